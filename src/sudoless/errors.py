@@ -1,0 +1,74 @@
+"""The one exception hierarchy of sudoless.
+
+Every error a user can cause says what went wrong, where (file, line, field) and, where it helps, what to
+do. The command line prints ``str(error)`` on one line and exits with ``error.exit_code``; the HTTP layer
+renders the same message as Azkaban-shaped JSON. Exceptions cross process boundaries (job runner
+subprocesses, Spark workers), so each one keeps its message in ``args`` and stays picklable.
+
+::
+
+    SudolessError                  exit code 2 unless noted
+    ├── ConfigError                bad setting, config file or environment variable
+    ├── InputError                 a user-supplied file or value is wrong
+    │   ├── ProjectError           an Azkaban project does not load (the reason Azkaban would give)
+    │   │   └── ArchiveError       an unsafe or oversized zip
+    │   ├── ConditionError         a ``condition`` expression is invalid
+    │   └── SubstitutionError      ``${name}`` cannot be resolved (cycle or undefined)
+    ├── NotFoundError              a project, flow, execution or job that does not exist
+    ├── StateError                 an action that the current state forbids (cancel a finished flow)
+    ├── StoreError                 the database cannot be reached or migrated
+    └── JobError                   a job could not be started (bad command, missing job type); exit 1
+"""
+
+from __future__ import annotations
+
+
+class SudolessError(Exception):
+    """Root of every error sudoless raises on purpose."""
+
+    exit_code: int = 2
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class ConfigError(SudolessError):
+    """A setting, config file or environment variable has a value sudoless cannot use."""
+
+
+class InputError(SudolessError):
+    """A file or value the user gave is invalid; the message names it."""
+
+
+class ProjectError(InputError):
+    """An Azkaban project does not load; the message is the reason Azkaban gives, prefixed by the file."""
+
+
+class ArchiveError(ProjectError):
+    """A project archive is unsafe (path traversal, links) or too large."""
+
+
+class ConditionError(InputError):
+    """A ``condition`` expression is invalid (Azkaban's "Invalid condition for ..." messages)."""
+
+
+class SubstitutionError(InputError):
+    """A ``${name}`` reference is circular or undefined when a job's properties are resolved."""
+
+
+class NotFoundError(SudolessError):
+    """A project, flow, execution, job or log that does not exist."""
+
+
+class StateError(SudolessError):
+    """The action is not allowed in the object's current state (for example, resuming a finished flow)."""
+
+
+class StoreError(SudolessError):
+    """The database cannot be reached, created or migrated."""
+
+
+class JobError(SudolessError):
+    """A job could not be started or run; the job itself ends FAILED."""
+
+    exit_code = 1
