@@ -1,0 +1,70 @@
+"""Load an Azkaban project from a directory or a zip into the model, whichever format it uses.
+
+A project is Flow 2.0 when a ``.project`` file exists anywhere under its root, Flow 1.0 otherwise, as in
+Azkaban's FlowLoaderFactory. Loading is all or nothing: every error found is reported in one
+:class:`~sudoless.errors.ProjectError`, and nothing is returned for a project that does not validate.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from sudoless.errors import InputError, ProjectError
+from sudoless.flows.formats.archive import unpack_zip
+from sudoless.flows.formats.flow1 import load_flow1
+from sudoless.flows.formats.flow2 import find_project_file, load_flow2
+from sudoless.flows.model import Project
+
+__all__ = ["load_project", "load_project_dir"]
+
+
+def load_project_dir(root: Path, name: str | None = None, max_xms: str = "1G",
+                     max_xmx: str = "2G") -> Project:
+    """Load the unpacked project at ``root``; ``name`` defaults to the directory name."""
+    root = root.resolve()
+    if not root.is_dir():
+        raise InputError(f"{root}: not a directory or .zip file; give an Azkaban project folder or zip")
+    project_file, errors = find_project_file(root)
+    if errors:
+        raise ProjectError(_one_line(root, errors))
+    if project_file is not None:
+        flows, errors = load_flow2(root, project_file, max_xms, max_xmx)
+        version = "2.0"
+    else:
+        flows, errors = load_flow1(root, max_xms, max_xmx)
+        version = "1.0"
+    if errors:
+        raise ProjectError(_one_line(root, errors))
+    if not flows:
+        raise ProjectError(f"{root}: no flows found: a project needs .job files (Flow 1.0) or a .project file "
+                           "and .flow files (Flow 2.0)")
+    return Project(name=name or root.name, root=root, flow_version=version, flows=flows)
+
+
+def load_project(path: Path, name: str | None = None, max_bytes: int = 1 << 30) -> Project:
+    """Load a project directory, or validate a zip by unpacking it into a temporary directory.
+
+    For a zip the returned project's ``root`` no longer exists; callers that run flows unpack the stored
+    archive themselves (see :mod:`sudoless.flows.store`).
+    """
+    path = Path(path)
+    if path.is_dir():
+        return load_project_dir(path, name)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if path.suffix.lower() != ".zip":
+        raise InputError(f"{path}: not a directory or .zip file; give an Azkaban project folder or zip")
+    scratch = Path(tempfile.mkdtemp(prefix="sudoless-load-"))
+    try:
+        root = unpack_zip(path, scratch / "project", max_bytes=max_bytes)
+        return load_project_dir(root, name or path.stem)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _one_line(root: Path, errors: list[str]) -> str:
+    unique = list(dict.fromkeys(errors))
+    head = f"{root.name}/{unique[0]}"
+    return head if len(unique) == 1 else f"{head} (and {len(unique) - 1} more: {'; '.join(unique[1:])})"

@@ -1,0 +1,60 @@
+"""``sudoless``: the command line. Each group lives in its own module; none holds logic of its own.
+
+Errors a user can cause print one line on stderr and exit 2 (usage and input) or 1 (the work failed);
+only a bug shows a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from sudoless.config import Settings, load_settings
+from sudoless.errors import SudolessError
+
+
+def settings_from(db: str | None) -> Settings:
+    return load_settings(db_url=db)
+
+
+def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--db", "db", metavar="URL", default=None,
+                        help="Database URL (default: SQLite in SUDOLESS_HOME; env SUDOLESS_DB).")(func)
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(func)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SudolessError as exc:
+            click.echo(f"sudoless: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.version_option(package_name="sudoless")
+def cli(verbose: int) -> None:
+    """Workflows, databases and compute for people without root."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def main() -> None:
+    from sudoless.cli import flow  # noqa: F401  (registers its commands)
+
+    cli(prog_name="sudoless")

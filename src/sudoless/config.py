@@ -1,0 +1,99 @@
+"""Settings: where sudoless keeps its state and which database it talks to.
+
+Precedence, highest first: environment variables (``SUDOLESS_HOME``, ``SUDOLESS_DB``, ...), then the
+``[sudoless]`` table of ``$SUDOLESS_HOME/config.toml``, then the defaults below. Nothing reads the
+environment after :func:`load_settings` returns, so tests build their own :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from sudoless.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. ``db_url`` empty means SQLite at ``home/sudoless.db``."""
+
+    home: Path
+    db_url: str = ""
+    parallel: int = 10
+    max_archive_bytes: int = 1 << 30
+    max_archive_files: int = 20_000
+    log_chunk_bytes: int = 64 * 1024
+    max_job_xms: str = "1G"
+    max_job_xmx: str = "2G"
+    #: Azkaban's ``azkaban.executor.runtimeProps.override.eager``: runtime properties beat job files.
+    runtime_props_eager: bool = False
+    #: seconds without a heartbeat before another host may finalise an executor's executions.
+    executor_timeout: float = 60.0
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.home / 'sudoless.db'}"
+
+    @property
+    def executions_dir(self) -> Path:
+        return self.home / "executions"
+
+
+_ENV = {
+    "db_url": "SUDOLESS_DB",
+    "parallel": "SUDOLESS_PARALLEL",
+    "max_archive_bytes": "SUDOLESS_MAX_ARCHIVE_BYTES",
+    "runtime_props_eager": "SUDOLESS_RUNTIME_PROPS_EAGER",
+    "executor_timeout": "SUDOLESS_EXECUTOR_TIMEOUT",
+}
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from ``env`` (default ``os.environ``), the config file and keyword overrides."""
+    env = os.environ if env is None else env
+    home = Path(env.get("SUDOLESS_HOME") or Path.home() / ".sudoless").expanduser()
+    settings = Settings(home=home)
+    config_file = home / "config.toml"
+    values: dict[str, object] = {}
+    if config_file.exists():
+        try:
+            table = tomllib.loads(config_file.read_text()).get("sudoless", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_file}: {exc}; fix the TOML syntax") from None
+        values.update(table)
+    for name, var in _ENV.items():
+        if var in env:
+            values[name] = env[var]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name: f for f in fields(Settings)}
+    converted: dict[str, object] = {}
+    for name, raw in values.items():
+        if name not in known or name == "home":
+            raise ConfigError(f"{config_file}: unknown setting '{name}'; known: {', '.join(sorted(known))}")
+        converted[name] = _convert(name, raw, type(getattr(settings, name)))
+    return replace(settings, **converted)
+
+
+def _convert(name: str, raw: object, kind: type) -> object:
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    text = str(raw).strip()
+    try:
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(text)
+        return kind(text)
+    except ValueError:
+        raise ConfigError(f"setting '{name}': {text!r} is not a valid {kind.__name__}") from None
+
+
+def ensure_home(settings: Settings) -> Path:
+    """Create the home directory private to the user (0700): it holds secrets and the database."""
+    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return settings.home

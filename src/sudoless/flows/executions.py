@@ -1,0 +1,185 @@
+"""The library surface of the flow engine: upload projects, submit, run, control and restart executions.
+
+The command line and the HTTP server call these functions; they hold no state of their own beyond the
+store and the settings passed in.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sudoless.config import Settings
+from sudoless.errors import InputError, StateError
+from sudoless.flows.formats import load_project_dir
+from sudoless.flows.formats.archive import pack_dir, unpack_zip
+from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Flow, Project, Status
+from sudoless.flows.options import ExecutionOptions, parse_disabled
+from sudoless.flows.runner import FlowRunner
+from sudoless.flows.store import Store
+
+MAX_CONCURRENT_RUNS = 30
+
+
+def flow_graph(flow: Flow) -> dict[str, Any]:
+    """A flow as JSON: what the store keeps per version for the API and the UI."""
+    return {
+        "name": flow.name, "source": flow.source, "props": dict(flow.props),
+        "nodes": [{"name": n.name, "type": n.type, "in": list(n.dependencies), "condition": n.condition,
+                   "subflow": n.subflow, "source": n.source} for n in flow.nodes.values()],
+    }
+
+
+def upload_project(store: Store, settings: Settings, path: Path, user: str, name: str | None = None,
+                   description: str = "") -> tuple[int, int, Project]:
+    """Validate a project directory or zip and store it as the project's next version.
+
+    Nothing is stored unless the whole project validates; the previous version stays current.
+    """
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="sudoless-upload-") as scratch:
+        if path.is_dir():
+            root = path
+            archive = pack_dir(path, Path(scratch) / f"{name or path.resolve().name}.zip")
+        elif path.suffix.lower() == ".zip" and path.is_file():
+            archive = path
+            root = unpack_zip(path, Path(scratch) / "project", settings.max_archive_bytes,
+                              settings.max_archive_files)
+        else:
+            raise InputError(f"{path}: not a directory or .zip file; give an Azkaban project folder or zip")
+        project = load_project_dir(root, name or (path.resolve().name if path.is_dir() else path.stem),
+                                   settings.max_job_xms, settings.max_job_xmx)
+        flows = {fid: (flow.embedded, flow_graph(flow)) for fid, flow in project.flows.items()}
+        project_id = store.project_id(project.name, create_as=user, description=description)
+        version = store.add_version(project_id, archive, flows, project.flow_version, user)
+    return project_id, version, project
+
+
+def project_dir(store: Store, settings: Settings, project_id: int, version: int) -> Path:
+    """The unpacked copy of a stored version, cached as ``projects/<id>.<version>`` like Azkaban's."""
+    target = settings.home / "projects" / f"{project_id}.{version}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as scratch:
+            archive = store.write_archive(project_id, version, Path(scratch) / "project.zip")
+            try:
+                unpack_zip(archive, target, settings.max_archive_bytes, settings.max_archive_files)
+            except FileExistsError:
+                pass  # another executor unpacked it first
+    return target
+
+
+def load_version(store: Store, settings: Settings, project_id: int, version: int, name: str) -> Project:
+    return load_project_dir(project_dir(store, settings, project_id, version), name)
+
+
+def node_rows(project: Project, flow: Flow, disabled: tuple[str, ...]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+
+    def walk(current: Flow, prefix: str) -> None:
+        for node in current.nodes.values():
+            nested = prefix + node.name
+            rows.append({"nested_id": nested, "type": node.type, "condition": node.condition,
+                         "parents": [prefix + d for d in node.dependencies],
+                         "status": (Status.DISABLED if nested in disabled else Status.READY).value})
+            if node.subflow is not None:
+                walk(project.flows[node.subflow], nested + ":")
+
+    walk(flow, "")
+    return rows
+
+
+def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: str,
+                options: ExecutionOptions | None = None, user: str = "sudoless", source: str = "adhoc",
+                disabled: Any = None, version: int | None = None, restarted_from: int | None = None) -> int:
+    """Queue an execution of ``flow_name`` (PREPARING); an executor claims and runs it.
+
+    ``disabled`` takes Azkaban's JSON list form. With the default ``concurrent_option="skip"`` a second
+    submission while one runs is refused, as Azkaban does.
+    """
+    options = options or ExecutionOptions(parallel=settings.parallel)
+    project_id = store.project_id(project_name)
+    if version is None:
+        version = _current_version(store, project_id)
+    project = load_version(store, settings, project_id, version, project_name)
+    flow = project.flow(flow_name)
+    if disabled is not None:
+        options = _replace(options, disabled=parse_disabled(disabled, project, flow))
+    running = [e for e in store.executions(project_id, flow_name, limit=MAX_CONCURRENT_RUNS + 1)
+               if e.status not in TERMINAL_FLOW]
+    if running and options.concurrent_option == "skip":
+        raise StateError(f"Error submitting flow {flow_name}. Flow {flow_name} is already running. "
+                         "Skipping execution.")
+    if len(running) >= MAX_CONCURRENT_RUNS:
+        raise StateError(f"Flow {flow_name} has more than {MAX_CONCURRENT_RUNS} concurrent runs. Skipping")
+    rows = node_rows(project, flow, options.disabled)
+    return store.submit(project_id, project_name, version, flow_name, rows, options.to_json(), user, source,
+                        restarted_from)
+
+
+def _current_version(store: Store, project_id: int) -> int:
+    version = store.current_version(project_id)
+    if not version:
+        raise StateError(f"project {project_id} has no uploaded version yet; upload a zip first")
+    return version
+
+
+def _replace(options: ExecutionOptions, **changes: Any) -> ExecutionOptions:
+    from dataclasses import replace
+
+    return replace(options, **changes)
+
+
+def run_execution(store: Store, settings: Settings, exec_id: int) -> Status:
+    """Run a claimed execution to its end in this process, in ``executions/<id>``."""
+    record = store.execution(exec_id)
+    source = project_dir(store, settings, record.project_id, record.version)
+    workdir = settings.executions_dir / str(exec_id)
+    if not workdir.exists():
+        staging = Path(tempfile.mkdtemp(prefix=f".{exec_id}.", dir=_mkdir(settings.executions_dir)))
+        shutil.copytree(source, staging, dirs_exist_ok=True)
+        staging.rename(workdir)
+    project = load_project_dir(workdir, record.project_name)
+    return FlowRunner(store, settings, record, project, workdir).run()
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def control(store: Store, exec_id: int, action: str) -> None:
+    """Post ``cancel``, ``pause``, ``resume`` or ``retry_failed`` to the runner of a live execution."""
+    if action not in ("cancel", "pause", "resume", "retry_failed"):
+        raise InputError(f"unknown action '{action}'; use cancel, pause, resume or retry_failed")
+    record = store.execution(exec_id)
+    if action == "retry_failed" and record.status != Status.FAILED_FINISHING:
+        if record.status in TERMINAL_FLOW:
+            raise StateError("Flow has already finished. Please re-execute.")
+        raise StateError(f"Execution {exec_id} has no failed jobs to retry (status {record.status.value}).")
+    store.request(exec_id, action)
+
+
+def restart_execution(store: Store, settings: Settings, exec_id: int, user: str = "sudoless") -> int:
+    """A new execution of a finished, unsuccessful one that reruns only what did not succeed.
+
+    Jobs that succeeded are disabled (Azkaban's "Prepare Execution"), and, beyond Azkaban, their output
+    properties are carried over so that the jobs that rerun see the same inputs as the first time.
+    """
+    record = store.execution(exec_id)
+    if record.status not in TERMINAL_FLOW:
+        raise StateError(f"Execution {exec_id} is still {record.status.value}; wait for it to finish "
+                         "or cancel it")
+    if record.status == Status.SUCCEEDED:
+        raise StateError(f"Execution {exec_id} succeeded; there is nothing to restart")
+    latest: dict[str, Status] = {}
+    for run in store.job_runs(exec_id):
+        latest[run.nested_id] = run.status
+    succeeded = {n for n, s in latest.items() if s in SUCCEEDED_LIKE}
+    disabled = [n for n in succeeded if not any(n.startswith(p + ":") for p in succeeded)]
+    options = _replace(ExecutionOptions.from_json(record.options), reuse_outputs_from=exec_id)
+    return submit_flow(store, settings, record.project_name, record.flow_id, options, user,
+                       source="restart", disabled=sorted(disabled), version=record.version,
+                       restarted_from=exec_id)

@@ -1,0 +1,134 @@
+"""An executor: claims queued executions from the store and runs them; finalises orphans.
+
+Several executors, on one host or many, can share a MySQL/MariaDB or PostgreSQL database: each claims
+executions with a row lock (Azkaban's POLL dispatch model, without its manual activation step). An
+executor beats a heartbeat; one whose process died (same host) or whose heartbeat stopped (other host)
+leaves orphans behind, which the next executor to start finalises.
+
+Finalising an orphan follows Azkaban 4's answer to a crashed executor: the flow ends
+``EXECUTION_STOPPED``; jobs that were running end ``KILLED`` (their process groups, if still alive on
+this host, are killed first); jobs that had not started end ``CANCELLED``. Logs written before the crash
+stay readable. :func:`~sudoless.flows.executions.restart_execution` then reruns what did not succeed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+
+from sudoless.config import Settings
+from sudoless.flows.joblog import LogWriter
+from sudoless.flows.model import FINISHED, Status
+from sudoless.flows.store import Store
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 5.0
+
+
+def finalise_orphans(store: Store, settings: Settings) -> list[int]:
+    """Finalise executions whose executor is gone; return their ids."""
+    done = []
+    host = socket.gethostname()
+    for record in store.orphaned_executions(int(settings.executor_timeout * 1000)):
+        changes = []
+        for run in store.job_runs(record.id):
+            if run.status in FINISHED:
+                continue
+            if run.status in (Status.RUNNING, Status.KILLING):
+                if run.pid and run.host == host:
+                    _kill_leftover_group(run.pid)
+                changes.append((run.nested_id, run.attempt, {"status": Status.KILLED,
+                                                             "end_time": store.clock()}))
+            elif run.status in (Status.READY, Status.QUEUED, Status.DISABLED):
+                changes.append((run.nested_id, run.attempt, {"status": Status.CANCELLED}))
+        store.set_jobs(record.id, changes)
+        flow_log = LogWriter(store, record.id, "", 0)
+        flow_log.line(f"Executor {record.executor_id} died while this execution was {record.status.value}; "
+                      "finalised as EXECUTION_STOPPED", "ERROR")
+        flow_log.flush()
+        store.set_execution(record.id, status=Status.EXECUTION_STOPPED, end_time=store.clock())
+        log.warning("finalised orphaned execution %s", record.id)
+        done.append(record.id)
+    return done
+
+
+def _kill_leftover_group(pgid: int) -> None:
+    # Only a process that still leads the session it was started in is ours; a recycled pid is not.
+    try:
+        if os.getsid(pgid) != pgid:
+            return
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Executor:
+    """Claims and runs executions, ``max_flows`` at a time, until :meth:`stop`."""
+
+    def __init__(self, store: Store, settings: Settings, max_flows: int = 30,
+                 run: Callable[[Store, Settings, int], Status] | None = None) -> None:
+        from sudoless.flows.executions import run_execution
+
+        self.store = store
+        self.settings = settings
+        self.max_flows = max_flows
+        self.run_execution = run or run_execution
+        self.id = store.register_executor()
+        self._stop = threading.Event()
+        self._flows: dict[int, threading.Thread] = {}
+        self._beat = threading.Thread(target=self._heartbeat, daemon=True, name=f"heartbeat-{self.id}")
+        self._beat.start()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self.store.heartbeat(self.id)
+            except Exception:  # a database blip must not kill the heartbeat thread
+                log.exception("heartbeat failed")
+
+    def run_claimed(self, exec_id: int) -> Status:
+        return self.run_execution(self.store, self.settings, exec_id)
+
+    def claim_and_run(self, exec_id: int) -> Status | None:
+        """Claim one specific execution and run it in this thread (``sudoless flow run``)."""
+        if self.store.claim(self.id, exec_id) is None:
+            return None
+        return self.run_claimed(exec_id)
+
+    def serve(self, poll_seconds: float = 0.5, until_idle: bool = False) -> None:
+        """Claim executions as they are queued, each run in its own thread; ``until_idle`` returns when
+        nothing is queued or running (tests and batch use)."""
+        finalise_orphans(self.store, self.settings)
+        while not self._stop.is_set():
+            self._flows = {k: t for k, t in self._flows.items() if t.is_alive()}
+            claimed = None
+            if len(self._flows) < self.max_flows:
+                claimed = self.store.claim(self.id)
+            if claimed is not None:
+                thread = threading.Thread(target=self._run_safely, args=(claimed,), daemon=True,
+                                          name=f"flow-{claimed}")
+                self._flows[claimed] = thread
+                thread.start()
+                continue
+            if until_idle and not self._flows:
+                return
+            self._stop.wait(poll_seconds)
+
+    def _run_safely(self, exec_id: int) -> None:
+        try:
+            self.run_claimed(exec_id)
+        except Exception:
+            log.exception("execution %s crashed", exec_id)
+            self.store.set_execution(exec_id, status=Status.FAILED, end_time=self.store.clock())
+
+    def stop(self, wait: bool = True) -> None:
+        self._stop.set()
+        if wait:
+            for thread in list(self._flows.values()):
+                thread.join()
+        self.store.heartbeat(self.id, active=False)

@@ -1,0 +1,89 @@
+"""Safe unpacking of project zips: no path traversal, no links, bounded size and file count.
+
+A project zip comes from users over HTTP, so every entry is checked before anything is written, and the
+result appears atomically: the archive is unpacked into a temporary sibling directory that is renamed into
+place only when every entry was written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from sudoless.errors import ArchiveError
+
+
+def check_members(archive: zipfile.ZipFile, name: str, max_bytes: int, max_files: int) -> list[zipfile.ZipInfo]:
+    """Return the entries to extract, refusing anything unsafe before a byte is written."""
+    infos = archive.infolist()
+    if len(infos) > max_files:
+        raise ArchiveError(f"{name}: {len(infos)} entries, more than the limit of {max_files}")
+    total = 0
+    for info in infos:
+        path = PurePosixPath(info.filename.replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+            raise ArchiveError(f"{name}: entry '{info.filename}' points outside the project; refusing to unpack")
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise ArchiveError(f"{name}: entry '{info.filename}' is a symbolic link; links are not allowed")
+        total += info.file_size
+        if total > max_bytes:
+            raise ArchiveError(f"{name}: unpacks to more than {max_bytes} bytes; raise max_archive_bytes "
+                               "if this is intended")
+    return infos
+
+
+def unpack_zip(source: Path, dest: Path, max_bytes: int = 1 << 30, max_files: int = 20_000) -> Path:
+    """Unpack ``source`` into the new directory ``dest`` (which must not exist) and return ``dest``."""
+    if dest.exists():
+        raise ArchiveError(f"{dest}: already exists; refusing to unpack over it")
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ArchiveError(f"{source.name}: not a readable zip file ({exc})") from None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        with archive:
+            written = 0
+            for info in check_members(archive, source.name, max_bytes, max_files):
+                target = staging / info.filename.replace("\\", "/")
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as src, open(target, "wb") as out:
+                    # The declared sizes were checked; count real bytes too, since headers can lie.
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise ArchiveError(f"{source.name}: unpacks to more than {max_bytes} bytes")
+                        out.write(chunk)
+                mode = (info.external_attr >> 16) & 0o777
+                if mode & 0o100:
+                    target.chmod(0o755)
+        staging.rename(dest)
+    except zipfile.BadZipFile as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ArchiveError(f"{source.name}: corrupt zip ({exc})") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return dest
+
+
+def pack_dir(source: Path, dest: Path) -> Path:
+    """Zip a project directory deterministically (sorted entries, fixed timestamps), keeping exec bits."""
+    files = sorted(p for p in source.rglob("*") if p.is_file() and not p.is_symlink())
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            info = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100755 if path.stat().st_mode & 0o100 else 0o100644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    tmp.replace(dest)
+    return dest

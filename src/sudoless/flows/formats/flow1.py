@@ -1,0 +1,137 @@
+"""Flow 1.0 projects: ``.job`` and ``.properties`` files, flows derived from the dependency graph.
+
+Azkaban's rules, which this module follows: job names are global to the project; each directory's
+``.properties`` files chain in file-name order and are inherited by subdirectories; every job that no
+other job depends on ends a flow named after it (``root.node=true`` adds one); ``type=flow`` with
+``flow.name`` embeds another flow. All errors are collected and reported together, as an upload would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sudoless.flows.formats.properties import read_properties
+from sudoless.flows.formats.validate import check_conditions, check_jvm_sizes, find_cycle
+from sudoless.flows.model import Flow, Node
+
+
+def _is_hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def _walk(root: Path, directory: Path, inherited: dict[str, str], jobs: list[tuple[Path, dict[str, str]]],
+          errors: list[str]) -> None:
+    shared = dict(inherited)
+    entries = sorted(directory.iterdir(), key=lambda p: p.name)
+    for path in entries:
+        if path.is_file() and path.suffix == ".properties" and path.name != ".properties":
+            if not _is_hidden(path, root):
+                shared.update(read_properties(path))
+    for path in entries:
+        if _is_hidden(path, root):
+            continue
+        if path.is_file() and path.suffix == ".job" and path.name != ".job":
+            jobs.append((path, shared))
+        elif path.is_dir():
+            _walk(root, path, shared, jobs, errors)
+
+
+def load_flow1(root: Path, max_xms: str = "1G", max_xmx: str = "2G") -> tuple[dict[str, Flow], list[str]]:
+    """Load every ``.job`` under ``root``; return the flows by name and the list of errors found."""
+    errors: list[str] = []
+    found: list[tuple[Path, dict[str, str]]] = []
+    _walk(root, root, {}, found, errors)
+    by_name: dict[str, list[Node]] = {}
+    for path, shared in found:
+        rel = path.relative_to(root).as_posix()
+        props = read_properties(path)
+        name = path.stem
+        if name == "ROOT":
+            errors.append(f"{rel}: ROOT is not allowed as a name. Pick some other name.")
+            continue
+        if not props.get("type", "").strip():
+            errors.append(f"{rel}: Job doesn't have type set '{name}'.")
+            continue
+        deps = tuple(d.strip() for d in props.get("dependencies", "").split(",") if d.strip())
+        job_type = props["type"].strip()
+        subflow = props.get("flow.name", "").strip() if job_type == "flow" else None
+        if job_type == "flow" and not subflow:
+            errors.append(f"{rel}: job '{name}' has type=flow but no flow.name")
+            continue
+        node = Node(name=name, type=job_type, props=props, dependencies=deps,
+                    condition=props.get("condition") or None, source=rel, shared=shared, subflow=subflow)
+        by_name.setdefault(name, []).append(node)
+    nodes: dict[str, Node] = {}
+    duplicates = set()
+    for name, copies in by_name.items():
+        if len(copies) > 1:
+            duplicates.add(name)
+            where = ", ".join(n.source for n in copies)
+            errors.append(f"{where}: Duplicate job names found '{name}'.")
+        else:
+            nodes[name] = copies[0]
+    for node in nodes.values():
+        for dep in node.dependencies:
+            if dep == node.name:
+                errors.append(f"{node.source}: {node.name} has a self cycle")
+            elif dep in duplicates:
+                errors.append(f"{node.source}: {node.name} has ambiguous dependency {dep}")
+            elif dep not in nodes:
+                errors.append(f"{node.source}: {node.name} cannot find dependency {dep}")
+    errors.extend(check_jvm_sizes(nodes.values(), max_xms, max_xmx))
+    if errors:
+        return {}, errors
+    cycle = find_cycle({n: node.dependencies for n, node in nodes.items()})
+    if cycle:
+        errors.append(f"{nodes[cycle[0]].source}: Cyclical dependency found at {'>>'.join(cycle)}")
+        return {}, errors
+    depended = {dep for node in nodes.values() for dep in node.dependencies}
+    terminals = [n for n, node in nodes.items() if n not in depended or node.props.get("root.node") == "true"]
+    flows: dict[str, Flow] = {}
+    for end in sorted(terminals):
+        members: dict[str, Node] = {}
+        stack = [end]
+        while stack:
+            name = stack.pop()
+            if name not in members:
+                members[name] = nodes[name]
+                stack.extend(nodes[name].dependencies)
+        ordered = {n: members[n] for n in sorted(members)}
+        flows[end] = Flow(name=end, nodes=ordered, source=nodes[end].source)
+    errors.extend(_check_embedded(flows))
+    for flow in flows.values():
+        errors.extend(check_conditions(flow))
+    return (flows, []) if not errors else ({}, errors)
+
+
+def _check_embedded(flows: dict[str, Flow]) -> list[str]:
+    errors: list[str] = []
+    uses: dict[str, list[str]] = {}
+    for flow in flows.values():
+        for node in flow.nodes.values():
+            if node.subflow is None:
+                continue
+            if node.subflow not in flows:
+                errors.append(f"{node.source}: Flow {flow.name} depends on {node.subflow} but can't be found.")
+            uses.setdefault(flow.name, []).append(node.subflow)
+    reported: set[str] = set()
+    for start in sorted(uses):
+        path = [start]
+
+        def visit(name: str) -> bool:
+            for target in uses.get(name, []):
+                if target in path:
+                    chain = "->".join(path[path.index(target):] + [target])
+                    if start not in reported:
+                        reported.add(start)
+                        errors.append(f"{flows[start].source}: Embedded flow cycle found in {chain}")
+                    return True
+                path.append(target)
+                found = visit(target)
+                path.pop()
+                if found:
+                    return True
+            return False
+
+        visit(start)
+    return errors

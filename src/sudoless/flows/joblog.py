@@ -1,0 +1,64 @@
+"""Job and flow logs, streamed into the store as they are written.
+
+A :class:`LogWriter` buffers bytes and appends them to the store as a chunk when the buffer reaches the
+chunk size or has waited a second, so a running job's log is readable (and survives a crash of the
+runner) within about a second, while a multi-GB log never sits in memory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+from sudoless.flows.store import Store
+
+
+def log_line(job: str, message: str, level: str = "INFO", when: float | None = None) -> bytes:
+    """One line in Azkaban's layout: ``dd-MM-yyyy HH:mm:ss zzz <job> <LEVEL> - <message>``."""
+    stamp = datetime.fromtimestamp(time.time() if when is None else when, UTC)
+    return f"{stamp:%d-%m-%Y %H:%M:%S} UTC {job} {level} - {message}\n".encode()
+
+
+class LogWriter:
+    """Appends to one log (``name`` = nested job id, ``""`` for the flow log) of one attempt."""
+
+    def __init__(self, store: Store, exec_id: int, name: str, attempt: int, chunk_bytes: int = 64 * 1024,
+                 max_delay: float = 1.0) -> None:
+        self.store = store
+        self.exec_id = exec_id
+        self.name = name
+        self.attempt = attempt
+        self.chunk_bytes = chunk_bytes
+        self.max_delay = max_delay
+        self.offset = store.log_size(exec_id, name, attempt) if attempt == 0 and name == "" else 0
+        self._buffer = bytearray()
+        self._since = 0.0
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            if not self._buffer:
+                self._since = time.monotonic()
+            self._buffer += data
+            if len(self._buffer) >= self.chunk_bytes:
+                self._flush_locked()
+
+    def line(self, message: str, level: str = "INFO") -> None:
+        self.write(log_line(self.name or "flow", message, level))
+
+    def flush_if_due(self) -> None:
+        with self._lock:
+            if self._buffer and time.monotonic() - self._since >= self.max_delay:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        while self._buffer:
+            chunk = bytes(self._buffer[: self.chunk_bytes])
+            self.store.append_log(self.exec_id, self.name, self.attempt, self.offset, chunk)
+            self.offset += len(chunk)
+            del self._buffer[: len(chunk)]

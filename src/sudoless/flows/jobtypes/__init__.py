@@ -1,0 +1,70 @@
+"""Job types: what ``type=`` in a job means. A registry maps each name to a class with ``run``.
+
+Built in: ``command`` (Azkaban's, not a shell), ``noop``, ``test`` (Azkaban's test job type) and
+``javaprocess``/``java``. The runner handles ``flow`` (embedded flows) itself. Other packages add types
+with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from sudoless.errors import JobError
+from sudoless.flows.joblog import LogWriter
+
+
+@dataclass
+class JobContext:
+    """What a job type gets: resolved properties, where to run, where to log, and when to stop."""
+
+    job_id: str
+    attempt: int
+    props: dict[str, str]
+    workdir: Path
+    env: dict[str, str]
+    log: LogWriter
+    cancel: threading.Event
+    output_file: Path
+    timeout: float | None = None
+    started: Callable[[int | None], None] = lambda pid: None
+
+
+@dataclass
+class JobResult:
+    succeeded: bool
+    outputs: dict[str, str] = field(default_factory=dict)
+    killed: bool = False
+    message: str = ""
+
+
+class JobType(Protocol):
+    def run(self, ctx: JobContext) -> JobResult: ...
+
+
+_REGISTRY: dict[str, Callable[[], JobType]] = {}
+
+
+def register(name: str) -> Callable[[Callable[[], JobType]], Callable[[], JobType]]:
+    def add(factory: Callable[[], JobType]) -> Callable[[], JobType]:
+        _REGISTRY[name] = factory
+        return factory
+
+    return add
+
+
+def job_type(name: str) -> JobType:
+    if name not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY) + ["flow"])
+        raise JobError(f"unknown job type '{name}'; this server has: {known}")
+    return _REGISTRY[name]()
+
+
+def known_types() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+from sudoless.flows.jobtypes import builtin  # noqa: E402,F401  (registers the built-in types)

@@ -1,0 +1,114 @@
+"""Running one OS process for a job: its own process group, output streamed to the log, cancel, timeout.
+
+Each process starts a new session, so cancelling or timing out a job kills everything it started
+(``bash -c 'a | b &'`` included) with one ``killpg``: SIGTERM first, SIGKILL after a grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+from sudoless.flows.jobtypes import JobContext
+
+GRACE_SECONDS = 5.0
+
+
+@dataclass
+class ProcessOutcome:
+    returncode: int | None
+    killed: bool = False
+    timed_out: bool = False
+
+
+def kill_group(pgid: int, grace: float = GRACE_SECONDS) -> None:
+    """SIGTERM the group, then SIGKILL whatever is left after ``grace`` seconds."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def split_command(command: str) -> list[str]:
+    """Azkaban's tokenizer: spaces separate, single or double quotes group, no shell features."""
+    args: list[str] = []
+    current: list[str] = []
+    quote = ""
+    started = False
+    for char in command:
+        if quote:
+            if char == quote:
+                quote = ""
+            else:
+                current.append(char)
+        elif char in ("'", '"'):
+            quote = char
+            started = True
+        elif char.isspace():
+            if current or started:
+                args.append("".join(current))
+            current, started = [], False
+        else:
+            current.append(char)
+    if current or started:
+        args.append("".join(current))
+    return args
+
+
+def run_process(argv: list[str], ctx: JobContext, deadline: float | None) -> ProcessOutcome:
+    """Run ``argv`` in ``ctx.workdir``; return when it exits, is cancelled or passes ``deadline``."""
+    try:
+        proc = subprocess.Popen(argv, cwd=ctx.workdir, env=ctx.env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+        ctx.log.line(f"cannot start {argv[0]!r}: {exc.strerror or exc}", "ERROR")
+        return ProcessOutcome(returncode=None)
+    ctx.started(proc.pid)
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    killed = timed_out = False
+    exited_at: float | None = None
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], 0.05 if exited_at else 0.2)
+            if ready:
+                data = os.read(fd, 1 << 16)
+                if not data:
+                    break
+                ctx.log.write(data)
+            elif exited_at is not None and time.monotonic() - exited_at > 0.2:
+                # The job's own process is gone; a background child keeps the pipe open. Stop reading.
+                break
+            if exited_at is None and proc.poll() is not None:
+                exited_at = time.monotonic()
+            if ctx.cancel.is_set() and not killed:
+                ctx.log.line("Kill has been called. Killing the job's process group.", "WARN")
+                kill_group(proc.pid)
+                killed = True
+            if deadline is not None and not killed and time.monotonic() > deadline:
+                ctx.log.line(f"Job passed its timeout of {ctx.timeout:g} s. Killing its process group.",
+                             "ERROR")
+                kill_group(proc.pid)
+                killed = timed_out = True
+            ctx.log.flush_if_due()
+    finally:
+        proc.stdout.close()
+    returncode = proc.wait()
+    if killed:
+        kill_group(proc.pid, grace=0)
+    return ProcessOutcome(returncode=returncode, killed=killed and not timed_out, timed_out=timed_out)

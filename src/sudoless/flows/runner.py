@@ -1,0 +1,524 @@
+"""Executes one flow: walks the DAG, runs ready jobs in parallel, applies Azkaban's rules.
+
+One :class:`FlowRunner` owns one execution. Jobs run in worker threads (each job's processes in their
+own process group); the runner thread alone decides statuses, so the state machine has no locks. It
+reacts to job completions, to due retries, and to control requests (cancel, pause, resume, retry
+failed) that any process may post through the store.
+
+Rules, as Azkaban applies them (``shared/research/azkaban.md`` §4.4, §5):
+
+* A node is examined when all its parents have finished. A killed flow, or a failed one under
+  FINISH_CURRENTLY_RUNNING, CANCELS it; a disabled node is SKIPPED; a false condition CANCELS it
+  (the default condition is ``all_success``, so a failed or cancelled parent cancels its children).
+* A job failure (after its retries) fails the flow only when the job has no children or one of them
+  uses ``all_success``; a condition such as ``one_failed`` absorbs it. Under CANCEL_ALL the failure
+  kills every running job and the flow ends KILLED.
+* The flow ends FAILED after a counted failure, KILLED after a cancel or when an end node was
+  CANCELLED by a condition, SUCCEEDED otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sudoless.config import Settings
+from sudoless.errors import SudolessError
+from sudoless.flows.formats.conditions import Condition, Macro, parse_condition
+from sudoless.flows.formats.precedence import job_props, node_layers, overlay
+from sudoless.flows.formats.substitution import resolve_props
+from sudoless.flows.formats.validate import descendants
+from sudoless.flows.joblog import LogWriter
+from sudoless.flows.jobtypes import JobContext, JobResult, job_type
+from sudoless.flows.model import FINISHED, FailureAction, Flow, Node, Project, Status
+from sudoless.flows.options import ExecutionOptions
+from sudoless.flows.store import ExecutionRecord, Store
+
+CONTROL_POLL_SECONDS = 0.5
+
+
+@dataclass
+class RunNode:
+    nested_id: str
+    node: Node
+    container: str
+    parents: list[str]
+    children: list[str] = field(default_factory=list)
+    inner: list[str] = field(default_factory=list)
+    condition: Condition | None = None
+    status: Status = Status.READY
+    attempt: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
+    input: dict[str, str] = field(default_factory=dict)
+    #: for an embedded flow: the input its own nodes inherit (its input plus its layers 3 to 5)
+    scope: dict[str, str] = field(default_factory=dict)
+    counted_failure: bool = False
+
+    @property
+    def macro(self) -> Macro:
+        return self.condition.macro if self.condition else Macro.ALL_SUCCESS
+
+
+@dataclass
+class _Done:
+    nested_id: str
+    result: JobResult
+
+
+class FlowRunner:
+    """Runs execution ``record`` of ``project`` (unpacked at ``workdir``) to the end and returns its status."""
+
+    def __init__(self, store: Store, settings: Settings, record: ExecutionRecord, project: Project,
+                 workdir: Path) -> None:
+        self.store = store
+        self.settings = settings
+        self.record = record
+        self.exec_id = record.id
+        self.project = project
+        self.workdir = workdir
+        self.flow = project.flow(record.flow_id)
+        self.options = ExecutionOptions.from_json(record.options)
+        self.action = self.options.effective_failure_action(self.flow)
+        self.parallel = max(1, self.options.parallel)
+        self.nodes: dict[str, RunNode] = {}
+        self.siblings: dict[str, list[str]] = {}
+        self.flow_log = LogWriter(store, self.exec_id, "", 0, settings.log_chunk_bytes)
+        self.events: queue.Queue[_Done] = queue.Queue()
+        self.running: dict[str, threading.Event] = {}
+        self.waiting: list[str] = []
+        #: nodes waiting out their ``retry.backoff``: nested id -> monotonic time of the next attempt
+        self.retry_due: dict[str, float] = {}
+        self.pending: set[str] = set()
+        self.status = Status.RUNNING
+        self.failing = False
+        self.killing = False
+        self.paused = False
+        self.start_ms = -1
+        self.host = socket.gethostname()
+        self._expand(self.flow, "", "")
+        self._load_state()
+
+    # -- building the node tree ------------------------------------------------------------------------
+
+    def _expand(self, flow: Flow, prefix: str, container: str) -> None:
+        names = []
+        for name, node in flow.nodes.items():
+            nested = prefix + name
+            names.append(nested)
+            condition = None
+            if node.condition:
+                condition = parse_condition(node.condition, name, flow.nodes.keys(), descendants(flow, name))
+            self.nodes[nested] = RunNode(nested, node, container, [prefix + d for d in node.dependencies],
+                                         condition=condition)
+            if node.subflow is not None:
+                self._expand(self.project.flows[node.subflow], nested + ":", nested)
+                self.nodes[nested].inner = [nested + ":" + n for n in self.project.flows[node.subflow].nodes]
+        for nested in names:
+            for parent in self.nodes[nested].parents:
+                self.nodes[parent].children.append(nested)
+        self.siblings[container] = names
+
+    def _load_state(self) -> None:
+        """Take statuses and attempts from the store: a fresh execution has READY and DISABLED rows."""
+        for run in self.store.job_runs(self.exec_id):
+            node = self.nodes.get(run.nested_id)
+            if node is not None and run.attempt >= node.attempt:
+                node.attempt, node.status = run.attempt, run.status
+        if self.options.reuse_outputs_from is not None:
+            # A restart disables what already succeeded; its dependants still need what it output.
+            for run in self.store.job_runs(self.options.reuse_outputs_from):
+                node = self.nodes.get(run.nested_id)
+                if node is not None and node.status == Status.DISABLED and run.output_props:
+                    node.outputs = run.output_props
+
+    # -- the loop --------------------------------------------------------------------------------------
+
+    def run(self) -> Status:
+        self.start_ms = self.store.clock()
+        self.store.set_execution(self.exec_id, status=Status.RUNNING, start_time=self.start_ms)
+        self.flow_log.line(f"Running execution {self.exec_id} of flow {self.flow.name} in project "
+                           f"{self.project.name} (failure action {self.action.value}, parallel {self.parallel})")
+        self.pending.update(self.siblings[""])
+        next_poll = 0.0
+        try:
+            while True:
+                self._schedule()
+                if not self.running and not self.waiting and self._all_finished():
+                    break
+                timeout = self._next_wakeup(next_poll)
+                try:
+                    self._on_done(self.events.get(timeout=timeout))
+                    while True:
+                        self._on_done(self.events.get_nowait())
+                except queue.Empty:
+                    pass
+                self._due_retries()
+                if time.monotonic() >= next_poll:
+                    self._poll_control()
+                    self.flow_log.flush_if_due()
+                    next_poll = time.monotonic() + CONTROL_POLL_SECONDS
+        except BaseException:
+            self._kill_running()
+            raise
+        return self._finish()
+
+    def _next_wakeup(self, next_poll: float) -> float:
+        now = time.monotonic()
+        wake = min([next_poll, *self.retry_due.values()])
+        return max(0.0, min(wake - now, CONTROL_POLL_SECONDS))
+
+    def _all_finished(self) -> bool:
+        return all(self.nodes[n].status in FINISHED for n in self.siblings[""])
+
+    # -- deciding what runs ----------------------------------------------------------------------------
+
+    def _container_running(self, node: RunNode) -> bool:
+        return node.container == "" or self.nodes[node.container].status == Status.RUNNING
+
+    def _schedule(self) -> None:
+        if self.paused:
+            return
+        while self.pending:
+            batch = sorted(self.pending)
+            self.pending.clear()
+            for nested in batch:
+                self._examine(self.nodes[nested])
+        while self.waiting and len(self.running) < self.parallel and not self.paused:
+            self._start_job(self.nodes[self.waiting.pop(0)])
+
+    def _examine(self, node: RunNode) -> None:
+        if node.status not in (Status.READY, Status.DISABLED) or node.nested_id in self.retry_due:
+            return
+        if not self._container_running(node):
+            return
+        if any(self.nodes[p].status not in FINISHED for p in node.parents):
+            return
+        if self.killing or (self.failing and self.action == FailureAction.FINISH_CURRENTLY_RUNNING):
+            self._end_branch(node, Status.CANCELLED)
+            return
+        if node.status == Status.DISABLED:
+            self._end_branch(node, Status.SKIPPED)
+            return
+        if not self._condition_holds(node):
+            self._end_branch(node, Status.CANCELLED)
+            return
+        node.input = self._flow_input(node)
+        if node.node.subflow is not None:
+            node.scope = self._node_props(node)
+            self._set(node, Status.RUNNING, start_time=self.store.clock())
+            self.pending.update(node.inner)
+        elif len(self.running) < self.parallel:
+            self._start_job(node)
+        else:
+            self._set(node, Status.QUEUED)
+            self.waiting.append(node.nested_id)
+
+    def _condition_holds(self, node: RunNode) -> bool:
+        statuses = {p: self.nodes[p].status for p in node.parents}
+        if node.condition is None:
+            return Macro.ALL_SUCCESS.satisfied(statuses.values())
+        outputs = {self.nodes[s].node.name: self.nodes[s].outputs for s in self.siblings[node.container]}
+        return node.condition.evaluate(statuses, outputs)
+
+    def _flow_input(self, node: RunNode) -> dict[str, str]:
+        """Layer 2 for ``node``: its container's input, or the root flow's built-ins and config."""
+        if node.container:
+            return self.nodes[node.container].scope
+        runtime_root = self.options.runtime.get("ROOT", {})
+        return overlay(self._builtins(), self.flow.props, runtime_root)
+
+    def _node_props(self, node: RunNode) -> dict[str, str]:
+        parent_outputs = [self.nodes[p].outputs for p in node.parents]
+        runtime = self.options.runtime.get(node.nested_id, {})
+        if node.node.subflow is not None:
+            return overlay(node.input, node_layers(parent_outputs, node.node.props, runtime))
+        eager = []
+        if self.settings.runtime_props_eager:
+            eager.append(self.options.runtime.get("ROOT", {}))
+            parts = node.nested_id.split(":")
+            eager += [self.options.runtime.get(":".join(parts[:i]), {}) for i in range(1, len(parts))]
+        props = job_props(node.node.shared, node.input, parent_outputs, node.node.props, runtime, eager)
+        props.update(self._job_builtins(node))
+        return props
+
+    def _builtins(self) -> dict[str, str]:
+        start = datetime.fromtimestamp(max(self.start_ms, 0) / 1000, UTC)
+        values = {
+            "flowid": self.flow.name, "execid": str(self.exec_id), "projectid": str(self.record.project_id),
+            "projectname": self.project.name, "projectversion": str(self.record.version),
+            "uuid": f"{self.exec_id}-{self.record.submit_time}", "submituser": self.record.submit_user,
+            "executionsource": self.record.source,
+            "start.timestamp": start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "start.year": f"{start:%Y}", "start.month": f"{start:%m}", "start.day": f"{start:%d}",
+            "start.hour": f"{start:%H}", "start.minute": f"{start:%M}", "start.second": f"{start:%S}",
+            "start.milliseconds": f"{start.microsecond // 1000:03d}", "start.timezone": "UTC",
+        }
+        return {f"azkaban.flow.{k}": v for k, v in values.items()}
+
+    def _job_builtins(self, node: RunNode) -> dict[str, str]:
+        siblings = self.nodes
+        return {
+            "azkaban.job.id": node.nested_id, "azkaban.job.attempt": str(node.attempt),
+            "azkaban.job.innodes": ",".join(siblings[p].node.name for p in node.parents),
+            "azkaban.job.outnodes": ",".join(siblings[c].node.name for c in node.children),
+            "azkaban.flow.nested.path": node.nested_id,
+        }
+
+    # -- running jobs ----------------------------------------------------------------------------------
+
+    def _start_job(self, node: RunNode) -> None:
+        cancel = threading.Event()
+        self.running[node.nested_id] = cancel
+        thread = threading.Thread(target=self._job_thread, args=(node, cancel), daemon=True,
+                                  name=f"job-{self.exec_id}-{node.nested_id}")
+        node.status = Status.RUNNING
+        thread.start()
+
+    def _job_thread(self, node: RunNode, cancel: threading.Event) -> None:
+        log = LogWriter(self.store, self.exec_id, node.nested_id, node.attempt, self.settings.log_chunk_bytes)
+        wrote_running = False
+
+        def started(pid: int | None) -> None:
+            nonlocal wrote_running
+            values: dict[str, object] = {"pid": pid, "host": self.host}
+            if not wrote_running:
+                values.update(status=Status.RUNNING, start_time=self.store.clock())
+                wrote_running = True
+            self.store.set_job(self.exec_id, node.nested_id, node.attempt, **values)
+
+        try:
+            log.line(f"Starting job {node.nested_id} (attempt {node.attempt}) of type {node.node.type}")
+            props = resolve_props(self._node_props(node))
+            ctx = self._context(node, props, log, cancel, started)
+            result = job_type(node.node.type).run(ctx)
+            if not wrote_running:
+                started(None)
+        except SudolessError as exc:
+            log.line(str(exc), "ERROR")
+            result = JobResult(False, message=str(exc))
+        except Exception as exc:  # a job type's bug must fail its job, not kill the runner
+            log.line(f"internal error in job type {node.node.type}: {exc!r}", "ERROR")
+            result = JobResult(False, message=repr(exc))
+        succeed_anyway = node.node.props.get("job.succeed.on.failure", "").lower() == "true"
+        verdict = "SUCCEEDED" if result.succeeded else ("KILLED" if result.killed else "FAILED")
+        if verdict == "FAILED" and succeed_anyway:
+            verdict = "FAILED_SUCCEEDED (job.succeed.on.failure=true)"
+        log.line(f"Finished job {node.nested_id} attempt {node.attempt}: {verdict}"
+                 + (f" ({result.message})" if result.message and not result.succeeded else ""))
+        try:
+            log.flush()
+        finally:
+            self.events.put(_Done(node.nested_id, result))
+
+    def _context(self, node: RunNode, props: dict[str, str], log: LogWriter, cancel: threading.Event,
+                 started: object) -> JobContext:
+        jobs_dir = self.workdir / ".jobs"
+        jobs_dir.mkdir(exist_ok=True)
+        stem = f"{node.nested_id.replace(':', '.')}.{node.attempt}"
+        prop_file = jobs_dir / f"{stem}.props"
+        output_file = jobs_dir / f"{stem}.output"
+        prop_file.write_text("".join(f"{k}={_escape(v)}\n" for k, v in sorted(props.items())))
+        output_file.unlink(missing_ok=True)
+        if props.get("working.dir"):
+            cwd = (self.workdir / props["working.dir"]).resolve()
+        elif self.project.flow_version == "1.0" and node.node.source:
+            cwd = (self.workdir / node.node.source).parent
+        else:
+            cwd = self.workdir
+        env = dict(os.environ)
+        env.update({k[4:]: v for k, v in props.items() if k.startswith("env.")})
+        env.update(JOB_PROP_FILE=str(prop_file), JOB_OUTPUT_PROP_FILE=str(output_file),
+                   JOB_NAME=node.node.name, JOB_ID=node.nested_id, AZKABAN_EXEC_ID=str(self.exec_id))
+        timeout = float(props["timeout"]) if props.get("timeout", "").strip() else None
+        return JobContext(job_id=node.nested_id, attempt=node.attempt, props=props, workdir=cwd, env=env,
+                          log=log, cancel=cancel, output_file=output_file, timeout=timeout,
+                          started=started)  # type: ignore[arg-type]
+
+    def _on_done(self, done: _Done) -> None:
+        node = self.nodes[done.nested_id]
+        self.running.pop(done.nested_id, None)
+        result = done.result
+        end = self.store.clock()
+        if result.succeeded:
+            node.outputs = result.outputs
+            self._set(node, Status.SUCCEEDED, end_time=end, output_props=result.outputs)
+        elif result.killed or self.killing:
+            self._set(node, Status.KILLED, end_time=end)
+        elif node.node.props.get("job.succeed.on.failure", "").lower() == "true":
+            self._set(node, Status.FAILED_SUCCEEDED, end_time=end)
+        elif node.attempt < _int(node.node.props.get("retries")):
+            self._set(node, Status.FAILED, end_time=end)
+            backoff = _int(node.node.props.get("retry.backoff")) / 1000
+            node.attempt += 1
+            self.retry_due[node.nested_id] = time.monotonic() + backoff
+            self.store.set_job(self.exec_id, node.nested_id, node.attempt, status=Status.READY)
+            node.status = Status.READY
+            self.flow_log.line(f"Job {node.nested_id} failed; retry {node.attempt} in {backoff:g} s")
+            return
+        else:
+            self._set(node, Status.FAILED, end_time=end)
+            self._count_failure(node)
+        self._finished(node)
+
+    def _due_retries(self) -> None:
+        now = time.monotonic()
+        for nested, due in list(self.retry_due.items()):
+            node = self.nodes[nested]
+            if due <= now:
+                del self.retry_due[nested]
+                if self.killing:
+                    self._end_branch(node, Status.CANCELLED)
+                elif len(self.running) < self.parallel and not self.paused:
+                    self._start_job(node)
+                else:
+                    self._set(node, Status.QUEUED)
+                    self.waiting.append(nested)
+
+    # -- failures, ends of branches, containers ---------------------------------------------------------
+
+    def _count_failure(self, node: RunNode) -> None:
+        absorbed = node.children and all(self.nodes[c].macro != Macro.ALL_SUCCESS for c in node.children)
+        if absorbed:
+            return
+        node.counted_failure = True
+        container = node.container
+        while container:
+            self.nodes[container].counted_failure = True
+            container = self.nodes[container].container
+        if not self.failing:
+            self.failing = True
+            self.flow_log.line(f"Job {node.nested_id} failed; flow is failing ({self.action.value})", "ERROR")
+            if self.action == FailureAction.CANCEL_ALL:
+                self._start_killing()
+            elif not self.paused:
+                self.status = Status.FAILED_FINISHING
+                self.store.set_execution(self.exec_id, status=Status.FAILED_FINISHING)
+
+    def _end_branch(self, node: RunNode, status: Status) -> None:
+        """End a node that will not run; a subflow's nodes all end with it."""
+        stack = [node.nested_id]
+        changes = []
+        while stack:
+            current = self.nodes[stack.pop()]
+            if current.status in FINISHED:
+                continue
+            current.status = status
+            self.retry_due.pop(current.nested_id, None)
+            changes.append((current.nested_id, current.attempt, {"status": status}))
+            stack.extend(current.inner)
+        self.store.set_jobs(self.exec_id, changes)
+        self._finished(node)
+
+    def _finished(self, node: RunNode) -> None:
+        self.pending.update(node.children)
+        if node.container:
+            container = self.nodes[node.container]
+            if container.status == Status.RUNNING and all(self.nodes[n].status in FINISHED
+                                                          for n in container.inner):
+                self._finish_container(container)
+
+    def _finish_container(self, container: RunNode) -> None:
+        inner = [self.nodes[n] for n in container.inner]
+        ends = [n for n in inner if not n.children]
+        if container.counted_failure:
+            status = Status.FAILED
+        elif any(n.status == Status.KILLED for n in inner) or any(n.status == Status.CANCELLED for n in ends):
+            status = Status.KILLED
+        else:
+            status = Status.SUCCEEDED
+        container.outputs = overlay(*(n.outputs for n in ends))
+        self._set(container, status, end_time=self.store.clock(), output_props=container.outputs)
+        self._finished(container)
+
+    def _set(self, node: RunNode, status: Status, **values: object) -> None:
+        node.status = status
+        self.store.set_job(self.exec_id, node.nested_id, node.attempt, status=status, **values)
+
+    # -- control requests ------------------------------------------------------------------------------
+
+    def _poll_control(self) -> None:
+        request = self.store.take_control(self.exec_id)
+        if request:
+            self.apply(request)
+
+    def apply(self, request: str) -> None:
+        """Act on ``cancel``, ``pause``, ``resume`` or ``retry_failed``."""
+        self.flow_log.line(f"Request: {request}")
+        if request == "cancel" and not self.killing:
+            self._start_killing()
+        elif request == "pause" and not self.killing:
+            self.paused = True
+            self.store.set_execution(self.exec_id, status=Status.PAUSED)
+        elif request == "resume" and self.paused:
+            self.paused = False
+            self.status = Status.FAILED_FINISHING if self.failing else Status.RUNNING
+            self.store.set_execution(self.exec_id, status=self.status)
+        elif request == "retry_failed" and self.failing and not self.killing:
+            self._retry_failed()
+
+    def _start_killing(self) -> None:
+        self.killing = True
+        self.status = Status.KILLING
+        self.store.set_execution(self.exec_id, status=Status.KILLING)
+        for nested, cancel in self.running.items():
+            self._set(self.nodes[nested], Status.KILLING)
+            cancel.set()
+        for nested in self.waiting:
+            self._end_branch(self.nodes[nested], Status.CANCELLED)
+        self.waiting.clear()
+        for nested in list(self.retry_due):
+            self._end_branch(self.nodes[nested], Status.CANCELLED)
+        self.pending.update(n for n, node in self.nodes.items() if node.status in (Status.READY,
+                                                                                      Status.DISABLED))
+        self.paused = False
+
+    def _kill_running(self) -> None:
+        for cancel in self.running.values():
+            cancel.set()
+
+    def _retry_failed(self) -> None:
+        """Azkaban's retryFailedJobs: failed, killed and cancelled nodes run again in this execution."""
+        self.failing = False
+        for node in self.nodes.values():
+            node.counted_failure = False
+            if node.status in (Status.FAILED, Status.KILLED, Status.CANCELLED):
+                if node.node.subflow is None and node.status != Status.CANCELLED:
+                    node.attempt += 1
+                self._set(node, Status.READY)
+        self.pending.update(n for n, node in self.nodes.items() if node.status == Status.READY)
+        self.status = Status.RUNNING
+        self.store.set_execution(self.exec_id, status=Status.RUNNING)
+
+    # -- the end ---------------------------------------------------------------------------------------
+
+    def _finish(self) -> Status:
+        ends = [self.nodes[n] for n in self.siblings[""] if not self.nodes[n].children]
+        if self.killing:
+            status = Status.KILLED
+        elif self.failing:
+            status = Status.FAILED
+        elif any(n.status in (Status.CANCELLED, Status.KILLED) for n in ends):
+            status = Status.KILLED
+        else:
+            status = Status.SUCCEEDED
+        self.flow_log.line(f"Flow {self.flow.name} finished: {status.value}")
+        self.flow_log.flush()
+        self.store.set_execution(self.exec_id, status=status, end_time=self.store.clock())
+        return status
+
+
+def _int(text: str | None) -> int:
+    try:
+        return int(str(text).strip()) if text not in (None, "") else 0
+    except ValueError:
+        return 0
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")

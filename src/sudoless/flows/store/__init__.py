@@ -1,0 +1,427 @@
+"""Persistence for projects, executions, job runs and logs, behind one narrow class.
+
+Every SQL statement sudoless runs lives under this package. Statements are built with SQLAlchemy Core,
+so values are always bound parameters. Write transactions are short; nothing holds a transaction open
+while a job runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sudoless.errors import NotFoundError, StoreError
+from sudoless.flows.model import TERMINAL_FLOW, Status
+from sudoless.flows.store import tables as t
+from sudoless.flows.store.engine import create_engine, migrate
+
+__all__ = ["ExecutionRecord", "JobRunRecord", "Store", "now_ms"]
+
+CHUNK = 8 << 20
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    id: int
+    project_id: int
+    project_name: str
+    version: int
+    flow_id: str
+    status: Status
+    submit_user: str
+    submit_time: int
+    start_time: int
+    end_time: int
+    update_time: int
+    source: str
+    options: dict[str, Any]
+    executor_id: int | None
+    control: str
+    restarted_from: int | None
+
+
+@dataclass(frozen=True)
+class JobRunRecord:
+    exec_id: int
+    nested_id: str
+    attempt: int
+    type: str
+    status: Status
+    start_time: int
+    end_time: int
+    update_time: int
+    parents: list[str]
+    condition: str | None
+    pid: int | None
+    host: str | None
+    output_props: dict[str, str] | None
+
+
+class Store:
+    """The database of one sudoless installation (or of several executors sharing it)."""
+
+    def __init__(self, url: str, clock: Callable[[], int] = now_ms, migrate_schema: bool = True) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        self.clock = clock
+        self.dialect = self.engine.dialect.name
+        if migrate_schema:
+            migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.info["write"] = True
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.info["write"] = False
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # -- projects ---------------------------------------------------------------------------------------
+
+    def project_id(self, name: str, create_as: str | None = None, description: str = "") -> int:
+        """The id of the active project ``name``; created for ``create_as`` when missing and asked to."""
+        with self.write() as conn:
+            row = conn.execute(sa.select(t.projects.c.id).where(
+                t.projects.c.name == name, t.projects.c.active.is_(True))).first()
+            if row:
+                return int(row.id)
+            if create_as is None:
+                raise NotFoundError(f"Project '{name}' doesn't exist.")
+            now = self.clock()
+            result = conn.execute(t.projects.insert().values(
+                name=name, active=True, description=description, version=0, created_time=now,
+                created_by=create_as, modified_time=now, modified_by=create_as))
+            project_id = int(result.inserted_primary_key[0])
+            self._event(conn, project_id, "CREATED", create_as, f"Project {name} created")
+            return project_id
+
+    def add_version(self, project_id: int, archive: Path, flows: dict[str, tuple[bool, dict[str, Any]]],
+                    flow_version: str, uploader: str) -> int:
+        """Store a new project version (archive in chunks, flow graphs as JSON) in one transaction."""
+        data = archive.read_bytes()
+        with self.write() as conn:
+            current = conn.execute(sa.select(t.projects.c.version).where(t.projects.c.id == project_id)
+                                   ).scalar_one()
+            version = int(current) + 1
+            now = self.clock()
+            chunks = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
+            conn.execute(t.project_versions.insert().values(
+                project_id=project_id, version=version, upload_time=now, uploader=uploader,
+                file_name=archive.name, md5=hashlib.md5(data).hexdigest(), size=len(data),
+                num_chunks=len(chunks), flow_version=flow_version))
+            for index, chunk in enumerate(chunks):
+                conn.execute(t.project_files.insert().values(
+                    project_id=project_id, version=version, chunk=index, data=chunk))
+            if flows:
+                conn.execute(t.project_flows.insert(), [
+                    {"project_id": project_id, "version": version, "flow_id": flow_id,
+                     "embedded": embedded, "data": json.dumps(graph)}
+                    for flow_id, (embedded, graph) in flows.items()])
+            conn.execute(t.projects.update().where(t.projects.c.id == project_id).values(
+                version=version, modified_time=now, modified_by=uploader))
+            self._event(conn, project_id, "UPLOADED", uploader, f"Uploaded project files zip {archive.name}")
+        return version
+
+    def current_version(self, project_id: int) -> int:
+        with self.read() as conn:
+            version = conn.execute(sa.select(t.projects.c.version).where(t.projects.c.id == project_id)).scalar()
+        if version is None:
+            raise NotFoundError(f"project {project_id} does not exist")
+        return int(version)
+
+    def write_archive(self, project_id: int, version: int, dest: Path) -> Path:
+        """Write a stored project version's zip to ``dest``, chunk by chunk."""
+        tmp = dest.with_name(f".{dest.name}.part")
+        with self.read() as conn, open(tmp, "wb") as out:
+            rows = conn.execute(sa.select(t.project_files.c.data).where(
+                t.project_files.c.project_id == project_id, t.project_files.c.version == version
+            ).order_by(t.project_files.c.chunk))
+            found = False
+            for row in rows:
+                found = True
+                out.write(row.data)
+        if not found:
+            tmp.unlink(missing_ok=True)
+            raise NotFoundError(f"project {project_id} has no stored version {version}")
+        tmp.replace(dest)
+        return dest
+
+    def project_flows(self, project_id: int, version: int) -> dict[str, dict[str, Any]]:
+        with self.read() as conn:
+            rows = conn.execute(sa.select(t.project_flows).where(
+                t.project_flows.c.project_id == project_id, t.project_flows.c.version == version))
+            return {row.flow_id: json.loads(row.data) for row in rows}
+
+    def _event(self, conn: Connection, project_id: int, kind: str, user: str, message: str) -> None:
+        conn.execute(t.project_events.insert().values(
+            project_id=project_id, event_type=kind, event_time=self.clock(), username=user, message=message))
+
+    # -- executions -------------------------------------------------------------------------------------
+
+    def submit(self, project_id: int, project_name: str, version: int, flow_id: str,
+               nodes: Sequence[dict[str, Any]], options: dict[str, Any], user: str, source: str = "adhoc",
+               restarted_from: int | None = None) -> int:
+        """Queue an execution (PREPARING) with its node rows (READY or DISABLED, attempt 0)."""
+        now = self.clock()
+        with self.write() as conn:
+            result = conn.execute(t.executions.insert().values(
+                project_id=project_id, project_name=project_name, version=version, flow_id=flow_id,
+                status=Status.PREPARING.value, submit_user=user, submit_time=now, start_time=-1, end_time=-1,
+                update_time=now, source=source, options=json.dumps(options), executor_id=None, control="",
+                priority=int(options.get("priority", 5)), restarted_from=restarted_from))
+            exec_id = int(result.inserted_primary_key[0])
+            if nodes:
+                conn.execute(t.job_runs.insert(), [
+                    {"exec_id": exec_id, "nested_id": n["nested_id"], "attempt": 0, "type": n["type"],
+                     "status": n["status"], "start_time": -1, "end_time": -1, "update_time": now,
+                     "parents": json.dumps(n["parents"]), "condition": n.get("condition"),
+                     "pid": None, "host": None, "input_props": None, "output_props": None}
+                    for n in nodes])
+        return exec_id
+
+    def execution(self, exec_id: int) -> ExecutionRecord:
+        with self.read() as conn:
+            row = conn.execute(sa.select(t.executions).where(t.executions.c.id == exec_id)).first()
+        if row is None:
+            raise NotFoundError(f"Cannot find execution '{exec_id}'")
+        return _execution(row)
+
+    def executions(self, project_id: int | None = None, flow_id: str | None = None,
+                   statuses: Sequence[Status] | None = None, limit: int = 100,
+                   offset: int = 0) -> list[ExecutionRecord]:
+        query = sa.select(t.executions).order_by(t.executions.c.id.desc()).limit(limit).offset(offset)
+        if project_id is not None:
+            query = query.where(t.executions.c.project_id == project_id)
+        if flow_id is not None:
+            query = query.where(t.executions.c.flow_id == flow_id)
+        if statuses:
+            query = query.where(t.executions.c.status.in_([s.value for s in statuses]))
+        with self.read() as conn:
+            return [_execution(row) for row in conn.execute(query)]
+
+    def claim(self, executor_id: int, exec_id: int | None = None) -> int | None:
+        """Take one queued execution for ``executor_id`` (the oldest, or ``exec_id``); None if none is free.
+
+        On MySQL/MariaDB and PostgreSQL the candidate row is locked with ``FOR UPDATE SKIP LOCKED``, so
+        concurrent executors pass over each other's rows instead of waiting; on SQLite the write
+        transaction itself is exclusive. The conditional UPDATE is a second guard either way.
+        """
+        e = t.executions
+        query = sa.select(e.c.id).where(e.c.status == Status.PREPARING.value, e.c.executor_id.is_(None))
+        if exec_id is not None:
+            query = query.where(e.c.id == exec_id)
+        query = query.order_by(e.c.priority.desc(), e.c.id).limit(1)
+        if self.dialect != "sqlite":
+            query = query.with_for_update(skip_locked=True)
+        with self.write() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            done = conn.execute(e.update().where(e.c.id == row.id, e.c.executor_id.is_(None)).values(
+                executor_id=executor_id, update_time=self.clock()))
+            return int(row.id) if done.rowcount == 1 else None
+
+    def set_execution(self, exec_id: int, **values: Any) -> None:
+        if "status" in values and isinstance(values["status"], Status):
+            values["status"] = values["status"].value
+        values["update_time"] = self.clock()
+        with self.write() as conn:
+            conn.execute(t.executions.update().where(t.executions.c.id == exec_id).values(**values))
+
+    def request(self, exec_id: int, action: str) -> ExecutionRecord:
+        """Ask the runner of a live execution to ``cancel``, ``pause``, ``resume`` or ``retry_failed``."""
+        record = self.execution(exec_id)
+        if record.status in TERMINAL_FLOW:
+            from sudoless.errors import StateError
+
+            raise StateError(f"Execution {exec_id} of flow {record.flow_id} isn't running.")
+        with self.write() as conn:
+            conn.execute(t.executions.update().where(t.executions.c.id == exec_id).values(control=action))
+        return record
+
+    def take_control(self, exec_id: int) -> str:
+        """Read and clear the pending control request of an execution."""
+        with self.write() as conn:
+            row = conn.execute(sa.select(t.executions.c.control).where(t.executions.c.id == exec_id)).first()
+            if row is None or not row.control:
+                return ""
+            conn.execute(t.executions.update().where(t.executions.c.id == exec_id).values(control=""))
+            return str(row.control)
+
+    # -- job runs ---------------------------------------------------------------------------------------
+
+    def job_runs(self, exec_id: int, since: int = -1) -> list[JobRunRecord]:
+        """Every attempt of every node, oldest attempt first; ``since`` keeps rows updated after it."""
+        query = sa.select(t.job_runs).where(t.job_runs.c.exec_id == exec_id)
+        if since >= 0:
+            query = query.where(t.job_runs.c.update_time > since)
+        with self.read() as conn:
+            rows = conn.execute(query.order_by(t.job_runs.c.nested_id, t.job_runs.c.attempt)).all()
+        return [_job_run(row) for row in rows]
+
+    def set_job(self, exec_id: int, nested_id: str, attempt: int, **values: Any) -> None:
+        """Update one attempt's row, inserting it first when this is a new attempt."""
+        values = _job_values(values)
+        values["update_time"] = self.clock()
+        with self.write() as conn:
+            done = conn.execute(t.job_runs.update().where(
+                t.job_runs.c.exec_id == exec_id, t.job_runs.c.nested_id == nested_id,
+                t.job_runs.c.attempt == attempt).values(**values))
+            if done.rowcount == 0:
+                base = conn.execute(sa.select(t.job_runs).where(
+                    t.job_runs.c.exec_id == exec_id, t.job_runs.c.nested_id == nested_id
+                ).order_by(t.job_runs.c.attempt.desc()).limit(1)).first()
+                if base is None:
+                    raise NotFoundError(f"Job {nested_id} doesn't exist in {exec_id}")
+                row = {"exec_id": exec_id, "nested_id": nested_id, "attempt": attempt, "type": base.type,
+                       "parents": base.parents, "condition": base.condition, "start_time": -1,
+                       "end_time": -1, "status": Status.READY.value}
+                row.update(values)
+                conn.execute(t.job_runs.insert().values(**row))
+
+    def set_jobs(self, exec_id: int, changes: Sequence[tuple[str, int, dict[str, Any]]]) -> None:
+        """Several node updates in one transaction (cancelling a branch touches many nodes at once)."""
+        if not changes:
+            return
+        now = self.clock()
+        with self.write() as conn:
+            for nested_id, attempt, values in changes:
+                values = _job_values(values)
+                values["update_time"] = now
+                conn.execute(t.job_runs.update().where(
+                    t.job_runs.c.exec_id == exec_id, t.job_runs.c.nested_id == nested_id,
+                    t.job_runs.c.attempt == attempt).values(**values))
+
+    # -- logs -------------------------------------------------------------------------------------------
+
+    def append_log(self, exec_id: int, name: str, attempt: int, start: int, data: bytes) -> None:
+        with self.write() as conn:
+            conn.execute(t.logs.insert().values(exec_id=exec_id, name=name, attempt=attempt, start_byte=start,
+                                                end_byte=start + len(data), data=data))
+
+    def log_size(self, exec_id: int, name: str, attempt: int) -> int:
+        with self.read() as conn:
+            size = conn.execute(sa.select(sa.func.max(t.logs.c.end_byte)).where(
+                t.logs.c.exec_id == exec_id, t.logs.c.name == name, t.logs.c.attempt == attempt)).scalar()
+        return int(size or 0)
+
+    def read_log(self, exec_id: int, name: str, attempt: int, offset: int, length: int) -> bytes:
+        """Bytes ``[offset, offset+length)`` of a log; only the chunks overlapping the range are read."""
+        if length <= 0:
+            return b""
+        end = offset + length
+        c = t.logs.c
+        with self.read() as conn:
+            rows = conn.execute(sa.select(c.start_byte, c.data).where(
+                c.exec_id == exec_id, c.name == name, c.attempt == attempt, c.end_byte > offset,
+                c.start_byte < end).order_by(c.start_byte)).all()
+        parts = []
+        for row in rows:
+            lo = max(offset - row.start_byte, 0)
+            hi = min(end - row.start_byte, len(row.data))
+            parts.append(bytes(row.data[lo:hi]))
+        return b"".join(parts)
+
+    # -- executors --------------------------------------------------------------------------------------
+
+    def register_executor(self) -> int:
+        now = self.clock()
+        with self.write() as conn:
+            result = conn.execute(t.executors.insert().values(
+                host=socket.gethostname(), pid=os.getpid(), started=now, heartbeat=now, active=True))
+            return int(result.inserted_primary_key[0])
+
+    def heartbeat(self, executor_id: int, active: bool = True) -> None:
+        with self.write() as conn:
+            conn.execute(t.executors.update().where(t.executors.c.id == executor_id).values(
+                heartbeat=self.clock(), active=active))
+
+    def orphaned_executions(self, timeout_ms: int) -> list[ExecutionRecord]:
+        """Unfinished executions whose executor is gone: its process died on this host, or it went silent."""
+        e, x = t.executions, t.executors
+        host = socket.gethostname()
+        now = self.clock()
+        query = sa.select(e, x.c.host.label("x_host"), x.c.pid.label("x_pid"), x.c.heartbeat,
+                          x.c.active.label("x_active")).join(x, x.c.id == e.c.executor_id).where(
+            e.c.status.not_in([s.value for s in TERMINAL_FLOW]))
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+        orphans = []
+        for row in rows:
+            if row.x_host == host:
+                gone = not row.x_active or not _pid_alive(row.x_pid)
+            else:
+                gone = now - row.heartbeat > timeout_ms
+            if gone:
+                orphans.append(_execution(row))
+        return orphans
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _job_values(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    if isinstance(out.get("status"), Status):
+        out["status"] = out["status"].value
+    for key in ("output_props", "input_props"):
+        if key in out and out[key] is not None and not isinstance(out[key], str):
+            out[key] = json.dumps(out[key])
+    return out
+
+
+def _execution(row: Any) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=row.id, project_id=row.project_id, project_name=row.project_name, version=row.version,
+        flow_id=row.flow_id, status=Status(row.status), submit_user=row.submit_user,
+        submit_time=row.submit_time, start_time=row.start_time, end_time=row.end_time,
+        update_time=row.update_time, source=row.source, options=json.loads(row.options),
+        executor_id=row.executor_id, control=row.control, restarted_from=row.restarted_from)
+
+
+def _job_run(row: Any) -> JobRunRecord:
+    return JobRunRecord(
+        exec_id=row.exec_id, nested_id=row.nested_id, attempt=row.attempt, type=row.type,
+        status=Status(row.status), start_time=row.start_time, end_time=row.end_time,
+        update_time=row.update_time, parents=json.loads(row.parents), condition=row.condition, pid=row.pid,
+        host=row.host, output_props=json.loads(row.output_props) if row.output_props else None)
+
+
+def open_store(url: str) -> Store:
+    """Open (and migrate) the store, turning driver errors into one clear line."""
+    try:
+        return Store(url)
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreError(f"cannot open database {url}: {exc.__class__.__name__}: {exc}") from None

@@ -1,0 +1,195 @@
+"""The database schema, as SQLAlchemy Core tables; Alembic migrations in ``migrations/`` create it.
+
+Times are epoch milliseconds (``-1`` = unset) and statuses Azkaban's wire strings, so rows map straight
+onto the AJAX API. Large payloads (project archives, logs) are split into chunks so no single row, and no
+single read, has to hold a whole file.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+
+metadata = MetaData()
+
+#: MySQL's BLOB stops at 64 KB; chunks need LONGBLOB there.
+Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+#: JSON documents as text: MySQL's TEXT stops at 64 KB.
+Doc = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+projects = Table(
+    "projects", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("version", Integer, nullable=False, default=0),
+    Column("created_time", BigInteger, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("modified_time", BigInteger, nullable=False),
+    Column("modified_by", String(255), nullable=False),
+    Index("ix_projects_name", "name"),
+)
+
+project_versions = Table(
+    "project_versions", metadata,
+    Column("project_id", Integer, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("upload_time", BigInteger, nullable=False),
+    Column("uploader", String(255), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("md5", String(32), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("num_chunks", Integer, nullable=False),
+    Column("flow_version", String(8), nullable=False),
+)
+
+project_files = Table(
+    "project_files", metadata,
+    Column("project_id", Integer, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("chunk", Integer, primary_key=True),
+    Column("data", Blob, nullable=False),
+)
+
+project_flows = Table(
+    "project_flows", metadata,
+    Column("project_id", Integer, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("flow_id", String(512), primary_key=True),
+    Column("embedded", Boolean, nullable=False, default=False),
+    Column("data", Doc, nullable=False),
+)
+
+project_events = Table(
+    "project_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("event_time", BigInteger, nullable=False),
+    Column("username", String(255), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Index("ix_project_events_project", "project_id", "event_time"),
+)
+
+executions = Table(
+    "executions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, nullable=False),
+    Column("project_name", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("flow_id", String(512), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("submit_user", String(255), nullable=False),
+    Column("submit_time", BigInteger, nullable=False),
+    Column("start_time", BigInteger, nullable=False, default=-1),
+    Column("end_time", BigInteger, nullable=False, default=-1),
+    Column("update_time", BigInteger, nullable=False),
+    Column("source", String(32), nullable=False, default="adhoc"),
+    Column("options", Doc, nullable=False),
+    Column("executor_id", Integer, nullable=True),
+    Column("control", String(32), nullable=False, default=""),
+    Column("priority", Integer, nullable=False, default=5),
+    Column("restarted_from", Integer, nullable=True),
+    Index("ix_executions_status", "status", "executor_id"),
+    Index("ix_executions_flow", "project_id", "flow_id", "submit_time"),
+)
+
+job_runs = Table(
+    "job_runs", metadata,
+    Column("exec_id", Integer, primary_key=True),
+    Column("nested_id", String(500), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("start_time", BigInteger, nullable=False, default=-1),
+    Column("end_time", BigInteger, nullable=False, default=-1),
+    Column("update_time", BigInteger, nullable=False),
+    Column("parents", Text, nullable=False, default="[]"),
+    Column("condition", Text, nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("input_props", Doc, nullable=True),
+    Column("output_props", Doc, nullable=True),
+    Index("ix_job_runs_update", "exec_id", "update_time"),
+)
+
+logs = Table(
+    "logs", metadata,
+    Column("exec_id", Integer, primary_key=True),
+    Column("name", String(500), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("start_byte", BigInteger, primary_key=True),
+    Column("end_byte", BigInteger, nullable=False),
+    Column("data", Blob, nullable=False),
+)
+
+executors = Table(
+    "executors", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started", BigInteger, nullable=False),
+    Column("heartbeat", BigInteger, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+schedules = Table(
+    "schedules", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, nullable=False),
+    Column("flow_id", String(512), nullable=False),
+    Column("cron", String(255), nullable=False),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("options", Doc, nullable=False),
+    Column("sla", Doc, nullable=True),
+    Column("submit_user", String(255), nullable=False),
+    Column("submit_time", BigInteger, nullable=False),
+    Column("next_fire", BigInteger, nullable=False, default=-1),
+    Column("last_fire", BigInteger, nullable=False, default=-1),
+    UniqueConstraint("project_id", "flow_id", name="uq_schedules_flow"),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(255), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("roles", Text, nullable=False, default=""),
+    Column("groups", Text, nullable=False, default=""),
+    Column("proxy_users", Text, nullable=False, default=""),
+    Column("email", String(255), nullable=False, default=""),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+permissions = Table(
+    "permissions", metadata,
+    Column("project_id", Integer, primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("is_group", Boolean, primary_key=True),
+    Column("permissions", Integer, nullable=False),
+    Column("modified_time", BigInteger, nullable=False),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("username", String(255), nullable=False),
+    Column("ip", String(64), nullable=False, default=""),
+    Column("created_time", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+)
