@@ -1,0 +1,111 @@
+"""Shared fixtures: settings in a temporary SUDOLESS_HOME, and fresh databases on the real servers.
+
+MariaDB (127.0.0.1:3306, root, no password) and PostgreSQL (127.0.0.1:5432, trust) are used when they
+answer. Without one, its tests are skipped with the reason, except under ``CI=true``, where a missing
+service fails the run: CI must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from sudoless.config import Settings
+from sudoless.flows.store import Store
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "azkaban-examples"
+if not EXAMPLES.exists():  # a clone next to ../shared, or the checkout itself
+    EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "azkaban-examples"
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+MARIADB_ADMIN = os.environ.get("SUDOLESS_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/")
+POSTGRES_ADMIN = os.environ.get("SUDOLESS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def unavailable(reason: str) -> None:
+    """Skip with the reason, or fail under CI where every service must be present."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def shared_examples() -> Path:
+    if not EXAMPLES.exists():
+        unavailable(f"Azkaban example projects not found at {EXAMPLES}")
+    return EXAMPLES
+
+
+def create_database(kind: str) -> tuple[str, sa.Engine, str]:
+    """Create a uniquely named database; return its URL, the admin engine and the name (for dropping)."""
+    name = f"sudoless_test_{uuid.uuid4().hex[:10]}"
+    admin_url = MARIADB_ADMIN if kind == "mariadb" else POSTGRES_ADMIN
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except Exception as exc:  # any driver error means the service is not usable here
+        unavailable(f"{kind} at {admin_url} is not available: {exc.__class__.__name__}: {exc}")
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    return url, admin, name
+
+
+def drop_database(admin: sa.Engine, name: str, kind: str) -> None:
+    with admin.connect() as conn:
+        if kind == "postgresql":
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        else:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "mariadb", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One fresh database per back end for the whole test run, dropped at the end."""
+    kind = request.param
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'sudoless.db'}"
+        return
+    url, admin, name = create_database(kind)
+    try:
+        yield url
+    finally:
+        drop_database(admin, name, kind)
+
+
+@pytest.fixture
+def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A database of its own for one test (kind from ``request.param``); yields (kind, url)."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "sqlite":
+        yield kind, f"sqlite:///{tmp_path / 'own.db'}"
+        return
+    url, admin, name = create_database(kind)
+    try:
+        yield kind, url
+    finally:
+        drop_database(admin, name, kind)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", parallel=10)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    store = Store(db_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'sudoless.db'}")
+    yield store
+    store.close()
