@@ -1,0 +1,235 @@
+"""Failure actions, cancel, pause and resume, timeouts, disabled jobs, restarts and command semantics."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from flows.harness import job_status, outcome, run_flow, submit, wait_for, write_project
+
+from sudoless.errors import StateError
+from sudoless.flows.executions import control, restart_execution
+from sudoless.flows.executor import Executor
+from sudoless.flows.model import FailureAction, Status
+
+S, F, C, K, SK = Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.KILLED, Status.SKIPPED
+
+
+def job_files(root: Path, deps: dict[str, str], props: dict[str, str]) -> Path:
+    """Flow 1.0 ``test`` jobs; ``props`` adds lines per job (``job2d: 'fail=true'``)."""
+    files = {}
+    for name, parents in deps.items():
+        lines = ["type=test", "seconds=0"]
+        if parents:
+            lines.append(f"dependencies={parents}")
+        lines += props.get(name, "").split(";") if props.get(name) else []
+        files[f"{name}.job"] = "\n".join(lines) + "\n"
+    return write_project(root, files)
+
+
+def output_command(**values: object) -> str:
+    """A command that writes ``values`` as a JSON object to $JOB_OUTPUT_PROP_FILE."""
+    return (f"python3 -c \"import json, os; json.dump({values!r}, "
+            "open(os.environ['JOB_OUTPUT_PROP_FILE'], 'w'))\"")
+
+EXEC2 = {"job1": "", "job2d": "job1", "job6": "job1", "job3": "job2d", "job4": "job2d", "job5": "job3,job4",
+         "job7": "job5,job6", "job8": "job7", "job9": "job7", "job10": "job8,job9"}
+EXEC3 = {"job1": "", "job2d": "job1", "job3": "job1", "job4": "job2d", "job5": "job2d", "job6": "job4,job5",
+         "job7": "job3", "job8": "job3", "job9": "job7,job8", "job10": "job6,job9"}
+
+
+def test_finish_currently_running(store, settings, tmp_path):
+    project = job_files(tmp_path / "exec2", EXEC2, {"job2d": "fail=true", "job6": "seconds=0.5"})
+    result = run_flow(store, settings, project, "job10")
+    cancelled = {f"job{i}" for i in (3, 4, 5, 7, 8, 9, 10)}
+    assert result.jobs == {"job1": S, "job2d": F, "job6": S, **{j: C for j in cancelled}}
+    assert result.status == F
+
+
+def test_cancel_all(store, settings, tmp_path):
+    project = job_files(tmp_path / "exec2", EXEC2, {"job2d": "fail=true", "job6": "seconds=5"})
+    started = time.monotonic()
+    result = run_flow(store, settings, project, "job10", failure_action=FailureAction.CANCEL_ALL)
+    assert time.monotonic() - started < 4, "job6 should have been killed, not waited for"
+    cancelled = {f"job{i}" for i in (3, 4, 5, 7, 8, 9, 10)}
+    assert result.jobs == {"job1": S, "job2d": F, "job6": K, **{j: C for j in cancelled}}
+    assert result.status == K
+
+
+def test_finish_all_possible(store, settings, tmp_path):
+    project = job_files(tmp_path / "exec3", EXEC3, {"job2d": "fail=true"})
+    result = run_flow(store, settings, project, "job10", failure_action=FailureAction.FINISH_ALL_POSSIBLE)
+    assert result.jobs == {"job1": S, "job2d": F, "job3": S, "job7": S, "job8": S, "job9": S,
+                           "job4": C, "job5": C, "job6": C, "job10": C}
+    assert result.status == F
+
+
+def test_disabled_jobs_and_subflows_are_skipped(store, settings, tmp_path):
+    project = write_project(tmp_path / "p", {
+        "p.project": "azkaban-flow-version: 2.0\n",
+        "f.flow": """
+nodes:
+  - {name: a, type: test, config: {fail: "true"}}
+  - {name: b, type: noop, dependsOn: [a]}
+  - name: sub
+    type: flow
+    dependsOn: [b]
+    nodes:
+      - {name: x, type: test, config: {fail: "true"}}
+      - {name: y, type: noop, dependsOn: [x]}
+  - {name: end, type: noop, dependsOn: [sub]}
+""",
+    })
+    result = run_flow(store, settings, project, "f", disabled='["a", {"id": "sub", "children": ["x"]}]')
+    assert result.jobs == {"a": SK, "b": S, "sub": S, "sub:x": SK, "sub:y": S, "end": S}
+    assert result.status == S
+    whole = run_flow(store, settings, project, "f", disabled=["a", "sub"])
+    assert whole.jobs == {"a": SK, "b": S, "sub": SK, "sub:x": SK, "sub:y": SK, "end": S}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_cancel_kills_the_whole_process_group(store, settings, tmp_path):
+    project = write_project(tmp_path / "p", {
+        "long.job": "type=command\ncommand=bash -c \"sleep 60 & echo $! > child.pid; sleep 60\"\n",
+        "after.job": "type=noop\ndependencies=long\n",
+    })
+    pid_file = project / "child.pid"
+
+    def cancel_when_running(exec_id: int) -> None:
+        wait_for(lambda: job_status(store, exec_id, "long") == Status.RUNNING)
+        wait_for(lambda: (settings.executions_dir / str(exec_id) / "child.pid").exists())
+        control(store, exec_id, "cancel")
+
+    started = time.monotonic()
+    result = run_flow(store, settings, project, "after", during=cancel_when_running)
+    assert time.monotonic() - started < 15
+    assert result.jobs == {"long": K, "after": C}
+    assert result.status == K
+    child = int((result.workdir / pid_file.name).read_text())
+    wait_for(lambda: not _pid_alive(child), timeout=5)
+
+
+def test_pause_holds_new_jobs_until_resume(store, settings, tmp_path):
+    project = job_files(tmp_path / "p", {"a": "", "b": "a"}, {"a": "seconds=0.6"})
+    seen: dict[str, object] = {}
+
+    def pause_then_resume(exec_id: int) -> None:
+        wait_for(lambda: job_status(store, exec_id, "a") == Status.RUNNING)
+        control(store, exec_id, "pause")
+        wait_for(lambda: store.execution(exec_id).status == Status.PAUSED)
+        wait_for(lambda: job_status(store, exec_id, "a") == S)
+        time.sleep(1.0)  # the runner polls every 0.5 s; b must still not start while paused
+        seen["b_while_paused"] = job_status(store, exec_id, "b")
+        control(store, exec_id, "resume")
+
+    result = run_flow(store, settings, project, "b", during=pause_then_resume)
+    assert seen["b_while_paused"] == Status.READY
+    assert result.jobs == {"a": S, "b": S}
+    assert result.status == S
+
+
+def test_timeout_fails_the_job(store, settings, tmp_path):
+    project = write_project(tmp_path / "p", {"slow.job": "type=command\ncommand=sleep 30\ntimeout=0.5\n"})
+    started = time.monotonic()
+    result = run_flow(store, settings, project, "slow")
+    assert time.monotonic() - started < 10
+    assert result.jobs == {"slow": F}
+    assert "timeout of 0.5 s" in result.log("slow")
+
+
+def test_command_semantics_outputs_and_substitution(store, settings, tmp_path):
+    project = write_project(tmp_path / "p", {
+        "common.properties": "greeting=hello\nwho=${user.name}\nuser.name=world\n",
+        "first.job": "type=command\nuser.name=there\n"
+                     "command=echo ${greeting} ${who} | wc $(6*7)\n"
+                     f"command.1={output_command(n=7, s='x y')}\n"
+                     "command.3=echo never runs: command.2 is missing\n"
+                     "env.MY_VAR=from-env\n",
+        "sub/second.job": "type=command\ndependencies=first\n"
+                          "command=bash -c \"echo n=${n} s=${s} env=$MY_VAR cwd=${PWD##*/} $JOB_NAME\"\n",
+    })
+    result = run_flow(store, settings, project, "second")
+    assert result.status == S, result.log("first") + result.log("second")
+    first = result.log("first")
+    assert "hello there | wc 42" in first, "commands are not run by a shell"
+    assert "never runs" not in first
+    assert "n=7 s=x y env= cwd=sub second" in result.log("second")
+    assert result.props("second")["n"] == "7"
+
+
+def test_failed_command_and_unknown_type_fail_the_job(store, settings, tmp_path):
+    project = write_project(tmp_path / "p", {
+        "a.job": "type=command\ncommand=false\n",
+        "b.job": "type=nosuchtype\n",
+        "c.job": "type=command\ncommand=/no/such/binary\n",
+        "end.job": "type=noop\ndependencies=a,b,c\n",
+    })
+    result = run_flow(store, settings, project, "end", failure_action=FailureAction.FINISH_ALL_POSSIBLE)
+    assert result.jobs == {"a": F, "b": F, "c": F, "end": C}
+    assert "exit code 1" in result.log("a")
+    assert "unknown job type 'nosuchtype'" in result.log("b")
+    assert "cannot start '/no/such/binary'" in result.log("c")
+
+
+def test_restart_reruns_failures_and_reuses_outputs(store, settings, tmp_path):
+    marker = tmp_path / "second-time"
+    project = write_project(tmp_path / "p", {
+        "make.job": f"type=command\ncommand={output_command(token='abc')}\n",
+        "flaky.job": f"type=command\ndependencies=make\ncommand=bash -c 'test -e {marker} && echo got ${{token}}'\n",
+    })
+    first = run_flow(store, settings, project, "flaky")
+    assert first.jobs == {"make": S, "flaky": F}
+    marker.touch()
+    new_id = restart_execution(store, settings, first.exec_id, "tester")
+    executor = Executor(store, settings)
+    executor.claim_and_run(new_id)
+    executor.stop(wait=False)
+    second = outcome(store, settings, new_id)
+    assert second.jobs == {"make": SK, "flaky": S}
+    assert "got abc" in second.log("flaky")
+    assert store.execution(new_id).restarted_from == first.exec_id
+    with pytest.raises(StateError):
+        restart_execution(store, settings, new_id)
+
+
+def test_retry_failed_jobs_while_failed_finishing(store, settings, tmp_path):
+    marker = tmp_path / "fixed"
+    project = write_project(tmp_path / "p", {
+        "flaky.job": f"type=command\ncommand=test -e {marker}\n",
+        "slow.job": "type=test\nseconds=1.5\n",
+        "end.job": "type=noop\ndependencies=flaky,slow\n",
+    })
+
+    def retry_when_failing(exec_id: int) -> None:
+        wait_for(lambda: store.execution(exec_id).status == Status.FAILED_FINISHING)
+        marker.touch()
+        control(store, exec_id, "retry_failed")
+
+    result = run_flow(store, settings, project, "end", during=retry_when_failing,
+                      failure_action=FailureAction.FINISH_ALL_POSSIBLE)
+    assert result.attempts["flaky"] == [F, S]
+    assert result.jobs == {"flaky": S, "slow": S, "end": S}
+    assert result.status == S
+    with pytest.raises(StateError, match="already finished"):
+        control(store, result.exec_id, "retry_failed")
+
+
+def test_concurrent_option_skip_refuses_a_second_run(store, settings, tmp_path):
+    project = job_files(tmp_path / "p", {"a": ""}, {})
+    exec_id = submit(store, settings, project, "a", name=f"skip-{tmp_path.name}")
+    with pytest.raises(StateError, match="already running. Skipping execution."):
+        submit(store, settings, project, "a", name=f"skip-{tmp_path.name}")
+    other = submit(store, settings, project, "a", name=f"skip-{tmp_path.name}", concurrent_option="ignore")
+    executor = Executor(store, settings)
+    assert executor.claim_and_run(exec_id) == S
+    assert executor.claim_and_run(other) == S
+    executor.stop(wait=False)
