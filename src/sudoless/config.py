@@ -30,6 +30,8 @@ class Settings:
     max_job_xmx: str = "2G"
     #: Azkaban's ``azkaban.executor.runtimeProps.override.eager``: runtime properties beat job files.
     runtime_props_eager: bool = False
+    #: Azkaban's ``azkaban.max.concurrent.runs.oneflow``: unfinished runs of one flow allowed at once.
+    max_runs_per_flow: int = 30
     #: seconds without a heartbeat before another host may finalise an executor's executions.
     executor_timeout: float = 60.0
 

@@ -20,8 +20,6 @@ from sudoless.flows.options import ExecutionOptions, parse_disabled
 from sudoless.flows.runner import FlowRunner
 from sudoless.flows.store import Store
 
-MAX_CONCURRENT_RUNS = 30
-
 
 def flow_graph(flow: Flow) -> dict[str, Any]:
     """A flow as JSON: what the store keeps per version for the API and the UI."""
@@ -107,13 +105,14 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
     flow = project.flow(flow_name)
     if disabled is not None:
         options = _replace(options, disabled=parse_disabled(disabled, project, flow))
-    running = [e for e in store.executions(project_id, flow_name, limit=MAX_CONCURRENT_RUNS + 1)
+    running = [e for e in store.executions(project_id, flow_name, limit=settings.max_runs_per_flow + 1)
                if e.status not in TERMINAL_FLOW]
     if running and options.concurrent_option == "skip":
         raise StateError(f"Error submitting flow {flow_name}. Flow {flow_name} is already running. "
                          "Skipping execution.")
-    if len(running) >= MAX_CONCURRENT_RUNS:
-        raise StateError(f"Flow {flow_name} has more than {MAX_CONCURRENT_RUNS} concurrent runs. Skipping")
+    if len(running) >= settings.max_runs_per_flow:
+        raise StateError(f"Flow {flow_name} has more than {settings.max_runs_per_flow} concurrent runs. "
+                         "Skipping")
     rows = node_rows(project, flow, options.disabled)
     return store.submit(project_id, project_name, version, flow_name, rows, options.to_json(), user, source,
                         restarted_from)

@@ -115,7 +115,7 @@ class Executor:
                 self._flows[claimed] = thread
                 thread.start()
                 continue
-            if until_idle and not self._flows:
+            if until_idle and not self._flows and self.store.queued_count() == 0:
                 return
             self._stop.wait(poll_seconds)
 

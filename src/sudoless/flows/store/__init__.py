@@ -227,24 +227,39 @@ class Store:
     def claim(self, executor_id: int, exec_id: int | None = None) -> int | None:
         """Take one queued execution for ``executor_id`` (the oldest, or ``exec_id``); None if none is free.
 
-        On MySQL/MariaDB and PostgreSQL the candidate row is locked with ``FOR UPDATE SKIP LOCKED``, so
-        concurrent executors pass over each other's rows instead of waiting; on SQLite the write
-        transaction itself is exclusive. The conditional UPDATE is a second guard either way.
+        Candidates are read without locks; each is then locked alone with ``FOR UPDATE SKIP LOCKED`` on
+        MySQL/MariaDB and PostgreSQL (locking the ordered range instead would make InnoDB lock every
+        queued row, and a second executor would see none), so concurrent executors pass over each
+        other's rows instead of waiting. On SQLite the write transaction itself is exclusive. The
+        conditional UPDATE is a second guard either way.
         """
         e = t.executions
-        query = sa.select(e.c.id).where(e.c.status == Status.PREPARING.value, e.c.executor_id.is_(None))
+        queued = (e.c.status == Status.PREPARING.value, e.c.executor_id.is_(None))
         if exec_id is not None:
-            query = query.where(e.c.id == exec_id)
-        query = query.order_by(e.c.priority.desc(), e.c.id).limit(1)
-        if self.dialect != "sqlite":
-            query = query.with_for_update(skip_locked=True)
-        with self.write() as conn:
-            row = conn.execute(query).first()
-            if row is None:
-                return None
-            done = conn.execute(e.update().where(e.c.id == row.id, e.c.executor_id.is_(None)).values(
-                executor_id=executor_id, update_time=self.clock()))
-            return int(row.id) if done.rowcount == 1 else None
+            candidates = [exec_id]
+        else:
+            with self.read() as conn:
+                candidates = list(conn.execute(sa.select(e.c.id).where(*queued).order_by(
+                    e.c.priority.desc(), e.c.id).limit(20)).scalars())
+        for candidate in candidates:
+            lock = sa.select(e.c.id).where(e.c.id == candidate, *queued)
+            if self.dialect != "sqlite":
+                lock = lock.with_for_update(skip_locked=True)
+            with self.write() as conn:
+                if conn.execute(lock).first() is None:
+                    continue
+                done = conn.execute(e.update().where(e.c.id == candidate, *queued).values(
+                    executor_id=executor_id, update_time=self.clock()))
+                if done.rowcount == 1:
+                    return int(candidate)
+        return None
+
+    def queued_count(self) -> int:
+        """Executions waiting for an executor."""
+        e = t.executions
+        with self.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(e).where(
+                e.c.status == Status.PREPARING.value, e.c.executor_id.is_(None))).scalar_one())
 
     def set_execution(self, exec_id: int, **values: Any) -> None:
         if "status" in values and isinstance(values["status"], Status):
