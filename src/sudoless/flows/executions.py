@@ -37,13 +37,15 @@ def upload_project(store: Store, settings: Settings, path: Path, user: str, name
     Nothing is stored unless the whole project validates; the previous version stays current.
     """
     path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory; give an Azkaban project folder or zip")
     with tempfile.TemporaryDirectory(prefix="sudoless-upload-") as scratch:
         if path.is_dir():
             root = path
             archive = pack_dir(path, Path(scratch) / f"{name or path.resolve().name}.zip")
         elif path.suffix.lower() == ".zip" and path.is_file():
             archive = path
-            root = unpack_zip(path, Path(scratch) / "project", settings.max_archive_bytes,
+            root = unpack_zip(path, Path(scratch) / path.stem, settings.max_archive_bytes,
                               settings.max_archive_files)
         else:
             raise InputError(f"{path}: not a directory or .zip file; give an Azkaban project folder or zip")

@@ -38,8 +38,8 @@ def load_project_dir(root: Path, name: str | None = None, max_xms: str = "1G",
     if errors:
         raise ProjectError(_one_line(root, errors))
     if not flows:
-        raise ProjectError(f"{root}: no flows found: a project needs .job files (Flow 1.0) or a .project file "
-                           "and .flow files (Flow 2.0)")
+        raise ProjectError(f"{root}: no flows found: a project needs .job files (Flow 1.0) or a .project "
+                           "file and .flow files (Flow 2.0)")
     return Project(name=name or root.name, root=root, flow_version=version, flows=flows)
 
 
@@ -58,13 +58,15 @@ def load_project(path: Path, name: str | None = None, max_bytes: int = 1 << 30) 
         raise InputError(f"{path}: not a directory or .zip file; give an Azkaban project folder or zip")
     scratch = Path(tempfile.mkdtemp(prefix="sudoless-load-"))
     try:
-        root = unpack_zip(path, scratch / "project", max_bytes=max_bytes)
+        # Unpacked under the zip's own name, so that error messages name the file the user gave.
+        root = unpack_zip(path, scratch / path.name, max_bytes=max_bytes)
         return load_project_dir(root, name or path.stem)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _one_line(root: Path, errors: list[str]) -> str:
-    unique = list(dict.fromkeys(errors))
+    # Names and values come from user files and may hold line breaks; the message must stay one line.
+    unique = list(dict.fromkeys(e.replace("\r", "\\r").replace("\n", "\\n") for e in errors))
     head = f"{root.name}/{unique[0]}"
     return head if len(unique) == 1 else f"{head} (and {len(unique) - 1} more: {'; '.join(unique[1:])})"

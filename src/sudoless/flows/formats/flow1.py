@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sudoless.flows.formats.properties import read_properties
+from sudoless.errors import InputError
+from sudoless.flows.formats.properties import parse_properties, read_properties_text
 from sudoless.flows.formats.validate import check_conditions, check_jvm_sizes, find_cycle
 from sudoless.flows.model import Flow, Node
 
@@ -19,14 +20,23 @@ def _is_hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
+def _read(path: Path, root: Path, errors: list[str]) -> dict[str, str] | None:
+    """Parse one file; a syntax error is collected with the file's project path, like every other error."""
+    try:
+        return parse_properties(read_properties_text(path))
+    except InputError as exc:
+        errors.append(f"{path.relative_to(root).as_posix()}: {exc}")
+        return None
+
+
 def _walk(root: Path, directory: Path, inherited: dict[str, str], jobs: list[tuple[Path, dict[str, str]]],
           errors: list[str]) -> None:
     shared = dict(inherited)
     entries = sorted(directory.iterdir(), key=lambda p: p.name)
     for path in entries:
-        if path.is_file() and path.suffix == ".properties" and path.name != ".properties":
-            if not _is_hidden(path, root):
-                shared.update(read_properties(path))
+        if (path.is_file() and path.suffix == ".properties" and path.name != ".properties"
+                and not _is_hidden(path, root)):
+            shared.update(_read(path, root, errors) or {})
     for path in entries:
         if _is_hidden(path, root):
             continue
@@ -41,11 +51,16 @@ def load_flow1(root: Path, max_xms: str = "1G", max_xmx: str = "2G") -> tuple[di
     errors: list[str] = []
     found: list[tuple[Path, dict[str, str]]] = []
     _walk(root, root, {}, found, errors)
-    by_name: dict[str, list[Node]] = {}
+    # Every job file counts for duplicates, valid or not, as Azkaban checks names before contents.
+    where: dict[str, list[str]] = {}
+    loaded: dict[str, Node] = {}
     for path, shared in found:
         rel = path.relative_to(root).as_posix()
-        props = read_properties(path)
         name = path.stem
+        where.setdefault(name, []).append(rel)
+        props = _read(path, root, errors)
+        if props is None:
+            continue
         if name == "ROOT":
             errors.append(f"{rel}: ROOT is not allowed as a name. Pick some other name.")
             continue
@@ -58,25 +73,22 @@ def load_flow1(root: Path, max_xms: str = "1G", max_xmx: str = "2G") -> tuple[di
         if job_type == "flow" and not subflow:
             errors.append(f"{rel}: job '{name}' has type=flow but no flow.name")
             continue
-        node = Node(name=name, type=job_type, props=props, dependencies=deps,
-                    condition=props.get("condition") or None, source=rel, shared=shared, subflow=subflow)
-        by_name.setdefault(name, []).append(node)
-    nodes: dict[str, Node] = {}
-    duplicates = set()
-    for name, copies in by_name.items():
-        if len(copies) > 1:
-            duplicates.add(name)
-            where = ", ".join(n.source for n in copies)
-            errors.append(f"{where}: Duplicate job names found '{name}'.")
-        else:
-            nodes[name] = copies[0]
+        loaded[name] = Node(name=name, type=job_type, props=props, dependencies=deps,
+                            condition=props.get("condition") or None, source=rel, shared=shared,
+                            subflow=subflow)
+    duplicates = {name for name, paths in where.items() if len(paths) > 1}
+    for name in sorted(duplicates):
+        errors.append(f"{', '.join(where[name])}: Duplicate job names found '{name}'.")
+    nodes = {name: node for name, node in loaded.items() if name not in duplicates}
+    # A job whose own file was rejected above exists: its dependents get no second, misleading error.
+    rejected = set(where) - set(nodes) - duplicates - {"ROOT"}
     for node in nodes.values():
         for dep in node.dependencies:
             if dep == node.name:
                 errors.append(f"{node.source}: {node.name} has a self cycle")
             elif dep in duplicates:
                 errors.append(f"{node.source}: {node.name} has ambiguous dependency {dep}")
-            elif dep not in nodes:
+            elif dep not in nodes and dep not in rejected:
                 errors.append(f"{node.source}: {node.name} cannot find dependency {dep}")
     errors.extend(check_jvm_sizes(nodes.values(), max_xms, max_xmx))
     if errors:
@@ -112,26 +124,31 @@ def _check_embedded(flows: dict[str, Flow]) -> list[str]:
             if node.subflow is None:
                 continue
             if node.subflow not in flows:
-                errors.append(f"{node.source}: Flow {flow.name} depends on {node.subflow} but can't be found.")
-            uses.setdefault(flow.name, []).append(node.subflow)
-    reported: set[str] = set()
+                errors.append(f"{node.source}: Flow {flow.name} depends on {node.subflow} but can't be "
+                              "found.")
+            targets = uses.setdefault(flow.name, [])
+            if node.subflow not in targets:
+                targets.append(node.subflow)
+    acyclic: set[str] = set()
     for start in sorted(uses):
-        path = [start]
-
-        def visit(name: str) -> bool:
-            for target in uses.get(name, []):
-                if target in path:
-                    chain = "->".join(path[path.index(target):] + [target])
-                    if start not in reported:
-                        reported.add(start)
-                        errors.append(f"{flows[start].source}: Embedded flow cycle found in {chain}")
-                    return True
-                path.append(target)
-                found = visit(target)
-                path.pop()
-                if found:
-                    return True
-            return False
-
-        visit(start)
+        chain = _embedded_cycle([start], uses, acyclic)
+        if chain:
+            errors.append(f"{flows[start].source}: Embedded flow cycle found in {'->'.join(chain)}")
     return errors
+
+
+def _embedded_cycle(path: list[str], uses: dict[str, list[str]], acyclic: set[str]) -> list[str] | None:
+    """Return an embedding cycle reachable from ``path[-1]`` as ``[a, b, ..., a]``, or None.
+
+    ``acyclic`` collects the flows known to reach no cycle: a flow embedded many times is walked once,
+    where walking every path would take exponential time on a deep project.
+    """
+    for target in uses.get(path[-1], []):
+        if target in path:
+            return path[path.index(target):] + [target]
+        if target not in acyclic:
+            chain = _embedded_cycle([*path, target], uses, acyclic)
+            if chain:
+                return chain
+    acyclic.add(path[-1])
+    return None

@@ -21,7 +21,7 @@ def _visible(path: Path, root: Path) -> bool:
 
 
 def find_project_file(root: Path) -> tuple[Path | None, list[str]]:
-    """Azkaban looks for ``*.project`` at the root, then in subdirectories; two in one directory is an error."""
+    """Find the ``*.project`` file: at the root, else in subdirectories; two in one directory is an error."""
     by_dir: dict[Path, list[Path]] = {}
     for path in sorted(root.rglob("*.project")):
         if path.is_file() and path.name != ".project" and _visible(path, root):
@@ -40,8 +40,9 @@ def check_project_file(path: Path, root: Path) -> list[str]:
     rel = path.relative_to(root).as_posix()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        return [f"{rel}: Error loading project yaml file:{_yaml_reason(exc)}"]
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        reason = _yaml_reason(exc) if isinstance(exc, yaml.YAMLError) else f" {exc}"
+        return [f"{rel}: Error loading project yaml file:{reason}"]
     if not isinstance(data, dict) or "azkaban-flow-version" not in data:
         return [f"{rel}: azkaban-flow-version is not specified in the project YAML file."]
     version = data["azkaban-flow-version"]
@@ -73,8 +74,8 @@ def _config(raw: Any, where: str, errors: list[str]) -> dict[str, str]:
 
 def _build(flow_id: str, raw_nodes: Any, config: dict[str, str], rel: str, embedded: bool,
            flows: dict[str, Flow], errors: list[str]) -> None:
-    invalid = f"{rel}: Failed to validate nodeBean for {rel}. Duplicate nodes found or dependency undefined " \
-              "or ROOT used as a name."
+    invalid = (f"{rel}: Failed to validate nodeBean for {rel}. Duplicate nodes found or dependency "
+               "undefined or ROOT used as a name.")
     if raw_nodes is None:
         raw_nodes = []
     if not isinstance(raw_nodes, list):

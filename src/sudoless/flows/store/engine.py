@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
@@ -69,8 +67,30 @@ def _tune_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(mode)
 
 
+def head_revision() -> str:
+    """The newest migration: revision ids are the file names' numeric prefixes (0001_..., 0002_...)."""
+    return max(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as connection:
+            return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    except sa.exc.OperationalError as exc:
+        if "no such table" in str(exc) or "doesn't exist" in str(exc):
+            return None
+        raise StoreError(f"cannot reach the database at {engine.url.render_as_string()}: {exc.orig}") from None
+    except sa.exc.ProgrammingError:
+        return None
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision; safe to call at every start."""
+    """Bring the schema to the newest revision; cheap when it is already there (no Alembic import)."""
+    if current_revision(engine) == head_revision():
+        return
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:

@@ -1,0 +1,125 @@
+"""``sudoless flow ...`` as users run it: the real console script in a subprocess, its exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import shared_examples
+from flows.harness import write_project
+
+from sudoless.errors import NotFoundError
+from sudoless.flows.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
+SUDOLESS = Path(sys.executable).with_name("sudoless")
+
+
+def sudoless(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SUDOLESS_HOME": str(home)}
+    env.pop("SUDOLESS_DB", None)
+    return subprocess.run([str(SUDOLESS), *args], env=env, capture_output=True, text=True, input=stdin,
+                          timeout=120, cwd=REPO)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_run_example_succeeds_with_json(tmp_path):
+    result = sudoless(tmp_path, "flow", "run", "examples/etl-demo", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "SUCCEEDED"
+    assert report["flow"] == "daily_etl"
+    assert {job["id"] for job in report["jobs"]} >= {"extract_orders", "quality_gate:count_rows", "report"}
+    shown = json.loads(sudoless(tmp_path, "flow", "show", str(report["execid"]), "--json").stdout)
+    assert shown["status"] == "SUCCEEDED"
+    log = sudoless(tmp_path, "flow", "log", str(report["execid"]), "transform")
+    assert "transformed 160 rows" in log.stdout
+    flow_log = sudoless(tmp_path, "flow", "log", str(report["execid"]))
+    assert "finished: SUCCEEDED" in flow_log.stdout
+
+
+def test_failed_flow_exits_1_and_restart_recovers(tmp_path):
+    marker = tmp_path / "ok"
+    project = write_project(tmp_path / "proj", {
+        "a.job": "type=command\ncommand=echo a\n",
+        "b.job": f"type=command\ndependencies=a\ncommand=test -e {marker}\n",
+    })
+    failed = sudoless(tmp_path, "flow", "run", str(project), "--json")
+    assert failed.returncode == 1
+    exec_id = json.loads(failed.stdout)["execid"]
+    marker.touch()
+    again = sudoless(tmp_path, "flow", "restart", str(exec_id), "--json")
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["restartedFrom"] == exec_id
+    assert {j["id"]: j["status"] for j in report["jobs"]} == {"a": "SKIPPED", "b": "SUCCEEDED"}
+
+
+def test_params_failure_action_and_disable(tmp_path):
+    project = write_project(tmp_path / "proj", {
+        "a.job": "type=command\ncommand=echo value=${x} node=${y}\n",
+        "b.job": "type=command\ncommand=false\n",
+        "end.job": "type=noop\ndependencies=a,b\n",
+    })
+    result = sudoless(tmp_path, "flow", "run", str(project), "-p", "x=1", "-p", "a@y=2", "--disable", "b",
+                      "--json")
+    assert result.returncode == 0, result.stderr
+    exec_id = str(json.loads(result.stdout)["execid"])
+    assert "value=1 node=2" in sudoless(tmp_path, "flow", "log", exec_id, "a").stdout
+    failing = sudoless(tmp_path, "flow", "run", str(project), "-p", "x=1", "-p", "y=2", "--failure-action",
+                       "finishPossible", "--json")
+    assert failing.returncode == 1
+    jobs = {j["id"]: j["status"] for j in json.loads(failing.stdout)["jobs"]}
+    assert jobs == {"a": "SUCCEEDED", "b": "FAILED", "end": "CANCELLED"}
+
+
+def test_validate_and_list(tmp_path):
+    ok = sudoless(tmp_path, "flow", "validate", str(shared_examples() / "f1-embedded2"), "--json")
+    assert ok.returncode == 0
+    assert sorted(json.loads(ok.stdout)["flows"]) == ["innerFlow", "innerFlow2", "jobf", "jobg", "pipeline1_2",
+                                                      "pipelineFlow"]
+    listed = sudoless(tmp_path, "flow", "list", str(shared_examples() / "f2-embedded"), "--json")
+    assert json.loads(listed.stdout)["embedded"] == ["embedded_flow:embedded_flow1",
+                                                     "embedded_flow:embedded_flow1:embedded_flow2"]
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["flow", "validate", "{ex}/f2-invalid/cyclefoundyamltest"], ["Cycles found at"]),
+    (["flow", "validate", "{ex}/f2-invalid/invalidflowversiontest"], ["Invalid azkaban-flow-version"]),
+    (["flow", "validate", "{ex}/f1-invalid-embedded-cycle"], ["Embedded flow cycle found in"]),
+    (["flow", "run", "{ex}/f2-invalid/dependencyundefinedyamltest"], ["Failed to validate nodeBean"]),
+    (["flow", "run", "/no/such/project"], ["/no/such/project", "no such file"]),
+    (["flow", "run", "{ex}/f2-multiple-flows"], ["choose one with --flow"]),
+    (["flow", "run", "{ex}/f2-basic", "--flow", "nope"], ["Flow 'nope' cannot be found"]),
+    (["flow", "run", "{ex}/f2-basic", "-p", "novalue"], ["-p novalue", "key=value"]),
+    (["flow", "run", "{ex}/f2-basic", "--disable", "ghost"], ["ghost", "not in flow"]),
+    (["flow", "show", "999"], ["Cannot find execution '999'"]),
+    (["flow", "run", "{ex}/f2-basic", "--db", "mysql+pymysql://nobody@127.0.0.1:1/x"], ["cannot reach"]),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, fragments):
+    examples = str(shared_examples())
+    result = sudoless(tmp_path, *[a.replace("{ex}", examples) for a in args])
+    assert_one_line_error(result, *fragments)
+
+
+def test_invalid_upload_leaves_no_state(tmp_path):
+    bad = sudoless(tmp_path, "flow", "run", str(shared_examples() / "f2-invalid" / "cyclefoundyamltest"))
+    assert bad.returncode == 2
+    store = Store(f"sqlite:///{tmp_path / 'sudoless.db'}")
+    with pytest.raises(NotFoundError):
+        store.project_id("cyclefoundyamltest")
+    assert store.executions() == []
+    assert not (tmp_path / "projects").exists() or not any((tmp_path / "projects").iterdir())
+    store.close()
