@@ -15,6 +15,9 @@ subprocesses, Spark workers), so each one keeps its message in ``args`` and stay
     │   ├── ConditionError         a ``condition`` expression is invalid
     │   └── SubstitutionError      ``${name}`` cannot be resolved (cycle or undefined)
     ├── NotFoundError              a project, flow, execution or job that does not exist
+    ├── AuthError                  wrong user name or password, or no valid session
+    │   └── ThrottledError         too many failed logins for a user or an address
+    ├── PermissionDenied           the user lacks the permission an action needs
     ├── StateError                 an action that the current state forbids (cancel a finished flow)
     ├── StoreError                 the database cannot be reached or migrated
     └── JobError                   a job could not be started (bad command, missing job type); exit 1
@@ -58,6 +61,18 @@ class SubstitutionError(InputError):
 
 class NotFoundError(SudolessError):
     """A project, flow, execution, job or log that does not exist."""
+
+
+class AuthError(SudolessError):
+    """Login failed or the session is missing or expired."""
+
+
+class ThrottledError(AuthError):
+    """Too many failed logins recently, for this user or from this address; try again later."""
+
+
+class PermissionDenied(SudolessError):
+    """The user lacks the permission the action needs (Azkaban: "User 'u' doesn't have X permissions")."""
 
 
 class StateError(SudolessError):
