@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import shared_examples
 from flows.harness import write_project
-
 from sudoless.errors import NotFoundError
 from sudoless.flows.store import Store
 

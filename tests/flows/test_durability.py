@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from flows.harness import job_status, outcome, submit, wait_for, write_project
 
+from flows.harness import job_status, outcome, submit, wait_for, write_project
 from sudoless.config import Settings
 from sudoless.flows.executions import restart_execution, submit_flow, upload_project
 from sudoless.flows.executor import Executor, finalise_orphans

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from flows.harness import job_status, outcome, run_flow, submit, wait_for, write_project
 
+from flows.harness import job_status, outcome, run_flow, submit, wait_for, write_project
 from sudoless.errors import StateError
 from sudoless.flows.executions import control, restart_execution
 from sudoless.flows.executor import Executor

@@ -8,9 +8,9 @@ where a row needs a harness input, runtime properties supply it: ``fail`` makes 
 from __future__ import annotations
 
 import pytest
+
 from conftest import shared_examples
 from flows.harness import run_flow, write_project
-
 from sudoless.flows.model import Status
 
 S, F, C, K = Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.KILLED

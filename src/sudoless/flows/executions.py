@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sudoless.config import Settings
-from sudoless.errors import InputError, StateError
+from sudoless.errors import ArchiveError, InputError, StateError
 from sudoless.flows.formats import load_project_dir
 from sudoless.flows.formats.archive import pack_dir, unpack_zip
 from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Flow, Project, Status
@@ -66,8 +66,10 @@ def project_dir(store: Store, settings: Settings, project_id: int, version: int)
             archive = store.write_archive(project_id, version, Path(scratch) / "project.zip")
             try:
                 unpack_zip(archive, target, settings.max_archive_bytes, settings.max_archive_files)
-            except FileExistsError:
-                pass  # another executor unpacked it first
+            except (ArchiveError, OSError):
+                if not target.exists():
+                    raise
+                # else another executor unpacked the same version first: use theirs
     return target
 
 

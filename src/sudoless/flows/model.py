@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Azkaban's execution statuses; the value is the wire string and :attr:`code` the stored number."""
 
     READY = "READY"
@@ -71,7 +71,7 @@ FAILED_LIKE = frozenset({Status.FAILED, Status.KILLED, Status.CANCELLED, Status.
 TERMINAL_FLOW = frozenset({Status.SUCCEEDED, Status.KILLED, Status.EXECUTION_STOPPED, Status.FAILED})
 
 
-class FailureAction(str, Enum):
+class FailureAction(StrEnum):
     """What a flow does when a job fails after its retries (Azkaban's ExecutionOptions.FailureAction)."""
 
     FINISH_CURRENTLY_RUNNING = "FINISH_CURRENTLY_RUNNING"

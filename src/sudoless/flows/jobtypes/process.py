@@ -6,6 +6,7 @@ Each process starts a new session, so cancelling or timing out a job kills every
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -38,10 +39,8 @@ def kill_group(pgid: int, grace: float = GRACE_SECONDS) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def split_command(command: str) -> list[str]:

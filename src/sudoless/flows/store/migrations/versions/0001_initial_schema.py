@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
+
 revision = '0001'
 down_revision = None
 branch_labels = None
