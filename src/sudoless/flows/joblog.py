@@ -56,6 +56,14 @@ class LogWriter:
         with self._lock:
             self._flush_locked()
 
+    def take(self) -> tuple[int, bytes]:
+        """Hand over the unwritten tail ``(offset, data)`` for the caller to store in its own transaction."""
+        with self._lock:
+            start, data = self.offset, bytes(self._buffer)
+            self._buffer.clear()
+            self.offset += len(data)
+            return start, data
+
     def _flush_locked(self) -> None:
         while self._buffer:
             chunk = bytes(self._buffer[: self.chunk_bytes])

@@ -24,6 +24,7 @@ import queue
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,8 @@ class RunNode:
     input: dict[str, str] = field(default_factory=dict)
     #: for an embedded flow: the input its own nodes inherit (its input plus its layers 3 to 5)
     scope: dict[str, str] = field(default_factory=dict)
+    #: the properties the current attempt ran with (retries and backoff are read from them)
+    resolved: dict[str, str] = field(default_factory=dict)
     counted_failure: bool = False
 
     @property
@@ -69,6 +72,8 @@ class RunNode:
 class _Done:
     nested_id: str
     result: JobResult
+    #: the job log's unwritten tail (offset, bytes), stored with the final status in one transaction
+    log_tail: tuple[int, bytes]
 
 
 class FlowRunner:
@@ -103,6 +108,9 @@ class FlowRunner:
         self.host = socket.gethostname()
         self._expand(self.flow, "", "")
         self._load_state()
+        (workdir / ".jobs").mkdir(exist_ok=True)
+        #: job threads live as long as the execution: starting a thread per job costs more than a job
+        self.pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix=f"exec-{self.exec_id}")
 
     # -- building the node tree ------------------------------------------------------------------------
 
@@ -149,7 +157,7 @@ class FlowRunner:
         try:
             while True:
                 self._schedule()
-                if not self.running and not self.waiting and self._all_finished():
+                if not self.running and not self.waiting and not self.retry_due and self._all_finished():
                     break
                 timeout = self._next_wakeup(next_poll)
                 try:
@@ -166,6 +174,8 @@ class FlowRunner:
         except BaseException:
             self._kill_running()
             raise
+        finally:
+            self.pool.shutdown(wait=False)
         return self._finish()
 
     def _next_wakeup(self, next_poll: float) -> float:
@@ -275,10 +285,8 @@ class FlowRunner:
     def _start_job(self, node: RunNode) -> None:
         cancel = threading.Event()
         self.running[node.nested_id] = cancel
-        thread = threading.Thread(target=self._job_thread, args=(node, cancel), daemon=True,
-                                  name=f"job-{self.exec_id}-{node.nested_id}")
         node.status = Status.RUNNING
-        thread.start()
+        self.pool.submit(self._job_thread, node, cancel)
 
     def _job_thread(self, node: RunNode, cancel: threading.Event) -> None:
         log = LogWriter(self.store, self.exec_id, node.nested_id, node.attempt, self.settings.log_chunk_bytes)
@@ -295,6 +303,7 @@ class FlowRunner:
         try:
             log.line(f"Starting job {node.nested_id} (attempt {node.attempt}) of type {node.node.type}")
             props = resolve_props(self._node_props(node))
+            node.resolved = props
             ctx = self._context(node, props, log, cancel, started)
             result = job_type(node.node.type).run(ctx)
             if not wrote_running:
@@ -311,15 +320,11 @@ class FlowRunner:
             verdict = "FAILED_SUCCEEDED (job.succeed.on.failure=true)"
         log.line(f"Finished job {node.nested_id} attempt {node.attempt}: {verdict}"
                  + (f" ({result.message})" if result.message and not result.succeeded else ""))
-        try:
-            log.flush()
-        finally:
-            self.events.put(_Done(node.nested_id, result))
+        self.events.put(_Done(node.nested_id, result, log.take()))
 
     def _context(self, node: RunNode, props: dict[str, str], log: LogWriter, cancel: threading.Event,
                  started: object) -> JobContext:
         jobs_dir = self.workdir / ".jobs"
-        jobs_dir.mkdir(exist_ok=True)
         stem = f"{node.nested_id.replace(':', '.')}.{node.attempt}"
         prop_file = jobs_dir / f"{stem}.props"
         output_file = jobs_dir / f"{stem}.output"
@@ -344,25 +349,32 @@ class FlowRunner:
         node = self.nodes[done.nested_id]
         self.running.pop(done.nested_id, None)
         result = done.result
-        end = self.store.clock()
+        values: dict[str, object] = {"end_time": self.store.clock()}
+        retry = False
         if result.succeeded:
             node.outputs = result.outputs
-            self._set(node, Status.SUCCEEDED, end_time=end, output_props=result.outputs)
+            status = Status.SUCCEEDED
+            values["output_props"] = result.outputs
         elif result.killed or self.killing:
-            self._set(node, Status.KILLED, end_time=end)
+            status = Status.KILLED
         elif node.node.props.get("job.succeed.on.failure", "").lower() == "true":
-            self._set(node, Status.FAILED_SUCCEEDED, end_time=end)
-        elif node.attempt < _int(node.node.props.get("retries")):
-            self._set(node, Status.FAILED, end_time=end)
-            backoff = _int(node.node.props.get("retry.backoff")) / 1000
+            status = Status.FAILED_SUCCEEDED
+        else:
+            status = Status.FAILED
+            retry = node.attempt < _int(node.resolved.get("retries", node.node.props.get("retries")))
+        node.status = status
+        offset, data = done.log_tail
+        self.store.finish_job(self.exec_id, node.nested_id, node.attempt, (node.nested_id, offset, data),
+                              status=status, **values)
+        if retry:
+            backoff = _int(node.resolved.get("retry.backoff", node.node.props.get("retry.backoff"))) / 1000
             node.attempt += 1
             self.retry_due[node.nested_id] = time.monotonic() + backoff
             self.store.set_job(self.exec_id, node.nested_id, node.attempt, status=Status.READY)
             node.status = Status.READY
             self.flow_log.line(f"Job {node.nested_id} failed; retry {node.attempt} in {backoff:g} s")
             return
-        else:
-            self._set(node, Status.FAILED, end_time=end)
+        if status == Status.FAILED:
             self._count_failure(node)
         self._finished(node)
 
