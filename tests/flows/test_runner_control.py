@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flows.harness import job_status, outcome, run_flow, submit, wait_for, write_project
-from sudoless.errors import StateError
+from sudoless.errors import InputError, StateError
 from sudoless.flows.executions import control, restart_execution
 from sudoless.flows.executor import Executor
 from sudoless.flows.model import FailureAction, Status
@@ -233,3 +233,46 @@ def test_concurrent_option_skip_refuses_a_second_run(store, settings, tmp_path):
     assert executor.claim_and_run(exec_id) == S
     assert executor.claim_and_run(other) == S
     executor.stop(wait=False)
+
+
+@pytest.mark.parametrize("level", [1, 3])
+def test_pipeline_waits_for_the_previous_execution(store, settings, tmp_path, level):
+    import threading
+
+    project = job_files(tmp_path / "p", {"a": "", "b": "a"}, {"a": "seconds=1", "b": "seconds=0.5"})
+    name = f"pipe-{level}-{tmp_path.name}"
+    first = submit(store, settings, project, "b", name=name)
+    executor = Executor(store, settings)
+    runner = threading.Thread(target=executor.claim_and_run, args=(first,))
+    runner.start()
+    wait_for(lambda: job_status(store, first, "a") == Status.RUNNING)
+    second = submit(store, settings, project, "b", name=name, concurrent_option="pipeline", pipeline_level=level)
+    assert executor.claim_and_run(second) == S
+    runner.join()
+    runs = {(r.exec_id, r.nested_id): r for e in (first, second) for r in store.job_runs(e)}
+    waited_for = runs[(first, "a")] if level == 1 else runs[(first, "b")]
+    assert runs[(second, "a")].start_time >= waited_for.end_time
+    executor.stop(wait=False)
+
+
+def test_pipeline_needs_a_level(store, settings, tmp_path):
+    project = job_files(tmp_path / "p", {"a": ""}, {})
+    with pytest.raises(InputError, match="pipelineLevel"):
+        submit(store, settings, project, "a", concurrent_option="pipeline")
+
+
+def test_flow_log_accepts_other_writers_while_running(store, settings, tmp_path):
+    from sudoless.flows.joblog import LogWriter
+
+    project = job_files(tmp_path / "p", {"a": ""}, {"a": "seconds=1.2"})
+
+    def write_from_outside(exec_id: int) -> None:
+        wait_for(lambda: job_status(store, exec_id, "a") == Status.RUNNING)
+        outside = LogWriter(store, exec_id, "", 0, shared=True)
+        outside.line("a note from the scheduler")
+        outside.flush()
+
+    result = run_flow(store, settings, project, "a", during=write_from_outside)
+    assert result.status == S
+    log = result.log()
+    assert "a note from the scheduler" in log and log.index("Running execution") < log.index("finished: SUCCEEDED")

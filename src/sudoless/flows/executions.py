@@ -117,6 +117,11 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
     if len(running) >= settings.max_runs_per_flow:
         raise StateError(f"Flow {flow_name} has more than {settings.max_runs_per_flow} concurrent runs. "
                          "Skipping")
+    if options.concurrent_option == "pipeline":
+        if options.pipeline_level not in (1, 2, 3):
+            raise InputError("Error parsing flow options: Missing required parameter 'pipelineLevel'. "
+                             "(pipeline needs pipelineLevel 1, 2 or 3)")
+        options = _replace(options, pipeline_execution=running[0].id if running else None)
     rows = node_rows(project, flow, options.disabled)
     return store.submit(project_id, project_name, version, flow_name, rows, options.to_json(), user, source,
                         restarted_from)

@@ -47,7 +47,7 @@ def finalise_orphans(store: Store, settings: Settings) -> list[int]:
             elif run.status in (Status.READY, Status.QUEUED, Status.DISABLED):
                 changes.append((run.nested_id, run.attempt, {"status": Status.CANCELLED}))
         store.set_jobs(record.id, changes)
-        flow_log = LogWriter(store, record.id, "", 0)
+        flow_log = LogWriter(store, record.id, "", 0, shared=True)
         flow_log.line(f"Executor {record.executor_id} died while this execution was {record.status.value}; "
                       "finalised as EXECUTION_STOPPED", "ERROR")
         flow_log.flush()

@@ -24,14 +24,16 @@ class LogWriter:
     """Appends to one log (``name`` = nested job id, ``""`` for the flow log) of one attempt."""
 
     def __init__(self, store: Store, exec_id: int, name: str, attempt: int, chunk_bytes: int = 64 * 1024,
-                 max_delay: float = 1.0) -> None:
+                 max_delay: float = 1.0, shared: bool = False) -> None:
         self.store = store
         self.exec_id = exec_id
         self.name = name
         self.attempt = attempt
         self.chunk_bytes = chunk_bytes
         self.max_delay = max_delay
-        self.offset = store.log_size(exec_id, name, attempt) if attempt == 0 and name == "" else 0
+        #: a shared log has other writers: each chunk goes after whatever is there at that moment
+        self.shared = shared
+        self.offset = 0
         self._buffer = bytearray()
         self._since = 0.0
         self._lock = threading.Lock()
@@ -67,6 +69,9 @@ class LogWriter:
     def _flush_locked(self) -> None:
         while self._buffer:
             chunk = bytes(self._buffer[: self.chunk_bytes])
-            self.store.append_log(self.exec_id, self.name, self.attempt, self.offset, chunk)
+            if self.shared:
+                self.offset = self.store.append_log_at_end(self.exec_id, self.name, self.attempt, chunk)
+            else:
+                self.store.append_log(self.exec_id, self.name, self.attempt, self.offset, chunk)
             self.offset += len(chunk)
             del self._buffer[: len(chunk)]

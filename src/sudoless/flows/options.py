@@ -22,11 +22,18 @@ class ExecutionOptions:
     parallel: int = 10
     concurrent_option: str = "skip"
     pipeline_level: int | None = None
+    #: with ``concurrent_option="pipeline"``: the running execution this one follows (set at submission)
+    pipeline_execution: int | None = None
     notify_failure_first: bool = False
     failure_emails: tuple[str, ...] = ()
     success_emails: tuple[str, ...] = ()
     #: restart of another execution: its succeeded jobs are disabled and their outputs reused.
     reuse_outputs_from: int | None = None
+    #: SLA rules (``SlaRule.to_json()`` dicts) a schedule attaches to the executions it fires, so that the
+    #: scheduler can check them against the execution alone, even after the schedule changes.
+    sla: tuple[dict[str, Any], ...] = ()
+    sla_emails: tuple[str, ...] = ()
+    sla_webhook: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -39,8 +46,9 @@ class ExecutionOptions:
         values = dict(data)
         action = values.get("failure_action")
         values["failure_action"] = FailureAction(action) if action else None
-        for key in ("disabled", "failure_emails", "success_emails"):
+        for key in ("disabled", "failure_emails", "success_emails", "sla_emails"):
             values[key] = tuple(values.get(key) or ())
+        values["sla"] = tuple(dict(rule) for rule in values.get("sla") or ())
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in values.items() if k in known})
 

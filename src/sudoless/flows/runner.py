@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from sudoless.flows.formats.substitution import resolve_props
 from sudoless.flows.formats.validate import descendants
 from sudoless.flows.joblog import LogWriter
 from sudoless.flows.jobtypes import JobContext, JobResult, job_type
-from sudoless.flows.model import FINISHED, FailureAction, Flow, Node, Project, Status
+from sudoless.flows.model import FINISHED, TERMINAL_FLOW, FailureAction, Flow, Node, Project, Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.store import ExecutionRecord, Store
 
@@ -93,10 +93,13 @@ class FlowRunner:
         self.parallel = max(1, self.options.parallel)
         self.nodes: dict[str, RunNode] = {}
         self.siblings: dict[str, list[str]] = {}
-        self.flow_log = LogWriter(store, self.exec_id, "", 0, settings.log_chunk_bytes)
+        self.flow_log = LogWriter(store, self.exec_id, "", 0, settings.log_chunk_bytes, shared=True)
         self.events: queue.Queue[_Done] = queue.Queue()
         self.running: dict[str, threading.Event] = {}
         self.waiting: list[str] = []
+        #: nodes held back by a pipelined previous execution, re-examined at each control poll
+        self.pipeline_blocked: set[str] = set()
+        self._previous: dict[str, Status] = {}
         #: nodes waiting out their ``retry.backoff``: nested id -> monotonic time of the next attempt
         self.retry_due: dict[str, float] = {}
         self.pending: set[str] = set()
@@ -217,6 +220,9 @@ class FlowRunner:
             return
         if not self._condition_holds(node):
             self._end_branch(node, Status.CANCELLED)
+            return
+        if not self._pipeline_allows(node):
+            self.pipeline_blocked.add(node.nested_id)
             return
         node.input = self._flow_input(node)
         if node.node.subflow is not None:
@@ -458,6 +464,40 @@ class FlowRunner:
         request = self.store.take_control(self.exec_id)
         if request:
             self.apply(request)
+        if self.pipeline_blocked:
+            self._refresh_previous()
+            self.pending.update(self.pipeline_blocked)
+            self.pipeline_blocked.clear()
+
+    # -- pipelined executions (concurrentOption=pipeline) -------------------------------------------------
+
+    def _refresh_previous(self) -> None:
+        previous = self.options.pipeline_execution
+        if previous is None:
+            return
+        if self.store.execution(previous).status in TERMINAL_FLOW:
+            self.options = replace(self.options, pipeline_execution=None)
+            self.flow_log.line(f"Pipelined execution {previous} finished; no more waiting on it")
+            return
+        self._previous = {run.nested_id: run.status for run in self.store.job_runs(previous)}
+
+    def _pipeline_allows(self, node: RunNode) -> bool:
+        """Azkaban's pipeline levels: 1 waits for the same job in the previous execution, 2 for that
+        job's children there, 3 for the previous execution's end nodes (that is, all of it)."""
+        if self.options.pipeline_execution is None or node.node.subflow is not None:
+            return True
+        if not self._previous:
+            self._refresh_previous()
+            if self.options.pipeline_execution is None:
+                return True
+        level = self.options.pipeline_level or 1
+        if level == 1:
+            waits_for = [node.nested_id]
+        elif level == 2:
+            waits_for = node.children
+        else:
+            waits_for = [n for n in self.siblings[""] if not self.nodes[n].children]
+        return all(self._previous.get(n, Status.SUCCEEDED) in FINISHED for n in waits_for)
 
     def apply(self, request: str) -> None:
         """Act on ``cancel``, ``pause``, ``resume`` or ``retry_failed``."""

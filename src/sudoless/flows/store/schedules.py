@@ -1,0 +1,240 @@
+"""The SQL behind the scheduler: schedule rows, claiming a fire slot, and SLA bookkeeping on executions.
+
+Reached as ``store.schedules``. Rows come back as plain values (JSON columns decoded to dicts); the
+scheduler turns them into its own types, so this module knows nothing of cron or SLA semantics.
+
+SLA misses have no table of their own: each execution records the misses already reported in its
+``options`` JSON (``sla_missed``: rule key to message, ``sla_logged``: keys written to the flow log). The
+read-modify-write happens under a row lock (``FOR UPDATE``; on SQLite the ``BEGIN IMMEDIATE`` write
+transaction), so two schedulers sharing a database report each miss once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sudoless.flows.model import TERMINAL_FLOW
+from sudoless.flows.store import tables as t
+
+if TYPE_CHECKING:
+    from sudoless.flows.store import ExecutionRecord, Store
+
+__all__ = ["ProjectFlows", "ScheduleQueries", "ScheduleRow"]
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """One row of ``schedules`` with its project's name; ``options`` and ``sla`` decoded from JSON."""
+
+    id: int
+    project_id: int
+    project_name: str
+    project_active: bool
+    flow_id: str
+    cron: str
+    timezone: str
+    enabled: bool
+    options: dict[str, Any]
+    sla: dict[str, Any] | None
+    submit_user: str
+    submit_time: int
+    next_fire: int
+    last_fire: int
+
+
+@dataclass(frozen=True)
+class ProjectFlows:
+    """The flows of a project's current version: flow id to (embedded, graph JSON)."""
+
+    project_id: int
+    version: int
+    flows: dict[str, tuple[bool, dict[str, Any]]]
+
+
+class ScheduleQueries:
+    """Schedule and SLA queries of one :class:`~sudoless.flows.store.Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def _select(self) -> sa.Select[Any]:
+        s, p = t.schedules, t.projects
+        return sa.select(s, p.c.name.label("project_name"), p.c.active.label("project_active")).join(
+            p, p.c.id == s.c.project_id)
+
+    def get(self, schedule_id: int) -> ScheduleRow | None:
+        with self.store.read() as conn:
+            row = conn.execute(self._select().where(t.schedules.c.id == schedule_id)).first()
+        return _schedule(row) if row else None
+
+    def for_flow(self, project: str | int, flow_id: str) -> ScheduleRow | None:
+        """The schedule of a flow of an active project, given by name or id."""
+        query = self._select().where(t.projects.c.active.is_(True), _project_is(project),
+                                     t.schedules.c.flow_id == flow_id)
+        with self.store.read() as conn:
+            row = conn.execute(query).first()
+        return _schedule(row) if row else None
+
+    def all(self, project: str | int | None = None) -> list[ScheduleRow]:
+        """Schedules of active projects (of one project, by name or id, when given), oldest first."""
+        query = self._select().where(t.projects.c.active.is_(True)).order_by(t.schedules.c.id)
+        if project is not None:
+            query = query.where(_project_is(project))
+        with self.store.read() as conn:
+            return [_schedule(row) for row in conn.execute(query)]
+
+    def due(self, now: int) -> list[ScheduleRow]:
+        """Enabled schedules of active projects whose next fire time is at or before ``now``."""
+        s = t.schedules
+        query = self._select().where(
+            s.c.enabled.is_(True), t.projects.c.active.is_(True), s.c.next_fire >= 0, s.c.next_fire <= now,
+        ).order_by(s.c.next_fire, s.c.id)
+        with self.store.read() as conn:
+            return [_schedule(row) for row in conn.execute(query)]
+
+    def project_flows(self, project_name: str) -> ProjectFlows | None:
+        """The active project ``project_name`` and its current version's flows; None if there is no such project."""
+        p, f = t.projects, t.project_flows
+        with self.store.read() as conn:
+            project = conn.execute(sa.select(p.c.id, p.c.version).where(
+                p.c.name == project_name, p.c.active.is_(True))).first()
+            if project is None:
+                return None
+            rows = conn.execute(sa.select(f.c.flow_id, f.c.embedded, f.c.data).where(
+                f.c.project_id == project.id, f.c.version == project.version)).all()
+        return ProjectFlows(int(project.id), int(project.version),
+                            {row.flow_id: (bool(row.embedded), json.loads(row.data)) for row in rows})
+
+    # -- writing ----------------------------------------------------------------------------------------
+
+    def upsert(self, project_id: int, flow_id: str, values: dict[str, Any]) -> int:
+        """Insert the schedule of (project, flow), or update the existing one in place keeping its id.
+
+        ``values`` holds column values; ``options`` and ``sla`` may be given as dicts. A schedule created
+        concurrently by another process makes the insert fail on the unique key; the second attempt
+        then updates that row.
+        """
+        values = _encode(values)
+        s = t.schedules
+        for attempt in range(2):
+            try:
+                with self.store.write() as conn:
+                    existing = conn.execute(self._lock(sa.select(s.c.id).where(
+                        s.c.project_id == project_id, s.c.flow_id == flow_id))).first()
+                    if existing is not None:
+                        conn.execute(s.update().where(s.c.id == existing.id).values(**values))
+                        return int(existing.id)
+                    result = conn.execute(s.insert().values(project_id=project_id, flow_id=flow_id, **values))
+                    return int(result.inserted_primary_key[0])
+            except sa.exc.IntegrityError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def update(self, schedule_id: int, values: dict[str, Any]) -> bool:
+        """Set columns of one schedule; False when it does not exist."""
+        with self.store.write() as conn:
+            done = conn.execute(t.schedules.update().where(t.schedules.c.id == schedule_id).values(
+                **_encode(values)))
+        return done.rowcount == 1
+
+    def delete(self, schedule_id: int) -> bool:
+        with self.store.write() as conn:
+            done = conn.execute(t.schedules.delete().where(t.schedules.c.id == schedule_id))
+        return done.rowcount == 1
+
+    def claim_fire(self, schedule_id: int, expected_next: int, next_fire: int, last_fire: int) -> bool:
+        """Move an enabled schedule from fire time ``expected_next`` on to ``next_fire``; True for the winner.
+
+        The conditional UPDATE is the whole protocol: of several schedulers (or one that restarted) that
+        saw the same due slot, exactly one changes the row, and only that one submits the execution.
+        """
+        s = t.schedules
+        with self.store.write() as conn:
+            done = conn.execute(s.update().where(
+                s.c.id == schedule_id, s.c.next_fire == expected_next, s.c.enabled.is_(True),
+            ).values(next_fire=next_fire, last_fire=last_fire))
+        return done.rowcount == 1
+
+    # -- SLA bookkeeping --------------------------------------------------------------------------------
+
+    def sla_candidates(self, finished_since: int) -> list[ExecutionRecord]:
+        """Executions that carry SLA rules and are unfinished, or finished at or after ``finished_since``."""
+        from sudoless.flows.store import _execution
+
+        e = t.executions
+        terminal = [status.value for status in TERMINAL_FLOW]
+        query = sa.select(e).where(sa.or_(e.c.status.not_in(terminal), e.c.end_time >= finished_since)
+                                   ).order_by(e.c.id)
+        with self.store.read() as conn:
+            records = [_execution(row) for row in conn.execute(query)]
+        return [record for record in records if record.options.get("sla")]
+
+    def record_sla_miss(self, exec_id: int, key: str, message: str) -> bool:
+        """Note that SLA rule ``key`` was missed by ``exec_id``; True only for the first caller."""
+        with self.store.write() as conn:
+            options = self._locked_options(conn, exec_id)
+            missed = options.setdefault("sla_missed", {})
+            if key in missed:
+                return False
+            missed[key] = message
+            self._save_options(conn, exec_id, options)
+        return True
+
+    def take_unlogged_sla_misses(self, exec_id: int) -> list[str]:
+        """The recorded misses not yet written to the flow log, now marked as written (at most once)."""
+        with self.store.write() as conn:
+            options = self._locked_options(conn, exec_id)
+            missed: dict[str, str] = options.get("sla_missed") or {}
+            logged: list[str] = options.setdefault("sla_logged", [])
+            new = [key for key in missed if key not in logged]
+            if not new:
+                return []
+            logged.extend(new)
+            self._save_options(conn, exec_id, options)
+        return [missed[key] for key in new]
+
+    def _locked_options(self, conn: Connection, exec_id: int) -> dict[str, Any]:
+        e = t.executions
+        row = conn.execute(self._lock(sa.select(e.c.options).where(e.c.id == exec_id))).first()
+        if row is None:
+            from sudoless.errors import NotFoundError
+
+            raise NotFoundError(f"Cannot find execution '{exec_id}'")
+        options: dict[str, Any] = json.loads(row.options)
+        return options
+
+    def _save_options(self, conn: Connection, exec_id: int, options: dict[str, Any]) -> None:
+        conn.execute(t.executions.update().where(t.executions.c.id == exec_id).values(options=json.dumps(options)))
+
+    def _lock(self, query: sa.Select[Any]) -> sa.Select[Any]:
+        # SQLite's write transactions are exclusive already (BEGIN IMMEDIATE) and it has no FOR UPDATE.
+        return query if self.store.dialect == "sqlite" else query.with_for_update()
+
+
+def _project_is(project: str | int) -> sa.ColumnElement[bool]:
+    return t.projects.c.id == project if isinstance(project, int) else t.projects.c.name == project
+
+
+def _encode(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for key in ("options", "sla"):
+        if key in out and out[key] is not None and not isinstance(out[key], str):
+            out[key] = json.dumps(out[key])
+    return out
+
+
+def _schedule(row: Any) -> ScheduleRow:
+    return ScheduleRow(
+        id=int(row.id), project_id=int(row.project_id), project_name=row.project_name,
+        project_active=bool(row.project_active), flow_id=row.flow_id, cron=row.cron, timezone=row.timezone,
+        enabled=bool(row.enabled), options=json.loads(row.options), sla=json.loads(row.sla) if row.sla else None,
+        submit_user=row.submit_user, submit_time=int(row.submit_time), next_fire=int(row.next_fire),
+        last_fire=int(row.last_fire))
