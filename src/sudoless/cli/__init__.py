@@ -6,8 +6,10 @@ only a bug shows a traceback.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import pkgutil
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -54,7 +56,15 @@ def cli(verbose: int) -> None:
                         stream=sys.stderr)
 
 
-def main() -> None:
-    from sudoless.cli import flow  # noqa: F401  (registers its commands)
+def register_commands() -> None:
+    """Import every module of this package: each registers its command group on ``cli`` when imported.
 
+    A new command group is a new module here, nothing else; modules load only when ``sudoless`` runs.
+    """
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+def main() -> None:
+    register_commands()
     cli(prog_name="sudoless")
