@@ -18,6 +18,7 @@ from enum import StrEnum
 from functools import cached_property
 
 from sudoless.errors import ConditionError
+from sudoless.flows.formats.literals import unescape
 from sudoless.flows.model import Status
 
 __all__ = ["Condition", "Macro", "parse_condition"]
@@ -134,7 +135,6 @@ _Node = tuple
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _STRING_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 
 
@@ -191,26 +191,12 @@ def _tokenize(text: str) -> list[_Token]:
 def _read_string(text: str, start: int) -> tuple[int, str]:
     """Read a quoted string starting at ``start``; return (index after it, its value), or (-1, "")."""
     quote = text[start]
-    out: list[str] = []
     index = start + 1
     while index < len(text):
         char = text[index]
         if char == quote:
-            return index + 1, "".join(out)
-        if char == "\\" and index + 1 < len(text):
-            escaped = text[index + 1]
-            if escaped in "ux":
-                width = 4 if escaped == "u" else 2
-                digits = text[index + 2:index + 2 + width]
-                if len(digits) == width and _HEX_DIGITS.issuperset(digits):
-                    out.append(chr(int(digits, 16)))
-                    index += 2 + width
-                    continue
-            out.append(_STRING_ESCAPES.get(escaped, escaped))
-            index += 2
-            continue
-        out.append(char)
-        index += 1
+            return index + 1, unescape(text[start + 1:index], _STRING_ESCAPES, {"u": 4, "x": 2})
+        index += 2 if char == "\\" else 1
     return -1, ""
 
 
