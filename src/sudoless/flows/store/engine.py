@@ -41,7 +41,7 @@ def create_engine(url: str) -> Engine:
                          "mysql://USER:PASS@HOST/DB or postgresql://USER@HOST/DB") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                   pool_size=8, max_overflow=16)
         _tune_sqlite(engine)

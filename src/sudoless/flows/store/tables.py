@@ -192,4 +192,35 @@ sessions = Table(
     Column("created_time", BigInteger, nullable=False),
     Column("last_seen", BigInteger, nullable=False),
     Column("expires", BigInteger, nullable=False),
+    Index("ix_sessions_username", "username"),
+    Index("ix_sessions_expires", "expires"),
+)
+
+#: Roles defined in the database (``<role name permissions>`` of azkaban-users.xml); the built-in roles
+#: live in code (``sudoless.accounts.permissions.BUILTIN_ROLES``) and a row here replaces one of them.
+roles = Table(
+    "roles", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("permissions", Integer, nullable=False),
+    Column("modified_time", BigInteger, nullable=False),
+)
+
+#: ``<group name roles>``: every member of the group has these roles too (comma list, as users.roles).
+groups = Table(
+    "groups", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("roles", Text, nullable=False),
+    Column("modified_time", BigInteger, nullable=False),
+)
+
+#: One row per failed login, once for the user name (kind "user") and once for the address ("ip"); the
+#: throttle counts recent rows, so two server processes on one database share the limits.
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("failed_at", BigInteger, nullable=False),
+    Index("ix_login_failures_subject", "kind", "subject", "failed_at"),
+    Index("ix_login_failures_time", "failed_at"),
 )

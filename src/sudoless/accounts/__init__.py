@@ -1,0 +1,29 @@
+"""Accounts: users, roles and groups, project permissions, password hashing, sessions and login throttling.
+
+Everything is stored in the database through :class:`sudoless.flows.store.Store`; build one
+:class:`Accounts` per process and pass it to whatever needs to authenticate or authorize.
+"""
+
+from __future__ import annotations
+
+from sudoless.accounts.passwords import hash_password, needs_rehash, random_password, verify_password
+from sudoless.accounts.permissions import BUILTIN_ROLES, Permission
+from sudoless.accounts.throttle import FAILURE_WINDOW_MS, MAX_ADDRESS_FAILURES, MAX_USER_FAILURES
+from sudoless.accounts.users import LOGIN_FAILED, SESSION_TTL_MS, Accounts, User, check_name
+
+__all__ = [
+    "BUILTIN_ROLES",
+    "FAILURE_WINDOW_MS",
+    "LOGIN_FAILED",
+    "MAX_ADDRESS_FAILURES",
+    "MAX_USER_FAILURES",
+    "SESSION_TTL_MS",
+    "Accounts",
+    "Permission",
+    "User",
+    "check_name",
+    "hash_password",
+    "needs_rehash",
+    "random_password",
+    "verify_password",
+]

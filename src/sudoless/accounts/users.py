@@ -1,0 +1,392 @@
+"""Users, logins, sessions and project authorization, kept in the database.
+
+Azkaban keeps users in an XML file and sessions in memory; sudoless keeps both in the store, so users are
+managed with ``sudoless user ...`` while the server runs, sessions survive a restart, and several server
+processes on one database agree on who is logged in. The attribute set is Azkaban's (roles, groups, proxy
+users, email) and :meth:`Accounts.import_azkaban_users` reads an existing ``azkaban-users.xml``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+
+from sudoless.accounts.passwords import (
+    DEFAULT_HASHER,
+    hash_password,
+    needs_rehash,
+    random_password,
+    verify_password,
+)
+from sudoless.accounts.permissions import BUILTIN_ROLES, Permission, allows, role_permissions
+from sudoless.accounts.throttle import (
+    FAILURE_WINDOW_MS,
+    MAX_ADDRESS_FAILURES,
+    MAX_USER_FAILURES,
+    LoginThrottle,
+)
+from sudoless.accounts.userfile import read_user_file
+from sudoless.config import Settings, ensure_home
+from sudoless.errors import AuthError, InputError, NotFoundError, PermissionDenied
+from sudoless.flows.store import Store
+from sudoless.flows.store.accounts import AccountRecords, UserRecord
+
+#: Azkaban's ``session.time.to.live`` as its code sets it (``36000000`` ms, 10 hours, expire-after-access);
+#: Azkaban's documentation says 24 hours, but the code is what Azkaban servers actually do.
+SESSION_TTL_MS = 10 * 60 * 60 * 1000
+
+#: Text of Azkaban's XmlUserManager for a wrong name or password; clients look for "Incorrect Login."
+LOGIN_FAILED = "Incorrect Login. Username/Password not found."
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,63}")
+_NAME_RULE = "use 1-64 letters, digits, '_', '.', '@', '+' or '-', not starting with a punctuation mark"
+
+
+@dataclass(frozen=True)
+class User:
+    """A user as the rest of sudoless sees it; never carries the password hash.
+
+    ``permissions`` is the union of the global roles (own and through groups) resolved when the user was
+    loaded; :meth:`Accounts.global_permissions` recomputes it from the current role definitions.
+    """
+
+    name: str
+    roles: tuple[str, ...]
+    groups: tuple[str, ...]
+    proxy_users: tuple[str, ...]
+    email: str
+    permissions: Permission = Permission(0)
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether the user holds global ADMIN (directly, through a group, or the built-in ``admin`` role)."""
+        return Permission.ADMIN in self.permissions or "admin" in self.roles
+
+
+def check_name(name: str, what: str = "user name") -> str:
+    """Return ``name`` if it can be a user, group, role or proxy-user name, else raise InputError.
+
+    Commas are excluded because lists of these names are stored comma-separated (Azkaban's XML format).
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InputError(f"{what} {name!r} is not valid: {_NAME_RULE}")
+    return name
+
+
+def _check_email(email: str) -> str:
+    email = email.strip()
+    if email and (email.count("@") != 1 or any(c.isspace() or c == "," for c in email) or len(email) > 255):
+        raise InputError(f"email {email!r} is not valid: use one address like alice@example.com")
+    return email
+
+
+def _session_key(session_id: str) -> str:
+    # Only a digest is stored, so someone who can read the database cannot take over live sessions.
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class Accounts:
+    """Every account operation of one installation; the server and the CLI build one each.
+
+    ``clock`` returns epoch milliseconds (default: the store's clock), so tests drive throttling and
+    session expiry without sleeping. ``hasher`` sets the Argon2 cost (tests use a cheap one).
+    """
+
+    def __init__(self, store: Store, settings: Settings, clock: Callable[[], int] | None = None, *,
+                 session_ttl_ms: int = SESSION_TTL_MS, max_user_failures: int = MAX_USER_FAILURES,
+                 max_address_failures: int = MAX_ADDRESS_FAILURES, failure_window_ms: int = FAILURE_WINDOW_MS,
+                 hasher: PasswordHasher = DEFAULT_HASHER) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock: Callable[[], int] = clock or store.clock
+        self.session_ttl_ms = session_ttl_ms
+        self.hasher = hasher
+        self.records = AccountRecords(store)
+        self.throttle = LoginThrottle(self.records, self.clock, max_user_failures, max_address_failures,
+                                      failure_window_ms)
+        self._dummy_hash: str | None = None
+
+    # -- users ------------------------------------------------------------------------------------------
+
+    def add_user(self, name: str, password: str, roles: Sequence[str] = ("user",), groups: Sequence[str] = (),
+                 proxy_users: Sequence[str] = (), email: str = "") -> User:
+        """Create a user; InputError if the name is taken or any name or role is invalid."""
+        check_name(name)
+        record = UserRecord(name=name, password_hash=self._hash(password), roles=self._check_roles(roles),
+                            groups=_names(groups, "group name"),
+                            proxy_users=_names(proxy_users, "proxy user"),
+                            email=_check_email(email), created_time=self.clock())
+        if not self.records.insert_user(record):
+            raise InputError(f"user '{name}' already exists; use 'sudoless user passwd {name}' to reset "
+                             "the password")
+        return self._user(record)
+
+    def remove_user(self, name: str) -> None:
+        """Delete a user with their sessions and own project grants; the last admin cannot be removed."""
+        user = self.get_user(name)
+        if user.is_admin and not any(other.is_admin for other in self.list_users() if other.name != name):
+            raise InputError(f"user '{name}' is the only admin; add another admin before removing it")
+        if not self.records.delete_user(name):
+            raise NotFoundError(f"user '{name}' doesn't exist")
+
+    def set_password(self, name: str, password: str) -> None:
+        """Replace a user's password; their sessions end, so a stolen session dies with the old password."""
+        if not self.records.update_user(name, password_hash=self._hash(password)):
+            raise NotFoundError(f"user '{name}' doesn't exist; add it with 'sudoless user add {name}'")
+        self.records.delete_user_sessions(name)
+        self.throttle.succeeded(name)
+
+    def get_user(self, name: str) -> User:
+        record = self.records.user(name)
+        if record is None:
+            raise NotFoundError(f"user '{name}' doesn't exist; 'sudoless user list' shows the users")
+        return self._user(record)
+
+    def list_users(self) -> list[User]:
+        """All users, by name."""
+        roles, groups = self._definitions()
+        return [self._user(record, roles, groups) for record in self.records.users()]
+
+    def ensure_admin(self) -> str | None:
+        """On first start (no users at all) create ``admin`` with a random password and return it.
+
+        The password is also written to ``SUDOLESS_HOME/admin-password``, created 0600 so that no other
+        account on a shared machine can read it. Returns None when users exist already.
+        """
+        if self.records.has_users():
+            return None
+        password = random_password()
+        home = ensure_home(self.settings)
+        target = home / "admin-password"
+        scratch = home / f".admin-password.{os.getpid()}.{secrets.token_hex(4)}"
+        _write_private(scratch, password + "\n")
+        record = UserRecord(name="admin", password_hash=self._hash(password), roles=("admin",),
+                            created_time=self.clock())
+        try:
+            created = self.records.insert_first_user(record)
+            if created:
+                scratch.replace(target)
+        finally:
+            scratch.unlink(missing_ok=True)
+        return password if created else None
+
+    # -- login ------------------------------------------------------------------------------------------
+
+    def authenticate(self, name: str, password: str, ip: str) -> User:
+        """Check a login; the user on success, AuthError (ThrottledError when over the limits) otherwise.
+
+        Unknown names cost as much time as wrong passwords, so timing does not tell which names exist.
+        """
+        if not name:
+            raise AuthError("Incorrect Login. Username is empty.")
+        if not password:
+            raise AuthError("Incorrect Login. Password is empty.")
+        self.throttle.check(name, ip)
+        record = self.records.user(name)
+        if record is None:
+            verify_password(self._dummy(), password, self.hasher)
+            ok = False
+        else:
+            ok = verify_password(record.password_hash, password, self.hasher)
+        if not ok or record is None:
+            self.throttle.failed(name, ip)
+            raise AuthError(LOGIN_FAILED)
+        self.throttle.succeeded(name)
+        if needs_rehash(record.password_hash, self.hasher):
+            self.records.update_user(name, password_hash=self._hash(password))
+        return self._user(record)
+
+    # -- sessions ---------------------------------------------------------------------------------------
+
+    def create_session(self, user: User, ip: str) -> str:
+        """Start a session for ``user`` and return its id (43 URL-safe characters, 256 random bits)."""
+        session_id = secrets.token_urlsafe(32)
+        now = self.clock()
+        self.records.insert_session(_session_key(session_id), user.name, ip, now, now + self.session_ttl_ms)
+        return session_id
+
+    def session_user(self, session_id: str) -> User | None:
+        """The user of a live session, extending it by the TTL (expiry after inactivity, as Azkaban's).
+
+        None when the id is unknown, expired, or its user was removed.
+        """
+        if not session_id:
+            return None
+        now = self.clock()
+        key = _session_key(session_id)
+        name = self.records.touch_session(key, now, now + self.session_ttl_ms)
+        if name is None:
+            return None
+        record = self.records.user(name)
+        if record is None:
+            self.records.delete_session(key)
+            return None
+        return self._user(record)
+
+    def end_session(self, session_id: str) -> None:
+        """Log out; unknown ids are ignored (a double logout is not an error)."""
+        self.records.delete_session(_session_key(session_id))
+
+    def purge_expired_sessions(self) -> int:
+        """Delete expired sessions; returns how many (a server calls this now and then)."""
+        return self.records.delete_expired_sessions(self.clock())
+
+    # -- roles and groups -------------------------------------------------------------------------------
+
+    def roles(self) -> dict[str, Permission]:
+        """Every role name and its permissions: the built-in ones, replaced or extended by stored ones."""
+        return self._definitions()[0]
+
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """The groups that carry roles (``<group name roles>``); other group names are just labels."""
+        return self._definitions()[1]
+
+    def define_role(self, name: str, permissions: Permission) -> None:
+        self.records.put_role(check_name(name, "role name"), int(permissions), self.clock())
+
+    def define_group(self, name: str, roles: Sequence[str]) -> None:
+        self.records.put_group(check_name(name, "group name"), self._check_roles(roles), self.clock())
+
+    # -- authorization (azkaban.md §6.3) ----------------------------------------------------------------
+
+    def global_permissions(self, user: User) -> Permission:
+        """Union of the permissions of the user's roles and of the roles of the user's groups."""
+        roles, groups = self._definitions()
+        return _global(user.roles, user.groups, roles, groups)
+
+    def project_permissions(self, project_id: int) -> list[tuple[str, bool, Permission]]:
+        """The grants on a project as (name, is_group, permissions): users first, then groups, by name."""
+        return [(name, is_group, Permission(perms))
+                for name, is_group, perms in self.records.project_permissions(project_id)]
+
+    def set_project_permission(self, project_id: int, name: str, is_group: bool, perms: Permission) -> None:
+        """Set (replace) a user's or group's grant on a project; ``Permission(0)`` removes it.
+
+        A user must exist; any group name is accepted, as in Azkaban.
+        """
+        if not self.records.project_exists(project_id):
+            raise NotFoundError(f"project {project_id} doesn't exist")
+        if is_group:
+            check_name(name, "group name")
+        elif self.records.user(name) is None:
+            raise NotFoundError(f"User '{name}' doesn't exist; add it with 'sudoless user add {name}'")
+        self.records.set_permission(project_id, name, is_group, int(Permission(perms)), self.clock())
+
+    def grant_creator(self, project_id: int, user: User) -> None:
+        """Give the creator of a project ADMIN on it, as Azkaban does."""
+        self.set_project_permission(project_id, user.name, False, Permission.ADMIN)
+
+    def has_permission(self, user: User, project_id: int, perm: Permission) -> bool:
+        """Azkaban's ``hasPermission``: the user's own grant, a grant to one of their groups, or a global
+        role holds ``perm`` (all of its bits) or ADMIN."""
+        granted = Permission(self.records.granted(project_id, user.name, user.groups))
+        return allows(granted | self.global_permissions(user), perm)
+
+    def require(self, user: User, project_id: int, perm: Permission, project_name: str) -> None:
+        """Raise PermissionDenied with Azkaban's message unless :meth:`has_permission`."""
+        if not self.has_permission(user, project_id, perm):
+            raise PermissionDenied(
+                f"User '{user.name}' doesn't have {perm.name} permissions on {project_name}")
+
+    # -- import -----------------------------------------------------------------------------------------
+
+    def import_azkaban_users(self, xml_path: Path | str) -> list[str]:
+        """Import an Azkaban ``azkaban-users.xml``: its roles, groups and users (inserted or replaced).
+
+        Every plain-text password is hashed; the file should be deleted afterwards. The whole file is
+        checked first and imported in one transaction. Returns the user names, in file order.
+        """
+        path = Path(xml_path)
+        content = read_user_file(path)
+        known = {**self.roles(), **content.roles}
+
+        def check(names: Iterable[str], where: str, line: int) -> None:
+            for role in names:
+                if role not in known:
+                    raise InputError(f"{path} line {line}: {where} has role '{role}', which is not defined; "
+                                     f"add <role name=\"{role}\" permissions=\"...\"/>")
+
+        for (kind, name), line in content.lines.items():
+            try:
+                check_name(name, f"{kind} name")
+            except InputError as exc:
+                raise InputError(f"{path} line {line}: {exc}") from None
+        for group, members in content.groups.items():
+            check(members, f"group '{group}'", content.lines["group", group])
+        now = self.clock()
+        users = []
+        for entry in content.users:
+            check(entry.roles, f"user '{entry.name}'", entry.line)
+            try:
+                groups = _names(entry.groups, "group name")
+                proxies = _names(entry.proxy_users, "proxy user")
+                email = _check_email(entry.email)
+            except InputError as exc:
+                raise InputError(f"{path} line {entry.line}: {exc}") from None
+            users.append(UserRecord(name=entry.name, password_hash=self._hash(entry.password),
+                                    roles=entry.roles,
+                                    groups=groups, proxy_users=proxies, email=email, created_time=now))
+        self.records.import_accounts({name: int(p) for name, p in content.roles.items()}, content.groups,
+                                     users, now)
+        return [user.name for user in users]
+
+    # -- internals --------------------------------------------------------------------------------------
+
+    def _hash(self, password: str) -> str:
+        if not isinstance(password, str) or not password:
+            raise InputError("the password is empty; give a non-empty password")
+        return hash_password(password, self.hasher)
+
+    def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = hash_password(random_password(), self.hasher)
+        return self._dummy_hash
+
+    def _definitions(self) -> tuple[dict[str, Permission], dict[str, tuple[str, ...]]]:
+        roles = dict(BUILTIN_ROLES)
+        roles.update({name: Permission(p) for name, p in self.records.roles().items()})
+        return roles, self.records.groups()
+
+    def _check_roles(self, roles: Sequence[str]) -> tuple[str, ...]:
+        if isinstance(roles, str):
+            roles = (roles,)
+        known = self.roles()
+        for role in roles:
+            if role not in known:
+                raise InputError(f"role '{role}' is not defined; use one of {', '.join(sorted(known))}")
+        return tuple(dict.fromkeys(roles))
+
+    def _user(self, record: UserRecord, roles: dict[str, Permission] | None = None,
+              groups: dict[str, tuple[str, ...]] | None = None) -> User:
+        if roles is None or groups is None:
+            roles, groups = self._definitions()
+        return User(name=record.name, roles=record.roles, groups=record.groups,
+                    proxy_users=record.proxy_users, email=record.email,
+                    permissions=_global(record.roles, record.groups, roles, groups))
+
+
+def _global(user_roles: Sequence[str], user_groups: Sequence[str], roles: dict[str, Permission],
+            groups: dict[str, tuple[str, ...]]) -> Permission:
+    inherited = [role for group in user_groups for role in groups.get(group, ())]
+    return role_permissions([*user_roles, *inherited], roles)
+
+
+def _names(names: Sequence[str], what: str) -> tuple[str, ...]:
+    if isinstance(names, str):
+        names = (names,)
+    return tuple(dict.fromkeys(check_name(name, what) for name in names))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Create ``path`` readable by its owner only (0600 from the start, never briefly wider)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)  # the umask could only narrow it, but say it outright
+        out.write(text)

@@ -1,0 +1,261 @@
+"""The SQL behind ``sudoless.accounts``: users, roles, groups, project grants, sessions, login failures.
+
+Only storage lives here; the rules (who may do what, when a login is throttled) live in the accounts
+package. Lists (roles, groups, proxy users) are stored as comma-separated text, the format of
+azkaban-users.xml, which is why names may not contain commas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sudoless.flows.store import Store
+from sudoless.flows.store import tables as t
+
+__all__ = ["AccountRecords", "UserRecord"]
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """One row of ``users`` with its lists split."""
+
+    name: str
+    password_hash: str
+    roles: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    proxy_users: tuple[str, ...] = ()
+    email: str = ""
+    created_time: int = 0
+
+
+def join_list(items: Iterable[str]) -> str:
+    return ",".join(items)
+
+
+def split_list(text: str | None) -> tuple[str, ...]:
+    return tuple(item for item in (text or "").split(",") if item)
+
+
+def _user(row: Any) -> UserRecord:
+    return UserRecord(name=row.username, password_hash=row.password_hash, roles=split_list(row.roles),
+                      groups=split_list(row.groups), proxy_users=split_list(row.proxy_users), email=row.email,
+                      created_time=row.created_time)
+
+
+def _user_values(user: UserRecord) -> dict[str, Any]:
+    return {"username": user.name, "password_hash": user.password_hash, "roles": join_list(user.roles),
+            "groups": join_list(user.groups), "proxy_users": join_list(user.proxy_users),
+            "email": user.email, "created_time": user.created_time}
+
+
+class AccountRecords:
+    """Queries on the account tables of one :class:`Store`; every method is one short transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- users ------------------------------------------------------------------------------------------
+
+    def user(self, name: str) -> UserRecord | None:
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(t.users).where(t.users.c.username == name)).first()
+        return _user(row) if row else None
+
+    def users(self) -> list[UserRecord]:
+        with self.store.read() as conn:
+            rows = conn.execute(sa.select(t.users).order_by(t.users.c.username)).all()
+        return [_user(row) for row in rows]
+
+    def has_users(self) -> bool:
+        with self.store.read() as conn:
+            return conn.execute(sa.select(t.users.c.id).limit(1)).first() is not None
+
+    def insert_user(self, user: UserRecord) -> bool:
+        """Add a user; False (and nothing written) when the name is taken, even by a concurrent insert."""
+        try:
+            with self.store.write() as conn:
+                if _user_exists(conn, user.name):
+                    return False
+                conn.execute(t.users.insert().values(**_user_values(user)))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def insert_first_user(self, user: UserRecord) -> bool:
+        """Add ``user`` only if there is no user at all (first start); True if it was added.
+
+        Two servers starting at once may both try; the unique name makes the second insert fail, which
+        is reported as "not added".
+        """
+        try:
+            with self.store.write() as conn:
+                if conn.execute(sa.select(sa.func.count()).select_from(t.users)).scalar_one():
+                    return False
+                conn.execute(t.users.insert().values(**_user_values(user)))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def update_user(self, name: str, **values: Any) -> bool:
+        """Change columns of one user (lists given as sequences); False if there is no such user."""
+        for key in ("roles", "groups", "proxy_users"):
+            if key in values:
+                values[key] = join_list(values[key])
+        with self.store.write() as conn:
+            return conn.execute(t.users.update().where(t.users.c.username == name).values(**values)
+                                ).rowcount == 1
+
+    def delete_user(self, name: str) -> bool:
+        """Remove a user with their sessions and their own project grants; False if there was none."""
+        with self.store.write() as conn:
+            done = conn.execute(t.users.delete().where(t.users.c.username == name)).rowcount
+            conn.execute(t.sessions.delete().where(t.sessions.c.username == name))
+            conn.execute(t.permissions.delete().where(t.permissions.c.name == name,
+                                                      t.permissions.c.is_group.is_(False)))
+        return done == 1
+
+    # -- roles and groups -------------------------------------------------------------------------------
+
+    def roles(self) -> dict[str, int]:
+        with self.store.read() as conn:
+            return {row.name: int(row.permissions) for row in conn.execute(sa.select(t.roles))}
+
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        with self.store.read() as conn:
+            return {row.name: split_list(row.roles) for row in conn.execute(sa.select(t.groups))}
+
+    def put_role(self, name: str, permissions: int, now: int) -> None:
+        with self.store.write() as conn:
+            _upsert(conn, t.roles, {"name": name}, {"permissions": permissions, "modified_time": now})
+
+    def put_group(self, name: str, roles: Sequence[str], now: int) -> None:
+        with self.store.write() as conn:
+            _upsert(conn, t.groups, {"name": name}, {"roles": join_list(roles), "modified_time": now})
+
+    def import_accounts(self, roles: dict[str, int], groups: dict[str, tuple[str, ...]],
+                        users: Sequence[UserRecord], now: int) -> None:
+        """Insert or replace roles, groups and users in one transaction: a file imports whole or not at all.
+
+        A replaced user keeps their creation time, sessions and project grants.
+        """
+        with self.store.write() as conn:
+            for name, permissions in roles.items():
+                _upsert(conn, t.roles, {"name": name}, {"permissions": permissions, "modified_time": now})
+            for name, members in groups.items():
+                _upsert(conn, t.groups, {"name": name}, {"roles": join_list(members), "modified_time": now})
+            for user in users:
+                values = _user_values(user)
+                key = {"username": values.pop("username")}
+                created = values.pop("created_time")
+                if not conn.execute(t.users.update().where(t.users.c.username == user.name).values(**values)
+                                    ).rowcount:
+                    conn.execute(t.users.insert().values(**key, **values, created_time=created))
+
+    # -- project grants ---------------------------------------------------------------------------------
+
+    def project_exists(self, project_id: int) -> bool:
+        with self.store.read() as conn:
+            return conn.execute(sa.select(t.projects.c.id).where(
+                t.projects.c.id == project_id, t.projects.c.active.is_(True))).first() is not None
+
+    def project_permissions(self, project_id: int) -> list[tuple[str, bool, int]]:
+        p = t.permissions
+        with self.store.read() as conn:
+            rows = conn.execute(sa.select(p.c.name, p.c.is_group, p.c.permissions).where(
+                p.c.project_id == project_id).order_by(p.c.is_group, p.c.name)).all()
+        return [(row.name, bool(row.is_group), int(row.permissions)) for row in rows]
+
+    def granted(self, project_id: int, user: str, groups: Sequence[str]) -> int:
+        """The union of the user's own grant and the grants of their groups on one project."""
+        p = t.permissions
+        whom = sa.and_(p.c.name == user, p.c.is_group.is_(False))
+        if groups:
+            whom = sa.or_(whom, sa.and_(p.c.name.in_(list(groups)), p.c.is_group.is_(True)))
+        with self.store.read() as conn:
+            values = conn.execute(sa.select(p.c.permissions).where(p.c.project_id == project_id, whom)
+                                  ).scalars()
+            result = 0
+            for value in values:
+                result |= int(value)
+        return result
+
+    def set_permission(self, project_id: int, name: str, is_group: bool, permissions: int, now: int) -> None:
+        """Set one grant; 0 removes the row (Azkaban keeps no empty grants)."""
+        key = {"project_id": project_id, "name": name, "is_group": is_group}
+        with self.store.write() as conn:
+            if permissions == 0:
+                conn.execute(t.permissions.delete().where(*(t.permissions.c[k] == v for k, v in key.items())))
+            else:
+                _upsert(conn, t.permissions, key, {"permissions": permissions, "modified_time": now})
+
+    # -- sessions ---------------------------------------------------------------------------------------
+
+    def insert_session(self, key: str, username: str, ip: str, now: int, expires: int) -> None:
+        with self.store.write() as conn:
+            conn.execute(t.sessions.insert().values(id=key, username=username, ip=ip[:64], created_time=now,
+                                                    last_seen=now, expires=expires))
+
+    def touch_session(self, key: str, now: int, expires: int) -> str | None:
+        """Extend a live session to ``expires`` and return its user name; None if unknown or expired."""
+        s = t.sessions
+        with self.store.write() as conn:
+            done = conn.execute(s.update().where(s.c.id == key, s.c.expires > now).values(
+                last_seen=now, expires=expires)).rowcount
+            if done != 1:
+                return None
+            return conn.execute(sa.select(s.c.username).where(s.c.id == key)).scalar()
+
+    def delete_session(self, key: str) -> None:
+        with self.store.write() as conn:
+            conn.execute(t.sessions.delete().where(t.sessions.c.id == key))
+
+    def delete_user_sessions(self, username: str) -> int:
+        with self.store.write() as conn:
+            return conn.execute(t.sessions.delete().where(t.sessions.c.username == username)).rowcount
+
+    def delete_expired_sessions(self, now: int) -> int:
+        with self.store.write() as conn:
+            return conn.execute(t.sessions.delete().where(t.sessions.c.expires <= now)).rowcount
+
+    # -- login failures ---------------------------------------------------------------------------------
+
+    def failure_times(self, kind: str, subject: str, since: int) -> list[int]:
+        """When ``subject`` failed to log in after ``since``, oldest first."""
+        f = t.login_failures
+        with self.store.read() as conn:
+            return [int(v) for v in conn.execute(sa.select(f.c.failed_at).where(
+                f.c.kind == kind, f.c.subject == subject, f.c.failed_at > since).order_by(f.c.failed_at)
+            ).scalars()]
+
+    def record_failure(self, subjects: Sequence[tuple[str, str]], now: int, forget_before: int) -> None:
+        """Note one failed login for each (kind, subject), and forget every failure older than needed."""
+        f = t.login_failures
+        with self.store.write() as conn:
+            conn.execute(f.delete().where(f.c.failed_at <= forget_before))
+            conn.execute(f.insert(), [{"kind": kind, "subject": subject[:255], "failed_at": now}
+                                      for kind, subject in subjects])
+
+    def clear_failures(self, kind: str, subject: str) -> None:
+        f = t.login_failures
+        with self.store.write() as conn:
+            conn.execute(f.delete().where(f.c.kind == kind, f.c.subject == subject))
+
+
+def _user_exists(conn: Connection, name: str) -> bool:
+    return conn.execute(sa.select(t.users.c.id).where(t.users.c.username == name)).first() is not None
+
+
+def _upsert(conn: Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+    """Update the row with ``key`` or insert it; portable across SQLite, MySQL/MariaDB and PostgreSQL.
+
+    MySQL counts matched rather than changed rows here because SQLAlchemy's PyMySQL dialect sets the
+    FOUND_ROWS client flag, so an update that changes nothing still reports 1.
+    """
+    where = [table.c[name] == value for name, value in key.items()]
+    if not conn.execute(table.update().where(*where).values(**values)).rowcount:
+        conn.execute(table.insert().values(**key, **values))

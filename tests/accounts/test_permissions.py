@@ -1,0 +1,186 @@
+"""Azkaban's permission bits and its authorization rules (azkaban.md §6.2, §6.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from sudoless.accounts import BUILTIN_ROLES, Accounts, Permission, User
+from sudoless.errors import InputError, NotFoundError, PermissionDenied
+from sudoless.flows.store import Store
+
+Unique = Callable[[str], str]
+P = Permission
+R, W, X, S, ADMIN = P.READ, P.WRITE, P.EXECUTE, P.SCHEDULE, P.ADMIN
+
+
+# -- the bitmask -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "bit"), [
+    ("READ", 0x1), ("WRITE", 0x2), ("EXECUTE", 0x4), ("SCHEDULE", 0x8), ("METRICS", 0x10),
+    ("UPLOADPROJECTS", 0x8000), ("ADMIN", 0x8000000), ("CREATEPROJECTS", 0x40000000),
+])
+def test_bits_are_azkabans(name: str, bit: int):
+    assert int(Permission[name]) == bit
+    assert Permission.parse([name.lower()]) == bit
+    assert Permission(bit).names() == [name]
+
+
+@pytest.mark.parametrize(("names", "expected"), [
+    (["read", "Write"], R | W),
+    (["EXECUTE", "execute"], X),
+    ("read,schedule", R | S),
+    (" admin , read ", ADMIN | R),
+    ([], P(0)),
+    ("", P(0)),
+])
+def test_parse(names: list[str] | str, expected: Permission):
+    assert Permission.parse(names) == expected
+
+
+@pytest.mark.parametrize("bad", [["READ", "REDA"], "read,fly", ["image_type_add_member"]])
+def test_parse_names_the_unknown_permission(bad: list[str] | str):
+    with pytest.raises(InputError,
+                       match=r"unknown permission '(REDA|fly|image_type_add_member)'; use one of"):
+        Permission.parse(bad)
+
+
+def test_names_in_bit_order():
+    assert (ADMIN | X | R).names() == ["READ", "EXECUTE", "ADMIN"]
+    assert P(0).names() == []
+
+
+def test_builtin_roles():
+    assert BUILTIN_ROLES == {"admin": ADMIN, "user": P.CREATEPROJECTS | P.UPLOADPROJECTS,
+                             "readall": R, "metrics": P.METRICS}
+
+
+# -- hasPermission -----------------------------------------------------------------------------------------
+
+#: (roles of the user, the user's groups, roles of groups, grants on the project, wanted, expected).
+#: "me", "other", "g1" and "g2" are replaced by names unique to the test.
+RULES = [
+    pytest.param(("user",), (), {}, [("me", False, R)], R, True, id="own grant"),
+    pytest.param(("user",), (), {}, [("me", False, R)], W, False, id="own grant lacks the permission"),
+    pytest.param(("user",), (), {}, [("me", False, ADMIN)], S, True, id="own ADMIN implies all"),
+    pytest.param(("user",), ("g1",), {}, [("g1", True, X)], X, True, id="group grant"),
+    pytest.param(("user",), ("g1",), {}, [("g1", True, X)], R, False, id="group grant lacks the permission"),
+    pytest.param(("user",), ("g1",), {}, [("g1", True, ADMIN)], W, True, id="group ADMIN implies all"),
+    pytest.param(("user",), ("g1",), {}, [("g2", True, R)], R, False,
+                 id="grant to a group the user is not in"),
+    pytest.param(("user",), (), {}, [("me", True, R)], R, False, id="group grant named like the user"),
+    pytest.param(("user",), ("g1",), {}, [("g1", False, R)], R, False,
+                 id="user grant named like one of the user's groups"),
+    pytest.param(("user",), (), {}, [("other", False, ADMIN)], R, False, id="another user's grant"),
+    pytest.param(("readall",), (), {}, [], R, True, id="global role"),
+    pytest.param(("readall",), (), {}, [], W, False, id="global role lacks the permission"),
+    pytest.param(("admin",), (), {}, [], S, True, id="global ADMIN implies all"),
+    pytest.param(("user",), ("g1",), {"g1": ("readall",)}, [], R, True, id="global role through a group"),
+    pytest.param(("user",), ("g1",), {"g1": ("admin",)}, [], W, True, id="global ADMIN through a group"),
+    pytest.param(("user",), ("g2",), {"g1": ("admin",)}, [], R, False,
+                 id="role of a group the user is not in"),
+    pytest.param(("metrics",), (), {}, [], R, False, id="METRICS is not READ"),
+    pytest.param(("user",), (), {}, [], R, False, id="role user alone reads nothing"),
+    pytest.param((), (), {}, [], R, False, id="no role no grant"),
+    pytest.param(("user",), ("g1",), {}, [("me", False, R), ("g1", True, W)], R | W, True,
+                 id="own and group grants add up"),
+    pytest.param(("readall",), (), {}, [("me", False, X)], R | X, True, id="grant and global role add up"),
+    pytest.param(("user",), (), {}, [("me", False, R)], R | W, False, id="all bits are needed"),
+]
+
+
+@pytest.mark.parametrize(("roles", "groups", "group_roles", "grants", "wanted", "expected"), RULES)
+def test_has_permission(accounts: Accounts, store: Store, unique: Unique, roles: tuple[str, ...],
+                        groups: tuple[str, ...], group_roles: dict[str, tuple[str, ...]],
+                        grants: list[tuple[str, bool, Permission]], wanted: Permission, expected: bool):
+    names = {key: unique(key) for key in ("me", "other", "g1", "g2")}
+    me = accounts.add_user(names["me"], "pw", roles=roles, groups=[names[g] for g in groups])
+    accounts.add_user(names["other"], "pw")
+    for group, its_roles in group_roles.items():
+        accounts.define_group(names[group], its_roles)
+    project_id = store.project_id(unique("proj"), create_as="someone")
+    for who, is_group, perms in grants:
+        if who.startswith("g") and not is_group:
+            accounts.add_user(names[who], "pw")
+        accounts.set_project_permission(project_id, names[who], is_group, perms)
+    me = accounts.get_user(me.name)
+    assert accounts.has_permission(me, project_id, wanted) is expected
+    if expected:
+        accounts.require(me, project_id, wanted, "proj")
+    else:
+        with pytest.raises(PermissionDenied):
+            accounts.require(me, project_id, wanted, "proj")
+
+
+def test_grants_stay_on_their_project(accounts: Accounts, store: Store, unique: Unique):
+    me = accounts.add_user(unique("me"), "pw")
+    mine = store.project_id(unique("mine"), create_as=me.name)
+    theirs = store.project_id(unique("theirs"), create_as="someone")
+    accounts.grant_creator(mine, me)
+    assert accounts.has_permission(me, mine, X)
+    assert not accounts.has_permission(me, theirs, R)
+
+
+def test_require_message_is_azkabans(accounts: Accounts, store: Store, unique: Unique):
+    me = accounts.add_user(unique("me"), "pw")
+    project_id = store.project_id(unique("proj"), create_as="someone")
+    with pytest.raises(PermissionDenied) as caught:
+        accounts.require(me, project_id, Permission.SCHEDULE, "myproject")
+    assert str(caught.value) == f"User '{me.name}' doesn't have SCHEDULE permissions on myproject"
+
+
+def test_global_permissions_are_roles_and_group_roles(accounts: Accounts, unique: Unique):
+    group = unique("ops")
+    accounts.define_group(group, ["metrics", "readall"])
+    me = accounts.add_user(unique("me"), "pw", roles=["user"], groups=[group, unique("plain")])
+    expected = P.CREATEPROJECTS | P.UPLOADPROJECTS | P.METRICS | R
+    assert accounts.global_permissions(me) == expected
+    assert me.permissions == expected
+    assert not me.is_admin
+    accounts.define_group(group, ["admin"])  # definitions are read when asked, not cached
+    assert ADMIN in accounts.global_permissions(me)
+    assert accounts.get_user(me.name).is_admin
+
+
+def test_stored_role_replaces_a_builtin_one(accounts: Accounts, unique: Unique):
+    role = unique("auditor")
+    accounts.define_role(role, R | P.METRICS)
+    me = accounts.add_user(unique("me"), "pw", roles=[role])
+    assert accounts.global_permissions(me) == R | P.METRICS
+    assert accounts.roles()[role] == R | P.METRICS
+    assert accounts.roles()["admin"] == ADMIN
+
+
+def test_grant_table_set_replace_and_remove(accounts: Accounts, store: Store, unique: Unique):
+    alice, bob = accounts.add_user(unique("alice"), "pw"), accounts.add_user(unique("bob"), "pw")
+    group = unique("team")
+    project_id = store.project_id(unique("proj"), create_as=alice.name)
+    accounts.grant_creator(project_id, alice)
+    accounts.set_project_permission(project_id, bob.name, False, R | X)
+    accounts.set_project_permission(project_id, group, True, R)
+    accounts.set_project_permission(project_id, bob.name, False, R | W)  # replaces, does not add
+    assert accounts.project_permissions(project_id) == sorted(
+        [(alice.name, False, ADMIN), (bob.name, False, R | W)]) + [(group, True, R)]
+    accounts.set_project_permission(project_id, bob.name, False, P(0))
+    accounts.set_project_permission(project_id, group, True, P(0))
+    assert accounts.project_permissions(project_id) == [(alice.name, False, ADMIN)]
+    assert not accounts.has_permission(bob, project_id, R)
+
+
+def test_grant_checks_user_and_project(accounts: Accounts, store: Store, unique: Unique):
+    project_id = store.project_id(unique("proj"), create_as="someone")
+    ghost = unique("ghost")
+    with pytest.raises(NotFoundError, match=f"User '{ghost}' doesn't exist"):
+        accounts.set_project_permission(project_id, ghost, False, R)
+    accounts.set_project_permission(project_id, ghost, True, R)  # any group name is fine, as in Azkaban
+    with pytest.raises(NotFoundError, match="project 987654321 doesn't exist"):
+        accounts.set_project_permission(987654321, ghost, True, R)
+    with pytest.raises(InputError, match="is not valid"):
+        accounts.set_project_permission(project_id, "a,b", True, R)
+
+
+def test_user_constructed_by_hand_with_admin_role_is_admin():
+    assert User("x", ("admin",), (), (), "").is_admin
+    assert not User("x", ("readall",), (), (), "").is_admin
