@@ -1,4 +1,5 @@
-"""The scheduler on the real databases: schedules, firing with claims, misfires, concurrency and SLAs.
+"""The scheduler on the real databases: schedules, firing with claims, misfires, concurrency, and the SLA
+checks (sudoless.flows.sla) of the executions it fires.
 
 Time is an injected clock; nothing sleeps to wait for a cron tick.
 """
@@ -22,6 +23,7 @@ from flows.harness import wait_for, write_project
 from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError
 from sudoless.flows.executions import upload_project
+from sudoless.flows.executor import Executor
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.scheduler import Schedule, Scheduler, SlaRule
@@ -415,14 +417,40 @@ def test_sla_finish_rule_reported_once_with_webhook_and_kill(scheduler: Schedule
     assert payload["deadline"] == clock.now - 1000 and payload["emails"] == ["ops@example.com", "dev@example.com"]
     assert payload["message"] == reports[0]
 
-    # The flow log belongs to the runner while the execution runs; the miss is written once it ended.
-    assert store.read_log(exec_id, "", 0, 0, 1 << 20) == b""
+    # The miss is in the flow log as soon as it is reported, while the execution runs, and only once.
+    flow_log = store.read_log(exec_id, "", 0, 0, 1 << 20).decode()
+    assert flow_log.count("SLA missed: ") == 1 and reports[0] in flow_log and " WARN - SLA missed: " in flow_log
     store.set_execution(exec_id, status=Status.KILLED, end_time=clock.now)
     assert mine(scheduler.check_slas(), exec_id) == []
-    scheduler.check_slas()
-    flow_log = store.read_log(exec_id, "", 0, 0, 1 << 20).decode()
-    assert flow_log.count("SLA missed: ") == 1 and reports[0] in flow_log
+    assert store.read_log(exec_id, "", 0, 0, 1 << 20).decode() == flow_log  # the end adds nothing
     assert len(received) == 1
+
+
+def test_sla_miss_of_a_running_execution_is_in_its_flow_log_at_once(scheduler: Scheduler, store: Store,
+                                                                     settings: Settings, tmp_path: Path) -> None:
+    name = f"sched-{uuid.uuid4().hex[:10]}"
+    upload_project(store, settings, write_project(tmp_path / name, {"a.job": "type=test\nseconds=3\n"}), "tester",
+                   name=name)
+    schedule = scheduler.schedule(name, "a", "0 0 * ? * *", options=IGNORE)
+    scheduler.set_sla(schedule.id, [SlaRule("", "FINISH", 1000, ("EMAIL",))])
+    (exec_id,) = scheduler.tick(ms(2030, 1, 15, 11))
+    executor = Executor(store, settings)
+    runner = threading.Thread(target=executor.claim_and_run, args=(exec_id,))
+    runner.start()
+    try:
+        wait_for(lambda: store.execution(exec_id).start_time >= 0)
+        (report,) = mine(scheduler.check_slas(store.execution(exec_id).start_time + 2000), exec_id)
+        flow_log = store.read_log(exec_id, "", 0, 0, 1 << 20).decode()
+        assert store.execution(exec_id).status == Status.RUNNING  # so the line was there before the end
+        assert f"SLA missed: {report}" in flow_log and "flow status RUNNING" in report
+    finally:
+        runner.join(30)
+        executor.stop(wait=False)
+    assert store.execution(exec_id).status == Status.SUCCEEDED
+    assert mine(scheduler.check_slas(), exec_id) == []
+    flow_log = store.read_log(exec_id, "", 0, 0, 1 << 20).decode()
+    assert flow_log.count("SLA missed: ") == 1  # the runner's lines and the miss share the log
+    assert flow_log.index("SLA missed: ") < flow_log.index("finished: SUCCEEDED")
 
 
 def test_sla_rules_decided_at_the_deadline_or_the_end(scheduler: Scheduler, store: Store, settings: Settings,

@@ -1,4 +1,4 @@
-"""Cron schedules that submit flow executions, and the SLA rules checked against what they submit.
+"""Cron schedules that submit flow executions.
 
 One :class:`Scheduler` per server process runs :meth:`Scheduler.run` in a thread; several processes may
 share one database. Time comes from an injected clock (epoch ms), so tests move time instead of waiting.
@@ -25,34 +25,16 @@ Decisions, where Azkaban leaves room or we depart from it:
   runs, and the scheduler logs the skip, as Azkaban does; ``ignore`` runs in parallel; ``pipeline`` is
   submitted and the runner makes it wait.
 
-SLA rules belong to a schedule and travel in the options of every execution it fires (``sla``,
-``sla_emails``, ``sla_webhook``), so a check needs the execution alone. A rule is measured from the
-execution's start (an execution that has not started is not checked) and is decided
-
-* at the deadline (start + duration) while the flow runs: missed unless its target (the flow, or the job
-  by nested id, latest attempt) had finished (``FINISH``) or succeeded (``SUCCESS``) by then;
-* as soon as the flow ends, when that is earlier: the outcome is known then, so a flow that fails
-  within a ``SUCCESS`` window is reported at once instead of at the deadline.
-
-A miss is reported once per (execution, rule), however many schedulers check: it is recorded in the
-execution's options under a row lock. It is logged (Python log now; the execution's flow log once the
-execution has ended, because the runner owns the flow log's byte offsets while it runs and a second
-writer would collide with them); ``EMAIL`` and ``WEBHOOK`` rules alert: the JSON description is POSTed to
-the schedule's webhook if it has one (5 s timeout; failures are logged, never raised). sudoless sends no
-mail itself: the addresses are in the log line and the webhook payload, for a relay. ``KILL`` cancels the
-execution; for a job rule too, the whole execution is cancelled (a job cannot be killed alone).
+Each schedule may carry SLA rules (with alert addresses and a webhook); every execution it fires gets
+a copy in its options. :mod:`sudoless.flows.sla` checks them: :meth:`Scheduler.check_slas` delegates
+to its :class:`~sudoless.flows.sla.SlaChecker`, and :meth:`Scheduler.run` alternates ticks and checks.
 """
 
 from __future__ import annotations
 
 import builtins
-import http.client
-import json
 import logging
-import re
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -61,106 +43,21 @@ from typing import Any
 from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError, StateError, SudolessError
 from sudoless.flows.executions import submit_flow
-from sudoless.flows.joblog import LogWriter
-from sudoless.flows.model import FINISHED, SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.schedule import CronExpression
-from sudoless.flows.store import ExecutionRecord, JobRunRecord, Store
+from sudoless.flows.sla import SLA_ACTIONS, SlaChecker, SlaRule, parse_emails
+from sudoless.flows.store import Store
 from sudoless.flows.store.schedules import ProjectFlows, ScheduleRow
 
+# SLA_ACTIONS and SlaRule live in sudoless.flows.sla; they are re-exported for existing imports.
 __all__ = ["MISFIRE_THRESHOLD_MS", "SLA_ACTIONS", "Schedule", "Scheduler", "SlaRule"]
 
 log = logging.getLogger(__name__)
 
 MISFIRE_THRESHOLD_MS = 60_000
-SLA_ACTIONS = ("EMAIL", "KILL", "WEBHOOK")
-_SLA_KINDS = {"SUCCESS": "SUCCESS", "SUCCEED": "SUCCESS", "FINISH": "FINISH"}
-_DURATION = re.compile(r"([0-9]+):([0-9]+)")
-_EMAIL_SEPARATORS = re.compile(r"[\s,;]+")
 
 
 # -- values ---------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SlaRule:
-    """``job`` (``""`` = the whole flow, else a nested job id) must succeed (``SUCCESS``) or finish
-    (``FINISH``) within ``duration_ms`` of the execution's start; if not, ``actions`` happen.
-
-    ``kind`` also accepts Azkaban's ``SUCCEED``; actions are a subset of ``EMAIL``, ``KILL``, ``WEBHOOK``,
-    at least one. Construction normalises case and order and raises :class:`InputError` on bad values.
-    """
-
-    job: str
-    kind: str
-    duration_ms: int
-    actions: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        kind = _SLA_KINDS.get(str(self.kind).strip().upper())
-        if kind is None:
-            raise InputError(f"SLA rule type {self.kind!r}: use SUCCESS (must succeed within) or FINISH "
-                             "(must finish within)")
-        if isinstance(self.duration_ms, bool) or not isinstance(self.duration_ms, int) or self.duration_ms < 0:
-            raise InputError(f"SLA duration {self.duration_ms!r}: expected a whole number of milliseconds >= 0")
-        given = self.actions.split(",") if isinstance(self.actions, str) else list(self.actions)
-        names = {str(action).strip().upper() for action in given}
-        unknown = sorted(names - set(SLA_ACTIONS))
-        if unknown:
-            raise InputError(f"SLA action {unknown[0]!r}: use {', '.join(SLA_ACTIONS)}")
-        if not names:
-            raise InputError("Unable to create SLA as there is no action set")
-        object.__setattr__(self, "job", str(self.job).strip())
-        object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "actions", tuple(action for action in SLA_ACTIONS if action in names))
-
-    @classmethod
-    def parse(cls, text: str) -> SlaRule:
-        """One Azkaban ``setSla`` setting, ``job,rule,H:MM,emailAction,killAction`` (``,SUCCESS,2:30,true,false``).
-
-        An empty job means the flow; ``rule`` is ``SUCCESS``/``SUCCEED`` or ``FINISH``; the actions are
-        ``true``/``false`` and at least one must be true (Azkaban's rule).
-        """
-        parts = [part.strip() for part in str(text).split(",")]
-        try:
-            if len(parts) != 5:
-                raise InputError(f"expected 5 comma-separated fields, got {len(parts)}")
-            job, kind, duration, email, kill = parts
-            actions = tuple(name for name, flag in (("EMAIL", email), ("KILL", kill)) if _flag(name, flag))
-            return cls(job, kind, _parse_duration(duration), actions)
-        except InputError as error:
-            raise InputError(f"Error parsing SLA setting '{text}': {error} (expected "
-                             "job,rule,duration,emailAction,killAction as in ',SUCCESS,2:30,true,false')") from None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SlaRule:
-        try:
-            return cls(str(data.get("job") or ""), str(data["kind"]), int(data["duration_ms"]),
-                       tuple(data.get("actions") or ()))
-        except (KeyError, TypeError, ValueError) as error:
-            raise InputError(f"SLA rule {dict(data)!r}: expected job, kind, duration_ms and actions ({error})"
-                             ) from None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"job": self.job, "kind": self.kind, "duration_ms": self.duration_ms, "actions": list(self.actions)}
-
-    @property
-    def key(self) -> str:
-        """Identifies the rule in an execution's record of reported misses."""
-        return f"{self.kind}:{self.duration_ms}:{self.job}"
-
-    @property
-    def duration_text(self) -> str:
-        """``H:MM`` as Azkaban writes durations; seconds when the duration is not whole minutes."""
-        if self.duration_ms % 60_000:
-            return f"{self.duration_ms / 1000:g} s"
-        minutes = self.duration_ms // 60_000
-        return f"{minutes // 60}:{minutes % 60:02d}"
-
-    def describe(self) -> str:
-        target = f"job {self.job}" if self.job else "the flow"
-        verb = "succeed" if self.kind == "SUCCESS" else "finish"
-        return f"{target} must {verb} within {self.duration_text}"
-
 
 @dataclass(frozen=True)
 class Schedule:
@@ -197,7 +94,8 @@ class Scheduler:
     """Creates and changes schedules, fires the due ones (:meth:`tick`) and checks SLAs (:meth:`check_slas`).
 
     ``clock`` returns epoch ms (default ``store.clock``). ``sla_lookback_ms`` bounds how long after its end
-    a finished execution is still checked, which matters only after the scheduler was down.
+    a finished execution is still checked, which matters only after the scheduler was down;
+    ``webhook_timeout`` (seconds) is the SLA webhook's.
     """
 
     def __init__(self, store: Store, settings: Settings, clock: Callable[[], int] | None = None,
@@ -207,8 +105,7 @@ class Scheduler:
         self.settings = settings
         self.clock = clock or store.clock
         self.misfire_threshold_ms = misfire_threshold_ms
-        self.sla_lookback_ms = sla_lookback_ms
-        self.webhook_timeout = webhook_timeout
+        self.sla_checker = SlaChecker(store, self.clock, webhook_timeout, sla_lookback_ms)
 
     # -- schedules ------------------------------------------------------------------------------------------
 
@@ -286,7 +183,7 @@ class Scheduler:
         parsed = tuple(_rule(rule) for rule in rules)
         if parsed:
             self._check_jobs(self._project(schedule.project_name), schedule.flow_id, parsed)
-        addresses = _emails(emails)
+        addresses = parse_emails(emails)
         if webhook is not None and not webhook.strip():
             webhook = None
         if webhook is not None and not webhook.strip().lower().startswith(("http://", "https://")):
@@ -384,75 +281,7 @@ class Scheduler:
 
     def check_slas(self, now_ms: int | None = None) -> builtins.list[str]:
         """Report SLA misses not reported before (once per execution and rule); returns their descriptions."""
-        now = self.clock() if now_ms is None else now_ms
-        reports: builtins.list[str] = []
-        for record in self.store.schedules.sla_candidates(now - self.sla_lookback_ms):
-            try:
-                reports.extend(self._check_execution(record, now))
-            except Exception:
-                log.exception("SLA check of execution %d failed", record.id)
-        return reports
-
-    def _check_execution(self, record: ExecutionRecord, now: int) -> builtins.list[str]:
-        options = ExecutionOptions.from_json(record.options)
-        reported = record.options.get("sla_missed") or {}
-        logged = record.options.get("sla_logged") or []
-        reports = []
-        runs: dict[str, JobRunRecord] | None = None
-        for rule in (SlaRule.from_json(data) for data in options.sla):
-            if rule.key in reported:
-                continue
-            if rule.job and runs is None:
-                runs = {run.nested_id: run for run in self.store.job_runs(record.id)}  # latest attempt wins
-            target = runs.get(rule.job) if rule.job and runs is not None else None
-            if not _missed(rule, record, target, now):
-                continue
-            message = _miss_message(rule, record, target)
-            if not self.store.schedules.record_sla_miss(record.id, rule.key, message):
-                continue  # another scheduler reported it first
-            log.warning("SLA missed: %s", message)
-            reports.append(message)
-            self._act(rule, record, options, message, now)
-        if record.status in TERMINAL_FLOW and (reports or any(key not in logged for key in reported)):
-            self._log_misses(record.id)
-        return reports
-
-    def _act(self, rule: SlaRule, record: ExecutionRecord, options: ExecutionOptions, message: str,
-             now: int) -> None:
-        if "KILL" in rule.actions and record.status not in TERMINAL_FLOW:
-            try:
-                self.store.request(record.id, "cancel")
-                log.warning("SLA KILL: cancelling execution %d%s", record.id,
-                            f" (the whole flow: rule on job {rule.job})" if rule.job else "")
-            except StateError:
-                log.info("SLA KILL: execution %d ended before it could be cancelled", record.id)
-        if "EMAIL" in rule.actions and options.sla_emails:
-            log.warning("SLA alert for %s (sudoless sends no mail; a webhook can relay it): %s",
-                        ", ".join(options.sla_emails), message)
-        if options.sla_webhook and ("EMAIL" in rule.actions or "WEBHOOK" in rule.actions):
-            self._post(options.sla_webhook, {
-                "event": "sla_missed", "message": message, "time": now, "execution_id": record.id,
-                "project": record.project_name, "flow": record.flow_id, "job": rule.job or None,
-                "rule": rule.kind, "duration_ms": rule.duration_ms, "start_time": record.start_time,
-                "deadline": record.start_time + rule.duration_ms, "status": record.status.value,
-                "actions": list(rule.actions), "emails": list(options.sla_emails)})
-
-    def _post(self, url: str, payload: dict[str, Any]) -> None:
-        request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.webhook_timeout) as response:
-                response.read()
-        except (OSError, ValueError, http.client.HTTPException) as error:  # URLError is an OSError
-            log.warning("SLA webhook %s failed: %s", url, error)
-
-    def _log_misses(self, exec_id: int) -> None:
-        messages = self.store.schedules.take_unlogged_sla_misses(exec_id)
-        if messages:
-            writer = LogWriter(self.store, exec_id, "", 0, shared=True)
-            for message in messages:
-                writer.line(f"SLA missed: {message}", "WARN")
-            writer.flush()
+        return self.sla_checker.check(now_ms)
 
     # -- the loop -------------------------------------------------------------------------------------------
 
@@ -471,29 +300,10 @@ class Scheduler:
 
 # -- helpers --------------------------------------------------------------------------------------------------
 
-def _flag(name: str, text: str) -> bool:
-    if text.lower() not in ("true", "false"):
-        raise InputError(f"{name.lower()}Action must be true or false, not {text!r}")
-    return text.lower() == "true"
-
-
-def _parse_duration(text: str) -> int:
-    match = _DURATION.fullmatch(text)
-    if not match:
-        raise InputError(f"duration {text!r} is not H:MM (hours:minutes, as in 2:30)")
-    return (int(match.group(1)) * 60 + int(match.group(2))) * 60_000
-
-
 def _rule(rule: SlaRule | str | Mapping[str, Any]) -> SlaRule:
     if isinstance(rule, SlaRule):
         return rule
     return SlaRule.parse(rule) if isinstance(rule, str) else SlaRule.from_json(rule)
-
-
-def _emails(emails: Iterable[str] | str) -> tuple[str, ...]:
-    items = [emails] if isinstance(emails, str) else list(emails)
-    found = [part for item in items for part in _EMAIL_SEPARATORS.split(item) if part]
-    return tuple(dict.fromkeys(found))
 
 
 def _sla_json(rules: Iterable[SlaRule], emails: Iterable[str], webhook: str | None) -> dict[str, Any]:
@@ -563,37 +373,3 @@ def _latest_fire(expression: CronExpression, earliest: int, now: int) -> int:
         slot = following
     return slot
 
-
-def _missed(rule: SlaRule, record: ExecutionRecord, target: JobRunRecord | None, now: int) -> bool:
-    """Whether ``rule`` is decided and missed for ``record`` at ``now`` (see the module docstring)."""
-    if record.start_time < 0:
-        return False
-    deadline = record.start_time + rule.duration_ms
-    flow_over = record.status in TERMINAL_FLOW
-    if not flow_over and now < deadline:
-        return False
-    if rule.job:
-        status = target.status if target else None
-        end = -1
-        if target is not None:
-            # a job skipped or cancelled without running has no end time; it got its status at update_time
-            end = target.end_time if target.end_time >= 0 else target.update_time
-        done = status in FINISHED
-        succeeded = status in SUCCEEDED_LIKE
-    else:
-        end = record.end_time
-        done = flow_over
-        succeeded = record.status == Status.SUCCEEDED
-    met = (succeeded if rule.kind == "SUCCESS" else done) and 0 <= end <= deadline
-    return not met
-
-
-def _miss_message(rule: SlaRule, record: ExecutionRecord, target: JobRunRecord | None) -> str:
-    deadline = record.start_time + rule.duration_ms
-    if rule.job:
-        state = f"job status {target.status.value}" if target else "the job never ran"
-    else:
-        state = f"flow status {record.status.value}"
-    return (f"Execution {record.id} of {record.project_name}.{record.flow_id}: {rule.describe()} of its "
-            f"start at {_stamp(record.start_time)}, i.e. by {_stamp(deadline)}; {state}; "
-            f"actions {', '.join(rule.actions)}")

@@ -4,8 +4,7 @@ Reached as ``store.schedules``. Rows come back as plain values (JSON columns dec
 scheduler turns them into its own types, so this module knows nothing of cron or SLA semantics.
 
 SLA misses have no table of their own: each execution records the misses already reported in its
-``options`` JSON (``sla_missed``: rule key to message, ``sla_logged``: keys written to the flow log). The
-read-modify-write happens under a row lock (``FOR UPDATE``; on SQLite the ``BEGIN IMMEDIATE`` write
+``options`` JSON (``sla_missed``: rule key to message). The read-modify-write happens under a row lock (``FOR UPDATE``; on SQLite the ``BEGIN IMMEDIATE`` write
 transaction), so two schedulers sharing a database report each miss once.
 """
 
@@ -187,19 +186,6 @@ class ScheduleQueries:
             missed[key] = message
             self._save_options(conn, exec_id, options)
         return True
-
-    def take_unlogged_sla_misses(self, exec_id: int) -> list[str]:
-        """The recorded misses not yet written to the flow log, now marked as written (at most once)."""
-        with self.store.write() as conn:
-            options = self._locked_options(conn, exec_id)
-            missed: dict[str, str] = options.get("sla_missed") or {}
-            logged: list[str] = options.setdefault("sla_logged", [])
-            new = [key for key in missed if key not in logged]
-            if not new:
-                return []
-            logged.extend(new)
-            self._save_options(conn, exec_id, options)
-        return [missed[key] for key in new]
 
     def _locked_options(self, conn: Connection, exec_id: int) -> dict[str, Any]:
         e = t.executions
