@@ -4,8 +4,9 @@ Reached as ``store.schedules``. Rows come back as plain values (JSON columns dec
 scheduler turns them into its own types, so this module knows nothing of cron or SLA semantics.
 
 SLA misses have no table of their own: each execution records the misses already reported in its
-``options`` JSON (``sla_missed``: rule key to message). The read-modify-write happens under a row lock (``FOR UPDATE``; on SQLite the ``BEGIN IMMEDIATE`` write
-transaction), so two schedulers sharing a database report each miss once.
+``options`` JSON (``sla_missed``: rule key to message). The read-modify-write happens under a row lock
+(``FOR UPDATE``; on SQLite the ``BEGIN IMMEDIATE`` write transaction), so two schedulers sharing a
+database report each miss once.
 """
 
 from __future__ import annotations
