@@ -42,6 +42,10 @@ from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.store import ExecutionRecord, Store
 
 CONTROL_POLL_SECONDS = 0.5
+#: A job's RUNNING row waits this long before it is written, so that a job that ends sooner costs one
+#: commit instead of two. A crash inside the window leaves that job READY in the store: crash recovery
+#: then cancels it rather than killing it, and cannot kill its process group (no pid yet).
+RUNNING_WRITE_DELAY = 0.05
 
 
 @dataclass
@@ -62,10 +66,20 @@ class RunNode:
     #: the properties the current attempt ran with (retries and backoff are read from them)
     resolved: dict[str, str] = field(default_factory=dict)
     counted_failure: bool = False
+    #: parents not finished yet; a node is examined only when this reaches zero
+    open_parents: int = 0
 
     @property
     def macro(self) -> Macro:
         return self.condition.macro if self.condition else Macro.ALL_SUCCESS
+
+
+@dataclass
+class _Started:
+    nested_id: str
+    pid: int | None
+    first: bool
+    when: int
 
 
 @dataclass
@@ -94,7 +108,13 @@ class FlowRunner:
         self.nodes: dict[str, RunNode] = {}
         self.siblings: dict[str, list[str]] = {}
         self.flow_log = LogWriter(store, self.exec_id, "", 0, settings.log_chunk_bytes, shared=True)
-        self.events: queue.Queue[_Done] = queue.Queue()
+        self.events: queue.Queue[_Done | _Started] = queue.Queue()
+        #: what this pass of the loop changed, written in one transaction by :meth:`_flush`; only the
+        #: runner thread touches the store for job rows, so job threads never contend for its lock
+        self.changes: list[tuple[str, int, dict[str, object]]] = []
+        self.log_chunks: list[tuple[str, int, int, bytes]] = []
+        #: RUNNING rows held back for RUNNING_WRITE_DELAY: nested id -> (attempt, values, monotonic time)
+        self.started_rows: dict[str, tuple[int, dict[str, object], float]] = {}
         self.running: dict[str, threading.Event] = {}
         self.waiting: list[str] = []
         #: nodes held back by a pipelined previous execution, re-examined at each control poll
@@ -109,8 +129,12 @@ class FlowRunner:
         self.paused = False
         self.start_ms = -1
         self.host = socket.gethostname()
+        #: the executor's environment, read once: jobs get a copy plus their ``env.*`` properties
+        self.base_env = dict(os.environ)
+        self.root_input: dict[str, str] | None = None
         self._expand(self.flow, "", "")
         self._load_state()
+        self._count_open_parents()
         (workdir / ".jobs").mkdir(exist_ok=True)
         #: job threads live as long as the execution: starting a thread per job costs more than a job
         self.pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix=f"exec-{self.exec_id}")
@@ -148,6 +172,12 @@ class FlowRunner:
                 if node is not None and node.status == Status.DISABLED and run.output_props:
                     node.outputs = run.output_props
 
+    def _count_open_parents(self) -> None:
+        """Set each node's count of unfinished parents from the statuses (at start, and after a retry)."""
+        self.counted = {n for n, node in self.nodes.items() if node.status in FINISHED}
+        for node in self.nodes.values():
+            node.open_parents = sum(1 for p in node.parents if p not in self.counted)
+
     # -- the loop --------------------------------------------------------------------------------------
 
     def run(self) -> Status:
@@ -160,13 +190,14 @@ class FlowRunner:
         try:
             while True:
                 self._schedule()
+                self._flush()
                 if not self.running and not self.waiting and not self.retry_due and self._all_finished():
                     break
                 timeout = self._next_wakeup(next_poll)
                 try:
-                    self._on_done(self.events.get(timeout=timeout))
+                    self._on_event(self.events.get(timeout=timeout))
                     while True:
-                        self._on_done(self.events.get_nowait())
+                        self._on_event(self.events.get_nowait())
                 except queue.Empty:
                     pass
                 self._due_retries()
@@ -179,11 +210,37 @@ class FlowRunner:
             raise
         finally:
             self.pool.shutdown(wait=False)
+            self._flush(everything=True)
         return self._finish()
+
+    def _flush(self, everything: bool = False) -> None:
+        due = time.monotonic() - RUNNING_WRITE_DELAY
+        for nested, (attempt, values, when) in list(self.started_rows.items()):
+            if everything or when <= due:
+                self.changes.append((nested, attempt, values))
+                del self.started_rows[nested]
+        if self.changes or self.log_chunks:
+            changes, logs = self.changes, self.log_chunks
+            self.changes, self.log_chunks = [], []
+            self.store.set_jobs(self.exec_id, changes, logs)
+
+    def _on_event(self, event: _Done | _Started) -> None:
+        if isinstance(event, _Done):
+            self._on_done(event)
+            return
+        values: dict[str, object] = {"pid": event.pid, "host": self.host}
+        if event.first:
+            values.update(status=Status.RUNNING, start_time=event.when)
+        node = self.nodes[event.nested_id]
+        held = self.started_rows.get(node.nested_id)
+        if held is not None:
+            values = {**held[1], **values}
+        self.started_rows[node.nested_id] = (node.attempt, values, held[2] if held else time.monotonic())
 
     def _next_wakeup(self, next_poll: float) -> float:
         now = time.monotonic()
-        wake = min([next_poll, *self.retry_due.values()])
+        held = [when + RUNNING_WRITE_DELAY for _, _, when in self.started_rows.values()]
+        wake = min([next_poll, *self.retry_due.values(), *held])
         return max(0.0, min(wake - now, CONTROL_POLL_SECONDS))
 
     def _all_finished(self) -> bool:
@@ -210,7 +267,7 @@ class FlowRunner:
             return
         if not self._container_running(node):
             return
-        if any(self.nodes[p].status not in FINISHED for p in node.parents):
+        if node.open_parents:
             return
         if self.killing or (self.failing and self.action == FailureAction.FINISH_CURRENTLY_RUNNING):
             self._end_branch(node, Status.CANCELLED)
@@ -246,8 +303,10 @@ class FlowRunner:
         """Layer 2 for ``node``: its container's input, or the root flow's built-ins and config."""
         if node.container:
             return self.nodes[node.container].scope
-        runtime_root = self.options.runtime.get("ROOT", {})
-        return overlay(self._builtins(), self.flow.props, runtime_root)
+        if self.root_input is None:
+            runtime_root = self.options.runtime.get("ROOT", {})
+            self.root_input = overlay(self._builtins(), self.flow.props, runtime_root)
+        return self.root_input
 
     def _node_props(self, node: RunNode) -> dict[str, str]:
         parent_outputs = [self.nodes[p].outputs for p in node.parents]
@@ -300,11 +359,8 @@ class FlowRunner:
 
         def started(pid: int | None) -> None:
             nonlocal wrote_running
-            values: dict[str, object] = {"pid": pid, "host": self.host}
-            if not wrote_running:
-                values.update(status=Status.RUNNING, start_time=self.store.clock())
-                wrote_running = True
-            self.store.set_job(self.exec_id, node.nested_id, node.attempt, **values)
+            self.events.put(_Started(node.nested_id, pid, not wrote_running, self.store.clock()))
+            wrote_running = True
 
         try:
             log.line(f"Starting job {node.nested_id} (attempt {node.attempt}) of type {node.node.type}")
@@ -312,14 +368,14 @@ class FlowRunner:
             node.resolved = props
             ctx = self._context(node, props, log, cancel, started)
             result = job_type(node.node.type).run(ctx)
-            if not wrote_running:
-                started(None)
         except SudolessError as exc:
             log.line(str(exc), "ERROR")
             result = JobResult(False, message=str(exc))
         except Exception as exc:  # a job type's bug must fail its job, not kill the runner
             log.line(f"internal error in job type {node.node.type}: {exc!r}", "ERROR")
             result = JobResult(False, message=repr(exc))
+        if not wrote_running:
+            started(None)
         succeed_anyway = node.node.props.get("job.succeed.on.failure", "").lower() == "true"
         verdict = "SUCCEEDED" if result.succeeded else ("KILLED" if result.killed else "FAILED")
         if verdict == "FAILED" and succeed_anyway:
@@ -335,14 +391,13 @@ class FlowRunner:
         prop_file = jobs_dir / f"{stem}.props"
         output_file = jobs_dir / f"{stem}.output"
         prop_file.write_text("".join(f"{k}={_escape(v)}\n" for k, v in sorted(props.items())))
-        output_file.unlink(missing_ok=True)
         if props.get("working.dir"):
             cwd = (self.workdir / props["working.dir"]).resolve()
         elif self.project.flow_version == "1.0" and node.node.source:
             cwd = (self.workdir / node.node.source).parent
         else:
             cwd = self.workdir
-        env = dict(os.environ)
+        env = dict(self.base_env)
         env.update({k[4:]: v for k, v in props.items() if k.startswith("env.")})
         env.update(JOB_PROP_FILE=str(prop_file), JOB_OUTPUT_PROP_FILE=str(output_file),
                    JOB_NAME=node.node.name, JOB_ID=node.nested_id, AZKABAN_EXEC_ID=str(self.exec_id))
@@ -368,16 +423,18 @@ class FlowRunner:
         else:
             status = Status.FAILED
             retry = node.attempt < _int(node.resolved.get("retries", node.node.props.get("retries")))
-        node.status = status
+        held = self.started_rows.pop(node.nested_id, None)
+        if held is not None:
+            self.changes.append((node.nested_id, held[0], held[1]))
         offset, data = done.log_tail
-        self.store.finish_job(self.exec_id, node.nested_id, node.attempt, (node.nested_id, offset, data),
-                              status=status, **values)
+        if data:
+            self.log_chunks.append((node.nested_id, node.attempt, offset, data))
+        self._set(node, status, **values)
         if retry:
             backoff = _int(node.resolved.get("retry.backoff", node.node.props.get("retry.backoff"))) / 1000
             node.attempt += 1
             self.retry_due[node.nested_id] = time.monotonic() + backoff
-            self.store.set_job(self.exec_id, node.nested_id, node.attempt, status=Status.READY)
-            node.status = Status.READY
+            self._set(node, Status.READY)
             self.flow_log.line(f"Job {node.nested_id} failed; retry {node.attempt} in {backoff:g} s")
             return
         if status == Status.FAILED:
@@ -421,19 +478,21 @@ class FlowRunner:
     def _end_branch(self, node: RunNode, status: Status) -> None:
         """End a node that will not run; a subflow's nodes all end with it."""
         stack = [node.nested_id]
-        changes = []
         while stack:
             current = self.nodes[stack.pop()]
             if current.status in FINISHED:
                 continue
             current.status = status
             self.retry_due.pop(current.nested_id, None)
-            changes.append((current.nested_id, current.attempt, {"status": status}))
+            self.changes.append((current.nested_id, current.attempt, {"status": status}))
             stack.extend(current.inner)
-        self.store.set_jobs(self.exec_id, changes)
         self._finished(node)
 
     def _finished(self, node: RunNode) -> None:
+        if node.nested_id not in self.counted:
+            self.counted.add(node.nested_id)
+            for child in node.children:
+                self.nodes[child].open_parents -= 1
         self.pending.update(node.children)
         if node.container:
             container = self.nodes[node.container]
@@ -456,7 +515,7 @@ class FlowRunner:
 
     def _set(self, node: RunNode, status: Status, **values: object) -> None:
         node.status = status
-        self.store.set_job(self.exec_id, node.nested_id, node.attempt, status=status, **values)
+        self.changes.append((node.nested_id, node.attempt, {"status": status, **values}))
 
     # -- control requests ------------------------------------------------------------------------------
 
@@ -543,6 +602,7 @@ class FlowRunner:
                 if node.node.subflow is None and node.status != Status.CANCELLED:
                     node.attempt += 1
                 self._set(node, Status.READY)
+        self._count_open_parents()
         self.pending.update(n for n, node in self.nodes.items() if node.status == Status.READY)
         self.status = Status.RUNNING
         self.store.set_execution(self.exec_id, status=Status.RUNNING)

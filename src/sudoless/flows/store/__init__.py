@@ -316,14 +316,6 @@ class Store:
         with self.write() as conn:
             self._set_job(conn, exec_id, nested_id, attempt, values)
 
-    def finish_job(self, exec_id: int, nested_id: str, attempt: int, log: tuple[str, int, bytes] | None,
-                   **values: Any) -> None:
-        """A job's last log chunk ``(name, offset, data)`` and its final status, in one transaction."""
-        with self.write() as conn:
-            if log is not None and log[2]:
-                self._append_log(conn, exec_id, log[0], attempt, log[1], log[2])
-            self._set_job(conn, exec_id, nested_id, attempt, values)
-
     def _set_job(self, conn: Connection, exec_id: int, nested_id: str, attempt: int, values: dict[str, Any]) -> None:
         values = _job_values(values)
         values["update_time"] = self.clock()
@@ -343,11 +335,18 @@ class Store:
             row.update(values)
             conn.execute(t.job_runs.insert().values(**row))
 
-    def set_jobs(self, exec_id: int, changes: Sequence[tuple[str, int, dict[str, Any]]]) -> None:
-        """Several node updates in one transaction (cancelling a branch touches many nodes at once)."""
-        if not changes:
+    def set_jobs(self, exec_id: int, changes: Sequence[tuple[str, int, dict[str, Any]]],
+                 logs: Sequence[tuple[str, int, int, bytes]] = ()) -> None:
+        """Node updates, in order, and log chunks ``(name, attempt, offset, data)``, in one transaction.
+
+        The runner gathers what one pass of its loop changed and writes it here, so a burst of changes
+        (a branch cancelled, a job ending and the next starting) costs one commit.
+        """
+        if not changes and not logs:
             return
         with self.write() as conn:
+            for name, attempt, offset, data in logs:
+                self._append_log(conn, exec_id, name, attempt, offset, data)
             for nested_id, attempt, values in changes:
                 self._set_job(conn, exec_id, nested_id, attempt, dict(values))
 
