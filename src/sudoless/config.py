@@ -25,6 +25,8 @@ class Settings:
     parallel: int = 10
     max_archive_bytes: int = 1 << 30
     max_archive_files: int = 20_000
+    #: largest project zip the HTTP server accepts, counted as it arrives (chunked uploads included).
+    max_upload_bytes: int = 256 << 20
     log_chunk_bytes: int = 64 * 1024
     max_job_xms: str = "1G"
     max_job_xmx: str = "2G"
@@ -48,6 +50,7 @@ _ENV = {
     "db_url": "SUDOLESS_DB",
     "parallel": "SUDOLESS_PARALLEL",
     "max_archive_bytes": "SUDOLESS_MAX_ARCHIVE_BYTES",
+    "max_upload_bytes": "SUDOLESS_MAX_UPLOAD_BYTES",
     "runtime_props_eager": "SUDOLESS_RUNTIME_PROPS_EAGER",
     "executor_timeout": "SUDOLESS_EXECUTOR_TIMEOUT",
 }

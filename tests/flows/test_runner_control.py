@@ -10,7 +10,7 @@ import pytest
 
 from flows.harness import job_status, outcome, run_flow, submit, wait_for, write_project
 from sudoless.errors import InputError, StateError
-from sudoless.flows.executions import control, restart_execution
+from sudoless.flows.executions import control, restart_execution, submit_flow
 from sudoless.flows.executor import Executor
 from sudoless.flows.model import FailureAction, Status
 
@@ -276,3 +276,29 @@ def test_flow_log_accepts_other_writers_while_running(store, settings, tmp_path)
     assert result.status == S
     log = result.log()
     assert "a note from the scheduler" in log and log.index("Running execution") < log.index("finished: SUCCEEDED")
+
+
+def test_simultaneous_submissions_with_skip_admit_exactly_one(store, settings, tmp_path):
+    import threading
+
+    project = job_files(tmp_path / "p", {"a": ""}, {})
+    name = f"race-{tmp_path.name}"
+    submit(store, settings, project, "a", name=name, concurrent_option="ignore")  # uploads the project
+    for record in store.executions(store.project_id(name)):
+        store.set_execution(record.id, status=Status.SUCCEEDED)
+    barrier = threading.Barrier(4)
+    outcomes: list[object] = []
+
+    def race() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(submit_flow(store, settings, name, "a"))
+        except StateError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=race) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(isinstance(o, int) for o in outcomes) == 1, outcomes

@@ -18,7 +18,7 @@ from sudoless.flows.formats.archive import pack_dir, unpack_zip
 from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Flow, Project, Status
 from sudoless.flows.options import ExecutionOptions, parse_disabled
 from sudoless.flows.runner import FlowRunner
-from sudoless.flows.store import Store
+from sudoless.flows.store import ExecutionRecord, Store
 
 
 def flow_graph(flow: Flow) -> dict[str, Any]:
@@ -109,22 +109,25 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
     flow = project.flow(flow_name)
     if disabled is not None:
         options = _replace(options, disabled=parse_disabled(disabled, project, flow))
-    running = [e for e in store.executions(project_id, flow_name, limit=settings.max_runs_per_flow + 1)
-               if e.status not in TERMINAL_FLOW]
-    if running and options.concurrent_option == "skip":
-        raise StateError(f"Error submitting flow {flow_name}. Flow {flow_name} is already running. "
-                         "Skipping execution.")
-    if len(running) >= settings.max_runs_per_flow:
-        raise StateError(f"Flow {flow_name} has more than {settings.max_runs_per_flow} concurrent runs. "
-                         "Skipping")
-    if options.concurrent_option == "pipeline":
-        if options.pipeline_level not in (1, 2, 3):
-            raise InputError("Error parsing flow options: Missing required parameter 'pipelineLevel'. "
-                             "(pipeline needs pipelineLevel 1, 2 or 3)")
-        options = _replace(options, pipeline_execution=running[0].id if running else None)
+
+    def admit(running: list[ExecutionRecord]) -> dict[str, Any]:
+        chosen = options
+        if running and chosen.concurrent_option == "skip":
+            raise StateError(f"Error submitting flow {flow_name}. Flow {flow_name} is already running. "
+                             "Skipping execution.")
+        if len(running) >= settings.max_runs_per_flow:
+            raise StateError(f"Flow {flow_name} has more than {settings.max_runs_per_flow} concurrent runs. "
+                             "Skipping")
+        if chosen.concurrent_option == "pipeline":
+            chosen = _replace(chosen, pipeline_execution=running[0].id if running else None)
+        return chosen.to_json()
+
+    if options.concurrent_option == "pipeline" and options.pipeline_level not in (1, 2, 3):
+        raise InputError("Error parsing flow options: Missing required parameter 'pipelineLevel'. "
+                         "(pipeline needs pipelineLevel 1, 2 or 3)")
     rows = node_rows(project, flow, options.disabled)
     return store.submit(project_id, project_name, version, flow_name, rows, options.to_json(), user, source,
-                        restarted_from)
+                        restarted_from, admit=admit)
 
 
 def _current_version(store: Store, project_id: int) -> int:

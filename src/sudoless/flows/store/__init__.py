@@ -197,10 +197,24 @@ class Store:
 
     def submit(self, project_id: int, project_name: str, version: int, flow_id: str,
                nodes: Sequence[dict[str, Any]], options: dict[str, Any], user: str, source: str = "adhoc",
-               restarted_from: int | None = None) -> int:
-        """Queue an execution (PREPARING) with its node rows (READY or DISABLED, attempt 0)."""
+               restarted_from: int | None = None,
+               admit: Callable[[list[ExecutionRecord]], dict[str, Any]] | None = None) -> int:
+        """Queue an execution (PREPARING) with its node rows (READY or DISABLED, attempt 0).
+
+        ``admit`` sees the flow's unfinished executions inside the inserting transaction, with the project
+        row locked, so two concurrent submissions cannot both pass a "not already running" check; it
+        raises to refuse, or returns the options to store.
+        """
         now = self.clock()
         with self.write() as conn:
+            if admit is not None:
+                lock = sa.select(t.projects.c.id).where(t.projects.c.id == project_id)
+                conn.execute(lock if self.dialect == "sqlite" else lock.with_for_update())
+                e = t.executions
+                running = conn.execute(sa.select(e).where(
+                    e.c.project_id == project_id, e.c.flow_id == flow_id,
+                    e.c.status.not_in([s.value for s in TERMINAL_FLOW])).order_by(e.c.id.desc())).all()
+                options = admit([_execution(row) for row in running])
             result = conn.execute(t.executions.insert().values(
                 project_id=project_id, project_name=project_name, version=version, flow_id=flow_id,
                 status=Status.PREPARING.value, submit_user=user, submit_time=now, start_time=-1, end_time=-1,

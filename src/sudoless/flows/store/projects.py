@@ -1,0 +1,247 @@
+"""Queries on projects beyond upload and run: lookup, listing, deletion, the audit log, execution paging,
+stored archives and the executor table, as the HTTP API needs them.
+
+Functions take the :class:`~sudoless.flows.store.Store` they work on; like the rest of the package they
+use SQLAlchemy Core with bound parameters only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from sudoless.errors import StateError
+from sudoless.flows.model import TERMINAL_FLOW
+from sudoless.flows.store import Store
+from sudoless.flows.store import tables as t
+
+__all__ = [
+    "EventRecord", "ExecutorRecord", "FlowRecord", "ProjectRecord", "VersionRecord", "add_event",
+    "count_executions", "create_project", "database_up", "deactivate_project", "executors", "flow_records",
+    "get_project", "iter_archive", "list_projects", "project_events", "purge_project", "running_exec_ids",
+    "set_description", "version_record",
+]
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    id: int
+    name: str
+    active: bool
+    description: str
+    version: int
+    created_time: int
+    created_by: str
+    modified_time: int
+    modified_by: str
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    project_id: int
+    version: int
+    upload_time: int
+    uploader: str
+    file_name: str
+    md5: str
+    size: int
+    num_chunks: int
+    flow_version: str
+
+
+@dataclass(frozen=True)
+class FlowRecord:
+    """One stored flow of a project version: its graph (see ``executions.flow_graph``)."""
+
+    flow_id: str
+    embedded: bool
+    graph: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    user: str
+    time: int
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ExecutorRecord:
+    id: int
+    host: str
+    pid: int
+    started: int
+    heartbeat: int
+    active: bool
+
+
+def _project(row: Any) -> ProjectRecord:
+    return ProjectRecord(id=int(row.id), name=row.name, active=bool(row.active),
+                         description=row.description or "", version=int(row.version),
+                         created_time=int(row.created_time), created_by=row.created_by,
+                         modified_time=int(row.modified_time), modified_by=row.modified_by)
+
+
+def get_project(store: Store, name: str | None = None, project_id: int | None = None,
+                active_only: bool = True) -> ProjectRecord | None:
+    """The project called ``name`` (or with ``project_id``); None when there is none."""
+    p = t.projects
+    query = sa.select(p)
+    if name is not None:
+        query = query.where(p.c.name == name)
+    if project_id is not None:
+        query = query.where(p.c.id == project_id)
+    if active_only:
+        query = query.where(p.c.active.is_(True))
+    with store.read() as conn:
+        row = conn.execute(query.order_by(p.c.id.desc()).limit(1)).first()
+    return _project(row) if row else None
+
+
+def list_projects(store: Store) -> list[ProjectRecord]:
+    """Active projects, by name."""
+    p = t.projects
+    with store.read() as conn:
+        rows = conn.execute(sa.select(p).where(p.c.active.is_(True)).order_by(p.c.name)).all()
+    return [_project(row) for row in rows]
+
+
+def create_project(store: Store, name: str, description: str, user: str) -> int:
+    """Insert an active project; an active project of that name already existing is a StateError."""
+    p = t.projects
+    with store.write() as conn:
+        exists = conn.execute(sa.select(p.c.id).where(p.c.name == name, p.c.active.is_(True))).first()
+        if exists:
+            raise StateError("Project already exists.")
+        now = store.clock()
+        result = conn.execute(p.insert().values(
+            name=name, active=True, description=description, version=0, created_time=now, created_by=user,
+            modified_time=now, modified_by=user))
+        project_id = int(result.inserted_primary_key[0])
+        _insert_event(conn, store, project_id, "CREATED", user, "Project created.")
+    return project_id
+
+
+def deactivate_project(store: Store, project_id: int, user: str) -> None:
+    """Mark a project deleted (Azkaban keeps the row, inactive; the name can be reused)."""
+    p = t.projects
+    with store.write() as conn:
+        conn.execute(p.update().where(p.c.id == project_id).values(
+            active=False, modified_time=store.clock(), modified_by=user))
+        _insert_event(conn, store, project_id, "DELETED", user, "Project deleted.")
+
+
+def purge_project(store: Store, project_id: int, user: str) -> None:
+    """Delete every stored version (archives and flow graphs) of a deleted project."""
+    with store.write() as conn:
+        for table in (t.project_files, t.project_flows, t.project_versions):
+            conn.execute(table.delete().where(table.c.project_id == project_id))
+        _insert_event(conn, store, project_id, "PURGE", user, "Project purged.")
+
+
+def set_description(store: Store, project_id: int, description: str, user: str) -> None:
+    p = t.projects
+    with store.write() as conn:
+        conn.execute(p.update().where(p.c.id == project_id).values(
+            description=description, modified_time=store.clock(), modified_by=user))
+        _insert_event(conn, store, project_id, "DESCRIPTION", user, f"Description changed to {description}")
+
+
+def add_event(store: Store, project_id: int, kind: str, user: str, message: str) -> None:
+    """Append to a project's audit log (``fetchProjectLogs``); ``kind`` is Azkaban's event type name."""
+    with store.write() as conn:
+        _insert_event(conn, store, project_id, kind, user, message)
+
+
+def _insert_event(conn: sa.Connection, store: Store, project_id: int, kind: str, user: str,
+                  message: str) -> None:
+    conn.execute(t.project_events.insert().values(
+        project_id=project_id, event_type=kind, event_time=store.clock(), username=user, message=message))
+
+
+def project_events(store: Store, project_id: int, skip: int = 0, size: int = 1000) -> list[EventRecord]:
+    """A project's audit log, newest first."""
+    e = t.project_events
+    query = sa.select(e).where(e.c.project_id == project_id).order_by(
+        e.c.event_time.desc(), e.c.id.desc()).limit(max(size, 0)).offset(max(skip, 0))
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+    return [EventRecord(user=row.username, time=int(row.event_time), type=row.event_type, message=row.message)
+            for row in rows]
+
+
+def count_executions(store: Store, project_id: int, flow_id: str | None = None) -> int:
+    e = t.executions
+    query = sa.select(sa.func.count()).select_from(e).where(e.c.project_id == project_id)
+    if flow_id is not None:
+        query = query.where(e.c.flow_id == flow_id)
+    with store.read() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def running_exec_ids(store: Store, project_id: int, flow_id: str) -> list[int]:
+    """Executions of a flow that have not finished (Azkaban's "running": any non-terminal status)."""
+    e = t.executions
+    query = sa.select(e.c.id).where(
+        e.c.project_id == project_id, e.c.flow_id == flow_id,
+        e.c.status.not_in([s.value for s in TERMINAL_FLOW])).order_by(e.c.id)
+    with store.read() as conn:
+        return [int(x) for x in conn.execute(query).scalars()]
+
+
+def version_record(store: Store, project_id: int, version: int) -> VersionRecord | None:
+    v = t.project_versions
+    with store.read() as conn:
+        row = conn.execute(sa.select(v).where(v.c.project_id == project_id, v.c.version == version)).first()
+    if row is None:
+        return None
+    return VersionRecord(project_id=int(row.project_id), version=int(row.version),
+                         upload_time=int(row.upload_time),
+                         uploader=row.uploader, file_name=row.file_name, md5=row.md5, size=int(row.size),
+                         num_chunks=int(row.num_chunks), flow_version=row.flow_version)
+
+
+def iter_archive(store: Store, project_id: int, version: int) -> Iterator[bytes]:
+    """The stored zip of a version, chunk by chunk, each chunk read in its own short transaction."""
+    f = t.project_files
+    with store.read() as conn:
+        chunks = list(conn.execute(sa.select(f.c.chunk).where(
+            f.c.project_id == project_id, f.c.version == version).order_by(f.c.chunk)).scalars())
+    for chunk in chunks:
+        with store.read() as conn:
+            data = conn.execute(sa.select(f.c.data).where(
+                f.c.project_id == project_id, f.c.version == version, f.c.chunk == chunk)).scalar_one()
+        yield bytes(data)
+
+
+def flow_records(store: Store, project_id: int, version: int) -> dict[str, FlowRecord]:
+    """Every flow stored for a version, embedded ones included, by flow id."""
+    f = t.project_flows
+    with store.read() as conn:
+        rows = conn.execute(sa.select(f).where(f.c.project_id == project_id, f.c.version == version)).all()
+    return {row.flow_id: FlowRecord(flow_id=row.flow_id, embedded=bool(row.embedded),
+                                    graph=json.loads(row.data)) for row in rows}
+
+
+def executors(store: Store) -> list[ExecutorRecord]:
+    """Executors marked active (their heartbeat may still be stale; compare it with the clock)."""
+    x = t.executors
+    with store.read() as conn:
+        rows = conn.execute(sa.select(x).where(x.c.active.is_(True)).order_by(x.c.id)).all()
+    return [ExecutorRecord(id=int(r.id), host=r.host, pid=int(r.pid), started=int(r.started),
+                           heartbeat=int(r.heartbeat), active=bool(r.active)) for r in rows]
+
+
+def database_up(store: Store) -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        with store.read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        return False
+    return True

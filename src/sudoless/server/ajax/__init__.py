@@ -1,0 +1,1 @@
+"""One module per Azkaban servlet; each declares its :class:`~sudoless.server.dispatch.Servlet`."""

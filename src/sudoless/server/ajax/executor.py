@@ -1,0 +1,349 @@
+"""``/executor`` (Azkaban's ExecutorServlet, web side): run flows, control and inspect executions, read logs.
+
+With an ``execid`` parameter the execution is loaded first (a non-numeric id is an HTTP 500, an unknown
+one ``Cannot find execution 'N'``) and the permission is checked on its project. ``executeFlow`` answers
+``Project 'P' doesn't exist.`` both for a missing project and a missing EXECUTE permission, as Azkaban
+does. Node trees and log pages follow §2.3.3-§2.3.4 of the reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sudoless.accounts import Permission
+from sudoless.errors import InputError, NotFoundError, StateError
+from sudoless.flows.executions import control, submit_flow
+from sudoless.flows.model import FailureAction
+from sudoless.flows.options import ExecutionOptions
+from sudoless.flows.store import JobRunRecord
+from sudoless.flows.store import projects as queries
+from sudoless.server import pages
+from sudoless.server.ajax import execution_view as view
+from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
+from sudoless.server.params import Params
+from sudoless.server.responses import escape_html, json_response
+from sudoless.server.run_options import OptionsError, execution_options
+
+__all__ = ["EXECUTOR"]
+
+READ, EXECUTE, ADMIN = Permission.READ, Permission.EXECUTE, Permission.ADMIN
+
+
+def select(request: Request, params: Params) -> str:
+    if "ajax" in params:
+        return f"ajax:{params.get('ajax')}"
+    if request.method == "GET":
+        return "page:execution" if "execid" in params else "page:executions"
+    return "post"
+
+
+# -- lookups and refusals ------------------------------------------------------------------------------------
+
+def by_execid(call: Call) -> Target | Response:
+    exec_id = call.params.integer("execid")
+    try:
+        record = call.store.execution(exec_id)
+    except NotFoundError:
+        return json_response({"error": f"Cannot find execution '{exec_id}'"})
+    project = queries.get_project(call.store, project_id=record.project_id, active_only=False)
+    if project is None:
+        return json_response({"error": "Project 'null' not found."})
+    return Target(project=project, execution=record)
+
+
+def by_project(call: Call) -> Target | Response:
+    project = queries.get_project(call.store, name=call.params.required("project"))
+    if project is None:
+        return json_response({"error": "Project 'null' not found."})
+    return Target(project=project)
+
+
+def by_execid_or_project(call: Call) -> Target | Response:
+    return by_execid(call) if "execid" in call.params else by_project(call)
+
+
+def denied(call: Call, target: Target, perm: Permission) -> Response:
+    assert target.project is not None
+    return json_response({"error": f"User '{call.user.name}' doesn't have {perm.name} permissions on "
+                                   f"{target.project.name}"})
+
+
+def fallback(call: Call) -> Response:
+    if call.key.startswith("ajax:"):
+        if "execid" in call.params:
+            found = by_execid(call)
+            return found if isinstance(found, Response) else json_response({})
+        return json_response({"project": call.params.required("project")})
+    return Response(b"")
+
+
+# -- executeFlow ---------------------------------------------------------------------------------------------
+
+def locate_execute(call: Call) -> Target | Response:
+    name = call.params.required("project")
+    project = queries.get_project(call.store, name=name)
+    if project is None:
+        return execute_denied(call, Target(), EXECUTE)
+    return Target(project=project)
+
+
+def execute_denied(call: Call, target: Target, perm: Permission) -> Response:
+    name = call.params.required("project")
+    return json_response({"project": name, "error": f"Project '{name}' doesn't exist."})
+
+
+def execute_flow(call: Call) -> Response:
+    project = call.project
+    flow_id = call.params.required("flow")
+    body: dict[str, Any] = {"project": project.name, "flow": flow_id}
+    flows = queries.flow_records(call.store, project.id, project.version) if project.version else {}
+    if flow_id not in flows or flows[flow_id].embedded:
+        body["error"] = f"Flow '{flow_id}' cannot be found in project {project.name}"
+        return json_response(body)
+    try:
+        options, disabled = execution_options(call.params, flows[flow_id].graph.get("props") or {},
+                                              call.user.is_admin, call.settings.parallel)
+    except OptionsError as exc:
+        body["error"] = f"Error parsing flow options: {exc}"
+        return json_response(body)
+    running = queries.running_exec_ids(call.store, project.id, flow_id)
+    try:
+        exec_id = submit_flow(call.store, call.settings, project.name, flow_id, options, call.user.name,
+                              disabled=disabled, version=project.version)
+    except StateError as exc:
+        message = str(exc)
+        prefix = f"Error submitting flow {flow_id}. "
+        body["error"] = message if message.startswith(prefix) else prefix + message
+        body["execid"] = -1
+        return json_response(body)
+    except InputError as exc:  # a ``disabled`` entry that names no job of the flow
+        body["error"] = f"Error parsing flow options: {exc}"
+        return json_response(body)
+    message = f"Execution queued successfully with exec id {exec_id}"
+    if running:
+        ids = ",".join(str(i) for i in running)
+        if options.concurrent_option == "pipeline":
+            message = (f"Flow {flow_id} is already running with exec id {ids}. Pipelining level "
+                       f"{options.pipeline_level}. \n{message}")
+        else:
+            message = (f"Flow {flow_id} is already running with exec id {ids}. Will execute concurrently. \n"
+                       f"{message}")
+    body.update(message=message, execid=exec_id)
+    return json_response(body)
+
+
+# -- control -------------------------------------------------------------------------------------------------
+
+def _control(call: Call, action: str, error_key: str = "error") -> Response:
+    assert call.target.execution is not None
+    try:
+        control(call.store, call.target.execution.id, action)
+    except StateError as exc:
+        return json_response({error_key: str(exc)})
+    return json_response({})
+
+
+def cancel_flow(call: Call) -> Response:
+    return _control(call, "cancel")
+
+
+def pause_flow(call: Call) -> Response:
+    return _control(call, "pause")
+
+
+def resume_flow(call: Call) -> Response:
+    return _control(call, "resume", error_key="resume")  # Azkaban's key for this one error
+
+
+def retry_failed_jobs(call: Call) -> Response:
+    return _control(call, "retry_failed")
+
+
+def get_running(call: Call) -> Response:
+    flow_id = call.params.required("flow")
+    ids = queries.running_exec_ids(call.store, call.project.id, flow_id)
+    return json_response({"execIds": ids} if ids else {})
+
+
+# -- status --------------------------------------------------------------------------------------------------
+
+def _runs(call: Call) -> list[JobRunRecord]:
+    assert call.target.execution is not None
+    return call.store.job_runs(call.target.execution.id)
+
+
+def fetch_exec_flow(call: Call) -> Response:
+    record = call.target.execution
+    assert record is not None
+    flows = queries.flow_records(call.store, record.project_id, record.version)
+    tree = view.ExecutionTree(record, _runs(call), flows)
+    body = {"submitTime": record.submit_time, "submitUser": record.submit_user, "execid": record.id,
+            "projectId": record.project_id, "project": call.project.name, **tree.root_info()}
+    return json_response(body)
+
+
+def fetch_exec_flow_update(call: Call) -> Response:
+    record = call.target.execution
+    assert record is not None
+    last = call.params.integer("lastUpdateTime")
+    flows = queries.flow_records(call.store, record.project_id, record.version)
+    return json_response(view.ExecutionTree(record, _runs(call), flows).root_update(last))
+
+
+def flow_info(call: Call) -> Response:
+    record = call.target.execution
+    if record is None:
+        flow_id = call.params.required("flow")
+        flows = queries.flow_records(call.store, call.project.id, call.project.version) \
+            if call.project.version else {}
+        if flow_id not in flows:
+            return json_response({"error": f"Error loading flow. Flow {flow_id} doesn't exist in "
+                                           f"{call.project.name}"})
+        body: dict[str, Any] = {"successEmails": [], "failureEmails": []}
+        schedule = call.scheduler.for_flow(call.project.id, flow_id)
+        if schedule is not None and schedule.next_fire >= 0:
+            body["scheduled"] = schedule.next_fire
+        return json_response(body)
+    options = ExecutionOptions.from_json(record.options)
+    action = options.failure_action or FailureAction.FINISH_CURRENTLY_RUNNING
+    top = {run.nested_id: run.status.value for run in _runs(call) if ":" not in run.nested_id}
+    return json_response({
+        "successEmails": list(options.success_emails), "failureEmails": list(options.failure_emails),
+        "flowParam": dict(options.runtime.get("ROOT", {})), "failureAction": action.ajax_name,
+        "notifyFailureFirst": options.notify_failure_first, "notifyFailureLast": False,
+        "failureEmailsOverride": bool(options.failure_emails),
+        "successEmailsOverride": bool(options.success_emails),
+        "concurrentOptions": options.concurrent_option, "pipelineLevel": options.pipeline_level,
+        "pipelineExecution": None, "queueLevel": 0, "nodeStatus": top, "disabled": list(options.disabled),
+    })
+
+
+def fetch_scheduled_flow_graph(call: Call) -> Response:
+    project = call.project
+    flow_id = call.params.required("flow")
+    flows = queries.flow_records(call.store, project.id, project.version) if project.version else {}
+    if flow_id not in flows or flows[flow_id].embedded:
+        return json_response({"error": f"Flow '{flow_id}' cannot be found in project {project.name}"})
+    schedule = call.scheduler.for_flow(project.id, flow_id)
+    disabled = set(schedule.options.disabled) if schedule else set()
+    body = {"submitTime": -1, "submitUser": None, "execid": -1, "projectId": project.id,
+            "project": project.name, **view.planned_tree(flows, flow_id, disabled)}
+    return json_response(body)
+
+
+def fetch_exec_job_stats(call: Call) -> Response:
+    job = call.params.required("jobid")
+    if not any(run.nested_id == job for run in _runs(call)):
+        assert call.target.execution is not None
+        return json_response({"error": f"Job {job} doesn't exist in {call.target.execution.id}"})
+    return json_response({"jobStats": []})
+
+
+# -- logs ----------------------------------------------------------------------------------------------------
+
+def log_page(call: Call, name: str, attempt: int) -> Response:
+    assert call.target.execution is not None
+    offset = call.params.integer("offset")
+    length = call.params.integer("length")
+    raw = call.store.read_log(call.target.execution.id, name, attempt, max(offset, 0), max(length, 0)) \
+        if offset >= 0 and length > 0 else b""
+    start, data = view.utf8_range(raw)
+    if not data:
+        return json_response({"data": "", "offset": offset, "length": 0})
+    return json_response({"data": escape_html(data.decode("utf-8", "replace")), "offset": offset + start,
+                          "length": len(data)})
+
+
+def fetch_exec_flow_logs(call: Call) -> Response:
+    return log_page(call, "", 0)
+
+
+def fetch_exec_job_logs(call: Call) -> Response:
+    job = call.params.required("jobId")
+    attempts = [run.attempt for run in _runs(call) if run.nested_id == job]
+    if not attempts:
+        assert call.target.execution is not None
+        return json_response({"error": f"Job {job} doesn't exist in {call.target.execution.id}"})
+    return log_page(call, job, call.params.integer("attempt", max(attempts)))
+
+
+# -- admin ---------------------------------------------------------------------------------------------------
+
+def admin_denied(text: str) -> Any:
+    def refuse(call: Call, target: Target, perm: Permission) -> Response:
+        return json_response({"error": text, "status": "error"})
+
+    return refuse
+
+
+def admin_success(call: Call) -> Response:
+    # Executors register and activate themselves and claim work from the database: nothing to reload.
+    return json_response({"status": "success"})
+
+
+# -- pages ---------------------------------------------------------------------------------------------------
+
+def executions_page(call: Call) -> Response:
+    records = call.store.executions(limit=100)
+    readable: dict[int, bool] = {}
+    rows = []
+    for record in records:
+        if record.project_id not in readable:
+            readable[record.project_id] = call.allowed(record.project_id, READ)
+        if readable[record.project_id]:
+            rows.append((record.id, record.project_name, record.flow_id, record.status.value,
+                         record.submit_user, pages.when(record.start_time), pages.when(record.end_time)))
+    return pages.table_page("Executions", ["id", "project", "flow", "status", "user", "start", "end"], rows)
+
+
+def execution_page(call: Call) -> Response:
+    record = call.target.execution
+    assert record is not None
+    rows = [(run.nested_id, run.attempt, run.type, run.status.value, pages.when(run.start_time),
+             pages.when(run.end_time)) for run in _runs(call)]
+    title = f"Execution {record.id}: {record.project_name}.{record.flow_id} {record.status.value}"
+    return pages.table_page(title, ["job", "attempt", "type", "status", "start", "end"], rows)
+
+
+def locate_page(call: Call) -> Target | Response:
+    found = by_execid(call)
+    if isinstance(found, Response):
+        return pages.message_page("Execution", f"Error loading executing flow {call.params.get('execid')} "
+                                  "not found.")
+    return found
+
+
+def page_denied(call: Call, target: Target, perm: Permission) -> Response:
+    assert target.project is not None
+    return pages.message_page("Execution", f"User {call.user.name} doesn't have {perm.name} permissions on "
+                                           f"{target.project.name}")
+
+
+EXECUTOR = Servlet.build("/executor", select, [
+    Route("ajax:executeFlow", execute_flow, EXECUTE, locate=locate_execute, denied=execute_denied,
+          changes_state=True),
+    Route("ajax:cancelFlow", cancel_flow, EXECUTE, locate=by_execid, changes_state=True),
+    Route("ajax:pauseFlow", pause_flow, EXECUTE, locate=by_execid, changes_state=True),
+    Route("ajax:resumeFlow", resume_flow, EXECUTE, locate=by_execid, changes_state=True),
+    Route("ajax:retryFailedJobs", retry_failed_jobs, EXECUTE, locate=by_execid, changes_state=True),
+    Route("ajax:getRunning", get_running, EXECUTE, locate=by_project),
+    Route("ajax:fetchexecflow", fetch_exec_flow, READ, locate=by_execid),
+    Route("ajax:fetchexecflowupdate", fetch_exec_flow_update, READ, locate=by_execid),
+    Route("ajax:fetchExecFlowLogs", fetch_exec_flow_logs, READ, locate=by_execid),
+    Route("ajax:fetchExecJobLogs", fetch_exec_job_logs, READ, locate=by_execid),
+    Route("ajax:fetchExecJobStats", fetch_exec_job_stats, READ, locate=by_execid),
+    Route("ajax:flowInfo", flow_info, READ, locate=by_execid_or_project),
+    Route("ajax:fetchscheduledflowgraph", fetch_scheduled_flow_graph, EXECUTE, locate=locate_execute,
+          denied=execute_denied),
+    Route("ajax:reloadExecutors", admin_success, ADMIN, global_scope=True, changes_state=True,
+          denied=admin_denied("Only Admins are allowed to refresh the executors")),
+    Route("ajax:enableQueueProcessor", admin_success, ADMIN, global_scope=True, changes_state=True,
+          denied=admin_denied("Only Admins are allowed to update queue processor")),
+    Route("ajax:disableQueueProcessor", admin_success, ADMIN, global_scope=True, changes_state=True,
+          denied=admin_denied("Only Admins are allowed to update queue processor")),
+    Route("page:executions", executions_page, methods=GET),
+    Route("page:execution", execution_page, READ, locate=locate_page, denied=page_denied, methods=GET),
+], fallback, denied=denied)

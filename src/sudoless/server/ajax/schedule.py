@@ -1,0 +1,284 @@
+"""``/schedule`` (Azkaban's ScheduleServlet): cron schedules and their SLAs.
+
+``ajax=...`` works with GET and POST; ``action=...`` only with POST, and then also leaves a success or
+failure message cookie, as Azkaban does. Unlike Azkaban, ``timezone`` is honoured (an unknown zone falls
+back to UTC, the server default), and a missing ``cronExpression`` or bad execution options do not create
+a schedule. Period schedules (``scheduleFlow``) are not supported: they answer an explicit error.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sudoless.accounts import Permission
+from sudoless.errors import InputError, NotFoundError
+from sudoless.flows.executions import load_version
+from sudoless.flows.options import parse_disabled
+from sudoless.flows.scheduler import Schedule, SlaRule
+from sudoless.flows.store import projects as queries
+from sudoless.server import flash, pages
+from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
+from sudoless.server.params import Params
+from sudoless.server.responses import json_response
+from sudoless.server.run_options import OptionsError, execution_options, options_json
+
+__all__ = ["SCHEDULE"]
+
+READ, SCHEDULE_PERM = Permission.READ, Permission.SCHEDULE
+DEFAULT_ZONE = "UTC"
+
+
+def select(request: Request, params: Params) -> str:
+    if "ajax" in params:
+        return f"ajax:{params.get('ajax')}"
+    if request.method == "POST":
+        return f"action:{params.get('action') or ''}"
+    return "page"
+
+
+def fallback(call: Call) -> Response:
+    return json_response({})
+
+
+def with_message(call: Call, response: Response, body: dict[str, Any]) -> Response:
+    """``action=`` posts also leave the outcome in a message cookie."""
+    if call.key.startswith("action:"):
+        if body.get("status") == "success":
+            flash.set_message(response, "success", str(body.get("message", "")))
+        else:
+            flash.set_message(response, "error", str(body.get("message") or body.get("error") or ""))
+    return response
+
+
+def answer(call: Call, body: dict[str, Any]) -> Response:
+    return with_message(call, json_response(body), body)
+
+
+# -- lookups and refusals ------------------------------------------------------------------------------------
+
+def by_project_name(call: Call) -> Target | Response:
+    name = call.params.required("projectName")
+    project = queries.get_project(call.store, name=name)
+    if project is None:
+        return answer(call, {"message": f"Project {name} does not exist", "status": "error"})
+    return Target(project=project)
+
+
+def schedule_denied(call: Call, target: Target, perm: Permission) -> Response:
+    return answer(call, {"status": "error", "message": f"Permission denied. Cannot execute "
+                                                       f"{call.params.get('flow')}"})
+
+
+def _schedule(call: Call) -> Schedule | None:
+    try:
+        return call.scheduler.get(call.params.integer("scheduleId"))
+    except NotFoundError:
+        return None
+
+
+def by_schedule_for_removal(call: Call) -> Target | Response:
+    schedule_id = call.params.integer("scheduleId")
+    schedule = _schedule(call)
+    if schedule is None:
+        return answer(call, {"message": f"Schedule with ID {schedule_id} does not exist", "status": "error"})
+    project = queries.get_project(call.store, project_id=schedule.project_id)
+    if project is None:
+        return answer(call, {"message": f"Project {schedule.project_id} does not exist", "status": "error"})
+    return Target(project=project, schedule=schedule)
+
+
+def removal_denied(call: Call, target: Target, perm: Permission) -> Response:
+    return answer(call, {"status": "error", "message": "Permission denied. Cannot remove schedule with id "
+                                                       f"{call.params.get('scheduleId')}"})
+
+
+def by_schedule(call: Call) -> Target | Response:
+    schedule_id = call.params.integer("scheduleId")
+    schedule = _schedule(call)
+    if schedule is None:
+        return json_response({"error": f"Error loading schedule. Schedule {schedule_id} doesn't exist"})
+    project = queries.get_project(call.store, project_id=schedule.project_id)
+    if project is None:
+        return json_response({"error": f"Error loading project. Project {schedule.project_id} doesn't exist"})
+    return Target(project=project, schedule=schedule)
+
+
+def sla_denied(call: Call, target: Target, perm: Permission) -> Response:
+    return json_response(
+        {"error": f"User {call.user.name} does not have permission to set SLA for this flow."})
+
+
+def sla_info_denied(call: Call, target: Target, perm: Permission) -> Response:
+    assert target.schedule is not None
+    return json_response(
+        {"error": f"Error loading project. Project {target.schedule.project_id} doesn't exist"})
+
+
+def by_project_id(call: Call) -> Target | Response:
+    project = queries.get_project(call.store, project_id=call.params.integer("projectId"))
+    if project is None:
+        return json_response({})  # Azkaban answers {} when there is no such schedule
+    return Target(project=project)
+
+
+def read_denied(call: Call, target: Target, perm: Permission) -> Response:
+    assert target.project is not None
+    return json_response({"error": f"User '{call.user.name}' doesn't have {perm.name} permissions on "
+                                   f"{target.project.name}"})
+
+
+# -- handlers ------------------------------------------------------------------------------------------------
+
+def _zone(name: str | None) -> str:
+    if not name:
+        return DEFAULT_ZONE
+    try:
+        return ZoneInfo(name.strip()).key
+    except (ZoneInfoNotFoundError, ValueError):
+        return DEFAULT_ZONE  # what the ``azkaban`` client documents: an invalid zone means the default
+
+
+def schedule_cron_flow(call: Call) -> Response:
+    project = call.project
+    flow_id = call.params.required("flow")
+    flows = queries.flow_records(call.store, project.id, project.version) if project.version else {}
+    if flow_id not in flows or flows[flow_id].embedded:
+        return answer(call, {"status": "error", "message": f"Flow {flow_id} cannot be found in project "
+                                                           f"{project.name}"})
+    cron = call.params.get("cronExpression")
+    if cron is None:
+        return answer(call, {"error": "Cron expression must exist."})
+    try:
+        options, disabled = execution_options(call.params, flows[flow_id].graph.get("props") or {},
+                                              call.user.is_admin, call.settings.parallel)
+        if disabled:
+            loaded = load_version(call.store, call.settings, project.id, project.version, project.name)
+            options = _with_disabled(options, parse_disabled(disabled, loaded, loaded.flow(flow_id)))
+    except (OptionsError, InputError) as exc:
+        return answer(call, {"error": f"Error parsing flow options: {exc}"})
+    try:
+        schedule = call.scheduler.schedule(project.name, flow_id, cron, _zone(call.params.get("timezone")),
+                                           options, call.user.name)
+    except NotFoundError as exc:
+        return answer(call, {"status": "error", "message": str(exc)})
+    except InputError:
+        return answer(call, {"error": f"This expression <{cron}> can not be parsed to quartz cron."})
+    queries.add_event(call.store, project.id, "SCHEDULE", call.user.name,
+                      f"Schedule {project.name}.{flow_id} '{schedule.cron}' ({schedule.timezone}) has been "
+                      "added.")
+    return answer(call, {"status": "success", "message": f"{project.name}.{flow_id} scheduled.",
+                         "scheduleId": schedule.id})
+
+
+def _with_disabled(options: Any, disabled: tuple[str, ...]) -> Any:
+    from dataclasses import replace
+
+    return replace(options, disabled=disabled)
+
+
+def schedule_period_flow(call: Call) -> Response:
+    return answer(call, {"status": "error", "message": "scheduleFlow (period schedules) is not supported; "
+                                                       "use scheduleCronFlow with a Quartz cron expression"})
+
+
+def remove_schedule(call: Call) -> Response:
+    schedule = call.target.schedule
+    assert schedule is not None
+    call.scheduler.remove(schedule.id)
+    queries.add_event(call.store, call.project.id, "SCHEDULE", call.user.name,
+                      f"Schedule {schedule.project_name}.{schedule.flow_id} '{schedule.cron}' has been "
+                      "removed.")
+    return answer(call, {"status": "success", "message": f"flow {schedule.flow_id} removed from Schedules."})
+
+
+def _time(ms: int, zone: str) -> str:
+    if ms < 0:
+        return "-"
+    return f"{datetime.fromtimestamp(ms / 1000, UTC).astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S}"
+
+
+def fetch_schedule(call: Call) -> Response:
+    schedule = call.scheduler.for_flow(call.project.id, call.params.required("flowId"))
+    if schedule is None:
+        return json_response({})
+    return json_response({"schedule": {
+        "scheduleId": str(schedule.id), "submitUser": schedule.submit_user,
+        "firstSchedTime": _time(schedule.submit_time, schedule.timezone),
+        "nextExecTime": _time(schedule.next_fire, schedule.timezone), "period": "null",
+        "cronExpression": schedule.cron, "timezone": schedule.timezone,
+        "executionOptions": options_json(schedule.options)}})
+
+
+def fetch_schedules(call: Call) -> Response:
+    items = []
+    readable: dict[int, bool] = {}
+    for schedule in call.scheduler.list():
+        if schedule.project_id not in readable:
+            readable[schedule.project_id] = call.allowed(schedule.project_id, READ)
+        if readable[schedule.project_id]:
+            items.append({"scheduleId": schedule.id, "flowname": schedule.flow_id,
+                          "projectname": schedule.project_name, "time": schedule.submit_time,
+                          "cron": schedule.cron, "period": 0, "history": False})
+    return json_response({"items": items} if items else {})
+
+
+def set_sla(call: Call) -> Response:
+    schedule = call.target.schedule
+    assert schedule is not None
+    settings = call.params.group("settings")
+    texts = [settings[key] for key in sorted(settings, key=lambda k: (not k.isdigit(), int(k) if k.isdigit()
+                                                                      else 0, k))]
+    try:
+        rules = [SlaRule.parse(text) for text in texts]
+        if not rules:
+            raise InputError(f"SLA for schedule {schedule.id} must have at least one action")
+        call.scheduler.set_sla(schedule.id, rules, call.params.get("slaEmails") or "")
+    except InputError as exc:
+        return json_response({"error": str(exc)})
+    queries.add_event(call.store, call.project.id, "SLA", call.user.name,
+                      f"SLA for flow {schedule.flow_id} has been added/changed.")
+    return json_response({})
+
+
+def sla_info(call: Call) -> Response:
+    schedule = call.target.schedule
+    assert schedule is not None
+    body: dict[str, Any] = {}
+    if schedule.sla:
+        body["slaEmails"] = list(schedule.sla_emails)
+        body["settings"] = [{"id": rule.job, "duration": f"{rule.duration_ms // 60_000}m", "rule": rule.kind,
+                             "actions": list(rule.actions)} for rule in schedule.sla]
+    elif schedule.options.failure_emails:
+        body["slaEmails"] = list(schedule.options.failure_emails)
+    body["allJobNames"] = call.scheduler.job_ids(schedule.id)
+    return json_response(body)
+
+
+def schedules_page(call: Call) -> Response:
+    rows = [(s.id, s.project_name, s.flow_id, s.cron, s.timezone, s.submit_user, pages.when(s.next_fire))
+            for s in call.scheduler.list() if call.allowed(s.project_id, READ)]
+    columns = ["id", "project", "flow", "cron", "time zone", "user", "next run"]
+    return pages.table_page("Scheduled flows", columns, rows, messages=flash.take_messages(call.request))
+
+
+SCHEDULE = Servlet.build("/schedule", select, [
+    Route("ajax:scheduleCronFlow", schedule_cron_flow, SCHEDULE_PERM, locate=by_project_name,
+          denied=schedule_denied, changes_state=True),
+    Route("action:scheduleCronFlow", schedule_cron_flow, SCHEDULE_PERM, locate=by_project_name,
+          denied=schedule_denied, changes_state=True),
+    Route("ajax:scheduleFlow", schedule_period_flow),
+    Route("action:scheduleFlow", schedule_period_flow),
+    Route("action:removeSched", remove_schedule, SCHEDULE_PERM, locate=by_schedule_for_removal,
+          denied=removal_denied, changes_state=True),
+    Route("ajax:fetchSchedule", fetch_schedule, READ, locate=by_project_id, denied=read_denied),
+    Route("ajax:fetchSchedules", fetch_schedules),
+    Route("ajax:loadFlow", fetch_schedules),
+    Route("ajax:setSla", set_sla, SCHEDULE_PERM, locate=by_schedule, denied=sla_denied, changes_state=True),
+    Route("ajax:slaInfo", sla_info, READ, locate=by_schedule, denied=sla_info_denied),
+    Route("page", schedules_page, methods=GET),
+], fallback)

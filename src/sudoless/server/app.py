@@ -1,0 +1,105 @@
+"""The ASGI application: Azkaban's servlet paths, each dispatching on ``ajax=`` / ``action=`` parameters.
+
+:func:`create_app` returns a FastAPI application so that the native JSON API and the web UI can be added
+to it later (``app.include_router``, ``app.mount``); the Azkaban paths are excluded from its OpenAPI
+schema. Every Azkaban request goes through :func:`handle`: parameters (query and body merged, size
+limited), login and one-shot credentials, the session, logout, then the servlet's route table
+(:mod:`sudoless.server.dispatch`). Blocking work (the database) runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sudoless.accounts import Accounts, User
+from sudoless.config import Settings
+from sudoless.errors import AuthError
+from sudoless.flows.store import Store
+from sudoless.server import pages, sessions
+from sudoless.server.ajax import executor, index, login, manager, schedule, status
+from sudoless.server.dispatch import Call, Services, Servlet, answer
+from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
+from sudoless.server.responses import jetty_error, json_response, text_response
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from sudoless.flows.scheduler import Scheduler
+
+__all__ = ["SERVLETS", "create_app", "handle"]
+
+#: The Azkaban servlets, each with its route table: the API surface, defined once.
+SERVLETS: tuple[Servlet, ...] = (index.ROOT, index.INDEX, manager.MANAGER, executor.EXECUTOR,
+                                 schedule.SCHEDULE, status.STATUS)
+
+ANONYMOUS = User(name="", roles=(), groups=(), proxy_users=(), email="")
+
+
+def create_app(settings: Settings, store: Store, accounts: Accounts, scheduler: Scheduler, *,
+               secure: bool = False) -> FastAPI:
+    """The application over an opened store; ``secure`` marks cookies Secure (served over HTTPS)."""
+    app = FastAPI(title="sudoless", version=status.version())
+    services = Services(settings=settings, store=store, accounts=accounts, scheduler=scheduler,
+                        secret=sessions.load_secret(settings.home), secure=secure, version=status.version(),
+                        started=store.clock())
+    app.state.services = services
+    app.state.servlets = {servlet.path: servlet for servlet in SERVLETS}
+    for servlet in SERVLETS:
+        app.add_api_route(servlet.path, _endpoint(services, servlet), methods=["GET", "POST"],
+                          include_in_schema=False, name=f"azkaban{servlet.path.replace('/', '-') or '-root'}")
+    app.add_api_route("/js/azkaban/view/login.js", _login_script, methods=["GET"], include_in_schema=False)
+    return app
+
+
+def _endpoint(services: Services, servlet: Servlet) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            params = await read_params(request, services.settings.max_upload_bytes)
+        except BodyTooLarge as exc:
+            return json_response({"error": str(exc)}, status=413)
+        except BadBody as exc:
+            return json_response({"error": str(exc)}, status=400)
+        try:
+            return await run_in_threadpool(handle, services, servlet, request, params)
+        finally:
+            params.close()
+
+    return endpoint
+
+
+async def _login_script(request: Request) -> Response:
+    return Response(pages.LOGIN_JS.encode(), media_type="application/javascript")
+
+
+def handle(services: Services, servlet: Servlet, request: Request, params: Params) -> Response:
+    """Authenticate one request and hand it to its servlet (see the module docstring)."""
+    try:
+        if servlet.public:
+            return answer(servlet, Call(request, params, services, ANONYMOUS))
+        if request.method == "POST" and "password" in request.query_params:
+            # Azkaban refuses credentials in URLs, which end up in logs and browser history.
+            return text_response("Login error. Must pass username and password in request body")
+        if request.method == "POST" and params.get("action") == "login" and not params.multipart:
+            return login.login(services, request, params)
+        session, via_cookie = sessions.session_id(request, params)
+        user = services.accounts.session_user(session) if session else None
+        if user is None and request.method == "POST" and "username" in params and "password" in params:
+            # One-shot credentials (Azkaban accepts them on any POST without a valid session).
+            try:
+                user = services.accounts.authenticate(params.get("username") or "",
+                                                      params.get("password") or "", login.client_ip(request))
+            except AuthError as exc:
+                return text_response(f"Login error: {exc}")
+            session, via_cookie = None, False
+        if user is None:
+            return sessions.expired(request, params)
+        if request.method == "GET" and "logout" in params:
+            return login.logout(services, session)
+        return answer(servlet, Call(request, params, services, user, session, via_cookie))
+    except MissingParameter as exc:
+        return jetty_error(request.url.path, str(exc))

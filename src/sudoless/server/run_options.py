@@ -1,0 +1,105 @@
+"""Execution options from request parameters, as Azkaban's ``HttpRequestUtils.parseFlowOptions`` reads them.
+
+``executeFlow`` and ``scheduleCronFlow`` share these parameters (reference §2.3.1). Problems Azkaban
+reports as ``Error parsing flow options: ...`` raise :class:`OptionsError` with the text after that
+prefix; a non-numeric ``pipelineLevel`` is a :class:`MissingParameter` (HTTP 500), as in Azkaban.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sudoless.errors import InputError
+from sudoless.flows.model import FailureAction
+from sudoless.flows.options import ExecutionOptions
+from sudoless.server.params import Params, emails
+
+__all__ = ["OptionsError", "execution_options", "options_json"]
+
+_FAILURE_ACTIONS = {"finishCurrent": FailureAction.FINISH_CURRENTLY_RUNNING,
+                    "cancelImmediately": FailureAction.CANCEL_ALL,
+                    "finishPossible": FailureAction.FINISH_ALL_POSSIBLE}
+#: Flow parameters only a global admin may set; dropped silently for everyone else, as Azkaban does.
+_ADMIN_ONLY = ("flowPriority", "useExecutor")
+_ADMIN_PREFIXES = ("azkaban.flow", "azkaban.job")
+
+
+class OptionsError(InputError):
+    """Execution options that do not parse; the message follows ``Error parsing flow options: ``."""
+
+
+def execution_options(params: Params, flow_props: Mapping[str, str], is_admin: bool,
+                      parallel: int) -> tuple[ExecutionOptions, str | None]:
+    """The options a request asks for, and its ``disabled`` JSON (resolved later against the flow).
+
+    ``flow_props`` is the flow's configuration (Flow 2.0 ``config``): its ``failure.action`` wins over the
+    request's ``failureAction`` unless ``failureActionOverride=true``, as in Azkaban 4.
+    """
+    failure_action = _FAILURE_ACTIONS.get(params.get("failureAction") or "")
+    if failure_action is not None and flow_props.get("failure.action") \
+            and not params.boolean("failureActionOverride"):
+        failure_action = None
+
+    concurrent = params.get("concurrentOption") or "skip"
+    pipeline_level = None
+    if concurrent == "pipeline":
+        if params.get("pipelineLevel") is None:
+            raise OptionsError("Missing required parameter 'pipelineLevel'.")
+        pipeline_level = params.integer("pipelineLevel")
+        if pipeline_level not in (1, 2, 3):
+            raise OptionsError(f"pipelineLevel {pipeline_level} is not supported; use 1, 2 or 3")
+    elif concurrent != "skip":
+        concurrent = "ignore"  # Azkaban runs any other value ("ignore", "concurrent", ...) concurrently
+
+    flow_override = params.group("flowOverride")
+    runtime_groups = params.nested_group("runtimeProperty")
+    if flow_override and runtime_groups:
+        raise OptionsError("Cannot use both flowOverride and runtimeProperty params")
+    runtime: dict[str, dict[str, str]] = {}
+    if flow_override:
+        runtime["ROOT"] = dict(flow_override)
+    for node, props in runtime_groups.items():
+        runtime.setdefault(node, {}).update(props)
+    if not is_admin:
+        for props in runtime.values():
+            for key in [k for k in props if k in _ADMIN_ONLY or k.startswith(_ADMIN_PREFIXES)]:
+                del props[key]
+    runtime = {node: props for node, props in runtime.items() if props}
+
+    options = ExecutionOptions(
+        failure_action=failure_action,
+        runtime=runtime,
+        parallel=parallel,
+        concurrent_option=concurrent,
+        pipeline_level=pipeline_level,
+        notify_failure_first=params.boolean("notifyFailureFirst"),
+        failure_emails=emails(params.get("failureEmails")) if params.boolean("failureEmailsOverride") else (),
+        success_emails=emails(params.get("successEmails")) if params.boolean("successEmailsOverride") else (),
+    )
+    disabled = params.get("disabled")
+    return options, (disabled if disabled and disabled.strip() else None)
+
+
+def options_json(options: ExecutionOptions) -> dict[str, Any]:
+    """ExecutionOptions as Azkaban serialises them in ``fetchSchedule`` (bean property names)."""
+    action = options.failure_action or FailureAction.FINISH_CURRENTLY_RUNNING
+    return {
+        "notifyOnFirstFailure": options.notify_failure_first,
+        "notifyOnLastFailure": False,
+        "failureEmails": list(options.failure_emails),
+        "successEmails": list(options.success_emails),
+        "pipelineLevel": options.pipeline_level,
+        "queueLevel": 0,
+        "concurrentOption": options.concurrent_option,
+        "mailCreator": "default",
+        "memoryCheck": True,
+        "flowParameters": dict(options.runtime.get("ROOT", {})),
+        "failureAction": action.value,
+        "failureEmailsOverridden": bool(options.failure_emails),
+        "successEmailsOverridden": bool(options.success_emails),
+        "pipelineExecutionId": None,
+        "disabledJobs": list(options.disabled),
+        "runtimeProperties": {node: dict(props) for node, props in options.runtime.items()},
+        "failureActionOverridden": options.failure_action is not None,
+    }

@@ -1,0 +1,223 @@
+"""Run the server: uvicorn on a socket bound up front, with the embedded executor and the scheduler.
+
+The port is bound before anything slow happens, so a port in use fails at once with one clear line
+(an :class:`~sudoless.errors.InputError`, exit code 2 from the CLI). The embedded executor (solo mode)
+and the scheduler run in daemon threads of the server process; ``sudoless executor`` processes sharing
+the database add capacity. On shutdown the scheduler stops, the executor stops claiming, and flows this
+process runs are cancelled (their jobs killed) with a short grace period, rather than left running
+without an owner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sudoless.config import Settings, ensure_home
+from sudoless.errors import InputError, StateError
+from sudoless.flows.model import TERMINAL_FLOW, Status
+
+__all__ = ["Server", "bind"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HTTP_PORT = 8081
+DEFAULT_HTTPS_PORT = 8443
+SESSION_PURGE_SECONDS = 600.0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; InputError naming the port when it cannot be had."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise InputError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise InputError(f"port {port} is in use on {host}; stop the program listening there or choose "
+                             "another port with --port") from None
+        if exc.errno == errno.EACCES:
+            raise InputError(f"port {port} on {host}: permission denied (ports below 1024 need root); "
+                             "use a port above 1024 with --port") from None
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class Started:
+    """What a start produced: the URL, and the admin password when this start created the admin user."""
+
+    url: str
+    admin_password: str | None
+
+
+class Server:
+    """The HTTP server of one installation. :meth:`start` binds and prepares, :meth:`serve` blocks.
+
+    ``store`` and ``accounts`` may be passed in (tests); otherwise they are opened from ``settings``.
+    """
+
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int | None = None,
+                 tls: tuple[Path, Path] | None = None, embedded_executor: bool = True, max_flows: int = 30,
+                 log_level: str = "warning", store: Any = None, accounts: Any = None,
+                 scheduler_interval: float = 1.0, cancel_grace_seconds: float = 10.0) -> None:
+        self.settings = settings
+        self.host = host
+        self.port = port if port is not None else (DEFAULT_HTTPS_PORT if tls else DEFAULT_HTTP_PORT)
+        self.tls = tls
+        self.embedded_executor = embedded_executor
+        self.max_flows = max_flows
+        self.log_level = log_level
+        self.store = store
+        self.accounts = accounts
+        self.scheduler_interval = scheduler_interval
+        self.cancel_grace_seconds = cancel_grace_seconds
+        self.socket: socket.socket | None = None
+        self.uvicorn: Any = None
+        self.executor: Any = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._starter: threading.Thread | None = None
+        self.workers_ready = threading.Event()
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    def start(self) -> Started:
+        """Bind the port, open the database, create the first admin if there are no users, build the app."""
+        if self.tls:
+            from sudoless.server.tls import check_pair
+
+            check_pair(*self.tls)
+        self.socket = bind(self.host, self.port)
+        self.port = self.socket.getsockname()[1]
+        try:
+            return self._prepare()
+        except BaseException:
+            self.socket.close()
+            raise
+
+    def _prepare(self) -> Started:
+        import uvicorn
+
+        from sudoless.accounts import Accounts
+        from sudoless.flows.scheduler import Scheduler
+        from sudoless.flows.store import open_store
+        from sudoless.server.app import create_app
+
+        ensure_home(self.settings)
+        if self.store is None:
+            self.store = open_store(self.settings.database_url)
+        if self.accounts is None:
+            self.accounts = Accounts(self.store, self.settings)
+        password = self.accounts.ensure_admin()
+        self.scheduler = Scheduler(self.store, self.settings)
+        app = create_app(self.settings, self.store, self.accounts, self.scheduler,
+                         secure=self.tls is not None)
+        config = uvicorn.Config(app, host=self.host, port=self.port, log_level=self.log_level, lifespan="off",
+                                server_header=False, proxy_headers=False,
+                                ssl_certfile=str(self.tls[0]) if self.tls else None,
+                                ssl_keyfile=str(self.tls[1]) if self.tls else None)
+        self.uvicorn = uvicorn.Server(config)
+        return Started(self.url, password)
+
+    def serve(self) -> None:
+        """Run until :meth:`stop` (or SIGINT/SIGTERM in the main thread); then stop the workers."""
+        if self.uvicorn is None or self.socket is None:
+            raise StateError("Server.serve() before start()")
+        # The workers start once the server answers: they would only slow down its start.
+        self._starter = self._spawn("starter", self._start_workers_when_serving)
+        try:
+            self.uvicorn.run(sockets=[self.socket])
+        finally:
+            self._stop_workers()
+            self.socket.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.uvicorn is not None:
+            self.uvicorn.should_exit = True
+
+    @property
+    def started(self) -> bool:
+        return bool(self.uvicorn is not None and self.uvicorn.started)
+
+    def wait_started(self, timeout: float = 10.0) -> None:
+        """Wait until the server answers and its executor and scheduler run."""
+        if not self.workers_ready.wait(timeout):
+            raise StateError(f"server on {self.url} did not start within {timeout:g} s")
+
+    # -- workers --------------------------------------------------------------------------------------------
+
+    def _start_workers_when_serving(self) -> None:
+        while not self.started:
+            if self._stop.wait(0.01):
+                return
+        self._start_workers()
+
+    def _start_workers(self) -> None:
+        from sudoless.flows.executor import Executor
+
+        self._spawn("scheduler", self.scheduler.run, self._stop, self.scheduler_interval)
+        self._spawn("sessions", self._purge_sessions)
+        if self.embedded_executor:
+            self.executor = Executor(self.store, self.settings, max_flows=self.max_flows)
+            self._spawn("executor", self.executor.serve)
+        self.workers_ready.set()
+
+    def _spawn(self, name: str, target: Any, *args: Any) -> threading.Thread:
+        thread = threading.Thread(target=target, args=args, daemon=True, name=f"sudoless-{name}")
+        thread.start()
+        self._threads.append(thread)
+        return thread
+
+    def _purge_sessions(self) -> None:
+        while not self._stop.wait(SESSION_PURGE_SECONDS):
+            try:
+                self.accounts.purge_expired_sessions()
+            except Exception:
+                log.exception("purging expired sessions failed")
+
+    def _stop_workers(self) -> None:
+        self._stop.set()
+        if self._starter is not None:
+            self._starter.join()  # it may be starting the workers at this very moment
+        if self.executor is not None:
+            self.executor.stop(wait=False)
+            self._cancel_own_executions()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+
+    def _cancel_own_executions(self) -> None:
+        unfinished = [status for status in Status if status not in TERMINAL_FLOW]
+        mine = [e.id for e in self.store.executions(statuses=unfinished, limit=100_000)
+                if e.executor_id == self.executor.id]
+        for exec_id in mine:
+            with contextlib.suppress(StateError):  # it may have finished meanwhile
+                self.store.request(exec_id, "cancel")
+        deadline = time.monotonic() + self.cancel_grace_seconds
+        while mine and time.monotonic() < deadline:
+            mine = [i for i in mine if self.store.execution(i).status not in TERMINAL_FLOW]
+            time.sleep(0.1)
+        if mine:
+            log.warning("executions %s did not stop within %g s; the next start finalises them",
+                        ", ".join(map(str, mine)), self.cancel_grace_seconds)
