@@ -12,6 +12,7 @@ import logging
 import pkgutil
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -21,12 +22,22 @@ from sudoless.errors import SudolessError
 
 
 def settings_from(db: str | None) -> Settings:
-    return load_settings(db_url=db)
+    """Settings with ``--db``; the URL ``managed`` means the user's own MariaDB/MySQL instance of
+    ``sudoless mysql``, initialised and started when needed."""
+    settings = load_settings(db_url=db)
+    if settings.db_url == "managed":
+        from sudoless.config import ensure_home
+        from sudoless.mysql import managed_url
+
+        ensure_home(settings)
+        settings = replace(settings, db_url=managed_url(settings))
+    return settings
 
 
 def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--db", "db", metavar="URL", default=None,
-                        help="Database URL (default: SQLite in SUDOLESS_HOME; env SUDOLESS_DB).")(func)
+                        help="Database URL, or 'managed' for your own MariaDB/MySQL instance (sudoless mysql); "
+                             "default SQLite in SUDOLESS_HOME; env SUDOLESS_DB.")(func)
 
 
 def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
