@@ -25,20 +25,20 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sudoless.config import Settings
-from sudoless.errors import SudolessError
+from sudoless.flows.attempt import Attempt, run_attempt
 from sudoless.flows.formats.conditions import Condition, Macro, parse_condition
-from sudoless.flows.formats.precedence import job_props, node_layers, overlay
+from sudoless.flows.formats.precedence import flow_builtins, job_builtins, job_props, node_layers, overlay
 from sudoless.flows.formats.substitution import resolve_props
 from sudoless.flows.formats.validate import descendants
 from sudoless.flows.joblog import LogWriter
-from sudoless.flows.jobtypes import JobContext, JobResult, job_type
-from sudoless.flows.model import FINISHED, TERMINAL_FLOW, FailureAction, Flow, Node, Project, Status
+from sudoless.flows.jobtypes import JobResult
+from sudoless.flows.model import FINISHED, FailureAction, Flow, Node, Project, Status
 from sudoless.flows.options import ExecutionOptions
+from sudoless.flows.pipeline import Pipeline
 from sudoless.flows.store import ExecutionRecord, Store
 
 CONTROL_POLL_SECONDS = 0.5
@@ -119,7 +119,7 @@ class FlowRunner:
         self.waiting: list[str] = []
         #: nodes held back by a pipelined previous execution, re-examined at each control poll
         self.pipeline_blocked: set[str] = set()
-        self._previous: dict[str, Status] = {}
+        self.pipeline = Pipeline(store, self.options.pipeline_execution, self.options.pipeline_level)
         #: nodes waiting out their ``retry.backoff``: nested id -> monotonic time of the next attempt
         self.retry_due: dict[str, float] = {}
         self.pending: set[str] = set()
@@ -278,7 +278,8 @@ class FlowRunner:
         if not self._condition_holds(node):
             self._end_branch(node, Status.CANCELLED)
             return
-        if not self._pipeline_allows(node):
+        end_nodes = [n for n in self.siblings[""] if not self.nodes[n].children] if self.pipeline.active else []
+        if node.node.subflow is None and not self.pipeline.allows(node.nested_id, node.children, end_nodes):
             self.pipeline_blocked.add(node.nested_id)
             return
         node.input = self._flow_input(node)
@@ -305,7 +306,11 @@ class FlowRunner:
             return self.nodes[node.container].scope
         if self.root_input is None:
             runtime_root = self.options.runtime.get("ROOT", {})
-            self.root_input = overlay(self._builtins(), self.flow.props, runtime_root)
+            builtins = flow_builtins(
+                flow=self.flow.name, exec_id=self.exec_id, project_id=self.record.project_id,
+                project=self.project.name, version=self.record.version, submit_time=self.record.submit_time,
+                submit_user=self.record.submit_user, source=self.record.source, start_ms=self.start_ms)
+            self.root_input = overlay(builtins, self.flow.props, runtime_root)
         return self.root_input
 
     def _node_props(self, node: RunNode) -> dict[str, str]:
@@ -319,31 +324,9 @@ class FlowRunner:
             parts = node.nested_id.split(":")
             eager += [self.options.runtime.get(":".join(parts[:i]), {}) for i in range(1, len(parts))]
         props = job_props(node.node.shared, node.input, parent_outputs, node.node.props, runtime, eager)
-        props.update(self._job_builtins(node))
+        props.update(job_builtins(node.nested_id, node.attempt, [self.nodes[p].node.name for p in node.parents],
+                                  [self.nodes[c].node.name for c in node.children]))
         return props
-
-    def _builtins(self) -> dict[str, str]:
-        start = datetime.fromtimestamp(max(self.start_ms, 0) / 1000, UTC)
-        values = {
-            "flowid": self.flow.name, "execid": str(self.exec_id), "projectid": str(self.record.project_id),
-            "projectname": self.project.name, "projectversion": str(self.record.version),
-            "uuid": f"{self.exec_id}-{self.record.submit_time}", "submituser": self.record.submit_user,
-            "executionsource": self.record.source,
-            "start.timestamp": start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "start.year": f"{start:%Y}", "start.month": f"{start:%m}", "start.day": f"{start:%d}",
-            "start.hour": f"{start:%H}", "start.minute": f"{start:%M}", "start.second": f"{start:%S}",
-            "start.milliseconds": f"{start.microsecond // 1000:03d}", "start.timezone": "UTC",
-        }
-        return {f"azkaban.flow.{k}": v for k, v in values.items()}
-
-    def _job_builtins(self, node: RunNode) -> dict[str, str]:
-        siblings = self.nodes
-        return {
-            "azkaban.job.id": node.nested_id, "azkaban.job.attempt": str(node.attempt),
-            "azkaban.job.innodes": ",".join(siblings[p].node.name for p in node.parents),
-            "azkaban.job.outnodes": ",".join(siblings[c].node.name for c in node.children),
-            "azkaban.flow.nested.path": node.nested_id,
-        }
 
     # -- running jobs ----------------------------------------------------------------------------------
 
@@ -362,49 +345,13 @@ class FlowRunner:
             self.events.put(_Started(node.nested_id, pid, not wrote_running, self.store.clock()))
             wrote_running = True
 
-        try:
-            log.line(f"Starting job {node.nested_id} (attempt {node.attempt}) of type {node.node.type}")
-            props = resolve_props(self._node_props(node))
-            node.resolved = props
-            ctx = self._context(node, props, log, cancel, started)
-            result = job_type(node.node.type).run(ctx)
-        except SudolessError as exc:
-            log.line(str(exc), "ERROR")
-            result = JobResult(False, message=str(exc))
-        except Exception as exc:  # a job type's bug must fail its job, not kill the runner
-            log.line(f"internal error in job type {node.node.type}: {exc!r}", "ERROR")
-            result = JobResult(False, message=repr(exc))
+        attempt = Attempt(self.exec_id, node.nested_id, node.node.name, node.node.type, node.attempt,
+                          node.node.source, self.workdir, self.project.flow_version)
+        result, node.resolved = run_attempt(attempt, lambda: resolve_props(self._node_props(node)),
+                                            self.base_env, log, cancel, started)
         if not wrote_running:
             started(None)
-        succeed_anyway = node.node.props.get("job.succeed.on.failure", "").lower() == "true"
-        verdict = "SUCCEEDED" if result.succeeded else ("KILLED" if result.killed else "FAILED")
-        if verdict == "FAILED" and succeed_anyway:
-            verdict = "FAILED_SUCCEEDED (job.succeed.on.failure=true)"
-        log.line(f"Finished job {node.nested_id} attempt {node.attempt}: {verdict}"
-                 + (f" ({result.message})" if result.message and not result.succeeded else ""))
         self.events.put(_Done(node.nested_id, result, log.take()))
-
-    def _context(self, node: RunNode, props: dict[str, str], log: LogWriter, cancel: threading.Event,
-                 started: object) -> JobContext:
-        jobs_dir = self.workdir / ".jobs"
-        stem = f"{node.nested_id.replace(':', '.')}.{node.attempt}"
-        prop_file = jobs_dir / f"{stem}.props"
-        output_file = jobs_dir / f"{stem}.output"
-        prop_file.write_text("".join(f"{k}={_escape(v)}\n" for k, v in sorted(props.items())))
-        if props.get("working.dir"):
-            cwd = (self.workdir / props["working.dir"]).resolve()
-        elif self.project.flow_version == "1.0" and node.node.source:
-            cwd = (self.workdir / node.node.source).parent
-        else:
-            cwd = self.workdir
-        env = dict(self.base_env)
-        env.update({k[4:]: v for k, v in props.items() if k.startswith("env.")})
-        env.update(JOB_PROP_FILE=str(prop_file), JOB_OUTPUT_PROP_FILE=str(output_file),
-                   JOB_NAME=node.node.name, JOB_ID=node.nested_id, AZKABAN_EXEC_ID=str(self.exec_id))
-        timeout = float(props["timeout"]) if props.get("timeout", "").strip() else None
-        return JobContext(job_id=node.nested_id, attempt=node.attempt, props=props, workdir=cwd, env=env,
-                          log=log, cancel=cancel, output_file=output_file, timeout=timeout,
-                          started=started)  # type: ignore[arg-type]
 
     def _on_done(self, done: _Done) -> None:
         node = self.nodes[done.nested_id]
@@ -418,7 +365,7 @@ class FlowRunner:
             values["output_props"] = result.outputs
         elif result.killed or self.killing:
             status = Status.KILLED
-        elif node.node.props.get("job.succeed.on.failure", "").lower() == "true":
+        elif node.resolved.get("job.succeed.on.failure", "").lower() == "true":
             status = Status.FAILED_SUCCEEDED
         else:
             status = Status.FAILED
@@ -524,39 +471,9 @@ class FlowRunner:
         if request:
             self.apply(request)
         if self.pipeline_blocked:
-            self._refresh_previous()
+            self.pipeline.refresh()
             self.pending.update(self.pipeline_blocked)
             self.pipeline_blocked.clear()
-
-    # -- pipelined executions (concurrentOption=pipeline) -------------------------------------------------
-
-    def _refresh_previous(self) -> None:
-        previous = self.options.pipeline_execution
-        if previous is None:
-            return
-        if self.store.execution(previous).status in TERMINAL_FLOW:
-            self.options = replace(self.options, pipeline_execution=None)
-            self.flow_log.line(f"Pipelined execution {previous} finished; no more waiting on it")
-            return
-        self._previous = {run.nested_id: run.status for run in self.store.job_runs(previous)}
-
-    def _pipeline_allows(self, node: RunNode) -> bool:
-        """Azkaban's pipeline levels: 1 waits for the same job in the previous execution, 2 for that
-        job's children there, 3 for the previous execution's end nodes (that is, all of it)."""
-        if self.options.pipeline_execution is None or node.node.subflow is not None:
-            return True
-        if not self._previous:
-            self._refresh_previous()
-            if self.options.pipeline_execution is None:
-                return True
-        level = self.options.pipeline_level or 1
-        if level == 1:
-            waits_for = [node.nested_id]
-        elif level == 2:
-            waits_for = node.children
-        else:
-            waits_for = [n for n in self.siblings[""] if not self.nodes[n].children]
-        return all(self._previous.get(n, Status.SUCCEEDED) in FINISHED for n in waits_for)
 
     def apply(self, request: str) -> None:
         """Act on ``cancel``, ``pause``, ``resume`` or ``retry_failed``."""
@@ -630,7 +547,3 @@ def _int(text: str | None) -> int:
         return int(str(text).strip()) if text not in (None, "") else 0
     except ValueError:
         return 0
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")

@@ -15,6 +15,7 @@ of the enclosing embedded flows are applied on top of layer 4 too. The resolutio
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 Props = Mapping[str, str]
 
@@ -35,3 +36,26 @@ def job_props(shared: Props, flow_input: Props, parent_outputs: Sequence[Props],
               runtime_node: Props, eager_overrides: Sequence[Props] = ()) -> dict[str, str]:
     """The unresolved properties of a job; ``${...}`` substitution runs on the result."""
     return overlay(shared, flow_input, *parent_outputs, own, *eager_overrides, runtime_node)
+
+
+def flow_builtins(*, flow: str, exec_id: int, project_id: int, project: str, version: int, submit_time: int,
+                  submit_user: str, source: str, start_ms: int) -> dict[str, str]:
+    """The ``azkaban.flow.*`` properties every job of an execution sees (lowest part of layer 2)."""
+    start = datetime.fromtimestamp(max(start_ms, 0) / 1000, UTC)
+    values = {
+        "flowid": flow, "execid": str(exec_id), "projectid": str(project_id), "projectname": project,
+        "projectversion": str(version), "uuid": f"{exec_id}-{submit_time}", "submituser": submit_user,
+        "executionsource": source,
+        "start.timestamp": start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "start.year": f"{start:%Y}", "start.month": f"{start:%m}", "start.day": f"{start:%d}",
+        "start.hour": f"{start:%H}", "start.minute": f"{start:%M}", "start.second": f"{start:%S}",
+        "start.milliseconds": f"{start.microsecond // 1000:03d}", "start.timezone": "UTC",
+    }
+    return {f"azkaban.flow.{k}": v for k, v in values.items()}
+
+
+def job_builtins(nested_id: str, attempt: int, innodes: Sequence[str], outnodes: Sequence[str]) -> dict[str, str]:
+    """The ``azkaban.job.*`` properties of one attempt; they override everything, as Azkaban sets them last."""
+    return {"azkaban.job.id": nested_id, "azkaban.job.attempt": str(attempt),
+            "azkaban.job.innodes": ",".join(innodes), "azkaban.job.outnodes": ",".join(outnodes),
+            "azkaban.flow.nested.path": nested_id}

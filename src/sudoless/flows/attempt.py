@@ -1,0 +1,101 @@
+"""One attempt of one job, in a worker thread: its files, directory and environment, and its job type.
+
+The runner decides *whether* a job runs; this module does the running, Azkaban's way: all resolved
+properties in ``$JOB_PROP_FILE``, outputs read back from ``$JOB_OUTPUT_PROP_FILE``, ``env.*``
+properties as environment variables, and the working directory of the job's ``.job`` file (Flow 1.0) or
+the execution directory (Flow 2.0) unless ``working.dir`` says otherwise. Whatever goes wrong ends as a
+failed :class:`~sudoless.flows.jobtypes.JobResult` with the reason in the job's log, never as an
+exception in the runner.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sudoless.errors import InputError, SudolessError
+from sudoless.flows.joblog import LogWriter
+from sudoless.flows.jobtypes import JobContext, JobResult, job_type
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Where and what: the job's identity in the execution and the directories it runs in."""
+
+    exec_id: int
+    nested_id: str
+    name: str
+    type: str
+    attempt: int
+    source: str
+    workdir: Path
+    flow_version: str
+
+    @property
+    def stem(self) -> str:
+        return f"{self.nested_id.replace(':', '.')}.{self.attempt}"
+
+
+def run_attempt(attempt: Attempt, resolve: Callable[[], dict[str, str]], base_env: Mapping[str, str],
+                log: LogWriter, cancel: threading.Event,
+                started: Callable[[int | None], None]) -> tuple[JobResult, dict[str, str]]:
+    """Resolve the job's properties, run its type, and log the start and the verdict.
+
+    Returns the result and the properties the attempt ran with (empty when they did not resolve).
+    """
+    props: dict[str, str] = {}
+    log.line(f"Starting job {attempt.nested_id} (attempt {attempt.attempt}) of type {attempt.type}")
+    try:
+        props = resolve()
+        result = job_type(attempt.type).run(context(attempt, props, base_env, log, cancel, started))
+    except SudolessError as exc:
+        log.line(str(exc), "ERROR")
+        result = JobResult(False, message=str(exc))
+    except Exception as exc:  # a job type's bug must fail its job, not kill the runner
+        log.line(f"internal error in job type {attempt.type}: {exc!r}", "ERROR")
+        result = JobResult(False, message=repr(exc))
+    verdict = "SUCCEEDED" if result.succeeded else ("KILLED" if result.killed else "FAILED")
+    if verdict == "FAILED" and props.get("job.succeed.on.failure", "").lower() == "true":
+        verdict = "FAILED_SUCCEEDED (job.succeed.on.failure=true)"
+    reason = f" ({result.message})" if result.message and not result.succeeded else ""
+    log.line(f"Finished job {attempt.nested_id} attempt {attempt.attempt}: {verdict}{reason}")
+    return result, props
+
+
+def context(attempt: Attempt, props: dict[str, str], base_env: Mapping[str, str], log: LogWriter,
+            cancel: threading.Event, started: Callable[[int | None], None]) -> JobContext:
+    jobs_dir = attempt.workdir / ".jobs"
+    prop_file = jobs_dir / f"{attempt.stem}.props"
+    output_file = jobs_dir / f"{attempt.stem}.output"
+    prop_file.write_text("".join(f"{k}={_escape(v)}\n" for k, v in sorted(props.items())))
+    if props.get("working.dir"):
+        cwd = (attempt.workdir / props["working.dir"]).resolve()
+    elif attempt.flow_version == "1.0" and attempt.source:
+        cwd = (attempt.workdir / attempt.source).parent
+    else:
+        cwd = attempt.workdir
+    env = dict(base_env)
+    env.update({k[4:]: v for k, v in props.items() if k.startswith("env.")})
+    env.update(JOB_PROP_FILE=str(prop_file), JOB_OUTPUT_PROP_FILE=str(output_file), JOB_NAME=attempt.name,
+               JOB_ID=attempt.nested_id, AZKABAN_EXEC_ID=str(attempt.exec_id))
+    return JobContext(job_id=attempt.nested_id, attempt=attempt.attempt, props=props, workdir=cwd, env=env,
+                      log=log, cancel=cancel, output_file=output_file, timeout=_timeout(props), started=started)
+
+
+def _timeout(props: Mapping[str, str]) -> float | None:
+    text = props.get("timeout", "").strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise InputError(f"timeout={text!r}: not a number of seconds") from None
+    if seconds <= 0:
+        raise InputError(f"timeout={text!r}: must be more than 0 seconds")
+    return seconds
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
