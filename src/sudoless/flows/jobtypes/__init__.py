@@ -68,3 +68,4 @@ def known_types() -> list[str]:
 
 
 from sudoless.flows.jobtypes import builtin  # noqa: E402,F401  (registers the built-in types)
+from sudoless.mcmc.cipher import jobtype as _decipher  # noqa: E402,F401  (registers "decipher")

@@ -1,0 +1,185 @@
+"""``sudoless encipher``, ``sudoless decipher`` and ``sudoless mcmc lm build``: substitution ciphers.
+
+NumPy and the cipher package are imported inside the commands, so ``sudoless --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sudoless.cli import cli, emit_json, json_option
+from sudoless.config import load_settings
+from sudoless.errors import InputError
+
+CONFIDENT = 0.5
+
+
+def read_source(source: str) -> str:
+    """The text of FILE, or of stdin for ``-``; a missing or unreadable file is an :class:`InputError`."""
+    try:
+        if source == "-":
+            return sys.stdin.read()
+        return Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{source}: is a directory, not a text file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read ({exc.strerror})") from None
+
+
+def load_model(path: Path | None) -> Any:
+    """The model at ``path``, or the default English model cached under SUDOLESS_HOME (built on first use)."""
+    from sudoless.mcmc.cipher.model import LanguageModel, cached_default
+
+    if path is not None:
+        return LanguageModel.load(path)
+    return cached_default(load_settings().home)
+
+
+@cli.command()
+@click.argument("source", metavar="FILE|-")
+@click.option("--key", default=None, help="Cipher alphabet: the cipher letter for each of a..z (default: random).")
+@click.option("--seed", type=int, default=None, help="Seed for the random key and homophone choices.")
+@click.option("--no-spaces", is_flag=True, help="Patristocrat: letters only, upper case, in groups of five.")
+@click.option("--homophonic", is_flag=True, help="Several symbols per letter, no word boundaries (Zodiac style).")
+@click.option("--symbols", type=click.IntRange(26, 78), default=54, show_default=True,
+              help="Number of cipher symbols of a homophonic key.")
+@json_option
+def encipher(source: str, key: str | None, seed: int | None, no_spaces: bool, homophonic: bool, symbols: int,
+             as_json: bool) -> None:
+    """Encipher a text with a simple substitution key (case and punctuation kept) or a homophonic one.
+
+    The ciphertext goes to stdout; a generated key is printed on stderr (or in the JSON).
+    """
+    import numpy as np
+
+    from sudoless.mcmc.cipher import substitution as cipher
+
+    text = read_source(source)
+    rng = np.random.default_rng(seed)
+    if homophonic:
+        if key is not None:
+            raise InputError("--key is for simple substitution; a homophonic key is generated from --seed")
+        homophones = cipher.homophonic_key(rng, symbols)
+        ciphertext = cipher.encipher_homophonic(text, homophones, rng)
+        shown: Any = {letter: "".join(s) for letter, s in homophones.items()}
+        kind = "homophonic"
+    else:
+        alphabet = cipher.parse_key(key) if key is not None else cipher.random_key(rng)
+        ciphertext = cipher.encipher(text, alphabet, spaced=not no_spaces)
+        shown, kind = alphabet, "patristocrat" if no_spaces else "cryptogram"
+    if as_json:
+        emit_json({"ciphertext": ciphertext, "key": shown, "kind": kind})
+        return
+    click.echo(ciphertext, nl=False)
+    if key is None:
+        text_key = shown if isinstance(shown, str) else " ".join(f"{k}={v}" for k, v in shown.items())
+        click.echo(f"key: {text_key}", err=True)
+
+
+@cli.command()
+@click.argument("source", metavar="FILE|-")
+@click.option("--time-limit", type=float, default=10.0, show_default=True, help="Seconds of search at most.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the search (reproducible).")
+@click.option("--kind", type=click.Choice(["auto", "cryptogram", "patristocrat", "homophonic"]), default="auto",
+              show_default=True, help="What the ciphertext is; auto guesses from its look.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Language model from 'sudoless mcmc lm build' (default: English from symspellpy).")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
+              help="Write a PNG of the best score against time.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
+@json_option
+def decipher(source: str, time_limit: float, seed: int, kind: str, model_path: Path | None, plot_path: Path | None,
+             progress: bool | None, as_json: bool) -> None:
+    """Break a substitution cipher by Metropolis search over keys; the plaintext goes to stdout.
+
+    Exits 1 when the decryption's confidence is below 0.5 (the plaintext is still printed).
+    """
+    from sudoless.mcmc.cipher.solver import solve
+    from sudoless.mcmc.cipher.text import CipherKind, Cryptogram, SymbolText, detect_kind
+    from sudoless.mcmc.progress import progress_bar
+
+    text = read_source(source)
+    if time_limit <= 0:
+        raise InputError(f"--time-limit must be positive, got {time_limit:g}")
+    resolved = detect_kind(text) if kind == "auto" else CipherKind(kind)
+    # Reject unreadable ciphertext before loading (or building) the language model, which takes seconds.
+    if resolved == CipherKind.HOMOPHONIC:
+        SymbolText.read(text)
+    else:
+        Cryptogram.read(text, spaced=resolved == CipherKind.CRYPTOGRAM)
+    model = load_model(model_path)
+    show = sys.stderr.isatty() and not as_json if progress is None else progress
+    with progress_bar(time_limit, "deciphering", enabled=show) as advance:
+        done = [0.0]
+
+        def report(seconds: float, score: float, rounds: int) -> None:
+            advance(min(seconds, time_limit) - done[0])
+            done[0] = min(seconds, time_limit)
+
+        solution = solve(text, model, kind=resolved, time_limit=time_limit, seed=seed, progress=report)
+    if plot_path is not None:
+        from sudoless.mcmc.plots import convergence_plot
+
+        convergence_plot(solution.trace, plot_path, title=f"{solution.kind} ({len(text)} chars)")
+    solved = solution.confidence >= CONFIDENT
+    if as_json:
+        simple = solution.kind != "homophonic"
+        emit_json({"plaintext": solution.plaintext, "kind": str(solution.kind),
+                   "key": solution.cipher_alphabet if simple else solution.key, "key_map": solution.key,
+                   "score": solution.score, "confidence": solution.confidence, "share": solution.share,
+                   "coverage": solution.coverage, "agreement": solution.agreement, "rounds": solution.rounds,
+                   "evaluations": solution.evaluations, "seconds": solution.seconds, "solved": solved})
+    else:
+        click.echo(solution.plaintext, nl=not solution.plaintext.endswith("\n"))
+        if not solved:
+            click.echo(f"sudoless: low confidence ({solution.confidence:.2f}); the text may be too short or not "
+                       "in the model's language", err=True)
+    sys.exit(0 if solved else 1)
+
+
+@cli.group()
+def mcmc() -> None:
+    """Markov chain Monte Carlo tools: language models for the cipher solver."""
+
+
+@mcmc.group()
+def lm() -> None:
+    """Language models for 'sudoless decipher'."""
+
+
+@lm.command("build")
+@click.argument("corpus", nargs=-1, metavar="[CORPUS|-]...")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model file to write (.npz).")
+@click.option("--symspell", is_flag=True, help="Build the default English model from symspellpy's word lists.")
+@click.option("--order", type=click.IntRange(2, 5), default=4, show_default=True, help="Letter n-gram order.")
+@click.option("--min-count", type=click.IntRange(1), default=1, show_default=True,
+              help="Words seen fewer times than this are left out of the word model.")
+@json_option
+def build(corpus: tuple[str, ...], output: Path, symspell: bool, order: int, min_count: int, as_json: bool) -> None:
+    """Build a model from text corpora (any language written in a-z), or from symspellpy's English lists."""
+    from sudoless.mcmc.cipher.model import LanguageModel
+
+    if symspell == bool(corpus):
+        raise InputError("give either corpus files (or - for stdin) or --symspell, not both and not neither")
+    if symspell:
+        model = LanguageModel.from_symspell(spaced_order=order, unspaced_order=order)
+    else:
+        text = "\n".join(read_source(c) for c in corpus)
+        model = LanguageModel.from_corpus(text, spaced_order=order, unspaced_order=order, min_count=min_count,
+                                          source=", ".join(corpus))
+    model.save(output)
+    info = {"output": str(output), "words": len(model.words.words), "word_pairs": len(model.words.pair_keys),
+            "order": order, "source": model.source, "bytes": output.stat().st_size}
+    if as_json:
+        emit_json(info)
+    else:
+        click.echo(f"{output}: {info['words']} words, {info['word_pairs']} word pairs, letter {order}-grams "
+                   f"({info['bytes'] // 1024} KiB)")
