@@ -1,0 +1,105 @@
+"""``sudoless nn train|eval|sample``: train NumPy networks from YAML configs and use the results."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sudoless.cli import cli, emit_json, json_option
+
+
+@cli.group()
+def nn() -> None:
+    """Neural networks on NumPy: train from a YAML config, evaluate a run, sample text from a character model."""
+
+
+def threads_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--threads", type=click.IntRange(1), default=None,
+                        help="BLAS threads (default 1, or OPENBLAS_NUM_THREADS if set). On shared machines idle "
+                             "BLAS threads spin and can make small models many times slower.")(func)
+
+
+def _limit_threads(threads: int | None) -> None:
+    """Set BLAS thread counts before NumPy loads; they cannot be changed through the environment afterwards."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if threads is not None:
+            os.environ[var] = str(threads)
+        else:
+            os.environ.setdefault(var, os.environ.get("OPENBLAS_NUM_THREADS", "1"))
+
+
+def _default_root() -> Path:
+    from sudoless.config import load_settings
+
+    return load_settings().home / "nn" / "runs"
+
+
+@nn.command()
+@click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="Run directory (default: the config's 'output', else SUDOLESS_HOME/nn/runs/NAME).")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="Override the config's epoch count.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@threads_option
+@json_option
+def train(config_file: Path, output: Path | None, epochs: int | None, quiet: bool, threads: int | None,
+          as_json: bool) -> None:
+    """Train the model CONFIG.yaml describes; print the final metrics and save the run directory."""
+    _limit_threads(threads)
+    from sudoless.nn.runs import load_config, train_run
+
+    config = load_config(config_file)
+    result = train_run(config, output=output, epochs=epochs, verbose=0 if (quiet or as_json) else 1,
+                       default_root=_default_root())
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    click.echo(f"{result.name}: {result.epochs} epoch(s), {result.parameters:,} parameters, "
+               f"{result.seconds:.1f}s; saved in {result.output}")
+    for key, value in result.metrics.items():
+        click.echo(f"  {key:<20} {'-' if value is None else format(value, '.4f')}")
+    if result.sample:
+        click.echo("\n" + result.sample)
+
+
+@nn.command("eval")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@threads_option
+@json_option
+def evaluate(run_dir: Path, split: str, threads: int | None, as_json: bool) -> None:
+    """Score a trained run's model on its data set's SPLIT."""
+    _limit_threads(threads)
+    from sudoless.nn.runs import evaluate_run
+
+    metrics = evaluate_run(run_dir, split)
+    if as_json:
+        emit_json({"run": str(run_dir), "split": split, "metrics": metrics})
+        return
+    for key, value in metrics.items():
+        click.echo(f"{split}_{key:<16} {'-' if value is None else format(value, '.4f')}")
+
+
+@nn.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--length", "-n", type=click.IntRange(1), default=500, show_default=True, help="Characters to add.")
+@click.option("--prime", "-p", default="\n", help="Text to start from (default: a new line).")
+@click.option("--temperature", "-t", type=float, default=0.8, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@threads_option
+@json_option
+def sample(run_dir: Path, length: int, prime: str, temperature: float, seed: int, threads: int | None,
+           as_json: bool) -> None:
+    """Generate text from a character-level model."""
+    _limit_threads(threads)
+    from sudoless.nn.runs import sample_run
+
+    text = sample_run(run_dir, length=length, prime=prime.replace("\\n", "\n"), temperature=temperature, seed=seed)
+    if as_json:
+        emit_json({"run": str(run_dir), "prime": prime, "temperature": temperature, "seed": seed, "text": text})
+        return
+    click.echo(text)

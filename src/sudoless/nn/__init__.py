@@ -1,0 +1,54 @@
+"""``sudoless.nn``: neural networks on NumPy alone, for CPUs and for shipping to Spark executors.
+
+Layers each define their forward output and their backward gradients; models (:class:`Sequential`, or the
+functional :class:`Model` over :func:`Input` nodes) pack all parameters into one flat vector that the
+optimisers update in a few vectorised operations. Training follows Keras: ``compile`` then ``fit`` with
+callbacks, ``evaluate``, ``predict``, ``save`` and :func:`load_model`.
+
+::
+
+    from sudoless import nn
+    model = nn.Sequential([nn.Dense(64), nn.ReLU(), nn.Dense(10)], seed=0)
+    model.compile(nn.Adam(1e-3), "softmax_cross_entropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=10, validation_data=(xv, yv), callbacks=[nn.EarlyStopping(patience=3)])
+"""
+
+from sudoless.nn.callbacks import Callback, EarlyStopping, History, ModelCheckpoint, ProgressBar
+from sudoless.nn.checkpoints import load_model, save_model
+from sudoless.nn.functional import Input, Model, Node
+from sudoless.nn.layers import (
+    GELU,
+    GRU,
+    LSTM,
+    RNN,
+    Add,
+    Bidirectional,
+    Concatenate,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Layer,
+    LayerNorm,
+    LeakyReLU,
+    Masking,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    register,
+)
+from sudoless.nn.losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, SoftmaxCrossEntropy
+from sudoless.nn.metrics import Accuracy, Metric, Perplexity
+from sudoless.nn.model import Network, Sequential
+from sudoless.nn.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from sudoless.nn.schedules import CosineDecay, ExponentialDecay, Schedule, StepDecay
+
+__all__ = [
+    "GELU", "GRU", "LSTM", "RNN", "SGD", "Accuracy", "Adam", "AdamW", "Add", "Bidirectional", "BinaryCrossEntropy",
+    "Callback", "Concatenate", "CosineDecay", "CrossEntropy", "Dense", "Dropout", "EarlyStopping", "Embedding",
+    "ExponentialDecay", "Flatten", "History", "Input", "Layer", "LayerNorm", "LeakyReLU", "Loss", "Masking",
+    "MeanSquaredError", "Metric", "Model", "ModelCheckpoint", "Network", "Node", "Optimizer", "Perplexity",
+    "ProgressBar", "RMSprop", "ReLU", "Schedule", "Sequential", "Sigmoid", "Softmax", "SoftmaxCrossEntropy",
+    "StepDecay", "Tanh", "load_model", "register", "save_model",
+]

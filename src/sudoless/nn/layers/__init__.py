@@ -1,0 +1,19 @@
+"""Layers: each defines its forward output and its backward input and parameter gradients."""
+
+from sudoless.nn.layers.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, log_softmax, sigmoid, softmax
+from sudoless.nn.layers.base import LAYERS, Layer, layer_config, layer_from_config, register
+from sudoless.nn.layers.dense import Dense, Flatten, Masking
+from sudoless.nn.layers.dropout import Dropout
+from sudoless.nn.layers.embedding import Embedding
+from sudoless.nn.layers.gru import GRU
+from sudoless.nn.layers.lstm import LSTM
+from sudoless.nn.layers.merge import Add, Concatenate
+from sudoless.nn.layers.normalization import LayerNorm
+from sudoless.nn.layers.recurrent import RNN, Recurrent
+from sudoless.nn.layers.wrappers import Bidirectional
+
+__all__ = [
+    "GELU", "GRU", "LAYERS", "LSTM", "RNN", "Add", "Bidirectional", "Concatenate", "Dense", "Dropout", "Embedding",
+    "Flatten", "Layer", "LayerNorm", "LeakyReLU", "Masking", "ReLU", "Recurrent", "Sigmoid", "Softmax", "Tanh",
+    "layer_config", "layer_from_config", "log_softmax", "register", "sigmoid", "softmax",
+]

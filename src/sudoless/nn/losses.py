@@ -1,0 +1,227 @@
+"""Losses: a value to minimise and its gradient with respect to the model's output.
+
+Every loss is a mean: over examples, and over time steps for sequence outputs, counting only the steps a
+mask marks as real (``True``). Sums are accumulated in float64 so a float32 model still reports a precise loss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sudoless.errors import InputError
+from sudoless.nn.layers.activations import log_softmax, sigmoid
+
+Array = np.ndarray
+
+
+def _weights(mask: Array | None, lead: tuple[int, ...], dtype: Any) -> tuple[Array | None, float]:
+    """Per-item weights (None = all ones) and their total, for the leading (non-class) axes."""
+    if mask is None:
+        return None, float(np.prod(lead)) if lead else 1.0
+    w = np.broadcast_to(np.asarray(mask), lead).astype(dtype)
+    total = float(w.sum(dtype=np.float64))
+    if total == 0:
+        raise InputError("every time step is masked: there is nothing to compute a loss on")
+    return w, total
+
+
+class Loss:
+    """Base: ``forward(output, target, mask)`` returns the loss, ``backward()`` its gradient."""
+
+    name = "loss"
+
+    def forward(self, output: Array, target: Array, mask: Array | None = None) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> Array:
+        raise NotImplementedError
+
+    def activate(self, output: Array) -> Array:
+        """Turn raw outputs into predictions (probabilities for logit losses)."""
+        return output
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax and cross-entropy fused: takes logits, gives ``(softmax - y) / n`` as the gradient.
+
+    Targets are integer class ids (shape of the output without its last axis) or distributions (the
+    output's shape). The log-probabilities come from log-sum-exp, so a vanishing probability gives a large
+    finite loss rather than ``inf``.
+    """
+
+    name = "softmax_cross_entropy"
+
+    def forward(self, output: Array, target: Array, mask: Array | None = None) -> float:
+        classes = output.shape[-1]
+        logits = output.reshape(-1, classes)
+        logp = log_softmax(logits)
+        target = np.asarray(target)
+        lead = output.shape[:-1]
+        w, total = _weights(mask, lead, output.dtype)
+        if target.shape == output.shape and target.dtype.kind == "f":
+            dist = target.reshape(-1, classes).astype(output.dtype, copy=False)
+            nll = -np.sum(dist * logp, axis=1, dtype=np.float64)
+            self._labels, self._dist = None, dist
+        elif target.shape == lead:
+            labels = target.reshape(-1).astype(np.int64, copy=False)
+            if labels.size and (labels.min() < 0 or labels.max() >= classes):
+                raise InputError(f"class labels must lie in [0, {classes}), got {labels.min()}..{labels.max()}")
+            nll = -logp[np.arange(labels.size), labels].astype(np.float64)
+            self._labels, self._dist = labels, None
+        else:
+            raise InputError(f"targets of shape {target.shape} do not fit outputs of shape {output.shape}: give "
+                             f"class ids of shape {lead} or distributions of shape {output.shape}")
+        self._shape, self._logp, self._w, self._total = output.shape, logp, w, total
+        flat_w = None if w is None else w.reshape(-1)
+        return float((nll if flat_w is None else nll * flat_w).sum() / total)
+
+    def backward(self) -> Array:
+        grad = np.exp(self._logp)
+        if self._labels is not None:
+            grad[np.arange(self._labels.size), self._labels] -= 1.0
+        else:
+            grad -= self._dist
+        scale = np.asarray(1.0 / self._total, dtype=grad.dtype)
+        if self._w is not None:
+            grad *= (self._w.reshape(-1, 1) * scale)
+        else:
+            grad *= scale
+        return grad.reshape(self._shape)
+
+    def activate(self, output: Array) -> Array:
+        return np.exp(log_softmax(output))
+
+
+class CrossEntropy(Loss):
+    """Cross-entropy of probabilities (the output of a :class:`~sudoless.nn.layers.Softmax` layer).
+
+    Prefer :class:`SoftmaxCrossEntropy` on logits; this one exists for models that end in a softmax.
+    """
+
+    name = "cross_entropy"
+    eps = 1e-12
+
+    def forward(self, output: Array, target: Array, mask: Array | None = None) -> float:
+        classes = output.shape[-1]
+        lead = output.shape[:-1]
+        target = np.asarray(target)
+        if target.shape == lead:
+            dist = np.zeros(output.shape, output.dtype).reshape(-1, classes)
+            dist[np.arange(dist.shape[0]), target.reshape(-1).astype(np.int64)] = 1.0
+            dist = dist.reshape(output.shape)
+        elif target.shape == output.shape:
+            dist = target.astype(output.dtype, copy=False)
+        else:
+            raise InputError(f"targets of shape {target.shape} do not fit outputs of shape {output.shape}")
+        w, total = _weights(mask, lead, output.dtype)
+        p = np.clip(output, self.eps, 1.0)
+        per_item = -np.sum(dist * np.log(p), axis=-1, dtype=np.float64)
+        self._p, self._dist, self._w, self._total = p, dist, w, total
+        return float((per_item if w is None else per_item * w).sum() / total)
+
+    def backward(self) -> Array:
+        grad = -self._dist / self._p / self._total
+        if self._w is not None:
+            grad = grad * self._w[..., None]
+        return grad
+
+
+class MeanSquaredError(Loss):
+    """Mean of squared differences over every output element."""
+
+    name = "mse"
+
+    def forward(self, output: Array, target: Array, mask: Array | None = None) -> float:
+        target = np.asarray(target, dtype=output.dtype)
+        if target.shape != output.shape:
+            target = target.reshape(output.shape)
+        diff = output - target
+        w, total = _weights(mask, output.shape[: mask.ndim] if mask is not None else output.shape, output.dtype)
+        if mask is not None:
+            total *= float(np.prod(output.shape[mask.ndim:]))
+            w = w.reshape(w.shape + (1,) * (output.ndim - mask.ndim))  # type: ignore[union-attr]
+        self._diff, self._w, self._total = diff, w, total
+        sq = diff.astype(np.float64) ** 2
+        return float((sq if w is None else sq * w).sum() / total)
+
+    def backward(self) -> Array:
+        grad = self._diff * np.asarray(2.0 / self._total, dtype=self._diff.dtype)
+        return grad if self._w is None else grad * self._w
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy for 0/1 targets; with ``from_logits`` (the stable default) the model outputs logits.
+
+    On logits: ``max(z, 0) - z y + log(1 + exp(-|z|))`` with gradient ``(σ(z) - y)/n``.
+    """
+
+    name = "binary_cross_entropy"
+    eps = 1e-12
+
+    def __init__(self, from_logits: bool = True) -> None:
+        self.from_logits = from_logits
+
+    def forward(self, output: Array, target: Array, mask: Array | None = None) -> float:
+        y = np.asarray(target, dtype=output.dtype).reshape(output.shape)
+        if mask is None:
+            w, total = None, float(output.size)
+        else:
+            w, total = _weights(mask, output.shape[: mask.ndim], output.dtype)
+            total *= float(np.prod(output.shape[mask.ndim:]))
+            w = w.reshape(w.shape + (1,) * (output.ndim - mask.ndim))  # type: ignore[union-attr]
+        z = output.astype(np.float64)
+        if self.from_logits:
+            per = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+        else:
+            p = np.clip(z, self.eps, 1 - self.eps)
+            per = -(y * np.log(p) + (1 - y) * np.log1p(-p))
+        self._out, self._y, self._w, self._total = output, y, w, total
+        return float((per if w is None else per * w).sum() / total)
+
+    def backward(self) -> Array:
+        out, y = self._out, self._y
+        if self.from_logits:
+            grad = (sigmoid(out.copy()) - y) / self._total
+        else:
+            p = np.clip(out, self.eps, 1 - self.eps)
+            grad = (p - y) / (p * (1 - p)) / self._total
+        grad = grad.astype(out.dtype, copy=False)
+        return grad if self._w is None else grad * self._w
+
+    def activate(self, output: Array) -> Array:
+        return sigmoid(output.copy()) if self.from_logits else output
+
+    def get_config(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits}
+
+
+LOSSES: dict[str, type[Loss]] = {
+    "softmax_cross_entropy": SoftmaxCrossEntropy, "sparse_categorical_crossentropy": SoftmaxCrossEntropy,
+    "cross_entropy": CrossEntropy, "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "binary_cross_entropy": BinaryCrossEntropy, "bce": BinaryCrossEntropy,
+}
+
+
+def get_loss(spec: str | dict[str, Any] | Loss) -> Loss:
+    """A loss from an instance, a name, or ``{"name": ..., **options}``."""
+    if isinstance(spec, Loss):
+        return spec
+    options: dict[str, Any] = {}
+    if isinstance(spec, dict):
+        options = dict(spec)
+        spec = options.pop("name", "")
+    if spec not in LOSSES:
+        raise InputError(f"unknown loss '{spec}'; known: {', '.join(sorted(LOSSES))}")
+    try:
+        return LOSSES[spec](**options)
+    except TypeError as exc:
+        raise InputError(f"loss {spec}: {exc}") from None
+
+
+def loss_config(loss: Loss) -> dict[str, Any]:
+    return {"name": loss.name, **loss.get_config()}

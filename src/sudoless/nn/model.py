@@ -1,0 +1,284 @@
+"""Models: a trainable whole made of layers, and the Sequential stack.
+
+A model is itself a layer, so a Sequential can sit inside another model (that is how recurrent layers are
+stacked as one block). The outermost model owns the parameters: when it is built it packs every parameter
+into one flat vector and every gradient into another, and points each layer at views of them. Optimisers,
+gradient clipping and (later) data-parallel all-reduce then each work on one buffer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sudoless.errors import InputError, StateError
+from sudoless.nn.layers.base import Array, Layer, layer_config, layer_from_config, register
+from sudoless.nn.losses import Loss, get_loss, loss_config
+from sudoless.nn.metrics import Metric, get_metric
+from sudoless.nn.optimizers import Optimizer, get_optimizer
+
+
+def cast_input(x: Any, dtype: np.dtype) -> Any:
+    """Float inputs in the model's dtype; integer inputs (token ids) unchanged; lists element-wise."""
+    if isinstance(x, list | tuple):
+        return [cast_input(item, dtype) for item in x]
+    x = np.asarray(x)
+    return x.astype(dtype, copy=False) if x.dtype.kind in "fb" else x
+
+
+def input_shape_of(x: Any) -> Any:
+    if isinstance(x, list | tuple):
+        return [tuple(np.shape(item)[1:]) for item in x]
+    return tuple(np.shape(x)[1:])
+
+
+class Network(Layer):
+    """Behaviour shared by every model: building, packing, compiling, training, evaluating, saving.
+
+    ``seed`` fixes the initial weights, dropout masks and (unless ``fit`` is given its own) the shuffling
+    order; ``dtype`` is float32 for training and float64 for gradient checks.
+    """
+
+    def __init__(self, seed: int = 0, dtype: str = "float32", name: str | None = None) -> None:
+        super().__init__(name)
+        self.seed = int(seed)
+        self.dtype = np.dtype(dtype)
+        self.input_grad = False
+        self.loss: Loss | None = None
+        self.optimizer: Optimizer | None = None
+        self.metrics: list[Metric] = []
+        self.input_shape: Any = None
+        self.flat_params: Array | None = None
+        self.flat_grads: Array | None = None
+        self.decayed = 0
+        self.stop_training = False
+        self.output_mask: Array | None = None
+
+    # -- building --------------------------------------------------------------------------------------------
+
+    def build(self, input_shape: Any, rng: np.random.Generator | None = None, dtype: Any = None) -> Any:
+        """Create every parameter for ``input_shape`` (batch axis excluded) and, at the top level, pack them."""
+        top = rng is None
+        rng = np.random.default_rng(self.seed) if rng is None else rng
+        if dtype is not None and not top:
+            self.dtype = np.dtype(dtype)
+        self.input_shape = input_shape
+        shape = self._build_layers(input_shape, rng)
+        self.built = True
+        if top:
+            self._pack()
+        self._output_shape = shape
+        return shape
+
+    def _build_layers(self, input_shape: Any, rng: np.random.Generator) -> Any:
+        raise NotImplementedError
+
+    def output_shape(self, input_shape: Any) -> Any:
+        return self._output_shape if self.built else self._infer_shape(input_shape)
+
+    def _infer_shape(self, input_shape: Any) -> Any:
+        raise NotImplementedError
+
+    def _pack(self) -> None:
+        slots = list(self.param_slots())
+        names = [name for name, _, _ in slots]
+        if len(set(names)) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise InputError(f"two layers share a name, so parameters collide: {', '.join(dupes)}; rename one")
+        slots.sort(key=lambda slot: slot[1].params[slot[2]].ndim < 2)
+        self.decayed = sum(layer.params[key].size for _, layer, key in slots if layer.params[key].ndim >= 2)
+        total = sum(layer.params[key].size for _, layer, key in slots)
+        self.flat_params = np.zeros(total, self.dtype)
+        self.flat_grads = np.zeros(total, self.dtype)
+        self.slots: dict[str, tuple[Layer, str, slice]] = {}
+        offset = 0
+        for name, layer, key in slots:
+            value = layer.params[key]
+            part = slice(offset, offset + value.size)
+            view = self.flat_params[part].reshape(value.shape)
+            view[...] = value
+            layer.params[key] = view
+            layer.grads[key] = self.flat_grads[part].reshape(value.shape)
+            self.slots[name] = (layer, key, part)
+            offset += value.size
+
+    def _ensure_built(self, x: Any) -> None:
+        if not self.built:
+            self.build(input_shape_of(x))
+
+    def count_params(self) -> int:
+        return 0 if self.flat_params is None else int(self.flat_params.size)
+
+    def get_weights(self) -> dict[str, Array]:
+        """Copies of every parameter by qualified name (``layer/param``)."""
+        return {name: layer.params[key].copy() for name, (layer, key, _) in self.slots.items()}
+
+    def set_weights(self, weights: dict[str, Array]) -> None:
+        missing = sorted(set(self.slots) - set(weights))
+        if missing:
+            raise InputError(f"weights are missing for {', '.join(missing[:5])}")
+        for name, (layer, key, _) in self.slots.items():
+            value = np.asarray(weights[name])
+            if value.shape != layer.params[key].shape:
+                raise InputError(f"weights for {name} have shape {value.shape}, the model needs "
+                                 f"{layer.params[key].shape}")
+            layer.params[key][...] = value
+
+    def summary(self) -> str:
+        lines = [f"{type(self).__name__} ({self.count_params():,} parameters, {self.dtype})"]
+        for name, (layer, key, _) in getattr(self, "slots", {}).items():
+            lines.append(f"  {name:<40} {layer.params[key].shape!s:<16} {layer.params[key].size:>10,}")
+        return "\n".join(lines)
+
+    # -- compiling and training ------------------------------------------------------------------------------
+
+    def compile(self, optimizer: str | dict[str, Any] | Optimizer = "adam",
+                loss: str | dict[str, Any] | Loss = "softmax_cross_entropy",
+                metrics: Sequence[str | Metric] = ()) -> Network:
+        """Choose the optimiser, the loss and the metrics reported besides the loss."""
+        self.optimizer = get_optimizer(optimizer)
+        self.loss = get_loss(loss)
+        self.metrics = [get_metric(m) for m in metrics]
+        return self
+
+    def _require_compiled(self) -> tuple[Loss, Optimizer]:
+        if self.loss is None or self.optimizer is None:
+            raise StateError("compile the model (optimizer, loss) before training it")
+        return self.loss, self.optimizer
+
+    def train_step(self, x: Any, y: Array) -> tuple[float, Array]:
+        """One forward, backward and optimiser update on a batch; returns the loss and the raw outputs."""
+        loss, optimizer = self._require_compiled()
+        x = cast_input(x, self.dtype)
+        self._ensure_built(x)
+        out = self.forward(x, training=True)
+        mask = self.output_mask
+        value = loss.forward(out, y, mask)
+        self.backward(loss.backward())
+        optimizer.step(self.flat_params, self.flat_grads, self.decayed)  # type: ignore[arg-type]
+        return value, out
+
+    def train_on_batch(self, x: Any, y: Array) -> float:
+        return self.train_step(x, y)[0]
+
+    def fit(self, x: Any, y: Array, epochs: int = 1, batch_size: int = 32,
+            validation_data: tuple[Any, Array] | None = None, callbacks: Sequence[Any] = (), shuffle: bool = True,
+            verbose: int = 1, seed: int | None = None, tbptt: int | None = None, initial_epoch: int = 0) -> Any:
+        """Train in the Keras manner; returns the :class:`~sudoless.nn.callbacks.History`.
+
+        ``tbptt=k`` trains long sequences by truncated back-propagation through time: each batch is cut into
+        chunks of k steps, the recurrent state is carried from chunk to chunk without gradients, and the
+        optimiser steps after every chunk.
+        """
+        from sudoless.nn.training import fit
+
+        return fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                   callbacks=callbacks, shuffle=shuffle, verbose=verbose, seed=seed, tbptt=tbptt,
+                   initial_epoch=initial_epoch)
+
+    def evaluate(self, x: Any, y: Array, batch_size: int = 256) -> dict[str, float]:
+        """Loss and metrics over a whole data set, in inference mode."""
+        from sudoless.nn.training import evaluate
+
+        return evaluate(self, x, y, batch_size=batch_size)
+
+    def predict(self, x: Any, batch_size: int = 256, activate: bool = False) -> Array:
+        """Outputs for ``x`` in inference mode; ``activate`` applies the loss's link (softmax, sigmoid)."""
+        x = cast_input(x, self.dtype)
+        self._ensure_built(x)
+        items = len(x[0]) if isinstance(x, list) else len(x)
+        parts = []
+        for start in range(0, items, batch_size):
+            chunk = [a[start:start + batch_size] for a in x] if isinstance(x, list) else x[start:start + batch_size]
+            parts.append(np.array(self.forward(chunk, training=False)))
+        out = np.concatenate(parts) if parts else np.empty((0,), self.dtype)
+        if activate and self.loss is not None:
+            out = self.loss.activate(out)
+        return out
+
+    # -- persistence -----------------------------------------------------------------------------------------
+
+    def save(self, path: str | Path, include_optimizer: bool = True) -> Path:
+        """Write ``architecture.json`` and ``weights.npz`` into the directory ``path``."""
+        from sudoless.nn.checkpoints import save_model
+
+        return save_model(self, path, include_optimizer=include_optimizer)
+
+    def compile_config(self) -> dict[str, Any] | None:
+        if self.loss is None or self.optimizer is None:
+            return None
+        return {"optimizer": self.optimizer.get_config(), "loss": loss_config(self.loss),
+                "metrics": [m.name for m in self.metrics]}
+
+
+@register
+class Sequential(Network):
+    """Layers applied one after another; the usual way to build a model.
+
+    Layers without a name get ``<class>_<index>`` so that weight files stay readable and stable.
+    """
+
+    def __init__(self, layers: Sequence[Layer | dict[str, Any]] = (), seed: int = 0, dtype: str = "float32",
+                 name: str | None = None) -> None:
+        super().__init__(seed=seed, dtype=dtype, name=name)
+        self.layers: list[Layer] = []
+        for layer in layers:
+            self.add(layer)
+
+    def add(self, layer: Layer | dict[str, Any]) -> None:
+        if isinstance(layer, dict):
+            layer = layer_from_config(layer)
+        if self.built:
+            raise StateError("cannot add layers to a model that is already built")
+        if any(layer is other for other in self.layers):
+            raise InputError("the same layer object appears twice in a Sequential; create a second layer")
+        if layer.name is None:
+            layer.name = f"{type(layer).__name__.lower()}_{len(self.layers)}"
+        self.layers.append(layer)
+
+    def sublayers(self) -> list[Layer]:
+        return self.layers
+
+    def _build_layers(self, input_shape: Any, rng: np.random.Generator) -> Any:
+        if not self.layers:
+            raise InputError("a Sequential model needs at least one layer")
+        shape = input_shape
+        for index, layer in enumerate(self.layers):
+            layer.input_grad = self.input_grad if index == 0 else True
+            shape = layer.build(shape, rng, self.dtype)
+        return shape
+
+    def _infer_shape(self, input_shape: Any) -> Any:
+        for layer in self.layers:
+            input_shape = layer.output_shape(input_shape)
+        return input_shape
+
+    def forward(self, x: Any, training: bool = False, mask: Array | None = None) -> Any:
+        for layer in self.layers:
+            x = layer.forward(x, training, mask)
+            mask = layer.compute_mask(mask)
+        self.output_mask = mask
+        return x
+
+    def backward(self, dy: Array) -> Any:
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+            if dy is None:
+                break
+        return dy
+
+    def compute_mask(self, mask: Array | None) -> Array | None:
+        return self.output_mask
+
+    def get_config(self) -> dict[str, Any]:
+        return {"layers": [layer_config(layer) for layer in self.layers], "seed": self.seed,
+                "dtype": self.dtype.name, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        config = dict(config)
+        layers = [layer_from_config(spec) for spec in config.pop("layers", [])]
+        return cls(layers, **config)

@@ -1,0 +1,211 @@
+"""Optimisers working on a model's flat parameter and gradient vectors.
+
+A model packs every parameter into one contiguous vector (and every gradient into another), with the
+weight-decayed parameters (matrices and embeddings, ``ndim >= 2``) first and biases and normalisation gains
+after. An update is then a handful of vectorised operations on one buffer, however many layers there are, and
+weight decay is a slice. State buffers and a scratch buffer are allocated once, on the first step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sudoless.errors import InputError
+from sudoless.nn.schedules import Schedule, get_schedule
+
+Array = np.ndarray
+
+
+class Optimizer:
+    """Base: clipping, weight decay bookkeeping, the learning-rate schedule and the step counter.
+
+    ``clipnorm`` rescales the whole gradient when its global L2 norm exceeds it (Pascanu et al. 2013; keeps the
+    direction); ``clipvalue`` clamps each element. ``weight_decay`` is L2 added to the gradient for SGD,
+    RMSprop and Adam, and decoupled from the gradient for AdamW (Loshchilov & Hutter 2019).
+    """
+
+    name = "optimizer"
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, learning_rate: float | Schedule | dict[str, Any] = 0.01, clipnorm: float | None = None,
+                 clipvalue: float | None = None, weight_decay: float = 0.0) -> None:
+        self.schedule = get_schedule(learning_rate)
+        self.clipnorm = None if clipnorm is None else float(clipnorm)
+        self.clipvalue = None if clipvalue is None else float(clipvalue)
+        self.weight_decay = float(weight_decay)
+        self.iterations = 0
+        self.state: dict[str, Array] = {}
+        self.last_grad_norm = float("nan")
+
+    @property
+    def learning_rate(self) -> float:
+        return self.schedule(self.iterations)
+
+    def step(self, params: Array, grads: Array, decayed: int) -> None:
+        """Update ``params`` in place from ``grads`` (which may be modified); ``params[:decayed]`` get decay."""
+        if not self.state and self.state_names:
+            self.state = {name: np.zeros_like(params) for name in self.state_names}
+        if "scratch" not in self.__dict__ or self.scratch.shape != params.shape or self.scratch.dtype != params.dtype:
+            self.scratch = np.empty_like(params)
+        if self.clipvalue is not None:
+            np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+        if self.clipnorm is not None:
+            norm = float(np.sqrt(np.dot(grads, grads)))
+            self.last_grad_norm = norm
+            if norm > self.clipnorm:
+                grads *= np.asarray(self.clipnorm / (norm + 1e-12), dtype=grads.dtype)
+        lr = self.learning_rate
+        self._update(params, grads, decayed, lr)
+        self.iterations += 1
+
+    def _add_l2(self, params: Array, grads: Array, decayed: int) -> None:
+        if self.weight_decay and decayed:
+            np.multiply(params[:decayed], self.weight_decay, out=self.scratch[:decayed])
+            grads[:decayed] += self.scratch[:decayed]
+
+    def _update(self, params: Array, grads: Array, decayed: int, lr: float) -> None:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "learning_rate": self.schedule.get_config(), "clipnorm": self.clipnorm,
+                "clipvalue": self.clipvalue, "weight_decay": self.weight_decay}
+
+    def state_arrays(self) -> dict[str, Array]:
+        return {**self.state, "iterations": np.array(self.iterations)}
+
+    def load_state_arrays(self, arrays: dict[str, Array]) -> None:
+        self.iterations = int(arrays.get("iterations", 0))
+        self.state = {k: np.array(v) for k, v in arrays.items() if k in self.state_names}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum."""
+
+    name = "sgd"
+
+    def __init__(self, learning_rate: float | Schedule | dict[str, Any] = 0.01, momentum: float = 0.0,
+                 nesterov: bool = False, **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.momentum = float(momentum)
+        self.nesterov = nesterov
+        self.state_names = ("velocity",) if self.momentum else ()
+
+    def _update(self, params: Array, grads: Array, decayed: int, lr: float) -> None:
+        self._add_l2(params, grads, decayed)
+        if self.momentum:
+            v = self.state["velocity"]
+            v *= self.momentum
+            v += grads
+            if self.nesterov:
+                np.multiply(v, self.momentum, out=self.scratch)
+                self.scratch += grads
+                direction = self.scratch
+            else:
+                direction = v
+        else:
+            direction = grads
+        np.multiply(direction, lr, out=self.scratch)
+        params -= self.scratch
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """Divide each gradient by a running root mean square of its recent values (Tieleman & Hinton 2012)."""
+
+    name = "rmsprop"
+    state_names = ("square",)
+
+    def __init__(self, learning_rate: float | Schedule | dict[str, Any] = 0.001, rho: float = 0.9,
+                 epsilon: float = 1e-7, **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.epsilon = float(rho), float(epsilon)
+
+    def _update(self, params: Array, grads: Array, decayed: int, lr: float) -> None:
+        self._add_l2(params, grads, decayed)
+        sq, s = self.state["square"], self.scratch
+        sq *= self.rho
+        np.multiply(grads, grads, out=s)
+        s *= 1.0 - self.rho
+        sq += s
+        np.sqrt(sq, out=s)
+        s += self.epsilon
+        np.divide(grads, s, out=s)
+        s *= lr
+        params -= s
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction folded into the step size."""
+
+    name = "adam"
+    state_names = ("m", "v")
+    decoupled = False
+
+    def __init__(self, learning_rate: float | Schedule | dict[str, Any] = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-8, **kwargs: Any) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _update(self, params: Array, grads: Array, decayed: int, lr: float) -> None:
+        if self.decoupled:
+            if self.weight_decay and decayed:
+                params[:decayed] *= 1.0 - lr * self.weight_decay
+        else:
+            self._add_l2(params, grads, decayed)
+        m, v, s = self.state["m"], self.state["v"], self.scratch
+        b1, b2 = self.beta_1, self.beta_2
+        m *= b1
+        np.multiply(grads, 1.0 - b1, out=s)
+        m += s
+        v *= b2
+        np.multiply(grads, grads, out=s)
+        s *= 1.0 - b2
+        v += s
+        t = self.iterations + 1
+        correction_2 = np.sqrt(1.0 - b2**t)
+        step = lr * correction_2 / (1.0 - b1**t)
+        np.sqrt(v, out=s)
+        s += self.epsilon * correction_2
+        np.divide(m, s, out=s)
+        s *= step
+        params -= s
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class AdamW(Adam):
+    """Adam with weight decay applied to the weights directly, not through the adaptive gradient scaling."""
+
+    name = "adamw"
+    decoupled = True
+
+    def __init__(self, learning_rate: float | Schedule | dict[str, Any] = 0.001, weight_decay: float = 0.01,
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {o.name: o for o in (SGD, RMSprop, Adam, AdamW)}
+
+
+def get_optimizer(spec: str | dict[str, Any] | Optimizer) -> Optimizer:
+    """An optimiser from an instance, a name, or ``{"name": ..., **options}``."""
+    if isinstance(spec, Optimizer):
+        return spec
+    options: dict[str, Any] = {}
+    if isinstance(spec, dict):
+        options = dict(spec)
+        spec = options.pop("name", "")
+    if spec not in OPTIMIZERS:
+        raise InputError(f"unknown optimizer '{spec}'; known: {', '.join(sorted(OPTIMIZERS))}")
+    try:
+        return OPTIMIZERS[spec](**options)
+    except TypeError as exc:
+        raise InputError(f"optimizer {spec}: {exc}") from None
