@@ -1,0 +1,496 @@
+"""Per-job overhead of the sudoless flow engine next to Luigi, on no-op jobs.
+
+Two DAGs of ``--jobs`` jobs (default 1,000), every job one ``true`` process:
+
+* chain: ``job_i`` depends on ``job_{i-1}``;
+* fan-out: one root, ``jobs - 2`` middle jobs that depend on it, one end job that depends on them all.
+
+sudoless runs them as Azkaban Flow 1.0 projects (``type=command``, ``command=true``) on SQLite, in a fresh
+``SUDOLESS_HOME`` per run, with ``parallel 2`` (and ``parallel 10`` as an extra row). Luigi runs the same
+DAGs with ``luigi.build(local_scheduler=True, workers=2)``; each task's ``run()`` spawns ``true`` and
+writes a ``LocalTarget`` marker. Every run happens in its own child process (this script, re-invoked
+with ``--child``), so wall time includes interpreter start-up and imports, as a user would see it.
+
+Per-job overhead = (wall - wall of a 1-job flow on the same engine) / (jobs - 1). Peak RSS is the
+runner process's own (sampled with psutil every 20 ms); job processes are excluded, and for Luigi so are
+its forked worker and manager processes. The JSON also has ``helpers_peak_rss_mb`` (the runner plus its
+Python children) and ``tree_peak_rss_mb`` (the whole tree): both add up RSS, so the pages a forked child
+shares with its parent are counted twice; for sudoless the only Python children are job processes caught
+between fork and exec. Read them as upper bounds.
+
+``--sudoless-src DIR`` imports sudoless from a fixed copy of ``src/`` (``git archive COMMIT src | tar -x``),
+so the figures belong to one commit even while the working tree changes under the benchmark.
+
+    .venv/bin/python benchmarks/flow_overhead.py [--jobs 1000] [--repeat 1] [--skip-luigi]
+
+Results: a table on stdout and ``benchmarks/results/flow_overhead.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "flow_overhead.json"
+SAMPLE_SECONDS = 0.020
+DAGS = ("chain", "fan-out")
+
+# Targets from shared/research/schedulers.md §2 and the brief.
+TARGET_PER_JOB_MS = 3.0
+TARGET_LUIGI_RATIO = 5.0
+TARGET_RSS_MB = 150.0
+
+
+# -- the DAGs ---------------------------------------------------------------------------------------------
+
+
+def dag_edges(dag: str, jobs: int) -> dict[str, list[str]]:
+    """Job name -> names it depends on. ``dag`` is ``chain``, ``fan-out`` or ``single``."""
+    if dag == "single" or jobs == 1:
+        return {"job_0000": []}
+    if dag == "chain":
+        names = [f"job_{i:04d}" for i in range(jobs)]
+        return {name: ([names[i - 1]] if i else []) for i, name in enumerate(names)}
+    if dag == "fan-out":
+        middle = [f"mid_{i:04d}" for i in range(1, jobs - 1)]
+        return {"root": [], **{name: ["root"] for name in middle}, "end": middle}
+    raise ValueError(dag)
+
+
+def write_flow1_project(root: Path, edges: dict[str, list[str]]) -> Path:
+    root.mkdir(parents=True)
+    for name, deps in edges.items():
+        text = "type=command\ncommand=true\n"
+        if deps:
+            text += f"dependencies={','.join(deps)}\n"
+        (root / f"{name}.job").write_text(text)
+    return root
+
+
+# -- the children (one flow run each) ---------------------------------------------------------------------
+
+
+def child_sudoless(project: Path, parallel: int) -> dict[str, Any]:
+    """Upload, submit and run ``project`` as ``sudoless flow run`` does; SUDOLESS_HOME comes from the env."""
+    t0 = time.perf_counter()
+    from sudoless.config import load_settings
+    from sudoless.flows.executions import submit_flow, upload_project
+    from sudoless.flows.executor import Executor
+    from sudoless.flows.options import ExecutionOptions
+    from sudoless.flows.store import open_store
+
+    t1 = time.perf_counter()
+    settings = load_settings()
+    store = open_store(settings.database_url)
+    t2 = time.perf_counter()
+    _, _, project_model = upload_project(store, settings, project, "bench")
+    t3 = time.perf_counter()
+    (flow_name,) = project_model.top_flows
+    exec_id = submit_flow(store, settings, project_model.name, flow_name, ExecutionOptions(parallel=parallel),
+                          "bench")
+    t4 = time.perf_counter()
+    executor = Executor(store, settings)
+    status = executor.claim_and_run(exec_id)
+    t5 = time.perf_counter()
+    executor.stop(wait=False)
+    import sudoless
+
+    return {"ok": status is not None and status.value == "SUCCEEDED", "status": str(status and status.value),
+            "exec_id": exec_id, "db": settings.database_url, "sudoless_file": sudoless.__file__,
+            "phases": {"import": t1 - t0, "open_store": t2 - t1, "upload": t3 - t2, "submit": t4 - t3,
+                       "run": t5 - t4}}
+
+
+def child_luigi(dag: str, jobs: int, out: Path) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    import luigi
+
+    t1 = time.perf_counter()
+    edges = dag_edges(dag, jobs)
+
+    class BenchJob(luigi.Task):
+        name = luigi.Parameter()
+
+        def requires(self) -> list[BenchJob]:
+            return [BenchJob(name=dep) for dep in edges[self.name]]
+
+        def output(self) -> luigi.LocalTarget:
+            return luigi.LocalTarget(str(out / self.name))
+
+        def run(self) -> None:
+            subprocess.run(["true"], check=True)
+            with self.output().open("w") as marker:
+                marker.write("ok")
+
+    last = list(edges)[-1]  # dag_edges lists the sink last
+    ok = luigi.build([BenchJob(name=last)], local_scheduler=True, workers=2)
+    t2 = time.perf_counter()
+    return {"ok": bool(ok), "phases": {"import": t1 - t0, "run": t2 - t1}}
+
+
+# -- measuring one child ----------------------------------------------------------------------------------
+
+
+class RssSampler(threading.Thread):
+    """Peak RSS of one process, of its Python helpers, and of the whole tree, every ``SAMPLE_SECONDS``.
+
+    ``psutil.Process.children(recursive=True)`` reads every process's ``/proc/PID/stat`` on each call
+    (about 9 ms here, half a core at a 20 ms period), so the tree is followed incrementally: each sample
+    lists the pids (cheap) and reads the parent of new pids only.
+    """
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.psutil = psutil
+        self.pid = pid
+        self.proc = psutil.Process(pid)
+        self.stop = threading.Event()
+        self.runner_peak = self.helpers_peak = self.tree_peak = 0
+        self.samples = 0
+        self.cost = 0.0
+        self.error = ""
+        self._seen: set[int] = set(psutil.pids())  # older than the child: not its descendants
+        self._tree: dict[int, Any] = {}
+
+    def _descendants(self) -> list[Any]:
+        pids = set(self.psutil.pids())
+        for pid in sorted(pids - self._seen):  # pids grow, so a parent is usually examined before its child
+            try:
+                proc = self.psutil.Process(pid)
+                if proc.ppid() == self.pid or proc.ppid() in self._tree:
+                    self._tree[pid] = proc
+            except self.psutil.Error:
+                pass
+        self._seen = pids
+        for pid in [p for p in self._tree if p not in pids]:
+            del self._tree[pid]
+        return list(self._tree.values())
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # report, do not die silently: the peaks would be wrong
+            self.error = repr(exc)
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            try:
+                runner = self.proc.memory_info().rss
+            except self.psutil.Error:
+                break
+            helpers = tree = 0
+            for kid in self._descendants():
+                try:
+                    rss = kid.memory_info().rss
+                    tree += rss
+                    # name read each time: a pid is "python" between a fork and its exec of ``true``
+                    if kid.name().startswith("python"):
+                        helpers += rss  # Luigi's forked workers and its multiprocessing manager
+                except self.psutil.Error:
+                    pass  # a job process that exited between listing and reading
+            self.runner_peak = max(self.runner_peak, runner)
+            self.helpers_peak = max(self.helpers_peak, runner + helpers)
+            self.tree_peak = max(self.tree_peak, runner + tree)
+            self.samples += 1
+            self.cost += time.perf_counter() - started
+            self.stop.wait(SAMPLE_SECONDS)
+
+
+def measure(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> dict[str, Any]:
+    with open(log, "wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=err)
+        sampler = RssSampler(proc.pid)
+        sampler.start()
+        out, _ = proc.communicate()
+        wall = time.perf_counter() - started
+    sampler.stop.set()
+    sampler.join()
+    if sampler.error:
+        raise RuntimeError(f"RSS sampler failed: {sampler.error}")
+    if proc.returncode != 0:
+        raise RuntimeError(f"child failed with exit code {proc.returncode}; see {log}")
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    mb = 1 << 20
+    result.update(wall_s=wall, peak_rss_mb=sampler.runner_peak / mb,
+                  helpers_peak_rss_mb=sampler.helpers_peak / mb, tree_peak_rss_mb=sampler.tree_peak / mb,
+                  rss_samples=sampler.samples, sampler_cpu_s=sampler.cost)
+    return result
+
+
+# -- the benchmark ----------------------------------------------------------------------------------------
+
+
+def machine(sudoless_src: Path | None) -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                                text=True, check=False).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=HERE,
+                                    capture_output=True, text=True, check=False).stdout.strip())
+    except OSError:
+        commit, dirty = "", False
+    versions = {}
+    for package in ("sudoless", "luigi", "sqlalchemy", "psutil"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:
+            versions[package] = None
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
+            "cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "platform": platform.platform(), "repo_head": commit, "repo_src_uncommitted_changes": dirty,
+            "sudoless_src": str(sudoless_src.resolve()) if sudoless_src else "installed package",
+            "versions": versions,
+            "load_average_start": list(os.getloadavg())}
+
+
+def plan(args: argparse.Namespace) -> list[tuple[str, str, int]]:
+    """(engine, dag, parallel) of every run in one repeat; engine is ``sudoless`` or ``luigi``."""
+    runs = []
+    for dag in ("single", *DAGS):
+        runs.append(("sudoless", dag, 2))
+        runs.append(("sudoless", dag, 10))
+        if not args.skip_luigi:
+            runs.append(("luigi", dag, 2))
+    return runs
+
+
+def run_one(engine: str, dag: str, parallel: int, jobs: int, projects: dict[str, Path], scratch: Path,
+            tag: str, sudoless_src: Path | None) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUDOLESS_", "LUIGI_"))}
+    if sudoless_src is not None and engine == "sudoless":
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(sudoless_src), env.get("PYTHONPATH")]))
+    work = scratch / "runs" / tag
+    work.mkdir(parents=True)
+    log = work / "child.log"
+    script = str(Path(__file__).resolve())
+    if engine == "sudoless":
+        env["SUDOLESS_HOME"] = str(work / "home")
+        argv = [sys.executable, script, "--child", "sudoless", "--project", str(projects[dag]),
+                "--parallel", str(parallel)]
+        result = measure(argv, env, work, log)
+        result["succeeded_jobs"] = _sudoless_succeeded(result["db"], result["exec_id"])
+    else:
+        out = work / "targets"
+        out.mkdir()
+        n = 1 if dag == "single" else jobs
+        argv = [sys.executable, script, "--child", "luigi", "--dag", dag, "--jobs", str(n), "--out", str(out)]
+        result = measure(argv, env, work, log)
+        result["succeeded_jobs"] = sum(1 for _ in out.iterdir())
+    return result
+
+
+def _sudoless_succeeded(url: str, exec_id: int) -> int:
+    # Plain sqlite3, not sudoless's Store: with --sudoless-src the child may run another schema version.
+    import sqlite3
+
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+        (count,) = db.execute("SELECT COUNT(DISTINCT nested_id) FROM job_runs WHERE exec_id = ? AND "
+                              "status = 'SUCCEEDED'", (exec_id,)).fetchone()
+    return int(count)
+
+
+def summarise(raw: list[dict[str, Any]], jobs: int) -> list[dict[str, Any]]:
+    """Best of the repeats per (engine, dag, parallel), with per-job overhead against the 1-job run."""
+    by_case: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for run in raw:
+        by_case.setdefault((run["engine"], run["dag"], run["parallel"]), []).append(run)
+    best = {key: min(runs, key=lambda r: r["wall_s"]) for key, runs in by_case.items()}
+    rows = []
+    for (engine, dag, parallel), run in best.items():
+        runs = by_case[(engine, dag, parallel)]
+        n = 1 if dag == "single" else jobs
+        base = best[(engine, "single", parallel)]
+        per_job = (run["wall_s"] - base["wall_s"]) / (n - 1) * 1000 if n > 1 else None
+        base_run = base["phases"]["run"]
+        per_job_run = (run["phases"]["run"] - base_run) / (n - 1) * 1000 if n > 1 else None
+        rows.append({"dag": dag, "engine": engine, "parallel": parallel, "jobs": n, "wall_s": run["wall_s"],
+                     "per_job_ms": per_job, "per_job_run_phase_ms": per_job_run,
+                     "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+                     "helpers_peak_rss_mb": max(r["helpers_peak_rss_mb"] for r in runs),
+                     "tree_peak_rss_mb": max(r["tree_peak_rss_mb"] for r in runs),
+                     "phases": run["phases"], "walls_s": [r["wall_s"] for r in runs]})
+    for row in rows:
+        luigi = next((r for r in rows if r["engine"] == "luigi" and r["dag"] == row["dag"]), None)
+        row["luigi_over_sudoless_per_job"] = (
+            luigi["per_job_ms"] / row["per_job_ms"]
+            if row["engine"] == "sudoless" and luigi and row["per_job_ms"] and luigi["per_job_ms"] else None)
+        row["luigi_over_sudoless_wall"] = (luigi["wall_s"] / row["wall_s"]
+                                           if row["engine"] == "sudoless" and luigi else None)
+    order = {"single": 0, "chain": 1, "fan-out": 2}
+    rows.sort(key=lambda r: (order[r["dag"]], r["engine"] != "sudoless", r["parallel"]))
+    return rows
+
+
+def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    checks = []
+    for row in rows:
+        if row["engine"] != "sudoless" or row["parallel"] != 2 or row["dag"] == "single":
+            continue
+        checks.append({"what": f"sudoless per-job overhead, {row['dag']}",
+                       "target": f"<= {TARGET_PER_JOB_MS:g} ms",
+                       "value": f"{row['per_job_ms']:.2f} ms", "met": row["per_job_ms"] <= TARGET_PER_JOB_MS})
+        ratio = row["luigi_over_sudoless_per_job"]
+        if ratio is not None:
+            checks.append({"what": f"Luigi / sudoless per-job overhead, {row['dag']}",
+                           "target": f">= {TARGET_LUIGI_RATIO:g}x", "value": f"{ratio:.1f}x",
+                           "met": ratio >= TARGET_LUIGI_RATIO})
+    peak = max((r["peak_rss_mb"] for r in rows if r["engine"] == "sudoless"), default=0.0)
+    checks.append({"what": "sudoless runner peak RSS (all runs)", "target": f"< {TARGET_RSS_MB:g} MB",
+                   "value": f"{peak:.0f} MB", "met": peak < TARGET_RSS_MB})
+    return checks
+
+
+def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 120))  # keep rows on one line when piped to a file
+    table = Table(title=f"Flow overhead: no-op command jobs ({info['cpus']} CPUs, {info['date']})",
+                  title_justify="left")
+    for column, justify in (("DAG", "left"), ("engine", "left"), ("jobs", "right"), ("wall s", "right"),
+                            ("per-job ms", "right"), ("peak RSS MB", "right"),
+                            ("Luigi/sudoless per-job", "right"), ("Luigi/sudoless wall", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        engine = f"sudoless p{row['parallel']}" if row["engine"] == "sudoless" else "luigi w2"
+        per_job = "—" if row["per_job_ms"] is None else f"{row['per_job_ms']:.2f}"
+        if row["engine"] == "sudoless" and row["per_job_ms"] is not None:
+            colour = "green" if row["per_job_ms"] <= TARGET_PER_JOB_MS else "red"
+            per_job = f"[{colour}]{per_job}[/]"
+        ratio = row["luigi_over_sudoless_per_job"]
+        wall_ratio = row["luigi_over_sudoless_wall"]
+        table.add_row("1 job" if row["dag"] == "single" else row["dag"], engine, str(row["jobs"]),
+                      f"{row['wall_s']:.2f}", per_job, f"{row['peak_rss_mb']:.0f}",
+                      "" if ratio is None else f"{ratio:.1f}x",
+                      "" if wall_ratio is None else f"{wall_ratio:.1f}x")
+    table.caption = ("per-job = (wall - 1-job wall) / (jobs - 1); wall includes interpreter start-up; "
+                     "RSS = the runner process alone (job processes and Luigi's forked workers excluded)")
+    console.print(table)
+    goals = Table(title="Targets (sudoless at parallel 2, as Luigi's 2 workers)", title_justify="left")
+    for column in ("target", "wanted", "measured", ""):
+        goals.add_column(column)
+    for check in checks:
+        goals.add_row(check["what"], check["target"], check["value"],
+                      "[green]met[/]" if check["met"] else "[red]missed[/]")
+    console.print(goals)
+    phases = Table(title="Where the wall time goes (seconds, best run)", title_justify="left")
+    for column in ("DAG", "engine", "import", "open store", "upload", "submit", "run", "other",
+                   "run per-job ms"):
+        phases.add_column(column, justify="left" if column in ("DAG", "engine") else "right")
+    for row in rows:
+        p = row["phases"]
+        engine = f"sudoless p{row['parallel']}" if row["engine"] == "sudoless" else "luigi w2"
+        other = row["wall_s"] - sum(p.values())
+        cells = [f"{p[k]:.2f}" if k in p else "" for k in ("import", "open_store", "upload", "submit", "run")]
+        run_per_job = "—" if row["per_job_run_phase_ms"] is None else f"{row['per_job_run_phase_ms']:.2f}"
+        phases.add_row("1 job" if row["dag"] == "single" else row["dag"], engine, *cells, f"{other:.2f}",
+                       run_per_job)
+    phases.caption = ("other = interpreter start-up and exit, outside the child's own timers; run per-job = "
+                      "(run - 1-job run) / (jobs - 1), i.e. without start-up, upload and submit")
+    console.print(phases)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=1000, help="jobs per DAG (default 1000, at least 3)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each case; the best is reported")
+    parser.add_argument("--skip-luigi", action="store_true", help="run only sudoless")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and print it")
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS})")
+    parser.add_argument("--sudoless-src", type=Path, metavar="DIR",
+                        help="a src/ directory to import sudoless from (a fixed snapshot, e.g. from git "
+                             "archive) instead of the installed package")
+    # Internal: one flow run in a child process.
+    parser.add_argument("--child", choices=["sudoless", "luigi"], help=argparse.SUPPRESS)
+    parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--parallel", type=int, default=2, help=argparse.SUPPRESS)
+    parser.add_argument("--dag", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child == "sudoless":
+        print(json.dumps(child_sudoless(args.project, args.parallel)))
+        return 0
+    if args.child == "luigi":
+        print(json.dumps(child_luigi(args.dag, args.jobs, args.out)))
+        return 0
+    if args.jobs < 3:
+        parser.error("--jobs must be at least 3 (the fan-out needs a root, a middle and an end)")
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    info = machine(args.sudoless_src)
+    scratch = Path(tempfile.mkdtemp(prefix="flow-overhead-"))
+    projects = {dag: write_flow1_project(scratch / "projects" / dag.replace("-", "_"),
+                                         dag_edges(dag, args.jobs)) for dag in DAGS}
+    projects["single"] = write_flow1_project(scratch / "projects" / "single", dag_edges("single", 1))
+    runs = plan(args)
+    raw: list[dict[str, Any]] = []
+    try:
+        columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeElapsedColumn())
+        with Progress(*columns) as progress:
+            bar = progress.add_task("starting", total=len(runs) * args.repeat)
+            for rep in range(args.repeat):
+                for engine, dag, parallel in runs:
+                    label = f"{engine}{'' if engine == 'luigi' else f' p{parallel}'} {dag}"
+                    progress.update(bar, description=f"repeat {rep + 1}/{args.repeat}: {label}")
+                    tag = f"{engine}-{dag}-p{parallel}-r{rep}"
+                    result = run_one(engine, dag, parallel, args.jobs, projects, scratch, tag,
+                                     args.sudoless_src)
+                    n = 1 if dag == "single" else args.jobs
+                    if not result["ok"] or result["succeeded_jobs"] != n:
+                        raise RuntimeError(f"{label}: {result['succeeded_jobs']}/{n} jobs succeeded "
+                                           f"({result.get('status', '')}); see {scratch / 'runs' / tag}")
+                    result.update(engine=engine, dag=dag, parallel=parallel, repeat=rep)
+                    raw.append(result)
+                    progress.console.log(f"{label}: {result['wall_s']:.2f} s, runner peak RSS "
+                                         f"{result['peak_rss_mb']:.0f} MB")
+                    progress.advance(bar)
+    finally:
+        if args.keep:
+            print(f"kept {scratch}")
+        else:
+            import shutil
+
+            shutil.rmtree(scratch, ignore_errors=True)
+    info["load_average_end"] = list(os.getloadavg())
+    info["sudoless_imported_from"] = sorted({r["sudoless_file"] for r in raw if r["engine"] == "sudoless"})
+    rows = summarise(raw, args.jobs)
+    checks = targets(rows)
+    render(rows, checks, info)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({"benchmark": "flow_overhead", "jobs": args.jobs, "repeat": args.repeat,
+                                       "machine": info, "rows": rows, "targets": checks, "runs": raw},
+                                      indent=2) + "\n")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
