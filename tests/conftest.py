@@ -18,9 +18,25 @@ import sqlalchemy as sa
 from sudoless.config import Settings
 from sudoless.flows.store import Store
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "azkaban-examples"
-if not EXAMPLES.exists():  # a clone next to ../shared, or the checkout itself
-    EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "azkaban-examples"
+
+def find_shared() -> Path:
+    """The project's reference folder ``shared/``, read in place and never copied into the project.
+
+    It sits beside the checkout (``../shared``). A clone made elsewhere (CI clones into a temporary
+    folder) finds it through ``SUDOLESS_SHARED``, then beside any parent folder, then at /work/shared,
+    where this workplace keeps it.
+    """
+    repo = Path(__file__).resolve().parents[1]
+    candidates = [Path(os.environ["SUDOLESS_SHARED"])] if os.environ.get("SUDOLESS_SHARED") else []
+    candidates += [parent / "shared" for parent in repo.parents] + [Path("/work/shared")]
+    for candidate in candidates:
+        if (candidate / "azkaban-examples").is_dir():
+            return candidate
+    return repo.parent / "shared"
+
+
+SHARED = find_shared()
+EXAMPLES = SHARED / "azkaban-examples"
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -7,13 +7,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import EXAMPLES, shared_examples
 from sudoless.errors import ConditionError
 from sudoless.flows.formats.conditions import Condition, Macro, parse_condition
 from sudoless.flows.formats.properties import read_properties
 from sudoless.flows.model import Status
 
-EXAMPLES = Path("/work/shared/azkaban-examples")
-NEEDS_EXAMPLES = pytest.mark.skipif(not EXAMPLES.is_dir(), reason=f"{EXAMPLES} is not present")
+NEEDS_EXAMPLES = pytest.mark.usefixtures("examples_present")
+
+
+@pytest.fixture
+def examples_present() -> None:
+    shared_examples()
 
 S, F, K, C = Status.SUCCEEDED, Status.FAILED, Status.KILLED, Status.CANCELLED
 FS, SK, R, ES = Status.FAILED_SUCCEEDED, Status.SKIPPED, Status.RUNNING, Status.EXECUTION_STOPPED

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import EXAMPLES  # noqa: E402
 from sudoless.errors import ArchiveError, InputError, NotFoundError, ProjectError
 from sudoless.flows.formats import load_project, load_project_dir
 from sudoless.flows.formats.archive import unpack_zip
 from sudoless.flows.model import Flow, Project
-
-EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "azkaban-examples"
 
 
 @pytest.fixture
