@@ -18,7 +18,7 @@ On a machine shared with other work the wall-clock median mostly measures the ne
 and the CPU time per step (one thread: the work actually done) are the comparable figures, and the target
 is judged on both.
 
-    .venv/bin/python benchmarks/nn_vs_torch.py [--threads 1] [--rounds 3] [--steps 50] [--only mlp|lstm]
+    .venv/bin/python benchmarks/nn_vs_torch.py [--threads 1] [--rounds 3] [--steps N] [--only mlp|lstm] [--output F]
 
 Results: a table on stdout and ``benchmarks/results/nn_vs_torch.json``. Targets: MLP <= 1.1x PyTorch's time,
 LSTM <= 1.5x.
@@ -195,6 +195,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=0, help="timed steps per child (default 200 MLP, 20 LSTM)")
     parser.add_argument("--warmup", type=int, default=0, help="untimed steps first (default 20 MLP, 3 LSTM)")
     parser.add_argument("--only", choices=("mlp", "lstm"))
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS.name})")
     args = parser.parse_args()
     if args.child:
         framework, workload = args.child
@@ -232,9 +233,9 @@ def main() -> None:
     document = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
                 "cpu_count": os.cpu_count(), "load_average": load, "threads": args.threads,
                 "numpy": numpy.__version__, "torch": sys.modules["torch"].__version__, "rows": rows, "runs": runs}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2))
-    print(f"\nwrote {RESULTS.relative_to(HERE.parent)}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(document, indent=2))
+    print(f"\nwrote {args.output}")
 
 
 if __name__ == "__main__":
