@@ -125,3 +125,22 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store = Store(f"sqlite:///{tmp_path / 'sudoless.db'}")
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """One local-mode SparkSession for the whole test run: a JVM start costs seconds, and a process can hold only
+    one SparkContext. Tests that need a standalone cluster submit to it from a subprocess instead."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        unavailable("pyspark is not installed (pip install 'sudoless[spark]')")
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("sudoless-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
