@@ -144,3 +144,22 @@ def spark() -> Iterator[object]:
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One local standalone cluster (a master and two 1-core, 1 GiB workers on 127.0.0.1) for the whole test
+    run, under a temporary SUDOLESS_HOME; yields its master URL (``spark://127.0.0.1:PORT``). Apps reach it
+    from a subprocess (``sudoless spark submit`` or spark-submit)."""
+    from sudoless.errors import ConfigError
+    from sudoless.spark.cluster import start_cluster, stop_cluster
+
+    cluster_settings = Settings(home=tmp_path_factory.mktemp("spark-cluster-home"))
+    try:
+        state = start_cluster(cluster_settings, workers=2, cores=1, memory="1g")
+    except ConfigError as exc:  # no pyspark, or no Java >= 17
+        unavailable(f"cannot start a Spark cluster: {exc}")
+    try:
+        yield state.master_url
+    finally:
+        stop_cluster(cluster_settings)
