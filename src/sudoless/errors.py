@@ -19,6 +19,7 @@ subprocesses, Spark workers), so each one keeps its message in ``args`` and stay
     │   └── ThrottledError         too many failed logins for a user or an address
     ├── PermissionDenied           the user lacks the permission an action needs
     ├── StateError                 an action that the current state forbids (cancel a finished flow)
+    │   └── FlowLockedError        the flow is locked (``setFlowLock``): it neither runs nor is scheduled
     ├── StoreError                 the database cannot be reached or migrated
     └── JobError                   a job could not be started (bad command, missing job type); exit 1
 """
@@ -77,6 +78,10 @@ class PermissionDenied(SudolessError):
 
 class StateError(SudolessError):
     """The action is not allowed in the object's current state (for example, resuming a finished flow)."""
+
+
+class FlowLockedError(StateError):
+    """The flow is locked by a project admin; the message is Azkaban's ("Flow F for project P is locked.")."""
 
 
 class StoreError(SudolessError):

@@ -100,8 +100,9 @@ def test_schedule_errors(live: LiveServer, admin: Client) -> None:
         "/schedule", "scheduleCronFlow", projectName=name, flow="nope", cronExpression="0 0 3 ? * *"
     )
     assert wrong_flow == {"status": "error", "message": f"Flow nope cannot be found in project {name}"}
-    period = admin.ajax("/schedule", "scheduleFlow", projectName=name, projectId=project_id, flow="end")
-    assert period["status"] == "error"
+    period = admin.ajax("/schedule", "scheduleFlow", projectName=name, projectId=project_id, flow="end",
+                        scheduleTime="10,00,am,UTC", scheduleDate="01/01/2030", is_recurring="on", period="7m")
+    assert period["status"] == "error" and "no cron equivalent" in period["message"]
 
 
 def test_sla(live: LiveServer, admin: Client) -> None:

@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 data = Path(sys.argv[1])
-orders = list(csv.DictReader(open(data / "orders.csv")))
-customers = list(csv.DictReader(open(data / "customers.csv")))
+with open(data / "orders.csv") as orders_file, open(data / "customers.csv") as customers_file:
+    orders = list(csv.DictReader(orders_file))
+    customers = list(csv.DictReader(customers_file))
 rows = len(orders) + len(customers)
 print(f"transformed {rows} rows")
 with open(os.environ["JOB_OUTPUT_PROP_FILE"], "w") as out:

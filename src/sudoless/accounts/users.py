@@ -35,8 +35,9 @@ from sudoless.accounts.throttle import (
 from sudoless.accounts.userfile import read_user_file
 from sudoless.config import Settings, ensure_home
 from sudoless.errors import AuthError, InputError, NotFoundError, PermissionDenied
-from sudoless.flows.store import Store
+from sudoless.flows.store import Store, project_settings
 from sudoless.flows.store.accounts import AccountRecords, UserRecord
+from sudoless.flows.store.projects import add_event
 
 #: Azkaban's ``session.time.to.live`` as its code sets it (``36000000`` ms, 10 hours, expire-after-access);
 #: Azkaban's documentation says 24 hours, but the code is what Azkaban servers actually do.
@@ -294,6 +295,34 @@ class Accounts:
         if not self.has_permission(user, project_id, perm):
             raise PermissionDenied(
                 f"User '{user.name}' doesn't have {perm.name} permissions on {project_name}")
+
+    # -- project proxy users (metadata: every job runs as the executor's own Unix user) --------------------
+
+    def proxy_users(self, project_id: int) -> list[str]:
+        """The proxy users of a project (``getProxyUsers``), by name."""
+        return project_settings.proxy_users(self.store, project_id)
+
+    def add_proxy_user(self, project_id: int, name: str, by: User) -> bool:
+        """Add a proxy user to a project; False when it was one already.
+
+        Azkaban's ``validateProxyUser``: ``by`` may add only names among its own proxy users (the ``proxy``
+        attribute of azkaban-users.xml). Beyond Azkaban, a global admin may add any valid name.
+        """
+        check_name(name, "proxy user")
+        if not (by.is_admin or name in by.proxy_users):
+            raise PermissionDenied(f"User {by.name} has no permission to add {name} as proxy user.")
+        added = project_settings.add_proxy_user(self.store, project_id, name, by.name)
+        if added:
+            add_event(self.store, project_id, "PROXY_USER", by.name, f"Proxy user {name} is added to project.")
+        return added
+
+    def remove_proxy_user(self, project_id: int, name: str, by: User) -> bool:
+        """Remove a proxy user from a project; False when it was not one."""
+        removed = project_settings.remove_proxy_user(self.store, project_id, name)
+        if removed:
+            add_event(self.store, project_id, "PROXY_USER", by.name,
+                      f"Proxy user {name} has been removed from the project.")
+        return removed
 
     # -- import -----------------------------------------------------------------------------------------
 

@@ -1,27 +1,26 @@
-"""``sudoless flow ...`` and ``sudoless executor``: validate, list, run and inspect Azkaban flows."""
+"""``sudoless flow ...`` and ``sudoless executor``: validate, list, run and inspect Azkaban flows.
+
+Every ``sudoless`` command imports this module (see :func:`sudoless.cli.register_commands`), so the flow
+engine, SQLAlchemy and rich are imported inside the commands that use them, not here.
+"""
 
 from __future__ import annotations
 
-import getpass
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 
 from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
 from sudoless.errors import InputError
-from sudoless.flows.executions import control, restart_execution, submit_flow, upload_project
-from sudoless.flows.executor import Executor, finalise_orphans
-from sudoless.flows.formats import load_project
-from sudoless.flows.model import FINISHED, TERMINAL_FLOW, FailureAction, Project, Status
-from sudoless.flows.options import ExecutionOptions, parse_assignments
-from sudoless.flows.store import ExecutionRecord, JobRunRecord, Store, open_store
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from sudoless.flows.model import Project, Status
+    from sudoless.flows.store import ExecutionRecord, JobRunRecord, Store
 
 COLOURS = {"SUCCEEDED": "green", "FAILED": "red", "KILLED": "red", "RUNNING": "cyan", "CANCELLED": "yellow",
            "SKIPPED": "dim", "DISABLED": "dim", "QUEUED": "blue", "KILLING": "magenta",
@@ -49,6 +48,8 @@ def _describe(project: Project) -> dict[str, Any]:
 @json_option
 def validate(path: Path, as_json: bool) -> None:
     """Check a project folder or zip the way an upload to Azkaban would."""
+    from sudoless.flows.formats import load_project
+
     project = load_project(path)
     if as_json:
         emit_json({"valid": True, **_describe(project)})
@@ -62,6 +63,11 @@ def validate(path: Path, as_json: bool) -> None:
 @json_option
 def list_flows(path: Path, as_json: bool) -> None:
     """List a project's flows and their jobs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sudoless.flows.formats import load_project
+
     project = load_project(path)
     if as_json:
         emit_json(_describe(project))
@@ -107,6 +113,14 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
 
     Exits 0 when the flow SUCCEEDED and 1 otherwise.
     """
+    import getpass
+
+    from sudoless.flows.executions import submit_flow, upload_project
+    from sudoless.flows.executor import finalise_orphans
+    from sudoless.flows.model import FailureAction, Status
+    from sudoless.flows.options import ExecutionOptions, parse_assignments
+    from sudoless.flows.store import open_store
+
     settings = settings_from(db)
     store = open_store(settings.database_url)
     user = getpass.getuser()
@@ -125,6 +139,13 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
 
 
 def _run_with_display(store: Store, settings: Any, exec_id: int, live: bool) -> Status:
+    import threading
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from sudoless.flows.executor import Executor
+
     executor = Executor(store, settings)
     outcome: dict[str, Any] = {}
 
@@ -164,6 +185,10 @@ def _latest(runs: list[JobRunRecord]) -> dict[str, JobRunRecord]:
 
 
 def _table(store: Store, exec_id: int, limit: int = 40) -> Table:
+    from rich.table import Table
+
+    from sudoless.flows.model import FINISHED
+
     record = store.execution(exec_id)
     jobs = _latest(store.job_runs(exec_id))
     counts: dict[str, int] = {}
@@ -209,6 +234,8 @@ def _execution_json(store: Store, record: ExecutionRecord) -> dict[str, Any]:
 
 
 def _report(store: Store, exec_id: int, as_json: bool) -> None:
+    from rich.console import Console
+
     record = store.execution(exec_id)
     if as_json:
         emit_json(_execution_json(store, record))
@@ -222,6 +249,8 @@ def _report(store: Store, exec_id: int, as_json: bool) -> None:
 @json_option
 def show(exec_id: int, db: str | None, as_json: bool) -> None:
     """Show an execution and the status of each of its jobs."""
+    from sudoless.flows.store import open_store
+
     store = open_store(settings_from(db).database_url)
     _report(store, exec_id, as_json)
 
@@ -235,6 +264,8 @@ def show(exec_id: int, db: str | None, as_json: bool) -> None:
 @json_option
 def log(exec_id: int, job: str, attempt: int | None, follow: bool, db: str | None, as_json: bool) -> None:
     """Print a job's log (JOB is a nested id such as sub:job); without JOB, the flow's log."""
+    from sudoless.flows.store import open_store
+
     store = open_store(settings_from(db).database_url)
     record = store.execution(exec_id)
     if job:
@@ -265,6 +296,8 @@ def log(exec_id: int, job: str, attempt: int | None, follow: bool, db: str | Non
 
 
 def _log_done(store: Store, exec_id: int, job: str, attempt: int) -> bool:
+    from sudoless.flows.model import FINISHED, TERMINAL_FLOW
+
     if not job:
         return store.execution(exec_id).status in TERMINAL_FLOW
     runs = [r for r in store.job_runs(exec_id) if r.nested_id == job and r.attempt == attempt]
@@ -277,6 +310,9 @@ def _log_done(store: Store, exec_id: int, job: str, attempt: int) -> bool:
 @db_option
 def control_cmd(exec_id: int, action: str, db: str | None) -> None:
     """Cancel, pause, resume a running execution, or retry its failed jobs while it is FAILED_FINISHING."""
+    from sudoless.flows.executions import control
+    from sudoless.flows.store import open_store
+
     store = open_store(settings_from(db).database_url)
     control(store, exec_id, action.replace("-", "_"))
     click.echo(f"execution {exec_id}: {action} requested")
@@ -288,6 +324,13 @@ def control_cmd(exec_id: int, action: str, db: str | None) -> None:
 @json_option
 def restart(exec_id: int, db: str | None, as_json: bool) -> None:
     """Run a failed, killed or stopped execution again, skipping the jobs that succeeded."""
+    import getpass
+
+    from sudoless.flows.executions import restart_execution
+    from sudoless.flows.executor import finalise_orphans
+    from sudoless.flows.model import Status
+    from sudoless.flows.store import open_store
+
     settings = settings_from(db)
     store = open_store(settings.database_url)
     finalise_orphans(store, settings)
@@ -302,6 +345,9 @@ def restart(exec_id: int, db: str | None, as_json: bool) -> None:
 @db_option
 def executor(max_flows: int, db: str | None) -> None:
     """Run an executor that claims queued executions from a shared database until interrupted."""
+    from sudoless.flows.executor import Executor
+    from sudoless.flows.store import open_store
+
     settings = settings_from(db)
     store = open_store(settings.database_url)
     worker = Executor(store, settings, max_flows=max_flows)

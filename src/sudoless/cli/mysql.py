@@ -14,8 +14,6 @@ import click
 from sudoless.cli import cli, emit_json, json_option
 from sudoless.config import Settings, load_settings
 from sudoless.errors import InputError, NotFoundError, StateError
-from sudoless.mysql.binaries import Flavour
-from sudoless.mysql.layout import name_flag as _hint
 
 name_option = click.option("-n", "--name", default="default", show_default=True, metavar="NAME",
                            help="Instance name (a folder in SUDOLESS_HOME/mysql).")
@@ -23,6 +21,20 @@ name_option = click.option("-n", "--name", default="default", show_default=True,
 
 def _settings() -> Settings:
     return load_settings()
+
+
+# sudoless.mysql is imported by the commands that use it, not when this module is: every sudoless command
+# imports every command module.
+def _hint(name: str) -> str:
+    from sudoless.mysql.layout import name_flag
+
+    return name_flag(name)
+
+
+def _label(flavour: str) -> str:
+    from sudoless.mysql.binaries import Flavour
+
+    return Flavour(flavour).label
 
 
 def _note(text: str) -> None:
@@ -106,7 +118,7 @@ def start(name: str, port: int | None, timeout: float, as_json: bool) -> None:
     if as_json:
         emit_json({**current.to_json(), "seconds": round(started.seconds, 3), "notes": list(started.notes)})
         return
-    click.echo(f"started {Flavour(current.flavour).label} {current.version} instance '{name}' (pid {started.pid}) on "
+    click.echo(f"started {_label(current.flavour)} {current.version} instance '{name}' (pid {started.pid}) on "
                f"{current.bind_address}:{current.port} and {current.socket} in {started.seconds:.1f} s")
 
 
@@ -148,7 +160,7 @@ def status(name: str, as_json: bool) -> None:
         state += f" (pid {current.pid}, up {_duration(current.uptime_seconds or 0)})"
     elif current.state == "crashed":
         state += " (a pid file is left but the server is gone; 'start' recovers)"
-    rows = [("instance", f"{current.name} ({Flavour(current.flavour).label} {current.version})"), ("state", state),
+    rows = [("instance", f"{current.name} ({_label(current.flavour)} {current.version})"), ("state", state),
             ("port", f"{current.bind_address}:{current.port}"), ("socket", current.socket),
             ("data", f"{current.datadir} ({_size(current.data_bytes)})"), ("error log", current.error_log)]
     for label, value in rows:
@@ -245,7 +257,7 @@ def list_command(as_json: bool) -> None:
     colours = {"running": "green", "crashed": "red", "stopped": "dim"}
     for status in statuses:
         table.add_row(status.name, f"[{colours[status.state]}]{status.state}[/]", str(status.pid or ""),
-                      f"{status.bind_address}:{status.port}", f"{Flavour(status.flavour).label} {status.version}",
+                      f"{status.bind_address}:{status.port}", f"{_label(status.flavour)} {status.version}",
                       _size(status.data_bytes), status.datadir)
     Console().print(table)
 

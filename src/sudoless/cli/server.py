@@ -35,7 +35,6 @@ def server(host: str, port: int | None, use_https: bool, cert: Path | None, key:
            no_executor: bool, max_flows: int, db: str | None) -> None:
     """Serve Azkaban's web API (login, projects, executions, schedules) and run flows, until interrupted."""
     from sudoless.server.serve import Server
-    from sudoless.server.tls import default_paths, make_self_signed
 
     settings = settings_from(db)
     ensure_home(settings)
@@ -45,6 +44,8 @@ def server(host: str, port: int | None, use_https: bool, cert: Path | None, key:
             raise InputError("--cert and --key go together: give both PEM files")
         tls = (cert, key)
     elif use_https:
+        from sudoless.server.tls import default_paths, make_self_signed
+
         tls = default_paths(settings.home)
         if not tls[0].exists() or not tls[1].exists():
             tls = make_self_signed(settings.home, [host] if host not in ("0.0.0.0", "::") else [])

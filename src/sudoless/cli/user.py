@@ -1,20 +1,23 @@
-"""``sudoless user ...``: manage the accounts of a sudoless server (users, passwords, project grants)."""
+"""``sudoless user ...``: manage the accounts of a sudoless server (users, passwords, project grants).
+
+Every ``sudoless`` command imports this module, so the accounts (SQLAlchemy, Argon2) and rich are imported
+inside the commands that use them.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from sudoless.accounts import Accounts, Permission, User, random_password
 from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
 from sudoless.config import ensure_home
 from sudoless.errors import InputError, NotFoundError
-from sudoless.flows.store import open_store
+
+if TYPE_CHECKING:
+    from sudoless.accounts import Accounts, Permission, User
 
 password_stdin_option = click.option(
     "--password-stdin", is_flag=True,
@@ -22,6 +25,9 @@ password_stdin_option = click.option(
 
 
 def _accounts(db: str | None) -> Accounts:
+    from sudoless.accounts import Accounts
+    from sudoless.flows.store import open_store
+
     settings = settings_from(db)
     ensure_home(settings)  # before the store creates it with the default mode: it will hold secrets
     return Accounts(open_store(settings.database_url), settings)
@@ -42,6 +48,8 @@ def _read_password(from_stdin: bool) -> tuple[str, bool]:
         return line, False
     if sys.stdin.isatty():
         return click.prompt("Password", hide_input=True, confirmation_prompt=True), False
+    from sudoless.accounts import random_password
+
     return random_password(), True
 
 
@@ -111,6 +119,9 @@ def remove(name: str, db: str | None) -> None:
 @json_option
 def list_users(db: str | None, as_json: bool) -> None:
     """List the users with their roles and groups."""
+    from rich.console import Console
+    from rich.table import Table
+
     users = _accounts(db).list_users()
     if as_json:
         emit_json({"users": [_user_json(u) for u in users]})
@@ -124,6 +135,8 @@ def list_users(db: str | None, as_json: bool) -> None:
 
 
 def _grant_target(accounts: Accounts, project: str, name: str, group: bool) -> tuple[int, Permission]:
+    from sudoless.accounts import Permission
+
     project_id = accounts.store.project_id(project)
     current = {(n, g): p for n, g, p in accounts.project_permissions(project_id)}
     return project_id, current.get((name, group), Permission(0))
@@ -139,6 +152,8 @@ def _grant_target(accounts: Accounts, project: str, name: str, group: bool) -> t
 def grant(name: str, project: str, perms: tuple[str, ...], group: bool, db: str | None,
           as_json: bool) -> None:
     """Add permissions (READ, WRITE, EXECUTE, SCHEDULE, ADMIN) on PROJECT to a user or group."""
+    from sudoless.accounts import Permission
+
     accounts = _accounts(db)
     project_id, current = _grant_target(accounts, project, name, group)
     result = current | Permission.parse(perms)
@@ -156,6 +171,8 @@ def grant(name: str, project: str, perms: tuple[str, ...], group: bool, db: str 
 def revoke(name: str, project: str, perms: tuple[str, ...], group: bool, db: str | None,
            as_json: bool) -> None:
     """Take permissions on PROJECT from a user or group; without PERM, all of them."""
+    from sudoless.accounts import Permission
+
     accounts = _accounts(db)
     project_id, current = _grant_target(accounts, project, name, group)
     result = current & ~Permission.parse(perms) if perms else Permission(0)

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sudoless.config import Settings
-from sudoless.errors import ArchiveError, InputError, StateError
+from sudoless.errors import ArchiveError, FlowLockedError, InputError, StateError
 from sudoless.flows.formats import load_project_dir
 from sudoless.flows.formats.archive import pack_dir, unpack_zip
 from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Flow, Project, Status
 from sudoless.flows.options import ExecutionOptions, parse_disabled
 from sudoless.flows.runner import FlowRunner
-from sudoless.flows.store import ExecutionRecord, Store
+from sudoless.flows.store import ExecutionRecord, Store, project_settings
 
 
 def flow_graph(flow: Flow) -> dict[str, Any]:
@@ -103,6 +104,8 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
     """
     options = options or ExecutionOptions(parallel=settings.parallel)
     project_id = store.project_id(project_name)
+    if project_settings.flow_lock(store, project_id, flow_name) is not None:
+        raise FlowLockedError(f"Flow {flow_name} for project {project_name} is locked.")
     if version is None:
         version = _current_version(store, project_id)
     project = load_version(store, settings, project_id, version, project_name)
@@ -126,6 +129,11 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
         raise InputError("Error parsing flow options: Missing required parameter 'pipelineLevel'. "
                          "(pipeline needs pipelineLevel 1, 2 or 3)")
     rows = node_rows(project, flow, options.disabled)
+    jobs = {row["nested_id"] for row in rows}
+    for rule in options.sla:
+        if rule.get("job") and rule["job"] not in jobs:
+            raise InputError(f"SLA rule for job '{rule['job']}': flow {flow_name} has no such job (jobs: "
+                             f"{', '.join(sorted(jobs))}; embedded ones as sub:job)")
     return store.submit(project_id, project_name, version, flow_name, rows, options.to_json(), user, source,
                         restarted_from, admit=admit)
 
@@ -137,10 +145,10 @@ def _current_version(store: Store, project_id: int) -> int:
     return version
 
 
-def _replace(options: ExecutionOptions, **changes: Any) -> ExecutionOptions:
+def _replace(value: Any, **changes: Any) -> Any:
     from dataclasses import replace
 
-    return replace(options, **changes)
+    return replace(value, **changes)
 
 
 def run_execution(store: Store, settings: Settings, exec_id: int) -> Status:
@@ -153,7 +161,32 @@ def run_execution(store: Store, settings: Settings, exec_id: int) -> Status:
         shutil.copytree(source, staging, dirs_exist_ok=True)
         staging.rename(workdir)
     project = load_project_dir(workdir, record.project_name)
+    project = apply_job_overrides(project, project_settings.job_overrides(store, record.project_id,
+                                                                          record.version))
     return FlowRunner(store, settings, record, project, workdir).run()
+
+
+def apply_job_overrides(project: Project, overrides: Mapping[tuple[str, str], Mapping[str, str]]) -> Project:
+    """The project with Azkaban's ``.jor`` layer applied: a job's override properties *replace* its own
+    properties (the job file, or the Flow 2.0 node config), reference §3.5 layer 4.
+
+    ``overrides`` is keyed by (flow id, job) for Flow 2.0 nodes and ("", job) for Flow 1.0 job files.
+    The flow's shape (dependencies, conditions, embedded flows) is the uploaded one: an override changes
+    what a job does, not where it sits. A job node may change its ``type``; an embedded-flow node may not.
+    """
+    if not overrides:
+        return project
+    flows: dict[str, Flow] = {}
+    for flow_id, flow in project.flows.items():
+        nodes = dict(flow.nodes)
+        for name, node in flow.nodes.items():
+            props = overrides.get((flow_id, name)) or overrides.get(("", name))
+            if props is None:
+                continue
+            kind = node.type if node.subflow is not None else (props.get("type") or "").strip() or node.type
+            nodes[name] = _replace(node, props=dict(props), type=kind)
+        flows[flow_id] = _replace(flow, nodes=nodes)
+    return _replace(project, flows=flows)
 
 
 def _mkdir(path: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Project life cycle beyond a single upload: create, upload keeping schedules consistent, delete, purge.
+"""Project life cycle beyond a single upload: create, upload keeping schedules consistent, delete, purge;
+and the per-flow and per-job settings of a project: flow locks and job override properties.
 
 These are the operations Azkaban's ProjectManager performs for its web server; the HTTP layer and the
 command line call them. Error messages are Azkaban's, since API clients show them verbatim.
@@ -11,18 +12,24 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sudoless.config import Settings
-from sudoless.errors import InputError, StateError
+from sudoless.errors import InputError, NotFoundError, StateError
 from sudoless.flows.executions import upload_project
 from sudoless.flows.model import Project
-from sudoless.flows.store import Store
+from sudoless.flows.store import Store, project_settings
 from sudoless.flows.store import projects as queries
-from sudoless.flows.store.projects import ProjectRecord
+from sudoless.flows.store.project_settings import FlowLock
+from sudoless.flows.store.projects import FlowRecord, ProjectRecord
 
-__all__ = ["create_project", "delete_project", "purge_project", "upload_archive"]
+__all__ = ["change_description", "create_project", "delete_project", "flow_lock", "job_override", "purge_project",
+           "set_flow_lock", "set_job_override", "upload_archive"]
+
+#: Width of the ``job_overrides`` key columns.
+MAX_OVERRIDE_KEY = 255
 
 #: Azkaban's project name rule (``[a-zA-Z][a-zA-Z_0-9|-]*``; the ``|`` is Azkaban's, kept for fidelity).
 NAME = re.compile(r"[a-zA-Z][a-zA-Z_0-9|-]*")
 MAX_NAME = 255
+MAX_DESCRIPTION = 16_000
 
 
 class Schedules(Protocol):
@@ -44,7 +51,20 @@ def create_project(store: Store, name: str | None, description: str | None, user
                          "'-' or '_'.")
     if len(name) > MAX_NAME:
         raise InputError(f"Project names can have at most {MAX_NAME} characters.")
+    _check_description(description)
     return queries.create_project(store, name, description, user)
+
+
+def _check_description(description: str) -> None:
+    # The column is TEXT: 64 KB on MySQL, where a character may take 4 bytes.
+    if len(description) > MAX_DESCRIPTION:
+        raise InputError(f"Description can have at most {MAX_DESCRIPTION} characters.")
+
+
+def change_description(store: Store, project: ProjectRecord, description: str, user: str) -> None:
+    """Replace a project's description (``changeDescription``)."""
+    _check_description(description)
+    queries.set_description(store, project.id, description, user)
 
 
 def upload_archive(store: Store, settings: Settings, schedules: Schedules, project: ProjectRecord,
@@ -77,3 +97,64 @@ def purge_project(store: Store, project: ProjectRecord, user: str) -> None:
     if project.active:
         raise StateError(f"Project {project.name} should be deleted before purging")
     queries.purge_project(store, project.id, user)
+
+
+# -- flow locks ---------------------------------------------------------------------------------------------
+
+def _flow(store: Store, project: ProjectRecord, flow_id: str) -> FlowRecord:
+    flows = queries.flow_records(store, project.id, project.version) if project.version else {}
+    if flow_id not in flows:
+        raise NotFoundError(f"Flow {flow_id} not found in project {project.name}")
+    return flows[flow_id]
+
+
+def flow_lock(store: Store, project: ProjectRecord, flow_id: str) -> FlowLock | None:
+    """The lock of a flow of the current version; None when unlocked. NotFoundError for an unknown flow."""
+    _flow(store, project, flow_id)
+    return project_settings.flow_lock(store, project.id, flow_id)
+
+
+def set_flow_lock(store: Store, project: ProjectRecord, flow_id: str, locked: bool, message: str | None,
+                  user: str) -> FlowLock | None:
+    """Lock or unlock a flow; returns the lock now in force (None when unlocked).
+
+    A locked flow is not executed (``executeFlow`` answers "Flow F for project P is locked.", its schedule
+    skips its slots) and cannot be scheduled. The lock belongs to the flow id, so it outlives uploads.
+    """
+    _flow(store, project, flow_id)
+    project_settings.set_flow_lock(store, project.id, flow_id, locked, message if locked else None, user)
+    return project_settings.flow_lock(store, project.id, flow_id)
+
+
+# -- job override properties --------------------------------------------------------------------------------
+
+def _override_key(store: Store, project: ProjectRecord, flow_id: str, job_id: str) -> tuple[str, str]:
+    """Where a job's override is kept: per job file for Flow 1.0 (one job whatever flows use it, like
+    Azkaban's ``<job>.jor``), per (flow, node) for Flow 2.0, whose node names repeat across flows."""
+    flow = _flow(store, project, flow_id)
+    if not any(node["name"] == job_id for node in flow.graph.get("nodes", ())):
+        raise NotFoundError(f"Job {job_id} not found in flow {flow_id}")
+    version = queries.version_record(store, project.id, project.version)
+    key_flow = "" if version is None or version.flow_version == "1.0" else flow_id
+    if len(key_flow) > MAX_OVERRIDE_KEY or len(job_id) > MAX_OVERRIDE_KEY:
+        raise InputError(f"flow and job names of overridden jobs are limited to {MAX_OVERRIDE_KEY} characters")
+    return key_flow, job_id
+
+
+def job_override(store: Store, project: ProjectRecord, flow_id: str, job_id: str) -> dict[str, str] | None:
+    """A job's override properties in the current version; None when it has none."""
+    key_flow, job = _override_key(store, project, flow_id, job_id)
+    return project_settings.job_override(store, project.id, project.version, key_flow, job)
+
+
+def set_job_override(store: Store, project: ProjectRecord, flow_id: str, job_id: str, props: dict[str, str],
+                     user: str) -> None:
+    """Store a job's override properties for the current version (Azkaban's ``setJobOverrideProperty``).
+
+    When the job runs they replace its own properties: the whole set, not a merge (reference §3.5), so
+    callers send every property the job needs, ``type`` included. The next upload starts without them.
+    """
+    key_flow, job = _override_key(store, project, flow_id, job_id)
+    project_settings.set_job_override(store, project.id, project.version, key_flow, job, dict(props), user)
+    shown = ", ".join(f"{key}={value}" for key, value in sorted(props.items()))
+    queries.add_event(store, project.id, "PROPERTY_OVERRIDE", user, f"Modified Properties: {job} {{{shown}}}")

@@ -41,12 +41,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sudoless.config import Settings
-from sudoless.errors import InputError, NotFoundError, StateError, SudolessError
+from sudoless.errors import FlowLockedError, InputError, NotFoundError, StateError, SudolessError
 from sudoless.flows.executions import submit_flow
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.schedule import CronExpression
 from sudoless.flows.sla import SLA_ACTIONS, SlaChecker, SlaRule, parse_emails
-from sudoless.flows.store import Store
+from sudoless.flows.store import Store, project_settings
 from sudoless.flows.store.schedules import ProjectFlows, ScheduleRow
 
 # SLA_ACTIONS and SlaRule live in sudoless.flows.sla; they are re-exported for existing imports.
@@ -55,6 +55,8 @@ __all__ = ["MISFIRE_THRESHOLD_MS", "SLA_ACTIONS", "Schedule", "Scheduler", "SlaR
 log = logging.getLogger(__name__)
 
 MISFIRE_THRESHOLD_MS = 60_000
+#: The ``schedules.cron`` column's width.
+MAX_CRON_LENGTH = 255
 
 
 # -- values ---------------------------------------------------------------------------------------------------
@@ -110,20 +112,29 @@ class Scheduler:
     # -- schedules ------------------------------------------------------------------------------------------
 
     def schedule(self, project_name: str, flow_id: str, cron: str, timezone: str = "UTC",
-                 options: ExecutionOptions | None = None, user: str = "sudoless") -> Schedule:
+                 options: ExecutionOptions | None = None, user: str = "sudoless",
+                 start_ms: int | None = None) -> Schedule:
         """Schedule ``flow_id`` with a Quartz ``cron`` in ``timezone``, replacing its existing schedule.
 
         SLA rules in ``options.sla`` become the schedule's SLA; without them an existing SLA is kept.
+        ``start_ms`` (epoch ms) makes the first fire the first slot at or after it instead of after now:
+        a period schedule converted to cron starts at its first time, not one period earlier.
+        A locked flow cannot be scheduled (:class:`FlowLockedError`), as in Azkaban.
         """
         expression = CronExpression.parse(cron, timezone)
+        if len(expression.text) > MAX_CRON_LENGTH:
+            raise InputError(f"cron expression of {len(expression.text)} characters: at most {MAX_CRON_LENGTH} "
+                             "are stored; shorten the lists in it (ranges and steps say the same in less)")
         now = self.clock()
-        first = _next_after(expression, now)
+        first = _next_after(expression, now if start_ms is None or start_ms <= now else start_ms - 1)
         if first < 0:
             raise InputError(f"cron expression '{expression.text}' has no fire time after {_stamp(now)}; "
                              "it would never run (check the year field)")
         project = self._project(project_name)
         if flow_id not in project.flows or project.flows[flow_id][0]:
             raise NotFoundError(f"Flow {flow_id} cannot be found in project {project_name}")
+        if project_settings.flow_lock(self.store, project.project_id, flow_id) is not None:
+            raise FlowLockedError(f"Flow {flow_id} in project {project_name} is locked.")
         options = options or ExecutionOptions(parallel=self.settings.parallel)
         values: dict[str, Any] = {
             "cron": expression.text, "timezone": expression.tz.key, "enabled": True, "submit_user": user,

@@ -17,7 +17,14 @@ KINDS = {"success": "azkaban.success.message", "error": "azkaban.failure.message
          "warning": "azkaban.warn.message"}
 
 
+#: Browsers drop cookies over 4 KB (and proxies refuse huge headers): messages, which may quote what a
+#: request sent, are cut to this many characters, 3 KB at most once percent-encoded.
+MAX_MESSAGE_CHARS = 500
+
+
 def set_message(response: Response, kind: str, text: str) -> None:
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[:MAX_MESSAGE_CHARS - 3] + "..."
     response.set_cookie(KINDS[kind], quote(text, safe=""), path="/", httponly=True, samesite="lax")
 
 

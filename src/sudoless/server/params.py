@@ -20,6 +20,7 @@ __all__ = ["BadBody", "BodyTooLarge", "MissingParameter", "Params", "emails", "r
 
 #: Azkaban's (Jetty's) limit for urlencoded form bodies.
 MAX_FORM_BYTES = 10 << 20
+_JAVA_INT = re.compile(r"[+-]?[0-9]{1,19}")
 
 
 class MissingParameter(Exception):
@@ -57,17 +58,23 @@ class Params:
             raise MissingParameter(f"Missing required parameter '{name}'.")
         return value
 
-    def integer(self, name: str, default: int | None = None) -> int:
-        """An int parameter; missing without a default, or not a number, is a MissingParameter (500)."""
+    def integer(self, name: str, default: int | None = None, bits: int = 64) -> int:
+        """An int parameter; missing without a default, or not a number, is a MissingParameter (500).
+
+        ``bits`` is the Java type's width: 64 (``getLongParam``, and wide enough for epoch ms) by default,
+        32 (``getIntParam``) where sums of parameters must stay within what the database can bind.
+        """
         value = self.get(name)
         if value is None:
             if default is None:
                 raise MissingParameter(f"Missing required parameter '{name}'.")
             return default
-        try:
-            return int(value.strip())
-        except ValueError:
-            raise MissingParameter(f'For input string: "{value}"') from None
+        text = value.strip()
+        # Java's Integer.parseInt: ASCII digits with an optional sign, within 32 bits. Python's int() would
+        # also take "1_000", other scripts' digits and any size, which the database cannot bind.
+        if not _JAVA_INT.fullmatch(text) or not -(1 << (bits - 1)) <= int(text) < (1 << (bits - 1)):
+            raise MissingParameter(f'For input string: "{value[:100]}"')
+        return int(text)
 
     def boolean(self, name: str, default: bool = False) -> bool:
         value = self.get(name)
@@ -106,14 +113,16 @@ async def read_params(request: Request, max_upload_bytes: int,
     """Parse the query string and, for POST, an urlencoded or multipart body, within the size limits."""
     query = list(request.query_params.multi_items())
     if request.method != "POST":
+        _check_text(Params(query))
         return Params(query)
     content_type = request.headers.get("content-type", "").lower()
     multipart = content_type.startswith("multipart/")
     if not multipart and not content_type.startswith("application/x-www-form-urlencoded"):
+        _check_text(Params(query))
         return Params(query)
     limit = max_upload_bytes if multipart else max_form_bytes
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isdecimal() and int(declared) > limit:
         raise BodyTooLarge(_too_large(limit, multipart))
     received = 0
 
@@ -140,7 +149,18 @@ async def read_params(request: Request, max_upload_bytes: int,
             items.append((key, value))
         elif key not in files:
             files[key] = value
-    return Params(items, files, multipart)
+    params = Params(items, files, multipart)
+    _check_text(params)
+    return params
+
+
+def _check_text(params: Params) -> None:
+    """Refuse NUL characters: no name or value sudoless stores can hold one (PostgreSQL rejects them in
+    text), so such a request can only fail later, and deeper."""
+    for key, value in params.items:
+        if "\x00" in key or "\x00" in value:
+            params.close()
+            raise BadBody(f"parameter {key[:100]!r} contains a NUL character")
 
 
 def _too_large(limit: int, multipart: bool) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from html.entities import codepoint2name
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from starlette.responses import Response
@@ -24,45 +25,66 @@ __all__ = ["compact_json", "escape_html", "jetty_error", "json_response", "prett
 def pretty_json(value: Any) -> str:
     """``value`` rendered exactly like Jackson's DefaultPrettyPrinter."""
     parts: list[str] = []
-    _write(value, 0, parts)
+    _write(value, "\n", parts)
     return "".join(parts)
 
 
-def _write(value: Any, level: int, out: list[str]) -> None:
-    if isinstance(value, Enum):
-        value = value.value
-    if isinstance(value, Mapping):
-        if not value:
-            out.append("{ }")
-            return
-        inner = "\n" + "  " * (level + 1)
-        out.append("{")
-        for index, (key, item) in enumerate(value.items()):
-            out.append(("," if index else "") + inner)
-            out.append(_string(str(key)))
-            out.append(" : ")
-            _write(item, level + 1, out)
-        out.append("\n" + "  " * level + "}")
+#: Scalars of the exact built-in types, rendered without going through ``json.dumps`` (which builds an
+#: encoder per call): rendering was a fifth of the time of a ``fetchexecflow`` request.
+_SCALARS: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring, int: int.__repr__, bool: lambda b: "true" if b else "false",
+    type(None): lambda _: "null",
+}
+
+
+def _write(value: Any, newline: str, out: list[str]) -> None:
+    """Append ``value`` to ``out``; ``newline`` is a line break followed by the indentation of its level."""
+    kind = type(value)
+    scalar = _SCALARS.get(kind)
+    if scalar is not None:
+        out.append(scalar(value))
+    elif kind is dict:
+        _write_object(value, newline, out)
+    elif kind is list or kind is tuple:
+        _write_array(value, newline, out)
+    elif isinstance(value, Enum):
+        _write(value.value, newline, out)
+    elif isinstance(value, Mapping):
+        _write_object(value, newline, out)
     elif isinstance(value, list | tuple | set | frozenset):
-        items = list(value)
-        if not items:
-            out.append("[ ]")
-            return
-        out.append("[ ")
-        for index, item in enumerate(items):
-            if index:
-                out.append(", ")
-            # Jackson's array indenter is inline: objects inside arrays keep the enclosing level.
-            _write(item, level, out)
-        out.append(" ]")
+        _write_array(value, newline, out)
     elif isinstance(value, str):
-        out.append(_string(value))
+        out.append(encode_basestring(value))
     else:
         out.append(json.dumps(value))
 
 
-def _string(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+def _write_object(value: Mapping[Any, Any], newline: str, out: list[str]) -> None:
+    if not value:
+        out.append("{ }")
+        return
+    inner = newline + "  "
+    separator = "{" + inner
+    for key, item in value.items():
+        out.append(separator)
+        out.append(encode_basestring(key if type(key) is str else str(key)))
+        out.append(" : ")
+        _write(item, inner, out)
+        separator = "," + inner
+    out.append(newline + "}")
+
+
+def _write_array(value: Any, newline: str, out: list[str]) -> None:
+    if not value:
+        out.append("[ ]")
+        return
+    separator = "[ "
+    for item in value:
+        out.append(separator)
+        # Jackson's array indenter is inline: objects inside arrays keep the enclosing level.
+        _write(item, newline, out)
+        separator = ", "
+    out.append(" ]")
 
 
 def compact_json(value: Any) -> str:

@@ -3,6 +3,8 @@
 ``executeFlow`` and ``scheduleCronFlow`` share these parameters (reference §2.3.1). Problems Azkaban
 reports as ``Error parsing flow options: ...`` raise :class:`OptionsError` with the text after that
 prefix; a non-numeric ``pipelineLevel`` is a :class:`MissingParameter` (HTTP 500), as in Azkaban.
+``slaSettings[i]`` and ``slaEmails`` (Azkaban 4's per-execution SLA, same format as ``setSla``) become the
+execution's SLA rules, which :mod:`sudoless.flows.sla` checks like those a schedule attaches.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any
 from sudoless.errors import InputError
 from sudoless.flows.model import FailureAction
 from sudoless.flows.options import ExecutionOptions
+from sudoless.flows.sla import SlaRule, parse_emails
 from sudoless.server.params import Params, emails
 
-__all__ = ["OptionsError", "execution_options", "options_json"]
+__all__ = ["OptionsError", "execution_options", "filter_runtime", "options_json", "sla_rules"]
 
 _FAILURE_ACTIONS = {"finishCurrent": FailureAction.FINISH_CURRENTLY_RUNNING,
                     "cancelImmediately": FailureAction.CANCEL_ALL,
@@ -61,13 +64,15 @@ def execution_options(params: Params, flow_props: Mapping[str, str], is_admin: b
         runtime["ROOT"] = dict(flow_override)
     for node, props in runtime_groups.items():
         runtime.setdefault(node, {}).update(props)
-    if not is_admin:
-        for props in runtime.values():
-            for key in [k for k in props if k in _ADMIN_ONLY or k.startswith(_ADMIN_PREFIXES)]:
-                del props[key]
-    runtime = {node: props for node, props in runtime.items() if props}
+    runtime = filter_runtime(runtime, is_admin)
 
+    try:
+        sla = tuple(rule.to_json() for rule in sla_rules(params, "slaSettings"))
+    except InputError as exc:
+        raise OptionsError(str(exc)) from None
     options = ExecutionOptions(
+        sla=sla,
+        sla_emails=parse_emails(params.get("slaEmails") or "") if sla else (),
         failure_action=failure_action,
         runtime=runtime,
         parallel=parallel,
@@ -79,6 +84,25 @@ def execution_options(params: Params, flow_props: Mapping[str, str], is_admin: b
     )
     disabled = params.get("disabled")
     return options, (disabled if disabled and disabled.strip() else None)
+
+
+def filter_runtime(runtime: Mapping[str, Mapping[str, str]], is_admin: bool) -> dict[str, dict[str, str]]:
+    """Runtime properties without those only a global admin may set (Azkaban drops them silently)."""
+    kept = {node: {key: value for key, value in props.items()
+                   if is_admin or not (key in _ADMIN_ONLY or key.startswith(_ADMIN_PREFIXES))}
+            for node, props in runtime.items()}
+    return {node: props for node, props in kept.items() if props}
+
+
+def sla_rules(params: Params, prefix: str) -> list[SlaRule]:
+    """``prefix[i]=job,rule,H:MM,emailAction,killAction`` settings (``setSla``'s ``settings``, executeFlow's
+    ``slaSettings``) as rules, in index order; InputError names the first that does not parse."""
+    settings = params.group(prefix)
+
+    def order(key: str) -> tuple[bool, int, str]:
+        return (not key.isdecimal(), int(key) if key.isdecimal() and len(key) < 10 else 0, key)
+
+    return [SlaRule.parse(settings[key]) for key in sorted(settings, key=order)]
 
 
 def options_json(options: ExecutionOptions) -> dict[str, Any]:

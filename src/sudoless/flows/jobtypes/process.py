@@ -12,6 +12,7 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sudoless.flows.jobtypes import JobContext
@@ -26,14 +27,20 @@ class ProcessOutcome:
     timed_out: bool = False
 
 
-def kill_group(pgid: int, grace: float = GRACE_SECONDS) -> None:
-    """SIGTERM the group, then SIGKILL whatever is left after ``grace`` seconds."""
+def kill_group(pgid: int, grace: float = GRACE_SECONDS, reap: Callable[[], object] | None = None) -> None:
+    """SIGTERM the group, then SIGKILL whatever is left after ``grace`` seconds.
+
+    ``reap`` (the leader's ``Popen.poll``) collects the leader once it exits: an unreaped leader is a
+    zombie that still counts as a member of its group, so without it every kill would wait the whole grace.
+    """
     try:
         os.killpg(pgid, signal.SIGTERM)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
+        if reap is not None:
+            reap()
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
@@ -97,12 +104,12 @@ def run_process(argv: list[str], ctx: JobContext, deadline: float | None) -> Pro
                 exited_at = time.monotonic()
             if ctx.cancel.is_set() and not killed:
                 ctx.log.line("Kill has been called. Killing the job's process group.", "WARN")
-                kill_group(proc.pid)
+                kill_group(proc.pid, reap=proc.poll)
                 killed = True
             if deadline is not None and not killed and time.monotonic() > deadline:
                 ctx.log.line(f"Job passed its timeout of {ctx.timeout:g} s. Killing its process group.",
                              "ERROR")
-                kill_group(proc.pid)
+                kill_group(proc.pid, reap=proc.poll)
                 killed = timed_out = True
             ctx.log.flush_if_due()
     finally:

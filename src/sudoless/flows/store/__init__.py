@@ -129,6 +129,8 @@ class Store:
                 name=name, active=True, description=description, version=0, created_time=now,
                 created_by=create_as, modified_time=now, modified_by=create_as))
             project_id = int(result.inserted_primary_key[0])
+            conn.execute(t.project_proxy_users.insert().values(project_id=project_id, name=create_as,
+                                                               added_time=now, added_by=create_as))
             self._event(conn, project_id, "CREATED", create_as, f"Project {name} created")
             return project_id
 
@@ -232,7 +234,7 @@ class Store:
 
     def execution(self, exec_id: int) -> ExecutionRecord:
         with self.read() as conn:
-            row = conn.execute(sa.select(t.executions).where(t.executions.c.id == exec_id)).first()
+            row = conn.execute(_EXECUTION, {"exec_id": exec_id}).first()
         if row is None:
             raise NotFoundError(f"Cannot find execution '{exec_id}'")
         return _execution(row)
@@ -240,15 +242,11 @@ class Store:
     def executions(self, project_id: int | None = None, flow_id: str | None = None,
                    statuses: Sequence[Status] | None = None, limit: int = 100,
                    offset: int = 0) -> list[ExecutionRecord]:
-        query = sa.select(t.executions).order_by(t.executions.c.id.desc()).limit(limit).offset(offset)
-        if project_id is not None:
-            query = query.where(t.executions.c.project_id == project_id)
-        if flow_id is not None:
-            query = query.where(t.executions.c.flow_id == flow_id)
-        if statuses:
-            query = query.where(t.executions.c.status.in_([s.value for s in statuses]))
+        query = _executions_query(project_id is not None, flow_id is not None, bool(statuses))
+        values = {"project_id": project_id, "flow_id": flow_id, "limit": limit, "offset": offset,
+                  "statuses": [s.value for s in statuses or ()]}
         with self.read() as conn:
-            return [_execution(row) for row in conn.execute(query)]
+            return _executions(conn.execute(query, values).all())
 
     def claim(self, executor_id: int, exec_id: int | None = None) -> int | None:
         """Take one queued execution for ``executor_id`` (the oldest, or ``exec_id``); None if none is free.
@@ -318,12 +316,10 @@ class Store:
 
     def job_runs(self, exec_id: int, since: int = -1) -> list[JobRunRecord]:
         """Every attempt of every node, oldest attempt first; ``since`` keeps rows updated after it."""
-        query = sa.select(t.job_runs).where(t.job_runs.c.exec_id == exec_id)
-        if since >= 0:
-            query = query.where(t.job_runs.c.update_time > since)
+        query = _JOB_RUNS_SINCE if since >= 0 else _JOB_RUNS
         with self.read() as conn:
-            rows = conn.execute(query.order_by(t.job_runs.c.nested_id, t.job_runs.c.attempt)).all()
-        return [_job_run(row) for row in rows]
+            rows = conn.execute(query, {"exec_id": exec_id, "since": since}).all()
+        return _job_runs(rows)
 
     def set_job(self, exec_id: int, nested_id: str, attempt: int, **values: Any) -> None:
         """Update one attempt's row, inserting it first when this is a new attempt."""
@@ -461,6 +457,27 @@ def _pid_alive(pid: int) -> bool:
 
 _LOG_INSERT = t.logs.insert()
 
+# Statements of the HTTP API's read path, built once: building a Core select costs several times more than
+# running it on SQLite (measured: 0.4 ms against 0.08 ms for one execution row).
+_EXECUTION = sa.select(t.executions).where(t.executions.c.id == sa.bindparam("exec_id"))
+_JOB_RUNS = sa.select(t.job_runs).where(t.job_runs.c.exec_id == sa.bindparam("exec_id")).order_by(
+    t.job_runs.c.nested_id, t.job_runs.c.attempt)
+_JOB_RUNS_SINCE = _JOB_RUNS.where(t.job_runs.c.update_time > sa.bindparam("since"))
+
+
+@functools.lru_cache(maxsize=8)
+def _executions_query(by_project: bool, by_flow: bool, by_status: bool) -> sa.Select[Any]:
+    """Executions newest first, filtered on the columns asked for; page bounds are parameters too."""
+    e = t.executions
+    query = sa.select(e).order_by(e.c.id.desc()).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+    if by_project:
+        query = query.where(e.c.project_id == sa.bindparam("project_id"))
+    if by_flow:
+        query = query.where(e.c.flow_id == sa.bindparam("flow_id"))
+    if by_status:
+        query = query.where(e.c.status.in_(sa.bindparam("statuses", expanding=True)))
+    return query
+
 
 @functools.lru_cache(maxsize=64)
 def _job_update(columns: tuple[str, ...]) -> sa.TextClause:
@@ -483,21 +500,47 @@ def _job_values(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_EXECUTION_COLUMNS = tuple(t.executions.c.keys())
+_JOB_RUN_COLUMNS = tuple(t.job_runs.c.keys())
+_STATUSES = {status.value: status for status in Status}
+
+
+def _values(rows: Sequence[Any], columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``columns`` of each result row: by position when the rows start with them (a select of the whole
+    table, the usual case), else by name. Reading a row's attributes by name costs about 1.5 us each, which
+    made turning rows into records dearer than the queries that fetched them."""
+    if not rows:
+        return []
+    if rows[0]._fields[:len(columns)] == columns:
+        return [dict(zip(columns, row, strict=False)) for row in rows]
+    return [{name: getattr(row, name) for name in columns} for row in rows]
+
+
+def _status(value: str) -> Status:
+    return _STATUSES.get(value) or Status(value)
+
+
+def _executions(rows: Sequence[Any]) -> list[ExecutionRecord]:
+    return [ExecutionRecord(
+        id=v["id"], project_id=v["project_id"], project_name=v["project_name"], version=v["version"],
+        flow_id=v["flow_id"], status=_status(v["status"]), submit_user=v["submit_user"],
+        submit_time=v["submit_time"], start_time=v["start_time"], end_time=v["end_time"],
+        update_time=v["update_time"], source=v["source"], options=json.loads(v["options"]),
+        executor_id=v["executor_id"], control=v["control"], restarted_from=v["restarted_from"])
+        for v in _values(rows, _EXECUTION_COLUMNS)]
+
+
 def _execution(row: Any) -> ExecutionRecord:
-    return ExecutionRecord(
-        id=row.id, project_id=row.project_id, project_name=row.project_name, version=row.version,
-        flow_id=row.flow_id, status=Status(row.status), submit_user=row.submit_user,
-        submit_time=row.submit_time, start_time=row.start_time, end_time=row.end_time,
-        update_time=row.update_time, source=row.source, options=json.loads(row.options),
-        executor_id=row.executor_id, control=row.control, restarted_from=row.restarted_from)
+    return _executions([row])[0]
 
 
-def _job_run(row: Any) -> JobRunRecord:
-    return JobRunRecord(
-        exec_id=row.exec_id, nested_id=row.nested_id, attempt=row.attempt, type=row.type,
-        status=Status(row.status), start_time=row.start_time, end_time=row.end_time,
-        update_time=row.update_time, parents=json.loads(row.parents), condition=row.condition, pid=row.pid,
-        host=row.host, output_props=json.loads(row.output_props) if row.output_props else None)
+def _job_runs(rows: Sequence[Any]) -> list[JobRunRecord]:
+    return [JobRunRecord(
+        exec_id=v["exec_id"], nested_id=v["nested_id"], attempt=v["attempt"], type=v["type"],
+        status=_status(v["status"]), start_time=v["start_time"], end_time=v["end_time"],
+        update_time=v["update_time"], parents=json.loads(v["parents"]), condition=v["condition"], pid=v["pid"],
+        host=v["host"], output_props=json.loads(v["output_props"]) if v["output_props"] else None)
+        for v in _values(rows, _JOB_RUN_COLUMNS)]
 
 
 def open_store(url: str) -> Store:

@@ -19,6 +19,23 @@ from sudoless.flows.store import tables as t
 
 __all__ = ["AccountRecords", "UserRecord"]
 
+#: A session's expiry is rewritten when it would move by more than this share of the time to live ...
+TOUCH_SLACK = 0.01
+#: ... or by more than this many milliseconds.
+TOUCH_MAX_MS = 60_000
+
+# The statements of the per-request path (session, user, roles, groups, grants), built once: building a
+# Core statement costs several times more than running it on SQLite.
+_SESSION = sa.select(t.sessions.c.username, t.sessions.c.expires).where(t.sessions.c.id == sa.bindparam("key"))
+_USER = sa.select(t.users).where(t.users.c.username == sa.bindparam("name"))
+_ROLES = sa.select(t.roles.c.name, t.roles.c.permissions)
+_GROUPS = sa.select(t.groups.c.name, t.groups.c.roles)
+_GRANTS = sa.select(t.permissions.c.permissions).where(
+    t.permissions.c.project_id == sa.bindparam("project_id"),
+    sa.or_(sa.and_(t.permissions.c.name == sa.bindparam("user"), t.permissions.c.is_group.is_(False)),
+           sa.and_(t.permissions.c.name.in_(sa.bindparam("groups", expanding=True)),
+                   t.permissions.c.is_group.is_(True))))
+
 
 @dataclass(frozen=True)
 class UserRecord:
@@ -63,7 +80,7 @@ class AccountRecords:
 
     def user(self, name: str) -> UserRecord | None:
         with self.store.read() as conn:
-            row = conn.execute(sa.select(t.users).where(t.users.c.username == name)).first()
+            row = conn.execute(_USER, {"name": name}).first()
         return _user(row) if row else None
 
     def users(self) -> list[UserRecord]:
@@ -123,11 +140,11 @@ class AccountRecords:
 
     def roles(self) -> dict[str, int]:
         with self.store.read() as conn:
-            return {row.name: int(row.permissions) for row in conn.execute(sa.select(t.roles))}
+            return {row.name: int(row.permissions) for row in conn.execute(_ROLES)}
 
     def groups(self) -> dict[str, tuple[str, ...]]:
         with self.store.read() as conn:
-            return {row.name: split_list(row.roles) for row in conn.execute(sa.select(t.groups))}
+            return {row.name: split_list(row.roles) for row in conn.execute(_GROUPS)}
 
     def put_role(self, name: str, permissions: int, now: int) -> None:
         with self.store.write() as conn:
@@ -172,12 +189,8 @@ class AccountRecords:
 
     def granted(self, project_id: int, user: str, groups: Sequence[str]) -> int:
         """The union of the user's own grant and the grants of their groups on one project."""
-        p = t.permissions
-        whom = sa.and_(p.c.name == user, p.c.is_group.is_(False))
-        if groups:
-            whom = sa.or_(whom, sa.and_(p.c.name.in_(list(groups)), p.c.is_group.is_(True)))
         with self.store.read() as conn:
-            values = conn.execute(sa.select(p.c.permissions).where(p.c.project_id == project_id, whom)
+            values = conn.execute(_GRANTS, {"project_id": project_id, "user": user, "groups": list(groups)}
                                   ).scalars()
             result = 0
             for value in values:
@@ -201,8 +214,20 @@ class AccountRecords:
                                                     last_seen=now, expires=expires))
 
     def touch_session(self, key: str, now: int, expires: int) -> str | None:
-        """Extend a live session to ``expires`` and return its user name; None if unknown or expired."""
+        """Extend a live session to ``expires`` and return its user name; None if unknown or expired.
+
+        The row is rewritten only when that moves its expiry by more than :data:`TOUCH_SLACK` of the time
+        to live (and at most a minute): a client polling several times a second then costs one read per
+        request instead of a write transaction, and a session still expires after its time to live of
+        inactivity, give or take that margin.
+        """
         s = t.sessions
+        with self.store.read() as conn:
+            row = conn.execute(_SESSION, {"key": key}).first()
+        if row is None or row.expires <= now:
+            return None
+        if 0 <= expires - row.expires <= min(TOUCH_MAX_MS, int((expires - now) * TOUCH_SLACK)):
+            return str(row.username)
         with self.store.write() as conn:
             done = conn.execute(s.update().where(s.c.id == key, s.c.expires > now).values(
                 last_seen=now, expires=expires)).rowcount

@@ -7,23 +7,24 @@ use SQLAlchemy Core with bound parameters only.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from sudoless.errors import StateError
-from sudoless.flows.model import TERMINAL_FLOW
-from sudoless.flows.store import Store
+from sudoless.flows.model import TERMINAL_FLOW, Status
+from sudoless.flows.store import ExecutionRecord, Store, _execution
 from sudoless.flows.store import tables as t
 
 __all__ = [
     "EventRecord", "ExecutorRecord", "FlowRecord", "ProjectRecord", "VersionRecord", "add_event",
-    "count_executions", "create_project", "database_up", "deactivate_project", "executors", "flow_records",
-    "get_project", "iter_archive", "list_projects", "project_events", "purge_project", "running_exec_ids",
-    "set_description", "version_record",
+    "count_executions", "create_project", "database_up", "deactivate_project", "executors", "find_executions",
+    "flow_records", "get_project", "iter_archive", "list_projects", "list_versions", "project_events",
+    "purge_project", "running_exec_ids", "set_description", "version_record",
 ]
 
 
@@ -90,17 +91,31 @@ def _project(row: Any) -> ProjectRecord:
 def get_project(store: Store, name: str | None = None, project_id: int | None = None,
                 active_only: bool = True) -> ProjectRecord | None:
     """The project called ``name`` (or with ``project_id``); None when there is none."""
+    query = _project_query(name is not None, project_id is not None, active_only)
+    with store.read() as conn:
+        row = conn.execute(query, {"name": name, "project_id": project_id}).first()
+    return _project(row) if row else None
+
+
+# The lookups every API request makes, built once (building a Core select costs more than running it).
+@functools.lru_cache(maxsize=8)
+def _project_query(by_name: bool, by_id: bool, active_only: bool) -> sa.Select[Any]:
     p = t.projects
     query = sa.select(p)
-    if name is not None:
-        query = query.where(p.c.name == name)
-    if project_id is not None:
-        query = query.where(p.c.id == project_id)
+    if by_name:
+        query = query.where(p.c.name == sa.bindparam("name"))
+    if by_id:
+        query = query.where(p.c.id == sa.bindparam("project_id"))
     if active_only:
         query = query.where(p.c.active.is_(True))
-    with store.read() as conn:
-        row = conn.execute(query.order_by(p.c.id.desc()).limit(1)).first()
-    return _project(row) if row else None
+    return query.order_by(p.c.id.desc()).limit(1)
+
+
+_COUNT_EXECUTIONS = sa.select(sa.func.count()).select_from(t.executions).where(
+    t.executions.c.project_id == sa.bindparam("project_id"))
+_COUNT_FLOW_EXECUTIONS = _COUNT_EXECUTIONS.where(t.executions.c.flow_id == sa.bindparam("flow_id"))
+_FLOWS = sa.select(t.project_flows).where(t.project_flows.c.project_id == sa.bindparam("project_id"),
+                                          t.project_flows.c.version == sa.bindparam("version"))
 
 
 def list_projects(store: Store) -> list[ProjectRecord]:
@@ -123,6 +138,9 @@ def create_project(store: Store, name: str, description: str, user: str) -> int:
             name=name, active=True, description=description, version=0, created_time=now, created_by=user,
             modified_time=now, modified_by=user))
         project_id = int(result.inserted_primary_key[0])
+        # Azkaban's creator.default.proxy: the creator is the project's first proxy user.
+        conn.execute(t.project_proxy_users.insert().values(project_id=project_id, name=user, added_time=now,
+                                                           added_by=user))
         _insert_event(conn, store, project_id, "CREATED", user, "Project created.")
     return project_id
 
@@ -139,7 +157,7 @@ def deactivate_project(store: Store, project_id: int, user: str) -> None:
 def purge_project(store: Store, project_id: int, user: str) -> None:
     """Delete every stored version (archives and flow graphs) of a deleted project."""
     with store.write() as conn:
-        for table in (t.project_files, t.project_flows, t.project_versions):
+        for table in (t.project_files, t.project_flows, t.job_overrides, t.project_versions):
             conn.execute(table.delete().where(table.c.project_id == project_id))
         _insert_event(conn, store, project_id, "PURGE", user, "Project purged.")
 
@@ -158,8 +176,14 @@ def add_event(store: Store, project_id: int, kind: str, user: str, message: str)
         _insert_event(conn, store, project_id, kind, user, message)
 
 
+#: Event messages are cut to this many characters: MySQL's TEXT holds 64 KB, and a character may take 4 bytes.
+MAX_EVENT_CHARS = 16_000
+
+
 def _insert_event(conn: sa.Connection, store: Store, project_id: int, kind: str, user: str,
                   message: str) -> None:
+    if len(message) > MAX_EVENT_CHARS:
+        message = message[:MAX_EVENT_CHARS - 15] + " [... truncated]"
     conn.execute(t.project_events.insert().values(
         project_id=project_id, event_type=kind, event_time=store.clock(), username=user, message=message))
 
@@ -176,12 +200,9 @@ def project_events(store: Store, project_id: int, skip: int = 0, size: int = 100
 
 
 def count_executions(store: Store, project_id: int, flow_id: str | None = None) -> int:
-    e = t.executions
-    query = sa.select(sa.func.count()).select_from(e).where(e.c.project_id == project_id)
-    if flow_id is not None:
-        query = query.where(e.c.flow_id == flow_id)
+    query = _COUNT_EXECUTIONS if flow_id is None else _COUNT_FLOW_EXECUTIONS
     with store.read() as conn:
-        return int(conn.execute(query).scalar_one())
+        return int(conn.execute(query, {"project_id": project_id, "flow_id": flow_id}).scalar_one())
 
 
 def running_exec_ids(store: Store, project_id: int, flow_id: str) -> list[int]:
@@ -198,12 +219,54 @@ def version_record(store: Store, project_id: int, version: int) -> VersionRecord
     v = t.project_versions
     with store.read() as conn:
         row = conn.execute(sa.select(v).where(v.c.project_id == project_id, v.c.version == version)).first()
-    if row is None:
-        return None
+    return _version(row) if row is not None else None
+
+
+def _version(row: Any) -> VersionRecord:
     return VersionRecord(project_id=int(row.project_id), version=int(row.version),
                          upload_time=int(row.upload_time),
                          uploader=row.uploader, file_name=row.file_name, md5=row.md5, size=int(row.size),
                          num_chunks=int(row.num_chunks), flow_version=row.flow_version)
+
+
+def list_versions(store: Store, project_id: int) -> list[VersionRecord]:
+    """Every stored version of a project, newest first."""
+    v = t.project_versions
+    with store.read() as conn:
+        rows = conn.execute(sa.select(v).where(v.c.project_id == project_id).order_by(v.c.version.desc())).all()
+    return [_version(row) for row in rows]
+
+
+def find_executions(store: Store, project_ids: Sequence[int] | None = None, flow_id: str | None = None,
+                    statuses: Sequence[Status] | None = None, submit_user: str | None = None,
+                    submitted_after: int | None = None, submitted_before: int | None = None,
+                    limit: int = 100, offset: int = 0) -> tuple[list[ExecutionRecord], int]:
+    """One page of executions matching every filter given, newest first, and the number that match.
+
+    ``project_ids`` None means any project; an empty list matches nothing (a caller who may read no
+    project). Submission times are epoch ms, ``submitted_after`` inclusive, ``submitted_before`` exclusive.
+    """
+    e = t.executions
+    where: list[sa.ColumnElement[bool]] = []
+    if project_ids is not None:
+        if not project_ids:
+            return [], 0
+        where.append(e.c.project_id.in_(list(project_ids)))
+    if flow_id is not None:
+        where.append(e.c.flow_id == flow_id)
+    if statuses:
+        where.append(e.c.status.in_([s.value for s in statuses]))
+    if submit_user is not None:
+        where.append(e.c.submit_user == submit_user)
+    if submitted_after is not None:
+        where.append(e.c.submit_time >= submitted_after)
+    if submitted_before is not None:
+        where.append(e.c.submit_time < submitted_before)
+    page = sa.select(e).where(*where).order_by(e.c.id.desc()).limit(max(limit, 0)).offset(max(offset, 0))
+    with store.read() as conn:
+        rows = conn.execute(page).all()
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(e).where(*where)).scalar_one())
+    return [_execution(row) for row in rows], total
 
 
 def iter_archive(store: Store, project_id: int, version: int) -> Iterator[bytes]:
@@ -221,9 +284,8 @@ def iter_archive(store: Store, project_id: int, version: int) -> Iterator[bytes]
 
 def flow_records(store: Store, project_id: int, version: int) -> dict[str, FlowRecord]:
     """Every flow stored for a version, embedded ones included, by flow id."""
-    f = t.project_flows
     with store.read() as conn:
-        rows = conn.execute(sa.select(f).where(f.c.project_id == project_id, f.c.version == version)).all()
+        rows = conn.execute(_FLOWS, {"project_id": project_id, "version": version}).all()
     return {row.flow_id: FlowRecord(flow_id=row.flow_id, embedded=bool(row.embedded),
                                     graph=json.loads(row.data)) for row in rows}
 

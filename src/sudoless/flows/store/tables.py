@@ -105,6 +105,11 @@ executions = Table(
     Column("restarted_from", Integer, nullable=True),
     Index("ix_executions_status", "status", "executor_id"),
     Index("ix_executions_flow", "project_id", "flow_id", "submit_time"),
+    # A flow's executions newest first (fetchFlowExecutions, the API's lists): read off the index in order
+    # and stopped after one page, instead of fetching and sorting every execution of the flow.
+    Index("ix_executions_flow_id", "project_id", "flow_id", "id"),
+    # Recently finished executions (the scheduler's SLA checks, every second).
+    Index("ix_executions_end", "end_time"),
 )
 
 job_runs = Table(
@@ -223,4 +228,38 @@ login_failures = Table(
     Column("failed_at", BigInteger, nullable=False),
     Index("ix_login_failures_subject", "kind", "subject", "failed_at"),
     Index("ix_login_failures_time", "failed_at"),
+)
+
+#: Proxy users of a project (Azkaban's ``addProxyUser``): metadata only, since every job runs as the Unix user
+#: of the executor; the creator is added when a project is created.
+project_proxy_users = Table(
+    "project_proxy_users", metadata,
+    Column("project_id", Integer, primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("added_time", BigInteger, nullable=False),
+    Column("added_by", String(255), nullable=False),
+)
+
+#: Locked flows (``setFlowLock``): a row means locked. Keyed by flow id, not version, so a lock outlives uploads.
+flow_locks = Table(
+    "flow_locks", metadata,
+    Column("project_id", Integer, primary_key=True),
+    Column("flow_id", String(512), primary_key=True),
+    Column("message", Text, nullable=True),
+    Column("locked_time", BigInteger, nullable=False),
+    Column("locked_by", String(255), nullable=False),
+)
+
+#: Job override properties (``setJobOverrideProperty``, Azkaban's ``<job>.jor``) of one project version; they
+#: replace the job file's own properties when the job runs. ``flow_id`` is "" for Flow 1.0, where a job file
+#: is one job whatever flows use it, and the flow holding the node for Flow 2.0.
+job_overrides = Table(
+    "job_overrides", metadata,
+    Column("project_id", Integer, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("flow_id", String(255), primary_key=True),
+    Column("job_id", String(255), primary_key=True),
+    Column("props", Doc, nullable=False),
+    Column("modified_time", BigInteger, nullable=False),
+    Column("modified_by", String(255), nullable=False),
 )

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sudoless.accounts import Permission
-from sudoless.errors import InputError, NotFoundError, StateError
+from sudoless.errors import FlowLockedError, InputError, NotFoundError, StateError
 from sudoless.flows.executions import control, submit_flow
 from sudoless.flows.model import FailureAction
 from sudoless.flows.options import ExecutionOptions
@@ -113,6 +113,9 @@ def execute_flow(call: Call) -> Response:
     try:
         exec_id = submit_flow(call.store, call.settings, project.name, flow_id, options, call.user.name,
                               disabled=disabled, version=project.version)
+    except FlowLockedError as exc:  # Azkaban answers a locked flow as a message, not an error
+        body.update(message=str(exc), execid=-1)
+        return json_response(body)
     except StateError as exc:
         message = str(exc)
         prefix = f"Error submitting flow {flow_id}. "
@@ -246,8 +249,8 @@ def fetch_exec_job_stats(call: Call) -> Response:
 
 def log_page(call: Call, name: str, attempt: int) -> Response:
     assert call.target.execution is not None
-    offset = call.params.integer("offset")
-    length = call.params.integer("length")
+    offset = call.params.integer("offset", bits=32)
+    length = call.params.integer("length", bits=32)
     raw = call.store.read_log(call.target.execution.id, name, attempt, max(offset, 0), max(length, 0)) \
         if offset >= 0 and length > 0 else b""
     start, data = view.utf8_range(raw)

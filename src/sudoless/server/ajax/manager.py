@@ -119,8 +119,12 @@ def upload_denied(call: Call, target: Target, perm: Permission) -> Response:
 
 
 def _archive_name(filename: str) -> str:
+    """A safe local file name for an uploaded zip: no path, no odd characters, short enough for the file
+    system (255 bytes) and for the ``file_name`` column (255 characters)."""
     name = PurePosixPath(filename.replace("\\", "/")).name
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).lstrip(".")
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name).lstrip(".")
+    if len(safe) > 200:
+        safe = safe[:196] + ".zip"
     return safe or "project.zip"
 
 
@@ -218,7 +222,9 @@ def delete(call: Call) -> Response:
 
 def locate_purge(call: Call) -> Target | Response:
     value = call.params.required("project")
-    if value.isdigit():
+    if value.isdecimal():  # a project id (Azkaban's StringUtils.isNumeric, then Integer.parseInt)
+        if int(value) >= 1 << 31:
+            return json_response({"error": f'For input string: "{value[:100]}"', "success": False})
         project = queries.get_project(call.store, project_id=int(value), active_only=False)
     else:
         project = queries.get_project(call.store, name=value, active_only=False)
@@ -305,6 +311,10 @@ MANAGER = Servlet.build("/manager", select, [
     Route("ajax:changeDescription", details.change_description, WRITE, changes_state=True),
     Route("ajax:addPermission", details.add_permission, ADMIN, changes_state=True),
     Route("ajax:changePermission", details.change_permission, ADMIN, changes_state=True),
+    Route("ajax:addProxyUser", details.add_proxy_user, ADMIN, changes_state=True),
+    Route("ajax:removeProxyUser", details.remove_proxy_user, ADMIN, changes_state=True),
+    Route("ajax:setJobOverrideProperty", details.set_job_override_property, WRITE, changes_state=True),
+    Route("ajax:setFlowLock", details.set_flow_lock, ADMIN, changes_state=True),
     Route("action:create", create, methods=POST, changes_state=True),
     Route("upload", upload, WRITE, locate=locate_upload, denied=upload_denied, methods=POST,
           changes_state=True),

@@ -10,9 +10,11 @@ from typing import Any
 from starlette.responses import Response
 
 from sudoless.accounts import Permission, check_name
-from sudoless.errors import InputError, NotFoundError, SudolessError
+from sudoless.errors import InputError, NotFoundError, PermissionDenied, SudolessError
+from sudoless.flows import projects as lifecycle
 from sudoless.flows.executions import load_version
 from sudoless.flows.model import Status
+from sudoless.flows.store import project_settings
 from sudoless.flows.store import projects as queries
 from sudoless.flows.store.projects import FlowRecord, ProjectRecord
 from sudoless.server.dispatch import Call
@@ -104,7 +106,8 @@ def fetch_flow_jobs(call: Call) -> Response:
     out = [{"id": n["name"], "dependencies": list(n.get("in") or ()), "dependents": dependents[n["name"]],
             "level": depth[n["name"]]} for n in nodes]
     out.sort(key=lambda n: n["level"])
-    return reply(call, {"flowId": flow_id, "isLocked": False, "nodes": out})
+    locked = project_settings.flow_lock(call.store, call.project.id, flow_id) is not None
+    return reply(call, {"flowId": flow_id, "isLocked": locked, "nodes": out})
 
 
 def fetch_flow_details(call: Call) -> Response:
@@ -154,14 +157,15 @@ def fetch_job_info(call: Call) -> Response:
     if found is None:
         return reply(call, {"error": f"Job {job} not found in flow {flow_id}"})
     props, kind = found
+    override = lifecycle.job_override(call.store, call.project, flow_id, job)
     return reply(call, {"jobName": job, "jobType": props.get("type", kind), "generalParams": props,
-                        "overrideParams": dict(props)})
+                        "overrideParams": dict(props) if override is None else override})
 
 
 def fetch_flow_executions(call: Call) -> Response:
     flow_id = call.params.required("flow")
-    start = call.params.integer("start")
-    length = call.params.integer("length")
+    start = call.params.integer("start", bits=32)
+    length = call.params.integer("length", bits=32)
     project = call.project
     total = queries.count_executions(call.store, project.id, flow_id)
     records = call.store.executions(project.id, flow_id, limit=max(length, 0), offset=max(start, 0))
@@ -181,8 +185,8 @@ def fetch_last_successful(call: Call) -> Response:
 
 
 def fetch_project_logs(call: Call) -> Response:
-    size = call.params.integer("size", 1000)
-    skip = call.params.integer("skip", 0)
+    size = call.params.integer("size", 1000, bits=32)
+    skip = call.params.integer("skip", 0, bits=32)
     events = queries.project_events(call.store, call.project.id, skip, size)
     return reply(call, {"columns": ["user", "time", "type", "message"],
                         "logData": [[e.user, e.time, e.type, e.message] for e in events]})
@@ -203,9 +207,8 @@ def get_group_permissions(call: Call) -> Response:
 
 
 def get_proxy_users(call: Call) -> Response:
-    # Azkaban adds the creator as proxy user (creator.default.proxy); sudoless runs every job as the
-    # server's own Unix user, so proxy users are metadata only.
-    return reply(call, {"proxyUsers": [call.project.created_by]})
+    # sudoless runs every job as the executor's own Unix user: proxy users are metadata only.
+    return reply(call, {"proxyUsers": call.accounts.proxy_users(call.project.id)})
 
 
 def check_for_write_permission(call: Call) -> Response:
@@ -213,15 +216,60 @@ def check_for_write_permission(call: Call) -> Response:
 
 
 def is_flow_locked(call: Call) -> Response:
-    return reply(call, {"flowId": call.params.required("flowName"), "isLocked": False})
+    flow_id = call.params.required("flowName")
+    try:
+        lock = lifecycle.flow_lock(call.store, call.project, flow_id)
+    except NotFoundError as exc:
+        return reply(call, {"error": str(exc)})
+    return reply(call, {"flowId": flow_id, "isLocked": lock is not None})
 
 
 # -- write APIs ----------------------------------------------------------------------------------------------
 
 def change_description(call: Call) -> Response:
-    description = call.params.required("description")
-    queries.set_description(call.store, call.project.id, description, call.user.name)
+    try:
+        lifecycle.change_description(call.store, call.project, call.params.required("description"),
+                                     call.user.name)
+    except InputError as exc:
+        return reply(call, {"error": str(exc)})
     return reply(call)
+
+
+def add_proxy_user(call: Call) -> Response:
+    name = call.params.required("name")
+    try:
+        call.accounts.add_proxy_user(call.project.id, name, call.user)
+    except (InputError, PermissionDenied) as exc:
+        return reply(call, {"error": str(exc)})
+    return reply(call)
+
+
+def remove_proxy_user(call: Call) -> Response:
+    call.accounts.remove_proxy_user(call.project.id, call.params.required("name"), call.user)
+    return reply(call)
+
+
+def set_job_override_property(call: Call) -> Response:
+    flow_id = call.params.required("flowName")
+    job = call.params.required("jobName")
+    try:
+        lifecycle.set_job_override(call.store, call.project, flow_id, job, call.params.group("jobOverride"),
+                                   call.user.name)
+    except (NotFoundError, InputError) as exc:
+        return reply(call, {"error": str(exc)})
+    return reply(call)
+
+
+def set_flow_lock(call: Call) -> Response:
+    flow_id = call.params.required("flowName")
+    locked = call.params.required("isLocked").strip().lower() == "true"
+    try:
+        lock = lifecycle.set_flow_lock(call.store, call.project, flow_id, locked,
+                                       call.params.get("flowLockErrorMessage"), call.user.name)
+    except NotFoundError as exc:
+        return reply(call, {"error": str(exc)})
+    return reply(call, {"isLocked": lock is not None, "flowId": flow_id,
+                        "flowLockErrorMessage": lock.message if lock else None})
 
 
 def _requested_permission(params: Params) -> Permission:

@@ -3,7 +3,8 @@
 ``ajax=...`` works with GET and POST; ``action=...`` only with POST, and then also leaves a success or
 failure message cookie, as Azkaban does. Unlike Azkaban, ``timezone`` is honoured (an unknown zone falls
 back to UTC, the server default), and a missing ``cronExpression`` or bad execution options do not create
-a schedule. Period schedules (``scheduleFlow``) are not supported: they answer an explicit error.
+a schedule. Period schedules (``scheduleFlow``) become cron schedules where one is equivalent
+(:mod:`sudoless.flows.periods`) and answer an error saying why otherwise.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sudoless.accounts import Permission
-from sudoless.errors import InputError, NotFoundError
+from sudoless.errors import InputError, NotFoundError, StateError
+from sudoless.flows import periods
 from sudoless.flows.executions import load_version
 from sudoless.flows.options import parse_disabled
-from sudoless.flows.scheduler import Schedule, SlaRule
+from sudoless.flows.scheduler import Schedule
 from sudoless.flows.store import projects as queries
 from sudoless.server import flash, pages
 from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
-from sudoless.server.run_options import OptionsError, execution_options, options_json
+from sudoless.server.run_options import OptionsError, execution_options, options_json, sla_rules
 
 __all__ = ["SCHEDULE"]
 
@@ -164,7 +166,7 @@ def schedule_cron_flow(call: Call) -> Response:
     try:
         schedule = call.scheduler.schedule(project.name, flow_id, cron, _zone(call.params.get("timezone")),
                                            options, call.user.name)
-    except NotFoundError as exc:
+    except (NotFoundError, StateError) as exc:  # StateError: the flow is locked
         return answer(call, {"status": "error", "message": str(exc)})
     except InputError:
         return answer(call, {"error": f"This expression <{cron}> can not be parsed to quartz cron."})
@@ -181,9 +183,48 @@ def _with_disabled(options: Any, disabled: tuple[str, ...]) -> Any:
     return replace(options, disabled=disabled)
 
 
+def by_project_id_to_schedule(call: Call) -> Target | Response:
+    project = queries.get_project(call.store, project_id=call.params.integer("projectId"))
+    if project is None:
+        return answer(call, {"message": f"Project {call.params.required('projectName')} does not exist",
+                             "status": "error"})
+    return Target(project=project)
+
+
 def schedule_period_flow(call: Call) -> Response:
-    return answer(call, {"status": "error", "message": "scheduleFlow (period schedules) is not supported; "
-                                                       "use scheduleCronFlow with a Quartz cron expression"})
+    """Azkaban's deprecated ``scheduleFlow``: a first time and a period, converted to a cron schedule
+    (:mod:`sudoless.flows.periods`); a period with no cron equivalent is refused with the reason."""
+    project = call.project
+    flow_id = call.params.required("flow")
+    flows = queries.flow_records(call.store, project.id, project.version) if project.version else {}
+    if flow_id not in flows or flows[flow_id].embedded:
+        return answer(call, {"status": "error", "message": f"Flow {flow_id} cannot be found in project "
+                                                           f"{call.params.required('projectName')}"})
+    time_text = call.params.required("scheduleTime")
+    date_text = call.params.required("scheduleDate")
+    try:
+        first = periods.first_time(date_text, time_text, DEFAULT_ZONE, datetime.fromtimestamp(
+            call.store.clock() / 1000, UTC))
+    except InputError as exc:
+        return answer(call, {"error": str(exc)})
+    try:
+        period = periods.parse_period(call.params.get("period")) if call.params.get("is_recurring") == "on" \
+            else None
+        cron = periods.period_cron(first, period)
+        options, disabled = execution_options(call.params, flows[flow_id].graph.get("props") or {},
+                                              call.user.is_admin, call.settings.parallel)
+        if disabled:
+            loaded = load_version(call.store, call.settings, project.id, project.version, project.name)
+            options = _with_disabled(options, parse_disabled(disabled, loaded, loaded.flow(flow_id)))
+        schedule = call.scheduler.schedule(project.name, flow_id, cron, str(first.tzinfo), options,
+                                           call.user.name, start_ms=int(first.timestamp() * 1000))
+    except (InputError, NotFoundError, StateError) as exc:
+        return answer(call, {"status": "error", "message": str(exc)})
+    queries.add_event(call.store, project.id, "SCHEDULE", call.user.name,
+                      f"Schedule {project.name}.{flow_id} '{schedule.cron}' ({schedule.timezone}) has been "
+                      f"added (period schedule from {first:%Y-%m-%d %H:%M %Z}).")
+    return answer(call, {"status": "success", "message": f"{project.name}.{flow_id} scheduled.",
+                         "scheduleId": schedule.id})
 
 
 def remove_schedule(call: Call) -> Response:
@@ -230,11 +271,8 @@ def fetch_schedules(call: Call) -> Response:
 def set_sla(call: Call) -> Response:
     schedule = call.target.schedule
     assert schedule is not None
-    settings = call.params.group("settings")
-    texts = [settings[key] for key in sorted(settings, key=lambda k: (not k.isdigit(), int(k) if k.isdigit()
-                                                                      else 0, k))]
     try:
-        rules = [SlaRule.parse(text) for text in texts]
+        rules = sla_rules(call.params, "settings")
         if not rules:
             raise InputError(f"SLA for schedule {schedule.id} must have at least one action")
         call.scheduler.set_sla(schedule.id, rules, call.params.get("slaEmails") or "")
@@ -271,8 +309,10 @@ SCHEDULE = Servlet.build("/schedule", select, [
           denied=schedule_denied, changes_state=True),
     Route("action:scheduleCronFlow", schedule_cron_flow, SCHEDULE_PERM, locate=by_project_name,
           denied=schedule_denied, changes_state=True),
-    Route("ajax:scheduleFlow", schedule_period_flow),
-    Route("action:scheduleFlow", schedule_period_flow),
+    Route("ajax:scheduleFlow", schedule_period_flow, SCHEDULE_PERM, locate=by_project_id_to_schedule,
+          denied=schedule_denied, changes_state=True),
+    Route("action:scheduleFlow", schedule_period_flow, SCHEDULE_PERM, locate=by_project_id_to_schedule,
+          denied=schedule_denied, changes_state=True),
     Route("action:removeSched", remove_schedule, SCHEDULE_PERM, locate=by_schedule_for_removal,
           denied=removal_denied, changes_state=True),
     Route("ajax:fetchSchedule", fetch_schedule, READ, locate=by_project_id, denied=read_denied),
