@@ -1,0 +1,143 @@
+"""Who is calling the JSON API, and the permission checks every route makes through :class:`Caller`.
+
+A token is an Accounts session id: ``POST /api/v1/login`` creates one, and the Azkaban ``session.id`` of an
+AJAX login is one too. It travels as ``Authorization: Bearer <token>`` or as the Azkaban session cookie
+(a browser that logged in through the web UI). A state-changing request authenticated by the cookie must
+pass the same CSRF check as the AJAX API (:func:`sudoless.server.sessions.csrf_ok`); a bearer token cannot
+be sent by another site, so it needs none.
+
+Routes state the permission they need by naming the AJAX route that does the same thing
+(:func:`ajax_permission`), so the two APIs check the same permission by construction; the check itself is
+:meth:`sudoless.accounts.Accounts.require` (global roles, then user and group grants, as Azkaban's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import Request
+
+from sudoless.accounts import Accounts, Permission, User
+from sudoless.accounts.permissions import allows
+from sudoless.config import Settings
+from sudoless.errors import NotFoundError, PermissionDenied
+from sudoless.flows.scheduler import Schedule, Scheduler
+from sudoless.flows.store import ExecutionRecord, Store
+from sudoless.flows.store import projects as queries
+from sudoless.flows.store.projects import ProjectRecord
+from sudoless.server import sessions
+from sudoless.server.api.errors import HttpError
+from sudoless.server.dispatch import Services, Servlet
+from sudoless.server.params import Params
+
+__all__ = ["Caller", "CallerDep", "ServicesDep", "ajax_permission", "caller", "refuse_nul", "services"]
+
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="token",
+                           description="A session id from POST /api/v1/login (or an AJAX login's session.id).")
+cookie_scheme = APIKeyCookie(name=sessions.COOKIE, auto_error=False, scheme_name="cookie",
+                             description="The Azkaban session cookie of a browser; state changes need CSRF.")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def ajax_permission(servlet: Servlet, key: str) -> Permission:
+    """The permission the AJAX route ``key`` of ``servlet`` checks: the API's routes check the same."""
+    permission = servlet.routes[key].permission
+    if permission is None:
+        raise ValueError(f"{servlet.path} {key} checks no permission")
+    return permission
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated request: the services and the user, with the lookups that check permissions."""
+
+    services: Services
+    user: User
+    token: str
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    @property
+    def accounts(self) -> Accounts:
+        return self.services.accounts
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return self.services.scheduler
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def allowed(self, project_id: int, perm: Permission) -> bool:
+        return self.accounts.has_permission(self.user, project_id, perm)
+
+    def project(self, name: str, perm: Permission) -> ProjectRecord:
+        """The active project ``name`` if the caller holds ``perm`` on it; 404 or 403 otherwise."""
+        project = queries.get_project(self.store, name=name)
+        if project is None:
+            raise NotFoundError(f"Project {name} doesn't exist.")
+        self.accounts.require(self.user, project.id, perm, project.name)
+        return project
+
+    def execution(self, exec_id: int, perm: Permission) -> ExecutionRecord:
+        """The execution ``exec_id`` if the caller holds ``perm`` on its project."""
+        record = self.store.execution(exec_id)
+        self.accounts.require(self.user, record.project_id, perm, record.project_name)
+        return record
+
+    def schedule(self, schedule_id: int, perm: Permission) -> Schedule:
+        """The schedule ``schedule_id`` if the caller holds ``perm`` on its project."""
+        schedule = self.scheduler.get(schedule_id)
+        self.accounts.require(self.user, schedule.project_id, perm, schedule.project_name)
+        return schedule
+
+    def require_admin(self) -> None:
+        """Global ADMIN (a role, directly or through a group), as the AJAX admin-only routes require."""
+        if not allows(self.accounts.global_permissions(self.user), Permission.ADMIN):
+            raise PermissionDenied(f"User '{self.user.name}' is not an administrator.")
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def caller(request: Request, svc: ServicesDep,
+           bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+           cookie: Annotated[str | None, Security(cookie_scheme)]) -> Caller:
+    """The authenticated caller, from the bearer token or else the session cookie (see the module docstring)."""
+    token, via_cookie = (bearer.credentials, False) if bearer is not None else (cookie, True)
+    if not token:
+        raise HttpError(401, "no token: log in with POST /api/v1/login and send 'Authorization: Bearer <token>'")
+    user = svc.accounts.session_user(token)
+    if user is None:
+        raise HttpError(401, "the token is unknown or expired: log in again with POST /api/v1/login")
+    if via_cookie and request.method not in SAFE_METHODS and not sessions.csrf_ok(
+            request, Params([]), svc.secret, token, True):
+        raise HttpError(403, "CSRF validation failed.")
+    return Caller(svc, user, token)
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+async def refuse_nul(request: Request) -> None:
+    """Refuse a NUL character in the path, the query or a JSON body with 400: no text sudoless stores can
+    hold one (PostgreSQL rejects them), so such a request could only fail later and deeper."""
+    if "\x00" in request.url.path or "\x00" in request.scope.get("path", ""):
+        raise HttpError(400, "the path contains a NUL character")
+    for key, value in request.query_params.multi_items():
+        if "\x00" in key or "\x00" in value:
+            raise HttpError(400, f"query parameter {key[:100]!r} contains a NUL character")
+    if request.headers.get("content-type", "").lower().startswith("application/json"):
+        body = await request.body()
+        if b"\\u0000" in body.lower() or b"\x00" in body:
+            raise HttpError(400, "the JSON body contains a NUL character")
