@@ -20,7 +20,7 @@ from sudoless.accounts import Accounts, User
 from sudoless.config import Settings
 from sudoless.errors import AuthError
 from sudoless.flows.store import Store
-from sudoless.server import pages, sessions
+from sudoless.server import api, pages, sessions
 from sudoless.server.ajax import executor, index, login, manager, schedule, status
 from sudoless.server.dispatch import Call, Services, Servlet, answer
 from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
@@ -43,7 +43,8 @@ ANONYMOUS = User(name="", roles=(), groups=(), proxy_users=(), email="")
 def create_app(settings: Settings, store: Store, accounts: Accounts, scheduler: Scheduler, *,
                secure: bool = False) -> FastAPI:
     """The application over an opened store; ``secure`` marks cookies Secure (served over HTTPS)."""
-    app = FastAPI(title="sudoless", version=status.version())
+    # No OpenAPI document or docs here: the JSON API serves its own at /api/v1 (FastAPI's pages need a CDN).
+    app = FastAPI(title="sudoless", version=status.version(), openapi_url=None, docs_url=None, redoc_url=None)
     services = Services(settings=settings, store=store, accounts=accounts, scheduler=scheduler,
                         secret=sessions.load_secret(settings.home), secure=secure, version=status.version(),
                         started=store.clock())
@@ -53,6 +54,10 @@ def create_app(settings: Settings, store: Store, accounts: Accounts, scheduler: 
         app.add_api_route(servlet.path, _endpoint(services, servlet), methods=["GET", "POST"],
                           include_in_schema=False, name=f"azkaban{servlet.path.replace('/', '-') or '-root'}")
     app.add_api_route("/js/azkaban/view/login.js", _login_script, methods=["GET"], include_in_schema=False)
+    app.mount(api.PREFIX, api.create_api(services), name="api")  # the JSON API and its OpenAPI document
+    from sudoless.server import ui  # the web UI: pages under /ui/, and / sends browsers there
+
+    ui.install(app, services)
     return app
 
 

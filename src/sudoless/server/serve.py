@@ -39,8 +39,11 @@ def bind(host: str, port: int) -> socket.socket:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise InputError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
-    family, _, _, _, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    family, kind, proto, _, address = infos[0]
+    # With proto 0 (not IPPROTO_TCP) asyncio does not set TCP_NODELAY on the accepted connections, and
+    # Nagle's algorithm then holds a response's body behind its headers until the client's delayed ACK:
+    # 40 ms added to every request on Linux.
+    sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)

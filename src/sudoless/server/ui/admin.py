@@ -1,0 +1,109 @@
+"""Administration: users and roles (global ADMIN only), and the server's status (executors, queue, database).
+
+User changes call :class:`~sudoless.accounts.Accounts` directly: Azkaban has no API for them (its users
+live in an XML file), and Accounts enforces the rules (valid names, known roles, never removing the last
+admin). The routes require the global ADMIN permission through the dispatch table like every other route.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from starlette.responses import Response
+
+from sudoless.accounts import Permission, random_password
+from sudoless.errors import SudolessError
+from sudoless.flows.store import projects as project_queries
+from sudoless.server.dispatch import GET, POST, Call, Route
+from sudoless.server.ui import queries
+from sudoless.server.ui.projects import readable_project_ids
+from sudoless.server.ui.web import redirect, render
+
+__all__ = ["ROUTES"]
+
+
+def _users_page(call: Call, status: int = 200, **extra: Any) -> Response:
+    roles = call.accounts.roles()
+    return render(call, "users.html", status=status, title="Users", users=call.accounts.list_users(),
+                  roles=sorted((name, perm.names()) for name, perm in roles.items()),
+                  groups=sorted(call.accounts.groups().items()), **extra)
+
+
+def users(call: Call) -> Response:
+    return _users_page(call)
+
+
+def _names(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").replace(";", ",").split(",") if part.strip()]
+
+
+def add_user(call: Call) -> Response:
+    params = call.params
+    name = (params.get("name") or "").strip()
+    password = params.get("password") or ""
+    generated = not password
+    if generated:
+        password = random_password()
+    roles = [value for key, value in params.items if key == "role"] or ["user"]
+    try:
+        call.accounts.add_user(name, password, roles=roles, groups=_names(params.get("groups")),
+                               email=params.get("email") or "")
+    except SudolessError as exc:
+        return _users_page(call, 400, error=str(exc), form={"name": name, "email": params.get("email") or "",
+                                                            "groups": params.get("groups") or ""})
+    if generated:
+        return _users_page(call, new_password=(name, password))
+    return redirect("/ui/users", "success", f"User {name} added.")
+
+
+def reset_password(call: Call) -> Response:
+    name = call.params.required("name")
+    password = random_password()
+    try:
+        call.accounts.set_password(name, password)
+    except SudolessError as exc:
+        return _users_page(call, 400, error=str(exc))
+    return _users_page(call, new_password=(name, password))
+
+
+def remove_user(call: Call) -> Response:
+    name = call.params.required("name")
+    if name == call.user.name:
+        return _users_page(call, 400, error="You cannot remove yourself; log in as another admin to do it.")
+    try:
+        call.accounts.remove_user(name)
+    except SudolessError as exc:
+        return _users_page(call, 400, error=str(exc))
+    return redirect("/ui/users", "success", f"User {name} removed.")
+
+
+def server_status(call: Call) -> Response:
+    store = call.store
+    services = call.services
+    now = store.clock()
+    database_up = project_queries.database_up(store)
+    timeout_ms = int(call.settings.executor_timeout * 1000)
+    executors = [{"record": x, "alive": now - x.heartbeat <= timeout_ms}
+                 for x in (project_queries.executors(store) if database_up else ())]
+    visible = readable_project_ids(call)
+    running = [r for r in queries.running_executions(store, 200) if visible is None or r.project_id in visible]
+    return render(call, "status.html", title="Server status", version=services.version, pid=os.getpid(),
+                  started=services.started, uptime=now - services.started, database=store.dialect,
+                  database_up=database_up, executors=executors, queued=store.queued_count() if database_up else 0,
+                  running=running, schedules=len(call.scheduler.list()) if database_up else 0,
+                  timeout_ms=timeout_ms)
+
+
+def admin_route(key: str, handler: Any, methods: frozenset[str]) -> Route:
+    """A route for global admins only; posts change state, so they carry the CSRF check too."""
+    return Route(key, handler, Permission.ADMIN, methods=methods, changes_state=methods == POST, global_scope=True)
+
+
+ROUTES = [
+    ("/ui/users", admin_route("users", users, GET)),
+    ("/ui/users/add", admin_route("add-user", add_user, POST)),
+    ("/ui/users/{name}/password", admin_route("reset-password", reset_password, POST)),
+    ("/ui/users/{name}/delete", admin_route("remove-user", remove_user, POST)),
+    ("/ui/status", Route("status", server_status, methods=GET)),
+]

@@ -1,0 +1,164 @@
+"""Executions: the filterable history, and one execution watched live (graph, jobs, timeline, logs).
+
+Live updates are polled, and each poll is cheap on purpose: ``/ui/data/executions/N/runs?since=T``
+reads the execution row by primary key and only the job rows updated after ``T`` (the
+``ix_job_runs_update`` index on execution and update time), and the page polls once a second only while
+the execution runs and the tab is visible (every 10 s when hidden, never after the end). Azkaban's
+``fetchexecflowupdate`` re-reads every job row and the flow graphs on each call, so the page does not
+use it. Polls overlap the previous one by two seconds, which makes a row committed in the same
+millisecond as the last one seen (or by an executor whose clock lags a little) show up anyway.
+
+Logs are read by byte range: the page asks for 64 KB at an offset (or the last 64 KB), and a running
+job's log is followed by asking for what lies after the last byte shown. A range is found with two
+index seeks whatever the size of the log (:func:`sudoless.server.ui.queries.read_log_range`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from math import ceil
+from typing import Any
+
+from starlette.responses import Response
+
+from sudoless.flows.model import TERMINAL_FLOW, Status
+from sudoless.flows.store import JobRunRecord
+from sudoless.flows.store import projects as project_queries
+from sudoless.server.ajax.execution_view import utf8_range
+from sudoless.server.ajax.executor import EXECUTOR
+from sudoless.server.dispatch import GET, Call, Route
+from sudoless.server.ui import queries
+from sudoless.server.ui.flows import layout_json
+from sudoless.server.ui.projects import PAGE_SIZE, page_number, readable_project_ids
+from sudoless.server.ui.web import api_permission, data, locate_execution, page_url, render
+
+__all__ = ["ROUTES"]
+
+READ = api_permission(EXECUTOR, "page:execution")
+UPDATES = api_permission(EXECUTOR, "ajax:fetchexecflowupdate")
+LOGS = api_permission(EXECUTOR, "ajax:fetchExecJobLogs")
+CONTROL = api_permission(EXECUTOR, "ajax:retryFailedJobs")
+OVERLAP_MS = 2000
+MAX_LOG_BYTES = 1 << 20
+
+
+def _day(text: str | None, end: bool = False) -> int | None:
+    """``YYYY-MM-DD`` (UTC) as epoch ms at its start, or at the next day's start for an upper bound."""
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return int(day.timestamp() * 1000) + (86_400_000 if end else 0)
+
+
+def history(call: Call) -> Response:
+    params = call.params
+    wanted_project = (params.get("project") or "").strip()
+    visible = readable_project_ids(call)
+    project_ids = visible
+    if wanted_project:
+        project = project_queries.get_project(call.store, name=wanted_project)
+        allowed = project is not None and (visible is None or project.id in visible)
+        project_ids = [project.id] if allowed and project is not None else []
+    status_text = (params.get("status") or "").strip().upper()
+    statuses: tuple[Status, ...] = ()
+    if status_text == "RUNNING_ANY":
+        statuses = tuple(s for s in Status if s not in TERMINAL_FLOW)
+    elif status_text in Status.__members__:
+        statuses = (Status(status_text),)
+    wanted = queries.HistoryFilter(project_ids=project_ids, flow=(params.get("flow") or "").strip(),
+                                   statuses=statuses, user=(params.get("user") or "").strip(),
+                                   since=_day(params.get("from")), until=_day(params.get("to"), end=True))
+    page = page_number(call)
+    found = queries.execution_history(call.store, wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    filters = {"project": wanted_project, "flow": wanted.flow, "status": status_text, "user": wanted.user,
+               "from": params.get("from") or "", "to": params.get("to") or ""}
+    return render(call, "executions.html", title="Executions", runs=found.runs, total=found.total, page=page,
+                  pages=max(1, ceil(found.total / PAGE_SIZE)), filters=filters,
+                  statuses=[s.value for s in Status],
+                  users=queries.user_names(call.store) if call.user.is_admin else [],
+                  page_link=lambda n: page_url("executions", **filters, page=n))
+
+
+def run_json(run: JobRunRecord) -> dict[str, Any]:
+    return {"id": run.nested_id, "attempt": run.attempt, "type": run.type, "status": run.status.value,
+            "start": run.start_time, "end": run.end_time, "update": run.update_time}
+
+
+def state_json(call: Call, since: int = -1) -> dict[str, Any]:
+    record = call.store.execution(call.target.execution.id) if call.target.execution else None
+    assert record is not None
+    runs = call.store.job_runs(record.id, since)
+    return {"execution": {"id": record.id, "status": record.status.value, "submitTime": record.submit_time,
+                          "startTime": record.start_time, "endTime": record.end_time,
+                          "updateTime": record.update_time, "over": record.status in TERMINAL_FLOW},
+            "runs": [run_json(run) for run in runs], "now": call.store.clock()}
+
+
+def execution_view(call: Call) -> Response:
+    record = call.target.execution
+    assert record is not None
+    project = call.project
+    state = state_json(call)
+    page_data = {
+        "execid": record.id, "project": project.name, "flow": record.flow_id, "state": state,
+        "layoutUrl": page_url("data/executions", record.id, "layout"),
+        "runsUrl": page_url("data/executions", record.id, "runs"),
+        "logUrl": page_url("data/executions", record.id, "log"), "overlap": OVERLAP_MS,
+    }
+    options = record.options or {}
+    return render(call, "execution.html", title=f"Execution {record.id}", record=record, project=project,
+                  page_data=page_data, can_control=call.allowed(project.id, CONTROL),
+                  failure_action=options.get("failure_action") or "FINISH_CURRENTLY_RUNNING",
+                  concurrent=options.get("concurrent_option") or "skip",
+                  parameters=(options.get("runtime") or {}).get("ROOT") or {},
+                  disabled=options.get("disabled") or [])
+
+
+def execution_runs(call: Call) -> Response:
+    since = call.params.integer("since", -1)
+    return data(state_json(call, since - OVERLAP_MS if since >= 0 else -1))
+
+
+def execution_layout(call: Call) -> Response:
+    record = call.target.execution
+    assert record is not None
+    return layout_json(call, record.project_id, record.version, record.flow_id)
+
+
+def execution_log(call: Call) -> Response:
+    """A byte range of a job's log (``job`` empty: the flow's own log) as text, with the log's size.
+
+    ``offset=-1`` asks for the last ``length`` bytes. The range is trimmed to whole UTF-8 characters and
+    the answer says where it really starts.
+    """
+    record = call.target.execution
+    assert record is not None
+    job = call.params.get("job") or ""
+    attempts = [run.attempt for run in call.store.job_runs(record.id) if run.nested_id == job] if job else [0]
+    if not attempts:
+        return data({"error": f"Job {job} doesn't exist in execution {record.id}"}, 404)
+    attempt = call.params.integer("attempt", max(attempts))
+    length = min(max(call.params.integer("length", 65536), 0), MAX_LOG_BYTES)
+    size = queries.log_size(call.store, record.id, job, attempt)
+    offset = call.params.integer("offset", 0)
+    if offset < 0:
+        offset = max(size - length, 0)
+    raw = queries.read_log_range(call.store, record.id, job, attempt, offset, length) if offset < size else b""
+    skipped, piece = utf8_range(raw)
+    return data({"job": job, "attempt": attempt, "attempts": sorted(set(attempts)), "offset": offset + skipped,
+                 "length": len(piece), "size": size, "data": piece.decode("utf-8", "replace")})
+
+
+ROUTES = [
+    ("/ui/executions", Route("executions", history, methods=GET)),
+    ("/ui/executions/{execid}", Route("execution", execution_view, READ, locate=locate_execution, methods=GET)),
+    ("/ui/data/executions/{execid}/runs",
+     Route("data:runs", execution_runs, UPDATES, locate=locate_execution, methods=GET)),
+    ("/ui/data/executions/{execid}/layout",
+     Route("data:exec-layout", execution_layout, READ, locate=locate_execution, methods=GET)),
+    ("/ui/data/executions/{execid}/log", Route("data:log", execution_log, LOGS, locate=locate_execution,
+                                               methods=GET)),
+]

@@ -1,0 +1,102 @@
+"""A flow: its graph (coloured by the last run), the run form, and the chart of its last 50 runs.
+
+The graph is laid out on the server (:mod:`sudoless.server.ui.layout`) and fetched as JSON by the page,
+once per set of expanded embedded flows; the run form submits to the AJAX API's ``executeFlow``, so its
+options are parsed and checked exactly as for any Azkaban client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from sudoless.flows.store import projects as project_queries
+from sudoless.flows.store.projects import FlowRecord
+from sudoless.server.ajax.executor import EXECUTOR
+from sudoless.server.ajax.manager import MANAGER
+from sudoless.server.dispatch import GET, Call, Route
+from sudoless.server.ui import charts, queries
+from sudoless.server.ui.layout import layout_flow
+from sudoless.server.ui.projects import abilities, current_flows
+from sudoless.server.ui.web import api_permission, data, error_page, locate_project, page_url, render, ui_of
+
+__all__ = ["ROUTES", "job_tree", "layout_json"]
+
+#: The graph and the flow page show what ``fetchflowgraph`` shows.
+READ = api_permission(MANAGER, "ajax:fetchflowgraph")
+FAILURE_ACTIONS = (("finishCurrent", "Finish running jobs, start no new ones"),
+                   ("cancelImmediately", "Cancel everything at once"),
+                   ("finishPossible", "Finish every job that can still run"))
+
+
+def job_tree(flows: dict[str, FlowRecord], flow_id: str) -> list[dict[str, Any]]:
+    """Every node of a flow, embedded flows' nodes included, as (nested id, depth, type) in flow order."""
+    out: list[dict[str, Any]] = []
+
+    def walk(current: str, prefix: str, depth: int, seen: frozenset[str]) -> None:
+        record = flows.get(current)
+        if record is None or current in seen:
+            return
+        for node in record.graph.get("nodes", ()):
+            nested = prefix + node["name"]
+            out.append({"id": nested, "name": node["name"], "depth": depth, "type": node.get("type") or ""})
+            if node.get("subflow"):
+                walk(node["subflow"], nested + ":", depth + 1, seen | {current})
+
+    walk(flow_id, "", 0, frozenset())
+    return out
+
+
+def layout_json(call: Call, project_id: int, version: int, flow_id: str) -> Response:
+    """The layout of a stored flow version with the ``expand`` parameter's embedded flows opened."""
+    expand = tuple(sorted({e for e in (call.params.get("expand") or "").split(",") if e}))
+
+    def compute() -> Any:
+        flows = project_queries.flow_records(call.store, project_id, version)
+        return layout_flow({fid: record.graph for fid, record in flows.items()}, flow_id, expand)
+
+    if not version:
+        return data({"error": "This project has no uploaded version."}, 404)
+    layout = ui_of(call).layouts.get((call.store.url, project_id, version, flow_id, expand), compute)
+    if not layout.nodes:
+        return data({"error": f"Flow {flow_id} has no jobs in version {version}."}, 404)
+    return data(layout.to_json())
+
+
+def flow_layout(call: Call) -> Response:
+    project = call.project
+    return layout_json(call, project.id, project.version, call.params.required("flow"))
+
+
+def flow_view(call: Call) -> Response:
+    project = call.project
+    flow_id = call.params.required("flow")
+    flows = current_flows(call, project)
+    if flow_id not in flows or flows[flow_id].embedded:
+        return error_page(call, 404, "No such flow", f"Project {project.name} has no flow {flow_id}.")
+    now = call.store.clock()
+    runs = queries.recent_runs(call.store, project.id, flow_id, 50)
+    last_status: dict[str, str] = {}
+    if runs:
+        for run in call.store.job_runs(runs[0].id):  # oldest attempt first: the latest attempt wins
+            last_status[run.nested_id] = run.status.value
+    props = flows[flow_id].graph.get("props") or {}
+    page_data = {
+        "project": project.name, "flow": flow_id,
+        "layoutUrl": page_url("data/projects", project.name, "flows", flow_id, "layout"),
+        "statuses": last_status, "lastExec": runs[0].id if runs else None,
+    }
+    return render(call, "flow.html", title=f"{flow_id} - {project.name}", project=project, flow_id=flow_id,
+                  runs=runs[:10], chart=charts.run_bars(runs, now), jobs=job_tree(flows, flow_id),
+                  schedule=call.scheduler.for_flow(project.id, flow_id), can=abilities(call, project),
+                  configured_failure=props.get("failure.action"), failure_actions=FAILURE_ACTIONS,
+                  page_data=page_data, execute_ok=call.allowed(project.id, api_permission(EXECUTOR,
+                                                                                          "ajax:executeFlow")))
+
+
+ROUTES = [
+    ("/ui/projects/{project}/flows/{flow}", Route("flow", flow_view, READ, locate=locate_project, methods=GET)),
+    ("/ui/data/projects/{project}/flows/{flow}/layout",
+     Route("data:flow-layout", flow_layout, READ, locate=locate_project, methods=GET)),
+]

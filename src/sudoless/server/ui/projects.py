@@ -1,0 +1,113 @@
+"""Projects: the searchable list, and one project's flows, versions, audit log and permissions.
+
+Creating, uploading and changing permissions are done by the page's script through the AJAX API
+(``action=create``, ``ajax=upload``, ``ajax=addPermission``/``changePermission``), so validation messages
+and permission checks are the API's own; deleting is a form post here, checked with the permission of the
+API's delete route.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+from typing import Any
+
+from starlette.responses import Response
+
+from sudoless.accounts import Permission
+from sudoless.accounts.permissions import allows
+from sudoless.flows import projects as lifecycle
+from sudoless.flows.store import projects as project_queries
+from sudoless.flows.store.projects import FlowRecord, ProjectRecord
+from sudoless.server.ajax.manager import MANAGER
+from sudoless.server.dispatch import GET, POST, Call, Route
+from sudoless.server.ui import charts, queries
+from sudoless.server.ui.web import api_permission, locate_project, page_url, redirect, render
+
+__all__ = ["ROUTES", "readable_project_ids"]
+
+PAGE_SIZE = 50
+TABS = ("flows", "versions", "log", "permissions")
+GRANTS = ("ADMIN", "READ", "WRITE", "EXECUTE", "SCHEDULE")
+#: Reading a project in the UI needs what the API's project page needs.
+READ = api_permission(MANAGER, "page:project")
+
+
+def readable_project_ids(call: Call) -> list[int] | None:
+    """The active projects ``call.user`` may read; None when that is all of them (a global READ or ADMIN).
+
+    The decision is Accounts' (:meth:`~sudoless.accounts.Accounts.has_permission`). Two shortcuts keep it
+    cheap with many projects, without deciding anything themselves: a user whose global roles allow READ
+    reads everything, and otherwise only projects with a grant naming the user or one of their groups
+    can qualify, so only those are asked about.
+    """
+    if allows(call.accounts.global_permissions(call.user), READ):
+        return None
+    active = set(queries.active_project_ids(call.store))
+    candidates = queries.granted_project_ids(call.store, call.user.name, call.user.groups)
+    return [pid for pid in candidates if pid in active and call.allowed(pid, READ)]
+
+
+def page_number(call: Call) -> int:
+    value = call.params.get("page") or "1"
+    return max(1, int(value)) if value.isdigit() else 1
+
+
+def project_list(call: Call) -> Response:
+    search = (call.params.get("q") or "").strip()
+    page = page_number(call)
+    projects, total = queries.project_page(call.store, search, PAGE_SIZE, (page - 1) * PAGE_SIZE,
+                                           readable_project_ids(call))
+    pages = max(1, ceil(total / PAGE_SIZE))
+    return render(call, "projects.html", title="Projects", projects=projects, total=total, page=page, pages=pages,
+                  search=search, page_link=lambda n: page_url("projects", q=search, page=n))
+
+
+def current_flows(call: Call, project: ProjectRecord) -> dict[str, FlowRecord]:
+    return project_queries.flow_records(call.store, project.id, project.version) if project.version else {}
+
+
+def abilities(call: Call, project: ProjectRecord) -> dict[str, bool]:
+    """Which controls to show; the API checks again when they are used."""
+    return {name.lower(): call.allowed(project.id, Permission[name]) for name in ("WRITE", "EXECUTE", "SCHEDULE",
+                                                                                   "ADMIN")}
+
+
+def project_view(call: Call) -> Response:
+    project = call.project
+    tab = call.params.get("tab") or "flows"
+    if tab not in TABS:
+        tab = "flows"
+    context: dict[str, Any] = {"tab": tab, "tabs": TABS, "project": project, "can": abilities(call, project)}
+    if tab == "flows":
+        flows = sorted(fid for fid, record in current_flows(call, project).items() if not record.embedded)
+        context["rates"] = charts.success_rates(queries.flow_outcomes(call.store, project.id), flows)
+        context["last"] = queries.last_executions(call.store, project.id)
+        context["schedules"] = {s.flow_id: s for s in call.scheduler.list(project.id)}
+    elif tab == "versions":
+        context["versions"] = queries.project_versions(call.store, project.id)
+    elif tab == "log":
+        page = page_number(call)
+        total = queries.count_events(call.store, project.id)
+        context.update(events=project_queries.project_events(call.store, project.id, (page - 1) * PAGE_SIZE,
+                                                             PAGE_SIZE),
+                       page=page, pages=max(1, ceil(total / PAGE_SIZE)), total=total,
+                       page_link=lambda n: page_url("projects", project.name, tab="log", page=n))
+    else:
+        context["grants"] = [(name, is_group, set(perms.names()))
+                             for name, is_group, perms in call.accounts.project_permissions(project.id)]
+        context["grant_names"] = GRANTS
+    return render(call, "project.html", title=f"Project {project.name}", **context)
+
+
+def delete_project(call: Call) -> Response:
+    project = call.project
+    lifecycle.delete_project(call.store, call.scheduler, project, call.user.name)
+    return redirect("/ui/projects", "success", f"Project '{project.name}' was deleted, with its schedules.")
+
+
+ROUTES = [
+    ("/ui/projects", Route("projects", project_list, methods=GET)),
+    ("/ui/projects/{project}", Route("project", project_view, READ, locate=locate_project, methods=GET)),
+    ("/ui/projects/{project}/delete", Route("delete-project", delete_project, api_permission(MANAGER, "delete"),
+                                            locate=locate_project, methods=POST, changes_state=True)),
+]

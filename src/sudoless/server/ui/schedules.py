@@ -1,0 +1,88 @@
+"""Schedules: the list (pause, resume, remove, SLA), and creating one from a cron expression with a preview
+of its next five fire times in the chosen time zone.
+
+Creating, removing and the SLA go through the AJAX API (``scheduleCronFlow``, ``removeSched``,
+``setSla``) from the page's script; pausing and resuming have no Azkaban call, so they are form posts
+here, checked with the permission of the API's ``removeSched``.
+"""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from datetime import UTC, datetime
+
+from starlette.responses import Response
+
+from sudoless.errors import InputError
+from sudoless.flows.schedule import CronExpression
+from sudoless.flows.store import projects as project_queries
+from sudoless.server.ajax.schedule import SCHEDULE
+from sudoless.server.dispatch import GET, POST, Call, Route
+from sudoless.server.ui import queries
+from sudoless.server.ui.projects import readable_project_ids
+from sudoless.server.ui.web import api_permission, data, locate_schedule, page_url, redirect, render
+
+__all__ = ["ROUTES", "preview"]
+
+CHANGE = api_permission(SCHEDULE, "action:removeSched")
+PREVIEW_COUNT = 5
+
+
+@functools.cache
+def time_zones() -> tuple[str, ...]:
+    """The IANA zones this Python knows, UTC first."""
+    names = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    return ("UTC", *names)
+
+
+def preview(cron: str, zone: str, now_ms: int, count: int = PREVIEW_COUNT) -> list[datetime]:
+    """The next ``count`` fire times of ``cron`` in ``zone`` after ``now_ms``; InputError when it does not
+    parse (the scheduler's own parser, so the preview cannot disagree with what will run)."""
+    expression = CronExpression.parse(cron, zone)
+    return expression.fire_times(datetime.fromtimestamp(now_ms / 1000, UTC), count)
+
+
+def schedule_list(call: Call) -> Response:
+    visible = readable_project_ids(call)
+    schedules = [s for s in call.scheduler.list() if visible is None or s.project_id in visible]
+    can_change = {pid: call.allowed(pid, CHANGE) for pid in {s.project_id for s in schedules}}
+    projects, _ = queries.project_page(call.store, "", 10_000, 0, visible)
+    chosen = call.params.get("project") or ""
+    return render(call, "schedules.html", title="Schedules", schedules=schedules, can_change=can_change,
+                  projects=[p.name for p in projects if p.version], zones=time_zones(), chosen_project=chosen,
+                  chosen_flow=call.params.get("flow") or "")
+
+
+def cron_preview(call: Call) -> Response:
+    cron = call.params.get("cron") or ""
+    zone = call.params.get("tz") or "UTC"
+    try:
+        times = preview(cron, zone, call.store.clock())
+    except InputError as exc:
+        return data({"error": str(exc)}, 400)
+    if not times:
+        return data({"error": "This expression never fires again (check the year field)."}, 400)
+    return data({"cron": " ".join(cron.split()), "tz": zone,
+                 "times": [{"iso": t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            "local": t.strftime("%a %Y-%m-%d %H:%M:%S %Z")} for t in times]})
+
+
+def set_enabled(call: Call) -> Response:
+    schedule = call.target.schedule
+    assert schedule is not None
+    enabled = call.params.boolean("enabled")
+    call.scheduler.set_enabled(schedule.id, enabled)
+    verb = "resumed" if enabled else "paused"
+    project_queries.add_event(call.store, call.project.id, "SCHEDULE", call.user.name,
+                              f"Schedule {schedule.project_name}.{schedule.flow_id} '{schedule.cron}' {verb}.")
+    return redirect(page_url("schedules"), "success", f"Schedule of {schedule.project_name}.{schedule.flow_id} "
+                                                       f"{verb}.")
+
+
+ROUTES = [
+    ("/ui/schedules", Route("schedules", schedule_list, methods=GET)),
+    ("/ui/data/cron-preview", Route("data:cron-preview", cron_preview, methods=GET)),
+    ("/ui/schedules/{scheduleId}/enabled", Route("schedule-enabled", set_enabled, CHANGE, locate=locate_schedule,
+                                                 methods=POST, changes_state=True)),
+]

@@ -1,0 +1,313 @@
+// The execution page, live: polls /ui/data/executions/N/runs?since=T (only rows changed since the last
+// poll) once a second while the run goes on and the tab is visible, every 10 s when it is hidden, and
+// not at all once it is over. Each answer updates the graph colours, the job table, the timeline and the
+// header in place. The log viewer reads byte ranges and follows a running log from its last byte.
+"use strict";
+
+(function () {
+  const S = window.Sudoless;
+  const data = S.pageData();
+  const TERMINAL = new Set(["SUCCEEDED", "FAILED", "KILLED", "EXECUTION_STOPPED"]);
+  const JOB_OVER = new Set(["SUCCEEDED", "FAILED", "KILLED", "SKIPPED", "CANCELLED", "FAILED_SUCCEEDED", "DISABLED",
+    "EXECUTION_STOPPED"]);
+  const PAGE = 65536;
+  const KEEP = 512 * 1024;  // bytes of log kept on screen while following
+
+  let execution = data.state.execution;
+  const attempts = new Map();  // "id#attempt" -> run
+  const latest = new Map();    // id -> latest attempt
+  let since = -1;
+  let clockSkew = Date.now() - data.state.now;
+  let timer = null;
+  const expanded = new Set();
+
+  // -- state -------------------------------------------------------------------------------------------
+  function merge(state) {
+    execution = state.execution;
+    clockSkew = Date.now() - state.now;
+    for (const run of state.runs) {
+      attempts.set(`${run.id}#${run.attempt}`, run);
+      const current = latest.get(run.id);
+      if (!current || run.attempt >= current.attempt) latest.set(run.id, run);
+      since = Math.max(since, run.update);
+    }
+    since = Math.max(since, execution.updateTime);
+  }
+  const serverNow = () => Date.now() - clockSkew;
+  const statuses = () => Object.fromEntries([...latest].map(([id, run]) => [id, run.status]));
+  const elapsed = (start, end) => (start < 0 ? -1 : (end >= 0 ? end : serverNow()) - start);
+
+  // -- header and controls ---------------------------------------------------------------------------
+  function renderHeader() {
+    const badge = S.el("span", {class: `status ${S.statusClass(execution.status)}`, text: execution.status});
+    document.getElementById("flow-status").replaceChildren(badge);
+    document.getElementById("flow-duration").textContent = S.fmtDuration(elapsed(execution.startTime, execution.endTime));
+    const show = (id, visible) => { const b = document.getElementById(id); if (b) b.hidden = !visible; };
+    const status = execution.status;
+    show("retry-button", status === "FAILED_FINISHING");
+    show("pause-button", status === "RUNNING");
+    show("resume-button", status === "PAUSED");
+    show("cancel-button", !TERMINAL.has(status));
+  }
+
+  for (const button of document.querySelectorAll("#controls button[data-action]")) {
+    button.addEventListener("click", async () => {
+      if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+      const error = document.getElementById("control-error");
+      S.showError(error, "");
+      button.disabled = true;
+      try {
+        const answer = await S.post("/executor", {ajax: button.dataset.action, execid: data.execid, "csrf.token": S.csrf});
+        const problem = answer.error || answer.resume;
+        if (problem) S.showError(error, problem);
+        else S.note("success", `${button.textContent.trim()}: requested.`);
+      } catch (e) {
+        S.showError(error, e.message);
+      } finally {
+        button.disabled = false;
+        poll(true);
+      }
+    });
+  }
+
+  // -- graph -------------------------------------------------------------------------------------------
+  const graph = new window.GraphView(document.getElementById("graph"), {
+    label: `Graph of execution ${data.execid}`,
+    expanded,
+    onActivate: (id) => { openLog(id); document.getElementById("log-section").scrollIntoView({block: "start"}); },
+    onExpand: (id) => {
+      if (expanded.has(id)) {
+        for (const e of [...expanded]) if (e === id || e.startsWith(id + ":")) expanded.delete(e);
+      } else expanded.add(id);
+      loadGraph();
+    },
+  });
+  function loadGraph() {
+    const url = data.layoutUrl + (expanded.size ? "?expand=" + encodeURIComponent([...expanded].join(",")) : "");
+    return graph.load(url).then(() => graph.setStatuses(statuses()));
+  }
+
+  // -- job table ---------------------------------------------------------------------------------------
+  const tbody = document.querySelector("#job-table tbody");
+  const rows = new Map();
+  // Jobs by first start (jobs not started yet last), then by name.
+  function order() {
+    const first = new Map();
+    for (const run of attempts.values()) {
+      if (run.start >= 0) first.set(run.id, Math.min(first.get(run.id) ?? Infinity, run.start));
+    }
+    const at = (id) => first.get(id) ?? Infinity;
+    return [...latest.values()].sort((a, b) => at(a.id) - at(b.id) || a.id.localeCompare(b.id));
+  }
+  let shownOrder = "";
+  function renderTable() {
+    const runs = order();
+    for (const run of runs) {
+      let row = rows.get(run.id);
+      if (!row) {
+        const logButton = S.el("button", {type: "button", class: "link", text: "Log",
+          "aria-label": `Log of ${run.id}`, onclick: () => { openLog(run.id); document.getElementById("log-section").scrollIntoView({block: "start"}); }});
+        row = S.el("tr", {dataset: {job: run.id}},
+          S.el("th", {scope: "row", class: "job-name", text: run.id}), S.el("td", {text: run.type}), S.el("td"), S.el("td"),
+          S.el("td"), S.el("td"), S.el("td"), S.el("td", {}, logButton));
+        rows.set(run.id, row);
+        tbody.append(row);
+      }
+      const cells = row.children;
+      cells[2].replaceChildren(S.el("span", {class: `status ${S.statusClass(run.status)}`, text: run.status}));
+      cells[3].textContent = run.attempt > 0 ? `${run.attempt + 1}` : "1";
+      cells[4].textContent = S.fmtTime(run.start);
+      cells[5].textContent = S.fmtTime(run.end);
+      cells[6].textContent = S.fmtDuration(elapsed(run.start, run.end));
+    }
+    // Rows follow the order jobs started in; moving rows only when that changes keeps keyboard focus put.
+    const now = runs.map((run) => run.id).join("\n");
+    if (now !== shownOrder) {
+      shownOrder = now;
+      const focused = document.activeElement;
+      tbody.append(...runs.map((run) => rows.get(run.id)));
+      if (focused && tbody.contains(focused)) focused.focus();
+    }
+  }
+
+  // -- timeline (Gantt) ----------------------------------------------------------------------------------
+  const timeline = document.getElementById("timeline");
+  function renderTimeline() {
+    const began = new Set([...attempts.values()].filter((r) => r.start >= 0).map((r) => r.id));
+    const started = order().filter((run) => began.has(run.id));
+    if (!started.length) {
+      timeline.replaceChildren(S.el("p", {class: "muted", text: "No job has started yet."}));
+      return;
+    }
+    const all = [...attempts.values()].filter((r) => r.start >= 0);
+    const t0 = Math.min(...all.map((r) => r.start));
+    const t1 = Math.max(...all.map((r) => (r.end >= 0 ? r.end : serverNow())), t0 + 1000);
+    const labelWidth = 190, width = Math.max(timeline.clientWidth || 900, 500), rowHeight = 22, top = 24;
+    const plot = width - labelWidth - 16;
+    const x = (t) => labelWidth + ((t - t0) / (t1 - t0)) * plot;
+    const height = top + started.length * rowHeight + 6;
+    const chart = S.svg("svg", {class: "gantt", width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
+      "aria-label": `Timeline of ${started.length} jobs over ${S.fmtDuration(t1 - t0)}`});
+    for (let i = 0; i <= 4; i++) {
+      const t = t0 + ((t1 - t0) * i) / 4;
+      chart.append(S.svg("line", {class: "tick", x1: x(t), x2: x(t), y1: top - 6, y2: height}),
+        S.svg("text", {class: "axis", x: x(t), y: 12, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle"},
+          `+${S.fmtDuration(t - t0)}`));
+    }
+    started.forEach((run, index) => {
+      const y = top + index * rowHeight;
+      chart.append(S.svg("text", {class: "gantt-label", x: 4, y: y + 15},
+        run.id.length > 26 ? run.id.slice(0, 25) + "\u2026" : run.id, S.svg("title", {}, run.id)));
+      const tries = [...attempts.values()].filter((r) => r.id === run.id && r.start >= 0).sort((a, b) => a.attempt - b.attempt);
+      for (const attempt of tries) {
+        const end = attempt.end >= 0 ? attempt.end : serverNow();
+        const bar = S.svg("rect", {class: `bar ${S.statusClass(attempt.status)}`, x: x(attempt.start), y: y + 4,
+          width: Math.max(2, x(end) - x(attempt.start)), height: rowHeight - 8, rx: 2},
+          S.svg("title", {}, `${run.id} attempt ${attempt.attempt + 1}: ${attempt.status}, ${S.fmtDuration(end - attempt.start)}`));
+        chart.append(bar);
+      }
+    });
+    timeline.replaceChildren(chart);
+  }
+
+  function renderAll() {
+    renderHeader();
+    renderTable();
+    renderTimeline();
+    graph.setStatuses(statuses());
+    refreshLogChoices();
+  }
+
+  // -- polling -------------------------------------------------------------------------------------------
+  async function poll(now) {
+    if (timer) { clearTimeout(timer); timer = null; }
+    try {
+      const state = await S.get(data.runsUrl, {since});
+      if (!state.error) { merge(state); renderAll(); }
+    } catch (e) {
+      S.note("error", `Live updates paused: ${e.message}`);
+    }
+    if (!execution.over || now) schedule();
+  }
+  function schedule() {
+    if (timer) clearTimeout(timer);
+    if (execution.over) return;
+    timer = setTimeout(() => poll(false), document.hidden ? 10000 : 1000);
+  }
+  document.addEventListener("visibilitychange", () => { if (!document.hidden && !execution.over) poll(false); });
+  // Durations of running jobs tick locally between polls.
+  setInterval(() => { if (!execution.over) { renderHeader(); renderTable(); } }, 1000);
+
+  // -- log viewer ------------------------------------------------------------------------------------------
+  const logText = document.getElementById("log-text");
+  const logJob = document.getElementById("log-job");
+  const logAttempt = document.getElementById("log-attempt");
+  const follow = document.getElementById("log-follow");
+  const log = {job: "", attempt: null, start: 0, end: 0, size: 0, timer: null, busy: false};
+
+  function refreshLogChoices() {
+    const known = new Set([...logJob.options].map((o) => o.value));
+    for (const id of [...latest.keys()].sort()) {
+      if (!known.has(id)) logJob.append(S.el("option", {value: id, text: id}));
+    }
+  }
+
+  function jobOver() {
+    if (!log.job) return execution.over;
+    const run = latest.get(log.job);
+    return execution.over || Boolean(run && JOB_OVER.has(run.status));
+  }
+
+  function showRange() {
+    document.getElementById("log-name").textContent = log.job || "flow";
+    document.getElementById("log-range").textContent = log.size
+      ? `Bytes ${log.start.toLocaleString()}\u2013${log.end.toLocaleString()} of ${log.size.toLocaleString()}` +
+        (follow.checked && !jobOver() ? " (following)" : "")
+      : (jobOver() ? "This log is empty." : "Nothing logged yet; waiting\u2026");
+    document.getElementById("log-prev").disabled = log.start <= 0;
+    document.getElementById("log-first").disabled = log.start <= 0;
+    document.getElementById("log-next").disabled = log.end >= log.size;
+  }
+
+  async function fetchLog(offset, append) {
+    const params = {job: log.job, offset, length: PAGE};
+    if (log.attempt !== null) params.attempt = log.attempt;
+    const page = await S.get(data.logUrl, params);
+    if (page.error) { logText.textContent = page.error; return null; }
+    if (log.attempt === null || !append) {
+      logAttempt.replaceChildren(...page.attempts.map((a) => S.el("option", {value: a, text: `Attempt ${a + 1}`})));
+      logAttempt.value = String(page.attempt);
+      logAttempt.hidden = page.attempts.length < 2;
+    }
+    log.attempt = page.attempt;
+    log.size = page.size;
+    if (append) {
+      if (page.length) {
+        logText.append(page.data);
+        log.end = page.offset + page.length;
+        if (logText.textContent.length > KEEP) {  // keep the page light: drop the oldest text
+          const cut = logText.textContent.length - KEEP;
+          logText.textContent = logText.textContent.slice(cut);
+          log.start = log.end - new TextEncoder().encode(logText.textContent).length;
+        }
+      }
+    } else {
+      logText.textContent = page.data;
+      log.start = page.offset;
+      log.end = page.offset + page.length;
+    }
+    showRange();
+    return page;
+  }
+
+  async function followStep() {
+    if (log.timer) { clearTimeout(log.timer); log.timer = null; }
+    if (!follow.checked || log.busy) return;
+    log.busy = true;
+    try {
+      let page;
+      do {  // catch up in 64 KB steps, then wait
+        page = await fetchLog(log.end, true);
+      } while (page && page.length === PAGE && follow.checked);
+      logText.scrollTop = logText.scrollHeight;
+    } finally {
+      log.busy = false;
+    }
+    if (follow.checked && !(jobOver() && log.end >= log.size)) {
+      log.timer = setTimeout(followStep, document.hidden ? 10000 : 1000);
+    } else {
+      showRange();
+    }
+  }
+
+  async function openLog(job, attempt) {
+    log.job = job || "";
+    log.attempt = attempt === undefined ? null : attempt;
+    logJob.value = log.job;
+    graph.setSelected(log.job || null);
+    if (follow.checked) {
+      await fetchLog(-1, false);
+      logText.scrollTop = logText.scrollHeight;
+      followStep();
+    } else {
+      await fetchLog(0, false);
+    }
+  }
+
+  logJob.addEventListener("change", () => openLog(logJob.value));
+  logAttempt.addEventListener("change", () => openLog(log.job, Number(logAttempt.value)));
+  follow.addEventListener("change", () => { if (follow.checked) fetchLog(-1, false).then(followStep); });
+  const stopFollowing = () => { follow.checked = false; if (log.timer) clearTimeout(log.timer); };
+  document.getElementById("log-first").addEventListener("click", () => { stopFollowing(); fetchLog(0, false); });
+  document.getElementById("log-prev").addEventListener("click", () => { stopFollowing(); fetchLog(Math.max(0, log.start - PAGE), false); });
+  document.getElementById("log-next").addEventListener("click", () => { stopFollowing(); fetchLog(log.end, false); });
+  document.getElementById("log-last").addEventListener("click", () => { fetchLog(-1, false); });
+
+  // -- start ---------------------------------------------------------------------------------------------
+  merge(data.state);
+  renderAll();
+  loadGraph();
+  const failed = [...latest.values()].find((r) => r.status === "FAILED");
+  openLog(failed ? failed.id : "");
+  schedule();
+})();

@@ -1,0 +1,113 @@
+// The flow page: the graph coloured by the last run, jobs disabled by clicking them (or unticking them in
+// the job list), and the run form, which calls the AJAX API's executeFlow.
+"use strict";
+
+(function () {
+  const S = window.Sudoless;
+  const data = S.pageData();
+  const container = document.getElementById("graph");
+  const selecting = container.dataset.mode === "select";
+  const disabled = new Set();
+  const expanded = new Set();
+  const checkboxes = [...document.querySelectorAll(".job-enabled")];
+
+  const graph = new window.GraphView(container, {
+    label: `Graph of flow ${data.flow}`,
+    expanded,
+    onActivate: (id) => { if (selecting) toggle(id); },
+    onExpand: (id) => {
+      if (expanded.has(id)) {
+        for (const e of [...expanded]) if (e === id || e.startsWith(id + ":")) expanded.delete(e);
+      } else {
+        expanded.add(id);
+      }
+      load();
+    },
+  });
+  graph.setStatuses(data.statuses || {});
+
+  function load() {
+    const url = data.layoutUrl + (expanded.size ? "?expand=" + encodeURIComponent([...expanded].join(",")) : "");
+    return graph.load(url).then(() => { graph.setStatuses(data.statuses || {}); graph.setDisabled(disabled); });
+  }
+
+  function toggle(id) {
+    if (disabled.has(id)) disabled.delete(id); else disabled.add(id);
+    sync();
+  }
+
+  function sync() {
+    graph.setDisabled(disabled);
+    for (const box of checkboxes) box.checked = !disabled.has(box.value);
+    const count = document.getElementById("disabled-count");
+    const clear = document.getElementById("clear-disabled");
+    if (count) {
+      count.textContent = disabled.size ? `${disabled.size} job(s) disabled: ${[...disabled].join(", ")}.` : "No job disabled.";
+      clear.hidden = !disabled.size;
+    }
+  }
+
+  for (const box of checkboxes) {
+    box.addEventListener("change", () => {
+      if (box.checked) disabled.delete(box.value); else disabled.add(box.value);
+      sync();
+    });
+  }
+
+  const form = document.getElementById("run-form");
+  if (form) {
+    const params = document.getElementById("params");
+    let rows = 0;
+    function addParam(key, value) {
+      rows += 1;
+      const keyId = `param-key-${rows}`, valueId = `param-value-${rows}`;
+      const row = S.el("div", {class: "param-row"},
+        S.el("label", {for: keyId, class: "visually-hidden", text: "Parameter name"}),
+        S.el("input", {id: keyId, class: "param-key", placeholder: "name", value: key || ""}),
+        S.el("label", {for: valueId, class: "visually-hidden", text: "Parameter value"}),
+        S.el("input", {id: valueId, class: "param-value", placeholder: "value", value: value || ""}),
+        S.el("button", {type: "button", class: "link", "aria-label": "Remove this parameter", text: "Remove",
+          onclick: () => row.remove()}));
+      params.append(row);
+      row.querySelector("input").focus();
+    }
+    document.getElementById("add-param").addEventListener("click", () => addParam());
+    document.getElementById("clear-disabled").addEventListener("click", () => { disabled.clear(); sync(); });
+    const concurrent = document.getElementById("concurrent");
+    concurrent.addEventListener("change", () => {
+      document.getElementById("pipeline-box").hidden = concurrent.value !== "pipeline";
+    });
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = document.getElementById("run-error");
+      const button = document.getElementById("run-button");
+      S.showError(error, "");
+      const body = {ajax: "executeFlow", project: data.project, flow: data.flow,
+        failureAction: form.failureAction.value, concurrentOption: concurrent.value,
+        "csrf.token": S.csrf};
+      if (concurrent.value === "pipeline") body.pipelineLevel = form.pipelineLevel.value;
+      if (form.failureActionOverride && form.failureActionOverride.checked) body.failureActionOverride = "true";
+      if (disabled.size) body.disabled = JSON.stringify([...disabled]);
+      for (const row of params.querySelectorAll(".param-row")) {
+        const key = row.querySelector(".param-key").value.trim();
+        if (key) body[`flowOverride[${key}]`] = row.querySelector(".param-value").value;
+      }
+      button.disabled = true;
+      try {
+        const answer = await S.post("/executor", body);
+        if (answer.error || !(answer.execid > 0)) {
+          S.showError(error, answer.error || "The flow could not be started.");
+        } else {
+          window.location.assign(`/ui/executions/${answer.execid}`);
+        }
+      } catch (e) {
+        S.showError(error, e.message);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
+  load();
+})();

@@ -1,0 +1,133 @@
+// sudoless web UI: helpers every page uses. No framework, no build step, no network beyond this server.
+// Rule for all scripts: data from the server is put into the page with textContent or attributes only,
+// never parsed as HTML, so a job named "<script>" is shown as those characters.
+"use strict";
+
+window.Sudoless = (function () {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = meta ? meta.content : "";
+  const SVG = "http://www.w3.org/2000/svg";
+
+  // el("td", {class: "x", text: "y", dataset: {a: 1}, onclick: fn}, child, "text", ...)
+  function build(ns, tag, attrs, children) {
+    const node = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "text") node.textContent = String(value);
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key === "className" ? "class" : key, value === true ? "" : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(typeof child === "string" || typeof child === "number" ? String(child) : child);
+    }
+    return node;
+  }
+  const el = (tag, attrs, ...children) => build(null, tag, attrs, children);
+  const svg = (tag, attrs, ...children) => build(SVG, tag, attrs, children);
+
+  function toLogin() {
+    window.location.assign("/ui/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+  }
+
+  // Reads a JSON answer; Azkaban's session answers and the UI's 401 send the visitor to the login page.
+  async function readJson(response) {
+    const text = await response.text();
+    let body;
+    try { body = text ? JSON.parse(text) : {}; } catch (e) { body = {error: text.slice(0, 500) || response.statusText}; }
+    if (response.status === 401 || body.action === "login" || body.error === "session") {
+      toLogin();
+      throw new Error("Your session has ended; log in again.");
+    }
+    if (response.status === 403 && !body.error) body.error = "Permission denied.";
+    return body;
+  }
+
+  // POST to the AJAX API (or a UI route) with the session's CSRF token; params: object or FormData.
+  async function post(path, params) {
+    let body = params;
+    if (!(params instanceof FormData)) {
+      body = new URLSearchParams();
+      for (const [key, value] of Object.entries(params)) {
+        if (Array.isArray(value)) value.forEach((v) => body.append(key, v));
+        else if (value !== undefined && value !== null) body.append(key, String(value));
+      }
+    }
+    const response = await fetch(path, {method: "POST", body, credentials: "same-origin",
+      headers: {"X-CSRF-TOKEN": csrf, "X-Requested-With": "XMLHttpRequest"}});
+    return readJson(response);
+  }
+
+  async function get(path, params) {
+    const url = new URL(path, window.location.origin);
+    for (const [key, value] of Object.entries(params || {})) {
+      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+    }
+    const response = await fetch(url, {credentials: "same-origin", headers: {"X-Requested-With": "XMLHttpRequest"}});
+    return readJson(response);
+  }
+
+  const pad = (n) => String(n).padStart(2, "0");
+  function fmtTime(ms) {
+    if (ms === null || ms === undefined || ms < 0) return "-";
+    const d = new Date(ms);
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+  function fmtDuration(ms) {
+    if (ms === null || ms === undefined || ms < 0) return "-";
+    if (ms < 1000) return `${ms} ms`;
+    const s = ms / 1000;
+    if (s < 60) return `${s.toFixed(1)}s`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return `${m}m ${pad(Math.floor(s % 60))}s`;
+    const h = Math.floor(m / 60);
+    if (h < 48) return `${h}h ${pad(m % 60)}m`;
+    return `${Math.floor(h / 24)}d ${pad(h % 24)}h`;
+  }
+  const statusClass = (status) => "s-" + String(status || "").toLowerCase().replace(/_/g, "-");
+
+  // Azkaban error texts separate lines with "<br>": show them as separate lines of text.
+  function showError(target, message) {
+    target.replaceChildren();
+    if (!message) { target.hidden = true; return; }
+    const lines = String(message).split(/<br\s*\/?>/i).map((l) => l.trim()).filter(Boolean);
+    if (lines.length <= 1) target.textContent = lines[0] || String(message);
+    else target.append(el("ul", {}, ...lines.map((l) => el("li", {text: l}))));
+    target.hidden = false;
+  }
+
+  function note(kind, text) {
+    const box = document.getElementById("messages");
+    if (!box) return;
+    box.replaceChildren(el("p", {class: `note note-${kind}`, text}));
+  }
+
+  function pageData() {
+    const holder = document.getElementById("page-data");
+    return holder ? JSON.parse(holder.textContent) : {};
+  }
+
+  // Times are rendered in UTC by the server; show them in the reader's zone (the UTC text stays as title).
+  function localTimes(root) {
+    for (const node of (root || document).querySelectorAll("time[datetime]")) {
+      const ms = Date.parse(node.getAttribute("datetime"));
+      if (!Number.isNaN(ms) && !node.dataset.local) {
+        node.title = node.textContent;
+        node.textContent = fmtTime(ms);
+        node.dataset.local = "1";
+      }
+    }
+  }
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("DOMContentLoaded", () => localTimes(document));
+  if (document.readyState !== "loading") localTimes(document);
+
+  return {csrf, el, svg, post, get, fmtTime, fmtDuration, statusClass, showError, note, pageData, localTimes, toLogin};
+})();

@@ -1,0 +1,284 @@
+"""How a web UI request is served: the session from the cookie, the permission check, rendering.
+
+Every UI endpoint is a :class:`~sudoless.server.dispatch.Route`, answered by the same
+:func:`~sudoless.server.dispatch.answer` as the AJAX API: method check, CSRF check for state changes,
+project lookup, permission check, handler. Project-level permissions are taken from the API's own route
+table (:func:`api_permission`), so a page never asks for less than the API call that shows the same data;
+the UI has no permission logic of its own.
+
+Pages are Jinja2 templates with autoescaping on, so every value is escaped unless a template says
+otherwise (no template does for user data); data for scripts travels as JSON in ``<script
+type="application/json">`` blocks, which the Content-Security-Policy set here keeps inert (no inline
+script runs, only files from ``/ui/static``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from sudoless.accounts import Permission
+from sudoless.errors import NotFoundError
+from sudoless.flows.model import Status
+from sudoless.flows.store import projects as project_queries
+from sudoless.server import flash, sessions
+from sudoless.server.dispatch import Call, Route, Services, Servlet, Target, answer
+from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
+from sudoless.server.ui.layout import Layout
+
+__all__ = ["Ui", "api_permission", "data", "endpoint", "error_page", "format_duration", "locate_execution",
+           "locate_project", "locate_schedule", "page_url", "render"]
+
+#: Scripts and styles only from this server; data may be fetched only from it too.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+class LayoutCache:
+    """Graph layouts by (project id, version, flow, expanded flows). Stored versions never change, so
+    entries never go stale; the cache is bounded and least-recently-used entries leave first."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], Layout] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], compute: Callable[[], Layout]) -> Layout:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+@dataclass
+class Ui:
+    """What the UI endpoints share: the server's services, the templates, caches."""
+
+    services: Services
+    env: Environment
+    asset_version: str
+    layouts: LayoutCache = field(default_factory=LayoutCache)
+
+
+def ui_of(call: Call) -> Ui:
+    ui: Ui = call.request.app.state.ui
+    return ui
+
+
+# -- formatting ---------------------------------------------------------------------------------------------
+
+def format_time(ms: int | None) -> Markup:
+    """A ``<time>`` element in UTC; the browser rewrites it into the reader's zone."""
+    if ms is None or ms < 0:
+        return Markup('<span class="muted">-</span>')
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return Markup(f'<time datetime="{moment:%Y-%m-%dT%H:%M:%SZ}">{moment:%Y-%m-%d %H:%M:%S} UTC</time>')
+
+
+def format_duration(ms: int | None) -> str:
+    """``2h 03m``, ``4m 05s``, ``12.3s``, ``850 ms``; ``-`` for an unknown duration."""
+    if ms is None or ms < 0:
+        return "-"
+    if ms < 1000:
+        return f"{ms} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def format_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def status_class(status: Status | str) -> str:
+    """The CSS class of a status badge (one per Azkaban status)."""
+    return "s-" + str(getattr(status, "value", status)).lower().replace("_", "-")
+
+
+def page_url(kind: str, *parts: object, **query: object) -> str:
+    """UI URLs with each path part quoted (names may hold any character but ``/``)."""
+    path = "/ui/" + "/".join([kind, *(quote(str(p), safe="") for p in parts)])
+    wanted = {k: v for k, v in query.items() if v not in (None, "")}
+    if wanted:
+        path += "?" + "&".join(f"{quote(k)}={quote(str(v), safe='')}" for k, v in wanted.items())
+    return path
+
+
+def new_environment() -> Environment:
+    env = Environment(loader=PackageLoader("sudoless.server.ui", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(when=format_time, duration=format_duration, size=format_bytes, status_class=status_class)
+    env.globals.update(url=page_url)
+    return env
+
+
+# -- responses ----------------------------------------------------------------------------------------------
+
+def render(call: Call, template: str, status: int = 200, **context: Any) -> Response:
+    """A page: the template with the navigation's needs (user, CSRF token, one-shot messages)."""
+    ui = ui_of(call)
+    messages = flash.take_messages(call.request)
+    token = sessions.csrf_token(ui.services.secret, call.session_id) if call.session_id else ""
+    html = ui.env.get_template(template).render(
+        user=call.user, csrf=token, messages=messages, asset=ui.asset_version, is_admin=call.user.is_admin,
+        now=call.store.clock(), path=call.request.url.path, **context)
+    response = HTMLResponse(html, status_code=status)
+    flash.clear_messages(call.request, response)
+    return response
+
+
+def data(body: Any, status: int = 200) -> Response:
+    """JSON for the UI's scripts (compact; the Azkaban pretty-printing is for Azkaban clients)."""
+    return Response(json.dumps(body, separators=(",", ":"), default=str).encode(), status_code=status,
+                    media_type="application/json")
+
+
+def error_page(call: Call, status: int, title: str, message: str) -> Response:
+    if call.key.startswith("data:"):
+        return data({"error": message}, status)
+    return render(call, "error.html", status=status, title=title, message=message)
+
+
+def redirect(location: str, kind: str | None = None, text: str = "") -> Response:
+    """303 after a form post (the browser follows with GET), with an optional one-shot message."""
+    response = RedirectResponse(location, status_code=303)
+    if kind is not None:
+        flash.set_message(response, kind, text)
+    return response
+
+
+# -- lookups and refusals (used as Route.locate / Route.denied) ---------------------------------------------
+
+def api_permission(servlet: Servlet, key: str) -> Permission:
+    """The permission the AJAX API's route ``key`` of ``servlet`` requires: the UI asks for the same."""
+    permission = servlet.routes[key].permission
+    assert permission is not None, f"{servlet.path} {key} needs no permission"
+    return permission
+
+
+def locate_project(call: Call) -> Target | Response:
+    name = call.params.required("project")
+    project = project_queries.get_project(call.store, name=name)
+    if project is None:
+        return error_page(call, 404, "No such project", f"Project {name} does not exist (or was deleted).")
+    return Target(project=project)
+
+
+def locate_execution(call: Call) -> Target | Response:
+    exec_id = call.params.integer("execid")
+    try:
+        record = call.store.execution(exec_id)
+    except NotFoundError:
+        return error_page(call, 404, "No such execution", f"Execution {exec_id} does not exist.")
+    project = project_queries.get_project(call.store, project_id=record.project_id, active_only=False)
+    if project is None:
+        return error_page(call, 404, "No such project", f"The project of execution {exec_id} is gone.")
+    return Target(project=project, execution=record)
+
+
+def locate_schedule(call: Call) -> Target | Response:
+    schedule_id = call.params.integer("scheduleId")
+    try:
+        schedule = call.scheduler.get(schedule_id)
+    except NotFoundError:
+        return error_page(call, 404, "No such schedule", f"Schedule {schedule_id} does not exist.")
+    project = project_queries.get_project(call.store, project_id=schedule.project_id)
+    if project is None:
+        return error_page(call, 404, "No such project", f"The project of schedule {schedule_id} is gone.")
+    return Target(project=project, schedule=schedule)
+
+
+def denied(call: Call, target: Target, perm: Permission) -> Response:
+    where = f"project {target.project.name}" if target.project is not None else "this server"
+    return error_page(call, 403, "Permission denied",
+                      f"User {call.user.name} needs the {perm.name} permission on {where} for this.")
+
+
+# -- endpoints ----------------------------------------------------------------------------------------------
+
+def _not_allowed(call: Call) -> Response:
+    return error_page(call, 405, "Method not allowed", f"{call.request.method} is not allowed here.")
+
+
+def endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
+    """An ASGI endpoint serving ``route`` to logged-in users (others are sent to the login page).
+
+    Route keys starting with ``data:`` answer JSON (errors too); the others answer pages.
+    """
+    servlet = Servlet.build(f"/ui#{route.key}", lambda request, params: route.key, [route], _not_allowed,
+                            denied=denied)
+
+    async def serve(request: Request) -> Response:
+        started = time.perf_counter()
+        ui: Ui = request.app.state.ui
+        try:
+            params = await read_params(request, ui.services.settings.max_upload_bytes)
+        except (BodyTooLarge, BadBody) as exc:
+            return data({"error": str(exc)}, 413 if isinstance(exc, BodyTooLarge) else 400)
+        params.items[:0] = [(key, str(value)) for key, value in request.path_params.items()]
+        try:
+            response = await run_in_threadpool(_handle, ui, servlet, route, request, params)
+        finally:
+            params.close()
+        response.headers.update(SECURITY_HEADERS)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
+
+    return serve
+
+
+def _handle(ui: Ui, servlet: Servlet, route: Route, request: Request, params: Params) -> Response:
+    services = ui.services
+    session = request.cookies.get(sessions.COOKIE)
+    user = services.accounts.session_user(session) if session else None
+    if user is None:
+        if route.key.startswith("data:"):
+            return data({"error": "session", "login": "/ui/login"}, 401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(page_url("login", next=target if request.method == "GET" else None),
+                                status_code=303)
+    call = Call(request, params, services, user, session, via_cookie=True)
+    try:
+        return answer(servlet, call)
+    except MissingParameter as exc:
+        call.key = route.key
+        return error_page(call, 400, "Bad request", str(exc))
+
