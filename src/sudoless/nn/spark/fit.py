@@ -1,0 +1,190 @@
+"""``fit_spark``: ``Network.fit`` with the work spread over a Spark cluster.
+
+Options and callbacks are ``fit``'s (epochs, batch_size, validation_data, callbacks, shuffle, verbose, seed,
+initial_epoch); the driver draws each epoch's permutation from the same generator ``fit`` uses, so with the
+``sync`` or ``barrier`` engine the run is single-process training on the same global batches. What is added:
+the engine, the number of partitions, the Spark session, checkpoints and resuming, and retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sudoless.errors import InputError
+from sudoless.nn.callbacks import Callback, History, ProgressBar
+from sudoless.nn.model import Network
+from sudoless.nn.spark.averaging import AveragingEngine
+from sudoless.nn.spark.barrier import BarrierEngine
+from sudoless.nn.spark.checkpoint import TrainingState, restore_checkpoint, save_checkpoint
+from sudoless.nn.spark.data import prepare, release
+from sudoless.nn.spark.engine import Engine, FaultInjection, Run, steps_in
+from sudoless.nn.spark.replica import ModelSpec
+from sudoless.nn.spark.sync import SyncEngine
+from sudoless.nn.training import evaluate
+
+log = logging.getLogger("sudoless.nn.spark")
+
+ENGINES: dict[str, type[Any]] = {"sync": SyncEngine, "average": AveragingEngine, "barrier": BarrierEngine}
+
+
+def make_engine(name: str) -> Engine:
+    if name not in ENGINES:
+        raise InputError(f"unknown engine '{name}'; use {', '.join(ENGINES)}")
+    return ENGINES[name]()
+
+
+def spark_context(spark: Any = None) -> Any:
+    """The SparkContext of ``spark`` (a session or a context), else of the active session, else a local one."""
+    try:
+        from pyspark import SparkContext
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise InputError("training on Spark needs pyspark: pip install 'sudoless[spark]'") from None
+    if spark is None:
+        sc = SparkContext._active_spark_context
+        if sc is None:
+            from sudoless.nn.spark.session import start_session
+
+            sc = start_session().sparkContext
+    else:
+        sc = spark.sparkContext if isinstance(spark, SparkSession) else spark
+    if sc.master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+        # Local workers must run this interpreter (they import sudoless); PySpark would pick the first python3 on
+        # PATH. Its Python functions take the interpreter from this attribute, job by job.
+        sc.pythonExec = sys.executable
+    return sc
+
+
+class SparkHistory(History):
+    """``fit``'s History plus what the distributed run measured (``timings``) and the engine's name."""
+
+    timings: dict[str, Any]
+    engine: str
+
+
+def fit_spark(
+    model: Network,
+    data: Any,
+    y: Any = None,
+    *,
+    epochs: int = 1,
+    batch_size: int = 32,
+    validation_data: tuple[Any, Any] | None = None,
+    callbacks: Sequence[Callback] = (),
+    shuffle: bool = True,
+    verbose: int = 1,
+    seed: int | None = None,
+    initial_epoch: int = 0,
+    engine: str = "sync",
+    partitions: int | None = None,
+    sync_every: int = 8,
+    spark: Any = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    retries: int = 3,
+    features: str | list[str] = "features",
+    label: str = "label",
+    fault: FaultInjection | None = None,
+) -> SparkHistory:
+    """Train ``model`` data-parallel on Spark; returns the History (with ``timings``).
+
+    ``data`` is NumPy features (with ``y``), an RDD of ``(features, label)`` pairs, a DataFrame (columns
+    ``features`` and ``label`` by default), or a path to Parquet or to ``.npz``/``x*.npy`` shards. ``engine``:
+    ``sync`` (one Spark job per step; single-process semantics), ``average`` (local SGD, averaging every
+    ``sync_every`` steps) or ``barrier`` (one barrier stage per epoch, TCP ring all-reduce per step; the
+    same semantics as ``sync``). ``partitions`` defaults to the cluster's parallelism (one per task slot).
+    ``checkpoint_dir`` gets a checkpoint after every epoch; with ``resume`` training continues from the newest.
+    A failed job is retried up to ``retries`` times; the synchronous engines give the same model either way.
+    """
+    _, optimizer = model._require_compiled()
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    if resume and checkpoint_dir is None:
+        raise InputError("resume needs the checkpoint_dir to resume from")
+    runner = make_engine(engine)
+    sc = spark_context(spark)
+    started = time.perf_counter()
+    sharded = prepare(data, y, sc, partitions, features, label)
+    try:
+        if not model.built:
+            model.build(sharded.sample_shape)
+        seed = model.seed if seed is None else int(seed)
+        rng = np.random.default_rng(seed)
+        run = Run(
+            sc,
+            model,
+            ModelSpec.of(model),
+            sharded,
+            batch_size,
+            seed,
+            retries=retries,
+            fault=fault,
+            sync_every=sync_every,
+        )
+        history = SparkHistory()
+        restored = restore_checkpoint(checkpoint_dir, model) if resume else None
+        if restored is not None:
+            initial_epoch = restored.epochs_done
+            rng.bit_generator.state = restored.rng_state
+            run.global_step = restored.global_step
+            history.history = {k: list(v) for k, v in restored.history.items()}
+            history.epoch = list(range(len(next(iter(restored.history.values()), []))))
+            log.info("resumed from %s after epoch %d", checkpoint_dir, initial_epoch)
+        n = sharded.count
+        steps = (
+            steps_in(n, batch_size)
+            if engine != "average"
+            else steps_in(steps_in(max(sharded.sizes()), max(1, batch_size // sharded.partitions)), max(1, sync_every))
+        )
+        hooks: list[Callback] = [history, *callbacks]
+        if verbose:
+            hooks.append(ProgressBar(epochs, steps))
+        for hook in hooks:
+            hook.set_model(model)
+        model.stop_training = False
+        for hook in hooks:
+            hook.on_train_begin({})
+        try:
+            for epoch in range(initial_epoch, epochs):
+                for hook in hooks:
+                    hook.on_epoch_begin(epoch, {})
+                order = rng.permutation(n) if shuffle else np.arange(n)
+
+                def on_step(step: int, logs: dict[str, float]) -> None:
+                    for hook in hooks:
+                        hook.on_batch_end(step, logs)
+
+                stats = runner.run_epoch(run, epoch, order, on_step)
+                logs: dict[str, Any] = {**stats.logs(), "lr": optimizer.learning_rate}
+                if validation_data is not None:
+                    scores = evaluate(model, validation_data[0], validation_data[1], batch_size=max(batch_size, 256))
+                    logs.update({f"val_{k}": v for k, v in scores.items()})
+                for hook in hooks:
+                    hook.on_epoch_end(epoch, logs)
+                if checkpoint_dir is not None:
+                    state = TrainingState(epoch + 1, run.global_step, rng.bit_generator.state, history.history, engine)
+                    save_checkpoint(checkpoint_dir, model, state)
+                if model.stop_training:
+                    break
+        finally:
+            for hook in hooks:
+                hook.on_train_end({})
+    finally:
+        release(sharded, sc)
+    history.timings = {
+        **run.timings.summary(),
+        "engine": engine,
+        "partitions": sharded.partitions,
+        "total_seconds": round(time.perf_counter() - started, 3),
+        **run.last_stage,
+    }
+    history.engine = engine
+    return history

@@ -1,0 +1,136 @@
+"""A model's replica inside a Spark task: rebuilt from its architecture once per worker, fed weights per step.
+
+The driver ships a :class:`ModelSpec` (architecture JSON, input shape, loss, metrics, optimiser config), never
+the model object; a worker builds the replica the first time it sees a spec and keeps it, so a step costs only
+copying the flat weight vector in. Parameters pack into the flat vector in the same order on every process,
+so the driver's ``flat_params`` and a replica's line up element for element.
+
+A step's result travels as one float32 vector: the gradient of the *summed* loss over the rows this task
+holds (the mean-loss gradient times the number of items), followed by the statistics
+``[loss sum, items, metric totals and counts ...]``. Summing these vectors over tasks and dividing the
+gradient part by the total items gives exactly the mean-loss gradient of the whole global batch, which is
+what single-process training computes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sudoless.nn.layers.base import layer_config, layer_from_config
+from sudoless.nn.losses import get_loss, loss_config
+from sudoless.nn.metrics import get_metric
+from sudoless.nn.model import Network, cast_input
+from sudoless.nn.optimizers import Optimizer, get_optimizer
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything a worker needs to rebuild a compiled model, as plain data."""
+
+    architecture: str
+    input_shape: Any
+    loss: dict[str, Any]
+    metrics: tuple[str, ...]
+    optimizer: dict[str, Any]
+
+    @classmethod
+    def of(cls, model: Network) -> ModelSpec:
+        loss, optimizer = model._require_compiled()
+        return cls(
+            json.dumps(layer_config(model), sort_keys=True),
+            model.input_shape,
+            loss_config(loss),
+            tuple(m.name for m in model.metrics),
+            optimizer.get_config(),
+        )
+
+    @property
+    def key(self) -> str:
+        text = json.dumps([self.architecture, self.input_shape, self.loss, self.metrics], sort_keys=True, default=str)
+        return hashlib.sha1(text.encode()).hexdigest()
+
+    def build(self) -> Network:
+        model = layer_from_config(json.loads(self.architecture))
+        assert isinstance(model, Network)
+        model.build(self.input_shape)
+        model.compile(self.optimizer, get_loss(self.loss), list(self.metrics))
+        return model
+
+    def new_optimizer(self) -> Optimizer:
+        return get_optimizer(dict(self.optimizer))
+
+    @property
+    def stats_size(self) -> int:
+        return 2 + 2 * len(self.metrics)
+
+
+_REPLICAS: dict[str, Network] = {}
+
+
+def replica(spec: ModelSpec) -> Network:
+    """This worker's replica of the model ``spec`` describes, built on first use."""
+    model = _REPLICAS.get(spec.key)
+    if model is None:
+        model = _REPLICAS[spec.key] = spec.build()
+    return model
+
+
+def gradient(model: Network, x: Array, y: Array, out: Array) -> float:
+    """Write ``[summed-loss gradient, loss sum, items, metric totals/counts]`` into ``out``; returns seconds.
+
+    A task with no rows of this batch contributes zeros.
+    """
+    started = time.perf_counter()
+    size = model.count_params()
+    out[...] = 0.0
+    if len(y):
+        loss = model.loss
+        assert loss is not None
+        xb = cast_input(np.asarray(x), model.dtype)
+        output = model.forward(xb, training=True)
+        mask = model.output_mask
+        value = loss.forward(output, np.asarray(y), mask)
+        model.backward(loss.backward())
+        total = getattr(loss, "_total", None)
+        items = float(total) if total is not None else float(len(output))
+        np.multiply(model.flat_grads, np.asarray(items, model.dtype), out=out[:size])
+        out[size] = value * items
+        out[size + 1] = items
+        for i, metric in enumerate(type(m)() for m in model.metrics):
+            metric.update(output, np.asarray(y), mask, loss, value, items)
+            out[size + 2 + 2 * i] = metric.total
+            out[size + 3 + 2 * i] = metric.count
+    return time.perf_counter() - started
+
+
+@dataclass
+class EpochStats:
+    """Loss and metric sums over the steps of an epoch so far; ``logs()`` gives ``fit``'s log dictionary."""
+
+    metrics: tuple[str, ...]
+    loss_sum: float = 0.0
+    items: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.totals = np.zeros(2 * len(self.metrics), np.float64)
+
+    def add(self, stats: Array) -> None:
+        self.loss_sum += float(stats[0])
+        self.items += float(stats[1])
+        self.totals += np.asarray(stats[2:], np.float64)
+
+    def logs(self) -> dict[str, float]:
+        logs = {"loss": self.loss_sum / self.items if self.items else float("nan")}
+        for i, name in enumerate(self.metrics):
+            metric = get_metric(name)
+            metric.total, metric.count = float(self.totals[2 * i]), float(self.totals[2 * i + 1])
+            logs[metric.name] = metric.result()
+        return logs

@@ -1,0 +1,86 @@
+"""Starting the Spark session a training run uses, from the same options on every kind of cluster.
+
+``local[*]``, ``spark://host:port``, ``yarn`` and ``k8s://...`` differ only in the master URL and the
+executor settings; the run itself is the same. The Java runtime comes from :mod:`sudoless.spark.java` (no
+root needed). An environment archive from ``sudoless pack`` reaches the executors through ``spark.archives``
+with ``PYSPARK_PYTHON`` pointing into it, set in the environment before the context starts, because
+PySpark reads the worker interpreter from that variable and ignores ``spark.pyspark.python`` given to the
+session builder (research/spark-dl.md §3.4). In local mode no archive is shipped: workers run this Python.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from sudoless.errors import InputError
+
+
+@dataclass(frozen=True)
+class SparkOptions:
+    """Cluster settings: the master, executors (count, cores, memory), an environment archive, extra conf."""
+
+    master: str = "local[*]"
+    num_executors: int | None = None
+    executor_cores: int | None = None
+    executor_memory: str | None = None
+    archive: str | None = None
+    app_name: str = "sudoless-nn"
+    conf: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def local(self) -> bool:
+        return self.master.startswith("local")
+
+    def spark_conf(self) -> dict[str, str]:
+        conf = {
+            "spark.ui.showConsoleProgress": "false",
+            "spark.speculation": "false",
+            # Synchronous steps need every executor before the first step, as BigDL required.
+            "spark.scheduler.minRegisteredResourcesRatio": "1.0",
+            "spark.dynamicAllocation.enabled": "false",
+        }
+        if self.num_executors is not None:
+            conf["spark.executor.instances"] = str(self.num_executors)
+        if self.executor_cores is not None:
+            conf["spark.executor.cores"] = str(self.executor_cores)
+            if self.num_executors is not None:
+                conf["spark.cores.max"] = str(self.num_executors * self.executor_cores)
+        if self.executor_memory is not None:
+            conf["spark.executor.memory"] = self.executor_memory
+        if self.archive and not self.local:
+            conf["spark.archives"] = f"{self.archive}#environment"
+        conf.update(self.conf)
+        return conf
+
+
+def start_session(options: SparkOptions | None = None) -> Any:
+    """A SparkSession for ``options`` (default ``local[*]``); reuses the process's active one if there is one."""
+    options = options or SparkOptions()
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise InputError("training on Spark needs pyspark: pip install 'sudoless[spark]'") from None
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    _prepare_environment(options)
+    builder = SparkSession.builder.master(options.master).appName(options.app_name)
+    for key, value in options.spark_conf().items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _prepare_environment(options: SparkOptions) -> None:
+    from sudoless.config import load_settings
+    from sudoless.spark.cluster import spark_environment
+
+    if not os.environ.get("JAVA_HOME"):
+        env = spark_environment(load_settings())
+        os.environ["JAVA_HOME"] = env["JAVA_HOME"]
+        os.environ["PATH"] = env["PATH"]
+    if options.local or "127.0.0.1" in options.master or "localhost" in options.master:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if options.archive and not options.local:
+        os.environ["PYSPARK_PYTHON"] = "./environment/bin/python"

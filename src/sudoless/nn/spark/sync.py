@@ -1,0 +1,83 @@
+"""Synchronous data-parallel SGD, one Spark job per step: BigDL's semantics.
+
+Each step the driver ships the weights and the global batch (as indices); every task computes the gradient of
+the summed loss over the rows of the batch it holds; the gradients are summed with ``treeReduce`` (in
+float64) and the driver divides by the batch's item count and applies the optimiser once. The result is
+single-process training on the same global batches, up to the order of float summation, and a step that fails
+can simply run again: tasks are stateless, so a retried step gives the same update.
+
+The cost is one Spark job per step (0.5-1.6 s on this machine, research/spark-dl.md §2.8), which is fine for
+compute-heavy steps and for checking correctness, and is what the barrier engine avoids.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from sudoless.nn.spark.data import shard
+from sudoless.nn.spark.engine import Run, StepHook, steps_in
+from sudoless.nn.spark.replica import EpochStats, gradient, replica
+
+Array = np.ndarray
+
+
+def _sum(a: tuple[Array, float], b: tuple[Array, float]) -> tuple[Array, float]:
+    return a[0].astype(np.float64) + b[0], max(a[1], b[1])
+
+
+def step_job(run: Run, batch: Array) -> tuple[Array, float]:
+    """One Spark job: the summed gradient and statistics vector over all partitions, and the slowest compute."""
+    spec, key, step, fault = run.spec, run.data.key, run.global_step, run.fault
+    weights = np.array(run.model.flat_params)
+    width = weights.size + spec.stats_size
+    batch = batch.astype(np.int64)
+
+    def task(index: int, items: Iterator[Any]) -> Iterator[tuple[Array, float]]:
+        list(items)
+        if fault is not None:
+            fault.maybe_fail(index, step)
+        net = replica(spec)
+        net.flat_params[...] = weights  # type: ignore[index]
+        x, y = shard(key, index).rows(batch)
+        out = np.empty(width, net.dtype)
+        seconds = gradient(net, x, y, out)
+        yield out, seconds
+
+    partitions = run.data.partitions
+    return run.sc.parallelize(range(partitions), partitions).mapPartitionsWithIndex(task).treeReduce(_sum, depth=2)
+
+
+class SyncEngine:
+    """One Spark job per global batch; the driver holds the optimiser."""
+
+    name = "sync"
+
+    def run_epoch(self, run: Run, epoch: int, order: Array, on_step: StepHook) -> EpochStats:
+        model, optimizer = run.model, run.model.optimizer
+        assert optimizer is not None and model.flat_params is not None and model.flat_grads is not None
+        size = model.count_params()
+        stats = EpochStats(run.spec.metrics)
+        for step in range(steps_in(len(order), run.batch_size)):
+            batch = order[step * run.batch_size : (step + 1) * run.batch_size]
+            started = time.perf_counter()
+            total, compute = run.retrying(f"step {run.global_step}", lambda b=batch: step_job(run, b))
+            reduced = time.perf_counter()
+            items = float(total[size + 1])
+            model.flat_grads[...] = total[:size] / items
+            optimizer.step(model.flat_params, model.flat_grads, model.decayed)
+            update = time.perf_counter() - reduced
+            wall = time.perf_counter() - started
+            # The job's own time minus the slowest task's compute is Spark's: scheduling, shipping the weights,
+            # collecting and summing the gradients; they cannot be told apart from outside the JVM.
+            run.timings.add(wall, compute + update, 0.0, wall - compute - update)
+            run.timings.examples += len(batch)
+            stats.add(total[size:])
+            run.global_step += 1
+            on_step(step, stats.logs())
+            if model.stop_training:
+                break
+        return stats
