@@ -143,8 +143,18 @@ def spark_environment(settings: Settings, base: dict[str, str] | None = None) ->
     runtime: JavaRuntime = spark_java(java_shim_dir(settings), base)
     env = runtime.environment(base)
     env["SPARK_HOME"] = str(spark_home())
+    # bin/load-spark-env.sh sets this for spark-class; without it the launcher a worker uses to start
+    # executors fails with "Cannot find any build directories".
+    env.setdefault("SPARK_SCALA_VERSION", scala_version())
     env.setdefault("SPARK_LOCAL_IP", HOST)
     return env
+
+
+def scala_version() -> str:
+    """The Scala version Spark's jars were built for (``2.13``), read from the spark-core jar's name."""
+    for jar in sorted((spark_home() / "jars").glob("spark-core_*.jar")):
+        return jar.name.split("_", 1)[1].split("-", 1)[0]
+    raise ConfigError(f"{spark_home() / 'jars'} has no spark-core jar; reinstall pyspark")
 
 
 def free_port() -> int:

@@ -1,0 +1,206 @@
+"""``spark-submit`` with the app's Python environment shipped to the executors.
+
+Given a packed archive (or a venv, packed and cached on the way), the command gets
+``--archives ARCHIVE#environment`` and the Python settings that actually work with PySpark 4, which differ by
+master and deploy mode:
+
+* a cluster master (``spark://``, ``yarn``, ``k8s://``), client mode: executors run
+  ``./environment/bin/python`` (``spark.pyspark.python``, ``spark.executorEnv.PYSPARK_PYTHON`` and the
+  ``PYSPARK_PYTHON`` variable), while the driver runs here, on the venv's own python (or this process's
+  interpreter), through ``spark.pyspark.driver.python``: without it the driver tries the relative path too;
+* cluster mode: the driver runs in the cluster, beside the unpacked archive, so it uses
+  ``./environment/bin/python`` too (``spark.yarn.appMasterEnv.PYSPARK_PYTHON`` on YARN); Spark's standalone
+  master does not run Python drivers in cluster mode, which is refused here with the reason;
+* ``local[...]``: local executors do not run in the folder archives are unpacked to, so no archive is sent;
+  driver and workers use the venv's python, or the archive unpacked once under SUDOLESS_HOME.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from sudoless.config import Settings
+from sudoless.errors import InputError
+from sudoless.spark.cluster import HOST, java_shim_dir, spark_home
+from sudoless.spark.java import spark_java
+
+EXECUTOR_PYTHON = "./environment/bin/python"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+@dataclass(frozen=True)
+class SubmitSpec:
+    """One application and how to run it; the field names follow spark-submit's options."""
+
+    app: str
+    args: Sequence[str] = ()
+    master: str = "local[*]"
+    deploy_mode: str = "client"
+    env_archive: Path | None = None
+    venv: Path | None = None
+    with_python: bool = False
+    conf: Mapping[str, str] = field(default_factory=dict)
+    name: str = ""
+    main_class: str = ""
+    driver_memory: str = ""
+    driver_cores: str = ""
+    executor_memory: str = ""
+    executor_cores: str = ""
+    num_executors: str = ""
+    py_files: str = ""
+    jars: str = ""
+    files: str = ""
+
+
+@dataclass(frozen=True)
+class SubmitCommand:
+    """What :func:`build_command` decided: the argv, the environment and the archive that is shipped."""
+
+    argv: list[str]
+    env: dict[str, str]
+    archive: Path | None
+
+
+def is_local(master: str) -> bool:
+    return master == "local" or master.startswith("local[") or master.startswith("local-cluster[")
+
+
+def _unpacked(settings: Settings, archive: Path) -> Path:
+    """The archive unpacked once under SUDOLESS_HOME (for local masters); keyed by its bytes."""
+    digest = hashlib.sha256()
+    with open(archive, "rb") as raw:
+        for chunk in iter(lambda: raw.read(1 << 20), b""):
+            digest.update(chunk)
+    target = settings.home / "spark" / "unpacked" / digest.hexdigest()[:24]
+    if not (target / "bin" / "python").exists():
+        partial = target.with_name(f"{target.name}.{os.getpid()}")
+        partial.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive, "r:*") as tar:
+            tar.extractall(partial, filter="tar")
+        partial.replace(target)
+    return target
+
+
+def _driver_python(spec: SubmitSpec) -> str:
+    if spec.venv is not None:
+        return str(spec.venv.absolute() / "bin" / "python")
+    return sys.executable
+
+
+def _master_is_loopback(master: str) -> bool:
+    if is_local(master):
+        return True
+    if master.startswith("spark://"):
+        hosts = master[len("spark://") :].split(",")
+        return all(h.rsplit(":", 1)[0] in LOOPBACK_HOSTS for h in hosts)
+    return False
+
+
+def resolve_archive(spec: SubmitSpec, settings: Settings) -> Path | None:
+    """The archive to ship: ``env_archive`` as given, or ``venv`` packed (from the cache when unchanged)."""
+    if spec.env_archive is not None and spec.venv is not None:
+        raise InputError("give --env ARCHIVE or --venv DIR, not both")
+    if spec.env_archive is not None:
+        if not spec.env_archive.is_file():
+            raise InputError(f"--env {spec.env_archive}: no such archive; make one with 'sudoless pack VENV -o FILE'")
+        return spec.env_archive.absolute()
+    if spec.venv is not None:
+        from sudoless.spark.pack import pack_env
+
+        return pack_env(spec.venv, with_python=spec.with_python, cache_home=settings.home).path
+    return None
+
+
+def build_command(spec: SubmitSpec, settings: Settings, base_env: Mapping[str, str] | None = None) -> SubmitCommand:
+    """The spark-submit argv and environment for ``spec`` (packing the venv when needed)."""
+    if spec.deploy_mode not in ("client", "cluster"):
+        raise InputError(f"--deploy-mode {spec.deploy_mode!r}: use client or cluster")
+    python_app = spec.app.endswith(".py")
+    if spec.deploy_mode == "cluster" and python_app and spec.master.startswith("spark://"):
+        raise InputError(
+            "Spark's standalone master cannot run a Python driver in cluster mode; use "
+            "--deploy-mode client (the driver runs here, executors use the shipped env)"
+        )
+    if spec.deploy_mode == "cluster" and is_local(spec.master):
+        raise InputError(f"--master {spec.master} runs everything here; --deploy-mode cluster needs a cluster")
+    app = spec.app if "://" in spec.app else str(Path(spec.app).absolute())
+    if "://" not in spec.app and not Path(app).is_file():
+        raise InputError(f"{spec.app}: no such application file")
+    archive = resolve_archive(spec, settings)
+
+    env = spark_java(java_shim_dir(settings), base_env).environment(base_env)
+    env["SPARK_HOME"] = str(spark_home())
+    if _master_is_loopback(spec.master):
+        env.setdefault("SPARK_LOCAL_IP", HOST)  # Spark would otherwise bind to a non-loopback interface
+    conf: dict[str, str] = {}
+    shipped: Path | None = None
+    if python_app and is_local(spec.master):
+        if archive is not None and spec.venv is None:
+            python = str(_unpacked(settings, archive) / "bin" / "python")
+        else:
+            python = _driver_python(spec)
+        conf["spark.pyspark.python"] = conf["spark.pyspark.driver.python"] = python
+        env["PYSPARK_PYTHON"] = env["PYSPARK_DRIVER_PYTHON"] = python
+    elif python_app and archive is not None:
+        shipped = archive
+        conf["spark.pyspark.python"] = EXECUTOR_PYTHON
+        conf["spark.executorEnv.PYSPARK_PYTHON"] = EXECUTOR_PYTHON
+        env["PYSPARK_PYTHON"] = EXECUTOR_PYTHON
+        if spec.deploy_mode == "client":
+            conf["spark.pyspark.driver.python"] = env["PYSPARK_DRIVER_PYTHON"] = _driver_python(spec)
+        else:
+            conf["spark.pyspark.driver.python"] = EXECUTOR_PYTHON
+            conf["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] = EXECUTOR_PYTHON
+            env.pop("PYSPARK_DRIVER_PYTHON", None)
+    elif archive is not None:
+        shipped = archive  # a JVM app that starts Python workers itself
+    conf.update(spec.conf)
+
+    argv = [str(spark_home() / "bin" / "spark-submit"), "--master", spec.master, "--deploy-mode", spec.deploy_mode]
+    for flag, value in (
+        ("--name", spec.name),
+        ("--class", spec.main_class),
+        ("--driver-memory", spec.driver_memory),
+        ("--driver-cores", spec.driver_cores),
+        ("--executor-memory", spec.executor_memory),
+        ("--executor-cores", spec.executor_cores),
+        ("--num-executors", spec.num_executors),
+        ("--py-files", spec.py_files),
+        ("--jars", spec.jars),
+        ("--files", spec.files),
+    ):
+        if value:
+            argv += [flag, str(value)]
+    if shipped is not None:
+        argv += ["--archives", f"{shipped}#environment"]
+    for key, value in conf.items():
+        argv += ["--conf", f"{key}={value}"]
+    argv += [app, *spec.args]
+    return SubmitCommand(argv=argv, env=env, archive=shipped)
+
+
+def submit(
+    spec: SubmitSpec,
+    settings: Settings,
+    stdout: IO[bytes] | int | None = None,
+    stderr: IO[bytes] | int | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Run the application; the driver's output goes to ``stdout``/``stderr`` (default: this process's) as
+    it is written. Returns spark-submit's exit code, which is the driver's in client mode."""
+    command = build_command(spec, settings)
+    try:
+        done = subprocess.run(
+            command.argv, env=command.env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=cwd, check=False
+        )
+    except OSError as exc:
+        raise InputError(f"cannot run {command.argv[0]}: {exc.strerror}; reinstall pyspark") from None
+    return done.returncode
