@@ -5,6 +5,7 @@ cluster. The work is in :mod:`sudoless.spark`; this module parses, calls and pri
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
@@ -90,3 +91,101 @@ def cluster_status(as_json: bool) -> None:
                 f"memory {worker['memory']} MB"
             )
     raise SystemExit(0 if status.running else 1)
+
+
+def _conf_pairs(values: tuple[str, ...]) -> dict[str, str]:
+    from sudoless.errors import InputError
+
+    pairs: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--conf {item!r}: give KEY=VALUE, e.g. --conf spark.executor.memory=2g")
+        pairs[key.strip()] = value
+    return pairs
+
+
+@spark.command("submit", context_settings={"ignore_unknown_options": True})
+@click.argument("app")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--master", default="local[*]", show_default=True, help="local[*], spark://HOST:PORT, yarn or k8s://...")
+@click.option("--deploy-mode", type=click.Choice(["client", "cluster"]), default="client", show_default=True)
+@click.option(
+    "--env",
+    "env_archive",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="An archive from 'sudoless pack' to ship to the executors.",
+)
+@click.option(
+    "--venv",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="A virtual environment to pack (cached by content) and ship.",
+)
+@click.option("--with-python", is_flag=True, help="With --venv: bundle the interpreter too.")
+@click.option("--conf", "conf", multiple=True, metavar="KEY=VALUE", help="A Spark setting; repeatable.")
+@click.option("--name", default="", help="Application name.")
+@click.option("--class", "main_class", default="", help="Main class of a JVM application.")
+@click.option("--driver-memory", default="")
+@click.option("--driver-cores", default="")
+@click.option("--executor-memory", default="")
+@click.option("--executor-cores", default="")
+@click.option("--num-executors", default="")
+@click.option("--py-files", default="", help="Comma-separated .py/.zip files for the Python path.")
+@click.option("--jars", default="", help="Comma-separated jars.")
+@click.option("--files", default="", help="Comma-separated files put in each executor's working folder.")
+@click.option("--dry-run", is_flag=True, help="Print the spark-submit command instead of running it.")
+def submit(
+    app: str,
+    args: tuple[str, ...],
+    master: str,
+    deploy_mode: str,
+    env_archive: Path | None,
+    venv: Path | None,
+    with_python: bool,
+    conf: tuple[str, ...],
+    name: str,
+    main_class: str,
+    driver_memory: str,
+    driver_cores: str,
+    executor_memory: str,
+    executor_cores: str,
+    num_executors: str,
+    py_files: str,
+    jars: str,
+    files: str,
+    dry_run: bool,
+) -> None:
+    """Run APP (a .py file or a jar) with spark-submit, shipping its Python environment; the driver's output
+    is streamed and its exit code returned. Options may follow APP; put app options after '--'."""
+    import shlex
+
+    from sudoless.spark.submit import SubmitSpec, build_command
+    from sudoless.spark.submit import submit as run_app
+
+    spec = SubmitSpec(
+        app=app,
+        args=list(args),
+        master=master,
+        deploy_mode=deploy_mode,
+        env_archive=env_archive,
+        venv=venv,
+        with_python=with_python,
+        conf=_conf_pairs(conf),
+        name=name,
+        main_class=main_class,
+        driver_memory=driver_memory,
+        driver_cores=driver_cores,
+        executor_memory=executor_memory,
+        executor_cores=executor_cores,
+        num_executors=num_executors,
+        py_files=py_files,
+        jars=jars,
+        files=files,
+    )
+    settings = load_settings()
+    if dry_run:
+        click.echo(shlex.join(build_command(spec, settings).argv))
+        return
+    raise SystemExit(run_app(spec, settings))

@@ -69,3 +69,4 @@ def known_types() -> list[str]:
 
 from sudoless.flows.jobtypes import builtin  # noqa: E402,F401  (registers the built-in types)
 from sudoless.mcmc.cipher import jobtype as _decipher  # noqa: E402,F401  (registers "decipher")
+from sudoless.spark import jobtype as _spark  # noqa: E402,F401  (registers "spark")
