@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -95,6 +96,21 @@ def _pairs_to_blobs(rdd: Any) -> Any:
         yield index, x, y
 
     return rdd.mapPartitionsWithIndex(stack, preservesPartitioning=True)
+
+
+def _ordered(rows: Any, partitions: int | None) -> Any:
+    """``rows`` in ``partitions`` balanced partitions that keep the rows' order (``repartition`` shuffles them)."""
+    if not partitions or partitions == rows.getNumPartitions():
+        return rows
+    total = rows.count()
+    per = max(1, -(-total // partitions))
+    keyed = rows.zipWithIndex().map(lambda pair: (pair[1] // per, (pair[1], pair[0])))
+
+    def in_order(items: Iterator[Any]) -> Iterator[Any]:
+        for _, (_, row) in sorted(items, key=lambda item: item[1][0]):
+            yield row
+
+    return keyed.partitionBy(partitions, lambda block: block).mapPartitions(in_order)
 
 
 def _dataframe_rows(frame: Any, features: str | list[str], label: str) -> Any:
@@ -174,15 +190,12 @@ def to_partitions(
         frame = SparkSession.builder.getOrCreate().read.parquet(str(path))
         return to_partitions(frame, None, sc, partitions, features, label)
     if hasattr(data, "rdd") and hasattr(data, "columns"):
-        rows = _dataframe_rows(data, features, label)
-        rows = rows.repartition(partitions) if partitions and partitions != rows.getNumPartitions() else rows
-        return _pairs_to_blobs(rows)
+        return _pairs_to_blobs(_ordered(_dataframe_rows(data, features, label), partitions))
     if hasattr(data, "mapPartitionsWithIndex"):
         rows = data if y is None else None
         if rows is None:
             raise InputError("an RDD carries its labels: give an RDD of (features, label) pairs and no y")
-        rows = rows.repartition(partitions) if partitions and partitions != rows.getNumPartitions() else rows
-        return _pairs_to_blobs(rows)
+        return _pairs_to_blobs(_ordered(rows, partitions))
     raise InputError(
         f"fit_spark cannot train on a {type(data).__name__}: give NumPy arrays, an RDD of "
         "(features, label) pairs, a DataFrame, or a path to Parquet or .npz/.npy shards"
@@ -200,6 +213,9 @@ def prepare(
     """Partition and cache the data, load it into the Python workers, and describe it for the driver."""
     from pyspark import StorageLevel
 
+    from sudoless.nn.spark.session import local_workers_run_this_python
+
+    local_workers_run_this_python(sc)
     rdd = to_partitions(data, y, sc, partitions, features, label).persist(StorageLevel.MEMORY_AND_DISK)
     key = uuid.uuid4().hex[:12]
     shapes = sorted(
@@ -285,8 +301,5 @@ def shard(key: str, index: int) -> Shard:
 def forget(key: str) -> None:
     for cached in [k for k in _CACHE if k[0] == key]:
         del _CACHE[cached]
-    folder = spill_folder(key)
-    if folder.is_dir():
-        for file in folder.iterdir():
-            file.unlink(missing_ok=True)
-        folder.rmdir()
+    # Several workers of one host may remove the same folder at once.
+    shutil.rmtree(spill_folder(key), ignore_errors=True)

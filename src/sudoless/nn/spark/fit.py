@@ -9,8 +9,6 @@ the engine, the number of partitions, the Spark session, checkpoints and resumin
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,10 +54,6 @@ def spark_context(spark: Any = None) -> Any:
             sc = start_session().sparkContext
     else:
         sc = spark.sparkContext if isinstance(spark, SparkSession) else spark
-    if sc.master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
-        # Local workers must run this interpreter (they import sudoless); PySpark would pick the first python3 on
-        # PATH. Its Python functions take the interpreter from this attribute, job by job.
-        sc.pythonExec = sys.executable
     return sc
 
 

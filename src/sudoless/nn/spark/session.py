@@ -11,6 +11,7 @@ session builder (research/spark-dl.md §3.4). In local mode no archive is shippe
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,16 @@ def start_session(options: SparkOptions | None = None) -> Any:
     return builder.getOrCreate()
 
 
+def local_workers_run_this_python(sc: Any) -> None:
+    """In local mode, make the Python workers run this interpreter, which can import sudoless.
+
+    PySpark otherwise starts the first ``python3`` on PATH unless ``PYSPARK_PYTHON`` was set before the context
+    started; it takes the interpreter from ``sc.pythonExec`` each time it wraps a job's function.
+    """
+    if sc.master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+        sc.pythonExec = sys.executable
+
+
 def _prepare_environment(options: SparkOptions) -> None:
     from sudoless.config import load_settings
     from sudoless.spark.cluster import spark_environment
@@ -84,3 +95,5 @@ def _prepare_environment(options: SparkOptions) -> None:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     if options.archive and not options.local:
         os.environ["PYSPARK_PYTHON"] = "./environment/bin/python"
+    elif options.local:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
