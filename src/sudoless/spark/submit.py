@@ -47,6 +47,8 @@ class SubmitSpec:
     env_archive: Path | None = None
     venv: Path | None = None
     with_python: bool = False
+    #: the driver's python in client mode (default: the venv's, else this process's interpreter)
+    driver_python: str = ""
     conf: Mapping[str, str] = field(default_factory=dict)
     name: str = ""
     main_class: str = ""
@@ -70,7 +72,9 @@ class SubmitCommand:
 
 
 def is_local(master: str) -> bool:
-    return master == "local" or master.startswith("local[") or master.startswith("local-cluster[")
+    """Whether executors run inside the driver's JVM (``local``, ``local[N]``), where shipped archives are not
+    in their working folder. ``local-cluster[...]`` starts real executor processes, so it is not local here."""
+    return master == "local" or master.startswith("local[")
 
 
 def _unpacked(settings: Settings, archive: Path) -> Path:
@@ -90,13 +94,15 @@ def _unpacked(settings: Settings, archive: Path) -> Path:
 
 
 def _driver_python(spec: SubmitSpec) -> str:
+    if spec.driver_python:
+        return spec.driver_python
     if spec.venv is not None:
         return str(spec.venv.absolute() / "bin" / "python")
     return sys.executable
 
 
 def _master_is_loopback(master: str) -> bool:
-    if is_local(master):
+    if is_local(master) or master.startswith("local-cluster["):
         return True
     if master.startswith("spark://"):
         hosts = master[len("spark://") :].split(",")
