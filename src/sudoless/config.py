@@ -36,6 +36,10 @@ class Settings:
     max_runs_per_flow: int = 30
     #: seconds without a heartbeat before another host may finalise an executor's executions.
     executor_timeout: float = 60.0
+    #: worker threads for the server's blocking request work (database, files). A few beat many: on two
+    #: cores, 4 instead of Starlette's 40 served 141 instead of 84 requests/s at saturation on SQLite
+    #: (benchmarks/README.md, server_latency.py), because fewer threads fight over the GIL and the write lock.
+    server_threads: int = 4
 
     @property
     def database_url(self) -> str:
@@ -53,6 +57,7 @@ _ENV = {
     "max_upload_bytes": "SUDOLESS_MAX_UPLOAD_BYTES",
     "runtime_props_eager": "SUDOLESS_RUNTIME_PROPS_EAGER",
     "executor_timeout": "SUDOLESS_EXECUTOR_TIMEOUT",
+    "server_threads": "SUDOLESS_SERVER_THREADS",
 }
 
 

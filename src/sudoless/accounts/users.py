@@ -288,7 +288,9 @@ class Accounts:
         """Azkaban's ``hasPermission``: the user's own grant, a grant to one of their groups, or a global
         role holds ``perm`` (all of its bits) or ADMIN."""
         granted = Permission(self.records.granted(project_id, user.name, user.groups))
-        return allows(granted | self.global_permissions(user), perm)
+        # A user loaded for this request (session_user, authenticate) carries its global permissions:
+        # reading the role and group tables again would cost two queries on every check.
+        return allows(granted | (user.permissions or self.global_permissions(user)), perm)
 
     def require(self, user: User, project_id: int, perm: Permission, project_name: str) -> None:
         """Raise PermissionDenied with Azkaban's message unless :meth:`has_permission`."""

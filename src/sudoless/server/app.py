@@ -1,20 +1,26 @@
 """The ASGI application: Azkaban's servlet paths, each dispatching on ``ajax=`` / ``action=`` parameters.
 
-:func:`create_app` returns a FastAPI application so that the native JSON API and the web UI can be added
-to it later (``app.include_router``, ``app.mount``); the Azkaban paths are excluded from its OpenAPI
-schema. Every Azkaban request goes through :func:`handle`: parameters (query and body merged, size
+:func:`create_app` returns a Starlette application: the Azkaban paths and the web UI are plain Starlette
+routes, and the native JSON API (FastAPI, with pydantic) is mounted at ``/api/v1`` and built on its first
+request. FastAPI is not imported before then: it costs a quarter to half a second of CPU at start and
+about 0.1 ms per request on its own routes, and ``sudoless server`` answers within a second of its start.
+Every Azkaban request goes through :func:`handle`: parameters (query and body merged, size
 limited), login and one-shot credentials, the session, logout, then the servlet's route table
 (:mod:`sudoless.server.dispatch`). Blocking work (the database) runs in the thread pool.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+import anyio.to_thread
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sudoless.accounts import Accounts, User
 from sudoless.config import Settings
@@ -41,24 +47,41 @@ ANONYMOUS = User(name="", roles=(), groups=(), proxy_users=(), email="")
 
 
 def create_app(settings: Settings, store: Store, accounts: Accounts, scheduler: Scheduler, *,
-               secure: bool = False) -> FastAPI:
+               secure: bool = False) -> Starlette:
     """The application over an opened store; ``secure`` marks cookies Secure (served over HTTPS)."""
-    # No OpenAPI document or docs here: the JSON API serves its own at /api/v1 (FastAPI's pages need a CDN).
-    app = FastAPI(title="sudoless", version=status.version(), openapi_url=None, docs_url=None, redoc_url=None)
     services = Services(settings=settings, store=store, accounts=accounts, scheduler=scheduler,
                         secret=sessions.load_secret(settings.home), secure=secure, version=status.version(),
                         started=store.clock())
-    app.state.services = services
-    app.state.servlets = {servlet.path: servlet for servlet in SERVLETS}
-    for servlet in SERVLETS:
-        app.add_api_route(servlet.path, _endpoint(services, servlet), methods=["GET", "POST"],
-                          include_in_schema=False, name=f"azkaban{servlet.path.replace('/', '-') or '-root'}")
-    app.add_api_route("/js/azkaban/view/login.js", _login_script, methods=["GET"], include_in_schema=False)
-    app.mount(api.PREFIX, api.create_api(services), name="api")  # the JSON API and its OpenAPI document
     from sudoless.server import ui  # the web UI: pages under /ui/, and / sends browsers there
 
+    routes = [Route(servlet.path, _endpoint(services, servlet), methods=["GET", "POST"],
+                    name=f"azkaban{servlet.path.replace('/', '-') or '-root'}") for servlet in SERVLETS]
+    routes.append(Route("/js/azkaban/view/login.js", _login_script, methods=["GET"]))
+    routes.extend(ui.routes())
+    routes.append(Mount(api.PREFIX, api.create_api(services), name="api"))  # the JSON API and its OpenAPI
+    app = Starlette(routes=routes)
+    app.add_middleware(ThreadLimit, threads=settings.server_threads)
+    app.state.services = services
+    app.state.servlets = {servlet.path: servlet for servlet in SERVLETS}
     ui.install(app, services)
     return app
+
+
+class ThreadLimit:
+    """Caps the worker threads that blocking request work (``run_in_threadpool``) runs in, for the event
+    loop serving the application (each loop has its own limiter; it is set on the loop's first request)."""
+
+    def __init__(self, app: ASGIApp, threads: int) -> None:
+        self.app = app
+        self.threads = max(1, threads)
+        self._limited: set[int] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = id(asyncio.get_running_loop())
+        if loop not in self._limited:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = self.threads
+            self._limited.add(loop)
+        await self.app(scope, receive, send)
 
 
 def _endpoint(services: Services, servlet: Servlet) -> Callable[[Request], Awaitable[Response]]:

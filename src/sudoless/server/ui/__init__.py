@@ -18,8 +18,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import RedirectResponse
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -27,7 +29,7 @@ from sudoless.server.dispatch import Services
 from sudoless.server.ui import admin, auth, executions, flows, projects, schedules
 from sudoless.server.ui.web import Ui, endpoint, new_environment
 
-__all__ = ["BrowserHome", "install", "router"]
+__all__ = ["BrowserHome", "install", "routes"]
 
 STATIC = Path(__file__).parent / "static"
 
@@ -42,20 +44,19 @@ def _asset_version() -> str:
     return digest.hexdigest()[:12]
 
 
-def router() -> APIRouter:
-    """Every UI route; excluded from the OpenAPI schema, which documents the JSON API only."""
-    routes = APIRouter(include_in_schema=False)
-    routes.add_api_route("/ui", _home, methods=["GET"])
-    routes.add_api_route("/ui/", _home, methods=["GET"])
-    routes.add_api_route("/ui/login", auth.login_form, methods=["GET"])
-    routes.add_api_route("/ui/login", auth.login_submit, methods=["POST"])
+def routes() -> list[BaseRoute]:
+    """Every UI route, and the static files."""
+    table: list[BaseRoute] = [Route("/ui", _home, methods=["GET"]), Route("/ui/", _home, methods=["GET"]),
+                              Route("/ui/login", auth.login_form, methods=["GET"]),
+                              Route("/ui/login", auth.login_submit, methods=["POST"])]
     for module in (auth, projects, flows, executions, schedules, admin):
         for path, route in module.ROUTES:
-            routes.add_api_route(path, endpoint(route), methods=sorted(route.methods), name=f"ui-{route.key}")
-    return routes
+            table.append(Route(path, endpoint(route), methods=sorted(route.methods), name=f"ui-{route.key}"))
+    table.append(Mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static"))
+    return table
 
 
-async def _home() -> RedirectResponse:
+async def _home(request: Request) -> RedirectResponse:
     return RedirectResponse(auth.HOME, status_code=302)
 
 
@@ -79,9 +80,7 @@ class BrowserHome:
         await self.app(scope, receive, send)
 
 
-def install(app: FastAPI, services: Services) -> None:
-    """Add the UI to the application ``create_app`` built: routes, static files, and the root redirect."""
+def install(app: Starlette, services: Services) -> None:
+    """Give the application built with :func:`routes` what the UI needs: its state and the root redirect."""
     app.state.ui = Ui(services=services, env=new_environment(), asset_version=_asset_version())
-    app.include_router(router())
-    app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     app.add_middleware(BrowserHome)
