@@ -38,6 +38,28 @@ def _default_root() -> Path:
     return load_settings().home / "nn" / "runs"
 
 
+def spark_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that make ``train`` a Spark run; each overrides the config's ``spark:`` section."""
+    options = [
+        click.option("--master", default=None, help="Spark master: local[*], spark://HOST:PORT, yarn, k8s://... "
+                     "(makes this a Spark run; default: the config's spark.master, else train here)."),
+        click.option("--num-executors", type=click.IntRange(1), default=None, help="Executors to ask for."),
+        click.option("--executor-cores", type=click.IntRange(1), default=None, help="Cores per executor."),
+        click.option("--executor-memory", default=None, metavar="SIZE", help="Memory per executor, e.g. 4g."),
+        click.option("--archive", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="Environment archive from `sudoless pack` for the executors' Python."),
+        click.option("--engine", type=click.Choice(["sync", "average", "barrier"]), default=None,
+                     help="sync: a Spark job per step; average: local SGD; barrier: TCP all-reduce per step."),
+        click.option("--partitions", type=click.IntRange(1), default=None,
+                     help="Data partitions (default: executors x cores, else the cluster's parallelism)."),
+        click.option("--sync-every", type=click.IntRange(1), default=None, help="average engine: steps per round."),
+        click.option("--resume", is_flag=True, default=None, help="Continue from the run's latest checkpoint."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @nn.command()
 @click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(path_type=Path))
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
@@ -45,16 +67,29 @@ def _default_root() -> Path:
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Override the config's epoch count.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @threads_option
+@spark_options
 @json_option
 def train(config_file: Path, output: Path | None, epochs: int | None, quiet: bool, threads: int | None,
-          as_json: bool) -> None:
-    """Train the model CONFIG.yaml describes; print the final metrics and save the run directory."""
+          as_json: bool, **spark: Any) -> None:
+    """Train the model CONFIG.yaml describes; print the final metrics and save the run directory.
+
+    With --master (or a spark: section in the config) the training runs data-parallel on Spark.
+    """
     _limit_threads(threads)
     from sudoless.nn.runs import load_config, train_run
 
     config = load_config(config_file)
-    result = train_run(config, output=output, epochs=epochs, verbose=0 if (quiet or as_json) else 1,
-                       default_root=_default_root())
+    verbose = 0 if (quiet or as_json) else 1
+    if spark.get("resume") is True:
+        spark["checkpoint"] = True
+    from sudoless.nn.spark.run import spark_training, train_on_spark
+
+    on_spark = spark_training(config, spark)
+    if on_spark is not None:
+        result = train_on_spark(config, on_spark, output=output, epochs=epochs, verbose=verbose,
+                                default_root=_default_root())
+    else:
+        result = train_run(config, output=output, epochs=epochs, verbose=verbose, default_root=_default_root())
     if as_json:
         emit_json(result.as_dict())
         return

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,8 @@ from sudoless.nn.optimizers import get_optimizer
 from sudoless.nn.plot import plot_history
 from sudoless.nn.sampling import sample_text
 
-TOP_KEYS = {"name", "seed", "dtype", "data", "model", "loss", "metrics", "optimizer", "training", "sample", "output"}
+TOP_KEYS = {"name", "seed", "dtype", "data", "model", "loss", "metrics", "optimizer", "training", "sample", "output",
+            "spark"}
 TRAINING_KEYS = {"epochs", "batch_size", "shuffle", "tbptt", "early_stopping", "checkpoint", "verbose"}
 
 
@@ -185,8 +187,11 @@ def _optimizer_spec(config: dict[str, Any], steps_per_epoch: int, epochs: int) -
 
 def train_run(config: dict[str, Any], output: str | Path | None = None, epochs: int | None = None,
               verbose: int = 1, default_root: Path | None = None,
-              callbacks: tuple[Callback, ...] = ()) -> RunResult:
-    """Train the model a config describes, save the run directory, and return the final metrics."""
+              callbacks: tuple[Callback, ...] = (), fit: Callable[..., Any] | None = None) -> RunResult:
+    """Train the model a config describes, save the run directory, and return the final metrics.
+
+    ``fit(model, x, y, **options)`` replaces ``model.fit`` (``sudoless.nn.spark`` trains on a cluster this way).
+    """
     started = time.perf_counter()
     file = config.get("_file", "config")
     seed = int(config.get("seed", 0))
@@ -220,9 +225,10 @@ def train_run(config: dict[str, Any], output: str | Path | None = None, epochs: 
     extra = {"vocab": dataset.vocab, "config": _public(config), "base": config.get("_base", ".")}
     if training.get("checkpoint") and validation is not None:
         hooks.append(_Checkpoint(folder / "best", extra))
-    history = model.fit(dataset.x_train, dataset.y_train, epochs=epochs, batch_size=batch_size,
-                        validation_data=validation, callbacks=hooks, shuffle=bool(training.get("shuffle", True)),
-                        verbose=int(training.get("verbose", verbose)), seed=seed, tbptt=training.get("tbptt"))
+    history = (fit or _fit_here)(model, dataset.x_train, dataset.y_train, epochs=epochs, batch_size=batch_size,
+                                 validation_data=validation, callbacks=hooks,
+                                 shuffle=bool(training.get("shuffle", True)),
+                                 verbose=int(training.get("verbose", verbose)), seed=seed, tbptt=training.get("tbptt"))
     metrics = dict(history.final())
     scores: dict[str, float] = {}
     if validation is not None:
@@ -245,6 +251,10 @@ def train_run(config: dict[str, Any], output: str | Path | None = None, epochs: 
                        time.perf_counter() - started, sample)
     (folder / "metrics.json").write_text(json.dumps(result.as_dict(), indent=2))
     return result
+
+
+def _fit_here(model: Network, x: Any, y: Any, **options: Any) -> Any:
+    return model.fit(x, y, **options)
 
 
 class _Checkpoint(ModelCheckpoint):

@@ -5,7 +5,8 @@ executor settings; the run itself is the same. The Java runtime comes from :mod:
 root needed). An environment archive from ``sudoless pack`` reaches the executors through ``spark.archives``
 with ``PYSPARK_PYTHON`` pointing into it, set in the environment before the context starts, because
 PySpark reads the worker interpreter from that variable and ignores ``spark.pyspark.python`` given to the
-session builder (research/spark-dl.md §3.4). In local mode no archive is shipped: workers run this Python.
+session builder (research/spark-dl.md §3.4). In local mode no archive is shipped, and without one the workers run
+this interpreter.
 """
 
 from __future__ import annotations
@@ -95,5 +96,7 @@ def _prepare_environment(options: SparkOptions) -> None:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     if options.archive and not options.local:
         os.environ["PYSPARK_PYTHON"] = "./environment/bin/python"
-    elif options.local:
+    else:
+        # Without an archive the executors must have this interpreter at the same path (one machine, or
+        # identical hosts); otherwise ship one with `sudoless pack`.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
