@@ -1,0 +1,57 @@
+"""``sudoless spark submit`` on the session's two-worker standalone cluster: an executor-side import of a
+package that only the shipped env holds works with the env and fails without it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spark.support import QUICK_CONF
+
+pytestmark = pytest.mark.slow
+
+
+def submit(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    conf = [item for key, value in QUICK_CONF.items() for item in ("--conf", f"{key}={value}")]
+    return subprocess.run(
+        [sys.executable, "-c", "from sudoless.cli import main; main()", "spark", "submit", *args, *conf],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "SUDOLESS_HOME": str(home)},
+    )
+
+
+def results(output: str) -> list[list[str]]:
+    return [line.split()[1:] for line in output.splitlines() if line.startswith("RESULT ")]
+
+
+def test_executors_import_from_the_shipped_venv(
+    spark_cluster: str, marker_venv: Path, marker_app: Path, tmp_path: Path
+) -> None:
+    done = submit(tmp_path, str(marker_app), "--master", spark_cluster, "--venv", str(marker_venv))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = results(done.stdout)
+    assert len(rows) == 2 and {row[0] for row in rows} == {"42"}
+    for _, executable, cwd in rows:  # each executor runs the unpacked copy in its own work folder
+        assert executable == f"{cwd}/environment/bin/python" and "/app-" in cwd
+    assert list((tmp_path / "spark" / "archives").glob("env-*.tar.gz")), "the packed venv is cached"
+
+
+def test_without_the_env_the_executors_cannot_import_it(spark_cluster: str, marker_app: Path, tmp_path: Path) -> None:
+    done = submit(tmp_path, str(marker_app), "--master", spark_cluster)
+    assert done.returncode != 0
+    assert not results(done.stdout)
+    assert "No module named 'sudoless_marker'" in done.stdout + done.stderr
+
+
+def test_usage_errors_exit_2(marker_app: Path, tmp_path: Path) -> None:
+    done = submit(tmp_path, str(marker_app), "--master", "spark://127.0.0.1:7077", "--deploy-mode", "cluster")
+    assert done.returncode == 2 and "cluster mode" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    done = submit(tmp_path, str(tmp_path / "missing.py"))
+    assert done.returncode == 2 and "no such application file" in done.stderr
