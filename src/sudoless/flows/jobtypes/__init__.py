@@ -7,6 +7,7 @@ with :func:`register`.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,16 +58,26 @@ def register(name: str) -> Callable[[Callable[[], JobType]], Callable[[], JobTyp
 
 
 def job_type(name: str) -> JobType:
+    if name not in _REGISTRY and name in PLUGINS:
+        importlib.import_module(PLUGINS[name])
     if name not in _REGISTRY:
-        known = ", ".join(sorted(_REGISTRY) + ["flow"])
+        known = ", ".join(known_types() + ["flow"])
         raise JobError(f"unknown job type '{name}'; this server has: {known}")
     return _REGISTRY[name]()
 
 
 def known_types() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(PLUGINS))
 
 
 from sudoless.flows.jobtypes import builtin  # noqa: E402,F401  (registers the built-in types)
-from sudoless.mcmc.cipher import jobtype as _decipher  # noqa: E402,F401  (registers "decipher")
-from sudoless.spark import jobtype as _spark  # noqa: E402,F401  (registers "spark")
+
+#: Job types that live with their workload, each registered by its module when a flow first asks for it:
+#: those packages import NumPy, PySpark glue and solvers, which a server or a flow of command jobs should not
+#: pay for at start (half a second of the server's start went there).
+PLUGINS: dict[str, str] = {
+    "decipher": "sudoless.mcmc.cipher.jobtype",
+    "routes": "sudoless.routing.jobtype",
+    "spark": "sudoless.spark.jobtype",
+    "nn": "sudoless.nn.jobtype",
+}
