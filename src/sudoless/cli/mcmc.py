@@ -159,27 +159,33 @@ def lm() -> None:
 @click.argument("corpus", nargs=-1, metavar="[CORPUS|-]...")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model file to write (.npz).")
 @click.option("--symspell", is_flag=True, help="Build the default English model from symspellpy's word lists.")
-@click.option("--order", type=click.IntRange(2, 5), default=4, show_default=True, help="Letter n-gram order.")
+@click.option("--order", type=click.IntRange(2, 5), default=None,
+              help="Letter n-gram order for spaced and unspaced text [default: 4; 5 for unspaced --symspell].")
 @click.option("--min-count", type=click.IntRange(1), default=1, show_default=True,
               help="Words seen fewer times than this are left out of the word model.")
 @json_option
-def build(corpus: tuple[str, ...], output: Path, symspell: bool, order: int, min_count: int, as_json: bool) -> None:
+def build(corpus: tuple[str, ...], output: Path, symspell: bool, order: int | None, min_count: int,
+          as_json: bool) -> None:
     """Build a model from text corpora (any language written in a-z), or from symspellpy's English lists."""
     from sudoless.mcmc.cipher.model import LanguageModel
 
     if symspell == bool(corpus):
         raise InputError("give either corpus files (or - for stdin) or --symspell, not both and not neither")
     if symspell:
-        model = LanguageModel.from_symspell(spaced_order=order, unspaced_order=order)
+        orders = {} if order is None else {"spaced_order": order, "unspaced_order": order}
+        model = LanguageModel.from_symspell(**orders)
     else:
         text = "\n".join(read_source(c) for c in corpus)
+        order = order or 4
         model = LanguageModel.from_corpus(text, spaced_order=order, unspaced_order=order, min_count=min_count,
                                           source=", ".join(corpus))
     model.save(output)
     info = {"output": str(output), "words": len(model.words.words), "word_pairs": len(model.words.pair_keys),
-            "order": order, "source": model.source, "bytes": output.stat().st_size}
+            "order": model.spaced_order, "unspaced_order": model.unspaced_order, "source": model.source,
+            "bytes": output.stat().st_size}
     if as_json:
         emit_json(info)
     else:
-        click.echo(f"{output}: {info['words']} words, {info['word_pairs']} word pairs, letter {order}-grams "
+        click.echo(f"{output}: {info['words']} words, {info['word_pairs']} word pairs, letter "
+                   f"{model.spaced_order}-grams ({model.unspaced_order}-grams unspaced) "
                    f"({info['bytes'] // 1024} KiB)")

@@ -33,6 +33,8 @@ from sudoless.mcmc.cipher.text import spaced_codes, word_list
 from sudoless.mcmc.cipher.words import WordTable, letter_matrix
 
 FORMAT_VERSION = 1
+# Bumped when the default English model changes (2: unspaced 5-grams), so stale caches are rebuilt.
+DEFAULT_REVISION = 2
 SYMSPELL_WORDS = "frequency_dictionary_en_82_765.txt"
 SYMSPELL_PAIRS = "frequency_bigramdictionary_en_243_342.txt"
 
@@ -66,9 +68,12 @@ class LanguageModel:
     source: str = ""
 
     @classmethod
-    def from_symspell(cls, spaced_order: int = 4, unspaced_order: int = 4, lam: float = 0.7,
+    def from_symspell(cls, spaced_order: int = 4, unspaced_order: int = 5, lam: float = 0.7,
                       weights: Weights | None = None) -> LanguageModel:
-        """The default English model, built from the frequency lists shipped in ``symspellpy``."""
+        """The default English model, built from the frequency lists shipped in ``symspellpy``.
+
+        Unspaced text gets 5-grams: on 400-symbol homophonic ciphers of held-out text, the 4-gram model
+        scored wrong decryptions above the true one in a third of the cases, the 5-gram model in few."""
         folder = _symspell_folder()
         fields = (folder / SYMSPELL_WORDS).read_text(encoding="utf-8").split()
         counts: Counter[str] = Counter()
@@ -86,7 +91,7 @@ class LanguageModel:
 
     @classmethod
     def from_counts(cls, counts: dict[str, float], pair_counts: dict[tuple[str, str], float],
-                    spaced_order: int = 4, unspaced_order: int = 4, lam: float = 0.7,
+                    spaced_order: int = 4, unspaced_order: int = 5, lam: float = 0.7,
                     weights: Weights | None = None, source: str = "") -> LanguageModel:
         """A model from word and word-pair counts alone: letter statistics are derived from them exactly."""
         table = WordTable.build(counts, pair_counts)
@@ -168,7 +173,7 @@ def _symspell_folder() -> Path:
 
 def default_model_path(home: Path) -> Path:
     """Where the CLI caches the symspell-built model, so it is built once per SUDOLESS_HOME."""
-    return home / "mcmc" / f"english-v{FORMAT_VERSION}.npz"
+    return home / "mcmc" / f"english-v{FORMAT_VERSION}-r{DEFAULT_REVISION}.npz"
 
 
 def cached_default(home: Path) -> LanguageModel:
