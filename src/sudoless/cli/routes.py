@@ -1,0 +1,199 @@
+"""``sudoless routes solve`` and ``sudoless routes check``: routes for many dispatchers from one depot.
+
+The work is in :mod:`sudoless.routing`; this module parses, calls and prints.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from sudoless.cli import cli, emit_json, json_option
+from sudoless.errors import InputError
+
+
+@cli.group()
+def routes() -> None:
+    """Plan one route per dispatcher from a depot (VRPLIB/TSPLIB, CSV or JSON instances)."""
+
+
+@routes.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "-k",
+    "--dispatchers",
+    type=int,
+    default=None,
+    help="Number of dispatchers (default: the -kK of a CVRPLIB name, else 1).",
+)
+@click.option("--solver", type=click.Choice(["auto", "exact", "divide", "engine"]), default="auto", show_default=True)
+@click.option("--time-limit", type=float, default=10.0, show_default=True, help="Seconds (wall clock).")
+@click.option(
+    "--objective",
+    type=click.Choice(["total", "makespan", "blend"]),
+    default="total",
+    show_default=True,
+    help="Total distance, the longest route (balanced), or total + weight x longest.",
+)
+@click.option(
+    "--makespan-weight",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Weight of the longest route in the blend objective.",
+)
+@click.option("--min-stops", type=int, default=0, show_default=True, help="Minimum stops per dispatcher.")
+@click.option("--max-stops", type=int, default=None, help="Maximum stops per dispatcher.")
+@click.option("--max-distance", type=float, default=None, help="Maximum route distance per dispatcher.")
+@click.option("--capacity", type=float, default=None, help="Vehicle capacity (overrides the file's).")
+@click.option(
+    "--metric",
+    type=click.Choice(["euclidean", "rounded", "geo"]),
+    default=None,
+    help="Distance: real planar, rounded per edge (TSPLIB), great circle on lat/lon (default: the file's).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the solution (.json, .csv or .geojson).",
+)
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="Write a PNG map.")
+@json_option
+def solve(
+    file: Path,
+    dispatchers: int | None,
+    solver: str,
+    time_limit: float,
+    objective: str,
+    makespan_weight: float,
+    min_stops: int,
+    max_stops: int | None,
+    max_distance: float | None,
+    capacity: float | None,
+    metric: str | None,
+    seed: int,
+    output: Path | None,
+    plot_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Solve the instance in FILE; prints the routes (or one JSON document with --json).
+
+    Exits 1 when the solver's plan breaks a limit (the independent check fails).
+    """
+    from sudoless.routing import check, read_problem, write_solution
+    from sudoless.routing.auto import solve as run
+
+    if time_limit <= 0:
+        raise InputError(f"--time-limit must be positive, got {time_limit:g}")
+    if min_stops < 0:
+        raise InputError(f"--min-stops must be >= 0, got {min_stops}")
+    problem = read_problem(
+        file,
+        dispatchers=dispatchers,
+        metric=metric,
+        objective=objective,
+        makespan_weight=makespan_weight,
+        min_stops=min_stops,
+        max_stops=max_stops,
+        max_distance=max_distance,
+        capacity=capacity,
+    )
+    solution = run(problem, solver=solver, time_limit=time_limit, seed=seed)
+    report = check(problem, solution.routes)
+    if output is not None:
+        write_solution(output, solution, problem)
+    if plot_path is not None:
+        from sudoless.routing.plot import plot_routes
+
+        plot_routes(problem, solution, plot_path)
+    summary = solution.summary(problem)
+    summary["feasible"] = report.feasible
+    summary["violations"] = report.violations
+    if as_json:
+        emit_json(summary)
+    else:
+        for route in summary["routes"]:  # type: ignore[union-attr]
+            click.echo(
+                f"dispatcher {route['dispatcher']}: {' '.join(route['stops']) or '(idle)'}  "
+                f"[distance {route['distance']}, load {route['load']}]"
+            )
+        gap = f", gap {summary['gap']:.2%}" if summary["gap"] is not None else ""
+        click.echo(
+            f"{summary['solver']}: total {summary['total_distance']}, longest {summary['makespan']}, "
+            f"objective {summary['objective']} in {summary['seconds']} s"
+            f"{' (optimal)' if solution.optimal else gap}"
+        )
+        for line in report.violations:
+            click.echo(f"violation: {line}", err=True)
+    if not report.feasible:
+        raise SystemExit(1)
+
+
+@routes.command("check")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("solution", type=click.Path(path_type=Path))
+@click.option("-k", "--dispatchers", type=int, default=None, help="Number of dispatchers (default as for solve).")
+@click.option(
+    "--objective",
+    type=click.Choice(["total", "makespan", "blend"]),
+    default=None,
+    help="Default: the solution file's, else total.",
+)
+@click.option("--min-stops", type=int, default=0, show_default=True)
+@click.option("--max-stops", type=int, default=None)
+@click.option("--max-distance", type=float, default=None)
+@click.option("--metric", type=click.Choice(["euclidean", "rounded", "geo"]), default=None)
+@json_option
+def check_command(
+    file: Path,
+    solution: Path,
+    dispatchers: int | None,
+    objective: str | None,
+    min_stops: int,
+    max_stops: int | None,
+    max_distance: float | None,
+    metric: str | None,
+    as_json: bool,
+) -> None:
+    """Check SOLUTION (our JSON output or a CVRPLIB .sol) against FILE: each location once, limits, costs.
+
+    Exits 1 when the solution is infeasible or its claimed costs are wrong.
+    """
+    from sudoless.routing import check, read_problem, read_solution
+
+    claimed: dict[str, float] = {}
+    if solution.suffix.lower() == ".json" and solution.is_file():
+        try:
+            doc = json.loads(solution.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            doc = None
+        if isinstance(doc, dict):
+            claimed = {k: doc[k] for k in ("total_distance", "makespan") if isinstance(doc.get(k), int | float)}
+            objective = objective or doc.get("objective_kind")
+    problem = read_problem(
+        file,
+        dispatchers=dispatchers,
+        metric=metric,
+        objective=objective or "total",
+        min_stops=min_stops,
+        max_stops=max_stops,
+        max_distance=max_distance,
+    )
+    routes_found = read_solution(solution, problem)
+    if dispatchers is None and len([r for r in routes_found if r]) > problem.dispatchers:
+        problem = problem.with_(dispatchers=len(routes_found))  # a .sol for an unlimited fleet (CVRPLIB X)
+    report = check(problem, routes_found, claimed=claimed)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        status = "feasible" if report.feasible else "INFEASIBLE"
+        click.echo(f"{status}: {len(routes_found)} routes, total {report.total:g}, longest {report.makespan:g}")
+        for line in report.violations:
+            click.echo(f"violation: {line}")
+    if not report.feasible:
+        raise SystemExit(1)

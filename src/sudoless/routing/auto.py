@@ -1,0 +1,71 @@
+"""One entry point for every solver, and ``auto``, which picks one by size and constraints.
+
+``auto``: up to :data:`EXACT_UP_TO` locations the exact MILP (it proves optimality in seconds there); up to
+:data:`WHOLE_UP_TO` PyVRP on the whole instance for total distance (it is within about 1% of the best-knowns in
+30 s up to 300 customers) and divide and conquer for the makespan (its min-max split is the representation of
+the best min-max mTSP methods); above that, the instance is cut into parts solved in parallel (two halves on
+the two cores at about 1,000 customers, Spark for city scale) and stitched.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from sudoless.errors import InputError
+from sudoless.routing.model import Objective, Problem, Solution
+
+SOLVERS = ("auto", "exact", "divide", "engine")
+EXACT_UP_TO = 10
+WHOLE_UP_TO = 700
+
+
+def choose(problem: Problem) -> str:
+    if problem.n <= EXACT_UP_TO:
+        return "exact"
+    if problem.n <= WHOLE_UP_TO or not problem.dense:
+        return "engine" if problem.objective == Objective.TOTAL and problem.dense else "divide"
+    return "parts"
+
+
+def solve(
+    problem: Problem, solver: str = "auto", time_limit: float = 10.0, seed: int = 0, spark: Any = None
+) -> Solution:
+    """Solve ``problem`` with the named solver (``auto`` chooses) within about ``time_limit`` seconds."""
+    if time_limit <= 0:
+        raise InputError(f"time limit must be positive, got {time_limit:g}")
+    if solver not in SOLVERS:
+        raise InputError(f"unknown solver '{solver}'; use one of {', '.join(SOLVERS)}")
+    started = time.monotonic()
+    chosen = choose(problem) if solver == "auto" else solver
+    if chosen == "exact":
+        from sudoless.routing.exact import solve_exact
+
+        solution = solve_exact(problem, time_limit=time_limit, seed=seed)
+    elif chosen == "divide":
+        from sudoless.routing.divide import solve_divide
+
+        solution = solve_divide(problem, time_limit=time_limit, seed=seed)
+    elif chosen == "engine":
+        if not problem.dense:
+            from sudoless.routing.spark import solve_parts
+
+            solution = solve_parts(problem, time_limit=time_limit, seed=seed, spark=spark, solver="engine")
+        else:
+            from sudoless.routing.engine import solve_engine
+
+            solution = solve_engine(problem, time_limit=time_limit, seed=seed)
+    else:
+        from sudoless.routing.spark import SPARK_FROM, solve_parts
+
+        cores = os.cpu_count() or 1
+        sub = "engine" if problem.objective == Objective.TOTAL else "divide"
+        if spark is None and problem.n < SPARK_FROM:
+            spark = "processes" if cores > 1 else False
+        size = max(300, -(-problem.n // max(2, cores))) if problem.n < SPARK_FROM else 1000
+        solution = solve_parts(problem, time_limit=time_limit, seed=seed, spark=spark, part_size=size, solver=sub)
+    if solver == "auto":
+        solution.solver = f"auto:{solution.solver}"
+    solution.seconds = time.monotonic() - started
+    return solution

@@ -1,0 +1,113 @@
+"""Cutting a big instance into parts that are solved on their own, and stitching the parts' routes.
+
+Parts are contiguous pieces of one giant tour, so each is a compact region; each gets a share of the
+dispatchers proportional to its work (demand when there is a capacity, else stops), never fewer than its
+limits need. A part is a :class:`Problem` of its own (depot + its customers) with a dense matrix, small enough
+for the sub-solvers; its routes map back through ``members``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sudoless.errors import InputError
+from sudoless.routing.model import Metric, Problem
+
+
+@dataclass(frozen=True)
+class Part:
+    """One region: the parent indices of its customers and what is needed to build its sub-problem.
+
+    It holds coordinates, not a matrix, so thousands of parts stay small on the driver and in transit; the
+    sub-problem (with its dense matrix) is built where it is solved.
+    """
+
+    members: np.ndarray  # parent indices of the part's customers 1..m
+    fields: dict[str, object]
+
+    def build(self) -> Problem:
+        return Problem(**self.fields)  # type: ignore[arg-type]
+
+
+def subproblem(problem: Problem, members: np.ndarray | list[int], dispatchers: int, name: str) -> Part:
+    members = np.asarray(members, dtype=np.int64)
+    nodes = np.concatenate(([0], members))
+    fields: dict[str, object] = {
+        "coords": None if problem.coords is None else problem.coords[nodes],
+        "demands": problem.demands[nodes],  # type: ignore[index]
+        "ids": tuple(problem.ids[i] for i in nodes),
+        "dispatchers": dispatchers,
+        "name": name,
+        "capacity": problem.capacity,
+        "min_stops": problem.min_stops,
+        "max_stops": problem.max_stops,
+        "max_distance": problem.max_distance,
+        "objective": problem.objective,
+        "makespan_weight": problem.makespan_weight,
+        "metric": problem.metric,
+    }
+    if problem.metric == Metric.MATRIX or problem.coords is None:
+        fields["matrix"] = problem.distances(nodes, nodes)
+    return Part(members, fields)
+
+
+def dispatcher_shares(problem: Problem, groups: list[np.ndarray]) -> list[int]:
+    """Dispatchers per group: proportional to its work, at least what its limits need, at most all."""
+    if problem.capacity:
+        work = np.array([float(problem.demands[g].sum()) for g in groups])  # type: ignore[index]
+    else:
+        work = np.array([float(len(g)) for g in groups])
+    work = np.maximum(work, 1e-9)
+    need = []
+    for g, w in zip(groups, work, strict=False):
+        k = 1
+        if problem.capacity:
+            k = max(k, math.ceil(w / problem.capacity - 1e-9))
+        if problem.max_stops:
+            k = max(k, math.ceil(len(g) / problem.max_stops))
+        need.append(k)
+    if sum(need) > problem.dispatchers:
+        raise InputError(
+            f"{problem.name}: the {len(groups)} parts need {sum(need)} dispatchers at least, "
+            f"only {problem.dispatchers} are given; use fewer parts or more dispatchers"
+        )
+    shares = [max(k, int(round(problem.dispatchers * w / work.sum()))) for k, w in zip(need, work, strict=False)]
+    while sum(shares) > problem.dispatchers:  # trim the largest surplus first
+        k = max(range(len(shares)), key=lambda i: shares[i] - need[i])
+        shares[k] -= 1
+    if problem.min_stops:
+        shares = [min(s, len(g) // problem.min_stops) for s, g in zip(shares, groups, strict=False)]
+        spare = problem.dispatchers - sum(shares)
+        for k in np.argsort([-len(g) for g in groups]):
+            while spare > 0 and (shares[k] + 1) * problem.min_stops <= len(groups[k]):
+                shares[k] += 1
+                spare -= 1
+        if spare:
+            raise InputError(
+                f"{problem.name}: cannot give every one of {problem.dispatchers} dispatchers "
+                f"{problem.min_stops} stops across the parts"
+            )
+    return shares
+
+
+def partition(problem: Problem, tour: np.ndarray, size: int) -> list[Part]:
+    """Cut ``tour`` into pieces of about ``size`` customers and make a part of each."""
+    pieces = max(1, round(len(tour) / size))
+    pieces = min(pieces, problem.dispatchers)
+    groups = [g for g in np.array_split(tour, pieces) if len(g)]
+    shares = dispatcher_shares(problem, groups)
+    return [
+        subproblem(problem, g, k, f"{problem.name}/part{p + 1}")
+        for p, (g, k) in enumerate(zip(groups, shares, strict=False))
+    ]
+
+
+def stitch(parts: list[Part], routes_per_part: list[list[list[int]]]) -> list[list[int]]:
+    """The parts' routes in parent indices."""
+    out: list[list[int]] = []
+    for part, routes in zip(parts, routes_per_part, strict=False):
+        out.extend([int(part.members[i - 1]) for i in route] for route in routes)
+    return out

@@ -1,0 +1,118 @@
+"""Divide and conquer: one shortest tour, cut into K routes, each re-optimised, then improved across routes.
+
+1. A giant tour over all customers (fast_tsp; stitched from pieces above a few thousand nodes).
+2. Prins' Split cuts it optimally into routes within the work limits (min/max stops, capacity, distance),
+   for the objective (total or longest route); when no cut respects the limits, a penalised cut is repaired
+   by the local search.
+3. Each route is re-ordered by fast_tsp; relocate/swap/2-opt* moves improve across neighbouring routes.
+4. Until the time is up: the routes, ordered around the depot from a random start, form a new giant tour,
+   which is split and improved again (the split never loses what the order holds); the best is kept.
+Above :data:`PART_SIZE` customers the instance is first cut into parts along the tour, each part solved
+recursively (in parallel on Spark by :mod:`sudoless.routing.spark`), the routes stitched and improved.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from sudoless.errors import InputError
+from sudoless.routing.check import check
+from sudoless.routing.improve import improve, neighbours
+from sudoless.routing.model import Problem, Solution
+from sudoless.routing.split import split
+from sudoless.routing.tsp import giant_tour, reoptimise
+
+PART_SIZE = 1500
+
+
+def _cut(problem: Problem, tour: np.ndarray) -> list[list[int]]:
+    best = None
+    for candidate in (tour, tour[::-1]):
+        routes = split(problem, candidate)
+        if routes is not None and (best is None or _value(problem, routes) < _value(problem, best)):
+            best = routes
+    if best is None:  # no feasible cut: a penalised one, repaired by the local search
+        best = split(problem, tour, penalty=10.0 * problem.farthest_bound() + 1.0)
+    if best is None:
+        raise InputError(
+            f"{problem.name}: no way to give {problem.dispatchers} dispatchers at least {problem.min_stops} stops each"
+        )
+    return best
+
+
+def _value(problem: Problem, routes: list[list[int]]) -> float:
+    return problem.score([problem.route_length(r) for r in routes])
+
+
+def _reorder(problem: Problem, routes: list[list[int]], rng: np.random.Generator) -> np.ndarray:
+    """A giant tour from routes: sorted by the angle of their centre around the depot, from a random start."""
+    routes = [r for r in routes if r]
+    if problem.coords is None:
+        order = rng.permutation(len(routes))
+    else:
+        centre = np.array([problem.coords[r].mean(axis=0) for r in routes]) - problem.coords[0]
+        order = np.argsort(np.arctan2(centre[:, 1], centre[:, 0]))
+        order = np.roll(order, int(rng.integers(len(order))))
+    pieces = []
+    for k in order:
+        r = routes[k]
+        pieces.append(r if rng.random() < 0.5 else r[::-1])
+    return np.asarray([i for r in pieces for i in r], dtype=np.int64)
+
+
+def _kick(tour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A double-bridge move on a short stretch of the tour: pieces B and C of A B C D swap places, so some
+    customers change neighbours (and so routes) while most of the order survives."""
+    m = len(tour)
+    if m < 8:
+        return rng.permutation(tour)
+    width = int(min(m, max(8, m // 10)))
+    start = int(rng.integers(0, m - width + 1))
+    a, b = sorted(rng.choice(np.arange(1, width), size=2, replace=False))
+    piece = tour[start : start + width]
+    mixed = np.concatenate((piece[:a], piece[b:], piece[a:b]))
+    return np.concatenate((tour[:start], mixed, tour[start + width :]))
+
+
+def _feasible(problem: Problem, routes: list[list[int]]) -> bool:
+    return check(problem, routes).feasible
+
+
+def solve_divide(
+    problem: Problem, time_limit: float = 10.0, seed: int = 0, initial: list[list[int]] | None = None
+) -> Solution:
+    """Divide and conquer within ``time_limit`` seconds (wall clock); reproducible for a seed and budget."""
+    started = time.monotonic()
+    deadline = started + time_limit
+    if problem.n > PART_SIZE or not problem.dense:
+        from sudoless.routing.spark import solve_parts
+
+        return solve_parts(problem, time_limit=time_limit, seed=seed, spark=None)
+    rng = np.random.default_rng(seed)
+    near = neighbours(problem)
+    if initial is None:
+        tour = giant_tour(problem, seconds=min(2.0, 0.1 * time_limit))
+        routes = [reoptimise(problem, r, 0.05) for r in _cut(problem, tour)]
+    else:
+        routes = [list(r) for r in initial]
+    routes = improve(problem, routes, seconds=max(0.0, deadline - time.monotonic()), seed=seed, near=near)
+    best, best_value = routes, _value(problem, routes)
+    best_ok = _feasible(problem, best)
+    rounds = 0
+    while time.monotonic() < deadline - 0.05:
+        rounds += 1
+        tour = _reorder(problem, best, rng)
+        if rounds % 2 == 0:
+            tour = _kick(tour, rng)
+        candidate = split(problem, tour)
+        if candidate is None:
+            break
+        candidate = improve(
+            problem, candidate, seconds=max(0.0, deadline - time.monotonic()), seed=seed + rounds, near=near
+        )
+        value, ok = _value(problem, candidate), _feasible(problem, candidate)
+        if (ok and not best_ok) or (ok == best_ok and value < best_value - 1e-9):
+            best, best_value, best_ok = candidate, value, ok
+    return Solution(best, "divide", time.monotonic() - started, notes={"rounds": rounds})

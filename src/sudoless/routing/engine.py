@@ -1,0 +1,125 @@
+"""PyVRP as the engine: the whole instance (or one part) solved by its iterated local search.
+
+PyVRP works on integer distances: rounded instances go as they are, others are scaled by :data:`SCALE` and
+re-measured with the true distances afterwards. Max stops become a second load dimension (each stop weighs 1),
+capacity the first. Open-source PyVRP has no balancing objective, so the makespan objective is added on top:
+solve for total distance, then repeatedly cap every route at a little less than the current longest one
+(PyVRP's max_distance, a penalised constraint), warm-started from the best plan, tightening while it stays
+feasible and relaxing the step when not; the last plan is polished by sudoless' min-max local search. Minimum
+stops, which PyVRP lacks too, are restored by the same local search (its moves repair short routes first).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from sudoless.errors import ConfigError
+from sudoless.routing.check import check
+from sudoless.routing.improve import improve
+from sudoless.routing.model import Metric, Objective, Problem, Solution
+
+SCALE = 1000.0
+
+
+def _pyvrp():  # type: ignore[no-untyped-def]
+    try:
+        import pyvrp
+    except ImportError:
+        raise ConfigError("the engine solver needs PyVRP: pip install 'sudoless[routing]'") from None
+    return pyvrp
+
+
+class _Engine:
+    """One problem translated to PyVRP data; solves with or without a cap on route distance."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.pyvrp = _pyvrp()
+        self.problem = problem
+        matrix = problem.matrix
+        assert matrix is not None, "the engine needs a dense problem"
+        integral = problem.metric in (Metric.ROUNDED,) or bool(np.allclose(matrix, np.round(matrix)))
+        self.scale = 1.0 if integral else SCALE
+        self.matrix = np.round(matrix * self.scale).astype(np.int64)
+        demands = np.asarray(problem.demands, dtype=float)
+        self.qscale = 1.0 if np.allclose(demands, np.round(demands)) else SCALE
+
+    def data(self, cap: float | None):  # type: ignore[no-untyped-def]
+        pv, p = self.pyvrp, self.problem
+        coords = p.coords if p.coords is not None else np.zeros((p.n + 1, 2))
+        dims: list[int] = []
+        loads: list[list[int]] = [[] for _ in range(p.n + 1)]
+        if p.capacity is not None:
+            dims.append(int(round(p.capacity * self.qscale)))
+            for i in range(1, p.n + 1):
+                loads[i].append(int(round(float(p.demands[i]) * self.qscale)))  # type: ignore[index]
+        if p.max_stops is not None:
+            dims.append(p.max_stops)
+            for i in range(1, p.n + 1):
+                loads[i].append(1)
+        limit = min(x for x in (cap, p.max_distance, float("inf")) if x is not None)
+        vehicle = {"num_available": p.dispatchers, "capacity": dims}
+        if np.isfinite(limit):
+            vehicle["max_distance"] = int(np.floor(limit * self.scale + 1e-6))
+        return pv.ProblemData(
+            locations=[pv.Location(float(x), float(y)) for x, y in coords],
+            clients=[pv.Client(location=i, delivery=loads[i]) for i in range(1, p.n + 1)],
+            depots=[pv.Depot(location=0)],
+            vehicle_types=[pv.VehicleType(**vehicle)],
+            distance_matrices=[self.matrix],
+            duration_matrices=[np.zeros_like(self.matrix)],
+        )
+
+    def solve(
+        self, seconds: float, seed: int, cap: float | None = None, initial: list[list[int]] | None = None
+    ) -> tuple[list[list[int]], bool]:
+        from pyvrp.stop import MaxRuntime
+
+        data = self.data(cap)
+        start = None
+        if initial:
+            try:
+                start = self.pyvrp.Solution(data, [[i - 1 for i in r] for r in initial if r])
+            except RuntimeError:
+                start = None
+        result = self.pyvrp.solve(
+            data,
+            stop=MaxRuntime(max(0.05, seconds)),
+            seed=seed,
+            display=False,
+            collect_stats=False,
+            initial_solution=start,
+        )
+        routes = [[a.idx + 1 for a in route if a.is_client()] for route in result.best.routes()]
+        return routes, bool(result.best.is_feasible())
+
+
+def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0) -> Solution:
+    """PyVRP on the whole (dense) problem, with min-max balancing and minimum stops added on top."""
+    started = time.monotonic()
+    deadline = started + time_limit
+    engine = _Engine(problem)
+    balanced = problem.objective != Objective.TOTAL
+    first = time_limit * (0.35 if balanced else 0.7 if problem.min_stops else 0.9)
+    routes, _ = engine.solve(first, seed)
+    rounds = 0
+    if balanced:
+        best = routes
+        longest = max(problem.route_length(r) for r in best)
+        step = 0.05
+        while time.monotonic() < deadline - 0.15 * time_limit and step > 1e-4:
+            rounds += 1
+            target = longest * (1 - step)
+            slice_ = min(max(0.2, 0.1 * time_limit), deadline - time.monotonic() - 0.1 * time_limit)
+            candidate, ok = engine.solve(slice_, seed + rounds, cap=target, initial=best)
+            length = max((problem.route_length(r) for r in candidate), default=0.0)
+            if ok and length < longest - 1e-9 and check(problem.with_(min_stops=0), candidate).feasible:
+                best, longest = candidate, length
+            else:
+                step /= 2
+        routes = best
+    remaining = max(0.0, deadline - time.monotonic())
+    if balanced or problem.min_stops or remaining > 0.2:
+        routes = improve(problem, routes, seconds=max(0.2, remaining), seed=seed)
+    return Solution(routes, "engine", time.monotonic() - started, notes={"balancing_rounds": rounds})

@@ -1,0 +1,188 @@
+"""Local search across routes: relocate, swap and 2-opt* between a customer's nearest neighbours' routes.
+
+A move changes two routes; it is judged on those two only, lexicographically: first the limit violations
+(excess load, stops outside [min, max], distance over the maximum), then the objective: the sum of the two
+lengths (total), their maximum and then their sum (makespan; a move never raises the longest route), or
+total + weight x longest (blend). Starting from a cut that breaks limits, the same search repairs it.
+Routes are then re-ordered with fast_tsp; both repeat until nothing improves or the time is up.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from sudoless.routing.model import Objective, Problem
+from sudoless.routing.tsp import reoptimise
+
+EPS = 1e-9
+
+
+def neighbours(problem: Problem, count: int = 12) -> np.ndarray:
+    """For each location, its ``count`` nearest other customers (row 0 unused)."""
+    n = problem.n
+    count = min(count, n - 1)
+    if count <= 0:
+        return np.zeros((n + 1, 0), dtype=np.int64)
+    if problem.coords is not None and problem.metric.value != "matrix":
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(problem.coords[1:])
+        _, idx = tree.query(problem.coords, k=count + 1)
+        idx = idx + 1
+        out = np.array([[j for j in row if j != i][:count] for i, row in enumerate(idx)], dtype=np.int64)
+        return out
+    matrix = problem.matrix[:, 1:]  # type: ignore[index]
+    idx = np.argsort(matrix, axis=1)[:, : count + 1] + 1
+    return np.array([[j for j in row if j != i][:count] for i, row in enumerate(idx)], dtype=np.int64)
+
+
+class _State:
+    def __init__(self, problem: Problem, routes: list[list[int]]) -> None:
+        self.p = problem
+        self.d = problem.matrix
+        self.q = problem.demands
+        self.routes = [list(r) for r in routes] + [[] for _ in range(problem.dispatchers - len(routes))]
+        self.lengths = [problem.route_length(r) for r in self.routes]
+        self.loads = [float(self.q[r].sum()) if r else 0.0 for r in self.routes]  # type: ignore[index]
+        self.where = np.zeros(problem.n + 1, dtype=np.int64)
+        self.pos = np.zeros(problem.n + 1, dtype=np.int64)
+        for k in range(len(self.routes)):
+            self._index(k)
+
+    def _index(self, k: int) -> None:
+        for p, i in enumerate(self.routes[k]):
+            self.where[i], self.pos[i] = k, p
+
+    def excess(self, length: float, load: float, stops: int) -> float:
+        p = self.p
+        e = 0.0
+        if p.capacity is not None and load > p.capacity + EPS:
+            e += load - p.capacity
+        if p.max_stops is not None and stops > p.max_stops:
+            e += stops - p.max_stops
+        if stops < p.min_stops:
+            e += p.min_stops - stops
+        if p.max_distance is not None and length > p.max_distance + EPS:
+            e += (length - p.max_distance) / max(p.max_distance, 1.0)
+        return e
+
+    def better(self, a: int, b: int, la: float, lb: float, qa: float, qb: float, sa: int, sb: int) -> bool:
+        """Whether routes a and b with new lengths/loads/stops beat their current state."""
+        old_e = self.excess(self.lengths[a], self.loads[a], len(self.routes[a])) + self.excess(
+            self.lengths[b], self.loads[b], len(self.routes[b])
+        )
+        new_e = self.excess(la, qa, sa) + self.excess(lb, qb, sb)
+        if new_e < old_e - EPS:
+            return True
+        if new_e > old_e + EPS:
+            return False
+        old_t, new_t = self.lengths[a] + self.lengths[b], la + lb
+        objective = self.p.objective
+        if objective == Objective.TOTAL:
+            return new_t < old_t - EPS
+        if objective == Objective.MAKESPAN:
+            old_m, new_m = max(self.lengths[a], self.lengths[b]), max(la, lb)
+            if new_m < old_m - EPS:
+                return True
+            return new_m <= old_m + EPS and new_t < old_t - EPS
+        others = max((x for k, x in enumerate(self.lengths) if k not in (a, b)), default=0.0)
+        old_v = old_t + self.p.makespan_weight * max(others, self.lengths[a], self.lengths[b])
+        return new_t + self.p.makespan_weight * max(others, la, lb) < old_v - EPS
+
+    def set(self, k: int, route: list[int]) -> None:
+        self.routes[k] = route
+        self.lengths[k] = self.p.route_length(route)
+        self.loads[k] = float(self.q[route].sum()) if route else 0.0  # type: ignore[index]
+        self._index(k)
+
+    def length(self, route: list[int]) -> float:
+        if not route:
+            return 0.0
+        d = self.d
+        total = d[0, route[0]] + d[route[-1], 0]  # type: ignore[index]
+        for x, y in zip(route[:-1], route[1:], strict=False):
+            total += d[x, y]  # type: ignore[index]
+        return float(total)
+
+    def try_pair(self, u: int, v: int) -> bool:
+        """Try relocate, swap and 2-opt* between u's route and v's route (v may be 0: an empty route)."""
+        a = int(self.where[u])
+        candidates = [int(self.where[v])] if v else [k for k, r in enumerate(self.routes) if not r][:1]
+        for b in candidates:
+            if a == b:
+                continue
+            ra, rb, pu = self.routes[a], self.routes[b], int(self.pos[u])
+            qu = float(self.q[u])  # type: ignore[index]
+            without = ra[:pu] + ra[pu + 1 :]
+            la0 = self.length(without)
+            spots = range(len(rb) + 1) if not v else (int(self.pos[v]), int(self.pos[v]) + 1)
+            for at in spots:  # relocate u into b before/after v
+                nb = rb[:at] + [u] + rb[at:]
+                lb = self.length(nb)
+                if self.better(a, b, la0, lb, self.loads[a] - qu, self.loads[b] + qu, len(without), len(nb)):
+                    self.set(a, without)
+                    self.set(b, nb)
+                    return True
+            if not v:
+                continue
+            pv = int(self.pos[v])
+            qv = float(self.q[v])  # type: ignore[index]
+            na, nb = ra[:pu] + [v] + ra[pu + 1 :], rb[:pv] + [u] + rb[pv + 1 :]
+            la, lb = self.length(na), self.length(nb)
+            if self.better(a, b, la, lb, self.loads[a] - qu + qv, self.loads[b] - qv + qu, len(na), len(nb)):
+                self.set(a, na)
+                self.set(b, nb)
+                return True
+            for na, nb in (
+                (ra[: pu + 1] + rb[pv + 1 :], rb[: pv + 1] + ra[pu + 1 :]),
+                (ra[: pu + 1] + rb[: pv + 1][::-1], ra[pu + 1 :][::-1] + rb[pv + 1 :]),
+            ):
+                la, lb = self.length(na), self.length(nb)
+                qa = float(self.q[na].sum()) if na else 0.0  # type: ignore[index]
+                qb = self.loads[a] + self.loads[b] - qa
+                if self.better(a, b, la, lb, qa, qb, len(na), len(nb)):
+                    self.set(a, na)
+                    self.set(b, nb)
+                    return True
+        return False
+
+
+def improve(
+    problem: Problem, routes: list[list[int]], seconds: float = 5.0, seed: int = 0, near: np.ndarray | None = None
+) -> list[list[int]]:
+    """Local search from ``routes`` until no move helps or ``seconds`` pass; needs a dense problem."""
+    rng = np.random.default_rng(seed)
+    near = neighbours(problem) if near is None else near
+    deadline = time.monotonic() + seconds
+    state = _State(problem, routes)
+    touched = set(range(len(state.routes)))
+    while time.monotonic() < deadline:
+        for k in touched:
+            if state.routes[k]:
+                state.set(k, reoptimise(problem, state.routes[k], seconds=0.05))
+        before = [list(r) for r in state.routes]
+        improved = False
+        # a plan that breaks limits is repaired to the end of the pass, even past the deadline
+        repairing = any(
+            state.excess(x, q, len(r)) > 0 for x, q, r in zip(state.lengths, state.loads, state.routes, strict=False)
+        )
+        for u in rng.permutation(np.arange(1, problem.n + 1)):
+            if time.monotonic() >= deadline and not repairing:
+                break
+            for v in [*near[u], 0]:
+                if state.try_pair(int(u), int(v)):
+                    improved = True
+                    break
+        if not improved or (
+            repairing
+            and time.monotonic() >= deadline
+            and not any(
+                state.excess(x, q, len(r)) > 0
+                for x, q, r in zip(state.lengths, state.loads, state.routes, strict=False)
+            )
+        ):
+            break
+        touched = {k for k, (x, y) in enumerate(zip(before, state.routes, strict=False)) if x != y}
+    return [r for r in state.routes] if problem.min_stops else [r for r in state.routes if r]

@@ -1,0 +1,98 @@
+"""The ``routes`` job type: plan dispatchers' routes as one step of a flow.
+
+Properties (``input`` is required):
+
+=====================  ======================================================================
+``input``              instance file (.vrp/.tsp, .csv, .json), relative to the working directory
+``dispatchers``        number of dispatchers (default: the -kK of a CVRPLIB name, else 1)
+``solver``             auto, exact, divide or engine (default auto)
+``time.limit``         seconds (default 10; the job's own timeout also caps it)
+``objective``          total, makespan or blend (default total)
+``min.stops``          minimum stops per dispatcher (default 0)
+``max.stops``          maximum stops per dispatcher
+``max.distance``       maximum route distance per dispatcher
+``metric``             euclidean, rounded or geo (default: the file's)
+``seed``               default 0
+``output``             solution file (.json, .csv or .geojson)
+``plot``               PNG map of the routes
+=====================  ======================================================================
+
+Output properties for dependants: ``total_distance``, ``makespan``, ``objective``, ``routes``, ``solver``.
+"""
+
+from __future__ import annotations
+
+from sudoless.errors import SudolessError
+from sudoless.flows.jobtypes import JobContext, JobResult, register
+
+
+def _opt(ctx: JobContext, name: str, kind: type, default: object = None) -> object:
+    raw = ctx.props.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"property {name}={raw!r} is not a valid {kind.__name__}") from None
+
+
+@register("routes")
+class RoutesJob:
+    """Runs :func:`sudoless.routing.auto.solve` in-process and checks the result independently."""
+
+    def run(self, ctx: JobContext) -> JobResult:
+        from sudoless.routing import check, read_problem, write_solution
+        from sudoless.routing.auto import solve
+
+        ctx.started(None)
+        try:
+            if not ctx.props.get("input"):
+                ctx.log.line("routes job needs an 'input' instance file", "ERROR")
+                return JobResult(False, message="no input")
+            problem = read_problem(
+                ctx.workdir / ctx.props["input"],
+                dispatchers=_opt(ctx, "dispatchers", int),
+                metric=_opt(ctx, "metric", str),
+                objective=_opt(ctx, "objective", str),
+                min_stops=_opt(ctx, "min.stops", int),
+                max_stops=_opt(ctx, "max.stops", int),
+                max_distance=_opt(ctx, "max.distance", float),
+            )
+            limit = float(_opt(ctx, "time.limit", float, 10.0))  # type: ignore[arg-type]
+            if ctx.timeout:
+                limit = min(limit, ctx.timeout)
+            solution = solve(
+                problem,
+                solver=str(_opt(ctx, "solver", str, "auto")),
+                time_limit=limit,
+                seed=int(_opt(ctx, "seed", int, 0)),
+            )  # type: ignore[arg-type]
+            report = check(problem, solution.routes)
+            if ctx.props.get("output"):
+                target = ctx.workdir / ctx.props["output"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_solution(target, solution, problem)
+            if ctx.props.get("plot"):
+                from sudoless.routing.plot import plot_routes
+
+                plot_routes(problem, solution, ctx.workdir / ctx.props["plot"])
+        except (OSError, ValueError, SudolessError) as exc:
+            ctx.log.line(f"routes: {exc}", "ERROR")
+            return JobResult(False, message=str(exc))
+        used = len([r for r in solution.routes if r])
+        ctx.log.line(
+            f"{solution.solver}: {used} routes, total {report.total:g}, longest {report.makespan:g} "
+            f"in {solution.seconds:.1f} s"
+        )
+        outputs = {
+            "total_distance": f"{report.total:g}",
+            "makespan": f"{report.makespan:g}",
+            "objective": f"{report.objective:g}",
+            "routes": str(used),
+            "solver": solution.solver,
+        }
+        if not report.feasible:
+            for line in report.violations:
+                ctx.log.line(f"routes: {line}", "ERROR")
+            return JobResult(False, outputs=outputs, message="infeasible plan")
+        return JobResult(True, outputs=outputs)

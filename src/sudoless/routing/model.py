@@ -1,0 +1,225 @@
+"""The routing problem: one depot, locations, K dispatchers, work limits and an objective.
+
+Locations are indexed 0..n with 0 the depot; a route is a list of location indices without the depot (it
+starts and ends there). Distances come from planar coordinates (optionally rounded per edge, TSPLIB ``nint``,
+which the CVRPLIB best-knowns assume), from latitude/longitude (great circle, metres), or from a given matrix.
+Up to :data:`DENSE_LIMIT` locations the full matrix is kept; above it distances are computed on demand so
+memory stays linear in n (city-scale instances go through :mod:`sudoless.routing.spark`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+import numpy as np
+
+from sudoless.errors import InputError
+
+DENSE_LIMIT = 4000
+EARTH_RADIUS_M = 6_371_008.8
+
+
+class Metric(StrEnum):
+    EUCLIDEAN = "euclidean"  # real-valued planar distance
+    ROUNDED = "rounded"  # planar distance rounded to the nearest integer per edge (TSPLIB nint)
+    GEO = "geo"  # great-circle metres; coordinates are (latitude, longitude) in degrees
+    MATRIX = "matrix"  # an explicit matrix was given
+
+
+class Objective(StrEnum):
+    TOTAL = "total"  # sum of route distances
+    MAKESPAN = "makespan"  # longest route (balanced, min-max)
+    BLEND = "blend"  # total + makespan_weight * longest route
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A routing instance. ``dispatchers`` routes at most; a route may stay empty unless ``min_stops`` >= 1."""
+
+    coords: np.ndarray | None  # (n+1, 2) float64, row 0 the depot; None with an explicit matrix
+    dispatchers: int
+    ids: tuple[str, ...] = ()
+    demands: np.ndarray | None = None  # (n+1,), depot 0
+    capacity: float | None = None
+    min_stops: int = 0
+    max_stops: int | None = None
+    max_distance: float | None = None
+    objective: Objective = Objective.TOTAL
+    makespan_weight: float = 1.0
+    metric: Metric = Metric.EUCLIDEAN
+    matrix: np.ndarray | None = field(default=None, repr=False)
+    name: str = "routes"
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "objective", Objective(self.objective))
+            object.__setattr__(self, "metric", Metric(self.metric))
+        except ValueError as exc:
+            raise InputError(f"{self.name}: {exc}") from None
+        if self.coords is None and self.matrix is None:
+            raise InputError(f"{self.name}: needs coordinates or a distance matrix")
+        n1 = len(self.coords) if self.coords is not None else len(self.matrix)  # type: ignore[arg-type]
+        if n1 < 2:
+            raise InputError(f"{self.name}: needs a depot and at least one location, got {n1} rows")
+        if self.dispatchers < 1:
+            raise InputError(f"{self.name}: --dispatchers must be at least 1, got {self.dispatchers}")
+        if not self.ids:
+            object.__setattr__(self, "ids", tuple(str(i) for i in range(n1)))
+        if len(self.ids) != n1:
+            raise InputError(f"{self.name}: {len(self.ids)} ids for {n1} locations")
+        if self.demands is None:
+            object.__setattr__(self, "demands", np.zeros(n1))
+        if self.max_stops is not None and self.max_stops < max(self.min_stops, 1):
+            raise InputError(f"{self.name}: max stops {self.max_stops} is below min stops {self.min_stops}")
+        n = n1 - 1
+        if self.max_stops is not None and self.max_stops * self.dispatchers < n:
+            raise InputError(
+                f"{self.name}: {self.dispatchers} dispatchers x max {self.max_stops} stops "
+                f"cannot serve {n} locations; raise --max-stops or --dispatchers"
+            )
+        if self.min_stops * self.dispatchers > n:
+            raise InputError(
+                f"{self.name}: {self.dispatchers} dispatchers x min {self.min_stops} stops needs "
+                f"{self.min_stops * self.dispatchers} locations, there are {n}"
+            )
+        if self.capacity is not None and np.any(self.demands > self.capacity):  # type: ignore[operator]
+            worst = int(np.argmax(self.demands))  # type: ignore[arg-type]
+            raise InputError(
+                f"{self.name}: location {self.ids[worst]} demands {self.demands[worst]:g}, more than "
+                f"the capacity {self.capacity:g}"
+            )
+        if self.capacity is not None and float(self.demands.sum()) > self.capacity * self.dispatchers + 1e-9:  # type: ignore[union-attr]
+            raise InputError(
+                f"{self.name}: total demand {float(self.demands.sum()):g} exceeds {self.dispatchers} "  # type: ignore[union-attr]
+                f"dispatchers x capacity {self.capacity:g}; add dispatchers"
+            )
+        if self.matrix is None and n1 <= DENSE_LIMIT:
+            object.__setattr__(self, "matrix", self._pairwise(np.arange(n1), np.arange(n1)))
+
+    @property
+    def n(self) -> int:
+        """Number of locations, the depot excluded."""
+        return len(self.ids) - 1
+
+    @property
+    def dense(self) -> bool:
+        return self.matrix is not None
+
+    def with_(self, **changes: object) -> Problem:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def _pairwise(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        pa, pb = self.coords[a], self.coords[b]  # type: ignore[index]
+        return self._metric(pa[:, None, :], pb[None, :, :])
+
+    def _metric(self, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
+        """Distances between broadcast coordinate arrays (last axis = the two coordinates)."""
+        if self.metric == Metric.GEO:
+            lat1, lon1 = np.radians(pa[..., 0]), np.radians(pa[..., 1])
+            lat2, lon2 = np.radians(pb[..., 0]), np.radians(pb[..., 1])
+            h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+            return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+        d = np.hypot(pa[..., 0] - pb[..., 0], pa[..., 1] - pb[..., 1])
+        return np.floor(d + 0.5) if self.metric == Metric.ROUNDED else d
+
+    def distances(self, a: np.ndarray | list[int], b: np.ndarray | list[int]) -> np.ndarray:
+        """The |a| x |b| block of the distance matrix (computed when the full matrix is not kept)."""
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        if self.matrix is not None:
+            return self.matrix[np.ix_(a, b)]
+        return self._pairwise(a, b)
+
+    def legs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Distances of the pairs (a[i], b[i])."""
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        if self.matrix is not None:
+            return self.matrix[a, b]
+        return self._metric(self.coords[a], self.coords[b])  # type: ignore[index]
+
+    def route_length(self, route: list[int] | np.ndarray) -> float:
+        if len(route) == 0:
+            return 0.0
+        path = np.concatenate(([0], np.asarray(route, dtype=np.int64), [0]))
+        return float(self.legs(path[:-1], path[1:]).sum())
+
+    def score(self, lengths: list[float]) -> float:
+        """The objective value of a solution whose routes have these lengths."""
+        total, longest = float(sum(lengths)), float(max(lengths, default=0.0))
+        if self.objective == Objective.TOTAL:
+            return total
+        if self.objective == Objective.MAKESPAN:
+            return longest
+        return total + self.makespan_weight * longest
+
+    def farthest_bound(self) -> float:
+        """Twice the distance to the farthest location: a lower bound on the longest route."""
+        return 2.0 * float(self.distances([0], np.arange(1, self.n + 1)).max())
+
+
+@dataclass
+class Solution:
+    """Routes (location indices, depot implicit at both ends) and what the solver knows about them."""
+
+    routes: list[list[int]]
+    solver: str
+    seconds: float = 0.0
+    bound: float | None = None  # a proven lower bound on the objective, when the solver has one
+    optimal: bool = False
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def lengths(self, problem: Problem) -> list[float]:
+        return [problem.route_length(r) for r in self.routes]
+
+    def loads(self, problem: Problem) -> list[float]:
+        return [float(problem.demands[r].sum()) if r else 0.0 for r in self.routes]  # type: ignore[index]
+
+    def objective(self, problem: Problem) -> float:
+        return problem.score(self.lengths(problem))
+
+    def gap(self, problem: Problem) -> float | None:
+        if self.bound is None:
+            return None
+        value = self.objective(problem)
+        return 0.0 if value <= 0 else max(0.0, (value - self.bound) / value)
+
+    def summary(self, problem: Problem) -> dict[str, object]:
+        """The JSON form: routes as location ids, per-route distance and load, totals, bound and gap."""
+        lengths, loads = self.lengths(problem), self.loads(problem)
+        gap = self.gap(problem)
+        return {
+            "instance": problem.name,
+            "solver": self.solver,
+            "objective_kind": problem.objective.value,
+            "objective": _num(problem.score(lengths)),
+            "total_distance": _num(sum(lengths)),
+            "makespan": _num(max(lengths, default=0.0)),
+            "routes": [
+                {
+                    "dispatcher": k + 1,
+                    "stops": [problem.ids[i] for i in r],
+                    "distance": _num(length),
+                    "load": _num(load),
+                }
+                for k, (r, length, load) in enumerate(zip(self.routes, lengths, loads, strict=False))
+            ],
+            "seconds": round(self.seconds, 3),
+            "bound": None if self.bound is None else _num(self.bound),
+            "gap": None if gap is None else round(gap, 6),
+            "optimal": self.optimal,
+        }
+
+
+def _num(x: float) -> float | int:
+    return int(round(x)) if abs(x - round(x)) < 1e-9 else round(float(x), 6)
+
+
+def ceil_routes(problem: Problem) -> int:
+    """The fewest routes the capacity and stop limits allow (a lower bound on the routes used)."""
+    need = 1
+    if problem.capacity:
+        need = max(need, math.ceil(float(problem.demands.sum()) / problem.capacity - 1e-9))  # type: ignore[union-attr]
+    if problem.max_stops:
+        need = max(need, math.ceil(problem.n / problem.max_stops))
+    return need

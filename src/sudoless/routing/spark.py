@@ -1,0 +1,134 @@
+"""City scale (10,000-100,000 locations): parts of one giant tour solved in parallel on Spark, then stitched.
+
+Memory stays linear in n: the giant tour is built from a space-filling-curve order and fast_tsp on pieces
+(never a dense n x n matrix), parts carry coordinates only and build their dense matrix (at most
+PART_SIZE^2) on the executor that solves them. Without a session one is started in local mode
+(``local[*]``, or ``SUDOLESS_SPARK_MASTER``); with ``spark=False`` the parts are solved one after the other in
+this process (what small instances and tests of the decomposition want), and with ``spark="processes"`` on
+this machine's cores without a JVM (what ~1,000 customers in 2 parts want: Spark's start-up would eat the budget).
+
+After stitching, when the whole instance still fits a dense matrix, the routes get a last pass of local
+search across part borders; above that they are improved again on shifted parts (the tour rotated by half a
+part, so former borders fall inside parts).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from sudoless.errors import ConfigError
+from sudoless.routing.decompose import Part, partition, stitch
+from sudoless.routing.model import Problem, Solution
+from sudoless.routing.tsp import giant_tour
+
+PART_SIZE = 1000
+SPARK_FROM = 5000  # customers from which a Spark session is worth its start-up
+
+
+def solve_part(payload: tuple[Part, str, float, int]) -> list[list[int]]:
+    """Solve one part with the named solver; routes in the parent's indices. Runs on Spark executors."""
+    part, solver, seconds, seed = payload
+    problem = part.build()
+    if solver == "engine":
+        from sudoless.routing.engine import solve_engine
+
+        solution = solve_engine(problem, time_limit=seconds, seed=seed)
+    else:
+        from sudoless.routing.divide import solve_divide
+
+        solution = solve_divide(problem, time_limit=seconds, seed=seed)
+    return stitch([part], [[r for r in solution.routes if r]])
+
+
+def local_session() -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError("solving on Spark needs pyspark: pip install 'sudoless[spark]'") from None
+    master = os.environ.get("SUDOLESS_SPARK_MASTER", "local[*]")
+    # executors on this machine (local mode) must run this interpreter, which can import sudoless
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return (
+        SparkSession.builder.master(master).appName("sudoless-routes").config("spark.ui.enabled", "false").getOrCreate()
+    )
+
+
+def _run(parts: list[Part], solver: str, seconds: float, seed: int, spark: Any) -> list[list[int]]:
+    payloads = [(part, solver, seconds, seed + k) for k, part in enumerate(parts)]
+    if spark is False:
+        results = [solve_part(p) for p in payloads]
+    elif spark == "processes":
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(len(payloads), os.cpu_count() or 1)) as pool:
+            results = list(pool.map(solve_part, payloads))
+    else:
+        context = spark.sparkContext
+        if context.master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+            context.pythonExec = sys.executable  # a session made elsewhere would start the first python3 on PATH
+        results = context.parallelize(payloads, len(payloads)).map(solve_part).collect()
+    return [route for routes in results for route in routes]
+
+
+def solve_parts(
+    problem: Problem,
+    time_limit: float = 60.0,
+    seed: int = 0,
+    spark: Any = None,
+    part_size: int = PART_SIZE,
+    solver: str = "divide",
+) -> Solution:
+    """Decompose, solve the parts (on Spark unless ``spark`` is False), stitch and improve across borders."""
+    started = time.monotonic()
+    deadline = started + time_limit
+    if spark is None:
+        spark = local_session() if problem.n >= SPARK_FROM else False
+    if spark is False:
+        slots = 1
+    elif spark == "processes":
+        slots = os.cpu_count() or 1
+    else:
+        slots = max(1, int(spark.sparkContext.defaultParallelism))
+    tour = giant_tour(problem, seconds=min(5.0, 0.1 * time_limit))
+    parts = partition(problem, tour, part_size)
+    waves = -(-len(parts) // slots)
+    first = 0.6 if problem.dense else 0.5
+    per_part = max(0.5, first * (deadline - time.monotonic()) / waves)
+    routes = _run(parts, solver, per_part, seed, spark)
+    passes = 1
+    if problem.dense:
+        from sudoless.routing.improve import improve
+
+        routes = improve(problem, routes, seconds=max(0.0, deadline - time.monotonic()), seed=seed)
+    elif len(parts) > 1 and deadline - time.monotonic() > 1.0:
+        # second pass on shifted parts: the stitched routes give the order, the cut points move by half a part
+        order = np.asarray([i for r in _by_angle(problem, routes) for i in r], dtype=np.int64)
+        order = np.roll(order, -(part_size // 2))
+        shifted = partition(problem, order, part_size)
+        per_part = max(0.5, 0.9 * (deadline - time.monotonic()) / (-(-len(shifted) // slots)))
+        again = _run(shifted, solver, per_part, seed + 7919, spark)
+        if problem.score([problem.route_length(r) for r in again]) < problem.score(
+            [problem.route_length(r) for r in routes]
+        ):
+            routes = again
+        passes = 2
+    return Solution(
+        routes,
+        f"{solver}+parts",
+        time.monotonic() - started,
+        notes={"parts": len(parts), "passes": passes, "spark": spark is not False},
+    )
+
+
+def _by_angle(problem: Problem, routes: list[list[int]]) -> list[list[int]]:
+    """Routes sorted by the angle of their centre around the depot, so neighbouring routes stay together."""
+    routes = [r for r in routes if r]
+    if problem.coords is None:
+        return routes
+    centre = np.array([problem.coords[r].mean(axis=0) for r in routes]) - problem.coords[0]
+    return [routes[k] for k in np.argsort(np.arctan2(centre[:, 1], centre[:, 0]))]

@@ -1,0 +1,92 @@
+"""``sudoless routes solve`` and ``routes check`` through the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SUDOLESS = Path(sys.executable).with_name("sudoless")
+
+
+def sudoless(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SUDOLESS_HOME": str(home / "home")}
+    return subprocess.run([str(SUDOLESS), *args], env=env, capture_output=True, text=True, timeout=300, cwd=home)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sudoless: ") and fragment in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_solve_json_output_files_and_check(tmp_path: Path) -> None:
+    stops = tmp_path / "stops.csv"
+    rows = ["id,x,y,demand", "depot,50,50,0"] + [
+        f"c{i},{(i * 37) % 100},{(i * 61) % 100},{1 + i % 4}" for i in range(1, 26)
+    ]
+    stops.write_text("\n".join(rows) + "\n")
+    result = sudoless(
+        tmp_path,
+        "routes",
+        "solve",
+        str(stops),
+        "--dispatchers",
+        "4",
+        "--min-stops",
+        "3",
+        "--time-limit",
+        "2",
+        "--json",
+        "-o",
+        "plan.json",
+        "--plot",
+        "map.png",
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["feasible"] and len(doc["routes"]) == 4 and all(len(r["stops"]) >= 3 for r in doc["routes"])
+    assert sorted(s for r in doc["routes"] for s in r["stops"]) == sorted(f"c{i}" for i in range(1, 26))
+    assert (tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"
+    checked = sudoless(tmp_path, "routes", "check", str(stops), "plan.json", "-k", "4", "--json")
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout)["total_distance"] == pytest.approx(doc["total_distance"])
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    plan["routes"][0]["stops"].append(plan["routes"][1]["stops"][0])  # visit one location twice
+    (tmp_path / "broken.json").write_text(json.dumps(plan))
+    broken = sudoless(tmp_path, "routes", "check", str(stops), "broken.json", "-k", "4")
+    assert broken.returncode == 1 and "INFEASIBLE" in broken.stdout and "visited by route" in broken.stdout
+
+
+def test_check_a_cvrplib_solution(tmp_path: Path, benchmarks: Path) -> None:
+    result = sudoless(
+        tmp_path,
+        "routes",
+        "check",
+        str(benchmarks / "cvrplib" / "X-n101-k25.vrp"),
+        str(benchmarks / "cvrplib" / "X-n101-k25.sol"),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total_distance"] == 27591
+
+
+def test_error_paths_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    assert_one_line_error(sudoless(tmp_path, "routes", "solve", "missing.vrp"), "missing.vrp: no such file")
+    (tmp_path / "bad.vrp").write_text("this is not a VRPLIB file\n")
+    assert_one_line_error(sudoless(tmp_path, "routes", "solve", "bad.vrp"), "not a readable VRPLIB/TSPLIB file")
+    (tmp_path / "bad.csv").write_text("id,x,y\nd,0,0\na,1,x\n")
+    assert_one_line_error(sudoless(tmp_path, "routes", "solve", "bad.csv"), "line 3 column y")
+    (tmp_path / "ok.csv").write_text("id,x,y\nd,0,0\na,1,1\nb,2,2\n")
+    assert_one_line_error(
+        sudoless(tmp_path, "routes", "solve", "ok.csv", "-k", "2", "--min-stops", "2"), "needs 4 locations"
+    )
+    assert_one_line_error(sudoless(tmp_path, "routes", "solve", "ok.csv", "--time-limit", "0"), "--time-limit")
+    assert_one_line_error(sudoless(tmp_path, "routes", "solve", "ok.csv", "--solver", "exact", "-k", "0"), "at least 1")
+    (tmp_path / "plan.json").write_text('{"routes": [{"stops": ["a", "zz"]}]}')
+    assert_one_line_error(sudoless(tmp_path, "routes", "check", "ok.csv", "plan.json"), "'zz'")

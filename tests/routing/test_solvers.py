@@ -1,0 +1,104 @@
+"""Every solver's output passes the independent checker; min-max and minimum-work cases with known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from routing.instances import brute_force, random_problem
+from sudoless.routing import Problem, check, read_problem
+from sudoless.routing.auto import solve
+from sudoless.routing.split import split
+
+SOLVERS = ["divide", "engine", "auto"]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize(
+    ("limits", "k"),
+    [
+        ({"capacity": 40.0}, 8),
+        ({"min_stops": 4, "max_stops": 9}, 6),
+        ({"objective": "makespan", "min_stops": 1}, 4),
+        ({"objective": "blend", "makespan_weight": 3.0, "capacity": 60.0}, 6),
+    ],
+)
+def test_solver_output_passes_the_checker(solver: str, limits: dict[str, object], k: int) -> None:
+    problem = random_problem(40, k, seed=11, **limits)
+    solution = solve(problem, solver=solver, time_limit=2.0, seed=1)
+    report = check(problem, solution.routes)
+    assert report.feasible, (solver, report.violations)
+    assert report.objective == pytest.approx(solution.objective(problem))
+
+
+@pytest.mark.parametrize("solver", ["exact", "divide", "engine"])
+def test_small_instances_reach_the_brute_force_optimum(solver: str) -> None:
+    problem = random_problem(7, 2, seed=21, capacity=25.0)
+    solution = solve(problem, solver=solver, time_limit=3.0)
+    report = check(problem, solution.routes)
+    assert report.feasible and report.objective == pytest.approx(brute_force(problem))
+
+
+def star(points: int, seed: int) -> Problem:
+    """Locations on rays from the depot: with one dispatcher per ray the longest route is 2 x farthest."""
+    rng = np.random.default_rng(seed)
+    angles = rng.uniform(0, 2 * np.pi, size=points)
+    radius = rng.uniform(10, 100, size=points)
+    coords = np.vstack(([0.0, 0.0], np.c_[radius * np.cos(angles), radius * np.sin(angles)]))
+    return Problem(coords=coords, dispatchers=points, objective="makespan", name="star")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_min_max_with_many_dispatchers_is_twice_the_farthest(solver: str) -> None:
+    problem = star(12, seed=3)
+    solution = solve(problem, solver=solver, time_limit=3.0)
+    report = check(problem, solution.routes)
+    assert report.feasible
+    assert report.makespan == pytest.approx(problem.farthest_bound(), rel=1e-9)
+
+
+def test_min_max_on_eil51_with_ten_salesmen(benchmarks: Path) -> None:
+    problem = read_problem(
+        benchmarks / "tsplib" / "eil51.tsp", dispatchers=10, metric="euclidean", objective="makespan", min_stops=1
+    )
+    solution = solve(problem, solver="divide", time_limit=3.0)
+    report = check(problem, solution.routes)
+    assert report.feasible and report.makespan == pytest.approx(problem.farthest_bound())  # 112.07 published
+
+
+@pytest.mark.parametrize(("low", "high"), [(5, 9), (8, 8), (0, 3)])
+def test_divide_respects_min_and_max_work(low: int, high: int) -> None:
+    k = 6 if high != 3 else 20
+    problem = random_problem(48, k, seed=5, min_stops=low, max_stops=high)
+    solution = solve(problem, solver="divide", time_limit=2.0)
+    counts = [len(r) for r in solution.routes if r] + [0] * (k - len([r for r in solution.routes if r]))
+    assert min(counts) >= low and max(counts) <= high
+    assert check(problem, solution.routes).feasible
+
+
+def test_split_is_optimal_for_the_order_and_repairs_when_needed() -> None:
+    problem = random_problem(9, 3, seed=9, min_stops=2, max_stops=4)
+    tour = list(range(1, 10))
+    routes = split(problem, tour)
+    assert routes is not None and [len(r) for r in routes] and all(2 <= len(r) <= 4 for r in routes)
+    assert sum(routes, []) == tour
+    best = min(
+        problem.route_length(tour[:a]) + problem.route_length(tour[a:b]) + problem.route_length(tour[b:])
+        for a in range(2, 5)
+        for b in range(a + 2, a + 5)
+        if 2 <= 9 - b <= 4
+    )
+    assert sum(problem.route_length(r) for r in routes) == pytest.approx(best)
+    tight = random_problem(9, 3, seed=9, capacity=20.0)
+    order = sorted(range(1, 10), key=lambda i: -tight.demands[i])  # a tour whose cuts overflow
+    penalised = split(tight, order, penalty=1e3)
+    assert penalised is not None and sum(penalised, []) == order
+
+
+def test_cvrplib_instance_within_reach_of_the_optimum(benchmarks: Path) -> None:
+    problem = read_problem(benchmarks / "cvrplib" / "A-n32-k5.vrp", min_stops=1)
+    for solver in ("divide", "engine"):
+        report = check(problem, solve(problem, solver=solver, time_limit=4.0).routes)
+        assert report.feasible and report.total <= 784 * 1.05, (solver, report.total)
