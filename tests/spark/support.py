@@ -26,6 +26,7 @@ def probe(_):
     yield (sudoless_marker.VALUE, sys.executable, os.getcwd())
 
 
+print("DRIVER", sys.executable, flush=True)
 rows = spark.sparkContext.parallelize(range(2), 2).mapPartitions(probe).collect()
 for value, executable, cwd in rows:
     print("RESULT", value, executable, cwd, flush=True)
