@@ -41,6 +41,8 @@ print(json.dumps({
 STDLIB_SKIP_TOP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "site-packages", "dist-packages", "lib2to3"}
 #: folder names skipped anywhere in the standard library (the per-package test suites).
 STDLIB_SKIP_ANY = {"__pycache__", "test", "tests", "idle_test"}
+#: CPython's own test extension modules in lib-dynload.
+_TEST_EXTENSIONS = ("_test", "_ctypes_test", "_xxtestfuzz", "xxlimited", "xxsubtype")
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def stdlib_files(base: BaseInterpreter) -> list[tuple[str, Path]]:
             parts = relative.parts
             if parts[0] in STDLIB_SKIP_TOP or parts[0].startswith("config-") or STDLIB_SKIP_ANY & set(parts):
                 continue
-            if source.is_dir() or source.suffix in (".pyc", ".a"):
+            if source.is_dir() or source.suffix in (".pyc", ".a") or source.name.startswith(_TEST_EXTENSIONS):
                 continue
             chosen.setdefault(f"{base.stdlib_dir}/{relative.as_posix()}", source)
     return sorted(chosen.items())

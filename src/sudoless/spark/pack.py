@@ -25,7 +25,9 @@ import io
 import os
 import shutil
 import stat
+import subprocess
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +66,9 @@ class Member:
     link: str = ""
     size: int = 0
     mtime_ns: int = 0
+    #: drop debug sections (``strip --strip-debug``) from this ELF file: the base interpreter's build often
+    #: keeps them, and they are most of libpython's size.
+    strip: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,19 +237,23 @@ def collect(venv: Path, with_python: bool = False, exclude: Sequence[str] = ()) 
 def _add_interpreter(members: dict[str, Member], base: BaseInterpreter) -> None:
     binary = f"bin/python{base.version}"
     st = base.executable.stat()
-    members[binary] = Member(binary, "file", 0o755, source=base.executable, size=st.st_size, mtime_ns=st.st_mtime_ns)
+    members[binary] = Member(
+        binary, "file", 0o755, source=base.executable, size=st.st_size, mtime_ns=st.st_mtime_ns, strip=True
+    )
     for alias in ("python", "python3"):
         members[f"bin/{alias}"] = Member(f"bin/{alias}", "link", 0o777, link=f"python{base.version}")
     if base.libpython is not None:
         real = base.libpython.resolve()
         st = real.stat()
         name = f"lib/{base.libpython.name}"
-        members[name] = Member(name, "file", 0o755, source=real, size=st.st_size, mtime_ns=st.st_mtime_ns)
+        members[name] = Member(name, "file", 0o755, source=real, size=st.st_size, mtime_ns=st.st_mtime_ns, strip=True)
     for name, source in stdlib_files(base):
         if name in members:
             continue
         st = source.stat()
-        members[name] = Member(name, "file", _mode(st), source=source, size=st.st_size, mtime_ns=st.st_mtime_ns)
+        members[name] = Member(
+            name, "file", _mode(st), source=source, size=st.st_size, mtime_ns=st.st_mtime_ns, strip=name.endswith(".so")
+        )
 
 
 def _with_parents(members: list[Member]) -> list[Member]:
@@ -269,9 +278,25 @@ def fingerprint(members: Iterable[Member], options: Sequence[str]) -> str:
     return digest.hexdigest()[:32]
 
 
+def strip_debug(data: bytes) -> bytes:
+    """``data`` without its debug sections, through binutils' ``strip`` when it is installed (else as is)."""
+    tool = shutil.which("strip")
+    if tool is None or not is_elf(data):
+        return data
+    with tempfile.TemporaryDirectory(prefix="sudoless-strip-") as scratch:
+        source, target = Path(scratch, "in"), Path(scratch, "out")
+        source.write_bytes(data)
+        done = subprocess.run(
+            [tool, "--strip-debug", "-o", str(target), str(source)], capture_output=True, timeout=300, check=False
+        )
+        return target.read_bytes() if done.returncode == 0 and target.is_file() else data
+
+
 def _content(member: Member, venv: Path, roots: dict[str, str], notes: list[str]) -> bytes:
     assert member.source is not None
     data = member.source.read_bytes()
+    if member.strip:
+        data = strip_debug(data)
     if member.name in ("bin/activate", "bin/activate.fish"):
         return _fix_activate(member.name, data)
     if member.name.startswith("bin/") and not is_elf(data):
