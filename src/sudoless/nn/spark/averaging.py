@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from sudoless.nn.spark.data import shard
-from sudoless.nn.spark.engine import Run, StepHook, steps_in
+from sudoless.nn.spark.engine import EpochOutcome, Run, StepHook, steps_in
 from sudoless.nn.spark.replica import EpochStats, gradient, replica
 
 Array = np.ndarray
@@ -32,6 +32,9 @@ class AveragingEngine:
     """Model averaging every ``run.sync_every`` local steps."""
 
     name = "average"
+
+    def run_epochs(self, run: Run, orders: list[Array], on_step: StepHook) -> list[EpochOutcome]:
+        return [EpochOutcome(self.run_epoch(run, run.epoch, order, on_step), run.global_step) for order in orders]
 
     def run_epoch(self, run: Run, epoch: int, order: Array, on_step: StepHook) -> EpochStats:
         model, optimizer = run.model, run.model.optimizer

@@ -1,7 +1,8 @@
 """The low-latency engine: one long-lived barrier task per partition, gradients all-reduced over TCP.
 
 This is how TorchDistributor and XGBoost-Spark avoid a Spark job per step (research/spark-dl.md §2.2, §2.5):
-one barrier stage per epoch gang-schedules a task per partition; each task reads its partition once,
+one barrier stage (for ``epochs_per_stage`` epochs, default all of them) gang-schedules a task per partition;
+each task reads its partition once,
 binds a socket, and ``BarrierTaskContext.allGather`` (slow, about 1 s, so used once) swaps the addresses;
 then every step the tasks compute their share of the global batch's gradient, sum it around a ring of sockets
 (:mod:`sudoless.nn.spark.allreduce`), and each applies the same optimiser step to its replica. The sums are
@@ -9,9 +10,10 @@ bit-identical on every rank, so the replicas never drift apart, and the semantic
 engine's: single-process training on the global batches.
 
 Limits, as for every barrier design: all partitions need a free task slot at once, executors must reach each
-other on the ports they bind, and one failed task fails the whole stage. The driver then runs the epoch again
-from the weights it had at the epoch's start, which gives the same result. Callbacks see each step's logs
-when the epoch's stage has returned.
+other on the ports they bind, and one failed task fails the whole stage. The driver then runs the stage again
+from the weights it had at the stage's start, which gives the same result. Callbacks see each step's and each
+epoch's logs when the stage has returned (rank 0 returns the weights at every epoch's end, so validation,
+checkpoints and early stopping still act per epoch; a stop keeps that epoch's weights).
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ import numpy as np
 from sudoless.errors import InputError
 from sudoless.nn.spark.allreduce import Ring, listen
 from sudoless.nn.spark.data import Shard
-from sudoless.nn.spark.engine import Run, StepHook, steps_in
+from sudoless.nn.spark.engine import EpochOutcome, Run, StepHook, steps_in
 from sudoless.nn.spark.replica import EpochStats, gradient, replica
 
 Array = np.ndarray
 
 
-def epoch_stage(run: Run, order: Array) -> list[dict[str, Any]]:
-    """Run one epoch as a barrier stage; one result per rank (rank 0's carries the weights)."""
+def stage(run: Run, orders: list[Array]) -> list[dict[str, Any]]:
+    """Run ``len(orders)`` epochs as one barrier stage; one result per rank (rank 0's carries the weights)."""
     from pyspark import BarrierTaskContext
 
     model, optimizer = run.model, run.model.optimizer
@@ -40,7 +42,7 @@ def epoch_stage(run: Run, order: Array) -> list[dict[str, Any]]:
     spec, starts, fault, batch_size = run.spec, run.data.starts, run.fault, run.batch_size
     weights = np.array(model.flat_params)
     state = {**{k: np.array(v) for k, v in optimizer.state.items()}, "iterations": np.array(optimizer.iterations)}
-    order = order.astype(np.int64)
+    orders = [order.astype(np.int64) for order in orders]
     step0 = run.global_step
 
     def task(items: Iterator[Any]) -> Iterator[dict[str, Any]]:
@@ -59,84 +61,85 @@ def epoch_stage(run: Run, order: Array) -> list[dict[str, Any]]:
         local.load_state_arrays(state)
         size = net.count_params()
         vector = np.empty(size + spec.stats_size, net.dtype)
-        steps = steps_in(len(order), batch_size)
-        stats = np.zeros((steps, spec.stats_size), np.float64)
-        times = np.zeros((steps, 3), np.float64)
+        epochs: list[dict[str, Any]] = []
+        global_step = step0
         ready = time.perf_counter()
         try:
-            for step in range(steps):
-                if fault is not None:
-                    fault.maybe_fail(index, step0 + step)
-                started = time.perf_counter()
-                xb, yb = part.rows(order[step * batch_size : (step + 1) * batch_size])
-                compute = gradient(net, xb, yb, vector)
-                comm_started = time.perf_counter()
-                ring.allreduce(vector)
-                comm_ended = time.perf_counter()
-                net.flat_grads[...] = vector[:size] / vector[size + 1]  # type: ignore[index]
-                local.step(net.flat_params, net.flat_grads, net.decayed)  # type: ignore[arg-type]
-                compute += time.perf_counter() - comm_ended
-                stats[step] = vector[size:]
-                times[step] = (compute, comm_ended - comm_started, time.perf_counter() - started)
+            for order in orders:
+                steps = steps_in(len(order), batch_size)
+                stats = np.zeros((steps, spec.stats_size), np.float64)
+                times = np.zeros((steps, 3), np.float64)
+                for step in range(steps):
+                    if fault is not None:
+                        fault.maybe_fail(index, global_step)
+                    started = time.perf_counter()
+                    xb, yb = part.rows(order[step * batch_size : (step + 1) * batch_size])
+                    compute = gradient(net, xb, yb, vector)
+                    comm_started = time.perf_counter()
+                    ring.allreduce(vector)
+                    comm_ended = time.perf_counter()
+                    net.flat_grads[...] = vector[:size] / vector[size + 1]  # type: ignore[index]
+                    local.step(net.flat_params, net.flat_grads, net.decayed)  # type: ignore[arg-type]
+                    compute += time.perf_counter() - comm_ended
+                    stats[step] = vector[size:]
+                    times[step] = (compute, comm_ended - comm_started, time.perf_counter() - started)
+                    global_step += 1
+                epoch: dict[str, Any] = {
+                    "stats": stats,
+                    "times": times,
+                    "checksum": float(np.sum(net.flat_params, dtype=np.float64)),
+                }
+                if rank == 0:
+                    epoch["weights"] = np.array(net.flat_params)
+                    epoch["state"] = local.state_arrays()
+                epochs.append(epoch)
         finally:
             ring.close()
-        result: dict[str, Any] = {
-            "rank": rank,
-            "checksum": float(np.sum(net.flat_params, dtype=np.float64)),
-            "stats": stats,
-            "times": times,
-            "setup": ready - entered,
-            "bytes_sent": ring.stats.bytes_sent,
-        }
-        if rank == 0:
-            result["weights"] = np.array(net.flat_params)
-            result["state"] = local.state_arrays()
-        yield result
+        yield {"rank": rank, "epochs": epochs, "setup": ready - entered, "bytes_sent": ring.stats.bytes_sent}
 
     return run.data.rdd.barrier().mapPartitions(task).collect()
 
 
 class BarrierEngine:
-    """One barrier stage per epoch, a ring all-reduce per step."""
+    """One barrier stage per ``epochs_per_stage`` epochs, a ring all-reduce per step."""
 
     name = "barrier"
 
-    def run_epoch(self, run: Run, epoch: int, order: Array, on_step: StepHook) -> EpochStats:
-        model, optimizer = run.model, run.model.optimizer
-        assert optimizer is not None and model.flat_params is not None
+    def run_epochs(self, run: Run, orders: list[Array], on_step: StepHook) -> list[EpochOutcome]:
         slots = int(run.sc.defaultParallelism)
         if run.data.partitions > slots:
             raise InputError(
-                f"the barrier engine needs a task slot per partition: {run.data.partitions} "
-                f"partitions but the cluster has {slots} slots; use fewer partitions or more "
-                "executors"
+                f"the barrier engine needs a task slot per partition: {run.data.partitions} partitions but the "
+                f"cluster has {slots} slots; use fewer partitions or more executors"
             )
         started = time.perf_counter()
-        results = run.retrying(f"epoch {epoch} barrier stage", lambda: epoch_stage(run, order))
+        results = run.retrying(f"barrier stage at step {run.global_step}", lambda: stage(run, orders))
         wall = time.perf_counter() - started
         results.sort(key=lambda r: r["rank"])
-        checksums = {r["checksum"] for r in results}
-        if len(checksums) != 1:
-            raise RuntimeError(f"barrier replicas disagree after epoch {epoch}: checksums {sorted(checksums)}")
-        chief = results[0]
-        model.flat_params[...] = chief["weights"]
-        optimizer.load_state_arrays(chief["state"])
-        times = np.max([r["times"] for r in results], axis=0)  # the slowest rank sets each step's pace
-        steps = len(times)
-        in_steps = float(times[:, 2].sum())
-        launch = (wall - in_steps) / max(steps, 1)  # stage launch, data load and rendezvous, spread over steps
-        stats = EpochStats(run.spec.metrics)
-        for step in range(steps):
-            compute, comm, step_wall = times[step]
-            run.timings.add(step_wall + launch, compute, comm, step_wall - compute - comm + launch)
-            stats.add(chief["stats"][step])
-            on_step(step, stats.logs())
-        run.timings.examples += len(order)
-        run.global_step += steps
+        times = [np.max([r["epochs"][e]["times"] for r in results], axis=0) for e in range(len(orders))]
+        in_steps = float(sum(t[:, 2].sum() for t in times))
+        steps_total = sum(len(t) for t in times)
+        launch = (wall - in_steps) / max(steps_total, 1)  # stage launch, data load, rendezvous, spread over steps
+        outcomes = []
+        for e, order in enumerate(orders):
+            checksums = {r["epochs"][e]["checksum"] for r in results}
+            if len(checksums) != 1:
+                raise RuntimeError(f"barrier replicas disagree: checksums {sorted(checksums)}")
+            chief = results[0]["epochs"][e]
+            stats = EpochStats(run.spec.metrics)
+            logs = []
+            for step, (compute, comm, step_wall) in enumerate(times[e]):
+                run.timings.add(step_wall + launch, compute, comm, step_wall - compute - comm + launch)
+                stats.add(chief["stats"][step])
+                logs.append(stats.logs())
+            run.timings.examples += len(order)
+            run.global_step += len(times[e])
+            outcomes.append(EpochOutcome(stats, run.global_step, logs, chief["weights"], chief["state"]))
         run.last_stage = {
-            "wall": wall,
-            "in_steps": in_steps,
+            "stage_wall": wall,
+            "stage_in_steps": in_steps,
+            "stage_launch": wall - in_steps,
             "setup": max(r["setup"] for r in results),
-            "bytes_sent_per_rank": chief["bytes_sent"],
+            "bytes_sent_per_rank": results[0]["bytes_sent"],
         }
-        return stats
+        return outcomes

@@ -1,9 +1,9 @@
 """What the three engines share: the run they work on, retries, fault injection and the timing record.
 
-An engine trains one epoch at a time: ``run_epoch(run, epoch, order, on_step)`` walks the global batches of
-``order`` (a permutation of the global example indices, drawn by the driver exactly as single-process ``fit``
-draws it), updates ``run.model`` in place, calls ``on_step(step, logs)`` after each step and returns the
-epoch's :class:`~sudoless.nn.spark.replica.EpochStats`.
+An engine trains a group of epochs: ``run_epochs(run, orders, on_step)`` walks the global batches of each
+order (a permutation of the global example indices, drawn by the driver exactly as single-process ``fit``
+draws it) and returns an :class:`EpochOutcome` per epoch. The job-per-step engines take one epoch at a time,
+update ``run.model`` in place and call ``on_step(step, logs)`` as they go.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ class Run:
     sync_every: int = 8
     timings: Timings = field(default_factory=Timings)
     global_step: int = 0
+    epoch: int = 0
     last_stage: dict[str, Any] = field(default_factory=dict)
 
     def retrying(self, what: str, job: Callable[[], Any]) -> Any:
@@ -126,10 +127,25 @@ class Run:
                 time.sleep(min(0.5 * attempt, 2.0))
 
 
+@dataclass
+class EpochOutcome:
+    """One epoch's result. ``step_logs`` are for callbacks when the steps could not be reported as they ran;
+    ``weights`` and ``state`` are the model and optimiser at the epoch's end when the driver's model does not
+    hold them yet (several epochs in one barrier stage)."""
+
+    stats: EpochStats
+    end_step: int
+    step_logs: list[dict[str, float]] | None = None
+    weights: Array | None = None
+    state: dict[str, Array] | None = None
+
+
 class Engine(Protocol):
+    """Trains the epochs whose permutations are ``orders``, from the driver model's current weights."""
+
     name: str
 
-    def run_epoch(self, run: Run, epoch: int, order: Array, on_step: StepHook) -> EpochStats: ...
+    def run_epochs(self, run: Run, orders: list[Array], on_step: StepHook) -> list[EpochOutcome]: ...
 
 
 def steps_in(count: int, batch_size: int) -> int:

@@ -23,7 +23,7 @@ from sudoless.nn.spark.averaging import AveragingEngine
 from sudoless.nn.spark.barrier import BarrierEngine
 from sudoless.nn.spark.checkpoint import TrainingState, restore_checkpoint, save_checkpoint
 from sudoless.nn.spark.data import prepare, release
-from sudoless.nn.spark.engine import Engine, FaultInjection, Run, steps_in
+from sudoless.nn.spark.engine import Engine, FaultInjection, Run, Timings, steps_in
 from sudoless.nn.spark.replica import ModelSpec
 from sudoless.nn.spark.sync import SyncEngine
 from sudoless.nn.training import evaluate
@@ -58,10 +58,11 @@ def spark_context(spark: Any = None) -> Any:
 
 
 class SparkHistory(History):
-    """``fit``'s History plus what the distributed run measured (``timings``) and the engine's name."""
+    """``fit``'s History plus what the distributed run measured: ``timings`` (a summary) and ``steps`` (per step)."""
 
     timings: dict[str, Any]
     engine: str
+    steps: Timings
 
 
 def fit_spark(
@@ -80,6 +81,7 @@ def fit_spark(
     engine: str = "sync",
     partitions: int | None = None,
     sync_every: int = 8,
+    epochs_per_stage: int | None = None,
     spark: Any = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
@@ -93,10 +95,11 @@ def fit_spark(
     ``data`` is NumPy features (with ``y``), an RDD of ``(features, label)`` pairs, a DataFrame (columns
     ``features`` and ``label`` by default), or a path to Parquet or to ``.npz``/``x*.npy`` shards. ``engine``:
     ``sync`` (one Spark job per step; single-process semantics), ``average`` (local SGD, averaging every
-    ``sync_every`` steps) or ``barrier`` (one barrier stage per epoch, TCP ring all-reduce per step; the
-    same semantics as ``sync``). ``partitions`` defaults to the cluster's parallelism (one per task slot).
-    ``checkpoint_dir`` gets a checkpoint after every epoch; with ``resume`` training continues from the newest.
-    A failed job is retried up to ``retries`` times; the synchronous engines give the same model either way.
+    ``sync_every`` steps) or ``barrier`` (barrier stages of ``epochs_per_stage`` epochs, default all, with a
+    TCP ring all-reduce per step; the same semantics as ``sync``). ``partitions`` defaults to the cluster's
+    parallelism (one per task slot). ``checkpoint_dir`` gets a checkpoint after every epoch; with ``resume``
+    training continues from the newest. A failed job is retried up to ``retries`` times; the synchronous
+    engines give the same model either way.
     """
     _, optimizer = model._require_compiled()
     if batch_size < 1:
@@ -104,6 +107,7 @@ def fit_spark(
     if resume and checkpoint_dir is None:
         raise InputError("resume needs the checkpoint_dir to resume from")
     runner = make_engine(engine)
+    epochs_per_stage = max(1, epochs if epochs_per_stage is None else int(epochs_per_stage))
     sc = spark_context(spark)
     started = time.perf_counter()
     sharded = prepare(data, y, sc, partitions, features, label)
@@ -144,30 +148,50 @@ def fit_spark(
         for hook in hooks:
             hook.set_model(model)
         model.stop_training = False
+        live = not isinstance(runner, BarrierEngine)
+
+        def on_step(step: int, logs: dict[str, float]) -> None:
+            for hook in hooks:
+                hook.on_batch_end(step, logs)
+
         for hook in hooks:
             hook.on_train_begin({})
         try:
-            for epoch in range(initial_epoch, epochs):
-                for hook in hooks:
-                    hook.on_epoch_begin(epoch, {})
-                order = rng.permutation(n) if shuffle else np.arange(n)
-
-                def on_step(step: int, logs: dict[str, float]) -> None:
+            epoch = initial_epoch
+            while epoch < epochs and not model.stop_training:
+                group = range(epoch, min(epochs, epoch + (epochs_per_stage if live is False else 1)))
+                orders, rng_states = [], []
+                for _ in group:
+                    orders.append(rng.permutation(n) if shuffle else np.arange(n))
+                    rng_states.append(rng.bit_generator.state)
+                run.epoch = epoch
+                if live:
                     for hook in hooks:
-                        hook.on_batch_end(step, logs)
-
-                stats = runner.run_epoch(run, epoch, order, on_step)
-                logs: dict[str, Any] = {**stats.logs(), "lr": optimizer.learning_rate}
-                if validation_data is not None:
-                    scores = evaluate(model, validation_data[0], validation_data[1], batch_size=max(batch_size, 256))
-                    logs.update({f"val_{k}": v for k, v in scores.items()})
-                for hook in hooks:
-                    hook.on_epoch_end(epoch, logs)
-                if checkpoint_dir is not None:
-                    state = TrainingState(epoch + 1, run.global_step, rng.bit_generator.state, history.history, engine)
-                    save_checkpoint(checkpoint_dir, model, state)
-                if model.stop_training:
-                    break
+                        hook.on_epoch_begin(epoch, {})
+                outcomes = runner.run_epochs(run, orders, on_step)
+                for current, outcome, rng_state in zip(group, outcomes, rng_states, strict=True):
+                    if outcome.weights is not None:
+                        model.flat_params[...] = outcome.weights
+                        optimizer.load_state_arrays(outcome.state or {})
+                    if not live:
+                        for hook in hooks:
+                            hook.on_epoch_begin(current, {})
+                        for step, step_logs in enumerate(outcome.step_logs or []):
+                            on_step(step, step_logs)
+                    logs: dict[str, Any] = {**outcome.stats.logs(), "lr": optimizer.learning_rate}
+                    if validation_data is not None:
+                        scores = evaluate(
+                            model, validation_data[0], validation_data[1], batch_size=max(batch_size, 256)
+                        )
+                        logs.update({f"val_{k}": v for k, v in scores.items()})
+                    for hook in hooks:
+                        hook.on_epoch_end(current, logs)
+                    if checkpoint_dir is not None:
+                        state = TrainingState(current + 1, outcome.end_step, rng_state, history.history, engine)
+                        save_checkpoint(checkpoint_dir, model, state)
+                    epoch = current + 1
+                    if model.stop_training:
+                        break
         finally:
             for hook in hooks:
                 hook.on_train_end({})
@@ -181,4 +205,5 @@ def fit_spark(
         **run.last_stage,
     }
     history.engine = engine
+    history.steps = run.timings
     return history

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from sudoless.nn.spark.data import shard
-from sudoless.nn.spark.engine import Run, StepHook, steps_in
+from sudoless.nn.spark.engine import EpochOutcome, Run, StepHook, steps_in
 from sudoless.nn.spark.replica import EpochStats, gradient, replica
 
 Array = np.ndarray
@@ -55,6 +55,9 @@ class SyncEngine:
     """One Spark job per global batch; the driver holds the optimiser."""
 
     name = "sync"
+
+    def run_epochs(self, run: Run, orders: list[Array], on_step: StepHook) -> list[EpochOutcome]:
+        return [EpochOutcome(self.run_epoch(run, run.epoch, order, on_step), run.global_step) for order in orders]
 
     def run_epoch(self, run: Run, epoch: int, order: Array, on_step: StepHook) -> EpochStats:
         model, optimizer = run.model, run.model.optimizer
