@@ -5,8 +5,9 @@
    for the objective (total or longest route); when no cut respects the limits, a penalised cut is repaired
    by the local search.
 3. Each route is re-ordered by fast_tsp; relocate/swap/2-opt* moves improve across neighbouring routes.
-4. Until the time is up: the routes, ordered around the depot from a random start, form a new giant tour,
-   which is split and improved again (the split never loses what the order holds); the best is kept.
+4. Until the time is up, from the best plan: either ruin and recreate (remove a customer and its nearest
+   neighbours, re-insert each where it costs least) or a new giant tour (the routes ordered around the depot
+   from a random start, a stretch shuffled) split again; then the local search; the best plan is kept.
 Above :data:`PART_SIZE` customers the instance is first cut into parts along the tour, each part solved
 recursively (in parallel on Spark by :mod:`sudoless.routing.spark`), the routes stitched and improved.
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.routing.check import check
-from sudoless.routing.improve import improve, neighbours
+from sudoless.routing.improve import improve, neighbours, ruin_and_recreate
 from sudoless.routing.model import Problem, Solution
 from sudoless.routing.split import split
 from sudoless.routing.tsp import giant_tour, reoptimise
@@ -76,6 +77,12 @@ def _kick(tour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate((tour[:start], mixed, tour[start + width :]))
 
 
+def _changed(before: list[list[int]], after: list[list[int]]) -> list[int]:
+    """Customers of the routes in ``after`` that are not routes of ``before``."""
+    old = {tuple(r) for r in before}
+    return [i for r in after if tuple(r) not in old for i in r]
+
+
 def _feasible(problem: Problem, routes: list[list[int]]) -> bool:
     return check(problem, routes).feasible
 
@@ -103,14 +110,21 @@ def solve_divide(
     rounds = 0
     while time.monotonic() < deadline - 0.05:
         rounds += 1
-        tour = _reorder(problem, best, rng)
-        if rounds % 2 == 0:
-            tour = _kick(tour, rng)
-        candidate = split(problem, tour)
-        if candidate is None:
-            break
+        if rounds % 3:  # two rounds in three: ruin a neighbourhood of the best plan and rebuild it
+            size = int(rng.integers(5, max(6, min(40, problem.n // 5))))
+            candidate = ruin_and_recreate(problem, best, rng, near, size)
+            changed = _changed(best, candidate)
+        else:  # one in three: a new giant tour from the best routes, a stretch shuffled, split again
+            candidate, changed = split(problem, _kick(_reorder(problem, best, rng), rng)), None
+            if candidate is None:
+                continue
         candidate = improve(
-            problem, candidate, seconds=max(0.0, deadline - time.monotonic()), seed=seed + rounds, near=near
+            problem,
+            candidate,
+            seconds=max(0.0, deadline - time.monotonic()),
+            seed=seed + rounds,
+            near=near,
+            focus=changed,
         )
         value, ok = _value(problem, candidate), _feasible(problem, candidate)
         if (ok and not best_ok) or (ok == best_ok and value < best_value - 1e-9):

@@ -68,6 +68,10 @@ class _State:
             e += (length - p.max_distance) / max(p.max_distance, 1.0)
         return e
 
+    def broken(self) -> bool:
+        """Whether any route breaks a limit."""
+        return any(self.excess(x, q, len(r)) > 0 for x, q, r in zip(self.lengths, self.loads, self.routes, strict=True))
+
     def better(self, a: int, b: int, la: float, lb: float, qa: float, qb: float, sa: int, sb: int) -> bool:
         """Whether routes a and b with new lengths/loads/stops beat their current state."""
         old_e = self.excess(self.lengths[a], self.loads[a], len(self.routes[a])) + self.excess(
@@ -150,39 +154,86 @@ class _State:
 
 
 def improve(
-    problem: Problem, routes: list[list[int]], seconds: float = 5.0, seed: int = 0, near: np.ndarray | None = None
+    problem: Problem,
+    routes: list[list[int]],
+    seconds: float = 5.0,
+    seed: int = 0,
+    near: np.ndarray | None = None,
+    focus: list[int] | None = None,
 ) -> list[list[int]]:
-    """Local search from ``routes`` until no move helps or ``seconds`` pass; needs a dense problem."""
+    """Local search from ``routes`` until no move helps or ``seconds`` pass; needs a dense problem.
+
+    ``focus``: customers that changed (after a ruin and recreate); the search starts from their routes and
+    widens only to the routes that its moves touch, instead of scanning every customer each pass.
+    """
     rng = np.random.default_rng(seed)
     near = neighbours(problem) if near is None else near
     deadline = time.monotonic() + seconds
     state = _State(problem, routes)
-    touched = set(range(len(state.routes)))
+    if focus is None:
+        touched = set(range(len(state.routes)))
+    else:
+        touched = {int(state.where[u]) for u in focus}
     while time.monotonic() < deadline:
         for k in touched:
             if state.routes[k]:
                 state.set(k, reoptimise(problem, state.routes[k], seconds=0.05))
+        pool = [i for k in touched for i in state.routes[k]] if focus is not None else range(1, problem.n + 1)
         before = [list(r) for r in state.routes]
         improved = False
         # a plan that breaks limits is repaired to the end of the pass, even past the deadline
-        repairing = any(
-            state.excess(x, q, len(r)) > 0 for x, q, r in zip(state.lengths, state.loads, state.routes, strict=False)
-        )
-        for u in rng.permutation(np.arange(1, problem.n + 1)):
+        repairing = state.broken()
+        for u in rng.permutation(np.asarray(pool, dtype=np.int64)):
             if time.monotonic() >= deadline and not repairing:
                 break
             for v in [*near[u], 0]:
                 if state.try_pair(int(u), int(v)):
                     improved = True
                     break
-        if not improved or (
-            repairing
-            and time.monotonic() >= deadline
-            and not any(
-                state.excess(x, q, len(r)) > 0
-                for x, q, r in zip(state.lengths, state.loads, state.routes, strict=False)
-            )
-        ):
+        if not improved or (repairing and time.monotonic() >= deadline and not state.broken()):
             break
-        touched = {k for k, (x, y) in enumerate(zip(before, state.routes, strict=False)) if x != y}
-    return [r for r in state.routes] if problem.min_stops else [r for r in state.routes if r]
+        touched = {k for k, (x, y) in enumerate(zip(before, state.routes, strict=True)) if x != y}
+        if focus is not None or len(touched) < len(state.routes) // 2:
+            focus = []  # from now on, scan only the routes the last pass changed
+    return list(state.routes) if problem.min_stops else [r for r in state.routes if r]
+
+
+def ruin_and_recreate(
+    problem: Problem, routes: list[list[int]], rng: np.random.Generator, near: np.ndarray, size: int
+) -> list[list[int]]:
+    """Remove a random customer and its nearest neighbours, then insert each back where it costs least
+    (within capacity, max stops and max distance; for the makespan, where the route stays shortest)."""
+    d, q = problem.matrix, problem.demands
+    seed = int(rng.integers(1, problem.n + 1))
+    removed = [seed, *[int(v) for v in near[seed][: max(0, size - 1)]]]
+    gone = set(removed)
+    routes = [[i for i in r if i not in gone] for r in routes]
+    routes += [[] for _ in range(problem.dispatchers - len(routes))]
+    lengths = [problem.route_length(r) for r in routes]
+    loads = [float(q[r].sum()) if r else 0.0 for r in routes]  # type: ignore[index]
+    balanced = problem.objective == Objective.MAKESPAN
+    for u in rng.permutation(removed):
+        u = int(u)
+        best, where = np.inf, None
+        for k, r in enumerate(routes):
+            if problem.capacity is not None and loads[k] + q[u] > problem.capacity + EPS:  # type: ignore[index]
+                continue
+            if problem.max_stops is not None and len(r) >= problem.max_stops:
+                continue
+            path = np.array([0, *r, 0])
+            deltas = d[path[:-1], u] + d[u, path[1:]] - d[path[:-1], path[1:]]  # type: ignore[index]
+            at = int(np.argmin(deltas))
+            delta = float(deltas[at])
+            if problem.max_distance is not None and lengths[k] + delta > problem.max_distance + EPS:
+                continue
+            value = lengths[k] + delta + 1e-6 * delta if balanced else delta
+            if value < best:
+                best, where = value, (k, at, delta)
+        if where is None:  # nowhere fits: the least bad route, repaired by the local search
+            k = int(np.argmin(lengths))
+            where = (k, 0, float(d[0, u] * 2))  # type: ignore[index]
+        k, at, delta = where
+        routes[k].insert(at, u)
+        lengths[k] += delta
+        loads[k] += float(q[u])  # type: ignore[index]
+    return routes if problem.min_stops else [r for r in routes if r]

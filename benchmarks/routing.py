@@ -1,0 +1,391 @@
+"""Routes for many dispatchers: sudoless' solvers next to Google OR-Tools' routing solver, same wall-clock budget.
+
+Three parts, each on the same instances and the same ``--time-limit`` for every solver, one after the other:
+
+* **CVRP** on the CVRPLIB X instances of ``shared/benchmarks/cvrplib`` (rounded Euclidean distances, the BKS
+  convention; unlimited fleet as for X, given here as K + max(2, K/10) dispatchers, K = the -kK of the name):
+  ``divide``, ``engine``, ``auto`` and OR-Tools (PATH_CHEAPEST_ARC then GUIDED_LOCAL_SEARCH), gap to the BKS.
+* **min-max mTSP** on TSPLIB eil51, kroA200, lin318, rat783, pcb1173 with m = 3, 5, 10, 20 salesmen (real-valued
+  distances, depot = node 1, every salesman visits at least one city): the longest tour of ``divide``,
+  ``engine``, ``auto`` and OR-Tools (global span cost on a distance dimension), gap to the best published value
+  (research/routing.md section 1.3).
+* ``--scale N``: a generated instance of N uniform locations (capacity 100, demands 1-10): sudoless ``auto``
+  (parts on Spark) against PyVRP alone on the whole instance when its dense matrices fit in memory.
+
+Every plan goes through the independent checker; an infeasible plan is reported as such, not as a cost.
+
+    .venv/bin/python benchmarks/routing.py --quick                  # 3 X instances + 6 mTSP cases at 10 s
+    .venv/bin/python benchmarks/routing.py --time-limit 30          # all 23 X instances and 20 mTSP cases
+    .venv/bin/python benchmarks/routing.py --skip-cvrp --mtsp-time-limit 60
+    .venv/bin/python benchmarks/routing.py --skip-cvrp --skip-mtsp --scale 20000 --time-limit 120
+
+Results: tables on stdout and ``benchmarks/results/routing.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "routing.json"
+QUICK_X = ["X-n101-k25", "X-n157-k13", "X-n303-k21"]
+QUICK_MTSP = [("eil51", 3), ("eil51", 10), ("kroA200", 5), ("kroA200", 10), ("lin318", 5), ("rat783", 20)]
+# Best published longest-tour values (the lower of the "BKS" and "best reported" columns, research/routing.md 1.3).
+MTSP_BEST = {
+    ("eil51", 3): 159.57,
+    ("eil51", 5): 118.13,
+    ("eil51", 10): 112.07,
+    ("kroA200", 3): 10768.1,
+    ("kroA200", 5): 7415.54,
+    ("kroA200", 10): 6223.22,
+    ("kroA200", 20): 6223.22,
+    ("lin318", 3): 16088.73,
+    ("lin318", 5): 11458.2,
+    ("lin318", 10): 9731.17,
+    ("lin318", 20): 9731.17,
+    ("rat783", 3): 3262.52,
+    ("rat783", 5): 2066.38,
+    ("rat783", 10): 1358.06,
+    ("rat783", 20): 1231.69,
+    ("pcb1173", 3): 21430.1,
+    ("pcb1173", 5): 13402.3,
+    ("pcb1173", 10): 8120.45,
+    ("pcb1173", 20): 6528.86,
+}
+SOLVERS = ["divide", "engine", "auto", "ortools"]
+
+
+def shared() -> Path:
+    for candidate in [Path(os.environ.get("SUDOLESS_SHARED", "")), HERE.parent.parent / "shared", Path("/work/shared")]:
+        if (candidate / "benchmarks" / "cvrplib").is_dir():
+            return candidate / "benchmarks"
+    sys.exit("benchmark instances not found: set SUDOLESS_SHARED to the shared/ folder")
+
+
+# -- OR-Tools ---------------------------------------------------------------------------------------------
+
+
+def solve_ortools(problem: Any, seconds: float, balanced: bool) -> list[list[int]]:
+    """OR-Tools routing with the usual recipe: arc cost = distance (scaled to integers), capacity dimension,
+    and for min-max a distance dimension with a global span cost; at least one stop per vehicle when asked."""
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+    scale = 1.0 if problem.metric.value == "rounded" else 1000.0
+    matrix = np.round(problem.matrix * scale).astype(np.int64).tolist()
+    n1, k = problem.n + 1, problem.dispatchers
+    manager = pywrapcp.RoutingIndexManager(n1, k, 0)
+    routing = pywrapcp.RoutingModel(manager)
+
+    def distance(a: int, b: int) -> int:
+        return matrix[manager.IndexToNode(a)][manager.IndexToNode(b)]
+
+    arc = routing.RegisterTransitCallback(distance)
+    routing.SetArcCostEvaluatorOfAllVehicles(arc)
+    if problem.capacity is not None:
+        demands = [int(round(q)) for q in problem.demands]
+        demand = routing.RegisterUnaryTransitCallback(lambda i: demands[manager.IndexToNode(i)])
+        routing.AddDimensionWithVehicleCapacity(demand, 0, [int(problem.capacity)] * k, True, "load")
+    if balanced:
+        routing.AddDimension(arc, 0, int(sum(max(row) for row in matrix)), True, "distance")
+        routing.GetDimensionOrDie("distance").SetGlobalSpanCostCoefficient(100)
+    if problem.min_stops:
+        one = routing.RegisterUnaryTransitCallback(lambda i: 0 if manager.IndexToNode(i) == 0 else 1)
+        routing.AddDimension(one, 0, n1, True, "stops")
+        stops = routing.GetDimensionOrDie("stops")
+        for v in range(k):
+            routing.solver().Add(stops.CumulVar(routing.End(v)) >= problem.min_stops)
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    params.time_limit.FromMilliseconds(int(seconds * 1000))
+    found = routing.SolveWithParameters(params)
+    if found is None:
+        return []
+    routes = []
+    for v in range(k):
+        index, route = found.Value(routing.NextVar(routing.Start(v))), []
+        while not routing.IsEnd(index):
+            route.append(manager.IndexToNode(index))
+            index = found.Value(routing.NextVar(index))
+        routes.append(route)
+    return routes
+
+
+# -- one run ----------------------------------------------------------------------------------------------
+
+
+def run(problem: Any, solver: str, seconds: float, seed: int) -> dict[str, Any]:
+    from sudoless.routing import check
+    from sudoless.routing.auto import solve
+
+    started = time.monotonic()
+    if solver == "ortools":
+        routes = solve_ortools(problem, seconds, balanced=problem.objective.value == "makespan")
+        label = "ortools"
+    else:
+        solution = solve(problem, solver=solver, time_limit=seconds, seed=seed)
+        routes, label = solution.routes, solution.solver
+    wall = time.monotonic() - started
+    report = check(problem, routes) if routes else None
+    return {
+        "solver": solver,
+        "ran": label,
+        "wall_s": round(wall, 2),
+        "feasible": bool(report and report.feasible),
+        "violations": report.violations[:3] if report else ["none"],
+        "total": report.total if report else None,
+        "makespan": report.makespan if report else None,
+        "routes": len([r for r in routes if r]),
+    }
+
+
+def gap(value: float | None, best: float) -> float | None:
+    return None if value is None else 100.0 * (value - best) / best
+
+
+# -- the parts --------------------------------------------------------------------------------------------
+
+
+def cvrp(bench: Path, names: list[str], seconds: float, seed: int, solvers: list[str]) -> list[dict[str, Any]]:
+    from sudoless.routing import read_problem
+
+    bks = {row["instance"]: float(row["bks"]) for row in csv.DictReader((bench / "cvrplib" / "bks.csv").open())}
+    rows = []
+    for name in names:
+        k = int(name.rsplit("-k", 1)[1])
+        problem = read_problem(bench / "cvrplib" / f"{name}.vrp", dispatchers=k + max(2, k // 10))
+        for solver in solvers:
+            result = run(problem, solver, seconds, seed)
+            result.update(
+                instance=name,
+                n=problem.n,
+                bks=bks[name],
+                gap_pct=gap(result["total"], bks[name]) if result["feasible"] else None,
+            )
+            rows.append(result)
+            print(
+                f"  {name:12} {solver:7} {result['total']}  gap {_pct(result['gap_pct'])}  "
+                f"{result['wall_s']} s  {'' if result['feasible'] else 'INFEASIBLE'}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return rows
+
+
+def mtsp(
+    bench: Path, cases: list[tuple[str, int]], seconds: float, seed: int, solvers: list[str]
+) -> list[dict[str, Any]]:
+    from sudoless.routing import read_problem
+
+    rows = []
+    for name, m in cases:
+        problem = read_problem(
+            bench / "tsplib" / f"{name}.tsp", dispatchers=m, metric="euclidean", objective="makespan", min_stops=1
+        )
+        best = MTSP_BEST[(name, m)]
+        for solver in solvers:
+            result = run(problem, solver, seconds, seed)
+            result.update(
+                instance=name,
+                m=m,
+                n=problem.n,
+                best=best,
+                bound=round(problem.farthest_bound(), 2),
+                gap_pct=gap(result["makespan"], best) if result["feasible"] else None,
+            )
+            rows.append(result)
+            print(
+                f"  {name:8} m={m:<3} {solver:7} {result['makespan']}  gap {_pct(result['gap_pct'])}  "
+                f"{result['wall_s']} s",
+                file=sys.stderr,
+                flush=True,
+            )
+    return rows
+
+
+def scale(n: int, seconds: float, seed: int) -> list[dict[str, Any]]:
+    from sudoless.routing import Problem
+
+    rng = np.random.default_rng(seed)
+    coords = rng.uniform(0, 100_000, size=(n + 1, 2))
+    demands = np.concatenate(([0.0], rng.integers(1, 11, size=n).astype(float)))
+    k = math.ceil(demands.sum() / 100) + max(2, n // 1000)
+    problem = Problem(
+        coords=coords, dispatchers=k, demands=demands, capacity=100.0, metric="rounded", name=f"uniform{n}"
+    )
+    rows = [dict(run(problem, "auto", seconds, seed), instance=problem.name, n=n)]
+    gib = 2 * 8 * (n + 1) ** 2 / 2**30  # PyVRP keeps a distance and a duration matrix of int64
+    if gib <= 6:
+        from sudoless.routing import check
+        from sudoless.routing.engine import _Engine
+
+        dense = problem.with_(matrix=problem.distances(np.arange(n + 1), np.arange(n + 1)))
+        started = time.monotonic()
+        routes, _ = _Engine(dense).solve(seconds, seed)
+        report = check(problem, routes)
+        rows.append(
+            {
+                "solver": "pyvrp",
+                "ran": "pyvrp whole",
+                "wall_s": round(time.monotonic() - started, 2),
+                "feasible": report.feasible,
+                "total": report.total,
+                "makespan": report.makespan,
+                "routes": len(routes),
+                "instance": problem.name,
+                "n": n,
+            }
+        )
+    else:
+        rows.append(
+            {
+                "solver": "pyvrp",
+                "ran": f"not run: its dense matrices need {gib:.0f} GiB",
+                "instance": problem.name,
+                "n": n,
+                "feasible": False,
+                "total": None,
+                "wall_s": None,
+                "routes": None,
+            }
+        )
+    for row in rows:
+        print(
+            f"  {row['instance']} {row['solver']:7} total {row['total']}  {row['wall_s']} s  {row['ran']}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return rows
+
+
+# -- printing ---------------------------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}%"
+
+
+def table(title: str, rows: list[dict[str, Any]], key: str, solvers: list[str]) -> dict[str, float | None]:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Table(title=title)
+    out.add_column("instance")
+    out.add_column("best", justify="right")
+    for solver in solvers:
+        out.add_column(f"{solver} {key}", justify="right")
+        out.add_column("gap", justify="right")
+    cases: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        case = (row["instance"], row.get("m"))
+        cases.setdefault(case, {})[row["solver"]] = row
+    means: dict[str, float | None] = {}
+    for (instance, m), by in cases.items():
+        any_row = next(iter(by.values()))
+        label = instance if m is None else f"{instance} m={m}"
+        cells = [label, f"{any_row.get('bks', any_row.get('best'))}"]
+        for solver in solvers:
+            row = by.get(solver)
+            value = None if row is None or not row["feasible"] else row[key]
+            cells += [
+                "infeasible" if row and not row["feasible"] else f"{value:.2f}" if value is not None else "-",
+                _pct(row["gap_pct"]) if row else "-",
+            ]
+        out.add_row(*cells)
+    cells = ["mean gap", ""]
+    for solver in solvers:
+        gaps = [r["gap_pct"] for r in rows if r["solver"] == solver]
+        ok = [g for g in gaps if g is not None]
+        means[solver] = sum(ok) / len(ok) if ok and len(ok) == len(gaps) else None
+        cells += ["", _pct(means[solver]) if means[solver] is not None else f"{len(gaps) - len(ok)} infeasible"]
+    out.add_row(*cells, style="bold")
+    Console(width=max(160, 30 + 24 * len(solvers))).print(out)
+    return means
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time-limit", type=float, default=30.0, help="wall seconds per instance and solver (CVRP)")
+    parser.add_argument(
+        "--mtsp-time-limit",
+        type=float,
+        default=None,
+        help="seconds per min-max case (default: --time-limit; the issue's protocol says 60)",
+    )
+    parser.add_argument("--quick", action="store_true", help="3 X instances and 6 min-max cases, 10 s each")
+    parser.add_argument("--instances", default=None, help="comma-separated X instance names")
+    parser.add_argument("--solvers", default=",".join(SOLVERS))
+    parser.add_argument("--skip-cvrp", action="store_true")
+    parser.add_argument("--skip-mtsp", action="store_true")
+    parser.add_argument("--scale", type=int, action="append", default=[], help="generated instance size (repeat)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    bench = shared()
+    solvers = args.solvers.split(",")
+    seconds = 10.0 if args.quick and "--time-limit" not in sys.argv else args.time_limit
+    mtsp_seconds = args.mtsp_time_limit or seconds
+    names = (
+        args.instances.split(",")
+        if args.instances
+        else QUICK_X
+        if args.quick
+        else sorted(
+            (p.stem for p in (bench / "cvrplib").glob("X-*.vrp")), key=lambda s: int(s.split("-n")[1].split("-")[0])
+        )
+    )
+    cases = QUICK_MTSP if args.quick else sorted(MTSP_BEST)
+    report: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "time_limit_s": seconds,
+        "mtsp_time_limit_s": mtsp_seconds,
+        "seed": args.seed,
+    }
+    try:
+        import ortools
+
+        report["ortools"] = ortools.__version__
+    except ImportError:
+        solvers = [s for s in solvers if s != "ortools"]
+        print("OR-Tools not installed (pip install -e '.[bench]'): its column is skipped", file=sys.stderr)
+    import pyvrp
+
+    report["pyvrp"] = pyvrp.__version__ if hasattr(pyvrp, "__version__") else "?"
+    if not args.skip_cvrp:
+        print(f"CVRP, {seconds:g} s per solver and instance", file=sys.stderr)
+        report["cvrp"] = cvrp(bench, names, seconds, args.seed, solvers)
+        report["cvrp_mean_gap_pct"] = table(
+            f"CVRP X instances, {seconds:g} s wall each, gap to BKS", report["cvrp"], "total", solvers
+        )
+    if not args.skip_mtsp:
+        print(f"min-max mTSP, {mtsp_seconds:g} s per solver and case", file=sys.stderr)
+        report["mtsp"] = mtsp(bench, cases, mtsp_seconds, args.seed, solvers)
+        report["mtsp_mean_gap_pct"] = table(
+            f"min-max mTSP, {mtsp_seconds:g} s wall each, longest tour vs best published",
+            report["mtsp"],
+            "makespan",
+            solvers,
+        )
+    for n in args.scale:
+        report.setdefault("scale", []).extend(scale(n, seconds, args.seed))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"results: {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
