@@ -55,7 +55,9 @@ def pack() -> None:
     metavar="GLOB",
     help="Leave out paths (relative to the venv) or file names matching GLOB; repeatable.",
 )
-@click.option("--level", type=click.IntRange(1, 9), default=6, show_default=True, help="gzip level.")
+@click.option(
+    "--level", type=click.IntRange(1, 9), default=4, show_default=True, help="gzip level (1 fastest, 9 smallest)."
+)
 @json_option
 def create(
     venv: Path | None, output: Path, with_python: bool, exclude: tuple[str, ...], level: int, as_json: bool

@@ -307,7 +307,7 @@ def _content(member: Member, venv: Path, roots: dict[str, str], notes: list[str]
 
 
 def write_archive(
-    members: Sequence[Member], output: Path, venv: Path, roots: dict[str, str], notes: list[str], level: int = 6
+    members: Sequence[Member], output: Path, venv: Path, roots: dict[str, str], notes: list[str], level: int = 4
 ) -> None:
     """Write ``members`` as a deterministic tar.gz at ``output`` (atomically, mode 0644)."""
     partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
@@ -347,7 +347,7 @@ def pack_env(
     with_python: bool = False,
     exclude: Sequence[str] = (),
     cache_home: Path | None = None,
-    level: int = 6,
+    level: int = 4,
 ) -> PackResult:
     """Pack ``venv`` into ``output`` (default: the cache). With ``cache_home`` (SUDOLESS_HOME), an archive
     already packed from the same content is reused."""
@@ -376,7 +376,10 @@ def pack_env(
         write_archive(members, target, venv, roots, notes, level=level)
         if cached_path is not None and target != cached_path:
             cached_path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(target, cached_path)
+            try:
+                os.link(target, cached_path)  # the archive is never modified in place, so sharing is safe
+            except OSError:
+                shutil.copyfile(target, cached_path)
     return PackResult(
         path=target,
         bytes=target.stat().st_size,
