@@ -221,15 +221,11 @@ class Accounts:
         if not session_id:
             return None
         now = self.clock()
-        key = _session_key(session_id)
-        name = self.records.touch_session(key, now, now + self.session_ttl_ms)
-        if name is None:
+        found = self.records.session_account(_session_key(session_id), now, now + self.session_ttl_ms)
+        if found is None:
             return None
-        record = self.records.user(name)
-        if record is None:
-            self.records.delete_session(key)
-            return None
-        return self._user(record)
+        record, (stored_roles, groups) = found
+        return self._user(record, self._roles(stored_roles), groups)
 
     def end_session(self, session_id: str) -> None:
         """Log out; unknown ids are ignored (a double logout is not an error)."""
@@ -381,9 +377,15 @@ class Accounts:
         return self._dummy_hash
 
     def _definitions(self) -> tuple[dict[str, Permission], dict[str, tuple[str, ...]]]:
+        stored_roles, groups = self.records.definitions()
+        return self._roles(stored_roles), groups
+
+    @staticmethod
+    def _roles(stored: dict[str, int]) -> dict[str, Permission]:
+        """The built-in roles, replaced or extended by the stored ones."""
         roles = dict(BUILTIN_ROLES)
-        roles.update({name: Permission(p) for name, p in self.records.roles().items()})
-        return roles, self.records.groups()
+        roles.update({name: Permission(p) for name, p in stored.items()})
+        return roles
 
     def _check_roles(self, roles: Sequence[str]) -> tuple[str, ...]:
         if isinstance(roles, str):

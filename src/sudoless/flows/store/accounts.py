@@ -17,7 +17,10 @@ from sqlalchemy.engine import Connection
 from sudoless.flows.store import Store
 from sudoless.flows.store import tables as t
 
-__all__ = ["AccountRecords", "UserRecord"]
+__all__ = ["AccountRecords", "Definitions", "UserRecord"]
+
+#: Stored role definitions (name to permission bits) and group definitions (name to role names).
+Definitions = tuple[dict[str, int], dict[str, tuple[str, ...]]]
 
 #: A session's expiry is rewritten when it would move by more than this share of the time to live ...
 TOUCH_SLACK = 0.01
@@ -138,14 +141,6 @@ class AccountRecords:
 
     # -- roles and groups -------------------------------------------------------------------------------
 
-    def roles(self) -> dict[str, int]:
-        with self.store.read() as conn:
-            return {row.name: int(row.permissions) for row in conn.execute(_ROLES)}
-
-    def groups(self) -> dict[str, tuple[str, ...]]:
-        with self.store.read() as conn:
-            return {row.name: split_list(row.roles) for row in conn.execute(_GROUPS)}
-
     def put_role(self, name: str, permissions: int, now: int) -> None:
         with self.store.write() as conn:
             _upsert(conn, t.roles, {"name": name}, {"permissions": permissions, "modified_time": now})
@@ -213,6 +208,28 @@ class AccountRecords:
             conn.execute(t.sessions.insert().values(id=key, username=username, ip=ip[:64], created_time=now,
                                                     last_seen=now, expires=expires))
 
+    def session_account(self, key: str, now: int, expires: int) -> tuple[UserRecord, Definitions] | None:
+        """The user of a live session with the role and group definitions, in one read transaction (every
+        request asks for them); the session is extended as :meth:`touch_session` does. None if the
+        session is unknown or expired; a session whose user was removed is deleted."""
+        with self.store.read() as conn:
+            row = conn.execute(_SESSION, {"key": key}).first()
+            if row is None or row.expires <= now:
+                return None
+            user = conn.execute(_USER, {"name": row.username}).first()
+            definitions = _definitions(conn) if user is not None else ({}, {})
+        if user is None:
+            self.delete_session(key)
+            return None
+        if not _fresh(row.expires, now, expires) and self.touch_session(key, now, expires) is None:
+            return None
+        return _user(user), definitions
+
+    def definitions(self) -> Definitions:
+        """Every stored role with its permissions, and every group with its roles."""
+        with self.store.read() as conn:
+            return _definitions(conn)
+
     def touch_session(self, key: str, now: int, expires: int) -> str | None:
         """Extend a live session to ``expires`` and return its user name; None if unknown or expired.
 
@@ -226,7 +243,7 @@ class AccountRecords:
             row = conn.execute(_SESSION, {"key": key}).first()
         if row is None or row.expires <= now:
             return None
-        if 0 <= expires - row.expires <= min(TOUCH_MAX_MS, int((expires - now) * TOUCH_SLACK)):
+        if _fresh(row.expires, now, expires):
             return str(row.username)
         with self.store.write() as conn:
             done = conn.execute(s.update().where(s.c.id == key, s.c.expires > now).values(
@@ -269,6 +286,16 @@ class AccountRecords:
         f = t.login_failures
         with self.store.write() as conn:
             conn.execute(f.delete().where(f.c.kind == kind, f.c.subject == subject))
+
+
+def _fresh(current: int, now: int, expires: int) -> bool:
+    """Whether a session expiring at ``current`` is close enough to ``expires`` to be left as it is."""
+    return 0 <= expires - current <= min(TOUCH_MAX_MS, int((expires - now) * TOUCH_SLACK))
+
+
+def _definitions(conn: Connection) -> Definitions:
+    roles = {row.name: int(row.permissions) for row in conn.execute(_ROLES)}
+    return roles, {row.name: split_list(row.roles) for row in conn.execute(_GROUPS)}
 
 
 def _user_exists(conn: Connection, name: str) -> bool:
