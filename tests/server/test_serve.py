@@ -185,3 +185,28 @@ def test_self_signed_certificate(tmp_path: Path) -> None:
         check_pair(other_cert, key_path)
     context = ssl.create_default_context(cafile=str(cert_path))
     assert context.cert_store_stats()["x509"] == 1
+
+
+def test_http_worker_processes_share_the_port_and_the_sessions(home: Path) -> None:
+    """``--workers 3``: three processes answer on one port; a session made through one works through the
+    others (sessions live in the database); Ctrl-C stops them all."""
+    server = Running(home, "--workers", "3")
+    password = (home / "admin-password").read_text().strip()
+    session = httpx.post(server.url, data={"action": "login", "username": "admin", "password": password}).json()[
+        "session.id"
+    ]
+    pids: set[int] = set()
+    for _ in range(200):
+        # A new connection each time: the kernel hands each accept to whichever process is waiting.
+        with httpx.Client() as client:
+            pids.add(client.get(server.url + "/status").json()["pid"])
+            listing = client.get(server.url + "/index", params={"ajax": "fetchuserprojects", "session.id": session})
+            assert listing.status_code == 200 and "projects" in listing.json(), listing.text
+        if len(pids) == 3:
+            break
+    assert server.process.pid in pids and len(pids) == 3, pids
+    code, err = server.stop()
+    assert code == 0, err
+    assert "3 HTTP processes" in err
+    for pid in pids - {server.process.pid}:
+        assert not Path(f"/proc/{pid}").exists(), f"worker {pid} outlived the server"

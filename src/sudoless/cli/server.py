@@ -30,9 +30,11 @@ from sudoless.errors import InputError
               help="Run no flows in this process; 'sudoless executor' processes on the database run them.")
 @click.option("--max-flows", type=click.IntRange(1, 1000), default=30, show_default=True,
               help="Executions the embedded executor runs at once.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="HTTP processes sharing the port (one runs flows); more serve more requests a second.")
 @db_option
 def server(host: str, port: int | None, use_https: bool, cert: Path | None, key: Path | None,
-           no_executor: bool, max_flows: int, db: str | None) -> None:
+           no_executor: bool, max_flows: int, workers: int, db: str | None) -> None:
     """Serve Azkaban's web API (login, projects, executions, schedules) and run flows, until interrupted."""
     from sudoless.server.serve import Server
 
@@ -53,13 +55,16 @@ def server(host: str, port: int | None, use_https: bool, cert: Path | None, key:
                        "makes one for other host names)", err=True)
     level = logging.getLogger().getEffectiveLevel()
     instance = Server(settings, host=host, port=port, tls=tls, embedded_executor=not no_executor,
-                      max_flows=max_flows, log_level="info" if level <= logging.INFO else "warning")
+                      max_flows=max_flows, log_level="info" if level <= logging.INFO else "warning",
+                      http_workers=workers)
     started = instance.start()
     if started.admin_password is not None:
         click.echo(f"sudoless: created user 'admin' with password {started.admin_password}\n"
                    f"sudoless: it is shown only this once and saved in {settings.home / 'admin-password'} "
                    "(readable by you only)", err=True)
     mode = "no embedded executor" if no_executor else f"embedded executor, {max_flows} flows at once"
+    if workers > 1:
+        mode += f", {workers} HTTP processes"
     click.echo(f"sudoless: serving {started.url} ({mode}); Ctrl-C stops", err=True)
     # uvicorn re-raises the signal that stopped it once it has shut down; turn it into a normal exit so that
     # the executor's flows are cancelled and the process ends with status 0.

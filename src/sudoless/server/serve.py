@@ -3,7 +3,10 @@
 The port is bound before anything slow happens, so a port in use fails at once with one clear line
 (an :class:`~sudoless.errors.InputError`, exit code 2 from the CLI). The embedded executor (solo mode)
 and the scheduler run in daemon threads of the server process; ``sudoless executor`` processes sharing
-the database add capacity. On shutdown the scheduler stops, the executor stops claiming, and flows this
+the database add capacity. With ``http_workers`` > 1, the process forks that many HTTP-only copies of itself
+before any thread starts; all accept on the one socket, and only the first runs flows and the scheduler.
+One Python process answers at most a couple of hundred requests a second (the GIL), which the Azkaban
+clients of a busy team exceed. On shutdown the scheduler stops, the executor stops claiming, and flows this
 process runs are cancelled (their jobs killed) with a short grace period, rather than left running
 without an owner.
 """
@@ -13,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
+import signal
 import socket
 import threading
 import time
@@ -78,7 +83,7 @@ class Server:
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int | None = None,
                  tls: tuple[Path, Path] | None = None, embedded_executor: bool = True, max_flows: int = 30,
                  log_level: str = "warning", store: Any = None, accounts: Any = None,
-                 scheduler_interval: float = 1.0, cancel_grace_seconds: float = 10.0) -> None:
+                 scheduler_interval: float = 1.0, cancel_grace_seconds: float = 10.0, http_workers: int = 1) -> None:
         self.settings = settings
         self.host = host
         self.port = port if port is not None else (DEFAULT_HTTPS_PORT if tls else DEFAULT_HTTP_PORT)
@@ -90,6 +95,8 @@ class Server:
         self.accounts = accounts
         self.scheduler_interval = scheduler_interval
         self.cancel_grace_seconds = cancel_grace_seconds
+        self.http_workers = max(1, http_workers)
+        self._children: list[int] = []
         self.socket: socket.socket | None = None
         self.uvicorn: Any = None
         self.executor: Any = None
@@ -146,13 +153,56 @@ class Server:
         """Run until :meth:`stop` (or SIGINT/SIGTERM in the main thread); then stop the workers."""
         if self.uvicorn is None or self.socket is None:
             raise StateError("Server.serve() before start()")
+        self._fork_http_workers()  # before any thread exists: a fork copies only the calling thread
         # The workers start once the server answers: they would only slow down its start.
         self._starter = self._spawn("starter", self._start_workers_when_serving)
         try:
             self.uvicorn.run(sockets=[self.socket])
         finally:
+            self._stop_http_workers()
             self._stop_workers()
             self.socket.close()
+
+    # -- HTTP worker processes ----------------------------------------------------------------------------
+
+    def _fork_http_workers(self) -> None:
+        for _ in range(self.http_workers - 1):
+            pid = os.fork()
+            if pid == 0:
+                self._serve_http_only()
+            self._children.append(pid)
+
+    def _serve_http_only(self) -> None:
+        """A forked worker: the same application on the same socket, no executor or scheduler; never returns."""
+        code = 0
+        try:
+            # Pooled connections belong to the parent; the child opens its own.
+            self.store.engine.dispose(close=False)
+            self.uvicorn.run(sockets=[self.socket])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+        except BaseException:
+            log.exception("HTTP worker %d failed", os.getpid())
+            code = 1
+        finally:
+            os._exit(code)
+
+    def _stop_http_workers(self, timeout: float = 10.0) -> None:
+        for pid in self._children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for pid in self._children:
+            while True:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if done or time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+            if not done:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        self._children.clear()
 
     def stop(self) -> None:
         self._stop.set()
