@@ -4,6 +4,7 @@ package that only the shipped env holds works with the env and fails without it.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,8 @@ from spark.support import QUICK_CONF
 pytestmark = pytest.mark.slow
 
 
-def submit(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    conf = [item for key, value in QUICK_CONF.items() for item in ("--conf", f"{key}={value}")]
+def submit(home: Path, *args: str, quick: bool = True) -> subprocess.CompletedProcess[str]:
+    conf = [item for key, value in QUICK_CONF.items() for item in ("--conf", f"{key}={value}")] if quick else []
     return subprocess.run(
         [sys.executable, "-c", "from sudoless.cli import main; main()", "spark", "submit", *args, *conf],
         capture_output=True,
@@ -55,3 +56,51 @@ def test_usage_errors_exit_2(marker_app: Path, tmp_path: Path) -> None:
     assert done.returncode == 2 and "cluster mode" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     done = submit(tmp_path, str(tmp_path / "missing.py"))
     assert done.returncode == 2 and "no such application file" in done.stderr
+
+
+def test_the_seed_command_has_a_direct_equivalent(marker_venv: Path, marker_app: Path, tmp_path: Path) -> None:
+    done = submit(
+        tmp_path,
+        str(marker_app),
+        "--master",
+        "yarn",
+        "--driver-cores",
+        "2",
+        "--driver-memory",
+        "4g",
+        "--executor-cores",
+        "1",
+        "--num-executors",
+        "128",
+        "--executor-memory",
+        "4g",
+        "--venv",
+        str(marker_venv),
+        "--dry-run",
+        "--",
+        "--app-flag",
+        quick=False,
+    )
+    assert done.returncode == 0, done.stderr
+    argv = shlex.split(done.stdout)
+    pairs = dict(zip(argv[1::2], argv[2::2], strict=False))
+    assert pairs["--master"] == "yarn" and pairs["--num-executors"] == "128" and pairs["--driver-cores"] == "2"
+    assert pairs["--driver-memory"] == "4g" and pairs["--executor-memory"] == "4g"
+    archive = argv[argv.index("--archives") + 1]
+    assert archive.endswith(".tar.gz#environment") and Path(archive.split("#")[0]).is_file()
+    confs = [argv[i + 1] for i, item in enumerate(argv) if item == "--conf"]
+    assert "spark.pyspark.python=./environment/bin/python" in confs
+    assert f"spark.pyspark.driver.python={marker_venv}/bin/python" in confs
+    assert argv[-2:] == [str(marker_app), "--app-flag"]
+
+
+def test_cluster_stop_without_a_cluster(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from sudoless.cli import main; main()", "spark", "cluster", "stop"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "SUDOLESS_HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0 and "no Spark cluster was running" in done.stdout

@@ -230,6 +230,12 @@ def collect(venv: Path, with_python: bool = False, exclude: Sequence[str] = ()) 
             )
     if base is not None:
         _add_interpreter(members, base)
+        info = read_dynamic(base.executable.read_bytes())
+        if info is not None and not info.paths and any(n.startswith("libpython") for n in info.needed):
+            notes.append(
+                f"{base.executable} finds libpython through the system's library path, not a RUNPATH: "
+                "on a machine without it, run with LD_LIBRARY_PATH=./environment/lib"
+            )
     ordered = [members[name] for name in sorted(members)]
     return _with_parents(ordered), notes
 
