@@ -51,6 +51,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -278,12 +279,12 @@ def populate_main(spec_path: str) -> None:
 
 
 @contextmanager
-def running_server(home: Path, url: str, src: Path | None) -> Any:
+def running_server(home: Path, url: str, src: Path | None, extra: Sequence[str] = ()) -> Any:
     port = free_port()
     env = {**code_env(src), "SUDOLESS_HOME": str(home), "SUDOLESS_DB": url}
     stderr = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
     command = [sys.executable, "-c", "from sudoless.cli import main; main()"] if src else [str(SUDOLESS)]
-    proc = subprocess.Popen([*command, "server", "--port", str(port)], env=env,
+    proc = subprocess.Popen([*command, "server", "--port", str(port), *extra], env=env,
                             stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -508,9 +509,14 @@ def run_load(base: str, endpoint: str, args: argparse.Namespace, flows: list[lis
 
 
 def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds (user + system) a process and its live child processes (``--workers``) have used so far."""
+    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                for child in (task / "children").read_text().split()]
+    total = 0
+    for one in (pid, *children):
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -588,6 +594,8 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,mariadb", help="comma list of sqlite, mariadb")
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS), help="comma list of " + ", ".join(ENDPOINTS))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--server-args", default="", metavar="ARGS",
+                        help="more arguments for 'sudoless server', e.g. '--workers 2'")
     parser.add_argument("--label", default="", help="name of this run in the JSON file (default: the commit)")
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy during each run")
     parser.add_argument("--sudoless-src", type=Path, default=None, metavar="DIR",
@@ -626,7 +634,7 @@ def main() -> None:
                 console.print(f"[bold]{backend}[/]: populating {args.executions:,} executions ...")
                 filled = populate_in_child(url, home, args.executions, args.seed, args.sudoless_src)
                 console.print(f"  {filled['rows']} in {filled['seconds']:.1f} s")
-                with running_server(home, url, args.sudoless_src) as (base, pid):
+                with running_server(home, url, args.sudoless_src, args.server_args.split()) as (base, pid):
                     session = login(base)
                     for offset, endpoint in enumerate(endpoints):
                         profile = scratch / f"{endpoint}.pyspy.txt" if args.profile else None

@@ -36,10 +36,17 @@ class Settings:
     max_runs_per_flow: int = 30
     #: seconds without a heartbeat before another host may finalise an executor's executions.
     executor_timeout: float = 60.0
-    #: worker threads for the server's blocking request work (database, files). A few beat many: on two
-    #: cores, 4 instead of Starlette's 40 served 141 instead of 84 requests/s at saturation on SQLite
-    #: (benchmarks/README.md, server_latency.py), because fewer threads fight over the GIL and the write lock.
-    server_threads: int = 4
+    #: worker threads for the server's blocking request work (database, files); 0 chooses by database. On
+    #: SQLite a few beat many: 4 instead of Starlette's 40 served 141 instead of 84 requests/s at saturation
+    #: on two cores, as fewer threads fight over the GIL and the write lock. A server database needs more:
+    #: its threads mostly wait for round trips (MariaDB with 4 threads used half a CPU and fell behind).
+    server_threads: int = 0
+
+    @property
+    def request_threads(self) -> int:
+        if self.server_threads > 0:
+            return self.server_threads
+        return 4 if self.database_url.startswith("sqlite") else 16
 
     @property
     def database_url(self) -> str:

@@ -60,7 +60,7 @@ def create_app(settings: Settings, store: Store, accounts: Accounts, scheduler: 
     routes.extend(ui.routes())
     routes.append(Mount(api.PREFIX, api.create_api(services), name="api"))  # the JSON API and its OpenAPI
     app = Starlette(routes=routes)
-    app.add_middleware(ThreadLimit, threads=settings.server_threads)
+    app.add_middleware(ThreadLimit, threads=settings.request_threads)
     app.state.services = services
     app.state.servlets = {servlet.path: servlet for servlet in SERVLETS}
     ui.install(app, services)

@@ -46,7 +46,9 @@ def create_engine(url: str) -> Engine:
                                   pool_size=8, max_overflow=16)
         _tune_sqlite(engine)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16, pool_recycle=3600)
+    # As many pooled connections as the server has request threads (Settings.request_threads): connections
+    # beyond the pool are opened and closed for each use, a round trip and an authentication each time.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=16, pool_recycle=3600)
 
 
 def _tune_sqlite(engine: Engine) -> None:
