@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import unavailable
 from spark.support import unpack
 from sudoless.errors import InputError
 from sudoless.spark.elf import read_dynamic
@@ -143,3 +144,37 @@ def test_cli_pack_and_verify(marker_venv: Path, tmp_path: Path) -> None:
     assert "sudoless_marker" in json.loads(checked.stdout)["imported"]
     with gzip.open(tmp_path / "env.tar.gz") as stream:
         assert stream.read(1)
+
+
+def test_with_python_from_the_system_interpreter(tmp_path: Path) -> None:
+    """Debian's python keeps a prefix's packages in dist-packages and links libpython in statically: the
+    archive must put the venv's packages where that interpreter looks, and ship no libpython."""
+    system = Path("/usr/bin/python3")
+    if not system.exists():
+        unavailable("no system python at /usr/bin/python3")
+    venv = tmp_path / "system-venv"
+    subprocess.run([str(system), "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    purelib = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    (Path(purelib) / "sudoless_system_marker.py").write_text("VALUE = 7\n")
+    result = pack_env(venv, tmp_path / "system.tar.gz", with_python=True)
+    environment = unpack(result.path, tmp_path / "unpacked")
+    done = subprocess.run(
+        [
+            str(environment / "bin" / "python"),
+            "-c",
+            "import sys, sudoless_system_marker as m; print(sys.prefix, m.VALUE)",
+        ],
+        capture_output=True,
+        text=True,
+        env=CLEAN_ENV,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(environment), "7"]

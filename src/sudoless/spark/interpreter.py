@@ -37,6 +37,8 @@ print(json.dumps({
 }))
 """
 
+_SITES = "import json, site; print(json.dumps(site.getsitepackages(['/@prefix@'])))"
+
 #: standard-library folders a Spark executor never needs (names at the top of lib/pythonX.Y).
 STDLIB_SKIP_TOP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "site-packages", "dist-packages", "lib2to3"}
 #: folder names skipped anywhere in the standard library (the per-package test suites).
@@ -80,7 +82,13 @@ def probe_interpreter(venv: Path) -> BaseInterpreter:
     libpython = Path(raw["libdir"]) / raw["instsoname"] if raw["instsoname"] else None
     if libpython is not None and not libpython.is_file():
         libpython = None
-    sites = [p[len("/@prefix@/") :] for p in raw["prefix_sites"] if p.startswith("/@prefix@/")]
+    # Inside a venv, Debian's site module answers with the venv layout; the base interpreter says where a
+    # prefix of its own keeps packages (dist-packages there).
+    base_sites = subprocess.run(
+        [raw["executable"], "-I", "-c", _SITES], capture_output=True, text=True, timeout=120, check=False
+    )
+    prefix_sites = json.loads(base_sites.stdout) if base_sites.returncode == 0 else raw["prefix_sites"]
+    sites = [p[len("/@prefix@/") :] for p in prefix_sites if p.startswith("/@prefix@/")]
     preferred = [p for p in sites if f"python{version}" in p and not p.startswith("local/")]
     site_dir = (preferred or sites or [f"lib/python{version}/site-packages"])[0]
     return BaseInterpreter(

@@ -248,7 +248,9 @@ def _add_interpreter(members: dict[str, Member], base: BaseInterpreter) -> None:
     )
     for alias in ("python", "python3"):
         members[f"bin/{alias}"] = Member(f"bin/{alias}", "link", 0o777, link=f"python{base.version}")
-    if base.libpython is not None:
+    linked = read_dynamic(base.executable.read_bytes())
+    needs_libpython = linked is not None and any(name.startswith("libpython") for name in linked.needed)
+    if base.libpython is not None and needs_libpython:  # a static interpreter (Debian's) has it built in
         real = base.libpython.resolve()
         st = real.stat()
         name = f"lib/{base.libpython.name}"
