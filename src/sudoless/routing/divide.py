@@ -43,8 +43,10 @@ def _cut(problem: Problem, tour: np.ndarray) -> list[list[int]]:
     return best
 
 
-def _value(problem: Problem, routes: list[list[int]]) -> float:
-    return problem.score([problem.route_length(r) for r in routes])
+def _value(problem: Problem, routes: list[list[int]]) -> tuple[float, float]:
+    """The objective, then the total distance: on the plateaus of the makespan, shorter other routes win."""
+    lengths = [problem.route_length(r) for r in routes]
+    return round(problem.score(lengths), 9), sum(lengths)
 
 
 def _reorder(problem: Problem, routes: list[list[int]], rng: np.random.Generator) -> np.ndarray:
@@ -127,6 +129,6 @@ def solve_divide(
             focus=changed,
         )
         value, ok = _value(problem, candidate), _feasible(problem, candidate)
-        if (ok and not best_ok) or (ok == best_ok and value < best_value - 1e-9):
+        if (ok and not best_ok) or (ok == best_ok and value < best_value):
             best, best_value, best_ok = candidate, value, ok
     return Solution(best, "divide", time.monotonic() - started, notes={"rounds": rounds})

@@ -105,10 +105,13 @@ class _State:
         if not route:
             return 0.0
         d = self.d
-        total = d[0, route[0]] + d[route[-1], 0]  # type: ignore[index]
-        for x, y in zip(route[:-1], route[1:], strict=False):
-            total += d[x, y]  # type: ignore[index]
-        return float(total)
+        if len(route) < 12:
+            total = d[0, route[0]] + d[route[-1], 0]  # type: ignore[index]
+            for x, y in zip(route[:-1], route[1:], strict=True):
+                total += d[x, y]  # type: ignore[index]
+            return float(total)
+        path = np.fromiter(route, dtype=np.int64, count=len(route))
+        return float(d[0, path[0]] + d[path[-1], 0] + d[path[:-1], path[1:]].sum())  # type: ignore[index]
 
     def try_pair(self, u: int, v: int) -> bool:
         """Try relocate, swap and 2-opt* between u's route and v's route (v may be 0: an empty route)."""
@@ -170,31 +173,35 @@ def improve(
     near = neighbours(problem) if near is None else near
     deadline = time.monotonic() + seconds
     state = _State(problem, routes)
-    if focus is None:
-        touched = set(range(len(state.routes)))
-    else:
-        touched = {int(state.where[u]) for u in focus}
-    while time.monotonic() < deadline:
-        for k in touched:
-            if state.routes[k]:
+    dirty = set(range(len(state.routes))) if focus is None else {int(state.where[u]) for u in focus}
+    scan = set(dirty)
+    while True:
+        # re-order the routes that changed (fast_tsp), then move customers between routes until nothing helps
+        for k in dirty:
+            if len(state.routes[k]) > 2:
                 state.set(k, reoptimise(problem, state.routes[k], seconds=0.05))
-        pool = [i for k in touched for i in state.routes[k]] if focus is not None else range(1, problem.n + 1)
-        before = [list(r) for r in state.routes]
-        improved = False
-        # a plan that breaks limits is repaired to the end of the pass, even past the deadline
-        repairing = state.broken()
-        for u in rng.permutation(np.asarray(pool, dtype=np.int64)):
-            if time.monotonic() >= deadline and not repairing:
-                break
-            for v in [*near[u], 0]:
-                if state.try_pair(int(u), int(v)):
-                    improved = True
+        dirty = set()
+        while scan:
+            before = [list(r) for r in state.routes]
+            pool = range(1, problem.n + 1) if focus is None else [i for k in scan for i in state.routes[k]]
+            focus = []  # after the first pass, only the routes that the last pass changed are scanned
+            repairing = state.broken()  # a plan that breaks limits is repaired to the end of the pass
+            improved = False
+            for u in rng.permutation(np.asarray(pool, dtype=np.int64)):
+                if time.monotonic() >= deadline and not repairing:
                     break
-        if not improved or (repairing and time.monotonic() >= deadline and not state.broken()):
+                for v in [*near[u], 0]:
+                    if state.try_pair(int(u), int(v)):
+                        improved = True
+                        break
+            scan = {k for k, (x, y) in enumerate(zip(before, state.routes, strict=True)) if x != y}
+            dirty |= scan
+            if not improved or (time.monotonic() >= deadline and not state.broken()):
+                scan = set()
+        if not dirty or time.monotonic() >= deadline:
             break
-        touched = {k for k, (x, y) in enumerate(zip(before, state.routes, strict=True)) if x != y}
-        if focus is not None or len(touched) < len(state.routes) // 2:
-            focus = []  # from now on, scan only the routes the last pass changed
+        scan = set(dirty)
+        focus = []
     return list(state.routes) if problem.min_stops else [r for r in state.routes if r]
 
 
