@@ -100,6 +100,17 @@ def stage(run: Run, orders: list[Array]) -> list[dict[str, Any]]:
     return run.data.rdd.barrier().mapPartitions(task).collect()
 
 
+def _pace(per_rank: list[Array]) -> Array:
+    """Per step: the slowest rank's compute and wall time, and the *fastest* rank's all-reduce time.
+
+    A rank that finishes its gradient early waits inside the all-reduce for the others, so its all-reduce time
+    includes the imbalance; the rank that arrived last measures the exchange alone. The wait of the others
+    then shows up as the step's remainder (wall - compute - communication).
+    """
+    stacked = np.stack(per_rank)
+    return np.stack([stacked[:, :, 0].max(0), stacked[:, :, 1].min(0), stacked[:, :, 2].max(0)], axis=1)
+
+
 class BarrierEngine:
     """One barrier stage per ``epochs_per_stage`` epochs, a ring all-reduce per step."""
 
@@ -116,7 +127,7 @@ class BarrierEngine:
         results = run.retrying(f"barrier stage at step {run.global_step}", lambda: stage(run, orders))
         wall = time.perf_counter() - started
         results.sort(key=lambda r: r["rank"])
-        times = [np.max([r["epochs"][e]["times"] for r in results], axis=0) for e in range(len(orders))]
+        times = [_pace([r["epochs"][e]["times"] for r in results]) for e in range(len(orders))]
         in_steps = float(sum(t[:, 2].sum() for t in times))
         steps_total = sum(len(t) for t in times)
         launch = (wall - in_steps) / max(steps_total, 1)  # stage launch, data load, rendezvous, spread over steps
