@@ -25,33 +25,23 @@ import io
 import os
 import shutil
 import stat
-import subprocess
 import tarfile
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sudoless.errors import InputError
-from sudoless.spark.elf import is_elf, read_dynamic, rewrite_paths
+from sudoless.spark.elf import is_elf, read_dynamic
 from sudoless.spark.gzipstream import ParallelGzipWriter
 from sudoless.spark.interpreter import BaseInterpreter, probe_interpreter, stdlib_files
+from sudoless.spark.relocate import fix_activate, fix_elf, fix_script, strip_debug
 
 FORMAT_VERSION = "1"
 MTIME = 946684800  # 2000-01-01: fixed, and after 1980 so that zip-minded tools accept it
 CACHE_NAMES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 CACHE_SUFFIXES = (".pyc", ".pyo")
 LEFT_OUT = {"bin/activate.csh"}
-
-TRAMPOLINE = (
-    "#!/bin/sh\n"
-    '\'\'\'exec\' "$(dirname -- "$(readlink -f -- "$0")")/{python}" "$0" "$@"\n'
-    "' '''\n"
-    "# sudoless pack: runs the python next to this script, wherever the environment was unpacked\n"
-)
-ACTIVATE_LINE = 'VIRTUAL_ENV="$(cd -- "$(dirname -- "${BASH_SOURCE[0]:-${(%):-%x}}")/.." && pwd)"'
-ACTIVATE_FISH_LINE = "set -gx VIRTUAL_ENV (builtin realpath (dirname (status -f))/..)"
 
 
 @dataclass(frozen=True)
@@ -133,53 +123,6 @@ def _walk(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
 
 def _mode(st: os.stat_result) -> int:
     return 0o755 if st.st_mode & 0o111 else 0o644
-
-
-def _fix_script(data: bytes, venv: Path) -> bytes | None:
-    """A console script with a shebang into the venv, rewritten to the trampoline; None if not one."""
-    if not data.startswith(b"#!"):
-        return None
-    first, _, rest = data.partition(b"\n")
-    target = first[2:].strip().decode("utf-8", "surrogateescape")
-    if not target.startswith(f"{venv}/bin/") or " " in target:
-        return None
-    return TRAMPOLINE.format(python=target.rsplit("/", 1)[-1]).encode() + rest
-
-
-def _fix_activate(name: str, data: bytes) -> bytes:
-    lines = data.decode("utf-8", "surrogateescape").splitlines(keepends=True)
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        if name == "bin/activate" and stripped.startswith("VIRTUAL_ENV="):
-            lines[index] = ACTIVATE_LINE + "\n"
-        elif name == "bin/activate.fish" and stripped.startswith("set -gx VIRTUAL_ENV "):
-            lines[index] = ACTIVATE_FISH_LINE + "\n"
-    return "".join(lines).encode("utf-8", "surrogateescape")
-
-
-def _fix_elf(data: bytes, name: str, roots: dict[str, str], notes: list[str]) -> bytes:
-    """Rewrite RUNPATH entries that point into a packed tree (``roots``: absolute dir -> archive dir)."""
-    info = read_dynamic(data)
-    if info is None or not info.paths:
-        return data
-    here = os.path.dirname(name)
-    fixed: list[str] = []
-    changed = False
-    for entry in info.runpath.split(":"):
-        for absolute, inside in roots.items():
-            if entry == absolute or entry.startswith(absolute + "/"):
-                target = inside + entry[len(absolute) :]
-                entry = "$ORIGIN/" + os.path.relpath(target or ".", here or ".")
-                changed = True
-                break
-        fixed.append(entry)
-    if not changed:
-        return data
-    patched = bytearray(data)
-    if not rewrite_paths(patched, info, ":".join(fixed)):
-        notes.append(f"{name}: RUNPATH {info.runpath} could not be made relative (no room); it stays absolute")
-        return data
-    return bytes(patched)
 
 
 def collect(venv: Path, with_python: bool = False, exclude: Sequence[str] = ()) -> tuple[list[Member], list[str]]:
@@ -286,31 +229,17 @@ def fingerprint(members: Iterable[Member], options: Sequence[str]) -> str:
     return digest.hexdigest()[:32]
 
 
-def strip_debug(data: bytes) -> bytes:
-    """``data`` without its debug sections, through binutils' ``strip`` when it is installed (else as is)."""
-    tool = shutil.which("strip")
-    if tool is None or not is_elf(data):
-        return data
-    with tempfile.TemporaryDirectory(prefix="sudoless-strip-") as scratch:
-        source, target = Path(scratch, "in"), Path(scratch, "out")
-        source.write_bytes(data)
-        done = subprocess.run(
-            [tool, "--strip-debug", "-o", str(target), str(source)], capture_output=True, timeout=300, check=False
-        )
-        return target.read_bytes() if done.returncode == 0 and target.is_file() else data
-
-
 def _content(member: Member, venv: Path, roots: dict[str, str], notes: list[str]) -> bytes:
     assert member.source is not None
     data = member.source.read_bytes()
     if member.strip:
         data = strip_debug(data)
     if member.name in ("bin/activate", "bin/activate.fish"):
-        return _fix_activate(member.name, data)
+        return fix_activate(member.name, data)
     if member.name.startswith("bin/") and not is_elf(data):
-        return _fix_script(data, venv) or data
+        return fix_script(data, venv) or data
     if is_elf(data):
-        return _fix_elf(data, member.name, roots, notes)
+        return fix_elf(data, member.name, roots, notes)
     return data
 
 
