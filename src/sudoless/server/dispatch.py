@@ -62,18 +62,11 @@ class Target:
     schedule: Schedule | None = None
 
 
-@dataclass
-class Call:
-    """One authenticated request on its way to a handler."""
+class Authenticated:
+    """Shortcuts from an authenticated request (AJAX :class:`Call`, JSON API ``Caller``) to the services."""
 
-    request: Request
-    params: Params
     services: Services
     user: User
-    session_id: str | None = None
-    via_cookie: bool = False
-    key: str = ""
-    target: Target = field(default_factory=Target)
 
     @property
     def store(self) -> Store:
@@ -91,13 +84,28 @@ class Call:
     def scheduler(self) -> Scheduler:
         return self.services.scheduler
 
+    def allowed(self, project_id: int, perm: Permission) -> bool:
+        return self.accounts.has_permission(self.user, project_id, perm)
+
+
+@dataclass
+class Call(Authenticated):
+    """One authenticated request on its way to a handler."""
+
+    request: Request
+    params: Params
+    services: Services
+    user: User
+    session_id: str | None = None
+    via_cookie: bool = False
+    key: str = ""
+    target: Target = field(default_factory=Target)
+
     @property
     def project(self) -> ProjectRecord:
         assert self.target.project is not None, "route without a project lookup"
         return self.target.project
 
-    def allowed(self, project_id: int, perm: Permission) -> bool:
-        return self.accounts.has_permission(self.user, project_id, perm)
 
 
 Handler = Callable[[Call], Response]

@@ -20,17 +20,16 @@ from fastapi import Depends, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import Request
 
-from sudoless.accounts import Accounts, Permission, User
+from sudoless.accounts import Permission, User
 from sudoless.accounts.permissions import allows
-from sudoless.config import Settings
 from sudoless.errors import NotFoundError, PermissionDenied
-from sudoless.flows.scheduler import Schedule, Scheduler
-from sudoless.flows.store import ExecutionRecord, Store
+from sudoless.flows.scheduler import Schedule
+from sudoless.flows.store import ExecutionRecord
 from sudoless.flows.store import projects as queries
 from sudoless.flows.store.projects import ProjectRecord
 from sudoless.server import sessions
 from sudoless.server.api.errors import HttpError
-from sudoless.server.dispatch import Services, Servlet
+from sudoless.server.dispatch import Authenticated, Services, Servlet
 from sudoless.server.params import Params
 
 __all__ = ["Caller", "CallerDep", "ServicesDep", "ajax_permission", "caller", "refuse_nul", "services"]
@@ -55,31 +54,12 @@ def services(request: Request) -> Services:
 
 
 @dataclass(frozen=True)
-class Caller:
+class Caller(Authenticated):
     """An authenticated request: the services and the user, with the lookups that check permissions."""
 
     services: Services
     user: User
     token: str
-
-    @property
-    def store(self) -> Store:
-        return self.services.store
-
-    @property
-    def accounts(self) -> Accounts:
-        return self.services.accounts
-
-    @property
-    def scheduler(self) -> Scheduler:
-        return self.services.scheduler
-
-    @property
-    def settings(self) -> Settings:
-        return self.services.settings
-
-    def allowed(self, project_id: int, perm: Permission) -> bool:
-        return self.accounts.has_permission(self.user, project_id, perm)
 
     def project(self, name: str, perm: Permission) -> ProjectRecord:
         """The active project ``name`` if the caller holds ``perm`` on it; 404 or 403 otherwise."""
