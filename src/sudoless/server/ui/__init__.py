@@ -9,8 +9,9 @@ is Azkaban's business.
 One module per page group: :mod:`.auth` (login, logout), :mod:`.projects`, :mod:`.flows`,
 :mod:`.executions`, :mod:`.schedules`, :mod:`.admin` (users, server status). :mod:`.web` holds what
 they share (session, permission check through the API's dispatch, rendering), :mod:`.layout` the graph
-layout, :mod:`.queries` the indexed reads, :mod:`.charts` the chart geometry. Static files (CSS, JS,
-the icon) are in ``static/`` and ship in the package: the UI needs no network.
+layout, :mod:`.charts` the chart geometry; the indexed reads of the history views are in the store
+(:mod:`sudoless.flows.store.history`). Static files (CSS, JS, the icon) are in ``static/`` and ship in the
+package: the UI needs no network.
 """
 
 from __future__ import annotations

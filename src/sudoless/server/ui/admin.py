@@ -14,9 +14,9 @@ from starlette.responses import Response
 
 from sudoless.accounts import Permission, random_password
 from sudoless.errors import SudolessError
+from sudoless.flows.store import history
 from sudoless.flows.store import projects as project_queries
 from sudoless.server.dispatch import GET, POST, Call, Route
-from sudoless.server.ui import queries
 from sudoless.server.ui.projects import readable_project_ids
 from sudoless.server.ui.web import redirect, render
 
@@ -87,7 +87,7 @@ def server_status(call: Call) -> Response:
     executors = [{"record": x, "alive": now - x.heartbeat <= timeout_ms}
                  for x in (project_queries.executors(store) if database_up else ())]
     visible = readable_project_ids(call)
-    running = [r for r in queries.running_executions(store, 200) if visible is None or r.project_id in visible]
+    running = [r for r in history.running_executions(store, 200) if visible is None or r.project_id in visible]
     return render(call, "status.html", title="Server status", version=services.version, pid=os.getpid(),
                   started=services.started, uptime=now - services.started, database=store.dialect,
                   database_up=database_up, executors=executors, queued=store.queued_count() if database_up else 0,

@@ -10,7 +10,7 @@ millisecond as the last one seen (or by an executor whose clock lags a little) s
 
 Logs are read by byte range: the page asks for 64 KB at an offset (or the last 64 KB), and a running
 job's log is followed by asking for what lies after the last byte shown. A range is found with two
-index seeks whatever the size of the log (:func:`sudoless.server.ui.queries.read_log_range`).
+index seeks whatever the size of the log (:func:`sudoless.flows.store.history.read_log_range`).
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from typing import Any
 from starlette.responses import Response
 
 from sudoless.flows.model import TERMINAL_FLOW, Status
-from sudoless.flows.store import JobRunRecord
+from sudoless.flows.store import JobRunRecord, history
 from sudoless.flows.store import projects as project_queries
 from sudoless.server.ajax.execution_view import utf8_range
 from sudoless.server.ajax.executor import EXECUTOR
 from sudoless.server.dispatch import GET, Call, Route
-from sudoless.server.ui import queries
 from sudoless.server.ui.flows import layout_json
 from sudoless.server.ui.projects import PAGE_SIZE, page_number, readable_project_ids
 from sudoless.server.ui.web import api_permission, data, locate_execution, page_url, render
@@ -53,7 +52,7 @@ def _day(text: str | None, end: bool = False) -> int | None:
     return int(day.timestamp() * 1000) + (86_400_000 if end else 0)
 
 
-def history(call: Call) -> Response:
+def history_page(call: Call) -> Response:
     params = call.params
     wanted_project = (params.get("project") or "").strip()
     visible = readable_project_ids(call)
@@ -68,17 +67,17 @@ def history(call: Call) -> Response:
         statuses = tuple(s for s in Status if s not in TERMINAL_FLOW)
     elif status_text in Status.__members__:
         statuses = (Status(status_text),)
-    wanted = queries.HistoryFilter(project_ids=project_ids, flow=(params.get("flow") or "").strip(),
+    wanted = history.HistoryFilter(project_ids=project_ids, flow=(params.get("flow") or "").strip(),
                                    statuses=statuses, user=(params.get("user") or "").strip(),
                                    since=_day(params.get("from")), until=_day(params.get("to"), end=True))
     page = page_number(call)
-    found = queries.execution_history(call.store, wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    found = history.execution_history(call.store, wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     filters = {"project": wanted_project, "flow": wanted.flow, "status": status_text, "user": wanted.user,
                "from": params.get("from") or "", "to": params.get("to") or ""}
     return render(call, "executions.html", title="Executions", runs=found.runs, total=found.total, page=page,
                   pages=max(1, ceil(found.total / PAGE_SIZE)), filters=filters,
                   statuses=[s.value for s in Status],
-                  users=queries.user_names(call.store) if call.user.is_admin else [],
+                  users=history.user_names(call.store) if call.user.is_admin else [],
                   page_link=lambda n: page_url("executions", **filters, page=n))
 
 
@@ -142,18 +141,18 @@ def execution_log(call: Call) -> Response:
         return data({"error": f"Job {job} doesn't exist in execution {record.id}"}, 404)
     attempt = call.params.integer("attempt", max(attempts))
     length = min(max(call.params.integer("length", 65536), 0), MAX_LOG_BYTES)
-    size = queries.log_size(call.store, record.id, job, attempt)
+    size = history.log_size(call.store, record.id, job, attempt)
     offset = call.params.integer("offset", 0)
     if offset < 0:
         offset = max(size - length, 0)
-    raw = queries.read_log_range(call.store, record.id, job, attempt, offset, length) if offset < size else b""
+    raw = history.read_log_range(call.store, record.id, job, attempt, offset, length) if offset < size else b""
     skipped, piece = utf8_range(raw)
     return data({"job": job, "attempt": attempt, "attempts": sorted(set(attempts)), "offset": offset + skipped,
                  "length": len(piece), "size": size, "data": piece.decode("utf-8", "replace")})
 
 
 ROUTES = [
-    ("/ui/executions", Route("executions", history, methods=GET)),
+    ("/ui/executions", Route("executions", history_page, methods=GET)),
     ("/ui/executions/{execid}", Route("execution", execution_view, READ, locate=locate_execution, methods=GET)),
     ("/ui/data/executions/{execid}/runs",
      Route("data:runs", execution_runs, UPDATES, locate=locate_execution, methods=GET)),

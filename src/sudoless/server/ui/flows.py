@@ -11,12 +11,13 @@ from typing import Any
 
 from starlette.responses import Response
 
+from sudoless.flows.store import history
 from sudoless.flows.store import projects as project_queries
 from sudoless.flows.store.projects import FlowRecord
 from sudoless.server.ajax.executor import EXECUTOR
 from sudoless.server.ajax.manager import MANAGER
 from sudoless.server.dispatch import GET, Call, Route
-from sudoless.server.ui import charts, queries
+from sudoless.server.ui import charts
 from sudoless.server.ui.layout import layout_flow
 from sudoless.server.ui.projects import abilities, current_flows
 from sudoless.server.ui.web import api_permission, data, error_page, locate_project, page_url, render, ui_of
@@ -76,7 +77,7 @@ def flow_view(call: Call) -> Response:
     if flow_id not in flows or flows[flow_id].embedded:
         return error_page(call, 404, "No such flow", f"Project {project.name} has no flow {flow_id}.")
     now = call.store.clock()
-    runs = queries.recent_runs(call.store, project.id, flow_id, 50)
+    runs = history.recent_runs(call.store, project.id, flow_id, 50)
     last_status: dict[str, str] = {}
     if runs:
         for run in call.store.job_runs(runs[0].id):  # oldest attempt first: the latest attempt wins

@@ -16,11 +16,12 @@ from starlette.responses import Response
 from sudoless.accounts import Permission
 from sudoless.accounts.permissions import allows
 from sudoless.flows import projects as lifecycle
+from sudoless.flows.store import history
 from sudoless.flows.store import projects as project_queries
 from sudoless.flows.store.projects import FlowRecord, ProjectRecord
 from sudoless.server.ajax.manager import MANAGER
 from sudoless.server.dispatch import GET, POST, Call, Route
-from sudoless.server.ui import charts, queries
+from sudoless.server.ui import charts
 from sudoless.server.ui.web import api_permission, locate_project, page_url, redirect, render
 
 __all__ = ["ROUTES", "readable_project_ids"]
@@ -42,8 +43,8 @@ def readable_project_ids(call: Call) -> list[int] | None:
     """
     if allows(call.accounts.global_permissions(call.user), READ):
         return None
-    active = set(queries.active_project_ids(call.store))
-    candidates = queries.granted_project_ids(call.store, call.user.name, call.user.groups)
+    active = set(history.active_project_ids(call.store))
+    candidates = history.granted_project_ids(call.store, call.user.name, call.user.groups)
     return [pid for pid in candidates if pid in active and call.allowed(pid, READ)]
 
 
@@ -55,7 +56,7 @@ def page_number(call: Call) -> int:
 def project_list(call: Call) -> Response:
     search = (call.params.get("q") or "").strip()
     page = page_number(call)
-    projects, total = queries.project_page(call.store, search, PAGE_SIZE, (page - 1) * PAGE_SIZE,
+    projects, total = history.project_page(call.store, search, PAGE_SIZE, (page - 1) * PAGE_SIZE,
                                            readable_project_ids(call))
     pages = max(1, ceil(total / PAGE_SIZE))
     return render(call, "projects.html", title="Projects", projects=projects, total=total, page=page, pages=pages,
@@ -80,14 +81,14 @@ def project_view(call: Call) -> Response:
     context: dict[str, Any] = {"tab": tab, "tabs": TABS, "project": project, "can": abilities(call, project)}
     if tab == "flows":
         flows = sorted(fid for fid, record in current_flows(call, project).items() if not record.embedded)
-        context["rates"] = charts.success_rates(queries.flow_outcomes(call.store, project.id), flows)
-        context["last"] = queries.last_executions(call.store, project.id)
+        context["rates"] = charts.success_rates(history.flow_outcomes(call.store, project.id), flows)
+        context["last"] = history.last_executions(call.store, project.id)
         context["schedules"] = {s.flow_id: s for s in call.scheduler.list(project.id)}
     elif tab == "versions":
-        context["versions"] = queries.project_versions(call.store, project.id)
+        context["versions"] = history.project_versions(call.store, project.id)
     elif tab == "log":
         page = page_number(call)
-        total = queries.count_events(call.store, project.id)
+        total = history.count_events(call.store, project.id)
         context.update(events=project_queries.project_events(call.store, project.id, (page - 1) * PAGE_SIZE,
                                                              PAGE_SIZE),
                        page=page, pages=max(1, ceil(total / PAGE_SIZE)), total=total,

@@ -16,10 +16,10 @@ from starlette.responses import Response
 
 from sudoless.errors import InputError
 from sudoless.flows.schedule import CronExpression
+from sudoless.flows.store import history
 from sudoless.flows.store import projects as project_queries
 from sudoless.server.ajax.schedule import SCHEDULE
 from sudoless.server.dispatch import GET, POST, Call, Route
-from sudoless.server.ui import queries
 from sudoless.server.ui.projects import readable_project_ids
 from sudoless.server.ui.web import api_permission, data, locate_schedule, page_url, redirect, render
 
@@ -47,7 +47,7 @@ def schedule_list(call: Call) -> Response:
     visible = readable_project_ids(call)
     schedules = [s for s in call.scheduler.list() if visible is None or s.project_id in visible]
     can_change = {pid: call.allowed(pid, CHANGE) for pid in {s.project_id for s in schedules}}
-    projects, _ = queries.project_page(call.store, "", 10_000, 0, visible)
+    projects, _ = history.project_page(call.store, "", 10_000, 0, visible)
     chosen = call.params.get("project") or ""
     return render(call, "schedules.html", title="Schedules", schedules=schedules, can_change=can_change,
                   projects=[p.name for p in projects if p.version], zones=time_zones(), chosen_project=chosen,

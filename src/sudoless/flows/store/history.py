@@ -1,4 +1,4 @@
-"""The read queries the web UI needs beyond :class:`~sudoless.flows.store.Store`: filtered and paged
+"""The read queries of the history views (web UI) beyond :class:`~sudoless.flows.store.Store`: filtered and paged
 execution history, per-flow outcome counts, recent runs of a flow, project versions.
 
 Each one is a single indexed statement (``ix_executions_flow`` on project, flow and submit time; the
