@@ -113,7 +113,7 @@ class AveragingEngine:
                 max(0, min(n, last * local_batch) - first * local_batch) for n in run.data.sizes()
             )
             run.global_step += steps
-            on_step(last - 1, stats.logs())
+            on_step(round_, stats.logs())  # a round is what the progress bar counts
             if model.stop_training:
                 break
         return stats

@@ -209,8 +209,13 @@ def prepare(
     partitions: int | None = None,
     features: str | list[str] = "features",
     label: str = "label",
+    into_workers: bool = True,
 ) -> ShardedData:
-    """Partition and cache the data, load it into the Python workers, and describe it for the driver."""
+    """Partition and cache the data, load it into the Python workers, and describe it for the driver.
+
+    ``into_workers=False`` skips the load job, for the barrier engine, whose long-lived tasks read their
+    partition from the RDD themselves.
+    """
     from pyspark import StorageLevel
 
     from sudoless.nn.spark.session import local_workers_run_this_python
@@ -229,7 +234,8 @@ def prepare(
     starts = [0, *np.cumsum(sizes).tolist()]
     first = next(s for s in shapes if s[1])
     sharded = ShardedData(key, rdd, [int(s) for s in starts], tuple(first[2]), tuple(first[3]), first[4])
-    load(sharded)
+    if into_workers:
+        load(sharded)
     return sharded
 
 

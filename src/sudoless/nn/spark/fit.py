@@ -100,6 +100,10 @@ def fit_spark(
     parallelism (one per task slot). ``checkpoint_dir`` gets a checkpoint after every epoch; with ``resume``
     training continues from the newest. A failed job is retried up to ``retries`` times; the synchronous
     engines give the same model either way.
+
+    Not (yet) supported: ``tbptt``, multi-input models (``x`` as a list of arrays). Dropout draws its masks
+    from each worker's own generator, so a model with dropout follows single-process training only in
+    distribution, not value for value.
     """
     _, optimizer = model._require_compiled()
     if batch_size < 1:
@@ -110,7 +114,7 @@ def fit_spark(
     epochs_per_stage = max(1, epochs if epochs_per_stage is None else int(epochs_per_stage))
     sc = spark_context(spark)
     started = time.perf_counter()
-    sharded = prepare(data, y, sc, partitions, features, label)
+    sharded = prepare(data, y, sc, partitions, features, label, into_workers=engine != "barrier")
     try:
         if not model.built:
             model.build(sharded.sample_shape)
