@@ -31,7 +31,7 @@ def _pyvrp():  # type: ignore[no-untyped-def]
     return pyvrp
 
 
-class _Engine:
+class Engine:
     """One problem translated to PyVRP data; solves with or without a cap on route distance."""
 
     def __init__(self, problem: Problem) -> None:
@@ -99,9 +99,9 @@ def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0) -> S
     """PyVRP on the whole (dense) problem, with min-max balancing and minimum stops added on top."""
     started = time.monotonic()
     deadline = started + time_limit
-    engine = _Engine(problem)
+    engine = Engine(problem)
     balanced = problem.objective != Objective.TOTAL
-    first = time_limit * (0.35 if balanced else 0.7 if problem.min_stops else 0.9)
+    first = time_limit * (0.35 if balanced else 0.7 if problem.min_stops else 0.95)
     routes, _ = engine.solve(first, seed)
     rounds = 0
     if balanced:

@@ -7,9 +7,10 @@ PART_SIZE^2) on the executor that solves them. Without a session one is started 
 this process (what small instances and tests of the decomposition want), and with ``spark="processes"`` on
 this machine's cores without a JVM (what ~1,000 customers in 2 parts want: Spark's start-up would eat the budget).
 
-After stitching, when the whole instance still fits a dense matrix, the routes get a last pass of local
-search across part borders; above that they are improved again on shifted parts (the tour rotated by half a
-part, so former borders fall inside parts).
+After stitching, when the whole instance still fits a dense matrix, the routes seed PyVRP on the whole
+instance (engine parts) or get a last pass of local search (divide parts), across the part borders; above
+that, the instance is solved again on shifted parts (the tour rotated by half a part, so former borders fall
+inside parts) and the better plan is kept.
 """
 
 from __future__ import annotations
@@ -101,7 +102,17 @@ def solve_parts(
     per_part = max(0.5, first * (deadline - time.monotonic()) / waves)
     routes = _run(parts, solver, per_part, seed, spark)
     passes = 1
-    if problem.dense:
+    if problem.dense and solver == "engine":
+        # the stitched plan seeds PyVRP on the whole instance, which re-optimises across the part borders
+        from sudoless.routing.engine import Engine
+
+        polished, ok = Engine(problem).solve(max(0.1, deadline - time.monotonic()), seed, initial=routes)
+        if ok and problem.score([problem.route_length(r) for r in polished]) <= problem.score(
+            [problem.route_length(r) for r in routes]
+        ):
+            routes = polished
+        passes = 2
+    elif problem.dense:
         from sudoless.routing.improve import improve
 
         routes = improve(problem, routes, seconds=max(0.0, deadline - time.monotonic()), seed=seed)
