@@ -44,6 +44,8 @@ def stage(run: Run, orders: list[Array]) -> list[dict[str, Any]]:
     state = {**{k: np.array(v) for k, v in optimizer.state.items()}, "iterations": np.array(optimizer.iterations)}
     orders = [order.astype(np.int64) for order in orders]
     step0 = run.global_step
+    # In local mode every task runs on this machine: keep the ring on loopback whatever address Spark bound.
+    loopback = str(run.sc.master).startswith("local")
 
     def task(items: Iterator[Any]) -> Iterator[dict[str, Any]]:
         entered = time.perf_counter()
@@ -51,7 +53,7 @@ def stage(run: Run, orders: list[Array]) -> list[dict[str, Any]]:
         rank = context.partitionId()
         index, x, y = next(iter(items))
         part = Shard(starts[index], x, y)
-        host = context.getTaskInfos()[rank].address.rsplit(":", 1)[0]
+        host = "127.0.0.1" if loopback else context.getTaskInfos()[rank].address.rsplit(":", 1)[0]
         server = listen(host)
         addresses = context.allGather(f"{host}:{server.getsockname()[1]}")
         ring = Ring(rank, addresses, server)
