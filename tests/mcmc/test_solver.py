@@ -73,3 +73,12 @@ def test_stop_hook_and_bad_arguments(english: LanguageModel) -> None:
         solve("", english)
     with pytest.raises(InputError):
         solve("abc", english, time_limit=0)
+
+
+def test_a_word_longer_than_64_letters_is_scored(english: LanguageModel) -> None:
+    # Line noise in a fortune cookie once crashed the word scorer (word codes hash 64 letters at most).
+    noise = "supercalifragilisticexpialidocious" * 2
+    plain = TEXTS[0] + " " + noise + " " + TEXTS[1]
+    solution = solve(encipher(plain, KEYS[2]), english, time_limit=300, seed=0)
+    assert len(noise) > 64
+    assert solution.plaintext.startswith(TEXTS[0]) and solution.plaintext.endswith(TEXTS[1])

@@ -112,9 +112,16 @@ class SymbolGibbs:
             keys[:, s] = letter
 
 
-def search(text: SymbolText, model: LanguageModel, time_limit: float, seed: int,
-           options: HomophonicSearch | None = None, progress: Callable[[float, float, int], None] | None = None,
-           clock: Callable[[], float] = time.monotonic, stop: Callable[[], bool] | None = None) -> Outcome:
+def search(
+    text: SymbolText,
+    model: LanguageModel,
+    time_limit: float,
+    seed: int,
+    options: HomophonicSearch | None = None,
+    progress: Callable[[float, float, int], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    stop: Callable[[], bool] | None = None,
+) -> Outcome:
     """Batches of annealed Gibbs chains until ``agree`` chains of a batch share the best score, the time
     limit passes or ``stop()`` is true. Deterministic for a seed when neither the clock nor ``stop`` ends it."""
     options = options or HomophonicSearch()

@@ -136,7 +136,9 @@ def _word_grid(shifted: np.ndarray) -> np.ndarray:
     grid = np.zeros((len(starts), width), dtype=np.int64)
     for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
         grid[i, : e - s] = shifted[s:e]
-    return grid
+    # Word codes hash the first len(POWERS) = 64 letters (words.word_codes); longer "words" (a run of
+    # letters in a cookie of line noise) are scored by those letters, like any other unknown word.
+    return grid[:, : len(POWERS)]
 
 
 @dataclass
