@@ -29,6 +29,7 @@ from sudoless.routing.tsp import giant_tour
 
 PART_SIZE = 1000
 SPARK_FROM = 5000  # customers from which a Spark session is worth its start-up
+TASK_OVERHEAD = 1.5  # seconds a part costs beyond its solver's budget (matrix, solver data, worker start)
 
 
 def solve_part(payload: tuple[Part, str, float, int]) -> list[list[int]]:
@@ -99,7 +100,8 @@ def solve_parts(
     parts = partition(problem, tour, part_size)
     waves = -(-len(parts) // slots)
     first = 0.6 if problem.dense else 0.5
-    per_part = max(0.5, first * (deadline - time.monotonic()) / waves)
+    # each task also builds its matrix and solver data (about a second at 1,000 customers): keep that aside
+    per_part = max(0.5, first * (deadline - time.monotonic()) / waves - TASK_OVERHEAD)
     routes = _run(parts, solver, per_part, seed, spark)
     passes = 1
     if problem.dense and solver == "engine":
@@ -116,12 +118,12 @@ def solve_parts(
         from sudoless.routing.improve import improve
 
         routes = improve(problem, routes, seconds=max(0.0, deadline - time.monotonic()), seed=seed)
-    elif len(parts) > 1 and deadline - time.monotonic() > 1.0:
+    elif len(parts) > 1 and (deadline - time.monotonic()) / waves > 2 * TASK_OVERHEAD + 1.0:
         # second pass on shifted parts: the stitched routes give the order, the cut points move by half a part
         order = np.asarray([i for r in _by_angle(problem, routes) for i in r], dtype=np.int64)
         order = np.roll(order, -(part_size // 2))
         shifted = partition(problem, order, part_size)
-        per_part = max(0.5, 0.9 * (deadline - time.monotonic()) / (-(-len(shifted) // slots)))
+        per_part = max(0.5, 0.9 * (deadline - time.monotonic()) / (-(-len(shifted) // slots)) - TASK_OVERHEAD)
         again = _run(shifted, solver, per_part, seed + 7919, spark)
         if problem.score([problem.route_length(r) for r in again]) < problem.score(
             [problem.route_length(r) for r in routes]
