@@ -29,7 +29,7 @@ from sudoless.routing.tsp import giant_tour
 
 PART_SIZE = 1000
 SPARK_FROM = 5000  # customers from which a Spark session is worth its start-up
-TASK_OVERHEAD = 1.5  # seconds a part costs beyond its solver's budget (matrix, solver data, worker start)
+TASK_OVERHEAD = 3.0  # seconds a part costs beyond its solver's budget (matrix, solver data, worker start)
 
 
 def solve_part(payload: tuple[Part, str, float, int]) -> list[list[int]]:
@@ -99,7 +99,9 @@ def solve_parts(
     tour = giant_tour(problem, seconds=min(5.0, 0.1 * time_limit))
     parts = partition(problem, tour, part_size)
     waves = -(-len(parts) // slots)
-    first = 0.6 if problem.dense else 0.5
+    per_wave = (deadline - time.monotonic()) / waves
+    two_passes = not problem.dense and len(parts) > 1 and per_wave > 4 * TASK_OVERHEAD + 2.0
+    first = 0.6 if problem.dense else 0.5 if two_passes else 0.95
     # each task also builds its matrix and solver data (about a second at 1,000 customers): keep that aside
     per_part = max(0.5, first * (deadline - time.monotonic()) / waves - TASK_OVERHEAD)
     routes = _run(parts, solver, per_part, seed, spark)
@@ -118,7 +120,7 @@ def solve_parts(
         from sudoless.routing.improve import improve
 
         routes = improve(problem, routes, seconds=max(0.0, deadline - time.monotonic()), seed=seed)
-    elif len(parts) > 1 and (deadline - time.monotonic()) / waves > 2 * TASK_OVERHEAD + 1.0:
+    elif two_passes:
         # second pass on shifted parts: the stitched routes give the order, the cut points move by half a part
         order = np.asarray([i for r in _by_angle(problem, routes) for i in r], dtype=np.int64)
         order = np.roll(order, -(part_size // 2))
