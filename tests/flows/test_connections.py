@@ -1,0 +1,52 @@
+"""Pooled connections to MariaDB and PostgreSQL that die while idle (a restart, a failover, ``wait_timeout``)
+are replaced before use instead of failing the request that takes them."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import MARIADB_ADMIN, POSTGRES_ADMIN
+from sudoless.flows.store import Store
+from sudoless.flows.store import engine as engines
+
+IDENTITY = {"mariadb": "SELECT CONNECTION_ID()", "postgresql": "SELECT pg_backend_pid()"}
+KILL = {"mariadb": "KILL {}", "postgresql": "SELECT pg_terminate_backend({})"}
+
+
+def kill_pooled_connection(store: Store, kind: str) -> None:
+    """End the server side of the pool's one connection, from another session, as a server restart would."""
+    with store.read() as conn:
+        ident = conn.exec_driver_sql(IDENTITY[kind]).scalar()
+    admin = sa.create_engine(MARIADB_ADMIN if kind == "mariadb" else POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(KILL[kind].format(int(ident)))
+    admin.dispose()
+
+
+@pytest.mark.parametrize("fresh_db", ["mariadb", "postgresql"], indirect=True)
+def test_a_connection_killed_while_idle_is_replaced(fresh_db: tuple[str, str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    kind, url = fresh_db
+    monkeypatch.setattr(engines, "IDLE_PING_SECONDS", 0.0)  # every checkout counts as after an idle spell
+    store = Store(url)
+    try:
+        kill_pooled_connection(store, kind)
+        assert store.executions(limit=5) == []
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("fresh_db", ["mariadb", "postgresql"], indirect=True)
+def test_without_the_idle_check_the_dead_connection_fails_the_request(fresh_db: tuple[str, str],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control: with the check out of reach, the same kill surfaces as an error."""
+    kind, url = fresh_db
+    monkeypatch.setattr(engines, "IDLE_PING_SECONDS", 1e9)
+    store = Store(url)
+    try:
+        kill_pooled_connection(store, kind)
+        with pytest.raises(sa.exc.OperationalError):
+            store.executions(limit=5)
+    finally:
+        store.close()
