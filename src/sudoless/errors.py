@@ -19,7 +19,8 @@ subprocesses, Spark workers), so each one keeps its message in ``args`` and stay
     │   └── ThrottledError         too many failed logins for a user or an address
     ├── PermissionDenied           the user lacks the permission an action needs
     ├── StateError                 an action that the current state forbids (cancel a finished flow)
-    │   └── FlowLockedError        the flow is locked (``setFlowLock``): it neither runs nor is scheduled
+    │   ├── FlowLockedError        the flow is locked (``setFlowLock``): it neither runs nor is scheduled
+    │   └── DaemonError            a server we start (MySQL, Spark master or worker) did not start or stop
     ├── StoreError                 the database cannot be reached or migrated
     └── JobError                   a job could not be started (bad command, missing job type); exit 1
 """
@@ -78,6 +79,18 @@ class PermissionDenied(SudolessError):
 
 class StateError(SudolessError):
     """The action is not allowed in the object's current state (for example, resuming a finished flow)."""
+
+
+class DaemonError(StateError):
+    """A background server sudoless starts did not start or stop; ``log_tail`` holds the end of its log, which
+    the command line shows under the one-line message because the cause is almost always written there."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message, log_tail)
+
+    @property
+    def log_tail(self) -> str:
+        return str(self.args[1]) if len(self.args) > 1 else ""
 
 
 class FlowLockedError(StateError):

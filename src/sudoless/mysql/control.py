@@ -22,7 +22,7 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sudoless.errors import ConfigError, StateError
+from sudoless.errors import ConfigError, DaemonError, StateError
 from sudoless.mysql.admin import connect
 from sudoless.mysql.instance import Instance
 from sudoless.mysql.layout import name_flag
@@ -44,15 +44,8 @@ TAIL_LINES = 12
 _FATAL = ("Will retry for 30 seconds", "Unable to lock", "Address already in use", "too long (>")
 
 
-class ServerError(StateError):
+class ServerError(DaemonError):
     """The server did not initialise, start or stop; ``log_tail`` holds the last lines of its logs."""
-
-    def __init__(self, message: str, log_tail: str = "") -> None:
-        super().__init__(message, log_tail)
-
-    @property
-    def log_tail(self) -> str:
-        return str(self.args[1]) if len(self.args) > 1 else ""
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 from sudoless.flows.jobtypes import JobContext, JobResult, register
-from sudoless.flows.jobtypes.process import run_process
+from sudoless.flows.jobtypes.builtin import run_commands
 
 FLAGS = {
     "epochs": "--epochs",
@@ -74,15 +73,9 @@ class NeuralNetworkJob:
         except ValueError as exc:
             ctx.log.line(str(exc), "ERROR")
             return JobResult(False, message=str(exc))
-        ctx.log.line(f"Command: sudoless nn train {' '.join(argv[5:])}")
-        deadline = time.monotonic() + ctx.timeout if ctx.timeout else None
-        outcome = run_process(argv, ctx, deadline)
-        if outcome.killed:
-            return JobResult(False, killed=True, message="killed")
-        if outcome.timed_out:
-            return JobResult(False, message=f"timed out after {ctx.timeout:g} s")
-        if outcome.returncode != 0:
-            return JobResult(False, message=f"training failed (exit code {outcome.returncode})")
+        outcome = run_commands(ctx, [argv])
+        if not outcome.succeeded:
+            return outcome
         try:
             result = json.loads((output / "metrics.json").read_text())
         except (OSError, json.JSONDecodeError) as exc:

@@ -24,7 +24,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from sudoless.config import Settings
-from sudoless.errors import ConfigError, InputError, StateError
+from sudoless.errors import ConfigError, DaemonError, InputError, StateError
 from sudoless.mysql.processes import is_alive, start_ticks
 from sudoless.spark.java import JavaRuntime, spark_java
 
@@ -60,15 +60,8 @@ JAVA_MODULE_OPTIONS = (
 )
 
 
-class ClusterError(StateError):
+class ClusterError(DaemonError):
     """The cluster did not start or stop; ``log_tail`` holds the end of the daemon's log."""
-
-    def __init__(self, message: str, log_tail: str = "") -> None:
-        super().__init__(message, log_tail)
-
-    @property
-    def log_tail(self) -> str:
-        return str(self.args[1]) if len(self.args) > 1 else ""
 
 
 @dataclass(frozen=True)
