@@ -325,6 +325,7 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="3 X instances and 6 min-max cases, 10 s each")
     parser.add_argument("--instances", default=None, help="comma-separated X instance names")
+    parser.add_argument("--cases", default=None, help="comma-separated min-max cases, e.g. kroA200:10,rat783:20")
     parser.add_argument("--solvers", default=",".join(SOLVERS))
     parser.add_argument("--skip-cvrp", action="store_true")
     parser.add_argument("--skip-mtsp", action="store_true")
@@ -346,6 +347,8 @@ def main() -> None:
         )
     )
     cases = QUICK_MTSP if args.quick else sorted(MTSP_BEST)
+    if args.cases:
+        cases = [(name, int(m)) for name, m in (c.split(":") for c in args.cases.split(","))]
     report: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": platform.platform(),

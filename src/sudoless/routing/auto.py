@@ -70,5 +70,9 @@ def solve(
         solution = solve_parts(problem, time_limit=time_limit, seed=seed, spark=spark, part_size=size, solver=sub)
     if solver == "auto":
         solution.solver = f"auto:{solution.solver}"
+    if problem.objective == Objective.MAKESPAN:  # every plan's longest route is at least the farthest bound
+        solution.bound = max(solution.bound or 0.0, problem.farthest_bound())
+        value = solution.objective(problem)
+        solution.optimal = solution.optimal or value <= solution.bound * (1 + 1e-9)
     solution.seconds = time.monotonic() - started
     return solution

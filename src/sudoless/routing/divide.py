@@ -21,7 +21,7 @@ import numpy as np
 from sudoless.errors import InputError
 from sudoless.routing.check import check
 from sudoless.routing.improve import improve, neighbours, ruin_and_recreate
-from sudoless.routing.model import Problem, Solution
+from sudoless.routing.model import Objective, Problem, Solution
 from sudoless.routing.split import split
 from sudoless.routing.tsp import giant_tour, reoptimise
 
@@ -92,13 +92,29 @@ def _feasible(problem: Problem, routes: list[list[int]]) -> bool:
 def solve_divide(
     problem: Problem, time_limit: float = 10.0, seed: int = 0, initial: list[list[int]] | None = None
 ) -> Solution:
-    """Divide and conquer within ``time_limit`` seconds (wall clock); reproducible for a seed and budget."""
+    """Divide and conquer within ``time_limit`` seconds (wall clock); reproducible for a seed and budget.
+
+    For the makespan it first tries to reach the farthest bound (:mod:`sudoless.routing.farthest`).
+    """
     started = time.monotonic()
     deadline = started + time_limit
     if problem.n > PART_SIZE or not problem.dense:
         from sudoless.routing.spark import solve_parts
 
         return solve_parts(problem, time_limit=time_limit, seed=seed, spark=None)
+    if initial is None and problem.objective == Objective.MAKESPAN:
+        from sudoless.routing.farthest import SHARE, reach_farthest_bound
+
+        tight = reach_farthest_bound(problem, seconds=SHARE * time_limit, seed=seed)
+        if tight is not None:
+            return Solution(
+                tight,
+                "divide",
+                time.monotonic() - started,
+                bound=problem.farthest_bound(),
+                optimal=True,
+                notes={"farthest_bound": True},
+            )
     rng = np.random.default_rng(seed)
     near = neighbours(problem)
     if initial is None:

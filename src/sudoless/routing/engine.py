@@ -61,7 +61,10 @@ class Engine:
         limit = min(x for x in (cap, p.max_distance, float("inf")) if x is not None)
         vehicle = {"num_available": p.dispatchers, "capacity": dims}
         if np.isfinite(limit):
-            vehicle["max_distance"] = int(np.floor(limit * self.scale + 1e-6))
+            # never below the longest out-and-back in PyVRP's rounded units: a cap at exactly twice the
+            # farthest distance would otherwise exclude that location's own route after rounding
+            alone = int((self.matrix[0, 1:] + self.matrix[1:, 0]).max())
+            vehicle["max_distance"] = max(int(np.floor(limit * self.scale + 1e-6)), alone)
         return pv.ProblemData(
             locations=[pv.Location(float(x), float(y)) for x, y in coords],
             clients=[pv.Client(location=i, delivery=loads[i]) for i in range(1, p.n + 1)],
@@ -72,10 +75,19 @@ class Engine:
         )
 
     def solve(
-        self, seconds: float, seed: int, cap: float | None = None, initial: list[list[int]] | None = None
+        self,
+        seconds: float,
+        seed: int,
+        cap: float | None = None,
+        initial: list[list[int]] | None = None,
+        until_feasible: bool = False,
     ) -> tuple[list[list[int]], bool]:
-        from pyvrp.stop import MaxRuntime
+        """Routes and whether PyVRP found them feasible; ``until_feasible`` stops at the first feasible plan."""
+        from pyvrp.stop import FirstFeasible, MaxRuntime, MultipleCriteria
 
+        stop = MaxRuntime(max(0.05, seconds))
+        if until_feasible:
+            stop = MultipleCriteria([stop, FirstFeasible()])
         data = self.data(cap)
         start = None
         if initial:
@@ -85,7 +97,7 @@ class Engine:
                 start = None
         result = self.pyvrp.solve(
             data,
-            stop=MaxRuntime(max(0.05, seconds)),
+            stop=stop,
             seed=seed,
             display=False,
             collect_stats=False,
@@ -99,8 +111,16 @@ def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0) -> S
     """PyVRP on the whole (dense) problem, with min-max balancing and minimum stops added on top."""
     started = time.monotonic()
     deadline = started + time_limit
+    if problem.objective == Objective.MAKESPAN:
+        from sudoless.routing.farthest import SHARE, reach_farthest_bound
+
+        tight = reach_farthest_bound(problem, seconds=SHARE * time_limit, seed=seed)
+        if tight is not None:
+            bound = problem.farthest_bound()
+            return Solution(tight, "engine", time.monotonic() - started, bound=bound, optimal=True)
     engine = Engine(problem)
     balanced = problem.objective != Objective.TOTAL
+    time_limit = deadline - time.monotonic()  # what the attempt at the bound left
     first = time_limit * (0.35 if balanced else 0.7 if problem.min_stops else 0.95)
     routes, _ = engine.solve(first, seed)
     rounds = 0

@@ -50,6 +50,9 @@ def solve_exact(problem: Problem, time_limit: float = 30.0, seed: int = 0) -> So
         )
     started = time.monotonic()
     incumbent = solve_divide(problem, time_limit=min(2.0, 0.2 * time_limit), seed=seed)
+    if incumbent.optimal:  # divide reached a lower bound (the farthest one for the makespan): nothing to prove
+        incumbent.solver, incumbent.seconds = "exact", time.monotonic() - started
+        return incumbent
     lengths = incumbent.lengths(problem)
     highspy = _highspy()
     n, d = problem.n, problem.matrix
