@@ -31,7 +31,6 @@ def test_every_solver_reaches_the_bound_on_eil51_with_ten_salesmen(benchmarks: P
     assert solution.optimal and solution.gap(problem) == 0.0
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("solver", ["divide", "engine", "auto"])
 def test_kroa200_with_ten_salesmen_reaches_the_bound(benchmarks: Path, solver: str) -> None:
     # the min-max search alone stalled at 6280.73 (20 s) against the bound and best-known 6223.22
