@@ -46,7 +46,13 @@ class HomophonicSearch:
     found the true key more than twice as often per chain on the hard ciphers (where most chains freeze in
     a false optimum), so about as often or more per CPU second. ``agree`` is 3 because two chains of a batch
     were once seen to end on the same wrong key; agreement only ends a search early, so asking for more
-    of it never loses a solution, it only spends more time."""
+    of it never loses a solution, it only spends more time.
+
+    Every second batch restarts all its chains from the best key so far, reheated to ``reheat`` and cooled
+    over ``reheat_sweeps`` sweeps (0: only fresh batches). A false optimum holds some of the true key, and
+    a moderate reheat keeps that part while the rest melts: on a tuning cipher where 16 fresh chains all
+    froze in false optima, 1 of 16 reheated chains reached the true key. Reheated chains start together,
+    so for the agreement test only those that end above their starting score count."""
 
     chains: int = 16
     sweeps: int = 800
@@ -54,6 +60,8 @@ class HomophonicSearch:
     t_end: float = 0.8
     polish: int = 3
     agree: int = 3
+    reheat: float = 3.0
+    reheat_sweeps: int = 400
 
 
 @dataclass(frozen=True)
@@ -157,13 +165,14 @@ def search(
     clock: Callable[[], float] = time.monotonic,
     stop: Callable[[], bool] | None = None,
 ) -> Outcome:
-    """Batches of annealed Gibbs chains until ``agree`` chains of a batch share the best score, the time
+    """Batches of annealed Gibbs chains until ``agree`` chains share the best score, the time
     limit passes or ``stop()`` is true. Deterministic for a seed when neither the clock nor ``stop`` ends it."""
     options = options or HomophonicSearch()
     rng = np.random.default_rng(seed)
     sampler = SymbolGibbs(text, model)
     start = clock()
     temperatures = options.t_start * (options.t_end / options.t_start) ** np.linspace(0, 1, options.sweeps)
+    reheating = options.reheat * (options.t_end / options.reheat) ** np.linspace(0, 1, options.reheat_sweeps)
     best, best_score = np.zeros(sampler.symbols, dtype=np.int64), -np.inf
     optima: dict[bytes, float] = {}
     trace: list[tuple[float, float, float]] = []
@@ -172,12 +181,16 @@ def search(
     out_of_time = False
     while not out_of_time:
         batches += 1
-        keys = sampler.random_keys(options.chains, rng)
+        reheated = batches % 2 == 0 and options.reheat_sweeps > 0
+        if reheated:
+            keys, schedule, start_score = np.repeat(best[None], options.chains, axis=0), reheating, best_score
+        else:
+            keys, schedule = sampler.random_keys(options.chains, rng), temperatures
         codes = sampler.codes(keys)
         if not trace:
             first = sampler.scores(codes)
             trace.append((0.0, float(first.max()), float(first.mean())))
-        for done, temperature in enumerate(temperatures):
+        for done, temperature in enumerate(schedule):
             sampler.sweep(keys, codes, float(temperature), rng)
             if done % 20 == 19 and (clock() - start >= time_limit or (stop is not None and stop())):
                 out_of_time = True
@@ -190,7 +203,7 @@ def search(
         top = int(np.argmax(scores))
         if scores[top] > best_score + 1e-9:
             best, best_score = keys[top].copy(), float(scores[top])
-        finals.extend(scores.tolist())
+        finals.extend((scores[scores > start_score + 1e-6] if reheated else scores).tolist())
         agreement = int((np.abs(np.array(finals) - best_score) < 1e-6).sum())
         elapsed = clock() - start
         trace.append((elapsed, best_score, float(scores.mean())))
