@@ -12,6 +12,7 @@ import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.nn.layers.activations import log_softmax, sigmoid
+from sudoless.nn.specs import build
 
 Array = np.ndarray
 
@@ -211,16 +212,7 @@ def get_loss(spec: str | dict[str, Any] | Loss) -> Loss:
     """A loss from an instance, a name, or ``{"name": ..., **options}``."""
     if isinstance(spec, Loss):
         return spec
-    options: dict[str, Any] = {}
-    if isinstance(spec, dict):
-        options = dict(spec)
-        spec = options.pop("name", "")
-    if spec not in LOSSES:
-        raise InputError(f"unknown loss '{spec}'; known: {', '.join(sorted(LOSSES))}")
-    try:
-        return LOSSES[spec](**options)
-    except TypeError as exc:
-        raise InputError(f"loss {spec}: {exc}") from None
+    return build(LOSSES, spec, "loss")
 
 
 def loss_config(loss: Loss) -> dict[str, Any]:

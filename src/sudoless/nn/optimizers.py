@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from sudoless.errors import InputError
 from sudoless.nn.schedules import Schedule, get_schedule
+from sudoless.nn.specs import build
 
 Array = np.ndarray
 
@@ -199,13 +199,4 @@ def get_optimizer(spec: str | dict[str, Any] | Optimizer) -> Optimizer:
     """An optimiser from an instance, a name, or ``{"name": ..., **options}``."""
     if isinstance(spec, Optimizer):
         return spec
-    options: dict[str, Any] = {}
-    if isinstance(spec, dict):
-        options = dict(spec)
-        spec = options.pop("name", "")
-    if spec not in OPTIMIZERS:
-        raise InputError(f"unknown optimizer '{spec}'; known: {', '.join(sorted(OPTIMIZERS))}")
-    try:
-        return OPTIMIZERS[spec](**options)
-    except TypeError as exc:
-        raise InputError(f"optimizer {spec}: {exc}") from None
+    return build(OPTIMIZERS, spec, "optimizer")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sudoless.errors import InputError
+from sudoless.nn.specs import build
 
 
 class Schedule:
@@ -78,11 +78,4 @@ def get_schedule(spec: float | dict[str, Any] | Schedule) -> Schedule:
         return spec
     if isinstance(spec, int | float):
         return Schedule(spec)
-    options = dict(spec)
-    name = options.pop("name", "constant")
-    if name not in SCHEDULES:
-        raise InputError(f"unknown learning-rate schedule '{name}'; known: {', '.join(sorted(SCHEDULES))}")
-    try:
-        return SCHEDULES[name](**options)
-    except TypeError as exc:
-        raise InputError(f"schedule {name}: {exc}") from None
+    return build(SCHEDULES, spec, "learning-rate schedule", default="constant")
