@@ -39,12 +39,12 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 @pytest.mark.slow
 def test_every_page_answers_with_ten_thousand_executions(world: World) -> None:
     admin, alice, history = world.admin, world.alice, world.history
+    # server_ms fails unless every try answers 200 with a Server-Timing header.
     timings = {path: server_ms(admin, path) for path in PAGES}
     timings["(alice) /ui/executions"] = server_ms(alice, "/ui/executions")
     timings["(alice) /ui/projects"] = server_ms(alice, "/ui/projects")
     report = "\n".join(f"{ms:7.1f} ms  {path}" for path, ms in timings.items())
     print(f"\nserver time on {world.store.dialect}, best of 3, {history.executions} executions:\n{report}")
-    assert len(timings) == len(PAGES) + 2
 
 
 def test_history_filters_and_visibility(world: World) -> None:
