@@ -57,6 +57,26 @@ def test_greedy_sweep_never_lowers_the_score(english: LanguageModel) -> None:
     assert (sampler.scores(codes) >= before - 1e-6).all() and (sampler.scores(codes) > before).any()
 
 
+def test_sampling_sweeps_spread_crowded_letters(english: LanguageModel) -> None:
+    text = SymbolText.read(_cipher(6)[0])
+    crowded = np.full((3, len(text.symbols)), ALPHABET.index("e"))
+    charged = SymbolGibbs(text, english, ioc_weight=1e3, ioc_limit=0.08)
+    plain = SymbolGibbs(text, english, ioc_weight=0.0)
+    assert (charged.crowding(crowded) > 0).all()
+    for sampler in (charged, plain):
+        keys = crowded.copy()
+        codes = sampler.codes(keys)
+        sampler.sweep(keys, codes, 0.05, np.random.default_rng(2))
+        assert np.array_equal(codes, sampler.codes(keys))
+        counts = sampler.letter_counts(keys)
+        assert np.array_equal(counts.sum(axis=1), np.full(3, len(text.codes)))
+        ioc = (counts**2).sum(axis=1) / len(text.codes) ** 2
+        # The charge outweighs every n-gram score here, so one sweep must bring the letters under the limit.
+        assert (ioc <= 0.08).all() if sampler is charged else (ioc > 0.08).any()
+    spread = np.broadcast_to(np.arange(len(text.symbols)) % 26, crowded.shape)
+    assert (charged.crowding(spread) < charged.crowding(crowded)).all()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [11, 12])
 def test_homophonic_cipher_of_400_letters_is_broken(english: LanguageModel, seed: int) -> None:
