@@ -56,6 +56,11 @@ def test_solve_json_output_files_and_check(tmp_path: Path) -> None:
     checked = sudoless(tmp_path, "routes", "check", str(stops), "plan.json", "-k", "4", "--json")
     assert checked.returncode == 0, checked.stderr
     assert json.loads(checked.stdout)["total_distance"] == pytest.approx(doc["total_distance"])
+    # without -k the fleet is the plan's own routes; with a smaller -k the extra routes are a violation
+    unsized = sudoless(tmp_path, "routes", "check", str(stops), "plan.json", "--min-stops", "3")
+    assert unsized.returncode == 0 and unsized.stdout.startswith("feasible: 4 routes"), unsized.stdout
+    short = sudoless(tmp_path, "routes", "check", str(stops), "plan.json", "-k", "3")
+    assert short.returncode == 1 and "INFEASIBLE" in short.stdout, short.stdout
     plan = json.loads((tmp_path / "plan.json").read_text())
     plan["routes"][0]["stops"].append(plan["routes"][1]["stops"][0])  # visit one location twice
     (tmp_path / "broken.json").write_text(json.dumps(plan))
@@ -90,3 +95,9 @@ def test_error_paths_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert_one_line_error(sudoless(tmp_path, "routes", "solve", "ok.csv", "--solver", "exact", "-k", "0"), "at least 1")
     (tmp_path / "plan.json").write_text('{"routes": [{"stops": ["a", "zz"]}]}')
     assert_one_line_error(sudoless(tmp_path, "routes", "check", "ok.csv", "plan.json"), "'zz'")
+    (tmp_path / "three.json").write_text('{"routes": [["a"], ["b"], []]}')
+    assert_one_line_error(
+        sudoless(tmp_path, "routes", "check", "ok.csv", "three.json", "--min-stops", "1"), "the 3 routes of three.json"
+    )
+    (tmp_path / "none.json").write_text('{"routes": []}')
+    assert_one_line_error(sudoless(tmp_path, "routes", "check", "ok.csv", "none.json"), "no routes; pass -k")

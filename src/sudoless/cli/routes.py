@@ -28,7 +28,13 @@ def routes() -> None:
     default=None,
     help="Number of dispatchers (default: the -kK of a CVRPLIB name, else 1).",
 )
-@click.option("--solver", type=click.Choice(["auto", "exact", "divide", "engine"]), default="auto", show_default=True)
+@click.option(
+    "--solver",
+    type=click.Choice(["auto", "exact", "divide", "engine", "cores"]),
+    default="auto",
+    show_default=True,
+    help="cores: PyVRP (or, for the makespan, divide) in one process per core, sharing the best plan.",
+)
 @click.option("--time-limit", type=float, default=10.0, show_default=True, help="Seconds (wall clock).")
 @click.option(
     "--objective",
@@ -137,7 +143,13 @@ def solve(
 @routes.command("check")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("solution", type=click.Path(path_type=Path))
-@click.option("-k", "--dispatchers", type=int, default=None, help="Number of dispatchers (default as for solve).")
+@click.option(
+    "-k",
+    "--dispatchers",
+    type=int,
+    default=None,
+    help="Number of dispatchers (default: the number of routes in SOLUTION).",
+)
 @click.option(
     "--objective",
     type=click.Choice(["total", "makespan", "blend"]),
@@ -162,9 +174,11 @@ def check_command(
 ) -> None:
     """Check SOLUTION (our JSON output or a CVRPLIB .sol) against FILE: each location once, limits, costs.
 
-    Exits 1 when the solution is infeasible or its claimed costs are wrong.
+    The fleet is the solution's number of routes unless -k says otherwise (then more routes than K is a
+    violation). Exits 1 when the solution is infeasible or its claimed costs are wrong.
     """
     from sudoless.routing import check, read_problem, read_solution
+    from sudoless.routing.formats import read_stops
 
     claimed: dict[str, float] = {}
     if solution.suffix.lower() == ".json" and solution.is_file():
@@ -175,18 +189,26 @@ def check_command(
         if isinstance(doc, dict):
             claimed = {k: doc[k] for k in ("total_distance", "makespan") if isinstance(doc.get(k), int | float)}
             objective = objective or doc.get("objective_kind")
-    problem = read_problem(
-        file,
-        dispatchers=dispatchers,
-        metric=metric,
-        objective=objective or "total",
-        min_stops=min_stops,
-        max_stops=max_stops,
-        max_distance=max_distance,
-    )
+    # the solution is read first: without -k its routes are the fleet (a CVRPLIB X .sol, a plan of ours)
+    fleet = dispatchers if dispatchers is not None else len(read_stops(solution))
+    if fleet < 1:
+        raise InputError(f"{solution}: no routes; pass -k/--dispatchers to check against a fleet size")
+    try:
+        problem = read_problem(
+            file,
+            dispatchers=fleet,
+            metric=metric,
+            objective=objective or "total",
+            min_stops=min_stops,
+            max_stops=max_stops,
+            max_distance=max_distance,
+        )
+    except InputError as exc:
+        if "dispatchers" not in str(exc):  # a file or field error: nothing to do with the fleet size
+            raise
+        where = "-k" if dispatchers is not None else f"the {fleet} routes of {solution}"
+        raise InputError(f"{exc} (fleet size from {where})") from None
     routes_found = read_solution(solution, problem)
-    if dispatchers is None and len([r for r in routes_found if r]) > problem.dispatchers:
-        problem = problem.with_(dispatchers=len(routes_found))  # a .sol for an unlimited fleet (CVRPLIB X)
     report = check(problem, routes_found, claimed=claimed)
     if as_json:
         emit_json(report.as_dict())

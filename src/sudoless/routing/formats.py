@@ -183,8 +183,12 @@ def _read_json(path: Path) -> dict[str, Any]:
     return fields
 
 
-def read_solution(path: str | Path, problem: Problem) -> list[list[int]]:
-    """Routes as location indices from our JSON output (stops are ids) or a CVRPLIB ``.sol`` file."""
+def read_stops(path: str | Path) -> list[list[str]]:
+    """The routes of a solution file as written (stop ids as strings), before any instance is known.
+
+    Reads our JSON output (``routes[k].stops``, or a bare list of lists) and CVRPLIB ``.sol`` files
+    (``Route #k: 3 7 12``, customers numbered 1..n). The check command counts routes with it to size the fleet.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -195,13 +199,9 @@ def read_solution(path: str | Path, problem: Problem) -> list[list[int]]:
             if raw.strip().lower().startswith("route"):
                 _, _, stops = raw.partition(":")
                 try:
-                    routes.append([int(s) for s in stops.split()])
+                    routes.append([str(int(s)) for s in stops.split()])
                 except ValueError:
                     raise InputError(f"{path} line {line}: route stops must be integers") from None
-        for r in routes:
-            for i in r:
-                if not 1 <= i <= problem.n:
-                    raise InputError(f"{path}: location {i} is outside 1..{problem.n}")
         return routes
     try:
         doc = json.loads(text)
@@ -210,18 +210,34 @@ def read_solution(path: str | Path, problem: Problem) -> list[list[int]]:
     raw_routes = doc.get("routes") if isinstance(doc, dict) else doc
     if not isinstance(raw_routes, list):
         raise InputError(f"{path}: no 'routes' list")
-    index = {loc: i for i, loc in enumerate(problem.ids)}
     routes = []
     for k, r in enumerate(raw_routes):
         stops = r.get("stops") if isinstance(r, dict) else r
         if not isinstance(stops, list):
             raise InputError(f"{path}: routes[{k}] has no 'stops' list")
-        route = []
-        for s in stops:
-            if str(s) not in index:
+        routes.append([str(s) for s in stops])
+    return routes
+
+
+def read_solution(path: str | Path, problem: Problem) -> list[list[int]]:
+    """Routes as location indices from our JSON output (stops are ids) or a CVRPLIB ``.sol`` file."""
+    path = Path(path)
+    stops = read_stops(path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix.lower() == ".sol" or text.lstrip().startswith("Route"):
+        routes = [[int(s) for s in r] for r in stops]
+        for r in routes:
+            for i in r:
+                if not 1 <= i <= problem.n:
+                    raise InputError(f"{path}: location {i} is outside 1..{problem.n}")
+        return routes
+    index = {loc: i for i, loc in enumerate(problem.ids)}
+    routes = []
+    for k, r in enumerate(stops):
+        for s in r:
+            if s not in index:
                 raise InputError(f"{path}: routes[{k}] visits {s!r}, which is not a location of {problem.name}")
-            route.append(index[str(s)])
-        routes.append(route)
+        routes.append([index[s] for s in r])
     return routes
 
 
