@@ -1,9 +1,10 @@
 """One entry point for every solver, and ``auto``, which picks one by size and constraints.
 
-``auto``: up to :data:`EXACT_UP_TO` locations the exact MILP (it proves optimality in seconds there); up to
-:data:`WHOLE_UP_TO` PyVRP on the whole instance for total distance (it is within about 1% of the best-knowns in
-30 s up to 300 customers); above that, the instance is cut into parts solved in parallel (two halves on the two
-cores at about 1,000 customers, Spark for city scale) and stitched. For the makespan, divide and conquer on the
+``auto``: up to :data:`EXACT_UP_TO` locations the exact MILP (it proves optimality in seconds there); for total
+distance on an instance that fits a dense matrix, PyVRP on every core (:mod:`sudoless.routing.cores`: whole-
+instance searches, then sectors of routes re-optimised in parallel; on one core, or under
+:data:`CORES_FROM` locations, PyVRP alone); above the dense limit, parts of one giant tour solved on Spark and
+stitched. For the makespan, divide and conquer on the
 whole instance while it fits a dense matrix (its min-max split is the representation of the best min-max mTSP
 methods, and it beat PyVRP with balancing on top on kroA200, lin318 and rat783 in the benchmark).
 """
@@ -17,9 +18,9 @@ from typing import Any
 from sudoless.errors import InputError
 from sudoless.routing.model import Objective, Problem, Solution
 
-SOLVERS = ("auto", "exact", "divide", "engine")
+SOLVERS = ("auto", "exact", "divide", "engine", "cores")
 EXACT_UP_TO = 10
-WHOLE_UP_TO = 700
+CORES_FROM = 100  # below, one PyVRP search reaches the best-knowns in seconds: a second core has nothing to add
 
 
 def choose(problem: Problem) -> str:
@@ -29,7 +30,9 @@ def choose(problem: Problem) -> str:
         return "parts"
     if problem.objective != Objective.TOTAL:  # measured: divide beats PyVRP+balancing from 200 locations on
         return "divide"
-    return "engine" if problem.n <= WHOLE_UP_TO else "parts"
+    if problem.n >= CORES_FROM and not problem.min_stops and (os.cpu_count() or 1) > 1:
+        return "cores"
+    return "engine"
 
 
 def solve(
@@ -50,6 +53,10 @@ def solve(
         from sudoless.routing.divide import solve_divide
 
         solution = solve_divide(problem, time_limit=time_limit, seed=seed)
+    elif chosen == "cores" and problem.dense:  # above the dense limit: the parts below
+        from sudoless.routing.cores import solve_cores
+
+        solution = solve_cores(problem, time_limit=time_limit, seed=seed)
     elif chosen == "engine":
         if not problem.dense:
             from sudoless.routing.spark import solve_parts

@@ -1,0 +1,184 @@
+"""Both (all) cores on one instance: searches in parallel processes that share their best plan between rounds.
+
+One PyVRP search per process is what a single core gives; a second core only pays when its work is combined.
+Two ways are used, both keep the best plan and hand it to every process at the next round:
+
+* total distance (PyVRP): first every process searches the whole instance with its own seed; then the best
+  plan's routes are grouped by the angle of their centre around the depot into one sector per process, and
+  each process re-optimises the customers of its sector as an instance of its own, started from their current
+  routes (route-based decomposition, the strategy Santini, Schneider, Vidal and Vigo found best inside VRP
+  heuristics, INFORMS J. Computing 35(3), 2023). A sector's new routes replace the old ones only when they are
+  shorter, so the whole plan never gets worse; the sector borders turn each round so every neighbourhood
+  sits inside a sector some of the time. A sector of half the customers is searched far faster than the
+  whole instance, which is where the second core's gain comes from.
+* the makespan (divide and conquer): every process runs the min-max search from the best plan with its own
+  seed; the best longest route is kept (independent restarts from a shared incumbent).
+
+The processes are forked once per solve and keep the problem (with its matrix) from the fork, so a round only
+ships routes.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from sudoless.routing.check import check
+from sudoless.routing.decompose import subproblem
+from sudoless.routing.model import Objective, Problem, Solution
+
+WHOLE_SHARE = 0.3  # of the budget for the whole-instance searches before the sectors (total distance)
+ROUND_SECONDS = 2.0  # a sector round at most; shorter budgets get shorter rounds
+ROUND_SHARE = 0.15  # ... and at most this share of the budget
+SETUP = 0.4  # seconds a round costs beyond its solver budget (shipping routes, building the sector's data)
+GOLDEN = 0.6180339887  # turns the sector borders by an irrational share of the routes each round
+
+_SHARED: dict[str, Problem] = {}
+
+
+def _keep(problem: Problem) -> None:
+    _SHARED["problem"] = problem
+
+
+def _whole(task: tuple[str, float, int, list[list[int]] | None]) -> list[list[int]]:
+    """One process's search on the whole instance (runs in a worker)."""
+    solver, seconds, seed, initial = task
+    problem = _SHARED["problem"]
+    if solver == "engine":
+        from sudoless.routing.engine import Engine, solve_engine
+
+        if initial is None:  # PyVRP, then sudoless' local search for what PyVRP lacks (minimum stops)
+            return solve_engine(problem, time_limit=seconds, seed=seed).routes
+        routes, _ = Engine(problem).solve(seconds, seed, initial=initial)
+        return routes
+    from sudoless.routing.divide import solve_divide
+
+    return solve_divide(problem, time_limit=seconds, seed=seed, initial=initial).routes
+
+
+def _sector(task: tuple[np.ndarray, list[list[int]], int, float, int]) -> list[list[int]]:
+    """PyVRP on the customers of some routes, started from those routes; routes in parent indices."""
+    from sudoless.routing.decompose import stitch
+    from sudoless.routing.engine import Engine
+
+    members, routes, dispatchers, seconds, seed = task
+    problem = _SHARED["problem"]
+    part = subproblem(problem, members, dispatchers, f"{problem.name}/sector")
+    local = {int(c): i + 1 for i, c in enumerate(members)}
+    found, ok = Engine(part.build()).solve(seconds, seed, initial=[[local[c] for c in r] for r in routes])
+    return stitch([part], [found]) if ok else routes
+
+
+def sectors(problem: Problem, routes: list[list[int]], count: int, turn: float) -> list[list[list[int]]]:
+    """The routes in ``count`` groups of about equal customers, contiguous by the angle of each route's centre
+    around the depot; ``turn`` (0..1) rotates where the first group starts, as a share of the routes."""
+    routes = [r for r in routes if r]
+    if problem.coords is not None:
+        centre = np.array([problem.coords[r].mean(axis=0) for r in routes]) - problem.coords[0]
+        order = np.argsort(np.arctan2(centre[:, 1], centre[:, 0]))
+    else:
+        order = np.arange(len(routes))
+    order = np.roll(order, -int(turn * len(routes)))
+    sizes = np.cumsum([len(routes[k]) for k in order])
+    edges = [0, *[int(np.searchsorted(sizes, sizes[-1] * g / count)) + 1 for g in range(1, count)], len(order)]
+    groups = [[routes[k] for k in order[a:b]] for a, b in zip(edges[:-1], edges[1:], strict=False)]
+    return [g for g in groups if g]
+
+
+def _sector_round(
+    pool: ProcessPoolExecutor,
+    problem: Problem,
+    best: list[list[int]],
+    workers: int,
+    turn: float,
+    seconds: float,
+    seed: int,
+) -> list[list[int]]:
+    """One round: each sector re-optimised in its own process; improved sectors replace theirs in ``best``.
+
+    Each sector may use every spare dispatcher; when the improved sectors together use too many, they are
+    taken one at a time, the largest gain first, while the plan stays within the fleet.
+    """
+    groups = sectors(problem, best, workers, turn)
+    spare = max(0, problem.dispatchers - len([r for r in best if r]))
+    tasks = [
+        (np.asarray(sorted(c for r in g for c in r), dtype=np.int64), g, len(g) + spare, seconds, seed + k)
+        for k, g in enumerate(groups)
+    ]
+    found = list(pool.map(_sector, tasks))
+    gains = [_total(problem, g) - _total(problem, f) if f else 0.0 for g, f in zip(groups, found, strict=True)]
+    plan = [list(g) for g in groups]
+    for k in sorted(range(len(groups)), key=lambda j: -gains[j]):
+        if gains[k] <= 1e-9:
+            break
+        trial = [*plan[:k], found[k], *plan[k + 1 :]]
+        if check(problem, [r for g in trial for r in g]).feasible:
+            plan = trial
+    return [r for g in plan for r in g]
+
+
+def _total(problem: Problem, routes: list[list[int]]) -> float:
+    return problem.score([problem.route_length(r) for r in routes])
+
+
+def _better(problem: Problem, candidate: list[list[int]], best: list[list[int]] | None) -> bool:
+    if not candidate or not check(problem, candidate).feasible:
+        return False
+    return best is None or _total(problem, candidate) < _total(problem, best) - 1e-9
+
+
+def solve_cores(problem: Problem, time_limit: float = 10.0, seed: int = 0, workers: int | None = None) -> Solution:
+    """Search with ``workers`` processes (default: every core) for ``time_limit`` seconds, sharing the best.
+
+    Total distance: PyVRP, whole instance then sectors; the makespan: divide and conquer restarts. Needs a dense
+    problem; with one worker it is the plain solver.
+    """
+    started = time.monotonic()
+    deadline = started + time_limit
+    workers = workers or os.cpu_count() or 1
+    balanced = problem.objective != Objective.TOTAL
+    solver = "divide" if balanced else "engine"
+    context = multiprocessing.get_context("fork")  # the workers inherit the problem and its matrix
+    best: list[list[int]] | None = None
+    rounds = 0
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_keep, initargs=(problem,)) as pool:
+        if balanced:
+            # independent min-max searches, re-started from the shared best a few times
+            slices = max(1, min(3, int(time_limit // 15)))
+            while time.monotonic() < deadline - SETUP and rounds < slices:
+                left = deadline - time.monotonic()
+                seconds = max(0.2, left / (slices - rounds) - SETUP)
+                tasks = [(solver, seconds, seed + 1000 * rounds + w, best) for w in range(workers)]
+                for routes in pool.map(_whole, tasks):
+                    if _better(problem, routes, best):
+                        best = routes
+                rounds += 1
+                if best is not None and _total(problem, best) <= problem.farthest_bound() * (1 + 1e-9):
+                    break  # the farthest bound is reached: nothing shorter exists
+        else:
+            whole = max(0.2, WHOLE_SHARE * time_limit - SETUP)
+            for routes in pool.map(_whole, [(solver, whole, seed + w, None) for w in range(workers)]):
+                if _better(problem, routes, best):
+                    best = routes
+            slot = min(ROUND_SECONDS, ROUND_SHARE * time_limit)
+            while best is not None and deadline - time.monotonic() > SETUP + 0.3:
+                left = deadline - time.monotonic()
+                seconds = max(0.2, left / max(1, math.floor(left / slot)) - SETUP)
+                turn = (rounds * GOLDEN) % 1.0
+                best = _sector_round(pool, problem, best, workers, turn, seconds, seed + 7919 * (rounds + 1))
+                rounds += 1
+    if best is None:  # no worker found a feasible plan: the plain solver says why
+        from sudoless.routing.auto import solve
+
+        return solve(problem, solver=solver, time_limit=max(0.5, deadline - time.monotonic()), seed=seed)
+    return Solution(
+        [r for r in best if r] if not problem.min_stops else best,
+        f"{solver}+cores",
+        time.monotonic() - started,
+        notes={"workers": workers, "rounds": rounds},
+    )
