@@ -11,6 +11,7 @@ import pytest
 from sudoless.errors import InputError
 from sudoless.mcmc.cipher import LanguageModel, encipher, solve
 from sudoless.mcmc.cipher import substitution as sub
+from sudoless.mcmc.cipher.solver import Search
 
 TEXTS = [
     "When the river rose in the spring, the old miller walked down to the bank every morning to look at the "
@@ -37,6 +38,15 @@ def test_cryptograms_of_200_plus_characters_come_out_exactly(english: LanguageMo
     assert solution.confidence > 0.5
     used = {c for c in plain.lower() if c.isalpha()}
     assert all(solution.cipher_alphabet[ord(p) - 97] == KEYS[index][ord(p) - 97] for p in used)
+
+
+def test_a_settled_search_is_confirmed_by_a_fresh_population(english: LanguageModel) -> None:
+    ciphertext = encipher(TEXTS[2], KEYS[2])
+    alone = solve(ciphertext, english, time_limit=300, seed=3, search=Search(confirm_letters=10**9))
+    confirmed = solve(ciphertext, english, time_limit=300, seed=3, search=Search(confirm_letters=100))
+    # Same seed: the first population runs as before, then a second one must fail to beat its key.
+    assert confirmed.rounds > alone.rounds and confirmed.score >= alone.score
+    assert confirmed.plaintext == alone.plaintext == TEXTS[2]
 
 
 def test_patristocrat(english: LanguageModel) -> None:
