@@ -62,7 +62,7 @@ class Search:
     characters (mean letter accuracy up at each length on the tuning half) for about 1.5 times the time.
 
     ``confirm_letters``: every search failure of the held-out 100-cipher run at 100-300 characters (5 of
-    the 10 failures there; the others were model failures) had stopped after 1-3 CPU s of the 10, on
+    the 10 failures there; the others were model failures) had stopped after under 2.3 CPU s of the 10, on
     agreement of 3 chains (3 ciphers) or on patience (2), at a wrong key scoring below the true one. A
     second, independent population costs about twice the time (median CPU at 200 characters 0.58 -> 0.99 s
     on the tuning half on a loaded machine) and changed no outcome on the tuning half (60 ciphers each at
