@@ -46,3 +46,20 @@ def test_other_objectives_and_limits_stay_feasible(limits: dict[str, object]) ->
     report = check(problem, solution.routes)
     assert report.feasible, report.violations
     assert np.isclose(report.objective, solution.objective(problem))
+
+
+def test_a_caller_with_other_threads_gets_workers_that_do_not_fork_it() -> None:
+    """The flow runner and the server call solvers from threads: the workers must still start and finish."""
+    import threading
+
+    problem = random_problem(110, 30, seed=11, capacity=40.0)
+    idle = threading.Event()
+    other = threading.Thread(target=idle.wait, daemon=True)  # a second thread, as in the runner
+    other.start()
+    try:
+        solution = solve_cores(problem, time_limit=3.0, seed=4, workers=2)
+    finally:
+        idle.set()
+    report = check(problem, solution.routes)
+    assert report.feasible, report.violations
+    assert solution.notes["rounds"] >= 1

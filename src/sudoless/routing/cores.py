@@ -14,8 +14,10 @@ Two ways are used, both keep the best plan and hand it to every process at the n
 * the makespan (divide and conquer): every process runs the min-max search from the best plan with its own
   seed; the best longest route is kept (independent restarts from a shared incumbent).
 
-The processes are forked once per solve and keep the problem (with its matrix) from the fork, so a round only
-ships routes.
+The processes are started once per solve and keep the problem (with its matrix), so a round only ships routes.
+They are forked when the caller is single-threaded (a CLI run: nothing to copy); a process with other threads
+(the flow runner, the server) starts them through a fork server instead, because a fork copies locks that
+other threads may hold at that moment, and a child that waits on one never returns.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -143,7 +146,7 @@ def solve_cores(problem: Problem, time_limit: float = 10.0, seed: int = 0, worke
     workers = workers or os.cpu_count() or 1
     balanced = problem.objective != Objective.TOTAL
     solver = "divide" if balanced else "engine"
-    context = multiprocessing.get_context("fork")  # the workers inherit the problem and its matrix
+    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
     best: list[list[int]] | None = None
     rounds = 0
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_keep, initargs=(problem,)) as pool:
