@@ -60,6 +60,7 @@ def test_a_caller_with_other_threads_gets_workers_that_do_not_fork_it() -> None:
         solution = solve_cores(problem, time_limit=3.0, seed=4, workers=2)
     finally:
         idle.set()
+    assert solution.notes["start_method"] == "forkserver"
     report = check(problem, solution.routes)
     assert report.feasible, report.violations
     assert solution.notes["rounds"] >= 1

@@ -177,8 +177,8 @@ def check_command(
     The fleet is the solution's number of routes unless -k says otherwise (then more routes than K is a
     violation). Exits 1 when the solution is infeasible or its claimed costs are wrong.
     """
-    from sudoless.routing import check, read_problem, read_solution
-    from sudoless.routing.formats import read_stops
+    from sudoless.routing import check, read_problem
+    from sudoless.routing.formats import locate, read_stops
 
     claimed: dict[str, float] = {}
     if solution.suffix.lower() == ".json" and solution.is_file():
@@ -190,7 +190,8 @@ def check_command(
             claimed = {k: doc[k] for k in ("total_distance", "makespan") if isinstance(doc.get(k), int | float)}
             objective = objective or doc.get("objective_kind")
     # the solution is read first: without -k its routes are the fleet (a CVRPLIB X .sol, a plan of ours)
-    fleet = dispatchers if dispatchers is not None else len(read_stops(solution))
+    stops = read_stops(solution)
+    fleet = dispatchers if dispatchers is not None else len(stops.routes)
     if fleet < 1:
         raise InputError(f"{solution}: no routes; pass -k/--dispatchers to check against a fleet size")
     try:
@@ -208,7 +209,7 @@ def check_command(
             raise
         where = "-k" if dispatchers is not None else f"the {fleet} routes of {solution}"
         raise InputError(f"{exc} (fleet size from {where})") from None
-    routes_found = read_solution(solution, problem)
+    routes_found = locate(stops, problem, solution)
     report = check(problem, routes_found, claimed=claimed)
     if as_json:
         emit_json(report.as_dict())

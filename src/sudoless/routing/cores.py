@@ -146,7 +146,8 @@ def solve_cores(problem: Problem, time_limit: float = 10.0, seed: int = 0, worke
     workers = workers or os.cpu_count() or 1
     balanced = problem.objective != Objective.TOTAL
     solver = "divide" if balanced else "engine"
-    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
+    start_method = "fork" if threading.active_count() == 1 else "forkserver"
+    context = multiprocessing.get_context(start_method)
     best: list[list[int]] | None = None
     rounds = 0
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_keep, initargs=(problem,)) as pool:
@@ -183,5 +184,5 @@ def solve_cores(problem: Problem, time_limit: float = 10.0, seed: int = 0, worke
         [r for r in best if r] if not problem.min_stops else best,
         f"{solver}+cores",
         time.monotonic() - started,
-        notes={"workers": workers, "rounds": rounds},
+        notes={"workers": workers, "rounds": rounds, "start_method": start_method},
     )

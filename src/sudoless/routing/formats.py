@@ -12,7 +12,7 @@ import csv
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -183,12 +183,16 @@ def _read_json(path: Path) -> dict[str, Any]:
     return fields
 
 
-def read_stops(path: str | Path) -> list[list[str]]:
-    """The routes of a solution file as written (stop ids as strings), before any instance is known.
+class SolutionStops(NamedTuple):
+    """A solution file's routes as written, before any instance is known."""
 
-    Reads our JSON output (``routes[k].stops``, or a bare list of lists) and CVRPLIB ``.sol`` files
-    (``Route #k: 3 7 12``, customers numbered 1..n). The check command counts routes with it to size the fleet.
-    """
+    routes: list[list[str]]  # stop ids as strings
+    numbered: bool  # CVRPLIB ``.sol``: stops are customer numbers 1..n, not location ids
+
+
+def read_stops(path: str | Path) -> SolutionStops:
+    """Read our JSON output (``routes[k].stops``, or a bare list of lists) or a CVRPLIB ``.sol`` file
+    (``Route #k: 3 7 12``). The check command counts the routes to size the fleet, then :func:`locate`s them."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -202,7 +206,7 @@ def read_stops(path: str | Path) -> list[list[str]]:
                     routes.append([str(int(s)) for s in stops.split()])
                 except ValueError:
                     raise InputError(f"{path} line {line}: route stops must be integers") from None
-        return routes
+        return SolutionStops(routes, numbered=True)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -216,29 +220,29 @@ def read_stops(path: str | Path) -> list[list[str]]:
         if not isinstance(stops, list):
             raise InputError(f"{path}: routes[{k}] has no 'stops' list")
         routes.append([str(s) for s in stops])
-    return routes
+    return SolutionStops(routes, numbered=False)
 
 
-def read_solution(path: str | Path, problem: Problem) -> list[list[int]]:
-    """Routes as location indices from our JSON output (stops are ids) or a CVRPLIB ``.sol`` file."""
-    path = Path(path)
-    stops = read_stops(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix.lower() == ".sol" or text.lstrip().startswith("Route"):
-        routes = [[int(s) for s in r] for r in stops]
+def locate(stops: SolutionStops, problem: Problem, path: str | Path) -> list[list[int]]:
+    """The routes as location indices of ``problem``; ``path`` names the file in errors."""
+    if stops.numbered:
+        routes = [[int(s) for s in r] for r in stops.routes]
         for r in routes:
             for i in r:
                 if not 1 <= i <= problem.n:
                     raise InputError(f"{path}: location {i} is outside 1..{problem.n}")
         return routes
     index = {loc: i for i, loc in enumerate(problem.ids)}
-    routes = []
-    for k, r in enumerate(stops):
+    for k, r in enumerate(stops.routes):
         for s in r:
             if s not in index:
                 raise InputError(f"{path}: routes[{k}] visits {s!r}, which is not a location of {problem.name}")
-        routes.append([index[s] for s in r])
-    return routes
+    return [[index[s] for s in r] for r in stops.routes]
+
+
+def read_solution(path: str | Path, problem: Problem) -> list[list[int]]:
+    """Routes as location indices from our JSON output (stops are ids) or a CVRPLIB ``.sol`` file."""
+    return locate(read_stops(path), problem, path)
 
 
 def write_solution(path: str | Path, solution: Solution, problem: Problem) -> None:

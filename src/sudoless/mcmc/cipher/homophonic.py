@@ -141,7 +141,10 @@ class SymbolGibbs:
 
     def crowding(self, keys: np.ndarray) -> np.ndarray:
         """The charge for crowded letters that sampling sweeps subtract from each key's score."""
-        squares = (self.letter_counts(keys) ** 2).sum(axis=1)
+        return self._charge((self.letter_counts(keys) ** 2).sum(axis=1))
+
+    def _charge(self, squares: np.ndarray) -> np.ndarray:
+        """The charge for given sums of squared letter counts (sweeps keep these sums up to date)."""
         return self.ioc_weight * np.maximum(squares - self.allowance, 0.0)
 
     def sweep(self, keys: np.ndarray, codes: np.ndarray, temperature: float, rng: np.random.Generator) -> None:
@@ -170,7 +173,7 @@ class SymbolGibbs:
                 # Moving n occurrences from letter a to b changes the sum of squares by 2n(C_b - C_a + n).
                 after = squares[:, None] + 2 * n * (letters - letters[chains, old][:, None] + n)
                 after[chains, old] = squares
-                values = values - self.ioc_weight * np.maximum(after - self.allowance, 0.0)
+                values = values - self._charge(after)
             if temperature > 0:
                 letter = np.argmax(values / temperature + rng.gumbel(size=values.shape), axis=1)
             else:
