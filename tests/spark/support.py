@@ -29,7 +29,10 @@ def probe(_):
 print("DRIVER", sys.executable, flush=True)
 rows = spark.sparkContext.parallelize(range(2), 2).mapPartitions(probe).collect()
 for value, executable, cwd in rows:
-    print("RESULT", value, executable, cwd, flush=True)
+    # One write a line: Spark runs the driver with PYTHONUNBUFFERED, so print's pieces would be separate writes,
+    # and the JVM, which relays them to the same pipe as its own log, can put a log line between two of them.
+    sys.stdout.write(f"RESULT {value} {executable} {cwd}\\n")
+    sys.stdout.flush()
 spark.stop()
 sys.exit(0 if len(rows) == 2 else 3)
 """
