@@ -4,9 +4,9 @@
 distance on an instance that fits a dense matrix, PyVRP on every core (:mod:`sudoless.routing.cores`: whole-
 instance searches, then sectors of routes re-optimised in parallel; on one core, or under
 :data:`CORES_FROM` locations, PyVRP alone); above the dense limit, parts of one giant tour solved on Spark and
-stitched. For the makespan, divide and conquer on the
-whole instance while it fits a dense matrix (its min-max split is the representation of the best min-max mTSP
-methods, and it beat PyVRP with balancing on top on kroA200, lin318 and rat783 in the benchmark).
+stitched. For the makespan (and the blend) on a dense instance, PyVRP asked for plans under ever lower caps on
+the route length (:mod:`sudoless.routing.minmax`), on every core: it beat divide and conquer's min-max search on
+kroA200, lin318, rat783 and pcb1173 in the benchmark (benchmarks/README.md, routing.py).
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ def choose(problem: Problem) -> str:
         return "exact"
     if not problem.dense:
         return "parts"
-    if problem.objective != Objective.TOTAL:  # measured: divide beats PyVRP+balancing from 200 locations on
-        return "divide"
-    if problem.n >= CORES_FROM and not problem.min_stops and (os.cpu_count() or 1) > 1:
+    several = (os.cpu_count() or 1) > 1
+    if problem.objective != Objective.TOTAL:  # capped PyVRP probes, in parallel on several cores
+        return "cores" if several else "engine"
+    if problem.n >= CORES_FROM and not problem.min_stops and several:
         return "cores"
     return "engine"
 

@@ -11,8 +11,8 @@ Two ways are used, both keep the best plan and hand it to every process at the n
   shorter, so the whole plan never gets worse; the sector borders turn each round so every neighbourhood
   sits inside a sector some of the time. A sector of half the customers is searched far faster than the
   whole instance, which is where the second core's gain comes from.
-* the makespan (divide and conquer): every process runs the min-max search from the best plan with its own
-  seed; the best longest route is kept (independent restarts from a shared incumbent).
+* the makespan: probes of ever lower caps on the route length run asynchronously, one per process, each from
+  the best plan at its start (:mod:`sudoless.routing.minmax`).
 
 The processes are started once per solve and keep the problem (with its matrix), so a round only ships routes.
 They are forked when the caller is single-threaded (a CLI run: nothing to copy); a process with other threads
@@ -48,20 +48,27 @@ def _keep(problem: Problem) -> None:
     _SHARED["problem"] = problem
 
 
-def _whole(task: tuple[str, float, int, list[list[int]] | None]) -> list[list[int]]:
-    """One process's search on the whole instance (runs in a worker)."""
-    solver, seconds, seed, initial = task
-    problem = _SHARED["problem"]
-    if solver == "engine":
-        from sudoless.routing.engine import Engine, solve_engine
+def shared_problem() -> Problem:
+    """The problem a worker process was started with."""
+    return _SHARED["problem"]
 
-        if initial is None:  # PyVRP, then sudoless' local search for what PyVRP lacks (minimum stops)
-            return solve_engine(problem, time_limit=seconds, seed=seed).routes
-        routes, _ = Engine(problem).solve(seconds, seed, initial=initial)
-        return routes
-    from sudoless.routing.divide import solve_divide
 
-    return solve_divide(problem, time_limit=seconds, seed=seed, initial=initial).routes
+def start_method() -> str:
+    return "fork" if threading.active_count() == 1 else "forkserver"
+
+
+def worker_pool(problem: Problem, workers: int) -> ProcessPoolExecutor:
+    """``workers`` processes that hold ``problem`` (see :func:`shared_problem`) for the pool's lifetime."""
+    context = multiprocessing.get_context(start_method())
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_keep, initargs=(problem,))
+
+
+def _whole(task: tuple[float, int]) -> list[list[int]]:
+    """PyVRP on the whole instance, then sudoless' local search for what PyVRP lacks (runs in a worker)."""
+    from sudoless.routing.engine import solve_engine
+
+    seconds, seed = task
+    return solve_engine(shared_problem(), time_limit=seconds, seed=seed).routes
 
 
 def _sector(task: tuple[np.ndarray, list[list[int]], int, float, int]) -> list[list[int]]:
@@ -70,7 +77,7 @@ def _sector(task: tuple[np.ndarray, list[list[int]], int, float, int]) -> list[l
     from sudoless.routing.engine import Engine
 
     members, routes, dispatchers, seconds, seed = task
-    problem = _SHARED["problem"]
+    problem = shared_problem()
     part = subproblem(problem, members, dispatchers, f"{problem.name}/sector")
     local = {int(c): i + 1 for i, c in enumerate(members)}
     found, ok = Engine(part.build()).solve(seconds, seed, initial=[[local[c] for c in r] for r in routes])
@@ -138,51 +145,41 @@ def _better(problem: Problem, candidate: list[list[int]], best: list[list[int]] 
 def solve_cores(problem: Problem, time_limit: float = 10.0, seed: int = 0, workers: int | None = None) -> Solution:
     """Search with ``workers`` processes (default: every core) for ``time_limit`` seconds, sharing the best.
 
-    Total distance: PyVRP, whole instance then sectors; the makespan: divide and conquer restarts. Needs a dense
+    Total distance: PyVRP, whole instance then sectors; the makespan: capped probes in parallel. Needs a dense
     problem; with one worker it is the plain solver.
     """
     started = time.monotonic()
     deadline = started + time_limit
     workers = workers or os.cpu_count() or 1
-    balanced = problem.objective != Objective.TOTAL
-    solver = "divide" if balanced else "engine"
-    start_method = "fork" if threading.active_count() == 1 else "forkserver"
-    context = multiprocessing.get_context(start_method)
+    method = start_method()
+    if problem.objective != Objective.TOTAL:
+        from sudoless.routing.engine import solve_engine
+
+        solution = solve_engine(problem, time_limit=time_limit, seed=seed, workers=workers)
+        solution.solver = "engine+cores"
+        solution.notes.update(workers=workers, start_method=method)
+        return solution
     best: list[list[int]] | None = None
     rounds = 0
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_keep, initargs=(problem,)) as pool:
-        if balanced:
-            # independent min-max searches, re-started from the shared best a few times
-            slices = max(1, min(3, int(time_limit // 15)))
-            while time.monotonic() < deadline - SETUP and rounds < slices:
-                left = deadline - time.monotonic()
-                seconds = max(0.2, left / (slices - rounds) - SETUP)
-                tasks = [(solver, seconds, seed + 1000 * rounds + w, best) for w in range(workers)]
-                for routes in pool.map(_whole, tasks):
-                    if _better(problem, routes, best):
-                        best = routes
-                rounds += 1
-                if best is not None and _total(problem, best) <= problem.farthest_bound() * (1 + 1e-9):
-                    break  # the farthest bound is reached: nothing shorter exists
-        else:
-            whole = max(0.2, WHOLE_SHARE * time_limit - SETUP)
-            for routes in pool.map(_whole, [(solver, whole, seed + w, None) for w in range(workers)]):
-                if _better(problem, routes, best):
-                    best = routes
-            slot = min(ROUND_SECONDS, ROUND_SHARE * time_limit)
-            while best is not None and deadline - time.monotonic() > SETUP + 0.3:
-                left = deadline - time.monotonic()
-                seconds = max(0.2, left / max(1, math.floor(left / slot)) - SETUP)
-                turn = (rounds * GOLDEN) % 1.0
-                best = _sector_round(pool, problem, best, workers, turn, seconds, seed + 7919 * (rounds + 1))
-                rounds += 1
+    with worker_pool(problem, workers) as pool:
+        whole = max(0.2, WHOLE_SHARE * time_limit - SETUP)
+        for routes in pool.map(_whole, [(whole, seed + w) for w in range(workers)]):
+            if _better(problem, routes, best):
+                best = routes
+        slot = min(ROUND_SECONDS, ROUND_SHARE * time_limit)
+        while best is not None and deadline - time.monotonic() > SETUP + 0.3:
+            left = deadline - time.monotonic()
+            seconds = max(0.2, left / max(1, math.floor(left / slot)) - SETUP)
+            turn = (rounds * GOLDEN) % 1.0
+            best = _sector_round(pool, problem, best, workers, turn, seconds, seed + 7919 * (rounds + 1))
+            rounds += 1
     if best is None:  # no worker found a feasible plan: the plain solver says why
-        from sudoless.routing.auto import solve
+        from sudoless.routing.engine import solve_engine
 
-        return solve(problem, solver=solver, time_limit=max(0.5, deadline - time.monotonic()), seed=seed)
+        return solve_engine(problem, time_limit=max(0.5, deadline - time.monotonic()), seed=seed)
     return Solution(
         [r for r in best if r] if not problem.min_stops else best,
-        f"{solver}+cores",
+        "engine+cores",
         time.monotonic() - started,
-        notes={"workers": workers, "rounds": rounds, "start_method": start_method},
+        notes={"workers": workers, "rounds": rounds, "start_method": method},
     )

@@ -28,7 +28,8 @@ from sudoless.routing.tsp import giant_tour, reoptimise
 PART_SIZE = 1500
 
 
-def _cut(problem: Problem, tour: np.ndarray) -> list[list[int]]:
+def cut(problem: Problem, tour: np.ndarray) -> list[list[int]]:
+    """The tour (either way round) cut into routes by Split; a penalised cut when no cut keeps the limits."""
     best = None
     for candidate in (tour, tour[::-1]):
         routes = split(problem, candidate)
@@ -119,7 +120,7 @@ def solve_divide(
     near = neighbours(problem)
     if initial is None:
         tour = giant_tour(problem, seconds=min(2.0, 0.1 * time_limit))
-        routes = [reoptimise(problem, r, 0.05) for r in _cut(problem, tour)]
+        routes = [reoptimise(problem, r, 0.05) for r in cut(problem, tour)]
     else:
         routes = [list(r) for r in initial]
     routes = improve(problem, routes, seconds=max(0.0, deadline - time.monotonic()), seed=seed, near=near)

@@ -3,10 +3,9 @@
 PyVRP works on integer distances: rounded instances go as they are, others are scaled by :data:`SCALE` and
 re-measured with the true distances afterwards. Max stops become a second load dimension (each stop weighs 1),
 capacity the first. Open-source PyVRP has no balancing objective, so the makespan objective is added on top:
-solve for total distance, then repeatedly cap every route at a little less than the current longest one
-(PyVRP's max_distance, a penalised constraint), warm-started from the best plan, tightening while it stays
-feasible and relaxing the step when not; the last plan is polished by sudoless' min-max local search. Minimum
-stops, which PyVRP lacks too, are restored by the same local search (its moves repair short routes first).
+from a giant tour cut for the makespan, PyVRP is asked for plans whose every route stays under ever lower caps
+(:mod:`sudoless.routing.minmax`); the last plan is polished by sudoless' min-max local search. Minimum stops,
+which PyVRP lacks too, are restored by the same local search (its moves repair short routes first).
 """
 
 from __future__ import annotations
@@ -16,11 +15,12 @@ import time
 import numpy as np
 
 from sudoless.errors import ConfigError
-from sudoless.routing.check import check
 from sudoless.routing.improve import improve
 from sudoless.routing.model import Metric, Objective, Problem, Solution
 
 SCALE = 1000.0
+BLEND_START = 0.3  # of the budget for the shortest plan that the blend's capped probes start from
+POLISH = 0.05  # of the budget left to the min-max local search after the capped probes
 
 
 def _pyvrp():  # type: ignore[no-untyped-def]
@@ -107,8 +107,9 @@ class Engine:
         return routes, bool(result.best.is_feasible())
 
 
-def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0) -> Solution:
-    """PyVRP on the whole (dense) problem, with min-max balancing and minimum stops added on top."""
+def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0, workers: int = 1) -> Solution:
+    """PyVRP on the whole (dense) problem, with min-max balancing and minimum stops added on top; ``workers``
+    processes probe caps for the makespan in parallel (:mod:`sudoless.routing.minmax`)."""
     started = time.monotonic()
     deadline = started + time_limit
     if problem.objective == Objective.MAKESPAN:
@@ -118,28 +119,22 @@ def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0) -> S
         if tight is not None:
             bound = problem.farthest_bound()
             return Solution(tight, "engine", time.monotonic() - started, bound=bound, optimal=True)
-    engine = Engine(problem)
     balanced = problem.objective != Objective.TOTAL
     time_limit = deadline - time.monotonic()  # what the attempt at the bound left
-    first = time_limit * (0.35 if balanced else 0.7 if problem.min_stops else 0.95)
-    routes, _ = engine.solve(first, seed)
-    rounds = 0
-    if balanced:
-        best = routes
-        longest = max(problem.route_length(r) for r in best)
-        step = 0.05
-        while time.monotonic() < deadline - 0.15 * time_limit and step > 1e-4:
-            rounds += 1
-            target = longest * (1 - step)
-            slice_ = min(max(0.2, 0.1 * time_limit), deadline - time.monotonic() - 0.1 * time_limit)
-            candidate, ok = engine.solve(slice_, seed + rounds, cap=target, initial=best)
-            length = max((problem.route_length(r) for r in candidate), default=0.0)
-            if ok and length < longest - 1e-9 and check(problem.with_(min_stops=0), candidate).feasible:
-                best, longest = candidate, length
-            else:
-                step /= 2
-        routes = best
+    probes = 0
+    if balanced:  # a cut giant tour, then ever lower caps on the route length (sudoless.routing.minmax)
+        from sudoless.routing.divide import cut
+        from sudoless.routing.minmax import lower_cap
+        from sudoless.routing.tsp import giant_tour
+
+        if problem.objective == Objective.MAKESPAN:
+            start = cut(problem, giant_tour(problem, seconds=min(1.0, 0.02 * time_limit)))
+        else:  # the blend: from the shortest plan, which may be the best blend already
+            start, _ = Engine(problem).solve(BLEND_START * time_limit, seed)
+        routes, probes = lower_cap(problem, start, deadline - POLISH * time_limit, seed, workers)
+    else:
+        routes, _ = Engine(problem).solve(time_limit * (0.7 if problem.min_stops else 0.95), seed)
     remaining = max(0.0, deadline - time.monotonic())
     if balanced or problem.min_stops or remaining > 0.2:
         routes = improve(problem, routes, seconds=max(0.2, remaining), seed=seed)
-    return Solution(routes, "engine", time.monotonic() - started, notes={"balancing_rounds": rounds})
+    return Solution(routes, "engine", time.monotonic() - started, notes={"probes": probes})
