@@ -10,7 +10,7 @@ import pytest
 from routing.instances import random_problem
 from sudoless.routing import check
 from sudoless.routing.divide import cut
-from sudoless.routing.minmax import FIRST_STEP, MIN_STEP, Caps, Probe, ask, lower_cap
+from sudoless.routing.minmax import FIRST_STEP, MIN_STEP, Caps, Probe, ask, capped, lower_cap
 from sudoless.routing.model import Problem
 from sudoless.routing.tsp import giant_tour
 
@@ -36,14 +36,27 @@ def test_probes_shorten_the_longest_route_of_the_cut_and_keep_every_limit(worker
     assert report.makespan < longest(problem, first) - 1e-6
 
 
+def test_a_start_that_breaks_a_limit_is_first_made_feasible() -> None:
+    # a fleet whose capacity barely covers the demand: the cut of the giant tour overloads a route
+    problem = random_problem(60, 4, seed=7, objective="makespan", capacity=80.0)
+    assert float(problem.demands.sum()) > 3 * 80.0  # type: ignore[union-attr]
+    first = start(problem)
+    assert not check(problem, first).feasible
+    caps = Caps(problem, first, time.monotonic() + 30.0)
+    probe = caps.next(0, [])
+    assert probe is not None and probe.cap == float("inf")  # no cap until some plan keeps every limit
+    routes, _ = lower_cap(problem, first, time.monotonic() + 3.0, seed=1)
+    assert check(problem, routes).feasible, check(problem, routes).violations
+
+
 def test_a_probe_answers_with_routes_under_its_cap_or_says_it_failed() -> None:
     problem = random_problem(40, 3, seed=8, objective="makespan")
     first = start(problem)
     cap = 0.97 * longest(problem, first)
-    found, ok = ask(problem, Probe(cap, 2.0, 0, first))
+    found, ok = ask(capped(problem), Probe(cap, 2.0, 0, first))
     assert ok and longest(problem, found) <= cap + 1e-2  # PyVRP rounds distances to 1/1000
     alone = problem.with_(dispatchers=1)  # one route through 40 scattered points, no longer than there and back
-    _, ok = ask(alone, Probe(alone.farthest_bound(), 0.5, 0, [[i for r in first for i in r]]))
+    _, ok = ask(capped(alone), Probe(alone.farthest_bound(), 0.5, 0, [[i for r in first for i in r]]))
     assert not ok
 
 

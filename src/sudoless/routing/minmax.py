@@ -21,9 +21,13 @@ import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from math import inf
+from typing import TYPE_CHECKING, Any
 
 from sudoless.routing.check import check
 from sudoless.routing.model import Objective, Problem
+
+if TYPE_CHECKING:
+    from sudoless.routing.engine import Engine
 
 FIRST_STEP = 0.01  # the first probe asks for a longest route 1 % below the starting plan's
 MAX_STEP = 0.04
@@ -32,7 +36,7 @@ CAUTION = 3.0  # a second probe in flight asks for this many times less
 PROBE_SHARE = 0.1  # a probe may take this share of the budget at most ...
 PROBE_SECONDS = 1.0  # ... and at least this many seconds
 
-_ENGINES: dict[int, object] = {}
+_WORKER: dict[str, Any] = {}  # in a worker process: its problem and that problem's capped engine
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class Caps:
         if any(p.cap <= self.longest * (1 - step) * (1 + 1e-9) for p in running):
             step /= CAUTION  # that cap is being asked already
         cap = max(self.floor, self.longest * (1 - step))
+        if self.value == inf:  # the start breaks a limit (a penalised cut): first any plan that keeps them all
+            cap = inf
         seconds = min(left, max(PROBE_SECONDS, PROBE_SHARE * self.budget))
         self.probes += 1
         return Probe(cap, seconds, seed + self.probes, self.best)
@@ -87,30 +93,29 @@ class Caps:
             self.step = self.step / 2 if self.step / 2 >= MIN_STEP else FIRST_STEP / 4
 
 
-def _engine(problem: Problem):  # type: ignore[no-untyped-def]
-    """The problem as PyVRP data, built once per process (its matrix is the costly part)."""
+def capped(problem: Problem) -> Engine:
+    """The problem as PyVRP data for the probes: total distance, no minimum stops (built once per search: its
+    matrix is the costly part)."""
     from sudoless.routing.engine import Engine
 
-    key = id(problem)
-    if key not in _ENGINES:
-        _ENGINES.clear()
-        _ENGINES[key] = Engine(problem.with_(objective=Objective.TOTAL, min_stops=0))
-    return _ENGINES[key]
+    return Engine(problem.with_(objective=Objective.TOTAL, min_stops=0))
 
 
-def ask(problem: Problem, probe: Probe) -> tuple[list[list[int]], bool]:
+def ask(engine: Engine, probe: Probe) -> tuple[list[list[int]], bool]:
     """PyVRP's answer to one probe: routes, and whether every route keeps the cap and the other limits."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyVRP warns when its penalties saturate: an expected failed probe
-        return _engine(problem).solve(  # type: ignore[attr-defined,no-any-return]
-            probe.seconds, probe.seed, cap=probe.cap, initial=probe.initial, until_feasible=True
-        )
+        return engine.solve(probe.seconds, probe.seed, cap=probe.cap, initial=probe.initial, until_feasible=True)
 
 
 def _ask_shared(probe: Probe) -> tuple[list[list[int]], bool]:
+    """One probe in a worker process, on the engine of the problem the worker holds."""
     from sudoless.routing.cores import shared_problem
 
-    return ask(shared_problem(), probe)
+    problem = shared_problem()
+    if _WORKER.get("problem") is not problem:
+        _WORKER.update(problem=problem, engine=capped(problem))
+    return ask(_WORKER["engine"], probe)
 
 
 def lower_cap(
@@ -120,8 +125,9 @@ def lower_cap(
     of probes; ``routes`` is where it starts. With ``workers`` > 1 the probes run in that many processes."""
     caps = Caps(problem, routes, deadline)
     if workers <= 1:
+        engine = capped(problem)
         while (probe := caps.next(seed, [])) is not None:
-            caps.take(probe, *ask(problem, probe))
+            caps.take(probe, *ask(engine, probe))
         return caps.best, caps.probes
     from sudoless.routing.cores import worker_pool
 
