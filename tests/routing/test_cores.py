@@ -7,7 +7,8 @@ import pytest
 
 from routing.instances import random_problem
 from sudoless.routing import check
-from sudoless.routing.cores import sectors, solve_cores
+from sudoless.routing.cores import solve_cores
+from sudoless.routing.decompose import sectors
 from sudoless.routing.split import split
 from sudoless.routing.tsp import giant_tour
 

@@ -32,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from sudoless.routing.check import check
-from sudoless.routing.decompose import subproblem
+from sudoless.routing.decompose import sectors, subproblem
 from sudoless.routing.model import Objective, Problem, Solution
 
 WHOLE_SHARE = 0.3  # of the budget for the whole-instance searches before the sectors (total distance)
@@ -72,32 +72,12 @@ def _whole(task: tuple[float, int]) -> list[list[int]]:
 
 
 def _sector(task: tuple[np.ndarray, list[list[int]], int, float, int]) -> list[list[int]]:
-    """PyVRP on the customers of some routes, started from those routes; routes in parent indices."""
-    from sudoless.routing.decompose import stitch
-    from sudoless.routing.engine import Engine
+    """PyVRP on the customers of some routes, started from those routes (runs in a worker)."""
+    from sudoless.routing.engine import resolve
 
     members, routes, dispatchers, seconds, seed = task
     problem = shared_problem()
-    part = subproblem(problem, members, dispatchers, f"{problem.name}/sector")
-    local = {int(c): i + 1 for i, c in enumerate(members)}
-    found, ok = Engine(part.build()).solve(seconds, seed, initial=[[local[c] for c in r] for r in routes])
-    return stitch([part], [found]) if ok else routes
-
-
-def sectors(problem: Problem, routes: list[list[int]], count: int, turn: float) -> list[list[list[int]]]:
-    """The routes in ``count`` groups of about equal customers, contiguous by the angle of each route's centre
-    around the depot; ``turn`` (0..1) rotates where the first group starts, as a share of the routes."""
-    routes = [r for r in routes if r]
-    if problem.coords is not None:
-        centre = np.array([problem.coords[r].mean(axis=0) for r in routes]) - problem.coords[0]
-        order = np.argsort(np.arctan2(centre[:, 1], centre[:, 0]))
-    else:
-        order = np.arange(len(routes))
-    order = np.roll(order, -int(turn * len(routes)))
-    sizes = np.cumsum([len(routes[k]) for k in order])
-    edges = [0, *[int(np.searchsorted(sizes, sizes[-1] * g / count)) + 1 for g in range(1, count)], len(order)]
-    groups = [[routes[k] for k in order[a:b]] for a, b in zip(edges[:-1], edges[1:], strict=False)]
-    return [g for g in groups if g]
+    return resolve(subproblem(problem, members, dispatchers, f"{problem.name}/sector"), routes, seconds, seed)
 
 
 def _sector_round(

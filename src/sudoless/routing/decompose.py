@@ -3,7 +3,8 @@
 Parts are contiguous pieces of one giant tour, so each is a compact region; each gets a share of the
 dispatchers proportional to its work (demand when there is a capacity, else stops), never fewer than its
 limits need. A part is a :class:`Problem` of its own (depot + its customers) with a dense matrix, small enough
-for the sub-solvers; its routes map back through ``members``.
+for the sub-solvers; its routes map back through ``members``. Once a plan exists, :func:`sectors` groups its
+routes instead (route-based decomposition), so a group can be re-optimised starting from its routes.
 """
 
 from __future__ import annotations
@@ -111,3 +112,19 @@ def stitch(parts: list[Part], routes_per_part: list[list[list[int]]]) -> list[li
     for part, routes in zip(parts, routes_per_part, strict=False):
         out.extend([int(part.members[i - 1]) for i in route] for route in routes)
     return out
+
+
+def sectors(problem: Problem, routes: list[list[int]], count: int, turn: float) -> list[list[list[int]]]:
+    """The routes in ``count`` groups of about equal customers, contiguous by the angle of each route's centre
+    around the depot; ``turn`` (0..1) rotates where the first group starts, as a share of the routes."""
+    routes = [r for r in routes if r]
+    if problem.coords is not None:
+        centre = np.array([problem.coords[r].mean(axis=0) for r in routes]) - problem.coords[0]
+        order = np.argsort(np.arctan2(centre[:, 1], centre[:, 0]))
+    else:
+        order = np.arange(len(routes))
+    order = np.roll(order, -int(turn * len(routes)))
+    sizes = np.cumsum([len(routes[k]) for k in order])
+    edges = [0, *[int(np.searchsorted(sizes, sizes[-1] * g / count)) + 1 for g in range(1, count)], len(order)]
+    groups = [[routes[k] for k in order[a:b]] for a, b in zip(edges[:-1], edges[1:], strict=False)]
+    return [g for g in groups if g]

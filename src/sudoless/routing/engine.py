@@ -15,6 +15,8 @@ import time
 import numpy as np
 
 from sudoless.errors import ConfigError
+from sudoless.routing.check import check
+from sudoless.routing.decompose import Part
 from sudoless.routing.improve import improve
 from sudoless.routing.model import Metric, Objective, Problem, Solution
 
@@ -107,6 +109,35 @@ class Engine:
         return routes, bool(result.best.is_feasible())
 
 
+def _feasible_cut(problem: Problem, routes: list[list[int]], time_limit: float) -> list[list[int]]:
+    """The giant tour cut by Split when that keeps every limit and PyVRP's plan does not, else PyVRP's plan
+    (the local search that follows repairs what it can)."""
+    from sudoless.routing.divide import cut
+    from sudoless.routing.tsp import giant_tour
+
+    start = cut(problem, giant_tour(problem, seconds=min(1.0, 0.02 * time_limit)))
+    return start if check(problem.with_(min_stops=0), start).feasible else routes
+
+
+def resolve(part: Part, routes: list[list[int]], seconds: float, seed: int) -> list[list[int]]:
+    """PyVRP on the customers of ``routes`` (parent indices, ``part`` holds them), started from those routes:
+    its routes in parent indices when they keep every limit and are no worse, else ``routes`` unchanged. Route-
+    based decomposition, on the cores of one machine (sectors) and on Spark (the second pass at scale)."""
+    from sudoless.routing.decompose import stitch
+
+    problem = part.build()
+    local = {int(c): i + 1 for i, c in enumerate(part.members)}
+    start = [[local[c] for c in r] for r in routes]
+    found, ok = Engine(problem).solve(seconds, seed, initial=start)
+    if not ok or not check(problem, found).feasible:
+        return routes
+    if problem.score([problem.route_length(r) for r in found]) > problem.score(
+        [problem.route_length(r) for r in start]
+    ):
+        return routes
+    return stitch([part], [found])
+
+
 def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0, workers: int = 1) -> Solution:
     """PyVRP on the whole (dense) problem, with min-max balancing and minimum stops added on top; ``workers``
     processes probe caps for the makespan in parallel (:mod:`sudoless.routing.minmax`)."""
@@ -133,7 +164,9 @@ def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0, work
             start, _ = Engine(problem).solve(BLEND_START * time_limit, seed)
         routes, probes = lower_cap(problem, start, deadline - POLISH * time_limit, seed, workers)
     else:
-        routes, _ = Engine(problem).solve(time_limit * (0.7 if problem.min_stops else 0.95), seed)
+        routes, ok = Engine(problem).solve(time_limit * (0.7 if problem.min_stops else 0.95), seed)
+        if not ok:  # PyVRP ended over a limit (seen on 1,500-customer parts with max stops): a feasible cut
+            routes = _feasible_cut(problem, routes, time_limit)
     remaining = max(0.0, deadline - time.monotonic())
     if balanced or problem.min_stops or remaining > 0.2:
         routes = improve(problem, routes, seconds=max(0.2, remaining), seed=seed)
