@@ -129,11 +129,11 @@ def resolve(part: Part, routes: list[list[int]], seconds: float, seed: int) -> l
     local = {int(c): i + 1 for i, c in enumerate(part.members)}
     start = [[local[c] for c in r] for r in routes]
     found, ok = Engine(problem).solve(seconds, seed, initial=start)
-    if not ok or not check(problem, found).feasible:
-        return routes
-    if problem.score([problem.route_length(r) for r in found]) > problem.score(
-        [problem.route_length(r) for r in start]
-    ):
+
+    def cost(plan: list[list[int]]) -> float:
+        return problem.score([problem.route_length(r) for r in plan])
+
+    if not ok or not check(problem, found).feasible or cost(found) > cost(start):
         return routes
     return stitch([part], [found])
 

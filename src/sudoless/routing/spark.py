@@ -34,7 +34,7 @@ from sudoless.routing.tsp import giant_tour
 PART_SIZE = 1000
 SPARK_FROM = 5000  # customers from which a Spark session is worth its start-up
 TASK_OVERHEAD = 3.0  # seconds a part costs beyond its solver's budget (matrix, solver data, worker start)
-SECOND_PASS_FROM = 1.0  # seconds per part at least for the pass on shifted parts to be worth running
+SECOND_PASS_FROM = 1.0  # seconds per group at least for the second pass over route groups to be worth running
 
 
 def solve_part(payload: tuple[Part, str, float, int]) -> list[list[int]]:
