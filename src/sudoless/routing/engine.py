@@ -109,14 +109,12 @@ class Engine:
         return routes, bool(result.best.is_feasible())
 
 
-def _feasible_cut(problem: Problem, routes: list[list[int]], time_limit: float) -> list[list[int]]:
-    """The giant tour cut by Split when that keeps every limit and PyVRP's plan does not, else PyVRP's plan
-    (the local search that follows repairs what it can)."""
+def _tour_cut(problem: Problem, time_limit: float) -> list[list[int]]:
+    """A giant tour cut by Split for the problem's objective: the makespan's start, the total's fallback."""
     from sudoless.routing.divide import cut
     from sudoless.routing.tsp import giant_tour
 
-    start = cut(problem, giant_tour(problem, seconds=min(1.0, 0.02 * time_limit)))
-    return start if check(problem.with_(min_stops=0), start).feasible else routes
+    return cut(problem, giant_tour(problem, seconds=min(1.0, 0.02 * time_limit)))
 
 
 def resolve(part: Part, routes: list[list[int]], seconds: float, seed: int) -> list[list[int]]:
@@ -154,19 +152,19 @@ def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0, work
     time_limit = deadline - time.monotonic()  # what the attempt at the bound left
     probes = 0
     if balanced:  # a cut giant tour, then ever lower caps on the route length (sudoless.routing.minmax)
-        from sudoless.routing.divide import cut
         from sudoless.routing.minmax import lower_cap
-        from sudoless.routing.tsp import giant_tour
 
         if problem.objective == Objective.MAKESPAN:
-            start = cut(problem, giant_tour(problem, seconds=min(1.0, 0.02 * time_limit)))
+            start = _tour_cut(problem, time_limit)
         else:  # the blend: from the shortest plan, which may be the best blend already
             start, _ = Engine(problem).solve(BLEND_START * time_limit, seed)
         routes, probes = lower_cap(problem, start, deadline - POLISH * time_limit, seed, workers)
     else:
         routes, ok = Engine(problem).solve(time_limit * (0.7 if problem.min_stops else 0.95), seed)
-        if not ok:  # PyVRP ended over a limit (seen on 1,500-customer parts with max stops): a feasible cut
-            routes = _feasible_cut(problem, routes, time_limit)
+        if not ok:  # PyVRP ended over a limit (seen on 1,500-customer parts with max stops): a cut that keeps them
+            fallback = _tour_cut(problem, time_limit)
+            if check(problem.with_(min_stops=0), fallback).feasible:
+                routes = fallback  # else PyVRP's plan, and the local search below repairs what it can
     remaining = max(0.0, deadline - time.monotonic())
     if balanced or problem.min_stops or remaining > 0.2:
         routes = improve(problem, routes, seconds=max(0.2, remaining), seed=seed)

@@ -73,9 +73,8 @@ class Caps:
         step = self.step
         if any(p.cap <= self.longest * (1 - step) * (1 + 1e-9) for p in running):
             step /= CAUTION  # that cap is being asked already
-        cap = max(self.floor, self.longest * (1 - step))
-        if self.value == inf:  # the start breaks a limit (a penalised cut): first any plan that keeps them all
-            cap = inf
+        # a start that breaks a limit (a penalised cut) first gets any plan that keeps them all: no cap
+        cap = inf if self.value == inf else max(self.floor, self.longest * (1 - step))
         seconds = min(left, max(PROBE_SECONDS, PROBE_SHARE * self.budget))
         self.probes += 1
         return Probe(cap, seconds, seed + self.probes, self.best)

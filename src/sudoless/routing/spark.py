@@ -146,11 +146,10 @@ def solve_parts(
         groups = sectors(problem, routes, len(parts), 0.5 / len(parts))
         per_part = 0.9 * (deadline - time.monotonic()) / (-(-len(groups) // slots)) - overhead
         if per_part >= SECOND_PASS_FROM:
-            payloads = [
-                (subproblem(problem, sorted(c for r in g for c in r), len(g), f"{problem.name}/group{k + 1}"), g)
-                for k, g in enumerate(groups)
-            ]
-            tasks = [(part, g, per_part, seed + 7919 + k) for k, (part, g) in enumerate(payloads)]
+            tasks = []
+            for k, g in enumerate(groups):
+                part = subproblem(problem, sorted(c for r in g for c in r), len(g), f"{problem.name}/group{k + 1}")
+                tasks.append((part, g, per_part, seed + 7919 + k))
             routes = _map(resolve_part, tasks, spark)
             passes = 2
     elif two_passes:
