@@ -18,10 +18,9 @@ master and deploy mode:
 from __future__ import annotations
 
 import hashlib
-import os
+import shutil
 import subprocess
 import sys
-import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from sudoless.errors import InputError
 from sudoless.spark.cluster import HOST, java_shim_dir, spark_home
 from sudoless.spark.java import spark_java
 from sudoless.spark.pack import check_venv
+from sudoless.spark.untar import extract_tar_into
 
 EXECUTOR_PYTHON = "./environment/bin/python"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -86,11 +86,8 @@ def _unpacked(settings: Settings, archive: Path) -> Path:
             digest.update(chunk)
     target = settings.home / "spark" / "unpacked" / digest.hexdigest()[:24]
     if not (target / "bin" / "python").exists():
-        partial = target.with_name(f"{target.name}.{os.getpid()}")
-        partial.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(archive, "r:*") as tar:
-            tar.extractall(partial, filter="tar")
-        partial.replace(target)
+        shutil.rmtree(target, ignore_errors=True)  # an incomplete copy, never a finished one
+        extract_tar_into(archive, target)
     return target
 
 

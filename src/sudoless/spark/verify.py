@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tarfile
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sudoless.errors import InputError
+from sudoless.spark.untar import extract_tar
 
 _IMPORT_ALL = r"""
 import importlib, json, sys, traceback
@@ -117,11 +117,7 @@ def verify_archive(archive: Path, timeout: float = 300.0) -> VerifyReport:
     with tempfile.TemporaryDirectory(prefix="sudoless-verify-") as scratch:
         root = Path(scratch) / "environment"
         root.mkdir()
-        try:
-            with tarfile.open(archive, "r:*") as tar:
-                tar.extractall(root, filter="tar")
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise InputError(f"{archive}: not a readable tar archive ({exc})") from None
+        extract_tar(archive, root)
         external = _external_links(root)
         modules = top_level_modules(root)
         python = root / "bin" / "python"
