@@ -131,3 +131,19 @@ def test_help_does_not_import_numpy() -> None:
             "print(any(m == 'numpy' or m.startswith('sudoless.nn') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False"
+
+
+def test_digits_example_trains_where_scikit_learn_cannot_be_imported(tmp_path: Path) -> None:
+    """The README promises NumPy only: the digits ship with the package, so blocking scikit-learn changes nothing."""
+    # A None entry in sys.modules makes every `import sklearn...` raise ImportError, as if it were not installed.
+    # The wrapper first proves the block works (exit 99 otherwise), then runs the CLI with the remaining arguments.
+    code = ("import sys\nsys.modules['sklearn'] = None\n"
+            "try:\n    import sklearn.datasets\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit(99)\n"
+            "from sudoless.cli import main\nsys.argv = ['sudoless', *sys.argv[1:]]\nmain()\n")
+    env = {**os.environ, "SUDOLESS_HOME": str(tmp_path), "OPENBLAS_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", code, "nn", "train", "examples/nn/digits.yaml", "-o",
+                             str(tmp_path / "run"), "--json"], env=env, capture_output=True, text=True,
+                            timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)["metrics"]
+    assert metrics["test_accuracy"] >= 0.97, metrics

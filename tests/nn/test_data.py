@@ -53,3 +53,21 @@ def test_example_configs_build(config: Path) -> None:
     model.build(tuple(np.shape(ds.x_train)[1:]))
     out = model.predict(ds.x_train[:2])
     assert out.shape[0] == 2 and np.all(np.isfinite(out))
+
+
+def test_shipped_digits_equal_scikit_learns_copy() -> None:
+    pixels, labels = data.digits_arrays()
+    assert pixels.shape == (1797, 64) and labels.shape == (1797,)
+    assert pixels.min() == 0 and pixels.max() == 16 and sorted(set(labels.tolist())) == list(range(10))
+    sklearn_datasets = pytest.importorskip("sklearn.datasets", reason="scikit-learn absent: nothing to compare with")
+    reference = sklearn_datasets.load_digits()
+    assert pixels.dtype == reference.data.dtype and np.array_equal(pixels, reference.data)
+    assert labels.dtype == reference.target.dtype and np.array_equal(labels, reference.target)
+
+
+def test_digits_split_is_reproducible_and_covers_every_image() -> None:
+    ds = data.digits(validation_fraction=0.16, test_fraction=0.2, seed=0)
+    assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (1150, 288, 359)
+    assert ds.x_train.dtype == np.float32 and float(ds.x_train.max()) == 1.0
+    again = data.digits(validation_fraction=0.16, test_fraction=0.2, seed=0)
+    assert np.array_equal(ds.x_test, again.x_test) and np.array_equal(ds.y_train, again.y_train)

