@@ -76,6 +76,37 @@ def register_commands() -> None:
         importlib.import_module(f"{__name__}.{module.name}")
 
 
+# Click 8.2+ raises this for a group called without a command (8.1 printed the help and exited 0).
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def usage_line(exc: click.ClickException) -> str:
+    """Click's error as the one line the CLI promises: ``<command>: <what> (see '<command> --help')``.
+
+    Click prints the usage, a hint and a blank line before ``Error: ...``; one line keeps a failed call
+    readable in a log and greppable in a script.
+    """
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    message = message[:1].lower() + message[1:]
+    ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    if ctx is None:
+        return f"sudoless: {message}"
+    return f"{ctx.command_path}: {message} (see '{ctx.command_path} --help')"
+
+
 def main() -> None:
+    """The ``sudoless`` entry point: click in non-standalone mode, so that its errors print one line."""
     register_commands()
-    cli(prog_name="sudoless")
+    try:
+        code = cli.main(prog_name="sudoless", standalone_mode=False)
+    except _NO_ARGS_IS_HELP as exc:
+        exc.show()  # a group called without a command: its help is the answer, not an error line
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(usage_line(exc), err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("sudoless: aborted", err=True)
+        sys.exit(1)
+    # Commands return nothing; an int is the code of a ``ctx.exit`` (``--help``, ``--version``).
+    sys.exit(code if isinstance(code, int) else 0)
