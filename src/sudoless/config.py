@@ -41,6 +41,9 @@ class Settings:
     #: on two cores, as fewer threads fight over the GIL and the write lock. A server database needs more:
     #: its threads mostly wait for round trips (MariaDB with 4 threads used half a CPU and fell behind).
     server_threads: int = 0
+    #: where ``sudoless mysql init`` looks for mariadbd/mysqld when no server is installed in the home: a
+    #: PATH-like list that replaces PATH and the system folders (/usr/sbin ...); empty means those.
+    mysql_path: str = ""
 
     @property
     def request_threads(self) -> int:
@@ -65,6 +68,7 @@ _ENV = {
     "runtime_props_eager": "SUDOLESS_RUNTIME_PROPS_EAGER",
     "executor_timeout": "SUDOLESS_EXECUTOR_TIMEOUT",
     "server_threads": "SUDOLESS_SERVER_THREADS",
+    "mysql_path": "SUDOLESS_MYSQL_PATH",
 }
 
 

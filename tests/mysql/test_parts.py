@@ -5,6 +5,7 @@ socket paths over the limit, ports, option files, locks. Fake servers are shell 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -17,8 +18,9 @@ from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError, StateError
 from sudoless.mysql import Flavour, find_binaries, init_instance
 from sudoless.mysql.admin import client_options, provisioning_sql, reachable_socket, sqlalchemy_url
-from sudoless.mysql.binaries import HOW_TO_GET
+from sudoless.mysql.binaries import HOW_TO_GET, NoServerError, find_server
 from sudoless.mysql.control import server_command
+from sudoless.mysql.dist import library_dirs, server_environment
 from sudoless.mysql.instance import Instance, server_options, with_port
 from sudoless.mysql.layout import SOCKET_PATH_MAX, check_name, socket_option
 from sudoless.mysql.ports import client_host, pick_port, port_is_free
@@ -99,10 +101,38 @@ def test_search_path_then_basedir_from_the_binary(tmp_path: Path) -> None:
     assert found.basedir == base
 
 
-def test_nothing_on_the_path_or_in_system_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sudoless.mysql.binaries.SYSTEM_DIRS", ())
-    with pytest.raises(NotFoundError, match="no MySQL or MariaDB server found .*apt-get download"):
-        find_binaries(search_path=str(tmp_path))
+def test_nothing_on_the_path_or_in_system_dirs(tmp_path: Path) -> None:
+    with pytest.raises(NoServerError, match="no MySQL or MariaDB server found .*run 'sudoless mysql install'"):
+        find_binaries(search_path=str(tmp_path), system_dirs=())
+
+
+def test_search_path_setting_hides_the_system_dirs(tmp_path: Path) -> None:
+    """SUDOLESS_MYSQL_PATH replaces PATH and /usr/sbin: a machine with a system server looks bare."""
+    hidden = Settings(home=tmp_path / "home", mysql_path=str(tmp_path))
+    with pytest.raises(NoServerError, match=f"on the search path '{tmp_path}'"):
+        find_server(hidden)
+
+
+def test_installed_distribution_comes_first_and_gets_its_libraries(tmp_path: Path) -> None:
+    """What 'sudoless mysql install' left in the home beats PATH and /usr/sbin, the newest version first,
+    and the libraries it fetched are on LD_LIBRARY_PATH of everything the server runs."""
+    settings = Settings(home=tmp_path / "home")
+    dist = settings.home / "mysql" / "dist"
+    for version in ("10.6.2", "10.11.19", "10.9.1"):
+        root = dist / version
+        fake_server(root, "usr/sbin/mariadbd", f"mariadbd  Ver {version}-MariaDB-0+deb12u1 for debian-linux-gnu")
+        executable(root / "usr/bin/mariadb-install-db", "true")
+    (dist / ".partial-10.12.1-abcd" / "usr/sbin").mkdir(parents=True)  # an install in progress is never used
+    newest = dist / "10.11.19"
+    (newest / "sudoless-dist.json").write_text(json.dumps({"library_dirs": ["usr/lib/x86_64-linux-gnu"]}))
+    found = find_server(settings)
+    assert (found.version, found.basedir) == ("10.11.19", newest / "usr")
+    assert library_dirs(found.basedir) == [newest / "usr/lib/x86_64-linux-gnu"]
+    assert server_environment(found.basedir)["LD_LIBRARY_PATH"].split(os.pathsep)[0] == str(
+        newest / "usr/lib/x86_64-linux-gnu")
+    assert library_dirs(dist / "10.6.2" / "usr") == []
+    with pytest.raises(InputError, match="'dist' is reserved"):
+        check_name("dist")
 
 
 def test_system_mariadbd_is_found_without_sbin_on_path() -> None:
@@ -250,7 +280,8 @@ def test_lock_holder_names_the_process_holding_the_datadir(tmp_path: Path) -> No
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         assert lock_holder(tmp_path) == holder.pid
-        assert uptime_seconds(holder.pid) is not None
+        uptime = uptime_seconds(holder.pid)
+        assert uptime is not None and uptime == round(uptime, 2)  # no 0.31999999999993634 in status --json
         assert not runs_with_options(holder.pid, tmp_path / "my.cnf")
     finally:
         holder.kill()

@@ -1,5 +1,5 @@
-"""``sudoless mysql ...``: user-space MySQL/MariaDB instances (init, start, stop, status, shell, url, passwd,
-list, destroy). The work is in :mod:`sudoless.mysql`; this module parses, calls and prints.
+"""``sudoless mysql ...``: user-space MySQL/MariaDB servers (install) and instances (init, start, stop,
+status, shell, url, passwd, list, destroy). The work is in :mod:`sudoless.mysql`; this module parses, calls and prints.
 """
 
 from __future__ import annotations
@@ -8,12 +8,16 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sudoless.cli import cli, emit_json, json_option
 from sudoless.config import Settings, load_settings
 from sudoless.errors import InputError, NotFoundError, StateError
+
+if TYPE_CHECKING:
+    from sudoless.mysql.install import Installed
 
 name_option = click.option("-n", "--name", default="default", show_default=True, metavar="NAME",
                            help="Instance name (a folder in SUDOLESS_HOME/mysql).")
@@ -65,9 +69,42 @@ def mysql() -> None:
 
 
 @mysql.command()
+@click.option("--version", "version", default=None, metavar="V",
+              help="MariaDB version, e.g. 10.11 or 10.11.19 (default: the newest apt offers).")
+@json_option
+def install(version: str | None, as_json: bool) -> None:
+    """Fetch a MariaDB server into SUDOLESS_HOME/mysql/dist without root (apt-get download on Debian and
+    Ubuntu, with the libraries this machine lacks); elsewhere, say which tarball to fetch.
+    """
+    installed = _install(_settings(), version)
+    if as_json:
+        emit_json(installed.to_json())
+        return
+    what = "already installed" if installed.already else f"installed in {installed.seconds:.0f} s"
+    click.echo(f"MariaDB {installed.version} {what} in {installed.root}; create an instance with "
+               "'sudoless mysql init'")
+
+
+def _install(settings: Settings, version: str | None) -> Installed:
+    """The install with a spinner and one line per step on stderr."""
+    from rich.console import Console
+
+    from sudoless.mysql.install import install_mariadb
+
+    console = Console(stderr=True)
+    with console.status("fetching MariaDB", spinner="dots") as status:
+        def progress(text: str) -> None:
+            status.update(text)
+            console.print(f"[dim]{text}[/]", highlight=False, soft_wrap=True)
+
+        return install_mariadb(settings, version, progress)
+
+
+@mysql.command()
 @name_option
 @click.option("--basedir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="An unpacked server tarball (default: mariadbd/mysqld on PATH, /usr/sbin, /usr/libexec, "
+              help="An unpacked server tarball (default: the newest 'sudoless mysql install' fetched, then "
+                   "mariadbd/mysqld on SUDOLESS_MYSQL_PATH, or on PATH, /usr/sbin, /usr/libexec, "
                    "/usr/local/mysql/bin).")
 @click.option("--datadir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="A new or empty data directory (default: data/ in the instance folder).")
@@ -82,10 +119,22 @@ def init(name: str, basedir: Path | None, datadir: Path | None, port: int | None
     user. The server is left stopped.
     """
     from sudoless.mysql import init_instance
+    from sudoless.mysql.binaries import NoServerError
 
+    settings = _settings()
     began = time.monotonic()
-    instance = init_instance(_settings(), name, basedir=basedir, datadir=datadir, port=port,
-                             bind_address=bind_address)
+    try:
+        instance = init_instance(settings, name, basedir=basedir, datadir=datadir, port=port,
+                                 bind_address=bind_address)
+    except NoServerError:
+        if as_json or not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise
+        if not click.confirm("No MySQL or MariaDB server found. Fetch MariaDB into SUDOLESS_HOME now "
+                             "(no root needed)?", default=True, err=True):
+            raise
+        _install(settings, None)
+        instance = init_instance(settings, name, basedir=basedir, datadir=datadir, port=port,
+                                 bind_address=bind_address)
     seconds = time.monotonic() - began
     if as_json:
         emit_json({**instance.to_json(), "seconds": round(seconds, 3)})
@@ -187,7 +236,7 @@ def shell(name: str, client_args: tuple[str, ...]) -> None:
                             f"connect with the URL of 'sudoless mysql url{_hint(name)}'")
     if running_pid(instance) is None:
         raise StateError(f"instance '{name}' is not running; start it with 'sudoless mysql start{_hint(name)}'")
-    env = server_environment()
+    env = server_environment(instance.basedir)
     # MySQL's client reads ~/.mylogin.cnf even with --defaults-file; point it at a file that is not there.
     env["MYSQL_TEST_LOGIN_FILE"] = str(instance.paths.run / "no-login-path")
     sys.stdout.flush()

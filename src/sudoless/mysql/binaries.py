@@ -1,11 +1,13 @@
 """Finding a MySQL or MariaDB server on a machine where we cannot install one, and telling which it is.
 
-Servers come from three places. An unpacked tarball given as ``--basedir``: Oracle's
+Servers come from four places. An unpacked tarball given as ``--basedir``: Oracle's
 ``mysql-X-linux-glibc`` layout (``bin/mysqld``, ``lib/plugin``, ``share/english``), MariaDB's bintar
 (``bin/mariadbd``, ``scripts/mariadb-install-db``), or a Debian package unpacked with ``dpkg -x`` (its
-``usr/`` has ``sbin/mariadbd`` and ``lib/mysql/plugin``). Otherwise the PATH, and then the system places a
-normal user's PATH lacks: Debian puts ``mariadbd`` in ``/usr/sbin``, which is why "command not found"
-is the first thing people without root hit.
+``usr/`` has ``sbin/mariadbd`` and ``lib/mysql/plugin``). Otherwise the newest server ``sudoless mysql
+install`` put in the home (:mod:`sudoless.mysql.dist`), then the PATH, and then the system places a normal
+user's PATH lacks: Debian puts ``mariadbd`` in ``/usr/sbin``, which is why "command not found" is the
+first thing people without root hit. ``SUDOLESS_MYSQL_PATH`` replaces the last two, so that a test can
+hide /usr/sbin.
 
 The flavour comes from ``--version`` and never from the file name: ``mysqld`` is a link to ``mariadbd``
 on Debian, and running MySQL's ``--initialize-insecure`` on MariaDB fails and leaves half a data
@@ -14,6 +16,7 @@ directory behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -22,7 +25,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError
+from sudoless.mysql.dist import installed, server_environment
 
 SERVER_NAMES = ("mariadbd", "mysqld")
 CLIENT_NAMES = ("mariadb", "mysql")
@@ -30,11 +35,12 @@ INSTALL_DB_NAMES = ("mariadb-install-db", "mysql_install_db")
 SYSTEM_DIRS = (Path("/usr/sbin"), Path("/usr/libexec"), Path("/usr/local/mysql/bin"))
 MINIMUM = {"mysql": (5, 7, 6), "mariadb": (10, 2, 0)}
 
-HOW_TO_GET = ("without root, unpack a server into your home and pass --basedir DIR: a MariaDB bintar "
-              "(https://mariadb.org/download/) or a MySQL 'Linux - Generic' tarball "
-              "(https://dev.mysql.com/downloads/mysql/), or on Debian/Ubuntu 'apt-get download "
-              "mariadb-server-core mariadb-client-core' then 'dpkg -x FILE.deb ~/mariadb' for each and "
-              "--basedir ~/mariadb/usr")
+HOW_TO_GET = ("run 'sudoless mysql install' to fetch MariaDB into SUDOLESS_HOME without root, or pass --basedir "
+              "DIR of a server you unpacked (a MariaDB bintar or a MySQL 'Linux - Generic' tarball)")
+
+
+class NoServerError(NotFoundError):
+    """No server anywhere sudoless looks; ``sudoless mysql install`` can fetch one."""
 
 
 class Flavour(StrEnum):
@@ -74,17 +80,33 @@ def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
 
-def find_binaries(basedir: Path | None = None, search_path: str | None = None) -> Binaries:
+def find_server(settings: Settings, basedir: Path | None = None) -> Binaries:
+    """The server an instance gets: the one in ``basedir`` when given, else the newest that ``sudoless mysql
+    install`` put in the home, else the first on ``settings.mysql_path`` when set, else on PATH and in the
+    system directories. Raises :class:`NoServerError` when there is none at all.
+    """
+    if basedir is not None:
+        return find_binaries(basedir)
+    for dist in installed(settings):
+        with contextlib.suppress(NotFoundError):  # a folder without a server in it: not a distribution
+            return find_binaries(dist.root)
+    if settings.mysql_path:
+        return find_binaries(search_path=settings.mysql_path, system_dirs=())
+    return find_binaries()
+
+
+def find_binaries(basedir: Path | None = None, search_path: str | None = None,
+                  system_dirs: tuple[Path, ...] = SYSTEM_DIRS) -> Binaries:
     """Locate and identify a server: in ``basedir`` when given, else on ``search_path`` (default PATH)
-    and then in the system directories. Raises :class:`NotFoundError` saying how to get one without root.
+    and then in ``system_dirs``. Raises :class:`NotFoundError` saying how to get one without root.
     """
     if basedir is not None:
         server, basedir = _server_in_basedir(basedir)
     else:
-        server = _server_on_path(search_path)
+        server = _server_on_path(search_path, system_dirs)
         real = server.resolve()
         basedir = real.parent.parent if real.parent.name in ("bin", "sbin", "libexec") else real.parent
-    flavour, version = detect(server)
+    flavour, version = detect(server, basedir)
     install_db = None
     if flavour is Flavour.MARIADB:
         install_db = _first_file(basedir, ("scripts", "bin"), INSTALL_DB_NAMES)
@@ -101,11 +123,11 @@ def find_binaries(basedir: Path | None = None, search_path: str | None = None) -
                     client=client, plugin_dir=plugin_dir, messages_dir=messages_dir)
 
 
-def detect(server: Path) -> tuple[Flavour, str]:
+def detect(server: Path, basedir: Path | None = None) -> tuple[Flavour, str]:
     """The flavour and version ``server --version`` reports; refuses versions too old to set up safely."""
     try:
         done = subprocess.run([str(server), "--no-defaults", "--version"], capture_output=True, text=True,
-                              timeout=60, check=False, stdin=subprocess.DEVNULL)
+                              timeout=60, check=False, stdin=subprocess.DEVNULL, env=server_environment(basedir))
     except OSError as exc:
         raise InputError(f"{server} cannot run: {exc.strerror}") from None
     except subprocess.TimeoutExpired:
@@ -145,11 +167,14 @@ def _server_in_basedir(basedir: Path) -> tuple[Path, Path]:
     raise NotFoundError(f"--basedir {basedir} holds no mariadbd or mysqld in bin/, sbin/ or libexec/; {HOW_TO_GET}")
 
 
-def _server_on_path(search_path: str | None) -> Path:
-    found = _on_path(SERVER_NAMES, search_path, extra=SYSTEM_DIRS)
+def _server_on_path(search_path: str | None, system_dirs: tuple[Path, ...]) -> Path:
+    found = _on_path(SERVER_NAMES, search_path, extra=system_dirs)
     if found is None:
-        raise NotFoundError("no MySQL or MariaDB server found (mariadbd or mysqld on PATH, in /usr/sbin, "
-                            f"/usr/libexec or /usr/local/mysql/bin); {HOW_TO_GET}")
+        where = "PATH" if search_path is None else f"the search path {search_path!r}"
+        if system_dirs:
+            where += f", {', '.join(map(str, system_dirs))}"
+        raise NoServerError(f"no MySQL or MariaDB server found (mariadbd or mysqld in SUDOLESS_HOME/mysql/dist, "
+                            f"on {where}); {HOW_TO_GET}")
     return found
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from sudoless.errors import ConfigError, DaemonError, StateError
 from sudoless.mysql.admin import connect
+from sudoless.mysql.dist import server_environment
 from sudoless.mysql.instance import Instance
 from sudoless.mysql.layout import name_flag
 from sudoless.mysql.ports import pick_port, port_is_free
@@ -103,12 +104,6 @@ def server_command(instance: Instance, *extra: str) -> list[str]:
     return command + list(extra)
 
 
-def server_environment() -> dict[str, str]:
-    """Ours, minus the MYSQL_* variables that would point the server or client elsewhere."""
-    return {key: value for key, value in os.environ.items()
-            if not key.startswith("MYSQL_") or key == "MYSQL_TEST_LOGIN_FILE"}
-
-
 def spawn(instance: Instance, *extra: str) -> subprocess.Popen[bytes]:
     """Start the server in its own session, so that it outlives us and ignores our terminal's Ctrl-C."""
     for directory in instance.paths.private_dirs:
@@ -116,7 +111,7 @@ def spawn(instance: Instance, *extra: str) -> subprocess.Popen[bytes]:
     with open(instance.paths.server_output, "wb") as output:
         return subprocess.Popen(server_command(instance, *extra), stdin=subprocess.DEVNULL, stdout=output,
                                 stderr=subprocess.STDOUT, cwd=instance.root, start_new_session=True,
-                                env=server_environment())
+                                env=server_environment(instance.basedir))
 
 
 def log_size(instance: Instance) -> int:

@@ -53,7 +53,7 @@ def _run(instance: Instance, what: str, command: list[str], timeout: float) -> N
     offset = log_size(instance)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False,
-                              cwd=instance.root, env=server_environment(), stdin=subprocess.DEVNULL)
+                              cwd=instance.root, env=server_environment(instance.basedir), stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         tail = log_tail(instance, offset)
         raise ServerError(f"{what} did not finish within {timeout:.0f} s (see {instance.paths.error_log})",
@@ -64,10 +64,10 @@ def _run(instance: Instance, what: str, command: list[str], timeout: float) -> N
         raise ServerError(f"{what} failed with exit code {done.returncode} (see {instance.paths.error_log})", tail)
 
 
-def _supported_flags(install_db: Path) -> set[str]:
+def _supported_flags(install_db: Path, basedir: Path) -> set[str]:
     """The options this install-db knows: 10.2 and 10.3 lack the ones that make root safe from the start."""
     done = subprocess.run([str(install_db), "--help"], capture_output=True, text=True, timeout=60, check=False,
-                          env=server_environment(), stdin=subprocess.DEVNULL)
+                          env=server_environment(basedir), stdin=subprocess.DEVNULL)
     wanted = ("--auth-root-authentication-method", "--skip-test-db")
     return {flag for flag in wanted if flag in done.stdout + done.stderr}
 
@@ -77,7 +77,7 @@ def _initialise_mariadb(instance: Instance, root_password: str, app_password: st
     sql = instance.paths.tmp / "provision.sql"
     statements = ["FLUSH PRIVILEGES", *provisioning_sql(root_password, app_password, os.uname().nodename)]
     write_private(sql, "".join(f"{statement};\n" for statement in statements))
-    flags = _supported_flags(instance.install_db)
+    flags = _supported_flags(instance.install_db, instance.basedir)
     command = [str(instance.install_db), f"--defaults-file={instance.paths.my_cnf}",
                f"--basedir={instance.basedir}", f"--datadir={instance.datadir}", "--skip-name-resolve",
                f"--extra-file={sql}"]

@@ -37,6 +37,8 @@ from sudoless.config import Settings, ensure_home
 from sudoless.errors import InputError
 
 DEFAULT_NAME = "default"
+#: the folder of servers ``sudoless mysql install`` fetched, beside the instances; no instance may take its name.
+DIST_NAME = "dist"
 SOCKET_PATH_MAX = 103 if sys.platform == "darwin" or "bsd" in sys.platform else 107
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 
@@ -120,6 +122,9 @@ def check_name(name: str) -> str:
     if not _NAME.fullmatch(name):
         raise InputError(f"instance name {name!r}: use 1-32 letters, digits, '-' or '_', starting with a "
                          "letter or digit")
+    if name == DIST_NAME:
+        raise InputError(f"instance name {name!r} is reserved for the servers 'sudoless mysql install' fetches; "
+                         "choose another --name")
     return name
 
 
@@ -130,6 +135,10 @@ def name_flag(name: str) -> str:
 
 def instances_dir(settings: Settings) -> Path:
     return settings.home / "mysql"
+
+
+def distributions_dir(settings: Settings) -> Path:
+    return instances_dir(settings) / DIST_NAME
 
 
 def instance_paths(settings: Settings, name: str) -> InstancePaths:

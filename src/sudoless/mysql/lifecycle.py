@@ -15,7 +15,7 @@ from sudoless.config import Settings
 from sudoless.errors import InputError, StateError
 from sudoless.mysql import control
 from sudoless.mysql.admin import APP_USER, change_password, client_options, connect, random_password
-from sudoless.mysql.binaries import find_binaries
+from sudoless.mysql.binaries import find_server
 from sudoless.mysql.datadir import INIT_TIMEOUT, initialise
 from sudoless.mysql.instance import Instance, exists, list_instances, load_instance, save, server_options, with_port
 from sudoless.mysql.layout import (
@@ -35,9 +35,9 @@ USERS = ("root", APP_USER)
 def init_instance(settings: Settings, name: str = DEFAULT_NAME, *, basedir: Path | None = None,
                   datadir: Path | None = None, port: int | None = None, bind_address: str = "127.0.0.1",
                   timeout: float = INIT_TIMEOUT) -> Instance:
-    """Create an instance: find and identify the server, lay out the folder, pick a free port when none is
-    given, initialise the data directory with random root and ``sudoless`` passwords. The server is left
-    stopped. A failed init leaves nothing behind.
+    """Create an instance: find and identify the server (:func:`~sudoless.mysql.binaries.find_server`), lay
+    out the folder, pick a free port when none is given, initialise the data directory with random root and
+    ``sudoless`` passwords. The server is left stopped. A failed init leaves nothing behind.
     """
     with instance_lock(settings, name):
         return _init(settings, name, basedir=basedir, datadir=datadir, port=port, bind_address=bind_address,
@@ -53,7 +53,7 @@ def _init(settings: Settings, name: str, *, basedir: Path | None = None, datadir
                          f"or remove it with 'sudoless mysql destroy{name_flag(name)}'")
     if paths.root.exists():
         shutil.rmtree(paths.root)  # an init that was interrupted: it never wrote instance.json
-    binaries = find_binaries(basedir)
+    binaries = find_server(settings, basedir)
     data = Path(os.path.abspath(datadir.expanduser())) if datadir is not None else paths.data
     owns_datadir = not data.exists()
     if not owns_datadir and (not data.is_dir() or any(data.iterdir())):

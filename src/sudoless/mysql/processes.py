@@ -52,7 +52,8 @@ def uptime_seconds(pid: int) -> float | None:
     if ticks is None:
         return None
     since_boot = float(Path("/proc/uptime").read_text().split()[0])
-    return max(0.0, since_boot - ticks / os.sysconf("SC_CLK_TCK"))
+    # whole hundredths: both figures come in 10 ms steps, and further digits are float noise (0.31999999999993634)
+    return round(max(0.0, since_boot - ticks / os.sysconf("SC_CLK_TCK")), 2)
 
 
 def runs_with_options(pid: int, my_cnf: Path) -> bool:

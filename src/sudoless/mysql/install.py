@@ -1,0 +1,386 @@
+"""``sudoless mysql install``: a MariaDB server in ``SUDOLESS_HOME/mysql/dist/VERSION``, fetched without root.
+
+On Debian and Ubuntu, ``apt-get download`` (which any user may run) fetches the server and client packages
+and ``dpkg-deb -x`` unpacks them. ``ldd`` then names the libraries the host lacks; each is looked for among
+the packages the server depends on (the best-named first, confirmed by the package's file list), fetched
+and unpacked too, and the check runs again until the loader finds everything. When apt has no package lists
+(a container that never ran ``apt-get update``), the installer fetches its own into the dist folder.
+
+Everything happens in a dot-folder beside the target, renamed into place at the end: an interrupted or
+failed install leaves nothing that looks installed, and a second install of the same version does nothing.
+Without apt the installer names the MariaDB tarball to fetch and where to unpack it
+(:func:`tarball_instructions`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sudoless.config import Settings, ensure_home
+from sudoless.errors import InputError, NotFoundError, SudolessError
+from sudoless.mysql.dist import MANIFEST, read_manifest
+from sudoless.mysql.layout import distributions_dir
+from sudoless.mysql.loader import elf_files, missing_libraries
+
+PACKAGES = ("mariadb-server-core", "mariadb-client-core")
+#: the version named when apt is not there: the current long-term release series at the time of writing.
+TARBALL_VERSION = "11.4.4"
+TARBALL_URL = ("https://archive.mariadb.org/mariadb-{version}/bintar-linux-systemd-x86_64/"
+               "mariadb-{version}-linux-systemd-x86_64.tar.gz")
+APT_TIMEOUT = 600
+#: rounds of fetching missing libraries: each round's libraries may need libraries of their own.
+MAX_ROUNDS = 5
+
+Progress = Callable[[str], None]
+
+
+class InstallError(SudolessError):
+    """The install could not finish; the message says what is missing and what to do."""
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A distribution after ``install``: ``already`` when it was there before and nothing was fetched."""
+
+    version: str
+    root: Path
+    packages: tuple[str, ...]
+    library_packages: tuple[str, ...]
+    library_dirs: tuple[str, ...]
+    already: bool
+    seconds: float
+
+    def to_json(self) -> dict[str, object]:
+        return {"version": self.version, "root": str(self.root), "packages": list(self.packages),
+                "library_packages": list(self.library_packages), "library_dirs": list(self.library_dirs),
+                "already": self.already, "seconds": round(self.seconds, 2)}
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def install_mariadb(settings: Settings, version: str | None = None, progress: Progress = _quiet) -> Installed:
+    """Fetch MariaDB ``version`` (default: the newest apt offers; ``10.11`` means the newest 10.11.x) into
+    the home. Raises :class:`InputError` with the tarball to fetch by hand where apt-get is missing.
+    """
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        raise InputError(tarball_instructions(settings, version))
+    began = time.monotonic()
+    ensure_home(settings)
+    target_dir = distributions_dir(settings)
+    target_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _lock(target_dir):
+        for stale in target_dir.glob(".partial-*"):  # left by an install that was killed: we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
+        apt, known = Apt.for_home(target_dir, progress)
+        names = [apt.package_name(base, known) for base in PACKAGES]
+        package_version = apt.choose_version(names[0], version)
+        upstream = upstream_version(package_version)
+        target = target_dir / upstream
+        manifest = read_manifest(target)
+        if manifest is not None:
+            progress(f"MariaDB {upstream} is already installed in {target}")
+            return _installed(target, manifest, already=True, seconds=time.monotonic() - began)
+        if target.exists():
+            raise InputError(f"{target} exists but was not made by 'sudoless mysql install' (no {MANIFEST}); "
+                             "remove it or move it away, then install again")
+        scratch = target_dir / f".partial-{upstream}-{secrets.token_hex(4)}"
+        try:
+            manifest = _build(apt, scratch, [f"{name}={package_version}" for name in names], upstream,
+                              package_version, progress)
+            (scratch / "tree").rename(target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        progress(f"installed MariaDB {upstream} in {target}")
+        return _installed(target, manifest, already=False, seconds=time.monotonic() - began)
+
+
+def _installed(root: Path, manifest: dict[str, object], already: bool, seconds: float) -> Installed:
+    def strings(key: str) -> tuple[str, ...]:
+        return tuple(str(item) for item in manifest.get(key, []) or [])  # type: ignore[union-attr]
+
+    return Installed(version=root.name, root=root, packages=strings("packages"),
+                     library_packages=strings("library_packages"), library_dirs=strings("library_dirs"),
+                     already=already, seconds=seconds)
+
+
+def _build(apt: Apt, scratch: Path, specs: list[str], upstream: str, package_version: str,
+           progress: Progress) -> dict[str, object]:
+    """Download, unpack and complete the distribution in ``scratch/tree``; returns the manifest written."""
+    debs, tree = scratch / "debs", scratch / "tree"
+    debs.mkdir(parents=True)
+    tree.mkdir(mode=0o700)
+    progress(f"downloading {', '.join(specs)} with apt-get")
+    for deb in apt.download(specs, debs):
+        extract(deb, tree)
+    binaries = elf_files([tree / "usr" / "sbin", tree / "usr" / "bin"])
+    if not any(path.name in ("mariadbd", "mysqld") for path in binaries):
+        raise InstallError(f"the packages {', '.join(specs)} hold no mariadbd; install a server by hand and pass "
+                           "--basedir DIR to 'sudoless mysql init'")
+    fetched: dict[str, Path] = {}
+    candidates: list[str] | None = None
+    for _ in range(MAX_ROUNDS):
+        missing = missing_libraries(binaries, library_dirs(tree))
+        if not missing:
+            break
+        progress(f"the loader cannot find {', '.join(sorted(missing))}; fetching them")
+        if candidates is None:
+            candidates = apt.dependencies(specs)
+        found = find_library_packages(apt, sorted(missing), candidates, fetched, debs)
+        if not found:
+            needers = {soname: sorted({path.name for path in paths}) for soname, paths in missing.items()}
+            raise InstallError(f"no package that MariaDB depends on provides {needers}; install those libraries "
+                               "(or ask your administrator to), then run 'sudoless mysql install' again")
+        for deb in found:
+            extract(deb, tree)
+    else:
+        raise InstallError(f"libraries still missing after {MAX_ROUNDS} rounds: "
+                           f"{', '.join(sorted(missing_libraries(binaries, library_dirs(tree))))}")
+    manifest: dict[str, object] = {
+        "version": upstream, "package_version": package_version, "source": "apt",
+        "packages": [spec.split("=")[0] for spec in specs], "library_packages": sorted(fetched),
+        "library_dirs": [str(path.relative_to(tree)) for path in library_dirs(tree)],
+        "installed": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (tree / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def library_dirs(tree: Path) -> list[Path]:
+    """The folders of an unpacked tree that hold shared libraries (``usr/lib/x86_64-linux-gnu`` ...); the
+    server's plugin folder, one level deeper, is not one.
+    """
+    found = []
+    for top in (tree / "usr" / "lib", tree / "lib", tree / "usr" / "lib64", tree / "lib64"):
+        if not top.is_dir():
+            continue
+        for directory in [top, *sorted(p for p in top.iterdir() if p.is_dir() and not p.is_symlink())]:
+            if any(".so" in entry.name for entry in directory.iterdir() if not entry.is_dir()):
+                found.append(directory)
+    return found
+
+
+def find_library_packages(apt: Apt, sonames: Sequence[str], candidates: Sequence[str], fetched: dict[str, Path],
+                          debs: Path) -> list[Path]:
+    """The package files providing ``sonames``, chosen from ``candidates`` (downloaded into ``debs`` and
+    remembered in ``fetched``): first the best-named package for each soname, then, for those still
+    unfound, every other candidate not installed on the host. A package counts only when its file list
+    holds the soname.
+    """
+    wanted = set(sonames)
+    chosen: list[Path] = []
+    installed_here = apt.installed_packages()
+    rounds = [[best for soname in sonames if (best := _best_named(soname, candidates, fetched))],
+              [name for name in candidates if name not in fetched and name not in installed_here]]
+    for names in rounds:
+        names = sorted(set(names) - set(fetched))
+        if not wanted or not names:
+            continue
+        for name, deb in zip(names, apt.download(names, debs), strict=True):
+            fetched[name] = deb
+            provided = wanted & {Path(member).name for member in package_files(deb)}
+            if provided:
+                chosen.append(deb)
+                wanted -= provided
+    return chosen
+
+
+def _best_named(soname: str, candidates: Sequence[str], fetched: dict[str, Path]) -> str | None:
+    """Debian names a library's package after its soname: libaio.so.1 in libaio1 (or libaio1t64),
+    libpcre2-8.so.0 in libpcre2-8-0."""
+    stem, _, number = soname.partition(".so")
+    number = number.lstrip(".").split(".")[0]
+    expected = f"{stem}-{number}" if stem[-1:].isdigit() else f"{stem}{number}"
+    for name in candidates:
+        if name not in fetched and (name == expected or name.startswith(expected + "t64")):
+            return name
+    return None
+
+
+def extract(deb: Path, tree: Path) -> None:
+    done = subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], capture_output=True, text=True,
+                          timeout=APT_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise InstallError(f"dpkg-deb -x {deb.name} failed: {_last_line(done)}")
+
+
+def package_files(deb: Path) -> list[str]:
+    done = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, timeout=APT_TIMEOUT,
+                          check=False, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise InstallError(f"dpkg-deb --fsys-tarfile {deb.name} failed: {done.stderr.decode(errors='replace')}")
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+        return archive.getnames()
+
+
+def upstream_version(package_version: str) -> str:
+    """``1:10.11.19-0+deb12u1`` -> ``10.11.19``."""
+    match = re.search(r"(\d+\.\d+\.\d+)", package_version.partition(":")[2] or package_version)
+    if match is None:
+        raise InstallError(f"cannot read a MariaDB version from the package version {package_version!r}")
+    return match.group(1)
+
+
+def tarball_instructions(settings: Settings, version: str | None = None) -> str:
+    """One line: where MariaDB's archive has the binary tarball for this machine, and where to unpack it."""
+    machine = platform.machine()
+    if platform.system() != "Linux" or machine not in ("x86_64", "amd64"):
+        return (f"apt-get is not available here and MariaDB publishes binary tarballs for x86_64 Linux only (this is "
+                f"{platform.system()} {machine}); install MariaDB with your system's package manager or build it, "
+                "then pass --basedir DIR to 'sudoless mysql init'")
+    if version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        return (f"apt-get is not available here, so sudoless cannot fetch MariaDB for you; --version {version}: give "
+                "a full version such as 10.11.10 to be told which tarball to fetch from https://archive.mariadb.org/")
+    chosen = version or TARBALL_VERSION
+    url = TARBALL_URL.format(version=chosen)
+    target = distributions_dir(settings) / chosen
+    return (f"apt-get is not available here, so sudoless cannot fetch MariaDB for you: download {url} and unpack "
+            f"it with 'mkdir -p {target} && tar -xzf {url.rsplit('/', 1)[1]} --strip-components=1 -C {target}', "
+            "then run 'sudoless mysql init'")
+
+
+class Apt:
+    """apt-get and apt-cache as a normal user: ``options`` point them at private package lists when the
+    system has none.
+    """
+
+    def __init__(self, options: Sequence[str] = (), progress: Progress = _quiet) -> None:
+        self.options = list(options)
+        self.progress = progress
+
+    @classmethod
+    def for_home(cls, target_dir: Path, progress: Progress = _quiet) -> tuple[Apt, set[str]]:
+        """The system's apt when its lists know MariaDB, else one with lists of our own in ``target_dir``;
+        with the MariaDB package names it knows.
+        """
+        system = cls(progress=progress)
+        if known := system.mariadb_names():
+            return system, known
+        lists = target_dir / ".apt-lists"
+        private = cls.private(lists, progress)
+        if lists.is_dir() and (known := private.mariadb_names()):
+            return private, known
+        progress(f"apt has no package lists here; fetching them into {lists}")
+        private.update(lists)
+        if not (known := private.mariadb_names()):
+            raise NotFoundError(f"apt knows no package named {PACKAGES[0]}* in its sources (/etc/apt/sources.list*); "
+                                f"{tarball_instructions_hint()}")
+        return private, known
+
+    @classmethod
+    def private(cls, lists: Path, progress: Progress = _quiet) -> Apt:
+        # Only the lists move; with the package caches off, apt needs nothing else writable.
+        return cls([f"-oDir::State::Lists={lists}", "-oDir::Cache::pkgcache=", "-oDir::Cache::srcpkgcache="],
+                   progress)
+
+    def run(self, tool: str, *args: str, cwd: Path | None = None) -> str:
+        command = [tool, *self.options, *args]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=APT_TIMEOUT, check=False,
+                                  cwd=cwd, stdin=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"})
+        except subprocess.TimeoutExpired:
+            raise InstallError(f"{tool} {' '.join(args[:3])} did not finish within {APT_TIMEOUT} s") from None
+        if done.returncode != 0:
+            raise InstallError(f"{tool} {' '.join(args[:3])} failed: {_last_line(done)}")
+        return done.stdout
+
+    def update(self, lists: Path) -> None:
+        (lists / "partial").mkdir(parents=True, exist_ok=True)
+        self.run("apt-get", "update", "-q")
+
+    def mariadb_names(self) -> set[str]:
+        return set(self.run("apt-cache", "pkgnames", "mariadb-").split())
+
+    @staticmethod
+    def package_name(base: str, names: set[str]) -> str:
+        """``base`` itself when apt has it, else its newest versioned name (mariadb-server-core-10.6 on Ubuntu
+        22.04)."""
+        if base in names:
+            return base
+        versioned = sorted((name for name in names if re.fullmatch(rf"{re.escape(base)}-\d+(\.\d+)*", name)),
+                           key=lambda name: tuple(int(n) for n in re.findall(r"\d+", name[len(base):])))
+        if not versioned:
+            raise NotFoundError(f"apt offers no {base} package; {tarball_instructions_hint()}")
+        return versioned[-1]
+
+    def versions(self, name: str) -> list[str]:
+        """The versions apt can fetch, best first."""
+        lines = self.run("apt-cache", "madison", name).splitlines()
+        return list(dict.fromkeys(line.split("|")[1].strip() for line in lines if line.count("|") >= 2))
+
+    def choose_version(self, name: str, wanted: str | None) -> str:
+        offered = self.versions(name)
+        if not offered:
+            raise NotFoundError(f"apt offers no version of {name}; {tarball_instructions_hint()}")
+        if wanted is None:
+            return offered[0]
+        for version in offered:
+            upstream = upstream_version(version)
+            if upstream == wanted or upstream.startswith(wanted + "."):
+                return version
+        shown = ", ".join(dict.fromkeys(upstream_version(v) for v in offered))
+        raise InputError(f"--version {wanted}: apt offers MariaDB {shown} here; leave --version out for the "
+                         "newest, or fetch another version's tarball from https://archive.mariadb.org/")
+
+    def download(self, specs: Sequence[str], into: Path) -> list[Path]:
+        """Download ``name`` or ``name=version`` packages into ``into``; their files, in the order given."""
+        before = set(into.iterdir())
+        self.run("apt-get", "download", "-q", *specs, cwd=into)
+        new = [path for path in into.iterdir() if path not in before and path.suffix == ".deb"]
+        by_name = {path.name.split("_")[0]: path for path in new}
+        missing = [spec for spec in specs if spec.split("=")[0] not in by_name]
+        if missing:
+            raise InstallError(f"apt-get download did not produce {', '.join(missing)}")
+        return [by_name[spec.split("=")[0]] for spec in specs]
+
+    def dependencies(self, specs: Sequence[str]) -> list[str]:
+        """Every real package ``specs`` need, directly or not (not recommendations)."""
+        output = self.run("apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
+                          "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *specs)
+        names = [line.strip() for line in output.splitlines() if line and not line[0].isspace()]
+        own = {spec.split("=")[0] for spec in specs}
+        return list(dict.fromkeys(name for name in names if not name.startswith("<") and name not in own))
+
+    def installed_packages(self) -> set[str]:
+        done = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev} ${Package}\n"], capture_output=True,
+                              text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
+        return {line.split()[1] for line in done.stdout.splitlines() if line.startswith("ii") and len(line.split()) > 1}
+
+
+def tarball_instructions_hint() -> str:
+    return ("fetch a MariaDB binary tarball from https://archive.mariadb.org/ and unpack it into "
+            "SUDOLESS_HOME/mysql/dist/VERSION, or pass --basedir DIR to 'sudoless mysql init'")
+
+
+def _last_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in (done.stderr + done.stdout).strip().splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("E:")]
+    return (errors or lines or [f"exit code {done.returncode}"])[-1]
+
+
+@contextmanager
+def _lock(directory: Path) -> Iterator[None]:
+    """One install at a time per home: two would fetch the same packages and race to rename."""
+    fd = os.open(directory / ".install.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
