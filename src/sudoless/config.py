@@ -44,6 +44,9 @@ class Settings:
     #: where ``sudoless mysql init`` looks for mariadbd/mysqld when no server is installed in the home: a
     #: PATH-like list that replaces PATH and the system folders (/usr/sbin ...); empty means those.
     mysql_path: str = ""
+    #: size cap of Spark's archive cache (packed venvs and archives unpacked for local masters), in MiB; the
+    #: least recently used entries go first, never one in use.
+    spark_cache_mb: int = 2048
 
     @property
     def request_threads(self) -> int:
@@ -69,6 +72,7 @@ _ENV = {
     "executor_timeout": "SUDOLESS_EXECUTOR_TIMEOUT",
     "server_threads": "SUDOLESS_SERVER_THREADS",
     "mysql_path": "SUDOLESS_MYSQL_PATH",
+    "spark_cache_mb": "SUDOLESS_SPARK_CACHE_MB",
 }
 
 

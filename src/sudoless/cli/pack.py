@@ -9,12 +9,9 @@ from pathlib import Path
 
 import click
 
+from sudoless.clean import human_size
 from sudoless.cli import cli, emit_json, json_option
 from sudoless.config import load_settings
-
-
-def _size(count: int) -> str:
-    return f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{count / 1e3:.1f} KB"
 
 
 class _PackGroup(click.Group):
@@ -67,14 +64,22 @@ def create(
     import os
 
     from sudoless.errors import InputError
+    from sudoless.spark.cache import cap_bytes
     from sudoless.spark.pack import pack_env
 
     if venv is None:
         if not os.environ.get("VIRTUAL_ENV"):
             raise InputError("no VENV given and no virtual environment is active; sudoless pack VENV -o env.tar.gz")
         venv = Path(os.environ["VIRTUAL_ENV"])
+    settings = load_settings()
     result = pack_env(
-        venv, output, with_python=with_python, exclude=exclude, cache_home=load_settings().home, level=level
+        venv,
+        output,
+        with_python=with_python,
+        exclude=exclude,
+        cache_home=settings.home,
+        cache_cap_bytes=cap_bytes(settings),
+        level=level,
     )
     for note in result.notes:
         click.echo(f"sudoless: {note}", err=True)
@@ -83,7 +88,7 @@ def create(
         return
     origin = "from the cache" if result.cached else f"in {result.seconds:.1f} s"
     click.echo(
-        f"{result.path}: {_size(result.bytes)}, {result.entries} entries, {origin}"
+        f"{result.path}: {human_size(result.bytes)}, {result.entries} entries, {origin}"
         f"{' (with python)' if with_python else ''}"
     )
 

@@ -57,16 +57,23 @@ def cluster_start(workers: int, cores: int, memory: str, timeout: float, as_json
 
 
 @cluster.command("stop")
+@click.option("--keep-work", is_flag=True, help="Keep the workers' work folders (the apps' files and executor logs).")
 @json_option
-def cluster_stop(as_json: bool) -> None:
-    """Stop the workers (and their executors) and the master."""
-    from sudoless.spark.cluster import stop_cluster
+def cluster_stop(keep_work: bool, as_json: bool) -> None:
+    """Stop the workers (and their executors) and the master, and remove the workers' work folders."""
+    from sudoless.clean import human_size
+    from sudoless.spark.cluster import stop_cluster, work_dir
 
-    stopped = stop_cluster(load_settings())
+    settings = load_settings()
+    result = stop_cluster(settings, keep_work=keep_work)
     if as_json:
-        emit_json({"stopped": stopped})
+        emit_json(result.to_json())
         return
-    click.echo(f"stopped {', '.join(stopped)}" if stopped else "no Spark cluster was running")
+    click.echo(f"stopped {', '.join(result.stopped)}" if result.stopped else "no Spark cluster was running")
+    if result.removed:
+        click.echo(f"removed the workers' work folders in {work_dir(settings)}: {human_size(result.freed_bytes)} freed")
+    elif keep_work and work_dir(settings).is_dir():
+        click.echo(f"kept the work folders in {work_dir(settings)}; 'sudoless clean' removes them")
 
 
 @cluster.command("status")

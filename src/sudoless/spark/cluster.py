@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
+from sudoless.clean import remove_path, tree_bytes
 from sudoless.config import Settings
 from sudoless.errors import ConfigError, DaemonError, InputError, StateError
 from sudoless.mysql.processes import is_alive, start_ticks
@@ -124,6 +125,11 @@ def spark_home() -> Path:
 
 def cluster_dir(settings: Settings) -> Path:
     return settings.home / "spark" / "cluster"
+
+
+def work_dir(settings: Settings) -> Path:
+    """Where the workers keep one folder per application (its executors' files, jars and logs)."""
+    return cluster_dir(settings) / "work"
 
 
 def java_shim_dir(settings: Settings) -> Path:
@@ -248,7 +254,7 @@ def start_cluster(
     current = cluster_status(settings)
     if current.running:
         raise StateError(f"a Spark cluster already runs at {current.master_url}; 'sudoless spark cluster stop' first")
-    stop_cluster(settings)  # whatever a crashed start left behind
+    stop_cluster(settings, keep_work=True)  # whatever a crashed start left behind; a kept work folder stays
     (root / "logs").mkdir(parents=True, exist_ok=True)
     env = spark_environment(settings)
     port, web_port = free_port(), free_port()
@@ -272,7 +278,7 @@ def start_cluster(
         )
         _save_state(root, ClusterState(**{**asdict(state), "daemons": started}))
         for number in range(1, workers + 1):
-            work = root / "work" / f"worker-{number}"
+            work = work_dir(settings) / f"worker-{number}"
             work.mkdir(parents=True, exist_ok=True)
             started.append(
                 _launch(
@@ -299,7 +305,7 @@ def start_cluster(
         state = ClusterState(**{**asdict(state), "daemons": started})
         _wait(state, time.monotonic() + timeout)
     except BaseException:
-        stop_cluster(settings)
+        stop_cluster(settings, keep_work=True)
         raise
     return state
 
@@ -328,15 +334,41 @@ def cluster_status(settings: Settings) -> ClusterStatus:
     )
 
 
-def stop_cluster(settings: Settings, timeout: float = 30.0) -> list[str]:
+@dataclass(frozen=True)
+class StopResult:
+    """What :func:`stop_cluster` did: the roles that were running, and the bytes of work folders removed."""
+
+    stopped: list[str]
+    freed_bytes: int = 0
+    removed: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def cluster_running(settings: Settings) -> bool:
+    """Whether any recorded daemon of the cluster still runs (read from the processes, not the master)."""
+    state = _load_state(cluster_dir(settings))
+    return state is not None and any(daemon.running() for daemon in state.daemons)
+
+
+def remove_stopped(settings: Settings, path: Path) -> bool:
+    """Remove ``path`` (a work or log folder of the cluster) unless a daemon of the cluster runs again."""
+    if cluster_running(settings):
+        return False
+    remove_path(path)
+    return True
+
+
+def stop_cluster(settings: Settings, timeout: float = 30.0, keep_work: bool = False) -> StopResult:
     """Stop the recorded daemons, workers first, each with its process group (the executors it started);
-    SIGKILL after ``timeout``. Returns the roles that were running. Removes the state file."""
+    SIGKILL after ``timeout``; remove the state file. Then, unless ``keep_work``, remove the workers' work
+    folders (one folder per application, each with a copy of its environment: often a GB or more); the
+    daemons' own logs stay in ``logs/`` until ``sudoless clean``."""
     root = cluster_dir(settings)
     state = _load_state(root)
-    if state is None:
-        return []
     stopped: list[str] = []
-    live = [daemon for daemon in reversed(state.daemons) if daemon.running()]
+    live = [daemon for daemon in reversed(state.daemons) if daemon.running()] if state is not None else []
     for daemon in live:
         stopped.append(daemon.role)
         with contextlib.suppress(ProcessLookupError):
@@ -352,4 +384,11 @@ def stop_cluster(settings: Settings, timeout: float = 30.0) -> list[str]:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(daemon.pid, os.WNOHANG)
     (root / "state.json").unlink(missing_ok=True)
-    return stopped
+    if keep_work or not work_dir(settings).is_dir():
+        return StopResult(stopped)
+    freed, removed = 0, []
+    for folder in sorted(work_dir(settings).iterdir()):
+        freed += tree_bytes(folder)
+        remove_path(folder)
+        removed.append(str(folder))
+    return StopResult(stopped, freed, removed)

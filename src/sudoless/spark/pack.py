@@ -14,7 +14,7 @@ What goes in, relative to the archive root (which Spark unpacks as ``./environme
 
 The archive is a function of its input: entries sorted, owners and mtimes fixed, gzip header without
 time or name. Archives are cached in ``SUDOLESS_HOME/spark/archives`` under a key made of the options and
-every packed file's path, size, mode and mtime.
+every packed file's path, size, mode and mtime; that cache has a size cap (see :mod:`sudoless.spark.cache`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sudoless.errors import InputError
+from sudoless.spark.cache import archives_dir, mark_used, trim
 from sudoless.spark.elf import is_elf, read_dynamic
 from sudoless.spark.gzipstream import ParallelGzipWriter
 from sudoless.spark.interpreter import BaseInterpreter, probe_interpreter, stdlib_files
@@ -42,6 +43,8 @@ MTIME = 946684800  # 2000-01-01: fixed, and after 1980 so that zip-minded tools 
 CACHE_NAMES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 CACHE_SUFFIXES = (".pyc", ".pyo")
 LEFT_OUT = {"bin/activate.csh"}
+#: the names Spark's ``--archives`` unpacks as tar.gz
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 
 
 @dataclass(frozen=True)
@@ -273,10 +276,6 @@ def write_archive(
         partial.unlink(missing_ok=True)
 
 
-def archive_cache(home: Path) -> Path:
-    return home / "spark" / "archives"
-
-
 def pack_env(
     venv: Path,
     output: Path | None = None,
@@ -284,20 +283,25 @@ def pack_env(
     with_python: bool = False,
     exclude: Sequence[str] = (),
     cache_home: Path | None = None,
+    cache_cap_bytes: int | None = None,
     level: int = 4,
 ) -> PackResult:
     """Pack ``venv`` into ``output`` (default: the cache). With ``cache_home`` (SUDOLESS_HOME), an archive
-    already packed from the same content is reused."""
+    already packed from the same content is reused; with ``cache_cap_bytes`` too, the cache is then trimmed
+    to that size, least recently used archives first (never this one)."""
     began = time.monotonic()
+    if output is not None and not output.name.endswith(ARCHIVE_SUFFIXES):
+        raise InputError(
+            f"-o {output}: the output must end in .tar.gz or .tgz (the archives Spark's --archives unpacks), "
+            "e.g. -o env.tar.gz"
+        )
     venv = check_venv(venv)
     members, notes = collect(venv, with_python=with_python, exclude=exclude)
     key = fingerprint(members, [f"with_python={with_python}", f"level={level}", *exclude])
-    cached_path = archive_cache(cache_home) / f"env-{key}.tar.gz" if cache_home is not None else None
+    cached_path = archives_dir(cache_home) / f"env-{key}.tar.gz" if cache_home is not None else None
     target = output or cached_path
     if target is None:
         raise InputError("give an output file (-o env.tar.gz)")
-    if not target.name.endswith((".tar.gz", ".tgz")):
-        raise InputError(f"{target}: Spark unpacks .tar.gz and .tgz archives; name the output so")
     cached = cached_path is not None and cached_path.is_file()
     if cached and cached_path is not None:
         if target != cached_path:
@@ -317,6 +321,10 @@ def pack_env(
                 os.link(target, cached_path)  # the archive is never modified in place, so sharing is safe
             except OSError:
                 shutil.copyfile(target, cached_path)
+    if cached_path is not None and cached_path.is_file():
+        mark_used(cached_path)
+        if cache_home is not None and cache_cap_bytes is not None:
+            trim(cache_home, cache_cap_bytes, keep=[cached_path])
     return PackResult(
         path=target,
         bytes=target.stat().st_size,

@@ -13,6 +13,9 @@ master and deploy mode:
   master does not run Python drivers in cluster mode, which is refused here with the reason;
 * ``local[...]``: local executors do not run in the folder archives are unpacked to, so no archive is sent;
   driver and workers use the venv's python, or the archive unpacked once under SUDOLESS_HOME.
+
+Packed and unpacked archives are cache entries (:mod:`sudoless.spark.cache`): each use marks them used and
+trims the cache to its cap, and :func:`submit` holds the entries its app uses until the app ends.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import IO
 
 from sudoless.config import Settings
 from sudoless.errors import InputError
+from sudoless.spark.cache import archives_dir, cap_bytes, in_use, mark_used, trim, unpacked_dir
 from sudoless.spark.cluster import HOST, java_shim_dir, spark_home
 from sudoless.spark.java import spark_java
 from sudoless.spark.pack import check_venv
@@ -65,11 +69,13 @@ class SubmitSpec:
 
 @dataclass(frozen=True)
 class SubmitCommand:
-    """What :func:`build_command` decided: the argv, the environment and the archive that is shipped."""
+    """What :func:`build_command` decided: the argv, the environment, the archive that is shipped and the
+    cache entries the app runs from (to hold with :func:`sudoless.spark.cache.in_use` while it runs)."""
 
     argv: list[str]
     env: dict[str, str]
     archive: Path | None
+    cached: tuple[Path, ...] = ()
 
 
 def is_local(master: str) -> bool:
@@ -79,15 +85,18 @@ def is_local(master: str) -> bool:
 
 
 def _unpacked(settings: Settings, archive: Path) -> Path:
-    """The archive unpacked once under SUDOLESS_HOME (for local masters); keyed by its bytes."""
+    """The archive unpacked once under SUDOLESS_HOME (for local masters); keyed by its bytes. Marks the copy
+    used and trims the cache to its cap."""
     digest = hashlib.sha256()
     with open(archive, "rb") as raw:
         for chunk in iter(lambda: raw.read(1 << 20), b""):
             digest.update(chunk)
-    target = settings.home / "spark" / "unpacked" / digest.hexdigest()[:24]
+    target = unpacked_dir(settings.home) / digest.hexdigest()[:24]
     if not (target / "bin" / "python").exists():
         shutil.rmtree(target, ignore_errors=True)  # an incomplete copy, never a finished one
         extract_tar_into(archive, target)
+    mark_used(target)
+    trim(settings.home, cap_bytes(settings), keep=[target, archive])
     return target
 
 
@@ -119,7 +128,9 @@ def resolve_archive(spec: SubmitSpec, settings: Settings) -> Path | None:
     if spec.venv is not None:
         from sudoless.spark.pack import pack_env
 
-        return pack_env(spec.venv, with_python=spec.with_python, cache_home=settings.home).path
+        return pack_env(
+            spec.venv, with_python=spec.with_python, cache_home=settings.home, cache_cap_bytes=cap_bytes(settings)
+        ).path
     return None
 
 
@@ -150,9 +161,11 @@ def build_command(spec: SubmitSpec, settings: Settings, base_env: Mapping[str, s
         env.setdefault("SPARK_LOCAL_IP", HOST)  # Spark would otherwise bind to a non-loopback interface
     conf: dict[str, str] = {}
     shipped: Path | None = None
+    used: list[Path] = []
     if python_app and is_local(spec.master):
         if archive is not None:
-            python = str(_unpacked(settings, archive) / "bin" / "python")
+            used.append(_unpacked(settings, archive))
+            python = str(used[-1] / "bin" / "python")
         else:
             python = _driver_python(spec)
         conf["spark.pyspark.python"] = conf["spark.pyspark.driver.python"] = python
@@ -192,7 +205,9 @@ def build_command(spec: SubmitSpec, settings: Settings, base_env: Mapping[str, s
     for key, value in conf.items():
         argv += ["--conf", f"{key}={value}"]
     argv += [app, *spec.args]
-    return SubmitCommand(argv=argv, env=env, archive=shipped)
+    if shipped is not None and shipped.parent == archives_dir(settings.home):
+        used.append(shipped)  # the driver serves it to executors for as long as the app runs
+    return SubmitCommand(argv=argv, env=env, archive=shipped, cached=tuple(used))
 
 
 def submit(
@@ -206,9 +221,16 @@ def submit(
     it is written. Returns spark-submit's exit code, which is the driver's in client mode."""
     command = build_command(spec, settings)
     try:
-        done = subprocess.run(
-            command.argv, env=command.env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=cwd, check=False
-        )
+        with in_use(command.cached):
+            done = subprocess.run(
+                command.argv,
+                env=command.env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                cwd=cwd,
+                check=False,
+            )
     except OSError as exc:
         raise InputError(f"cannot run {command.argv[0]}: {exc.strerror}; reinstall pyspark") from None
     return done.returncode

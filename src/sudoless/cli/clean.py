@@ -1,0 +1,33 @@
+"""``sudoless clean``: report and remove what sudoless leaves in SUDOLESS_HOME that nothing running needs.
+The work is in :mod:`sudoless.clean`; this module calls it and prints.
+"""
+
+from __future__ import annotations
+
+import click
+
+from sudoless.cli import cli, emit_json, json_option
+from sudoless.config import load_settings
+
+
+@cli.command("clean")
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed, with sizes.")
+@json_option
+def clean(dry_run: bool, as_json: bool) -> None:
+    """Remove Spark's cached archives, unpacked environments and a stopped cluster's work folders and logs
+    (nothing a running cluster or app uses), and say how much space that freed."""
+    from sudoless.clean import clean as run_clean
+    from sudoless.clean import human_size
+
+    report = run_clean(load_settings(), dry_run=dry_run)
+    if as_json:
+        emit_json(report.to_json())
+        return
+    if not report.items:
+        click.echo("nothing to clean")
+        return
+    for item in report.items:
+        state = "would remove" if dry_run else ("removed" if item.removed else "kept (in use)")
+        click.echo(f"{human_size(item.bytes):>10}  {item.kind:<15} {state:<13} {item.path}")
+    verb = "would free" if dry_run else "freed"
+    click.echo(f"{verb} {human_size(report.freed_bytes)}")
