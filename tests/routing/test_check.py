@@ -6,6 +6,7 @@ import pytest
 
 from routing.instances import random_problem
 from sudoless.routing import check
+from sudoless.routing.model import describe_idle, rounded
 
 
 def test_a_valid_plan_and_its_costs() -> None:
@@ -44,3 +45,21 @@ def test_claimed_costs_are_verified() -> None:
     assert check(problem, [[1, 2, 3, 4]], claimed={"total_distance": true_total}).feasible
     wrong = check(problem, [[1, 2, 3, 4]], claimed={"total_distance": true_total - 1})
     assert not wrong.feasible and "differs from the recomputed" in wrong.violations[0]
+
+
+def test_idle_dispatchers_are_counted_and_named() -> None:
+    problem = random_problem(6, 4)
+    report = check(problem, [[1, 2, 3], [], [4, 5, 6]])
+    assert report.feasible and report.idle == [2, 4] and report.as_dict()["idle"] == [2, 4]
+    assert describe_idle([2]) == "dispatcher 2 has no stops"
+    assert describe_idle([2, 4]) == "dispatchers 2 and 4 have no stops"
+    assert describe_idle(list(range(2, 15))) == "dispatchers 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 3 more have no stops"
+
+
+def test_json_figures_are_rounded() -> None:
+    assert rounded(0.31999999999993634) == 0.32 and rounded(41.99999999999) == 42 and rounded(1 / 3) == 0.333333
+    problem = random_problem(6, 2)
+    doc = check(problem, [[1, 2, 3], [4, 5, 6]]).as_dict()
+    figures = [doc["total_distance"], doc["makespan"], doc["objective"], *doc["route_distances"]]  # type: ignore[list-item]
+    assert all(round(x, 6) == x for x in figures), figures  # type: ignore[arg-type]
+    assert doc["total_distance"] != check(problem, [[1, 2, 3], [4, 5, 6]]).total  # the raw sum has more decimals

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +103,53 @@ def test_error_paths_are_one_line_and_exit_2(tmp_path: Path) -> None:
     )
     (tmp_path / "none.json").write_text('{"routes": []}')
     assert_one_line_error(sudoless(tmp_path, "routes", "check", "ok.csv", "none.json"), "no routes; pass -k")
+
+
+def long_decimals(doc: object) -> list[float]:
+    """Every float in a JSON document with more than six decimals."""
+    if isinstance(doc, dict):
+        return [x for v in doc.values() for x in long_decimals(v)]
+    if isinstance(doc, list):
+        return [x for v in doc for x in long_decimals(v)]
+    return [doc] if isinstance(doc, float) and round(doc, 6) != doc else []
+
+
+@pytest.mark.parametrize(("customers", "solver"), [(8, "auto"), (14, "engine")], ids=["exact", "pyvrp"])
+def test_idle_dispatchers_are_reported_and_min_stops_puts_all_to_work(
+    tmp_path: Path, customers: int, solver: str
+) -> None:
+    """A tight cluster by the depot: for total distance one route is optimal, so two of three dispatchers idle."""
+    stops = tmp_path / "cluster.csv"
+    rows = ["id,x,y", "depot,0,0"] + [
+        f"c{i},{10 + 2 * math.cos(i):.3f},{10 + 2 * math.sin(i):.3f}" for i in range(1, customers + 1)
+    ]
+    stops.write_text("\n".join(rows) + "\n")
+    solve = ["routes", "solve", str(stops), "-k", "3", "--solver", solver, "--time-limit", "2", "--json"]
+    idle = sudoless(tmp_path, *solve, "-o", "idle.json")
+    assert idle.returncode == 0, idle.stderr
+    doc = json.loads(idle.stdout)
+    assert doc["idle"] == [2, 3] and [r["dispatcher"] for r in doc["routes"]] == [1, 2, 3]
+    assert len(doc["routes"][0]["stops"]) == customers and doc["routes"][1]["stops"] == doc["routes"][2]["stops"] == []
+    assert long_decimals(doc) == [] and not re.search(r"\d\.\d{7,}", idle.stdout), idle.stdout
+    assert idle.stderr.strip().splitlines() == [
+        "sudoless routes: dispatchers 2 and 3 have no stops; --min-stops 1 makes every dispatcher take at least one"
+    ]
+    # the checker sees the idle dispatchers too, and refuses the plan once every dispatcher must work
+    checked = sudoless(tmp_path, "routes", "check", str(stops), "idle.json", "--json")
+    assert checked.returncode == 0 and json.loads(checked.stdout)["idle"] == [2, 3], checked.stdout
+    assert long_decimals(json.loads(checked.stdout)) == []
+    refused = sudoless(tmp_path, "routes", "check", str(stops), "idle.json", "--min-stops", "1")
+    assert refused.returncode == 1 and "dispatcher(s) 2, 3 have fewer than 1 stops" in refused.stdout
+
+    busy = sudoless(tmp_path, *solve, "--min-stops", "1", "-o", "busy.json")
+    assert busy.returncode == 0, busy.stderr
+    plan = json.loads(busy.stdout)
+    assert plan["feasible"] and plan["idle"] == [] and all(r["stops"] for r in plan["routes"])
+    assert len(plan["routes"]) == 3 and "no stops" not in busy.stderr
+    assert sorted(s for r in plan["routes"] for s in r["stops"]) == sorted(f"c{i}" for i in range(1, customers + 1))
+    # three routes out and back are longer than one: the price of using every dispatcher
+    assert plan["total_distance"] > doc["total_distance"]
+    accepted = sudoless(tmp_path, "routes", "check", str(stops), "busy.json", "-k", "3", "--min-stops", "1", "--json")
+    assert accepted.returncode == 0, accepted.stdout
+    report = json.loads(accepted.stdout)
+    assert report["feasible"] and report["idle"] == [] and report["total_distance"] == plan["total_distance"]

@@ -50,7 +50,13 @@ def routes() -> None:
     show_default=True,
     help="Weight of the longest route in the blend objective.",
 )
-@click.option("--min-stops", type=int, default=0, show_default=True, help="Minimum stops per dispatcher.")
+@click.option(
+    "--min-stops",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Minimum stops per dispatcher; 1 makes every dispatcher work (else the plan may leave some idle).",
+)
 @click.option("--max-stops", type=int, default=None, help="Maximum stops per dispatcher.")
 @click.option("--max-distance", type=float, default=None, help="Maximum route distance per dispatcher.")
 @click.option("--capacity", type=float, default=None, help="Vehicle capacity (overrides the file's).")
@@ -93,6 +99,7 @@ def solve(
     """
     from sudoless.routing import check, read_problem, write_solution
     from sudoless.routing.auto import solve as run
+    from sudoless.routing.model import describe_idle
 
     if time_limit <= 0:
         raise InputError(f"--time-limit must be positive, got {time_limit:g}")
@@ -136,6 +143,12 @@ def solve(
         )
         for line in report.violations:
             click.echo(f"violation: {line}", err=True)
+    idle: list[int] = summary["idle"]  # type: ignore[assignment]
+    if idle:  # on stderr in both modes: the plan is valid, but the user may have expected every dispatcher
+        click.echo(
+            f"sudoless routes: {describe_idle(idle)}; --min-stops 1 makes every dispatcher take at least one",
+            err=True,
+        )
     if not report.feasible:
         raise SystemExit(1)
 

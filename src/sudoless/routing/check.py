@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sudoless.routing.model import EARTH_RADIUS_M, Metric, Objective, Problem
+from sudoless.routing.model import EARTH_RADIUS_M, Metric, Objective, Problem, idle_dispatchers, rounded
 
 TOLERANCE = 1e-6
 
@@ -25,17 +25,20 @@ class CheckReport:
     makespan: float = 0.0
     objective: float = 0.0
     claimed: dict[str, float] = field(default_factory=dict)  # values from the solution file that differ
+    idle: list[int] = field(default_factory=list)  # 1-based numbers of the dispatchers with no stops
 
     def as_dict(self) -> dict[str, object]:
+        """The JSON form, figures rounded as in a solver's plan."""
         return {
             "feasible": self.feasible,
             "violations": self.violations,
-            "total_distance": self.total,
-            "makespan": self.makespan,
-            "objective": self.objective,
-            "route_distances": self.lengths,
-            "route_loads": self.loads,
+            "total_distance": rounded(self.total),
+            "makespan": rounded(self.makespan),
+            "objective": rounded(self.objective),
+            "route_distances": [rounded(x) for x in self.lengths],
+            "route_loads": [rounded(x) for x in self.loads],
             "routes": len(self.lengths),
+            "idle": self.idle,
         }
 
 
@@ -85,6 +88,7 @@ def check(problem: Problem, routes: list[list[int]], claimed: dict[str, float] |
             bad.append(f"route {k} has {len(valid)} stops, over the maximum {problem.max_stops}")
         if problem.max_distance is not None and length > problem.max_distance * (1 + 1e-9) + TOLERANCE:
             bad.append(f"route {k} is {length:g} long, over the maximum {problem.max_distance:g}")
+    report.idle = idle_dispatchers(routes, problem.dispatchers)
     if problem.min_stops:
         counts = [len(r) for r in routes] + [0] * (problem.dispatchers - len(routes))
         short = [k for k, c in enumerate(counts, start=1) if c < problem.min_stops]

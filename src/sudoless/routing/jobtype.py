@@ -43,6 +43,7 @@ class RoutesJob:
     def run(self, ctx: JobContext) -> JobResult:
         from sudoless.routing import check, read_problem, write_solution
         from sudoless.routing.auto import solve
+        from sudoless.routing.model import describe_idle
 
         ctx.started(None)
         try:
@@ -84,6 +85,8 @@ class RoutesJob:
             f"{solution.solver}: {used} routes, total {report.total:g}, longest {report.makespan:g} "
             f"in {solution.seconds:.1f} s"
         )
+        if report.idle:
+            ctx.log.line(f"routes: {describe_idle(report.idle)}; min.stops=1 makes every dispatcher take one", "WARN")
         outputs = {
             "total_distance": f"{report.total:g}",
             "makespan": f"{report.makespan:g}",

@@ -173,7 +173,7 @@ class Solution:
         return [problem.route_length(r) for r in self.routes]
 
     def loads(self, problem: Problem) -> list[float]:
-        return [float(problem.demands[r].sum()) if r else 0.0 for r in self.routes]  # type: ignore[index]
+        return [_load(problem, r) for r in self.routes]
 
     def objective(self, problem: Problem) -> float:
         return problem.score(self.lengths(problem))
@@ -185,33 +185,62 @@ class Solution:
         return 0.0 if value <= 0 else max(0.0, (value - self.bound) / value)
 
     def summary(self, problem: Problem) -> dict[str, object]:
-        """The JSON form: routes as location ids, per-route distance and load, totals, bound and gap."""
-        lengths, loads = self.lengths(problem), self.loads(problem)
+        """The JSON form: one route per dispatcher (an idle one has no stops) as location ids, per-route
+        distance and load, the idle dispatchers' numbers, totals, bound and gap; figures :func:`rounded`."""
+        routes = self.routes + [[] for _ in range(problem.dispatchers - len(self.routes))]
+        lengths, loads = [problem.route_length(r) for r in routes], [_load(problem, r) for r in routes]
         gap = self.gap(problem)
         return {
             "instance": problem.name,
             "solver": self.solver,
             "objective_kind": problem.objective.value,
-            "objective": _num(problem.score(lengths)),
-            "total_distance": _num(sum(lengths)),
-            "makespan": _num(max(lengths, default=0.0)),
+            "objective": rounded(problem.score(lengths)),
+            "total_distance": rounded(sum(lengths)),
+            "makespan": rounded(max(lengths, default=0.0)),
             "routes": [
                 {
                     "dispatcher": k + 1,
                     "stops": [problem.ids[i] for i in r],
-                    "distance": _num(length),
-                    "load": _num(load),
+                    "distance": rounded(length),
+                    "load": rounded(load),
                 }
-                for k, (r, length, load) in enumerate(zip(self.routes, lengths, loads, strict=False))
+                for k, (r, length, load) in enumerate(zip(routes, lengths, loads, strict=True))
             ],
+            "idle": idle_dispatchers(routes, problem.dispatchers),
             "seconds": round(self.seconds, 3),
-            "bound": None if self.bound is None else _num(self.bound),
+            "bound": None if self.bound is None else rounded(self.bound),
             "gap": None if gap is None else round(gap, 6),
             "optimal": self.optimal,
         }
 
 
-def _num(x: float) -> float | int:
+def _load(problem: Problem, route: list[int]) -> float:
+    return float(problem.demands[route].sum()) if route else 0.0  # type: ignore[index]
+
+
+def idle_dispatchers(routes: list[list[int]], dispatchers: int) -> list[int]:
+    """The 1-based numbers of the dispatchers with no stops: empty routes and those past the last route.
+
+    Solvers leave routes empty when fewer routes are cheaper (for total distance under the triangle inequality,
+    merging two routes never makes the total longer); ``min_stops=1`` makes every dispatcher take a stop.
+    """
+    return [k for k in range(1, dispatchers + 1) if k > len(routes) or not routes[k - 1]]
+
+
+def describe_idle(numbers: list[int]) -> str:
+    """``dispatchers 2 and 3 have no stops`` (or ``dispatcher 2 has``), for messages; at most ten numbers named."""
+    names = [str(k) for k in numbers[:10]]
+    if len(numbers) > 10:
+        names.append(f"{len(numbers) - 10} more")
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"dispatcher {listed} has no stops" if len(numbers) == 1 else f"dispatchers {listed} have no stops"
+
+
+def rounded(x: float) -> float | int:
+    """A figure for JSON: an integer when it is one, else six decimals (no ``0.31999999999993634``).
+
+    Six decimals keep claimed costs within :mod:`sudoless.routing.check`'s relative tolerance of 1e-6.
+    """
     return int(round(x)) if abs(x - round(x)) < 1e-9 else round(float(x), 6)
 
 
