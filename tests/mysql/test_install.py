@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -117,6 +119,35 @@ def test_tarball_line_where_apt_get_is_missing(tmp_path: Path) -> None:
         assert f"-C {tmp_path / 'home' / 'mysql' / 'dist' / '10.11.10'}" in lines[0]
     assert not (tmp_path / "home").exists(), "nothing is written when nothing can be installed"
     assert "full version" in tarball_instructions(Settings(home=tmp_path), "10.11")
+
+
+def test_init_on_a_terminal_offers_the_install(tmp_path: Path) -> None:
+    """With no server visible, init on a terminal asks whether to fetch MariaDB; 'n' leaves the one line and
+    exit 2, and nothing in the home."""
+    env = {**os.environ, "SUDOLESS_HOME": str(tmp_path / "home"), "SUDOLESS_MYSQL_PATH": str(tmp_path),
+           "TERM": "dumb"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: sudoless on the pseudo-terminal
+        os.execve(str(SUDOLESS), [str(SUDOLESS), "mysql", "init"], env)
+    output = b""
+    deadline = time.monotonic() + 60
+    while b"Fetch MariaDB" not in output and time.monotonic() < deadline:
+        if select.select([fd], [], [], 1.0)[0]:
+            output += os.read(fd, 4096)
+    assert b"(no root needed)? [Y/n]" in output, output
+    os.write(fd, b"n\n")
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 2, output
+    assert b"run 'sudoless mysql install'" in output, output
+    assert not (tmp_path / "home" / "mysql" / "dist").exists()
 
 
 @pytest.mark.slow

@@ -3,14 +3,17 @@
 An instance is a folder under ``SUDOLESS_HOME/mysql/NAME`` (see :mod:`sudoless.mysql.layout`) holding
 the data, socket, pid file, logs and passwords of one server, which runs as the user, listens on
 127.0.0.1 and reads no system option file. The server binary is found and identified by
-:mod:`sudoless.mysql.binaries`; :mod:`sudoless.mysql.lifecycle` is the public surface used by
-``sudoless mysql ...`` and by ``sudoless server --db managed`` (through :func:`managed_url`).
+:mod:`sudoless.mysql.binaries`; where the machine has none, :func:`install_mariadb` fetches one into
+``SUDOLESS_HOME/mysql/dist`` without root (:mod:`sudoless.mysql.install`). :mod:`sudoless.mysql.lifecycle`
+is the public surface used by ``sudoless mysql ...`` and by ``sudoless server --db managed`` (through
+:func:`managed_url`).
 """
 
 from __future__ import annotations
 
 from sudoless.mysql.binaries import Binaries, Flavour, find_binaries
 from sudoless.mysql.control import ServerError, Started, Status, Stopped
+from sudoless.mysql.install import Installed, install_mariadb
 from sudoless.mysql.instance import Instance, list_instances, load_instance
 from sudoless.mysql.layout import DEFAULT_NAME
 from sudoless.mysql.lifecycle import (
@@ -28,6 +31,7 @@ __all__ = [
     "DEFAULT_NAME",
     "Binaries",
     "Flavour",
+    "Installed",
     "Instance",
     "ServerError",
     "Started",
@@ -36,6 +40,7 @@ __all__ = [
     "destroy_instance",
     "find_binaries",
     "init_instance",
+    "install_mariadb",
     "instance_status",
     "instance_url",
     "list_instances",

@@ -43,6 +43,8 @@ TARBALL_VERSION = "11.4.4"
 TARBALL_URL = ("https://archive.mariadb.org/mariadb-{version}/bintar-linux-systemd-x86_64/"
                "mariadb-{version}-linux-systemd-x86_64.tar.gz")
 APT_TIMEOUT = 600
+#: the folder, in the dist folder, of package lists of our own, for machines whose apt has none or stale ones.
+LISTS = ".apt-lists"
 #: rounds of fetching missing libraries: each round's libraries may need libraries of their own.
 MAX_ROUNDS = 5
 
@@ -51,6 +53,10 @@ Progress = Callable[[str], None]
 
 class InstallError(SudolessError):
     """The install could not finish; the message says what is missing and what to do."""
+
+
+class StaleListsError(InstallError):
+    """apt's package lists name files the mirror no longer has (lists not updated since a new release)."""
 
 
 @dataclass(frozen=True)
@@ -89,26 +95,39 @@ def install_mariadb(settings: Settings, version: str | None = None, progress: Pr
         for stale in target_dir.glob(".partial-*"):  # left by an install that was killed: we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
         apt, known = Apt.for_home(target_dir, progress)
-        names = [apt.package_name(base, known) for base in PACKAGES]
-        package_version = apt.choose_version(names[0], version)
-        upstream = upstream_version(package_version)
-        target = target_dir / upstream
-        manifest = read_manifest(target)
-        if manifest is not None:
-            progress(f"MariaDB {upstream} is already installed in {target}")
-            return _installed(target, manifest, already=True, seconds=time.monotonic() - began)
-        if target.exists():
-            raise InputError(f"{target} exists but was not made by 'sudoless mysql install' (no {MANIFEST}); "
-                             "remove it or move it away, then install again")
-        scratch = target_dir / f".partial-{upstream}-{secrets.token_hex(4)}"
         try:
-            manifest = _build(apt, scratch, [f"{name}={package_version}" for name in names], upstream,
-                              package_version, progress)
-            (scratch / "tree").rename(target)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        progress(f"installed MariaDB {upstream} in {target}")
-        return _installed(target, manifest, already=False, seconds=time.monotonic() - began)
+            return _install(apt, known, target_dir, version, progress, began)
+        except StaleListsError:
+            if apt.options:
+                raise
+            progress("the system's package lists are out of date (the mirror no longer has those packages); "
+                     f"fetching fresh ones into {target_dir / LISTS}")
+            apt, known = Apt.refreshed(target_dir, progress)
+            return _install(apt, known, target_dir, version, progress, began)
+
+
+def _install(apt: Apt, known: set[str], target_dir: Path, version: str | None, progress: Progress,
+             began: float) -> Installed:
+    names = [apt.package_name(base, known) for base in PACKAGES]
+    package_version = apt.choose_version(names[0], version)
+    upstream = upstream_version(package_version)
+    target = target_dir / upstream
+    manifest = read_manifest(target)
+    if manifest is not None:
+        progress(f"MariaDB {upstream} is already installed in {target}")
+        return _installed(target, manifest, already=True, seconds=time.monotonic() - began)
+    if target.exists():
+        raise InputError(f"{target} exists but was not made by 'sudoless mysql install' (no {MANIFEST}); "
+                         "remove it or move it away, then install again")
+    scratch = target_dir / f".partial-{upstream}-{secrets.token_hex(4)}"
+    try:
+        manifest = _build(apt, scratch, [f"{name}={package_version}" for name in names], upstream,
+                          package_version, progress)
+        (scratch / "tree").rename(target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    progress(f"installed MariaDB {upstream} in {target}")
+    return _installed(target, manifest, already=False, seconds=time.monotonic() - began)
 
 
 def _installed(root: Path, manifest: dict[str, object], already: bool, seconds: float) -> Installed:
@@ -134,6 +153,7 @@ def _build(apt: Apt, scratch: Path, specs: list[str], upstream: str, package_ver
         raise InstallError(f"the packages {', '.join(specs)} hold no mariadbd; install a server by hand and pass "
                            "--basedir DIR to 'sudoless mysql init'")
     fetched: dict[str, Path] = {}
+    used: list[str] = []
     candidates: list[str] | None = None
     for _ in range(MAX_ROUNDS):
         missing = missing_libraries(binaries, library_dirs(tree))
@@ -149,12 +169,13 @@ def _build(apt: Apt, scratch: Path, specs: list[str], upstream: str, package_ver
                                "(or ask your administrator to), then run 'sudoless mysql install' again")
         for deb in found:
             extract(deb, tree)
+            used.append(deb.name.split("_")[0])
     else:
         raise InstallError(f"libraries still missing after {MAX_ROUNDS} rounds: "
                            f"{', '.join(sorted(missing_libraries(binaries, library_dirs(tree))))}")
     manifest: dict[str, object] = {
         "version": upstream, "package_version": package_version, "source": "apt",
-        "packages": [spec.split("=")[0] for spec in specs], "library_packages": sorted(fetched),
+        "packages": [spec.split("=")[0] for spec in specs], "library_packages": sorted(used),
         "library_dirs": [str(path.relative_to(tree)) for path in library_dirs(tree)],
         "installed": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -272,11 +293,18 @@ class Apt:
         system = cls(progress=progress)
         if known := system.mariadb_names():
             return system, known
-        lists = target_dir / ".apt-lists"
+        lists = target_dir / LISTS
         private = cls.private(lists, progress)
         if lists.is_dir() and (known := private.mariadb_names()):
             return private, known
         progress(f"apt has no package lists here; fetching them into {lists}")
+        return cls.refreshed(target_dir, progress)
+
+    @classmethod
+    def refreshed(cls, target_dir: Path, progress: Progress = _quiet) -> tuple[Apt, set[str]]:
+        """apt with package lists of our own, fetched now into ``target_dir``."""
+        lists = target_dir / LISTS
+        private = cls.private(lists, progress)
         private.update(lists)
         if not (known := private.mariadb_names()):
             raise NotFoundError(f"apt knows no package named {PACKAGES[0]}* in its sources (/etc/apt/sources.list*); "
@@ -297,7 +325,8 @@ class Apt:
         except subprocess.TimeoutExpired:
             raise InstallError(f"{tool} {' '.join(args[:3])} did not finish within {APT_TIMEOUT} s") from None
         if done.returncode != 0:
-            raise InstallError(f"{tool} {' '.join(args[:3])} failed: {_last_line(done)}")
+            error = StaleListsError if re.search(r"Failed to fetch .*\b404\b", done.stderr) else InstallError
+            raise error(f"{tool} {' '.join(args[:3])} failed: {_last_line(done)}")
         return done.stdout
 
     def update(self, lists: Path) -> None:
