@@ -14,8 +14,9 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 import tomllib
-from collections.abc import Iterator
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -182,23 +183,49 @@ def disk_usage(folder: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def core_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Build the sdist and the wheel (the wheel from the sdist), install the wheel alone into a new venv."""
-    work = tmp_path_factory.mktemp("packaging")
-    built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(work / "dist"), str(REPO)],
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist and the wheel of this checkout, built the way a release is (the wheel from the sdist)."""
+    folder = tmp_path_factory.mktemp("dist")
+    built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(folder), str(REPO)],
                            capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    wheels = list((work / "dist").glob("sudoless-*.whl"))
-    sdists = list((work / "dist").glob("sudoless-*.tar.gz"))
-    assert len(wheels) == 1 and len(sdists) == 1, list((work / "dist").iterdir())
-    venv = work / "venv"
+    assert len(list(folder.glob("sudoless-*.whl"))) == 1 and len(list(folder.glob("sudoless-*.tar.gz"))) == 1
+    return folder
+
+
+@pytest.fixture(scope="module")
+def core_venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new venv of the user's Python with the wheel installed and no extra."""
+    venv = tmp_path_factory.mktemp("core") / "venv"
     # Without pip in it, the venv's site-packages holds exactly what installing sudoless brings.
     subprocess.run([user_python(), "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    (wheel,) = dist.glob("sudoless-*.whl")
     installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-                                "--quiet", "--disable-pip-version-check", str(wheels[0])],
+                                "--quiet", "--disable-pip-version-check", str(wheel)],
                                capture_output=True, text=True, timeout=900)
     assert installed.returncode == 0, installed.stderr[-3000:]
-    yield venv
+    return venv
+
+
+@pytest.mark.slow
+def test_wheel_holds_every_file_of_the_package_and_the_licence(dist: Path) -> None:
+    (wheel,) = dist.glob("sudoless-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    source = REPO / "src"
+    package_files = {path.relative_to(source).as_posix() for path in (source / "sudoless").rglob("*")
+                     if path.is_file() and "__pycache__" not in path.parts}
+    assert not package_files - names, f"missing from the wheel: {sorted(package_files - names)}"
+    info = f"sudoless-{PYPROJECT['project']['version']}.dist-info"
+    assert {f"{info}/licenses/LICENSE", f"{info}/licenses/NOTICE"} <= names
+
+
+@pytest.mark.slow
+def test_sdist_holds_the_release_files(dist: Path) -> None:
+    (sdist,) = dist.glob("sudoless-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.partition("/")[2] for name in archive.getnames()}
+    assert {"LICENSE", "NOTICE", "CHANGELOG.md", "README.md", "pyproject.toml"} <= names
 
 
 def site_packages(venv: Path) -> Path:
