@@ -24,15 +24,8 @@ import pytest
 from conftest import unavailable
 from osuser import explain, try_as_user
 from sudoless.config import Settings
-from sudoless.mysql.install import (
-    Apt,
-    extract,
-    find_library_packages,
-    library_dirs,
-    package_files,
-    tarball_instructions,
-    upstream_version,
-)
+from sudoless.mysql.apt import Apt, extract, package_files, upstream_version
+from sudoless.mysql.install import find_library_packages, library_dirs, tarball_instructions
 from sudoless.mysql.loader import elf_files, missing_libraries, parse_ldd
 
 if TYPE_CHECKING:
@@ -155,7 +148,7 @@ def test_a_missing_library_is_found_in_the_servers_dependencies(tmp_path: Path) 
     """Given libaio.so.1 as missing, the lookup fetches the package that holds it (libaio1, or libaio1t64
     on newer releases), confirmed by its file list, and unpacks it into a library folder."""
     _needs_apt()
-    apt, known = Apt.for_home(tmp_path)
+    apt, known = Apt.for_home(tmp_path, print)
     server = Apt.package_name("mariadb-server-core", known)
     candidates = apt.dependencies([server])
     fetched: dict[str, Path] = {}
