@@ -18,25 +18,10 @@ import sqlalchemy as sa
 from sudoless.config import Settings
 from sudoless.flows.store import Store
 
-
-def find_shared() -> Path:
-    """The project's reference folder ``shared/``, read in place and never copied into the project.
-
-    It sits beside the checkout (``../shared``). A clone made elsewhere (CI clones into a temporary
-    folder) finds it through ``SUDOLESS_SHARED``, then beside any parent folder, then at /work/shared,
-    where this workplace keeps it.
-    """
-    repo = Path(__file__).resolve().parents[1]
-    candidates = [Path(os.environ["SUDOLESS_SHARED"])] if os.environ.get("SUDOLESS_SHARED") else []
-    candidates += [parent / "shared" for parent in repo.parents] + [Path("/work/shared")]
-    for candidate in candidates:
-        if (candidate / "azkaban-examples").is_dir():
-            return candidate
-    return repo.parent / "shared"
-
-
-SHARED = find_shared()
-EXAMPLES = SHARED / "azkaban-examples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: Azkaban projects written for these tests, one folder each (tests/fixtures/azkaban/README.md says what each
+#: one exercises and the outcome Azkaban gives for it).
+AZKABAN_PROJECTS = FIXTURES / "azkaban"
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -49,12 +34,6 @@ def unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true but {reason}", pytrace=False)
     pytest.skip(reason)
-
-
-def shared_examples() -> Path:
-    if not EXAMPLES.exists():
-        unavailable(f"Azkaban example projects not found at {EXAMPLES}")
-    return EXAMPLES
 
 
 def create_database(kind: str) -> tuple[str, sa.Engine, str]:

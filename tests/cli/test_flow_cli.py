@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import shared_examples
+from conftest import AZKABAN_PROJECTS
 from flows.harness import write_project
 from sudoless.errors import NotFoundError
 from sudoless.flows.store import Store
@@ -86,11 +86,11 @@ def test_params_failure_action_and_disable(tmp_path):
 
 
 def test_validate_and_list(tmp_path):
-    ok = sudoless(tmp_path, "flow", "validate", str(shared_examples() / "f1-embedded2"), "--json")
+    ok = sudoless(tmp_path, "flow", "validate", str(AZKABAN_PROJECTS / "f1-embedded2"), "--json")
     assert ok.returncode == 0
     assert sorted(json.loads(ok.stdout)["flows"]) == ["innerFlow", "innerFlow2", "jobf", "jobg", "pipeline1_2",
                                                       "pipelineFlow"]
-    listed = sudoless(tmp_path, "flow", "list", str(shared_examples() / "f2-embedded"), "--json")
+    listed = sudoless(tmp_path, "flow", "list", str(AZKABAN_PROJECTS / "f2-embedded"), "--json")
     assert json.loads(listed.stdout)["embedded"] == ["embedded_flow:embedded_flow1",
                                                      "embedded_flow:embedded_flow1:embedded_flow2"]
 
@@ -109,13 +109,13 @@ def test_validate_and_list(tmp_path):
     (["flow", "run", "{ex}/f2-basic", "--db", "mysql+pymysql://nobody@127.0.0.1:1/x"], ["cannot reach"]),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, fragments):
-    examples = str(shared_examples())
+    examples = str(AZKABAN_PROJECTS)
     result = sudoless(tmp_path, *[a.replace("{ex}", examples) for a in args])
     assert_one_line_error(result, *fragments)
 
 
 def test_invalid_upload_leaves_no_state(tmp_path):
-    bad = sudoless(tmp_path, "flow", "run", str(shared_examples() / "f2-invalid" / "cyclefoundyamltest"))
+    bad = sudoless(tmp_path, "flow", "run", str(AZKABAN_PROJECTS / "f2-invalid" / "cyclefoundyamltest"))
     assert bad.returncode == 2
     store = Store(f"sqlite:///{tmp_path / 'sudoless.db'}")
     with pytest.raises(NotFoundError):

@@ -1,6 +1,7 @@
 """Azkaban's own expected outcomes for its example projects, on all three databases.
 
-The oracles are the tables in shared/azkaban-examples/README.md (from Azkaban's FlowRunner tests);
+The oracles are the outcomes Azkaban's own FlowRunner tests assert for projects of these shapes; the
+projects are tests/fixtures/azkaban (its README.md gives the tables);
 where a row needs a harness input, runtime properties supply it: ``fail`` makes a ``test`` job fail and
 ``test.output.<key>`` makes it output ``<key>``.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import shared_examples
+from conftest import AZKABAN_PROJECTS
 from flows.harness import run_flow, write_project
 from sudoless.flows.model import Status
 
@@ -35,13 +36,13 @@ CONDITIONAL = [
 
 @pytest.mark.parametrize(("flow", "runtime", "jobs", "final"), CONDITIONAL, ids=[c[0] for c in CONDITIONAL])
 def test_conditional_flows_flow2(store, settings, flow, runtime, jobs, final):
-    result = run_flow(store, settings, shared_examples() / "f2-conditional", flow, runtime)
+    result = run_flow(store, settings, AZKABAN_PROJECTS / "f2-conditional", flow, runtime)
     assert result.jobs == jobs
     assert result.status == final
 
 
 def test_conditional_flow8_flow2(store, settings):
-    result = run_flow(store, settings, shared_examples() / "f2-conditional", "conditional_flow8",
+    result = run_flow(store, settings, AZKABAN_PROJECTS / "f2-conditional", "conditional_flow8",
                       {"jobA": out(key1="value1", key2="value2")})
     assert (result.jobs["jobC"], result.jobs["jobD"], result.status) == (C, C, K)
 
@@ -55,7 +56,7 @@ F1_CONDITIONAL = [(f, "jobC" if f in ("conditional_flow3", "conditional_flow4", 
 @pytest.mark.parametrize(("project", "flow", "runtime", "jobs", "final"), F1_CONDITIONAL,
                          ids=[c[0] for c in F1_CONDITIONAL])
 def test_conditional_flows_flow1(store, settings, project, flow, runtime, jobs, final):
-    result = run_flow(store, settings, shared_examples() / "f1-conditional" / project, flow, runtime)
+    result = run_flow(store, settings, AZKABAN_PROJECTS / "f1-conditional" / project, flow, runtime)
     assert result.jobs == jobs
     assert result.status == final
 
@@ -92,7 +93,7 @@ ABSENT = {"job2": ["props10"], "job3": ["props10", "props8"]}
 
 @pytest.mark.parametrize("project", ["f1-execpropstest", "f2-props-precedence"])
 def test_property_resolution_oracle(store, settings, project):
-    result = run_flow(store, settings, shared_examples() / project, "job3", RESOLUTION_RUNTIME)
+    result = run_flow(store, settings, AZKABAN_PROJECTS / project, "job3", RESOLUTION_RUNTIME)
     assert result.status == S
     for job, expected in RESOLVED.items():
         props = result.props(job)
@@ -102,7 +103,7 @@ def test_property_resolution_oracle(store, settings, project):
 
 
 def test_retries_pass_and_fail(store, settings):
-    project = shared_examples() / "f1-exectest1"
+    project = AZKABAN_PROJECTS / "f1-exectest1"
     passed = run_flow(store, settings, project, "job-retry")
     assert passed.status == S
     assert passed.attempts["job-retry"] == [F, F, F, S]
@@ -113,13 +114,13 @@ def test_retries_pass_and_fail(store, settings):
 
 
 def test_exectest1_failing_branch(store, settings):
-    result = run_flow(store, settings, shared_examples() / "f1-exectest1", "job2d")
+    result = run_flow(store, settings, AZKABAN_PROJECTS / "f1-exectest1", "job2d")
     assert result.jobs == {"job1": S, "job2d": F}
     assert result.status == F
 
 
 def test_multiple_end_nodes_wait_for_the_last(store, settings):
-    result = run_flow(store, settings, shared_examples() / "f2-multiple-end-nodes", "basic_flow",
+    result = run_flow(store, settings, AZKABAN_PROJECTS / "f2-multiple-end-nodes", "basic_flow",
                       {"jobC": {"seconds": "0.3"}})
     assert result.jobs == {"jobA": S, "jobB": S, "jobC": S}
     assert result.status == S
@@ -127,26 +128,26 @@ def test_multiple_end_nodes_wait_for_the_last(store, settings):
 
 def test_fail_with_multiple_end_nodes(store, settings):
     runtime = {"jobC": {"fail": "true"}, "jobA": {"seconds": "0.5"}, "jobB": {"seconds": "0.5"}}
-    result = run_flow(store, settings, shared_examples() / "f2-fail-multiple-end-nodes", "fail_basic_flow", runtime)
+    result = run_flow(store, settings, AZKABAN_PROJECTS / "f2-fail-multiple-end-nodes", "fail_basic_flow", runtime)
     assert result.jobs == {"jobA": S, "jobB": S, "jobC": F, "jobD": C}
     assert result.status == F
 
 
 def test_command_hello_runs_three_commands_in_order(store, settings):
-    result = run_flow(store, settings, shared_examples() / "f1-command-hello", "command")
+    result = run_flow(store, settings, AZKABAN_PROJECTS / "f1-command-hello", "command")
     assert result.status == S
     log = result.log("command")
-    first, second = log.index("\nhello\n"), log.index("This is how one runs a command job")
-    assert first < second < log.index("Command: whoami")
+    first, second = log.index("\nhello\n"), log.index("\nsecond of three commands\n")
+    assert first < second < log.index("Command: pwd")
 
 
 def test_embedded_flows_run_nested(store, settings):
-    result = run_flow(store, settings, shared_examples() / "f1-embedded2", "jobf")
+    result = run_flow(store, settings, AZKABAN_PROJECTS / "f1-embedded2", "jobf")
     assert result.status == S
     for nested in ("jobb:innerJobA", "jobb:innerFlow", "jobd:innerFlow2", "jobb", "jobd", "jobe", "jobf"):
         assert result.jobs[nested] == S, nested
     assert result.props("jobb:innerJobA")["testprops"] == "moo"
-    assert result.props("jobd:innerJobA")["jobdprop"] == "poop"
+    assert result.props("jobd:innerJobA")["jobdprop"] == "set-by-jobd"
     assert result.props("jobf")["param1"] == "test1.1"
     assert result.props("jobf")["param5"] == "test2.5"
 

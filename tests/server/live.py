@@ -46,10 +46,10 @@ def unique(base: str) -> str:
 
 
 def example_zip(name: str) -> bytes:
-    """One of the shared Azkaban example projects, zipped (skipped when absent; a failure under CI)."""
-    from conftest import shared_examples
+    """One of the Azkaban example projects of tests/fixtures/azkaban, zipped as a user would upload it."""
+    from conftest import AZKABAN_PROJECTS
 
-    root = shared_examples() / name
+    root = AZKABAN_PROJECTS / name
     files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
     return make_zip(files)
 

@@ -7,18 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EXAMPLES, shared_examples
+from conftest import AZKABAN_PROJECTS
 from sudoless.errors import ConditionError
 from sudoless.flows.formats.conditions import Condition, Macro, parse_condition
 from sudoless.flows.formats.properties import read_properties
 from sudoless.flows.model import Status
-
-NEEDS_EXAMPLES = pytest.mark.usefixtures("examples_present")
-
-
-@pytest.fixture
-def examples_present() -> None:
-    shared_examples()
 
 S, F, K, C = Status.SUCCEEDED, Status.FAILED, Status.KILLED, Status.CANCELLED
 FS, SK, R, ES = Status.FAILED_SUCCEEDED, Status.SKIPPED, Status.RUNNING, Status.EXECUTION_STOPPED
@@ -258,10 +251,9 @@ def _graph(nodes: list[dict[str, object]]) -> tuple[set[str], dict[str, set[str]
     return names, below
 
 
-INVALID = EXAMPLES / "f2-invalid" / "invalidconditionalflowyamltest"
+INVALID = AZKABAN_PROJECTS / "f2-invalid" / "invalidconditionalflowyamltest"
 
 
-@NEEDS_EXAMPLES
 @pytest.mark.parametrize(
     ("file", "message"),
     [
@@ -286,17 +278,15 @@ def test_azkaban_invalid_examples_are_rejected(file: str, message: str) -> None:
 
 
 def test_invalid_example_files_are_all_covered() -> None:
-    if not INVALID.is_dir():
-        pytest.skip(f"{INVALID} is not present")
     assert sorted(p.name for p in INVALID.glob("*.flow")) == [
         "condition_on_descendant.flow", "empty_operand.flow", "invalid_variable_substitution.flow",
         "job_not_exist.flow", "multiple_condition_on_job_status_macros.flow",
     ]
 
 
-@NEEDS_EXAMPLES
 @pytest.mark.parametrize("flow_file", sorted(
-    [*(EXAMPLES / "f2-conditional").glob("*.flow"), *(EXAMPLES / "az-examples-conditional").glob("*.flow")]
+    [*(AZKABAN_PROJECTS / "f2-conditional").glob("*.flow"),
+     *(AZKABAN_PROJECTS / "az-examples-conditional").glob("*.flow")]
 ), ids=lambda p: p.name)
 def test_azkaban_flow2_conditions_are_accepted(flow_file: Path) -> None:
     nodes = yaml.safe_load(flow_file.read_text())["nodes"]
@@ -308,8 +298,7 @@ def test_azkaban_flow2_conditions_are_accepted(flow_file: Path) -> None:
         assert all(job in names and job not in below[name] for job, _param in condition.variables)
 
 
-@NEEDS_EXAMPLES
-@pytest.mark.parametrize("project", sorted((EXAMPLES / "f1-conditional").glob("conditional_flow*")),
+@pytest.mark.parametrize("project", sorted((AZKABAN_PROJECTS / "f1-conditional").glob("conditional_flow*")),
                          ids=lambda p: p.name)
 def test_azkaban_flow1_conditions_are_accepted(project: Path) -> None:
     jobs = {path.stem: read_properties(path) for path in project.glob("*.job")}

@@ -1,12 +1,12 @@
-"""Loading Azkaban projects: every shared example, synthetic broken projects, and project zips.
+"""Loading Azkaban projects: every example project, synthetic broken projects, and project zips.
 
-The examples are Azkaban's own test projects (../shared/azkaban-examples, see its README for the flows and
-errors each must give); they are read in place, never copied into this repository.
+The example projects are tests/fixtures/azkaban: projects written for these tests with the structures of
+Azkaban's own test projects, each expected to give the flows or the error Azkaban gives for that structure
+(see that folder's README.md).
 """
 
 from __future__ import annotations
 
-import os
 import stat
 import tempfile
 import zipfile
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES  # noqa: E402
+from conftest import AZKABAN_PROJECTS  # noqa: E402
 from sudoless.errors import ArchiveError, InputError, NotFoundError, ProjectError
 from sudoless.flows.formats import load_project, load_project_dir
 from sudoless.flows.formats.archive import unpack_zip
@@ -23,12 +23,7 @@ from sudoless.flows.model import Flow, Project
 
 @pytest.fixture
 def examples() -> Path:
-    if not EXAMPLES.is_dir():
-        reason = f"Azkaban example projects not found at {EXAMPLES}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {reason}", pytrace=False)
-        pytest.skip(reason)
-    return EXAMPLES
+    return AZKABAN_PROJECTS
 
 
 def load_example(examples: Path, rel: str) -> Project:
@@ -336,8 +331,7 @@ def test_f2_embedded_ids_are_embedded_and_not_listed(examples: Path) -> None:
     # The same node names at three levels are three different nodes.
     assert outer.nodes["shell_end"].dependencies != one.nodes["shell_end"].dependencies
     assert dict(two.nodes["shell_pwd"].props) == {"command": "pwd", "type": "command"}
-    assert dict(one.nodes["shell_echo"].props) == {
-        "command": 'echo "This is an echoed text from embedded_flow1."', "type": "command"}
+    assert dict(one.nodes["shell_echo"].props) == {"command": 'echo "one level down"', "type": "command"}
     with pytest.raises(NotFoundError):
         project.flow("embedded_flow:embedded_flow1")
 
@@ -349,9 +343,8 @@ def test_f2_embedded_deep_configs_are_strings(examples: Path) -> None:
     assert dict(project.flows["valid_dag_2:valid_dag_5"].props) == {"k5": "v5"}
     assert dict(project.flows["valid_dag_2:valid_dag_5:valid_dag_6"].props) == {"k6": "v6"}
     assert dict(project.flows["valid_dag_2:valid_dag_3"].nodes["task_3_5"].props) == {
-        "class": "com.linkedin.frame.offline.metrics.HdfsCompactionJob", "driver-memory": "2g",
-        "execution-jar": "lib/frame-metrics-compactor_2.11.jar", "executor-cores": "2", "num-executors": "6",
-        "queue": "default", "type": "spark"}
+        "class": "org.example.metrics.Compaction", "driver-memory": "2g", "execution-jar": "lib/compaction.jar",
+        "executor-cores": "2", "num-executors": "6", "queue": "default", "type": "spark"}
     assert project.flows["valid_dag_2:valid_dag_4"].nodes["task_4_2"].type == "hadoopJava"
     assert project.flows["valid_dag_2"].end_nodes == ["_end_"]
 
@@ -368,7 +361,7 @@ def test_f2_nested_project_file_loads_flows_from_every_directory(examples: Path)
     assert project.flows["basic_flow"].source == "subdirectory1/basic_flow.flow"
     assert project.flows["basic_flow2"].source == "subdirectory1/subdirectory2/basic_flow2.flow"
     assert project.flows["basic_flow2"].nodes["shell_bash"].props["command"] == \
-        "bash ./subdirectory1/subdirectory2/sample_script.sh"
+        "sh ./subdirectory1/subdirectory2/greet.sh"
 
 
 def test_flow_trigger_is_accepted_and_ignored(examples: Path) -> None:
@@ -376,7 +369,7 @@ def test_flow_trigger_is_accepted_and_ignored(examples: Path) -> None:
     trigger = project.flow("flow_trigger")
     assert dict(trigger.props) == {}
     assert dict(project.flow("regular").props) == {"flow-level-parameter": "value"}
-    assert dict(trigger.nodes["shell_pwd"].props) == {"command": "sleep 10", "type": "command"}
+    assert dict(trigger.nodes["shell_pwd"].props) == {"command": "sleep 1", "type": "command"}
     assert all("trigger" not in key for node in trigger.nodes.values() for key in node.props)
 
 
