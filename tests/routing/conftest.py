@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from routing.instances import bench_dir
+from routing.instances import INSTANCES
 
 
 @pytest.fixture
-def benchmarks() -> Path:
-    return bench_dir()
+def instances() -> Path:
+    """The folder of the VRPLIB/TSPLIB instance files the tests read."""
+    return INSTANCES

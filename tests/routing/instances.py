@@ -1,21 +1,16 @@
-"""Small instances made on the spot, the shared CVRPLIB/TSPLIB files, and a brute-force oracle."""
+"""Small instances made on the spot, the VRPLIB/TSPLIB files of tests/fixtures/routing, and a brute-force oracle."""
 
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 
-from conftest import SHARED, unavailable
+from conftest import FIXTURES
 from sudoless.routing.model import Objective, Problem
 
-
-def bench_dir() -> Path:
-    folder = SHARED / "benchmarks"
-    if not (folder / "cvrplib").is_dir():
-        unavailable(f"benchmark instances not found at {folder}")
-    return folder
+#: Instance files written by tests/fixtures/routing/generate.py, which also proves the optima the tests state.
+INSTANCES = FIXTURES / "routing"
 
 
 def random_problem(n: int, dispatchers: int, seed: int = 0, **limits: object) -> Problem:
@@ -59,4 +54,4 @@ def brute_force(problem: Problem) -> float:
     return float(best)
 
 
-__all__ = ["Objective", "bench_dir", "brute_force", "random_problem"]
+__all__ = ["INSTANCES", "Objective", "brute_force", "random_problem"]

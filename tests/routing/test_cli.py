@@ -70,17 +70,17 @@ def test_solve_json_output_files_and_check(tmp_path: Path) -> None:
     assert broken.returncode == 1 and "INFEASIBLE" in broken.stdout and "visited by route" in broken.stdout
 
 
-def test_check_a_cvrplib_solution(tmp_path: Path, benchmarks: Path) -> None:
+def test_check_a_cvrplib_solution(tmp_path: Path, instances: Path) -> None:
     result = sudoless(
         tmp_path,
         "routes",
         "check",
-        str(benchmarks / "cvrplib" / "X-n101-k25.vrp"),
-        str(benchmarks / "cvrplib" / "X-n101-k25.sol"),
+        str(instances / "r16-k4.vrp"),
+        str(instances / "r16-k4.sol"),
         "--json",
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["total_distance"] == 27591
+    assert json.loads(result.stdout)["total_distance"] == 477
 
 
 def test_error_paths_are_one_line_and_exit_2(tmp_path: Path) -> None:

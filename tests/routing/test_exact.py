@@ -30,12 +30,12 @@ def test_exact_equals_brute_force(n: int, k: int, seed: int, limits: dict[str, o
     assert report.objective == pytest.approx(brute_force(problem), rel=1e-6)
 
 
-def test_exact_proves_a_cvrplib_optimum(benchmarks) -> None:  # type: ignore[no-untyped-def]
+def test_exact_proves_the_optimum_of_a_matrix_instance(instances) -> None:  # type: ignore[no-untyped-def]
     from sudoless.routing import read_problem
 
-    problem = read_problem(benchmarks / "cvrplib" / "E-n13-k4.vrp", min_stops=1)
+    problem = read_problem(instances / "m12-k4.vrp", min_stops=1)
     solution = solve_exact(problem, time_limit=60)
-    assert check(problem, solution.routes).total == 247 and solution.optimal and solution.bound == 247
+    assert check(problem, solution.routes).total == 303 and solution.optimal and solution.bound == 303
 
 
 def test_infeasible_limits_are_input_errors() -> None:

@@ -13,19 +13,19 @@ from sudoless.errors import InputError
 from sudoless.routing import Metric, Solution, check, read_problem, read_solution, write_solution
 
 
-def test_vrplib_file_and_its_best_known_solution(benchmarks: Path) -> None:
-    problem = read_problem(benchmarks / "cvrplib" / "A-n32-k5.vrp")
-    assert (problem.n, problem.dispatchers, problem.capacity, problem.metric) == (31, 5, 100.0, Metric.ROUNDED)
-    routes = read_solution(benchmarks / "cvrplib" / "A-n32-k5.sol", problem)
+def test_vrplib_file_and_its_best_known_solution(instances: Path) -> None:
+    problem = read_problem(instances / "r16-k4.vrp")
+    assert (problem.n, problem.dispatchers, problem.capacity, problem.metric) == (16, 4, 80.0, Metric.ROUNDED)
+    routes = read_solution(instances / "r16-k4.sol", problem)
     report = check(problem, routes)
-    assert report.feasible and report.total == 784
+    assert report.feasible and report.total == 477
 
 
-def test_explicit_matrix_instance(benchmarks: Path) -> None:
-    problem = read_problem(benchmarks / "cvrplib" / "E-n13-k4.vrp")
+def test_explicit_matrix_instance(instances: Path) -> None:
+    problem = read_problem(instances / "m12-k4.vrp")
     assert problem.metric == Metric.MATRIX and problem.n == 12
-    report = check(problem, read_solution(benchmarks / "cvrplib" / "E-n13-k4.sol", problem))
-    assert report.feasible and report.total == 247
+    report = check(problem, read_solution(instances / "m12-k4.sol", problem))
+    assert report.feasible and report.total == 303
 
 
 def test_csv_and_json_inputs(tmp_path: Path) -> None:
