@@ -41,7 +41,8 @@ class DemoRun:
 
 def upload_demo(store: Store, settings: Settings, user: str) -> None:
     """Store the demo project as its next version (both flows; nothing runs)."""
-    upload_project(store, settings, PROJECT, user)
+    upload_project(store, settings, PROJECT, user,
+                   description="The workload job types as flows: decipher, routes, nn; pack and spark")
 
 
 def run_flow(store: Store, settings: Settings, flow: str, user: str, progress: bool = False) -> DemoRun:

@@ -83,6 +83,7 @@ def test_quick_flow_breaks_the_cipher_plans_the_dispatch_and_trains(home: tuple[
 
     summary = store.read_log(run.exec_id, "summary", 0, 0, 1 << 20).decode()
     assert "cipher broken with confidence 1.000; 3 routes" in summary and "XOR network accuracy 1" in summary
+    assert PLAINTEXT.splitlines()[-1] in summary
     lines = demo.summary(run)
     assert lines[0] == f"execution {run.exec_id}: flow workloads SUCCEEDED" and "routes.png" in lines[2]
 

@@ -17,6 +17,7 @@ def where(_):
 
 spark = SparkSession.builder.getOrCreate()
 context = spark.sparkContext
+context.setLogLevel("WARN")  # the job log keeps the app's lines, not Spark's progress
 text, top = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 10
 lines = context.parallelize(Path(text).read_text(encoding="utf-8").splitlines(), 4)
 
