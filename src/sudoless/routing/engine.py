@@ -5,7 +5,8 @@ re-measured with the true distances afterwards. Max stops become a second load d
 capacity the first. Open-source PyVRP has no balancing objective, so the makespan objective is added on top:
 from a giant tour cut for the makespan, PyVRP is asked for plans whose every route stays under ever lower caps
 (:mod:`sudoless.routing.minmax`); the last plan is polished by sudoless' min-max local search. Minimum stops,
-which PyVRP lacks too, are restored by the same local search (its moves repair short routes first).
+which PyVRP lacks too: PyVRP is rewarded for every route it uses (so it fills the fleet, exactly what one stop
+each asks), and the same local search repairs routes still short of a higher minimum (its moves fix them first).
 """
 
 from __future__ import annotations
@@ -67,13 +68,24 @@ class Engine:
             # farthest distance would otherwise exclude that location's own route after rounding
             alone = int((self.matrix[0, 1:] + self.matrix[1:, 0]).max())
             vehicle["max_distance"] = max(int(np.floor(limit * self.scale + 1e-6)), alone)
+        durations = np.zeros_like(self.matrix)
+        if p.min_stops >= 1:
+            # every dispatcher must work: a "duration" of `reward` on each leg between two clients, costed per
+            # unit, makes a plan with r routes cost its distance + reward * (n - r). Cutting a route in two at a
+            # leg (i, j) adds at most d(i, 0) + d(0, j) < reward (and keeps every limit under the triangle
+            # inequality), so PyVRP's best plans use the whole fleet and, among those, the shortest wins: an exact
+            # reformulation for one stop each, a head start above one
+            reward = int(self.matrix[1:, 0].max() + self.matrix[0, 1:].max()) + 1
+            durations[1:, 1:] = reward
+            np.fill_diagonal(durations, 0)
+            vehicle["unit_duration_cost"] = 1
         return pv.ProblemData(
             locations=[pv.Location(float(x), float(y)) for x, y in coords],
             clients=[pv.Client(location=i, delivery=loads[i]) for i in range(1, p.n + 1)],
             depots=[pv.Depot(location=0)],
             vehicle_types=[pv.VehicleType(**vehicle)],
             distance_matrices=[self.matrix],
-            duration_matrices=[np.zeros_like(self.matrix)],
+            duration_matrices=[durations],
         )
 
     def solve(
