@@ -5,7 +5,7 @@ own process group); the runner thread alone decides statuses, so the state machi
 reacts to job completions, to due retries, and to control requests (cancel, pause, resume, retry
 failed) that any process may post through the store.
 
-Rules, as Azkaban applies them (``shared/research/azkaban.md`` §4.4, §5):
+Rules, as Azkaban applies them (docs/azkaban.md, "Conditions" and "Statuses and failure actions"):
 
 * A node is examined when all its parents have finished. A killed flow, or a failed one under
   FINISH_CURRENTLY_RUNNING, CANCELS it; a disabled node is SKIPPED; a false condition CANCELS it

@@ -3,7 +3,7 @@
 Why HiGHS and this model: HiGHS is MIT-licensed, pip-installable and already the routing extra's LP/MILP
 solver (OR-Tools' CP-SAT proves slightly larger instances, but adds a 30 MB dependency for an oracle that is
 only meant for tiny instances). The seed's three-index model (one copy of every arc per dispatcher) carries
-K-fold symmetry and did not prove 15 customers in 60 s (research note, section 4.4), so this is the two-index
+K-fold symmetry and did not prove 15 customers in 60 s when we tried it, so this is the two-index
 directed model: one binary per arc, the number of routes = arcs leaving the depot. Routes are kept connected
 to the depot by MTZ-style potentials that also carry the work limits:
 

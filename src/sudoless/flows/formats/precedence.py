@@ -8,8 +8,9 @@
 5. runtime properties for exactly this node (``runtimeProperty[<nested id>][...]``).
 
 With Azkaban's ``azkaban.executor.runtimeProps.override.eager=true``, the runtime properties of ``ROOT`` and
-of the enclosing embedded flows are applied on top of layer 4 too. The resolution oracle in
-``shared/azkaban-examples/README.md`` is the test for this module.
+of the enclosing embedded flows are applied on top of layer 4 too. docs/azkaban.md
+explains the layers; the resolution oracle of Azkaban's ``FlowRunnerPropertyResolutionTest``, replayed in
+tests/flows/test_runner_oracles.py, is the test for this module.
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ plaintexts). N-gram scores of such texts are high enough to trap a cooling chain
 true key's. While sampling, a key is charged ``ioc_weight`` nats for every unit by which the sum of its
 squared letter counts exceeds ``ioc_limit * letters**2`` (an index of coincidence above the limit); the
 greedy polish and every reported score use the n-gram score alone, so the charge steers where chains go but
-never which key wins. Homophonic solvers commonly score letter statistics besides n-grams (the
-index-of-coincidence factor of the open-source solver in ``research/mcmc.md`` section 2); a one-sided
+never which key wins. Homophonic solvers commonly score letter statistics besides n-grams (an open-source
+simulated-annealing solver posted on the Zodiac Killer forum multiplies its score by 1 + 7 IoC); a one-sided
 charge is used here because only crowding is the failure seen.
 """
 

@@ -1,8 +1,9 @@
 """Ring all-reduce over plain TCP sockets, for the barrier engine's per-step gradient exchange.
 
 Spark's own ``BarrierTaskContext.allGather`` answers no faster than about a second (the JVM polls the barrier
-coordinator with ``Thread.sleep(1000)``; see research/spark-dl.md §2.1), so it only exchanges addresses once;
-every step's sum then travels around a ring of sockets among the tasks, as gloo and Horovod do.
+coordinator with ``Thread.sleep(1000)``, in ``BarrierTaskContext.runBarrier`` of Spark's core), so it only
+exchanges addresses once; every step's sum then travels around a ring of sockets among the tasks, as gloo and
+Horovod do.
 
 The vector is cut into ``size`` chunks. In ``size - 1`` reduce-scatter rounds each rank passes one chunk to
 its successor and adds the chunk it receives from its predecessor; in ``size - 1`` all-gather rounds the

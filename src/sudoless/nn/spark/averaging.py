@@ -1,7 +1,7 @@
 """Local SGD: every partition trains on its own data for ``sync_every`` steps, then the driver averages.
 
-One Spark job per round of k = ``sync_every`` local steps divides the per-job cost by k (research/spark-dl.md
-§2.8: with a 0.1 s job and 4 ms MLP steps, k = 50 leaves about a third of the time to Spark). Each
+One Spark job per round of k = ``sync_every`` local steps divides the per-job cost by k (with a
+0.1 s job and 4 ms MLP steps, k = 50 leaves about a third of the time to Spark). Each
 partition draws its own batches (``batch_size / partitions`` rows, from a permutation seeded by the run's
 seed, the epoch and the partition), so an epoch still visits every example once. The optimiser state (Adam's
 moments, momentum) travels with the weights and is averaged with them, weighted by the steps each partition

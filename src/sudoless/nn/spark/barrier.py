@@ -1,6 +1,7 @@
 """The low-latency engine: one long-lived barrier task per partition, gradients all-reduced over TCP.
 
-This is how TorchDistributor and XGBoost-Spark avoid a Spark job per step (research/spark-dl.md §2.2, §2.5):
+This is how TorchDistributor (``pyspark.ml.torch.distributor``) and XGBoost's ``xgboost.spark`` avoid a Spark job
+per step, each running its training in one barrier stage:
 one barrier stage (for ``epochs_per_stage`` epochs, default all of them) gang-schedules a task per partition;
 each task reads its partition once,
 binds a socket, and ``BarrierTaskContext.allGather`` (slow, about 1 s, so used once) swaps the addresses;

@@ -7,7 +7,7 @@ indices ``starts[p] .. starts[p+1]-1``, so the driver can name a global batch by
 ``fit`` does, and each task picks the rows of that batch it holds.
 
 PySpark keeps a cached RDD as pickled bytes in the JVM and streams the whole partition to the Python worker
-on every job (1.9-2.4 s per job for two 94 MB partitions here; research/spark-dl.md §2.8). So a *load* job
+on every job (1.9-2.4 s per job for two 94 MB partitions, measured on a 2-vCPU machine). So a *load* job
 puts each partition into a cache in the Python worker (``spark.python.worker.reuse``, on by default) and
 into a spill file on the executor's local disk; step jobs then run over a tiny RDD of partition numbers and
 find their arrays in the cache, or map the spill file (a new worker after a crash, or a second worker of the

@@ -5,8 +5,8 @@ executor settings; the run itself is the same. The Java runtime comes from :mod:
 root needed). An environment archive from ``sudoless pack`` reaches the executors through ``spark.archives``
 with ``PYSPARK_PYTHON`` pointing into it, set in the environment before the context starts, because
 PySpark reads the worker interpreter from that variable and ignores ``spark.pyspark.python`` given to the
-session builder (research/spark-dl.md §3.4). In local mode no archive is shipped, and without one the workers run
-this interpreter.
+session builder (the recipe of Spark's "Python Package Management" guide, which sets the variable). In local
+mode no archive is shipped, and without one the workers run this interpreter.
 """
 
 from __future__ import annotations
