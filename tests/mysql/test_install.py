@@ -25,7 +25,7 @@ from conftest import unavailable
 from osuser import explain, try_as_user
 from sudoless.config import Settings
 from sudoless.mysql.apt import Apt, extract, package_files, upstream_version
-from sudoless.mysql.install import find_library_packages, library_dirs, tarball_instructions
+from sudoless.mysql.install import complete_libraries, find_library_packages, library_dirs, tarball_instructions
 from sudoless.mysql.loader import elf_files, missing_libraries, parse_ldd
 
 if TYPE_CHECKING:
@@ -160,6 +160,34 @@ def test_a_missing_library_is_found_in_the_servers_dependencies(tmp_path: Path) 
     tree = tmp_path / "tree"
     extract(found[0], tree)
     assert any((directory / "libaio.so.1").exists() for directory in library_dirs(tree)), library_dirs(tree)
+
+
+@pytest.mark.slow
+def test_the_install_loop_fetches_what_the_loader_misses(tmp_path: Path) -> None:
+    """The whole library round on a real binary: ls made to need libelogind.so.0 instead of libselinux.so.1
+    (same length; libelogind0 is the alternative to libsystemd0 among MariaDB's dependencies, so it is a
+    candidate, and hosts with systemd lack it). The loop finds the package, unpacks it, and the loader is
+    satisfied with the unpacked folder on the library path."""
+    _needs_apt()
+    original = Path(shutil.which("ls") or "/bin/ls").resolve()
+    data = original.read_bytes()
+    if b"libselinux.so.1\0" not in data or Path("/lib/x86_64-linux-gnu/libelogind.so.0").exists():
+        pytest.skip("needs an ls linked to libselinux.so.1 on a host without libelogind.so.0 (Debian with systemd)")
+    tree, debs = tmp_path / "tree", tmp_path / "debs"
+    debs.mkdir()
+    patched = tree / "usr" / "bin" / "ls"
+    patched.parent.mkdir(parents=True)
+    patched.write_bytes(data.replace(b"libselinux.so.1\0", b"libelogind.so.0\0"))
+    patched.chmod(0o755)
+    assert set(missing_libraries([patched], library_dirs(tree))) == {"libelogind.so.0"}
+
+    apt, known = Apt.for_home(tmp_path, print)
+    server = Apt.package_name("mariadb-server-core", known)
+    steps: list[str] = []
+    used = complete_libraries(apt, tree, [patched], [server], debs, steps.append)
+    assert used == ["libelogind0"], (used, steps)
+    assert steps == ["the loader cannot find libelogind.so.0; fetching them"]
+    assert missing_libraries([patched], library_dirs(tree)) == {}
 
 
 @pytest.mark.slow

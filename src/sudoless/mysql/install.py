@@ -143,6 +143,23 @@ def _build(apt: Apt, scratch: Path, specs: list[str], upstream: str, package_ver
     if not any(path.name in ("mariadbd", "mysqld") for path in binaries):
         raise InstallError(f"the packages {', '.join(specs)} hold no mariadbd; install a server by hand and pass "
                            "--basedir DIR to 'sudoless mysql init'")
+    used = complete_libraries(apt, tree, binaries, specs, debs, progress)
+    manifest: dict[str, object] = {
+        "version": upstream, "package_version": package_version, "source": "apt",
+        "packages": [spec.split("=")[0] for spec in specs], "library_packages": sorted(used),
+        "library_dirs": [str(path.relative_to(tree)) for path in library_dirs(tree)],
+        "installed": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (tree / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def complete_libraries(apt: Apt, tree: Path, binaries: Sequence[Path], specs: Sequence[str], debs: Path,
+                       progress: Progress = _quiet) -> list[str]:
+    """Unpack into ``tree`` the packages holding every library the loader cannot find for ``binaries``,
+    chosen among the dependencies of ``specs`` (downloaded into ``debs``), round after round until nothing
+    is missing; returns the names of the packages unpacked.
+    """
     fetched: dict[str, Path] = {}
     used: list[str] = []
     candidates: list[str] | None = None
@@ -164,14 +181,7 @@ def _build(apt: Apt, scratch: Path, specs: list[str], upstream: str, package_ver
     else:
         raise InstallError(f"libraries still missing after {MAX_ROUNDS} rounds: "
                            f"{', '.join(sorted(missing_libraries(binaries, library_dirs(tree))))}")
-    manifest: dict[str, object] = {
-        "version": upstream, "package_version": package_version, "source": "apt",
-        "packages": [spec.split("=")[0] for spec in specs], "library_packages": sorted(used),
-        "library_dirs": [str(path.relative_to(tree)) for path in library_dirs(tree)],
-        "installed": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    (tree / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return manifest
+    return used
 
 
 def library_dirs(tree: Path) -> list[Path]:
