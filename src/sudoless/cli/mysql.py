@@ -133,6 +133,7 @@ def init(name: str, basedir: Path | None, datadir: Path | None, port: int | None
                              "(no root needed)?", default=True, err=True):
             raise
         _install(settings, None)
+        began = time.monotonic()
         instance = init_instance(settings, name, basedir=basedir, datadir=datadir, port=port,
                                  bind_address=bind_address)
     seconds = time.monotonic() - began

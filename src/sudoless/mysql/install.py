@@ -136,7 +136,7 @@ def _build(apt: Apt, scratch: Path, specs: list[str], upstream: str, package_ver
     debs, tree = scratch / "debs", scratch / "tree"
     debs.mkdir(parents=True)
     tree.mkdir(mode=0o700)
-    progress(f"downloading {', '.join(specs)} with apt-get")
+    progress(f"downloading {' and '.join(spec.split('=')[0] for spec in specs)} {package_version} with apt-get")
     for deb in apt.download(specs, debs):
         extract(deb, tree)
     binaries = elf_files([tree / "usr" / "sbin", tree / "usr" / "bin"])
