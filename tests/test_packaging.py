@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -185,8 +186,13 @@ def disk_usage(folder: Path) -> int:
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sdist and the wheel of this checkout, built the way a release is (the wheel from the sdist)."""
+    # From a copy: building writes build/ and *.egg-info beside the sources, and the checkout may be read-only
+    # (CI as an unprivileged user) or shared with another test run.
+    source = tmp_path_factory.mktemp("source") / "sudoless"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts", "results"))
     folder = tmp_path_factory.mktemp("dist")
-    built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(folder), str(REPO)],
+    built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(folder), str(source)],
                            capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     assert len(list(folder.glob("sudoless-*.whl"))) == 1 and len(list(folder.glob("sudoless-*.tar.gz"))) == 1
