@@ -46,7 +46,7 @@ RESULTS = HERE / "results" / "flow_overhead.json"
 SAMPLE_SECONDS = 0.020
 DAGS = ("chain", "fan-out")
 
-# Targets from shared/research/schedulers.md §2 and the brief.
+# Targets set when the engine was planned: a few ms of overhead per job, within 5x of Luigi, under 150 MB.
 TARGET_PER_JOB_MS = 3.0
 TARGET_LUIGI_RATIO = 5.0
 TARGET_RSS_MB = 150.0

@@ -8,9 +8,10 @@ Each repetition starts from an empty ``SUDOLESS_HOME`` and times, through the li
 * start: spawn the server and wait until a connection over its socket succeeds;
 * stop: ``SHUTDOWN`` over the socket and wait until the process is gone.
 
-The raw steps are the research's hand-run sequence (shared/research/rootless.md §2.2) on the same machine
-in the same run: ``mariadb-install-db --no-defaults`` with default options, ``mariadbd`` started by hand and
-polled with a connection, SIGTERM. The research measured them at 1.1 s + 0.4 s on a loaded VM.
+The raw steps are the hand-run sequence measured before ``sudoless.mysql`` was written, run again on the same
+machine in the same run: ``mariadb-install-db --no-defaults`` with default options, ``mariadbd`` started by hand
+and polled with a connection, SIGTERM. That first measurement (the "research" column) gave 1.1 s + 0.4 s on a
+loaded VM.
 
     .venv/bin/python benchmarks/mysql_startup.py [--repeat 5] [--skip-raw]
 
@@ -40,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "mysql_startup.json"
 STEPS = ("init", "start", "stop")
 TARGET_INIT_START_S = 3.0  # the issue's target, MariaDB
-RESEARCH_S = {"init": 1.1, "start": 0.4, "stop": None}  # rootless.md §2.2: install-db 1.10 s, start 0.39 s
+RESEARCH_S = {"init": 1.1, "start": 0.4, "stop": None}  # first hand-run: install-db 1.10 s, start 0.39 s
 
 
 def children_cpu() -> float:
@@ -77,7 +78,7 @@ def run_sudoless(scratch: Path) -> dict[str, float]:
 
 
 def run_raw(scratch: Path, server: Path, install_db: Path) -> dict[str, float]:
-    """The research's hand-run sequence, timed the same way."""
+    """The hand-run sequence, timed the same way."""
     import pymysql
 
     from sudoless.mysql.ports import pick_port
@@ -177,8 +178,8 @@ def render(rows: list[dict[str, Any]], info: dict[str, Any], server: str, repeat
             value = f"[{'green' if met else 'red'}]{value}[/]"
         table.add_row(row["step"], value, seconds(row["sudoless_cpu_median_s"]), seconds(row["raw_median_s"]),
                       seconds(row["raw_cpu_median_s"]), seconds(row["research_s"]), target)
-    table.caption = ("raw steps = install-db --no-defaults and mariadbd by hand (rootless.md §2.2); research = "
-                     "the same steps as measured there; init+start = median of the per-run sums")
+    table.caption = ("raw steps = install-db --no-defaults and mariadbd by hand ; research = "
+                     "the same steps as first measured by hand; init+start = median of the per-run sums")
     console.print(table)
 
 

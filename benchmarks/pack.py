@@ -1,7 +1,7 @@
 """Packing a venv for Spark: ``sudoless pack`` next to venv-pack on the same venv, in one run.
 
-The venv is made in a temporary folder from this interpreter's base Python with ``pip install numpy`` (the
-environment of the research notes; ``--quick``: only pip and setuptools; ``--venv DIR``: yours). Each tool runs
+The venv is made in a temporary folder from this interpreter's base Python with ``pip install numpy`` (a typical
+Spark job's environment; ``--quick``: only pip and setuptools; ``--venv DIR``: yours). Each tool runs
 as its own process, as a user would run it, ``--repeat`` times (best wall time counts; CPU time is the
 child's user + system):
 

@@ -2,18 +2,23 @@
 
 Three parts, each on the same instances and the same ``--time-limit`` for every solver, one after the other:
 
-* **CVRP** on the CVRPLIB X instances of ``shared/benchmarks/cvrplib`` (rounded Euclidean distances, the BKS
+* **CVRP** on the CVRPLIB X instances of ``DIR/cvrplib`` (rounded Euclidean distances, the BKS
   convention; unlimited fleet as for X, given here as K + max(2, K/10) dispatchers, K = the -kK of the name):
   ``divide``, ``engine``, ``auto`` and OR-Tools (PATH_CHEAPEST_ARC then GUIDED_LOCAL_SEARCH), gap to the BKS.
 * **min-max mTSP** on TSPLIB eil51, kroA200, lin318, rat783, pcb1173 with m = 3, 5, 10, 20 salesmen (real-valued
-  distances, depot = node 1, every salesman visits at least one city): the longest tour of ``divide``,
-  ``engine``, ``auto`` and OR-Tools (global span cost on a distance dimension), gap to the best published value
-  (research/routing.md section 1.3).
+  distances, depot = node 1, every salesman visits at least one city), from ``DIR/tsplib``: the longest tour
+  of ``divide``, ``engine``, ``auto`` and OR-Tools (global span cost on a distance dimension), gap to the best
+  published value (``MTSP_BEST`` below).
 * ``--scale N``: a generated instance of N uniform locations (capacity 100, demands 1-10): sudoless ``auto``
   (parts on Spark) against PyVRP alone on the whole instance when its matrices fit ``--pyvrp-gib`` (default
   2 GiB, about 9,000 locations).
 
 Every plan goes through the independent checker; an infeasible plan is reported as such, not as a cost.
+
+The instance files are not part of the repository: ``DIR`` is ``--instance-dir DIR`` or the environment variable
+``SUDOLESS_BENCHMARK_INSTANCES``, holding ``cvrplib/X-*.vrp`` with their ``.sol`` (the best-known solution, whose
+``Cost`` line is the BKS) and ``tsplib/*.tsp``; benchmarks/README.md says where to download them. ``--scale``
+alone needs no files.
 
     .venv/bin/python benchmarks/routing.py --quick                  # 3 X instances + 6 mTSP cases at 10 s
     .venv/bin/python benchmarks/routing.py --time-limit 30          # all 23 X instances and 20 mTSP cases
@@ -26,7 +31,6 @@ Results: tables on stdout and ``benchmarks/results/routing.json``.
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.metadata
 import json
 import math
@@ -44,7 +48,10 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "routing.json"
 QUICK_X = ["X-n101-k25", "X-n157-k13", "X-n303-k21"]
 QUICK_MTSP = [("eil51", 3), ("eil51", 10), ("kroA200", 5), ("kroA200", 10), ("lin318", 5), ("rat783", 20)]
-# Best published longest-tour values (the lower of the "BKS" and "best reported" columns, research/routing.md 1.3).
+# Best published longest-tour values: the lowest of the BKS and of the values reported per method in the comparison
+# sheet He_Results.xlsx of github.com/Sasanm88/m-TSP (Mahmoudinazlou & Kwon, "A hybrid genetic algorithm for the
+# min-max multiple traveling salesman problem", Computers & Operations Research 162:106455, 2024), which collects
+# the results of MASVND (Wang et al. 2017), ES (Karabulut et al. 2021) and HSNR (He & Hao 2022).
 MTSP_BEST = {
     ("eil51", 3): 159.57,
     ("eil51", 5): 118.13,
@@ -69,11 +76,32 @@ MTSP_BEST = {
 SOLVERS = ["divide", "engine", "auto", "ortools"]
 
 
-def shared() -> Path:
-    for candidate in [Path(os.environ.get("SUDOLESS_SHARED", "")), HERE.parent.parent / "shared", Path("/work/shared")]:
-        if (candidate / "benchmarks" / "cvrplib").is_dir():
-            return candidate / "benchmarks"
-    sys.exit("benchmark instances not found: set SUDOLESS_SHARED to the shared/ folder")
+INSTANCES_VARIABLE = "SUDOLESS_BENCHMARK_INSTANCES"
+
+
+def instance_dir(option: Path | None, needed: list[str]) -> Path:
+    """The folder of downloaded instances: ``--instance-dir``, else ``$SUDOLESS_BENCHMARK_INSTANCES``; it must
+    hold the subfolders the chosen parts read (``cvrplib``, ``tsplib``). Exits with one line saying what to do."""
+    folder = option or (Path(os.environ[INSTANCES_VARIABLE]) if os.environ.get(INSTANCES_VARIABLE) else None)
+    if folder is None:
+        sys.exit(f"routing.py: give the folder of the instance files with --instance-dir DIR or {INSTANCES_VARIABLE}"
+                 " (benchmarks/README.md says where to download them), or run --scale with --skip-cvrp --skip-mtsp")
+    missing = [sub for sub in needed if not (folder / sub).is_dir()]
+    if missing:
+        sys.exit(f"routing.py: {folder} has no {' or '.join(missing)} folder; see benchmarks/README.md for the layout")
+    return folder
+
+
+def best_known(bench: Path, name: str) -> float:
+    """The BKS of a CVRPLIB instance: the ``Cost`` line of its ``.sol`` file (CVRPLIB ships the best-known
+    solution beside each instance)."""
+    path = bench / "cvrplib" / f"{name}.sol"
+    if not path.is_file():
+        sys.exit(f"routing.py: {path}: missing; download the instance's .sol file beside its .vrp")
+    for line in path.read_text().splitlines():
+        if line.strip().lower().startswith("cost"):
+            return float(line.split()[1])
+    sys.exit(f"routing.py: {path}: no 'Cost' line")
 
 
 # -- OR-Tools ---------------------------------------------------------------------------------------------
@@ -162,7 +190,7 @@ def gap(value: float | None, best: float) -> float | None:
 def cvrp(bench: Path, names: list[str], seconds: float, seed: int, solvers: list[str]) -> list[dict[str, Any]]:
     from sudoless.routing import read_problem
 
-    bks = {row["instance"]: float(row["bks"]) for row in csv.DictReader((bench / "cvrplib" / "bks.csv").open())}
+    bks = {name: best_known(bench, name) for name in names}
     rows = []
     for name in names:
         k = int(name.rsplit("-k", 1)[1])
@@ -386,8 +414,15 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--instance-dir",
+        type=Path,
+        default=None,
+        help=f"folder holding cvrplib/ and tsplib/ (default: ${INSTANCES_VARIABLE}); see benchmarks/README.md",
+    )
     args = parser.parse_args()
-    bench = shared()
+    needed = [sub for sub, skip in (("cvrplib", args.skip_cvrp), ("tsplib", args.skip_mtsp)) if not skip]
+    bench = instance_dir(args.instance_dir, needed) if needed else Path()
     solvers = args.solvers.split(",")
     seconds = 10.0 if args.quick and "--time-limit" not in sys.argv else args.time_limit
     mtsp_seconds = args.mtsp_time_limit or seconds
