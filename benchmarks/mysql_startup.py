@@ -178,7 +178,7 @@ def render(rows: list[dict[str, Any]], info: dict[str, Any], server: str, repeat
             value = f"[{'green' if met else 'red'}]{value}[/]"
         table.add_row(row["step"], value, seconds(row["sudoless_cpu_median_s"]), seconds(row["raw_median_s"]),
                       seconds(row["raw_cpu_median_s"]), seconds(row["research_s"]), target)
-    table.caption = ("raw steps = install-db --no-defaults and mariadbd by hand ; research = "
+    table.caption = ("raw steps = install-db --no-defaults and mariadbd by hand; research = "
                      "the same steps as first measured by hand; init+start = median of the per-run sums")
     console.print(table)
 
