@@ -8,6 +8,7 @@ of leftover is a new function in :data:`CLEANERS`; nothing else changes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -88,13 +89,23 @@ def tree_bytes(path: Path) -> int:
     return total
 
 
+def _writable_and_retry(function: Callable[[str], object], name: str, _: object) -> None:
+    """rmtree's error handler: an archive may hold read-only folders (0555), whose entries cannot be
+    removed until the folder is writable again; anything else that fails stays for the next clean."""
+    with contextlib.suppress(OSError):
+        os.chmod(os.path.dirname(name), 0o700)
+        if os.path.isdir(name) and not os.path.islink(name):
+            os.chmod(name, 0o700)
+        function(name)
+
+
 def remove_path(path: Path) -> None:
-    """Remove a file or a folder tree; a folder is first renamed aside, so no half-removed folder is ever
-    left under its own name for a reader to take as complete."""
+    """Remove a file or a folder tree; a folder is first renamed aside (``NAME.PID.removing``), so no
+    half-removed folder is ever left under its own name for a reader to take as complete."""
     if path.is_dir() and not path.is_symlink():
         doomed = path.with_name(f"{path.name}.{os.getpid()}.removing")
         path.replace(doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
+        shutil.rmtree(doomed, onerror=_writable_and_retry)
     else:
         path.unlink(missing_ok=True)
 

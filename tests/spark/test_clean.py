@@ -54,6 +54,13 @@ def _tar(path: Path, size: int) -> Path:
     return path
 
 
+def _pid_of_finished() -> int:
+    """The pid of a process that has ended (and been reaped), so that no process has it."""
+    process = subprocess.Popen(["true"])  # noqa: S607
+    process.wait()
+    return process.pid
+
+
 def test_trim_removes_the_least_recently_used_first(tmp_path: Path) -> None:
     folder = archives_dir(tmp_path)
     first, second, third = (_tar(folder / f"env-{name}.tar.gz", 20_000) for name in ("a", "b", "c"))
@@ -72,14 +79,21 @@ def test_trim_never_removes_kept_or_held_entries(tmp_path: Path) -> None:
     unpacked = unpacked_dir(tmp_path) / "0123abcd"
     (unpacked / "bin").mkdir(parents=True)
     (unpacked / "bin" / "python").write_bytes(b"x" * 50_000)
+    dead = unpacked_dir(tmp_path) / f"feed.{_pid_of_finished()}.partial"  # its unpacking process died
+    live = unpacked_dir(tmp_path) / f"beef.{os.getpid()}.partial"  # this process is still unpacking it
+    for scratch in (dead, live):
+        scratch.mkdir()
+        (scratch / "half").write_bytes(b"h" * 10)
     with in_use([unpacked]):
         assert trim(tmp_path, 0, keep=[archive]) == []  # over the cap, but both are in use
         report = clean(Settings(home=tmp_path))
-        assert {(item.kind, item.removed) for item in report.items} == {
-            ("spark-archive", True),
-            ("spark-unpacked", False),
+        assert {(item.kind, item.path.name, item.removed) for item in report.items} == {
+            ("spark-archive", archive.name, True),
+            ("spark-unpacked", unpacked.name, False),
+            ("spark-scratch", dead.name, True),
         }
-    assert not archive.exists() and unpacked.is_dir()
+    assert not archive.exists() and unpacked.is_dir() and not dead.exists() and live.is_dir()
+    live.rename(unpacked_dir(tmp_path).parent / "elsewhere")
     assert [entry.path for entry in trim(tmp_path, 0)] == [unpacked] and not unpacked.exists()
     assert not list(unpacked_dir(tmp_path).iterdir()), "no scratch folder is left behind"
 

@@ -59,6 +59,7 @@ class SparkJob:
     job's process: output into the job log, cancel and timeout kill the driver's process group."""
 
     def run(self, ctx: JobContext) -> JobResult:
+        from sudoless.spark.cache import in_use
         from sudoless.spark.submit import SubmitSpec, build_command
 
         jar, py_file = ctx.props.get("execution-jar", "").strip(), ctx.props.get("py-file", "").strip()
@@ -84,4 +85,5 @@ class SparkJob:
             return JobResult(False, message=str(exc))
         if command.archive is not None:
             ctx.log.line(f"Shipping {command.archive} as ./environment")
-        return run_commands(replace(ctx, env=command.env), [command.argv])
+        with in_use(command.cached):  # no cache trim removes the env while the app runs from it
+            return run_commands(replace(ctx, env=command.env), [command.argv])
