@@ -102,7 +102,7 @@ def main() -> int:
     for line in summary(run):
         print(line, file=sys.stderr)
     print(f"demo: the flow {SLOW_FLOW} (pack an environment, submit a PySpark app to local[2]) waits in the web UI: "
-          f"project {PROJECT.name}, flow {SLOW_FLOW}, Execute Flow", file=sys.stderr)
+          f"project {PROJECT.name}, flow {SLOW_FLOW}, button Run", file=sys.stderr)
     if "--json" in sys.argv[1:]:
         print(json.dumps({"execid": run.exec_id, "status": run.status.value, "outputs": run.outputs}))
     return 0 if run.status == Status.SUCCEEDED else 1
