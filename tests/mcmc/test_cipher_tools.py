@@ -54,6 +54,21 @@ def test_homophonic_round_trip() -> None:
     assert detect_kind(ciphertext) == CipherKind.HOMOPHONIC
 
 
+@pytest.mark.parametrize("plain", ["", " \n", "42 + 7 = 49!"])
+def test_a_plaintext_without_letters_is_an_input_error(plain: str) -> None:
+    rng = np.random.default_rng(0)
+    for make in (lambda: encipher(plain, KEY), lambda: encipher(plain, KEY, spaced=False),
+                 lambda: sub.encipher_homophonic(plain, sub.homophonic_key(rng), rng)):
+        with pytest.raises(InputError, match="plaintext is empty" if not plain.strip() else "no letters a-z"):
+            make()
+
+
+def test_a_ciphertext_without_letters_is_an_input_error_unless_its_kind_is_given() -> None:
+    with pytest.raises(InputError, match="no letters a-z"):
+        detect_kind("3141592 6535 8979 +-*/")
+    assert len(SymbolText.read("3141592 6535 8979 +-*/").symbols) == 13  # digits and signs, as homophonic
+
+
 @pytest.mark.parametrize("bad", ["ABC", "QWERTYUIOPASDFGHJKLZXCVBNQ", "QWERTYUIOPASDFGHJKLZXCVB1M"])
 def test_bad_keys_are_input_errors(bad: str) -> None:
     with pytest.raises(InputError, match="cipher alphabet"):

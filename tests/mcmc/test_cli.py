@@ -6,9 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from mcmc.texts import LIGHTHOUSE
+from sudoless.mcmc.cipher import substitution as cipher
 
 SUDOLESS = Path(sys.executable).with_name("sudoless")
 PLAIN = ("Most people who keep a garden learn to be patient. Seeds that go into the ground in April may not show "
@@ -69,11 +74,42 @@ def test_plain_output_and_low_confidence_exit_code(tmp_path: Path, english_file:
     (["encipher", "-", "--key", "ABC"], "hello", "not a cipher alphabet"),
     (["decipher", "-", "--time-limit", "0"], "abc", "--time-limit must be positive"),
     (["decipher", "-"], "123 456", "no letters"),
+    (["decipher", "-"], "3141592 6535 8979 +-*/\n", "stdin: the ciphertext has no letters a-z"),
+    (["encipher", "-"], "", "stdin: the plaintext is empty"),
+    (["encipher", "-", "--homophonic"], "\n\n", "stdin: the plaintext is empty"),
+    (["encipher", "-", "--key", KEY], "42 + 7 = 49\n", "stdin: the plaintext has no letters a-z"),
     (["decipher", "-", "--model", "nope.npz"], "abc def", "no such language model"),
     (["mcmc", "lm", "build", "-o", "m.npz"], None, "--symspell"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], stdin: str | None, fragment: str) -> None:
     assert_one_line_error(sudoless(tmp_path / "home", *args, stdin=stdin), fragment)
+
+
+def test_bad_input_fails_at_once(tmp_path: Path) -> None:
+    """Letterless input is refused before the language model is built (seconds) or a search starts (10 s)."""
+    started = time.monotonic()
+    assert_one_line_error(sudoless(tmp_path / "home", "decipher", "-", stdin="12345 !!\n"), "no letters")
+    assert time.monotonic() - started < 5
+    assert not (tmp_path / "home").exists() or not any((tmp_path / "home").rglob("*.npz"))
+
+
+def test_a_search_cut_short_exits_1_with_its_best_plaintext(tmp_path: Path, english_file: Path) -> None:
+    """A homophonic cipher given 0.05 s stops after the search's first 20 sweeps, where its chains disagree:
+    exit 1 with the best plaintext and a confidence no higher than the chains' agreement."""
+    rng = np.random.default_rng(13)
+    ciphertext = cipher.encipher_homophonic(LIGHTHOUSE, cipher.homophonic_key(rng, 54), rng)
+    result = sudoless(tmp_path, "decipher", "-", "--model", str(english_file), "--seed", "0", "--time-limit",
+                      "0.05", "--json", stdin=ciphertext)
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert data["solved"] is False and data["converged"] is False and data["kind"] == "homophonic"
+    assert data["consensus"] < 0.95 and data["confidence"] <= data["consensus"]
+    assert len(data["plaintext"]) == sum(c.isalpha() for c in LIGHTHOUSE)
+    plain = sudoless(tmp_path, "decipher", "-", "--model", str(english_file), "--seed", "0", "--time-limit",
+                     "0.05", stdin=ciphertext)
+    assert plain.returncode == 1 and plain.stdout.strip().isalpha()
+    assert plain.stderr.startswith("sudoless: low confidence") and "before it converged" in plain.stderr
+    assert len(plain.stderr.splitlines()) == 1
 
 
 def test_lm_build_from_a_corpus(tmp_path: Path) -> None:

@@ -11,20 +11,13 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from mcmc.texts import LIGHTHOUSE as PLAIN
 from sudoless.mcmc.cipher import LanguageModel, solve
 from sudoless.mcmc.cipher import substitution as sub
 from sudoless.mcmc.cipher.homophonic import HomophonicSearch, SymbolGibbs, search
 from sudoless.mcmc.cipher.scoring import Scorer
 from sudoless.mcmc.cipher.text import ALPHABET, SymbolText
 
-PLAIN = (
-    "The lighthouse keeper kept a small notebook on the shelf beside the lamp. Every evening he wrote down the "
-    "direction of the wind, the height of the waves and the names of the ships that passed the point before "
-    "dark. Most nights there was little to record, but during the autumn storms the pages filled quickly, and "
-    "he sometimes stayed awake until morning, watching the fishing boats fight their way back into the harbour "
-    "against the rain. His daughter later gave the notebooks to the town museum, where visitors can still read "
-    "them today."
-)
 LETTERS = "".join(c for c in PLAIN.lower() if c.isalpha())
 
 
@@ -88,7 +81,19 @@ def test_homophonic_cipher_of_400_letters_is_broken(english: LanguageModel, seed
     assert right >= 0.97
     letter_of = {s: p for p, symbols in key.items() for s in symbols}
     assert np.mean([letter_of[s] == p for s, p in solution.key.items()]) >= 0.9
-    assert solution.agreement >= 2 and solution.confidence > 0.5
+    assert solution.agreement >= 2 and solution.confidence > 0.5 and solution.converged and solution.solved()
+
+
+def test_a_search_cut_short_is_not_reported_solved(english: LanguageModel) -> None:
+    """Cut after its first 20 sweeps, the search's best key is far above every other chain's, so the score
+    share reads 1.0 on a wrong key; the chains' disagreement is what shows it is not solved."""
+    ciphertext, _ = _cipher(13)
+    # One "second" a clock reading: the search stops at its first time check, after 20 sweeps, on any machine.
+    solution = solve(ciphertext, english, time_limit=1, seed=0, clock=itertools.count().__next__)
+    right = np.mean([a == b for a, b in zip(solution.plaintext, LETTERS, strict=True)])
+    assert right < 0.5 and solution.share > 0.99
+    assert not solution.converged and solution.consensus < 0.95 and not solution.solved()
+    assert solution.confidence <= solution.consensus
 
 
 def test_search_is_reproducible_and_respects_stop(english: LanguageModel) -> None:

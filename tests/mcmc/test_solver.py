@@ -5,6 +5,8 @@ bounded by counting score evaluations, which, unlike seconds, does not depend on
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -35,9 +37,20 @@ def test_cryptograms_of_200_plus_characters_come_out_exactly(english: LanguageMo
     solution = solve(encipher(plain, KEYS[index]), english, time_limit=300, seed=0)
     assert solution.plaintext == plain
     assert solution.evaluations < BUDGET
-    assert solution.confidence > 0.5
+    assert solution.confidence > 0.5 and solution.converged and solution.consensus >= 0.95 and solution.solved()
     used = {c for c in plain.lower() if c.isalpha()}
     assert all(solution.cipher_alphabet[ord(p) - 97] == KEYS[index][ord(p) - 97] for p in used)
+
+
+def test_a_search_ended_by_its_time_limit_is_judged_by_its_chains_agreement(english: LanguageModel) -> None:
+    # One "second" a clock reading: the limit ends the search after its first round, before any stopping test.
+    plain = TEXTS[1]
+    solution = solve(encipher(plain, KEYS[1]), english, time_limit=1, seed=0, clock=itertools.count().__next__)
+    assert solution.rounds == 1 and not solution.converged
+    assert solution.confidence == pytest.approx(solution.share * solution.coverage * solution.consensus)
+    assert solution.solved() == (solution.consensus >= 0.95 and solution.confidence >= 0.5)
+    finished = solve(encipher(plain, KEYS[1]), english, time_limit=300, seed=0)
+    assert finished.converged and finished.solved() and finished.plaintext == plain
 
 
 def test_a_settled_search_is_confirmed_by_a_fresh_population(english: LanguageModel) -> None:

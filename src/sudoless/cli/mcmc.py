@@ -6,6 +6,7 @@ NumPy and the cipher package are imported inside the commands, so ``sudoless --h
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,14 @@ def read_source(source: str) -> str:
         raise InputError(f"{source}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise InputError(f"{source}: cannot read ({exc.strerror})") from None
+
+
+def checked(source: str, check: Callable[[], Any]) -> Any:
+    """``check()``, with an :class:`InputError` it raises prefixed by the input's name (``-`` is stdin)."""
+    try:
+        return check()
+    except InputError as exc:
+        raise InputError(f"{'stdin' if source == '-' else source}: {exc}") from None
 
 
 def load_model(path: Path | None) -> Any:
@@ -63,6 +72,7 @@ def encipher(source: str, key: str | None, seed: int | None, no_spaces: bool, ho
     from sudoless.mcmc.cipher import substitution as cipher
 
     text = read_source(source)
+    checked(source, lambda: cipher.plain_letters(text))
     rng = np.random.default_rng(seed)
     if homophonic:
         if key is not None:
@@ -100,21 +110,22 @@ def decipher(source: str, time_limit: float, seed: int, kind: str, model_path: P
              progress: bool | None, as_json: bool) -> None:
     """Break a substitution cipher by Metropolis search over keys; the plaintext goes to stdout.
 
-    Exits 1 when the decryption's confidence is below 0.5 (the plaintext is still printed).
+    Exits 1, still printing the best plaintext, when the confidence is below 0.5, or when the time limit
+    ended the search before it converged and its independent chains agree on less than 95% of the letters.
     """
-    from sudoless.mcmc.cipher.solver import solve
+    from sudoless.mcmc.cipher.solver import CONSENSUS, solve
     from sudoless.mcmc.cipher.text import CipherKind, Cryptogram, SymbolText, detect_kind
     from sudoless.mcmc.progress import progress_bar
 
     text = read_source(source)
     if time_limit <= 0:
         raise InputError(f"--time-limit must be positive, got {time_limit:g}")
-    resolved = detect_kind(text) if kind == "auto" else CipherKind(kind)
     # Reject unreadable ciphertext before loading (or building) the language model, which takes seconds.
+    resolved = checked(source, lambda: detect_kind(text) if kind == "auto" else CipherKind(kind))
     if resolved == CipherKind.HOMOPHONIC:
-        SymbolText.read(text)
+        checked(source, lambda: SymbolText.read(text))
     else:
-        Cryptogram.read(text, spaced=resolved == CipherKind.CRYPTOGRAM)
+        checked(source, lambda: Cryptogram.read(text, spaced=resolved == CipherKind.CRYPTOGRAM))
     model = load_model(model_path)
     show = sys.stderr.isatty() and not as_json if progress is None else progress
     with progress_bar(time_limit, "deciphering", enabled=show) as advance:
@@ -129,17 +140,22 @@ def decipher(source: str, time_limit: float, seed: int, kind: str, model_path: P
         from sudoless.mcmc.plots import convergence_plot
 
         convergence_plot(solution.trace, plot_path, title=f"{solution.kind} ({len(text)} chars)")
-    solved = solution.confidence >= CONFIDENT
+    solved = solution.solved(CONFIDENT)
     if as_json:
         simple = solution.kind != "homophonic"
         emit_json({"plaintext": solution.plaintext, "kind": str(solution.kind),
                    "key": solution.cipher_alphabet if simple else solution.key, "key_map": solution.key,
                    "score": solution.score, "confidence": solution.confidence, "share": solution.share,
-                   "coverage": solution.coverage, "agreement": solution.agreement, "rounds": solution.rounds,
+                   "coverage": solution.coverage, "agreement": solution.agreement,
+                   "converged": solution.converged, "consensus": solution.consensus, "rounds": solution.rounds,
                    "evaluations": solution.evaluations, "seconds": solution.seconds, "solved": solved})
     else:
         click.echo(solution.plaintext, nl=not solution.plaintext.endswith("\n"))
-        if not solved:
+        if not solved and not solution.converged and solution.consensus < CONSENSUS:
+            click.echo(f"sudoless: low confidence ({solution.confidence:.2f}): the time limit ended the search "
+                       f"before it converged; its chains agree on {solution.consensus:.0%} of the letters; a "
+                       "longer --time-limit may help", err=True)
+        elif not solved:
             click.echo(f"sudoless: low confidence ({solution.confidence:.2f}); the text may be too short or not "
                        "in the model's language", err=True)
     sys.exit(0 if solved else 1)

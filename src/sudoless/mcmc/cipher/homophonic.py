@@ -86,12 +86,16 @@ class HomophonicSearch:
 @dataclass(frozen=True)
 class Outcome:
     """What the search found: the best key (a letter per symbol), its score, the distinct final keys of
-    every chain with their scores, how many chains of the last batch agreed, and the work done."""
+    every chain with their scores, how many chains agreed on the best score and whether that ended the
+    search (``converged``; otherwise the time limit or ``stop`` did), the final keys of the chains that the
+    agreement test counts (``ends``, one row a chain), and the work done."""
 
     key: np.ndarray
     score: float
     optima: dict[bytes, float]
     agreement: int
+    converged: bool
+    ends: np.ndarray
     batches: int
     evaluations: int
     trace: list[tuple[float, float, float]]
@@ -229,6 +233,7 @@ def search(
     optima: dict[bytes, float] = {}
     trace: list[tuple[float, float, float]] = []
     finals: list[float] = []
+    ends: list[np.ndarray] = []
     batches = agreement = 0
     out_of_time = False
     while not out_of_time:
@@ -255,7 +260,9 @@ def search(
         top = int(np.argmax(scores))
         if scores[top] > best_score + 1e-9:
             best, best_score = keys[top].copy(), float(scores[top])
-        finals.extend((scores[scores > start_score + 1e-6] if reheated else scores).tolist())
+        counted = scores > start_score + 1e-6 if reheated else np.ones(len(scores), dtype=bool)
+        finals.extend(scores[counted].tolist())
+        ends.extend(keys[counted].copy())
         agreement = int((np.abs(np.array(finals) - best_score) < 1e-6).sum())
         elapsed = clock() - start
         trace.append((elapsed, best_score, float(scores.mean())))
@@ -263,4 +270,6 @@ def search(
             progress(elapsed, best_score, batches)
         if agreement >= options.agree or elapsed >= time_limit or (stop is not None and stop()):
             break
-    return Outcome(best, best_score, optima, agreement, batches, sampler.evaluations, trace)
+    ended = np.array(ends) if ends else np.zeros((0, sampler.symbols), dtype=np.int64)
+    return Outcome(best, best_score, optima, agreement, agreement >= options.agree, ended, batches,
+                   sampler.evaluations, trace)

@@ -10,7 +10,8 @@ Properties (all optional except one of ``input`` and ``ciphertext``):
 ``seed``           seed of the search (default 0)
 ``kind``           auto, cryptogram, patristocrat or homophonic (default auto)
 ``model``          language model file from ``sudoless mcmc lm build`` (default: English)
-``min.confidence`` below this the job fails (default 0.5)
+``min.confidence`` below this the job fails (default 0.5); it fails too when the time limit ends a
+                   search whose chains do not agree on the plaintext (see ``Solution.solved``)
 =================  ==========================================================================
 
 Output properties for dependants: ``plaintext``, ``key``, ``score``, ``confidence``, ``kind``.
@@ -80,7 +81,9 @@ class DecipherJob:
             f"{c}={p}" for c, p in solution.key.items())
         outputs = {"plaintext": solution.plaintext, "key": key, "score": f"{solution.score:.3f}",
                    "confidence": f"{solution.confidence:.3f}", "kind": str(solution.kind)}
-        if solution.confidence < threshold:
-            ctx.log.line(f"confidence {solution.confidence:.2f} is below min.confidence {threshold:g}", "ERROR")
+        if not solution.solved(threshold):
+            stopped = "converged" if solution.converged else "was ended by its time limit"
+            ctx.log.line(f"not solved: confidence {solution.confidence:.2f} (min.confidence {threshold:g}); the "
+                         f"search {stopped}, its chains agree on {solution.consensus:.0%} of the letters", "ERROR")
             return JobResult(False, outputs=outputs, message="low confidence")
         return JobResult(True, outputs=outputs)

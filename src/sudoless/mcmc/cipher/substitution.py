@@ -37,16 +37,27 @@ def parse_key(text: str) -> str:
     return key
 
 
+def plain_letters(text: str) -> np.ndarray:
+    """The letters of a plaintext as 0..25; a text without a letter a-z is an :class:`InputError`, since its
+    ciphertext would give nothing to decipher and its key nothing to check."""
+    letters = letter_indices(text)
+    if letters.size == 0:
+        raise InputError("the plaintext is empty" if not text.strip() else "the plaintext has no letters a-z to "
+                         "encipher")
+    return letters
+
+
 def encipher(text: str, key: str, spaced: bool = True) -> str:
     """``text`` enciphered with the cipher alphabet ``key``: case and punctuation kept when ``spaced``,
     otherwise the letters alone, upper case, in groups of five, ten groups a line."""
     key = parse_key(key)
+    letters = plain_letters(text)
     if spaced:
         table = {ord(p): c.lower() for p, c in zip(ALPHABET, key, strict=True)}
         table.update({ord(p.upper()): c for p, c in zip(ALPHABET, key, strict=True)})
         return text.translate(table)
-    letters = "".join(key[i] for i in letter_indices(text))
-    groups = [letters[i: i + 5] for i in range(0, len(letters), 5)]
+    stream = "".join(key[i] for i in letters)
+    groups = [stream[i: i + 5] for i in range(0, len(stream), 5)]
     lines = [" ".join(groups[i: i + 10]) for i in range(0, len(groups), 10)]
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -73,6 +84,6 @@ def encipher_homophonic(text: str, key: dict[str, list[str]], rng: np.random.Gen
     missing = [p for p in ALPHABET if not key.get(p)]
     if missing:
         raise InputError(f"homophonic key has no symbol for {', '.join(missing)}")
-    out = [key[ALPHABET[i]][int(rng.integers(len(key[ALPHABET[i]])))] for i in letter_indices(text)]
+    out = [key[ALPHABET[i]][int(rng.integers(len(key[ALPHABET[i]])))] for i in plain_letters(text)]
     lines = ["".join(out[i: i + width]) for i in range(0, len(out), width)]
     return "\n".join(lines) + ("\n" if lines else "")

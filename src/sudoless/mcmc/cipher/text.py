@@ -73,12 +73,18 @@ def detect_kind(ciphertext: str) -> CipherKind:
 
     Unspaced text with symbols other than ASCII letters, or with upper and lower case mixed (distinct
     symbols, then), means homophonic; letters alone with no blanks or in groups of equal
-    length (five, by convention) mean patristocrat; anything else is read as a cryptogram.
+    length (five, by convention) mean patristocrat; anything else is read as a cryptogram. Text without a
+    single letter a-z is more likely a wrong file than a cipher, so it is an :class:`InputError` rather
+    than a search that cannot succeed; a homophonic cipher written in digits and signs alone is read when
+    its kind is given.
     """
     symbols = {c for c in ciphertext if not c.isspace()}
     if not symbols:
         raise InputError("the ciphertext is empty")
     letters = {c for c in symbols if c.isascii() and c.isalpha()}
+    if not letters:
+        raise InputError("the ciphertext has no letters a-z to decipher (give the kind 'homophonic' for a "
+                         "cipher written in digits and signs)")
     mixed_case = any(c.isupper() for c in letters) and any(c.islower() for c in letters)
     unspaced = _looks_unspaced(ciphertext.split())
     if unspaced and (symbols - letters or mixed_case):
