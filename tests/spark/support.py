@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,10 @@ def unpack(archive: Path, into: Path) -> Path:
     target.mkdir(parents=True)
     subprocess.run(["tar", "-xzf", str(archive), "-C", str(target)], check=True, timeout=300)
     return target
+
+
+def sudoless_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """``sudoless ARGS`` in a subprocess of this interpreter with its own SUDOLESS_HOME, whatever its exit code."""
+    return subprocess.run([sys.executable, "-c", "from sudoless.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=600, check=False,
+                          env={**os.environ, "SUDOLESS_HOME": str(home)})

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from conftest import unavailable
-from spark.support import QUICK_CONF
+from spark.support import QUICK_CONF, sudoless_cli
 from sudoless.clean import clean, tree_bytes
 from sudoless.config import Settings, load_settings
 from sudoless.errors import ConfigError
@@ -30,17 +29,6 @@ spark = SparkSession.builder.appName("sudoless-clean-test").getOrCreate()
 print("SUM", spark.sparkContext.parallelize(range(10), 1).sum(), flush=True)
 spark.stop()
 """
-
-
-def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from sudoless.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, "SUDOLESS_HOME": str(home)},
-    )
 
 
 def _tar(path: Path, size: int) -> Path:
@@ -147,21 +135,21 @@ def test_clean_offers_a_stopped_clusters_folders_only(tmp_path: Path) -> None:
             }
         )
     )
-    running = _cli("clean", "--json", home=tmp_path)
+    running = sudoless_cli("clean", "--json", home=tmp_path)
     assert running.returncode == 0, running.stderr
     assert json.loads(running.stdout)["items"] == [] and app_folder.is_dir()
 
     (cluster_dir(settings) / "state.json").unlink()
-    dry = _cli("clean", "--dry-run", home=tmp_path)
+    dry = sudoless_cli("clean", "--dry-run", home=tmp_path)
     assert dry.returncode == 0 and "would free 3.7 KB" in dry.stdout and app_folder.is_dir()
-    done = json.loads(_cli("clean", "--json", home=tmp_path).stdout)
+    done = json.loads(sudoless_cli("clean", "--json", home=tmp_path).stdout)
     assert {item["kind"]: item["bytes"] for item in done["items"]} == {"spark-work": 3000, "spark-logs": 700}
     assert done["freed_bytes"] == 3700 and not work_dir(settings).exists()
-    assert _cli("clean", home=tmp_path).stdout.strip() == "nothing to clean"
+    assert sudoless_cli("clean", home=tmp_path).stdout.strip() == "nothing to clean"
 
 
 def test_pack_to_a_zip_is_one_clear_line(marker_venv: Path, tmp_path: Path) -> None:
-    done = _cli("pack", str(marker_venv), "-o", str(tmp_path / "x.zip"), home=tmp_path / "home")
+    done = sudoless_cli("pack", str(marker_venv), "-o", str(tmp_path / "x.zip"), home=tmp_path / "home")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [
         f"sudoless: -o {tmp_path / 'x.zip'}: the output must end in .tar.gz or .tgz (the archives Spark's "
@@ -184,24 +172,24 @@ def test_stop_removes_the_work_folders_and_clean_the_rest(marker_venv: Path, tmp
         app = tmp_path / "app.py"
         app.write_text(TINY_APP)
         conf = [item for key, value in QUICK_CONF.items() for item in ("--conf", f"{key}={value}")]
-        ran = _cli(
+        ran = sudoless_cli(
             "spark", "submit", str(app), "--master", state.master_url, "--venv", str(marker_venv), *conf, home=home
         )
         assert ran.returncode == 0 and "SUM 45" in ran.stdout, ran.stdout[-2000:] + ran.stderr[-2000:]
         assert list(work_dir(settings).glob("worker-1/app-*/0/environment/bin/python"))
 
-        offered = json.loads(_cli("clean", "--dry-run", "--json", home=home).stdout)
+        offered = json.loads(sudoless_cli("clean", "--dry-run", "--json", home=home).stdout)
         assert {item["kind"] for item in offered["items"]} == {"spark-archive"}, "nothing of the running cluster"
 
-        kept = _cli("spark", "cluster", "stop", "--keep-work", home=home)
+        kept = sudoless_cli("spark", "cluster", "stop", "--keep-work", home=home)
         assert kept.returncode == 0 and "stopped worker-1, master" in kept.stdout and "kept" in kept.stdout
         size = tree_bytes(work_dir(settings))
         assert size > 1_000_000, "the worker's app folder holds the unpacked environment"
     finally:
         stop_cluster(settings, keep_work=True)
 
-    stopped = json.loads(_cli("spark", "cluster", "stop", "--json", home=home).stdout)
+    stopped = json.loads(sudoless_cli("spark", "cluster", "stop", "--json", home=home).stdout)
     assert stopped["stopped"] == [] and stopped["freed_bytes"] == size and not list(work_dir(settings).iterdir())
-    cleaned = json.loads(_cli("clean", "--json", home=home).stdout)
+    cleaned = json.loads(sudoless_cli("clean", "--json", home=home).stdout)
     assert {item["kind"] for item in cleaned["items"]} == {"spark-archive", "spark-logs"}
     assert all(item["removed"] for item in cleaned["items"]) and not list(archives_dir(home).glob("*.tar.gz"))

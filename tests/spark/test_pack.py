@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 import subprocess
 import sys
@@ -14,24 +13,13 @@ from pathlib import Path
 import pytest
 
 from conftest import unavailable
-from spark.support import unpack
+from spark.support import sudoless_cli, unpack
 from sudoless.errors import InputError
 from sudoless.spark.elf import read_dynamic
 from sudoless.spark.pack import MTIME, pack_env
 from sudoless.spark.verify import verify_archive
 
 CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-
-
-def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from sudoless.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, "SUDOLESS_HOME": str(home)},
-    )
 
 
 def test_same_venv_gives_identical_bytes(marker_venv: Path, tmp_path: Path) -> None:
@@ -128,7 +116,7 @@ def test_cache_reuses_an_archive_until_the_env_changes(marker_venv: Path, tmp_pa
 def test_not_a_venv_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a virtual environment"):
         pack_env(tmp_path, tmp_path / "x.tar.gz")
-    done = _cli("pack", str(tmp_path), "-o", str(tmp_path / "x.tar.gz"), home=tmp_path / "home")
+    done = sudoless_cli("pack", str(tmp_path), "-o", str(tmp_path / "x.tar.gz"), home=tmp_path / "home")
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "not a virtual environment" in done.stderr
 
@@ -136,10 +124,10 @@ def test_not_a_venv_is_an_input_error(tmp_path: Path) -> None:
 def test_cli_pack_and_verify(marker_venv: Path, tmp_path: Path) -> None:
     import json
 
-    done = _cli("pack", str(marker_venv), "-o", str(tmp_path / "env.tar.gz"), "--json", home=tmp_path / "home")
+    done = sudoless_cli("pack", str(marker_venv), "-o", str(tmp_path / "env.tar.gz"), "--json", home=tmp_path / "home")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["bytes"] == (tmp_path / "env.tar.gz").stat().st_size
-    checked = _cli("pack", "verify", str(tmp_path / "env.tar.gz"), "--json", home=tmp_path / "home")
+    checked = sudoless_cli("pack", "verify", str(tmp_path / "env.tar.gz"), "--json", home=tmp_path / "home")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "sudoless_marker" in json.loads(checked.stdout)["imported"]
     with gzip.open(tmp_path / "env.tar.gz") as stream:
