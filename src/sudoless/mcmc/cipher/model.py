@@ -167,7 +167,7 @@ def _symspell_folder() -> Path:
     spec = importlib.util.find_spec("symspellpy")
     if spec is None or not spec.submodule_search_locations:
         raise InputError("the symspellpy package is not installed; it ships the default English word lists "
-                         "(pip install symspellpy), or build a model from a corpus with 'sudoless mcmc lm build'")
+                         "(pip install 'sudoless[mcmc]'), or build a model from a corpus with 'sudoless mcmc lm build'")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
