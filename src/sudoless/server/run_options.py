@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sudoless.accounts import Permission
 from sudoless.errors import InputError
 from sudoless.flows.model import FailureAction
 from sudoless.flows.options import ExecutionOptions
+from sudoless.flows.overrides import check_runtime
 from sudoless.flows.sla import SlaRule, parse_emails
+from sudoless.server.dispatch import Authenticated
 from sudoless.server.params import Params, emails
 
-__all__ = ["OptionsError", "execution_options", "filter_runtime", "options_json", "sla_rules"]
+__all__ = ["OptionsError", "check_redefinitions", "execution_options", "filter_runtime", "options_json",
+           "sla_rules"]
 
 _FAILURE_ACTIONS = {"finishCurrent": FailureAction.FINISH_CURRENTLY_RUNNING,
                     "cancelImmediately": FailureAction.CANCEL_ALL,
@@ -92,6 +96,14 @@ def filter_runtime(runtime: Mapping[str, Mapping[str, str]], is_admin: bool) -> 
                    if is_admin or not (key in _ADMIN_ONLY or key.startswith(_ADMIN_PREFIXES))}
             for node, props in runtime.items()}
     return {node: props for node, props in kept.items() if props}
+
+
+def check_redefinitions(caller: Authenticated, project_id: int, version: int, project_name: str,
+                        flow_id: str, options: ExecutionOptions) -> None:
+    """PermissionDenied when a caller without WRITE on the project sends runtime properties that change
+    what a job runs (:mod:`sudoless.flows.overrides`); before an execution, a schedule or a restart."""
+    if options.runtime and not caller.allowed(project_id, Permission.WRITE):
+        check_runtime(caller.store, caller.settings, project_id, version, project_name, flow_id, options.runtime)
 
 
 def sla_rules(params: Params, prefix: str) -> list[SlaRule]:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sudoless.accounts import Permission
-from sudoless.errors import FlowLockedError, InputError, NotFoundError, StateError
+from sudoless.errors import FlowLockedError, InputError, NotFoundError, PermissionDenied, StateError
 from sudoless.flows.executions import control, submit_flow
 from sudoless.flows.model import FailureAction
 from sudoless.flows.options import ExecutionOptions
@@ -25,7 +25,7 @@ from sudoless.server.ajax import execution_view as view
 from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
 from sudoless.server.params import Params
 from sudoless.server.responses import escape_html, json_response
-from sudoless.server.run_options import OptionsError, execution_options
+from sudoless.server.run_options import OptionsError, check_redefinitions, execution_options
 
 __all__ = ["EXECUTOR"]
 
@@ -108,6 +108,11 @@ def execute_flow(call: Call) -> Response:
                                               call.user.is_admin, call.settings.parallel)
     except OptionsError as exc:
         body["error"] = f"Error parsing flow options: {exc}"
+        return json_response(body)
+    try:
+        check_redefinitions(call, project.id, project.version, project.name, flow_id, options)
+    except PermissionDenied as exc:  # runtime properties that change what a job runs need WRITE
+        body["error"] = str(exc)
         return json_response(body)
     running = queries.running_exec_ids(call.store, project.id, flow_id)
     try:

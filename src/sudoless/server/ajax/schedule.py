@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sudoless.accounts import Permission
-from sudoless.errors import InputError, NotFoundError, StateError
+from sudoless.errors import InputError, NotFoundError, PermissionDenied, StateError
 from sudoless.flows import periods
 from sudoless.flows.executions import load_version
 from sudoless.flows.options import parse_disabled
@@ -27,7 +27,13 @@ from sudoless.server import flash, pages
 from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
-from sudoless.server.run_options import OptionsError, execution_options, options_json, sla_rules
+from sudoless.server.run_options import (
+    OptionsError,
+    check_redefinitions,
+    execution_options,
+    options_json,
+    sla_rules,
+)
 
 __all__ = ["SCHEDULE"]
 
@@ -164,6 +170,10 @@ def schedule_cron_flow(call: Call) -> Response:
     except (OptionsError, InputError) as exc:
         return answer(call, {"error": f"Error parsing flow options: {exc}"})
     try:
+        check_redefinitions(call, project.id, project.version, project.name, flow_id, options)
+    except PermissionDenied as exc:
+        return answer(call, {"error": str(exc)})
+    try:
         schedule = call.scheduler.schedule(project.name, flow_id, cron, _zone(call.params.get("timezone")),
                                            options, call.user.name)
     except (NotFoundError, StateError) as exc:  # StateError: the flow is locked
@@ -216,9 +226,10 @@ def schedule_period_flow(call: Call) -> Response:
         if disabled:
             loaded = load_version(call.store, call.settings, project.id, project.version, project.name)
             options = _with_disabled(options, parse_disabled(disabled, loaded, loaded.flow(flow_id)))
+        check_redefinitions(call, project.id, project.version, project.name, flow_id, options)
         schedule = call.scheduler.schedule(project.name, flow_id, cron, str(first.tzinfo), options,
                                            call.user.name, start_ms=int(first.timestamp() * 1000))
-    except (InputError, NotFoundError, StateError) as exc:
+    except (InputError, NotFoundError, StateError, PermissionDenied) as exc:
         return answer(call, {"status": "error", "message": str(exc)})
     queries.add_event(call.store, project.id, "SCHEDULE", call.user.name,
                       f"Schedule {project.name}.{flow_id} '{schedule.cron}' ({schedule.timezone}) has been "

@@ -38,7 +38,7 @@ from sudoless.server.api.models import (
     Submitted,
 )
 from sudoless.server.params import emails
-from sudoless.server.run_options import filter_runtime
+from sudoless.server.run_options import check_redefinitions, filter_runtime
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 
@@ -126,6 +126,7 @@ def execute(body: ExecuteRequest, call: CallerDep) -> Submitted:
     if body.flow not in flows or flows[body.flow].embedded:
         raise NotFoundError(f"Flow '{body.flow}' cannot be found in project {project.name}")
     options = library_options(body, call)
+    check_redefinitions(call, project.id, project.version, project.name, body.flow, options)
     running = queries.running_exec_ids(call.store, project.id, body.flow)
     exec_id = submit_flow(call.store, call.settings, project.name, body.flow, options, call.user.name,
                           disabled=body.disabled or None, version=project.version)
@@ -175,6 +176,8 @@ def restart(exec_id: ExecId, call: CallerDep) -> Submitted:
     """A new execution of a finished, unsuccessful one: its succeeded jobs are skipped (their outputs
     reused) and the others run again. 409 while it runs or when it succeeded."""
     record = call.execution(exec_id, EXECUTE)
+    check_redefinitions(call, record.project_id, record.version, record.project_name, record.flow_id,
+                        ExecutionOptions.from_json(record.options))
     new_id = restart_execution(call.store, call.settings, exec_id, call.user.name)
     return Submitted(exec_id=new_id, project=record.project_name, flow=record.flow_id,
                      message=f"Execution {exec_id} restarted as {new_id}")

@@ -28,6 +28,7 @@ from sudoless.server.api.models import (
     SlaInfo,
     SlaRequest,
 )
+from sudoless.server.run_options import check_redefinitions
 
 router = APIRouter(tags=["schedules"])
 
@@ -98,6 +99,7 @@ def create_schedule(body: ScheduleCreate, call: CallerDep) -> ScheduleInfo:
     if body.options.disabled:
         loaded = load_version(call.store, call.settings, project.id, project.version, project.name)
         options = replace(options, disabled=parse_disabled(body.options.disabled, loaded, loaded.flow(body.flow)))
+    check_redefinitions(call, project.id, project.version, project.name, body.flow, options)
     schedule = call.scheduler.schedule(project.name, body.flow, body.cron, body.timezone, options, call.user.name)
     queries.add_event(call.store, project.id, "SCHEDULE", call.user.name,
                       f"Schedule {project.name}.{body.flow} '{schedule.cron}' ({schedule.timezone}) has been added.")
