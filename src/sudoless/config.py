@@ -23,8 +23,13 @@ class Settings:
     home: Path
     db_url: str = ""
     parallel: int = 10
-    max_archive_bytes: int = 1 << 30
-    max_archive_files: int = 20_000
+    #: quota of one project version once unpacked, in MiB and in files; checked at upload, before a byte of
+    #: it is written (a 150 KB zip can declare 150 MB). Executions link to the one unpacked copy.
+    project_max_mb: int = 1024
+    project_max_files: int = 20_000
+    #: Azkaban's ``execution.dir.retention``: days after its end that a finished execution's directory is
+    #: removed (by the server's scheduler and ``sudoless clean``); its database row and logs stay.
+    execution_dir_retention_days: float = 30.0
     #: largest project zip the HTTP server accepts, counted as it arrives (chunked uploads included).
     max_upload_bytes: int = 256 << 20
     log_chunk_bytes: int = 64 * 1024
@@ -55,6 +60,10 @@ class Settings:
         return 4 if self.database_url.startswith("sqlite") else 16
 
     @property
+    def project_max_bytes(self) -> int:
+        return self.project_max_mb << 20
+
+    @property
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{self.home / 'sudoless.db'}"
 
@@ -66,7 +75,9 @@ class Settings:
 _ENV = {
     "db_url": "SUDOLESS_DB",
     "parallel": "SUDOLESS_PARALLEL",
-    "max_archive_bytes": "SUDOLESS_MAX_ARCHIVE_BYTES",
+    "project_max_mb": "SUDOLESS_PROJECT_MAX_MB",
+    "project_max_files": "SUDOLESS_PROJECT_MAX_FILES",
+    "execution_dir_retention_days": "SUDOLESS_EXECUTION_DIR_RETENTION_DAYS",
     "max_upload_bytes": "SUDOLESS_MAX_UPLOAD_BYTES",
     "runtime_props_eager": "SUDOLESS_RUNTIME_PROPS_EAGER",
     "executor_timeout": "SUDOLESS_EXECUTOR_TIMEOUT",

@@ -211,6 +211,6 @@ def server_settings(home: Path, db_url: str) -> Settings:
         db_url=db_url,
         parallel=4,
         max_upload_bytes=2 << 20,
-        max_archive_bytes=4 << 20,
+        project_max_mb=4,
         executor_timeout=30.0,
     )

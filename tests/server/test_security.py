@@ -263,7 +263,7 @@ def test_hostile_archives_are_rejected(live: LiveServer, admin: Client, kind: st
     else:
         content = make_zip({**HELLO, marker: b"\0" * (16 << 20)})  # 16 MB of zeros, 16 KB compressed
         assert len(content) < live.settings.max_upload_bytes
-        expected = f"unpacks to more than {live.settings.max_archive_bytes} bytes"
+        expected = f"unpacks to more than {live.settings.project_max_bytes} bytes"
     response = admin.upload(name, content)
     assert response.status_code == 500
     body = json.loads(response.text)

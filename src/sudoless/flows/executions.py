@@ -6,7 +6,6 @@ store and the settings passed in.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,11 +14,12 @@ from typing import Any
 from sudoless.config import Settings
 from sudoless.errors import ArchiveError, FlowLockedError, InputError, StateError
 from sudoless.flows.formats import load_project_dir
-from sudoless.flows.formats.archive import pack_dir, unpack_zip
+from sudoless.flows.formats.archive import check_archive, pack_dir, unpack_zip
 from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Flow, Project, Status
 from sudoless.flows.options import ExecutionOptions, parse_disabled
 from sudoless.flows.runner import FlowRunner
 from sudoless.flows.store import ExecutionRecord, Store, project_settings
+from sudoless.flows.workspace import prepare_workdir, project_cache
 
 
 def flow_graph(flow: Flow) -> dict[str, Any]:
@@ -45,9 +45,10 @@ def upload_project(store: Store, settings: Settings, path: Path, user: str, name
             root = path
             archive = pack_dir(path, Path(scratch) / f"{name or path.resolve().name}.zip")
         elif path.suffix.lower() == ".zip" and path.is_file():
+            check_archive(archive, settings.project_max_bytes, settings.project_max_files)
             archive = path
-            root = unpack_zip(path, Path(scratch) / path.stem, settings.max_archive_bytes,
-                              settings.max_archive_files)
+            root = unpack_zip(path, Path(scratch) / path.stem, settings.project_max_bytes,
+                              settings.project_max_files)
         else:
             raise InputError(f"{path}: not a directory or .zip file; give an Azkaban project folder or zip")
         project = load_project_dir(root, name or (path.resolve().name if path.is_dir() else path.stem),
@@ -60,13 +61,13 @@ def upload_project(store: Store, settings: Settings, path: Path, user: str, name
 
 def project_dir(store: Store, settings: Settings, project_id: int, version: int) -> Path:
     """The unpacked copy of a stored version, cached as ``projects/<id>.<version>`` like Azkaban's."""
-    target = settings.home / "projects" / f"{project_id}.{version}"
+    target = project_cache(settings) / f"{project_id}.{version}"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as scratch:
             archive = store.write_archive(project_id, version, Path(scratch) / "project.zip")
             try:
-                unpack_zip(archive, target, settings.max_archive_bytes, settings.max_archive_files)
+                unpack_zip(archive, target, settings.project_max_bytes, settings.project_max_files)
             except (ArchiveError, OSError):
                 if not target.exists():
                     raise
@@ -152,14 +153,14 @@ def _replace(value: Any, **changes: Any) -> Any:
 
 
 def run_execution(store: Store, settings: Settings, exec_id: int) -> Status:
-    """Run a claimed execution to its end in this process, in ``executions/<id>``."""
+    """Run a claimed execution to its end in this process, in ``executions/<id>``, whose files are links
+    to the project cache's (:mod:`sudoless.flows.workspace`)."""
     record = store.execution(exec_id)
-    source = project_dir(store, settings, record.project_id, record.version)
     workdir = settings.executions_dir / str(exec_id)
-    if not workdir.exists():
-        staging = Path(tempfile.mkdtemp(prefix=f".{exec_id}.", dir=_mkdir(settings.executions_dir)))
-        shutil.copytree(source, staging, dirs_exist_ok=True)
-        staging.rename(workdir)
+    try:
+        prepare_workdir(project_dir(store, settings, record.project_id, record.version), workdir)
+    except FileNotFoundError:  # ``sudoless clean`` took the cached version away meanwhile: unpack it again
+        prepare_workdir(project_dir(store, settings, record.project_id, record.version), workdir)
     project = load_project_dir(workdir, record.project_name)
     project = apply_job_overrides(project, project_settings.job_overrides(store, record.project_id,
                                                                           record.version))
@@ -187,11 +188,6 @@ def apply_job_overrides(project: Project, overrides: Mapping[tuple[str, str], Ma
             nodes[name] = _replace(node, props=dict(props), type=kind)
         flows[flow_id] = _replace(flow, nodes=nodes)
     return _replace(project, flows=flows)
-
-
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def control(store: Store, exec_id: int, action: str) -> None:

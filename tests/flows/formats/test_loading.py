@@ -523,7 +523,9 @@ SYNTHETIC_EXACT = [
                  id="f2-version-missing"),
     pytest.param({"p.project": PROJECT,
                   "f.flow": 'nodes:\n  - {name: "a\\nb", type: noop, dependsOn: ["a\\nb"]}\n'},
-                 "proj/f.flow: Cycles found at a\\nb>>a\\nb", id="f2-line-break-in-name-stays-one-line"),
+                 "proj/f.flow: flow f: node name 'a\\nb' is not allowed: it holds the control character U+000A; "
+                 "rename it (and 1 more: f.flow: Cycles found at a\\nb>>a\\nb)",
+                 id="f2-line-break-in-name-stays-one-line"),
 ]
 
 #: (files, the start of the one-line message): for messages that end in a parser's own wording.
@@ -780,7 +782,7 @@ def test_zip_with_too_many_entries_is_refused(tmp_path: Path) -> None:
     with zipfile.ZipFile(archive, "w") as zf:
         for i in range(5):
             zf.writestr(f"j{i}.job", "type=noop\n")
-    with pytest.raises(ArchiveError, match="many.zip: 5 entries, more than the limit of 4"):
+    with pytest.raises(ArchiveError, match="many.zip: 5 entries, more than the quota of 4 files per project version"):
         unpack_zip(archive, tmp_path / "out", max_files=4)
     assert not (tmp_path / "out").exists()
 

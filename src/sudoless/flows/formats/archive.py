@@ -15,12 +15,16 @@ from pathlib import Path, PurePosixPath
 
 from sudoless.errors import ArchiveError
 
+_RAISE = ("make the project smaller, or have an admin raise project_max_mb / project_max_files "
+          "(SUDOLESS_PROJECT_MAX_MB, SUDOLESS_PROJECT_MAX_FILES)")
+
 
 def check_members(archive: zipfile.ZipFile, name: str, max_bytes: int, max_files: int) -> list[zipfile.ZipInfo]:
     """Return the entries to extract, refusing anything unsafe before a byte is written."""
     infos = archive.infolist()
     if len(infos) > max_files:
-        raise ArchiveError(f"{name}: {len(infos)} entries, more than the limit of {max_files}")
+        raise ArchiveError(f"{name}: {len(infos)} entries, more than the quota of {max_files} files per "
+                           f"project version; {_RAISE}")
     total = 0
     for info in infos:
         path = PurePosixPath(info.filename.replace("\\", "/"))
@@ -31,9 +35,18 @@ def check_members(archive: zipfile.ZipFile, name: str, max_bytes: int, max_files
             raise ArchiveError(f"{name}: entry '{info.filename}' is a symbolic link; links are not allowed")
         total += info.file_size
         if total > max_bytes:
-            raise ArchiveError(f"{name}: unpacks to more than {max_bytes} bytes; raise max_archive_bytes "
-                               "if this is intended")
+            raise ArchiveError(f"{name}: unpacks to more than {max_bytes} bytes, the quota per project "
+                               f"version; {_RAISE}")
     return infos
+
+
+def check_archive(source: Path, max_bytes: int, max_files: int) -> None:
+    """Refuse ``source`` when it breaks a rule of :func:`check_members`, without unpacking it."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            check_members(archive, source.name, max_bytes, max_files)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ArchiveError(f"{source.name}: not a readable zip file ({exc})") from None
 
 
 def unpack_zip(source: Path, dest: Path, max_bytes: int = 1 << 30, max_files: int = 20_000) -> Path:
@@ -60,7 +73,8 @@ def unpack_zip(source: Path, dest: Path, max_bytes: int = 1 << 30, max_files: in
                     while chunk := src.read(1 << 20):
                         written += len(chunk)
                         if written > max_bytes:
-                            raise ArchiveError(f"{source.name}: unpacks to more than {max_bytes} bytes")
+                            raise ArchiveError(f"{source.name}: unpacks to more than {max_bytes} bytes, "
+                                               f"the quota per project version; {_RAISE}")
                         out.write(chunk)
                 mode = (info.external_attr >> 16) & 0o777
                 if mode & 0o100:
