@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from sudoless.accounts.passwords import hash_password, needs_rehash, random_password, verify_password
 from sudoless.accounts.permissions import BUILTIN_ROLES, Permission
-from sudoless.accounts.throttle import FAILURE_WINDOW_MS, MAX_ADDRESS_FAILURES, MAX_USER_FAILURES
+from sudoless.accounts.throttle import ADDRESS_FAILURES, PAIR_FAILURES
 from sudoless.accounts.users import LOGIN_FAILED, SESSION_TTL_MS, Accounts, User, check_name
 
 __all__ = [
+    "ADDRESS_FAILURES",
     "BUILTIN_ROLES",
-    "FAILURE_WINDOW_MS",
     "LOGIN_FAILED",
-    "MAX_ADDRESS_FAILURES",
-    "MAX_USER_FAILURES",
+    "PAIR_FAILURES",
     "SESSION_TTL_MS",
     "Accounts",
     "Permission",

@@ -26,12 +26,7 @@ from sudoless.accounts.passwords import (
     verify_password,
 )
 from sudoless.accounts.permissions import BUILTIN_ROLES, Permission, allows, role_permissions
-from sudoless.accounts.throttle import (
-    FAILURE_WINDOW_MS,
-    MAX_ADDRESS_FAILURES,
-    MAX_USER_FAILURES,
-    LoginThrottle,
-)
+from sudoless.accounts.throttle import ADDRESS_FAILURES, PAIR_FAILURES, LoginThrottle
 from sudoless.accounts.userfile import read_user_file
 from sudoless.config import Settings, ensure_home
 from sudoless.errors import AuthError, InputError, NotFoundError, PermissionDenied
@@ -98,20 +93,20 @@ class Accounts:
 
     ``clock`` returns epoch milliseconds (default: the store's clock), so tests drive throttling and
     session expiry without sleeping. ``hasher`` sets the Argon2 cost (tests use a cheap one).
+    ``max_pair_failures`` and ``max_address_failures`` are the failed logins allowed before attempts are
+    slowed down (:mod:`sudoless.accounts.throttle`).
     """
 
     def __init__(self, store: Store, settings: Settings, clock: Callable[[], int] | None = None, *,
-                 session_ttl_ms: int = SESSION_TTL_MS, max_user_failures: int = MAX_USER_FAILURES,
-                 max_address_failures: int = MAX_ADDRESS_FAILURES, failure_window_ms: int = FAILURE_WINDOW_MS,
-                 hasher: PasswordHasher = DEFAULT_HASHER) -> None:
+                 session_ttl_ms: int = SESSION_TTL_MS, max_pair_failures: int = PAIR_FAILURES,
+                 max_address_failures: int = ADDRESS_FAILURES, hasher: PasswordHasher = DEFAULT_HASHER) -> None:
         self.store = store
         self.settings = settings
         self.clock: Callable[[], int] = clock or store.clock
         self.session_ttl_ms = session_ttl_ms
         self.hasher = hasher
         self.records = AccountRecords(store)
-        self.throttle = LoginThrottle(self.records, self.clock, max_user_failures, max_address_failures,
-                                      failure_window_ms)
+        self.throttle = LoginThrottle(self.records, self.clock, max_pair_failures, max_address_failures)
         self._dummy_hash: str | None = None
 
     # -- users ------------------------------------------------------------------------------------------
@@ -142,7 +137,7 @@ class Accounts:
         if not self.records.update_user(name, password_hash=self._hash(password)):
             raise NotFoundError(f"user '{name}' doesn't exist; add it with 'sudoless user add {name}'")
         self.records.delete_user_sessions(name)
-        self.throttle.succeeded(name)
+        self.throttle.release(name)
 
     def get_user(self, name: str) -> User:
         record = self.records.user(name)
@@ -199,7 +194,7 @@ class Accounts:
         if not ok or record is None:
             self.throttle.failed(name, ip)
             raise AuthError(LOGIN_FAILED)
-        self.throttle.succeeded(name)
+        self.throttle.succeeded(name, ip)
         if needs_rehash(record.password_hash, self.hasher):
             self.records.update_user(name, password_hash=self._hash(password))
         return self._user(record)

@@ -282,10 +282,17 @@ class AccountRecords:
             conn.execute(f.insert(), [{"kind": kind, "subject": subject[:255], "failed_at": now}
                                       for kind, subject in subjects])
 
-    def clear_failures(self, kind: str, subject: str) -> None:
+    def clear_failures(self, kind: str, subject: str, suffix: bool = False) -> None:
+        """Forget the failures of ``subject``, or with ``suffix`` of every subject ending with it."""
         f = t.login_failures
+        if suffix:
+            # "/" escapes: a backslash would need a dialect's own string-literal quoting in ESCAPE.
+            escaped = subject.replace("/", "//").replace("%", "/%").replace("_", "/_")
+            match = f.c.subject.like("%" + escaped, escape="/")
+        else:
+            match = f.c.subject == subject
         with self.store.write() as conn:
-            conn.execute(f.delete().where(f.c.kind == kind, f.c.subject == subject))
+            conn.execute(f.delete().where(f.c.kind == kind, match))
 
 
 def _fresh(current: int, now: int, expires: int) -> bool:

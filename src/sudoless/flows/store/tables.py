@@ -218,8 +218,9 @@ groups = Table(
     Column("modified_time", BigInteger, nullable=False),
 )
 
-#: One row per failed login, once for the user name (kind "user") and once for the address ("ip"); the
-#: throttle counts recent rows, so two server processes on one database share the limits.
+#: One row per failed login, once for the (address, user name) pair (kind "pair", subject "address name")
+#: and once for the address ("ip"); the throttle counts recent rows, so every server process on one
+#: database shares the limits. Rows of kind "user" are from older versions and are forgotten after a day.
 login_failures = Table(
     "login_failures", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
