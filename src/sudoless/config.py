@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from sudoless.errors import ConfigError
@@ -22,6 +22,11 @@ class Settings:
 
     home: Path
     db_url: str = ""
+    #: a file whose first line is the password of a ``db_url`` written without one, so that no password
+    #: has to be on a command line (``ps`` shows those to every local user); must be 0600 or narrower.
+    db_password_file: str = ""
+    #: the same password written in config.toml itself (the file is kept 0600): the file option wins.
+    db_password: str = field(default="", repr=False)
     parallel: int = 10
     #: quota of one project version once unpacked, in MiB and in files; checked at upload, before a byte of
     #: it is written (a 150 KB zip can declare 150 MB). Executions link to the one unpacked copy.
@@ -74,6 +79,7 @@ class Settings:
 
 _ENV = {
     "db_url": "SUDOLESS_DB",
+    "db_password_file": "SUDOLESS_DB_PASSWORD_FILE",
     "parallel": "SUDOLESS_PARALLEL",
     "project_max_mb": "SUDOLESS_PROJECT_MAX_MB",
     "project_max_files": "SUDOLESS_PROJECT_MAX_FILES",
@@ -130,6 +136,30 @@ def _convert(name: str, raw: object, kind: type) -> object:
 
 
 def ensure_home(settings: Settings) -> Path:
-    """Create the home directory private to the user (0700): it holds secrets and the database."""
-    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return settings.home
+    """Create the home directory private to the user (0700), or make an existing one private with the
+    secrets in it (0600): it holds the database and passwords. ConfigError when another account owns it."""
+    from sudoless.private import tighten_home
+
+    return tighten_home(settings.home)
+
+
+def database_password(settings: Settings) -> str | None:
+    """The password for a database URL written without one: the first line of ``db_password_file``, else
+    ``db_password`` from config.toml, else None. A password file other accounts can read is refused: the
+    point of the file is that nobody else sees the password."""
+    if not settings.db_password_file:
+        return settings.db_password or None
+    path = Path(settings.db_password_file).expanduser()
+    try:
+        mode = path.stat().st_mode & 0o777
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"SUDOLESS_DB_PASSWORD_FILE {path}: {exc.strerror or exc}; give a file whose first "
+                          "line is the database password") from None
+    if mode & 0o077:
+        raise ConfigError(f"SUDOLESS_DB_PASSWORD_FILE {path} can be read by other accounts (mode {mode:04o}); "
+                          f"run 'chmod 600 {path}'")
+    lines = text.splitlines()
+    if not lines or not lines[0]:
+        raise ConfigError(f"SUDOLESS_DB_PASSWORD_FILE {path}: the first line is empty; write the password there")
+    return lines[0]

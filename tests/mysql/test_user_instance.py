@@ -108,7 +108,7 @@ def test_runs_as_the_user_on_loopback_only(cli: Cli, running: dict[str, Any]) ->
 
 
 def test_secure_defaults(cli: Cli, running: dict[str, Any]) -> None:
-    admin_url = cli.ok("mysql url --root").stdout.strip()
+    admin_url = cli.ok("mysql url --root --with-password").stdout.strip()
     with pytest.raises(pymysql.err.OperationalError) as refused:
         pymysql.connect(host="127.0.0.1", port=running["port"], user="root", password="", connect_timeout=10)
     assert refused.value.args[0] == 1045
@@ -124,8 +124,13 @@ def test_secure_defaults(cli: Cli, running: dict[str, Any]) -> None:
 
 
 def test_data_survives_a_clean_restart_and_kill_9(cli: Cli, running: dict[str, Any]) -> None:
-    url = cli.ok("mysql url").stdout.strip()
+    url = cli.ok("mysql url --with-password").stdout.strip()
     assert url.startswith("mysql+pymysql://sudoless:") and url.endswith("/sudoless?charset=utf8mb4")
+    # by default no password: it stays in its 0600 file, which SUDOLESS_DB_PASSWORD_FILE names
+    shown = cli.json("mysql url")
+    assert shown["url"].startswith("mysql+pymysql://sudoless@") and shown["url"] == url.replace(
+        url[len("mysql+pymysql://sudoless"):url.index("@")], "")
+    assert Path(shown["password_file"]).stat().st_mode & 0o777 == 0o600
     with _connect(url) as connection, connection.cursor() as cursor:
         cursor.execute("CREATE TABLE obs (id INT PRIMARY KEY, label VARCHAR(20)) ENGINE=InnoDB")
         cursor.execute("INSERT INTO obs VALUES (1, 'before stop'), (2, 'ünïcode')")
@@ -176,7 +181,7 @@ def test_second_start_fails_at_once(cli: Cli, running: dict[str, Any]) -> None:
 
 
 def test_flow_store_suite_passes_against_the_instance(cli: Cli, running: dict[str, Any]) -> None:
-    admin_url = cli.ok("mysql url --root").stdout.strip()
+    admin_url = cli.ok("mysql url --root --with-password").stdout.strip()
     env = {**os.environ, "SUDOLESS_TEST_MARIADB": admin_url}
     command = [sys.executable, "-m", "pytest", "tests/flows/test_runner_oracles.py", "-k", "mariadb", "-q",
                "-p", "no:cacheprovider", "-x"]

@@ -23,15 +23,36 @@ from sudoless.errors import SudolessError
 
 def settings_from(db: str | None) -> Settings:
     """Settings with ``--db``; the URL ``managed`` means the user's own MariaDB/MySQL instance of
-    ``sudoless mysql``, initialised and started when needed."""
+    ``sudoless mysql``, initialised and started when needed, its password read from its 0600 file.
+
+    An existing SUDOLESS_HOME is made private (0700, its secrets 0600) before anything reads it. A ``--db``
+    URL with a password works but warns: every local user sees a command line in ``ps``.
+    """
+    from sudoless.config import ensure_home
+
     settings = load_settings(db_url=db)
+    if settings.home.exists():
+        ensure_home(settings)
+    if db and db != "managed" and "://" in db and _has_password(db):
+        click.echo("sudoless: warning: the --db URL holds a password, which every local user can see in `ps`; "
+                   "write it to a file (chmod 600) and name that file in SUDOLESS_DB_PASSWORD_FILE", err=True)
     if settings.db_url == "managed":
-        from sudoless.config import ensure_home
-        from sudoless.mysql import managed_url
+        from sudoless.mysql import managed_password_file, managed_url
 
         ensure_home(settings)
-        settings = replace(settings, db_url=managed_url(settings))
+        settings = replace(settings, db_url=managed_url(settings, password=False),
+                           db_password_file=str(managed_password_file(settings)))
     return settings
+
+
+def _has_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password is not None
+    except (ArgumentError, ValueError):
+        return False  # the store says what is wrong with it
 
 
 def db_option(func: Callable[..., Any]) -> Callable[..., Any]:

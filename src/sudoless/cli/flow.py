@@ -119,10 +119,10 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
     from sudoless.flows.executor import finalise_orphans
     from sudoless.flows.model import FailureAction, Status
     from sudoless.flows.options import ExecutionOptions, parse_assignments
-    from sudoless.flows.store import open_store
+    from sudoless.flows.store import store_for
 
     settings = settings_from(db)
-    store = open_store(settings.database_url)
+    store = store_for(settings)
     user = getpass.getuser()
     _, _, project = upload_project(store, settings, path, user)
     name = _pick_flow(project, flow_name)
@@ -249,9 +249,9 @@ def _report(store: Store, exec_id: int, as_json: bool) -> None:
 @json_option
 def show(exec_id: int, db: str | None, as_json: bool) -> None:
     """Show an execution and the status of each of its jobs."""
-    from sudoless.flows.store import open_store
+    from sudoless.flows.store import store_for
 
-    store = open_store(settings_from(db).database_url)
+    store = store_for(settings_from(db))
     _report(store, exec_id, as_json)
 
 
@@ -264,9 +264,9 @@ def show(exec_id: int, db: str | None, as_json: bool) -> None:
 @json_option
 def log(exec_id: int, job: str, attempt: int | None, follow: bool, db: str | None, as_json: bool) -> None:
     """Print a job's log (JOB is a nested id such as sub:job); without JOB, the flow's log."""
-    from sudoless.flows.store import open_store
+    from sudoless.flows.store import store_for
 
-    store = open_store(settings_from(db).database_url)
+    store = store_for(settings_from(db))
     record = store.execution(exec_id)
     if job:
         runs = [r for r in store.job_runs(exec_id) if r.nested_id == job]
@@ -311,9 +311,9 @@ def _log_done(store: Store, exec_id: int, job: str, attempt: int) -> bool:
 def control_cmd(exec_id: int, action: str, db: str | None) -> None:
     """Cancel, pause, resume a running execution, or retry its failed jobs while it is FAILED_FINISHING."""
     from sudoless.flows.executions import control
-    from sudoless.flows.store import open_store
+    from sudoless.flows.store import store_for
 
-    store = open_store(settings_from(db).database_url)
+    store = store_for(settings_from(db))
     control(store, exec_id, action.replace("-", "_"))
     click.echo(f"execution {exec_id}: {action} requested")
 
@@ -329,10 +329,10 @@ def restart(exec_id: int, db: str | None, as_json: bool) -> None:
     from sudoless.flows.executions import restart_execution
     from sudoless.flows.executor import finalise_orphans
     from sudoless.flows.model import Status
-    from sudoless.flows.store import open_store
+    from sudoless.flows.store import store_for
 
     settings = settings_from(db)
-    store = open_store(settings.database_url)
+    store = store_for(settings)
     finalise_orphans(store, settings)
     new_id = restart_execution(store, settings, exec_id, getpass.getuser())
     status = _run_with_display(store, settings, new_id, live=not as_json and sys.stderr.isatty())
@@ -346,10 +346,10 @@ def restart(exec_id: int, db: str | None, as_json: bool) -> None:
 def executor(max_flows: int, db: str | None) -> None:
     """Run an executor that claims queued executions from a shared database until interrupted."""
     from sudoless.flows.executor import Executor
-    from sudoless.flows.store import open_store
+    from sudoless.flows.store import store_for
 
     settings = settings_from(db)
-    store = open_store(settings.database_url)
+    store = store_for(settings)
     worker = Executor(store, settings, max_flows=max_flows)
     click.echo(f"executor {worker.id} polling {store.engine.url.render_as_string()}", err=True)
     try:

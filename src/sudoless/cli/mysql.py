@@ -247,14 +247,18 @@ def shell(name: str, client_args: tuple[str, ...]) -> None:
 @mysql.command()
 @name_option
 @click.option("--root", "admin", is_flag=True, help="Root's URL, with no database, instead of the 'sudoless' user's.")
+@click.option("--with-password", "with_password", is_flag=True,
+              help="Put the password into the URL (keep such a URL off command lines: `ps` shows them).")
 @json_option
-def url(name: str, admin: bool, as_json: bool) -> None:
-    """Print the SQLAlchemy URL of the instance (user and database 'sudoless'), password included."""
-    from sudoless.mysql import instance_url
+def url(name: str, admin: bool, with_password: bool, as_json: bool) -> None:
+    """Print the SQLAlchemy URL of the instance (user and database 'sudoless'), without its password: give
+    the password file (--json: password_file) as SUDOLESS_DB_PASSWORD_FILE."""
+    from sudoless.mysql import load_instance
 
-    address = instance_url(_settings(), name, admin=admin)
+    instance = load_instance(_settings(), name)
+    address = instance.url(admin=admin, password=with_password)
     if as_json:
-        emit_json({"name": name, "url": address})
+        emit_json({"name": name, "url": address, "password_file": str(instance.password_file(admin))})
         return
     click.echo(address)
 

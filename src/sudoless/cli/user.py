@@ -26,11 +26,11 @@ password_stdin_option = click.option(
 
 def _accounts(db: str | None) -> Accounts:
     from sudoless.accounts import Accounts
-    from sudoless.flows.store import open_store
+    from sudoless.flows.store import store_for
 
     settings = settings_from(db)
     ensure_home(settings)  # before the store creates it with the default mode: it will hold secrets
-    return Accounts(open_store(settings.database_url), settings)
+    return Accounts(store_for(settings), settings)
 
 
 def _user_json(user: User) -> dict[str, Any]:

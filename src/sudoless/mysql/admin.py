@@ -88,11 +88,12 @@ def change_password(connection: pymysql.Connection, user: str, password: str) ->
             cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (user, host, password))
 
 
-def sqlalchemy_url(host: str, port: int, user: str, password: str, database: str = "") -> str:
-    """``mysql+pymysql://`` URL over TCP; IPv6 hosts in brackets."""
+def sqlalchemy_url(host: str, port: int, user: str, password: str | None, database: str = "") -> str:
+    """``mysql+pymysql://`` URL over TCP; IPv6 hosts in brackets; without a password when it is None."""
     shown = f"[{host}]" if ":" in host else host
     query = "?charset=utf8mb4" if database else ""
-    return f"mysql+pymysql://{quote(user, safe='')}:{quote(password, safe='')}@{shown}:{port}/{database}{query}"
+    secret = "" if password is None else f":{quote(password, safe='')}"
+    return f"mysql+pymysql://{quote(user, safe='')}{secret}@{shown}:{port}/{database}{query}"
 
 
 def client_options(socket: Path, host: str, port: int, password: str) -> str:

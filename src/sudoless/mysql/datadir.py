@@ -36,7 +36,7 @@ from sudoless.mysql.control import (
     wait_ready,
 )
 from sudoless.mysql.instance import Instance
-from sudoless.mysql.layout import write_private
+from sudoless.private import write_private
 
 INIT_TIMEOUT = 300.0
 

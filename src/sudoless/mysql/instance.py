@@ -67,11 +67,17 @@ class Instance:
     def app_password(self) -> str:
         return _read_secret(self.paths.app_password)
 
-    def url(self, admin: bool = False) -> str:
-        """The SQLAlchemy URL: the ``sudoless`` user and database, or root and no database (``admin``)."""
+    def url(self, admin: bool = False, password: bool = True) -> str:
+        """The SQLAlchemy URL: the ``sudoless`` user and database, or root and no database (``admin``);
+        without the password (``password=False``), which :meth:`password_file` then holds."""
         if admin:
-            return sqlalchemy_url(self.host, self.port, "root", self.root_password())
-        return sqlalchemy_url(self.host, self.port, APP_USER, self.app_password(), APP_DATABASE)
+            return sqlalchemy_url(self.host, self.port, "root", self.root_password() if password else None)
+        return sqlalchemy_url(self.host, self.port, APP_USER, self.app_password() if password else None,
+                              APP_DATABASE)
+
+    def password_file(self, admin: bool = False) -> Path:
+        """The 0600 file holding the password of :meth:`url` (root's with ``admin``)."""
+        return self.paths.root_password if admin else self.paths.app_password
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

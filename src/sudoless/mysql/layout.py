@@ -160,19 +160,6 @@ def socket_option(socket: Path, datadir: Path) -> str:
                      "path; use a shorter SUDOLESS_HOME or a --datadir next to it")
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, replacing it atomically (passwords live in such files)."""
-    partial = path.with_name(f".{path.name}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(partial, path)
-
-
 @contextmanager
 def instance_lock(settings: Settings, name: str) -> Iterator[None]:
     """Serialise init, start, stop and destroy of one instance across processes (a server and a CLI may

@@ -24,9 +24,9 @@ from sudoless.mysql.layout import (
     instance_paths,
     name_flag,
     socket_option,
-    write_private,
 )
 from sudoless.mysql.ports import check_bind_address, pick_port, port_is_free
+from sudoless.private import write_private
 
 log = logging.getLogger(__name__)
 USERS = ("root", APP_USER)
@@ -191,13 +191,19 @@ def set_password(settings: Settings, name: str = DEFAULT_NAME, user: str = "root
         return new
 
 
-def instance_url(settings: Settings, name: str = DEFAULT_NAME, admin: bool = False) -> str:
-    return load_instance(settings, name).url(admin=admin)
+def instance_url(settings: Settings, name: str = DEFAULT_NAME, admin: bool = False, password: bool = True) -> str:
+    return load_instance(settings, name).url(admin=admin, password=password)
 
 
-def managed_url(settings: Settings, name: str = DEFAULT_NAME) -> str:
+def managed_password_file(settings: Settings, name: str = DEFAULT_NAME) -> Path:
+    """The 0600 file with the password of the ``sudoless`` user of :func:`managed_url`."""
+    return instance_paths(settings, name).app_password
+
+
+def managed_url(settings: Settings, name: str = DEFAULT_NAME, password: bool = True) -> str:
     """The SQLAlchemy URL of the user's own instance (database and user ``sudoless``), creating it when it
-    does not exist and starting it when it is stopped; ``sudoless server --db managed`` uses this.
+    does not exist and starting it when it is stopped; ``sudoless server --db managed`` uses this, without
+    the password (``password=False``) and with :func:`managed_password_file`.
     """
     with instance_lock(settings, name):
         if not exists(settings, name):
@@ -211,4 +217,4 @@ def managed_url(settings: Settings, name: str = DEFAULT_NAME) -> str:
                 log.warning("%s", note)
             log.warning("started %s instance '%s' (pid %d) on %s:%d", instance.label, name, started.pid,
                         instance.bind_address, instance.port)
-        return instance.url()
+        return instance.url(password=password)

@@ -130,12 +130,12 @@ class Server:
 
         from sudoless.accounts import Accounts
         from sudoless.flows.scheduler import Scheduler
-        from sudoless.flows.store import open_store
+        from sudoless.flows.store import store_for
         from sudoless.server.app import create_app
 
         ensure_home(self.settings)
         if self.store is None:
-            self.store = open_store(self.settings.database_url)
+            self.store = store_for(self.settings)
         if self.accounts is None:
             self.accounts = Accounts(self.store, self.settings)
         password = self.accounts.ensure_admin()

@@ -29,6 +29,7 @@ from sudoless.flows.store import tables as t
 from sudoless.flows.store.engine import create_engine, migrate
 
 if TYPE_CHECKING:
+    from sudoless.config import Settings
     from sudoless.flows.store.schedules import ScheduleQueries
 
 __all__ = ["ExecutionRecord", "JobRunRecord", "Store", "now_ms"]
@@ -80,9 +81,10 @@ class JobRunRecord:
 class Store:
     """The database of one sudoless installation (or of several executors sharing it)."""
 
-    def __init__(self, url: str, clock: Callable[[], int] = now_ms, migrate_schema: bool = True) -> None:
+    def __init__(self, url: str, clock: Callable[[], int] = now_ms, migrate_schema: bool = True,
+                 password: str | None = None) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, password)
         self.clock = clock
         self.dialect = self.engine.dialect.name
         if migrate_schema:
@@ -543,9 +545,19 @@ def _job_runs(rows: Sequence[Any]) -> list[JobRunRecord]:
         for v in _values(rows, _JOB_RUN_COLUMNS)]
 
 
-def open_store(url: str) -> Store:
-    """Open (and migrate) the store, turning driver errors into one clear line."""
+def open_store(url: str, password: str | None = None) -> Store:
+    """Open (and migrate) the store, turning driver errors into one clear line; ``password`` is used when
+    the URL has none."""
     try:
-        return Store(url)
+        return Store(url, password=password)
     except sa.exc.SQLAlchemyError as exc:
-        raise StoreError(f"cannot open database {url}: {exc.__class__.__name__}: {exc}") from None
+        shown = sa.engine.make_url(url).render_as_string() if "://" in url else url
+        raise StoreError(f"cannot open database {shown}: {exc.__class__.__name__}: {exc}") from None
+
+
+def store_for(settings: Settings) -> Store:
+    """The store ``settings`` name, with the password of ``SUDOLESS_DB_PASSWORD_FILE`` (or config.toml)
+    when the database URL has none."""
+    from sudoless.config import database_password
+
+    return open_store(settings.database_url, database_password(settings))

@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 from sudoless.errors import StoreError
+from sudoless.private import create_private, private_file
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -33,23 +34,33 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str) -> Engine:
+def create_engine(url: str, password: str | None = None) -> Engine:
+    """An engine for ``url``; ``password`` is used when the URL has none (read from a password file, see
+    :func:`sudoless.config.database_password`), so that it never has to be on a command line. A SQLite
+    database is created 0600 and an existing one made 0600 with its -wal and -shm files: it holds the
+    password hashes."""
     try:
         url = normalise_url(url)
         parsed = make_url(url)
     except (sa.exc.ArgumentError, ValueError) as exc:
         raise StoreError(f"database URL {url!r} is not valid ({exc}); use sqlite:///PATH, "
-                         "mysql://USER:PASS@HOST/DB or postgresql://USER@HOST/DB") from None
+                         "mysql://USER@HOST/DB with SUDOLESS_DB_PASSWORD_FILE, or postgresql://USER@HOST/DB") from None
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            database = Path(parsed.database)
+            database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            create_private(database)
+            for suffix in ("-wal", "-shm", "-journal"):
+                private_file(database.with_name(database.name + suffix))
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                   pool_size=8, max_overflow=16)
         _tune_sqlite(engine)
         return engine
+    if password is not None and parsed.password is None:
+        parsed = parsed.set(password=password)  # a URL object: the password is never rendered into a string
     # As many pooled connections as the server has request threads (Settings.request_threads): connections
     # beyond the pool are opened and closed for each use, a round trip and an authentication each time.
-    engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_recycle=3600)
+    engine = sa.create_engine(parsed, pool_size=16, max_overflow=16, pool_recycle=3600)
     _ping_when_idle(engine)
     return engine
 
