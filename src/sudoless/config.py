@@ -57,6 +57,14 @@ class Settings:
     #: size cap of Spark's archive cache (packed venvs and archives unpacked for local masters), in MiB; the
     #: least recently used entries go first, never one in use.
     spark_cache_mb: int = 2048
+    #: confine every job process (:mod:`sudoless.flows.sandbox`); ``off`` only to debug a job the sandbox
+    #: stops, as then any job can read the database and the secrets in the home
+    sandbox: bool = True
+    #: refuse to start a server or run a flow where the kernel cannot confine jobs (no Landlock)
+    require_sandbox: bool = False
+    #: paths inside the home (or anywhere) that jobs may also read, or read and write; os.pathsep-separated
+    sandbox_read: str = ""
+    sandbox_write: str = ""
 
     @property
     def request_threads(self) -> int:
@@ -67,6 +75,14 @@ class Settings:
     @property
     def project_max_bytes(self) -> int:
         return self.project_max_mb << 20
+
+    @property
+    def sandbox_read_paths(self) -> tuple[Path, ...]:
+        return tuple(Path(p).expanduser() for p in self.sandbox_read.split(os.pathsep) if p.strip())
+
+    @property
+    def sandbox_write_paths(self) -> tuple[Path, ...]:
+        return tuple(Path(p).expanduser() for p in self.sandbox_write.split(os.pathsep) if p.strip())
 
     @property
     def database_url(self) -> str:
@@ -90,6 +106,10 @@ _ENV = {
     "server_threads": "SUDOLESS_SERVER_THREADS",
     "mysql_path": "SUDOLESS_MYSQL_PATH",
     "spark_cache_mb": "SUDOLESS_SPARK_CACHE_MB",
+    "sandbox": "SUDOLESS_SANDBOX",
+    "require_sandbox": "SUDOLESS_REQUIRE_SANDBOX",
+    "sandbox_read": "SUDOLESS_SANDBOX_READ",
+    "sandbox_write": "SUDOLESS_SANDBOX_WRITE",
 }
 
 

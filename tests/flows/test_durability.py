@@ -56,7 +56,7 @@ def test_kill_9_mid_flow_loses_nothing_and_restarts(store: Store, settings: Sett
     project = write_project(tmp_path / "p", {
         "a.job": "type=command\ncommand=echo first job done\n",
         "b.job": "type=command\ndependencies=a\n"
-                 f"command=bash -c \"echo started b; echo $$ > {tmp_path}/b.pid; "
+                 f"command=bash -c \"echo started b; echo $$ > {tmp_path}/p/b.pid; "
                  f"test -e {marker} || sleep 60\"\n",
         "c.job": "type=noop\ndependencies=b\n",
     })
@@ -69,7 +69,7 @@ def test_kill_9_mid_flow_loses_nothing_and_restarts(store: Store, settings: Sett
     finally:
         if child.poll() is None:
             child.kill()
-    job_pid = int((tmp_path / "b.pid").read_text())
+    job_pid = int((tmp_path / "p" / "b.pid").read_text())
     assert alive(job_pid), "the job runs in its own session and outlives the runner"
     # Everything committed before the crash is there.
     assert store.execution(exec_id).status == Status.RUNNING
@@ -112,7 +112,8 @@ def test_two_executors_never_start_an_execution_twice(fresh_db: tuple[str, str],
     kind, url = fresh_db
     store = Store(url)
     settings = Settings(home=tmp_path / "home", max_runs_per_flow=1000)
-    starts = tmp_path / "starts.txt"
+    # in a folder beside the home: the job sandbox lets a job create files there, not in the home's parent
+    starts = tmp_path / "p" / "starts.txt"
     project = write_project(tmp_path / "p", {
         "once.job": f"type=command\ncommand=bash -c \"echo ${{azkaban.flow.execid}} >> {starts}\"\n"})
     upload_project(store, settings, project, "tester", name="once")

@@ -18,6 +18,7 @@ from pathlib import Path
 from sudoless.errors import InputError, SudolessError
 from sudoless.flows.joblog import LogWriter
 from sudoless.flows.jobtypes import JobContext, JobResult, job_type
+from sudoless.flows.sandbox import JobSandbox
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class Attempt:
 
 def run_attempt(attempt: Attempt, resolve: Callable[[], dict[str, str]], base_env: Mapping[str, str],
                 log: LogWriter, cancel: threading.Event,
-                started: Callable[[int | None], None]) -> tuple[JobResult, dict[str, str]]:
+                started: Callable[[int | None], None],
+                sandbox: JobSandbox | None = None) -> tuple[JobResult, dict[str, str]]:
     """Resolve the job's properties, run its type, and log the start and the verdict.
 
     Returns the result and the properties the attempt ran with (empty when they did not resolve).
@@ -49,7 +51,7 @@ def run_attempt(attempt: Attempt, resolve: Callable[[], dict[str, str]], base_en
     log.line(f"Starting job {attempt.nested_id} (attempt {attempt.attempt}) of type {attempt.type}")
     try:
         props = resolve()
-        result = job_type(attempt.type).run(context(attempt, props, base_env, log, cancel, started))
+        result = job_type(attempt.type).run(context(attempt, props, base_env, log, cancel, started, sandbox))
     except SudolessError as exc:
         log.line(str(exc), "ERROR")
         result = JobResult(False, message=str(exc))
@@ -65,7 +67,8 @@ def run_attempt(attempt: Attempt, resolve: Callable[[], dict[str, str]], base_en
 
 
 def context(attempt: Attempt, props: dict[str, str], base_env: Mapping[str, str], log: LogWriter,
-            cancel: threading.Event, started: Callable[[int | None], None]) -> JobContext:
+            cancel: threading.Event, started: Callable[[int | None], None],
+            sandbox: JobSandbox | None = None) -> JobContext:
     jobs_dir = attempt.workdir / ".jobs"
     prop_file = jobs_dir / f"{attempt.stem}.props"
     output_file = jobs_dir / f"{attempt.stem}.output"
@@ -81,7 +84,8 @@ def context(attempt: Attempt, props: dict[str, str], base_env: Mapping[str, str]
     env.update(JOB_PROP_FILE=str(prop_file), JOB_OUTPUT_PROP_FILE=str(output_file), JOB_NAME=attempt.name,
                JOB_ID=attempt.nested_id, AZKABAN_EXEC_ID=str(attempt.exec_id))
     return JobContext(job_id=attempt.nested_id, attempt=attempt.attempt, props=props, workdir=cwd, env=env,
-                      log=log, cancel=cancel, output_file=output_file, timeout=_timeout(props), started=started)
+                      log=log, cancel=cancel, output_file=output_file, timeout=_timeout(props), started=started,
+                      sandbox=sandbox)
 
 
 def _timeout(props: Mapping[str, str]) -> float | None:

@@ -39,6 +39,7 @@ from sudoless.flows.jobtypes import JobResult
 from sudoless.flows.model import FINISHED, FailureAction, Flow, Node, Project, Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.pipeline import Pipeline
+from sudoless.flows.sandbox import JobSandbox
 from sudoless.flows.store import ExecutionRecord, Store
 
 CONTROL_POLL_SECONDS = 0.5
@@ -131,6 +132,8 @@ class FlowRunner:
         self.host = socket.gethostname()
         #: the executor's environment, read once: jobs get a copy plus their ``env.*`` properties
         self.base_env = dict(os.environ)
+        #: what each job process of this execution may touch: its directory, not the rest of the home
+        self.sandbox = JobSandbox.for_execution(settings, workdir)
         self.root_input: dict[str, str] | None = None
         self._expand(self.flow, "", "")
         self._load_state()
@@ -210,6 +213,7 @@ class FlowRunner:
             raise
         finally:
             self.pool.shutdown(wait=False)
+            self.sandbox.close()
             self._flush(everything=True)
         return self._finish()
 
@@ -348,7 +352,7 @@ class FlowRunner:
         attempt = Attempt(self.exec_id, node.nested_id, node.node.name, node.node.type, node.attempt,
                           node.node.source, self.workdir, self.project.flow_version)
         result, node.resolved = run_attempt(attempt, lambda: resolve_props(self._node_props(node)),
-                                            self.base_env, log, cancel, started)
+                                            self.base_env, log, cancel, started, self.sandbox)
         if not wrote_running:
             started(None)
         self.events.put(_Done(node.nested_id, result, log.take()))

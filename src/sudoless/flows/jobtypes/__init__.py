@@ -12,10 +12,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sudoless.errors import JobError
 from sudoless.flows.joblog import LogWriter
+
+if TYPE_CHECKING:
+    from sudoless.flows.sandbox import JobSandbox
 
 
 @dataclass
@@ -32,6 +35,9 @@ class JobContext:
     output_file: Path
     timeout: float | None = None
     started: Callable[[int | None], None] = lambda pid: None
+    #: the confinement its processes start in (:func:`~sudoless.flows.jobtypes.process.run_process`), and
+    #: the paths in-process job types may open (:meth:`JobSandbox.allows`); None runs them unconfined
+    sandbox: JobSandbox | None = None
 
 
 @dataclass

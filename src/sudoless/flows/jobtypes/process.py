@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sudoless.flows.jobtypes import JobContext
+from sudoless.flows.sandbox import job_env
 
 GRACE_SECONDS = 5.0
 
@@ -77,10 +78,15 @@ def split_command(command: str) -> list[str]:
 
 
 def run_process(argv: list[str], ctx: JobContext, deadline: float | None) -> ProcessOutcome:
-    """Run ``argv`` in ``ctx.workdir``; return when it exits, is cancelled or passes ``deadline``."""
+    """Run ``argv`` in ``ctx.workdir`` inside ``ctx.sandbox`` (with the server's settings taken out of its
+    environment); return when it exits, is cancelled or passes ``deadline``."""
+    options = dict(cwd=ctx.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                   start_new_session=True)
     try:
-        proc = subprocess.Popen(argv, cwd=ctx.workdir, env=ctx.env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        if ctx.sandbox is not None:
+            proc = ctx.sandbox.popen(argv, ctx.env, **options)
+        else:
+            proc = subprocess.Popen(argv, env=job_env(ctx.env), **options)  # type: ignore[call-overload]
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         ctx.log.line(f"cannot start {argv[0]!r}: {exc.strerror or exc}", "ERROR")
         return ProcessOutcome(returncode=None)

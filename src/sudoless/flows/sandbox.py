@@ -1,0 +1,258 @@
+"""Confining a job without root: what a job process may touch, enforced by Linux Landlock.
+
+A job runs as the server's Unix user, so without confinement it could read the server's database and
+secrets in SUDOLESS_HOME. Landlock (Linux 5.13+, usable by any user) lets a process give up rights for itself
+and its children; rules only *allow*, each for a whole file hierarchy. So the rule set lists every path the
+job keeps, which is everything except the branch that leads to SUDOLESS_HOME:
+
+- each folder on the way from ``/`` to SUDOLESS_HOME may be listed (names only), and every entry beside
+  that way is allowed in full (``/usr``, ``/tmp``, ``/home/other``, ``~/data`` ...);
+- inside SUDOLESS_HOME only the execution's own directory (everything) and the Spark caches (read and
+  execute: packed environments and Java that the ``spark`` job type runs from) are allowed, plus the paths an
+  admin grants with the ``sandbox_read`` and ``sandbox_write`` settings;
+- with Landlock ABI 6+ the job cannot signal a process outside its sandbox (the server, other jobs).
+
+The rule set of an execution is built once, at its first job, and applied to each job process by a fresh
+thread that restricts itself (Landlock and ``no_new_privs`` bind a thread and what it starts) and spawns
+the process; the runner's own threads never carry a restriction, and no ``preexec_fn`` forces a full fork.
+The job's environment loses the server's settings (``SUDOLESS_*`` but ``SUDOLESS_HOME``) whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import platform
+import subprocess
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sudoless.config import Settings
+from sudoless.errors import ConfigError
+
+#: syscall numbers: the same on x86_64 and aarch64 (the generic table), which is where they are known here
+_SYSCALLS = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
+_CREATE_RULESET_VERSION = 1
+_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS = 38
+_SCOPE_SIGNAL = 1 << 1
+
+# file-system rights by the ABI that introduced them
+_EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+_ABI1 = (1 << 13) - 1  # execute ... make_sym
+_REFER, _TRUNCATE, _IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+#: the rights that make sense on a file that is not a directory (the kernel refuses the others there)
+_FILE_RIGHTS = _EXECUTE | _WRITE_FILE | _READ_FILE | _TRUNCATE | _IOCTL_DEV
+_READ_RIGHTS = _EXECUTE | _READ_FILE | _READ_DIR
+
+#: environment variables of the server a job keeps: where the home is tells nothing secret, and a
+#: ``sudoless`` command inside a job (``sudoless pack``, ``nn train``) finds its caches through it
+_KEPT = frozenset({"SUDOLESS_HOME"})
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+@cache
+def _libc() -> Any:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    libc.prctl.restype = ctypes.c_int
+    return libc
+
+
+def _syscall(number: int, *args: Any) -> int:
+    result = _libc().syscall(ctypes.c_long(number), *args)
+    if result < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return int(result)
+
+
+@cache
+def landlock_abi() -> tuple[int, str]:
+    """The kernel's Landlock ABI version and, when it is 0, why there is none (one phrase)."""
+    numbers = _SYSCALLS.get(platform.machine())
+    if numbers is None:
+        return 0, f"Landlock is not known on {platform.machine()} here"
+    try:
+        return _syscall(numbers[0], None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION)), ""
+    except OSError as exc:
+        if exc.errno == errno.ENOSYS:
+            return 0, f"this kernel ({platform.release()}) has no Landlock"
+        if exc.errno == errno.EOPNOTSUPP:
+            return 0, "Landlock is disabled in this kernel (add lsm=landlock,... to its boot parameters)"
+        return 0, f"Landlock is not usable: {exc.strerror}"
+
+
+def _fs_rights(abi: int) -> int:
+    rights = _ABI1
+    if abi >= 2:
+        rights |= _REFER
+    if abi >= 3:
+        rights |= _TRUNCATE
+    if abi >= 5:
+        rights |= _IOCTL_DEV
+    return rights
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    """Whether jobs here are confined, and one line that says how or why not (for the log and status)."""
+
+    isolated: bool
+    abi: int
+    line: str
+
+
+def sandbox_status(settings: Settings) -> SandboxStatus:
+    if not settings.sandbox:
+        return SandboxStatus(False, 0, "jobs are not isolated: the sandbox is off (sandbox=off)")
+    abi, reason = landlock_abi()
+    if abi == 0:
+        return SandboxStatus(False, 0, f"jobs are not isolated: {reason}")
+    signals = "signals to the server blocked" if abi >= 6 else "signals not blocked (Landlock ABI < 6)"
+    return SandboxStatus(True, abi, f"jobs are isolated: Landlock ABI {abi}, {signals}")
+
+
+def check_sandbox(settings: Settings) -> SandboxStatus:
+    """The status for a server or CLI that starts; :class:`ConfigError` when ``require_sandbox`` is set and
+    jobs would not be isolated."""
+    status = sandbox_status(settings)
+    if settings.require_sandbox and not status.isolated:
+        raise ConfigError(f"{status.line}; require_sandbox (SUDOLESS_REQUIRE_SANDBOX) is set, so nothing runs")
+    return status
+
+
+def job_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without the server's settings: the database URL, its password file and the rest."""
+    return {k: v for k, v in env.items() if not k.startswith("SUDOLESS_") or k in _KEPT}
+
+
+@dataclass
+class JobSandbox:
+    """The confinement of one execution's jobs: ``workdir`` (the execution directory) is theirs, SUDOLESS_HOME
+    otherwise closed, everything else open. :meth:`popen` starts a job process inside it."""
+
+    home: Path
+    workdir: Path
+    read: tuple[Path, ...] = ()
+    write: tuple[Path, ...] = ()
+    enabled: bool = True
+    _ruleset: int | None = field(default=None, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @classmethod
+    def for_execution(cls, settings: Settings, workdir: Path) -> JobSandbox:
+        status = sandbox_status(settings)
+        spark = settings.home / "spark"
+        return cls(settings.home, workdir, read=(spark, *settings.sandbox_read_paths),
+                   write=settings.sandbox_write_paths, enabled=status.isolated)
+
+    def allows(self, path: Path) -> bool:
+        """Whether a job may use ``path``: what in-process job types check before they open a file."""
+        real = Path(os.path.realpath(path))
+        home = Path(os.path.realpath(self.home))
+        if not real.is_relative_to(home):
+            return True
+        return any(real.is_relative_to(os.path.realpath(p)) for p in (self.workdir, *self.read, *self.write))
+
+    def popen(self, argv: list[str], env: Mapping[str, str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        """``subprocess.Popen(argv, env=job_env(env), **kwargs)``, confined when the sandbox is on."""
+        env = job_env(env)
+        if not self.enabled:
+            return subprocess.Popen(argv, env=env, **kwargs)
+        ruleset = self._prepared()
+        outcome: list[Any] = []
+
+        def spawn() -> None:
+            try:
+                if _libc().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+                    raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+                _syscall(_SYSCALLS[platform.machine()][2], ctypes.c_int(ruleset), ctypes.c_uint32(0))
+                outcome.append(subprocess.Popen(argv, env=env, **kwargs))
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                outcome.append(exc)
+
+        # This thread ends restricted; it must never run anything else, so it is made for this process.
+        thread = threading.Thread(target=spawn, name="sandboxed-spawn")
+        thread.start()
+        thread.join()
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._ruleset is not None:
+                os.close(self._ruleset)
+                self._ruleset = None
+
+    def _prepared(self) -> int:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the execution's sandbox is closed: its run has ended")
+            if self._ruleset is None:
+                self._ruleset = build_ruleset(landlock_abi()[0], self.home,
+                                              [(self.workdir, None), *((p, _READ_RIGHTS) for p in self.read),
+                                               *((p, None) for p in self.write)])
+            return self._ruleset
+
+
+def build_ruleset(abi: int, home: Path, grants: Iterable[tuple[Path, int | None]]) -> int:
+    """A Landlock ruleset fd: everything but the branch to ``home``, then ``grants`` (path, rights; None is
+    every right). Grants that do not exist are skipped."""
+    create, add, _ = _SYSCALLS[platform.machine()]
+    every = _fs_rights(abi)
+    attr = _RulesetAttr(every, 0, _SCOPE_SIGNAL if abi >= 6 else 0)
+    size = 24 if abi >= 6 else (16 if abi >= 4 else 8)
+    fd = _syscall(create, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    rule = _PathBeneathAttr(0, -1)
+
+    def allow(path: str, rights: int) -> None:
+        try:
+            target = os.open(path, os.O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            return  # gone since it was listed, or not ours to open: nothing to allow
+        try:
+            rule.allowed_access, rule.parent_fd = rights, target
+            _syscall(add, ctypes.c_int(fd), ctypes.c_int(_RULE_PATH_BENEATH), ctypes.byref(rule),
+                     ctypes.c_uint32(0))
+        finally:
+            os.close(target)
+
+    try:
+        real_home = os.path.realpath(home)
+        parts = Path(real_home).parts
+        for depth in range(1, len(parts)):
+            folder = os.path.join(*parts[:depth])
+            on_the_way = os.path.join(folder, parts[depth])
+            allow(folder, _READ_DIR)
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.path == on_the_way or entry.is_symlink():
+                        continue  # a link is followed at use, to a target that has its own rule (or none)
+                    allow(entry.path, every if entry.is_dir(follow_symlinks=False) else every & _FILE_RIGHTS)
+        for path, rights in grants:
+            if os.path.exists(path):
+                wanted = every if rights is None else rights
+                allow(os.path.realpath(path), wanted if os.path.isdir(path) else wanted & _FILE_RIGHTS)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
