@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sudoless.config import Settings
+from sudoless.flows.attempt import attempt_stem
 from sudoless.flows.executions import submit_flow, upload_project
 from sudoless.flows.executor import Executor
 from sudoless.flows.formats.properties import parse_properties
@@ -31,8 +32,7 @@ class Outcome:
     def props(self, nested_id: str) -> dict[str, str]:
         """The resolved properties the job saw (its JOB_PROP_FILE), latest attempt."""
         attempt = len(self.attempts[nested_id]) - 1
-        stem = f"{nested_id.replace(':', '.')}.{attempt}"
-        return parse_properties((self.workdir / ".jobs" / f"{stem}.props").read_text())
+        return parse_properties((self.workdir / ".jobs" / f"{attempt_stem(nested_id, attempt)}.props").read_text())
 
     def log(self, nested_id: str = "", attempt: int | None = None) -> str:
         if attempt is None:

@@ -10,12 +10,14 @@ exception in the runner.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
-from sudoless.errors import InputError, SudolessError
+from sudoless.errors import InputError, JobError, SudolessError
 from sudoless.flows.joblog import LogWriter
 from sudoless.flows.jobtypes import JobContext, JobResult, job_type
 from sudoless.flows.sandbox import JobSandbox
@@ -36,7 +38,16 @@ class Attempt:
 
     @property
     def stem(self) -> str:
-        return f"{self.nested_id.replace(':', '.')}.{self.attempt}"
+        return attempt_stem(self.nested_id, self.attempt)
+
+
+def attempt_stem(nested_id: str, attempt: int) -> str:
+    """The name of an attempt's files in ``.jobs``: the nested id percent-encoded, so that no name (a ``/``,
+    ``..``, a NUL) can point outside the folder, and cut to a digest when too long for a file name."""
+    encoded = quote(nested_id, safe="")
+    if len(encoded) > 150:
+        encoded = f"{encoded[:80]}~{hashlib.sha256(nested_id.encode()).hexdigest()[:24]}"
+    return f"{encoded}.{attempt}"
 
 
 def run_attempt(attempt: Attempt, resolve: Callable[[], dict[str, str]], base_env: Mapping[str, str],
@@ -72,6 +83,8 @@ def context(attempt: Attempt, props: dict[str, str], base_env: Mapping[str, str]
     jobs_dir = attempt.workdir / ".jobs"
     prop_file = jobs_dir / f"{attempt.stem}.props"
     output_file = jobs_dir / f"{attempt.stem}.output"
+    if prop_file.resolve().parent != jobs_dir.resolve() or output_file.resolve().parent != jobs_dir.resolve():
+        raise JobError(f"job {attempt.nested_id!r}: its files would leave {jobs_dir}")  # by construction, never
     prop_file.write_text("".join(f"{k}={_escape(v)}\n" for k, v in sorted(props.items())))
     if props.get("working.dir"):
         cwd = (attempt.workdir / props["working.dir"]).resolve()

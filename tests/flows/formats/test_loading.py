@@ -523,7 +523,9 @@ SYNTHETIC_EXACT = [
                  id="f2-version-missing"),
     pytest.param({"p.project": PROJECT,
                   "f.flow": 'nodes:\n  - {name: "a\\nb", type: noop, dependsOn: ["a\\nb"]}\n'},
-                 "proj/f.flow: Cycles found at a\\nb>>a\\nb", id="f2-line-break-in-name-stays-one-line"),
+                 "proj/f.flow: flow f: node name 'a\\nb' is not allowed: it holds the control character U+000A; "
+                 "rename it (and 1 more: f.flow: Cycles found at a\\nb>>a\\nb)",
+                 id="f2-line-break-in-name-stays-one-line"),
 ]
 
 #: (files, the start of the one-line message): for messages that end in a parser's own wording.

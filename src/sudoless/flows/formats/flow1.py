@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sudoless.errors import InputError
 from sudoless.flows.formats.properties import parse_properties, read_properties_text
-from sudoless.flows.formats.validate import check_conditions, check_jvm_sizes, find_cycle
+from sudoless.flows.formats.validate import check_conditions, check_jvm_sizes, check_name, find_cycle
 from sudoless.flows.model import Flow, Node
 
 
@@ -63,6 +63,10 @@ def load_flow1(root: Path, max_xms: str = "1G", max_xmx: str = "2G") -> tuple[di
             continue
         if name == "ROOT":
             errors.append(f"{rel}: ROOT is not allowed as a name. Pick some other name.")
+            continue
+        bad_name = check_name(name, "job", rel)
+        if bad_name:
+            errors.append(bad_name)
             continue
         if not props.get("type", "").strip():
             errors.append(f"{rel}: Job doesn't have type set '{name}'.")

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from sudoless.flows.formats.validate import check_conditions, check_jvm_sizes, find_cycle
+from sudoless.flows.formats.validate import check_conditions, check_jvm_sizes, check_name, find_cycle
 from sudoless.flows.model import Flow, Node
 
 
@@ -89,6 +89,9 @@ def _build(flow_id: str, raw_nodes: Any, config: dict[str, str], rel: str, embed
             valid = False
             continue
         name = str(raw["name"])
+        bad_name = check_name(name, "node", f"{rel}: flow {flow_id}")
+        if bad_name:
+            errors.append(bad_name)  # the node is still built, so that its dependants are not errors too
         node_type = _as_str(raw.get("type")).strip()
         if not node_type:
             errors.append(f"{rel}: node '{name}' of {flow_id} has no type")
@@ -136,6 +139,10 @@ def load_flow2(root: Path, project_file: Path, max_xms: str = "1G",
             continue
         rel = path.relative_to(root).as_posix()
         name = path.stem
+        bad_name = check_name(name, "flow", rel)
+        if bad_name:
+            errors.append(bad_name)
+            continue
         if name in seen:
             errors.append(f"{rel}: Duplicate flows found in the project with name {name} (also {seen[name]})")
             continue

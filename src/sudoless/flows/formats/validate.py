@@ -1,13 +1,49 @@
-"""Checks shared by both project formats: cycles, conditions and JVM size limits."""
+"""Checks shared by both project formats: names, cycles, conditions and JVM size limits."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
 from sudoless.errors import ConditionError
 from sudoless.flows.formats.conditions import parse_condition
 from sudoless.flows.model import Flow, Node
+
+#: The longest job or flow name, in characters (Azkaban keeps flow ids in 128-character columns).
+MAX_NAME = 128
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a job or a flow, or None when it can.
+
+    Names are data that the runner, the store and the APIs quote, never paths: a name holds no ``/`` or
+    ``\\``, is not ``.`` or ``..``, holds no ``:`` (the separator of nested ids like ``sub:job``) and no
+    control character, and is at most :data:`MAX_NAME` characters long. Other Unicode (look-alikes of a
+    slash or a dot included) is allowed: it is just characters.
+    """
+    if not name.strip():
+        return "it is empty"
+    if len(name) > MAX_NAME:
+        return f"it is {len(name)} characters long (at most {MAX_NAME})"
+    for char in ("/", "\\", ":"):
+        if char in name:
+            return f"it holds {char!r}"
+    if name in (".", ".."):
+        return f"{name!r} is a directory name"
+    for char in name:
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            return f"it holds the control character U+{ord(char):04X}"
+    return None
+
+
+def check_name(name: str, what: str, where: str) -> str | None:
+    """The upload error for a bad ``name`` of ``what`` ("job", "flow", "node") in file ``where``, or None."""
+    problem = name_problem(name)
+    if problem is None:
+        return None
+    shown = name if len(name) <= 40 else name[:40] + "..."
+    return f"{where}: {what} name {shown!r} is not allowed: {problem}; rename it"
 
 
 def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
