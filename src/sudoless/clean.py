@@ -116,8 +116,14 @@ def _spark(settings: Settings) -> Iterable[Cleanable]:
     return spark_cleanables(settings)
 
 
+def _flows(settings: Settings) -> Iterable[Cleanable]:
+    from sudoless.flows.retention import flow_cleanables
+
+    return flow_cleanables(settings)
+
+
 #: every cleaner, in the order its findings are listed.
-CLEANERS: list[Callable[[Settings], Iterable[Cleanable]]] = [_spark]
+CLEANERS: list[Callable[[Settings], Iterable[Cleanable]]] = [_flows, _spark]
 
 
 def find_cleanable(settings: Settings) -> list[Cleanable]:

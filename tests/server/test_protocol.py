@@ -229,6 +229,7 @@ def test_status_needs_no_login(live: LiveServer) -> None:
         "xmx",
         "isDatabaseUp",
         "executorStatusMap",
+        "jobSandbox",
     }
     assert body["isDatabaseUp"] is True
     assert isinstance(body["pid"], int) and body["usedMemory"] > 0

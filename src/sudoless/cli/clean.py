@@ -14,8 +14,9 @@ from sudoless.config import load_settings
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed, with sizes.")
 @json_option
 def clean(dry_run: bool, as_json: bool) -> None:
-    """Remove Spark's cached archives, unpacked environments and a stopped cluster's work folders and logs
-    (nothing a running cluster or app uses), and say how much space that freed."""
+    """Remove finished executions' directories past execution_dir_retention_days, cached project versions
+    nothing uses, Spark's cached archives, unpacked environments and a stopped cluster's work folders and logs
+    (nothing a running execution, cluster or app uses), and say how much space that freed."""
     from sudoless.clean import clean as run_clean
     from sudoless.clean import human_size
 

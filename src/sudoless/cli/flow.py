@@ -119,9 +119,11 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
     from sudoless.flows.executor import finalise_orphans
     from sudoless.flows.model import FailureAction, Status
     from sudoless.flows.options import ExecutionOptions, parse_assignments
+    from sudoless.flows.sandbox import announce_sandbox
     from sudoless.flows.store import store_for
 
     settings = settings_from(db)
+    announce_sandbox(settings)
     store = store_for(settings)
     user = getpass.getuser()
     _, _, project = upload_project(store, settings, path, user)
@@ -346,9 +348,11 @@ def restart(exec_id: int, db: str | None, as_json: bool) -> None:
 def executor(max_flows: int, db: str | None) -> None:
     """Run an executor that claims queued executions from a shared database until interrupted."""
     from sudoless.flows.executor import Executor
+    from sudoless.flows.sandbox import announce_sandbox
     from sudoless.flows.store import store_for
 
     settings = settings_from(db)
+    announce_sandbox(settings)
     store = store_for(settings)
     worker = Executor(store, settings, max_flows=max_flows)
     click.echo(f"executor {worker.id} polling {store.engine.url.render_as_string()}", err=True)

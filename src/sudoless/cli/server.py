@@ -36,6 +36,7 @@ from sudoless.errors import InputError
 def server(host: str, port: int | None, use_https: bool, cert: Path | None, key: Path | None,
            no_executor: bool, max_flows: int, workers: int, db: str | None) -> None:
     """Serve Azkaban's web API (login, projects, executions, schedules) and run flows, until interrupted."""
+    from sudoless.flows.sandbox import announce_sandbox
     from sudoless.server.serve import Server
 
     settings = settings_from(db)
@@ -53,6 +54,7 @@ def server(host: str, port: int | None, use_https: bool, cert: Path | None, key:
             tls = make_self_signed(settings.home, [host] if host not in ("0.0.0.0", "::") else [])
             click.echo(f"sudoless: made a self-signed certificate {tls[0]} ('sudoless cert --host NAME' "
                        "makes one for other host names)", err=True)
+    announce_sandbox(settings)
     level = logging.getLogger().getEffectiveLevel()
     instance = Server(settings, host=host, port=port, tls=tls, embedded_executor=not no_executor,
                       max_flows=max_flows, log_level="info" if level <= logging.INFO else "warning",

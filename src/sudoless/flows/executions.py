@@ -44,8 +44,8 @@ def upload_project(store: Store, settings: Settings, path: Path, user: str, name
         if path.is_dir():
             root = path
             archive = pack_dir(path, Path(scratch) / f"{name or path.resolve().name}.zip")
-        elif path.suffix.lower() == ".zip" and path.is_file():
             check_archive(archive, settings.project_max_bytes, settings.project_max_files)
+        elif path.suffix.lower() == ".zip" and path.is_file():
             archive = path
             root = unpack_zip(path, Path(scratch) / path.stem, settings.project_max_bytes,
                               settings.project_max_files)

@@ -73,7 +73,9 @@ class Executor:
     def __init__(self, store: Store, settings: Settings, max_flows: int = 30,
                  run: Callable[[Store, Settings, int], Status] | None = None) -> None:
         from sudoless.flows.executions import run_execution
+        from sudoless.flows.sandbox import check_sandbox
 
+        check_sandbox(settings)  # require_sandbox on a kernel without Landlock: nothing runs
         self.store = store
         self.settings = settings
         self.max_flows = max_flows

@@ -5,8 +5,11 @@ secrets in SUDOLESS_HOME. Landlock (Linux 5.13+, usable by any user) lets a proc
 and its children; rules only *allow*, each for a whole file hierarchy. So the rule set lists every path the
 job keeps, which is everything except the branch that leads to SUDOLESS_HOME:
 
-- each folder on the way from ``/`` to SUDOLESS_HOME may be listed (names only), and every entry beside
-  that way is allowed in full (``/usr``, ``/tmp``, ``/home/other``, ``~/data`` ...);
+- every entry beside the way from ``/`` to SUDOLESS_HOME is allowed in full (``/usr``, ``/tmp``,
+  ``/home/other``, ``~/data``, ``~/.bashrc`` ...). The folders on that way themselves (``/``, ``/home``, ``~``
+  for the default home) cannot be listed, nor can entries be created or removed in them: any right there
+  would reach into SUDOLESS_HOME too (a right on a folder covers all beneath it), and the names of other
+  executions' files are theirs;
 - inside SUDOLESS_HOME only the execution's own directory (everything) and the Spark caches (read and
   execute: packed environments and Java that the ``spark`` job type runs from) are allowed, plus the paths an
   admin grants with the ``sandbox_read`` and ``sandbox_write`` settings;
@@ -26,6 +29,7 @@ import errno
 import os
 import platform
 import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -137,6 +141,15 @@ def check_sandbox(settings: Settings) -> SandboxStatus:
     return status
 
 
+def announce_sandbox(settings: Settings) -> SandboxStatus:
+    """:func:`check_sandbox` for a command that starts running flows: one line on stderr when jobs will not
+    be isolated (or the sandbox is off), so that nobody believes they are."""
+    status = check_sandbox(settings)
+    if not status.isolated:
+        print(f"sudoless: {status.line}", file=sys.stderr, flush=True)
+    return status
+
+
 def job_env(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` without the server's settings: the database URL, its password file and the rest."""
     return {k: v for k, v in env.items() if not k.startswith("SUDOLESS_") or k in _KEPT}
@@ -242,7 +255,6 @@ def build_ruleset(abi: int, home: Path, grants: Iterable[tuple[Path, int | None]
         for depth in range(1, len(parts)):
             folder = os.path.join(*parts[:depth])
             on_the_way = os.path.join(folder, parts[depth])
-            allow(folder, _READ_DIR)
             with contextlib.suppress(OSError), os.scandir(folder) as entries:
                 for entry in entries:
                     if entry.path == on_the_way or entry.is_symlink():

@@ -55,6 +55,8 @@ __all__ = ["MISFIRE_THRESHOLD_MS", "SLA_ACTIONS", "Schedule", "Scheduler", "SlaR
 log = logging.getLogger(__name__)
 
 MISFIRE_THRESHOLD_MS = 60_000
+#: how often the scheduler looks for execution directories past their retention.
+RETENTION_EVERY_MS = 3_600_000
 #: The ``schedules.cron`` column's width.
 MAX_CRON_LENGTH = 255
 
@@ -108,6 +110,7 @@ class Scheduler:
         self.clock = clock or store.clock
         self.misfire_threshold_ms = misfire_threshold_ms
         self.sla_checker = SlaChecker(store, self.clock, webhook_timeout, sla_lookback_ms)
+        self._retention_due = 0
 
     # -- schedules ------------------------------------------------------------------------------------------
 
@@ -294,13 +297,30 @@ class Scheduler:
         """Report SLA misses not reported before (once per execution and rule); returns their descriptions."""
         return self.sla_checker.check(now_ms)
 
+    # -- retention ------------------------------------------------------------------------------------------
+
+    def enforce_retention(self, now_ms: int | None = None) -> builtins.list[int]:
+        """Remove finished executions' directories older than ``execution_dir_retention_days``, at most once
+        per :data:`RETENTION_EVERY_MS`; returns the executions whose directory went."""
+        from sudoless.flows.retention import remove_expired_workdirs
+
+        now = self.clock() if now_ms is None else now_ms
+        if now < self._retention_due:
+            return []
+        self._retention_due = now + RETENTION_EVERY_MS
+        removed = remove_expired_workdirs(self.store, self.settings, now)
+        if removed:
+            log.info("removed the directories of %d executions past their retention", len(removed))
+        return removed
+
     # -- the loop -------------------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
         """Tick and check SLAs every ``interval`` seconds until ``stop`` is set; errors are logged, not raised."""
         log.info("scheduler running every %g s", interval)
         while not stop.is_set():
-            for name, step in (("tick", self.tick), ("SLA check", self.check_slas)):
+            for name, step in (("tick", self.tick), ("SLA check", self.check_slas),
+                               ("retention", self.enforce_retention)):
                 try:
                     step()
                 except Exception:

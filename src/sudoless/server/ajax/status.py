@@ -11,6 +11,7 @@ from importlib import metadata
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sudoless.flows.sandbox import sandbox_status
 from sudoless.flows.store import projects as queries
 from sudoless.server.dispatch import Call, Route, Servlet
 from sudoless.server.params import Params
@@ -54,7 +55,7 @@ def server_status(call: Call) -> Response:
     return json_response({"version": call.services.version or version(), "pid": os.getpid(),
                           "installationPath": str(call.settings.home), "usedMemory": _used_memory(),
                           "xmx": _memory_limit(), "isDatabaseUp": database_up,
-                          "executorStatusMap": executors})
+                          "executorStatusMap": executors, "jobSandbox": sandbox_status(call.settings).line})
 
 
 def _select(request: Request, params: Params) -> str:

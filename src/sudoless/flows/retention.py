@@ -1,0 +1,141 @@
+"""What of SUDOLESS_HOME's flow files may go: old executions' directories and unused project versions.
+
+Azkaban's ``execution.dir.retention``: a finished execution's directory (``executions/<id>``) is removed
+``execution_dir_retention_days`` after the execution ended; a running one's never, however old. The
+execution's database row, job runs and logs stay: they are the history the UI and the API show, and they
+live in the database, where they cost little next to a project's files. A cached project version
+(``projects/<id>.<version>``) may go when it is neither its project's current version nor the version of an
+unfinished execution: execution directories hold their own links to its files, and a version needed again
+is unpacked again from the database.
+
+The server's scheduler calls :func:`remove_expired_workdirs` periodically; ``sudoless clean`` lists both
+kinds through :func:`flow_cleanables`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sudoless.config import Settings
+from sudoless.errors import NotFoundError
+from sudoless.flows.model import TERMINAL_FLOW, Status
+from sudoless.flows.store import Store, open_store
+from sudoless.flows.workspace import project_cache
+
+if TYPE_CHECKING:
+    from sudoless.clean import Cleanable
+
+DAY_MS = 86_400_000
+
+
+def expired_workdirs(store: Store, settings: Settings, now_ms: int) -> list[tuple[int, Path]]:
+    """(execution id, directory) of finished executions that ended more than the retention ago.
+
+    Folders that are not an execution of this database (no row, or not named by an id) are left alone.
+    """
+    cutoff = now_ms - int(settings.execution_dir_retention_days * DAY_MS)
+    found = []
+    for exec_id, path in _numbered(settings.executions_dir):
+        try:
+            record = store.execution(exec_id)
+        except NotFoundError:
+            continue
+        ended = record.end_time if record.end_time > 0 else record.update_time
+        if record.status in TERMINAL_FLOW and ended < cutoff:
+            found.append((exec_id, path))
+    return found
+
+
+def remove_expired_workdirs(store: Store, settings: Settings, now_ms: int) -> list[int]:
+    """Remove what :func:`expired_workdirs` finds; return the ids of the executions whose folder went."""
+    from sudoless.clean import remove_path
+
+    removed = []
+    for exec_id, path in expired_workdirs(store, settings, now_ms):
+        remove_path(path)
+        removed.append(exec_id)
+    return removed
+
+
+def unused_versions(store: Store, settings: Settings) -> list[Path]:
+    """Cached project versions that no project has as current and no unfinished execution runs."""
+    cache = project_cache(settings)
+    if not cache.is_dir():
+        return []
+    in_use = _versions_in_use(store)
+    unused = []
+    for path in sorted(cache.iterdir()):
+        project_id, dot, version = path.name.partition(".")
+        if not (dot and project_id.isdigit() and version.isdigit()) or not path.is_dir():
+            continue
+        key = (int(project_id), int(version))
+        if key in in_use:
+            continue
+        try:
+            if store.current_version(key[0]) == key[1]:
+                continue
+        except NotFoundError:
+            continue  # not a project of this database (another one may share the home): not ours to judge
+        unused.append(path)
+    return unused
+
+
+def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
+    """``sudoless clean``'s findings: expired execution directories and unused cached versions, each sized by
+    the bytes its removal alone frees (files with no other link; a directory sharing all its files with
+    the cache frees next to nothing until the cache goes too)."""
+    from sudoless.clean import Cleanable, remove_path
+
+    if not (settings.executions_dir.is_dir() or project_cache(settings).is_dir()):
+        return
+    if not settings.db_url and not (settings.home / "sudoless.db").exists():
+        return  # no database yet: nothing to judge the folders by, and none to create
+    store = open_store(settings.database_url)
+
+    def remove_version(path: Path) -> bool:
+        if path not in unused_versions(store, settings):  # taken into use since it was listed
+            return False
+        remove_path(path)
+        return True
+
+    for _, path in expired_workdirs(store, settings, store.clock()):
+        yield Cleanable("execution-dir", path, unshared_bytes(path), lambda path=path: _removed(path))
+    for path in unused_versions(store, settings):
+        yield Cleanable("project-cache", path, unshared_bytes(path), lambda path=path: remove_version(path))
+
+
+def unshared_bytes(path: Path) -> int:
+    """The bytes of the files under ``path`` that no link elsewhere keeps: what removing it frees."""
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(folder, name))
+            except FileNotFoundError:
+                continue
+            if st.st_nlink == 1:
+                total += st.st_size
+    return total
+
+
+def _removed(path: Path) -> bool:
+    from sudoless.clean import remove_path
+
+    remove_path(path)
+    return True
+
+
+def _versions_in_use(store: Store) -> set[tuple[int, int]]:
+    unfinished = [status for status in Status if status not in TERMINAL_FLOW]
+    return {(r.project_id, r.version) for r in store.executions(statuses=unfinished, limit=1_000_000)}
+
+
+def _numbered(folder: Path) -> Iterator[tuple[int, Path]]:
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if path.name.isdigit() and path.is_dir():
+            yield int(path.name), path

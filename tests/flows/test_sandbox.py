@@ -1,0 +1,199 @@
+"""The job sandbox with real flows: jobs that try to read the server's database and secrets, write into
+SUDOLESS_HOME, read another execution's files and signal the runner fail, while the same jobs still write
+their own directory and /tmp and run Python. With the sandbox off the same attacks succeed, which shows the
+attacks are real ones."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import unavailable
+from flows.harness import Outcome, run_flow, write_project
+from sudoless.config import Settings
+from sudoless.errors import ConfigError
+from sudoless.flows.model import FailureAction, Status
+from sudoless.flows.sandbox import JobSandbox, check_sandbox, job_env, landlock_abi
+from sudoless.flows.store import Store
+
+#: exits 0 when the action worked, 3 when the system refused it; prints what happened
+PROBE = """\
+import os, sys
+action, target = sys.argv[1], sys.argv[2]
+try:
+    if action == "read":
+        open(target, "rb").read(16)
+    elif action == "write":
+        open(target, "w").write("x")
+    elif action == "list":
+        os.listdir(target)
+    elif action == "signal":
+        os.kill(int(target), int(sys.argv[3]))
+    elif action == "env" and target not in os.environ:
+        print(f"refused: env {target}: not set")
+        sys.exit(3)
+except OSError as exc:
+    print(f"refused: {action} {target}: {exc}")
+    sys.exit(3)
+print(f"done: {action} {target}")
+"""
+
+
+@pytest.fixture(scope="module")
+def abi() -> int:
+    version, reason = landlock_abi()
+    if version == 0:
+        unavailable(f"the job sandbox needs Landlock: {reason}")
+    return version
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Settings]:
+    """A home with the secrets a server keeps: its SQLite database, the admin password, MySQL's data."""
+    settings = Settings(home=tmp_path / "home")
+    settings.home.mkdir(mode=0o700)
+    (settings.home / "admin-password").write_text("the-admin-password\n")
+    (settings.home / "mysql" / "data").mkdir(parents=True)
+    (settings.home / "mysql" / "root-password").write_text("the-root-password\n")
+    yield settings
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """A folder in /tmp beside pytest's own (pytest's holds the home, so its parent is on the home's way)."""
+    path = Path(tempfile.mkdtemp(prefix="sudoless-sandbox-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def probe_flow(root: Path, jobs: dict[str, list[str]], commands: dict[str, str] | None = None) -> Path:
+    """A flow ``all`` of probe jobs (``jobs``: name -> probe arguments) and plain ``commands``."""
+    files = {"probe.py": PROBE}
+    for name, argv in jobs.items():
+        command = " ".join([sys.executable, "probe.py", *(f'"{a}"' for a in argv)])
+        files[f"{name}.job"] = f"type=command\ncommand={command}\n"
+    for name, command in (commands or {}).items():
+        files[f"{name}.job"] = f"type=command\ncommand={command}\n"
+    files["all.job"] = "type=noop\ndependencies=" + ",".join([*jobs, *(commands or {})]) + "\n"
+    return write_project(root, files)
+
+
+def run(settings: Settings, project: Path) -> Outcome:
+    store = Store(settings.database_url)
+    try:
+        return run_flow(store, settings, project, "all", failure_action=FailureAction.FINISH_ALL_POSSIBLE)
+    finally:
+        store.close()
+
+
+def test_a_job_cannot_touch_the_home_but_keeps_its_own_folder_and_tmp(
+        abi: int, home: Settings, scratch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUDOLESS_DB", "mysql://admin:secret@db/sudoless")  # the runner's environment
+    first = run(home, probe_flow(tmp_path / "first", {"own": ["write", "secret.txt"]}))
+    assert first.jobs["own"] == Status.SUCCEEDED, first.log("own")
+    other_execution = first.workdir / "secret.txt"
+    assert other_execution.exists()
+    attacks = {
+        "database": ["read", str(home.home / "sudoless.db")],
+        "admin_password": ["read", str(home.home / "admin-password")],
+        "mysql_password": ["read", str(home.home / "mysql" / "root-password")],
+        "write_home": ["write", str(home.home / "config.toml")],
+        "write_mysql": ["write", str(home.home / "mysql" / "data" / "evil")],
+        "other_execution": ["read", str(other_execution)],
+        "list_other_execution": ["list", str(first.workdir)],
+        "env": ["env", "SUDOLESS_DB"],
+    }
+    if abi >= 6:  # Landlock's signal scope; a harmless signal, in case it were delivered
+        attacks["signal_runner"] = ["signal", str(os.getpid()), str(int(signal.SIGCONT))]
+    allowed = {
+        "write_own": ["write", "mine.txt"],
+        "write_tmp": ["write", str(scratch / "out.txt")],
+        "read_tmp": ["read", str(scratch / "out.txt")],
+        "read_system": ["read", "/etc/hostname" if Path("/etc/hostname").exists() else sys.executable],
+    }
+    project = probe_flow(tmp_path / "second", {**attacks, **allowed},
+                         {"python": "python3 -c \"print(6 * 7)\""})
+    (project / "read_tmp.job").write_text((project / "read_tmp.job").read_text() + "dependencies=write_tmp\n")
+    second = run(home, project)
+    for name in attacks:
+        log = second.log(name)
+        assert second.jobs[name] == Status.FAILED, f"{name} was not stopped:\n{log}"
+        assert f"refused: {' '.join(attacks[name][:2])}" in log, log
+    for name in allowed:
+        assert second.jobs[name] == Status.SUCCEEDED, second.log(name)
+    assert second.jobs["python"] == Status.SUCCEEDED and "42" in second.log("python")
+    assert (second.workdir / "mine.txt").exists() and (scratch / "out.txt").exists()
+    assert not (home.home / "config.toml").exists()
+    assert (home.home / "admin-password").read_text() == "the-admin-password\n"
+
+
+def test_with_the_sandbox_off_the_same_job_reads_the_secrets(home: Settings, tmp_path: Path) -> None:
+    """The control: with ``sandbox=off`` nothing stops the job, so the attacks above are real ones."""
+    settings = Settings(home=home.home, sandbox=False)
+    outcome = run(settings, probe_flow(tmp_path / "p", {"admin_password": ["read", str(home.home / "admin-password")],
+                                                        "write_home": ["write", str(home.home / "evil")]}))
+    assert outcome.jobs == {"admin_password": Status.SUCCEEDED, "write_home": Status.SUCCEEDED,
+                            "all": Status.SUCCEEDED}
+    assert (home.home / "evil").exists()
+
+
+def test_granted_paths_in_the_home(abi: int, home: Settings, tmp_path: Path) -> None:
+    shared = home.home / "shared"
+    shared.mkdir()
+    (shared / "lookup.csv").write_text("a,b\n")
+    drop = home.home / "drop"
+    drop.mkdir()
+    settings = Settings(home=home.home, sandbox_read=str(shared), sandbox_write=str(drop))
+    outcome = run(settings, probe_flow(tmp_path / "p", {
+        "read_shared": ["read", str(shared / "lookup.csv")],
+        "write_shared": ["write", str(shared / "new.csv")],
+        "write_drop": ["write", str(drop / "out.csv")],
+    }))
+    assert outcome.jobs["read_shared"] == Status.SUCCEEDED, outcome.log("read_shared")
+    assert outcome.jobs["write_shared"] == Status.FAILED
+    assert outcome.jobs["write_drop"] == Status.SUCCEEDED, outcome.log("write_drop")
+
+
+def test_in_process_job_types_ask_the_sandbox(home: Settings, tmp_path: Path) -> None:
+    workdir = home.executions_dir / "7"
+    workdir.mkdir(parents=True)
+    sandbox = JobSandbox.for_execution(home, workdir)
+    assert sandbox.allows(workdir / "input.txt")
+    assert sandbox.allows(tmp_path / "data.csv")
+    assert not sandbox.allows(home.home / "admin-password")
+    assert not sandbox.allows(workdir / ".." / "8" / "input.txt")
+    assert not sandbox.allows(home.home)
+
+
+def test_the_environment_loses_the_server_settings() -> None:
+    env = job_env({"SUDOLESS_DB": "mysql://u:pw@h/db", "SUDOLESS_DB_PASSWORD_FILE": "/x", "SUDOLESS_HOME": "/h",
+                   "PATH": "/usr/bin", "SUDOLESS_PARALLEL": "3"})
+    assert env == {"SUDOLESS_HOME": "/h", "PATH": "/usr/bin"}
+
+
+def test_require_sandbox_refuses_to_run_unconfined(home: Settings) -> None:
+    with pytest.raises(ConfigError, match="jobs are not isolated: the sandbox is off"):
+        check_sandbox(Settings(home=home.home, sandbox=False, require_sandbox=True))
+
+
+def test_flow_run_on_the_command_line_uses_the_sandbox(abi: int, home: Settings, tmp_path: Path) -> None:
+    project = probe_flow(tmp_path / "p", {"admin_password": ["read", str(home.home / "admin-password")]})
+    env = {**os.environ, "SUDOLESS_HOME": str(home.home)}
+    env.pop("SUDOLESS_DB", None)
+    cli = [sys.executable, "-c", "from sudoless.cli import main; main()", "flow", "run", str(project), "--flow",
+           "all", "--json"]
+    confined = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=120)
+    assert confined.returncode == 1 and '"FAILED"' in confined.stdout, confined.stderr
+    assert "jobs are not isolated" not in confined.stderr
+    unconfined = subprocess.run(cli, env={**env, "SUDOLESS_SANDBOX": "off"}, capture_output=True, text=True,
+                                timeout=120)
+    assert unconfined.returncode == 0, unconfined.stderr
+    assert "sudoless: jobs are not isolated: the sandbox is off" in unconfined.stderr
