@@ -27,6 +27,9 @@ class Settings:
     db_password_file: str = ""
     #: the same password written in config.toml itself (the file is kept 0600): the file option wins.
     db_password: str = field(default="", repr=False)
+    #: hosts webhooks (SLA alerts) may be sent to, comma-separated: host, host:port, *.domain (public
+    #: addresses only); empty allows none, loopback included (:mod:`sudoless.outbound`).
+    webhook_hosts: str = ""
     parallel: int = 10
     #: quota of one project version once unpacked, in MiB and in files; checked at upload, before a byte of
     #: it is written (a 150 KB zip can declare 150 MB). Executions link to the one unpacked copy.
@@ -96,6 +99,7 @@ class Settings:
 _ENV = {
     "db_url": "SUDOLESS_DB",
     "db_password_file": "SUDOLESS_DB_PASSWORD_FILE",
+    "webhook_hosts": "SUDOLESS_WEBHOOK_HOSTS",
     "parallel": "SUDOLESS_PARALLEL",
     "project_max_mb": "SUDOLESS_PROJECT_MAX_MB",
     "project_max_files": "SUDOLESS_PROJECT_MAX_FILES",

@@ -205,10 +205,12 @@ def test_schedules(live: LiveServer, root: httpx.Client) -> None:
     paused = root.post(f"/schedules/{sid}/disable").json()
     assert (paused["enabled"], paused["upcoming"]) == (False, [])
     assert root.post(f"/schedules/{sid}/enable").json()["enabled"] is True
-    sla = root.put(f"/schedules/{sid}/sla", json={
-        "rules": [{"kind": "SUCCESS", "duration_ms": 5_400_000, "actions": ["EMAIL"]},
-                  {"job": "start", "kind": "FINISH", "duration_ms": 600_000, "actions": ["EMAIL", "KILL"]}],
-        "emails": ["ops@example.org"], "webhook": "http://127.0.0.1:9/hook"}).json()["sla"]
+    rules = [{"kind": "SUCCESS", "duration_ms": 5_400_000, "actions": ["EMAIL"]},
+             {"job": "start", "kind": "FINISH", "duration_ms": 600_000, "actions": ["EMAIL", "KILL"]}]
+    # a webhook to a host the admin has not listed (none is, by default) is refused, and nothing is stored
+    assert "list of webhook hosts" in error(root.put(f"/schedules/{sid}/sla", json={
+        "rules": rules, "webhook": "http://127.0.0.1:9/hook"}), 400)
+    sla = root.put(f"/schedules/{sid}/sla", json={"rules": rules, "emails": ["ops@example.org"]}).json()["sla"]
     assert sla["emails"] == ["ops@example.org"] and [r["job"] for r in sla["rules"]] == ["", "start"]
     assert "ghost" in error(root.put(f"/schedules/{sid}/sla", json={"rules": [
         {"job": "ghost", "kind": "FINISH", "duration_ms": 1, "actions": ["KILL"]}]}), 400)

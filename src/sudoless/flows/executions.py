@@ -20,6 +20,7 @@ from sudoless.flows.options import ExecutionOptions, parse_disabled
 from sudoless.flows.runner import FlowRunner
 from sudoless.flows.store import ExecutionRecord, Store, project_settings
 from sudoless.flows.workspace import prepare_workdir, project_cache
+from sudoless.outbound import WebhookHosts
 
 
 def flow_graph(flow: Flow) -> dict[str, Any]:
@@ -101,9 +102,12 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
     """Queue an execution of ``flow_name`` (PREPARING); an executor claims and runs it.
 
     ``disabled`` takes Azkaban's JSON list form. With the default ``concurrent_option="skip"`` a second
-    submission while one runs is refused, as Azkaban does.
+    submission while one runs is refused, as Azkaban does. An SLA webhook must go to a host on the admin's
+    list (:mod:`sudoless.outbound`); a schedule's was checked when it was saved, and is again when sent.
     """
     options = options or ExecutionOptions(parallel=settings.parallel)
+    if options.sla_webhook and source != "schedule":
+        WebhookHosts.parse(settings.webhook_hosts).check(options.sla_webhook, "SLA webhook")
     project_id = store.project_id(project_name)
     if project_settings.flow_lock(store, project_id, flow_name) is not None:
         raise FlowLockedError(f"Flow {flow_name} for project {project_name} is locked.")

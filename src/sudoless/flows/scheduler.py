@@ -48,6 +48,7 @@ from sudoless.flows.schedule import CronExpression
 from sudoless.flows.sla import SLA_ACTIONS, SlaChecker, SlaRule, parse_emails
 from sudoless.flows.store import Store, project_settings
 from sudoless.flows.store.schedules import ProjectFlows, ScheduleRow
+from sudoless.outbound import WebhookHosts
 
 # SLA_ACTIONS and SlaRule live in sudoless.flows.sla; they are re-exported for existing imports.
 __all__ = ["MISFIRE_THRESHOLD_MS", "SLA_ACTIONS", "Schedule", "Scheduler", "SlaRule"]
@@ -109,7 +110,8 @@ class Scheduler:
         self.settings = settings
         self.clock = clock or store.clock
         self.misfire_threshold_ms = misfire_threshold_ms
-        self.sla_checker = SlaChecker(store, self.clock, webhook_timeout, sla_lookback_ms)
+        self.webhook_hosts = WebhookHosts.parse(settings.webhook_hosts)
+        self.sla_checker = SlaChecker(store, self.clock, webhook_timeout, sla_lookback_ms, self.webhook_hosts)
         self._retention_due = 0
 
     # -- schedules ------------------------------------------------------------------------------------------
@@ -146,6 +148,8 @@ class Scheduler:
         }
         if options.sla:
             rules = tuple(SlaRule.from_json(rule) for rule in options.sla)
+            if options.sla_webhook:
+                self.webhook_hosts.check(options.sla_webhook, "SLA webhook")
             self._check_jobs(project, flow_id, rules)
             values["sla"] = _sla_json(rules, options.sla_emails, options.sla_webhook)
         schedule_id = self.store.schedules.upsert(project.project_id, flow_id, values)
@@ -200,8 +204,8 @@ class Scheduler:
         addresses = parse_emails(emails)
         if webhook is not None and not webhook.strip():
             webhook = None
-        if webhook is not None and not webhook.strip().lower().startswith(("http://", "https://")):
-            raise InputError(f"SLA webhook {webhook!r}: expected an http:// or https:// URL")
+        if webhook is not None:
+            self.webhook_hosts.check(webhook, "SLA webhook")  # an http(s) URL to a host an admin listed
         sla = _sla_json(parsed, addresses, webhook.strip() if webhook else None) \
             if parsed or addresses or webhook else None
         self.store.schedules.update(schedule_id, {"sla": sla})

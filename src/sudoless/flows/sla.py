@@ -13,19 +13,18 @@ A miss is reported once per (execution, rule), however many checkers run: it is 
 execution's options under a row lock, and only the checker whose record wins reports it. It is logged at
 once, in the Python log and as a ``WARN`` line in the execution's flow log (appended at the log's current
 end, beside the runner's own lines, so a running execution shows the miss immediately); ``EMAIL`` and
-``WEBHOOK`` rules alert: the JSON description is POSTed to the schedule's webhook if it has one (5 s
-timeout; failures are logged, never raised). sudoless sends no mail itself: the addresses are in the log
-line and the webhook payload, for a relay. ``KILL`` cancels the execution; for a job rule too, the whole
-execution is cancelled (a job cannot be killed alone).
+``WEBHOOK`` rules alert: the JSON description is POSTed to the schedule's webhook if it has one and its
+host is on the admin's list (:mod:`sudoless.outbound`; 5 s timeout; failures are logged, never raised).
+sudoless sends no mail itself: the addresses are in the log line and the webhook payload, for a relay.
+``KILL`` cancels the execution; for a job rule too, the whole execution is cancelled (a job cannot be
+killed alone).
 """
 
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 import re
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from sudoless.flows.joblog import LogWriter
 from sudoless.flows.model import FINISHED, SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.store import ExecutionRecord, JobRunRecord, Store
+from sudoless.outbound import OutboundRefused, WebhookHosts
 
 __all__ = ["SLA_ACTIONS", "SlaChecker", "SlaRule", "parse_emails"]
 
@@ -145,15 +145,17 @@ class SlaChecker:
 
     ``clock`` returns epoch ms (default ``store.clock``). ``lookback_ms`` bounds how long after its end a
     finished execution is still checked, which matters only after the checks were not running for a while.
-    ``webhook_timeout`` is in seconds.
+    ``webhook_timeout`` is in seconds; ``webhook_hosts`` is the admin's allowlist, checked again at each send
+    (default: empty, so no webhook is sent).
     """
 
     def __init__(self, store: Store, clock: Callable[[], int] | None = None, webhook_timeout: float = 5.0,
-                 lookback_ms: int = 3_600_000) -> None:
+                 lookback_ms: int = 3_600_000, webhook_hosts: WebhookHosts | None = None) -> None:
         self.store = store
         self.clock = clock or store.clock
         self.webhook_timeout = webhook_timeout
         self.lookback_ms = lookback_ms
+        self.webhook_hosts = webhook_hosts or WebhookHosts()
 
     def check(self, now_ms: int | None = None) -> list[str]:
         """Report SLA misses not reported before (once per execution and rule); returns their descriptions."""
@@ -219,13 +221,16 @@ class SlaChecker:
                 "actions": list(rule.actions), "emails": list(options.sla_emails)})
 
     def _post(self, url: str, payload: dict[str, Any]) -> None:
-        request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=self.webhook_timeout) as response:
-                response.read()
-        except (OSError, ValueError, http.client.HTTPException) as error:  # URLError is an OSError
+            status = self.webhook_hosts.post(url, payload, self.webhook_timeout, "SLA webhook")
+        except OutboundRefused as error:
+            log.warning("SLA webhook not sent: %s", error)
+            return
+        except (OSError, http.client.HTTPException) as error:
             log.warning("SLA webhook %s failed: %s", url, error)
+            return
+        if status >= 400:
+            log.warning("SLA webhook %s answered HTTP %d", url, status)
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
