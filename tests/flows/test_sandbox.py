@@ -197,3 +197,22 @@ def test_flow_run_on_the_command_line_uses_the_sandbox(abi: int, home: Settings,
                                 timeout=120)
     assert unconfined.returncode == 0, unconfined.stderr
     assert "sudoless: jobs are not isolated: the sandbox is off" in unconfined.stderr
+
+
+def test_an_in_process_job_type_is_refused_the_home(home: Settings, tmp_path: Path) -> None:
+    """``decipher`` runs in the runner's process, where Landlock cannot help: it asks the sandbox instead."""
+    pytest.importorskip("numpy", reason="the decipher job type needs sudoless[mcmc]")
+    project = write_project(tmp_path / "p", {
+        "steal.job": f"type=decipher\ninput={home.home / 'admin-password'}\n",
+        "sneak.job": "type=decipher\ninput=../../admin-password\n",
+    })
+    store = Store(home.database_url)
+    try:
+        outcome = run_flow(store, home, project, "steal")
+        sneaky = run_flow(store, home, project, "sneak")
+    finally:
+        store.close()
+    for result, name in ((outcome, "steal"), (sneaky, "sneak")):
+        assert result.jobs[name] == Status.FAILED
+        assert "jobs may not use files in" in result.log(name), result.log(name)
+        assert "the-admin-password" not in result.log(name)

@@ -165,6 +165,8 @@ class JobSandbox:
     read: tuple[Path, ...] = ()
     write: tuple[Path, ...] = ()
     enabled: bool = True
+    #: whether :meth:`allows` is asked by in-process job types (the ``sandbox`` setting, kernel or not)
+    checks_paths: bool = True
     _ruleset: int | None = field(default=None, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -174,7 +176,7 @@ class JobSandbox:
         status = sandbox_status(settings)
         spark = settings.home / "spark"
         return cls(settings.home, workdir, read=(spark, *settings.sandbox_read_paths),
-                   write=settings.sandbox_write_paths, enabled=status.isolated)
+                   write=settings.sandbox_write_paths, enabled=status.isolated, checks_paths=settings.sandbox)
 
     def allows(self, path: Path) -> bool:
         """Whether a job may use ``path``: what in-process job types check before they open a file."""

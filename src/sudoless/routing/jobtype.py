@@ -51,7 +51,7 @@ class RoutesJob:
                 ctx.log.line("routes job needs an 'input' instance file", "ERROR")
                 return JobResult(False, message="no input")
             problem = read_problem(
-                ctx.workdir / ctx.props["input"],
+                ctx.path(ctx.props["input"]),
                 dispatchers=_opt(ctx, "dispatchers", int),
                 metric=_opt(ctx, "metric", str),
                 objective=_opt(ctx, "objective", str),
@@ -70,13 +70,13 @@ class RoutesJob:
             )  # type: ignore[arg-type]
             report = check(problem, solution.routes)
             if ctx.props.get("output"):
-                target = ctx.workdir / ctx.props["output"]
+                target = ctx.path(ctx.props["output"])
                 target.parent.mkdir(parents=True, exist_ok=True)
                 write_solution(target, solution, problem)
             if ctx.props.get("plot"):
                 from sudoless.routing.plot import plot_routes
 
-                plot_routes(problem, solution, ctx.workdir / ctx.props["plot"])
+                plot_routes(problem, solution, ctx.path(ctx.props["plot"]))
         except (OSError, ValueError, SudolessError) as exc:
             ctx.log.line(f"routes: {exc}", "ERROR")
             return JobResult(False, message=str(exc))

@@ -50,7 +50,7 @@ _FLAGS = {
 
 def _path(ctx: JobContext, key: str) -> Path | None:
     raw = ctx.props.get(key, "").strip()
-    return (ctx.workdir / raw) if raw else None
+    return ctx.path(raw) if raw else None
 
 
 @register("spark")
@@ -71,7 +71,7 @@ class SparkJob:
         conf = {key[len("conf.") :]: value for key, value in ctx.props.items() if key.startswith("conf.")}
         try:
             spec = SubmitSpec(
-                app=str(ctx.workdir / (jar or py_file)),
+                app=str(ctx.path(jar or py_file)),
                 args=split_command(ctx.props.get("params", "")),
                 env_archive=_path(ctx, "env"),
                 venv=_path(ctx, "venv"),

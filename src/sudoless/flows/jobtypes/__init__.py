@@ -39,6 +39,16 @@ class JobContext:
     #: the paths in-process job types may open (:meth:`JobSandbox.allows`); None runs them unconfined
     sandbox: JobSandbox | None = None
 
+    def path(self, relative: str) -> Path:
+        """``relative`` (or absolute) under the working directory, for a job type that opens files in the
+        runner's own process, where no kernel confines it: a path the sandbox keeps from jobs (the server's
+        database, its secrets, another execution) raises :class:`JobError`."""
+        path = self.workdir / relative
+        if self.sandbox is not None and self.sandbox.checks_paths and not self.sandbox.allows(path):
+            raise JobError(f"{relative}: jobs may not use files in {self.sandbox.home} outside their execution "
+                           "directory (the sandbox_read and sandbox_write settings grant more)")
+        return path
+
 
 @dataclass
 class JobResult:

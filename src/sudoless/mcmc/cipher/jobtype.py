@@ -20,7 +20,6 @@ Output properties for dependants: ``plaintext``, ``key``, ``score``, ``confidenc
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from sudoless.config import load_settings
 from sudoless.errors import SudolessError
@@ -48,7 +47,7 @@ class DecipherJob:
         ctx.started(None)
         try:
             if ctx.props.get("input"):
-                path = ctx.workdir / ctx.props["input"]
+                path = ctx.path(ctx.props["input"])
                 ciphertext = path.read_text(encoding="utf-8")
             elif ctx.props.get("ciphertext"):
                 ciphertext = ctx.props["ciphertext"]
@@ -61,7 +60,7 @@ class DecipherJob:
             seed = int(_number(ctx, "seed", 0))
             threshold = _number(ctx, "min.confidence", 0.5)
             model_path = ctx.props.get("model", "").strip()
-            model = (LanguageModel.load(ctx.workdir / model_path) if model_path
+            model = (LanguageModel.load(ctx.path(model_path)) if model_path
                      else cached_default(load_settings(ctx.env).home))
             started = time.monotonic()
             solution = solve(ciphertext, model, kind=ctx.props.get("kind", "auto") or "auto", time_limit=limit,
@@ -74,7 +73,11 @@ class DecipherJob:
         ctx.log.line(f"deciphered a {solution.kind} in {time.monotonic() - started:.1f} s, {solution.rounds} rounds: "
                      f"score {solution.score:.1f}, confidence {solution.confidence:.2f}")
         if ctx.props.get("output"):
-            target = ctx.workdir / Path(ctx.props["output"])
+            try:
+                target = ctx.path(ctx.props["output"])
+            except SudolessError as exc:
+                ctx.log.line(f"decipher: {exc}", "ERROR")
+                return JobResult(False, message=str(exc))
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(solution.plaintext, encoding="utf-8")
         key = solution.cipher_alphabet if solution.kind != "homophonic" else " ".join(
