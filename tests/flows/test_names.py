@@ -95,7 +95,8 @@ def test_other_names_run_inside_the_execution_directory(store, settings, tmp_pat
     job = {"node": name, "flow": "job", "job": name}[kind]
     flow = {"node": "f", "flow": name, "job": name}[kind]
     outcome = run_flow(store, settings, write_project(tmp_path / "src" / "p", files), flow)
-    assert outcome.status == Status.SUCCEEDED and outcome.jobs == {job: Status.SUCCEEDED}
+    assert outcome.status == Status.SUCCEEDED and outcome.jobs == {job: Status.SUCCEEDED}, \
+        (outcome.jobs, outcome.log(job) if job in outcome.jobs else outcome.log())
     props = outcome.workdir / ".jobs" / f"{attempt_stem(job, 0)}.props"
     assert props.parent == outcome.workdir / ".jobs" and props.is_file()
     assert outcome.props(job)["azkaban.job.id"] == job
