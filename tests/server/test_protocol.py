@@ -219,8 +219,13 @@ def test_missing_or_malformed_integer_parameter_is_a_500(live: LiveServer, admin
     assert malformed.status_code == 500
 
 
-def test_status_needs_no_login(live: LiveServer) -> None:
-    body = json.loads(live.http().get("/status").text)
+def test_status_needs_no_login_and_tells_only_up(live: LiveServer) -> None:
+    anonymous = live.http().get("/status")
+    assert anonymous.status_code == 200 and anonymous.text == '{\n  "status" : "up"\n}'
+
+
+def test_status_tells_an_admin_what_azkaban_tells(live: LiveServer, admin: Client) -> None:
+    body = json.loads(admin.get("/status").text)
     assert set(body) == {
         "version",
         "pid",

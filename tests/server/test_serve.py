@@ -150,6 +150,8 @@ def test_https_with_the_cert_command(home: Path) -> None:
         assert "Secure" in response.headers["set-cookie"]
         by_name = httpx.get(f"https://localhost:{server.port}/status", verify=trust)
         assert by_name.status_code == 200
+        for answer in (response, by_name, httpx.get(f"https://localhost:{server.port}/index", verify=trust)):
+            assert answer.headers["strict-transport-security"] == "max-age=31536000"  # HSTS under --https
         with pytest.raises(httpx.TransportError):  # plain HTTP is not served on the TLS port
             httpx.get(f"http://127.0.0.1:{server.port}/status", timeout=5).raise_for_status()
     finally:
@@ -183,7 +185,7 @@ def test_http_worker_processes_share_the_port_and_the_sessions(home: Path) -> No
     for _ in range(200):
         # A new connection each time: the kernel hands each accept to whichever process is waiting.
         with httpx.Client() as client:
-            pids.add(client.get(server.url + "/status").json()["pid"])
+            pids.add(client.get(server.url + "/status", params={"session.id": session}).json()["pid"])
             listing = client.get(server.url + "/index", params={"ajax": "fetchuserprojects", "session.id": session})
             assert listing.status_code == 200 and "projects" in listing.json(), listing.text
         if len(pids) == 3:

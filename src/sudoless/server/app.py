@@ -29,6 +29,7 @@ from sudoless.flows.store import Store
 from sudoless.server import api, pages, sessions
 from sudoless.server.ajax import executor, index, login, manager, schedule, status
 from sudoless.server.dispatch import Call, Services, Servlet, answer
+from sudoless.server.headers import StrictTransport, protect_page
 from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
 from sudoless.server.responses import jetty_error, json_response, text_response
 
@@ -48,7 +49,7 @@ ANONYMOUS = User(name="", roles=(), groups=(), proxy_users=(), email="")
 
 def create_app(settings: Settings, store: Store, accounts: Accounts, scheduler: Scheduler, *,
                secure: bool = False) -> Starlette:
-    """The application over an opened store; ``secure`` marks cookies Secure (served over HTTPS)."""
+    """The application over an opened store; ``secure`` (served over HTTPS) marks cookies Secure and adds HSTS."""
     services = Services(settings=settings, store=store, accounts=accounts, scheduler=scheduler,
                         secret=sessions.load_secret(settings.home), secure=secure, version=status.version(),
                         started=store.clock())
@@ -64,6 +65,8 @@ def create_app(settings: Settings, store: Store, accounts: Accounts, scheduler: 
     app.state.services = services
     app.state.servlets = {servlet.path: servlet for servlet in SERVLETS}
     ui.install(app, services)
+    if secure:
+        app.add_middleware(StrictTransport)  # added last, so it is outermost: every answer carries it
     return app
 
 
@@ -93,7 +96,7 @@ def _endpoint(services: Services, servlet: Servlet) -> Callable[[Request], Await
         except BadBody as exc:
             return json_response({"error": str(exc)}, status=400)
         try:
-            return await run_in_threadpool(handle, services, servlet, request, params)
+            return protect_page(await run_in_threadpool(handle, services, servlet, request, params))
         finally:
             params.close()
 

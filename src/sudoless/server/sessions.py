@@ -98,6 +98,10 @@ def csrf_ok(request: Request, params: Params, secret: bytes, session: str, via_c
 
 
 def same_origin(request: Request) -> bool:
+    """Whether a browser sent ``request`` from this server's own pages; True for non-browser clients.
+
+    The one test behind the CSRF check and both login forms (``/ui/login`` and Azkaban's ``action=login``).
+    """
     site = request.headers.get("sec-fetch-site")
     if site is not None:
         return site in ("same-origin", "none")

@@ -1,4 +1,10 @@
-"""``/status``: server health without login (Azkaban's StatusServlet), for load balancers and monitors."""
+"""``/status``: server health without login, for load balancers and monitors; details for admins only.
+
+Azkaban's StatusServlet tells anyone the version, the process id, the installation path, memory and every
+executor's host and port. Without a login sudoless answers only ``{"status" : "up"}`` (HTTP 200), or
+``{"status" : "down"}`` with HTTP 503 when the database does not answer; a request with an admin's
+session (cookie or ``session.id``) gets Azkaban's full answer.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from starlette.responses import Response
 
 from sudoless.flows.sandbox import sandbox_status
 from sudoless.flows.store import projects as queries
+from sudoless.server import sessions
 from sudoless.server.dispatch import Call, Route, Servlet
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
@@ -44,11 +51,20 @@ def _memory_limit() -> int:
     return -1 if soft == resource.RLIM_INFINITY else int(soft)
 
 
+def _from_admin(call: Call) -> bool:
+    """Whether the request carries a live session of a global admin (the servlet itself is public)."""
+    session, _ = sessions.session_id(call.request, call.params)
+    user = call.accounts.session_user(session) if session else None
+    return user is not None and user.is_admin
+
+
 def server_status(call: Call) -> Response:
     store = call.store
+    database_up = queries.database_up(store)
+    if not _from_admin(call):
+        return json_response({"status": "up" if database_up else "down"}, status=200 if database_up else 503)
     now = store.clock()
     timeout = int(call.settings.executor_timeout * 1000)
-    database_up = queries.database_up(store)
     executors = {str(x.id): {"id": x.id, "host": x.host, "pid": x.pid, "active": now - x.heartbeat <= timeout,
                              "started": x.started, "heartbeat": x.heartbeat}
                  for x in (queries.executors(store) if database_up else ())}

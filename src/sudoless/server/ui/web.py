@@ -36,22 +36,12 @@ from sudoless.flows.model import Status
 from sudoless.flows.store import projects as project_queries
 from sudoless.server import flash, sessions
 from sudoless.server.dispatch import Call, Route, Services, Servlet, Target, answer
+from sudoless.server.headers import SECURITY_HEADERS
 from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
 from sudoless.server.ui.layout import Layout
 
 __all__ = ["Ui", "api_permission", "data", "endpoint", "error_page", "format_duration", "locate_execution",
            "locate_project", "locate_schedule", "page_url", "render"]
-
-#: Scripts and styles only from this server; data may be fetched only from it too.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
-
 
 class LayoutCache:
     """Graph layouts by (project id, version, flow, expanded flows). Stored versions never change, so
