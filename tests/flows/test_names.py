@@ -3,7 +3,9 @@ one line naming the file and the name, or runs with every file it causes inside 
 
 Names that cannot be file names (a ``/``, NUL, 10,000 characters) reach the loader through Flow 2.0 node
 names; the rest are tried as Flow 2.0 flow names (the ``.flow`` file's name) and Flow 1.0 job names (the
-``.job`` file's name) too. Each name carries a token, so that any file it caused is found by name.
+``.job`` file's name) too. Each name carries a token, so that any file it caused is found by name. The
+store is SQLite: names reach no database code here (tests/server/test_names.py runs them on all three), and
+the live server of tests/server would claim executions queued in the shared database.
 """
 
 from __future__ import annotations
@@ -70,13 +72,13 @@ def escaped(root: Path, workdir: Path) -> list[Path]:
 
 @pytest.mark.parametrize(("index", "kind"), [(i, k) for i, (name, _) in enumerate(REFUSED)
                                               for k in kinds(name, i not in NODE_ONLY)])
-def test_hostile_names_are_refused_at_upload(store, settings, tmp_path: Path, index: int, kind: str) -> None:
+def test_hostile_names_are_refused_at_upload(sqlite_store, settings, tmp_path: Path, index: int, kind: str) -> None:
     name, reason = REFUSED[index]
     files = {"node": lambda: flow2(node=name), "flow": lambda: flow2(flow=name),
              "job": lambda: {f"{name}.job": "type=command\ncommand=echo ran\n"}}[kind]()
     source = write_project(tmp_path / "src" / "p", files)
     with pytest.raises(ProjectError) as refused:
-        upload_project(store, settings, source, "tester", name=f"names-{uuid.uuid4().hex[:8]}")
+        upload_project(sqlite_store, settings, source, "tester", name=f"names-{uuid.uuid4().hex[:8]}")
     message = str(refused.value)
     assert "\n" not in message, message
     if ("\\" in name or ":" in name) and kind != "node":  # the archive refuses such file names itself
@@ -88,13 +90,13 @@ def test_hostile_names_are_refused_at_upload(store, settings, tmp_path: Path, in
 
 
 @pytest.mark.parametrize(("name", "kind"), [(name, k) for name in ACCEPTED for k in kinds(name)])
-def test_other_names_run_inside_the_execution_directory(store, settings, tmp_path: Path, name: str,
+def test_other_names_run_inside_the_execution_directory(sqlite_store, settings, tmp_path: Path, name: str,
                                                         kind: str) -> None:
     files = {"node": lambda: flow2(node=name), "flow": lambda: flow2(flow=name),
              "job": lambda: {f"{name}.job": "type=command\ncommand=echo ran\n"}}[kind]()
     job = {"node": name, "flow": "job", "job": name}[kind]
     flow = {"node": "f", "flow": name, "job": name}[kind]
-    outcome = run_flow(store, settings, write_project(tmp_path / "src" / "p", files), flow)
+    outcome = run_flow(sqlite_store, settings, write_project(tmp_path / "src" / "p", files), flow)
     assert outcome.status == Status.SUCCEEDED and outcome.jobs == {job: Status.SUCCEEDED}, \
         (outcome.jobs, outcome.log(job) if job in outcome.jobs else outcome.log())
     props = outcome.workdir / ".jobs" / f"{attempt_stem(job, 0)}.props"
