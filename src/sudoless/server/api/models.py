@@ -242,7 +242,8 @@ class RunOptions(Strict):
     sla: Annotated[list[SlaRuleModel], Field(max_length=100)] = Field([], description="this run's SLA rules")
     sla_emails: Annotated[list[Email], Field(max_length=100)] = []
     sla_webhook: Annotated[str | None, Field(max_length=2000, pattern=r"^https?://")] = Field(
-        None, description="an http(s) URL the SLA misses are POSTed to")
+        None, description="an http(s) URL the SLA misses are POSTed to; its host must be on the admin's "
+                          "webhook_hosts list (empty by default), else the request is refused with 400")
 
 
 class RunOptionsView(BaseModel):
@@ -388,4 +389,5 @@ class ScheduleInfo(BaseModel):
 class SlaRequest(Strict):
     rules: Annotated[list[SlaRuleModel], Field(max_length=100)]
     emails: Annotated[list[Email], Field(max_length=100)] = []
-    webhook: Annotated[str | None, Field(max_length=2000, pattern=r"^https?://")] = None
+    webhook: Annotated[str | None, Field(max_length=2000, pattern=r"^https?://", description=(
+        "an http(s) URL the SLA misses are POSTed to; its host must be on the admin's webhook_hosts list"))] = None
