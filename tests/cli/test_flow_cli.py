@@ -123,3 +123,28 @@ def test_invalid_upload_leaves_no_state(tmp_path):
     assert store.executions() == []
     assert not (tmp_path / "projects").exists() or not any((tmp_path / "projects").iterdir())
     store.close()
+
+
+def test_run_follows_an_execution_another_executor_claimed_first(tmp_path, sqlite_store):
+    """A `sudoless server` sharing the database may claim what `flow run` just queued: the command then
+    follows it there to the end and reports its real status (it used to exit 1 with the flow still RUNNING)."""
+    import threading
+
+    from sudoless.cli.flow import _run_with_display
+    from sudoless.config import Settings
+    from sudoless.flows.executions import submit_flow, upload_project
+    from sudoless.flows.executor import Executor
+    from sudoless.flows.model import Status
+
+    settings = Settings(home=tmp_path / "home")
+    project = write_project(tmp_path / "proj", {"slow.job": "type=command\ncommand=sleep 1\n"})
+    upload_project(sqlite_store, settings, project, "tester", name="proj")
+    exec_id = submit_flow(sqlite_store, settings, "proj", "slow")
+    server = Executor(sqlite_store, settings)
+    assert sqlite_store.claim(server.id, exec_id) == exec_id  # the server wins the race
+    runner = threading.Thread(target=server.run_claimed, args=(exec_id,))
+    runner.start()
+    try:
+        assert _run_with_display(sqlite_store, settings, exec_id, live=False) == Status.SUCCEEDED
+    finally:
+        runner.join()

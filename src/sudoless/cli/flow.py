@@ -142,11 +142,13 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
 
 def _run_with_display(store: Store, settings: Any, exec_id: int, live: bool) -> Status:
     import threading
+    import time
 
     from rich.console import Console
     from rich.live import Live
 
     from sudoless.flows.executor import Executor
+    from sudoless.flows.model import TERMINAL_FLOW
 
     executor = Executor(store, settings)
     outcome: dict[str, Any] = {}
@@ -154,6 +156,10 @@ def _run_with_display(store: Store, settings: Any, exec_id: int, live: bool) -> 
     def work() -> None:
         try:
             outcome["status"] = executor.claim_and_run(exec_id)
+            # Another executor sharing the database (a running `sudoless server`) claimed it first: it runs
+            # there, and this command follows it to the end, as if it ran here.
+            while outcome["status"] is None and store.execution(exec_id).status not in TERMINAL_FLOW:
+                time.sleep(0.25)
         except BaseException as exc:  # re-raised in the main thread
             outcome["error"] = exc
 
