@@ -120,7 +120,9 @@ def test_a_job_cannot_touch_the_home_but_keeps_its_own_folder_and_tmp(
         "read_system": ["read", "/etc/hostname" if Path("/etc/hostname").exists() else sys.executable],
     }
     project = probe_flow(tmp_path / "second", {**attacks, **allowed},
-                         {"python": "python3 -c \"print(6 * 7)\""})
+                         {"python": "python3 -c \"print(6 * 7)\"",
+                          # the home lies in the temporary folder here: the job gets one of its own
+                          "tempfile": "python3 -c \"import tempfile; print(tempfile.mkstemp()[1])\""})
     (project / "read_tmp.job").write_text((project / "read_tmp.job").read_text() + "dependencies=write_tmp\n")
     second = run(home, project)
     for name in attacks:
@@ -130,6 +132,8 @@ def test_a_job_cannot_touch_the_home_but_keeps_its_own_folder_and_tmp(
     for name in allowed:
         assert second.jobs[name] == Status.SUCCEEDED, second.log(name)
     assert second.jobs["python"] == Status.SUCCEEDED and "42" in second.log("python")
+    assert second.jobs["tempfile"] == Status.SUCCEEDED, second.log("tempfile")
+    assert f"{second.workdir}/.tmp/" in second.log("tempfile")
     assert (second.workdir / "mine.txt").exists() and (scratch / "out.txt").exists()
     assert not (home.home / "config.toml").exists()
     assert (home.home / "admin-password").read_text() == "the-admin-password\n"

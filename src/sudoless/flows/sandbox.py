@@ -30,6 +30,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -167,6 +168,9 @@ class JobSandbox:
     enabled: bool = True
     #: whether :meth:`allows` is asked by in-process job types (the ``sandbox`` setting, kernel or not)
     checks_paths: bool = True
+    #: a temporary folder of the execution's own, given to its jobs (TMPDIR, java.io.tmpdir) when the
+    #: system's is on the way to the home, where a confined job cannot create entries
+    tmpdir: Path | None = None
     _ruleset: int | None = field(default=None, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -175,8 +179,13 @@ class JobSandbox:
     def for_execution(cls, settings: Settings, workdir: Path) -> JobSandbox:
         status = sandbox_status(settings)
         spark = settings.home / "spark"
+        with contextlib.suppress(OSError):  # made now, so that the rule covers caches the run fills later
+            spark.mkdir(mode=0o700, exist_ok=True)
+        system_tmp = os.path.realpath(tempfile.gettempdir())
+        blocked = Path(os.path.realpath(settings.home)).is_relative_to(system_tmp)
         return cls(settings.home, workdir, read=(spark, *settings.sandbox_read_paths),
-                   write=settings.sandbox_write_paths, enabled=status.isolated, checks_paths=settings.sandbox)
+                   write=settings.sandbox_write_paths, enabled=status.isolated, checks_paths=settings.sandbox,
+                   tmpdir=workdir / ".tmp" if blocked else None)
 
     def allows(self, path: Path) -> bool:
         """Whether a job may use ``path``: what in-process job types check before they open a file."""
@@ -191,6 +200,10 @@ class JobSandbox:
         env = job_env(env)
         if not self.enabled:
             return subprocess.Popen(argv, env=env, **kwargs)
+        if self.tmpdir is not None:
+            self.tmpdir.mkdir(exist_ok=True)
+            java = f"{env.get('JAVA_TOOL_OPTIONS', '')} -Djava.io.tmpdir={self.tmpdir}".strip()
+            env.update(TMPDIR=str(self.tmpdir), JAVA_TOOL_OPTIONS=java)
         ruleset = self._prepared()
         outcome: list[Any] = []
 

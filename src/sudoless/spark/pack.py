@@ -19,6 +19,7 @@ every packed file's path, size, mode and mtime; that cache has a size cap (see :
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import io
@@ -316,15 +317,19 @@ def pack_env(
         target.parent.mkdir(parents=True, exist_ok=True)
         write_archive(members, target, venv, roots, notes, level=level)
         if cached_path is not None and target != cached_path:
-            cached_path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                os.link(target, cached_path)  # the archive is never modified in place, so sharing is safe
-            except OSError:
-                shutil.copyfile(target, cached_path)
+                cached_path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(target, cached_path)  # the archive is never modified in place, so sharing is safe
+                except OSError:
+                    shutil.copyfile(target, cached_path)
+            except PermissionError:  # in a flow job, whose sandbox lets it read the cache but not fill it
+                cached_path = None
     if cached_path is not None and cached_path.is_file():
         mark_used(cached_path)
         if cache_home is not None and cache_cap_bytes is not None:
-            trim(cache_home, cache_cap_bytes, keep=[cached_path])
+            with contextlib.suppress(PermissionError):  # the same sandbox: trimming is for unconfined runs
+                trim(cache_home, cache_cap_bytes, keep=[cached_path])
     return PackResult(
         path=target,
         bytes=target.stat().st_size,
