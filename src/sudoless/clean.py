@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,16 +77,21 @@ def tree_bytes(path: Path) -> int:
         return st.st_size
     seen: set[tuple[int, int]] = set()
     total = 0
+    for st in file_stats(path):
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
+
+
+def file_stats(path: Path) -> Iterator[os.stat_result]:
+    """``lstat`` of every file under the folder ``path``; files that vanish meanwhile are skipped."""
     for folder, _, files in os.walk(path):
         for name in files:
             try:
-                st = os.lstat(os.path.join(folder, name))
+                yield os.lstat(os.path.join(folder, name))
             except FileNotFoundError:
                 continue
-            if (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                total += st.st_size
-    return total
 
 
 def _writable_and_retry(function: Callable[[str], object], name: str, _: object) -> None:

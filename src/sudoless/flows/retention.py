@@ -14,7 +14,6 @@ kinds through :func:`flow_cleanables`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -109,16 +108,9 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
 
 def unshared_bytes(path: Path) -> int:
     """The bytes of the files under ``path`` that no link elsewhere keeps: what removing it frees."""
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(folder, name))
-            except FileNotFoundError:
-                continue
-            if st.st_nlink == 1:
-                total += st.st_size
-    return total
+    from sudoless.clean import file_stats
+
+    return sum(st.st_size for st in file_stats(path) if st.st_nlink == 1)
 
 
 def _removed(path: Path) -> bool:
