@@ -1,5 +1,6 @@
 """Project life cycle beyond a single upload: create, upload keeping schedules consistent, delete, purge;
-and the per-flow and per-job settings of a project: flow locks and job override properties.
+and the per-flow and per-job settings of a project: flow locks, job override properties and what its jobs may
+touch beyond the sandbox's defaults.
 
 These are the operations Azkaban's ProjectManager performs for its web server; the HTTP layer and the
 command line call them. Error messages are Azkaban's, since API clients show them verbatim.
@@ -12,16 +13,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sudoless.config import Settings
-from sudoless.errors import InputError, NotFoundError, StateError
+from sudoless.errors import InputError, NotFoundError, PermissionDenied, StateError
 from sudoless.flows.executions import upload_project
 from sudoless.flows.model import Project
 from sudoless.flows.store import Store, project_settings
 from sudoless.flows.store import projects as queries
-from sudoless.flows.store.project_settings import FlowLock
+from sudoless.flows.store.project_settings import FlowLock, SandboxGrants
 from sudoless.flows.store.projects import FlowRecord, ProjectRecord
 
 __all__ = ["change_description", "create_project", "delete_project", "flow_lock", "job_override", "purge_project",
-           "set_flow_lock", "set_job_override", "upload_archive"]
+           "set_flow_lock", "set_job_override", "set_sandbox_grants", "upload_archive"]
 
 #: Width of the ``job_overrides`` key columns.
 MAX_OVERRIDE_KEY = 255
@@ -158,3 +159,41 @@ def set_job_override(store: Store, project: ProjectRecord, flow_id: str, job_id:
     project_settings.set_job_override(store, project.id, project.version, key_flow, job, dict(props), user)
     shown = ", ".join(f"{key}={value}" for key, value in sorted(props.items()))
     queries.add_event(store, project.id, "PROPERTY_OVERRIDE", user, f"Modified Properties: {job} {{{shown}}}")
+
+
+# -- sandbox grants -----------------------------------------------------------------------------------------
+
+def _paths(field: str, paths: list[str]) -> tuple[str, ...]:
+    for path in paths:
+        if not path.startswith("/") or "\0" in path or any(ch < " " for ch in path):
+            raise InputError(f"{field}: {path!r} is not an absolute path; give each path in full, from '/'")
+    return tuple(dict.fromkeys(paths))
+
+
+def _ports(ports: list[str] | None) -> tuple[int, ...] | None:
+    if ports is None:
+        return None
+    numbers = []
+    for port in ports:
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise InputError(f"ports: {port!r} is not a TCP port; give numbers from 1 to 65535")
+        numbers.append(int(port))
+    return tuple(sorted(set(numbers)))
+
+
+def set_sandbox_grants(store: Store, project: ProjectRecord, read: list[str], write: list[str],
+                       ports: list[str] | None, user: str, *, is_admin: bool) -> SandboxGrants:
+    """Let the project's jobs read ``read``, read and write ``write`` and connect only to TCP ``ports``
+    (None: any port); replaces the previous grants and returns the new ones.
+
+    Only a server admin may call this: a grant widens what every job of the project touches (a project's own
+    ADMIN, any user who created it, could otherwise open SUDOLESS_HOME to their jobs).
+    """
+    if not is_admin:
+        raise PermissionDenied("Permission denied. Only a server admin may grant paths or ports to jobs.")
+    grants = SandboxGrants(_paths("read", read), _paths("write", write), _ports(ports))
+    project_settings.set_sandbox_grants(store, project.id, grants, user)
+    ports_shown = "any" if grants.ports is None else list(grants.ports)
+    shown = f"read={list(grants.read)} write={list(grants.write)} ports={ports_shown}"
+    queries.add_event(store, project.id, "PROPERTY_OVERRIDE", user, f"Sandbox grants: {shown}")
+    return grants

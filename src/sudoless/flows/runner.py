@@ -40,7 +40,7 @@ from sudoless.flows.model import FINISHED, FailureAction, Flow, Node, Project, S
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.pipeline import Pipeline
 from sudoless.flows.sandbox import JobSandbox
-from sudoless.flows.store import ExecutionRecord, Store
+from sudoless.flows.store import ExecutionRecord, Store, project_settings
 
 CONTROL_POLL_SECONDS = 0.5
 #: A job's RUNNING row waits this long before it is written, so that a job that ends sooner costs one
@@ -133,7 +133,8 @@ class FlowRunner:
         #: the executor's environment, read once: jobs get a copy plus their ``env.*`` properties
         self.base_env = dict(os.environ)
         #: what each job process of this execution may touch: its directory, not the rest of the home
-        self.sandbox = JobSandbox.for_execution(settings, workdir)
+        self.sandbox = JobSandbox.for_execution(settings, workdir,
+                                                project_settings.sandbox_grants(store, record.project_id))
         self.root_input: dict[str, str] | None = None
         self._expand(self.flow, "", "")
         self._load_state()

@@ -12,7 +12,10 @@ job keeps, which is everything except the branch that leads to SUDOLESS_HOME:
   executions' files are theirs;
 - inside SUDOLESS_HOME only the execution's own directory (everything) and the Spark caches (read and
   execute: packed environments and Java that the ``spark`` job type runs from) are allowed, plus the paths an
-  admin grants with the ``sandbox_read`` and ``sandbox_write`` settings;
+  admin grants with the ``sandbox_read`` and ``sandbox_write`` settings, server-wide, or to one project's
+  jobs with its sandbox grants (:func:`sudoless.flows.projects.set_sandbox_grants`);
+- with Landlock ABI 4+ a project's grants may name the only TCP ports its jobs connect to (binding stays
+  open); on older kernels that restriction cannot be enforced and jobs connect anywhere, as by default;
 - with Landlock ABI 6+ the job cannot signal a process outside its sandbox (the server, other jobs).
 
 The rule set of an execution is built once, at its first job, and applied to each job process by a fresh
@@ -40,11 +43,14 @@ from typing import Any
 
 from sudoless.config import Settings
 from sudoless.errors import ConfigError
+from sudoless.flows.store.project_settings import SandboxGrants
 
 #: syscall numbers: the same on x86_64 and aarch64 (the generic table), which is where they are known here
 _SYSCALLS = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
 _CREATE_RULESET_VERSION = 1
 _RULE_PATH_BENEATH = 1
+_RULE_NET_PORT = 2
+_NET_CONNECT_TCP = 1 << 1
 _PR_SET_NO_NEW_PRIVS = 38
 _SCOPE_SIGNAL = 1 << 1
 
@@ -69,6 +75,11 @@ class _RulesetAttr(ctypes.Structure):
 class _PathBeneathAttr(ctypes.Structure):
     _pack_ = 1
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+class _NetPortAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("port", ctypes.c_uint64)]
 
 
 @cache
@@ -171,21 +182,26 @@ class JobSandbox:
     #: a temporary folder of the execution's own, given to its jobs (TMPDIR, java.io.tmpdir) when the
     #: system's is on the way to the home, where a confined job cannot create entries
     tmpdir: Path | None = None
+    #: the only TCP ports a job may connect to (Landlock ABI 4+); None: any
+    ports: tuple[int, ...] | None = None
     _ruleset: int | None = field(default=None, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
-    def for_execution(cls, settings: Settings, workdir: Path) -> JobSandbox:
+    def for_execution(cls, settings: Settings, workdir: Path, grants: SandboxGrants | None = None) -> JobSandbox:
+        """The sandbox of an execution at ``workdir``: the server's settings plus its project's ``grants``."""
+        grants = grants or SandboxGrants()
         status = sandbox_status(settings)
         spark = settings.home / "spark"
         with contextlib.suppress(OSError):  # made now, so that the rule covers caches the run fills later
             spark.mkdir(mode=0o700, exist_ok=True)
         system_tmp = os.path.realpath(tempfile.gettempdir())
         blocked = Path(os.path.realpath(settings.home)).is_relative_to(system_tmp)
-        return cls(settings.home, workdir, read=(spark, *settings.sandbox_read_paths),
-                   write=settings.sandbox_write_paths, enabled=status.isolated, checks_paths=settings.sandbox,
-                   tmpdir=workdir / ".tmp" if blocked else None)
+        return cls(settings.home, workdir, read=(spark, *settings.sandbox_read_paths, *map(Path, grants.read)),
+                   write=(*settings.sandbox_write_paths, *map(Path, grants.write)), enabled=status.isolated,
+                   checks_paths=settings.sandbox, tmpdir=workdir / ".tmp" if blocked else None,
+                   ports=grants.ports)
 
     def allows(self, path: Path) -> bool:
         """Whether a job may use ``path``: what in-process job types check before they open a file."""
@@ -238,16 +254,19 @@ class JobSandbox:
             if self._ruleset is None:
                 self._ruleset = build_ruleset(landlock_abi()[0], self.home,
                                               [(self.workdir, None), *((p, _READ_RIGHTS) for p in self.read),
-                                               *((p, None) for p in self.write)])
+                                               *((p, None) for p in self.write)], ports=self.ports)
             return self._ruleset
 
 
-def build_ruleset(abi: int, home: Path, grants: Iterable[tuple[Path, int | None]]) -> int:
+def build_ruleset(abi: int, home: Path, grants: Iterable[tuple[Path, int | None]],
+                  ports: Iterable[int] | None = None) -> int:
     """A Landlock ruleset fd: everything but the branch to ``home``, then ``grants`` (path, rights; None is
-    every right). Grants that do not exist are skipped."""
+    every right). Grants that do not exist are skipped. ``ports``: the only TCP ports a connect may reach,
+    where the kernel handles network rights (ABI 4+); None or an older kernel leaves connect alone."""
     create, add, _ = _SYSCALLS[platform.machine()]
     every = _fs_rights(abi)
-    attr = _RulesetAttr(every, 0, _SCOPE_SIGNAL if abi >= 6 else 0)
+    net = _NET_CONNECT_TCP if ports is not None and abi >= 4 else 0
+    attr = _RulesetAttr(every, net, _SCOPE_SIGNAL if abi >= 6 else 0)
     size = 24 if abi >= 6 else (16 if abi >= 4 else 8)
     fd = _syscall(create, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
     rule = _PathBeneathAttr(0, -1)
@@ -279,6 +298,10 @@ def build_ruleset(abi: int, home: Path, grants: Iterable[tuple[Path, int | None]
             if os.path.exists(path):
                 wanted = every if rights is None else rights
                 allow(os.path.realpath(path), wanted if os.path.isdir(path) else wanted & _FILE_RIGHTS)
+        for port in ports if net else ():
+            port_rule = _NetPortAttr(_NET_CONNECT_TCP, port)
+            _syscall(add, ctypes.c_int(fd), ctypes.c_int(_RULE_NET_PORT), ctypes.byref(port_rule),
+                     ctypes.c_uint32(0))
     except BaseException:
         os.close(fd)
         raise

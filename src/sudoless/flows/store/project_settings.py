@@ -1,4 +1,4 @@
-"""Per-project settings beyond uploads: proxy users, flow locks and job override properties.
+"""Per-project settings beyond uploads: proxy users, flow locks, job override properties and sandbox grants.
 
 Azkaban keeps these on its project object (proxy users, ``Flow.isLocked``) and in ``project_properties``
 (``<job>.jor`` files); here they are three small tables. Functions take the
@@ -17,8 +17,9 @@ from sudoless.flows.store import Store
 from sudoless.flows.store import tables as t
 from sudoless.flows.store.accounts import _upsert
 
-__all__ = ["FlowLock", "add_proxy_user", "flow_lock", "flow_locks", "job_override", "job_overrides",
-           "proxy_users", "remove_proxy_user", "set_flow_lock", "set_job_override"]
+__all__ = ["FlowLock", "SandboxGrants", "add_proxy_user", "flow_lock", "flow_locks", "job_override", "job_overrides",
+           "proxy_users", "remove_proxy_user", "sandbox_grants", "set_flow_lock", "set_job_override",
+           "set_sandbox_grants"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,16 @@ class FlowLock:
     message: str | None
     locked_time: int
     locked_by: str
+
+
+@dataclass(frozen=True)
+class SandboxGrants:
+    """What an admin lets a project's jobs touch beyond the sandbox's defaults: paths to read, paths to read
+    and write, and the only TCP ports they may connect to (None: any port)."""
+
+    read: tuple[str, ...] = ()
+    write: tuple[str, ...] = ()
+    ports: tuple[int, ...] | None = None
 
 
 # -- proxy users ----------------------------------------------------------------------------------------------
@@ -116,3 +127,29 @@ def set_job_override(store: Store, project_id: int, version: int, flow_id: str, 
     with store.write() as conn:
         _upsert(conn, t.job_overrides, key, {"props": json.dumps(props, sort_keys=True),
                                              "modified_time": store.clock(), "modified_by": user})
+
+
+# -- sandbox grants -------------------------------------------------------------------------------------------
+
+def sandbox_grants(store: Store, project_id: int) -> SandboxGrants:
+    """The grants of a project; empty (the sandbox's defaults) when an admin set none."""
+    g = t.project_sandbox
+    with store.read() as conn:
+        row = conn.execute(sa.select(g).where(g.c.project_id == project_id)).first()
+    if row is None:
+        return SandboxGrants()
+    ports = None if row.connect_ports is None else tuple(json.loads(row.connect_ports))
+    return SandboxGrants(tuple(json.loads(row.read_paths)), tuple(json.loads(row.write_paths)), ports)
+
+
+def set_sandbox_grants(store: Store, project_id: int, grants: SandboxGrants, user: str) -> None:
+    """Store (replace) a project's grants; empty grants remove the row."""
+    g = t.project_sandbox
+    with store.write() as conn:
+        if grants == SandboxGrants():
+            conn.execute(g.delete().where(g.c.project_id == project_id))
+            return
+        ports = None if grants.ports is None else json.dumps(list(grants.ports))
+        _upsert(conn, g, {"project_id": project_id},
+                {"read_paths": json.dumps(list(grants.read)), "write_paths": json.dumps(list(grants.write)),
+                 "connect_ports": ports, "modified_time": store.clock(), "modified_by": user})

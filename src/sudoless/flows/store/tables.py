@@ -264,3 +264,15 @@ job_overrides = Table(
     Column("modified_time", BigInteger, nullable=False),
     Column("modified_by", String(255), nullable=False),
 )
+
+#: What an admin lets the jobs of a project touch beyond the sandbox's defaults: extra paths (JSON lists of
+#: absolute paths, read or read-write) and the TCP ports they may connect to (JSON list; NULL: any port).
+project_sandbox = Table(
+    "project_sandbox", metadata,
+    Column("project_id", Integer, primary_key=True),
+    Column("read_paths", Text, nullable=False),
+    Column("write_paths", Text, nullable=False),
+    Column("connect_ports", Text, nullable=True),
+    Column("modified_time", BigInteger, nullable=False),
+    Column("modified_by", String(255), nullable=False),
+)

@@ -315,6 +315,8 @@ MANAGER = Servlet.build("/manager", select, [
     Route("ajax:removeProxyUser", details.remove_proxy_user, ADMIN, changes_state=True),
     Route("ajax:setJobOverrideProperty", details.set_job_override_property, WRITE, changes_state=True),
     Route("ajax:setFlowLock", details.set_flow_lock, ADMIN, changes_state=True),
+    Route("ajax:getSandboxGrants", details.get_sandbox_grants, READ),
+    Route("ajax:setSandboxGrants", details.set_sandbox_grants, ADMIN, changes_state=True),
     Route("action:create", create, methods=POST, changes_state=True),
     Route("upload", upload, WRITE, locate=locate_upload, denied=upload_denied, methods=POST,
           changes_state=True),

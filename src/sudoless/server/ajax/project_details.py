@@ -211,6 +211,12 @@ def get_proxy_users(call: Call) -> Response:
     return reply(call, {"proxyUsers": call.accounts.proxy_users(call.project.id)})
 
 
+def get_sandbox_grants(call: Call) -> Response:
+    grants = project_settings.sandbox_grants(call.store, call.project.id)
+    return reply(call, {"read": list(grants.read), "write": list(grants.write),
+                        "ports": None if grants.ports is None else list(grants.ports)})
+
+
 def check_for_write_permission(call: Call) -> Response:
     return reply(call, {"hasWritePermission": call.allowed(call.project.id, WRITE)})
 
@@ -258,6 +264,20 @@ def set_job_override_property(call: Call) -> Response:
     except (NotFoundError, InputError) as exc:
         return reply(call, {"error": str(exc)})
     return reply(call)
+
+
+def set_sandbox_grants(call: Call) -> Response:
+    """``read``, ``write``, ``ports``: comma-separated lists; ``ports`` absent or empty lifts the restriction."""
+    def listed(key: str) -> list[str]:
+        return [item.strip() for item in (call.params.get(key) or "").split(",") if item.strip()]
+
+    ports = listed("ports")
+    try:
+        lifecycle.set_sandbox_grants(call.store, call.project, listed("read"), listed("write"), ports or None,
+                                     call.user.name, is_admin=call.user.is_admin)
+    except (InputError, PermissionDenied) as exc:
+        return reply(call, {"error": str(exc)})
+    return get_sandbox_grants(call)
 
 
 def set_flow_lock(call: Call) -> Response:
