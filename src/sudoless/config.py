@@ -89,11 +89,24 @@ class Settings:
 
     @property
     def database_url(self) -> str:
-        return self.db_url or f"sqlite:///{self.home / 'sudoless.db'}"
+        from sudoless.datadir import default_sqlite_url
+
+        return self.db_url or default_sqlite_url(self.home)
+
+    @property
+    def data_dir(self) -> Path:
+        """``home/data/<database key>``: the files named by this database's ids (:mod:`sudoless.datadir`)."""
+        from sudoless.datadir import database_dir
+
+        return database_dir(self.home, self.database_url)
 
     @property
     def executions_dir(self) -> Path:
-        return self.home / "executions"
+        return self.data_dir / "executions"
+
+    @property
+    def admin_password_file(self) -> Path:
+        return self.data_dir / "admin-password"
 
 
 _ENV = {
@@ -161,10 +174,14 @@ def _convert(name: str, raw: object, kind: type) -> object:
 
 def ensure_home(settings: Settings) -> Path:
     """Create the home directory private to the user (0700), or make an existing one private with the
-    secrets in it (0600): it holds the database and passwords. ConfigError when another account owns it."""
+    secrets in it (0600): it holds the database and passwords. ConfigError when another account owns it.
+    A home of an older version gets its per-database folder (:func:`sudoless.datadir.migrate_layout`)."""
+    from sudoless.datadir import migrate_layout
     from sudoless.private import tighten_home
 
-    return tighten_home(settings.home)
+    home = tighten_home(settings.home)
+    migrate_layout(home)
+    return home
 
 
 def database_password(settings: Settings) -> str | None:

@@ -26,7 +26,7 @@ __all__ = ["SECRET_PATTERNS", "create_private", "private_dir", "private_file", "
 SECRET_PATTERNS = (
     "config.toml",  # may hold db_password
     "sudoless.db", "sudoless.db-wal", "sudoless.db-shm", "sudoless.db-journal",
-    "admin-password", "server-secret", "tls/server.key",
+    "admin-password", "data/*/admin-password", "server-secret", "tls/server.key",
     "mysql/*/root.password", "mysql/*/sudoless.password", "mysql/*/client.cnf",
 )
 

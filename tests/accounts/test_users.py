@@ -114,11 +114,11 @@ def test_ensure_admin_creates_a_private_password_file_once(fresh_db: tuple[str, 
         accounts = Accounts(store, settings, hasher=CHEAP)
         password = accounts.ensure_admin()
         assert password and len(password) >= 20
-        secret = settings.home / "admin-password"
+        secret = settings.admin_password_file
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
         assert secret.read_text().strip() == password
         assert accounts.authenticate("admin", password, "127.0.0.1").is_admin
-        assert not [p for p in settings.home.iterdir() if p.name.startswith(".admin-password")]
+        assert not [p for p in secret.parent.iterdir() if p.name.startswith(".admin-password")]
         # A second start (even a second process) changes nothing.
         assert Accounts(store, settings, hasher=CHEAP).ensure_admin() is None
         assert secret.read_text().strip() == password
@@ -134,7 +134,7 @@ def test_ensure_admin_does_nothing_when_users_exist(fresh_db: tuple[str, str], t
         accounts = Accounts(store, settings, hasher=CHEAP)
         accounts.add_user("someone", "pw")
         assert accounts.ensure_admin() is None
-        assert not (settings.home / "admin-password").exists()
+        assert not settings.admin_password_file.exists()
     finally:
         store.close()
 
@@ -150,8 +150,9 @@ def test_ensure_admin_replaces_a_loose_old_file(fresh_db: tuple[str, str], tmp_p
         password = Accounts(store, settings, hasher=CHEAP).ensure_admin()
     finally:
         store.close()
-    assert old.read_text().strip() == password
-    assert stat.S_IMODE(old.stat().st_mode) == 0o600
+    saved = settings.admin_password_file  # the old top-level file moved there first, then was replaced
+    assert saved.read_text().strip() == password and not old.exists()
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
 
 
 def test_the_last_admin_cannot_be_removed(fresh_db: tuple[str, str], tmp_path: Path):

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import AZKABAN_PROJECTS
 from flows.harness import write_project
+from sudoless.config import Settings
 from sudoless.errors import NotFoundError
 from sudoless.flows.store import Store
 
@@ -121,7 +122,8 @@ def test_invalid_upload_leaves_no_state(tmp_path):
     with pytest.raises(NotFoundError):
         store.project_id("cyclefoundyamltest")
     assert store.executions() == []
-    assert not (tmp_path / "projects").exists() or not any((tmp_path / "projects").iterdir())
+    cache = Settings(home=tmp_path).data_dir / "projects"
+    assert not cache.exists() or not any(cache.iterdir())
     store.close()
 
 

@@ -196,6 +196,7 @@ def _check_retention(store: Store, settings: Settings, old: int, recent: int, ru
 
 def test_clean_lists_and_removes_old_executions_and_unused_cached_versions(
         store: Store, settings: Settings, tmp_path: Path) -> None:
+    settings = replace(settings, db_url=store.url)  # the database `sudoless clean` is given, and its folder
     old, recent, running = _old_finished_and_running(store, settings, tmp_path)
     record = store.execution(old)
     project = write_project(tmp_path / "p2", {"a.job": "type=noop\n", "b.txt": "v2\n"})

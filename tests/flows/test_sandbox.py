@@ -60,7 +60,8 @@ def home(tmp_path: Path) -> Iterator[Settings]:
     """A home with the secrets a server keeps: its SQLite database, the admin password, MySQL's data."""
     settings = Settings(home=tmp_path / "home")
     settings.home.mkdir(mode=0o700)
-    (settings.home / "admin-password").write_text("the-admin-password\n")
+    settings.admin_password_file.parent.mkdir(parents=True)
+    settings.admin_password_file.write_text("the-admin-password\n")
     (settings.home / "mysql" / "data").mkdir(parents=True)
     (settings.home / "mysql" / "root-password").write_text("the-root-password\n")
     yield settings
@@ -103,7 +104,7 @@ def test_a_job_cannot_touch_the_home_but_keeps_its_own_folder_and_tmp(
     assert other_execution.exists()
     attacks = {
         "database": ["read", str(home.home / "sudoless.db")],
-        "admin_password": ["read", str(home.home / "admin-password")],
+        "admin_password": ["read", str(home.admin_password_file)],
         "mysql_password": ["read", str(home.home / "mysql" / "root-password")],
         "write_home": ["write", str(home.home / "config.toml")],
         "write_mysql": ["write", str(home.home / "mysql" / "data" / "evil")],
@@ -136,13 +137,13 @@ def test_a_job_cannot_touch_the_home_but_keeps_its_own_folder_and_tmp(
     assert f"{second.workdir}/.tmp/" in second.log("tempfile")
     assert (second.workdir / "mine.txt").exists() and (scratch / "out.txt").exists()
     assert not (home.home / "config.toml").exists()
-    assert (home.home / "admin-password").read_text() == "the-admin-password\n"
+    assert (home.admin_password_file).read_text() == "the-admin-password\n"
 
 
 def test_with_the_sandbox_off_the_same_job_reads_the_secrets(home: Settings, tmp_path: Path) -> None:
     """The control: with ``sandbox=off`` nothing stops the job, so the attacks above are real ones."""
     settings = Settings(home=home.home, sandbox=False)
-    outcome = run(settings, probe_flow(tmp_path / "p", {"admin_password": ["read", str(home.home / "admin-password")],
+    outcome = run(settings, probe_flow(tmp_path / "p", {"admin_password": ["read", str(home.admin_password_file)],
                                                         "write_home": ["write", str(home.home / "evil")]}))
     assert outcome.jobs == {"admin_password": Status.SUCCEEDED, "write_home": Status.SUCCEEDED,
                             "all": Status.SUCCEEDED}
@@ -172,7 +173,7 @@ def test_in_process_job_types_ask_the_sandbox(home: Settings, tmp_path: Path) ->
     sandbox = JobSandbox.for_execution(home, workdir)
     assert sandbox.allows(workdir / "input.txt")
     assert sandbox.allows(tmp_path / "data.csv")
-    assert not sandbox.allows(home.home / "admin-password")
+    assert not sandbox.allows(home.admin_password_file)
     assert not sandbox.allows(workdir / ".." / "8" / "input.txt")
     assert not sandbox.allows(home.home)
 
@@ -189,7 +190,7 @@ def test_require_sandbox_refuses_to_run_unconfined(home: Settings) -> None:
 
 
 def test_flow_run_on_the_command_line_uses_the_sandbox(abi: int, home: Settings, tmp_path: Path) -> None:
-    project = probe_flow(tmp_path / "p", {"admin_password": ["read", str(home.home / "admin-password")]})
+    project = probe_flow(tmp_path / "p", {"admin_password": ["read", str(home.admin_password_file)]})
     env = {**os.environ, "SUDOLESS_HOME": str(home.home)}
     env.pop("SUDOLESS_DB", None)
     cli = [sys.executable, "-c", "from sudoless.cli import main; main()", "flow", "run", str(project), "--flow",
@@ -207,7 +208,7 @@ def test_an_in_process_job_type_is_refused_the_home(home: Settings, tmp_path: Pa
     """``decipher`` runs in the runner's process, where Landlock cannot help: it asks the sandbox instead."""
     pytest.importorskip("numpy", reason="the decipher job type needs sudoless[mcmc]")
     project = write_project(tmp_path / "p", {
-        "steal.job": f"type=decipher\ninput={home.home / 'admin-password'}\n",
+        "steal.job": f"type=decipher\ninput={home.admin_password_file}\n",
         "sneak.job": "type=decipher\ninput=../../admin-password\n",
     })
     store = Store(home.database_url)

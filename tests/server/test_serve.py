@@ -17,6 +17,7 @@ import httpx
 import pytest
 from cryptography import x509
 
+from sudoless.config import Settings
 from sudoless.errors import InputError
 from sudoless.server.tls import check_pair, make_self_signed
 
@@ -88,7 +89,7 @@ def test_first_start_creates_admin_once(home: Path) -> None:
     lines = err.splitlines()
     password = lines[0].removeprefix("sudoless: created user 'admin' with password ")
     assert lines[0] != password and len(password) == 20
-    saved = home / "admin-password"
+    saved = Settings(home=home).admin_password_file
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     assert saved.read_text().strip() == password
     assert any(line.startswith(f"sudoless: serving {first.url}") for line in lines)
@@ -142,7 +143,7 @@ def test_https_with_the_cert_command(home: Path) -> None:
             data={
                 "action": "login",
                 "username": "admin",
-                "password": (home / "admin-password").read_text().strip(),
+                "password": Settings(home=home).admin_password_file.read_text().strip(),
             },
             verify=trust,
         )
@@ -177,7 +178,7 @@ def test_http_worker_processes_share_the_port_and_the_sessions(home: Path) -> No
     """``--workers 3``: three processes answer on one port; a session made through one works through the
     others (sessions live in the database); Ctrl-C stops them all."""
     server = Running(home, "--workers", "3")
-    password = (home / "admin-password").read_text().strip()
+    password = Settings(home=home).admin_password_file.read_text().strip()
     session = httpx.post(server.url, data={"action": "login", "username": "admin", "password": password}).json()[
         "session.id"
     ]

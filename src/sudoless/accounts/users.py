@@ -33,6 +33,7 @@ from sudoless.errors import AuthError, InputError, NotFoundError, PermissionDeni
 from sudoless.flows.store import Store, project_settings
 from sudoless.flows.store.accounts import AccountRecords, UserRecord
 from sudoless.flows.store.projects import add_event
+from sudoless.private import private_dir
 
 #: Azkaban's ``session.time.to.live`` as its code sets it (``36000000`` ms, 10 hours, expire-after-access);
 #: Azkaban's documentation says 24 hours, but the code is what Azkaban servers actually do.
@@ -153,15 +154,16 @@ class Accounts:
     def ensure_admin(self) -> str | None:
         """On first start (no users at all) create ``admin`` with a random password and return it.
 
-        The password is also written to ``SUDOLESS_HOME/admin-password``, created 0600 so that no other
-        account on a shared machine can read it. Returns None when users exist already.
+        The password is also written to ``admin-password`` in the database's folder of SUDOLESS_HOME
+        (:attr:`Settings.admin_password_file`), created 0600 so that no other account on a shared machine can
+        read it, and apart from another database's admin password. Returns None when users exist already.
         """
         if self.records.has_users():
             return None
         password = random_password()
-        home = ensure_home(self.settings)
-        target = home / "admin-password"
-        scratch = home / f".admin-password.{os.getpid()}.{secrets.token_hex(4)}"
+        ensure_home(self.settings)
+        target = private_dir(self.settings.data_dir) / "admin-password"
+        scratch = target.with_name(f".admin-password.{os.getpid()}.{secrets.token_hex(4)}")
         _write_private(scratch, password + "\n")
         record = UserRecord(name="admin", password_hash=self._hash(password), roles=("admin",),
                             created_time=self.clock())

@@ -62,7 +62,7 @@ def server(host: str, port: int | None, use_https: bool, cert: Path | None, key:
     started = instance.start()
     if started.admin_password is not None:
         click.echo(f"sudoless: created user 'admin' with password {started.admin_password}\n"
-                   f"sudoless: it is shown only this once and saved in {settings.home / 'admin-password'} "
+                   f"sudoless: it is shown only this once and saved in {settings.admin_password_file} "
                    "(readable by you only)", err=True)
     mode = "no embedded executor" if no_executor else f"embedded executor, {max_flows} flows at once"
     if workers > 1:

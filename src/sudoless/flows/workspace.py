@@ -1,13 +1,13 @@
 """An execution's directory: hard links to the one unpacked, read-only copy of its project version.
 
-Azkaban copies the whole project into every execution's directory, so a 150 MB project run daily costs
-4.5 GB a month. Here a version is unpacked once into the project cache (``projects/<id>.<version>``) and an
-execution's directory gets folders of its own, whose files are hard links to the cache's. A job may create,
-replace and delete files anywhere in its directory; the shared files themselves are made read-only (0444,
-0555 when executable), so a job that opens one for writing in place gets EACCES instead of changing the
-copy every later execution links to. Writing a project file therefore means replacing it (write a new file,
-rename it over), which is what editors, ``sed -i`` and most tools do. Copy-on-write at ``open`` would need a
-FUSE or overlay mount, which a user without root does not have.
+Azkaban copies the whole project into every execution's directory, so a 150 MB project run daily costs 4.5 GB
+a month. Here a version is unpacked once into the project cache (``projects/<id>.<version>`` in the database's
+folder, :mod:`sudoless.datadir`) and an execution's directory gets folders of its own, whose files are hard
+links to the cache's. A job may create, replace and delete files anywhere in its directory; the shared files
+themselves are made read-only (0444, 0555 when executable), so a job that opens one for writing in place gets
+EACCES instead of changing the copy every later execution links to. Writing a project file therefore means
+replacing it (write a new file, rename it over), which is what editors, ``sed -i`` and most tools do.
+Copy-on-write at ``open`` would need a FUSE or overlay mount, which a user without root does not have.
 
 Modes bind the server's own Unix user but not root: a server run as root (which sudoless is not meant for)
 shares files a job could change. Where a link cannot be made (another file system, a file system without
@@ -41,8 +41,9 @@ class Prepared:
 
 
 def project_cache(settings: Settings) -> Path:
-    """Where unpacked project versions are cached, one folder ``<project id>.<version>`` each."""
-    return settings.home / "projects"
+    """Where unpacked project versions are cached, one folder ``<project id>.<version>`` each, in the
+    database's own folder (project ids are the database's)."""
+    return settings.data_dir / "projects"
 
 
 def prepare_workdir(source: Path, workdir: Path) -> Prepared:
