@@ -36,6 +36,9 @@ EXPECTED = {
     ("/manager", "ajax:removeProxyUser"): "ADMIN*",
     ("/manager", "ajax:setJobOverrideProperty"): "WRITE*",
     ("/manager", "ajax:setFlowLock"): "ADMIN*",
+    # sudoless's own: per-project sandbox grants (setting them also needs the server admin role)
+    ("/manager", "ajax:getSandboxGrants"): "READ",
+    ("/manager", "ajax:setSandboxGrants"): "ADMIN*",
     ("/manager", "action:create"): "-*",
     ("/manager", "upload"): "WRITE*",
     ("/manager", "upload:form"): "WRITE*",
