@@ -24,7 +24,7 @@ FORBIDDEN = re.compile(
         re.escape(SHARED + "/research"),
         re.escape(SHARED + "/azkaban"),
         "SUDOLESS_" + SHARED.upper(),
-        # an absolute path of this machine; "{overlay}/work/app-1" or "spark/work/" are relative paths
+        # an absolute path of this machine (a folder named work inside another path is not one)
         r"(?<![\w}.\-])/wo" + r"rk/",
     ])
 )

@@ -71,6 +71,12 @@ def run_flow(store: Store, settings: Settings, project: Path, flow: str,
              during: Callable[[int], None] | None = None, **options: Any) -> Outcome:
     """Run a flow to its end; ``during(exec_id)`` runs in a second thread while it runs."""
     exec_id = submit(store, settings, project, flow, runtime, disabled, **options)
+    return run_submitted(store, settings, exec_id, during)
+
+
+def run_submitted(store: Store, settings: Settings, exec_id: int,
+                  during: Callable[[int], None] | None = None) -> Outcome:
+    """Claim the queued execution ``exec_id`` and run it here to its end (see :func:`run_flow`)."""
     executor = Executor(store, settings)
     helper = None
     if during is not None:

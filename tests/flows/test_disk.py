@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from flows.harness import Outcome, outcome, run_flow, write_project
+from flows.harness import Outcome, run_flow, run_submitted, write_project
 from sudoless.config import Settings
 from sudoless.errors import ArchiveError, NotFoundError
 from sudoless.flows.executions import project_dir, submit_flow, upload_project
-from sudoless.flows.executor import Executor
 from sudoless.flows.model import Status
 from sudoless.flows.retention import DAY_MS, expired_workdirs, unshared_bytes, unused_versions
 from sudoless.flows.scheduler import Scheduler
@@ -44,12 +43,7 @@ def _run_again(store: Store, settings: Settings, exec_id: int) -> Outcome:
     """A new execution of the same project version and flow as ``exec_id``, run to its end."""
     record = store.execution(exec_id)
     again = submit_flow(store, settings, record.project_name, record.flow_id, user="tester")
-    executor = Executor(store, settings)
-    try:
-        executor.claim_and_run(again)
-    finally:
-        executor.stop(wait=False)
-    return outcome(store, settings, again)
+    return run_submitted(store, settings, again)
 
 
 def test_two_executions_share_the_cache_s_inodes_and_a_job_s_writes_stay_its_own(

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from conftest import unavailable
-from flows.harness import Outcome, outcome, submit
+from flows.harness import Outcome, run_submitted, submit
 from flows.test_sandbox import abi, home, probe_flow  # noqa: F401  (fixtures)
 from sudoless.config import Settings
 from sudoless.errors import InputError, PermissionDenied
-from sudoless.flows.executor import Executor
 from sudoless.flows.model import FailureAction, Status
 from sudoless.flows.projects import create_project, set_sandbox_grants
 from sudoless.flows.store import Store, project_settings
@@ -36,12 +35,7 @@ def run_granted(settings: Settings, project: Path, read: tuple[str, ...] = (), w
         if read or write or ports is not None:
             set_sandbox_grants(store, get_project(store, name), list(read), list(write), ports, "admin",
                                is_admin=True)
-        executor = Executor(store, settings)
-        try:
-            executor.claim_and_run(exec_id)
-        finally:
-            executor.stop(wait=False)
-        return outcome(store, settings, exec_id)
+        return run_submitted(store, settings, exec_id)
     finally:
         store.close()
 

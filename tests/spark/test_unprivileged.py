@@ -8,6 +8,7 @@ pyspark jars and scripts, and a ``work/`` folder it can write), because the work
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import sys
@@ -101,6 +102,6 @@ def test_with_python_archive_runs_for_a_user_who_cannot_read_the_build_python(
     assert len(rows) == 2 and {row[0] for row in rows} == {"42"}, done.stdout[-3000:] + done.stderr[-3000:]
     for _, executable, cwd in rows:
         assert executable == f"{cwd}/environment/bin/python"
-        assert cwd.startswith(f"{overlay}/work/app-")
+        assert cwd.startswith(os.path.join(overlay, "work", "app-"))  # the worker's app folder
     assert command.argv[command.argv.index("--archives") + 1] == f"{portable.path}#environment"
     assert f"DRIVER {driver}" in done.stdout  # the driver ran on the unpacked archive's python too

@@ -53,15 +53,18 @@ def _scratch(name: str) -> bool:
 def entries(home: Path) -> list[CacheEntry]:
     """Every complete cache entry, least recently used first."""
     found = []
-    for folder in (archives_dir(home), unpacked_dir(home)):
-        if not folder.is_dir():
-            continue
-        for path in folder.iterdir():
-            if _scratch(path.name):
-                continue
+    for path in _listing(home):
+        if not _scratch(path.name):
             with contextlib.suppress(FileNotFoundError):
                 found.append(CacheEntry(path, tree_bytes(path), path.lstat().st_mtime))
     return sorted(found, key=lambda entry: (entry.used, entry.path.name))
+
+
+def _listing(home: Path) -> Iterator[Path]:
+    """Everything in the two cache folders: entries and the scratch names of unfinished writes or removals."""
+    for folder in (archives_dir(home), unpacked_dir(home)):
+        if folder.is_dir():
+            yield from folder.iterdir()
 
 
 def mark_used(path: Path) -> None:
@@ -122,12 +125,8 @@ def trim(home: Path, cap: int, keep: Iterable[Path] = ()) -> list[CacheEntry]:
 def _stale_scratch(home: Path) -> list[Path]:
     """Scratch folders and files whose writing or removing process has died (a crash or a kill)."""
     stale = []
-    for folder in (archives_dir(home), unpacked_dir(home)):
-        if not folder.is_dir():
-            continue
-        for path in folder.iterdir():
-            if not _scratch(path.name):
-                continue
+    for path in _listing(home):
+        if _scratch(path.name):
             pid = path.name.rsplit(".", 2)[-2]
             if not (pid.isdigit() and is_alive(int(pid))):
                 stale.append(path)
