@@ -29,6 +29,7 @@ def flow_graph(flow: Flow) -> dict[str, Any]:
         "name": flow.name, "source": flow.source, "props": dict(flow.props),
         "nodes": [{"name": n.name, "type": n.type, "in": list(n.dependencies), "condition": n.condition,
                    "subflow": n.subflow, "source": n.source} for n in flow.nodes.values()],
+        "trigger": flow.trigger.to_json() if flow.trigger else None,
     }
 
 

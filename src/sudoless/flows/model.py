@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sudoless.flows.formats.trigger import FlowTrigger
 
 
 class Status(StrEnum):
@@ -124,13 +128,15 @@ class Node:
 
 @dataclass(frozen=True)
 class Flow:
-    """A DAG of nodes. ``props`` is the Flow 2.0 ``config`` (empty for Flow 1.0)."""
+    """A DAG of nodes. ``props`` is the Flow 2.0 ``config`` (empty for Flow 1.0); ``trigger`` the Flow 2.0
+    ``trigger`` block, when the file has one."""
 
     name: str
     nodes: Mapping[str, Node]
     props: Mapping[str, str] = field(default_factory=dict)
     embedded: bool = False
     source: str = ""
+    trigger: FlowTrigger | None = None
 
     def children(self) -> dict[str, list[str]]:
         kids: dict[str, list[str]] = {name: [] for name in self.nodes}

@@ -364,9 +364,12 @@ def test_f2_nested_project_file_loads_flows_from_every_directory(examples: Path)
         "sh ./subdirectory1/subdirectory2/greet.sh"
 
 
-def test_flow_trigger_is_accepted_and_ignored(examples: Path) -> None:
+def test_flow_trigger_is_read_apart_from_the_flow(examples: Path) -> None:
     project = load_example(examples, "az-examples-flow-trigger")
     trigger = project.flow("flow_trigger")
+    assert trigger.trigger is not None and trigger.trigger.cron == "0 30 6 * * ?"
+    assert [d.type for d in trigger.trigger.dependencies] == ["file", "flow"]
+    assert project.flow("regular").trigger is None
     assert dict(trigger.props) == {}
     assert dict(project.flow("regular").props) == {"flow-level-parameter": "value"}
     assert dict(trigger.nodes["shell_pwd"].props) == {"command": "sleep 1", "type": "command"}

@@ -7,11 +7,13 @@ top-level flows. Config values are read as strings, as Azkaban's bean does (``se
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from sudoless.flows.formats.trigger import read_trigger
 from sudoless.flows.formats.validate import check_conditions, check_jvm_sizes, check_name, find_cycle
 from sudoless.flows.model import Flow, Node
 
@@ -159,6 +161,10 @@ def load_flow2(root: Path, project_file: Path, max_xms: str = "1G",
             errors.append(f"{rel}: Error loading flow yaml file {path.name}: the top level must be a mapping")
             continue
         _build(name, data.get("nodes"), _config(data.get("config"), rel, errors), rel, False, flows, errors)
+        trigger, trigger_errors = read_trigger(path, rel, data)
+        errors.extend(trigger_errors)
+        if trigger is not None and name in flows:
+            flows[name] = replace(flows[name], trigger=trigger)
     all_nodes = [node for flow in flows.values() for node in flow.nodes.values()]
     errors.extend(check_jvm_sizes(all_nodes, max_xms, max_xmx))
     for flow in flows.values():
