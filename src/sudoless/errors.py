@@ -46,7 +46,20 @@ class InputError(SudolessError):
 
 
 class ProjectError(InputError):
-    """An Azkaban project does not load; the message is the reason Azkaban gives, prefixed by the file."""
+    """An Azkaban project does not load; the message is the reason Azkaban gives, prefixed by the file.
+
+    ``str()`` is one line (every finding joined, for a log or an HTTP answer); ``problems`` keeps each finding
+    on its own, so that ``sudoless flow validate`` can list them one per line.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message, tuple(problems))
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Each finding as ``file[ line N]: reason``; the message alone when the error was raised with none."""
+        found = self.args[1] if len(self.args) > 1 else ()
+        return tuple(found) or (str(self),)
 
 
 class ArchiveError(ProjectError):

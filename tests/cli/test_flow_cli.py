@@ -96,10 +96,48 @@ def test_validate_and_list(tmp_path):
                                                      "embedded_flow:embedded_flow1:embedded_flow2"]
 
 
+def test_validate_lists_every_problem_one_per_line(tmp_path):
+    project = write_project(tmp_path / "broken", {
+        "a.job": "command=echo a\n",
+        "b.job": "type=command\ndependencies=ghost\ncommand=echo b\n",
+        "c.job": "type=command\ndependencies=c\ncommand=echo c\n",
+    })
+    text = sudoless(tmp_path, "flow", "validate", str(project))
+    assert text.returncode == 2 and text.stdout == "" and "Traceback" not in text.stderr
+    assert text.stderr.splitlines() == [
+        "sudoless: broken/a.job: Job doesn't have type set 'a'.",
+        "sudoless: broken/b.job: b cannot find dependency ghost",
+        "sudoless: broken/c.job: c has a self cycle",
+    ]
+    as_json = sudoless(tmp_path, "flow", "validate", str(project), "--json")
+    assert as_json.returncode == 2 and as_json.stderr == ""
+    document = json.loads(as_json.stdout)
+    assert document["valid"] is False
+    assert document["problems"] == [
+        {"file": "broken/a.job", "line": None, "reason": "Job doesn't have type set 'a'."},
+        {"file": "broken/b.job", "line": None, "reason": "b cannot find dependency ghost"},
+        {"file": "broken/c.job", "line": None, "reason": "c has a self cycle"},
+    ]
+
+
+def test_validate_json_names_the_line_and_always_prints_a_document(tmp_path):
+    project = write_project(tmp_path / "yamlbad", {
+        "p.project": "azkaban-flow-version: 2.0\n",
+        "f.flow": "nodes:\n  - name: a\n    type: noop\n  - name: [b\n",
+    })
+    document = json.loads(sudoless(tmp_path, "flow", "validate", str(project), "--json").stdout)
+    [problem] = document["problems"]
+    assert problem["file"] == "yamlbad/f.flow" and problem["line"] == 5, problem
+    missing = sudoless(tmp_path, "flow", "validate", str(tmp_path / "nowhere"), "--json")
+    assert missing.returncode == 2
+    assert json.loads(missing.stdout) == {"valid": False, "path": str(tmp_path / "nowhere"), "problems": [
+        {"file": str(tmp_path / "nowhere"), "line": None, "reason": "no such file or directory"}]}
+
+
 @pytest.mark.parametrize(("args", "fragments"), [
     (["flow", "validate", "{ex}/f2-invalid/cyclefoundyamltest"], ["Cycles found at"]),
     (["flow", "validate", "{ex}/f2-invalid/invalidflowversiontest"], ["Invalid azkaban-flow-version"]),
-    (["flow", "validate", "{ex}/f1-invalid-embedded-cycle"], ["Embedded flow cycle found in"]),
+    (["flow", "run", "{ex}/f1-invalid-embedded-cycle"], ["Embedded flow cycle found in"]),
     (["flow", "run", "{ex}/f2-invalid/dependencyundefinedyamltest"], ["Failed to validate nodeBean"]),
     (["flow", "run", "/no/such/project"], ["/no/such/project", "no such file"]),
     (["flow", "run", "{ex}/f2-multiple-flows"], ["choose one with --flow"]),

@@ -47,10 +47,25 @@ def _describe(project: Project) -> dict[str, Any]:
 @click.argument("path", type=click.Path(path_type=Path))
 @json_option
 def validate(path: Path, as_json: bool) -> None:
-    """Check a project folder or zip the way an upload to Azkaban would."""
-    from sudoless.flows.formats import load_project
+    """Check a project folder or zip the way an upload to Azkaban would.
 
-    project = load_project(path)
+    An invalid project prints one line per problem (file, line where known, reason) and exits 2; with
+    ``--json`` the same problems are a document on stdout (``valid: false``) instead.
+    """
+    from sudoless.errors import ProjectError, SudolessError
+    from sudoless.flows.formats import Problem, load_project
+
+    try:
+        project = load_project(path)
+    except SudolessError as exc:
+        problems = exc.problems if isinstance(exc, ProjectError) else (str(exc),)
+        if as_json:
+            emit_json({"valid": False, "path": str(path),
+                       "problems": [Problem.parse(p).as_dict() for p in problems]})
+        else:
+            for problem in problems:
+                click.echo(f"sudoless: {problem}", err=True)
+        sys.exit(exc.exit_code)
     if as_json:
         emit_json({"valid": True, **_describe(project)})
         return

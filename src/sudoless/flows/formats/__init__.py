@@ -7,8 +7,10 @@ Azkaban's FlowLoaderFactory. Loading is all or nothing: every error found is rep
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from sudoless.errors import InputError, ProjectError
@@ -17,7 +19,32 @@ from sudoless.flows.formats.flow1 import load_flow1
 from sudoless.flows.formats.flow2 import find_project_file, load_flow2
 from sudoless.flows.model import Project
 
-__all__ = ["load_project", "load_project_dir"]
+__all__ = ["Problem", "load_project", "load_project_dir"]
+
+_LINE = re.compile(r"(?:^|\s)line (\d+)\b")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of a project that does not load: the file it is in, the line where known, and why."""
+
+    file: str
+    line: int | None
+    reason: str
+
+    @classmethod
+    def parse(cls, text: str) -> Problem:
+        """Split a finding as the loaders write it (``file: reason``, ``file line N: reason``)."""
+        file, sep, reason = text.partition(": ")
+        if not sep:
+            return cls(file="", line=None, reason=text)
+        found = _LINE.search(file) or _LINE.search(reason)
+        file = _LINE.sub("", file).strip()
+        return cls(file=file, line=int(found.group(1)) if found else None, reason=reason)
+
+    def as_dict(self) -> dict[str, str | int | None]:
+        return {"file": self.file, "line": self.line, "reason": self.reason}
+
 
 
 def load_project_dir(root: Path, name: str | None = None, max_xms: str = "1G",
@@ -28,7 +55,7 @@ def load_project_dir(root: Path, name: str | None = None, max_xms: str = "1G",
         raise InputError(f"{root}: not a directory or .zip file; give an Azkaban project folder or zip")
     project_file, errors = find_project_file(root)
     if errors:
-        raise ProjectError(_one_line(root, errors))
+        raise _project_error(root, errors)
     if project_file is not None:
         flows, errors = load_flow2(root, project_file, max_xms, max_xmx)
         version = "2.0"
@@ -36,7 +63,7 @@ def load_project_dir(root: Path, name: str | None = None, max_xms: str = "1G",
         flows, errors = load_flow1(root, max_xms, max_xmx)
         version = "1.0"
     if errors:
-        raise ProjectError(_one_line(root, errors))
+        raise _project_error(root, errors)
     if not flows:
         raise ProjectError(f"{root}: no flows found: a project needs .job files (Flow 1.0) or a .project "
                            "file and .flow files (Flow 2.0)")
@@ -65,8 +92,9 @@ def load_project(path: Path, name: str | None = None, max_bytes: int = 1 << 30) 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _one_line(root: Path, errors: list[str]) -> str:
-    # Names and values come from user files and may hold line breaks; the message must stay one line.
+def _project_error(root: Path, errors: list[str]) -> ProjectError:
+    # Names and values come from user files and may hold line breaks; each finding must stay one line.
     unique = list(dict.fromkeys(e.replace("\r", "\\r").replace("\n", "\\n") for e in errors))
     head = f"{root.name}/{unique[0]}"
-    return head if len(unique) == 1 else f"{head} (and {len(unique) - 1} more: {'; '.join(unique[1:])})"
+    message = head if len(unique) == 1 else f"{head} (and {len(unique) - 1} more: {'; '.join(unique[1:])})"
+    return ProjectError(message, tuple(f"{root.name}/{e}" for e in unique))
