@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sudoless.errors import ConfigError
 
@@ -68,12 +69,22 @@ class Settings:
     #: paths inside the home (or anywhere) that jobs may also read, or read and write; os.pathsep-separated
     sandbox_read: str = ""
     sandbox_write: str = ""
+    #: Azkaban's ``default.timezone.id``: the zone of new schedules and of ``azkaban.flow.start.*``; empty
+    #: means the machine's zone (:mod:`sudoless.zone`)
+    timezone: str = ""
 
     @property
     def request_threads(self) -> int:
         if self.server_threads > 0:
             return self.server_threads
         return 4 if self.database_url.startswith("sqlite") else 16
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The server's time zone (:func:`sudoless.zone.server_zone`)."""
+        from sudoless.zone import server_zone
+
+        return server_zone(self.timezone)
 
     @property
     def project_max_bytes(self) -> int:
@@ -127,6 +138,7 @@ _ENV = {
     "require_sandbox": "SUDOLESS_REQUIRE_SANDBOX",
     "sandbox_read": "SUDOLESS_SANDBOX_READ",
     "sandbox_write": "SUDOLESS_SANDBOX_WRITE",
+    "timezone": "SUDOLESS_TIMEZONE",
 }
 
 
@@ -153,7 +165,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         if name not in known or name == "home":
             raise ConfigError(f"{config_file}: unknown setting '{name}'; known: {', '.join(sorted(known))}")
         converted[name] = _convert(name, raw, type(getattr(settings, name)))
-    return replace(settings, **converted)
+    settings = replace(settings, **converted)
+    if settings.timezone:
+        from sudoless.zone import server_zone
+
+        server_zone(settings.timezone)  # an unknown zone is refused now, not at the first schedule
+    return settings
 
 
 def _convert(name: str, raw: object, kind: type) -> object:

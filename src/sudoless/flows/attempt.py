@@ -86,12 +86,9 @@ def context(attempt: Attempt, props: dict[str, str], base_env: Mapping[str, str]
     if prop_file.resolve().parent != jobs_dir.resolve() or output_file.resolve().parent != jobs_dir.resolve():
         raise JobError(f"job {attempt.nested_id!r}: its files would leave {jobs_dir}")  # by construction, never
     prop_file.write_text("".join(f"{k}={_escape(v)}\n" for k, v in sorted(props.items())))
+    cwd = default_cwd(attempt.workdir, attempt.flow_version, attempt.source)
     if props.get("working.dir"):
         cwd = (attempt.workdir / props["working.dir"]).resolve()
-    elif attempt.flow_version == "1.0" and attempt.source:
-        cwd = (attempt.workdir / attempt.source).parent
-    else:
-        cwd = attempt.workdir
     env = dict(base_env)
     env.update({k[4:]: v for k, v in props.items() if k.startswith("env.")})
     env.update(JOB_PROP_FILE=str(prop_file), JOB_OUTPUT_PROP_FILE=str(output_file), JOB_NAME=attempt.name,
@@ -99,6 +96,14 @@ def context(attempt: Attempt, props: dict[str, str], base_env: Mapping[str, str]
     return JobContext(job_id=attempt.nested_id, attempt=attempt.attempt, props=props, workdir=cwd, env=env,
                       log=log, cancel=cancel, output_file=output_file, timeout=_timeout(props), started=started,
                       sandbox=sandbox)
+
+
+def default_cwd(workdir: Path, flow_version: str, source: str) -> Path:
+    """Where a job runs unless ``working.dir`` says otherwise: the folder of its ``.job`` file (Flow 1.0)
+    or the execution folder (Flow 2.0); also the value of ``${working.dir}`` then."""
+    if flow_version == "1.0" and source:
+        return (workdir / source).parent
+    return workdir
 
 
 def _timeout(props: Mapping[str, str]) -> float | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sudoless.flows.store import Store
 
@@ -24,7 +25,7 @@ class LogWriter:
     """Appends to one log (``name`` = nested job id, ``""`` for the flow log) of one attempt."""
 
     def __init__(self, store: Store, exec_id: int, name: str, attempt: int, chunk_bytes: int = 64 * 1024,
-                 max_delay: float = 1.0, shared: bool = False) -> None:
+                 max_delay: float = 1.0, shared: bool = False, copy: Path | None = None) -> None:
         self.store = store
         self.exec_id = exec_id
         self.name = name
@@ -37,12 +38,18 @@ class LogWriter:
         self._buffer = bytearray()
         self._since = 0.0
         self._lock = threading.Lock()
+        #: a file that receives the same bytes as they are written (a job's ``azkaban.job.log.file``), for
+        #: a job or a tool that reads the log from the execution folder as Azkaban's keep it there
+        self._copy = copy.open("ab") if copy is not None else None
 
     def write(self, data: bytes) -> None:
         with self._lock:
             if not self._buffer:
                 self._since = time.monotonic()
             self._buffer += data
+            if self._copy is not None:
+                self._copy.write(data)
+                self._copy.flush()
             if len(self._buffer) >= self.chunk_bytes:
                 self._flush_locked()
 
@@ -61,6 +68,9 @@ class LogWriter:
     def take(self) -> tuple[int, bytes]:
         """Hand over the unwritten tail ``(offset, data)`` for the caller to store in its own transaction."""
         with self._lock:
+            if self._copy is not None:
+                self._copy.close()
+                self._copy = None
             start, data = self.offset, bytes(self._buffer)
             self._buffer.clear()
             self.offset += len(data)

@@ -24,12 +24,13 @@ import queue
 import socket
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sudoless.config import Settings
-from sudoless.flows.attempt import Attempt, run_attempt
+from sudoless.flows.attempt import Attempt, attempt_stem, default_cwd, run_attempt
 from sudoless.flows.formats.conditions import Condition, Macro, parse_condition
 from sudoless.flows.formats.precedence import flow_builtins, job_builtins, job_props, node_layers, overlay
 from sudoless.flows.formats.substitution import resolve_props
@@ -41,6 +42,7 @@ from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.pipeline import Pipeline
 from sudoless.flows.sandbox import JobSandbox
 from sudoless.flows.store import ExecutionRecord, Store, project_settings
+from sudoless.flows.store.projects import get_project
 
 CONTROL_POLL_SECONDS = 0.5
 #: A job's RUNNING row waits this long before it is written, so that a job that ends sooner costs one
@@ -136,6 +138,8 @@ class FlowRunner:
         self.sandbox = JobSandbox.for_execution(settings, workdir,
                                                 project_settings.sandbox_grants(store, record.project_id))
         self.root_input: dict[str, str] | None = None
+        #: Azkaban's azkaban.flow.uuid: a random UUID naming this run of the flow
+        self.uuid = str(uuid.uuid4())
         self._expand(self.flow, "", "")
         self._load_state()
         self._count_open_parents()
@@ -311,10 +315,13 @@ class FlowRunner:
             return self.nodes[node.container].scope
         if self.root_input is None:
             runtime_root = self.options.runtime.get("ROOT", {})
+            owner = get_project(self.store, project_id=self.record.project_id, active_only=False)
             builtins = flow_builtins(
                 flow=self.flow.name, exec_id=self.exec_id, project_id=self.record.project_id,
-                project=self.project.name, version=self.record.version, submit_time=self.record.submit_time,
-                submit_user=self.record.submit_user, source=self.record.source, start_ms=self.start_ms)
+                project=self.project.name, version=self.record.version, submit_user=self.record.submit_user,
+                source=self.record.source, start_ms=self.start_ms, uuid=self.uuid,
+                last_changed_by=owner.modified_by if owner else "",
+                last_changed_ms=owner.modified_time if owner else -1, zone=self.settings.zone)
             self.root_input = overlay(builtins, self.flow.props, runtime_root)
         return self.root_input
 
@@ -329,8 +336,15 @@ class FlowRunner:
             parts = node.nested_id.split(":")
             eager += [self.options.runtime.get(":".join(parts[:i]), {}) for i in range(1, len(parts))]
         props = job_props(node.node.shared, node.input, parent_outputs, node.node.props, runtime, eager)
+        files = self.workdir / ".jobs" / attempt_stem(node.nested_id, node.attempt)
         props.update(job_builtins(node.nested_id, node.attempt, [self.nodes[p].node.name for p in node.parents],
-                                  [self.nodes[c].node.name for c in node.children]))
+                                  [self.nodes[c].node.name for c in node.children], str(files)))
+        # Azkaban's defaults when neither the project nor a runtime property sets them: ${working.dir} is
+        # the folder the job runs in, and the user to proxy is the submitter (information here: every job
+        # runs as the server's own account).
+        props.setdefault("working.dir", str(default_cwd(self.workdir, self.project.flow_version,
+                                                        node.node.source)))
+        props.setdefault("user.to.proxy", self.record.submit_user)
         return props
 
     # -- running jobs ----------------------------------------------------------------------------------
@@ -342,7 +356,8 @@ class FlowRunner:
         self.pool.submit(self._job_thread, node, cancel)
 
     def _job_thread(self, node: RunNode, cancel: threading.Event) -> None:
-        log = LogWriter(self.store, self.exec_id, node.nested_id, node.attempt, self.settings.log_chunk_bytes)
+        log = LogWriter(self.store, self.exec_id, node.nested_id, node.attempt, self.settings.log_chunk_bytes,
+                        copy=self.workdir / ".jobs" / f"{attempt_stem(node.nested_id, node.attempt)}.log")
         wrote_running = False
 
         def started(pid: int | None) -> None:
