@@ -59,6 +59,45 @@ def _yaml_reason(exc: yaml.YAMLError) -> str:
     return f" line {mark.line + 1}: {problem}" if mark is not None else f" {problem}"
 
 
+#: The keys of Azkaban's node bean, into which it binds both a ``.flow`` file (whose ``name`` and ``type``
+#: it then overwrites) and each of its nodes; any other key fails the upload there, and here.
+#: ``trigger`` is a flow trigger, whose contents the trigger loader checks.
+BEAN_KEYS = frozenset({"name", "type", "config", "dependsOn", "condition", "nodes", "trigger"})
+
+
+def unknown_keys(text: str, rel: str) -> list[str]:
+    """One problem per key of a ``.flow`` file that Azkaban's bean does not have, with its line, at the top
+    level and in every node (embedded ones included); ``config`` and ``trigger`` contents are not keys."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []  # the parse itself reports the syntax error
+    problems: list[str] = []
+
+    def check(mapping: yaml.Node, where: str) -> None:
+        if not isinstance(mapping, yaml.MappingNode):
+            return
+        name = ""
+        for key, value in mapping.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "name" and isinstance(value, yaml.ScalarNode):
+                name = value.value
+        owner = where if where else f"node '{name}'" if name else "a node without a name"
+        for key, value in mapping.value:
+            text_key = key.value if isinstance(key, yaml.ScalarNode) else "?"
+            if text_key not in BEAN_KEYS:
+                hint = [k for k in sorted(BEAN_KEYS) if k.lower() == str(text_key).lower()]
+                also = f" (did you mean '{hint[0]}'? keys are case-sensitive)" if hint else ""
+                problems.append(f"{rel} line {key.start_mark.line + 1}: unknown key '{text_key}' in {owner}{also}; "
+                                f"known keys: {', '.join(sorted(BEAN_KEYS))}")
+            elif text_key == "nodes" and isinstance(value, yaml.SequenceNode):
+                for item in value.value:
+                    check(item, "")
+
+    if root is not None:
+        check(root, "the flow")
+    return problems
+
+
 def _as_str(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -78,8 +117,10 @@ def _build(flow_id: str, raw_nodes: Any, config: dict[str, str], rel: str, embed
            flows: dict[str, Flow], errors: list[str]) -> None:
     invalid = (f"{rel}: Failed to validate nodeBean for {rel}. Duplicate nodes found or dependency "
                "undefined or ROOT used as a name.")
-    if raw_nodes is None:
-        raw_nodes = []
+    if not raw_nodes:
+        owner = f"embedded flow {flow_id}" if embedded else f"flow {flow_id}"
+        errors.append(f"{rel}: {owner} has no nodes; give it a 'nodes:' list with at least one node")
+        return
     if not isinstance(raw_nodes, list):
         errors.append(f"{rel}: 'nodes' of {flow_id} must be a list")
         return
@@ -150,7 +191,8 @@ def load_flow2(root: Path, project_file: Path, max_xms: str = "1G",
             continue
         seen[name] = rel
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            data = yaml.safe_load(text)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             reason = _yaml_reason(exc) if isinstance(exc, yaml.YAMLError) else f" {exc}"
             errors.append(f"{rel}: Error loading flow yaml file {path.name}:{reason}")
@@ -159,6 +201,10 @@ def load_flow2(root: Path, project_file: Path, max_xms: str = "1G",
             data = {}
         if not isinstance(data, dict):
             errors.append(f"{rel}: Error loading flow yaml file {path.name}: the top level must be a mapping")
+            continue
+        unknown = unknown_keys(text, rel)
+        if unknown:
+            errors.extend(unknown)
             continue
         _build(name, data.get("nodes"), _config(data.get("config"), rel, errors), rel, False, flows, errors)
         trigger, trigger_errors = read_trigger(path, rel, data)
