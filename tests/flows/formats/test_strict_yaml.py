@@ -46,8 +46,8 @@ def test_every_unknown_key_is_one_problem_at_every_level(tmp_path: Path) -> None
     assert "\n" not in str(caught.value) and "line 12" in str(caught.value)
 
 
-def test_keys_inside_config_and_trigger_are_free(tmp_path: Path) -> None:
-    flow = ("config:\n  anything.goes: 1\ntrigger:\n  whatever: 1\nname: ignored\n"
+def test_keys_inside_config_are_free_and_name_at_the_top_is_tolerated(tmp_path: Path) -> None:
+    flow = ("config:\n  anything.goes: 1\nname: ignored\n"
             "nodes:\n  - name: a\n    type: noop\n    condition: all_success\n    config:\n      dependson: x\n")
     assert problems(tmp_path, flow) == []
 
