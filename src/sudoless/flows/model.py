@@ -177,6 +177,8 @@ class Project:
     root: Path
     flow_version: str
     flows: Mapping[str, Flow]
+    #: what loads but deserves a word to the uploader (upload's ``warn``), e.g. a project without flows
+    warnings: tuple[str, ...] = ()
 
     @property
     def top_flows(self) -> list[str]:

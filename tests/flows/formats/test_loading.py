@@ -677,9 +677,10 @@ def test_flow1_root_node_adds_a_flow(tmp_path: Path) -> None:
     assert graph(project.flow("a")) == {"a": ()}
 
 
-def test_empty_directory_has_no_flows(tmp_path: Path) -> None:
-    with pytest.raises(ProjectError, match="no flows found"):
-        load_project_dir(write_project(tmp_path / "proj", {"README.txt": "nothing here\n"}))
+def test_empty_directory_has_no_flows_and_a_warning(tmp_path: Path) -> None:
+    project = load_project_dir(write_project(tmp_path / "proj", {"README.txt": "nothing here\n"}))
+    assert project.flows == {} and "no flows found" in project.warnings[0]
+    assert str(tmp_path) not in project.warnings[0]
 
 
 # --- zips -------------------------------------------------------------------------------------------------

@@ -64,10 +64,10 @@ def load_project_dir(root: Path, name: str | None = None, max_xms: str = "1G",
         version = "1.0"
     if errors:
         raise _project_error(root, errors)
-    if not flows:
-        raise ProjectError(f"{root}: no flows found: a project needs .job files (Flow 1.0) or a .project "
-                           "file and .flow files (Flow 2.0)")
-    return Project(name=name or root.name, root=root, flow_version=version, flows=flows)
+    # Azkaban stores a project without flows (a first upload of shared files, say); it is only worth a word.
+    warnings = () if flows else ("no flows found: a project needs .job files (Flow 1.0) or a .project file "
+                                 "and .flow files (Flow 2.0) to have flows to run",)
+    return Project(name=name or root.name, root=root, flow_version=version, flows=flows, warnings=warnings)
 
 
 def load_project(path: Path, name: str | None = None, max_bytes: int = 1 << 30) -> Project:

@@ -115,8 +115,8 @@ def check_jvm_sizes(nodes: Iterable[Node], max_xms: str, max_xmx: str) -> list[s
     for node in nodes:
         for key, limit in (("Xms", max_xms), ("Xmx", max_xmx)):
             value = node.props.get(key)
-            if value is None:
-                continue
+            if value is None or "${" in value:
+                continue  # a variable is only known when the job starts; Azkaban skips it here too
             size, cap = parse_size(value), parse_size(limit)
             if size is None:
                 errors.append(f"{node.source}: {node.name}: {key} value '{value}' is not a size like 512M or 2G")

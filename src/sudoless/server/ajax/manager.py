@@ -148,9 +148,11 @@ def store_upload(call: Call) -> tuple[dict[str, str], int]:
         with open(archive, "wb") as out:
             upload.file.seek(0)
             shutil.copyfileobj(upload.file, out, 1 << 20)
-        version, _ = lifecycle.upload_archive(call.store, call.settings, call.scheduler, project, archive,
-                                              call.user.name)
+        version, loaded = lifecycle.upload_archive(call.store, call.settings, call.scheduler, project, archive,
+                                                   call.user.name)
         body["version"] = str(version)
+        if loaded.warnings:
+            body["warn"] = "Validator Directory Flow reports warnings:<br><br>" + "<br>".join(loaded.warnings)
         return body, 200
     except ArchiveError as exc:
         error = _truncate(str(exc), 512)
@@ -160,8 +162,13 @@ def store_upload(call: Call) -> tuple[dict[str, str], int]:
         body.update(error=error[:4000], version=str(project.version))
     except SudolessError as exc:
         body.update(error=f"Installation Failed.<br>{_truncate(str(exc), 512)}", version=str(project.version))
+    except OSError as exc:  # the disk, not the project: say what, without the server's paths
+        body.update(error=f"Installation Failed.<br>could not store the upload: {exc.strerror or type(exc).__name__}",
+                    version=str(project.version))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    # The upload was unpacked under a temporary folder: no message may show where that is.
+    body["error"] = body["error"].replace(str(scratch.resolve()), "").replace(str(scratch), "")
     return body, 500
 
 
