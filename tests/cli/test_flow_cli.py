@@ -68,6 +68,22 @@ def test_failed_flow_exits_1_and_restart_recovers(tmp_path):
     assert {j["id"]: j["status"] for j in report["jobs"]} == {"a": "SKIPPED", "b": "SUCCEEDED"}
 
 
+def test_restart_of_the_example_continues_with_the_files_its_skipped_jobs_wrote(tmp_path):
+    failed = sudoless(tmp_path, "flow", "run", "examples/etl-demo", "-p", "data.dir=nowhere", "--json")
+    assert failed.returncode == 1, failed.stderr
+    first = json.loads(failed.stdout)
+    jobs = {j["id"]: j["status"] for j in first["jobs"]}
+    assert jobs["extract_orders"] == jobs["extract_customers"] == "SUCCEEDED" and jobs["transform"] == "FAILED"
+    again = sudoless(tmp_path, "flow", "restart", str(first["execid"]), "-p", "data.dir=data", "--json")
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    statuses = {j["id"]: j["status"] for j in report["jobs"]}
+    assert statuses["extract_orders"] == statuses["extract_customers"] == "SKIPPED"
+    assert statuses["transform"] == statuses["load"] == statuses["report"] == "SUCCEEDED"
+    log = sudoless(tmp_path, "flow", "log", str(report["execid"]), "transform")
+    assert "transformed 160 rows" in log.stdout
+
+
 def test_params_failure_action_and_disable(tmp_path):
     project = write_project(tmp_path / "proj", {
         "a.job": "type=command\ncommand=echo value=${x} node=${y}\n",

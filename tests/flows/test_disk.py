@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 from flows.harness import Outcome, run_flow, run_submitted, write_project
 from sudoless.config import Settings
 from sudoless.errors import ArchiveError, NotFoundError
-from sudoless.flows.executions import project_dir, submit_flow, upload_project
+from sudoless.flows.executions import project_dir, restart_execution, submit_flow, upload_project
 from sudoless.flows.model import Status
 from sudoless.flows.retention import DAY_MS, expired_workdirs, unshared_bytes, unused_versions
 from sudoless.flows.scheduler import Scheduler
@@ -68,6 +69,55 @@ def test_two_executions_share_the_cache_s_inodes_and_a_job_s_writes_stay_its_own
         assert (run.workdir / "mine.txt").read_text() == "new\n"
     assert (cache / "data.txt").read_text() == "original\n"
     assert not (cache / "mine.txt").exists()
+
+
+def test_a_restart_continues_in_a_copy_that_shares_no_writable_inode_with_the_failed_run(
+        store: Store, settings: Settings, tmp_path: Path) -> None:
+    marker = tmp_path / "fixed"
+    project = write_project(tmp_path / "p", {
+        **REWRITE,
+        "grow.job": "type=command\ndependencies=edit\ncommand=mkdir -p out/deep\n"
+                    "command.1=sh -c 'echo first >> out/log.txt'\ncommand.2=sh -c 'echo kept > out/deep/k.txt'\n",
+        # fails until the marker exists; on the restart it appends to the files the skipped jobs wrote
+        "last.job": f"type=command\ndependencies=grow\ncommand=test -e {marker}\n"
+                    "command.1=sh -c 'echo second >> out/log.txt'\ncommand.2=sh -c 'echo more >> mine.txt'\n",
+    })
+    first = run_flow(store, settings, project, "last")
+    assert first.jobs == {"edit": S, "grow": S, "last": Status.FAILED}
+    (first.workdir / ".jobs" / "stale").write_text("runner's own")
+    marker.touch()
+    again = run_submitted(store, settings, restart_execution(store, settings, first.exec_id, "tester"))
+    assert again.jobs == {"edit": Status.SKIPPED, "grow": Status.SKIPPED, "last": S}
+    assert (again.workdir / "out/log.txt").read_text() == "first\nsecond\n"
+    assert (again.workdir / "out/deep/k.txt").read_text() == "kept\n"
+    assert (again.workdir / "mine.txt").read_text() == "new\nmore\n"
+    assert (again.workdir / "data.txt").read_text() == "changed\n"
+    # the failed run's files are as it left them: the new run appended to copies, not through shared inodes
+    assert (first.workdir / "out/log.txt").read_text() == "first\n"
+    assert (first.workdir / "mine.txt").read_text() == "new\n"
+    for name in ("out/log.txt", "mine.txt", "data.txt"):
+        assert _inode(first.workdir / name) != _inode(again.workdir / name), name
+    record = store.execution(first.exec_id)
+    cache = project_dir(store, settings, record.project_id, record.version)
+    for name in ("tool.sh", "edit.job", "grow.job"):  # untouched project files stay links to the cache
+        assert _inode(again.workdir / name) == _inode(cache / name), name
+    assert not (again.workdir / ".jobs" / "stale").exists()
+
+
+def test_a_restart_whose_earlier_directory_is_gone_starts_from_the_project(
+        store: Store, settings: Settings, tmp_path: Path) -> None:
+    marker = tmp_path / "fixed"
+    project = write_project(tmp_path / "p", {
+        "make.job": "type=command\ncommand=sh -c 'echo made > made.txt'\n",
+        "use.job": f"type=command\ndependencies=make\ncommand=test -e {marker}\n",
+    })
+    first = run_flow(store, settings, project, "use")
+    assert first.jobs == {"make": S, "use": Status.FAILED}
+    shutil.rmtree(first.workdir)
+    marker.touch()
+    again = run_submitted(store, settings, restart_execution(store, settings, first.exec_id, "tester"))
+    assert again.jobs == {"make": Status.SKIPPED, "use": S}
+    assert (again.workdir / "use.job").is_file() and not (again.workdir / "made.txt").exists()
 
 
 @pytest.mark.skipif(AS_ROOT, reason="root ignores file modes: the read-only cache binds ordinary users only")

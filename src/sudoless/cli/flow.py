@@ -343,21 +343,27 @@ def control_cmd(exec_id: int, action: str, db: str | None) -> None:
 
 @flow.command()
 @click.argument("exec_id", type=int)
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Replace a runtime property of the first run (NODE@KEY=VALUE for one job). Repeatable.")
 @db_option
 @json_option
-def restart(exec_id: int, db: str | None, as_json: bool) -> None:
-    """Run a failed, killed or stopped execution again, skipping the jobs that succeeded."""
+def restart(exec_id: int, params: tuple[str, ...], db: str | None, as_json: bool) -> None:
+    """Run a failed, killed or stopped execution again, skipping the jobs that succeeded.
+
+    The new execution starts in a copy of the old one's folder, so what the skipped jobs wrote is there.
+    """
     import getpass
 
     from sudoless.flows.executions import restart_execution
     from sudoless.flows.executor import finalise_orphans
     from sudoless.flows.model import Status
+    from sudoless.flows.options import parse_assignments
     from sudoless.flows.store import store_for
 
     settings = settings_from(db)
     store = store_for(settings)
     finalise_orphans(store, settings)
-    new_id = restart_execution(store, settings, exec_id, getpass.getuser())
+    new_id = restart_execution(store, settings, exec_id, getpass.getuser(), runtime=parse_assignments(params))
     status = _run_with_display(store, settings, new_id, live=not as_json and sys.stderr.isatty())
     _report(store, new_id, as_json)
     sys.exit(0 if status == Status.SUCCEEDED else 1)

@@ -6,6 +6,7 @@ store and the settings passed in.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,8 +20,10 @@ from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Flow, Project, S
 from sudoless.flows.options import ExecutionOptions, parse_disabled
 from sudoless.flows.runner import FlowRunner
 from sudoless.flows.store import ExecutionRecord, Store, project_settings
-from sudoless.flows.workspace import prepare_workdir, project_cache
+from sudoless.flows.workspace import continue_workdir, prepare_workdir, project_cache
 from sudoless.outbound import WebhookHosts
+
+log = logging.getLogger(__name__)
 
 
 def flow_graph(flow: Flow) -> dict[str, Any]:
@@ -163,13 +166,28 @@ def run_execution(store: Store, settings: Settings, exec_id: int) -> Status:
     record = store.execution(exec_id)
     workdir = settings.executions_dir / str(exec_id)
     try:
-        prepare_workdir(project_dir(store, settings, record.project_id, record.version), workdir)
+        _prepare(store, settings, record, workdir)
     except FileNotFoundError:  # ``sudoless clean`` took the cached version away meanwhile: unpack it again
-        prepare_workdir(project_dir(store, settings, record.project_id, record.version), workdir)
+        _prepare(store, settings, record, workdir)
     project = load_project_dir(workdir, record.project_name)
     project = apply_job_overrides(project, project_settings.job_overrides(store, record.project_id,
                                                                           record.version))
     return FlowRunner(store, settings, record, project, workdir).run()
+
+
+def _prepare(store: Store, settings: Settings, record: ExecutionRecord, workdir: Path) -> None:
+    """A restart continues in a copy of the execution it restarts (what its succeeded jobs wrote); any
+    other execution, or a restart whose earlier directory retention already removed, starts from the
+    project's files."""
+    source = project_dir(store, settings, record.project_id, record.version)
+    if record.restarted_from is not None:
+        previous = settings.executions_dir / str(record.restarted_from)
+        if previous.is_dir():
+            continue_workdir(previous, source, workdir)
+            return
+        log.warning("execution %s restarts %s, whose directory is gone (execution_dir_retention_days); it "
+                    "starts from the project's files", record.id, record.restarted_from)
+    prepare_workdir(source, workdir)
 
 
 def apply_job_overrides(project: Project, overrides: Mapping[tuple[str, str], Mapping[str, str]]) -> Project:
@@ -207,11 +225,15 @@ def control(store: Store, exec_id: int, action: str) -> None:
     store.request(exec_id, action)
 
 
-def restart_execution(store: Store, settings: Settings, exec_id: int, user: str = "sudoless") -> int:
+def restart_execution(store: Store, settings: Settings, exec_id: int, user: str = "sudoless",
+                      runtime: Mapping[str, Mapping[str, str]] | None = None) -> int:
     """A new execution of a finished, unsuccessful one that reruns only what did not succeed.
 
     Jobs that succeeded are disabled (Azkaban's "Prepare Execution"), and, beyond Azkaban, their output
-    properties are carried over so that the jobs that rerun see the same inputs as the first time.
+    properties are carried over so that the jobs that rerun see the same inputs as the first time, and the
+    new execution starts in a copy of the old one's directory, with the files those jobs wrote.
+    ``runtime`` (node path -> properties, as :func:`~sudoless.flows.options.parse_assignments` makes)
+    replaces the first run's runtime properties key by key: the fixed input of a run that failed on it.
     """
     record = store.execution(exec_id)
     if record.status not in TERMINAL_FLOW:
@@ -224,7 +246,11 @@ def restart_execution(store: Store, settings: Settings, exec_id: int, user: str 
         latest[run.nested_id] = run.status
     succeeded = {n for n, s in latest.items() if s in SUCCEEDED_LIKE}
     disabled = [n for n in succeeded if not any(n.startswith(p + ":") for p in succeeded)]
-    options = _replace(ExecutionOptions.from_json(record.options), reuse_outputs_from=exec_id)
+    options = ExecutionOptions.from_json(record.options)
+    merged = {node: dict(props) for node, props in options.runtime.items()}
+    for node, props in (runtime or {}).items():
+        merged.setdefault(node, {}).update(props)
+    options = _replace(options, reuse_outputs_from=exec_id, runtime=merged)
     return submit_flow(store, settings, record.project_name, record.flow_id, options, user,
                        source="restart", disabled=sorted(disabled), version=record.version,
                        restarted_from=exec_id)

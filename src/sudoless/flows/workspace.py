@@ -9,6 +9,11 @@ EACCES instead of changing the copy every later execution links to. Writing a pr
 replacing it (write a new file, rename it over), which is what editors, ``sed -i`` and most tools do.
 Copy-on-write at ``open`` would need a FUSE or overlay mount, which a user without root does not have.
 
+A restarted execution starts from a copy of the failed one's directory instead (:func:`continue_workdir`), so
+that what its succeeded, now skipped, jobs wrote is there. Files still shared with the cache are linked again
+(they are read-only anyway); every other file is the old run's own and is copied, never linked: a job of the
+new run that appends to or rewrites one in place must not change the old run's file through a shared inode.
+
 Modes bind the server's own Unix user but not root: a server run as root (which sudoless is not meant for)
 shares files a job could change. Where a link cannot be made (another file system, a file system without
 hard links), the file is copied, and the copy is the execution's own (writable).
@@ -21,6 +26,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,18 +58,84 @@ def prepare_workdir(source: Path, workdir: Path) -> Prepared:
     The directory appears complete or not at all: it is filled under a temporary name and renamed.
     An existing ``workdir`` (an execution resumed by another executor) is left as it is.
     """
+    return _staged(workdir, lambda staging: link_tree(source, staging))
+
+
+def continue_workdir(previous: Path, source: Path, workdir: Path) -> Prepared:
+    """Give ``workdir`` a copy of ``previous`` (an earlier execution's directory of the same project version,
+    unpacked at ``source``): what the earlier run's jobs wrote, created, replaced or deleted stays so.
+
+    A file that is still a link to ``source``'s (same inode) is linked to it again; every other file is
+    copied, so the two runs share no writable inode. The runner's own folders (``.jobs``, ``.tmp``) are left
+    behind. Complete or absent, like :func:`prepare_workdir`.
+    """
+    return _staged(workdir, lambda staging: _copy_run(previous, source, staging))
+
+
+def _staged(workdir: Path, fill: Callable[[Path], Prepared]) -> Prepared:
     if workdir.exists():
         return Prepared()
     workdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{workdir.name}.", dir=workdir.parent))
     try:
-        done = link_tree(source, staging)
+        done = fill(staging)
         staging.chmod(0o755)
         staging.rename(workdir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return done
+
+
+#: folders of an execution directory that belong to its runner (job property files, the sandbox's TMPDIR).
+RUNNER_FOLDERS = frozenset({".jobs", ".tmp"})
+
+
+def _copy_run(previous: Path, source: Path, dest: Path) -> Prepared:
+    linked = copied = copied_bytes = 0
+    pending = [Path()]
+    while pending:
+        rel = pending.pop()
+        with os.scandir(previous / rel) as entries:
+            for entry in entries:
+                if not rel.parts and entry.name in RUNNER_FOLDERS:
+                    continue
+                target = dest / rel / entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    os.mkdir(target, 0o755)
+                    pending.append(rel / entry.name)
+                    continue
+                if entry.is_symlink():
+                    os.symlink(os.readlink(entry.path), target)
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue  # a FIFO or socket a job left: nothing a later job can read back
+                shared = source / rel / entry.name
+                from_cache = _same_file(entry, shared)
+                if from_cache:
+                    try:
+                        os.link(shared, target)
+                        linked += 1
+                        continue
+                    except OSError as exc:
+                        if exc.errno not in _NO_LINKS:
+                            raise
+                shutil.copyfile(entry.path, target)
+                # The old run's own file keeps its mode; a cache file copied here becomes this run's (writable).
+                mode = stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
+                os.chmod(target, (mode | stat.S_IWUSR) if from_cache else mode)
+                copied += 1
+                copied_bytes += os.path.getsize(target)
+    return Prepared(linked, copied, copied_bytes)
+
+
+def _same_file(entry: os.DirEntry[str], other: Path) -> bool:
+    try:
+        theirs = os.stat(other, follow_symlinks=False)
+    except OSError:
+        return False
+    mine = entry.stat(follow_symlinks=False)
+    return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 def link_tree(source: Path, dest: Path) -> Prepared:
