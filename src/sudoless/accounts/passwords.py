@@ -7,6 +7,7 @@ was made with older parameters and should be replaced.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from argon2 import PasswordHasher
@@ -43,3 +44,12 @@ def needs_rehash(password_hash: str, hasher: PasswordHasher = DEFAULT_HASHER) ->
 def random_password() -> str:
     """A fresh password of 20 URL-safe characters (120 bits from :mod:`secrets`)."""
     return secrets.token_urlsafe(15)
+
+
+def secret_digest(secret: str) -> str:
+    """The SHA-256 (hex) of a random secret (session id, API token) that is stored instead of it.
+
+    Enough for 256-bit random values, which cannot be guessed; it is checked on every request, where a
+    password hash's deliberate cost would be paid again and again.
+    """
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -8,7 +8,7 @@ users, email) and :meth:`Accounts.import_azkaban_users` reads an existing ``azka
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import os
 import re
 import secrets
@@ -23,10 +23,12 @@ from sudoless.accounts.passwords import (
     hash_password,
     needs_rehash,
     random_password,
+    secret_digest,
     verify_password,
 )
 from sudoless.accounts.permissions import BUILTIN_ROLES, Permission, allows, role_permissions
 from sudoless.accounts.throttle import ADDRESS_FAILURES, PAIR_FAILURES, LoginThrottle
+from sudoless.accounts.tokens import TOKEN_PREFIX, Scope, Tokens
 from sudoless.accounts.userfile import read_user_file
 from sudoless.config import Settings, ensure_home
 from sudoless.errors import AuthError, InputError, NotFoundError, PermissionDenied
@@ -60,10 +62,18 @@ class User:
     proxy_users: tuple[str, ...]
     email: str
     permissions: Permission = Permission(0)
+    #: "local", or the back-end that made the account at its first login ("ldap", "pam")
+    source: str = "local"
+    last_login: int | None = None
+    #: set when the request came with an API token: the most the token allows (:mod:`.tokens`)
+    scope: Scope | None = None
 
     @property
     def is_admin(self) -> bool:
-        """Whether the user holds global ADMIN (directly, through a group, or the built-in ``admin`` role)."""
+        """Whether the user holds global ADMIN (directly, through a group, or the built-in ``admin`` role);
+        never through an API token, which carries READ, EXECUTE and SCHEDULE at most."""
+        if self.scope is not None:
+            return False
         return Permission.ADMIN in self.permissions or "admin" in self.roles
 
 
@@ -86,7 +96,7 @@ def _check_email(email: str) -> str:
 
 def _session_key(session_id: str) -> str:
     # Only a digest is stored, so someone who can read the database cannot take over live sessions.
-    return hashlib.sha256(session_id.encode()).hexdigest()
+    return secret_digest(session_id)
 
 
 class Accounts:
@@ -108,6 +118,7 @@ class Accounts:
         self.hasher = hasher
         self.records = AccountRecords(store)
         self.throttle = LoginThrottle(self.records, self.clock, max_pair_failures, max_address_failures)
+        self.tokens = Tokens(self)
         self._dummy_hash: str | None = None
 
     # -- users ------------------------------------------------------------------------------------------
@@ -217,6 +228,8 @@ class Accounts:
         """
         if not session_id:
             return None
+        if session_id.startswith(TOKEN_PREFIX):
+            return self.tokens.user(session_id)
         now = self.clock()
         found = self.records.session_account(_session_key(session_id), now, now + self.session_ttl_ms)
         if found is None:
@@ -251,9 +264,11 @@ class Accounts:
     # -- authorization (azkaban.md §6.3) ----------------------------------------------------------------
 
     def global_permissions(self, user: User) -> Permission:
-        """Union of the permissions of the user's roles and of the roles of the user's groups."""
+        """Union of the permissions of the user's roles and of the roles of the user's groups (for a token,
+        only what its ``*`` scope also allows)."""
         roles, groups = self._definitions()
-        return _global(user.roles, user.groups, roles, groups)
+        granted = _global(user.roles, user.groups, roles, groups)
+        return granted if user.scope is None else _within(granted, user.scope.everywhere)
 
     def project_permissions(self, project_id: int) -> list[tuple[str, bool, Permission]]:
         """The grants on a project as (name, is_group, permissions): users first, then groups, by name."""
@@ -280,6 +295,8 @@ class Accounts:
     def has_permission(self, user: User, project_id: int, perm: Permission) -> bool:
         """Azkaban's ``hasPermission``: the user's own grant, a grant to one of their groups, or a global
         role holds ``perm`` (all of its bits) or ADMIN."""
+        if user.scope is not None and not user.scope.allows(project_id, perm):
+            return False
         granted = Permission(self.records.granted(project_id, user.name, user.groups))
         # A user loaded for this request (session_user, authenticate) carries its global permissions:
         # reading the role and group tables again would cost two queries on every check.
@@ -393,19 +410,35 @@ class Accounts:
                 raise InputError(f"role '{role}' is not defined; use one of {', '.join(sorted(known))}")
         return tuple(dict.fromkeys(roles))
 
+    def user_from(self, record: UserRecord, stored_roles: dict[str, int], groups: dict[str, tuple[str, ...]],
+                  scope: Scope | None = None) -> User:
+        """The :class:`User` of a stored record and definitions read with it (``scope`` for a token)."""
+        user = self._user(record, self._roles(stored_roles), groups)
+        if scope is None:
+            return user
+        return dataclasses.replace(user, scope=scope, permissions=_within(user.permissions, scope.everywhere))
+
     def _user(self, record: UserRecord, roles: dict[str, Permission] | None = None,
               groups: dict[str, tuple[str, ...]] | None = None) -> User:
         if roles is None or groups is None:
             roles, groups = self._definitions()
         return User(name=record.name, roles=record.roles, groups=record.groups,
                     proxy_users=record.proxy_users, email=record.email,
-                    permissions=_global(record.roles, record.groups, roles, groups))
+                    permissions=_global(record.roles, record.groups, roles, groups),
+                    source=record.source, last_login=record.last_login)
 
 
 def _global(user_roles: Sequence[str], user_groups: Sequence[str], roles: dict[str, Permission],
             groups: dict[str, tuple[str, ...]]) -> Permission:
     inherited = [role for group in user_groups for role in groups.get(group, ())]
     return role_permissions([*user_roles, *inherited], roles)
+
+
+def _within(granted: Permission, scope: Permission) -> Permission:
+    """What a token with ``scope`` keeps of ``granted``: ADMIN implies every bit, but never passes on."""
+    if Permission.ADMIN in granted:
+        return scope
+    return granted & scope
 
 
 def _names(names: Sequence[str], what: str) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sudoless.flows.store import Store
 from sudoless.flows.store import tables as t
 
-__all__ = ["AccountRecords", "Definitions", "UserRecord"]
+__all__ = ["AccountRecords", "Definitions", "UserRecord", "definitions_of", "user_record"]
 
 #: Stored role definitions (name to permission bits) and group definitions (name to role names).
 Definitions = tuple[dict[str, int], dict[str, tuple[str, ...]]]
@@ -51,6 +51,10 @@ class UserRecord:
     proxy_users: tuple[str, ...] = ()
     email: str = ""
     created_time: int = 0
+    #: "local", or the back-end that created the account at its first login ("ldap", "pam")
+    source: str = "local"
+    last_login: int | None = None
+    disabled: bool = False
 
 
 def join_list(items: Iterable[str]) -> str:
@@ -61,16 +65,20 @@ def split_list(text: str | None) -> tuple[str, ...]:
     return tuple(item for item in (text or "").split(",") if item)
 
 
-def _user(row: Any) -> UserRecord:
+def user_record(row: Any) -> UserRecord:
+    """A ``users`` row as a :class:`UserRecord`."""
     return UserRecord(name=row.username, password_hash=row.password_hash, roles=split_list(row.roles),
                       groups=split_list(row.groups), proxy_users=split_list(row.proxy_users), email=row.email,
-                      created_time=row.created_time)
+                      created_time=row.created_time, source=row.source, last_login=row.last_login,
+                      disabled=bool(row.disabled))
+
 
 
 def _user_values(user: UserRecord) -> dict[str, Any]:
     return {"username": user.name, "password_hash": user.password_hash, "roles": join_list(user.roles),
             "groups": join_list(user.groups), "proxy_users": join_list(user.proxy_users),
-            "email": user.email, "created_time": user.created_time}
+            "email": user.email, "created_time": user.created_time, "source": user.source,
+            "last_login": user.last_login, "disabled": user.disabled}
 
 
 class AccountRecords:
@@ -84,12 +92,12 @@ class AccountRecords:
     def user(self, name: str) -> UserRecord | None:
         with self.store.read() as conn:
             row = conn.execute(_USER, {"name": name}).first()
-        return _user(row) if row else None
+        return user_record(row) if row else None
 
     def users(self) -> list[UserRecord]:
         with self.store.read() as conn:
             rows = conn.execute(sa.select(t.users).order_by(t.users.c.username)).all()
-        return [_user(row) for row in rows]
+        return [user_record(row) for row in rows]
 
     def has_users(self) -> bool:
         with self.store.read() as conn:
@@ -135,6 +143,7 @@ class AccountRecords:
         with self.store.write() as conn:
             done = conn.execute(t.users.delete().where(t.users.c.username == name)).rowcount
             conn.execute(t.sessions.delete().where(t.sessions.c.username == name))
+            conn.execute(t.api_tokens.delete().where(t.api_tokens.c.username == name))
             conn.execute(t.permissions.delete().where(t.permissions.c.name == name,
                                                       t.permissions.c.is_group.is_(False)))
         return done == 1
@@ -217,18 +226,20 @@ class AccountRecords:
             if row is None or row.expires <= now:
                 return None
             user = conn.execute(_USER, {"name": row.username}).first()
-            definitions = _definitions(conn) if user is not None else ({}, {})
+            definitions = definitions_of(conn) if user is not None else ({}, {})
         if user is None:
             self.delete_session(key)
             return None
+        if user.disabled:
+            return None
         if not _fresh(row.expires, now, expires) and self.touch_session(key, now, expires) is None:
             return None
-        return _user(user), definitions
+        return user_record(user), definitions
 
     def definitions(self) -> Definitions:
         """Every stored role with its permissions, and every group with its roles."""
         with self.store.read() as conn:
-            return _definitions(conn)
+            return definitions_of(conn)
 
     def touch_session(self, key: str, now: int, expires: int) -> str | None:
         """Extend a live session to ``expires`` and return its user name; None if unknown or expired.
@@ -300,7 +311,8 @@ def _fresh(current: int, now: int, expires: int) -> bool:
     return 0 <= expires - current <= min(TOUCH_MAX_MS, int((expires - now) * TOUCH_SLACK))
 
 
-def _definitions(conn: Connection) -> Definitions:
+def definitions_of(conn: Connection) -> Definitions:
+    """Every stored role with its permissions and every group with its roles, read on ``conn``."""
     roles = {row.name: int(row.permissions) for row in conn.execute(_ROLES)}
     return roles, {row.name: split_list(row.roles) for row in conn.execute(_GROUPS)}
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects import mysql
 
@@ -178,6 +179,13 @@ users = Table(
     Column("proxy_users", Text, nullable=False, default=""),
     Column("email", String(255), nullable=False, default=""),
     Column("created_time", BigInteger, nullable=False),
+    #: where the account comes from: "local" (a password here), "ldap" or "pam" (created at first login,
+    #: never given a local password, its groups refreshed from the directory)
+    Column("source", String(32), nullable=False, default="local", server_default="local"),
+    Column("last_login", BigInteger, nullable=True),
+    #: a directory account whose user left the allowed groups (or the directory): refused until a refresh
+    #: finds it allowed again
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 permissions = Table(
@@ -199,6 +207,22 @@ sessions = Table(
     Column("expires", BigInteger, nullable=False),
     Index("ix_sessions_username", "username"),
     Index("ix_sessions_expires", "expires"),
+)
+
+#: API tokens for scripts: only the SHA-256 of the token is kept (the token itself is shown once); ``scopes``
+#: is "project_id:bits" pairs ("*" for every project), the most a token allows on top of its user's rights.
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_key", String(64), nullable=False, unique=True),
+    Column("username", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+    Column("last_used", BigInteger, nullable=True),
+    UniqueConstraint("username", "name", name="uq_api_tokens_name"),
+    Index("ix_api_tokens_username", "username"),
 )
 
 #: Roles defined in the database (``<role name permissions>`` of azkaban-users.xml); the built-in roles
