@@ -48,9 +48,9 @@ def test_add_list_grant_remove(home: Path):
     listed = json.loads(ok(home, "user", "list", "--json"))
     assert listed == {"users": [
         {"name": "alice", "roles": ["readall"], "groups": ["team1"], "proxyUsers": [],
-         "email": "a@example.com", "permissions": ["READ"]},
+         "email": "a@example.com", "permissions": ["READ"], "source": "local", "lastLogin": None},
         {"name": "bob", "roles": ["user"], "groups": [], "proxyUsers": [], "email": "",
-         "permissions": ["UPLOADPROJECTS", "CREATEPROJECTS"]},
+         "permissions": ["UPLOADPROJECTS", "CREATEPROJECTS"], "source": "local", "lastLogin": None},
     ]}
     store, accounts = open_accounts(home)
     try:

@@ -29,6 +29,7 @@ from sudoless.server.serve import Server
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 
 
 class OffsetClock:

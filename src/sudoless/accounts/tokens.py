@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from sudoless.accounts.passwords import secret_digest
 from sudoless.accounts.permissions import Permission
-from sudoless.errors import InputError, NotFoundError
+from sudoless.errors import InputError, NotFoundError, PermissionDenied
 from sudoless.flows.store import projects as project_queries
 from sudoless.flows.store.tokens import TokenRecord, TokenRecords
 
@@ -141,7 +141,9 @@ class Tokens:
             record = project_queries.get_project(accounts.store, name=project)
             if record is None:
                 raise NotFoundError(f"scope {project}: project '{project}' doesn't exist")
-            accounts.require(user, record.id, perm, record.name)
+            if not accounts.has_permission(user, record.id, perm):
+                raise PermissionDenied(f"scope {project}: user '{username}' doesn't have "
+                                       f"{', '.join(perm.names())} on {record.name}, so no token of theirs can")
             grants[record.id] = perm
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = accounts.clock()

@@ -7,6 +7,7 @@ inside the commands that use them.
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ def _accounts(db: str | None) -> Accounts:
 def _user_json(user: User) -> dict[str, Any]:
     return {"name": user.name, "roles": list(user.roles), "groups": list(user.groups),
             "proxyUsers": list(user.proxy_users), "email": user.email,
-            "permissions": user.permissions.names()}
+            "permissions": user.permissions.names(), "source": user.source, "lastLogin": user.last_login}
 
 
 def _read_password(from_stdin: bool) -> tuple[str, bool]:
@@ -127,11 +128,21 @@ def list_users(db: str | None, as_json: bool) -> None:
         emit_json({"users": [_user_json(u) for u in users]})
         return
     table = Table(title_justify="left")
-    for column in ("user", "roles", "groups", "proxy users", "email"):
+    for column in ("user", "source", "roles", "groups", "proxy users", "email", "last login"):
         table.add_column(column)
     for u in users:
-        table.add_row(u.name, ", ".join(u.roles), ", ".join(u.groups), ", ".join(u.proxy_users), u.email)
+        table.add_row(u.name, u.source, ", ".join(u.roles), ", ".join(u.groups), ", ".join(u.proxy_users),
+                      u.email, _when(u.last_login))
     Console().print(table)
+
+
+def _when(ms: int | None) -> str:
+    """Epoch milliseconds as UTC minutes for a table; "never" for None."""
+    if ms is None:
+        return "never"
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _grant_target(accounts: Accounts, project: str, name: str, group: bool) -> tuple[int, Permission]:

@@ -19,7 +19,8 @@ def user_info(call: Caller | Services, user: User) -> UserInfo:
     accounts = call.accounts
     return UserInfo(name=user.name, roles=list(user.roles), groups=list(user.groups),
                     proxy_users=list(user.proxy_users), email=user.email, admin=user.is_admin,
-                    permissions=accounts.global_permissions(user).names())
+                    permissions=accounts.global_permissions(user).names(), source=user.source,
+                    last_login=-1 if user.last_login is None else user.last_login)
 
 
 @router.post("/login", response_model=Token, responses=error_responses(429), summary="Log in for a token")

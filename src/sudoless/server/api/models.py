@@ -21,7 +21,7 @@ __all__ = [
     "FlowLockRequest", "Grant", "GraphNode", "JobState", "LogFormat", "LogPage", "LoginRequest",
     "PasswordRequest", "PermissionName", "ProjectCreate", "ProjectInfo", "RunOptions", "RunOptionsView",
     "ScheduleCreate", "ScheduleInfo", "SlaAction", "SlaInfo", "SlaKind", "SlaRequest", "SlaRuleModel", "SlaRuleView",
-    "Submitted", "Token",
+    "Submitted", "Token", "TokenCreate", "TokenCreated", "TokenInfo",
     "UploadResult", "UserCreate", "UserGrant", "UserInfo", "VersionInfo",
 ]
 
@@ -107,6 +107,37 @@ class UserInfo(BaseModel):
     email: str
     admin: bool = Field(description="holds global ADMIN")
     permissions: list[str] = Field(description="global permissions from roles, own and through groups")
+    source: str = Field("local", description="local, or the sign-in back-end that made the account (ldap, pam)")
+    last_login: Millis = -1
+
+
+class ScopeName(StrEnum):
+    """What an API token may carry on a project."""
+
+    READ = "READ"
+    EXECUTE = "EXECUTE"
+    SCHEDULE = "SCHEDULE"
+
+
+class TokenCreate(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")]
+    scopes: Annotated[dict[Name, Annotated[list[ScopeName], Field(min_length=1, max_length=3)]],
+                      Field(min_length=1, max_length=256,
+                            description="project name ('*' for every project) to permissions")]
+    days: Annotated[float, Field(gt=0, le=366, description="days until the token expires")] = 90
+
+
+class TokenInfo(BaseModel):
+    name: str
+    user: str
+    scopes: dict[str, list[str]]
+    created: Millis
+    expires: Millis
+    last_used: Millis
+
+
+class TokenCreated(TokenInfo):
+    token: str = Field(description="the token: shown once, only its digest is stored")
 
 
 class UserCreate(Strict):
