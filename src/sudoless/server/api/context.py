@@ -1,8 +1,9 @@
 """Who is calling the JSON API, and the permission checks every route makes through :class:`Caller`.
 
 A token is an Accounts session id (``POST /api/v1/login`` creates one, and the Azkaban ``session.id`` of an
-AJAX login is one too) or an API token (:mod:`sudoless.accounts.tokens`, limited to its scopes). It travels as ``Authorization: Bearer <token>`` or as the Azkaban session cookie
-(a browser that logged in through the web UI). A state-changing request authenticated by the cookie must
+AJAX login is one too) or an API token (:mod:`sudoless.accounts.tokens`, limited to its scopes). It
+travels as ``Authorization: Bearer <token>`` or as the Azkaban session cookie (a browser that logged in
+through the web UI). A state-changing request authenticated by the cookie must
 pass the same CSRF check as the AJAX API (:func:`sudoless.server.sessions.csrf_ok`); a bearer token cannot
 be sent by another site, so it needs none.
 
