@@ -39,6 +39,12 @@ class Settings:
     #: Azkaban's ``execution.dir.retention``: days after its end that a finished execution's directory is
     #: removed (by the server's scheduler and ``sudoless clean``); its database row and logs stay.
     execution_dir_retention_days: float = 30.0
+    #: Azkaban's ``execution.logs.retention.ms``, in days: a finished execution's job and flow logs are
+    #: removed from the database this long after it ended (its row and job statuses stay); 0 keeps them.
+    execution_log_retention_days: float = 30.0
+    #: quota of what the jobs of one execution write into its directory, in MiB (the project's own linked
+    #: files not counted); the running job is killed and the execution fails beyond it. 0: no quota.
+    execution_dir_max_mb: int = 4096
     #: largest project zip the HTTP server accepts, counted as it arrives (chunked uploads included).
     max_upload_bytes: int = 256 << 20
     log_chunk_bytes: int = 64 * 1024
@@ -128,6 +134,8 @@ _ENV = {
     "project_max_mb": "SUDOLESS_PROJECT_MAX_MB",
     "project_max_files": "SUDOLESS_PROJECT_MAX_FILES",
     "execution_dir_retention_days": "SUDOLESS_EXECUTION_DIR_RETENTION_DAYS",
+    "execution_log_retention_days": "SUDOLESS_EXECUTION_LOG_RETENTION_DAYS",
+    "execution_dir_max_mb": "SUDOLESS_EXECUTION_DIR_MAX_MB",
     "max_upload_bytes": "SUDOLESS_MAX_UPLOAD_BYTES",
     "runtime_props_eager": "SUDOLESS_RUNTIME_PROPS_EAGER",
     "executor_timeout": "SUDOLESS_EXECUTOR_TIMEOUT",

@@ -35,11 +35,12 @@ from sudoless.flows.formats.conditions import Condition, Macro, parse_condition
 from sudoless.flows.formats.precedence import flow_builtins, job_builtins, job_props, node_layers, overlay
 from sudoless.flows.formats.substitution import resolve_props
 from sudoless.flows.formats.validate import descendants
-from sudoless.flows.joblog import LogWriter
+from sudoless.flows.joblog import LogWriter, log_line
 from sudoless.flows.jobtypes import JobResult
 from sudoless.flows.model import FINISHED, FailureAction, Flow, Node, Project, Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.pipeline import Pipeline
+from sudoless.flows.quota import DirQuota
 from sudoless.flows.sandbox import JobSandbox
 from sudoless.flows.store import ExecutionRecord, Store, project_settings
 from sudoless.flows.store.projects import get_project
@@ -143,6 +144,13 @@ class FlowRunner:
         self._expand(self.flow, "", "")
         self._load_state()
         self._count_open_parents()
+        #: what the jobs may write into ``workdir``; measured before the first job, so the project's links
+        #: are told apart from what jobs write
+        self.quota = DirQuota(self.exec_id, workdir, settings.execution_dir_max_mb)
+        #: why the execution failed on its own account (its directory over quota), once that happened
+        self.quota_reason: str | None = None
+        #: the log of each running job, so that a reason of the runner's can reach it
+        self.job_logs: dict[str, LogWriter] = {}
         (workdir / ".jobs").mkdir(exist_ok=True)
         #: job threads live as long as the execution: starting a thread per job costs more than a job
         self.pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix=f"exec-{self.exec_id}")
@@ -209,6 +217,8 @@ class FlowRunner:
                 except queue.Empty:
                     pass
                 self._due_retries()
+                if self.running:
+                    self._check_quota()
                 if time.monotonic() >= next_poll:
                     self._poll_control()
                     self.flow_log.flush_if_due()
@@ -358,6 +368,7 @@ class FlowRunner:
     def _job_thread(self, node: RunNode, cancel: threading.Event) -> None:
         log = LogWriter(self.store, self.exec_id, node.nested_id, node.attempt, self.settings.log_chunk_bytes,
                         copy=self.workdir / ".jobs" / f"{attempt_stem(node.nested_id, node.attempt)}.log")
+        self.job_logs[node.nested_id] = log
         wrote_running = False
 
         def started(pid: int | None) -> None:
@@ -376,13 +387,20 @@ class FlowRunner:
     def _on_done(self, done: _Done) -> None:
         node = self.nodes[done.nested_id]
         self.running.pop(done.nested_id, None)
+        self.job_logs.pop(done.nested_id, None)
         result = done.result
+        was_over = self.quota_reason is not None
+        if not was_over:
+            self._check_quota(job_ended=True)
+        over_by_this_job = not was_over and self.quota_reason is not None
         values: dict[str, object] = {"end_time": self.store.clock()}
         retry = False
-        if result.succeeded:
+        if result.succeeded and not over_by_this_job:
             node.outputs = result.outputs
             status = Status.SUCCEEDED
             values["output_props"] = result.outputs
+        elif self.quota_reason is not None:
+            status = Status.FAILED  # killed by the runner for the directory's quota: a failure, not a cancel
         elif result.killed or self.killing:
             status = Status.KILLED
         elif node.resolved.get("job.succeed.on.failure", "").lower() == "true":
@@ -394,6 +412,8 @@ class FlowRunner:
         if held is not None:
             self.changes.append((node.nested_id, held[0], held[1]))
         offset, data = done.log_tail
+        if over_by_this_job:
+            data += log_line(node.nested_id, f"failed: {self.quota_reason}", "ERROR")
         if data:
             self.log_chunks.append((node.nested_id, node.attempt, offset, data))
         self._set(node, status, **values)
@@ -404,9 +424,27 @@ class FlowRunner:
             self._set(node, Status.READY)
             self.flow_log.line(f"Job {node.nested_id} failed; retry {node.attempt} in {backoff:g} s")
             return
-        if status == Status.FAILED:
+        if status == Status.FAILED and self.quota_reason is None:
             self._count_failure(node)
         self._finished(node)
+
+    def _check_quota(self, job_ended: bool = False) -> None:
+        """Measure the directory when due; over its quota, kill what runs and fail the execution."""
+        if self.quota_reason is not None:
+            return
+        reason = self.quota.exceeded(job_ended)
+        if reason is None:
+            return
+        self.quota_reason = reason
+        self.flow_log.line(f"{reason}; killing the running jobs, the execution fails", "ERROR")
+        for nested in self.running:
+            log = self.job_logs.get(nested)
+            if log is not None:
+                log.line(f"killed: {reason}", "ERROR")
+        self.failing = True
+        self._start_killing()
+        self.status = Status.FAILED_FINISHING
+        self.store.set_execution(self.exec_id, status=Status.FAILED_FINISHING)
 
     def _due_retries(self) -> None:
         now = time.monotonic()
@@ -548,7 +586,9 @@ class FlowRunner:
 
     def _finish(self) -> Status:
         ends = [self.nodes[n] for n in self.siblings[""] if not self.nodes[n].children]
-        if self.killing:
+        if self.quota_reason is not None:
+            status = Status.FAILED
+        elif self.killing:
             status = Status.KILLED
         elif self.failing:
             status = Status.FAILED
