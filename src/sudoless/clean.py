@@ -20,10 +20,11 @@ from sudoless.config import Settings
 
 @dataclass(frozen=True)
 class Cleanable:
-    """One removable thing: its kind (``spark-archive``, ``spark-work``, ...), path, size and remover."""
+    """One removable thing: its kind (``spark-archive``, ``spark-work``, ...), path, size and remover. The path
+    of what is not a file (old logs in the database) is a line that says what it is."""
 
     kind: str
-    path: Path
+    path: Path | str
     bytes: int
     remove: Callable[[], bool] = field(repr=False, compare=False)
 
@@ -33,7 +34,7 @@ class CleanItem:
     """What :func:`clean` did with one :class:`Cleanable`: removed, or kept because it was in use."""
 
     kind: str
-    path: Path
+    path: Path | str
     bytes: int
     removed: bool
 

@@ -1,15 +1,16 @@
-"""What of SUDOLESS_HOME's flow files may go: old executions' directories and unused project versions.
+"""What of an execution's leftovers may go: old executions' directories and logs, unused project versions.
 
 Azkaban's ``execution.dir.retention``: a finished execution's directory (``executions/<id>``) is removed
-``execution_dir_retention_days`` after the execution ended; a running one's never, however old. The
-execution's database row, job runs and logs stay: they are the history the UI and the API show, and they
-live in the database, where they cost little next to a project's files. A cached project version
+``execution_dir_retention_days`` after the execution ended; a running one's never, however old. Azkaban's
+``execution.logs.retention.ms``: its job and flow logs leave the database ``execution_log_retention_days``
+after it ended (0 keeps them forever); a running execution's never. The execution's row and job runs
+(statuses, times) stay: they are the history the UI and the API show, and cost little. A cached project version
 (``projects/<id>.<version>``) may go when it is neither its project's current version nor the version of an
 unfinished execution: execution directories hold their own links to its files, and a version needed again
 is unpacked again from the database.
 
-The server's scheduler calls :func:`remove_expired_workdirs` periodically; ``sudoless clean`` lists both
-kinds through :func:`flow_cleanables`.
+The server's scheduler calls :func:`remove_expired_workdirs` and :func:`remove_expired_logs` periodically;
+``sudoless clean`` lists all three kinds through :func:`flow_cleanables`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sudoless.config import Settings
 from sudoless.errors import NotFoundError
 from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.flows.store import Store, open_store
+from sudoless.flows.store.logs import delete_logs, logs_ended_before
 from sudoless.flows.workspace import project_cache
 
 if TYPE_CHECKING:
@@ -59,6 +61,28 @@ def remove_expired_workdirs(store: Store, settings: Settings, now_ms: int) -> li
     return removed
 
 
+def log_cutoff(settings: Settings, now_ms: int) -> int | None:
+    """The end time before which a finished execution's logs may go; None when logs are kept forever."""
+    if settings.execution_log_retention_days <= 0:
+        return None
+    return now_ms - int(settings.execution_log_retention_days * DAY_MS)
+
+
+def expired_logs(store: Store, settings: Settings, now_ms: int) -> list[tuple[int, int]]:
+    """(execution id, bytes of its logs) of the finished executions whose logs are past their retention."""
+    cutoff = log_cutoff(settings, now_ms)
+    return [] if cutoff is None else logs_ended_before(store, cutoff)
+
+
+def remove_expired_logs(store: Store, settings: Settings, now_ms: int) -> list[int]:
+    """Remove what :func:`expired_logs` finds; return the ids of the executions whose logs went."""
+    cutoff = log_cutoff(settings, now_ms)
+    found = [] if cutoff is None else [exec_id for exec_id, _ in logs_ended_before(store, cutoff)]
+    if found:
+        delete_logs(store, found, cutoff or 0)
+    return found
+
+
 def unused_versions(store: Store, settings: Settings) -> list[Path]:
     """Cached project versions that no project has as current and no unfinished execution runs."""
     cache = project_cache(settings)
@@ -83,13 +107,12 @@ def unused_versions(store: Store, settings: Settings) -> list[Path]:
 
 
 def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
-    """``sudoless clean``'s findings: expired execution directories and unused cached versions, each sized by
-    the bytes its removal alone frees (files with no other link; a directory sharing all its files with
-    the cache frees next to nothing until the cache goes too)."""
+    """``sudoless clean``'s findings: expired execution directories, old executions' logs (one item: the bytes
+    of log data the database drops) and unused cached versions, each sized by the bytes its removal alone
+    frees (files with no other link; a directory sharing all its files with the cache frees next to nothing
+    until the cache goes too)."""
     from sudoless.clean import Cleanable, remove_path
 
-    if not (settings.executions_dir.is_dir() or project_cache(settings).is_dir()):
-        return
     if not settings.db_url and not (settings.home / "sudoless.db").exists():
         return  # no database yet: nothing to judge the folders by, and none to create
     store = open_store(settings.database_url)
@@ -100,8 +123,16 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
         remove_path(path)
         return True
 
-    for _, path in expired_workdirs(store, settings, store.clock()):
+    now = store.clock()
+    for _, path in expired_workdirs(store, settings, now):
         yield Cleanable("execution-dir", path, unshared_bytes(path), lambda path=path: _removed(path))
+    logs = expired_logs(store, settings, now)
+    if logs:
+        ids = [exec_id for exec_id, _ in logs]
+        where = (f"{settings.data_dir.name}: logs of {len(ids)} executions ended over "
+                 f"{settings.execution_log_retention_days:g} days ago (ids {ids[0]}..{ids[-1]})")
+        yield Cleanable("execution-logs", where, sum(size for _, size in logs),
+                        lambda: delete_logs(store, ids, log_cutoff(settings, now) or 0) > 0)
     for path in unused_versions(store, settings):
         yield Cleanable("project-cache", path, unshared_bytes(path), lambda path=path: remove_version(path))
 

@@ -304,9 +304,10 @@ class Scheduler:
     # -- retention ------------------------------------------------------------------------------------------
 
     def enforce_retention(self, now_ms: int | None = None) -> builtins.list[int]:
-        """Remove finished executions' directories older than ``execution_dir_retention_days``, at most once
-        per :data:`RETENTION_EVERY_MS`; returns the executions whose directory went."""
-        from sudoless.flows.retention import remove_expired_workdirs
+        """Remove finished executions' directories older than ``execution_dir_retention_days`` and their logs
+        older than ``execution_log_retention_days``, at most once per :data:`RETENTION_EVERY_MS`; returns the
+        executions whose directory went."""
+        from sudoless.flows.retention import remove_expired_logs, remove_expired_workdirs
 
         now = self.clock() if now_ms is None else now_ms
         if now < self._retention_due:
@@ -315,6 +316,9 @@ class Scheduler:
         removed = remove_expired_workdirs(self.store, self.settings, now)
         if removed:
             log.info("removed the directories of %d executions past their retention", len(removed))
+        logs = remove_expired_logs(self.store, self.settings, now)
+        if logs:
+            log.info("removed the logs of %d executions past their retention", len(logs))
         return removed
 
     # -- the loop -------------------------------------------------------------------------------------------
