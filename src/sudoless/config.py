@@ -78,6 +78,22 @@ class Settings:
     #: Azkaban's ``default.timezone.id``: the zone of new schedules and of ``azkaban.flow.start.*``; empty
     #: means the machine's zone (:mod:`sudoless.zone`)
     timezone: str = ""
+    #: the ``[mail]`` table of config.toml: the SMTP server notifications go through (empty host: no e-mail is
+    #: sent, and queued mails wait for one); port 0 means 25, 587 or 465 by ``mail_security``
+    mail_host: str = ""
+    mail_port: int = 0
+    #: ``starttls`` (upgrade a plain connection; the usual submission port 587), ``tls`` (implicit TLS, 465)
+    #: or ``plain`` (no encryption: a relay on the same host or network only)
+    mail_security: str = "starttls"
+    mail_user: str = ""
+    #: a file whose first line is the SMTP password (0600 or narrower), never the password itself
+    mail_password_file: str = ""
+    mail_from: str = ""
+    #: seconds an SMTP or webhook exchange may take before the attempt counts as failed
+    mail_timeout: float = 20.0
+    #: the server's address as users reach it (``https://azkaban.example.com``), for links in notifications
+    #: and Azkaban's ``?{server}`` in job callbacks; empty: ``http://<host name>:8081``
+    external_url: str = ""
 
     @property
     def request_threads(self) -> int:
@@ -147,7 +163,19 @@ _ENV = {
     "sandbox_read": "SUDOLESS_SANDBOX_READ",
     "sandbox_write": "SUDOLESS_SANDBOX_WRITE",
     "timezone": "SUDOLESS_TIMEZONE",
+    "mail_host": "SUDOLESS_MAIL_HOST",
+    "mail_port": "SUDOLESS_MAIL_PORT",
+    "mail_security": "SUDOLESS_MAIL_SECURITY",
+    "mail_user": "SUDOLESS_MAIL_USER",
+    "mail_password_file": "SUDOLESS_MAIL_PASSWORD_FILE",
+    "mail_from": "SUDOLESS_MAIL_FROM",
+    "external_url": "SUDOLESS_EXTERNAL_URL",
 }
+
+#: keys of config.toml's ``[mail]`` table and the settings they set
+_MAIL_TABLE = {"host": "mail_host", "port": "mail_port", "security": "mail_security", "user": "mail_user",
+               "password_file": "mail_password_file", "from": "mail_from", "timeout": "mail_timeout",
+               "external_url": "external_url"}
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -159,10 +187,15 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     values: dict[str, object] = {}
     if config_file.exists():
         try:
-            table = tomllib.loads(config_file.read_text()).get("sudoless", {})
+            document = tomllib.loads(config_file.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_file}: {exc}; fix the TOML syntax") from None
-        values.update(table)
+        values.update(document.get("sudoless", {}))
+        for key, raw in (document.get("mail") or {}).items():
+            if key not in _MAIL_TABLE:
+                raise ConfigError(f"{config_file}: unknown setting '{key}' in [mail]; known: "
+                                  f"{', '.join(sorted(_MAIL_TABLE))}")
+            values[_MAIL_TABLE[key]] = raw
     for name, var in _ENV.items():
         if var in env:
             values[name] = env[var]
@@ -173,6 +206,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         if name not in known or name == "home":
             raise ConfigError(f"{config_file}: unknown setting '{name}'; known: {', '.join(sorted(known))}")
         converted[name] = _convert(name, raw, type(getattr(settings, name)))
+    security = str(converted.get("mail_security", settings.mail_security)).lower()
+    if security not in ("starttls", "tls", "plain"):
+        raise ConfigError(f"{config_file}: [mail] security {security!r}: use starttls, tls or plain")
+    converted["mail_security"] = security
     settings = replace(settings, **converted)
     if settings.timezone:
         from sudoless.zone import server_zone
@@ -215,17 +252,23 @@ def database_password(settings: Settings) -> str | None:
     point of the file is that nobody else sees the password."""
     if not settings.db_password_file:
         return settings.db_password or None
-    path = Path(settings.db_password_file).expanduser()
+    return read_secret_file(settings.db_password_file, "SUDOLESS_DB_PASSWORD_FILE", "database password")
+
+
+def read_secret_file(name: str, what: str, secret: str) -> str:
+    """The first line of the password file ``name`` (``what`` names its setting in errors). ConfigError when
+    it cannot be read, is empty, or other accounts could read it (mode wider than 0600)."""
+    path = Path(name).expanduser()
     try:
         mode = path.stat().st_mode & 0o777
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"SUDOLESS_DB_PASSWORD_FILE {path}: {exc.strerror or exc}; give a file whose first "
-                          "line is the database password") from None
+        raise ConfigError(f"{what} {path}: {exc.strerror or exc}; give a file whose first "
+                          f"line is the {secret}") from None
     if mode & 0o077:
-        raise ConfigError(f"SUDOLESS_DB_PASSWORD_FILE {path} can be read by other accounts (mode {mode:04o}); "
+        raise ConfigError(f"{what} {path} can be read by other accounts (mode {mode:04o}); "
                           f"run 'chmod 600 {path}'")
     lines = text.splitlines()
     if not lines or not lines[0]:
-        raise ConfigError(f"SUDOLESS_DB_PASSWORD_FILE {path}: the first line is empty; write the password there")
+        raise ConfigError(f"{what} {path}: the first line is empty; write the {secret} there")
     return lines[0]

@@ -115,6 +115,13 @@ class WebhookHosts:
         """POST ``payload`` as JSON to ``url`` if it is allowed now (list and DNS checked again, see the
         module docstring); returns the HTTP status. OutboundRefused when refused, OSError or
         http.client.HTTPException when the host does not answer properly."""
+        return self.request("POST", url, json.dumps(payload).encode(), {"Content-Type": "application/json"},
+                            timeout, what)
+
+    def request(self, method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: float,
+                what: str = "webhook") -> int:
+        """Send one ``method`` request to ``url`` if it is allowed now, as :meth:`post` (job callbacks send
+        GETs and their own bodies and headers); returns the HTTP status."""
         scheme, host, port, entry = self._target(url, what)
         address = self._resolve(url, host, port, entry, what)
         parts = urlsplit(url.strip())
@@ -125,8 +132,7 @@ class WebhookHosts:
         connection._create_connection = (  # type: ignore[attr-defined]
             lambda _address, *args: socket.create_connection((address, port), *args))
         try:
-            connection.request("POST", path, body=json.dumps(payload).encode(),
-                               headers={"Content-Type": "application/json"})
+            connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             response.read()
             return response.status

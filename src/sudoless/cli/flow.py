@@ -151,8 +151,20 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
     exec_id = submit_flow(store, settings, project.name, name, options, user,
                           disabled=list(disabled) if disabled else None)
     status = _run_with_display(store, settings, exec_id, live=not as_json and sys.stderr.isatty())
+    _send_notifications(store, settings, exec_id)
     _report(store, exec_id, as_json)
     sys.exit(0 if status == Status.SUCCEEDED else 1)
+
+
+def _send_notifications(store: Store, settings: Any, exec_id: int) -> None:
+    """Deliver the execution's notifications before the command exits; retries due later stay queued for a
+    server sharing the database, and a line on stderr says so."""
+    from sudoless.flows.notify import Sender
+
+    left = Sender(store, settings).drain(exec_id)
+    if left:
+        click.echo(f"{left} notification(s) of execution {exec_id} not sent yet: a sudoless server on this "
+                   "database will retry them ('sudoless flow show --json' lists every attempt)", err=True)
 
 
 def _run_with_display(store: Store, settings: Any, exec_id: int, live: bool) -> Status:
@@ -246,6 +258,8 @@ def _duration(start: int, end: int) -> str:
 
 
 def _execution_json(store: Store, record: ExecutionRecord) -> dict[str, Any]:
+    from sudoless.flows.notify.history import execution_notifications
+
     jobs = []
     for job in store.job_runs(record.id):
         jobs.append({"id": job.nested_id, "attempt": job.attempt, "type": job.type, "status": job.status.value,
@@ -253,7 +267,7 @@ def _execution_json(store: Store, record: ExecutionRecord) -> dict[str, Any]:
     return {"execid": record.id, "project": record.project_name, "flow": record.flow_id,
             "status": record.status.value, "submitUser": record.submit_user, "submitTime": record.submit_time,
             "startTime": record.start_time, "endTime": record.end_time, "restartedFrom": record.restarted_from,
-            "jobs": jobs}
+            "jobs": jobs, "notifications": execution_notifications(store, record.id)}
 
 
 def _report(store: Store, exec_id: int, as_json: bool) -> None:
@@ -365,6 +379,7 @@ def restart(exec_id: int, params: tuple[str, ...], db: str | None, as_json: bool
     finalise_orphans(store, settings)
     new_id = restart_execution(store, settings, exec_id, getpass.getuser(), runtime=parse_assignments(params))
     status = _run_with_display(store, settings, new_id, live=not as_json and sys.stderr.isatty())
+    _send_notifications(store, settings, new_id)
     _report(store, new_id, as_json)
     sys.exit(0 if status == Status.SUCCEEDED else 1)
 

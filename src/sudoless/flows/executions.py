@@ -17,6 +17,7 @@ from sudoless.errors import ArchiveError, FlowLockedError, InputError, StateErro
 from sudoless.flows.formats import load_project_dir
 from sudoless.flows.formats.archive import check_archive, pack_dir, unpack_zip
 from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Flow, Project, Status
+from sudoless.flows.notify import recipients
 from sudoless.flows.options import ExecutionOptions, parse_disabled
 from sudoless.flows.runner import FlowRunner
 from sudoless.flows.store import ExecutionRecord, Store, project_settings
@@ -28,8 +29,12 @@ log = logging.getLogger(__name__)
 
 def flow_graph(flow: Flow) -> dict[str, Any]:
     """A flow as JSON: what the store keeps per version for the API and the UI."""
+    try:
+        notify = recipients.flow_recipients(recipients.flow_notify_props(flow))
+    except InputError as error:
+        raise InputError(f"{flow.source or flow.name}: flow {flow.name}: {error}") from None
     return {
-        "name": flow.name, "source": flow.source, "props": dict(flow.props),
+        "name": flow.name, "source": flow.source, "props": dict(flow.props), "notify": notify,
         "nodes": [{"name": n.name, "type": n.type, "in": list(n.dependencies), "condition": n.condition,
                    "subflow": n.subflow, "source": n.source} for n in flow.nodes.values()],
         "trigger": flow.trigger.to_json() if flow.trigger else None,
@@ -108,6 +113,8 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
     ``disabled`` takes Azkaban's JSON list form. With the default ``concurrent_option="skip"`` a second
     submission while one runs is refused, as Azkaban does. An SLA webhook must go to a host on the admin's
     list (:mod:`sudoless.outbound`); a schedule's was checked when it was saved, and is again when sent.
+    The flow's notification recipients are applied here (:mod:`sudoless.flows.notify.recipients`), and its
+    webhooks checked against the same list.
     """
     options = options or ExecutionOptions(parallel=settings.parallel)
     if options.sla_webhook and source != "schedule":
@@ -121,6 +128,8 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
     flow = project.flow(flow_name)
     if disabled is not None:
         options = _replace(options, disabled=parse_disabled(disabled, project, flow))
+    options = recipients.resolve(options, flow, None if source == "schedule"
+                                 else WebhookHosts.parse(settings.webhook_hosts))
 
     def admit(running: list[ExecutionRecord]) -> dict[str, Any]:
         chosen = options

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from sudoless.config import Settings
 from sudoless.flows.joblog import LogWriter
 from sudoless.flows.model import FINISHED, Status
+from sudoless.flows.notify.events import flow_finished
 from sudoless.flows.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ def finalise_orphans(store: Store, settings: Settings) -> list[int]:
                       "finalised as EXECUTION_STOPPED", "ERROR")
         flow_log.flush()
         store.set_execution(record.id, status=Status.EXECUTION_STOPPED, end_time=store.clock())
+        flow_finished(store, settings, record.id)
         log.warning("finalised orphaned execution %s", record.id)
         done.append(record.id)
     return done
@@ -127,6 +129,7 @@ class Executor:
         except Exception:
             log.exception("execution %s crashed", exec_id)
             self.store.set_execution(exec_id, status=Status.FAILED, end_time=self.store.clock())
+            flow_finished(self.store, self.settings, exec_id)
 
     def stop(self, wait: bool = True) -> None:
         self._stop.set()

@@ -24,9 +24,22 @@ class ExecutionOptions:
     pipeline_level: int | None = None
     #: with ``concurrent_option="pipeline"``: the running execution this one follows (set at submission)
     pipeline_execution: int | None = None
+    #: Azkaban's notifyFailureFirst / notifyFailureLast: mail the failure addresses at the first failed job
+    #: while the flow still runs, and when it ends (without either, at the end: :mod:`sudoless.flows.notify`)
     notify_failure_first: bool = False
+    notify_failure_last: bool = False
     failure_emails: tuple[str, ...] = ()
     success_emails: tuple[str, ...] = ()
+    #: the addresses above replace the flow's ``failure.emails``/``success.emails`` (+ ``notify.emails``);
+    #: without the override the flow's own addresses are taken when the execution is submitted
+    failure_emails_override: bool = False
+    success_emails_override: bool = False
+    #: sudoless's additions (flow properties ``start.emails``, ``notify.webhooks``, ``notify.webhook.format``,
+    #: ``notify.webhook.events``), also resolved at submission
+    start_emails: tuple[str, ...] = ()
+    webhooks: tuple[str, ...] = ()
+    webhook_format: str = "json"
+    webhook_events: tuple[str, ...] = ()
     #: restart of another execution: its succeeded jobs are disabled and their outputs reused.
     reuse_outputs_from: int | None = None
     #: SLA rules (``SlaRule.to_json()`` dicts) a schedule attaches to the executions it fires, so that the
@@ -46,7 +59,8 @@ class ExecutionOptions:
         values = dict(data)
         action = values.get("failure_action")
         values["failure_action"] = FailureAction(action) if action else None
-        for key in ("disabled", "failure_emails", "success_emails", "sla_emails"):
+        for key in ("disabled", "failure_emails", "success_emails", "sla_emails", "start_emails", "webhooks",
+                    "webhook_events"):
             values[key] = tuple(values.get(key) or ())
         values["sla"] = tuple(dict(rule) for rule in values.get("sla") or ())
         known = cls.__dataclass_fields__

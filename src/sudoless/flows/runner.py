@@ -38,6 +38,8 @@ from sudoless.flows.formats.validate import descendants
 from sudoless.flows.joblog import LogWriter, log_line
 from sudoless.flows.jobtypes import JobResult
 from sudoless.flows.model import FINISHED, FailureAction, Flow, Node, Project, Status
+from sudoless.flows.notify import events as notify
+from sudoless.flows.notify.callbacks import has_callbacks
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.pipeline import Pipeline
 from sudoless.flows.quota import DirQuota
@@ -201,6 +203,8 @@ class FlowRunner:
         self.store.set_execution(self.exec_id, status=Status.RUNNING, start_time=self.start_ms)
         self.flow_log.line(f"Running execution {self.exec_id} of flow {self.flow.name} in project "
                            f"{self.project.name} (failure action {self.action.value}, parallel {self.parallel})")
+        if self.options.start_emails or self.options.webhooks:
+            notify.flow_started(self.store, self.settings, self.exec_id)
         self.pending.update(self.siblings[""])
         next_poll = 0.0
         try:
@@ -248,9 +252,10 @@ class FlowRunner:
             self._on_done(event)
             return
         values: dict[str, object] = {"pid": event.pid, "host": self.host}
+        node = self.nodes[event.nested_id]
         if event.first:
             values.update(status=Status.RUNNING, start_time=event.when)
-        node = self.nodes[event.nested_id]
+            self._job_callbacks(node, "started")
         held = self.started_rows.get(node.nested_id)
         if held is not None:
             values = {**held[1], **values}
@@ -376,10 +381,14 @@ class FlowRunner:
             self.events.put(_Started(node.nested_id, pid, not wrote_running, self.store.clock()))
             wrote_running = True
 
+        def resolve() -> dict[str, str]:
+            # kept on the node at once: the runner reads it for the job's "started" callbacks
+            node.resolved = resolve_props(self._node_props(node))
+            return node.resolved
+
         attempt = Attempt(self.exec_id, node.nested_id, node.node.name, node.node.type, node.attempt,
                           node.node.source, self.workdir, self.project.flow_version)
-        result, node.resolved = run_attempt(attempt, lambda: resolve_props(self._node_props(node)),
-                                            self.base_env, log, cancel, started, self.sandbox)
+        result, node.resolved = run_attempt(attempt, resolve, self.base_env, log, cancel, started, self.sandbox)
         if not wrote_running:
             started(None)
         self.events.put(_Done(node.nested_id, result, log.take()))
@@ -417,6 +426,7 @@ class FlowRunner:
         if data:
             self.log_chunks.append((node.nested_id, node.attempt, offset, data))
         self._set(node, status, **values)
+        self._job_callbacks(node, status.value)
         if retry:
             backoff = _int(node.resolved.get("retry.backoff", node.node.props.get("retry.backoff"))) / 1000
             node.attempt += 1
@@ -479,6 +489,9 @@ class FlowRunner:
             elif not self.paused:
                 self.status = Status.FAILED_FINISHING
                 self.store.set_execution(self.exec_id, status=Status.FAILED_FINISHING)
+                if self.options.notify_failure_first or self.options.webhooks:
+                    self._flush()  # the message lists the failed job: its row must be written first
+                    notify.flow_first_failure(self.store, self.settings, self.exec_id)
 
     def _end_branch(self, node: RunNode, status: Status) -> None:
         """End a node that will not run; a subflow's nodes all end with it."""
@@ -517,6 +530,14 @@ class FlowRunner:
         container.outputs = overlay(*(n.outputs for n in ends))
         self._set(container, status, end_time=self.store.clock(), output_props=container.outputs)
         self._finished(container)
+
+    def _job_callbacks(self, node: RunNode, status: str) -> None:
+        """Queue the job's ``job.notification.*`` callbacks for ``status`` (:mod:`sudoless.flows.notify`)."""
+        if node.node.subflow is not None or not has_callbacks(node.resolved):
+            return
+        for line in notify.job_event(self.store, self.settings, self.exec_id, self.project.name, self.flow.name,
+                                     node.nested_id, status, node.resolved):
+            self.flow_log.line(f"Job {node.nested_id}: {line}")
 
     def _set(self, node: RunNode, status: Status, **values: object) -> None:
         node.status = status
@@ -599,6 +620,8 @@ class FlowRunner:
         self.flow_log.line(f"Flow {self.flow.name} finished: {status.value}")
         self.flow_log.flush()
         self.store.set_execution(self.exec_id, status=status, end_time=self.store.clock())
+        if self.options.failure_emails or self.options.success_emails or self.options.webhooks:
+            notify.flow_finished(self.store, self.settings, self.exec_id)
         return status
 
 

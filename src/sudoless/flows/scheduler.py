@@ -111,7 +111,8 @@ class Scheduler:
         self.clock = clock or store.clock
         self.misfire_threshold_ms = misfire_threshold_ms
         self.webhook_hosts = WebhookHosts.parse(settings.webhook_hosts)
-        self.sla_checker = SlaChecker(store, self.clock, webhook_timeout, sla_lookback_ms, self.webhook_hosts)
+        self.sla_checker = SlaChecker(store, self.clock, webhook_timeout, sla_lookback_ms, self.webhook_hosts,
+                                      settings)
         self._retention_due = 0
 
     # -- schedules ------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ once, in the Python log and as a ``WARN`` line in the execution's flow log (appe
 end, beside the runner's own lines, so a running execution shows the miss immediately); ``EMAIL`` and
 ``WEBHOOK`` rules alert: the JSON description is POSTed to the schedule's webhook if it has one and its
 host is on the admin's list (:mod:`sudoless.outbound`; 5 s timeout; failures are logged, never raised).
-sudoless sends no mail itself: the addresses are in the log line and the webhook payload, for a relay.
+``EMAIL`` also queues an alert e-mail to the SLA's addresses (and the flow's ``notify.webhooks`` hear of
+it), delivered by the notification sender (:mod:`sudoless.flows.notify`) when the checker has settings.
 ``KILL`` cancels the execution; for a job rule too, the whole execution is cancelled (a job cannot be
 killed alone).
 """
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sudoless.config import Settings
 from sudoless.errors import InputError, StateError
 from sudoless.flows.joblog import LogWriter
 from sudoless.flows.model import FINISHED, SUCCEEDED_LIKE, TERMINAL_FLOW, Status
@@ -150,8 +152,11 @@ class SlaChecker:
     """
 
     def __init__(self, store: Store, clock: Callable[[], int] | None = None, webhook_timeout: float = 5.0,
-                 lookback_ms: int = 3_600_000, webhook_hosts: WebhookHosts | None = None) -> None:
+                 lookback_ms: int = 3_600_000, webhook_hosts: WebhookHosts | None = None,
+                 settings: Settings | None = None) -> None:
         self.store = store
+        #: with settings, EMAIL alerts are queued as e-mails (their links need the server's address)
+        self.settings = settings
         self.clock = clock or store.clock
         self.webhook_timeout = webhook_timeout
         self.lookback_ms = lookback_ms
@@ -209,9 +214,12 @@ class SlaChecker:
                             f" (the whole flow: rule on job {rule.job})" if rule.job else "")
             except StateError:
                 log.info("SLA KILL: execution %d ended before it could be cancelled", record.id)
-        if "EMAIL" in rule.actions and options.sla_emails:
-            log.warning("SLA alert for %s (sudoless sends no mail; a webhook can relay it): %s",
-                        ", ".join(options.sla_emails), message)
+        if "EMAIL" in rule.actions and (options.sla_emails or options.webhooks):
+            log.warning("SLA alert for %s: %s", ", ".join(options.sla_emails) or "the flow's webhooks", message)
+            if self.settings is not None:
+                from sudoless.flows.notify.events import sla_missed
+
+                sla_missed(self.store, self.settings, record.id, options.sla_emails, message)
         if options.sla_webhook and ("EMAIL" in rule.actions or "WEBHOOK" in rule.actions):
             self._post(options.sla_webhook, {
                 "event": "sla_missed", "message": message, "time": now, "execution_id": record.id,

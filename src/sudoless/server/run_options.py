@@ -83,8 +83,13 @@ def execution_options(params: Params, flow_props: Mapping[str, str], is_admin: b
         concurrent_option=concurrent,
         pipeline_level=pipeline_level,
         notify_failure_first=params.boolean("notifyFailureFirst"),
-        failure_emails=emails(params.get("failureEmails")) if params.boolean("failureEmailsOverride") else (),
-        success_emails=emails(params.get("successEmails")) if params.boolean("successEmailsOverride") else (),
+        notify_failure_last=params.boolean("notifyFailureLast"),
+        # Azkaban reads both lists always and uses them only with their override flag; without it the
+        # flow's failure.emails/success.emails are taken at submission (sudoless.flows.notify.recipients).
+        failure_emails=emails(params.get("failureEmails")),
+        success_emails=emails(params.get("successEmails")),
+        failure_emails_override=params.boolean("failureEmailsOverride"),
+        success_emails_override=params.boolean("successEmailsOverride"),
     )
     disabled = params.get("disabled")
     return options, (disabled if disabled and disabled.strip() else None)
@@ -122,7 +127,7 @@ def options_json(options: ExecutionOptions) -> dict[str, Any]:
     action = options.failure_action or FailureAction.FINISH_CURRENTLY_RUNNING
     return {
         "notifyOnFirstFailure": options.notify_failure_first,
-        "notifyOnLastFailure": False,
+        "notifyOnLastFailure": options.notify_failure_last,
         "failureEmails": list(options.failure_emails),
         "successEmails": list(options.success_emails),
         "pipelineLevel": options.pipeline_level,
@@ -132,8 +137,8 @@ def options_json(options: ExecutionOptions) -> dict[str, Any]:
         "memoryCheck": True,
         "flowParameters": dict(options.runtime.get("ROOT", {})),
         "failureAction": action.value,
-        "failureEmailsOverridden": bool(options.failure_emails),
-        "successEmailsOverridden": bool(options.success_emails),
+        "failureEmailsOverridden": options.failure_emails_override,
+        "successEmailsOverridden": options.success_emails_override,
         "pipelineExecutionId": None,
         "disabledJobs": list(options.disabled),
         "runtimeProperties": {node: dict(props) for node, props in options.runtime.items()},

@@ -300,3 +300,42 @@ project_sandbox = Table(
     Column("modified_time", BigInteger, nullable=False),
     Column("modified_by", String(255), nullable=False),
 )
+
+#: The notification queue (:mod:`sudoless.flows.notify`): one row per message to one target (an e-mail to its
+#: recipients, one webhook or job callback request). ``payload`` holds the rendered message as JSON; a sender
+#: claims a row by moving it to ``sending`` with its own ``claim_token`` until ``claim_until``, so two server
+#: processes never send one row twice; ``next_attempt`` (epoch ms) spaces the retries.
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("exec_id", Integer, nullable=True),
+    Column("event", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("payload", Doc, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("next_attempt", BigInteger, nullable=False),
+    Column("claim_token", String(64), nullable=True),
+    Column("claim_until", BigInteger, nullable=False, default=-1),
+    Column("sent_time", BigInteger, nullable=False, default=-1),
+    Column("last_error", Text, nullable=True),
+    Index("ix_notifications_due", "status", "next_attempt"),
+    Index("ix_notifications_exec", "exec_id"),
+)
+
+#: Every attempt to send a notification, kept for the execution page and ``flow show --json``.
+notification_attempts = Table(
+    "notification_attempts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notification_id", Integer, nullable=False),
+    Column("exec_id", Integer, nullable=True),
+    Column("attempt_time", BigInteger, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Index("ix_notification_attempts_exec", "exec_id", "notification_id"),
+)

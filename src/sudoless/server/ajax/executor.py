@@ -210,7 +210,9 @@ def flow_info(call: Call) -> Response:
         if flow_id not in flows:
             return json_response({"error": f"Error loading flow. Flow {flow_id} doesn't exist in "
                                            f"{call.project.name}"})
-        body: dict[str, Any] = {"successEmails": [], "failureEmails": []}
+        notify = flows[flow_id].graph.get("notify") or {}
+        body: dict[str, Any] = {"successEmails": list(notify.get("success_emails") or []),
+                                "failureEmails": list(notify.get("failure_emails") or [])}
         schedule = call.scheduler.for_flow(call.project.id, flow_id)
         if schedule is not None and schedule.next_fire >= 0:
             body["scheduled"] = schedule.next_fire
@@ -221,9 +223,9 @@ def flow_info(call: Call) -> Response:
     return json_response({
         "successEmails": list(options.success_emails), "failureEmails": list(options.failure_emails),
         "flowParam": dict(options.runtime.get("ROOT", {})), "failureAction": action.ajax_name,
-        "notifyFailureFirst": options.notify_failure_first, "notifyFailureLast": False,
-        "failureEmailsOverride": bool(options.failure_emails),
-        "successEmailsOverride": bool(options.success_emails),
+        "notifyFailureFirst": options.notify_failure_first, "notifyFailureLast": options.notify_failure_last,
+        "failureEmailsOverride": options.failure_emails_override,
+        "successEmailsOverride": options.success_emails_override,
         "concurrentOptions": options.concurrent_option, "pipelineLevel": options.pipeline_level,
         "pipelineExecution": None, "queueLevel": 0, "nodeStatus": top, "disabled": list(options.disabled),
     })

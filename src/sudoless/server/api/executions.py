@@ -67,6 +67,9 @@ def library_options(body: RunOptions, call: Caller) -> ExecutionOptions:
         notify_failure_first=body.notify_failure_first,
         failure_emails=tuple(e for address in body.failure_emails for e in emails(address)),
         success_emails=tuple(e for address in body.success_emails for e in emails(address)),
+        # a list given here replaces the flow's own addresses; an empty one keeps them
+        failure_emails_override=bool(body.failure_emails),
+        success_emails_override=bool(body.success_emails),
         sla=tuple({"job": r.job, "kind": r.kind.value, "duration_ms": r.duration_ms,
                    "actions": [a.value for a in r.actions]} for r in body.sla),
         sla_emails=tuple(e for address in body.sla_emails for e in emails(address)) if body.sla else (),
