@@ -107,10 +107,12 @@ def node_rows(project: Project, flow: Flow, disabled: tuple[str, ...]) -> list[d
 
 def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: str,
                 options: ExecutionOptions | None = None, user: str = "sudoless", source: str = "adhoc",
-                disabled: Any = None, version: int | None = None, restarted_from: int | None = None) -> int:
+                disabled: Any = None, version: int | None = None, restarted_from: int | None = None,
+                ignored: list[str] | None = None) -> int:
     """Queue an execution of ``flow_name`` (PREPARING); an executor claims and runs it.
 
-    ``disabled`` takes Azkaban's JSON list form. With the default ``concurrent_option="skip"`` a second
+    ``disabled`` takes Azkaban's JSON list form; names not in the flow are skipped and listed in
+    ``ignored``. With the default ``concurrent_option="skip"`` a second
     submission while one runs is refused, as Azkaban does. An SLA webhook must go to a host on the admin's
     list (:mod:`sudoless.outbound`); a schedule's was checked when it was saved, and is again when sent.
     The flow's notification recipients are applied here (:mod:`sudoless.flows.notify.recipients`), and its
@@ -127,7 +129,7 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
     project = load_version(store, settings, project_id, version, project_name)
     flow = project.flow(flow_name)
     if disabled is not None:
-        options = _replace(options, disabled=parse_disabled(disabled, project, flow))
+        options = _replace(options, disabled=parse_disabled(disabled, project, flow, ignored))
     options = recipients.resolve(options, flow, None if source == "schedule"
                                  else WebhookHosts.parse(settings.webhook_hosts))
 

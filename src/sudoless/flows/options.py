@@ -76,11 +76,15 @@ class ExecutionOptions:
         return self.failure_action or FailureAction.FINISH_CURRENTLY_RUNNING
 
 
-def parse_disabled(spec: str | Iterable[Any], project: Project, flow: Flow) -> tuple[str, ...]:
+def parse_disabled(spec: str | Iterable[Any], project: Project, flow: Flow,
+                   ignored: list[str] | None = None) -> tuple[str, ...]:
     """Azkaban's ``disabled`` JSON (names, or ``{"id": subflow, "children": [...]}``) to nested ids.
 
-    Nested ids written directly (``sub:job``) are accepted too. Unknown names are an input error.
+    Nested ids written directly (``sub:job``) are accepted too. A name that is not in the flow is ignored,
+    as Azkaban ignores it (a schedule outlives the jobs it once disabled); each one goes into ``ignored``
+    with the reason, for the caller to warn about. Text that is not such a JSON list is an input error.
     """
+    ignored = [] if ignored is None else ignored
     if isinstance(spec, str):
         try:
             spec = json.loads(spec) if spec.strip() else []
@@ -98,7 +102,8 @@ def parse_disabled(spec: str | Iterable[Any], project: Project, flow: Flow) -> t
             elif isinstance(item, dict) and "id" in item:
                 node = current.nodes.get(str(item["id"]))
                 if node is None or node.subflow is None:
-                    raise InputError(f"disabled: '{prefix}{item['id']}' is not an embedded flow of {flow.name}")
+                    ignored.append(f"'{prefix}{item['id']}' is not an embedded flow of {flow.name}")
+                    continue
                 children = item.get("children")
                 if children is None:
                     out.append(prefix + node.name)
@@ -111,11 +116,11 @@ def parse_disabled(spec: str | Iterable[Any], project: Project, flow: Flow) -> t
         head = parts[0]
         node = current.nodes.get(head)
         if node is None:
-            raise InputError(f"disabled: job '{prefix}{head}' is not in flow {flow.name}")
-        if len(parts) == 1:
+            ignored.append(f"job '{prefix}{head}' is not in flow {flow.name}")
+        elif len(parts) == 1:
             out.append(prefix + head)
         elif node.subflow is None:
-            raise InputError(f"disabled: '{prefix}{head}' is not an embedded flow")
+            ignored.append(f"'{prefix}{head}' is not an embedded flow of {flow.name}")
         else:
             resolve_path(parts[1:], project.flows[node.subflow], f"{prefix}{head}:")
 

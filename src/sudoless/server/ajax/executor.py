@@ -115,9 +115,10 @@ def execute_flow(call: Call) -> Response:
         body["error"] = str(exc)
         return json_response(body)
     running = queries.running_exec_ids(call.store, project.id, flow_id)
+    ignored: list[str] = []
     try:
         exec_id = submit_flow(call.store, call.settings, project.name, flow_id, options, call.user.name,
-                              disabled=disabled, version=project.version)
+                              disabled=disabled, version=project.version, ignored=ignored)
     except FlowLockedError as exc:  # Azkaban answers a locked flow as a message, not an error
         body.update(message=str(exc), execid=-1)
         return json_response(body)
@@ -127,7 +128,7 @@ def execute_flow(call: Call) -> Response:
         body["error"] = message if message.startswith(prefix) else prefix + message
         body["execid"] = -1
         return json_response(body)
-    except InputError as exc:  # a ``disabled`` entry that names no job of the flow
+    except InputError as exc:  # ``disabled`` that is not a JSON list
         body["error"] = f"Error parsing flow options: {exc}"
         return json_response(body)
     message = f"Execution queued successfully with exec id {exec_id}"
@@ -140,6 +141,8 @@ def execute_flow(call: Call) -> Response:
             message = (f"Flow {flow_id} is already running with exec id {ids}. Will execute concurrently. \n"
                        f"{message}")
     body.update(message=message, execid=exec_id)
+    if ignored:  # beyond Azkaban, which skips them silently: say which names did nothing
+        body["warn"] = "disabled: ignored " + "; ".join(ignored)
     return json_response(body)
 
 

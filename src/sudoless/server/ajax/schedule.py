@@ -161,12 +161,13 @@ def schedule_cron_flow(call: Call) -> Response:
     cron = call.params.get("cronExpression")
     if cron is None:
         return answer(call, {"error": "Cron expression must exist."})
+    ignored: list[str] = []
     try:
         options, disabled = execution_options(call.params, flows[flow_id].graph.get("props") or {},
                                               call.user.is_admin, call.settings.parallel)
         if disabled:
             loaded = load_version(call.store, call.settings, project.id, project.version, project.name)
-            options = _with_disabled(options, parse_disabled(disabled, loaded, loaded.flow(flow_id)))
+            options = _with_disabled(options, parse_disabled(disabled, loaded, loaded.flow(flow_id), ignored))
     except (OptionsError, InputError) as exc:
         return answer(call, {"error": f"Error parsing flow options: {exc}"})
     try:
@@ -183,8 +184,10 @@ def schedule_cron_flow(call: Call) -> Response:
     queries.add_event(call.store, project.id, "SCHEDULE", call.user.name,
                       f"Schedule {project.name}.{flow_id} '{schedule.cron}' ({schedule.timezone}) has been "
                       "added.")
-    return answer(call, {"status": "success", "message": f"{project.name}.{flow_id} scheduled.",
-                         "scheduleId": schedule.id})
+    body = {"status": "success", "message": f"{project.name}.{flow_id} scheduled.", "scheduleId": schedule.id}
+    if ignored:  # beyond Azkaban, which skips them silently
+        body["warn"] = "disabled: ignored " + "; ".join(ignored)
+    return answer(call, body)
 
 
 def _with_disabled(options: Any, disabled: tuple[str, ...]) -> Any:
