@@ -274,3 +274,24 @@ def test_encrypted_smtp_with_login_from_a_password_file(mode: str, tmp_path: Pat
             MailClient.from_settings(wrong).send(compose(["a@example.org"], "x", "x", None))
     finally:
         smtp.stop()
+
+
+def test_schedules_carry_the_notification_options(own_store: Store, smtp: MailServer, tmp_path: Path) -> None:
+    from sudoless.flows.executions import upload_project
+    from sudoless.flows.options import ExecutionOptions
+    from sudoless.flows.scheduler import Scheduler
+
+    settings = mail_settings(tmp_path, smtp)
+    name = f"sched-{id(own_store) % 10_000}-{tmp_path.name[-6:]}"
+    upload_project(own_store, settings, write_project(tmp_path / "p", FLOW1), "tester", name=name)
+    scheduler = Scheduler(own_store, settings, clock=lambda: 1_000)
+    chosen = ExecutionOptions(failure_emails=("night@example.org",), failure_emails_override=True,
+                              notify_failure_first=True)
+    schedule = scheduler.schedule(name, "bad", "0 * * * * ?", options=chosen)
+    [exec_id] = scheduler.tick(schedule.next_fire)
+    options = ExecutionOptions.from_json(own_store.execution(exec_id).options)
+    assert options.failure_emails == ("night@example.org",) and options.notify_failure_first
+    assert options.success_emails == ("team@example.org",)  # not overridden: the flow's own
+    run_submitted(own_store, settings, exec_id)
+    Sender(own_store, settings).drain(exec_id)
+    assert [m.recipients for m in smtp.messages] == [["night@example.org"]]

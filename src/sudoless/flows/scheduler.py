@@ -142,6 +142,10 @@ class Scheduler:
         if project_settings.flow_lock(self.store, project.project_id, flow_id) is not None:
             raise FlowLockedError(f"Flow {flow_id} in project {project_name} is locked.")
         options = options or ExecutionOptions(parallel=self.settings.parallel)
+        # notification webhooks (the flow's and the request's) must go to listed hosts: refused now, clearly
+        notify = project.flows[flow_id][1].get("notify") or {}
+        for url in (*(notify.get("webhooks") or ()), *options.webhooks):
+            self.webhook_hosts.check(url, "notify.webhooks URL")
         values: dict[str, Any] = {
             "cron": expression.text, "timezone": expression.tz.key, "enabled": True, "submit_user": user,
             "submit_time": now, "next_fire": first,

@@ -23,6 +23,7 @@ from sudoless.flows.executions import load_version
 from sudoless.flows.options import parse_disabled
 from sudoless.flows.scheduler import Schedule
 from sudoless.flows.store import projects as queries
+from sudoless.outbound import OutboundRefused
 from sudoless.server import flash, pages
 from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
 from sudoless.server.params import Params
@@ -179,6 +180,8 @@ def schedule_cron_flow(call: Call) -> Response:
                                            options, call.user.name)
     except (NotFoundError, StateError) as exc:  # StateError: the flow is locked
         return answer(call, {"status": "error", "message": str(exc)})
+    except OutboundRefused as exc:  # a notification webhook to a host the admin has not listed
+        return answer(call, {"error": f"Error parsing flow options: {exc}"})
     except InputError:
         return answer(call, {"error": f"This expression <{cron}> can not be parsed to quartz cron."})
     queries.add_event(call.store, project.id, "SCHEDULE", call.user.name,

@@ -22,6 +22,7 @@ from typing import Any
 from starlette.responses import Response
 
 from sudoless.flows.model import TERMINAL_FLOW, Status
+from sudoless.flows.notify.history import execution_notifications
 from sudoless.flows.store import JobRunRecord, history
 from sudoless.flows.store import projects as project_queries
 from sudoless.server.ajax.execution_view import utf8_range
@@ -113,7 +114,8 @@ def execution_view(call: Call) -> Response:
                   failure_action=options.get("failure_action") or "FINISH_CURRENTLY_RUNNING",
                   concurrent=options.get("concurrent_option") or "skip",
                   parameters=(options.get("runtime") or {}).get("ROOT") or {},
-                  disabled=options.get("disabled") or [])
+                  disabled=options.get("disabled") or [],
+                  notifications=execution_notifications(call.store, record.id))
 
 
 def execution_runs(call: Call) -> Response:
