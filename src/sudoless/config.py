@@ -31,6 +31,9 @@ class Settings:
     #: hosts webhooks (SLA alerts) may be sent to, comma-separated: host, host:port, *.domain (public
     #: addresses only); empty allows none, loopback included (:mod:`sudoless.outbound`).
     webhook_hosts: str = ""
+    #: client addresses or networks (comma-separated, like ``127.0.0.1, 10.1.0.0/16``) that may read the
+    #: server's ``/metrics`` without logging in; anyone else needs an admin session. Empty: nobody.
+    metrics_allow: str = ""
     parallel: int = 10
     #: quota of one project version once unpacked, in MiB and in files; checked at upload, before a byte of
     #: it is written (a 150 KB zip can declare 150 MB). Executions link to the one unpacked copy.
@@ -146,6 +149,7 @@ _ENV = {
     "db_url": "SUDOLESS_DB",
     "db_password_file": "SUDOLESS_DB_PASSWORD_FILE",
     "webhook_hosts": "SUDOLESS_WEBHOOK_HOSTS",
+    "metrics_allow": "SUDOLESS_METRICS_ALLOW",
     "parallel": "SUDOLESS_PARALLEL",
     "project_max_mb": "SUDOLESS_PROJECT_MAX_MB",
     "project_max_files": "SUDOLESS_PROJECT_MAX_FILES",

@@ -33,11 +33,14 @@ to its :class:`~sudoless.flows.sla.SlaChecker`, and :meth:`Scheduler.run` altern
 from __future__ import annotations
 
 import builtins
+import ctypes
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from multiprocessing.sharedctypes import RawValue
 from typing import Any
 
 from sudoless.config import Settings
@@ -114,6 +117,10 @@ class Scheduler:
         self.sla_checker = SlaChecker(store, self.clock, webhook_timeout, sla_lookback_ms, self.webhook_hosts,
                                       settings)
         self._retention_due = 0
+        #: time.monotonic() of the latest pass of :meth:`run` (0: never), in memory shared with processes
+        #: forked after this (the server's HTTP workers), so that any of them can tell the scheduler is alive.
+        self.beat = RawValue(ctypes.c_double, 0.0)
+        self.interval = 1.0
 
     # -- schedules ------------------------------------------------------------------------------------------
 
@@ -328,10 +335,17 @@ class Scheduler:
 
     # -- the loop -------------------------------------------------------------------------------------------
 
+    def alive(self) -> bool:
+        """Whether :meth:`run` made a pass recently (within three intervals, and at most 30 s ago)."""
+        last = self.beat.value
+        return last > 0 and time.monotonic() - last <= max(30.0, 3 * self.interval)
+
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
         """Tick and check SLAs every ``interval`` seconds until ``stop`` is set; errors are logged, not raised."""
         log.info("scheduler running every %g s", interval)
+        self.interval = interval
         while not stop.is_set():
+            self.beat.value = time.monotonic()
             for name, step in (("tick", self.tick), ("SLA check", self.check_slas),
                                ("retention", self.enforce_retention)):
                 try:

@@ -26,7 +26,7 @@ from sudoless.accounts import Accounts, User
 from sudoless.config import Settings
 from sudoless.errors import AuthError
 from sudoless.flows.store import Store
-from sudoless.server import api, pages, sessions
+from sudoless.server import api, metrics, pages, sessions
 from sudoless.server.ajax import executor, index, login, manager, schedule, status
 from sudoless.server.dispatch import Call, Services, Servlet, answer
 from sudoless.server.headers import StrictTransport, protect_page
@@ -58,11 +58,15 @@ def create_app(settings: Settings, store: Store, accounts: Accounts, scheduler: 
     routes = [Route(servlet.path, _endpoint(services, servlet), methods=["GET", "POST"],
                     name=f"azkaban{servlet.path.replace('/', '-') or '-root'}") for servlet in SERVLETS]
     routes.append(Route("/js/azkaban/view/login.js", _login_script, methods=["GET"]))
+    routes.append(Route("/metrics", metrics.metrics, methods=["GET"], name="metrics"))
+    routes.append(Route("/healthz", metrics.healthz, methods=["GET", "HEAD"], name="healthz"))
     routes.extend(ui.routes())
     routes.append(Mount(api.PREFIX, api.create_api(services), name="api"))  # the JSON API and its OpenAPI
     app = Starlette(routes=routes)
     app.add_middleware(ThreadLimit, threads=settings.request_threads)
     app.state.services = services
+    app.state.metrics = metrics.registry_for(services)
+    app.state.metrics_allow = metrics.allowed_networks(settings.metrics_allow)
     app.state.servlets = {servlet.path: servlet for servlet in SERVLETS}
     ui.install(app, services)
     if secure:

@@ -1,0 +1,106 @@
+"""The database reads behind ``/metrics``: small aggregate queries, each served by an index.
+
+Every server process sharing the database answers them alike, so a scrape of any one of them sees the
+whole installation (:mod:`sudoless.server.metrics` says which values come from here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from sudoless.flows.model import Status
+from sudoless.flows.store import Store
+from sudoless.flows.store import tables as t
+
+#: statuses of an execution whose runner still works (its jobs may be RUNNING).
+LIVE = (Status.RUNNING, Status.PAUSED, Status.FAILED_FINISHING, Status.KILLING)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One finished execution or job attempt: what the duration histograms count."""
+
+    id: int
+    status: str
+    start_time: int
+    end_time: int
+
+
+def executions_by_status(store: Store) -> dict[str, int]:
+    e = t.executions
+    with store.read() as conn:
+        return {str(s): int(n) for s, n in conn.execute(
+            sa.select(e.c.status, sa.func.count()).group_by(e.c.status))}
+
+
+def queue_depth(store: Store) -> int:
+    """Executions submitted and not yet claimed by an executor."""
+    e = t.executions
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(e).where(
+            e.c.status == Status.PREPARING.value, e.c.executor_id.is_(None))).scalar_one())
+
+
+def running_jobs(store: Store) -> int:
+    """Job attempts RUNNING in live executions (the executions' status index, then job_runs' primary key)."""
+    e, j = t.executions, t.job_runs
+    live = sa.select(e.c.id).where(e.c.status.in_([s.value for s in LIVE]))
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(j).where(
+            j.c.exec_id.in_(live), j.c.status == Status.RUNNING.value)).scalar_one())
+
+
+def finished_since(store: Store, since: int) -> list[Finished]:
+    """Executions that ended at or after ``since`` (epoch ms) and had started."""
+    e = t.executions
+    with store.read() as conn:
+        rows = conn.execute(sa.select(e.c.id, e.c.status, e.c.start_time, e.c.end_time).where(
+            e.c.end_time >= since, e.c.start_time >= 0).order_by(e.c.end_time))
+        return [Finished(int(r.id), str(r.status), int(r.start_time), int(r.end_time)) for r in rows]
+
+
+def finished_jobs(store: Store, exec_ids: Sequence[int]) -> list[Finished]:
+    """The finished job attempts of ``exec_ids`` (``id`` is the execution's)."""
+    j = t.job_runs
+    found: list[Finished] = []
+    with store.read() as conn:
+        for start in range(0, len(exec_ids), 500):
+            rows = conn.execute(sa.select(j.c.exec_id, j.c.status, j.c.start_time, j.c.end_time).where(
+                j.c.exec_id.in_(exec_ids[start:start + 500]), j.c.start_time >= 0, j.c.end_time >= 0))
+            found.extend(Finished(int(r.exec_id), str(r.status), int(r.start_time), int(r.end_time))
+                         for r in rows)
+    return found
+
+
+def schedule_slots(store: Store) -> list[tuple[str, str, int]]:
+    """(project, flow, next slot in epoch ms) of every enabled schedule that has a slot left."""
+    s, p = t.schedules, t.projects
+    with store.read() as conn:
+        return [(str(r.name), str(r.flow_id), int(r.next_fire)) for r in conn.execute(
+            sa.select(p.c.name, s.c.flow_id, s.c.next_fire).join(p, p.c.id == s.c.project_id).where(
+                s.c.enabled.is_(True), s.c.next_fire >= 0))]
+
+
+def login_failures_since(store: Store, since: int) -> int:
+    """Failed logins after ``since``: each failure writes one row of kind ``ip`` (the throttle's)."""
+    f = t.login_failures
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(f).where(
+            f.c.failed_at > since, f.c.kind == "ip")).scalar_one())
+
+
+def executors_alive(store: Store, since: int) -> int:
+    """Executors (embedded or ``sudoless executor``) whose heartbeat is newer than ``since``."""
+    x = t.executors
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(x).where(
+            x.c.active.is_(True), x.c.heartbeat > since)).scalar_one())
+
+
+def ping(store: Store) -> None:
+    """A round trip to the database; raises when it does not answer."""
+    with store.read() as conn:
+        conn.execute(sa.text("SELECT 1")).scalar_one()
