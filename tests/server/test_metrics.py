@@ -77,6 +77,23 @@ def test_metrics_count_the_flows_jobs_and_logins_that_happened(live: LiveServer,
     assert buckets[-1][1] == value(after, "sudoless_job_duration_seconds_count", status="SUCCEEDED")
 
 
+def test_a_notification_that_cannot_be_sent_is_counted(live: LiveServer, admin: Client) -> None:
+    """The live server has no mail server configured: each attempt to send the success e-mail fails."""
+    before = scrape(live, admin)
+    _, exec_id = run_project(admin, {"only.job": "type=noop\nsuccess.emails=ops@example.invalid\n"}, "only")
+    assert admin.wait(exec_id)["status"] == "SUCCEEDED"
+    deadline = time.monotonic() + 20
+    while True:
+        after = scrape(live, admin)
+        failed = (value(after, "sudoless_notification_failures_total", channel="email")
+                  - value(before, "sudoless_notification_failures_total", channel="email"))
+        if failed >= 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert failed == 1  # one attempt so far; the retry waits for its back-off
+    assert value(after, "sudoless_notifications_waiting") >= 1
+
+
 def test_running_jobs_and_schedules_show_while_they_happen(live: LiveServer, admin: Client) -> None:
     project, exec_id = run_project(admin, {"nap.job": "type=command\ncommand=sleep 3\n"}, "nap")
     admin.wait(exec_id, until=lambda body: any(n["status"] == "RUNNING" for n in body["nodes"]))

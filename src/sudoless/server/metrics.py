@@ -7,11 +7,12 @@ it alike: do not sum those across instances. Only what exists in one process alo
 
 From the database: ``sudoless_executions`` (by status), ``sudoless_queue_depth``, ``sudoless_running_jobs``,
 ``sudoless_executors_alive``, ``sudoless_schedule_lag_seconds`` (per schedule: how far behind its next slot
-the scheduler is; 0 while on time), ``sudoless_login_failures_last_hour`` and the duration histograms
+the scheduler is; 0 while on time), ``sudoless_login_failures_last_hour``, ``sudoless_notifications_failed``
+(given up, by channel), ``sudoless_notifications_waiting`` and the duration histograms
 ``sudoless_flow_duration_seconds`` / ``sudoless_job_duration_seconds`` (by final status, of everything that
 finished; each process tallies them once, then only the executions that ended since its last scrape).
-From this process: ``sudoless_scheduler_up`` and ``sudoless_notification_failures_total`` (fed by the
-notification sender through :func:`count_notification_failure`).
+From this process: ``sudoless_scheduler_up`` and ``sudoless_notification_failures_total`` (each failed
+attempt of this server's notification sender, through :func:`count_notification_failure`).
 
 Access: an admin's session (``Authorization: Bearer <session id>`` or the web UI's cookie), or a client
 address in the ``metrics_allow`` setting (addresses or networks, for a Prometheus that cannot log in).
@@ -148,6 +149,13 @@ class _Installation(Collector):
         yield GaugeMetricFamily("sudoless_login_failures_last_hour", "Failed logins in the last hour, all "
                                 "server processes of the database.",
                                 value=queries.login_failures_since(store, now - _HOUR_MS))
+        failed = GaugeMetricFamily("sudoless_notifications_failed", "Notifications given up on after their "
+                                   "last attempt, by channel.", labels=["channel"])
+        for channel, count in sorted(queries.notifications_failed(store).items()):
+            failed.add_metric([channel], count)
+        yield failed
+        yield GaugeMetricFamily("sudoless_notifications_waiting", "Notifications not sent yet (due, waiting "
+                                "for a retry, or being sent).", value=queries.notifications_waiting(store))
         yield GaugeMetricFamily("sudoless_scheduler_up", "1 while this server's scheduler runs, else 0.",
                                 value=1 if self.scheduler.alive() else 0)
         self.durations.update(store)

@@ -229,10 +229,13 @@ class Server:
     def _start_workers(self) -> None:
         from sudoless.flows.executor import Executor
         from sudoless.flows.notify import Sender
+        from sudoless.server.metrics import count_notification_failure
 
         self._spawn("scheduler", self.scheduler.run, self._stop, self.scheduler_interval)
         self._spawn("sessions", self._purge_sessions)
-        self._spawn("notifications", Sender(self.store, self.settings).run, self._stop, self.scheduler_interval)
+        sender = Sender(self.store, self.settings,
+                        on_failure=lambda record, _error: count_notification_failure(record.channel))
+        self._spawn("notifications", sender.run, self._stop, self.scheduler_interval)
         if self.embedded_executor:
             self.executor = Executor(self.store, self.settings, max_flows=self.max_flows)
             self._spawn("executor", self.executor.serve)

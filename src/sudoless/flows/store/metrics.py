@@ -100,6 +100,22 @@ def executors_alive(store: Store, since: int) -> int:
             x.c.active.is_(True), x.c.heartbeat > since)).scalar_one())
 
 
+def notifications_failed(store: Store) -> dict[str, int]:
+    """Notifications given up on after their last attempt, by channel (the queue's status index)."""
+    n = t.notifications
+    with store.read() as conn:
+        return {str(c): int(k) for c, k in conn.execute(sa.select(n.c.channel, sa.func.count()).where(
+            n.c.status == "failed").group_by(n.c.channel))}
+
+
+def notifications_waiting(store: Store) -> int:
+    """Notifications not sent yet: due, waiting for a retry, or being sent."""
+    n = t.notifications
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(n).where(
+            n.c.status.in_(("pending", "sending")))).scalar_one())
+
+
 def ping(store: Store) -> None:
     """A round trip to the database; raises when it does not answer."""
     with store.read() as conn:
