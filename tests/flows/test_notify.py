@@ -167,6 +167,12 @@ def test_refused_webhook_is_an_error_at_submission(own_store: Store, tmp_path: P
     project = write_project(tmp_path / "p", {"a.job": "type=noop\nnotify.webhooks=http://10.0.0.7/steal\n"})
     with pytest.raises(OutboundRefused, match="10.0.0.7 port 80 is not on the admin's list"):
         submit(own_store, settings, project, "a")
+    callback = write_project(tmp_path / "c", {
+        "b.job": "type=noop\njob.notification.failure.1.url=http://169.254.169.254/latest\n",
+        "c.job": "type=noop\njob.notification.started.1.url=${hook}/x\n"})
+    with pytest.raises(OutboundRefused, match="job b of flow b: job.notification.failure.1.url"):
+        submit(own_store, settings, callback, "b")
+    submit(own_store, settings, callback, "c")  # a URL built from a property is checked when sent
 
 
 def test_job_callbacks(own_store: Store, smtp: MailServer, receiver: HttpReceiver, tmp_path: Path) -> None:
@@ -193,9 +199,10 @@ def test_job_callbacks(own_store: Store, smtp: MailServer, receiver: HttpReceive
     assert "Job callback queued for started" in outcome.log()
 
 
-def test_sla_miss_email(own_store: Store, smtp: MailServer, tmp_path: Path) -> None:
-    settings = mail_settings(tmp_path, smtp)
-    project = write_project(tmp_path / "p", {"slow.job": "type=command\ncommand=sleep 0.3\n"})
+def test_sla_miss_email(own_store: Store, smtp: MailServer, receiver: HttpReceiver, tmp_path: Path) -> None:
+    settings = mail_settings(tmp_path, smtp, receiver)
+    project = write_project(tmp_path / "p", {"slow.job": (
+        f"type=command\ncommand=sleep 0.3\nnotify.webhooks={receiver.url}/sla\nnotify.webhook.events=sla\n")})
     rule = {"job": "", "kind": "SUCCESS", "duration_ms": 100, "actions": ["EMAIL"]}
     outcome = run_flow(own_store, settings, project, "slow", sla=(rule,), sla_emails=("sla@example.org",))
     missed = SlaChecker(own_store, settings=settings).check()
@@ -204,6 +211,8 @@ def test_sla_miss_email(own_store: Store, smtp: MailServer, tmp_path: Path) -> N
     [mail] = smtp.messages
     assert mail.recipients == ["sla@example.org"] and "missed its SLA" in mail.message["Subject"]
     assert "must succeed within 0.1 s" in mail.text
+    [hook] = receiver.requests  # events=sla: neither the start nor the end was posted
+    assert hook.json()["event"] == "sla_missed" and "must succeed within 0.1 s" in hook.json()["detail"]
 
 
 def test_retries_when_the_server_refuses_first(own_store: Store, tmp_path: Path) -> None:

@@ -396,9 +396,18 @@ def executor(max_flows: int, db: str | None) -> None:
     settings = settings_from(db)
     announce_sandbox(settings)
     store = store_for(settings)
+    import threading
+
+    from sudoless.flows.notify import Sender
+
     worker = Executor(store, settings, max_flows=max_flows)
     click.echo(f"executor {worker.id} polling {store.engine.url.render_as_string()}", err=True)
+    # the notifications of the flows it runs go out from here too, when no server shares the database
+    stop = threading.Event()
+    threading.Thread(target=Sender(store, settings).run, args=(stop,), daemon=True, name="notifications").start()
     try:
         worker.serve()
     except KeyboardInterrupt:
         worker.stop()
+    finally:
+        stop.set()

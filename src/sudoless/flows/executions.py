@@ -130,8 +130,10 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
     flow = project.flow(flow_name)
     if disabled is not None:
         options = _replace(options, disabled=parse_disabled(disabled, project, flow, ignored))
-    options = recipients.resolve(options, flow, None if source == "schedule"
-                                 else WebhookHosts.parse(settings.webhook_hosts))
+    hosts = None if source == "schedule" else WebhookHosts.parse(settings.webhook_hosts)
+    options = recipients.resolve(options, flow, hosts)
+    if hosts is not None:
+        recipients.check_callbacks(project, flow, hosts)
 
     def admit(running: list[ExecutionRecord]) -> dict[str, Any]:
         chosen = options

@@ -20,12 +20,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from sudoless.errors import InputError
-from sudoless.flows.model import Flow
+from sudoless.flows.model import Flow, Project
 from sudoless.flows.options import ExecutionOptions
 from sudoless.outbound import WebhookHosts
 
-__all__ = ["WEBHOOK_EVENTS", "WEBHOOK_FORMATS", "check_webhooks", "flow_notify_props", "flow_recipients",
-           "resolve", "split_addresses"]
+__all__ = ["WEBHOOK_EVENTS", "WEBHOOK_FORMATS", "check_callbacks", "check_webhooks", "flow_notify_props",
+           "flow_recipients", "resolve", "split_addresses"]
 
 WEBHOOK_FORMATS = ("json", "slack")
 WEBHOOK_EVENTS = ("started", "failure", "success", "sla")
@@ -95,3 +95,26 @@ def check_webhooks(options: ExecutionOptions, hosts: WebhookHosts) -> None:
     """OutboundRefused unless every webhook of ``options`` goes to a listed host."""
     for url in options.webhooks:
         hosts.check(url, "notify.webhooks URL")
+
+
+def check_callbacks(project: Project, flow: Flow, hosts: WebhookHosts) -> None:
+    """OutboundRefused naming the job and property of the first job callback (:mod:`.callbacks`) of ``flow``
+    or its embedded flows whose URL goes to a host the admin has not listed. A URL whose scheme or host is
+    still a ``${...}`` or ``?{...}`` token cannot be judged yet; it is checked when it is sent."""
+    seen: set[str] = set()
+    pending = [flow]
+    while pending:
+        current = pending.pop()
+        if current.name in seen:
+            continue
+        seen.add(current.name)
+        for node in current.nodes.values():
+            if node.subflow is not None and node.subflow in project.flows:
+                pending.append(project.flows[node.subflow])
+            for key, url in {**node.shared, **node.props}.items():
+                if not (key.startswith("job.notification.") and key.endswith(".url")) or not url:
+                    continue
+                head = url.split("/", 3)[:3]
+                if any(token in part for part in head for token in ("${", "?{", "$(")):
+                    continue
+                hosts.check(url, f"job {node.name} of flow {current.name}: {key}")
