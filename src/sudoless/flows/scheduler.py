@@ -44,7 +44,7 @@ from multiprocessing.sharedctypes import RawValue
 from typing import Any
 
 from sudoless.config import Settings
-from sudoless.errors import FlowLockedError, InputError, NotFoundError, StateError, SudolessError
+from sudoless.errors import FlowLockedError, InputError, NotFoundError, PermissionDenied, StateError, SudolessError
 from sudoless.flows.executions import submit_flow
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.schedule import CronExpression
@@ -294,6 +294,13 @@ class Scheduler:
             options = replace(options, sla=tuple(rule.to_json() for rule in rules), sla_emails=emails,
                               sla_webhook=webhook)
         try:
+            self._check_owner(row, options)
+        except PermissionDenied as error:
+            log.error("%s: slot %s refused: the schedule's owner '%s' has no WRITE on project %s any more, and "
+                      "its runtime properties change what jobs run (%s); reschedule it without them, or grant "
+                      "WRITE again", name, _stamp(slot), row.submit_user, row.project_name, error)
+            return None
+        try:
             exec_id = submit_flow(self.store, self.settings, row.project_name, row.flow_id, options,
                                   row.submit_user, source="schedule")
         except StateError as error:
@@ -306,6 +313,29 @@ class Scheduler:
             return None
         log.info("%s: fired slot %s as execution %d", name, _stamp(slot), exec_id)
         return exec_id
+
+    def _check_owner(self, row: ScheduleRow, options: ExecutionOptions) -> None:
+        """PermissionDenied when the schedule's runtime properties change what a job runs and its owner (the
+        user who saved it) has no WRITE on the project now: a right lost since must not keep working through
+        a schedule. An owner that is no account of this database has no WRITE."""
+        if not options.runtime:
+            return
+        from sudoless.accounts.permissions import Permission
+        from sudoless.accounts.users import Accounts
+        from sudoless.flows.overrides import check_runtime
+
+        accounts = Accounts(self.store, self.settings)
+        try:
+            owner = accounts.get_user(row.submit_user)
+        except NotFoundError:
+            writes = False
+        else:
+            writes = accounts.has_permission(owner, row.project_id, Permission.WRITE)
+        if not writes:
+            version = self.store.current_version(row.project_id)
+            if version:
+                check_runtime(self.store, self.settings, row.project_id, version, row.project_name, row.flow_id,
+                              options.runtime)
 
     # -- SLA ------------------------------------------------------------------------------------------------
 
