@@ -78,6 +78,9 @@ class Settings:
     #: paths inside the home (or anywhere) that jobs may also read, or read and write; os.pathsep-separated
     sandbox_read: str = ""
     sandbox_write: str = ""
+    #: jobs may list every folder (``ls /``, ``ls ~``), which also shows them the names (never the contents)
+    #: of what SUDOLESS_HOME holds; off hides those names and the folders on the way to the home with them
+    sandbox_list_dirs: bool = True
     #: Azkaban's ``default.timezone.id``: the zone of new schedules and of ``azkaban.flow.start.*``; empty
     #: means the machine's zone (:mod:`sudoless.zone`)
     timezone: str = ""
@@ -166,6 +169,7 @@ _ENV = {
     "require_sandbox": "SUDOLESS_REQUIRE_SANDBOX",
     "sandbox_read": "SUDOLESS_SANDBOX_READ",
     "sandbox_write": "SUDOLESS_SANDBOX_WRITE",
+    "sandbox_list_dirs": "SUDOLESS_SANDBOX_LIST_DIRS",
     "timezone": "SUDOLESS_TIMEZONE",
     "mail_host": "SUDOLESS_MAIL_HOST",
     "mail_port": "SUDOLESS_MAIL_PORT",

@@ -109,8 +109,10 @@ def test_a_job_cannot_touch_the_home_but_keeps_its_own_folder_and_tmp(
         "write_home": ["write", str(home.home / "config.toml")],
         "write_mysql": ["write", str(home.home / "mysql" / "data" / "evil")],
         "other_execution": ["read", str(other_execution)],
-        "list_other_execution": ["list", str(first.workdir)],
         "env": ["env", "SUDOLESS_DB"],
+        # not an attack but a limit: no entry can be made in a folder on the way to the home (here the
+        # home's parent; ~ for a home under ~), as that right would reach into the home
+        "create_on_the_way": ["write", str(home.home.parent / "new-file")],
     }
     if abi >= 6:  # Landlock's signal scope; a harmless signal, in case it were delivered
         attacks["signal_runner"] = ["signal", str(os.getpid()), str(int(signal.SIGCONT))]
@@ -119,9 +121,15 @@ def test_a_job_cannot_touch_the_home_but_keeps_its_own_folder_and_tmp(
         "write_tmp": ["write", str(scratch / "out.txt")],
         "read_tmp": ["read", str(scratch / "out.txt")],
         "read_system": ["read", "/etc/hostname" if Path("/etc/hostname").exists() else sys.executable],
+        # the folders on the way to the home can be listed; so can the home's, names only
+        "list_root": ["list", "/"],
+        "list_way": ["list", str(home.home.parent)],
+        "list_other_execution": ["list", str(first.workdir)],
     }
+    monkeypatch.setenv("HOME", str(home.home.parent))  # ~ is on the way to the home, as with ~/.sudoless
     project = probe_flow(tmp_path / "second", {**attacks, **allowed},
-                         {"python": "python3 -c \"print(6 * 7)\"",
+                         {"python": "python3 -c \"print(6 * 7)\"", "ls_root": "ls -a /",
+                          "ls_home": "sh -c 'ls -a ~'",
                           # the home lies in the temporary folder here: the job gets one of its own
                           "tempfile": "python3 -c \"import tempfile; print(tempfile.mkstemp()[1])\""})
     (project / "read_tmp.job").write_text((project / "read_tmp.job").read_text() + "dependencies=write_tmp\n")
@@ -133,11 +141,25 @@ def test_a_job_cannot_touch_the_home_but_keeps_its_own_folder_and_tmp(
     for name in allowed:
         assert second.jobs[name] == Status.SUCCEEDED, second.log(name)
     assert second.jobs["python"] == Status.SUCCEEDED and "42" in second.log("python")
+    assert second.jobs["ls_root"] == Status.SUCCEEDED and "\nusr\n" in second.log("ls_root")
+    assert second.jobs["ls_home"] == Status.SUCCEEDED and "\nhome\n" in second.log("ls_home")
     assert second.jobs["tempfile"] == Status.SUCCEEDED, second.log("tempfile")
     assert f"{second.workdir}/.tmp/" in second.log("tempfile")
     assert (second.workdir / "mine.txt").exists() and (scratch / "out.txt").exists()
     assert not (home.home / "config.toml").exists()
     assert (home.admin_password_file).read_text() == "the-admin-password\n"
+
+
+def test_with_listing_off_the_home_s_names_and_the_way_stay_hidden(abi: int, home: Settings, tmp_path: Path) -> None:
+    first = run(home, probe_flow(tmp_path / "first", {"own": ["write", "secret.txt"]}))
+    settings = Settings(home=home.home, sandbox_list_dirs=False)
+    probes = {"list_other_execution": ["list", str(first.workdir)], "list_home": ["list", str(home.home)],
+              "list_root": ["list", "/"], "list_usr": ["list", "/usr"],
+              "read_other": ["read", str(first.workdir / "secret.txt")]}
+    outcome = run(settings, probe_flow(tmp_path / "p", probes))
+    assert outcome.jobs == {"list_other_execution": Status.FAILED, "list_home": Status.FAILED,
+                            "list_root": Status.FAILED, "list_usr": Status.SUCCEEDED,
+                            "read_other": Status.FAILED, "all": Status.CANCELLED}, outcome.jobs
 
 
 def test_with_the_sandbox_off_the_same_job_reads_the_secrets(home: Settings, tmp_path: Path) -> None:

@@ -7,9 +7,13 @@ job keeps, which is everything except the branch that leads to SUDOLESS_HOME:
 
 - every entry beside the way from ``/`` to SUDOLESS_HOME is allowed in full (``/usr``, ``/tmp``,
   ``/home/other``, ``~/data``, ``~/.bashrc`` ...). The folders on that way themselves (``/``, ``/home``, ``~``
-  for the default home) cannot be listed, nor can entries be created or removed in them: any right there
-  would reach into SUDOLESS_HOME too (a right on a folder covers all beneath it), and the names of other
-  executions' files are theirs;
+  for the default home) can be listed (``ls /``, ``ls ~``, globs), but no entry can be created, removed or
+  renamed in them: a right on a folder covers everything beneath it, and creating files in SUDOLESS_HOME
+  (a ``config.toml`` that turns the sandbox off at the next start) must stay impossible;
+- listing is one rule, READ_DIR on ``/``, so it reaches into SUDOLESS_HOME too: a job can list the names
+  of the home's folders and files (other executions' file names, the managed MySQL's database and table
+  names), never read or change what they hold. ``sandbox_list_dirs=off`` (SUDOLESS_SANDBOX_LIST_DIRS)
+  takes that rule away: the names stay hidden, and the folders on the way cannot be listed;
 - inside SUDOLESS_HOME only the execution's own directory (everything) and the Spark caches (read and
   execute: packed environments and Java that the ``spark`` job type runs from) are allowed, plus the paths an
   admin grants with the ``sandbox_read`` and ``sandbox_write`` settings, server-wide, or to one project's
@@ -184,6 +188,8 @@ class JobSandbox:
     tmpdir: Path | None = None
     #: the only TCP ports a job may connect to (Landlock ABI 4+); None: any
     ports: tuple[int, ...] | None = None
+    #: whether every folder may be listed, SUDOLESS_HOME's included (names only; the module's docstring)
+    list_dirs: bool = True
     _ruleset: int | None = field(default=None, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -201,7 +207,7 @@ class JobSandbox:
         return cls(settings.home, workdir, read=(spark, *settings.sandbox_read_paths, *map(Path, grants.read)),
                    write=(*settings.sandbox_write_paths, *map(Path, grants.write)), enabled=status.isolated,
                    checks_paths=settings.sandbox, tmpdir=workdir / ".tmp" if blocked else None,
-                   ports=grants.ports)
+                   ports=grants.ports, list_dirs=settings.sandbox_list_dirs)
 
     def allows(self, path: Path) -> bool:
         """Whether a job may use ``path``: what in-process job types check before they open a file."""
@@ -254,15 +260,17 @@ class JobSandbox:
             if self._ruleset is None:
                 self._ruleset = build_ruleset(landlock_abi()[0], self.home,
                                               [(self.workdir, None), *((p, _READ_RIGHTS) for p in self.read),
-                                               *((p, None) for p in self.write)], ports=self.ports)
+                                               *((p, None) for p in self.write)], ports=self.ports,
+                                              list_dirs=self.list_dirs)
             return self._ruleset
 
 
 def build_ruleset(abi: int, home: Path, grants: Iterable[tuple[Path, int | None]],
-                  ports: Iterable[int] | None = None) -> int:
+                  ports: Iterable[int] | None = None, list_dirs: bool = True) -> int:
     """A Landlock ruleset fd: everything but the branch to ``home``, then ``grants`` (path, rights; None is
     every right). Grants that do not exist are skipped. ``ports``: the only TCP ports a connect may reach,
-    where the kernel handles network rights (ABI 4+); None or an older kernel leaves connect alone."""
+    where the kernel handles network rights (ABI 4+); None or an older kernel leaves connect alone.
+    ``list_dirs``: every folder may be listed, the branch to ``home`` and ``home`` included."""
     create, add, _ = _SYSCALLS[platform.machine()]
     every = _fs_rights(abi)
     net = _NET_CONNECT_TCP if ports is not None and abi >= 4 else 0
@@ -286,6 +294,8 @@ def build_ruleset(abi: int, home: Path, grants: Iterable[tuple[Path, int | None]
     try:
         real_home = os.path.realpath(home)
         parts = Path(real_home).parts
+        if list_dirs:
+            allow(parts[0], _READ_DIR)
         for depth in range(1, len(parts)):
             folder = os.path.join(*parts[:depth])
             on_the_way = os.path.join(folder, parts[depth])
