@@ -46,6 +46,8 @@ class CleanItem:
 class CleanReport:
     items: list[CleanItem]
     dry_run: bool
+    #: what was seen and left alone because nothing here can judge it, one line each
+    notes: list[str] = field(default_factory=list)
 
     @property
     def freed_bytes(self) -> int:
@@ -57,6 +59,7 @@ class CleanReport:
             "dry_run": self.dry_run,
             "freed_bytes": self.freed_bytes,
             "items": [item.to_json() for item in self.items],
+            "notes": list(self.notes),
         }
 
 
@@ -123,9 +126,9 @@ def _spark(settings: Settings) -> Iterable[Cleanable]:
 
 
 def _flows(settings: Settings) -> Iterable[Cleanable]:
-    from sudoless.flows.retention import flow_cleanables
+    from sudoless.flows.retention import all_flow_cleanables
 
-    return flow_cleanables(settings)
+    return all_flow_cleanables(settings)
 
 
 #: every cleaner, in the order its findings are listed.
@@ -138,9 +141,15 @@ def find_cleanable(settings: Settings) -> list[Cleanable]:
 
 
 def clean(settings: Settings, dry_run: bool = False) -> CleanReport:
-    """Remove what the cleaners offer (with ``dry_run``, only report it)."""
+    """Remove what the cleaners offer (with ``dry_run``, only report it), and note the other databases'
+    folders in the home, which only their own database can judge."""
+    from sudoless.flows.retention import other_databases
+
     items = []
     for found in find_cleanable(settings):
         removed = False if dry_run else found.remove()
         items.append(CleanItem(found.kind, found.path, found.bytes, removed))
-    return CleanReport(items, dry_run)
+    notes = [f"{path}: {human_size(size)} of another database's executions and project cache, not judged; "
+             "run `sudoless clean --db URL` with that database to clean it"
+             for path, size in other_databases(settings)]
+    return CleanReport(items, dry_run, notes)

@@ -6,24 +6,28 @@ from __future__ import annotations
 
 import click
 
-from sudoless.cli import cli, emit_json, json_option
-from sudoless.config import load_settings
+from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
 
 
 @cli.command("clean")
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed, with sizes.")
+@db_option
 @json_option
-def clean(dry_run: bool, as_json: bool) -> None:
-    """Remove finished executions' directories past execution_dir_retention_days, cached project versions
-    nothing uses, Spark's cached archives, unpacked environments and a stopped cluster's work folders and logs
-    (nothing a running execution, cluster or app uses), and say how much space that freed."""
+def clean(dry_run: bool, db: str | None, as_json: bool) -> None:
+    """Remove finished executions' directories past execution_dir_retention_days and their logs past
+    execution_log_retention_days, cached project versions nothing uses, Spark's cached archives, unpacked
+    environments and a stopped cluster's work folders and logs (nothing a running execution, cluster or app
+    uses), and say how much space that freed. Folders of other databases in the home are listed, not
+    judged: clean them with that database's --db."""
     from sudoless.clean import clean as run_clean
     from sudoless.clean import human_size
 
-    report = run_clean(load_settings(), dry_run=dry_run)
+    report = run_clean(settings_from(db), dry_run=dry_run)
     if as_json:
         emit_json(report.to_json())
         return
+    for note in report.notes:
+        click.echo(f"note: {note}")
     if not report.items:
         click.echo("nothing to clean")
         return

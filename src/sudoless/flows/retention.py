@@ -10,7 +10,10 @@ unfinished execution: execution directories hold their own links to its files, a
 is unpacked again from the database.
 
 The server's scheduler calls :func:`remove_expired_workdirs` and :func:`remove_expired_logs` periodically;
-``sudoless clean`` lists all three kinds through :func:`flow_cleanables`.
+``sudoless clean`` lists all three kinds through :func:`flow_cleanables`. A home may hold the folders of
+several databases (:mod:`sudoless.datadir`); what is in a folder can only be judged by its own database, so
+``clean`` prunes the folder of the database it is given and that of the home's default SQLite file when it
+exists, and lists every other folder, with its size, as not judged (:func:`other_databases`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING
 from sudoless.config import Settings
 from sudoless.errors import NotFoundError
 from sudoless.flows.model import TERMINAL_FLOW, Status
-from sudoless.flows.store import Store, open_store
+from sudoless.flows.store import Store, store_for
 from sudoless.flows.store.logs import delete_logs, logs_ended_before
 from sudoless.flows.workspace import project_cache
 
@@ -106,6 +109,39 @@ def unused_versions(store: Store, settings: Settings) -> list[Path]:
     return unused
 
 
+def judged_settings(settings: Settings) -> list[Settings]:
+    """The databases ``clean`` can judge: the one ``settings`` name, and the home's default SQLite file
+    when that is another one and exists (it needs no password)."""
+    from dataclasses import replace
+
+    from sudoless.datadir import default_sqlite_url
+
+    found = [settings]
+    default = default_sqlite_url(settings.home)
+    if settings.database_url != default and (settings.home / "sudoless.db").exists():
+        found.append(replace(settings, db_url=default, db_password_file="", db_password=""))
+    return found
+
+
+def other_databases(settings: Settings) -> list[tuple[Path, int]]:
+    """(folder, bytes) of every database folder of the home that :func:`judged_settings` cannot judge."""
+    from sudoless.clean import tree_bytes
+    from sudoless.datadir import data_root
+
+    root = data_root(settings.home)
+    if not root.is_dir():
+        return []
+    judged = {s.data_dir for s in judged_settings(settings)}
+    return [(path, tree_bytes(path)) for path in sorted(root.iterdir())
+            if path.is_dir() and not path.name.startswith(".") and path not in judged]
+
+
+def all_flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
+    """:func:`flow_cleanables` of every database :func:`judged_settings` names."""
+    for judged in judged_settings(settings):
+        yield from flow_cleanables(judged)
+
+
 def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
     """``sudoless clean``'s findings: expired execution directories, old executions' logs (one item: the bytes
     of log data the database drops) and unused cached versions, each sized by the bytes its removal alone
@@ -115,7 +151,7 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
 
     if not settings.db_url and not (settings.home / "sudoless.db").exists():
         return  # no database yet: nothing to judge the folders by, and none to create
-    store = open_store(settings.database_url)
+    store = store_for(settings)
 
     def remove_version(path: Path) -> bool:
         if path not in unused_versions(store, settings):  # taken into use since it was listed
