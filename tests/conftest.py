@@ -89,7 +89,7 @@ def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", parallel=10)
+    return Settings(home=tmp_path / "home", parallel=10, timezone="UTC")
 
 
 @pytest.fixture

@@ -13,7 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sudoless.errors import ConfigError
 
+#: names of UTC itself, shown as plain ``UTC``
+_UTC_ALIASES = frozenset({"Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu",
+                          "Etc/GMT", "Etc/GMT0", "Etc/GMT+0", "Etc/GMT-0", "Etc/Greenwich", "GMT", "GMT0"})
 _LOCALTIME = Path("/etc/localtime")
+_TIMEZONE = Path("/etc/timezone")
 
 
 def server_zone(name: str = "") -> ZoneInfo:
@@ -28,13 +32,11 @@ def server_zone(name: str = "") -> ZoneInfo:
 
 
 def machine_zone() -> ZoneInfo:
-    """The machine's zone by its IANA name when ``/etc/localtime`` links into a zoneinfo folder (so that it
-    prints as ``Europe/Paris``, as Azkaban's ``azkaban.flow.start.timezone`` does), else read from the file."""
+    """The machine's zone by its IANA name (schedules store the name): where ``/etc/localtime`` links into a
+    zoneinfo folder, else Debian's ``/etc/timezone``, else UTC."""
     try:
         target = os.path.realpath(_LOCALTIME)
-        if "/zoneinfo/" in target:
-            return ZoneInfo(target.split("/zoneinfo/", 1)[1])
-        with _LOCALTIME.open("rb") as file:
-            return ZoneInfo.from_file(file, key="localtime")
+        name = target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else _TIMEZONE.read_text().strip()
+        return ZoneInfo("UTC" if name in _UTC_ALIASES else name)
     except (OSError, ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")

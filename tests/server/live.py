@@ -214,4 +214,5 @@ def server_settings(home: Path, db_url: str) -> Settings:
         max_upload_bytes=2 << 20,
         project_max_mb=4,
         executor_timeout=30.0,
+        timezone="UTC",
     )

@@ -14,12 +14,14 @@ Decisions, where Azkaban leaves room or we depart from it:
   conditional UPDATE (``WHERE id=? AND next_fire=<slot>``) that moves ``next_fire`` on; only the process
   whose UPDATE changed the row submits. Two servers, or a server restarted mid-tick, never fire a slot
   twice. The price: a crash between the claim and the submission loses that one slot.
-* **Misfires fire once.** A slot that is due by at most the misfire threshold (default 60 s) fires as
+* **Misfires fire once, or not at all.** A slot that is due by at most the misfire threshold (default 60 s) fires as
   usual, and so does each later slot that is also due within it. When the oldest due slot is later than
   that (the server was down, or the schedule's project was busy for long), the missed slots are not run
   one by one: the schedule fires once, for the most recent missed slot, and continues from the first
-  slot after now (Quartz's ``MISFIRE_INSTRUCTION_FIRE_ONCE_NOW``, Azkaban 4's ``backExecuteOnce``). The
-  log says which slots were missed. A disabled schedule does not fire; enabling it again starts from the
+  slot after now (Quartz's ``MISFIRE_INSTRUCTION_FIRE_ONCE_NOW``, Azkaban 4's ``backExecuteOnce``), or,
+  for a schedule made with ``backExecuteOnce`` off (Azkaban's default for ``scheduleCronFlow``), not at
+  all. The log says which slots were missed. A schedule with an end time (``endSchedTime``) has no fire
+  after it. A disabled schedule does not fire; enabling it again starts from the
   next slot after now, so a pause never turns into a burst.
 * **concurrentOption** is the submission's: ``skip`` (the default) refuses a slot while the flow still
   runs, and the scheduler logs the skip, as Azkaban does; ``ignore`` runs in parallel; ``pipeline`` is
@@ -87,13 +89,18 @@ class Schedule:
     submit_time: int
     next_fire: int
     last_fire: int
+    #: Azkaban's endSchedTime: no slot after it fires (-1: none)
+    end_time: int = -1
+    #: Azkaban's backExecuteOnce: slots missed beyond the misfire threshold run once (True) or are skipped
+    back_execute_once: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "project_id": self.project_id, "project_name": self.project_name,
                 "flow_id": self.flow_id, "cron": self.cron, "timezone": self.timezone, "enabled": self.enabled,
                 "options": self.options.to_json(), "sla": [rule.to_json() for rule in self.sla],
                 "sla_emails": list(self.sla_emails), "webhook": self.webhook, "submit_user": self.submit_user,
-                "submit_time": self.submit_time, "next_fire": self.next_fire, "last_fire": self.last_fire}
+                "submit_time": self.submit_time, "next_fire": self.next_fire, "last_fire": self.last_fire,
+                "end_time": self.end_time, "back_execute_once": self.back_execute_once}
 
 
 # -- the scheduler --------------------------------------------------------------------------------------------
@@ -124,22 +131,32 @@ class Scheduler:
 
     # -- schedules ------------------------------------------------------------------------------------------
 
-    def schedule(self, project_name: str, flow_id: str, cron: str, timezone: str = "UTC",
+    def schedule(self, project_name: str, flow_id: str, cron: str, timezone: str | None = None,
                  options: ExecutionOptions | None = None, user: str = "sudoless",
-                 start_ms: int | None = None) -> Schedule:
+                 start_ms: int | None = None, end_ms: int = -1, back_execute_once: bool = True) -> Schedule:
         """Schedule ``flow_id`` with a Quartz ``cron`` in ``timezone``, replacing its existing schedule.
+
+        ``timezone`` None is the server's (the ``timezone`` setting, Azkaban's ``default.timezone.id``).
+        ``end_ms`` (epoch ms, -1 none) is Azkaban's ``endSchedTime``: no slot after it fires.
+        ``back_execute_once`` is Azkaban's ``backExecuteOnce``: slots missed by more than the misfire
+        threshold (the scheduler was down) run once, for the latest of them, or (False, Azkaban's
+        default) are skipped.
 
         SLA rules in ``options.sla`` become the schedule's SLA; without them an existing SLA is kept.
         ``start_ms`` (epoch ms) makes the first fire the first slot at or after it instead of after now:
         a period schedule converted to cron starts at its first time, not one period earlier.
         A locked flow cannot be scheduled (:class:`FlowLockedError`), as in Azkaban.
         """
-        expression = CronExpression.parse(cron, timezone)
+        expression = CronExpression.parse(cron, timezone or self.settings.zone)
         if len(expression.text) > MAX_CRON_LENGTH:
             raise InputError(f"cron expression of {len(expression.text)} characters: at most {MAX_CRON_LENGTH} "
                              "are stored; shorten the lists in it (ranges and steps say the same in less)")
         now = self.clock()
-        first = _next_after(expression, now if start_ms is None or start_ms <= now else start_ms - 1)
+        unbounded = _next_after(expression, now if start_ms is None or start_ms <= now else start_ms - 1)
+        first = _until(unbounded, end_ms)
+        if first < 0 <= unbounded:
+            raise InputError(f"end time {_stamp(end_ms)} is before the first fire time {_stamp(unbounded)}; "
+                             "the schedule would never run (give a later endSchedTime)")
         if first < 0:
             raise InputError(f"cron expression '{expression.text}' has no fire time after {_stamp(now)}; "
                              "it would never run (check the year field)")
@@ -155,7 +172,7 @@ class Scheduler:
             self.webhook_hosts.check(url, "notify.webhooks URL")
         values: dict[str, Any] = {
             "cron": expression.text, "timezone": expression.tz.key, "enabled": True, "submit_user": user,
-            "submit_time": now, "next_fire": first,
+            "submit_time": now, "next_fire": first, "end_time": end_ms, "back_execute_once": back_execute_once,
             "options": replace(options, sla=(), sla_emails=(), sla_webhook=None).to_json(),
         }
         if options.sla:
@@ -197,7 +214,8 @@ class Scheduler:
         schedule = self.get(schedule_id)
         values: dict[str, Any] = {"enabled": enabled}
         if enabled and not schedule.enabled:
-            values["next_fire"] = _next_after(CronExpression.parse(schedule.cron, schedule.timezone), self.clock())
+            values["next_fire"] = _until(_next_after(CronExpression.parse(schedule.cron, schedule.timezone),
+                                                     self.clock()), schedule.end_time)
         self.store.schedules.update(schedule_id, values)
         return self.get(schedule_id)
 
@@ -271,9 +289,17 @@ class Scheduler:
                 following = _next_after(expression, now)
             else:
                 slot, following = expected, _next_after(expression, expected)
-            if not self.store.schedules.claim_fire(row.id, expected, following, slot):
+            following = _until(following, row.end_time)
+            skip = now - expected > self.misfire_threshold_ms and not row.back_execute_once
+            if not self.store.schedules.claim_fire(row.id, expected, following, row.last_fire if skip else slot):
                 log.debug("%s: slot %s was claimed elsewhere", name, _stamp(expected))
                 break
+            if skip:
+                log.warning("%s: missed its slots from %s to %s (late by more than the misfire threshold of "
+                            "%g s); skipped, as backExecuteOnce is off; next fire %s", name, _stamp(expected),
+                            _stamp(slot), self.misfire_threshold_ms / 1000, _stamp(following))
+                expected = following
+                continue
             if slot != expected:
                 log.warning("%s: missed its slots from %s to %s (late by more than the misfire threshold of "
                             "%g s); firing once, for %s; next fire %s", name, _stamp(expected), _stamp(slot),
@@ -405,13 +431,19 @@ def _sla_parts(data: Mapping[str, Any] | None) -> tuple[tuple[SlaRule, ...], tup
     return rules, tuple(data.get("emails") or ()), data.get("webhook") or None
 
 
+def _until(fire: int, end_ms: int) -> int:
+    """``fire``, or -1 (no fire left) when it is after the schedule's end time."""
+    return -1 if end_ms >= 0 and fire > end_ms else fire
+
+
 def _schedule(row: ScheduleRow) -> Schedule:
     rules, emails, webhook = _sla_parts(row.sla)
     return Schedule(
         id=row.id, project_id=row.project_id, project_name=row.project_name, flow_id=row.flow_id, cron=row.cron,
         timezone=row.timezone, enabled=row.enabled, options=ExecutionOptions.from_json(row.options), sla=rules,
         sla_emails=emails, webhook=webhook, submit_user=row.submit_user, submit_time=row.submit_time,
-        next_fire=row.next_fire, last_fire=row.last_fire)
+        next_fire=row.next_fire, last_fire=row.last_fire, end_time=row.end_time,
+        back_execute_once=row.back_execute_once)
 
 
 def _job_ids(project: ProjectFlows, flow_id: str) -> builtins.list[str]:

@@ -45,6 +45,8 @@ class ScheduleRow:
     submit_time: int
     next_fire: int
     last_fire: int
+    end_time: int = -1
+    back_execute_once: bool = True
 
 
 @dataclass(frozen=True)
@@ -225,4 +227,4 @@ def _schedule(row: Any) -> ScheduleRow:
         project_active=bool(row.project_active), flow_id=row.flow_id, cron=row.cron, timezone=row.timezone,
         enabled=bool(row.enabled), options=json.loads(row.options), sla=json.loads(row.sla) if row.sla else None,
         submit_user=row.submit_user, submit_time=int(row.submit_time), next_fire=int(row.next_fire),
-        last_fire=int(row.last_fire))
+        last_fire=int(row.last_fire), end_time=int(row.end_time), back_execute_once=bool(row.back_execute_once))

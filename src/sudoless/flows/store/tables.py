@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.dialects import mysql
 
@@ -166,6 +167,9 @@ schedules = Table(
     Column("submit_time", BigInteger, nullable=False),
     Column("next_fire", BigInteger, nullable=False, default=-1),
     Column("last_fire", BigInteger, nullable=False, default=-1),
+    #: Azkaban's endSchedTime (no fire after it, -1 none) and backExecuteOnce (missed slots: once or skipped)
+    Column("end_time", BigInteger, nullable=False, default=-1, server_default="-1"),
+    Column("back_execute_once", Boolean, nullable=False, default=True, server_default=true()),
     UniqueConstraint("project_id", "flow_id", name="uq_schedules_flow"),
 )
 

@@ -1,10 +1,12 @@
 """``/schedule`` (Azkaban's ScheduleServlet): cron schedules and their SLAs.
 
 ``ajax=...`` works with GET and POST; ``action=...`` only with POST, and then also leaves a success or
-failure message cookie, as Azkaban does. Unlike Azkaban, ``timezone`` is honoured (an unknown zone falls
-back to UTC, the server default), and a missing ``cronExpression`` or bad execution options do not create
-a schedule. Period schedules (``scheduleFlow``) become cron schedules where one is equivalent
-(:mod:`sudoless.flows.periods`) and answer an error saying why otherwise.
+failure message cookie, as Azkaban does. Unlike Azkaban, ``timezone`` is honoured (absent or unknown, it
+is the server's zone: the ``timezone`` setting, Azkaban's ``default.timezone.id``), and a missing
+``cronExpression`` or bad execution options do not create a schedule. ``endSchedTime`` and
+``backExecuteOnce`` are Azkaban's (:meth:`sudoless.flows.scheduler.Scheduler.schedule`). Period schedules
+(``scheduleFlow``) become cron schedules where one is equivalent (:mod:`sudoless.flows.periods`) and answer
+an error saying why otherwise.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ from sudoless.server.run_options import (
 
 __all__ = ["SCHEDULE"]
 
+#: the ``endSchedTime`` Azkaban puts on a schedule without one (2050-01-01)
+AZKABAN_NO_END = 2_524_608_000_000
+
 READ, SCHEDULE_PERM = Permission.READ, Permission.SCHEDULE
-DEFAULT_ZONE = "UTC"
 
 
 def select(request: Request, params: Params) -> str:
@@ -143,13 +147,26 @@ def read_denied(call: Call, target: Target, perm: Permission) -> Response:
 
 # -- handlers ------------------------------------------------------------------------------------------------
 
-def _zone(name: str | None) -> str:
+def _zone(call: Call, name: str | None) -> str:
     if not name:
-        return DEFAULT_ZONE
+        return call.settings.zone.key
     try:
         return ZoneInfo(name.strip()).key
     except (ZoneInfoNotFoundError, ValueError):
-        return DEFAULT_ZONE  # what the ``azkaban`` client documents: an invalid zone means the default
+        return call.settings.zone.key  # what the ``azkaban`` client documents: an invalid zone means the default
+
+
+def _end_and_misses(call: Call) -> tuple[int, bool]:
+    """``endSchedTime`` (epoch ms; Azkaban's default, 2050, stored as none) and ``backExecuteOnce``."""
+    end_text = (call.params.get("endSchedTime") or "").strip()
+    try:
+        end = int(end_text) if end_text else -1
+    except ValueError:
+        raise InputError(f"endSchedTime={end_text!r}: expected epoch milliseconds") from None
+    if end == AZKABAN_NO_END:
+        end = -1
+    back = (call.params.get("backExecuteOnce") or "false").strip().lower() == "true"
+    return end, back
 
 
 def schedule_cron_flow(call: Call) -> Response:
@@ -169,6 +186,7 @@ def schedule_cron_flow(call: Call) -> Response:
         if disabled:
             loaded = load_version(call.store, call.settings, project.id, project.version, project.name)
             options = _with_disabled(options, parse_disabled(disabled, loaded, loaded.flow(flow_id), ignored))
+        end_ms, back_execute_once = _end_and_misses(call)
     except (OptionsError, InputError) as exc:
         return answer(call, {"error": f"Error parsing flow options: {exc}"})
     try:
@@ -176,13 +194,16 @@ def schedule_cron_flow(call: Call) -> Response:
     except PermissionDenied as exc:
         return answer(call, {"error": str(exc)})
     try:
-        schedule = call.scheduler.schedule(project.name, flow_id, cron, _zone(call.params.get("timezone")),
-                                           options, call.user.name)
+        schedule = call.scheduler.schedule(project.name, flow_id, cron, _zone(call, call.params.get("timezone")),
+                                           options, call.user.name, end_ms=end_ms,
+                                           back_execute_once=back_execute_once)
     except (NotFoundError, StateError) as exc:  # StateError: the flow is locked
         return answer(call, {"status": "error", "message": str(exc)})
     except OutboundRefused as exc:  # a notification webhook to a host the admin has not listed
         return answer(call, {"error": f"Error parsing flow options: {exc}"})
-    except InputError:
+    except InputError as exc:
+        if end_ms >= 0 and str(exc).startswith("end time"):  # the cron is fine; the end is before its first slot
+            return answer(call, {"status": "error", "message": str(exc)})
         return answer(call, {"error": f"This expression <{cron}> can not be parsed to quartz cron."})
     queries.add_event(call.store, project.id, "SCHEDULE", call.user.name,
                       f"Schedule {project.name}.{flow_id} '{schedule.cron}' ({schedule.timezone}) has been "
@@ -219,7 +240,7 @@ def schedule_period_flow(call: Call) -> Response:
     time_text = call.params.required("scheduleTime")
     date_text = call.params.required("scheduleDate")
     try:
-        first = periods.first_time(date_text, time_text, DEFAULT_ZONE, datetime.fromtimestamp(
+        first = periods.first_time(date_text, time_text, call.settings.zone.key, datetime.fromtimestamp(
             call.store.clock() / 1000, UTC))
     except InputError as exc:
         return answer(call, {"error": str(exc)})
@@ -269,6 +290,8 @@ def fetch_schedule(call: Call) -> Response:
         "firstSchedTime": _time(schedule.submit_time, schedule.timezone),
         "nextExecTime": _time(schedule.next_fire, schedule.timezone), "period": "null",
         "cronExpression": schedule.cron, "timezone": schedule.timezone,
+        "backExecuteOnce": schedule.back_execute_once,
+        "endSchedTime": _time(schedule.end_time if schedule.end_time >= 0 else AZKABAN_NO_END, schedule.timezone),
         "executionOptions": options_json(schedule.options)}})
 
 

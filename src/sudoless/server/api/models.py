@@ -396,7 +396,8 @@ class ScheduleCreate(Strict):
     flow: Annotated[str, Field(min_length=1, max_length=512)]
     cron: Annotated[str, Field(min_length=1, max_length=255, description="Quartz: sec min hour day month "
                                                                          "weekday [year]")]
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    timezone: Annotated[str | None, Field(min_length=1, max_length=64,
+                                          description="IANA zone; default the server's")] = None
     options: RunOptions = Field(default_factory=RunOptions)
 
 
