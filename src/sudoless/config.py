@@ -100,6 +100,14 @@ class Settings:
     #: the server's address as users reach it (``https://azkaban.example.com``), for links in notifications
     #: and Azkaban's ``?{server}`` in job callbacks; empty: ``http://<host name>:8081``
     external_url: str = ""
+    #: databases that ``sql`` trigger dependencies may query, by name: ``name=URL`` entries, comma-separated
+    #: (trigger files name the database, never a URL or a password)
+    trigger_databases: str = ""
+    #: seconds between two checks of a waiting trigger instance's dependencies
+    trigger_check_seconds: float = 10.0
+    #: how long one minute of a trigger's ``maxWaitMins`` lasts, in seconds: 60 except in tests, which
+    #: shrink it to watch a wait run out
+    trigger_minute_seconds: float = 60.0
 
     @property
     def request_threads(self) -> int:
@@ -178,6 +186,9 @@ _ENV = {
     "mail_password_file": "SUDOLESS_MAIL_PASSWORD_FILE",
     "mail_from": "SUDOLESS_MAIL_FROM",
     "external_url": "SUDOLESS_EXTERNAL_URL",
+    "trigger_databases": "SUDOLESS_TRIGGER_DATABASES",
+    "trigger_check_seconds": "SUDOLESS_TRIGGER_CHECK_SECONDS",
+    "trigger_minute_seconds": "SUDOLESS_TRIGGER_MINUTE_SECONDS",
 }
 
 #: keys of config.toml's ``[mail]`` table and the settings they set

@@ -66,6 +66,9 @@ def upload_project(store: Store, settings: Settings, path: Path, user: str, name
         flows = {fid: (flow.embedded, flow_graph(flow)) for fid, flow in project.flows.items()}
         project_id = store.project_id(project.name, create_as=user, description=description)
         version = store.add_version(project_id, archive, flows, project.flow_version, user)
+    from sudoless.flows.triggers.instances import sync_project_triggers  # it submits flows through this module
+
+    sync_project_triggers(store, project_id, project, user)
     return project_id, version, project
 
 

@@ -128,6 +128,10 @@ class Scheduler:
         #: forked after this (the server's HTTP workers), so that any of them can tell the scheduler is alive.
         self.beat = RawValue(ctypes.c_double, 0.0)
         self.interval = 1.0
+        from sudoless.flows.triggers.instances import Triggers  # it submits flows, as this module does
+
+        #: flow triggers: fired and checked by :meth:`run` with the schedules
+        self.triggers = Triggers(store, settings, self.clock)
 
     # -- schedules ------------------------------------------------------------------------------------------
 
@@ -403,7 +407,7 @@ class Scheduler:
         while not stop.is_set():
             self.beat.value = time.monotonic()
             for name, step in (("tick", self.tick), ("SLA check", self.check_slas),
-                               ("retention", self.enforce_retention)):
+                               ("retention", self.enforce_retention), ("triggers", self.triggers.tick)):
                 try:
                     step()
                 except Exception:

@@ -31,6 +31,7 @@ from sudoless.flows.store.engine import create_engine, migrate
 if TYPE_CHECKING:
     from sudoless.config import Settings
     from sudoless.flows.store.schedules import ScheduleQueries
+    from sudoless.flows.store.triggers import TriggerQueries
 
 __all__ = ["ExecutionRecord", "JobRunRecord", "Store", "now_ms"]
 
@@ -114,6 +115,13 @@ class Store:
         from sudoless.flows.store.schedules import ScheduleQueries
 
         return ScheduleQueries(self)
+
+    @cached_property
+    def triggers(self) -> TriggerQueries:
+        """Flow triggers, their instances and dependencies (:mod:`sudoless.flows.store.triggers`)."""
+        from sudoless.flows.store.triggers import TriggerQueries
+
+        return TriggerQueries(self)
 
     # -- projects ---------------------------------------------------------------------------------------
 

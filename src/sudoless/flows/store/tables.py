@@ -343,3 +343,57 @@ notification_attempts = Table(
     Column("error", Text, nullable=True),
     Index("ix_notification_attempts_exec", "exec_id", "notification_id"),
 )
+
+#: The run state of each flow trigger of a project's current version (the definition itself is in the flow's
+#: graph JSON in project_flows): its cron, whether it is paused, and its next and last slot (epoch ms).
+flow_triggers = Table(
+    "flow_triggers", metadata,
+    Column("project_id", Integer, primary_key=True),
+    Column("flow_id", String(255), primary_key=True),
+    Column("cron", String(255), nullable=False),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("next_fire", BigInteger, nullable=False, default=-1),
+    Column("last_fire", BigInteger, nullable=False, default=-1),
+    Column("modified_time", BigInteger, nullable=False),
+    Column("modified_by", String(255), nullable=False),
+)
+
+#: One firing of a trigger: it waits for its dependencies up to max_wait_ms (-1: no limit, no dependencies),
+#: then runs the flow (exec_id) or ends CANCELLED with cancel_cause (TIMEOUT, MANUAL, FAILURE) and message.
+trigger_instances = Table(
+    "trigger_instances", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", Integer, nullable=False),
+    Column("project_name", String(255), nullable=False),
+    Column("project_version", Integer, nullable=False),
+    Column("flow_id", String(255), nullable=False),
+    Column("submit_user", String(255), nullable=False),
+    Column("cron", String(255), nullable=False),
+    Column("slot", BigInteger, nullable=False),
+    Column("period_start", BigInteger, nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=False, default=-1),
+    Column("max_wait_ms", BigInteger, nullable=False, default=-1),
+    Column("status", String(24), nullable=False),
+    Column("cancel_cause", String(24), nullable=False, default="NONE"),
+    Column("message", Text, nullable=False, default=""),
+    Column("exec_id", Integer, nullable=True),
+    Index("ix_trigger_instances_status", "status"),
+    Index("ix_trigger_instances_flow", "project_id", "flow_id", "start_time"),
+)
+
+#: Each dependency of an instance, copied from the trigger when it fired; reason is why the last check found it
+#: not met.
+trigger_dependencies = Table(
+    "trigger_dependencies", metadata,
+    Column("instance_id", String(36), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=False, default=-1),
+    Column("cancel_cause", String(24), nullable=False, default="NONE"),
+    Column("reason", Text, nullable=False, default=""),
+    Column("checked_time", BigInteger, nullable=False, default=-1),
+)

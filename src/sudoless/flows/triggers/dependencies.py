@@ -121,8 +121,8 @@ def _http_check(params: Mapping[str, str], context: CheckContext) -> str | None:
 
     url = params["url"].strip()
     try:
-        status = WebhookHosts.parse(context.settings.webhook_hosts).get(url, timeout=5.0,
-                                                                         what="trigger dependency")
+        status = WebhookHosts.parse(context.settings.webhook_hosts).request("GET", url, None, {}, timeout=5.0,
+                                                                             what="trigger dependency")
     except OutboundRefused as error:
         return str(error)
     except (OSError, http.client.HTTPException) as error:
