@@ -27,7 +27,16 @@ from sudoless.config import Settings
 from sudoless.errors import AuthError
 from sudoless.flows.store import Store
 from sudoless.server import api, metrics, pages, sessions
-from sudoless.server.ajax import executor, index, login, manager, schedule, status
+from sudoless.server.ajax import (
+    executor,
+    flow_trigger,
+    flow_trigger_instance,
+    index,
+    login,
+    manager,
+    schedule,
+    status,
+)
 from sudoless.server.dispatch import Call, Services, Servlet, answer
 from sudoless.server.headers import StrictTransport, protect_page
 from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
@@ -42,7 +51,8 @@ __all__ = ["SERVLETS", "create_app", "handle"]
 
 #: The Azkaban servlets, each with its route table: the API surface, defined once.
 SERVLETS: tuple[Servlet, ...] = (index.ROOT, index.INDEX, manager.MANAGER, executor.EXECUTOR,
-                                 schedule.SCHEDULE, status.STATUS)
+                                 schedule.SCHEDULE, status.STATUS, flow_trigger.FLOW_TRIGGER,
+                                 flow_trigger_instance.FLOW_TRIGGER_INSTANCE)
 
 ANONYMOUS = User(name="", roles=(), groups=(), proxy_users=(), email="")
 

@@ -160,7 +160,8 @@ class TriggerQueries:
         return found[0] if found else None
 
     def instances(self, project_id: int | None = None, flow_id: str | None = None, running: bool | None = None,
-                  ids: Sequence[str] | None = None, limit: int = 100, offset: int = 0) -> list[InstanceRow]:
+                  ids: Sequence[str] | None = None, exec_id: int | None = None, limit: int = 100,
+                  offset: int = 0) -> list[InstanceRow]:
         """Instances newest first, each with its dependencies; ``running`` keeps those (not) still waiting."""
         i = t.trigger_instances
         query = sa.select(i).order_by(i.c.start_time.desc(), i.c.id).limit(limit).offset(offset)
@@ -172,6 +173,8 @@ class TriggerQueries:
             query = query.where(i.c.status == "RUNNING" if running else i.c.status != "RUNNING")
         if ids is not None:
             query = query.where(i.c.id.in_(list(ids)))
+        if exec_id is not None:
+            query = query.where(i.c.exec_id == exec_id)
         d = t.trigger_dependencies
         with self.store.read() as conn:
             rows = conn.execute(query).all()

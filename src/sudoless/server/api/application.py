@@ -12,7 +12,19 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.requests import Request
 
-from sudoless.server.api import PREFIX, docs, executions, flows, login, logs, projects, schedules, tokens, users
+from sudoless.server.api import (
+    PREFIX,
+    docs,
+    executions,
+    flows,
+    login,
+    logs,
+    projects,
+    schedules,
+    tokens,
+    triggers,
+    users,
+)
 from sudoless.server.api.context import refuse_nul
 from sudoless.server.api.errors import install_handlers
 from sudoless.server.dispatch import Services
@@ -33,7 +45,7 @@ def create_api(services: Services) -> FastAPI:
                   redirect_slashes=False)
     app.state.services = services
     install_handlers(app)
-    for module in (login, projects, flows, executions, logs, schedules, users, tokens):
+    for module in (login, projects, flows, executions, logs, schedules, triggers, users, tokens):
         app.include_router(module.router)
 
     def spec(request: Request) -> dict[str, Any]:

@@ -7,7 +7,7 @@ them. The UI has its own prefix, ``/ui/``, and a browser that opens the server's
 is Azkaban's business.
 
 One module per page group: :mod:`.auth` (login, logout), :mod:`.projects`, :mod:`.flows`,
-:mod:`.executions`, :mod:`.schedules`, :mod:`.admin` (users, server status). :mod:`.web` holds what
+:mod:`.executions`, :mod:`.schedules`, :mod:`.triggers`, :mod:`.admin` (users, server status). :mod:`.web` holds what
 they share (session, permission check through the API's dispatch, rendering), :mod:`.layout` the graph
 layout, :mod:`.charts` the chart geometry; the indexed reads of the history views are in the store
 (:mod:`sudoless.flows.store.history`). Static files (CSS, JS, the icon) are in ``static/`` and ship in the
@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sudoless.server.dispatch import Services
-from sudoless.server.ui import admin, auth, executions, flows, projects, schedules
+from sudoless.server.ui import admin, auth, executions, flows, projects, schedules, triggers
 from sudoless.server.ui.web import Ui, endpoint, new_environment
 
 __all__ = ["BrowserHome", "install", "routes"]
@@ -50,7 +50,7 @@ def routes() -> list[BaseRoute]:
     table: list[BaseRoute] = [Route("/ui", _home, methods=["GET"]), Route("/ui/", _home, methods=["GET"]),
                               Route("/ui/login", auth.login_form, methods=["GET"]),
                               Route("/ui/login", auth.login_submit, methods=["POST"])]
-    for module in (auth, projects, flows, executions, schedules, admin):
+    for module in (auth, projects, flows, executions, schedules, triggers, admin):
         for path, route in module.ROUTES:
             table.append(Route(path, endpoint(route), methods=sorted(route.methods), name=f"ui-{route.key}"))
     table.append(Mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static"))
