@@ -201,6 +201,8 @@ def values(world: World) -> dict[str, st.SearchStrategy[Any]]:
         "scheduleTime": TIMES, "scheduleDate": DATES, "period": PERIODS, "is_recurring": st.sampled_from(["on", ""]),
         "description": st.one_of(TEXT, HUGE), "isLocked": BOOLS, "flowLockErrorMessage": st.one_of(TEXT, HUGE),
         "slaEmails": st.one_of(TEXT, HUGE), "user": names, "all": TEXT, "searchterm": TEXT,
+        "id": st.one_of(st.sampled_from(["nosuch", "00000000-0000-0000-0000-000000000000"]), anything),
+        "triggerinstid": st.one_of(st.just("nosuch"), anything),
         "successEmails": TEXT, "failureEmails": TEXT, "notifyFailureFirst": BOOLS,
         "failureEmailsOverride": BOOLS, "successEmailsOverride": BOOLS, "failureActionOverride": BOOLS,
         "flowOverride[greeting]": anything, "runtimeProperty[ROOT][x]": anything, "runtimeProperty[start][y]": HUGE,
@@ -231,6 +233,8 @@ CORE = {
     "/schedule": ["projectName", "projectId", "flow", "flowId", "scheduleId", "cronExpression", "timezone",
                   "scheduleTime", "scheduleDate", "is_recurring", "period", "settings[0]", "slaEmails"],
     "/index": ["user"], "/": [], "/status": [],
+    "/flowtrigger": ["projectId", "flowId"],
+    "/flowtriggerinstance": ["project", "flow", "id", "triggerinstid", "execid", "start", "length"],
 }
 
 
@@ -245,7 +249,8 @@ def plausible(world: World) -> dict[str, str]:
             "slaSettings[0]": ",FINISH,1:00,true,false", "projectId": str(world.project_id),
             "scheduleId": str(world.schedule_id), "cronExpression": "0 0 4 ? * *", "timezone": "Europe/Paris",
             "scheduleTime": "10,00,am,UTC", "scheduleDate": "12/31/2030", "is_recurring": "on", "period": "1d",
-            "settings[0]": ",SUCCESS,1:30,true,false", "slaEmails": "ops@example.org", "user": world.victim}
+            "settings[0]": ",SUCCESS,1:30,true,false", "slaEmails": "ops@example.org", "user": world.victim,
+            "id": "nosuch", "triggerinstid": "nosuch"}
 
 
 def requests_for(servlet: Servlet, route: Route, world: World) -> st.SearchStrategy[tuple[str, dict[str, str],
