@@ -1,7 +1,7 @@
 """flow triggers: each trigger's run state, its instances and their dependencies
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-06 15:00:00.000000
 
 A trigger's definition stays in the flow's graph JSON of its project version; these tables hold what
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
