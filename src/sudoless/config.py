@@ -84,8 +84,8 @@ class Settings:
     #: Azkaban's ``default.timezone.id``: the zone of new schedules and of ``azkaban.flow.start.*``; empty
     #: means the machine's zone (:mod:`sudoless.zone`)
     timezone: str = ""
-    #: the ``[mail]`` table of config.toml: the SMTP server notifications go through (empty host: no e-mail is
-    #: sent, and queued mails wait for one); port 0 means 25, 587 or 465 by ``mail_security``
+    #: the ``[mail]`` table of config.toml: the SMTP server notifications go through (empty host: each queued
+    #: e-mail's attempts fail with that reason, shown with the execution); port 0: 25, 587 or 465 by security
     mail_host: str = ""
     mail_port: int = 0
     #: ``starttls`` (upgrade a plain connection; the usual submission port 587), ``tls`` (implicit TLS, 465)

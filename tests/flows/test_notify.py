@@ -304,3 +304,12 @@ def test_schedules_carry_the_notification_options(own_store: Store, smtp: MailSe
     run_submitted(own_store, settings, exec_id)
     Sender(own_store, settings).drain(exec_id)
     assert [m.recipients for m in smtp.messages] == [["night@example.org"]]
+
+
+def test_a_bad_notification_property_refuses_the_upload(own_store: Store, tmp_path: Path) -> None:
+    from sudoless.errors import InputError
+    from sudoless.flows.executions import upload_project
+
+    project = write_project(tmp_path / "p", {"a.job": "type=noop\nnotify.webhook.format=xml\n"})
+    with pytest.raises(InputError, match=r"a\.job: flow a: notify\.webhook\.format 'xml': use json or slack"):
+        upload_project(own_store, Settings(home=tmp_path / "home"), project, "tester", name=f"bad-{tmp_path.name}")

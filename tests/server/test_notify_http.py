@@ -111,3 +111,19 @@ def test_refused_webhook_is_a_clear_error(mail_live: tuple[LiveServer, MailServe
         "cronExpression": "0 0 1 * * ?"}).json()
     assert "10.1.2.3 port 80 is not on the admin's list" in scheduled["error"]
     assert "scheduleId" not in scheduled
+
+
+def test_json_api_failure_emails(mail_live: tuple[LiveServer, MailServer]) -> None:
+    live, smtp = mail_live
+    name = project(live.as_admin())
+    http = live.http()
+    token = http.post("/api/v1/login", json={"username": live.admin, "password": live.password}).json()["token"]
+    http.headers["Authorization"] = f"Bearer {token}"
+    submitted = http.post("/api/v1/executions", json={
+        "project": name, "flow": "fails", "failure_emails": ["api@example.org"], "notify_failure_last": True})
+    assert submitted.status_code == 201, submitted.text
+    exec_id = submitted.json()["exec_id"]
+    [mail] = wait_for_mail(smtp, exec_id)
+    assert mail.recipients == ["api@example.org"] and "ended FAILED" in mail.message["Subject"]
+    options = http.get(f"/api/v1/executions/{exec_id}").json()["options"]
+    assert options["failure_emails"] == ["api@example.org"] and options["notify_failure_last"] is True

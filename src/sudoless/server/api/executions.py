@@ -65,6 +65,7 @@ def library_options(body: RunOptions, call: Caller) -> ExecutionOptions:
         concurrent_option=body.concurrent_option.value,
         pipeline_level=body.pipeline_level if body.concurrent_option == ConcurrentOption.pipeline else None,
         notify_failure_first=body.notify_failure_first,
+        notify_failure_last=body.notify_failure_last,
         failure_emails=tuple(e for address in body.failure_emails for e in emails(address)),
         success_emails=tuple(e for address in body.success_emails for e in emails(address)),
         # a list given here replaces the flow's own addresses; an empty one keeps them
@@ -89,7 +90,8 @@ def options_model(options: ExecutionOptions) -> RunOptionsView:
         failure_action=options.failure_action, disabled=list(options.disabled),
         runtime_properties={node: dict(props) for node, props in options.runtime.items()},
         concurrent_option=ConcurrentOption(concurrent), pipeline_level=options.pipeline_level,
-        notify_failure_first=options.notify_failure_first, failure_emails=list(options.failure_emails),
+        notify_failure_first=options.notify_failure_first, notify_failure_last=options.notify_failure_last,
+        failure_emails=list(options.failure_emails),
         success_emails=list(options.success_emails), sla=[sla_rule_model(rule) for rule in options.sla],
         sla_emails=list(options.sla_emails), sla_webhook=options.sla_webhook)
 

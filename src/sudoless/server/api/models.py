@@ -268,6 +268,7 @@ class RunOptions(Strict):
     pipeline_level: Annotated[int | None, Field(ge=1, le=3)] = Field(
         None, description="with concurrent_option 'pipeline': 1 waits per job, 2 for its children, 3 for all")
     notify_failure_first: bool = False
+    notify_failure_last: bool = False
     failure_emails: Annotated[list[Email], Field(max_length=100)] = []
     success_emails: Annotated[list[Email], Field(max_length=100)] = []
     sla: Annotated[list[SlaRuleModel], Field(max_length=100)] = Field([], description="this run's SLA rules")
@@ -286,6 +287,7 @@ class RunOptionsView(BaseModel):
     concurrent_option: ConcurrentOption
     pipeline_level: int | None = None
     notify_failure_first: bool
+    notify_failure_last: bool = False
     failure_emails: list[str]
     success_emails: list[str]
     sla: list[SlaRuleView]
