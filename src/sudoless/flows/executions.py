@@ -14,6 +14,7 @@ from typing import Any
 
 from sudoless.config import Settings
 from sudoless.errors import ArchiveError, FlowLockedError, InputError, StateError
+from sudoless.flows import flow_retry
 from sudoless.flows.formats import load_project_dir
 from sudoless.flows.formats.archive import check_archive, pack_dir, unpack_zip
 from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Flow, Project, Status
@@ -188,7 +189,10 @@ def run_execution(store: Store, settings: Settings, exec_id: int) -> Status:
     project = load_project_dir(workdir, record.project_name)
     project = apply_job_overrides(project, project_settings.job_overrides(store, record.project_id,
                                                                           record.version))
-    return FlowRunner(store, settings, record, project, workdir).run()
+    runner = FlowRunner(store, settings, record, project, workdir)
+    status = runner.run()
+    flow_retry.retry_if_asked(store, settings, exec_id, status, runner.flow)
+    return status
 
 
 def _prepare(store: Store, settings: Settings, record: ExecutionRecord, workdir: Path) -> None:

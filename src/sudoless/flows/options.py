@@ -47,6 +47,11 @@ class ExecutionOptions:
     sla: tuple[dict[str, Any], ...] = ()
     sla_emails: tuple[str, ...] = ()
     sla_webhook: str | None = None
+    #: flow-level retry (:mod:`sudoless.flows.flow_retry`): which retry this is, and the executions it links
+    retry_count: int = 0
+    retry_root: int | None = None
+    retry_parent: int | None = None
+    retry_child: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -8,6 +8,7 @@ does. Node trees and log pages follow §2.3.3-§2.3.4 of the reference.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from starlette.responses import Response
 from sudoless.accounts import Permission
 from sudoless.errors import FlowLockedError, InputError, NotFoundError, PermissionDenied, StateError
 from sudoless.flows.executions import control, submit_flow
+from sudoless.flows.flow_retry import retry_rule
 from sudoless.flows.model import FailureAction
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.store import JobRunRecord
@@ -192,7 +194,13 @@ def fetch_exec_flow(call: Call) -> Response:
     flows = queries.flow_records(call.store, record.project_id, record.version)
     tree = view.ExecutionTree(record, _runs(call), flows)
     body = {"submitTime": record.submit_time, "submitUser": record.submit_user, "execid": record.id,
-            "projectId": record.project_id, "project": call.project.name, **tree.root_info()}
+            "projectId": record.project_id, "project": call.project.name}
+    options = ExecutionOptions.from_json(record.options)
+    flow = flows.get(record.flow_id)
+    rule = retry_rule(options, (flow.graph.get("props") or {}) if flow else {})
+    if rule is not None:  # Azkaban sends this object as a JSON string
+        body["retries"] = json.dumps(rule.to_json(options, record.id))
+    body.update(tree.root_info())
     return json_response(body)
 
 
