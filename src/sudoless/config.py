@@ -81,6 +81,53 @@ class Settings:
     #: jobs may list every folder (``ls /``, ``ls ~``), which also shows them the names (never the contents)
     #: of what SUDOLESS_HOME holds; off hides those names and the folders on the way to the home with them
     sandbox_list_dirs: bool = True
+    #: sign-in back-ends, tried in this order: ``local`` (passwords kept here), ``ldap``, ``pam``; e.g.
+    #: ``ldap,local`` for a directory with a local break-glass admin (docs/security.md)
+    auth_backends: str = "local"
+    #: LDAP / Active Directory (extra [ldap]); the Azkaban LDAP user manager's names are accepted too
+    #: (``user.manager.ldap.host`` ...: :data:`AZKABAN_LDAP`)
+    ldap_host: str = ""
+    #: 0: 636 with ``ldap_use_ssl``, else 389
+    ldap_port: int = 0
+    ldap_use_ssl: bool = False
+    #: upgrade a plain connection with StartTLS before any password is sent
+    ldap_start_tls: bool = False
+    #: the CA certificates (PEM) that the directory's certificate must chain to; empty: the system's
+    ldap_ca_file: str = ""
+    ldap_timeout: float = 5.0
+    #: search-then-bind: where users are and the attribute holding their login name
+    ldap_user_base: str = ""
+    ldap_user_id_property: str = "uid"
+    ldap_email_property: str = "mail"
+    #: an extra filter users must match, e.g. AD's enabled accounts:
+    #: ``(!(userAccountControl:1.2.840.113556.1.4.803:=2))``
+    ldap_user_filter: str = ""
+    #: direct bind instead of a search: the DN of a user, ``{user}`` standing for the login name
+    ldap_user_dn_template: str = ""
+    #: the service account of search-then-bind (empty: anonymous search) and a 0600 file holding its password
+    ldap_bind_account: str = ""
+    ldap_bind_password_file: str = ""
+    #: directory groups (comma-separated names) one of which a user must be in; empty: any user may log in
+    ldap_allowed_groups: str = ""
+    ldap_group_search_base: str = ""
+    ldap_group_name_property: str = "cn"
+    #: ``member`` (groupOfNames, AD) or ``uniqueMember`` hold DNs; ``memberUid`` (posixGroup) login names
+    ldap_group_member_property: str = "member"
+    #: read the groups from the user entry's ``memberOf`` instead of searching them
+    ldap_embedded_groups: bool = False
+    #: groups in groups: ``auto`` (Active Directory's in-chain matching rule where the server has it, else a
+    #: search level by level), ``in_chain``, ``search`` or ``off``
+    ldap_nested_groups: str = "auto"
+    ldap_nested_depth: int = 8
+    #: PAM (extra [pam]): the service whose stack checks passwords, and the Unix groups allowed (empty: any)
+    pam_service: str = "login"
+    pam_allowed_groups: str = ""
+    #: directory (or Unix) groups to sudoless roles: ``group=role+role; other=role``
+    group_roles: str = ""
+    #: roles of every account a back-end creates, besides the mapped ones
+    directory_default_roles: str = "user"
+    #: how often the server re-reads directory accounts' groups (removal takes effect within this time)
+    directory_refresh_seconds: float = 300.0
     #: Azkaban's ``default.timezone.id``: the zone of new schedules and of ``azkaban.flow.start.*``; empty
     #: means the machine's zone (:mod:`sudoless.zone`)
     timezone: str = ""
@@ -197,6 +244,31 @@ _MAIL_TABLE = {"host": "mail_host", "port": "mail_port", "security": "mail_secur
                "external_url": "external_url"}
 
 
+#: The property names of Azkaban's common LDAP user manager, accepted in config.toml so that a team moving
+#: from Azkaban copies its settings. ``bindPassword`` names a file holding the password here: a password in a
+#: config file is a password on disk next to everything else.
+AZKABAN_LDAP = {
+    f"user.manager.ldap.{name}": setting for name, setting in {
+        "host": "ldap_host", "port": "ldap_port", "useSsl": "ldap_use_ssl", "userBase": "ldap_user_base",
+        "userIdProperty": "ldap_user_id_property", "emailProperty": "ldap_email_property",
+        "bindAccount": "ldap_bind_account", "bindPassword": "ldap_bind_password_file",
+        "allowedGroups": "ldap_allowed_groups", "groupSearchBase": "ldap_group_search_base",
+        "embeddedGroups": "ldap_embedded_groups"}.items()
+}
+
+
+def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, object]:
+    """``user.manager.ldap.host = ...`` written without quotes is a nested TOML table: flatten it back."""
+    flat: dict[str, object] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and name != "group_roles":
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build settings from ``env`` (default ``os.environ``), the config file and keyword overrides."""
     env = os.environ if env is None else env
@@ -209,7 +281,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
             document = tomllib.loads(config_file.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_file}: {exc}; fix the TOML syntax") from None
-        values.update(document.get("sudoless", {}))
+        for key, value in _flatten(document.get("sudoless", {})).items():
+            values[AZKABAN_LDAP.get(key, key)] = value
         for key, raw in (document.get("mail") or {}).items():
             if key not in _MAIL_TABLE:
                 raise ConfigError(f"{config_file}: unknown setting '{key}' in [mail]; known: "
@@ -238,6 +311,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
 
 
 def _convert(name: str, raw: object, kind: type) -> object:
+    if name == "group_roles" and isinstance(raw, dict):  # a TOML table: group = "role" or ["role", ...]
+        return "; ".join(f"{group}={'+'.join(roles) if isinstance(roles, list) else roles}"
+                         for group, roles in raw.items())
     if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
         return raw
     text = str(raw).strip()

@@ -35,6 +35,8 @@ NEEDS: dict[str, str] = {
     "encipher": "mcmc",
     "routes": "routing",
     "spark": "spark",
+    "ldap": "ldap",
+    "pam": "pam",
 }
 
 

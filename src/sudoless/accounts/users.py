@@ -18,10 +18,11 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
+from sudoless.accounts.backends import Backend
+from sudoless.accounts.directory import DirectoryAccounts, Refreshed
 from sudoless.accounts.passwords import (
     DEFAULT_HASHER,
     hash_password,
-    needs_rehash,
     random_password,
     secret_digest,
     verify_password,
@@ -64,7 +65,8 @@ class User:
     permissions: Permission = Permission(0)
     #: "local", or the back-end that made the account at its first login ("ldap", "pam")
     source: str = "local"
-    last_login: int | None = None
+    #: when the user last logged in (epoch ms); not part of equality: it says nothing of who the user is
+    last_login: int | None = dataclasses.field(default=None, compare=False)
     #: set when the request came with an API token: the most the token allows (:mod:`.tokens`)
     scope: Scope | None = None
 
@@ -75,6 +77,11 @@ class User:
         if self.scope is not None:
             return False
         return Permission.ADMIN in self.permissions or "admin" in self.roles
+
+
+def valid_name(name: str) -> bool:
+    """Whether ``name`` can be a user, group, role or proxy-user name (see :func:`check_name`)."""
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
 
 
 def check_name(name: str, what: str = "user name") -> str:
@@ -110,7 +117,8 @@ class Accounts:
 
     def __init__(self, store: Store, settings: Settings, clock: Callable[[], int] | None = None, *,
                  session_ttl_ms: int = SESSION_TTL_MS, max_pair_failures: int = PAIR_FAILURES,
-                 max_address_failures: int = ADDRESS_FAILURES, hasher: PasswordHasher = DEFAULT_HASHER) -> None:
+                 max_address_failures: int = ADDRESS_FAILURES, hasher: PasswordHasher = DEFAULT_HASHER,
+                 backends: list[Backend | None] | None = None) -> None:
         self.store = store
         self.settings = settings
         self.clock: Callable[[], int] = clock or store.clock
@@ -119,6 +127,7 @@ class Accounts:
         self.records = AccountRecords(store)
         self.throttle = LoginThrottle(self.records, self.clock, max_pair_failures, max_address_failures)
         self.tokens = Tokens(self)
+        self.directory = DirectoryAccounts(self, backends)
         self._dummy_hash: str | None = None
 
     # -- users ------------------------------------------------------------------------------------------
@@ -145,7 +154,12 @@ class Accounts:
             raise NotFoundError(f"user '{name}' doesn't exist")
 
     def set_password(self, name: str, password: str) -> None:
-        """Replace a user's password; their sessions end, so a stolen session dies with the old password."""
+        """Replace a user's password; their sessions end, so a stolen session dies with the old password.
+
+        A directory account has no password here: its password is the directory's."""
+        record = self.records.user(name)
+        if record is not None and record.source != "local":
+            raise InputError(f"user '{name}' signs in through {record.source}; change the password there")
         if not self.records.update_user(name, password_hash=self._hash(password)):
             raise NotFoundError(f"user '{name}' doesn't exist; add it with 'sudoless user add {name}'")
         self.records.delete_user_sessions(name)
@@ -189,7 +203,9 @@ class Accounts:
     # -- login ------------------------------------------------------------------------------------------
 
     def authenticate(self, name: str, password: str, ip: str) -> User:
-        """Check a login; the user on success, AuthError (ThrottledError when over the limits) otherwise.
+        """Check a login with the back-ends of ``auth_backends`` (:mod:`sudoless.accounts.directory`); the
+        user on success, AuthError otherwise: ThrottledError over the limits, NotAllowed for a person outside
+        the allowed groups, DirectoryUnavailable when no back-end accepted and one could not be asked.
 
         Unknown names cost as much time as wrong passwords, so timing does not tell which names exist.
         """
@@ -198,19 +214,26 @@ class Accounts:
         if not password:
             raise AuthError("Incorrect Login. Password is empty.")
         self.throttle.check(name, ip)
-        record = self.records.user(name)
+        record = self.directory.sign_in(name, password)
         if record is None:
-            verify_password(self._dummy(), password, self.hasher)
-            ok = False
-        else:
-            ok = verify_password(record.password_hash, password, self.hasher)
-        if not ok or record is None:
             self.throttle.failed(name, ip)
             raise AuthError(LOGIN_FAILED)
         self.throttle.succeeded(name, ip)
-        if needs_rehash(record.password_hash, self.hasher):
-            self.records.update_user(name, password_hash=self._hash(password))
-        return self._user(record)
+        now = self.clock()
+        self.records.update_user(record.name, last_login=now)
+        return self._user(dataclasses.replace(record, last_login=now))
+
+    def refresh_directory_accounts(self) -> Refreshed:
+        """Re-read the groups of every directory account; disable those no longer allowed (sessions end)."""
+        return self.directory.refresh()
+
+    def hash_password(self, password: str) -> str:
+        """The Argon2id hash to store for ``password`` (InputError when it is empty)."""
+        return self._hash(password)
+
+    def spend_dummy_check(self, password: str) -> None:
+        """Cost as much as checking a password, for a name without one (timing must not tell names apart)."""
+        verify_password(self._dummy(), password, self.hasher)
 
     # -- sessions ---------------------------------------------------------------------------------------
 

@@ -138,6 +138,7 @@ class Server:
             self.store = store_for(self.settings)
         if self.accounts is None:
             self.accounts = Accounts(self.store, self.settings)
+        self.accounts.directory.backends  # noqa: B018 (a misconfigured back-end stops the start, not a login)
         password = self.accounts.ensure_admin()
         self.scheduler = Scheduler(self.store, self.settings)
         app = create_app(self.settings, self.store, self.accounts, self.scheduler,
@@ -236,6 +237,8 @@ class Server:
         sender = Sender(self.store, self.settings,
                         on_failure=lambda record, _error: count_notification_failure(record.channel))
         self._spawn("notifications", sender.run, self._stop, self.scheduler_interval)
+        if any(backend is not None for backend in self.accounts.directory.backends):
+            self._spawn("directory", self._refresh_directory)
         if self.embedded_executor:
             self.executor = Executor(self.store, self.settings, max_flows=self.max_flows)
             self._spawn("executor", self.executor.serve)
@@ -253,6 +256,15 @@ class Server:
                 self.accounts.purge_expired_sessions()
             except Exception:
                 log.exception("purging expired sessions failed")
+
+    def _refresh_directory(self) -> None:
+        """Re-read directory accounts every ``directory_refresh_seconds``: someone removed from an allowed
+        group loses access, sessions included, within that time."""
+        while not self._stop.wait(max(1.0, self.settings.directory_refresh_seconds)):
+            try:
+                self.accounts.refresh_directory_accounts()
+            except Exception:
+                log.exception("refreshing directory accounts failed")
 
     def _stop_workers(self) -> None:
         self._stop.set()
