@@ -19,6 +19,7 @@ from server.live import LiveServer, server_settings, start_live, unique
 from slapd import Slapd
 from sudoless.flows.store import Store
 from sudoless.flows.store.projects import get_project
+from sudoless.server.sessions import COOKIE
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,13 @@ def test_every_login_accepts_directory_accounts(directory_live: LiveServer) -> N
 
     form = live.http(follow_redirects=False).post("/ui/login", data={"username": "alice", "password": "alice-pw"})
     assert form.status_code == 303 and form.headers["location"] == "/ui/projects"
+
+    # The admin pages say where each account comes from, and show the group-to-role mapping.
+    page = live.http(cookies={COOKIE: live.as_admin().sid}).get("/ui/users")
+    assert page.status_code == 200
+    row = page.text[page.text.index('<th scope="row">alice'):]
+    assert '<td class="user-source">ldap</td>' in row[:row.index("</tr>")]
+    assert 'id="group-role-table"' in page.text and "sudoless-admins" in page.text
 
 
 def test_the_azkaban_client_logs_in_with_a_directory_account(directory_live: LiveServer, tmp_path: Path,

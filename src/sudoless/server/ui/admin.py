@@ -13,6 +13,7 @@ from typing import Any
 from starlette.responses import Response
 
 from sudoless.accounts import Permission, random_password
+from sudoless.accounts.backends import group_roles
 from sudoless.errors import SudolessError
 from sudoless.flows.store import history
 from sudoless.flows.store import projects as project_queries
@@ -27,7 +28,8 @@ def _users_page(call: Call, status: int = 200, **extra: Any) -> Response:
     roles = call.accounts.roles()
     return render(call, "users.html", status=status, title="Users", users=call.accounts.list_users(),
                   roles=sorted((name, perm.names()) for name, perm in roles.items()),
-                  groups=sorted(call.accounts.groups().items()), **extra)
+                  groups=sorted(call.accounts.groups().items()),
+                  group_roles=sorted(group_roles(call.settings).items()), **extra)
 
 
 def users(call: Call) -> Response:
