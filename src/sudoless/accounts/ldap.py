@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sudoless.accounts.backends import DirectoryUnavailable, Identity, check_allowed
-from sudoless.config import Settings
+from sudoless.config import Settings, read_secret_file
 from sudoless.errors import ConfigError
 from sudoless.extras import require
 
@@ -175,18 +175,7 @@ class LdapBackend:
         if not path_text:
             raise ConfigError("ldap_bind_account is set but ldap_bind_password_file (user.manager.ldap.bindPassword,"
                               " a file here) is not: put the password in a 0600 file and name it")
-        path = Path(path_text).expanduser()
-        try:
-            mode = path.stat().st_mode & 0o777
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"ldap_bind_password_file {path}: {exc.strerror or exc}") from None
-        if mode & 0o077:
-            raise ConfigError(f"ldap_bind_password_file {path} can be read by other accounts (mode {mode:04o}); "
-                              f"run 'chmod 600 {path}'")
-        if not lines or not lines[0]:
-            raise ConfigError(f"ldap_bind_password_file {path}: the first line is empty; write the password there")
-        return lines[0]
+        return read_secret_file(path_text, "ldap_bind_password_file", "service account's password")
 
     def _explain(self, exc: Exception) -> str:
         text = str(exc)
