@@ -69,7 +69,7 @@ def upload_project(store: Store, settings: Settings, path: Path, user: str, name
         version = store.add_version(project_id, archive, flows, project.flow_version, user)
     from sudoless.flows.triggers.instances import sync_project_triggers  # it submits flows through this module
 
-    sync_project_triggers(store, project_id, project, user)
+    sync_project_triggers(store, settings, project_id, project, user)
     return project_id, version, project
 
 

@@ -38,13 +38,12 @@ from sudoless.flows.schedule import CronExpression
 from sudoless.flows.store import Store
 from sudoless.flows.store.triggers import InstanceRow, TriggerRow
 from sudoless.flows.triggers.dependencies import CheckContext, get_type
+from sudoless.zone import server_zone
 
 __all__ = ["TriggerInfo", "Triggers", "sync_project_triggers"]
 
 log = logging.getLogger(__name__)
 
-#: Triggers fire in the server's default zone, as Azkaban's do.
-ZONE = "UTC"
 RUNNING, SUCCEEDED, CANCELLED = "RUNNING", "SUCCEEDED", "CANCELLED"
 
 
@@ -78,7 +77,7 @@ def instance_json(row: InstanceRow) -> dict[str, Any]:
                              for d in row.dependencies]}
 
 
-def sync_project_triggers(store: Store, project_id: int, project: Project, user: str) -> None:
+def sync_project_triggers(store: Store, settings: Settings, project_id: int, project: Project, user: str) -> None:
     """After an upload: the project's triggers become those of the new version's flows.
 
     A trigger whose cron did not change keeps its state (paused or not, next slot); a new or changed one
@@ -89,8 +88,13 @@ def sync_project_triggers(store: Store, project_id: int, project: Project, user:
     for flow_id in project.top_flows:
         trigger = project.flows[flow_id].trigger
         if trigger is not None:
-            crons[flow_id] = (trigger.cron, _next_after(CronExpression.parse(trigger.cron, ZONE), now))
+            crons[flow_id] = (trigger.cron, _next_after(CronExpression.parse(trigger.cron, zone(settings)), now))
     store.triggers.replace_all(project_id, crons, user)
+
+
+def zone(settings: Settings) -> str:
+    """Triggers fire in the server's zone (the ``timezone`` setting), as Azkaban's fire in its default zone."""
+    return server_zone(settings.timezone).key
 
 
 class Triggers:
@@ -133,7 +137,7 @@ class Triggers:
         info = self.get(project_id, flow_id)
         next_fire = None
         if not paused and info.row.paused:
-            next_fire = _next_after(CronExpression.parse(info.row.cron, ZONE), self.clock())
+            next_fire = _next_after(CronExpression.parse(info.row.cron, zone(self.settings)), self.clock())
         self.store.triggers.set_paused(project_id, flow_id, paused, next_fire, user)
         log.info("trigger %s.%s %s by %s", info.row.project_name, flow_id, "paused" if paused else "resumed", user)
         return self.get(project_id, flow_id)
@@ -145,7 +149,7 @@ class Triggers:
         info = self.get(project_id, flow_id)
         now = self.clock() if now is None else now
         slot = now if slot is None else slot
-        expression = CronExpression.parse(info.row.cron, ZONE)
+        expression = CronExpression.parse(info.row.cron, zone(self.settings))
         wait = info.trigger.max_wait_mins
         instance_id = str(uuid.uuid4())
         self.store.triggers.create_instance({
@@ -190,7 +194,7 @@ class Triggers:
         return fired
 
     def _fire_due(self, row: TriggerRow, now: int) -> builtins.list[str]:
-        expression = CronExpression.parse(row.cron, ZONE)
+        expression = CronExpression.parse(row.cron, zone(self.settings))
         expected = row.next_fire
         following = _next_after(expression, now)
         slot = _previous_fire(expression, following) if following >= 0 else expected
