@@ -21,19 +21,11 @@ import httpx
 import pytest
 
 from conftest import FIXTURES
+from flows.formats.test_trigger import ACCEPTED, REJECTED
 from server.live import Client, LiveServer, make_zip, server_settings, start_live, unique
 from sudoless.flows.store import Store
 
 TRIGGERS = FIXTURES / "triggers"
-REFUSED = {
-    "reject_zero_max_wait": "max wait min must be at least 1 min(s)",
-    "reject_duplicate_dependency_name": "duplicate dependency.name landed found, dependency.name should be unique",
-    "reject_dependency_without_type": "dependency type is required for landed",
-    "reject_second_level_cron": "interval of flow trigger schedule has to be larger than 1 min",
-    "reject_no_schedule": "flow trigger schedule must not be null",
-    "reject_no_nodes": "has a trigger but no nodes",
-    "reject_unknown_dependency_type": "unknown dependency type 'kafka'",
-}
 
 
 def project_zip(flow: str, name: str = "nightly") -> bytes:
@@ -106,14 +98,22 @@ def over(body: dict[str, Any]) -> bool:
     return body["triggerStatus"] == "CANCELLED" or body["flowExecutionId"] != -1
 
 
-@pytest.mark.parametrize("case", sorted(REFUSED))
+@pytest.mark.parametrize("case", sorted(REJECTED))
 def test_upload_refuses_with_the_reason(user: Client, case: str) -> None:
     name = unique("bad")
     user.create_project(name)
     content = make_zip({"triggers.project": "azkaban-flow-version: 2.0\n",
                         f"{case}.flow": (TRIGGERS / f"{case}.flow").read_text()})
     answer = json.loads(user.upload(name, content).text)
-    assert REFUSED[case] in answer["error"] and f"{case}.flow" in answer["error"], answer
+    assert REJECTED[case] in answer["error"] and f"{case}.flow" in answer["error"], answer
+
+
+@pytest.mark.parametrize("case", ACCEPTED)
+def test_upload_accepts_and_lists_the_trigger(user: Client, case: str) -> None:
+    project, project_id = new_project(user, make_zip({"triggers.project": "azkaban-flow-version: 2.0\n",
+                                                      f"{case}.flow": (TRIGGERS / f"{case}.flow").read_text()}))
+    trigger = user.ajax("/flowtrigger", "fetchTrigger", projectId=project_id, flowId=case)["flowTrigger"]
+    assert trigger["projectName"] == project and trigger["paused"] is False
 
 
 def test_a_file_dependency_that_arrives_runs_the_flow_once(server: LiveServer, user: Client,

@@ -113,7 +113,7 @@ def _validate(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, env=env, timeout=120)
 
 
-@pytest.mark.parametrize("case", ["reject_zero_max_wait", "reject_second_level_cron", "reject_no_nodes"])
+@pytest.mark.parametrize("case", sorted(REJECTED))
 def test_flow_validate_reports_the_reason(tmp_path: Path, case: str) -> None:
     result = _validate(project_with(tmp_path, case))
     assert result.returncode == 2, result
@@ -121,7 +121,11 @@ def test_flow_validate_reports_the_reason(tmp_path: Path, case: str) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_flow_validate_accepts(tmp_path: Path) -> None:
-    result = _validate(project_with(tmp_path, "accept_all_types"))
+ACCEPTED = sorted(p.stem for p in TRIGGERS.glob("accept_*.flow"))
+
+
+@pytest.mark.parametrize("case", ACCEPTED)
+def test_flow_validate_accepts(tmp_path: Path, case: str) -> None:
+    result = _validate(project_with(tmp_path, case))
     assert result.returncode == 0, result.stderr
     assert "valid Flow 2.0 project" in result.stdout
