@@ -121,6 +121,7 @@ def test_sla(live: LiveServer, admin: Client) -> None:
     info = admin.ajax("/schedule", "slaInfo", scheduleId=schedule_id)
     assert info == {
         "slaEmails": ["a@x.org", "b@x.org"],
+        "slaAlerters": {"email": {"recipients": ["a@x.org", "b@x.org"]}},
         "allJobNames": ["end", "start"],
         "settings": [
             {"id": "", "duration": "90m", "rule": "SUCCESS", "actions": ["EMAIL"]},

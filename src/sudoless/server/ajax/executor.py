@@ -9,6 +9,7 @@ does. Node trees and log pages follow §2.3.3-§2.3.4 of the reference.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from starlette.responses import Response
 
 from sudoless.accounts import Permission
 from sudoless.errors import FlowLockedError, InputError, NotFoundError, PermissionDenied, StateError
+from sudoless.flows.attempt import attempt_stem
 from sudoless.flows.executions import control, submit_flow
 from sudoless.flows.flow_retry import retry_rule
 from sudoless.flows.model import FailureAction
@@ -188,6 +190,20 @@ def _runs(call: Call) -> list[JobRunRecord]:
     return call.store.job_runs(call.target.execution.id)
 
 
+MAX_STATS_BYTES = 1 << 20
+
+
+def job_stats(workdir: Path, job: str, attempt: int) -> list[Any]:
+    path = workdir / ".jobs" / f"{attempt_stem(job, attempt)}.attach"
+    try:
+        if path.stat().st_size > MAX_STATS_BYTES:
+            return [{"error": f"attachment larger than {MAX_STATS_BYTES} bytes, not shown"}]
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none written, retention removed it, or not JSON
+        return []
+    return data if isinstance(data, list) else [data]
+
+
 def fetch_exec_flow(call: Call) -> Response:
     record = call.target.execution
     assert record is not None
@@ -233,12 +249,14 @@ def flow_info(call: Call) -> Response:
     top = {run.nested_id: run.status.value for run in _runs(call) if ":" not in run.nested_id}
     return json_response({
         "successEmails": list(options.success_emails), "failureEmails": list(options.failure_emails),
+        "runtimeProperties": {node: dict(props) for node, props in options.runtime.items() if props},
         "flowParam": dict(options.runtime.get("ROOT", {})), "failureAction": action.ajax_name,
         "notifyFailureFirst": options.notify_failure_first, "notifyFailureLast": options.notify_failure_last,
         "failureEmailsOverride": options.failure_emails_override,
         "successEmailsOverride": options.success_emails_override,
         "concurrentOptions": options.concurrent_option, "pipelineLevel": options.pipeline_level,
-        "pipelineExecution": None, "queueLevel": 0, "nodeStatus": top, "disabled": list(options.disabled),
+        "pipelineExecution": options.pipeline_execution, "queueLevel": 0, "nodeStatus": top,
+        "disabled": list(options.disabled),
     })
 
 
@@ -256,11 +274,16 @@ def fetch_scheduled_flow_graph(call: Call) -> Response:
 
 
 def fetch_exec_job_stats(call: Call) -> Response:
+    """Azkaban's job statistics are what the job wrote to its ``azkaban.job.attachment.file``: a JSON list
+    (another JSON value is one item), read from the execution folder while retention keeps it."""
     job = call.params.required("jobid")
-    if not any(run.nested_id == job for run in _runs(call)):
-        assert call.target.execution is not None
-        return json_response({"error": f"Job {job} doesn't exist in {call.target.execution.id}"})
-    return json_response({"jobStats": []})
+    record = call.target.execution
+    assert record is not None
+    attempts = [run.attempt for run in _runs(call) if run.nested_id == job]
+    if not attempts:
+        return json_response({"error": f"Job {job} doesn't exist in {record.id}"})
+    attempt = call.params.integer("attempt", max(attempts), bits=32)
+    return json_response({"jobStats": job_stats(call.settings.executions_dir / str(record.id), job, attempt)})
 
 
 # -- logs ----------------------------------------------------------------------------------------------------

@@ -116,7 +116,13 @@ def fetch_flow_details(call: Call) -> Response:
     if flow_id not in flows:
         return reply(call, {"error": f"Flow {flow_id} not found."})
     types = list(dict.fromkeys(n["type"] for n in flows[flow_id].graph["nodes"]))
-    return reply(call, {"jobTypes": types})
+    body: dict[str, Any] = {"jobTypes": types}
+    # An embedded flow (``outer:node``) carries the condition of the node that holds it, as Azkaban's does.
+    outer, _, node = flow_id.rpartition(":")
+    holder = next((n for n in flows[outer].graph["nodes"] if n["name"] == node), None) if outer in flows else None
+    if holder is not None and holder.get("condition"):
+        body["condition"] = holder["condition"]
+    return reply(call, body)
 
 
 def _node_props(call: Call, flow_id: str, node_id: str) -> tuple[dict[str, str], str] | None:

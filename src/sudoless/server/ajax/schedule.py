@@ -329,6 +329,13 @@ def sla_info(call: Call) -> Response:
     body: dict[str, Any] = {}
     if schedule.sla:
         body["slaEmails"] = list(schedule.sla_emails)
+        # Azkaban 4's per-alerter form of the same (``slaAlerters[email][recipients]`` when set)
+        alerters: dict[str, dict[str, Any]] = {}
+        if schedule.sla_emails:
+            alerters["email"] = {"recipients": list(schedule.sla_emails)}
+        if schedule.webhook:
+            alerters["webhook"] = {"url": schedule.webhook}
+        body["slaAlerters"] = alerters
         body["settings"] = [{"id": rule.job, "duration": f"{rule.duration_ms // 60_000}m", "rule": rule.kind,
                              "actions": list(rule.actions)} for rule in schedule.sla]
     elif schedule.options.failure_emails:
