@@ -217,3 +217,24 @@ def test_an_upload_without_the_trigger_removes_it(store: Store, fast: Settings, 
                                            "nightly.flow": "nodes:\n  - name: a\n    type: noop\n"})
     upload_project(store, fast, plain, "uploader", name=name)
     assert Triggers(store, fast).list(project_id) == []
+
+
+def test_sql_dependency_on_each_database_is_read_only(store: Store, fast: Settings, db_url: str,
+                                                      tmp_path: Path) -> None:
+    """The store's own database as the named one: a row is found with bound values, and a statement that
+    writes is refused by the database itself, so the table is untouched."""
+    from sudoless.flows.triggers.sqlcheck import query_has_row
+
+    name, project_id = upload(store, fast, trigger_project(tmp_path / "p", file_dependency(tmp_path / "x")))
+    named = replace(fast, trigger_databases=f"app={db_url}")
+    found = {"database": "app", "query": "select id from projects where name = :name", "bind.name": name}
+    assert query_has_row(named, found, 0, 0) is None
+    missing = {**found, "bind.name": "nosuch"}
+    assert query_has_row(named, missing, 0, 0) == "the query on app returned no row"
+    # The loader admits only SELECT/WITH; below it, the transaction itself must refuse a write.
+    before = store.current_version(project_id)
+    write = {"database": "app", "query": "update projects set version = 99 where id = :id", "bind.id": str(project_id)}
+    with pytest.raises(Exception, match="(?i)read.only|readonly"):
+        query_has_row(named, write, 0, 0)
+    assert store.current_version(project_id) == before
+    assert Triggers(store, fast).get(project_id, "nightly").row.project_name == name
