@@ -102,7 +102,7 @@ def test_removed_from_the_group_then_access_is_gone_at_the_refresh(make_accounts
         done = accounts.refresh_directory_accounts()
         assert (done.disabled, done.problem) == (1, "")
         assert accounts.session_user(session) is None
-        assert accounts.records.user("erin").disabled
+        assert accounts.records.user("erin").disabled and accounts.get_user("erin").disabled
         with pytest.raises(NotAllowed):
             accounts.authenticate("erin", "erin-pw", IP)
         assert admin.modify(group, {"member": [(MODIFY_ADD, [slapd.dn("erin")])]}), admin.result
@@ -188,3 +188,33 @@ group_roles = {{ engineering = "readall", sudoless-admins = ["admin"] }}
         assert accounts.authenticate("alice", "alice-pw", IP).roles == ("user", "readall")
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"auth_backends": "ldap,kerberos"}, "unknown back-end 'kerberos'; use local, ldap, pam"),
+    ({"ldap_host": ""}, "ldap_host (user.manager.ldap.host) is not set"),
+    ({"ldap_user_base": ""}, "set ldap_user_base (user.manager.ldap.userBase)"),
+    ({"ldap_use_ssl": True}, "ldap_use_ssl and ldap_start_tls exclude each other"),
+    ({"ldap_ca_file": "/nonexistent/ca.pem"}, "ldap_ca_file /nonexistent/ca.pem: no such file"),
+    ({"group_roles": "admins"}, "'admins' is not GROUP=ROLE[+ROLE]"),
+], ids=["backend", "host", "base", "tls", "ca", "roles"])
+def test_settings_mistakes_are_one_line_config_errors(make_accounts, changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_accounts(**changes).authenticate("alice", "alice-pw", IP)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_server_refuses_to_start_with_a_sign_in_mistake(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from cli.test_user_cli import SUDOLESS
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[sudoless]\nauth_backends = "ldap,local"\n')
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SUDOLESS_")}, "SUDOLESS_HOME": str(home)}
+    result = subprocess.run([str(SUDOLESS), "server", "--port", "0"], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "sudoless: auth_backends has ldap but ldap_host (user.manager.ldap.host) is not set"

@@ -71,7 +71,9 @@ def backend_names(settings: Settings) -> list[str]:
 
 
 def build_backends(settings: Settings) -> list[Backend | None]:
-    """One entry per name of ``auth_backends``, None standing for the local accounts."""
+    """One entry per name of ``auth_backends``, None standing for the local accounts; ConfigError for a
+    mistake in any sign-in setting, so that a server stops at its start rather than at someone's login."""
+    group_roles(settings)
     result: list[Backend | None] = []
     for name in backend_names(settings):
         if name == "ldap":

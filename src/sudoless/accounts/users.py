@@ -67,6 +67,8 @@ class User:
     source: str = "local"
     #: when the user last logged in (epoch ms); not part of equality: it says nothing of who the user is
     last_login: int | None = dataclasses.field(default=None, compare=False)
+    #: a directory account its back-end no longer allows (refused until a refresh allows it again)
+    disabled: bool = False
     #: set when the request came with an API token: the most the token allows (:mod:`.tokens`)
     scope: Scope | None = None
 
@@ -448,7 +450,7 @@ class Accounts:
         return User(name=record.name, roles=record.roles, groups=record.groups,
                     proxy_users=record.proxy_users, email=record.email,
                     permissions=_global(record.roles, record.groups, roles, groups),
-                    source=record.source, last_login=record.last_login)
+                    source=record.source, last_login=record.last_login, disabled=record.disabled)
 
 
 def _global(user_roles: Sequence[str], user_groups: Sequence[str], roles: dict[str, Permission],

@@ -37,7 +37,8 @@ def _accounts(db: str | None) -> Accounts:
 def _user_json(user: User) -> dict[str, Any]:
     return {"name": user.name, "roles": list(user.roles), "groups": list(user.groups),
             "proxyUsers": list(user.proxy_users), "email": user.email,
-            "permissions": user.permissions.names(), "source": user.source, "lastLogin": user.last_login}
+            "permissions": user.permissions.names(), "source": user.source, "lastLogin": user.last_login,
+            **({"disabled": True} if user.disabled else {})}
 
 
 def _read_password(from_stdin: bool) -> tuple[str, bool]:
@@ -131,7 +132,8 @@ def list_users(db: str | None, as_json: bool) -> None:
     for column in ("user", "source", "roles", "groups", "proxy users", "email", "last login"):
         table.add_column(column)
     for u in users:
-        table.add_row(u.name, u.source, ", ".join(u.roles), ", ".join(u.groups), ", ".join(u.proxy_users),
+        source = u.source + (" (disabled)" if u.disabled else "")
+        table.add_row(u.name, source, ", ".join(u.roles), ", ".join(u.groups), ", ".join(u.proxy_users),
                       u.email, _when(u.last_login))
     Console().print(table)
 
