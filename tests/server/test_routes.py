@@ -83,6 +83,8 @@ EXPECTED = {
     ("/flowtriggerinstance", "ajax:showTriggerProperties"): "READ",
     ("/flowtriggerinstance", "ajax:killRunningTrigger"): "EXECUTE*",
     ("/flowtriggerinstance", "page"): "-",
+    ("/history", "ajax:fetch"): "-",
+    ("/history", "page"): "-",
     ("/schedule", "ajax:fetchSchedules"): "-",
     ("/schedule", "ajax:loadFlow"): "-",
     ("/schedule", "ajax:setSla"): "SCHEDULE*",

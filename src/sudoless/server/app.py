@@ -31,6 +31,7 @@ from sudoless.server.ajax import (
     executor,
     flow_trigger,
     flow_trigger_instance,
+    history,
     index,
     login,
     manager,
@@ -52,7 +53,7 @@ __all__ = ["SERVLETS", "create_app", "handle"]
 #: The Azkaban servlets, each with its route table: the API surface, defined once.
 SERVLETS: tuple[Servlet, ...] = (index.ROOT, index.INDEX, manager.MANAGER, executor.EXECUTOR,
                                  schedule.SCHEDULE, status.STATUS, flow_trigger.FLOW_TRIGGER,
-                                 flow_trigger_instance.FLOW_TRIGGER_INSTANCE)
+                                 flow_trigger_instance.FLOW_TRIGGER_INSTANCE, history.HISTORY)
 
 ANONYMOUS = User(name="", roles=(), groups=(), proxy_users=(), email="")
 

@@ -71,6 +71,12 @@ class HistoryFilter:
     user: str = ""
     since: int | None = None
     until: int | None = None
+    #: Azkaban's history search: parts of the project name, flow id or submitter (any case), and a term that
+    #: any of the three may contain (its quick search)
+    project_contains: str = ""
+    flow_contains: str = ""
+    user_contains: str = ""
+    term: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,18 @@ def _where(query: sa.Select[Any], wanted: HistoryFilter) -> sa.Select[Any]:
         query = query.where(e.submit_time >= wanted.since)
     if wanted.until is not None:
         query = query.where(e.submit_time < wanted.until)
+    for column, part in ((e.project_name, wanted.project_contains), (e.flow_id, wanted.flow_contains),
+                         (e.submit_user, wanted.user_contains)):
+        if part:
+            query = query.where(_contains(column, part))
+    if wanted.term:
+        query = query.where(sa.or_(*(_contains(c, wanted.term) for c in (e.project_name, e.flow_id, e.submit_user))))
     return query
+
+
+def _contains(column: Any, part: str) -> sa.ColumnElement[bool]:
+    """``column`` holds ``part``, case aside; ``%`` and ``_`` in it are literal."""
+    return sa.func.lower(column).contains(part.lower(), autoescape=True)
 
 
 def execution_history(store: Store, wanted: HistoryFilter, limit: int, offset: int) -> History:
