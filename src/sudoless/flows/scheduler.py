@@ -130,7 +130,7 @@ class Scheduler:
         self.interval = 1.0
         from sudoless.flows.triggers.instances import Triggers  # it submits flows, as this module does
 
-        #: flow triggers: fired and checked by :meth:`run` with the schedules
+        #: flow triggers: their own loop (:meth:`Triggers.run`), so a slow dependency check never delays a slot
         self.triggers = Triggers(store, settings, self.clock)
 
     # -- schedules ------------------------------------------------------------------------------------------
@@ -407,7 +407,7 @@ class Scheduler:
         while not stop.is_set():
             self.beat.value = time.monotonic()
             for name, step in (("tick", self.tick), ("SLA check", self.check_slas),
-                               ("retention", self.enforce_retention), ("triggers", self.triggers.tick)):
+                               ("retention", self.enforce_retention)):
                 try:
                     step()
                 except Exception:

@@ -233,6 +233,7 @@ class Server:
         from sudoless.server.metrics import count_notification_failure
 
         self._spawn("scheduler", self.scheduler.run, self._stop, self.scheduler_interval)
+        self._spawn("triggers", self.scheduler.triggers.run, self._stop, self.scheduler_interval)
         self._spawn("sessions", self._purge_sessions)
         sender = Sender(self.store, self.settings,
                         on_failure=lambda record, _error: count_notification_failure(record.channel))

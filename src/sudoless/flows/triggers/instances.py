@@ -1,7 +1,7 @@
 """Trigger instances: fired on a trigger's cron, waiting for dependencies, then running the flow or cancelled.
 
 :class:`Triggers` is the library surface the scheduler, the AJAX servlets, the JSON API and the UI share.
-Its :meth:`Triggers.tick` (called by the server's scheduler thread) does two things:
+Its :meth:`Triggers.tick` (called by the server's ``triggers`` thread, :meth:`Triggers.run`) does two things:
 
 * **fires** each unpaused trigger whose slot is due, as the scheduler fires schedules: the slot is claimed
   with a conditional UPDATE, so two servers never fire it twice, and a server that was down fires once for
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -192,6 +193,16 @@ class Triggers:
             except Exception:
                 log.exception("trigger instance %s: check failed", instance.id)
         return fired
+
+    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
+        """:meth:`tick` every ``interval`` seconds until ``stop`` is set (the server's ``triggers`` thread, apart
+        from the scheduler's, since a dependency check may wait seconds for an HTTP or SQL answer)."""
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("trigger tick failed; retrying in %g s", interval)
+            stop.wait(interval)
 
     def _fire_due(self, row: TriggerRow, now: int) -> builtins.list[str]:
         expression = CronExpression.parse(row.cron, zone(self.settings))
