@@ -38,7 +38,8 @@ def _describe(project: Project) -> dict[str, Any]:
         f = project.flows[name]
         flows[name] = {"nodes": {n: {"type": node.type, "dependsOn": list(node.dependencies),
                                      **({"subflow": node.subflow} if node.subflow else {})}
-                                 for n, node in f.nodes.items()}}
+                                 for n, node in f.nodes.items()},
+                       **({"trigger": f.trigger.to_json()} if f.trigger else {})}
     embedded = sorted(n for n, f in project.flows.items() if f.embedded)
     return {"project": project.name, "flowVersion": project.flow_version, "flows": flows, "embedded": embedded}
 

@@ -50,7 +50,7 @@ LINES = {
 def project_with(tmp_path: Path, case: str) -> Path:
     """A Flow 2.0 project of one fixture file (as ``<case>.flow``)."""
     root = tmp_path / case
-    root.mkdir()
+    root.mkdir(parents=True)
     (root / "triggers.project").write_bytes((TRIGGERS / "triggers.project").read_bytes())
     (root / f"{case}.flow").write_bytes((TRIGGERS / f"{case}.flow").read_bytes())
     return root
@@ -129,3 +129,6 @@ def test_flow_validate_accepts(tmp_path: Path, case: str) -> None:
     result = _validate(project_with(tmp_path, case))
     assert result.returncode == 0, result.stderr
     assert "valid Flow 2.0 project" in result.stdout
+    described = json.loads(_validate(project_with(tmp_path / "json", case), "--json").stdout)
+    trigger = load_project_dir(project_with(tmp_path / "lib", case)).flows[case].trigger
+    assert trigger is not None and described["flows"][case]["trigger"] == trigger.to_json()
