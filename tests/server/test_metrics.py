@@ -145,6 +145,25 @@ def test_metrics_need_an_admin_or_an_allowed_address(live: LiveServer, admin: Cl
     assert cookie.status_code == 200 and "sudoless_executions" in cookie.text
 
 
+def test_an_admin_token_for_every_project_reads_metrics_and_narrower_ones_do_not(live: LiveServer,
+                                                                                   admin: Client) -> None:
+    from sudoless.accounts import Permission
+
+    project, _ = run_project(admin, HELLO, "end")
+    tokens = live.accounts.tokens
+    everywhere, _ = tokens.create(admin.user, unique("prom"), {"*": Permission.READ})
+    narrow, _ = tokens.create(admin.user, unique("one"), {project: Permission.READ})
+    user, _ = live.add_user("notadmin")
+    ordinary, _ = tokens.create(user.name, unique("user"), {"*": Permission.READ})
+
+    def status(token: str) -> int:
+        return live.http().get("/metrics", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    assert status(everywhere) == 200
+    assert status(narrow) == 403
+    assert status(ordinary) == 403
+
+
 def test_an_allowed_address_reads_metrics_without_login(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'sudoless.db'}")
     settings = replace(server_settings(tmp_path / "home", str(store.engine.url)), metrics_allow="10.0.0.0/8, 127.0.0.1")

@@ -14,8 +14,9 @@ finished; each process tallies them once, then only the executions that ended si
 From this process: ``sudoless_scheduler_up`` and ``sudoless_notification_failures_total`` (each failed
 attempt of this server's notification sender, through :func:`count_notification_failure`).
 
-Access: an admin's session (``Authorization: Bearer <session id>`` or the web UI's cookie), or a client
-address in the ``metrics_allow`` setting (addresses or networks, for a Prometheus that cannot log in).
+Access: an admin's session (``Authorization: Bearer <session id>`` or the web UI's cookie), an API token an
+admin made with READ on every project (``*:READ``, for a Prometheus's ``credentials_file``), or a client
+address in the ``metrics_allow`` setting (addresses or networks).
 Anyone else gets 403: on a shared machine the names of projects and flows are not everybody's business.
 ``/healthz`` needs no login and says nothing beyond its status code.
 """
@@ -35,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sudoless.accounts import Permission
 from sudoless.errors import ConfigError
 from sudoless.flows.store import Store
 from sudoless.flows.store import metrics as queries
@@ -202,7 +204,12 @@ def _may_read(services: Services, request: Request,
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     token = value.strip() if scheme.lower() == "bearer" else request.cookies.get(sessions.COOKIE, "")
     user = services.accounts.session_user(token) if token else None
-    return user is not None and user.is_admin
+    if user is None:
+        return False
+    if user.scope is None:
+        return user.is_admin
+    # An API token (it never carries ADMIN itself): READ on every project, made by an admin.
+    return Permission.READ in user.scope.everywhere and services.accounts.get_user(user.name).is_admin
 
 
 async def metrics(request: Request) -> Response:
