@@ -75,9 +75,13 @@ def backup(settings: Settings, target: Path, progress: Progress | None = None,
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InputError(f"{target}: already exists and is not an empty folder; give a new folder for the backup")
     partial = target.with_name(target.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(mode=0o700, parents=True)
+    try:
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir(mode=0o700, parents=True)
+    except OSError as exc:
+        raise InputError(f"{target}: cannot create the backup folder ({exc.strerror}); choose a folder you "
+                         "can write") from None
     own = store is None
     store = store or store_for(settings)
     try:
@@ -94,6 +98,9 @@ def backup(settings: Settings, target: Path, progress: Progress | None = None,
         if target.exists():
             target.rmdir()
         partial.rename(target)
+    except OSError as exc:  # a full disk, a file system gone read-only: nothing half-written stays
+        shutil.rmtree(partial, ignore_errors=True)
+        raise StateError(f"{target}: the backup could not be written ({exc}); nothing was kept") from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -148,6 +148,10 @@ def test_restore_refuses_a_database_with_rows_and_a_damaged_backup(tmp_path: Pat
     assert json.loads(taken.stdout)["tables"]["executions"] == 1
     again = run(source, "backup", str(tmp_path / "bk"))
     assert again.returncode == 2 and "already exists" in again.stderr and len(again.stderr.splitlines()) == 1
+    (tmp_path / "a-file").write_text("")
+    nowhere = run(source, "backup", str(tmp_path / "a-file" / "bk"))
+    assert nowhere.returncode == 2 and "cannot create the backup folder" in nowhere.stderr
+    assert len(nowhere.stderr.splitlines()) == 1
 
     fresh = tmp_path / "fresh"
     assert run(fresh, "restore", str(tmp_path / "bk")).returncode == 0
