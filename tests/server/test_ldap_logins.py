@@ -19,7 +19,7 @@ from server.live import LiveServer, server_settings, start_live, unique
 from slapd import Slapd
 from sudoless.flows.store import Store
 from sudoless.flows.store.projects import get_project
-from sudoless.server.sessions import COOKIE
+from sudoless.server.sessions import COOKIE, csrf_token, load_secret
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,19 @@ def test_every_login_accepts_directory_accounts(directory_live: LiveServer) -> N
     row = page.text[page.text.index('<th scope="row">alice'):]
     assert '<td class="user-source">ldap</td>' in row[:row.index("</tr>")]
     assert 'id="group-role-table"' in page.text and "sudoless-admins" in page.text
+
+    # A directory group can also get roles on the admin page; its members hold them at once.
+    admin_ui = live.http(cookies={COOKIE: live.as_admin().sid}, follow_redirects=False)
+    before = api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    alice_token = api.post("/api/v1/login", json={"username": "alice", "password": "alice-pw"}).json()["token"]
+    alice = {"Authorization": f"Bearer {alice_token}"}
+    assert "METRICS" not in api.get("/api/v1/me", headers=alice).json()["permissions"]
+    csrf = csrf_token(load_secret(live.settings.home), admin_ui.cookies[COOKIE])
+    done = admin_ui.post("/ui/groups", data={"group": "devs", "role": ["metrics"], "csrf.token": csrf})
+    assert done.status_code == 303, done.text
+    assert "METRICS" in api.get("/api/v1/me", headers=alice).json()["permissions"]
+    assert before["permissions"] == api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()[
+        "permissions"]
 
 
 def test_the_azkaban_client_logs_in_with_a_directory_account(directory_live: LiveServer, tmp_path: Path,

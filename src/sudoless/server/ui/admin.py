@@ -80,6 +80,18 @@ def remove_user(call: Call) -> Response:
     return redirect("/ui/users", "success", f"User {name} removed.")
 
 
+def set_group_roles(call: Call) -> Response:
+    """Give a group (a local one, or a directory or Unix group) roles; every member gets them, at once for
+    sessions, since roles are resolved at each request. No role selected leaves the group without roles."""
+    name = (call.params.get("group") or "").strip()
+    roles = [value for key, value in call.params.items if key == "role"]
+    try:
+        call.accounts.define_group(name, roles)
+    except SudolessError as exc:
+        return _users_page(call, 400, error=str(exc))
+    return redirect("/ui/users", "success", f"Group {name}: {', '.join(roles) or 'no roles'}.")
+
+
 def server_status(call: Call) -> Response:
     store = call.store
     services = call.services
@@ -107,5 +119,6 @@ ROUTES = [
     ("/ui/users/add", admin_route("add-user", add_user, POST)),
     ("/ui/users/{name}/password", admin_route("reset-password", reset_password, POST)),
     ("/ui/users/{name}/delete", admin_route("remove-user", remove_user, POST)),
+    ("/ui/groups", admin_route("set-group-roles", set_group_roles, POST)),
     ("/ui/status", Route("status", server_status, methods=GET)),
 ]
