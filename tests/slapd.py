@@ -152,6 +152,7 @@ def _config(folder: Path, cert: Path, key: Path, ca: Path, root_dn: str, root_pa
 modulepath {MODULES}
 moduleload back_mdb
 moduleload ppolicy
+moduleload memberof
 pidfile {folder / 'slapd.pid'}
 argsfile {folder / 'slapd.args'}
 TLSCACertificateFile {ca}
@@ -163,6 +164,7 @@ suffix "{SUFFIX}"
 rootdn "{root_dn}"
 rootpw {root_password}
 directory {folder / 'db'}
+overlay memberof
 overlay ppolicy
 ppolicy_default "cn=default,ou=policies,{SUFFIX}"
 access to attrs=userPassword by anonymous auth by self write by * none

@@ -218,3 +218,23 @@ def test_the_server_refuses_to_start_with_a_sign_in_mistake(tmp_path: Path) -> N
                             timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip() == "sudoless: auth_backends has ldap but ldap_host (user.manager.ldap.host) is not set"
+
+
+def test_embedded_groups_from_member_of(make_accounts, slapd: Slapd) -> None:
+    """Azkaban's embeddedGroups: the groups come from the user entry's memberOf (OpenLDAP's memberof overlay
+    keeps it; it is filled when a group changes, so the test rewrites alice's and dave's groups first)."""
+    from ldap3 import MODIFY_REPLACE, Connection, Server
+
+    admin = Connection(Server("127.0.0.1", port=slapd.port), slapd.root_dn, slapd.root_password, auto_bind=True)
+    try:
+        for group, members in (("devs", [slapd.dn("alice")]), ("engineering", [slapd.group_dn("devs")]),
+                               ("interns", [slapd.dn("dave")])):
+            assert admin.modify(slapd.group_dn(group), {"member": [(MODIFY_REPLACE, members)]}), admin.result
+    finally:
+        admin.unbind()
+    accounts = make_accounts(ldap_embedded_groups=True, ldap_group_search_base="",
+                             ldap_allowed_groups="engineering")
+    alice = accounts.authenticate("alice", "alice-pw", IP)
+    assert {"devs", "engineering"} <= set(alice.groups) and alice.roles == ("user", "readall")
+    with pytest.raises(NotAllowed):
+        accounts.authenticate("dave", "dave-pw", IP)
