@@ -212,6 +212,18 @@ def test_pause_resume_and_kill(server: LiveServer, user: Client, tmp_path: Path)
     assert http.get(f"/api/v1/triggers/{project}/nightly").json()["paused"] is True
 
 
+def test_deleting_the_project_removes_its_trigger_and_cancels_its_instances(server: LiveServer, user: Client,
+                                                                           tmp_path: Path) -> None:
+    project, project_id = new_project(user, project_zip(waiting_on(tmp_path / "never")))
+    http = api(server)
+    instance_id = http.post(f"/api/v1/triggers/{project}/nightly/fire").json()["id"]
+    assert user.get("/manager", project=project, delete="true").status_code in (200, 302, 303)
+    assert all(t["projectName"] != project for t in user.ajax("/flowtrigger", "fetchTriggers")["items"])
+    gone = user.ajax("/flowtriggerinstance", "fetchTriggerStatus", triggerinstid=instance_id)
+    assert (gone["triggerStatus"], gone["cancellationCause"]) == ("CANCELLED", "MANUAL")
+    assert gone["message"] == f"project deleted by {server.admin}"
+
+
 def test_permissions(server: LiveServer, user: Client, tmp_path: Path) -> None:
     project, project_id = new_project(user, project_zip(waiting_on(tmp_path / "never")))
     stranger_user, password = server.add_user("stranger")

@@ -87,9 +87,11 @@ def upload_archive(store: Store, settings: Settings, schedules: Schedules, proje
 
 
 def delete_project(store: Store, schedules: Schedules, project: ProjectRecord, user: str) -> None:
-    """Remove the project's schedules and mark it deleted; its versions stay until purged."""
+    """Remove the project's schedules and flow triggers (cancelling their waiting instances) and mark it
+    deleted; its versions stay until purged."""
     for schedule in schedules.list(project.name):
         schedules.remove(schedule.id)
+    store.triggers.remove_project(project.id, f"project deleted by {user}")
     queries.deactivate_project(store, project.id, user)
 
 

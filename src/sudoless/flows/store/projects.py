@@ -156,12 +156,12 @@ def deactivate_project(store: Store, project_id: int, user: str) -> None:
 
 def purge_project(store: Store, project_id: int, user: str) -> None:
     """Delete every stored version (archives and flow graphs) of a deleted project, and every setting that
-    only meant something for its versions' jobs: job overrides, flow locks, sandbox grants, proxy users and
-    schedules. Its row, permissions, audit events and executions stay: they are the history that whoever
-    could read the project may still read."""
+    only meant something for its versions' jobs: job overrides, flow locks, sandbox grants, proxy users,
+    schedules and flow triggers. Its row, permissions, audit events and executions stay: they are the history
+    that whoever could read the project may still read."""
     with store.write() as conn:
         for table in (t.project_files, t.project_flows, t.job_overrides, t.flow_locks, t.project_sandbox,
-                      t.project_proxy_users, t.schedules, t.project_versions):
+                      t.project_proxy_users, t.schedules, t.flow_triggers, t.project_versions):
             conn.execute(table.delete().where(table.c.project_id == project_id))
         _insert_event(conn, store, project_id, "PURGE", user, "Project purged.")
 

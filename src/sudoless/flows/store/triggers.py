@@ -124,6 +124,20 @@ class TriggerQueries:
                     conn.execute(f.update().where(f.c.project_id == project_id, f.c.flow_id == flow_id).values(
                         cron=cron, next_fire=first, modified_time=now, modified_by=user))
 
+    def remove_project(self, project_id: int, message: str) -> None:
+        """A deleted project's triggers go, and its waiting instances end CANCELLED (cause MANUAL)."""
+        f, i, d = t.flow_triggers, t.trigger_instances, t.trigger_dependencies
+        now = self.store.clock()
+        with self.store.write() as conn:
+            conn.execute(f.delete().where(f.c.project_id == project_id))
+            waiting = list(conn.execute(sa.select(i.c.id).where(i.c.project_id == project_id,
+                                                                i.c.status == "RUNNING")).scalars())
+            if waiting:
+                conn.execute(i.update().where(i.c.id.in_(waiting), i.c.status == "RUNNING").values(
+                    status="CANCELLED", cancel_cause="MANUAL", message=message, end_time=now))
+                conn.execute(d.update().where(d.c.instance_id.in_(waiting), d.c.status == "RUNNING").values(
+                    status="CANCELLED", cancel_cause="MANUAL", end_time=now))
+
     def set_paused(self, project_id: int, flow_id: str, paused: bool, next_fire: int | None, user: str) -> bool:
         f = t.flow_triggers
         values: dict[str, Any] = {"paused": paused, "modified_time": self.store.clock(), "modified_by": user}
