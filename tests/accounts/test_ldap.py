@@ -238,3 +238,46 @@ def test_embedded_groups_from_member_of(make_accounts, slapd: Slapd) -> None:
     assert {"devs", "engineering"} <= set(alice.groups) and alice.roles == ("user", "readall")
     with pytest.raises(NotAllowed):
         accounts.authenticate("dave", "dave-pw", IP)
+
+
+def test_user_refresh_command(slapd: Slapd, tmp_path: Path) -> None:
+    """``sudoless user refresh`` re-reads directory accounts at once, and says when the directory is down."""
+    import json
+    import os
+    import subprocess
+
+    from cli.test_user_cli import SUDOLESS
+
+    home = tmp_path / "home"
+    home.mkdir()
+    settings_text = f"""[sudoless]
+auth_backends = "ldap,local"
+ldap_host = "{slapd.host}"
+ldap_port = {slapd.port}
+ldap_start_tls = true
+ldap_ca_file = "{slapd.ca_file}"
+ldap_user_base = "ou=people,dc=example,dc=org"
+ldap_bind_account = "{SERVICE}"
+ldap_bind_password_file = "{slapd.service_password_file}"
+ldap_group_search_base = "{GROUPS}"
+ldap_allowed_groups = "sudoless-admins"
+"""
+    (home / "config.toml").write_text(settings_text)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SUDOLESS_")}, "SUDOLESS_HOME": str(home)}
+    settings = load_settings({"SUDOLESS_HOME": str(home)})
+    store = Store(settings.database_url)
+    try:
+        accounts = Accounts(store, settings, hasher=CHEAP)
+        accounts.authenticate("bob", "bob-pw", IP)
+    finally:
+        store.close()
+    (home / "config.toml").write_text(settings_text.replace('"sudoless-admins"', '"interns"'))
+    result = subprocess.run([str(SUDOLESS), "user", "refresh", "--json"], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"updated": 0, "disabled": 1, "skipped": 0, "problem": None}
+    (home / "config.toml").write_text(settings_text.replace(f"ldap_port = {slapd.port}", "ldap_port = 1"))
+    result = subprocess.run([str(SUDOLESS), "user", "refresh"], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert result.returncode == 1 and "0 updated, 0 disabled, 1 not checked" in result.stdout
+    assert "cannot be reached" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -105,7 +105,8 @@ class DirectoryAccounts:
         return None
 
     def refresh(self) -> Refreshed:
-        """Re-read every directory account from its back-end (see the module docstring)."""
+        """Re-read every directory account from its back-end (see the module docstring); a back-end that
+        could not be asked is reported in ``problem`` (for the caller to log or print), its accounts kept."""
         accounts = self.accounts
         by_source = {b.source: b for b in self.backends if b is not None}
         updated = disabled = skipped = 0
@@ -134,8 +135,6 @@ class DirectoryAccounts:
                 continue
             self._sync(record.source, identity, login=False)
             updated += 1
-        if problem:
-            log.error("refreshing directory accounts: %s", problem)
         return Refreshed(updated, disabled, skipped, problem)
 
     def _sync(self, source: str, identity: Identity, login: bool = True) -> UserRecord:

@@ -138,6 +138,24 @@ def list_users(db: str | None, as_json: bool) -> None:
     Console().print(table)
 
 
+@user.command("refresh")
+@db_option
+@json_option
+def refresh(db: str | None, as_json: bool) -> None:
+    """Re-read directory (LDAP, PAM) accounts now, as the server does on its timer: whoever left the allowed
+    groups is disabled and their sessions end. Exit 1 if a back-end could not be asked."""
+    done = _accounts(db).refresh_directory_accounts()
+    if as_json:
+        emit_json({"updated": done.updated, "disabled": done.disabled, "skipped": done.skipped,
+                   "problem": done.problem or None})
+    else:
+        click.echo(f"{done.updated} updated, {done.disabled} disabled, {done.skipped} not checked")
+        if done.problem:
+            click.echo(f"sudoless: {done.problem}", err=True)
+    if done.problem:
+        sys.exit(1)
+
+
 def _when(ms: int | None) -> str:
     """Epoch milliseconds as UTC minutes for a table; "never" for None."""
     if ms is None:

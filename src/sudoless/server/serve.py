@@ -263,7 +263,9 @@ class Server:
         group loses access, sessions included, within that time."""
         while not self._stop.wait(max(1.0, self.settings.directory_refresh_seconds)):
             try:
-                self.accounts.refresh_directory_accounts()
+                done = self.accounts.refresh_directory_accounts()
+                if done.problem:
+                    log.error("refreshing directory accounts: %s", done.problem)
             except Exception:
                 log.exception("refreshing directory accounts failed")
 
