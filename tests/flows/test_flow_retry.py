@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from flows.harness import run_flow, run_submitted, write_project
+from flows.harness import run_flow, run_submitted, submit, write_project
 from sudoless.config import Settings
+from sudoless.flows.executor import finalise_orphans
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.store import Store
@@ -84,3 +85,16 @@ def test_no_retry_without_the_property_or_for_another_status(store, settings, tm
                      runtime={"ROOT": {"allow.restart.on.execution.stopped": "true"}})
     assert other.status == Status.SUCCEEDED  # b's one failure was used up by the first run
     assert options(store, other.exec_id).retry_child is None
+
+
+def test_an_execution_whose_executor_died_is_retried(store, settings, tmp_path: Path) -> None:
+    project, settings, _ = flaky(tmp_path, settings, fail_times=0)
+    exec_id = submit(store, settings, project, "f", runtime={"ROOT": {"allow.restart.on.execution.stopped": "true"}})
+    executor_id = store.register_executor()
+    assert store.claim(executor_id, exec_id) == exec_id
+    store.heartbeat(executor_id, active=False)  # as if its process had died on this host
+    assert exec_id in finalise_orphans(store, settings)
+    assert store.execution(exec_id).status == Status.EXECUTION_STOPPED
+    child = options(store, exec_id).retry_child
+    assert child is not None and run_submitted(store, settings, child).status == Status.SUCCEEDED
+    assert options(store, child).retry_parent == exec_id

@@ -191,7 +191,7 @@ def run_execution(store: Store, settings: Settings, exec_id: int) -> Status:
                                                                           record.version))
     runner = FlowRunner(store, settings, record, project, workdir)
     status = runner.run()
-    flow_retry.retry_if_asked(store, settings, exec_id, status, runner.flow)
+    flow_retry.retry_if_asked(store, settings, exec_id, status, runner.flow.props)
     return status
 
 

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 
 from sudoless.config import Settings
+from sudoless.flows import flow_retry
 from sudoless.flows.joblog import LogWriter
 from sudoless.flows.model import FINISHED, Status
 from sudoless.flows.notify.events import flow_finished
@@ -54,6 +55,7 @@ def finalise_orphans(store: Store, settings: Settings) -> list[int]:
         flow_log.flush()
         store.set_execution(record.id, status=Status.EXECUTION_STOPPED, end_time=store.clock())
         flow_finished(store, settings, record.id)
+        flow_retry.retry_if_asked(store, settings, record.id, Status.EXECUTION_STOPPED)
         log.warning("finalised orphaned execution %s", record.id)
         done.append(record.id)
     return done

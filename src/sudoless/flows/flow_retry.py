@@ -24,9 +24,10 @@ from dataclasses import dataclass, replace
 
 from sudoless.config import Settings
 from sudoless.errors import SudolessError
-from sudoless.flows.model import SUCCEEDED_LIKE, Flow, Status
+from sudoless.flows.model import SUCCEEDED_LIKE, Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.store import Store
+from sudoless.flows.store.projects import flow_records
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +80,19 @@ def retry_rule(options: ExecutionOptions, flow_props: Mapping[str, str]) -> Retr
     return RetryRule(frozenset(statuses), max_retries, strategy)
 
 
-def retry_if_asked(store: Store, settings: Settings, exec_id: int, status: Status, flow: Flow) -> int | None:
+def retry_if_asked(store: Store, settings: Settings, exec_id: int, status: Status,
+                   flow_props: Mapping[str, str] | None = None) -> int | None:
     """Submit the retry of execution ``exec_id``, which ended ``status``, when its rule asks for one; the new
-    execution's id, or None. Called where the execution ends."""
+    execution's id, or None. Called where an execution ends: its runner, or the finalising of an execution
+    whose executor died (``EXECUTION_STOPPED``). ``flow_props`` default to the stored flow's."""
     from sudoless.flows.executions import submit_flow
 
     record = store.execution(exec_id)
     options = ExecutionOptions.from_json(record.options)
-    rule = retry_rule(options, flow.props)
+    if flow_props is None:
+        stored = flow_records(store, record.project_id, record.version).get(record.flow_id)
+        flow_props = (stored.graph.get("props") or {}) if stored else {}
+    rule = retry_rule(options, flow_props)
     if rule is None or status not in RETRYABLE or status.value not in rule.statuses:
         return None
     if options.retry_count >= rule.max_retries:
