@@ -134,7 +134,7 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
     from sudoless.flows.executions import submit_flow, upload_project
     from sudoless.flows.executor import finalise_orphans
     from sudoless.flows.model import FailureAction, Status
-    from sudoless.flows.options import ExecutionOptions, parse_assignments
+    from sudoless.flows.options import ExecutionOptions, parse_assignments, parse_disabled
     from sudoless.flows.sandbox import announce_sandbox
     from sudoless.flows.store import store_for
 
@@ -148,6 +148,11 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
         failure_action=FailureAction.parse(failure_action) if failure_action else None,
         runtime=parse_assignments(params), parallel=parallel or settings.parallel,
         concurrent_option="ignore" if concurrent else "skip")
+    if disabled:  # the AJAX API ignores unknown names as Azkaban does; a typo on a command line is an error
+        ignored: list[str] = []
+        parse_disabled(list(disabled), project, project.flow(name), ignored)
+        if ignored:
+            raise InputError(f"--disable: {'; '.join(ignored)}")
     finalise_orphans(store, settings)
     exec_id = submit_flow(store, settings, project.name, name, options, user,
                           disabled=list(disabled) if disabled else None)
