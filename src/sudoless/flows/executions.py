@@ -245,6 +245,14 @@ def control(store: Store, exec_id: int, action: str) -> None:
     store.request(exec_id, action)
 
 
+def succeeded_nodes(store: Store, exec_id: int) -> list[str]:
+    """The nodes of an execution whose latest attempt succeeded, outermost only (an embedded flow that
+    succeeded stands for its jobs): what a rerun of what did not succeed disables."""
+    latest = {run.nested_id: run.status for run in store.job_runs(exec_id)}
+    succeeded = {n for n, s in latest.items() if s in SUCCEEDED_LIKE}
+    return sorted(n for n in succeeded if not any(n.startswith(p + ":") for p in succeeded))
+
+
 def restart_execution(store: Store, settings: Settings, exec_id: int, user: str = "sudoless",
                       runtime: Mapping[str, Mapping[str, str]] | None = None) -> int:
     """A new execution of a finished, unsuccessful one that reruns only what did not succeed.
@@ -261,16 +269,12 @@ def restart_execution(store: Store, settings: Settings, exec_id: int, user: str 
                          "or cancel it")
     if record.status == Status.SUCCEEDED:
         raise StateError(f"Execution {exec_id} succeeded; there is nothing to restart")
-    latest: dict[str, Status] = {}
-    for run in store.job_runs(exec_id):
-        latest[run.nested_id] = run.status
-    succeeded = {n for n, s in latest.items() if s in SUCCEEDED_LIKE}
-    disabled = [n for n in succeeded if not any(n.startswith(p + ":") for p in succeeded)]
+    disabled = succeeded_nodes(store, exec_id)
     options = ExecutionOptions.from_json(record.options)
     merged = {node: dict(props) for node, props in options.runtime.items()}
     for node, props in (runtime or {}).items():
         merged.setdefault(node, {}).update(props)
     options = _replace(options, reuse_outputs_from=exec_id, runtime=merged)
     return submit_flow(store, settings, record.project_name, record.flow_id, options, user,
-                       source="restart", disabled=sorted(disabled), version=record.version,
+                       source="restart", disabled=disabled, version=record.version,
                        restarted_from=exec_id)

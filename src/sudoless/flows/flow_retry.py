@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from sudoless.config import Settings
 from sudoless.errors import SudolessError
-from sudoless.flows.model import SUCCEEDED_LIKE, Status
+from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.store import Store
 from sudoless.flows.store.projects import flow_records
@@ -85,7 +85,7 @@ def retry_if_asked(store: Store, settings: Settings, exec_id: int, status: Statu
     """Submit the retry of execution ``exec_id``, which ended ``status``, when its rule asks for one; the new
     execution's id, or None. Called where an execution ends: its runner, or the finalising of an execution
     whose executor died (``EXECUTION_STOPPED``). ``flow_props`` default to the stored flow's."""
-    from sudoless.flows.executions import submit_flow
+    from sudoless.flows.executions import submit_flow, succeeded_nodes
 
     record = store.execution(exec_id)
     options = ExecutionOptions.from_json(record.options)
@@ -104,9 +104,7 @@ def retry_if_asked(store: Store, settings: Settings, exec_id: int, status: Statu
     disabled: list[str] = list(options.disabled)
     restarted_from = None
     if rule.strategy == "disableSucceededNodes":
-        latest = {run.nested_id: run.status for run in store.job_runs(exec_id)}
-        succeeded = {n for n, s in latest.items() if s in SUCCEEDED_LIKE}
-        disabled = sorted({*disabled, *(n for n in succeeded if not any(n.startswith(p + ":") for p in succeeded))})
+        disabled = sorted({*disabled, *succeeded_nodes(store, exec_id)})
         retry = replace(retry, reuse_outputs_from=exec_id)
         restarted_from = exec_id
     try:
