@@ -197,6 +197,13 @@ def test_schedules(live: LiveServer, root: httpx.Client) -> None:
     assert all("T04:30:00-0" in fire["local"] for fire in schedule["upcoming"])
     assert schedule["options"]["disabled"] == ["start"] and schedule["options"]["failure_action"] == "CANCEL_ALL"
     sid = schedule["id"]
+    assert (schedule["end_time"], schedule["back_execute_once"]) == (-1, True)
+    daily = root.post("/schedules", json={"project": name, "flow": "end", "cron": "0 0 5 * * ?"}).json()
+    assert daily["timezone"] == "UTC"  # the server's zone
+    ending = root.post("/schedules", json={"project": name, "flow": "end", "cron": "0 0 5 * * ?",
+                                           "end_time": daily["upcoming"][0]["at"] + 2 * 86_400_000,
+                                           "back_execute_once": False}).json()
+    assert ending["back_execute_once"] is False and len(ending["upcoming"]) == 3  # none after the end
     again = root.post("/schedules", json={"project": name, "flow": "end", "cron": "0 0 5 * * ?"}).json()
     assert again["id"] == sid  # one schedule per flow, replaced in place
     error(root.post("/schedules", json={"project": name, "flow": "end", "cron": "nope"}), 400)

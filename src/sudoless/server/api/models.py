@@ -400,6 +400,10 @@ class ScheduleCreate(Strict):
                                                                          "weekday [year]")]
     timezone: Annotated[str | None, Field(min_length=1, max_length=64,
                                           description="IANA zone; default the server's")] = None
+    end_time: Annotated[int, Field(ge=-1, description="epoch ms after which the schedule no longer fires "
+                                                      "(Azkaban's endSchedTime); -1 none")] = -1
+    back_execute_once: Annotated[bool, Field(description="slots missed while no scheduler ran: run once for "
+                                                         "the latest (true) or skip them")] = True
     options: RunOptions = Field(default_factory=RunOptions)
 
 
@@ -415,6 +419,8 @@ class ScheduleInfo(BaseModel):
     submit_time: Millis
     next_fire: Millis
     last_fire: Millis
+    end_time: Millis = -1
+    back_execute_once: bool = True
     upcoming: list[FireTime] = Field(description="the next fire times (up to 5)")
     options: RunOptionsView
     sla: SlaInfo | None = None

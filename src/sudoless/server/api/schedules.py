@@ -53,6 +53,8 @@ def schedule_info(call: Caller, schedule: Schedule) -> ScheduleInfo:
     upcoming: list[FireTime] = []
     if schedule.enabled and schedule.next_fire >= 0:
         upcoming = fire_times(CronExpression.parse(schedule.cron, schedule.timezone), schedule.next_fire - 1, PREVIEW)
+        if schedule.end_time >= 0:
+            upcoming = [fire for fire in upcoming if fire.at <= schedule.end_time]
     sla = None
     if schedule.sla or schedule.sla_emails or schedule.webhook:
         sla = SlaInfo(rules=[sla_rule_model(rule.to_json()) for rule in schedule.sla],
@@ -61,8 +63,9 @@ def schedule_info(call: Caller, schedule: Schedule) -> ScheduleInfo:
                         flow=schedule.flow_id, cron=schedule.cron, timezone=schedule.timezone,
                         enabled=schedule.enabled, submit_user=schedule.submit_user,
                         submit_time=schedule.submit_time, next_fire=schedule.next_fire,
-                        last_fire=schedule.last_fire, upcoming=upcoming, options=options_model(schedule.options),
-                        sla=sla)
+                        last_fire=schedule.last_fire, end_time=schedule.end_time,
+                        back_execute_once=schedule.back_execute_once, upcoming=upcoming,
+                        options=options_model(schedule.options), sla=sla)
 
 
 @router.get("/cron/upcoming", response_model=CronPreview, responses=error_responses(),
@@ -100,7 +103,8 @@ def create_schedule(body: ScheduleCreate, call: CallerDep) -> ScheduleInfo:
         loaded = load_version(call.store, call.settings, project.id, project.version, project.name)
         options = replace(options, disabled=parse_disabled(body.options.disabled, loaded, loaded.flow(body.flow)))
     check_redefinitions(call, project.id, project.version, project.name, body.flow, options)
-    schedule = call.scheduler.schedule(project.name, body.flow, body.cron, body.timezone, options, call.user.name)
+    schedule = call.scheduler.schedule(project.name, body.flow, body.cron, body.timezone, options, call.user.name,
+                                       end_ms=body.end_time, back_execute_once=body.back_execute_once)
     queries.add_event(call.store, project.id, "SCHEDULE", call.user.name,
                       f"Schedule {project.name}.{body.flow} '{schedule.cron}' ({schedule.timezone}) has been added.")
     return schedule_info(call, schedule)
