@@ -19,12 +19,17 @@ def nn() -> None:
 
 def threads_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--threads", type=click.IntRange(1), default=None,
-                        help="BLAS threads (default 1, or OPENBLAS_NUM_THREADS if set). On shared machines idle "
-                             "BLAS threads spin and can make small models many times slower.")(func)
+                        help="BLAS threads (default: the config's threads:, else 1, or OPENBLAS_NUM_THREADS if set). "
+                             "On shared machines idle BLAS threads spin and can make small models many times "
+                             "slower.")(func)
 
 
 def _limit_threads(threads: int | None) -> None:
-    """Set BLAS thread counts before NumPy loads; they cannot be changed through the environment afterwards."""
+    """Set BLAS thread counts before NumPy loads, so no extra thread ever starts.
+
+    ``sudoless.nn.threads.set_threads`` applies the final count (this option, else the config's ``threads:``)
+    to the loaded library once the run starts; importing it here would load NumPy first.
+    """
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         if threads is not None:
             os.environ[var] = str(threads)
@@ -87,9 +92,10 @@ def train(config_file: Path, output: Path | None, epochs: int | None, quiet: boo
     on_spark = spark_training(config, spark)
     if on_spark is not None:
         result = train_on_spark(config, on_spark, output=output, epochs=epochs, verbose=verbose,
-                                default_root=_default_root())
+                                default_root=_default_root(), threads=threads)
     else:
-        result = train_run(config, output=output, epochs=epochs, verbose=verbose, default_root=_default_root())
+        result = train_run(config, output=output, epochs=epochs, verbose=verbose, default_root=_default_root(),
+                           threads=threads)
     if as_json:
         emit_json(result.as_dict())
         return

@@ -43,6 +43,7 @@ from sudoless.nn.metrics import Accuracy, Metric, Perplexity
 from sudoless.nn.model import Network, Sequential
 from sudoless.nn.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from sudoless.nn.schedules import CosineDecay, ExponentialDecay, Schedule, StepDecay
+from sudoless.nn.threads import set_threads
 
 __all__ = [
     "GELU", "GRU", "LSTM", "RNN", "SGD", "Accuracy", "Adam", "AdamW", "Add", "Bidirectional", "BinaryCrossEntropy",
@@ -50,5 +51,5 @@ __all__ = [
     "ExponentialDecay", "Flatten", "History", "Input", "Layer", "LayerNorm", "LeakyReLU", "Loss", "Masking",
     "MeanSquaredError", "Metric", "Model", "ModelCheckpoint", "Network", "Node", "Optimizer", "Perplexity",
     "ProgressBar", "RMSprop", "ReLU", "Schedule", "Sequential", "Sigmoid", "Softmax", "SoftmaxCrossEntropy",
-    "StepDecay", "Tanh", "load_model", "register", "save_model",
+    "StepDecay", "Tanh", "load_model", "register", "save_model", "set_threads",
 ]

@@ -16,6 +16,10 @@ from sudoless.nn.specs import build
 
 Array = np.ndarray
 
+#: Keras's ``epsilon()``: probabilities are clipped to [EPSILON, 1 - EPSILON], which float32 can represent
+#: (1 - 1e-12 rounds to 1 in float32, and log(1 - p) then is -inf).
+EPSILON = 1e-7
+
 
 def _weights(mask: Array | None, lead: tuple[int, ...], dtype: Any) -> tuple[Array | None, float]:
     """Per-item weights (None = all ones) and their total, for the leading (non-class) axes."""
@@ -101,11 +105,15 @@ class SoftmaxCrossEntropy(Loss):
 class CrossEntropy(Loss):
     """Cross-entropy of probabilities (the output of a :class:`~sudoless.nn.layers.Softmax` layer).
 
-    Prefer :class:`SoftmaxCrossEntropy` on logits; this one exists for models that end in a softmax.
+    Probabilities are clipped to ``[eps, 1 - eps]`` with Keras's ``eps = 1e-7`` before the log, and the
+    gradient is that of the clipped function: zero where an output was clipped, so a probability of exactly 0
+    gives a finite loss (-log 1e-7 ≈ 16.1) instead of a gradient of -1/1e-12. Prefer
+    :class:`SoftmaxCrossEntropy` on logits, which needs no clipping; this one exists for models that end in a
+    softmax.
     """
 
     name = "cross_entropy"
-    eps = 1e-12
+    eps = EPSILON
 
     def forward(self, output: Array, target: Array, mask: Array | None = None) -> float:
         classes = output.shape[-1]
@@ -120,13 +128,15 @@ class CrossEntropy(Loss):
         else:
             raise InputError(f"targets of shape {target.shape} do not fit outputs of shape {output.shape}")
         w, total = _weights(mask, lead, output.dtype)
-        p = np.clip(output, self.eps, 1.0)
+        p = np.clip(output, self.eps, 1.0 - self.eps)
         per_item = -np.sum(dist * np.log(p), axis=-1, dtype=np.float64)
         self._p, self._dist, self._w, self._total = p, dist, w, total
+        self._inside = (output >= self.eps) & (output <= 1.0 - self.eps)
         return float((per_item if w is None else per_item * w).sum() / total)
 
     def backward(self) -> Array:
-        grad = -self._dist / self._p / self._total
+        grad = -self._dist / self._p * np.asarray(1.0 / self._total, self._p.dtype)
+        grad *= self._inside
         if self._w is not None:
             grad = grad * self._w[..., None]
         return grad
@@ -162,7 +172,7 @@ class BinaryCrossEntropy(Loss):
     """
 
     name = "binary_cross_entropy"
-    eps = 1e-12
+    eps = EPSILON
 
     def __init__(self, from_logits: bool = True) -> None:
         self.from_logits = from_logits

@@ -20,6 +20,8 @@ from sudoless.nn.losses import Loss, get_loss, loss_config
 from sudoless.nn.metrics import Metric, get_metric
 from sudoless.nn.optimizers import Optimizer, get_optimizer
 
+DTYPES = ("float32", "float64")
+
 
 def cast_input(x: Any, dtype: np.dtype) -> Any:
     """Float inputs in the model's dtype; integer inputs (token ids) unchanged; lists element-wise."""
@@ -138,7 +140,14 @@ class Network(Layer):
     def compile(self, optimizer: str | dict[str, Any] | Optimizer = "adam",
                 loss: str | dict[str, Any] | Loss = "softmax_cross_entropy",
                 metrics: Sequence[str | Metric] = ()) -> Network:
-        """Choose the optimiser, the loss and the metrics reported besides the loss."""
+        """Choose the optimiser, the loss and the metrics reported besides the loss.
+
+        Only float32 and float64 are accepted: in float16 Adam's second moments and the loss's sums underflow
+        and training turns to NaN within an epoch, so a half-precision model is refused here, before any work.
+        """
+        if self.dtype.name not in DTYPES:
+            raise InputError(f"dtype {self.dtype.name} is not supported; use float32 (training) or float64 "
+                             "(gradient checks)")
         self.optimizer = get_optimizer(optimizer)
         self.loss = get_loss(loss)
         self.metrics = [get_metric(m) for m in metrics]
@@ -187,6 +196,9 @@ class Network(Layer):
 
     def predict(self, x: Any, batch_size: int = 256, activate: bool = False) -> Array:
         """Outputs for ``x`` in inference mode; ``activate`` applies the loss's link (softmax, sigmoid)."""
+        from sudoless.nn.threads import ensure_threads
+
+        ensure_threads()
         x = cast_input(x, self.dtype)
         self._ensure_built(x)
         items = len(x[0]) if isinstance(x, list) else len(x)

@@ -6,6 +6,7 @@ A run directory holds everything needed to use the result later: the model (``ar
 
     name: digits-mlp
     seed: 0
+    threads: 1                     # BLAS threads (the default; --threads overrides it)
     data: {source: digits, test_fraction: 0.2}
     model:
       - Dense: {units: 128}
@@ -39,9 +40,10 @@ from sudoless.nn.model import Network, Sequential
 from sudoless.nn.optimizers import get_optimizer
 from sudoless.nn.plot import plot_history
 from sudoless.nn.sampling import sample_text
+from sudoless.nn.threads import blas_threads, set_threads
 
-TOP_KEYS = {"name", "seed", "dtype", "data", "model", "loss", "metrics", "optimizer", "training", "sample", "output",
-            "spark"}
+TOP_KEYS = {"name", "seed", "dtype", "threads", "data", "model", "loss", "metrics", "optimizer", "training", "sample",
+            "output", "spark"}
 TRAINING_KEYS = {"epochs", "batch_size", "shuffle", "tbptt", "early_stopping", "checkpoint", "verbose"}
 
 
@@ -56,10 +58,12 @@ class RunResult:
     parameters: int
     seconds: float
     sample: str | None = None
+    threads: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "output": str(self.output), "epochs": self.epochs, "metrics": self.metrics,
-                "parameters": self.parameters, "seconds": round(self.seconds, 3), "sample": self.sample}
+                "parameters": self.parameters, "seconds": round(self.seconds, 3), "sample": self.sample,
+                "threads": self.threads}
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -187,13 +191,19 @@ def _optimizer_spec(config: dict[str, Any], steps_per_epoch: int, epochs: int) -
 
 def train_run(config: dict[str, Any], output: str | Path | None = None, epochs: int | None = None,
               verbose: int = 1, default_root: Path | None = None,
-              callbacks: tuple[Callback, ...] = (), fit: Callable[..., Any] | None = None) -> RunResult:
+              callbacks: tuple[Callback, ...] = (), fit: Callable[..., Any] | None = None,
+              threads: int | None = None) -> RunResult:
     """Train the model a config describes, save the run directory, and return the final metrics.
 
     ``fit(model, x, y, **options)`` replaces ``model.fit`` (``sudoless.nn.spark`` trains on a cluster this way).
+    ``threads`` (the CLI's ``--threads``) overrides the config's ``threads:``; both default to one BLAS thread.
     """
     started = time.perf_counter()
     file = config.get("_file", "config")
+    try:
+        set_threads(threads if threads is not None else config.get("threads"))
+    except InputError as exc:
+        raise InputError(f"{file}: threads: {exc}") from None
     seed = int(config.get("seed", 0))
     training = dict(config.get("training") or {})
     epochs = int(epochs if epochs is not None else training.get("epochs", 10))
@@ -248,7 +258,7 @@ def train_run(config: dict[str, Any], output: str | Path | None = None, epochs: 
     if dataset.vocab and sampling:
         sample = sample_text(model, dataset.vocab, seed=seed, **sampling)
     result = RunResult(str(config["name"]), folder, len(history.epoch), _finite(metrics), model.count_params(),
-                       time.perf_counter() - started, sample)
+                       time.perf_counter() - started, sample, blas_threads())
     (folder / "metrics.json").write_text(json.dumps(result.as_dict(), indent=2))
     return result
 

@@ -12,6 +12,7 @@ from sudoless.nn.callbacks import Callback, History, ProgressBar
 from sudoless.nn.layers.base import Layer
 from sudoless.nn.layers.recurrent import Recurrent
 from sudoless.nn.model import cast_input
+from sudoless.nn.threads import ensure_threads
 
 if TYPE_CHECKING:
     from sudoless.nn.model import Network
@@ -47,6 +48,7 @@ def fit(model: Network, x: Any, y: Array, epochs: int = 1, batch_size: int = 32,
         validation_data: tuple[Any, Array] | None = None, callbacks: Sequence[Callback] = (), shuffle: bool = True,
         verbose: int = 1, seed: int | None = None, tbptt: int | None = None, initial_epoch: int = 0) -> History:
     loss, _ = model._require_compiled()
+    ensure_threads()
     x = cast_input(x, model.dtype)
     y = np.asarray(y)
     n = count(x)
@@ -135,6 +137,7 @@ def _tbptt_step(model: Network, xb: Any, yb: Array, length: int,
 
 def evaluate(model: Network, x: Any, y: Array, batch_size: int = 256) -> dict[str, float]:
     loss, _ = model._require_compiled()
+    ensure_threads()
     x = cast_input(x, model.dtype)
     y = np.asarray(y)
     model._ensure_built(take(x, slice(0, 1)))

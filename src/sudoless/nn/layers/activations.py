@@ -1,8 +1,9 @@
 """Element-wise activations and the softmax.
 
 Each keeps the one array its derivative needs: the output for sigmoid, tanh and softmax (their derivatives
-are functions of the output), the input for ReLU-like and GELU. Sigmoid is computed as ``0.5 (1 + tanh(x/2))``,
-which never overflows in float32, unlike ``1 / (1 + exp(-x))`` for very negative x.
+are functions of the output), the input for ReLU-like and GELU. Sigmoid is computed from ``e = exp(-|x|)`` as
+``1 / (1 + e)`` for x >= 0 and ``e / (1 + e)`` below: ``exp`` never overflows and the small tail keeps its
+relative precision (``0.5 (1 + tanh(x/2))`` rounds to exactly 0 in float32 from x = -17 on).
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from sudoless.errors import InputError
 from sudoless.nn.layers.base import Array, Layer, register
 
 
 def sigmoid(x: Array, out: Array | None = None) -> Array:
-    """Logistic function, overflow-free; ``out`` may be ``x`` itself."""
-    out = np.multiply(x, 0.5, out=out)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
+    """Logistic function, overflow-free and accurate in both tails; ``out`` may be ``x`` itself."""
+    negative = x < 0
+    e = np.exp(-np.abs(x))
+    out = np.add(e, 1.0, out=out)
+    np.divide(np.where(negative, e, 1.0).astype(e.dtype, copy=False), out, out=out)
     return out
 
 
@@ -138,3 +140,44 @@ class Softmax(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"axis": self.axis, "name": self.name}
+
+
+ACTIVATIONS: dict[str, type[Layer]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "gelu": GELU,
+                                       "leaky_relu": LeakyReLU, "softmax": Softmax}
+
+
+def get_activation(name: str | None) -> Layer | None:
+    """The activation layer a ``Dense(activation=...)`` or ``Conv2D(activation=...)`` applies; None for linear."""
+    if name is None or name == "linear":
+        return None
+    if name not in ACTIVATIONS:
+        raise InputError(f"unknown activation '{name}'; known: linear, {', '.join(sorted(ACTIVATIONS))}")
+    return ACTIVATIONS[name]()
+
+
+class Activated(Layer):
+    """A layer with an optional activation applied to its output (``activation=`` of Dense and Conv layers).
+
+    Subclasses compute the pre-activation in :meth:`_forward` and its gradients in :meth:`_backward`; the
+    activation is held as a helper, not a sublayer, since it has no parameters to pack.
+    """
+
+    def __init__(self, activation: str | None = None, name: str | None = None) -> None:
+        super().__init__(name)
+        self.activation = None if activation in (None, "linear") else activation
+        self._activation = get_activation(activation)
+
+    def forward(self, x: Array, training: bool = False, mask: Array | None = None) -> Array:
+        y = self._forward(x, training)
+        return y if self._activation is None else self._activation.forward(y, training)
+
+    def backward(self, dy: Array) -> Array | None:
+        if self._activation is not None:
+            dy = self._activation.backward(dy)
+        return self._backward(dy)
+
+    def _forward(self, x: Array, training: bool) -> Array:
+        raise NotImplementedError
+
+    def _backward(self, dy: Array) -> Array | None:
+        raise NotImplementedError

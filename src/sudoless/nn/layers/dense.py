@@ -7,20 +7,21 @@ from typing import Any
 import numpy as np
 
 from sudoless.nn.initializers import get_initializer
+from sudoless.nn.layers.activations import Activated
 from sudoless.nn.layers.base import Array, Layer, Shape, register
 
 
 @register
-class Dense(Layer):
-    """``y = x W + b`` over the last axis; any leading axes (batch, time) share the weights.
+class Dense(Activated):
+    """``y = act(x W + b)`` over the last axis; any leading axes (batch, time) share the weights.
 
     Applied to a ``(B, T, F)`` sequence it is the time-distributed projection of a recurrent network, done as
     one ``(B*T, F) @ (F, units)`` GEMM rather than T small ones.
     """
 
     def __init__(self, units: int, use_bias: bool = True, kernel_initializer: str = "glorot_uniform",
-                 bias_initializer: str = "zeros", name: str | None = None) -> None:
-        super().__init__(name)
+                 bias_initializer: str = "zeros", activation: str | None = None, name: str | None = None) -> None:
+        super().__init__(activation, name)
         self.units = int(units)
         self.use_bias = use_bias
         self.kernel_initializer = kernel_initializer
@@ -35,7 +36,7 @@ class Dense(Layer):
     def output_shape(self, input_shape: Shape) -> Shape:
         return (*input_shape[:-1], self.units)
 
-    def forward(self, x: Array, training: bool = False, mask: Array | None = None) -> Array:
+    def _forward(self, x: Array, training: bool) -> Array:
         lead = x.shape[:-1]
         x2 = x.reshape(-1, x.shape[-1])
         self._x = x2
@@ -44,7 +45,7 @@ class Dense(Layer):
             y += self.params["b"]
         return y.reshape(*lead, self.units)
 
-    def backward(self, dy: Array) -> Array | None:
+    def _backward(self, dy: Array) -> Array | None:
         x2 = self._x
         d2 = dy.reshape(-1, self.units)
         np.matmul(x2.T, d2, out=self.grads["W"])
@@ -56,7 +57,7 @@ class Dense(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"units": self.units, "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer, "name": self.name}
+                "bias_initializer": self.bias_initializer, "activation": self.activation, "name": self.name}
 
 
 @register

@@ -107,6 +107,7 @@ def train_on_spark(
     epochs: int | None = None,
     verbose: int = 1,
     default_root: Path | None = None,
+    threads: int | None = None,
 ) -> RunResult:
     """``train_run`` with ``fit_spark`` in place of ``fit``: same run directory, metrics and plots."""
     from sudoless.nn.spark.fit import fit_spark
@@ -136,4 +137,5 @@ def train_on_spark(
             **options,
         )
 
-    return train_run(config, output=folder, epochs=epochs, verbose=verbose, default_root=default_root, fit=fit)
+    return train_run(config, output=folder, epochs=epochs, verbose=verbose, default_root=default_root, fit=fit,
+                     threads=threads)
