@@ -68,10 +68,12 @@ def validate(path: Path, as_json: bool) -> None:
                 click.echo(f"sudoless: {problem}", err=True)
         sys.exit(exc.exit_code)
     if as_json:
-        emit_json({"valid": True, **_describe(project)})
+        emit_json({"valid": True, **_describe(project), "warnings": list(project.warnings)})
         return
     click.echo(f"{path}: valid Flow {project.flow_version} project with {len(project.top_flows)} flow(s): "
                f"{', '.join(project.top_flows)}")
+    for warning in project.warnings:
+        click.echo(f"sudoless: warning: {warning}", err=True)
 
 
 @flow.command("list")
@@ -106,6 +108,8 @@ def _pick_flow(project: Project, name: str | None) -> str:
         return project.flow(name).name
     if len(project.top_flows) == 1:
         return project.top_flows[0]
+    if not project.top_flows:
+        raise InputError(f"{project.name}: {project.warnings[0] if project.warnings else 'no flows found'}")
     raise InputError(f"{project.name} has {len(project.top_flows)} flows ({', '.join(project.top_flows)}); "
                      "choose one with --flow NAME")
 
