@@ -95,7 +95,8 @@ def test_projects_versions_and_flows(live: LiveServer, root: httpx.Client) -> No
     assert "zip" in error(bad, 400).lower()
     two = root.post(f"/projects/{name}/versions", files={"file": ("p.zip", make_zip({**HELLO, **SLEEPY}),
                                                                    "application/zip")})
-    assert two.json() == {"project": name, "project_id": info["id"], "version": 2, "flows": ["after", "end"]}
+    assert two.json() == {"project": name, "project_id": info["id"], "version": 2, "flows": ["after", "end"],
+                          "warnings": []}
     versions = root.get(f"/projects/{name}/versions").json()
     assert [v["version"] for v in versions] == [2, 1] and versions[0]["flow_version"] == "1.0"
     archive = root.get(f"/projects/{name}/versions/1/archive")

@@ -7,6 +7,7 @@ import json
 import tempfile
 
 from server.live import Client, LiveServer, make_zip, unique
+from server.test_api import api
 
 
 def test_a_jvm_size_given_by_a_variable_is_checked_when_the_job_runs(live: LiveServer, admin: Client) -> None:
@@ -48,3 +49,14 @@ def test_no_error_shows_a_temporary_path(live: LiveServer, admin: Client) -> Non
         error = json.loads(response.text)["error"]
         assert response.status_code == 500 and error
         assert "sudoless-upload" not in error and f"{temp}/" not in error, error
+
+
+def test_the_json_api_upload_lists_the_warnings(live: LiveServer) -> None:
+    root = api(live, live.admin, live.password)
+    name = unique("p")
+    assert root.post("/projects", json={"name": name, "description": "no flows"}).status_code == 201
+    empty = root.post(f"/projects/{name}/versions",
+                      files={"file": ("p.zip", make_zip({"README": "x\n"}), "application/zip")})
+    assert empty.status_code == 201, empty.text
+    body = empty.json()
+    assert (body["version"], body["flows"]) == (1, []) and "no flows found" in body["warnings"][0]

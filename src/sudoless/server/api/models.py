@@ -203,6 +203,8 @@ class UploadResult(BaseModel):
     project_id: int
     version: int
     flows: list[str] = Field(description="the top-level flows of the new version")
+    warnings: list[str] = Field(default=[], description="what loaded but deserves a look (a project without "
+                                                        "flows); Azkaban's upload answers it as warn")
 
 
 class FlowInfo(BaseModel):

@@ -131,7 +131,8 @@ def _store_upload(call: Caller, project: ProjectRecord, data: BinaryIO, filename
                                                    call.user.name)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return UploadResult(project=project.name, project_id=project.id, version=version, flows=loaded.top_flows)
+    return UploadResult(project=project.name, project_id=project.id, version=version, flows=loaded.top_flows,
+                        warnings=list(loaded.warnings))
 
 
 @router.get("/{project}/versions/{version}/archive", response_class=StreamingResponse,
