@@ -39,8 +39,8 @@ def chain_project(root: Path, jobs: int) -> Path:
     return root
 
 
-def run_chain(jobs: int, sandbox: bool) -> float:
-    """Wall seconds of one chain from submit to the end of its run."""
+def run_chain(jobs: int, sandbox: bool, **settings: object) -> float:
+    """Wall seconds of one chain from submit to the end of its run (``settings``: more of the Settings)."""
     from sudoless.config import Settings
     from sudoless.flows.executions import submit_flow, upload_project
     from sudoless.flows.executor import Executor
@@ -48,15 +48,15 @@ def run_chain(jobs: int, sandbox: bool) -> float:
     from sudoless.flows.store import Store
 
     with tempfile.TemporaryDirectory(prefix="sudoless-bench-") as tmp:
-        settings = Settings(home=Path(tmp) / "home", sandbox=sandbox)
-        settings.home.mkdir()
-        store = Store(settings.database_url)
+        options = Settings(home=Path(tmp) / "home", sandbox=sandbox, **settings)  # type: ignore[arg-type]
+        options.home.mkdir()
+        store = Store(options.database_url)
         project = chain_project(Path(tmp) / "chain", jobs)
-        upload_project(store, settings, project, "bench", name="chain")
-        executor = Executor(store, settings)
+        upload_project(store, options, project, "bench", name="chain")
+        executor = Executor(store, options)
         try:
             started = time.perf_counter()
-            exec_id = submit_flow(store, settings, "chain", f"job_{jobs - 1:04d}", user="bench")
+            exec_id = submit_flow(store, options, "chain", f"job_{jobs - 1:04d}", user="bench")
             status = executor.claim_and_run(exec_id)
             seconds = time.perf_counter() - started
         finally:

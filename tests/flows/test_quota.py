@@ -9,7 +9,7 @@ from pathlib import Path
 from flows.harness import run_flow, write_project
 from sudoless.config import Settings, load_settings
 from sudoless.flows.model import Status
-from sudoless.flows.quota import DirQuota, project_links, written_bytes
+from sudoless.flows.quota import DirQuota, written_bytes
 from sudoless.flows.store import Store
 
 #: three MiB of incompressible bytes, so that no file system stores them in fewer blocks
@@ -20,7 +20,9 @@ def test_a_job_writing_past_the_quota_fails_the_execution_with_the_reason_in_bot
         sqlite_store: Store, settings: Settings, tmp_path: Path) -> None:
     settings = replace(settings, execution_dir_max_mb=1)
     project = write_project(tmp_path / "p", {
-        "write.job": f"type=command\ncommand=sh -c '{WRITE_3_MIB}'\n",
+        # the pause puts the job's end well after the runner's first measurement (at its start), so that
+        # its end is measured rather than left to the 2 s timer
+        "write.job": f"type=command\ncommand=sh -c '{WRITE_3_MIB}; sleep 0.3'\n",
         "after.job": "type=command\ncommand=echo after\ndependencies=write\n",
     })
     run = run_flow(sqlite_store, settings, project, "after")
@@ -58,15 +60,22 @@ def test_written_bytes_counts_each_inode_once_and_skips_the_shared_ones(tmp_path
     cache.mkdir()
     (work / "sub").mkdir(parents=True)
     (cache / "shared.bin").write_bytes(b"s" * 100_000)
+    (cache / "shared.bin").chmod(0o444)  # as the project cache's files are
     (work / "shared.bin").hardlink_to(cache / "shared.bin")
-    shared = project_links(work)
-    assert written_bytes(work, shared) == 0
+    assert written_bytes(work) == 0
     (work / "sub" / "own.bin").write_bytes(b"o" * 200_000)
-    (work / "sub" / "again.bin").hardlink_to(work / "sub" / "own.bin")  # one file, two names
+    (work / "sub" / "again.bin").hardlink_to(work / "sub" / "own.bin")  # one file, two names, writable
     own = (work / "sub" / "own.bin").stat().st_blocks * 512
-    assert written_bytes(work, shared) == own >= 200_000
+    assert written_bytes(work) == own >= 200_000
     quota = DirQuota(7, work, 0)
     assert quota.exceeded() is None and quota.cost == 0  # no quota: nothing measured
+
+    quota = DirQuota(7, work, 1)
+    assert quota.exceeded() is None and quota.used == own  # measured: under 1 MiB
+    (work / "more.bin").write_bytes(b"m" * (2 << 20))
+    assert quota.exceeded() is None and quota.used == own  # the timer is not due for 2 s: not measured
+    reason = quota.exceeded(final=True)  # the end of the flow always is
+    assert reason is not None and reason.startswith("execution 7's directory holds 2.")
 
 
 def test_the_quota_is_a_setting_with_an_environment_variable(tmp_path: Path) -> None:

@@ -146,8 +146,7 @@ class FlowRunner:
         self._expand(self.flow, "", "")
         self._load_state()
         self._count_open_parents()
-        #: what the jobs may write into ``workdir``; measured before the first job, so the project's links
-        #: are told apart from what jobs write
+        #: what the jobs may write into ``workdir``, measured after each job and on a timer
         self.quota = DirQuota(self.exec_id, workdir, settings.execution_dir_max_mb)
         #: why the execution failed on its own account (its directory over quota), once that happened
         self.quota_reason: str | None = None
@@ -607,6 +606,10 @@ class FlowRunner:
 
     def _finish(self) -> Status:
         ends = [self.nodes[n] for n in self.siblings[""] if not self.nodes[n].children]
+        if self.quota_reason is None:
+            self.quota_reason = self.quota.exceeded(final=True)
+            if self.quota_reason is not None:
+                self.flow_log.line(f"{self.quota_reason}; the execution fails", "ERROR")
         if self.quota_reason is not None:
             status = Status.FAILED
         elif self.killing:
