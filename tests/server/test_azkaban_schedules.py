@@ -58,6 +58,13 @@ def test_schedules_default_to_the_servers_zone(db_url: str, tmp_path: Path) -> N
         assert fetch(admin, name)["timezone"] == "Europe/Paris"
         assert schedule(admin, name, timezone="Not/AZone")["status"] == "success"
         assert fetch(admin, name)["timezone"] == "Asia/Tokyo"
+        # the web UI proposes the server's zone first and previews in it
+        admin.http.cookies.set("azkaban.browser.session.id", admin.sid)
+        page = admin.http.get("/ui/schedules")
+        assert page.status_code == 200 and '<option value="Asia/Tokyo">' in page.text
+        assert page.text.index('<option value="Asia/Tokyo">') < page.text.index('<option value="UTC">')
+        preview = admin.http.get("/ui/data/cron-preview", params={"cron": "0 0 6 ? * *"}).json()
+        assert preview["tz"] == "Asia/Tokyo" and preview["times"][0]["local"].endswith("06:00:00 JST")
     finally:
         server.stop()
         store.close()

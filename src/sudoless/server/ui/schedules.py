@@ -36,6 +36,11 @@ def time_zones() -> tuple[str, ...]:
     return ("UTC", *names)
 
 
+def zones_from(first: str) -> tuple[str, ...]:
+    """The zones with ``first`` (the server's, which the form then proposes) at the top."""
+    return (first, *(z for z in time_zones() if z != first))
+
+
 def preview(cron: str, zone: str, now_ms: int, count: int = PREVIEW_COUNT) -> list[datetime]:
     """The next ``count`` fire times of ``cron`` in ``zone`` after ``now_ms``; InputError when it does not
     parse (the scheduler's own parser, so the preview cannot disagree with what will run)."""
@@ -50,13 +55,14 @@ def schedule_list(call: Call) -> Response:
     projects, _ = history.project_page(call.store, "", 10_000, 0, visible)
     chosen = call.params.get("project") or ""
     return render(call, "schedules.html", title="Schedules", schedules=schedules, can_change=can_change,
-                  projects=[p.name for p in projects if p.version], zones=time_zones(), chosen_project=chosen,
+                  projects=[p.name for p in projects if p.version], zones=zones_from(call.settings.zone.key),
+                  chosen_project=chosen,
                   chosen_flow=call.params.get("flow") or "")
 
 
 def cron_preview(call: Call) -> Response:
     cron = call.params.get("cron") or ""
-    zone = call.params.get("tz") or "UTC"
+    zone = call.params.get("tz") or call.settings.zone.key
     try:
         times = preview(cron, zone, call.store.clock())
     except InputError as exc:
