@@ -8,6 +8,9 @@ PUBLIC = {
     # layers
     "Layer", "Dense", "Flatten", "Masking", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "GELU", "Softmax", "Embedding",
     "Dropout", "LayerNorm", "RNN", "LSTM", "GRU", "Bidirectional", "Add", "Concatenate", "register",
+    "Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "BatchNormalization", "Reshape", "Permute",
     # models
     "Network", "Sequential", "Model", "Input", "Node", "load_model", "save_model",
     # losses and metrics
@@ -17,6 +20,8 @@ PUBLIC = {
     "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Schedule", "StepDecay", "ExponentialDecay", "CosineDecay",
     # training
     "Callback", "History", "EarlyStopping", "ModelCheckpoint", "ProgressBar",
+    # BLAS threads
+    "set_threads",
 }
 
 

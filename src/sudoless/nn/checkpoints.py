@@ -1,9 +1,10 @@
 """Saving and loading models: ``architecture.json`` (what to build) and ``weights.npz`` (the numbers).
 
 The JSON names each layer's class and constructor arguments, the input shape, the seed and dtype, and the
-compile settings; the npz holds every parameter under its qualified name and, optionally, the optimiser's
-state, so training can resume where it stopped. Loading rebuilds the model from the JSON and copies the
-weights in, which makes a loaded model's outputs identical to the saved one's.
+compile settings; the npz holds every parameter under its qualified name, the layers' non-trained state
+(``state/``: moving statistics) and, optionally, the optimiser's state, so training can resume where it
+stopped. Loading rebuilds the model from the JSON and copies the weights in, which makes a loaded model's
+outputs identical to the saved one's.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def save_model(model: Network, path: str | Path, include_optimizer: bool = True,
     document = {"format": FORMAT, "model": layer_config(model), "input_shape": _jsonable(model.input_shape),
                 "compile": model.compile_config(), "extra": extra or {}}
     arrays = {f"param/{name}": value for name, value in model.get_weights().items()}
+    arrays.update({f"state/{name}": value for name, value in model.get_state().items()})
     if include_optimizer and model.optimizer is not None:
         arrays.update({f"optimizer/{k}": v for k, v in model.optimizer.state_arrays().items()})
     _atomic_write(folder / ARCHITECTURE, lambda f: f.write(json.dumps(document, indent=2).encode()))
@@ -88,7 +90,9 @@ def load_model(path: str | Path, compile: bool = True) -> Network:
     with np.load(Path(path) / WEIGHTS) as data:
         params = {k[len("param/"):]: data[k] for k in data.files if k.startswith("param/")}
         state = {k[len("optimizer/"):]: data[k] for k in data.files if k.startswith("optimizer/")}
+        layer_state = {k[len("state/"):]: data[k] for k in data.files if k.startswith("state/")}
     model.set_weights(params)
+    model.set_state(layer_state)
     settings = document.get("compile")
     if compile and settings:
         model.compile(settings["optimizer"], settings["loss"], settings.get("metrics", []))

@@ -129,6 +129,19 @@ class Network(Layer):
                                  f"{layer.params[key].shape}")
             layer.params[key][...] = value
 
+    def get_state(self) -> dict[str, Array]:
+        """Copies of every layer's non-trained state (moving statistics) by qualified name."""
+        return {name: layer.state[key].copy() for name, layer, key in self.state_slots()}
+
+    def set_state(self, state: dict[str, Array]) -> None:
+        for name, layer, key in self.state_slots():
+            if name not in state:
+                raise InputError(f"the saved state has no {name}")
+            value = np.asarray(state[name])
+            if value.shape != layer.state[key].shape:
+                raise InputError(f"state {name} has shape {value.shape}, the model needs {layer.state[key].shape}")
+            layer.state[key][...] = value
+
     def summary(self) -> str:
         lines = [f"{type(self).__name__} ({self.count_params():,} parameters, {self.dtype})"]
         for name, (layer, key, _) in getattr(self, "slots", {}).items():

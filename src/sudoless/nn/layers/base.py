@@ -6,6 +6,9 @@ with respect to the output, writes every parameter gradient *in place* (a model 
 gradients into two flat vectors and hands the layers views into them, so rebinding an array would cut the
 layer off from the optimiser) and returns the gradient with respect to the input. Shapes exclude the batch
 axis. Layers register by class name so an architecture can be rebuilt from JSON.
+
+Some layers also keep ``state``: arrays that training updates but the optimiser does not (BatchNormalization's
+moving mean and variance). They are saved and loaded with the weights, but not packed for the optimiser.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Layer:
         self.name = name
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
+        self.state: dict[str, Array] = {}
         self.built = False
         self.dtype = np.dtype(np.float32)
         self.input_grad = True
@@ -63,6 +67,10 @@ class Layer:
         self.params[name] = np.ascontiguousarray(value, dtype=self.dtype)
         self.grads[name] = np.zeros_like(self.params[name])
         return self.params[name]
+
+    def add_state(self, name: str, value: Array) -> Array:
+        self.state[name] = np.array(value, dtype=self.dtype)
+        return self.state[name]
 
     def output_shape(self, input_shape: Any) -> Any:
         return input_shape
@@ -100,6 +108,13 @@ class Layer:
             yield f"{prefix}{key}", self, key
         for index, layer in enumerate(self.sublayers()):
             yield from layer.param_slots(f"{prefix}{layer.name or index}/")
+
+    def state_slots(self, prefix: str = "") -> Iterator[tuple[str, Layer, str]]:
+        """Every (qualified name, owning layer, key) of the non-trained state, named like the parameters."""
+        for key in self.state:
+            yield f"{prefix}{key}", self, key
+        for index, layer in enumerate(self.sublayers()):
+            yield from layer.state_slots(f"{prefix}{layer.name or index}/")
 
     def parameters(self, prefix: str = "") -> Iterator[tuple[str, Array, Array]]:
         """Every (qualified name, parameter, gradient), in the order of :meth:`param_slots`."""

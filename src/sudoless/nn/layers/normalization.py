@@ -1,4 +1,4 @@
-"""Layer normalisation over the feature axis."""
+"""Normalisation layers: per example over the features (LayerNorm), per channel over the batch (BatchNormalization)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from sudoless.errors import InputError
 from sudoless.nn.layers.base import Array, Layer, Shape, register
 
 
@@ -46,3 +47,63 @@ class LayerNorm(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"epsilon": self.epsilon, "name": self.name}
+
+
+@register
+class BatchNormalization(Layer):
+    """Normalise each channel (the last axis) over the batch and every other axis, then scale and shift.
+
+    Training uses the batch's own mean and (biased) variance and moves ``moving_mean`` and
+    ``moving_variance`` towards them by ``1 - momentum`` per step; inference uses the moving statistics, so
+    one example's output does not depend on the others in its batch. The defaults are Keras's (momentum
+    0.99, epsilon 1e-3); PyTorch's ``momentum=0.1`` is Keras's 0.9. The moving statistics are layer state:
+    saved and loaded with the weights, never touched by the optimiser.
+    """
+
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, name: str | None = None) -> None:
+        super().__init__(name)
+        if not 0.0 <= momentum < 1.0 or epsilon <= 0:
+            raise InputError(f"momentum must lie in [0, 1) and epsilon be positive, got {momentum}, {epsilon}")
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+
+    def _build(self, input_shape: Shape, rng: np.random.Generator) -> None:
+        channels = int(input_shape[-1])  # type: ignore[arg-type]
+        self.add_param("gamma", np.ones(channels))
+        self.add_param("beta", np.zeros(channels))
+        self.add_state("moving_mean", np.zeros(channels))
+        self.add_state("moving_variance", np.ones(channels))
+
+    def forward(self, x: Array, training: bool = False, mask: Array | None = None) -> Array:
+        axes = tuple(range(x.ndim - 1))
+        self._training = training
+        if training:
+            mean = x.mean(axis=axes)
+            centred = x - mean
+            var = np.mean(centred * centred, axis=axes)
+            keep = self.momentum
+            self.state["moving_mean"] *= keep
+            self.state["moving_mean"] += (1.0 - keep) * mean
+            self.state["moving_variance"] *= keep
+            self.state["moving_variance"] += (1.0 - keep) * var
+        else:
+            centred = x - self.state["moving_mean"]
+            var = self.state["moving_variance"]
+        self._inv = (1.0 / np.sqrt(var + self.epsilon)).astype(x.dtype, copy=False)
+        self._xhat = centred * self._inv
+        return self._xhat * self.params["gamma"] + self.params["beta"]
+
+    def backward(self, dy: Array) -> Array:
+        xhat, inv = self._xhat, self._inv
+        channels = xhat.shape[-1]
+        flat_dy = dy.reshape(-1, channels)
+        np.sum(flat_dy * xhat.reshape(-1, channels), axis=0, out=self.grads["gamma"])
+        np.sum(flat_dy, axis=0, out=self.grads["beta"])
+        dxhat = dy * self.params["gamma"]
+        if not self._training:
+            return dxhat * inv
+        axes = tuple(range(dy.ndim - 1))
+        return inv * (dxhat - dxhat.mean(axis=axes) - xhat * np.mean(dxhat * xhat, axis=axes))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"momentum": self.momentum, "epsilon": self.epsilon, "name": self.name}

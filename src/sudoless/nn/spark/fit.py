@@ -118,6 +118,10 @@ def fit_spark(
     try:
         if not model.built:
             model.build(sharded.sample_shape)
+        stateful = [name for name, _, _ in model.state_slots()]
+        if stateful:
+            raise InputError(f"fit_spark does not yet synchronise layer state such as {stateful[0]} "
+                             "(BatchNormalization's moving statistics); train this model with fit")
         seed = model.seed if seed is None else int(seed)
         rng = np.random.default_rng(seed)
         run = Run(
