@@ -43,10 +43,12 @@ def flow_graph(flow: Flow) -> dict[str, Any]:
 
 
 def upload_project(store: Store, settings: Settings, path: Path, user: str, name: str | None = None,
-                   description: str = "") -> tuple[int, int, Project]:
+                   description: str = "", project_id: int | None = None) -> tuple[int, int, Project]:
     """Validate a project directory or zip and store it as the project's next version.
 
     Nothing is stored unless the whole project validates; the previous version stays current.
+    ``project_id`` names the project to add the version to (an import's, which may be inactive); without
+    it the active project called ``name`` is used, created for ``user`` when missing.
     """
     path = Path(path)
     if not path.exists():
@@ -65,7 +67,8 @@ def upload_project(store: Store, settings: Settings, path: Path, user: str, name
         project = load_project_dir(root, name or (path.resolve().name if path.is_dir() else path.stem),
                                    settings.max_job_xms, settings.max_job_xmx)
         flows = {fid: (flow.embedded, flow_graph(flow)) for fid, flow in project.flows.items()}
-        project_id = store.project_id(project.name, create_as=user, description=description)
+        if project_id is None:
+            project_id = store.project_id(project.name, create_as=user, description=description)
         version = store.add_version(project_id, archive, flows, project.flow_version, user)
     from sudoless.flows.triggers.instances import sync_project_triggers  # it submits flows through this module
 

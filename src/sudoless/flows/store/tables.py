@@ -397,3 +397,15 @@ trigger_dependencies = Table(
     Column("reason", Text, nullable=False, default=""),
     Column("checked_time", BigInteger, nullable=False, default=-1),
 )
+
+#: What ``sudoless azkaban import`` brought in, so that a second run imports nothing twice: ``origin`` names
+#: the Azkaban database (host/port/name), ``kind`` the thing (project, version, schedule, execution) and
+#: ``source_key`` its key there; ``local_id`` is what it became here (a project id, a version number...).
+azkaban_imports = Table(
+    "azkaban_imports", metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("source_key", String(64), primary_key=True),
+    Column("local_id", Integer, nullable=False),
+    Column("imported_time", BigInteger, nullable=False),
+)

@@ -1,0 +1,142 @@
+"""Projects, every version of each, their times, owners, deleted state and event log.
+
+Each version's zip is reassembled from Azkaban's chunks, checked against its MD5, and stored through
+:func:`sudoless.flows.executions.upload_project`, the path every upload takes, so its flows are parsed and
+validated exactly as a fresh upload's would be. The zip is kept byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sudoless.config import Settings
+from sudoless.errors import SudolessError
+from sudoless.flows.executions import upload_project
+from sudoless.flows.store import Store, imports
+from sudoless.flows.store import projects as project_rows
+
+from .report import Report
+from .source import AzkabanSource, ProjectRow
+
+__all__ = ["ProjectPlan", "import_project", "plan_projects"]
+
+#: Azkaban's ProjectLogEvent.EventType codes, as the names sudoless's event log uses.
+EVENT_TYPES = {1: "CREATED", 2: "DELETED", 3: "USER_PERMISSION", 4: "GROUP_PERMISSION", 5: "DESCRIPTION",
+               6: "UPLOADED", 7: "SCHEDULE", 8: "SLA", 9: "PROXY_USER", 10: "PURGE", 11: "PROPERTY_OVERRIDE",
+               12: "FLOW_UPLOAD", 13: "JOB_PROPERTY_OVERRIDE"}
+
+
+@dataclass
+class ProjectPlan:
+    """One Azkaban project and where it goes: ``name`` here (renamed on conflict), ``local_id`` when an
+    earlier run created it already."""
+
+    source: ProjectRow
+    name: str
+    local_id: int | None
+
+
+def plan_projects(store: Store, projects: list[ProjectRow], done: dict[str, int], on_conflict: str,
+                  report: Report) -> list[ProjectPlan]:
+    """Decide, before anything is written, what each project becomes; conflicts are reported one line each
+    (``fail``: the caller stops; ``skip``: left out; ``rename``: imported as NAME_azkaban)."""
+    taken = {p.name: p.id for p in project_rows.list_projects(store)}
+    plans: list[ProjectPlan] = []
+    for project in projects:
+        if str(project.id) in done:
+            plans.append(ProjectPlan(project, project.name, done[str(project.id)]))
+            continue
+        if not project.active or project.name not in taken:
+            plans.append(ProjectPlan(project, project.name, None))
+            continue
+        line = f"project {project.name} (Azkaban id {project.id}) exists in sudoless already (id {taken[project.name]})"
+        if on_conflict == "rename":
+            name = _free_name(f"{project.name}_azkaban", taken)
+            taken[name] = -1
+            report.conflicts.append(f"{line}: imported as {name}")
+            plans.append(ProjectPlan(project, name, None))
+        elif on_conflict == "skip":
+            report.conflicts.append(f"{line}: skipped")
+        else:
+            report.conflicts.append(f"{line}; rerun with --on-conflict skip or rename, or rename it in sudoless")
+    return plans
+
+
+def _free_name(base: str, taken: dict[str, int]) -> str:
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}{n}"
+    return name
+
+
+def _creator(source: AzkabanSource, project: ProjectRow) -> str:
+    for event in source.events(project.id):
+        if event.event_type == 1 and event.username:
+            return str(event.username)
+    return project.last_modified_by or "azkaban"
+
+
+def import_project(store: Store | None, settings: Settings, source: AzkabanSource, plan: ProjectPlan,
+                   done_versions: dict[str, int], origin: str, report: Report) -> int | None:
+    """Import the versions of one project not imported before (``store`` None: only check them); returns
+    the project's id here (None when it does not exist yet: a dry run, or no version could be stored)."""
+    project = plan.source
+    started = store.clock() if store is not None else 0
+    new_versions = 0
+    created = plan.local_id is None
+    if created:
+        report.add("projects")
+        if store is not None:
+            plan.local_id = imports.create_imported_project(store, plan.name, project.description,
+                                                            _creator(source, project), project.create_time,
+                                                            project.active)
+            imports.record_import(store, origin, "project", str(project.id), plan.local_id)
+    else:
+        report.skipped["projects"] += 1
+    with tempfile.TemporaryDirectory(prefix="sudoless-azkaban-") as scratch:
+        for version in source.versions(project.id):
+            key = f"{project.id}/{version.version}"
+            if key in done_versions:
+                report.skipped["versions"] += 1
+                continue
+            where = f"project {project.name} version {version.version}"
+            if version.file_type not in ("zip", ""):
+                report.unmapped.append(f"{where}: a {version.file_type} upload; only zips are imported")
+                continue
+            path = Path(scratch) / f"{version.version}" / _zip_name(version.file_name, project.name)
+            path.parent.mkdir()
+            with open(path, "wb") as out:
+                problem = source.write_zip(version, out)
+            if problem:
+                report.unmapped.append(f"{where}: {problem}")
+                continue
+            if store is not None and plan.local_id is not None:
+                try:
+                    _, local, _ = upload_project(store, settings, path, version.uploader or "azkaban",
+                                                 name=plan.name, project_id=plan.local_id)
+                except SudolessError as exc:
+                    report.unmapped.append(f"{where}: sudoless cannot load it: {exc}")
+                    continue
+                imports.set_version_time(store, plan.local_id, local, version.upload_time)
+                imports.record_import(store, origin, "version", key, local)
+            new_versions += 1
+            report.add("versions")
+    if store is not None and plan.local_id is not None and (new_versions or created):
+        imports.set_project_times(store, plan.local_id, project.create_time, project.modified_time,
+                                  project.last_modified_by or "azkaban", project.description)
+        events = [{"event_type": EVENT_TYPES.get(int(e.event_type), f"EVENT_{e.event_type}"),
+                   "event_time": int(e.event_time), "username": e.username or "",
+                   "message": (e.message or "")[:project_rows.MAX_EVENT_CHARS]}
+                  for e in source.events(project.id)]
+        report.add("events", imports.replace_events(store, plan.local_id, started, events))
+    return plan.local_id
+
+
+def _zip_name(file_name: str, project: str) -> str:
+    """Azkaban's uploaded file name, reduced to a safe base name ending in .zip."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(file_name).name) or f"{project}.zip"
+    return name if name.lower().endswith(".zip") else f"{name}.zip"

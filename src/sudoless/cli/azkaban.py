@@ -1,0 +1,65 @@
+"""``sudoless azkaban import``: move an Azkaban installation's projects, permissions and schedules over."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
+
+
+@cli.group("azkaban")
+def azkaban_group() -> None:
+    """Move an existing Azkaban installation to sudoless."""
+
+
+@azkaban_group.command("import")
+@click.option("--from", "source_url", required=True, metavar="URL",
+              help="Azkaban's database: mysql://USER@HOST[:PORT]/DATABASE (no password in it).")
+@click.option("--password-file", type=click.Path(path_type=Path), default=None,
+              help="A file (mode 0600) whose first line is the Azkaban database password.")
+@click.option("--projects", default="", metavar="A,B", help="Only these projects (comma list; default all).")
+@click.option("--history", default="all", metavar="DAYS|all|none",
+              help="Executions to bring over (not yet imported by this version: reported).")
+@click.option("--on-conflict", type=click.Choice(["fail", "skip", "rename"]), default="fail", show_default=True,
+              help="A project that exists in sudoless already: stop before writing, leave it out, or import "
+                   "it as NAME_azkaban.")
+@click.option("--enable-schedules", is_flag=True, help="Keep running schedules running (default: paused).")
+@click.option("--dry-run", is_flag=True, help="Report what would be imported; write nothing.")
+@db_option
+@json_option
+def import_cmd(source_url: str, password_file: Path | None, projects: str, history: str, on_conflict: str,
+               enable_schedules: bool, dry_run: bool, db: str | None, as_json: bool) -> None:
+    """Import every project (all versions), its permissions and schedules from an Azkaban database.
+
+    Azkaban's database is only read. Running it again imports only what is new.
+    """
+    from sudoless.azkaban_import import ImportOptions, import_azkaban
+    from sudoless.config import read_secret_file
+    from sudoless.errors import InputError
+    from sudoless.flows.store import store_for
+
+    if history not in ("all", "none") and not history.isdigit():
+        raise InputError(f"--history {history!r}: give a number of days, 'all' or 'none'")
+    password = read_secret_file(str(password_file), "--password-file", "Azkaban database password") \
+        if password_file else None
+    settings = settings_from(db)
+    store = store_for(settings)
+    try:
+        report = import_azkaban(store, settings, ImportOptions(
+            source_url=source_url, password=password,
+            projects=tuple(p.strip() for p in projects.split(",") if p.strip()), dry_run=dry_run,
+            on_conflict=on_conflict, enable_schedules=enable_schedules))
+    finally:
+        store.close()
+    if history != "none":
+        report.notes.append("execution history is not imported by this version of sudoless yet")
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        for line in report.lines():
+            click.echo(line)
+    if report.conflicts and on_conflict == "fail":
+        sys.exit(1)

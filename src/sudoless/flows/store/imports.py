@@ -1,0 +1,77 @@
+"""The rows behind ``sudoless azkaban import``: its ledger of what was imported, and the few writes that keep
+an imported project's own times, owners and event log instead of the import's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from sudoless.flows.store import tables as t
+
+if TYPE_CHECKING:
+    from sudoless.flows.store import Store
+
+__all__ = ["create_imported_project", "imported", "record_import", "replace_events", "set_project_times",
+           "set_version_time"]
+
+
+def imported(store: Store, origin: str, kind: str) -> dict[str, int]:
+    """What was imported of ``kind`` from ``origin``: source key to local id."""
+    a = t.azkaban_imports
+    with store.read() as conn:
+        rows = conn.execute(sa.select(a.c.source_key, a.c.local_id).where(a.c.origin == origin, a.c.kind == kind))
+        return {row.source_key: int(row.local_id) for row in rows}
+
+
+def record_import(store: Store, origin: str, kind: str, source_key: str, local_id: int) -> None:
+    with store.write() as conn:
+        conn.execute(t.azkaban_imports.insert().values(origin=origin, kind=kind, source_key=source_key,
+                                                       local_id=local_id, imported_time=store.clock()))
+
+
+def set_version_time(store: Store, project_id: int, version: int, upload_time: int) -> None:
+    """Give an imported version the time it was uploaded to Azkaban (the uploader is set when it is stored)."""
+    v = t.project_versions
+    with store.write() as conn:
+        conn.execute(v.update().where(v.c.project_id == project_id, v.c.version == version).values(
+            upload_time=upload_time))
+
+
+def set_project_times(store: Store, project_id: int, created_time: int, modified_time: int,
+                      modified_by: str, description: str) -> None:
+    p = t.projects
+    with store.write() as conn:
+        conn.execute(p.update().where(p.c.id == project_id).values(
+            created_time=created_time, modified_time=modified_time, modified_by=modified_by,
+            description=description))
+
+
+def replace_events(store: Store, project_id: int, since: int, events: Iterable[dict[str, Any]]) -> int:
+    """Drop the events this import's own writes logged for the project (at or after ``since``) and insert
+    Azkaban's log in their place, so the project's history reads as it did in Azkaban. Events no newer than
+    the project's latest earlier event came with a previous run and are not inserted again. Returns how many
+    were inserted."""
+    e = t.project_events
+    with store.write() as conn:
+        conn.execute(e.delete().where(e.c.project_id == project_id, e.c.event_time >= since))
+        latest = conn.execute(sa.select(sa.func.max(e.c.event_time)).where(e.c.project_id == project_id)).scalar()
+        rows = [row for row in events if latest is None or row["event_time"] > latest]
+        if rows:
+            conn.execute(e.insert(), [{"project_id": project_id, **row} for row in rows])
+    return len(rows)
+
+
+def create_imported_project(store: Store, name: str, description: str, user: str, created_time: int,
+                            active: bool) -> int:
+    """Insert an imported project as Azkaban had it, deleted ones included (those may share the name of an
+    active project, as in Azkaban, which is why this is not :func:`projects.create_project`)."""
+    with store.write() as conn:
+        result = conn.execute(t.projects.insert().values(
+            name=name, active=active, description=description, version=0, created_time=created_time,
+            created_by=user, modified_time=created_time, modified_by=user))
+        project_id = int(result.inserted_primary_key[0])
+        conn.execute(t.project_proxy_users.insert().values(project_id=project_id, name=user,
+                                                           added_time=created_time, added_by=user))
+    return project_id

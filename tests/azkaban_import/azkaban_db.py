@@ -1,0 +1,115 @@
+"""An Azkaban database on the MariaDB service, written as Azkaban's DAO code writes it: each uploaded zip in
+numbered chunks with the MD5 of the whole in ``project_versions``, permissions as a bitmask keyed by the
+project id as text, events with their numeric types, and schedules as a gzip-encoded trigger JSON."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from conftest import FIXTURES, create_database, drop_database
+
+TABLES = FIXTURES / "azkaban_db" / "tables.sql"
+GZIP = 2
+#: ProjectLogEvent.EventType codes
+CREATED, DELETED, UPLOADED = 1, 2, 6
+T0 = 1_600_000_000_000
+
+
+@dataclass
+class AzkabanDb:
+    url: str
+    engine: sa.Engine
+    chunk_size: int = 1024
+
+    def run(self, sql: str, **params: Any) -> Any:
+        with self.engine.begin() as conn:
+            return conn.execute(sa.text(sql), params)
+
+    def add_project(self, name: str, user: str, description: str = "", when: int = T0) -> int:
+        result = self.run("INSERT INTO projects (name, active, modified_time, create_time, version, "
+                          "last_modified_by, description, enc_type) VALUES (:n, 1, :t, :t, NULL, :u, :d, 2)",
+                          n=name, t=when, u=user, d=description)
+        project_id = int(result.lastrowid)
+        self.event(project_id, CREATED, user, when, "Project created.")
+        # Azkaban grants the creator ADMIN when it creates the project
+        self.grant(project_id, user, False, 0x8000000, when)
+        return project_id
+
+    def upload(self, project_id: int, data: bytes, user: str, when: int, file_name: str = "project.zip") -> int:
+        version = int(self.run("SELECT COALESCE(MAX(version), 0) + 1 FROM project_versions WHERE project_id = :p",
+                               p=project_id).scalar())
+        chunks = [data[i:i + self.chunk_size] for i in range(0, len(data), self.chunk_size)]
+        self.run("INSERT INTO project_versions (project_id, version, upload_time, uploader, file_type, file_name, "
+                 "md5, num_chunks) VALUES (:p, :v, :t, :u, 'zip', :f, :m, :c)", p=project_id, v=version, t=when,
+                 u=user, f=file_name, m=hashlib.md5(data).digest(), c=len(chunks))
+        for index, chunk in enumerate(chunks):
+            self.run("INSERT INTO project_files (project_id, version, chunk, size, file) VALUES (:p, :v, :i, :s, :b)",
+                     p=project_id, v=version, i=index, s=len(chunk), b=chunk)
+        self.run("UPDATE projects SET version = :v, modified_time = :t, last_modified_by = :u WHERE id = :p",
+                 v=version, t=when, u=user, p=project_id)
+        self.event(project_id, UPLOADED, user, when, f"Uploaded project files zip {file_name}")
+        return version
+
+    def delete_project(self, project_id: int, user: str, when: int) -> None:
+        self.run("UPDATE projects SET active = 0, modified_time = :t, last_modified_by = :u WHERE id = :p",
+                 t=when, u=user, p=project_id)
+        self.event(project_id, DELETED, user, when, "Project deleted.")
+
+    def event(self, project_id: int, kind: int, user: str, when: int, message: str) -> None:
+        self.run("INSERT INTO project_events VALUES (:p, :k, :t, :u, :m)", p=project_id, k=kind, t=when, u=user,
+                 m=message)
+
+    def grant(self, project_id: int, name: str, is_group: bool, mask: int, when: int = T0) -> None:
+        self.run("REPLACE INTO project_permissions VALUES (:p, :t, :n, :m, :g)", p=str(project_id), t=when,
+                 n=name, m=mask, g=is_group)
+
+    def schedule(self, project_id: int, project: str, flow: str, cron: str, timezone: str, user: str,
+                 paused: bool = False, options: dict[str, Any] | None = None, sla: list[Any] | None = None,
+                 encoding: int = GZIP) -> int:
+        """A schedule as Azkaban's TriggerBasedScheduleLoader stores it: a trigger whose condition checks
+        the cron and whose action executes the flow."""
+        checker = {"type": "BasicTimeChecker", "id": "BasicTimeChecker_1", "firstCheckTime": str(T0),
+                   "timezone": timezone, "isRecurring": "true", "skipPastChecks": "true", "period": "null",
+                   "cronExpression": cron}
+        trigger = {
+            "triggerId": 0, "lastModifyTime": T0, "submitTime": T0, "submitUser": user, "source": "SimpleTimeTrigger",
+            "status": "PAUSED" if paused else "READY", "resetOnTrigger": "false", "resetOnExpire": "false",
+            "info": {}, "context": {},
+            "triggerCondition": {"expression": "BasicTimeChecker_1.eval()", "nextCheckTime": str(T0),
+                                 "checkers": [{"type": "BasicTimeChecker", "checkerJson": checker}]},
+            "expireCondition": {"expression": "EndTimeChecker_1.eval()", "nextCheckTime": "0", "checkers": []},
+            "actions": [{"type": "ExecuteFlowAction", "actionJson": {
+                "type": "ExecuteFlowAction", "actionId": "executeFlowAction", "projectId": str(project_id),
+                "projectName": project, "flowName": flow, "submitUser": user,
+                "executionOptions": options or {}, "slaOptions": sla or []}}],
+        }
+        text = json.dumps(trigger).encode()
+        data = gzip.compress(text) if encoding == GZIP else text
+        result = self.run("INSERT INTO triggers (trigger_source, modify_time, enc_type, data) "
+                          "VALUES ('SimpleTimeTrigger', :t, :e, :d)", t=T0, e=encoding, d=data)
+        return int(result.lastrowid)
+
+
+@contextmanager
+def azkaban_database() -> Iterator[AzkabanDb]:
+    """A fresh Azkaban database (its own name) with the tables of tests/fixtures/azkaban_db, dropped after."""
+    url, admin, name = create_database("mariadb")
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in TABLES.read_text().split(";"):
+                body = "\n".join(line for line in statement.splitlines() if not line.startswith("--")).strip()
+                if body:
+                    conn.exec_driver_sql(body)
+        yield AzkabanDb(url.replace("mysql+pymysql://", "mysql://", 1), engine)
+    finally:
+        engine.dispose()
+        drop_database(admin, name, "mariadb")

@@ -1,0 +1,220 @@
+"""``import_azkaban`` against a real Azkaban database on MariaDB, into SQLite, MariaDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from azkaban_import.azkaban_db import T0, AzkabanDb, azkaban_database
+from flows.harness import run_submitted
+from server.live import make_zip
+from sudoless.accounts.permissions import Permission
+from sudoless.azkaban_import import ImportOptions, import_azkaban
+from sudoless.config import Settings
+from sudoless.errors import InputError
+from sudoless.flows.executions import submit_flow
+from sudoless.flows.model import Status
+from sudoless.flows.store import Store
+from sudoless.flows.store import projects as queries
+from sudoless.flows.store import tables as t
+from sudoless.flows.store.accounts import AccountRecords
+
+pytestmark = pytest.mark.services
+BACKENDS = ["sqlite", "mariadb", "postgresql"]
+HOUR = 3_600_000
+
+
+def project_zip(version: int) -> bytes:
+    """A Flow 1.0 project whose zip takes several 1 KB chunks (incompressible padding) and differs per version."""
+    return make_zip({
+        "hello.job": f"type=command\ncommand=echo version {version}\n",
+        "done.job": "type=noop\ndependencies=hello\n",
+        "solo.job": "type=noop\n",
+        "padding.bin": os.urandom(2500),
+    })
+
+
+@pytest.fixture
+def azkaban() -> Iterator[AzkabanDb]:
+    with azkaban_database() as db:
+        yield db
+
+
+@pytest.fixture
+def target(fresh_db: tuple[str, str]) -> Iterator[Store]:
+    store = Store(fresh_db[1])
+    yield store
+    store.close()
+
+
+def build(db: AzkabanDb) -> dict[str, object]:
+    """Two projects: etl (3 versions, grants, two schedules) and old (deleted after one version)."""
+    zips = [project_zip(v) for v in (1, 2, 3)]
+    etl = db.add_project("etl", "alice", "nightly loads")
+    for number, data in enumerate(zips):
+        db.upload(etl, data, "alice" if number < 2 else "bob", T0 + (number + 1) * HOUR, f"etl-{number + 1}.zip")
+    db.grant(etl, "bob", False, int(Permission.READ | Permission.EXECUTE))
+    db.grant(etl, "ops", True, int(Permission.READ | Permission.WRITE) | 0x100)  # 0x100: no such bit
+    old = db.add_project("old", "carol", "retired")
+    old_zip = project_zip(9)
+    db.upload(old, old_zip, "carol", T0 + 5 * HOUR)
+    db.delete_project(old, "carol", T0 + 6 * HOUR)
+    running = db.schedule(etl, "etl", "done", "0 30 2 ? * *", "America/New_York", "alice",
+                          options={"failureAction": "CANCEL_ALL", "concurrentOption": "ignore",
+                                   "flowParameters": {"day": "today"}})
+    paused = db.schedule(etl, "etl", "solo", "0 0 * ? * *", "UTC", "bob", paused=True, encoding=1)
+    return {"etl": etl, "old": old, "zips": zips, "old_zip": old_zip, "triggers": (running, paused)}
+
+
+def options(db: AzkabanDb, **values: object) -> ImportOptions:
+    return ImportOptions(source_url=db.url, **values)  # type: ignore[arg-type]
+
+
+def archive(store: Store, project_id: int, version: int, tmp_path: Path) -> bytes:
+    return store.write_archive(project_id, version, tmp_path / f"{project_id}-{version}.zip").read_bytes()
+
+
+def row_counts(store: Store) -> dict[str, int]:
+    with store.read() as conn:
+        return {table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for table in t.metadata.sorted_tables}
+
+
+@pytest.mark.parametrize("fresh_db", BACKENDS, indirect=True)
+def test_import_projects_versions_permissions_schedules(azkaban: AzkabanDb, target: Store, settings: Settings,
+                                                         tmp_path: Path) -> None:
+    built = build(azkaban)
+    report = import_azkaban(target, settings, options(azkaban))
+    assert report.counts == {"projects": 2, "versions": 4, "events": 7, "permissions": 4, "schedules": 2}
+    assert not report.conflicts
+
+    etl = queries.get_project(target, name="etl")
+    assert etl is not None and etl.active and etl.description == "nightly loads"
+    assert (etl.version, etl.created_by, etl.created_time) == (3, "alice", T0)
+    versions = queries.list_versions(target, etl.id)
+    assert [(v.version, v.uploader, v.upload_time, v.file_name) for v in sorted(versions, key=lambda v: v.version)] \
+        == [(1, "alice", T0 + HOUR, "etl-1.zip"), (2, "alice", T0 + 2 * HOUR, "etl-2.zip"),
+            (3, "bob", T0 + 3 * HOUR, "etl-3.zip")]
+    for number, data in enumerate(built["zips"], start=1):  # type: ignore[arg-type]
+        assert archive(target, etl.id, number, tmp_path) == data
+    events = queries.project_events(target, etl.id)
+    assert [(e.type, e.user, e.time) for e in reversed(events)][:2] \
+        == [("CREATED", "alice", T0), ("UPLOADED", "alice", T0 + HOUR)]
+    assert len(events) == 4
+
+    with target.read() as conn:
+        old = conn.execute(sa.select(t.projects).where(t.projects.c.name == "old")).one()
+    assert not old.active
+    assert archive(target, old.id, 1, tmp_path) == built["old_zip"]
+
+    grants = AccountRecords(target).project_permissions(etl.id)
+    assert sorted(grants) == sorted([("alice", False, int(Permission.ADMIN)),
+                                     ("bob", False, int(Permission.READ | Permission.EXECUTE)),
+                                     ("ops", True, int(Permission.READ | Permission.WRITE))])
+    assert any("0x100" in line for line in report.unmapped)
+    assert any("bob has no sudoless account" in line for line in report.unmapped)
+
+    schedules = {s.flow_id: s for s in target.schedules.all("etl")}
+    assert set(schedules) == {"done", "solo"}
+    done = schedules["done"]
+    assert (done.cron, done.timezone, done.enabled, done.submit_user) == ("0 30 2 ? * *", "America/New_York",
+                                                                           False, "alice")
+    assert done.options["failure_action"] == "CANCEL_ALL" and done.options["concurrent_option"] == "ignore"
+    assert done.options["runtime"]["ROOT"] == {"day": "today"}
+    assert not schedules["solo"].enabled
+    assert any("paused" in note for note in report.notes)
+
+    # every imported flow runs as a native one does
+    exec_id = submit_flow(target, settings, "etl", "done", user="bob")
+    outcome = run_submitted(target, settings, exec_id)
+    assert outcome.status == Status.SUCCEEDED
+    assert "version 3" in outcome.log("hello")
+
+    # a second run imports nothing again
+    before = row_counts(target)
+    again = import_azkaban(target, settings, options(azkaban))
+    assert sum(again.counts.values()) == 0
+    assert again.skipped == {"projects": 2, "versions": 4, "schedules": 2}
+    assert row_counts(target) == before
+
+    # a version uploaded to Azkaban since then is all a third run brings
+    newer = project_zip(4)
+    azkaban.upload(int(built["etl"]), newer, "alice", T0 + 9 * HOUR)  # type: ignore[call-overload]
+    third = import_azkaban(target, settings, options(azkaban))
+    assert third.counts == {"versions": 1, "events": 1}
+    assert archive(target, etl.id, 4, tmp_path) == newer
+    assert len(queries.project_events(target, etl.id)) == 5
+
+
+def test_enable_schedules_keeps_running_ones_running(azkaban: AzkabanDb, sqlite_store: Store,
+                                                      settings: Settings) -> None:
+    build(azkaban)
+    import_azkaban(sqlite_store, settings, options(azkaban, enable_schedules=True))
+    enabled = {s.flow_id: s.enabled for s in sqlite_store.schedules.all("etl")}
+    assert enabled == {"done": True, "solo": False}  # the one paused in Azkaban stays paused
+
+
+def test_dry_run_writes_nothing(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings) -> None:
+    build(azkaban)
+    before = row_counts(sqlite_store)
+    report = import_azkaban(sqlite_store, settings, options(azkaban, dry_run=True))
+    assert report.dry_run
+    assert report.counts == {"projects": 2, "versions": 4, "permissions": 4, "schedules": 2}
+    assert row_counts(sqlite_store) == before
+    assert report.lines()[0].startswith("would import: 4 permissions, 2 projects, 2 schedules, 4 versions")
+
+
+def test_conflict_modes(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings, tmp_path: Path) -> None:
+    built = build(azkaban)
+    queries.create_project(sqlite_store, "etl", "mine", "dave")
+    before = row_counts(sqlite_store)
+
+    with pytest.raises(InputError, match=r"project etl \(Azkaban id \d+\) exists in sudoless already"):
+        import_azkaban(sqlite_store, settings, options(azkaban))
+    assert row_counts(sqlite_store) == before  # fail: stopped before writing anything
+
+    report = import_azkaban(sqlite_store, settings, options(azkaban, on_conflict="skip"))
+    assert report.conflicts == [f"project etl (Azkaban id {built['etl']}) exists in sudoless already (id 1): skipped"]
+    assert report.counts["projects"] == 1 and report.counts["schedules"] == 0  # old only; etl's schedules stay
+    mine = queries.get_project(sqlite_store, name="etl")
+    assert mine is not None and mine.version == 0 and mine.description == "mine"
+
+    renamed = import_azkaban(sqlite_store, settings, options(azkaban, on_conflict="rename"))
+    assert renamed.conflicts[0].endswith(": imported as etl_azkaban")
+    assert renamed.counts["projects"] == 1 and renamed.counts["versions"] == 3
+    copy = queries.get_project(sqlite_store, name="etl_azkaban")
+    assert copy is not None and archive(sqlite_store, copy.id, 3, tmp_path) == built["zips"][2]  # type: ignore[index]
+    assert {s.flow_id for s in sqlite_store.schedules.all("etl_azkaban")} == {"done", "solo"}
+    # the renamed project is remembered: a run with the default mode (fail) finds no conflict now
+    last = import_azkaban(sqlite_store, settings, options(azkaban))
+    assert not last.conflicts and not last.counts
+
+
+def test_damaged_versions_are_reported_not_imported(azkaban: AzkabanDb, sqlite_store: Store,
+                                                    settings: Settings) -> None:
+    project = azkaban.add_project("broken", "alice")
+    azkaban.upload(project, project_zip(1), "alice", T0)
+    azkaban.upload(project, project_zip(2), "alice", T0 + HOUR)
+    azkaban.run("UPDATE project_files SET file = :b WHERE project_id = :p AND version = 1 AND chunk = 1",
+                b=b"x" * 1024, p=project)
+    azkaban.run("DELETE FROM project_files WHERE project_id = :p AND version = 2", p=project)
+    report = import_azkaban(sqlite_store, settings, options(azkaban))
+    assert report.counts["versions"] == 0
+    assert any("version 1: MD5" in line for line in report.unmapped), report.unmapped
+    assert any("version 2: its files are gone" in line for line in report.unmapped), report.unmapped
+
+
+def test_projects_filter_and_bad_source(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings) -> None:
+    build(azkaban)
+    report = import_azkaban(sqlite_store, settings, options(azkaban, projects=("old",)))
+    assert report.counts == {"projects": 1, "versions": 1, "events": 3, "permissions": 1}
+    with pytest.raises(InputError, match="--projects: nope not in the Azkaban database"):
+        import_azkaban(sqlite_store, settings, options(azkaban, projects=("nope",)))
+    with pytest.raises(InputError, match="holds a password"):
+        import_azkaban(sqlite_store, settings, ImportOptions(source_url="mysql://root:secret@127.0.0.1/azkaban"))
+    with pytest.raises(InputError, match="must be MySQL or MariaDB"):
+        import_azkaban(sqlite_store, settings, ImportOptions(source_url="postgresql://x@127.0.0.1/azkaban"))
