@@ -163,9 +163,9 @@ def test_dry_run_writes_nothing(azkaban: AzkabanDb, sqlite_store: Store, setting
     before = row_counts(sqlite_store)
     report = import_azkaban(sqlite_store, settings, options(azkaban, dry_run=True))
     assert report.dry_run
-    assert report.counts == {"projects": 2, "versions": 4, "permissions": 4, "schedules": 2}
+    assert report.counts == {"projects": 2, "versions": 4, "events": 7, "permissions": 4, "schedules": 2}
     assert row_counts(sqlite_store) == before
-    assert report.lines()[0].startswith("would import: 4 permissions, 2 projects, 2 schedules, 4 versions")
+    assert report.lines()[0].startswith("would import: 7 events, 4 permissions, 2 projects, 2 schedules, 4 versions")
 
 
 def test_conflict_modes(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings, tmp_path: Path) -> None:

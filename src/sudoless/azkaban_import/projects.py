@@ -125,14 +125,18 @@ def import_project(store: Store | None, settings: Settings, source: AzkabanSourc
                 imports.record_import(store, origin, "version", key, local)
             new_versions += 1
             report.add("versions")
-    if store is not None and plan.local_id is not None and (new_versions or created):
-        imports.set_project_times(store, plan.local_id, project.create_time, project.modified_time,
-                                  project.last_modified_by or "azkaban", project.description)
-        events = [{"event_type": EVENT_TYPES.get(int(e.event_type), f"EVENT_{e.event_type}"),
-                   "event_time": int(e.event_time), "username": e.username or "",
-                   "message": (e.message or "")[:project_rows.MAX_EVENT_CHARS]}
-                  for e in source.events(project.id)]
-        report.add("events", imports.replace_events(store, plan.local_id, started, events))
+    if not (new_versions or created):
+        return plan.local_id
+    events = [{"event_type": EVENT_TYPES.get(int(e.event_type), f"EVENT_{e.event_type}"),
+               "event_time": int(e.event_time), "username": e.username or "",
+               "message": (e.message or "")[:project_rows.MAX_EVENT_CHARS]}
+              for e in source.events(project.id)]
+    if store is None or plan.local_id is None:
+        report.add("events", len(events) if created else 0)
+        return plan.local_id
+    imports.set_project_times(store, plan.local_id, project.create_time, project.modified_time,
+                              project.last_modified_by or "azkaban", project.description)
+    report.add("events", imports.replace_events(store, plan.local_id, started, events))
     return plan.local_id
 
 
