@@ -166,3 +166,20 @@ def test_functional_conv_model_with_keras_aliases() -> None:
     out = nn.Dense(2)(nn.GlobalAveragePooling1D()(nn.Conv1D(3, 3, padding="same")(nn.Permute((1, 2))(seq))))
     model = nn.Model(image, out).compile("adam", "mse")
     assert model.predict(np.zeros((3, 8, 8, 1))).shape == (3, 2)
+
+
+def test_lenet5_example_trains_to_96_percent_and_evaluates_the_same(tmp_path: Path) -> None:
+    """examples/nn/lenet5.yaml through the real CLI: the 8x8 digits as images, then `nn eval` of the saved run."""
+    import json
+
+    from nn.test_cli import sudoless
+
+    run = tmp_path / "lenet"
+    result = sudoless(tmp_path, "nn", "train", "examples/nn/lenet5.yaml", "-o", str(run), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["parameters"] == 19754 and report["threads"] == 1
+    assert report["metrics"]["test_accuracy"] >= 0.95, report["metrics"]
+    scored = sudoless(tmp_path, "nn", "eval", str(run), "--json")
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads(scored.stdout)["metrics"]["accuracy"] == pytest.approx(report["metrics"]["test_accuracy"])

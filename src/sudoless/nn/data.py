@@ -66,10 +66,17 @@ def digits_arrays() -> tuple[Array, Array]:
     return table[:, :-1].astype(np.float64), table[:, -1]
 
 
-def digits(validation_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """The 8×8 digits (1,797 images), pixels scaled to [0, 1], split at random by ``seed``."""
+def digits(validation_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
+           images: bool = False) -> Dataset:
+    """The 8×8 digits (1,797 images), pixels scaled to [0, 1], split at random by ``seed``.
+
+    Each example is a vector of 64 pixels, or with ``images`` an ``(8, 8, 1)`` channels-last image for the
+    convolutional layers.
+    """
     pixels, labels = digits_arrays()
     x = (pixels / 16.0).astype(np.float32)
+    if images:
+        x = x.reshape(-1, 8, 8, 1)
     y = labels.astype(np.int64)
     train, val, test = _split_indices(len(x), (validation_fraction, test_fraction), seed)
     return Dataset(x[train], y[train], x[val], y[val], x[test], y[test])
