@@ -97,6 +97,43 @@ class AzkabanDb:
                           "VALUES ('SimpleTimeTrigger', :t, :e, :d)", t=T0, e=encoding, d=data)
         return int(result.lastrowid)
 
+    def execution(self, project_id: int, version: int, flow: str, status: int, user: str, submitted: int,
+                  nodes: list[dict[str, Any]], logs: dict[tuple[str, int], bytes] | None = None,
+                  outputs: dict[str, dict[str, str]] | None = None, options: dict[str, Any] | None = None,
+                  log_chunk: int = 100) -> int:
+        """An execution as ExecutionFlowDao and ExecutionLogsDao store it: the flow data as gzip JSON (each
+        node with its attempts), a row per job in execution_jobs (output properties as gzip JSON), and each
+        log in chunks of ``log_chunk`` bytes, each chunk gzip on its own, keyed by its byte offsets."""
+        started, ended = submitted + 1000, submitted + 60_000
+        flow_data = {"flowId": flow, "projectId": project_id, "version": version, "submitUser": user,
+                     "submitTime": submitted, "startTime": started, "endTime": ended, "updateTime": ended,
+                     "status": STATUS_NAMES[status], "executionOptions": options or {}, "nodes": nodes}
+        result = self.run(
+            "INSERT INTO execution_flows (project_id, version, flow_id, status, submit_user, submit_time, "
+            "update_time, start_time, end_time, enc_type, flow_data, executor_id, execution_source) "
+            "VALUES (:p, :v, :f, :s, :u, :st, :e, :b, :e, 2, :d, 1, 'adhoc')", p=project_id, v=version, f=flow,
+            s=status, u=user, st=submitted, e=ended, b=started, d=gzip.compress(json.dumps(flow_data).encode()))
+        exec_id = int(result.lastrowid)
+        for node in nodes:
+            output = (outputs or {}).get(node["id"])
+            self.run("INSERT INTO execution_jobs (exec_id, project_id, version, flow_id, job_id, attempt, "
+                     "start_time, end_time, status, output_params) VALUES (:x, :p, :v, :f, :j, :a, :b, :e, :s, :o)",
+                     x=exec_id, p=project_id, v=version, f=flow, j=node["id"], a=node.get("attempt", 0),
+                     b=node.get("startTime"), e=node.get("endTime"), s=STATUS_CODES[node["status"]],
+                     o=gzip.compress(json.dumps(output).encode()) if output else None)
+        for (name, attempt), text in (logs or {}).items():
+            for start in range(0, len(text), log_chunk):
+                piece = text[start:start + log_chunk]
+                self.run("INSERT INTO execution_logs VALUES (:x, :n, :a, 2, :b, :e, :l, :t)", x=exec_id, n=name,
+                         a=attempt, b=start, e=start + len(piece), l=gzip.compress(piece), t=ended)
+        return exec_id
+
+
+#: Azkaban's Status codes (the execution_flows and execution_jobs status column) and their names (flow data).
+STATUS_CODES = {"READY": 10, "PREPARING": 20, "RUNNING": 30, "SUCCEEDED": 50, "KILLED": 60, "FAILED": 70,
+                "SKIPPED": 90, "CANCELLED": 125}
+STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
+
 
 @contextmanager
 def azkaban_database() -> Iterator[AzkabanDb]:

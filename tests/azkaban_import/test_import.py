@@ -14,11 +14,12 @@ from flows.harness import run_submitted
 from server.live import make_zip
 from sudoless.accounts.permissions import Permission
 from sudoless.azkaban_import import ImportOptions, import_azkaban
+from sudoless.azkaban_import.source import origin_of
 from sudoless.config import Settings
 from sudoless.errors import InputError
 from sudoless.flows.executions import submit_flow
 from sudoless.flows.model import Status
-from sudoless.flows.store import Store
+from sudoless.flows.store import Store, imports
 from sudoless.flows.store import projects as queries
 from sudoless.flows.store import tables as t
 from sudoless.flows.store.accounts import AccountRecords
@@ -218,3 +219,53 @@ def test_projects_filter_and_bad_source(azkaban: AzkabanDb, sqlite_store: Store,
         import_azkaban(sqlite_store, settings, ImportOptions(source_url="mysql://root:secret@127.0.0.1/azkaban"))
     with pytest.raises(InputError, match="must be MySQL or MariaDB"):
         import_azkaban(sqlite_store, settings, ImportOptions(source_url="postgresql://x@127.0.0.1/azkaban"))
+
+
+def hello_nodes(now: int) -> list[dict[str, object]]:
+    """Flow data nodes of flow ``done``: hello failed once, then succeeded on its second attempt."""
+    return [
+        {"id": "hello", "type": "command", "status": "SUCCEEDED", "attempt": 1, "inNodes": [], "outNodes": ["done"],
+         "startTime": now + 2000, "endTime": now + 9000, "updateTime": now + 9000,
+         "pastAttempts": [{"attempt": 0, "status": "FAILED", "startTime": now + 1000, "endTime": now + 1500}]},
+        {"id": "done", "type": "noop", "status": "SUCCEEDED", "attempt": 0, "inNodes": ["hello"], "outNodes": [],
+         "startTime": now + 9000, "endTime": now + 9500, "updateTime": now + 9500},
+    ]
+
+
+@pytest.mark.parametrize("fresh_db", BACKENDS, indirect=True)
+def test_execution_history(azkaban: AzkabanDb, target: Store, settings: Settings) -> None:
+    built = build(azkaban)
+    etl = int(built["etl"])  # type: ignore[call-overload]
+    now = target.clock()
+    logs = {("", 0): b"flow started\nflow ended\n", ("hello", 0): b"first try \xff failed\n" * 20,
+            ("hello", 1): ("second try: caf\u00e9\n" * 30).encode()}
+    finished = azkaban.execution(etl, 3, "done", 50, "bob", now - 3 * 86_400_000, hello_nodes(now), logs,
+                                 outputs={"hello": {"rows": "12"}}, options={"failureAction": "CANCEL_ALL"})
+    ancient = azkaban.execution(etl, 1, "done", 70, "alice", now - 400 * 86_400_000, hello_nodes(now))
+    running = azkaban.execution(etl, 3, "solo", 30, "bob", now - 1000, [])
+
+    dry = import_azkaban(target, settings, options(azkaban, history="30", dry_run=True))
+    assert dry.counts["executions"] == 1
+    report = import_azkaban(target, settings, options(azkaban, history="30"))
+    assert (report.counts["executions"], report.counts["job attempts"]) == (1, 3)
+    assert report.counts["log chunks"] == sum(-(-len(text) // 100) for text in logs.values())
+    assert any(f"execution {running} (etl.solo): still RUNNING" in line for line in report.unmapped)
+
+    ledger = imports.imported(target, origin_of(azkaban.url), "execution")
+    assert set(ledger) == {str(finished)}
+    record = target.execution(ledger[str(finished)])
+    assert (record.project_name, record.version, record.flow_id, record.status, record.submit_user) == (
+        "etl", 3, "done", Status.SUCCEEDED, "bob")
+    assert (record.start_time, record.end_time) == (now - 3 * 86_400_000 + 1000, now - 3 * 86_400_000 + 60_000)
+    assert record.options["failure_action"] == "CANCEL_ALL"
+    runs = {(r.nested_id, r.attempt): r for r in target.job_runs(record.id)}
+    assert {key: run.status for key, run in runs.items()} == {
+        ("hello", 0): Status.FAILED, ("hello", 1): Status.SUCCEEDED, ("done", 0): Status.SUCCEEDED}
+    assert runs[("done", 0)].parents == ["hello"] and runs[("hello", 1)].output_props == {"rows": "12"}
+    for (name, attempt), text in logs.items():
+        assert target.read_log(record.id, name, attempt, 0, 1 << 20) == text
+
+    assert not import_azkaban(target, settings, options(azkaban, history="30")).counts
+    everything = import_azkaban(target, settings, options(azkaban, history="all"))
+    assert everything.counts["executions"] == 1 and everything.skipped["executions"] == 1
+    assert str(ancient) in imports.imported(target, origin_of(azkaban.url), "execution")

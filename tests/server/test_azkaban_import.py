@@ -9,6 +9,8 @@ from azkaban_import.azkaban_db import T0, azkaban_database
 from server.live import HELLO, LiveServer, make_zip, unique
 from sudoless.accounts.permissions import Permission
 from sudoless.azkaban_import import ImportOptions, import_azkaban
+from sudoless.azkaban_import.source import origin_of
+from sudoless.flows.store import imports
 
 pytestmark = pytest.mark.services
 
@@ -24,7 +26,14 @@ def test_imported_permissions_are_enforced(live: LiveServer) -> None:
         azkaban.upload(project, make_zip(HELLO), alice.name, T0)
         azkaban.grant(project, alice.name, False, int(Permission.READ | Permission.EXECUTE))  # replaces ADMIN
         azkaban.grant(project, group, True, int(Permission.READ))
+        nodes = [{"id": "start", "type": "command", "status": "SUCCEEDED", "attempt": 0, "inNodes": [],
+                  "startTime": T0 + 1000, "endTime": T0 + 2000, "updateTime": T0 + 2000},
+                 {"id": "end", "type": "noop", "status": "SUCCEEDED", "attempt": 0, "inNodes": ["start"],
+                  "startTime": T0 + 2000, "endTime": T0 + 2100, "updateTime": T0 + 2100}]
+        old_run = azkaban.execution(project, 1, "end", 50, alice.name, T0, nodes,
+                                    {("start", 0): b"hello world\n" * 20})
         report = import_azkaban(live.store, live.settings, ImportOptions(source_url=azkaban.url))
+        origin = origin_of(azkaban.url)
     assert report.counts["projects"] == 1 and report.counts["permissions"] == 2
 
     as_alice, as_bob, as_carol = (live.login(alice.name, alice_pw), live.login(bob.name, bob_pw),
@@ -37,4 +46,17 @@ def test_imported_permissions_are_enforced(live: LiveServer) -> None:
     assert as_alice.ajax("/manager", "changeDescription", project=name, description="x")["error"] \
         == "Permission denied. Need WRITE access."
     exec_id = as_alice.execute(name, "end")
-    assert as_alice.wait(exec_id)["status"] == "SUCCEEDED"
+    native = as_alice.wait(exec_id)
+    assert native["status"] == "SUCCEEDED"
+
+    # the imported execution reads through the AJAX API as the native one does
+    imported_id = imports.imported(live.store, origin, "execution")[str(old_run)]
+    flow = as_alice.ajax("/executor", "fetchexecflow", execid=imported_id)
+    assert set(flow) == set(native) and set(flow["nodes"][0]) == set(native["nodes"][0])
+    assert (flow["status"], flow["submitUser"], flow["startTime"], flow["endTime"]) == (
+        "SUCCEEDED", alice.name, T0 + 1000, T0 + 60_000)
+    assert sorted((n["id"], n["status"], n["startTime"]) for n in flow["nodes"]) == [
+        ("end", "SUCCEEDED", T0 + 2000), ("start", "SUCCEEDED", T0 + 1000)]
+    log = as_alice.ajax("/executor", "fetchExecJobLogs", execid=imported_id, jobId="start", offset=0, length=50_000)
+    assert log["data"] == "hello world\n" * 20
+    assert as_bob.ajax("/executor", "fetchexecflow", execid=imported_id)["error"].startswith(f"User '{bob.name}'")

@@ -1,5 +1,5 @@
 """Moving an Azkaban installation to sudoless: ``import_azkaban`` reads Azkaban's database read-only and
-brings its projects (every version), permissions and schedules into the sudoless database in use.
+brings its projects (every version), permissions, schedules and execution history into the sudoless database in use.
 
 It is idempotent: a ledger (``azkaban_imports``) records what each run brought, so a second run adds only
 what is new. Conflicts with what sudoless already holds are found before anything is written.
@@ -14,6 +14,7 @@ from sudoless.errors import InputError
 from sudoless.flows.store import Store, imports
 from sudoless.flows.store.accounts import AccountRecords
 
+from .history import import_history
 from .permissions import import_permissions
 from .projects import import_project, plan_projects
 from .report import Report
@@ -28,7 +29,8 @@ CONFLICT_MODES = ("fail", "skip", "rename")
 @dataclass(frozen=True)
 class ImportOptions:
     """``source_url`` is ``mysql://USER@HOST/DB`` (no password: that is ``password``, read from a file);
-    ``projects`` limits the import to those names (empty: all)."""
+    ``projects`` limits the import to those names (empty: all); ``history`` is ``all``, ``none`` or a number
+    of days of executions to bring."""
 
     source_url: str
     password: str | None = None
@@ -36,6 +38,7 @@ class ImportOptions:
     dry_run: bool = False
     on_conflict: str = "fail"
     enable_schedules: bool = False
+    history: str = "all"
 
 
 def import_azkaban(store: Store, settings: Settings, options: ImportOptions) -> Report:
@@ -44,6 +47,8 @@ def import_azkaban(store: Store, settings: Settings, options: ImportOptions) -> 
     With ``on_conflict="fail"`` any conflict raises :class:`InputError` listing them, before anything is
     written.
     """
+    if options.history not in ("all", "none") and not options.history.isdigit():
+        raise InputError(f"--history {options.history!r}: give a number of days, 'all' or 'none'")
     if options.on_conflict not in CONFLICT_MODES:
         raise InputError(f"--on-conflict {options.on_conflict!r}: use one of {', '.join(CONFLICT_MODES)}")
     source = AzkabanSource(options.source_url, options.password)
@@ -71,14 +76,17 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
     done_versions = imports.imported(store, origin, "version")
     users = {user.name for user in AccountRecords(store).users()}
     names: dict[int, str] = {}
+    local: dict[int, tuple[int, str]] = {}
     for plan in plans:
         local_id = import_project(target, settings, source, plan, done_versions, origin, report)
         names[plan.source.id] = plan.name
+        local[plan.source.id] = (local_id or 0, plan.name)
         grants, notes = import_permissions(target, local_id or 0, plan.name, source.permissions(plan.source.id),
                                            users)
         report.add("permissions", grants)
         report.unmapped.extend(notes)
     import_schedules(target, settings, source.triggers(), names, origin, options.enable_schedules, report)
+    import_history(store, settings, source, local, options.history, origin, report, write=not options.dry_run)
     if report.counts["schedules"] and not options.enable_schedules:
         report.notes.append("schedules are imported paused, so no flow runs twice while Azkaban still runs; "
                             "enable them once Azkaban's are stopped (or import with --enable-schedules)")

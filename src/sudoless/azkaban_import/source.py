@@ -20,16 +20,16 @@ from sqlalchemy.engine import Connection, make_url
 
 from sudoless.errors import InputError, StoreError
 
-__all__ = ["AzkabanSource", "decode_text", "origin_of"]
+__all__ = ["AzkabanSource", "decode_bytes", "decode_text", "origin_of"]
 
 PLAIN = 1
 GZIP = 2
 
 
-def decode_text(enc_type: int | None, data: bytes | None, where: str) -> str:
-    """The text of an encoded column: gzip (2) is unpacked, plain (1 or NULL) taken as UTF-8."""
+def decode_bytes(enc_type: int | None, data: bytes | None, where: str) -> bytes:
+    """The bytes of an encoded column: gzip (2) is unpacked, plain (1 or NULL) taken as it is."""
     if data is None:
-        return ""
+        return b""
     if enc_type == GZIP:
         try:
             data = gzip.decompress(data)
@@ -37,7 +37,12 @@ def decode_text(enc_type: int | None, data: bytes | None, where: str) -> str:
             raise InputError(f"{where}: marked gzip (enc_type 2) but not gzip data ({exc})") from None
     elif enc_type not in (None, PLAIN):
         raise InputError(f"{where}: unknown encoding type {enc_type}; Azkaban writes 1 (plain) or 2 (gzip)")
-    return data.decode("utf-8", errors="replace")
+    return bytes(data)
+
+
+def decode_text(enc_type: int | None, data: bytes | None, where: str) -> str:
+    """The text of an encoded column (:func:`decode_bytes`), as UTF-8."""
+    return decode_bytes(enc_type, data, where).decode("utf-8", errors="replace")
 
 
 def decode_json(enc_type: int | None, data: bytes | None, where: str) -> Any:
@@ -178,3 +183,32 @@ class AzkabanSource:
                  decode_json(r.enc_type, r.data, f"triggers row {r.trigger_id}"))
                 for r in self.rows("SELECT trigger_id, trigger_source, enc_type, data FROM triggers "
                                    "ORDER BY trigger_id")]
+
+    def executions(self, project_ids: list[int], since: int | None) -> Iterator[Any]:
+        """The executions of ``project_ids`` submitted at or after ``since`` (None: all), oldest first, streamed."""
+        if not project_ids:
+            return iter(())
+        marks = ", ".join(f":p{i}" for i in range(len(project_ids)))
+        params: dict[str, Any] = {f"p{i}": pid for i, pid in enumerate(project_ids)}
+        params["since"] = -1 if since is None else since
+        return self.stream(
+            "SELECT exec_id, project_id, version, flow_id, status, submit_user, submit_time, update_time, start_time, "
+            "end_time, enc_type, flow_data, execution_source FROM execution_flows "
+            f"WHERE project_id IN ({marks}) AND COALESCE(submit_time, 0) >= :since ORDER BY exec_id", **params)
+
+    def output_params(self, exec_id: int) -> dict[str, Any]:
+        """Each job's output properties (``execution_jobs.output_params``, gzip JSON), by job id, latest attempt."""
+        outputs: dict[str, Any] = {}
+        for row in self.rows("SELECT job_id, attempt, output_params FROM execution_jobs WHERE exec_id = :e "
+                             "ORDER BY attempt", e=exec_id):
+            if row.output_params:
+                outputs[row.job_id] = decode_json(GZIP, row.output_params, f"execution_jobs {exec_id}/{row.job_id}")
+        return outputs
+
+    def log_chunks(self, exec_id: int) -> Iterator[tuple[str, int, int, bytes]]:
+        """(name, attempt, start byte, text) of each log chunk of an execution, each chunk decoded on its own."""
+        for row in self.stream("SELECT name, attempt, enc_type, start_byte, log FROM execution_logs "
+                               "WHERE exec_id = :e ORDER BY name, attempt, start_byte", e=exec_id):
+            where = f"execution_logs {exec_id}/{row.name}/{row.attempt}"
+            yield row.name or "", int(row.attempt or 0), int(row.start_byte or 0), \
+                decode_bytes(row.enc_type, row.log, where)

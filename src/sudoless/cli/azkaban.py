@@ -22,7 +22,7 @@ def azkaban_group() -> None:
               help="A file (mode 0600) whose first line is the Azkaban database password.")
 @click.option("--projects", default="", metavar="A,B", help="Only these projects (comma list; default all).")
 @click.option("--history", default="all", metavar="DAYS|all|none",
-              help="Executions to bring over (not yet imported by this version: reported).")
+              help="Executions to bring over: those of the last DAYS days, all (default) or none.")
 @click.option("--on-conflict", type=click.Choice(["fail", "skip", "rename"]), default="fail", show_default=True,
               help="A project that exists in sudoless already: stop before writing, leave it out, or import "
                    "it as NAME_azkaban.")
@@ -32,7 +32,7 @@ def azkaban_group() -> None:
 @json_option
 def import_cmd(source_url: str, password_file: Path | None, projects: str, history: str, on_conflict: str,
                enable_schedules: bool, dry_run: bool, db: str | None, as_json: bool) -> None:
-    """Import every project (all versions), its permissions and schedules from an Azkaban database.
+    """Import every project (all versions), its permissions, schedules and executions from an Azkaban database.
 
     Azkaban's database is only read. Running it again imports only what is new.
     """
@@ -41,7 +41,7 @@ def import_cmd(source_url: str, password_file: Path | None, projects: str, histo
     from sudoless.errors import InputError
     from sudoless.flows.store import store_for
 
-    if history not in ("all", "none") and not history.isdigit():
+    if history not in ("all", "none") and not history.isdigit():  # checked before any password file is read
         raise InputError(f"--history {history!r}: give a number of days, 'all' or 'none'")
     password = read_secret_file(str(password_file), "--password-file", "Azkaban database password") \
         if password_file else None
@@ -51,11 +51,9 @@ def import_cmd(source_url: str, password_file: Path | None, projects: str, histo
         report = import_azkaban(store, settings, ImportOptions(
             source_url=source_url, password=password,
             projects=tuple(p.strip() for p in projects.split(",") if p.strip()), dry_run=dry_run,
-            on_conflict=on_conflict, enable_schedules=enable_schedules))
+            on_conflict=on_conflict, enable_schedules=enable_schedules, history=history))
     finally:
         store.close()
-    if history != "none":
-        report.notes.append("execution history is not imported by this version of sudoless yet")
     if as_json:
         emit_json(report.to_json())
     else:

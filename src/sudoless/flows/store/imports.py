@@ -13,8 +13,8 @@ from sudoless.flows.store import tables as t
 if TYPE_CHECKING:
     from sudoless.flows.store import Store
 
-__all__ = ["create_imported_project", "imported", "record_import", "replace_events", "set_project_times",
-           "set_version_time"]
+__all__ = ["create_imported_project", "imported", "insert_execution", "record_import", "replace_events",
+           "set_project_times", "set_version_time"]
 
 
 def imported(store: Store, origin: str, kind: str) -> dict[str, int]:
@@ -75,3 +75,19 @@ def create_imported_project(store: Store, name: str, description: str, user: str
         conn.execute(t.project_proxy_users.insert().values(project_id=project_id, name=user,
                                                            added_time=created_time, added_by=user))
     return project_id
+
+
+def insert_execution(store: Store, origin: str, source_key: str, execution: dict[str, Any],
+                     job_runs: list[dict[str, Any]], logs: Iterable[tuple[str, int, int, bytes]]) -> int:
+    """Insert one finished execution with its job attempts and log chunks (name, attempt, start byte, data)
+    and its ledger row, in one transaction: an import killed half-way leaves the execution whole or absent."""
+    with store.write() as conn:
+        exec_id = int(conn.execute(t.executions.insert().values(**execution)).inserted_primary_key[0])
+        if job_runs:
+            conn.execute(t.job_runs.insert(), [{"exec_id": exec_id, **row} for row in job_runs])
+        for name, attempt, start, data in logs:
+            conn.execute(t.logs.insert().values(exec_id=exec_id, name=name, attempt=attempt, start_byte=start,
+                                                end_byte=start + len(data), data=data))
+        conn.execute(t.azkaban_imports.insert().values(origin=origin, kind="execution", source_key=source_key,
+                                                       local_id=exec_id, imported_time=store.clock()))
+    return exec_id

@@ -1,0 +1,108 @@
+"""Execution history from ``execution_flows`` (flow data: gzip JSON), ``execution_jobs`` (output properties)
+and ``execution_logs`` (log chunks, each gzip on its own), as sudoless executions readable like native ones.
+
+The flow data is Azkaban's own record of an execution (its UI reads it, not ``execution_jobs``): every node
+with its type, parents, status, times and earlier attempts, embedded flows nested inside. Executions still
+running in Azkaban are not imported: they are reported, and a later run brings them once they have ended.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sudoless.config import Settings
+from sudoless.flows.model import TERMINAL_FLOW, Status
+from sudoless.flows.store import Store, imports
+
+from .report import Report
+from .schedules import execution_options
+from .source import AzkabanSource, decode_json
+
+__all__ = ["import_history", "job_rows"]
+
+DAY_MS = 86_400_000
+
+
+def _time(value: Any) -> int:
+    return int(value) if value not in (None, "") and int(value) > 0 else -1
+
+
+def _status(value: Any, where: str) -> Status:
+    try:
+        return Status(str(value)) if not isinstance(value, int) else Status.from_code(value)
+    except (ValueError, KeyError):
+        raise ValueError(f"{where}: unknown status {value!r}") from None
+
+
+def job_rows(nodes: list[dict[str, Any]], outputs: dict[str, Any], prefix: str = "") -> Iterator[dict[str, Any]]:
+    """One job_runs row per attempt of every node of the flow data, embedded flows' nodes with nested ids
+    (``outer:inner``) as sudoless names them; output properties for top-level jobs."""
+    for node in nodes:
+        nested = prefix + str(node["id"])
+        common = {"nested_id": nested, "type": str(node.get("type") or "command"),
+                  "parents": json.dumps([prefix + str(p) for p in node.get("inNodes") or []]),
+                  "condition": node.get("condition"), "pid": None, "host": None, "input_props": None}
+        for past in node.get("pastAttempts") or []:
+            yield {**common, "attempt": int(past.get("attempt", 0)), "status": _status(past.get("status"), nested),
+                   "start_time": _time(past.get("startTime")), "end_time": _time(past.get("endTime")),
+                   "update_time": _time(past.get("endTime")), "output_props": None}
+        output = outputs.get(nested) if not prefix else None
+        yield {**common, "attempt": int(node.get("attempt", 0)), "status": _status(node.get("status"), nested),
+               "start_time": _time(node.get("startTime")), "end_time": _time(node.get("endTime")),
+               "update_time": _time(node.get("updateTime")),
+               "output_props": json.dumps(output) if output else None}
+        if node.get("nodes"):
+            yield from job_rows(node["nodes"], outputs, nested + ":")
+
+
+def import_history(store: Store, settings: Settings, source: AzkabanSource, projects: dict[int, tuple[int, str]],
+                   history: str, origin: str, report: Report, write: bool = True) -> None:
+    """Import the executions of ``projects`` (Azkaban id to (local id, name); local id 0 in a dry run) that
+    ``history`` asks for: ``all``, ``none`` or a number of days back from now. ``write`` False only counts."""
+    if history == "none" or not projects:
+        return
+    since = None if history == "all" else store.clock() - int(history) * DAY_MS
+    done = imports.imported(store, origin, "execution")
+    versions = imports.imported(store, origin, "version")
+    for row in source.executions(sorted(projects), since):
+        key = str(row.exec_id)
+        if key in done:
+            report.skipped["executions"] += 1
+            continue
+        local_id, name = projects[int(row.project_id)]
+        where = f"execution {row.exec_id} ({name}.{row.flow_id})"
+        try:
+            status = _status(int(row.status or 0), where)
+            data = decode_json(row.enc_type, row.flow_data, f"execution_flows {row.exec_id}") or {}
+            if status not in TERMINAL_FLOW:
+                report.unmapped.append(f"{where}: still {status.value} in Azkaban; not imported (it never runs "
+                                       "again here); import again once it has ended")
+                continue
+            jobs = list(job_rows(data.get("nodes") or [], source.output_params(int(row.exec_id))))
+        except ValueError as exc:
+            report.unmapped.append(f"{where}: {exc}")
+            continue
+        report.add("executions")
+        if not write:
+            continue
+        options = execution_options(data.get("executionOptions") or {}, settings.parallel).to_json()
+        execution = {
+            "project_id": local_id, "project_name": name,
+            "version": versions.get(f"{row.project_id}/{row.version}", int(row.version)), "flow_id": row.flow_id,
+            "status": status.value, "submit_user": row.submit_user or "azkaban",
+            "submit_time": _time(row.submit_time), "start_time": _time(row.start_time),
+            "end_time": _time(row.end_time), "update_time": _time(row.update_time),
+            "source": (row.execution_source or "adhoc")[:32], "options": json.dumps(options),
+            "executor_id": None, "control": "", "priority": 5, "restarted_from": None}
+        jobs = [{**job, "status": job["status"].value} for job in jobs]
+        chunks = _counted(source.log_chunks(int(row.exec_id)), report)
+        imports.insert_execution(store, origin, key, execution, jobs, chunks)
+        report.add("job attempts", len(jobs))
+
+
+def _counted(chunks: Iterator[tuple[str, int, int, bytes]], report: Report) -> Iterator[tuple[str, int, int, bytes]]:
+    for chunk in chunks:
+        report.add("log chunks")
+        yield chunk
