@@ -210,6 +210,9 @@ def values(world: World) -> dict[str, st.SearchStrategy[Any]]:
         "jobOverride[command]": anything, "permissions[admin]": BOOLS, "permissions[read]": BOOLS,
         "permissions[write]": BOOLS, "permissions[execute]": BOOLS, "permissions[schedule]": BOOLS,
         "username": TEXT, "password": TEXT, "delete": TEXT, "purge": TEXT, "download": TEXT, "ajax": TEXT,
+        "page": NUMBERS, "days": NUMBERS, "search": BOOLS, "advfilter": BOOLS, "projcontain": names,
+        "flowcontain": names, "usercontain": names, "status": st.one_of(NUMBERS, TEXT), "begin": st.one_of(DATES, TEXT),
+        "end": st.one_of(DATES, TEXT),
     }
 
 
@@ -235,6 +238,8 @@ CORE = {
     "/index": ["user"], "/": [], "/status": [],
     "/flowtrigger": ["projectId", "flowId"],
     "/flowtriggerinstance": ["project", "flow", "id", "triggerinstid", "execid", "start", "length"],
+    "/history": ["page", "size", "search", "searchterm", "advfilter", "projcontain", "flowcontain", "usercontain",
+                 "status", "begin", "end", "days"],
 }
 
 
@@ -250,7 +255,9 @@ def plausible(world: World) -> dict[str, str]:
             "scheduleId": str(world.schedule_id), "cronExpression": "0 0 4 ? * *", "timezone": "Europe/Paris",
             "scheduleTime": "10,00,am,UTC", "scheduleDate": "12/31/2030", "is_recurring": "on", "period": "1d",
             "settings[0]": ",SUCCESS,1:30,true,false", "slaEmails": "ops@example.org", "user": world.victim,
-            "id": "nosuch", "triggerinstid": "nosuch"}
+            "id": "nosuch", "triggerinstid": "nosuch", "page": "1", "search": "true", "searchterm": "end",
+            "advfilter": "false", "projcontain": "fuzz", "flowcontain": "end", "usercontain": "admin",
+            "status": "50", "begin": "01/01/2026 00:00", "end": "12/31/2030 23:59", "days": "7"}
 
 
 def requests_for(servlet: Servlet, route: Route, world: World) -> st.SearchStrategy[tuple[str, dict[str, str],
