@@ -2,8 +2,9 @@
 
 Every window of the (padded) input is gathered through a strided view into one ``(windows, k_h·k_w·C)``
 matrix, which a single matrix product with the ``(k_h·k_w·C, filters)`` kernel turns into the output; the
-backward pass is two more products and a fold of the window gradients back into the image. With ``groups``
-the channels split into independent groups, computed as one batched product. Kernels are laid out as Keras
+backward pass is one product for the kernel gradient and, for the input gradient, one small product per
+kernel position added into the strided slice of the image it read. With ``groups`` the channels split into
+independent groups, one product each. Kernels are laid out as Keras
 lays them, ``(k_h, k_w, C / groups, filters)`` (``(k, C / groups, filters)`` in 1-D).
 """
 
@@ -17,7 +18,7 @@ from sudoless.errors import InputError
 from sudoless.nn.initializers import get_initializer
 from sudoless.nn.layers.activations import Activated
 from sudoless.nn.layers.base import Array, Shape, register
-from sudoless.nn.layers.windows import Window, as_image, check_padding, fold, pad, pair, patches
+from sudoless.nn.layers.windows import Window, as_image, check_padding, crop, pad, pair, patches, taps
 
 
 class Convolution(Activated):
@@ -76,37 +77,59 @@ class Convolution(Activated):
         out, pads = self.window.plan(height, width)
         xp = pad(image, pads)
         groups, count = self.groups, batch * out[0] * out[1]
-        taps = self.window.size[0] * self.window.size[1]
-        cols = patches(xp, self.window, out).reshape(count, taps, groups, channels // groups)
-        cols = cols.transpose(2, 0, 1, 3).reshape(groups, count, -1)
-        y = np.matmul(cols, self._grouped_kernel())
-        y = y.transpose(1, 0, 2).reshape(batch, out[0], out[1], self.filters)
+        positions = self.window.size[0] * self.window.size[1]
+        cols = patches(xp, self.window, out).reshape(count, positions, groups, channels // groups)
+        cols = cols.transpose(2, 0, 1, 3).reshape(groups, count, -1)  # a copy: every window as one row
+        kernel = self.params["W"].reshape(cols.shape[2], self.filters)
+        if groups == 1:
+            y = cols[0] @ kernel
+        else:
+            y = np.empty((count, self.filters), x.dtype)
+            for g, part in enumerate(self._group_slices()):
+                y[:, part] = cols[g] @ kernel[:, part]
         if self.use_bias:
             y += self.params["b"]
-        self._cols, self._padded, self._pads = cols, xp.shape, pads
+        self._cols, self._padded, self._pads, self._out = cols, xp.shape, pads, out
+        y = y.reshape(batch, out[0], out[1], self.filters)
         return y[:, 0] if self.rank == 1 else y
 
-    def _grouped_kernel(self) -> Array:
-        """The kernel as ``(groups, k_h·k_w·C/groups, filters/groups)`` (a view, no copy)."""
-        w = self.params["W"]
-        return w.reshape(-1, self.groups, self.filters // self.groups).transpose(1, 0, 2)
+    def _group_slices(self) -> list[slice]:
+        size = self.filters // self.groups
+        return [slice(g * size, (g + 1) * size) for g in range(self.groups)]
 
     def _backward(self, dy: Array) -> Array | None:
-        groups, cols = self.groups, self._cols
-        dy2 = dy.reshape(-1, groups, self.filters // groups).transpose(1, 0, 2)
-        dw = np.matmul(cols.transpose(0, 2, 1), dy2)
-        self.grads["W"][...] = dw.transpose(1, 0, 2).reshape(self.grads["W"].shape)
+        cols = self._cols
+        dy2 = dy.reshape(-1, self.filters)
+        dw = self.grads["W"].reshape(cols.shape[2], self.filters)
+        if self.groups == 1:
+            np.matmul(cols[0].T, dy2, out=dw)
+        else:
+            for g, part in enumerate(self._group_slices()):
+                dw[:, part] = cols[g].T @ dy2[:, part]
         if self.use_bias:
-            np.sum(dy.reshape(-1, self.filters), axis=0, out=self.grads["b"])
+            np.sum(dy2, axis=0, out=self.grads["b"])
         if not self.input_grad:
             return None
-        dcols = np.matmul(dy2, self._grouped_kernel().transpose(0, 2, 1))
-        batch, height, width, channels = self._padded
-        kh, kw = self.window.size
-        out_h, out_w = (1, dy.shape[1]) if self.rank == 1 else dy.shape[1:3]
-        dcols = dcols.reshape(groups, batch, out_h, out_w, kh, kw, channels // groups)
-        dcols = dcols.transpose(1, 2, 3, 4, 5, 0, 6).reshape(batch, out_h, out_w, kh, kw, channels)
-        dx = fold(dcols, self._padded, self.window, self._pads)
+        return self._input_gradient(dy2)
+
+    def _input_gradient(self, dy2: Array) -> Array:
+        """``dx``: for each kernel position one product ``dy · W[i, j]ᵀ``, added into the strided slice of the
+        padded image that position read; never materialises the ``(windows, k_h·k_w·C)`` gradient matrix."""
+        window, padded, out = self.window, self._padded, self._out
+        batch, channels = padded[0], padded[3]
+        per_group = channels // self.groups
+        kernel = self.params["W"].reshape(window.size[0] * window.size[1], per_group, self.filters)
+        dx = np.zeros(padded, dy2.dtype)
+        for i, j, rows, columns in taps(window, out):
+            tap = kernel[i * window.size[1] + j]
+            if self.groups == 1:
+                part = dy2 @ tap.T
+            else:
+                part = np.empty((dy2.shape[0], channels), dy2.dtype)
+                for g, filters in enumerate(self._group_slices()):
+                    part[:, g * per_group:(g + 1) * per_group] = dy2[:, filters] @ tap[:, filters].T
+            dx[:, rows, columns, :] += part.reshape(batch, out[0], out[1], channels)
+        dx = crop(dx, self._pads)
         return dx[:, 0] if self.rank == 1 else dx
 
     def get_config(self) -> dict[str, Any]:

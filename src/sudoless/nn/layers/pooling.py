@@ -1,6 +1,7 @@
 """Max and average pooling over windows (1-D and 2-D, channels last) and over the whole of each example.
 
-Windows come from the same strided view as the convolutions (:mod:`~sudoless.nn.layers.windows`). Max
+Windows come from the same strided view as the convolutions (:mod:`~sudoless.nn.layers.windows`); the
+maximum is taken position by position over the window (one vectorised ``maximum`` per kernel position). Max
 pooling sends each window's gradient to the position of its maximum (the first one on ties, as PyTorch does);
 average pooling spreads it evenly. With ``same`` padding the padded cells never win a maximum and do not count
 in an average (Keras's behaviour).
@@ -14,7 +15,7 @@ import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.nn.layers.base import LAYERS, Array, Layer, Shape, register
-from sudoless.nn.layers.windows import Window, as_image, check_padding, fold, pad, pair, patches
+from sudoless.nn.layers.windows import Window, as_image, check_padding, crop, fold, pad, pair, patches, taps
 
 
 class Pooling(Layer):
@@ -56,9 +57,10 @@ class Pooling(Layer):
         view = patches(xp, self.window, out)
         self._padded, self._pads = xp.shape, pads
         if self.kind == "max":
-            windows = view.reshape(batch, out[0], out[1], -1, channels)
-            self._argmax = np.argmax(windows, axis=3)[:, :, :, None, :]
-            y = np.take_along_axis(windows, self._argmax, axis=3)[:, :, :, 0]
+            y = view[:, :, :, 0, 0, :].copy()
+            for i, j, _, _ in taps(self.window, out):
+                np.maximum(y, view[:, :, :, i, j, :], out=y)
+            self._view, self._y = view, y
         else:
             if any(pads[0]) or any(pads[1]):
                 ones = pad(np.ones((1, height, width, 1), image.dtype), pads)
@@ -71,15 +73,21 @@ class Pooling(Layer):
     def backward(self, dy: Array) -> Array:
         image_dy = as_image(dy) if self.rank == 1 else dy
         batch, out_h, out_w, channels = image_dy.shape
-        kh, kw = self.window.size
         if self.kind == "max":
-            cols = np.zeros((batch, out_h, out_w, kh * kw, channels), dy.dtype)
-            np.put_along_axis(cols, self._argmax, image_dy[:, :, :, None, :], axis=3)
-            cols = cols.reshape(batch, out_h, out_w, kh, kw, channels)
+            # Each window's gradient goes to the first position (in row-major order) that holds its maximum.
+            padded = np.zeros(self._padded, dy.dtype)
+            unclaimed = np.ones(image_dy.shape, bool)
+            for i, j, rows, columns in taps(self.window, (out_h, out_w)):
+                winner = self._view[:, :, :, i, j, :] == self._y
+                winner &= unclaimed
+                unclaimed &= ~winner
+                padded[:, rows, columns, :] += image_dy * winner
+            dx = crop(padded, self._pads)
         else:
+            kh, kw = self.window.size
             share = image_dy / self._count
             cols = np.broadcast_to(share[:, :, :, None, None, :], (batch, out_h, out_w, kh, kw, channels))
-        dx = fold(cols, self._padded, self.window, self._pads)
+            dx = fold(cols, self._padded, self.window, self._pads)
         return dx[:, 0] if self.rank == 1 else dx
 
     def get_config(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ adjoint, adding each window's gradient back into the image with one vectorised s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,22 @@ def patches(xp: Array, window: Window, out: tuple[int, int]) -> Array:
     return as_strided(xp, shape=shape, strides=strides, writeable=False)
 
 
+def taps(window: Window, out: tuple[int, int]) -> Iterator[tuple[int, int, slice, slice]]:
+    """For each kernel position ``(i, j)``, the strided rows and columns of the padded image it reads."""
+    for i in range(window.size[0]):
+        top = i * window.dilation[0]
+        rows = slice(top, top + (out[0] - 1) * window.stride[0] + 1, window.stride[0])
+        for j in range(window.size[1]):
+            left = j * window.dilation[1]
+            yield i, j, rows, slice(left, left + (out[1] - 1) * window.stride[1] + 1, window.stride[1])
+
+
+def crop(dx: Array, pads: tuple[tuple[int, int], tuple[int, int]]) -> Array:
+    """Cut the padding off a padded image's gradient."""
+    (top, bottom), (left, right) = pads
+    return dx[:, top:dx.shape[1] - bottom, left:dx.shape[2] - right, :]
+
+
 def fold(cols: Array, padded_shape: tuple[int, ...], window: Window,
          pads: tuple[tuple[int, int], tuple[int, int]]) -> Array:
     """The adjoint of :func:`patches`: sum ``(B, out_h, out_w, k_h, k_w, C)`` window values into the image.
@@ -92,17 +109,10 @@ def fold(cols: Array, padded_shape: tuple[int, ...], window: Window,
     Loops over kernel positions only (25 for a 5×5 kernel), each one strided slice-add over the whole batch;
     the padding is cut off at the end.
     """
-    out_h, out_w = cols.shape[1], cols.shape[2]
     dx = np.zeros(padded_shape, cols.dtype)
-    for i in range(window.size[0]):
-        top = i * window.dilation[0]
-        rows = slice(top, top + (out_h - 1) * window.stride[0] + 1, window.stride[0])
-        for j in range(window.size[1]):
-            left = j * window.dilation[1]
-            columns = slice(left, left + (out_w - 1) * window.stride[1] + 1, window.stride[1])
-            dx[:, rows, columns, :] += cols[:, :, :, i, j, :]
-    (top, bottom), (left, right) = pads
-    return dx[:, top:padded_shape[1] - bottom, left:padded_shape[2] - right, :]
+    for i, j, rows, columns in taps(window, (cols.shape[1], cols.shape[2])):
+        dx[:, rows, columns, :] += cols[:, :, :, i, j, :]
+    return crop(dx, pads)
 
 
 def as_image(x: Array) -> Array:
