@@ -1,9 +1,10 @@
 """Element-wise activations and the softmax.
 
 Each keeps the one array its derivative needs: the output for sigmoid, tanh and softmax (their derivatives
-are functions of the output), the input for ReLU-like and GELU. Sigmoid is computed from ``e = exp(-|x|)`` as
-``1 / (1 + e)`` for x >= 0 and ``e / (1 + e)`` below: ``exp`` never overflows and the small tail keeps its
-relative precision (``0.5 (1 + tanh(x/2))`` rounds to exactly 0 in float32 from x = -17 on).
+are functions of the output), the input for ReLU-like and GELU. Sigmoid is ``1 / (1 + exp(-x))``: every step
+keeps its relative precision, so the small tail is accurate (``0.5 (1 + tanh(x/2))`` loses it to cancellation
+and rounds to exactly 0 in float32 from x = -17 on); where ``exp(-x)`` overflows (x < -88 in float32) the
+result is 0, which is σ(x) rounded.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from sudoless.nn.layers.base import Array, Layer, register
 
 
 def sigmoid(x: Array, out: Array | None = None) -> Array:
-    """Logistic function, overflow-free and accurate in both tails; ``out`` may be ``x`` itself."""
-    negative = x < 0
-    e = np.exp(-np.abs(x))
-    out = np.add(e, 1.0, out=out)
-    np.divide(np.where(negative, e, 1.0).astype(e.dtype, copy=False), out, out=out)
+    """Logistic function, accurate to a few ulps in both tails; ``out`` may be ``x`` itself."""
+    with np.errstate(over="ignore"):
+        out = np.negative(x, out=out)
+        np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
     return out
 
 
