@@ -233,6 +233,34 @@ def text_file(path: str | Path, seq_length: int = 100, validation_fraction: floa
     return Dataset(x, y, xv, yv, xv, yv, vocab=vocab, info={"chars": len(text)})
 
 
+def mnist(path: str | Path, validation_fraction: float = 0.1, seed: int = 0, images: bool = True,
+          limit: int | None = None) -> Dataset:
+    """MNIST (or any data set in its four IDX files) from the folder ``path``: pixels scaled to [0, 1].
+
+    The standard test files are the test split; the validation split is drawn at random from the training
+    files. Images are ``(28, 28, 1)`` channels-last (vectors of 784 with ``images: false``); ``limit`` keeps
+    the first ``limit`` examples of each file, for quick runs.
+    """
+    from sudoless.nn.idx import MNIST_FILES, find_mnist_file, read_idx
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder; give the folder holding the four MNIST IDX files")
+    splits = {}
+    for split, (images_name, labels_name) in MNIST_FILES.items():
+        pixels = read_idx(find_mnist_file(folder, images_name))
+        labels = read_idx(find_mnist_file(folder, labels_name))
+        if pixels.ndim != 3 or labels.ndim != 1 or len(pixels) != len(labels):
+            raise InputError(f"{folder}: the {split} files hold {pixels.shape} images and {labels.shape} labels; "
+                             "expected (n, rows, columns) and (n,)")
+        pixels, labels = pixels[:limit], labels[:limit]
+        x = (pixels.astype(np.float32) / 255.0)
+        splits[split] = (x[..., None] if images else x.reshape(len(x), -1), labels.astype(np.int64))
+    (x, y), (x_test, y_test) = splits["train"], splits["test"]
+    train, val, _ = _split_indices(len(x), (validation_fraction, 0.0), seed)
+    return Dataset(x[train], y[train], x[val] if len(val) else None, y[val] if len(val) else None, x_test, y_test)
+
+
 def npz_file(path: str | Path, x: str = "x", y: str = "y", validation_fraction: float = 0.1,
              test_fraction: float = 0.0, seed: int = 0) -> Dataset:
     """Arrays from an ``.npz`` file (keys ``x`` and ``y`` by default), split at random by ``seed``."""

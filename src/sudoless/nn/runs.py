@@ -87,7 +87,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
         if key not in config:
             raise InputError(f"{file}: '{key}' is missing")
     if not isinstance(config["data"], dict) or "source" not in config["data"]:
-        raise InputError(f"{file}: data needs a 'source' (xor, digits, shakespeare, text, npz, adding, copy)")
+        raise InputError(f"{file}: data needs a 'source' (xor, digits, mnist, shakespeare, text, npz, adding, "
+                         "copy)")
     if not isinstance(config["model"], list) or not config["model"]:
         raise InputError(f"{file}: model must be a non-empty list of layers")
     training = config.get("training") or {}
@@ -116,10 +117,12 @@ def load_data(spec: dict[str, Any], seed: int = 0, base: str | Path = ".", where
             return datasets.digits(seed=options.pop("seed", seed), **options)
         if source == "shakespeare":
             return datasets.shakespeare(**options)
-        if source in ("text", "npz"):
+        if source in ("text", "npz", "mnist"):
             if "path" not in options:
                 raise InputError(f"{where}: data source {source} needs a 'path'")
             options["path"] = Path(base) / options["path"]
+            if source == "mnist":
+                return datasets.mnist(seed=options.pop("seed", seed), **options)
             return datasets.text_file(**options) if source == "text" else datasets.npz_file(seed=seed, **options)
         if source in ("adding", "copy"):
             n = int(options.pop("examples", 2000))
@@ -129,8 +132,8 @@ def load_data(spec: dict[str, Any], seed: int = 0, base: str | Path = ".", where
             return datasets.Dataset(x, y, xv, yv, xv, yv)
     except TypeError as exc:
         raise InputError(f"{where}: data source {source}: {exc}") from None
-    raise InputError(f"{where}: unknown data source '{source}'; use xor, digits, shakespeare, text, npz, adding "
-                     "or copy")
+    raise InputError(f"{where}: unknown data source '{source}'; use xor, digits, mnist, shakespeare, text, npz, "
+                     "adding or copy")
 
 
 # -- model -------------------------------------------------------------------------------------------------
