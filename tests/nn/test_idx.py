@@ -74,7 +74,7 @@ def test_mnist_splits_shapes_and_scaling(tmp_path: Path) -> None:
     data = mnist(tmp_path, validation_fraction=0.2, seed=1)
     assert data.x_train.shape == (80, 28, 28, 1) and data.x_val.shape == (20, 28, 28, 1)
     assert data.x_test.shape == (30, 28, 28, 1) and data.y_test.dtype == np.int64
-    assert data.x_train.dtype == np.float32 and 0.0 == data.x_train.min() and data.x_train.max() == 1.0
+    assert data.x_train.dtype == np.float32 and data.x_train.min() == 0.0 and data.x_train.max() == 1.0
     flat = mnist(tmp_path, validation_fraction=0.0, images=False, limit=50)
     assert flat.x_train.shape == (50, 784) and flat.x_val is None and flat.x_test.shape == (30, 784)
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
