@@ -269,3 +269,18 @@ def test_execution_history(azkaban: AzkabanDb, target: Store, settings: Settings
     everything = import_azkaban(target, settings, options(azkaban, history="all"))
     assert everything.counts["executions"] == 1 and everything.skipped["executions"] == 1
     assert str(ancient) in imports.imported(target, origin_of(azkaban.url), "execution")
+
+
+def test_version_stored_but_not_recorded_is_not_stored_again(azkaban: AzkabanDb, sqlite_store: Store,
+                                                             settings: Settings) -> None:
+    """The window a kill can hit: a version stored, its ledger row not yet written. The next run knows the
+    version by its MD5 and records it instead of storing it a second time."""
+    build(azkaban)
+    import_azkaban(sqlite_store, settings, options(azkaban))
+    with sqlite_store.write() as conn:
+        conn.execute(t.azkaban_imports.delete().where(t.azkaban_imports.c.kind == "version",
+                                                      t.azkaban_imports.c.source_key.like("%/3")))
+    before = row_counts(sqlite_store)
+    report = import_azkaban(sqlite_store, settings, options(azkaban))
+    assert not report.counts and report.skipped["versions"] == 4
+    assert row_counts(sqlite_store) == {**before, "azkaban_imports": before["azkaban_imports"] + 1}

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from azkaban_import.azkaban_db import T0, azkaban_database
-from cli.test_flow_cli import assert_one_line_error, sudoless
+from cli.test_flow_cli import SUDOLESS, assert_one_line_error, sudoless
 from server.live import HELLO, make_zip
 from sudoless.flows.store import Store
 from sudoless.flows.store import projects as queries
@@ -65,3 +70,58 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(result, "holds a password", "--password-file")
     result = sudoless(home, "azkaban", "import", "--from", "mysql://root@127.0.0.1/azkaban", "--history", "soon")
     assert_one_line_error(result, "--history 'soon'")
+
+
+def test_resume_after_kill(tmp_path: Path) -> None:
+    """An import killed (SIGKILL) half-way is finished by the next run: every version once, byte-identical."""
+    home = tmp_path / "home"
+    db = f"sqlite:///{home / 'sudoless.db'}"
+    zips = [make_zip({**HELLO, "padding.bin": os.urandom(6000), "n.txt": str(n)}) for n in range(60)]
+    with azkaban_database() as azkaban:
+        project = azkaban.add_project("big", "alice", "many versions")
+        for n, data in enumerate(zips):
+            azkaban.upload(project, data, "alice", T0 + n)
+        env = {**os.environ, "SUDOLESS_HOME": str(home)}
+        env.pop("SUDOLESS_DB", None)
+        process = subprocess.Popen([str(SUDOLESS), "azkaban", "import", "--from", azkaban.url, "--db", db],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        recorded = 0
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            recorded = _recorded_versions(home / "sudoless.db")
+            if recorded >= 5:
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.01)
+        process.wait(timeout=30)
+        assert process.returncode == -signal.SIGKILL, "the import ended before it could be interrupted"
+        assert 5 <= recorded < len(zips)
+
+        again = sudoless(home, "azkaban", "import", "--from", azkaban.url, "--db", db, "--json")
+        assert again.returncode == 0, again.stderr
+        report = json.loads(again.stdout)
+        assert report["already_imported"]["projects"] == 1
+        assert report["already_imported"]["versions"] + report["imported"]["versions"] == len(zips)
+
+    store = Store(db)
+    try:
+        found = queries.get_project(store, name="big")
+        assert found is not None and found.version == len(zips)
+        versions = queries.list_versions(store, found.id)
+        assert sorted(v.version for v in versions) == list(range(1, len(zips) + 1))
+        for version in range(1, len(zips) + 1):
+            data = store.write_archive(found.id, version, tmp_path / f"{version}.zip").read_bytes()
+            assert data == zips[version - 1]
+        assert len(queries.project_events(store, found.id)) == 1 + len(zips)  # Azkaban's, each once
+    finally:
+        store.close()
+
+
+def _recorded_versions(path: Path) -> int:
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM azkaban_imports WHERE kind = 'version'").fetchone()[0])
+    except sqlite3.Error:
+        return 0  # not created yet

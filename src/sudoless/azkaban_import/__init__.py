@@ -73,12 +73,12 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
     if report.conflicts and options.on_conflict == "fail" and not options.dry_run:
         raise InputError("; ".join(report.conflicts))
     target = None if options.dry_run else store
-    done_versions = imports.imported(store, origin, "version")
+    ledger = {kind: imports.imported(store, origin, kind) for kind in ("version", "events")}
     users = {user.name for user in AccountRecords(store).users()}
     names: dict[int, str] = {}
     local: dict[int, tuple[int, str]] = {}
     for plan in plans:
-        local_id = import_project(target, settings, source, plan, done_versions, origin, report)
+        local_id = import_project(target, settings, source, plan, ledger, origin, report)
         names[plan.source.id] = plan.name
         local[plan.source.id] = (local_id or 0, plan.name)
         grants, notes = import_permissions(target, local_id or 0, plan.name, source.permissions(plan.source.id),

@@ -81,31 +81,39 @@ def _creator(source: AzkabanSource, project: ProjectRow) -> str:
 
 
 def import_project(store: Store | None, settings: Settings, source: AzkabanSource, plan: ProjectPlan,
-                   done_versions: dict[str, int], origin: str, report: Report) -> int | None:
-    """Import the versions of one project not imported before (``store`` None: only check them); returns
-    the project's id here (None when it does not exist yet: a dry run, or no version could be stored)."""
+                   ledger: dict[str, dict[str, int]], origin: str, report: Report) -> int | None:
+    """Import what of one project earlier runs did not (``store`` None: only check it); returns the
+    project's id here (None in a dry run for a project not imported yet).
+
+    ``ledger`` holds the earlier runs' ``version`` and ``events`` rows. A run killed between storing a
+    version and recording it is resumed by the zip's MD5: a stored version with the same one is that version.
+    """
     project = plan.source
-    started = store.clock() if store is not None else 0
-    new_versions = 0
     created = plan.local_id is None
     if created:
         report.add("projects")
         if store is not None:
-            plan.local_id = imports.create_imported_project(store, plan.name, project.description,
-                                                            _creator(source, project), project.create_time,
-                                                            project.active)
-            imports.record_import(store, origin, "project", str(project.id), plan.local_id)
+            plan.local_id = imports.create_imported_project(store, origin, str(project.id), plan.name,
+                                                            project.description, _creator(source, project),
+                                                            project.create_time, project.active)
     else:
         report.skipped["projects"] += 1
+    stored = _stored_md5(store, plan.local_id, ledger["version"])
+    new_versions = 0
     with tempfile.TemporaryDirectory(prefix="sudoless-azkaban-") as scratch:
         for version in source.versions(project.id):
             key = f"{project.id}/{version.version}"
-            if key in done_versions:
+            if key in ledger["version"]:
                 report.skipped["versions"] += 1
                 continue
             where = f"project {project.name} version {version.version}"
             if version.file_type not in ("zip", ""):
                 report.unmapped.append(f"{where}: a {version.file_type} upload; only zips are imported")
+                continue
+            if store is not None and plan.local_id is not None and version.md5 is not None \
+                    and bytes(version.md5).hex() in stored:
+                imports.record_import(store, origin, "version", key, stored.pop(bytes(version.md5).hex()))
+                report.skipped["versions"] += 1
                 continue
             path = Path(scratch) / f"{version.version}" / _zip_name(version.file_name, project.name)
             path.parent.mkdir()
@@ -117,7 +125,7 @@ def import_project(store: Store | None, settings: Settings, source: AzkabanSourc
             if store is not None and plan.local_id is not None:
                 try:
                     _, local, _ = upload_project(store, settings, path, version.uploader or "azkaban",
-                                                 name=plan.name, project_id=plan.local_id)
+                                                 name=plan.name, project_id=plan.local_id, log_event=False)
                 except SudolessError as exc:
                     report.unmapped.append(f"{where}: sudoless cannot load it: {exc}")
                     continue
@@ -125,19 +133,31 @@ def import_project(store: Store | None, settings: Settings, source: AzkabanSourc
                 imports.record_import(store, origin, "version", key, local)
             new_versions += 1
             report.add("versions")
-    if not (new_versions or created):
-        return plan.local_id
-    events = [{"event_type": EVENT_TYPES.get(int(e.event_type), f"EVENT_{e.event_type}"),
-               "event_time": int(e.event_time), "username": e.username or "",
-               "message": (e.message or "")[:project_rows.MAX_EVENT_CHARS]}
-              for e in source.events(project.id)]
-    if store is None or plan.local_id is None:
-        report.add("events", len(events) if created else 0)
-        return plan.local_id
-    imports.set_project_times(store, plan.local_id, project.create_time, project.modified_time,
-                              project.last_modified_by or "azkaban", project.description)
-    report.add("events", imports.replace_events(store, plan.local_id, started, events))
+    if store is not None and plan.local_id is not None and (new_versions or created):
+        imports.set_project_times(store, plan.local_id, project.create_time, project.modified_time,
+                                  project.last_modified_by or "azkaban", project.description)
+    _import_events(store, source, plan, ledger["events"].get(str(project.id), 0), origin, report)
     return plan.local_id
+
+
+def _stored_md5(store: Store | None, project_id: int | None, recorded: dict[str, int]) -> dict[str, int]:
+    """MD5 to version number of the project's stored versions that no ledger row claims (an interrupted run's)."""
+    if store is None or project_id is None:
+        return {}
+    claimed = set(recorded.values())
+    return {v.md5: v.version for v in project_rows.list_versions(store, project_id) if v.version not in claimed}
+
+
+def _import_events(store: Store | None, source: AzkabanSource, plan: ProjectPlan, done: int, origin: str,
+                   report: Report) -> None:
+    """Append the project's Azkaban events that earlier runs did not bring (the first ``done`` they did)."""
+    events = source.events(plan.source.id)
+    new = [{"event_type": EVENT_TYPES.get(int(e.event_type), f"EVENT_{e.event_type}"),
+            "event_time": int(e.event_time), "username": e.username or "",
+            "message": (e.message or "")[:project_rows.MAX_EVENT_CHARS]} for e in events[done:]]
+    report.add("events", len(new))
+    if store is not None and plan.local_id is not None and new:
+        imports.add_events(store, origin, str(plan.source.id), plan.local_id, new, len(events))
 
 
 def _zip_name(file_name: str, project: str) -> str:

@@ -173,7 +173,7 @@ class AzkabanSource:
 
     def events(self, project_id: int) -> list[Any]:
         return self.rows("SELECT event_type, event_time, username, message FROM project_events "
-                         "WHERE project_id = :p ORDER BY event_time", p=project_id)
+                         "WHERE project_id = :p ORDER BY event_time, event_type, username, message", p=project_id)
 
     # -- schedules and history ----------------------------------------------------------------------------
 

@@ -43,12 +43,14 @@ def flow_graph(flow: Flow) -> dict[str, Any]:
 
 
 def upload_project(store: Store, settings: Settings, path: Path, user: str, name: str | None = None,
-                   description: str = "", project_id: int | None = None) -> tuple[int, int, Project]:
+                   description: str = "", project_id: int | None = None,
+                   log_event: bool = True) -> tuple[int, int, Project]:
     """Validate a project directory or zip and store it as the project's next version.
 
     Nothing is stored unless the whole project validates; the previous version stays current.
     ``project_id`` names the project to add the version to (an import's, which may be inactive); without
-    it the active project called ``name`` is used, created for ``user`` when missing.
+    it the active project called ``name`` is used, created for ``user`` when missing. ``log_event`` False
+    keeps the upload out of the project's event log (an import brings the original's).
     """
     path = Path(path)
     if not path.exists():
@@ -69,7 +71,7 @@ def upload_project(store: Store, settings: Settings, path: Path, user: str, name
         flows = {fid: (flow.embedded, flow_graph(flow)) for fid, flow in project.flows.items()}
         if project_id is None:
             project_id = store.project_id(project.name, create_as=user, description=description)
-        version = store.add_version(project_id, archive, flows, project.flow_version, user)
+        version = store.add_version(project_id, archive, flows, project.flow_version, user, log_event)
     from sudoless.flows.triggers.instances import sync_project_triggers  # it submits flows through this module
 
     sync_project_triggers(store, settings, project_id, project, user)

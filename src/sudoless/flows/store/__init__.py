@@ -145,8 +145,10 @@ class Store:
             return project_id
 
     def add_version(self, project_id: int, archive: Path, flows: dict[str, tuple[bool, dict[str, Any]]],
-                    flow_version: str, uploader: str) -> int:
-        """Store a new project version (archive in chunks, flow graphs as JSON) in one transaction."""
+                    flow_version: str, uploader: str, log_event: bool = True) -> int:
+        """Store a new project version (archive in chunks, flow graphs as JSON) in one transaction.
+
+        ``log_event`` False leaves the project's event log alone (an import brings the original upload's)."""
         data = archive.read_bytes()
         with self.write() as conn:
             current = conn.execute(sa.select(t.projects.c.version).where(t.projects.c.id == project_id)
@@ -168,7 +170,8 @@ class Store:
                     for flow_id, (embedded, graph) in flows.items()])
             conn.execute(t.projects.update().where(t.projects.c.id == project_id).values(
                 version=version, modified_time=now, modified_by=uploader))
-            self._event(conn, project_id, "UPLOADED", uploader, f"Uploaded project files zip {archive.name}")
+            if log_event:
+                self._event(conn, project_id, "UPLOADED", uploader, f"Uploaded project files zip {archive.name}")
         return version
 
     def current_version(self, project_id: int) -> int:

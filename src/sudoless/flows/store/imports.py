@@ -13,7 +13,7 @@ from sudoless.flows.store import tables as t
 if TYPE_CHECKING:
     from sudoless.flows.store import Store
 
-__all__ = ["create_imported_project", "imported", "insert_execution", "record_import", "replace_events",
+__all__ = ["add_events", "create_imported_project", "imported", "insert_execution", "record_import",
            "set_project_times", "set_version_time"]
 
 
@@ -27,8 +27,15 @@ def imported(store: Store, origin: str, kind: str) -> dict[str, int]:
 
 def record_import(store: Store, origin: str, kind: str, source_key: str, local_id: int) -> None:
     with store.write() as conn:
-        conn.execute(t.azkaban_imports.insert().values(origin=origin, kind=kind, source_key=source_key,
-                                                       local_id=local_id, imported_time=store.clock()))
+        _record(conn, store, origin, kind, source_key, local_id)
+
+
+def _record(conn: sa.Connection, store: Store, origin: str, kind: str, source_key: str, local_id: int) -> None:
+    """Insert or replace one ledger row."""
+    a = t.azkaban_imports
+    conn.execute(a.delete().where(a.c.origin == origin, a.c.kind == kind, a.c.source_key == source_key))
+    conn.execute(a.insert().values(origin=origin, kind=kind, source_key=source_key, local_id=local_id,
+                                   imported_time=store.clock()))
 
 
 def set_version_time(store: Store, project_id: int, version: int, upload_time: int) -> None:
@@ -48,25 +55,21 @@ def set_project_times(store: Store, project_id: int, created_time: int, modified
             description=description))
 
 
-def replace_events(store: Store, project_id: int, since: int, events: Iterable[dict[str, Any]]) -> int:
-    """Drop the events this import's own writes logged for the project (at or after ``since``) and insert
-    Azkaban's log in their place, so the project's history reads as it did in Azkaban. Events no newer than
-    the project's latest earlier event came with a previous run and are not inserted again. Returns how many
-    were inserted."""
-    e = t.project_events
+def add_events(store: Store, origin: str, source_key: str, project_id: int, events: list[dict[str, Any]],
+               total: int) -> None:
+    """Append Azkaban events to a project's log and record that the first ``total`` of its events are in, in
+    one transaction, so that an interrupted import neither loses nor repeats one."""
     with store.write() as conn:
-        conn.execute(e.delete().where(e.c.project_id == project_id, e.c.event_time >= since))
-        latest = conn.execute(sa.select(sa.func.max(e.c.event_time)).where(e.c.project_id == project_id)).scalar()
-        rows = [row for row in events if latest is None or row["event_time"] > latest]
-        if rows:
-            conn.execute(e.insert(), [{"project_id": project_id, **row} for row in rows])
-    return len(rows)
+        if events:
+            conn.execute(t.project_events.insert(), [{"project_id": project_id, **row} for row in events])
+        _record(conn, store, origin, "events", source_key, total)
 
 
-def create_imported_project(store: Store, name: str, description: str, user: str, created_time: int,
-                            active: bool) -> int:
+def create_imported_project(store: Store, origin: str, source_key: str, name: str, description: str, user: str,
+                            created_time: int, active: bool) -> int:
     """Insert an imported project as Azkaban had it, deleted ones included (those may share the name of an
-    active project, as in Azkaban, which is why this is not :func:`projects.create_project`)."""
+    active project, as in Azkaban, which is why this is not :func:`projects.create_project`), with its ledger
+    row in the same transaction."""
     with store.write() as conn:
         result = conn.execute(t.projects.insert().values(
             name=name, active=active, description=description, version=0, created_time=created_time,
@@ -74,6 +77,7 @@ def create_imported_project(store: Store, name: str, description: str, user: str
         project_id = int(result.inserted_primary_key[0])
         conn.execute(t.project_proxy_users.insert().values(project_id=project_id, name=user,
                                                            added_time=created_time, added_by=user))
+        _record(conn, store, origin, "project", source_key, project_id)
     return project_id
 
 
@@ -88,6 +92,5 @@ def insert_execution(store: Store, origin: str, source_key: str, execution: dict
         for name, attempt, start, data in logs:
             conn.execute(t.logs.insert().values(exec_id=exec_id, name=name, attempt=attempt, start_byte=start,
                                                 end_byte=start + len(data), data=data))
-        conn.execute(t.azkaban_imports.insert().values(origin=origin, kind="execution", source_key=source_key,
-                                                       local_id=exec_id, imported_time=store.clock()))
+        _record(conn, store, origin, "execution", source_key, exec_id)
     return exec_id
