@@ -58,3 +58,14 @@ def wide(layers: int = 10, width: int = 20) -> dict[str, str]:
 
 def zipped(files: dict[str, str]) -> bytes:
     return make_zip(files)
+
+
+def broken_in_the_middle(layers: int = 6, width: int = 10) -> dict[str, str]:
+    """:func:`wide`'s shape (``layers*width+1`` jobs) with one job in the middle layer failing with an error
+    on stderr: everything downstream of it does not run."""
+    files = wide(layers, width)
+    middle = f"L{layers // 2:02d}_{width // 2:02d}"
+    deps = files[f"{middle}.job"].split("\n", 1)[1]
+    files[f"{middle}.job"] = ('type=command\ncommand=sh -c "echo loading partition 7; '
+                              'echo ERROR: partition 7 is corrupt >&2; exit 3"\n' + deps)
+    return files

@@ -74,7 +74,7 @@
   const graph = new window.GraphView(document.getElementById("graph"), {
     label: `Graph of execution ${data.execid}`,
     expanded,
-    onActivate: (id) => { openLog(id); document.getElementById("log-section").scrollIntoView({block: "start"}); },
+    onActivate: (id) => showLogOf(id),
     onExpand: (id) => {
       if (expanded.has(id)) {
         for (const e of [...expanded]) if (e === id || e.startsWith(id + ":")) expanded.delete(e);
@@ -84,21 +84,47 @@
   });
   function loadGraph() {
     const url = data.layoutUrl + (expanded.size ? "?expand=" + encodeURIComponent([...expanded].join(",")) : "");
-    return graph.load(url).then(() => graph.setStatuses(statuses()));
+    return graph.load(url).then(() => { graph.setStatuses(statuses()); focusFirstFailure(); });
   }
 
   // -- job table ---------------------------------------------------------------------------------------
   const tbody = document.querySelector("#job-table tbody");
   const rows = new Map();
-  // Jobs by first start (jobs not started yet last), then by name.
+  // Failed jobs first (the earliest failure on top), then jobs by first start (not started yet last), then name.
+  const FAILED = new Set(["FAILED"]);
+  const ACTIVE = new Set(["RUNNING", "QUEUED", "DISPATCHING", "PREPARING", "KILLING", "PAUSED"]);
   function order() {
     const first = new Map();
     for (const run of attempts.values()) {
       if (run.start >= 0) first.set(run.id, Math.min(first.get(run.id) ?? Infinity, run.start));
     }
     const at = (id) => first.get(id) ?? Infinity;
-    return [...latest.values()].sort((a, b) => at(a.id) - at(b.id) || a.id.localeCompare(b.id));
+    const failedAt = (run) => (FAILED.has(run.status) ? (run.end >= 0 ? run.end : Infinity) : null);
+    return [...latest.values()].sort((a, b) => {
+      const fa = failedAt(a), fb = failedAt(b);
+      if ((fa === null) !== (fb === null)) return fa === null ? 1 : -1;
+      if (fa !== null && fa !== fb) return fa - fb;
+      return at(a.id) - at(b.id) || a.id.localeCompare(b.id);
+    });
   }
+  const filterInputs = [...document.querySelectorAll("#job-filter input")];
+  const wantedFilter = () => (filterInputs.find((i) => i.checked) || {value: "all"}).value;
+  const matches = (run, filter) => filter === "all" || (filter === "failed" ? FAILED.has(run.status) : ACTIVE.has(run.status));
+  function applyFilter(runs) {
+    const filter = wantedFilter();
+    let shown = 0;
+    for (const run of runs) {
+      const visible = matches(run, filter);
+      rows.get(run.id).hidden = !visible;
+      if (visible) shown++;
+    }
+    document.getElementById("job-filter-empty").hidden = shown > 0;
+    for (const name of ["failed", "running", "all"]) {
+      document.getElementById(`count-${name}`).textContent = `(${runs.filter((r) => matches(r, name)).length})`;
+    }
+  }
+  for (const input of filterInputs) input.addEventListener("change", () => applyFilter(order()));
+
   let shownOrder = "";
   function renderTable() {
     const runs = order();
@@ -106,7 +132,7 @@
       let row = rows.get(run.id);
       if (!row) {
         const logButton = S.el("button", {type: "button", class: "link", text: "Log",
-          "aria-label": `Log of ${run.id}`, onclick: () => { openLog(run.id); document.getElementById("log-section").scrollIntoView({block: "start"}); }});
+          "aria-label": `Log of ${run.id}`, onclick: () => showLogOf(run.id)});
         row = S.el("tr", {dataset: {job: run.id}},
           S.el("th", {scope: "row", class: "job-name", text: run.id}), S.el("td", {text: run.type}), S.el("td"), S.el("td"),
           S.el("td"), S.el("td"), S.el("td"), S.el("td", {}, logButton));
@@ -128,6 +154,46 @@
       tbody.append(...runs.map((run) => rows.get(run.id)));
       if (focused && tbody.contains(focused)) focused.focus();
     }
+    applyFilter(runs);
+  }
+
+  // -- failure banner: the first job that failed, named with the first error lines of its log -----------------
+  const ERROR_LINE = /\b(ERROR|FATAL|CRITICAL|Exception|Traceback|stderr)\b|Error:/;
+  const banner = document.getElementById("failure-banner");
+  let bannerJob = null;
+  const showLogOf = (id) => { openLog(id); document.getElementById("log-section").scrollIntoView({block: "start"}); };
+  document.getElementById("failure-open").addEventListener("click", () => { if (bannerJob) showLogOf(bannerJob); });
+  function firstFailure() {
+    return order().find((run) => FAILED.has(run.status)) || null;
+  }
+  async function renderBanner() {
+    const failure = firstFailure();
+    const count = [...latest.values()].filter((run) => FAILED.has(run.status)).length;
+    banner.hidden = !failure;
+    if (!failure) return;
+    document.getElementById("failure-more").textContent = count > 1 ? `and ${count - 1} more failed job(s)` : "";
+    if (failure.id === bannerJob) return;
+    bannerJob = failure.id;
+    document.getElementById("failure-job").textContent = failure.id;
+    document.getElementById("failure-open").setAttribute("aria-label", `Open the log of ${failure.id}`);
+    const excerpt = document.getElementById("failure-excerpt");
+    excerpt.textContent = "";
+    try {
+      const page = await S.get(data.logUrl, {job: failure.id, attempt: failure.attempt, offset: -1, length: 16384});
+      const lines = (page.data || "").split("\n").filter((line) => line.trim());
+      const errors = lines.filter((line) => ERROR_LINE.test(line));
+      excerpt.textContent = (errors.length ? errors.slice(0, 5) : lines.slice(-5)).join("\n");
+    } catch (e) {
+      excerpt.textContent = "";
+    }
+  }
+  let graphFocused = false;
+  function focusFirstFailure() {
+    const failure = firstFailure();
+    if (!failure || graphFocused || !graph.nodes) return;
+    const parts = failure.id.split(":");  // an inner job of a collapsed embedded flow: its outermost node
+    const id = [...parts.keys()].map((i) => parts.slice(0, parts.length - i).join(":")).find((n) => graph.nodes.has(n));
+    if (id) { graph.focusNode(id, false); graphFocused = true; }
   }
 
   // -- timeline (Gantt) ----------------------------------------------------------------------------------
@@ -176,6 +242,8 @@
     renderTimeline();
     graph.setStatuses(statuses());
     refreshLogChoices();
+    renderBanner();
+    focusFirstFailure();
   }
 
   // -- polling -------------------------------------------------------------------------------------------
@@ -307,7 +375,7 @@
   merge(data.state);
   renderAll();
   loadGraph();
-  const failed = [...latest.values()].find((r) => r.status === "FAILED");
+  const failed = firstFailure();
   openLog(failed ? failed.id : "");
   schedule();
 })();
