@@ -16,7 +16,12 @@ from sudoless.errors import InputError
 
 @cli.group()
 def routes() -> None:
-    """Plan one route per dispatcher from a depot (VRPLIB/TSPLIB, CSV or JSON instances)."""
+    """Plan one route per dispatcher from a depot (VRPLIB/TSPLIB, Solomon, CSV or JSON instances).
+
+    Time windows and service times (Solomon files, VRPLIB with TIME_WINDOW_SECTION) are kept by the engine
+    and cores solvers; a plan then lists each stop's arrival, wait, departure and load left on board. Ids in
+    plans are the file's own; for VRPLIB/TSPLIB the depot is 0 and node k+1 is stop k (CVRPLIB .sol numbering).
+    """
 
 
 @routes.command()
@@ -64,7 +69,8 @@ def routes() -> None:
     "--metric",
     type=click.Choice(["euclidean", "rounded", "geo"]),
     default=None,
-    help="Distance: real planar, rounded per edge (TSPLIB), great circle on lat/lon (default: the file's).",
+    help="Distance: real planar, rounded per edge (TSPLIB nint), great circle on lat/lon. Default: the file's "
+    "(VRPLIB/TSPLIB EUC_2D rounded, as their best-knowns; Solomon real; CSV/JSON real or geo).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -172,7 +178,14 @@ def solve(
 @click.option("--min-stops", type=int, default=0, show_default=True)
 @click.option("--max-stops", type=int, default=None)
 @click.option("--max-distance", type=float, default=None)
-@click.option("--metric", type=click.Choice(["euclidean", "rounded", "geo"]), default=None)
+@click.option(
+    "--metric",
+    type=click.Choice(["euclidean", "rounded", "geo"]),
+    default=None,
+    help="Default: the metric the plan records (our JSON output does), else the file's: VRPLIB/TSPLIB "
+    "EUC_2D rounded per edge (TSPLIB nint, the convention of the CVRPLIB/TSPLIB best-knowns), EXPLICIT its "
+    "matrix, Solomon real-valued euclidean (its literature's convention), CSV/JSON euclidean or geo on lat/lon.",
+)
 @json_option
 def check_command(
     file: Path,
@@ -187,21 +200,25 @@ def check_command(
 ) -> None:
     """Check SOLUTION (our JSON output or a CVRPLIB .sol) against FILE: each location once, limits, costs.
 
-    The fleet is the solution's number of routes unless -k says otherwise (then more routes than K is a
-    violation). Exits 1 when the solution is infeasible or its claimed costs are wrong.
+    Everything is recomputed from FILE: route distances, loads, time windows and each stop's arrival, wait,
+    departure and load; every such figure the plan states (totals, per route, per stop) must match. The fleet
+    is the solution's number of routes unless -k says otherwise (then more routes than K is a violation).
+    Exits 1 when the solution is infeasible or any figure it claims is wrong.
     """
     from sudoless.routing import check, read_problem
     from sudoless.routing.formats import locate, read_stops
 
-    claimed: dict[str, float] = {}
+    plan: dict[str, object] = {}
     if solution.suffix.lower() == ".json" and solution.is_file():
         try:
             doc = json.loads(solution.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             doc = None
         if isinstance(doc, dict):
-            claimed = {k: doc[k] for k in ("total_distance", "makespan") if isinstance(doc.get(k), int | float)}
+            plan = doc
             objective = objective or doc.get("objective_kind")
+            if metric is None and doc.get("metric") in ("euclidean", "rounded", "geo"):
+                metric = doc["metric"]
     # the solution is read first: without -k its routes are the fleet (a CVRPLIB X .sol, a plan of ours)
     stops = read_stops(solution)
     fleet = dispatchers if dispatchers is not None else len(stops.routes)
@@ -223,12 +240,15 @@ def check_command(
         where = "-k" if dispatchers is not None else f"the {fleet} routes of {solution}"
         raise InputError(f"{exc} (fleet size from {where})") from None
     routes_found = locate(stops, problem, solution)
-    report = check(problem, routes_found, claimed=claimed)
+    report = check(problem, routes_found, plan=plan)
     if as_json:
         emit_json(report.as_dict())
     else:
         status = "feasible" if report.feasible else "INFEASIBLE"
-        click.echo(f"{status}: {len(routes_found)} routes, total {report.total:g}, longest {report.makespan:g}")
+        click.echo(
+            f"{status}: {len(routes_found)} routes, total {report.total:g}, longest {report.makespan:g} "
+            f"({problem.metric.value} distances)"
+        )
         for line in report.violations:
             click.echo(f"violation: {line}")
     if not report.feasible:

@@ -6,7 +6,8 @@ instance searches, then sectors of routes re-optimised in parallel; on one core,
 :data:`CORES_FROM` locations, PyVRP alone); above the dense limit, parts of one giant tour solved on Spark and
 stitched. For the makespan (and the blend) on a dense instance, PyVRP asked for plans under ever lower caps on
 the route length (:mod:`sudoless.routing.minmax`), on every core: it beat divide and conquer's min-max search on
-kroA200, lin318, rat783 and pcb1173 in the benchmark (benchmarks/README.md, routing.py).
+kroA200, lin318, rat783 and pcb1173 in the benchmark (benchmarks/README.md, routing.py). With time windows,
+PyVRP (alone, or on every core from :data:`CORES_FROM` locations); the other solvers refuse them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ CORES_FROM = 100  # below, one PyVRP search reaches the best-knowns in seconds: 
 
 
 def choose(problem: Problem) -> str:
+    if problem.timed:  # only PyVRP knows the windows (sudoless.routing.windows)
+        several = (os.cpu_count() or 1) > 1
+        return "cores" if problem.dense and several and problem.n >= CORES_FROM else "engine"
     if problem.n <= EXACT_UP_TO:
         return "exact"
     if not problem.dense:
@@ -46,6 +50,10 @@ def solve(
         raise InputError(f"unknown solver '{solver}'; use one of {', '.join(SOLVERS)}")
     started = time.monotonic()
     chosen = choose(problem) if solver == "auto" else solver
+    if problem.timed:
+        from sudoless.routing.windows import refuse
+
+        refuse(problem, chosen if problem.dense else "parts")
     if chosen == "exact":
         from sudoless.routing.exact import solve_exact
 

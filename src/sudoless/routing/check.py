@@ -2,13 +2,17 @@
 
 It shares nothing with the solvers but the instance: distances are recomputed here in plain Python from the
 coordinates (or the given matrix) rather than taken from :class:`Problem`'s cached matrix, so a bug in the
-solvers' distance code cannot hide itself.
+solvers' distance code cannot hide itself. Time windows are checked on a schedule recomputed here too (same
+conventions as :mod:`sudoless.routing.windows`, separate code). Given the plan document, every figure in it
+(totals, each route's distance, load and times, each stop's arrival, wait, departure and load) is compared with
+the recomputation: the check trusts no field of the plan.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from sudoless.routing.model import EARTH_RADIUS_M, Metric, Objective, Problem, idle_dispatchers, rounded
 
@@ -26,6 +30,7 @@ class CheckReport:
     objective: float = 0.0
     claimed: dict[str, float] = field(default_factory=dict)  # values from the solution file that differ
     idle: list[int] = field(default_factory=list)  # 1-based numbers of the dispatchers with no stops
+    times: list[dict[str, Any]] = field(default_factory=list)  # per route: start, end, stops' times (timed only)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form, figures rounded as in a solver's plan."""
@@ -39,7 +44,16 @@ class CheckReport:
             "route_loads": [rounded(x) for x in self.loads],
             "routes": len(self.lengths),
             "idle": self.idle,
+            **({"route_times": [_rounded_times(t) for t in self.times]} if self.times else {}),
         }
+
+
+def _rounded_times(times: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "start": rounded(times["start"]),
+        "end": rounded(times["end"]),
+        "schedule": [{key: rounded(v) for key, v in stop.items()} for stop in times["schedule"]],
+    }
 
 
 def _distance(problem: Problem, i: int, j: int) -> float:
@@ -54,8 +68,90 @@ def _distance(problem: Problem, i: int, j: int) -> float:
     return float(int(d + 0.5)) if problem.metric == Metric.ROUNDED else d
 
 
-def check(problem: Problem, routes: list[list[int]], claimed: dict[str, float] | None = None) -> CheckReport:
-    """Check ``routes`` (location indices, depot implicit) against every rule of ``problem``."""
+def _timed(problem: Problem, k: int, route: list[int], bad: list[str]) -> dict[str, Any]:
+    """Route ``k``'s schedule recomputed from the instance, its window and day-length violations appended."""
+
+    def opens(i: int) -> float:
+        return 0.0 if problem.windows is None else float(problem.windows[i][0])
+
+    def closes(i: int) -> float:
+        return math.inf if problem.windows is None else float(problem.windows[i][1])
+
+    def serve(i: int) -> float:
+        return 0.0 if problem.service is None else float(problem.service[i])
+
+    if not route:
+        return {"start": opens(0), "end": opens(0), "schedule": []}
+    start = max(opens(0), opens(route[0]) - _distance(problem, 0, route[0]))
+    on_board = sum(float(problem.demands[i]) for i in route)  # type: ignore[index]
+    clock, here, stops = start + serve(0), 0, []
+    for i in route:
+        arrival = clock + _distance(problem, here, i)
+        if arrival > closes(i) + TOLERANCE:
+            bad.append(f"route {k} reaches {problem.ids[i]} at {arrival:g}, after its window closes at {closes(i):g}")
+        begin = max(arrival, opens(i))
+        on_board -= float(problem.demands[i])  # type: ignore[index]
+        clock, here = begin + serve(i), i
+        stops.append({"arrival": arrival, "wait": begin - arrival, "departure": clock, "load": on_board})
+    end = clock + _distance(problem, here, 0)
+    if end > closes(0) + TOLERANCE:
+        bad.append(f"route {k} is back at the depot at {end:g}, after the day ends at {closes(0):g}")
+    return {"start": start, "end": end, "schedule": stops}
+
+
+def _differs(mine: float, value: object) -> bool:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return True
+    return abs(mine - float(value)) > 1e-6 * max(1.0, abs(mine))
+
+
+def _compare_plan(report: CheckReport, plan: dict[str, Any], bad: list[str]) -> None:
+    """Every figure of the plan document against the recomputation (a field present must be right)."""
+    mine = {"total_distance": report.total, "makespan": report.makespan, "objective": report.objective}
+    for key, value in mine.items():
+        if key in plan and _differs(value, plan[key]):
+            report.claimed[key] = plan[key]
+            bad.append(f"claimed {key} {plan[key]!r} differs from the recomputed {value:g}")
+    claimed_routes = plan.get("routes")
+    if not isinstance(claimed_routes, list):
+        return
+    for k, entry in enumerate(claimed_routes, start=1):
+        if not isinstance(entry, dict) or k > len(report.lengths):
+            continue
+        figures = {"distance": report.lengths[k - 1], "load": report.loads[k - 1]}
+        if k <= len(report.times):
+            figures.update(start=report.times[k - 1]["start"], end=report.times[k - 1]["end"])
+        for key, value in figures.items():
+            if key in entry and _differs(value, entry[key]):
+                bad.append(f"route {k}: claimed {key} {entry[key]!r} differs from the recomputed {value:g}")
+        if "dispatcher" in entry and entry["dispatcher"] != k:
+            bad.append(f"route {k}: claimed dispatcher {entry['dispatcher']!r}, but it is route {k} of the plan")
+        stops = entry.get("schedule")
+        if stops is None:
+            continue
+        mine_stops = report.times[k - 1]["schedule"] if k <= len(report.times) else []
+        if not isinstance(stops, list) or len(stops) != len(mine_stops):
+            bad.append(f"route {k}: the schedule does not list its {len(mine_stops)} stops")
+            continue
+        for j, (theirs, ours) in enumerate(zip(stops, mine_stops, strict=True), start=1):
+            if not isinstance(theirs, dict):
+                bad.append(f"route {k} stop {j}: not an object")
+                continue
+            for key, value in ours.items():
+                if key in theirs and _differs(value, theirs[key]):
+                    bad.append(
+                        f"route {k} stop {j}: claimed {key} {theirs[key]!r} differs from the recomputed {value:g}"
+                    )
+
+
+def check(
+    problem: Problem,
+    routes: list[list[int]],
+    claimed: dict[str, float] | None = None,
+    plan: dict[str, Any] | None = None,
+) -> CheckReport:
+    """Check ``routes`` (location indices, depot implicit) against every rule of ``problem``; ``claimed``
+    totals or a whole ``plan`` document (our JSON output) have every figure compared with the recomputation."""
     report = CheckReport(feasible=True)
     bad = report.violations
     nonempty = [r for r in routes if r]
@@ -82,6 +178,8 @@ def check(problem: Problem, routes: list[list[int]], claimed: dict[str, float] |
         load = sum(float(problem.demands[i]) for i in valid)  # type: ignore[index]
         report.lengths.append(length)
         report.loads.append(load)
+        if problem.timed:
+            report.times.append(_timed(problem, k, valid, bad))
         if problem.capacity is not None and load > problem.capacity + TOLERANCE:
             bad.append(f"route {k} carries {load:g}, over the capacity {problem.capacity:g}")
         if problem.max_stops is not None and len(valid) > problem.max_stops:
@@ -99,10 +197,6 @@ def check(problem: Problem, routes: list[list[int]], claimed: dict[str, float] |
     report.objective = {Objective.TOTAL: report.total, Objective.MAKESPAN: report.makespan}.get(
         problem.objective, report.total + problem.makespan_weight * report.makespan
     )
-    for key, value in (claimed or {}).items():
-        mine = {"total_distance": report.total, "makespan": report.makespan, "objective": report.objective}.get(key)
-        if mine is not None and value is not None and abs(mine - value) > 1e-6 * max(1.0, abs(mine)):
-            report.claimed[key] = value
-            bad.append(f"claimed {key} {value:g} differs from the recomputed {mine:g}")
+    _compare_plan(report, {**(plan or {}), **(claimed or {})}, bad)
     report.feasible = not bad
     return report

@@ -49,6 +49,8 @@ def subproblem(problem: Problem, members: np.ndarray | list[int], dispatchers: i
         "objective": problem.objective,
         "makespan_weight": problem.makespan_weight,
         "metric": problem.metric,
+        "windows": None if problem.windows is None else problem.windows[nodes],
+        "service": None if problem.service is None else problem.service[nodes],
     }
     if problem.metric == Metric.MATRIX or problem.coords is None:
         fields["matrix"] = problem.distances(nodes, nodes)

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from sudoless.errors import ConfigError
+from sudoless.errors import ConfigError, InputError
 from sudoless.routing.check import check
 from sudoless.routing.decompose import Part
 from sudoless.routing.improve import improve
@@ -69,7 +69,20 @@ class Engine:
             alone = int((self.matrix[0, 1:] + self.matrix[1:, 0]).max())
             vehicle["max_distance"] = max(int(np.floor(limit * self.scale + 1e-6)), alone)
         durations = np.zeros_like(self.matrix)
-        if p.min_stops >= 1:
+        clients = [pv.Client(location=i, delivery=loads[i]) for i in range(1, p.n + 1)]
+        depot = pv.Depot(location=0)
+        if p.timed:  # travel time = distance; rounded up, so a plan on time in PyVRP's units is on time exactly
+            durations = self._up(p.matrix)  # type: ignore[arg-type]
+            early, late, serve = self._windows()
+            clients = [
+                pv.Client(
+                    location=i, delivery=loads[i], service_duration=serve[i], tw_early=early[i], tw_late=late[i]
+                )
+                for i in range(1, p.n + 1)
+            ]
+            depot = pv.Depot(location=0, tw_early=early[0], tw_late=late[0], service_duration=serve[0])
+            vehicle.update(tw_early=early[0], tw_late=late[0])
+        elif p.min_stops >= 1:
             # every dispatcher must work: a "duration" of `reward` on each leg between two clients, costed per
             # unit, makes a plan with r routes cost its distance + reward * (n - r). Cutting a route in two at a
             # leg (i, j) adds at most d(i, 0) + d(0, j) < reward (and keeps every limit under the triangle
@@ -81,12 +94,25 @@ class Engine:
             vehicle["unit_duration_cost"] = 1
         return pv.ProblemData(
             locations=[pv.Location(float(x), float(y)) for x, y in coords],
-            clients=[pv.Client(location=i, delivery=loads[i]) for i in range(1, p.n + 1)],
-            depots=[pv.Depot(location=0)],
+            clients=clients,
+            depots=[depot],
             vehicle_types=[pv.VehicleType(**vehicle)],
             distance_matrices=[self.matrix],
             duration_matrices=[durations],
         )
+
+    def _up(self, values: np.ndarray) -> np.ndarray:
+        return np.ceil(np.asarray(values, dtype=float) * self.scale - 1e-9).astype(np.int64)
+
+    def _windows(self) -> tuple[list[int], list[int], list[int]]:
+        """Opening (rounded up), closing (rounded down) and service (rounded up) times in PyVRP's units."""
+        p, huge = self.problem, np.iinfo(np.int64).max
+        n1 = p.n + 1
+        windows = p.windows if p.windows is not None else np.array([[0.0, np.inf]] * n1)
+        early = [int(x) for x in self._up(windows[:, 0])]
+        late = [huge if not np.isfinite(x) else int(np.floor(x * self.scale + 1e-9)) for x in windows[:, 1]]
+        serve = [int(x) for x in self._up(p.service if p.service is not None else np.zeros(n1))]
+        return early, late, serve
 
     def solve(
         self,
@@ -151,6 +177,9 @@ def resolve(part: Part, routes: list[list[int]], seconds: float, seed: int) -> l
 def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0, workers: int = 1) -> Solution:
     """PyVRP on the whole (dense) problem, with min-max balancing and minimum stops added on top; ``workers``
     processes probe caps for the makespan in parallel (:mod:`sudoless.routing.minmax`)."""
+    from sudoless.routing.windows import refuse
+
+    refuse(problem, "engine")
     started = time.monotonic()
     deadline = started + time_limit
     if problem.objective == Objective.MAKESPAN:
@@ -171,6 +200,14 @@ def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0, work
         else:  # the blend: from the shortest plan, which may be the best blend already
             start, _ = Engine(problem).solve(BLEND_START * time_limit, seed)
         routes, probes = lower_cap(problem, start, deadline - POLISH * time_limit, seed, workers)
+    elif problem.timed:  # PyVRP alone: the cut and the local search below do not know the windows
+        routes, ok = Engine(problem).solve(time_limit, seed)
+        if not ok:
+            raise InputError(
+                f"{problem.name}: no plan found that keeps every time window and limit in {time_limit:g} s; "
+                "allow more time or more dispatchers"
+            )
+        return Solution(routes, "engine", time.monotonic() - started)
     else:
         routes, ok = Engine(problem).solve(time_limit * (0.7 if problem.min_stops else 0.95), seed)
         if not ok:  # PyVRP ended over a limit (seen on 1,500-customer parts with max stops): a cut that keeps them

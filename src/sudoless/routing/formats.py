@@ -1,6 +1,8 @@
 """Reading instances and solutions, writing solutions.
 
-In: VRPLIB/TSPLIB files (``.vrp``, ``.tsp``, read with the ``vrplib`` package; node 1 is the depot), CSV with a
+In: VRPLIB/TSPLIB files (``.vrp``, ``.tsp``, read with the ``vrplib`` package; node 1 is the depot; with
+TIME_WINDOW_SECTION and SERVICE_TIME_SECTION when present), Solomon text files (``.txt``,
+:mod:`sudoless.routing.solomon`), CSV with a
 header ``id,x,y[,demand]`` or ``id,lat,lon[,demand]`` (depot on the first row), and JSON (``{"locations":
 [{"id", "x", "y", "demand"}...], "capacity", "metric", "matrix"}``, depot first). Solutions in: our JSON output
 or a CVRPLIB ``.sol`` file. Out: JSON, CSV (one row per stop) and GeoJSON (one LineString per route).
@@ -32,14 +34,23 @@ def read_problem(
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
-    if suffix in (".vrp", ".tsp"):
+    if suffix not in (".vrp", ".tsp", ".csv", ".json") and _looks_solomon(path):
+        from sudoless.routing.solomon import read_solomon
+
+        fields = read_solomon(path)
+        fleet = fields.pop("dispatchers")
+        dispatchers = fleet if dispatchers is None else dispatchers
+    elif suffix in (".vrp", ".tsp"):
         fields = _read_vrplib(path)
     elif suffix == ".csv":
         fields = _read_csv(path)
     elif suffix == ".json":
         fields = _read_json(path)
     else:
-        raise InputError(f"{path}: unknown instance format '{suffix}'; use .vrp/.tsp (VRPLIB), .csv or .json")
+        raise InputError(
+            f"{path}: unknown instance format '{suffix}'; use .vrp/.tsp (VRPLIB), .csv, .json "
+            "or a Solomon text file (VEHICLE and CUSTOMER sections)"
+        )
     if metric is not None:
         fields["metric"] = Metric(metric)
     fields.setdefault("name", path.stem)
@@ -49,6 +60,13 @@ def read_problem(
     limits = {k: v for k, v in limits.items() if v is not None}
     fields.update(limits)
     return Problem(dispatchers=dispatchers, **fields)
+
+
+def _looks_solomon(path: Path) -> bool:
+    from sudoless.routing.solomon import is_solomon
+
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return is_solomon(handle.read(2000))
 
 
 def _read_vrplib(path: Path) -> dict[str, Any]:
@@ -82,6 +100,14 @@ def _read_vrplib(path: Path) -> dict[str, Any]:
         fields["demands"] = np.asarray(data["demand"], dtype=float)
     if "capacity" in data:
         fields["capacity"] = float(data["capacity"])
+    if "time_window" in data:  # VRPLIB with time windows (VRPTW): ready and due per node, the depot's the day
+        fields["windows"] = np.asarray(data["time_window"], dtype=float)
+    if "service_time" in data:  # a section per node, or one SERVICE_TIME for every customer
+        service = np.asarray(data["service_time"], dtype=float)
+        if service.ndim == 0:
+            service = np.full(n1, float(service))
+            service[0] = 0.0
+        fields["service"] = service
     return fields
 
 

@@ -5,6 +5,10 @@ starts and ends there). Distances come from planar coordinates (optionally round
 which the CVRPLIB best-knowns assume), from latitude/longitude (great circle, metres), or from a given matrix.
 Up to :data:`DENSE_LIMIT` locations the full matrix is kept; above it distances are computed on demand so
 memory stays linear in n (city-scale instances go through :mod:`sudoless.routing.spark`).
+
+Time windows and service durations (:mod:`sudoless.routing.windows`) are optional: travel time equals distance
+(the Solomon convention), the depot's window is the working day, and a stop's service must start inside its
+window (arriving early means waiting).
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class Problem:
     metric: Metric = Metric.EUCLIDEAN
     matrix: np.ndarray | None = field(default=None, repr=False)
     name: str = "routes"
+    windows: np.ndarray | None = field(default=None, repr=False)  # (n+1, 2) ready, due; row 0 the working day
+    service: np.ndarray | None = field(default=None, repr=False)  # (n+1,) service duration at each location
 
     def __post_init__(self) -> None:
         try:
@@ -71,6 +77,10 @@ class Problem:
             raise InputError(f"{self.name}: {len(self.ids)} ids for {n1} locations")
         if self.demands is None:
             object.__setattr__(self, "demands", np.zeros(n1))
+        if self.windows is not None or self.service is not None:
+            from sudoless.routing.windows import validate
+
+            validate(self, n1)
         if self.max_stops is not None and self.max_stops < max(self.min_stops, 1):
             raise InputError(f"{self.name}: max stops {self.max_stops} is below min stops {self.min_stops}")
         n = n1 - 1
@@ -102,6 +112,11 @@ class Problem:
     def n(self) -> int:
         """Number of locations, the depot excluded."""
         return len(self.ids) - 1
+
+    @property
+    def timed(self) -> bool:
+        """Whether the instance has time windows or service durations (a schedule per route)."""
+        return self.windows is not None or self.service is not None
 
     @property
     def dense(self) -> bool:
@@ -197,12 +212,14 @@ class Solution:
             "objective": rounded(problem.score(lengths)),
             "total_distance": rounded(sum(lengths)),
             "makespan": rounded(max(lengths, default=0.0)),
+            "metric": problem.metric.value,
             "routes": [
                 {
                     "dispatcher": k + 1,
                     "stops": [problem.ids[i] for i in r],
                     "distance": rounded(length),
                     "load": rounded(load),
+                    **(_timeline(problem, r) if problem.timed else {}),
                 }
                 for k, (r, length, load) in enumerate(zip(routes, lengths, loads, strict=True))
             ],
@@ -212,6 +229,28 @@ class Solution:
             "gap": None if gap is None else round(gap, 6),
             "optimal": self.optimal,
         }
+
+
+def _timeline(problem: Problem, route: list[int]) -> dict[str, object]:
+    """A route's times for the JSON plan: departure from and return to the depot, and each stop's arrival,
+    wait, departure and load still on board after it (:mod:`sudoless.routing.windows`)."""
+    from sudoless.routing.windows import schedule
+
+    plan = schedule(problem, route)
+    return {
+        "start": rounded(plan.start),
+        "end": rounded(plan.end),
+        "schedule": [
+            {
+                "id": problem.ids[v.index],
+                "arrival": rounded(v.arrival),
+                "wait": rounded(v.wait),
+                "departure": rounded(v.departure),
+                "load": rounded(v.load),
+            }
+            for v in plan.visits
+        ],
+    }
 
 
 def _load(problem: Problem, route: list[int]) -> float:
