@@ -187,3 +187,16 @@ def test_cli_refusals_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(refused, "does not handle time windows")
     (tmp_path / "bad.txt").write_text("bad\nVEHICLE\nNUMBER CAPACITY\n 3 30\nCUSTOMER\n 0 1 2 0 0 9\n")
     assert_one_line_error(sudoless(tmp_path, "routes", "solve", "bad.txt"), "bad.txt line 6: expected 7 fields")
+
+
+def test_a_blend_plan_is_checked_with_its_own_weight(tmp_path: Path) -> None:
+    """The plan's objective is compared too, so the check needs the blend's weight, which the plan records."""
+    instance = INSTANCES / "m12-k4.vrp"
+    args = ("--objective", "blend", "--makespan-weight", "2", "--time-limit", "1", "-o", "plan.json")
+    assert sudoless(tmp_path, "routes", "solve", str(instance), *args).returncode == 0
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["makespan_weight"] == 2
+    assert sudoless(tmp_path, "routes", "check", str(instance), "plan.json").returncode == 0
+    (tmp_path / "bad.json").write_text(json.dumps(tamper(plan, ("objective",), 1)))
+    checked = sudoless(tmp_path, "routes", "check", str(instance), "bad.json")
+    assert checked.returncode == 1 and "claimed objective" in checked.stdout

@@ -209,6 +209,7 @@ def check_command(
     from sudoless.routing.formats import locate, read_stops
 
     plan: dict[str, object] = {}
+    limits: dict[str, float] = {}
     if solution.suffix.lower() == ".json" and solution.is_file():
         try:
             doc = json.loads(solution.read_text(encoding="utf-8"))
@@ -217,6 +218,9 @@ def check_command(
         if isinstance(doc, dict):
             plan = doc
             objective = objective or doc.get("objective_kind")
+            weight = doc.get("makespan_weight")
+            if isinstance(weight, int | float) and not isinstance(weight, bool):
+                limits["makespan_weight"] = float(weight)
             if metric is None and doc.get("metric") in ("euclidean", "rounded", "geo"):
                 metric = doc["metric"]
     # the solution is read first: without -k its routes are the fleet (a CVRPLIB X .sol, a plan of ours)
@@ -233,6 +237,7 @@ def check_command(
             min_stops=min_stops,
             max_stops=max_stops,
             max_distance=max_distance,
+            **limits,
         )
     except InputError as exc:
         if "dispatchers" not in str(exc):  # a file or field error: nothing to do with the fleet size

@@ -209,6 +209,7 @@ class Solution:
             "instance": problem.name,
             "solver": self.solver,
             "objective_kind": problem.objective.value,
+            **({"makespan_weight": problem.makespan_weight} if problem.objective == Objective.BLEND else {}),
             "objective": rounded(problem.score(lengths)),
             "total_distance": rounded(sum(lengths)),
             "makespan": rounded(max(lengths, default=0.0)),
