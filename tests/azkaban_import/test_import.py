@@ -284,3 +284,39 @@ def test_version_stored_but_not_recorded_is_not_stored_again(azkaban: AzkabanDb,
     report = import_azkaban(sqlite_store, settings, options(azkaban))
     assert not report.counts and report.skipped["versions"] == 4
     assert row_counts(sqlite_store) == {**before, "azkaban_imports": before["azkaban_imports"] + 1}
+
+
+USERS_XML = """<azkaban-users>
+  <role name="ops" permissions="READ,EXECUTE"/>
+  <user username="alice" password="alice-pw" roles="ops" groups="ops"/>
+  <user username="bob" password="bob-pw"/>
+  <user username="carol" password="carol-pw"/>
+</azkaban-users>
+"""
+
+
+def test_users_file(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings, tmp_path: Path) -> None:
+    from sudoless.accounts import Accounts
+
+    build(azkaban)
+    users = tmp_path / "azkaban-users.xml"
+    users.write_text(USERS_XML)
+    accounts = Accounts(sqlite_store, settings)
+    accounts.add_user("carol", "mine-already")
+    before = row_counts(sqlite_store)
+    with pytest.raises(InputError, match="user carol exists in sudoless already"):
+        import_azkaban(sqlite_store, settings, options(azkaban, users=users))
+    assert row_counts(sqlite_store) == before
+
+    dry = import_azkaban(sqlite_store, settings, options(azkaban, users=users, dry_run=True))
+    assert dry.counts["users"] == 2 and not any("bob has no sudoless account" in line for line in dry.unmapped)
+    report = import_azkaban(sqlite_store, settings, options(azkaban, users=users, on_conflict="skip"))
+    assert report.counts["users"] == 2
+    assert report.conflicts == ["user carol exists in sudoless already: kept the sudoless account"]
+    assert accounts.authenticate("bob", "bob-pw", "127.0.0.1").name == "bob"
+    assert accounts.authenticate("carol", "mine-already", "127.0.0.1").name == "carol"
+    stored = AccountRecords(sqlite_store).user("alice")
+    assert stored is not None and "alice-pw" not in stored.password_hash and stored.roles == ("ops",)
+
+    again = import_azkaban(sqlite_store, settings, options(azkaban, users=users, on_conflict="skip"))
+    assert "users" not in again.counts and again.skipped["users"] == 2

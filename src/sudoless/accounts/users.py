@@ -363,12 +363,14 @@ class Accounts:
 
     # -- import -----------------------------------------------------------------------------------------
 
-    def import_azkaban_users(self, xml_path: Path | str) -> list[str]:
+    def import_azkaban_users(self, xml_path: Path | str, skip: Iterable[str] = ()) -> list[str]:
         """Import an Azkaban ``azkaban-users.xml``: its roles, groups and users (inserted or replaced).
 
         Every plain-text password is hashed; the file should be deleted afterwards. The whole file is
-        checked first and imported in one transaction. Returns the user names, in file order.
+        checked first and imported in one transaction. Returns the user names, in file order. Users named
+        in ``skip`` are left as they are (an Azkaban import's conflicts, or users it brought before).
         """
+        skipped = set(skip)
         path = Path(xml_path)
         content = read_user_file(path)
         known = {**self.roles(), **content.roles}
@@ -390,6 +392,8 @@ class Accounts:
         users = []
         for entry in content.users:
             check(entry.roles, f"user '{entry.name}'", entry.line)
+            if entry.name in skipped:
+                continue
             try:
                 groups = _names(entry.groups, "group name")
                 proxies = _names(entry.proxy_users, "proxy user")

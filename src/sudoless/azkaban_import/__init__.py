@@ -8,6 +8,7 @@ what is new. Conflicts with what sudoless already holds are found before anythin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sudoless.config import Settings
 from sudoless.errors import InputError
@@ -20,6 +21,7 @@ from .projects import import_project, plan_projects
 from .report import Report
 from .schedules import import_schedules
 from .source import AzkabanSource
+from .users import import_users, plan_users
 
 __all__ = ["ImportOptions", "Report", "import_azkaban"]
 
@@ -30,7 +32,7 @@ CONFLICT_MODES = ("fail", "skip", "rename")
 class ImportOptions:
     """``source_url`` is ``mysql://USER@HOST/DB`` (no password: that is ``password``, read from a file);
     ``projects`` limits the import to those names (empty: all); ``history`` is ``all``, ``none`` or a number
-    of days of executions to bring."""
+    of days of executions to bring; ``users`` an ``azkaban-users.xml`` to import with them."""
 
     source_url: str
     password: str | None = None
@@ -39,6 +41,7 @@ class ImportOptions:
     on_conflict: str = "fail"
     enable_schedules: bool = False
     history: str = "all"
+    users: Path | None = None
 
 
 def import_azkaban(store: Store, settings: Settings, options: ImportOptions) -> Report:
@@ -70,11 +73,22 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
         projects = [p for p in projects if p.name in options.projects]
     plans = plan_projects(store, projects, imports.imported(store, origin, "project"), options.on_conflict,
                           report)
+    users = {user.name for user in AccountRecords(store).users()}
+    new_users: list[str] = []
+    leave: set[str] = set()
+    if options.users is not None:
+        new_users, leave = plan_users(options.users, users, imports.imported(store, origin, "user"),
+                                      options.on_conflict, report)
     if report.conflicts and options.on_conflict == "fail" and not options.dry_run:
         raise InputError("; ".join(report.conflicts))
     target = None if options.dry_run else store
     ledger = {kind: imports.imported(store, origin, kind) for kind in ("version", "events")}
-    users = {user.name for user in AccountRecords(store).users()}
+    if options.users is not None:
+        if options.dry_run:
+            report.add("users", len(new_users))
+        else:
+            import_users(store, settings, options.users, new_users, leave, origin, report)
+        users |= set(new_users)
     names: dict[int, str] = {}
     local: dict[int, tuple[int, str]] = {}
     for plan in plans:
