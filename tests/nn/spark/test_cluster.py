@@ -1,4 +1,5 @@
-"""The digits MLP on a two-worker local standalone cluster reaches the accuracy it reaches locally.
+"""The digits MLP on a two-worker local standalone cluster, and LeNet-5 on local-cluster, reach the accuracy
+they reach locally.
 
 The driver runs in a subprocess (``sudoless nn train --master spark://...``), because this test process
 already holds the local-mode SparkContext. The barrier engine has single-process semantics, and the model
@@ -61,5 +62,24 @@ def test_digits_on_a_standalone_cluster_matches_local_training(spark_cluster: st
     cluster = json.loads(done.stdout)
     assert cluster["epochs"] == CONFIG["training"]["epochs"]
     assert local.metrics["test_accuracy"] >= 0.9
+    assert abs(cluster["metrics"]["test_accuracy"] - local.metrics["test_accuracy"]) <= 0.01, (cluster, local)
+    assert abs(cluster["metrics"]["loss"] - local.metrics["loss"]) <= 1e-3
+
+
+@pytest.mark.slow
+def test_lenet5_example_on_local_cluster_matches_local_training(tmp_path: Path) -> None:
+    """examples/nn/lenet5.yaml with --engine barrier on local-cluster[2,1,1024]: conv layers on executors train
+    the same model as one process (three epochs, identical accuracies)."""
+    example = Path(__file__).resolve().parents[3] / "examples" / "nn" / "lenet5.yaml"
+    local = train_run(load_config(example), output=tmp_path / "local", epochs=3, verbose=0)
+    env = {**os.environ, "SUDOLESS_HOME": str(tmp_path / "home"), "OPENBLAS_NUM_THREADS": "1"}
+    env.pop("PYSPARK_PYTHON", None)
+    command = [str(Path(sys.executable).with_name("sudoless")), "nn", "train", str(example), "--master",
+               "local-cluster[2,1,1024]", "--engine", "barrier", "--epochs", "3", "--output",
+               str(tmp_path / "cluster"), "--json"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=420, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    cluster = json.loads(done.stdout)
+    assert local.metrics["test_accuracy"] >= 0.85
     assert abs(cluster["metrics"]["test_accuracy"] - local.metrics["test_accuracy"]) <= 0.01, (cluster, local)
     assert abs(cluster["metrics"]["loss"] - local.metrics["loss"]) <= 1e-3
