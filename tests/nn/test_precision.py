@@ -104,3 +104,20 @@ def test_cli_threads_from_config_and_option(tmp_path: Path, extra: dict, args: t
 def test_cli_bad_threads_in_config(tmp_path: Path) -> None:
     result = sudoless(tmp_path, "nn", "train", str(thread_config(tmp_path, threads=0)))
     assert_one_line_error(result, "xor.yaml", "threads", "at least 1")
+
+
+def test_spark_workers_use_the_drivers_thread_count() -> None:
+    """ModelSpec carries the driver's count; a worker building its replica applies it (here in-process)."""
+    from sudoless.nn.spark.replica import ModelSpec
+
+    model = nn.Sequential([nn.Dense(2)]).compile("sgd", "mse")
+    model.build((3,))
+    try:
+        set_threads(2)
+        spec = ModelSpec.of(model)
+        assert spec.threads == 2
+        set_threads(1)
+        spec.build()
+        assert blas_threads() == 2
+    finally:
+        set_threads(1)

@@ -27,6 +27,7 @@ from sudoless.nn.losses import get_loss, loss_config
 from sudoless.nn.metrics import get_metric
 from sudoless.nn.model import Network, cast_input
 from sudoless.nn.optimizers import Optimizer, get_optimizer
+from sudoless.nn.threads import ensure_threads, set_threads
 
 Array = np.ndarray
 
@@ -40,6 +41,8 @@ class ModelSpec:
     loss: dict[str, Any]
     metrics: tuple[str, ...]
     optimizer: dict[str, Any]
+    #: BLAS threads on the workers: the driver's count (``threads:``, ``--threads``, ``nn.set_threads``).
+    threads: int = 1
 
     @classmethod
     def of(cls, model: Network) -> ModelSpec:
@@ -50,6 +53,7 @@ class ModelSpec:
             loss_config(loss),
             tuple(m.name for m in model.metrics),
             optimizer.get_config(),
+            ensure_threads(),
         )
 
     @property
@@ -58,6 +62,7 @@ class ModelSpec:
         return hashlib.sha1(text.encode()).hexdigest()
 
     def build(self) -> Network:
+        set_threads(self.threads)
         model = layer_from_config(json.loads(self.architecture))
         assert isinstance(model, Network)
         model.build(self.input_shape)
