@@ -10,6 +10,7 @@ extra is missing.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -322,3 +323,39 @@ def test_a_flow_job_without_its_extra_fails_with_the_message(core_venv: Path, tm
     log = run_sudoless(core_venv, home, "flow", "log", "1", "train")
     assert log.returncode == 0, log.stderr
     assert "job type 'nn' needs the extra [nn] (no module named 'numpy'): pip install 'sudoless[nn]'" in log.stdout
+
+
+#: What ``sudoless flow run`` of a one-job flow must not load: the server, the migration tool (a new
+#: database is created without it), the mail client, the workloads.
+FLOW_RUN_NEEDS_NONE_OF = {"fastapi", "uvicorn", "starlette", "pydantic", "alembic", "smtplib",
+                          "sudoless.nn", "sudoless.routing", "sudoless.spark", "sudoless.mcmc", "sudoless.server"}
+
+
+def loaded_by_command(argv: list[str], home: Path) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """Every module name (dotted, as in ``sys.modules``) a fresh interpreter holds after ``sudoless ARGV``."""
+    code = ("import json, sys\nfrom sudoless.cli import main\n"
+            f"sys.argv = ['sudoless'] + {argv!r}\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\nsys.exit(code)\n")
+    env = {**os.environ, "SUDOLESS_HOME": str(home), "NO_COLOR": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    return set(json.loads(done.stderr.strip().splitlines()[-1])), done
+
+
+def test_help_loads_neither_the_store_nor_the_server(tmp_path: Path) -> None:
+    loaded, done = loaded_by_command(["--help"], tmp_path / "home")
+    assert done.returncode == 0 and "Usage: sudoless" in done.stdout
+    assert not {name.partition(".")[0] for name in loaded} & {"sqlalchemy", "fastapi", "uvicorn", "rich", "yaml"}
+
+
+def test_one_job_flow_run_loads_only_what_it_needs(tmp_path: Path) -> None:
+    project = tmp_path / "one"
+    project.mkdir()
+    (project / "only.job").write_text("type=command\ncommand=true\n")
+    loaded, done = loaded_by_command(["flow", "run", str(project), "--json"], tmp_path / "home")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["status"] == "SUCCEEDED"
+    assert "sqlalchemy" in loaded  # the command did reach the store
+    heavy = {name for name in loaded if name in FLOW_RUN_NEEDS_NONE_OF or name.partition(".")[0] in HEAVY_MODULES
+             or any(name.startswith(f"{package}.") for package in FLOW_RUN_NEEDS_NONE_OF)}
+    assert not heavy, sorted(heavy)

@@ -169,6 +169,10 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
 def _send_notifications(store: Store, settings: Any, exec_id: int) -> None:
     """Deliver the execution's notifications before the command exits; retries due later stay queued for a
     server sharing the database, and a line on stderr says so."""
+    from sudoless.flows.store import notifications
+
+    if not notifications.unsent_count(store, exec_id):
+        return  # nothing queued: the sender (and smtplib with it) is not even imported
     from sudoless.flows.notify import Sender
 
     left = Sender(store, settings).drain(exec_id)

@@ -11,7 +11,24 @@ Sending is never on a flow's path: the runner only queues, and a sender thread o
 ``sudoless flow run`` after its flow) delivers. docs/notifications.md describes it for users.
 """
 
-from sudoless.flows.notify.events import flow_finished, flow_first_failure, flow_started, job_event, sla_missed
-from sudoless.flows.notify.sender import Sender
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sudoless.flows.notify.events import flow_finished, flow_first_failure, flow_started, job_event, sla_missed
+    from sudoless.flows.notify.sender import Sender
 
 __all__ = ["Sender", "flow_finished", "flow_first_failure", "flow_started", "job_event", "sla_missed"]
+
+#: Where each name lives. Loaded on first use: a flow that sends nothing never imports smtplib and the
+#: e-mail package (``sudoless flow run``'s start-up, benchmarks/README.md).
+_HOMES = {"Sender": "sender", "flow_finished": "events", "flow_first_failure": "events",
+          "flow_started": "events", "job_event": "events", "sla_missed": "events"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
