@@ -19,7 +19,7 @@ import pytest
 from conftest import unavailable
 from server.live import LiveServer, server_settings, start_live
 from sudoless.flows.store import Store
-from ui.driver import VIEWPORT, Browser
+from ui.driver import LAPTOP, VIEWPORT, Browser
 
 CHROMIUM = os.environ.get("SUDOLESS_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -76,3 +76,25 @@ def new_browser(chromium: Any, ui_server: LiveServer) -> Iterator[Any]:
     yield make
     for context in contexts:
         context.close()
+
+
+
+@pytest.fixture
+def laptop(chromium: Any, ui_server: LiveServer) -> Iterator[Browser]:
+    context = chromium.new_context(viewport=LAPTOP)
+    session = Browser(context, ui_server)
+    session.login(ui_server.admin, ui_server.password)
+    yield session
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def broken_run(ui_server: LiveServer) -> int:
+    from ui.projects import broken_in_the_middle
+    from ui.test_browser import api_project
+
+    name = api_project(ui_server, broken_in_the_middle(), "broken")
+    admin = ui_server.as_admin()
+    exec_id = admin.execute(name, "done")
+    assert admin.wait(exec_id, timeout=60)["status"] == "FAILED"
+    return exec_id

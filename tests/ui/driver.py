@@ -9,6 +9,8 @@ from server.live import LiveServer
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 VIEWPORT = {"width": 1366, "height": 768}
+LAPTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 class Browser:

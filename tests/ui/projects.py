@@ -60,10 +60,16 @@ def zipped(files: dict[str, str]) -> bytes:
     return make_zip(files)
 
 
+#: The job that fails in :func:`broken_in_the_middle`'s flow (with its default size).
+MIDDLE = "L03_05"
+
+
 def broken_in_the_middle(layers: int = 6, width: int = 10) -> dict[str, str]:
     """:func:`wide`'s shape (``layers*width+1`` jobs) with one job in the middle layer failing with an error
-    on stderr: everything downstream of it does not run."""
+    on stderr: everything downstream of it does not run. ``L00_00``, no ancestor of the failure, sleeps 2 s,
+    so its children are still waiting when the failure stops new jobs."""
     files = wide(layers, width)
+    files["L00_00.job"] = "type=command\ncommand=sleep 2\n"
     middle = f"L{layers // 2:02d}_{width // 2:02d}"
     deps = files[f"{middle}.job"].split("\n", 1)[1]
     files[f"{middle}.job"] = ('type=command\ncommand=sh -c "echo loading partition 7; '

@@ -7,38 +7,13 @@ focus it, and failed and cancelled jobs must look different (loud red against gr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
-from server.live import LiveServer
-from ui.driver import Browser
-from ui.projects import broken_in_the_middle
-from ui.test_browser import api_project, wait_js
+from ui.driver import LAPTOP, Browser
+from ui.projects import MIDDLE
+from ui.test_browser import wait_js
 
 pytestmark = pytest.mark.slow
-
-LAPTOP = {"width": 1440, "height": 900}
-MIDDLE = "L03_05"
-
-
-@pytest.fixture
-def laptop(chromium: Any, ui_server: LiveServer) -> Iterator[Browser]:
-    context = chromium.new_context(viewport=LAPTOP)
-    session = Browser(context, ui_server)
-    session.login(ui_server.admin, ui_server.password)
-    yield session
-    context.close()
-
-
-@pytest.fixture(scope="module")
-def broken_run(ui_server: LiveServer) -> int:
-    name = api_project(ui_server, broken_in_the_middle(), "broken")
-    admin = ui_server.as_admin()
-    exec_id = admin.execute(name, "done")
-    assert admin.wait(exec_id, timeout=60)["status"] == "FAILED"
-    return exec_id
 
 
 def test_the_failed_job_is_named_above_the_fold_and_one_click_away(laptop: Browser, broken_run: int) -> None:

@@ -15,16 +15,19 @@ index seeks whatever the size of the log (:func:`sudoless.flows.store.history.re
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from math import ceil
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.flows.notify.history import execution_notifications
 from sudoless.flows.store import JobRunRecord, history
 from sudoless.flows.store import projects as project_queries
+from sudoless.flows.why import why_not_run
 from sudoless.server.ajax.execution_view import utf8_range
 from sudoless.server.ajax.executor import EXECUTOR
 from sudoless.server.dispatch import GET, Call, Route
@@ -133,24 +136,48 @@ def execution_log(call: Call) -> Response:
     """A byte range of a job's log (``job`` empty: the flow's own log) as text, with the log's size.
 
     ``offset=-1`` asks for the last ``length`` bytes. The range is trimmed to whole UTF-8 characters and
-    the answer says where it really starts.
+    the answer says where it really starts. A job that never started says why (``reason``). With
+    ``download=1`` the answer is the whole log as a text file, streamed a megabyte at a time.
     """
     record = call.target.execution
     assert record is not None
     job = call.params.get("job") or ""
-    attempts = [run.attempt for run in call.store.job_runs(record.id) if run.nested_id == job] if job else [0]
+    every = call.store.job_runs(record.id) if job else []  # oldest attempt first: later ones win below
+    runs = [run for run in every if run.nested_id == job]
+    attempts = [run.attempt for run in runs] if job else [0]
     if not attempts:
         return data({"error": f"Job {job} doesn't exist in execution {record.id}"}, 404)
     attempt = call.params.integer("attempt", max(attempts))
-    length = min(max(call.params.integer("length", 65536), 0), MAX_LOG_BYTES)
     size = history.log_size(call.store, record.id, job, attempt)
+    if call.params.get("download"):
+        return _download(call, record.id, job, attempt, size)
+    length = min(max(call.params.integer("length", 65536), 0), MAX_LOG_BYTES)
     offset = call.params.integer("offset", 0)
     if offset < 0:
         offset = max(size - length, 0)
     raw = history.read_log_range(call.store, record.id, job, attempt, offset, length) if offset < size else b""
     skipped, piece = utf8_range(raw)
+    reason = None
+    this = next((run for run in runs if run.attempt == attempt), None)
+    if size == 0 and this is not None:
+        latest = {run.nested_id: run for run in every if run.nested_id in this.parents}
+        reason = why_not_run(this, latest, record)
     return data({"job": job, "attempt": attempt, "attempts": sorted(set(attempts)), "offset": offset + skipped,
-                 "length": len(piece), "size": size, "data": piece.decode("utf-8", "replace")})
+                 "length": len(piece), "size": size, "data": piece.decode("utf-8", "replace"), "reason": reason})
+
+
+def _download(call: Call, exec_id: int, job: str, attempt: int, size: int) -> Response:
+    """The whole log as ``text/plain``, named after the execution, the job and the attempt."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", job or "flow")
+    filename = f"execution-{exec_id}-{name}" + (f"-attempt-{attempt}" if job else "") + ".log"
+
+    def chunks() -> Iterator[bytes]:
+        for offset in range(0, size, MAX_LOG_BYTES):
+            yield history.read_log_range(call.store, exec_id, job, attempt, offset, MAX_LOG_BYTES)
+
+    return StreamingResponse(chunks(), media_type="text/plain; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                      "Content-Length": str(size), "X-Content-Type-Options": "nosniff"})
 
 
 ROUTES = [

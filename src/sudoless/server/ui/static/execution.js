@@ -271,7 +271,19 @@
   const logJob = document.getElementById("log-job");
   const logAttempt = document.getElementById("log-attempt");
   const follow = document.getElementById("log-follow");
-  const log = {job: "", attempt: null, start: 0, end: 0, size: 0, timer: null, busy: false};
+  const log = {job: "", attempt: null, start: 0, end: 0, size: 0, timer: null, busy: false, reason: null};
+
+  // Log text as one span per line, error lines marked (the pre's text stays the log's bytes, decoded).
+  function logLines(text) {
+    const fragment = document.createDocumentFragment();
+    for (const line of text.split(/(?<=\n)/)) {
+      fragment.append(S.el("span", {class: ERROR_LINE.test(line) ? "is-error" : null, text: line}));
+    }
+    return fragment;
+  }
+  function setLogText(text) {
+    logText.replaceChildren(logLines(text));
+  }
 
   function refreshLogChoices() {
     const known = new Set([...logJob.options].map((o) => o.value));
@@ -291,7 +303,7 @@
     document.getElementById("log-range").textContent = log.size
       ? `Bytes ${log.start.toLocaleString()}\u2013${log.end.toLocaleString()} of ${log.size.toLocaleString()}` +
         (follow.checked && !jobOver() ? " (following)" : "")
-      : (jobOver() ? "This log is empty." : "Nothing logged yet; waiting\u2026");
+      : (log.reason || (jobOver() ? "This log is empty." : "Nothing logged yet; waiting\u2026"));
     document.getElementById("log-prev").disabled = log.start <= 0;
     document.getElementById("log-first").disabled = log.start <= 0;
     document.getElementById("log-next").disabled = log.end >= log.size;
@@ -302,6 +314,8 @@
     if (log.attempt !== null) params.attempt = log.attempt;
     const page = await S.get(data.logUrl, params);
     if (page.error) { logText.textContent = page.error; return null; }
+    log.reason = page.reason || null;
+    document.getElementById("log-download").href = `${data.logUrl}?${new URLSearchParams({job: log.job, attempt: page.attempt, download: 1})}`;
     if (log.attempt === null || !append) {
       logAttempt.replaceChildren(...page.attempts.map((a) => S.el("option", {value: a, text: `Attempt ${a + 1}`})));
       logAttempt.value = String(page.attempt);
@@ -311,22 +325,68 @@
     log.size = page.size;
     if (append) {
       if (page.length) {
-        logText.append(page.data);
+        logText.append(logLines(page.data));
         log.end = page.offset + page.length;
         if (logText.textContent.length > KEEP) {  // keep the page light: drop the oldest text
           const cut = logText.textContent.length - KEEP;
-          logText.textContent = logText.textContent.slice(cut);
+          setLogText(logText.textContent.slice(cut));
           log.start = log.end - new TextEncoder().encode(logText.textContent).length;
         }
       }
     } else {
-      logText.textContent = page.data;
+      setLogText(page.data);
       log.start = page.offset;
       log.end = page.offset + page.length;
     }
     showRange();
+    search(false);
     return page;
   }
+  // Paging moves the view to where reading goes on: Start and Next to the top, Previous and End to the bottom.
+  async function turnPage(offset, where) {
+    const answer = await fetchLog(offset, false);
+    logText.scrollTop = where === "top" ? 0 : logText.scrollHeight;
+    return answer;
+  }
+
+  // -- search in the text shown: every match highlighted, the current one scrolled to --------------------------
+  const searchBox = document.getElementById("log-search");
+  const found = {ranges: [], index: -1};
+  const MAX_MATCHES = 10000;
+  function search(move, step) {
+    const wanted = searchBox.value.toLowerCase();
+    const ranges = [];
+    if (wanted) {
+      for (const span of logText.children) {
+        const node = span.firstChild;
+        if (!node) continue;
+        const text = node.data.toLowerCase();
+        for (let at = text.indexOf(wanted); at >= 0 && ranges.length < MAX_MATCHES; at = text.indexOf(wanted, at + wanted.length)) {
+          const range = document.createRange();
+          range.setStart(node, at);
+          range.setEnd(node, at + wanted.length);
+          ranges.push(range);
+        }
+      }
+    }
+    found.ranges = ranges;
+    if (!ranges.length) found.index = -1;
+    else if (step) found.index = (Math.max(found.index, step > 0 ? -1 : 0) + step + ranges.length) % ranges.length;
+    else found.index = Math.min(Math.max(found.index, 0), ranges.length - 1);
+    if (window.CSS && CSS.highlights) {
+      CSS.highlights.set("log-match", new Highlight(...ranges));
+      CSS.highlights.set("log-current", new Highlight(...(found.index >= 0 ? [ranges[found.index]] : [])));
+    }
+    document.getElementById("log-search-count").textContent = !wanted ? "" : ranges.length
+      ? `${found.index + 1} of ${ranges.length}` : "No match in the part shown";
+    if (move && found.index >= 0) {
+      const box = ranges[found.index].getBoundingClientRect(), frame = logText.getBoundingClientRect();
+      logText.scrollTop += box.top - frame.top - logText.clientHeight / 2;
+    }
+  }
+  searchBox.addEventListener("input", () => { found.index = -1; search(true, 1); });
+  document.getElementById("log-search-form").addEventListener("submit", (event) => { event.preventDefault(); search(true, 1); });
+  document.getElementById("log-search-prev").addEventListener("click", () => search(true, -1));
 
   async function followStep() {
     if (log.timer) { clearTimeout(log.timer); log.timer = null; }
@@ -366,10 +426,10 @@
   logAttempt.addEventListener("change", () => openLog(log.job, Number(logAttempt.value)));
   follow.addEventListener("change", () => { if (follow.checked) fetchLog(-1, false).then(followStep); });
   const stopFollowing = () => { follow.checked = false; if (log.timer) clearTimeout(log.timer); };
-  document.getElementById("log-first").addEventListener("click", () => { stopFollowing(); fetchLog(0, false); });
-  document.getElementById("log-prev").addEventListener("click", () => { stopFollowing(); fetchLog(Math.max(0, log.start - PAGE), false); });
-  document.getElementById("log-next").addEventListener("click", () => { stopFollowing(); fetchLog(log.end, false); });
-  document.getElementById("log-last").addEventListener("click", () => { fetchLog(-1, false); });
+  document.getElementById("log-first").addEventListener("click", () => { stopFollowing(); turnPage(0, "top"); });
+  document.getElementById("log-prev").addEventListener("click", () => { stopFollowing(); turnPage(Math.max(0, log.start - PAGE), "bottom"); });
+  document.getElementById("log-next").addEventListener("click", () => { stopFollowing(); turnPage(log.end, "top"); });
+  document.getElementById("log-last").addEventListener("click", () => { turnPage(-1, "bottom"); });
 
   // -- start ---------------------------------------------------------------------------------------------
   merge(data.state);
