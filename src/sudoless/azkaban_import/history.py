@@ -57,6 +57,11 @@ def job_rows(nodes: list[dict[str, Any]], outputs: dict[str, Any], prefix: str =
             yield from job_rows(node["nodes"], outputs, nested + ":")
 
 
+#: Executions read, written and committed together: one round trip per batch for their jobs' outputs and one
+#: stream of their log chunks, one transaction here. Bounds the memory to a batch's flow data.
+BATCH = 200
+
+
 def import_history(store: Store, settings: Settings, source: AzkabanSource, projects: dict[int, tuple[int, str]],
                    history: str, origin: str, report: Report, write: bool = True) -> None:
     """Import the executions of ``projects`` (Azkaban id to (local id, name); local id 0 in a dry run) that
@@ -66,43 +71,62 @@ def import_history(store: Store, settings: Settings, source: AzkabanSource, proj
     since = None if history == "all" else store.clock() - int(history) * DAY_MS
     done = imports.imported(store, origin, "execution")
     versions = imports.imported(store, origin, "version")
+    batch: list[tuple[Any, Status, dict[str, Any]]] = []
     for row in source.executions(sorted(projects), since):
-        key = str(row.exec_id)
-        if key in done:
+        if str(row.exec_id) in done:
             report.skipped["executions"] += 1
             continue
-        local_id, name = projects[int(row.project_id)]
-        where = f"execution {row.exec_id} ({name}.{row.flow_id})"
+        where = f"execution {row.exec_id} ({projects[int(row.project_id)][1]}.{row.flow_id})"
         try:
             status = _status(int(row.status or 0), where)
             data = decode_json(row.enc_type, row.flow_data, f"execution_flows {row.exec_id}") or {}
-            if status not in TERMINAL_FLOW:
-                report.unmapped.append(f"{where}: still {status.value} in Azkaban; not imported (it never runs "
-                                       "again here); import again once it has ended")
-                continue
-            jobs = list(job_rows(data.get("nodes") or [], source.output_params(int(row.exec_id))))
         except ValueError as exc:
             report.unmapped.append(f"{where}: {exc}")
             continue
-        report.add("executions")
-        if not write:
+        if status not in TERMINAL_FLOW:
+            report.unmapped.append(f"{where}: still {status.value} in Azkaban; not imported (it never runs "
+                                   "again here); import again once it has ended")
+            continue
+        batch.append((row, status, data))
+        if len(batch) >= BATCH:
+            _flush(store, settings, source, projects, versions, batch, origin, report, write)
+            batch = []
+    _flush(store, settings, source, projects, versions, batch, origin, report, write)
+
+
+def _flush(store: Store, settings: Settings, source: AzkabanSource, projects: dict[int, tuple[int, str]],
+           versions: dict[str, int], batch: list[tuple[Any, Status, dict[str, Any]]], origin: str, report: Report,
+           write: bool) -> None:
+    if not batch:
+        return
+    outputs = source.output_params([int(row.exec_id) for row, _, _ in batch])
+    items: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
+    for row, status, data in batch:
+        local_id, name = projects[int(row.project_id)]
+        try:
+            jobs = [{**job, "status": job["status"].value}
+                    for job in job_rows(data.get("nodes") or [], outputs.get(int(row.exec_id), {}))]
+        except (ValueError, KeyError, TypeError) as exc:
+            report.unmapped.append(f"execution {row.exec_id} ({name}.{row.flow_id}): flow data not understood: {exc}")
             continue
         options = execution_options(data.get("executionOptions") or {}, settings.parallel).to_json()
-        execution = {
+        items.append((str(row.exec_id), {
             "project_id": local_id, "project_name": name,
             "version": versions.get(f"{row.project_id}/{row.version}", int(row.version)), "flow_id": row.flow_id,
             "status": status.value, "submit_user": row.submit_user or "azkaban",
             "submit_time": _time(row.submit_time), "start_time": _time(row.start_time),
             "end_time": _time(row.end_time), "update_time": _time(row.update_time),
             "source": (row.execution_source or "adhoc")[:32], "options": json.dumps(options),
-            "executor_id": None, "control": "", "priority": 5, "restarted_from": None}
-        jobs = [{**job, "status": job["status"].value} for job in jobs]
-        chunks = _counted(source.log_chunks(int(row.exec_id)), report)
-        imports.insert_execution(store, origin, key, execution, jobs, chunks)
+            "executor_id": None, "control": "", "priority": 5, "restarted_from": None}, jobs))
+        report.add("executions")
         report.add("job attempts", len(jobs))
+    if not write or not items:
+        return
+    wanted = [int(key) for key, _, _ in items]
 
+    def logs() -> Iterator[tuple[int, str, int, int, bytes]]:
+        for chunk in source.log_chunks(wanted):
+            report.add("log chunks")
+            yield chunk
 
-def _counted(chunks: Iterator[tuple[str, int, int, bytes]], report: Report) -> Iterator[tuple[str, int, int, bytes]]:
-    for chunk in chunks:
-        report.add("log chunks")
-        yield chunk
+    imports.insert_executions(store, origin, items, logs)

@@ -59,6 +59,13 @@ def origin_of(url: str) -> str:
     return f"{parsed.host or 'localhost'}:{parsed.port or 3306}/{parsed.database or ''}"
 
 
+def _read_only(dbapi_connection: Any, _record: Any) -> None:
+    """Every connection to Azkaban's database is read-only from its first statement."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET SESSION TRANSACTION READ ONLY")
+    cursor.close()
+
+
 @dataclass(frozen=True)
 class ProjectRow:
     id: int
@@ -104,7 +111,8 @@ class AzkabanSource:
         if password is not None:
             parsed = parsed.set(password=password)
         self.origin = origin_of(url)
-        self.engine = sa.create_engine(parsed, pool_pre_ping=True)
+        self.engine = sa.create_engine(parsed)
+        sa.event.listen(self.engine, "connect", _read_only)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -114,7 +122,6 @@ class AzkabanSource:
             conn = self.engine.connect()
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot connect to the Azkaban database {self.origin}: {exc.orig}") from None
-        conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
         return conn
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
@@ -188,27 +195,35 @@ class AzkabanSource:
         """The executions of ``project_ids`` submitted at or after ``since`` (None: all), oldest first, streamed."""
         if not project_ids:
             return iter(())
-        marks = ", ".join(f":p{i}" for i in range(len(project_ids)))
-        params: dict[str, Any] = {f"p{i}": pid for i, pid in enumerate(project_ids)}
+        marks, params = _in_list(project_ids)
         params["since"] = -1 if since is None else since
         return self.stream(
             "SELECT exec_id, project_id, version, flow_id, status, submit_user, submit_time, update_time, start_time, "
             "end_time, enc_type, flow_data, execution_source FROM execution_flows "
             f"WHERE project_id IN ({marks}) AND COALESCE(submit_time, 0) >= :since ORDER BY exec_id", **params)
 
-    def output_params(self, exec_id: int) -> dict[str, Any]:
-        """Each job's output properties (``execution_jobs.output_params``, gzip JSON), by job id, latest attempt."""
-        outputs: dict[str, Any] = {}
-        for row in self.rows("SELECT job_id, attempt, output_params FROM execution_jobs WHERE exec_id = :e "
-                             "ORDER BY attempt", e=exec_id):
-            if row.output_params:
-                outputs[row.job_id] = decode_json(GZIP, row.output_params, f"execution_jobs {exec_id}/{row.job_id}")
+    def output_params(self, exec_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Each job's output properties (``execution_jobs.output_params``, gzip JSON) of several executions:
+        execution id to job id to properties, latest attempt."""
+        outputs: dict[int, dict[str, Any]] = {}
+        marks, params = _in_list(exec_ids)
+        for row in self.rows(f"SELECT exec_id, job_id, attempt, output_params FROM execution_jobs "
+                             f"WHERE exec_id IN ({marks}) AND output_params IS NOT NULL ORDER BY attempt", **params):
+            where = f"execution_jobs {row.exec_id}/{row.job_id}"
+            outputs.setdefault(int(row.exec_id), {})[row.job_id] = decode_json(GZIP, row.output_params, where)
         return outputs
 
-    def log_chunks(self, exec_id: int) -> Iterator[tuple[str, int, int, bytes]]:
-        """(name, attempt, start byte, text) of each log chunk of an execution, each chunk decoded on its own."""
-        for row in self.stream("SELECT name, attempt, enc_type, start_byte, log FROM execution_logs "
-                               "WHERE exec_id = :e ORDER BY name, attempt, start_byte", e=exec_id):
-            where = f"execution_logs {exec_id}/{row.name}/{row.attempt}"
-            yield row.name or "", int(row.attempt or 0), int(row.start_byte or 0), \
+    def log_chunks(self, exec_ids: list[int]) -> Iterator[tuple[int, str, int, int, bytes]]:
+        """(execution, name, attempt, start byte, bytes) of each log chunk of several executions, streamed,
+        each chunk decoded on its own."""
+        marks, params = _in_list(exec_ids)
+        for row in self.stream(f"SELECT exec_id, name, attempt, enc_type, start_byte, log FROM execution_logs "
+                               f"WHERE exec_id IN ({marks}) ORDER BY exec_id, name, attempt, start_byte", **params):
+            where = f"execution_logs {row.exec_id}/{row.name}/{row.attempt}"
+            yield int(row.exec_id), row.name or "", int(row.attempt or 0), int(row.start_byte or 0), \
                 decode_bytes(row.enc_type, row.log, where)
+
+
+def _in_list(values: list[int]) -> tuple[str, dict[str, Any]]:
+    """Bound parameters for ``IN (...)``: the placeholders and their values."""
+    return ", ".join(f":v{i}" for i in range(len(values))), {f"v{i}": v for i, v in enumerate(values)}

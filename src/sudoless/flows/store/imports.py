@@ -3,7 +3,7 @@ an imported project's own times, owners and event log instead of the import's.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from sudoless.flows.store import tables as t
 if TYPE_CHECKING:
     from sudoless.flows.store import Store
 
-__all__ = ["add_events", "create_imported_project", "imported", "insert_execution", "record_import",
+__all__ = ["add_events", "create_imported_project", "imported", "insert_executions", "record_import",
            "set_project_times", "set_version_time"]
 
 
@@ -81,16 +81,21 @@ def create_imported_project(store: Store, origin: str, source_key: str, name: st
     return project_id
 
 
-def insert_execution(store: Store, origin: str, source_key: str, execution: dict[str, Any],
-                     job_runs: list[dict[str, Any]], logs: Iterable[tuple[str, int, int, bytes]]) -> int:
-    """Insert one finished execution with its job attempts and log chunks (name, attempt, start byte, data)
-    and its ledger row, in one transaction: an import killed half-way leaves the execution whole or absent."""
+def insert_executions(store: Store, origin: str, executions: list[tuple[str, dict[str, Any], list[dict[str, Any]]]],
+                      logs: Callable[[], Iterable[tuple[int, str, int, int, bytes]]]) -> dict[str, int]:
+    """Insert finished executions (source key, execution row, job attempt rows) with their ledger rows, then
+    their log chunks (source execution id, name, attempt, start byte, data) as ``logs()`` streams them, in
+    one transaction: an import killed half-way leaves each execution whole or absent. Returns source key to
+    the execution's id here."""
+    ids: dict[str, int] = {}
     with store.write() as conn:
-        exec_id = int(conn.execute(t.executions.insert().values(**execution)).inserted_primary_key[0])
-        if job_runs:
-            conn.execute(t.job_runs.insert(), [{"exec_id": exec_id, **row} for row in job_runs])
-        for name, attempt, start, data in logs:
-            conn.execute(t.logs.insert().values(exec_id=exec_id, name=name, attempt=attempt, start_byte=start,
-                                                end_byte=start + len(data), data=data))
-        _record(conn, store, origin, "execution", source_key, exec_id)
-    return exec_id
+        for key, execution, job_runs in executions:
+            exec_id = int(conn.execute(t.executions.insert().values(**execution)).inserted_primary_key[0])
+            if job_runs:
+                conn.execute(t.job_runs.insert(), [{"exec_id": exec_id, **row} for row in job_runs])
+            _record(conn, store, origin, "execution", key, exec_id)
+            ids[key] = exec_id
+        for source_id, name, attempt, start, data in logs():
+            conn.execute(t.logs.insert().values(exec_id=ids[str(source_id)], name=name, attempt=attempt,
+                                                start_byte=start, end_byte=start + len(data), data=data))
+    return ids
