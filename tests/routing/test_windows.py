@@ -81,7 +81,7 @@ def test_engine_matches_brute_force_on_a_tiny_instance_with_windows() -> None:
     without = brute_force_windows(problem.with_(windows=None, service=None))
     assert optimum == 203 and without == 172  # the windows matter: ignoring them would give a shorter, late plan
     solution = solve(problem, solver="auto", time_limit=2.0)
-    assert solution.solver == "auto:engine"
+    assert solution.solver == "auto:exact" and solution.optimal
     report = check(problem, solution.routes)
     assert report.feasible, report.violations
     assert report.total == pytest.approx(optimum)
@@ -111,10 +111,19 @@ def test_a_late_plan_and_a_long_day_are_violations() -> None:
     assert any("after the day ends at 100" in v for v in day.violations), day.violations
 
 
-@pytest.mark.parametrize("solver", ["divide", "exact"])
-def test_solvers_that_ignore_windows_refuse_them(solver: str) -> None:
-    with pytest.raises(InputError, match=f"the {solver} solver does not handle time windows"):
-        solve(read_problem(SOLOMON), solver=solver, time_limit=1.0)
+def test_the_exact_solver_proves_the_brute_force_optimum_with_windows() -> None:
+    problem = read_problem(VRPTW, dispatchers=2)
+    solution = solve(problem, solver="exact", time_limit=20.0)
+    assert solution.optimal and check(problem, solution.routes).feasible
+    assert solution.objective(problem) == pytest.approx(203)
+    service_only = problem.with_(windows=None)  # service times alone: no window, no waiting, any order on time
+    exact = solve(service_only, solver="exact", time_limit=20.0)
+    assert exact.optimal and exact.objective(service_only) == pytest.approx(brute_force_windows(service_only))
+
+
+def test_solvers_that_ignore_windows_refuse_them() -> None:
+    with pytest.raises(InputError, match="the divide solver does not handle time windows"):
+        solve(read_problem(SOLOMON), solver="divide", time_limit=1.0)
     with pytest.raises(InputError, match="only the total objective"):
         solve(read_problem(SOLOMON, objective="makespan"), solver="engine", time_limit=1.0)
 

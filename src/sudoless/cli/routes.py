@@ -18,8 +18,8 @@ from sudoless.errors import InputError
 def routes() -> None:
     """Plan one route per dispatcher from a depot (VRPLIB/TSPLIB, Solomon, CSV or JSON instances).
 
-    Time windows and service times (Solomon files, VRPLIB with TIME_WINDOW_SECTION) are kept by the engine
-    and cores solvers; a plan then lists each stop's arrival, wait, departure and load left on board. Ids in
+    Time windows and service times (Solomon files, VRPLIB with TIME_WINDOW_SECTION) are kept by the engine,
+    cores and exact solvers; a plan then lists each stop's arrival, wait, departure and load left on board. Ids in
     plans are the file's own; for VRPLIB/TSPLIB the depot is 0 and node k+1 is stop k (CVRPLIB .sol numbering).
     """
 

@@ -7,7 +7,8 @@ instance searches, then sectors of routes re-optimised in parallel; on one core,
 stitched. For the makespan (and the blend) on a dense instance, PyVRP asked for plans under ever lower caps on
 the route length (:mod:`sudoless.routing.minmax`), on every core: it beat divide and conquer's min-max search on
 kroA200, lin318, rat783 and pcb1173 in the benchmark (benchmarks/README.md, routing.py). With time windows,
-PyVRP (alone, or on every core from :data:`CORES_FROM` locations); the other solvers refuse them.
+the MILP up to :data:`EXACT_UP_TO`, then PyVRP (alone, or on every core from :data:`CORES_FROM` locations);
+divide and the parts refuse them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ CORES_FROM = 100  # below, one PyVRP search reaches the best-knowns in seconds: 
 
 
 def choose(problem: Problem) -> str:
-    if problem.timed:  # only PyVRP knows the windows (sudoless.routing.windows)
+    if problem.timed:  # the MILP and PyVRP know the windows (sudoless.routing.windows)
+        if problem.n <= EXACT_UP_TO:
+            return "exact"
         several = (os.cpu_count() or 1) > 1
         return "cores" if problem.dense and several and problem.n >= CORES_FROM else "engine"
     if problem.n <= EXACT_UP_TO:

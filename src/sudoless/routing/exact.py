@@ -12,8 +12,12 @@ to the depot by MTZ-style potentials that also carry the work limits:
 * distance: a_j >= a_i + d_ij (distance travelled on arrival); a_i + d_i0 <= max distance and <= T, the
   longest route, which is what the makespan objective minimises.
 
-A divide-and-conquer run first gives an incumbent and the big-M values; the MILP result replaces it only when
-better. Beyond the time limit the answer is the best solution with HiGHS' bound and the gap.
+* time windows: service start times t_j >= t_i + service_i + d_ij, each within its window, the depot
+  reached by its closing time (travel time = distance).
+
+A divide-and-conquer run (PyVRP with time windows) first gives an incumbent and the big-M values; the MILP
+result replaces it only when better. Beyond the time limit the answer is the best solution with HiGHS'
+bound and the gap.
 """
 
 from __future__ import annotations
@@ -49,7 +53,15 @@ def solve_exact(problem: Problem, time_limit: float = 30.0, seed: int = 0) -> So
             f"(at most {EXACT_LIMIT}); use --solver divide or engine"
         )
     started = time.monotonic()
-    incumbent = solve_divide(problem, time_limit=min(2.0, 0.2 * time_limit), seed=seed)
+    if problem.timed:  # divide does not know the windows: PyVRP gives the incumbent
+        from sudoless.routing.engine import solve_engine
+        from sudoless.routing.windows import refuse
+
+        refuse(problem, "exact")
+
+        incumbent = solve_engine(problem, time_limit=min(2.0, 0.2 * time_limit), seed=seed)
+    else:
+        incumbent = solve_divide(problem, time_limit=min(2.0, 0.2 * time_limit), seed=seed)
     if incumbent.optimal:  # divide reached a lower bound (the farthest one for the makespan): nothing to prove
         incumbent.solver, incumbent.seconds = "exact", time.monotonic() - started
         return incumbent
@@ -108,6 +120,8 @@ def solve_exact(problem: Problem, time_limit: float = 30.0, seed: int = 0) -> So
                 h.addConstr(makespan >= arrive[i] + float(d[i, 0]) - big * (1 - x[i, 0]))
             if problem.max_distance is not None:
                 h.addConstr(arrive[i] + float(d[i, 0]) * x[i, 0] <= problem.max_distance + big * (1 - x[i, 0]))
+    if problem.timed:
+        _windows(h, problem, x)
     total = sum(float(d[i, j]) * v for (i, j), v in x.items())
     if problem.objective == Objective.TOTAL:
         objective = total
@@ -146,6 +160,29 @@ def solve_exact(problem: Problem, time_limit: float = 30.0, seed: int = 0) -> So
         optimal=optimal,
         notes={"status": h.modelStatusToString(status)},
     )
+
+
+def _windows(h, problem: Problem, x: dict[tuple[int, int], object]) -> None:  # type: ignore[no-untyped-def]
+    """Service start times t: within each window, t_j >= t_i + service_i + d_ij on a used arc (travel time =
+    distance), the depot reached by its closing time (:mod:`sudoless.routing.windows`' conventions)."""
+    from sudoless.routing.windows import service, window
+
+    n, d = problem.n, problem.matrix
+    assert d is not None
+    opens, closes = window(problem, 0)
+    first = opens + service(problem, 0)
+    serving = sum(service(problem, i) for i in range(n + 1))
+    horizon = closes if np.isfinite(closes) else first + serving + (n + 1) * float(d.max())  # no wait without windows
+    t = {
+        i: h.addVariable(lb=max(window(problem, i)[0], first + float(d[0, i])), ub=min(window(problem, i)[1], horizon))
+        for i in range(1, n + 1)
+    }
+    big = horizon + serving + float(d.max())
+    for i in range(1, n + 1):
+        for j in range(1, n + 1):
+            if i != j:
+                h.addConstr(t[j] >= t[i] + service(problem, i) + float(d[i, j]) - big * (1 - x[i, j]))  # type: ignore[operator]
+        h.addConstr(t[i] + service(problem, i) + float(d[i, 0]) <= closes + big * (1 - x[i, 0]))  # type: ignore[operator]
 
 
 def _quiet_highs(highspy):  # type: ignore[no-untyped-def]

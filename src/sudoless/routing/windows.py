@@ -19,7 +19,7 @@ import numpy as np
 from sudoless.errors import InputError
 from sudoless.routing.model import Objective, Problem
 
-WINDOW_SOLVERS = ("engine", "cores")  # the solvers that respect time windows (PyVRP natively)
+WINDOW_SOLVERS = ("engine", "cores", "exact")  # the solvers that respect time windows (PyVRP natively, the MILP)
 
 
 class Visit(NamedTuple):
