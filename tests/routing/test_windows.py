@@ -128,7 +128,7 @@ def test_solvers_that_ignore_windows_refuse_them() -> None:
         solve(read_problem(SOLOMON, objective="makespan"), solver="engine", time_limit=1.0)
 
 
-def tamper(plan: dict, path: tuple[object, ...], delta: float) -> dict:
+def tamper(plan: dict, path: tuple[object, ...], delta: float | str) -> dict:
     doc = json.loads(json.dumps(plan))
     node = doc
     for key in path[:-1]:
@@ -149,6 +149,7 @@ def tamper(plan: dict, path: tuple[object, ...], delta: float) -> dict:
         (("routes", 0, "schedule", 1, "departure"), "route 1 stop 2: claimed departure"),
         (("routes", 0, "schedule", 0, "load"), "route 1 stop 1: claimed load"),
         (("total_distance",), "claimed total_distance"),
+        (("routes", 0, "schedule", 0, "id"), "route 1 stop 1: claimed id"),
     ],
 )
 def test_check_command_rejects_every_tampered_figure(tmp_path: Path, path: tuple[object, ...], fragment: str) -> None:
@@ -156,7 +157,7 @@ def test_check_command_rejects_every_tampered_figure(tmp_path: Path, path: tuple
     assert solved.returncode == 0, solved.stderr
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert sudoless(tmp_path, "routes", "check", str(SOLOMON), "plan.json").returncode == 0
-    (tmp_path / "bad.json").write_text(json.dumps(tamper(plan, path, 0.5)))
+    (tmp_path / "bad.json").write_text(json.dumps(tamper(plan, path, "x" if path[-1] == "id" else 0.5)))
     checked = sudoless(tmp_path, "routes", "check", str(SOLOMON), "bad.json")
     assert checked.returncode == 1 and fragment in checked.stdout, checked.stdout
 

@@ -31,6 +31,7 @@ class CheckReport:
     claimed: dict[str, float] = field(default_factory=dict)  # values from the solution file that differ
     idle: list[int] = field(default_factory=list)  # 1-based numbers of the dispatchers with no stops
     times: list[dict[str, Any]] = field(default_factory=list)  # per route: start, end, stops' times (timed only)
+    ids: tuple[str, ...] = ()  # the instance's location ids, to compare a plan's stop ids with
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form, figures rounded as in a solver's plan."""
@@ -52,7 +53,7 @@ def _rounded_times(times: dict[str, Any]) -> dict[str, Any]:
     return {
         "start": rounded(times["start"]),
         "end": rounded(times["end"]),
-        "schedule": [{key: rounded(v) for key, v in stop.items()} for stop in times["schedule"]],
+        "schedule": [{key: rounded(v) for key, v in stop.items() if key != "id"} for stop in times["schedule"]],
     }
 
 
@@ -92,7 +93,7 @@ def _timed(problem: Problem, k: int, route: list[int], bad: list[str]) -> dict[s
         begin = max(arrival, opens(i))
         on_board -= float(problem.demands[i])  # type: ignore[index]
         clock, here = begin + serve(i), i
-        stops.append({"arrival": arrival, "wait": begin - arrival, "departure": clock, "load": on_board})
+        stops.append({"arrival": arrival, "wait": begin - arrival, "departure": clock, "load": on_board, "id": i})
     end = clock + _distance(problem, here, 0)
     if end > closes(0) + TOLERANCE:
         bad.append(f"route {k} is back at the depot at {end:g}, after the day ends at {closes(0):g}")
@@ -137,8 +138,11 @@ def _compare_plan(report: CheckReport, plan: dict[str, Any], bad: list[str]) -> 
             if not isinstance(theirs, dict):
                 bad.append(f"route {k} stop {j}: not an object")
                 continue
+            if "id" in theirs and theirs["id"] != report.ids[ours["id"]]:
+                actual = report.ids[ours["id"]]
+                bad.append(f"route {k} stop {j}: claimed id {theirs['id']!r}, the route's stop {j} is {actual}")
             for key, value in ours.items():
-                if key in theirs and _differs(value, theirs[key]):
+                if key != "id" and key in theirs and _differs(value, theirs[key]):
                     bad.append(
                         f"route {k} stop {j}: claimed {key} {theirs[key]!r} differs from the recomputed {value:g}"
                     )
@@ -152,7 +156,7 @@ def check(
 ) -> CheckReport:
     """Check ``routes`` (location indices, depot implicit) against every rule of ``problem``; ``claimed``
     totals or a whole ``plan`` document (our JSON output) have every figure compared with the recomputation."""
-    report = CheckReport(feasible=True)
+    report = CheckReport(feasible=True, ids=problem.ids)
     bad = report.violations
     nonempty = [r for r in routes if r]
     if len(nonempty) > problem.dispatchers:
