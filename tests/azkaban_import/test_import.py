@@ -320,3 +320,23 @@ def test_users_file(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings,
 
     again = import_azkaban(sqlite_store, settings, options(azkaban, users=users, on_conflict="skip"))
     assert "users" not in again.counts and again.skipped["users"] == 2
+
+
+FLOW2_WITH_TRIGGER = {
+    "report.project": "azkaban-flow-version: 2.0\n",
+    "report.flow": "trigger:\n  schedule:\n    type: cron\n    value: 0 0 * * * ?\n"
+                   "nodes:\n  - name: report\n    type: command\n    config:\n      command: echo report\n",
+}
+
+
+@pytest.mark.parametrize("enable", [False, True])
+def test_flow_triggers_come_paused(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings,
+                                   enable: bool) -> None:
+    project = azkaban.add_project("reports", "alice")
+    azkaban.upload(project, make_zip(FLOW2_WITH_TRIGGER), "alice", T0)
+    report = import_azkaban(sqlite_store, settings, options(azkaban, enable_schedules=enable))
+    local = queries.get_project(sqlite_store, name="reports")
+    assert local is not None
+    triggers = sqlite_store.triggers.triggers(local.id)
+    assert [(row.flow_id, row.cron, row.paused) for row in triggers] == [("report", "0 0 * * * ?", not enable)]
+    assert report.counts["flow triggers paused"] == (0 if enable else 1)

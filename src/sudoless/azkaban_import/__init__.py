@@ -92,7 +92,10 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
     names: dict[int, str] = {}
     local: dict[int, tuple[int, str]] = {}
     for plan in plans:
+        versions_before = report.counts["versions"]
         local_id = import_project(target, settings, source, plan, ledger, origin, report)
+        if report.counts["versions"] > versions_before and not options.enable_schedules:
+            _pause_flow_triggers(target, local_id, report)
         names[plan.source.id] = plan.name
         local[plan.source.id] = (local_id or 0, plan.name)
         grants, notes = import_permissions(target, local_id or 0, plan.name, source.permissions(plan.source.id),
@@ -101,7 +104,21 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
         report.unmapped.extend(notes)
     import_schedules(target, settings, source.triggers(), names, origin, options.enable_schedules, report)
     import_history(store, settings, source, local, options.history, origin, report, write=not options.dry_run)
+    if report.counts["flow triggers paused"] and not options.enable_schedules:
+        report.notes.append("the Flow 2.0 triggers of imported versions are paused too; resume them once "
+                            "Azkaban's are stopped")
     if report.counts["schedules"] and not options.enable_schedules:
         report.notes.append("schedules are imported paused, so no flow runs twice while Azkaban still runs; "
                             "enable them once Azkaban's are stopped (or import with --enable-schedules)")
     return report
+
+
+def _pause_flow_triggers(store: Store | None, project_id: int | None, report: Report) -> None:
+    """Pause the flow triggers an imported version brought (``trigger:`` blocks of Flow 2.0 flows): Azkaban
+    still fires them until it is stopped, and a flow must not run in both."""
+    if store is None or project_id is None:
+        return
+    for trigger in store.triggers.triggers(project_id):
+        if not trigger.paused:
+            store.triggers.set_paused(project_id, trigger.flow_id, True, None, "azkaban-import")
+            report.add("flow triggers paused")
