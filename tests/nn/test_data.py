@@ -43,11 +43,16 @@ def test_shakespeare_holds_out_whole_plays() -> None:
 
 
 @pytest.mark.parametrize("config", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
-def test_example_configs_build(config: Path) -> None:
+def test_example_configs_build(config: Path, tmp_path: Path) -> None:
     loaded = load_config(config)
     options = dict(loaded["data"])
     if options["source"] == "shakespeare":
         options["max_chars"] = 20_000
+    if options["source"] == "mnist":  # the user supplies MNIST; stand-in IDX files of the same shape
+        from nn.test_idx import write_mnist
+
+        write_mnist(tmp_path / "mnist", train=50, test=10)
+        options["path"] = str(tmp_path / "mnist")
     ds = load_data(options, seed=0)
     model = build_model(loaded, {"vocab": len(ds.vocab)} if ds.vocab else {})
     model.build(tuple(np.shape(ds.x_train)[1:]))
