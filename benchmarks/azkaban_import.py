@@ -82,9 +82,10 @@ def build(conn: sa.Connection, args: argparse.Namespace) -> None:
         conn.execute(sa.text("INSERT INTO project_permissions VALUES (:p, :t, 'bench', 134217728, 0)"),
                      {"p": str(p), "t": T0})
         conn.execute(sa.text("INSERT INTO project_events VALUES (:p, 1, :t, 'bench', 'created')"), {"p": p, "t": T0})
-    conn.execute(sa.text("INSERT INTO triggers (trigger_source, modify_time, enc_type, data) "
-                         "VALUES ('SimpleTimeTrigger', :t, 2, :d)"),
-                 [{"t": T0, "d": trigger(p, f"project{p}")} for p in range(1, args.schedules + 1)])
+    if args.schedules:
+        conn.execute(sa.text("INSERT INTO triggers (trigger_source, modify_time, enc_type, data) "
+                             "VALUES ('SimpleTimeTrigger', :t, 2, :d)"),
+                     [{"t": T0, "d": trigger(p, f"project{p}")} for p in range(1, args.schedules + 1)])
     line = b"INFO - a line of job output, as Azkaban's job logs have them\n"
     batch = 2000
     for start in range(0, args.executions, batch):
