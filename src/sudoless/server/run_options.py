@@ -21,7 +21,8 @@ from sudoless.flows.sla import SlaRule, parse_emails
 from sudoless.server.dispatch import Authenticated
 from sudoless.server.params import Params, emails
 
-__all__ = ["OptionsError", "check_redefinitions", "execution_options", "filter_runtime", "options_json",
+__all__ = ["OptionsError", "check_redefinitions", "configured_failure_action", "execution_options",
+           "failure_action_form_value", "filter_runtime", "options_json",
            "sla_rules"]
 
 _FAILURE_ACTIONS = {"finishCurrent": FailureAction.FINISH_CURRENTLY_RUNNING,
@@ -30,6 +31,20 @@ _FAILURE_ACTIONS = {"finishCurrent": FailureAction.FINISH_CURRENTLY_RUNNING,
 #: Flow parameters only a global admin may set; dropped silently for everyone else, as Azkaban does.
 _ADMIN_ONLY = ("flowPriority", "useExecutor")
 _ADMIN_PREFIXES = ("azkaban.flow", "azkaban.job")
+
+
+def failure_action_form_value(action: FailureAction) -> str:
+    """The run form's (and ``executeFlow``'s) ``failureAction`` value for ``action``."""
+    return next(value for value, known in _FAILURE_ACTIONS.items() if known == action)
+
+
+def configured_failure_action(flow_props: Mapping[str, str]) -> FailureAction | None:
+    """A flow's own ``failure.action``, or None when it sets none (or one the runner would refuse)."""
+    text = flow_props.get("failure.action")
+    try:
+        return FailureAction.parse(text) if text else None
+    except ValueError:
+        return None
 
 
 class OptionsError(InputError):

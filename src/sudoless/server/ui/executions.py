@@ -23,7 +23,7 @@ from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
-from sudoless.flows.model import TERMINAL_FLOW, Status
+from sudoless.flows.model import TERMINAL_FLOW, FailureAction, Status
 from sudoless.flows.notify.history import execution_notifications
 from sudoless.flows.store import JobRunRecord, history
 from sudoless.flows.store import projects as project_queries
@@ -31,6 +31,7 @@ from sudoless.flows.why import why_not_run
 from sudoless.server.ajax.execution_view import utf8_range
 from sudoless.server.ajax.executor import EXECUTOR
 from sudoless.server.dispatch import GET, Call, Route
+from sudoless.server.run_options import configured_failure_action
 from sudoless.server.ui.flows import layout_json
 from sudoless.server.ui.projects import PAGE_SIZE, page_number, readable_project_ids
 from sudoless.server.ui.web import api_permission, data, locate_execution, page_url, render
@@ -112,9 +113,14 @@ def execution_view(call: Call) -> Response:
         "logUrl": page_url("data/executions", record.id, "log"), "overlap": OVERLAP_MS,
     }
     options = record.options or {}
+    failure_action = options.get("failure_action")
+    if not failure_action:  # the run asked for none: the flow's own setting applied, as the runner reads it
+        flow = project_queries.flow_records(call.store, record.project_id, record.version).get(record.flow_id)
+        own = configured_failure_action((flow.graph.get("props") or {}) if flow else {})
+        failure_action = (own or FailureAction.FINISH_CURRENTLY_RUNNING).value
     return render(call, "execution.html", title=f"Execution {record.id}", record=record, project=project,
                   page_data=page_data, can_control=call.allowed(project.id, CONTROL),
-                  failure_action=options.get("failure_action") or "FINISH_CURRENTLY_RUNNING",
+                  failure_action=failure_action,
                   concurrent=options.get("concurrent_option") or "skip",
                   parameters=(options.get("runtime") or {}).get("ROOT") or {},
                   disabled=options.get("disabled") or [],

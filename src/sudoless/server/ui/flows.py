@@ -17,6 +17,7 @@ from sudoless.flows.store.projects import FlowRecord
 from sudoless.server.ajax.executor import EXECUTOR
 from sudoless.server.ajax.manager import MANAGER
 from sudoless.server.dispatch import GET, Call, Route
+from sudoless.server.run_options import configured_failure_action, failure_action_form_value
 from sudoless.server.ui import charts
 from sudoless.server.ui.layout import layout_flow
 from sudoless.server.ui.projects import abilities, current_flows
@@ -83,6 +84,7 @@ def flow_view(call: Call) -> Response:
         for run in call.store.job_runs(runs[0].id):  # oldest attempt first: the latest attempt wins
             last_status[run.nested_id] = run.status.value
     props = flows[flow_id].graph.get("props") or {}
+    own_action = configured_failure_action(props)  # the form starts where the run would go without it
     page_data = {
         "project": project.name, "flow": flow_id,
         "layoutUrl": page_url("data/projects", project.name, "flows", flow_id, "layout"),
@@ -92,6 +94,7 @@ def flow_view(call: Call) -> Response:
                   runs=runs[:10], chart=charts.run_bars(runs, now), jobs=job_tree(flows, flow_id),
                   schedule=call.scheduler.for_flow(project.id, flow_id), can=abilities(call, project),
                   configured_failure=props.get("failure.action"), failure_actions=FAILURE_ACTIONS,
+                  default_failure=failure_action_form_value(own_action) if own_action else "finishCurrent",
                   page_data=page_data, execute_ok=call.allowed(project.id, api_permission(EXECUTOR,
                                                                                           "ajax:executeFlow")))
 

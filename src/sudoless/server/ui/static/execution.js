@@ -141,7 +141,7 @@
       }
       const cells = row.children;
       cells[2].replaceChildren(S.el("span", {class: `status ${S.statusClass(run.status)}`, text: run.status}));
-      cells[3].textContent = run.attempt > 0 ? `${run.attempt + 1}` : "1";
+      cells[3].textContent = String(run.attempt);  // numbered as the log numbers it: 0 is the first run
       cells[4].textContent = S.fmtTime(run.start);
       cells[5].textContent = S.fmtTime(run.end);
       cells[6].textContent = S.fmtDuration(elapsed(run.start, run.end));
@@ -229,7 +229,7 @@
         const end = attempt.end >= 0 ? attempt.end : serverNow();
         const bar = S.svg("rect", {class: `bar ${S.statusClass(attempt.status)}`, x: x(attempt.start), y: y + 4,
           width: Math.max(2, x(end) - x(attempt.start)), height: rowHeight - 8, rx: 2},
-          S.svg("title", {}, `${run.id} attempt ${attempt.attempt + 1}: ${attempt.status}, ${S.fmtDuration(end - attempt.start)}`));
+          S.svg("title", {}, `${run.id} attempt ${attempt.attempt}: ${attempt.status}, ${S.fmtDuration(end - attempt.start)}`));
         chart.append(bar);
       }
     });
@@ -317,7 +317,7 @@
     log.reason = page.reason || null;
     document.getElementById("log-download").href = `${data.logUrl}?${new URLSearchParams({job: log.job, attempt: page.attempt, download: 1})}`;
     if (log.attempt === null || !append) {
-      logAttempt.replaceChildren(...page.attempts.map((a) => S.el("option", {value: a, text: `Attempt ${a + 1}`})));
+      logAttempt.replaceChildren(...page.attempts.map((a) => S.el("option", {value: a, text: `Attempt ${a}`})));
       logAttempt.value = String(page.attempt);
       logAttempt.hidden = page.attempts.length < 2;
     }

@@ -69,10 +69,13 @@ window.Sudoless = (function () {
   }
 
   const pad = (n) => String(n).padStart(2, "0");
+  // Every time carries its zone: the reader's, named as the browser names it ("CET", "GMT+2", "UTC").
+  const zoneFormat = new Intl.DateTimeFormat(undefined, {timeZoneName: "short"});
+  const zoneOf = (d) => (zoneFormat.formatToParts(d).find((p) => p.type === "timeZoneName") || {value: ""}).value;
   function fmtTime(ms) {
     if (ms === null || ms === undefined || ms < 0) return "-";
     const d = new Date(ms);
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zoneOf(d)}`.trim();
   }
   function fmtDuration(ms) {
     if (ms === null || ms === undefined || ms < 0) return "-";
