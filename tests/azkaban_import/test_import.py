@@ -340,3 +340,20 @@ def test_flow_triggers_come_paused(azkaban: AzkabanDb, sqlite_store: Store, sett
     triggers = sqlite_store.triggers.triggers(local.id)
     assert [(row.flow_id, row.cron, row.paused) for row in triggers] == [("report", "0 0 * * * ?", not enable)]
     assert report.counts["flow triggers paused"] == (0 if enable else 1)
+
+
+def test_history_in_pages(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Executions are read a page at a time (here 2 a page): every one comes, once, with its own logs."""
+    from sudoless.azkaban_import import history
+
+    monkeypatch.setattr(history, "BATCH", 2)
+    built = build(azkaban)
+    now = sqlite_store.clock()
+    sources = [azkaban.execution(int(built["etl"]), 3, "done", 50, "bob", now - n * 1000,  # type: ignore[call-overload]
+                                 hello_nodes(now), {("hello", 1): f"run {n}\n".encode() * 40}) for n in range(5)]
+    report = import_azkaban(sqlite_store, settings, options(azkaban))
+    assert report.counts["executions"] == 5
+    ledger = imports.imported(sqlite_store, origin_of(azkaban.url), "execution")
+    for n, source_id in enumerate(sources):
+        assert sqlite_store.read_log(ledger[str(source_id)], "hello", 1, 0, 1 << 20) == f"run {n}\n".encode() * 40

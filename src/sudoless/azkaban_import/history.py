@@ -71,8 +71,21 @@ def import_history(store: Store, settings: Settings, source: AzkabanSource, proj
     since = None if history == "all" else store.clock() - int(history) * DAY_MS
     done = imports.imported(store, origin, "execution")
     versions = imports.imported(store, origin, "version")
+    after = 0
+    while True:
+        rows = source.executions(sorted(projects), since, after, BATCH)
+        if not rows:
+            return
+        after = int(rows[-1].exec_id)
+        batch = _decoded(rows, projects, done, report)
+        _flush(store, settings, source, projects, versions, batch, origin, report, write)
+
+
+def _decoded(rows: list[Any], projects: dict[int, tuple[int, str]], done: dict[str, int],
+             report: Report) -> list[tuple[Any, Status, dict[str, Any]]]:
+    """The rows of a page to import, their flow data decoded; the others counted or reported."""
     batch: list[tuple[Any, Status, dict[str, Any]]] = []
-    for row in source.executions(sorted(projects), since):
+    for row in rows:
         if str(row.exec_id) in done:
             report.skipped["executions"] += 1
             continue
@@ -88,10 +101,7 @@ def import_history(store: Store, settings: Settings, source: AzkabanSource, proj
                                    "again here); import again once it has ended")
             continue
         batch.append((row, status, data))
-        if len(batch) >= BATCH:
-            _flush(store, settings, source, projects, versions, batch, origin, report, write)
-            batch = []
-    _flush(store, settings, source, projects, versions, batch, origin, report, write)
+    return batch
 
 
 def _flush(store: Store, settings: Settings, source: AzkabanSource, projects: dict[int, tuple[int, str]],

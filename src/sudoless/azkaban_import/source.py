@@ -191,16 +191,19 @@ class AzkabanSource:
                 for r in self.rows("SELECT trigger_id, trigger_source, enc_type, data FROM triggers "
                                    "ORDER BY trigger_id")]
 
-    def executions(self, project_ids: list[int], since: int | None) -> Iterator[Any]:
-        """The executions of ``project_ids`` submitted at or after ``since`` (None: all), oldest first, streamed."""
+    def executions(self, project_ids: list[int], since: int | None, after: int, limit: int) -> list[Any]:
+        """Up to ``limit`` executions of ``project_ids`` with an id above ``after``, submitted at or after
+        ``since`` (None: any time), by id. Read a page at a time rather than streamed: a stream left waiting
+        while the rows are written here would be cut by the server's write timeout."""
         if not project_ids:
-            return iter(())
+            return []
         marks, params = _in_list(project_ids)
-        params["since"] = -1 if since is None else since
-        return self.stream(
+        params.update(since=-1 if since is None else since, after=after, limit=limit)
+        return self.rows(
             "SELECT exec_id, project_id, version, flow_id, status, submit_user, submit_time, update_time, start_time, "
             "end_time, enc_type, flow_data, execution_source FROM execution_flows "
-            f"WHERE project_id IN ({marks}) AND COALESCE(submit_time, 0) >= :since ORDER BY exec_id", **params)
+            f"WHERE project_id IN ({marks}) AND exec_id > :after AND COALESCE(submit_time, 0) >= :since "
+            "ORDER BY exec_id LIMIT :limit", **params)
 
     def output_params(self, exec_ids: list[int]) -> dict[int, dict[str, Any]]:
         """Each job's output properties (``execution_jobs.output_params``, gzip JSON) of several executions:
