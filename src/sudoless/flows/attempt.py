@@ -10,7 +10,9 @@ exception in the runner.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -83,9 +85,17 @@ def context(attempt: Attempt, props: dict[str, str], base_env: Mapping[str, str]
     jobs_dir = attempt.workdir / ".jobs"
     prop_file = jobs_dir / f"{attempt.stem}.props"
     output_file = jobs_dir / f"{attempt.stem}.output"
-    if prop_file.resolve().parent != jobs_dir.resolve() or output_file.resolve().parent != jobs_dir.resolve():
-        raise JobError(f"job {attempt.nested_id!r}: its files would leave {jobs_dir}")  # by construction, never
-    prop_file.write_text("".join(f"{k}={_escape(v)}\n" for k, v in sorted(props.items())))
+    # The stem is percent-encoded (no "/"), so only a symbolic link left in .jobs by an earlier job could
+    # lead elsewhere: the props file is opened without following one and the output file may not be one.
+    # (Four Path.resolve() calls did this before, 0.1-0.2 ms of every job's overhead.)
+    try:
+        if "/" in attempt.stem or os.path.islink(output_file):
+            raise OSError(errno.ELOOP, "a symbolic link")
+        _write_new(prop_file, "".join(f"{k}={_escape(v)}\n" for k, v in sorted(props.items())))
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise JobError(f"job {attempt.nested_id!r}: its files would leave {jobs_dir}") from None
     cwd = default_cwd(attempt.workdir, attempt.flow_version, attempt.source)
     if props.get("working.dir"):
         cwd = (attempt.workdir / props["working.dir"]).resolve()
@@ -96,6 +106,13 @@ def context(attempt: Attempt, props: dict[str, str], base_env: Mapping[str, str]
     return JobContext(job_id=attempt.nested_id, attempt=attempt.attempt, props=props, workdir=cwd, env=env,
                       log=log, cancel=cancel, output_file=output_file, timeout=_timeout(props), started=started,
                       sandbox=sandbox)
+
+
+def _write_new(path: Path, text: str) -> None:
+    """``path.write_text(text)``, except that a symbolic link at ``path`` fails with ELOOP."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    with open(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def default_cwd(workdir: Path, flow_version: str, source: str) -> Path:

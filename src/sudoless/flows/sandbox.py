@@ -35,11 +35,13 @@ import ctypes
 import errno
 import os
 import platform
+import queue
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -193,6 +195,7 @@ class JobSandbox:
     _ruleset: int | None = field(default=None, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _spawn_thread: _ConfinedSpawner | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def for_execution(cls, settings: Settings, workdir: Path, grants: SandboxGrants | None = None) -> JobSandbox:
@@ -226,29 +229,23 @@ class JobSandbox:
             self.tmpdir.mkdir(exist_ok=True)
             java = f"{env.get('JAVA_TOOL_OPTIONS', '')} -Djava.io.tmpdir={self.tmpdir}".strip()
             env.update(TMPDIR=str(self.tmpdir), JAVA_TOOL_OPTIONS=java)
+        return self._spawner().spawn(argv, env, kwargs)
+
+    def _spawner(self) -> _ConfinedSpawner:
         ruleset = self._prepared()
-        outcome: list[Any] = []
-
-        def spawn() -> None:
-            try:
-                if _libc().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-                    raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
-                _syscall(_SYSCALLS[platform.machine()][2], ctypes.c_int(ruleset), ctypes.c_uint32(0))
-                outcome.append(subprocess.Popen(argv, env=env, **kwargs))
-            except BaseException as exc:  # handed to the caller's thread, raised there
-                outcome.append(exc)
-
-        # This thread ends restricted; it must never run anything else, so it is made for this process.
-        thread = threading.Thread(target=spawn, name="sandboxed-spawn")
-        thread.start()
-        thread.join()
-        if isinstance(outcome[0], BaseException):
-            raise outcome[0]
-        return outcome[0]
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the execution's sandbox is closed: its run has ended")
+            if self._spawn_thread is None:
+                self._spawn_thread = _ConfinedSpawner(ruleset)
+            return self._spawn_thread
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            if self._spawn_thread is not None:
+                self._spawn_thread.stop()
+                self._spawn_thread = None
             if self._ruleset is not None:
                 os.close(self._ruleset)
                 self._ruleset = None
@@ -263,6 +260,50 @@ class JobSandbox:
                                                *((p, None) for p in self.write)], ports=self.ports,
                                               list_dirs=self.list_dirs)
             return self._ruleset
+
+
+class _ConfinedSpawner:
+    """The thread that starts an execution's confined job processes.
+
+    Landlock confines the calling thread, and a confined thread can never be freed again, so job processes
+    are started from a thread of their own. One such thread per execution, confined once with the
+    execution's ruleset, starts every job process of that execution: a thread started and joined for each
+    job cost about 0.2 ms of the per-job overhead (benchmarks/README.md, flow_overhead.py). It runs nothing
+    but ``subprocess.Popen`` for this sandbox's jobs, and stops when the sandbox is closed.
+    """
+
+    def __init__(self, ruleset: int) -> None:
+        self._requests: queue.SimpleQueue[tuple[list[str], Mapping[str, str], dict[str, Any], Future[Any]] | None]
+        self._requests = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, args=(ruleset,), name="sandboxed-spawn", daemon=True)
+        self._thread.start()
+
+    def spawn(self, argv: list[str], env: Mapping[str, str], kwargs: dict[str, Any]) -> subprocess.Popen[bytes]:
+        """``subprocess.Popen(argv, env=env, **kwargs)`` from the confined thread; its error is raised here."""
+        future: Future[subprocess.Popen[bytes]] = Future()
+        self._requests.put((argv, env, kwargs, future))
+        return future.result()
+
+    def stop(self) -> None:
+        self._requests.put(None)
+
+    def _serve(self, ruleset: int) -> None:
+        failure: BaseException | None = None
+        try:
+            if _libc().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+            _syscall(_SYSCALLS[platform.machine()][2], ctypes.c_int(ruleset), ctypes.c_uint32(0))
+        except BaseException as exc:  # every request gets it: nothing may start unconfined
+            failure = exc
+        while (request := self._requests.get()) is not None:
+            argv, env, kwargs, future = request
+            if failure is not None:
+                future.set_exception(failure)
+                continue
+            try:
+                future.set_result(subprocess.Popen(argv, env=env, **kwargs))
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                future.set_exception(exc)
 
 
 def build_ruleset(abi: int, home: Path, grants: Iterable[tuple[Path, int | None]],

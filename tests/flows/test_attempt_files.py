@@ -1,0 +1,48 @@
+"""The files of a job attempt in ``.jobs``: its properties file is written there and nowhere else.
+
+A job may leave a symbolic link in ``.jobs`` named like a later attempt's files; the later attempt must then
+fail with one line, and the link's target must stay untouched.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from sudoless.errors import JobError
+from sudoless.flows.attempt import Attempt, context
+from sudoless.flows.joblog import LogWriter
+from sudoless.flows.store import Store
+
+
+def attempt_in(workdir: Path, nested_id: str = "a/b") -> Attempt:
+    (workdir / ".jobs").mkdir(parents=True, exist_ok=True)
+    return Attempt(1, nested_id, nested_id, "command", 0, "", workdir, "2.0")
+
+
+def make_context(tmp_path: Path, attempt: Attempt):  # type: ignore[no-untyped-def]
+    log = LogWriter(Store(f"sqlite:///{tmp_path / 'db.sqlite'}"), 1, attempt.nested_id, 0)
+    return context(attempt, {"x": "1\n2", "env.GREETING": "hi"}, {"PATH": "/usr/bin"}, log, threading.Event(),
+                   lambda pid: None)
+
+
+def test_properties_file_is_written_in_jobs(tmp_path: Path) -> None:
+    attempt = attempt_in(tmp_path / "exec")
+    ctx = make_context(tmp_path, attempt)
+    props_file = Path(ctx.env["JOB_PROP_FILE"])
+    assert props_file.parent == tmp_path / "exec" / ".jobs"
+    assert props_file.read_text() == "env.GREETING=hi\nx=1\\n2\n"
+    assert ctx.env["GREETING"] == "hi"
+
+
+@pytest.mark.parametrize("suffix", [".props", ".output"])
+def test_a_link_left_in_jobs_is_refused(tmp_path: Path, suffix: str) -> None:
+    attempt = attempt_in(tmp_path / "exec")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    (tmp_path / "exec" / ".jobs" / f"{attempt.stem}{suffix}").symlink_to(outside)
+    with pytest.raises(JobError, match=r"job 'a/b': its files would leave .*\.jobs"):
+        make_context(tmp_path, attempt)
+    assert outside.read_text() == "keep me"
