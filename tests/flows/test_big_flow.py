@@ -1,0 +1,65 @@
+"""A big flow is correct: a generated 10,000-job layered DAG loads, validates and runs, every job once.
+
+The jobs are ``noop`` so that the test measures the scheduler, not process starts; the ordering check
+proves every job started after all its parents ended. Time and memory at 1,000 / 10,000 / 30,000 jobs are
+benchmarks/big_flow.py's business, not this test's.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sudoless.config import Settings
+from sudoless.flows.executions import submit_flow, upload_project
+from sudoless.flows.executor import Executor
+from sudoless.flows.model import Status
+from sudoless.flows.options import ExecutionOptions
+from sudoless.flows.store import Store
+
+LAYERS, WIDTH = 100, 100
+
+
+def layered_dag(layers: int, width: int) -> dict[str, list[str]]:
+    """Job name -> parents: each job of a layer depends on two or three jobs of the layer before it."""
+    edges: dict[str, list[str]] = {}
+    for layer in range(layers):
+        for i in range(width):
+            parents = sorted({(i * 7) % width, (i + 1) % width, (i * 13 + layer) % width}) if layer else []
+            edges[f"l{layer:03d}_{i:03d}"] = [f"l{layer - 1:03d}_{p:03d}" for p in parents]
+    edges["end"] = [f"l{layers - 1:03d}_{i:03d}" for i in range(width)]
+    return edges
+
+
+def write_project(root: Path, edges: dict[str, list[str]]) -> Path:
+    root.mkdir(parents=True)
+    for name, parents in edges.items():
+        text = "type=noop\n" + (f"dependencies={','.join(parents)}\n" if parents else "")
+        (root / f"{name}.job").write_text(text)
+    return root
+
+
+def test_ten_thousand_job_layered_dag_runs_every_job_once(tmp_path: Path, settings: Settings) -> None:
+    edges = layered_dag(LAYERS, WIDTH)
+    assert len(edges) == LAYERS * WIDTH + 1
+    project = write_project(tmp_path / "big", edges)
+    store = Store(f"sqlite:///{tmp_path / 'sudoless.db'}")
+    started = time.monotonic()
+    _, _, model = upload_project(store, settings, project, "tester")
+    assert model.top_flows == ["end"]
+    assert len(model.flow("end").nodes) == len(edges)
+    exec_id = submit_flow(store, settings, model.name, "end", ExecutionOptions(parallel=10), "tester")
+    executor = Executor(store, settings)
+    try:
+        assert executor.claim_and_run(exec_id) == Status.SUCCEEDED
+    finally:
+        executor.stop(wait=False)
+    runs = store.job_runs(exec_id)
+    assert sorted(r.nested_id for r in runs) == sorted(edges)  # every job, each once
+    assert {(r.status, r.attempt) for r in runs} == {(Status.SUCCEEDED, 0)}
+    by_name = {r.nested_id: r for r in runs}
+    for name, parents in edges.items():
+        assert sorted(by_name[name].parents) == sorted(parents), name
+        assert all(by_name[name].start_time >= by_name[p].end_time for p in parents), name
+    print(f"10,001 noop jobs: {time.monotonic() - started:.1f} s from upload to the end of the run")
+    store.close()
