@@ -121,3 +121,13 @@ def test_the_whole_log_downloads_as_a_file_with_permission(browser: Browser, new
     assert refused.status == 403 and "line 00000" not in refused.text()
     anonymous = ui_server.http().get(href)
     assert anonymous.status_code in (401, 403) and "line 00000" not in anonymous.text
+
+
+def test_a_session_that_ends_on_the_execution_page_leads_to_the_login_page(browser: Browser,
+                                                                         broken_run: int) -> None:
+    page = browser.go(f"/ui/executions/{broken_run}")
+    wait_js(page, "document.querySelector('#log-text').textContent.includes('is corrupt')")
+    browser.context.clear_cookies()  # the session ends (expired, or logged out in another tab)
+    page.click("#job-table tr[data-job='L04_05'] button")
+    page.wait_for_url("**/ui/login?next=*")
+    browser.check_clean()  # no uncaught promise rejection on the way

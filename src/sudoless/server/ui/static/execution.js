@@ -181,7 +181,8 @@
     try {
       const page = await S.get(data.logUrl, {job: failure.id, attempt: failure.attempt, offset: -1, length: 16384});
       const lines = (page.data || "").split("\n").filter((line) => line.trim());
-      const errors = lines.filter((line) => ERROR_LINE.test(line));
+      // Error lines, but not the log's echo of the command (which may quote the word ERROR itself).
+      const errors = lines.filter((line) => ERROR_LINE.test(line) && !/ INFO - Command: /.test(line));
       excerpt.textContent = (errors.length ? errors.slice(0, 5) : lines.slice(-5)).join("\n");
     } catch (e) {
       excerpt.textContent = "";
@@ -312,7 +313,13 @@
   async function fetchLog(offset, append) {
     const params = {job: log.job, offset, length: PAGE};
     if (log.attempt !== null) params.attempt = log.attempt;
-    const page = await S.get(data.logUrl, params);
+    let page;
+    try {
+      page = await S.get(data.logUrl, params);
+    } catch (e) {  // the network is gone, or the session ended (S.get then goes to the login page)
+      document.getElementById("log-range").textContent = `The log could not be read: ${e.message}`;
+      return null;
+    }
     if (page.error) { logText.textContent = page.error; return null; }
     log.reason = page.reason || null;
     document.getElementById("log-download").href = `${data.logUrl}?${new URLSearchParams({job: log.job, attempt: page.attempt, download: 1})}`;
