@@ -49,7 +49,8 @@ def check_name(name: str, what: str, where: str) -> str | None:
 def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
     """Return one dependency cycle as ``[a, b, ..., a]`` (a depends on b ...), or None if acyclic."""
     state: dict[str, int] = {}
-    for start in sorted(graph):
+    known: dict[str, list[str]] = {}  # a node's dependencies in the graph, listed once: a node is revisited
+    for start in sorted(graph):       # once per dependency, and rebuilding the list each time was O(deps²)
         if state.get(start):
             continue
         stack: list[tuple[str, int]] = [(start, 0)]
@@ -59,7 +60,9 @@ def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
             if index == 0:
                 state[name] = 1
                 path.append(name)
-            deps = [d for d in graph.get(name, ()) if d in graph]
+            deps = known.get(name)
+            if deps is None:
+                deps = known[name] = [d for d in graph.get(name, ()) if d in graph]
             if index < len(deps):
                 stack.append((name, index + 1))
                 dep = deps[index]
