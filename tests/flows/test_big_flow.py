@@ -63,3 +63,18 @@ def test_ten_thousand_job_layered_dag_runs_every_job_once(tmp_path: Path, settin
         assert all(by_name[name].start_time >= by_name[p].end_time for p in parents), name
     print(f"10,001 noop jobs: {time.monotonic() - started:.1f} s from upload to the end of the run")
     store.close()
+
+
+def test_cycle_check_of_a_wide_fan_in_is_linear() -> None:
+    """One job on 20,000 others: the cycle check took minutes when it was quadratic in a node's
+    dependencies (benchmarks/README.md, big_flow.py); linear, it takes milliseconds. The bound is loose."""
+    from sudoless.flows.formats.validate import find_cycle
+
+    middle = [f"m{i:05d}" for i in range(20_000)]
+    graph = {"root": [], **{name: ["root"] for name in middle}, "end": middle}
+    started = time.monotonic()
+    assert find_cycle(graph) is None
+    assert time.monotonic() - started < 10
+    graph["root"] = ["end"]  # and a cycle through the wide node is still found
+    cycle = find_cycle(graph)
+    assert cycle is not None and cycle[0] == cycle[-1] and "end" in cycle and "root" in cycle
