@@ -17,6 +17,7 @@ same executor). Only when neither is there (the task landed on another host) doe
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -272,14 +273,28 @@ _CACHE: dict[tuple[str, int], Shard] = {}
 
 
 def spill_folder(key: str) -> Path:
-    return Path(tempfile.gettempdir()) / SPILL_ROOT / key
+    """Where this host's workers spill data set ``key``: a folder of the worker's own Unix user in the temp
+    folder. A name shared by every user would let the first one (or anyone who creates it first) own it, and
+    the others' training would fail or read planted files."""
+    return Path(tempfile.gettempdir()) / f"{SPILL_ROOT}-{os.getuid()}" / key
+
+
+def _own_folder(folder: Path) -> None:
+    """Create ``folder`` private to this user, refusing a parent that is a link or belongs to someone else."""
+    root = folder.parent
+    with contextlib.suppress(FileExistsError):  # a file of that name: refused just below
+        root.mkdir(mode=0o700, exist_ok=True)
+    info = root.lstat()
+    if not root.is_dir() or root.is_symlink() or info.st_uid != os.getuid():
+        raise SudolessError(f"{root} is not a folder of this user's: remove it, or set TMPDIR to a private folder")
+    folder.mkdir(mode=0o700, exist_ok=True)
 
 
 def remember(key: str, index: int, shard: Shard, spill: bool = False) -> None:
     _CACHE[(key, index)] = shard
     if spill:
         folder = spill_folder(key)
-        folder.mkdir(parents=True, exist_ok=True)
+        _own_folder(folder)
         for name, array in (("x", shard.x), ("y", shard.y)):
             target = folder / f"{index}.{name}.npy"
             tmp = folder / f".{index}.{name}.{os.getpid()}.npy"
