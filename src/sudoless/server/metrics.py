@@ -54,9 +54,6 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: seconds: a job of a second to a nightly run of several hours.
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0)
-#: how far back each scrape looks again for executions that ended while an earlier one was reading
-#: (a transaction may commit an end time a little older than the newest one already seen).
-_OVERLAP_MS = 5 * 60 * 1000
 _HOUR_MS = 3_600_000
 
 _NOTIFICATIONS = CollectorRegistry(auto_describe=True)
@@ -76,27 +73,26 @@ def count_notification_failure(channel: str = "email") -> None:
 
 class _Durations:
     """Cumulative duration histograms of finished executions and their jobs, kept per process from the
-    database: the first scrape reads everything that finished, later ones what ended since."""
+    database: the first scrape reads every execution, later ones the new ids and those still unfinished."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.flows: dict[str, list[float]] = {}  # status -> [count per bucket..., +Inf count, sum]
         self.jobs: dict[str, list[float]] = {}
-        self.seen: dict[int, int] = {}  # execution id -> end time, within the overlap window
-        self.watermark = -1
+        self.next_id = 0  # every execution numbered below was read
+        self.unfinished: list[int] = []  # ... and these of them had not finished then
 
     def update(self, store: Store) -> None:
         with self.lock:
-            since = max(0, self.watermark - _OVERLAP_MS) if self.watermark >= 0 else 0
-            new = [f for f in queries.finished_since(store, since) if f.id not in self.seen]
-            for flow in new:
+            rows = queries.executions_from(store, self.next_id, self.unfinished)
+            done = [f for f in rows if f.end_time >= 0]
+            self.unfinished = [f.id for f in rows if f.end_time < 0]
+            self.next_id = max([self.next_id, *(f.id + 1 for f in rows)])
+            counted = [f for f in done if f.start_time >= 0]  # cancelled before it started: no duration
+            for flow in counted:
                 _observe(self.flows, flow.status, flow.end_time - flow.start_time)
-                self.seen[flow.id] = flow.end_time
-                self.watermark = max(self.watermark, flow.end_time)
-            for job in queries.finished_jobs(store, [f.id for f in new]):
+            for job in queries.finished_jobs(store, [f.id for f in counted]):
                 _observe(self.jobs, job.status, job.end_time - job.start_time)
-            horizon = self.watermark - _OVERLAP_MS
-            self.seen = {i: end for i, end in self.seen.items() if end >= horizon}
 
     def families(self) -> Iterator[Metric]:
         with self.lock:
