@@ -117,6 +117,13 @@ class Triggers:
             raise NotFoundError(f"Flow {flow_id} of project {project_id} has no trigger")
         return TriggerInfo(row, self.definition(row))
 
+    def _declared_wait(self, instance: InstanceRow) -> float:
+        """The instance's maxWaitMins as its version's file says: servers sharing a database may scale
+        minutes differently (``trigger_minute_seconds``), so the stored milliseconds are not read back."""
+        graph = self.store.project_flows(instance.project_id, instance.project_version).get(instance.flow_id) or {}
+        wait = FlowTrigger.from_json(graph["trigger"]).max_wait_mins if graph.get("trigger") else None
+        return wait if wait is not None else instance.max_wait_ms / 1000 / self.settings.trigger_minute_seconds
+
     def definition(self, row: TriggerRow) -> FlowTrigger:
         version = self.store.current_version(row.project_id)
         graph = self.store.project_flows(row.project_id, version).get(row.flow_id) or {}
@@ -245,8 +252,8 @@ class Triggers:
             return self._run(instance)
         if instance.max_wait_ms >= 0 and now >= instance.start_time + instance.max_wait_ms:
             waiting = [d.name for d in self.instance(instance.id).dependencies if d.status == RUNNING]
-            minutes = instance.max_wait_ms / 1000 / self.settings.trigger_minute_seconds
-            message = f"timed out after {minutes:g} min waiting for {', '.join(waiting) or 'dependencies'}"
+            message = (f"timed out after {self._declared_wait(instance):g} min waiting for "
+                       f"{', '.join(waiting) or 'dependencies'}")
             if self.store.triggers.finish(instance.id, CANCELLED, "TIMEOUT", message):
                 log.warning("trigger instance %s of %s.%s: %s", instance.id, instance.project_name, instance.flow_id,
                             message)
