@@ -475,3 +475,19 @@ class CronExpression:
 def next_fire_time(expr: str, after: datetime, tz: str | ZoneInfo = "UTC") -> datetime | None:
     """The first time Quartz cron expression ``expr`` fires strictly after ``after``, evaluated in ``tz``."""
     return CronExpression.parse(expr, tz).next_fire(after)
+
+
+def instant(ms: int) -> datetime:
+    """Epoch milliseconds (how the store keeps times) as an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def stamp(ms: int) -> str:
+    """Epoch milliseconds for a log line; -1 (no time) reads "never"."""
+    return "never" if ms < 0 else f"{instant(ms):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def next_after(expression: CronExpression, ms: int) -> int:
+    """The first fire time strictly after ``ms``, in epoch ms; -1 when none is left."""
+    fire = expression.next_fire(instant(ms))
+    return -1 if fire is None else int(fire.timestamp()) * 1000

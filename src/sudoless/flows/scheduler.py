@@ -41,7 +41,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from multiprocessing.sharedctypes import RawValue
 from typing import Any
 
@@ -49,7 +48,7 @@ from sudoless.config import Settings
 from sudoless.errors import FlowLockedError, InputError, NotFoundError, PermissionDenied, StateError, SudolessError
 from sudoless.flows.executions import submit_flow
 from sudoless.flows.options import ExecutionOptions
-from sudoless.flows.schedule import CronExpression
+from sudoless.flows.schedule import CronExpression, next_after, stamp
 from sudoless.flows.sla import SLA_ACTIONS, SlaChecker, SlaRule, parse_emails
 from sudoless.flows.store import Store, project_settings
 from sudoless.flows.store.schedules import ProjectFlows, ScheduleRow
@@ -156,13 +155,13 @@ class Scheduler:
             raise InputError(f"cron expression of {len(expression.text)} characters: at most {MAX_CRON_LENGTH} "
                              "are stored; shorten the lists in it (ranges and steps say the same in less)")
         now = self.clock()
-        unbounded = _next_after(expression, now if start_ms is None or start_ms <= now else start_ms - 1)
+        unbounded = next_after(expression, now if start_ms is None or start_ms <= now else start_ms - 1)
         first = _until(unbounded, end_ms)
         if first < 0 <= unbounded:
-            raise InputError(f"end time {_stamp(end_ms)} is before the first fire time {_stamp(unbounded)}; "
+            raise InputError(f"end time {stamp(end_ms)} is before the first fire time {stamp(unbounded)}; "
                              "the schedule would never run (give a later endSchedTime)")
         if first < 0:
-            raise InputError(f"cron expression '{expression.text}' has no fire time after {_stamp(now)}; "
+            raise InputError(f"cron expression '{expression.text}' has no fire time after {stamp(now)}; "
                              "it would never run (check the year field)")
         project = self._project(project_name)
         if flow_id not in project.flows or project.flows[flow_id][0]:
@@ -187,7 +186,7 @@ class Scheduler:
             values["sla"] = _sla_json(rules, options.sla_emails, options.sla_webhook)
         schedule_id = self.store.schedules.upsert(project.project_id, flow_id, values)
         log.info("scheduled %s.%s (schedule %d) with '%s' in %s; next fire %s", project_name, flow_id,
-                 schedule_id, expression.text, expression.tz.key, _stamp(first))
+                 schedule_id, expression.text, expression.tz.key, stamp(first))
         return self.get(schedule_id)
 
     def remove(self, schedule_id: int) -> Schedule:
@@ -218,7 +217,7 @@ class Scheduler:
         schedule = self.get(schedule_id)
         values: dict[str, Any] = {"enabled": enabled}
         if enabled and not schedule.enabled:
-            values["next_fire"] = _until(_next_after(CronExpression.parse(schedule.cron, schedule.timezone),
+            values["next_fire"] = _until(next_after(CronExpression.parse(schedule.cron, schedule.timezone),
                                                      self.clock()), schedule.end_time)
         self.store.schedules.update(schedule_id, values)
         return self.get(schedule_id)
@@ -290,27 +289,27 @@ class Scheduler:
         while 0 <= expected <= now:
             if now - expected > self.misfire_threshold_ms:
                 slot = _latest_fire(expression, expected, now)
-                following = _next_after(expression, now)
+                following = next_after(expression, now)
             else:
-                slot, following = expected, _next_after(expression, expected)
+                slot, following = expected, next_after(expression, expected)
             following = _until(following, row.end_time)
             skip = now - expected > self.misfire_threshold_ms and not row.back_execute_once
             if not self.store.schedules.claim_fire(row.id, expected, following, row.last_fire if skip else slot):
-                log.debug("%s: slot %s was claimed elsewhere", name, _stamp(expected))
+                log.debug("%s: slot %s was claimed elsewhere", name, stamp(expected))
                 break
             if skip:
                 log.warning("%s: missed its slots from %s to %s (late by more than the misfire threshold of "
-                            "%g s); skipped, as backExecuteOnce is off; next fire %s", name, _stamp(expected),
-                            _stamp(slot), self.misfire_threshold_ms / 1000, _stamp(following))
+                            "%g s); skipped, as backExecuteOnce is off; next fire %s", name, stamp(expected),
+                            stamp(slot), self.misfire_threshold_ms / 1000, stamp(following))
                 expected = following
                 continue
             if slot != expected:
                 log.warning("%s: missed its slots from %s to %s (late by more than the misfire threshold of "
-                            "%g s); firing once, for %s; next fire %s", name, _stamp(expected), _stamp(slot),
-                            self.misfire_threshold_ms / 1000, _stamp(slot), _stamp(following))
+                            "%g s); firing once, for %s; next fire %s", name, stamp(expected), stamp(slot),
+                            self.misfire_threshold_ms / 1000, stamp(slot), stamp(following))
             elif now - expected > self.misfire_threshold_ms:
                 log.warning("%s: slot %s is late by %g s (misfire threshold %g s); firing it once now", name,
-                            _stamp(slot), (now - slot) / 1000, self.misfire_threshold_ms / 1000)
+                            stamp(slot), (now - slot) / 1000, self.misfire_threshold_ms / 1000)
             exec_id = self._submit(row, slot, name)
             if exec_id is not None:
                 submitted.append(exec_id)
@@ -328,7 +327,7 @@ class Scheduler:
         except PermissionDenied as error:
             log.error("%s: slot %s refused: the schedule's owner '%s' has no WRITE on project %s any more, and "
                       "its runtime properties change what jobs run (%s); reschedule it without them, or grant "
-                      "WRITE again", name, _stamp(slot), row.submit_user, row.project_name, error)
+                      "WRITE again", name, stamp(slot), row.submit_user, row.project_name, error)
             return None
         try:
             exec_id = submit_flow(self.store, self.settings, row.project_name, row.flow_id, options,
@@ -336,12 +335,12 @@ class Scheduler:
         except StateError as error:
             # concurrentOption=skip with a run in progress lands here, as do the per-flow run cap and
             # a project without an uploaded version: the slot is over either way.
-            log.warning("%s: slot %s skipped: %s", name, _stamp(slot), error)
+            log.warning("%s: slot %s skipped: %s", name, stamp(slot), error)
             return None
         except SudolessError as error:
-            log.error("%s: slot %s not run: %s", name, _stamp(slot), error)
+            log.error("%s: slot %s not run: %s", name, stamp(slot), error)
             return None
-        log.info("%s: fired slot %s as execution %d", name, _stamp(slot), exec_id)
+        log.info("%s: fired slot %s as execution %d", name, stamp(slot), exec_id)
         return exec_id
 
     def _check_owner(self, row: ScheduleRow, options: ExecutionOptions) -> None:
@@ -464,18 +463,7 @@ def _job_ids(project: ProjectFlows, flow_id: str) -> builtins.list[str]:
     return ids
 
 
-def _instant(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
-
-def _stamp(ms: int) -> str:
-    return "never" if ms < 0 else f"{_instant(ms):%Y-%m-%d %H:%M:%S} UTC"
-
-
-def _next_after(expression: CronExpression, ms: int) -> int:
-    """The first fire time strictly after ``ms``, in epoch ms; -1 when none is left."""
-    fire = expression.next_fire(_instant(ms))
-    return -1 if fire is None else int(fire.timestamp()) * 1000
 
 
 def _latest_fire(expression: CronExpression, earliest: int, now: int) -> int:
@@ -487,13 +475,13 @@ def _latest_fire(expression: CronExpression, earliest: int, now: int) -> int:
     window = 1000
     while True:
         after = max(now - window, earliest - 1)
-        slot = _next_after(expression, after)
+        slot = next_after(expression, after)
         if 0 <= slot <= now:
             break
         if after == earliest - 1:
             return earliest
         window *= 2
-    while 0 <= (following := _next_after(expression, slot)) <= now:
+    while 0 <= (following := next_after(expression, slot)) <= now:
         slot = following
     return slot
 

@@ -28,7 +28,6 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sudoless.config import Settings
@@ -36,6 +35,7 @@ from sudoless.errors import InputError, StateError
 from sudoless.flows.joblog import LogWriter
 from sudoless.flows.model import FINISHED, SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 from sudoless.flows.options import ExecutionOptions
+from sudoless.flows.schedule import stamp
 from sudoless.flows.store import ExecutionRecord, JobRunRecord, Store
 from sudoless.outbound import OutboundRefused, WebhookHosts
 
@@ -256,10 +256,6 @@ def _parse_duration(text: str) -> int:
     return (int(match.group(1)) * 60 + int(match.group(2))) * 60_000
 
 
-def _stamp(ms: int) -> str:
-    return "never" if ms < 0 else f"{datetime.fromtimestamp(ms / 1000, UTC):%Y-%m-%d %H:%M:%S} UTC"
-
-
 def _missed(rule: SlaRule, record: ExecutionRecord, target: JobRunRecord | None, now: int) -> bool:
     """Whether ``rule`` is decided and missed for ``record`` at ``now`` (see the module docstring)."""
     if record.start_time < 0:
@@ -291,5 +287,5 @@ def _miss_message(rule: SlaRule, record: ExecutionRecord, target: JobRunRecord |
     else:
         state = f"flow status {record.status.value}"
     return (f"Execution {record.id} of {record.project_name}.{record.flow_id}: {rule.describe()} of its "
-            f"start at {_stamp(record.start_time)}, i.e. by {_stamp(deadline)}; {state}; "
+            f"start at {stamp(record.start_time)}, i.e. by {stamp(deadline)}; {state}; "
             f"actions {', '.join(rule.actions)}")

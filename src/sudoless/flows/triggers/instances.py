@@ -28,14 +28,13 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError, StateError, SudolessError
 from sudoless.flows.formats.trigger import FlowTrigger
 from sudoless.flows.model import Project
-from sudoless.flows.schedule import CronExpression
+from sudoless.flows.schedule import CronExpression, next_after, stamp
 from sudoless.flows.store import Store
 from sudoless.flows.store.triggers import InstanceRow, TriggerRow
 from sudoless.flows.triggers.dependencies import CheckContext, get_type
@@ -89,7 +88,7 @@ def sync_project_triggers(store: Store, settings: Settings, project_id: int, pro
     for flow_id in project.top_flows:
         trigger = project.flows[flow_id].trigger
         if trigger is not None:
-            crons[flow_id] = (trigger.cron, _next_after(CronExpression.parse(trigger.cron, zone(settings)), now))
+            crons[flow_id] = (trigger.cron, next_after(CronExpression.parse(trigger.cron, zone(settings)), now))
     store.triggers.replace_all(project_id, crons, user)
 
 
@@ -145,7 +144,7 @@ class Triggers:
         info = self.get(project_id, flow_id)
         next_fire = None
         if not paused and info.row.paused:
-            next_fire = _next_after(CronExpression.parse(info.row.cron, zone(self.settings)), self.clock())
+            next_fire = next_after(CronExpression.parse(info.row.cron, zone(self.settings)), self.clock())
         self.store.triggers.set_paused(project_id, flow_id, paused, next_fire, user)
         log.info("trigger %s.%s %s by %s", info.row.project_name, flow_id, "paused" if paused else "resumed", user)
         return self.get(project_id, flow_id)
@@ -169,7 +168,7 @@ class Triggers:
             "status": RUNNING, "cancel_cause": "NONE", "message": "", "exec_id": None,
         }, [d.to_json() for d in info.trigger.dependencies])
         log.info("trigger %s.%s fired for %s: instance %s waits for %d dependencies", info.row.project_name,
-                 flow_id, _stamp(slot), instance_id, len(info.trigger.dependencies))
+                 flow_id, stamp(slot), instance_id, len(info.trigger.dependencies))
         self.check(self.instance(instance_id), now, force=True)
         return instance_id
 
@@ -214,14 +213,14 @@ class Triggers:
     def _fire_due(self, row: TriggerRow, now: int) -> builtins.list[str]:
         expression = CronExpression.parse(row.cron, zone(self.settings))
         expected = row.next_fire
-        following = _next_after(expression, now)
+        following = next_after(expression, now)
         slot = _previous_fire(expression, following) if following >= 0 else expected
         slot = max(slot, expected)
         if not self.store.triggers.claim_fire(row.project_id, row.flow_id, expected, following, slot):
             return []
         if slot != expected:
             log.warning("trigger %s.%s: missed slots from %s; firing once, for %s", row.project_name, row.flow_id,
-                        _stamp(expected), _stamp(slot))
+                        stamp(expected), stamp(slot))
         return [self.fire(row.project_id, row.flow_id, slot=slot, now=now)]
 
     def check(self, instance: InstanceRow, now: int, force: bool = False) -> str:
@@ -291,26 +290,16 @@ class Triggers:
         return SUCCEEDED
 
 
-def _instant(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
-
-def _stamp(ms: int) -> str:
-    return "never" if ms < 0 else f"{_instant(ms):%Y-%m-%d %H:%M:%S} UTC"
-
-
-def _next_after(expression: CronExpression, ms: int) -> int:
-    fire = expression.next_fire(_instant(ms))
-    return -1 if fire is None else int(fire.timestamp()) * 1000
 
 
 def _previous_fire(expression: CronExpression, slot: int) -> int:
     """The last fire time strictly before ``slot`` (the start of its period); 0 when there is none."""
     window = 60_000
     while window < 800 * 86_400_000:
-        first = _next_after(expression, slot - window - 1)
+        first = next_after(expression, slot - window - 1)
         if 0 <= first < slot:
-            while 0 <= (following := _next_after(expression, first)) < slot:
+            while 0 <= (following := next_after(expression, first)) < slot:
                 first = following
             return first
         window *= 4
