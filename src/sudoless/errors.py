@@ -9,6 +9,7 @@ subprocesses, Spark workers), so each one keeps its message in ``args`` and stay
 
     SudolessError                  exit code 2 unless noted
     ├── ConfigError                bad setting, config file or environment variable
+    │   └── MissingExtraError      an optional package (extra) a command or job needs is not installed
     ├── InputError                 a user-supplied file or value is wrong
     │   ├── ProjectError           an Azkaban project does not load (the reason Azkaban would give)
     │   │   └── ArchiveError       an unsafe or oversized zip
@@ -39,6 +40,11 @@ class SudolessError(Exception):
 
 class ConfigError(SudolessError):
     """A setting, config file or environment variable has a value sudoless cannot use."""
+
+
+class MissingExtraError(ConfigError):
+    """A command, job or function needs an optional package that is not installed; the message ends with the
+    pip line. :mod:`sudoless.extras` makes every one, so that they all read alike."""
 
 
 class InputError(SudolessError):

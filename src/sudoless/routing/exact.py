@@ -28,7 +28,8 @@ import time
 
 import numpy as np
 
-from sudoless.errors import ConfigError, InputError
+from sudoless.errors import InputError
+from sudoless.extras import install_hint
 from sudoless.routing.check import check
 from sudoless.routing.model import Objective, Problem, Solution, ceil_routes
 
@@ -39,7 +40,7 @@ def _highspy():  # type: ignore[no-untyped-def]
     try:
         import highspy
     except ImportError:
-        raise ConfigError("the exact solver needs HiGHS: pip install 'sudoless[routing]'") from None
+        raise install_hint("the exact solver", "routing", "highspy") from None
     return highspy
 
 

@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from sudoless.errors import ConfigError, InputError
+from sudoless.errors import InputError
+from sudoless.extras import install_hint
 from sudoless.routing.model import Metric, Problem, Solution
 
 
@@ -73,7 +74,7 @@ def _read_vrplib(path: Path) -> dict[str, Any]:
     try:
         import vrplib
     except ImportError:
-        raise ConfigError("reading VRPLIB files needs the vrplib package: pip install 'sudoless[routing]'") from None
+        raise install_hint("reading VRPLIB files", "routing", "vrplib") from None
     try:
         data = vrplib.read_instance(str(path))
     except Exception as exc:  # vrplib raises bare ValueError/IndexError/KeyError on malformed files

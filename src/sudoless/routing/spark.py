@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from sudoless.errors import ConfigError
+from sudoless.extras import install_hint
 from sudoless.routing.check import check
 from sudoless.routing.decompose import Part, partition, sectors, stitch, subproblem
 from sudoless.routing.model import Problem, Solution
@@ -56,7 +56,7 @@ def local_session() -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise ConfigError("solving on Spark needs pyspark: pip install 'sudoless[spark]'") from None
+        raise install_hint("solving on Spark", "spark", "pyspark") from None
     master = os.environ.get("SUDOLESS_SPARK_MASTER", "local[*]")
     # executors on this machine (local mode) must run this interpreter, which can import sudoless
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

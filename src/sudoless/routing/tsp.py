@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sudoless.errors import ConfigError
+from sudoless.extras import install_hint
 from sudoless.routing.model import Problem
 
 TOUR_LIMIT = 3000  # nodes above which one dense TSP is not built
@@ -20,7 +20,7 @@ def _fast_tsp():  # type: ignore[no-untyped-def]
     try:
         import fast_tsp
     except ImportError:
-        raise ConfigError("routing needs fast-tsp: pip install 'sudoless[routing]'") from None
+        raise install_hint("routing", "routing", "fast_tsp") from None
     return fast_tsp
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from sudoless.clean import remove_path, tree_bytes
 from sudoless.config import Settings
 from sudoless.errors import ConfigError, DaemonError, InputError, StateError
+from sudoless.extras import install_hint
 from sudoless.mysql.processes import is_alive, start_ticks
 from sudoless.spark.java import JavaRuntime, spark_java
 
@@ -113,7 +114,7 @@ def spark_home() -> Path:
     """The pyspark package directory, which is a SPARK_HOME (``jars/``, ``bin/``); without importing pyspark."""
     spec = find_spec("pyspark")
     if spec is None or spec.origin is None:
-        raise ConfigError("pyspark is not installed; pip install 'sudoless[spark]'")
+        raise install_hint("a Spark cluster", "spark", "pyspark")
     home = Path(spec.origin).parent
     if not (home / "jars").is_dir():
         raise ConfigError(

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from sudoless.errors import InputError
+from sudoless.extras import install_hint
 from sudoless.mcmc.cipher import ngrams
 from sudoless.mcmc.cipher.text import spaced_codes, word_list
 from sudoless.mcmc.cipher.words import WordTable, letter_matrix
@@ -166,8 +167,8 @@ class LanguageModel:
 def _symspell_folder() -> Path:
     spec = importlib.util.find_spec("symspellpy")
     if spec is None or not spec.submodule_search_locations:
-        raise InputError("the symspellpy package is not installed; it ships the default English word lists "
-                         "(pip install 'sudoless[mcmc]'), or build a model from a corpus with 'sudoless mcmc lm build'")
+        raise install_hint("the default English model (symspellpy's word lists)", "mcmc", "symspellpy",
+                           otherwise="build a model from a corpus with 'sudoless mcmc lm build'")
     return Path(next(iter(spec.submodule_search_locations)))
 
 

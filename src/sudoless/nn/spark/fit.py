@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from sudoless.errors import InputError
+from sudoless.extras import install_hint
 from sudoless.nn.callbacks import Callback, History, ProgressBar
 from sudoless.nn.model import Network
 from sudoless.nn.spark.averaging import AveragingEngine
@@ -45,7 +46,7 @@ def spark_context(spark: Any = None) -> Any:
         from pyspark import SparkContext
         from pyspark.sql import SparkSession
     except ImportError:
-        raise InputError("training on Spark needs pyspark: pip install 'sudoless[spark]'") from None
+        raise install_hint("training on Spark", "spark", "pyspark") from None
     if spark is None:
         sc = SparkContext._active_spark_context
         if sc is None:

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from sudoless.errors import InputError
+from sudoless.extras import install_hint
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def start_session(options: SparkOptions | None = None) -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise InputError("training on Spark needs pyspark: pip install 'sudoless[spark]'") from None
+        raise install_hint("training on Spark", "spark", "pyspark") from None
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
