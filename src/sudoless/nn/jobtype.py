@@ -28,6 +28,7 @@ import json
 import sys
 from pathlib import Path
 
+from sudoless.errors import InputError
 from sudoless.flows.jobtypes import JobContext, JobResult, register
 from sudoless.flows.jobtypes.builtin import run_commands
 
@@ -51,7 +52,7 @@ def command(ctx: JobContext) -> tuple[list[str], Path]:
     """The ``sudoless nn train`` command line for the job's properties, and the run directory it writes."""
     config = ctx.props.get("config", "").strip()
     if not config:
-        raise ValueError("an nn job needs a 'config' property: the run's YAML file")
+        raise InputError("an nn job needs a 'config' property: the run's YAML file")
     output = ctx.workdir / (ctx.props.get("output", "").strip() or f"nn-runs/{ctx.job_id}")
     argv = [sys.executable, "-c", LAUNCH, "nn", "train", str(ctx.workdir / config), "--output", str(output), "--quiet"]
     for prop, flag in FLAGS.items():
@@ -70,7 +71,7 @@ class NeuralNetworkJob:
     def run(self, ctx: JobContext) -> JobResult:
         try:
             argv, output = command(ctx)
-        except ValueError as exc:
+        except InputError as exc:
             ctx.log.line(str(exc), "ERROR")
             return JobResult(False, message=str(exc))
         outcome = run_commands(ctx, [argv])

@@ -22,7 +22,7 @@ Output properties for dependants: ``total_distance``, ``makespan``, ``objective`
 
 from __future__ import annotations
 
-from sudoless.errors import SudolessError
+from sudoless.errors import InputError, SudolessError
 from sudoless.flows.jobtypes import JobContext, JobResult, register
 
 
@@ -33,7 +33,7 @@ def _opt(ctx: JobContext, name: str, kind: type, default: object = None) -> obje
     try:
         return kind(raw)
     except ValueError:
-        raise ValueError(f"property {name}={raw!r} is not a valid {kind.__name__}") from None
+        raise InputError(f"property {name}={raw!r} is not a valid {kind.__name__}") from None
 
 
 @register("routes")
@@ -77,7 +77,7 @@ class RoutesJob:
                 from sudoless.routing.plot import plot_routes
 
                 plot_routes(problem, solution, ctx.path(ctx.props["plot"]))
-        except (OSError, ValueError, SudolessError) as exc:
+        except (OSError, ValueError, SudolessError) as exc:  # ValueError: an unknown metric or objective name
             ctx.log.line(f"routes: {exc}", "ERROR")
             return JobResult(False, message=str(exc))
         used = len([r for r in solution.routes if r])

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 
 from sudoless.config import load_settings
-from sudoless.errors import SudolessError
+from sudoless.errors import InputError, SudolessError
 from sudoless.flows.jobtypes import JobContext, JobResult, register
 
 
@@ -33,7 +33,7 @@ def _number(ctx: JobContext, name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"property {name}={raw!r} is not a number") from None
+        raise InputError(f"property {name}={raw!r} is not a number") from None
 
 
 @register("decipher")
@@ -65,7 +65,7 @@ class DecipherJob:
             started = time.monotonic()
             solution = solve(ciphertext, model, kind=ctx.props.get("kind", "auto") or "auto", time_limit=limit,
                              seed=seed, stop=ctx.cancel.is_set)
-        except (OSError, ValueError, SudolessError) as exc:
+        except (OSError, ValueError, SudolessError) as exc:  # ValueError: an unknown kind name
             ctx.log.line(f"decipher: {exc}", "ERROR")
             return JobResult(False, message=str(exc))
         if ctx.cancel.is_set():
