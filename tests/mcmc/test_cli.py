@@ -130,6 +130,6 @@ def test_lm_build_from_a_corpus(tmp_path: Path) -> None:
 def test_startup_does_not_import_numpy() -> None:
     """The commands and the job type register without NumPy, so ``sudoless --help`` and flows stay fast."""
     code = ("import sys; from sudoless.cli import register_commands; register_commands(); "
-            "import sudoless.mcmc.cipher.jobtype; print('numpy' in sys.modules)")
+            "import sudoless.flows.jobtypes.decipher; print('numpy' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr

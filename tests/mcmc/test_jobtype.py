@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import sudoless.mcmc.cipher.jobtype  # noqa: F401  (registers the job type)
+import sudoless.flows.jobtypes.decipher  # noqa: F401  (registers the job type)
 from sudoless.flows.jobtypes import JobContext, job_type
 from sudoless.mcmc.cipher import encipher
 

@@ -1,8 +1,9 @@
 """Job types: what ``type=`` in a job means. A registry maps each name to a class with ``run``.
 
 Built in: ``command`` (Azkaban's, not a shell), ``noop``, ``test`` (Azkaban's test job type) and
-``javaprocess``/``java``. The runner handles ``flow`` (embedded flows) itself. Other packages add types
-with :func:`register`.
+``javaprocess``/``java``. The runner handles ``flow`` (embedded flows) itself. The workload types
+(``decipher``, ``routes``, ``spark``, ``nn``) live beside them and load on first use (:data:`PLUGINS`); other
+code adds types with :func:`register`.
 """
 
 from __future__ import annotations
@@ -92,12 +93,13 @@ def known_types() -> list[str]:
 
 from sudoless.flows.jobtypes import builtin  # noqa: E402,F401  (registers the built-in types)
 
-#: Job types that live with their workload, each registered by its module when a flow first asks for it:
-#: those packages import NumPy, PySpark glue and solvers, which a server or a flow of command jobs should not
-#: pay for at start (half a second of the server's start went there).
+#: The workload job types, each registered by its module here when a flow first asks for it. They adapt a
+#: workload package (which knows nothing of flows) and import it only inside ``run``: those packages import
+#: NumPy, PySpark glue and solvers, which a server or a flow of command jobs should not pay for at start
+#: (half a second of the server's start went there).
 PLUGINS: dict[str, str] = {
-    "decipher": "sudoless.mcmc.cipher.jobtype",
-    "routes": "sudoless.routing.jobtype",
-    "spark": "sudoless.spark.jobtype",
-    "nn": "sudoless.nn.jobtype",
+    "decipher": "sudoless.flows.jobtypes.decipher",
+    "routes": "sudoless.flows.jobtypes.routes",
+    "spark": "sudoless.flows.jobtypes.spark",
+    "nn": "sudoless.flows.jobtypes.nn",
 }

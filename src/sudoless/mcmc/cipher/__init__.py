@@ -7,7 +7,7 @@
     solution = solve(ciphertext, LanguageModel.from_symspell(), time_limit=10, seed=0)
     print(solution.plaintext, solution.confidence)
 
-Names are loaded on first use, so importing :mod:`.jobtype` to register the job type stays cheap.
+Names are loaded on first use, so importing the package (as the ``decipher`` job type does) stays cheap.
 """
 
 from __future__ import annotations
