@@ -188,20 +188,23 @@ def build(corpus: tuple[str, ...], output: Path, symspell: bool, order: int | No
     if symspell == bool(corpus):
         raise InputError("give either corpus files (or - for stdin) or --symspell, not both and not neither")
     if symspell:
-        orders = {} if order is None else {"spaced_order": order, "unspaced_order": order}
-        model = LanguageModel.from_symspell(**orders)
+        if order is None:
+            model = LanguageModel.from_symspell()
+        else:
+            model = LanguageModel.from_symspell(spaced_order=order, unspaced_order=order)
     else:
         text = "\n".join(read_source(c) for c in corpus)
         order = order or 4
         model = LanguageModel.from_corpus(text, spaced_order=order, unspaced_order=order, min_count=min_count,
                                           source=", ".join(corpus))
     model.save(output)
+    size = output.stat().st_size
     info = {"output": str(output), "words": len(model.words.words), "word_pairs": len(model.words.pair_keys),
             "order": model.spaced_order, "unspaced_order": model.unspaced_order, "source": model.source,
-            "bytes": output.stat().st_size}
+            "bytes": size}
     if as_json:
         emit_json(info)
     else:
         click.echo(f"{output}: {info['words']} words, {info['word_pairs']} word pairs, letter "
                    f"{model.spaced_order}-grams ({model.unspaced_order}-grams unspaced) "
-                   f"({info['bytes'] // 1024} KiB)")
+                   f"({size // 1024} KiB)")

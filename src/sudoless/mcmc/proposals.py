@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -23,6 +23,13 @@ class Proposal(Protocol):
     def propose(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Candidates for every chain and the log Hastings term ``log q(x|y) - log q(y|x)`` per chain."""
         ...
+
+
+@runtime_checkable
+class Scaled(Protocol):
+    """A proposal whose step size burn-in may tune: the samplers look for it with ``isinstance``."""
+
+    scale: float
 
 
 @dataclass

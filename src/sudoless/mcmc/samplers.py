@@ -18,7 +18,7 @@ import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.mcmc.progress import progress_bar
-from sudoless.mcmc.proposals import Proposal
+from sudoless.mcmc.proposals import Proposal, Scaled
 from sudoless.mcmc.result import Samples
 
 LogProb = Callable[[np.ndarray], np.ndarray]
@@ -27,7 +27,7 @@ LogProb = Callable[[np.ndarray], np.ndarray]
 def _vectorise(log_prob: Callable[[np.ndarray], float | np.ndarray], vectorized: bool) -> LogProb:
     if vectorized:
         return lambda x: np.asarray(log_prob(x), dtype=np.float64).reshape(len(x))
-    return lambda x: np.array([float(log_prob(row)) for row in x])  # type: ignore[arg-type]
+    return lambda x: np.array([float(log_prob(row)) for row in x])
 
 
 def log_acceptance(lp_current: np.ndarray, lp_proposed: np.ndarray, log_hastings: np.ndarray) -> np.ndarray:
@@ -76,7 +76,7 @@ class MetropolisHastings:
         draws = np.empty((len(x), n_samples, x.shape[1]), dtype=x.dtype)
         kept_lp = np.empty((len(x), n_samples))
         accepted = np.zeros(len(x))
-        adaptive = self.adapt and hasattr(self.proposal, "scale")
+        tuned = self.proposal if self.adapt and isinstance(self.proposal, Scaled) else None
         total = burn_in + n_samples * thin
         with progress_bar(total, "sampling", enabled=progress) as advance:
             for t in range(total):
@@ -86,9 +86,9 @@ class MetropolisHastings:
                 x = np.where(accept[:, None], y, x)
                 lp = np.where(accept, lp_y, lp)
                 if t < burn_in:
-                    if adaptive:
+                    if tuned is not None:
                         gain = (t + 1) ** -0.6
-                        self.proposal.scale *= float(np.exp(gain * (accept.mean() - self.target_accept)))
+                        tuned.scale *= float(np.exp(gain * (accept.mean() - self.target_accept)))
                 else:
                     accepted += accept
                     kept = t - burn_in

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -77,13 +77,13 @@ class LanguageModel:
         scored wrong decryptions above the true one in a third of the cases, the 5-gram model in few."""
         folder = _symspell_folder()
         fields = (folder / SYMSPELL_WORDS).read_text(encoding="utf-8").split()
-        counts: Counter[str] = Counter()
+        counts: defaultdict[str, float] = defaultdict(float)
         for raw, count in zip(fields[0::2], fields[1::2], strict=True):
             word = raw.replace("'", "")
             if word.isascii() and word.isalpha():
                 counts[word] += float(count)
         fields = (folder / SYMSPELL_PAIRS).read_text(encoding="utf-8").split()
-        pair_counts: Counter[tuple[str, str]] = Counter()
+        pair_counts: defaultdict[tuple[str, str], float] = defaultdict(float)
         for first, second, count in zip(fields[0::3], fields[1::3], fields[2::3], strict=True):
             if first in counts and second in counts:
                 pair_counts[(first, second)] += float(count)

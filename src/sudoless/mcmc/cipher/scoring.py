@@ -45,7 +45,7 @@ def positional_weights(units: np.ndarray, place: np.ndarray, symbols: int, dtype
     """W[unit, s] = sum of ``place[j]`` over the positions j where the unit holds symbol s.
 
     ``units`` hold shifted symbols (0 = boundary or padding, which contributes nothing)."""
-    weights = np.zeros((len(units), symbols + 1), dtype=dtype)
+    weights: np.ndarray = np.zeros((len(units), symbols + 1), dtype=dtype)
     rows = np.arange(len(units))
     for j in range(units.shape[1]):
         np.add.at(weights, (rows, units[:, j]), place[j])
@@ -73,7 +73,7 @@ class Term:
         incidence = np.zeros((self.symbols, len(self.weights)), dtype=bool)
         for channel in self.channels:
             incidence |= (channel != 0).T
-        lists = []
+        lists: list[np.ndarray] = []
         for a in range(self.symbols):
             union = incidence[a] | incidence
             lists.extend(np.flatnonzero(row) for row in union)
