@@ -15,6 +15,7 @@ import fcntl
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from sudoless.clean import Cleanable, remove_path, tree_bytes
@@ -144,17 +145,17 @@ def spark_cleanables(settings: Settings) -> list[Cleanable]:
             "spark-archive" if entry.path.parent == archives_dir(home) else "spark-unpacked",
             entry.path,
             entry.bytes,
-            lambda path=entry.path: remove_unless_held(path),
+            partial(remove_unless_held, entry.path),
         )
         for entry in entries(home)
     ]
     for path in _stale_scratch(home):
-        found.append(Cleanable("spark-scratch", path, tree_bytes(path), lambda path=path: _remove(path)))
+        found.append(Cleanable("spark-scratch", path, tree_bytes(path), partial(_remove, path)))
     if not cluster_running(settings):
         root = cluster_dir(settings)
         for kind, path in (("spark-work", root / "work"), ("spark-logs", root / "logs")):
             if path.is_dir() and any(path.iterdir()):
-                found.append(Cleanable(kind, path, tree_bytes(path), lambda path=path: remove_stopped(settings, path)))
+                found.append(Cleanable(kind, path, tree_bytes(path), partial(remove_stopped, settings, path)))
     return found
 
 

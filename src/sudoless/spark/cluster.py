@@ -22,6 +22,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 from sudoless.clean import remove_path, tree_bytes
 from sudoless.config import Settings
@@ -187,8 +188,9 @@ def _tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
-def master_json(web_url: str, timeout: float = 5.0) -> dict[str, object] | None:
-    """The master's state from its web UI (``/json``), or None when it does not answer."""
+def master_json(web_url: str, timeout: float = 5.0) -> dict[str, Any] | None:
+    """The master's state from its web UI (``/json``, a JSON object whose values are whatever the master's
+    version writes, hence Any), or None when it does not answer."""
     try:
         with urllib.request.urlopen(f"{web_url}/json", timeout=timeout) as response:
             return dict(json.loads(response.read()))
@@ -221,7 +223,7 @@ def _launch(role: str, main_class: str, arguments: list[str], root: Path, env: d
     return Daemon(role=role, pid=process.pid, ticks=start_ticks(process.pid), log=str(log))
 
 
-def _wait(state: ClusterState, deadline: float) -> dict[str, object]:
+def _wait(state: ClusterState, deadline: float) -> dict[str, Any]:
     """Poll the master until it is ALIVE with every worker registered; fail fast when a daemon dies."""
     while True:
         for daemon in state.daemons:
@@ -323,13 +325,13 @@ def cluster_status(settings: Settings) -> ClusterStatus:
     workers = [
         {key: worker.get(key) for key in ("id", "host", "port", "state", "cores", "coresused", "memory")}
         for worker in report.get("workers", [])
-    ]  # type: ignore[union-attr]
+    ]
     return ClusterStatus(
         running=report.get("status") == "ALIVE",
         master_url=state.master_url,
         web_url=state.web_url,
-        alive_workers=int(report.get("aliveworkers", 0)),  # type: ignore[arg-type]
-        cores=int(report.get("cores", 0)),  # type: ignore[arg-type]
+        alive_workers=int(report.get("aliveworkers", 0)),
+        cores=int(report.get("cores", 0)),
         workers=workers,
         daemons=daemons,
     )

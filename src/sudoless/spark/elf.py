@@ -29,7 +29,7 @@ class DynamicInfo:
         return ":".join(value for _, _, value in self.paths)
 
 
-def is_elf(head: bytes) -> bool:
+def is_elf(head: bytes | bytearray) -> bool:
     return head[:4] == b"\x7fELF"
 
 

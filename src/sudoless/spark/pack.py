@@ -255,6 +255,7 @@ def write_archive(
     try:
         with open(partial, "wb") as raw:
             gz = ParallelGzipWriter(raw, level=level)
+            # typeshed asks every fileobj for read, seek and tell; a "w|" stream only ever writes and closes.
             with tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
                 for member in members:
                     info = tarfile.TarInfo(member.name)
