@@ -16,7 +16,7 @@ from spark.support import QUICK_CONF, sudoless_cli
 from sudoless.clean import clean, tree_bytes
 from sudoless.config import Settings, load_settings
 from sudoless.errors import ConfigError
-from sudoless.mysql.processes import start_ticks
+from sudoless.processes import start_ticks
 from sudoless.spark.cache import archives_dir, entries, in_use, mark_used, trim, unpacked_dir
 from sudoless.spark.cluster import cluster_dir, start_cluster, stop_cluster, work_dir
 from sudoless.spark.pack import pack_env

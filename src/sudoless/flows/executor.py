@@ -14,8 +14,6 @@ stay readable. :func:`~sudoless.flows.executions.restart_execution` then reruns 
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -26,6 +24,7 @@ from sudoless.flows.joblog import LogWriter
 from sudoless.flows.model import FINISHED, Status
 from sudoless.flows.notify.events import flow_finished
 from sudoless.flows.store import Store
+from sudoless.processes import kill_session
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ def finalise_orphans(store: Store, settings: Settings) -> list[int]:
                 continue
             if run.status in (Status.RUNNING, Status.KILLING):
                 if run.pid and run.host == host:
-                    _kill_leftover_group(run.pid)
+                    kill_session(run.pid)  # the job's group, unless its pid now names another process
                 changes.append((run.nested_id, run.attempt, {"status": Status.KILLED,
                                                              "end_time": store.clock()}))
             elif run.status in (Status.READY, Status.QUEUED, Status.DISABLED):
@@ -59,16 +58,6 @@ def finalise_orphans(store: Store, settings: Settings) -> list[int]:
         log.warning("finalised orphaned execution %s", record.id)
         done.append(record.id)
     return done
-
-
-def _kill_leftover_group(pgid: int) -> None:
-    # Only a process that still leads the session it was started in is ours; a recycled pid is not.
-    try:
-        if os.getsid(pgid) != pgid:
-            return
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class Executor:

@@ -9,6 +9,12 @@ error log, rather than after a timeout of polling a socket that will never appea
 Stop asks for a clean ``SHUTDOWN`` over the socket (no ``mysqladmin`` needed: a tarball's client package
 may not have it), falls back to SIGTERM, which is also clean, and after the timeout kills with SIGKILL;
 the result says which it took.
+
+The instance's server is the process the pid file names when it is alive (a zombie is not: after a clean
+shutdown the server lingers as one until its parent reaps it) and its command line names the instance's own
+``my.cnf``. A server started some other way on the same data directory is found through the locks InnoDB
+and Aria hold on ``ibdata1`` and ``aria_log_control``: ``F_GETLK`` names the holder at once, where a second
+server would wait 30 seconds to find out.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import subprocess
 import time
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from sudoless.errors import ConfigError, DaemonError, StateError
@@ -28,11 +35,12 @@ from sudoless.mysql.dist import server_environment
 from sudoless.mysql.instance import Instance
 from sudoless.mysql.layout import name_flag
 from sudoless.mysql.ports import pick_port, port_is_free
-from sudoless.mysql.processes import (
-    directory_bytes,
+from sudoless.processes import (
+    command_line,
+    is_alive,
     lock_holder,
     read_pid,
-    runs_with_options,
+    start_daemon,
     start_ticks,
     uptime_seconds,
     wait_until_gone,
@@ -43,6 +51,8 @@ STOP_TIMEOUT = 30.0
 TAIL_LINES = 12
 #: error-log text after which the server will not come up, or only after a 30-second wait for a lock.
 _FATAL = ("Will retry for 30 seconds", "Unable to lock", "Address already in use", "too long (>")
+#: files InnoDB and Aria keep locked while a server uses the data directory
+LOCKED_FILES = ("ibdata1", "aria_log_control")
 
 
 class ServerError(DaemonError):
@@ -90,10 +100,26 @@ class Stopped:
 
 
 def running_pid(instance: Instance) -> int | None:
+    """The pid of the instance's server, found by its pid file or its data directory's locks; None if none runs."""
     pid = read_pid(instance.paths.pid_file)
     if pid is not None and runs_with_options(pid, instance.paths.my_cnf):
         return pid
-    return lock_holder(instance.datadir)
+    return datadir_lock_holder(instance.datadir)
+
+
+def runs_with_options(pid: int, my_cnf: Path) -> bool:
+    """Whether ``pid`` is a live process started with ``--defaults-file=my_cnf``."""
+    arguments = command_line(pid)
+    return arguments is not None and f"--defaults-file={my_cnf}".encode() in arguments and is_alive(pid)
+
+
+def datadir_lock_holder(datadir: Path) -> int | None:
+    """The pid of the process holding the data directory's InnoDB or Aria lock, if any."""
+    for name in LOCKED_FILES:
+        pid = lock_holder(datadir / name)
+        if pid is not None:
+            return pid
+    return None
 
 
 def server_command(instance: Instance, *extra: str) -> list[str]:
@@ -108,10 +134,8 @@ def spawn(instance: Instance, *extra: str) -> subprocess.Popen[bytes]:
     """Start the server in its own session, so that it outlives us and ignores our terminal's Ctrl-C."""
     for directory in instance.paths.private_dirs:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(instance.paths.server_output, "wb") as output:
-        return subprocess.Popen(server_command(instance, *extra), stdin=subprocess.DEVNULL, stdout=output,
-                                stderr=subprocess.STDOUT, cwd=instance.root, start_new_session=True,
-                                env=server_environment(instance.basedir))
+    return start_daemon(server_command(instance, *extra), instance.paths.server_output, cwd=instance.root,
+                        env=server_environment(instance.basedir))
 
 
 def log_size(instance: Instance) -> int:
@@ -292,3 +316,17 @@ def status(instance: Instance) -> Status:
 
 def is_running(instance: Instance) -> bool:
     return running_pid(instance) is not None
+
+
+def directory_bytes(root: Path) -> int:
+    """Disk space used under ``root`` (allocated blocks, as ``du`` counts them: quotas count those)."""
+    total = 0
+    pending = [root]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                else:
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+    return total

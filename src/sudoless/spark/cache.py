@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sudoless.clean import Cleanable, remove_path, tree_bytes
 from sudoless.config import Settings
-from sudoless.mysql.processes import is_alive
+from sudoless.processes import is_alive
 
 #: suffixes of scratch names: ``NAME.PID.partial`` while written, ``NAME.PID.removing`` while removed.
 SCRATCH_SUFFIXES = (".partial", ".removing")

@@ -10,12 +10,10 @@ Everything listens on 127.0.0.1 on free ports; state, logs and work directories 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -28,7 +26,7 @@ from sudoless.clean import remove_path, tree_bytes
 from sudoless.config import Settings
 from sudoless.errors import ConfigError, DaemonError, InputError, StateError
 from sudoless.extras import install_hint
-from sudoless.mysql.processes import is_alive, start_ticks
+from sudoless.processes import is_running, reap, signal_group, start_daemon, start_ticks
 from sudoless.spark.java import JavaRuntime, spark_java
 
 HOST = "127.0.0.1"
@@ -77,7 +75,7 @@ class Daemon:
     log: str
 
     def running(self) -> bool:
-        return is_alive(self.pid) and start_ticks(self.pid) == self.ticks
+        return is_running(self.pid, self.ticks)
 
 
 @dataclass(frozen=True)
@@ -210,16 +208,7 @@ def _launch(role: str, main_class: str, arguments: list[str], root: Path, env: d
         main_class,
         *arguments,
     ]
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=root,
-            start_new_session=True,
-        )
+    process = start_daemon(command, log, cwd=root, env=env, append=True)
     return Daemon(role=role, pid=process.pid, ticks=start_ticks(process.pid), log=str(log))
 
 
@@ -374,18 +363,14 @@ def stop_cluster(settings: Settings, timeout: float = 30.0, keep_work: bool = Fa
     live = [daemon for daemon in reversed(state.daemons) if daemon.running()] if state is not None else []
     for daemon in live:
         stopped.append(daemon.role)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(daemon.pid, signal.SIGTERM)
+        signal_group(daemon.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     for daemon in live:
         while daemon.running() and time.monotonic() < deadline:
             time.sleep(0.1)
         if daemon.running():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(daemon.pid, signal.SIGKILL)
-        # a daemon is our child when started in this process: collect it so it does not linger as a zombie
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(daemon.pid, os.WNOHANG)
+            signal_group(daemon.pid, signal.SIGKILL)
+        reap(daemon.pid)  # a daemon is our child when started in this process: no zombie left behind
     (root / "state.json").unlink(missing_ok=True)
     if keep_work or not work_dir(settings).is_dir():
         return StopResult(stopped)

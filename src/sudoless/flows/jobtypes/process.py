@@ -1,24 +1,21 @@
 """Running one OS process for a job: its own process group, output streamed to the log, cancel, timeout.
 
 Each process starts a new session, so cancelling or timing out a job kills everything it started
-(``bash -c 'a | b &'`` included) with one ``killpg``: SIGTERM first, SIGKILL after a grace period.
+(``bash -c 'a | b &'`` included) with one ``killpg``: SIGTERM first, SIGKILL after a grace period
+(:func:`sudoless.processes.kill_group`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
-import signal
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sudoless.flows.jobtypes import JobContext
 from sudoless.flows.sandbox import job_env
-
-GRACE_SECONDS = 5.0
+from sudoless.processes import kill_group
 
 
 @dataclass
@@ -26,29 +23,6 @@ class ProcessOutcome:
     returncode: int | None
     killed: bool = False
     timed_out: bool = False
-
-
-def kill_group(pgid: int, grace: float = GRACE_SECONDS, reap: Callable[[], object] | None = None) -> None:
-    """SIGTERM the group, then SIGKILL whatever is left after ``grace`` seconds.
-
-    ``reap`` (the leader's ``Popen.poll``) collects the leader once it exits: an unreaped leader is a
-    zombie that still counts as a member of its group, so without it every kill would wait the whole grace.
-    """
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if reap is not None:
-            reap()
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
 
 
 def split_command(command: str) -> list[str]:
