@@ -82,7 +82,7 @@ def run_raw(scratch: Path, server: Path, install_db: Path) -> dict[str, float]:
     import pymysql
 
     from sudoless.mysql.ports import pick_port
-    from sudoless.mysql.processes import wait_until_gone
+    from sudoless.processes import wait_until_gone
 
     root = scratch / "raw"
     for part in ("data", "run", "log", "tmp"):
