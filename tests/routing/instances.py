@@ -41,11 +41,7 @@ def brute_force(problem: Problem) -> float:
             continue
         if problem.max_stops is not None and any(len(g) > problem.max_stops for g in groups):
             continue
-        if problem.capacity is not None and any(
-            problem.demands[list(g)].sum() > problem.capacity  # type: ignore[index]
-            for g in groups
-            if g
-        ):
+        if problem.capacity is not None and any(problem.demands[list(g)].sum() > problem.capacity for g in groups if g):
             continue
         lengths = [route_best(g) for g in groups]
         if problem.max_distance is not None and max(lengths) > problem.max_distance + 1e-9:

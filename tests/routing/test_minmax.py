@@ -9,9 +9,9 @@ import pytest
 
 from routing.instances import random_problem
 from sudoless.routing import check
-from sudoless.routing.divide import cut
 from sudoless.routing.minmax import FIRST_STEP, MIN_STEP, Caps, Probe, ask, capped, lower_cap
 from sudoless.routing.model import Problem
+from sudoless.routing.split import cut
 from sudoless.routing.tsp import giant_tour
 
 
@@ -39,7 +39,7 @@ def test_probes_shorten_the_longest_route_of_the_cut_and_keep_every_limit(worker
 def test_a_start_that_breaks_a_limit_is_first_made_feasible() -> None:
     # a fleet whose capacity barely covers the demand: the cut of the giant tour overloads a route
     problem = random_problem(60, 4, seed=7, objective="makespan", capacity=80.0)
-    assert float(problem.demands.sum()) > 3 * 80.0  # type: ignore[union-attr]
+    assert float(problem.demands.sum()) > 3 * 80.0
     first = start(problem)
     assert not check(problem, first).feasible
     caps = Caps(problem, first, time.monotonic() + 30.0)

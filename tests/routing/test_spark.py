@@ -7,8 +7,9 @@ import pytest
 
 from routing.instances import random_problem
 from sudoless.routing import Problem, check
+from sudoless.routing.auto import DIVIDE_PARTS, ENGINE_PARTS
 from sudoless.routing.decompose import sectors, subproblem
-from sudoless.routing.engine import resolve
+from sudoless.routing.resolve import resolve
 from sudoless.routing.spark import solve_parts
 from sudoless.routing.split import split
 from sudoless.routing.tsp import giant_tour
@@ -16,7 +17,7 @@ from sudoless.routing.tsp import giant_tour
 
 def test_parts_in_process_are_feasible_and_cover_everything() -> None:
     problem = random_problem(400, 40, seed=2, capacity=60.0)
-    solution = solve_parts(problem, time_limit=6.0, spark=False, part_size=150)
+    solution = solve_parts(problem, DIVIDE_PARTS, time_limit=6.0, spark=False, part_size=150)
     assert solution.notes["parts"] == 3
     report = check(problem, solution.routes)
     assert report.feasible, report.violations
@@ -30,7 +31,7 @@ def test_city_scale_on_spark_without_a_dense_matrix(spark: object) -> None:
     assert not problem.dense  # above the dense limit: distances are computed on demand
     tour = giant_tour(problem, seconds=2.0)
     assert sorted(tour.tolist()) == list(range(1, n + 1))
-    solution = solve_parts(problem, time_limit=30.0, spark=spark, part_size=1000)
+    solution = solve_parts(problem, DIVIDE_PARTS, time_limit=30.0, spark=spark, part_size=1000)
     assert solution.notes["spark"] and solution.notes["parts"] == 6
     report = check(problem, solution.routes)
     assert report.feasible, report.violations[:3]
@@ -59,7 +60,7 @@ def test_parts_at_scale_get_a_second_pass_over_groups_of_their_routes() -> None:
     n = 4500
     problem = Problem(coords=rng.uniform(0, 10_000, size=(n + 1, 2)), dispatchers=60, max_stops=100, name="city")
     assert not problem.dense
-    solution = solve_parts(problem, time_limit=30.0, spark=False, part_size=1500, solver="engine")
+    solution = solve_parts(problem, ENGINE_PARTS, time_limit=30.0, spark=False, part_size=1500)
     assert solution.notes["parts"] == 3 and solution.notes["passes"] == 2
     report = check(problem, solution.routes)
     assert report.feasible, report.violations[:3]

@@ -28,7 +28,7 @@ def on_time_length(problem: Problem, order: tuple[int, ...]) -> float:
     n1 = problem.n + 1
     windows = problem.windows if problem.windows is not None else np.array([[0.0, math.inf]] * n1)
     service = problem.service if problem.service is not None else np.zeros(n1)
-    if sum(problem.demands[list(order)]) > (problem.capacity or math.inf):  # type: ignore[index]
+    if sum(problem.demands[list(order)]) > (problem.capacity or math.inf):
         return math.inf
     clock, here, length = 0.0, 0, 0.0
     for i in (*order, 0):

@@ -1,4 +1,5 @@
-"""One entry point for every solver, and ``auto``, which picks one by size and constraints.
+"""One entry point for every solver: a table from name to solver, and ``auto``, which picks one by size and
+constraints.
 
 ``auto``: up to :data:`EXACT_UP_TO` locations the exact MILP (it proves optimality in seconds there); for total
 distance on an instance that fits a dense matrix, PyVRP on every core (:mod:`sudoless.routing.cores`: whole-
@@ -9,20 +10,82 @@ the route length (:mod:`sudoless.routing.minmax`), on every core: it beat divide
 kroA200, lin318, rat783 and pcb1173 in the benchmark (benchmarks/README.md, routing.py). With time windows,
 the MILP up to :data:`EXACT_UP_TO`, then PyVRP (alone, or on every core from :data:`CORES_FROM` locations);
 divide and the parts refuse them.
+
+Whatever the name, an instance too big for the named solver goes in parts (:mod:`sudoless.routing.spark`):
+``divide`` above :data:`~sudoless.routing.divide.PART_SIZE` customers, ``engine`` and ``cores`` above the dense
+limit. This module decides where a session of Spark is started; the solvers below it never do.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sudoless.errors import InputError
+from sudoless.routing.cores import solve_cores
+from sudoless.routing.divide import PART_SIZE, solve_divide
+from sudoless.routing.engine import solve_engine
+from sudoless.routing.exact import solve_exact
 from sudoless.routing.model import Objective, Problem, Solution
+from sudoless.routing.spark import SPARK_FROM, PartSolver, solve_parts
+from sudoless.routing.windows import refuse
 
-SOLVERS = ("auto", "exact", "divide", "engine", "cores")
 EXACT_UP_TO = 10
 CORES_FROM = 100  # below, one PyVRP search reaches the best-knowns in seconds: a second core has nothing to add
+
+Solver = Callable[[Problem, float, int, Any], Solution]  # problem, seconds, seed, Spark session -> solution
+
+
+def divide_or_parts(problem: Problem, time_limit: float, seed: int, spark: Any = None) -> Solution:
+    """Divide and conquer; above :data:`PART_SIZE` customers (or without a dense matrix) on parts of a giant
+    tour, each solved the same way (on Spark from :data:`SPARK_FROM` customers unless ``spark`` says)."""
+    if problem.n > PART_SIZE or not problem.dense:
+        return solve_parts(problem, DIVIDE_PARTS, time_limit=time_limit, seed=seed, spark=spark)
+    return solve_divide(problem, time_limit=time_limit, seed=seed)
+
+
+DIVIDE_PARTS = PartSolver("divide", divide_or_parts, pyvrp=False)
+ENGINE_PARTS = PartSolver("engine", solve_engine, pyvrp=True)
+
+
+def _exact(problem: Problem, time_limit: float, seed: int, spark: Any) -> Solution:
+    return solve_exact(problem, time_limit=time_limit, seed=seed)
+
+
+def _engine(problem: Problem, time_limit: float, seed: int, spark: Any) -> Solution:
+    if not problem.dense:
+        return solve_parts(problem, ENGINE_PARTS, time_limit=time_limit, seed=seed, spark=spark)
+    return solve_engine(problem, time_limit=time_limit, seed=seed)
+
+
+def _cores(problem: Problem, time_limit: float, seed: int, spark: Any) -> Solution:
+    if not problem.dense:  # above the dense limit: the parts
+        return _parts(problem, time_limit, seed, spark)
+    return solve_cores(problem, time_limit=time_limit, seed=seed)
+
+
+def _parts(problem: Problem, time_limit: float, seed: int, spark: Any) -> Solution:
+    """Parts of a giant tour: on this machine's cores below :data:`SPARK_FROM` customers (Spark's start-up would
+    eat the budget), on Spark above; PyVRP parts for total distance, divide and conquer for the balanced ones."""
+    cores = os.cpu_count() or 1
+    sub = ENGINE_PARTS if problem.objective == Objective.TOTAL else DIVIDE_PARTS
+    if spark is None and problem.n < SPARK_FROM:
+        spark = "processes" if cores > 1 else False
+    size = max(300, -(-problem.n // max(2, cores))) if problem.n < SPARK_FROM else 1000
+    return solve_parts(problem, sub, time_limit=time_limit, seed=seed, spark=spark, part_size=size)
+
+
+#: Every solver by name. ``parts`` is only ever chosen by ``auto`` (instances above the dense limit).
+SOLVERS: dict[str, Solver] = {
+    "exact": _exact,
+    "divide": divide_or_parts,
+    "engine": _engine,
+    "cores": _cores,
+    "parts": _parts,
+}
+NAMES = ("auto", "exact", "divide", "engine", "cores")  # the names a user may give
 
 
 def choose(problem: Problem) -> str:
@@ -49,44 +112,13 @@ def solve(
     """Solve ``problem`` with the named solver (``auto`` chooses) within about ``time_limit`` seconds."""
     if time_limit <= 0:
         raise InputError(f"time limit must be positive, got {time_limit:g}")
-    if solver not in SOLVERS:
-        raise InputError(f"unknown solver '{solver}'; use one of {', '.join(SOLVERS)}")
+    if solver not in NAMES:
+        raise InputError(f"unknown solver '{solver}'; use one of {', '.join(NAMES)}")
     started = time.monotonic()
     chosen = choose(problem) if solver == "auto" else solver
     if problem.timed:
-        from sudoless.routing.windows import refuse
-
         refuse(problem, chosen if problem.dense else "parts")
-    if chosen == "exact":
-        from sudoless.routing.exact import solve_exact
-
-        solution = solve_exact(problem, time_limit=time_limit, seed=seed)
-    elif chosen == "divide":
-        from sudoless.routing.divide import solve_divide
-
-        solution = solve_divide(problem, time_limit=time_limit, seed=seed)
-    elif chosen == "cores" and problem.dense:  # above the dense limit: the parts below
-        from sudoless.routing.cores import solve_cores
-
-        solution = solve_cores(problem, time_limit=time_limit, seed=seed)
-    elif chosen == "engine":
-        if not problem.dense:
-            from sudoless.routing.spark import solve_parts
-
-            solution = solve_parts(problem, time_limit=time_limit, seed=seed, spark=spark, solver="engine")
-        else:
-            from sudoless.routing.engine import solve_engine
-
-            solution = solve_engine(problem, time_limit=time_limit, seed=seed)
-    else:
-        from sudoless.routing.spark import SPARK_FROM, solve_parts
-
-        cores = os.cpu_count() or 1
-        sub = "engine" if problem.objective == Objective.TOTAL else "divide"
-        if spark is None and problem.n < SPARK_FROM:
-            spark = "processes" if cores > 1 else False
-        size = max(300, -(-problem.n // max(2, cores))) if problem.n < SPARK_FROM else 1000
-        solution = solve_parts(problem, time_limit=time_limit, seed=seed, spark=spark, part_size=size, solver=sub)
+    solution = SOLVERS[chosen](problem, time_limit, seed, spark)
     if solver == "auto":
         solution.solver = f"auto:{solution.solver}"
     if problem.objective == Objective.MAKESPAN:  # every plan's longest route is at least the farthest bound

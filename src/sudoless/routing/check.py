@@ -59,7 +59,7 @@ def _rounded_times(times: dict[str, Any]) -> dict[str, Any]:
 
 def _distance(problem: Problem, i: int, j: int) -> float:
     if problem.metric == Metric.MATRIX or problem.coords is None:
-        return float(problem.matrix[i][j])  # type: ignore[index]
+        return float(problem.full_matrix[i][j])
     (x1, y1), (x2, y2) = problem.coords[i], problem.coords[j]
     if problem.metric == Metric.GEO:
         p1, p2 = math.radians(x1), math.radians(x2)
@@ -84,14 +84,14 @@ def _timed(problem: Problem, k: int, route: list[int], bad: list[str]) -> dict[s
     if not route:
         return {"start": opens(0), "end": opens(0), "schedule": []}
     start = max(opens(0), opens(route[0]) - _distance(problem, 0, route[0]))
-    on_board = sum(float(problem.demands[i]) for i in route)  # type: ignore[index]
+    on_board = sum(float(problem.demands[i]) for i in route)
     clock, here, stops = start + serve(0), 0, []
     for i in route:
         arrival = clock + _distance(problem, here, i)
         if arrival > closes(i) + TOLERANCE:
             bad.append(f"route {k} reaches {problem.ids[i]} at {arrival:g}, after its window closes at {closes(i):g}")
         begin = max(arrival, opens(i))
-        on_board -= float(problem.demands[i])  # type: ignore[index]
+        on_board -= float(problem.demands[i])
         clock, here = begin + serve(i), i
         stops.append({"arrival": arrival, "wait": begin - arrival, "departure": clock, "load": on_board, "id": i})
     end = clock + _distance(problem, here, 0)
@@ -179,7 +179,7 @@ def check(
         valid = [i for i in route if 1 <= i <= problem.n]
         path = [0, *valid, 0] if valid else []
         length = sum(_distance(problem, a, b) for a, b in zip(path[:-1], path[1:], strict=False))
-        load = sum(float(problem.demands[i]) for i in valid)  # type: ignore[index]
+        load = sum(float(problem.demands[i]) for i in valid)
         report.lengths.append(length)
         report.loads.append(load)
         if problem.timed:

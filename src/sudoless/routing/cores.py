@@ -14,18 +14,14 @@ Two ways are used, both keep the best plan and hand it to every process at the n
 * the makespan: probes of ever lower caps on the route length run asynchronously, one per process, each from
   the best plan at its start (:mod:`sudoless.routing.minmax`).
 
-The processes are started once per solve and keep the problem (with its matrix), so a round only ships routes.
-They are forked when the caller is single-threaded (a CLI run: nothing to copy); a process with other threads
-(the flow runner, the server) starts them through a fork server instead, because a fork copies locks that
-other threads may hold at that moment, and a child that waits on one never returns.
+The processes are started once per solve and keep the problem (with its matrix), so a round only ships routes
+(:mod:`sudoless.routing.pool`).
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -33,7 +29,10 @@ import numpy as np
 
 from sudoless.routing.check import check
 from sudoless.routing.decompose import sectors, subproblem
+from sudoless.routing.engine import solve_engine
 from sudoless.routing.model import Objective, Problem, Solution
+from sudoless.routing.pool import shared_problem, start_method, worker_pool
+from sudoless.routing.resolve import resolve
 
 WHOLE_SHARE = 0.3  # of the budget for the whole-instance searches before the sectors (total distance)
 ROUND_SECONDS = 2.0  # a sector round at most; shorter budgets get shorter rounds
@@ -41,40 +40,15 @@ ROUND_SHARE = 0.15  # ... and at most this share of the budget
 SETUP = 0.4  # seconds a round costs beyond its solver budget (shipping routes, building the sector's data)
 GOLDEN = 0.6180339887  # turns the sector borders by an irrational share of the routes each round
 
-_SHARED: dict[str, Problem] = {}
-
-
-def _keep(problem: Problem) -> None:
-    _SHARED["problem"] = problem
-
-
-def shared_problem() -> Problem:
-    """The problem a worker process was started with."""
-    return _SHARED["problem"]
-
-
-def start_method() -> str:
-    return "fork" if threading.active_count() == 1 else "forkserver"
-
-
-def worker_pool(problem: Problem, workers: int) -> ProcessPoolExecutor:
-    """``workers`` processes that hold ``problem`` (see :func:`shared_problem`) for the pool's lifetime."""
-    context = multiprocessing.get_context(start_method())
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_keep, initargs=(problem,))
-
 
 def _whole(task: tuple[float, int]) -> list[list[int]]:
     """PyVRP on the whole instance, then sudoless' local search for what PyVRP lacks (runs in a worker)."""
-    from sudoless.routing.engine import solve_engine
-
     seconds, seed = task
     return solve_engine(shared_problem(), time_limit=seconds, seed=seed).routes
 
 
 def _sector(task: tuple[np.ndarray, list[list[int]], int, float, int]) -> list[list[int]]:
     """PyVRP on the customers of some routes, started from those routes (runs in a worker)."""
-    from sudoless.routing.engine import resolve
-
     members, routes, dispatchers, seconds, seed = task
     problem = shared_problem()
     return resolve(subproblem(problem, members, dispatchers, f"{problem.name}/sector"), routes, seconds, seed)
@@ -133,8 +107,6 @@ def solve_cores(problem: Problem, time_limit: float = 10.0, seed: int = 0, worke
     workers = workers or os.cpu_count() or 1
     method = start_method()
     if problem.objective != Objective.TOTAL:
-        from sudoless.routing.engine import solve_engine
-
         solution = solve_engine(problem, time_limit=time_limit, seed=seed, workers=workers)
         solution.solver = "engine+cores"
         solution.notes.update(workers=workers, start_method=method)
@@ -154,8 +126,6 @@ def solve_cores(problem: Problem, time_limit: float = 10.0, seed: int = 0, worke
             best = _sector_round(pool, problem, best, workers, turn, seconds, seed + 7919 * (rounds + 1))
             rounds += 1
     if best is None:  # no worker found a feasible plan: the plain solver says why
-        from sudoless.routing.engine import solve_engine
-
         return solve_engine(problem, time_limit=max(0.5, deadline - time.monotonic()), seed=seed)
     return Solution(
         [r for r in best if r] if not problem.min_stops else best,

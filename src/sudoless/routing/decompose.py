@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,18 +28,18 @@ class Part:
     """
 
     members: np.ndarray  # parent indices of the part's customers 1..m
-    fields: dict[str, object]
+    fields: dict[str, Any]  # Problem's fields
 
     def build(self) -> Problem:
-        return Problem(**self.fields)  # type: ignore[arg-type]
+        return Problem(**self.fields)
 
 
 def subproblem(problem: Problem, members: np.ndarray | list[int], dispatchers: int, name: str) -> Part:
     members = np.asarray(members, dtype=np.int64)
     nodes = np.concatenate(([0], members))
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "coords": None if problem.coords is None else problem.coords[nodes],
-        "demands": problem.demands[nodes],  # type: ignore[index]
+        "demands": problem.demands[nodes],
         "ids": tuple(problem.ids[i] for i in nodes),
         "dispatchers": dispatchers,
         "name": name,
@@ -60,7 +61,7 @@ def subproblem(problem: Problem, members: np.ndarray | list[int], dispatchers: i
 def dispatcher_shares(problem: Problem, groups: list[np.ndarray]) -> list[int]:
     """Dispatchers per group: proportional to its work, at least what its limits need, at most all."""
     if problem.capacity:
-        work = np.array([float(problem.demands[g].sum()) for g in groups])  # type: ignore[index]
+        work = np.array([float(problem.demands[g].sum()) for g in groups])
     else:
         work = np.array([float(len(g)) for g in groups])
     work = np.maximum(work, 1e-9)

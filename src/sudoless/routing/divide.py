@@ -8,8 +8,9 @@
 4. Until the time is up, from the best plan: either ruin and recreate (remove a customer and its nearest
    neighbours, re-insert each where it costs least) or a new giant tour (the routes ordered around the depot
    from a random start, a stretch shuffled) split again; then the local search; the best plan is kept.
-Above :data:`PART_SIZE` customers the instance is first cut into parts along the tour, each part solved
-recursively (in parallel on Spark by :mod:`sudoless.routing.spark`), the routes stitched and improved.
+It needs a dense instance and pays up to :data:`PART_SIZE` customers; above, :mod:`sudoless.routing.auto`
+cuts the instance into parts along a giant tour first (:mod:`sudoless.routing.spark`), each part solved by
+divide and conquer, the routes stitched and improved. This module never starts Spark itself.
 """
 
 from __future__ import annotations
@@ -20,34 +21,13 @@ import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.routing.check import check
+from sudoless.routing.farthest import SHARE, reach_farthest_bound
 from sudoless.routing.improve import improve, neighbours, ruin_and_recreate
 from sudoless.routing.model import Objective, Problem, Solution
-from sudoless.routing.split import split
+from sudoless.routing.split import cut, rank, split
 from sudoless.routing.tsp import giant_tour, reoptimise
 
-PART_SIZE = 1500
-
-
-def cut(problem: Problem, tour: np.ndarray) -> list[list[int]]:
-    """The tour (either way round) cut into routes by Split; a penalised cut when no cut keeps the limits."""
-    best = None
-    for candidate in (tour, tour[::-1]):
-        routes = split(problem, candidate)
-        if routes is not None and (best is None or _value(problem, routes) < _value(problem, best)):
-            best = routes
-    if best is None:  # no feasible cut: a penalised one, repaired by the local search
-        best = split(problem, tour, penalty=10.0 * problem.farthest_bound() + 1.0)
-    if best is None:
-        raise InputError(
-            f"{problem.name}: no way to give {problem.dispatchers} dispatchers at least {problem.min_stops} stops each"
-        )
-    return best
-
-
-def _value(problem: Problem, routes: list[list[int]]) -> tuple[float, float]:
-    """The objective, then the total distance: on the plateaus of the makespan, shorter other routes win."""
-    lengths = [problem.route_length(r) for r in routes]
-    return round(problem.score(lengths), 9), sum(lengths)
+PART_SIZE = 1500  # customers above which the instance is solved in parts (sudoless.routing.auto decides)
 
 
 def _reorder(problem: Problem, routes: list[list[int]], rng: np.random.Generator) -> np.ndarray:
@@ -95,17 +75,17 @@ def solve_divide(
 ) -> Solution:
     """Divide and conquer within ``time_limit`` seconds (wall clock); reproducible for a seed and budget.
 
-    For the makespan it first tries to reach the farthest bound (:mod:`sudoless.routing.farthest`).
+    For the makespan it first tries to reach the farthest bound (:mod:`sudoless.routing.farthest`). Needs a
+    dense problem.
     """
+    if not problem.dense:
+        raise InputError(
+            f"{problem.name}: divide and conquer needs a dense distance matrix, which {problem.n} locations do not "
+            "have; use --solver auto (parts of the instance)"
+        )
     started = time.monotonic()
     deadline = started + time_limit
-    if problem.n > PART_SIZE or not problem.dense:
-        from sudoless.routing.spark import solve_parts
-
-        return solve_parts(problem, time_limit=time_limit, seed=seed, spark=None)
     if initial is None and problem.objective == Objective.MAKESPAN:
-        from sudoless.routing.farthest import SHARE, reach_farthest_bound
-
         tight = reach_farthest_bound(problem, seconds=SHARE * time_limit, seed=seed)
         if tight is not None:
             return Solution(
@@ -124,28 +104,30 @@ def solve_divide(
     else:
         routes = [list(r) for r in initial]
     routes = improve(problem, routes, seconds=max(0.0, deadline - time.monotonic()), seed=seed, near=near)
-    best, best_value = routes, _value(problem, routes)
+    best, best_value = routes, rank(problem, routes)
     best_ok = _feasible(problem, best)
     rounds = 0
     while time.monotonic() < deadline - 0.05:
         rounds += 1
+        changed: list[int] | None = None
         if rounds % 3:  # two rounds in three: ruin a neighbourhood of the best plan and rebuild it
             size = int(rng.integers(5, max(6, min(40, problem.n // 5))))
-            candidate = ruin_and_recreate(problem, best, rng, near, size)
-            changed = _changed(best, candidate)
+            rebuilt = ruin_and_recreate(problem, best, rng, near, size)
+            changed = _changed(best, rebuilt)
         else:  # one in three: a new giant tour from the best routes, a stretch shuffled, split again
-            candidate, changed = split(problem, _kick(_reorder(problem, best, rng), rng)), None
-            if candidate is None:
+            resplit = split(problem, _kick(_reorder(problem, best, rng), rng))
+            if resplit is None:
                 continue
+            rebuilt = resplit
         candidate = improve(
             problem,
-            candidate,
+            rebuilt,
             seconds=max(0.0, deadline - time.monotonic()),
             seed=seed + rounds,
             near=near,
             focus=changed,
         )
-        value, ok = _value(problem, candidate), _feasible(problem, candidate)
+        value, ok = rank(problem, candidate), _feasible(problem, candidate)
         if (ok and not best_ok) or (ok == best_ok and value < best_value):
             best, best_value, best_ok = candidate, value, ok
     return Solution(best, "divide", time.monotonic() - started, notes={"rounds": rounds})

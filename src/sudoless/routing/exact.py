@@ -25,18 +25,23 @@ from __future__ import annotations
 import os
 import sys
 import time
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.extras import install_hint
 from sudoless.routing.check import check
-from sudoless.routing.model import Objective, Problem, Solution, ceil_routes
+from sudoless.routing.divide import solve_divide
+from sudoless.routing.engine import solve_engine
+from sudoless.routing.model import Objective, Problem, Solution, ceil_routes, service, window
+from sudoless.routing.windows import refuse
 
 EXACT_LIMIT = 60  # locations above which the MILP is refused (it would not prove anything)
 
 
-def _highspy():  # type: ignore[no-untyped-def]
+def _highspy() -> ModuleType:
     try:
         import highspy
     except ImportError:
@@ -46,8 +51,6 @@ def _highspy():  # type: ignore[no-untyped-def]
 
 def solve_exact(problem: Problem, time_limit: float = 30.0, seed: int = 0) -> Solution:
     """Optimal routes (``optimal`` True) or the best found with a proven ``bound`` within ``time_limit``."""
-    from sudoless.routing.divide import solve_divide
-
     if problem.n > EXACT_LIMIT:
         raise InputError(
             f"{problem.name}: {problem.n} locations is too many for the exact solver "
@@ -55,11 +58,7 @@ def solve_exact(problem: Problem, time_limit: float = 30.0, seed: int = 0) -> So
         )
     started = time.monotonic()
     if problem.timed:  # divide does not know the windows: PyVRP gives the incumbent
-        from sudoless.routing.engine import solve_engine
-        from sudoless.routing.windows import refuse
-
         refuse(problem, "exact")
-
         incumbent = solve_engine(problem, time_limit=min(2.0, 0.2 * time_limit), seed=seed)
     else:
         incumbent = solve_divide(problem, time_limit=min(2.0, 0.2 * time_limit), seed=seed)
@@ -68,8 +67,7 @@ def solve_exact(problem: Problem, time_limit: float = 30.0, seed: int = 0) -> So
         return incumbent
     lengths = incumbent.lengths(problem)
     highspy = _highspy()
-    n, d = problem.n, problem.matrix
-    assert d is not None
+    n, d = problem.n, problem.full_matrix
     h = _quiet_highs(highspy)
     h.setOptionValue("random_seed", int(seed))
     h.setOptionValue("threads", 1)
@@ -100,15 +98,15 @@ def solve_exact(problem: Problem, time_limit: float = 30.0, seed: int = 0) -> So
             h.addConstr(s[i] >= problem.min_stops * x[i, 0])
     if problem.capacity is not None:
         q, cap = problem.demands, problem.capacity
-        load = {i: h.addVariable(lb=float(q[i]), ub=cap) for i in range(1, n + 1)}  # type: ignore[index]
+        load = {i: h.addVariable(lb=float(q[i]), ub=cap) for i in range(1, n + 1)}
         for i in range(1, n + 1):
             for j in range(1, n + 1):
                 if i != j:
-                    h.addConstr(load[j] >= load[i] + float(q[j]) - cap * (1 - x[i, j]))  # type: ignore[index]
+                    h.addConstr(load[j] >= load[i] + float(q[j]) - cap * (1 - x[i, j]))
     makespan = None
     balanced = problem.objective != Objective.TOTAL
     if balanced or problem.max_distance is not None:
-        horizon = max(lengths) if balanced else problem.max_distance
+        horizon = max(lengths) if balanced or problem.max_distance is None else problem.max_distance
         horizon = float(min(horizon, problem.max_distance or horizon)) + 1e-6
         big = horizon + float(d.max())
         arrive = {i: h.addVariable(lb=float(d[0, i]), ub=horizon) for i in range(1, n + 1)}
@@ -124,7 +122,7 @@ def solve_exact(problem: Problem, time_limit: float = 30.0, seed: int = 0) -> So
     if problem.timed:
         _windows(h, problem, x)
     total = sum(float(d[i, j]) * v for (i, j), v in x.items())
-    if problem.objective == Objective.TOTAL:
+    if makespan is None:  # the total objective
         objective = total
     elif problem.objective == Objective.MAKESPAN:
         objective = makespan
@@ -146,12 +144,12 @@ def solve_exact(problem: Problem, time_limit: float = 30.0, seed: int = 0) -> So
             or not check(problem, routes).feasible
         ):
             routes = found
-    bound = float(info.mip_dual_bound)
+    bound: float | None = float(info.mip_dual_bound)
     value = problem.score([problem.route_length(r) for r in routes])
     if optimal:
-        bound = min(value, bound) if np.isfinite(bound) else value
-    elif not np.isfinite(bound):
-        bound = None  # type: ignore[assignment]
+        bound = min(value, bound) if bound is not None and np.isfinite(bound) else value
+    elif bound is not None and not np.isfinite(bound):
+        bound = None
     optimal = optimal and (bound is not None and value <= bound + 1e-6 * max(1.0, abs(value)))
     return Solution(
         routes,
@@ -163,13 +161,10 @@ def solve_exact(problem: Problem, time_limit: float = 30.0, seed: int = 0) -> So
     )
 
 
-def _windows(h, problem: Problem, x: dict[tuple[int, int], object]) -> None:  # type: ignore[no-untyped-def]
+def _windows(h: Any, problem: Problem, x: dict[tuple[int, int], Any]) -> None:
     """Service start times t: within each window, t_j >= t_i + service_i + d_ij on a used arc (travel time =
-    distance), the depot reached by its closing time (:mod:`sudoless.routing.windows`' conventions)."""
-    from sudoless.routing.windows import service, window
-
-    n, d = problem.n, problem.matrix
-    assert d is not None
+    distance), the depot reached by its closing time (the conventions of :mod:`sudoless.routing.model`)."""
+    n, d = problem.n, problem.full_matrix
     opens, closes = window(problem, 0)
     first = opens + service(problem, 0)
     serving = sum(service(problem, i) for i in range(n + 1))
@@ -182,11 +177,11 @@ def _windows(h, problem: Problem, x: dict[tuple[int, int], object]) -> None:  # 
     for i in range(1, n + 1):
         for j in range(1, n + 1):
             if i != j:
-                h.addConstr(t[j] >= t[i] + service(problem, i) + float(d[i, j]) - big * (1 - x[i, j]))  # type: ignore[operator]
-        h.addConstr(t[i] + service(problem, i) + float(d[i, 0]) <= closes + big * (1 - x[i, 0]))  # type: ignore[operator]
+                h.addConstr(t[j] >= t[i] + service(problem, i) + float(d[i, j]) - big * (1 - x[i, j]))
+        h.addConstr(t[i] + service(problem, i) + float(d[i, 0]) <= closes + big * (1 - x[i, 0]))
 
 
-def _quiet_highs(highspy):  # type: ignore[no-untyped-def]
+def _quiet_highs(highspy: ModuleType) -> Any:
     """A Highs object without its start-up banner, which HiGHS writes to file descriptor 1 (it would break
     ``--json`` output)."""
     sys.stdout.flush()
@@ -207,7 +202,8 @@ def _follow(arcs: set[tuple[int, int]], n: int) -> list[list[int]]:
     starts = [j for (i, j) in arcs if i == 0]
     routes = []
     for first in sorted(starts):
-        route, at = [], first
+        route: list[int] = []
+        at = first
         while at != 0 and len(route) <= n:
             route.append(at)
             at = after.get(at, 0)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import time
 
 from sudoless.routing.check import check
+from sudoless.routing.improve import improve
 from sudoless.routing.model import Objective, Problem
+from sudoless.routing.pyvrp_adapter import PyVRPInstance
 from sudoless.routing.split import split
 from sudoless.routing.tsp import giant_tour
 
@@ -24,7 +26,7 @@ REACH_FACTOR = 1.55  # attempt when the tour cut at the bound needs at most this
 SHARE = 0.4  # of a solver's budget spent on the attempt (it returns as soon as a plan is found)
 
 
-def capped(problem: Problem) -> Problem:
+def bound_question(problem: Problem) -> Problem:
     """The distance-constrained question: total distance, every route at most twice the farthest distance."""
     return problem.with_(objective=Objective.TOTAL, max_distance=problem.farthest_bound(), min_stops=0)
 
@@ -43,7 +45,7 @@ def reach_farthest_bound(problem: Problem, seconds: float, seed: int = 0) -> lis
     bound = problem.farthest_bound()
     if problem.max_distance is not None and problem.max_distance < bound:
         return None
-    q = capped(problem)
+    q = bound_question(problem)
     tour = giant_tour(q, seconds=min(1.0, 0.1 * seconds))
     free = split(q.with_(dispatchers=q.n), tour)  # the routes the tour needs at the cap
     if free is None or len(free) > REACH_FACTOR * problem.dispatchers:
@@ -51,12 +53,9 @@ def reach_farthest_bound(problem: Problem, seconds: float, seed: int = 0) -> lis
     if len(free) <= problem.dispatchers:
         routes = free
     else:
-        from sudoless.routing.engine import Engine
-        from sudoless.routing.improve import improve
-
         start = split(q, tour, penalty=10.0 * bound + 1.0)  # K routes, some over the cap
         remaining = max(0.1, seconds - (time.monotonic() - started))
-        found, _ = Engine(q).solve(0.9 * remaining, seed, initial=start, until_feasible=True)
+        found, _ = PyVRPInstance(q).solve(0.9 * remaining, seed, initial=start, until_feasible=True)
         # PyVRP measures rounded distances: a route may exceed the cap by the rounding; the local search repairs
         routes = improve(q, found, seconds=max(0.05, seconds - (time.monotonic() - started)), seed=seed)
     routes = _spread(problem, routes)

@@ -243,22 +243,22 @@ def read_stops(path: str | Path) -> SolutionStops:
         raise InputError(f"{path}: no 'routes' list")
     routes = []
     for k, r in enumerate(raw_routes):
-        stops = r.get("stops") if isinstance(r, dict) else r
-        if not isinstance(stops, list):
+        listed = r.get("stops") if isinstance(r, dict) else r
+        if not isinstance(listed, list):
             raise InputError(f"{path}: routes[{k}] has no 'stops' list")
-        routes.append([str(s) for s in stops])
+        routes.append([str(s) for s in listed])
     return SolutionStops(routes, numbered=False)
 
 
 def locate(stops: SolutionStops, problem: Problem, path: str | Path) -> list[list[int]]:
     """The routes as location indices of ``problem``; ``path`` names the file in errors."""
     if stops.numbered:
-        routes = [[int(s) for s in r] for r in stops.routes]
-        for r in routes:
-            for i in r:
+        numbers = [[int(s) for s in r] for r in stops.routes]
+        for route in numbers:
+            for i in route:
                 if not 1 <= i <= problem.n:
                     raise InputError(f"{path}: location {i} is outside 1..{problem.n}")
-        return routes
+        return numbers
     index = {loc: i for i, loc in enumerate(problem.ids)}
     for k, r in enumerate(stops.routes):
         for s in r:
@@ -297,10 +297,10 @@ def geojson(solution: Solution, problem: Problem) -> dict[str, Any]:
     """A FeatureCollection: the depot as a Point and each route as a LineString (lon, lat order for GEO)."""
     if problem.coords is None:
         raise InputError(f"{problem.name}: GeoJSON needs coordinates; this instance has only a distance matrix")
-    swap = problem.metric == Metric.GEO
+    swap, coords = problem.metric == Metric.GEO, problem.coords
 
     def point(i: int) -> list[float]:
-        x, y = (float(v) for v in problem.coords[i])  # type: ignore[index]
+        x, y = (float(v) for v in coords[i])
         return [y, x] if swap else [x, y]
 
     features = [

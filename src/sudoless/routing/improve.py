@@ -33,7 +33,7 @@ def neighbours(problem: Problem, count: int = 12) -> np.ndarray:
         idx = idx + 1
         out = np.array([[j for j in row if j != i][:count] for i, row in enumerate(idx)], dtype=np.int64)
         return out
-    matrix = problem.matrix[:, 1:]  # type: ignore[index]
+    matrix = problem.full_matrix[:, 1:]
     idx = np.argsort(matrix, axis=1)[:, : count + 1] + 1
     return np.array([[j for j in row if j != i][:count] for i, row in enumerate(idx)], dtype=np.int64)
 
@@ -41,11 +41,11 @@ def neighbours(problem: Problem, count: int = 12) -> np.ndarray:
 class _State:
     def __init__(self, problem: Problem, routes: list[list[int]]) -> None:
         self.p = problem
-        self.d = problem.matrix
+        self.d = problem.full_matrix
         self.q = problem.demands
         self.routes = [list(r) for r in routes] + [[] for _ in range(problem.dispatchers - len(routes))]
         self.lengths = [problem.route_length(r) for r in self.routes]
-        self.loads = [float(self.q[r].sum()) if r else 0.0 for r in self.routes]  # type: ignore[index]
+        self.loads = [float(self.q[r].sum()) if r else 0.0 for r in self.routes]
         self.where = np.zeros(problem.n + 1, dtype=np.int64)
         self.pos = np.zeros(problem.n + 1, dtype=np.int64)
         for k in range(len(self.routes)):
@@ -98,7 +98,7 @@ class _State:
     def set(self, k: int, route: list[int]) -> None:
         self.routes[k] = route
         self.lengths[k] = self.p.route_length(route)
-        self.loads[k] = float(self.q[route].sum()) if route else 0.0  # type: ignore[index]
+        self.loads[k] = float(self.q[route].sum()) if route else 0.0
         self._index(k)
 
     def length(self, route: list[int]) -> float:
@@ -106,12 +106,12 @@ class _State:
             return 0.0
         d = self.d
         if len(route) < 12:
-            total = d[0, route[0]] + d[route[-1], 0]  # type: ignore[index]
+            total = d[0, route[0]] + d[route[-1], 0]
             for x, y in zip(route[:-1], route[1:], strict=True):
-                total += d[x, y]  # type: ignore[index]
+                total += d[x, y]
             return float(total)
         path = np.fromiter(route, dtype=np.int64, count=len(route))
-        return float(d[0, path[0]] + d[path[-1], 0] + d[path[:-1], path[1:]].sum())  # type: ignore[index]
+        return float(d[0, path[0]] + d[path[-1], 0] + d[path[:-1], path[1:]].sum())
 
     def try_pair(self, u: int, v: int) -> bool:
         """Try relocate, swap and 2-opt* between u's route and v's route (v may be 0: an empty route)."""
@@ -121,7 +121,7 @@ class _State:
             if a == b:
                 continue
             ra, rb, pu = self.routes[a], self.routes[b], int(self.pos[u])
-            qu = float(self.q[u])  # type: ignore[index]
+            qu = float(self.q[u])
             without = ra[:pu] + ra[pu + 1 :]
             la0 = self.length(without)
             spots = range(len(rb) + 1) if not v else (int(self.pos[v]), int(self.pos[v]) + 1)
@@ -135,7 +135,7 @@ class _State:
             if not v:
                 continue
             pv = int(self.pos[v])
-            qv = float(self.q[v])  # type: ignore[index]
+            qv = float(self.q[v])
             na, nb = ra[:pu] + [v] + ra[pu + 1 :], rb[:pv] + [u] + rb[pv + 1 :]
             la, lb = self.length(na), self.length(nb)
             if self.better(a, b, la, lb, self.loads[a] - qu + qv, self.loads[b] - qv + qu, len(na), len(nb)):
@@ -147,7 +147,7 @@ class _State:
                 (ra[: pu + 1] + rb[: pv + 1][::-1], ra[pu + 1 :][::-1] + rb[pv + 1 :]),
             ):
                 la, lb = self.length(na), self.length(nb)
-                qa = float(self.q[na].sum()) if na else 0.0  # type: ignore[index]
+                qa = float(self.q[na].sum()) if na else 0.0
                 qb = self.loads[a] + self.loads[b] - qa
                 if self.better(a, b, la, lb, qa, qb, len(na), len(nb)):
                     self.set(a, na)
@@ -210,25 +210,25 @@ def ruin_and_recreate(
 ) -> list[list[int]]:
     """Remove a random customer and its nearest neighbours, then insert each back where it costs least
     (within capacity, max stops and max distance; for the makespan, where the route stays shortest)."""
-    d, q = problem.matrix, problem.demands
+    d, q = problem.full_matrix, problem.demands
     seed = int(rng.integers(1, problem.n + 1))
     removed = [seed, *[int(v) for v in near[seed][: max(0, size - 1)]]]
     gone = set(removed)
     routes = [[i for i in r if i not in gone] for r in routes]
     routes += [[] for _ in range(problem.dispatchers - len(routes))]
     lengths = [problem.route_length(r) for r in routes]
-    loads = [float(q[r].sum()) if r else 0.0 for r in routes]  # type: ignore[index]
+    loads = [float(q[r].sum()) if r else 0.0 for r in routes]
     balanced = problem.objective == Objective.MAKESPAN
     for u in rng.permutation(removed):
         u = int(u)
         best, where = np.inf, None
         for k, r in enumerate(routes):
-            if problem.capacity is not None and loads[k] + q[u] > problem.capacity + EPS:  # type: ignore[index]
+            if problem.capacity is not None and loads[k] + q[u] > problem.capacity + EPS:
                 continue
             if problem.max_stops is not None and len(r) >= problem.max_stops:
                 continue
             path = np.array([0, *r, 0])
-            deltas = d[path[:-1], u] + d[u, path[1:]] - d[path[:-1], path[1:]]  # type: ignore[index]
+            deltas = d[path[:-1], u] + d[u, path[1:]] - d[path[:-1], path[1:]]
             at = int(np.argmin(deltas))
             delta = float(deltas[at])
             if problem.max_distance is not None and lengths[k] + delta > problem.max_distance + EPS:
@@ -238,9 +238,9 @@ def ruin_and_recreate(
                 best, where = value, (k, at, delta)
         if where is None:  # nowhere fits: the least bad route, repaired by the local search
             k = int(np.argmin(lengths))
-            where = (k, 0, float(d[0, u] * 2))  # type: ignore[index]
+            where = (k, 0, float(d[0, u] * 2))
         k, at, delta = where
         routes[k].insert(at, u)
         lengths[k] += delta
-        loads[k] += float(q[u])  # type: ignore[index]
+        loads[k] += float(q[u])
     return routes if problem.min_stops else [r for r in routes if r]

@@ -21,13 +21,12 @@ import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from math import inf
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sudoless.routing.check import check
 from sudoless.routing.model import Objective, Problem
-
-if TYPE_CHECKING:
-    from sudoless.routing.engine import Engine
+from sudoless.routing.pool import shared_problem, worker_pool
+from sudoless.routing.pyvrp_adapter import PyVRPInstance
 
 FIRST_STEP = 0.01  # the first probe asks for a longest route 1 % below the starting plan's
 MAX_STEP = 0.04
@@ -36,7 +35,7 @@ CAUTION = 3.0  # a second probe in flight asks for this many times less
 PROBE_SHARE = 0.1  # a probe may take this share of the budget at most ...
 PROBE_SECONDS = 1.0  # ... and at least this many seconds
 
-_WORKER: dict[str, Any] = {}  # in a worker process: its problem and that problem's capped engine
+_WORKER: dict[str, Any] = {}  # in a worker process: its problem and that problem's capped PyVRP instance
 
 
 @dataclass(frozen=True)
@@ -92,29 +91,25 @@ class Caps:
             self.step = self.step / 2 if self.step / 2 >= MIN_STEP else FIRST_STEP / 4
 
 
-def capped(problem: Problem) -> Engine:
+def capped(problem: Problem) -> PyVRPInstance:
     """The problem as PyVRP data for the probes: total distance, no minimum stops (built once per search: its
     matrix is the costly part)."""
-    from sudoless.routing.engine import Engine
-
-    return Engine(problem.with_(objective=Objective.TOTAL, min_stops=0))
+    return PyVRPInstance(problem.with_(objective=Objective.TOTAL, min_stops=0))
 
 
-def ask(engine: Engine, probe: Probe) -> tuple[list[list[int]], bool]:
+def ask(instance: PyVRPInstance, probe: Probe) -> tuple[list[list[int]], bool]:
     """PyVRP's answer to one probe: routes, and whether every route keeps the cap and the other limits."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyVRP warns when its penalties saturate: an expected failed probe
-        return engine.solve(probe.seconds, probe.seed, cap=probe.cap, initial=probe.initial, until_feasible=True)
+        return instance.solve(probe.seconds, probe.seed, cap=probe.cap, initial=probe.initial, until_feasible=True)
 
 
 def _ask_shared(probe: Probe) -> tuple[list[list[int]], bool]:
-    """One probe in a worker process, on the engine of the problem the worker holds."""
-    from sudoless.routing.cores import shared_problem
-
+    """One probe in a worker process, on the PyVRP instance of the problem the worker holds."""
     problem = shared_problem()
     if _WORKER.get("problem") is not problem:
-        _WORKER.update(problem=problem, engine=capped(problem))
-    return ask(_WORKER["engine"], probe)
+        _WORKER.update(problem=problem, instance=capped(problem))
+    return ask(_WORKER["instance"], probe)
 
 
 def lower_cap(
@@ -124,12 +119,10 @@ def lower_cap(
     of probes; ``routes`` is where it starts. With ``workers`` > 1 the probes run in that many processes."""
     caps = Caps(problem, routes, deadline)
     if workers <= 1:
-        engine = capped(problem)
+        instance = capped(problem)
         while (probe := caps.next(seed, [])) is not None:
-            caps.take(probe, *ask(engine, probe))
+            caps.take(probe, *ask(instance, probe))
         return caps.best, caps.probes
-    from sudoless.routing.cores import worker_pool
-
     with worker_pool(problem, workers) as pool:
         running: dict[Future[tuple[list[list[int]], bool]], Probe] = {}
         while True:

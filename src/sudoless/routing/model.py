@@ -6,9 +6,15 @@ which the CVRPLIB best-knowns assume), from latitude/longitude (great circle, me
 Up to :data:`DENSE_LIMIT` locations the full matrix is kept; above it distances are computed on demand so
 memory stays linear in n (city-scale instances go through :mod:`sudoless.routing.spark`).
 
-Time windows and service durations (:mod:`sudoless.routing.windows`) are optional: travel time equals distance
-(the Solomon convention), the depot's window is the working day, and a stop's service must start inside its
-window (arriving early means waiting).
+Time windows and service durations are optional. Their conventions are those of Solomon's benchmark, which
+the literature's best-knowns assume: travel time equals distance; a stop's service starts when the vehicle
+arrives or when the window opens, whichever is later, and must start no later than the window's due time; the
+vehicle is back at the depot by the depot's due time (the working day). A route leaves the depot as late as it
+can without waiting at its first stop (never before the depot opens), so the waits a driver sees are the ones
+the windows force. :func:`schedule` computes a route's times; :mod:`sudoless.routing.check` recomputes them
+with its own code, so a bug here cannot hide. Which solvers accept windows: :mod:`sudoless.routing.windows`.
+
+This is the lowest layer of :mod:`sudoless.routing`: it imports nothing else of the package.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -44,8 +51,8 @@ class Problem:
 
     coords: np.ndarray | None  # (n+1, 2) float64, row 0 the depot; None with an explicit matrix
     dispatchers: int
-    ids: tuple[str, ...] = ()
-    demands: np.ndarray | None = None  # (n+1,), depot 0
+    ids: tuple[str, ...] = ()  # empty: "0".."n"
+    demands: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n+1,), depot 0; empty: none
     capacity: float | None = None
     min_stops: int = 0
     max_stops: int | None = None
@@ -64,9 +71,12 @@ class Problem:
             object.__setattr__(self, "metric", Metric(self.metric))
         except ValueError as exc:
             raise InputError(f"{self.name}: {exc}") from None
-        if self.coords is None and self.matrix is None:
+        if self.coords is not None:
+            n1 = len(self.coords)
+        elif self.matrix is not None:
+            n1 = len(self.matrix)
+        else:
             raise InputError(f"{self.name}: needs coordinates or a distance matrix")
-        n1 = len(self.coords) if self.coords is not None else len(self.matrix)  # type: ignore[arg-type]
         if n1 < 2:
             raise InputError(f"{self.name}: needs a depot and at least one location, got {n1} rows")
         if self.dispatchers < 1:
@@ -75,12 +85,9 @@ class Problem:
             object.__setattr__(self, "ids", tuple(str(i) for i in range(n1)))
         if len(self.ids) != n1:
             raise InputError(f"{self.name}: {len(self.ids)} ids for {n1} locations")
-        if self.demands is None:
+        if self.demands is None or np.size(self.demands) == 0:
             object.__setattr__(self, "demands", np.zeros(n1))
-        if self.windows is not None or self.service is not None:
-            from sudoless.routing.windows import validate
-
-            validate(self, n1)
+        self._check_windows(n1)
         if self.max_stops is not None and self.max_stops < max(self.min_stops, 1):
             raise InputError(f"{self.name}: max stops {self.max_stops} is below min stops {self.min_stops}")
         n = n1 - 1
@@ -94,19 +101,39 @@ class Problem:
                 f"{self.name}: {self.dispatchers} dispatchers x min {self.min_stops} stops needs "
                 f"{self.min_stops * self.dispatchers} locations, there are {n}"
             )
-        if self.capacity is not None and np.any(self.demands > self.capacity):  # type: ignore[operator]
-            worst = int(np.argmax(self.demands))  # type: ignore[arg-type]
+        if self.capacity is not None and np.any(self.demands > self.capacity):
+            worst = int(np.argmax(self.demands))
             raise InputError(
                 f"{self.name}: location {self.ids[worst]} demands {self.demands[worst]:g}, more than "
                 f"the capacity {self.capacity:g}"
             )
-        if self.capacity is not None and float(self.demands.sum()) > self.capacity * self.dispatchers + 1e-9:  # type: ignore[union-attr]
+        if self.capacity is not None and float(self.demands.sum()) > self.capacity * self.dispatchers + 1e-9:
             raise InputError(
-                f"{self.name}: total demand {float(self.demands.sum()):g} exceeds {self.dispatchers} "  # type: ignore[union-attr]
+                f"{self.name}: total demand {float(self.demands.sum()):g} exceeds {self.dispatchers} "
                 f"dispatchers x capacity {self.capacity:g}; add dispatchers"
             )
         if self.matrix is None and n1 <= DENSE_LIMIT:
             object.__setattr__(self, "matrix", self._pairwise(np.arange(n1), np.arange(n1)))
+
+    def _check_windows(self, n1: int) -> None:
+        """Shapes and ordering of the time windows and service durations, kept as float arrays."""
+        if self.windows is not None:
+            windows = np.asarray(self.windows, dtype=float)
+            if windows.shape != (n1, 2):
+                raise InputError(f"{self.name}: time windows have shape {windows.shape}, expected ({n1}, 2)")
+            bad = np.flatnonzero(windows[:, 0] > windows[:, 1])
+            if len(bad):
+                i = int(bad[0])
+                raise InputError(
+                    f"{self.name}: location {self.ids[i]} opens at {windows[i, 0]:g}, "
+                    f"after it closes at {windows[i, 1]:g}"
+                )
+            object.__setattr__(self, "windows", windows)
+        if self.service is not None:
+            service = np.asarray(self.service, dtype=float)
+            if service.shape != (n1,) or np.any(service < 0):
+                raise InputError(f"{self.name}: service durations must be {n1} numbers >= 0")
+            object.__setattr__(self, "service", service)
 
     @property
     def n(self) -> int:
@@ -122,12 +149,28 @@ class Problem:
     def dense(self) -> bool:
         return self.matrix is not None
 
-    def with_(self, **changes: object) -> Problem:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    @property
+    def full_matrix(self) -> np.ndarray:
+        """The dense distance matrix, for the solvers that need one (instances above :data:`DENSE_LIMIT`
+        locations have none: they are solved in parts, each with a matrix of its own)."""
+        if self.matrix is None:
+            raise InputError(
+                f"{self.name}: {self.n} locations is above the {DENSE_LIMIT - 1} this solver handles; "
+                "use --solver auto (parts of the instance)"
+            )
+        return self.matrix
+
+    def with_(self, **changes: Any) -> Problem:
+        return replace(self, **changes)
 
     def _pairwise(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        pa, pb = self.coords[a], self.coords[b]  # type: ignore[index]
-        return self._metric(pa[:, None, :], pb[None, :, :])
+        return self._metric(self._coords(a)[:, None, :], self._coords(b)[None, :, :])
+
+    def _coords(self, index: np.ndarray) -> np.ndarray:
+        """Coordinates of ``index``: an instance without a kept matrix always has coordinates."""
+        if self.coords is None:
+            raise InputError(f"{self.name}: distances need coordinates or a distance matrix")
+        return self.coords[index]
 
     def _metric(self, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
         """Distances between broadcast coordinate arrays (last axis = the two coordinates)."""
@@ -141,17 +184,17 @@ class Problem:
 
     def distances(self, a: np.ndarray | list[int], b: np.ndarray | list[int]) -> np.ndarray:
         """The |a| x |b| block of the distance matrix (computed when the full matrix is not kept)."""
-        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        rows, columns = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
         if self.matrix is not None:
-            return self.matrix[np.ix_(a, b)]
-        return self._pairwise(a, b)
+            return self.matrix[np.ix_(rows, columns)]
+        return self._pairwise(rows, columns)
 
-    def legs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def legs(self, a: np.ndarray | list[int], b: np.ndarray | list[int]) -> np.ndarray:
         """Distances of the pairs (a[i], b[i])."""
-        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        starts, ends = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
         if self.matrix is not None:
-            return self.matrix[a, b]
-        return self._metric(self.coords[a], self.coords[b])  # type: ignore[index]
+            return self.matrix[starts, ends]
+        return self._metric(self._coords(starts), self._coords(ends))
 
     def route_length(self, route: list[int] | np.ndarray) -> float:
         if len(route) == 0:
@@ -232,18 +275,61 @@ class Solution:
         }
 
 
+class Visit(NamedTuple):
+    location: int  # location index
+    arrival: float
+    wait: float
+    departure: float
+    load: float  # still on board after the stop
+
+
+class Schedule(NamedTuple):
+    start: float  # leaves the depot
+    visits: list[Visit]
+    end: float  # back at the depot
+
+
+def window(problem: Problem, i: int) -> tuple[float, float]:
+    """Location ``i``'s time window (the whole line without windows)."""
+    if problem.windows is None:
+        return 0.0, float("inf")
+    return float(problem.windows[i, 0]), float(problem.windows[i, 1])
+
+
+def service(problem: Problem, i: int) -> float:
+    """The service duration at location ``i``."""
+    return 0.0 if problem.service is None else float(problem.service[i])
+
+
+def schedule(problem: Problem, route: list[int]) -> Schedule:
+    """The route's times under the conventions above (late arrivals are kept: the check reports them)."""
+    opens, _ = window(problem, 0)
+    if not route:
+        return Schedule(opens, [], opens)
+    path = [0, *route, 0]
+    legs = problem.legs(path[:-1], path[1:])
+    start = max(opens, window(problem, route[0])[0] - float(legs[0]))
+    on_board = float(problem.demands[route].sum())
+    at, visits = start + service(problem, 0), []
+    for i, leg in zip(route, legs[:-1], strict=True):
+        arrival = at + float(leg)
+        begin = max(arrival, window(problem, i)[0])
+        on_board -= float(problem.demands[i])
+        at = begin + service(problem, i)
+        visits.append(Visit(i, arrival, begin - arrival, at, on_board))
+    return Schedule(start, visits, at + float(legs[-1]))
+
+
 def _timeline(problem: Problem, route: list[int]) -> dict[str, object]:
     """A route's times for the JSON plan: departure from and return to the depot, and each stop's arrival,
-    wait, departure and load still on board after it (:mod:`sudoless.routing.windows`)."""
-    from sudoless.routing.windows import schedule
-
+    wait, departure and load still on board after it (:func:`schedule`)."""
     plan = schedule(problem, route)
     return {
         "start": rounded(plan.start),
         "end": rounded(plan.end),
         "schedule": [
             {
-                "id": problem.ids[v.index],
+                "id": problem.ids[v.location],
                 "arrival": rounded(v.arrival),
                 "wait": rounded(v.wait),
                 "departure": rounded(v.departure),
@@ -255,7 +341,7 @@ def _timeline(problem: Problem, route: list[int]) -> dict[str, object]:
 
 
 def _load(problem: Problem, route: list[int]) -> float:
-    return float(problem.demands[route].sum()) if route else 0.0  # type: ignore[index]
+    return float(problem.demands[route].sum()) if route else 0.0
 
 
 def idle_dispatchers(routes: list[list[int]], dispatchers: int) -> list[int]:
@@ -288,7 +374,7 @@ def ceil_routes(problem: Problem) -> int:
     """The fewest routes the capacity and stop limits allow (a lower bound on the routes used)."""
     need = 1
     if problem.capacity:
-        need = max(need, math.ceil(float(problem.demands.sum()) / problem.capacity - 1e-9))  # type: ignore[union-attr]
+        need = max(need, math.ceil(float(problem.demands.sum()) / problem.capacity - 1e-9))
     if problem.max_stops:
         need = max(need, math.ceil(problem.n / problem.max_stops))
     return need

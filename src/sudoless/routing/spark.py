@@ -7,12 +7,14 @@ PART_SIZE^2) on the executor that solves them. Without a session one is started 
 this process (what small instances and tests of the decomposition want), and with ``spark="processes"`` on
 this machine's cores without a JVM (what ~1,000 customers in 2 parts want: Spark's start-up would eat the budget).
 
-After stitching, when the whole instance still fits a dense matrix, the routes seed PyVRP on the whole
-instance (engine parts) or get a last pass of local search (divide parts), across the part borders; above
-that, when the first pass leaves at least a second per part, the plan's routes are grouped by their angle around
-the depot (groups that cross the former borders) and each group is re-optimised by PyVRP from its routes
-(engine parts), or, for divide parts with a generous budget, the instance is solved again on shifted parts (the
-tour rotated by half a part) and the better plan is kept.
+Each part is solved by the :class:`PartSolver` the caller gives (:mod:`sudoless.routing.auto` holds the two
+in use: PyVRP's engine and divide and conquer), so this module imports no solver. After stitching, when the
+whole instance still fits a dense matrix, the routes seed PyVRP on the whole instance (PyVRP parts) or get a
+last pass of local search (the others), across the part borders; above that, when the first pass leaves at
+least a second per part, the plan's routes are grouped by their angle around the depot (groups that cross the
+former borders) and each group is re-optimised by PyVRP from its routes (PyVRP parts), or, for the others with a
+generous budget, the instance is solved again on shifted parts (the tour rotated by half a part) and the better
+plan is kept.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,7 +31,10 @@ import numpy as np
 from sudoless.extras import install_hint
 from sudoless.routing.check import check
 from sudoless.routing.decompose import Part, partition, sectors, stitch, subproblem
+from sudoless.routing.improve import improve
 from sudoless.routing.model import Problem, Solution
+from sudoless.routing.pyvrp_adapter import PyVRPInstance
+from sudoless.routing.resolve import resolve
 from sudoless.routing.tsp import giant_tour
 
 PART_SIZE = 1000
@@ -37,18 +43,24 @@ TASK_OVERHEAD = 3.0  # seconds a part costs beyond its solver's budget (matrix, 
 SECOND_PASS_FROM = 1.0  # seconds per group at least for the second pass over route groups to be worth running
 
 
-def solve_part(payload: tuple[Part, str, float, int]) -> list[list[int]]:
-    """Solve one part with the named solver; routes in the parent's indices. Runs on Spark executors."""
-    part, solver, seconds, seed = payload
-    problem = part.build()
-    if solver == "engine":
-        from sudoless.routing.engine import solve_engine
+PartSolve = Callable[[Problem, float, int], Solution]  # a part, seconds, seed -> its solution
 
-        solution = solve_engine(problem, time_limit=seconds, seed=seed)
-    else:
-        from sudoless.routing.divide import solve_divide
 
-        solution = solve_divide(problem, time_limit=seconds, seed=seed)
+@dataclass(frozen=True)
+class PartSolver:
+    """How the parts are solved: ``solve`` on each part (a module-level function: it is shipped to Spark's
+    executors by reference), ``name`` for the plan's label, ``pyvrp`` whether the stitched plan is refined by
+    PyVRP (on the whole instance, or on groups of routes) rather than by local search or shifted parts."""
+
+    name: str
+    solve: PartSolve
+    pyvrp: bool
+
+
+def solve_part(payload: tuple[Part, PartSolve, float, int]) -> list[list[int]]:
+    """Solve one part with the given solver; routes in the parent's indices. Runs on Spark executors."""
+    part, solve, seconds, seed = payload
+    solution = solve(part.build(), seconds, seed)
     return stitch([part], [[r for r in solution.routes if r]])
 
 
@@ -67,8 +79,6 @@ def local_session() -> Any:
 
 def resolve_part(payload: tuple[Part, list[list[int]], float, int]) -> list[list[int]]:
     """Re-optimise one group of routes, started from them (never worse). Runs on Spark executors."""
-    from sudoless.routing.engine import resolve
-
     return resolve(*payload)
 
 
@@ -89,19 +99,20 @@ def _map(task: Callable[[Any], list[list[int]]], payloads: list[Any], spark: Any
     return [route for routes in results for route in routes]
 
 
-def _run(parts: list[Part], solver: str, seconds: float, seed: int, spark: Any) -> list[list[int]]:
-    return _map(solve_part, [(part, solver, seconds, seed + k) for k, part in enumerate(parts)], spark)
+def _run(parts: list[Part], solve: PartSolve, seconds: float, seed: int, spark: Any) -> list[list[int]]:
+    return _map(solve_part, [(part, solve, seconds, seed + k) for k, part in enumerate(parts)], spark)
 
 
 def solve_parts(
     problem: Problem,
+    solver: PartSolver,
     time_limit: float = 60.0,
     seed: int = 0,
     spark: Any = None,
     part_size: int = PART_SIZE,
-    solver: str = "divide",
 ) -> Solution:
-    """Decompose, solve the parts (on Spark unless ``spark`` is False), stitch and improve across borders."""
+    """Decompose, solve the parts with ``solver`` (on Spark unless ``spark`` is False), stitch and improve
+    across borders. Without a session (``spark`` None) one is started from :data:`SPARK_FROM` customers."""
     started = time.monotonic()
     deadline = started + time_limit
     if spark is None:
@@ -121,24 +132,20 @@ def solve_parts(
     # each task also builds its matrix and solver data (about a second at 1,000 customers): keep that aside
     per_part = max(0.5, first * (deadline - time.monotonic()) / waves - TASK_OVERHEAD)
     began = time.monotonic()
-    routes = _run(parts, solver, per_part, seed, spark)
+    routes = _run(parts, solver.solve, per_part, seed, spark)
     overhead = max(0.0, (time.monotonic() - began) / waves - per_part)  # what a wave really cost beyond solving
     passes = 1
-    if problem.dense and solver == "engine":
+    if problem.dense and solver.pyvrp:
         # the stitched plan seeds PyVRP on the whole instance, which re-optimises across the part borders
-        from sudoless.routing.engine import Engine
-
-        polished, ok = Engine(problem).solve(max(0.1, deadline - time.monotonic()), seed, initial=routes)
+        polished, ok = PyVRPInstance(problem).solve(max(0.1, deadline - time.monotonic()), seed, initial=routes)
         if ok and problem.score([problem.route_length(r) for r in polished]) <= problem.score(
             [problem.route_length(r) for r in routes]
         ):
             routes = polished
         passes = 2
     elif problem.dense:
-        from sudoless.routing.improve import improve
-
         routes = improve(problem, routes, seconds=max(0.0, deadline - time.monotonic()), seed=seed)
-    elif len(parts) > 1 and solver == "engine" and check(problem, routes).feasible:
+    elif len(parts) > 1 and solver.pyvrp and check(problem, routes).feasible:
         # second pass on the routes: grouped by angle around the depot (so the groups cross the first pass's
         # borders), each group re-optimised by PyVRP from its routes with the time left, never worse. Runs
         # whenever the first pass leaves a second per group: its waves cost less than TASK_OVERHEAD assumes
@@ -158,7 +165,7 @@ def solve_parts(
         order = np.roll(order, -(part_size // 2))
         shifted = partition(problem, order, part_size)
         per_part = max(0.5, 0.9 * (deadline - time.monotonic()) / (-(-len(shifted) // slots)) - overhead)
-        again = _run(shifted, solver, per_part, seed + 7919, spark)
+        again = _run(shifted, solver.solve, per_part, seed + 7919, spark)
         if problem.score([problem.route_length(r) for r in again]) < problem.score(
             [problem.route_length(r) for r in routes]
         ):
@@ -166,7 +173,7 @@ def solve_parts(
         passes = 2
     return Solution(
         routes,
-        f"{solver}+parts",
+        f"{solver.name}+parts",
         time.monotonic() - started,
         notes={"parts": len(parts), "passes": passes, "spark": spark is not False},
     )

@@ -7,13 +7,15 @@ per route). For the makespan objective the same DP minimises the longest route i
 second pass minimises the total among the splits that reach that makespan.
 
 When no feasible cut exists (measured on about half of CVRPLIB's fixed-fleet instances), ``penalty`` turns
-the limits into costs (excess x penalty) so a cut always exists; local search then repairs it.
+the limits into costs (excess x penalty) so a cut always exists; local search then repairs it. :func:`cut`
+does both: the best feasible cut of the tour either way round, else a penalised one.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sudoless.errors import InputError
 from sudoless.routing.model import Objective, Problem
 
 WINDOW_CELLS = 30_000_000  # positions x window entries kept in memory at most
@@ -24,7 +26,7 @@ def _segments(problem: Problem, tour: np.ndarray, penalty: float | None) -> np.n
     m = len(tour)
     depot = problem.legs(np.zeros(m, dtype=np.int64), tour)
     inner = np.concatenate(([0.0], np.cumsum(problem.legs(tour[:-1], tour[1:])))) if m > 1 else np.zeros(1)
-    loads = np.concatenate(([0.0], np.cumsum(problem.demands[tour])))  # type: ignore[index]
+    loads: np.ndarray = np.concatenate((np.zeros(1), np.cumsum(problem.demands[tour])))
     window = m if problem.max_stops is None else min(m, problem.max_stops)
     if problem.capacity is not None and penalty is None:
         # the longest piece whose load fits, from any start: bounds the window
@@ -137,3 +139,25 @@ def split(
         j = j - 1 - int(choice[k, j])
         k -= 1
     return _routes(tour, cuts[::-1])
+
+
+def cut(problem: Problem, tour: np.ndarray) -> list[list[int]]:
+    """The tour (either way round) cut into routes by Split; a penalised cut when no cut keeps the limits."""
+    best = None
+    for candidate in (tour, tour[::-1]):
+        routes = split(problem, candidate)
+        if routes is not None and (best is None or rank(problem, routes) < rank(problem, best)):
+            best = routes
+    if best is None:  # no feasible cut: a penalised one, repaired by the local search
+        best = split(problem, tour, penalty=10.0 * problem.farthest_bound() + 1.0)
+    if best is None:
+        raise InputError(
+            f"{problem.name}: no way to give {problem.dispatchers} dispatchers at least {problem.min_stops} stops each"
+        )
+    return best
+
+
+def rank(problem: Problem, routes: list[list[int]]) -> tuple[float, float]:
+    """The objective, then the total distance: on the plateaus of the makespan, shorter other routes win."""
+    lengths = [problem.route_length(r) for r in routes]
+    return round(problem.score(lengths), 9), sum(lengths)

@@ -7,6 +7,8 @@ dense matrix: their tour is stitched from pieces (see :func:`giant_tour`).
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 
 from sudoless.extras import install_hint
@@ -16,7 +18,7 @@ TOUR_LIMIT = 3000  # nodes above which one dense TSP is not built
 UINT16 = 65535
 
 
-def _fast_tsp():  # type: ignore[no-untyped-def]
+def _fast_tsp() -> ModuleType:
     try:
         import fast_tsp
     except ImportError:
