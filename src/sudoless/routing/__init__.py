@@ -1,11 +1,38 @@
 """Routes for many dispatchers: one depot, K dispatchers, work limits; exact, divide and conquer, engine, Spark.
 
-The public surface: :class:`Problem` and :class:`Solution` (model), :func:`read_problem` (formats),
-:func:`solve` (auto and every solver by name) and :func:`check` (independent feasibility and cost check).
+The public surface: :class:`Problem` and :class:`Solution` (model), :func:`read_problem`, :func:`read_solution`
+and :func:`write_solution` (formats), :func:`solve` (``auto`` and every solver by name) and :func:`check` (an
+independent feasibility and cost check, :class:`CheckReport`).
+
+The modules are layered; each imports only from the layers above it (within a layer, in the order listed),
+never from below, not even inside a function:
+
+1. ``model`` (the instance, a solution, a route's schedule under time windows); ``windows`` (which solvers
+   accept them), ``solomon`` and ``formats``, ``check``, ``split`` (Prins' Split and ``cut``), ``tsp``
+   (fast_tsp), ``decompose`` (parts and sectors);
+2. ``improve`` (local search), ``pyvrp_adapter`` (PyVRP), ``pool`` (worker processes holding one problem);
+3. ``farthest`` (the makespan's farthest bound), ``minmax`` (capped PyVRP probes), ``resolve`` (a group of
+   routes re-optimised by PyVRP);
+4. the solvers: ``divide``, ``engine``, ``exact`` (its incumbent from divide or engine), ``cores`` (engine on
+   every core), ``spark`` (parts of a giant tour, on Spark or not, solved by the part solver it is given);
+5. ``auto`` (a table from name to solver, and the choice; the only module that decides to start Spark) and
+   ``plot``.
 """
 
-from sudoless.routing.check import check
+from sudoless.routing.auto import solve
+from sudoless.routing.check import CheckReport, check
 from sudoless.routing.formats import read_problem, read_solution, write_solution
 from sudoless.routing.model import Metric, Objective, Problem, Solution
 
-__all__ = ["Metric", "Objective", "Problem", "Solution", "check", "read_problem", "read_solution", "write_solution"]
+__all__ = [
+    "CheckReport",
+    "Metric",
+    "Objective",
+    "Problem",
+    "Solution",
+    "check",
+    "read_problem",
+    "read_solution",
+    "solve",
+    "write_solution",
+]
