@@ -53,32 +53,22 @@ class GRU(Recurrent):
         return hs[1:], (hs[steps],)
 
     def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array:
-        hs, acts, rec, mask = self._hs, self._acts, self._rec, self._mask
-        steps, batch, width = acts.shape
+        hs, acts, rec = self._hs, self._acts, self._rec
         h = self.units
         r, z, n = acts[..., :h], acts[..., h:2 * h], acts[..., 2 * h:]
         dx = np.empty_like(acts)
         dr = np.empty_like(acts)
-        dh = np.zeros((batch, h), self.dtype) if dlast is None else dlast.copy()
-        ut = np.ascontiguousarray(self.params["U"].T)
-        for t in range(steps - 1, -1, -1):
-            if dseq is not None:
-                dh += dseq[t]
-            if mask is not None:
-                keep = dh * (1.0 - mask[t])
-                dh *= mask[t]
+
+        def step(t: int, dh: Array) -> tuple[Array, Array]:
             dn = dh * (1.0 - z[t]) * (1.0 - n[t] * n[t])
             dx[t, :, 2 * h:] = dn
             dr[t, :, 2 * h:] = dn * r[t]
             dr[t, :, :h] = dn * rec[t, :, 2 * h:] * r[t] * (1.0 - r[t])
             dr[t, :, h:2 * h] = dh * (hs[t] - n[t]) * z[t] * (1.0 - z[t])
             dx[t, :, :2 * h] = dr[t, :, :2 * h]
-            carried = dh * z[t]
-            np.matmul(dr[t], ut, out=dh)
-            dh += carried
-            if mask is not None:
-                dh += keep
-        flat = dr.reshape(-1, width)
-        np.matmul(hs[:-1].reshape(-1, h).T, flat, out=self.grads["U"])
-        np.sum(flat, axis=0, out=self.grads["c"])
+            return dr[t], dh * z[t]
+
+        self._through_time(dseq, dlast, step)
+        self._recurrent_gradient(dr)
+        np.sum(dr.reshape(-1, dr.shape[-1]), axis=0, out=self.grads["c"])
         return self._input_gradients(dx)

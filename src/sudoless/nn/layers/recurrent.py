@@ -12,6 +12,7 @@ starts from a clean state at each sequence's last real step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -127,6 +128,38 @@ class Recurrent(Layer):
         """Back-propagate through time; write parameter gradients and return ``dx`` time-major."""
         raise NotImplementedError
 
+    def _through_time(self, dseq: Array | None, dlast: Array | None,
+                      step: Callable[[int, Array], tuple[Array, Array | None]]) -> None:
+        """The backward walk over time that RNN and GRU share, from the last step to the first.
+
+        ``dh`` holds the gradient reaching the hidden state at step t: the output's own (``dseq``, ``dlast``)
+        plus what flowed back from step t+1. ``step(t, dh)`` returns the pre-activation gradients of the
+        recurrent product at step t, ``(B, kH)``, and any part of ``dh`` that reaches ``h_{t-1}`` directly
+        rather than through ``U`` (GRU's ``z ⊙ h`` path; None for RNN). At a masked step the state was carried
+        unchanged, so the gradient passes straight through it.
+        """
+        mask = self._mask
+        batch, hidden = self._hs.shape[1:]
+        dh = np.zeros((batch, hidden), self.dtype) if dlast is None else dlast.copy()
+        ut = np.ascontiguousarray(self.params["U"].T)
+        for t in range(self._hs.shape[0] - 2, -1, -1):
+            if dseq is not None:
+                dh += dseq[t]
+            if mask is not None:
+                keep = dh * (1.0 - mask[t])
+                dh *= mask[t]
+            dz, carried = step(t, dh)
+            np.matmul(dz, ut, out=dh)
+            if carried is not None:
+                dh += carried
+            if mask is not None:
+                dh += keep
+
+    def _recurrent_gradient(self, dz: Array) -> None:
+        """The gradient of ``U`` from the recurrent pre-activation gradients of all steps ``(T, B, kH)``: one GEMM."""
+        hs = self._hs
+        np.matmul(hs[:-1].reshape(-1, hs.shape[-1]).T, dz.reshape(-1, dz.shape[-1]), out=self.grads["U"])
+
     def _input_gradients(self, dz: Array) -> Array:
         """Gradients of W and b from the stacked pre-activation gradients ``(T, B, kH)``; returns ``dx``."""
         xt = self._xt
@@ -177,21 +210,13 @@ class RNN(Recurrent):
         return hs[1:], (hs[steps],)
 
     def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array:
-        hs, act, mask = self._hs, self._act, self._mask
-        steps, batch, hidden = act.shape
+        act = self._act
         deriv = 1.0 - act * act
         dz = np.empty_like(act)
-        dh = np.zeros((batch, hidden), self.dtype) if dlast is None else dlast.copy()
-        ut = np.ascontiguousarray(self.params["U"].T)
-        for t in range(steps - 1, -1, -1):
-            if dseq is not None:
-                dh += dseq[t]
-            if mask is not None:
-                keep = dh * (1.0 - mask[t])
-                dh *= mask[t]
-            np.multiply(dh, deriv[t], out=dz[t])
-            np.matmul(dz[t], ut, out=dh)
-            if mask is not None:
-                dh += keep
-        np.matmul(hs[:-1].reshape(-1, hidden).T, dz.reshape(-1, hidden), out=self.grads["U"])
+
+        def step(t: int, dh: Array) -> tuple[Array, None]:
+            return np.multiply(dh, deriv[t], out=dz[t]), None
+
+        self._through_time(dseq, dlast, step)
+        self._recurrent_gradient(dz)
         return self._input_gradients(dz)
