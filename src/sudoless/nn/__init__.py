@@ -14,8 +14,8 @@ callbacks, ``evaluate``, ``predict``, ``save`` and :func:`load_model`.
 """
 
 from sudoless.nn.callbacks import Callback, EarlyStopping, History, ModelCheckpoint, ProgressBar
-from sudoless.nn.checkpoints import load_model, save_model
-from sudoless.nn.functional import Input, Model, Node
+from sudoless.nn.checkpoints import save_model
+from sudoless.nn.functional import Input, Model
 from sudoless.nn.layers import (
     GELU,
     GRU,
@@ -43,6 +43,7 @@ from sudoless.nn.layers import (
     Masking,
     MaxPooling1D,
     MaxPooling2D,
+    Node,
     Permute,
     ReLU,
     Reshape,
@@ -53,7 +54,7 @@ from sudoless.nn.layers import (
 )
 from sudoless.nn.losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, SoftmaxCrossEntropy
 from sudoless.nn.metrics import Accuracy, Metric, Perplexity
-from sudoless.nn.model import Network, Sequential
+from sudoless.nn.model import Network, Sequential, load_model
 from sudoless.nn.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from sudoless.nn.schedules import CosineDecay, ExponentialDecay, Schedule, StepDecay
 from sudoless.nn.threads import set_threads

@@ -3,8 +3,8 @@
 The JSON names each layer's class and constructor arguments, the input shape, the seed and dtype, and the
 compile settings; the npz holds every parameter under its qualified name, the layers' non-trained state
 (``state/``: moving statistics) and, optionally, the optimiser's state, so training can resume where it
-stopped. Loading rebuilds the model from the JSON and copies the weights in, which makes a loaded model's
-outputs identical to the saved one's.
+stopped. Loading (:func:`sudoless.nn.model.load_model`) rebuilds the model from the JSON and copies the
+weights in, which makes a loaded model's outputs identical to the saved one's.
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sudoless.errors import InputError
-from sudoless.nn.layers.base import layer_config, layer_from_config
-from sudoless.nn.model import Network
+from sudoless.nn.layers.base import layer_config
+
+if TYPE_CHECKING:
+    from sudoless.nn.model import Network
+
+Array = np.ndarray
 
 FORMAT = "sudoless.nn/1"
 ARCHITECTURE = "architecture.json"
@@ -32,7 +36,8 @@ def _jsonable(shape: Any) -> Any:
     return list(shape) if shape is not None else None
 
 
-def _shape(value: Any) -> Any:
+def saved_shape(value: Any) -> Any:
+    """An input shape as JSON stored it (lists) back as the tuple, or list of tuples, a model is built with."""
     if value and isinstance(value[0], list):
         return [tuple(v) for v in value]
     return tuple(value) if value is not None else None
@@ -80,22 +85,12 @@ def read_architecture(path: str | Path) -> dict[str, Any]:
     return document
 
 
-def load_model(path: str | Path, compile: bool = True) -> Network:
-    """Rebuild a saved model with its weights (and, if it was compiled, its optimiser and loss)."""
-    document = read_architecture(path)
-    model = layer_from_config(document["model"])
-    if not isinstance(model, Network):
-        raise InputError(f"{path}: the saved object is a {type(model).__name__}, not a model")
-    model.build(_shape(document["input_shape"]))
+def read_weights(path: str | Path) -> tuple[dict[str, Array], dict[str, Array], dict[str, Array]]:
+    """The parameters, the layers' non-trained state and the optimiser's state saved in directory ``path``."""
     with np.load(Path(path) / WEIGHTS) as data:
-        params = {k[len("param/"):]: data[k] for k in data.files if k.startswith("param/")}
-        state = {k[len("optimizer/"):]: data[k] for k in data.files if k.startswith("optimizer/")}
-        layer_state = {k[len("state/"):]: data[k] for k in data.files if k.startswith("state/")}
-    model.set_weights(params)
-    model.set_state(layer_state)
-    settings = document.get("compile")
-    if compile and settings:
-        model.compile(settings["optimizer"], settings["loss"], settings.get("metrics", []))
-        if state:
-            model.optimizer.load_state_arrays(state)  # type: ignore[union-attr]
-    return model
+        parts: dict[str, dict[str, Array]] = {"param/": {}, "state/": {}, "optimizer/": {}}
+        for key in data.files:
+            for prefix, part in parts.items():
+                if key.startswith(prefix):
+                    part[key[len(prefix):]] = data[key]
+    return parts["param/"], parts["state/"], parts["optimizer/"]

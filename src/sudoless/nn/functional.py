@@ -17,33 +17,13 @@ from typing import Any
 import numpy as np
 
 from sudoless.errors import InputError
-from sudoless.nn.layers.base import Array, Layer, layer_config, layer_from_config, register
+from sudoless.nn.layers.base import Array, Layer, Node, connect, layer_config, layer_from_config, register
 from sudoless.nn.model import Network
-
-
-class Node:
-    """A symbolic tensor: the output of ``layer`` applied to ``inbound`` nodes (no layer for an Input)."""
-
-    def __init__(self, shape: Any, layer: Layer | None = None, inbound: list[Node] | None = None,
-                 multi: bool = False) -> None:
-        self.shape = shape
-        self.layer = layer
-        self.inbound = inbound or []
-        self.multi = multi
 
 
 def Input(shape: tuple[int | None, ...], name: str | None = None) -> Node:  # noqa: N802 - Keras' spelling
     """A model input of the given per-example shape (``None`` for a variable time axis)."""
-    node = Node(tuple(shape))
-    node.name = name  # type: ignore[attr-defined]
-    return node
-
-
-def connect(layer: Layer, inputs: Node | list[Node]) -> Node:
-    multi = isinstance(inputs, list)
-    inbound = list(inputs) if multi else [inputs]  # type: ignore[list-item]
-    in_shape = [n.shape for n in inbound] if multi else inbound[0].shape
-    return Node(layer.output_shape(in_shape), layer, inbound, multi)
+    return Node(tuple(shape), name=name)
 
 
 def _topological(outputs: list[Node]) -> list[Node]:

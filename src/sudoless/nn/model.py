@@ -15,26 +15,15 @@ from typing import Any
 import numpy as np
 
 from sudoless.errors import InputError, StateError
+from sudoless.nn import checkpoints, training
+from sudoless.nn.arrays import cast_input, input_shape_of
 from sudoless.nn.layers.base import Array, Layer, layer_config, layer_from_config, register
 from sudoless.nn.losses import Loss, get_loss, loss_config
 from sudoless.nn.metrics import Metric, get_metric
 from sudoless.nn.optimizers import Optimizer, get_optimizer
+from sudoless.nn.threads import ensure_threads
 
 DTYPES = ("float32", "float64")
-
-
-def cast_input(x: Any, dtype: np.dtype) -> Any:
-    """Float inputs in the model's dtype; integer inputs (token ids) unchanged; lists element-wise."""
-    if isinstance(x, list | tuple):
-        return [cast_input(item, dtype) for item in x]
-    x = np.asarray(x)
-    return x.astype(dtype, copy=False) if x.dtype.kind in "fb" else x
-
-
-def input_shape_of(x: Any) -> Any:
-    if isinstance(x, list | tuple):
-        return [tuple(np.shape(item)[1:]) for item in x]
-    return tuple(np.shape(x)[1:])
 
 
 class Network(Layer):
@@ -195,22 +184,16 @@ class Network(Layer):
         chunks of k steps, the recurrent state is carried from chunk to chunk without gradients, and the
         optimiser steps after every chunk.
         """
-        from sudoless.nn.training import fit
-
-        return fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
-                   callbacks=callbacks, shuffle=shuffle, verbose=verbose, seed=seed, tbptt=tbptt,
-                   initial_epoch=initial_epoch)
+        return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                            callbacks=callbacks, shuffle=shuffle, verbose=verbose, seed=seed, tbptt=tbptt,
+                            initial_epoch=initial_epoch)
 
     def evaluate(self, x: Any, y: Array, batch_size: int = 256) -> dict[str, float]:
         """Loss and metrics over a whole data set, in inference mode."""
-        from sudoless.nn.training import evaluate
-
-        return evaluate(self, x, y, batch_size=batch_size)
+        return training.evaluate(self, x, y, batch_size=batch_size)
 
     def predict(self, x: Any, batch_size: int = 256, activate: bool = False) -> Array:
         """Outputs for ``x`` in inference mode; ``activate`` applies the loss's link (softmax, sigmoid)."""
-        from sudoless.nn.threads import ensure_threads
-
         ensure_threads()
         x = cast_input(x, self.dtype)
         self._ensure_built(x)
@@ -228,9 +211,7 @@ class Network(Layer):
 
     def save(self, path: str | Path, include_optimizer: bool = True) -> Path:
         """Write ``architecture.json`` and ``weights.npz`` into the directory ``path``."""
-        from sudoless.nn.checkpoints import save_model
-
-        return save_model(self, path, include_optimizer=include_optimizer)
+        return checkpoints.save_model(self, path, include_optimizer=include_optimizer)
 
     def compile_config(self) -> dict[str, Any] | None:
         if self.loss is None or self.optimizer is None:
@@ -307,3 +288,22 @@ class Sequential(Network):
         config = dict(config)
         layers = [layer_from_config(spec) for spec in config.pop("layers", [])]
         return cls(layers, **config)
+
+
+def load_model(path: str | Path, compile: bool = True) -> Network:
+    """Rebuild a model saved by :meth:`Network.save` with its weights (and, if it was compiled, its optimiser
+    and loss); the file format is :mod:`sudoless.nn.checkpoints`'."""
+    document = checkpoints.read_architecture(path)
+    model = layer_from_config(document["model"])
+    if not isinstance(model, Network):
+        raise InputError(f"{path}: the saved object is a {type(model).__name__}, not a model")
+    model.build(checkpoints.saved_shape(document["input_shape"]))
+    params, layer_state, optimizer_state = checkpoints.read_weights(path)
+    model.set_weights(params)
+    model.set_state(layer_state)
+    settings = document.get("compile")
+    if compile and settings:
+        model.compile(settings["optimizer"], settings["loss"], settings.get("metrics", []))
+        if optimizer_state:
+            model.optimizer.load_state_arrays(optimizer_state)  # type: ignore[union-attr]
+    return model

@@ -33,10 +33,10 @@ import yaml
 from sudoless.errors import InputError
 from sudoless.nn import data as datasets
 from sudoless.nn.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from sudoless.nn.checkpoints import load_model, read_architecture, save_model
+from sudoless.nn.checkpoints import read_architecture, save_model
 from sudoless.nn.layers.base import layer_from_config
 from sudoless.nn.losses import get_loss
-from sudoless.nn.model import Network, Sequential
+from sudoless.nn.model import Network, Sequential, load_model
 from sudoless.nn.optimizers import get_optimizer
 from sudoless.nn.plot import plot_history
 from sudoless.nn.sampling import sample_text

@@ -8,27 +8,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sudoless.errors import InputError
+from sudoless.nn.arrays import cast_input, count, take
 from sudoless.nn.callbacks import Callback, History, ProgressBar
 from sudoless.nn.layers.base import Layer
 from sudoless.nn.layers.recurrent import Recurrent
-from sudoless.nn.model import cast_input
 from sudoless.nn.threads import ensure_threads
 
 if TYPE_CHECKING:
     from sudoless.nn.model import Network
 
 Array = np.ndarray
-
-
-def take(x: Any, index: Array | slice) -> Any:
-    """Rows ``index`` of an array, or of each array in a list (multi-input models)."""
-    if isinstance(x, list | tuple):
-        return [a[index] for a in x]
-    return x[index]
-
-
-def count(x: Any) -> int:
-    return len(x[0]) if isinstance(x, list | tuple) else len(x)
 
 
 def recurrent_layers(layer: Layer) -> list[Recurrent]:
@@ -61,22 +50,14 @@ def fit(model: Network, x: Any, y: Array, epochs: int = 1, batch_size: int = 32,
     model._ensure_built(take(x, slice(0, 1)))
     rng = np.random.default_rng(model.seed if seed is None else seed)
     steps = -(-n // batch_size)
-    history = History()
-    hooks: list[Callback] = [history, *callbacks]
-    if verbose:
-        hooks.append(ProgressBar(epochs, steps))
-    for hook in hooks:
-        hook.set_model(model)
-    model.stop_training = False
-    recurrent = recurrent_layers(model)
     if tbptt is not None and tbptt < 1:
         raise InputError(f"tbptt must be a positive number of time steps, got {tbptt}")
-    for hook in hooks:
-        hook.on_train_begin({})
-    try:
+    recurrent = recurrent_layers(model)
+    loop = CallbackLoop(model, callbacks, epochs=epochs, steps=steps, verbose=verbose,
+                        validation_data=validation_data, batch_size=batch_size)
+    with loop:
         for epoch in range(initial_epoch, epochs):
-            for hook in hooks:
-                hook.on_epoch_begin(epoch, {})
+            loop.begin_epoch(epoch)
             for metric in model.metrics:
                 metric.reset()
             order = rng.permutation(n) if shuffle else np.arange(n)
@@ -96,22 +77,63 @@ def fit(model: Network, x: Any, y: Array, epochs: int = 1, batch_size: int = 32,
                     for metric in model.metrics:
                         metric.update(out, yt, mask, loss, value, items)
                 logs = {"loss": loss_sum / weight_sum, **{m.name: m.result() for m in model.metrics}}
-                for hook in hooks:
-                    hook.on_batch_end(step, logs)
+                loop.end_batch(step, logs)
                 if model.stop_training:
                     break
-            logs["lr"] = model.optimizer.learning_rate  # type: ignore[union-attr]
-            if validation_data is not None:
-                scores = evaluate(model, validation_data[0], validation_data[1], batch_size=max(batch_size, 256))
-                logs.update({f"val_{k}": v for k, v in scores.items()})
-            for hook in hooks:
-                hook.on_epoch_end(epoch, logs)
+            loop.end_epoch(epoch, logs)
             if model.stop_training:
                 break
-    finally:
-        for hook in hooks:
-            hook.on_train_end({})
-    return history
+    return loop.history
+
+
+class CallbackLoop:
+    """The callback side of one training run, shared by ``fit`` and ``fit_spark``.
+
+    The callbacks run in a fixed order: the :class:`History` first (so every other callback sees the epoch it
+    records), then the user's, then the progress bar. Used as a context manager it starts the run and always
+    ends it (``on_train_end`` runs after an error too, so a progress bar is closed and EarlyStopping restores
+    the best weights). ``end_epoch`` completes the epoch's logs with the learning rate and the validation
+    scores before handing them on, so both training paths report the same keys.
+    """
+
+    def __init__(self, model: Network, callbacks: Sequence[Callback], *, epochs: int, steps: int, verbose: int,
+                 validation_data: tuple[Any, Any] | None, batch_size: int, history: History | None = None) -> None:
+        self.model = model
+        self.history = History() if history is None else history
+        self.callbacks: list[Callback] = [self.history, *callbacks]
+        if verbose:
+            self.callbacks.append(ProgressBar(epochs, steps))
+        self.validation_data = validation_data
+        self.validation_batch = max(batch_size, 256)
+
+    def __enter__(self) -> CallbackLoop:
+        for callback in self.callbacks:
+            callback.set_model(self.model)
+        self.model.stop_training = False
+        for callback in self.callbacks:
+            callback.on_train_begin({})
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for callback in self.callbacks:
+            callback.on_train_end({})
+
+    def begin_epoch(self, epoch: int) -> None:
+        for callback in self.callbacks:
+            callback.on_epoch_begin(epoch, {})
+
+    def end_batch(self, step: int, logs: dict[str, Any]) -> None:
+        for callback in self.callbacks:
+            callback.on_batch_end(step, logs)
+
+    def end_epoch(self, epoch: int, logs: dict[str, Any]) -> None:
+        logs["lr"] = self.model.optimizer.learning_rate  # type: ignore[union-attr]
+        if self.validation_data is not None:
+            x, y = self.validation_data
+            scores = evaluate(self.model, x, y, batch_size=self.validation_batch)
+            logs.update({f"val_{k}": v for k, v in scores.items()})
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
 
 
 def _tbptt_step(model: Network, xb: Any, yb: Array, length: int,

@@ -1,7 +1,7 @@
 """Layers: each defines its forward output and its backward input and parameter gradients."""
 
 from sudoless.nn.layers.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, log_softmax, sigmoid, softmax
-from sudoless.nn.layers.base import LAYERS, Layer, layer_config, layer_from_config, register
+from sudoless.nn.layers.base import LAYERS, Layer, Node, layer_config, layer_from_config, register
 from sudoless.nn.layers.conv import Conv1D, Conv2D
 from sudoless.nn.layers.dense import Dense, Flatten, Masking
 from sudoless.nn.layers.dropout import Dropout
@@ -29,6 +29,6 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPooling1D", "MaxPooling2D", "Permute",
     "Reshape",
     "GELU", "GRU", "LAYERS", "LSTM", "RNN", "Add", "Bidirectional", "Concatenate", "Dense", "Dropout", "Embedding",
-    "Flatten", "Layer", "LayerNorm", "LeakyReLU", "Masking", "ReLU", "Recurrent", "Sigmoid", "Softmax", "Tanh",
+    "Flatten", "Layer", "LayerNorm", "Node", "LeakyReLU", "Masking", "ReLU", "Recurrent", "Sigmoid", "Softmax", "Tanh",
     "layer_config", "layer_from_config", "log_softmax", "register", "sigmoid", "softmax",
 ]

@@ -9,19 +9,19 @@ axis. Layers register by class name so an architecture can be rebuilt from JSON.
 
 Some layers also keep ``state``: arrays that training updates but the optimiser does not (BatchNormalization's
 moving mean and variance). They are saved and loaded with the weights, but not packed for the optimiser.
+
+Calling a layer on :class:`Node` objects (the functional API) records a graph node instead of computing; the
+node lives here, beside the layer, so that layers never depend on the functional API built on top of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from sudoless.errors import InputError
-
-if TYPE_CHECKING:
-    from sudoless.nn.functional import Node
 
 Shape = tuple[int | None, ...]
 Array = np.ndarray
@@ -131,8 +131,6 @@ class Layer:
 
     def __call__(self, inputs: Node | list[Node]) -> Node:
         """Functional API: apply this layer to symbolic inputs and return the symbolic output."""
-        from sudoless.nn.functional import Node, connect
-
         if isinstance(inputs, Node) or (isinstance(inputs, list) and all(isinstance(i, Node) for i in inputs)):
             return connect(self, inputs)
         raise TypeError("call a layer on Input() nodes to build a model; use forward() on arrays")
@@ -140,6 +138,29 @@ class Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if v is not None)
         return f"{type(self).__name__}({args})"
+
+
+class Node:
+    """A symbolic tensor: the output of ``layer`` applied to ``inbound`` nodes (no layer for an Input).
+
+    ``multi`` says the layer took a list (a merge layer), even a list of one node.
+    """
+
+    def __init__(self, shape: Any, layer: Layer | None = None, inbound: list[Node] | None = None,
+                 multi: bool = False, name: str | None = None) -> None:
+        self.shape = shape
+        self.layer = layer
+        self.inbound = inbound or []
+        self.multi = multi
+        self.name = name
+
+
+def connect(layer: Layer, inputs: Node | list[Node]) -> Node:
+    """The node of ``layer`` applied to ``inputs``, with its output shape inferred from theirs."""
+    multi = isinstance(inputs, list)
+    inbound = list(inputs) if isinstance(inputs, list) else [inputs]
+    in_shape = [n.shape for n in inbound] if multi else inbound[0].shape
+    return Node(layer.output_shape(in_shape), layer, inbound, multi)
 
 
 def layer_config(layer: Layer) -> dict[str, Any]:

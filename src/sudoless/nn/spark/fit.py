@@ -18,7 +18,7 @@ import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.extras import install_hint
-from sudoless.nn.callbacks import Callback, History, ProgressBar
+from sudoless.nn.callbacks import Callback, History
 from sudoless.nn.model import Network
 from sudoless.nn.spark.averaging import AveragingEngine
 from sudoless.nn.spark.barrier import BarrierEngine
@@ -27,7 +27,7 @@ from sudoless.nn.spark.data import prepare, release
 from sudoless.nn.spark.engine import Engine, FaultInjection, Run, Timings, steps_in
 from sudoless.nn.spark.replica import ModelSpec
 from sudoless.nn.spark.sync import SyncEngine
-from sudoless.nn.training import evaluate
+from sudoless.nn.training import CallbackLoop
 
 log = logging.getLogger("sudoless.nn.spark")
 
@@ -151,21 +151,10 @@ def fit_spark(
             if engine != "average"
             else steps_in(steps_in(max(sharded.sizes()), max(1, batch_size // sharded.partitions)), max(1, sync_every))
         )
-        hooks: list[Callback] = [history, *callbacks]
-        if verbose:
-            hooks.append(ProgressBar(epochs, steps))
-        for hook in hooks:
-            hook.set_model(model)
-        model.stop_training = False
         live = not isinstance(runner, BarrierEngine)
-
-        def on_step(step: int, logs: dict[str, float]) -> None:
-            for hook in hooks:
-                hook.on_batch_end(step, logs)
-
-        for hook in hooks:
-            hook.on_train_begin({})
-        try:
+        loop = CallbackLoop(model, callbacks, epochs=epochs, steps=steps, verbose=verbose,
+                            validation_data=validation_data, batch_size=batch_size, history=history)
+        with loop:
             epoch = initial_epoch
             while epoch < epochs and not model.stop_training:
                 group = range(epoch, min(epochs, epoch + (epochs_per_stage if live is False else 1)))
@@ -175,35 +164,23 @@ def fit_spark(
                     rng_states.append(rng.bit_generator.state)
                 run.epoch = epoch
                 if live:
-                    for hook in hooks:
-                        hook.on_epoch_begin(epoch, {})
-                outcomes = runner.run_epochs(run, orders, on_step)
+                    loop.begin_epoch(epoch)
+                outcomes = runner.run_epochs(run, orders, loop.end_batch)
                 for current, outcome, rng_state in zip(group, outcomes, rng_states, strict=True):
                     if outcome.weights is not None:
                         model.flat_params[...] = outcome.weights
                         optimizer.load_state_arrays(outcome.state or {})
                     if not live:
-                        for hook in hooks:
-                            hook.on_epoch_begin(current, {})
+                        loop.begin_epoch(current)
                         for step, step_logs in enumerate(outcome.step_logs or []):
-                            on_step(step, step_logs)
-                    logs: dict[str, Any] = {**outcome.stats.logs(), "lr": optimizer.learning_rate}
-                    if validation_data is not None:
-                        scores = evaluate(
-                            model, validation_data[0], validation_data[1], batch_size=max(batch_size, 256)
-                        )
-                        logs.update({f"val_{k}": v for k, v in scores.items()})
-                    for hook in hooks:
-                        hook.on_epoch_end(current, logs)
+                            loop.end_batch(step, step_logs)
+                    loop.end_epoch(current, outcome.stats.logs())
                     if checkpoint_dir is not None:
                         state = TrainingState(current + 1, outcome.end_step, rng_state, history.history, engine)
                         save_checkpoint(checkpoint_dir, model, state)
                     epoch = current + 1
                     if model.stop_training:
                         break
-        finally:
-            for hook in hooks:
-                hook.on_train_end({})
     finally:
         release(sharded, sc)
     history.timings = {

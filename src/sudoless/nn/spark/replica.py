@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from sudoless.nn.arrays import cast_input
 from sudoless.nn.layers.base import layer_config, layer_from_config
 from sudoless.nn.losses import get_loss, loss_config
 from sudoless.nn.metrics import get_metric
-from sudoless.nn.model import Network, cast_input
+from sudoless.nn.model import Network
 from sudoless.nn.optimizers import Optimizer, get_optimizer
 from sudoless.nn.threads import ensure_threads, set_threads
 
