@@ -33,6 +33,11 @@ class Recurrent(Layer):
 
     gates = 1
     state_count = 1
+    # What the forward pass keeps for the backward one: the time-major input, the hidden states (with the
+    # initial one first) and the mask.
+    _xt: Array
+    _hs: Array
+    _mask: Array | None
 
     def __init__(self, units: int, return_sequences: bool = False, reverse: bool = False, stateful: bool = False,
                  kernel_initializer: str = "glorot_uniform", recurrent_initializer: str = "orthogonal",
