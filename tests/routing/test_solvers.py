@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from routing.instances import brute_force, random_problem
+from sudoless.errors import InputError
 from sudoless.routing import Problem, check, read_problem
 from sudoless.routing.auto import solve
+from sudoless.routing.divide import solve_divide
+from sudoless.routing.model import DENSE_LIMIT
 from sudoless.routing.split import split
 
 SOLVERS = ["divide", "engine", "auto"]
@@ -124,3 +127,18 @@ def test_pyvrp_with_one_stop_each_reaches_the_exact_optimum(solver: str) -> None
     report = check(problem, solution.routes)
     assert report.feasible and report.idle == [] and len(solution.routes) == 3, report.violations
     assert report.objective == pytest.approx(optimum.objective(problem), rel=1e-9)
+
+
+def test_divide_above_its_part_size_goes_in_parts_chosen_by_auto_not_by_divide() -> None:
+    """``--solver divide`` on 1,600 customers: auto cuts it in parts (solved in this process below Spark's
+    threshold), each part by divide and conquer; divide itself refuses an instance without a dense matrix."""
+    rng = np.random.default_rng(6)
+    problem = Problem(coords=rng.uniform(0, 1000, size=(1601, 2)), dispatchers=40, max_stops=50, name="town")
+    solution = solve(problem, solver="divide", time_limit=8.0, seed=1)
+    assert solution.solver == "divide+parts"
+    assert solution.notes["parts"] == 2 and solution.notes["spark"] is False
+    report = check(problem, solution.routes)
+    assert report.feasible, report.violations[:3]
+    sparse = Problem(coords=rng.uniform(0, 1000, size=(DENSE_LIMIT + 1, 2)), dispatchers=2, name="city")
+    with pytest.raises(InputError, match=r"city: divide and conquer needs a dense distance matrix.*--solver auto"):
+        solve_divide(sparse, time_limit=1.0)
