@@ -174,7 +174,7 @@ def restore(settings: Settings, source: Path, replace: bool = False, progress: P
 
 def _archive_files(data_dir: Path, archive: Path, progress: Progress | None) -> None:
     """The data folder as a tar; hard links between execution directories stay links in it."""
-    entries = []
+    entries: list[Path] = []
     if data_dir.is_dir():
         for root, dirs, files in os.walk(data_dir):
             rel_root = Path(root).relative_to(data_dir)

@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sudoless.errors import ConfigError
@@ -293,7 +294,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
             values[name] = env[var]
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name: f for f in fields(Settings)}
-    converted: dict[str, object] = {}
+    converted: dict[str, Any] = {}  # each value of its field's type, which _convert checks at run time
     for name, raw in values.items():
         if name not in known or name == "home":
             raise ConfigError(f"{config_file}: unknown setting '{name}'; known: {', '.join(sorted(known))}")

@@ -61,7 +61,7 @@ def parse_trigger(trigger_id: int, data: Any) -> AzkabanSchedule | str:
 
 def execution_options(data: dict[str, Any], parallel: int) -> ExecutionOptions:
     """Azkaban's ExecutionOptions JSON as sudoless's options (the fields both have)."""
-    action = data.get("failureAction")
+    action = str(data.get("failureAction"))
     disabled = [d for d in data.get("disabled") or [] if isinstance(d, str)]
     return ExecutionOptions(
         failure_action=FailureAction(action) if action in FailureAction.__members__ else None,

@@ -97,7 +97,8 @@ def _initialise_mariadb(instance: Instance, root_password: str, app_password: st
 
 def sync_tree(root: Path) -> None:
     """fsync every file and directory under ``root``, and ``root``'s own entry in its parent."""
-    directories, files = [root.parent], []
+    directories: list[Path] = [root.parent]
+    files: list[Path] = []
     for current, _, names in os.walk(root):
         directories.append(Path(current))
         files.extend(Path(current, name) for name in names)

@@ -52,6 +52,13 @@ def read_manifest(root: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
+def manifest_strings(manifest: dict[str, object], key: str) -> tuple[str, ...]:
+    """The list under ``key`` of a manifest as strings; empty when it is missing or not a list (a manifest is
+    JSON on disk, so its shape is checked where it is read)."""
+    listed = manifest.get(key)
+    return tuple(str(item) for item in listed) if isinstance(listed, list) else ()
+
+
 def library_dirs(basedir: Path) -> list[Path]:
     """The folders of fetched libraries for a server whose base directory is ``basedir`` (a distribution's
     root, or its ``usr/``); empty for any server sudoless did not install.
@@ -59,7 +66,7 @@ def library_dirs(basedir: Path) -> list[Path]:
     for root in (basedir, basedir.parent):
         manifest = read_manifest(root)
         if manifest is not None:
-            return [root / str(relative) for relative in manifest.get("library_dirs", []) or []]  # type: ignore[union-attr]
+            return [root / relative for relative in manifest_strings(manifest, "library_dirs")]
     return []
 
 

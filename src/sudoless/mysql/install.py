@@ -32,7 +32,7 @@ from pathlib import Path
 from sudoless.config import Settings, ensure_home
 from sudoless.errors import InputError, SudolessError
 from sudoless.mysql.apt import LISTS, PACKAGES, Apt, StaleListsError, extract, package_files, upstream_version
-from sudoless.mysql.dist import MANIFEST, read_manifest
+from sudoless.mysql.dist import MANIFEST, manifest_strings, read_manifest
 from sudoless.mysql.layout import distributions_dir
 from sudoless.mysql.loader import elf_files, missing_libraries
 
@@ -122,12 +122,9 @@ def _install(apt: Apt, known: set[str], target_dir: Path, version: str | None, p
 
 
 def _installed(root: Path, manifest: dict[str, object], already: bool, seconds: float) -> Installed:
-    def strings(key: str) -> tuple[str, ...]:
-        return tuple(str(item) for item in manifest.get(key, []) or [])  # type: ignore[union-attr]
-
-    return Installed(version=root.name, root=root, packages=strings("packages"),
-                     library_packages=strings("library_packages"), library_dirs=strings("library_dirs"),
-                     already=already, seconds=seconds)
+    return Installed(version=root.name, root=root, packages=manifest_strings(manifest, "packages"),
+                     library_packages=manifest_strings(manifest, "library_packages"),
+                     library_dirs=manifest_strings(manifest, "library_dirs"), already=already, seconds=seconds)
 
 
 def _build(apt: Apt, scratch: Path, specs: list[str], upstream: str, package_version: str,
