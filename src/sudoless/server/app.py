@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sudoless.accounts import Accounts, User
@@ -66,7 +66,7 @@ def create_app(settings: Settings, store: Store, accounts: Accounts, scheduler: 
                         started=store.clock())
     from sudoless.server import ui  # the web UI: pages under /ui/, and / sends browsers there
 
-    routes = [Route(servlet.path, _endpoint(services, servlet), methods=["GET", "POST"],
+    routes: list[BaseRoute] = [Route(servlet.path, _endpoint(services, servlet), methods=["GET", "POST"],
                     name=f"azkaban{servlet.path.replace('/', '-') or '-root'}") for servlet in SERVLETS]
     routes.append(Route("/js/azkaban/view/login.js", _login_script, methods=["GET"]))
     routes.append(Route("/metrics", metrics.metrics, methods=["GET"], name="metrics"))

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from enum import Enum
 from html.entities import codepoint2name
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 from starlette.responses import Response

@@ -31,9 +31,10 @@ def select(request: Request, params: Params) -> str:
 
 
 def project_json(call: Call, project: ProjectRecord) -> dict[str, Any]:
-    users, groups = [], []
+    users: list[dict[str, object]] = []
+    groups: list[dict[str, object]] = []
     for name, is_group, perms in call.accounts.project_permissions(project.id):
-        entry = {"first": name, "second": {"types": perms.names()}}
+        entry: dict[str, object] = {"first": name, "second": {"types": perms.names()}}
         (groups if is_group else users).append(entry)
     return {"projectId": project.id, "projectName": project.name, "createdBy": project.modified_by,
             "createdTime": project.created_time, "userPermissions": users, "groupPermissions": groups}

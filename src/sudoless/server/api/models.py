@@ -107,7 +107,7 @@ class UserInfo(BaseModel):
     email: str
     admin: bool = Field(description="holds global ADMIN")
     permissions: list[str] = Field(description="global permissions from roles, own and through groups")
-    source: str = Field("local", description="local, or the sign-in back-end that made the account (ldap, pam)")
+    source: str = Field(default="local", description="local, or the sign-in back-end that made the account (ldap, pam)")
     last_login: Millis = -1
 
 
@@ -218,8 +218,8 @@ class GraphNode(BaseModel):
     type: str
     depends_on: list[str]
     condition: str | None = None
-    subflow: str | None = Field(None, description="for embedded-flow nodes: the flow the node runs")
-    nodes: list[GraphNode] | None = Field(None, description="for embedded-flow nodes: that flow's nodes")
+    subflow: str | None = Field(default=None, description="for embedded-flow nodes: the flow the node runs")
+    nodes: list[GraphNode] | None = Field(default=None, description="for embedded-flow nodes: that flow's nodes")
 
 
 class FlowGraph(BaseModel):
@@ -261,22 +261,22 @@ class RunOptions(Strict):
     """How to run a flow: Azkaban's execution options."""
 
     failure_action: FailureAction | None = Field(
-        None, description="default: the flow's failure.action config, else FINISH_CURRENTLY_RUNNING")
+        default=None, description="default: the flow's failure.action config, else FINISH_CURRENTLY_RUNNING")
     disabled: Annotated[list[Annotated[str, Field(min_length=1, max_length=500)]], Field(max_length=10_000)] = \
-        Field([], description="nested ids of jobs (or embedded flows) to skip, as 'job' or 'sub:job'")
+        Field(default=[], description="nested ids of jobs (or embedded flows) to skip, as 'job' or 'sub:job'")
     runtime_properties: dict[Annotated[str, Field(min_length=1, max_length=500)], dict[PropName, PropValue]] = \
-        Field({}, description="properties by node path: 'ROOT' for the whole flow, else a nested job id")
+        Field(default={}, description="properties by node path: 'ROOT' for the whole flow, else a nested job id")
     concurrent_option: ConcurrentOption = ConcurrentOption.skip
     pipeline_level: Annotated[int | None, Field(ge=1, le=3)] = Field(
-        None, description="with concurrent_option 'pipeline': 1 waits per job, 2 for its children, 3 for all")
+        default=None, description="with concurrent_option 'pipeline': 1 waits per job, 2 for its children, 3 for all")
     notify_failure_first: bool = False
     notify_failure_last: bool = False
     failure_emails: Annotated[list[Email], Field(max_length=100)] = []
     success_emails: Annotated[list[Email], Field(max_length=100)] = []
-    sla: Annotated[list[SlaRuleModel], Field(max_length=100)] = Field([], description="this run's SLA rules")
+    sla: Annotated[list[SlaRuleModel], Field(max_length=100)] = Field(default=[], description="this run's SLA rules")
     sla_emails: Annotated[list[Email], Field(max_length=100)] = []
     sla_webhook: Annotated[str | None, Field(max_length=2000, pattern=r"^https?://")] = Field(
-        None, description="an http(s) URL the SLA misses are POSTed to; its host must be on the admin's "
+        default=None, description="an http(s) URL the SLA misses are POSTed to; its host must be on the admin's "
                           "webhook_hosts list (empty by default), else the request is refused with 400")
 
 

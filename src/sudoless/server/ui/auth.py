@@ -16,8 +16,9 @@ from sudoless.errors import AuthError
 from sudoless.server import sessions
 from sudoless.server.ajax.login import client_ip
 from sudoless.server.dispatch import POST, Call, Route
+from sudoless.server.headers import SECURITY_HEADERS
 from sudoless.server.params import BadBody, BodyTooLarge, read_params
-from sudoless.server.ui.web import SECURITY_HEADERS, Ui, redirect
+from sudoless.server.ui.web import Ui, redirect
 
 __all__ = ["ROUTES", "login_form", "login_submit"]
 

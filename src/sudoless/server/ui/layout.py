@@ -250,8 +250,8 @@ def _order(columns: list[list[_Item]], items: Mapping[str, _Item]) -> None:
         if crossings < best:
             best, best_orders, stale = crossings, [[item.key for item in column] for column in columns], 0
     for column, keys in zip(columns, best_orders, strict=True):
-        position = {key: index for index, key in enumerate(keys)}
-        column.sort(key=lambda item, position=position: position[item.key])
+        by_key = {item.key: item for item in column}
+        column[:] = [by_key[key] for key in keys]
         for index, item in enumerate(column):
             item.order = index
 
@@ -328,7 +328,7 @@ def _result(flat: _Flattener, columns: list[list[_Item]], items: Mapping[str, _I
         points += [[round(x_of(items[w].layer) + NODE_WIDTH / 2), round(items[w].y + offset_y)] for w in waypoints]
         points.append([round(bx), round((by + bbottom) / 2)])
         edges.append({"from": a, "to": b, "points": points})
-    frames = []
+    frames: list[dict[str, Any]] = []
     for nested, subflow in flat.frames.items():
         inside = [boxes[k] for k in boxes if k.startswith(nested + ":")]
         if not inside:
