@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 def flow_graph(flow: Flow) -> dict[str, Any]:
     """A flow as JSON: what the store keeps per version for the API and the UI."""
     try:
-        notify = recipients.flow_recipients(recipients.flow_notify_props(flow))
+        notify = recipients.flow_recipients(recipients.flow_notify_props(flow)).to_json()
     except InputError as error:
         raise InputError(f"{flow.source or flow.name}: flow {flow.name}: {error}") from None
     return {
@@ -138,7 +139,7 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
     project = load_version(store, settings, project_id, version, project_name)
     flow = project.flow(flow_name)
     if disabled is not None:
-        options = _replace(options, disabled=parse_disabled(disabled, project, flow, ignored))
+        options = replace(options, disabled=parse_disabled(disabled, project, flow, ignored))
     hosts = None if source == "schedule" else WebhookHosts.parse(settings.webhook_hosts)
     options = recipients.resolve(options, flow, hosts)
     if hosts is not None:
@@ -153,7 +154,7 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
             raise StateError(f"Flow {flow_name} has more than {settings.max_runs_per_flow} concurrent runs. "
                              "Skipping")
         if chosen.concurrent_option == "pipeline":
-            chosen = _replace(chosen, pipeline_execution=running[0].id if running else None)
+            chosen = replace(chosen, pipeline_execution=running[0].id if running else None)
         return chosen.to_json()
 
     if options.concurrent_option == "pipeline" and options.pipeline_level not in (1, 2, 3):
@@ -174,12 +175,6 @@ def _current_version(store: Store, project_id: int) -> int:
     if not version:
         raise StateError(f"project {project_id} has no uploaded version yet; upload a zip first")
     return version
-
-
-def _replace(value: Any, **changes: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(value, **changes)
 
 
 def run_execution(store: Store, settings: Settings, exec_id: int) -> Status:
@@ -233,9 +228,9 @@ def apply_job_overrides(project: Project, overrides: Mapping[tuple[str, str], Ma
             if props is None:
                 continue
             kind = node.type if node.subflow is not None else (props.get("type") or "").strip() or node.type
-            nodes[name] = _replace(node, props=dict(props), type=kind)
-        flows[flow_id] = _replace(flow, nodes=nodes)
-    return _replace(project, flows=flows)
+            nodes[name] = replace(node, props=dict(props), type=kind)
+        flows[flow_id] = replace(flow, nodes=nodes)
+    return replace(project, flows=flows)
 
 
 def control(store: Store, exec_id: int, action: str) -> None:
@@ -279,7 +274,7 @@ def restart_execution(store: Store, settings: Settings, exec_id: int, user: str 
     merged = {node: dict(props) for node, props in options.runtime.items()}
     for node, props in (runtime or {}).items():
         merged.setdefault(node, {}).update(props)
-    options = _replace(options, reuse_outputs_from=exec_id, runtime=merged)
+    options = replace(options, reuse_outputs_from=exec_id, runtime=merged)
     return submit_flow(store, settings, record.project_name, record.flow_id, options, user,
                        source="restart", disabled=disabled, version=record.version,
                        restarted_from=exec_id)

@@ -115,9 +115,9 @@ def retry_if_asked(store: Store, settings: Settings, exec_id: int, status: Statu
         log.warning("execution %d ended %s; its flow retry was not submitted: %s", exec_id, status.value, exc)
         return None
     # The parent names its child; its other keys (an SLA checker's bookkeeping) are kept as they are.
-    stored = dict(store.execution(exec_id).options)
-    stored["retry_child"] = child
-    store.set_execution(exec_id, options=json.dumps(stored))
+    parent_options = dict(store.execution(exec_id).options)
+    parent_options["retry_child"] = child
+    store.set_execution(exec_id, options=json.dumps(parent_options))
     log.info("execution %d ended %s: flow retry %d of %d is execution %d (%s)", exec_id, status.value,
              options.retry_count + 1, rule.max_retries, child, rule.strategy)
     return child

@@ -19,6 +19,7 @@ exists, and lists every other folder, with its size, as not judged (:func:`other
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -161,7 +162,7 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
 
     now = store.clock()
     for _, path in expired_workdirs(store, settings, now):
-        yield Cleanable("execution-dir", path, unshared_bytes(path), lambda path=path: _removed(path))
+        yield Cleanable("execution-dir", path, unshared_bytes(path), partial(_removed, path))
     logs = expired_logs(store, settings, now)
     if logs:
         ids = [exec_id for exec_id, _ in logs]
@@ -170,7 +171,7 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
         yield Cleanable("execution-logs", where, sum(size for _, size in logs),
                         lambda: delete_logs(store, ids, log_cutoff(settings, now) or 0) > 0)
     for path in unused_versions(store, settings):
-        yield Cleanable("project-cache", path, unshared_bytes(path), lambda path=path: remove_version(path))
+        yield Cleanable("project-cache", path, unshared_bytes(path), partial(remove_version, path))
 
 
 def unshared_bytes(path: Path) -> int:

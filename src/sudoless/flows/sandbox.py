@@ -349,7 +349,7 @@ def build_ruleset(abi: int, home: Path, grants: Iterable[tuple[Path, int | None]
             if os.path.exists(path):
                 wanted = every if rights is None else rights
                 allow(os.path.realpath(path), wanted if os.path.isdir(path) else wanted & _FILE_RIGHTS)
-        for port in ports if net else ():
+        for port in ports if ports is not None and net else ():
             port_rule = _NetPortAttr(_NET_CONNECT_TCP, port)
             _syscall(add, ctypes.c_int(fd), ctypes.c_int(_RULE_NET_PORT), ctypes.byref(port_rule),
                      ctypes.c_uint32(0))

@@ -131,7 +131,37 @@ class _Token:
     param: str = ""
 
 
-_Node = tuple
+_JsValue = bool | float | str
+
+
+@dataclass(frozen=True)
+class _Value:
+    """A literal operand (a macro's place holds True: the macro itself is checked apart)."""
+
+    value: _JsValue
+
+
+@dataclass(frozen=True)
+class _Var:
+    """``${job:param}``: a finished job's output parameter, ``'null'`` when it has none."""
+
+    job: str
+    param: str
+
+
+@dataclass(frozen=True)
+class _Not:
+    operand: _Node
+
+
+@dataclass(frozen=True)
+class _Op:
+    operator: str
+    left: _Node
+    right: _Node
+
+
+_Node = _Value | _Var | _Not | _Op
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -254,9 +284,9 @@ class _Parser:
             return self._unary()
         left = self._binary(level + 1)
         while self._peek().kind == "op" and self._peek().value in _BINARY_LEVELS[level]:
-            operator = self._take().value
+            operator = str(self._take().value)
             right = self._binary(level + 1)
-            left = ("op", operator, left, right)
+            left = _Op(operator, left, right)
         return left
 
     def _unary(self) -> _Node:
@@ -266,22 +296,22 @@ class _Parser:
             self._enter()
             operand = self._unary()
             self._nesting -= 1
-            return ("not", operand)
+            return _Not(operand)
         return self._primary()
 
     def _primary(self) -> _Node:
         token = self._take()
         if token.kind == "value":
-            return ("value", token.value)
+            return _Value(token.value)
         if token.kind == "macro":
             if self.macro is not None:
                 raise self._error("cannot combine more than one conditionOnJobStatus macros.")
             self.macro = _MACROS[str(token.value)]
-            return ("value", True)
+            return _Value(True)
         if token.kind == "var":
             self._check_variable(token.job)
             self.variables.append((token.job, token.param))
-            return ("var", token.job, token.param)
+            return _Var(token.job, token.param)
         if token.kind == "(":
             self._enter()
             inner = self._binary(0)
@@ -307,19 +337,16 @@ class _Parser:
             raise self._error(_UNRESOLVABLE)
 
 
-_JsValue = bool | float | str
-
 
 def _evaluate(tree: _Node, outputs: Mapping[str, Mapping[str, str]]) -> _JsValue:
-    kind = tree[0]
-    if kind == "value":
-        return tree[1]
-    if kind == "var":
-        value = outputs.get(tree[1], {}).get(tree[2])
+    if isinstance(tree, _Value):
+        return tree.value
+    if isinstance(tree, _Var):
+        value = outputs.get(tree.job, {}).get(tree.param)
         return "null" if value is None else str(value)
-    if kind == "not":
-        return not _truthy(_evaluate(tree[1], outputs))
-    operator, left_tree, right_tree = tree[1], tree[2], tree[3]
+    if isinstance(tree, _Not):
+        return not _truthy(_evaluate(tree.operand, outputs))
+    operator, left_tree, right_tree = tree.operator, tree.left, tree.right
     left = _evaluate(left_tree, outputs)
     if operator == "&&":
         return _evaluate(right_tree, outputs) if _truthy(left) else left

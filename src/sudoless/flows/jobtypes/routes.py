@@ -22,11 +22,25 @@ Output properties for dependants: ``total_distance``, ``makespan``, ``objective`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar, overload
+
 from sudoless.errors import InputError, SudolessError
 from sudoless.flows.jobtypes import JobContext, JobResult, register
 
+T = TypeVar("T")
 
-def _opt(ctx: JobContext, name: str, kind: type, default: object = None) -> object:
+
+@overload
+def _opt(ctx: JobContext, name: str, kind: Callable[[str], T]) -> T | None: ...
+
+
+@overload
+def _opt(ctx: JobContext, name: str, kind: Callable[[str], T], default: T) -> T: ...
+
+
+def _opt(ctx: JobContext, name: str, kind: Callable[[str], T], default: T | None = None) -> T | None:
+    """Property ``name`` read as ``kind`` (int, float, str), ``default`` when it is empty or missing."""
     raw = ctx.props.get(name, "").strip()
     if not raw:
         return default
@@ -59,15 +73,15 @@ class RoutesJob:
                 max_stops=_opt(ctx, "max.stops", int),
                 max_distance=_opt(ctx, "max.distance", float),
             )
-            limit = float(_opt(ctx, "time.limit", float, 10.0))  # type: ignore[arg-type]
+            limit = _opt(ctx, "time.limit", float, 10.0)
             if ctx.timeout:
                 limit = min(limit, ctx.timeout)
             solution = solve(
                 problem,
-                solver=str(_opt(ctx, "solver", str, "auto")),
+                solver=_opt(ctx, "solver", str, "auto"),
                 time_limit=limit,
-                seed=int(_opt(ctx, "seed", int, 0)),
-            )  # type: ignore[arg-type]
+                seed=_opt(ctx, "seed", int, 0),
+            )
             report = check(problem, solution.routes)
             if ctx.props.get("output"):
                 target = ctx.path(ctx.props["output"])

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sudoless.errors import InputError
 from sudoless.flows.model import Flow, Project
 from sudoless.flows.options import ExecutionOptions
 from sudoless.outbound import WebhookHosts
 
-__all__ = ["WEBHOOK_EVENTS", "WEBHOOK_FORMATS", "check_callbacks", "check_webhooks", "flow_notify_props",
-           "flow_recipients", "resolve", "split_addresses"]
+__all__ = ["WEBHOOK_EVENTS", "WEBHOOK_FORMATS", "FlowRecipients", "check_callbacks", "check_webhooks",
+           "flow_notify_props", "flow_recipients", "resolve", "split_addresses"]
 
 WEBHOOK_FORMATS = ("json", "slack")
 WEBHOOK_EVENTS = ("started", "failure", "success", "sla")
@@ -55,8 +55,26 @@ def flow_notify_props(flow: Flow) -> dict[str, str]:
     return props
 
 
-def flow_recipients(props: Mapping[str, str]) -> dict[str, object]:
-    """The notification settings written in ``props`` (see the module docstring), as JSON-ready values."""
+@dataclass(frozen=True)
+class FlowRecipients:
+    """Who a flow's own properties say to tell (see the module docstring); :func:`resolve` merges them with
+    a request's options, and the stored flow graph keeps them as :meth:`to_json`."""
+
+    failure_emails: tuple[str, ...]
+    success_emails: tuple[str, ...]
+    start_emails: tuple[str, ...]
+    webhooks: tuple[str, ...]
+    webhook_format: str
+    webhook_events: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"failure_emails": list(self.failure_emails), "success_emails": list(self.success_emails),
+                "start_emails": list(self.start_emails), "webhooks": list(self.webhooks),
+                "webhook_format": self.webhook_format, "webhook_events": list(self.webhook_events)}
+
+
+def flow_recipients(props: Mapping[str, str]) -> FlowRecipients:
+    """The notification settings written in ``props`` (see the module docstring)."""
     both = split_addresses(props.get("notify.emails"))
     fmt = (props.get("notify.webhook.format") or "json").strip().lower()
     if fmt not in WEBHOOK_FORMATS:
@@ -65,11 +83,11 @@ def flow_recipients(props: Mapping[str, str]) -> dict[str, object]:
     unknown = [e for e in events if e not in WEBHOOK_EVENTS]
     if unknown:
         raise InputError(f"notify.webhook.events {unknown[0]!r}: use {', '.join(WEBHOOK_EVENTS)}")
-    return {"failure_emails": list(split_addresses(props.get("failure.emails"), both)),
-            "success_emails": list(split_addresses(props.get("success.emails"), both)),
-            "start_emails": list(split_addresses(props.get("start.emails"))),
-            "webhooks": list(split_addresses(props.get("notify.webhooks"))),
-            "webhook_format": fmt, "webhook_events": list(events)}
+    return FlowRecipients(failure_emails=split_addresses(props.get("failure.emails"), both),
+                          success_emails=split_addresses(props.get("success.emails"), both),
+                          start_emails=split_addresses(props.get("start.emails")),
+                          webhooks=split_addresses(props.get("notify.webhooks")),
+                          webhook_format=fmt, webhook_events=events)
 
 
 def resolve(options: ExecutionOptions, flow: Flow, hosts: WebhookHosts | None) -> ExecutionOptions:
@@ -77,15 +95,15 @@ def resolve(options: ExecutionOptions, flow: Flow, hosts: WebhookHosts | None) -
     InputError) names a webhook whose host is not on the admin's list (``hosts`` None: not checked, for a
     schedule's firing, whose URLs were checked when it was saved and are again at each send)."""
     found = flow_recipients(flow_notify_props(flow))
-    failure = options.failure_emails if options.failure_emails_override else tuple(found["failure_emails"])
-    success = options.success_emails if options.success_emails_override else tuple(found["success_emails"])
-    webhooks = split_addresses(found["webhooks"], options.webhooks)  # type: ignore[arg-type]
+    failure = options.failure_emails if options.failure_emails_override else found.failure_emails
+    success = options.success_emails if options.success_emails_override else found.success_emails
+    webhooks = split_addresses(found.webhooks, options.webhooks)
     resolved = replace(
         options, failure_emails=failure, success_emails=success, webhooks=webhooks,
-        start_emails=split_addresses(found["start_emails"], options.start_emails),  # type: ignore[arg-type]
+        start_emails=split_addresses(found.start_emails, options.start_emails),
         webhook_format=options.webhook_format if options.webhooks and options.webhook_format != "json"
-        else str(found["webhook_format"]),
-        webhook_events=options.webhook_events or tuple(found["webhook_events"]))  # type: ignore[arg-type]
+        else found.webhook_format,
+        webhook_events=options.webhook_events or found.webhook_events)
     if hosts is not None:
         check_webhooks(resolved, hosts)
     return resolved
