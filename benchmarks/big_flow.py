@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from sudoless.config import Settings
     from sudoless.flows.executions import upload_project
     from sudoless.flows.formats import load_project_dir
-    from sudoless.flows.store import Store
+    from sudoless.store import Store
 
     scratch = Path(tempfile.mkdtemp(prefix="big-flow-"))
     print(f"{'shape':<8} {'jobs':>6} {'load+validate s':>15} {'µs/job':>7} {'upload s':>9} {'µs/job':>7}")

@@ -88,7 +88,7 @@ def child_sudoless(project: Path, parallel: int) -> dict[str, Any]:
     from sudoless.flows.executions import submit_flow, upload_project
     from sudoless.flows.executor import Executor
     from sudoless.flows.options import ExecutionOptions
-    from sudoless.flows.store import open_store
+    from sudoless.store import open_store
 
     t1 = time.perf_counter()
     settings = load_settings()

@@ -45,7 +45,7 @@ def run_chain(jobs: int, sandbox: bool, **settings: object) -> float:
     from sudoless.flows.executions import submit_flow, upload_project
     from sudoless.flows.executor import Executor
     from sudoless.flows.model import Status
-    from sudoless.flows.store import Store
+    from sudoless.store import Store
 
     with tempfile.TemporaryDirectory(prefix="sudoless-bench-") as tmp:
         options = Settings(home=Path(tmp) / "home", sandbox=sandbox, **settings)  # type: ignore[arg-type]

@@ -3,7 +3,7 @@ stored, on SQLite and on MariaDB.
 
 For each back end:
 
-1. **Populate** a fresh database through :class:`sudoless.flows.store.Store`: 4 Flow 2.0 projects of 5
+1. **Populate** a fresh database through :class:`sudoless.store.Store`: 4 Flow 2.0 projects of 5
    flows each (uploaded with ``upload_project``; every flow has 10 jobs, the first flow of each project
    runs 3 of them in an embedded flow), then ``--executions`` finished executions spread over the 20
    flows, inserted in bulk (not run): about 10 job-run rows each (some failed and retried, some
@@ -125,8 +125,8 @@ def populate(url: str, home: Path, executions: int, seed: int) -> dict[str, Any]
     from sudoless.config import Settings
     from sudoless.flows.executions import node_rows, upload_project
     from sudoless.flows.options import ExecutionOptions
-    from sudoless.flows.store import Store
-    from sudoless.flows.store import tables as t
+    from sudoless.store import Store
+    from sudoless.store import tables as t
 
     began = time.perf_counter()
     settings = Settings(home=home, db_url=url)

@@ -20,7 +20,7 @@ from sudoless.config import Settings, ensure_home, load_settings
 from sudoless.flows.executions import submit_flow, upload_project
 from sudoless.flows.executor import Executor, finalise_orphans
 from sudoless.flows.model import FINISHED, Status
-from sudoless.flows.store import Store, open_store
+from sudoless.store import Store, open_store
 
 PROJECT = Path(__file__).resolve().parent / "platform-demo"
 QUICK_FLOW = "workloads"

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from sudoless.config import Settings
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 #: Azkaban projects written for these tests, one folder each (tests/fixtures/azkaban/README.md says what each

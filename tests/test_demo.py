@@ -17,8 +17,8 @@ import pytest
 from conftest import unavailable
 from sudoless.config import Settings, load_settings
 from sudoless.flows.model import Status
-from sudoless.flows.store import Store, open_store
 from sudoless.routing import check, read_problem, read_solution
+from sudoless.store import Store, open_store
 
 pytestmark = pytest.mark.slow
 

@@ -29,8 +29,8 @@ from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.scheduler import Scheduler
 from sudoless.flows.sla import SlaRule
-from sudoless.flows.store import Store
 from sudoless.outbound import OutboundRefused, WebhookHosts
+from sudoless.store import Store
 
 
 @dataclass

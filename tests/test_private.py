@@ -22,7 +22,7 @@ from conftest import MARIADB_ADMIN, create_database, drop_database, unavailable
 from server.test_serve import Running
 from sudoless.config import Settings, database_password, ensure_home, load_settings
 from sudoless.errors import ConfigError
-from sudoless.flows.store import store_for
+from sudoless.store import store_for
 
 SUDOLESS = Path(sys.executable).with_name("sudoless")
 SECRETS = ("admin-password", "server-secret", "tls/server.key", "mysql/default/root.password",

@@ -2,7 +2,7 @@
 
 A backup folder holds:
 
-- ``db/<table>.jsonl.gz``: every table, read in one snapshot (:mod:`sudoless.flows.store.dump`), so users,
+- ``db/<table>.jsonl.gz``: every table, read in one snapshot (:mod:`sudoless.store.dump`), so users,
   projects and every version's archive, executions, job runs, logs, schedules and settings agree with each
   other even when the backup is taken while flows run;
 - ``files.tar.gz``: the database's folder of SUDOLESS_HOME (``data/<key>``, :mod:`sudoless.datadir`): the
@@ -33,9 +33,9 @@ from typing import IO, Any
 
 from sudoless.config import Settings, ensure_home
 from sudoless.errors import InputError, StateError
-from sudoless.flows.store import Store, store_for
-from sudoless.flows.store import dump as tables
-from sudoless.flows.store.engine import head_revision
+from sudoless.store import Store, store_for
+from sudoless.store import dump as tables
+from sudoless.store.engine import head_revision
 
 __all__ = ["FORMAT", "Manifest", "backup", "read_manifest", "restore"]
 

@@ -14,7 +14,7 @@ import pytest
 from accounts.support import CHEAP, Clock
 from sudoless.accounts import Accounts
 from sudoless.config import Settings
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 
-from sudoless.flows.store import now_ms
+from sudoless.store import now_ms
 
 #: Argon2id with the smallest cost: the tests check behaviour, not the hashing cost.
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

@@ -9,8 +9,8 @@ import pytest
 
 from sudoless.accounts import Accounts, Permission
 from sudoless.errors import AuthError, InputError, NotFoundError
-from sudoless.flows.store import Store
-from sudoless.flows.store.accounts import AccountRecords
+from sudoless.store import Store
+from sudoless.store.accounts import AccountRecords
 
 Unique = Callable[[str], str]
 

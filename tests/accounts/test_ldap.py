@@ -18,7 +18,7 @@ from sudoless.accounts.backends import DirectoryUnavailable, NotAllowed
 from sudoless.accounts.directory import NO_PASSWORD
 from sudoless.config import Settings, load_settings
 from sudoless.errors import AuthError, ConfigError, InputError
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 IP = "192.0.2.10"
 

@@ -17,7 +17,7 @@ from sudoless.accounts import Accounts
 from sudoless.accounts.backends import NotAllowed
 from sudoless.config import Settings
 from sudoless.errors import AuthError
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 pytestmark = pytest.mark.rootless
 IP = "192.0.2.20"

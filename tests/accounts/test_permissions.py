@@ -8,7 +8,7 @@ import pytest
 
 from sudoless.accounts import BUILTIN_ROLES, Accounts, Permission, User
 from sudoless.errors import InputError, NotFoundError, PermissionDenied
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 Unique = Callable[[str], str]
 P = Permission

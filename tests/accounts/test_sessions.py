@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from accounts.support import CHEAP, Clock
 from sudoless.accounts import SESSION_TTL_MS, Accounts, User
 from sudoless.config import Settings
-from sudoless.flows.store import Store
-from sudoless.flows.store import tables as t
+from sudoless.store import Store
+from sudoless.store import tables as t
 
 Unique = Callable[[str], str]
 TTL = 60_000

@@ -13,7 +13,7 @@ from sudoless.accounts import Accounts
 from sudoless.accounts.throttle import ADDRESS_MEMORY_MS, MAX_WAIT_MS, PAIR_MEMORY_MS, Rule
 from sudoless.config import Settings
 from sudoless.errors import AuthError, ThrottledError
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 Unique = Callable[[str], str]
 

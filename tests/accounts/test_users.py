@@ -13,8 +13,8 @@ from accounts.support import CHEAP, Clock
 from sudoless.accounts import LOGIN_FAILED, Accounts, Permission, User
 from sudoless.config import Settings
 from sudoless.errors import AuthError, InputError, NotFoundError, ThrottledError
-from sudoless.flows.store import Store
-from sudoless.flows.store.accounts import AccountRecords
+from sudoless.store import Store
+from sudoless.store.accounts import AccountRecords
 
 Unique = Callable[[str], str]
 

@@ -19,10 +19,10 @@ from sudoless.config import Settings
 from sudoless.errors import InputError
 from sudoless.flows.executions import submit_flow
 from sudoless.flows.model import Status
-from sudoless.flows.store import Store, imports
-from sudoless.flows.store import projects as queries
-from sudoless.flows.store import tables as t
-from sudoless.flows.store.accounts import AccountRecords
+from sudoless.store import Store, imports
+from sudoless.store import projects as queries
+from sudoless.store import tables as t
+from sudoless.store.accounts import AccountRecords
 
 pytestmark = pytest.mark.services
 BACKENDS = ["sqlite", "mariadb", "postgresql"]

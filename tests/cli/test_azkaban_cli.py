@@ -15,8 +15,8 @@ import pytest
 from azkaban_import.azkaban_db import T0, azkaban_database
 from cli.test_flow_cli import SUDOLESS, assert_one_line_error, sudoless
 from server.live import HELLO, make_zip
-from sudoless.flows.store import Store
-from sudoless.flows.store import projects as queries
+from sudoless.store import Store
+from sudoless.store import projects as queries
 
 pytestmark = pytest.mark.services
 

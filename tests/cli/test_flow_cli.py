@@ -14,7 +14,7 @@ from conftest import AZKABAN_PROJECTS
 from flows.harness import write_project
 from sudoless.config import Settings
 from sudoless.errors import NotFoundError
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 SUDOLESS = Path(sys.executable).with_name("sudoless")

@@ -12,7 +12,7 @@ import pytest
 
 from sudoless.accounts import Accounts, Permission
 from sudoless.config import Settings
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 SUDOLESS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sudoless"
 

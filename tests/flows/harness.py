@@ -15,7 +15,7 @@ from sudoless.flows.executor import Executor
 from sudoless.flows.formats.properties import parse_properties
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 _counter = iter(range(1, 1_000_000))
 

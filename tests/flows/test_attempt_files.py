@@ -14,7 +14,7 @@ import pytest
 from sudoless.errors import JobError
 from sudoless.flows.attempt import Attempt, context
 from sudoless.flows.joblog import LogWriter
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 
 def attempt_in(workdir: Path, nested_id: str = "a/b") -> Attempt:

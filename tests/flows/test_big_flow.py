@@ -15,7 +15,7 @@ from sudoless.flows.executions import submit_flow, upload_project
 from sudoless.flows.executor import Executor
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 LAYERS, WIDTH = 100, 100
 

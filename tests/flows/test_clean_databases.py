@@ -15,7 +15,7 @@ from flows.harness import run_flow, write_project
 from sudoless.config import Settings
 from sudoless.datadir import default_sqlite_url
 from sudoless.flows.retention import DAY_MS
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 
 def _old_execution(settings: Settings, tmp_path: Path, name: str) -> Path:

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import MARIADB_ADMIN, POSTGRES_ADMIN
-from sudoless.flows.store import Store
-from sudoless.flows.store import engine as engines
+from sudoless.store import Store
+from sudoless.store import engine as engines
 
 IDENTITY = {"mariadb": "SELECT CONNECTION_ID()", "postgresql": "SELECT pg_backend_pid()"}
 KILL = {"mariadb": "KILL {}", "postgresql": "SELECT pg_terminate_backend({})"}

@@ -22,8 +22,8 @@ from sudoless.flows.executions import project_dir, restart_execution, submit_flo
 from sudoless.flows.model import Status
 from sudoless.flows.retention import DAY_MS, expired_workdirs, unshared_bytes, unused_versions
 from sudoless.flows.scheduler import Scheduler
-from sudoless.flows.store import Store
 from sudoless.flows.workspace import link_tree, prepare_workdir
+from sudoless.store import Store
 
 S = Status.SUCCEEDED
 AS_ROOT = os.geteuid() == 0

@@ -19,7 +19,7 @@ from sudoless.flows.executions import restart_execution, submit_flow, upload_pro
 from sudoless.flows.executor import Executor, finalise_orphans
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 S, K, C, SK = Status.SUCCEEDED, Status.KILLED, Status.CANCELLED, Status.SKIPPED
 
@@ -36,7 +36,7 @@ RUN_ONE = """
     from pathlib import Path
     from sudoless.config import Settings
     from sudoless.flows.executor import Executor
-    from sudoless.flows.store import Store
+    from sudoless.store import Store
     store = Store(os.environ["T_DB"])
     settings = Settings(home=Path(os.environ["T_HOME"]))
     Executor(store, settings).claim_and_run(int(os.environ["T_EXEC"]))
@@ -97,7 +97,7 @@ SERVE = """
     from pathlib import Path
     from sudoless.config import Settings
     from sudoless.flows.executor import Executor
-    from sudoless.flows.store import Store
+    from sudoless.store import Store
     store = Store(os.environ["T_DB"], migrate_schema=False)
     executor = Executor(store, Settings(home=Path(os.environ["T_HOME"])), max_flows=4)
     print("executor", executor.id, flush=True)

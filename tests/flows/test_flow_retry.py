@@ -11,7 +11,7 @@ from sudoless.config import Settings
 from sudoless.flows.executor import finalise_orphans
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 
 def flaky(tmp_path: Path, settings: Settings, fail_times: int, config: str = "") -> tuple[Path, Settings, Path]:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sudoless.flows.store.engine import create_engine, current_revision, head_revision, migrate, upgrade_with_alembic
+from sudoless.store.engine import create_engine, current_revision, head_revision, migrate, upgrade_with_alembic
 
 
 def sqlite_schema(path: Path) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def test_fresh_database_has_the_migrated_schema(tmp_path: Path) -> None:
 
 
 def test_fresh_database_is_created_without_importing_alembic(tmp_path: Path) -> None:
-    code = ("import sys\nfrom sudoless.flows.store import Store\n"
+    code = ("import sys\nfrom sudoless.store import Store\n"
             f"store = Store('sqlite:///{tmp_path / 'new.db'}')\n"
             "assert 'alembic' not in sys.modules, 'alembic imported'\n"
             "store = Store(store.url)\nassert 'alembic' not in sys.modules\n")
@@ -72,7 +72,7 @@ def test_database_with_tables_goes_through_alembic(tmp_path: Path) -> None:
 
 def test_two_processes_creating_one_database_at_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'race.db'}"
-    code = f"from sudoless.flows.store import Store\nStore({url!r})\n"
+    code = f"from sudoless.store import Store\nStore({url!r})\n"
     children = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
                 for _ in range(3)]
     for child in children:

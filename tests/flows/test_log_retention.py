@@ -18,7 +18,7 @@ from sudoless.flows.executions import submit_flow
 from sudoless.flows.model import Status
 from sudoless.flows.retention import DAY_MS, expired_logs
 from sudoless.flows.scheduler import Scheduler
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 
 def _log_bytes(store: Store, exec_id: int) -> int:

@@ -20,8 +20,8 @@ from sudoless.flows.notify import Sender
 from sudoless.flows.notify.history import execution_notifications
 from sudoless.flows.notify.mail import MailServer as MailClient
 from sudoless.flows.sla import SlaChecker
-from sudoless.flows.store import Store
 from sudoless.outbound import OutboundRefused
+from sudoless.store import Store
 
 
 @pytest.fixture(scope="module", params=["sqlite", "mariadb", "postgresql"])

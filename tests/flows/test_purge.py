@@ -11,10 +11,10 @@ from sudoless.config import Settings
 from sudoless.flows import projects
 from sudoless.flows.executions import upload_project
 from sudoless.flows.scheduler import Scheduler
-from sudoless.flows.store import Store
-from sudoless.flows.store import project_settings as ps
-from sudoless.flows.store import tables as t
-from sudoless.flows.store.projects import get_project
+from sudoless.store import Store
+from sudoless.store import project_settings as ps
+from sudoless.store import tables as t
+from sudoless.store.projects import get_project
 
 #: what purging removes, and what stays as the project's history
 GONE = (t.project_files, t.project_flows, t.project_versions, t.job_overrides, t.flow_locks, t.project_sandbox,

@@ -10,7 +10,7 @@ from flows.harness import run_flow, write_project
 from sudoless.config import Settings, load_settings
 from sudoless.flows.model import Status
 from sudoless.flows.quota import DirQuota, written_bytes
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 #: three MiB of incompressible bytes, so that no file system stores them in fewer blocks
 WRITE_3_MIB = "head -c 3145728 /dev/urandom > big.bin"

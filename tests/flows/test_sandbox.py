@@ -22,7 +22,7 @@ from sudoless.config import Settings
 from sudoless.errors import ConfigError
 from sudoless.flows.model import FailureAction, Status
 from sudoless.flows.sandbox import JobSandbox, check_sandbox, job_env, landlock_abi
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 #: exits 0 when the action worked, 3 when the system refused it; prints what happened
 PROBE = """\

@@ -18,8 +18,8 @@ from sudoless.config import Settings
 from sudoless.errors import InputError, PermissionDenied
 from sudoless.flows.model import FailureAction, Status
 from sudoless.flows.projects import create_project, set_sandbox_grants
-from sudoless.flows.store import Store, project_settings
-from sudoless.flows.store.projects import get_project
+from sudoless.store import Store, project_settings
+from sudoless.store.projects import get_project
 
 _names = iter(range(1, 1_000_000))
 

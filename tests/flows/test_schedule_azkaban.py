@@ -12,7 +12,7 @@ from flows.test_scheduler import IGNORE, Clock, executions, make_project, ms
 from sudoless.config import Settings
 from sudoless.errors import InputError
 from sudoless.flows.scheduler import Scheduler
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 
 def fresh(store: Store, settings: Settings, clock: Clock) -> Scheduler:

@@ -17,8 +17,8 @@ from sudoless.flows.executions import upload_project
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.scheduler import Scheduler
-from sudoless.flows.store import Store
-from sudoless.flows.store.projects import get_project
+from sudoless.store import Store
+from sudoless.store.projects import get_project
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 REDEFINE = ExecutionOptions(runtime={"a": {"command": "touch /tmp/owner-lost-write"}})

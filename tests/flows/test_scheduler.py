@@ -28,7 +28,7 @@ from sudoless.flows.executor import Executor
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.scheduler import Schedule, Scheduler, SlaRule
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 HOUR = 3_600_000
 IGNORE = ExecutionOptions(concurrent_option="ignore")

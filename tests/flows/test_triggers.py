@@ -20,8 +20,8 @@ from sudoless.config import Settings
 from sudoless.errors import StateError
 from sudoless.flows.executions import upload_project
 from sudoless.flows.model import Status
-from sudoless.flows.store import Store
 from sudoless.flows.triggers.instances import Triggers, instance_json
+from sudoless.store import Store
 
 MINUTE = 60_000
 _names = iter(range(1, 1_000_000))

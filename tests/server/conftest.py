@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from server.live import Client, LiveServer, server_settings, start_live
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,8 @@ from argon2 import PasswordHasher
 from sudoless.accounts import Accounts, User
 from sudoless.config import Settings
 from sudoless.flows.model import TERMINAL_FLOW, Status
-from sudoless.flows.store import Store, now_ms
 from sudoless.server.serve import Server
+from sudoless.store import Store, now_ms
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 HOUR_MS = 3_600_000

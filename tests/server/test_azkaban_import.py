@@ -10,7 +10,7 @@ from server.live import HELLO, LiveServer, make_zip, unique
 from sudoless.accounts.permissions import Permission
 from sudoless.azkaban_import import ImportOptions, import_azkaban
 from sudoless.azkaban_import.source import origin_of
-from sudoless.flows.store import imports
+from sudoless.store import imports
 
 pytestmark = pytest.mark.services
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from server.live import HELLO, Client, LiveServer, make_zip, server_settings, start_live, unique
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 
 def schedule(admin: Client, name: str, **params: str) -> dict:

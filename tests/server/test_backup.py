@@ -19,9 +19,9 @@ from server.live import Client, LiveServer, make_zip, unique
 from sudoless.backup import backup, restore
 from sudoless.config import Settings
 from sudoless.errors import InputError, StateError
-from sudoless.flows.store import Store
-from sudoless.flows.store import dump as tables
-from sudoless.flows.store.dump import read_rows
+from sudoless.store import Store
+from sudoless.store import dump as tables
+from sudoless.store.dump import read_rows
 
 SUDOLESS = Path(sys.executable).with_name("sudoless")
 
@@ -122,7 +122,7 @@ def _check_meaning(live: LiveServer, restored: Store, settings: Settings, projec
     assert jobs == {"first": "SUCCEEDED", "nap": "RUNNING"}
     assert b"first-was-here" in restored.read_log(exec_id, "first", 0, 0, 1 << 20)
     assert (settings.data_dir / "executions" / str(exec_id) / "out" / "written.txt").read_text() == "kept\n"
-    from sudoless.flows.store import tables as t
+    from sudoless.store import tables as t
 
     with restored.read() as conn:
         names = set(conn.execute(sa.select(t.users.c.username)).scalars())

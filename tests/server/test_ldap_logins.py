@@ -17,9 +17,9 @@ from ldap3 import MODIFY_ADD, MODIFY_DELETE, Connection, Server
 from accounts.test_ldap import ldap_settings
 from server.live import LiveServer, server_settings, start_live, unique
 from slapd import Slapd
-from sudoless.flows.store import Store
-from sudoless.flows.store.projects import get_project
 from sudoless.server.sessions import COOKIE, csrf_token, load_secret
+from sudoless.store import Store
+from sudoless.store.projects import get_project
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,10 @@ from starlette.testclient import TestClient
 from server.live import HELLO, Client, LiveServer, make_zip, server_settings, start_live, unique
 from sudoless.accounts import Accounts
 from sudoless.flows.scheduler import Scheduler
-from sudoless.flows.store import Store
-from sudoless.flows.store import tables as t
 from sudoless.server.app import create_app
 from sudoless.server.metrics import count_notification_failure
+from sudoless.store import Store
+from sudoless.store import tables as t
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

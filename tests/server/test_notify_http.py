@@ -13,7 +13,7 @@ import pytest
 from conftest import create_database, drop_database
 from receivers import MailServer
 from server.live import Client, LiveServer, make_zip, server_settings, start_live, unique
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 FILES = {
     "shared.properties": "failure.emails=owner@example.org\nnotify.emails=team@example.org\n",

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from server.live import Client, LiveServer, make_zip, unique
-from sudoless.flows.store import projects as queries
+from sudoless.store import projects as queries
 
 PROJECT = {"day.job": "type=command\ncommand=echo day ${date}\n"}
 RULE = "Changing what a job runs needs WRITE permission on project"

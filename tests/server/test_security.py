@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from server.live import HELLO, HOUR_MS, Client, LiveServer, make_zip, server_settings, start_live, unique
-from sudoless.flows.store import Store
 from sudoless.server.sessions import csrf_token, load_secret
+from sudoless.store import Store
 
 COOKIE = "azkaban.browser.session.id"
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from server.live import DAY_MS, LiveServer
 from server.test_api import api, client, error, new_project
-from sudoless.flows.store import tables as t
+from sudoless.store import tables as t
 
 
 @pytest.fixture

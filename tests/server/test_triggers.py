@@ -23,7 +23,7 @@ import pytest
 from conftest import FIXTURES
 from flows.formats.test_trigger import ACCEPTED, REJECTED
 from server.live import Client, LiveServer, make_zip, server_settings, start_live, unique
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 TRIGGERS = FIXTURES / "triggers"
 

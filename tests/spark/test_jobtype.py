@@ -10,7 +10,7 @@ from flows.harness import run_flow, write_project
 from spark.support import QUICK_CONF
 from sudoless.config import Settings
 from sudoless.flows.model import Status
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 pytestmark = pytest.mark.slow
 

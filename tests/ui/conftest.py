@@ -18,7 +18,7 @@ import pytest
 
 from conftest import unavailable
 from server.live import LiveServer, server_settings, start_live
-from sudoless.flows.store import Store
+from sudoless.store import Store
 from ui.driver import LAPTOP, VIEWPORT, Browser
 
 CHROMIUM = os.environ.get("SUDOLESS_CHROMIUM", "/usr/bin/chromium")

@@ -24,7 +24,7 @@ sys.path.insert(0, str(TESTS))
 
 from server.live import server_settings, start_live  # noqa: E402
 from sudoless.flows.model import Status  # noqa: E402
-from sudoless.flows.store import Store  # noqa: E402
+from sudoless.store import Store  # noqa: E402
 from test_demo import demo  # noqa: E402
 from ui.conftest import CHROMIUM, FLAGS  # noqa: E402
 from ui.driver import VIEWPORT, Browser  # noqa: E402

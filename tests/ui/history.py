@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from sudoless.config import Settings
 from sudoless.flows.executions import upload_project
-from sudoless.flows.store import Store
-from sudoless.flows.store import tables as t
+from sudoless.store import Store
+from sudoless.store import tables as t
 
 JOBS = ("extract", "transform", "load")
 STATUSES = ("SUCCEEDED",) * 17 + ("FAILED", "FAILED", "KILLED")

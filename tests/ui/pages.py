@@ -13,9 +13,9 @@ from starlette.testclient import TestClient
 from sudoless.accounts import Accounts, Permission
 from sudoless.config import Settings
 from sudoless.flows.scheduler import Scheduler
-from sudoless.flows.store import Store
-from sudoless.flows.store.projects import get_project
 from sudoless.server.app import create_app
+from sudoless.store import Store
+from sudoless.store.projects import get_project
 from ui.history import History, seed
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

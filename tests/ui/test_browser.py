@@ -21,7 +21,7 @@ from urllib.parse import quote
 import pytest
 
 from server.live import Client, LiveServer, unique
-from sudoless.flows.store.projects import get_project
+from sudoless.store.projects import get_project
 from ui.driver import Browser
 from ui.history import add_runs
 from ui.projects import BROKEN, DEMO, HOSTILE, SLEEPY, flaky, wide, zipped

@@ -1,6 +1,6 @@
 """Accounts: users, roles and groups, project permissions, password hashing, sessions and login throttling.
 
-Everything is stored in the database through :class:`sudoless.flows.store.Store`; build one
+Everything is stored in the database through :class:`sudoless.store.Store`; build one
 :class:`Accounts` per process and pass it to whatever needs to authenticate or authorize.
 """
 

@@ -31,7 +31,7 @@ from sudoless.accounts.backends import (
 )
 from sudoless.accounts.passwords import needs_rehash, verify_password
 from sudoless.errors import AuthError
-from sudoless.flows.store.accounts import UserRecord
+from sudoless.store.accounts import UserRecord
 
 if TYPE_CHECKING:
     from sudoless.accounts.users import Accounts

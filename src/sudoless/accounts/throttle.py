@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sudoless.errors import ThrottledError
-from sudoless.flows.store.accounts import AccountRecords
+from sudoless.store.accounts import AccountRecords
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 from sudoless.accounts.passwords import secret_digest
 from sudoless.accounts.permissions import Permission
 from sudoless.errors import InputError, NotFoundError, PermissionDenied
-from sudoless.flows.store import projects as project_queries
-from sudoless.flows.store.tokens import TokenRecord, TokenRecords
+from sudoless.store import projects as project_queries
+from sudoless.store.tokens import TokenRecord, TokenRecords
 
 if TYPE_CHECKING:
     from sudoless.accounts.users import Accounts, User

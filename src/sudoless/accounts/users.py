@@ -33,10 +33,10 @@ from sudoless.accounts.tokens import TOKEN_PREFIX, Scope, Tokens
 from sudoless.accounts.userfile import read_user_file
 from sudoless.config import Settings, ensure_home
 from sudoless.errors import AuthError, InputError, NotFoundError, PermissionDenied
-from sudoless.flows.store import Store, project_settings
-from sudoless.flows.store.accounts import AccountRecords, UserRecord
-from sudoless.flows.store.projects import add_event
 from sudoless.private import private_dir
+from sudoless.store import Store, project_settings
+from sudoless.store.accounts import AccountRecords, UserRecord
+from sudoless.store.projects import add_event
 
 #: Azkaban's ``session.time.to.live`` as its code sets it (``36000000`` ms, 10 hours, expire-after-access);
 #: Azkaban's documentation says 24 hours, but the code is what Azkaban servers actually do.

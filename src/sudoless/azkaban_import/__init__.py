@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sudoless.config import Settings
 from sudoless.errors import InputError
-from sudoless.flows.store import Store, imports
-from sudoless.flows.store.accounts import AccountRecords
+from sudoless.store import Store, imports
+from sudoless.store.accounts import AccountRecords
 
 from .history import import_history
 from .permissions import import_permissions

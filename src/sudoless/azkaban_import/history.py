@@ -14,7 +14,7 @@ from typing import Any
 
 from sudoless.config import Settings
 from sudoless.flows.model import TERMINAL_FLOW, Status
-from sudoless.flows.store import Store, imports
+from sudoless.store import Store, imports
 
 from .report import Report
 from .schedules import execution_options

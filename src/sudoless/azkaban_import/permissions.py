@@ -7,8 +7,8 @@ as it is once the bits sudoless does not know are removed (and reported).
 from __future__ import annotations
 
 from sudoless.accounts.permissions import Permission
-from sudoless.flows.store import Store
-from sudoless.flows.store.accounts import AccountRecords
+from sudoless.store import Store
+from sudoless.store.accounts import AccountRecords
 
 __all__ = ["decode_mask", "import_permissions"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from sudoless.config import Settings
 from sudoless.errors import SudolessError
 from sudoless.flows.executions import upload_project
-from sudoless.flows.store import Store, imports
-from sudoless.flows.store import projects as project_rows
+from sudoless.store import Store, imports
+from sudoless.store import projects as project_rows
 
 from .report import Report
 from .source import AzkabanSource, ProjectRow

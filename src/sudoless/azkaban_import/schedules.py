@@ -15,7 +15,7 @@ from sudoless.errors import SudolessError
 from sudoless.flows.model import FailureAction
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.scheduler import Scheduler
-from sudoless.flows.store import Store, imports
+from sudoless.store import Store, imports
 
 from .report import Report
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sudoless.accounts.userfile import read_user_file
 from sudoless.config import Settings
-from sudoless.flows.store import Store, imports
+from sudoless.store import Store, imports
 
 from .report import Report
 

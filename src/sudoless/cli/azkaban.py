@@ -41,7 +41,7 @@ def import_cmd(source_url: str, password_file: Path | None, users_file: Path | N
     from sudoless.azkaban_import import ImportOptions, import_azkaban
     from sudoless.config import read_secret_file
     from sudoless.errors import InputError
-    from sudoless.flows.store import store_for
+    from sudoless.store import store_for
 
     if history not in ("all", "none") and not history.isdigit():  # checked before any password file is read
         raise InputError(f"--history {history!r}: give a number of days, 'all' or 'none'")

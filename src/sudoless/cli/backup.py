@@ -19,7 +19,7 @@ def _progress(console: Any) -> tuple[Any, Any]:
     if not console.is_terminal:
         return contextlib.nullcontext(), None
 
-    from sudoless.flows.store.dump import tables
+    from sudoless.store.dump import tables
 
     display = Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), console=console)
     database = display.add_task("database", total=len(tables()))

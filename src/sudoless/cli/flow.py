@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from sudoless.flows.model import Project, Status
-    from sudoless.flows.store import ExecutionRecord, JobRunRecord, Store
+    from sudoless.store import ExecutionRecord, JobRunRecord, Store
 
 COLOURS = {"SUCCEEDED": "green", "FAILED": "red", "KILLED": "red", "RUNNING": "cyan", "CANCELLED": "yellow",
            "SKIPPED": "dim", "DISABLED": "dim", "QUEUED": "blue", "KILLING": "magenta",
@@ -140,7 +140,7 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
     from sudoless.flows.model import FailureAction, Status
     from sudoless.flows.options import ExecutionOptions, parse_assignments, parse_disabled
     from sudoless.flows.sandbox import announce_sandbox
-    from sudoless.flows.store import store_for
+    from sudoless.store import store_for
 
     settings = settings_from(db)
     announce_sandbox(settings)
@@ -169,7 +169,7 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
 def _send_notifications(store: Store, settings: Any, exec_id: int) -> None:
     """Deliver the execution's notifications before the command exits; retries due later stay queued for a
     server sharing the database, and a line on stderr says so."""
-    from sudoless.flows.store import notifications
+    from sudoless.store import notifications
 
     if not notifications.unsent_count(store, exec_id):
         return  # nothing queued: the sender (and smtplib with it) is not even imported
@@ -300,7 +300,7 @@ def _report(store: Store, exec_id: int, as_json: bool) -> None:
 @json_option
 def show(exec_id: int, db: str | None, as_json: bool) -> None:
     """Show an execution and the status of each of its jobs."""
-    from sudoless.flows.store import store_for
+    from sudoless.store import store_for
 
     store = store_for(settings_from(db))
     _report(store, exec_id, as_json)
@@ -315,7 +315,7 @@ def show(exec_id: int, db: str | None, as_json: bool) -> None:
 @json_option
 def log(exec_id: int, job: str, attempt: int | None, follow: bool, db: str | None, as_json: bool) -> None:
     """Print a job's log (JOB is a nested id such as sub:job); without JOB, the flow's log."""
-    from sudoless.flows.store import store_for
+    from sudoless.store import store_for
 
     store = store_for(settings_from(db))
     record = store.execution(exec_id)
@@ -362,7 +362,7 @@ def _log_done(store: Store, exec_id: int, job: str, attempt: int) -> bool:
 def control_cmd(exec_id: int, action: str, db: str | None) -> None:
     """Cancel, pause, resume a running execution, or retry its failed jobs while it is FAILED_FINISHING."""
     from sudoless.flows.executions import control
-    from sudoless.flows.store import store_for
+    from sudoless.store import store_for
 
     store = store_for(settings_from(db))
     control(store, exec_id, action.replace("-", "_"))
@@ -386,7 +386,7 @@ def restart(exec_id: int, params: tuple[str, ...], db: str | None, as_json: bool
     from sudoless.flows.executor import finalise_orphans
     from sudoless.flows.model import Status
     from sudoless.flows.options import parse_assignments
-    from sudoless.flows.store import store_for
+    from sudoless.store import store_for
 
     settings = settings_from(db)
     store = store_for(settings)
@@ -405,7 +405,7 @@ def executor(max_flows: int, db: str | None) -> None:
     """Run an executor that claims queued executions from a shared database until interrupted."""
     from sudoless.flows.executor import Executor
     from sudoless.flows.sandbox import announce_sandbox
-    from sudoless.flows.store import store_for
+    from sudoless.store import store_for
 
     settings = settings_from(db)
     announce_sandbox(settings)

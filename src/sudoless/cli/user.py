@@ -27,7 +27,7 @@ password_stdin_option = click.option(
 
 def _accounts(db: str | None) -> Accounts:
     from sudoless.accounts import Accounts
-    from sudoless.flows.store import store_for
+    from sudoless.store import store_for
 
     settings = settings_from(db)
     ensure_home(settings)  # before the store creates it with the default mode: it will hold secrets

@@ -22,9 +22,9 @@ from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Flow, Project, S
 from sudoless.flows.notify import recipients
 from sudoless.flows.options import ExecutionOptions, parse_disabled
 from sudoless.flows.runner import FlowRunner
-from sudoless.flows.store import ExecutionRecord, Store, project_settings
 from sudoless.flows.workspace import continue_workdir, prepare_workdir, project_cache
 from sudoless.outbound import WebhookHosts
+from sudoless.store import ExecutionRecord, Store, project_settings
 
 log = logging.getLogger(__name__)
 

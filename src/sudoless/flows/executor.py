@@ -23,8 +23,8 @@ from sudoless.flows import flow_retry
 from sudoless.flows.joblog import LogWriter
 from sudoless.flows.model import FINISHED, Status
 from sudoless.flows.notify.events import flow_finished
-from sudoless.flows.store import Store
 from sudoless.processes import kill_session
+from sudoless.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from sudoless.config import Settings
 from sudoless.errors import SudolessError
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
-from sudoless.flows.store import Store
-from sudoless.flows.store.projects import flow_records
+from sudoless.store import Store
+from sudoless.store.projects import flow_records
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 
 def log_line(job: str, message: str, level: str = "INFO", when: float | None = None) -> bytes:

@@ -21,7 +21,7 @@ from sudoless.config import Settings
 from sudoless.errors import PermissionDenied
 from sudoless.flows.executions import apply_job_overrides, load_version
 from sudoless.flows.model import Flow, Project
-from sudoless.flows.store import Store, project_settings
+from sudoless.store import Store, project_settings
 
 __all__ = ["check_runtime", "defining_keys", "execution_defining", "redefinitions", "require_write"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sudoless.flows.model import FINISHED, TERMINAL_FLOW, Status
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 
 class Pipeline:

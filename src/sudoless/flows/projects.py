@@ -16,10 +16,10 @@ from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError, PermissionDenied, StateError
 from sudoless.flows.executions import upload_project
 from sudoless.flows.model import Project
-from sudoless.flows.store import Store, project_settings
-from sudoless.flows.store import projects as queries
-from sudoless.flows.store.project_settings import FlowLock, SandboxGrants
-from sudoless.flows.store.projects import FlowRecord, ProjectRecord
+from sudoless.store import Store, project_settings
+from sudoless.store import projects as queries
+from sudoless.store.project_settings import FlowLock, SandboxGrants
+from sudoless.store.projects import FlowRecord, ProjectRecord
 
 __all__ = ["change_description", "create_project", "delete_project", "flow_lock", "job_override", "purge_project",
            "set_flow_lock", "set_job_override", "set_sandbox_grants", "upload_archive"]

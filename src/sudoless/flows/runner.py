@@ -44,8 +44,8 @@ from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.pipeline import Pipeline
 from sudoless.flows.quota import DirQuota
 from sudoless.flows.sandbox import JobSandbox
-from sudoless.flows.store import ExecutionRecord, Store, project_settings
-from sudoless.flows.store.projects import get_project
+from sudoless.store import ExecutionRecord, Store, project_settings
+from sudoless.store.projects import get_project
 
 CONTROL_POLL_SECONDS = 0.5
 #: A job's RUNNING row waits this long before it is written, so that a job that ends sooner costs one

@@ -49,7 +49,7 @@ from typing import Any
 
 from sudoless.config import Settings
 from sudoless.errors import ConfigError
-from sudoless.flows.store.project_settings import SandboxGrants
+from sudoless.store.project_settings import SandboxGrants
 
 #: syscall numbers: the same on x86_64 and aarch64 (the generic table), which is where they are known here
 _SYSCALLS = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}

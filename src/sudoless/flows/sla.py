@@ -36,8 +36,8 @@ from sudoless.flows.joblog import LogWriter
 from sudoless.flows.model import FINISHED, SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.schedule import stamp
-from sudoless.flows.store import ExecutionRecord, JobRunRecord, Store
 from sudoless.outbound import OutboundRefused, WebhookHosts
+from sudoless.store import ExecutionRecord, JobRunRecord, Store
 
 __all__ = ["SLA_ACTIONS", "SlaChecker", "SlaRule", "parse_emails"]
 

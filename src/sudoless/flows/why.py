@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sudoless.flows.model import FailureAction, Status
-from sudoless.flows.store import ExecutionRecord, JobRunRecord
+from sudoless.store import ExecutionRecord, JobRunRecord
 
 __all__ = ["why_not_run"]
 

@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sudoless.accounts import Accounts, User
 from sudoless.config import Settings
 from sudoless.errors import AuthError
-from sudoless.flows.store import Store
 from sudoless.server import api, metrics, pages, sessions
 from sudoless.server.ajax import (
     executor,
@@ -42,6 +41,7 @@ from sudoless.server.dispatch import Call, Services, Servlet, answer
 from sudoless.server.headers import StrictTransport, protect_page
 from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
 from sudoless.server.responses import jetty_error, json_response, text_response
+from sudoless.store import Store
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

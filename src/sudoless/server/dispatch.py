@@ -23,11 +23,11 @@ from starlette.responses import Response
 from sudoless.accounts import Accounts, Permission, User
 from sudoless.accounts.permissions import allows
 from sudoless.config import Settings
-from sudoless.flows.store import ExecutionRecord, Store
-from sudoless.flows.store.projects import ProjectRecord
 from sudoless.server import sessions
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
+from sudoless.store import ExecutionRecord, Store
+from sudoless.store.projects import ProjectRecord
 
 if TYPE_CHECKING:
     from sudoless.flows.scheduler import Schedule, Scheduler

@@ -2,7 +2,7 @@
 
 Several server processes may share one database (HTTP workers of one server, servers on several hosts),
 and a scrape reaches any one of them. So what a user means as "the installation" is read from the database
-at scrape time, with small indexed queries (:mod:`sudoless.flows.store.metrics`), and every process answers
+at scrape time, with small indexed queries (:mod:`sudoless.store.metrics`), and every process answers
 it alike: do not sum those across instances. Only what exists in one process alone is counted there.
 
 From the database: ``sudoless_executions`` (by status), ``sudoless_queue_depth``, ``sudoless_running_jobs``,
@@ -38,9 +38,9 @@ from starlette.responses import Response
 
 from sudoless.accounts import Permission
 from sudoless.errors import ConfigError
-from sudoless.flows.store import Store
-from sudoless.flows.store import metrics as queries
 from sudoless.server import sessions
+from sudoless.store import Store
+from sudoless.store import metrics as queries
 
 if TYPE_CHECKING:
     from sudoless.flows.scheduler import Scheduler

@@ -130,8 +130,8 @@ class Server:
 
         from sudoless.accounts import Accounts
         from sudoless.flows.scheduler import Scheduler
-        from sudoless.flows.store import store_for
         from sudoless.server.app import create_app
+        from sudoless.store import store_for
 
         ensure_home(self.settings)
         if self.store is None:

@@ -74,7 +74,7 @@ def load_project(path: Path, name: str | None = None, max_bytes: int = 1 << 30) 
     """Load a project directory, or validate a zip by unpacking it into a temporary directory.
 
     For a zip the returned project's ``root`` no longer exists; callers that run flows unpack the stored
-    archive themselves (see :mod:`sudoless.flows.store`).
+    archive themselves (see :mod:`sudoless.store`).
     """
     path = Path(path)
     if path.is_dir():

@@ -2,7 +2,7 @@
 
 Called by the runner (flow start, first failure, end, each job's start and end), by the executor when it
 finalises an execution whose process died, and by the SLA checks. Every function here only writes rows to
-the queue (:mod:`sudoless.flows.store.notifications`) and never raises: a notification must not block,
+the queue (:mod:`sudoless.store.notifications`) and never raises: a notification must not block,
 slow down or fail a flow, so any error is logged and the flow goes on. The sender delivers the rows later.
 
 Which recipients are told (options resolved at submission, :mod:`.recipients`):
@@ -27,8 +27,8 @@ from sudoless.flows.model import Status
 from sudoless.flows.notify import messages as m
 from sudoless.flows.notify.callbacks import callback_requests
 from sudoless.flows.options import ExecutionOptions
-from sudoless.flows.store import Store
-from sudoless.flows.store.notifications import NewNotification, enqueue
+from sudoless.store import Store
+from sudoless.store.notifications import NewNotification, enqueue
 
 __all__ = ["MAX_ATTEMPTS", "flow_finished", "flow_first_failure", "flow_started", "job_event", "sla_missed"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sudoless.flows.store import Store, notifications
+from sudoless.store import Store, notifications
 
 __all__ = ["execution_notifications"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sudoless.config import Settings
 from sudoless.flows.model import Status
-from sudoless.flows.store import Store
+from sudoless.store import Store
 
 __all__ = ["ExecutionSummary", "email_body", "execution_link", "server_base", "webhook_body"]
 

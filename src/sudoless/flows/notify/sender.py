@@ -2,7 +2,7 @@
 
 One :class:`Sender` runs in each server process (a thread) and ``sudoless flow run`` drains its execution's
 messages before it exits; any number may share a database, as each row is claimed atomically
-(:func:`sudoless.flows.store.notifications.claim_due`). A failed attempt is retried after the next delay of
+(:func:`sudoless.store.notifications.claim_due`). A failed attempt is retried after the next delay of
 ``backoff`` (10 s, 1 min, 5 min by default) until the row's attempts are used up, then the row is ``failed``
 with its last error. A claim is a lease: a sender that dies mid-send leaves the row to be claimed again
 after ``lease``. Nothing here raises into a flow: errors become attempt records and log lines.
@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from sudoless.config import Settings
 from sudoless.errors import SudolessError
 from sudoless.flows.notify.mail import MailServer, compose
-from sudoless.flows.store import Store
-from sudoless.flows.store import notifications as queue
 from sudoless.outbound import WebhookHosts
+from sudoless.store import Store
+from sudoless.store import notifications as queue
 
 __all__ = ["BACKOFF_SECONDS", "Sender"]
 

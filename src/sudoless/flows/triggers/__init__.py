@@ -2,5 +2,5 @@
 
 ``dependencies`` holds the dependency types (file, http, sql, flow, and plug-ins); ``instances`` fires
 triggers, checks waiting instances and runs or cancels them; the store keeps triggers, instances and each
-dependency's state (:mod:`sudoless.flows.store.triggers`), so a restarted server resumes waiting.
+dependency's state (:mod:`sudoless.store.triggers`), so a restarted server resumes waiting.
 """

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from sudoless.config import Settings
-    from sudoless.flows.store import Store
+    from sudoless.store import Store
 
 __all__ = ["CheckContext", "DependencyType", "check_params", "get_type", "register", "type_names"]
 

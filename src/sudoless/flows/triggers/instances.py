@@ -35,9 +35,9 @@ from sudoless.errors import InputError, NotFoundError, StateError, SudolessError
 from sudoless.flows.formats.trigger import FlowTrigger
 from sudoless.flows.model import Project
 from sudoless.flows.schedule import CronExpression, next_after, stamp
-from sudoless.flows.store import Store
-from sudoless.flows.store.triggers import InstanceRow, TriggerRow
 from sudoless.flows.triggers.dependencies import CheckContext, get_type
+from sudoless.store import Store
+from sudoless.store.triggers import InstanceRow, TriggerRow
 from sudoless.zone import server_zone
 
 __all__ = ["TriggerInfo", "Triggers", "sync_project_triggers"]

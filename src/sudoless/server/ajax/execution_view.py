@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sudoless.flows.model import Status
-from sudoless.flows.store import ExecutionRecord, JobRunRecord
-from sudoless.flows.store.projects import FlowRecord
+from sudoless.store import ExecutionRecord, JobRunRecord
+from sudoless.store.projects import FlowRecord
 
 __all__ = ["ExecutionTree", "planned_tree", "utf8_range"]
 

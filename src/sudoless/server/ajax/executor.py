@@ -22,14 +22,14 @@ from sudoless.flows.executions import control, submit_flow
 from sudoless.flows.flow_retry import retry_rule
 from sudoless.flows.model import FailureAction
 from sudoless.flows.options import ExecutionOptions
-from sudoless.flows.store import JobRunRecord
-from sudoless.flows.store import projects as queries
 from sudoless.server import pages
 from sudoless.server.ajax import execution_view as view
 from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
 from sudoless.server.params import Params
 from sudoless.server.responses import escape_html, json_response
 from sudoless.server.run_options import OptionsError, check_redefinitions, execution_options
+from sudoless.store import JobRunRecord
+from sudoless.store import projects as queries
 
 __all__ = ["EXECUTOR"]
 

@@ -15,12 +15,12 @@ from starlette.responses import Response
 
 from sudoless.accounts import Permission
 from sudoless.errors import NotFoundError
-from sudoless.flows.store import projects as queries
 from sudoless.flows.triggers.instances import TriggerInfo
 from sudoless.server import pages
 from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
+from sudoless.store import projects as queries
 
 __all__ = ["FLOW_TRIGGER", "by_project_id", "error_denied", "trigger_json"]
 

@@ -20,14 +20,14 @@ from starlette.responses import Response
 
 from sudoless.accounts import Permission
 from sudoless.errors import StateError
-from sudoless.flows.store import projects as queries
-from sudoless.flows.store.triggers import InstanceRow
 from sudoless.flows.triggers.instances import instance_json
 from sudoless.server import pages
 from sudoless.server.ajax.flow_trigger import error_denied
 from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
+from sudoless.store import projects as queries
+from sudoless.store.triggers import InstanceRow
 
 __all__ = ["FLOW_TRIGGER_INSTANCE"]
 

@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sudoless.flows.model import Status
-from sudoless.flows.store import history
 from sudoless.server import flash
 from sudoless.server.dispatch import GET, Call, Route, Servlet
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
+from sudoless.store import history
 
 __all__ = ["HISTORY"]
 

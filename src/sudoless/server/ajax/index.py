@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sudoless.accounts import Permission
-from sudoless.flows.store.projects import ProjectRecord, list_projects
 from sudoless.server import flash, pages
 from sudoless.server.dispatch import GET, Call, Route, Servlet
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
+from sudoless.store.projects import ProjectRecord, list_projects
 
 __all__ = ["INDEX", "ROOT", "project_json"]
 

@@ -21,13 +21,13 @@ from starlette.responses import Response, StreamingResponse
 from sudoless.accounts import Permission
 from sudoless.errors import ArchiveError, InputError, ProjectError, StateError, SudolessError
 from sudoless.flows import projects as lifecycle
-from sudoless.flows.store import projects as queries
 from sudoless.server import flash, pages
 from sudoless.server.ajax import project_details as details
 from sudoless.server.ajax.project_details import current_flows, reply_for
 from sudoless.server.dispatch import GET, POST, Call, Route, Servlet, Target
 from sudoless.server.params import Params
 from sudoless.server.responses import compact_json, json_response
+from sudoless.store import projects as queries
 
 __all__ = ["MANAGER"]
 

@@ -14,12 +14,12 @@ from sudoless.errors import InputError, NotFoundError, PermissionDenied, Sudoles
 from sudoless.flows import projects as lifecycle
 from sudoless.flows.executions import load_version
 from sudoless.flows.model import Status
-from sudoless.flows.store import project_settings
-from sudoless.flows.store import projects as queries
-from sudoless.flows.store.projects import FlowRecord, ProjectRecord
 from sudoless.server.dispatch import Call
 from sudoless.server.params import Params
 from sudoless.server.responses import jetty_error, json_response
+from sudoless.store import project_settings
+from sudoless.store import projects as queries
+from sudoless.store.projects import FlowRecord, ProjectRecord
 
 READ, WRITE, ADMIN = Permission.READ, Permission.WRITE, Permission.ADMIN
 PERMISSION_FLAGS = ("admin", "read", "write", "execute", "schedule")

@@ -24,7 +24,6 @@ from sudoless.flows import periods
 from sudoless.flows.executions import load_version
 from sudoless.flows.options import parse_disabled
 from sudoless.flows.scheduler import Schedule
-from sudoless.flows.store import projects as queries
 from sudoless.outbound import OutboundRefused
 from sudoless.server import flash, pages
 from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
@@ -37,6 +36,7 @@ from sudoless.server.run_options import (
     options_json,
     sla_rules,
 )
+from sudoless.store import projects as queries
 
 __all__ = ["SCHEDULE"]
 

@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sudoless.flows.sandbox import sandbox_status
-from sudoless.flows.store import projects as queries
 from sudoless.server import sessions
 from sudoless.server.dispatch import Call, Route, Servlet
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
+from sudoless.store import projects as queries
 
 __all__ = ["STATUS", "server_status"]
 

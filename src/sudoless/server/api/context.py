@@ -25,13 +25,13 @@ from sudoless.accounts import Permission, User
 from sudoless.accounts.permissions import allows
 from sudoless.errors import NotFoundError, PermissionDenied
 from sudoless.flows.scheduler import Schedule
-from sudoless.flows.store import ExecutionRecord
-from sudoless.flows.store import projects as queries
-from sudoless.flows.store.projects import ProjectRecord
 from sudoless.server import sessions
 from sudoless.server.api.errors import HttpError
 from sudoless.server.dispatch import Authenticated, Services, Servlet
 from sudoless.server.params import Params
+from sudoless.store import ExecutionRecord
+from sudoless.store import projects as queries
+from sudoless.store.projects import ProjectRecord
 
 __all__ = ["Caller", "CallerDep", "ServicesDep", "ajax_permission", "caller", "refuse_nul", "services"]
 

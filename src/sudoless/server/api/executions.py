@@ -15,8 +15,6 @@ from sudoless.errors import InputError, NotFoundError
 from sudoless.flows.executions import control, restart_execution, submit_flow
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
-from sudoless.flows.store import ExecutionRecord, JobRunRecord
-from sudoless.flows.store import projects as queries
 from sudoless.server.ajax.executor import EXECUTOR
 from sudoless.server.api.context import Caller, CallerDep, ajax_permission
 from sudoless.server.api.errors import error_responses
@@ -39,6 +37,8 @@ from sudoless.server.api.models import (
 )
 from sudoless.server.params import emails
 from sudoless.server.run_options import check_redefinitions, filter_runtime
+from sudoless.store import ExecutionRecord, JobRunRecord
+from sudoless.store import projects as queries
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 

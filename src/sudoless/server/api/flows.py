@@ -9,14 +9,14 @@ from fastapi import Path as PathParam
 
 from sudoless.errors import NotFoundError
 from sudoless.flows import projects as lifecycle
-from sudoless.flows.store import project_settings
-from sudoless.flows.store import projects as queries
-from sudoless.flows.store.projects import FlowRecord
 from sudoless.server.ajax.manager import MANAGER
 from sudoless.server.api.context import CallerDep, ajax_permission
 from sudoless.server.api.errors import error_responses
 from sudoless.server.api.models import PATH_NAME, FlowGraph, FlowInfo, FlowLockRequest, GraphNode
 from sudoless.server.api.projects import ProjectName
+from sudoless.store import project_settings
+from sudoless.store import projects as queries
+from sudoless.store.projects import FlowRecord
 
 router = APIRouter(prefix="/projects/{project}/flows", tags=["flows"])
 

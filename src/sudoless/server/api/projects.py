@@ -16,13 +16,13 @@ from starlette.requests import Request
 
 from sudoless.errors import InputError, NotFoundError
 from sudoless.flows import projects as lifecycle
-from sudoless.flows.store import projects as queries
-from sudoless.flows.store.projects import ProjectRecord, VersionRecord
 from sudoless.server.ajax.manager import MANAGER
 from sudoless.server.api.context import Caller, CallerDep, ajax_permission
 from sudoless.server.api.errors import HttpError, error_responses
 from sudoless.server.api.models import PATH_NAME, Grant, ProjectCreate, ProjectInfo, UploadResult, VersionInfo
 from sudoless.server.params import BadBody, BodyTooLarge, read_params
+from sudoless.store import projects as queries
+from sudoless.store.projects import ProjectRecord, VersionRecord
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 

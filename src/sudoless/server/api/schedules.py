@@ -15,7 +15,6 @@ from sudoless.flows.executions import load_version
 from sudoless.flows.options import parse_disabled
 from sudoless.flows.schedule import CronExpression
 from sudoless.flows.scheduler import Schedule
-from sudoless.flows.store import projects as queries
 from sudoless.server.ajax.schedule import SCHEDULE
 from sudoless.server.api.context import Caller, CallerDep, ajax_permission
 from sudoless.server.api.errors import error_responses
@@ -29,6 +28,7 @@ from sudoless.server.api.models import (
     SlaRequest,
 )
 from sudoless.server.run_options import check_redefinitions
+from sudoless.store import projects as queries
 
 router = APIRouter(tags=["schedules"])
 

@@ -13,8 +13,6 @@ from pydantic import BaseModel, Field
 
 from sudoless.accounts import Permission
 from sudoless.errors import NotFoundError
-from sudoless.flows.store import projects as queries
-from sudoless.flows.store.triggers import InstanceRow
 from sudoless.flows.triggers.instances import TriggerInfo
 from sudoless.server.ajax.flow_trigger import FLOW_TRIGGER
 from sudoless.server.ajax.flow_trigger_instance import FLOW_TRIGGER_INSTANCE
@@ -23,6 +21,8 @@ from sudoless.server.api.errors import error_responses
 from sudoless.server.api.flows import FlowName
 from sudoless.server.api.models import Millis
 from sudoless.server.api.projects import ProjectName
+from sudoless.store import projects as queries
+from sudoless.store.triggers import InstanceRow
 
 router = APIRouter(tags=["triggers"])
 

@@ -10,12 +10,12 @@ from fastapi import Path as PathParam
 
 from sudoless.accounts import Permission
 from sudoless.errors import InputError, NotFoundError, StateError
-from sudoless.flows.store import projects as queries
 from sudoless.server.api.context import Caller, CallerDep
 from sudoless.server.api.errors import error_responses
 from sudoless.server.api.login import user_info
 from sudoless.server.api.models import PATH_NAME, GrantRequest, PasswordRequest, UserCreate, UserGrant, UserInfo
 from sudoless.server.api.projects import ProjectName
+from sudoless.store import projects as queries
 
 router = APIRouter(prefix="/users", tags=["users"])
 

@@ -15,11 +15,11 @@ from starlette.responses import Response
 from sudoless.accounts import Permission, random_password
 from sudoless.accounts.backends import group_roles
 from sudoless.errors import SudolessError
-from sudoless.flows.store import history
-from sudoless.flows.store import projects as project_queries
 from sudoless.server.dispatch import GET, POST, Call, Route
 from sudoless.server.ui.projects import readable_project_ids
 from sudoless.server.ui.web import redirect, render
+from sudoless.store import history
+from sudoless.store import projects as project_queries
 
 __all__ = ["ROUTES"]
 

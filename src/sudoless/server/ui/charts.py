@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Status
-from sudoless.flows.store.history import Run
+from sudoless.store.history import Run
 
 __all__ = ["Bar", "Rate", "run_bars", "success_rates"]
 

@@ -10,7 +10,7 @@ millisecond as the last one seen (or by an executor whose clock lags a little) s
 
 Logs are read by byte range: the page asks for 64 KB at an offset (or the last 64 KB), and a running
 job's log is followed by asking for what lies after the last byte shown. A range is found with two
-index seeks whatever the size of the log (:func:`sudoless.flows.store.history.read_log_range`).
+index seeks whatever the size of the log (:func:`sudoless.store.history.read_log_range`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from starlette.responses import Response, StreamingResponse
 
 from sudoless.flows.model import TERMINAL_FLOW, FailureAction, Status
 from sudoless.flows.notify.history import execution_notifications
-from sudoless.flows.store import JobRunRecord, history
-from sudoless.flows.store import projects as project_queries
 from sudoless.flows.why import why_not_run
 from sudoless.server.ajax.execution_view import utf8_range
 from sudoless.server.ajax.executor import EXECUTOR
@@ -35,6 +33,8 @@ from sudoless.server.run_options import configured_failure_action
 from sudoless.server.ui.flows import layout_json
 from sudoless.server.ui.projects import PAGE_SIZE, page_number, readable_project_ids
 from sudoless.server.ui.web import api_permission, data, locate_execution, page_url, render
+from sudoless.store import JobRunRecord, history
+from sudoless.store import projects as project_queries
 
 __all__ = ["ROUTES"]
 

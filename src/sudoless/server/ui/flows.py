@@ -11,9 +11,6 @@ from typing import Any
 
 from starlette.responses import Response
 
-from sudoless.flows.store import history
-from sudoless.flows.store import projects as project_queries
-from sudoless.flows.store.projects import FlowRecord
 from sudoless.server.ajax.executor import EXECUTOR
 from sudoless.server.ajax.manager import MANAGER
 from sudoless.server.dispatch import GET, Call, Route
@@ -22,6 +19,9 @@ from sudoless.server.ui import charts
 from sudoless.server.ui.layout import layout_flow
 from sudoless.server.ui.projects import abilities, current_flows
 from sudoless.server.ui.web import api_permission, data, error_page, locate_project, page_url, render, ui_of
+from sudoless.store import history
+from sudoless.store import projects as project_queries
+from sudoless.store.projects import FlowRecord
 
 __all__ = ["ROUTES", "job_tree", "layout_json"]
 

@@ -16,13 +16,13 @@ from starlette.responses import Response
 from sudoless.accounts import Permission
 from sudoless.accounts.permissions import allows
 from sudoless.flows import projects as lifecycle
-from sudoless.flows.store import history
-from sudoless.flows.store import projects as project_queries
-from sudoless.flows.store.projects import FlowRecord, ProjectRecord
 from sudoless.server.ajax.manager import MANAGER
 from sudoless.server.dispatch import GET, POST, Call, Route
 from sudoless.server.ui import charts
 from sudoless.server.ui.web import api_permission, locate_project, page_url, redirect, render
+from sudoless.store import history
+from sudoless.store import projects as project_queries
+from sudoless.store.projects import FlowRecord, ProjectRecord
 
 __all__ = ["ROUTES", "readable_project_ids"]
 

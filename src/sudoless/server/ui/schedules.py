@@ -16,12 +16,12 @@ from starlette.responses import Response
 
 from sudoless.errors import InputError
 from sudoless.flows.schedule import CronExpression
-from sudoless.flows.store import history
-from sudoless.flows.store import projects as project_queries
 from sudoless.server.ajax.schedule import SCHEDULE
 from sudoless.server.dispatch import GET, POST, Call, Route
 from sudoless.server.ui.projects import readable_project_ids
 from sudoless.server.ui.web import api_permission, data, locate_schedule, page_url, redirect, render
+from sudoless.store import history
+from sudoless.store import projects as project_queries
 
 __all__ = ["ROUTES", "preview"]
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from sudoless.errors import NotFoundError, StateError
-from sudoless.flows.store import projects as project_queries
 from sudoless.server.ajax.flow_trigger import FLOW_TRIGGER
 from sudoless.server.ajax.flow_trigger_instance import FLOW_TRIGGER_INSTANCE
 from sudoless.server.dispatch import GET, POST, Call, Route, Target
 from sudoless.server.ui.projects import readable_project_ids
 from sudoless.server.ui.web import api_permission, error_page, locate_project, page_url, redirect, render
+from sudoless.store import projects as project_queries
 
 __all__ = ["ROUTES"]
 

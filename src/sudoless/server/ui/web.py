@@ -33,12 +33,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from sudoless.accounts import Permission
 from sudoless.errors import NotFoundError
 from sudoless.flows.model import Status
-from sudoless.flows.store import projects as project_queries
 from sudoless.server import flash, sessions
 from sudoless.server.dispatch import Call, Route, Services, Servlet, Target, answer
 from sudoless.server.headers import SECURITY_HEADERS
 from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
 from sudoless.server.ui.layout import Layout
+from sudoless.store import projects as project_queries
 
 __all__ = ["Ui", "api_permission", "data", "endpoint", "error_page", "format_duration", "locate_execution",
            "locate_project", "locate_schedule", "page_url", "render"]

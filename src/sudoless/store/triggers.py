@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from sudoless.flows.model import Status
-from sudoless.flows.store import tables as t
+from sudoless.store import tables as t
 
 if TYPE_CHECKING:
-    from sudoless.flows.store import Store
+    from sudoless.store import Store
 
 __all__ = ["DependencyRow", "InstanceRow", "TriggerQueries", "TriggerRow"]
 
@@ -73,7 +73,7 @@ class InstanceRow:
 
 
 class TriggerQueries:
-    """Trigger queries of one :class:`~sudoless.flows.store.Store`."""
+    """Trigger queries of one :class:`~sudoless.store.Store`."""
 
     def __init__(self, store: Store) -> None:
         self.store = store

@@ -1,4 +1,4 @@
-"""The read queries of the history views (web UI) beyond :class:`~sudoless.flows.store.Store`: filtered and paged
+"""The read queries of the history views (web UI) beyond :class:`~sudoless.store.Store`: filtered and paged
 execution history, per-flow outcome counts, recent runs of a flow, project versions.
 
 Each one is a single indexed statement (``ix_executions_flow`` on project, flow and submit time; the
@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from sudoless.flows.model import TERMINAL_FLOW, Status
-from sudoless.flows.store import ExecutionRecord, Store
-from sudoless.flows.store import tables as t
-from sudoless.flows.store.projects import ProjectRecord, VersionRecord
+from sudoless.store import ExecutionRecord, Store
+from sudoless.store import tables as t
+from sudoless.store.projects import ProjectRecord, VersionRecord
 
 __all__ = ["History", "HistoryFilter", "Run", "active_project_ids", "count_events", "execution_history",
            "flow_outcomes", "granted_project_ids", "last_execution", "last_executions", "log_size", "project_page",

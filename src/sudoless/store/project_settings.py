@@ -2,7 +2,7 @@
 
 Azkaban keeps these on its project object (proxy users, ``Flow.isLocked``) and in ``project_properties``
 (``<job>.jor`` files); here they are three small tables. Functions take the
-:class:`~sudoless.flows.store.Store`; the rules (who may add a proxy user, what a lock blocks, how an
+:class:`~sudoless.store.Store`; the rules (who may add a proxy user, what a lock blocks, how an
 override applies) live in :mod:`sudoless.flows.projects` and :mod:`sudoless.flows.executions`.
 """
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from sudoless.flows.store import Store
-from sudoless.flows.store import tables as t
-from sudoless.flows.store.accounts import _upsert
+from sudoless.store import Store
+from sudoless.store import tables as t
+from sudoless.store.accounts import _upsert
 
 __all__ = ["FlowLock", "SandboxGrants", "add_proxy_user", "flow_lock", "flow_locks", "job_override", "job_overrides",
            "proxy_users", "remove_proxy_user", "sandbox_grants", "set_flow_lock", "set_job_override",

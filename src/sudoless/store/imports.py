@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from sudoless.flows.store import tables as t
+from sudoless.store import tables as t
 
 if TYPE_CHECKING:
-    from sudoless.flows.store import Store
+    from sudoless.store import Store
 
 __all__ = ["add_events", "create_imported_project", "imported", "insert_executions", "record_import",
            "set_project_times", "set_version_time"]

@@ -14,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sudoless.flows.store import Store
-from sudoless.flows.store import tables as t
+from sudoless.store import Store
+from sudoless.store import tables as t
 
 __all__ = ["AccountRecords", "Definitions", "UserRecord", "definitions_of", "user_record"]
 

@@ -25,13 +25,13 @@ from sqlalchemy.engine import Connection
 
 from sudoless.errors import NotFoundError, StoreError
 from sudoless.flows.model import TERMINAL_FLOW, Status
-from sudoless.flows.store import tables as t
-from sudoless.flows.store.engine import create_engine, migrate
+from sudoless.store import tables as t
+from sudoless.store.engine import create_engine, migrate
 
 if TYPE_CHECKING:
     from sudoless.config import Settings
-    from sudoless.flows.store.schedules import ScheduleQueries
-    from sudoless.flows.store.triggers import TriggerQueries
+    from sudoless.store.schedules import ScheduleQueries
+    from sudoless.store.triggers import TriggerQueries
 
 __all__ = ["ExecutionRecord", "JobRunRecord", "Store", "now_ms"]
 
@@ -111,15 +111,15 @@ class Store:
 
     @cached_property
     def schedules(self) -> ScheduleQueries:
-        """Schedule rows and SLA bookkeeping (:mod:`sudoless.flows.store.schedules`)."""
-        from sudoless.flows.store.schedules import ScheduleQueries
+        """Schedule rows and SLA bookkeeping (:mod:`sudoless.store.schedules`)."""
+        from sudoless.store.schedules import ScheduleQueries
 
         return ScheduleQueries(self)
 
     @cached_property
     def triggers(self) -> TriggerQueries:
-        """Flow triggers, their instances and dependencies (:mod:`sudoless.flows.store.triggers`)."""
-        from sudoless.flows.store.triggers import TriggerQueries
+        """Flow triggers, their instances and dependencies (:mod:`sudoless.store.triggers`)."""
+        from sudoless.store.triggers import TriggerQueries
 
         return TriggerQueries(self)
 

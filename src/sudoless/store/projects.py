@@ -1,7 +1,7 @@
 """Queries on projects beyond upload and run: lookup, listing, deletion, the audit log, execution paging,
 stored archives and the executor table, as the HTTP API needs them.
 
-Functions take the :class:`~sudoless.flows.store.Store` they work on; like the rest of the package they
+Functions take the :class:`~sudoless.store.Store` they work on; like the rest of the package they
 use SQLAlchemy Core with bound parameters only.
 """
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from sudoless.errors import StateError
 from sudoless.flows.model import TERMINAL_FLOW, Status
-from sudoless.flows.store import ExecutionRecord, Store, _execution
-from sudoless.flows.store import tables as t
+from sudoless.store import ExecutionRecord, Store, _execution
+from sudoless.store import tables as t
 
 __all__ = [
     "EventRecord", "ExecutorRecord", "FlowRecord", "ProjectRecord", "VersionRecord", "add_event",

@@ -22,8 +22,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sudoless.flows.store import Store
-from sudoless.flows.store import tables as t
+from sudoless.store import Store
+from sudoless.store import tables as t
 
 #: rows are written back in statements of at most this many rows and about this many bytes, which stays
 #: well below MySQL's smallest max_allowed_packet (4 MiB) for the chunk tables.

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from sudoless.flows.model import TERMINAL_FLOW
-from sudoless.flows.store import Store
-from sudoless.flows.store import tables as t
+from sudoless.store import Store
+from sudoless.store import tables as t
 
 __all__ = ["delete_logs", "logs_ended_before"]
 

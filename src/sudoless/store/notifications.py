@@ -1,6 +1,6 @@
 """The SQL of the notification queue: enqueue, claim due rows, record attempts, read them back.
 
-Reached through these functions with the :class:`~sudoless.flows.store.Store`; what a notification says and
+Reached through these functions with the :class:`~sudoless.store.Store`; what a notification says and
 how it is sent live in :mod:`sudoless.flows.notify`. A row is claimed with a conditional UPDATE that moves it
 from ``pending`` (or from a ``sending`` whose lease ran out: its sender died) to ``sending`` under a token
 of the claimer's own; the database re-checks the condition on the row it locks, so of several senders on one
@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sudoless.flows.store import Store
-from sudoless.flows.store import tables as t
+from sudoless.store import Store
+from sudoless.store import tables as t
 
 __all__ = ["AttemptRecord", "NewNotification", "NotificationRecord", "attempts", "claim_due", "enqueue",
            "for_execution", "next_due", "record_attempt", "unsent_count"]

@@ -179,7 +179,7 @@ def _create_fresh(engine: Engine) -> bool:
     the database is not empty once the write lock is held (another process got there first, or the file
     holds tables of some other origin).
     """
-    from sudoless.flows.store.tables import metadata
+    from sudoless.store.tables import metadata
 
     with engine.connect() as connection:
         connection.info["write"] = True

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sudoless.flows.model import TERMINAL_FLOW, Status
-from sudoless.flows.store import tables as t
+from sudoless.store import tables as t
 
 if TYPE_CHECKING:
-    from sudoless.flows.store import ExecutionRecord, Store
+    from sudoless.store import ExecutionRecord, Store
 
 __all__ = ["ProjectFlows", "ScheduleQueries", "ScheduleRow"]
 
@@ -59,7 +59,7 @@ class ProjectFlows:
 
 
 class ScheduleQueries:
-    """Schedule and SLA queries of one :class:`~sudoless.flows.store.Store`."""
+    """Schedule and SLA queries of one :class:`~sudoless.store.Store`."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -169,7 +169,7 @@ class ScheduleQueries:
 
     def sla_candidates(self, finished_since: int) -> list[ExecutionRecord]:
         """Executions that carry SLA rules and are unfinished, or finished at or after ``finished_since``."""
-        from sudoless.flows.store import _execution
+        from sudoless.store import _execution
 
         e = t.executions
         # "Unfinished" spelt as the statuses it means, and no ORDER BY: both halves of the OR are then

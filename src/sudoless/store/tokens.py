@@ -7,9 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sudoless.flows.store import Store
-from sudoless.flows.store import tables as t
-from sudoless.flows.store.accounts import Definitions, UserRecord, definitions_of, user_record
+from sudoless.store import Store
+from sudoless.store import tables as t
+from sudoless.store.accounts import Definitions, UserRecord, definitions_of, user_record
 
 __all__ = ["TokenRecord", "TokenRecords"]
 
