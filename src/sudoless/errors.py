@@ -14,6 +14,7 @@ subprocesses, Spark workers), so each one keeps its message in ``args`` and stay
     │   ├── ProjectError           an Azkaban project does not load (the reason Azkaban would give)
     │   │   └── ArchiveError       an unsafe or oversized zip
     │   ├── ConditionError         a ``condition`` expression is invalid
+    │   ├── FleetSizeError         the number of dispatchers cannot serve the locations within the limits
     │   └── SubstitutionError      ``${name}`` cannot be resolved (cycle or undefined)
     ├── NotFoundError              a project, flow, execution or job that does not exist
     ├── AuthError                  wrong user name or password, or no valid session
@@ -23,7 +24,9 @@ subprocesses, Spark workers), so each one keeps its message in ``args`` and stay
     │   ├── FlowLockedError        the flow is locked (``setFlowLock``): it neither runs nor is scheduled
     │   └── DaemonError            a server we start (MySQL, Spark master or worker) did not start or stop
     ├── StoreError                 the database cannot be reached or migrated
-    └── JobError                   a job could not be started (bad command, missing job type); exit 1
+    ├── JobError                   a job could not be started (bad command, missing job type); exit 1
+    └── CheckFailed                a command ran and what it checked is not fine (a flow failed, a server is
+                                   not running, a cipher not solved with confidence); exit 1
 """
 
 from __future__ import annotations
@@ -76,6 +79,12 @@ class ConditionError(InputError):
     """A ``condition`` expression is invalid (Azkaban's "Invalid condition for ..." messages)."""
 
 
+class FleetSizeError(InputError):
+    """A routing problem's number of dispatchers cannot serve its locations within the limits (too few for the
+    maximum stops or the capacity, too many for the minimum stops). ``routes check`` takes the fleet size from
+    the solution's routes unless ``-k`` gives it, so it adds where the number came from to this error only."""
+
+
 class SubstitutionError(InputError):
     """A ``${name}`` reference is circular or undefined when a job's properties are resolved."""
 
@@ -102,7 +111,7 @@ class StateError(SudolessError):
 
 class DaemonError(StateError):
     """A background server sudoless starts did not start or stop; ``log_tail`` holds the end of its log, which
-    the command line shows under the one-line message because the cause is almost always written there."""
+    the command line shows above the one-line message because the cause is almost always written there."""
 
     def __init__(self, message: str, log_tail: str = "") -> None:
         super().__init__(message, log_tail)
@@ -124,3 +133,18 @@ class JobError(SudolessError):
     """A job could not be started or run; the job itself ends FAILED."""
 
     exit_code = 1
+
+
+class CheckFailed(SudolessError):
+    """A command ran and its verdict is "not fine": a flow that did not succeed, a server that is not running, a
+    plan that breaks a limit, a decryption with low confidence. The command has printed its result (text or
+    ``--json``) first; the message, when there is one, is the one line on stderr that says why.
+
+    ``exit_code`` is 1, the "thing checked is not fine" of the CLI contract (as ``systemctl is-active``,
+    ``pg_ctl status``); ``flow validate`` uses 2 because what it checks is the user's input, and ``spark
+    submit`` passes the driver's own code through.
+    """
+
+    def __init__(self, message: str = "", exit_code: int = 1) -> None:
+        super().__init__(message, exit_code)
+        self.exit_code = exit_code

@@ -48,6 +48,16 @@ class Cli:
     def json(self, args: str, home: str | None = None) -> Any:
         return json.loads(self.ok(f"{args} --json", home).stdout)
 
+    def status(self, home: str | None = None) -> Any:
+        """``mysql status --json``: exit 0 when the server runs, 1 when it is stopped or crashed (the CLI
+        contract, as ``systemctl is-active``); the document either way."""
+        args = "mysql status --json"
+        result = self(args, home)
+        document = json.loads(result.stdout)
+        expected = 0 if document["state"] == "running" else 1
+        assert result.returncode == expected, explain(f"sudoless {args} ({document['state']})", result)
+        return document
+
     def fails(self, args: str, home: str | None = None) -> str:
         """The one line a user error prints; asserts exit code 2 and nothing else on stderr."""
         result = self(args, home)

@@ -59,7 +59,7 @@ def running(cli: Cli) -> Iterator[dict[str, Any]]:
     created = cli.json("mysql init")
     assert created["server"] == "/usr/sbin/mariadbd" or Path(created["server"]).name in ("mariadbd", "mysqld")
     cli.ok("mysql start")
-    yield cli.json("mysql status")
+    yield cli.status()
     cli("mysql stop")
 
 
@@ -137,7 +137,7 @@ def test_data_survives_a_clean_restart_and_kill_9(cli: Cli, running: dict[str, A
 
     stopped = cli.json("mysql stop")
     assert stopped["method"] == "SHUTDOWN", stopped
-    assert cli.json("mysql status")["state"] == "stopped"
+    assert cli.status()["state"] == "stopped"
     assert "is not running" in cli.ok("mysql stop").stdout
 
     started = cli.json("mysql start")
@@ -149,7 +149,7 @@ def test_data_survives_a_clean_restart_and_kill_9(cli: Cli, running: dict[str, A
 
     os.kill(started["pid"], signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while cli.json("mysql status")["state"] != "crashed":
+    while cli.status()["state"] != "crashed":
         assert time.monotonic() < deadline, "status never reported the killed server as crashed"
         time.sleep(0.2)
     restarted = cli.ok("mysql start")
@@ -162,7 +162,7 @@ def test_data_survives_a_clean_restart_and_kill_9(cli: Cli, running: dict[str, A
     stopped = cli.json("mysql stop")
     assert stopped["method"] == "SHUTDOWN"
     (cli.user.home / ".sudoless/mysql/default/run/mysqld.pid").write_text("1\n")
-    assert cli.json("mysql status")["state"] == "crashed"
+    assert cli.status()["state"] == "crashed"
     assert "stale pid file" in cli.ok("mysql start").stderr
 
 
@@ -177,7 +177,7 @@ def test_second_start_fails_at_once(cli: Cli, running: dict[str, Any]) -> None:
     began = time.monotonic()
     message = cli.fails("mysql start")
     assert f"is already running (pid {pid}" in message and time.monotonic() - began < 10
-    assert cli.json("mysql status")["pid"] == int(pid)
+    assert cli.status()["pid"] == int(pid)
 
 
 def test_flow_store_suite_passes_against_the_instance(cli: Cli, running: dict[str, Any]) -> None:

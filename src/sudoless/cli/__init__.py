@@ -1,7 +1,14 @@
 """``sudoless``: the command line. Each group lives in its own module; none holds logic of its own.
 
-Errors a user can cause print one line on stderr and exit 2 (usage and input) or 1 (the work failed);
-only a bug shows a traceback.
+The contract every command keeps (docs/cli.md; ``tests/cli/test_contract.py`` walks the command tree and
+checks it for each one):
+
+- a command that prints a result takes ``--json`` and then prints exactly one JSON document on stdout;
+- exit 0 when it did what was asked, 1 when it ran and what it checked is not fine (a flow that did not
+  succeed, a server that is not running, a decryption with low confidence: :class:`~sudoless.errors.CheckFailed`),
+  2 for a usage or input error;
+- a command returns or raises a :class:`~sudoless.errors.SudolessError`; :func:`run` alone turns either into
+  an exit code and at most one line on stderr (only a bug shows a traceback), and :func:`main` alone exits.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import Any
 import click
 
 from sudoless.config import Settings, load_settings
-from sudoless.errors import SudolessError
+from sudoless.errors import DaemonError, SudolessError
 
 
 def settings_from(db: str | None) -> Settings:
@@ -69,13 +76,39 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
-class _Group(click.Group):
+class _NamesItsCommand:
+    """Click's parser raises some usage errors (an option given without its value) without their context, so
+    that :func:`usage_line` could not name the command; this attaches it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)  # type: ignore[misc, no-any-return]
+        except click.UsageError as exc:
+            if exc.ctx is None:
+                exc.ctx = ctx
+            raise
+
+
+class Command(_NamesItsCommand, click.Command):
+    """Every ``sudoless`` command (``@group.command()`` makes one)."""
+
+
+class Group(_NamesItsCommand, click.Group):
+    """Every ``sudoless`` command group (``@group.group()`` makes one); a group with its own parsing
+    (``sudoless pack``) subclasses it."""
+
+    command_class = Command
+    group_class = type  # the subgroups of a Group are Groups too
+
+
+class _Group(Group):
+    """The root group: a workload whose extra is missing fails with the pip line."""
+
+    group_class = Group  # not _Group: the extra's error names the top-level command group
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except SudolessError as exc:
-            click.echo(f"sudoless: {exc}", err=True)
-            sys.exit(exc.exit_code)
         except ImportError as exc:  # a workload whose extra is not installed: name the pip line, not a traceback
             from sudoless.extras import explain
 
@@ -83,8 +116,7 @@ class _Group(click.Group):
             error = explain(exc, f"'sudoless {name}'", name)
             if error is None:
                 raise
-            click.echo(f"sudoless: {error}", err=True)
-            sys.exit(error.exit_code)
+            raise error from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,19 +156,46 @@ def usage_line(exc: click.ClickException) -> str:
     return f"{ctx.command_path}: {message} (see '{ctx.command_path} --help')"
 
 
-def main() -> None:
-    """The ``sudoless`` entry point: click in non-standalone mode, so that its errors print one line."""
+def report(error: SudolessError) -> int:
+    """Print ``error`` as the CLI's one line on stderr and return its exit code.
+
+    A :class:`~sudoless.errors.CheckFailed` without a message prints nothing: the command's result (a table, a
+    JSON document) has said it. A daemon that did not start shows the end of its log first, where the cause
+    almost always is, so that the one line stays the last.
+    """
+    if isinstance(error, DaemonError) and error.log_tail:
+        click.echo("\n".join(f"  | {line}" for line in error.log_tail.splitlines()), err=True)
+    message = str(error)
+    if message:
+        click.echo(f"sudoless: {message}", err=True)
+    return error.exit_code
+
+
+def run(args: list[str] | None = None) -> int:
+    """Run one ``sudoless`` command line (default: the process's arguments) and return its exit code.
+
+    The one place where outcomes become exit codes: click in non-standalone mode, so that its usage errors
+    print one line (exit 2), and every :class:`~sudoless.errors.SudolessError` a command raises goes through
+    :func:`report`. Commands return nothing; an int from click is the code of a ``ctx.exit`` (``--help``,
+    ``--version``).
+    """
     register_commands()
     try:
-        code = cli.main(prog_name="sudoless", standalone_mode=False)
+        code = cli.main(args=args, prog_name="sudoless", standalone_mode=False)
     except _NO_ARGS_IS_HELP as exc:
         exc.show()  # a group called without a command: its help is the answer, not an error line
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.ClickException as exc:
         click.echo(usage_line(exc), err=True)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.Abort:
         click.echo("sudoless: aborted", err=True)
-        sys.exit(1)
-    # Commands return nothing; an int is the code of a ``ctx.exit`` (``--help``, ``--version``).
-    sys.exit(code if isinstance(code, int) else 0)
+        return 1
+    except SudolessError as exc:
+        return report(exc)
+    return code if isinstance(code, int) else 0
+
+
+def main() -> None:
+    """The ``sudoless`` entry point; the only place the command line exits."""
+    sys.exit(run())

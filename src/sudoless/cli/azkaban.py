@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
+from sudoless.errors import CheckFailed
 
 
 @cli.group("azkaban")
@@ -62,4 +62,4 @@ def import_cmd(source_url: str, password_file: Path | None, users_file: Path | N
         for line in report.lines():
             click.echo(line)
     if report.conflicts and on_conflict == "fail":
-        sys.exit(1)
+        raise CheckFailed()  # the report names each conflict and the --on-conflict that resolves it

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
-from sudoless.errors import InputError
+from sudoless.errors import CheckFailed, InputError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -50,8 +50,9 @@ def _describe(project: Project) -> dict[str, Any]:
 def validate(path: Path, as_json: bool) -> None:
     """Check a project folder or zip the way an upload to Azkaban would.
 
-    An invalid project prints one line per problem (file, line where known, reason) and exits 2; with
-    ``--json`` the same problems are a document on stdout (``valid: false``) instead.
+    An invalid project prints one line per problem (file, line where known, reason) and exits 2 (what is
+    checked is the user's input); with ``--json`` the same problems are a document on stdout (``valid: false``)
+    instead.
     """
     from sudoless.errors import ProjectError, SudolessError
     from sudoless.flows.formats import Problem, load_project
@@ -66,7 +67,7 @@ def validate(path: Path, as_json: bool) -> None:
         else:
             for problem in problems:
                 click.echo(f"sudoless: {problem}", err=True)
-        sys.exit(exc.exit_code)
+        raise CheckFailed(exit_code=exc.exit_code) from None
     if as_json:
         emit_json({"valid": True, **_describe(project), "warnings": list(project.warnings)})
         return
@@ -163,7 +164,8 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
     status = _run_with_display(store, settings, exec_id, live=not as_json and sys.stderr.isatty())
     _send_notifications(store, settings, exec_id)
     _report(store, exec_id, as_json)
-    sys.exit(0 if status == Status.SUCCEEDED else 1)
+    if status != Status.SUCCEEDED:
+        raise CheckFailed()
 
 
 def _send_notifications(store: Store, settings: Any, exec_id: int) -> None:
@@ -359,13 +361,17 @@ def _log_done(store: Store, exec_id: int, job: str, attempt: int) -> bool:
 @click.argument("exec_id", type=int)
 @click.argument("action", type=click.Choice(["cancel", "pause", "resume", "retry-failed"]))
 @db_option
-def control_cmd(exec_id: int, action: str, db: str | None) -> None:
+@json_option
+def control_cmd(exec_id: int, action: str, db: str | None, as_json: bool) -> None:
     """Cancel, pause, resume a running execution, or retry its failed jobs while it is FAILED_FINISHING."""
     from sudoless.flows.executions import control
     from sudoless.store import store_for
 
     store = store_for(settings_from(db))
     control(store, exec_id, action.replace("-", "_"))
+    if as_json:
+        emit_json({"execid": exec_id, "action": action, "requested": True})
+        return
     click.echo(f"execution {exec_id}: {action} requested")
 
 
@@ -395,7 +401,8 @@ def restart(exec_id: int, params: tuple[str, ...], db: str | None, as_json: bool
     status = _run_with_display(store, settings, new_id, live=not as_json and sys.stderr.isatty())
     _send_notifications(store, settings, new_id)
     _report(store, new_id, as_json)
-    sys.exit(0 if status == Status.SUCCEEDED else 1)
+    if status != Status.SUCCEEDED:
+        raise CheckFailed()
 
 
 @cli.command()

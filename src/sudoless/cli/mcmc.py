@@ -14,7 +14,7 @@ import click
 
 from sudoless.cli import cli, emit_json, json_option
 from sudoless.config import load_settings
-from sudoless.errors import InputError
+from sudoless.errors import CheckFailed, InputError
 
 CONFIDENT = 0.5
 
@@ -151,14 +151,16 @@ def decipher(source: str, time_limit: float, seed: int, kind: str, model_path: P
                    "evaluations": solution.evaluations, "seconds": solution.seconds, "solved": solved})
     else:
         click.echo(solution.plaintext, nl=not solution.plaintext.endswith("\n"))
-        if not solved and not solution.converged and solution.consensus < CONSENSUS:
-            click.echo(f"sudoless: low confidence ({solution.confidence:.2f}): the time limit ended the search "
-                       f"before it converged; its chains agree on {solution.consensus:.0%} of the letters; a "
-                       "longer --time-limit may help", err=True)
-        elif not solved:
-            click.echo(f"sudoless: low confidence ({solution.confidence:.2f}); the text may be too short or not "
-                       "in the model's language", err=True)
-    sys.exit(0 if solved else 1)
+    if solved:
+        return
+    if as_json:  # the document says it (solved, confidence, converged, consensus)
+        raise CheckFailed()
+    if not solution.converged and solution.consensus < CONSENSUS:
+        raise CheckFailed(f"low confidence ({solution.confidence:.2f}): the time limit ended the search before it "
+                          f"converged; its chains agree on {solution.consensus:.0%} of the letters; a longer "
+                          "--time-limit may help")
+    raise CheckFailed(f"low confidence ({solution.confidence:.2f}); the text may be too short or not in the "
+                      "model's language")
 
 
 @cli.group()

@@ -14,9 +14,10 @@ import click
 
 from sudoless.cli import cli, emit_json, json_option
 from sudoless.config import Settings, load_settings
-from sudoless.errors import InputError, NotFoundError, StateError
+from sudoless.errors import CheckFailed, InputError, NotFoundError, StateError
 
 if TYPE_CHECKING:
+    from sudoless.mysql.control import Status
     from sudoless.mysql.install import Installed
 
 name_option = click.option("-n", "--name", default="default", show_default=True, metavar="NAME",
@@ -153,15 +154,10 @@ def init(name: str, basedir: Path | None, datadir: Path | None, port: int | None
 @json_option
 def start(name: str, port: int | None, timeout: float, as_json: bool) -> None:
     """Start the server; returns when it accepts connections."""
-    from sudoless.mysql import ServerError, instance_status, start_instance
+    from sudoless.mysql import instance_status, start_instance
 
     settings = _settings()
-    try:
-        started = start_instance(settings, name, port=port, timeout=timeout)
-    except ServerError as exc:
-        if exc.log_tail:
-            click.echo("\n".join(f"  | {line}" for line in exc.log_tail.splitlines()), err=True)
-        raise
+    started = start_instance(settings, name, port=port, timeout=timeout)
     for note in started.notes:
         _note(note)
     current = instance_status(settings, name)
@@ -198,10 +194,18 @@ def stop(name: str, timeout: float, as_json: bool) -> None:
 @name_option
 @json_option
 def status(name: str, as_json: bool) -> None:
-    """Whether the server runs, and its pid, port, socket, version, uptime and data size."""
+    """Whether the server runs, and its pid, port, socket, version, uptime and data size. Exits 1 when it is
+    not running (stopped or crashed), as ``systemctl is-active`` and ``pg_ctl status`` do, with the status
+    printed all the same."""
     from sudoless.mysql import instance_status
 
     current = instance_status(_settings(), name)
+    _show_status(current, as_json)
+    if current.state != "running":
+        raise CheckFailed()
+
+
+def _show_status(current: Status, as_json: bool) -> None:
     if as_json:
         emit_json(current.to_json())
         return

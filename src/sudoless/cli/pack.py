@@ -4,17 +4,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from sudoless.clean import human_size
-from sudoless.cli import cli, emit_json, json_option
+from sudoless.cli import Group, cli, emit_json, json_option
 from sudoless.config import load_settings
+from sudoless.errors import CheckFailed
 
 
-class _PackGroup(click.Group):
+class _PackGroup(Group):
     """``sudoless pack [VENV] -o FILE`` packs; ``sudoless pack verify FILE`` verifies. A first argument that is
     not a subcommand is the venv to pack."""
 
@@ -116,4 +116,5 @@ def verify(archive: Path, as_json: bool) -> None:
             click.echo(f"  {name}: {error}")
         for name, target in report.external.items():
             click.echo(f"  link {name} -> {target} leaves the archive: the target must exist on every executor")
-    sys.exit(0 if report.ok else 1)
+    if not report.ok:
+        raise CheckFailed()

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from sudoless.cli import cli, emit_json, json_option
-from sudoless.errors import InputError
+from sudoless.errors import CheckFailed, FleetSizeError, InputError
 
 
 @cli.group()
@@ -156,7 +156,7 @@ def solve(
             err=True,
         )
     if not report.feasible:
-        raise SystemExit(1)
+        raise CheckFailed()
 
 
 @routes.command("check")
@@ -239,11 +239,9 @@ def check_command(
             max_distance=max_distance,
             **limits,
         )
-    except InputError as exc:
-        if "dispatchers" not in str(exc):  # a file or field error: nothing to do with the fleet size
-            raise
+    except FleetSizeError as exc:
         where = "-k" if dispatchers is not None else f"the {fleet} routes of {solution}"
-        raise InputError(f"{exc} (fleet size from {where})") from None
+        raise FleetSizeError(f"{exc} (fleet size from {where})") from None
     routes_found = locate(stops, problem, solution)
     report = check(problem, routes_found, plan=plan)
     if as_json:
@@ -257,4 +255,4 @@ def check_command(
         for line in report.violations:
             click.echo(f"violation: {line}")
     if not report.feasible:
-        raise SystemExit(1)
+        raise CheckFailed()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from sudoless.cli import cli, db_option, settings_from
+from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
 from sudoless.config import ensure_home
 from sudoless.errors import InputError
 
@@ -77,6 +77,9 @@ def server(host: str, port: int | None, use_https: bool, cert: Path | None, key:
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
+    """SIGTERM's handler: unwinds ``serve`` as a clean stop (a forked HTTP worker turns SystemExit into its
+    exit status; KeyboardInterrupt would read as a crash there). Not a command's outcome, so it does not go
+    through :func:`sudoless.cli.run`."""
     raise SystemExit(0)
 
 
@@ -85,11 +88,15 @@ def _exit_quietly(signum: int, frame: object) -> None:
               help="Host name or address the certificate is for (repeatable); localhost and 127.0.0.1 "
                    "are always included.")
 @click.option("--force", is_flag=True, help="Replace an existing certificate.")
-def cert(hosts: tuple[str, ...], force: bool) -> None:
+@json_option
+def cert(hosts: tuple[str, ...], force: bool, as_json: bool) -> None:
     """Make a self-signed TLS certificate and key (PEM) in SUDOLESS_HOME/tls for 'sudoless server --https'."""
     from sudoless.server.tls import make_self_signed
 
     settings = settings_from(None)
     ensure_home(settings)
     cert_path, key_path = make_self_signed(settings.home, hosts, overwrite=force)
+    if as_json:
+        emit_json({"certificate": str(cert_path), "key": str(key_path)})
+        return
     click.echo(f"certificate {cert_path}\nkey         {key_path} (mode 0600)")

@@ -11,6 +11,7 @@ import click
 
 from sudoless.cli import cli, emit_json, json_option
 from sudoless.config import load_settings
+from sudoless.errors import CheckFailed
 
 
 @cli.group()
@@ -37,15 +38,10 @@ def cluster() -> None:
 @json_option
 def cluster_start(workers: int, cores: int, memory: str, timeout: float, as_json: bool) -> None:
     """Start a master and workers; returns when every worker is registered."""
-    from sudoless.spark.cluster import ClusterError, start_cluster
+    from sudoless.spark.cluster import start_cluster
 
     began = time.monotonic()
-    try:
-        state = start_cluster(load_settings(), workers=workers, cores=cores, memory=memory, timeout=timeout)
-    except ClusterError as exc:
-        if exc.log_tail:
-            click.echo("\n".join(f"  | {line}" for line in exc.log_tail.splitlines()), err=True)
-        raise
+    state = start_cluster(load_settings(), workers=workers, cores=cores, memory=memory, timeout=timeout)
     seconds = time.monotonic() - began
     if as_json:
         emit_json({**state.to_json(), "seconds": round(seconds, 3)})
@@ -79,7 +75,8 @@ def cluster_stop(keep_work: bool, as_json: bool) -> None:
 @cluster.command("status")
 @json_option
 def cluster_status(as_json: bool) -> None:
-    """Whether the cluster runs, and its workers as the master reports them. Exit 1 when it is not running."""
+    """Whether the cluster runs, and its workers as the master reports them. Exits 1 when it is not running
+    (as ``systemctl is-active`` and ``pg_ctl status`` do), with the status printed all the same."""
     from sudoless.spark.cluster import cluster_status as status_of
 
     status = status_of(load_settings())
@@ -97,7 +94,8 @@ def cluster_status(as_json: bool) -> None:
                 f"  {worker['id']}  {worker['state']}  cores {worker['coresused']}/{worker['cores']}  "
                 f"memory {worker['memory']} MB"
             )
-    raise SystemExit(0 if status.running else 1)
+    if not status.running:
+        raise CheckFailed()
 
 
 def _conf_pairs(values: tuple[str, ...]) -> dict[str, str]:
@@ -195,4 +193,6 @@ def submit(
     if dry_run:
         click.echo(shlex.join(build_command(spec, settings).argv))
         return
-    raise SystemExit(run_app(spec, settings))
+    code = run_app(spec, settings)
+    if code != 0:  # spark-submit has printed why; its own code, as a script calling it would see it
+        raise CheckFailed(exit_code=code)

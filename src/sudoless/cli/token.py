@@ -67,7 +67,11 @@ def list_tokens(username: str, db: str | None, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--user", "username", required=True, help="Whose token.")
 @db_option
-def revoke(name: str, username: str, db: str | None) -> None:
+@json_option
+def revoke(name: str, username: str, db: str | None, as_json: bool) -> None:
     """Revoke a token at once: the next request with it is refused."""
     _accounts(db).tokens.revoke(username, name)
+    if as_json:
+        emit_json({"name": name, "user": username, "revoked": True})
+        return
     click.echo(f"token {name} of {username} revoked")

@@ -15,7 +15,7 @@ import click
 
 from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
 from sudoless.config import ensure_home
-from sudoless.errors import InputError, NotFoundError
+from sudoless.errors import CheckFailed, InputError, NotFoundError
 
 if TYPE_CHECKING:
     from sudoless.accounts import Accounts, Permission, User
@@ -96,12 +96,16 @@ def add(name: str, roles: tuple[str, ...], groups: tuple[str, ...], proxy_users:
 @click.argument("name")
 @password_stdin_option
 @db_option
-def passwd(name: str, password_stdin: bool, db: str | None) -> None:
+@json_option
+def passwd(name: str, password_stdin: bool, db: str | None, as_json: bool) -> None:
     """Set a user's password (their sessions end). Without a terminal, generates one and prints it once."""
     accounts = _accounts(db)
     accounts.get_user(name)
     password, generated = _read_password(password_stdin)
     accounts.set_password(name, password)
+    if as_json:
+        emit_json({"name": name, "changed": True, **({"password": password} if generated else {})})
+        return
     click.echo(f"password for {name} changed")
     if generated:
         click.echo(f"password for {name}: {password}")
@@ -110,9 +114,13 @@ def passwd(name: str, password_stdin: bool, db: str | None) -> None:
 @user.command("remove")
 @click.argument("name")
 @db_option
-def remove(name: str, db: str | None) -> None:
+@json_option
+def remove(name: str, db: str | None, as_json: bool) -> None:
     """Remove a user, their sessions and their project grants."""
     _accounts(db).remove_user(name)
+    if as_json:
+        emit_json({"name": name, "removed": True})
+        return
     click.echo(f"user {name} removed")
 
 
@@ -150,10 +158,8 @@ def refresh(db: str | None, as_json: bool) -> None:
                    "problem": done.problem or None})
     else:
         click.echo(f"{done.updated} updated, {done.disabled} disabled, {done.skipped} not checked")
-        if done.problem:
-            click.echo(f"sudoless: {done.problem}", err=True)
     if done.problem:
-        sys.exit(1)
+        raise CheckFailed("" if as_json else done.problem)  # the document has it as "problem"
 
 
 def _when(ms: int | None) -> str:

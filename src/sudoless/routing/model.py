@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from sudoless.errors import InputError
+from sudoless.errors import FleetSizeError, InputError
 
 DENSE_LIMIT = 4000
 EARTH_RADIUS_M = 6_371_008.8
@@ -80,7 +80,7 @@ class Problem:
         if n1 < 2:
             raise InputError(f"{self.name}: needs a depot and at least one location, got {n1} rows")
         if self.dispatchers < 1:
-            raise InputError(f"{self.name}: --dispatchers must be at least 1, got {self.dispatchers}")
+            raise FleetSizeError(f"{self.name}: --dispatchers must be at least 1, got {self.dispatchers}")
         if not self.ids:
             object.__setattr__(self, "ids", tuple(str(i) for i in range(n1)))
         if len(self.ids) != n1:
@@ -92,12 +92,12 @@ class Problem:
             raise InputError(f"{self.name}: max stops {self.max_stops} is below min stops {self.min_stops}")
         n = n1 - 1
         if self.max_stops is not None and self.max_stops * self.dispatchers < n:
-            raise InputError(
+            raise FleetSizeError(
                 f"{self.name}: {self.dispatchers} dispatchers x max {self.max_stops} stops "
                 f"cannot serve {n} locations; raise --max-stops or --dispatchers"
             )
         if self.min_stops * self.dispatchers > n:
-            raise InputError(
+            raise FleetSizeError(
                 f"{self.name}: {self.dispatchers} dispatchers x min {self.min_stops} stops needs "
                 f"{self.min_stops * self.dispatchers} locations, there are {n}"
             )
@@ -108,7 +108,7 @@ class Problem:
                 f"the capacity {self.capacity:g}"
             )
         if self.capacity is not None and float(self.demands.sum()) > self.capacity * self.dispatchers + 1e-9:
-            raise InputError(
+            raise FleetSizeError(
                 f"{self.name}: total demand {float(self.demands.sum()):g} exceeds {self.dispatchers} "
                 f"dispatchers x capacity {self.capacity:g}; add dispatchers"
             )
