@@ -13,12 +13,13 @@ checks it for each one):
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
 import pkgutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -76,29 +77,36 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
-class _NamesItsCommand:
+@contextlib.contextmanager
+def _naming(ctx: click.Context) -> Iterator[None]:
     """Click's parser raises some usage errors (an option given without its value) without their context, so
     that :func:`usage_line` could not name the command; this attaches it."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)  # type: ignore[misc, no-any-return]
-        except click.UsageError as exc:
-            if exc.ctx is None:
-                exc.ctx = ctx
-            raise
+    try:
+        yield
+    except click.UsageError as exc:
+        if exc.ctx is None:
+            exc.ctx = ctx
+        raise
 
 
-class Command(_NamesItsCommand, click.Command):
+class Command(click.Command):
     """Every ``sudoless`` command (``@group.command()`` makes one)."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        with _naming(ctx):
+            return super().parse_args(ctx, args)
 
-class Group(_NamesItsCommand, click.Group):
+
+class Group(click.Group):
     """Every ``sudoless`` command group (``@group.group()`` makes one); a group with its own parsing
     (``sudoless pack``) subclasses it."""
 
     command_class = Command
-    group_class = type  # the subgroups of a Group are Groups too
+    group_class: type[click.Group] | type[type] | None = type  # the subgroups of a Group are Groups too
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        with _naming(ctx):
+            return super().parse_args(ctx, args)
 
 
 class _Group(Group):
