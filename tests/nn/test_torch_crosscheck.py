@@ -115,3 +115,36 @@ def test_batchnorm_matches_torch(training: bool) -> None:
         biased = x.reshape(-1, 3).var(axis=0)
         start = running_var.numpy() - 0.1 * biased * n / (n - 1)
         np.testing.assert_allclose(layer.state["moving_variance"], start + 0.1 * biased, rtol=1e-12)
+
+
+def test_shared_layer_and_two_weighted_outputs_match_torch() -> None:
+    """A siamese trunk (one Dense on two inputs) with a classification and a regression head, loss weighted."""
+    rng = np.random.default_rng(3)
+    a, b = nn.Input((4,)), nn.Input((4,))
+    shared = nn.Dense(5, name="shared")
+    left, right = nn.Tanh()(shared(a)), nn.Tanh()(shared(b))
+    kind = nn.Dense(3, name="kind")(nn.Concatenate()([left, right]))
+    size = nn.Dense(2, name="size")(left)
+    model = nn.Model([a, b], [kind, size], seed=0, dtype="float64")
+    model.compile("sgd", ["softmax_cross_entropy", "mse"], loss_weights=[0.7, 1.9])
+    model.build([(4,), (4,)])
+    model.flat_params += 0.2 * rng.standard_normal(model.flat_params.shape)
+    x = [rng.standard_normal((6, 4)), rng.standard_normal((6, 4))]
+    labels, target = rng.integers(0, 3, 6), rng.standard_normal((6, 2))
+    loss = model.loss
+    assert loss is not None
+    value = loss.forward(model.forward(x), [labels, target], model.output_mask)
+    model.backward(loss.backward())
+    grads = {name: layer.grads[key] for name, (layer, key, _) in model.slots.items()}
+
+    w = {name: torch.tensor(v, requires_grad=True) for name, v in model.get_weights().items()}
+    xa, xb = (torch.tensor(v) for v in x)
+    ta = torch.tanh(xa @ w["shared/W"] + w["shared/b"])
+    tb = torch.tanh(xb @ w["shared/W"] + w["shared/b"])
+    logits = torch.cat([ta, tb], dim=1) @ w["kind/W"] + w["kind/b"]
+    regression = ta @ w["size/W"] + w["size/b"]
+    total = 0.7 * F.cross_entropy(logits, torch.tensor(labels)) + 1.9 * F.mse_loss(regression, torch.tensor(target))
+    total.backward()
+    assert value == pytest.approx(float(total), rel=1e-14)
+    for name, tensor in w.items():
+        np.testing.assert_allclose(grads[name], tensor.grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)

@@ -31,6 +31,10 @@ class Metric:
     def result(self) -> float:
         return self.total / self.count if self.count else float("nan")
 
+    def fresh(self) -> Metric:
+        """A new metric of the same kind with nothing counted (evaluation counts apart from training)."""
+        return type(self)()
+
 
 class Accuracy(Metric):
     """Fraction of correct predictions: arg-max class for softmax losses, a 0.5 threshold for binary ones."""

@@ -16,11 +16,12 @@ import numpy as np
 
 from sudoless.errors import InputError, StateError
 from sudoless.nn import checkpoints, training
-from sudoless.nn.arrays import cast_input, input_shape_of
+from sudoless.nn.arrays import cast_input, count, input_shape_of, take
 from sudoless.nn.layers.base import Array, Layer, layer_config, layer_from_config, register
 from sudoless.nn.losses import Loss, get_loss, loss_config
 from sudoless.nn.metrics import Metric, get_metric
 from sudoless.nn.optimizers import Optimizer, get_optimizer
+from sudoless.nn.outputs import WeightedLosses, compile_outputs
 from sudoless.nn.threads import ensure_threads
 
 DTYPES = ("float32", "float64")
@@ -46,7 +47,8 @@ class Network(Layer):
         self.flat_grads: Array | None = None
         self.decayed = 0
         self.stop_training = False
-        self.output_mask: Array | None = None
+        #: the mask of the last forward pass's output (a list of them for a model with several outputs)
+        self.output_mask: Any = None
 
     # -- building --------------------------------------------------------------------------------------------
 
@@ -139,10 +141,19 @@ class Network(Layer):
 
     # -- compiling and training ------------------------------------------------------------------------------
 
-    def compile(self, optimizer: str | dict[str, Any] | Optimizer = "adam",
-                loss: str | dict[str, Any] | Loss = "softmax_cross_entropy",
-                metrics: Sequence[str | Metric] = ()) -> Network:
+    @property
+    def output_names(self) -> list[str]:
+        """The names of the outputs of a model with several outputs; empty for a model with one."""
+        return []
+
+    def compile(self, optimizer: str | dict[str, Any] | Optimizer = "adam", loss: Any = "softmax_cross_entropy",
+                metrics: Any = (), loss_weights: Any = None) -> Network:
         """Choose the optimiser, the loss and the metrics reported besides the loss.
+
+        A model with several outputs takes one loss for all outputs, a list (in output order) or a dict by
+        output name (None: that output is not trained); ``loss_weights`` likewise (default 1 each); metrics as
+        one list for every output, a list of lists or a dict. The total loss is ``Σ weight × output loss``, and
+        each output's loss and metrics are logged as ``<output>_loss`` and ``<output>_<metric>``.
 
         Only float32 and float64 are accepted: in float16 Adam's second moments and the loss's sums underflow
         and training turns to NaN within an epoch, so a half-precision model is refused here, before any work.
@@ -150,17 +161,39 @@ class Network(Layer):
         if self.dtype.name not in DTYPES:
             raise InputError(f"dtype {self.dtype.name} is not supported; use float32 (training) or float64 "
                              "(gradient checks)")
+        names = self.output_names
+        if names:
+            self.loss, self.metrics = compile_outputs(names, loss, loss_weights, metrics)
+        elif loss_weights is not None:
+            raise InputError("loss_weights needs a model with several outputs; this one has one")
+        else:
+            self.loss = get_loss(loss)
+            self.metrics = [get_metric(m) for m in metrics]
         self.optimizer = get_optimizer(optimizer)
-        self.loss = get_loss(loss)
-        self.metrics = [get_metric(m) for m in metrics]
         return self
+
+    def targets(self, y: Any) -> Any:
+        """``y`` as the loss takes it: one array, or for several outputs a list in output order (from a list
+        or a dict by output name)."""
+        names = self.output_names
+        if not names:
+            return np.asarray(y)
+        if isinstance(y, dict):
+            missing = [name for name in names if name not in y]
+            if missing:
+                raise InputError(f"no targets for output '{missing[0]}'; the outputs are {', '.join(names)}")
+            y = [y[name] for name in names]
+        if not isinstance(y, list | tuple) or len(y) != len(names):
+            raise InputError(f"the model has {len(names)} outputs ({', '.join(names)}): give y as a list of "
+                             f"{len(names)} arrays or a dict by output name")
+        return [np.asarray(a) for a in y]
 
     def _require_compiled(self) -> tuple[Loss, Optimizer]:
         if self.loss is None or self.optimizer is None:
             raise StateError("compile the model (optimizer, loss) before training it")
         return self.loss, self.optimizer
 
-    def train_step(self, x: Any, y: Array) -> tuple[float, Array]:
+    def train_step(self, x: Any, y: Any) -> tuple[float, Any]:
         """One forward, backward and optimiser update on a batch; returns the loss and the raw outputs."""
         loss, optimizer = self._require_compiled()
         x = cast_input(x, self.dtype)
@@ -172,10 +205,10 @@ class Network(Layer):
         optimizer.step(self.flat_params, self.flat_grads, self.decayed)  # type: ignore[arg-type]
         return value, out
 
-    def train_on_batch(self, x: Any, y: Array) -> float:
+    def train_on_batch(self, x: Any, y: Any) -> float:
         return self.train_step(x, y)[0]
 
-    def fit(self, x: Any, y: Array, epochs: int = 1, batch_size: int = 32,
+    def fit(self, x: Any, y: Any, epochs: int = 1, batch_size: int = 32,
             validation_data: tuple[Any, Array] | None = None, callbacks: Sequence[Any] = (), shuffle: bool = True,
             verbose: int = 1, seed: int | None = None, tbptt: int | None = None, initial_epoch: int = 0) -> Any:
         """Train in the Keras manner; returns the :class:`~sudoless.nn.callbacks.History`.
@@ -188,24 +221,27 @@ class Network(Layer):
                             callbacks=callbacks, shuffle=shuffle, verbose=verbose, seed=seed, tbptt=tbptt,
                             initial_epoch=initial_epoch)
 
-    def evaluate(self, x: Any, y: Array, batch_size: int = 256) -> dict[str, float]:
+    def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> dict[str, float]:
         """Loss and metrics over a whole data set, in inference mode."""
         return training.evaluate(self, x, y, batch_size=batch_size)
 
-    def predict(self, x: Any, batch_size: int = 256, activate: bool = False) -> Array:
-        """Outputs for ``x`` in inference mode; ``activate`` applies the loss's link (softmax, sigmoid)."""
+    def predict(self, x: Any, batch_size: int = 256, activate: bool = False) -> Any:
+        """Outputs for ``x`` in inference mode (a list for several outputs); ``activate`` applies the loss's
+        link (softmax, sigmoid)."""
         ensure_threads()
         x = cast_input(x, self.dtype)
         self._ensure_built(x)
-        items = len(x[0]) if isinstance(x, list) else len(x)
-        parts = []
-        for start in range(0, items, batch_size):
-            chunk = [a[start:start + batch_size] for a in x] if isinstance(x, list) else x[start:start + batch_size]
-            parts.append(np.array(self.forward(chunk, training=False)))
-        out = np.concatenate(parts) if parts else np.empty((0,), self.dtype)
+        outputs = max(1, len(self.output_names))
+        parts: list[list[Array]] = [[] for _ in range(outputs)]
+        for start in range(0, count(x), batch_size):
+            out = self.forward(take(x, slice(start, start + batch_size)), training=False)
+            for part, value in zip(parts, out if self.output_names else [out], strict=True):
+                part.append(np.array(value))
+        result: Any = [np.concatenate(p) if p else np.empty((0,), self.dtype) for p in parts]
+        result = result if self.output_names else result[0]
         if activate and self.loss is not None:
-            out = self.loss.activate(out)
-        return out
+            result = self.loss.activate(result)
+        return result
 
     # -- persistence -----------------------------------------------------------------------------------------
 
@@ -216,6 +252,8 @@ class Network(Layer):
     def compile_config(self) -> dict[str, Any] | None:
         if self.loss is None or self.optimizer is None:
             return None
+        if isinstance(self.loss, WeightedLosses):
+            return {"optimizer": self.optimizer.get_config(), **self.loss.compile_config(self.metrics)}
         return {"optimizer": self.optimizer.get_config(), "loss": loss_config(self.loss),
                 "metrics": [m.name for m in self.metrics]}
 
@@ -303,7 +341,8 @@ def load_model(path: str | Path, compile: bool = True) -> Network:
     model.set_state(layer_state)
     settings = document.get("compile")
     if compile and settings:
-        model.compile(settings["optimizer"], settings["loss"], settings.get("metrics", []))
+        model.compile(settings["optimizer"], settings["loss"], settings.get("metrics", []),
+                      loss_weights=settings.get("loss_weights"))
         if optimizer_state:
             model.optimizer.load_state_arrays(optimizer_state)  # type: ignore[union-attr]
     return model

@@ -33,16 +33,16 @@ def _batch_count(model: Network, out: Array) -> float:
     return float(total) if total is not None else float(len(out))
 
 
-def fit(model: Network, x: Any, y: Array, epochs: int = 1, batch_size: int = 32,
+def fit(model: Network, x: Any, y: Any, epochs: int = 1, batch_size: int = 32,
         validation_data: tuple[Any, Array] | None = None, callbacks: Sequence[Callback] = (), shuffle: bool = True,
         verbose: int = 1, seed: int | None = None, tbptt: int | None = None, initial_epoch: int = 0) -> History:
     loss, _ = model._require_compiled()
     ensure_threads()
     x = cast_input(x, model.dtype)
-    y = np.asarray(y)
+    y = model.targets(y)
     n = count(x)
-    if n != len(y):
-        raise InputError(f"x has {n} examples but y has {len(y)}")
+    if n != count(y):
+        raise InputError(f"x has {n} examples but y has {count(y)}")
     if n == 0:
         raise InputError("no training examples")
     if batch_size < 1:
@@ -64,7 +64,7 @@ def fit(model: Network, x: Any, y: Array, epochs: int = 1, batch_size: int = 32,
             loss_sum = weight_sum = 0.0
             for step in range(steps):
                 index = order[step * batch_size:(step + 1) * batch_size]
-                xb, yb = take(x, index), y[index]
+                xb, yb = take(x, index), take(y, index)
                 if tbptt:
                     pieces = _tbptt_step(model, xb, yb, tbptt, recurrent)
                 else:
@@ -140,6 +140,8 @@ def _tbptt_step(model: Network, xb: Any, yb: Array, length: int,
                 recurrent: list[Recurrent]) -> list[tuple[float, Array, Array, Array | None]]:
     if isinstance(xb, list) or np.ndim(xb) < 2:
         raise InputError("truncated BPTT needs one (batch, time, ...) input")
+    if isinstance(yb, list):
+        raise InputError("truncated BPTT needs a model with one output")
     flags = [layer.stateful for layer in recurrent]
     model.set_stateful(True)
     model.reset_states()
@@ -157,17 +159,18 @@ def _tbptt_step(model: Network, xb: Any, yb: Array, length: int,
     return pieces
 
 
-def evaluate(model: Network, x: Any, y: Array, batch_size: int = 256) -> dict[str, float]:
+def evaluate(model: Network, x: Any, y: Any, batch_size: int = 256) -> dict[str, float]:
     loss, _ = model._require_compiled()
     ensure_threads()
     x = cast_input(x, model.dtype)
-    y = np.asarray(y)
+    y = model.targets(y)
     model._ensure_built(take(x, slice(0, 1)))
     n = count(x)
-    metrics = [type(m)() for m in model.metrics]
+    metrics = [m.fresh() for m in model.metrics]
     loss_sum = weight_sum = 0.0
     for start in range(0, n, batch_size):
-        xb, yb = take(x, slice(start, start + batch_size)), y[start:start + batch_size]
+        part = slice(start, start + batch_size)
+        xb, yb = take(x, part), take(y, part)
         out = model.forward(xb, training=False)
         value = loss.forward(out, yb, model.output_mask)
         items = _batch_count(model, out)

@@ -102,11 +102,16 @@ def fit_spark(
     training continues from the newest. A failed job is retried up to ``retries`` times; the synchronous
     engines give the same model either way.
 
-    Not (yet) supported: ``tbptt``, multi-input models (``x`` as a list of arrays). Dropout draws its masks
+    Models with shared layers train as they do in ``fit``. Not (yet) supported: ``tbptt``, multi-input models
+    (``x`` as a list of arrays), models with several outputs. Dropout draws its masks
     from each worker's own generator, so a model with dropout follows single-process training only in
     distribution, not value for value.
     """
     _, optimizer = model._require_compiled()
+    if model.output_names:
+        names = model.output_names
+        raise InputError(f"fit_spark trains models with one output; this one has {len(names)} ({', '.join(names)}): "
+                         "train it with fit")
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     if resume and checkpoint_dir is None:
