@@ -188,3 +188,20 @@ def test_the_siamese_example_runs_and_learns() -> None:
     assert result.returncode == 0, result.stderr
     scores = dict(line.split() for line in result.stdout.splitlines() if line.startswith("val_"))
     assert float(scores["val_same_accuracy"]) > 0.8 and float(scores["val_kind_accuracy"]) > 0.8, result.stdout
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_shared_recurrent_encoder_with_masks_gradients(kind: str) -> None:
+    """A siamese sequence encoder: one Embedding (mask_zero) and one recurrent layer on two padded inputs."""
+    rng = np.random.default_rng(7)
+    embed, encoder = nn.Embedding(6, 3, mask_zero=True), getattr(nn, kind)(4)
+    a, b = nn.Input((5,)), nn.Input((5,))
+    joined = nn.Concatenate()([encoder(embed(a)), encoder(embed(b))])
+    model = nn.Model([a, b], nn.Dense(2)(joined), seed=3, dtype="float64")
+    model.compile("sgd", "softmax_cross_entropy")
+    model.build([(5,), (5,)])
+    model.flat_params += 0.1 * rng.standard_normal(model.flat_params.shape)
+    ids = [rng.integers(1, 6, (3, 5)), rng.integers(1, 6, (3, 5))]
+    ids[0][0, 3:] = 0
+    ids[1][1, :2] = 0
+    assert whole_model_error(model, ids, rng.integers(0, 2, 3)) <= TOLERANCE
