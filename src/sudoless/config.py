@@ -3,6 +3,11 @@
 Precedence, highest first: environment variables (``SUDOLESS_HOME``, ``SUDOLESS_DB``, ...), then the
 ``[sudoless]`` table of ``$SUDOLESS_HOME/config.toml``, then the defaults below. Nothing reads the
 environment after :func:`load_settings` returns, so tests build their own :class:`Settings`.
+
+This module is the one reader and writer of ``os.environ``. Besides the settings, the process environment
+holds what this process hands down to its children (a job, the MySQL server, the JVM, Spark's Python
+workers) or what a library in it reads (BLAS's thread counts): :func:`process_environment`,
+:func:`environment_value` and :func:`export`, with the variables' names below.
 """
 
 from __future__ import annotations
@@ -156,6 +161,8 @@ class Settings:
     #: how long one minute of a trigger's ``maxWaitMins`` lasts, in seconds: 60 except in tests, which
     #: shrink it to watch a wait run out
     trigger_minute_seconds: float = 60.0
+    #: the Spark master of the session routing's parts on Spark start when the caller passes none
+    spark_master: str = "local[*]"
 
     @property
     def request_threads(self) -> int:
@@ -237,6 +244,7 @@ _ENV = {
     "trigger_databases": "SUDOLESS_TRIGGER_DATABASES",
     "trigger_check_seconds": "SUDOLESS_TRIGGER_CHECK_SECONDS",
     "trigger_minute_seconds": "SUDOLESS_TRIGGER_MINUTE_SECONDS",
+    "spark_master": "SUDOLESS_SPARK_MASTER",
 }
 
 #: keys of config.toml's ``[mail]`` table and the settings they set
@@ -368,3 +376,51 @@ def read_secret_file(name: str, what: str, secret: str) -> str:
     if not lines or not lines[0]:
         raise ConfigError(f"{what} {path}: the first line is empty; write the {secret} there")
     return lines[0]
+
+
+# The process environment beyond the settings: what children inherit and libraries in this process read.
+
+#: the interpreter PySpark's Python workers run (PySpark reads it when a context starts)
+PYSPARK_PYTHON = "PYSPARK_PYTHON"
+#: the Java a JVM (Spark's) runs from; with ``PATH`` what :mod:`sudoless.spark.java` looks at
+JAVA_HOME = "JAVA_HOME"
+#: the address Spark binds when it runs on this machine only
+SPARK_LOCAL_IP = "SPARK_LOCAL_IP"
+#: the virtual environment a shell has activated (``sudoless pack`` without a folder packs it)
+VIRTUAL_ENV = "VIRTUAL_ENV"
+#: thread counts the BLAS libraries read when NumPy loads them: OpenBLAS's first, whose value counts as the
+#: user's choice (:mod:`sudoless.nn.threads`)
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def process_environment() -> dict[str, str]:
+    """A copy of this process's environment: the base a child's environment is built from."""
+    return dict(os.environ)
+
+
+def environment_value(name: str, default: str = "") -> str:
+    """The variable ``name`` of this process's environment (``default`` when unset): for a value that is not a
+    setting but belongs to the machine or the shell (``PATH``, ``JAVA_HOME``, ``VIRTUAL_ENV``)."""
+    return os.environ.get(name, default)
+
+
+def export(name: str, value: str, *, replace: bool = True) -> None:
+    """Set ``name`` in this process's environment, where every child started afterwards inherits it and a
+    library reads it (PySpark when it starts its JVM, BLAS when NumPy loads); ``replace=False`` keeps a
+    value already set."""
+    if replace:
+        os.environ[name] = value
+    else:
+        os.environ.setdefault(name, value)
+
+
+def blas_threads_in_environment() -> int | None:
+    """The BLAS thread count the environment asks for (``OPENBLAS_NUM_THREADS``, a positive number), else None."""
+    value = environment_value(BLAS_THREAD_VARIABLES[0])
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def active_virtualenv() -> Path | None:
+    """The virtual environment the shell has activated, if any."""
+    venv = environment_value(VIRTUAL_ENV)
+    return Path(venv) if venv else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,13 @@ def _limit_threads(threads: int | None) -> None:
     ``sudoless.nn.threads.set_threads`` applies the final count (this option, else the config's ``threads:``)
     to the loaded library once the run starts; importing it here would load NumPy first.
     """
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    from sudoless.config import BLAS_THREAD_VARIABLES, environment_value, export
+
+    for var in BLAS_THREAD_VARIABLES:
         if threads is not None:
-            os.environ[var] = str(threads)
+            export(var, str(threads))
         else:
-            os.environ.setdefault(var, os.environ.get("OPENBLAS_NUM_THREADS", "1"))
+            export(var, environment_value(BLAS_THREAD_VARIABLES[0], "1"), replace=False)
 
 
 def _default_root() -> Path:

@@ -10,7 +10,7 @@ import click
 
 from sudoless.clean import human_size
 from sudoless.cli import Group, cli, emit_json, json_option
-from sudoless.config import load_settings
+from sudoless.config import active_virtualenv, load_settings
 from sudoless.errors import CheckFailed
 
 
@@ -61,16 +61,15 @@ def create(
 ) -> None:
     """Pack VENV (default: the active one, $VIRTUAL_ENV) into a relocatable, reproducible tar.gz.
     'sudoless pack verify FILE' tries an archive."""
-    import os
 
     from sudoless.errors import InputError
     from sudoless.spark.cache import cap_bytes
     from sudoless.spark.pack import pack_env
 
     if venv is None:
-        if not os.environ.get("VIRTUAL_ENV"):
-            raise InputError("no VENV given and no virtual environment is active; sudoless pack VENV -o env.tar.gz")
-        venv = Path(os.environ["VIRTUAL_ENV"])
+        venv = active_virtualenv()
+    if venv is None:
+        raise InputError("no VENV given and no virtual environment is active; sudoless pack VENV -o env.tar.gz")
     settings = load_settings()
     result = pack_env(
         venv,

@@ -19,7 +19,6 @@ Rules, as Azkaban applies them (docs/azkaban.md, "Conditions" and "Statuses and 
 
 from __future__ import annotations
 
-import os
 import queue
 import socket
 import threading
@@ -29,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sudoless.config import Settings
+from sudoless.config import Settings, process_environment
 from sudoless.flows.attempt import Attempt, attempt_stem, default_cwd, run_attempt
 from sudoless.flows.formats.conditions import Condition, Macro, parse_condition
 from sudoless.flows.formats.precedence import flow_builtins, job_builtins, job_props, node_layers, overlay
@@ -136,7 +135,7 @@ class FlowRunner:
         self.start_ms = -1
         self.host = socket.gethostname()
         #: the executor's environment, read once: jobs get a copy plus their ``env.*`` properties
-        self.base_env = dict(os.environ)
+        self.base_env = process_environment()
         #: what each job process of this execution may touch: its directory, not the rest of the home
         self.sandbox = JobSandbox.for_execution(settings, workdir,
                                                 project_settings.sandbox_grants(store, record.project_id))

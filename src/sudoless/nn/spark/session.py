@@ -11,11 +11,11 @@ mode no archive is shipped, and without one the workers run this interpreter.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from sudoless.config import PYSPARK_PYTHON, environment_value
 from sudoless.extras import install_hint
 
 
@@ -80,23 +80,23 @@ def local_workers_run_this_python(sc: Any) -> None:
     PySpark otherwise starts the first ``python3`` on PATH unless ``PYSPARK_PYTHON`` was set before the context
     started; it takes the interpreter from ``sc.pythonExec`` each time it wraps a job's function.
     """
-    if sc.master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+    if sc.master.startswith("local") and not environment_value(PYSPARK_PYTHON):
         sc.pythonExec = sys.executable
 
 
 def _prepare_environment(options: SparkOptions) -> None:
-    from sudoless.config import load_settings
+    from sudoless.config import JAVA_HOME, SPARK_LOCAL_IP, export, load_settings
     from sudoless.spark.cluster import spark_environment
 
-    if not os.environ.get("JAVA_HOME"):
+    if not environment_value(JAVA_HOME):
         env = spark_environment(load_settings())
-        os.environ["JAVA_HOME"] = env["JAVA_HOME"]
-        os.environ["PATH"] = env["PATH"]
+        export(JAVA_HOME, env[JAVA_HOME])
+        export("PATH", env["PATH"])
     if options.local or "127.0.0.1" in options.master or "localhost" in options.master:
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        export(SPARK_LOCAL_IP, "127.0.0.1", replace=False)
     if options.archive and not options.local:
-        os.environ["PYSPARK_PYTHON"] = "./environment/bin/python"
+        export(PYSPARK_PYTHON, "./environment/bin/python")
     else:
         # Without an archive the executors must have this interpreter at the same path (one machine, or
         # identical hosts); otherwise ship one with `sudoless pack`.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        export(PYSPARK_PYTHON, sys.executable, replace=False)
