@@ -19,6 +19,7 @@ from sudoless.flows.executions import restart_execution, submit_flow, upload_pro
 from sudoless.flows.executor import Executor, finalise_orphans
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
+from sudoless.processes import is_alive
 from sudoless.store import Store
 
 S, K, C, SK = Status.SUCCEEDED, Status.KILLED, Status.CANCELLED, Status.SKIPPED
@@ -43,13 +44,6 @@ RUN_ONE = """
 """
 
 
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 @pytest.mark.slow
 def test_kill_9_mid_flow_loses_nothing_and_restarts(store: Store, settings: Settings, tmp_path: Path):
     marker = tmp_path / "second-run"
@@ -70,7 +64,7 @@ def test_kill_9_mid_flow_loses_nothing_and_restarts(store: Store, settings: Sett
         if child.poll() is None:
             child.kill()
     job_pid = int((tmp_path / "p" / "b.pid").read_text())
-    assert alive(job_pid), "the job runs in its own session and outlives the runner"
+    assert is_alive(job_pid), "the job runs in its own session and outlives the runner"
     # Everything committed before the crash is there.
     assert store.execution(exec_id).status == Status.RUNNING
     assert job_status(store, exec_id, "a") == S and job_status(store, exec_id, "b") == Status.RUNNING
@@ -80,7 +74,7 @@ def test_kill_9_mid_flow_loses_nothing_and_restarts(store: Store, settings: Sett
     after = outcome(store, settings, exec_id)
     assert after.status == Status.EXECUTION_STOPPED
     assert after.jobs == {"a": S, "b": K, "c": C}
-    wait_for(lambda: not alive(job_pid), timeout=5)
+    wait_for(lambda: not is_alive(job_pid), timeout=5)
     assert "EXECUTION_STOPPED" in after.log()
     assert finalise_orphans(store, settings) == []
 
@@ -90,6 +84,30 @@ def test_kill_9_mid_flow_loses_nothing_and_restarts(store: Store, settings: Sett
     assert executor.claim_and_run(new_id) == S
     executor.stop(wait=False)
     assert outcome(store, settings, new_id).jobs == {"a": SK, "b": S, "c": S}
+
+
+CLAIM_AND_EXIT = """
+    import os
+    from sudoless.store import Store
+    store = Store(os.environ["T_DB"], migrate_schema=False)
+    assert store.claim(store.register_executor(), int(os.environ["T_EXEC"])) is not None
+"""
+
+
+def test_an_executor_left_a_zombie_has_died(store: Store, settings: Settings, tmp_path: Path):
+    """An executor that exited unreaped is a zombie: the kernel still has its pid, but its executions are
+    orphans to finalise, as with one that is gone."""
+    exec_id = submit(store, settings, write_project(tmp_path / "p", {"a.job": "type=noop\n"}), "a")
+    child = spawn_python(CLAIM_AND_EXIT, T_DB=store.url, T_EXEC=str(exec_id))
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
+    try:
+        os.kill(child.pid, 0)  # a signal test alone would count it alive
+        assert store.execution(exec_id).executor_id is not None
+        assert exec_id in [record.id for record in store.orphaned_executions(timeout_ms=3_600_000)]
+        assert finalise_orphans(store, settings) == [exec_id]
+        assert store.execution(exec_id).status == Status.EXECUTION_STOPPED
+    finally:
+        child.wait()
 
 
 SERVE = """

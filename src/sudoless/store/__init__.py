@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from sudoless.errors import NotFoundError, StoreError
 from sudoless.flows.model import TERMINAL_FLOW, Status
+from sudoless.processes import is_alive
 from sudoless.store import tables as t
 from sudoless.store.engine import create_engine, migrate
 
@@ -450,22 +451,12 @@ class Store:
         orphans = []
         for row in rows:
             if row.x_host == host:
-                gone = not row.x_active or not _pid_alive(row.x_pid)
+                gone = not row.x_active or not is_alive(row.x_pid)  # a zombie executor has died
             else:
                 gone = now - row.heartbeat > timeout_ms
             if gone:
                 orphans.append(_execution(row))
         return orphans
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _LOG_INSERT = t.logs.insert()
