@@ -6,10 +6,11 @@ Everything is stored in the database through :class:`sudoless.store.Store`; buil
 
 from __future__ import annotations
 
+from sudoless.accounts.names import check_name
 from sudoless.accounts.passwords import hash_password, needs_rehash, random_password, verify_password
 from sudoless.accounts.permissions import BUILTIN_ROLES, Permission
 from sudoless.accounts.throttle import ADDRESS_FAILURES, PAIR_FAILURES
-from sudoless.accounts.users import LOGIN_FAILED, SESSION_TTL_MS, Accounts, User, check_name
+from sudoless.accounts.users import LOGIN_FAILED, SESSION_TTL_MS, Accounts, User
 
 __all__ = [
     "ADDRESS_FAILURES",

@@ -1,10 +1,12 @@
 """Sign-in back-ends: who may say that a name and a password belong together, and in which order.
 
-``auth_backends`` lists them (``ldap,local``); :func:`build_backends` makes the non-local ones from the
-settings. A back-end answers a login with an :class:`Identity` (the person's canonical name, e-mail and
-groups), with None (unknown name or wrong password: the next back-end is asked), or raises
-:class:`DirectoryUnavailable` (it could not be asked: the next one still is, so a local break-glass account
-works while the directory is down) or :class:`NotAllowed` (right password, but not in an allowed group).
+``auth_backends`` lists them (``ldap,local``); :func:`sudoless.accounts.directory.build_backends` makes the
+non-local ones from the settings (this module is below the LDAP and PAM back-ends, which use its
+:class:`Identity` and :func:`check_allowed`). A back-end answers a login with an :class:`Identity` (the
+person's canonical name, e-mail and groups), with None (unknown name or wrong password: the next back-end is
+asked), or raises :class:`DirectoryUnavailable` (it could not be asked: the next one still is, so a local
+break-glass account works while the directory is down) or :class:`NotAllowed` (right password, but not in an
+allowed group).
 
 :class:`sudoless.accounts.Accounts` turns an identity into an account: created at the first login with the
 back-end as its source and no usable local password, its roles and groups rewritten at each login and by
@@ -22,7 +24,7 @@ from sudoless.config import Settings
 from sudoless.errors import AuthError, ConfigError
 
 __all__ = ["LOCAL", "Backend", "DirectoryUnavailable", "Identity", "NotAllowed", "backend_names",
-           "build_backends", "group_roles", "mapped_roles"]
+           "check_allowed", "group_roles", "mapped_roles"]
 
 log = logging.getLogger(__name__)
 
@@ -68,25 +70,6 @@ def backend_names(settings: Settings) -> list[str]:
     if not names:
         raise ConfigError("setting 'auth_backends' is empty; give at least one of local, ldap, pam")
     return list(dict.fromkeys(names))
-
-
-def build_backends(settings: Settings) -> list[Backend | None]:
-    """One entry per name of ``auth_backends``, None standing for the local accounts; ConfigError for a
-    mistake in any sign-in setting, so that a server stops at its start rather than at someone's login."""
-    group_roles(settings)
-    result: list[Backend | None] = []
-    for name in backend_names(settings):
-        if name == "ldap":
-            from sudoless.accounts.ldap import LdapBackend
-
-            result.append(LdapBackend(settings))
-        elif name == "pam":
-            from sudoless.accounts.pam import PamBackend
-
-            result.append(PamBackend(settings))
-        else:
-            result.append(None)
-    return result
 
 
 def group_roles(settings: Settings) -> dict[str, tuple[str, ...]]:

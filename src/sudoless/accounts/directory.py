@@ -26,10 +26,13 @@ from sudoless.accounts.backends import (
     DirectoryUnavailable,
     Identity,
     NotAllowed,
-    build_backends,
+    backend_names,
+    group_roles,
     mapped_roles,
 )
+from sudoless.accounts.names import check_name, valid_name
 from sudoless.accounts.passwords import needs_rehash, verify_password
+from sudoless.config import Settings
 from sudoless.errors import AuthError
 from sudoless.store.accounts import UserRecord
 
@@ -42,6 +45,25 @@ log = logging.getLogger(__name__)
 
 #: The password hash of a directory account: not a PHC string, so no password ever verifies against it.
 NO_PASSWORD = "!directory"
+
+
+def build_backends(settings: Settings) -> list[Backend | None]:
+    """One entry per name of ``auth_backends``, None standing for the local accounts; ConfigError for a
+    mistake in any sign-in setting, so that a server stops at its start rather than at someone's login."""
+    group_roles(settings)
+    result: list[Backend | None] = []
+    for name in backend_names(settings):
+        if name == "ldap":
+            from sudoless.accounts.ldap import LdapBackend
+
+            result.append(LdapBackend(settings))
+        elif name == "pam":
+            from sudoless.accounts.pam import PamBackend
+
+            result.append(PamBackend(settings))
+        else:
+            result.append(None)
+    return result
 
 
 @dataclass(frozen=True)
@@ -139,8 +161,6 @@ class DirectoryAccounts:
 
     def _sync(self, source: str, identity: Identity, login: bool = True) -> UserRecord:
         """Create or update the account of ``identity``; AuthError if the name is a local account's."""
-        from sudoless.accounts.users import check_name, valid_name
-
         accounts = self.accounts
         name = check_name(identity.name)
         known = accounts.roles()

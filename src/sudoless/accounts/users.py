@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from argon2 import PasswordHasher
 
 from sudoless.accounts.backends import Backend
 from sudoless.accounts.directory import DirectoryAccounts, Refreshed
+from sudoless.accounts.names import check_name
 from sudoless.accounts.passwords import (
     DEFAULT_HASHER,
     hash_password,
@@ -44,9 +44,6 @@ SESSION_TTL_MS = 10 * 60 * 60 * 1000
 
 #: Text of Azkaban's XmlUserManager for a wrong name or password; clients look for "Incorrect Login."
 LOGIN_FAILED = "Incorrect Login. Username/Password not found."
-
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,63}")
-_NAME_RULE = "use 1-64 letters, digits, '_', '.', '@', '+' or '-', not starting with a punctuation mark"
 
 
 @dataclass(frozen=True)
@@ -79,21 +76,6 @@ class User:
         if self.scope is not None:
             return False
         return Permission.ADMIN in self.permissions or "admin" in self.roles
-
-
-def valid_name(name: str) -> bool:
-    """Whether ``name`` can be a user, group, role or proxy-user name (see :func:`check_name`)."""
-    return isinstance(name, str) and _NAME.fullmatch(name) is not None
-
-
-def check_name(name: str, what: str = "user name") -> str:
-    """Return ``name`` if it can be a user, group, role or proxy-user name, else raise InputError.
-
-    Commas are excluded because lists of these names are stored comma-separated (Azkaban's XML format).
-    """
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InputError(f"{what} {name!r} is not valid: {_NAME_RULE}")
-    return name
 
 
 def _check_email(email: str) -> str:
