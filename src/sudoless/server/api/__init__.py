@@ -43,7 +43,7 @@ class LazyApi:
             if self._app is None:
                 from sudoless.server.api.application import create_api as build_api
 
-                self._app = build_api(self.services)
+                self._app = build_api(self.services, PREFIX)
             return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

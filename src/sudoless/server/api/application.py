@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.requests import Request
 
 from sudoless.server.api import (
-    PREFIX,
     docs,
     executions,
     flows,
@@ -38,8 +37,9 @@ The native JSON API of sudoless. Log in with `POST /login` and send the token as
 milliseconds, -1 when unset."""
 
 
-def create_api(services: Services) -> FastAPI:
-    """The JSON API over ``services``, to be mounted at :data:`PREFIX`."""
+def create_api(services: Services, prefix: str) -> FastAPI:
+    """The JSON API over ``services``, to be mounted at ``prefix`` (the OpenAPI document's server URL when the
+    request does not carry its mount point)."""
     app = FastAPI(title="sudoless API", version=services.version or "0", description=DESCRIPTION,
                   openapi_url=None, docs_url=None, redoc_url=None, dependencies=[Depends(refuse_nul)],
                   redirect_slashes=False)
@@ -50,7 +50,7 @@ def create_api(services: Services) -> FastAPI:
 
     def spec(request: Request) -> dict[str, Any]:
         document = dict(_without_422(app.openapi()))
-        document["servers"] = [{"url": request.scope.get("root_path", "").rstrip("/") or PREFIX}]
+        document["servers"] = [{"url": request.scope.get("root_path", "").rstrip("/") or prefix}]
         return document
 
     @app.get("/openapi.json", include_in_schema=False)
