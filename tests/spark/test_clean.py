@@ -13,7 +13,8 @@ import pytest
 
 from conftest import unavailable
 from spark.support import QUICK_CONF, sudoless_cli
-from sudoless.clean import clean, tree_bytes
+from sudoless.clean import clean
+from sudoless.cleanable import tree_bytes
 from sudoless.config import Settings, load_settings
 from sudoless.errors import ConfigError
 from sudoless.processes import start_ticks

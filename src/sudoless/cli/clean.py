@@ -20,7 +20,7 @@ def clean(dry_run: bool, db: str | None, as_json: bool) -> None:
     uses), and say how much space that freed. Folders of other databases in the home are listed, not
     judged: clean them with that database's --db."""
     from sudoless.clean import clean as run_clean
-    from sudoless.clean import human_size
+    from sudoless.cleanable import human_size
 
     report = run_clean(settings_from(db), dry_run=dry_run)
     if as_json:

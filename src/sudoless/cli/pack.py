@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from sudoless.clean import human_size
+from sudoless.cleanable import human_size
 from sudoless.cli import Group, cli, emit_json, json_option
 from sudoless.config import active_virtualenv, load_settings
 from sudoless.errors import CheckFailed

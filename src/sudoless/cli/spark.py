@@ -57,7 +57,7 @@ def cluster_start(workers: int, cores: int, memory: str, timeout: float, as_json
 @json_option
 def cluster_stop(keep_work: bool, as_json: bool) -> None:
     """Stop the workers (and their executors) and the master, and remove the workers' work folders."""
-    from sudoless.clean import human_size
+    from sudoless.cleanable import human_size
     from sudoless.spark.cluster import stop_cluster, work_dir
 
     settings = load_settings()

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from sudoless.clean import human_size
+from sudoless.cleanable import human_size
 
 #: seconds between two timed measurements while jobs run
 CHECK_SECONDS = 2.0

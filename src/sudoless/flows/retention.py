@@ -31,7 +31,7 @@ from sudoless.store import Store, store_for
 from sudoless.store.logs import delete_logs, logs_ended_before
 
 if TYPE_CHECKING:
-    from sudoless.clean import Cleanable
+    from sudoless.cleanable import Cleanable
 
 DAY_MS = 86_400_000
 
@@ -56,7 +56,7 @@ def expired_workdirs(store: Store, settings: Settings, now_ms: int) -> list[tupl
 
 def remove_expired_workdirs(store: Store, settings: Settings, now_ms: int) -> list[int]:
     """Remove what :func:`expired_workdirs` finds; return the ids of the executions whose folder went."""
-    from sudoless.clean import remove_path
+    from sudoless.cleanable import remove_path
 
     removed = []
     for exec_id, path in expired_workdirs(store, settings, now_ms):
@@ -126,7 +126,7 @@ def judged_settings(settings: Settings) -> list[Settings]:
 
 def other_databases(settings: Settings) -> list[tuple[Path, int]]:
     """(folder, bytes) of every database folder of the home that :func:`judged_settings` cannot judge."""
-    from sudoless.clean import tree_bytes
+    from sudoless.cleanable import tree_bytes
     from sudoless.datadir import data_root
 
     root = data_root(settings.home)
@@ -148,7 +148,7 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
     of log data the database drops) and unused cached versions, each sized by the bytes its removal alone
     frees (files with no other link; a directory sharing all its files with the cache frees next to nothing
     until the cache goes too)."""
-    from sudoless.clean import Cleanable, remove_path
+    from sudoless.cleanable import Cleanable, remove_path
 
     if not settings.db_url and not (settings.home / "sudoless.db").exists():
         return  # no database yet: nothing to judge the folders by, and none to create
@@ -176,13 +176,13 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
 
 def unshared_bytes(path: Path) -> int:
     """The bytes of the files under ``path`` that no link elsewhere keeps: what removing it frees."""
-    from sudoless.clean import file_stats
+    from sudoless.cleanable import file_stats
 
     return sum(st.st_size for st in file_stats(path) if st.st_nlink == 1)
 
 
 def _removed(path: Path) -> bool:
-    from sudoless.clean import remove_path
+    from sudoless.cleanable import remove_path
 
     remove_path(path)
     return True

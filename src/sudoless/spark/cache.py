@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from sudoless.clean import Cleanable, remove_path, tree_bytes
+from sudoless.cleanable import Cleanable, remove_path, tree_bytes
 from sudoless.config import Settings
 from sudoless.processes import is_alive
 

@@ -22,7 +22,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from sudoless.clean import remove_path, tree_bytes
+from sudoless.cleanable import remove_path, tree_bytes
 from sudoless.config import Settings
 from sudoless.errors import ConfigError, DaemonError, InputError, StateError
 from sudoless.extras import install_hint
