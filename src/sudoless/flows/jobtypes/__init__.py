@@ -9,61 +9,23 @@ code adds types with :func:`register`.
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 from sudoless.errors import JobError
-from sudoless.flows.joblog import LogWriter
+from sudoless.flows.jobtypes.builtin import CommandJob, JavaProcessJob, NoopJob, TestJob
+from sudoless.flows.jobtypes.context import JobContext, JobResult, JobType
 
-if TYPE_CHECKING:
-    from sudoless.flows.sandbox import JobSandbox
-
-
-@dataclass
-class JobContext:
-    """What a job type gets: resolved properties, where to run, where to log, and when to stop."""
-
-    job_id: str
-    attempt: int
-    props: dict[str, str]
-    workdir: Path
-    env: dict[str, str]
-    log: LogWriter
-    cancel: threading.Event
-    output_file: Path
-    timeout: float | None = None
-    started: Callable[[int | None], None] = lambda pid: None
-    #: the confinement its processes start in (:func:`~sudoless.flows.jobtypes.process.run_process`), and
-    #: the paths in-process job types may open (:meth:`JobSandbox.allows`); None runs them unconfined
-    sandbox: JobSandbox | None = None
-
-    def path(self, relative: str) -> Path:
-        """``relative`` (or absolute) under the working directory, for a job type that opens files in the
-        runner's own process, where no kernel confines it: a path the sandbox keeps from jobs (the server's
-        database, its secrets, another execution) raises :class:`JobError`."""
-        path = self.workdir / relative
-        if self.sandbox is not None and self.sandbox.checks_paths and not self.sandbox.allows(path):
-            raise JobError(f"{relative}: jobs may not use files in {self.sandbox.home} outside their execution "
-                           "directory (the sandbox_read and sandbox_write settings grant more)")
-        return path
+__all__ = ["PLUGINS", "JobContext", "JobResult", "JobType", "job_type", "known_types", "register"]
 
 
-@dataclass
-class JobResult:
-    succeeded: bool
-    outputs: dict[str, str] = field(default_factory=dict)
-    killed: bool = False
-    message: str = ""
-
-
-class JobType(Protocol):
-    def run(self, ctx: JobContext) -> JobResult: ...
-
-
-_REGISTRY: dict[str, Callable[[], JobType]] = {}
+#: The built-in types; :func:`register` adds others.
+_REGISTRY: dict[str, Callable[[], JobType]] = {
+    "command": CommandJob,
+    "noop": NoopJob,
+    "test": TestJob,
+    "javaprocess": JavaProcessJob,
+    "java": JavaProcessJob,
+}
 
 
 def register(name: str) -> Callable[[Callable[[], JobType]], Callable[[], JobType]]:
@@ -90,8 +52,6 @@ def job_type(name: str) -> JobType:
 def known_types() -> list[str]:
     return sorted(set(_REGISTRY) | set(PLUGINS))
 
-
-from sudoless.flows.jobtypes import builtin  # noqa: E402,F401  (registers the built-in types)
 
 #: The workload job types, each registered by its module here when a flow first asks for it. They adapt a
 #: workload package (which knows nothing of flows) and import it only inside ``run``: those packages import

@@ -1,11 +1,14 @@
-"""The job types Azkaban ships and that its example projects use: command, noop, test, javaprocess."""
+"""The job types Azkaban ships and that its example projects use: command, noop, test, javaprocess.
+
+The registry (:mod:`sudoless.flows.jobtypes`) names them; they know only the contract (:mod:`.context`).
+"""
 
 from __future__ import annotations
 
 import json
 import time
 
-from sudoless.flows.jobtypes import JobContext, JobResult, register
+from sudoless.flows.jobtypes.context import JobContext, JobResult
 from sudoless.flows.jobtypes.process import run_process, split_command
 
 
@@ -47,7 +50,6 @@ def run_commands(ctx: JobContext, commands: list[list[str]]) -> JobResult:
     return JobResult(True, outputs=read_outputs(ctx))
 
 
-@register("command")
 class CommandJob:
     """``command``, then ``command.1``, ``command.2`` ... until the first missing index; each split on
     spaces and quotes and run without a shell; the first non-zero exit fails the job."""
@@ -65,13 +67,11 @@ class CommandJob:
         return run_commands(ctx, commands)
 
 
-@register("noop")
 class NoopJob:
     def run(self, ctx: JobContext) -> JobResult:
         return JobResult(True)
 
 
-@register("test")
 class TestJob:
     """Azkaban's test job type: sleeps ``seconds``; with ``fail=true`` fails unless ``passRetry`` is set
     and the attempt number exceeds it. Properties ``test.output.<key>`` become output properties, so a
@@ -94,8 +94,6 @@ class TestJob:
 _SLEEP_JAVA_JOB = "azkaban.test.executor.SleepJavaJob"
 
 
-@register("javaprocess")
-@register("java")
 class JavaProcessJob:
     """``java [jvm.args] -Xms -Xmx -cp classpath java.class main.args``; Azkaban's own test class
     SleepJavaJob, which its example projects name, behaves like the test job type."""

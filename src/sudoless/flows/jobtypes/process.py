@@ -13,7 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from sudoless.flows.jobtypes import JobContext
+from sudoless.flows.jobtypes.context import JobContext
 from sudoless.flows.sandbox import job_env
 from sudoless.processes import kill_group
 
