@@ -188,9 +188,10 @@ def test_run_follows_an_execution_another_executor_claimed_first(tmp_path, sqlit
 
     from sudoless.cli.flow import _run_with_display
     from sudoless.config import Settings
-    from sudoless.flows.executions import submit_flow, upload_project
+    from sudoless.flows.executions import submit_flow
     from sudoless.flows.executor import Executor
     from sudoless.flows.model import Status
+    from sudoless.flows.upload import upload_project
 
     settings = Settings(home=tmp_path / "home")
     project = write_project(tmp_path / "proj", {"slow.job": "type=command\ncommand=sleep 1\n"})

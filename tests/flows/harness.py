@@ -10,11 +10,12 @@ from typing import Any
 
 from sudoless.config import Settings
 from sudoless.flows.attempt import attempt_stem
-from sudoless.flows.executions import submit_flow, upload_project
+from sudoless.flows.executions import submit_flow
 from sudoless.flows.executor import Executor
 from sudoless.flows.formats.properties import parse_properties
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
+from sudoless.flows.upload import upload_project
 from sudoless.store import Store
 
 _counter = iter(range(1, 1_000_000))

@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 from sudoless.config import Settings
-from sudoless.flows.executions import submit_flow, upload_project
+from sudoless.flows.executions import submit_flow
 from sudoless.flows.executor import Executor
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
+from sudoless.flows.upload import upload_project
 from sudoless.store import Store
 
 LAYERS, WIDTH = 100, 100

@@ -15,10 +15,11 @@ import pytest
 
 from flows.harness import job_status, outcome, submit, wait_for, write_project
 from sudoless.config import Settings
-from sudoless.flows.executions import restart_execution, submit_flow, upload_project
+from sudoless.flows.executions import restart_execution, submit_flow
 from sudoless.flows.executor import Executor, finalise_orphans
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
+from sudoless.flows.upload import upload_project
 from sudoless.processes import is_alive
 from sudoless.store import Store
 

@@ -19,9 +19,9 @@ import pytest
 from flows.harness import run_flow, write_project
 from sudoless.errors import ProjectError
 from sudoless.flows.attempt import attempt_stem
-from sudoless.flows.executions import upload_project
 from sudoless.flows.formats.validate import MAX_NAME
 from sudoless.flows.model import Status
+from sudoless.flows.upload import upload_project
 
 TOKEN = "tok" + uuid.uuid4().hex[:8]
 

@@ -286,9 +286,9 @@ def test_encrypted_smtp_with_login_from_a_password_file(mode: str, tmp_path: Pat
 
 
 def test_schedules_carry_the_notification_options(own_store: Store, smtp: MailServer, tmp_path: Path) -> None:
-    from sudoless.flows.executions import upload_project
     from sudoless.flows.options import ExecutionOptions
     from sudoless.flows.scheduler import Scheduler
+    from sudoless.flows.upload import upload_project
 
     settings = mail_settings(tmp_path, smtp)
     name = f"sched-{id(own_store) % 10_000}-{tmp_path.name[-6:]}"
@@ -308,7 +308,7 @@ def test_schedules_carry_the_notification_options(own_store: Store, smtp: MailSe
 
 def test_a_bad_notification_property_refuses_the_upload(own_store: Store, tmp_path: Path) -> None:
     from sudoless.errors import InputError
-    from sudoless.flows.executions import upload_project
+    from sudoless.flows.upload import upload_project
 
     project = write_project(tmp_path / "p", {"a.job": "type=noop\nnotify.webhook.format=xml\n"})
     with pytest.raises(InputError, match=r"a\.job: flow a: notify\.webhook\.format 'xml': use json or slack"):

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from flows.harness import write_project
 from sudoless.config import Settings
 from sudoless.flows import projects
-from sudoless.flows.executions import upload_project
 from sudoless.flows.scheduler import Scheduler
+from sudoless.flows.upload import upload_project
 from sudoless.store import Store
 from sudoless.store import project_settings as ps
 from sudoless.store import tables as t

@@ -13,10 +13,10 @@ from flows.harness import write_project
 from sudoless.accounts.permissions import Permission
 from sudoless.accounts.users import Accounts
 from sudoless.config import Settings
-from sudoless.flows.executions import upload_project
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.scheduler import Scheduler
+from sudoless.flows.upload import upload_project
 from sudoless.store import Store
 from sudoless.store.projects import get_project
 

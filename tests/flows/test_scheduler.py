@@ -23,11 +23,11 @@ import pytest
 from flows.harness import wait_for, write_project
 from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError
-from sudoless.flows.executions import upload_project
 from sudoless.flows.executor import Executor
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.scheduler import Schedule, Scheduler, SlaRule
+from sudoless.flows.upload import upload_project
 from sudoless.store import Store
 
 HOUR = 3_600_000

@@ -18,9 +18,9 @@ import pytest
 from flows.harness import run_submitted, write_project
 from sudoless.config import Settings
 from sudoless.errors import StateError
-from sudoless.flows.executions import upload_project
 from sudoless.flows.model import Status
 from sudoless.flows.triggers.instances import Triggers, instance_json
+from sudoless.flows.upload import upload_project
 from sudoless.store import Store
 
 MINUTE = 60_000

@@ -130,7 +130,7 @@ def test_a_schedule_behind_its_slot_shows_its_lag(tmp_path: Path) -> None:
     accounts = Accounts(store, settings)
     scheduler = Scheduler(store, settings)
     from flows.harness import write_project
-    from sudoless.flows.executions import upload_project
+    from sudoless.flows.upload import upload_project
 
     upload_project(store, settings, write_project(tmp_path / "late", {"a.job": "type=noop\n"}), "tester")
     scheduler.schedule("late", "a", "0 0 * * * ?")

@@ -12,7 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from sudoless.config import Settings
-from sudoless.flows.executions import upload_project
+from sudoless.flows.upload import upload_project
 from sudoless.store import Store
 from sudoless.store import tables as t
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sudoless.config import Settings
 from sudoless.errors import SudolessError
-from sudoless.flows.executions import upload_project
+from sudoless.flows.upload import upload_project
 from sudoless.store import Store, imports
 from sudoless.store import projects as project_rows
 

@@ -136,11 +136,12 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
     """
     import getpass
 
-    from sudoless.flows.executions import submit_flow, upload_project
+    from sudoless.flows.executions import submit_flow
     from sudoless.flows.executor import finalise_orphans
     from sudoless.flows.model import FailureAction, Status
     from sudoless.flows.options import ExecutionOptions, parse_assignments, parse_disabled
     from sudoless.flows.sandbox import announce_sandbox
+    from sudoless.flows.upload import upload_project
     from sudoless.store import store_for
 
     settings = settings_from(db)

@@ -1,12 +1,13 @@
-"""The library surface of the flow engine: upload projects, submit, run, control and restart executions.
+"""Executions of stored projects: submit, control and restart them; a stored version as they run it.
 
-The command line and the HTTP server call these functions; they hold no state of their own beyond the
-store and the settings passed in.
+The command line, the HTTP server, the scheduler, flow triggers and flow retries submit through
+:func:`submit_flow`; projects arrive through :mod:`sudoless.flows.upload`, and an executor runs what is
+submitted (:func:`sudoless.flows.executor.run_execution`). These functions hold no state of their own beyond
+the store and the settings passed in.
 """
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from collections.abc import Mapping
 from dataclasses import replace
@@ -15,68 +16,14 @@ from typing import Any
 
 from sudoless.config import Settings
 from sudoless.errors import ArchiveError, FlowLockedError, InputError, StateError
-from sudoless.flows import flow_retry
 from sudoless.flows.formats import load_project_dir
-from sudoless.flows.formats.archive import check_archive, pack_dir, unpack_zip
+from sudoless.flows.formats.archive import unpack_zip
 from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Flow, Project, Status
 from sudoless.flows.notify import recipients
 from sudoless.flows.options import ExecutionOptions, parse_disabled
-from sudoless.flows.runner import FlowRunner
-from sudoless.flows.workspace import continue_workdir, prepare_workdir, project_cache
+from sudoless.flows.workspace import project_cache
 from sudoless.outbound import WebhookHosts
 from sudoless.store import ExecutionRecord, Store, project_settings
-
-log = logging.getLogger(__name__)
-
-
-def flow_graph(flow: Flow) -> dict[str, Any]:
-    """A flow as JSON: what the store keeps per version for the API and the UI."""
-    try:
-        notify = recipients.flow_recipients(recipients.flow_notify_props(flow)).to_json()
-    except InputError as error:
-        raise InputError(f"{flow.source or flow.name}: flow {flow.name}: {error}") from None
-    return {
-        "name": flow.name, "source": flow.source, "props": dict(flow.props), "notify": notify,
-        "nodes": [{"name": n.name, "type": n.type, "in": list(n.dependencies), "condition": n.condition,
-                   "subflow": n.subflow, "source": n.source} for n in flow.nodes.values()],
-        "trigger": flow.trigger.to_json() if flow.trigger else None,
-    }
-
-
-def upload_project(store: Store, settings: Settings, path: Path, user: str, name: str | None = None,
-                   description: str = "", project_id: int | None = None,
-                   log_event: bool = True) -> tuple[int, int, Project]:
-    """Validate a project directory or zip and store it as the project's next version.
-
-    Nothing is stored unless the whole project validates; the previous version stays current.
-    ``project_id`` names the project to add the version to (an import's, which may be inactive); without
-    it the active project called ``name`` is used, created for ``user`` when missing. ``log_event`` False
-    keeps the upload out of the project's event log (an import brings the original's).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or directory; give an Azkaban project folder or zip")
-    with tempfile.TemporaryDirectory(prefix="sudoless-upload-") as scratch:
-        if path.is_dir():
-            root = path
-            archive = pack_dir(path, Path(scratch) / f"{name or path.resolve().name}.zip")
-            check_archive(archive, settings.project_max_bytes, settings.project_max_files)
-        elif path.suffix.lower() == ".zip" and path.is_file():
-            archive = path
-            root = unpack_zip(path, Path(scratch) / path.stem, settings.project_max_bytes,
-                              settings.project_max_files)
-        else:
-            raise InputError(f"{path}: not a directory or .zip file; give an Azkaban project folder or zip")
-        project = load_project_dir(root, name or (path.resolve().name if path.is_dir() else path.stem),
-                                   settings.max_job_xms, settings.max_job_xmx)
-        flows = {fid: (flow.embedded, flow_graph(flow)) for fid, flow in project.flows.items()}
-        if project_id is None:
-            project_id = store.project_id(project.name, create_as=user, description=description)
-        version = store.add_version(project_id, archive, flows, project.flow_version, user, log_event)
-    from sudoless.flows.triggers.instances import sync_project_triggers  # it submits flows through this module
-
-    sync_project_triggers(store, settings, project_id, project, user)
-    return project_id, version, project
 
 
 def project_dir(store: Store, settings: Settings, project_id: int, version: int) -> Path:
@@ -177,37 +124,6 @@ def _current_version(store: Store, project_id: int) -> int:
     return version
 
 
-def run_execution(store: Store, settings: Settings, exec_id: int) -> Status:
-    """Run a claimed execution to its end in this process, in ``executions/<id>``, whose files are links
-    to the project cache's (:mod:`sudoless.flows.workspace`)."""
-    record = store.execution(exec_id)
-    workdir = settings.executions_dir / str(exec_id)
-    try:
-        _prepare(store, settings, record, workdir)
-    except FileNotFoundError:  # ``sudoless clean`` took the cached version away meanwhile: unpack it again
-        _prepare(store, settings, record, workdir)
-    project = load_project_dir(workdir, record.project_name)
-    project = apply_job_overrides(project, project_settings.job_overrides(store, record.project_id,
-                                                                          record.version))
-    runner = FlowRunner(store, settings, record, project, workdir)
-    status = runner.run()
-    flow_retry.retry_if_asked(store, settings, exec_id, status, runner.flow.props)
-    return status
-
-
-def _prepare(store: Store, settings: Settings, record: ExecutionRecord, workdir: Path) -> None:
-    """A restart continues in a copy of the execution it restarts (what its succeeded jobs wrote); any
-    other execution, or a restart whose earlier directory retention already removed, starts from the
-    project's files."""
-    source = project_dir(store, settings, record.project_id, record.version)
-    if record.restarted_from is not None:
-        previous = settings.executions_dir / str(record.restarted_from)
-        if previous.is_dir():
-            continue_workdir(previous, source, workdir)
-            return
-        log.warning("execution %s restarts %s, whose directory is gone (execution_dir_retention_days); it "
-                    "starts from the project's files", record.id, record.restarted_from)
-    prepare_workdir(source, workdir)
 
 
 def apply_job_overrides(project: Project, overrides: Mapping[tuple[str, str], Mapping[str, str]]) -> Project:

@@ -1,4 +1,5 @@
-"""An executor: claims queued executions from the store and runs them; finalises orphans.
+"""An executor: claims queued executions from the store and runs them (:func:`run_execution`); finalises
+orphans.
 
 Several executors, on one host or many, can share a MySQL/MariaDB or PostgreSQL database: each claims
 executions with a row lock (Azkaban's POLL dispatch model, without its manual activation step). An
@@ -17,14 +18,19 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from sudoless.config import Settings
 from sudoless.flows import flow_retry
+from sudoless.flows.executions import apply_job_overrides, project_dir
+from sudoless.flows.formats import load_project_dir
 from sudoless.flows.joblog import LogWriter
 from sudoless.flows.model import FINISHED, Status
 from sudoless.flows.notify.events import flow_finished
+from sudoless.flows.runner import FlowRunner
+from sudoless.flows.workspace import continue_workdir, prepare_workdir
 from sudoless.processes import kill_session
-from sudoless.store import Store
+from sudoless.store import ExecutionRecord, Store, project_settings
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +66,44 @@ def finalise_orphans(store: Store, settings: Settings) -> list[int]:
     return done
 
 
+def run_execution(store: Store, settings: Settings, exec_id: int) -> Status:
+    """Run a claimed execution to its end in this process, in ``executions/<id>``, whose files are links
+    to the project cache's (:mod:`sudoless.flows.workspace`)."""
+    record = store.execution(exec_id)
+    workdir = settings.executions_dir / str(exec_id)
+    try:
+        _prepare(store, settings, record, workdir)
+    except FileNotFoundError:  # ``sudoless clean`` took the cached version away meanwhile: unpack it again
+        _prepare(store, settings, record, workdir)
+    project = load_project_dir(workdir, record.project_name)
+    project = apply_job_overrides(project, project_settings.job_overrides(store, record.project_id,
+                                                                          record.version))
+    runner = FlowRunner(store, settings, record, project, workdir)
+    status = runner.run()
+    flow_retry.retry_if_asked(store, settings, exec_id, status, runner.flow.props)
+    return status
+
+
+def _prepare(store: Store, settings: Settings, record: ExecutionRecord, workdir: Path) -> None:
+    """A restart continues in a copy of the execution it restarts (what its succeeded jobs wrote); any
+    other execution, or a restart whose earlier directory retention already removed, starts from the
+    project's files."""
+    source = project_dir(store, settings, record.project_id, record.version)
+    if record.restarted_from is not None:
+        previous = settings.executions_dir / str(record.restarted_from)
+        if previous.is_dir():
+            continue_workdir(previous, source, workdir)
+            return
+        log.warning("execution %s restarts %s, whose directory is gone (execution_dir_retention_days); it "
+                    "starts from the project's files", record.id, record.restarted_from)
+    prepare_workdir(source, workdir)
+
+
 class Executor:
     """Claims and runs executions, ``max_flows`` at a time, until :meth:`stop`."""
 
     def __init__(self, store: Store, settings: Settings, max_flows: int = 30,
                  run: Callable[[Store, Settings, int], Status] | None = None) -> None:
-        from sudoless.flows.executions import run_execution
         from sudoless.flows.sandbox import check_sandbox
 
         check_sandbox(settings)  # require_sandbox on a kernel without Landlock: nothing runs

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 from sudoless.config import Settings
 from sudoless.errors import SudolessError
+from sudoless.flows.executions import submit_flow, succeeded_nodes
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.store import Store
@@ -85,8 +86,6 @@ def retry_if_asked(store: Store, settings: Settings, exec_id: int, status: Statu
     """Submit the retry of execution ``exec_id``, which ended ``status``, when its rule asks for one; the new
     execution's id, or None. Called where an execution ends: its runner, or the finalising of an execution
     whose executor died (``EXECUTION_STOPPED``). ``flow_props`` default to the stored flow's."""
-    from sudoless.flows.executions import submit_flow, succeeded_nodes
-
     record = store.execution(exec_id)
     options = ExecutionOptions.from_json(record.options)
     if flow_props is None:

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError, PermissionDenied, StateError
-from sudoless.flows.executions import upload_project
 from sudoless.flows.model import Project
+from sudoless.flows.upload import upload_project
 from sudoless.store import Store, project_settings
 from sudoless.store import projects as queries
 from sudoless.store.project_settings import FlowLock, SandboxGrants

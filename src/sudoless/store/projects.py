@@ -56,7 +56,7 @@ class VersionRecord:
 
 @dataclass(frozen=True)
 class FlowRecord:
-    """One stored flow of a project version: its graph (see ``executions.flow_graph``)."""
+    """One stored flow of a project version: its graph (see ``upload.flow_graph``)."""
 
     flow_id: str
     embedded: bool

@@ -32,6 +32,7 @@ from typing import Any
 
 from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError, StateError, SudolessError
+from sudoless.flows.executions import submit_flow
 from sudoless.flows.formats.trigger import FlowTrigger
 from sudoless.flows.model import Project
 from sudoless.flows.schedule import CronExpression, next_after, stamp
@@ -272,8 +273,6 @@ class Triggers:
 
     def _run(self, instance: InstanceRow) -> str:
         """All dependencies are met: claim the instance and submit its flow."""
-        from sudoless.flows.executions import submit_flow
-
         if not self.store.triggers.finish(instance.id, SUCCEEDED, "NONE", "dependencies met"):
             return self.instance(instance.id).status
         try:

@@ -1,0 +1,70 @@
+"""Uploading a project: validate a directory or zip and store it as the project's next version.
+
+Nothing is stored unless the whole project validates. The flow triggers the new version declares are
+brought in line with it (:mod:`sudoless.flows.triggers.instances`), which is why this sits above them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sudoless.config import Settings
+from sudoless.errors import InputError
+from sudoless.flows.formats import load_project_dir
+from sudoless.flows.formats.archive import check_archive, pack_dir, unpack_zip
+from sudoless.flows.model import Flow, Project
+from sudoless.flows.notify import recipients
+from sudoless.flows.triggers.instances import sync_project_triggers
+from sudoless.store import Store
+
+__all__ = ["flow_graph", "upload_project"]
+
+
+def flow_graph(flow: Flow) -> dict[str, Any]:
+    """A flow as JSON: what the store keeps per version for the API and the UI."""
+    try:
+        notify = recipients.flow_recipients(recipients.flow_notify_props(flow)).to_json()
+    except InputError as error:
+        raise InputError(f"{flow.source or flow.name}: flow {flow.name}: {error}") from None
+    return {
+        "name": flow.name, "source": flow.source, "props": dict(flow.props), "notify": notify,
+        "nodes": [{"name": n.name, "type": n.type, "in": list(n.dependencies), "condition": n.condition,
+                   "subflow": n.subflow, "source": n.source} for n in flow.nodes.values()],
+        "trigger": flow.trigger.to_json() if flow.trigger else None,
+    }
+
+
+def upload_project(store: Store, settings: Settings, path: Path, user: str, name: str | None = None,
+                   description: str = "", project_id: int | None = None,
+                   log_event: bool = True) -> tuple[int, int, Project]:
+    """Validate a project directory or zip and store it as the project's next version.
+
+    Nothing is stored unless the whole project validates; the previous version stays current.
+    ``project_id`` names the project to add the version to (an import's, which may be inactive); without
+    it the active project called ``name`` is used, created for ``user`` when missing. ``log_event`` False
+    keeps the upload out of the project's event log (an import brings the original's).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory; give an Azkaban project folder or zip")
+    with tempfile.TemporaryDirectory(prefix="sudoless-upload-") as scratch:
+        if path.is_dir():
+            root = path
+            archive = pack_dir(path, Path(scratch) / f"{name or path.resolve().name}.zip")
+            check_archive(archive, settings.project_max_bytes, settings.project_max_files)
+        elif path.suffix.lower() == ".zip" and path.is_file():
+            archive = path
+            root = unpack_zip(path, Path(scratch) / path.stem, settings.project_max_bytes,
+                              settings.project_max_files)
+        else:
+            raise InputError(f"{path}: not a directory or .zip file; give an Azkaban project folder or zip")
+        project = load_project_dir(root, name or (path.resolve().name if path.is_dir() else path.stem),
+                                   settings.max_job_xms, settings.max_job_xmx)
+        flows = {fid: (flow.embedded, flow_graph(flow)) for fid, flow in project.flows.items()}
+        if project_id is None:
+            project_id = store.project_id(project.name, create_as=user, description=description)
+        version = store.add_version(project_id, archive, flows, project.flow_version, user, log_event)
+    sync_project_triggers(store, settings, project_id, project, user)
+    return project_id, version, project
