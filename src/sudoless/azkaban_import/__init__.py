@@ -25,7 +25,7 @@ from .users import import_users, plan_users
 
 __all__ = ["ImportOptions", "Report", "import_azkaban"]
 
-CONFLICT_MODES = ("fail", "skip", "rename")
+_CONFLICT_MODES = ("fail", "skip", "rename")
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ def import_azkaban(store: Store, settings: Settings, options: ImportOptions) -> 
     """
     if options.history not in ("all", "none") and not options.history.isdigit():
         raise InputError(f"--history {options.history!r}: give a number of days, 'all' or 'none'")
-    if options.on_conflict not in CONFLICT_MODES:
-        raise InputError(f"--on-conflict {options.on_conflict!r}: use one of {', '.join(CONFLICT_MODES)}")
+    if options.on_conflict not in _CONFLICT_MODES:
+        raise InputError(f"--on-conflict {options.on_conflict!r}: use one of {', '.join(_CONFLICT_MODES)}")
     source = AzkabanSource(options.source_url, options.password)
     try:
         return _run(store, settings, source, options)

@@ -4,3 +4,5 @@
 :func:`sudoless.server.app.create_app` builds the ASGI application; :class:`sudoless.server.serve.Server`
 runs it with uvicorn; ``sudoless server`` is the command line for both.
 """
+
+__all__: list[str] = []  # nothing of its own: use its modules

@@ -4,3 +4,5 @@
 
 Nothing here imports pyspark at module import; the functions that need it say what to install.
 """
+
+__all__: list[str] = []  # nothing of its own: use its modules

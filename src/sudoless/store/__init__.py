@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from sudoless.store.schedules import ScheduleQueries
     from sudoless.store.triggers import TriggerQueries
 
-__all__ = ["ExecutionRecord", "JobRunRecord", "Store", "now_ms"]
+__all__ = ["ExecutionRecord", "JobRunRecord", "Store", "now_ms", "open_store", "store_for"]
 
-CHUNK = 8 << 20
+_CHUNK = 8 << 20
 
 
 def now_ms() -> int:
@@ -156,7 +156,7 @@ class Store:
                                    ).scalar_one()
             version = int(current) + 1
             now = self.clock()
-            chunks = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
+            chunks = [data[i:i + _CHUNK] for i in range(0, len(data), _CHUNK)] or [b""]
             conn.execute(t.project_versions.insert().values(
                 project_id=project_id, version=version, upload_time=now, uploader=uploader,
                 file_name=archive.name, md5=hashlib.md5(data).hexdigest(), size=len(data),

@@ -4,3 +4,5 @@
 triggers, checks waiting instances and runs or cancels them; the store keeps triggers, instances and each
 dependency's state (:mod:`sudoless.store.triggers`), so a restarted server resumes waiting.
 """
+
+__all__: list[str] = []  # nothing of its own: use its modules

@@ -32,13 +32,13 @@ from sudoless.server.ui.web import Ui, endpoint, new_environment
 
 __all__ = ["BrowserHome", "install", "routes"]
 
-STATIC = Path(__file__).parent / "static"
+_STATIC = Path(__file__).parent / "static"
 
 
 def _asset_version() -> str:
     """A digest of the static files, appended to their URLs so browsers never run a stale script."""
     digest = hashlib.sha256()
-    for path in sorted(STATIC.iterdir()):
+    for path in sorted(_STATIC.iterdir()):
         if path.is_file():
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
@@ -53,7 +53,7 @@ def routes() -> list[BaseRoute]:
     for module in (auth, projects, flows, executions, schedules, triggers, admin):
         for path, route in module.ROUTES:
             table.append(Route(path, endpoint(route), methods=sorted(route.methods), name=f"ui-{route.key}"))
-    table.append(Mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static"))
+    table.append(Mount("/ui/static", StaticFiles(directory=_STATIC), name="ui-static"))
     return table
 
 
