@@ -26,7 +26,8 @@ from sudoless.errors import InputError, NotFoundError
 from sudoless.flows.executor import Executor
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
-from sudoless.flows.scheduler import Schedule, Scheduler, SlaRule
+from sudoless.flows.scheduler import Schedule, Scheduler
+from sudoless.flows.sla import SlaRule
 from sudoless.flows.upload import upload_project
 from sudoless.store import Store
 

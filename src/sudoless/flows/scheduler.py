@@ -49,13 +49,12 @@ from sudoless.errors import FlowLockedError, InputError, NotFoundError, Permissi
 from sudoless.flows.executions import submit_flow
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.schedule import CronExpression, next_after, stamp
-from sudoless.flows.sla import SLA_ACTIONS, SlaChecker, SlaRule, parse_emails
+from sudoless.flows.sla import SlaChecker, SlaRule, parse_emails
 from sudoless.outbound import WebhookHosts
 from sudoless.store import Store, project_settings
 from sudoless.store.schedules import ProjectFlows, ScheduleRow
 
-# SLA_ACTIONS and SlaRule live in sudoless.flows.sla; they are re-exported for existing imports.
-__all__ = ["MISFIRE_THRESHOLD_MS", "SLA_ACTIONS", "Schedule", "Scheduler", "SlaRule"]
+__all__ = ["MISFIRE_THRESHOLD_MS", "Schedule", "Scheduler"]
 
 log = logging.getLogger(__name__)
 

@@ -314,10 +314,6 @@ def status(instance: Instance) -> Status:
                   datadir=str(instance.datadir), error_log=str(instance.paths.error_log))
 
 
-def is_running(instance: Instance) -> bool:
-    return running_pid(instance) is not None
-
-
 def directory_bytes(root: Path) -> int:
     """Disk space used under ``root`` (allocated blocks, as ``du`` counts them: quotas count those)."""
     total = 0

@@ -75,16 +75,10 @@ def letter_matrix(words: list[str] | tuple[str, ...]) -> np.ndarray:
 
 
 def word_codes(words: list[str] | tuple[str, ...]) -> np.ndarray:
-    """Codes of lower-case a-z words, the same as :func:`decoded_codes` gives for their decodings."""
+    """Codes of lower-case a-z words: letter values (1..26) weighted by :data:`POWERS`, as the scoring
+    (:func:`~sudoless.mcmc.cipher.scoring.word_term`) codes the words of a decoding."""
     matrix = letter_matrix(words)[:, :64].astype(np.uint64)
     return (matrix * POWERS[: matrix.shape[1]]).sum(axis=1, dtype=np.uint64)
-
-
-def decoded_codes(plain: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Codes of words read from decoded letters: ``plain`` is (keys, symbols) in 1..26 with 0 meaning
-    "no letter", ``positions`` is (words, width) indexing into it, padded with an index whose value is 0."""
-    gathered = plain[:, positions].astype(np.uint64)
-    return (gathered * POWERS[: positions.shape[1]]).sum(axis=2, dtype=np.uint64)
 
 
 @dataclass(frozen=True)
