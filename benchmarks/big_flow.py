@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from sudoless.config import Settings
-    from sudoless.flows.executions import upload_project
     from sudoless.flows.formats import load_project_dir
+    from sudoless.flows.upload import upload_project
     from sudoless.store import Store
 
     scratch = Path(tempfile.mkdtemp(prefix="big-flow-"))

@@ -85,9 +85,10 @@ def child_sudoless(project: Path, parallel: int) -> dict[str, Any]:
     """Upload, submit and run ``project`` as ``sudoless flow run`` does; SUDOLESS_HOME comes from the env."""
     t0 = time.perf_counter()
     from sudoless.config import load_settings
-    from sudoless.flows.executions import submit_flow, upload_project
+    from sudoless.flows.executions import submit_flow
     from sudoless.flows.executor import Executor
     from sudoless.flows.options import ExecutionOptions
+    from sudoless.flows.upload import upload_project
     from sudoless.store import open_store
 
     t1 = time.perf_counter()

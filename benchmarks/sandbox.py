@@ -42,9 +42,10 @@ def chain_project(root: Path, jobs: int) -> Path:
 def run_chain(jobs: int, sandbox: bool, **settings: object) -> float:
     """Wall seconds of one chain from submit to the end of its run (``settings``: more of the Settings)."""
     from sudoless.config import Settings
-    from sudoless.flows.executions import submit_flow, upload_project
+    from sudoless.flows.executions import submit_flow
     from sudoless.flows.executor import Executor
     from sudoless.flows.model import Status
+    from sudoless.flows.upload import upload_project
     from sudoless.store import Store
 
     with tempfile.TemporaryDirectory(prefix="sudoless-bench-") as tmp:

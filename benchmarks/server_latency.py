@@ -123,8 +123,9 @@ def populate(url: str, home: Path, executions: int, seed: int) -> dict[str, Any]
     """Projects, the bench user and ``executions`` finished executions with their job runs and logs."""
     from sudoless.accounts import Accounts, Permission
     from sudoless.config import Settings
-    from sudoless.flows.executions import node_rows, upload_project
+    from sudoless.flows.executions import node_rows
     from sudoless.flows.options import ExecutionOptions
+    from sudoless.flows.upload import upload_project
     from sudoless.store import Store
     from sudoless.store import tables as t
 
