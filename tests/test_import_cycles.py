@@ -29,12 +29,6 @@ ROOT_PACKAGE = "sudoless"
 #: Cycles that are known and being removed, each as the sorted tuple of its modules. It only shrinks.
 KNOWN_CYCLES: set[tuple[str, ...]] = {
     ("sudoless.flows.store", "sudoless.flows.store.schedules"),
-    ("sudoless.nn.checkpoints", "sudoless.nn.functional", "sudoless.nn.layers.activations", "sudoless.nn.layers.base",
-     "sudoless.nn.layers.recurrent", "sudoless.nn.losses", "sudoless.nn.metrics", "sudoless.nn.model",
-     "sudoless.nn.training"),
-    ("sudoless.routing.model", "sudoless.routing.windows"),
-    ("sudoless.routing.cores", "sudoless.routing.divide", "sudoless.routing.engine", "sudoless.routing.farthest",
-     "sudoless.routing.minmax", "sudoless.routing.spark"),
 }
 
 
