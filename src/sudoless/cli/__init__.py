@@ -28,7 +28,8 @@ import click
 from sudoless.config import Settings, load_settings
 from sudoless.errors import DaemonError, SudolessError
 
-__all__ = ["cli", "db_option", "emit_json", "json_option", "main", "register_commands", "settings_from", "usage_line"]
+__all__ = ["Command", "Group", "cli", "db_option", "emit_json", "json_option", "main", "register_commands", "report",
+           "run", "settings_from", "usage_line"]
 
 
 def settings_from(db: str | None) -> Settings:
