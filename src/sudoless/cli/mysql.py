@@ -17,7 +17,7 @@ from sudoless.config import Settings, load_settings
 from sudoless.errors import CheckFailed, InputError, NotFoundError, StateError
 
 if TYPE_CHECKING:
-    from sudoless.mysql.control import Status
+    from sudoless.mysql.control import ServerStatus
     from sudoless.mysql.install import Installed
 
 name_option = click.option("-n", "--name", default="default", show_default=True, metavar="NAME",
@@ -205,7 +205,7 @@ def status(name: str, as_json: bool) -> None:
         raise CheckFailed()
 
 
-def _show_status(current: Status, as_json: bool) -> None:
+def _show_status(current: ServerStatus, as_json: bool) -> None:
     if as_json:
         emit_json(current.to_json())
         return

@@ -12,7 +12,7 @@ is the public surface used by ``sudoless mysql ...`` and by ``sudoless server --
 from __future__ import annotations
 
 from sudoless.mysql.binaries import Binaries, Flavour, find_binaries
-from sudoless.mysql.control import ServerError, Started, Status, Stopped
+from sudoless.mysql.control import ServerError, ServerStatus, Started, Stopped
 from sudoless.mysql.install import Installed, install_mariadb
 from sudoless.mysql.instance import Instance, list_instances, load_instance
 from sudoless.mysql.layout import DEFAULT_NAME
@@ -35,8 +35,8 @@ __all__ = [
     "Installed",
     "Instance",
     "ServerError",
+    "ServerStatus",
     "Started",
-    "Status",
     "Stopped",
     "destroy_instance",
     "find_binaries",

@@ -60,7 +60,7 @@ class ServerError(DaemonError):
 
 
 @dataclass(frozen=True)
-class Status:
+class ServerStatus:
     """What ``sudoless mysql status`` reports. ``state``: running, stopped, or crashed (a pid file left
     by a server that no longer runs).
     """
@@ -303,15 +303,16 @@ def _signal(pid: int, signum: int) -> None:
         raise StateError(f"pid {pid} belongs to another user; it cannot be this instance's server") from None
 
 
-def status(instance: Instance) -> Status:
+def status(instance: Instance) -> ServerStatus:
     pid = running_pid(instance)
     stale = pid is None and read_pid(instance.paths.pid_file) is not None
     state = "running" if pid is not None else "crashed" if stale else "stopped"
     data_bytes = directory_bytes(instance.datadir) if instance.datadir.is_dir() else 0
-    return Status(name=instance.name, state=state, pid=pid, port=instance.port, bind_address=instance.bind_address,
-                  socket=str(instance.paths.socket), flavour=instance.flavour.value, version=instance.version,
-                  uptime_seconds=uptime_seconds(pid) if pid is not None else None, data_bytes=data_bytes,
-                  datadir=str(instance.datadir), error_log=str(instance.paths.error_log))
+    return ServerStatus(name=instance.name, state=state, pid=pid, port=instance.port,
+                        bind_address=instance.bind_address, socket=str(instance.paths.socket),
+                        flavour=instance.flavour.value, version=instance.version,
+                        uptime_seconds=uptime_seconds(pid) if pid is not None else None, data_bytes=data_bytes,
+                        datadir=str(instance.datadir), error_log=str(instance.paths.error_log))
 
 
 def directory_bytes(root: Path) -> int:

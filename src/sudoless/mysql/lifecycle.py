@@ -144,7 +144,7 @@ def stop_instance(settings: Settings, name: str = DEFAULT_NAME, *,
         return control.stop(load_instance(settings, name), timeout)
 
 
-def instance_status(settings: Settings, name: str = DEFAULT_NAME) -> control.Status:
+def instance_status(settings: Settings, name: str = DEFAULT_NAME) -> control.ServerStatus:
     return control.status(load_instance(settings, name))
 
 
