@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from sudoless.nn.spark.data import shard
-from sudoless.nn.spark.engine import EpochOutcome, Run, StepHook, steps_in
+from sudoless.nn.spark.engine import EpochOutcome, SparkFit, StepHook, steps_in
 from sudoless.nn.spark.replica import EpochStats, gradient, replica
 
 Array = np.ndarray
@@ -33,10 +33,10 @@ class AveragingEngine:
 
     name = "average"
 
-    def run_epochs(self, run: Run, orders: list[Array], on_step: StepHook) -> list[EpochOutcome]:
+    def run_epochs(self, run: SparkFit, orders: list[Array], on_step: StepHook) -> list[EpochOutcome]:
         return [EpochOutcome(self.run_epoch(run, run.epoch, order, on_step), run.global_step) for order in orders]
 
-    def run_epoch(self, run: Run, epoch: int, order: Array, on_step: StepHook) -> EpochStats:
+    def run_epoch(self, run: SparkFit, epoch: int, order: Array, on_step: StepHook) -> EpochStats:
         model, optimizer = run.model, run.model.optimizer
         assert optimizer is not None and model.flat_params is not None
         spec, key, fault, seed = run.spec, run.data.key, run.fault, run.seed

@@ -28,13 +28,13 @@ import numpy as np
 from sudoless.errors import InputError
 from sudoless.nn.spark.allreduce import Ring, listen
 from sudoless.nn.spark.data import Shard
-from sudoless.nn.spark.engine import EpochOutcome, Run, StepHook, steps_in
+from sudoless.nn.spark.engine import EpochOutcome, SparkFit, StepHook, steps_in
 from sudoless.nn.spark.replica import EpochStats, gradient, replica
 
 Array = np.ndarray
 
 
-def stage(run: Run, orders: list[Array]) -> list[dict[str, Any]]:
+def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
     """Run ``len(orders)`` epochs as one barrier stage; one result per rank (rank 0's carries the weights)."""
     from pyspark import BarrierTaskContext
 
@@ -119,7 +119,7 @@ class BarrierEngine:
 
     name = "barrier"
 
-    def run_epochs(self, run: Run, orders: list[Array], on_step: StepHook) -> list[EpochOutcome]:
+    def run_epochs(self, run: SparkFit, orders: list[Array], on_step: StepHook) -> list[EpochOutcome]:
         slots = int(run.sc.defaultParallelism)
         if run.data.partitions > slots:
             raise InputError(

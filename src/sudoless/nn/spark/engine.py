@@ -85,7 +85,7 @@ class Timings:
 
 
 @dataclass
-class Run:
+class SparkFit:
     """One ``fit_spark`` call as the engines see it."""
 
     sc: Any
@@ -145,7 +145,7 @@ class Engine(Protocol):
 
     name: str
 
-    def run_epochs(self, run: Run, orders: list[Array], on_step: StepHook) -> list[EpochOutcome]: ...
+    def run_epochs(self, run: SparkFit, orders: list[Array], on_step: StepHook) -> list[EpochOutcome]: ...
 
 
 def steps_in(count: int, batch_size: int) -> int:

@@ -24,7 +24,7 @@ from sudoless.nn.spark.averaging import AveragingEngine
 from sudoless.nn.spark.barrier import BarrierEngine
 from sudoless.nn.spark.checkpoint import TrainingState, restore_checkpoint, save_checkpoint
 from sudoless.nn.spark.data import prepare, release
-from sudoless.nn.spark.engine import Engine, FaultInjection, Run, Timings, steps_in
+from sudoless.nn.spark.engine import Engine, FaultInjection, SparkFit, Timings, steps_in
 from sudoless.nn.spark.replica import ModelSpec
 from sudoless.nn.spark.sync import SyncEngine
 from sudoless.nn.training import CallbackLoop
@@ -130,7 +130,7 @@ def fit_spark(
                              "(BatchNormalization's moving statistics); train this model with fit")
         seed = model.seed if seed is None else int(seed)
         rng = np.random.default_rng(seed)
-        run = Run(
+        run = SparkFit(
             sc,
             model,
             ModelSpec.of(model),

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from sudoless.nn.spark.data import shard
-from sudoless.nn.spark.engine import EpochOutcome, Run, StepHook, steps_in
+from sudoless.nn.spark.engine import EpochOutcome, SparkFit, StepHook, steps_in
 from sudoless.nn.spark.replica import EpochStats, gradient, replica
 
 Array = np.ndarray
@@ -29,7 +29,7 @@ def _sum(a: tuple[Array, float], b: tuple[Array, float]) -> tuple[Array, float]:
     return a[0].astype(np.float64) + b[0], max(a[1], b[1])
 
 
-def step_job(run: Run, batch: Array) -> tuple[Array, float]:
+def step_job(run: SparkFit, batch: Array) -> tuple[Array, float]:
     """One Spark job: the summed gradient and statistics vector over all partitions, and the slowest compute."""
     spec, key, step, fault = run.spec, run.data.key, run.global_step, run.fault
     weights = np.array(run.model.flat_params)
@@ -56,10 +56,10 @@ class SyncEngine:
 
     name = "sync"
 
-    def run_epochs(self, run: Run, orders: list[Array], on_step: StepHook) -> list[EpochOutcome]:
+    def run_epochs(self, run: SparkFit, orders: list[Array], on_step: StepHook) -> list[EpochOutcome]:
         return [EpochOutcome(self.run_epoch(run, run.epoch, order, on_step), run.global_step) for order in orders]
 
-    def run_epoch(self, run: Run, epoch: int, order: Array, on_step: StepHook) -> EpochStats:
+    def run_epoch(self, run: SparkFit, epoch: int, order: Array, on_step: StepHook) -> EpochStats:
         model, optimizer = run.model, run.model.optimizer
         assert optimizer is not None and model.flat_params is not None and model.flat_grads is not None
         size = model.count_params()
