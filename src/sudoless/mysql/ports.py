@@ -15,7 +15,6 @@ FIRST_PORT = 3307
 LAST_PORT = 3999
 #: the system server's port: never picked, so a user's instance can never be mistaken for it.
 SYSTEM_PORT = 3306
-WILDCARDS = ("0.0.0.0", "::", "*")
 
 
 def check_bind_address(address: str) -> str:

@@ -78,7 +78,6 @@ def create_app(settings: Settings, store: Store, accounts: Accounts, scheduler: 
     app.state.services = services
     app.state.metrics = metrics.registry_for(services)
     app.state.metrics_allow = metrics.allowed_networks(settings.metrics_allow)
-    app.state.servlets = {servlet.path: servlet for servlet in SERVLETS}
     ui.install(app, services)
     if secure:
         app.add_middleware(StrictTransport)  # added last, so it is outermost: every answer carries it

@@ -68,10 +68,6 @@ class TokenRecords:
         with self.store.write() as conn:
             return conn.execute(tok.delete().where(tok.c.username == username, tok.c.name == name)).rowcount == 1
 
-    def delete_of_user(self, username: str) -> int:
-        with self.store.write() as conn:
-            return conn.execute(t.api_tokens.delete().where(t.api_tokens.c.username == username)).rowcount
-
     def account(self, key: str, now: int) -> tuple[TokenRecord, UserRecord, Definitions] | None:
         """The live token with digest ``key``, its user and the role and group definitions; None when the
         token is unknown, expired, or its user was removed or disabled. Notes the use (coarsely)."""
