@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
+from support.services import unavailable
 
 CLEAN_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Only how to reach the package registry goes through to the user: nothing of root's own environment.

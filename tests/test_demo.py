@@ -14,11 +14,11 @@ from types import ModuleType
 
 import pytest
 
-from conftest import unavailable
 from sudoless.config import Settings, load_settings
 from sudoless.flows.model import Status
 from sudoless.routing import check, read_problem, read_solution
 from sudoless.store import Store, open_store
+from support.services import unavailable
 
 pytestmark = pytest.mark.slow
 

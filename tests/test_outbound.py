@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -32,6 +31,7 @@ from sudoless.flows.sla import SlaRule
 from sudoless.flows.upload import upload_project
 from sudoless.outbound import OutboundRefused, WebhookHosts
 from sudoless.store import Store
+from support.eventually import eventually
 
 
 @dataclass
@@ -186,10 +186,7 @@ def test_the_api_refuses_an_unlisted_webhook_and_sends_to_a_listed_one(tmp_path:
                                                   "sla_webhook": receiver.url("localhost")})
         assert accepted.status_code == 201, accepted.text
         exec_id = accepted.json()["exec_id"]
-        deadline = time.monotonic() + 30
-        while not receiver.bodies:
-            assert time.monotonic() < deadline, "the SLA webhook never arrived"
-            time.sleep(0.1)
+        eventually(lambda: receiver.bodies, timeout=30, interval=0.1, what="the SLA webhook")
         assert receiver.bodies[0]["execution_id"] == exec_id and receiver.bodies[0]["event"] == "sla_missed"
     finally:
         live.stop()

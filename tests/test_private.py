@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import MARIADB_ADMIN, create_database, drop_database, unavailable
 from server.test_serve import Running
 from sudoless.config import Settings, database_password, ensure_home, load_settings
 from sudoless.errors import ConfigError
 from sudoless.store import store_for
+from support.services import MARIADB_ADMIN, create_database, drop_database, unavailable
 
 SUDOLESS = Path(sys.executable).with_name("sudoless")
 SECRETS = ("admin-password", "server-secret", "tls/server.key", "mysql/default/root.password",

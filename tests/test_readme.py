@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
+from support.services import unavailable
 from worktree import REPO, copy_worktree
 
 pytestmark = pytest.mark.slow

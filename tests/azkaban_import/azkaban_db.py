@@ -14,7 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from conftest import FIXTURES, create_database, drop_database
+from support.files import FIXTURES
+from support.services import create_database, drop_database
 
 TABLES = FIXTURES / "azkaban_db" / "tables.sql"
 GZIP = 2

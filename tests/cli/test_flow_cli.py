@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AZKABAN_PROJECTS
 from flows.harness import write_project
 from sudoless.config import Settings
 from sudoless.errors import NotFoundError
 from sudoless.store import Store
+from support.files import AZKABAN_PROJECTS
 
 REPO = Path(__file__).resolve().parents[2]
 SUDOLESS = Path(sys.executable).with_name("sudoless")

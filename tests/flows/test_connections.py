@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from conftest import MARIADB_ADMIN, POSTGRES_ADMIN
 from sudoless.store import Store
 from sudoless.store import engine as engines
+from support.services import MARIADB_ADMIN, POSTGRES_ADMIN
 
 IDENTITY = {"mariadb": "SELECT CONNECTION_ID()", "postgresql": "SELECT pg_backend_pid()"}
 KILL = {"mariadb": "KILL {}", "postgresql": "SELECT pg_terminate_backend({})"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flows.harness import job_status, outcome, submit, wait_for, write_project
+from flows.harness import job_status, outcome, submit, write_project
 from sudoless.config import Settings
 from sudoless.flows.executions import restart_execution, submit_flow
 from sudoless.flows.executor import Executor, finalise_orphans
@@ -22,6 +22,7 @@ from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.upload import upload_project
 from sudoless.processes import is_alive
 from sudoless.store import Store
+from support.eventually import eventually
 
 S, K, C, SK = Status.SUCCEEDED, Status.KILLED, Status.CANCELLED, Status.SKIPPED
 
@@ -58,7 +59,8 @@ def test_kill_9_mid_flow_loses_nothing_and_restarts(store: Store, settings: Sett
     exec_id = submit(store, settings, project, "c")
     child = spawn_python(RUN_ONE, T_DB=store.url, T_HOME=str(settings.home), T_EXEC=str(exec_id))
     try:
-        wait_for(lambda: "started b" in store.read_log(exec_id, "b", 0, 0, 10_000).decode(), timeout=30)
+        eventually(lambda: store.read_log(exec_id, "b", 0, 0, 10_000).decode(), lambda log: "started b" in log,
+                   timeout=30, what="b's log says it started")
         child.send_signal(signal.SIGKILL)
         child.wait()
     finally:
@@ -75,7 +77,7 @@ def test_kill_9_mid_flow_loses_nothing_and_restarts(store: Store, settings: Sett
     after = outcome(store, settings, exec_id)
     assert after.status == Status.EXECUTION_STOPPED
     assert after.jobs == {"a": S, "b": K, "c": C}
-    wait_for(lambda: not is_alive(job_pid), timeout=5)
+    eventually(lambda: not is_alive(job_pid), timeout=5, what=f"job process {job_pid} gone")
     assert "EXECUTION_STOPPED" in after.log()
     assert finalise_orphans(store, settings) == []
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import create_database, drop_database
 from flows.harness import run_flow, run_submitted, submit, write_project
 from receivers import HttpReceiver, MailServer
 from sudoless.config import Settings
@@ -22,6 +21,7 @@ from sudoless.flows.notify.mail import MailServer as MailClient
 from sudoless.flows.sla import SlaChecker
 from sudoless.outbound import OutboundRefused
 from sudoless.store import Store
+from support.services import create_database, drop_database
 
 
 @pytest.fixture(scope="module", params=["sqlite", "mariadb", "postgresql"])

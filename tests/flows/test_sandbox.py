@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
 from flows.harness import Outcome, run_flow, write_project
 from sudoless.config import Settings
 from sudoless.errors import ConfigError
 from sudoless.flows.model import FailureAction, Status
 from sudoless.flows.sandbox import JobSandbox, check_sandbox, job_env, landlock_abi
 from sudoless.store import Store
+from support.services import unavailable
 
 #: exits 0 when the action worked, 3 when the system refused it; prints what happened
 PROBE = """\

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
 from flows.harness import Outcome, run_submitted, submit
 from flows.test_sandbox import abi, home, probe_flow  # noqa: F401  (fixtures)
 from sudoless.config import Settings
@@ -20,6 +19,7 @@ from sudoless.flows.model import FailureAction, Status
 from sudoless.flows.projects import create_project, set_sandbox_grants
 from sudoless.store import Store, project_settings
 from sudoless.store.projects import get_project
+from support.services import unavailable
 
 _names = iter(range(1, 1_000_000))
 

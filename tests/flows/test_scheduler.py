@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from flows.harness import wait_for, write_project
+from flows.harness import write_project
 from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError
 from sudoless.flows.executor import Executor
@@ -30,6 +30,7 @@ from sudoless.flows.scheduler import Schedule, Scheduler
 from sudoless.flows.sla import SlaRule
 from sudoless.flows.upload import upload_project
 from sudoless.store import Store
+from support.eventually import eventually
 
 HOUR = 3_600_000
 IGNORE = ExecutionOptions(concurrent_option="ignore")
@@ -351,7 +352,7 @@ def test_run_loop_survives_errors(scheduler: Scheduler, store: Store, settings: 
     with caplog.at_level(logging.ERROR, logger="sudoless.flows.scheduler"):
         thread.start()
         try:
-            wait_for(lambda: len(executions(store, project)) == 1)
+            eventually(lambda: len(executions(store, project)), 1)
         finally:
             stop.set()
             thread.join(10)
@@ -441,7 +442,7 @@ def test_sla_miss_of_a_running_execution_is_in_its_flow_log_at_once(scheduler: S
     runner = threading.Thread(target=executor.claim_and_run, args=(exec_id,))
     runner.start()
     try:
-        wait_for(lambda: store.execution(exec_id).start_time >= 0)
+        eventually(lambda: store.execution(exec_id).start_time, lambda start: start >= 0)
         (report,) = mine(scheduler.check_slas(store.execution(exec_id).start_time + 2000), exec_id)
         flow_log = store.read_log(exec_id, "", 0, 0, 1 << 20).decode()
         assert store.execution(exec_id).status == Status.RUNNING  # so the line was there before the end

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from conftest import unavailable
 from osuser import User, created_user, explain, run, try_as_user
+from support.services import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = Path("/usr/bin/python3")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import unavailable
+from support.services import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 SUDOLESS = Path(sys.executable).with_name("sudoless")

@@ -23,7 +23,6 @@ import pymysql
 import pytest
 import sqlalchemy as sa
 
-from conftest import unavailable
 from osuser import explain, try_as_user
 from sudoless.config import Settings
 from sudoless.errors import SudolessError
@@ -36,6 +35,7 @@ from sudoless.mysql import (
     stop_instance,
 )
 from sudoless.mysql.ports import pick_port
+from support.services import unavailable
 
 if TYPE_CHECKING:
     from mysql.conftest import Cli

@@ -6,8 +6,8 @@ import itertools
 
 import numpy as np
 
-from conftest import FIXTURES
 from sudoless.routing.model import Objective, Problem
+from support.files import FIXTURES
 
 #: Instance files written by tests/fixtures/routing/generate.py, which also proves the optima the tests state.
 INSTANCES = FIXTURES / "routing"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 import uuid
 import zipfile
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from sudoless.config import Settings
 from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.server.serve import Server
 from sudoless.store import Store, now_ms
+from support.eventually import eventually
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 HOUR_MS = 3_600_000
@@ -48,7 +48,7 @@ def unique(base: str) -> str:
 
 def example_zip(name: str) -> bytes:
     """One of the Azkaban example projects of tests/fixtures/azkaban, zipped as a user would upload it."""
-    from conftest import AZKABAN_PROJECTS
+    from support.files import AZKABAN_PROJECTS
 
     root = AZKABAN_PROJECTS / name
     files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
@@ -129,15 +129,9 @@ class Client:
         self, exec_id: int, timeout: float = 30.0, until: Callable[[dict[str, Any]], bool] | None = None
     ) -> dict[str, Any]:
         """Poll ``fetchexecflow`` until the execution is over (or ``until`` holds); return the last answer."""
-        deadline = time.monotonic() + timeout
-        while True:
-            body = self.ajax("/executor", "fetchexecflow", execid=exec_id)
-            done = until(body) if until else Status(body["status"]) in TERMINAL_FLOW
-            if done:
-                return body
-            if time.monotonic() > deadline:
-                raise AssertionError(f"execution {exec_id} still {body['status']} after {timeout} s")
-            time.sleep(0.1)
+        return eventually(lambda: self.ajax("/executor", "fetchexecflow", execid=exec_id),
+                          until or (lambda body: Status(body["status"]) in TERMINAL_FLOW), timeout=timeout,
+                          interval=0.1, what=f"execution {exec_id} over")
 
 
 @dataclass

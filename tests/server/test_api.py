@@ -5,7 +5,6 @@ shapes and the OpenAPI document."""
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 
 from server.live import HELLO, LiveServer, make_zip, unique
 from sudoless.server.sessions import COOKIE, csrf_token, load_secret
+from support.eventually import eventually
 
 SLEEPY = {"nap.job": "type=command\ncommand=sleep 30\n", "after.job": "type=noop\ndependencies=nap\n"}
 FAILING = {"ok.job": "type=command\ncommand=echo fine\n", "bad.job": "type=command\ncommand=false\ndependencies=ok\n"}
@@ -50,13 +50,9 @@ def new_project(http: httpx.Client, files: dict[str, str] | None = None) -> str:
 
 
 def wait(http: httpx.Client, exec_id: int, until: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while True:
-        body = http.get(f"/executions/{exec_id}").json()
-        if (until(body) if until else body["status"] in ("SUCCEEDED", "FAILED", "KILLED", "EXECUTION_STOPPED")):
-            return body
-        assert time.monotonic() < deadline, body["status"]
-        time.sleep(0.1)
+    over = ("SUCCEEDED", "FAILED", "KILLED", "EXECUTION_STOPPED")
+    return eventually(lambda: http.get(f"/executions/{exec_id}").json(), until or (lambda body: body["status"] in over),
+                      timeout=30, interval=0.1, what=f"execution {exec_id} over")
 
 
 def error(response: httpx.Response, status: int) -> str:

@@ -11,12 +11,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from server.live import HELLO, LiveServer, make_zip, unique
+from support.eventually import eventually
 
 azkaban_remote = pytest.importorskip(
     "azkaban.remote", reason="the 'azkaban' client (pip install azkaban==0.9.14)"
@@ -49,10 +49,8 @@ def test_python_api(live: LiveServer, home: Path, tmp_path: Path) -> None:
     # Running a subset of jobs: the client computes `disabled` from fetchflowjobs.
     exec_id = session.run_workflow(name, "end", jobs=["start"], properties={"greeting": "client"})["execid"]
     execution = azkaban_remote.Execution(session, exec_id)
-    deadline = time.monotonic() + 30
-    while execution.status["status"] not in ("SUCCEEDED", "FAILED", "KILLED"):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    eventually(lambda: execution.status["status"], lambda status: status in ("SUCCEEDED", "FAILED", "KILLED"),
+               timeout=30, interval=0.2)
     status = session.get_execution_status(exec_id)
     assert status["status"] == "SUCCEEDED"
     assert {n["id"]: n["status"] for n in status["nodes"]} == {"start": "SUCCEEDED", "end": "SKIPPED"}

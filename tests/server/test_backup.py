@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import create_database, drop_database
 from server.live import Client, LiveServer, make_zip, unique
 from sudoless.backup import backup, restore
 from sudoless.config import Settings
@@ -22,6 +21,7 @@ from sudoless.errors import InputError, StateError
 from sudoless.store import Store
 from sudoless.store import dump as tables
 from sudoless.store.dump import read_rows
+from support.services import create_database, drop_database
 
 SUDOLESS = Path(sys.executable).with_name("sudoless")
 

@@ -19,6 +19,7 @@ from sudoless.server.app import create_app
 from sudoless.server.metrics import count_notification_failure
 from sudoless.store import Store
 from sudoless.store import tables as t
+from support.eventually import eventually
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -47,13 +48,9 @@ UNFINISHED = ("PREPARING", "RUNNING", "PAUSED", "KILLING", "FAILED_FINISHING", "
 
 def quiet(live: LiveServer, admin: Client, timeout: float = 60.0) -> Samples:
     """A scrape once no execution of earlier tests (the server is shared) is unfinished, so deltas are ours."""
-    deadline = time.monotonic() + timeout
-    while True:
-        samples = scrape(live, admin)
-        if not any(value(samples, "sudoless_executions", status=s) for s in UNFINISHED):
-            return samples
-        assert time.monotonic() < deadline, "executions of earlier tests did not finish"
-        time.sleep(0.2)
+    return eventually(lambda: scrape(live, admin),
+                      lambda samples: not any(value(samples, "sudoless_executions", status=s) for s in UNFINISHED),
+                      timeout=timeout, interval=0.2, what="executions of earlier tests all finished")
 
 
 def run_project(admin: Client, files: dict[str, str], flow: str) -> tuple[str, int]:
@@ -96,15 +93,13 @@ def test_a_notification_that_cannot_be_sent_is_counted(live: LiveServer, admin: 
     before = scrape(live, admin)
     _, exec_id = run_project(admin, {"only.job": "type=noop\nsuccess.emails=ops@example.invalid\n"}, "only")
     assert admin.wait(exec_id)["status"] == "SUCCEEDED"
-    deadline = time.monotonic() + 20
-    while True:
-        after = scrape(live, admin)
-        failed = (value(after, "sudoless_notification_failures_total", channel="email")
-                  - value(before, "sudoless_notification_failures_total", channel="email"))
-        if failed >= 1 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert failed >= 1
+
+    def failed(samples: Samples) -> float:
+        return (value(samples, "sudoless_notification_failures_total", channel="email")
+                - value(before, "sudoless_notification_failures_total", channel="email"))
+
+    after = eventually(lambda: scrape(live, admin), lambda samples: failed(samples) >= 1, interval=0.2,
+                       what="a failed e-mail counted")
     assert value(after, "sudoless_notifications_waiting") >= 1
 
 

@@ -4,16 +4,16 @@ kind, its sender thread) and a real SMTP server."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
-from conftest import create_database, drop_database
 from receivers import MailServer
 from server.live import Client, LiveServer, make_zip, server_settings, start_live, unique
 from sudoless.store import Store
+from support.eventually import eventually
+from support.services import create_database, drop_database
 
 FILES = {
     "shared.properties": "failure.emails=owner@example.org\nnotify.emails=team@example.org\n",
@@ -57,13 +57,8 @@ def project(client: Client) -> str:
 
 
 def wait_for_mail(smtp: MailServer, exec_id: int, timeout: float = 20.0) -> list:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [m for m in smtp.messages if f"(execution {exec_id})" in m.message["Subject"]]
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"no mail for execution {exec_id} within {timeout} s")
+    return eventually(lambda: [m for m in smtp.messages if f"(execution {exec_id})" in m.message["Subject"]],
+                      timeout=timeout, what=f"a mail for execution {exec_id}")
 
 
 def test_execute_flow_with_failure_emails(mail_live: tuple[LiveServer, MailServer]) -> None:

@@ -5,7 +5,6 @@ and per-execution SLA settings on ``executeFlow``."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from server.live import HELLO, Client, LiveServer, make_zip, unique
 from sudoless.errors import InputError
 from sudoless.flows.periods import first_time, parse_period, period_cron
+from support.eventually import eventually
 
 FLOW2 = {
     "flow20.project": "azkaban-flow-version: 2.0\n",
@@ -128,9 +128,8 @@ def test_flow_lock(live: LiveServer, admin: Client) -> None:
     # The existing schedule skips its slots while the flow is locked: make its slot due now and watch.
     now = live.store.clock()
     live.store.schedules.update(schedule_id, {"next_fire": now - 1000})
-    deadline = time.monotonic() + 10
-    while live.server.scheduler.get(schedule_id).next_fire < now and time.monotonic() < deadline:
-        time.sleep(0.1)
+    eventually(lambda: live.server.scheduler.get(schedule_id).next_fire, lambda next_fire: next_fire >= now,
+               timeout=10, interval=0.1, what="the due slot taken")
     assert live.server.scheduler.get(schedule_id).last_fire == now - 1000  # the slot was taken, and skipped
     assert admin.ajax("/manager", "fetchFlowExecutions", project=name, flow="end", start=0, length=10)["total"] == 0
     # The lock outlives an upload; unlocking lets the flow run again.

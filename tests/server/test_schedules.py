@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 from server.live import HELLO, Client, LiveServer, make_zip, unique
+from support.eventually import eventually
 
 
 def project(admin: Client) -> tuple[str, int]:
@@ -146,13 +146,9 @@ def test_a_schedule_fires(live: LiveServer, admin: Client) -> None:
     name, project_id = project(admin)
     schedule_id = schedule(admin, name, "* * * ? * *")["scheduleId"]  # every second
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            page = admin.ajax("/manager", "fetchFlowExecutions", project=name, flow="end", start=0, length=10)
-            if page["total"]:
-                break
-            assert time.monotonic() < deadline, "the schedule did not fire"
-            time.sleep(0.2)
+        page = eventually(lambda: admin.ajax("/manager", "fetchFlowExecutions", project=name, flow="end", start=0,
+                                             length=10), lambda page: page["total"], interval=0.2,
+                          what="an execution fired by the schedule")
     finally:
         admin.post("/schedule", {"action": "removeSched", "scheduleId": schedule_id})
     exec_id = page["executions"][0]["execId"]

@@ -20,6 +20,7 @@ from cryptography import x509
 from sudoless.config import Settings
 from sudoless.errors import InputError
 from sudoless.server.tls import check_pair, make_self_signed
+from support.eventually import eventually
 
 SUDOLESS = Path(sys.executable).with_name("sudoless")
 
@@ -54,16 +55,14 @@ class Running:
         self.ready_after = self._wait()
 
     def _wait(self, timeout: float = 30.0) -> float:
-        deadline = self.started + timeout
-        while time.monotonic() < deadline:
+        def answered() -> float:
             if self.process.poll() is not None:
                 raise AssertionError(f"server exited: {self.process.stderr.read()}")
-            try:
-                httpx.get(self.url + "/status", verify=self.verify, timeout=2)
-                return time.monotonic() - self.started
-            except httpx.TransportError:
-                time.sleep(0.01)
-        raise AssertionError("server did not answer")
+            httpx.get(self.url + "/status", verify=self.verify, timeout=2)
+            return time.monotonic() - self.started
+
+        return eventually(answered, lambda _: True, timeout=timeout, interval=0.01, ignoring=(httpx.TransportError,),
+                          what=f"the server answering {self.url}/status")
 
     def stop(self) -> tuple[int, str]:
         self.process.send_signal(signal.SIGINT)

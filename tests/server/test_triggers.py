@@ -20,10 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import FIXTURES
 from flows.formats.test_trigger import ACCEPTED, REJECTED
 from server.live import Client, LiveServer, make_zip, server_settings, start_live, unique
 from sudoless.store import Store
+from support.eventually import eventually
+from support.files import FIXTURES
 
 TRIGGERS = FIXTURES / "triggers"
 
@@ -82,14 +83,7 @@ def new_project(user: Client, content: bytes) -> tuple[str, int]:
 
 def poll(read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool],
          timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = read()
-        if done(body):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout} s: {body}")
-        time.sleep(0.2)
+    return eventually(read, done, timeout=timeout, interval=0.2)
 
 
 def over(body: dict[str, Any]) -> bool:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
 from spark.support import QUICK_CONF, sudoless_cli
 from sudoless.clean import clean
 from sudoless.cleanable import tree_bytes
@@ -22,6 +21,7 @@ from sudoless.spark.cache import archives_dir, entries, in_use, mark_used, trim,
 from sudoless.spark.cluster import cluster_dir, start_cluster, stop_cluster, work_dir
 from sudoless.spark.pack import pack_env
 from sudoless.spark.submit import SubmitSpec, build_command
+from support.services import unavailable
 
 TINY_APP = """
 from pyspark.sql import SparkSession

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
 from spark.support import sudoless_cli, unpack
 from sudoless.errors import InputError
 from sudoless.spark.elf import read_dynamic
 from sudoless.spark.pack import MTIME, pack_env
 from sudoless.spark.verify import verify_archive
+from support.services import unavailable
 
 CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 

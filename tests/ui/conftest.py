@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from conftest import unavailable
 from server.live import LiveServer, server_settings, start_live
 from sudoless.store import Store
+from support.services import unavailable
 from ui.driver import LAPTOP, VIEWPORT, Browser
 
 CHROMIUM = os.environ.get("SUDOLESS_CHROMIUM", "/usr/bin/chromium")

@@ -22,6 +22,7 @@ import pytest
 
 from server.live import Client, LiveServer, unique
 from sudoless.store.projects import get_project
+from support.eventually import eventually
 from ui.driver import Browser
 from ui.history import add_runs
 from ui.projects import BROKEN, DEMO, HOSTILE, SLEEPY, flaky, wide, zipped
@@ -59,17 +60,16 @@ def wait_js(page: Any, expression: str, timeout: float = 15.0, arg: Any = None) 
     Playwright's own ``wait_for_function`` evaluates strings inside the page, which the UI's
     Content-Security-Policy forbids (no eval), so this polls from outside instead.
     """
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def holds() -> bool:
         try:
-            if page.evaluate(f"(arg) => Boolean({expression})", arg):
-                return
+            return bool(page.evaluate(f"(arg) => Boolean({expression})", arg))
         except PlaywrightError as error:  # the page navigated meanwhile (a reload after an action): ask again
             if "context was destroyed" not in str(error) and "navigat" not in str(error):
                 raise
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout} s: {expression}")
-        time.sleep(0.1)
+            return False
+
+    eventually(holds, timeout=timeout, interval=0.1, what=expression)
 
 
 def wait_status(page: Any, wanted: str, timeout: float = 30.0) -> None:

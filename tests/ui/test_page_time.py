@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import create_database, drop_database
+from support.services import create_database, drop_database
 from ui.pages import PAGES, World, build_world, server_ms
 
 

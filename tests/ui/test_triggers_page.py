@@ -3,10 +3,10 @@ button cancels it, and Pause/Resume change the trigger; a dependency that arrive
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from server.live import LiveServer, make_zip, unique
+from support.eventually import eventually
 from ui.driver import Browser
 
 
@@ -43,11 +43,9 @@ def test_triggers_page_shows_states_and_kills(browser: Browser, ui_server: LiveS
 
     (tmp_path / "landed").write_text("")
     ran = triggers.fire(project_id, "nightly")
-    deadline = time.monotonic() + 20
-    while triggers.instance(ran).exec_id is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    exec_id = triggers.instance(ran).exec_id
-    assert exec_id is not None and exec_id > 0
+    exec_id = eventually(lambda: triggers.instance(ran).exec_id, lambda exec_id: exec_id is not None,
+                         interval=0.1, what="the trigger instance's execution")
+    assert exec_id > 0
     browser.go("/ui/triggers")
     assert page.locator(f"#instance-table tr[data-instance='{ran}'] a[href='/ui/executions/{exec_id}']").count() == 1
     browser.check_clean()

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import AZKABAN_PROJECTS
 from sudoless.errors import ConditionError
 from sudoless.flows.formats.conditions import Condition, Macro, parse_condition
 from sudoless.flows.formats.properties import read_properties
 from sudoless.flows.model import Status
+from support.files import AZKABAN_PROJECTS
 
 S, F, K, C = Status.SUCCEEDED, Status.FAILED, Status.KILLED, Status.CANCELLED
 FS, SK, R, ES = Status.FAILED_SUCCEEDED, Status.SKIPPED, Status.RUNNING, Status.EXECUTION_STOPPED

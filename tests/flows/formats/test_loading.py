@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AZKABAN_PROJECTS  # noqa: E402
 from sudoless.errors import ArchiveError, InputError, NotFoundError, ProjectError
 from sudoless.flows.formats import load_project, load_project_dir
 from sudoless.flows.formats.archive import unpack_zip
 from sudoless.flows.model import Flow, Project
+from support.files import AZKABAN_PROJECTS  # noqa: E402
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
 from sudoless.errors import ProjectError
 from sudoless.flows.formats import load_project_dir
 from sudoless.flows.formats.trigger import MAX_WAIT_MINS, FlowTrigger
+from support.files import FIXTURES
 
 TRIGGERS = FIXTURES / "triggers"
 
