@@ -5,16 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sudoless.config import Settings
 from sudoless.flows.attempt import attempt_stem
 from sudoless.flows.executions import submit_flow
-from sudoless.flows.executor import Executor
+from sudoless.flows.executor import Executor, run_execution
 from sudoless.flows.formats.properties import parse_properties
 from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
+from sudoless.flows.runner import FlowRunner
 from sudoless.flows.upload import upload_project
 from sudoless.store import Store
 
@@ -69,39 +71,54 @@ def submit(store: Store, settings: Settings, project: Path, flow: str, runtime: 
 
 def run_flow(store: Store, settings: Settings, project: Path, flow: str,
              runtime: dict[str, dict[str, str]] | None = None, disabled: Any = None,
-             during: Callable[[int], None] | None = None, **options: Any) -> Outcome:
-    """Run a flow to its end; ``during(exec_id)`` runs in a second thread while it runs."""
+             during: Callable[[int], None] | None = None, alongside: Callable[[FlowRunner], None] | None = None,
+             **options: Any) -> Outcome:
+    """Run a flow to its end; ``during(exec_id)`` runs in a second thread while it runs, ``alongside(runner)``
+    too, from the moment its runner exists (to :meth:`~FlowRunner.wake` it rather than wait for its tick)."""
     exec_id = submit(store, settings, project, flow, runtime, disabled, **options)
-    return run_submitted(store, settings, exec_id, during)
+    return run_submitted(store, settings, exec_id, during, alongside)
 
 
-def run_submitted(store: Store, settings: Settings, exec_id: int,
-                  during: Callable[[int], None] | None = None) -> Outcome:
-    """Claim the queued execution ``exec_id`` and run it here to its end (see :func:`run_flow`)."""
-    executor = Executor(store, settings)
-    helper = None
-    if during is not None:
-        helper = threading.Thread(target=during, args=(exec_id,))
+def run_submitted(store: Store, settings: Settings, exec_id: int, during: Callable[[int], None] | None = None,
+                  alongside: Callable[[FlowRunner], None] | None = None) -> Outcome:
+    """Claim the queued execution ``exec_id`` and run it here to its end (see :func:`run_flow`); what the
+    helpers raise fails the caller once the run is over."""
+    helpers: list[_Helper] = []
+
+    def start(target: Callable[[Any], None], arg: object) -> None:
+        helper = _Helper(target, arg)
+        helpers.append(helper)
         helper.start()
+
+    if during is not None:
+        start(during, exec_id)
+    on_runner = None if alongside is None else partial(start, alongside)
+    executor = Executor(store, settings, run=partial(run_execution, on_runner=on_runner))
     try:
         executor.claim_and_run(exec_id)
     finally:
-        if helper is not None:
+        for helper in helpers:
             helper.join()
         executor.stop(wait=False)
+    for helper in helpers:
+        if helper.error is not None:
+            raise helper.error
     return outcome(store, settings, exec_id)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Poll until ``predicate`` holds; fail the test when it does not within ``timeout``."""
-    import time
+class _Helper(threading.Thread):
+    """A thread that keeps what its target raised, for the test's own thread to raise."""
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"condition not reached within {timeout} s")
+    def __init__(self, target: Callable[[Any], None], arg: object) -> None:
+        super().__init__(name="test-helper", daemon=True)
+        self.target, self.arg = target, arg
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.target(self.arg)
+        except BaseException as exc:
+            self.error = exc
 
 
 def job_status(store: Store, exec_id: int, nested_id: str) -> Status | None:

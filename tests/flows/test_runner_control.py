@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from flows.harness import job_status, outcome, run_flow, submit, wait_for, write_project
+from flows.harness import job_status, outcome, run_flow, submit, write_project
 from sudoless.errors import InputError, StateError
 from sudoless.flows.executions import control, restart_execution, submit_flow
 from sudoless.flows.executor import Executor
 from sudoless.flows.model import FailureAction, Status
+from sudoless.flows.runner import FlowRunner
+from support.eventually import eventually
 
 S, F, C, K, SK = Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.KILLED, Status.SKIPPED
 
@@ -105,8 +107,8 @@ def test_cancel_kills_the_whole_process_group(store, settings, tmp_path):
     pid_file = project / "child.pid"
 
     def cancel_when_running(exec_id: int) -> None:
-        wait_for(lambda: job_status(store, exec_id, "long") == Status.RUNNING)
-        wait_for(lambda: (settings.executions_dir / str(exec_id) / "child.pid").exists())
+        eventually(lambda: job_status(store, exec_id, "long"), Status.RUNNING)
+        eventually((settings.executions_dir / str(exec_id) / "child.pid").exists)
         control(store, exec_id, "cancel")
 
     started = time.monotonic()
@@ -115,24 +117,34 @@ def test_cancel_kills_the_whole_process_group(store, settings, tmp_path):
     assert result.jobs == {"long": K, "after": C}
     assert result.status == K
     child = int((result.workdir / pid_file.name).read_text())
-    wait_for(lambda: not _pid_alive(child), timeout=5)
+    eventually(lambda: not _pid_alive(child), timeout=5, what=f"process {child} gone")
 
 
 def test_pause_holds_new_jobs_until_resume(store, settings, tmp_path):
-    project = job_files(tmp_path / "p", {"a": "", "b": "a"}, {"a": "seconds=0.6"})
+    # a runs until the test releases it, so the pause surely lands while it runs
+    project = write_project(tmp_path / "p", {
+        "a.job": "type=command\ncommand=bash -c 'until [ -e release ]; do sleep 0.01; done'\n",
+        "b.job": "type=noop\ndependencies=a\n",
+    })
     seen: dict[str, object] = {}
 
-    def pause_then_resume(exec_id: int) -> None:
-        wait_for(lambda: job_status(store, exec_id, "a") == Status.RUNNING)
+    def pause_then_resume(runner: FlowRunner) -> None:
+        exec_id = runner.exec_id
+        eventually(lambda: job_status(store, exec_id, "a"), Status.RUNNING)
         control(store, exec_id, "pause")
-        wait_for(lambda: store.execution(exec_id).status == Status.PAUSED)
-        wait_for(lambda: job_status(store, exec_id, "a") == S)
-        time.sleep(1.0)  # the runner polls every 0.5 s; b must still not start while paused
-        seen["b_while_paused"] = job_status(store, exec_id, "b")
-        control(store, exec_id, "resume")
+        assert runner.wake().wait(20)  # the runner took the request at once, not at its next tick
+        assert store.execution(exec_id).status == Status.PAUSED
+        (settings.executions_dir / str(exec_id) / "release").touch()
+        eventually(lambda: job_status(store, exec_id, "a"), S)
+        # The pass that wrote a's end also decided about b; one more whole pass, and b must still wait.
+        assert runner.wake().wait(20)
+        seen["b_while_paused"] = (job_status(store, exec_id, "b"), runner.nodes["b"].status, len(runner.running))
+        if store.execution(exec_id).status == Status.PAUSED:  # else b ran anyway, and the flow is over
+            control(store, exec_id, "resume")
+            runner.wake()
 
-    result = run_flow(store, settings, project, "b", during=pause_then_resume)
-    assert seen["b_while_paused"] == Status.READY
+    result = run_flow(store, settings, project, "b", alongside=pause_then_resume)
+    assert seen["b_while_paused"] == (Status.READY, Status.READY, 0)
     assert result.jobs == {"a": S, "b": S}
     assert result.status == S
 
@@ -210,7 +222,7 @@ def test_retry_failed_jobs_while_failed_finishing(store, settings, tmp_path):
     })
 
     def retry_when_failing(exec_id: int) -> None:
-        wait_for(lambda: store.execution(exec_id).status == Status.FAILED_FINISHING)
+        eventually(lambda: store.execution(exec_id).status, Status.FAILED_FINISHING)
         marker.touch()
         control(store, exec_id, "retry_failed")
 
@@ -245,7 +257,7 @@ def test_pipeline_waits_for_the_previous_execution(store, settings, tmp_path, le
     executor = Executor(store, settings)
     runner = threading.Thread(target=executor.claim_and_run, args=(first,))
     runner.start()
-    wait_for(lambda: job_status(store, first, "a") == Status.RUNNING)
+    eventually(lambda: job_status(store, first, "a"), Status.RUNNING)
     second = submit(store, settings, project, "b", name=name, concurrent_option="pipeline", pipeline_level=level)
     assert executor.claim_and_run(second) == S
     runner.join()
@@ -267,7 +279,7 @@ def test_flow_log_accepts_other_writers_while_running(store, settings, tmp_path)
     project = job_files(tmp_path / "p", {"a": ""}, {"a": "seconds=1.2"})
 
     def write_from_outside(exec_id: int) -> None:
-        wait_for(lambda: job_status(store, exec_id, "a") == Status.RUNNING)
+        eventually(lambda: job_status(store, exec_id, "a"), Status.RUNNING)
         outside = LogWriter(store, exec_id, "", 0, shared=True)
         outside.line("a note from the scheduler")
         outside.flush()

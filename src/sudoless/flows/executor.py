@@ -66,9 +66,11 @@ def finalise_orphans(store: Store, settings: Settings) -> list[int]:
     return done
 
 
-def run_execution(store: Store, settings: Settings, exec_id: int) -> Status:
+def run_execution(store: Store, settings: Settings, exec_id: int,
+                  on_runner: Callable[[FlowRunner], object] | None = None) -> Status:
     """Run a claimed execution to its end in this process, in ``executions/<id>``, whose files are links
-    to the project cache's (:mod:`sudoless.flows.workspace`)."""
+    to the project cache's (:mod:`sudoless.flows.workspace`). ``on_runner`` is handed the runner before it
+    starts, for a caller that wants to :meth:`~FlowRunner.wake` it."""
     record = store.execution(exec_id)
     workdir = settings.executions_dir / str(exec_id)
     try:
@@ -79,6 +81,8 @@ def run_execution(store: Store, settings: Settings, exec_id: int) -> Status:
     project = apply_job_overrides(project, project_settings.job_overrides(store, record.project_id,
                                                                           record.version))
     runner = FlowRunner(store, settings, record, project, workdir)
+    if on_runner is not None:
+        on_runner(runner)
     status = runner.run()
     flow_retry.retry_if_asked(store, settings, exec_id, status, runner.flow.props)
     return status

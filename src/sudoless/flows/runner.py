@@ -88,6 +88,14 @@ class _Started:
 
 
 @dataclass
+class _Wake:
+    """A request to poll control requests now rather than at the next tick (:meth:`FlowRunner.wake`)."""
+
+    #: set once the loop has polled, then decided what runs and written that to the store
+    done: threading.Event
+
+
+@dataclass
 class _Done:
     nested_id: str
     result: JobResult
@@ -113,7 +121,11 @@ class FlowRunner:
         self.nodes: dict[str, RunNode] = {}
         self.siblings: dict[str, list[str]] = {}
         self.flow_log = LogWriter(store, self.exec_id, "", 0, settings.log_chunk_bytes, shared=True)
-        self.events: queue.Queue[_Done | _Started] = queue.Queue()
+        self.events: queue.Queue[_Done | _Started | _Wake] = queue.Queue()
+        #: wake-ups taken in this pass of the loop, acknowledged once it has scheduled and flushed
+        self.woken: list[threading.Event] = []
+        self.poll_now = False
+        self.stopped = False
         #: what this pass of the loop changed, written in one transaction by :meth:`_flush`; only the
         #: runner thread touches the store for job rows, so job threads never contend for its lock
         self.changes: list[tuple[str, int, dict[str, object]]] = []
@@ -209,6 +221,7 @@ class FlowRunner:
             while True:
                 self._schedule()
                 self._flush()
+                self._acknowledge_wakeups()
                 if not self.running and not self.waiting and not self.retry_due and self._all_finished():
                     break
                 timeout = self._next_wakeup(next_poll)
@@ -221,7 +234,8 @@ class FlowRunner:
                 self._due_retries()
                 if self.running:
                     self._check_quota()
-                if time.monotonic() >= next_poll:
+                if self.poll_now or time.monotonic() >= next_poll:
+                    self.poll_now = False
                     self._poll_control()
                     self.flow_log.flush_if_due()
                     next_poll = time.monotonic() + CONTROL_POLL_SECONDS
@@ -232,7 +246,38 @@ class FlowRunner:
             self.pool.shutdown(wait=False)
             self.sandbox.close()
             self._flush(everything=True)
+            # nobody waits forever on a runner that has stopped: wake() sees the flag after its put, this
+            # sees any wake-up put before it
+            self.stopped = True
+            self._drain_wakeups()
         return self._finish()
+
+    def wake(self) -> threading.Event:
+        """Make the loop poll control requests (cancel, pause, resume, retry) now instead of at its next tick
+        (every CONTROL_POLL_SECONDS). The event returned is set once the loop has done so, then decided what
+        runs and written the statuses it changed (a job's RUNNING row may still wait out RUNNING_WRITE_DELAY),
+        or once the run has ended: a caller in this process (a test) then sees the outcome of its request
+        without waiting out a tick. Safe from any thread."""
+        done = threading.Event()
+        self.events.put(_Wake(done))
+        if self.stopped:
+            done.set()
+        return done
+
+    def _drain_wakeups(self) -> None:
+        self._acknowledge_wakeups()
+        try:
+            while True:
+                event = self.events.get_nowait()
+                if isinstance(event, _Wake):
+                    event.done.set()
+        except queue.Empty:
+            pass
+
+    def _acknowledge_wakeups(self) -> None:
+        for done in self.woken:
+            done.set()
+        self.woken.clear()
 
     def _flush(self, everything: bool = False) -> None:
         due = time.monotonic() - RUNNING_WRITE_DELAY
@@ -245,7 +290,11 @@ class FlowRunner:
             self.changes, self.log_chunks = [], []
             self.store.set_jobs(self.exec_id, changes, logs)
 
-    def _on_event(self, event: _Done | _Started) -> None:
+    def _on_event(self, event: _Done | _Started | _Wake) -> None:
+        if isinstance(event, _Wake):
+            self.poll_now = True
+            self.woken.append(event.done)
+            return
         if isinstance(event, _Done):
             self._on_done(event)
             return
