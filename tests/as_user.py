@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from osuser import User, created_user, run, user_command  # noqa: E402
-from worktree import copy_worktree  # noqa: E402
+from support.osuser import User, created_user, run, user_command  # noqa: E402
+from support.worktree import copy_worktree  # noqa: E402
 
 # What reaches the user from root's environment: how CI is flagged and how to reach the package registry.
 PASSED = ("CI", "SUDOLESS_TEST_MARIADB", "SUDOLESS_TEST_POSTGRES")

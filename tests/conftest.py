@@ -115,9 +115,9 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """A real OpenLDAP server with a generated directory for the whole run (tests/slapd.py says what is in it);
+    """A real OpenLDAP server with a generated directory for the whole run (tests/support/slapd.py says what is in it);
     skipped without slapd, failed under CI."""
-    from slapd import running_slapd
+    from support.slapd import running_slapd
 
     with running_slapd(tmp_path_factory.mktemp("slapd") / "ldap") as server:
         yield server

@@ -133,7 +133,7 @@ def _as(uid: int, call: Callable[[], object]) -> str:
 
 @pytest.mark.rootless
 def test_what_another_account_owns_is_refused() -> None:
-    from osuser import created_user
+    from support.osuser import created_user
 
     with created_user("slp") as user:
         # a home owned by someone else: its owner could read everything, so sudoless refuses to use it

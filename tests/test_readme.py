@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from support.services import unavailable
-from worktree import REPO, copy_worktree
+from support.worktree import REPO, copy_worktree
 
 pytestmark = pytest.mark.slow
 

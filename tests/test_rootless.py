@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from osuser import User, as_user, created_user, explain
-from osuser import run as run_checked
+from support.osuser import User, as_user, created_user, explain
+from support.osuser import run as run_checked
 
 pytestmark = [pytest.mark.rootless, pytest.mark.slow]
 

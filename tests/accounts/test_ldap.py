@@ -1,4 +1,4 @@
-"""LDAP sign-in against a real OpenLDAP (tests/slapd.py): logins, groups in groups mapped to roles, allowed
+"""LDAP sign-in against a real OpenLDAP (tests/support/slapd.py): logins, groups in groups mapped to roles, allowed
 groups, a disabled account, removal from a group taking access away at the next refresh, a directory that
 is down while local accounts still work, LDAPS and StartTLS with the right and a wrong CA."""
 
@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from accounts.support import CHEAP
-from slapd import GROUPS, SERVICE, Slapd
 from sudoless.accounts import Accounts, Permission
 from sudoless.accounts.backends import DirectoryUnavailable, NotAllowed
 from sudoless.accounts.directory import NO_PASSWORD
 from sudoless.config import Settings, load_settings
 from sudoless.errors import AuthError, ConfigError, InputError
 from sudoless.store import Store
+from support.slapd import GROUPS, SERVICE, Slapd
 
 IP = "192.0.2.10"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from accounts.support import CHEAP
-from osuser import User, created_user, run
 from sudoless.accounts import Accounts
 from sudoless.accounts.backends import NotAllowed
 from sudoless.config import Settings
 from sudoless.errors import AuthError
 from sudoless.store import Store
+from support.osuser import User, created_user, run
 
 pytestmark = pytest.mark.rootless
 IP = "192.0.2.20"

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from flows.harness import write_project
-from receivers import MailServer
+from support.receivers import MailServer
 
 SUDOLESS = Path(sys.executable).with_name("sudoless")
 

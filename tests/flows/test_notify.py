@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from flows.harness import run_flow, run_submitted, submit, write_project
-from receivers import HttpReceiver, MailServer
 from sudoless.config import Settings
 from sudoless.flows.model import Status
 from sudoless.flows.notify import Sender
@@ -21,6 +20,7 @@ from sudoless.flows.notify.mail import MailServer as MailClient
 from sudoless.flows.sla import SlaChecker
 from sudoless.outbound import OutboundRefused
 from sudoless.store import Store
+from support.receivers import HttpReceiver, MailServer
 from support.services import create_database, drop_database
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from osuser import User, created_user, explain, run, try_as_user
+from support.osuser import User, created_user, explain, run, try_as_user
 from support.services import unavailable
 
 REPO = Path(__file__).resolve().parents[2]

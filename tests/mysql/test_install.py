@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from osuser import explain, try_as_user
 from sudoless.config import Settings
 from sudoless.mysql.apt import Apt, extract, package_files, upstream_version
 from sudoless.mysql.install import complete_libraries, find_library_packages, library_dirs, tarball_instructions
 from sudoless.mysql.loader import elf_files, missing_libraries, parse_ldd
+from support.osuser import explain, try_as_user
 from support.services import unavailable
 
 if TYPE_CHECKING:

@@ -23,7 +23,6 @@ import pymysql
 import pytest
 import sqlalchemy as sa
 
-from osuser import explain, try_as_user
 from sudoless.config import Settings
 from sudoless.errors import SudolessError
 from sudoless.mysql import (
@@ -35,6 +34,7 @@ from sudoless.mysql import (
     stop_instance,
 )
 from sudoless.mysql.ports import pick_port
+from support.osuser import explain, try_as_user
 from support.services import unavailable
 
 if TYPE_CHECKING:

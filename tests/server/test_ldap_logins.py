@@ -1,4 +1,4 @@
-"""Directory accounts over real HTTP, with a real OpenLDAP (tests/slapd.py) behind a live server: the three
+"""Directory accounts over real HTTP, with a real OpenLDAP (tests/support/slapd.py) behind a live server: the three
 logins (Azkaban's action=login, /ui/login, /api/v1/login) and the ``azkaban`` PyPI client sign in with LDAP
 accounts as with local ones; the server's own refresh timer ends the sessions and tokens of someone removed
 from the allowed groups; the users API shows where accounts come from and when they last logged in."""
@@ -15,11 +15,11 @@ from ldap3 import MODIFY_ADD, MODIFY_DELETE, Connection, Server
 
 from accounts.test_ldap import ldap_settings
 from server.live import LiveServer, server_settings, start_live, unique
-from slapd import Slapd
 from sudoless.server.sessions import COOKIE, csrf_token, load_secret
 from sudoless.store import Store
 from sudoless.store.projects import get_project
 from support.eventually import eventually
+from support.slapd import Slapd
 
 
 @pytest.fixture(scope="module")

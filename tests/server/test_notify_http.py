@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from receivers import MailServer
 from server.live import Client, LiveServer, make_zip, server_settings, start_live, unique
 from sudoless.store import Store
 from support.eventually import eventually
+from support.receivers import MailServer
 from support.services import create_database, drop_database
 
 FILES = {

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from osuser import run
 from spark.support import APP, MARKER_CODE, base_python
 from spark.wheels import make_wheel
+from support.osuser import run
 
 
 @pytest.fixture(scope="session")

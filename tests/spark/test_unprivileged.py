@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from osuser import User, as_user, created_user, try_as_user
 from spark.support import QUICK_CONF
 from sudoless.config import Settings
 from sudoless.spark.cluster import spark_home
 from sudoless.spark.pack import pack_env
 from sudoless.spark.submit import SubmitSpec, build_command
+from support.osuser import User, as_user, created_user, try_as_user
 from support.services import unavailable
 
 pytestmark = [pytest.mark.rootless, pytest.mark.slow]
