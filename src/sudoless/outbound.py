@@ -129,6 +129,7 @@ class WebhookHosts:
         connection_class = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
         # The connection is made to the checked address; the URL's name still goes into Host and TLS SNI.
         connection = connection_class(host, port, timeout=timeout)
+        # http.client opens its socket through this attribute, which typeshed does not declare
         connection._create_connection = (  # type: ignore[attr-defined]
             lambda _address, *args: socket.create_connection((address, port), *args))
         try:

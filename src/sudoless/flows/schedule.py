@@ -291,7 +291,7 @@ class CronExpression:
     @classmethod
     def parse(cls, text: str, tz: str | ZoneInfo = "UTC") -> CronExpression:
         """Parse ``text``; fire times are wall-clock times in ``tz`` (a zone name or a ZoneInfo)."""
-        return cls(text, tz)  # type: ignore[arg-type]
+        return cls(text, tz)  # type: ignore[arg-type]  # a zone name too: __post_init__ makes it a ZoneInfo
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from sudoless.mcmc.result import Samples
 
 
-def _figure(rows: int, cols: int, height: float) -> tuple[object, np.ndarray]:
+def _figure(rows: int, cols: int, height: float) -> tuple[Figure, np.ndarray]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -26,10 +28,10 @@ def _figure(rows: int, cols: int, height: float) -> tuple[object, np.ndarray]:
     return figure, axes
 
 
-def _save(figure: object, path: Path) -> Path:
+def _save(figure: Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)  # type: ignore[attr-defined]
+    figure.savefig(path, dpi=100)
     return path
 
 

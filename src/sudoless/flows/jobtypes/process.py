@@ -12,6 +12,7 @@ import select
 import subprocess
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sudoless.flows.jobtypes.context import JobContext
 from sudoless.flows.sandbox import job_env
@@ -54,13 +55,13 @@ def split_command(command: str) -> list[str]:
 def run_process(argv: list[str], ctx: JobContext, deadline: float | None) -> ProcessOutcome:
     """Run ``argv`` in ``ctx.workdir`` inside ``ctx.sandbox`` (with the server's settings taken out of its
     environment); return when it exits, is cancelled or passes ``deadline``."""
-    options = dict(cwd=ctx.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                   start_new_session=True)
+    options: dict[str, Any] = dict(cwd=ctx.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
         if ctx.sandbox is not None:
             proc = ctx.sandbox.popen(argv, ctx.env, **options)
         else:
-            proc = subprocess.Popen(argv, env=job_env(ctx.env), **options)  # type: ignore[call-overload]
+            proc = subprocess.Popen(argv, env=job_env(ctx.env), **options)
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         ctx.log.line(f"cannot start {argv[0]!r}: {exc.strerror or exc}", "ERROR")
         return ProcessOutcome(returncode=None)

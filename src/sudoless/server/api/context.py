@@ -51,7 +51,8 @@ def ajax_permission(servlet: Servlet, key: str) -> Permission:
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    found: Services = request.app.state.services  # Starlette's app.state holds untyped attributes
+    return found
 
 
 @dataclass(frozen=True)
