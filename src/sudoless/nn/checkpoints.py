@@ -57,7 +57,8 @@ def save_model(model: Network, path: str | Path, include_optimizer: bool = True,
     if include_optimizer and model.optimizer is not None:
         arrays.update({f"optimizer/{k}": v for k, v in model.optimizer.state_arrays().items()})
     _atomic_write(folder / ARCHITECTURE, lambda f: f.write(json.dumps(document, indent=2).encode()))
-    _atomic_write(folder / WEIGHTS, lambda f: np.savez(f, **arrays))
+    # no pickles: load_model reads them back with np.load's allow_pickle=False
+    _atomic_write(folder / WEIGHTS, lambda f: np.savez(f, allow_pickle=False, **arrays))
     return folder
 
 

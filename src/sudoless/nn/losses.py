@@ -6,7 +6,7 @@ mask marks as real (``True``). Sums are accumulated in float64 so a float32 mode
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -19,6 +19,18 @@ Array = np.ndarray
 #: Keras's ``epsilon()``: probabilities are clipped to [EPSILON, 1 - EPSILON], which float32 can represent
 #: (1 - 1e-12 rounds to 1 in float32, and log(1 - p) then is -inf).
 EPSILON = 1e-7
+
+
+@overload
+def _weights(mask: None, lead: tuple[int, ...], dtype: Any) -> tuple[None, float]: ...
+
+
+@overload
+def _weights(mask: Array, lead: tuple[int, ...], dtype: Any) -> tuple[Array, float]: ...
+
+
+@overload
+def _weights(mask: Array | None, lead: tuple[int, ...], dtype: Any) -> tuple[Array | None, float]: ...
 
 
 def _weights(mask: Array | None, lead: tuple[int, ...], dtype: Any) -> tuple[Array | None, float]:
@@ -60,6 +72,9 @@ class SoftmaxCrossEntropy(Loss):
     """
 
     name = "softmax_cross_entropy"
+    # the last forward's targets: class ids or distributions, one of the two
+    _labels: Array | None
+    _dist: Array | None
 
     def forward(self, output: Array, target: Array, mask: Array | None = None) -> float:
         classes = output.shape[-1]
@@ -89,7 +104,7 @@ class SoftmaxCrossEntropy(Loss):
         grad = np.exp(self._logp)
         if self._labels is not None:
             grad[np.arange(self._labels.size), self._labels] -= 1.0
-        else:
+        elif self._dist is not None:
             grad -= self._dist
         scale = np.asarray(1.0 / self._total, dtype=grad.dtype)
         if self._w is not None:
@@ -120,7 +135,7 @@ class CrossEntropy(Loss):
         lead = output.shape[:-1]
         target = np.asarray(target)
         if target.shape == lead:
-            dist = np.zeros(output.shape, output.dtype).reshape(-1, classes)
+            dist: Array = np.zeros(output.shape, output.dtype).reshape(-1, classes)
             dist[np.arange(dist.shape[0]), target.reshape(-1).astype(np.int64)] = 1.0
             dist = dist.reshape(output.shape)
         elif target.shape == output.shape:
@@ -152,10 +167,13 @@ class MeanSquaredError(Loss):
         if target.shape != output.shape:
             target = target.reshape(output.shape)
         diff = output - target
-        w, total = _weights(mask, output.shape[: mask.ndim] if mask is not None else output.shape, output.dtype)
-        if mask is not None:
+        w: Array | None
+        if mask is None:
+            w, total = _weights(mask, output.shape, output.dtype)
+        else:
+            w, total = _weights(mask, output.shape[: mask.ndim], output.dtype)
             total *= float(np.prod(output.shape[mask.ndim:]))
-            w = w.reshape(w.shape + (1,) * (output.ndim - mask.ndim))  # type: ignore[union-attr]
+            w = w.reshape(w.shape + (1,) * (output.ndim - mask.ndim))
         self._diff, self._w, self._total = diff, w, total
         sq = diff.astype(np.float64) ** 2
         return float((sq if w is None else sq * w).sum() / total)
@@ -184,7 +202,7 @@ class BinaryCrossEntropy(Loss):
         else:
             w, total = _weights(mask, output.shape[: mask.ndim], output.dtype)
             total *= float(np.prod(output.shape[mask.ndim:]))
-            w = w.reshape(w.shape + (1,) * (output.ndim - mask.ndim))  # type: ignore[union-attr]
+            w = w.reshape(w.shape + (1,) * (output.ndim - mask.ndim))
         z = output.astype(np.float64)
         if self.from_logits:
             per = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))

@@ -105,6 +105,12 @@ class Network(Layer):
     def count_params(self) -> int:
         return 0 if self.flat_params is None else int(self.flat_params.size)
 
+    def packed(self) -> tuple[Array, Array]:
+        """The flat parameter and gradient vectors that every layer's arrays are views of (see ``_pack``)."""
+        if self.flat_params is None or self.flat_grads is None:
+            raise StateError("build or train the model first: it has no parameters yet")
+        return self.flat_params, self.flat_grads
+
     def get_weights(self) -> dict[str, Array]:
         """Copies of every parameter by qualified name (``layer/param``)."""
         return {name: layer.params[key].copy() for name, (layer, key, _) in self.slots.items()}
@@ -202,7 +208,7 @@ class Network(Layer):
         mask = self.output_mask
         value = loss.forward(out, y, mask)
         self.backward(loss.backward())
-        optimizer.step(self.flat_params, self.flat_grads, self.decayed)  # type: ignore[arg-type]
+        optimizer.step(*self.packed(), self.decayed)
         return value, out
 
     def train_on_batch(self, x: Any, y: Any) -> float:
@@ -344,5 +350,5 @@ def load_model(path: str | Path, compile: bool = True) -> Network:
         model.compile(settings["optimizer"], settings["loss"], settings.get("metrics", []),
                       loss_weights=settings.get("loss_weights"))
         if optimizer_state:
-            model.optimizer.load_state_arrays(optimizer_state)  # type: ignore[union-attr]
+            model._require_compiled()[1].load_state_arrays(optimizer_state)
     return model

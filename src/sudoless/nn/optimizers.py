@@ -28,6 +28,7 @@ class Optimizer:
 
     name = "optimizer"
     state_names: tuple[str, ...] = ()
+    scratch: Array  # the size of the parameters, made on the first step (and again if they change)
 
     def __init__(self, learning_rate: float | Schedule | dict[str, Any] = 0.01, clipnorm: float | None = None,
                  clipvalue: float | None = None, weight_decay: float = 0.0) -> None:

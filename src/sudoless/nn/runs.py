@@ -54,7 +54,7 @@ class RunResult:
     name: str
     output: Path
     epochs: int
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]  # None: not finite (a diverged run)
     parameters: int
     seconds: float
     sample: str | None = None
@@ -221,7 +221,7 @@ def train_run(config: dict[str, Any], output: str | Path | None = None, epochs: 
     except InputError as exc:
         raise InputError(f"{file}: {exc}") from None
     hooks: list[Callback] = [*callbacks]
-    validation = (dataset.x_val, dataset.y_val) if dataset.x_val is not None else None
+    validation = dataset.split("val") if dataset.x_val is not None else None
     stopping = training.get("early_stopping")
     if stopping:
         options = {} if stopping is True else dict(stopping)
@@ -250,7 +250,7 @@ def train_run(config: dict[str, Any], output: str | Path | None = None, epochs: 
         metrics.update({f"val_{k}": v for k, v in scores.items()})
     if dataset.x_test is not None:
         if dataset.x_test is not dataset.x_val:
-            scores = model.evaluate(dataset.x_test, dataset.y_test)
+            scores = model.evaluate(*dataset.split("test"))
         metrics.update({f"test_{k}": v for k, v in scores.items()})
     folder.mkdir(parents=True, exist_ok=True)
     save_model(model, folder, extra=extra)
@@ -288,8 +288,9 @@ def _public(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if not k.startswith("_")}
 
 
-def _finite(metrics: dict[str, float]) -> dict[str, float]:
-    return {k: (float(v) if np.isfinite(v) else None) for k, v in metrics.items()}  # type: ignore[misc]
+def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
+    """The metrics as JSON can hold them: a NaN or infinite one (a diverged run) becomes None."""
+    return {k: (float(v) if np.isfinite(v) else None) for k, v in metrics.items()}
 
 
 def load_run(folder: str | Path) -> tuple[Network, dict[str, Any]]:
@@ -298,7 +299,7 @@ def load_run(folder: str | Path) -> tuple[Network, dict[str, Any]]:
     return load_model(folder), document.get("extra") or {}
 
 
-def evaluate_run(folder: str | Path, split: str = "test") -> dict[str, float]:
+def evaluate_run(folder: str | Path, split: str = "test") -> dict[str, float | None]:
     """Reload a run's model and data and score the ``split`` (train, val or test)."""
     model, extra = load_run(folder)
     config = extra.get("config")

@@ -18,10 +18,11 @@ def build(registry: Mapping[str, Callable[..., T]], spec: str | Mapping[str, Any
           default: str = "") -> T:
     """The registry's component for ``spec``; ``what`` names the kind in error messages."""
     options: dict[str, Any] = {}
-    name = spec
     if isinstance(spec, Mapping):
         options = dict(spec)
-        name = options.pop("name", default)
+        name: str = options.pop("name", default)
+    else:
+        name = spec
     if name not in registry:
         raise InputError(f"unknown {what} '{name}'; known: {', '.join(sorted(registry))}")
     try:

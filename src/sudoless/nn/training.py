@@ -127,7 +127,9 @@ class CallbackLoop:
             callback.on_batch_end(step, logs)
 
     def end_epoch(self, epoch: int, logs: dict[str, Any]) -> None:
-        logs["lr"] = self.model.optimizer.learning_rate  # type: ignore[union-attr]
+        optimizer = self.model.optimizer
+        if optimizer is not None:  # always, as fit refuses a model that is not compiled
+            logs["lr"] = optimizer.learning_rate
         if self.validation_data is not None:
             x, y = self.validation_data
             scores = evaluate(self.model, x, y, batch_size=self.validation_batch)

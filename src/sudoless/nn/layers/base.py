@@ -17,7 +17,7 @@ node lives here, beside the layer, so that layers never depend on the functional
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -25,6 +25,15 @@ from sudoless.errors import InputError
 
 Shape = tuple[int | None, ...]
 Array = np.ndarray
+
+
+def last_axis(shape: Shape) -> int:
+    """The size of the last (feature or channel) axis, which a layer's weights are made for; it must be known
+    even where other axes (a sequence's length) are not."""
+    size = shape[-1]
+    if size is None:
+        raise InputError(f"the last axis of the input shape {shape} must have a size (the weights depend on it)")
+    return size
 
 LAYERS: dict[str, type[Layer]] = {}
 
@@ -77,13 +86,14 @@ class Layer:
 
     # -- computing -------------------------------------------------------------------------------------------
 
-    def forward(self, x: Any, training: bool = False, mask: Array | None = None) -> Any:
+    # A merge layer takes a list of arrays and a list of their masks; every other layer one array and its mask.
+    def forward(self, x: Any, training: bool = False, mask: Any = None) -> Any:
         raise NotImplementedError
 
     def backward(self, dy: Array) -> Any:
         raise NotImplementedError
 
-    def compute_mask(self, mask: Array | None) -> Array | None:
+    def compute_mask(self, mask: Any) -> Array | None:
         """The mask of the output given the input's (``True`` = a real time step); passed through by default."""
         return mask
 
@@ -126,7 +136,7 @@ class Layer:
         return {"name": self.name}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Layer:
+    def from_config(cls, config: dict[str, Any]) -> Self:
         return cls(**config)
 
     def __call__(self, inputs: Node | list[Node]) -> Node:

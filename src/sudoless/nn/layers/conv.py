@@ -17,7 +17,7 @@ import numpy as np
 from sudoless.errors import InputError
 from sudoless.nn.initializers import get_initializer
 from sudoless.nn.layers.activations import Activated
-from sudoless.nn.layers.base import Array, Shape, register
+from sudoless.nn.layers.base import Array, Shape, last_axis, register
 from sudoless.nn.layers.windows import Window, as_image, check_padding, crop, pad, pair, patches, taps
 
 
@@ -56,7 +56,7 @@ class Convolution(Activated):
         if len(input_shape) != self.rank + 1:
             raise InputError(f"{type(self).__name__} expects inputs of {self.rank + 1} axes per example "
                              f"({'length' if self.rank == 1 else 'height, width'}, channels), got {input_shape}")
-        channels = int(input_shape[-1])  # type: ignore[arg-type]
+        channels = last_axis(input_shape)
         if channels % self.groups:
             raise InputError(f"{channels} input channels do not split into {self.groups} groups")
         size = self.window.size[2 - self.rank:]
@@ -78,7 +78,7 @@ class Convolution(Activated):
         xp = pad(image, pads)
         groups, count = self.groups, batch * out[0] * out[1]
         positions = self.window.size[0] * self.window.size[1]
-        cols = patches(xp, self.window, out).reshape(count, positions, groups, channels // groups)
+        cols: Array = patches(xp, self.window, out).reshape(count, positions, groups, channels // groups)
         cols = cols.transpose(2, 0, 1, 3).reshape(groups, count, -1)  # a copy: every window as one row
         kernel = self.params["W"].reshape(cols.shape[2], self.filters)
         if groups == 1:

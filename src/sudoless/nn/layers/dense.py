@@ -8,7 +8,7 @@ import numpy as np
 
 from sudoless.nn.initializers import get_initializer
 from sudoless.nn.layers.activations import Activated
-from sudoless.nn.layers.base import Array, Layer, Shape, register
+from sudoless.nn.layers.base import Array, Layer, Shape, last_axis, register
 
 
 @register
@@ -28,7 +28,7 @@ class Dense(Activated):
         self.bias_initializer = bias_initializer
 
     def _build(self, input_shape: Shape, rng: np.random.Generator) -> None:
-        fan_in = int(input_shape[-1])  # type: ignore[arg-type]
+        fan_in = last_axis(input_shape)
         self.add_param("W", get_initializer(self.kernel_initializer)((fan_in, self.units), rng))
         if self.use_bias:
             self.add_param("b", get_initializer(self.bias_initializer)((self.units,), rng))

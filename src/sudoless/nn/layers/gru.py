@@ -52,7 +52,7 @@ class GRU(Recurrent):
         self._hs, self._acts, self._rec = hs, pre, rec
         return hs[1:], (hs[steps],)
 
-    def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array:
+    def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array | None:
         hs, acts, rec = self._hs, self._acts, self._rec
         h = self.units
         r, z, n = acts[..., :h], acts[..., h:2 * h], acts[..., 2 * h:]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from sudoless.nn.layers.base import Array, register
@@ -23,8 +25,8 @@ class LSTM(Recurrent):
     gates = 4
     state_count = 2
 
-    def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs: object) -> None:
-        super().__init__(units, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
         self.unit_forget_bias = unit_forget_bias
 
     def _initial_bias(self, bias: Array) -> Array:
@@ -77,7 +79,7 @@ class LSTM(Recurrent):
             carry_masked(c, cs[t], mask[t])
             carry_masked(hs[t + 1], hs[t], mask[t])
 
-    def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array:
+    def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array | None:
         hs, cs, acts, tanh_c, mask = self._hs, self._cs, self._acts, self._tanh_c, self._mask
         steps, batch, width = acts.shape
         h = self.units

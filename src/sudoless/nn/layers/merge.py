@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from sudoless.nn.layers.base import Array, Layer, Shape, register
+from sudoless.nn.layers.base import Array, Layer, Shape, last_axis, register
 
 
 def _merge_masks(masks: Any) -> Array | None:
@@ -48,7 +48,7 @@ class Concatenate(Layer):
     """Join inputs along the last axis."""
 
     def output_shape(self, input_shape: list[Shape]) -> Shape:
-        widths = [int(s[-1]) for s in input_shape]  # type: ignore[arg-type]
+        widths = [last_axis(s) for s in input_shape]
         return (*input_shape[0][:-1], sum(widths))
 
     def forward(self, x: list[Array], training: bool = False, mask: Any = None) -> Array:

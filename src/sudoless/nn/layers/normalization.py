@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from sudoless.errors import InputError
-from sudoless.nn.layers.base import Array, Layer, Shape, register
+from sudoless.nn.layers.base import Array, Layer, Shape, last_axis, register
 
 
 @register
@@ -23,7 +23,7 @@ class LayerNorm(Layer):
         self.epsilon = float(epsilon)
 
     def _build(self, input_shape: Shape, rng: np.random.Generator) -> None:
-        features = int(input_shape[-1])  # type: ignore[arg-type]
+        features = last_axis(input_shape)
         self.add_param("gamma", np.ones(features))
         self.add_param("beta", np.zeros(features))
 
@@ -68,7 +68,7 @@ class BatchNormalization(Layer):
         self.epsilon = float(epsilon)
 
     def _build(self, input_shape: Shape, rng: np.random.Generator) -> None:
-        channels = int(input_shape[-1])  # type: ignore[arg-type]
+        channels = last_axis(input_shape)
         self.add_param("gamma", np.ones(channels))
         self.add_param("beta", np.zeros(channels))
         self.add_state("moving_mean", np.zeros(channels))

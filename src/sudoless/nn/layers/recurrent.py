@@ -19,7 +19,7 @@ import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.nn.initializers import get_initializer
-from sudoless.nn.layers.base import Array, Layer, Shape, register
+from sudoless.nn.layers.base import Array, Layer, Shape, last_axis, register
 
 
 class Recurrent(Layer):
@@ -57,7 +57,7 @@ class Recurrent(Layer):
     def _build(self, input_shape: Shape, rng: np.random.Generator) -> None:
         if len(input_shape) != 2:
             raise InputError(f"{type(self).__name__} expects (time, features) inputs, got shape {input_shape}")
-        features, width = int(input_shape[-1]), self.gates * self.units  # type: ignore[arg-type]
+        features, width = last_axis(input_shape), self.gates * self.units
         self.add_param("W", get_initializer(self.kernel_initializer)((features, width), rng))
         self.add_param("U", get_initializer(self.recurrent_initializer)((self.units, width), rng))
         self.add_param("b", self._initial_bias(get_initializer(self.bias_initializer)((width,), rng)))
@@ -129,7 +129,7 @@ class Recurrent(Layer):
         """Run the recurrence over time-major ``xt``; return the hidden states ``(T, B, H)`` and the final state."""
         raise NotImplementedError
 
-    def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array:
+    def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array | None:
         """Back-propagate through time; write parameter gradients and return ``dx`` time-major."""
         raise NotImplementedError
 
@@ -165,14 +165,14 @@ class Recurrent(Layer):
         hs = self._hs
         np.matmul(hs[:-1].reshape(-1, hs.shape[-1]).T, dz.reshape(-1, dz.shape[-1]), out=self.grads["U"])
 
-    def _input_gradients(self, dz: Array) -> Array:
+    def _input_gradients(self, dz: Array) -> Array | None:
         """Gradients of W and b from the stacked pre-activation gradients ``(T, B, kH)``; returns ``dx``."""
         xt = self._xt
         flat = dz.reshape(-1, dz.shape[-1])
         np.matmul(xt.reshape(-1, xt.shape[-1]).T, flat, out=self.grads["W"])
         np.sum(flat, axis=0, out=self.grads["b"])
         if not self.input_grad:
-            return None  # type: ignore[return-value]
+            return None
         return (flat @ self.params["W"].T).reshape(xt.shape)
 
     def get_config(self) -> dict[str, Any]:
@@ -214,7 +214,7 @@ class RNN(Recurrent):
         self._act = pre if mask is not None else hs[1:]
         return hs[1:], (hs[steps],)
 
-    def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array:
+    def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array | None:
         act = self._act
         deriv = 1.0 - act * act
         dz = np.empty_like(act)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -21,9 +22,10 @@ class Reshape(Layer):
             raise InputError(f"target_shape must be positive sizes with at most one -1, got {list(target_shape)}")
 
     def output_shape(self, input_shape: Shape) -> Shape:
-        if any(d is None for d in input_shape):
+        dims = [d for d in input_shape if d is not None]
+        if len(dims) < len(input_shape):
             return self.target_shape
-        size = int(np.prod(input_shape))  # type: ignore[arg-type]
+        size = math.prod(dims)
         known = int(np.prod([d for d in self.target_shape if d != -1]))
         if -1 in self.target_shape:
             if size % known:

@@ -23,15 +23,14 @@ class Bidirectional(Layer):
 
     def __init__(self, layer: Recurrent | dict[str, Any], merge_mode: str = "concat", name: str | None = None) -> None:
         super().__init__(name)
-        if isinstance(layer, dict):
-            layer = layer_from_config(layer)  # type: ignore[assignment]
-        if not isinstance(layer, Recurrent):
+        inner = layer_from_config(layer) if isinstance(layer, dict) else layer
+        if not isinstance(inner, Recurrent):
             raise InputError("Bidirectional wraps an RNN, LSTM or GRU layer")
         if merge_mode not in ("concat", "sum", "mul", "ave"):
             raise InputError(f"Bidirectional merge_mode must be concat, sum, mul or ave, not '{merge_mode}'")
-        config = layer.get_config()
-        self.forward_layer = type(layer).from_config({**config, "reverse": False, "name": "forward"})
-        self.backward_layer = type(layer).from_config({**config, "reverse": True, "name": "backward"})
+        config = inner.get_config()
+        self.forward_layer = type(inner).from_config({**config, "reverse": False, "name": "forward"})
+        self.backward_layer = type(inner).from_config({**config, "reverse": True, "name": "backward"})
         self.merge_mode = merge_mode
 
     def sublayers(self) -> list[Layer]:
@@ -48,7 +47,7 @@ class Bidirectional(Layer):
         inner = self.forward_layer.output_shape(input_shape)
         if self.merge_mode != "concat":
             return inner
-        return (*inner[:-1], 2 * int(inner[-1]))  # type: ignore[arg-type]
+        return (*inner[:-1], 2 * self.forward_layer.units)
 
     def set_stateful(self, stateful: bool) -> None:
         if stateful:
@@ -56,7 +55,7 @@ class Bidirectional(Layer):
         super().set_stateful(stateful)
 
     @property
-    def input_grad(self) -> bool:  # type: ignore[override]
+    def input_grad(self) -> bool:
         return self._input_grad
 
     @input_grad.setter

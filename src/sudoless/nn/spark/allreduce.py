@@ -122,7 +122,7 @@ class Ring:
         return bytes(data)
 
     def _recv_into(self, target: Array) -> None:
-        view = memoryview(target).cast("B")
+        view = target.data.cast("B")
         got, size = 0, view.nbytes
         while got < size:
             try:
@@ -147,7 +147,7 @@ class Ring:
     def _send(self, chunk: Array) -> None:
         if self._send_error is not None:
             raise CollectiveError(f"rank {self.rank}: send failed: {self._send_error}")
-        self._outbox.put(memoryview(np.ascontiguousarray(chunk)).cast("B"))
+        self._outbox.put(np.ascontiguousarray(chunk).data.cast("B"))
         self.stats.bytes_sent += chunk.nbytes
 
     def allreduce(self, vector: Array) -> Array:

@@ -12,7 +12,8 @@ result converges (Stich 2019; Lin et al. 2020) but is not step-for-step single-p
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,10 +23,17 @@ from sudoless.nn.spark.engine import EpochOutcome, SparkFit, StepHook, steps_in
 from sudoless.nn.spark.replica import EpochStats, gradient, replica
 
 Array = np.ndarray
+#: what one partition sends back: (weights and optimiser state and metric sums, weighted; weight; steps; seconds)
+_Part = tuple[Array, float, int, float]
 
 
-def _sum(a: tuple[Array, float, int, float], b: tuple[Array, float, int, float]) -> tuple[Array, float, int, float]:
+def _sum(a: _Part, b: _Part) -> _Part:
     return a[0].astype(np.float64) + b[0], a[1] + b[1], max(a[2], b[2]), max(a[3], b[3])
+
+
+def _reduce_round(run: SparkFit, partitions: int, task: Callable[[int, Iterator[Any]], Iterator[_Part]]) -> _Part:
+    """One round: every partition's local steps, their results summed on the way back."""
+    return run.sc.parallelize(range(partitions), partitions).mapPartitionsWithIndex(task).treeReduce(_sum, depth=2)
 
 
 class AveragingEngine:
@@ -38,7 +46,8 @@ class AveragingEngine:
 
     def run_epoch(self, run: SparkFit, epoch: int, order: Array, on_step: StepHook) -> EpochStats:
         model, optimizer = run.model, run.model.optimizer
-        assert optimizer is not None and model.flat_params is not None
+        assert optimizer is not None
+        model_params = model.packed()[0]
         spec, key, fault, seed = run.spec, run.data.key, run.fault, run.seed
         partitions = run.data.partitions
         local_batch = max(1, run.batch_size // partitions)
@@ -49,7 +58,7 @@ class AveragingEngine:
         stats = EpochStats(spec.metrics)
         for round_ in range(steps_in(local_steps, k)):
             first, last = round_ * k, min((round_ + 1) * k, local_steps)
-            weights = np.array(model.flat_params)
+            weights = np.array(model_params)
             state = {name: np.array(value) for name, value in optimizer.state.items()}
             iterations = optimizer.iterations
             step0 = run.global_step
@@ -63,12 +72,13 @@ class AveragingEngine:
                 last: int = last,
                 iterations: int = iterations,
                 step0: int = step0,
-            ) -> Iterator[tuple[Array, float, int, float]]:
+            ) -> Iterator[_Part]:
                 list(items)
                 if fault is not None:
                     fault.maybe_fail(index, step0)
                 net = replica(spec)
-                net.flat_params[...] = weights  # type: ignore[index]
+                params, grads = net.packed()
+                params[...] = weights
                 local = spec.new_optimizer()
                 local.load_state_arrays({**state, "iterations": np.array(iterations)})
                 part = shard(key, index)
@@ -81,27 +91,22 @@ class AveragingEngine:
                     if not len(pick):
                         break
                     seconds += gradient(net, part.x[pick], part.y[pick], out)
-                    items = float(out[size + 1])
-                    net.flat_grads[...] = out[:size] / items  # type: ignore[index]
-                    local.step(net.flat_params, net.flat_grads, net.decayed)  # type: ignore[arg-type]
+                    grads[...] = out[:size] / float(out[size + 1])
+                    local.step(params, grads, net.decayed)
                     sums += out[size:]
                     done += 1
-                packed = [np.asarray(net.flat_params, np.float64) * done]
+                packed = [np.asarray(params, np.float64) * done]
                 packed += [np.asarray(local.state.get(n, np.zeros(size)), np.float64) * done for n in names]
                 yield np.concatenate([*packed, sums]), float(done), done, seconds
 
             started = time.perf_counter()
             total, weight, steps, compute = run.retrying(
                 f"round {round_} of epoch {epoch}",
-                lambda t=task: (
-                    run.sc.parallelize(range(partitions), partitions)
-                    .mapPartitionsWithIndex(t)
-                    .treeReduce(_sum, depth=2)
-                ),
+                partial(_reduce_round, run, partitions, task),
             )
             wall = time.perf_counter() - started
             if weight:
-                model.flat_params[...] = total[:size] / weight
+                model_params[...] = total[:size] / weight
                 for i, name in enumerate(names):
                     optimizer.state[name] = (total[size * (i + 1) : size * (i + 2)] / weight).astype(model.dtype)
                 optimizer.iterations = iterations + steps

@@ -39,9 +39,9 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
     from pyspark import BarrierTaskContext
 
     model, optimizer = run.model, run.model.optimizer
-    assert optimizer is not None and model.flat_params is not None
+    assert optimizer is not None
     spec, starts, fault, batch_size = run.spec, run.data.starts, run.fault, run.batch_size
-    weights = np.array(model.flat_params)
+    weights = np.array(model.packed()[0])
     state = {**{k: np.array(v) for k, v in optimizer.state.items()}, "iterations": np.array(optimizer.iterations)}
     orders = [order.astype(np.int64) for order in orders]
     step0 = run.global_step
@@ -59,7 +59,8 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
         addresses = context.allGather(f"{host}:{server.getsockname()[1]}")
         ring = Ring(rank, addresses, server)
         net = replica(spec)
-        net.flat_params[...] = weights  # type: ignore[index]
+        params, grads = net.packed()
+        params[...] = weights
         local = spec.new_optimizer()
         local.load_state_arrays(state)
         size = net.count_params()
@@ -81,8 +82,8 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
                     comm_started = time.perf_counter()
                     ring.allreduce(vector)
                     comm_ended = time.perf_counter()
-                    net.flat_grads[...] = vector[:size] / vector[size + 1]  # type: ignore[index]
-                    local.step(net.flat_params, net.flat_grads, net.decayed)  # type: ignore[arg-type]
+                    grads[...] = vector[:size] / vector[size + 1]
+                    local.step(params, grads, net.decayed)
                     compute += time.perf_counter() - comm_ended
                     stats[step] = vector[size:]
                     times[step] = (compute, comm_ended - comm_started, time.perf_counter() - started)
@@ -90,10 +91,10 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
                 epoch: dict[str, Any] = {
                     "stats": stats,
                     "times": times,
-                    "checksum": float(np.sum(net.flat_params, dtype=np.float64)),
+                    "checksum": float(np.sum(params, dtype=np.float64)),
                 }
                 if rank == 0:
-                    epoch["weights"] = np.array(net.flat_params)
+                    epoch["weights"] = np.array(params)
                     epoch["state"] = local.state_arrays()
                 epochs.append(epoch)
         finally:

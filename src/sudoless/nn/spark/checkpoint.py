@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ class TrainingState:
 
     epochs_done: int
     global_step: int
-    rng_state: dict[str, Any]
+    rng_state: Mapping[str, Any]  # numpy's bit_generator.state
     history: dict[str, list[float]]
     engine: str
 

@@ -134,7 +134,7 @@ def _shard_files(path: Path) -> list[tuple[str, str | None]]:
     if npz:
         return [(f, None) for f in npz]
     xs = sorted(glob.glob(str(path / "x*.npy")))
-    pairs = [(f, str(Path(f).with_name("y" + Path(f).name[1:]))) for f in xs]
+    pairs: list[tuple[str, str | None]] = [(f, str(Path(f).with_name("y" + Path(f).name[1:]))) for f in xs]
     absent = [y for _, y in pairs if y and not Path(y).exists()]
     if absent:
         raise InputError(f"{path}: label shard {absent[0]} is missing (each x*.npy needs its y*.npy)")

@@ -142,7 +142,7 @@ def fit_spark(
             sync_every=sync_every,
         )
         history = SparkHistory()
-        restored = restore_checkpoint(checkpoint_dir, model) if resume else None
+        restored = restore_checkpoint(checkpoint_dir, model) if resume and checkpoint_dir is not None else None
         if restored is not None:
             initial_epoch = restored.epochs_done
             rng.bit_generator.state = restored.rng_state
@@ -173,7 +173,7 @@ def fit_spark(
                 outcomes = runner.run_epochs(run, orders, loop.end_batch)
                 for current, outcome, rng_state in zip(group, outcomes, rng_states, strict=True):
                     if outcome.weights is not None:
-                        model.flat_params[...] = outcome.weights
+                        model.packed()[0][...] = outcome.weights
                         optimizer.load_state_arrays(outcome.state or {})
                     if not live:
                         loop.begin_epoch(current)

@@ -107,7 +107,7 @@ def gradient(model: Network, x: Array, y: Array, out: Array) -> float:
         model.backward(loss.backward())
         total = getattr(loss, "_total", None)
         items = float(total) if total is not None else float(len(output))
-        np.multiply(model.flat_grads, np.asarray(items, model.dtype), out=out[:size])
+        np.multiply(model.packed()[1], np.asarray(items, model.dtype), out=out[:size])
         out[size] = value * items
         out[size + 1] = items
         for i, metric in enumerate(type(m)() for m in model.metrics):

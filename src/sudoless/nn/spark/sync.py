@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ def step_job(run: SparkFit, batch: Array) -> tuple[Array, float]:
         if fault is not None:
             fault.maybe_fail(index, step)
         net = replica(spec)
-        net.flat_params[...] = weights  # type: ignore[index]
+        net.packed()[0][...] = weights
         x, y = shard(key, index).rows(batch)
         out = np.empty(width, net.dtype)
         seconds = gradient(net, x, y, out)
@@ -61,17 +62,18 @@ class SyncEngine:
 
     def run_epoch(self, run: SparkFit, epoch: int, order: Array, on_step: StepHook) -> EpochStats:
         model, optimizer = run.model, run.model.optimizer
-        assert optimizer is not None and model.flat_params is not None and model.flat_grads is not None
+        assert optimizer is not None
+        params, grads = model.packed()
         size = model.count_params()
         stats = EpochStats(run.spec.metrics)
         for step in range(steps_in(len(order), run.batch_size)):
             batch = order[step * run.batch_size : (step + 1) * run.batch_size]
             started = time.perf_counter()
-            total, compute = run.retrying(f"step {run.global_step}", lambda b=batch: step_job(run, b))
+            total, compute = run.retrying(f"step {run.global_step}", partial(step_job, run, batch))
             reduced = time.perf_counter()
             items = float(total[size + 1])
-            model.flat_grads[...] = total[:size] / items
-            optimizer.step(model.flat_params, model.flat_grads, model.decayed)
+            grads[...] = total[:size] / items
+            optimizer.step(params, grads, model.decayed)
             update = time.perf_counter() - reduced
             wall = time.perf_counter() - started
             # The job's own time minus the slowest task's compute is Spark's: scheduling, shipping the weights,
