@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -130,13 +131,13 @@ def solve(
         from sudoless.routing.plot import plot_routes
 
         plot_routes(problem, solution, plot_path)
-    summary = solution.summary(problem)
+    summary: dict[str, Any] = solution.summary(problem)  # the JSON form, which the text form reads back too
     summary["feasible"] = report.feasible
     summary["violations"] = report.violations
     if as_json:
         emit_json(summary)
     else:
-        for route in summary["routes"]:  # type: ignore[union-attr]
+        for route in summary["routes"]:
             click.echo(
                 f"dispatcher {route['dispatcher']}: {' '.join(route['stops']) or '(idle)'}  "
                 f"[distance {route['distance']}, load {route['load']}]"
@@ -149,7 +150,7 @@ def solve(
         )
         for line in report.violations:
             click.echo(f"violation: {line}", err=True)
-    idle: list[int] = summary["idle"]  # type: ignore[assignment]
+    idle: list[int] = summary["idle"]
     if idle:  # on stderr in both modes: the plan is valid, but the user may have expected every dispatcher
         click.echo(
             f"sudoless routes: {describe_idle(idle)}; --min-stops 1 makes every dispatcher take at least one",
