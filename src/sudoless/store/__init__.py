@@ -27,7 +27,7 @@ from sudoless.errors import NotFoundError, StoreError
 from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.processes import is_alive
 from sudoless.store import tables as t
-from sudoless.store.engine import create_engine, migrate
+from sudoless.store.engine import create_engine, inserted_id, migrate
 
 if TYPE_CHECKING:
     from sudoless.config import Settings
@@ -139,7 +139,7 @@ class Store:
             result = conn.execute(t.projects.insert().values(
                 name=name, active=True, description=description, version=0, created_time=now,
                 created_by=create_as, modified_time=now, modified_by=create_as))
-            project_id = int(result.inserted_primary_key[0])
+            project_id = inserted_id(result)
             conn.execute(t.project_proxy_users.insert().values(project_id=project_id, name=create_as,
                                                                added_time=now, added_by=create_as))
             self._event(conn, project_id, "CREATED", create_as, f"Project {name} created")
@@ -236,7 +236,7 @@ class Store:
                 status=Status.PREPARING.value, submit_user=user, submit_time=now, start_time=-1, end_time=-1,
                 update_time=now, source=source, options=json.dumps(options), executor_id=None, control="",
                 priority=int(options.get("priority", 5)), restarted_from=restarted_from))
-            exec_id = int(result.inserted_primary_key[0])
+            exec_id = inserted_id(result)
             if nodes:
                 conn.execute(t.job_runs.insert(), [
                     {"exec_id": exec_id, "nested_id": n["nested_id"], "attempt": 0, "type": n["type"],
@@ -431,7 +431,7 @@ class Store:
         with self.write() as conn:
             result = conn.execute(t.executors.insert().values(
                 host=socket.gethostname(), pid=os.getpid(), started=now, heartbeat=now, active=True))
-            return int(result.inserted_primary_key[0])
+            return inserted_id(result)
 
     def heartbeat(self, executor_id: int, active: bool = True) -> None:
         with self.write() as conn:

@@ -296,6 +296,7 @@ class AccountRecords:
     def clear_failures(self, kind: str, subject: str, suffix: bool = False) -> None:
         """Forget the failures of ``subject``, or with ``suffix`` of every subject ending with it."""
         f = t.login_failures
+        match: sa.ColumnElement[bool]
         if suffix:
             # "/" escapes: a backslash would need a dialect's own string-literal quoting in ESCAPE.
             escaped = subject.replace("/", "//").replace("%", "/%").replace("_", "/_")

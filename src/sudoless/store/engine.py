@@ -22,6 +22,15 @@ from sudoless.private import create_private, private_file
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The integer key the database gave the row an INSERT made (SQLAlchemy types it as optional, for
+    statements that insert nothing or several rows)."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise StoreError("the database returned no key for the inserted row")
+    return int(key[0])
+
+
 def normalise_url(url: str) -> str:
     """Pick the drivers sudoless ships (PyMySQL, psycopg 3) when the URL names only the database."""
     parsed = make_url(url)
@@ -117,7 +126,9 @@ def _tune_sqlite(engine: Engine) -> None:
         mode = "BEGIN IMMEDIATE" if connection.info.get("write") else "BEGIN"
         # On the driver's connection: through exec_driver_sql, the BEGIN of every transaction cost about
         # as much as the query it was for.
-        connection.connection.driver_connection.execute(mode)
+        driver = connection.connection.driver_connection
+        assert driver is not None  # a connection that is being used has its driver's connection
+        driver.execute(mode)
 
 
 @functools.cache

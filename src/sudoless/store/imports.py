@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from sudoless.store import tables as t
+from sudoless.store.engine import inserted_id
 
 if TYPE_CHECKING:
     from sudoless.store import Store
@@ -74,7 +75,7 @@ def create_imported_project(store: Store, origin: str, source_key: str, name: st
         result = conn.execute(t.projects.insert().values(
             name=name, active=active, description=description, version=0, created_time=created_time,
             created_by=user, modified_time=created_time, modified_by=user))
-        project_id = int(result.inserted_primary_key[0])
+        project_id = inserted_id(result)
         conn.execute(t.project_proxy_users.insert().values(project_id=project_id, name=user,
                                                            added_time=created_time, added_by=user))
         _record(conn, store, origin, "project", source_key, project_id)
@@ -98,7 +99,7 @@ def insert_executions(store: Store, origin: str, executions: list[tuple[str, dic
     now = store.clock()
     with store.write() as conn:
         for key, execution, _ in executions:
-            ids[key] = int(conn.execute(insert_execution, execution).inserted_primary_key[0])
+            ids[key] = inserted_id(conn.execute(insert_execution, execution))
         jobs = [{"exec_id": ids[key], **row} for key, _, job_runs in executions for row in job_runs]
         if jobs:
             conn.execute(t.job_runs.insert(), jobs)

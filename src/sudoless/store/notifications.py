@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from sudoless.store import Store
 from sudoless.store import tables as t
+from sudoless.store.engine import inserted_id
 
 __all__ = ["AttemptRecord", "NewNotification", "NotificationRecord", "attempts", "claim_due", "enqueue",
            "for_execution", "next_due", "record_attempt", "unsent_count"]
@@ -76,7 +77,7 @@ def enqueue(store: Store, items: Sequence[NewNotification], due: int | None = No
                 payload=json.dumps(item.payload), status=PENDING, attempts=0, max_attempts=item.max_attempts,
                 created_time=now, next_attempt=now if due is None else due, claim_token=None, claim_until=-1,
                 sent_time=-1, last_error=None))
-            ids.append(int(result.inserted_primary_key[0]))
+            ids.append(inserted_id(result))
     return ids
 
 

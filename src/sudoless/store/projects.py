@@ -19,6 +19,7 @@ from sudoless.errors import StateError
 from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.store import ExecutionRecord, Store, _execution
 from sudoless.store import tables as t
+from sudoless.store.engine import inserted_id
 
 __all__ = [
     "EventRecord", "ExecutorRecord", "FlowRecord", "ProjectRecord", "VersionRecord", "add_event",
@@ -137,7 +138,7 @@ def create_project(store: Store, name: str, description: str, user: str) -> int:
         result = conn.execute(p.insert().values(
             name=name, active=True, description=description, version=0, created_time=now, created_by=user,
             modified_time=now, modified_by=user))
-        project_id = int(result.inserted_primary_key[0])
+        project_id = inserted_id(result)
         # Azkaban's creator.default.proxy: the creator is the project's first proxy user.
         conn.execute(t.project_proxy_users.insert().values(project_id=project_id, name=user, added_time=now,
                                                            added_by=user))

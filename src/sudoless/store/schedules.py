@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.store import tables as t
+from sudoless.store.engine import inserted_id
 
 if TYPE_CHECKING:
     from sudoless.store import ExecutionRecord, Store
@@ -134,7 +135,7 @@ class ScheduleQueries:
                         conn.execute(s.update().where(s.c.id == existing.id).values(**values))
                         return int(existing.id)
                     result = conn.execute(s.insert().values(project_id=project_id, flow_id=flow_id, **values))
-                    return int(result.inserted_primary_key[0])
+                    return inserted_id(result)
             except sa.exc.IntegrityError:
                 if attempt:
                     raise
