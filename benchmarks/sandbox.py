@@ -44,9 +44,9 @@ def run_chain(jobs: int, sandbox: bool, **settings: object) -> float:
     from sudoless.config import Settings
     from sudoless.flows.executions import submit_flow
     from sudoless.flows.executor import Executor
-    from sudoless.flows.model import Status
     from sudoless.flows.upload import upload_project
     from sudoless.store import Store
+    from sudoless.store.status import Status
 
     with tempfile.TemporaryDirectory(prefix="sudoless-bench-") as tmp:
         options = Settings(home=Path(tmp) / "home", sandbox=sandbox, **settings)  # type: ignore[arg-type]

@@ -19,9 +19,9 @@ from pathlib import Path
 from sudoless.config import Settings, ensure_home, load_settings
 from sudoless.flows.executions import submit_flow
 from sudoless.flows.executor import Executor, finalise_orphans
-from sudoless.flows.model import FINISHED, Status
 from sudoless.flows.upload import upload_project
 from sudoless.store import Store, open_store
+from sudoless.store.status import FINISHED, Status
 
 PROJECT = Path(__file__).resolve().parent / "platform-demo"
 QUICK_FLOW = "workloads"

@@ -15,9 +15,9 @@ from types import ModuleType
 import pytest
 
 from sudoless.config import Settings, load_settings
-from sudoless.flows.model import Status
 from sudoless.routing import check, read_problem, read_solution
 from sudoless.store import Store, open_store
+from sudoless.store.status import Status
 from support.services import unavailable
 
 pytestmark = pytest.mark.slow

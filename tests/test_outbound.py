@@ -24,13 +24,13 @@ from server.live import HELLO, make_zip, server_settings, start_live
 from sudoless.config import Settings
 from sudoless.errors import ConfigError
 from sudoless.flows.executions import submit_flow
-from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.scheduler import Scheduler
 from sudoless.flows.sla import SlaRule
 from sudoless.flows.upload import upload_project
 from sudoless.outbound import OutboundRefused, WebhookHosts
 from sudoless.store import Store
+from sudoless.store.status import Status
 from support.eventually import eventually
 
 

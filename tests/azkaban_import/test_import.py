@@ -18,11 +18,11 @@ from sudoless.azkaban_import.source import origin_of
 from sudoless.config import Settings
 from sudoless.errors import InputError
 from sudoless.flows.executions import submit_flow
-from sudoless.flows.model import Status
 from sudoless.store import Store, imports
 from sudoless.store import projects as queries
 from sudoless.store import tables as t
 from sudoless.store.accounts import AccountRecords
+from sudoless.store.status import Status
 
 pytestmark = pytest.mark.services
 BACKENDS = ["sqlite", "mariadb", "postgresql"]

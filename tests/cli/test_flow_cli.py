@@ -190,8 +190,8 @@ def test_run_follows_an_execution_another_executor_claimed_first(tmp_path, sqlit
     from sudoless.config import Settings
     from sudoless.flows.executions import submit_flow
     from sudoless.flows.executor import Executor
-    from sudoless.flows.model import Status
     from sudoless.flows.upload import upload_project
+    from sudoless.store.status import Status
 
     settings = Settings(home=tmp_path / "home")
     project = write_project(tmp_path / "proj", {"slow.job": "type=command\ncommand=sleep 1\n"})

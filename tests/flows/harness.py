@@ -14,11 +14,11 @@ from sudoless.flows.attempt import attempt_stem
 from sudoless.flows.executions import submit_flow
 from sudoless.flows.executor import Executor, run_execution
 from sudoless.flows.formats.properties import parse_properties
-from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.runner import FlowRunner
 from sudoless.flows.upload import upload_project
 from sudoless.store import Store
+from sudoless.store.status import Status
 
 _counter = iter(range(1, 1_000_000))
 

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from sudoless.config import Settings
 from sudoless.flows.executions import submit_flow
 from sudoless.flows.executor import Executor
-from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.runner import FlowRunner, RunNode
 from sudoless.flows.upload import upload_project
 from sudoless.store import Store
+from sudoless.store.status import Status
 
 LAYERS, WIDTH = 100, 100
 

@@ -14,7 +14,7 @@ import pytest
 from flows.harness import run_flow, write_project
 from sudoless.config import Settings, load_settings
 from sudoless.errors import ConfigError
-from sudoless.flows.model import Status
+from sudoless.store.status import Status
 
 SHOW = "bash -c 'pwd > where.txt; echo ${working.dir} > said.txt; echo hello-from-job; " \
        "echo meta > ${azkaban.job.metadata.file}'"

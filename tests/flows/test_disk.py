@@ -19,12 +19,12 @@ from flows.harness import Outcome, run_flow, run_submitted, write_project
 from sudoless.config import Settings
 from sudoless.errors import ArchiveError, NotFoundError
 from sudoless.flows.executions import project_dir, restart_execution, submit_flow
-from sudoless.flows.model import Status
 from sudoless.flows.retention import DAY_MS, expired_workdirs, unshared_bytes, unused_versions
 from sudoless.flows.scheduler import Scheduler
 from sudoless.flows.upload import upload_project
 from sudoless.flows.workspace import link_tree, prepare_workdir
 from sudoless.store import Store
+from sudoless.store.status import Status
 
 S = Status.SUCCEEDED
 AS_ROOT = os.geteuid() == 0

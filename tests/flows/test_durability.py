@@ -17,11 +17,11 @@ from flows.harness import job_status, outcome, submit, write_project
 from sudoless.config import Settings
 from sudoless.flows.executions import restart_execution, submit_flow
 from sudoless.flows.executor import Executor, finalise_orphans
-from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.upload import upload_project
 from sudoless.processes import is_alive
 from sudoless.store import Store
+from sudoless.store.status import Status
 from support.eventually import eventually
 
 S, K, C, SK = Status.SUCCEEDED, Status.KILLED, Status.CANCELLED, Status.SKIPPED

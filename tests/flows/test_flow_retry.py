@@ -9,9 +9,9 @@ from pathlib import Path
 from flows.harness import run_flow, run_submitted, submit, write_project
 from sudoless.config import Settings
 from sudoless.flows.executor import finalise_orphans
-from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.store import Store
+from sudoless.store.status import Status
 
 
 def flaky(tmp_path: Path, settings: Settings, fail_times: int, config: str = "") -> tuple[Path, Settings, Path]:

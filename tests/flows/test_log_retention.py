@@ -15,10 +15,10 @@ from flows.harness import run_flow, write_project
 from sudoless.clean import clean
 from sudoless.config import Settings
 from sudoless.flows.executions import submit_flow
-from sudoless.flows.model import Status
 from sudoless.flows.retention import DAY_MS, expired_logs
 from sudoless.flows.scheduler import Scheduler
 from sudoless.store import Store
+from sudoless.store.status import Status
 
 
 def _log_bytes(store: Store, exec_id: int) -> int:

@@ -20,8 +20,8 @@ from flows.harness import run_flow, write_project
 from sudoless.errors import ProjectError
 from sudoless.flows.attempt import attempt_stem
 from sudoless.flows.formats.validate import MAX_NAME
-from sudoless.flows.model import Status
 from sudoless.flows.upload import upload_project
+from sudoless.store.status import Status
 
 TOKEN = "tok" + uuid.uuid4().hex[:8]
 

@@ -13,13 +13,13 @@ import pytest
 
 from flows.harness import run_flow, run_submitted, submit, write_project
 from sudoless.config import Settings
-from sudoless.flows.model import Status
 from sudoless.flows.notify import Sender
 from sudoless.flows.notify.history import execution_notifications
 from sudoless.flows.notify.mail import MailServer as MailClient
 from sudoless.flows.sla import SlaChecker
 from sudoless.outbound import OutboundRefused
 from sudoless.store import Store
+from sudoless.store.status import Status
 from support.receivers import HttpReceiver, MailServer
 from support.services import create_database, drop_database
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from flows.harness import run_flow, write_project
 from sudoless.config import Settings, load_settings
-from sudoless.flows.model import Status
 from sudoless.flows.quota import DirQuota, written_bytes
 from sudoless.store import Store
+from sudoless.store.status import Status
 
 #: three MiB of incompressible bytes, so that no file system stores them in fewer blocks
 WRITE_3_MIB = "head -c 3145728 /dev/urandom > big.bin"

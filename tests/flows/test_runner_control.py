@@ -12,8 +12,9 @@ from flows.harness import job_status, outcome, run_flow, submit, write_project
 from sudoless.errors import InputError, StateError
 from sudoless.flows.executions import control, restart_execution, submit_flow
 from sudoless.flows.executor import Executor
-from sudoless.flows.model import FailureAction, Status
+from sudoless.flows.model import FailureAction
 from sudoless.flows.runner import FlowRunner
+from sudoless.store.status import Status
 from support.eventually import eventually
 
 S, F, C, K, SK = Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.KILLED, Status.SKIPPED

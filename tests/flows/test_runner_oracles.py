@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from flows.harness import run_flow, write_project
-from sudoless.flows.model import Status
+from sudoless.store.status import Status
 from support.files import AZKABAN_PROJECTS
 
 S, F, C, K = Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.KILLED

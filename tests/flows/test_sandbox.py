@@ -19,9 +19,10 @@ import pytest
 from flows.harness import Outcome, run_flow, write_project
 from sudoless.config import Settings
 from sudoless.errors import ConfigError
-from sudoless.flows.model import FailureAction, Status
+from sudoless.flows.model import FailureAction
 from sudoless.flows.sandbox import JobSandbox, check_sandbox, job_env, landlock_abi
 from sudoless.store import Store
+from sudoless.store.status import Status
 from support.services import unavailable
 
 #: exits 0 when the action worked, 3 when the system refused it; prints what happened

@@ -15,10 +15,11 @@ from flows.harness import Outcome, run_submitted, submit
 from flows.test_sandbox import abi, home, probe_flow  # noqa: F401  (fixtures)
 from sudoless.config import Settings
 from sudoless.errors import InputError, PermissionDenied
-from sudoless.flows.model import FailureAction, Status
+from sudoless.flows.model import FailureAction
 from sudoless.flows.projects import create_project, set_sandbox_grants
 from sudoless.store import Store, project_settings
 from sudoless.store.projects import get_project
+from sudoless.store.status import Status
 from support.services import unavailable
 
 _names = iter(range(1, 1_000_000))

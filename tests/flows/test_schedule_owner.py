@@ -13,12 +13,12 @@ from flows.harness import write_project
 from sudoless.accounts.permissions import Permission
 from sudoless.accounts.users import Accounts
 from sudoless.config import Settings
-from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.scheduler import Scheduler
 from sudoless.flows.upload import upload_project
 from sudoless.store import Store
 from sudoless.store.projects import get_project
+from sudoless.store.status import Status
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 REDEFINE = ExecutionOptions(runtime={"a": {"command": "touch /tmp/owner-lost-write"}})

@@ -23,13 +23,13 @@ from flows.harness import write_project
 from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError
 from sudoless.flows.executor import Executor
-from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.schedule import CronExpression
 from sudoless.flows.scheduler import Schedule, Scheduler
 from sudoless.flows.sla import SlaRule
 from sudoless.flows.upload import upload_project
 from sudoless.store import Store
+from sudoless.store.status import Status
 from support.eventually import eventually
 
 HOUR = 3_600_000

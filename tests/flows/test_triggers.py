@@ -18,10 +18,10 @@ import pytest
 from flows.harness import run_submitted, write_project
 from sudoless.config import Settings
 from sudoless.errors import StateError
-from sudoless.flows.model import Status
 from sudoless.flows.triggers.instances import Triggers, instance_json
 from sudoless.flows.upload import upload_project
 from sudoless.store import Store
+from sudoless.store.status import Status
 
 MINUTE = 60_000
 _names = iter(range(1, 1_000_000))

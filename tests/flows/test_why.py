@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sudoless.flows.model import Status
 from sudoless.flows.why import why_not_run
 from sudoless.store import ExecutionRecord, JobRunRecord
+from sudoless.store.status import Status
 
 EXECUTION = ExecutionRecord(1, 1, "p", 1, "f", Status.FAILED, "u", 0, 0, 10, 10, "adhoc",
                             {"failure_action": "FINISH_CURRENTLY_RUNNING"}, None, "", None)

@@ -22,9 +22,9 @@ from argon2 import PasswordHasher
 
 from sudoless.accounts import Accounts, User
 from sudoless.config import Settings
-from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.server.serve import Server
 from sudoless.store import Store, now_ms
+from sudoless.store.status import TERMINAL_FLOW, Status
 from support.eventually import eventually
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

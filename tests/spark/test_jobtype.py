@@ -9,8 +9,8 @@ import pytest
 from flows.harness import run_flow, write_project
 from spark.support import QUICK_CONF
 from sudoless.config import Settings
-from sudoless.flows.model import Status
 from sudoless.store import Store
+from sudoless.store.status import Status
 
 pytestmark = pytest.mark.slow
 

@@ -23,8 +23,8 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
 
 from server.live import server_settings, start_live  # noqa: E402
-from sudoless.flows.model import Status  # noqa: E402
 from sudoless.store import Store  # noqa: E402
+from sudoless.store.status import Status  # noqa: E402
 from test_demo import demo  # noqa: E402
 from ui.conftest import CHROMIUM, FLAGS  # noqa: E402
 from ui.driver import VIEWPORT, Browser  # noqa: E402

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sudoless.flows.model import Status
 from sudoless.server.ui.charts import run_bars, success_rates
 from sudoless.store.history import Run
+from sudoless.store.status import Status
 
 
 def run(exec_id: int, status: Status, duration: int, start: int = 1_000) -> Run:

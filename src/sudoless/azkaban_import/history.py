@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from sudoless.config import Settings
-from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.store import Store, imports
+from sudoless.store.status import TERMINAL_FLOW, Status
 
 from .report import Report
 from .schedules import execution_options

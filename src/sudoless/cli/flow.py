@@ -19,8 +19,9 @@ from sudoless.errors import CheckFailed, InputError
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from sudoless.flows.model import Project, Status
+    from sudoless.flows.model import Project
     from sudoless.store import ExecutionRecord, JobRunRecord, Store
+    from sudoless.store.status import Status
 
 COLOURS = {"SUCCEEDED": "green", "FAILED": "red", "KILLED": "red", "RUNNING": "cyan", "CANCELLED": "yellow",
            "SKIPPED": "dim", "DISABLED": "dim", "QUEUED": "blue", "KILLING": "magenta",
@@ -138,11 +139,12 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
 
     from sudoless.flows.executions import submit_flow
     from sudoless.flows.executor import finalise_orphans
-    from sudoless.flows.model import FailureAction, Status
+    from sudoless.flows.model import FailureAction
     from sudoless.flows.options import ExecutionOptions, parse_assignments, parse_disabled
     from sudoless.flows.sandbox import announce_sandbox
     from sudoless.flows.upload import upload_project
     from sudoless.store import store_for
+    from sudoless.store.status import Status
 
     settings = settings_from(db)
     announce_sandbox(settings)
@@ -192,7 +194,7 @@ def _run_with_display(store: Store, settings: Any, exec_id: int, live: bool) -> 
     from rich.live import Live
 
     from sudoless.flows.executor import Executor
-    from sudoless.flows.model import TERMINAL_FLOW
+    from sudoless.store.status import TERMINAL_FLOW
 
     executor = Executor(store, settings)
     outcome: dict[str, Any] = {}
@@ -239,7 +241,7 @@ def _latest(runs: list[JobRunRecord]) -> dict[str, JobRunRecord]:
 def _table(store: Store, exec_id: int, limit: int = 40) -> Table:
     from rich.table import Table
 
-    from sudoless.flows.model import FINISHED
+    from sudoless.store.status import FINISHED
 
     record = store.execution(exec_id)
     jobs = _latest(store.job_runs(exec_id))
@@ -350,7 +352,7 @@ def log(exec_id: int, job: str, attempt: int | None, follow: bool, db: str | Non
 
 
 def _log_done(store: Store, exec_id: int, job: str, attempt: int) -> bool:
-    from sudoless.flows.model import FINISHED, TERMINAL_FLOW
+    from sudoless.store.status import FINISHED, TERMINAL_FLOW
 
     if not job:
         return store.execution(exec_id).status in TERMINAL_FLOW
@@ -391,9 +393,9 @@ def restart(exec_id: int, params: tuple[str, ...], db: str | None, as_json: bool
 
     from sudoless.flows.executions import restart_execution
     from sudoless.flows.executor import finalise_orphans
-    from sudoless.flows.model import Status
     from sudoless.flows.options import parse_assignments
     from sudoless.store import store_for
+    from sudoless.store.status import Status
 
     settings = settings_from(db)
     store = store_for(settings)

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     from sudoless.flows.executions import control, restart_execution, submit_flow
     from sudoless.flows.executor import Executor, run_execution
     from sudoless.flows.formats import load_project
-    from sudoless.flows.model import Flow, Node, Project, Status
+    from sudoless.flows.model import Flow, Node, Project
     from sudoless.flows.options import ExecutionOptions
     from sudoless.flows.upload import upload_project
+    from sudoless.store.status import Status
 
 __all__ = [
     "ExecutionOptions",
@@ -46,7 +47,7 @@ _LAZY = {
     "Flow": "sudoless.flows.model",
     "Node": "sudoless.flows.model",
     "Project": "sudoless.flows.model",
-    "Status": "sudoless.flows.model",
+    "Status": "sudoless.store.status",
     "control": "sudoless.flows.executions",
     "load_project": "sudoless.flows.formats",
     "restart_execution": "sudoless.flows.executions",

@@ -18,12 +18,13 @@ from sudoless.config import Settings
 from sudoless.errors import ArchiveError, FlowLockedError, InputError, StateError
 from sudoless.flows.formats import load_project_dir
 from sudoless.flows.formats.archive import unpack_zip
-from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Flow, Project, Status
+from sudoless.flows.model import Flow, Project
 from sudoless.flows.notify import recipients
 from sudoless.flows.options import ExecutionOptions, parse_disabled
 from sudoless.flows.workspace import project_cache
 from sudoless.outbound import WebhookHosts
 from sudoless.store import ExecutionRecord, Store, project_settings
+from sudoless.store.status import SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 
 
 def project_dir(store: Store, settings: Settings, project_id: int, version: int) -> Path:

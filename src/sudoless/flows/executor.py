@@ -25,12 +25,12 @@ from sudoless.flows import flow_retry
 from sudoless.flows.executions import apply_job_overrides, project_dir
 from sudoless.flows.formats import load_project_dir
 from sudoless.flows.joblog import LogWriter
-from sudoless.flows.model import FINISHED, Status
 from sudoless.flows.notify.events import flow_finished
 from sudoless.flows.runner import FlowRunner
 from sudoless.flows.workspace import continue_workdir, prepare_workdir
 from sudoless.processes import kill_session
 from sudoless.store import ExecutionRecord, Store, project_settings
+from sudoless.store.status import FINISHED, Status
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass, replace
 from sudoless.config import Settings
 from sudoless.errors import SudolessError
 from sudoless.flows.executions import submit_flow, succeeded_nodes
-from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.store import Store
 from sudoless.store.projects import flow_records
+from sudoless.store.status import Status
 
 log = logging.getLogger(__name__)
 

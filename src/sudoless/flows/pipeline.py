@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sudoless.flows.model import FINISHED, TERMINAL_FLOW, Status
 from sudoless.store import Store
+from sudoless.store.status import FINISHED, TERMINAL_FLOW, Status
 
 
 class Pipeline:

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 
 from sudoless.config import Settings
 from sudoless.errors import NotFoundError
-from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.flows.workspace import project_cache
 from sudoless.store import Store, store_for
 from sudoless.store.logs import delete_logs, logs_ended_before
+from sudoless.store.status import TERMINAL_FLOW, Status
 
 if TYPE_CHECKING:
     from sudoless.cleanable import Cleanable

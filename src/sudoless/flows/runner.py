@@ -36,7 +36,7 @@ from sudoless.flows.formats.substitution import resolve_props
 from sudoless.flows.formats.validate import descendants
 from sudoless.flows.joblog import LogWriter, log_line
 from sudoless.flows.jobtypes import JobResult
-from sudoless.flows.model import FINISHED, FailureAction, Flow, Node, Project, Status
+from sudoless.flows.model import FailureAction, Flow, Node, Project
 from sudoless.flows.notify import events as notify
 from sudoless.flows.notify.callbacks import has_callbacks
 from sudoless.flows.options import ExecutionOptions
@@ -45,6 +45,7 @@ from sudoless.flows.quota import DirQuota
 from sudoless.flows.sandbox import JobSandbox
 from sudoless.store import ExecutionRecord, Store, project_settings
 from sudoless.store.projects import get_project
+from sudoless.store.status import FINISHED, Status
 
 CONTROL_POLL_SECONDS = 0.5
 #: A job's RUNNING row waits this long before it is written, so that a job that ends sooner costs one

@@ -33,11 +33,11 @@ from typing import Any
 from sudoless.config import Settings
 from sudoless.errors import InputError, StateError
 from sudoless.flows.joblog import LogWriter
-from sudoless.flows.model import FINISHED, SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.schedule import stamp
 from sudoless.outbound import OutboundRefused, WebhookHosts
 from sudoless.store import ExecutionRecord, JobRunRecord, Store
+from sudoless.store.status import FINISHED, SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 
 __all__ = ["SLA_ACTIONS", "SlaChecker", "SlaRule", "parse_emails"]
 

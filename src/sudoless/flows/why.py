@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sudoless.flows.model import FailureAction, Status
+from sudoless.flows.model import FailureAction
 from sudoless.store import ExecutionRecord, JobRunRecord
+from sudoless.store.status import Status
 
 __all__ = ["why_not_run"]
 

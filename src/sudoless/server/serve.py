@@ -27,7 +27,7 @@ from typing import Any
 
 from sudoless.config import Settings, ensure_home
 from sudoless.errors import InputError, StateError
-from sudoless.flows.model import TERMINAL_FLOW, Status
+from sudoless.store.status import TERMINAL_FLOW, Status
 
 __all__ = ["Server", "bind"]
 

@@ -24,10 +24,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sudoless.errors import NotFoundError, StoreError
-from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.processes import is_alive
 from sudoless.store import tables as t
 from sudoless.store.engine import create_engine, inserted_id, migrate
+from sudoless.store.status import TERMINAL_FLOW, Status
 
 if TYPE_CHECKING:
     from sudoless.config import Settings

@@ -14,10 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.store import ExecutionRecord, Store
 from sudoless.store import tables as t
 from sudoless.store.projects import ProjectRecord, VersionRecord
+from sudoless.store.status import TERMINAL_FLOW, Status
 
 __all__ = ["History", "HistoryFilter", "Run", "active_project_ids", "count_events", "execution_history",
            "flow_outcomes", "granted_project_ids", "last_execution", "last_executions", "log_size", "project_page",

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from sudoless.flows.model import TERMINAL_FLOW
 from sudoless.store import Store
 from sudoless.store import tables as t
+from sudoless.store.status import TERMINAL_FLOW
 
 __all__ = ["delete_logs", "logs_ended_before"]
 

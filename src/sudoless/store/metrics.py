@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from sudoless.flows.model import Status
 from sudoless.store import Store
 from sudoless.store import tables as t
+from sudoless.store.status import Status
 
 #: statuses of an execution whose runner still works (its jobs may be RUNNING).
 LIVE = (Status.RUNNING, Status.PAUSED, Status.FAILED_FINISHING, Status.KILLING)

@@ -16,10 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from sudoless.errors import StateError
-from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.store import ExecutionRecord, Store, _execution
 from sudoless.store import tables as t
 from sudoless.store.engine import inserted_id
+from sudoless.store.status import TERMINAL_FLOW, Status
 
 __all__ = [
     "EventRecord", "ExecutorRecord", "FlowRecord", "ProjectRecord", "VersionRecord", "add_event",

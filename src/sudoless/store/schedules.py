@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sudoless.flows.model import TERMINAL_FLOW, Status
 from sudoless.store import tables as t
 from sudoless.store.engine import inserted_id
+from sudoless.store.status import TERMINAL_FLOW, Status
 
 if TYPE_CHECKING:
     from sudoless.store import ExecutionRecord, Store

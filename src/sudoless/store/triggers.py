@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from sudoless.flows.model import Status
 from sudoless.store import tables as t
+from sudoless.store.status import Status
 
 if TYPE_CHECKING:
     from sudoless.store import Store

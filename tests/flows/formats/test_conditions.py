@@ -10,7 +10,7 @@ import yaml
 from sudoless.errors import ConditionError
 from sudoless.flows.formats.conditions import Condition, Macro, parse_condition
 from sudoless.flows.formats.properties import read_properties
-from sudoless.flows.model import Status
+from sudoless.store.status import Status
 from support.files import AZKABAN_PROJECTS
 
 S, F, K, C = Status.SUCCEEDED, Status.FAILED, Status.KILLED, Status.CANCELLED

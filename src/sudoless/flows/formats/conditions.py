@@ -19,7 +19,7 @@ from functools import cached_property
 
 from sudoless.errors import ConditionError
 from sudoless.flows.formats.literals import unescape
-from sudoless.flows.model import Status
+from sudoless.store.status import Status
 
 __all__ = ["Condition", "Macro", "parse_condition"]
 

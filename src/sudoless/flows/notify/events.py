@@ -23,12 +23,12 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from sudoless.config import Settings
-from sudoless.flows.model import Status
 from sudoless.flows.notify import messages as m
 from sudoless.flows.notify.callbacks import callback_requests
 from sudoless.flows.options import ExecutionOptions
 from sudoless.store import Store
 from sudoless.store.notifications import NewNotification, enqueue
+from sudoless.store.status import Status
 
 __all__ = ["MAX_ATTEMPTS", "flow_finished", "flow_first_failure", "flow_started", "job_event", "sla_missed"]
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sudoless.config import Settings
-from sudoless.flows.model import Status
 from sudoless.store import Store
+from sudoless.store.status import Status
 
 __all__ = ["ExecutionSummary", "email_body", "execution_link", "server_base", "webhook_body"]
 

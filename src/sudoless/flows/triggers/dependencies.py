@@ -156,7 +156,7 @@ def _flow_validate(params: Mapping[str, str]) -> list[str]:
 
 
 def _flow_check(params: Mapping[str, str], context: CheckContext) -> str | None:
-    from sudoless.flows.model import Status
+    from sudoless.store.status import Status
 
     project = params.get("project", "").strip() or context.project_name
     flow = params["flow"].strip()

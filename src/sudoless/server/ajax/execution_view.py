@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sudoless.flows.model import Status
 from sudoless.store import ExecutionRecord, JobRunRecord
 from sudoless.store.projects import FlowRecord
+from sudoless.store.status import Status
 
 __all__ = ["ExecutionTree", "planned_tree", "utf8_range"]
 

@@ -15,12 +15,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sudoless.flows.model import Status
 from sudoless.server import flash
 from sudoless.server.dispatch import GET, Call, Route, Servlet
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
 from sudoless.store import history
+from sudoless.store.status import Status
 
 __all__ = ["HISTORY"]
 

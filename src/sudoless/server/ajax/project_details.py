@@ -13,13 +13,13 @@ from sudoless.accounts import Permission, check_name
 from sudoless.errors import InputError, NotFoundError, PermissionDenied, SudolessError
 from sudoless.flows import projects as lifecycle
 from sudoless.flows.executions import load_version
-from sudoless.flows.model import Status
 from sudoless.server.dispatch import Call
 from sudoless.server.params import Params
 from sudoless.server.responses import jetty_error, json_response
 from sudoless.store import project_settings
 from sudoless.store import projects as queries
 from sudoless.store.projects import FlowRecord, ProjectRecord
+from sudoless.store.status import Status
 
 READ, WRITE, ADMIN = Permission.READ, Permission.WRITE, Permission.ADMIN
 PERMISSION_FLAGS = ("admin", "read", "write", "execute", "schedule")

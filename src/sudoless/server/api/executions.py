@@ -13,7 +13,6 @@ from sudoless.accounts import Permission
 from sudoless.accounts.permissions import allows
 from sudoless.errors import InputError, NotFoundError
 from sudoless.flows.executions import control, restart_execution, submit_flow
-from sudoless.flows.model import Status
 from sudoless.flows.options import ExecutionOptions
 from sudoless.server.ajax.executor import EXECUTOR
 from sudoless.server.api.context import Caller, CallerDep, ajax_permission
@@ -39,6 +38,7 @@ from sudoless.server.params import emails
 from sudoless.server.run_options import check_redefinitions, filter_runtime
 from sudoless.store import ExecutionRecord, JobRunRecord
 from sudoless.store import projects as queries
+from sudoless.store.status import Status
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 

@@ -14,13 +14,13 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
 from sudoless.errors import NotFoundError
-from sudoless.flows.model import FINISHED, TERMINAL_FLOW
 from sudoless.server.ajax.execution_view import utf8_range
 from sudoless.server.ajax.executor import EXECUTOR
 from sudoless.server.api.context import Caller, CallerDep, ajax_permission
 from sudoless.server.api.errors import error_responses
 from sudoless.server.api.executions import ExecId
 from sudoless.server.api.models import PATH_NAME, LogFormat, LogPage
+from sudoless.store.status import FINISHED, TERMINAL_FLOW
 
 router = APIRouter(prefix="/executions/{exec_id}", tags=["logs"])
 

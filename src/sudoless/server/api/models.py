@@ -1,7 +1,7 @@
 """Request and response bodies of the JSON API, as Pydantic models, so the OpenAPI document is exact.
 
 Times are epoch milliseconds, ``-1`` when unset (the store's convention, which Azkaban's API shares).
-Statuses and failure actions are the engine's own enums (:class:`sudoless.flows.model.Status`,
+Statuses and failure actions are the engine's own enums (:class:`sudoless.store.status.Status`,
 :class:`~sudoless.flows.model.FailureAction`), whose values are Azkaban's wire strings. Limits on strings
 mirror the database columns, so a value that validates here can be stored on every back end.
 """
@@ -13,7 +13,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sudoless.flows.model import FailureAction, Status
+from sudoless.flows.model import FailureAction
+from sudoless.store.status import Status
 
 __all__ = [
     "PATH_NAME", "Attempt", "ConcurrentOption", "ControlAction", "ControlResult", "CronPreview", "ExecuteRequest",

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sudoless.flows.model import SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 from sudoless.store.history import Run
+from sudoless.store.status import SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 
 __all__ = ["Bar", "Rate", "run_bars", "success_rates"]
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
-from sudoless.flows.model import TERMINAL_FLOW, FailureAction, Status
+from sudoless.flows.model import FailureAction
 from sudoless.flows.notify.history import execution_notifications
 from sudoless.flows.why import why_not_run
 from sudoless.server.ajax.execution_view import utf8_range
@@ -35,6 +35,7 @@ from sudoless.server.ui.projects import PAGE_SIZE, page_number, readable_project
 from sudoless.server.ui.web import api_permission, data, locate_execution, page_url, render
 from sudoless.store import JobRunRecord, history
 from sudoless.store import projects as project_queries
+from sudoless.store.status import TERMINAL_FLOW, Status
 
 __all__ = ["ROUTES"]
 

@@ -32,13 +32,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from sudoless.accounts import Permission
 from sudoless.errors import NotFoundError
-from sudoless.flows.model import Status
 from sudoless.server import flash, sessions
 from sudoless.server.dispatch import Call, Route, Services, Servlet, Target, answer
 from sudoless.server.headers import SECURITY_HEADERS
 from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
 from sudoless.server.ui.layout import Layout
 from sudoless.store import projects as project_queries
+from sudoless.store.status import Status
 
 __all__ = ["Ui", "api_permission", "data", "endpoint", "error_page", "format_duration", "locate_execution",
            "locate_project", "locate_schedule", "page_url", "render"]
