@@ -58,14 +58,14 @@ def run_flow(store: Store, settings: Settings, flow: str, user: str, progress: b
         while worker.is_alive():
             worker.join(0.5)
             if progress:
-                for job in store.job_runs(exec_id):
+                for job in store.job_runs.of(exec_id):
                     if job.status in FINISHED and job.status != Status.DISABLED and job.nested_id not in reported:
                         reported.add(job.nested_id)
                         print(f"  {job.nested_id:<10} {job.status.value}", file=sys.stderr, flush=True)
     finally:
         executor.stop(wait=False)
-    runs = {job.nested_id: job for job in store.job_runs(exec_id)}  # the latest attempt of each job wins
-    return DemoRun(exec_id=exec_id, flow=flow, status=store.execution(exec_id).status,
+    runs = {job.nested_id: job for job in store.job_runs.of(exec_id)}  # the latest attempt of each job wins
+    return DemoRun(exec_id=exec_id, flow=flow, status=store.executions.get(exec_id).status,
                    jobs={name: job.status for name, job in runs.items()},
                    outputs={name: dict(job.output_props or {}) for name, job in runs.items()},
                    workdir=settings.executions_dir / str(exec_id))

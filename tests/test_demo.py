@@ -81,7 +81,7 @@ def test_quick_flow_breaks_the_cipher_plans_the_dispatch_and_trains(home: tuple[
     metrics = json.loads((run.workdir / "out" / "network" / "metrics.json").read_text())
     assert metrics["metrics"]["accuracy"] == 1.0 and float(run.outputs["train"]["accuracy"]) == 1.0
 
-    summary = store.read_log(run.exec_id, "summary", 0, 0, 1 << 20).decode()
+    summary = store.logs.read(run.exec_id, "summary", 0, 0, 1 << 20).decode()
     assert "cipher broken with confidence 1.000; 3 routes" in summary and "XOR network accuracy 1" in summary
     assert PLAINTEXT.splitlines()[-1] in summary
     lines = demo.summary(run)
@@ -96,7 +96,7 @@ def test_spark_flow_packs_the_environment_and_runs_the_app_on_it(home: tuple[Sto
     store, settings = home
     demo.upload_demo(store, settings, "demo")
     run = demo.run_flow(store, settings, "spark", "demo")
-    log = store.read_log(run.exec_id, "wordcount", 0, 0, 1 << 30).decode()
+    log = store.logs.read(run.exec_id, "wordcount", 0, 0, 1 << 30).decode()
     assert run.status == Status.SUCCEEDED, (run.jobs, log[-3000:])
     assert (run.workdir / "out" / "env.tar.gz").stat().st_size > 100_000
     words = [line.split()[1:] for line in log.splitlines() if line.startswith("WORD ")]

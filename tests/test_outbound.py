@@ -141,13 +141,13 @@ def test_saving_refuses_an_unlisted_webhook_and_stores_nothing(tmp_path: Path, r
         options = ExecutionOptions(sla=(rule.to_json(),), sla_webhook=receiver.url())
         with pytest.raises(OutboundRefused):
             submit_flow(store, unlisted, project, "a", options)
-        assert store.executions(store.project_id(project)) == []
+        assert store.executions.latest(store.projects.id_of(project)) == []
 
         # listed: saved; then the admin empties the list: the send is refused and logged, not made
         allowing = Scheduler(store, listed)
         assert allowing.set_sla(schedule.id, [rule], webhook=receiver.url()).webhook == receiver.url()
         exec_id = submit_flow(store, listed, project, "a", options)
-        store.set_execution(exec_id, status=Status.RUNNING, start_time=store.clock() - 1000)
+        store.executions.update(exec_id, status=Status.RUNNING, start_time=store.clock() - 1000)
         caplog.set_level(logging.WARNING, logger="sudoless.flows.sla")
         assert refusing.check_slas()  # the miss is reported ...
         assert receiver.bodies == []  # ... but not sent

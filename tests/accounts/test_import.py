@@ -10,7 +10,6 @@ import pytest
 from sudoless.accounts import Accounts, Permission
 from sudoless.errors import AuthError, InputError, NotFoundError
 from sudoless.store import Store
-from sudoless.store.accounts import AccountRecords
 
 Unique = Callable[[str], str]
 
@@ -55,7 +54,7 @@ def test_import_the_documented_example(accounts: Accounts, store: Store, tmp_pat
     metrics = accounts.authenticate(f"metrics{suffix}", "metrics", "127.0.0.1")
     assert metrics.permissions == Permission.METRICS and not metrics.is_admin
 
-    stored = AccountRecords(store).user(f"alice{suffix}")
+    stored = store.accounts.user(f"alice{suffix}")
     assert stored is not None
     assert stored.password_hash.startswith("$argon2id$") and "s3cret" not in stored.password_hash
 

@@ -100,7 +100,7 @@ def test_has_permission(accounts: Accounts, store: Store, unique: Unique, roles:
     accounts.add_user(names["other"], "pw")
     for group, its_roles in group_roles.items():
         accounts.define_group(names[group], its_roles)
-    project_id = store.project_id(unique("proj"), create_as="someone")
+    project_id = store.projects.id_of(unique("proj"), create_as="someone")
     for who, is_group, perms in grants:
         if who.startswith("g") and not is_group:
             accounts.add_user(names[who], "pw")
@@ -116,8 +116,8 @@ def test_has_permission(accounts: Accounts, store: Store, unique: Unique, roles:
 
 def test_grants_stay_on_their_project(accounts: Accounts, store: Store, unique: Unique):
     me = accounts.add_user(unique("me"), "pw")
-    mine = store.project_id(unique("mine"), create_as=me.name)
-    theirs = store.project_id(unique("theirs"), create_as="someone")
+    mine = store.projects.id_of(unique("mine"), create_as=me.name)
+    theirs = store.projects.id_of(unique("theirs"), create_as="someone")
     accounts.grant_creator(mine, me)
     assert accounts.has_permission(me, mine, X)
     assert not accounts.has_permission(me, theirs, R)
@@ -125,7 +125,7 @@ def test_grants_stay_on_their_project(accounts: Accounts, store: Store, unique: 
 
 def test_require_message_is_azkabans(accounts: Accounts, store: Store, unique: Unique):
     me = accounts.add_user(unique("me"), "pw")
-    project_id = store.project_id(unique("proj"), create_as="someone")
+    project_id = store.projects.id_of(unique("proj"), create_as="someone")
     with pytest.raises(PermissionDenied) as caught:
         accounts.require(me, project_id, Permission.SCHEDULE, "myproject")
     assert str(caught.value) == f"User '{me.name}' doesn't have SCHEDULE permissions on myproject"
@@ -156,7 +156,7 @@ def test_stored_role_replaces_a_builtin_one(accounts: Accounts, unique: Unique):
 def test_grant_table_set_replace_and_remove(accounts: Accounts, store: Store, unique: Unique):
     alice, bob = accounts.add_user(unique("alice"), "pw"), accounts.add_user(unique("bob"), "pw")
     group = unique("team")
-    project_id = store.project_id(unique("proj"), create_as=alice.name)
+    project_id = store.projects.id_of(unique("proj"), create_as=alice.name)
     accounts.grant_creator(project_id, alice)
     accounts.set_project_permission(project_id, bob.name, False, R | X)
     accounts.set_project_permission(project_id, group, True, R)
@@ -170,7 +170,7 @@ def test_grant_table_set_replace_and_remove(accounts: Accounts, store: Store, un
 
 
 def test_grant_checks_user_and_project(accounts: Accounts, store: Store, unique: Unique):
-    project_id = store.project_id(unique("proj"), create_as="someone")
+    project_id = store.projects.id_of(unique("proj"), create_as="someone")
     ghost = unique("ghost")
     with pytest.raises(NotFoundError, match=f"User '{ghost}' doesn't exist"):
         accounts.set_project_permission(project_id, ghost, False, R)

@@ -14,7 +14,6 @@ from sudoless.accounts import LOGIN_FAILED, Accounts, Permission, User
 from sudoless.config import Settings
 from sudoless.errors import AuthError, InputError, NotFoundError, ThrottledError
 from sudoless.store import Store
-from sudoless.store.accounts import AccountRecords
 
 Unique = Callable[[str], str]
 
@@ -77,7 +76,7 @@ def test_bad_attributes_are_refused(accounts: Accounts, unique: Unique, field: s
 def test_remove_user_ends_sessions_and_grants(accounts: Accounts, store: Store, unique: Unique):
     name = unique("dave")
     user = accounts.add_user(name, "pw")
-    project_id = store.project_id(unique("proj"), create_as=name)
+    project_id = store.projects.id_of(unique("proj"), create_as=name)
     accounts.grant_creator(project_id, user)
     session = accounts.create_session(user, "10.0.0.2")
     accounts.remove_user(name)
@@ -199,6 +198,6 @@ def test_login_rehashes_a_password_made_with_an_older_cost(store: Store, setting
     stronger = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
     accounts = Accounts(store, settings, clock, hasher=stronger)
     accounts.authenticate(name, "right", "10.9.0.1")
-    stored = AccountRecords(store).user(name)
+    stored = store.accounts.user(name)
     assert stored is not None and "m=16,t=2,p=1" in stored.password_hash
     accounts.authenticate(name, "right", "10.9.0.1")

@@ -18,10 +18,8 @@ from sudoless.azkaban_import.source import origin_of
 from sudoless.config import Settings
 from sudoless.errors import InputError
 from sudoless.flows.executions import submit_flow
-from sudoless.store import Store, imports
-from sudoless.store import projects as queries
+from sudoless.store import Store
 from sudoless.store import tables as t
-from sudoless.store.accounts import AccountRecords
 from sudoless.store.status import Status
 
 pytestmark = pytest.mark.services
@@ -76,7 +74,7 @@ def options(db: AzkabanDb, **values: object) -> ImportOptions:
 
 
 def archive(store: Store, project_id: int, version: int, tmp_path: Path) -> bytes:
-    return store.write_archive(project_id, version, tmp_path / f"{project_id}-{version}.zip").read_bytes()
+    return store.projects.write_archive(project_id, version, tmp_path / f"{project_id}-{version}.zip").read_bytes()
 
 
 def row_counts(store: Store) -> dict[str, int]:
@@ -93,16 +91,16 @@ def test_import_projects_versions_permissions_schedules(azkaban: AzkabanDb, targ
     assert report.counts == {"projects": 2, "versions": 4, "events": 7, "permissions": 4, "schedules": 2}
     assert not report.conflicts
 
-    etl = queries.get_project(target, name="etl")
+    etl = target.projects.get(name="etl")
     assert etl is not None and etl.active and etl.description == "nightly loads"
     assert (etl.version, etl.created_by, etl.created_time) == (3, "alice", T0)
-    versions = queries.list_versions(target, etl.id)
+    versions = target.projects.versions(etl.id)
     assert [(v.version, v.uploader, v.upload_time, v.file_name) for v in sorted(versions, key=lambda v: v.version)] \
         == [(1, "alice", T0 + HOUR, "etl-1.zip"), (2, "alice", T0 + 2 * HOUR, "etl-2.zip"),
             (3, "bob", T0 + 3 * HOUR, "etl-3.zip")]
     for number, data in enumerate(built["zips"], start=1):  # type: ignore[arg-type]
         assert archive(target, etl.id, number, tmp_path) == data
-    events = queries.project_events(target, etl.id)
+    events = target.projects.events(etl.id)
     assert [(e.type, e.user, e.time) for e in reversed(events)][:2] \
         == [("CREATED", "alice", T0), ("UPLOADED", "alice", T0 + HOUR)]
     assert len(events) == 4
@@ -112,7 +110,7 @@ def test_import_projects_versions_permissions_schedules(azkaban: AzkabanDb, targ
     assert not old.active
     assert archive(target, old.id, 1, tmp_path) == built["old_zip"]
 
-    grants = AccountRecords(target).project_permissions(etl.id)
+    grants = target.accounts.project_permissions(etl.id)
     assert sorted(grants) == sorted([("alice", False, int(Permission.ADMIN)),
                                      ("bob", False, int(Permission.READ | Permission.EXECUTE)),
                                      ("ops", True, int(Permission.READ | Permission.WRITE))])
@@ -148,7 +146,7 @@ def test_import_projects_versions_permissions_schedules(azkaban: AzkabanDb, targ
     third = import_azkaban(target, settings, options(azkaban))
     assert third.counts == {"versions": 1, "events": 1}
     assert archive(target, etl.id, 4, tmp_path) == newer
-    assert len(queries.project_events(target, etl.id)) == 5
+    assert len(target.projects.events(etl.id)) == 5
 
 
 def test_enable_schedules_keeps_running_ones_running(azkaban: AzkabanDb, sqlite_store: Store,
@@ -171,7 +169,7 @@ def test_dry_run_writes_nothing(azkaban: AzkabanDb, sqlite_store: Store, setting
 
 def test_conflict_modes(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings, tmp_path: Path) -> None:
     built = build(azkaban)
-    queries.create_project(sqlite_store, "etl", "mine", "dave")
+    sqlite_store.projects.create("etl", "mine", "dave")
     before = row_counts(sqlite_store)
 
     with pytest.raises(InputError, match=r"project etl \(Azkaban id \d+\) exists in sudoless already"):
@@ -181,13 +179,13 @@ def test_conflict_modes(azkaban: AzkabanDb, sqlite_store: Store, settings: Setti
     report = import_azkaban(sqlite_store, settings, options(azkaban, on_conflict="skip"))
     assert report.conflicts == [f"project etl (Azkaban id {built['etl']}) exists in sudoless already (id 1): skipped"]
     assert report.counts["projects"] == 1 and report.counts["schedules"] == 0  # old only; etl's schedules stay
-    mine = queries.get_project(sqlite_store, name="etl")
+    mine = sqlite_store.projects.get(name="etl")
     assert mine is not None and mine.version == 0 and mine.description == "mine"
 
     renamed = import_azkaban(sqlite_store, settings, options(azkaban, on_conflict="rename"))
     assert renamed.conflicts[0].endswith(": imported as etl_azkaban")
     assert renamed.counts["projects"] == 1 and renamed.counts["versions"] == 3
-    copy = queries.get_project(sqlite_store, name="etl_azkaban")
+    copy = sqlite_store.projects.get(name="etl_azkaban")
     assert copy is not None and archive(sqlite_store, copy.id, 3, tmp_path) == built["zips"][2]  # type: ignore[index]
     assert {s.flow_id for s in sqlite_store.schedules.all("etl_azkaban")} == {"done", "solo"}
     # the renamed project is remembered: a run with the default mode (fail) finds no conflict now
@@ -251,24 +249,24 @@ def test_execution_history(azkaban: AzkabanDb, target: Store, settings: Settings
     assert report.counts["log chunks"] == sum(-(-len(text) // 100) for text in logs.values())
     assert any(f"execution {running} (etl.solo): still RUNNING" in line for line in report.unmapped)
 
-    ledger = imports.imported(target, origin_of(azkaban.url), "execution")
+    ledger = target.imports.imported(origin_of(azkaban.url), "execution")
     assert set(ledger) == {str(finished)}
-    record = target.execution(ledger[str(finished)])
+    record = target.executions.get(ledger[str(finished)])
     assert (record.project_name, record.version, record.flow_id, record.status, record.submit_user) == (
         "etl", 3, "done", Status.SUCCEEDED, "bob")
     assert (record.start_time, record.end_time) == (now - 3 * 86_400_000 + 1000, now - 3 * 86_400_000 + 60_000)
     assert record.options["failure_action"] == "CANCEL_ALL"
-    runs = {(r.nested_id, r.attempt): r for r in target.job_runs(record.id)}
+    runs = {(r.nested_id, r.attempt): r for r in target.job_runs.of(record.id)}
     assert {key: run.status for key, run in runs.items()} == {
         ("hello", 0): Status.FAILED, ("hello", 1): Status.SUCCEEDED, ("done", 0): Status.SUCCEEDED}
     assert runs[("done", 0)].parents == ["hello"] and runs[("hello", 1)].output_props == {"rows": "12"}
     for (name, attempt), text in logs.items():
-        assert target.read_log(record.id, name, attempt, 0, 1 << 20) == text
+        assert target.logs.read(record.id, name, attempt, 0, 1 << 20) == text
 
     assert not import_azkaban(target, settings, options(azkaban, history="30")).counts
     everything = import_azkaban(target, settings, options(azkaban, history="all"))
     assert everything.counts["executions"] == 1 and everything.skipped["executions"] == 1
-    assert str(ancient) in imports.imported(target, origin_of(azkaban.url), "execution")
+    assert str(ancient) in target.imports.imported(origin_of(azkaban.url), "execution")
 
 
 def test_version_stored_but_not_recorded_is_not_stored_again(azkaban: AzkabanDb, sqlite_store: Store,
@@ -315,7 +313,7 @@ def test_users_file(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings,
     assert report.conflicts == ["user carol exists in sudoless already: kept the sudoless account"]
     assert accounts.authenticate("bob", "bob-pw", "127.0.0.1").name == "bob"
     assert accounts.authenticate("carol", "mine-already", "127.0.0.1").name == "carol"
-    stored = AccountRecords(sqlite_store).user("alice")
+    stored = sqlite_store.accounts.user("alice")
     assert stored is not None and "alice-pw" not in stored.password_hash and stored.roles == ("ops",)
 
     again = import_azkaban(sqlite_store, settings, options(azkaban, users=users, on_conflict="skip"))
@@ -335,7 +333,7 @@ def test_flow_triggers_come_paused(azkaban: AzkabanDb, sqlite_store: Store, sett
     project = azkaban.add_project("reports", "alice")
     azkaban.upload(project, make_zip(FLOW2_WITH_TRIGGER), "alice", T0)
     report = import_azkaban(sqlite_store, settings, options(azkaban, enable_schedules=enable))
-    local = queries.get_project(sqlite_store, name="reports")
+    local = sqlite_store.projects.get(name="reports")
     assert local is not None
     triggers = sqlite_store.triggers.triggers(local.id)
     assert [(row.flow_id, row.cron, row.paused) for row in triggers] == [("report", "0 0 * * * ?", not enable)]
@@ -354,6 +352,6 @@ def test_history_in_pages(azkaban: AzkabanDb, sqlite_store: Store, settings: Set
                                  hello_nodes(now), {("hello", 1): f"run {n}\n".encode() * 40}) for n in range(5)]
     report = import_azkaban(sqlite_store, settings, options(azkaban))
     assert report.counts["executions"] == 5
-    ledger = imports.imported(sqlite_store, origin_of(azkaban.url), "execution")
+    ledger = sqlite_store.imports.imported(origin_of(azkaban.url), "execution")
     for n, source_id in enumerate(sources):
-        assert sqlite_store.read_log(ledger[str(source_id)], "hello", 1, 0, 1 << 20) == f"run {n}\n".encode() * 40
+        assert sqlite_store.logs.read(ledger[str(source_id)], "hello", 1, 0, 1 << 20) == f"run {n}\n".encode() * 40

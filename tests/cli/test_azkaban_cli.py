@@ -16,7 +16,6 @@ from azkaban_import.azkaban_db import T0, azkaban_database
 from cli.test_flow_cli import SUDOLESS, assert_one_line_error, sudoless
 from server.live import HELLO, make_zip
 from sudoless.store import Store
-from sudoless.store import projects as queries
 
 pytestmark = pytest.mark.services
 
@@ -35,7 +34,7 @@ def test_dry_run_then_import_then_conflict(tmp_path: Path) -> None:
         assert report["imported"] == {"events": 2, "permissions": 1, "projects": 1, "schedules": 1, "versions": 1}
         store = Store(f"sqlite:///{home / 'sudoless.db'}")
         try:
-            assert queries.list_projects(store) == []
+            assert store.projects.active() == []
         finally:
             store.close()
 
@@ -51,7 +50,7 @@ def test_dry_run_then_import_then_conflict(tmp_path: Path) -> None:
         azkaban.upload(other, make_zip(HELLO), "bob", T0)
         store = Store(f"sqlite:///{home / 'sudoless.db'}")
         try:
-            queries.create_project(store, "second", "already here", "dave")
+            store.projects.create("second", "already here", "dave")
         finally:
             store.close()
         conflict = sudoless(home, "azkaban", "import", "--from", azkaban.url, "--history", "none")
@@ -105,14 +104,14 @@ def test_resume_after_kill(tmp_path: Path) -> None:
 
     store = Store(db)
     try:
-        found = queries.get_project(store, name="big")
+        found = store.projects.get(name="big")
         assert found is not None and found.version == len(zips)
-        versions = queries.list_versions(store, found.id)
+        versions = store.projects.versions(found.id)
         assert sorted(v.version for v in versions) == list(range(1, len(zips) + 1))
         for version in range(1, len(zips) + 1):
-            data = store.write_archive(found.id, version, tmp_path / f"{version}.zip").read_bytes()
+            data = store.projects.write_archive(found.id, version, tmp_path / f"{version}.zip").read_bytes()
             assert data == zips[version - 1]
-        assert len(queries.project_events(store, found.id)) == 1 + len(zips)  # Azkaban's, each once
+        assert len(store.projects.events(found.id)) == 1 + len(zips)  # Azkaban's, each once
     finally:
         store.close()
 

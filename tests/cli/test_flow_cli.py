@@ -174,8 +174,8 @@ def test_invalid_upload_leaves_no_state(tmp_path):
     assert bad.returncode == 2
     store = Store(f"sqlite:///{tmp_path / 'sudoless.db'}")
     with pytest.raises(NotFoundError):
-        store.project_id("cyclefoundyamltest")
-    assert store.executions() == []
+        store.projects.id_of("cyclefoundyamltest")
+    assert store.executions.latest() == []
     cache = Settings(home=tmp_path).data_dir / "projects"
     assert not cache.exists() or not any(cache.iterdir())
     store.close()
@@ -198,7 +198,7 @@ def test_run_follows_an_execution_another_executor_claimed_first(tmp_path, sqlit
     upload_project(sqlite_store, settings, project, "tester", name="proj")
     exec_id = submit_flow(sqlite_store, settings, "proj", "slow")
     server = Executor(sqlite_store, settings)
-    assert sqlite_store.claim(server.id, exec_id) == exec_id  # the server wins the race
+    assert sqlite_store.executions.claim(server.id, exec_id) == exec_id  # the server wins the race
     runner = threading.Thread(target=server.run_claimed, args=(exec_id,))
     runner.start()
     try:

@@ -13,7 +13,7 @@ def test_create_list_revoke(home: Path) -> None:  # noqa: F811
     ok(home, "user", "add", "robot", "--password-stdin", stdin="pw\n")
     store, accounts = open_accounts(home)
     try:
-        project_id = store.project_id("etl", create_as="robot")
+        project_id = store.projects.id_of("etl", create_as="robot")
         refused = sudoless(home, "token", "create", "t", "--user", "robot", "--scope", "etl:read")
         assert refused.returncode == 2 and "doesn't have READ on etl" in refused.stderr
         ok(home, "user", "grant", "robot", "etl", "read", "execute", "write")

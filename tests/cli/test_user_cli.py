@@ -55,7 +55,7 @@ def test_add_list_grant_remove(home: Path):
     store, accounts = open_accounts(home)
     try:
         assert accounts.authenticate("alice", "s3cret pass", "127.0.0.1").name == "alice"
-        project_id = store.project_id("etl", create_as="alice")
+        project_id = store.projects.id_of("etl", create_as="alice")
         granted = json.loads(ok(home, "user", "grant", "bob", "etl", "read", "EXECUTE", "--json"))
         assert granted == {"project": "etl", "name": "bob", "group": False,
                            "permissions": ["READ", "EXECUTE"]}
@@ -117,7 +117,7 @@ def test_import(home: Path, tmp_path: Path):
 def test_errors_exit_2_with_one_line(home: Path, tmp_path: Path, args: list[str], stdin: str, message: str):
     ok(home, "user", "add", "dup", "--password-stdin", stdin="pw\n")
     store = Store(Settings(home=home).database_url)
-    store.project_id("known", create_as="dup")
+    store.projects.id_of("known", create_as="dup")
     store.close()
     hostile = tmp_path / "hostile.xml"
     hostile.write_text('<!DOCTYPE x [<!ENTITY a "b">]>\n<azkaban-users/>\n')

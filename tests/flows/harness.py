@@ -40,7 +40,7 @@ class Outcome:
     def log(self, nested_id: str = "", attempt: int | None = None) -> str:
         if attempt is None:
             attempt = len(self.attempts[nested_id]) - 1 if nested_id else 0
-        return self.store.read_log(self.exec_id, nested_id, attempt, 0, 1 << 30).decode()
+        return self.store.logs.read(self.exec_id, nested_id, attempt, 0, 1 << 30).decode()
 
 
 def write_project(root: Path, files: dict[str, str]) -> Path:
@@ -53,9 +53,9 @@ def write_project(root: Path, files: dict[str, str]) -> Path:
 
 def outcome(store: Store, settings: Settings, exec_id: int) -> Outcome:
     attempts: dict[str, list[Status]] = {}
-    for run in store.job_runs(exec_id):
+    for run in store.job_runs.of(exec_id):
         attempts.setdefault(run.nested_id, []).append(run.status)
-    return Outcome(exec_id=exec_id, status=store.execution(exec_id).status,
+    return Outcome(exec_id=exec_id, status=store.executions.get(exec_id).status,
                    jobs={k: v[-1] for k, v in attempts.items()}, attempts=attempts,
                    workdir=settings.executions_dir / str(exec_id), store=store)
 
@@ -122,5 +122,5 @@ class _Helper(threading.Thread):
 
 
 def job_status(store: Store, exec_id: int, nested_id: str) -> Status | None:
-    runs = [r for r in store.job_runs(exec_id) if r.nested_id == nested_id]
+    runs = [r for r in store.job_runs.of(exec_id) if r.nested_id == nested_id]
     return runs[-1].status if runs else None

@@ -87,7 +87,7 @@ def test_ten_thousand_job_layered_dag_runs_every_job_once(tmp_path: Path, settin
     # a job's rows change at most three times (QUEUED, RUNNING, its end) and its log is one insert; the
     # control polls (every 0.5 s) add a few hundred at most
     assert statements <= 4.5 * jobs, f"{statements} store statements for {jobs} jobs"
-    runs = store.job_runs(exec_id)
+    runs = store.job_runs.of(exec_id)
     assert sorted(r.nested_id for r in runs) == sorted(edges)  # every job, each once
     assert {(r.status, r.attempt) for r in runs} == {(Status.SUCCEEDED, 0)}
     by_name = {r.nested_id: r for r in runs}

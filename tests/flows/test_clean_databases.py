@@ -23,7 +23,7 @@ def _old_execution(settings: Settings, tmp_path: Path, name: str) -> Path:
     store = Store(settings.database_url)
     try:
         run = run_flow(store, settings, write_project(tmp_path / name, {"a.job": "type=noop\n"}), "a")
-        store.set_execution(run.exec_id, end_time=store.clock() - 31 * DAY_MS)
+        store.executions.update(run.exec_id, end_time=store.clock() - 31 * DAY_MS)
         return run.workdir
     finally:
         store.close()

@@ -32,7 +32,7 @@ def test_a_connection_killed_while_idle_is_replaced(fresh_db: tuple[str, str],
     store = Store(url)
     try:
         kill_pooled_connection(store, kind)
-        assert store.executions(limit=5) == []
+        assert store.executions.latest(limit=5) == []
     finally:
         store.close()
 
@@ -47,6 +47,6 @@ def test_without_the_idle_check_the_dead_connection_fails_the_request(fresh_db: 
     try:
         kill_pooled_connection(store, kind)
         with pytest.raises(sa.exc.OperationalError):
-            store.executions(limit=5)
+            store.executions.latest(limit=5)
     finally:
         store.close()

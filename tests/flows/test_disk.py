@@ -43,7 +43,7 @@ def _inode(path: Path) -> int:
 
 def _run_again(store: Store, settings: Settings, exec_id: int) -> Outcome:
     """A new execution of the same project version and flow as ``exec_id``, run to its end."""
-    record = store.execution(exec_id)
+    record = store.executions.get(exec_id)
     again = submit_flow(store, settings, record.project_name, record.flow_id, user="tester")
     return run_submitted(store, settings, again)
 
@@ -55,7 +55,7 @@ def test_two_executions_share_the_cache_s_inodes_and_a_job_s_writes_stay_its_own
     (project / "tool.sh").chmod(0o755)
     first = run_flow(store, settings, project, "edit")
     assert first.status == S
-    record = store.execution(first.exec_id)
+    record = store.executions.get(first.exec_id)
     cache = project_dir(store, settings, record.project_id, record.version)
     second = _run_again(store, settings, first.exec_id)
     assert second.status == S
@@ -98,7 +98,7 @@ def test_a_restart_continues_in_a_copy_that_shares_no_writable_inode_with_the_fa
     assert (first.workdir / "mine.txt").read_text() == "new\n"
     for name in ("out/log.txt", "mine.txt", "data.txt"):
         assert _inode(first.workdir / name) != _inode(again.workdir / name), name
-    record = store.execution(first.exec_id)
+    record = store.executions.get(first.exec_id)
     cache = project_dir(store, settings, record.project_id, record.version)
     for name in ("tool.sh", "edit.job", "grow.job"):  # untouched project files stay links to the cache
         assert _inode(again.workdir / name) == _inode(cache / name), name
@@ -129,7 +129,7 @@ def test_a_job_writing_a_project_file_in_place_is_refused(store: Store, settings
     run = run_flow(store, settings, project, "append")
     assert run.status == Status.FAILED
     assert "Permission denied" in run.log("append")
-    record = store.execution(run.exec_id)
+    record = store.executions.get(run.exec_id)
     assert (project_dir(store, settings, record.project_id, record.version) / "data.txt").read_text() == \
         "original\n"
 
@@ -176,7 +176,7 @@ def test_a_zip_bomb_is_refused_at_upload_and_nothing_is_stored(store: Store, set
     assert list(scratch.iterdir()) == []
     monkeypatch.undo()
     with pytest.raises(NotFoundError):
-        store.project_id(name)
+        store.projects.id_of(name)
     assert upload_project(store, replace(settings, project_max_mb=21), bomb, "tester", name=name)[1] == 1
 
 
@@ -205,10 +205,10 @@ def _old_finished_and_running(store: Store, settings: Settings, tmp_path: Path) 
     old = run_flow(store, settings, project, "a")
     recent = _run_again(store, settings, old.exec_id)
     now = store.clock()
-    store.set_execution(old.exec_id, end_time=now - 31 * DAY_MS)
-    record = store.execution(old.exec_id)
+    store.executions.update(old.exec_id, end_time=now - 31 * DAY_MS)
+    record = store.executions.get(old.exec_id)
     running = submit_flow(store, settings, record.project_name, "a", user="tester")
-    store.set_execution(running, status=Status.RUNNING, start_time=now - 40 * DAY_MS, end_time=-1)
+    store.executions.update(running, status=Status.RUNNING, start_time=now - 40 * DAY_MS, end_time=-1)
     prepare_workdir(project_dir(store, settings, record.project_id, record.version),
                     settings.executions_dir / str(running))
     return old.exec_id, recent.exec_id, running
@@ -220,7 +220,7 @@ def test_retention_removes_an_old_finished_execution_s_directory_not_a_running_o
     try:
         _check_retention(store, settings, old, recent, running)
     finally:
-        store.set_execution(running, status=Status.KILLED, end_time=store.clock())
+        store.executions.update(running, status=Status.KILLED, end_time=store.clock())
 
 
 def _check_retention(store: Store, settings: Settings, old: int, recent: int, running: int) -> None:
@@ -234,7 +234,7 @@ def _check_retention(store: Store, settings: Settings, old: int, recent: int, ru
     assert scheduler.enforce_retention(now + 3_500_000) == []  # at most once an hour
     assert sorted(p.name for p in settings.executions_dir.iterdir()) == sorted(
         [str(recent), str(running), "999999999", "not-an-execution"])
-    assert store.execution(old).status == S and store.read_log(old, "", 0, 0, 100)  # row and log stay
+    assert store.executions.get(old).status == S and store.logs.read(old, "", 0, 0, 100)  # row and log stay
     # a shorter retention takes the recent one too, never the running one
     short = replace(settings, execution_dir_retention_days=0)
     assert [e for e, _ in expired_workdirs(store, short, now + 1)] == [recent]
@@ -244,14 +244,14 @@ def test_clean_lists_and_removes_old_executions_and_unused_cached_versions(
         store: Store, settings: Settings, tmp_path: Path) -> None:
     settings = replace(settings, db_url=store.url)  # the database `sudoless clean` is given, and its folder
     old, recent, running = _old_finished_and_running(store, settings, tmp_path)
-    record = store.execution(old)
+    record = store.executions.get(old)
     project = write_project(tmp_path / "p2", {"a.job": "type=noop\n", "b.txt": "v2\n"})
     upload_project(store, settings, project, "tester", name=record.project_name)  # version 2 is current
     current = project_dir(store, settings, record.project_id, 2)
     stale = project_dir(store, settings, record.project_id, record.version)
-    store.set_execution(running, status=Status.FAILED, end_time=store.clock())
+    store.executions.update(running, status=Status.FAILED, end_time=store.clock())
     assert unused_versions(store, settings) == [stale]
-    store.set_execution(running, status=Status.RUNNING)
+    store.executions.update(running, status=Status.RUNNING)
     assert unused_versions(store, settings) == []  # a running execution of version 1 holds it
 
     env = {**os.environ, "SUDOLESS_HOME": str(settings.home), "SUDOLESS_DB": store.url}
@@ -267,7 +267,7 @@ def test_clean_lists_and_removes_old_executions_and_unused_cached_versions(
     assert 0 < unshared_bytes(gone) < 10_000
     assert (settings.executions_dir / str(old)).is_dir()
 
-    store.set_execution(running, status=Status.KILLED, end_time=store.clock())
+    store.executions.update(running, status=Status.KILLED, end_time=store.clock())
     done = subprocess.run([*command, "--json"], capture_output=True, text=True, env=env, timeout=120, check=True)
     items = {item["path"]: item for item in json.loads(done.stdout)["items"]}
     assert items[str(settings.executions_dir / str(old))]["removed"] is True

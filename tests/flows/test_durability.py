@@ -59,7 +59,7 @@ def test_kill_9_mid_flow_loses_nothing_and_restarts(store: Store, settings: Sett
     exec_id = submit(store, settings, project, "c")
     child = spawn_python(RUN_ONE, T_DB=store.url, T_HOME=str(settings.home), T_EXEC=str(exec_id))
     try:
-        eventually(lambda: store.read_log(exec_id, "b", 0, 0, 10_000).decode(), lambda log: "started b" in log,
+        eventually(lambda: store.logs.read(exec_id, "b", 0, 0, 10_000).decode(), lambda log: "started b" in log,
                    timeout=30, what="b's log says it started")
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -69,9 +69,9 @@ def test_kill_9_mid_flow_loses_nothing_and_restarts(store: Store, settings: Sett
     job_pid = int((tmp_path / "p" / "b.pid").read_text())
     assert is_alive(job_pid), "the job runs in its own session and outlives the runner"
     # Everything committed before the crash is there.
-    assert store.execution(exec_id).status == Status.RUNNING
+    assert store.executions.get(exec_id).status == Status.RUNNING
     assert job_status(store, exec_id, "a") == S and job_status(store, exec_id, "b") == Status.RUNNING
-    assert "first job done" in store.read_log(exec_id, "a", 0, 0, 10_000).decode()
+    assert "first job done" in store.logs.read(exec_id, "a", 0, 0, 10_000).decode()
 
     assert finalise_orphans(store, settings) == [exec_id]
     after = outcome(store, settings, exec_id)
@@ -93,7 +93,7 @@ CLAIM_AND_EXIT = """
     import os
     from sudoless.store import Store
     store = Store(os.environ["T_DB"], migrate_schema=False)
-    assert store.claim(store.register_executor(), int(os.environ["T_EXEC"])) is not None
+    assert store.executions.claim(store.executors.register(), int(os.environ["T_EXEC"])) is not None
 """
 
 
@@ -105,10 +105,10 @@ def test_an_executor_left_a_zombie_has_died(store: Store, settings: Settings, tm
     os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
     try:
         os.kill(child.pid, 0)  # a signal test alone would count it alive
-        assert store.execution(exec_id).executor_id is not None
-        assert exec_id in [record.id for record in store.orphaned_executions(timeout_ms=3_600_000)]
+        assert store.executions.get(exec_id).executor_id is not None
+        assert exec_id in [record.id for record in store.executors.orphaned_executions(timeout_ms=3_600_000)]
         assert finalise_orphans(store, settings) == [exec_id]
-        assert store.execution(exec_id).status == Status.EXECUTION_STOPPED
+        assert store.executions.get(exec_id).status == Status.EXECUTION_STOPPED
     finally:
         child.wait()
 
@@ -152,7 +152,7 @@ def test_two_executors_never_start_an_execution_twice(fresh_db: tuple[str, str],
     assert all(child.returncode == 0 for child in children), outputs
     lines = starts.read_text().split()
     assert sorted(map(int, lines)) == ids, "every execution ran exactly once"
-    records = [store.execution(i) for i in ids]
+    records = [store.executions.get(i) for i in ids]
     assert {r.status for r in records} == {S}
     per_executor: dict[int | None, int] = {}
     for record in records:
@@ -180,10 +180,10 @@ def test_a_huge_log_streams_through_bounded_memory(sqlite_store: Store, tmp_path
         peak = max(peak, rss)
         time.sleep(0.02)
     assert child.returncode == 0, child.stdout.read().decode() if child.stdout else ""
-    assert sqlite_store.execution(exec_id).status == S
-    header = len(sqlite_store.read_log(exec_id, "loud", 0, 0, 4096).split(b"\n0123456789abcdef")[0]) + 1
-    total = sqlite_store.log_size(exec_id, "loud", 0)
+    assert sqlite_store.executions.get(exec_id).status == S
+    header = len(sqlite_store.logs.read(exec_id, "loud", 0, 0, 4096).split(b"\n0123456789abcdef")[0]) + 1
+    total = sqlite_store.logs.size(exec_id, "loud", 0)
     assert size < total < size + 4096
-    middle = sqlite_store.read_log(exec_id, "loud", 0, header + 17 * 1_000_000, 34)
+    middle = sqlite_store.logs.read(exec_id, "loud", 0, header + 17 * 1_000_000, 34)
     assert middle == b"0123456789abcdef\n" * 2
     assert peak - baseline < 100 * 1024 * 1024, f"runner grew by {(peak - baseline) >> 20} MB"

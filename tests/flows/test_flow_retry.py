@@ -34,7 +34,7 @@ def flaky(tmp_path: Path, settings: Settings, fail_times: int, config: str = "")
 
 
 def options(store: Store, exec_id: int) -> ExecutionOptions:
-    return ExecutionOptions.from_json(store.execution(exec_id).options)
+    return ExecutionOptions.from_json(store.executions.get(exec_id).options)
 
 
 def test_a_flow_that_fails_once_is_retried_as_new_and_succeeds(store, settings, tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_a_flow_that_fails_once_is_retried_as_new_and_succeeds(store, settings, 
     first = run_flow(store, settings, project, "f", runtime={"ROOT": {"flow.retry.statuses": "FAILED"}})
     assert first.status == Status.FAILED
     child = options(store, first.exec_id).retry_child
-    assert child is not None and store.execution(child).status == Status.PREPARING
+    assert child is not None and store.executions.get(child).status == Status.PREPARING
     second = run_submitted(store, settings, child)
     assert second.status == Status.SUCCEEDED, second.log("b") + second.log("a")
     assert second.jobs == {"a": Status.SUCCEEDED, "b": Status.SUCCEEDED}
@@ -90,11 +90,11 @@ def test_no_retry_without_the_property_or_for_another_status(store, settings, tm
 def test_an_execution_whose_executor_died_is_retried(store, settings, tmp_path: Path) -> None:
     project, settings, _ = flaky(tmp_path, settings, fail_times=0)
     exec_id = submit(store, settings, project, "f", runtime={"ROOT": {"allow.restart.on.execution.stopped": "true"}})
-    executor_id = store.register_executor()
-    assert store.claim(executor_id, exec_id) == exec_id
-    store.heartbeat(executor_id, active=False)  # as if its process had died on this host
+    executor_id = store.executors.register()
+    assert store.executions.claim(executor_id, exec_id) == exec_id
+    store.executors.heartbeat(executor_id, active=False)  # as if its process had died on this host
     assert exec_id in finalise_orphans(store, settings)
-    assert store.execution(exec_id).status == Status.EXECUTION_STOPPED
+    assert store.executions.get(exec_id).status == Status.EXECUTION_STOPPED
     child = options(store, exec_id).retry_child
     assert child is not None and run_submitted(store, settings, child).status == Status.SUCCEEDED
     assert options(store, child).retry_parent == exec_id

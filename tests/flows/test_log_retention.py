@@ -22,8 +22,8 @@ from sudoless.store.status import Status
 
 
 def _log_bytes(store: Store, exec_id: int) -> int:
-    names = [("", 0)] + [(run.nested_id, run.attempt) for run in store.job_runs(exec_id)]
-    return sum(store.log_size(exec_id, name, attempt) for name, attempt in names)
+    names = [("", 0)] + [(run.nested_id, run.attempt) for run in store.job_runs.of(exec_id)]
+    return sum(store.logs.size(exec_id, name, attempt) for name, attempt in names)
 
 
 def _three(store: Store, settings: Settings, tmp_path: Path) -> tuple[int, int, int]:
@@ -32,11 +32,11 @@ def _three(store: Store, settings: Settings, tmp_path: Path) -> tuple[int, int, 
     old = run_flow(store, settings, project, "a")
     recent = run_flow(store, settings, project, "a")
     now = store.clock()
-    store.set_execution(old.exec_id, end_time=now - 31 * DAY_MS)
-    running = submit_flow(store, settings, store.execution(old.exec_id).project_name, "a", user="tester")
-    store.set_execution(running, status=Status.RUNNING, start_time=now - 40 * DAY_MS, end_time=-1,
+    store.executions.update(old.exec_id, end_time=now - 31 * DAY_MS)
+    running = submit_flow(store, settings, store.executions.get(old.exec_id).project_name, "a", user="tester")
+    store.executions.update(running, status=Status.RUNNING, start_time=now - 40 * DAY_MS, end_time=-1,
                         update_time=now - 40 * DAY_MS)
-    store.append_log(running, "", 0, 0, b"still running\n")
+    store.logs.append(running, "", 0, 0, b"still running\n")
     return old.exec_id, recent.exec_id, running
 
 
@@ -48,17 +48,17 @@ def test_the_scheduler_removes_old_logs_and_keeps_recent_running_and_history(
         found = dict(expired_logs(store, settings, now))
         assert found[old] == _log_bytes(store, old) > 0
         assert recent not in found and running not in found
-        assert b"hello from a" in store.read_log(old, "a", 0, 0, 1 << 20)
+        assert b"hello from a" in store.logs.read(old, "a", 0, 0, 1 << 20)
         assert Scheduler(store, settings, clock=lambda: now).enforce_retention() is not None
-        assert _log_bytes(store, old) == 0 and store.read_log(old, "a", 0, 0, 1 << 20) == b""
-        assert store.execution(old).status == Status.SUCCEEDED
-        assert [r.status for r in store.job_runs(old)] == [Status.SUCCEEDED]  # the history stays
-        assert b"hello from a" in store.read_log(recent, "a", 0, 0, 1 << 20)
-        assert store.read_log(running, "", 0, 0, 100) == b"still running\n"
+        assert _log_bytes(store, old) == 0 and store.logs.read(old, "a", 0, 0, 1 << 20) == b""
+        assert store.executions.get(old).status == Status.SUCCEEDED
+        assert [r.status for r in store.job_runs.of(old)] == [Status.SUCCEEDED]  # the history stays
+        assert b"hello from a" in store.logs.read(recent, "a", 0, 0, 1 << 20)
+        assert store.logs.read(running, "", 0, 0, 100) == b"still running\n"
         # 0 keeps logs forever, however old
         assert expired_logs(store, replace(settings, execution_log_retention_days=0), now + 999 * DAY_MS) == []
     finally:
-        store.set_execution(running, status=Status.KILLED, end_time=store.clock())
+        store.executions.update(running, status=Status.KILLED, end_time=store.clock())
 
 
 def test_clean_dry_run_shows_what_old_logs_free_and_clean_removes_them(
@@ -85,4 +85,4 @@ def test_clean_dry_run_shows_what_old_logs_free_and_clean_removes_them(
         assert _log_bytes(store, old) == 0
         assert _log_bytes(store, recent) > 0 and _log_bytes(store, running) > 0
     finally:
-        store.set_execution(running, status=Status.KILLED, end_time=store.clock())
+        store.executions.update(running, status=Status.KILLED, end_time=store.clock())

@@ -115,10 +115,10 @@ def test_first_failure_while_running_and_at_the_end(own_store: Store, smtp: Mail
 
     def during(exec_id: int) -> None:
         sender = Sender(own_store, settings)
-        while own_store.execution(exec_id).status not in (Status.FAILED, Status.SUCCEEDED):
+        while own_store.executions.get(exec_id).status not in (Status.FAILED, Status.SUCCEEDED):
             sender.send_due(exec_id)
             if smtp.messages and not seen_while_running:
-                seen_while_running.append(own_store.execution(exec_id).status.value)
+                seen_while_running.append(own_store.executions.get(exec_id).status.value)
             threading.Event().wait(0.05)
 
     outcome = run_flow(own_store, settings, project, "end", during=during, notify_failure_first=True,
@@ -238,7 +238,7 @@ def test_a_failing_sender_never_changes_the_flow(own_store: Store, tmp_path: Pat
     [row] = execution_notifications(own_store, outcome.exec_id)
     assert row["status"] == "failed" and len(row["attempts"]) == 4
     assert all(a["outcome"] == "error" and "refused" in (a["error"] or "").lower() for a in row["attempts"])
-    assert own_store.execution(outcome.exec_id).status == Status.SUCCEEDED
+    assert own_store.executions.get(outcome.exec_id).status == Status.SUCCEEDED
 
 
 def test_two_senders_send_each_message_once(own_store: Store, smtp: MailServer, tmp_path: Path) -> None:
@@ -298,7 +298,7 @@ def test_schedules_carry_the_notification_options(own_store: Store, smtp: MailSe
                               notify_failure_first=True)
     schedule = scheduler.schedule(name, "bad", "0 * * * * ?", options=chosen)
     [exec_id] = scheduler.tick(schedule.next_fire)
-    options = ExecutionOptions.from_json(own_store.execution(exec_id).options)
+    options = ExecutionOptions.from_json(own_store.executions.get(exec_id).options)
     assert options.failure_emails == ("night@example.org",) and options.notify_failure_first
     assert options.success_emails == ("team@example.org",)  # not overridden: the flow's own
     run_submitted(own_store, settings, exec_id)

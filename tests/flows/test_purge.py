@@ -14,7 +14,6 @@ from sudoless.flows.upload import upload_project
 from sudoless.store import Store
 from sudoless.store import project_settings as ps
 from sudoless.store import tables as t
-from sudoless.store.projects import get_project
 
 #: what purging removes, and what stays as the project's history
 GONE = (t.project_files, t.project_flows, t.project_versions, t.job_overrides, t.flow_locks, t.project_sandbox,
@@ -32,12 +31,12 @@ def test_purge_removes_every_per_project_row_but_the_history(store: Store, setti
     project_path = write_project(tmp_path / "p", {"a.job": "type=command\ncommand=true\n"})
     name = f"purged-{id(store) % 100_000}-{tmp_path.name[-12:]}"
     upload_project(store, settings, project_path, "tester", name=name)
-    record = get_project(store, name=name)
+    record = store.projects.get(name=name)
     assert record is not None
-    ps.set_flow_lock(store, record.id, "a", True, "frozen", "tester")
-    ps.set_job_override(store, record.id, record.version, "", "a", {"command": "echo x"}, "tester")
-    ps.set_sandbox_grants(store, record.id, ps.SandboxGrants(read=(str(tmp_path),)), "admin")
-    ps.add_proxy_user(store, record.id, "etl", "tester")
+    store.project_settings.set_flow_lock(record.id, "a", True, "frozen", "tester")
+    store.project_settings.set_job_override(record.id, record.version, "", "a", {"command": "echo x"}, "tester")
+    store.project_settings.set_sandbox_grants(record.id, ps.SandboxGrants(read=(str(tmp_path),)), "admin")
+    store.project_settings.add_proxy_user(record.id, "etl", "tester")
     with store.write() as conn:
         conn.execute(t.permissions.insert().values(project_id=record.id, name="tester", is_group=False,
                                                    permissions=1, modified_time=1))
@@ -48,7 +47,7 @@ def test_purge_removes_every_per_project_row_but_the_history(store: Store, setti
                                                  options="{}", enabled=True))
     for table in GONE + KEPT:
         assert _rows(store, table, record.id) > 0, table.name
-    deleted = get_project(store, project_id=record.id, active_only=False)
+    deleted = store.projects.get(project_id=record.id, active_only=False)
     assert deleted is not None and not deleted.active
     projects.purge_project(store, deleted, "tester")
     for table in GONE:

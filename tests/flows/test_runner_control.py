@@ -134,13 +134,13 @@ def test_pause_holds_new_jobs_until_resume(store, settings, tmp_path):
         eventually(lambda: job_status(store, exec_id, "a"), Status.RUNNING)
         control(store, exec_id, "pause")
         assert runner.wake().wait(20)  # the runner took the request at once, not at its next tick
-        assert store.execution(exec_id).status == Status.PAUSED
+        assert store.executions.get(exec_id).status == Status.PAUSED
         (settings.executions_dir / str(exec_id) / "release").touch()
         eventually(lambda: job_status(store, exec_id, "a"), S)
         # The pass that wrote a's end also decided about b; one more whole pass, and b must still wait.
         assert runner.wake().wait(20)
         seen["b_while_paused"] = (job_status(store, exec_id, "b"), runner.nodes["b"].status, len(runner.running))
-        if store.execution(exec_id).status == Status.PAUSED:  # else b ran anyway, and the flow is over
+        if store.executions.get(exec_id).status == Status.PAUSED:  # else b ran anyway, and the flow is over
             control(store, exec_id, "resume")
             runner.wake()
 
@@ -209,7 +209,7 @@ def test_restart_reruns_failures_and_reuses_outputs(store, settings, tmp_path):
     second = outcome(store, settings, new_id)
     assert second.jobs == {"make": SK, "flaky": S}
     assert "got abc" in second.log("flaky")
-    assert store.execution(new_id).restarted_from == first.exec_id
+    assert store.executions.get(new_id).restarted_from == first.exec_id
     with pytest.raises(StateError):
         restart_execution(store, settings, new_id)
 
@@ -223,7 +223,7 @@ def test_retry_failed_jobs_while_failed_finishing(store, settings, tmp_path):
     })
 
     def retry_when_failing(exec_id: int) -> None:
-        eventually(lambda: store.execution(exec_id).status, Status.FAILED_FINISHING)
+        eventually(lambda: store.executions.get(exec_id).status, Status.FAILED_FINISHING)
         marker.touch()
         control(store, exec_id, "retry_failed")
 
@@ -262,7 +262,7 @@ def test_pipeline_waits_for_the_previous_execution(store, settings, tmp_path, le
     second = submit(store, settings, project, "b", name=name, concurrent_option="pipeline", pipeline_level=level)
     assert executor.claim_and_run(second) == S
     runner.join()
-    runs = {(r.exec_id, r.nested_id): r for e in (first, second) for r in store.job_runs(e)}
+    runs = {(r.exec_id, r.nested_id): r for e in (first, second) for r in store.job_runs.of(e)}
     waited_for = runs[(first, "a")] if level == 1 else runs[(first, "b")]
     assert runs[(second, "a")].start_time >= waited_for.end_time
     executor.stop(wait=False)
@@ -297,8 +297,8 @@ def test_simultaneous_submissions_with_skip_admit_exactly_one(store, settings, t
     project = job_files(tmp_path / "p", {"a": ""}, {})
     name = f"race-{tmp_path.name}"
     submit(store, settings, project, "a", name=name, concurrent_option="ignore")  # uploads the project
-    for record in store.executions(store.project_id(name)):
-        store.set_execution(record.id, status=Status.SUCCEEDED)
+    for record in store.executions.latest(store.projects.id_of(name)):
+        store.executions.update(record.id, status=Status.SUCCEEDED)
     barrier = threading.Barrier(4)
     outcomes: list[object] = []
 

@@ -18,7 +18,6 @@ from sudoless.errors import InputError, PermissionDenied
 from sudoless.flows.model import FailureAction
 from sudoless.flows.projects import create_project, set_sandbox_grants
 from sudoless.store import Store, project_settings
-from sudoless.store.projects import get_project
 from sudoless.store.status import Status
 from support.services import unavailable
 
@@ -34,7 +33,7 @@ def run_granted(settings: Settings, project: Path, read: tuple[str, ...] = (), w
         exec_id = submit(store, settings, project, "all", name=name,
                          failure_action=FailureAction.FINISH_ALL_POSSIBLE)
         if read or write or ports is not None:
-            set_sandbox_grants(store, get_project(store, name), list(read), list(write), ports, "admin",
+            set_sandbox_grants(store, store.projects.get(name), list(read), list(write), ports, "admin",
                                is_admin=True)
         return run_submitted(store, settings, exec_id)
     finally:
@@ -120,18 +119,18 @@ def test_grants_are_checked_and_need_a_server_admin(home: Settings) -> None:  # 
     store = Store(home.database_url)
     try:
         project_id = create_project(store, f"grants{next(_names)}", "sandbox grants", "owner")
-        record = get_project(store, project_id=project_id)
+        record = store.projects.get(project_id=project_id)
         with pytest.raises(PermissionDenied, match="Only a server admin"):
             set_sandbox_grants(store, record, ["/srv/data"], [], None, "owner", is_admin=False)
         with pytest.raises(InputError, match="read: 'data' is not an absolute path"):
             set_sandbox_grants(store, record, ["data"], [], None, "admin", is_admin=True)
         with pytest.raises(InputError, match="ports: '70000' is not a TCP port"):
             set_sandbox_grants(store, record, [], [], ["70000"], "admin", is_admin=True)
-        assert project_settings.sandbox_grants(store, project_id) == project_settings.SandboxGrants()
+        assert store.project_settings.sandbox_grants(project_id) == project_settings.SandboxGrants()
         set_sandbox_grants(store, record, ["/srv/data"], ["/srv/out"], ["5432", "443"], "admin", is_admin=True)
-        assert project_settings.sandbox_grants(store, project_id) == project_settings.SandboxGrants(
+        assert store.project_settings.sandbox_grants(project_id) == project_settings.SandboxGrants(
             ("/srv/data",), ("/srv/out",), (443, 5432))
         set_sandbox_grants(store, record, [], [], None, "admin", is_admin=True)
-        assert project_settings.sandbox_grants(store, project_id) == project_settings.SandboxGrants()
+        assert store.project_settings.sandbox_grants(project_id) == project_settings.SandboxGrants()
     finally:
         store.close()

@@ -17,7 +17,6 @@ from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.scheduler import Scheduler
 from sudoless.flows.upload import upload_project
 from sudoless.store import Store
-from sudoless.store.projects import get_project
 from sudoless.store.status import Status
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -30,7 +29,7 @@ def test_a_schedule_whose_owner_lost_write_no_longer_redefines_jobs(
     name, owner = f"owned-{tag}", f"owner{tag}"
     upload_project(store, settings, write_project(tmp_path / "p", {"a.job": "type=command\ncommand=true\n"}),
                    "admin", name=name)
-    record = get_project(store, name=name)
+    record = store.projects.get(name=name)
     assert record is not None
     accounts = Accounts(store, settings, hasher=CHEAP)
     accounts.add_user(owner, "pw-of-the-owner")
@@ -55,12 +54,12 @@ def test_a_schedule_whose_owner_lost_write_no_longer_redefines_jobs(
         assert scheduler.get(schedule.id).next_fire > second  # the slot is over, the schedule stays
 
         # an ordinary parameter still fires for the owner with EXECUTE alone
-        store.set_execution(submitted[0], status=Status.KILLED, end_time=store.clock())
+        store.executions.update(submitted[0], status=Status.KILLED, end_time=store.clock())
         scheduler.schedule(name, "a", "0 0 * * * ?", options=ExecutionOptions(runtime={"a": {"day": "x"}}),
                            user=owner)
         submitted += scheduler.tick(scheduler.get(schedule.id).next_fire)
         assert len(submitted) == 2
     finally:
         for exec_id in submitted:
-            store.set_execution(exec_id, status=Status.KILLED, end_time=store.clock())
+            store.executions.update(exec_id, status=Status.KILLED, end_time=store.clock())
         scheduler.remove(schedule.id)

@@ -76,8 +76,8 @@ def make_project(store: Store, settings: Settings, tmp_path: Path, flows: dict[s
 
 
 def executions(store: Store, project: str) -> list[int]:
-    project_id = store.project_id(project)
-    return sorted(record.id for record in store.executions(project_id, limit=1000))
+    project_id = store.projects.id_of(project)
+    return sorted(record.id for record in store.executions.latest(project_id, limit=1000))
 
 
 # -- SLA rules as values ---------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ def test_tick_fires_exactly_the_due_schedules(scheduler: Scheduler, store: Store
     assert scheduler.tick(ms(2030, 1, 15, 10, 59, 59)) == []
     fired = scheduler.tick(ms(2030, 1, 15, 11))
     assert len(fired) == 1
-    record = store.execution(fired[0])
+    record = store.executions.get(fired[0])
     assert (record.flow_id, record.source, record.submit_user, record.status) == (
         "a", "schedule", "alice", Status.PREPARING)
     assert ExecutionOptions.from_json(record.options) == options
@@ -204,7 +204,7 @@ def test_tick_fires_exactly_the_due_schedules(scheduler: Scheduler, store: Store
     assert scheduler.get(hourly.id).next_fire == ms(2030, 1, 15, 12)
     assert scheduler.tick(ms(2030, 1, 15, 11, 0, 30)) == []
     both = scheduler.tick(ms(2030, 1, 15, 12, 0, 30))
-    assert sorted(store.execution(e).flow_id for e in both) == ["a", "b"]
+    assert sorted(store.executions.get(e).flow_id for e in both) == ["a", "b"]
     assert scheduler.get(noon.id).next_fire == ms(2030, 1, 16, 12)
     assert executions(store, project) == sorted(fired + both)
 
@@ -330,7 +330,7 @@ def test_concurrent_option_skip_ignore_pipeline(scheduler: Scheduler, store: Sto
         assert scheduler.tick(ms(2030, 1, 15, 12)) == []
     assert "slot 2030-01-15 12:00:00 UTC skipped" in caplog.text and "already running" in caplog.text
     assert scheduler.get(schedule.id).next_fire == ms(2030, 1, 15, 13)
-    store.set_execution(first[0], status=Status.SUCCEEDED, end_time=ms(2030, 1, 15, 12, 30))
+    store.executions.update(first[0], status=Status.SUCCEEDED, end_time=ms(2030, 1, 15, 12, 30))
     assert len(scheduler.tick(ms(2030, 1, 15, 13))) == 1  # no longer running
 
     scheduler.schedule(project, "a", "0 0 * ? * *", options=IGNORE)
@@ -338,7 +338,7 @@ def test_concurrent_option_skip_ignore_pipeline(scheduler: Scheduler, store: Sto
     pipeline = ExecutionOptions(concurrent_option="pipeline", pipeline_level=2)
     scheduler.schedule(project, "a", "0 0 * ? * *", options=pipeline)
     (piped,) = scheduler.tick(ms(2030, 1, 15, 15))
-    options = ExecutionOptions.from_json(store.execution(piped).options)
+    options = ExecutionOptions.from_json(store.executions.get(piped).options)
     assert (options.concurrent_option, options.pipeline_level) == ("pipeline", 2)
 
 
@@ -414,16 +414,16 @@ def test_sla_finish_rule_reported_once_with_webhook_and_kill(scheduler: Schedule
         (rule,), ("ops@example.com", "dev@example.com"), url)
     clock.now = ms(2030, 1, 15, 11)
     (exec_id,) = scheduler.tick()
-    assert ExecutionOptions.from_json(store.execution(exec_id).options).sla == (rule.to_json(),)
+    assert ExecutionOptions.from_json(store.executions.get(exec_id).options).sla == (rule.to_json(),)
     assert mine(scheduler.check_slas(), exec_id) == []  # not started: not measured
 
-    store.set_execution(exec_id, status=Status.RUNNING, start_time=clock.now - 2000)
+    store.executions.update(exec_id, status=Status.RUNNING, start_time=clock.now - 2000)
     reports = mine(scheduler.check_slas(), exec_id)
     assert len(reports) == 1
     assert "the flow must finish within 1 s" in reports[0] and "flow status RUNNING" in reports[0]
     assert mine(scheduler.check_slas(), exec_id) == []
     assert mine(Scheduler(store, settings, clock).check_slas(), exec_id) == []  # recorded in the database
-    assert store.execution(exec_id).control == "cancel"
+    assert store.executions.get(exec_id).control == "cancel"
     assert len(received) == 1
     payload = received[0]
     assert payload["content_type"] == "application/json"
@@ -433,11 +433,11 @@ def test_sla_finish_rule_reported_once_with_webhook_and_kill(scheduler: Schedule
     assert payload["message"] == reports[0]
 
     # The miss is in the flow log as soon as it is reported, while the execution runs, and only once.
-    flow_log = store.read_log(exec_id, "", 0, 0, 1 << 20).decode()
+    flow_log = store.logs.read(exec_id, "", 0, 0, 1 << 20).decode()
     assert flow_log.count("SLA missed: ") == 1 and reports[0] in flow_log and " WARN - SLA missed: " in flow_log
-    store.set_execution(exec_id, status=Status.KILLED, end_time=clock.now)
+    store.executions.update(exec_id, status=Status.KILLED, end_time=clock.now)
     assert mine(scheduler.check_slas(), exec_id) == []
-    assert store.read_log(exec_id, "", 0, 0, 1 << 20).decode() == flow_log  # the end adds nothing
+    assert store.logs.read(exec_id, "", 0, 0, 1 << 20).decode() == flow_log  # the end adds nothing
     assert len(received) == 1
 
 
@@ -453,17 +453,17 @@ def test_sla_miss_of_a_running_execution_is_in_its_flow_log_at_once(scheduler: S
     runner = threading.Thread(target=executor.claim_and_run, args=(exec_id,))
     runner.start()
     try:
-        eventually(lambda: store.execution(exec_id).start_time, lambda start: start >= 0)
-        (report,) = mine(scheduler.check_slas(store.execution(exec_id).start_time + 2000), exec_id)
-        flow_log = store.read_log(exec_id, "", 0, 0, 1 << 20).decode()
-        assert store.execution(exec_id).status == Status.RUNNING  # so the line was there before the end
+        eventually(lambda: store.executions.get(exec_id).start_time, lambda start: start >= 0)
+        (report,) = mine(scheduler.check_slas(store.executions.get(exec_id).start_time + 2000), exec_id)
+        flow_log = store.logs.read(exec_id, "", 0, 0, 1 << 20).decode()
+        assert store.executions.get(exec_id).status == Status.RUNNING  # so the line was there before the end
         assert f"SLA missed: {report}" in flow_log and "flow status RUNNING" in report
     finally:
         runner.join(30)
         executor.stop(wait=False)
-    assert store.execution(exec_id).status == Status.SUCCEEDED
+    assert store.executions.get(exec_id).status == Status.SUCCEEDED
     assert mine(scheduler.check_slas(), exec_id) == []
-    flow_log = store.read_log(exec_id, "", 0, 0, 1 << 20).decode()
+    flow_log = store.logs.read(exec_id, "", 0, 0, 1 << 20).decode()
     assert flow_log.count("SLA missed: ") == 1  # the runner's lines and the miss share the log
     assert flow_log.index("SLA missed: ") < flow_log.index("finished: SUCCEEDED")
 
@@ -478,17 +478,17 @@ def test_sla_rules_decided_at_the_deadline_or_the_end(scheduler: Scheduler, stor
                                     "load,FINISH,0:30,false,true"], webhook=url)
     (exec_id,) = scheduler.tick(ms(2030, 1, 15, 11))
     start = ms(2030, 1, 15, 11, 0, 5)
-    store.set_execution(exec_id, status=Status.RUNNING, start_time=start)
-    store.set_job(exec_id, "extract", 0, status=Status.SUCCEEDED, start_time=start, end_time=start + 9 * 60_000)
-    store.set_job(exec_id, "load", 0, status=Status.RUNNING, start_time=start + 9 * 60_000)
+    store.executions.update(exec_id, status=Status.RUNNING, start_time=start)
+    store.job_runs.update(exec_id, "extract", 0, status=Status.SUCCEEDED, start_time=start, end_time=start + 9 * 60_000)
+    store.job_runs.update(exec_id, "load", 0, status=Status.RUNNING, start_time=start + 9 * 60_000)
     assert mine(scheduler.check_slas(start + 29 * 60_000), exec_id) == []  # before every deadline
     # 31 minutes in: extract succeeded within its 10 minutes; load has not finished within 30
     (load_miss,) = mine(scheduler.check_slas(start + 31 * 60_000), exec_id)
     assert "job load must finish within 0:30" in load_miss and "job status RUNNING" in load_miss
-    assert store.execution(exec_id).control == "cancel"  # a job rule's KILL cancels the whole flow
+    assert store.executions.get(exec_id).control == "cancel"  # a job rule's KILL cancels the whole flow
     assert received == []  # KILL-only rules do not alert
     # the flow fails at 40 minutes: its 1-hour SUCCESS rule is known to be missed now, not at the deadline
-    store.set_execution(exec_id, status=Status.FAILED, end_time=start + 40 * 60_000)
+    store.executions.update(exec_id, status=Status.FAILED, end_time=start + 40 * 60_000)
     (flow_miss,) = mine(scheduler.check_slas(start + 41 * 60_000), exec_id)
     assert "the flow must succeed within 1:00" in flow_miss and "flow status FAILED" in flow_miss
     assert mine(scheduler.check_slas(start + 2 * HOUR), exec_id) == []
@@ -502,11 +502,11 @@ def test_sla_met_by_a_flow_that_succeeds_in_time(scheduler: Scheduler, store: St
                                     SlaRule("a", "FINISH", 60_000, ("EMAIL",))])
     (exec_id,) = scheduler.tick(ms(2030, 1, 15, 11))
     start = ms(2030, 1, 15, 11, 0, 1)
-    store.set_execution(exec_id, status=Status.RUNNING, start_time=start)
-    store.set_job(exec_id, "a", 0, status=Status.SUCCEEDED, start_time=start, end_time=start + 30_000)
-    store.set_execution(exec_id, status=Status.SUCCEEDED, end_time=start + 31_000)
+    store.executions.update(exec_id, status=Status.RUNNING, start_time=start)
+    store.job_runs.update(exec_id, "a", 0, status=Status.SUCCEEDED, start_time=start, end_time=start + 30_000)
+    store.executions.update(exec_id, status=Status.SUCCEEDED, end_time=start + 31_000)
     assert mine(scheduler.check_slas(start + HOUR), exec_id) == []
-    assert store.execution(exec_id).control == ""
+    assert store.executions.get(exec_id).control == ""
 
 
 def test_set_sla_validation(scheduler: Scheduler, store: Store, settings: Settings, tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def test_fires_on_its_cron_waits_for_a_file_then_runs_once(store: Store, fast: S
     tick(triggers, project_id, slot + 2_000)
     done = triggers.instance(instance_id)
     assert done.status == "SUCCEEDED" and done.exec_id is not None and done.dependencies[0].status == "SUCCEEDED"
-    execution = store.execution(done.exec_id)
+    execution = store.executions.get(done.exec_id)
     assert execution.source == "trigger" and execution.flow_id == "nightly" and execution.submit_user == "uploader"
     assert run_submitted(store, fast, done.exec_id).status is Status.SUCCEEDED
     tick(triggers, project_id, slot + 3_000)
@@ -232,9 +232,9 @@ def test_sql_dependency_on_each_database_is_read_only(store: Store, fast: Settin
     missing = {**found, "bind.name": "nosuch"}
     assert query_has_row(named, missing, 0, 0) == "the query on app returned no row"
     # The loader admits only SELECT/WITH; below it, the transaction itself must refuse a write.
-    before = store.current_version(project_id)
+    before = store.projects.current_version(project_id)
     write = {"database": "app", "query": "update projects set version = 99 where id = :id", "bind.id": str(project_id)}
     with pytest.raises(Exception, match="(?i)read.only|readonly"):
         query_has_row(named, write, 0, 0)
-    assert store.current_version(project_id) == before
+    assert store.projects.current_version(project_id) == before
     assert Triggers(store, fast).get(project_id, "nightly").row.project_name == name

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sudoless.flows.why import why_not_run
-from sudoless.store import ExecutionRecord, JobRunRecord
+from sudoless.store.executions import ExecutionRecord
+from sudoless.store.job_runs import JobRunRecord
 from sudoless.store.status import Status
 
 EXECUTION = ExecutionRecord(1, 1, "p", 1, "f", Status.FAILED, "u", 0, 0, 10, 10, "adhoc",

@@ -10,7 +10,6 @@ from server.live import HELLO, LiveServer, make_zip, unique
 from sudoless.accounts.permissions import Permission
 from sudoless.azkaban_import import ImportOptions, import_azkaban
 from sudoless.azkaban_import.source import origin_of
-from sudoless.store import imports
 
 pytestmark = pytest.mark.services
 
@@ -50,7 +49,7 @@ def test_imported_permissions_are_enforced(live: LiveServer) -> None:
     assert native["status"] == "SUCCEEDED"
 
     # the imported execution reads through the AJAX API as the native one does
-    imported_id = imports.imported(live.store, origin, "execution")[str(old_run)]
+    imported_id = live.store.imports.imported(origin, "execution")[str(old_run)]
     flow = as_alice.ajax("/executor", "fetchexecflow", execid=imported_id)
     assert set(flow) == set(native) and set(flow["nodes"][0]) == set(native["nodes"][0])
     assert (flow["status"], flow["submitUser"], flow["startTime"], flow["endTime"]) == (

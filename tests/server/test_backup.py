@@ -78,7 +78,7 @@ def test_a_backup_during_a_running_flow_restores_into_a_fresh_home(
     user, _ = live.add_user("kept")
     folder = tmp_path / "backup"
     manifest = backup(live.settings, folder, store=live.store)
-    assert live.store.execution(exec_id).status.value == "RUNNING"  # the backup did not wait for the flow
+    assert live.store.executions.get(exec_id).status.value == "RUNNING"  # the backup did not wait for the flow
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     assert manifest.tables["executions"] >= 1 and manifest.tables["users"] >= 2
 
@@ -112,15 +112,15 @@ def _check_meaning(live: LiveServer, restored: Store, settings: Settings, projec
     """What a user looks for after a restore: the project's zip, the execution and its log, the files its
     jobs wrote, the schedule and the accounts."""
     scratch.mkdir()
-    project_id = live.store.project_id(project)
-    assert restored.project_id(project) == project_id
-    original = live.store.write_archive(project_id, 1, scratch / "original.zip").read_bytes()
-    assert restored.write_archive(project_id, 1, scratch / "restored.zip").read_bytes() == original
-    record = restored.execution(exec_id)
+    project_id = live.store.projects.id_of(project)
+    assert restored.projects.id_of(project) == project_id
+    original = live.store.projects.write_archive(project_id, 1, scratch / "original.zip").read_bytes()
+    assert restored.projects.write_archive(project_id, 1, scratch / "restored.zip").read_bytes() == original
+    record = restored.executions.get(exec_id)
     assert record.status.value == "RUNNING" and record.project_name == project
-    jobs = {r.nested_id: r.status.value for r in restored.job_runs(exec_id)}
+    jobs = {r.nested_id: r.status.value for r in restored.job_runs.of(exec_id)}
     assert jobs == {"first": "SUCCEEDED", "nap": "RUNNING"}
-    assert b"first-was-here" in restored.read_log(exec_id, "first", 0, 0, 1 << 20)
+    assert b"first-was-here" in restored.logs.read(exec_id, "first", 0, 0, 1 << 20)
     assert (settings.data_dir / "executions" / str(exec_id) / "out" / "written.txt").read_text() == "kept\n"
     from sudoless.store import tables as t
 

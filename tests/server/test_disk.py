@@ -21,8 +21,8 @@ def bomb(live: LiveServer) -> bytes:
 
 def _nothing_stored(live: LiveServer, admin: Client, name: str) -> None:
     assert admin.ajax("/manager", "fetchprojectflows", project=name)["flows"] == [{"flowId": "end"}]
-    project_id = live.store.project_id(name)
-    assert live.store.current_version(project_id) == 1
+    project_id = live.store.projects.id_of(name)
+    assert live.store.projects.current_version(project_id) == 1
     assert not (live.settings.data_dir / "projects" / f"{project_id}.2").exists()
 
 

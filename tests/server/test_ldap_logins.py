@@ -17,7 +17,6 @@ from accounts.test_ldap import ldap_settings
 from server.live import LiveServer, server_settings, start_live, unique
 from sudoless.server.sessions import COOKIE, csrf_token, load_secret
 from sudoless.store import Store
-from sudoless.store.projects import get_project
 from support.eventually import eventually
 from support.slapd import Slapd
 
@@ -88,7 +87,7 @@ def test_the_azkaban_client_logs_in_with_a_directory_account(directory_live: Liv
     session = remote.Session(directory_live.url.replace("http://", "http://alice:alice-pw@"))
     name = unique("ldapaz")
     session.create_project(name, "made by a directory account")
-    assert get_project(directory_live.store, name=name) is not None
+    assert directory_live.store.projects.get(name=name) is not None
     local = remote.Session(directory_live.url.replace("http://",
                                                       f"http://{directory_live.admin}:{directory_live.password}@"))
     local.create_project(unique("localaz"), "made by the local admin")

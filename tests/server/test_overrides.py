@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from server.live import Client, LiveServer, make_zip, unique
-from sudoless.store import projects as queries
 
 PROJECT = {"day.job": "type=command\ncommand=echo day ${date}\n"}
 RULE = "Changing what a job runs needs WRITE permission on project"
@@ -54,7 +53,7 @@ def team(live: LiveServer, admin: Client, tmp_path: Path) -> dict[str, Any]:
 
 
 def executions(live: LiveServer, project_id: int) -> int:
-    return queries.find_executions(live.store, [project_id])[1]
+    return live.store.executions.find([project_id])[1]
 
 
 def test_execute_alone_cannot_redefine_a_job(live: LiveServer, admin: Client, team: dict[str, Any]) -> None:

@@ -15,7 +15,6 @@ from sudoless.config import Settings
 from sudoless.flows.scheduler import Scheduler
 from sudoless.server.app import create_app
 from sudoless.store import Store
-from sudoless.store.projects import get_project
 from ui.history import History, seed
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -39,7 +38,7 @@ def build_world(root: Path, url: str, log_chunks: int) -> World:
     accounts.add_user("admin", "admin-pw", roles=("admin",))
     accounts.add_user("alice", "alice-pw", roles=("user",))
     for name in history.projects[:3]:
-        project = get_project(store, name=name)
+        project = store.projects.get(name=name)
         assert project is not None
         accounts.set_project_permission(project.id, "alice", False, Permission.READ | Permission.EXECUTE)
     scheduler = Scheduler(store, settings)

@@ -21,7 +21,6 @@ from urllib.parse import quote
 import pytest
 
 from server.live import Client, LiveServer, unique
-from sudoless.store.projects import get_project
 from support.eventually import eventually
 from ui.driver import Browser
 from ui.history import add_runs
@@ -444,7 +443,7 @@ def test_a_200_job_graph_is_drawn_and_navigable(browser: Browser, ui_server: Liv
 
 def test_flow_page_charts_the_last_50_runs(browser: Browser, ui_server: LiveServer) -> None:
     name = api_project(ui_server, DEMO, "charted")
-    project = get_project(ui_server.store, name=name)
+    project = ui_server.store.projects.get(name=name)
     assert project is not None
     add_runs(ui_server.store, project.id, name, "report", ["extract", "clean", "enrich", "sub", "load", "report"],
              60)

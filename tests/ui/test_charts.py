@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from sudoless.server.ui.charts import run_bars, success_rates
-from sudoless.store.history import Run
+from sudoless.store.executions import ExecutionRecord
 from sudoless.store.status import Status
 
 
-def run(exec_id: int, status: Status, duration: int, start: int = 1_000) -> Run:
+def run(exec_id: int, status: Status, duration: int, start: int = 1_000) -> ExecutionRecord:
     end = start + duration if status != Status.RUNNING else -1
-    return Run(id=exec_id, project_id=1, project_name="p", flow_id="f", status=status, submit_user="u",
-               submit_time=start, start_time=start, end_time=end, update_time=start, source="adhoc", version=1)
+    return ExecutionRecord(id=exec_id, project_id=1, project_name="p", flow_id="f", status=status, submit_user="u",
+                           submit_time=start, start_time=start, end_time=end, update_time=start, source="adhoc",
+                           version=1, options={}, executor_id=None, control="", restarted_from=None)
 
 
 def test_bars_are_oldest_first_and_scaled_to_a_round_top() -> None:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sudoless.errors import ThrottledError
-from sudoless.store.accounts import AccountRecords
+from sudoless.store.accounts import AccountQueries
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def pair_subject(name: str, ip: str) -> str:
 class LoginThrottle:
     """Counts failed logins in the database and refuses attempts that come before their wait is over."""
 
-    def __init__(self, records: AccountRecords, clock: Callable[[], int], pair_failures: int = PAIR_FAILURES,
+    def __init__(self, records: AccountQueries, clock: Callable[[], int], pair_failures: int = PAIR_FAILURES,
                  address_failures: int = ADDRESS_FAILURES) -> None:
         self.records = records
         self.clock = clock

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING
 from sudoless.accounts.passwords import secret_digest
 from sudoless.accounts.permissions import Permission
 from sudoless.errors import InputError, NotFoundError, PermissionDenied
-from sudoless.store import projects as project_queries
-from sudoless.store.tokens import TokenRecord, TokenRecords
+from sudoless.store.tokens import TokenRecord
 
 if TYPE_CHECKING:
     from sudoless.accounts.users import Accounts, User
@@ -111,7 +110,7 @@ class Tokens:
 
     def __init__(self, accounts: Accounts) -> None:
         self.accounts = accounts
-        self.records = TokenRecords(accounts.store)
+        self.records = accounts.store.tokens
 
     def create(self, username: str, name: str, scopes: Mapping[str, Permission],
                days: float = DEFAULT_DAYS) -> tuple[str, ApiToken]:
@@ -138,7 +137,7 @@ class Tokens:
             if project == ALL_PROJECTS:
                 grants[None] = perm
                 continue
-            record = project_queries.get_project(accounts.store, name=project)
+            record = accounts.store.projects.get(name=project)
             if record is None:
                 raise NotFoundError(f"scope {project}: project '{project}' doesn't exist")
             if not accounts.has_permission(user, record.id, perm):
@@ -179,7 +178,7 @@ class Tokens:
             if pid is None:
                 names[ALL_PROJECTS] = perm
                 continue
-            project = project_queries.get_project(self.accounts.store, project_id=pid)
+            project = self.accounts.store.projects.get(project_id=pid)
             names[project.name if project is not None else f"#{pid}"] = perm
         return ApiToken(name=record.name, user=record.username, scopes=names, created=record.created_time,
                         expires=record.expires, last_used=record.last_used)

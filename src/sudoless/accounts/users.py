@@ -34,9 +34,8 @@ from sudoless.accounts.userfile import read_user_file
 from sudoless.config import Settings, ensure_home
 from sudoless.errors import AuthError, InputError, NotFoundError, PermissionDenied
 from sudoless.private import private_dir
-from sudoless.store import Store, project_settings
-from sudoless.store.accounts import AccountRecords, UserRecord
-from sudoless.store.projects import add_event
+from sudoless.store import Store
+from sudoless.store.accounts import UserRecord
 
 #: Azkaban's ``session.time.to.live`` as its code sets it (``36000000`` ms, 10 hours, expire-after-access);
 #: Azkaban's documentation says 24 hours, but the code is what Azkaban servers actually do.
@@ -108,7 +107,7 @@ class Accounts:
         self.clock: Callable[[], int] = clock or store.clock
         self.session_ttl_ms = session_ttl_ms
         self.hasher = hasher
-        self.records = AccountRecords(store)
+        self.records = store.accounts
         self.throttle = LoginThrottle(self.records, self.clock, max_pair_failures, max_address_failures)
         self.tokens = Tokens(self)
         self.directory = DirectoryAccounts(self, backends)
@@ -319,7 +318,7 @@ class Accounts:
 
     def proxy_users(self, project_id: int) -> list[str]:
         """The proxy users of a project (``getProxyUsers``), by name."""
-        return project_settings.proxy_users(self.store, project_id)
+        return self.store.project_settings.proxy_users(project_id)
 
     def add_proxy_user(self, project_id: int, name: str, by: User) -> bool:
         """Add a proxy user to a project; False when it was one already.
@@ -330,16 +329,16 @@ class Accounts:
         check_name(name, "proxy user")
         if not (by.is_admin or name in by.proxy_users):
             raise PermissionDenied(f"User {by.name} has no permission to add {name} as proxy user.")
-        added = project_settings.add_proxy_user(self.store, project_id, name, by.name)
+        added = self.store.project_settings.add_proxy_user(project_id, name, by.name)
         if added:
-            add_event(self.store, project_id, "PROXY_USER", by.name, f"Proxy user {name} is added to project.")
+            self.store.projects.add_event(project_id, "PROXY_USER", by.name, f"Proxy user {name} is added to project.")
         return added
 
     def remove_proxy_user(self, project_id: int, name: str, by: User) -> bool:
         """Remove a proxy user from a project; False when it was not one."""
-        removed = project_settings.remove_proxy_user(self.store, project_id, name)
+        removed = self.store.project_settings.remove_proxy_user(project_id, name)
         if removed:
-            add_event(self.store, project_id, "PROXY_USER", by.name,
+            self.store.projects.add_event(project_id, "PROXY_USER", by.name,
                       f"Proxy user {name} has been removed from the project.")
         return removed
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from sudoless.config import Settings
 from sudoless.errors import InputError
-from sudoless.store import Store, imports
-from sudoless.store.accounts import AccountRecords
+from sudoless.store import Store
 
 from .history import import_history
 from .permissions import import_permissions
@@ -71,18 +70,18 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
             raise InputError(f"--projects: {', '.join(unknown)} not in the Azkaban database {origin}; "
                              "check the names (they are case-sensitive)")
         projects = [p for p in projects if p.name in options.projects]
-    plans = plan_projects(store, projects, imports.imported(store, origin, "project"), options.on_conflict,
+    plans = plan_projects(store, projects, store.imports.imported(origin, "project"), options.on_conflict,
                           report)
-    users = {user.name for user in AccountRecords(store).users()}
+    users = {user.name for user in store.accounts.users()}
     new_users: list[str] = []
     leave: set[str] = set()
     if options.users is not None:
-        new_users, leave = plan_users(options.users, users, imports.imported(store, origin, "user"),
+        new_users, leave = plan_users(options.users, users, store.imports.imported(origin, "user"),
                                       options.on_conflict, report)
     if report.conflicts and options.on_conflict == "fail" and not options.dry_run:
         raise InputError("; ".join(report.conflicts))
     target = None if options.dry_run else store
-    ledger = {kind: imports.imported(store, origin, kind) for kind in ("version", "events")}
+    ledger = {kind: store.imports.imported(origin, kind) for kind in ("version", "events")}
     if options.users is not None:
         if options.dry_run:
             report.add("users", len(new_users))

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sudoless.config import Settings
-from sudoless.store import Store, imports
+from sudoless.store import Store
 from sudoless.store.status import TERMINAL_FLOW, Status
 
 from .report import Report
@@ -69,8 +69,8 @@ def import_history(store: Store, settings: Settings, source: AzkabanSource, proj
     if history == "none" or not projects:
         return
     since = None if history == "all" else store.clock() - int(history) * DAY_MS
-    done = imports.imported(store, origin, "execution")
-    versions = imports.imported(store, origin, "version")
+    done = store.imports.imported(origin, "execution")
+    versions = store.imports.imported(origin, "version")
     after = 0
     while True:
         rows = source.executions(sorted(projects), since, after, BATCH)
@@ -139,4 +139,4 @@ def _flush(store: Store, settings: Settings, source: AzkabanSource, projects: di
             report.add("log chunks")
             yield chunk
 
-    imports.insert_executions(store, origin, items, logs)
+    store.imports.insert_executions(origin, items, logs)

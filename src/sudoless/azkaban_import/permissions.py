@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from sudoless.accounts.permissions import Permission
 from sudoless.store import Store
-from sudoless.store.accounts import AccountRecords
 
 __all__ = ["decode_mask", "import_permissions"]
 
@@ -27,7 +26,7 @@ def import_permissions(store: Store | None, project_id: int, project_name: str,
     """Give each user and group its permissions on ``project_id`` (``store`` None: only check); returns how
     many grants were new or changed and one line per thing the user should look at."""
     notes: list[str] = []
-    records = AccountRecords(store) if store is not None else None
+    records = store.accounts if store is not None else None
     current = set(records.project_permissions(project_id)) if records is not None else set()
     changed = 0
     for name, is_group, mask in grants:

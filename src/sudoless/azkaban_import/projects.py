@@ -15,7 +15,7 @@ from pathlib import Path
 from sudoless.config import Settings
 from sudoless.errors import SudolessError
 from sudoless.flows.upload import upload_project
-from sudoless.store import Store, imports
+from sudoless.store import Store
 from sudoless.store import projects as project_rows
 
 from .report import Report
@@ -43,7 +43,7 @@ def plan_projects(store: Store, projects: list[ProjectRow], done: dict[str, int]
                   report: Report) -> list[ProjectPlan]:
     """Decide, before anything is written, what each project becomes; conflicts are reported one line each
     (``fail``: the caller stops; ``skip``: left out; ``rename``: imported as NAME_azkaban)."""
-    taken = {p.name: p.id for p in project_rows.list_projects(store)}
+    taken = {p.name: p.id for p in store.projects.active()}
     plans: list[ProjectPlan] = []
     for project in projects:
         if str(project.id) in done:
@@ -93,7 +93,7 @@ def import_project(store: Store | None, settings: Settings, source: AzkabanSourc
     if created:
         report.add("projects")
         if store is not None:
-            plan.local_id = imports.create_imported_project(store, origin, str(project.id), plan.name,
+            plan.local_id = store.imports.create_imported_project(origin, str(project.id), plan.name,
                                                             project.description, _creator(source, project),
                                                             project.create_time, project.active)
     else:
@@ -112,7 +112,7 @@ def import_project(store: Store | None, settings: Settings, source: AzkabanSourc
                 continue
             if store is not None and plan.local_id is not None and version.md5 is not None \
                     and bytes(version.md5).hex() in stored:
-                imports.record_import(store, origin, "version", key, stored.pop(bytes(version.md5).hex()))
+                store.imports.record_import(origin, "version", key, stored.pop(bytes(version.md5).hex()))
                 report.skipped["versions"] += 1
                 continue
             path = Path(scratch) / f"{version.version}" / _zip_name(version.file_name, project.name)
@@ -129,12 +129,12 @@ def import_project(store: Store | None, settings: Settings, source: AzkabanSourc
                 except SudolessError as exc:
                     report.unmapped.append(f"{where}: sudoless cannot load it: {exc}")
                     continue
-                imports.set_version_time(store, plan.local_id, local, version.upload_time)
-                imports.record_import(store, origin, "version", key, local)
+                store.imports.set_version_time(plan.local_id, local, version.upload_time)
+                store.imports.record_import(origin, "version", key, local)
             new_versions += 1
             report.add("versions")
     if store is not None and plan.local_id is not None and (new_versions or created):
-        imports.set_project_times(store, plan.local_id, project.create_time, project.modified_time,
+        store.imports.set_project_times(plan.local_id, project.create_time, project.modified_time,
                                   project.last_modified_by or "azkaban", project.description)
     _import_events(store, source, plan, ledger["events"].get(str(project.id), 0), origin, report)
     return plan.local_id
@@ -145,7 +145,7 @@ def _stored_md5(store: Store | None, project_id: int | None, recorded: dict[str,
     if store is None or project_id is None:
         return {}
     claimed = set(recorded.values())
-    return {v.md5: v.version for v in project_rows.list_versions(store, project_id) if v.version not in claimed}
+    return {v.md5: v.version for v in store.projects.versions(project_id) if v.version not in claimed}
 
 
 def _import_events(store: Store | None, source: AzkabanSource, plan: ProjectPlan, done: int, origin: str,
@@ -157,7 +157,7 @@ def _import_events(store: Store | None, source: AzkabanSource, plan: ProjectPlan
             "message": (e.message or "")[:project_rows.MAX_EVENT_CHARS]} for e in events[done:]]
     report.add("events", len(new))
     if store is not None and plan.local_id is not None and new:
-        imports.add_events(store, origin, str(plan.source.id), plan.local_id, new, len(events))
+        store.imports.add_events(origin, str(plan.source.id), plan.local_id, new, len(events))
 
 
 def _zip_name(file_name: str, project: str) -> str:

@@ -15,7 +15,7 @@ from sudoless.errors import SudolessError
 from sudoless.flows.model import FailureAction
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.scheduler import Scheduler
-from sudoless.store import Store, imports
+from sudoless.store import Store
 
 from .report import Report
 
@@ -80,7 +80,7 @@ def import_schedules(store: Store | None, settings: Settings, triggers: list[tup
                      names: dict[int, str], origin: str, enable: bool, report: Report) -> None:
     """Create a schedule for each trigger of a project being imported (``names``: Azkaban project id to its
     name here); ``store`` None only checks. Paused unless ``enable`` and Azkaban had it running."""
-    done = imports.imported(store, origin, "schedule") if store is not None else {}
+    done = store.imports.imported(origin, "schedule") if store is not None else {}
     scheduler = Scheduler(store, settings) if store is not None else None
     for trigger_id, _source, data in triggers:
         parsed = parse_trigger(trigger_id, data)
@@ -106,5 +106,5 @@ def import_schedules(store: Store | None, settings: Settings, triggers: list[tup
             continue
         if parsed.paused or not enable:
             scheduler.set_enabled(schedule.id, False)
-        imports.record_import(store, origin, "schedule", str(trigger_id), schedule.id)
+        store.imports.record_import(origin, "schedule", str(trigger_id), schedule.id)
         report.add("schedules")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sudoless.accounts.userfile import read_user_file
 from sudoless.config import Settings
-from sudoless.store import Store, imports
+from sudoless.store import Store
 
 from .report import Report
 
@@ -41,5 +41,5 @@ def import_users(store: Store, settings: Settings, path: Path, names: list[str],
 
     Accounts(store, settings).import_azkaban_users(path, skip=leave)
     for name in names:
-        imports.record_import(store, origin, "user", name, 0)
+        store.imports.record_import(origin, "user", name, 0)
     report.add("users", len(names))

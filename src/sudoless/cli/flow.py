@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from sudoless.flows.model import Project
-    from sudoless.store import ExecutionRecord, JobRunRecord, Store
+    from sudoless.store import Store
+    from sudoless.store.executions import ExecutionRecord
+    from sudoless.store.job_runs import JobRunRecord
     from sudoless.store.status import Status
 
 COLOURS = {"SUCCEEDED": "green", "FAILED": "red", "KILLED": "red", "RUNNING": "cyan", "CANCELLED": "yellow",
@@ -174,9 +176,8 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
 def _send_notifications(store: Store, settings: Any, exec_id: int) -> None:
     """Deliver the execution's notifications before the command exits; retries due later stay queued for a
     server sharing the database, and a line on stderr says so."""
-    from sudoless.store import notifications
 
-    if not notifications.unsent_count(store, exec_id):
+    if not store.notifications.unsent_count(exec_id):
         return  # nothing queued: the sender (and smtplib with it) is not even imported
     from sudoless.flows.notify import Sender
 
@@ -204,7 +205,7 @@ def _run_with_display(store: Store, settings: Any, exec_id: int, live: bool) -> 
             outcome["status"] = executor.claim_and_run(exec_id)
             # Another executor sharing the database (a running `sudoless server`) claimed it first: it runs
             # there, and this command follows it to the end, as if it ran here.
-            while outcome["status"] is None and store.execution(exec_id).status not in TERMINAL_FLOW:
+            while outcome["status"] is None and store.executions.get(exec_id).status not in TERMINAL_FLOW:
                 time.sleep(0.25)
         except BaseException as exc:  # re-raised in the main thread
             outcome["error"] = exc
@@ -222,13 +223,13 @@ def _run_with_display(store: Store, settings: Any, exec_id: int, live: bool) -> 
             worker.join(0.25)
     except KeyboardInterrupt:
         console.print(f"[yellow]Cancelling execution {exec_id}…[/]")
-        store.request(exec_id, "cancel")
+        store.executions.request(exec_id, "cancel")
         worker.join()
     finally:
         executor.stop(wait=False)
     if "error" in outcome:
         raise outcome["error"]
-    return outcome.get("status") or store.execution(exec_id).status
+    return outcome.get("status") or store.executions.get(exec_id).status
 
 
 def _latest(runs: list[JobRunRecord]) -> dict[str, JobRunRecord]:
@@ -243,8 +244,8 @@ def _table(store: Store, exec_id: int, limit: int = 40) -> Table:
 
     from sudoless.store.status import FINISHED
 
-    record = store.execution(exec_id)
-    jobs = _latest(store.job_runs(exec_id))
+    record = store.executions.get(exec_id)
+    jobs = _latest(store.job_runs.of(exec_id))
     counts: dict[str, int] = {}
     for job in jobs.values():
         counts[job.status.value] = counts.get(job.status.value, 0) + 1
@@ -280,7 +281,7 @@ def _execution_json(store: Store, record: ExecutionRecord) -> dict[str, Any]:
     from sudoless.flows.notify.history import execution_notifications
 
     jobs = []
-    for job in store.job_runs(record.id):
+    for job in store.job_runs.of(record.id):
         jobs.append({"id": job.nested_id, "attempt": job.attempt, "type": job.type, "status": job.status.value,
                      "startTime": job.start_time, "endTime": job.end_time, "outputs": job.output_props or {}})
     return {"execid": record.id, "project": record.project_name, "flow": record.flow_id,
@@ -292,7 +293,7 @@ def _execution_json(store: Store, record: ExecutionRecord) -> dict[str, Any]:
 def _report(store: Store, exec_id: int, as_json: bool) -> None:
     from rich.console import Console
 
-    record = store.execution(exec_id)
+    record = store.executions.get(exec_id)
     if as_json:
         emit_json(_execution_json(store, record))
     else:
@@ -323,9 +324,9 @@ def log(exec_id: int, job: str, attempt: int | None, follow: bool, db: str | Non
     from sudoless.store import store_for
 
     store = store_for(settings_from(db))
-    record = store.execution(exec_id)
+    record = store.executions.get(exec_id)
     if job:
-        runs = [r for r in store.job_runs(exec_id) if r.nested_id == job]
+        runs = [r for r in store.job_runs.of(exec_id) if r.nested_id == job]
         if not runs:
             raise InputError(f"Job {job} doesn't exist in {exec_id}")
         attempt = runs[-1].attempt if attempt is None else attempt
@@ -334,7 +335,7 @@ def log(exec_id: int, job: str, attempt: int | None, follow: bool, db: str | Non
     offset = 0
     chunks = []
     while True:
-        data = store.read_log(exec_id, job, attempt, offset, 1 << 20)
+        data = store.logs.read(exec_id, job, attempt, offset, 1 << 20)
         if data:
             offset += len(data)
             if as_json:
@@ -355,8 +356,8 @@ def _log_done(store: Store, exec_id: int, job: str, attempt: int) -> bool:
     from sudoless.store.status import FINISHED, TERMINAL_FLOW
 
     if not job:
-        return store.execution(exec_id).status in TERMINAL_FLOW
-    runs = [r for r in store.job_runs(exec_id) if r.nested_id == job and r.attempt == attempt]
+        return store.executions.get(exec_id).status in TERMINAL_FLOW
+    runs = [r for r in store.job_runs.of(exec_id) if r.nested_id == job and r.attempt == attempt]
     return bool(runs) and runs[0].status in FINISHED
 
 

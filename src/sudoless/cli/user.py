@@ -174,7 +174,7 @@ def _when(ms: int | None) -> str:
 def _grant_target(accounts: Accounts, project: str, name: str, group: bool) -> tuple[int, Permission]:
     from sudoless.accounts import Permission
 
-    project_id = accounts.store.project_id(project)
+    project_id = accounts.store.projects.id_of(project)
     current = {(n, g): p for n, g, p in accounts.project_permissions(project_id)}
     return project_id, current.get((name, group), Permission(0))
 

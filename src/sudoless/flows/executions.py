@@ -23,7 +23,8 @@ from sudoless.flows.notify import recipients
 from sudoless.flows.options import ExecutionOptions, parse_disabled
 from sudoless.flows.workspace import project_cache
 from sudoless.outbound import WebhookHosts
-from sudoless.store import ExecutionRecord, Store, project_settings
+from sudoless.store import Store
+from sudoless.store.executions import ExecutionRecord
 from sudoless.store.status import SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 
 
@@ -33,7 +34,7 @@ def project_dir(store: Store, settings: Settings, project_id: int, version: int)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as scratch:
-            archive = store.write_archive(project_id, version, Path(scratch) / "project.zip")
+            archive = store.projects.write_archive(project_id, version, Path(scratch) / "project.zip")
             try:
                 unpack_zip(archive, target, settings.project_max_bytes, settings.project_max_files)
             except (ArchiveError, OSError):
@@ -79,8 +80,8 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
     options = options or ExecutionOptions(parallel=settings.parallel)
     if options.sla_webhook and source != "schedule":
         WebhookHosts.parse(settings.webhook_hosts).check(options.sla_webhook, "SLA webhook")
-    project_id = store.project_id(project_name)
-    if project_settings.flow_lock(store, project_id, flow_name) is not None:
+    project_id = store.projects.id_of(project_name)
+    if store.project_settings.flow_lock(project_id, flow_name) is not None:
         raise FlowLockedError(f"Flow {flow_name} for project {project_name} is locked.")
     if version is None:
         version = _current_version(store, project_id)
@@ -114,12 +115,12 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
         if rule.get("job") and rule["job"] not in jobs:
             raise InputError(f"SLA rule for job '{rule['job']}': flow {flow_name} has no such job (jobs: "
                              f"{', '.join(sorted(jobs))}; embedded ones as sub:job)")
-    return store.submit(project_id, project_name, version, flow_name, rows, options.to_json(), user, source,
+    return store.executions.submit(project_id, project_name, version, flow_name, rows, options.to_json(), user, source,
                         restarted_from, admit=admit)
 
 
 def _current_version(store: Store, project_id: int) -> int:
-    version = store.current_version(project_id)
+    version = store.projects.current_version(project_id)
     if not version:
         raise StateError(f"project {project_id} has no uploaded version yet; upload a zip first")
     return version
@@ -154,18 +155,18 @@ def control(store: Store, exec_id: int, action: str) -> None:
     """Post ``cancel``, ``pause``, ``resume`` or ``retry_failed`` to the runner of a live execution."""
     if action not in ("cancel", "pause", "resume", "retry_failed"):
         raise InputError(f"unknown action '{action}'; use cancel, pause, resume or retry_failed")
-    record = store.execution(exec_id)
+    record = store.executions.get(exec_id)
     if action == "retry_failed" and record.status != Status.FAILED_FINISHING:
         if record.status in TERMINAL_FLOW:
             raise StateError("Flow has already finished. Please re-execute.")
         raise StateError(f"Execution {exec_id} has no failed jobs to retry (status {record.status.value}).")
-    store.request(exec_id, action)
+    store.executions.request(exec_id, action)
 
 
 def succeeded_nodes(store: Store, exec_id: int) -> list[str]:
     """The nodes of an execution whose latest attempt succeeded, outermost only (an embedded flow that
     succeeded stands for its jobs): what a rerun of what did not succeed disables."""
-    latest = {run.nested_id: run.status for run in store.job_runs(exec_id)}
+    latest = {run.nested_id: run.status for run in store.job_runs.of(exec_id)}
     succeeded = {n for n, s in latest.items() if s in SUCCEEDED_LIKE}
     return sorted(n for n in succeeded if not any(n.startswith(p + ":") for p in succeeded))
 
@@ -180,7 +181,7 @@ def restart_execution(store: Store, settings: Settings, exec_id: int, user: str 
     ``runtime`` (node path -> properties, as :func:`~sudoless.flows.options.parse_assignments` makes)
     replaces the first run's runtime properties key by key: the fixed input of a run that failed on it.
     """
-    record = store.execution(exec_id)
+    record = store.executions.get(exec_id)
     if record.status not in TERMINAL_FLOW:
         raise StateError(f"Execution {exec_id} is still {record.status.value}; wait for it to finish "
                          "or cancel it")

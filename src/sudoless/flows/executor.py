@@ -29,7 +29,8 @@ from sudoless.flows.notify.events import flow_finished
 from sudoless.flows.runner import FlowRunner
 from sudoless.flows.workspace import continue_workdir, prepare_workdir
 from sudoless.processes import kill_session
-from sudoless.store import ExecutionRecord, Store, project_settings
+from sudoless.store import Store
+from sudoless.store.executions import ExecutionRecord
 from sudoless.store.status import FINISHED, Status
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,9 @@ def finalise_orphans(store: Store, settings: Settings) -> list[int]:
     """Finalise executions whose executor is gone; return their ids."""
     done = []
     host = socket.gethostname()
-    for record in store.orphaned_executions(int(settings.executor_timeout * 1000)):
+    for record in store.executors.orphaned_executions(int(settings.executor_timeout * 1000)):
         changes = []
-        for run in store.job_runs(record.id):
+        for run in store.job_runs.of(record.id):
             if run.status in FINISHED:
                 continue
             if run.status in (Status.RUNNING, Status.KILLING):
@@ -53,12 +54,12 @@ def finalise_orphans(store: Store, settings: Settings) -> list[int]:
                                                              "end_time": store.clock()}))
             elif run.status in (Status.READY, Status.QUEUED, Status.DISABLED):
                 changes.append((run.nested_id, run.attempt, {"status": Status.CANCELLED}))
-        store.set_jobs(record.id, changes)
+        store.job_runs.update_many(record.id, changes)
         flow_log = LogWriter(store, record.id, "", 0, shared=True)
         flow_log.line(f"Executor {record.executor_id} died while this execution was {record.status.value}; "
                       "finalised as EXECUTION_STOPPED", "ERROR")
         flow_log.flush()
-        store.set_execution(record.id, status=Status.EXECUTION_STOPPED, end_time=store.clock())
+        store.executions.update(record.id, status=Status.EXECUTION_STOPPED, end_time=store.clock())
         flow_finished(store, settings, record.id)
         flow_retry.retry_if_asked(store, settings, record.id, Status.EXECUTION_STOPPED)
         log.warning("finalised orphaned execution %s", record.id)
@@ -71,14 +72,14 @@ def run_execution(store: Store, settings: Settings, exec_id: int,
     """Run a claimed execution to its end in this process, in ``executions/<id>``, whose files are links
     to the project cache's (:mod:`sudoless.flows.workspace`). ``on_runner`` is handed the runner before it
     starts, for a caller that wants to :meth:`~FlowRunner.wake` it."""
-    record = store.execution(exec_id)
+    record = store.executions.get(exec_id)
     workdir = settings.executions_dir / str(exec_id)
     try:
         _prepare(store, settings, record, workdir)
     except FileNotFoundError:  # ``sudoless clean`` took the cached version away meanwhile: unpack it again
         _prepare(store, settings, record, workdir)
     project = load_project_dir(workdir, record.project_name)
-    project = apply_job_overrides(project, project_settings.job_overrides(store, record.project_id,
+    project = apply_job_overrides(project, store.project_settings.job_overrides(record.project_id,
                                                                           record.version))
     runner = FlowRunner(store, settings, record, project, workdir)
     if on_runner is not None:
@@ -115,7 +116,7 @@ class Executor:
         self.settings = settings
         self.max_flows = max_flows
         self.run_execution = run or run_execution
-        self.id = store.register_executor()
+        self.id = store.executors.register()
         self._stop = threading.Event()
         self._flows: dict[int, threading.Thread] = {}
         self._beat = threading.Thread(target=self._heartbeat, daemon=True, name=f"heartbeat-{self.id}")
@@ -124,7 +125,7 @@ class Executor:
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             try:
-                self.store.heartbeat(self.id)
+                self.store.executors.heartbeat(self.id)
             except Exception:  # a database blip must not kill the heartbeat thread
                 log.exception("heartbeat failed")
 
@@ -133,7 +134,7 @@ class Executor:
 
     def claim_and_run(self, exec_id: int) -> Status | None:
         """Claim one specific execution and run it in this thread (``sudoless flow run``)."""
-        if self.store.claim(self.id, exec_id) is None:
+        if self.store.executions.claim(self.id, exec_id) is None:
             return None
         return self.run_claimed(exec_id)
 
@@ -145,14 +146,14 @@ class Executor:
             self._flows = {k: t for k, t in self._flows.items() if t.is_alive()}
             claimed = None
             if len(self._flows) < self.max_flows:
-                claimed = self.store.claim(self.id)
+                claimed = self.store.executions.claim(self.id)
             if claimed is not None:
                 thread = threading.Thread(target=self._run_safely, args=(claimed,), daemon=True,
                                           name=f"flow-{claimed}")
                 self._flows[claimed] = thread
                 thread.start()
                 continue
-            if until_idle and not self._flows and self.store.queued_count() == 0:
+            if until_idle and not self._flows and self.store.executions.queued_count() == 0:
                 return
             self._stop.wait(poll_seconds)
 
@@ -161,7 +162,7 @@ class Executor:
             self.run_claimed(exec_id)
         except Exception:
             log.exception("execution %s crashed", exec_id)
-            self.store.set_execution(exec_id, status=Status.FAILED, end_time=self.store.clock())
+            self.store.executions.update(exec_id, status=Status.FAILED, end_time=self.store.clock())
             flow_finished(self.store, self.settings, exec_id)
 
     def stop(self, wait: bool = True) -> None:
@@ -169,4 +170,4 @@ class Executor:
         if wait:
             for thread in list(self._flows.values()):
                 thread.join()
-        self.store.heartbeat(self.id, active=False)
+        self.store.executors.heartbeat(self.id, active=False)

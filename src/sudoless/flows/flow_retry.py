@@ -27,7 +27,6 @@ from sudoless.errors import SudolessError
 from sudoless.flows.executions import submit_flow, succeeded_nodes
 from sudoless.flows.options import ExecutionOptions
 from sudoless.store import Store
-from sudoless.store.projects import flow_records
 from sudoless.store.status import Status
 
 log = logging.getLogger(__name__)
@@ -86,10 +85,10 @@ def retry_if_asked(store: Store, settings: Settings, exec_id: int, status: Statu
     """Submit the retry of execution ``exec_id``, which ended ``status``, when its rule asks for one; the new
     execution's id, or None. Called where an execution ends: its runner, or the finalising of an execution
     whose executor died (``EXECUTION_STOPPED``). ``flow_props`` default to the stored flow's."""
-    record = store.execution(exec_id)
+    record = store.executions.get(exec_id)
     options = ExecutionOptions.from_json(record.options)
     if flow_props is None:
-        stored = flow_records(store, record.project_id, record.version).get(record.flow_id)
+        stored = store.projects.flow_records(record.project_id, record.version).get(record.flow_id)
         flow_props = (stored.graph.get("props") or {}) if stored else {}
     rule = retry_rule(options, flow_props)
     if rule is None or status not in RETRYABLE or status.value not in rule.statuses:
@@ -114,9 +113,9 @@ def retry_if_asked(store: Store, settings: Settings, exec_id: int, status: Statu
         log.warning("execution %d ended %s; its flow retry was not submitted: %s", exec_id, status.value, exc)
         return None
     # The parent names its child; its other keys (an SLA checker's bookkeeping) are kept as they are.
-    parent_options = dict(store.execution(exec_id).options)
+    parent_options = dict(store.executions.get(exec_id).options)
     parent_options["retry_child"] = child
-    store.set_execution(exec_id, options=json.dumps(parent_options))
+    store.executions.update(exec_id, options=json.dumps(parent_options))
     log.info("execution %d ended %s: flow retry %d of %d is execution %d (%s)", exec_id, status.value,
              options.retry_count + 1, rule.max_retries, child, rule.strategy)
     return child

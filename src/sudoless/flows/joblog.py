@@ -80,8 +80,8 @@ class LogWriter:
         while self._buffer:
             chunk = bytes(self._buffer[: self.chunk_bytes])
             if self.shared:
-                self.offset = self.store.append_log_at_end(self.exec_id, self.name, self.attempt, chunk)
+                self.offset = self.store.logs.append_at_end(self.exec_id, self.name, self.attempt, chunk)
             else:
-                self.store.append_log(self.exec_id, self.name, self.attempt, self.offset, chunk)
+                self.store.logs.append(self.exec_id, self.name, self.attempt, self.offset, chunk)
             self.offset += len(chunk)
             del self._buffer[: len(chunk)]

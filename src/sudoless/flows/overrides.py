@@ -21,7 +21,7 @@ from sudoless.config import Settings
 from sudoless.errors import PermissionDenied
 from sudoless.flows.executions import apply_job_overrides, load_version
 from sudoless.flows.model import Flow, Project
-from sudoless.store import Store, project_settings
+from sudoless.store import Store
 
 __all__ = ["check_runtime", "defining_keys", "execution_defining", "redefinitions", "require_write"]
 
@@ -91,7 +91,7 @@ def check_runtime(store: Store, settings: Settings, project_id: int, version: in
     if not runtime:
         return
     project = load_version(store, settings, project_id, version, project_name)
-    project = apply_job_overrides(project, project_settings.job_overrides(store, project_id, version))
+    project = apply_job_overrides(project, store.project_settings.job_overrides(project_id, version))
     require_write(project, project.flow(flow_name), runtime)
 
 

@@ -31,10 +31,10 @@ class Pipeline:
         """Re-read the previous execution; stop waiting for it once it has ended."""
         if self.previous is None:
             return
-        if self.store.execution(self.previous).status in TERMINAL_FLOW:
+        if self.store.executions.get(self.previous).status in TERMINAL_FLOW:
             self.previous = None
             return
-        self.statuses = {run.nested_id: run.status for run in self.store.job_runs(self.previous)}
+        self.statuses = {run.nested_id: run.status for run in self.store.job_runs.of(self.previous)}
 
     def allows(self, nested_id: str, children: Sequence[str], end_nodes: Sequence[str]) -> bool:
         if self.previous is None:

@@ -16,8 +16,7 @@ from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError, PermissionDenied, StateError
 from sudoless.flows.model import Project
 from sudoless.flows.upload import upload_project
-from sudoless.store import Store, project_settings
-from sudoless.store import projects as queries
+from sudoless.store import Store
 from sudoless.store.project_settings import FlowLock, SandboxGrants
 from sudoless.store.projects import FlowRecord, ProjectRecord
 
@@ -53,7 +52,7 @@ def create_project(store: Store, name: str | None, description: str | None, user
     if len(name) > MAX_NAME:
         raise InputError(f"Project names can have at most {MAX_NAME} characters.")
     _check_description(description)
-    return queries.create_project(store, name, description, user)
+    return store.projects.create(name, description, user)
 
 
 def _check_description(description: str) -> None:
@@ -65,7 +64,7 @@ def _check_description(description: str) -> None:
 def change_description(store: Store, project: ProjectRecord, description: str, user: str) -> None:
     """Replace a project's description (``changeDescription``)."""
     _check_description(description)
-    queries.set_description(store, project.id, description, user)
+    store.projects.set_description(project.id, description, user)
 
 
 def upload_archive(store: Store, settings: Settings, schedules: Schedules, project: ProjectRecord,
@@ -81,7 +80,7 @@ def upload_archive(store: Store, settings: Settings, schedules: Schedules, proje
     for schedule in schedules.list(project.name):
         if schedule.flow_id not in loaded.top_flows:
             schedules.remove(schedule.id)
-            queries.add_event(store, project.id, "SCHEDULE", user, f"Schedule of flow {schedule.flow_id} "
+            store.projects.add_event(project.id, "SCHEDULE", user, f"Schedule of flow {schedule.flow_id} "
                               f"removed: the flow is gone in version {version}.")
     return version, loaded
 
@@ -92,20 +91,20 @@ def delete_project(store: Store, schedules: Schedules, project: ProjectRecord, u
     for schedule in schedules.list(project.name):
         schedules.remove(schedule.id)
     store.triggers.remove_project(project.id, f"project deleted by {user}")
-    queries.deactivate_project(store, project.id, user)
+    store.projects.deactivate(project.id, user)
 
 
 def purge_project(store: Store, project: ProjectRecord, user: str) -> None:
     """Delete the stored versions of a project that was deleted before."""
     if project.active:
         raise StateError(f"Project {project.name} should be deleted before purging")
-    queries.purge_project(store, project.id, user)
+    store.projects.purge(project.id, user)
 
 
 # -- flow locks ---------------------------------------------------------------------------------------------
 
 def _flow(store: Store, project: ProjectRecord, flow_id: str) -> FlowRecord:
-    flows = queries.flow_records(store, project.id, project.version) if project.version else {}
+    flows = store.projects.flow_records(project.id, project.version) if project.version else {}
     if flow_id not in flows:
         raise NotFoundError(f"Flow {flow_id} not found in project {project.name}")
     return flows[flow_id]
@@ -114,7 +113,7 @@ def _flow(store: Store, project: ProjectRecord, flow_id: str) -> FlowRecord:
 def flow_lock(store: Store, project: ProjectRecord, flow_id: str) -> FlowLock | None:
     """The lock of a flow of the current version; None when unlocked. NotFoundError for an unknown flow."""
     _flow(store, project, flow_id)
-    return project_settings.flow_lock(store, project.id, flow_id)
+    return store.project_settings.flow_lock(project.id, flow_id)
 
 
 def set_flow_lock(store: Store, project: ProjectRecord, flow_id: str, locked: bool, message: str | None,
@@ -125,8 +124,8 @@ def set_flow_lock(store: Store, project: ProjectRecord, flow_id: str, locked: bo
     skips its slots) and cannot be scheduled. The lock belongs to the flow id, so it outlives uploads.
     """
     _flow(store, project, flow_id)
-    project_settings.set_flow_lock(store, project.id, flow_id, locked, message if locked else None, user)
-    return project_settings.flow_lock(store, project.id, flow_id)
+    store.project_settings.set_flow_lock(project.id, flow_id, locked, message if locked else None, user)
+    return store.project_settings.flow_lock(project.id, flow_id)
 
 
 # -- job override properties --------------------------------------------------------------------------------
@@ -137,7 +136,7 @@ def _override_key(store: Store, project: ProjectRecord, flow_id: str, job_id: st
     flow = _flow(store, project, flow_id)
     if not any(node["name"] == job_id for node in flow.graph.get("nodes", ())):
         raise NotFoundError(f"Job {job_id} not found in flow {flow_id}")
-    version = queries.version_record(store, project.id, project.version)
+    version = store.projects.version(project.id, project.version)
     key_flow = "" if version is None or version.flow_version == "1.0" else flow_id
     if len(key_flow) > MAX_OVERRIDE_KEY or len(job_id) > MAX_OVERRIDE_KEY:
         raise InputError(f"flow and job names of overridden jobs are limited to {MAX_OVERRIDE_KEY} characters")
@@ -147,7 +146,7 @@ def _override_key(store: Store, project: ProjectRecord, flow_id: str, job_id: st
 def job_override(store: Store, project: ProjectRecord, flow_id: str, job_id: str) -> dict[str, str] | None:
     """A job's override properties in the current version; None when it has none."""
     key_flow, job = _override_key(store, project, flow_id, job_id)
-    return project_settings.job_override(store, project.id, project.version, key_flow, job)
+    return store.project_settings.job_override(project.id, project.version, key_flow, job)
 
 
 def set_job_override(store: Store, project: ProjectRecord, flow_id: str, job_id: str, props: dict[str, str],
@@ -158,9 +157,9 @@ def set_job_override(store: Store, project: ProjectRecord, flow_id: str, job_id:
     callers send every property the job needs, ``type`` included. The next upload starts without them.
     """
     key_flow, job = _override_key(store, project, flow_id, job_id)
-    project_settings.set_job_override(store, project.id, project.version, key_flow, job, dict(props), user)
+    store.project_settings.set_job_override(project.id, project.version, key_flow, job, dict(props), user)
     shown = ", ".join(f"{key}={value}" for key, value in sorted(props.items()))
-    queries.add_event(store, project.id, "PROPERTY_OVERRIDE", user, f"Modified Properties: {job} {{{shown}}}")
+    store.projects.add_event(project.id, "PROPERTY_OVERRIDE", user, f"Modified Properties: {job} {{{shown}}}")
 
 
 # -- sandbox grants -----------------------------------------------------------------------------------------
@@ -194,8 +193,8 @@ def set_sandbox_grants(store: Store, project: ProjectRecord, read: list[str], wr
     if not is_admin:
         raise PermissionDenied("Permission denied. Only a server admin may grant paths or ports to jobs.")
     grants = SandboxGrants(_paths("read", read), _paths("write", write), _ports(ports))
-    project_settings.set_sandbox_grants(store, project.id, grants, user)
+    store.project_settings.set_sandbox_grants(project.id, grants, user)
     ports_shown = "any" if grants.ports is None else list(grants.ports)
     shown = f"read={list(grants.read)} write={list(grants.write)} ports={ports_shown}"
-    queries.add_event(store, project.id, "PROPERTY_OVERRIDE", user, f"Sandbox grants: {shown}")
+    store.projects.add_event(project.id, "PROPERTY_OVERRIDE", user, f"Sandbox grants: {shown}")
     return grants

@@ -27,7 +27,6 @@ from sudoless.config import Settings
 from sudoless.errors import NotFoundError
 from sudoless.flows.workspace import project_cache
 from sudoless.store import Store, store_for
-from sudoless.store.logs import delete_logs, logs_ended_before
 from sudoless.store.status import TERMINAL_FLOW, Status
 
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ def expired_workdirs(store: Store, settings: Settings, now_ms: int) -> list[tupl
     found = []
     for exec_id, path in _numbered(settings.executions_dir):
         try:
-            record = store.execution(exec_id)
+            record = store.executions.get(exec_id)
         except NotFoundError:
             continue
         ended = record.end_time if record.end_time > 0 else record.update_time
@@ -75,15 +74,15 @@ def log_cutoff(settings: Settings, now_ms: int) -> int | None:
 def expired_logs(store: Store, settings: Settings, now_ms: int) -> list[tuple[int, int]]:
     """(execution id, bytes of its logs) of the finished executions whose logs are past their retention."""
     cutoff = log_cutoff(settings, now_ms)
-    return [] if cutoff is None else logs_ended_before(store, cutoff)
+    return [] if cutoff is None else store.logs.ended_before(cutoff)
 
 
 def remove_expired_logs(store: Store, settings: Settings, now_ms: int) -> list[int]:
     """Remove what :func:`expired_logs` finds; return the ids of the executions whose logs went."""
     cutoff = log_cutoff(settings, now_ms)
-    found = [] if cutoff is None else [exec_id for exec_id, _ in logs_ended_before(store, cutoff)]
+    found = [] if cutoff is None else [exec_id for exec_id, _ in store.logs.ended_before(cutoff)]
     if found:
-        delete_logs(store, found, cutoff or 0)
+        store.logs.delete(found, cutoff or 0)
     return found
 
 
@@ -102,7 +101,7 @@ def unused_versions(store: Store, settings: Settings) -> list[Path]:
         if key in in_use:
             continue
         try:
-            if store.current_version(key[0]) == key[1]:
+            if store.projects.current_version(key[0]) == key[1]:
                 continue
         except NotFoundError:
             continue  # not a project of this database (another one may share the home): not ours to judge
@@ -169,7 +168,7 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
         where = (f"{settings.data_dir.name}: logs of {len(ids)} executions ended over "
                  f"{settings.execution_log_retention_days:g} days ago (ids {ids[0]}..{ids[-1]})")
         yield Cleanable("execution-logs", where, sum(size for _, size in logs),
-                        lambda: delete_logs(store, ids, log_cutoff(settings, now) or 0) > 0)
+                        lambda: store.logs.delete(ids, log_cutoff(settings, now) or 0) > 0)
     for path in unused_versions(store, settings):
         yield Cleanable("project-cache", path, unshared_bytes(path), partial(remove_version, path))
 
@@ -190,7 +189,7 @@ def _removed(path: Path) -> bool:
 
 def _versions_in_use(store: Store) -> set[tuple[int, int]]:
     unfinished = [status for status in Status if status not in TERMINAL_FLOW]
-    return {(r.project_id, r.version) for r in store.executions(statuses=unfinished, limit=1_000_000)}
+    return {(r.project_id, r.version) for r in store.executions.latest(statuses=unfinished, limit=1_000_000)}
 
 
 def _numbered(folder: Path) -> Iterator[tuple[int, Path]]:

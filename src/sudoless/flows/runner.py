@@ -43,8 +43,8 @@ from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.pipeline import Pipeline
 from sudoless.flows.quota import DirQuota
 from sudoless.flows.sandbox import JobSandbox
-from sudoless.store import ExecutionRecord, Store, project_settings
-from sudoless.store.projects import get_project
+from sudoless.store import Store
+from sudoless.store.executions import ExecutionRecord
 from sudoless.store.status import FINISHED, Status
 
 CONTROL_POLL_SECONDS = 0.5
@@ -151,7 +151,7 @@ class FlowRunner:
         self.base_env = process_environment()
         #: what each job process of this execution may touch: its directory, not the rest of the home
         self.sandbox = JobSandbox.for_execution(settings, workdir,
-                                                project_settings.sandbox_grants(store, record.project_id))
+                                                store.project_settings.sandbox_grants(record.project_id))
         self.root_input: dict[str, str] | None = None
         #: Azkaban's azkaban.flow.uuid: a random UUID naming this run of the flow
         self.uuid = str(uuid.uuid4())
@@ -190,13 +190,13 @@ class FlowRunner:
 
     def _load_state(self) -> None:
         """Take statuses and attempts from the store: a fresh execution has READY and DISABLED rows."""
-        for run in self.store.job_runs(self.exec_id):
+        for run in self.store.job_runs.of(self.exec_id):
             node = self.nodes.get(run.nested_id)
             if node is not None and run.attempt >= node.attempt:
                 node.attempt, node.status = run.attempt, run.status
         if self.options.reuse_outputs_from is not None:
             # A restart disables what already succeeded; its dependants still need what it output.
-            for run in self.store.job_runs(self.options.reuse_outputs_from):
+            for run in self.store.job_runs.of(self.options.reuse_outputs_from):
                 node = self.nodes.get(run.nested_id)
                 if node is not None and node.status == Status.DISABLED and run.output_props:
                     node.outputs = run.output_props
@@ -211,7 +211,7 @@ class FlowRunner:
 
     def run(self) -> Status:
         self.start_ms = self.store.clock()
-        self.store.set_execution(self.exec_id, status=Status.RUNNING, start_time=self.start_ms)
+        self.store.executions.update(self.exec_id, status=Status.RUNNING, start_time=self.start_ms)
         self.flow_log.line(f"Running execution {self.exec_id} of flow {self.flow.name} in project "
                            f"{self.project.name} (failure action {self.action.value}, parallel {self.parallel})")
         if self.options.start_emails or self.options.webhooks:
@@ -289,7 +289,7 @@ class FlowRunner:
         if self.changes or self.log_chunks:
             changes, logs = self.changes, self.log_chunks
             self.changes, self.log_chunks = [], []
-            self.store.set_jobs(self.exec_id, changes, logs)
+            self.store.job_runs.update_many(self.exec_id, changes, logs)
 
     def _on_event(self, event: _Done | _Started | _Wake) -> None:
         if isinstance(event, _Wake):
@@ -378,7 +378,7 @@ class FlowRunner:
             return self.nodes[node.container].scope
         if self.root_input is None:
             runtime_root = self.options.runtime.get("ROOT", {})
-            owner = get_project(self.store, project_id=self.record.project_id, active_only=False)
+            owner = self.store.projects.get(project_id=self.record.project_id, active_only=False)
             builtins = flow_builtins(
                 flow=self.flow.name, exec_id=self.exec_id, project_id=self.record.project_id,
                 project=self.project.name, version=self.record.version, submit_user=self.record.submit_user,
@@ -502,7 +502,7 @@ class FlowRunner:
         self.failing = True
         self._start_killing()
         self.status = Status.FAILED_FINISHING
-        self.store.set_execution(self.exec_id, status=Status.FAILED_FINISHING)
+        self.store.executions.update(self.exec_id, status=Status.FAILED_FINISHING)
 
     def _due_retries(self) -> None:
         now = time.monotonic()
@@ -536,7 +536,7 @@ class FlowRunner:
                 self._start_killing()
             elif not self.paused:
                 self.status = Status.FAILED_FINISHING
-                self.store.set_execution(self.exec_id, status=Status.FAILED_FINISHING)
+                self.store.executions.update(self.exec_id, status=Status.FAILED_FINISHING)
                 if self.options.notify_failure_first or self.options.webhooks:
                     self._flush()  # the message lists the failed job: its row must be written first
                     notify.flow_first_failure(self.store, self.settings, self.exec_id)
@@ -594,7 +594,7 @@ class FlowRunner:
     # -- control requests ------------------------------------------------------------------------------
 
     def _poll_control(self) -> None:
-        request = self.store.take_control(self.exec_id)
+        request = self.store.executions.take_control(self.exec_id)
         if request:
             self.apply(request)
         if self.pipeline_blocked:
@@ -609,18 +609,18 @@ class FlowRunner:
             self._start_killing()
         elif request == "pause" and not self.killing:
             self.paused = True
-            self.store.set_execution(self.exec_id, status=Status.PAUSED)
+            self.store.executions.update(self.exec_id, status=Status.PAUSED)
         elif request == "resume" and self.paused:
             self.paused = False
             self.status = Status.FAILED_FINISHING if self.failing else Status.RUNNING
-            self.store.set_execution(self.exec_id, status=self.status)
+            self.store.executions.update(self.exec_id, status=self.status)
         elif request == "retry_failed" and self.failing and not self.killing:
             self._retry_failed()
 
     def _start_killing(self) -> None:
         self.killing = True
         self.status = Status.KILLING
-        self.store.set_execution(self.exec_id, status=Status.KILLING)
+        self.store.executions.update(self.exec_id, status=Status.KILLING)
         for nested, cancel in self.running.items():
             self._set(self.nodes[nested], Status.KILLING)
             cancel.set()
@@ -649,7 +649,7 @@ class FlowRunner:
         self._count_open_parents()
         self.pending.update(n for n, node in self.nodes.items() if node.status == Status.READY)
         self.status = Status.RUNNING
-        self.store.set_execution(self.exec_id, status=Status.RUNNING)
+        self.store.executions.update(self.exec_id, status=Status.RUNNING)
 
     # -- the end ---------------------------------------------------------------------------------------
 
@@ -671,7 +671,7 @@ class FlowRunner:
             status = Status.SUCCEEDED
         self.flow_log.line(f"Flow {self.flow.name} finished: {status.value}")
         self.flow_log.flush()
-        self.store.set_execution(self.exec_id, status=status, end_time=self.store.clock())
+        self.store.executions.update(self.exec_id, status=status, end_time=self.store.clock())
         if self.options.failure_emails or self.options.success_emails or self.options.webhooks:
             notify.flow_finished(self.store, self.settings, self.exec_id)
         return status

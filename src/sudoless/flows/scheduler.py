@@ -51,7 +51,7 @@ from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.schedule import CronExpression, next_after, stamp
 from sudoless.flows.sla import SlaChecker, SlaRule, parse_emails
 from sudoless.outbound import WebhookHosts
-from sudoless.store import Store, project_settings
+from sudoless.store import Store
 from sudoless.store.schedules import ProjectFlows, ScheduleRow
 
 __all__ = ["MISFIRE_THRESHOLD_MS", "Schedule", "Scheduler"]
@@ -165,7 +165,7 @@ class Scheduler:
         project = self._project(project_name)
         if flow_id not in project.flows or project.flows[flow_id][0]:
             raise NotFoundError(f"Flow {flow_id} cannot be found in project {project_name}")
-        if project_settings.flow_lock(self.store, project.project_id, flow_id) is not None:
+        if self.store.project_settings.flow_lock(project.project_id, flow_id) is not None:
             raise FlowLockedError(f"Flow {flow_id} in project {project_name} is locked.")
         options = options or ExecutionOptions(parallel=self.settings.parallel)
         # notification webhooks (the flow's and the request's) must go to listed hosts: refused now, clearly
@@ -360,7 +360,7 @@ class Scheduler:
         else:
             writes = accounts.has_permission(owner, row.project_id, Permission.WRITE)
         if not writes:
-            version = self.store.current_version(row.project_id)
+            version = self.store.projects.current_version(row.project_id)
             if version:
                 check_runtime(self.store, self.settings, row.project_id, version, row.project_name, row.flow_id,
                               options.runtime)

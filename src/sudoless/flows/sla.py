@@ -36,7 +36,9 @@ from sudoless.flows.joblog import LogWriter
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.schedule import stamp
 from sudoless.outbound import OutboundRefused, WebhookHosts
-from sudoless.store import ExecutionRecord, JobRunRecord, Store
+from sudoless.store import Store
+from sudoless.store.executions import ExecutionRecord
+from sudoless.store.job_runs import JobRunRecord
 from sudoless.store.status import FINISHED, SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 
 __all__ = ["SLA_ACTIONS", "SlaChecker", "SlaRule", "parse_emails"]
@@ -182,7 +184,7 @@ class SlaChecker:
             if rule.key in reported:
                 continue
             if rule.job and runs is None:
-                runs = {run.nested_id: run for run in self.store.job_runs(record.id)}  # latest attempt wins
+                runs = {run.nested_id: run for run in self.store.job_runs.of(record.id)}  # latest attempt wins
             target = runs.get(rule.job) if rule.job and runs is not None else None
             if not _missed(rule, record, target, now):
                 continue
@@ -209,7 +211,7 @@ class SlaChecker:
              now: int) -> None:
         if "KILL" in rule.actions and record.status not in TERMINAL_FLOW:
             try:
-                self.store.request(record.id, "cancel")
+                self.store.executions.request(record.id, "cancel")
                 log.warning("SLA KILL: cancelling execution %d%s", record.id,
                             f" (the whole flow: rule on job {rule.job})" if rule.job else "")
             except StateError:

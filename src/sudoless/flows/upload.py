@@ -64,7 +64,7 @@ def upload_project(store: Store, settings: Settings, path: Path, user: str, name
                                    settings.max_job_xms, settings.max_job_xmx)
         flows = {fid: (flow.embedded, flow_graph(flow)) for fid, flow in project.flows.items()}
         if project_id is None:
-            project_id = store.project_id(project.name, create_as=user, description=description)
-        version = store.add_version(project_id, archive, flows, project.flow_version, user, log_event)
+            project_id = store.projects.id_of(project.name, create_as=user, description=description)
+        version = store.projects.add_version(project_id, archive, flows, project.flow_version, user, log_event)
     sync_project_triggers(store, settings, project_id, project, user)
     return project_id, version, project

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sudoless.flows.model import FailureAction
-from sudoless.store import ExecutionRecord, JobRunRecord
+from sudoless.store.executions import ExecutionRecord
+from sudoless.store.job_runs import JobRunRecord
 from sudoless.store.status import Status
 
 __all__ = ["why_not_run"]

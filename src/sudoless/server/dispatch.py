@@ -26,7 +26,8 @@ from sudoless.config import Settings
 from sudoless.server import sessions
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
-from sudoless.store import ExecutionRecord, Store
+from sudoless.store import Store
+from sudoless.store.executions import ExecutionRecord
 from sudoless.store.projects import ProjectRecord
 
 if TYPE_CHECKING:

@@ -40,7 +40,6 @@ from sudoless.accounts import Permission
 from sudoless.errors import ConfigError
 from sudoless.server import sessions
 from sudoless.store import Store
-from sudoless.store import metrics as queries
 
 if TYPE_CHECKING:
     from sudoless.flows.scheduler import Scheduler
@@ -84,14 +83,14 @@ class _Durations:
 
     def update(self, store: Store) -> None:
         with self.lock:
-            rows = queries.executions_from(store, self.next_id, self.unfinished)
+            rows = store.metrics.executions_from(self.next_id, self.unfinished)
             done = [f for f in rows if f.end_time >= 0]
             self.unfinished = [f.id for f in rows if f.end_time < 0]
             self.next_id = max([self.next_id, *(f.id + 1 for f in rows)])
             counted = [f for f in done if f.start_time >= 0]  # cancelled before it started: no duration
             for flow in counted:
                 _observe(self.flows, flow.status, flow.end_time - flow.start_time)
-            for job in queries.finished_jobs(store, [f.id for f in counted]):
+            for job in store.metrics.finished_jobs([f.id for f in counted]):
                 _observe(self.jobs, job.status, job.end_time - job.start_time)
 
     def families(self) -> Iterator[Metric]:
@@ -130,30 +129,30 @@ class _Installation(Collector):
         store, now = self.store, self.store.clock()
         by_status = GaugeMetricFamily("sudoless_executions", "Executions in the database, by status.",
                                       labels=["status"])
-        for status, count in sorted(queries.executions_by_status(store).items()):
+        for status, count in sorted(store.metrics.executions_by_status().items()):
             by_status.add_metric([status], count)
         yield by_status
         yield GaugeMetricFamily("sudoless_queue_depth", "Executions submitted and not yet claimed by an executor.",
-                                value=queries.queue_depth(store))
+                                value=store.metrics.queue_depth())
         yield GaugeMetricFamily("sudoless_running_jobs", "Job attempts running now, across all executors.",
-                                value=queries.running_jobs(store))
+                                value=store.metrics.running_jobs())
         yield GaugeMetricFamily("sudoless_executors_alive", "Executors whose heartbeat is recent.",
-                                value=queries.executors_alive(store, now - self.executor_timeout_ms))
+                                value=store.metrics.executors_alive(now - self.executor_timeout_ms))
         lag = GaugeMetricFamily("sudoless_schedule_lag_seconds", "How long ago each enabled schedule's next "
                                 "slot was due and not yet fired (0 while on time).", labels=["project", "flow"])
-        for project, flow, slot in sorted(queries.schedule_slots(store)):
+        for project, flow, slot in sorted(store.metrics.schedule_slots()):
             lag.add_metric([project, flow], max(0, now - slot) / 1000)
         yield lag
         yield GaugeMetricFamily("sudoless_login_failures_last_hour", "Failed logins in the last hour, all "
                                 "server processes of the database.",
-                                value=queries.login_failures_since(store, now - _HOUR_MS))
+                                value=store.metrics.login_failures_since(now - _HOUR_MS))
         failed = GaugeMetricFamily("sudoless_notifications_failed", "Notifications given up on after their "
                                    "last attempt, by channel.", labels=["channel"])
-        for channel, count in sorted(queries.notifications_failed(store).items()):
+        for channel, count in sorted(store.metrics.notifications_failed().items()):
             failed.add_metric([channel], count)
         yield failed
         yield GaugeMetricFamily("sudoless_notifications_waiting", "Notifications not sent yet (due, waiting "
-                                "for a retry, or being sent).", value=queries.notifications_waiting(store))
+                                "for a retry, or being sent).", value=store.metrics.notifications_waiting())
         yield GaugeMetricFamily("sudoless_scheduler_up", "1 while this server's scheduler runs, else 0.",
                                 value=1 if self.scheduler.alive() else 0)
         self.durations.update(store)
@@ -227,7 +226,7 @@ async def healthz(request: Request) -> Response:
 
     def healthy() -> bool:
         try:
-            queries.ping(services.store)
+            services.store.ping()
         except Exception:
             log.warning("healthz: the database does not answer", exc_info=True)
             return False

@@ -282,14 +282,14 @@ class Server:
 
     def _cancel_own_executions(self) -> None:
         unfinished = [status for status in Status if status not in TERMINAL_FLOW]
-        mine = [e.id for e in self.store.executions(statuses=unfinished, limit=100_000)
+        mine = [e.id for e in self.store.executions.latest(statuses=unfinished, limit=100_000)
                 if e.executor_id == self.executor.id]
         for exec_id in mine:
             with contextlib.suppress(StateError):  # it may have finished meanwhile
-                self.store.request(exec_id, "cancel")
+                self.store.executions.request(exec_id, "cancel")
         deadline = time.monotonic() + self.cancel_grace_seconds
         while mine and time.monotonic() < deadline:
-            mine = [i for i in mine if self.store.execution(i).status not in TERMINAL_FLOW]
+            mine = [i for i in mine if self.store.executions.get(i).status not in TERMINAL_FLOW]
             time.sleep(0.1)
         if mine:
             log.warning("executions %s did not stop within %g s; the next start finalises them",

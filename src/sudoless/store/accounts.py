@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sudoless.store import Store
 from sudoless.store import tables as t
 
-__all__ = ["AccountRecords", "Definitions", "UserRecord", "definitions_of", "user_record"]
+__all__ = ["AccountQueries", "Definitions", "UserRecord", "definitions_of", "user_record"]
 
 #: Stored role definitions (name to permission bits) and group definitions (name to role names).
 Definitions = tuple[dict[str, int], dict[str, tuple[str, ...]]]
@@ -81,13 +81,20 @@ def _user_values(user: UserRecord) -> dict[str, Any]:
             "last_login": user.last_login, "disabled": user.disabled}
 
 
-class AccountRecords:
+class AccountQueries:
     """Queries on the account tables of one :class:`Store`; every method is one short transaction."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     # -- users ------------------------------------------------------------------------------------------
+
+    def user_names(self) -> list[str]:
+        """Every user's name, for the history filter's suggestions (the users table is small, unlike a
+        DISTINCT over the executions' unindexed ``submit_user``)."""
+        u = t.users.c
+        with self.store.read() as conn:
+            return [str(n) for n in conn.execute(sa.select(u.username).order_by(u.username)).scalars()]
 
     def user(self, name: str) -> UserRecord | None:
         with self.store.read() as conn:
@@ -190,6 +197,16 @@ class AccountRecords:
             rows = conn.execute(sa.select(p.c.name, p.c.is_group, p.c.permissions).where(
                 p.c.project_id == project_id).order_by(p.c.is_group, p.c.name)).all()
         return [(row.name, bool(row.is_group), int(row.permissions)) for row in rows]
+
+    def granted_project_ids(self, user: str, groups: Sequence[str]) -> list[int]:
+        """Projects with a grant row naming ``user`` or one of ``groups``: the only projects a user without
+        a global READ could read. A candidate list, not a decision: each is then checked by Accounts."""
+        c = t.permissions.c
+        named = sa.and_(c.name == user, c.is_group.is_(False))
+        if groups:
+            named = sa.or_(named, sa.and_(c.name.in_(list(groups)), c.is_group.is_(True)))
+        with self.store.read() as conn:
+            return sorted({int(i) for i in conn.execute(sa.select(c.project_id).where(named)).scalars()})
 
     def granted(self, project_id: int, user: str, groups: Sequence[str]) -> int:
         """The union of the user's own grant and the grants of their groups on one project."""

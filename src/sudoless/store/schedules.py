@@ -20,10 +20,11 @@ from sqlalchemy.engine import Connection
 
 from sudoless.store import tables as t
 from sudoless.store.engine import inserted_id
+from sudoless.store.executions import ExecutionRecord, execution_records
 from sudoless.store.status import TERMINAL_FLOW, Status
 
 if TYPE_CHECKING:
-    from sudoless.store import ExecutionRecord, Store
+    from sudoless.store import Store
 
 __all__ = ["ProjectFlows", "ScheduleQueries", "ScheduleRow"]
 
@@ -170,15 +171,13 @@ class ScheduleQueries:
 
     def sla_candidates(self, finished_since: int) -> list[ExecutionRecord]:
         """Executions that carry SLA rules and are unfinished, or finished at or after ``finished_since``."""
-        from sudoless.store import _execution
-
         e = t.executions
         # "Unfinished" spelt as the statuses it means, and no ORDER BY: both halves of the OR are then
         # index searches (status, end_time) instead of a scan of every execution ever run, once a second.
         unfinished = [status.value for status in Status if status not in TERMINAL_FLOW]
         query = sa.select(e).where(sa.or_(e.c.status.in_(unfinished), e.c.end_time >= finished_since))
         with self.store.read() as conn:
-            records = [_execution(row) for row in conn.execute(query)]
+            records = execution_records(conn.execute(query).all())
         return sorted((record for record in records if record.options.get("sla")), key=lambda r: r.id)
 
     def record_sla_miss(self, exec_id: int, key: str, message: str) -> bool:

@@ -11,7 +11,7 @@ from sudoless.store import Store
 from sudoless.store import tables as t
 from sudoless.store.accounts import Definitions, UserRecord, definitions_of, user_record
 
-__all__ = ["TokenRecord", "TokenRecords"]
+__all__ = ["TokenRecord", "TokenQueries"]
 
 _BY_KEY = sa.select(t.api_tokens).where(t.api_tokens.c.token_key == sa.bindparam("key"))
 _USER = sa.select(t.users).where(t.users.c.username == sa.bindparam("name"))
@@ -37,7 +37,7 @@ def _token(row: Any) -> TokenRecord:
                        created_time=row.created_time, expires=row.expires, last_used=row.last_used)
 
 
-class TokenRecords:
+class TokenQueries:
     """Queries on ``api_tokens`` of one :class:`Store`; every method is one short transaction."""
 
     def __init__(self, store: Store) -> None:

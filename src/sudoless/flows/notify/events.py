@@ -27,7 +27,7 @@ from sudoless.flows.notify import messages as m
 from sudoless.flows.notify.callbacks import callback_requests
 from sudoless.flows.options import ExecutionOptions
 from sudoless.store import Store
-from sudoless.store.notifications import NewNotification, enqueue
+from sudoless.store.notifications import NewNotification
 from sudoless.store.status import Status
 
 __all__ = ["MAX_ATTEMPTS", "flow_finished", "flow_first_failure", "flow_started", "job_event", "sla_missed"]
@@ -52,7 +52,7 @@ def flow_first_failure(store: Store, settings: Settings, exec_id: int) -> int:
 def flow_finished(store: Store, settings: Settings, exec_id: int) -> int:
     """Queue the end-of-flow notifications for the execution's final status; the number queued."""
     try:
-        status = store.execution(exec_id).status
+        status = store.executions.get(exec_id).status
     except Exception:
         log.exception("notifications of execution %d: cannot read it", exec_id)
         return 0
@@ -67,7 +67,7 @@ def sla_missed(store: Store, settings: Settings, exec_id: int, emails: tuple[str
 def _flow_event(store: Store, settings: Settings, exec_id: int, event: str, detail: str | None = None,
                 emails: tuple[str, ...] | None = None) -> int:
     try:
-        record = store.execution(exec_id)
+        record = store.executions.get(exec_id)
         options = ExecutionOptions.from_json(record.options)
         if emails is None:
             emails = _emails(options, event)
@@ -85,7 +85,7 @@ def _flow_event(store: Store, settings: Settings, exec_id: int, event: str, deta
             rows.append(NewNotification(exec_id, event, "webhook", url,
                                         {"body": m.webhook_body(summary, event, options.webhook_format, detail)},
                                         MAX_ATTEMPTS))
-        enqueue(store, rows)
+        store.notifications.enqueue(rows)
         return len(rows)
     except Exception:
         log.exception("notifications of execution %d (%s) could not be queued", exec_id, event)
@@ -129,7 +129,7 @@ def job_event(store: Store, settings: Settings, exec_id: int, project: str, flow
                                              "headers": [list(h) for h in request.headers]}, MAX_ATTEMPTS))
                 lines.append(f"Job callback queued for {kind}: {request.method} {request.url}")
         if rows:
-            enqueue(store, rows)
+            store.notifications.enqueue(rows)
         return lines
     except Exception as error:
         log.exception("job callbacks of %s in execution %d could not be queued", job, exec_id)

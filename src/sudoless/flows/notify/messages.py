@@ -52,9 +52,9 @@ class ExecutionSummary:
 
     @classmethod
     def from_store(cls, store: Store, settings: Settings, exec_id: int) -> ExecutionSummary:
-        record = store.execution(exec_id)
+        record = store.executions.get(exec_id)
         latest: dict[str, Status] = {}
-        for run in store.job_runs(exec_id):
+        for run in store.job_runs.of(exec_id):
             latest[run.nested_id] = run.status
         failed = tuple(job for job, status in latest.items() if status in (Status.FAILED, Status.KILLED))
         return cls(exec_id, record.project_name, record.flow_id, record.status.value, record.submit_user,

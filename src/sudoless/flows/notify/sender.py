@@ -52,7 +52,7 @@ class Sender:
         """Claim and send every row due now (of one execution, or all); returns how many were attempted."""
         done = 0
         while True:
-            batch = queue.claim_due(self.store, self.token, self.lease_ms, exec_id=exec_id)
+            batch = self.store.notifications.claim_due(self.token, self.lease_ms, exec_id=exec_id)
             if not batch:
                 return done
             for record in batch:
@@ -78,7 +78,7 @@ class Sender:
                         record.target, used, "; retrying" if retry_at else "; giving up", error)
             if self.on_failure is not None:
                 self.on_failure(record, error)
-        if not queue.record_attempt(self.store, record, self.token, error, retry_at):
+        if not self.store.notifications.record_attempt(record, self.token, error, retry_at):
             log.warning("notification %d: claim lost before its outcome was written", record.id)
 
     def _deliver(self, record: queue.NotificationRecord) -> None:
@@ -110,12 +110,12 @@ class Sender:
         deadline = time.monotonic() + timeout
         while True:
             self.send_due(exec_id)
-            due = queue.next_due(self.store, exec_id)
+            due = self.store.notifications.next_due(exec_id)
             if due is None:
-                return queue.unsent_count(self.store, exec_id)
+                return self.store.notifications.unsent_count(exec_id)
             wait = max(0.0, (due - self.store.clock()) / 1000)
             if time.monotonic() + wait > deadline:
-                return queue.unsent_count(self.store, exec_id)
+                return self.store.notifications.unsent_count(exec_id)
             time.sleep(wait)
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:

@@ -120,13 +120,13 @@ class Triggers:
     def _declared_wait(self, instance: InstanceRow) -> float:
         """The instance's maxWaitMins as its version's file says: servers sharing a database may scale
         minutes differently (``trigger_minute_seconds``), so the stored milliseconds are not read back."""
-        graph = self.store.project_flows(instance.project_id, instance.project_version).get(instance.flow_id) or {}
+        graph = self.store.projects.flows(instance.project_id, instance.project_version).get(instance.flow_id) or {}
         wait = FlowTrigger.from_json(graph["trigger"]).max_wait_mins if graph.get("trigger") else None
         return wait if wait is not None else instance.max_wait_ms / 1000 / self.settings.trigger_minute_seconds
 
     def definition(self, row: TriggerRow) -> FlowTrigger:
-        version = self.store.current_version(row.project_id)
-        graph = self.store.project_flows(row.project_id, version).get(row.flow_id) or {}
+        version = self.store.projects.current_version(row.project_id)
+        graph = self.store.projects.flows(row.project_id, version).get(row.flow_id) or {}
         if not graph.get("trigger"):
             raise NotFoundError(f"Flow {row.flow_id} of project {row.project_name} has no trigger in version "
                                 f"{version}")
@@ -162,7 +162,7 @@ class Triggers:
         instance_id = str(uuid.uuid4())
         self.store.triggers.create_instance({
             "id": instance_id, "project_id": project_id, "project_name": info.row.project_name,
-            "project_version": self.store.current_version(project_id), "flow_id": flow_id,
+            "project_version": self.store.projects.current_version(project_id), "flow_id": flow_id,
             "submit_user": user or info.row.modified_by, "cron": info.row.cron, "slot": slot,
             "period_start": _previous_fire(expression, slot), "start_time": now, "end_time": -1,
             "max_wait_ms": -1 if wait is None else int(wait * self.settings.trigger_minute_seconds * 1000),

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sudoless.store import ExecutionRecord, JobRunRecord
+from sudoless.store.executions import ExecutionRecord
+from sudoless.store.job_runs import JobRunRecord
 from sudoless.store.projects import FlowRecord
 from sudoless.store.status import Status
 

@@ -28,8 +28,7 @@ from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
 from sudoless.server.params import Params
 from sudoless.server.responses import escape_html, json_response
 from sudoless.server.run_options import OptionsError, check_redefinitions, execution_options
-from sudoless.store import JobRunRecord
-from sudoless.store import projects as queries
+from sudoless.store.job_runs import JobRunRecord
 
 __all__ = ["EXECUTOR"]
 
@@ -49,17 +48,17 @@ def select(request: Request, params: Params) -> str:
 def by_execid(call: Call) -> Target | Response:
     exec_id = call.params.integer("execid")
     try:
-        record = call.store.execution(exec_id)
+        record = call.store.executions.get(exec_id)
     except NotFoundError:
         return json_response({"error": f"Cannot find execution '{exec_id}'"})
-    project = queries.get_project(call.store, project_id=record.project_id, active_only=False)
+    project = call.store.projects.get(project_id=record.project_id, active_only=False)
     if project is None:
         return json_response({"error": "Project 'null' not found."})
     return Target(project=project, execution=record)
 
 
 def by_project(call: Call) -> Target | Response:
-    project = queries.get_project(call.store, name=call.params.required("project"))
+    project = call.store.projects.get(name=call.params.required("project"))
     if project is None:
         return json_response({"error": "Project 'null' not found."})
     return Target(project=project)
@@ -88,7 +87,7 @@ def fallback(call: Call) -> Response:
 
 def locate_execute(call: Call) -> Target | Response:
     name = call.params.required("project")
-    project = queries.get_project(call.store, name=name)
+    project = call.store.projects.get(name=name)
     if project is None:
         return execute_denied(call, Target(), EXECUTE)
     return Target(project=project)
@@ -103,7 +102,7 @@ def execute_flow(call: Call) -> Response:
     project = call.project
     flow_id = call.params.required("flow")
     body: dict[str, Any] = {"project": project.name, "flow": flow_id}
-    flows = queries.flow_records(call.store, project.id, project.version) if project.version else {}
+    flows = call.store.projects.flow_records(project.id, project.version) if project.version else {}
     if flow_id not in flows or flows[flow_id].embedded:
         body["error"] = f"Flow '{flow_id}' cannot be found in project {project.name}"
         return json_response(body)
@@ -118,7 +117,7 @@ def execute_flow(call: Call) -> Response:
     except PermissionDenied as exc:  # runtime properties that change what a job runs need WRITE
         body["error"] = str(exc)
         return json_response(body)
-    running = queries.running_exec_ids(call.store, project.id, flow_id)
+    running = call.store.executions.running_ids(project.id, flow_id)
     ignored: list[str] = []
     try:
         exec_id = submit_flow(call.store, call.settings, project.name, flow_id, options, call.user.name,
@@ -179,7 +178,7 @@ def retry_failed_jobs(call: Call) -> Response:
 
 def get_running(call: Call) -> Response:
     flow_id = call.params.required("flow")
-    ids = queries.running_exec_ids(call.store, call.project.id, flow_id)
+    ids = call.store.executions.running_ids(call.project.id, flow_id)
     return json_response({"execIds": ids} if ids else {})
 
 
@@ -187,7 +186,7 @@ def get_running(call: Call) -> Response:
 
 def _runs(call: Call) -> list[JobRunRecord]:
     assert call.target.execution is not None
-    return call.store.job_runs(call.target.execution.id)
+    return call.store.job_runs.of(call.target.execution.id)
 
 
 MAX_STATS_BYTES = 1 << 20
@@ -207,7 +206,7 @@ def job_stats(workdir: Path, job: str, attempt: int) -> list[Any]:
 def fetch_exec_flow(call: Call) -> Response:
     record = call.target.execution
     assert record is not None
-    flows = queries.flow_records(call.store, record.project_id, record.version)
+    flows = call.store.projects.flow_records(record.project_id, record.version)
     tree = view.ExecutionTree(record, _runs(call), flows)
     body = {"submitTime": record.submit_time, "submitUser": record.submit_user, "execid": record.id,
             "projectId": record.project_id, "project": call.project.name}
@@ -224,7 +223,7 @@ def fetch_exec_flow_update(call: Call) -> Response:
     record = call.target.execution
     assert record is not None
     last = call.params.integer("lastUpdateTime")
-    flows = queries.flow_records(call.store, record.project_id, record.version)
+    flows = call.store.projects.flow_records(record.project_id, record.version)
     return json_response(view.ExecutionTree(record, _runs(call), flows).root_update(last))
 
 
@@ -232,7 +231,7 @@ def flow_info(call: Call) -> Response:
     record = call.target.execution
     if record is None:
         flow_id = call.params.required("flow")
-        flows = queries.flow_records(call.store, call.project.id, call.project.version) \
+        flows = call.store.projects.flow_records(call.project.id, call.project.version) \
             if call.project.version else {}
         if flow_id not in flows:
             return json_response({"error": f"Error loading flow. Flow {flow_id} doesn't exist in "
@@ -263,7 +262,7 @@ def flow_info(call: Call) -> Response:
 def fetch_scheduled_flow_graph(call: Call) -> Response:
     project = call.project
     flow_id = call.params.required("flow")
-    flows = queries.flow_records(call.store, project.id, project.version) if project.version else {}
+    flows = call.store.projects.flow_records(project.id, project.version) if project.version else {}
     if flow_id not in flows or flows[flow_id].embedded:
         return json_response({"error": f"Flow '{flow_id}' cannot be found in project {project.name}"})
     schedule = call.scheduler.for_flow(project.id, flow_id)
@@ -292,7 +291,7 @@ def log_page(call: Call, name: str, attempt: int) -> Response:
     assert call.target.execution is not None
     offset = call.params.integer("offset", bits=32)
     length = call.params.integer("length", bits=32)
-    raw = call.store.read_log(call.target.execution.id, name, attempt, max(offset, 0), max(length, 0)) \
+    raw = call.store.logs.read(call.target.execution.id, name, attempt, max(offset, 0), max(length, 0)) \
         if offset >= 0 and length > 0 else b""
     start, data = view.utf8_range(raw)
     if not data:
@@ -331,7 +330,7 @@ def admin_success(call: Call) -> Response:
 # -- pages ---------------------------------------------------------------------------------------------------
 
 def executions_page(call: Call) -> Response:
-    records = call.store.executions(limit=100)
+    records = call.store.executions.latest(limit=100)
     readable: dict[int, bool] = {}
     rows = []
     for record in records:

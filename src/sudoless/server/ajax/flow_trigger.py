@@ -20,7 +20,6 @@ from sudoless.server import pages
 from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
-from sudoless.store import projects as queries
 
 __all__ = ["FLOW_TRIGGER", "by_project_id", "error_denied", "trigger_json"]
 
@@ -36,7 +35,7 @@ def fallback(call: Call) -> Response:
 
 
 def by_project_id(call: Call) -> Target | Response:
-    project = queries.get_project(call.store, project_id=call.params.integer("projectId", bits=32))
+    project = call.store.projects.get(project_id=call.params.integer("projectId", bits=32))
     if project is None:
         return json_response({"error": "please specify a valid project id"})
     return Target(project=project)
@@ -80,7 +79,7 @@ def _set_paused(call: Call, paused: bool) -> Response:
         call.scheduler.triggers.set_paused(call.project.id, flow_id, paused, call.user.name)
     except NotFoundError as exc:
         return json_response({"error": str(exc)})
-    queries.add_event(call.store, call.project.id, "SCHEDULE", call.user.name,
+    call.store.projects.add_event(call.project.id, "SCHEDULE", call.user.name,
                       f"Flow trigger of {flow_id} {'paused' if paused else 'resumed'}.")
     return json_response({"status": "success"})
 

@@ -26,7 +26,6 @@ from sudoless.server.ajax.flow_trigger import error_denied
 from sudoless.server.dispatch import GET, Call, Route, Servlet, Target
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
-from sudoless.store import projects as queries
 from sudoless.store.triggers import InstanceRow
 
 __all__ = ["FLOW_TRIGGER_INSTANCE"]
@@ -56,7 +55,7 @@ def by_instance(call: Call) -> Target | Response:
     if not ({"id", "triggerinstid", "execid"} & {key for key, _ in call.params.items}):
         return json_response({"error": "please specify a valid trigger instance id or flow execution id"})
     instance = _instance(call)
-    project = None if instance is None else queries.get_project(call.store, project_id=instance.project_id,
+    project = None if instance is None else call.store.projects.get(project_id=instance.project_id,
                                                                  active_only=False)
     if instance is None or project is None:
         if call.key == "ajax:killRunningTrigger":
@@ -68,7 +67,7 @@ def by_instance(call: Call) -> Target | Response:
 def by_project_name(call: Call) -> Target | Response:
     if "project" not in call.params or "flow" not in call.params:
         return json_response({"error": "please specify project id and flow id"})
-    project = queries.get_project(call.store, name=call.params.required("project"))
+    project = call.store.projects.get(name=call.params.required("project"))
     if project is None:
         return json_response({"error": "please specify a valid project name"})
     return Target(project=project)

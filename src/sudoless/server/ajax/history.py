@@ -19,7 +19,7 @@ from sudoless.server import flash
 from sudoless.server.dispatch import GET, Call, Route, Servlet
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
-from sudoless.store import history
+from sudoless.store.executions import History, HistoryFilter
 from sudoless.store.status import Status
 
 __all__ = ["HISTORY"]
@@ -64,7 +64,7 @@ def _status(text: str) -> tuple[Status, ...]:
                           "number)") from None
 
 
-def search(call: Call) -> tuple[history.History, int, int]:
+def search(call: Call) -> tuple[History, int, int]:
     """The executions the request asks for, among those its user may read; with the page and its size."""
     from sudoless.server.ui.projects import readable_project_ids
 
@@ -83,7 +83,7 @@ def search(call: Call) -> tuple[history.History, int, int]:
     days = params.integer("days", 0, bits=32)
     if days > 0:
         wanted["since"] = call.store.clock() - days * 86_400_000
-    found = history.execution_history(call.store, history.HistoryFilter(**wanted), size, (page - 1) * size)
+    found = call.store.executions.history(HistoryFilter(**wanted), size, (page - 1) * size)
     return found, page, size
 
 

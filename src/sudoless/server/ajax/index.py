@@ -18,7 +18,7 @@ from sudoless.server import flash, pages
 from sudoless.server.dispatch import GET, Call, Route, Servlet
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
-from sudoless.store.projects import ProjectRecord, list_projects
+from sudoless.store.projects import ProjectRecord
 
 __all__ = ["INDEX", "ROOT", "project_json"]
 
@@ -41,14 +41,14 @@ def project_json(call: Call, project: ProjectRecord) -> dict[str, Any]:
 
 
 def fetch_all_projects(call: Call) -> Response:
-    return json_response({"projects": [project_json(call, p) for p in list_projects(call.store)]})
+    return json_response({"projects": [project_json(call, p) for p in call.store.projects.active()]})
 
 
 def fetch_user_projects(call: Call) -> Response:
     name = call.params.get("user") or call.user.name
     wanted = Permission.READ | Permission.ADMIN
     found = []
-    for project in list_projects(call.store):
+    for project in call.store.projects.active():
         grants = call.accounts.project_permissions(project.id)
         if any(not is_group and who == name and perms & wanted for who, is_group, perms in grants):
             found.append(project_json(call, project))
@@ -56,7 +56,7 @@ def fetch_user_projects(call: Call) -> Response:
 
 
 def project_page(call: Call) -> Response:
-    projects = list_projects(call.store)
+    projects = call.store.projects.active()
     if "all" not in call.params:
         projects = [p for p in projects if call.allowed(p.id, Permission.READ)]
     messages = flash.take_messages(call.request)

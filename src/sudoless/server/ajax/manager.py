@@ -27,7 +27,6 @@ from sudoless.server.ajax.project_details import current_flows, reply_for
 from sudoless.server.dispatch import GET, POST, Call, Route, Servlet, Target
 from sudoless.server.params import Params
 from sudoless.server.responses import compact_json, json_response
-from sudoless.store import projects as queries
 
 __all__ = ["MANAGER"]
 
@@ -62,7 +61,7 @@ def select(request: Request, params: Params) -> str:
 
 def locate(call: Call) -> Target | Response:
     name = call.params.required("project")
-    project = queries.get_project(call.store, name=name)
+    project = call.store.projects.get(name=name)
     if project is None:
         return json_response({"project": name, "error": f"Project {name} doesn't exist."})
     return Target(project=project)
@@ -105,7 +104,7 @@ def locate_upload(call: Call) -> Target | Response:
     name = call.params.get("project")
     if not name:
         return json_response({"error": "No project name found."}, status=400)
-    project = queries.get_project(call.store, name=name) or queries.get_project(call.store, name=name,
+    project = call.store.projects.get(name=name) or call.store.projects.get(name=name,
                                                                                    active_only=False)
     if project is None or not project.active:
         cause = "doesn't exist." if project is None else "was already removed."
@@ -208,7 +207,7 @@ def upload_form(call: Call) -> Response:
 
 def locate_or_redirect(call: Call) -> Target | Response:
     name = call.params.required("project")
-    project = queries.get_project(call.store, name=name)
+    project = call.store.projects.get(name=name)
     if project is None:
         return flash.redirect("/", "error", f"Project {name} doesn't exist.")
     return Target(project=project)
@@ -232,9 +231,9 @@ def locate_purge(call: Call) -> Target | Response:
     if value.isdecimal():  # a project id (Azkaban's StringUtils.isNumeric, then Integer.parseInt)
         if int(value) >= 1 << 31:
             return json_response({"error": f'For input string: "{value[:100]}"', "success": False})
-        project = queries.get_project(call.store, project_id=int(value), active_only=False)
+        project = call.store.projects.get(project_id=int(value), active_only=False)
     else:
-        project = queries.get_project(call.store, name=value, active_only=False)
+        project = call.store.projects.get(name=value, active_only=False)
     if project is None:
         return json_response({"error": "invalid project", "success": False})
     return Target(project=project)
@@ -261,18 +260,18 @@ def download_denied(call: Call, target: Target, perm: Permission) -> Response:
 def download(call: Call) -> Response:
     project = call.project
     version = call.params.integer("version") if "version" in call.params else project.version
-    record = queries.version_record(call.store, project.id, version)
+    record = call.store.projects.version(project.id, version)
     if record is None:
         return flash.redirect("/", "error", f"Project {project.name} with version {version} doesn't exist")
     headers = {"Content-Disposition": f'attachment; filename="{record.file_name}"', "version": str(version),
                "projectId": str(project.id), "Content-Length": str(record.size)}
-    return StreamingResponse(queries.iter_archive(call.store, project.id, version),
+    return StreamingResponse(call.store.projects.iter_archive(project.id, version),
                              media_type="application/zip", headers=headers)
 
 
 def locate_page(call: Call) -> Target | Response:
     name = call.params.required("project")
-    project = queries.get_project(call.store, name=name)
+    project = call.store.projects.get(name=name)
     if project is None:
         return pages.message_page("Project", f"Project {name} not found.")
     return Target(project=project)

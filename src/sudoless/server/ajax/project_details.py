@@ -16,8 +16,6 @@ from sudoless.flows.executions import load_version
 from sudoless.server.dispatch import Call
 from sudoless.server.params import Params
 from sudoless.server.responses import jetty_error, json_response
-from sudoless.store import project_settings
-from sudoless.store import projects as queries
 from sudoless.store.projects import FlowRecord, ProjectRecord
 from sudoless.store.status import Status
 
@@ -35,7 +33,7 @@ def reply(call: Call, body: dict[str, Any] | None = None) -> Response:
 
 def current_flows(call: Call) -> dict[str, FlowRecord]:
     project = call.project
-    return queries.flow_records(call.store, project.id, project.version) if project.version else {}
+    return call.store.projects.flow_records(project.id, project.version) if project.version else {}
 
 
 # -- read APIs -----------------------------------------------------------------------------------------------
@@ -106,7 +104,7 @@ def fetch_flow_jobs(call: Call) -> Response:
     out = [{"id": n["name"], "dependencies": list(n.get("in") or ()), "dependents": dependents[n["name"]],
             "level": depth[n["name"]]} for n in nodes]
     out.sort(key=lambda n: n["level"])
-    locked = project_settings.flow_lock(call.store, call.project.id, flow_id) is not None
+    locked = call.store.project_settings.flow_lock(call.project.id, flow_id) is not None
     return reply(call, {"flowId": flow_id, "isLocked": locked, "nodes": out})
 
 
@@ -173,8 +171,8 @@ def fetch_flow_executions(call: Call) -> Response:
     start = call.params.integer("start", bits=32)
     length = call.params.integer("length", bits=32)
     project = call.project
-    total = queries.count_executions(call.store, project.id, flow_id)
-    records = call.store.executions(project.id, flow_id, limit=max(length, 0), offset=max(start, 0))
+    total = call.store.executions.count(project.id, flow_id)
+    records = call.store.executions.latest(project.id, flow_id, limit=max(length, 0), offset=max(start, 0))
     executions = [{"execId": r.id, "flowId": r.flow_id, "projectId": r.project_id, "status": r.status.value,
                    "submitTime": r.submit_time, "startTime": r.start_time, "endTime": r.end_time,
                    "submitUser": r.submit_user} for r in records]
@@ -184,7 +182,7 @@ def fetch_flow_executions(call: Call) -> Response:
 
 def fetch_last_successful(call: Call) -> Response:
     flow_id = call.params.required("flow")
-    found = call.store.executions(call.project.id, flow_id, statuses=[Status.SUCCEEDED], limit=1)
+    found = call.store.executions.latest(call.project.id, flow_id, statuses=[Status.SUCCEEDED], limit=1)
     if not found:
         return reply(call, {"success": "false", "message": "This flow has no successful run."})
     return reply(call, {"success": "true", "message": "", "execId": found[0].id})
@@ -193,7 +191,7 @@ def fetch_last_successful(call: Call) -> Response:
 def fetch_project_logs(call: Call) -> Response:
     size = call.params.integer("size", 1000, bits=32)
     skip = call.params.integer("skip", 0, bits=32)
-    events = queries.project_events(call.store, call.project.id, skip, size)
+    events = call.store.projects.events(call.project.id, skip, size)
     return reply(call, {"columns": ["user", "time", "type", "message"],
                         "logData": [[e.user, e.time, e.type, e.message] for e in events]})
 
@@ -218,7 +216,7 @@ def get_proxy_users(call: Call) -> Response:
 
 
 def get_sandbox_grants(call: Call) -> Response:
-    grants = project_settings.sandbox_grants(call.store, call.project.id)
+    grants = call.store.project_settings.sandbox_grants(call.project.id)
     return reply(call, {"read": list(grants.read), "write": list(grants.write),
                         "ports": None if grants.ports is None else list(grants.ports)})
 
@@ -314,7 +312,7 @@ def _requested_permission(params: Params) -> Permission:
 def _record_grant(call: Call, name: str, group: bool, perm: Permission) -> None:
     kind = "GROUP_PERMISSION" if group else "USER_PERMISSION"
     what = ", ".join(perm.names()) or "nothing (removed)"
-    queries.add_event(call.store, call.project.id, kind, call.user.name,
+    call.store.projects.add_event(call.project.id, kind, call.user.name,
                       f"Permission for {'group' if group else 'user'} {name} set to {what}")
 
 

@@ -36,7 +36,6 @@ from sudoless.server.run_options import (
     options_json,
     sla_rules,
 )
-from sudoless.store import projects as queries
 
 __all__ = ["SCHEDULE"]
 
@@ -76,7 +75,7 @@ def answer(call: Call, body: dict[str, Any]) -> Response:
 
 def by_project_name(call: Call) -> Target | Response:
     name = call.params.required("projectName")
-    project = queries.get_project(call.store, name=name)
+    project = call.store.projects.get(name=name)
     if project is None:
         return answer(call, {"message": f"Project {name} does not exist", "status": "error"})
     return Target(project=project)
@@ -99,7 +98,7 @@ def by_schedule_for_removal(call: Call) -> Target | Response:
     schedule = _schedule(call)
     if schedule is None:
         return answer(call, {"message": f"Schedule with ID {schedule_id} does not exist", "status": "error"})
-    project = queries.get_project(call.store, project_id=schedule.project_id)
+    project = call.store.projects.get(project_id=schedule.project_id)
     if project is None:
         return answer(call, {"message": f"Project {schedule.project_id} does not exist", "status": "error"})
     return Target(project=project, schedule=schedule)
@@ -115,7 +114,7 @@ def by_schedule(call: Call) -> Target | Response:
     schedule = _schedule(call)
     if schedule is None:
         return json_response({"error": f"Error loading schedule. Schedule {schedule_id} doesn't exist"})
-    project = queries.get_project(call.store, project_id=schedule.project_id)
+    project = call.store.projects.get(project_id=schedule.project_id)
     if project is None:
         return json_response({"error": f"Error loading project. Project {schedule.project_id} doesn't exist"})
     return Target(project=project, schedule=schedule)
@@ -133,7 +132,7 @@ def sla_info_denied(call: Call, target: Target, perm: Permission) -> Response:
 
 
 def by_project_id(call: Call) -> Target | Response:
-    project = queries.get_project(call.store, project_id=call.params.integer("projectId"))
+    project = call.store.projects.get(project_id=call.params.integer("projectId"))
     if project is None:
         return json_response({})  # Azkaban answers {} when there is no such schedule
     return Target(project=project)
@@ -172,7 +171,7 @@ def _end_and_misses(call: Call) -> tuple[int, bool]:
 def schedule_cron_flow(call: Call) -> Response:
     project = call.project
     flow_id = call.params.required("flow")
-    flows = queries.flow_records(call.store, project.id, project.version) if project.version else {}
+    flows = call.store.projects.flow_records(project.id, project.version) if project.version else {}
     if flow_id not in flows or flows[flow_id].embedded:
         return answer(call, {"status": "error", "message": f"Flow {flow_id} cannot be found in project "
                                                            f"{project.name}"})
@@ -205,7 +204,7 @@ def schedule_cron_flow(call: Call) -> Response:
         if end_ms >= 0 and str(exc).startswith("end time"):  # the cron is fine; the end is before its first slot
             return answer(call, {"status": "error", "message": str(exc)})
         return answer(call, {"error": f"This expression <{cron}> can not be parsed to quartz cron."})
-    queries.add_event(call.store, project.id, "SCHEDULE", call.user.name,
+    call.store.projects.add_event(project.id, "SCHEDULE", call.user.name,
                       f"Schedule {project.name}.{flow_id} '{schedule.cron}' ({schedule.timezone}) has been "
                       "added.")
     body = {"status": "success", "message": f"{project.name}.{flow_id} scheduled.", "scheduleId": schedule.id}
@@ -221,7 +220,7 @@ def _with_disabled(options: Any, disabled: tuple[str, ...]) -> Any:
 
 
 def by_project_id_to_schedule(call: Call) -> Target | Response:
-    project = queries.get_project(call.store, project_id=call.params.integer("projectId"))
+    project = call.store.projects.get(project_id=call.params.integer("projectId"))
     if project is None:
         return answer(call, {"message": f"Project {call.params.required('projectName')} does not exist",
                              "status": "error"})
@@ -233,7 +232,7 @@ def schedule_period_flow(call: Call) -> Response:
     (:mod:`sudoless.flows.periods`); a period with no cron equivalent is refused with the reason."""
     project = call.project
     flow_id = call.params.required("flow")
-    flows = queries.flow_records(call.store, project.id, project.version) if project.version else {}
+    flows = call.store.projects.flow_records(project.id, project.version) if project.version else {}
     if flow_id not in flows or flows[flow_id].embedded:
         return answer(call, {"status": "error", "message": f"Flow {flow_id} cannot be found in project "
                                                            f"{call.params.required('projectName')}"})
@@ -258,7 +257,7 @@ def schedule_period_flow(call: Call) -> Response:
                                            call.user.name, start_ms=int(first.timestamp() * 1000))
     except (InputError, NotFoundError, StateError, PermissionDenied) as exc:
         return answer(call, {"status": "error", "message": str(exc)})
-    queries.add_event(call.store, project.id, "SCHEDULE", call.user.name,
+    call.store.projects.add_event(project.id, "SCHEDULE", call.user.name,
                       f"Schedule {project.name}.{flow_id} '{schedule.cron}' ({schedule.timezone}) has been "
                       f"added (period schedule from {first:%Y-%m-%d %H:%M %Z}).")
     return answer(call, {"status": "success", "message": f"{project.name}.{flow_id} scheduled.",
@@ -269,7 +268,7 @@ def remove_schedule(call: Call) -> Response:
     schedule = call.target.schedule
     assert schedule is not None
     call.scheduler.remove(schedule.id)
-    queries.add_event(call.store, call.project.id, "SCHEDULE", call.user.name,
+    call.store.projects.add_event(call.project.id, "SCHEDULE", call.user.name,
                       f"Schedule {schedule.project_name}.{schedule.flow_id} '{schedule.cron}' has been "
                       "removed.")
     return answer(call, {"status": "success", "message": f"flow {schedule.flow_id} removed from Schedules."})
@@ -318,7 +317,7 @@ def set_sla(call: Call) -> Response:
         call.scheduler.set_sla(schedule.id, rules, call.params.get("slaEmails") or "")
     except InputError as exc:
         return json_response({"error": str(exc)})
-    queries.add_event(call.store, call.project.id, "SLA", call.user.name,
+    call.store.projects.add_event(call.project.id, "SLA", call.user.name,
                       f"SLA for flow {schedule.flow_id} has been added/changed.")
     return json_response({})
 

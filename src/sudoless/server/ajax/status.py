@@ -22,7 +22,6 @@ from sudoless.server import sessions
 from sudoless.server.dispatch import Call, Route, Servlet
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
-from sudoless.store import projects as queries
 
 __all__ = ["STATUS", "server_status"]
 
@@ -60,14 +59,14 @@ def _from_admin(call: Call) -> bool:
 
 def server_status(call: Call) -> Response:
     store = call.store
-    database_up = queries.database_up(store)
+    database_up = store.database_up()
     if not _from_admin(call):
         return json_response({"status": "up" if database_up else "down"}, status=200 if database_up else 503)
     now = store.clock()
     timeout = int(call.settings.executor_timeout * 1000)
     executors = {str(x.id): {"id": x.id, "host": x.host, "pid": x.pid, "active": now - x.heartbeat <= timeout,
                              "started": x.started, "heartbeat": x.heartbeat}
-                 for x in (queries.executors(store) if database_up else ())}
+                 for x in (store.executors.active() if database_up else ())}
     return json_response({"version": call.services.version or version(), "pid": os.getpid(),
                           "installationPath": str(call.settings.home), "usedMemory": _used_memory(),
                           "xmx": _memory_limit(), "isDatabaseUp": database_up,

@@ -29,8 +29,7 @@ from sudoless.server import sessions
 from sudoless.server.api.errors import HttpError
 from sudoless.server.dispatch import Authenticated, Services, Servlet
 from sudoless.server.params import Params
-from sudoless.store import ExecutionRecord
-from sudoless.store import projects as queries
+from sudoless.store.executions import ExecutionRecord
 from sudoless.store.projects import ProjectRecord
 
 __all__ = ["Caller", "CallerDep", "ServicesDep", "ajax_permission", "caller", "refuse_nul", "services"]
@@ -65,7 +64,7 @@ class Caller(Authenticated):
 
     def project(self, name: str, perm: Permission) -> ProjectRecord:
         """The active project ``name`` if the caller holds ``perm`` on it; 404 or 403 otherwise."""
-        project = queries.get_project(self.store, name=name)
+        project = self.store.projects.get(name=name)
         if project is None:
             raise NotFoundError(f"Project {name} doesn't exist.")
         self.accounts.require(self.user, project.id, perm, project.name)
@@ -73,7 +72,7 @@ class Caller(Authenticated):
 
     def execution(self, exec_id: int, perm: Permission) -> ExecutionRecord:
         """The execution ``exec_id`` if the caller holds ``perm`` on its project."""
-        record = self.store.execution(exec_id)
+        record = self.store.executions.get(exec_id)
         self.accounts.require(self.user, record.project_id, perm, record.project_name)
         return record
 

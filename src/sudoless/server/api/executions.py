@@ -36,8 +36,8 @@ from sudoless.server.api.models import (
 )
 from sudoless.server.params import emails
 from sudoless.server.run_options import check_redefinitions, filter_runtime
-from sudoless.store import ExecutionRecord, JobRunRecord
-from sudoless.store import projects as queries
+from sudoless.store.executions import ExecutionRecord
+from sudoless.store.job_runs import JobRunRecord
 from sudoless.store.status import Status
 
 router = APIRouter(prefix="/executions", tags=["executions"])
@@ -127,12 +127,12 @@ def execute(body: ExecuteRequest, call: CallerDep) -> Submitted:
     """Queue an execution of the project's current version. 409 when the flow is locked, or already running
     with ``concurrent_option`` skip (the default), or runs as often as the server allows."""
     project = call.project(body.project, EXECUTE)
-    flows = queries.flow_records(call.store, project.id, project.version) if project.version else {}
+    flows = call.store.projects.flow_records(project.id, project.version) if project.version else {}
     if body.flow not in flows or flows[body.flow].embedded:
         raise NotFoundError(f"Flow '{body.flow}' cannot be found in project {project.name}")
     options = library_options(body, call)
     check_redefinitions(call, project.id, project.version, project.name, body.flow, options)
-    running = queries.running_exec_ids(call.store, project.id, body.flow)
+    running = call.store.executions.running_ids(project.id, body.flow)
     exec_id = submit_flow(call.store, call.settings, project.name, body.flow, options, call.user.name,
                           disabled=body.disabled or None, version=project.version)
     message = f"Execution queued successfully with exec id {exec_id}"
@@ -160,8 +160,8 @@ def list_executions(
     elif allows(call.accounts.global_permissions(call.user), Permission.READ):
         project_ids = None
     else:
-        project_ids = [p.id for p in queries.list_projects(call.store) if call.allowed(p.id, READ)]
-    records, total = queries.find_executions(call.store, project_ids, flow, status, user, submitted_after,
+        project_ids = [p.id for p in call.store.projects.active() if call.allowed(p.id, READ)]
+    records, total = call.store.executions.find(project_ids, flow, status, user, submitted_after,
                                              submitted_before, limit, offset)
     return ExecutionPage(total=total, offset=offset, limit=limit, items=[summary(r) for r in records])
 
@@ -172,7 +172,7 @@ def get_execution(exec_id: ExecId, call: CallerDep) -> ExecutionDetail:
     record = call.execution(exec_id, READ)
     return ExecutionDetail(**summary(record).model_dump(),
                            options=options_model(ExecutionOptions.from_json(record.options)),
-                           jobs=job_states(call.store.job_runs(exec_id)))
+                           jobs=job_states(call.store.job_runs.of(exec_id)))
 
 
 @router.post("/{exec_id}/restart", status_code=201, response_model=Submitted,

@@ -14,8 +14,6 @@ from sudoless.server.api.context import CallerDep, ajax_permission
 from sudoless.server.api.errors import error_responses
 from sudoless.server.api.models import PATH_NAME, FlowGraph, FlowInfo, FlowLockRequest, GraphNode
 from sudoless.server.api.projects import ProjectName
-from sudoless.store import project_settings
-from sudoless.store import projects as queries
 from sudoless.store.projects import FlowRecord
 
 router = APIRouter(prefix="/projects/{project}/flows", tags=["flows"])
@@ -42,8 +40,8 @@ def graph_nodes(flows: dict[str, FlowRecord], flow_id: str, seen: frozenset[str]
             summary="Top-level flows of the current version")
 def list_flows(project: ProjectName, call: CallerDep) -> list[FlowInfo]:
     record = call.project(project, LIST)
-    flows = queries.flow_records(call.store, record.id, record.version) if record.version else {}
-    locks = project_settings.flow_locks(call.store, record.id)
+    flows = call.store.projects.flow_records(record.id, record.version) if record.version else {}
+    locks = call.store.project_settings.flow_locks(record.id)
     return [FlowInfo(id=fid, locked=fid in locks, lock_message=locks[fid].message if fid in locks else None)
             for fid in sorted(flows) if not flows[fid].embedded]
 
@@ -51,10 +49,10 @@ def list_flows(project: ProjectName, call: CallerDep) -> list[FlowInfo]:
 @router.get("/{flow}", response_model=FlowGraph, responses=error_responses(403, 404), summary="A flow's graph")
 def flow_graph(project: ProjectName, flow: FlowName, call: CallerDep) -> FlowGraph:
     record = call.project(project, GRAPH)
-    flows = queries.flow_records(call.store, record.id, record.version) if record.version else {}
+    flows = call.store.projects.flow_records(record.id, record.version) if record.version else {}
     if flow not in flows:
         raise NotFoundError(f"Flow {flow} not found in project {record.name}")
-    lock = project_settings.flow_lock(call.store, record.id, flow)
+    lock = call.store.project_settings.flow_lock(record.id, flow)
     return FlowGraph(project=record.name, flow=flow, locked=lock is not None,
                      lock_message=lock.message if lock else None,
                      properties=dict(flows[flow].graph.get("props") or {}), nodes=graph_nodes(flows, flow))

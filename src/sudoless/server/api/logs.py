@@ -39,8 +39,8 @@ LOG_RESPONSES = {200: {"content": {"application/json": {"schema": {"$ref": "#/co
 
 def page(call: Caller, exec_id: int, name: str, attempt: int, offset: int, length: int, complete: bool,
          fmt: LogFormat) -> Response:
-    size = call.store.log_size(exec_id, name, attempt)
-    raw = call.store.read_log(exec_id, name, attempt, offset, length) if offset < size else b""
+    size = call.store.logs.size(exec_id, name, attempt)
+    raw = call.store.logs.read(exec_id, name, attempt, offset, length) if offset < size else b""
     done = complete and offset + len(raw) >= size
     if fmt == LogFormat.text:
         headers = {"X-Log-Offset": str(offset), "X-Log-Length": str(len(raw)), "X-Log-Size": str(size),
@@ -66,7 +66,7 @@ def job_log(exec_id: ExecId, job: Annotated[str, PathParam(min_length=1, max_len
             attempt: Annotated[int | None, Query(ge=0, le=10_000, description="default: the latest")] = None,
             format: Format = LogFormat.json) -> Response:  # noqa: A002 - the query parameter's name
     record = call.execution(exec_id, JOB_LOG)
-    runs = {run.attempt: run for run in call.store.job_runs(exec_id) if run.nested_id == job}
+    runs = {run.attempt: run for run in call.store.job_runs.of(exec_id) if run.nested_id == job}
     if not runs:
         raise NotFoundError(f"Job {job} doesn't exist in {exec_id}")
     chosen = max(runs) if attempt is None else attempt

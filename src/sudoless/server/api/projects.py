@@ -21,7 +21,6 @@ from sudoless.server.api.context import Caller, CallerDep, ajax_permission
 from sudoless.server.api.errors import HttpError, error_responses
 from sudoless.server.api.models import PATH_NAME, Grant, ProjectCreate, ProjectInfo, UploadResult, VersionInfo
 from sudoless.server.params import BadBody, BodyTooLarge, read_params
-from sudoless.store import projects as queries
 from sudoless.store.projects import ProjectRecord, VersionRecord
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -54,7 +53,7 @@ def version_info(record: VersionRecord) -> VersionInfo:
 
 @router.get("", response_model=list[ProjectInfo], responses=error_responses(), summary="Projects the caller may read")
 def list_projects(call: CallerDep) -> list[ProjectInfo]:
-    return [project_info(p) for p in queries.list_projects(call.store) if call.allowed(p.id, READ)]
+    return [project_info(p) for p in call.store.projects.active() if call.allowed(p.id, READ)]
 
 
 @router.post("", status_code=201, response_model=ProjectInfo, responses=error_responses(409),
@@ -63,7 +62,7 @@ def create_project(body: ProjectCreate, call: CallerDep) -> ProjectInfo:
     """The creator gets ADMIN on the project and becomes its first proxy user, as in Azkaban."""
     project_id = lifecycle.create_project(call.store, body.name, body.description, call.user.name)
     call.accounts.grant_creator(project_id, call.user)
-    project = queries.get_project(call.store, project_id=project_id)
+    project = call.store.projects.get(project_id=project_id)
     assert project is not None
     return project_info(project)
 
@@ -84,7 +83,7 @@ def delete_project(project: ProjectName, call: CallerDep) -> Response:
 @router.get("/{project}/versions", response_model=list[VersionInfo], responses=error_responses(403, 404),
             summary="Uploaded versions, newest first")
 def list_versions(project: ProjectName, call: CallerDep) -> list[VersionInfo]:
-    return [version_info(v) for v in queries.list_versions(call.store, call.project(project, READ).id)]
+    return [version_info(v) for v in call.store.projects.versions(call.project(project, READ).id)]
 
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -142,12 +141,12 @@ def _store_upload(call: Caller, project: ProjectRecord, data: BinaryIO, filename
 def download(project: ProjectName, version: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
              call: CallerDep) -> StreamingResponse:
     record = call.project(project, DOWNLOAD)
-    stored = queries.version_record(call.store, record.id, version)
+    stored = call.store.projects.version(record.id, version)
     if stored is None:
         raise NotFoundError(f"Project {record.name} with version {version} doesn't exist")
     headers = {"Content-Disposition": f'attachment; filename="{stored.file_name}"',
                "Content-Length": str(stored.size)}
-    return StreamingResponse(queries.iter_archive(call.store, record.id, version), media_type="application/zip",
+    return StreamingResponse(call.store.projects.iter_archive(record.id, version), media_type="application/zip",
                              headers=headers)
 
 

@@ -28,7 +28,6 @@ from sudoless.server.api.models import (
     SlaRequest,
 )
 from sudoless.server.run_options import check_redefinitions
-from sudoless.store import projects as queries
 
 router = APIRouter(tags=["schedules"])
 
@@ -95,7 +94,7 @@ def create_schedule(body: ScheduleCreate, call: CallerDep) -> ScheduleInfo:
     """One schedule per flow: scheduling a flow again replaces its schedule and keeps its id (and its SLA,
     unless ``options.sla`` gives new rules). The answer lists the next fire times. 409 for a locked flow."""
     project = call.project(body.project, CREATE)
-    flows = queries.flow_records(call.store, project.id, project.version) if project.version else {}
+    flows = call.store.projects.flow_records(project.id, project.version) if project.version else {}
     if body.flow not in flows or flows[body.flow].embedded:
         raise NotFoundError(f"Flow {body.flow} cannot be found in project {project.name}")
     options = library_options(body.options, call)
@@ -105,7 +104,7 @@ def create_schedule(body: ScheduleCreate, call: CallerDep) -> ScheduleInfo:
     check_redefinitions(call, project.id, project.version, project.name, body.flow, options)
     schedule = call.scheduler.schedule(project.name, body.flow, body.cron, body.timezone, options, call.user.name,
                                        end_ms=body.end_time, back_execute_once=body.back_execute_once)
-    queries.add_event(call.store, project.id, "SCHEDULE", call.user.name,
+    call.store.projects.add_event(project.id, "SCHEDULE", call.user.name,
                       f"Schedule {project.name}.{body.flow} '{schedule.cron}' ({schedule.timezone}) has been added.")
     return schedule_info(call, schedule)
 
@@ -121,7 +120,7 @@ def get_schedule(schedule_id: ScheduleId, call: CallerDep) -> ScheduleInfo:
 def remove_schedule(schedule_id: ScheduleId, call: CallerDep) -> Response:
     schedule = call.schedule(schedule_id, REMOVE)
     call.scheduler.remove(schedule.id)
-    queries.add_event(call.store, schedule.project_id, "SCHEDULE", call.user.name,
+    call.store.projects.add_event(schedule.project_id, "SCHEDULE", call.user.name,
                       f"Schedule {schedule.project_name}.{schedule.flow_id} '{schedule.cron}' has been removed.")
     return Response(status_code=204)
 
@@ -150,7 +149,7 @@ def set_sla(schedule_id: ScheduleId, body: SlaRequest, call: CallerDep) -> Sched
     rules = [{"job": r.job, "kind": r.kind.value, "duration_ms": r.duration_ms, "actions": [a.value for a in r.actions]}
              for r in body.rules]
     updated = call.scheduler.set_sla(schedule.id, rules, body.emails, body.webhook)
-    queries.add_event(call.store, schedule.project_id, "SLA", call.user.name,
+    call.store.projects.add_event(schedule.project_id, "SLA", call.user.name,
                       f"SLA for flow {schedule.flow_id} has been added/changed.")
     return schedule_info(call, updated)
 

@@ -21,7 +21,6 @@ from sudoless.server.api.errors import error_responses
 from sudoless.server.api.flows import FlowName
 from sudoless.server.api.models import Millis
 from sudoless.server.api.projects import ProjectName
-from sudoless.store import projects as queries
 from sudoless.store.triggers import InstanceRow
 
 router = APIRouter(tags=["triggers"])
@@ -104,7 +103,7 @@ def instance_view(row: InstanceRow) -> InstanceView:
 
 def _instance(call: Caller, instance_id: str, perm: Permission) -> InstanceRow:
     row = call.scheduler.triggers.store.triggers.instance(instance_id)
-    project = None if row is None else queries.get_project(call.store, project_id=row.project_id,
+    project = None if row is None else call.store.projects.get(project_id=row.project_id,
                                                             active_only=False)
     if row is None or project is None:
         raise NotFoundError(f"Trigger instance {instance_id} does not exist")
@@ -130,7 +129,7 @@ def get_trigger(project: ProjectName, flow: FlowName, call: CallerDep) -> Trigge
 def _set_paused(project: str, flow: str, call: Caller, paused: bool) -> TriggerView:
     record = call.project(project, PAUSE)
     info = call.scheduler.triggers.set_paused(record.id, flow, paused, call.user.name)
-    queries.add_event(call.store, record.id, "SCHEDULE", call.user.name,
+    call.store.projects.add_event(record.id, "SCHEDULE", call.user.name,
                       f"Flow trigger of {flow} {'paused' if paused else 'resumed'}.")
     return trigger_view(info)
 

@@ -15,7 +15,6 @@ from sudoless.server.api.errors import error_responses
 from sudoless.server.api.login import user_info
 from sudoless.server.api.models import PATH_NAME, GrantRequest, PasswordRequest, UserCreate, UserGrant, UserInfo
 from sudoless.server.api.projects import ProjectName
-from sudoless.store import projects as queries
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -80,7 +79,7 @@ def set_password(name: UserName, body: PasswordRequest, call: AdminDep) -> Respo
 def list_grants(name: UserName, call: AdminDep) -> list[UserGrant]:
     call.accounts.get_user(name)
     grants = []
-    for project in queries.list_projects(call.store):
+    for project in call.store.projects.active():
         for who, is_group, perms in call.accounts.project_permissions(project.id):
             if who == name and not is_group:
                 grants.append(UserGrant(project=project.name, permissions=perms.names()))
@@ -94,7 +93,7 @@ def grant(name: UserName, project: ProjectName, body: GrantRequest, call: AdminD
     record = call.project(project, Permission.ADMIN)
     perms = Permission.parse([p.value for p in body.permissions])
     call.accounts.set_project_permission(record.id, name, False, perms)
-    queries.add_event(call.store, record.id, "USER_PERMISSION", call.user.name,
+    call.store.projects.add_event(record.id, "USER_PERMISSION", call.user.name,
                       f"Permission for user {name} set to {', '.join(perms.names())}")
     return UserGrant(project=record.name, permissions=perms.names())
 
@@ -105,6 +104,6 @@ def revoke(name: UserName, project: ProjectName, call: AdminDep) -> Response:
     record = call.project(project, Permission.ADMIN)
     call.accounts.get_user(name)
     call.accounts.set_project_permission(record.id, name, False, Permission(0))
-    queries.add_event(call.store, record.id, "USER_PERMISSION", call.user.name,
+    call.store.projects.add_event(record.id, "USER_PERMISSION", call.user.name,
                       f"Permission for user {name} set to nothing (removed)")
     return Response(status_code=204)

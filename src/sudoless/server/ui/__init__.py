@@ -10,8 +10,8 @@ One module per page group: :mod:`.auth` (login, logout), :mod:`.projects`, :mod:
 :mod:`.executions`, :mod:`.schedules`, :mod:`.triggers`, :mod:`.admin` (users, server status). :mod:`.web` holds what
 they share (session, permission check through the API's dispatch, rendering), :mod:`.layout` the graph
 layout, :mod:`.charts` the chart geometry; the indexed reads of the history views are in the store
-(:mod:`sudoless.store.history`). Static files (CSS, JS, the icon) are in ``static/`` and ship in the
-package: the UI needs no network.
+(:mod:`sudoless.store.executions`, :mod:`sudoless.store.projects`). Static files (CSS, JS, the icon) are in
+``static/`` and ship in the package: the UI needs no network.
 """
 
 from __future__ import annotations

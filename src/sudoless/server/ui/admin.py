@@ -18,8 +18,6 @@ from sudoless.errors import SudolessError
 from sudoless.server.dispatch import GET, POST, Call, Route
 from sudoless.server.ui.projects import readable_project_ids
 from sudoless.server.ui.web import redirect, render
-from sudoless.store import history
-from sudoless.store import projects as project_queries
 
 __all__ = ["ROUTES"]
 
@@ -96,15 +94,16 @@ def server_status(call: Call) -> Response:
     store = call.store
     services = call.services
     now = store.clock()
-    database_up = project_queries.database_up(store)
+    database_up = store.database_up()
     timeout_ms = int(call.settings.executor_timeout * 1000)
     executors = [{"record": x, "alive": now - x.heartbeat <= timeout_ms}
-                 for x in (project_queries.executors(store) if database_up else ())]
+                 for x in (store.executors.active() if database_up else ())]
     visible = readable_project_ids(call)
-    running = [r for r in history.running_executions(store, 200) if visible is None or r.project_id in visible]
+    running = [r for r in store.executions.running(200) if visible is None or r.project_id in visible]
     return render(call, "status.html", title="Server status", version=services.version, pid=os.getpid(),
                   started=services.started, uptime=now - services.started, database=store.dialect,
-                  database_up=database_up, executors=executors, queued=store.queued_count() if database_up else 0,
+                  database_up=database_up, executors=executors,
+                  queued=store.executions.queued_count() if database_up else 0,
                   running=running, schedules=len(call.scheduler.list()) if database_up else 0,
                   timeout_ms=timeout_ms)
 

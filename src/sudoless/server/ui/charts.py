@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sudoless.store.history import Run
+from sudoless.store.executions import ExecutionRecord
 from sudoless.store.status import SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 
 __all__ = ["Bar", "Rate", "run_bars", "success_rates"]
@@ -56,7 +56,7 @@ def _nice(value: int) -> int:
     return -(-value // day) * day
 
 
-def run_bars(runs: Sequence[Run], now: int, slots: int = 50) -> Chart:
+def run_bars(runs: Sequence[ExecutionRecord], now: int, slots: int = 50) -> Chart:
     """``runs`` newest first (as queried) drawn oldest first in ``slots`` equal columns."""
     ordered = list(reversed(runs[:slots]))
     durations = [max(r.duration(now), 0) for r in ordered]

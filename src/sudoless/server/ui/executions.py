@@ -10,7 +10,7 @@ millisecond as the last one seen (or by an executor whose clock lags a little) s
 
 Logs are read by byte range: the page asks for 64 KB at an offset (or the last 64 KB), and a running
 job's log is followed by asking for what lies after the last byte shown. A range is found with two
-index seeks whatever the size of the log (:func:`sudoless.store.history.read_log_range`).
+index seeks whatever the size of the log (:meth:`sudoless.store.logs.LogQueries.read`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from sudoless.server.run_options import configured_failure_action
 from sudoless.server.ui.flows import layout_json
 from sudoless.server.ui.projects import PAGE_SIZE, page_number, readable_project_ids
 from sudoless.server.ui.web import api_permission, data, locate_execution, page_url, render
-from sudoless.store import JobRunRecord, history
-from sudoless.store import projects as project_queries
+from sudoless.store.executions import HistoryFilter
+from sudoless.store.job_runs import JobRunRecord
 from sudoless.store.status import TERMINAL_FLOW, Status
 
 __all__ = ["ROUTES"]
@@ -64,7 +64,7 @@ def history_page(call: Call) -> Response:
     visible = readable_project_ids(call)
     project_ids = visible
     if wanted_project:
-        project = project_queries.get_project(call.store, name=wanted_project)
+        project = call.store.projects.get(name=wanted_project)
         allowed = project is not None and (visible is None or project.id in visible)
         project_ids = [project.id] if allowed and project is not None else []
     status_text = (params.get("status") or "").strip().upper()
@@ -73,17 +73,17 @@ def history_page(call: Call) -> Response:
         statuses = tuple(s for s in Status if s not in TERMINAL_FLOW)
     elif status_text in Status.__members__:
         statuses = (Status(status_text),)
-    wanted = history.HistoryFilter(project_ids=project_ids, flow=(params.get("flow") or "").strip(),
+    wanted = HistoryFilter(project_ids=project_ids, flow=(params.get("flow") or "").strip(),
                                    statuses=statuses, user=(params.get("user") or "").strip(),
                                    since=_day(params.get("from")), until=_day(params.get("to"), end=True))
     page = page_number(call)
-    found = history.execution_history(call.store, wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    found = call.store.executions.history(wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     filters = {"project": wanted_project, "flow": wanted.flow, "status": status_text, "user": wanted.user,
                "from": params.get("from") or "", "to": params.get("to") or ""}
     return render(call, "executions.html", title="Executions", runs=found.runs, total=found.total, page=page,
                   pages=max(1, ceil(found.total / PAGE_SIZE)), filters=filters,
                   statuses=[s.value for s in Status],
-                  users=history.user_names(call.store) if call.user.is_admin else [],
+                  users=call.store.accounts.user_names() if call.user.is_admin else [],
                   page_link=lambda n: page_url("executions", **filters, page=n))
 
 
@@ -93,9 +93,9 @@ def run_json(run: JobRunRecord) -> dict[str, Any]:
 
 
 def state_json(call: Call, since: int = -1) -> dict[str, Any]:
-    record = call.store.execution(call.target.execution.id) if call.target.execution else None
+    record = call.store.executions.get(call.target.execution.id) if call.target.execution else None
     assert record is not None
-    runs = call.store.job_runs(record.id, since)
+    runs = call.store.job_runs.of(record.id, since)
     return {"execution": {"id": record.id, "status": record.status.value, "submitTime": record.submit_time,
                           "startTime": record.start_time, "endTime": record.end_time,
                           "updateTime": record.update_time, "over": record.status in TERMINAL_FLOW},
@@ -116,7 +116,7 @@ def execution_view(call: Call) -> Response:
     options = record.options or {}
     failure_action = options.get("failure_action")
     if not failure_action:  # the run asked for none: the flow's own setting applied, as the runner reads it
-        flow = project_queries.flow_records(call.store, record.project_id, record.version).get(record.flow_id)
+        flow = call.store.projects.flow_records(record.project_id, record.version).get(record.flow_id)
         own = configured_failure_action((flow.graph.get("props") or {}) if flow else {})
         failure_action = (own or FailureAction.FINISH_CURRENTLY_RUNNING).value
     return render(call, "execution.html", title=f"Execution {record.id}", record=record, project=project,
@@ -149,20 +149,20 @@ def execution_log(call: Call) -> Response:
     record = call.target.execution
     assert record is not None
     job = call.params.get("job") or ""
-    every = call.store.job_runs(record.id) if job else []  # oldest attempt first: later ones win below
+    every = call.store.job_runs.of(record.id) if job else []  # oldest attempt first: later ones win below
     runs = [run for run in every if run.nested_id == job]
     attempts = [run.attempt for run in runs] if job else [0]
     if not attempts:
         return data({"error": f"Job {job} doesn't exist in execution {record.id}"}, 404)
     attempt = call.params.integer("attempt", max(attempts))
-    size = history.log_size(call.store, record.id, job, attempt)
+    size = call.store.logs.size(record.id, job, attempt)
     if call.params.get("download"):
         return _download(call, record.id, job, attempt, size)
     length = min(max(call.params.integer("length", 65536), 0), MAX_LOG_BYTES)
     offset = call.params.integer("offset", 0)
     if offset < 0:
         offset = max(size - length, 0)
-    raw = history.read_log_range(call.store, record.id, job, attempt, offset, length) if offset < size else b""
+    raw = call.store.logs.read(record.id, job, attempt, offset, length) if offset < size else b""
     skipped, piece = utf8_range(raw)
     reason = None
     this = next((run for run in runs if run.attempt == attempt), None)
@@ -180,7 +180,7 @@ def _download(call: Call, exec_id: int, job: str, attempt: int, size: int) -> Re
 
     def chunks() -> Iterator[bytes]:
         for offset in range(0, size, MAX_LOG_BYTES):
-            yield history.read_log_range(call.store, exec_id, job, attempt, offset, MAX_LOG_BYTES)
+            yield call.store.logs.read(exec_id, job, attempt, offset, MAX_LOG_BYTES)
 
     return StreamingResponse(chunks(), media_type="text/plain; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"',

@@ -19,8 +19,6 @@ from sudoless.server.ui import charts
 from sudoless.server.ui.layout import layout_flow
 from sudoless.server.ui.projects import abilities, current_flows
 from sudoless.server.ui.web import api_permission, data, error_page, locate_project, page_url, render, ui_of
-from sudoless.store import history
-from sudoless.store import projects as project_queries
 from sudoless.store.projects import FlowRecord
 
 __all__ = ["ROUTES", "job_tree", "layout_json"]
@@ -55,7 +53,7 @@ def layout_json(call: Call, project_id: int, version: int, flow_id: str) -> Resp
     expand = tuple(sorted({e for e in (call.params.get("expand") or "").split(",") if e}))
 
     def compute() -> Any:
-        flows = project_queries.flow_records(call.store, project_id, version)
+        flows = call.store.projects.flow_records(project_id, version)
         return layout_flow({fid: record.graph for fid, record in flows.items()}, flow_id, expand)
 
     if not version:
@@ -78,10 +76,10 @@ def flow_view(call: Call) -> Response:
     if flow_id not in flows or flows[flow_id].embedded:
         return error_page(call, 404, "No such flow", f"Project {project.name} has no flow {flow_id}.")
     now = call.store.clock()
-    runs = history.recent_runs(call.store, project.id, flow_id, 50)
+    runs = call.store.executions.recent(project.id, flow_id, 50)
     last_status: dict[str, str] = {}
     if runs:
-        for run in call.store.job_runs(runs[0].id):  # oldest attempt first: the latest attempt wins
+        for run in call.store.job_runs.of(runs[0].id):  # oldest attempt first: the latest attempt wins
             last_status[run.nested_id] = run.status.value
     props = flows[flow_id].graph.get("props") or {}
     own_action = configured_failure_action(props)  # the form starts where the run would go without it

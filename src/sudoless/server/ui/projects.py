@@ -20,8 +20,6 @@ from sudoless.server.ajax.manager import MANAGER
 from sudoless.server.dispatch import GET, POST, Call, Route
 from sudoless.server.ui import charts
 from sudoless.server.ui.web import api_permission, locate_project, page_url, redirect, render
-from sudoless.store import history
-from sudoless.store import projects as project_queries
 from sudoless.store.projects import FlowRecord, ProjectRecord
 
 __all__ = ["ROUTES", "readable_project_ids"]
@@ -43,8 +41,8 @@ def readable_project_ids(call: Call) -> list[int] | None:
     """
     if allows(call.accounts.global_permissions(call.user), READ):
         return None
-    active = set(history.active_project_ids(call.store))
-    candidates = history.granted_project_ids(call.store, call.user.name, call.user.groups)
+    active = set(call.store.projects.active_ids())
+    candidates = call.store.accounts.granted_project_ids(call.user.name, call.user.groups)
     return [pid for pid in candidates if pid in active and call.allowed(pid, READ)]
 
 
@@ -56,7 +54,7 @@ def page_number(call: Call) -> int:
 def project_list(call: Call) -> Response:
     search = (call.params.get("q") or "").strip()
     page = page_number(call)
-    projects, total = history.project_page(call.store, search, PAGE_SIZE, (page - 1) * PAGE_SIZE,
+    projects, total = call.store.projects.page(search, PAGE_SIZE, (page - 1) * PAGE_SIZE,
                                            readable_project_ids(call))
     pages = max(1, ceil(total / PAGE_SIZE))
     return render(call, "projects.html", title="Projects", projects=projects, total=total, page=page, pages=pages,
@@ -64,7 +62,7 @@ def project_list(call: Call) -> Response:
 
 
 def current_flows(call: Call, project: ProjectRecord) -> dict[str, FlowRecord]:
-    return project_queries.flow_records(call.store, project.id, project.version) if project.version else {}
+    return call.store.projects.flow_records(project.id, project.version) if project.version else {}
 
 
 def abilities(call: Call, project: ProjectRecord) -> dict[str, bool]:
@@ -81,15 +79,15 @@ def project_view(call: Call) -> Response:
     context: dict[str, Any] = {"tab": tab, "tabs": TABS, "project": project, "can": abilities(call, project)}
     if tab == "flows":
         flows = sorted(fid for fid, record in current_flows(call, project).items() if not record.embedded)
-        context["rates"] = charts.success_rates(history.flow_outcomes(call.store, project.id), flows)
-        context["last"] = history.last_executions(call.store, project.id)
+        context["rates"] = charts.success_rates(call.store.executions.outcomes(project.id), flows)
+        context["last"] = call.store.executions.last_per_flow(project.id)
         context["schedules"] = {s.flow_id: s for s in call.scheduler.list(project.id)}
     elif tab == "versions":
-        context["versions"] = history.project_versions(call.store, project.id)
+        context["versions"] = call.store.projects.versions(project.id)
     elif tab == "log":
         page = page_number(call)
-        total = history.count_events(call.store, project.id)
-        context.update(events=project_queries.project_events(call.store, project.id, (page - 1) * PAGE_SIZE,
+        total = call.store.projects.count_events(project.id)
+        context.update(events=call.store.projects.events(project.id, (page - 1) * PAGE_SIZE,
                                                              PAGE_SIZE),
                        page=page, pages=max(1, ceil(total / PAGE_SIZE)), total=total,
                        page_link=lambda n: page_url("projects", project.name, tab="log", page=n))

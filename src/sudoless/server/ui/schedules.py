@@ -20,8 +20,6 @@ from sudoless.server.ajax.schedule import SCHEDULE
 from sudoless.server.dispatch import GET, POST, Call, Route
 from sudoless.server.ui.projects import readable_project_ids
 from sudoless.server.ui.web import api_permission, data, locate_schedule, page_url, redirect, render
-from sudoless.store import history
-from sudoless.store import projects as project_queries
 
 __all__ = ["ROUTES", "preview"]
 
@@ -52,7 +50,7 @@ def schedule_list(call: Call) -> Response:
     visible = readable_project_ids(call)
     schedules = [s for s in call.scheduler.list() if visible is None or s.project_id in visible]
     can_change = {pid: call.allowed(pid, CHANGE) for pid in {s.project_id for s in schedules}}
-    projects, _ = history.project_page(call.store, "", 10_000, 0, visible)
+    projects, _ = call.store.projects.page("", 10_000, 0, visible)
     chosen = call.params.get("project") or ""
     return render(call, "schedules.html", title="Schedules", schedules=schedules, can_change=can_change,
                   projects=[p.name for p in projects if p.version], zones=zones_from(call.settings.zone.key),
@@ -80,7 +78,7 @@ def set_enabled(call: Call) -> Response:
     enabled = call.params.boolean("enabled")
     call.scheduler.set_enabled(schedule.id, enabled)
     verb = "resumed" if enabled else "paused"
-    project_queries.add_event(call.store, call.project.id, "SCHEDULE", call.user.name,
+    call.store.projects.add_event(call.project.id, "SCHEDULE", call.user.name,
                               f"Schedule {schedule.project_name}.{schedule.flow_id} '{schedule.cron}' {verb}.")
     return redirect(page_url("schedules"), "success", f"Schedule of {schedule.project_name}.{schedule.flow_id} "
                                                        f"{verb}.")

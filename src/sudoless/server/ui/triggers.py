@@ -12,7 +12,6 @@ from sudoless.server.ajax.flow_trigger_instance import FLOW_TRIGGER_INSTANCE
 from sudoless.server.dispatch import GET, POST, Call, Route, Target
 from sudoless.server.ui.projects import readable_project_ids
 from sudoless.server.ui.web import api_permission, error_page, locate_project, page_url, redirect, render
-from sudoless.store import projects as project_queries
 
 __all__ = ["ROUTES"]
 
@@ -41,7 +40,7 @@ def set_paused(call: Call) -> Response:
     except NotFoundError as exc:
         return error_page(call, 404, "No such trigger", str(exc))
     verb = "paused" if paused else "resumed"
-    project_queries.add_event(call.store, call.project.id, "SCHEDULE", call.user.name,
+    call.store.projects.add_event(call.project.id, "SCHEDULE", call.user.name,
                               f"Flow trigger of {flow_id} {verb}.")
     return redirect(page_url("triggers"), "success", f"Trigger of {call.project.name}.{flow_id} {verb}.")
 
@@ -49,7 +48,7 @@ def set_paused(call: Call) -> Response:
 def locate_instance(call: Call) -> Target | Response:
     instance_id = call.params.required("instance")
     row = call.scheduler.triggers.store.triggers.instance(instance_id)
-    project = None if row is None else project_queries.get_project(call.store, project_id=row.project_id,
+    project = None if row is None else call.store.projects.get(project_id=row.project_id,
                                                                      active_only=False)
     if row is None or project is None:
         return error_page(call, 404, "No such trigger instance", f"Trigger instance {instance_id} does not exist.")

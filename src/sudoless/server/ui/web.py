@@ -37,7 +37,6 @@ from sudoless.server.dispatch import Call, Route, Services, Servlet, Target, ans
 from sudoless.server.headers import SECURITY_HEADERS
 from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
 from sudoless.server.ui.layout import Layout
-from sudoless.store import projects as project_queries
 from sudoless.store.status import Status
 
 __all__ = ["Ui", "api_permission", "data", "endpoint", "error_page", "format_duration", "locate_execution",
@@ -186,7 +185,7 @@ def api_permission(servlet: Servlet, key: str) -> Permission:
 
 def locate_project(call: Call) -> Target | Response:
     name = call.params.required("project")
-    project = project_queries.get_project(call.store, name=name)
+    project = call.store.projects.get(name=name)
     if project is None:
         return error_page(call, 404, "No such project", f"Project {name} does not exist (or was deleted).")
     return Target(project=project)
@@ -195,10 +194,10 @@ def locate_project(call: Call) -> Target | Response:
 def locate_execution(call: Call) -> Target | Response:
     exec_id = call.params.integer("execid")
     try:
-        record = call.store.execution(exec_id)
+        record = call.store.executions.get(exec_id)
     except NotFoundError:
         return error_page(call, 404, "No such execution", f"Execution {exec_id} does not exist.")
-    project = project_queries.get_project(call.store, project_id=record.project_id, active_only=False)
+    project = call.store.projects.get(project_id=record.project_id, active_only=False)
     if project is None:
         return error_page(call, 404, "No such project", f"The project of execution {exec_id} is gone.")
     return Target(project=project, execution=record)
@@ -210,7 +209,7 @@ def locate_schedule(call: Call) -> Target | Response:
         schedule = call.scheduler.get(schedule_id)
     except NotFoundError:
         return error_page(call, 404, "No such schedule", f"Schedule {schedule_id} does not exist.")
-    project = project_queries.get_project(call.store, project_id=schedule.project_id)
+    project = call.store.projects.get(project_id=schedule.project_id)
     if project is None:
         return error_page(call, 404, "No such project", f"The project of schedule {schedule_id} is gone.")
     return Target(project=project, schedule=schedule)

@@ -1,0 +1,365 @@
+"""The ``executions`` table: queueing a flow run, claiming it, its state and control requests, and the
+history lists the API and the web UI page through.
+
+Reached as ``store.executions``. Every list is a single indexed statement (``ix_executions_flow`` on
+project, flow and submit time; ``ix_executions_status``; the primary key for newest-first paging), so a
+page stays fast with tens of thousands of executions.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from sudoless.errors import NotFoundError, StateError
+from sudoless.store import tables as t
+from sudoless.store.engine import inserted_id
+from sudoless.store.rows import status, values
+from sudoless.store.status import TERMINAL_FLOW, Status
+
+if TYPE_CHECKING:
+    from sudoless.store import Store
+
+__all__ = ["ExecutionQueries", "ExecutionRecord", "History", "HistoryFilter", "execution_records"]
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """One row of ``executions``, ``options`` decoded from JSON."""
+
+    id: int
+    project_id: int
+    project_name: str
+    version: int
+    flow_id: str
+    status: Status
+    submit_user: str
+    submit_time: int
+    start_time: int
+    end_time: int
+    update_time: int
+    source: str
+    options: dict[str, Any]
+    executor_id: int | None
+    control: str
+    restarted_from: int | None
+
+    def duration(self, now: int) -> int:
+        """Milliseconds run so far (to now while running); -1 before it started."""
+        if self.start_time < 0:
+            return -1
+        return (self.end_time if self.end_time >= 0 else now) - self.start_time
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """What the executions page filters on; empty values filter nothing. Times are epoch ms on submit."""
+
+    project_ids: Sequence[int] | None = None  # None: every project (an admin); []: none visible
+    flow: str = ""
+    statuses: Sequence[Status] = ()
+    user: str = ""
+    since: int | None = None
+    until: int | None = None
+    #: Azkaban's history search: parts of the project name, flow id or submitter (any case), and a term that
+    #: any of the three may contain (its quick search)
+    project_contains: str = ""
+    flow_contains: str = ""
+    user_contains: str = ""
+    term: str = ""
+
+
+@dataclass(frozen=True)
+class History:
+    runs: list[ExecutionRecord]
+    total: int
+
+
+_COLUMNS = tuple(t.executions.c.keys())
+
+# Statements of the HTTP API's read path, built once: building a Core select costs several times more than
+# running it on SQLite (measured: 0.4 ms against 0.08 ms for one execution row).
+_EXECUTION = sa.select(t.executions).where(t.executions.c.id == sa.bindparam("exec_id"))
+_COUNT = sa.select(sa.func.count()).select_from(t.executions).where(
+    t.executions.c.project_id == sa.bindparam("project_id"))
+_COUNT_FLOW = _COUNT.where(t.executions.c.flow_id == sa.bindparam("flow_id"))
+
+
+def execution_records(rows: Sequence[Any]) -> list[ExecutionRecord]:
+    """Rows holding every ``executions`` column (more may follow) as records."""
+    return [ExecutionRecord(
+        id=v["id"], project_id=v["project_id"], project_name=v["project_name"], version=v["version"],
+        flow_id=v["flow_id"], status=status(v["status"]), submit_user=v["submit_user"],
+        submit_time=v["submit_time"], start_time=v["start_time"], end_time=v["end_time"],
+        update_time=v["update_time"], source=v["source"], options=json.loads(v["options"]),
+        executor_id=v["executor_id"], control=v["control"], restarted_from=v["restarted_from"])
+        for v in values(rows, _COLUMNS)]
+
+
+class ExecutionQueries:
+    """Queries on ``executions`` of one :class:`~sudoless.store.Store`; each is one short transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- the run's life ---------------------------------------------------------------------------------
+
+    def submit(self, project_id: int, project_name: str, version: int, flow_id: str,
+               nodes: Sequence[dict[str, Any]], options: dict[str, Any], user: str, source: str = "adhoc",
+               restarted_from: int | None = None,
+               admit: Callable[[list[ExecutionRecord]], dict[str, Any]] | None = None) -> int:
+        """Queue an execution (PREPARING) with its node rows (READY or DISABLED, attempt 0).
+
+        ``admit`` sees the flow's unfinished executions inside the inserting transaction, with the project
+        row locked, so two concurrent submissions cannot both pass a "not already running" check; it
+        raises to refuse, or returns the options to store.
+        """
+        store = self.store
+        now = store.clock()
+        with store.write() as conn:
+            if admit is not None:
+                lock = sa.select(t.projects.c.id).where(t.projects.c.id == project_id)
+                conn.execute(lock if store.dialect == "sqlite" else lock.with_for_update())
+                e = t.executions
+                running = conn.execute(sa.select(e).where(
+                    e.c.project_id == project_id, e.c.flow_id == flow_id,
+                    e.c.status.not_in([s.value for s in TERMINAL_FLOW])).order_by(e.c.id.desc())).all()
+                options = admit(execution_records(running))
+            result = conn.execute(t.executions.insert().values(
+                project_id=project_id, project_name=project_name, version=version, flow_id=flow_id,
+                status=Status.PREPARING.value, submit_user=user, submit_time=now, start_time=-1, end_time=-1,
+                update_time=now, source=source, options=json.dumps(options), executor_id=None, control="",
+                priority=int(options.get("priority", 5)), restarted_from=restarted_from))
+            exec_id = inserted_id(result)
+            if nodes:
+                conn.execute(t.job_runs.insert(), [
+                    {"exec_id": exec_id, "nested_id": n["nested_id"], "attempt": 0, "type": n["type"],
+                     "status": n["status"], "start_time": -1, "end_time": -1, "update_time": now,
+                     "parents": json.dumps(n["parents"]), "condition": n.get("condition"),
+                     "pid": None, "host": None, "input_props": None, "output_props": None}
+                    for n in nodes])
+        return exec_id
+
+    def claim(self, executor_id: int, exec_id: int | None = None) -> int | None:
+        """Take one queued execution for ``executor_id`` (the oldest, or ``exec_id``); None if none is free.
+
+        Candidates are read without locks; each is then locked alone with ``FOR UPDATE SKIP LOCKED`` on
+        MySQL/MariaDB and PostgreSQL (locking the ordered range instead would make InnoDB lock every
+        queued row, and a second executor would see none), so concurrent executors pass over each
+        other's rows instead of waiting. On SQLite the write transaction itself is exclusive. The
+        conditional UPDATE is a second guard either way.
+        """
+        store = self.store
+        e = t.executions
+        queued = (e.c.status == Status.PREPARING.value, e.c.executor_id.is_(None))
+        if exec_id is not None:
+            candidates = [exec_id]
+        else:
+            with store.read() as conn:
+                candidates = list(conn.execute(sa.select(e.c.id).where(*queued).order_by(
+                    e.c.priority.desc(), e.c.id).limit(20)).scalars())
+        for candidate in candidates:
+            lock = sa.select(e.c.id).where(e.c.id == candidate, *queued)
+            if store.dialect != "sqlite":
+                lock = lock.with_for_update(skip_locked=True)
+            with store.write() as conn:
+                if conn.execute(lock).first() is None:
+                    continue
+                done = conn.execute(e.update().where(e.c.id == candidate, *queued).values(
+                    executor_id=executor_id, update_time=store.clock()))
+                if done.rowcount == 1:
+                    return int(candidate)
+        return None
+
+    def queued_count(self) -> int:
+        """Executions waiting for an executor."""
+        e = t.executions
+        with self.store.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(e).where(
+                e.c.status == Status.PREPARING.value, e.c.executor_id.is_(None))).scalar_one())
+
+    def update(self, exec_id: int, **values: Any) -> None:
+        """Set columns of one execution (a :class:`Status` as its value), stamping ``update_time``."""
+        if "status" in values and isinstance(values["status"], Status):
+            values["status"] = values["status"].value
+        values["update_time"] = self.store.clock()
+        with self.store.write() as conn:
+            conn.execute(t.executions.update().where(t.executions.c.id == exec_id).values(**values))
+
+    def request(self, exec_id: int, action: str) -> ExecutionRecord:
+        """Ask the runner of a live execution to ``cancel``, ``pause``, ``resume`` or ``retry_failed``."""
+        record = self.get(exec_id)
+        if record.status in TERMINAL_FLOW:
+            raise StateError(f"Execution {exec_id} of flow {record.flow_id} isn't running.")
+        with self.store.write() as conn:
+            conn.execute(t.executions.update().where(t.executions.c.id == exec_id).values(control=action))
+        return record
+
+    def take_control(self, exec_id: int) -> str:
+        """Read and clear the pending control request of an execution."""
+        with self.store.write() as conn:
+            row = conn.execute(sa.select(t.executions.c.control).where(t.executions.c.id == exec_id)).first()
+            if row is None or not row.control:
+                return ""
+            conn.execute(t.executions.update().where(t.executions.c.id == exec_id).values(control=""))
+            return str(row.control)
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def get(self, exec_id: int) -> ExecutionRecord:
+        with self.store.read() as conn:
+            row = conn.execute(_EXECUTION, {"exec_id": exec_id}).first()
+        if row is None:
+            raise NotFoundError(f"Cannot find execution '{exec_id}'")
+        return execution_records([row])[0]
+
+    def latest(self, project_id: int | None = None, flow_id: str | None = None,
+               statuses: Sequence[Status] | None = None, limit: int = 100,
+               offset: int = 0) -> list[ExecutionRecord]:
+        """Executions newest first, filtered on what is given."""
+        query = _list_query(project_id is not None, flow_id is not None, bool(statuses))
+        params = {"project_id": project_id, "flow_id": flow_id, "limit": limit, "offset": offset,
+                  "statuses": [s.value for s in statuses or ()]}
+        with self.store.read() as conn:
+            return execution_records(conn.execute(query, params).all())
+
+    def find(self, project_ids: Sequence[int] | None = None, flow_id: str | None = None,
+             statuses: Sequence[Status] | None = None, submit_user: str | None = None,
+             submitted_after: int | None = None, submitted_before: int | None = None,
+             limit: int = 100, offset: int = 0) -> tuple[list[ExecutionRecord], int]:
+        """One page of executions matching every filter given, newest first, and the number that match.
+
+        ``project_ids`` None means any project; an empty list matches nothing (a caller who may read no
+        project). Submission times are epoch ms, ``submitted_after`` inclusive, ``submitted_before`` exclusive.
+        """
+        e = t.executions
+        where: list[sa.ColumnElement[bool]] = []
+        if project_ids is not None:
+            if not project_ids:
+                return [], 0
+            where.append(e.c.project_id.in_(list(project_ids)))
+        if flow_id is not None:
+            where.append(e.c.flow_id == flow_id)
+        if statuses:
+            where.append(e.c.status.in_([s.value for s in statuses]))
+        if submit_user is not None:
+            where.append(e.c.submit_user == submit_user)
+        if submitted_after is not None:
+            where.append(e.c.submit_time >= submitted_after)
+        if submitted_before is not None:
+            where.append(e.c.submit_time < submitted_before)
+        page = sa.select(e).where(*where).order_by(e.c.id.desc()).limit(max(limit, 0)).offset(max(offset, 0))
+        with self.store.read() as conn:
+            rows = conn.execute(page).all()
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(e).where(*where)).scalar_one())
+        return execution_records(rows), total
+
+    def history(self, wanted: HistoryFilter, limit: int, offset: int) -> History:
+        """One page of the executions page, newest first, and how many match in all."""
+        query = _where(sa.select(t.executions), wanted).order_by(t.executions.c.id.desc()).limit(limit).offset(offset)
+        count = _where(sa.select(sa.func.count()).select_from(t.executions), wanted)
+        with self.store.read() as conn:
+            runs = execution_records(conn.execute(query).all())
+            total = int(conn.execute(count).scalar_one())
+        return History(runs, total)
+
+    def recent(self, project_id: int, flow_id: str, limit: int = 50) -> list[ExecutionRecord]:
+        """The latest ``limit`` executions of a flow, newest first (the ``ix_executions_flow`` index)."""
+        e = t.executions.c
+        query = sa.select(t.executions).where(e.project_id == project_id, e.flow_id == flow_id).order_by(
+            e.submit_time.desc(), e.id.desc()).limit(limit)
+        with self.store.read() as conn:
+            return execution_records(conn.execute(query).all())
+
+    def outcomes(self, project_id: int) -> dict[str, dict[Status, int]]:
+        """Per flow of a project: how many executions ended (or stand) in each status."""
+        e = t.executions.c
+        query = sa.select(e.flow_id, e.status, sa.func.count()).where(e.project_id == project_id).group_by(
+            e.flow_id, e.status)
+        out: dict[str, dict[Status, int]] = {}
+        with self.store.read() as conn:
+            for flow_id, stored, count in conn.execute(query):
+                out.setdefault(flow_id, {})[Status(stored)] = int(count)
+        return out
+
+    def last_per_flow(self, project_id: int) -> dict[str, ExecutionRecord]:
+        """The newest execution of each flow of a project."""
+        e = t.executions.c
+        newest = sa.select(sa.func.max(e.id)).where(e.project_id == project_id).group_by(e.flow_id)
+        query = sa.select(t.executions).where(e.id.in_(newest.scalar_subquery()))
+        with self.store.read() as conn:
+            return {record.flow_id: record for record in execution_records(conn.execute(query).all())}
+
+    def last(self, project_id: int, flow_id: str) -> ExecutionRecord | None:
+        """The newest execution of a flow, if it ever ran."""
+        found = self.recent(project_id, flow_id, 1)
+        return found[0] if found else None
+
+    def running(self, limit: int = 100) -> list[ExecutionRecord]:
+        """Executions not yet over, newest first (the ``ix_executions_status`` index)."""
+        e = t.executions.c
+        query = sa.select(t.executions).where(e.status.not_in([s.value for s in TERMINAL_FLOW])).order_by(
+            e.id.desc()).limit(limit)
+        with self.store.read() as conn:
+            return execution_records(conn.execute(query).all())
+
+    def running_ids(self, project_id: int, flow_id: str) -> list[int]:
+        """Executions of a flow that have not finished (Azkaban's "running": any non-terminal status)."""
+        e = t.executions
+        query = sa.select(e.c.id).where(
+            e.c.project_id == project_id, e.c.flow_id == flow_id,
+            e.c.status.not_in([s.value for s in TERMINAL_FLOW])).order_by(e.c.id)
+        with self.store.read() as conn:
+            return [int(x) for x in conn.execute(query).scalars()]
+
+    def count(self, project_id: int, flow_id: str | None = None) -> int:
+        query = _COUNT if flow_id is None else _COUNT_FLOW
+        with self.store.read() as conn:
+            return int(conn.execute(query, {"project_id": project_id, "flow_id": flow_id}).scalar_one())
+
+
+@functools.lru_cache(maxsize=8)
+def _list_query(by_project: bool, by_flow: bool, by_status: bool) -> sa.Select[Any]:
+    """Executions newest first, filtered on the columns asked for; page bounds are parameters too."""
+    e = t.executions
+    query = sa.select(e).order_by(e.c.id.desc()).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+    if by_project:
+        query = query.where(e.c.project_id == sa.bindparam("project_id"))
+    if by_flow:
+        query = query.where(e.c.flow_id == sa.bindparam("flow_id"))
+    if by_status:
+        query = query.where(e.c.status.in_(sa.bindparam("statuses", expanding=True)))
+    return query
+
+
+def _where(query: sa.Select[Any], wanted: HistoryFilter) -> sa.Select[Any]:
+    e = t.executions.c
+    if wanted.project_ids is not None:
+        query = query.where(e.project_id.in_(list(wanted.project_ids)) if wanted.project_ids else sa.false())
+    if wanted.flow:
+        query = query.where(e.flow_id == wanted.flow)
+    if wanted.statuses:
+        query = query.where(e.status.in_([s.value for s in wanted.statuses]))
+    if wanted.user:
+        query = query.where(e.submit_user == wanted.user)
+    if wanted.since is not None:
+        query = query.where(e.submit_time >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(e.submit_time < wanted.until)
+    for column, part in ((e.project_name, wanted.project_contains), (e.flow_id, wanted.flow_contains),
+                         (e.submit_user, wanted.user_contains)):
+        if part:
+            query = query.where(_contains(column, part))
+    if wanted.term:
+        query = query.where(sa.or_(*(_contains(c, wanted.term) for c in (e.project_name, e.flow_id, e.submit_user))))
+    return query
+
+
+def _contains(column: Any, part: str) -> sa.ColumnElement[bool]:
+    """``column`` holds ``part``, case aside; ``%`` and ``_`` in it are literal."""
+    return sa.func.lower(column).contains(part.lower(), autoescape=True)

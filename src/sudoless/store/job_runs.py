@@ -1,0 +1,135 @@
+"""The ``job_runs`` table: one row per attempt of each node of an execution, written by the runner.
+
+Reached as ``store.job_runs``. The runner's updates are its hot path: they go through cached textual
+statements, and a pass of its loop writes its node changes and log chunks in one transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sudoless.errors import NotFoundError
+from sudoless.store import tables as t
+from sudoless.store.logs import insert_chunk
+from sudoless.store.rows import status, values
+from sudoless.store.status import Status
+
+if TYPE_CHECKING:
+    from sudoless.store import Store
+
+__all__ = ["JobRunQueries", "JobRunRecord"]
+
+
+@dataclass(frozen=True)
+class JobRunRecord:
+    """One row of ``job_runs``: an attempt of a node, ``parents`` and ``output_props`` decoded from JSON."""
+
+    exec_id: int
+    nested_id: str
+    attempt: int
+    type: str
+    status: Status
+    start_time: int
+    end_time: int
+    update_time: int
+    parents: list[str]
+    condition: str | None
+    pid: int | None
+    host: str | None
+    output_props: dict[str, str] | None
+
+
+_COLUMNS = tuple(t.job_runs.c.keys())
+_JOB_RUNS = sa.select(t.job_runs).where(t.job_runs.c.exec_id == sa.bindparam("exec_id")).order_by(
+    t.job_runs.c.nested_id, t.job_runs.c.attempt)
+_JOB_RUNS_SINCE = _JOB_RUNS.where(t.job_runs.c.update_time > sa.bindparam("since"))
+
+
+class JobRunQueries:
+    """Queries on ``job_runs`` of one :class:`~sudoless.store.Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def of(self, exec_id: int, since: int = -1) -> list[JobRunRecord]:
+        """Every attempt of every node, oldest attempt first; ``since`` keeps rows updated after it."""
+        query = _JOB_RUNS_SINCE if since >= 0 else _JOB_RUNS
+        with self.store.read() as conn:
+            rows = conn.execute(query, {"exec_id": exec_id, "since": since}).all()
+        return _records(rows)
+
+    def update(self, exec_id: int, nested_id: str, attempt: int, **values: Any) -> None:
+        """Update one attempt's row, inserting it first when this is a new attempt."""
+        with self.store.write() as conn:
+            self._update(conn, exec_id, nested_id, attempt, values)
+
+    def update_many(self, exec_id: int, changes: Sequence[tuple[str, int, dict[str, Any]]],
+                    logs: Sequence[tuple[str, int, int, bytes]] = ()) -> None:
+        """Node updates, in order, and log chunks ``(name, attempt, offset, data)``, in one transaction.
+
+        The runner gathers what one pass of its loop changed and writes it here, so a burst of changes
+        (a branch cancelled, a job ending and the next starting) costs one commit.
+        """
+        if not changes and not logs:
+            return
+        with self.store.write() as conn:
+            for name, attempt, offset, data in logs:
+                insert_chunk(conn, exec_id, name, attempt, offset, data)
+            for nested_id, attempt, values in changes:
+                self._update(conn, exec_id, nested_id, attempt, dict(values))
+
+    def _update(self, conn: Connection, exec_id: int, nested_id: str, attempt: int, values: dict[str, Any]) -> None:
+        values = _job_values(values)
+        values["update_time"] = self.store.clock()
+        # The runner's hot path: a cached textual UPDATE per column set costs a tenth of building a Core
+        # statement each time (measured: 0.1 ms against 1 ms per job on SQLite), still fully parameterised.
+        done = conn.execute(_job_update(tuple(sorted(values))),
+                            {**values, "k_exec": exec_id, "k_nested": nested_id, "k_attempt": attempt})
+        if done.rowcount == 0:
+            base = conn.execute(sa.select(t.job_runs).where(
+                t.job_runs.c.exec_id == exec_id, t.job_runs.c.nested_id == nested_id
+            ).order_by(t.job_runs.c.attempt.desc()).limit(1)).first()
+            if base is None:
+                raise NotFoundError(f"Job {nested_id} doesn't exist in {exec_id}")
+            row = {"exec_id": exec_id, "nested_id": nested_id, "attempt": attempt, "type": base.type,
+                   "parents": base.parents, "condition": base.condition, "start_time": -1,
+                   "end_time": -1, "status": Status.READY.value}
+            row.update(values)
+            conn.execute(t.job_runs.insert().values(**row))
+
+
+@functools.lru_cache(maxsize=64)
+def _job_update(columns: tuple[str, ...]) -> sa.TextClause:
+    known = {"type", "status", "start_time", "end_time", "update_time", "pid", "host", "input_props",
+             "output_props"}
+    if not set(columns) <= known:
+        raise ValueError(f"unknown job_runs columns: {sorted(set(columns) - known)}")
+    assignments = ", ".join(f"{c} = :{c}" for c in columns)
+    return sa.text(f"UPDATE job_runs SET {assignments} "
+                   "WHERE exec_id = :k_exec AND nested_id = :k_nested AND attempt = :k_attempt")
+
+
+def _job_values(given: dict[str, Any]) -> dict[str, Any]:
+    out = dict(given)
+    if isinstance(out.get("status"), Status):
+        out["status"] = out["status"].value
+    for key in ("output_props", "input_props"):
+        if key in out and out[key] is not None and not isinstance(out[key], str):
+            out[key] = json.dumps(out[key])
+    return out
+
+
+def _records(rows: Sequence[Any]) -> list[JobRunRecord]:
+    return [JobRunRecord(
+        exec_id=v["exec_id"], nested_id=v["nested_id"], attempt=v["attempt"], type=v["type"],
+        status=status(v["status"]), start_time=v["start_time"], end_time=v["end_time"],
+        update_time=v["update_time"], parents=json.loads(v["parents"]), condition=v["condition"], pid=v["pid"],
+        host=v["host"], output_props=json.loads(v["output_props"]) if v["output_props"] else None)
+        for v in values(rows, _COLUMNS)]
