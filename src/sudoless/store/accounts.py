@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sudoless.store import Store
 from sudoless.store import tables as t
+
+if TYPE_CHECKING:
+    from sudoless.store import Store
 
 __all__ = ["AccountQueries", "Definitions", "UserRecord", "definitions_of", "user_record"]
 

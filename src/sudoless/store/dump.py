@@ -18,12 +18,14 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from sudoless.store import Store
 from sudoless.store import tables as t
+
+if TYPE_CHECKING:
+    from sudoless.store import Store
 
 #: rows are written back in statements of at most this many rows and about this many bytes, which stays
 #: well below MySQL's smallest max_allowed_packet (4 MiB) for the chunk tables.

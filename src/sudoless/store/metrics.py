@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from sudoless.store import Store
 from sudoless.store import tables as t
 from sudoless.store.status import Status
+
+if TYPE_CHECKING:
+    from sudoless.store import Store
 
 __all__ = ["Finished", "LIVE", "MetricQueries"]
 

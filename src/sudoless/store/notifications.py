@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from sudoless.store import Store
 from sudoless.store import tables as t
 from sudoless.store.engine import inserted_id
+
+if TYPE_CHECKING:
+    from sudoless.store import Store
 
 __all__ = ["AttemptRecord", "NewNotification", "NotificationQueries", "NotificationRecord"]
 

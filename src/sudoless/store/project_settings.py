@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from sudoless.store import Store
 from sudoless.store import tables as t
 from sudoless.store.accounts import _upsert
+
+if TYPE_CHECKING:
+    from sudoless.store import Store
 
 __all__ = ["FlowLock", "ProjectSettingQueries", "SandboxGrants"]
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from sudoless.store import Store
 from sudoless.store import tables as t
 from sudoless.store.accounts import Definitions, UserRecord, definitions_of, user_record
+
+if TYPE_CHECKING:
+    from sudoless.store import Store
 
 __all__ = ["TokenRecord", "TokenQueries"]
 
