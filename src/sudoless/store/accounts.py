@@ -204,7 +204,7 @@ class AccountQueries:
         """Projects with a grant row naming ``user`` or one of ``groups``: the only projects a user without
         a global READ could read. A candidate list, not a decision: each is then checked by Accounts."""
         c = t.permissions.c
-        named = sa.and_(c.name == user, c.is_group.is_(False))
+        named: sa.ColumnElement[bool] = sa.and_(c.name == user, c.is_group.is_(False))
         if groups:
             named = sa.or_(named, sa.and_(c.name.in_(list(groups)), c.is_group.is_(True)))
         with self.store.read() as conn:
