@@ -1,0 +1,68 @@
+"""The application database is a package of its own, below flows, accounts and the server: it imports none of
+them, it is reached one way (a query class per noun on the Store), and a project is created one way."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import sudoless
+from sudoless.store import Store
+
+SRC = Path(sudoless.__file__).parent
+ABOVE = ("sudoless.flows", "sudoless.accounts", "sudoless.server", "sudoless.cli")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every absolute module an import statement in ``path`` names, those inside functions and
+    ``TYPE_CHECKING`` blocks included."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_store_imports_nothing_of_the_packages_built_on_it() -> None:
+    files = sorted((SRC / "store").rglob("*.py"))
+    assert len(files) > 10
+    offenders = [f"{path.relative_to(SRC)}: {name}" for path in files for name in sorted(imported_modules(path))
+                 if any(name == top or name.startswith(top + ".") for top in ABOVE)]
+    assert offenders == []
+
+
+def test_store_has_one_access_shape(sqlite_store: Store) -> None:
+    """Store itself only opens transactions; everything else is a query class, one per noun, whose
+    module is named after the attribute."""
+    own = {name for name in vars(Store) if not name.startswith("_")}
+    queries = {name for name in own if type(getattr(sqlite_store, name)).__name__.endswith("Queries")}
+    assert own - queries == {"close", "read", "write", "ping", "database_up"}
+    assert {"projects", "executions", "job_runs", "logs", "schedules", "accounts", "project_settings",
+            "tokens", "triggers", "notifications"} <= queries
+    for name in queries:
+        assert type(getattr(sqlite_store, name)).__module__ == f"sudoless.store.{name}"
+
+
+def test_a_project_is_created_one_way_whatever_the_caller(sqlite_store: Store) -> None:
+    """An upload of a new name (``id_of`` with ``create_as``) and the API's create write the same rows."""
+    made = sqlite_store.projects.create("by-api", "d", "alice")
+    uploaded = sqlite_store.projects.id_of("by-upload", create_as="alice", description="d")
+    assert sqlite_store.projects.id_of("by-upload") == uploaded
+    events = [sqlite_store.projects.events(project_id) for project_id in (made, uploaded)]
+    assert [[(e.type, e.user, e.message) for e in log] for log in events] == [
+        [("CREATED", "alice", "Project created.")]] * 2
+    assert sqlite_store.project_settings.proxy_users(made) == sqlite_store.project_settings.proxy_users(uploaded)
+
+
+def test_log_range_reads_across_chunks(sqlite_store: Store) -> None:
+    """The one read path returns exactly the bytes asked for, whichever chunks hold them."""
+    project_id = sqlite_store.projects.id_of("logs", create_as="alice")
+    exec_id = sqlite_store.executions.submit(project_id, "logs", 0, "f", [], {}, "alice")
+    data = b"".join(bytes([65 + i]) * 10 for i in range(5))
+    for start in range(0, len(data), 10):
+        sqlite_store.logs.append(exec_id, "job", 0, start, data[start:start + 10])
+    assert sqlite_store.logs.size(exec_id, "job", 0) == len(data)
+    for offset, length in ((0, 50), (5, 10), (9, 2), (10, 10), (45, 100), (50, 5), (0, 0)):
+        assert sqlite_store.logs.read(exec_id, "job", 0, offset, length) == data[offset:offset + length]
