@@ -13,6 +13,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+
 def eventually(probe: Callable[[], T], until: Callable[[T], object] | object = bool, *, timeout: float = 20.0,
                interval: float = 0.05, what: str = "", ignoring: tuple[type[BaseException], ...] = ()) -> T:
     """Call ``probe`` until ``until(value)`` is true (or, when ``until`` is not callable, until the value equals
