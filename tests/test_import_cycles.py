@@ -13,7 +13,9 @@ exceptions, both imports that never run as part of the program's own code:
 ``from pkg import name`` is an edge to ``pkg.name`` when that is a module, to ``pkg`` otherwise. The package
 ``__init__`` a submodule import runs implicitly is not an edge: a package may re-export its submodules.
 
-Run as a script, this file prints the graph between top-level packages (``--mermaid`` for docs/architecture.md).
+The same graph folded onto the top-level packages must point one way too, the foundation modules (errors,
+settings, ...) must import no package, and docs/architecture.md must draw it as it is. Run as a script, this
+file prints that drawing (``--cycles``: the module cycles).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src"
 ROOT_PACKAGE = "sudoless"
 
-#: Cycles that are known and being removed, each as the sorted tuple of its modules. It only shrinks.
-KNOWN_CYCLES: set[tuple[str, ...]] = set()
+#: The foundation: single modules that any package may use and that import no package, only each other.
+FOUNDATION = frozenset({"errors", "config", "private", "zone", "datadir", "extras", "processes", "outbound",
+                        "cleanable"})
 
 
 def module_files(src: Path = SRC) -> dict[str, Path]:
@@ -170,14 +173,47 @@ def package_of(module: str) -> str:
 
 
 def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
-    """The module graph folded onto the top-level packages and modules of ``sudoless``."""
+    """The module graph folded onto the top-level packages and modules of ``sudoless`` (its own
+    ``__init__``, which loads its few names lazily, left out)."""
     folded: dict[str, set[str]] = {}
     for module, targets in graph.items():
+        if module == ROOT_PACKAGE:
+            continue
         edges = folded.setdefault(package_of(module), set())
-        edges.update(package_of(target) for target in targets)
+        edges.update(package_of(target) for target in targets if target != ROOT_PACKAGE)
     for package, edges in folded.items():
         edges.discard(package)
     return folded
+
+
+def reduced(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The transitive reduction of an acyclic graph: an edge a -> b is left out when a longer path leads
+    from a to b (it adds nothing to what depends on what)."""
+    def reach(start: str) -> set[str]:
+        seen: set[str] = set()
+        stack = list(graph[start])
+        while stack:
+            node = stack.pop()
+            if node not in seen:
+                seen.add(node)
+                stack.extend(graph.get(node, ()))
+        return seen
+
+    return {node: {b for b in targets if not any(b in reach(c) for c in targets - {b})}
+            for node, targets in graph.items()}
+
+
+def mermaid(graph: dict[str, set[str]]) -> str:
+    """The packages above the foundation and the arrows between them, as docs/architecture.md draws them:
+    reduced when the packages form no cycle, every arrow otherwise."""
+    above = {package: edges - FOUNDATION for package, edges in graph.items() if package not in FOUNDATION}
+    if not strongly_connected(above):
+        above = reduced(above)
+    lines = ["flowchart TD"]
+    lines += [f"  {package} --> {target}" for package in sorted(above) for target in sorted(above[package])]
+    lines += [f"  {package}" for package in sorted(above) if not above[package] and
+              not any(package in edges for edges in above.values())]
+    return "\n".join(lines) + "\n"
 
 
 # -- the tests -------------------------------------------------------------------------------------------------
@@ -209,21 +245,36 @@ def test_the_reader_finds_every_kind_of_import(tmp_path: Path) -> None:
 def test_no_import_cycle_in_src() -> None:
     graph = import_graph()
     assert len(graph) > 150, "the walker found too few modules: is src/ where it looks?"
-    components = strongly_connected(graph)
-    found = {tuple(component) for component in components}
-    new = [describe(graph, list(component)) for component in sorted(found - KNOWN_CYCLES)]
-    assert not new, "import cycles in src/ (break each by moving the shared part down a layer):\n" + "\n".join(new)
-    gone = sorted(KNOWN_CYCLES - found)
-    assert not gone, f"these cycles are gone: remove them from KNOWN_CYCLES: {gone}"
+    cycles = [describe(graph, component) for component in strongly_connected(graph)]
+    assert not cycles, "import cycles in src/ (break each by moving the shared part down a layer):\n" + \
+        "\n".join(cycles)
 
 
-def _print_packages(mermaid: bool) -> None:
+def test_the_foundation_imports_no_package() -> None:
     folded = package_graph(import_graph())
-    if mermaid:
-        print("flowchart TD")
-    for package in sorted(folded):
-        for target in sorted(folded[package]):
-            print(f"  {package} --> {target}" if mermaid else f"{package} -> {target}")
+    upward = {module: sorted(folded.get(module, set()) - FOUNDATION) for module in sorted(FOUNDATION)}
+    assert {module: up for module, up in upward.items() if up} == {}, \
+        "a foundation module imports a package: move what it needs down, or the module up"
+
+
+def test_packages_import_each_other_one_way() -> None:
+    """Between top-level packages every arrow points one way, so that each can be read knowing only
+    those below it."""
+    folded = package_graph(import_graph())
+    cycles = [describe(folded, component) for component in strongly_connected(folded)]
+    assert not cycles, "packages that import each other:\n" + "\n".join(cycles)
+
+
+def test_architecture_page_draws_the_packages_as_they_are() -> None:
+    page = (SRC.parent / "docs" / "architecture.md").read_text()
+    drawn = page.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert drawn == mermaid(package_graph(import_graph())), \
+        "docs/architecture.md draws other arrows than the code has: paste `python tests/test_import_cycles.py`"
+
+
+def test_the_reduction_keeps_only_the_longest_paths() -> None:
+    graph = {"cli": {"server", "flows", "store"}, "server": {"flows"}, "flows": {"store"}, "store": set()}
+    assert reduced(graph) == {"cli": {"server"}, "server": {"flows"}, "flows": {"store"}, "store": set()}
 
 
 if __name__ == "__main__":
@@ -232,4 +283,4 @@ if __name__ == "__main__":
         for component in strongly_connected(graph):
             print(describe(graph, component))
     else:
-        _print_packages("--mermaid" in sys.argv)
+        print(mermaid(package_graph(graph)), end="")
