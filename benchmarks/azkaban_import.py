@@ -51,14 +51,37 @@ def project_zip(project: int, version: int) -> bytes:
 
 
 def trigger(project: int, name: str) -> bytes:
-    checker = {"type": "BasicTimeChecker", "id": "BasicTimeChecker_1", "timezone": "UTC", "isRecurring": "true",
-               "skipPastChecks": "true", "period": "null", "firstCheckTime": str(T0), "cronExpression": "0 0 2 ? * *"}
-    data = {"source": "SimpleTimeTrigger", "status": "READY", "submitUser": "bench",
-            "triggerCondition": {"expression": "BasicTimeChecker_1.eval()",
-                                 "checkers": [{"type": "BasicTimeChecker", "checkerJson": checker}]},
-            "actions": [{"type": "ExecuteFlowAction", "actionJson": {
-                "projectId": str(project), "projectName": name, "flowName": "load", "submitUser": "bench",
-                "executionOptions": {"concurrentOption": "skip"}}}]}
+    checker = {
+        "type": "BasicTimeChecker",
+        "id": "BasicTimeChecker_1",
+        "timezone": "UTC",
+        "isRecurring": "true",
+        "skipPastChecks": "true",
+        "period": "null",
+        "firstCheckTime": str(T0),
+        "cronExpression": "0 0 2 ? * *",
+    }
+    data = {
+        "source": "SimpleTimeTrigger",
+        "status": "READY",
+        "submitUser": "bench",
+        "triggerCondition": {
+            "expression": "BasicTimeChecker_1.eval()",
+            "checkers": [{"type": "BasicTimeChecker", "checkerJson": checker}],
+        },
+        "actions": [
+            {
+                "type": "ExecuteFlowAction",
+                "actionJson": {
+                    "projectId": str(project),
+                    "projectName": name,
+                    "flowName": "load",
+                    "submitUser": "bench",
+                    "executionOptions": {"concurrentOption": "skip"},
+                },
+            }
+        ],
+    }
     return gzip.compress(json.dumps(data).encode())
 
 
@@ -68,24 +91,35 @@ def build(conn: sa.Connection, args: argparse.Namespace) -> None:
         if body:
             conn.exec_driver_sql(body)
     for p in range(1, args.projects + 1):
-        conn.execute(sa.text("INSERT INTO projects (id, name, active, modified_time, create_time, version, "
-                             "last_modified_by, description, enc_type) VALUES (:i, :n, 1, :t, :t, :v, 'bench', "
-                             "'generated', 2)"), {"i": p, "n": f"project{p}", "t": T0, "v": args.versions})
+        conn.execute(
+            sa.text(
+                "INSERT INTO projects (id, name, active, modified_time, create_time, version, "
+                "last_modified_by, description, enc_type) VALUES (:i, :n, 1, :t, :t, :v, 'bench', "
+                "'generated', 2)"
+            ),
+            {"i": p, "n": f"project{p}", "t": T0, "v": args.versions},
+        )
         versions, files = [], []
         for v in range(1, args.versions + 1):
             data = project_zip(p, v)
             versions.append({"p": p, "v": v, "t": T0 + v, "m": hashlib.md5(data).digest()})
             files.append({"p": p, "v": v, "f": data, "s": len(data)})
-        conn.execute(sa.text("INSERT INTO project_versions VALUES (:p, :v, :t, 'bench', 'zip', 'p.zip', :m, 1)"),
-                     versions)
+        conn.execute(
+            sa.text("INSERT INTO project_versions VALUES (:p, :v, :t, 'bench', 'zip', 'p.zip', :m, 1)"), versions
+        )
         conn.execute(sa.text("INSERT INTO project_files VALUES (:p, :v, 0, :s, :f)"), files)
-        conn.execute(sa.text("INSERT INTO project_permissions VALUES (:p, :t, 'bench', 134217728, 0)"),
-                     {"p": str(p), "t": T0})
+        conn.execute(
+            sa.text("INSERT INTO project_permissions VALUES (:p, :t, 'bench', 134217728, 0)"), {"p": str(p), "t": T0}
+        )
         conn.execute(sa.text("INSERT INTO project_events VALUES (:p, 1, :t, 'bench', 'created')"), {"p": p, "t": T0})
     if args.schedules:
-        conn.execute(sa.text("INSERT INTO triggers (trigger_source, modify_time, enc_type, data) "
-                             "VALUES ('SimpleTimeTrigger', :t, 2, :d)"),
-                     [{"t": T0, "d": trigger(p, f"project{p}")} for p in range(1, args.schedules + 1)])
+        conn.execute(
+            sa.text(
+                "INSERT INTO triggers (trigger_source, modify_time, enc_type, data) "
+                "VALUES ('SimpleTimeTrigger', :t, 2, :d)"
+            ),
+            [{"t": T0, "d": trigger(p, f"project{p}")} for p in range(1, args.schedules + 1)],
+        )
     line = b"INFO - a line of job output, as Azkaban's job logs have them\n"
     batch = 2000
     for start in range(0, args.executions, batch):
@@ -93,17 +127,32 @@ def build(conn: sa.Connection, args: argparse.Namespace) -> None:
         for e in range(start + 1, min(start + batch, args.executions) + 1):
             p = (e % args.projects) + 1
             when = T0 + e * 1000
-            nodes = [{"id": job, "type": "command", "status": "SUCCEEDED", "attempt": 0,
-                      "inNodes": [JOBS[i - 1]] if i else [], "startTime": when + i, "endTime": when + i + 1,
-                      "updateTime": when + i + 1} for i, job in enumerate(JOBS)]
+            nodes = [
+                {
+                    "id": job,
+                    "type": "command",
+                    "status": "SUCCEEDED",
+                    "attempt": 0,
+                    "inNodes": [JOBS[i - 1]] if i else [],
+                    "startTime": when + i,
+                    "endTime": when + i + 1,
+                    "updateTime": when + i + 1,
+                }
+                for i, job in enumerate(JOBS)
+            ]
             data = {"flowId": "load", "status": "SUCCEEDED", "executionOptions": {}, "nodes": nodes}
             flows.append({"e": e, "p": p, "t": when, "d": gzip.compress(json.dumps(data).encode())})
             for name in ("", *JOBS):
                 text = line * (args.log_lines if name else 2)
                 logs.append({"e": e, "n": name, "b": len(text), "l": gzip.compress(text), "t": when})
-        conn.execute(sa.text("INSERT INTO execution_flows (exec_id, project_id, version, flow_id, status, submit_user, "
-                             "submit_time, update_time, start_time, end_time, enc_type, flow_data) "
-                             "VALUES (:e, :p, 1, 'load', 50, 'bench', :t, :t, :t, :t, 2, :d)"), flows)
+        conn.execute(
+            sa.text(
+                "INSERT INTO execution_flows (exec_id, project_id, version, flow_id, status, submit_user, "
+                "submit_time, update_time, start_time, end_time, enc_type, flow_data) "
+                "VALUES (:e, :p, 1, 'load', 50, 'bench', :t, :t, :t, :t, 2, :d)"
+            ),
+            flows,
+        )
         conn.execute(sa.text("INSERT INTO execution_logs VALUES (:e, :n, 0, 2, 0, :b, :l, :t)"), logs)
 
 
@@ -131,8 +180,16 @@ def main() -> None:
             env = {**os.environ, "SUDOLESS_HOME": home}
             env.pop("SUDOLESS_DB", None)
             source = url.set(drivername="mysql").render_as_string(hide_password=False)
-            command = [str(Path(sys.executable).with_name("sudoless")), "azkaban", "import", "--from", source,
-                       "--db", f"sqlite:///{home}/sudoless.db", "--json"]
+            command = [
+                str(Path(sys.executable).with_name("sudoless")),
+                "azkaban",
+                "import",
+                "--from",
+                source,
+                "--db",
+                f"sqlite:///{home}/sudoless.db",
+                "--json",
+            ]
             started = time.perf_counter()
             result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
             seconds = time.perf_counter() - started
@@ -144,13 +201,29 @@ def main() -> None:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
         admin.dispose()
     max_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    figures = {"projects": args.projects, "versions_per_project": args.versions, "schedules": args.schedules,
-               "executions": args.executions, "build_seconds": round(built, 1), "import_seconds": round(seconds, 1),
-               "executions_per_second": round(args.executions / seconds), "import_max_rss_mb": round(max_rss_mb),
-               "imported": report["imported"], "when": datetime.now(UTC).isoformat(timespec="seconds")}
+    figures = {
+        "projects": args.projects,
+        "versions_per_project": args.versions,
+        "schedules": args.schedules,
+        "executions": args.executions,
+        "build_seconds": round(built, 1),
+        "import_seconds": round(seconds, 1),
+        "executions_per_second": round(args.executions / seconds),
+        "import_max_rss_mb": round(max_rss_mb),
+        "imported": report["imported"],
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     print(f"{'what':<28}{'value':>14}")
-    for key in ("projects", "versions_per_project", "schedules", "executions", "build_seconds", "import_seconds",
-                "executions_per_second", "import_max_rss_mb"):
+    for key in (
+        "projects",
+        "versions_per_project",
+        "schedules",
+        "executions",
+        "build_seconds",
+        "import_seconds",
+        "executions_per_second",
+        "import_max_rss_mb",
+    ):
         print(f"{key:<28}{figures[key]:>14}")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")

@@ -83,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
                     upload = min(upload, time.perf_counter() - start)
                     store.close()
                 n = len(edges)
-                print(f"{shape:<8} {n:>6} {load:>15.3f} {load / n * 1e6:>7.0f} {upload:>9.3f} {upload / n * 1e6:>7.0f}",
-                      flush=True)
+                print(
+                    f"{shape:<8} {n:>6} {load:>15.3f} {load / n * 1e6:>7.0f} {upload:>9.3f} {upload / n * 1e6:>7.0f}",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0

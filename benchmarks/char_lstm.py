@@ -63,29 +63,51 @@ def main() -> None:
             self.steps += 1
             if self.steps % args.eval_every == 0:
                 val = self.model.evaluate(self.x, self.y)["loss"]
-                point = {"step": self.steps, "train_loss": logs["loss"], "val_loss_subset": val,
-                         "seconds": round(time.perf_counter() - started, 1)}
+                point = {
+                    "step": self.steps,
+                    "train_loss": logs["loss"],
+                    "val_loss_subset": val,
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
                 curve.append(point)
                 print(json.dumps(point), flush=True)
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-            point = {"epoch": epoch + 1, "step": self.steps, **{k: float(v) for k, v in logs.items()},
-                     "seconds": round(time.perf_counter() - started, 1)}
+            point = {
+                "epoch": epoch + 1,
+                "step": self.steps,
+                **{k: float(v) for k, v in logs.items()},
+                "seconds": round(time.perf_counter() - started, 1),
+            }
             curve.append(point)
             print(json.dumps(point), flush=True)
 
     result = train_run(config, output=args.output, epochs=args.epochs, verbose=0, callbacks=(Probe(),))
     val = result.metrics.get("val_loss")
-    document = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "config": str(args.config),
-                "threads": args.threads, "load_average_end": os.getloadavg(), "target_val_loss": TARGET,
-                "final_val_loss": val, "meets_target": val is not None and val <= TARGET,
-                "best_val_loss": min((p.get("val_loss", np.inf) for p in curve), default=None),
-                "epochs": result.epochs, "parameters": result.parameters, "seconds": round(result.seconds, 1),
-                "metrics": result.metrics, "curve": curve, "sample": result.sample, "output": str(result.output)}
+    document = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config": str(args.config),
+        "threads": args.threads,
+        "load_average_end": os.getloadavg(),
+        "target_val_loss": TARGET,
+        "final_val_loss": val,
+        "meets_target": val is not None and val <= TARGET,
+        "best_val_loss": min((p.get("val_loss", np.inf) for p in curve), default=None),
+        "epochs": result.epochs,
+        "parameters": result.parameters,
+        "seconds": round(result.seconds, 1),
+        "metrics": result.metrics,
+        "curve": curve,
+        "sample": result.sample,
+        "output": str(result.output),
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(document, indent=2))
-    print(f"final validation loss {val:.4f} nats/char (target <= {TARGET}); {result.seconds / 60:.1f} min; "
-          f"wrote {RESULTS.relative_to(HERE.parent)}", file=sys.stderr)
+    print(
+        f"final validation loss {val:.4f} nats/char (target <= {TARGET}); {result.seconds / 60:.1f} min; "
+        f"wrote {RESULTS.relative_to(HERE.parent)}",
+        file=sys.stderr,
+    )
     print(result.sample or "", file=sys.stderr)
 
 

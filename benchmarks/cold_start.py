@@ -68,15 +68,34 @@ def main(argv: list[str] | None = None) -> int:
         cli = [sys.executable, "-c", RUN_CLI]
         home = scratch / f"home-{label}"
         cases[f"{label}: help"] = (cli + ["--help"], {**env, "SUDOLESS_HOME": str(scratch / "help")}, None)
-        cases[f"{label}: run (new home)"] = (cli + ["flow", "run", str(project), "--json"],
-                                             {**env, "SUDOLESS_HOME": str(home) + "-new"}, str(home) + "-new")
-        cases[f"{label}: run (existing home)"] = (cli + ["flow", "run", str(project), "--json"],
-                                                  {**env, "SUDOLESS_HOME": str(home)}, None)
+        cases[f"{label}: run (new home)"] = (
+            cli + ["flow", "run", str(project), "--json"],
+            {**env, "SUDOLESS_HOME": str(home) + "-new"},
+            str(home) + "-new",
+        )
+        cases[f"{label}: run (existing home)"] = (
+            cli + ["flow", "run", str(project), "--json"],
+            {**env, "SUDOLESS_HOME": str(home)},
+            None,
+        )
     if not args.skip_luigi:
         out = scratch / "luigi"
-        cases["luigi 3.8: one task"] = ([sys.executable, str(HERE / "flow_overhead.py"), "--child", "luigi",
-                                         "--dag", "single", "--jobs", "1", "--out", str(out)],
-                                        {**base, "LUIGI_CONFIG_PATH": str(scratch / "luigi.cfg")}, str(out))
+        cases["luigi 3.8: one task"] = (
+            [
+                sys.executable,
+                str(HERE / "flow_overhead.py"),
+                "--child",
+                "luigi",
+                "--dag",
+                "single",
+                "--jobs",
+                "1",
+                "--out",
+                str(out),
+            ],
+            {**base, "LUIGI_CONFIG_PATH": str(scratch / "luigi.cfg")},
+            str(out),
+        )
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     try:
         for _ in range(args.rounds + 1):  # the first round warms the page cache and is dropped

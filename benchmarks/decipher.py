@@ -136,8 +136,9 @@ def homophonic_cases(texts: list[str], count: int, seed: int, letters: int = 400
         ciphertext = encipher_homophonic(plain, key, np_rng)
         symbols = SymbolText.read(ciphertext).symbols
         letter_of = {s: ALPHABET.index(p) for p, group in key.items() for s in group}
-        cases.append(Case("homophonic", letters, index, plain, ciphertext, [letter_of[s] for s in symbols],
-                          rng.randrange(2**31)))
+        cases.append(
+            Case("homophonic", letters, index, plain, ciphertext, [letter_of[s] for s in symbols], rng.randrange(2**31))
+        )
     return cases
 
 
@@ -158,14 +159,22 @@ def reference_bigrams() -> np.ndarray:
     matrix = letter_matrix(words.words)
     lengths = (matrix > 0).sum(axis=1)
     tokens = np.hstack([matrix, np.zeros((len(matrix), 1), dtype=np.int64)])
-    joint = ngrams.derive_counts(tokens, lengths + 1, probs, np.zeros((0, 2), dtype=np.int64), np.zeros(0), 2, 27,
-                                 lam=0.0)
+    joint = ngrams.derive_counts(
+        tokens, lengths + 1, probs, np.zeros((0, 2), dtype=np.int64), np.zeros(0), 2, 27, lam=0.0
+    )
     counts = joint / joint.sum() * WAR_AND_PEACE_CHARS
     return np.log(counts + 1).reshape(27, 27)
 
 
-def chen_rosenthal(ciphertext: str, table: np.ndarray, seed: int, budget: float, power: float = 0.25,
-                   repetitions: int = 10, iterations: int = 10_000) -> tuple[np.ndarray, float]:
+def chen_rosenthal(
+    ciphertext: str,
+    table: np.ndarray,
+    seed: int,
+    budget: float,
+    power: float = 0.25,
+    repetitions: int = 10,
+    iterations: int = 10_000,
+) -> tuple[np.ndarray, float]:
     """Best key (plain_of over 26 letters) and its bigram log-score; the repetitions run side by side."""
     codes = np.array([0 if c == " " else ord(c) - 96 for c in ciphertext], dtype=np.int64)
     counts = np.bincount(codes[codes > 0] - 1, minlength=26)
@@ -228,8 +237,7 @@ def run_case(job: tuple[str, Case, float]) -> dict[str, Any]:
     true_key = np.array(case.plain_of)
     if method == "sudoless":
         kind = CipherKind.HOMOPHONIC if case.track == "homophonic" else CipherKind.CRYPTOGRAM
-        solution = solve(case.ciphertext, _MODEL, kind=kind, time_limit=budget, seed=case.seed,
-                         clock=time.process_time)
+        solution = solve(case.ciphertext, _MODEL, kind=kind, time_limit=budget, seed=case.seed, clock=time.process_time)
         plaintext, found = solution.plaintext, solution.score
         scorer: Scorer = _problem(case.ciphertext, _MODEL, kind).full
         true_score = float(scorer.scores(true_key[None])[0])
@@ -242,11 +250,22 @@ def run_case(job: tuple[str, Case, float]) -> dict[str, Any]:
         extra = {}
     want = case.plaintext if case.track != "homophonic" else case.plaintext
     right = accuracy(plaintext, want)
-    return {"method": method, "track": case.track, "length": case.length, "index": case.index,
-            "letters": sum(c != " " for c in case.plaintext), "accuracy": right, "ok95": right >= 0.95,
-            "exact": plaintext == want, "seconds": time.monotonic() - wall, "cpu_seconds": time.process_time() - cpu,
-            "score": found, "true_score": true_score, "search_failure": bool(found < true_score - 1e-6 and right < 1),
-            **extra}
+    return {
+        "method": method,
+        "track": case.track,
+        "length": case.length,
+        "index": case.index,
+        "letters": sum(c != " " for c in case.plaintext),
+        "accuracy": right,
+        "ok95": right >= 0.95,
+        "exact": plaintext == want,
+        "seconds": time.monotonic() - wall,
+        "cpu_seconds": time.process_time() - cpu,
+        "score": found,
+        "true_score": true_score,
+        "search_failure": bool(found < true_score - 1e-6 and right < 1),
+        **extra,
+    }
 
 
 # -- reporting -----------------------------------------------------------------------------------------------
@@ -272,28 +291,42 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         low, high = wilson(ok, n)
         seconds = sorted(r["seconds"] for r in group)
         failures = [r for r in group if not r["ok95"]]
-        out.append({"track": track, "method": method, "length": length, "ciphers": n, "ok95": ok / n,
-                    "ok95_ci": [low, high], "exact": sum(r["exact"] for r in group) / n,
-                    "mean_accuracy": float(np.mean([r["accuracy"] for r in group])),
-                    "median_seconds": float(np.median(seconds)), "p90_seconds": float(np.quantile(seconds, 0.9)),
-                    "median_cpu_seconds": float(np.median([r["cpu_seconds"] for r in group])),
-                    "search_failures": sum(r["search_failure"] for r in failures),
-                    "model_failures": sum(not r["search_failure"] for r in failures),
-                    "target_ok95": TARGET_OK95.get(length) if track == "cryptogram" else 0.9})
+        out.append(
+            {
+                "track": track,
+                "method": method,
+                "length": length,
+                "ciphers": n,
+                "ok95": ok / n,
+                "ok95_ci": [low, high],
+                "exact": sum(r["exact"] for r in group) / n,
+                "mean_accuracy": float(np.mean([r["accuracy"] for r in group])),
+                "median_seconds": float(np.median(seconds)),
+                "p90_seconds": float(np.quantile(seconds, 0.9)),
+                "median_cpu_seconds": float(np.median([r["cpu_seconds"] for r in group])),
+                "search_failures": sum(r["search_failure"] for r in failures),
+                "model_failures": sum(not r["search_failure"] for r in failures),
+                "target_ok95": TARGET_OK95.get(length) if track == "cryptogram" else 0.9,
+            }
+        )
     return out
 
 
 def print_table(summary: list[dict[str, Any]]) -> None:
-    header = (f"{'track':<11} {'method':<15} {'chars':>5} {'n':>4} {'ok95':>6} {'95% CI':>13} {'exact':>6} "
-              f"{'acc':>6} {'med s':>6} {'p90 s':>6} {'cpu s':>6} {'search/model fail':>18} {'target':>7}")
+    header = (
+        f"{'track':<11} {'method':<15} {'chars':>5} {'n':>4} {'ok95':>6} {'95% CI':>13} {'exact':>6} "
+        f"{'acc':>6} {'med s':>6} {'p90 s':>6} {'cpu s':>6} {'search/model fail':>18} {'target':>7}"
+    )
     print(header)
     print("-" * len(header))
     for s in summary:
         ci = f"{s['ok95_ci'][0]:.2f}-{s['ok95_ci'][1]:.2f}"
-        print(f"{s['track']:<11} {s['method']:<15} {s['length']:>5} {s['ciphers']:>4} {s['ok95']:>6.2f} {ci:>13} "
-              f"{s['exact']:>6.2f} {s['mean_accuracy']:>6.3f} {s['median_seconds']:>6.2f} {s['p90_seconds']:>6.2f} "
-              f"{s['median_cpu_seconds']:>6.2f} {s['search_failures']:>8}/{s['model_failures']:<9} "
-              f"{s['target_ok95']:>7.2f}")
+        print(
+            f"{s['track']:<11} {s['method']:<15} {s['length']:>5} {s['ciphers']:>4} {s['ok95']:>6.2f} {ci:>13} "
+            f"{s['exact']:>6.2f} {s['mean_accuracy']:>6.3f} {s['median_seconds']:>6.2f} {s['p90_seconds']:>6.2f} "
+            f"{s['median_cpu_seconds']:>6.2f} {s['search_failures']:>8}/{s['model_failures']:<9} "
+            f"{s['target_ok95']:>7.2f}"
+        )
 
 
 def main() -> None:
@@ -316,10 +349,14 @@ def main() -> None:
     cases = [c for length in lengths for c in simple_cases(texts, length, args.ciphers, args.seed)]
     if args.homophonic:
         cases += homophonic_cases(texts, args.homophonic, args.seed)
-    jobs = [(m, c, args.budget) for c in cases for m in methods
-            if not (m == "chen-rosenthal" and c.track != "cryptogram")]
-    print(f"{len(texts)} held-out cookies; {len(cases)} ciphers; {len(jobs)} runs on {args.jobs} processes, "
-          f"{args.budget:g} s budget each", file=sys.stderr)
+    jobs = [
+        (m, c, args.budget) for c in cases for m in methods if not (m == "chen-rosenthal" and c.track != "cryptogram")
+    ]
+    print(
+        f"{len(texts)} held-out cookies; {len(cases)} ciphers; {len(jobs)} runs on {args.jobs} processes, "
+        f"{args.budget:g} s budget each",
+        file=sys.stderr,
+    )
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         model_path = Path(tmp) / "english.npz"
@@ -328,8 +365,10 @@ def main() -> None:
         context = multiprocessing.get_context("fork")
         partial = args.output.with_suffix(".partial.jsonl")
         partial.parent.mkdir(parents=True, exist_ok=True)
-        with context.Pool(args.jobs, initializer=_init, initargs=(str(model_path), table)) as pool, \
-                partial.open("w") as log:
+        with (
+            context.Pool(args.jobs, initializer=_init, initargs=(str(model_path), table)) as pool,
+            partial.open("w") as log,
+        ):
             rows = []
             # Every finished run is logged at once, so a long run that is stopped still leaves its figures.
             for done, row in enumerate(pool.imap_unordered(run_case, jobs, chunksize=1), 1):
@@ -341,13 +380,24 @@ def main() -> None:
     summary = summarise(rows)
     print_table(summary)
     load = os.getloadavg()
-    report = {"benchmark": "decipher", "date": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average": load},
-              "settings": {"ciphers": args.ciphers, "lengths": lengths, "budget": args.budget, "jobs": args.jobs,
-                           "homophonic": args.homophonic, "seed": args.seed, "methods": methods},
-              "command": " ".join([Path(sys.executable).name, *sys.argv]),
-              "wall_seconds": time.monotonic() - started, "summary": summary,
-              "runs": sorted(rows, key=lambda r: (r["track"], r["method"], r["length"], r["index"]))}
+    report = {
+        "benchmark": "decipher",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average": load},
+        "settings": {
+            "ciphers": args.ciphers,
+            "lengths": lengths,
+            "budget": args.budget,
+            "jobs": args.jobs,
+            "homophonic": args.homophonic,
+            "seed": args.seed,
+            "methods": methods,
+        },
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "wall_seconds": time.monotonic() - started,
+        "summary": summary,
+        "runs": sorted(rows, key=lambda r: (r["track"], r["method"], r["length"], r["index"])),
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nwrote {args.output} ({time.monotonic() - started:.0f} s)", file=sys.stderr)

@@ -91,17 +91,31 @@ def main() -> None:
         ("time measuring, per job", f"{measuring_ms:.3f} ms"),
     ]
     width = max(len(name) for name, _ in rows)
-    print(f"{platform.machine()}, Python {platform.python_version()}, median of {args.repeat} chains, "
-          f"{args.walks} walks")
+    print(
+        f"{platform.machine()}, Python {platform.python_version()}, median of {args.repeat} chains, {args.walks} walks"
+    )
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.machine(),
-        "python": platform.python_version(), "jobs": args.jobs, "repeat": args.repeat,
-        "walk_ms": {str(k): v for k, v in walks.items()}, "wall_off_s": walls[0], "wall_on_s": walls[4096],
-        "per_job_ms": per_job_ms, "walks_per_chain": walks_per_chain, "measuring_ms_per_job": measuring_ms,
-    }, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+                "jobs": args.jobs,
+                "repeat": args.repeat,
+                "walk_ms": {str(k): v for k, v in walks.items()},
+                "wall_off_s": walls[0],
+                "wall_on_s": walls[4096],
+                "per_job_ms": per_job_ms,
+                "walks_per_chain": walks_per_chain,
+                "measuring_ms_per_job": measuring_ms,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,7 @@ def added_bytes(folder: Path) -> int:
     total = 0
     for root, _, names in os.walk(folder):
         total += os.lstat(root).st_blocks * 512
-        total += sum(st.st_blocks * 512 for st in (os.lstat(os.path.join(root, n)) for n in names)
-                     if st.st_nlink == 1)
+        total += sum(st.st_blocks * 512 for st in (os.lstat(os.path.join(root, n)) for n in names) if st.st_nlink == 1)
     return total
 
 
@@ -62,8 +61,12 @@ def measure(name: str, prepare: Callable[[Path, Path], object], cache: Path, bas
         prepare(cache, workdir)
         times.append(time.perf_counter() - start)
         sizes.append(added_bytes(workdir))
-    return {"how": name, "median_ms": statistics.median(times) * 1000, "min_ms": min(times) * 1000,
-            "added_bytes": statistics.median(sizes)}
+    return {
+        "how": name,
+        "median_ms": statistics.median(times) * 1000,
+        "min_ms": min(times) * 1000,
+        "added_bytes": statistics.median(sizes),
+    }
 
 
 def main() -> None:
@@ -80,8 +83,10 @@ def main() -> None:
         make_project(cache, args.files, args.mb * 1_000_000)
         executions = base / "executions"
         executions.mkdir()
-        rows = [measure("copy", copy_dir, cache, executions, args.runs),
-                measure("link", prepare_workdir, cache, executions, args.runs)]
+        rows = [
+            measure("copy", copy_dir, cache, executions, args.runs),
+            measure("link", prepare_workdir, cache, executions, args.runs),
+        ]
         for folder in executions.iterdir():  # linked files are read-only; their folders are not
             shutil.rmtree(folder)
     print(f"{args.files} files, {args.mb} MB; {args.runs} directories each way")
@@ -89,8 +94,13 @@ def main() -> None:
     for row in rows:
         print(f"{row['how']:<6} {row['median_ms']:>10.1f} {row['min_ms']:>8.1f} {row['added_bytes']:>20,} bytes")
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"benchmark": "execution_dirs", "files": args.files, "mb": args.mb,
-                                       "runs": args.runs, "results": rows}, indent=2) + "\n")
+    args.output.write_text(
+        json.dumps(
+            {"benchmark": "execution_dirs", "files": args.files, "mb": args.mb, "runs": args.runs, "results": rows},
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

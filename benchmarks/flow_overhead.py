@@ -98,8 +98,7 @@ def child_sudoless(project: Path, parallel: int) -> dict[str, Any]:
     _, _, project_model = upload_project(store, settings, project, "bench")
     t3 = time.perf_counter()
     (flow_name,) = project_model.top_flows
-    exec_id = submit_flow(store, settings, project_model.name, flow_name, ExecutionOptions(parallel=parallel),
-                          "bench")
+    exec_id = submit_flow(store, settings, project_model.name, flow_name, ExecutionOptions(parallel=parallel), "bench")
     t4 = time.perf_counter()
     cpu4 = time.process_time()
     executor = Executor(store, settings)
@@ -109,13 +108,17 @@ def child_sudoless(project: Path, parallel: int) -> dict[str, Any]:
     executor.stop(wait=False)
     import sudoless
 
-    return {"ok": status is not None and status.value == "SUCCEEDED", "status": str(status and status.value),
-            "exec_id": exec_id, "db": settings.database_url, "sudoless_file": sudoless.__file__,
-            "phases": {"import": t1 - t0, "open_store": t2 - t1, "upload": t3 - t2, "submit": t4 - t3,
-                       "run": t5 - t4},
-            # CPU of the runner's own threads over the run phase (job processes excluded): what the engine
-            # costs, which a loaded machine inflates far less than wall time
-            "run_cpu_s": cpu5 - cpu4}
+    return {
+        "ok": status is not None and status.value == "SUCCEEDED",
+        "status": str(status and status.value),
+        "exec_id": exec_id,
+        "db": settings.database_url,
+        "sudoless_file": sudoless.__file__,
+        "phases": {"import": t1 - t0, "open_store": t2 - t1, "upload": t3 - t2, "submit": t4 - t3, "run": t5 - t4},
+        # CPU of the runner's own threads over the run phase (job processes excluded): what the engine
+        # costs, which a loaded machine inflates far less than wall time
+        "run_cpu_s": cpu5 - cpu4,
+    }
 
 
 def child_luigi(dag: str, jobs: int, out: Path) -> dict[str, Any]:
@@ -232,9 +235,14 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> dict[
         raise RuntimeError(f"child failed with exit code {proc.returncode}; see {log}")
     result = json.loads(out.decode().strip().splitlines()[-1])
     mb = 1 << 20
-    result.update(wall_s=wall, peak_rss_mb=sampler.runner_peak / mb,
-                  helpers_peak_rss_mb=sampler.helpers_peak / mb, tree_peak_rss_mb=sampler.tree_peak / mb,
-                  rss_samples=sampler.samples, sampler_cpu_s=sampler.cost)
+    result.update(
+        wall_s=wall,
+        peak_rss_mb=sampler.runner_peak / mb,
+        helpers_peak_rss_mb=sampler.helpers_peak / mb,
+        tree_peak_rss_mb=sampler.tree_peak / mb,
+        rss_samples=sampler.samples,
+        sampler_cpu_s=sampler.cost,
+    )
     return result
 
 
@@ -251,10 +259,14 @@ def machine(sudoless_src: Path | None) -> dict[str, Any]:
     except OSError:
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
-                                text=True, check=False).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=HERE,
-                                    capture_output=True, text=True, check=False).stdout.strip())
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, check=False
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", "src"], cwd=HERE, capture_output=True, text=True, check=False
+            ).stdout.strip()
+        )
     except OSError:
         commit, dirty = "", False
     versions = {}
@@ -265,12 +277,19 @@ def machine(sudoless_src: Path | None) -> dict[str, Any]:
             versions[package] = version(package)
         except Exception:
             versions[package] = None
-    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
-            "cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
-            "platform": platform.platform(), "repo_head": commit, "repo_src_uncommitted_changes": dirty,
-            "sudoless_src": str(sudoless_src.resolve()) if sudoless_src else "installed package",
-            "versions": versions,
-            "load_average_start": list(os.getloadavg())}
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "repo_head": commit,
+        "repo_src_uncommitted_changes": dirty,
+        "sudoless_src": str(sudoless_src.resolve()) if sudoless_src else "installed package",
+        "versions": versions,
+        "load_average_start": list(os.getloadavg()),
+    }
 
 
 def plan(args: argparse.Namespace) -> list[tuple[str, str, int]]:
@@ -284,8 +303,16 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, int]]:
     return runs
 
 
-def run_one(engine: str, dag: str, parallel: int, jobs: int, projects: dict[str, Path], scratch: Path,
-            tag: str, sudoless_src: Path | None) -> dict[str, Any]:
+def run_one(
+    engine: str,
+    dag: str,
+    parallel: int,
+    jobs: int,
+    projects: dict[str, Path],
+    scratch: Path,
+    tag: str,
+    sudoless_src: Path | None,
+) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUDOLESS_", "LUIGI_"))}
     if sudoless_src is not None and engine == "sudoless":
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(sudoless_src), env.get("PYTHONPATH")]))
@@ -295,8 +322,16 @@ def run_one(engine: str, dag: str, parallel: int, jobs: int, projects: dict[str,
     script = str(Path(__file__).resolve())
     if engine == "sudoless":
         env["SUDOLESS_HOME"] = str(work / "home")
-        argv = [sys.executable, script, "--child", "sudoless", "--project", str(projects[dag]),
-                "--parallel", str(parallel)]
+        argv = [
+            sys.executable,
+            script,
+            "--child",
+            "sudoless",
+            "--project",
+            str(projects[dag]),
+            "--parallel",
+            str(parallel),
+        ]
         result = measure(argv, env, work, log)
         result["succeeded_jobs"] = _sudoless_succeeded(result["db"], result["exec_id"])
     else:
@@ -314,8 +349,9 @@ def _sudoless_succeeded(url: str, exec_id: int) -> int:
     import sqlite3
 
     with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
-        (count,) = db.execute("SELECT COUNT(DISTINCT nested_id) FROM job_runs WHERE exec_id = ? AND "
-                              "status = 'SUCCEEDED'", (exec_id,)).fetchone()
+        (count,) = db.execute(
+            "SELECT COUNT(DISTINCT nested_id) FROM job_runs WHERE exec_id = ? AND status = 'SUCCEEDED'", (exec_id,)
+        ).fetchone()
     return int(count)
 
 
@@ -333,19 +369,32 @@ def summarise(raw: list[dict[str, Any]], jobs: int) -> list[dict[str, Any]]:
         per_job = (run["wall_s"] - base["wall_s"]) / (n - 1) * 1000 if n > 1 else None
         base_run = base["phases"]["run"]
         per_job_run = (run["phases"]["run"] - base_run) / (n - 1) * 1000 if n > 1 else None
-        rows.append({"dag": dag, "engine": engine, "parallel": parallel, "jobs": n, "wall_s": run["wall_s"],
-                     "per_job_ms": per_job, "per_job_run_phase_ms": per_job_run,
-                     "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
-                     "helpers_peak_rss_mb": max(r["helpers_peak_rss_mb"] for r in runs),
-                     "tree_peak_rss_mb": max(r["tree_peak_rss_mb"] for r in runs),
-                     "phases": run["phases"], "walls_s": [r["wall_s"] for r in runs]})
+        rows.append(
+            {
+                "dag": dag,
+                "engine": engine,
+                "parallel": parallel,
+                "jobs": n,
+                "wall_s": run["wall_s"],
+                "per_job_ms": per_job,
+                "per_job_run_phase_ms": per_job_run,
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+                "helpers_peak_rss_mb": max(r["helpers_peak_rss_mb"] for r in runs),
+                "tree_peak_rss_mb": max(r["tree_peak_rss_mb"] for r in runs),
+                "phases": run["phases"],
+                "walls_s": [r["wall_s"] for r in runs],
+            }
+        )
     for row in rows:
         luigi = next((r for r in rows if r["engine"] == "luigi" and r["dag"] == row["dag"]), None)
         row["luigi_over_sudoless_per_job"] = (
             luigi["per_job_ms"] / row["per_job_ms"]
-            if row["engine"] == "sudoless" and luigi and row["per_job_ms"] and luigi["per_job_ms"] else None)
-        row["luigi_over_sudoless_wall"] = (luigi["wall_s"] / row["wall_s"]
-                                           if row["engine"] == "sudoless" and luigi else None)
+            if row["engine"] == "sudoless" and luigi and row["per_job_ms"] and luigi["per_job_ms"]
+            else None
+        )
+        row["luigi_over_sudoless_wall"] = (
+            luigi["wall_s"] / row["wall_s"] if row["engine"] == "sudoless" and luigi else None
+        )
     order = {"single": 0, "chain": 1, "fan-out": 2}
     rows.sort(key=lambda r: (order[r["dag"]], r["engine"] != "sudoless", r["parallel"]))
     return rows
@@ -356,17 +405,33 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         if row["engine"] != "sudoless" or row["parallel"] != 2 or row["dag"] == "single":
             continue
-        checks.append({"what": f"sudoless per-job overhead, {row['dag']}",
-                       "target": f"<= {TARGET_PER_JOB_MS:g} ms",
-                       "value": f"{row['per_job_ms']:.2f} ms", "met": row["per_job_ms"] <= TARGET_PER_JOB_MS})
+        checks.append(
+            {
+                "what": f"sudoless per-job overhead, {row['dag']}",
+                "target": f"<= {TARGET_PER_JOB_MS:g} ms",
+                "value": f"{row['per_job_ms']:.2f} ms",
+                "met": row["per_job_ms"] <= TARGET_PER_JOB_MS,
+            }
+        )
         ratio = row["luigi_over_sudoless_per_job"]
         if ratio is not None:
-            checks.append({"what": f"Luigi / sudoless per-job overhead, {row['dag']}",
-                           "target": f">= {TARGET_LUIGI_RATIO:g}x", "value": f"{ratio:.1f}x",
-                           "met": ratio >= TARGET_LUIGI_RATIO})
+            checks.append(
+                {
+                    "what": f"Luigi / sudoless per-job overhead, {row['dag']}",
+                    "target": f">= {TARGET_LUIGI_RATIO:g}x",
+                    "value": f"{ratio:.1f}x",
+                    "met": ratio >= TARGET_LUIGI_RATIO,
+                }
+            )
     peak = max((r["peak_rss_mb"] for r in rows if r["engine"] == "sudoless"), default=0.0)
-    checks.append({"what": "sudoless runner peak RSS (all runs)", "target": f"< {TARGET_RSS_MB:g} MB",
-                   "value": f"{peak:.0f} MB", "met": peak < TARGET_RSS_MB})
+    checks.append(
+        {
+            "what": "sudoless runner peak RSS (all runs)",
+            "target": f"< {TARGET_RSS_MB:g} MB",
+            "value": f"{peak:.0f} MB",
+            "met": peak < TARGET_RSS_MB,
+        }
+    )
     return checks
 
 
@@ -375,11 +440,19 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
     from rich.table import Table
 
     console = Console(width=max(Console().width, 120))  # keep rows on one line when piped to a file
-    table = Table(title=f"Flow overhead: no-op command jobs ({info['cpus']} CPUs, {info['date']})",
-                  title_justify="left")
-    for column, justify in (("DAG", "left"), ("engine", "left"), ("jobs", "right"), ("wall s", "right"),
-                            ("per-job ms", "right"), ("peak RSS MB", "right"),
-                            ("Luigi/sudoless per-job", "right"), ("Luigi/sudoless wall", "right")):
+    table = Table(
+        title=f"Flow overhead: no-op command jobs ({info['cpus']} CPUs, {info['date']})", title_justify="left"
+    )
+    for column, justify in (
+        ("DAG", "left"),
+        ("engine", "left"),
+        ("jobs", "right"),
+        ("wall s", "right"),
+        ("per-job ms", "right"),
+        ("peak RSS MB", "right"),
+        ("Luigi/sudoless per-job", "right"),
+        ("Luigi/sudoless wall", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in rows:
         engine = f"sudoless p{row['parallel']}" if row["engine"] == "sudoless" else "luigi w2"
@@ -389,23 +462,31 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
             per_job = f"[{colour}]{per_job}[/]"
         ratio = row["luigi_over_sudoless_per_job"]
         wall_ratio = row["luigi_over_sudoless_wall"]
-        table.add_row("1 job" if row["dag"] == "single" else row["dag"], engine, str(row["jobs"]),
-                      f"{row['wall_s']:.2f}", per_job, f"{row['peak_rss_mb']:.0f}",
-                      "" if ratio is None else f"{ratio:.1f}x",
-                      "" if wall_ratio is None else f"{wall_ratio:.1f}x")
-    table.caption = ("per-job = (wall - 1-job wall) / (jobs - 1); wall includes interpreter start-up; "
-                     "RSS = the runner process alone (job processes and Luigi's forked workers excluded)")
+        table.add_row(
+            "1 job" if row["dag"] == "single" else row["dag"],
+            engine,
+            str(row["jobs"]),
+            f"{row['wall_s']:.2f}",
+            per_job,
+            f"{row['peak_rss_mb']:.0f}",
+            "" if ratio is None else f"{ratio:.1f}x",
+            "" if wall_ratio is None else f"{wall_ratio:.1f}x",
+        )
+    table.caption = (
+        "per-job = (wall - 1-job wall) / (jobs - 1); wall includes interpreter start-up; "
+        "RSS = the runner process alone (job processes and Luigi's forked workers excluded)"
+    )
     console.print(table)
     goals = Table(title="Targets (sudoless at parallel 2, as Luigi's 2 workers)", title_justify="left")
     for column in ("target", "wanted", "measured", ""):
         goals.add_column(column)
     for check in checks:
-        goals.add_row(check["what"], check["target"], check["value"],
-                      "[green]met[/]" if check["met"] else "[red]missed[/]")
+        goals.add_row(
+            check["what"], check["target"], check["value"], "[green]met[/]" if check["met"] else "[red]missed[/]"
+        )
     console.print(goals)
     phases = Table(title="Where the wall time goes (seconds, best run)", title_justify="left")
-    for column in ("DAG", "engine", "import", "open store", "upload", "submit", "run", "other",
-                   "run per-job ms"):
+    for column in ("DAG", "engine", "import", "open store", "upload", "submit", "run", "other", "run per-job ms"):
         phases.add_column(column, justify="left" if column in ("DAG", "engine") else "right")
     for row in rows:
         p = row["phases"]
@@ -413,24 +494,30 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
         other = row["wall_s"] - sum(p.values())
         cells = [f"{p[k]:.2f}" if k in p else "" for k in ("import", "open_store", "upload", "submit", "run")]
         run_per_job = "—" if row["per_job_run_phase_ms"] is None else f"{row['per_job_run_phase_ms']:.2f}"
-        phases.add_row("1 job" if row["dag"] == "single" else row["dag"], engine, *cells, f"{other:.2f}",
-                       run_per_job)
-    phases.caption = ("other = interpreter start-up and exit, outside the child's own timers; run per-job = "
-                      "(run - 1-job run) / (jobs - 1), i.e. without start-up, upload and submit")
+        phases.add_row("1 job" if row["dag"] == "single" else row["dag"], engine, *cells, f"{other:.2f}", run_per_job)
+    phases.caption = (
+        "other = interpreter start-up and exit, outside the child's own timers; run per-job = "
+        "(run - 1-job run) / (jobs - 1), i.e. without start-up, upload and submit"
+    )
     console.print(phases)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--jobs", type=int, default=1000, help="jobs per DAG (default 1000, at least 3)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each case; the best is reported")
     parser.add_argument("--skip-luigi", action="store_true", help="run only sudoless")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory and print it")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS})")
-    parser.add_argument("--sudoless-src", type=Path, metavar="DIR",
-                        help="a src/ directory to import sudoless from (a fixed snapshot, e.g. from git "
-                             "archive) instead of the installed package")
+    parser.add_argument(
+        "--sudoless-src",
+        type=Path,
+        metavar="DIR",
+        help="a src/ directory to import sudoless from (a fixed snapshot, e.g. from git "
+        "archive) instead of the installed package",
+    )
     # Internal: one flow run in a child process.
     parser.add_argument("--child", choices=["sudoless", "luigi"], help=argparse.SUPPRESS)
     parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
@@ -452,14 +539,20 @@ def main(argv: list[str] | None = None) -> int:
 
     info = machine(args.sudoless_src)
     scratch = Path(tempfile.mkdtemp(prefix="flow-overhead-"))
-    projects = {dag: write_flow1_project(scratch / "projects" / dag.replace("-", "_"),
-                                         dag_edges(dag, args.jobs)) for dag in DAGS}
+    projects = {
+        dag: write_flow1_project(scratch / "projects" / dag.replace("-", "_"), dag_edges(dag, args.jobs))
+        for dag in DAGS
+    }
     projects["single"] = write_flow1_project(scratch / "projects" / "single", dag_edges("single", 1))
     runs = plan(args)
     raw: list[dict[str, Any]] = []
     try:
-        columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TimeElapsedColumn())
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns) as progress:
             bar = progress.add_task("starting", total=len(runs) * args.repeat)
             for rep in range(args.repeat):
@@ -467,16 +560,18 @@ def main(argv: list[str] | None = None) -> int:
                     label = f"{engine}{'' if engine == 'luigi' else f' p{parallel}'} {dag}"
                     progress.update(bar, description=f"repeat {rep + 1}/{args.repeat}: {label}")
                     tag = f"{engine}-{dag}-p{parallel}-r{rep}"
-                    result = run_one(engine, dag, parallel, args.jobs, projects, scratch, tag,
-                                     args.sudoless_src)
+                    result = run_one(engine, dag, parallel, args.jobs, projects, scratch, tag, args.sudoless_src)
                     n = 1 if dag == "single" else args.jobs
                     if not result["ok"] or result["succeeded_jobs"] != n:
-                        raise RuntimeError(f"{label}: {result['succeeded_jobs']}/{n} jobs succeeded "
-                                           f"({result.get('status', '')}); see {scratch / 'runs' / tag}")
+                        raise RuntimeError(
+                            f"{label}: {result['succeeded_jobs']}/{n} jobs succeeded "
+                            f"({result.get('status', '')}); see {scratch / 'runs' / tag}"
+                        )
                     result.update(engine=engine, dag=dag, parallel=parallel, repeat=rep)
                     raw.append(result)
-                    progress.console.log(f"{label}: {result['wall_s']:.2f} s, runner peak RSS "
-                                         f"{result['peak_rss_mb']:.0f} MB")
+                    progress.console.log(
+                        f"{label}: {result['wall_s']:.2f} s, runner peak RSS {result['peak_rss_mb']:.0f} MB"
+                    )
                     progress.advance(bar)
     finally:
         if args.keep:
@@ -491,9 +586,21 @@ def main(argv: list[str] | None = None) -> int:
     checks = targets(rows)
     render(rows, checks, info)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"benchmark": "flow_overhead", "jobs": args.jobs, "repeat": args.repeat,
-                                       "machine": info, "rows": rows, "targets": checks, "runs": raw},
-                                      indent=2) + "\n")
+    args.output.write_text(
+        json.dumps(
+            {
+                "benchmark": "flow_overhead",
+                "jobs": args.jobs,
+                "repeat": args.repeat,
+                "machine": info,
+                "rows": rows,
+                "targets": checks,
+                "runs": raw,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {args.output}")
     return 0
 

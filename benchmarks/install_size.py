@@ -32,13 +32,15 @@ TARGETS = {
 
 
 def disk_usage(folder: Path) -> int:
-    return sum(os.lstat(os.path.join(root, name)).st_blocks * 512
-               for root, _dirs, files in os.walk(folder) for name in files)
+    return sum(
+        os.lstat(os.path.join(root, name)).st_blocks * 512 for root, _dirs, files in os.walk(folder) for name in files
+    )
 
 
 def build_wheel(out: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(REPO)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(REPO)], check=True
+    )
     (wheel,) = out.glob("sudoless-*.whl")
     return wheel
 
@@ -59,21 +61,43 @@ def measure(name: str, python: str, work: Path) -> dict[str, object]:
     subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
     requirement = requirement or str(build_wheel(work / "dist"))
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet",
-                    "--disable-pip-version-check", requirement], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            requirement,
+        ],
+        check=True,
+    )
     install_s = time.perf_counter() - start
     (site,) = (venv / "lib").glob("python3.*/site-packages")
-    env = dict(os.environ, HOME=str(work / "home"), AIRFLOW_HOME=str(work / "airflow"),
-               SUDOLESS_HOME=str(work / "sudoless"))
+    env = dict(
+        os.environ, HOME=str(work / "home"), AIRFLOW_HOME=str(work / "airflow"), SUDOLESS_HOME=str(work / "sudoless")
+    )
     env.pop("VIRTUAL_ENV", None)
     times = help_times(venv / "bin" / command, env)
-    version = subprocess.run([str(venv / "bin" / "python"), "-c",
-                              f"import importlib.metadata as m; print(m.version({name!r}))"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    return {"name": name, "version": version, "site_packages_mb": round(disk_usage(site) / 1e6, 1),
-            "distributions": len(list(site.glob("*.dist-info"))), "install_s": round(install_s, 1),
-            "help_median_s": round(statistics.median(times), 3), "help_min_s": round(min(times), 3),
-            "python": subprocess.run([python, "-V"], capture_output=True, text=True).stdout.strip()}
+    version = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", f"import importlib.metadata as m; print(m.version({name!r}))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return {
+        "name": name,
+        "version": version,
+        "site_packages_mb": round(disk_usage(site) / 1e6, 1),
+        "distributions": len(list(site.glob("*.dist-info"))),
+        "install_s": round(install_s, 1),
+        "help_median_s": round(statistics.median(times), 3),
+        "help_min_s": round(min(times), 3),
+        "python": subprocess.run([python, "-V"], capture_output=True, text=True).stdout.strip(),
+    }
 
 
 def main() -> None:
@@ -86,9 +110,12 @@ def main() -> None:
         for name in args.only or list(TARGETS):
             rows.append(measure(name, args.python, Path(tmp)))
             row = rows[-1]
-            print(f"{row['name']:<15} {row['version']:<10} {row['site_packages_mb']:>8.1f} MB "
-                  f"{row['distributions']:>4} distributions   install {row['install_s']:>6.1f} s   "
-                  f"--help median {row['help_median_s']:.3f} s (min {row['help_min_s']:.3f})", flush=True)
+            print(
+                f"{row['name']:<15} {row['version']:<10} {row['site_packages_mb']:>8.1f} MB "
+                f"{row['distributions']:>4} distributions   install {row['install_s']:>6.1f} s   "
+                f"--help median {row['help_median_s']:.3f} s (min {row['help_min_s']:.3f})",
+                flush=True,
+            )
     results = REPO / "benchmarks" / "results"
     results.mkdir(exist_ok=True)
     (results / "install_size.json").write_text(json.dumps(rows, indent=2) + "\n")

@@ -89,18 +89,41 @@ def run_raw(scratch: Path, server: Path, install_db: Path) -> dict[str, float]:
         (root / part).mkdir(parents=True)
     as_root = ["--user=root"] if os.geteuid() == 0 else []
     began, cpu = time.perf_counter(), children_cpu()
-    subprocess.run([str(install_db), "--no-defaults", f"--datadir={root / 'data'}",
-                    "--auth-root-authentication-method=normal", "--skip-test-db", *as_root],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(install_db),
+            "--no-defaults",
+            f"--datadir={root / 'data'}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            *as_root,
+        ],
+        check=True,
+        capture_output=True,
+    )
     result = {"init": time.perf_counter() - began, "init_cpu": children_cpu() - cpu}
     sock, port = root / "run" / "mysqld.sock", pick_port("127.0.0.1", ())
     began = time.perf_counter()
     with open(root / "log" / "stdout.log", "wb") as output:
         server_process = subprocess.Popen(
-            [str(server), "--no-defaults", f"--datadir={root / 'data'}", f"--socket={sock}", f"--port={port}",
-             "--bind-address=127.0.0.1", f"--pid-file={root / 'run' / 'mysqld.pid'}",
-             f"--log-error={root / 'log' / 'error.log'}", f"--tmpdir={root / 'tmp'}", "--skip-name-resolve",
-             *as_root], stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(server),
+                "--no-defaults",
+                f"--datadir={root / 'data'}",
+                f"--socket={sock}",
+                f"--port={port}",
+                "--bind-address=127.0.0.1",
+                f"--pid-file={root / 'run' / 'mysqld.pid'}",
+                f"--log-error={root / 'log' / 'error.log'}",
+                f"--tmpdir={root / 'tmp'}",
+                "--skip-name-resolve",
+                *as_root,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         while True:
             if server_process.poll() is not None:
@@ -127,14 +150,28 @@ def run_raw(scratch: Path, server: Path, install_db: Path) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
-                            check=False).stdout.strip()
-    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
-            "cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
-            "platform": platform.platform(), "repo_head": commit, "euid": os.geteuid(),
-            "load_average_start": list(os.getloadavg())}
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "",
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "repo_head": commit,
+        "euid": os.geteuid(),
+        "load_average_start": list(os.getloadavg()),
+    }
 
 
 def median(runs: list[dict[str, float]], key: str) -> float | None:
@@ -147,13 +184,18 @@ def summarise(ours: list[dict[str, float]], raw: list[dict[str, float]]) -> list
         run["init+start"] = run["init"] + run["start"]
     rows = []
     for step in (*STEPS, "init+start"):
-        rows.append({"step": step,
-                     "sudoless_median_s": median(ours, step), "sudoless_runs_s": [r[step] for r in ours],
-                     "sudoless_cpu_median_s": median(ours, f"{step}_cpu"),
-                     "raw_median_s": median(raw, step), "raw_runs_s": [r[step] for r in raw],
-                     "raw_cpu_median_s": median(raw, f"{step}_cpu"),
-                     "research_s": (RESEARCH_S["init"] + RESEARCH_S["start"] if step == "init+start"
-                                    else RESEARCH_S[step])})
+        rows.append(
+            {
+                "step": step,
+                "sudoless_median_s": median(ours, step),
+                "sudoless_runs_s": [r[step] for r in ours],
+                "sudoless_cpu_median_s": median(ours, f"{step}_cpu"),
+                "raw_median_s": median(raw, step),
+                "raw_runs_s": [r[step] for r in raw],
+                "raw_cpu_median_s": median(raw, f"{step}_cpu"),
+                "research_s": (RESEARCH_S["init"] + RESEARCH_S["start"] if step == "init+start" else RESEARCH_S[step]),
+            }
+        )
     return rows
 
 
@@ -165,9 +207,11 @@ def render(rows: list[dict[str, Any]], info: dict[str, Any], server: str, repeat
         return "—" if value is None else f"{value:.2f}"
 
     console = Console(width=max(Console().width, 120))
-    table = Table(title=f"{server}: nothing → accepting connections → stopped, median of {repeat} "
-                        f"({info['cpus']} CPUs, load {info['load_average_start'][0]:.1f}, {info['date']})",
-                  title_justify="left")
+    table = Table(
+        title=f"{server}: nothing → accepting connections → stopped, median of {repeat} "
+        f"({info['cpus']} CPUs, load {info['load_average_start'][0]:.1f}, {info['date']})",
+        title_justify="left",
+    )
     for column in ("step", "sudoless s", "sudoless CPU s", "raw steps s", "raw CPU s", "research s", "target"):
         table.add_column(column, justify="left" if column == "step" else "right")
     for row in rows:
@@ -176,10 +220,19 @@ def render(rows: list[dict[str, Any]], info: dict[str, Any], server: str, repeat
         if row["step"] == "init+start":
             target = f"< {TARGET_INIT_START_S:g} s"
             value = f"[{'green' if met else 'red'}]{value}[/]"
-        table.add_row(row["step"], value, seconds(row["sudoless_cpu_median_s"]), seconds(row["raw_median_s"]),
-                      seconds(row["raw_cpu_median_s"]), seconds(row["research_s"]), target)
-    table.caption = ("raw steps = install-db --no-defaults and mariadbd by hand; research = "
-                     "the same steps as first measured by hand; init+start = median of the per-run sums")
+        table.add_row(
+            row["step"],
+            value,
+            seconds(row["sudoless_cpu_median_s"]),
+            seconds(row["raw_median_s"]),
+            seconds(row["raw_cpu_median_s"]),
+            seconds(row["research_s"]),
+            target,
+        )
+    table.caption = (
+        "raw steps = install-db --no-defaults and mariadbd by hand; research = "
+        "the same steps as first measured by hand; init+start = median of the per-run sums"
+    )
     console.print(table)
 
 
@@ -204,18 +257,30 @@ def main(argv: list[str] | None = None) -> int:
                 raw.append(run_raw(scratch, binaries.server, binaries.install_db))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        print(f"run {rep + 1}/{args.repeat}: " + ", ".join(f"{step} {ours[-1][step]:.2f} s" for step in STEPS),
-              flush=True)
+        print(
+            f"run {rep + 1}/{args.repeat}: " + ", ".join(f"{step} {ours[-1][step]:.2f} s" for step in STEPS), flush=True
+        )
     rows = summarise(ours, raw)
     init_start = next(row for row in rows if row["step"] == "init+start")["sudoless_median_s"]
     met = binaries.flavour is Flavour.MARIADB and init_start < TARGET_INIT_START_S
     server = f"{binaries.label} ({binaries.server})"
     info["load_average_end"] = list(os.getloadavg())
     render(rows, info, server, args.repeat, met)
-    target = {"what": "init + start, MariaDB, median", "target": f"< {TARGET_INIT_START_S:g} s",
-              "value": init_start, "met": met}
-    report = {"benchmark": "mysql_startup", "repeat": args.repeat, "server": server, "machine": info,
-              "rows": rows, "targets": [target], "runs": {"sudoless": ours, "raw": raw}}
+    target = {
+        "what": "init + start, MariaDB, median",
+        "target": f"< {TARGET_INIT_START_S:g} s",
+        "value": init_start,
+        "met": met,
+    }
+    report = {
+        "benchmark": "mysql_startup",
+        "repeat": args.repeat,
+        "server": server,
+        "machine": info,
+        "rows": rows,
+        "targets": [target],
+        "runs": {"sudoless": ours, "raw": raw},
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"results: {args.output}")

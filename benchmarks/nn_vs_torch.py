@@ -51,8 +51,12 @@ TARGETS = {"mlp": 1.1, "lstm": 1.5, "lenet5": 2.0, "convblock": 2.0}
 WORKLOADS = tuple(TARGETS)
 MLP = {"inputs": 784, "hidden": 256, "classes": 10, "batch": 128, "lr": 0.1}
 LSTM = {"vocab": 65, "embed": 64, "hidden": 256, "steps": 100, "batch": 32, "lr": 2e-3, "clip": 5.0}
-CONV = {"lenet5": {"shape": (28, 28, 1), "batch": 64}, "convblock": {"shape": (32, 32, 3), "batch": 32},
-        "classes": 10, "lr": 0.05}
+CONV = {
+    "lenet5": {"shape": (28, 28, 1), "batch": 64},
+    "convblock": {"shape": (32, 32, 3), "batch": 32},
+    "classes": 10,
+    "lr": 0.05,
+}
 POOL = 8  # distinct batches cycled through, so no step sees cached inputs
 
 
@@ -84,19 +88,41 @@ def numpy_step(workload: str) -> Any:
         model = nn.Sequential([nn.Dense(MLP["hidden"]), nn.ReLU(), nn.Dense(MLP["classes"])], seed=0)
         model.compile(nn.SGD(MLP["lr"]), "softmax_cross_entropy")
     elif workload == "lenet5":
-        model = nn.Sequential([
-            nn.Conv2D(6, 5, padding="same", activation="relu"), nn.MaxPooling2D(2),
-            nn.Conv2D(16, 5, activation="relu"), nn.MaxPooling2D(2), nn.Flatten(),
-            nn.Dense(120, activation="relu"), nn.Dense(84, activation="relu"), nn.Dense(CONV["classes"])], seed=0)
+        model = nn.Sequential(
+            [
+                nn.Conv2D(6, 5, padding="same", activation="relu"),
+                nn.MaxPooling2D(2),
+                nn.Conv2D(16, 5, activation="relu"),
+                nn.MaxPooling2D(2),
+                nn.Flatten(),
+                nn.Dense(120, activation="relu"),
+                nn.Dense(84, activation="relu"),
+                nn.Dense(CONV["classes"]),
+            ],
+            seed=0,
+        )
         model.compile(nn.SGD(CONV["lr"]), "softmax_cross_entropy")
     elif workload == "convblock":
-        model = nn.Sequential([
-            nn.Conv2D(32, 3, padding="same", activation="relu"), nn.Conv2D(32, 3, padding="same", activation="relu"),
-            nn.MaxPooling2D(2), nn.GlobalAveragePooling2D(), nn.Dense(CONV["classes"])], seed=0)
+        model = nn.Sequential(
+            [
+                nn.Conv2D(32, 3, padding="same", activation="relu"),
+                nn.Conv2D(32, 3, padding="same", activation="relu"),
+                nn.MaxPooling2D(2),
+                nn.GlobalAveragePooling2D(),
+                nn.Dense(CONV["classes"]),
+            ],
+            seed=0,
+        )
         model.compile(nn.SGD(CONV["lr"]), "softmax_cross_entropy")
     else:
-        model = nn.Sequential([nn.Embedding(LSTM["vocab"], LSTM["embed"]),
-                               nn.LSTM(LSTM["hidden"], return_sequences=True), nn.Dense(LSTM["vocab"])], seed=0)
+        model = nn.Sequential(
+            [
+                nn.Embedding(LSTM["vocab"], LSTM["embed"]),
+                nn.LSTM(LSTM["hidden"], return_sequences=True),
+                nn.Dense(LSTM["vocab"]),
+            ],
+            seed=0,
+        )
         model.compile(nn.Adam(LSTM["lr"], clipnorm=LSTM["clip"]), "softmax_cross_entropy")
 
     def step(i: int) -> float:
@@ -114,16 +140,35 @@ def torch_step(workload: str, threads: int) -> Any:
     nn = torch.nn
     if workload in ("mlp", "lenet5", "convblock"):
         if workload == "mlp":
-            model = nn.Sequential(nn.Linear(MLP["inputs"], MLP["hidden"]), nn.ReLU(),
-                                  nn.Linear(MLP["hidden"], MLP["classes"]))
+            model = nn.Sequential(
+                nn.Linear(MLP["inputs"], MLP["hidden"]), nn.ReLU(), nn.Linear(MLP["hidden"], MLP["classes"])
+            )
         elif workload == "lenet5":
-            model = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),
-                                  nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(),
-                                  nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, CONV["classes"]))
+            model = nn.Sequential(
+                nn.Conv2d(1, 6, 5, padding=2),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(6, 16, 5),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Linear(400, 120),
+                nn.ReLU(),
+                nn.Linear(120, 84),
+                nn.ReLU(),
+                nn.Linear(84, CONV["classes"]),
+            )
         else:
-            model = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1),
-                                  nn.ReLU(), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                                  nn.Linear(32, CONV["classes"]))
+            model = nn.Sequential(
+                nn.Conv2d(3, 32, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(32, 32, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.AdaptiveAvgPool2d(1),
+                nn.Flatten(),
+                nn.Linear(32, CONV["classes"]),
+            )
         if workload != "mlp":
             x = x.transpose(0, 1, 4, 2, 3).copy()  # channels first, PyTorch's native layout
         rate = MLP["lr"] if workload == "mlp" else CONV["lr"]
@@ -186,18 +231,44 @@ def child(framework: str, workload: str, threads: int, steps: int, warmup: int) 
         loss = step(warmup + i)
         times.append(time.perf_counter() - t0)
     cpu = time.process_time() - cpu0
-    return {"framework": framework, "workload": workload, "threads": threads, "steps": steps,
-            "median_ms": 1000 * statistics.median(times), "min_ms": 1000 * min(times),
-            "mean_ms": 1000 * statistics.fmean(times), "cpu_ms_per_step": 1000 * cpu / steps,
-            "first_loss": first_loss, "last_loss": loss, "peak_rss_mb": rss_mb(), "baseline_rss_mb": baseline,
-            "workload_rss_mb": rss_mb() - baseline}
+    return {
+        "framework": framework,
+        "workload": workload,
+        "threads": threads,
+        "steps": steps,
+        "median_ms": 1000 * statistics.median(times),
+        "min_ms": 1000 * min(times),
+        "mean_ms": 1000 * statistics.fmean(times),
+        "cpu_ms_per_step": 1000 * cpu / steps,
+        "first_loss": first_loss,
+        "last_loss": loss,
+        "peak_rss_mb": rss_mb(),
+        "baseline_rss_mb": baseline,
+        "workload_rss_mb": rss_mb() - baseline,
+    }
 
 
 def run_child(framework: str, workload: str, args: argparse.Namespace) -> dict[str, Any]:
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads),
-           "MKL_NUM_THREADS": str(args.threads), "OMP_WAIT_POLICY": "PASSIVE"}
-    command = [sys.executable, __file__, "--child", framework, workload, "--threads", str(args.threads),
-               "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    env = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": str(args.threads),
+        "OMP_NUM_THREADS": str(args.threads),
+        "MKL_NUM_THREADS": str(args.threads),
+        "OMP_WAIT_POLICY": "PASSIVE",
+    }
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        framework,
+        workload,
+        "--threads",
+        str(args.threads),
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{framework} {workload} failed:\n{done.stderr}")
@@ -208,11 +279,14 @@ def summarise(runs: list[dict[str, Any]], workload: str) -> dict[str, Any]:
     row: dict[str, Any] = {"workload": workload, "target": TARGETS[workload]}
     for framework in ("numpy", "torch"):
         mine = [r for r in runs if r["framework"] == framework and r["workload"] == workload]
-        row[framework] = {"median_ms": min(r["median_ms"] for r in mine), "min_ms": min(r["min_ms"] for r in mine),
-                          "cpu_ms_per_step": min(r["cpu_ms_per_step"] for r in mine),
-                          "peak_rss_mb": max(r["peak_rss_mb"] for r in mine),
-                          "workload_rss_mb": max(r["workload_rss_mb"] for r in mine),
-                          "medians_by_round": [round(r["median_ms"], 2) for r in mine]}
+        row[framework] = {
+            "median_ms": min(r["median_ms"] for r in mine),
+            "min_ms": min(r["min_ms"] for r in mine),
+            "cpu_ms_per_step": min(r["cpu_ms_per_step"] for r in mine),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in mine),
+            "workload_rss_mb": max(r["workload_rss_mb"] for r in mine),
+            "medians_by_round": [round(r["median_ms"], 2) for r in mine],
+        }
     row["ratio_median"] = row["numpy"]["median_ms"] / row["torch"]["median_ms"]
     row["ratio_min"] = row["numpy"]["min_ms"] / row["torch"]["min_ms"]
     row["ratio_cpu"] = row["numpy"]["cpu_ms_per_step"] / row["torch"]["cpu_ms_per_step"]
@@ -242,34 +316,53 @@ def main() -> None:
     runs = []
     for workload in workloads:
         defaults = {"mlp": (200, 20), "lstm": (20, 3), "lenet5": (50, 5), "convblock": (20, 3)}[workload]
-        sub = argparse.Namespace(threads=args.threads, steps=args.steps or defaults[0],
-                                 warmup=args.warmup or defaults[1])
+        sub = argparse.Namespace(
+            threads=args.threads, steps=args.steps or defaults[0], warmup=args.warmup or defaults[1]
+        )
         for round_ in range(args.rounds):
             for framework in ("numpy", "torch"):
                 result = run_child(framework, workload, sub)
                 result["round"] = round_
                 runs.append(result)
-                print(f"  round {round_ + 1} {workload:<4} {framework:<5} median {result['median_ms']:8.2f} ms  "
-                      f"min {result['min_ms']:8.2f} ms  peak {result['peak_rss_mb']:7.1f} MB", file=sys.stderr)
+                print(
+                    f"  round {round_ + 1} {workload:<4} {framework:<5} median {result['median_ms']:8.2f} ms  "
+                    f"min {result['min_ms']:8.2f} ms  peak {result['peak_rss_mb']:7.1f} MB",
+                    file=sys.stderr,
+                )
     rows = [summarise(runs, w) for w in workloads]
     load = os.getloadavg()
-    print(f"\nsudoless.nn vs PyTorch CPU, {args.threads} thread(s), best of {args.rounds} rounds "
-          f"(load average {load[0]:.1f})")
+    print(
+        f"\nsudoless.nn vs PyTorch CPU, {args.threads} thread(s), best of {args.rounds} rounds "
+        f"(load average {load[0]:.1f})"
+    )
     print(f"{'workload':<8} {'':>6} {'numpy':>9} {'torch':>9} {'ratio':>7}   target {row_target(rows)}")
     for row in rows:
         n, t = row["numpy"], row["torch"]
-        for label, key, ratio in (("median", "median_ms", "ratio_median"), ("min", "min_ms", "ratio_min"),
-                                  ("cpu", "cpu_ms_per_step", "ratio_cpu")):
+        for label, key, ratio in (
+            ("median", "median_ms", "ratio_median"),
+            ("min", "min_ms", "ratio_min"),
+            ("cpu", "cpu_ms_per_step", "ratio_cpu"),
+        ):
             print(f"{row['workload']:<8} {label:>6} {n[key]:>7.2f}ms {t[key]:>7.2f}ms {row[ratio]:>6.2f}x")
-        print(f"{row['workload']:<8} {'peak':>6} {n['peak_rss_mb']:>7.0f}MB {t['peak_rss_mb']:>7.0f}MB   "
-              f"(above import baseline: {n['workload_rss_mb']:.0f} MB vs {t['workload_rss_mb']:.0f} MB)  "
-              f"{'meets' if row['meets_target'] else 'MISSES'} {row['target']}x on min and CPU time")
+        print(
+            f"{row['workload']:<8} {'peak':>6} {n['peak_rss_mb']:>7.0f}MB {t['peak_rss_mb']:>7.0f}MB   "
+            f"(above import baseline: {n['workload_rss_mb']:.0f} MB vs {t['workload_rss_mb']:.0f} MB)  "
+            f"{'meets' if row['meets_target'] else 'MISSES'} {row['target']}x on min and CPU time"
+        )
     import numpy
     import torch  # noqa: F401 - versions for the record
 
-    document = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
-                "cpu_count": os.cpu_count(), "load_average": load, "threads": args.threads,
-                "numpy": numpy.__version__, "torch": sys.modules["torch"].__version__, "rows": rows, "runs": runs}
+    document = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "cpu_count": os.cpu_count(),
+        "load_average": load,
+        "threads": args.threads,
+        "numpy": numpy.__version__,
+        "torch": sys.modules["torch"].__version__,
+        "rows": rows,
+        "runs": runs,
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2))
     print(f"\nwrote {args.output}")

@@ -91,8 +91,10 @@ def instance_dir(option: Path | None, needed: list[str]) -> Path:
     hold the subfolders the chosen parts read (``cvrplib``, ``tsplib``). Exits with one line saying what to do."""
     folder = option or (Path(os.environ[INSTANCES_VARIABLE]) if os.environ.get(INSTANCES_VARIABLE) else None)
     if folder is None:
-        sys.exit(f"routing.py: give the folder of the instance files with --instance-dir DIR or {INSTANCES_VARIABLE}"
-                 " (benchmarks/README.md says where to download them), or run --scale with --skip-cvrp --skip-mtsp")
+        sys.exit(
+            f"routing.py: give the folder of the instance files with --instance-dir DIR or {INSTANCES_VARIABLE}"
+            " (benchmarks/README.md says where to download them), or run --scale with --skip-cvrp --skip-mtsp"
+        )
     missing = [sub for sub in needed if not (folder / sub).is_dir()]
     if missing:
         sys.exit(f"routing.py: {folder} has no {' or '.join(missing)} folder; see benchmarks/README.md for the layout")

@@ -129,18 +129,32 @@ def main() -> None:
         ("one `true` process, plain / confined", "", f"{spawn_off:.3f} / {spawn_on:.3f} ms"),
     ]
     width = max(len(r[0]) for r in rows)
-    print(f"Landlock ABI {abi}, {platform.machine()}, Python {platform.python_version()}, "
-          f"median of {args.repeat}")
+    print(f"Landlock ABI {abi}, {platform.machine()}, Python {platform.python_version()}, median of {args.repeat}")
     for name, total, per in rows:
         print(f"{name:<{width}}  {total:>9}  {per}")
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "when": datetime.now(UTC).isoformat(timespec="seconds"), "abi": abi, "machine": platform.machine(),
-        "python": platform.python_version(), "jobs": args.jobs, "repeat": args.repeat,
-        "wall_off_s": walls[False], "wall_on_s": walls[True], "per_job_ms": per_job_ms,
-        "ruleset_ms": rules_ms, "spawn_plain_ms": spawn_off, "spawn_confined_ms": spawn_on,
-        "target_per_job_ms": TARGET_PER_JOB_MS, "met": per_job_ms < TARGET_PER_JOB_MS,
-    }, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "abi": abi,
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+                "jobs": args.jobs,
+                "repeat": args.repeat,
+                "wall_off_s": walls[False],
+                "wall_on_s": walls[True],
+                "per_job_ms": per_job_ms,
+                "ruleset_ms": rules_ms,
+                "spawn_plain_ms": spawn_off,
+                "spawn_confined_ms": spawn_on,
+                "target_per_job_ms": TARGET_PER_JOB_MS,
+                "met": per_job_ms < TARGET_PER_JOB_MS,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

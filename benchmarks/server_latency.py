@@ -77,6 +77,7 @@ MARIADB = "mysql://root@127.0.0.1:3306"
 
 # -- the database ------------------------------------------------------------------------------------------
 
+
 def flow_node(lines: list[str], name: str, deps: list[str], indent: str = "  ", kind: str = "command") -> None:
     lines.append(f"{indent}- name: {name}")
     lines.append(f"{indent}  type: {kind}")
@@ -101,8 +102,12 @@ def flow_file(flow: int) -> str:
         flow_node(lines, "dedupe", ["join"], indent="      ")
         flow_node(lines, "aggregate", ["enrich"])
     else:
-        for step, deps in (("enrich", ["clean"]), ("aggregate", ["enrich"]), ("score", ["enrich"]),
-                           ("check", ["aggregate", "score"])):
+        for step, deps in (
+            ("enrich", ["clean"]),
+            ("aggregate", ["enrich"]),
+            ("score", ["enrich"]),
+            ("check", ["aggregate", "score"]),
+        ):
             flow_node(lines, step, deps)
     flow_node(lines, "publish", ["check"] if flow else ["aggregate"])
     flow_node(lines, "notify", ["publish"])
@@ -167,8 +172,16 @@ def populate(url: str, home: Path, executions: int, seed: int) -> dict[str, Any]
 
         def log(exec_id: int, name: str, attempt: int, text: str) -> None:
             data = text.encode()
-            batch_logs.append({"exec_id": exec_id, "name": name, "attempt": attempt, "start_byte": 0,
-                               "end_byte": len(data), "data": data})
+            batch_logs.append(
+                {
+                    "exec_id": exec_id,
+                    "name": name,
+                    "attempt": attempt,
+                    "start_byte": 0,
+                    "end_byte": len(data),
+                    "data": data,
+                }
+            )
 
         for exec_id in range(1, executions + 1):
             project_id, project_name, version, flow_id, nodes = flows[rng.randrange(len(flows))]
@@ -182,43 +195,100 @@ def populate(url: str, home: Path, executions: int, seed: int) -> dict[str, Any]
             broken = False
             for position, node in enumerate(nodes):
                 parents = json.dumps(node["parents"])
-                common = {"exec_id": exec_id, "nested_id": node["nested_id"], "type": node["type"],
-                          "parents": parents, "condition": node["condition"], "pid": None,
-                          "host": "bench-host", "input_props": None, "output_props": None}
+                common = {
+                    "exec_id": exec_id,
+                    "nested_id": node["nested_id"],
+                    "type": node["type"],
+                    "parents": parents,
+                    "condition": node["condition"],
+                    "pid": None,
+                    "host": "bench-host",
+                    "input_props": None,
+                    "output_props": None,
+                }
                 if broken or (killed and position >= len(nodes) // 2):
-                    batch_runs.append({**common, "attempt": 0, "status": "KILLED" if killed else "CANCELLED",
-                                       "start_time": -1, "end_time": -1, "update_time": clock})
+                    batch_runs.append(
+                        {
+                            **common,
+                            "attempt": 0,
+                            "status": "KILLED" if killed else "CANCELLED",
+                            "start_time": -1,
+                            "end_time": -1,
+                            "update_time": clock,
+                        }
+                    )
                     continue
                 attempt = 0
                 if rng.random() < 0.05 and node["type"] != "flow":  # a failed first attempt, retried
                     end = clock + rng.randrange(50, 3000)
-                    batch_runs.append({**common, "attempt": 0, "status": "FAILED", "start_time": clock,
-                                       "end_time": end, "update_time": end, "pid": 10_000 + exec_id})
+                    batch_runs.append(
+                        {
+                            **common,
+                            "attempt": 0,
+                            "status": "FAILED",
+                            "start_time": clock,
+                            "end_time": end,
+                            "update_time": end,
+                            "pid": 10_000 + exec_id,
+                        }
+                    )
                     log(exec_id, node["nested_id"], 0, job_log(node["nested_id"], 0, "FAILED", rng))
                     clock, attempt = end + 1000, 1
                 end = clock + rng.randrange(50, 5000)
                 state = "FAILED" if position == failed_node else "SUCCEEDED"
-                batch_runs.append({**common, "attempt": attempt, "status": state, "start_time": clock,
-                                   "end_time": end, "update_time": end, "pid": 20_000 + exec_id})
+                batch_runs.append(
+                    {
+                        **common,
+                        "attempt": attempt,
+                        "status": state,
+                        "start_time": clock,
+                        "end_time": end,
+                        "update_time": end,
+                        "pid": 20_000 + exec_id,
+                    }
+                )
                 if node["type"] != "flow":
                     log(exec_id, node["nested_id"], attempt, job_log(node["nested_id"], attempt, state, rng))
                 clock = end
                 broken = state == "FAILED"
-            log(exec_id, "", 0, f"Submitting execution {exec_id} of {project_name}.{flow_id}\n"
-                                f"Running on executor 1 (bench-host)\nFlow {flow_id} finished: {status}\n")
-            batch_execs.append({
-                "id": exec_id, "project_id": project_id, "project_name": project_name, "version": version,
-                "flow_id": flow_id, "status": status, "submit_user": USER, "submit_time": submit,
-                "start_time": flow_start, "end_time": clock, "update_time": clock,
-                "source": "schedule" if exec_id % 3 else "adhoc", "options": options, "executor_id": 1,
-                "control": "", "priority": 5, "restarted_from": None})
+            log(
+                exec_id,
+                "",
+                0,
+                f"Submitting execution {exec_id} of {project_name}.{flow_id}\n"
+                f"Running on executor 1 (bench-host)\nFlow {flow_id} finished: {status}\n",
+            )
+            batch_execs.append(
+                {
+                    "id": exec_id,
+                    "project_id": project_id,
+                    "project_name": project_name,
+                    "version": version,
+                    "flow_id": flow_id,
+                    "status": status,
+                    "submit_user": USER,
+                    "submit_time": submit,
+                    "start_time": flow_start,
+                    "end_time": clock,
+                    "update_time": clock,
+                    "source": "schedule" if exec_id % 3 else "adhoc",
+                    "options": options,
+                    "executor_id": 1,
+                    "control": "",
+                    "priority": 5,
+                    "restarted_from": None,
+                }
+            )
             if len(batch_execs) >= 500:
                 flush()
         flush()
     finally:
         store.close()
-    return {"seconds": time.perf_counter() - began, "rows": dict(rows),
-            "flows": [[name, flow_id] for _, name, _, flow_id, _ in flows]}
+    return {
+        "seconds": time.perf_counter() - began,
+        "rows": dict(rows),
+        "flows": [[name, flow_id] for _, name, _, flow_id, _ in flows],
+    }
 
 
 def job_log(name: str, attempt: int, status: str, rng: random.Random) -> str:
@@ -250,6 +320,7 @@ def backend_database(backend: str, home: Path) -> Any:
 
 
 # -- the server --------------------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -285,8 +356,9 @@ def running_server(home: Path, url: str, src: Path | None, extra: Sequence[str] 
     env = {**code_env(src), "SUDOLESS_HOME": str(home), "SUDOLESS_DB": url}
     stderr = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
     command = [sys.executable, "-c", "from sudoless.cli import main; main()"] if src else [str(SUDOLESS)]
-    proc = subprocess.Popen([*command, "server", "--port", str(port), *extra], env=env,
-                            stdout=subprocess.DEVNULL, stderr=stderr)
+    proc = subprocess.Popen(
+        [*command, "server", "--port", str(port), *extra], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         import httpx
@@ -294,8 +366,7 @@ def running_server(home: Path, url: str, src: Path | None, extra: Sequence[str] 
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode}: "
-                                   f"{(home / 'server.log').read_text()}")
+                raise RuntimeError(f"the server exited with {proc.returncode}: {(home / 'server.log').read_text()}")
             try:
                 if httpx.get(f"{base}/status", timeout=2).status_code == 200:
                     break
@@ -327,8 +398,10 @@ def login(base: str) -> str:
 
 # -- the load generator (a child process) ------------------------------------------------------------------
 
-def make_requests(endpoint: str, count: int, executions: int, flows: list[list[str]], session: str,
-                  rng: random.Random) -> list[tuple[str, str]]:
+
+def make_requests(
+    endpoint: str, count: int, executions: int, flows: list[list[str]], session: str, rng: random.Random
+) -> list[tuple[str, str]]:
     """(request target, what the answer must hold) for each request, drawn before the clock starts."""
     per_flow = max(1, executions // max(len(flows), 1))
     out = []
@@ -340,8 +413,14 @@ def make_requests(endpoint: str, count: int, executions: int, flows: list[list[s
         else:
             project, flow = flows[rng.randrange(len(flows))]
             start = 0 if rng.random() < 0.75 else PAGE * rng.randrange(max(1, per_flow // PAGE))
-            query = {"ajax": "fetchFlowExecutions", "project": project, "flow": flow, "start": str(start),
-                     "length": str(PAGE), "session.id": session}
+            query = {
+                "ajax": "fetchFlowExecutions",
+                "project": project,
+                "flow": flow,
+                "start": str(start),
+                "length": str(PAGE),
+                "session.id": session,
+            }
             out.append((f"/manager?{urlencode(query)}", flow))
     return out
 
@@ -407,8 +486,9 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def drive(base: str, requests: list[tuple[str, str]], endpoint: str, rate: float, warmup: int,
-                connections: int) -> dict[str, Any]:
+async def drive(
+    base: str, requests: list[tuple[str, str]], endpoint: str, rate: float, warmup: int, connections: int
+) -> dict[str, Any]:
     """Send ``requests`` (target, expected) on an open-loop schedule over ``connections`` connections.
 
     Request ``i`` enters a queue at its scheduled time; the first free connection sends it. Latency runs
@@ -472,8 +552,14 @@ async def drive(base: str, requests: list[tuple[str, str]], endpoint: str, rate:
         queue.put_nowait(None)
     await asyncio.gather(*workers)
     window = max(finished) - measured_from if finished else float("nan")
-    return {"latencies_s": latencies, "lags_s": lags, "errors": dict(errors), "requests": len(requests) - warmup,
-            "window_s": window, "sent": sent}
+    return {
+        "latencies_s": latencies,
+        "lags_s": lags,
+        "errors": dict(errors),
+        "requests": len(requests) - warmup,
+        "window_s": window,
+        "sent": sent,
+    }
 
 
 def generator_main(spec_path: str) -> None:
@@ -486,18 +572,51 @@ def generator_main(spec_path: str) -> None:
     Path(spec["output"]).write_text(json.dumps(result))
 
 
-def run_load(base: str, endpoint: str, args: argparse.Namespace, flows: list[list[str]], session: str,
-             scratch: Path, seed: int, profile: Path | None, server_pid: int) -> dict[str, Any]:
-    spec = {"base": base, "endpoint": endpoint, "rate": args.rate, "duration": args.duration,
-            "executions": args.executions, "flows": flows, "session": session, "seed": seed,
-            "output": str(scratch / f"{endpoint}.out.json")}
+def run_load(
+    base: str,
+    endpoint: str,
+    args: argparse.Namespace,
+    flows: list[list[str]],
+    session: str,
+    scratch: Path,
+    seed: int,
+    profile: Path | None,
+    server_pid: int,
+) -> dict[str, Any]:
+    spec = {
+        "base": base,
+        "endpoint": endpoint,
+        "rate": args.rate,
+        "duration": args.duration,
+        "executions": args.executions,
+        "flows": flows,
+        "session": session,
+        "seed": seed,
+        "output": str(scratch / f"{endpoint}.out.json"),
+    }
     spec_path = scratch / f"{endpoint}.spec.json"
     spec_path.write_text(json.dumps(spec))
     spy = None
     if profile is not None:
-        spy = subprocess.Popen([str(PY_SPY), "record", "--pid", str(server_pid), "--format", "raw", "--rate", "250",
-                                "--duration", str(int(args.duration + WARMUP_S)), "--output", str(profile),
-                                "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = subprocess.Popen(
+            [
+                str(PY_SPY),
+                "record",
+                "--pid",
+                str(server_pid),
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "--duration",
+                str(int(args.duration + WARMUP_S)),
+                "--output",
+                str(profile),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     load_before = os.getloadavg()[0]
     cpu_before, began = process_cpu(server_pid), time.perf_counter()
     subprocess.run([sys.executable, __file__, "--generate", str(spec_path)], check=True)
@@ -505,14 +624,18 @@ def run_load(base: str, endpoint: str, args: argparse.Namespace, flows: list[lis
     if spy is not None:
         spy.wait(timeout=120)
     raw = json.loads(Path(spec["output"]).read_text())
-    return {**summarise(raw, args.rate, load_before), "server_cpu_ms_per_request": cpu * 1000 / max(raw["sent"], 1),
-            "server_cpu_share": cpu / wall}
+    return {
+        **summarise(raw, args.rate, load_before),
+        "server_cpu_ms_per_request": cpu * 1000 / max(raw["sent"], 1),
+        "server_cpu_share": cpu / wall,
+    }
 
 
 def process_cpu(pid: int) -> float:
     """CPU seconds (user + system) a process and its live child processes (``--workers``) have used so far."""
-    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-                for child in (task / "children").read_text().split()]
+    children = [
+        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    ]
     total = 0
     for one in (pid, *children):
         fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
@@ -535,17 +658,28 @@ def summarise(raw: dict[str, Any], rate: float, load_before: float) -> dict[str,
     p99 = percentile(ms, 99)
     answered = len(ms) - errors
     return {
-        "rate_target": rate, "requests": raw["requests"], "completed": len(ms), "answered_ok": answered,
+        "rate_target": rate,
+        "requests": raw["requests"],
+        "completed": len(ms),
+        "answered_ok": answered,
         "rate_achieved": answered / raw["window_s"] if raw["window_s"] > 0 else float("nan"),
-        "p50_ms": percentile(ms, 50), "p90_ms": percentile(ms, 90), "p99_ms": p99, "max_ms": max(ms, default=0),
-        "mean_ms": statistics.fmean(ms) if ms else float("nan"), "errors": errors, "error_kinds": raw["errors"],
-        "generator_lag_p99_ms": percentile(lags, 99), "generator_lag_max_ms": max(lags, default=0),
-        "target_met": bool(p99 < TARGET_P99_MS and errors == 0), "load_average_before": load_before,
+        "p50_ms": percentile(ms, 50),
+        "p90_ms": percentile(ms, 90),
+        "p99_ms": p99,
+        "max_ms": max(ms, default=0),
+        "mean_ms": statistics.fmean(ms) if ms else float("nan"),
+        "errors": errors,
+        "error_kinds": raw["errors"],
+        "generator_lag_p99_ms": percentile(lags, 99),
+        "generator_lag_max_ms": max(lags, default=0),
+        "target_met": bool(p99 < TARGET_P99_MS and errors == 0),
+        "load_average_before": load_before,
         "load_average_after": os.getloadavg()[0],
     }
 
 
 # -- profiles ----------------------------------------------------------------------------------------------
+
 
 def profile_summary(path: Path, top: int = 25) -> list[tuple[str, float, float]]:
     """(frame, inclusive share, self share) of the busiest frames in a py-spy raw (collapsed) profile.
@@ -555,8 +689,16 @@ def profile_summary(path: Path, top: int = 25) -> list[tuple[str, float, float]]
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0
-    idle = ("select (selectors.py", "wait (threading.py", "_worker (concurrent", "get (queue.py",
-            "_wait_for_tstate_lock", "run_forever", "_run_once (asyncio", "worker_thread (anyio")
+    idle = (
+        "select (selectors.py",
+        "wait (threading.py",
+        "_worker (concurrent",
+        "get (queue.py",
+        "_wait_for_tstate_lock",
+        "run_forever",
+        "_run_once (asyncio",
+        "worker_thread (anyio",
+    )
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
@@ -576,12 +718,15 @@ def profile_summary(path: Path, top: int = 25) -> list[tuple[str, float, float]]
 
 # -- the run -----------------------------------------------------------------------------------------------
 
+
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True,
-                               text=True, check=True).stdout.strip()
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return out + ("+dirty" if dirty else "")
@@ -595,12 +740,18 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,mariadb", help="comma list of sqlite, mariadb")
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS), help="comma list of " + ", ".join(ENDPOINTS))
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--server-args", default="", metavar="ARGS",
-                        help="more arguments for 'sudoless server', e.g. '--workers 2'")
+    parser.add_argument(
+        "--server-args", default="", metavar="ARGS", help="more arguments for 'sudoless server', e.g. '--workers 2'"
+    )
     parser.add_argument("--label", default="", help="name of this run in the JSON file (default: the commit)")
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy during each run")
-    parser.add_argument("--sudoless-src", type=Path, default=None, metavar="DIR",
-                        help="run the server on the sudoless package under DIR (a snapshot: git archive ... src)")
+    parser.add_argument(
+        "--sudoless-src",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run the server on the sudoless package under DIR (a snapshot: git archive ... src)",
+    )
     parser.add_argument("--generate", metavar="SPEC", help=argparse.SUPPRESS)
     parser.add_argument("--populate", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -640,36 +791,65 @@ def main() -> None:
                     for offset, endpoint in enumerate(endpoints):
                         profile = scratch / f"{endpoint}.pyspy.txt" if args.profile else None
                         console.print(f"  {endpoint}: {args.rate:g} req/s for {args.duration:g} s ...")
-                        result = run_load(base, endpoint, args, filled["flows"], session, scratch,
-                                          args.seed + offset, profile, pid)
-                        rows.append({"backend": backend, "endpoint": endpoint, **result,
-                                     "populate_s": filled["seconds"]})
+                        result = run_load(
+                            base, endpoint, args, filled["flows"], session, scratch, args.seed + offset, profile, pid
+                        )
+                        rows.append(
+                            {"backend": backend, "endpoint": endpoint, **result, "populate_s": filled["seconds"]}
+                        )
                         if profile is not None and profile.exists():
                             profiles[f"{backend} {endpoint}"] = profile_summary(profile)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    table = Table(title=f"Azkaban AJAX latency, {args.executions:,} executions stored, open loop "
-                        f"{args.rate:g} req/s for {args.duration:g} s (target p99 < {TARGET_P99_MS:g} ms, "
-                        "0 errors)")
-    for column in ("backend", "endpoint", "rate achieved", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors",
-                   "target met", "server CPU ms/req", "server CPU share", "load avg"):
+    table = Table(
+        title=f"Azkaban AJAX latency, {args.executions:,} executions stored, open loop "
+        f"{args.rate:g} req/s for {args.duration:g} s (target p99 < {TARGET_P99_MS:g} ms, "
+        "0 errors)"
+    )
+    for column in (
+        "backend",
+        "endpoint",
+        "rate achieved",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "target met",
+        "server CPU ms/req",
+        "server CPU share",
+        "load avg",
+    ):
         table.add_column(column, justify="left" if column in ("backend", "endpoint") else "right")
     for row in rows:
-        table.add_row(row["backend"], row["endpoint"], f"{row['rate_achieved']:.1f}/s", f"{row['p50_ms']:.1f}",
-                      f"{row['p90_ms']:.1f}", f"{row['p99_ms']:.1f}", f"{row['max_ms']:.1f}", str(row["errors"]),
-                      "[green]yes[/]" if row["target_met"] else "[red]no[/]",
-                      f"{row['server_cpu_ms_per_request']:.2f}", f"{row['server_cpu_share']:.2f}",
-                      f"{row['load_average_before']:.1f}")
+        table.add_row(
+            row["backend"],
+            row["endpoint"],
+            f"{row['rate_achieved']:.1f}/s",
+            f"{row['p50_ms']:.1f}",
+            f"{row['p90_ms']:.1f}",
+            f"{row['p99_ms']:.1f}",
+            f"{row['max_ms']:.1f}",
+            str(row["errors"]),
+            "[green]yes[/]" if row["target_met"] else "[red]no[/]",
+            f"{row['server_cpu_ms_per_request']:.2f}",
+            f"{row['server_cpu_share']:.2f}",
+            f"{row['load_average_before']:.1f}",
+        )
     console.print(table)
-    console.print(f"{os.cpu_count()} CPUs. rate achieved: correct answers per second. server CPU: what the server "
-                  "process used (user + system) per request it received, and its share of one CPU over the run (a "
-                  "Python server uses at most about one). load avg: the 1-minute load average before the run.")
+    console.print(
+        f"{os.cpu_count()} CPUs. rate achieved: correct answers per second. server CPU: what the server "
+        "process used (user + system) per request it received, and its share of one CPU over the run (a "
+        "Python server uses at most about one). load avg: the 1-minute load average before the run."
+    )
     for row in rows:
         if row["error_kinds"]:
             console.print(f"{row['backend']} {row['endpoint']} errors: {row['error_kinds']}")
-    console.print("generator lag p99 (how late the client sent): " + ", ".join(
-        f"{r['backend']} {r['endpoint']} {r['generator_lag_p99_ms']:.1f} ms" for r in rows))
+    console.print(
+        "generator lag p99 (how late the client sent): "
+        + ", ".join(f"{r['backend']} {r['endpoint']} {r['generator_lag_p99_ms']:.1f} ms" for r in rows)
+    )
     for name, frames in profiles.items():
         ptable = Table(title=f"server profile, {name} (share of busy samples)")
         ptable.add_column("frame")
@@ -683,12 +863,21 @@ def main() -> None:
     label = args.label or git_commit()
     previous: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     previous[label] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": git_commit(),
-        "python": platform.python_version(), "cpus": os.cpu_count(), "duration_s": args.duration,
-        "rate": args.rate, "executions": args.executions, "page_length": PAGE, "warmup_s": WARMUP_S,
-        "timeout_s": TIMEOUT_S, "target_p99_ms": TARGET_P99_MS, "rows": rows,
-        "profiles": {name: [{"frame": f, "inclusive": i, "self": s} for f, i, s in frames]
-                     for name, frames in profiles.items()},
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "duration_s": args.duration,
+        "rate": args.rate,
+        "executions": args.executions,
+        "page_length": PAGE,
+        "warmup_s": WARMUP_S,
+        "timeout_s": TIMEOUT_S,
+        "target_p99_ms": TARGET_P99_MS,
+        "rows": rows,
+        "profiles": {
+            name: [{"frame": f, "inclusive": i, "self": s} for f, i, s in frames] for name, frames in profiles.items()
+        },
     }
     RESULTS.write_text(json.dumps(previous, indent=2) + "\n")
     console.print(f"written {RESULTS.relative_to(ROOT)} (label {label!r})")

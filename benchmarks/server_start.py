@@ -70,8 +70,9 @@ def one_start(home: Path, argv: list[str], src: Path | None = None, timeout: flo
     if src is not None:
         env["PYTHONPATH"] = str(src)
     began = time.perf_counter()
-    proc = subprocess.Popen([*argv, "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*argv, "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         while not status_ok(port):
             if proc.poll() is not None:
@@ -101,8 +102,13 @@ def import_profile(home: Path, top: int = 15) -> list[tuple[str, int]]:
     """The slowest imports of one start, cumulative microseconds, from ``python -X importtime``."""
     port = free_port()
     env = {**os.environ, "SUDOLESS_HOME": str(home), "PYTHONPROFILEIMPORTTIME": "1"}
-    proc = subprocess.Popen([str(PYTHON), "-c", "from sudoless.cli import main; main()", "server", "--port",
-                             str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(PYTHON), "-c", "from sudoless.cli import main; main()", "server", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     began = time.perf_counter()
     while not status_ok(port):
         if proc.poll() is not None or time.perf_counter() - began > 30:
@@ -114,7 +120,7 @@ def import_profile(home: Path, top: int = 15) -> list[tuple[str, int]]:
     for line in err.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        _, cumulative, name = line[len("import time:"):].split("|", 2)
+        _, cumulative, name = line[len("import time:") :].split("|", 2)
         name = name[1:]  # the tree is drawn with two spaces per level after "| "
         if not name.startswith(" "):
             rows.append((name, int(cumulative)))
@@ -128,8 +134,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--label", default="current", help="name of this measurement in the JSON file")
     parser.add_argument("--importtime", action="store_true", help="also print the slowest imports")
-    parser.add_argument("--baseline", type=Path, default=None, metavar="DIR",
-                        help="also start the sudoless package under DIR, alternating with this one")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also start the sudoless package under DIR, alternating with this one",
+    )
     args = parser.parse_args()
 
     from rich.console import Console
@@ -155,15 +166,23 @@ def main() -> None:
                 console.print(f"run {index + 1} {name}: {elapsed:.3f} s (server CPU {cpu:.2f} s)")
         imports = import_profile(homes["current"]) if args.importtime else []
 
-    table = Table(title=f"sudoless server start, SQLite, restart case ({args.label}; load average now "
-                        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    table = Table(
+        title=f"sudoless server start, SQLite, restart case ({args.label}; load average now "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+    )
     for column in ("version", "runs", "median s", "min s", "max s", "median CPU s", "target < 1 s"):
         table.add_column(column, justify="right")
     for name in versions:
         median = statistics.median(times[name])
-        table.add_row(name, str(len(times[name])), f"{median:.3f}", f"{min(times[name]):.3f}",
-                      f"{max(times[name]):.3f}", f"{statistics.median(cpus[name]):.2f}",
-                      "met" if median < TARGET_S else "missed")
+        table.add_row(
+            name,
+            str(len(times[name])),
+            f"{median:.3f}",
+            f"{min(times[name]):.3f}",
+            f"{max(times[name]):.3f}",
+            f"{statistics.median(cpus[name]):.2f}",
+            "met" if median < TARGET_S else "missed",
+        )
     console.print(table)
     if imports:
         imports_table = Table(title="slowest top-level imports of one start (cumulative)")
@@ -176,12 +195,22 @@ def main() -> None:
     RESULTS.parent.mkdir(exist_ok=True)
     previous: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     previous[args.label] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
-        "load_average": os.getloadavg(), "cpus": os.cpu_count(), "target_s": TARGET_S,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+        "cpus": os.cpu_count(),
+        "target_s": TARGET_S,
         "baseline": str(args.baseline) if args.baseline else None,
-        "versions": {name: {"runs_s": times[name], "cpu_s": cpus[name], "median_s": statistics.median(times[name]),
-                            "median_cpu_s": statistics.median(cpus[name]),
-                            "met": statistics.median(times[name]) < TARGET_S} for name in versions},
+        "versions": {
+            name: {
+                "runs_s": times[name],
+                "cpu_s": cpus[name],
+                "median_s": statistics.median(times[name]),
+                "median_cpu_s": statistics.median(cpus[name]),
+                "met": statistics.median(times[name]) < TARGET_S,
+            }
+            for name in versions
+        },
         "slowest_imports_ms": {name: micros / 1000 for name, micros in imports},
     }
     RESULTS.write_text(json.dumps(previous, indent=2) + "\n")

@@ -92,8 +92,17 @@ def main() -> None:
     console.print(table)
     console.print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"when": datetime.now(UTC).isoformat(), "tries": args.tries,
-                                   "load_average": os.getloadavg()[0], "results": results}, indent=2))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(),
+                "tries": args.tries,
+                "load_average": os.getloadavg()[0],
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     console.print(f"written {RESULTS.relative_to(HERE.parent)}")
 
 

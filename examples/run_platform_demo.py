@@ -42,8 +42,13 @@ class DemoRun:
 
 def upload_demo(store: Store, settings: Settings, user: str) -> None:
     """Store the demo project as its next version (both flows; nothing runs)."""
-    upload_project(store, settings, PROJECT, user,
-                   description="The workload job types as flows: decipher, routes, nn; pack and spark")
+    upload_project(
+        store,
+        settings,
+        PROJECT,
+        user,
+        description="The workload job types as flows: decipher, routes, nn; pack and spark",
+    )
 
 
 def run_flow(store: Store, settings: Settings, flow: str, user: str, progress: bool = False) -> DemoRun:
@@ -65,10 +70,14 @@ def run_flow(store: Store, settings: Settings, flow: str, user: str, progress: b
     finally:
         executor.stop(wait=False)
     runs = {job.nested_id: job for job in store.job_runs.of(exec_id)}  # the latest attempt of each job wins
-    return DemoRun(exec_id=exec_id, flow=flow, status=store.executions.get(exec_id).status,
-                   jobs={name: job.status for name, job in runs.items()},
-                   outputs={name: dict(job.output_props or {}) for name, job in runs.items()},
-                   workdir=settings.executions_dir / str(exec_id))
+    return DemoRun(
+        exec_id=exec_id,
+        flow=flow,
+        status=store.executions.get(exec_id).status,
+        jobs={name: job.status for name, job in runs.items()},
+        outputs={name: dict(job.output_props or {}) for name, job in runs.items()},
+        workdir=settings.executions_dir / str(exec_id),
+    )
 
 
 def run_quick(store: Store, settings: Settings, user: str, progress: bool = False) -> DemoRun:
@@ -95,15 +104,21 @@ def main() -> int:
     ensure_home(settings)
     store = open_store(settings.database_url)
     try:
-        print(f"demo: running {PROJECT.name}'s flow {QUICK_FLOW} (decipher, dispatch, train, summary)",
-              file=sys.stderr, flush=True)
+        print(
+            f"demo: running {PROJECT.name}'s flow {QUICK_FLOW} (decipher, dispatch, train, summary)",
+            file=sys.stderr,
+            flush=True,
+        )
         run = run_quick(store, settings, getpass.getuser(), progress=True)
     finally:
         store.close()
     for line in summary(run):
         print(line, file=sys.stderr)
-    print(f"demo: the flow {SLOW_FLOW} (pack an environment, submit a PySpark app to local[2]) waits in the web UI: "
-          f"project {PROJECT.name}, flow {SLOW_FLOW}, button Run", file=sys.stderr)
+    print(
+        f"demo: the flow {SLOW_FLOW} (pack an environment, submit a PySpark app to local[2]) waits in the web UI: "
+        f"project {PROJECT.name}, flow {SLOW_FLOW}, button Run",
+        file=sys.stderr,
+    )
     if "--json" in sys.argv[1:]:
         print(json.dumps({"execid": run.exec_id, "status": run.status.value, "outputs": run.outputs}))
     return 0 if run.status == Status.SUCCEEDED else 1

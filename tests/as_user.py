@@ -51,8 +51,11 @@ def main() -> int:
         env.update({key: value for key, value in os.environ.items() if key.startswith("PIP_")})
         env["PYTHON"] = args.python
         script = f"cd {shlex.quote(str(clone))} && {shlex.join(command)}"
-        print(f"as_user: running as {user.name} (uid {user.uid}) with {args.python}: {shlex.join(command)}",
-              file=sys.stderr, flush=True)
+        print(
+            f"as_user: running as {user.name} (uid {user.uid}) with {args.python}: {shlex.join(command)}",
+            file=sys.stderr,
+            flush=True,
+        )
         return subprocess.run(user_command(user, script, env), cwd=user.home, check=False).returncode
 
 

@@ -32,12 +32,19 @@ def environment_uses(path: Path) -> list[str]:
     """Where ``path`` touches the environment through ``os`` (``os.environ``, ``from os import getenv`` ...)."""
     uses = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Attribute) and node.attr in ENVIRONMENT_CALLS and \
-                isinstance(node.value, ast.Name) and node.value.id == "os":
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ENVIRONMENT_CALLS
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+        ):
             uses.append(f"{path.relative_to(SRC)}:{node.lineno}: os.{node.attr}")
         elif isinstance(node, ast.ImportFrom) and node.module == "os":
-            uses += [f"{path.relative_to(SRC)}:{node.lineno}: from os import {alias.name}"
-                     for alias in node.names if alias.name in ENVIRONMENT_CALLS]
+            uses += [
+                f"{path.relative_to(SRC)}:{node.lineno}: from os import {alias.name}"
+                for alias in node.names
+                if alias.name in ENVIRONMENT_CALLS
+            ]
     return uses
 
 
@@ -76,16 +83,22 @@ def test_export_reaches_children_and_keeps_a_value_when_asked(monkeypatch: pytes
     assert environment_value("SUDOLESS_TEST_EXPORT") == "first"
     export("SUDOLESS_TEST_EXPORT", "third")
     assert process_environment()["SUDOLESS_TEST_EXPORT"] == "third"
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.environ['SUDOLESS_TEST_EXPORT'])"],
-                           capture_output=True, text=True, check=True, env=process_environment())
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.environ['SUDOLESS_TEST_EXPORT'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=process_environment(),
+    )
     assert child.stdout.strip() == "third"
     copy = process_environment()
     copy["SUDOLESS_TEST_EXPORT"] = "changed"
     assert environment_value("SUDOLESS_TEST_EXPORT") == "third"  # a copy, not the process's own
 
 
-@pytest.mark.parametrize(("value", "threads"), [("4", 4), ("1", 1), ("0", None), ("-2", None), ("many", None),
-                                                ("", None)])
+@pytest.mark.parametrize(
+    ("value", "threads"), [("4", 4), ("1", 1), ("0", None), ("-2", None), ("many", None), ("", None)]
+)
 def test_blas_threads_in_environment(monkeypatch: pytest.MonkeyPatch, value: str, threads: int | None) -> None:
     assert BLAS_THREAD_VARIABLES[0] == "OPENBLAS_NUM_THREADS"
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", value)

@@ -67,8 +67,9 @@ def test_quick_flow_breaks_the_cipher_plans_the_dispatch_and_trains(home: tuple[
     assert (run.workdir / "out" / "letter.plain.txt").read_text() == PLAINTEXT
 
     # The plan, read back from its file and checked against the deliveries independently of the solver.
-    problem = read_problem(EXAMPLES / "platform-demo" / "deliveries.csv", dispatchers=3, objective="makespan",
-                           min_stops=1)
+    problem = read_problem(
+        EXAMPLES / "platform-demo" / "deliveries.csv", dispatchers=3, objective="makespan", min_stops=1
+    )
     routes = read_solution(run.workdir / "out" / "plan.json", problem)
     report = check(problem, routes)
     assert report.feasible, report.violations

@@ -19,8 +19,9 @@ def test_returns_the_first_value_that_holds() -> None:
 def test_a_missed_deadline_names_what_was_awaited_and_the_last_value() -> None:
     with pytest.raises(AssertionError) as failure:
         eventually(lambda: "RUNNING", "SUCCEEDED", timeout=0.05, interval=0.01, what="job a's status")
-    assert str(failure.value) == ("job a's status (wanted 'SUCCEEDED'): not reached within 0.05 s; "
-                                  "last seen: 'RUNNING'")
+    assert str(failure.value) == (
+        "job a's status (wanted 'SUCCEEDED'): not reached within 0.05 s; last seen: 'RUNNING'"
+    )
     with pytest.raises(AssertionError, match=r"lambda: \[\].*last seen: \[\]"):
         eventually(lambda: [], timeout=0.01, interval=0.01)  # unnamed: the probe's own source says what
 
@@ -36,7 +37,11 @@ def test_ignored_errors_count_as_not_yet_and_others_propagate() -> None:
 
     assert eventually(probe, ignoring=(ConnectionError,), interval=0) == "up"
     with pytest.raises(AssertionError, match="last seen: ConnectionError"):
-        eventually(lambda: (_ for _ in ()).throw(ConnectionError("refused")), timeout=0.01, interval=0.01,
-                   ignoring=(ConnectionError,))
+        eventually(
+            lambda: (_ for _ in ()).throw(ConnectionError("refused")),
+            timeout=0.01,
+            interval=0.01,
+            ignoring=(ConnectionError,),
+        )
     with pytest.raises(KeyError):
         eventually(lambda: {}["missing"], ignoring=(ConnectionError,))

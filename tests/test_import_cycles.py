@@ -29,8 +29,9 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 ROOT_PACKAGE = "sudoless"
 
 #: The foundation: single modules that any package may use and that import no package, only each other.
-FOUNDATION = frozenset({"errors", "config", "private", "zone", "datadir", "extras", "processes", "outbound",
-                        "cleanable"})
+FOUNDATION = frozenset(
+    {"errors", "config", "private", "zone", "datadir", "extras", "processes", "outbound", "cleanable"}
+)
 
 
 def module_files(src: Path = SRC) -> dict[str, Path]:
@@ -45,8 +46,9 @@ def module_files(src: Path = SRC) -> dict[str, Path]:
 
 
 def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _import_nodes(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
@@ -67,7 +69,7 @@ def _base(module: str, is_package: bool, node: ast.ImportFrom) -> str:
         return node.module or ""
     parts = module.split(".")
     package = parts if is_package else parts[:-1]
-    package = package[:len(package) - (node.level - 1)]
+    package = package[: len(package) - (node.level - 1)]
     return ".".join([*package, node.module] if node.module else package)
 
 
@@ -189,6 +191,7 @@ def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 def reduced(graph: dict[str, set[str]]) -> dict[str, set[str]]:
     """The transitive reduction of an acyclic graph: an edge a -> b is left out when a longer path leads
     from a to b (it adds nothing to what depends on what)."""
+
     def reach(start: str) -> set[str]:
         seen: set[str] = set()
         stack = list(graph[start])
@@ -199,8 +202,9 @@ def reduced(graph: dict[str, set[str]]) -> dict[str, set[str]]:
                 stack.extend(graph.get(node, ()))
         return seen
 
-    return {node: {b for b in targets if not any(b in reach(c) for c in targets - {b})}
-            for node, targets in graph.items()}
+    return {
+        node: {b for b in targets if not any(b in reach(c) for c in targets - {b})} for node, targets in graph.items()
+    }
 
 
 def mermaid(graph: dict[str, set[str]]) -> str:
@@ -211,8 +215,11 @@ def mermaid(graph: dict[str, set[str]]) -> str:
         above = reduced(above)
     lines = ["flowchart TD"]
     lines += [f"  {package} --> {target}" for package in sorted(above) for target in sorted(above[package])]
-    lines += [f"  {package}" for package in sorted(above) if not above[package] and
-              not any(package in edges for edges in above.values())]
+    lines += [
+        f"  {package}"
+        for package in sorted(above)
+        if not above[package] and not any(package in edges for edges in above.values())
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -230,7 +237,8 @@ def test_the_reader_finds_every_kind_of_import(tmp_path: Path) -> None:
     (package / "low.py").write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from sudoless.pkg import typed\n"
         "else:\n    import sudoless.top\n"
-        "def f():\n    from .high import g\n    return g\n")
+        "def f():\n    from .high import g\n    return g\n"
+    )
     (package / "high.py").write_text("from sudoless.pkg import low\nfrom ..top import X\n")
     (package / "typed.py").write_text("import sudoless.pkg.low\n")
     graph = import_graph(tmp_path)
@@ -238,23 +246,28 @@ def test_the_reader_finds_every_kind_of_import(tmp_path: Path) -> None:
     assert graph["sudoless.pkg.low"] == {"sudoless.top", "sudoless.pkg.high"}
     assert graph["sudoless.pkg.high"] == {"sudoless.pkg.low", "sudoless.top"}
     assert strongly_connected(graph) == [["sudoless.pkg.high", "sudoless.pkg.low"]]
-    assert a_cycle(graph, ["sudoless.pkg.high", "sudoless.pkg.low"]) == \
-        ["sudoless.pkg.high", "sudoless.pkg.low", "sudoless.pkg.high"]
+    assert a_cycle(graph, ["sudoless.pkg.high", "sudoless.pkg.low"]) == [
+        "sudoless.pkg.high",
+        "sudoless.pkg.low",
+        "sudoless.pkg.high",
+    ]
 
 
 def test_no_import_cycle_in_src() -> None:
     graph = import_graph()
     assert len(graph) > 150, "the walker found too few modules: is src/ where it looks?"
     cycles = [describe(graph, component) for component in strongly_connected(graph)]
-    assert not cycles, "import cycles in src/ (break each by moving the shared part down a layer):\n" + \
-        "\n".join(cycles)
+    assert not cycles, "import cycles in src/ (break each by moving the shared part down a layer):\n" + "\n".join(
+        cycles
+    )
 
 
 def test_the_foundation_imports_no_package() -> None:
     folded = package_graph(import_graph())
     upward = {module: sorted(folded.get(module, set()) - FOUNDATION) for module in sorted(FOUNDATION)}
-    assert {module: up for module, up in upward.items() if up} == {}, \
+    assert {module: up for module, up in upward.items() if up} == {}, (
         "a foundation module imports a package: move what it needs down, or the module up"
+    )
 
 
 def test_packages_import_each_other_one_way() -> None:
@@ -268,8 +281,9 @@ def test_packages_import_each_other_one_way() -> None:
 def test_architecture_page_draws_the_packages_as_they_are() -> None:
     page = (SRC.parent / "docs" / "architecture.md").read_text()
     drawn = page.split("```mermaid\n", 1)[1].split("```", 1)[0]
-    assert drawn == mermaid(package_graph(import_graph())), \
+    assert drawn == mermaid(package_graph(import_graph())), (
         "docs/architecture.md draws other arrows than the code has: paste `python tests/test_import_cycles.py`"
+    )
 
 
 def test_the_reduction_keeps_only_the_longest_paths() -> None:

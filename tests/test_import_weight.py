@@ -15,12 +15,29 @@ import sys
 #: what no import of the CLI and no ``--help`` may load, by top-level name or package prefix
 HEAVY = (
     # the workloads and what they bring
-    "sudoless.nn", "sudoless.mcmc", "sudoless.routing", "sudoless.spark",
-    "numpy", "scipy", "matplotlib", "pyspark", "pyvrp", "symspellpy",
+    "sudoless.nn",
+    "sudoless.mcmc",
+    "sudoless.routing",
+    "sudoless.spark",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "pyspark",
+    "pyvrp",
+    "symspellpy",
     # the web server stack
-    "sudoless.server", "starlette", "fastapi", "uvicorn", "jinja2", "pydantic", "anyio",
+    "sudoless.server",
+    "starlette",
+    "fastapi",
+    "uvicorn",
+    "jinja2",
+    "pydantic",
+    "anyio",
     # the engine and its database
-    "sudoless.flows", "sudoless.accounts", "sqlalchemy", "alembic",
+    "sudoless.flows",
+    "sudoless.accounts",
+    "sqlalchemy",
+    "alembic",
 )
 
 #: prints, as JSON, every module loaded by the time the code before it has run

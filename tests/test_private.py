@@ -25,8 +25,15 @@ from sudoless.store import store_for
 from support.services import MARIADB_ADMIN, create_database, drop_database, unavailable
 
 SUDOLESS = Path(sys.executable).with_name("sudoless")
-SECRETS = ("admin-password", "server-secret", "tls/server.key", "mysql/default/root.password",
-           "mysql/default/sudoless.password", "mysql/default/client.cnf", "config.toml")
+SECRETS = (
+    "admin-password",
+    "server-secret",
+    "tls/server.key",
+    "mysql/default/root.password",
+    "mysql/default/sudoless.password",
+    "mysql/default/client.cnf",
+    "config.toml",
+)
 
 
 def mode(path: Path) -> int:
@@ -35,8 +42,15 @@ def mode(path: Path) -> int:
 
 def sudoless(home: Path, *args: str, umask: int = 0o022, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SUDOLESS_")}
-    return subprocess.run([str(SUDOLESS), *args], env={**clean, "SUDOLESS_HOME": str(home), **env},
-                          capture_output=True, text=True, timeout=120, umask=umask, check=False)
+    return subprocess.run(
+        [str(SUDOLESS), *args],
+        env={**clean, "SUDOLESS_HOME": str(home), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        umask=umask,
+        check=False,
+    )
 
 
 def one_line(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
@@ -154,6 +168,7 @@ def test_what_another_account_owns_is_refused() -> None:
 
 # -- database passwords off the command line ------------------------------------------------------------------
 
+
 @pytest.fixture
 def mariadb_user() -> Iterator[tuple[str, str]]:
     """A database and a user with a password on the real MariaDB; yields (URL without password, password)."""
@@ -191,10 +206,16 @@ def test_the_password_comes_from_a_private_file(tmp_path: Path, mariadb_user: tu
     one_line(sudoless(home, "user", "list", "--db", url), "Access denied")
     # a file others can read is refused, saying how to fix it
     os.chmod(secret, 0o644)
-    one_line(sudoless(home, "user", "list", "--db", url, SUDOLESS_DB_PASSWORD_FILE=str(secret)),
-             str(secret), f"chmod 600 {secret}")
-    one_line(sudoless(home, "user", "list", "--db", url, SUDOLESS_DB_PASSWORD_FILE=str(tmp_path / "nope")),
-             "SUDOLESS_DB_PASSWORD_FILE", "nope")
+    one_line(
+        sudoless(home, "user", "list", "--db", url, SUDOLESS_DB_PASSWORD_FILE=str(secret)),
+        str(secret),
+        f"chmod 600 {secret}",
+    )
+    one_line(
+        sudoless(home, "user", "list", "--db", url, SUDOLESS_DB_PASSWORD_FILE=str(tmp_path / "nope")),
+        "SUDOLESS_DB_PASSWORD_FILE",
+        "nope",
+    )
 
 
 def test_a_password_in_the_url_works_and_warns(tmp_path: Path, mariadb_user: tuple[str, str]) -> None:

@@ -76,8 +76,7 @@ def test_a_zombie_is_not_alive(zombie: int) -> None:
     assert wait_until_gone(zombie, start_ticks(zombie), 0.0)
 
 
-def test_reap_collects_an_exited_child_and_leaves_others_alone(zombie: int,
-                                                               sleeper: subprocess.Popen[bytes]) -> None:
+def test_reap_collects_an_exited_child_and_leaves_others_alone(zombie: int, sleeper: subprocess.Popen[bytes]) -> None:
     reap(sleeper.pid)
     assert is_alive(sleeper.pid)
     reap(zombie)
@@ -171,11 +170,19 @@ def test_lock_holder_names_the_live_process_holding_a_lock(tmp_path: Path) -> No
     assert lock_holder(path) is None  # no such file
     path.write_bytes(b"\0")
     assert lock_holder(path) is None
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time\n"
-        f"fd = os.open({str(path)!r}, os.O_RDWR)\n"
-        "fcntl.lockf(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(60)\n")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, os, sys, time\n"
+                f"fd = os.open({str(path)!r}, os.O_RDWR)\n"
+                "fcntl.lockf(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         assert lock_holder(path) == holder.pid

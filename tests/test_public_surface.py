@@ -23,8 +23,20 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 TOP_LEVEL = ["Settings", "SudolessError", "__version__", "load_settings"]
 
 #: the flow engine as a library: upload, submit, run, control, restart, and the model they share
-FLOWS = ["ExecutionOptions", "Executor", "Flow", "Node", "Project", "Status", "control", "load_project",
-         "restart_execution", "run_execution", "submit_flow", "upload_project"]
+FLOWS = [
+    "ExecutionOptions",
+    "Executor",
+    "Flow",
+    "Node",
+    "Project",
+    "Status",
+    "control",
+    "load_project",
+    "restart_execution",
+    "run_execution",
+    "submit_flow",
+    "upload_project",
+]
 
 
 def packages() -> list[str]:
@@ -69,8 +81,9 @@ def test_exported_members(package: str) -> None:
 def test_the_reader_of_definitions_sees_each_kind(tmp_path: Path) -> None:
     package = tmp_path / "sudoless" / "probe"
     package.mkdir(parents=True)
-    (package / "__init__.py").write_text("import os\nfrom .x import y\nA = 1\nb: int = 2\n_c = 3\n"
-                                         "def f(): pass\nclass K: pass\n")
+    (package / "__init__.py").write_text(
+        "import os\nfrom .x import y\nA = 1\nb: int = 2\n_c = 3\ndef f(): pass\nclass K: pass\n"
+    )
     assert defined_names("sudoless.probe", tmp_path) == {"A", "b", "f", "K"}
 
 

@@ -90,26 +90,26 @@ def script_for(blocks: list[list[Command]], logs: Path) -> str:
     lines = [
         "set -euo pipefail",
         "declare -A SERVED=()",
-        "stop() { kill -- -\"$1\" 2>/dev/null || kill \"$1\" 2>/dev/null || true;"
-        " while kill -0 \"$1\" 2>/dev/null; do sleep 0.2; done; }",
-        "stop_all() { for pid in \"${SERVED[@]}\"; do stop \"$pid\"; done; }",
+        'stop() { kill -- -"$1" 2>/dev/null || kill "$1" 2>/dev/null || true;'
+        ' while kill -0 "$1" 2>/dev/null; do sleep 0.2; done; }',
+        'stop_all() { for pid in "${SERVED[@]}"; do stop "$pid"; done; }',
         "trap stop_all EXIT",
         "trap 'echo \"README.md line $LINE failed: $COMMAND\" >&2' ERR",
         # A serving command: background it (in its own process group) and wait until it answers or dies.
-        "serve() { local port=$1 log=$2; shift 2; [ -n \"${SERVED[$port]:-}\" ] && stop \"${SERVED[$port]}\";"
-        " set -m; bash -c \"$*\" >\"$log\" 2>&1 & SERVED[$port]=$!; set +m;"
+        'serve() { local port=$1 log=$2; shift 2; [ -n "${SERVED[$port]:-}" ] && stop "${SERVED[$port]}";'
+        ' set -m; bash -c "$*" >"$log" 2>&1 & SERVED[$port]=$!; set +m;'
         " for _ in $(seq 1 1800); do"
-        "  kill -0 \"${SERVED[$port]}\" 2>/dev/null || { echo \"exited early:\"; tail -50 \"$log\"; return 1; } >&2;"
-        "  if [ \"$port\" = none ]; then sleep 3; kill -0 \"${SERVED[$port]}\" 2>/dev/null && return 0; fi;"
-        "  curl -sk -o /dev/null \"http://127.0.0.1:$port/\" && return 0;"
-        "  curl -sk -o /dev/null \"https://127.0.0.1:$port/\" && return 0;"
-        "  sleep 0.5; done; echo \"no answer on port $port:\" >&2; tail -50 \"$log\" >&2; return 1; }",
+        '  kill -0 "${SERVED[$port]}" 2>/dev/null || { echo "exited early:"; tail -50 "$log"; return 1; } >&2;'
+        '  if [ "$port" = none ]; then sleep 3; kill -0 "${SERVED[$port]}" 2>/dev/null && return 0; fi;'
+        '  curl -sk -o /dev/null "http://127.0.0.1:$port/" && return 0;'
+        '  curl -sk -o /dev/null "https://127.0.0.1:$port/" && return 0;'
+        '  sleep 0.5; done; echo "no answer on port $port:" >&2; tail -50 "$log" >&2; return 1; }',
     ]
     for number, block in enumerate(blocks):
         for command in block:
             text = command.text
             lines.append(f"LINE={command.line}; COMMAND={shlex.quote(text.splitlines()[0])}")
-            lines.append(f"echo \"+ README.md:{command.line}: $COMMAND\" >&2")
+            lines.append(f'echo "+ README.md:{command.line}: $COMMAND" >&2')
             if re.match(r"^\./dev test\b", text.strip()):
                 lines.append("echo '  (skipped: this test run is ./dev test)' >&2")
             elif "Ctrl-C" in text:
@@ -151,8 +151,7 @@ def stop_what_was_started(clone: Path, env: dict[str, str], root: Path) -> None:
     sudoless = clone / ".venv" / "bin" / "sudoless"
     if sudoless.exists():
         for command in (["mysql", "stop"], ["spark", "cluster", "stop"]):
-            subprocess.run([str(sudoless), *command], cwd=clone, env=env, capture_output=True, timeout=300,
-                           check=False)
+            subprocess.run([str(sudoless), *command], cwd=clone, env=env, capture_output=True, timeout=300, check=False)
     for signal in ("-TERM", "-KILL"):
         subprocess.run(["pkill", signal, "-f", str(root)], capture_output=True, check=False)
         time.sleep(2)
@@ -174,8 +173,9 @@ def test_every_readme_command_runs_in_a_fresh_clone(tmp_path: Path) -> None:
     env = {"HOME": str(home), "PATH": CLEAN_PATH, "LANG": "C.UTF-8", "USER": os.environ.get("USER", "user")}
     env.update({k: v for k, v in os.environ.items() if k.startswith(("PIP_", "http_", "https_", "no_proxy"))})
     try:
-        done = subprocess.run(["bash", str(script)], cwd=clone, env=env, capture_output=True, text=True,
-                              timeout=TIMEOUT, check=False)
+        done = subprocess.run(
+            ["bash", str(script)], cwd=clone, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"the README's commands ran over {TIMEOUT}s; last output:\n{str(exc.stderr)[-4000:]}")
     finally:

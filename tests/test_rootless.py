@@ -39,8 +39,11 @@ def readable_clone() -> Iterator[Path]:
     try:
         parent.chmod(0o755)
         bare = parent / "sudoless.git"
-        run_checked("git clone (as root)", ["git", "-c", "safe.directory=*", "clone", "--quiet", "--bare",
-                                            "--no-hardlinks", str(REPO), str(bare)], timeout=300)
+        run_checked(
+            "git clone (as root)",
+            ["git", "-c", "safe.directory=*", "clone", "--quiet", "--bare", "--no-hardlinks", str(REPO), str(bare)],
+            timeout=300,
+        )
         run_checked("chmod", ["chmod", "-R", "a+rX", str(parent)], timeout=60)
         yield bare
     finally:
@@ -50,9 +53,30 @@ def readable_clone() -> Iterator[Path]:
 def _files_outside_home(user: User, since: Path) -> list[str]:
     """Files and directories the user made (newer than ``since``) anywhere but in its home."""
     roots = ["/", *(p for p in ("/tmp", "/var/tmp", "/dev/shm", "/run") if Path(p).is_dir())]
-    found = subprocess.run(["find", *roots, "-xdev", "(", "-path", str(user.home), "-prune", ")", "-o",
-                            "(", "-user", user.name, "-newer", str(since), "-print", ")"],
-                           capture_output=True, text=True, timeout=600, check=False)
+    found = subprocess.run(
+        [
+            "find",
+            *roots,
+            "-xdev",
+            "(",
+            "-path",
+            str(user.home),
+            "-prune",
+            ")",
+            "-o",
+            "(",
+            "-user",
+            user.name,
+            "-newer",
+            str(since),
+            "-print",
+            ")",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     return sorted({line for line in found.stdout.splitlines() if line})
 
 
@@ -63,13 +87,17 @@ def test_setup_and_demo_flow_need_no_root(unprivileged_user: User, readable_clon
     marker = Path(tempfile.mkstemp(prefix="sudoless-rootless-start-")[1])  # for "made since"
     try:
         clone = user.home / "sudoless"
-        as_user(user, "git clone (as the user)",
-                # git drops -c for the local upload-pack it spawns, so it gets its own (the source is root's)
-                f"git -c safe.directory='*' clone --quiet --no-hardlinks"
-                f" --upload-pack \"git -c safe.directory='*' upload-pack\" {readable_clone} ~/sudoless",
-                timeout=300)
-        head = run_checked("git rev-parse", ["git", "-c", "safe.directory=*", "-C", str(REPO), "rev-parse", "HEAD"],
-                           timeout=60).stdout.strip()
+        as_user(
+            user,
+            "git clone (as the user)",
+            # git drops -c for the local upload-pack it spawns, so it gets its own (the source is root's)
+            f"git -c safe.directory='*' clone --quiet --no-hardlinks"
+            f" --upload-pack \"git -c safe.directory='*' upload-pack\" {readable_clone} ~/sudoless",
+            timeout=300,
+        )
+        head = run_checked(
+            "git rev-parse", ["git", "-c", "safe.directory=*", "-C", str(REPO), "rev-parse", "HEAD"], timeout=60
+        ).stdout.strip()
         cloned = as_user(user, "git rev-parse (clone)", "git -C ~/sudoless rev-parse HEAD", timeout=60)
         assert cloned.stdout.strip() == head, "the user's clone is not the committed HEAD"
 
@@ -77,9 +105,12 @@ def test_setup_and_demo_flow_need_no_root(unprivileged_user: User, readable_clon
         print(f"./dev setup as {user.name} took {time.monotonic() - started:.0f}s")
         print(setup.stdout, setup.stderr, sep="\n")
 
-        run = as_user(user, "sudoless flow run",
-                      "cd ~/sudoless && .venv/bin/sudoless flow run examples/etl-demo --json",
-                      timeout=RUN_TIMEOUT)
+        run = as_user(
+            user,
+            "sudoless flow run",
+            "cd ~/sudoless && .venv/bin/sudoless flow run examples/etl-demo --json",
+            timeout=RUN_TIMEOUT,
+        )
         try:
             report = json.loads(run.stdout)
         except json.JSONDecodeError:
@@ -102,11 +133,15 @@ def test_setup_and_demo_flow_need_no_root(unprivileged_user: User, readable_clon
         assert not not_owned, f"in {user.home}, not owned by {user.name}: {not_owned[:20]}"
 
         # The virtual environment is the user's own, on a Python that no root-only path provides.
-        probe = as_user(user, "probe the venv", "cd ~/sudoless && .venv/bin/python -c '"
-                        "import json, os, sys, sudoless; print(json.dumps({"
-                        "\"prefix\": sys.prefix, \"base\": sys.base_prefix,"
-                        " \"python\": os.path.realpath(sys.executable), \"package\": sudoless.__file__}))'",
-                        timeout=60)
+        probe = as_user(
+            user,
+            "probe the venv",
+            "cd ~/sudoless && .venv/bin/python -c '"
+            "import json, os, sys, sudoless; print(json.dumps({"
+            '"prefix": sys.prefix, "base": sys.base_prefix,'
+            ' "python": os.path.realpath(sys.executable), "package": sudoless.__file__}))\'',
+            timeout=60,
+        )
         venv = json.loads(probe.stdout)
         assert Path(venv["prefix"]) == clone / ".venv", venv
         assert Path(venv["package"]).is_relative_to(clone / "src"), venv

@@ -19,14 +19,16 @@ ROOT = Path(__file__).resolve().parents[1]
 # Written in pieces so that this file does not match itself.
 SHARED = "shared"
 FORBIDDEN = re.compile(
-    "|".join([
-        re.escape("../" + SHARED),
-        re.escape(SHARED + "/research"),
-        re.escape(SHARED + "/azkaban"),
-        "SUDOLESS_" + SHARED.upper(),
-        # an absolute path of this machine (a folder named work inside another path is not one)
-        r"(?<![\w}.\-])/wo" + r"rk/",
-    ])
+    "|".join(
+        [
+            re.escape("../" + SHARED),
+            re.escape(SHARED + "/research"),
+            re.escape(SHARED + "/azkaban"),
+            "SUDOLESS_" + SHARED.upper(),
+            # an absolute path of this machine (a folder named work inside another path is not one)
+            r"(?<![\w}.\-])/wo" + r"rk/",
+        ]
+    )
 )
 
 
@@ -39,21 +41,27 @@ def tracked_files() -> list[str]:
 
 def references(text: str) -> list[tuple[int, str]]:
     """(line number, matched text) for every forbidden reference in ``text``."""
-    return [(number, match.group(0)) for number, line in enumerate(text.splitlines(), start=1)
-            for match in FORBIDDEN.finditer(line)]
+    return [
+        (number, match.group(0))
+        for number, line in enumerate(text.splitlines(), start=1)
+        for match in FORBIDDEN.finditer(line)
+    ]
 
 
-@pytest.mark.parametrize(("text", "found"), [
-    ("see ../" + SHARED + "/x.md", ["../" + SHARED]),
-    ("notes in " + SHARED + "/research/a.md", [SHARED + "/research"]),
-    (SHARED + "/azkaban-examples/README.md", [SHARED + "/azkaban"]),
-    ("export SUDOLESS_" + SHARED.upper() + "=1", ["SUDOLESS_" + SHARED.upper()]),
-    ('path = "/wo' + 'rk/main"', ["/wo" + "rk/"]),
-    ("cd /wo" + "rk/main", ["/wo" + "rk/"]),
-    ('f"{overlay}/wo' + 'rk/app-"', []),
-    ("spark/wo" + "rk/app-1 and home/wo" + "rk/", []),
-    ("a shared machine, research notes of our own", []),
-])
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("see ../" + SHARED + "/x.md", ["../" + SHARED]),
+        ("notes in " + SHARED + "/research/a.md", [SHARED + "/research"]),
+        (SHARED + "/azkaban-examples/README.md", [SHARED + "/azkaban"]),
+        ("export SUDOLESS_" + SHARED.upper() + "=1", ["SUDOLESS_" + SHARED.upper()]),
+        ('path = "/wo' + 'rk/main"', ["/wo" + "rk/"]),
+        ("cd /wo" + "rk/main", ["/wo" + "rk/"]),
+        ('f"{overlay}/wo' + 'rk/app-"', []),
+        ("spark/wo" + "rk/app-1 and home/wo" + "rk/", []),
+        ("a shared machine, research notes of our own", []),
+    ],
+)
 def test_the_patterns_find_what_they_should(text: str, found: list[str]) -> None:
     assert [match for _, match in references(text)] == found
 

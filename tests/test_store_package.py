@@ -28,8 +28,12 @@ def imported_modules(path: Path) -> set[str]:
 def test_store_imports_nothing_of_the_packages_built_on_it() -> None:
     files = sorted((SRC / "store").rglob("*.py"))
     assert len(files) > 10
-    offenders = [f"{path.relative_to(SRC)}: {name}" for path in files for name in sorted(imported_modules(path))
-                 if any(name == top or name.startswith(top + ".") for top in ABOVE)]
+    offenders = [
+        f"{path.relative_to(SRC)}: {name}"
+        for path in files
+        for name in sorted(imported_modules(path))
+        if any(name == top or name.startswith(top + ".") for top in ABOVE)
+    ]
     assert offenders == []
 
 
@@ -39,8 +43,18 @@ def test_store_has_one_access_shape(sqlite_store: Store) -> None:
     own = {name for name in vars(Store) if not name.startswith("_")}
     queries = {name for name in own if type(getattr(sqlite_store, name)).__name__.endswith("Queries")}
     assert own - queries == {"close", "read", "write", "ping", "database_up"}
-    assert {"projects", "executions", "job_runs", "logs", "schedules", "accounts", "project_settings",
-            "tokens", "triggers", "notifications"} <= queries
+    assert {
+        "projects",
+        "executions",
+        "job_runs",
+        "logs",
+        "schedules",
+        "accounts",
+        "project_settings",
+        "tokens",
+        "triggers",
+        "notifications",
+    } <= queries
     for name in queries:
         assert type(getattr(sqlite_store, name)).__module__ == f"sudoless.store.{name}"
 
@@ -52,7 +66,8 @@ def test_a_project_is_created_one_way_whatever_the_caller(sqlite_store: Store) -
     assert sqlite_store.projects.id_of("by-upload") == uploaded
     events = [sqlite_store.projects.events(project_id) for project_id in (made, uploaded)]
     assert [[(e.type, e.user, e.message) for e in log] for log in events] == [
-        [("CREATED", "alice", "Project created.")]] * 2
+        [("CREATED", "alice", "Project created.")]
+    ] * 2
     assert sqlite_store.project_settings.proxy_users(made) == sqlite_store.project_settings.proxy_users(uploaded)
 
 
@@ -62,7 +77,7 @@ def test_log_range_reads_across_chunks(sqlite_store: Store) -> None:
     exec_id = sqlite_store.executions.submit(project_id, "logs", 0, "f", [], {}, "alice")
     data = b"".join(bytes([65 + i]) * 10 for i in range(5))
     for start in range(0, len(data), 10):
-        sqlite_store.logs.append(exec_id, "job", 0, start, data[start:start + 10])
+        sqlite_store.logs.append(exec_id, "job", 0, start, data[start : start + 10])
     assert sqlite_store.logs.size(exec_id, "job", 0) == len(data)
     for offset, length in ((0, 50), (5, 10), (9, 2), (10, 10), (45, 100), (50, 5), (0, 0)):
-        assert sqlite_store.logs.read(exec_id, "job", 0, offset, length) == data[offset:offset + length]
+        assert sqlite_store.logs.read(exec_id, "job", 0, offset, length) == data[offset : offset + length]

@@ -48,8 +48,7 @@ def main() -> None:
     x, y = pairs(4000, centres, rng)
     x_val, y_val = pairs(1000, centres, rng)
     model = build(8, 6)
-    model.compile(nn.Adam(3e-3), "softmax_cross_entropy", metrics=["accuracy"],
-                  loss_weights={"same": 1.0, "kind": 0.5})
+    model.compile(nn.Adam(3e-3), "softmax_cross_entropy", metrics=["accuracy"], loss_weights={"same": 1.0, "kind": 0.5})
     history = model.fit(x, y, epochs=10, batch_size=64, validation_data=(x_val, y_val), verbose=0)
     for key in ("loss", "same_accuracy", "kind_accuracy", "val_same_accuracy", "val_kind_accuracy"):
         print(f"{key:<20} {history[key][-1]:.3f}")

@@ -64,12 +64,17 @@ class Manifest:
     files: dict[str, dict[str, Any]]
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": self.format, "created": self.created, "revision": self.revision,
-                "dialect": self.dialect, "tables": self.tables, "files": self.files}
+        return {
+            "format": self.format,
+            "created": self.created,
+            "revision": self.revision,
+            "dialect": self.dialect,
+            "tables": self.tables,
+            "files": self.files,
+        }
 
 
-def backup(settings: Settings, target: Path, progress: Progress | None = None,
-           store: Store | None = None) -> Manifest:
+def backup(settings: Settings, target: Path, progress: Progress | None = None, store: Store | None = None) -> Manifest:
     """Back up the installation ``settings`` name into the new folder ``target`` (see the module docstring)."""
     target = Path(target)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -80,18 +85,23 @@ def backup(settings: Settings, target: Path, progress: Progress | None = None,
             shutil.rmtree(partial)
         partial.mkdir(mode=0o700, parents=True)
     except OSError as exc:
-        raise InputError(f"{target}: cannot create the backup folder ({exc.strerror}); choose a folder you "
-                         "can write") from None
+        raise InputError(
+            f"{target}: cannot create the backup folder ({exc.strerror}); choose a folder you can write"
+        ) from None
     own = store is None
     store = store or store_for(settings)
     try:
         dumps_progress = (lambda table, rows: progress(table, rows, None)) if progress else None
         revision, dumps = tables.dump(store, partial / "db", dumps_progress)
         _archive_files(settings.data_dir, partial / FILES, progress)
-        files = {path.relative_to(partial).as_posix(): {"bytes": path.stat().st_size, "sha256": _sha256(path)}
-                 for path in sorted(partial.rglob("*")) if path.is_file()}
-        manifest = Manifest(FORMAT, int(time.time() * 1000), revision, store.dialect,
-                            {d.table: d.rows for d in dumps}, files)
+        files = {
+            path.relative_to(partial).as_posix(): {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+            for path in sorted(partial.rglob("*"))
+            if path.is_file()
+        }
+        manifest = Manifest(
+            FORMAT, int(time.time() * 1000), revision, store.dialect, {d.table: d.rows for d in dumps}, files
+        )
         (partial / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=True) + "\n")
         for path in partial.rglob("*"):
             path.chmod(0o700 if path.is_dir() else 0o600)
@@ -118,8 +128,14 @@ def read_manifest(source: Path) -> Manifest:
         raise InputError(f"{source}: no {MANIFEST}; give a folder written by 'sudoless backup'")
     try:
         data = json.loads(path.read_text())
-        manifest = Manifest(int(data["format"]), int(data["created"]), data["revision"], str(data["dialect"]),
-                            dict(data["tables"]), dict(data["files"]))
+        manifest = Manifest(
+            int(data["format"]),
+            int(data["created"]),
+            data["revision"],
+            str(data["dialect"]),
+            dict(data["tables"]),
+            dict(data["files"]),
+        )
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a sudoless backup manifest ({exc})") from None
     if manifest.format != FORMAT:
@@ -133,8 +149,13 @@ def read_manifest(source: Path) -> Manifest:
     return manifest
 
 
-def restore(settings: Settings, source: Path, replace: bool = False, progress: Progress | None = None,
-            store: Store | None = None) -> Manifest:
+def restore(
+    settings: Settings,
+    source: Path,
+    replace: bool = False,
+    progress: Progress | None = None,
+    store: Store | None = None,
+) -> Manifest:
     """Restore the backup folder ``source`` into the installation ``settings`` name.
 
     The database must hold no rows (a fresh home or database) unless ``replace``; its files go to its data
@@ -142,8 +163,10 @@ def restore(settings: Settings, source: Path, replace: bool = False, progress: P
     """
     manifest = read_manifest(source)
     if manifest.revision != head_revision():
-        raise StateError(f"{source}: the backup's schema is revision {manifest.revision}, this sudoless's is "
-                         f"{head_revision()}; restore it with the sudoless version that wrote it, then upgrade")
+        raise StateError(
+            f"{source}: the backup's schema is revision {manifest.revision}, this sudoless's is "
+            f"{head_revision()}; restore it with the sudoless version that wrote it, then upgrade"
+        )
     ensure_home(settings)
     own = store is None
     store = store or store_for(settings)
@@ -151,17 +174,29 @@ def restore(settings: Settings, source: Path, replace: bool = False, progress: P
         holding = tables.nonempty_tables(store)
         executions = settings.data_dir / "executions"
         if not replace and holding:
-            raise StateError(f"the database at {store.engine.url.render_as_string()} is not empty ("
-                             f"{', '.join(holding[:5])}{'...' if len(holding) > 5 else ''}); restore into a fresh "
-                             "home or database, or pass --replace to overwrite it")
+            raise StateError(
+                f"the database at {store.engine.url.render_as_string()} is not empty ("
+                f"{', '.join(holding[:5])}{'...' if len(holding) > 5 else ''}); restore into a fresh "
+                "home or database, or pass --replace to overwrite it"
+            )
         if not replace and executions.is_dir() and any(executions.iterdir()):
-            raise StateError(f"{executions} holds execution directories; restore into a fresh home, or pass "
-                             "--replace to overwrite them")
+            raise StateError(
+                f"{executions} holds execution directories; restore into a fresh home, or pass "
+                "--replace to overwrite them"
+            )
         by_name = {name: rows for name, rows in manifest.tables.items()}
-        dumps = [tables.TableDump(t.name, by_name[t.name], f"{t.name}.jsonl.gz")
-                 for t in tables.tables() if t.name in by_name]
-        tables.load(store, Path(source) / "db", dumps, replace,
-                    (lambda table, rows: progress(table, rows, by_name[table])) if progress else None)
+        dumps = [
+            tables.TableDump(t.name, by_name[t.name], f"{t.name}.jsonl.gz")
+            for t in tables.tables()
+            if t.name in by_name
+        ]
+        tables.load(
+            store,
+            Path(source) / "db",
+            dumps,
+            replace,
+            (lambda table, rows: progress(table, rows, by_name[table])) if progress else None,
+        )
         if replace:
             for name in ("executions", *SKIPPED):
                 shutil.rmtree(settings.data_dir / name, ignore_errors=True)
@@ -232,7 +267,7 @@ def _extract_files(archive: Path, data_dir: Path, progress: Progress | None) -> 
             if not target.is_relative_to(data_dir.resolve()) or member.name.startswith("/"):
                 raise InputError(f"{archive}: entry {member.name!r} points outside the data folder")
             if member.islnk() or member.issym():
-                linked = (target.parent / member.linkname if member.issym() else data_dir / member.linkname)
+                linked = target.parent / member.linkname if member.issym() else data_dir / member.linkname
                 if member.islnk() and not linked.resolve().is_relative_to(data_dir.resolve()):
                     raise InputError(f"{archive}: link {member.name!r} points outside the data folder")
             _extract_one(tar, member, data_dir)

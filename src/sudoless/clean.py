@@ -80,7 +80,9 @@ def clean(settings: Settings, dry_run: bool = False) -> CleanReport:
     for found in find_cleanable(settings):
         removed = False if dry_run else found.remove()
         items.append(CleanItem(found.kind, found.path, found.bytes, removed))
-    notes = [f"{path}: {human_size(size)} of another database's executions and project cache, not judged; "
-             "run `sudoless clean --db URL` with that database to clean it"
-             for path, size in other_databases(settings)]
+    notes = [
+        f"{path}: {human_size(size)} of another database's executions and project cache, not judged; "
+        "run `sudoless clean --db URL` with that database to clean it"
+        for path, size in other_databases(settings)
+    ]
     return CleanReport(items, dry_run, notes)

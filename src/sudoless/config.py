@@ -248,21 +248,36 @@ _ENV = {
 }
 
 #: keys of config.toml's ``[mail]`` table and the settings they set
-_MAIL_TABLE = {"host": "mail_host", "port": "mail_port", "security": "mail_security", "user": "mail_user",
-               "password_file": "mail_password_file", "from": "mail_from", "timeout": "mail_timeout",
-               "external_url": "external_url"}
+_MAIL_TABLE = {
+    "host": "mail_host",
+    "port": "mail_port",
+    "security": "mail_security",
+    "user": "mail_user",
+    "password_file": "mail_password_file",
+    "from": "mail_from",
+    "timeout": "mail_timeout",
+    "external_url": "external_url",
+}
 
 
 #: The property names of Azkaban's common LDAP user manager, accepted in config.toml so that a team moving
 #: from Azkaban copies its settings. ``bindPassword`` names a file holding the password here: a password in a
 #: config file is a password on disk next to everything else.
 AZKABAN_LDAP = {
-    f"user.manager.ldap.{name}": setting for name, setting in {
-        "host": "ldap_host", "port": "ldap_port", "useSsl": "ldap_use_ssl", "userBase": "ldap_user_base",
-        "userIdProperty": "ldap_user_id_property", "emailProperty": "ldap_email_property",
-        "bindAccount": "ldap_bind_account", "bindPassword": "ldap_bind_password_file",
-        "allowedGroups": "ldap_allowed_groups", "groupSearchBase": "ldap_group_search_base",
-        "embeddedGroups": "ldap_embedded_groups"}.items()
+    f"user.manager.ldap.{name}": setting
+    for name, setting in {
+        "host": "ldap_host",
+        "port": "ldap_port",
+        "useSsl": "ldap_use_ssl",
+        "userBase": "ldap_user_base",
+        "userIdProperty": "ldap_user_id_property",
+        "emailProperty": "ldap_email_property",
+        "bindAccount": "ldap_bind_account",
+        "bindPassword": "ldap_bind_password_file",
+        "allowedGroups": "ldap_allowed_groups",
+        "groupSearchBase": "ldap_group_search_base",
+        "embeddedGroups": "ldap_embedded_groups",
+    }.items()
 }
 
 
@@ -294,8 +309,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
             values[AZKABAN_LDAP.get(key, key)] = value
         for key, raw in (document.get("mail") or {}).items():
             if key not in _MAIL_TABLE:
-                raise ConfigError(f"{config_file}: unknown setting '{key}' in [mail]; known: "
-                                  f"{', '.join(sorted(_MAIL_TABLE))}")
+                raise ConfigError(
+                    f"{config_file}: unknown setting '{key}' in [mail]; known: {', '.join(sorted(_MAIL_TABLE))}"
+                )
             values[_MAIL_TABLE[key]] = raw
     for name, var in _ENV.items():
         if var in env:
@@ -321,8 +337,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
 
 def _convert(name: str, raw: object, kind: type) -> object:
     if name == "group_roles" and isinstance(raw, dict):  # a TOML table: group = "role" or ["role", ...]
-        return "; ".join(f"{group}={'+'.join(roles) if isinstance(roles, list) else roles}"
-                         for group, roles in raw.items())
+        return "; ".join(
+            f"{group}={'+'.join(roles) if isinstance(roles, list) else roles}" for group, roles in raw.items()
+        )
     if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
         return raw
     text = str(raw).strip()
@@ -367,11 +384,11 @@ def read_secret_file(name: str, what: str, secret: str) -> str:
         mode = path.stat().st_mode & 0o777
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{what} {path}: {exc.strerror or exc}; give a file whose first "
-                          f"line is the {secret}") from None
+        raise ConfigError(
+            f"{what} {path}: {exc.strerror or exc}; give a file whose first line is the {secret}"
+        ) from None
     if mode & 0o077:
-        raise ConfigError(f"{what} {path} can be read by other accounts (mode {mode:04o}); "
-                          f"run 'chmod 600 {path}'")
+        raise ConfigError(f"{what} {path} can be read by other accounts (mode {mode:04o}); run 'chmod 600 {path}'")
     lines = text.splitlines()
     if not lines or not lines[0]:
         raise ConfigError(f"{what} {path}: the first line is empty; write the {secret} there")

@@ -100,6 +100,7 @@ def migrate_layout(home: Path) -> Path | None:
     for path in old:
         os.rename(path, staging / path.name)
     staging.rename(target)
-    log.warning("moved %s from %s to %s (one folder per database)", ", ".join(p.name for p in old) or "files",
-                home, target)
+    log.warning(
+        "moved %s from %s to %s (one folder per database)", ", ".join(p.name for p in old) or "files", home, target
+    )
     return target

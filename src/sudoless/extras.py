@@ -45,15 +45,17 @@ def install_hint(what: str, extra: str, module: str, otherwise: str = "") -> Mis
     ``module``, which the extra ``extra`` installs; ``otherwise`` names a way that needs no install. Every
     missing-extra error is made here, so that all read alike."""
     alternative = f", or {otherwise}" if otherwise else ""
-    return MissingExtraError(f"{what} needs the extra [{extra}] (no module named '{module}'): "
-                             f"pip install 'sudoless[{extra}]'{alternative}")
+    return MissingExtraError(
+        f"{what} needs the extra [{extra}] (no module named '{module}'): pip install 'sudoless[{extra}]'{alternative}"
+    )
 
 
 def package_hint(what: str, module: str, distribution: str) -> MissingExtraError:
     """Like :func:`install_hint`, for a package no extra brings (a data set's own package): the same shape,
     naming the distribution to install."""
-    return MissingExtraError(f"{what} needs the package {distribution} (no module named '{module}'): "
-                             f"pip install {distribution}")
+    return MissingExtraError(
+        f"{what} needs the package {distribution} (no module named '{module}'): pip install {distribution}"
+    )
 
 
 def extra_providing(module: str, preferred: str | None = None) -> str | None:

@@ -84,8 +84,10 @@ class WebhookHosts:
             wildcard = host.startswith("*.")
             host = _normal_host(host[2:] if wildcard else host)
             if not host or "*" in host or "/" in raw or "@" in raw:
-                raise ConfigError(f"webhook_hosts entry {raw!r}: write host, host:port, [v6 address]:port or "
-                                  "*.domain, comma-separated")
+                raise ConfigError(
+                    f"webhook_hosts entry {raw!r}: write host, host:port, [v6 address]:port or "
+                    "*.domain, comma-separated"
+                )
             entries.append(HostEntry(host, port, wildcard))
         return cls(tuple(entries))
 
@@ -103,8 +105,10 @@ class WebhookHosts:
         exact = [entry for entry in self.entries if not entry.wildcard and entry.matches(host, port)]
         matched = exact or [entry for entry in self.entries if entry.matches(host, port)]
         if not matched:
-            raise OutboundRefused(f"{what} {url!r}: {host} port {port} is not on the admin's list of webhook "
-                                  "hosts (setting webhook_hosts, SUDOLESS_WEBHOOK_HOSTS); ask an admin to add it")
+            raise OutboundRefused(
+                f"{what} {url!r}: {host} port {port} is not on the admin's list of webhook "
+                "hosts (setting webhook_hosts, SUDOLESS_WEBHOOK_HOSTS); ask an admin to add it"
+            )
         return scheme, host, port, matched[0]
 
     def check(self, url: str, what: str = "webhook") -> None:
@@ -115,11 +119,13 @@ class WebhookHosts:
         """POST ``payload`` as JSON to ``url`` if it is allowed now (list and DNS checked again, see the
         module docstring); returns the HTTP status. OutboundRefused when refused, OSError or
         http.client.HTTPException when the host does not answer properly."""
-        return self.request("POST", url, json.dumps(payload).encode(), {"Content-Type": "application/json"},
-                            timeout, what)
+        return self.request(
+            "POST", url, json.dumps(payload).encode(), {"Content-Type": "application/json"}, timeout, what
+        )
 
-    def request(self, method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: float,
-                what: str = "webhook") -> int:
+    def request(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: float, what: str = "webhook"
+    ) -> int:
         """Send one ``method`` request to ``url`` if it is allowed now, as :meth:`post` (job callbacks send
         GETs and their own bodies and headers); returns the HTTP status."""
         scheme, host, port, entry = self._target(url, what)
@@ -131,7 +137,8 @@ class WebhookHosts:
         connection = connection_class(host, port, timeout=timeout)
         # http.client opens its socket through this attribute, which typeshed does not declare
         connection._create_connection = (  # type: ignore[attr-defined]
-            lambda _address, *args: socket.create_connection((address, port), *args))
+            lambda _address, *args: socket.create_connection((address, port), *args)
+        )
         try:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
@@ -151,6 +158,8 @@ class WebhookHosts:
             return addresses[0]  # listed by name or address: the admin chose this host, wherever it is
         public = [a for a in addresses if ipaddress.ip_address(a.split("%", 1)[0]).is_global]
         if len(public) != len(addresses) or not public:
-            raise OutboundRefused(f"{what} {url!r}: {host} resolves to a private, loopback or reserved address "
-                                  f"({', '.join(addresses)}), which only a host listed by its own name may")
+            raise OutboundRefused(
+                f"{what} {url!r}: {host} resolves to a private, loopback or reserved address "
+                f"({', '.join(addresses)}), which only a host listed by its own name may"
+            )
         return public[0]

@@ -25,9 +25,17 @@ __all__ = ["SECRET_PATTERNS", "create_private", "private_dir", "private_file", "
 #: 0700 too, so these are a second wall, for a home that is moved or shared by mistake.
 SECRET_PATTERNS = (
     "config.toml",  # may hold db_password
-    "sudoless.db", "sudoless.db-wal", "sudoless.db-shm", "sudoless.db-journal",
-    "admin-password", "data/*/admin-password", "server-secret", "tls/server.key",
-    "mysql/*/root.password", "mysql/*/sudoless.password", "mysql/*/client.cnf",
+    "sudoless.db",
+    "sudoless.db-wal",
+    "sudoless.db-shm",
+    "sudoless.db-journal",
+    "admin-password",
+    "data/*/admin-password",
+    "server-secret",
+    "tls/server.key",
+    "mysql/*/root.password",
+    "mysql/*/sudoless.password",
+    "mysql/*/client.cnf",
 )
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -42,9 +50,11 @@ def _owner_name(uid: int) -> str:
 
 def _check_owner(path: Path, info: os.stat_result, what: str) -> None:
     if info.st_uid != os.geteuid():
-        raise ConfigError(f"{path}: {what} belongs to {_owner_name(info.st_uid)}, not to you "
-                          f"({_owner_name(os.geteuid())}), so it cannot be kept private; use a SUDOLESS_HOME "
-                          "of your own (or have its owner remove it)")
+        raise ConfigError(
+            f"{path}: {what} belongs to {_owner_name(info.st_uid)}, not to you "
+            f"({_owner_name(os.geteuid())}), so it cannot be kept private; use a SUDOLESS_HOME "
+            "of your own (or have its owner remove it)"
+        )
 
 
 def private_dir(path: Path) -> Path:

@@ -162,10 +162,18 @@ def reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def start_daemon(argv: Sequence[str], output: Path, *, cwd: Path, env: Mapping[str, str],
-                 append: bool = False) -> subprocess.Popen[bytes]:
+def start_daemon(
+    argv: Sequence[str], output: Path, *, cwd: Path, env: Mapping[str, str], append: bool = False
+) -> subprocess.Popen[bytes]:
     """Start ``argv`` in a session of its own, stdin closed and its output into the file ``output`` (appended
     to, or replaced): it outlives the command that started it and ignores that terminal's Ctrl-C."""
     with open(output, "ab" if append else "wb") as out:
-        return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                cwd=cwd, env=dict(env), start_new_session=True)
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=dict(env),
+            start_new_session=True,
+        )

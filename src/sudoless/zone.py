@@ -14,8 +14,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sudoless.errors import ConfigError
 
 #: names of UTC itself, shown as plain ``UTC``
-_UTC_ALIASES = frozenset({"Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu",
-                          "Etc/GMT", "Etc/GMT0", "Etc/GMT+0", "Etc/GMT-0", "Etc/Greenwich", "GMT", "GMT0"})
+_UTC_ALIASES = frozenset(
+    {
+        "Etc/UTC",
+        "Etc/UCT",
+        "Etc/Universal",
+        "Etc/Zulu",
+        "UCT",
+        "Universal",
+        "Zulu",
+        "Etc/GMT",
+        "Etc/GMT0",
+        "Etc/GMT+0",
+        "Etc/GMT-0",
+        "Etc/Greenwich",
+        "GMT",
+        "GMT0",
+    }
+)
 _LOCALTIME = Path("/etc/localtime")
 _TIMEZONE = Path("/etc/timezone")
 
@@ -26,8 +42,9 @@ def server_zone(name: str = "") -> ZoneInfo:
         try:
             return ZoneInfo(name.strip())
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"setting 'timezone': unknown time zone {name!r}; use an IANA name such as "
-                              "'Europe/Paris' or 'UTC'") from None
+            raise ConfigError(
+                f"setting 'timezone': unknown time zone {name!r}; use an IANA name such as 'Europe/Paris' or 'UTC'"
+            ) from None
     return machine_zone()
 
 

@@ -61,8 +61,7 @@ def test_import_the_documented_example(accounts: Accounts, store: Store, tmp_pat
 
 def test_import_again_updates_users(accounts: Accounts, tmp_path: Path, suffix: str):
     accounts.import_azkaban_users(write(tmp_path, EXAMPLE.format(s=suffix)))
-    changed = EXAMPLE.format(s=suffix).replace('password="s3cret" roles="readall"',
-                                               'password="n3w" roles="metrics"')
+    changed = EXAMPLE.format(s=suffix).replace('password="s3cret" roles="readall"', 'password="n3w" roles="metrics"')
     accounts.import_azkaban_users(write(tmp_path, changed, "second.xml"))
     alice = accounts.authenticate(f"alice{suffix}", "n3w", "127.0.0.2")
     assert alice.roles == ("metrics",)
@@ -71,8 +70,10 @@ def test_import_again_updates_users(accounts: Accounts, tmp_path: Path, suffix: 
 
 
 def test_custom_roles_are_kept(accounts: Accounts, tmp_path: Path, suffix: str):
-    text = (f'<azkaban-users>\n<role name="ops{suffix}" permissions="read,execute,schedule"/>\n'
-            f'<user username="oscar{suffix}" password="pw" roles="ops{suffix}"/>\n</azkaban-users>\n')
+    text = (
+        f'<azkaban-users>\n<role name="ops{suffix}" permissions="read,execute,schedule"/>\n'
+        f'<user username="oscar{suffix}" password="pw" roles="ops{suffix}"/>\n</azkaban-users>\n'
+    )
     accounts.import_azkaban_users(write(tmp_path, text))
     oscar = accounts.get_user(f"oscar{suffix}")
     assert accounts.global_permissions(oscar) == Permission.READ | Permission.EXECUTE | Permission.SCHEDULE
@@ -92,34 +93,75 @@ EXTERNAL = """<?xml version="1.0"?>
 """
 
 
-@pytest.mark.parametrize(("text", "line", "message"), [
-    pytest.param(BILLION_LAUGHS, 2, "DOCTYPE declaration is not allowed", id="entity expansion"),
-    pytest.param(EXTERNAL, 2, "DOCTYPE declaration is not allowed", id="external DTD"),
-    pytest.param('<azkaban-users>\n<user username="x{s}" password="p"\n</azkaban-users>', 3,
-                 "not well-formed XML", id="broken tag"),
-    pytest.param('<azkaban-users>\n\n<user username="x{s}" password="p" roles="wizard"/></azkaban-users>', 3,
-                 "user 'x{s}' has role 'wizard', which is not defined", id="undefined role"),
-    pytest.param('<azkaban-users>\n<role name="r" permissions="READ,FLY"/>\n'
-                 '<user username="x{s}" password="p"/></azkaban-users>', 2,
-                 "role 'r': unknown permission 'FLY'", id="unknown permission"),
-    pytest.param('<azkaban-users>\n<user password="p"/></azkaban-users>', 2,
-                 "<user> needs a non-empty username", id="no username"),
-    pytest.param('<azkaban-users>\n<user username="x{s}"/></azkaban-users>', 2,
-                 "needs a non-empty password", id="no password"),
-    pytest.param('<azkaban-users>\n<user username="x{s}" password="p"/>\n'
-                 '<user username="x{s}" password="q"/></azkaban-users>', 3,
-                 "user 'x{s}' is defined twice", id="duplicate user"),
-    pytest.param('<azkaban-users>\n<user username="x {s}" password="p"/></azkaban-users>', 2,
-                 "user name 'x {s}' is not valid", id="bad name"),
-    pytest.param('<users>\n<user username="x{s}" password="p"/></users>', 1,
-                 "root element is <users>", id="wrong root"),
-    pytest.param('<azkaban-users>\n<user username="x{s}" password="p" rolez="admin"/></azkaban-users>', 2,
-                 "unknown attribute 'rolez'", id="misspelt attribute"),
-    pytest.param('<azkaban-users>\n<user username="x{s}" password="p"><user/></user></azkaban-users>', 2,
-                 "unexpected element <user>", id="nested element"),
-])
-def test_bad_files_are_refused_with_file_and_line(accounts: Accounts, tmp_path: Path, suffix: str, text: str,
-                                                  line: int, message: str):
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        pytest.param(BILLION_LAUGHS, 2, "DOCTYPE declaration is not allowed", id="entity expansion"),
+        pytest.param(EXTERNAL, 2, "DOCTYPE declaration is not allowed", id="external DTD"),
+        pytest.param(
+            '<azkaban-users>\n<user username="x{s}" password="p"\n</azkaban-users>',
+            3,
+            "not well-formed XML",
+            id="broken tag",
+        ),
+        pytest.param(
+            '<azkaban-users>\n\n<user username="x{s}" password="p" roles="wizard"/></azkaban-users>',
+            3,
+            "user 'x{s}' has role 'wizard', which is not defined",
+            id="undefined role",
+        ),
+        pytest.param(
+            '<azkaban-users>\n<role name="r" permissions="READ,FLY"/>\n'
+            '<user username="x{s}" password="p"/></azkaban-users>',
+            2,
+            "role 'r': unknown permission 'FLY'",
+            id="unknown permission",
+        ),
+        pytest.param(
+            '<azkaban-users>\n<user password="p"/></azkaban-users>',
+            2,
+            "<user> needs a non-empty username",
+            id="no username",
+        ),
+        pytest.param(
+            '<azkaban-users>\n<user username="x{s}"/></azkaban-users>',
+            2,
+            "needs a non-empty password",
+            id="no password",
+        ),
+        pytest.param(
+            '<azkaban-users>\n<user username="x{s}" password="p"/>\n'
+            '<user username="x{s}" password="q"/></azkaban-users>',
+            3,
+            "user 'x{s}' is defined twice",
+            id="duplicate user",
+        ),
+        pytest.param(
+            '<azkaban-users>\n<user username="x {s}" password="p"/></azkaban-users>',
+            2,
+            "user name 'x {s}' is not valid",
+            id="bad name",
+        ),
+        pytest.param(
+            '<users>\n<user username="x{s}" password="p"/></users>', 1, "root element is <users>", id="wrong root"
+        ),
+        pytest.param(
+            '<azkaban-users>\n<user username="x{s}" password="p" rolez="admin"/></azkaban-users>',
+            2,
+            "unknown attribute 'rolez'",
+            id="misspelt attribute",
+        ),
+        pytest.param(
+            '<azkaban-users>\n<user username="x{s}" password="p"><user/></user></azkaban-users>',
+            2,
+            "unexpected element <user>",
+            id="nested element",
+        ),
+    ],
+)
+def test_bad_files_are_refused_with_file_and_line(
+    accounts: Accounts, tmp_path: Path, suffix: str, text: str, line: int, message: str
+):
     path = write(tmp_path, text.format(s=suffix))
     with pytest.raises(InputError) as caught:
         accounts.import_azkaban_users(path)
@@ -131,8 +173,10 @@ def test_bad_files_are_refused_with_file_and_line(accounts: Accounts, tmp_path: 
 
 
 def test_nothing_is_imported_when_a_later_user_is_wrong(accounts: Accounts, tmp_path: Path, suffix: str):
-    text = (f'<azkaban-users>\n<user username="first{suffix}" password="p"/>\n'
-            f'<user username="second{suffix}" password="p" email="two@@x"/>\n</azkaban-users>')
+    text = (
+        f'<azkaban-users>\n<user username="first{suffix}" password="p"/>\n'
+        f'<user username="second{suffix}" password="p" email="two@@x"/>\n</azkaban-users>'
+    )
     with pytest.raises(InputError, match="line 3: email"):
         accounts.import_azkaban_users(write(tmp_path, text))
     with pytest.raises(NotFoundError):

@@ -24,11 +24,21 @@ IP = "192.0.2.10"
 
 
 def ldap_settings(home: Path, server: Slapd, **changes: object) -> Settings:
-    base = Settings(home=home, auth_backends="ldap,local", ldap_host=server.host, ldap_port=server.port,
-                    ldap_start_tls=True, ldap_ca_file=str(server.ca_file), ldap_user_base="ou=people,dc=example,dc=org",
-                    ldap_bind_account=SERVICE, ldap_bind_password_file=str(server.service_password_file),
-                    ldap_group_search_base=GROUPS, ldap_allowed_groups="sudoless-users, sudoless-admins",
-                    group_roles="engineering=readall; sudoless-admins=admin", ldap_timeout=3.0)
+    base = Settings(
+        home=home,
+        auth_backends="ldap,local",
+        ldap_host=server.host,
+        ldap_port=server.port,
+        ldap_start_tls=True,
+        ldap_ca_file=str(server.ca_file),
+        ldap_user_base="ou=people,dc=example,dc=org",
+        ldap_bind_account=SERVICE,
+        ldap_bind_password_file=str(server.service_password_file),
+        ldap_group_search_base=GROUPS,
+        ldap_allowed_groups="sudoless-users, sudoless-admins",
+        group_roles="engineering=readall; sudoless-admins=admin",
+        ldap_timeout=3.0,
+    )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -68,8 +78,11 @@ def test_first_login_creates_a_directory_account_with_nested_groups_and_mapped_r
     assert bob.is_admin and Permission.ADMIN in accounts.global_permissions(bob)
 
 
-@pytest.mark.parametrize(("name", "password"), [("alice", "wrong"), ("nobody", "nobody-pw"), ("carol", "carol-pw")],
-                         ids=["wrong password", "unknown user", "disabled account"])
+@pytest.mark.parametrize(
+    ("name", "password"),
+    [("alice", "wrong"), ("nobody", "nobody-pw"), ("carol", "carol-pw")],
+    ids=["wrong password", "unknown user", "disabled account"],
+)
 def test_refused_logins(make_accounts, name: str, password: str) -> None:
     accounts = make_accounts()
     with pytest.raises(AuthError, match="Incorrect Login. Username/Password not found."):
@@ -133,8 +146,11 @@ def test_directory_down_local_accounts_still_work(make_accounts, slapd: Slapd) -
 
 @pytest.mark.parametrize("mode", ["ldaps", "starttls"])
 def test_tls_with_the_right_and_a_wrong_ca(make_accounts, slapd: Slapd, mode: str) -> None:
-    transport = ({"ldap_use_ssl": True, "ldap_start_tls": False, "ldap_port": slapd.tls_port} if mode == "ldaps"
-                 else {"ldap_start_tls": True})
+    transport = (
+        {"ldap_use_ssl": True, "ldap_start_tls": False, "ldap_port": slapd.tls_port}
+        if mode == "ldaps"
+        else {"ldap_start_tls": True}
+    )
     assert make_accounts(**transport).authenticate("alice", "alice-pw", IP).name == "alice"
     wrong = make_accounts(**transport, ldap_ca_file=str(slapd.other_ca_file))
     with pytest.raises(DirectoryUnavailable, match="TLS certificate is not trusted"):
@@ -142,8 +158,12 @@ def test_tls_with_the_right_and_a_wrong_ca(make_accounts, slapd: Slapd, mode: st
 
 
 def test_direct_bind_by_dn_template(make_accounts) -> None:
-    accounts = make_accounts(ldap_bind_account="", ldap_bind_password_file="",
-                             ldap_user_dn_template="uid={user},ou=people,dc=example,dc=org", ldap_user_base="")
+    accounts = make_accounts(
+        ldap_bind_account="",
+        ldap_bind_password_file="",
+        ldap_user_dn_template="uid={user},ou=people,dc=example,dc=org",
+        ldap_user_base="",
+    )
     assert set(accounts.authenticate("alice", "alice-pw", IP).groups) == {"devs", "engineering", "sudoless-users"}
     with pytest.raises(AuthError, match="Incorrect Login"):
         accounts.authenticate("alice", "nope", IP)
@@ -190,14 +210,18 @@ group_roles = {{ engineering = "readall", sudoless-admins = ["admin"] }}
         store.close()
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"auth_backends": "ldap,kerberos"}, "unknown back-end 'kerberos'; use local, ldap, pam"),
-    ({"ldap_host": ""}, "ldap_host (user.manager.ldap.host) is not set"),
-    ({"ldap_user_base": ""}, "set ldap_user_base (user.manager.ldap.userBase)"),
-    ({"ldap_use_ssl": True}, "ldap_use_ssl and ldap_start_tls exclude each other"),
-    ({"ldap_ca_file": "/nonexistent/ca.pem"}, "ldap_ca_file /nonexistent/ca.pem: no such file"),
-    ({"group_roles": "admins"}, "'admins' is not GROUP=ROLE[+ROLE]"),
-], ids=["backend", "host", "base", "tls", "ca", "roles"])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"auth_backends": "ldap,kerberos"}, "unknown back-end 'kerberos'; use local, ldap, pam"),
+        ({"ldap_host": ""}, "ldap_host (user.manager.ldap.host) is not set"),
+        ({"ldap_user_base": ""}, "set ldap_user_base (user.manager.ldap.userBase)"),
+        ({"ldap_use_ssl": True}, "ldap_use_ssl and ldap_start_tls exclude each other"),
+        ({"ldap_ca_file": "/nonexistent/ca.pem"}, "ldap_ca_file /nonexistent/ca.pem: no such file"),
+        ({"group_roles": "admins"}, "'admins' is not GROUP=ROLE[+ROLE]"),
+    ],
+    ids=["backend", "host", "base", "tls", "ca", "roles"],
+)
 def test_settings_mistakes_are_one_line_config_errors(make_accounts, changes: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         make_accounts(**changes).authenticate("alice", "alice-pw", IP)
@@ -214,8 +238,9 @@ def test_the_server_refuses_to_start_with_a_sign_in_mistake(tmp_path: Path) -> N
     home.mkdir()
     (home / "config.toml").write_text('[sudoless]\nauth_backends = "ldap,local"\n')
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("SUDOLESS_")}, "SUDOLESS_HOME": str(home)}
-    result = subprocess.run([str(SUDOLESS), "server", "--port", "0"], capture_output=True, text=True, env=env,
-                            timeout=60)
+    result = subprocess.run(
+        [str(SUDOLESS), "server", "--port", "0"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == "sudoless: auth_backends has ldap but ldap_host (user.manager.ldap.host) is not set"
 
@@ -227,13 +252,15 @@ def test_embedded_groups_from_member_of(make_accounts, slapd: Slapd) -> None:
 
     admin = Connection(Server("127.0.0.1", port=slapd.port), slapd.root_dn, slapd.root_password, auto_bind=True)
     try:
-        for group, members in (("devs", [slapd.dn("alice")]), ("engineering", [slapd.group_dn("devs")]),
-                               ("interns", [slapd.dn("dave")])):
+        for group, members in (
+            ("devs", [slapd.dn("alice")]),
+            ("engineering", [slapd.group_dn("devs")]),
+            ("interns", [slapd.dn("dave")]),
+        ):
             assert admin.modify(slapd.group_dn(group), {"member": [(MODIFY_REPLACE, members)]}), admin.result
     finally:
         admin.unbind()
-    accounts = make_accounts(ldap_embedded_groups=True, ldap_group_search_base="",
-                             ldap_allowed_groups="engineering")
+    accounts = make_accounts(ldap_embedded_groups=True, ldap_group_search_base="", ldap_allowed_groups="engineering")
     alice = accounts.authenticate("alice", "alice-pw", IP)
     assert {"devs", "engineering"} <= set(alice.groups) and alice.roles == ("user", "readall")
     with pytest.raises(NotAllowed):
@@ -272,12 +299,12 @@ ldap_allowed_groups = "sudoless-admins"
     finally:
         store.close()
     (home / "config.toml").write_text(settings_text.replace('"sudoless-admins"', '"interns"'))
-    result = subprocess.run([str(SUDOLESS), "user", "refresh", "--json"], capture_output=True, text=True,
-                            env=env, timeout=60)
+    result = subprocess.run(
+        [str(SUDOLESS), "user", "refresh", "--json"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"updated": 0, "disabled": 1, "skipped": 0, "problem": None}
     (home / "config.toml").write_text(settings_text.replace(f"ldap_port = {slapd.port}", "ldap_port = 1"))
-    result = subprocess.run([str(SUDOLESS), "user", "refresh"], capture_output=True, text=True, env=env,
-                            timeout=60)
+    result = subprocess.run([str(SUDOLESS), "user", "refresh"], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 1 and "0 updated, 0 disabled, 1 not checked" in result.stdout
     assert "cannot be reached" in result.stderr and len(result.stderr.strip().splitlines()) == 1

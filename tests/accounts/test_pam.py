@@ -40,8 +40,9 @@ def os_user() -> Iterator[tuple[User, str, str]]:
 
 def test_machine_accounts_sign_in_through_pam(os_user: tuple[User, str, str], tmp_path: Path) -> None:
     user, password, group = os_user
-    settings = Settings(home=tmp_path / "home", auth_backends="pam,local", pam_allowed_groups=group,
-                        group_roles=f"{group}=readall")
+    settings = Settings(
+        home=tmp_path / "home", auth_backends="pam,local", pam_allowed_groups=group, group_roles=f"{group}=readall"
+    )
     store = Store(f"sqlite:///{tmp_path / 'a.db'}")
     try:
         accounts = Accounts(store, settings, hasher=CHEAP)

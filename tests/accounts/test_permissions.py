@@ -18,32 +18,43 @@ R, W, X, S, ADMIN = P.READ, P.WRITE, P.EXECUTE, P.SCHEDULE, P.ADMIN
 # -- the bitmask -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "bit"), [
-    ("READ", 0x1), ("WRITE", 0x2), ("EXECUTE", 0x4), ("SCHEDULE", 0x8), ("METRICS", 0x10),
-    ("UPLOADPROJECTS", 0x8000), ("ADMIN", 0x8000000), ("CREATEPROJECTS", 0x40000000),
-])
+@pytest.mark.parametrize(
+    ("name", "bit"),
+    [
+        ("READ", 0x1),
+        ("WRITE", 0x2),
+        ("EXECUTE", 0x4),
+        ("SCHEDULE", 0x8),
+        ("METRICS", 0x10),
+        ("UPLOADPROJECTS", 0x8000),
+        ("ADMIN", 0x8000000),
+        ("CREATEPROJECTS", 0x40000000),
+    ],
+)
 def test_bits_are_azkabans(name: str, bit: int):
     assert int(Permission[name]) == bit
     assert Permission.parse([name.lower()]) == bit
     assert Permission(bit).names() == [name]
 
 
-@pytest.mark.parametrize(("names", "expected"), [
-    (["read", "Write"], R | W),
-    (["EXECUTE", "execute"], X),
-    ("read,schedule", R | S),
-    (" admin , read ", ADMIN | R),
-    ([], P(0)),
-    ("", P(0)),
-])
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["read", "Write"], R | W),
+        (["EXECUTE", "execute"], X),
+        ("read,schedule", R | S),
+        (" admin , read ", ADMIN | R),
+        ([], P(0)),
+        ("", P(0)),
+    ],
+)
 def test_parse(names: list[str] | str, expected: Permission):
     assert Permission.parse(names) == expected
 
 
 @pytest.mark.parametrize("bad", [["READ", "REDA"], "read,fly", ["image_type_add_member"]])
 def test_parse_names_the_unknown_permission(bad: list[str] | str):
-    with pytest.raises(InputError,
-                       match=r"unknown permission '(REDA|fly|image_type_add_member)'; use one of"):
+    with pytest.raises(InputError, match=r"unknown permission '(REDA|fly|image_type_add_member)'; use one of"):
         Permission.parse(bad)
 
 
@@ -53,8 +64,12 @@ def test_names_in_bit_order():
 
 
 def test_builtin_roles():
-    assert BUILTIN_ROLES == {"admin": ADMIN, "user": P.CREATEPROJECTS | P.UPLOADPROJECTS,
-                             "readall": R, "metrics": P.METRICS}
+    assert BUILTIN_ROLES == {
+        "admin": ADMIN,
+        "user": P.CREATEPROJECTS | P.UPLOADPROJECTS,
+        "readall": R,
+        "metrics": P.METRICS,
+    }
 
 
 # -- hasPermission -----------------------------------------------------------------------------------------
@@ -68,33 +83,41 @@ RULES = [
     pytest.param(("user",), ("g1",), {}, [("g1", True, X)], X, True, id="group grant"),
     pytest.param(("user",), ("g1",), {}, [("g1", True, X)], R, False, id="group grant lacks the permission"),
     pytest.param(("user",), ("g1",), {}, [("g1", True, ADMIN)], W, True, id="group ADMIN implies all"),
-    pytest.param(("user",), ("g1",), {}, [("g2", True, R)], R, False,
-                 id="grant to a group the user is not in"),
+    pytest.param(("user",), ("g1",), {}, [("g2", True, R)], R, False, id="grant to a group the user is not in"),
     pytest.param(("user",), (), {}, [("me", True, R)], R, False, id="group grant named like the user"),
-    pytest.param(("user",), ("g1",), {}, [("g1", False, R)], R, False,
-                 id="user grant named like one of the user's groups"),
+    pytest.param(
+        ("user",), ("g1",), {}, [("g1", False, R)], R, False, id="user grant named like one of the user's groups"
+    ),
     pytest.param(("user",), (), {}, [("other", False, ADMIN)], R, False, id="another user's grant"),
     pytest.param(("readall",), (), {}, [], R, True, id="global role"),
     pytest.param(("readall",), (), {}, [], W, False, id="global role lacks the permission"),
     pytest.param(("admin",), (), {}, [], S, True, id="global ADMIN implies all"),
     pytest.param(("user",), ("g1",), {"g1": ("readall",)}, [], R, True, id="global role through a group"),
     pytest.param(("user",), ("g1",), {"g1": ("admin",)}, [], W, True, id="global ADMIN through a group"),
-    pytest.param(("user",), ("g2",), {"g1": ("admin",)}, [], R, False,
-                 id="role of a group the user is not in"),
+    pytest.param(("user",), ("g2",), {"g1": ("admin",)}, [], R, False, id="role of a group the user is not in"),
     pytest.param(("metrics",), (), {}, [], R, False, id="METRICS is not READ"),
     pytest.param(("user",), (), {}, [], R, False, id="role user alone reads nothing"),
     pytest.param((), (), {}, [], R, False, id="no role no grant"),
-    pytest.param(("user",), ("g1",), {}, [("me", False, R), ("g1", True, W)], R | W, True,
-                 id="own and group grants add up"),
+    pytest.param(
+        ("user",), ("g1",), {}, [("me", False, R), ("g1", True, W)], R | W, True, id="own and group grants add up"
+    ),
     pytest.param(("readall",), (), {}, [("me", False, X)], R | X, True, id="grant and global role add up"),
     pytest.param(("user",), (), {}, [("me", False, R)], R | W, False, id="all bits are needed"),
 ]
 
 
 @pytest.mark.parametrize(("roles", "groups", "group_roles", "grants", "wanted", "expected"), RULES)
-def test_has_permission(accounts: Accounts, store: Store, unique: Unique, roles: tuple[str, ...],
-                        groups: tuple[str, ...], group_roles: dict[str, tuple[str, ...]],
-                        grants: list[tuple[str, bool, Permission]], wanted: Permission, expected: bool):
+def test_has_permission(
+    accounts: Accounts,
+    store: Store,
+    unique: Unique,
+    roles: tuple[str, ...],
+    groups: tuple[str, ...],
+    group_roles: dict[str, tuple[str, ...]],
+    grants: list[tuple[str, bool, Permission]],
+    wanted: Permission,
+    expected: bool,
+):
     names = {key: unique(key) for key in ("me", "other", "g1", "g2")}
     me = accounts.add_user(names["me"], "pw", roles=roles, groups=[names[g] for g in groups])
     accounts.add_user(names["other"], "pw")
@@ -162,7 +185,8 @@ def test_grant_table_set_replace_and_remove(accounts: Accounts, store: Store, un
     accounts.set_project_permission(project_id, group, True, R)
     accounts.set_project_permission(project_id, bob.name, False, R | W)  # replaces, does not add
     assert accounts.project_permissions(project_id) == sorted(
-        [(alice.name, False, ADMIN), (bob.name, False, R | W)]) + [(group, True, R)]
+        [(alice.name, False, ADMIN), (bob.name, False, R | W)]
+    ) + [(group, True, R)]
     accounts.set_project_permission(project_id, bob.name, False, P(0))
     accounts.set_project_permission(project_id, group, True, P(0))
     assert accounts.project_permissions(project_id) == [(alice.name, False, ADMIN)]

@@ -93,8 +93,9 @@ def test_purge_removes_only_expired_sessions(short: Accounts, user: User, clock:
     clock.advance(TTL // 2)
     assert short.purge_expired_sessions() >= 2
     with store.read() as conn:
-        left = conn.execute(sa.select(sa.func.count()).select_from(t.sessions).where(
-            t.sessions.c.username == user.name)).scalar_one()
+        left = conn.execute(
+            sa.select(sa.func.count()).select_from(t.sessions).where(t.sessions.c.username == user.name)
+        ).scalar_one()
     assert left == 1
     assert short.session_user(fresh) == user
     assert all(short.session_user(s) is None for s in old)

@@ -21,7 +21,7 @@ Unique = Callable[[str], str]
 def _address(unique: Unique, which: str = "") -> str:
     """An address no other test of the run uses (the database is shared); ``which`` tells a test's apart."""
     digits = hashlib.sha256(unique(which).encode()).hexdigest()
-    return "10." + ".".join(str(int(digits[i:i + 2], 16)) for i in (0, 2, 4))
+    return "10." + ".".join(str(int(digits[i : i + 2], 16)) for i in (0, 2, 4))
 
 
 def _fail(accounts: Accounts, name: str, ip: str, times: int = 1) -> None:
@@ -44,8 +44,7 @@ def test_rule_doubles_the_wait_up_to_the_cap():
     assert rule.wait_ms(10_000) == MAX_WAIT_MS
 
 
-def test_five_failures_slow_the_pair_down_and_the_wait_doubles(accounts: Accounts, clock: Clock,
-                                                               unique: Unique):
+def test_five_failures_slow_the_pair_down_and_the_wait_doubles(accounts: Accounts, clock: Clock, unique: Unique):
     name, ip = unique("gina"), _address(unique)
     accounts.add_user(name, "right")
     _fail(accounts, name, ip, 4)
@@ -74,8 +73,7 @@ def test_the_wait_is_capped_at_fifteen_minutes(accounts: Accounts, clock: Clock,
     assert accounts.authenticate(name, "right", ip).name == name
 
 
-def test_a_locked_pair_does_not_stop_the_user_from_another_address(accounts: Accounts, clock: Clock,
-                                                                   unique: Unique):
+def test_a_locked_pair_does_not_stop_the_user_from_another_address(accounts: Accounts, clock: Clock, unique: Unique):
     name, attacker, owner = unique("admin"), _address(unique, "attacker"), _address(unique, "owner")
     accounts.add_user(name, "right", roles=["admin"])
     _fail(accounts, name, attacker, 5)
@@ -148,11 +146,13 @@ def test_a_lock_is_logged(accounts: Accounts, unique: Unique, caplog: pytest.Log
         assert not caplog.records
         _fail(accounts, name, ip)
     assert [r.getMessage() for r in caplog.records] == [
-        f"login locked for user '{name}' from {ip} for 1 s after 5 failed logins"]
+        f"login locked for user '{name}' from {ip} for 1 s after 5 failed logins"
+    ]
 
 
-def test_throttle_is_shared_by_two_processes_on_one_database(db_url: str, settings: Settings, clock: Clock,
-                                                             unique: Unique):
+def test_throttle_is_shared_by_two_processes_on_one_database(
+    db_url: str, settings: Settings, clock: Clock, unique: Unique
+):
     first, second = Store(db_url), Store(db_url)
     try:
         a = Accounts(first, settings, clock, hasher=CHEAP)
@@ -180,8 +180,7 @@ def test_limits_are_constructor_parameters(store: Store, settings: Settings, clo
         strict.authenticate(name, "right", ip)
 
 
-def test_a_clock_set_back_never_makes_the_wait_longer_than_the_rule(accounts: Accounts, clock: Clock,
-                                                                   unique: Unique):
+def test_a_clock_set_back_never_makes_the_wait_longer_than_the_rule(accounts: Accounts, clock: Clock, unique: Unique):
     """Failures stamped in the future (a clock set back, a host whose clock runs ahead) still wait 1 s."""
     name, ip = unique("otto"), _address(unique)
     accounts.add_user(name, "right")

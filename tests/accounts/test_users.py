@@ -21,9 +21,14 @@ Unique = Callable[[str], str]
 def test_add_get_and_list(accounts: Accounts, unique: Unique):
     name = unique("alice")
     added = accounts.add_user(name, "s3cret!", groups=["team1"], proxy_users=["etl"], email="a@example.com")
-    assert added == User(name=name, roles=("user",), groups=("team1",), proxy_users=("etl",),
-                         email="a@example.com",
-                         permissions=Permission.CREATEPROJECTS | Permission.UPLOADPROJECTS)
+    assert added == User(
+        name=name,
+        roles=("user",),
+        groups=("team1",),
+        proxy_users=("etl",),
+        email="a@example.com",
+        permissions=Permission.CREATEPROJECTS | Permission.UPLOADPROJECTS,
+    )
     assert accounts.get_user(name) == added
     assert added in accounts.list_users()
     assert not added.is_admin
@@ -43,8 +48,9 @@ def test_duplicate_name_is_an_input_error(accounts: Accounts, unique: Unique):
     accounts.authenticate(name, "pw1", "10.0.0.1")  # the first password still stands
 
 
-@pytest.mark.parametrize("name", ["", "a b", "a,b", "-lead", ".lead", "x" * 65, "ünïcode", "semi;colon",
-                                  "quote'", "a/b", "tab\t"])
+@pytest.mark.parametrize(
+    "name", ["", "a b", "a,b", "-lead", ".lead", "x" * 65, "ünïcode", "semi;colon", "quote'", "a/b", "tab\t"]
+)
 def test_bad_names_are_refused(accounts: Accounts, name: str):
     with pytest.raises(InputError, match="is not valid"):
         accounts.add_user(name, "pw")
@@ -56,15 +62,17 @@ def test_good_names_are_accepted(accounts: Accounts, unique: Unique, base: str):
     assert accounts.add_user(name, "pw").name == name
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("roles", ["superuser"], "role 'superuser' is not defined"),
-    ("groups", ["bad group"], "group name 'bad group' is not valid"),
-    ("proxy_users", ["a,b"], "proxy user 'a,b' is not valid"),
-    ("email", "not-an-email", "email 'not-an-email' is not valid"),
-    ("password", "", "the password is empty"),
-])
-def test_bad_attributes_are_refused(accounts: Accounts, unique: Unique, field: str, value: object,
-                                    message: str):
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("roles", ["superuser"], "role 'superuser' is not defined"),
+        ("groups", ["bad group"], "group name 'bad group' is not valid"),
+        ("proxy_users", ["a,b"], "proxy user 'a,b' is not valid"),
+        ("email", "not-an-email", "email 'not-an-email' is not valid"),
+        ("password", "", "the password is empty"),
+    ],
+)
+def test_bad_attributes_are_refused(accounts: Accounts, unique: Unique, field: str, value: object, message: str):
     name = unique("carol")
     kwargs: dict[str, object] = {"password": "pw", field: value}
     with pytest.raises(InputError, match=message):
@@ -182,17 +190,21 @@ def test_authenticate_ok_and_wrong(accounts: Accounts, unique: Unique):
         assert not isinstance(caught.value, ThrottledError)
 
 
-@pytest.mark.parametrize(("name", "password", "message"), [
-    ("", "pw", "Incorrect Login. Username is empty."),
-    ("someone", "", "Incorrect Login. Password is empty."),
-])
+@pytest.mark.parametrize(
+    ("name", "password", "message"),
+    [
+        ("", "pw", "Incorrect Login. Username is empty."),
+        ("someone", "", "Incorrect Login. Password is empty."),
+    ],
+)
 def test_authenticate_empty_fields(accounts: Accounts, name: str, password: str, message: str):
     with pytest.raises(AuthError, match=message):
         accounts.authenticate(name, password, "10.1.0.2")
 
 
-def test_login_rehashes_a_password_made_with_an_older_cost(store: Store, settings: Settings, clock: Clock,
-                                                          unique: Unique):
+def test_login_rehashes_a_password_made_with_an_older_cost(
+    store: Store, settings: Settings, clock: Clock, unique: Unique
+):
     name = unique("max")
     Accounts(store, settings, clock, hasher=CHEAP).add_user(name, "right")
     stronger = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)

@@ -29,12 +29,14 @@ HOUR = 3_600_000
 
 def project_zip(version: int) -> bytes:
     """A Flow 1.0 project whose zip takes several 1 KB chunks (incompressible padding) and differs per version."""
-    return make_zip({
-        "hello.job": f"type=command\ncommand=echo version {version}\n",
-        "done.job": "type=noop\ndependencies=hello\n",
-        "solo.job": "type=noop\n",
-        "padding.bin": os.urandom(2500),
-    })
+    return make_zip(
+        {
+            "hello.job": f"type=command\ncommand=echo version {version}\n",
+            "done.job": "type=noop\ndependencies=hello\n",
+            "solo.job": "type=noop\n",
+            "padding.bin": os.urandom(2500),
+        }
+    )
 
 
 @pytest.fixture
@@ -62,9 +64,15 @@ def build(db: AzkabanDb) -> dict[str, object]:
     old_zip = project_zip(9)
     db.upload(old, old_zip, "carol", T0 + 5 * HOUR)
     db.delete_project(old, "carol", T0 + 6 * HOUR)
-    running = db.schedule(etl, "etl", "done", "0 30 2 ? * *", "America/New_York", "alice",
-                          options={"failureAction": "CANCEL_ALL", "concurrentOption": "ignore",
-                                   "flowParameters": {"day": "today"}})
+    running = db.schedule(
+        etl,
+        "etl",
+        "done",
+        "0 30 2 ? * *",
+        "America/New_York",
+        "alice",
+        options={"failureAction": "CANCEL_ALL", "concurrentOption": "ignore", "flowParameters": {"day": "today"}},
+    )
     paused = db.schedule(etl, "etl", "solo", "0 0 * ? * *", "UTC", "bob", paused=True, encoding=1)
     return {"etl": etl, "old": old, "zips": zips, "old_zip": old_zip, "triggers": (running, paused)}
 
@@ -79,13 +87,16 @@ def archive(store: Store, project_id: int, version: int, tmp_path: Path) -> byte
 
 def row_counts(store: Store) -> dict[str, int]:
     with store.read() as conn:
-        return {table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-                for table in t.metadata.sorted_tables}
+        return {
+            table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            for table in t.metadata.sorted_tables
+        }
 
 
 @pytest.mark.parametrize("fresh_db", BACKENDS, indirect=True)
-def test_import_projects_versions_permissions_schedules(azkaban: AzkabanDb, target: Store, settings: Settings,
-                                                         tmp_path: Path) -> None:
+def test_import_projects_versions_permissions_schedules(
+    azkaban: AzkabanDb, target: Store, settings: Settings, tmp_path: Path
+) -> None:
     built = build(azkaban)
     report = import_azkaban(target, settings, options(azkaban))
     assert report.counts == {"projects": 2, "versions": 4, "events": 7, "permissions": 4, "schedules": 2}
@@ -95,14 +106,18 @@ def test_import_projects_versions_permissions_schedules(azkaban: AzkabanDb, targ
     assert etl is not None and etl.active and etl.description == "nightly loads"
     assert (etl.version, etl.created_by, etl.created_time) == (3, "alice", T0)
     versions = target.projects.versions(etl.id)
-    assert [(v.version, v.uploader, v.upload_time, v.file_name) for v in sorted(versions, key=lambda v: v.version)] \
-        == [(1, "alice", T0 + HOUR, "etl-1.zip"), (2, "alice", T0 + 2 * HOUR, "etl-2.zip"),
-            (3, "bob", T0 + 3 * HOUR, "etl-3.zip")]
+    assert [(v.version, v.uploader, v.upload_time, v.file_name) for v in sorted(versions, key=lambda v: v.version)] == [
+        (1, "alice", T0 + HOUR, "etl-1.zip"),
+        (2, "alice", T0 + 2 * HOUR, "etl-2.zip"),
+        (3, "bob", T0 + 3 * HOUR, "etl-3.zip"),
+    ]
     for number, data in enumerate(built["zips"], start=1):  # type: ignore[arg-type]
         assert archive(target, etl.id, number, tmp_path) == data
     events = target.projects.events(etl.id)
-    assert [(e.type, e.user, e.time) for e in reversed(events)][:2] \
-        == [("CREATED", "alice", T0), ("UPLOADED", "alice", T0 + HOUR)]
+    assert [(e.type, e.user, e.time) for e in reversed(events)][:2] == [
+        ("CREATED", "alice", T0),
+        ("UPLOADED", "alice", T0 + HOUR),
+    ]
     assert len(events) == 4
 
     with target.read() as conn:
@@ -111,17 +126,25 @@ def test_import_projects_versions_permissions_schedules(azkaban: AzkabanDb, targ
     assert archive(target, old.id, 1, tmp_path) == built["old_zip"]
 
     grants = target.accounts.project_permissions(etl.id)
-    assert sorted(grants) == sorted([("alice", False, int(Permission.ADMIN)),
-                                     ("bob", False, int(Permission.READ | Permission.EXECUTE)),
-                                     ("ops", True, int(Permission.READ | Permission.WRITE))])
+    assert sorted(grants) == sorted(
+        [
+            ("alice", False, int(Permission.ADMIN)),
+            ("bob", False, int(Permission.READ | Permission.EXECUTE)),
+            ("ops", True, int(Permission.READ | Permission.WRITE)),
+        ]
+    )
     assert any("0x100" in line for line in report.unmapped)
     assert any("bob has no sudoless account" in line for line in report.unmapped)
 
     schedules = {s.flow_id: s for s in target.schedules.all("etl")}
     assert set(schedules) == {"done", "solo"}
     done = schedules["done"]
-    assert (done.cron, done.timezone, done.enabled, done.submit_user) == ("0 30 2 ? * *", "America/New_York",
-                                                                           False, "alice")
+    assert (done.cron, done.timezone, done.enabled, done.submit_user) == (
+        "0 30 2 ? * *",
+        "America/New_York",
+        False,
+        "alice",
+    )
     assert done.options["failure_action"] == "CANCEL_ALL" and done.options["concurrent_option"] == "ignore"
     assert done.options["runtime"]["ROOT"] == {"day": "today"}
     assert not schedules["solo"].enabled
@@ -149,8 +172,9 @@ def test_import_projects_versions_permissions_schedules(azkaban: AzkabanDb, targ
     assert len(target.projects.events(etl.id)) == 5
 
 
-def test_enable_schedules_keeps_running_ones_running(azkaban: AzkabanDb, sqlite_store: Store,
-                                                      settings: Settings) -> None:
+def test_enable_schedules_keeps_running_ones_running(
+    azkaban: AzkabanDb, sqlite_store: Store, settings: Settings
+) -> None:
     build(azkaban)
     import_azkaban(sqlite_store, settings, options(azkaban, enable_schedules=True))
     enabled = {s.flow_id: s.enabled for s in sqlite_store.schedules.all("etl")}
@@ -193,13 +217,17 @@ def test_conflict_modes(azkaban: AzkabanDb, sqlite_store: Store, settings: Setti
     assert not last.conflicts and not last.counts
 
 
-def test_damaged_versions_are_reported_not_imported(azkaban: AzkabanDb, sqlite_store: Store,
-                                                    settings: Settings) -> None:
+def test_damaged_versions_are_reported_not_imported(
+    azkaban: AzkabanDb, sqlite_store: Store, settings: Settings
+) -> None:
     project = azkaban.add_project("broken", "alice")
     azkaban.upload(project, project_zip(1), "alice", T0)
     azkaban.upload(project, project_zip(2), "alice", T0 + HOUR)
-    azkaban.run("UPDATE project_files SET file = :b WHERE project_id = :p AND version = 1 AND chunk = 1",
-                b=b"x" * 1024, p=project)
+    azkaban.run(
+        "UPDATE project_files SET file = :b WHERE project_id = :p AND version = 1 AND chunk = 1",
+        b=b"x" * 1024,
+        p=project,
+    )
     azkaban.run("DELETE FROM project_files WHERE project_id = :p AND version = 2", p=project)
     report = import_azkaban(sqlite_store, settings, options(azkaban))
     assert report.counts["versions"] == 0
@@ -222,11 +250,29 @@ def test_projects_filter_and_bad_source(azkaban: AzkabanDb, sqlite_store: Store,
 def hello_nodes(now: int) -> list[dict[str, object]]:
     """Flow data nodes of flow ``done``: hello failed once, then succeeded on its second attempt."""
     return [
-        {"id": "hello", "type": "command", "status": "SUCCEEDED", "attempt": 1, "inNodes": [], "outNodes": ["done"],
-         "startTime": now + 2000, "endTime": now + 9000, "updateTime": now + 9000,
-         "pastAttempts": [{"attempt": 0, "status": "FAILED", "startTime": now + 1000, "endTime": now + 1500}]},
-        {"id": "done", "type": "noop", "status": "SUCCEEDED", "attempt": 0, "inNodes": ["hello"], "outNodes": [],
-         "startTime": now + 9000, "endTime": now + 9500, "updateTime": now + 9500},
+        {
+            "id": "hello",
+            "type": "command",
+            "status": "SUCCEEDED",
+            "attempt": 1,
+            "inNodes": [],
+            "outNodes": ["done"],
+            "startTime": now + 2000,
+            "endTime": now + 9000,
+            "updateTime": now + 9000,
+            "pastAttempts": [{"attempt": 0, "status": "FAILED", "startTime": now + 1000, "endTime": now + 1500}],
+        },
+        {
+            "id": "done",
+            "type": "noop",
+            "status": "SUCCEEDED",
+            "attempt": 0,
+            "inNodes": ["hello"],
+            "outNodes": [],
+            "startTime": now + 9000,
+            "endTime": now + 9500,
+            "updateTime": now + 9500,
+        },
     ]
 
 
@@ -235,10 +281,23 @@ def test_execution_history(azkaban: AzkabanDb, target: Store, settings: Settings
     built = build(azkaban)
     etl = int(built["etl"])  # type: ignore[call-overload]
     now = target.clock()
-    logs = {("", 0): b"flow started\nflow ended\n", ("hello", 0): b"first try \xff failed\n" * 20,
-            ("hello", 1): ("second try: caf\u00e9\n" * 30).encode()}
-    finished = azkaban.execution(etl, 3, "done", 50, "bob", now - 3 * 86_400_000, hello_nodes(now), logs,
-                                 outputs={"hello": {"rows": "12"}}, options={"failureAction": "CANCEL_ALL"})
+    logs = {
+        ("", 0): b"flow started\nflow ended\n",
+        ("hello", 0): b"first try \xff failed\n" * 20,
+        ("hello", 1): ("second try: caf\u00e9\n" * 30).encode(),
+    }
+    finished = azkaban.execution(
+        etl,
+        3,
+        "done",
+        50,
+        "bob",
+        now - 3 * 86_400_000,
+        hello_nodes(now),
+        logs,
+        outputs={"hello": {"rows": "12"}},
+        options={"failureAction": "CANCEL_ALL"},
+    )
     ancient = azkaban.execution(etl, 1, "done", 70, "alice", now - 400 * 86_400_000, hello_nodes(now))
     running = azkaban.execution(etl, 3, "solo", 30, "bob", now - 1000, [])
 
@@ -253,12 +312,20 @@ def test_execution_history(azkaban: AzkabanDb, target: Store, settings: Settings
     assert set(ledger) == {str(finished)}
     record = target.executions.get(ledger[str(finished)])
     assert (record.project_name, record.version, record.flow_id, record.status, record.submit_user) == (
-        "etl", 3, "done", Status.SUCCEEDED, "bob")
+        "etl",
+        3,
+        "done",
+        Status.SUCCEEDED,
+        "bob",
+    )
     assert (record.start_time, record.end_time) == (now - 3 * 86_400_000 + 1000, now - 3 * 86_400_000 + 60_000)
     assert record.options["failure_action"] == "CANCEL_ALL"
     runs = {(r.nested_id, r.attempt): r for r in target.job_runs.of(record.id)}
     assert {key: run.status for key, run in runs.items()} == {
-        ("hello", 0): Status.FAILED, ("hello", 1): Status.SUCCEEDED, ("done", 0): Status.SUCCEEDED}
+        ("hello", 0): Status.FAILED,
+        ("hello", 1): Status.SUCCEEDED,
+        ("done", 0): Status.SUCCEEDED,
+    }
     assert runs[("done", 0)].parents == ["hello"] and runs[("hello", 1)].output_props == {"rows": "12"}
     for (name, attempt), text in logs.items():
         assert target.logs.read(record.id, name, attempt, 0, 1 << 20) == text
@@ -269,15 +336,19 @@ def test_execution_history(azkaban: AzkabanDb, target: Store, settings: Settings
     assert str(ancient) in target.imports.imported(origin_of(azkaban.url), "execution")
 
 
-def test_version_stored_but_not_recorded_is_not_stored_again(azkaban: AzkabanDb, sqlite_store: Store,
-                                                             settings: Settings) -> None:
+def test_version_stored_but_not_recorded_is_not_stored_again(
+    azkaban: AzkabanDb, sqlite_store: Store, settings: Settings
+) -> None:
     """The window a kill can hit: a version stored, its ledger row not yet written. The next run knows the
     version by its MD5 and records it instead of storing it a second time."""
     build(azkaban)
     import_azkaban(sqlite_store, settings, options(azkaban))
     with sqlite_store.write() as conn:
-        conn.execute(t.azkaban_imports.delete().where(t.azkaban_imports.c.kind == "version",
-                                                      t.azkaban_imports.c.source_key.like("%/3")))
+        conn.execute(
+            t.azkaban_imports.delete().where(
+                t.azkaban_imports.c.kind == "version", t.azkaban_imports.c.source_key.like("%/3")
+            )
+        )
     before = row_counts(sqlite_store)
     report = import_azkaban(sqlite_store, settings, options(azkaban))
     assert not report.counts and report.skipped["versions"] == 4
@@ -323,13 +394,12 @@ def test_users_file(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings,
 FLOW2_WITH_TRIGGER = {
     "report.project": "azkaban-flow-version: 2.0\n",
     "report.flow": "trigger:\n  schedule:\n    type: cron\n    value: 0 0 * * * ?\n"
-                   "nodes:\n  - name: report\n    type: command\n    config:\n      command: echo report\n",
+    "nodes:\n  - name: report\n    type: command\n    config:\n      command: echo report\n",
 }
 
 
 @pytest.mark.parametrize("enable", [False, True])
-def test_flow_triggers_come_paused(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings,
-                                   enable: bool) -> None:
+def test_flow_triggers_come_paused(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings, enable: bool) -> None:
     project = azkaban.add_project("reports", "alice")
     azkaban.upload(project, make_zip(FLOW2_WITH_TRIGGER), "alice", T0)
     report = import_azkaban(sqlite_store, settings, options(azkaban, enable_schedules=enable))
@@ -340,16 +410,28 @@ def test_flow_triggers_come_paused(azkaban: AzkabanDb, sqlite_store: Store, sett
     assert report.counts["flow triggers paused"] == (0 if enable else 1)
 
 
-def test_history_in_pages(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings,
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_history_in_pages(
+    azkaban: AzkabanDb, sqlite_store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Executions are read a page at a time (here 2 a page): every one comes, once, with its own logs."""
     from sudoless.azkaban_import import history
 
     monkeypatch.setattr(history, "BATCH", 2)
     built = build(azkaban)
     now = sqlite_store.clock()
-    sources = [azkaban.execution(int(built["etl"]), 3, "done", 50, "bob", now - n * 1000,  # type: ignore[call-overload]
-                                 hello_nodes(now), {("hello", 1): f"run {n}\n".encode() * 40}) for n in range(5)]
+    sources = [
+        azkaban.execution(
+            int(built["etl"]),
+            3,
+            "done",
+            50,
+            "bob",
+            now - n * 1000,  # type: ignore[call-overload]
+            hello_nodes(now),
+            {("hello", 1): f"run {n}\n".encode() * 40},
+        )
+        for n in range(5)
+    ]
     report = import_azkaban(sqlite_store, settings, options(azkaban))
     assert report.counts["executions"] == 5
     ledger = sqlite_store.imports.imported(origin_of(azkaban.url), "execution")

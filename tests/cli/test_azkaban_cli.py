@@ -62,8 +62,9 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     open_file = tmp_path / "password"
     open_file.write_text("secret\n")
     open_file.chmod(0o644)
-    result = sudoless(home, "azkaban", "import", "--from", "mysql://root@127.0.0.1/azkaban",
-                      "--password-file", str(open_file))
+    result = sudoless(
+        home, "azkaban", "import", "--from", "mysql://root@127.0.0.1/azkaban", "--password-file", str(open_file)
+    )
     assert_one_line_error(result, "can be read by other accounts")
     result = sudoless(home, "azkaban", "import", "--from", "mysql://root:pw@127.0.0.1/azkaban")
     assert_one_line_error(result, "holds a password", "--password-file")
@@ -82,8 +83,12 @@ def test_resume_after_kill(tmp_path: Path) -> None:
             azkaban.upload(project, data, "alice", T0 + n)
         env = {**os.environ, "SUDOLESS_HOME": str(home)}
         env.pop("SUDOLESS_DB", None)
-        process = subprocess.Popen([str(SUDOLESS), "azkaban", "import", "--from", azkaban.url, "--db", db],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [str(SUDOLESS), "azkaban", "import", "--from", azkaban.url, "--db", db],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         recorded = 0
         deadline = time.monotonic() + 60
         while process.poll() is None and time.monotonic() < deadline:

@@ -86,8 +86,7 @@ def test_a_bad_option_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_json_is_accepted_where_a_result_is_printed(name: str) -> None:
-    options = {opt: param for param in COMMANDS[name].params if isinstance(param, click.Option)
-               for opt in param.opts}
+    options = {opt: param for param in COMMANDS[name].params if isinstance(param, click.Option) for opt in param.opts}
     if name in NO_JSON:
         assert "--json" not in options, f"{name} has --json now: take it off NO_JSON"
         return
@@ -122,8 +121,7 @@ def test_commands_decide_by_error_type_not_by_message_text() -> None:
     for path in sorted((REPO / "src" / "sudoless" / "cli").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             membership = isinstance(node, ast.Compare) and any(isinstance(op, ast.In | ast.NotIn) for op in node.ops)
-            if membership and any(isinstance(c, ast.Call) and ast.unparse(c.func) == "str"
-                                  for c in node.comparators):  # type: ignore[attr-defined]
+            if membership and any(isinstance(c, ast.Call) and ast.unparse(c.func) == "str" for c in node.comparators):  # type: ignore[attr-defined]
                 found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
     assert found == []
 
@@ -134,8 +132,9 @@ def test_commands_decide_by_error_type_not_by_message_text() -> None:
 def sudoless(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SUDOLESS_HOME": str(home)}
     env.pop("SUDOLESS_DB", None)
-    return subprocess.run([str(SUDOLESS), *args], env=env, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=120, cwd=REPO)
+    return subprocess.run(
+        [str(SUDOLESS), *args], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, cwd=REPO
+    )
 
 
 def test_a_failed_flow_exits_1_with_its_document(tmp_path: Path) -> None:
@@ -155,14 +154,18 @@ def test_a_stopped_spark_cluster_exits_1_in_both_forms(tmp_path: Path) -> None:
     assert document.returncode == 1 and json.loads(document.stdout)["running"] is False
 
 
-@pytest.mark.parametrize("args", [
-    ("flow", "validate", "{missing}"),
-    ("flow", "run", "{missing}"),
-    ("routes", "solve", "{missing}.vrp"),
-    ("decipher", "{missing}"),
-    ("nn", "train", "{missing}.yaml"),
-    ("user", "import", "{missing}.xml"),
-], ids=lambda args: " ".join(args[:2]))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("flow", "validate", "{missing}"),
+        ("flow", "run", "{missing}"),
+        ("routes", "solve", "{missing}.vrp"),
+        ("decipher", "{missing}"),
+        ("nn", "train", "{missing}.yaml"),
+        ("user", "import", "{missing}.xml"),
+    ],
+    ids=lambda args: " ".join(args[:2]),
+)
 def test_a_missing_input_file_exits_2_with_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
     missing = str(tmp_path / "nowhere")
     result = sudoless(tmp_path / "home", *(a.replace("{missing}", missing) for a in args))
@@ -171,17 +174,28 @@ def test_a_missing_input_file_exits_2_with_one_line(tmp_path: Path, args: tuple[
     assert len(lines) == 1 and lines[0].startswith("sudoless: ") and missing in lines[0], result.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ("mysql", "list"),
-    ("clean", "--dry-run"),
-    ("user", "list"),
-    ("flow", "validate", "examples/etl-demo"),
-    ("encipher", "-", "--seed", "1"),
-], ids=lambda args: " ".join(args[:2]))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("mysql", "list"),
+        ("clean", "--dry-run"),
+        ("user", "list"),
+        ("flow", "validate", "examples/etl-demo"),
+        ("encipher", "-", "--seed", "1"),
+    ],
+    ids=lambda args: " ".join(args[:2]),
+)
 def test_json_is_one_document_on_stdout(tmp_path: Path, args: tuple[str, ...]) -> None:
     env = {**os.environ, "SUDOLESS_HOME": str(tmp_path)}
     env.pop("SUDOLESS_DB", None)
-    result = subprocess.run([str(SUDOLESS), *args, "--json"], env=env, capture_output=True, text=True,
-                            input="attack at dawn\n", timeout=120, cwd=REPO)
+    result = subprocess.run(
+        [str(SUDOLESS), *args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        input="attack at dawn\n",
+        timeout=120,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stderr
     json.loads(result.stdout)  # one document: trailing text or a second document would not parse

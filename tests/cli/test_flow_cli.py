@@ -23,8 +23,9 @@ SUDOLESS = Path(sys.executable).with_name("sudoless")
 def sudoless(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SUDOLESS_HOME": str(home)}
     env.pop("SUDOLESS_DB", None)
-    return subprocess.run([str(SUDOLESS), *args], env=env, capture_output=True, text=True, input=stdin,
-                          timeout=120, cwd=REPO)
+    return subprocess.run(
+        [str(SUDOLESS), *args], env=env, capture_output=True, text=True, input=stdin, timeout=120, cwd=REPO
+    )
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -53,10 +54,13 @@ def test_run_example_succeeds_with_json(tmp_path):
 
 def test_failed_flow_exits_1_and_restart_recovers(tmp_path):
     marker = tmp_path / "ok"
-    project = write_project(tmp_path / "proj", {
-        "a.job": "type=command\ncommand=echo a\n",
-        "b.job": f"type=command\ndependencies=a\ncommand=test -e {marker}\n",
-    })
+    project = write_project(
+        tmp_path / "proj",
+        {
+            "a.job": "type=command\ncommand=echo a\n",
+            "b.job": f"type=command\ndependencies=a\ncommand=test -e {marker}\n",
+        },
+    )
     failed = sudoless(tmp_path, "flow", "run", str(project), "--json")
     assert failed.returncode == 1
     exec_id = json.loads(failed.stdout)["execid"]
@@ -85,18 +89,21 @@ def test_restart_of_the_example_continues_with_the_files_its_skipped_jobs_wrote(
 
 
 def test_params_failure_action_and_disable(tmp_path):
-    project = write_project(tmp_path / "proj", {
-        "a.job": "type=command\ncommand=echo value=${x} node=${y}\n",
-        "b.job": "type=command\ncommand=false\n",
-        "end.job": "type=noop\ndependencies=a,b\n",
-    })
-    result = sudoless(tmp_path, "flow", "run", str(project), "-p", "x=1", "-p", "a@y=2", "--disable", "b",
-                      "--json")
+    project = write_project(
+        tmp_path / "proj",
+        {
+            "a.job": "type=command\ncommand=echo value=${x} node=${y}\n",
+            "b.job": "type=command\ncommand=false\n",
+            "end.job": "type=noop\ndependencies=a,b\n",
+        },
+    )
+    result = sudoless(tmp_path, "flow", "run", str(project), "-p", "x=1", "-p", "a@y=2", "--disable", "b", "--json")
     assert result.returncode == 0, result.stderr
     exec_id = str(json.loads(result.stdout)["execid"])
     assert "value=1 node=2" in sudoless(tmp_path, "flow", "log", exec_id, "a").stdout
-    failing = sudoless(tmp_path, "flow", "run", str(project), "-p", "x=1", "-p", "y=2", "--failure-action",
-                       "finishPossible", "--json")
+    failing = sudoless(
+        tmp_path, "flow", "run", str(project), "-p", "x=1", "-p", "y=2", "--failure-action", "finishPossible", "--json"
+    )
     assert failing.returncode == 1
     jobs = {j["id"]: j["status"] for j in json.loads(failing.stdout)["jobs"]}
     assert jobs == {"a": "SUCCEEDED", "b": "FAILED", "end": "CANCELLED"}
@@ -105,19 +112,30 @@ def test_params_failure_action_and_disable(tmp_path):
 def test_validate_and_list(tmp_path):
     ok = sudoless(tmp_path, "flow", "validate", str(AZKABAN_PROJECTS / "f1-embedded2"), "--json")
     assert ok.returncode == 0
-    assert sorted(json.loads(ok.stdout)["flows"]) == ["innerFlow", "innerFlow2", "jobf", "jobg", "pipeline1_2",
-                                                      "pipelineFlow"]
+    assert sorted(json.loads(ok.stdout)["flows"]) == [
+        "innerFlow",
+        "innerFlow2",
+        "jobf",
+        "jobg",
+        "pipeline1_2",
+        "pipelineFlow",
+    ]
     listed = sudoless(tmp_path, "flow", "list", str(AZKABAN_PROJECTS / "f2-embedded"), "--json")
-    assert json.loads(listed.stdout)["embedded"] == ["embedded_flow:embedded_flow1",
-                                                     "embedded_flow:embedded_flow1:embedded_flow2"]
+    assert json.loads(listed.stdout)["embedded"] == [
+        "embedded_flow:embedded_flow1",
+        "embedded_flow:embedded_flow1:embedded_flow2",
+    ]
 
 
 def test_validate_lists_every_problem_one_per_line(tmp_path):
-    project = write_project(tmp_path / "broken", {
-        "a.job": "command=echo a\n",
-        "b.job": "type=command\ndependencies=ghost\ncommand=echo b\n",
-        "c.job": "type=command\ndependencies=c\ncommand=echo c\n",
-    })
+    project = write_project(
+        tmp_path / "broken",
+        {
+            "a.job": "command=echo a\n",
+            "b.job": "type=command\ndependencies=ghost\ncommand=echo b\n",
+            "c.job": "type=command\ndependencies=c\ncommand=echo c\n",
+        },
+    )
     text = sudoless(tmp_path, "flow", "validate", str(project))
     assert text.returncode == 2 and text.stdout == "" and "Traceback" not in text.stderr
     assert text.stderr.splitlines() == [
@@ -137,32 +155,41 @@ def test_validate_lists_every_problem_one_per_line(tmp_path):
 
 
 def test_validate_json_names_the_line_and_always_prints_a_document(tmp_path):
-    project = write_project(tmp_path / "yamlbad", {
-        "p.project": "azkaban-flow-version: 2.0\n",
-        "f.flow": "nodes:\n  - name: a\n    type: noop\n  - name: [b\n",
-    })
+    project = write_project(
+        tmp_path / "yamlbad",
+        {
+            "p.project": "azkaban-flow-version: 2.0\n",
+            "f.flow": "nodes:\n  - name: a\n    type: noop\n  - name: [b\n",
+        },
+    )
     document = json.loads(sudoless(tmp_path, "flow", "validate", str(project), "--json").stdout)
     [problem] = document["problems"]
     assert problem["file"] == "yamlbad/f.flow" and problem["line"] == 5, problem
     missing = sudoless(tmp_path, "flow", "validate", str(tmp_path / "nowhere"), "--json")
     assert missing.returncode == 2
-    assert json.loads(missing.stdout) == {"valid": False, "path": str(tmp_path / "nowhere"), "problems": [
-        {"file": str(tmp_path / "nowhere"), "line": None, "reason": "no such file or directory"}]}
+    assert json.loads(missing.stdout) == {
+        "valid": False,
+        "path": str(tmp_path / "nowhere"),
+        "problems": [{"file": str(tmp_path / "nowhere"), "line": None, "reason": "no such file or directory"}],
+    }
 
 
-@pytest.mark.parametrize(("args", "fragments"), [
-    (["flow", "validate", "{ex}/f2-invalid/cyclefoundyamltest"], ["Cycles found at"]),
-    (["flow", "validate", "{ex}/f2-invalid/invalidflowversiontest"], ["Invalid azkaban-flow-version"]),
-    (["flow", "run", "{ex}/f1-invalid-embedded-cycle"], ["Embedded flow cycle found in"]),
-    (["flow", "run", "{ex}/f2-invalid/dependencyundefinedyamltest"], ["Failed to validate nodeBean"]),
-    (["flow", "run", "/no/such/project"], ["/no/such/project", "no such file"]),
-    (["flow", "run", "{ex}/f2-multiple-flows"], ["choose one with --flow"]),
-    (["flow", "run", "{ex}/f2-basic", "--flow", "nope"], ["Flow 'nope' cannot be found"]),
-    (["flow", "run", "{ex}/f2-basic", "-p", "novalue"], ["-p novalue", "key=value"]),
-    (["flow", "run", "{ex}/f2-basic", "--disable", "ghost"], ["ghost", "not in flow"]),
-    (["flow", "show", "999"], ["Cannot find execution '999'"]),
-    (["flow", "run", "{ex}/f2-basic", "--db", "mysql+pymysql://nobody@127.0.0.1:1/x"], ["cannot reach"]),
-])
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["flow", "validate", "{ex}/f2-invalid/cyclefoundyamltest"], ["Cycles found at"]),
+        (["flow", "validate", "{ex}/f2-invalid/invalidflowversiontest"], ["Invalid azkaban-flow-version"]),
+        (["flow", "run", "{ex}/f1-invalid-embedded-cycle"], ["Embedded flow cycle found in"]),
+        (["flow", "run", "{ex}/f2-invalid/dependencyundefinedyamltest"], ["Failed to validate nodeBean"]),
+        (["flow", "run", "/no/such/project"], ["/no/such/project", "no such file"]),
+        (["flow", "run", "{ex}/f2-multiple-flows"], ["choose one with --flow"]),
+        (["flow", "run", "{ex}/f2-basic", "--flow", "nope"], ["Flow 'nope' cannot be found"]),
+        (["flow", "run", "{ex}/f2-basic", "-p", "novalue"], ["-p novalue", "key=value"]),
+        (["flow", "run", "{ex}/f2-basic", "--disable", "ghost"], ["ghost", "not in flow"]),
+        (["flow", "show", "999"], ["Cannot find execution '999'"]),
+        (["flow", "run", "{ex}/f2-basic", "--db", "mysql+pymysql://nobody@127.0.0.1:1/x"], ["cannot reach"]),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, fragments):
     examples = str(AZKABAN_PROJECTS)
     result = sudoless(tmp_path, *[a.replace("{ex}", examples) for a in args])

@@ -28,9 +28,11 @@ def test_flow_run_sends_and_show_lists_attempts(tmp_path: Path) -> None:
         home.mkdir()
         (home / "config.toml").write_text(
             f'[mail]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "plain"\nfrom = "cli@example.org"\n'
-            'external_url = "https://flows.example.org"\n')
-        project = write_project(tmp_path / "nightly", {
-            "load.job": "type=command\ncommand=false\nfailure.emails=ops@example.org\n"})
+            'external_url = "https://flows.example.org"\n'
+        )
+        project = write_project(
+            tmp_path / "nightly", {"load.job": "type=command\ncommand=false\nfailure.emails=ops@example.org\n"}
+        )
         result = sudoless(home, "flow", "run", str(project), "--json")
         assert result.returncode == 1, result.stderr
         report = json.loads(result.stdout)

@@ -17,8 +17,21 @@ def test_create_list_revoke(home: Path) -> None:  # noqa: F811
         refused = sudoless(home, "token", "create", "t", "--user", "robot", "--scope", "etl:read")
         assert refused.returncode == 2 and "doesn't have READ on etl" in refused.stderr
         ok(home, "user", "grant", "robot", "etl", "read", "execute", "write")
-        made = json.loads(ok(home, "token", "create", "nightly", "--user", "robot", "--scope", "etl:read,execute",
-                             "--days", "7", "--json"))
+        made = json.loads(
+            ok(
+                home,
+                "token",
+                "create",
+                "nightly",
+                "--user",
+                "robot",
+                "--scope",
+                "etl:read,execute",
+                "--days",
+                "7",
+                "--json",
+            )
+        )
         token = made.pop("token")
         assert token.startswith("sdl_")
         assert made["scopes"] == {"etl": ["READ", "EXECUTE"]} and made["lastUsed"] is None
@@ -28,8 +41,9 @@ def test_create_list_revoke(home: Path) -> None:  # noqa: F811
         assert accounts.has_permission(user, project_id, Permission.EXECUTE)
         assert not accounts.has_permission(user, project_id, Permission.WRITE)
         listed = json.loads(ok(home, "token", "list", "--user", "robot", "--json"))["tokens"]
-        assert [(t["name"], t["scopes"], "token" in t) for t in listed] == [("nightly", {"etl": ["READ", "EXECUTE"]},
-                                                                              False)]
+        assert [(t["name"], t["scopes"], "token" in t) for t in listed] == [
+            ("nightly", {"etl": ["READ", "EXECUTE"]}, False)
+        ]
         human = ok(home, "token", "list", "--user", "robot")
         assert "nightly" in human and token not in human
         ok(home, "token", "revoke", "nightly", "--user", "robot")

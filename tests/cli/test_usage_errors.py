@@ -18,24 +18,43 @@ SUDOLESS = Path(sys.executable).with_name("sudoless")
 
 def sudoless(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SUDOLESS_HOME": str(home)}
-    return subprocess.run([str(SUDOLESS), *args], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          timeout=120, cwd=home)
+    return subprocess.run(
+        [str(SUDOLESS), *args], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, cwd=home
+    )
 
 
-@pytest.mark.parametrize(("args", "command", "fragments"), [
-    (["flow", "run", "--bogus"], "sudoless flow run", ["no such option", "'--bogus'"]),
-    (["flow", "run"], "sudoless flow run", ["missing argument", "'PATH'"]),
-    (["decipher", "--kind", "zz"], "sudoless decipher", ["invalid value for '--kind'", "'zz' is not one of"]),
-    (["decipher", "--time-limit", "soon"], "sudoless decipher",
-     ["invalid value for '--time-limit'", "'soon' is not a valid float"]),
-    (["flow", "run", "p", "--parallel", "0"], "sudoless flow run",
-     ["invalid value for '--parallel'", "not in the range 1<=x<=1000"]),
-    (["bogus"], "sudoless", ["no such command", "'bogus'"]),
-    (["flow", "rn"], "sudoless flow", ["no such command", "'rn'", "Did you mean 'run'?"]),
-], ids=["bad-option", "missing-argument", "bad-choice", "bad-value", "out-of-range", "unknown-command",
-        "unknown-subcommand"])
-def test_usage_error_is_one_line_with_exit_2(tmp_path: Path, args: list[str], command: str,
-                                             fragments: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "command", "fragments"),
+    [
+        (["flow", "run", "--bogus"], "sudoless flow run", ["no such option", "'--bogus'"]),
+        (["flow", "run"], "sudoless flow run", ["missing argument", "'PATH'"]),
+        (["decipher", "--kind", "zz"], "sudoless decipher", ["invalid value for '--kind'", "'zz' is not one of"]),
+        (
+            ["decipher", "--time-limit", "soon"],
+            "sudoless decipher",
+            ["invalid value for '--time-limit'", "'soon' is not a valid float"],
+        ),
+        (
+            ["flow", "run", "p", "--parallel", "0"],
+            "sudoless flow run",
+            ["invalid value for '--parallel'", "not in the range 1<=x<=1000"],
+        ),
+        (["bogus"], "sudoless", ["no such command", "'bogus'"]),
+        (["flow", "rn"], "sudoless flow", ["no such command", "'rn'", "Did you mean 'run'?"]),
+    ],
+    ids=[
+        "bad-option",
+        "missing-argument",
+        "bad-choice",
+        "bad-value",
+        "out-of-range",
+        "unknown-command",
+        "unknown-subcommand",
+    ],
+)
+def test_usage_error_is_one_line_with_exit_2(
+    tmp_path: Path, args: list[str], command: str, fragments: list[str]
+) -> None:
     result = sudoless(tmp_path, *args)
     assert result.returncode == 2, result.stderr
     assert result.stdout == "" and result.stderr.endswith("\n") and result.stderr.count("\n") == 1, result.stderr

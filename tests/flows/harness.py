@@ -55,13 +55,26 @@ def outcome(store: Store, settings: Settings, exec_id: int) -> Outcome:
     attempts: dict[str, list[Status]] = {}
     for run in store.job_runs.of(exec_id):
         attempts.setdefault(run.nested_id, []).append(run.status)
-    return Outcome(exec_id=exec_id, status=store.executions.get(exec_id).status,
-                   jobs={k: v[-1] for k, v in attempts.items()}, attempts=attempts,
-                   workdir=settings.executions_dir / str(exec_id), store=store)
+    return Outcome(
+        exec_id=exec_id,
+        status=store.executions.get(exec_id).status,
+        jobs={k: v[-1] for k, v in attempts.items()},
+        attempts=attempts,
+        workdir=settings.executions_dir / str(exec_id),
+        store=store,
+    )
 
 
-def submit(store: Store, settings: Settings, project: Path, flow: str, runtime: dict[str, dict[str, str]] | None = None,
-           disabled: Any = None, name: str | None = None, **options: Any) -> int:
+def submit(
+    store: Store,
+    settings: Settings,
+    project: Path,
+    flow: str,
+    runtime: dict[str, dict[str, str]] | None = None,
+    disabled: Any = None,
+    name: str | None = None,
+    **options: Any,
+) -> int:
     """Upload ``project`` under a unique name (tests share a database) and queue ``flow``."""
     name = name or f"{project.name}-{next(_counter)}-{id(store) % 10_000}"
     upload_project(store, settings, project, "tester", name=name)
@@ -69,18 +82,30 @@ def submit(store: Store, settings: Settings, project: Path, flow: str, runtime: 
     return submit_flow(store, settings, name, flow, opts, "tester", disabled=disabled)
 
 
-def run_flow(store: Store, settings: Settings, project: Path, flow: str,
-             runtime: dict[str, dict[str, str]] | None = None, disabled: Any = None,
-             during: Callable[[int], None] | None = None, alongside: Callable[[FlowRunner], None] | None = None,
-             **options: Any) -> Outcome:
+def run_flow(
+    store: Store,
+    settings: Settings,
+    project: Path,
+    flow: str,
+    runtime: dict[str, dict[str, str]] | None = None,
+    disabled: Any = None,
+    during: Callable[[int], None] | None = None,
+    alongside: Callable[[FlowRunner], None] | None = None,
+    **options: Any,
+) -> Outcome:
     """Run a flow to its end; ``during(exec_id)`` runs in a second thread while it runs, ``alongside(runner)``
     too, from the moment its runner exists (to :meth:`~FlowRunner.wake` it rather than wait for its tick)."""
     exec_id = submit(store, settings, project, flow, runtime, disabled, **options)
     return run_submitted(store, settings, exec_id, during, alongside)
 
 
-def run_submitted(store: Store, settings: Settings, exec_id: int, during: Callable[[int], None] | None = None,
-                  alongside: Callable[[FlowRunner], None] | None = None) -> Outcome:
+def run_submitted(
+    store: Store,
+    settings: Settings,
+    exec_id: int,
+    during: Callable[[int], None] | None = None,
+    alongside: Callable[[FlowRunner], None] | None = None,
+) -> Outcome:
     """Claim the queued execution ``exec_id`` and run it here to its end (see :func:`run_flow`); what the
     helpers raise fails the caller once the run is over."""
     helpers: list[_Helper] = []

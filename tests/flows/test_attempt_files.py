@@ -24,8 +24,9 @@ def attempt_in(workdir: Path, nested_id: str = "a/b") -> Attempt:
 
 def make_context(tmp_path: Path, attempt: Attempt):  # type: ignore[no-untyped-def]
     log = LogWriter(Store(f"sqlite:///{tmp_path / 'db.sqlite'}"), 1, attempt.nested_id, 0)
-    return context(attempt, {"x": "1\n2", "env.GREETING": "hi"}, {"PATH": "/usr/bin"}, log, threading.Event(),
-                   lambda pid: None)
+    return context(
+        attempt, {"x": "1\n2", "env.GREETING": "hi"}, {"PATH": "/usr/bin"}, log, threading.Event(), lambda pid: None
+    )
 
 
 def test_properties_file_is_written_in_jobs(tmp_path: Path) -> None:

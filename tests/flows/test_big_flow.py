@@ -45,8 +45,9 @@ def write_project(root: Path, edges: dict[str, list[str]]) -> Path:
     return root
 
 
-def test_ten_thousand_job_layered_dag_runs_every_job_once(tmp_path: Path, settings: Settings,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ten_thousand_job_layered_dag_runs_every_job_once(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every job runs once, after all its parents; and the runner's work per job is a constant, counted in
     store statements and node examinations rather than in seconds (which a loaded machine stretches): a
     runner that re-read the execution's rows, or re-examined every node, at each job's end would be
@@ -94,8 +95,10 @@ def test_ten_thousand_job_layered_dag_runs_every_job_once(tmp_path: Path, settin
     for name, parents in edges.items():
         assert sorted(by_name[name].parents) == sorted(parents), name
         assert all(by_name[name].start_time >= by_name[p].end_time for p in parents), name
-    print(f"10,001 noop jobs: {time.monotonic() - started:.1f} s from upload to the end of the run, "
-          f"{statements / jobs:.2f} store statements and {examined / jobs:.2f} examinations per job")
+    print(
+        f"10,001 noop jobs: {time.monotonic() - started:.1f} s from upload to the end of the run, "
+        f"{statements / jobs:.2f} store statements and {examined / jobs:.2f} examinations per job"
+    )
     store.close()
 
 

@@ -16,15 +16,20 @@ from sudoless.config import Settings, load_settings
 from sudoless.errors import ConfigError
 from sudoless.store.status import Status
 
-SHOW = "bash -c 'pwd > where.txt; echo ${working.dir} > said.txt; echo hello-from-job; " \
-       "echo meta > ${azkaban.job.metadata.file}'"
+SHOW = (
+    "bash -c 'pwd > where.txt; echo ${working.dir} > said.txt; echo hello-from-job; "
+    "echo meta > ${azkaban.job.metadata.file}'"
+)
 
 
 def test_working_dir_and_job_files_flow2(store, settings: Settings, tmp_path: Path) -> None:
-    project = write_project(tmp_path / "p", {
-        "p.project": "azkaban-flow-version: 2.0\n",
-        "f.flow": f"nodes:\n  - name: show\n    type: command\n    config:\n      command: \"{SHOW}\"\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            "p.project": "azkaban-flow-version: 2.0\n",
+            "f.flow": f'nodes:\n  - name: show\n    type: command\n    config:\n      command: "{SHOW}"\n',
+        },
+    )
     result = run_flow(store, settings, project, "f")
     assert result.status == Status.SUCCEEDED, result.log("show")
     props = result.props("show")
@@ -43,13 +48,17 @@ def test_working_dir_and_job_files_flow2(store, settings: Settings, tmp_path: Pa
     assert str(uuid.UUID(props["azkaban.flow.uuid"])) == props["azkaban.flow.uuid"]
 
 
-def test_flow1_working_dir_is_the_job_folder_and_projects_may_set_both(store, settings: Settings,
-                                                                         tmp_path: Path) -> None:
-    project = write_project(tmp_path / "p1", {
-        "sub/a.job": "type=command\ncommand=bash -c 'echo ${working.dir} > said.txt'\n",
-        "b.job": "type=command\ndependencies=a\nworking.dir=sub\nuser.to.proxy=etl\n"
-                 "command=bash -c 'echo ${working.dir} ${user.to.proxy} > b.txt'\n",
-    })
+def test_flow1_working_dir_is_the_job_folder_and_projects_may_set_both(
+    store, settings: Settings, tmp_path: Path
+) -> None:
+    project = write_project(
+        tmp_path / "p1",
+        {
+            "sub/a.job": "type=command\ncommand=bash -c 'echo ${working.dir} > said.txt'\n",
+            "b.job": "type=command\ndependencies=a\nworking.dir=sub\nuser.to.proxy=etl\n"
+            "command=bash -c 'echo ${working.dir} ${user.to.proxy} > b.txt'\n",
+        },
+    )
     result = run_flow(store, settings, project, "b")
     assert result.status == Status.SUCCEEDED, result.log("a")
     assert (result.workdir / "sub" / "said.txt").read_text().strip() == str(result.workdir / "sub")

@@ -42,14 +42,14 @@ def test_clean_prunes_the_databases_it_can_open_and_lists_the_others(settings: S
 
     env = {**os.environ, "SUDOLESS_HOME": str(settings.home), "SUDOLESS_DB": other.database_url}
     command = [sys.executable, "-c", "from sudoless.cli import main; main()", "clean"]
-    listed = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, env=env, timeout=120,
-                            check=True)
+    listed = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, env=env, timeout=120, check=True)
     note = next(line for line in listed.stdout.splitlines() if line.startswith("note: "))
     assert f"{stranger}: 5.0 KB of another database's executions" in note and "--db URL" in note, note
     assert str(default_dir) in listed.stdout and str(other_dir) in listed.stdout
 
-    report = json.loads(subprocess.run([*command, "--json"], capture_output=True, text=True, env=env,
-                                       timeout=120, check=True).stdout)
+    report = json.loads(
+        subprocess.run([*command, "--json"], capture_output=True, text=True, env=env, timeout=120, check=True).stdout
+    )
     removed = {item["path"] for item in report["items"] if item["removed"]}
     assert {str(default_dir), str(other_dir)} <= removed
     assert not default_dir.exists() and not other_dir.exists()

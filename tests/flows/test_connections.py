@@ -25,8 +25,7 @@ def kill_pooled_connection(store: Store, kind: str) -> None:
 
 
 @pytest.mark.parametrize("fresh_db", ["mariadb", "postgresql"], indirect=True)
-def test_a_connection_killed_while_idle_is_replaced(fresh_db: tuple[str, str],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_connection_killed_while_idle_is_replaced(fresh_db: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     kind, url = fresh_db
     monkeypatch.setattr(engines, "IDLE_PING_SECONDS", 0.0)  # every checkout counts as after an idle spell
     store = Store(url)
@@ -38,8 +37,9 @@ def test_a_connection_killed_while_idle_is_replaced(fresh_db: tuple[str, str],
 
 
 @pytest.mark.parametrize("fresh_db", ["mariadb", "postgresql"], indirect=True)
-def test_without_the_idle_check_the_dead_connection_fails_the_request(fresh_db: tuple[str, str],
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_idle_check_the_dead_connection_fails_the_request(
+    fresh_db: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The control: with the check out of reach, the same kill surfaces as an error."""
     kind, url = fresh_db
     monkeypatch.setattr(engines, "IDLE_PING_SECONDS", 1e9)

@@ -49,7 +49,8 @@ def _run_again(store: Store, settings: Settings, exec_id: int) -> Outcome:
 
 
 def test_two_executions_share_the_cache_s_inodes_and_a_job_s_writes_stay_its_own(
-        store: Store, settings: Settings, tmp_path: Path) -> None:
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
     (tmp_path / "p" / "lib").mkdir(parents=True)
     project = write_project(tmp_path / "p", {**REWRITE, "lib/big.bin": "x" * 100_000})
     (project / "tool.sh").chmod(0o755)
@@ -73,16 +74,20 @@ def test_two_executions_share_the_cache_s_inodes_and_a_job_s_writes_stay_its_own
 
 
 def test_a_restart_continues_in_a_copy_that_shares_no_writable_inode_with_the_failed_run(
-        store: Store, settings: Settings, tmp_path: Path) -> None:
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
     marker = tmp_path / "fixed"
-    project = write_project(tmp_path / "p", {
-        **REWRITE,
-        "grow.job": "type=command\ndependencies=edit\ncommand=mkdir -p out/deep\n"
-                    "command.1=sh -c 'echo first >> out/log.txt'\ncommand.2=sh -c 'echo kept > out/deep/k.txt'\n",
-        # fails until the marker exists; on the restart it appends to the files the skipped jobs wrote
-        "last.job": f"type=command\ndependencies=grow\ncommand=test -e {marker}\n"
-                    "command.1=sh -c 'echo second >> out/log.txt'\ncommand.2=sh -c 'echo more >> mine.txt'\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            **REWRITE,
+            "grow.job": "type=command\ndependencies=edit\ncommand=mkdir -p out/deep\n"
+            "command.1=sh -c 'echo first >> out/log.txt'\ncommand.2=sh -c 'echo kept > out/deep/k.txt'\n",
+            # fails until the marker exists; on the restart it appends to the files the skipped jobs wrote
+            "last.job": f"type=command\ndependencies=grow\ncommand=test -e {marker}\n"
+            "command.1=sh -c 'echo second >> out/log.txt'\ncommand.2=sh -c 'echo more >> mine.txt'\n",
+        },
+    )
     first = run_flow(store, settings, project, "last")
     assert first.jobs == {"edit": S, "grow": S, "last": Status.FAILED}
     (first.workdir / ".jobs" / "stale").write_text("runner's own")
@@ -106,12 +111,16 @@ def test_a_restart_continues_in_a_copy_that_shares_no_writable_inode_with_the_fa
 
 
 def test_a_restart_whose_earlier_directory_is_gone_starts_from_the_project(
-        store: Store, settings: Settings, tmp_path: Path) -> None:
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
     marker = tmp_path / "fixed"
-    project = write_project(tmp_path / "p", {
-        "make.job": "type=command\ncommand=sh -c 'echo made > made.txt'\n",
-        "use.job": f"type=command\ndependencies=make\ncommand=test -e {marker}\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            "make.job": "type=command\ncommand=sh -c 'echo made > made.txt'\n",
+            "use.job": f"type=command\ndependencies=make\ncommand=test -e {marker}\n",
+        },
+    )
     first = run_flow(store, settings, project, "use")
     assert first.jobs == {"make": S, "use": Status.FAILED}
     shutil.rmtree(first.workdir)
@@ -122,16 +131,16 @@ def test_a_restart_whose_earlier_directory_is_gone_starts_from_the_project(
 
 
 @pytest.mark.skipif(AS_ROOT, reason="root ignores file modes: the read-only cache binds ordinary users only")
-def test_a_job_writing_a_project_file_in_place_is_refused(store: Store, settings: Settings,
-                                                           tmp_path: Path) -> None:
-    project = write_project(tmp_path / "p", {
-        "data.txt": "original\n", "append.job": "type=command\ncommand=sh -c 'echo more >> data.txt'\n"})
+def test_a_job_writing_a_project_file_in_place_is_refused(store: Store, settings: Settings, tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path / "p",
+        {"data.txt": "original\n", "append.job": "type=command\ncommand=sh -c 'echo more >> data.txt'\n"},
+    )
     run = run_flow(store, settings, project, "append")
     assert run.status == Status.FAILED
     assert "Permission denied" in run.log("append")
     record = store.executions.get(run.exec_id)
-    assert (project_dir(store, settings, record.project_id, record.version) / "data.txt").read_text() == \
-        "original\n"
+    assert (project_dir(store, settings, record.project_id, record.version) / "data.txt").read_text() == "original\n"
 
 
 def test_files_are_copied_where_links_cannot_be_made(tmp_path: Path) -> None:
@@ -152,6 +161,7 @@ def test_files_are_copied_where_links_cannot_be_made(tmp_path: Path) -> None:
 
 # -- quotas -------------------------------------------------------------------------------------------------
 
+
 def zip_bomb(path: Path, megabytes: int) -> Path:
     """A small zip that unpacks to ``megabytes`` MiB of zeros, beside a valid one-job project."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -160,8 +170,9 @@ def zip_bomb(path: Path, megabytes: int) -> Path:
     return path
 
 
-def test_a_zip_bomb_is_refused_at_upload_and_nothing_is_stored(store: Store, settings: Settings, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_zip_bomb_is_refused_at_upload_and_nothing_is_stored(
+    store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = replace(settings, project_max_mb=1)
     bomb = zip_bomb(tmp_path / "bomb.zip", 20)
     assert bomb.stat().st_size < 40_000
@@ -171,8 +182,10 @@ def test_a_zip_bomb_is_refused_at_upload_and_nothing_is_stored(store: Store, set
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the upload unpacks
     with pytest.raises(ArchiveError) as caught:
         upload_project(store, settings, bomb, "tester", name=name)
-    assert str(caught.value).startswith(f"bomb.zip: unpacks to more than {1 << 20} bytes, the quota per project "
-                                        "version; make the project smaller, or have an admin raise project_max_mb")
+    assert str(caught.value).startswith(
+        f"bomb.zip: unpacks to more than {1 << 20} bytes, the quota per project "
+        "version; make the project smaller, or have an admin raise project_max_mb"
+    )
     assert list(scratch.iterdir()) == []
     monkeypatch.undo()
     with pytest.raises(NotFoundError):
@@ -182,22 +195,32 @@ def test_a_zip_bomb_is_refused_at_upload_and_nothing_is_stored(store: Store, set
 
 def test_a_project_folder_over_the_file_quota_is_refused(store: Store, settings: Settings, tmp_path: Path) -> None:
     project = write_project(tmp_path / "many", {"a.job": "type=noop\n", **{f"f{i}.txt": "" for i in range(5)}})
-    with pytest.raises(ArchiveError, match=r"many\.zip: 6 entries, more than the quota of 5 files per project "
-                                           r"version; .* SUDOLESS_PROJECT_MAX_FILES"):
+    with pytest.raises(
+        ArchiveError,
+        match=r"many\.zip: 6 entries, more than the quota of 5 files per project "
+        r"version; .* SUDOLESS_PROJECT_MAX_FILES",
+    ):
         upload_project(store, replace(settings, project_max_files=5), project, "tester")
 
 
 def test_the_quotas_are_settings_with_environment_variables(tmp_path: Path) -> None:
     from sudoless.config import load_settings
 
-    loaded = load_settings({"SUDOLESS_HOME": str(tmp_path), "SUDOLESS_PROJECT_MAX_MB": "7",
-                            "SUDOLESS_PROJECT_MAX_FILES": "9", "SUDOLESS_EXECUTION_DIR_RETENTION_DAYS": "2.5"})
+    loaded = load_settings(
+        {
+            "SUDOLESS_HOME": str(tmp_path),
+            "SUDOLESS_PROJECT_MAX_MB": "7",
+            "SUDOLESS_PROJECT_MAX_FILES": "9",
+            "SUDOLESS_EXECUTION_DIR_RETENTION_DAYS": "2.5",
+        }
+    )
     assert (loaded.project_max_bytes, loaded.project_max_files) == (7 << 20, 9)
     assert loaded.execution_dir_retention_days == 2.5
     assert Settings(home=tmp_path).execution_dir_retention_days == 30
 
 
 # -- retention ----------------------------------------------------------------------------------------------
+
 
 def _old_finished_and_running(store: Store, settings: Settings, tmp_path: Path) -> tuple[int, int, int]:
     """(an execution that ended 31 days ago, one that ended just now, one still running for 40 days)."""
@@ -209,13 +232,15 @@ def _old_finished_and_running(store: Store, settings: Settings, tmp_path: Path) 
     record = store.executions.get(old.exec_id)
     running = submit_flow(store, settings, record.project_name, "a", user="tester")
     store.executions.update(running, status=Status.RUNNING, start_time=now - 40 * DAY_MS, end_time=-1)
-    prepare_workdir(project_dir(store, settings, record.project_id, record.version),
-                    settings.executions_dir / str(running))
+    prepare_workdir(
+        project_dir(store, settings, record.project_id, record.version), settings.executions_dir / str(running)
+    )
     return old.exec_id, recent.exec_id, running
 
 
 def test_retention_removes_an_old_finished_execution_s_directory_not_a_running_one(
-        store: Store, settings: Settings, tmp_path: Path) -> None:
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
     old, recent, running = _old_finished_and_running(store, settings, tmp_path)
     try:
         _check_retention(store, settings, old, recent, running)
@@ -233,7 +258,8 @@ def _check_retention(store: Store, settings: Settings, old: int, recent: int, ru
     assert scheduler.enforce_retention() == [old]
     assert scheduler.enforce_retention(now + 3_500_000) == []  # at most once an hour
     assert sorted(p.name for p in settings.executions_dir.iterdir()) == sorted(
-        [str(recent), str(running), "999999999", "not-an-execution"])
+        [str(recent), str(running), "999999999", "not-an-execution"]
+    )
     assert store.executions.get(old).status == S and store.logs.read(old, "", 0, 0, 100)  # row and log stay
     # a shorter retention takes the recent one too, never the running one
     short = replace(settings, execution_dir_retention_days=0)
@@ -241,7 +267,8 @@ def _check_retention(store: Store, settings: Settings, old: int, recent: int, ru
 
 
 def test_clean_lists_and_removes_old_executions_and_unused_cached_versions(
-        store: Store, settings: Settings, tmp_path: Path) -> None:
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
     settings = replace(settings, db_url=store.url)  # the database `sudoless clean` is given, and its folder
     old, recent, running = _old_finished_and_running(store, settings, tmp_path)
     record = store.executions.get(old)
@@ -256,8 +283,9 @@ def test_clean_lists_and_removes_old_executions_and_unused_cached_versions(
 
     env = {**os.environ, "SUDOLESS_HOME": str(settings.home), "SUDOLESS_DB": store.url}
     command = [sys.executable, "-c", "from sudoless.cli import main; main()", "clean"]
-    listed = subprocess.run([*command, "--dry-run", "--json"], capture_output=True, text=True, env=env,
-                            timeout=120, check=True)
+    listed = subprocess.run(
+        [*command, "--dry-run", "--json"], capture_output=True, text=True, env=env, timeout=120, check=True
+    )
     report = json.loads(listed.stdout)
     assert report["dry_run"] is True
     ours = [item for item in report["items"] if item["kind"] in ("execution-dir", "project-cache")]

@@ -30,8 +30,9 @@ S, K, C, SK = Status.SUCCEEDED, Status.KILLED, Status.CANCELLED, Status.SKIPPED
 def spawn_python(code: str, **env: str) -> subprocess.Popen[bytes]:
     """A child Python that imports sudoless from this checkout."""
     full_env = {**os.environ, **env}
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
 
 
 RUN_ONE = """
@@ -49,18 +50,25 @@ RUN_ONE = """
 @pytest.mark.slow
 def test_kill_9_mid_flow_loses_nothing_and_restarts(store: Store, settings: Settings, tmp_path: Path):
     marker = tmp_path / "second-run"
-    project = write_project(tmp_path / "p", {
-        "a.job": "type=command\ncommand=echo first job done\n",
-        "b.job": "type=command\ndependencies=a\n"
-                 f"command=bash -c \"echo started b; echo $$ > {tmp_path}/p/b.pid; "
-                 f"test -e {marker} || sleep 60\"\n",
-        "c.job": "type=noop\ndependencies=b\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            "a.job": "type=command\ncommand=echo first job done\n",
+            "b.job": "type=command\ndependencies=a\n"
+            f'command=bash -c "echo started b; echo $$ > {tmp_path}/p/b.pid; '
+            f'test -e {marker} || sleep 60"\n',
+            "c.job": "type=noop\ndependencies=b\n",
+        },
+    )
     exec_id = submit(store, settings, project, "c")
     child = spawn_python(RUN_ONE, T_DB=store.url, T_HOME=str(settings.home), T_EXEC=str(exec_id))
     try:
-        eventually(lambda: store.logs.read(exec_id, "b", 0, 0, 10_000).decode(), lambda log: "started b" in log,
-                   timeout=30, what="b's log says it started")
+        eventually(
+            lambda: store.logs.read(exec_id, "b", 0, 0, 10_000).decode(),
+            lambda log: "started b" in log,
+            timeout=30,
+            what="b's log says it started",
+        )
         child.send_signal(signal.SIGKILL)
         child.wait()
     finally:
@@ -135,8 +143,9 @@ def test_two_executors_never_start_an_execution_twice(fresh_db: tuple[str, str],
     settings = Settings(home=tmp_path / "home", max_runs_per_flow=1000)
     # in a folder beside the home: the job sandbox lets a job create files there, not in the home's parent
     starts = tmp_path / "p" / "starts.txt"
-    project = write_project(tmp_path / "p", {
-        "once.job": f"type=command\ncommand=bash -c \"echo ${{azkaban.flow.execid}} >> {starts}\"\n"})
+    project = write_project(
+        tmp_path / "p", {"once.job": f'type=command\ncommand=bash -c "echo ${{azkaban.flow.execid}} >> {starts}"\n'}
+    )
     upload_project(store, settings, project, "tester", name="once")
     options = ExecutionOptions(concurrent_option="ignore")
     ids = [submit_flow(store, settings, "once", "once", options, "tester") for _ in range(200)]
@@ -165,8 +174,9 @@ def test_two_executors_never_start_an_execution_twice(fresh_db: tuple[str, str],
 def test_a_huge_log_streams_through_bounded_memory(sqlite_store: Store, tmp_path: Path):
     settings = Settings(home=tmp_path / "home")
     size = 256 * 1024 * 1024
-    project = write_project(tmp_path / "p", {
-        "loud.job": f"type=command\ncommand=bash -c \"yes 0123456789abcdef | head -c {size}\"\n"})
+    project = write_project(
+        tmp_path / "p", {"loud.job": f'type=command\ncommand=bash -c "yes 0123456789abcdef | head -c {size}"\n'}
+    )
     exec_id = submit(sqlite_store, settings, project, "loud")
     child = spawn_python(RUN_ONE, T_DB=sqlite_store.url, T_HOME=str(settings.home), T_EXEC=str(exec_id))
     process = psutil.Process(child.pid)

@@ -19,17 +19,21 @@ def flaky(tmp_path: Path, settings: Settings, fail_times: int, config: str = "")
     the execution folders, in a folder the sandbox lets jobs write)."""
     state = tmp_path / "state"
     state.mkdir()
-    b_script = (f'n=$(cat "$STATE/b" 2>/dev/null || echo 0)\necho $((n+1)) > "$STATE/b"\n'
-                f'[ "$n" -ge {fail_times} ]\n')
-    project = write_project(tmp_path / "p", {
-        "p.project": "azkaban-flow-version: 2.0\n",
-        "a.sh": 'echo x >> "$STATE/a"\n',
-        "b.sh": b_script,
-        "f.flow": (config + "nodes:\n"
-                   f"  - name: a\n    type: command\n    config:\n      command: bash a.sh\n      env.STATE: {state}\n"
-                   f"  - name: b\n    type: command\n    dependsOn: [a]\n    config:\n      command: bash b.sh\n"
-                   f"      env.STATE: {state}\n"),
-    })
+    b_script = f'n=$(cat "$STATE/b" 2>/dev/null || echo 0)\necho $((n+1)) > "$STATE/b"\n[ "$n" -ge {fail_times} ]\n'
+    project = write_project(
+        tmp_path / "p",
+        {
+            "p.project": "azkaban-flow-version: 2.0\n",
+            "a.sh": 'echo x >> "$STATE/a"\n',
+            "b.sh": b_script,
+            "f.flow": (
+                config + "nodes:\n"
+                f"  - name: a\n    type: command\n    config:\n      command: bash a.sh\n      env.STATE: {state}\n"
+                f"  - name: b\n    type: command\n    dependsOn: [a]\n    config:\n      command: bash b.sh\n"
+                f"      env.STATE: {state}\n"
+            ),
+        },
+    )
     return project, dataclasses.replace(settings, sandbox_write=str(state)), state
 
 
@@ -48,8 +52,12 @@ def test_a_flow_that_fails_once_is_retried_as_new_and_succeeds(store, settings, 
     assert second.jobs == {"a": Status.SUCCEEDED, "b": Status.SUCCEEDED}
     assert (state / "a").read_text() == "x\nx\n"  # retryAsNew: the whole flow ran again
     linked = options(store, child)
-    assert (linked.retry_count, linked.retry_root, linked.retry_parent, linked.retry_child) == \
-        (1, first.exec_id, first.exec_id, None)
+    assert (linked.retry_count, linked.retry_root, linked.retry_parent, linked.retry_child) == (
+        1,
+        first.exec_id,
+        first.exec_id,
+        None,
+    )
     assert linked.runtime["ROOT"]["flow.retry.statuses"] == "FAILED"
 
 
@@ -81,8 +89,7 @@ def test_no_retry_without_the_property_or_for_another_status(store, settings, tm
     project, settings, _ = flaky(tmp_path, settings, fail_times=1)
     plain = run_flow(store, settings, project, "f")
     assert plain.status == Status.FAILED and options(store, plain.exec_id).retry_child is None
-    other = run_flow(store, settings, project, "f",
-                     runtime={"ROOT": {"allow.restart.on.execution.stopped": "true"}})
+    other = run_flow(store, settings, project, "f", runtime={"ROOT": {"allow.restart.on.execution.stopped": "true"}})
     assert other.status == Status.SUCCEEDED  # b's one failure was used up by the first run
     assert options(store, other.exec_id).retry_child is None
 

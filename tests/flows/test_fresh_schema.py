@@ -21,12 +21,16 @@ def sqlite_schema(path: Path) -> dict[str, Any]:
     connection = sqlite3.connect(path)
     try:
         schema: dict[str, Any] = {}
-        objects = connection.execute("SELECT type, name, tbl_name FROM sqlite_master "
-                                     "WHERE name NOT LIKE 'sqlite_%' AND type IN ('table', 'index')").fetchall()
+        objects = connection.execute(
+            "SELECT type, name, tbl_name FROM sqlite_master "
+            "WHERE name NOT LIKE 'sqlite_%' AND type IN ('table', 'index')"
+        ).fetchall()
         for kind, name, table in objects:
             if kind == "table":
-                schema[name] = (sorted(connection.execute(f"PRAGMA table_info('{name}')").fetchall()),
-                                sorted(connection.execute(f"PRAGMA foreign_key_list('{name}')").fetchall()))
+                schema[name] = (
+                    sorted(connection.execute(f"PRAGMA table_info('{name}')").fetchall()),
+                    sorted(connection.execute(f"PRAGMA foreign_key_list('{name}')").fetchall()),
+                )
             else:
                 unique = {row[1]: row[2] for row in connection.execute(f"PRAGMA index_list('{table}')")}
                 schema[name] = (table, connection.execute(f"PRAGMA index_info('{name}')").fetchall(), unique[name])
@@ -49,10 +53,12 @@ def test_fresh_database_has_the_migrated_schema(tmp_path: Path) -> None:
 
 
 def test_fresh_database_is_created_without_importing_alembic(tmp_path: Path) -> None:
-    code = ("import sys\nfrom sudoless.store import Store\n"
-            f"store = Store('sqlite:///{tmp_path / 'new.db'}')\n"
-            "assert 'alembic' not in sys.modules, 'alembic imported'\n"
-            "store = Store(store.url)\nassert 'alembic' not in sys.modules\n")
+    code = (
+        "import sys\nfrom sudoless.store import Store\n"
+        f"store = Store('sqlite:///{tmp_path / 'new.db'}')\n"
+        "assert 'alembic' not in sys.modules, 'alembic imported'\n"
+        "store = Store(store.url)\nassert 'alembic' not in sys.modules\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 
@@ -73,8 +79,7 @@ def test_database_with_tables_goes_through_alembic(tmp_path: Path) -> None:
 def test_two_processes_creating_one_database_at_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'race.db'}"
     code = f"from sudoless.store import Store\nStore({url!r})\n"
-    children = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
-                for _ in range(3)]
+    children = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(3)]
     for child in children:
         _, err = child.communicate(timeout=60)
         assert child.returncode == 0, err

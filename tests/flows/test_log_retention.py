@@ -34,14 +34,16 @@ def _three(store: Store, settings: Settings, tmp_path: Path) -> tuple[int, int, 
     now = store.clock()
     store.executions.update(old.exec_id, end_time=now - 31 * DAY_MS)
     running = submit_flow(store, settings, store.executions.get(old.exec_id).project_name, "a", user="tester")
-    store.executions.update(running, status=Status.RUNNING, start_time=now - 40 * DAY_MS, end_time=-1,
-                        update_time=now - 40 * DAY_MS)
+    store.executions.update(
+        running, status=Status.RUNNING, start_time=now - 40 * DAY_MS, end_time=-1, update_time=now - 40 * DAY_MS
+    )
     store.logs.append(running, "", 0, 0, b"still running\n")
     return old.exec_id, recent.exec_id, running
 
 
 def test_the_scheduler_removes_old_logs_and_keeps_recent_running_and_history(
-        store: Store, settings: Settings, tmp_path: Path) -> None:
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
     old, recent, running = _three(store, settings, tmp_path)
     try:
         now = store.clock()
@@ -62,7 +64,8 @@ def test_the_scheduler_removes_old_logs_and_keeps_recent_running_and_history(
 
 
 def test_clean_dry_run_shows_what_old_logs_free_and_clean_removes_them(
-        store: Store, settings: Settings, tmp_path: Path) -> None:
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
     settings = replace(settings, db_url=store.url)
     old, recent, running = _three(store, settings, tmp_path)
     try:
@@ -73,8 +76,11 @@ def test_clean_dry_run_shows_what_old_logs_free_and_clean_removes_them(
         line = next(line for line in listed.stdout.splitlines() if "execution-logs" in line)
         assert "would remove" in line and "logs of" in line and "ended over 30 days ago" in line, line
         assert listed.stdout.splitlines()[-1].startswith("would free ")
-        report = json.loads(subprocess.run([*command, "--json"], capture_output=True, text=True, env=env,
-                                           timeout=120, check=True).stdout)
+        report = json.loads(
+            subprocess.run(
+                [*command, "--json"], capture_output=True, text=True, env=env, timeout=120, check=True
+            ).stdout
+        )
         logs = next(item for item in report["items"] if item["kind"] == "execution-logs")
         assert logs["bytes"] >= size and logs["removed"] is False
         assert _log_bytes(store, old) == size  # a dry run removes nothing

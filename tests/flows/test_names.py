@@ -46,6 +46,7 @@ def kinds(name: str, file_name: bool = True) -> list[str]:
     (a ``.job`` or ``.flow`` file whose name starts with a dot is hidden, as in Azkaban)."""
     return ["node"] + (["job", "flow"] if file_name and not name.startswith(".") else [])
 
+
 ACCEPTED = [
     f"\uff0e\uff0e\u2215\uff0e\uff0e\u2215tmp\u2215{TOKEN}",  # FULLWIDTH FULL STOP, DIVISION SLASH
     f"{TOKEN}\u2215x",
@@ -57,9 +58,11 @@ ACCEPTED = [
 
 
 def flow2(node: str = "job", flow: str = "f") -> dict[str, str]:
-    return {"p.project": "azkaban-flow-version: 2.0\n",
-            f"{flow}.flow": f"nodes:\n  - name: {json.dumps(node)}\n    type: command\n"
-                            "    config:\n      command: echo ran\n"}
+    return {
+        "p.project": "azkaban-flow-version: 2.0\n",
+        f"{flow}.flow": f"nodes:\n  - name: {json.dumps(node)}\n    type: command\n"
+        "    config:\n      command: echo ran\n",
+    }
 
 
 def escaped(root: Path, workdir: Path) -> list[Path]:
@@ -70,12 +73,16 @@ def escaped(root: Path, workdir: Path) -> list[Path]:
     return sorted(p for p in found if not p.is_relative_to(workdir) and p.name not in sources)
 
 
-@pytest.mark.parametrize(("index", "kind"), [(i, k) for i, (name, _) in enumerate(REFUSED)
-                                              for k in kinds(name, i not in NODE_ONLY)])
+@pytest.mark.parametrize(
+    ("index", "kind"), [(i, k) for i, (name, _) in enumerate(REFUSED) for k in kinds(name, i not in NODE_ONLY)]
+)
 def test_hostile_names_are_refused_at_upload(sqlite_store, settings, tmp_path: Path, index: int, kind: str) -> None:
     name, reason = REFUSED[index]
-    files = {"node": lambda: flow2(node=name), "flow": lambda: flow2(flow=name),
-             "job": lambda: {f"{name}.job": "type=command\ncommand=echo ran\n"}}[kind]()
+    files = {
+        "node": lambda: flow2(node=name),
+        "flow": lambda: flow2(flow=name),
+        "job": lambda: {f"{name}.job": "type=command\ncommand=echo ran\n"},
+    }[kind]()
     source = write_project(tmp_path / "src" / "p", files)
     with pytest.raises(ProjectError) as refused:
         upload_project(sqlite_store, settings, source, "tester", name=f"names-{uuid.uuid4().hex[:8]}")
@@ -90,15 +97,21 @@ def test_hostile_names_are_refused_at_upload(sqlite_store, settings, tmp_path: P
 
 
 @pytest.mark.parametrize(("name", "kind"), [(name, k) for name in ACCEPTED for k in kinds(name)])
-def test_other_names_run_inside_the_execution_directory(sqlite_store, settings, tmp_path: Path, name: str,
-                                                        kind: str) -> None:
-    files = {"node": lambda: flow2(node=name), "flow": lambda: flow2(flow=name),
-             "job": lambda: {f"{name}.job": "type=command\ncommand=echo ran\n"}}[kind]()
+def test_other_names_run_inside_the_execution_directory(
+    sqlite_store, settings, tmp_path: Path, name: str, kind: str
+) -> None:
+    files = {
+        "node": lambda: flow2(node=name),
+        "flow": lambda: flow2(flow=name),
+        "job": lambda: {f"{name}.job": "type=command\ncommand=echo ran\n"},
+    }[kind]()
     job = {"node": name, "flow": "job", "job": name}[kind]
     flow = {"node": "f", "flow": name, "job": name}[kind]
     outcome = run_flow(sqlite_store, settings, write_project(tmp_path / "src" / "p", files), flow)
-    assert outcome.status == Status.SUCCEEDED and outcome.jobs == {job: Status.SUCCEEDED}, \
-        (outcome.jobs, outcome.log(job) if job in outcome.jobs else outcome.log())
+    assert outcome.status == Status.SUCCEEDED and outcome.jobs == {job: Status.SUCCEEDED}, (
+        outcome.jobs,
+        outcome.log(job) if job in outcome.jobs else outcome.log(),
+    )
     props = outcome.workdir / ".jobs" / f"{attempt_stem(job, 0)}.props"
     assert props.parent == outcome.workdir / ".jobs" and props.is_file()
     assert outcome.props(job)["azkaban.job.id"] == job

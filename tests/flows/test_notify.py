@@ -56,10 +56,16 @@ def receiver() -> Iterator[HttpReceiver]:
 
 
 def mail_settings(tmp_path: Path, smtp: MailServer, receiver: HttpReceiver | None = None) -> Settings:
-    return Settings(home=tmp_path / "home", parallel=4, mail_host="127.0.0.1", mail_port=smtp.port,
-                    mail_security="plain", mail_from="sudoless@example.org",
-                    external_url="https://flows.example.org/",
-                    webhook_hosts=f"127.0.0.1:{receiver.port}" if receiver else "")
+    return Settings(
+        home=tmp_path / "home",
+        parallel=4,
+        mail_host="127.0.0.1",
+        mail_port=smtp.port,
+        mail_security="plain",
+        mail_from="sudoless@example.org",
+        external_url="https://flows.example.org/",
+        webhook_hosts=f"127.0.0.1:{receiver.port}" if receiver else "",
+    )
 
 
 FLOW1 = {
@@ -81,11 +87,18 @@ def test_failure_email_through_the_queue(own_store: Store, smtp: MailServer, tmp
     assert mail.message["From"] == "sudoless@example.org"
     assert f"(execution {outcome.exec_id})" in mail.message["Subject"] and "FAILED" in mail.message["Subject"]
     text = mail.text
-    for expected in ("Project:", "Flow:         bad", f"Execution:    {outcome.exec_id}", "Status:       FAILED",
-                     "Failed jobs:  bad", "Duration:", f"https://flows.example.org/executor?execid={outcome.exec_id}"):
+    for expected in (
+        "Project:",
+        "Flow:         bad",
+        f"Execution:    {outcome.exec_id}",
+        "Status:       FAILED",
+        "Failed jobs:  bad",
+        "Duration:",
+        f"https://flows.example.org/executor?execid={outcome.exec_id}",
+    ):
         assert expected in text, (expected, text)
     assert f'href="https://flows.example.org/executor?execid={outcome.exec_id}"' in mail.html
-    assert "<th align=\"left\">Failed jobs</th><td>bad</td>" in mail.html
+    assert '<th align="left">Failed jobs</th><td>bad</td>' in mail.html
     [row] = execution_notifications(own_store, outcome.exec_id)
     assert row["event"] == "flow_failed" and row["status"] == "sent" and row["channel"] == "email"
     assert [a["outcome"] for a in row["attempts"]] == ["sent"]
@@ -95,8 +108,9 @@ def test_success_email_and_override(own_store: Store, smtp: MailServer, tmp_path
     settings = mail_settings(tmp_path, smtp)
     project = write_project(tmp_path / "p", FLOW1)
     ok = run_flow(own_store, settings, project, "solo")
-    overridden = run_flow(own_store, settings, project, "solo", success_emails=("boss@example.org",),
-                          success_emails_override=True)
+    overridden = run_flow(
+        own_store, settings, project, "solo", success_emails=("boss@example.org",), success_emails_override=True
+    )
     Sender(own_store, settings).drain()
     by_exec = {int(m.message["Subject"].split("execution ")[1].rstrip(")")): m for m in smtp.messages}
     assert by_exec[ok.exec_id].recipients == ["team@example.org"]
@@ -107,10 +121,14 @@ def test_success_email_and_override(own_store: Store, smtp: MailServer, tmp_path
 
 def test_first_failure_while_running_and_at_the_end(own_store: Store, smtp: MailServer, tmp_path: Path) -> None:
     settings = mail_settings(tmp_path, smtp)
-    project = write_project(tmp_path / "p", {
-        "fail.job": "type=command\ncommand=false\nfailure.emails=ops@example.org\n",
-        "slow.job": "type=command\ncommand=sleep 1\n",
-        "end.job": "type=noop\ndependencies=fail,slow\nfailure.emails=ops@example.org\n"})
+    project = write_project(
+        tmp_path / "p",
+        {
+            "fail.job": "type=command\ncommand=false\nfailure.emails=ops@example.org\n",
+            "slow.job": "type=command\ncommand=sleep 1\n",
+            "end.job": "type=noop\ndependencies=fail,slow\nfailure.emails=ops@example.org\n",
+        },
+    )
     seen_while_running: list[str] = []
 
     def during(exec_id: int) -> None:
@@ -121,8 +139,9 @@ def test_first_failure_while_running_and_at_the_end(own_store: Store, smtp: Mail
                 seen_while_running.append(own_store.executions.get(exec_id).status.value)
             threading.Event().wait(0.05)
 
-    outcome = run_flow(own_store, settings, project, "end", during=during, notify_failure_first=True,
-                       notify_failure_last=True)
+    outcome = run_flow(
+        own_store, settings, project, "end", during=during, notify_failure_first=True, notify_failure_last=True
+    )
     Sender(own_store, settings).drain(outcome.exec_id)
     assert seen_while_running == ["FAILED_FINISHING"]
     first, last = smtp.messages
@@ -139,12 +158,17 @@ def test_first_failure_while_running_and_at_the_end(own_store: Store, smtp: Mail
 
 def test_start_email_and_webhooks(own_store: Store, smtp: MailServer, receiver: HttpReceiver, tmp_path: Path) -> None:
     settings = mail_settings(tmp_path, smtp, receiver)
-    project = write_project(tmp_path / "p", {
-        "flow.project": "azkaban-flow-version: 2.0\n",
-        "daily.flow": (
-            "config:\n  start.emails: starter@example.org\n"
-            f"  notify.webhooks: {receiver.url}/hook\n"
-            "nodes:\n  - name: a\n    type: command\n    config:\n      command: \"true\"\n")})
+    project = write_project(
+        tmp_path / "p",
+        {
+            "flow.project": "azkaban-flow-version: 2.0\n",
+            "daily.flow": (
+                "config:\n  start.emails: starter@example.org\n"
+                f"  notify.webhooks: {receiver.url}/hook\n"
+                'nodes:\n  - name: a\n    type: command\n    config:\n      command: "true"\n'
+            ),
+        },
+    )
     outcome = run_flow(own_store, settings, project, "daily")
     Sender(own_store, settings).drain(outcome.exec_id)
     [mail] = smtp.messages
@@ -154,8 +178,15 @@ def test_start_email_and_webhooks(own_store: Store, smtp: MailServer, receiver: 
     assert succeeded["execution_id"] == outcome.exec_id and succeeded["status"] == "SUCCEEDED"
     assert succeeded["flow"] == "daily" and succeeded["link"].endswith(f"execid={outcome.exec_id}")
 
-    slack = run_flow(own_store, settings, project, "daily", webhooks=(f"{receiver.url}/slack",),
-                     webhook_format="slack", webhook_events=("success",))
+    slack = run_flow(
+        own_store,
+        settings,
+        project,
+        "daily",
+        webhooks=(f"{receiver.url}/slack",),
+        webhook_format="slack",
+        webhook_events=("success",),
+    )
     Sender(own_store, settings).drain(slack.exec_id)
     posted = [r for r in receiver.requests if r.path == "/slack"]
     assert len(posted) == 1 and set(posted[0].json()) == {"text"}
@@ -167,9 +198,13 @@ def test_refused_webhook_is_an_error_at_submission(own_store: Store, tmp_path: P
     project = write_project(tmp_path / "p", {"a.job": "type=noop\nnotify.webhooks=http://10.0.0.7/steal\n"})
     with pytest.raises(OutboundRefused, match="10.0.0.7 port 80 is not on the admin's list"):
         submit(own_store, settings, project, "a")
-    callback = write_project(tmp_path / "c", {
-        "b.job": "type=noop\njob.notification.failure.1.url=http://169.254.169.254/latest\n",
-        "c.job": "type=noop\njob.notification.started.1.url=${hook}/x\n"})
+    callback = write_project(
+        tmp_path / "c",
+        {
+            "b.job": "type=noop\njob.notification.failure.1.url=http://169.254.169.254/latest\n",
+            "c.job": "type=noop\njob.notification.started.1.url=${hook}/x\n",
+        },
+    )
     with pytest.raises(OutboundRefused, match="job b of flow b: job.notification.failure.1.url"):
         submit(own_store, settings, callback, "b")
     submit(own_store, settings, callback, "c")  # a URL built from a property is checked when sent
@@ -177,15 +212,21 @@ def test_refused_webhook_is_an_error_at_submission(own_store: Store, tmp_path: P
 
 def test_job_callbacks(own_store: Store, smtp: MailServer, receiver: HttpReceiver, tmp_path: Path) -> None:
     settings = mail_settings(tmp_path, smtp, receiver)
-    project = write_project(tmp_path / "p", {"cb.job": (
-        "type=command\ncommand=true\n"
-        f"job.notification.started.1.url={receiver.url}/start?job=?{{job}}&exec=?{{executionId}}\n"
-        f"job.notification.success.1.url={receiver.url}/done\n"
-        "job.notification.success.1.method=POST\n"
-        "job.notification.success.1.body={\"job\": \"?{job}\", \"status\": \"?{status}\", \"flow\": \"?{flow}\"}\n"
-        "job.notification.success.1.headers=X-Token:abc\\r\\nX-Other:1\n"
-        f"job.notification.completed.1.url={receiver.url}/completed/?{{project}}\n"
-        f"job.notification.failure.1.url={receiver.url}/never\n")})
+    project = write_project(
+        tmp_path / "p",
+        {
+            "cb.job": (
+                "type=command\ncommand=true\n"
+                f"job.notification.started.1.url={receiver.url}/start?job=?{{job}}&exec=?{{executionId}}\n"
+                f"job.notification.success.1.url={receiver.url}/done\n"
+                "job.notification.success.1.method=POST\n"
+                'job.notification.success.1.body={"job": "?{job}", "status": "?{status}", "flow": "?{flow}"}\n'
+                "job.notification.success.1.headers=X-Token:abc\\r\\nX-Other:1\n"
+                f"job.notification.completed.1.url={receiver.url}/completed/?{{project}}\n"
+                f"job.notification.failure.1.url={receiver.url}/never\n"
+            )
+        },
+    )
     outcome = run_flow(own_store, settings, project, "cb")
     assert outcome.status == Status.SUCCEEDED
     Sender(own_store, settings).drain(outcome.exec_id)
@@ -201,8 +242,14 @@ def test_job_callbacks(own_store: Store, smtp: MailServer, receiver: HttpReceive
 
 def test_sla_miss_email(own_store: Store, smtp: MailServer, receiver: HttpReceiver, tmp_path: Path) -> None:
     settings = mail_settings(tmp_path, smtp, receiver)
-    project = write_project(tmp_path / "p", {"slow.job": (
-        f"type=command\ncommand=sleep 0.3\nnotify.webhooks={receiver.url}/sla\nnotify.webhook.events=sla\n")})
+    project = write_project(
+        tmp_path / "p",
+        {
+            "slow.job": (
+                f"type=command\ncommand=sleep 0.3\nnotify.webhooks={receiver.url}/sla\nnotify.webhook.events=sla\n"
+            )
+        },
+    )
     rule = {"job": "", "kind": "SUCCESS", "duration_ms": 100, "actions": ["EMAIL"]}
     outcome = run_flow(own_store, settings, project, "slow", sla=(rule,), sla_emails=("sla@example.org",))
     missed = SlaChecker(own_store, settings=settings).check()
@@ -230,8 +277,9 @@ def test_retries_when_the_server_refuses_first(own_store: Store, tmp_path: Path)
 
 
 def test_a_failing_sender_never_changes_the_flow(own_store: Store, tmp_path: Path) -> None:
-    dead = Settings(home=tmp_path / "home", mail_host="127.0.0.1", mail_port=1, mail_security="plain",
-                    mail_from="x@example.org")
+    dead = Settings(
+        home=tmp_path / "home", mail_host="127.0.0.1", mail_port=1, mail_security="plain", mail_from="x@example.org"
+    )
     outcome = run_flow(own_store, dead, write_project(tmp_path / "p", FLOW1), "solo")
     assert outcome.status == Status.SUCCEEDED
     assert Sender(own_store, dead, backoff=(0.05,)).drain(outcome.exec_id, timeout=5) == 0
@@ -266,8 +314,15 @@ def test_encrypted_smtp_with_login_from_a_password_file(mode: str, tmp_path: Pat
         secret = tmp_path / "smtp-password"
         secret.write_text("s3cret-pass\n")
         secret.chmod(0o600)
-        settings = Settings(home=tmp_path / "home", mail_host="localhost", mail_port=smtp.port, mail_security=mode,
-                            mail_user="robot", mail_password_file=str(secret), mail_from="robot@example.org")
+        settings = Settings(
+            home=tmp_path / "home",
+            mail_host="localhost",
+            mail_port=smtp.port,
+            mail_security=mode,
+            mail_user="robot",
+            mail_password_file=str(secret),
+            mail_from="robot@example.org",
+        )
         client = MailClient.from_settings(settings, cafile=str(smtp.cert))
         from sudoless.flows.notify.mail import compose
 
@@ -294,8 +349,9 @@ def test_schedules_carry_the_notification_options(own_store: Store, smtp: MailSe
     name = f"sched-{id(own_store) % 10_000}-{tmp_path.name[-6:]}"
     upload_project(own_store, settings, write_project(tmp_path / "p", FLOW1), "tester", name=name)
     scheduler = Scheduler(own_store, settings, clock=lambda: 1_000)
-    chosen = ExecutionOptions(failure_emails=("night@example.org",), failure_emails_override=True,
-                              notify_failure_first=True)
+    chosen = ExecutionOptions(
+        failure_emails=("night@example.org",), failure_emails_override=True, notify_failure_first=True
+    )
     schedule = scheduler.schedule(name, "bad", "0 * * * * ?", options=chosen)
     [exec_id] = scheduler.tick(schedule.next_fire)
     options = ExecutionOptions.from_json(own_store.executions.get(exec_id).options)

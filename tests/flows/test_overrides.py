@@ -13,26 +13,44 @@ from sudoless.flows.overrides import execution_defining, redefinitions, require_
 
 def project() -> Project:
     """main = shell (command) -> inner (embedded flow: train (spark), solve (routes))."""
-    inner = Flow("inner", {"train": Node("train", "spark", {}), "solve": Node("solve", "routes", {})},
-                 embedded=True)
-    main = Flow("main", {"shell": Node("shell", "command", {"command": "echo ${date}"}),
-                         "sub": Node("sub", "flow", {}, ("shell",), subflow="inner")})
+    inner = Flow("inner", {"train": Node("train", "spark", {}), "solve": Node("solve", "routes", {})}, embedded=True)
+    main = Flow(
+        "main",
+        {
+            "shell": Node("shell", "command", {"command": "echo ${date}"}),
+            "sub": Node("sub", "flow", {}, ("shell",), subflow="inner"),
+        },
+    )
     return Project("p", Path("."), "2.0", {"main": main, "inner": inner})
 
 
-@pytest.mark.parametrize("key", ["type", "command", "command.3", "env.PATH", "working.dir", "user.to.proxy",
-                                 " command "])
+@pytest.mark.parametrize(
+    "key", ["type", "command", "command.3", "env.PATH", "working.dir", "user.to.proxy", " command "]
+)
 def test_common_keys_redefine_every_type(key: str) -> None:
     assert execution_defining(key, {"noop"})
 
 
-@pytest.mark.parametrize(("key", "kind", "defining"), [
-    ("java.class", "javaprocess", True), ("jvm.args", "java", True), ("Xmx", "javaprocess", True),
-    ("conf.spark.driver.extraJavaOptions", "spark", True), ("py-file", "spark", True), ("params", "spark", True),
-    ("input", "routes", True), ("model", "decipher", True), ("config", "nn", True),
-    ("date", "command", False), ("seed", "routes", False), ("time.limit", "decipher", False),
-    ("input", "command", False), ("conf.x", "command", False), ("epochs", "nn", False),
-])
+@pytest.mark.parametrize(
+    ("key", "kind", "defining"),
+    [
+        ("java.class", "javaprocess", True),
+        ("jvm.args", "java", True),
+        ("Xmx", "javaprocess", True),
+        ("conf.spark.driver.extraJavaOptions", "spark", True),
+        ("py-file", "spark", True),
+        ("params", "spark", True),
+        ("input", "routes", True),
+        ("model", "decipher", True),
+        ("config", "nn", True),
+        ("date", "command", False),
+        ("seed", "routes", False),
+        ("time.limit", "decipher", False),
+        ("input", "command", False),
+        ("conf.x", "command", False),
+        ("epochs", "nn", False),
+    ],
+)
 def test_type_specific_keys(key: str, kind: str, defining: bool) -> None:
     assert execution_defining(key, {kind}) is defining
 

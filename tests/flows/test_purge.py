@@ -16,8 +16,16 @@ from sudoless.store import project_settings as ps
 from sudoless.store import tables as t
 
 #: what purging removes, and what stays as the project's history
-GONE = (t.project_files, t.project_flows, t.project_versions, t.job_overrides, t.flow_locks, t.project_sandbox,
-        t.project_proxy_users, t.schedules)
+GONE = (
+    t.project_files,
+    t.project_flows,
+    t.project_versions,
+    t.job_overrides,
+    t.flow_locks,
+    t.project_sandbox,
+    t.project_proxy_users,
+    t.schedules,
+)
 KEPT = (t.projects, t.permissions, t.project_events)
 
 
@@ -38,13 +46,25 @@ def test_purge_removes_every_per_project_row_but_the_history(store: Store, setti
     store.project_settings.set_sandbox_grants(record.id, ps.SandboxGrants(read=(str(tmp_path),)), "admin")
     store.project_settings.add_proxy_user(record.id, "etl", "tester")
     with store.write() as conn:
-        conn.execute(t.permissions.insert().values(project_id=record.id, name="tester", is_group=False,
-                                                   permissions=1, modified_time=1))
+        conn.execute(
+            t.permissions.insert().values(
+                project_id=record.id, name="tester", is_group=False, permissions=1, modified_time=1
+            )
+        )
     projects.delete_project(store, Scheduler(store, settings), record, "tester")
     with store.write() as conn:  # a schedule left behind (delete_project removes them; purge must too)
-        conn.execute(t.schedules.insert().values(project_id=record.id, flow_id="a", cron="0 0 * * * ?",
-                                                 timezone="UTC", submit_user="tester", submit_time=1,
-                                                 options="{}", enabled=True))
+        conn.execute(
+            t.schedules.insert().values(
+                project_id=record.id,
+                flow_id="a",
+                cron="0 0 * * * ?",
+                timezone="UTC",
+                submit_user="tester",
+                submit_time=1,
+                options="{}",
+                enabled=True,
+            )
+        )
     for table in GONE + KEPT:
         assert _rows(store, table, record.id) > 0, table.name
     deleted = store.projects.get(project_id=record.id, active_only=False)

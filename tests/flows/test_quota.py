@@ -17,14 +17,18 @@ WRITE_3_MIB = "head -c 3145728 /dev/urandom > big.bin"
 
 
 def test_a_job_writing_past_the_quota_fails_the_execution_with_the_reason_in_both_logs(
-        sqlite_store: Store, settings: Settings, tmp_path: Path) -> None:
+    sqlite_store: Store, settings: Settings, tmp_path: Path
+) -> None:
     settings = replace(settings, execution_dir_max_mb=1)
-    project = write_project(tmp_path / "p", {
-        # the pause puts the job's end well after the runner's first measurement (at its start), so that
-        # its end is measured rather than left to the 2 s timer
-        "write.job": f"type=command\ncommand=sh -c '{WRITE_3_MIB}; sleep 0.3'\n",
-        "after.job": "type=command\ncommand=echo after\ndependencies=write\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            # the pause puts the job's end well after the runner's first measurement (at its start), so that
+            # its end is measured rather than left to the 2 s timer
+            "write.job": f"type=command\ncommand=sh -c '{WRITE_3_MIB}; sleep 0.3'\n",
+            "after.job": "type=command\ncommand=echo after\ndependencies=write\n",
+        },
+    )
     run = run_flow(sqlite_store, settings, project, "after")
     assert run.status == Status.FAILED
     assert run.jobs == {"write": Status.FAILED, "after": Status.CANCELLED}
@@ -34,11 +38,15 @@ def test_a_job_writing_past_the_quota_fails_the_execution_with_the_reason_in_bot
 
 
 def test_a_running_job_over_the_quota_is_killed_by_the_timer(
-        sqlite_store: Store, settings: Settings, tmp_path: Path) -> None:
+    sqlite_store: Store, settings: Settings, tmp_path: Path
+) -> None:
     settings = replace(settings, execution_dir_max_mb=1)
-    project = write_project(tmp_path / "p", {
-        "hog.job": f"type=command\ncommand=sh -c '{WRITE_3_MIB}; sleep 60'\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            "hog.job": f"type=command\ncommand=sh -c '{WRITE_3_MIB}; sleep 60'\n",
+        },
+    )
     started = time.monotonic()
     run = run_flow(sqlite_store, settings, project, "hog")
     assert time.monotonic() - started < 30  # not the 60 s the job would have slept
@@ -48,7 +56,8 @@ def test_a_running_job_over_the_quota_is_killed_by_the_timer(
 
 
 def test_the_project_s_linked_files_do_not_count_and_zero_means_no_quota(
-        sqlite_store: Store, settings: Settings, tmp_path: Path) -> None:
+    sqlite_store: Store, settings: Settings, tmp_path: Path
+) -> None:
     project = write_project(tmp_path / "p", {"data.bin": "x" * (3 << 20), "a.job": "type=command\ncommand=true\n"})
     assert run_flow(sqlite_store, replace(settings, execution_dir_max_mb=1), project, "a").status == Status.SUCCEEDED
     project = write_project(tmp_path / "q", {"a.job": f"type=command\ncommand=sh -c '{WRITE_3_MIB}'\n"})

@@ -34,13 +34,33 @@ def job_files(root: Path, deps: dict[str, str], props: dict[str, str]) -> Path:
 
 def output_command(**values: object) -> str:
     """A command that writes ``values`` as a JSON object to $JOB_OUTPUT_PROP_FILE."""
-    return (f"python3 -c \"import json, os; json.dump({values!r}, "
-            "open(os.environ['JOB_OUTPUT_PROP_FILE'], 'w'))\"")
+    return f"python3 -c \"import json, os; json.dump({values!r}, open(os.environ['JOB_OUTPUT_PROP_FILE'], 'w'))\""
 
-EXEC2 = {"job1": "", "job2d": "job1", "job6": "job1", "job3": "job2d", "job4": "job2d", "job5": "job3,job4",
-         "job7": "job5,job6", "job8": "job7", "job9": "job7", "job10": "job8,job9"}
-EXEC3 = {"job1": "", "job2d": "job1", "job3": "job1", "job4": "job2d", "job5": "job2d", "job6": "job4,job5",
-         "job7": "job3", "job8": "job3", "job9": "job7,job8", "job10": "job6,job9"}
+
+EXEC2 = {
+    "job1": "",
+    "job2d": "job1",
+    "job6": "job1",
+    "job3": "job2d",
+    "job4": "job2d",
+    "job5": "job3,job4",
+    "job7": "job5,job6",
+    "job8": "job7",
+    "job9": "job7",
+    "job10": "job8,job9",
+}
+EXEC3 = {
+    "job1": "",
+    "job2d": "job1",
+    "job3": "job1",
+    "job4": "job2d",
+    "job5": "job2d",
+    "job6": "job4,job5",
+    "job7": "job3",
+    "job8": "job3",
+    "job9": "job7,job8",
+    "job10": "job6,job9",
+}
 
 
 def test_finish_currently_running(store, settings, tmp_path):
@@ -64,15 +84,27 @@ def test_cancel_all(store, settings, tmp_path):
 def test_finish_all_possible(store, settings, tmp_path):
     project = job_files(tmp_path / "exec3", EXEC3, {"job2d": "fail=true"})
     result = run_flow(store, settings, project, "job10", failure_action=FailureAction.FINISH_ALL_POSSIBLE)
-    assert result.jobs == {"job1": S, "job2d": F, "job3": S, "job7": S, "job8": S, "job9": S,
-                           "job4": C, "job5": C, "job6": C, "job10": C}
+    assert result.jobs == {
+        "job1": S,
+        "job2d": F,
+        "job3": S,
+        "job7": S,
+        "job8": S,
+        "job9": S,
+        "job4": C,
+        "job5": C,
+        "job6": C,
+        "job10": C,
+    }
     assert result.status == F
 
 
 def test_disabled_jobs_and_subflows_are_skipped(store, settings, tmp_path):
-    project = write_project(tmp_path / "p", {
-        "p.project": "azkaban-flow-version: 2.0\n",
-        "f.flow": """
+    project = write_project(
+        tmp_path / "p",
+        {
+            "p.project": "azkaban-flow-version: 2.0\n",
+            "f.flow": """
 nodes:
   - {name: a, type: test, config: {fail: "true"}}
   - {name: b, type: noop, dependsOn: [a]}
@@ -84,7 +116,8 @@ nodes:
       - {name: y, type: noop, dependsOn: [x]}
   - {name: end, type: noop, dependsOn: [sub]}
 """,
-    })
+        },
+    )
     result = run_flow(store, settings, project, "f", disabled='["a", {"id": "sub", "children": ["x"]}]')
     assert result.jobs == {"a": SK, "b": S, "sub": S, "sub:x": SK, "sub:y": S, "end": S}
     assert result.status == S
@@ -101,10 +134,13 @@ def _pid_alive(pid: int) -> bool:
 
 
 def test_cancel_kills_the_whole_process_group(store, settings, tmp_path):
-    project = write_project(tmp_path / "p", {
-        "long.job": "type=command\ncommand=bash -c \"sleep 60 & echo $! > child.pid; sleep 60\"\n",
-        "after.job": "type=noop\ndependencies=long\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            "long.job": 'type=command\ncommand=bash -c "sleep 60 & echo $! > child.pid; sleep 60"\n',
+            "after.job": "type=noop\ndependencies=long\n",
+        },
+    )
     pid_file = project / "child.pid"
 
     def cancel_when_running(exec_id: int) -> None:
@@ -123,10 +159,13 @@ def test_cancel_kills_the_whole_process_group(store, settings, tmp_path):
 
 def test_pause_holds_new_jobs_until_resume(store, settings, tmp_path):
     # a runs until the test releases it, so the pause surely lands while it runs
-    project = write_project(tmp_path / "p", {
-        "a.job": "type=command\ncommand=bash -c 'until [ -e release ]; do sleep 0.01; done'\n",
-        "b.job": "type=noop\ndependencies=a\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            "a.job": "type=command\ncommand=bash -c 'until [ -e release ]; do sleep 0.01; done'\n",
+            "b.job": "type=noop\ndependencies=a\n",
+        },
+    )
     seen: dict[str, object] = {}
 
     def pause_then_resume(runner: FlowRunner) -> None:
@@ -160,16 +199,19 @@ def test_timeout_fails_the_job(store, settings, tmp_path):
 
 
 def test_command_semantics_outputs_and_substitution(store, settings, tmp_path):
-    project = write_project(tmp_path / "p", {
-        "common.properties": "greeting=hello\nwho=${user.name}\nuser.name=world\n",
-        "first.job": "type=command\nuser.name=there\n"
-                     "command=echo ${greeting} ${who} | wc $(6*7)\n"
-                     f"command.1={output_command(n=7, s='x y')}\n"
-                     "command.3=echo never runs: command.2 is missing\n"
-                     "env.MY_VAR=from-env\n",
-        "sub/second.job": "type=command\ndependencies=first\n"
-                          "command=bash -c \"echo n=${n} s=${s} env=$MY_VAR cwd=${PWD##*/} $JOB_NAME\"\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            "common.properties": "greeting=hello\nwho=${user.name}\nuser.name=world\n",
+            "first.job": "type=command\nuser.name=there\n"
+            "command=echo ${greeting} ${who} | wc $(6*7)\n"
+            f"command.1={output_command(n=7, s='x y')}\n"
+            "command.3=echo never runs: command.2 is missing\n"
+            "env.MY_VAR=from-env\n",
+            "sub/second.job": "type=command\ndependencies=first\n"
+            'command=bash -c "echo n=${n} s=${s} env=$MY_VAR cwd=${PWD##*/} $JOB_NAME"\n',
+        },
+    )
     result = run_flow(store, settings, project, "second")
     assert result.status == S, result.log("first") + result.log("second")
     first = result.log("first")
@@ -180,12 +222,15 @@ def test_command_semantics_outputs_and_substitution(store, settings, tmp_path):
 
 
 def test_failed_command_and_unknown_type_fail_the_job(store, settings, tmp_path):
-    project = write_project(tmp_path / "p", {
-        "a.job": "type=command\ncommand=false\n",
-        "b.job": "type=nosuchtype\n",
-        "c.job": "type=command\ncommand=/no/such/binary\n",
-        "end.job": "type=noop\ndependencies=a,b,c\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            "a.job": "type=command\ncommand=false\n",
+            "b.job": "type=nosuchtype\n",
+            "c.job": "type=command\ncommand=/no/such/binary\n",
+            "end.job": "type=noop\ndependencies=a,b,c\n",
+        },
+    )
     result = run_flow(store, settings, project, "end", failure_action=FailureAction.FINISH_ALL_POSSIBLE)
     assert result.jobs == {"a": F, "b": F, "c": F, "end": C}
     assert "exit code 1" in result.log("a")
@@ -195,10 +240,14 @@ def test_failed_command_and_unknown_type_fail_the_job(store, settings, tmp_path)
 
 def test_restart_reruns_failures_and_reuses_outputs(store, settings, tmp_path):
     marker = tmp_path / "second-time"
-    project = write_project(tmp_path / "p", {
-        "make.job": f"type=command\ncommand={output_command(token='abc')}\n",
-        "flaky.job": f"type=command\ndependencies=make\ncommand=bash -c 'test -e {marker} && echo got ${{token}}'\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            "make.job": f"type=command\ncommand={output_command(token='abc')}\n",
+            "flaky.job": "type=command\ndependencies=make\n"
+            f"command=bash -c 'test -e {marker} && echo got ${{token}}'\n",
+        },
+    )
     first = run_flow(store, settings, project, "flaky")
     assert first.jobs == {"make": S, "flaky": F}
     marker.touch()
@@ -216,19 +265,23 @@ def test_restart_reruns_failures_and_reuses_outputs(store, settings, tmp_path):
 
 def test_retry_failed_jobs_while_failed_finishing(store, settings, tmp_path):
     marker = tmp_path / "fixed"
-    project = write_project(tmp_path / "p", {
-        "flaky.job": f"type=command\ncommand=test -e {marker}\n",
-        "slow.job": "type=test\nseconds=1.5\n",
-        "end.job": "type=noop\ndependencies=flaky,slow\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            "flaky.job": f"type=command\ncommand=test -e {marker}\n",
+            "slow.job": "type=test\nseconds=1.5\n",
+            "end.job": "type=noop\ndependencies=flaky,slow\n",
+        },
+    )
 
     def retry_when_failing(exec_id: int) -> None:
         eventually(lambda: store.executions.get(exec_id).status, Status.FAILED_FINISHING)
         marker.touch()
         control(store, exec_id, "retry_failed")
 
-    result = run_flow(store, settings, project, "end", during=retry_when_failing,
-                      failure_action=FailureAction.FINISH_ALL_POSSIBLE)
+    result = run_flow(
+        store, settings, project, "end", during=retry_when_failing, failure_action=FailureAction.FINISH_ALL_POSSIBLE
+    )
     assert result.attempts["flaky"] == [F, S]
     assert result.jobs == {"flaky": S, "slow": S, "end": S}
     assert result.status == S

@@ -97,7 +97,8 @@ def run(settings: Settings, project: Path) -> Outcome:
 
 
 def test_a_job_cannot_touch_the_home_but_keeps_its_own_folder_and_tmp(
-        abi: int, home: Settings, scratch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    abi: int, home: Settings, scratch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SUDOLESS_DB", "mysql://admin:secret@db/sudoless")  # the runner's environment
     first = run(home, probe_flow(tmp_path / "first", {"own": ["write", "secret.txt"]}))
     assert first.jobs["own"] == Status.SUCCEEDED, first.log("own")
@@ -128,11 +129,17 @@ def test_a_job_cannot_touch_the_home_but_keeps_its_own_folder_and_tmp(
         "list_other_execution": ["list", str(first.workdir)],
     }
     monkeypatch.setenv("HOME", str(home.home.parent))  # ~ is on the way to the home, as with ~/.sudoless
-    project = probe_flow(tmp_path / "second", {**attacks, **allowed},
-                         {"python": "python3 -c \"print(6 * 7)\"", "ls_root": "ls -a /",
-                          "ls_home": "sh -c 'ls -a ~'",
-                          # the home lies in the temporary folder here: the job gets one of its own
-                          "tempfile": "python3 -c \"import tempfile; print(tempfile.mkstemp()[1])\""})
+    project = probe_flow(
+        tmp_path / "second",
+        {**attacks, **allowed},
+        {
+            "python": 'python3 -c "print(6 * 7)"',
+            "ls_root": "ls -a /",
+            "ls_home": "sh -c 'ls -a ~'",
+            # the home lies in the temporary folder here: the job gets one of its own
+            "tempfile": 'python3 -c "import tempfile; print(tempfile.mkstemp()[1])"',
+        },
+    )
     (project / "read_tmp.job").write_text((project / "read_tmp.job").read_text() + "dependencies=write_tmp\n")
     second = run(home, project)
     for name in attacks:
@@ -154,22 +161,38 @@ def test_a_job_cannot_touch_the_home_but_keeps_its_own_folder_and_tmp(
 def test_with_listing_off_the_home_s_names_and_the_way_stay_hidden(abi: int, home: Settings, tmp_path: Path) -> None:
     first = run(home, probe_flow(tmp_path / "first", {"own": ["write", "secret.txt"]}))
     settings = Settings(home=home.home, sandbox_list_dirs=False)
-    probes = {"list_other_execution": ["list", str(first.workdir)], "list_home": ["list", str(home.home)],
-              "list_root": ["list", "/"], "list_usr": ["list", "/usr"],
-              "read_other": ["read", str(first.workdir / "secret.txt")]}
+    probes = {
+        "list_other_execution": ["list", str(first.workdir)],
+        "list_home": ["list", str(home.home)],
+        "list_root": ["list", "/"],
+        "list_usr": ["list", "/usr"],
+        "read_other": ["read", str(first.workdir / "secret.txt")],
+    }
     outcome = run(settings, probe_flow(tmp_path / "p", probes))
-    assert outcome.jobs == {"list_other_execution": Status.FAILED, "list_home": Status.FAILED,
-                            "list_root": Status.FAILED, "list_usr": Status.SUCCEEDED,
-                            "read_other": Status.FAILED, "all": Status.CANCELLED}, outcome.jobs
+    assert outcome.jobs == {
+        "list_other_execution": Status.FAILED,
+        "list_home": Status.FAILED,
+        "list_root": Status.FAILED,
+        "list_usr": Status.SUCCEEDED,
+        "read_other": Status.FAILED,
+        "all": Status.CANCELLED,
+    }, outcome.jobs
 
 
 def test_with_the_sandbox_off_the_same_job_reads_the_secrets(home: Settings, tmp_path: Path) -> None:
     """The control: with ``sandbox=off`` nothing stops the job, so the attacks above are real ones."""
     settings = Settings(home=home.home, sandbox=False)
-    outcome = run(settings, probe_flow(tmp_path / "p", {"admin_password": ["read", str(home.admin_password_file)],
-                                                        "write_home": ["write", str(home.home / "evil")]}))
-    assert outcome.jobs == {"admin_password": Status.SUCCEEDED, "write_home": Status.SUCCEEDED,
-                            "all": Status.SUCCEEDED}
+    outcome = run(
+        settings,
+        probe_flow(
+            tmp_path / "p",
+            {
+                "admin_password": ["read", str(home.admin_password_file)],
+                "write_home": ["write", str(home.home / "evil")],
+            },
+        ),
+    )
+    assert outcome.jobs == {"admin_password": Status.SUCCEEDED, "write_home": Status.SUCCEEDED, "all": Status.SUCCEEDED}
     assert (home.home / "evil").exists()
 
 
@@ -180,11 +203,17 @@ def test_granted_paths_in_the_home(abi: int, home: Settings, tmp_path: Path) -> 
     drop = home.home / "drop"
     drop.mkdir()
     settings = Settings(home=home.home, sandbox_read=str(shared), sandbox_write=str(drop))
-    outcome = run(settings, probe_flow(tmp_path / "p", {
-        "read_shared": ["read", str(shared / "lookup.csv")],
-        "write_shared": ["write", str(shared / "new.csv")],
-        "write_drop": ["write", str(drop / "out.csv")],
-    }))
+    outcome = run(
+        settings,
+        probe_flow(
+            tmp_path / "p",
+            {
+                "read_shared": ["read", str(shared / "lookup.csv")],
+                "write_shared": ["write", str(shared / "new.csv")],
+                "write_drop": ["write", str(drop / "out.csv")],
+            },
+        ),
+    )
     assert outcome.jobs["read_shared"] == Status.SUCCEEDED, outcome.log("read_shared")
     assert outcome.jobs["write_shared"] == Status.FAILED
     assert outcome.jobs["write_drop"] == Status.SUCCEEDED, outcome.log("write_drop")
@@ -202,8 +231,15 @@ def test_in_process_job_types_ask_the_sandbox(home: Settings, tmp_path: Path) ->
 
 
 def test_the_environment_loses_the_server_settings() -> None:
-    env = job_env({"SUDOLESS_DB": "mysql://u:pw@h/db", "SUDOLESS_DB_PASSWORD_FILE": "/x", "SUDOLESS_HOME": "/h",
-                   "PATH": "/usr/bin", "SUDOLESS_PARALLEL": "3"})
+    env = job_env(
+        {
+            "SUDOLESS_DB": "mysql://u:pw@h/db",
+            "SUDOLESS_DB_PASSWORD_FILE": "/x",
+            "SUDOLESS_HOME": "/h",
+            "PATH": "/usr/bin",
+            "SUDOLESS_PARALLEL": "3",
+        }
+    )
     assert env == {"SUDOLESS_HOME": "/h", "PATH": "/usr/bin"}
 
 
@@ -216,13 +252,23 @@ def test_flow_run_on_the_command_line_uses_the_sandbox(abi: int, home: Settings,
     project = probe_flow(tmp_path / "p", {"admin_password": ["read", str(home.admin_password_file)]})
     env = {**os.environ, "SUDOLESS_HOME": str(home.home)}
     env.pop("SUDOLESS_DB", None)
-    cli = [sys.executable, "-c", "from sudoless.cli import main; main()", "flow", "run", str(project), "--flow",
-           "all", "--json"]
+    cli = [
+        sys.executable,
+        "-c",
+        "from sudoless.cli import main; main()",
+        "flow",
+        "run",
+        str(project),
+        "--flow",
+        "all",
+        "--json",
+    ]
     confined = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=120)
     assert confined.returncode == 1 and '"FAILED"' in confined.stdout, confined.stderr
     assert "jobs are not isolated" not in confined.stderr
-    unconfined = subprocess.run(cli, env={**env, "SUDOLESS_SANDBOX": "off"}, capture_output=True, text=True,
-                                timeout=120)
+    unconfined = subprocess.run(
+        cli, env={**env, "SUDOLESS_SANDBOX": "off"}, capture_output=True, text=True, timeout=120
+    )
     assert unconfined.returncode == 0, unconfined.stderr
     assert "sudoless: jobs are not isolated: the sandbox is off" in unconfined.stderr
 
@@ -230,10 +276,13 @@ def test_flow_run_on_the_command_line_uses_the_sandbox(abi: int, home: Settings,
 def test_an_in_process_job_type_is_refused_the_home(home: Settings, tmp_path: Path) -> None:
     """``decipher`` runs in the runner's process, where Landlock cannot help: it asks the sandbox instead."""
     pytest.importorskip("numpy", reason="the decipher job type needs sudoless[mcmc]")
-    project = write_project(tmp_path / "p", {
-        "steal.job": f"type=decipher\ninput={home.admin_password_file}\n",
-        "sneak.job": "type=decipher\ninput=../../admin-password\n",
-    })
+    project = write_project(
+        tmp_path / "p",
+        {
+            "steal.job": f"type=decipher\ninput={home.admin_password_file}\n",
+            "sneak.job": "type=decipher\ninput=../../admin-password\n",
+        },
+    )
     store = Store(home.database_url)
     try:
         outcome = run_flow(store, home, project, "steal")

@@ -24,17 +24,20 @@ from support.services import unavailable
 _names = iter(range(1, 1_000_000))
 
 
-def run_granted(settings: Settings, project: Path, read: tuple[str, ...] = (), write: tuple[str, ...] = (),
-                ports: list[str] | None = None) -> Outcome:
+def run_granted(
+    settings: Settings,
+    project: Path,
+    read: tuple[str, ...] = (),
+    write: tuple[str, ...] = (),
+    ports: list[str] | None = None,
+) -> Outcome:
     """Upload ``project``, let an admin grant it ``read``/``write``/``ports``, then run its flow ``all``."""
     store = Store(settings.database_url)
     try:
         name = f"granted-{next(_names)}-{id(store) % 10_000}"
-        exec_id = submit(store, settings, project, "all", name=name,
-                         failure_action=FailureAction.FINISH_ALL_POSSIBLE)
+        exec_id = submit(store, settings, project, "all", name=name, failure_action=FailureAction.FINISH_ALL_POSSIBLE)
         if read or write or ports is not None:
-            set_sandbox_grants(store, store.projects.get(name), list(read), list(write), ports, "admin",
-                               is_admin=True)
+            set_sandbox_grants(store, store.projects.get(name), list(read), list(write), ports, "admin", is_admin=True)
         return run_submitted(store, settings, exec_id)
     finally:
         store.close()
@@ -53,8 +56,12 @@ def attempts(shared: Path) -> dict[str, list[str]]:
     return {"read_shared": ["read", str(shared / "lookup.csv")], "write_shared": ["write", str(shared / "new.csv")]}
 
 
-def test_a_read_grant_lets_the_project_read_and_not_write(abi: int, home: Settings, shared: Path,  # noqa: F811
-                                                          tmp_path: Path) -> None:
+def test_a_read_grant_lets_the_project_read_and_not_write(
+    abi: int,  # noqa: F811
+    home: Settings,  # noqa: F811
+    shared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     granted = run_granted(home, probe_flow(tmp_path / "g", attempts(shared)), read=(str(shared),))
     assert granted.jobs["read_shared"] == Status.SUCCEEDED, granted.log("read_shared")
     assert granted.jobs["write_shared"] == Status.FAILED
@@ -62,16 +69,27 @@ def test_a_read_grant_lets_the_project_read_and_not_write(abi: int, home: Settin
     assert not (shared / "new.csv").exists()
 
 
-def test_a_write_grant_lets_the_project_write(abi: int, home: Settings, shared: Path,  # noqa: F811
-                                              tmp_path: Path) -> None:
+def test_a_write_grant_lets_the_project_write(
+    abi: int,  # noqa: F811
+    home: Settings,  # noqa: F811
+    shared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     granted = run_granted(home, probe_flow(tmp_path / "g", attempts(shared)), write=(str(shared),))
-    assert granted.jobs == {"read_shared": Status.SUCCEEDED, "write_shared": Status.SUCCEEDED,
-                            "all": Status.SUCCEEDED}, granted.log("write_shared")
+    assert granted.jobs == {
+        "read_shared": Status.SUCCEEDED,
+        "write_shared": Status.SUCCEEDED,
+        "all": Status.SUCCEEDED,
+    }, granted.log("write_shared")
     assert (shared / "new.csv").read_text() == "x"
 
 
-def test_a_project_without_the_grant_cannot(abi: int, home: Settings, shared: Path,  # noqa: F811
-                                            tmp_path: Path) -> None:
+def test_a_project_without_the_grant_cannot(
+    abi: int,  # noqa: F811
+    home: Settings,  # noqa: F811
+    shared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     # Another project of the same server has the grant: it is that project's, not the server's.
     run_granted(home, probe_flow(tmp_path / "g", attempts(shared)), write=(str(shared),))
     (shared / "new.csv").unlink()
@@ -94,18 +112,26 @@ def listeners() -> Iterator[tuple[int, int]]:
 
 
 def connect_flow(root: Path, ports: dict[str, int]) -> Path:
-    commands = {name: f"{sys.executable} -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 5)"
-                      f"; print('connected')\"" for name, port in ports.items()}
+    commands = {
+        name: f"{sys.executable} -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 5)"
+        f"; print('connected')\""
+        for name, port in ports.items()
+    }
     return probe_flow(root, {}, commands)
 
 
-def test_a_port_restriction_allows_only_its_ports(abi: int, home: Settings, listeners: tuple[int, int],  # noqa: F811
-                                                  tmp_path: Path) -> None:
+def test_a_port_restriction_allows_only_its_ports(
+    abi: int,  # noqa: F811
+    home: Settings,  # noqa: F811
+    listeners: tuple[int, int],  # noqa: F811
+    tmp_path: Path,
+) -> None:
     if abi < 4:
         unavailable(f"restricting ports needs Landlock ABI 4 (network rules); this kernel has ABI {abi}")
     allowed, other = listeners
-    restricted = run_granted(home, connect_flow(tmp_path / "r", {"allowed": allowed, "other": other}),
-                             ports=[str(allowed)])
+    restricted = run_granted(
+        home, connect_flow(tmp_path / "r", {"allowed": allowed, "other": other}), ports=[str(allowed)]
+    )
     assert restricted.jobs["allowed"] == Status.SUCCEEDED, restricted.log("allowed")
     assert "connected" in restricted.log("allowed")
     assert restricted.jobs["other"] == Status.FAILED
@@ -129,7 +155,8 @@ def test_grants_are_checked_and_need_a_server_admin(home: Settings) -> None:  # 
         assert store.project_settings.sandbox_grants(project_id) == project_settings.SandboxGrants()
         set_sandbox_grants(store, record, ["/srv/data"], ["/srv/out"], ["5432", "443"], "admin", is_admin=True)
         assert store.project_settings.sandbox_grants(project_id) == project_settings.SandboxGrants(
-            ("/srv/data",), ("/srv/out",), (443, 5432))
+            ("/srv/data",), ("/srv/out",), (443, 5432)
+        )
         set_sandbox_grants(store, record, [], [], None, "admin", is_admin=True)
         assert store.project_settings.sandbox_grants(project_id) == project_settings.SandboxGrants()
     finally:

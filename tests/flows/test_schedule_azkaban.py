@@ -47,8 +47,7 @@ def test_no_fire_after_the_end_time(store: Store, settings: Settings, tmp_path: 
         scheduler.schedule(project, "a", "0 0 * ? * *", end_ms=ms(2030, 1, 15, 10))
 
 
-def test_missed_slots_are_skipped_without_back_execute_once(store: Store, settings: Settings,
-                                                           tmp_path: Path) -> None:
+def test_missed_slots_are_skipped_without_back_execute_once(store: Store, settings: Settings, tmp_path: Path) -> None:
     scheduler = fresh(store, settings, Clock(ms(2030, 1, 15, 10, 30)))
     project = make_project(store, settings, tmp_path)
     schedule = scheduler.schedule(project, "a", "0 0 * ? * *", options=IGNORE, back_execute_once=False)

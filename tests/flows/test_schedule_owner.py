@@ -24,11 +24,13 @@ REDEFINE = ExecutionOptions(runtime={"a": {"command": "touch /tmp/owner-lost-wri
 
 
 def test_a_schedule_whose_owner_lost_write_no_longer_redefines_jobs(
-        store: Store, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store: Store, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     tag = f"{id(store) % 100_000}{tmp_path.name[-10:]}".replace("_", "")
     name, owner = f"owned-{tag}", f"owner{tag}"
-    upload_project(store, settings, write_project(tmp_path / "p", {"a.job": "type=command\ncommand=true\n"}),
-                   "admin", name=name)
+    upload_project(
+        store, settings, write_project(tmp_path / "p", {"a.job": "type=command\ncommand=true\n"}), "admin", name=name
+    )
     record = store.projects.get(name=name)
     assert record is not None
     accounts = Accounts(store, settings, hasher=CHEAP)
@@ -55,8 +57,7 @@ def test_a_schedule_whose_owner_lost_write_no_longer_redefines_jobs(
 
         # an ordinary parameter still fires for the owner with EXECUTE alone
         store.executions.update(submitted[0], status=Status.KILLED, end_time=store.clock())
-        scheduler.schedule(name, "a", "0 0 * * * ?", options=ExecutionOptions(runtime={"a": {"day": "x"}}),
-                           user=owner)
+        scheduler.schedule(name, "a", "0 0 * * * ?", options=ExecutionOptions(runtime={"a": {"day": "x"}}), user=owner)
         submitted += scheduler.tick(scheduler.get(schedule.id).next_fire)
         assert len(submitted) == 2
     finally:

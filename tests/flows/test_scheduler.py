@@ -82,6 +82,7 @@ def executions(store: Store, project: str) -> list[int]:
 
 # -- SLA rules as values ---------------------------------------------------------------------------------
 
+
 def test_sla_rule_parses_azkaban_settings() -> None:
     assert SlaRule.parse(",SUCCESS,2:30,true,false") == SlaRule("", "SUCCESS", 9_000_000, ("EMAIL",))
     rule = SlaRule.parse(" load , succeed , 0:05 , FALSE , True ")
@@ -90,17 +91,24 @@ def test_sla_rule_parses_azkaban_settings() -> None:
     assert SlaRule("", "finish", 1000, ["webhook", "KILL"]).actions == ("KILL", "WEBHOOK")
     assert SlaRule.from_json(rule.to_json()) == rule
     assert rule.duration_text == "0:05" and SlaRule("", "FINISH", 1500, ("KILL",)).duration_text == "1.5 s"
-    assert json.loads(json.dumps(rule.to_json())) == {"job": "load", "kind": "SUCCESS", "duration_ms": 300_000,
-                                                      "actions": ["KILL"]}
+    assert json.loads(json.dumps(rule.to_json())) == {
+        "job": "load",
+        "kind": "SUCCESS",
+        "duration_ms": 300_000,
+        "actions": ["KILL"],
+    }
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    (",SUCCESS,2:30,false,false", "no action set"),
-    (",LATE,2:30,true,false", "SLA rule type 'LATE'"),
-    (",SUCCESS,2h,true,false", "is not H:MM"),
-    (",SUCCESS,2:30,yes,false", "emailAction must be true or false"),
-    (",SUCCESS,2:30,true", "expected 5 comma-separated fields"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (",SUCCESS,2:30,false,false", "no action set"),
+        (",LATE,2:30,true,false", "SLA rule type 'LATE'"),
+        (",SUCCESS,2h,true,false", "is not H:MM"),
+        (",SUCCESS,2:30,yes,false", "emailAction must be true or false"),
+        (",SUCCESS,2:30,true", "expected 5 comma-separated fields"),
+    ],
+)
 def test_sla_rule_parse_errors(text: str, reason: str) -> None:
     with pytest.raises(InputError, match=reason) as caught:
         SlaRule.parse(text)
@@ -108,16 +116,19 @@ def test_sla_rule_parse_errors(text: str, reason: str) -> None:
 
 
 def test_options_carry_sla_fields() -> None:
-    options = ExecutionOptions(sla=(SlaRule("", "FINISH", 60_000, ("EMAIL",)).to_json(),),
-                               sla_emails=("a@x",), sla_webhook="http://h/")
+    options = ExecutionOptions(
+        sla=(SlaRule("", "FINISH", 60_000, ("EMAIL",)).to_json(),), sla_emails=("a@x",), sla_webhook="http://h/"
+    )
     assert ExecutionOptions.from_json(json.loads(json.dumps(options.to_json()))) == options
     assert ExecutionOptions.from_json({}).sla == ()
 
 
 # -- creating and changing schedules ---------------------------------------------------------------------
 
-def test_schedule_upsert_keeps_the_id(scheduler: Scheduler, store: Store, settings: Settings, clock: Clock,
-                                      tmp_path: Path) -> None:
+
+def test_schedule_upsert_keeps_the_id(
+    scheduler: Scheduler, store: Store, settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
     project = make_project(store, settings, tmp_path, {"a": "", "b": ""})
     first = scheduler.schedule(project, "a", "0 0 * ? * *", user="alice")
     assert isinstance(first, Schedule)
@@ -127,7 +138,11 @@ def test_schedule_upsert_keeps_the_id(scheduler: Scheduler, store: Store, settin
     again = scheduler.schedule(project, "a", "0  30 5 ? * MON-FRI", "Europe/Berlin", IGNORE, user="bob")
     assert again.id == first.id
     assert (again.cron, again.timezone, again.submit_user, again.options) == (
-        "0 30 5 ? * MON-FRI", "Europe/Berlin", "bob", IGNORE)
+        "0 30 5 ? * MON-FRI",
+        "Europe/Berlin",
+        "bob",
+        IGNORE,
+    )
     assert again.next_fire == ms(2030, 1, 16, 4, 30)  # 05:30 CET
     other = scheduler.schedule(project, "b", "0 0 12 ? * *")
     assert other.id != first.id
@@ -151,22 +166,34 @@ def test_schedule_upsert_keeps_the_id(scheduler: Scheduler, store: Store, settin
         scheduler.remove(other.id)
 
 
-@pytest.mark.parametrize(("cron", "zone", "error", "message"), [
-    ("0 61 * ? * *", "UTC", InputError, "minutes value 61 out of range"),
-    ("0 0 2 * * *", "UTC", InputError, "day-of-month and day-of-week are both specified"),
-    ("0 0 2 ? * * *", "Mars/Olympus", InputError, "unknown time zone"),
-    ("0 0 3 ? * * 2029", "UTC", InputError, "has no fire time after 2030-01-15 10:30:00 UTC"),
-])
-def test_schedule_refuses_bad_expressions(scheduler: Scheduler, store: Store, settings: Settings, tmp_path: Path,
-                                          cron: str, zone: str, error: type[Exception], message: str) -> None:
+@pytest.mark.parametrize(
+    ("cron", "zone", "error", "message"),
+    [
+        ("0 61 * ? * *", "UTC", InputError, "minutes value 61 out of range"),
+        ("0 0 2 * * *", "UTC", InputError, "day-of-month and day-of-week are both specified"),
+        ("0 0 2 ? * * *", "Mars/Olympus", InputError, "unknown time zone"),
+        ("0 0 3 ? * * 2029", "UTC", InputError, "has no fire time after 2030-01-15 10:30:00 UTC"),
+    ],
+)
+def test_schedule_refuses_bad_expressions(
+    scheduler: Scheduler,
+    store: Store,
+    settings: Settings,
+    tmp_path: Path,
+    cron: str,
+    zone: str,
+    error: type[Exception],
+    message: str,
+) -> None:
     project = make_project(store, settings, tmp_path)
     with pytest.raises(error, match=message):
         scheduler.schedule(project, "a", cron, zone)
     assert scheduler.list(project) == []
 
 
-def test_schedule_needs_the_project_and_flow(scheduler: Scheduler, store: Store, settings: Settings,
-                                             tmp_path: Path) -> None:
+def test_schedule_needs_the_project_and_flow(
+    scheduler: Scheduler, store: Store, settings: Settings, tmp_path: Path
+) -> None:
     project = make_project(store, settings, tmp_path)
     with pytest.raises(NotFoundError, match="^Project nowhere does not exist$"):
         scheduler.schedule("nowhere", "a", "0 0 * ? * *")
@@ -174,8 +201,9 @@ def test_schedule_needs_the_project_and_flow(scheduler: Scheduler, store: Store,
         scheduler.schedule(project, "zz", "0 0 * ? * *")
 
 
-def test_next_fire_in_the_schedules_zone(scheduler: Scheduler, store: Store, settings: Settings, clock: Clock,
-                                         tmp_path: Path) -> None:
+def test_next_fire_in_the_schedules_zone(
+    scheduler: Scheduler, store: Store, settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
     project = make_project(store, settings, tmp_path)
     clock.now = ms(2030, 1, 15, 12)  # 04:00 PST: today's 02:00 has passed
     winter = scheduler.schedule(project, "a", "0 0 2 ? * *", "America/Los_Angeles")
@@ -187,8 +215,10 @@ def test_next_fire_in_the_schedules_zone(scheduler: Scheduler, store: Store, set
 
 # -- firing ----------------------------------------------------------------------------------------------
 
-def test_tick_fires_exactly_the_due_schedules(scheduler: Scheduler, store: Store, settings: Settings,
-                                              tmp_path: Path) -> None:
+
+def test_tick_fires_exactly_the_due_schedules(
+    scheduler: Scheduler, store: Store, settings: Settings, tmp_path: Path
+) -> None:
     project = make_project(store, settings, tmp_path, {"a": "", "b": ""})
     options = ExecutionOptions(concurrent_option="ignore", runtime={"ROOT": {"day": "x"}}, parallel=3)
     hourly = scheduler.schedule(project, "a", "0 0 * ? * *", options=options, user="alice")
@@ -198,7 +228,11 @@ def test_tick_fires_exactly_the_due_schedules(scheduler: Scheduler, store: Store
     assert len(fired) == 1
     record = store.executions.get(fired[0])
     assert (record.flow_id, record.source, record.submit_user, record.status) == (
-        "a", "schedule", "alice", Status.PREPARING)
+        "a",
+        "schedule",
+        "alice",
+        Status.PREPARING,
+    )
     assert ExecutionOptions.from_json(record.options) == options
     assert scheduler.get(hourly.id).last_fire == ms(2030, 1, 15, 11)
     assert scheduler.get(hourly.id).next_fire == ms(2030, 1, 15, 12)
@@ -232,9 +266,9 @@ def race_ticks(schedulers: list[Scheduler], now: int) -> list[list[int]]:
     return results
 
 
-def test_two_schedulers_on_one_database_fire_each_slot_once(scheduler: Scheduler, store: Store,
-                                                            settings: Settings, clock: Clock,
-                                                            tmp_path: Path) -> None:
+def test_two_schedulers_on_one_database_fire_each_slot_once(
+    scheduler: Scheduler, store: Store, settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
     project = make_project(store, settings, tmp_path)
     schedule = scheduler.schedule(project, "a", "0 * * ? * *", options=IGNORE)
     other_store = Store(store.url)
@@ -249,8 +283,9 @@ def test_two_schedulers_on_one_database_fire_each_slot_once(scheduler: Scheduler
     assert scheduler.get(schedule.id).next_fire == schedule.next_fire + 20 * 60_000
 
 
-def test_a_restarted_scheduler_does_not_refire(scheduler: Scheduler, store: Store, settings: Settings,
-                                               tmp_path: Path) -> None:
+def test_a_restarted_scheduler_does_not_refire(
+    scheduler: Scheduler, store: Store, settings: Settings, tmp_path: Path
+) -> None:
     project = make_project(store, settings, tmp_path)
     scheduler.schedule(project, "a", "0 0 * ? * *", options=IGNORE)
     assert len(scheduler.tick(ms(2030, 1, 15, 11))) == 1
@@ -264,8 +299,9 @@ def test_a_restarted_scheduler_does_not_refire(scheduler: Scheduler, store: Stor
     assert len(executions(store, project)) == 2
 
 
-def test_misfire_after_downtime_fires_once(scheduler: Scheduler, store: Store, settings: Settings,
-                                           tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_misfire_after_downtime_fires_once(
+    scheduler: Scheduler, store: Store, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     project = make_project(store, settings, tmp_path)
     schedule = scheduler.schedule(project, "a", "0 0 * ? * *", options=IGNORE)
     assert schedule.next_fire == ms(2030, 1, 15, 11)
@@ -283,8 +319,9 @@ def test_misfire_after_downtime_fires_once(scheduler: Scheduler, store: Store, s
     assert len(executions(store, project)) == 2
 
 
-def test_a_single_late_slot_and_slots_within_the_threshold(scheduler: Scheduler, store: Store,
-                                                           settings: Settings, tmp_path: Path) -> None:
+def test_a_single_late_slot_and_slots_within_the_threshold(
+    scheduler: Scheduler, store: Store, settings: Settings, tmp_path: Path
+) -> None:
     project = make_project(store, settings, tmp_path)
     daily = scheduler.schedule(project, "a", "0 0 11 ? * *", options=IGNORE)
     assert len(scheduler.tick(ms(2030, 1, 15, 14))) == 1  # one slot, 3 h late: fired once
@@ -297,8 +334,9 @@ def test_a_single_late_slot_and_slots_within_the_threshold(scheduler: Scheduler,
     assert scheduler.get(every_20s.id).next_fire == first + 60_000
 
 
-def test_per_second_schedule_after_a_week_down_is_cheap(scheduler: Scheduler, store: Store, settings: Settings,
-                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_per_second_schedule_after_a_week_down_is_cheap(
+    scheduler: Scheduler, store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Cheap counted in cron evaluations, not in seconds (a bound in seconds fails on a loaded machine): the
     look-back from now doubles its window until it holds a slot, a few evaluations (at most about log2 of the
     gap in seconds, 20 for a week); walking the 604,800 missed slots one by one would take as many."""
@@ -320,8 +358,9 @@ def test_per_second_schedule_after_a_week_down_is_cheap(scheduler: Scheduler, st
     assert (after.last_fire, after.next_fire) == (back - 500, back + 500)
 
 
-def test_concurrent_option_skip_ignore_pipeline(scheduler: Scheduler, store: Store, settings: Settings,
-                                                tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_concurrent_option_skip_ignore_pipeline(
+    scheduler: Scheduler, store: Store, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     project = make_project(store, settings, tmp_path)
     schedule = scheduler.schedule(project, "a", "0 0 * ? * *")  # concurrentOption defaults to skip
     first = scheduler.tick(ms(2030, 1, 15, 11))
@@ -342,9 +381,15 @@ def test_concurrent_option_skip_ignore_pipeline(scheduler: Scheduler, store: Sto
     assert (options.concurrent_option, options.pipeline_level) == ("pipeline", 2)
 
 
-def test_run_loop_survives_errors(scheduler: Scheduler, store: Store, settings: Settings, clock: Clock,
-                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_run_loop_survives_errors(
+    scheduler: Scheduler,
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     project = make_project(store, settings, tmp_path)
     scheduler.schedule(project, "a", "0 0 * ? * *", options=IGNORE)
     clock.now = ms(2030, 1, 15, 11)
@@ -372,6 +417,7 @@ def test_run_loop_survives_errors(scheduler: Scheduler, store: Store, settings: 
 
 
 # -- SLA -------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
@@ -402,16 +448,24 @@ def mine(reports: list[str], exec_id: int) -> list[str]:
     return [r for r in reports if r.startswith(f"Execution {exec_id} ")]
 
 
-def test_sla_finish_rule_reported_once_with_webhook_and_kill(scheduler: Scheduler, store: Store,
-                                                             settings: Settings, clock: Clock, tmp_path: Path,
-                                                             webhook: tuple[str, list[dict[str, Any]]]) -> None:
+def test_sla_finish_rule_reported_once_with_webhook_and_kill(
+    scheduler: Scheduler,
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    tmp_path: Path,
+    webhook: tuple[str, list[dict[str, Any]]],
+) -> None:
     url, received = webhook
     project = make_project(store, settings, tmp_path)
     schedule = scheduler.schedule(project, "a", "0 0 * ? * *", options=IGNORE)
     rule = SlaRule("", "FINISH", 1000, ("EMAIL", "KILL"))
     schedule = scheduler.set_sla(schedule.id, [rule], emails="ops@example.com; dev@example.com", webhook=url)
     assert (schedule.sla, schedule.sla_emails, schedule.webhook) == (
-        (rule,), ("ops@example.com", "dev@example.com"), url)
+        (rule,),
+        ("ops@example.com", "dev@example.com"),
+        url,
+    )
     clock.now = ms(2030, 1, 15, 11)
     (exec_id,) = scheduler.tick()
     assert ExecutionOptions.from_json(store.executions.get(exec_id).options).sla == (rule.to_json(),)
@@ -428,7 +482,11 @@ def test_sla_finish_rule_reported_once_with_webhook_and_kill(scheduler: Schedule
     payload = received[0]
     assert payload["content_type"] == "application/json"
     assert (payload["event"], payload["execution_id"], payload["rule"], payload["job"]) == (
-        "sla_missed", exec_id, "FINISH", None)
+        "sla_missed",
+        exec_id,
+        "FINISH",
+        None,
+    )
     assert payload["deadline"] == clock.now - 1000 and payload["emails"] == ["ops@example.com", "dev@example.com"]
     assert payload["message"] == reports[0]
 
@@ -441,11 +499,13 @@ def test_sla_finish_rule_reported_once_with_webhook_and_kill(scheduler: Schedule
     assert len(received) == 1
 
 
-def test_sla_miss_of_a_running_execution_is_in_its_flow_log_at_once(scheduler: Scheduler, store: Store,
-                                                                     settings: Settings, tmp_path: Path) -> None:
+def test_sla_miss_of_a_running_execution_is_in_its_flow_log_at_once(
+    scheduler: Scheduler, store: Store, settings: Settings, tmp_path: Path
+) -> None:
     name = f"sched-{uuid.uuid4().hex[:10]}"
-    upload_project(store, settings, write_project(tmp_path / name, {"a.job": "type=test\nseconds=3\n"}), "tester",
-                   name=name)
+    upload_project(
+        store, settings, write_project(tmp_path / name, {"a.job": "type=test\nseconds=3\n"}), "tester", name=name
+    )
     schedule = scheduler.schedule(name, "a", "0 0 * ? * *", options=IGNORE)
     scheduler.set_sla(schedule.id, [SlaRule("", "FINISH", 1000, ("EMAIL",))])
     (exec_id,) = scheduler.tick(ms(2030, 1, 15, 11))
@@ -468,14 +528,22 @@ def test_sla_miss_of_a_running_execution_is_in_its_flow_log_at_once(scheduler: S
     assert flow_log.index("SLA missed: ") < flow_log.index("finished: SUCCEEDED")
 
 
-def test_sla_rules_decided_at_the_deadline_or_the_end(scheduler: Scheduler, store: Store, settings: Settings,
-                                                      clock: Clock, tmp_path: Path,
-                                                      webhook: tuple[str, list[dict[str, Any]]]) -> None:
+def test_sla_rules_decided_at_the_deadline_or_the_end(
+    scheduler: Scheduler,
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    tmp_path: Path,
+    webhook: tuple[str, list[dict[str, Any]]],
+) -> None:
     url, received = webhook
     project = make_project(store, settings, tmp_path, {"extract": "", "load": "extract"})
     schedule = scheduler.schedule(project, "load", "0 0 * ? * *", options=IGNORE)
-    scheduler.set_sla(schedule.id, [",SUCCESS,1:00,false,true", "extract,SUCCEED,0:10,true,false",
-                                    "load,FINISH,0:30,false,true"], webhook=url)
+    scheduler.set_sla(
+        schedule.id,
+        [",SUCCESS,1:00,false,true", "extract,SUCCEED,0:10,true,false", "load,FINISH,0:30,false,true"],
+        webhook=url,
+    )
     (exec_id,) = scheduler.tick(ms(2030, 1, 15, 11))
     start = ms(2030, 1, 15, 11, 0, 5)
     store.executions.update(exec_id, status=Status.RUNNING, start_time=start)
@@ -494,12 +562,14 @@ def test_sla_rules_decided_at_the_deadline_or_the_end(scheduler: Scheduler, stor
     assert mine(scheduler.check_slas(start + 2 * HOUR), exec_id) == []
 
 
-def test_sla_met_by_a_flow_that_succeeds_in_time(scheduler: Scheduler, store: Store, settings: Settings,
-                                                 tmp_path: Path) -> None:
+def test_sla_met_by_a_flow_that_succeeds_in_time(
+    scheduler: Scheduler, store: Store, settings: Settings, tmp_path: Path
+) -> None:
     project = make_project(store, settings, tmp_path)
     schedule = scheduler.schedule(project, "a", "0 0 * ? * *", options=IGNORE)
-    scheduler.set_sla(schedule.id, [SlaRule("", "SUCCESS", 60_000, ("EMAIL",)),
-                                    SlaRule("a", "FINISH", 60_000, ("EMAIL",))])
+    scheduler.set_sla(
+        schedule.id, [SlaRule("", "SUCCESS", 60_000, ("EMAIL",)), SlaRule("a", "FINISH", 60_000, ("EMAIL",))]
+    )
     (exec_id,) = scheduler.tick(ms(2030, 1, 15, 11))
     start = ms(2030, 1, 15, 11, 0, 1)
     store.executions.update(exec_id, status=Status.RUNNING, start_time=start)

@@ -28,13 +28,18 @@ _names = iter(range(1, 1_000_000))
 
 
 def trigger_project(root: Path, dependencies: str, wait: int = 2, cron: str = "0 0/5 * * * ?") -> Path:
-    return write_project(root, {
-        "p.project": "azkaban-flow-version: 2.0\n",
-        "upstream.flow": "nodes:\n  - name: up\n    type: noop\n",
-        "nightly.flow": (f"trigger:\n  maxWaitMins: {wait}\n  schedule:\n    type: cron\n    value: {cron}\n"
-                         f"  triggerDependencies:\n{dependencies}"
-                         "nodes:\n  - name: report\n    type: command\n    config:\n      command: echo ran\n"),
-    })
+    return write_project(
+        root,
+        {
+            "p.project": "azkaban-flow-version: 2.0\n",
+            "upstream.flow": "nodes:\n  - name: up\n    type: noop\n",
+            "nightly.flow": (
+                f"trigger:\n  maxWaitMins: {wait}\n  schedule:\n    type: cron\n    value: {cron}\n"
+                f"  triggerDependencies:\n{dependencies}"
+                "nodes:\n  - name: report\n    type: command\n    config:\n      command: echo ran\n"
+            ),
+        },
+    )
 
 
 def file_dependency(path: Path) -> str:
@@ -157,8 +162,10 @@ def test_sql_dependency_reads_a_named_database(store: Store, fast: Settings, tmp
     warehouse = tmp_path / "warehouse.db"
     with sqlite3.connect(warehouse) as conn:
         conn.execute("create table loads (day text, rows integer)")
-    deps = ("    - name: loaded\n      type: sql\n      params:\n        database: warehouse\n"
-            "        query: select 1 from loads where day = :day and rows > 0\n        bind.day: '2030-01-15'\n")
+    deps = (
+        "    - name: loaded\n      type: sql\n      params:\n        database: warehouse\n"
+        "        query: select 1 from loads where day = :day and rows > 0\n        bind.day: '2030-01-15'\n"
+    )
     _, project_id = upload(store, fast, trigger_project(tmp_path / "p", deps))
     unnamed = Triggers(store, fast)
     first = unnamed.instance(unnamed.fire(project_id, "nightly"))
@@ -194,8 +201,9 @@ def status_server() -> Iterator[tuple[str, type[_Status]]]:
     server.server_close()
 
 
-def test_http_dependency_only_on_listed_hosts(store: Store, fast: Settings, tmp_path: Path,
-                                              status_server: tuple[str, type[_Status]]) -> None:
+def test_http_dependency_only_on_listed_hosts(
+    store: Store, fast: Settings, tmp_path: Path, status_server: tuple[str, type[_Status]]
+) -> None:
     url, handler = status_server
     deps = f"    - name: api\n      type: http\n      params:\n        url: {url}\n"
     _, project_id = upload(store, fast, trigger_project(tmp_path / "p", deps))
@@ -213,14 +221,17 @@ def test_http_dependency_only_on_listed_hosts(store: Store, fast: Settings, tmp_
 def test_an_upload_without_the_trigger_removes_it(store: Store, fast: Settings, tmp_path: Path) -> None:
     name, project_id = upload(store, fast, trigger_project(tmp_path / "p", file_dependency(tmp_path / "x")))
     assert [t.row.flow_id for t in Triggers(store, fast).list(project_id)] == ["nightly"]
-    plain = write_project(tmp_path / "q", {"p.project": "azkaban-flow-version: 2.0\n",
-                                           "nightly.flow": "nodes:\n  - name: a\n    type: noop\n"})
+    plain = write_project(
+        tmp_path / "q",
+        {"p.project": "azkaban-flow-version: 2.0\n", "nightly.flow": "nodes:\n  - name: a\n    type: noop\n"},
+    )
     upload_project(store, fast, plain, "uploader", name=name)
     assert Triggers(store, fast).list(project_id) == []
 
 
-def test_sql_dependency_on_each_database_is_read_only(store: Store, fast: Settings, db_url: str,
-                                                      tmp_path: Path) -> None:
+def test_sql_dependency_on_each_database_is_read_only(
+    store: Store, fast: Settings, db_url: str, tmp_path: Path
+) -> None:
     """The store's own database as the named one: a row is found with bound values, and a statement that
     writes is refused by the database itself, so the table is untouched."""
     from sudoless.flows.triggers.sqlcheck import query_has_row

@@ -35,8 +35,12 @@ def imported_modules(path: Path) -> set[str]:
 def test_workload_package_imports_nothing_of_flows(workload: str) -> None:
     files = sorted((SRC / workload).rglob("*.py"))
     assert files
-    offenders = [f"{path.relative_to(SRC)}: {name}" for path in files for name in sorted(imported_modules(path))
-                 if name == "sudoless.flows" or name.startswith("sudoless.flows.")]
+    offenders = [
+        f"{path.relative_to(SRC)}: {name}"
+        for path in files
+        for name in sorted(imported_modules(path))
+        if name == "sudoless.flows" or name.startswith("sudoless.flows.")
+    ]
     assert offenders == []
 
 

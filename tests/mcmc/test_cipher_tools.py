@@ -14,7 +14,7 @@ from sudoless.mcmc.cipher.scoring import Scorer, ScoreState
 from sudoless.mcmc.cipher.text import ALPHABET, Cryptogram, SymbolText
 
 KEY = "QWERTYUIOPASDFGHJKLZXCVBNM"
-TEXT = "Don't panic! The 42 answers, as ever, were \"almost\" right; Zebra-crossings & jukeboxes."
+TEXT = 'Don\'t panic! The 42 answers, as ever, were "almost" right; Zebra-crossings & jukeboxes.'
 
 
 def inverse(key: str) -> np.ndarray:
@@ -57,8 +57,11 @@ def test_homophonic_round_trip() -> None:
 @pytest.mark.parametrize("plain", ["", " \n", "42 + 7 = 49!"])
 def test_a_plaintext_without_letters_is_an_input_error(plain: str) -> None:
     rng = np.random.default_rng(0)
-    for make in (lambda: encipher(plain, KEY), lambda: encipher(plain, KEY, spaced=False),
-                 lambda: sub.encipher_homophonic(plain, sub.homophonic_key(rng), rng)):
+    for make in (
+        lambda: encipher(plain, KEY),
+        lambda: encipher(plain, KEY, spaced=False),
+        lambda: sub.encipher_homophonic(plain, sub.homophonic_key(rng), rng),
+    ):
         with pytest.raises(InputError, match="plaintext is empty" if not plain.strip() else "no letters a-z"):
             make()
 
@@ -119,8 +122,9 @@ def test_incremental_scores_equal_full_rescoring(english: LanguageModel, kind: s
         text = SymbolText.read(sub.encipher_homophonic(plain, sub.homophonic_key(rng), rng))
         scorer = Scorer.for_codes(text.codes, english, spaced=False, symbols=len(text.symbols))
     else:
-        scorer = Scorer.for_cryptogram(Cryptogram.read(encipher(plain, KEY, kind == "cryptogram"),
-                                                       kind == "cryptogram"), english)
+        scorer = Scorer.for_cryptogram(
+            Cryptogram.read(encipher(plain, KEY, kind == "cryptogram"), kind == "cryptogram"), english
+        )
     keys = rng.integers(0, 26, size=(6, scorer.symbols))
     state = ScoreState.start(scorer, keys)
     for _ in range(200):

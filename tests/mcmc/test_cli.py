@@ -16,15 +16,18 @@ from mcmc.texts import LIGHTHOUSE
 from sudoless.mcmc.cipher import substitution as cipher
 
 SUDOLESS = Path(sys.executable).with_name("sudoless")
-PLAIN = ("Most people who keep a garden learn to be patient. Seeds that go into the ground in April may not show "
-         "a green leaf for weeks, and a cold night in May can undo a month of careful work.\n")
+PLAIN = (
+    "Most people who keep a garden learn to be patient. Seeds that go into the ground in April may not show "
+    "a green leaf for weeks, and a cold night in May can undo a month of careful work.\n"
+)
 KEY = "PHQGIUMEAYLNOFDXJKRCVSTZWB"
 
 
 def sudoless(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SUDOLESS_HOME": str(home)}
-    return subprocess.run([str(SUDOLESS), *args], env=env, capture_output=True, text=True, input=stdin, timeout=300,
-                          cwd=home.parent)
+    return subprocess.run(
+        [str(SUDOLESS), *args], env=env, capture_output=True, text=True, input=stdin, timeout=300, cwd=home.parent
+    )
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
@@ -39,8 +42,21 @@ def test_encipher_then_decipher(tmp_path: Path, english_file: Path) -> None:
     enciphered = sudoless(tmp_path, "encipher", str(tmp_path / "plain.txt"), "--key", KEY)
     assert enciphered.returncode == 0, enciphered.stderr
     assert enciphered.stdout.startswith("Odrc xidxni")
-    result = sudoless(tmp_path, "decipher", "-", "--model", str(english_file), "--json", "--seed", "1",
-                      "--time-limit", "120", "--plot", str(tmp_path / "conv.png"), stdin=enciphered.stdout)
+    result = sudoless(
+        tmp_path,
+        "decipher",
+        "-",
+        "--model",
+        str(english_file),
+        "--json",
+        "--seed",
+        "1",
+        "--time-limit",
+        "120",
+        "--plot",
+        str(tmp_path / "conv.png"),
+        stdin=enciphered.stdout,
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["plaintext"] == PLAIN
@@ -63,24 +79,28 @@ def test_encipher_json_and_kinds(tmp_path: Path) -> None:
 
 
 def test_plain_output_and_low_confidence_exit_code(tmp_path: Path, english_file: Path) -> None:
-    result = sudoless(tmp_path, "decipher", "-", "--model", str(english_file), "--time-limit", "2",
-                      stdin="Xq zvvk jjq.\n")
+    result = sudoless(
+        tmp_path, "decipher", "-", "--model", str(english_file), "--time-limit", "2", stdin="Xq zvvk jjq.\n"
+    )
     assert result.returncode == 1
     assert result.stdout.strip() and "low confidence" in result.stderr
 
 
-@pytest.mark.parametrize("args, stdin, fragment", [
-    (["encipher", "missing.txt"], None, "missing.txt: no such file"),
-    (["encipher", "-", "--key", "ABC"], "hello", "not a cipher alphabet"),
-    (["decipher", "-", "--time-limit", "0"], "abc", "--time-limit must be positive"),
-    (["decipher", "-"], "123 456", "no letters"),
-    (["decipher", "-"], "3141592 6535 8979 +-*/\n", "stdin: the ciphertext has no letters a-z"),
-    (["encipher", "-"], "", "stdin: the plaintext is empty"),
-    (["encipher", "-", "--homophonic"], "\n\n", "stdin: the plaintext is empty"),
-    (["encipher", "-", "--key", KEY], "42 + 7 = 49\n", "stdin: the plaintext has no letters a-z"),
-    (["decipher", "-", "--model", "nope.npz"], "abc def", "no such language model"),
-    (["mcmc", "lm", "build", "-o", "m.npz"], None, "--symspell"),
-])
+@pytest.mark.parametrize(
+    "args, stdin, fragment",
+    [
+        (["encipher", "missing.txt"], None, "missing.txt: no such file"),
+        (["encipher", "-", "--key", "ABC"], "hello", "not a cipher alphabet"),
+        (["decipher", "-", "--time-limit", "0"], "abc", "--time-limit must be positive"),
+        (["decipher", "-"], "123 456", "no letters"),
+        (["decipher", "-"], "3141592 6535 8979 +-*/\n", "stdin: the ciphertext has no letters a-z"),
+        (["encipher", "-"], "", "stdin: the plaintext is empty"),
+        (["encipher", "-", "--homophonic"], "\n\n", "stdin: the plaintext is empty"),
+        (["encipher", "-", "--key", KEY], "42 + 7 = 49\n", "stdin: the plaintext has no letters a-z"),
+        (["decipher", "-", "--model", "nope.npz"], "abc def", "no such language model"),
+        (["mcmc", "lm", "build", "-o", "m.npz"], None, "--symspell"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], stdin: str | None, fragment: str) -> None:
     assert_one_line_error(sudoless(tmp_path / "home", *args, stdin=stdin), fragment)
 
@@ -98,8 +118,19 @@ def test_a_search_cut_short_exits_1_with_its_best_plaintext(tmp_path: Path, engl
     chains disagree: exit 1 with the best plaintext and a confidence no higher than the chains' agreement."""
     rng = np.random.default_rng(13)
     ciphertext = cipher.encipher_homophonic(LIGHTHOUSE, cipher.homophonic_key(rng, 54), rng)
-    result = sudoless(tmp_path, "decipher", "-", "--model", str(english_file), "--seed", "0", "--time-limit",
-                      "0.001", "--json", stdin=ciphertext)
+    result = sudoless(
+        tmp_path,
+        "decipher",
+        "-",
+        "--model",
+        str(english_file),
+        "--seed",
+        "0",
+        "--time-limit",
+        "0.001",
+        "--json",
+        stdin=ciphertext,
+    )
     assert result.returncode == 1, result.stderr
     data = json.loads(result.stdout)
     assert data["solved"] is False and data["converged"] is False and data["kind"] == "homophonic"
@@ -107,8 +138,18 @@ def test_a_search_cut_short_exits_1_with_its_best_plaintext(tmp_path: Path, engl
     letters = "".join(c for c in LIGHTHOUSE.lower() if c.isalpha())
     assert len(data["plaintext"]) == len(letters)
     assert np.mean([a == b for a, b in zip(data["plaintext"], letters, strict=True)]) < 0.5  # a wrong key
-    plain = sudoless(tmp_path, "decipher", "-", "--model", str(english_file), "--seed", "0", "--time-limit",
-                     "0.001", stdin=ciphertext)
+    plain = sudoless(
+        tmp_path,
+        "decipher",
+        "-",
+        "--model",
+        str(english_file),
+        "--seed",
+        "0",
+        "--time-limit",
+        "0.001",
+        stdin=ciphertext,
+    )
     assert plain.returncode == 1 and plain.stdout.strip().isalpha()
     assert plain.stderr.startswith("sudoless: low confidence") and "before it converged" in plain.stderr
     assert len(plain.stderr.splitlines()) == 1
@@ -117,19 +158,31 @@ def test_a_search_cut_short_exits_1_with_its_best_plaintext(tmp_path: Path, engl
 def test_lm_build_from_a_corpus(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat sat on the mat. the dog sat on the log. a cat and a dog sat together.\n" * 30)
-    result = sudoless(tmp_path, "mcmc", "lm", "build", str(corpus), "-o", str(tmp_path / "m.npz"), "--order", "3",
-                      "--json")
+    result = sudoless(
+        tmp_path, "mcmc", "lm", "build", str(corpus), "-o", str(tmp_path / "m.npz"), "--order", "3", "--json"
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["words"] == 10 and data["order"] == 3 and (tmp_path / "m.npz").exists()
-    deciphered = sudoless(tmp_path, "decipher", "-", "--model", str(tmp_path / "m.npz"), "--json",
-                          "--time-limit", "20", stdin="xli gex wex sr xli qex.\n")
+    deciphered = sudoless(
+        tmp_path,
+        "decipher",
+        "-",
+        "--model",
+        str(tmp_path / "m.npz"),
+        "--json",
+        "--time-limit",
+        "20",
+        stdin="xli gex wex sr xli qex.\n",
+    )
     assert json.loads(deciphered.stdout)["plaintext"] == "the cat sat on the mat.\n"
 
 
 def test_startup_does_not_import_numpy() -> None:
     """The commands and the job type register without NumPy, so ``sudoless --help`` and flows stay fast."""
-    code = ("import sys; from sudoless.cli import register_commands; register_commands(); "
-            "import sudoless.flows.jobtypes.decipher; print('numpy' in sys.modules)")
+    code = (
+        "import sys; from sudoless.cli import register_commands; register_commands(); "
+        "import sudoless.flows.jobtypes.decipher; print('numpy' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr

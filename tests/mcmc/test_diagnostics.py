@@ -76,8 +76,18 @@ def samples():  # type: ignore[no-untyped-def]
 def test_summary_and_table(samples) -> None:  # type: ignore[no-untyped-def]
     summary = samples.summary()
     assert list(summary) == ["alpha", "beta"]
-    assert set(summary["alpha"]) == {"mean", "sd", "q5", "q50", "q95", "mcse_mean", "mcse_sd", "ess_bulk",
-                                     "ess_tail", "r_hat"}
+    assert set(summary["alpha"]) == {
+        "mean",
+        "sd",
+        "q5",
+        "q50",
+        "q95",
+        "mcse_mean",
+        "mcse_sd",
+        "ess_bulk",
+        "ess_tail",
+        "r_hat",
+    }
     table = samples.summary_table()
     assert "alpha" in table and "r_hat" in table and "3 chains x 1000 draws" in table
     assert samples.autocorrelation(max_lag=10).shape == (2, 10)

@@ -9,8 +9,10 @@ import sudoless.flows.jobtypes.decipher  # noqa: F401  (registers the job type)
 from sudoless.flows.jobtypes import JobContext, job_type
 from sudoless.mcmc.cipher import encipher
 
-PLAIN = ("The committee met on Thursday afternoon to discuss the budget for next year. After a long debate about "
-         "the cost of the new library building, the members agreed to delay the final vote.")
+PLAIN = (
+    "The committee met on Thursday afternoon to discuss the budget for next year. After a long debate about "
+    "the cost of the new library building, the members agreed to delay the final vote."
+)
 
 
 class Log:
@@ -22,14 +24,26 @@ class Log:
 
 
 def context(tmp_path: Path, props: dict[str, str], cancel: threading.Event | None = None) -> JobContext:
-    return JobContext(job_id="break", attempt=1, props=props, workdir=tmp_path, env={}, log=Log(),  # type: ignore[arg-type]
-                      cancel=cancel or threading.Event(), output_file=tmp_path / "out.json")
+    return JobContext(
+        job_id="break",
+        attempt=1,
+        props=props,
+        workdir=tmp_path,
+        env={},
+        log=Log(),  # type: ignore[arg-type]
+        cancel=cancel or threading.Event(),
+        output_file=tmp_path / "out.json",
+    )
 
 
 def test_decipher_job_writes_plaintext_and_outputs(tmp_path: Path, english_file: Path) -> None:
     (tmp_path / "secret.txt").write_text(encipher(PLAIN, "MNBVCXZLKJHGFDSAPOIUYTREWQ"))
-    result = job_type("decipher").run(context(tmp_path, {"input": "secret.txt", "output": "out/plain.txt",
-                                                         "model": str(english_file), "time.limit": "120"}))
+    result = job_type("decipher").run(
+        context(
+            tmp_path,
+            {"input": "secret.txt", "output": "out/plain.txt", "model": str(english_file), "time.limit": "120"},
+        )
+    )
     assert result.succeeded, result.message
     assert (tmp_path / "out" / "plain.txt").read_text() == PLAIN
     assert result.outputs["plaintext"] == PLAIN and float(result.outputs["confidence"]) > 0.5
@@ -40,8 +54,12 @@ def test_decipher_job_failures(tmp_path: Path, english_file: Path) -> None:
     assert not missing.succeeded and missing.message == "no ciphertext"
     bad = job_type("decipher").run(context(tmp_path, {"ciphertext": "abc", "time.limit": "soon"}))
     assert not bad.succeeded and "not a number" in bad.message
-    unsure = job_type("decipher").run(context(tmp_path, {"ciphertext": "Xq zvvk jjq", "time.limit": "1",
-                                                         "model": str(english_file), "min.confidence": "0.99"}))
+    unsure = job_type("decipher").run(
+        context(
+            tmp_path,
+            {"ciphertext": "Xq zvvk jjq", "time.limit": "1", "model": str(english_file), "min.confidence": "0.99"},
+        )
+    )
     assert not unsure.succeeded and unsure.message == "low confidence"
     cancel = threading.Event()
     cancel.set()

@@ -80,8 +80,10 @@ def test_discrete_distribution() -> None:
 def test_gibbs_bivariate_normal() -> None:
     rho = 0.8
     sd = np.sqrt(1 - rho**2)
-    blocks = [([0], lambda x, rng: rho * x[:, 1] + sd * rng.standard_normal(len(x))),
-              ([1], lambda x, rng: rho * x[:, 0] + sd * rng.standard_normal(len(x)))]
+    blocks = [
+        ([0], lambda x, rng: rho * x[:, 1] + sd * rng.standard_normal(len(x))),
+        ([1], lambda x, rng: rho * x[:, 0] + sd * rng.standard_normal(len(x))),
+    ]
     samples = Gibbs(blocks).run(np.array([5.0, -5.0]), 10000, burn_in=500, chains=4, seed=9)
     x, y = samples.draws[:, :, 0], samples.draws[:, :, 1]
     assert_mean(x, 0.0)
@@ -124,11 +126,15 @@ def test_detailed_balance_exact_on_small_chain() -> None:
     """Build the sampler's transition matrix on 5 states from its own acceptance rule and an asymmetric
     proposal matrix, then check pi_i P_ij = pi_j P_ji to rounding error, and that pi P = pi."""
     pi = np.array([0.1, 0.25, 0.05, 0.4, 0.2])
-    q = np.array([[0.1, 0.5, 0.2, 0.1, 0.1],
-                  [0.3, 0.1, 0.3, 0.2, 0.1],
-                  [0.05, 0.05, 0.1, 0.7, 0.1],
-                  [0.2, 0.2, 0.2, 0.2, 0.2],
-                  [0.6, 0.1, 0.1, 0.1, 0.1]])
+    q = np.array(
+        [
+            [0.1, 0.5, 0.2, 0.1, 0.1],
+            [0.3, 0.1, 0.3, 0.2, 0.1],
+            [0.05, 0.05, 0.1, 0.7, 0.1],
+            [0.2, 0.2, 0.2, 0.2, 0.2],
+            [0.6, 0.1, 0.1, 0.1, 0.1],
+        ]
+    )
     proposal = Custom(draw=lambda x, rng: x, log_q=lambda to, given: np.log(q[given[:, 0], to[:, 0]]))
     states = np.arange(5)
     p = np.zeros((5, 5))
@@ -147,11 +153,15 @@ def test_detailed_balance_exact_on_small_chain() -> None:
 def test_detailed_balance_run_matches_target() -> None:
     """The same asymmetric proposal, run as a sampler: state frequencies match pi within 5 MCSE."""
     pi = np.array([0.1, 0.25, 0.05, 0.4, 0.2])
-    q = np.array([[0.1, 0.5, 0.2, 0.1, 0.1],
-                  [0.3, 0.1, 0.3, 0.2, 0.1],
-                  [0.05, 0.05, 0.1, 0.7, 0.1],
-                  [0.2, 0.2, 0.2, 0.2, 0.2],
-                  [0.6, 0.1, 0.1, 0.1, 0.1]])
+    q = np.array(
+        [
+            [0.1, 0.5, 0.2, 0.1, 0.1],
+            [0.3, 0.1, 0.3, 0.2, 0.1],
+            [0.05, 0.05, 0.1, 0.7, 0.1],
+            [0.2, 0.2, 0.2, 0.2, 0.2],
+            [0.6, 0.1, 0.1, 0.1, 0.1],
+        ]
+    )
     cumulative = np.cumsum(q, axis=1)
 
     def draw(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -160,7 +170,8 @@ def test_detailed_balance_run_matches_target() -> None:
 
     proposal = Custom(draw=draw, log_q=lambda to, given: np.log(q[given[:, 0], to[:, 0]]))
     samples = MetropolisHastings(lambda x: np.log(pi[x[:, 0]]), proposal).run(
-        np.zeros(1, dtype=int), 20000, burn_in=100, chains=4, seed=4)
+        np.zeros(1, dtype=int), 20000, burn_in=100, chains=4, seed=4
+    )
     for k in range(5):
         assert_mean((samples.draws[:, :, 0] == k).astype(float), pi[k])
 
@@ -174,8 +185,13 @@ def test_permutation_states_stay_permutations() -> None:
 
 
 def test_reproducible_for_a_seed() -> None:
-    run = lambda seed: Metropolis(lambda x: -0.5 * np.sum(x**2, axis=1), RandomWalk()).run(  # noqa: E731
-        np.zeros(2), 200, burn_in=50, chains=3, seed=seed).draws
+    def run(seed: int) -> np.ndarray:
+        return (
+            Metropolis(lambda x: -0.5 * np.sum(x**2, axis=1), RandomWalk())
+            .run(np.zeros(2), 200, burn_in=50, chains=3, seed=seed)
+            .draws
+        )
+
     np.testing.assert_array_equal(run(7), run(7))
     assert not np.array_equal(run(7), run(8))
 

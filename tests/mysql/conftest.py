@@ -63,8 +63,7 @@ class Cli:
         result = self(args, home)
         assert result.returncode == 2, explain(f"sudoless {args} should exit 2", result)
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("sudoless: "), explain(f"sudoless {args}: not one line",
-                                                                             result)
+        assert len(lines) == 1 and lines[0].startswith("sudoless: "), explain(f"sudoless {args}: not one line", result)
         return lines[0]
 
     def python(self, code: str, home: str | None = None) -> str:
@@ -119,11 +118,17 @@ def build_user_venv(user: User, parent: Path) -> Path:
     """A venv in ``parent`` the user can run ``sudoless`` from; returns its bin directory."""
     if not SYSTEM_PYTHON.exists():
         unavailable(f"{SYSTEM_PYTHON} is missing: the unprivileged user needs a Python it can read")
-    probe = subprocess.run([str(SYSTEM_PYTHON), "-c", "import sys; print(sys.version_info[:2])"],
-                           capture_output=True, text=True, check=False)
+    probe = subprocess.run(
+        [str(SYSTEM_PYTHON), "-c", "import sys; print(sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if probe.stdout.strip() != str(tuple(sys.version_info[:2])):
-        unavailable(f"{SYSTEM_PYTHON} is Python {probe.stdout.strip()}, but the tests run on "
-                    f"{sys.version_info[:2]}: the compiled packages of the test venv cannot be shared")
+        unavailable(
+            f"{SYSTEM_PYTHON} is Python {probe.stdout.strip()}, but the tests run on "
+            f"{sys.version_info[:2]}: the compiled packages of the test venv cannot be shared"
+        )
     venv = parent / "venv"
     run("python3 -m venv", [str(SYSTEM_PYTHON), "-m", "venv", "--without-pip", str(venv)], timeout=120)
     _write_entry_points(venv, [REPO / "src", Path(sysconfig.get_paths()["purelib"])])
@@ -131,8 +136,9 @@ def build_user_venv(user: User, parent: Path) -> Path:
     check = "import sudoless.cli, sudoless.mysql, pymysql, sqlalchemy, click, rich"
     if try_as_user(user, f"{venv}/bin/python -c '{check}'", timeout=120).returncode != 0:
         # the checkout or its venv is not readable by others (a checkout under /root): copy what is needed
-        shutil.copytree(REPO / "src" / "sudoless", parent / "src" / "sudoless",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            REPO / "src" / "sudoless", parent / "src" / "sudoless", ignore=shutil.ignore_patterns("__pycache__")
+        )
         _copy_dependencies(parent / "deps")
         _write_entry_points(venv, [parent / "src", parent / "deps"])
         run("chmod", ["chmod", "-R", "a+rX", str(parent)], timeout=60)

@@ -82,9 +82,11 @@ def test_the_loader_names_a_missing_library_until_its_folder_is_on_the_path(tmp_
 
 
 def test_parse_ldd() -> None:
-    output = ("\tlinux-vdso.so.1 (0x00007ffd)\n\tlibaio.so.1 => not found\n"
-              "\tlibssl.so.3 => /lib/x86_64-linux-gnu/libssl.so.3 (0x00007f)\n\tliburing.so.2 => not found\n"
-              "\t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n")
+    output = (
+        "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibaio.so.1 => not found\n"
+        "\tlibssl.so.3 => /lib/x86_64-linux-gnu/libssl.so.3 (0x00007f)\n\tliburing.so.2 => not found\n"
+        "\t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n"
+    )
     assert parse_ldd(output) == ["libaio.so.1", "liburing.so.2"]
     assert parse_ldd("\tnot a dynamic executable\n") == []
 
@@ -100,14 +102,22 @@ def test_tarball_line_where_apt_get_is_missing(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     env = {**os.environ, "PATH": str(bin_dir), "SUDOLESS_HOME": str(tmp_path / "home")}
-    done = subprocess.run([str(SUDOLESS), "mysql", "install", "--version", "10.11.10"], env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [str(SUDOLESS), "mysql", "install", "--version", "10.11.10"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     if os.uname().machine == "x86_64":
-        url = ("https://archive.mariadb.org/mariadb-10.11.10/bintar-linux-systemd-x86_64/"
-               "mariadb-10.11.10-linux-systemd-x86_64.tar.gz")
+        url = (
+            "https://archive.mariadb.org/mariadb-10.11.10/bintar-linux-systemd-x86_64/"
+            "mariadb-10.11.10-linux-systemd-x86_64.tar.gz"
+        )
         assert url in lines[0]
         assert f"-C {tmp_path / 'home' / 'mysql' / 'dist' / '10.11.10'}" in lines[0]
     assert not (tmp_path / "home").exists(), "nothing is written when nothing can be installed"
@@ -117,8 +127,7 @@ def test_tarball_line_where_apt_get_is_missing(tmp_path: Path) -> None:
 def test_init_on_a_terminal_offers_the_install(tmp_path: Path) -> None:
     """With no server visible, init on a terminal asks whether to fetch MariaDB; 'n' leaves the one line and
     exit 2, and nothing in the home."""
-    env = {**os.environ, "SUDOLESS_HOME": str(tmp_path / "home"), "SUDOLESS_MYSQL_PATH": str(tmp_path),
-           "TERM": "dumb"}
+    env = {**os.environ, "SUDOLESS_HOME": str(tmp_path / "home"), "SUDOLESS_MYSQL_PATH": str(tmp_path), "TERM": "dumb"}
     pid, fd = pty.fork()
     if pid == 0:  # the child: sudoless on the pseudo-terminal
         os.execve(str(SUDOLESS), [str(SUDOLESS), "mysql", "init"], env)
@@ -198,7 +207,8 @@ def test_private_package_lists_for_a_machine_that_never_ran_apt_get_update(tmp_p
     assert not lists.exists() or not apt.mariadb_names()
     apt.update(lists)
     assert "mariadb-server-core" in apt.mariadb_names() or any(
-        name.startswith("mariadb-server-core-") for name in apt.mariadb_names())
+        name.startswith("mariadb-server-core-") for name in apt.mariadb_names()
+    )
     assert apt.versions(Apt.package_name("mariadb-server-core", apt.mariadb_names()))
 
 
@@ -227,8 +237,10 @@ def test_install_then_a_server_with_no_system_server_visible(cli: Cli) -> None:
 
         began = time.monotonic()
         installed = json.loads(ok("mysql install --json", INSTALL_TIMEOUT).stdout)
-        print(f"sudoless mysql install as {cli.user.name}: {time.monotonic() - began:.1f} s "
-              f"(reported {installed['seconds']} s), library packages {installed['library_packages']}")
+        print(
+            f"sudoless mysql install as {cli.user.name}: {time.monotonic() - began:.1f} s "
+            f"(reported {installed['seconds']} s), library packages {installed['library_packages']}"
+        )
         root = Path(installed["root"])
         assert installed["already"] is False and root.parent == home / "mysql" / "dist", installed
         assert not list(root.parent.glob(".partial-*")), "the scratch folder is gone"
@@ -239,8 +251,10 @@ def test_install_then_a_server_with_no_system_server_visible(cli: Cli) -> None:
         assert Path(created["server"]).is_relative_to(root), created
         assert Path(created["client"]).is_relative_to(root), created
         ok("mysql start")
-        ok("mysql shell -- -e \"CREATE TABLE sudoless.notes (id INT PRIMARY KEY, body TEXT); "
-           "INSERT INTO sudoless.notes VALUES (1, 'written before a restart')\"")
+        ok(
+            'mysql shell -- -e "CREATE TABLE sudoless.notes (id INT PRIMARY KEY, body TEXT); '
+            "INSERT INTO sudoless.notes VALUES (1, 'written before a restart')\""
+        )
         ok("mysql stop")
         ok("mysql start")
         status = json.loads(ok("mysql status --json").stdout)

@@ -22,8 +22,7 @@ def test_flow_run_on_the_managed_instance(tmp_path):
     env.pop("SUDOLESS_DB", None)
 
     def sudoless(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(SUDOLESS), *args], env=env, capture_output=True, text=True, timeout=300,
-                              cwd=REPO)
+        return subprocess.run([str(SUDOLESS), *args], env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
 
     try:
         run = sudoless("flow", "run", "examples/etl-demo", "--db", "managed", "--json")

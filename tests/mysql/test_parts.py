@@ -128,7 +128,8 @@ def test_installed_distribution_comes_first_and_gets_its_libraries(tmp_path: Pat
     assert (found.version, found.basedir) == ("10.11.19", newest / "usr")
     assert library_dirs(found.basedir) == [newest / "usr/lib/x86_64-linux-gnu"]
     assert server_environment(found.basedir)["LD_LIBRARY_PATH"].split(os.pathsep)[0] == str(
-        newest / "usr/lib/x86_64-linux-gnu")
+        newest / "usr/lib/x86_64-linux-gnu"
+    )
     assert library_dirs(dist / "10.6.2" / "usr") == []
     with pytest.raises(InputError, match="'dist' is reserved"):
         check_name("dist")
@@ -143,10 +144,13 @@ def test_system_mariadbd_is_found_without_sbin_on_path() -> None:
     assert found.basedir == Path("/usr")
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("mysqld  Ver 5.6.51 for Linux on x86_64 (MySQL Community Server (GPL))", "needs MySQL 5.7.6 or newer"),
-    ("just some program 1.0", "does not look like a MySQL or MariaDB server"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("mysqld  Ver 5.6.51 for Linux on x86_64 (MySQL Community Server (GPL))", "needs MySQL 5.7.6 or newer"),
+        ("just some program 1.0", "does not look like a MySQL or MariaDB server"),
+    ],
+)
 def test_unusable_servers_are_refused(tmp_path: Path, line: str, message: str) -> None:
     fake_server(tmp_path, "bin/mysqld", line)
     with pytest.raises(InputError, match=message):
@@ -154,8 +158,11 @@ def test_unusable_servers_are_refused(tmp_path: Path, line: str, message: str) -
 
 
 def test_missing_shared_library_gets_a_hint(tmp_path: Path) -> None:
-    executable(tmp_path / "bin/mysqld", "echo 'mysqld: error while loading shared libraries: libaio.so.1: cannot "
-                                        "open shared object file: No such file or directory' >&2; exit 127")
+    executable(
+        tmp_path / "bin/mysqld",
+        "echo 'mysqld: error while loading shared libraries: libaio.so.1: cannot "
+        "open shared object file: No such file or directory' >&2; exit 127",
+    )
     with pytest.raises(InputError, match="libaio.so.1t64"):
         find_binaries(tmp_path)
 
@@ -211,20 +218,41 @@ def test_instance_names_are_checked() -> None:
 
 def _instance(tmp_path: Path, flavour: Flavour = Flavour.MARIADB, version: str = "10.11.19") -> Instance:
     root = tmp_path / "mysql" / "t"
-    return Instance(name="t", root=root, datadir=root / "data", owns_datadir=True, flavour=flavour, version=version,
-                    server=Path("/usr/sbin/mariadbd"), basedir=Path("/usr"), install_db=None, client=None,
-                    plugin_dir=Path("/usr/lib/mysql/plugin"), messages_dir=None, port=3310,
-                    bind_address="127.0.0.1", socket_option=str(root / "run/mysqld.sock"), created="now")
+    return Instance(
+        name="t",
+        root=root,
+        datadir=root / "data",
+        owns_datadir=True,
+        flavour=flavour,
+        version=version,
+        server=Path("/usr/sbin/mariadbd"),
+        basedir=Path("/usr"),
+        install_db=None,
+        client=None,
+        plugin_dir=Path("/usr/lib/mysql/plugin"),
+        messages_dir=None,
+        port=3310,
+        bind_address="127.0.0.1",
+        socket_option=str(root / "run/mysqld.sock"),
+        created="now",
+    )
 
 
 def test_option_file_keeps_everything_in_the_instance_folder(tmp_path: Path) -> None:
     instance = _instance(tmp_path)
     text = server_options(instance)
     assert text.splitlines()[3] == "[mysqld]"
-    for line in ("bind-address = 127.0.0.1", "port = 3310", f"secure-file-priv = {instance.root}/files",
-                 f"plugin-dir = {instance.root}/plugins", f"pid-file = {instance.root}/run/mysqld.pid",
-                 f"log-error = {instance.root}/log/error.log", f"tmpdir = {instance.root}/tmp", "skip-name-resolve",
-                 "innodb-log-file-size = 16M"):
+    for line in (
+        "bind-address = 127.0.0.1",
+        "port = 3310",
+        f"secure-file-priv = {instance.root}/files",
+        f"plugin-dir = {instance.root}/plugins",
+        f"pid-file = {instance.root}/run/mysqld.pid",
+        f"log-error = {instance.root}/log/error.log",
+        f"tmpdir = {instance.root}/tmp",
+        "skip-name-resolve",
+        "innodb-log-file-size = 16M",
+    ):
         assert line in text.splitlines()
     assert "lc-messages-dir" not in text
     assert "port = 3999" in with_port(text, 3999).splitlines()
@@ -254,8 +282,9 @@ def test_provisioning_removes_hostname_and_anonymous_accounts() -> None:
     for host in ("localhost", "127.0.0.1", "::1"):
         assert f"ALTER USER 'root'@'{host}' IDENTIFIED BY 'R00t'" in text
     assert "GRANT ALL PRIVILEGES ON sudoless.* TO 'sudoless'@'%'" in text
-    assert "'root'@'localhost'" not in "\n".join(s for s in provisioning_sql("a", "b", "localhost")
-                                                  if s.startswith("DROP"))
+    assert "'root'@'localhost'" not in "\n".join(
+        s for s in provisioning_sql("a", "b", "localhost") if s.startswith("DROP")
+    )
 
 
 def test_urls_and_client_options(tmp_path: Path) -> None:
@@ -271,11 +300,19 @@ def test_urls_and_client_options(tmp_path: Path) -> None:
 def test_datadir_lock_holder_names_the_process_holding_the_datadir(tmp_path: Path) -> None:
     (tmp_path / "ibdata1").write_bytes(b"\0" * 16)
     assert datadir_lock_holder(tmp_path) is None
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time\n"
-        f"fd = os.open({str(tmp_path / 'ibdata1')!r}, os.O_RDWR)\n"
-        "fcntl.lockf(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(60)\n")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, os, sys, time\n"
+                f"fd = os.open({str(tmp_path / 'ibdata1')!r}, os.O_RDWR)\n"
+                "fcntl.lockf(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         assert datadir_lock_holder(tmp_path) == holder.pid

@@ -66,8 +66,16 @@ def running(cli: Cli) -> Iterator[dict[str, Any]]:
 
 def _connect(url: str, **extra: Any) -> pymysql.Connection:
     parsed = sa.engine.make_url(url)
-    return pymysql.connect(host=parsed.host, port=parsed.port, user=parsed.username, password=parsed.password or "",
-                           database=parsed.database, autocommit=True, connect_timeout=10, **extra)
+    return pymysql.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password or "",
+        database=parsed.database,
+        autocommit=True,
+        connect_timeout=10,
+        **extra,
+    )
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -130,7 +138,8 @@ def test_data_survives_a_clean_restart_and_kill_9(cli: Cli, running: dict[str, A
     # by default no password: it stays in its 0600 file, which SUDOLESS_DB_PASSWORD_FILE names
     shown = cli.json("mysql url")
     assert shown["url"].startswith("mysql+pymysql://sudoless@") and shown["url"] == url.replace(
-        url[len("mysql+pymysql://sudoless"):url.index("@")], "")
+        url[len("mysql+pymysql://sudoless") : url.index("@")], ""
+    )
     assert Path(shown["password_file"]).stat().st_mode & 0o777 == 0o600
     with _connect(url) as connection, connection.cursor() as cursor:
         cursor.execute("CREATE TABLE obs (id INT PRIMARY KEY, label VARCHAR(20)) ENGINE=InnoDB")
@@ -149,8 +158,7 @@ def test_data_survives_a_clean_restart_and_kill_9(cli: Cli, running: dict[str, A
         cursor.execute("INSERT INTO obs VALUES (3, 'before kill')")
 
     os.kill(started["pid"], signal.SIGKILL)
-    eventually(lambda: cli.status()["state"], "crashed", timeout=10, interval=0.2,
-               what="the killed server's status")
+    eventually(lambda: cli.status()["state"], "crashed", timeout=10, interval=0.2, what="the killed server's status")
     restarted = cli.ok("mysql start")
     assert "stale pid file" in restarted.stderr, restarted.stderr
     with _connect(url) as connection, connection.cursor() as cursor:
@@ -182,8 +190,18 @@ def test_second_start_fails_at_once(cli: Cli, running: dict[str, Any]) -> None:
 def test_flow_store_suite_passes_against_the_instance(cli: Cli, running: dict[str, Any]) -> None:
     admin_url = cli.ok("mysql url --root --with-password").stdout.strip()
     env = {**os.environ, "SUDOLESS_TEST_MARIADB": admin_url}
-    command = [sys.executable, "-m", "pytest", "tests/flows/test_runner_oracles.py", "-k", "mariadb", "-q",
-               "-p", "no:cacheprovider", "-x"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/flows/test_runner_oracles.py",
+        "-k",
+        "mariadb",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-x",
+    ]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False)
     assert result.returncode == 0, explain("flow tests against the instance", result)
     summary = result.stdout.strip().splitlines()[-1]
@@ -255,8 +273,10 @@ def test_missing_binary_and_unusable_datadir(cli: Cli) -> None:
 
 def test_managed_url_creates_starts_and_reuses(cli: Cli) -> None:
     home = f"{cli.user.home}/h-managed"
-    code = ("from sudoless.config import load_settings\nfrom sudoless.mysql import managed_url\n"
-            "print(managed_url(load_settings()))")
+    code = (
+        "from sudoless.config import load_settings\nfrom sudoless.mysql import managed_url\n"
+        "print(managed_url(load_settings()))"
+    )
     url = cli.python(code, home).strip().splitlines()[-1]
     with _connect(url) as connection, connection.cursor() as cursor:
         cursor.execute("CREATE TABLE t (i INT)")

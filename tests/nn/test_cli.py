@@ -51,12 +51,22 @@ def test_train_xor_example_with_json_then_eval(tmp_path: Path) -> None:
 def test_train_a_tiny_character_model_and_sample(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("to be or not to be, that is the question.\n" * 60)
-    config = write(tmp_path / "chars.yaml", {
-        "name": "tiny-chars", "seed": 1, "data": {"source": "text", "path": "corpus.txt", "seq_length": 20},
-        "model": [{"Embedding": {"input_dim": "vocab", "output_dim": 8}},
-                  {"LSTM": {"units": 24, "return_sequences": True}}, {"Dense": {"units": "vocab"}}],
-        "metrics": ["perplexity"], "optimizer": {"name": "adam", "learning_rate": 0.02, "clipnorm": 5},
-        "training": {"epochs": 8, "batch_size": 16}})
+    config = write(
+        tmp_path / "chars.yaml",
+        {
+            "name": "tiny-chars",
+            "seed": 1,
+            "data": {"source": "text", "path": "corpus.txt", "seq_length": 20},
+            "model": [
+                {"Embedding": {"input_dim": "vocab", "output_dim": 8}},
+                {"LSTM": {"units": 24, "return_sequences": True}},
+                {"Dense": {"units": "vocab"}},
+            ],
+            "metrics": ["perplexity"],
+            "optimizer": {"name": "adam", "learning_rate": 0.02, "clipnorm": 5},
+            "training": {"epochs": 8, "batch_size": 16},
+        },
+    )
     run = tmp_path / "chars-run"
     result = sudoless(tmp_path, "nn", "train", str(config), "-o", str(run), "--json")
     assert result.returncode == 0, result.stderr
@@ -78,13 +88,17 @@ def test_default_run_directory_is_under_sudoless_home(tmp_path: Path) -> None:
 BAD_CONFIGS = {
     "unknown-key": ("data: {source: xor}\nmodel: [Dense]\noptimiser: adam\n", ["unknown key(s) optimiser"]),
     "bad-yaml": ("data: {source: xor\nmodel: [", ["invalid YAML"]),
-    "unknown-layer": ("data: {source: xor}\nmodel:\n  - Dense: {units: 2}\n  - Convolution: {}\n",
-                      ["model[1]", "unknown layer"]),
+    "unknown-layer": (
+        "data: {source: xor}\nmodel:\n  - Dense: {units: 2}\n  - Convolution: {}\n",
+        ["model[1]", "unknown layer"],
+    ),
     "bad-layer-option": ("data: {source: xor}\nmodel:\n  - Dense: {units: 2, size: 3}\n", ["model[0]", "size"]),
     "unknown-data": ("data: {source: cifar10}\nmodel: [ReLU]\n", ["unknown data source 'cifar10'"]),
     "mnist-without-path": ("data: {source: mnist}\nmodel: [ReLU]\n", ["data source mnist needs a 'path'"]),
-    "unknown-optimizer": ("data: {source: xor}\nmodel:\n  - Dense: {units: 2}\noptimizer: {name: adagrad}\n",
-                          ["unknown optimizer"]),
+    "unknown-optimizer": (
+        "data: {source: xor}\nmodel:\n  - Dense: {units: 2}\noptimizer: {name: adagrad}\n",
+        ["unknown optimizer"],
+    ),
     "unknown-loss": ("data: {source: xor}\nmodel:\n  - Dense: {units: 2}\nloss: hinge\n", ["unknown loss 'hinge'"]),
     "not-a-mapping": ("- just a list\n", ["expected a mapping"]),
 }
@@ -128,8 +142,10 @@ def test_sampling_a_model_without_vocabulary_is_refused(tmp_path: Path) -> None:
 
 
 def test_help_does_not_import_numpy() -> None:
-    code = ("import sys; from sudoless.cli import register_commands; register_commands(); "
-            "print(any(m == 'numpy' or m.startswith('sudoless.nn') for m in sys.modules))")
+    code = (
+        "import sys; from sudoless.cli import register_commands; register_commands(); "
+        "print(any(m == 'numpy' or m.startswith('sudoless.nn') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False"
 
@@ -138,13 +154,20 @@ def test_digits_example_trains_where_scikit_learn_cannot_be_imported(tmp_path: P
     """The README promises NumPy only: the digits ship with the package, so blocking scikit-learn changes nothing."""
     # A None entry in sys.modules makes every `import sklearn...` raise ImportError, as if it were not installed.
     # The wrapper first proves the block works (exit 99 otherwise), then runs the CLI with the remaining arguments.
-    code = ("import sys\nsys.modules['sklearn'] = None\n"
-            "try:\n    import sklearn.datasets\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit(99)\n"
-            "from sudoless.cli import main\nsys.argv = ['sudoless', *sys.argv[1:]]\nmain()\n")
+    code = (
+        "import sys\nsys.modules['sklearn'] = None\n"
+        "try:\n    import sklearn.datasets\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit(99)\n"
+        "from sudoless.cli import main\nsys.argv = ['sudoless', *sys.argv[1:]]\nmain()\n"
+    )
     env = {**os.environ, "SUDOLESS_HOME": str(tmp_path), "OPENBLAS_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-c", code, "nn", "train", "examples/nn/digits.yaml", "-o",
-                             str(tmp_path / "run"), "--json"], env=env, capture_output=True, text=True,
-                            timeout=120, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-c", code, "nn", "train", "examples/nn/digits.yaml", "-o", str(tmp_path / "run"), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)["metrics"]
     assert metrics["test_accuracy"] >= 0.97, metrics

@@ -95,29 +95,41 @@ def test_same_padding_sizes_follow_keras() -> None:
     assert nn.Conv2D(2, 3, dilation_rate=2).output_shape((7, 8, 1)) == (3, 4, 2)
 
 
-@pytest.mark.parametrize(("make", "shape", "message"), [
-    (lambda: nn.Conv2D(3, 3, groups=2), (8, 8, 4), "positive multiple of groups"),
-    (lambda: nn.Conv2D(4, 3, groups=2), (8, 8, 3), "do not split into 2 groups"),
-    (lambda: nn.Conv2D(4, 5), (4, 4, 1), "does not fit"),
-    (lambda: nn.Conv2D(4, 3, padding="full"), (8, 8, 1), "'valid' or 'same'"),
-    (lambda: nn.Conv2D(4, 0), (8, 8, 1), "kernel_size must be a positive whole number"),
-    (lambda: nn.Conv2D(4, 3), (8, 8), "expects inputs of 3 axes"),
-    (lambda: nn.Conv1D(4, [3, 3]), (8, 1), "1-D layer is one number"),
-    (lambda: nn.Dense(4, activation="swish"), (8,), "unknown activation 'swish'"),
-    (lambda: nn.Reshape((3, -1)), (8,), "cannot reshape"),
-    (lambda: nn.Permute((1, 1)), (2, 2), "each once"),
-])
+@pytest.mark.parametrize(
+    ("make", "shape", "message"),
+    [
+        (lambda: nn.Conv2D(3, 3, groups=2), (8, 8, 4), "positive multiple of groups"),
+        (lambda: nn.Conv2D(4, 3, groups=2), (8, 8, 3), "do not split into 2 groups"),
+        (lambda: nn.Conv2D(4, 5), (4, 4, 1), "does not fit"),
+        (lambda: nn.Conv2D(4, 3, padding="full"), (8, 8, 1), "'valid' or 'same'"),
+        (lambda: nn.Conv2D(4, 0), (8, 8, 1), "kernel_size must be a positive whole number"),
+        (lambda: nn.Conv2D(4, 3), (8, 8), "expects inputs of 3 axes"),
+        (lambda: nn.Conv1D(4, [3, 3]), (8, 1), "1-D layer is one number"),
+        (lambda: nn.Dense(4, activation="swish"), (8,), "unknown activation 'swish'"),
+        (lambda: nn.Reshape((3, -1)), (8,), "cannot reshape"),
+        (lambda: nn.Permute((1, 1)), (2, 2), "each once"),
+    ],
+)
 def test_bad_layer_arguments_are_input_errors(make: Callable[[], nn.Layer], shape: tuple, message: str) -> None:
     with pytest.raises(InputError, match=message):
         nn.Sequential([make()]).build(shape)
 
 
 def small_cnn(seed: int, dtype: str = "float64") -> nn.Sequential:
-    return nn.Sequential([
-        nn.Conv2D(4, 3, padding="same", activation="tanh"), nn.BatchNormalization(momentum=0.9),
-        nn.MaxPooling2D(2), nn.Conv2D(6, 2, strides=1, groups=2), nn.AveragePooling2D(2, padding="same"),
-        nn.Flatten(), nn.Dense(5, activation="tanh"), nn.Dense(3),
-    ], seed=seed, dtype=dtype)
+    return nn.Sequential(
+        [
+            nn.Conv2D(4, 3, padding="same", activation="tanh"),
+            nn.BatchNormalization(momentum=0.9),
+            nn.MaxPooling2D(2),
+            nn.Conv2D(6, 2, strides=1, groups=2),
+            nn.AveragePooling2D(2, padding="same"),
+            nn.Flatten(),
+            nn.Dense(5, activation="tanh"),
+            nn.Dense(3),
+        ],
+        seed=seed,
+        dtype=dtype,
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 3])  # seed 2 puts two max-pool candidates 5e-6 apart: within the step h

@@ -15,8 +15,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "nn"
 
 
 def test_markdown_plays_become_script_text() -> None:
-    markdown = ("# Hamlet\n\n## ACT I\n\n### SCENE I. Elsinore.\n\n_Enter BERNARDO_\n\n**BERNARDO**  \n"
-                "Who's there?  \nStand \\[aside\\].\n\n**FRANCISCO**  \nNay, answer me.\n")
+    markdown = (
+        "# Hamlet\n\n## ACT I\n\n### SCENE I. Elsinore.\n\n_Enter BERNARDO_\n\n**BERNARDO**  \n"
+        "Who's there?  \nStand \\[aside\\].\n\n**FRANCISCO**  \nNay, answer me.\n"
+    )
     expected = "BERNARDO:\nWho's there?\nStand [aside].\n\nFRANCISCO:\nNay, answer me.\n\n"
     assert data.markdown_to_text(markdown) == expected
 
@@ -31,8 +33,7 @@ def test_windows_predict_the_next_character() -> None:
 
 
 def test_shakespeare_holds_out_whole_plays() -> None:
-    ds = data.shakespeare(seq_length=50, validation_plays=["macbeth"], plays=["othello", "macbeth"],
-                          max_chars=30_000)
+    ds = data.shakespeare(seq_length=50, validation_plays=["macbeth"], plays=["othello", "macbeth"], max_chars=30_000)
     assert ds.info["train_plays"] == ["othello"] and ds.info["validation_plays"] == ["macbeth"]
     assert ds.x_train.shape[1] == 50 and ds.vocab is not None
     assert "OTHELLO:" in data.decode(ds.x_train.reshape(-1), ds.vocab)

@@ -113,8 +113,9 @@ def test_bidirectional(kind: str, merge: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, time, features))
     sequences = seed % 2 == 0
-    layer = build64(nn.Bidirectional(RECURRENT[kind](units, return_sequences=sequences), merge_mode=merge),
-                    (time, features), seed)
+    layer = build64(
+        nn.Bidirectional(RECURRENT[kind](units, return_sequences=sequences), merge_mode=merge), (time, features), seed
+    )
     assert_close(check_layer(layer, x, mask=random_mask(batch, time, rng), seed=seed))
 
 
@@ -123,9 +124,10 @@ def test_stacked_bidirectional_recurrences_with_mask(seed: int) -> None:
     """LSTM -> bidirectional GRU -> RNN as one nested Sequential block, the way layers are stacked."""
     batch, time, features, units = shapes(seed)
     rng = np.random.default_rng(seed)
-    block = nn.Sequential([nn.LSTM(units, return_sequences=True),
-                           nn.Bidirectional(nn.GRU(units, return_sequences=True)),
-                           nn.RNN(units)], dtype="float64")
+    block = nn.Sequential(
+        [nn.LSTM(units, return_sequences=True), nn.Bidirectional(nn.GRU(units, return_sequences=True)), nn.RNN(units)],
+        dtype="float64",
+    )
     block.input_grad = True
     build64(block, (time, features), seed)
     x = rng.standard_normal((batch, time, features))
@@ -184,8 +186,11 @@ def test_character_model_with_padding(seed: int) -> None:
     rng = np.random.default_rng(seed)
     ids = rng.integers(1, 6, (batch, time))
     ids[random_mask(batch, time, rng) == 0] = 0
-    model = nn.Sequential([nn.Embedding(6, 3, mask_zero=True), nn.LSTM(units, return_sequences=True),
-                           nn.LayerNorm(), nn.Dense(6)], seed=seed, dtype="float64")
+    model = nn.Sequential(
+        [nn.Embedding(6, 3, mask_zero=True), nn.LSTM(units, return_sequences=True), nn.LayerNorm(), nn.Dense(6)],
+        seed=seed,
+        dtype="float64",
+    )
     model.compile("sgd", "softmax_cross_entropy")
     model.build((time,))
     assert model_loss_gradient(model, ids, rng.integers(0, 6, (batch, time))) <= TOLERANCE

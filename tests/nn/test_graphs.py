@@ -107,13 +107,33 @@ def test_multi_output_training_logs_and_predictions() -> None:
     kind = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
     size = x[:, 2:4] * 2.0
     model = two_heads(6, 16, 0)
-    model.compile(nn.Adam(0.02), {"kind": "softmax_cross_entropy", "size": "mse"},
-                  metrics={"kind": ["accuracy"], "size": ["mae"]}, loss_weights={"kind": 1.0, "size": 0.5})
-    history = model.fit(x, {"kind": kind, "size": size}, epochs=30, batch_size=32, verbose=0,
-                        validation_data=(x[:64], [kind[:64], size[:64]]))
-    assert set(history.history) == {"loss", "kind_loss", "size_loss", "kind_accuracy", "size_mae", "lr",
-                                    "val_loss", "val_kind_loss", "val_size_loss", "val_kind_accuracy",
-                                    "val_size_mae"}
+    model.compile(
+        nn.Adam(0.02),
+        {"kind": "softmax_cross_entropy", "size": "mse"},
+        metrics={"kind": ["accuracy"], "size": ["mae"]},
+        loss_weights={"kind": 1.0, "size": 0.5},
+    )
+    history = model.fit(
+        x,
+        {"kind": kind, "size": size},
+        epochs=30,
+        batch_size=32,
+        verbose=0,
+        validation_data=(x[:64], [kind[:64], size[:64]]),
+    )
+    assert set(history.history) == {
+        "loss",
+        "kind_loss",
+        "size_loss",
+        "kind_accuracy",
+        "size_mae",
+        "lr",
+        "val_loss",
+        "val_kind_loss",
+        "val_size_loss",
+        "val_kind_accuracy",
+        "val_size_mae",
+    }
     final = history.final()
     assert final["kind_accuracy"] > 0.9 and final["size_mae"] < 0.5, final
     scores = model.evaluate(x, [kind, size])
@@ -153,8 +173,7 @@ def test_multi_output_and_shared_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.flat_params, model.flat_params)
 
     heads = two_heads(3, 4, 3)
-    heads.compile(nn.SGD(0.1), ["softmax_cross_entropy", "mse"], metrics=[["accuracy"], []],
-                  loss_weights=[1.0, 0.25])
+    heads.compile(nn.SGD(0.1), ["softmax_cross_entropy", "mse"], metrics=[["accuracy"], []], loss_weights=[1.0, 0.25])
     targets = [rng.integers(0, 3, 20), rng.standard_normal((20, 2))]
     heads.fit(x[0], targets, epochs=1, verbose=0)
     heads.save(tmp_path / "heads")

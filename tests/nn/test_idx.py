@@ -32,8 +32,12 @@ def write_mnist(folder: Path, train: int = 1200, test: int = 400, gz: bool = Tru
     images = np.pad(big, ((0, 0), (2, 2), (2, 2))) * (255 / 16)
     images, labels = images.round().astype(np.uint8), labels.astype(np.uint8)
     folder.mkdir(parents=True, exist_ok=True)
-    parts = {"train-images-idx3-ubyte": images[:train], "train-labels-idx1-ubyte": labels[:train],
-             "t10k-images-idx3-ubyte": images[train:train + test], "t10k-labels-idx1-ubyte": labels[train:train + test]}
+    parts = {
+        "train-images-idx3-ubyte": images[:train],
+        "train-labels-idx1-ubyte": labels[:train],
+        "t10k-images-idx3-ubyte": images[train : train + test],
+        "t10k-labels-idx1-ubyte": labels[train : train + test],
+    }
     for name, array in parts.items():
         data = idx_bytes(array)
         if gz:
@@ -42,12 +46,15 @@ def write_mnist(folder: Path, train: int = 1200, test: int = 400, gz: bool = Tru
             (folder / name).write_bytes(data)
 
 
-@pytest.mark.parametrize(("array", "code"), [
-    (np.arange(24, dtype=np.uint8).reshape(2, 3, 4), 0x08),
-    (np.array([-3, 7], np.int16), 0x0B),
-    (np.linspace(-1, 1, 6, dtype=np.float32).reshape(3, 2), 0x0D),
-    (np.array([[1.5, -2.25]], np.float64), 0x0E),
-])
+@pytest.mark.parametrize(
+    ("array", "code"),
+    [
+        (np.arange(24, dtype=np.uint8).reshape(2, 3, 4), 0x08),
+        (np.array([-3, 7], np.int16), 0x0B),
+        (np.linspace(-1, 1, 6, dtype=np.float32).reshape(3, 2), 0x0D),
+        (np.array([[1.5, -2.25]], np.float64), 0x0E),
+    ],
+)
 def test_read_idx_types_plain_and_gzipped(tmp_path: Path, array: np.ndarray, code: int) -> None:
     (tmp_path / "a").write_bytes(idx_bytes(array, code))
     (tmp_path / "a.gz").write_bytes(gzip.compress(idx_bytes(array, code)))
@@ -57,12 +64,15 @@ def test_read_idx_types_plain_and_gzipped(tmp_path: Path, array: np.ndarray, cod
         assert got.dtype == array.dtype and got.dtype.isnative
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"\x89PNG\r\n", "not an IDX file"),
-    (bytes([0, 0, 8, 3, 0, 0]), "header is cut short"),
-    (bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2]), "announces (5,)"),
-    (b"\x1f\x8b\x08\x00garbage", "broken gzip"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n", "not an IDX file"),
+        (bytes([0, 0, 8, 3, 0, 0]), "header is cut short"),
+        (bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2]), "announces (5,)"),
+        (b"\x1f\x8b\x08\x00garbage", "broken gzip"),
+    ],
+)
 def test_read_idx_refuses_bad_files(tmp_path: Path, content: bytes, message: str) -> None:
     (tmp_path / "bad").write_bytes(content)
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -29,8 +29,16 @@ def test_compile_accepts_float32_and_float64(dtype: str) -> None:
 
 
 def test_float16_config_is_one_line_error(tmp_path: Path) -> None:
-    config = write(tmp_path / "half.yaml", {"name": "half", "dtype": "float16", "data": {"source": "xor"},
-                                            "model": [{"Dense": {"units": 2}}], "training": {"epochs": 1}})
+    config = write(
+        tmp_path / "half.yaml",
+        {
+            "name": "half",
+            "dtype": "float16",
+            "data": {"source": "xor"},
+            "model": [{"Dense": {"units": 2}}],
+            "training": {"epochs": 1},
+        },
+    )
     assert_one_line_error(sudoless(tmp_path, "nn", "train", str(config)), "half.yaml", "dtype float16")
 
 
@@ -43,8 +51,7 @@ def test_float32_sigmoid_keeps_both_tails() -> None:
     np.testing.assert_allclose(got, exact, rtol=1e-6, atol=0)
     assert got[np.searchsorted(x, -20)] == pytest.approx(2.0611536e-9, rel=1e-6)
     with np.errstate(all="raise", under="ignore"):  # exp(-x) overflowing far in the tail is expected
-        np.testing.assert_array_equal(nn.Sigmoid().forward(np.array([-1e4, -100, 100, 1e4], np.float32)),
-                                      [0, 0, 1, 1])
+        np.testing.assert_array_equal(nn.Sigmoid().forward(np.array([-1e4, -100, 100, 1e4], np.float32)), [0, 0, 1, 1])
     in_place = x.astype(np.float32)
     assert nn.layers.sigmoid(in_place, out=in_place) is in_place
     np.testing.assert_allclose(in_place, exact, rtol=1e-6)
@@ -84,19 +91,26 @@ def test_set_threads_changes_the_loaded_blas_and_refuses_nonsense() -> None:
 
 def thread_config(tmp_path: Path, **extra: object) -> Path:
     model = [{"Dense": {"units": 4, "activation": "tanh"}}, {"Dense": {"units": 2}}]
-    return write(tmp_path / "xor.yaml", {"name": "xor", "data": {"source": "xor"}, **extra, "model": model,
-                                         "training": {"epochs": 2, "batch_size": 4}})
+    return write(
+        tmp_path / "xor.yaml",
+        {"name": "xor", "data": {"source": "xor"}, **extra, "model": model, "training": {"epochs": 2, "batch_size": 4}},
+    )
 
 
-@pytest.mark.parametrize(("extra", "args", "expected"), [
-    ({}, (), 1),
-    ({"threads": 2}, (), 2),
-    ({"threads": 2}, ("--threads", "3"), 3),
-], ids=["default", "config", "option-wins"])
+@pytest.mark.parametrize(
+    ("extra", "args", "expected"),
+    [
+        ({}, (), 1),
+        ({"threads": 2}, (), 2),
+        ({"threads": 2}, ("--threads", "3"), 3),
+    ],
+    ids=["default", "config", "option-wins"],
+)
 def test_cli_threads_from_config_and_option(tmp_path: Path, extra: dict, args: tuple, expected: int) -> None:
     """What the loaded BLAS reports while training, from a real `sudoless nn train` (environment says 1)."""
-    result = sudoless(tmp_path, "nn", "train", str(thread_config(tmp_path, **extra)), "-o", str(tmp_path / "run"),
-                      "--json", *args)
+    result = sudoless(
+        tmp_path, "nn", "train", str(thread_config(tmp_path, **extra)), "-o", str(tmp_path / "run"), "--json", *args
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["threads"] == expected
 

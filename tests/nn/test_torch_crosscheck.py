@@ -53,8 +53,9 @@ def test_conv2d_matches_torch(name: str) -> None:
     xt = nchw(x)
     w = torch.tensor(layer.params["W"].transpose(3, 2, 0, 1), requires_grad=True)
     b = torch.tensor(layer.params["b"], requires_grad=True)
-    yt = F.conv2d(torch_pad(xt, layer), w, b, stride=layer.window.stride, dilation=layer.window.dilation,
-                  groups=layer.groups)
+    yt = F.conv2d(
+        torch_pad(xt, layer), w, b, stride=layer.window.stride, dilation=layer.window.dilation, groups=layer.groups
+    )
     yt.backward(torch.tensor(g.transpose(0, 3, 1, 2)))
     np.testing.assert_allclose(out, back(yt), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dx, back(xt.grad), rtol=1e-12, atol=1e-12)

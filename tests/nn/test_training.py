@@ -22,11 +22,27 @@ def test_xor_is_solved() -> None:
 
 def test_digits_mlp_reaches_97_percent() -> None:
     ds = data.digits(validation_fraction=0.16, test_fraction=0.2, seed=0)
-    model = nn.Sequential([nn.Dense(256, kernel_initializer="he_normal"), nn.ReLU(), nn.Dropout(0.2),
-                           nn.Dense(128, kernel_initializer="he_normal"), nn.ReLU(), nn.Dense(10)], seed=0)
+    model = nn.Sequential(
+        [
+            nn.Dense(256, kernel_initializer="he_normal"),
+            nn.ReLU(),
+            nn.Dropout(0.2),
+            nn.Dense(128, kernel_initializer="he_normal"),
+            nn.ReLU(),
+            nn.Dense(10),
+        ],
+        seed=0,
+    )
     model.compile(nn.AdamW(2e-3, weight_decay=1e-4), "softmax_cross_entropy", ["accuracy"])
-    model.fit(ds.x_train, ds.y_train, epochs=60, batch_size=32, validation_data=(ds.x_val, ds.y_val),
-              callbacks=[nn.EarlyStopping(patience=10)], verbose=0)
+    model.fit(
+        ds.x_train,
+        ds.y_train,
+        epochs=60,
+        batch_size=32,
+        validation_data=(ds.x_val, ds.y_val),
+        callbacks=[nn.EarlyStopping(patience=10)],
+        verbose=0,
+    )
     scores = model.evaluate(ds.x_test, ds.y_test)
     assert scores["accuracy"] >= 0.97, scores
 
@@ -107,8 +123,16 @@ def test_same_seed_gives_identical_weights_and_training() -> None:
 def test_save_and_load_round_trip(tmp_path) -> None:
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 10, (6, 7))
-    model = nn.Sequential([nn.Embedding(10, 4), nn.Bidirectional(nn.LSTM(5, return_sequences=True)),
-                           nn.LayerNorm(), nn.GRU(6), nn.Dense(3)], seed=3)
+    model = nn.Sequential(
+        [
+            nn.Embedding(10, 4),
+            nn.Bidirectional(nn.LSTM(5, return_sequences=True)),
+            nn.LayerNorm(),
+            nn.GRU(6),
+            nn.Dense(3),
+        ],
+        seed=3,
+    )
     model.compile(nn.AdamW(1e-3, clipnorm=1.0), "softmax_cross_entropy", ["accuracy"])
     y = rng.integers(0, 3, 6)
     model.fit(ids, y, epochs=2, batch_size=3, verbose=0)
@@ -139,18 +163,35 @@ def test_early_stopping_restores_best_weights_and_checkpoints(tmp_path) -> None:
     model.compile(nn.SGD(0.5, momentum=0.9, nesterov=True), "softmax_cross_entropy", ["accuracy"])
     stop = nn.EarlyStopping(monitor="val_loss", patience=2)
     save = nn.ModelCheckpoint(tmp_path / "best", monitor="val_accuracy", save_best_only=True)
-    history = model.fit(ds.x_train, ds.y_train, epochs=40, batch_size=16, validation_data=(ds.x_val, ds.y_val),
-                        callbacks=[stop, save], verbose=0)
+    history = model.fit(
+        ds.x_train,
+        ds.y_train,
+        epochs=40,
+        batch_size=16,
+        validation_data=(ds.x_val, ds.y_val),
+        callbacks=[stop, save],
+        verbose=0,
+    )
     assert stop.stopped_epoch is not None and len(history.epoch) < 40
     best = min(history["val_loss"])
     assert model.evaluate(ds.x_val, ds.y_val)["loss"] == pytest.approx(best, rel=1e-5)
     assert save.saved and (tmp_path / "best" / "weights.npz").exists()
 
 
-@pytest.mark.parametrize("optimizer", [
-    nn.SGD(0.1), nn.SGD(0.05, momentum=0.9), nn.SGD(0.05, momentum=0.9, nesterov=True), nn.RMSprop(0.01),
-    nn.Adam(0.05), nn.AdamW(0.05, weight_decay=0.01), nn.SGD(0.1, weight_decay=1e-3), nn.Adam(0.05, clipvalue=0.5),
-], ids=["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "sgd-l2", "adam-clipvalue"])
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        nn.SGD(0.1),
+        nn.SGD(0.05, momentum=0.9),
+        nn.SGD(0.05, momentum=0.9, nesterov=True),
+        nn.RMSprop(0.01),
+        nn.Adam(0.05),
+        nn.AdamW(0.05, weight_decay=0.01),
+        nn.SGD(0.1, weight_decay=1e-3),
+        nn.Adam(0.05, clipvalue=0.5),
+    ],
+    ids=["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "sgd-l2", "adam-clipvalue"],
+)
 def test_optimizers_fit_a_linear_regression(optimizer: nn.Optimizer) -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((256, 3))
@@ -199,7 +240,7 @@ def test_initialisers() -> None:
     lstm = model.layers[0]
     u = lstm.params["U"].astype(np.float64)
     for gate in range(4):
-        block = u[:, gate * 8:(gate + 1) * 8]
+        block = u[:, gate * 8 : (gate + 1) * 8]
         np.testing.assert_allclose(block.T @ block, np.eye(8), atol=1e-5)
     bias = lstm.params["b"]
     assert np.all(bias[16:24] == 1.0) and np.all(bias[:16] == 0) and np.all(bias[24:] == 0)

@@ -14,9 +14,7 @@ from sudoless.routing.model import Problem
 
 
 def mtsp(instances: Path, name: str, m: int) -> Problem:
-    return read_problem(
-        instances / f"{name}.tsp", dispatchers=m, metric="euclidean", objective="makespan", min_stops=1
-    )
+    return read_problem(instances / f"{name}.tsp", dispatchers=m, metric="euclidean", objective="makespan", min_stops=1)
 
 
 @pytest.mark.parametrize("solver", ["exact", "divide", "engine", "auto"])

@@ -63,9 +63,7 @@ def test_min_max_with_many_dispatchers_is_twice_the_farthest(solver: str) -> Non
 
 
 def test_min_max_on_fifty_cities_with_ten_salesmen(instances: Path) -> None:
-    problem = read_problem(
-        instances / "s50.tsp", dispatchers=10, metric="euclidean", objective="makespan", min_stops=1
-    )
+    problem = read_problem(instances / "s50.tsp", dispatchers=10, metric="euclidean", objective="makespan", min_stops=1)
     solution = solve(problem, solver="divide", time_limit=3.0)
     report = check(problem, solution.routes)
     assert report.feasible and report.makespan == pytest.approx(problem.farthest_bound())  # 104.80

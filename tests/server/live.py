@@ -96,9 +96,7 @@ class Client:
 
     def ajax(self, path: str, action: str, /, via: str = "GET", **params: Any) -> dict[str, Any]:
         response = (
-            self.get(path, ajax=action, **params)
-            if via == "GET"
-            else self.post(path, {"ajax": action, **params})
+            self.get(path, ajax=action, **params) if via == "GET" else self.post(path, {"ajax": action, **params})
         )
         assert response.status_code == 200, response.text
         return json.loads(response.text)
@@ -129,9 +127,13 @@ class Client:
         self, exec_id: int, timeout: float = 30.0, until: Callable[[dict[str, Any]], bool] | None = None
     ) -> dict[str, Any]:
         """Poll ``fetchexecflow`` until the execution is over (or ``until`` holds); return the last answer."""
-        return eventually(lambda: self.ajax("/executor", "fetchexecflow", execid=exec_id),
-                          until or (lambda body: Status(body["status"]) in TERMINAL_FLOW), timeout=timeout,
-                          interval=0.1, what=f"execution {exec_id} over")
+        return eventually(
+            lambda: self.ajax("/executor", "fetchexecflow", execid=exec_id),
+            until or (lambda body: Status(body["status"]) in TERMINAL_FLOW),
+            timeout=timeout,
+            interval=0.1,
+            what=f"execution {exec_id} over",
+        )
 
 
 @dataclass
@@ -163,9 +165,7 @@ class LiveServer:
     def as_admin(self) -> Client:
         return self.login(self.admin, self.password)
 
-    def add_user(
-        self, base: str, roles: tuple[str, ...] = ("user",), groups: tuple[str, ...] = ()
-    ) -> tuple[User, str]:
+    def add_user(self, base: str, roles: tuple[str, ...] = ("user",), groups: tuple[str, ...] = ()) -> tuple[User, str]:
         password = uuid.uuid4().hex
         user = self.accounts.add_user(unique(base), password, roles=roles, groups=groups)
         return user, password

@@ -43,16 +43,22 @@ def root(live: LiveServer) -> httpx.Client:
 def new_project(http: httpx.Client, files: dict[str, str] | None = None) -> str:
     name = unique("api")
     assert http.post("/projects", json={"name": name, "description": "api test"}).status_code == 201
-    upload = http.post(f"/projects/{name}/versions", files={"file": ("p.zip", make_zip(files or HELLO),
-                                                                      "application/zip")})
+    upload = http.post(
+        f"/projects/{name}/versions", files={"file": ("p.zip", make_zip(files or HELLO), "application/zip")}
+    )
     assert upload.status_code == 201, upload.text
     return name
 
 
 def wait(http: httpx.Client, exec_id: int, until: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
     over = ("SUCCEEDED", "FAILED", "KILLED", "EXECUTION_STOPPED")
-    return eventually(lambda: http.get(f"/executions/{exec_id}").json(), until or (lambda body: body["status"] in over),
-                      timeout=30, interval=0.1, what=f"execution {exec_id} over")
+    return eventually(
+        lambda: http.get(f"/executions/{exec_id}").json(),
+        until or (lambda body: body["status"] in over),
+        timeout=30,
+        interval=0.1,
+        what=f"execution {exec_id} over",
+    )
 
 
 def error(response: httpx.Response, status: int) -> str:
@@ -89,10 +95,16 @@ def test_projects_versions_and_flows(live: LiveServer, root: httpx.Client) -> No
     assert name in [p["name"] for p in root.get("/projects").json()]
     bad = root.post(f"/projects/{name}/versions", files={"file": ("p.zip", b"not a zip", "application/zip")})
     assert "zip" in error(bad, 400).lower()
-    two = root.post(f"/projects/{name}/versions", files={"file": ("p.zip", make_zip({**HELLO, **SLEEPY}),
-                                                                   "application/zip")})
-    assert two.json() == {"project": name, "project_id": info["id"], "version": 2, "flows": ["after", "end"],
-                          "warnings": []}
+    two = root.post(
+        f"/projects/{name}/versions", files={"file": ("p.zip", make_zip({**HELLO, **SLEEPY}), "application/zip")}
+    )
+    assert two.json() == {
+        "project": name,
+        "project_id": info["id"],
+        "version": 2,
+        "flows": ["after", "end"],
+        "warnings": [],
+    }
     versions = root.get(f"/projects/{name}/versions").json()
     assert [v["version"] for v in versions] == [2, 1] and versions[0]["flow_version"] == "1.0"
     archive = root.get(f"/projects/{name}/versions/1/archive")
@@ -100,38 +112,56 @@ def test_projects_versions_and_flows(live: LiveServer, root: httpx.Client) -> No
     assert sorted(zipfile.ZipFile(io.BytesIO(archive.content)).namelist()) == sorted(HELLO)
     error(root.get(f"/projects/{name}/versions/9/archive"), 404)
     assert root.get(f"/projects/{name}/flows").json() == [
-        {"id": "after", "locked": False, "lock_message": None}, {"id": "end", "locked": False, "lock_message": None}]
+        {"id": "after", "locked": False, "lock_message": None},
+        {"id": "end", "locked": False, "lock_message": None},
+    ]
     graph = root.get(f"/projects/{name}/flows/end").json()
     assert [(n["id"], n["type"], n["depends_on"]) for n in graph["nodes"]] == [
-        ("end", "noop", ["start"]), ("start", "command", [])]
+        ("end", "noop", ["start"]),
+        ("start", "command", []),
+    ]
     assert error(root.get(f"/projects/{name}/flows/nope"), 404) == f"Flow nope not found in project {name}"
     lock = root.put(f"/projects/{name}/flows/end/lock", json={"locked": True, "message": "audit"})
     assert lock.json() == {"id": "end", "locked": True, "lock_message": "audit"}
     assert error(root.post("/executions", json={"project": name, "flow": "end"}), 409) == (
-        f"Flow end for project {name} is locked.")
+        f"Flow end for project {name} is locked."
+    )
     root.put(f"/projects/{name}/flows/end/lock", json={"locked": False})
     assert root.get(f"/projects/{name}/proxy-users").json() == [live.admin]
     assert root.put(f"/projects/{name}/proxy-users/etl").json() == sorted([live.admin, "etl"])
     assert root.delete(f"/projects/{name}/proxy-users/etl").status_code == 204
     error(root.delete(f"/projects/{name}/proxy-users/etl"), 404)
     assert root.get(f"/projects/{name}/permissions").json() == [
-        {"name": live.admin, "group": False, "permissions": ["ADMIN"]}]
+        {"name": live.admin, "group": False, "permissions": ["ADMIN"]}
+    ]
     assert root.delete(f"/projects/{name}").status_code == 204
     assert error(root.get(f"/projects/{name}"), 404) == f"Project {name} doesn't exist."
 
 
 def test_executions(live: LiveServer, root: httpx.Client) -> None:
     name = new_project(root, {**HELLO, **FAILING})
-    submitted = root.post("/executions", json={
-        "project": name, "flow": "end", "runtime_properties": {"ROOT": {"greeting": "api"}},
-        "failure_action": "FINISH_ALL_POSSIBLE", "notify_failure_first": True})
+    submitted = root.post(
+        "/executions",
+        json={
+            "project": name,
+            "flow": "end",
+            "runtime_properties": {"ROOT": {"greeting": "api"}},
+            "failure_action": "FINISH_ALL_POSSIBLE",
+            "notify_failure_first": True,
+        },
+    )
     assert submitted.status_code == 201, submitted.text
     exec_id = submitted.json()["exec_id"]
     done = wait(root, exec_id)
     assert (done["status"], done["source"], done["options"]["failure_action"]) == (
-        "SUCCEEDED", "adhoc", "FINISH_ALL_POSSIBLE")
+        "SUCCEEDED",
+        "adhoc",
+        "FINISH_ALL_POSSIBLE",
+    )
     assert {j["id"]: (j["status"], j["depends_on"]) for j in done["jobs"]} == {
-        "start": ("SUCCEEDED", []), "end": ("SUCCEEDED", ["start"])}
+        "start": ("SUCCEEDED", []),
+        "end": ("SUCCEEDED", ["start"]),
+    }
     log = root.get(f"/executions/{exec_id}/jobs/start/logs").json()
     assert "hello api" in log["data"] and log["complete"] and log["size"] == log["length"]
     text = root.get(f"/executions/{exec_id}/jobs/start/logs", params={"format": "text", "offset": 3, "length": 5})
@@ -153,14 +183,23 @@ def test_executions(live: LiveServer, root: httpx.Client) -> None:
     error(root.post(f"/executions/{exec_id}/restart"), 409)  # it succeeded: nothing to restart
     page = root.get("/executions", params={"project": name, "status": ["FAILED"], "limit": 1}).json()
     assert page["total"] == 2 and [e["id"] for e in page["items"]] == [again["id"]]
-    page = root.get("/executions", params={"project": name, "flow": "end", "user": live.admin,
-                                           "submitted_after": done["submit_time"], "offset": 1}).json()
+    page = root.get(
+        "/executions",
+        params={
+            "project": name,
+            "flow": "end",
+            "user": live.admin,
+            "submitted_after": done["submit_time"],
+            "offset": 1,
+        },
+    ).json()
     assert page["total"] == 2 and [e["id"] for e in page["items"]] == [exec_id]
     assert "limit" in error(root.get("/executions", params={"limit": 0}), 400)
     assert "status" in error(root.get("/executions", params={"status": "DONE"}), 400)
     error(root.post("/executions", json={"project": name, "flow": "nope"}), 404)
-    assert "pipeline_level" in error(root.post("/executions", json={"project": name, "flow": "end",
-                                                                    "concurrent_option": "pipeline"}), 400)
+    assert "pipeline_level" in error(
+        root.post("/executions", json={"project": name, "flow": "end", "concurrent_option": "pipeline"}), 400
+    )
     assert "extra" in error(root.post("/executions", json={"project": name, "flow": "end", "colour": 1}), 400).lower()
 
 
@@ -183,13 +222,23 @@ def test_control_of_a_running_execution(live: LiveServer, root: httpx.Client) ->
 
 def test_schedules(live: LiveServer, root: httpx.Client) -> None:
     name = new_project(root)
-    created = root.post("/schedules", json={"project": name, "flow": "end", "cron": "0 30 4 ? * MON-FRI",
-                                            "timezone": "America/Los_Angeles",
-                                            "options": {"failure_action": "CANCEL_ALL", "disabled": ["start"]}})
+    created = root.post(
+        "/schedules",
+        json={
+            "project": name,
+            "flow": "end",
+            "cron": "0 30 4 ? * MON-FRI",
+            "timezone": "America/Los_Angeles",
+            "options": {"failure_action": "CANCEL_ALL", "disabled": ["start"]},
+        },
+    )
     assert created.status_code == 201, created.text
     schedule = created.json()
     assert (schedule["cron"], schedule["timezone"], schedule["enabled"]) == (
-        "0 30 4 ? * MON-FRI", "America/Los_Angeles", True)
+        "0 30 4 ? * MON-FRI",
+        "America/Los_Angeles",
+        True,
+    )
     assert len(schedule["upcoming"]) == 5 and schedule["upcoming"][0]["at"] == schedule["next_fire"]
     assert all("T04:30:00-0" in fire["local"] for fire in schedule["upcoming"])
     assert schedule["options"]["disabled"] == ["start"] and schedule["options"]["failure_action"] == "CANCEL_ALL"
@@ -197,31 +246,51 @@ def test_schedules(live: LiveServer, root: httpx.Client) -> None:
     assert (schedule["end_time"], schedule["back_execute_once"]) == (-1, True)
     daily = root.post("/schedules", json={"project": name, "flow": "end", "cron": "0 0 5 * * ?"}).json()
     assert daily["timezone"] == "UTC"  # the server's zone
-    ending = root.post("/schedules", json={"project": name, "flow": "end", "cron": "0 0 5 * * ?",
-                                           "end_time": daily["upcoming"][0]["at"] + 2 * 86_400_000,
-                                           "back_execute_once": False}).json()
+    ending = root.post(
+        "/schedules",
+        json={
+            "project": name,
+            "flow": "end",
+            "cron": "0 0 5 * * ?",
+            "end_time": daily["upcoming"][0]["at"] + 2 * 86_400_000,
+            "back_execute_once": False,
+        },
+    ).json()
     assert ending["back_execute_once"] is False and len(ending["upcoming"]) == 3  # none after the end
     again = root.post("/schedules", json={"project": name, "flow": "end", "cron": "0 0 5 * * ?"}).json()
     assert again["id"] == sid  # one schedule per flow, replaced in place
     error(root.post("/schedules", json={"project": name, "flow": "end", "cron": "nope"}), 400)
-    error(root.post("/schedules", json={"project": name, "flow": "end", "cron": "0 0 5 * * ?",
-                                        "timezone": "Mars/Olympus"}), 400)
+    error(
+        root.post(
+            "/schedules", json={"project": name, "flow": "end", "cron": "0 0 5 * * ?", "timezone": "Mars/Olympus"}
+        ),
+        400,
+    )
     paused = root.post(f"/schedules/{sid}/disable").json()
     assert (paused["enabled"], paused["upcoming"]) == (False, [])
     assert root.post(f"/schedules/{sid}/enable").json()["enabled"] is True
-    rules = [{"kind": "SUCCESS", "duration_ms": 5_400_000, "actions": ["EMAIL"]},
-             {"job": "start", "kind": "FINISH", "duration_ms": 600_000, "actions": ["EMAIL", "KILL"]}]
+    rules = [
+        {"kind": "SUCCESS", "duration_ms": 5_400_000, "actions": ["EMAIL"]},
+        {"job": "start", "kind": "FINISH", "duration_ms": 600_000, "actions": ["EMAIL", "KILL"]},
+    ]
     # a webhook to a host the admin has not listed (none is, by default) is refused, and nothing is stored
-    assert "list of webhook hosts" in error(root.put(f"/schedules/{sid}/sla", json={
-        "rules": rules, "webhook": "http://127.0.0.1:9/hook"}), 400)
+    assert "list of webhook hosts" in error(
+        root.put(f"/schedules/{sid}/sla", json={"rules": rules, "webhook": "http://127.0.0.1:9/hook"}), 400
+    )
     sla = root.put(f"/schedules/{sid}/sla", json={"rules": rules, "emails": ["ops@example.org"]}).json()["sla"]
     assert sla["emails"] == ["ops@example.org"] and [r["job"] for r in sla["rules"]] == ["", "start"]
-    assert "ghost" in error(root.put(f"/schedules/{sid}/sla", json={"rules": [
-        {"job": "ghost", "kind": "FINISH", "duration_ms": 1, "actions": ["KILL"]}]}), 400)
+    assert "ghost" in error(
+        root.put(
+            f"/schedules/{sid}/sla",
+            json={"rules": [{"job": "ghost", "kind": "FINISH", "duration_ms": 1, "actions": ["KILL"]}]},
+        ),
+        400,
+    )
     assert root.delete(f"/schedules/{sid}/sla").json()["sla"] is None
     assert sid in [s["id"] for s in root.get("/schedules", params={"project": name}).json()]
-    preview = root.get("/cron/upcoming", params={"expression": "0 0 12 L * ?", "timezone": "Asia/Tokyo",
-                                                 "count": 3}).json()
+    preview = root.get(
+        "/cron/upcoming", params={"expression": "0 0 12 L * ?", "timezone": "Asia/Tokyo", "count": 3}
+    ).json()
     assert [f["local"][8:10] for f in preview["upcoming"]][0] in ("28", "29", "30", "31")
     assert len(preview["upcoming"]) == 3
     assert root.delete(f"/schedules/{sid}").status_code == 204
@@ -241,11 +310,14 @@ def test_users(live: LiveServer, root: httpx.Client) -> None:
     assert "READ" in error(dora.get(f"/projects/{name}"), 403)
     assert name not in [p["name"] for p in dora.get("/projects").json()]
     assert root.put(f"/users/{user}/grants/{name}", json={"permissions": ["READ", "EXECUTE"]}).json() == {
-        "project": name, "permissions": ["READ", "EXECUTE"]}
+        "project": name,
+        "permissions": ["READ", "EXECUTE"],
+    }
     assert dora.get(f"/projects/{name}").status_code == 200
     assert root.get(f"/users/{user}/grants").json() == [{"project": name, "permissions": ["READ", "EXECUTE"]}]
-    assert "WRITE" in error(dora.post(f"/projects/{name}/versions", files={"file": ("p.zip", make_zip(HELLO),
-                                                                                      "application/zip")}), 403)
+    assert "WRITE" in error(
+        dora.post(f"/projects/{name}/versions", files={"file": ("p.zip", make_zip(HELLO), "application/zip")}), 403
+    )
     assert root.put(f"/users/{user}/password", json={"password": "second-pw"}).status_code == 204
     error(dora.get("/me"), 401)  # the password change ended her sessions
     dora = api(live, user, "second-pw")
@@ -264,21 +336,34 @@ def test_every_route_checks_its_permission(live: LiveServer, root: httpx.Client)
     stranger, password = live.add_user("stranger")
     bob = api(live, stranger.name, password)
     calls = [
-        ("GET", f"/projects/{name}", None), ("DELETE", f"/projects/{name}", None),
-        ("GET", f"/projects/{name}/versions", None), ("GET", f"/projects/{name}/versions/1/archive", None),
-        ("GET", f"/projects/{name}/flows", None), ("GET", f"/projects/{name}/flows/end", None),
+        ("GET", f"/projects/{name}", None),
+        ("DELETE", f"/projects/{name}", None),
+        ("GET", f"/projects/{name}/versions", None),
+        ("GET", f"/projects/{name}/versions/1/archive", None),
+        ("GET", f"/projects/{name}/flows", None),
+        ("GET", f"/projects/{name}/flows/end", None),
         ("PUT", f"/projects/{name}/flows/end/lock", {"locked": True}),
-        ("GET", f"/projects/{name}/permissions", None), ("GET", f"/projects/{name}/proxy-users", None),
-        ("PUT", f"/projects/{name}/proxy-users/x", None), ("DELETE", f"/projects/{name}/proxy-users/x", None),
-        ("POST", "/executions", {"project": name, "flow": "end"}), ("GET", f"/executions/{exec_id}", None),
-        ("GET", f"/executions/{exec_id}/logs", None), ("GET", f"/executions/{exec_id}/jobs/start/logs", None),
-        ("POST", f"/executions/{exec_id}/cancel", None), ("POST", f"/executions/{exec_id}/restart", None),
-        ("GET", "/executions", {"project": name}), ("GET", "/schedules", {"project": name}),
+        ("GET", f"/projects/{name}/permissions", None),
+        ("GET", f"/projects/{name}/proxy-users", None),
+        ("PUT", f"/projects/{name}/proxy-users/x", None),
+        ("DELETE", f"/projects/{name}/proxy-users/x", None),
+        ("POST", "/executions", {"project": name, "flow": "end"}),
+        ("GET", f"/executions/{exec_id}", None),
+        ("GET", f"/executions/{exec_id}/logs", None),
+        ("GET", f"/executions/{exec_id}/jobs/start/logs", None),
+        ("POST", f"/executions/{exec_id}/cancel", None),
+        ("POST", f"/executions/{exec_id}/restart", None),
+        ("GET", "/executions", {"project": name}),
+        ("GET", "/schedules", {"project": name}),
         ("POST", "/schedules", {"project": name, "flow": "end", "cron": "0 0 4 ? * *"}),
-        ("GET", f"/schedules/{sid}", None), ("DELETE", f"/schedules/{sid}", None),
-        ("POST", f"/schedules/{sid}/disable", None), ("POST", f"/schedules/{sid}/enable", None),
-        ("PUT", f"/schedules/{sid}/sla", {"rules": []}), ("DELETE", f"/schedules/{sid}/sla", None),
-        ("GET", "/users", None), ("POST", "/users", {"name": unique("u"), "password": "p"}),
+        ("GET", f"/schedules/{sid}", None),
+        ("DELETE", f"/schedules/{sid}", None),
+        ("POST", f"/schedules/{sid}/disable", None),
+        ("POST", f"/schedules/{sid}/enable", None),
+        ("PUT", f"/schedules/{sid}/sla", {"rules": []}),
+        ("DELETE", f"/schedules/{sid}/sla", None),
+        ("GET", "/users", None),
+        ("POST", "/users", {"name": unique("u"), "password": "p"}),
         ("PUT", f"/users/{stranger.name}/grants/{name}", {"permissions": ["READ"]}),
     ]
     for method, path, payload in calls:
@@ -298,18 +383,30 @@ def test_cookie_sessions_need_csrf(live: LiveServer) -> None:
     assert browser.get("/me").status_code == 200
     body = {"name": unique("c"), "description": "from a browser"}
     assert error(browser.post("/projects", json=body, headers={"Origin": "https://evil.example"}), 403) == (
-        "CSRF validation failed.")
+        "CSRF validation failed."
+    )
     token = csrf_token(load_secret(live.settings.home), sid)
-    assert browser.post("/projects", json=body, headers={"Origin": "https://evil.example",
-                                                         "X-CSRF-TOKEN": token}).status_code == 201
+    assert (
+        browser.post(
+            "/projects", json=body, headers={"Origin": "https://evil.example", "X-CSRF-TOKEN": token}
+        ).status_code
+        == 201
+    )
 
 
 def test_openapi_document_and_docs(live: LiveServer) -> None:
     bare = client(live)
     spec = bare.get("/openapi.json").json()
     assert spec["servers"] == [{"url": "/api/v1"}]
-    assert {"/login", "/projects", "/projects/{project}/versions", "/executions", "/executions/{exec_id}/logs",
-            "/schedules", "/users/{name}/grants/{project}"} <= set(spec["paths"])
+    assert {
+        "/login",
+        "/projects",
+        "/projects/{project}/versions",
+        "/executions",
+        "/executions/{exec_id}/logs",
+        "/schedules",
+        "/users/{name}/grants/{project}",
+    } <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
     assert "RUNNING" in schemas["Status"]["enum"] and "CANCEL_ALL" in schemas["FailureAction"]["enum"]
     assert set(spec["components"]["securitySchemes"]) == {"token", "cookie"}

@@ -18,9 +18,7 @@ import pytest
 from server.live import HELLO, LiveServer, make_zip, unique
 from support.eventually import eventually
 
-azkaban_remote = pytest.importorskip(
-    "azkaban.remote", reason="the 'azkaban' client (pip install azkaban==0.9.14)"
-)
+azkaban_remote = pytest.importorskip("azkaban.remote", reason="the 'azkaban' client (pip install azkaban==0.9.14)")
 
 
 @pytest.fixture
@@ -49,8 +47,12 @@ def test_python_api(live: LiveServer, home: Path, tmp_path: Path) -> None:
     # Running a subset of jobs: the client computes `disabled` from fetchflowjobs.
     exec_id = session.run_workflow(name, "end", jobs=["start"], properties={"greeting": "client"})["execid"]
     execution = azkaban_remote.Execution(session, exec_id)
-    eventually(lambda: execution.status["status"], lambda status: status in ("SUCCEEDED", "FAILED", "KILLED"),
-               timeout=30, interval=0.2)
+    eventually(
+        lambda: execution.status["status"],
+        lambda status: status in ("SUCCEEDED", "FAILED", "KILLED"),
+        timeout=30,
+        interval=0.2,
+    )
     status = session.get_execution_status(exec_id)
     assert status["status"] == "SUCCEEDED"
     assert {n["id"]: n["status"] for n in status["nodes"]} == {"start": "SUCCEEDED", "end": "SKIPPED"}
@@ -63,10 +65,7 @@ def test_python_api(live: LiveServer, home: Path, tmp_path: Path) -> None:
     assert session.get_running_workflows(name, "end") == {}
     assert name in [p["projectName"] for p in session.get_projects()["projects"]]
     # Schedules and SLA.
-    assert (
-        session.schedule_cron_workflow(name, "end", "0 0 4 ? * *", timezone="Europe/Paris")["status"]
-        == "success"
-    )
+    assert session.schedule_cron_workflow(name, "end", "0 0 4 ? * *", timezone="Europe/Paris")["status"] == "success"
     schedule = session.get_schedule(name, "end")
     assert schedule["cronExpression"] == "0 0 4 ? * *" and schedule["timezone"] == "Europe/Paris"
     session.set_sla(schedule["scheduleId"], ["ops@example.org"], [",SUCCESS,2:00,true,false"])
@@ -79,9 +78,7 @@ def test_python_api(live: LiveServer, home: Path, tmp_path: Path) -> None:
     assert name not in [p["projectName"] for p in session.get_projects()["projects"]]
 
 
-def test_the_client_logs_in_again_when_its_session_expired(
-    live: LiveServer, home: Path, tmp_path: Path
-) -> None:
+def test_the_client_logs_in_again_when_its_session_expired(live: LiveServer, home: Path, tmp_path: Path) -> None:
     session = azkaban_remote.Session(credentials_url(live))
     session.get_projects()
     first = session.id

@@ -12,11 +12,18 @@ def test_execute_flow_ignores_unknown_disabled_names(live: LiveServer, admin: Cl
     name = unique("d")
     admin.create_project(name)
     admin.upload(name, make_zip(HELLO))
-    body = admin.ajax("/executor", "executeFlow", project=name, flow="end",
-                      disabled='["start", "gone", {"id": "nosub", "children": ["x"]}, "end:deeper"]')
+    body = admin.ajax(
+        "/executor",
+        "executeFlow",
+        project=name,
+        flow="end",
+        disabled='["start", "gone", {"id": "nosub", "children": ["x"]}, "end:deeper"]',
+    )
     assert body["execid"] > 0, body
-    assert body["warn"] == ("disabled: ignored job 'gone' is not in flow end; 'nosub' is not an embedded flow of "
-                            "end; 'end' is not an embedded flow of end")
+    assert body["warn"] == (
+        "disabled: ignored job 'gone' is not in flow end; 'nosub' is not an embedded flow of "
+        "end; 'end' is not an embedded flow of end"
+    )
     done = admin.wait(body["execid"])
     assert {n["id"]: n["status"] for n in done["nodes"]} == {"start": "SKIPPED", "end": "SUCCEEDED"}
     clean = admin.ajax("/executor", "executeFlow", project=name, flow="end", disabled='["start"]')
@@ -30,8 +37,14 @@ def test_schedule_ignores_unknown_disabled_names(live: LiveServer, admin: Client
     name = unique("d")
     admin.create_project(name)
     admin.upload(name, make_zip(HELLO))
-    params = {"session.id": admin.sid, "ajax": "scheduleCronFlow", "projectName": name, "flow": "end",
-              "cronExpression": "0 0 3 ? * *", "disabled": '["start", "old_job"]'}
+    params = {
+        "session.id": admin.sid,
+        "ajax": "scheduleCronFlow",
+        "projectName": name,
+        "flow": "end",
+        "cronExpression": "0 0 3 ? * *",
+        "disabled": '["start", "old_job"]',
+    }
     answer = json.loads(admin.http.post("/schedule", params=params).text)
     assert answer["status"] == "success", answer
     assert answer["warn"] == "disabled: ignored job 'old_job' is not in flow end"

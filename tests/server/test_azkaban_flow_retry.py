@@ -12,16 +12,18 @@ def test_failed_execution_is_retried_and_linked(live: LiveServer, admin: Client)
     name = unique("r")
     admin.create_project(name)
     admin.upload(name, make_zip({"boom.job": "type=command\ncommand=false\n"}))
-    first = admin.execute(name, "boom", **{"flowOverride[flow.retry.statuses]": "FAILED",
-                                           "flowOverride[flow.max.retries]": "1"})
+    first = admin.execute(
+        name, "boom", **{"flowOverride[flow.retry.statuses]": "FAILED", "flowOverride[flow.max.retries]": "1"}
+    )
     assert admin.wait(first)["status"] == "FAILED"
 
     def child_of(exec_id: int) -> int:
         retries = json.loads(admin.ajax("/executor", "fetchexecflow", execid=exec_id)["retries"])
         return int(retries["childExecutionID"])
 
-    deadline_body = admin.wait(first, until=lambda body: json.loads(body.get("retries", "{}"))
-                               .get("childExecutionID", -1) > 0)
+    deadline_body = admin.wait(
+        first, until=lambda body: json.loads(body.get("retries", "{}")).get("childExecutionID", -1) > 0
+    )
     retries = json.loads(deadline_body["retries"])
     assert retries["allowedStatuses"] == "FAILED" and retries["userDefinedMax"] == 1
     assert (retries["userDefinedCount"], retries["rootExecutionID"], retries["parentExecutionID"]) == (0, first, -1)
@@ -29,7 +31,11 @@ def test_failed_execution_is_retried_and_linked(live: LiveServer, admin: Client)
     done = admin.wait(second)
     assert done["status"] == "FAILED"
     again = json.loads(done["retries"])
-    assert (again["userDefinedCount"], again["rootExecutionID"], again["parentExecutionID"],
-            again["childExecutionID"]) == (1, first, first, -1)
+    assert (
+        again["userDefinedCount"],
+        again["rootExecutionID"],
+        again["parentExecutionID"],
+        again["childExecutionID"],
+    ) == (1, first, first, -1)
     plain = admin.execute(name, "boom")
     assert "retries" not in admin.wait(plain)

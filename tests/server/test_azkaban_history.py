@@ -28,8 +28,16 @@ def test_history_search(live: LiveServer, admin: Client) -> None:
     quick = fetch(search="true", searchterm=marker.upper(), size="10")
     assert quick["total"] == 3 and [e["execId"] for e in quick["executions"]] == [third, failed, ok]
     assert quick["executions"][1] | {"submitTime": 0, "startTime": 0, "endTime": 0} == {
-        "execId": failed, "projectId": quick["executions"][1]["projectId"], "projectName": two, "flowId": "bad",
-        "status": "FAILED", "submitUser": admin.user, "submitTime": 0, "startTime": 0, "endTime": 0}
+        "execId": failed,
+        "projectId": quick["executions"][1]["projectId"],
+        "projectName": two,
+        "flowId": "bad",
+        "status": "FAILED",
+        "submitUser": admin.user,
+        "submitTime": 0,
+        "startTime": 0,
+        "endTime": 0,
+    }
     by_status = fetch(advfilter="true", projcontain=marker, status="70")  # Azkaban's number for FAILED
     assert [e["execId"] for e in by_status["executions"]] == [failed]
     assert fetch(advfilter="true", projcontain=marker, status="succeeded")["total"] == 2
@@ -41,8 +49,7 @@ def test_history_search(live: LiveServer, admin: Client) -> None:
     assert fetch(advfilter="true", projcontain=marker, begin="01/01/2020 09:30 am", end="-1")["total"] == 3
     assert fetch(search="true", searchterm=marker, days="1")["total"] == 3
     bad = fetch(advfilter="true", begin="yesterday")
-    assert bad == {"error": "begin='yesterday': expected MM/dd/yyyy hh:mm AM (the server's zone) or epoch "
-                            "milliseconds"}
+    assert bad == {"error": "begin='yesterday': expected MM/dd/yyyy hh:mm AM (the server's zone) or epoch milliseconds"}
     assert fetch(search="true", searchterm="100%_")["total"] == 0  # wildcards are literal
 
     outsider, password = live.add_user("outsider")

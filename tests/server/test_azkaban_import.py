@@ -25,25 +25,47 @@ def test_imported_permissions_are_enforced(live: LiveServer) -> None:
         azkaban.upload(project, make_zip(HELLO), alice.name, T0)
         azkaban.grant(project, alice.name, False, int(Permission.READ | Permission.EXECUTE))  # replaces ADMIN
         azkaban.grant(project, group, True, int(Permission.READ))
-        nodes = [{"id": "start", "type": "command", "status": "SUCCEEDED", "attempt": 0, "inNodes": [],
-                  "startTime": T0 + 1000, "endTime": T0 + 2000, "updateTime": T0 + 2000},
-                 {"id": "end", "type": "noop", "status": "SUCCEEDED", "attempt": 0, "inNodes": ["start"],
-                  "startTime": T0 + 2000, "endTime": T0 + 2100, "updateTime": T0 + 2100}]
-        old_run = azkaban.execution(project, 1, "end", 50, alice.name, T0, nodes,
-                                    {("start", 0): b"hello world\n" * 20})
+        nodes = [
+            {
+                "id": "start",
+                "type": "command",
+                "status": "SUCCEEDED",
+                "attempt": 0,
+                "inNodes": [],
+                "startTime": T0 + 1000,
+                "endTime": T0 + 2000,
+                "updateTime": T0 + 2000,
+            },
+            {
+                "id": "end",
+                "type": "noop",
+                "status": "SUCCEEDED",
+                "attempt": 0,
+                "inNodes": ["start"],
+                "startTime": T0 + 2000,
+                "endTime": T0 + 2100,
+                "updateTime": T0 + 2100,
+            },
+        ]
+        old_run = azkaban.execution(project, 1, "end", 50, alice.name, T0, nodes, {("start", 0): b"hello world\n" * 20})
         report = import_azkaban(live.store, live.settings, ImportOptions(source_url=azkaban.url))
         origin = origin_of(azkaban.url)
     assert report.counts["projects"] == 1 and report.counts["permissions"] == 2
 
-    as_alice, as_bob, as_carol = (live.login(alice.name, alice_pw), live.login(bob.name, bob_pw),
-                                  live.login(carol.name, carol_pw))
+    as_alice, as_bob, as_carol = (
+        live.login(alice.name, alice_pw),
+        live.login(bob.name, bob_pw),
+        live.login(carol.name, carol_pw),
+    )
     assert as_alice.ajax("/manager", "fetchprojectflows", project=name)["flows"] == [{"flowId": "end"}]
     assert as_carol.ajax("/manager", "fetchprojectflows", project=name)["flows"] == [{"flowId": "end"}]
     assert as_bob.ajax("/manager", "fetchprojectflows", project=name)["error"] == "Permission denied. Need READ access."
     refused = as_carol.ajax("/executor", "executeFlow", project=name, flow="end")  # READ only: no EXECUTE
     assert "execid" not in refused and "error" in refused
-    assert as_alice.ajax("/manager", "changeDescription", project=name, description="x")["error"] \
+    assert (
+        as_alice.ajax("/manager", "changeDescription", project=name, description="x")["error"]
         == "Permission denied. Need WRITE access."
+    )
     exec_id = as_alice.execute(name, "end")
     native = as_alice.wait(exec_id)
     assert native["status"] == "SUCCEEDED"
@@ -53,9 +75,15 @@ def test_imported_permissions_are_enforced(live: LiveServer) -> None:
     flow = as_alice.ajax("/executor", "fetchexecflow", execid=imported_id)
     assert set(flow) == set(native) and set(flow["nodes"][0]) == set(native["nodes"][0])
     assert (flow["status"], flow["submitUser"], flow["startTime"], flow["endTime"]) == (
-        "SUCCEEDED", alice.name, T0 + 1000, T0 + 60_000)
+        "SUCCEEDED",
+        alice.name,
+        T0 + 1000,
+        T0 + 60_000,
+    )
     assert sorted((n["id"], n["status"], n["startTime"]) for n in flow["nodes"]) == [
-        ("end", "SUCCEEDED", T0 + 2000), ("start", "SUCCEEDED", T0 + 1000)]
+        ("end", "SUCCEEDED", T0 + 2000),
+        ("start", "SUCCEEDED", T0 + 1000),
+    ]
     log = as_alice.ajax("/executor", "fetchExecJobLogs", execid=imported_id, jobId="start", offset=0, length=50_000)
     assert log["data"] == "hello world\n" * 20
     assert as_bob.ajax("/executor", "fetchexecflow", execid=imported_id)["error"].startswith(f"User '{bob.name}'")

@@ -7,13 +7,15 @@ from server.live import Client, LiveServer, make_zip, unique
 
 FLOW2 = {
     "p.project": "azkaban-flow-version: 2.0\n",
-    "f.flow": ("nodes:\n"
-               "  - name: a\n    type: command\n    config:\n"
-               "      command: bash stats.sh\n"
-               "  - name: sub\n    type: flow\n    dependsOn: [a]\n    condition: one_success\n"
-               "    nodes:\n      - name: inner\n        type: noop\n"),
-    "stats.sh": "printf '[{\"rows\": 42}, {\"stage\": \"load\"}]' > \"$(grep '^azkaban.job.attachment.file=' "
-                "\"$JOB_PROP_FILE\" | cut -d= -f2-)\"\n",
+    "f.flow": (
+        "nodes:\n"
+        "  - name: a\n    type: command\n    config:\n"
+        "      command: bash stats.sh\n"
+        "  - name: sub\n    type: flow\n    dependsOn: [a]\n    condition: one_success\n"
+        "    nodes:\n      - name: inner\n        type: noop\n"
+    ),
+    "stats.sh": 'printf \'[{"rows": 42}, {"stage": "load"}]\' > "$(grep \'^azkaban.job.attachment.file=\' '
+    '"$JOB_PROP_FILE" | cut -d= -f2-)"\n',
 }
 
 

@@ -13,8 +13,14 @@ from sudoless.store import Store
 
 
 def schedule(admin: Client, name: str, **params: str) -> dict:
-    query = {"session.id": admin.sid, "ajax": "scheduleCronFlow", "projectName": name, "flow": "end",
-             "cronExpression": "0 0 6 ? * *", **params}
+    query = {
+        "session.id": admin.sid,
+        "ajax": "scheduleCronFlow",
+        "projectName": name,
+        "flow": "end",
+        "cronExpression": "0 0 6 ? * *",
+        **params,
+    }
     return json.loads(admin.http.post("/schedule", params=query).text)
 
 

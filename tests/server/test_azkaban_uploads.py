@@ -38,11 +38,13 @@ def test_a_project_without_flows_is_stored_with_a_warning(live: LiveServer, admi
 def test_no_error_shows_a_temporary_path(live: LiveServer, admin: Client) -> None:
     name = unique("p")
     admin.create_project(name)
-    bad = [make_zip({"a.job": "type=noop\ndependencies=gone\n"}),
-           make_zip({"x/p.project": "azkaban-flow-version: 3.0\n"}),
-           make_zip({"p.project": "azkaban-flow-version: 2.0\n", "f.flow": "nodes:\n  - name: a\n    tpye: x\n"}),
-           make_zip({"../escape.job": "type=noop\n"}),
-           b"PK\x03\x04 broken"]
+    bad = [
+        make_zip({"a.job": "type=noop\ndependencies=gone\n"}),
+        make_zip({"x/p.project": "azkaban-flow-version: 3.0\n"}),
+        make_zip({"p.project": "azkaban-flow-version: 2.0\n", "f.flow": "nodes:\n  - name: a\n    tpye: x\n"}),
+        make_zip({"../escape.job": "type=noop\n"}),
+        b"PK\x03\x04 broken",
+    ]
     temp = tempfile.gettempdir()
     for content in bad:
         response = admin.upload(name, content, filename="my project.zip")
@@ -55,8 +57,9 @@ def test_the_json_api_upload_lists_the_warnings(live: LiveServer) -> None:
     root = api(live, live.admin, live.password)
     name = unique("p")
     assert root.post("/projects", json={"name": name, "description": "no flows"}).status_code == 201
-    empty = root.post(f"/projects/{name}/versions",
-                      files={"file": ("p.zip", make_zip({"README": "x\n"}), "application/zip")})
+    empty = root.post(
+        f"/projects/{name}/versions", files={"file": ("p.zip", make_zip({"README": "x\n"}), "application/zip")}
+    )
     assert empty.status_code == 201, empty.text
     body = empty.json()
     assert (body["version"], body["flows"]) == (1, []) and "no flows found" in body["warnings"][0]

@@ -63,8 +63,9 @@ def running_flow(live: LiveServer, admin: Client) -> Iterator[tuple[str, int]]:
     project = unique("backup")
     admin.create_project(project)
     assert admin.upload(project, make_zip(PROJECT)).status_code == 200
-    scheduled = admin.ajax("/schedule", "scheduleCronFlow", via="POST", projectName=project, flow="nap",
-                           cronExpression="0 0 0 1 1 ? 2099")
+    scheduled = admin.ajax(
+        "/schedule", "scheduleCronFlow", via="POST", projectName=project, flow="nap", cronExpression="0 0 0 1 1 ? 2099"
+    )
     assert scheduled["status"] == "success", scheduled
     exec_id = admin.execute(project, "nap")
     admin.wait(exec_id, until=lambda body: {n["id"]: n["status"] for n in body["nodes"]}.get("nap") == "RUNNING")
@@ -73,7 +74,8 @@ def running_flow(live: LiveServer, admin: Client) -> Iterator[tuple[str, int]]:
 
 
 def test_a_backup_during_a_running_flow_restores_into_a_fresh_home(
-        live: LiveServer, admin: Client, running_flow: tuple[str, int], tmp_path: Path) -> None:
+    live: LiveServer, admin: Client, running_flow: tuple[str, int], tmp_path: Path
+) -> None:
     project, exec_id = running_flow
     user, _ = live.add_user("kept")
     folder = tmp_path / "backup"
@@ -107,8 +109,9 @@ def test_a_backup_during_a_running_flow_restores_into_a_fresh_home(
             drop_database(admin_engine, name, db_kind)
 
 
-def _check_meaning(live: LiveServer, restored: Store, settings: Settings, project: str, exec_id: int, user: str,
-                   scratch: Path) -> None:
+def _check_meaning(
+    live: LiveServer, restored: Store, settings: Settings, project: str, exec_id: int, user: str, scratch: Path
+) -> None:
     """What a user looks for after a restore: the project's zip, the execution and its log, the files its
     jobs wrote, the schedule and the accounts."""
     scratch.mkdir()
@@ -126,8 +129,9 @@ def _check_meaning(live: LiveServer, restored: Store, settings: Settings, projec
 
     with restored.read() as conn:
         names = set(conn.execute(sa.select(t.users.c.username)).scalars())
-        flows = set(conn.execute(sa.select(t.schedules.c.flow_id).where(t.schedules.c.project_id == project_id))
-                    .scalars())
+        flows = set(
+            conn.execute(sa.select(t.schedules.c.flow_id).where(t.schedules.c.project_id == project_id)).scalars()
+        )
     assert {user, live.admin} <= names
     assert flows == {"nap"}
 

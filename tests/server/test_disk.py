@@ -33,9 +33,11 @@ def test_ajax_upload_refuses_a_zip_bomb(live: LiveServer, admin: Client) -> None
     response = admin.upload(name, bomb(live))
     assert response.status_code == 500
     body = json.loads(response.text)
-    assert body["error"] == (f"Installation Failed.<br>project.zip: unpacks to more than "
-                             f"{live.settings.project_max_bytes} bytes, {QUOTA_MESSAGE} / project_max_files "
-                             "(SUDOLESS_PROJECT_MAX_MB, SUDOLESS_PROJECT_MAX_FILES)")
+    assert body["error"] == (
+        f"Installation Failed.<br>project.zip: unpacks to more than "
+        f"{live.settings.project_max_bytes} bytes, {QUOTA_MESSAGE} / project_max_files "
+        "(SUDOLESS_PROJECT_MAX_MB, SUDOLESS_PROJECT_MAX_FILES)"
+    )
     _nothing_stored(live, admin, name)
 
 

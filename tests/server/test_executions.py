@@ -95,9 +95,7 @@ def test_execution_updates(live: LiveServer, admin: Client) -> None:
     assert everything["id"] == "end" and everything["status"] == "SUCCEEDED"
     assert {n["id"] for n in everything["nodes"]} == {"start", "end"}
     assert set(everything["nodes"][0]) == {"id", "status", "startTime", "endTime", "updateTime", "attempt"}
-    nothing = admin.ajax(
-        "/executor", "fetchexecflowupdate", execid=exec_id, lastUpdateTime=final["updateTime"]
-    )
+    nothing = admin.ajax("/executor", "fetchexecflowupdate", execid=exec_id, lastUpdateTime=final["updateTime"])
     assert nothing == {
         "status": "SUCCEEDED",
         "startTime": final["startTime"],
@@ -110,9 +108,7 @@ def test_logs_by_byte_offset(live: LiveServer, admin: Client) -> None:
     name = project(admin, {"talk.job": "type=command\ncommand=echo 'déjà <vu> & \"ça\"'\n"})
     exec_id = admin.execute(name, "talk")
     admin.wait(exec_id)
-    whole = admin.ajax(
-        "/executor", "fetchExecJobLogs", execid=exec_id, jobId="talk", offset=0, length=100_000
-    )
+    whole = admin.ajax("/executor", "fetchExecJobLogs", execid=exec_id, jobId="talk", offset=0, length=100_000)
     text = html.unescape(whole["data"])
     assert 'déjà <vu> & "ça"' in text
     assert "&lt;vu&gt; &amp; &quot;&ccedil;a&quot;" in whole["data"]  # escaped like commons-lang escapeHtml
@@ -120,9 +116,7 @@ def test_logs_by_byte_offset(live: LiveServer, admin: Client) -> None:
     # Page with a small length: pieces end on character boundaries and lengths count raw bytes.
     offset, pieces = 0, []
     while True:
-        page = admin.ajax(
-            "/executor", "fetchExecJobLogs", execid=exec_id, jobId="talk", offset=offset, length=7
-        )
+        page = admin.ajax("/executor", "fetchExecJobLogs", execid=exec_id, jobId="talk", offset=offset, length=7)
         if page["length"] == 0:
             break
         assert page["offset"] == offset and 0 < page["length"] <= 7
@@ -140,9 +134,7 @@ def test_logs_by_byte_offset(live: LiveServer, admin: Client) -> None:
 
 
 def test_unknown_execution(live: LiveServer, admin: Client) -> None:
-    assert admin.ajax("/executor", "fetchexecflow", execid=987654321) == {
-        "error": "Cannot find execution '987654321'"
-    }
+    assert admin.ajax("/executor", "fetchexecflow", execid=987654321) == {"error": "Cannot find execution '987654321'"}
 
 
 def test_run_options_flow_override_and_disabled(live: LiveServer, admin: Client) -> None:
@@ -215,10 +207,7 @@ def test_control_of_a_running_execution(live: LiveServer, admin: Client) -> None
 
 def test_executions_of_a_flow(live: LiveServer, admin: Client) -> None:
     name = project(admin, HELLO)
-    assert (
-        admin.ajax("/manager", "fetchLastSuccessfulFlowExecution", project=name, flow="end")["success"]
-        == "false"
-    )
+    assert admin.ajax("/manager", "fetchLastSuccessfulFlowExecution", project=name, flow="end")["success"] == "false"
     ids = [admin.execute(name, "end", concurrentOption="ignore") for _ in range(3)]
     for exec_id in ids:
         admin.wait(exec_id)
@@ -252,9 +241,7 @@ def test_embedded_flow_and_retries(live: LiveServer, admin: Client) -> None:
     )
     inner_nodes = {n["id"]: n for n in outer["nodes"]}
     assert inner_nodes["i1"]["nestedId"] == "outer:i1" and inner_nodes["inner"]["in"] == ["i1"]
-    log = admin.ajax(
-        "/executor", "fetchExecJobLogs", execid=body["execid"], jobId="outer:i1", offset=0, length=10_000
-    )
+    log = admin.ajax("/executor", "fetchExecJobLogs", execid=body["execid"], jobId="outer:i1", offset=0, length=10_000)
     assert "inside" in log["data"]
     flaky = admin.wait(admin.execute(name, "flaky"))
     node = flaky["nodes"][0]

@@ -42,12 +42,22 @@ from sudoless.server.app import SERVLETS
 from sudoless.server.dispatch import Route, Servlet
 
 TRACE_MARKERS = ("Traceback", 'File "')
-JETTY_500 = re.compile(r'<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html;charset=ISO-8859-1"/>\n'
-                       r"<title>Error 500 .*</title>\n</head>\n<body><h2>HTTP ERROR 500</h2>\n", re.DOTALL)
+JETTY_500 = re.compile(
+    r'<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html;charset=ISO-8859-1"/>\n'
+    r"<title>Error 500 .*</title>\n</head>\n<body><h2>HTTP ERROR 500</h2>\n",
+    re.DOTALL,
+)
 CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 UPLOAD_500 = ("Installation Failed.", "Validator Directory Flow reports errors:")
-FUZZ_SETTINGS = settings(max_examples=5, deadline=None, database=None, derandomize=True, print_blob=True,
-                         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+FUZZ_SETTINGS = settings(
+    max_examples=5,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    print_blob=True,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 #: Random examples per operation or route. SQLite gets the most; on MariaDB and PostgreSQL, where the bugs to
 #: find are values the database refuses, the deterministic worst values (EVERYWHERE) matter more.
 EXAMPLES = {"sqlite": 6, "mariadb": 2, "postgresql": 2}
@@ -75,13 +85,22 @@ def world(live: LiveServer) -> Iterator[World]:
     assert admin.upload(name, make_zip({**HELLO, "nap.job": "type=command\ncommand=sleep 1\n"})).status_code == 200
     exec_id = admin.execute(name, "end")
     admin.wait(exec_id)
-    schedule_id = admin.ajax("/schedule", "scheduleCronFlow", projectName=name, flow="end",
-                             cronExpression="0 0 3 ? * *")["scheduleId"]
+    schedule_id = admin.ajax(
+        "/schedule", "scheduleCronFlow", projectName=name, flow="end", cronExpression="0 0 3 ? * *"
+    )["scheduleId"]
     token = httpx.post(f"{live.url}/api/v1/login", json={"username": live.admin, "password": live.password}).json()
     victim, _ = live.add_user("victim")
     kind = live.store.dialect if live.store.dialect in EXAMPLES else "mariadb"
-    yield World(name, admin.ajax("/manager", "getProjectId", project=name)["projectId"], exec_id, schedule_id,
-                token["token"], admin.sid, victim.name, EXAMPLES[kind])
+    yield World(
+        name,
+        admin.ajax("/manager", "getProjectId", project=name)["projectId"],
+        exec_id,
+        schedule_id,
+        token["token"],
+        admin.sid,
+        victim.name,
+        EXAMPLES[kind],
+    )
     # Fuzzed schedules could fire every second for the rest of the run: remove every schedule they made.
     for schedule in live.server.scheduler.list():
         if schedule.project_name.startswith("fuzz") or schedule.submit_user == live.admin:
@@ -103,8 +122,10 @@ def assert_sound(method: str, path: str, status: int, body: str, ajax: bool = Fa
 
 # -- the JSON API -----------------------------------------------------------------------------------------------
 
-def fuzz_operation(strategy: st.SearchStrategy[Any], base: str, auth: dict[str, str], project: str | None,
-                   examples: int, conform: bool) -> int:
+
+def fuzz_operation(
+    strategy: st.SearchStrategy[Any], base: str, auth: dict[str, str], project: str | None, examples: int, conform: bool
+) -> int:
     """Run one operation's generated cases; ``project`` replaces a body's project name when aiming; with
     ``conform``, answers must match the document too (valid requests: an invalid one may not even reach the
     API, such as a path with a newline, which the server's router does not match under ``/api/v1``)."""
@@ -118,8 +139,9 @@ def fuzz_operation(strategy: st.SearchStrategy[Any], base: str, auth: dict[str, 
             case.body["project"] = project
         response = case.call(base_url=base, headers=auth)
         count += 1
-        assert_sound(case.method, case.formatted_path, response.status_code,
-                     response.content.decode("utf-8", "replace"))
+        assert_sound(
+            case.method, case.formatted_path, response.status_code, response.content.decode("utf-8", "replace")
+        )
         if conform:  # the document is exact: a documented status, content type and body schema
             case.validate_response(response, checks=CONFORMANCE)
 
@@ -131,8 +153,15 @@ def test_json_api_fuzz(live: LiveServer, world: World) -> None:
     base = f"{live.url}/api/v1"
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
     auth = {"Authorization": f"Bearer {world.token}"}
-    real = {"project": world.project, "flow": "end", "exec_id": world.exec_id, "schedule_id": world.schedule_id,
-            "name": world.victim, "job": "start", "version": 1}
+    real = {
+        "project": world.project,
+        "flow": "end",
+        "exec_id": world.exec_id,
+        "schedule_id": world.schedule_id,
+        "name": world.victim,
+        "job": "start",
+        "version": 1,
+    }
     operations = [result.ok() for result in schema.get_all_operations()]
     # Deletions last, so that they do not remove the real objects the other operations aim at.
     operations.sort(key=lambda op: op.method.upper() == "DELETE")
@@ -150,34 +179,96 @@ def test_json_api_fuzz(live: LiveServer, world: World) -> None:
             negatable = (not aimed and bool(wanted)) or bool(list(operation.query)) or bool(list(operation.body))
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if negatable else (GenerationMode.POSITIVE,):
                 strategy = operation.as_strategy(generation_mode=mode, headers=auth, path_parameters=fixed)
-                count += fuzz_operation(strategy, base, auth, world.project if aimed else None, world.examples,
-                                        conform=mode == GenerationMode.POSITIVE)
+                count += fuzz_operation(
+                    strategy,
+                    base,
+                    auth,
+                    world.project if aimed else None,
+                    world.examples,
+                    conform=mode == GenerationMode.POSITIVE,
+                )
     assert count > 100
 
 
 # -- the AJAX API -----------------------------------------------------------------------------------------------
 
 #: Numbers where parsers and databases break: sign, width (Java int, SQL BIGINT), notation, other scripts.
-NUMBERS = st.one_of(st.sampled_from(
-    ["-1", "0", "2147483648", "-2147483649", "9223372036854775808", str(2**70), "-" + str(2**70),
-     "99999999999999999999999", "", " ", "1e3", "0x10", "1_000", "١٢", "+7", "-0", "NaN", "12abc", "1.5"]),
-    st.integers(-(2**70), 2**70).map(str))
+NUMBERS = st.one_of(
+    st.sampled_from(
+        [
+            "-1",
+            "0",
+            "2147483648",
+            "-2147483649",
+            "9223372036854775808",
+            str(2**70),
+            "-" + str(2**70),
+            "99999999999999999999999",
+            "",
+            " ",
+            "1e3",
+            "0x10",
+            "1_000",
+            "١٢",
+            "+7",
+            "-0",
+            "NaN",
+            "12abc",
+            "1.5",
+        ]
+    ),
+    st.integers(-(2**70), 2**70).map(str),
+)
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40).filter(
-    lambda s: not any(marker in s for marker in TRACE_MARKERS))
+    lambda s: not any(marker in s for marker in TRACE_MARKERS)
+)
 #: Past the columns' widths: VARCHAR(255), and MySQL's TEXT (64 KB; "𝄞" is 4 bytes in UTF-8).
 HUGE = st.sampled_from(["x" * 300, "é" * 5000, "𝄞" * 17_000])
-JSONISH = st.sampled_from(['["start"', '{"id": 1}', "[1, 2]", '[{"id": "end", "children": 5}]', "null", "[[[]]]",
-                           '["nosuch"]', '[{"children": []}]', "[\"start\", {\"id\": \"end\"}]"])
-CRONS = st.sampled_from(["* * * * *", "0 0 3 ? * *", "61 0 0 * * ?", "0 0 0 31 2 ?", "0 0 0 L-40 * ?",
-                         "0 0 0 ? * 9#9", "a b c d e f", "0/0 * * * * ?", "0 0 0 ? * MON-SUN/0",
-                         "0 0 0 1 1 ? 1969", "0 0 0 ? * * " + ",".join(str(y) for y in range(2030, 2110))])
+JSONISH = st.sampled_from(
+    [
+        '["start"',
+        '{"id": 1}',
+        "[1, 2]",
+        '[{"id": "end", "children": 5}]',
+        "null",
+        "[[[]]]",
+        '["nosuch"]',
+        '[{"children": []}]',
+        '["start", {"id": "end"}]',
+    ]
+)
+CRONS = st.sampled_from(
+    [
+        "* * * * *",
+        "0 0 3 ? * *",
+        "61 0 0 * * ?",
+        "0 0 0 31 2 ?",
+        "0 0 0 L-40 * ?",
+        "0 0 0 ? * 9#9",
+        "a b c d e f",
+        "0/0 * * * * ?",
+        "0 0 0 ? * MON-SUN/0",
+        "0 0 0 1 1 ? 1969",
+        "0 0 0 ? * * " + ",".join(str(y) for y in range(2030, 2110)),
+    ]
+)
 PERIODS = st.sampled_from(["1d", "0d", "-1h", "7m", "30x", "", "null", "1M", "12y", "999999999999s", "d"])
-TIMES = st.sampled_from(["10,00,am,UTC", "99,99,pm,UTC", "1,2", ",,,", "13,30,pm,Mars/Base", "-5,-5,am,UTC",
-                         "10,00,am,America/New_York"])
+TIMES = st.sampled_from(
+    ["10,00,am,UTC", "99,99,pm,UTC", "1,2", ",,,", "13,30,pm,Mars/Base", "-5,-5,am,UTC", "10,00,am,America/New_York"]
+)
 DATES = st.sampled_from(["12/31/2030", "02/30/2030", "13/45/2030", "", "1/1/1", "01/01/99999", "x/y/z"])
-SLA = st.sampled_from([",SUCCESS,1:30,true,false", "start,FINISH,0:10,true,true", "a,b", ",SUCCESS,99:99,x,y",
-                       "ghost,FINISH,1:00,true,false", ",FINISH,-1:00,true,true", ",,,,",
-                       ",FINISH,99999:00,true,false"])
+SLA = st.sampled_from(
+    [
+        ",SUCCESS,1:30,true,false",
+        "start,FINISH,0:10,true,true",
+        "a,b",
+        ",SUCCESS,99:99,x,y",
+        "ghost,FINISH,1:00,true,false",
+        ",FINISH,-1:00,true,true",
+        ",,,,",
+        ",FINISH,99999:00,true,false",
+    ]
+)
 BOOLS = st.sampled_from(["true", "false", "TRUE", "yes", "", "1"])
 
 
@@ -187,31 +278,81 @@ def values(world: World) -> dict[str, st.SearchStrategy[Any]]:
     anything = st.one_of(TEXT, NUMBERS, HUGE, st.just("nul\x00byte"))
     names = st.one_of(st.sampled_from([world.project, "end", "start", "nap", "nosuch"]), anything)
     return {
-        "project": names, "projectName": names, "flow": names, "flowId": names, "flowName": names,
-        "jobName": names, "jobId": names, "jobid": names, "node": names, "name": names, "group": BOOLS,
-        "execid": st.one_of(ids, NUMBERS), "scheduleId": st.one_of(ids, NUMBERS),
-        "projectId": st.one_of(ids, NUMBERS), "version": NUMBERS,
-        "offset": NUMBERS, "length": NUMBERS, "start": NUMBERS,
-        "size": NUMBERS, "skip": NUMBERS, "attempt": NUMBERS,
-        "lastUpdateTime": NUMBERS, "pipelineLevel": NUMBERS,
-        "cronExpression": st.one_of(CRONS, anything), "timezone": st.one_of(st.sampled_from(["UTC", "Nope/X"]), TEXT),
-        "disabled": st.one_of(JSONISH, anything), "concurrentOption": st.sampled_from(["skip", "ignore", "pipeline",
-                                                                                       "x", ""]),
+        "project": names,
+        "projectName": names,
+        "flow": names,
+        "flowId": names,
+        "flowName": names,
+        "jobName": names,
+        "jobId": names,
+        "jobid": names,
+        "node": names,
+        "name": names,
+        "group": BOOLS,
+        "execid": st.one_of(ids, NUMBERS),
+        "scheduleId": st.one_of(ids, NUMBERS),
+        "projectId": st.one_of(ids, NUMBERS),
+        "version": NUMBERS,
+        "offset": NUMBERS,
+        "length": NUMBERS,
+        "start": NUMBERS,
+        "size": NUMBERS,
+        "skip": NUMBERS,
+        "attempt": NUMBERS,
+        "lastUpdateTime": NUMBERS,
+        "pipelineLevel": NUMBERS,
+        "cronExpression": st.one_of(CRONS, anything),
+        "timezone": st.one_of(st.sampled_from(["UTC", "Nope/X"]), TEXT),
+        "disabled": st.one_of(JSONISH, anything),
+        "concurrentOption": st.sampled_from(["skip", "ignore", "pipeline", "x", ""]),
         "failureAction": st.sampled_from(["finishCurrent", "cancelImmediately", "finishPossible", "x"]),
-        "scheduleTime": TIMES, "scheduleDate": DATES, "period": PERIODS, "is_recurring": st.sampled_from(["on", ""]),
-        "description": st.one_of(TEXT, HUGE), "isLocked": BOOLS, "flowLockErrorMessage": st.one_of(TEXT, HUGE),
-        "slaEmails": st.one_of(TEXT, HUGE), "user": names, "all": TEXT, "searchterm": TEXT,
+        "scheduleTime": TIMES,
+        "scheduleDate": DATES,
+        "period": PERIODS,
+        "is_recurring": st.sampled_from(["on", ""]),
+        "description": st.one_of(TEXT, HUGE),
+        "isLocked": BOOLS,
+        "flowLockErrorMessage": st.one_of(TEXT, HUGE),
+        "slaEmails": st.one_of(TEXT, HUGE),
+        "user": names,
+        "all": TEXT,
+        "searchterm": TEXT,
         "id": st.one_of(st.sampled_from(["nosuch", "00000000-0000-0000-0000-000000000000"]), anything),
         "triggerinstid": st.one_of(st.just("nosuch"), anything),
-        "successEmails": TEXT, "failureEmails": TEXT, "notifyFailureFirst": BOOLS,
-        "failureEmailsOverride": BOOLS, "successEmailsOverride": BOOLS, "failureActionOverride": BOOLS,
-        "flowOverride[greeting]": anything, "runtimeProperty[ROOT][x]": anything, "runtimeProperty[start][y]": HUGE,
-        "slaSettings[0]": SLA, "settings[0]": SLA, "settings[x]": SLA, "jobOverride[type]": names,
-        "jobOverride[command]": anything, "permissions[admin]": BOOLS, "permissions[read]": BOOLS,
-        "permissions[write]": BOOLS, "permissions[execute]": BOOLS, "permissions[schedule]": BOOLS,
-        "username": TEXT, "password": TEXT, "delete": TEXT, "purge": TEXT, "download": TEXT, "ajax": TEXT,
-        "page": NUMBERS, "days": NUMBERS, "search": BOOLS, "advfilter": BOOLS, "projcontain": names,
-        "flowcontain": names, "usercontain": names, "status": st.one_of(NUMBERS, TEXT), "begin": st.one_of(DATES, TEXT),
+        "successEmails": TEXT,
+        "failureEmails": TEXT,
+        "notifyFailureFirst": BOOLS,
+        "failureEmailsOverride": BOOLS,
+        "successEmailsOverride": BOOLS,
+        "failureActionOverride": BOOLS,
+        "flowOverride[greeting]": anything,
+        "runtimeProperty[ROOT][x]": anything,
+        "runtimeProperty[start][y]": HUGE,
+        "slaSettings[0]": SLA,
+        "settings[0]": SLA,
+        "settings[x]": SLA,
+        "jobOverride[type]": names,
+        "jobOverride[command]": anything,
+        "permissions[admin]": BOOLS,
+        "permissions[read]": BOOLS,
+        "permissions[write]": BOOLS,
+        "permissions[execute]": BOOLS,
+        "permissions[schedule]": BOOLS,
+        "username": TEXT,
+        "password": TEXT,
+        "delete": TEXT,
+        "purge": TEXT,
+        "download": TEXT,
+        "ajax": TEXT,
+        "page": NUMBERS,
+        "days": NUMBERS,
+        "search": BOOLS,
+        "advfilter": BOOLS,
+        "projcontain": names,
+        "flowcontain": names,
+        "usercontain": names,
+        "status": st.one_of(NUMBERS, TEXT),
+        "begin": st.one_of(DATES, TEXT),
         "end": st.one_of(DATES, TEXT),
     }
 
@@ -228,40 +369,138 @@ def route_params(route: Route) -> dict[str, str]:
 
 #: The parameters each servlet's routes read; a request draws most of them, mostly plausible, sometimes junk.
 CORE = {
-    "/manager": ["project", "flow", "flowName", "jobName", "node", "name", "group", "description", "start",
-                 "length", "size", "skip", "isLocked", "version", "permissions[admin]", "permissions[read]",
-                 "jobOverride[command]"],
-    "/executor": ["project", "flow", "execid", "jobId", "jobid", "offset", "length", "lastUpdateTime", "attempt",
-                  "disabled", "concurrentOption", "pipelineLevel", "flowOverride[greeting]", "slaSettings[0]"],
-    "/schedule": ["projectName", "projectId", "flow", "flowId", "scheduleId", "cronExpression", "timezone",
-                  "scheduleTime", "scheduleDate", "is_recurring", "period", "settings[0]", "slaEmails"],
-    "/index": ["user"], "/": [], "/status": [],
+    "/manager": [
+        "project",
+        "flow",
+        "flowName",
+        "jobName",
+        "node",
+        "name",
+        "group",
+        "description",
+        "start",
+        "length",
+        "size",
+        "skip",
+        "isLocked",
+        "version",
+        "permissions[admin]",
+        "permissions[read]",
+        "jobOverride[command]",
+    ],
+    "/executor": [
+        "project",
+        "flow",
+        "execid",
+        "jobId",
+        "jobid",
+        "offset",
+        "length",
+        "lastUpdateTime",
+        "attempt",
+        "disabled",
+        "concurrentOption",
+        "pipelineLevel",
+        "flowOverride[greeting]",
+        "slaSettings[0]",
+    ],
+    "/schedule": [
+        "projectName",
+        "projectId",
+        "flow",
+        "flowId",
+        "scheduleId",
+        "cronExpression",
+        "timezone",
+        "scheduleTime",
+        "scheduleDate",
+        "is_recurring",
+        "period",
+        "settings[0]",
+        "slaEmails",
+    ],
+    "/index": ["user"],
+    "/": [],
+    "/status": [],
     "/flowtrigger": ["projectId", "flowId"],
     "/flowtriggerinstance": ["project", "flow", "id", "triggerinstid", "execid", "start", "length"],
-    "/history": ["page", "size", "search", "searchterm", "advfilter", "projcontain", "flowcontain", "usercontain",
-                 "status", "begin", "end", "days"],
+    "/history": [
+        "page",
+        "size",
+        "search",
+        "searchterm",
+        "advfilter",
+        "projcontain",
+        "flowcontain",
+        "usercontain",
+        "status",
+        "begin",
+        "end",
+        "days",
+    ],
 }
 
 
 def plausible(world: World) -> dict[str, str]:
-    return {"project": world.project, "projectName": world.project, "flow": "end", "flowId": "end",
-            "flowName": "end", "jobName": "start", "jobId": "start", "jobid": "start", "node": "start",
-            "name": world.victim, "group": "false", "description": "described", "start": "0", "length": "100",
-            "size": "10", "skip": "0", "isLocked": "false", "version": "1", "permissions[admin]": "false",
-            "permissions[read]": "true", "jobOverride[command]": "echo overridden", "execid": str(world.exec_id),
-            "offset": "0", "lastUpdateTime": "-1", "attempt": "0", "disabled": '["start"]',
-            "concurrentOption": "ignore", "pipelineLevel": "2", "flowOverride[greeting]": "fuzz",
-            "slaSettings[0]": ",FINISH,1:00,true,false", "projectId": str(world.project_id),
-            "scheduleId": str(world.schedule_id), "cronExpression": "0 0 4 ? * *", "timezone": "Europe/Paris",
-            "scheduleTime": "10,00,am,UTC", "scheduleDate": "12/31/2030", "is_recurring": "on", "period": "1d",
-            "settings[0]": ",SUCCESS,1:30,true,false", "slaEmails": "ops@example.org", "user": world.victim,
-            "id": "nosuch", "triggerinstid": "nosuch", "page": "1", "search": "true", "searchterm": "end",
-            "advfilter": "false", "projcontain": "fuzz", "flowcontain": "end", "usercontain": "admin",
-            "status": "50", "begin": "01/01/2026 00:00", "end": "12/31/2030 23:59", "days": "7"}
+    return {
+        "project": world.project,
+        "projectName": world.project,
+        "flow": "end",
+        "flowId": "end",
+        "flowName": "end",
+        "jobName": "start",
+        "jobId": "start",
+        "jobid": "start",
+        "node": "start",
+        "name": world.victim,
+        "group": "false",
+        "description": "described",
+        "start": "0",
+        "length": "100",
+        "size": "10",
+        "skip": "0",
+        "isLocked": "false",
+        "version": "1",
+        "permissions[admin]": "false",
+        "permissions[read]": "true",
+        "jobOverride[command]": "echo overridden",
+        "execid": str(world.exec_id),
+        "offset": "0",
+        "lastUpdateTime": "-1",
+        "attempt": "0",
+        "disabled": '["start"]',
+        "concurrentOption": "ignore",
+        "pipelineLevel": "2",
+        "flowOverride[greeting]": "fuzz",
+        "slaSettings[0]": ",FINISH,1:00,true,false",
+        "projectId": str(world.project_id),
+        "scheduleId": str(world.schedule_id),
+        "cronExpression": "0 0 4 ? * *",
+        "timezone": "Europe/Paris",
+        "scheduleTime": "10,00,am,UTC",
+        "scheduleDate": "12/31/2030",
+        "is_recurring": "on",
+        "period": "1d",
+        "settings[0]": ",SUCCESS,1:30,true,false",
+        "slaEmails": "ops@example.org",
+        "user": world.victim,
+        "id": "nosuch",
+        "triggerinstid": "nosuch",
+        "page": "1",
+        "search": "true",
+        "searchterm": "end",
+        "advfilter": "false",
+        "projcontain": "fuzz",
+        "flowcontain": "end",
+        "usercontain": "admin",
+        "status": "50",
+        "begin": "01/01/2026 00:00",
+        "end": "12/31/2030 23:59",
+        "days": "7",
+    }
 
 
-def requests_for(servlet: Servlet, route: Route, world: World) -> st.SearchStrategy[tuple[str, dict[str, str],
-                                                                                            bool]]:
+def requests_for(servlet: Servlet, route: Route, world: World) -> st.SearchStrategy[tuple[str, dict[str, str], bool]]:
     """(method, form, with a session) for one route: its selector, its servlet's parameters (most of them,
     mostly plausible, some junk), a few random other parameters, and once in a while no session."""
     table = values(world)
@@ -293,8 +532,12 @@ def requests_for(servlet: Servlet, route: Route, world: World) -> st.SearchStrat
     return build()
 
 
-ROUTES = [(servlet, route) for servlet in SERVLETS for route in servlet.routes.values()
-          if route.key not in ("upload", "upload:form")]
+ROUTES = [
+    (servlet, route)
+    for servlet in SERVLETS
+    for route in servlet.routes.values()
+    if route.key not in ("upload", "upload:form")
+]
 
 
 #: Values sent in every parameter at once, in one request per route each: random draws rarely put the worst
@@ -309,11 +552,15 @@ def fuzz_route(http: httpx.Client, servlet: Servlet, route: Route, world: World)
         if route.key == "delete":
             form["project"] = "nosuch"
         method = "POST" if "POST" in route.methods else "GET"
-        response = http.post(servlet.path, data=form) if method == "POST" else http.get(
-            servlet.path, params={key: v[:200] for key, v in form.items()})
+        response = (
+            http.post(servlet.path, data=form)
+            if method == "POST"
+            else http.get(servlet.path, params={key: v[:200] for key, v in form.items()})
+        )
         count += 1
-        assert_sound(method, f"{servlet.path} {route.key} (all {value[:20]!r})", response.status_code, response.text,
-                     ajax=True)
+        assert_sound(
+            method, f"{servlet.path} {route.key} (all {value[:20]!r})", response.status_code, response.text, ajax=True
+        )
 
     @settings(FUZZ_SETTINGS, max_examples=world.examples)
     @given(request=requests_for(servlet, route, world))
@@ -336,10 +583,17 @@ def fuzz_route(http: httpx.Client, servlet: Servlet, route: Route, world: World)
 def read_back(live: LiveServer, world: World) -> int:
     """Read what the AJAX fuzzer stored through the JSON API, whose answers are typed: executions with odd
     options, schedules with odd SLAs and the project's flows must still render."""
-    paths = ["/schedules", f"/projects/{world.project}/flows", f"/projects/{world.project}/flows/end",
-             f"/projects/{world.project}/proxy-users", f"/projects/{world.project}/versions", "/users"]
-    with httpx.Client(base_url=f"{live.url}/api/v1", timeout=60,
-                      headers={"Authorization": f"Bearer {world.token}"}) as http:
+    paths = [
+        "/schedules",
+        f"/projects/{world.project}/flows",
+        f"/projects/{world.project}/flows/end",
+        f"/projects/{world.project}/proxy-users",
+        f"/projects/{world.project}/versions",
+        "/users",
+    ]
+    with httpx.Client(
+        base_url=f"{live.url}/api/v1", timeout=60, headers={"Authorization": f"Bearer {world.token}"}
+    ) as http:
         page = http.get("/executions", params={"project": world.project, "limit": 1000})
         assert_sound("GET", "/executions", page.status_code, page.text)
         paths += [f"/executions/{item['id']}" for item in page.json()["items"]]
@@ -357,24 +611,39 @@ def test_ajax_form_fuzz(live: LiveServer, world: World) -> None:
     assert read_back(live, world) > 6
 
 
-BAD_ZIPS = [make_zip({"a.job": "type=noop\ndependencies=ghost\n"}), make_zip({"../x.job": "type=noop\n"}),
-            make_zip({"a.job": "dependencies=a\ntype=noop\n"}), b"PK\x03\x04" + b"\xff" * 100]
+BAD_ZIPS = [
+    make_zip({"a.job": "type=noop\ndependencies=ghost\n"}),
+    make_zip({"../x.job": "type=noop\n"}),
+    make_zip({"a.job": "dependencies=a\ntype=noop\n"}),
+    b"PK\x03\x04" + b"\xff" * 100,
+]
 
 
 @settings(max_examples=12, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(content=st.one_of(st.binary(max_size=2000), st.sampled_from(BAD_ZIPS)),
-       filename=st.one_of(st.sampled_from(["p.zip", "p.ZIP", "p.tar", "", ".zip", "a/../../b.zip"]),
-                          TEXT.map(lambda s: s + ".zip"), HUGE.map(lambda s: s + ".zip")),
-       content_type=st.sampled_from(["application/zip", "application/octet-stream", "text/plain", ""]),
-       action=st.sampled_from(["ajax", "action"]), project=st.sampled_from(["real", "nosuch", ""]))
-def fuzz_upload(live: LiveServer, world: World, content: bytes, filename: str, content_type: str, action: str,
-                project: str) -> None:
+@given(
+    content=st.one_of(st.binary(max_size=2000), st.sampled_from(BAD_ZIPS)),
+    filename=st.one_of(
+        st.sampled_from(["p.zip", "p.ZIP", "p.tar", "", ".zip", "a/../../b.zip"]),
+        TEXT.map(lambda s: s + ".zip"),
+        HUGE.map(lambda s: s + ".zip"),
+    ),
+    content_type=st.sampled_from(["application/zip", "application/octet-stream", "text/plain", ""]),
+    action=st.sampled_from(["ajax", "action"]),
+    project=st.sampled_from(["real", "nosuch", ""]),
+)
+def fuzz_upload(
+    live: LiveServer, world: World, content: bytes, filename: str, content_type: str, action: str, project: str
+) -> None:
     fields = {action: "upload", "session.id": world.sid, "project": world.project if project == "real" else project}
     files = {"file": (filename, content, content_type)} if content_type else {"file": (filename, content)}
     response = httpx.post(f"{live.url}/manager", data=fields, files=files, timeout=60)
     assert_sound("POST", "/manager upload", response.status_code, response.text, ajax=True)
-    api = httpx.post(f"{live.url}/api/v1/projects/{world.project}/versions", files=files, timeout=60,
-                     headers={"Authorization": f"Bearer {world.token}"})
+    api = httpx.post(
+        f"{live.url}/api/v1/projects/{world.project}/versions",
+        files=files,
+        timeout=60,
+        headers={"Authorization": f"Bearer {world.token}"},
+    )
     assert_sound("POST", "/api/v1/projects/{project}/versions", api.status_code, api.text)
 
 
@@ -382,7 +651,8 @@ def test_upload_fuzz(live: LiveServer, world: World) -> None:
     started = time.monotonic()
     fuzz_upload(live, world)
     # The project still has a valid current version: nothing the fuzzer sent replaced it with junk.
-    flows = httpx.get(f"{live.url}/api/v1/projects/{world.project}/flows",
-                      headers={"Authorization": f"Bearer {world.token}"}).json()
+    flows = httpx.get(
+        f"{live.url}/api/v1/projects/{world.project}/flows", headers={"Authorization": f"Bearer {world.token}"}
+    ).json()
     assert "end" in [flow["id"] for flow in flows], flows
     assert time.monotonic() - started < 60

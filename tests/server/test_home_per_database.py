@@ -35,8 +35,13 @@ def first_start(home: Path, *db: str) -> str:
 
 
 def run_flow(home: Path, project: Path, *db: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(SUDOLESS), "flow", "run", str(project), "--json", *db], env=env_for(home),
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(SUDOLESS), "flow", "run", str(project), "--json", *db],
+        env=env_for(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return result
 
@@ -86,7 +91,8 @@ def test_an_old_flat_home_moves_under_the_default_database(home: Path, tmp_path:
     assert code == 0, err
     moved = [line for line in err.splitlines() if "moved" in line]
     assert len(moved) == 1 and moved[0].endswith(
-        f"moved executions, projects, admin-password from {home} to {folder} (one folder per database)")
+        f"moved executions, projects, admin-password from {home} to {folder} (one folder per database)"
+    )
     assert not any(os.path.lexists(home / name) for name in OLD_LAYOUT)
     assert (folder / "admin-password").read_text().strip() == password
     assert (folder / "executions" / "1" / "a.job").is_file() and (folder / "projects" / "1.1").is_dir()

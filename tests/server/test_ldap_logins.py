@@ -26,9 +26,14 @@ def directory_live(slapd: Slapd, tmp_path_factory: pytest.TempPathFactory) -> It
     home = tmp_path_factory.mktemp("ldap-server")
     db_url = f"sqlite:///{home / 'sudoless.db'}"
     directory = ldap_settings(home / "home", slapd, directory_refresh_seconds=1.0)
-    settings = dataclasses.replace(server_settings(home / "home", db_url), **{
-        f.name: getattr(directory, f.name) for f in dataclasses.fields(directory)
-        if f.name.startswith(("ldap_", "auth_", "group_", "directory_"))})
+    settings = dataclasses.replace(
+        server_settings(home / "home", db_url),
+        **{
+            f.name: getattr(directory, f.name)
+            for f in dataclasses.fields(directory)
+            if f.name.startswith(("ldap_", "auth_", "group_", "directory_"))
+        },
+    )
     store = Store(db_url)
     server = start_live(settings, store)
     yield server
@@ -62,8 +67,8 @@ def test_every_login_accepts_directory_accounts(directory_live: LiveServer) -> N
     # The admin pages say where each account comes from, and show the group-to-role mapping.
     page = live.http(cookies={COOKIE: live.as_admin().sid}).get("/ui/users")
     assert page.status_code == 200
-    row = page.text[page.text.index('<th scope="row">alice'):]
-    assert '<td class="user-source">ldap</td>' in row[:row.index("</tr>")]
+    row = page.text[page.text.index('<th scope="row">alice') :]
+    assert '<td class="user-source">ldap</td>' in row[: row.index("</tr>")]
     assert 'id="group-role-table"' in page.text and "sudoless-admins" in page.text
 
     # A directory group can also get roles on the admin page; its members hold them at once.
@@ -76,31 +81,37 @@ def test_every_login_accepts_directory_accounts(directory_live: LiveServer) -> N
     done = admin_ui.post("/ui/groups", data={"group": "devs", "role": ["metrics"], "csrf.token": csrf})
     assert done.status_code == 303, done.text
     assert "METRICS" in api.get("/api/v1/me", headers=alice).json()["permissions"]
-    assert before["permissions"] == api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()[
-        "permissions"]
+    assert (
+        before["permissions"]
+        == api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()["permissions"]
+    )
 
 
-def test_the_azkaban_client_logs_in_with_a_directory_account(directory_live: LiveServer, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_azkaban_client_logs_in_with_a_directory_account(
+    directory_live: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     remote = pytest.importorskip("azkaban.remote", reason="the 'azkaban' client (pip install azkaban==0.9.14)")
     monkeypatch.setenv("HOME", str(tmp_path))
     session = remote.Session(directory_live.url.replace("http://", "http://alice:alice-pw@"))
     name = unique("ldapaz")
     session.create_project(name, "made by a directory account")
     assert directory_live.store.projects.get(name=name) is not None
-    local = remote.Session(directory_live.url.replace("http://",
-                                                      f"http://{directory_live.admin}:{directory_live.password}@"))
+    local = remote.Session(
+        directory_live.url.replace("http://", f"http://{directory_live.admin}:{directory_live.password}@")
+    )
     local.create_project(unique("localaz"), "made by the local admin")
 
 
-def test_the_refresh_timer_ends_access_of_someone_removed_from_the_group(directory_live: LiveServer,
-                                                                         slapd: Slapd) -> None:
+def test_the_refresh_timer_ends_access_of_someone_removed_from_the_group(
+    directory_live: LiveServer, slapd: Slapd
+) -> None:
     live = directory_live
     sid = ajax_login(live, "erin", "erin-pw")["session.id"]
     http = live.http()
     me = http.post("/api/v1/login", json={"username": "erin", "password": "erin-pw"}).json()["token"]
-    made = http.post("/api/v1/tokens", headers={"Authorization": f"Bearer {me}"},
-                     json={"name": "script", "scopes": {"*": ["READ"]}})
+    made = http.post(
+        "/api/v1/tokens", headers={"Authorization": f"Bearer {me}"}, json={"name": "script", "scopes": {"*": ["READ"]}}
+    )
     token = made.json()["token"]
     assert http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     admin = Connection(Server("127.0.0.1", port=slapd.port), slapd.root_dn, slapd.root_password, auto_bind=True)
@@ -108,8 +119,13 @@ def test_the_refresh_timer_ends_access_of_someone_removed_from_the_group(directo
     try:
         assert admin.modify(group, {"member": [(MODIFY_DELETE, [slapd.dn("erin")])]}), admin.result
         params = {"ajax": "fetchuserprojects", "session.id": sid}
-        eventually(lambda: http.get("/index", params=params).json(), {"error": "session"}, timeout=15, interval=0.2,
-                   what="erin's session ended by the refresh")
+        eventually(
+            lambda: http.get("/index", params=params).json(),
+            {"error": "session"},
+            timeout=15,
+            interval=0.2,
+            what="erin's session ended by the refresh",
+        )
         assert http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     finally:
         admin.modify(group, {"member": [(MODIFY_ADD, [slapd.dn("erin")])]})

@@ -34,12 +34,15 @@ def clock_reset(live: LiveServer) -> Iterator[LiveServer]:
 # -- login CSRF ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [
-    {"Origin": "https://evil.example"},
-    {"Origin": "null"},
-    {"Referer": "https://evil.example/page.html"},
-    {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Referer": "https://evil.example/page.html"},
+        {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+    ],
+)
 def test_a_login_posted_from_another_site_is_refused(live: LiveServer, headers: dict[str, str]) -> None:
     user, password = live.add_user("victim")
     http = live.http()
@@ -56,8 +59,7 @@ def test_a_login_without_origin_or_from_this_site_works(live: LiveServer, same_s
     """curl and the Python clients send no Origin; the server's own login page sends its own origin."""
     user, password = live.add_user("curl")
     http = live.http()
-    headers = {"Origin": live.url, "Referer": live.url + "/index", "Sec-Fetch-Site": "same-origin"} if same_site \
-        else {}
+    headers = {"Origin": live.url, "Referer": live.url + "/index", "Sec-Fetch-Site": "same-origin"} if same_site else {}
     response = _login(http, user.name, password, **headers)
     assert response.status_code == 200 and "session.id" in json.loads(response.text)
     assert "SameSite=lax" in response.headers["set-cookie"] and "HttpOnly" in response.headers["set-cookie"]
@@ -67,22 +69,26 @@ def test_a_login_without_origin_or_from_this_site_works(live: LiveServer, same_s
 # -- throttling ------------------------------------------------------------------------------------------------
 
 
-def test_failures_from_one_address_do_not_lock_the_admin_out_from_another(live: LiveServer, clock_reset: LiveServer,
-                                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_failures_from_one_address_do_not_lock_the_admin_out_from_another(
+    live: LiveServer, clock_reset: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
     admin, password = live.add_user("boss", roles=("admin",))
     attacker, owner = _from(live, "127.0.0.2"), _from(live, "127.0.0.1")
     with caplog.at_level(logging.WARNING, logger="sudoless.accounts.throttle"):
         for _ in range(5):
             assert json.loads(_login(attacker, admin.name, "guess").text) == {
-                "error": "Incorrect Login. Username/Password not found."}
+                "error": "Incorrect Login. Username/Password not found."
+            }
         for seconds in (1, 2, 4, 8):  # each failure after the fifth doubles the wait
             refused = json.loads(_login(attacker, admin.name, password).text)
-            assert refused == {"error": f"Too many failed logins for user '{admin.name}' from 127.0.0.2; "
-                                        f"try again in {seconds} s."}
+            assert refused == {
+                "error": f"Too many failed logins for user '{admin.name}' from 127.0.0.2; try again in {seconds} s."
+            }
             live.clock.offset += seconds * 1000
             _login(attacker, admin.name, "guess")
     assert f"login locked for user '{admin.name}' from 127.0.0.2 for 16 s after 9 failed logins" in [
-        record.getMessage() for record in caplog.records]
+        record.getMessage() for record in caplog.records
+    ]
     assert "session.id" in json.loads(_login(owner, admin.name, password).text)
     assert "Too many failed logins" in json.loads(_login(attacker, admin.name, password).text)["error"]
     live.clock.offset += 16_000
@@ -93,9 +99,11 @@ def test_failures_from_one_address_do_not_lock_the_admin_out_from_another(live: 
 
 
 def test_azkaban_html_pages_carry_the_security_headers(live: LiveServer, admin: Client) -> None:
-    pages = [live.http().get("/index"),  # the login page, for a visitor without a session
-             admin.get("/index"),  # the project list
-             admin.get("/executor", ajax="fetchexecflow")]  # an error page
+    pages = [
+        live.http().get("/index"),  # the login page, for a visitor without a session
+        admin.get("/index"),  # the project list
+        admin.get("/executor", ajax="fetchexecflow"),
+    ]  # an error page
     for page in pages:
         assert page.headers["content-type"].startswith("text/html"), page.text
         for name, value in SECURITY_HEADERS.items():

@@ -48,9 +48,13 @@ UNFINISHED = ("PREPARING", "RUNNING", "PAUSED", "KILLING", "FAILED_FINISHING", "
 
 def quiet(live: LiveServer, admin: Client, timeout: float = 60.0) -> Samples:
     """A scrape once no execution of earlier tests (the server is shared) is unfinished, so deltas are ours."""
-    return eventually(lambda: scrape(live, admin),
-                      lambda samples: not any(value(samples, "sudoless_executions", status=s) for s in UNFINISHED),
-                      timeout=timeout, interval=0.2, what="executions of earlier tests all finished")
+    return eventually(
+        lambda: scrape(live, admin),
+        lambda samples: not any(value(samples, "sudoless_executions", status=s) for s in UNFINISHED),
+        timeout=timeout,
+        interval=0.2,
+        what="executions of earlier tests all finished",
+    )
 
 
 def run_project(admin: Client, files: dict[str, str], flow: str) -> tuple[str, int]:
@@ -82,8 +86,11 @@ def test_metrics_count_the_flows_jobs_and_logins_that_happened(live: LiveServer,
     assert value(after, "sudoless_executors_alive") >= 1
     assert value(after, "sudoless_queue_depth") == 0
     # buckets are cumulative: each is at most the next, the last is the count
-    buckets = sorted((float(dict(labels)["le"]), v) for (name, labels), v in after.items()
-                     if name == "sudoless_job_duration_seconds_bucket" and dict(labels)["status"] == "SUCCEEDED")
+    buckets = sorted(
+        (float(dict(labels)["le"]), v)
+        for (name, labels), v in after.items()
+        if name == "sudoless_job_duration_seconds_bucket" and dict(labels)["status"] == "SUCCEEDED"
+    )
     assert [v for _, v in buckets] == sorted(v for _, v in buckets)
     assert buckets[-1][1] == value(after, "sudoless_job_duration_seconds_count", status="SUCCEEDED")
 
@@ -95,11 +102,13 @@ def test_a_notification_that_cannot_be_sent_is_counted(live: LiveServer, admin: 
     assert admin.wait(exec_id)["status"] == "SUCCEEDED"
 
     def failed(samples: Samples) -> float:
-        return (value(samples, "sudoless_notification_failures_total", channel="email")
-                - value(before, "sudoless_notification_failures_total", channel="email"))
+        return value(samples, "sudoless_notification_failures_total", channel="email") - value(
+            before, "sudoless_notification_failures_total", channel="email"
+        )
 
-    after = eventually(lambda: scrape(live, admin), lambda samples: failed(samples) >= 1, interval=0.2,
-                       what="a failed e-mail counted")
+    after = eventually(
+        lambda: scrape(live, admin), lambda samples: failed(samples) >= 1, interval=0.2, what="a failed e-mail counted"
+    )
     assert value(after, "sudoless_notifications_waiting") >= 1
 
 
@@ -110,8 +119,9 @@ def test_running_jobs_and_schedules_show_while_they_happen(live: LiveServer, adm
     assert value(running, "sudoless_running_jobs") >= 1
     assert value(running, "sudoless_executions", status="RUNNING") >= 1
     assert admin.wait(exec_id)["status"] == "SUCCEEDED"
-    scheduled = admin.ajax("/schedule", "scheduleCronFlow", via="POST", projectName=project, flow="nap",
-                           cronExpression="0 0 0 1 1 ? 2099")
+    scheduled = admin.ajax(
+        "/schedule", "scheduleCronFlow", via="POST", projectName=project, flow="nap", cronExpression="0 0 0 1 1 ? 2099"
+    )
     assert scheduled["status"] == "success", scheduled
     samples = scrape(live, admin)
     assert ("sudoless_schedule_lag_seconds", (("flow", "nap"), ("project", project))) in samples
@@ -134,8 +144,9 @@ def test_a_schedule_behind_its_slot_shows_its_lag(tmp_path: Path) -> None:
     accounts.add_user("boss", "secret-password", roles=("admin",))
     app = create_app(replace(settings, metrics_allow=""), store, accounts, scheduler)
     with TestClient(app) as client:
-        token = client.post("/", data={"action": "login", "username": "boss",
-                                       "password": "secret-password"}).json()["session.id"]
+        token = client.post("/", data={"action": "login", "username": "boss", "password": "secret-password"}).json()[
+            "session.id"
+        ]
         samples = parse(client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text)
         assert 90 <= value(samples, "sudoless_schedule_lag_seconds", project="late", flow="a") < 120
         assert value(samples, "sudoless_scheduler_up") == 0
@@ -154,8 +165,9 @@ def test_metrics_need_an_admin_or_an_allowed_address(live: LiveServer, admin: Cl
     assert cookie.status_code == 200 and "sudoless_executions" in cookie.text
 
 
-def test_an_admin_token_for_every_project_reads_metrics_and_narrower_ones_do_not(live: LiveServer,
-                                                                                   admin: Client) -> None:
+def test_an_admin_token_for_every_project_reads_metrics_and_narrower_ones_do_not(
+    live: LiveServer, admin: Client
+) -> None:
     from sudoless.accounts import Permission
 
     project, _ = run_project(admin, HELLO, "end")
@@ -186,8 +198,7 @@ def test_an_allowed_address_reads_metrics_without_login(tmp_path: Path) -> None:
         store.close()
 
 
-def test_healthz_answers_without_login_and_fails_when_the_database_is_gone(tmp_path: Path,
-                                                                             live: LiveServer) -> None:
+def test_healthz_answers_without_login_and_fails_when_the_database_is_gone(tmp_path: Path, live: LiveServer) -> None:
     ok = httpx.get(live.url + "/healthz")
     assert ok.status_code == 200 and ok.text == "ok\n"
     folder = tmp_path / "db"

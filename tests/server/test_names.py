@@ -19,13 +19,16 @@ def flow_file(node: str) -> str:
     return f"nodes:\n  - name: {json.dumps(node)}\n    type: command\n    config:\n      command: echo ran\n"
 
 
-@pytest.mark.parametrize(("name", "reason"), [
-    (f"../../../../../../../../../tmp/{TOKEN}", "holds '/'"),
-    (f"{TOKEN}\x00", "U+0000"),
-    (f"{TOKEN}\x07", "U+0007"),
-    ("..", "is a directory name"),
-    (TOKEN.ljust(10_000, "x"), "10000 characters long"),
-])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        (f"../../../../../../../../../tmp/{TOKEN}", "holds '/'"),
+        (f"{TOKEN}\x00", "U+0000"),
+        (f"{TOKEN}\x07", "U+0007"),
+        ("..", "is a directory name"),
+        (TOKEN.ljust(10_000, "x"), "10000 characters long"),
+    ],
+)
 def test_hostile_names_are_refused_at_upload(admin: Client, name: str, reason: str) -> None:
     project = unique("names")
     admin.create_project(project)
@@ -48,6 +51,9 @@ def test_look_alike_names_run_inside_the_execution_directory(live: LiveServer, a
     derived = [p for p in workdir.rglob(f"*{TOKEN}*") if p.suffix in (".props", ".output")]
     assert derived and all(p.parent == workdir / ".jobs" for p in derived), derived
     home = live.settings.home
-    outside = [p for p in [*home.rglob(f"*{TOKEN}*"), *Path("/tmp").glob(f"*{TOKEN}*")]
-               if not p.is_relative_to(workdir) and p.suffix != ".flow"]
+    outside = [
+        p
+        for p in [*home.rglob(f"*{TOKEN}*"), *Path("/tmp").glob(f"*{TOKEN}*")]
+        if not p.is_relative_to(workdir) and p.suffix != ".flow"
+    ]
     assert outside == []

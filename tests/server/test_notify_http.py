@@ -23,8 +23,9 @@ FILES = {
 
 
 @pytest.fixture(scope="module", params=["sqlite", "mariadb", "postgresql"])
-def mail_live(request: pytest.FixtureRequest,
-              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, MailServer]]:
+def mail_live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, MailServer]]:
     kind = request.param
     folder = tmp_path_factory.mktemp("notify-http")
     admin_engine = name = None
@@ -33,9 +34,15 @@ def mail_live(request: pytest.FixtureRequest,
     else:
         url, admin_engine, name = create_database(kind)
     smtp = MailServer(folder)
-    settings = replace(server_settings(folder / "home", url), mail_host="127.0.0.1", mail_port=smtp.port,
-                       mail_security="plain", mail_from="flows@example.org", external_url="https://flows.example.org",
-                       webhook_hosts="hooks.example.org")
+    settings = replace(
+        server_settings(folder / "home", url),
+        mail_host="127.0.0.1",
+        mail_port=smtp.port,
+        mail_security="plain",
+        mail_from="flows@example.org",
+        external_url="https://flows.example.org",
+        webhook_hosts="hooks.example.org",
+    )
     store = Store(url)
     live = start_live(settings, store)
     try:
@@ -57,8 +64,11 @@ def project(client: Client) -> str:
 
 
 def wait_for_mail(smtp: MailServer, exec_id: int, timeout: float = 20.0) -> list:
-    return eventually(lambda: [m for m in smtp.messages if f"(execution {exec_id})" in m.message["Subject"]],
-                      timeout=timeout, what=f"a mail for execution {exec_id}")
+    return eventually(
+        lambda: [m for m in smtp.messages if f"(execution {exec_id})" in m.message["Subject"]],
+        timeout=timeout,
+        what=f"a mail for execution {exec_id}",
+    )
 
 
 def test_execute_flow_with_failure_emails(mail_live: tuple[LiveServer, MailServer]) -> None:
@@ -69,8 +79,13 @@ def test_execute_flow_with_failure_emails(mail_live: tuple[LiveServer, MailServe
     assert info["failureEmails"] == ["owner@example.org", "team@example.org"]
     assert info["successEmails"] == ["team@example.org"]
 
-    exec_id = admin.execute(name, "fails", failureEmails="pager@example.org; second@example.org",
-                            failureEmailsOverride="true", notifyFailureLast="true")
+    exec_id = admin.execute(
+        name,
+        "fails",
+        failureEmails="pager@example.org; second@example.org",
+        failureEmailsOverride="true",
+        notifyFailureLast="true",
+    )
     assert admin.wait(exec_id)["status"] == "FAILED"
     [mail] = wait_for_mail(smtp, exec_id)
     assert sorted(mail.recipients) == ["pager@example.org", "second@example.org"]
@@ -101,9 +116,16 @@ def test_refused_webhook_is_a_clear_error(mail_live: tuple[LiveServer, MailServe
     assert "execid" not in answer or answer["execid"] == -1
     assert "10.1.2.3 port 80 is not on the admin's list of webhook hosts" in answer["error"]
 
-    scheduled = admin.http.post("/schedule", params={
-        "session.id": admin.sid, "ajax": "scheduleCronFlow", "projectName": name, "flow": "hooked",
-        "cronExpression": "0 0 1 * * ?"}).json()
+    scheduled = admin.http.post(
+        "/schedule",
+        params={
+            "session.id": admin.sid,
+            "ajax": "scheduleCronFlow",
+            "projectName": name,
+            "flow": "hooked",
+            "cronExpression": "0 0 1 * * ?",
+        },
+    ).json()
     assert "10.1.2.3 port 80 is not on the admin's list" in scheduled["error"]
     assert "scheduleId" not in scheduled
 
@@ -114,8 +136,10 @@ def test_json_api_failure_emails(mail_live: tuple[LiveServer, MailServer]) -> No
     http = live.http()
     token = http.post("/api/v1/login", json={"username": live.admin, "password": live.password}).json()["token"]
     http.headers["Authorization"] = f"Bearer {token}"
-    submitted = http.post("/api/v1/executions", json={
-        "project": name, "flow": "fails", "failure_emails": ["api@example.org"], "notify_failure_last": True})
+    submitted = http.post(
+        "/api/v1/executions",
+        json={"project": name, "flow": "fails", "failure_emails": ["api@example.org"], "notify_failure_last": True},
+    )
     assert submitted.status_code == 201, submitted.text
     exec_id = submitted.json()["exec_id"]
     [mail] = wait_for_mail(smtp, exec_id)

@@ -22,8 +22,10 @@ RULE = "Changing what a job runs needs WRITE permission on project"
 
 
 def grant(admin: Client, project: str, user: str, *perms: str) -> None:
-    flags = {f"permissions[{p}]": "true" if p in perms else "false"
-             for p in ("admin", "read", "write", "execute", "schedule")}
+    flags = {
+        f"permissions[{p}]": "true" if p in perms else "false"
+        for p in ("admin", "read", "write", "execute", "schedule")
+    }
     answer = admin.ajax("/manager", "addPermission", project=project, name=user, group="false", **flags)
     assert "error" not in answer, answer
 
@@ -46,10 +48,15 @@ def team(live: LiveServer, admin: Client, tmp_path: Path) -> dict[str, Any]:
     writer, writer_pw = live.add_user("writer")
     grant(admin, name, runner.name, "read", "execute", "schedule")
     grant(admin, name, writer.name, "read", "write", "execute")
-    return {"project": name, "id": admin.ajax("/manager", "getProjectId", project=name)["projectId"],
-            "runner": live.login(runner.name, runner_pw), "runner_api": api(live, runner.name, runner_pw),
-            "writer": live.login(writer.name, writer_pw), "writer_api": api(live, writer.name, writer_pw),
-            "marker": tmp_path / "pwned"}
+    return {
+        "project": name,
+        "id": admin.ajax("/manager", "getProjectId", project=name)["projectId"],
+        "runner": live.login(runner.name, runner_pw),
+        "runner_api": api(live, runner.name, runner_pw),
+        "writer": live.login(writer.name, writer_pw),
+        "writer_api": api(live, writer.name, writer_pw),
+        "marker": tmp_path / "pwned",
+    }
 
 
 def executions(live: LiveServer, project_id: int) -> int:
@@ -71,15 +78,29 @@ def test_execute_alone_cannot_redefine_a_job(live: LiveServer, admin: Client, te
         body = runner.ajax("/executor", "executeFlow", project=name, flow="day", **params)
         assert "execid" not in body and body["error"].startswith(RULE), (params, body)
         assert f"project {name}" in body["error"] and "\n" not in body["error"]
-    refused = team["runner_api"].post("/executions", json={
-        "project": name, "flow": "day", "runtime_properties": {"ROOT": {"command": f"touch {marker}"}}})
+    refused = team["runner_api"].post(
+        "/executions",
+        json={"project": name, "flow": "day", "runtime_properties": {"ROOT": {"command": f"touch {marker}"}}},
+    )
     assert refused.status_code == 403 and refused.json()["error"].startswith(RULE), refused.text
-    schedule = runner.ajax("/schedule", "scheduleCronFlow", projectName=name, flow="day",
-                           cronExpression="0 0 3 ? * *", **{"flowOverride[command]": f"touch {marker}"})
+    schedule = runner.ajax(
+        "/schedule",
+        "scheduleCronFlow",
+        projectName=name,
+        flow="day",
+        cronExpression="0 0 3 ? * *",
+        **{"flowOverride[command]": f"touch {marker}"},
+    )
     assert schedule["error"].startswith(RULE) and "scheduleId" not in schedule, schedule
-    api_schedule = team["runner_api"].post("/schedules", json={
-        "project": name, "flow": "day", "cron": "0 0 3 ? * *",
-        "options": {"runtime_properties": {"day": {"command": f"touch {marker}"}}}})
+    api_schedule = team["runner_api"].post(
+        "/schedules",
+        json={
+            "project": name,
+            "flow": "day",
+            "cron": "0 0 3 ? * *",
+            "options": {"runtime_properties": {"day": {"command": f"touch {marker}"}}},
+        },
+    )
     assert api_schedule.status_code == 403, api_schedule.text
     assert executions(live, team["id"]) == before
     assert live.server.scheduler.for_flow(name, "day") is None
@@ -92,8 +113,10 @@ def test_ordinary_parameters_stay_open_to_execute(live: LiveServer, team: dict[s
     assert runner.wait(exec_id)["status"] == "SUCCEEDED"
     log = runner.ajax("/executor", "fetchExecJobLogs", execid=exec_id, jobId="day", offset=0, length=100_000)
     assert "day 2026-12-06" in log["data"]
-    api_run = team["runner_api"].post("/executions", json={
-        "project": team["project"], "flow": "day", "runtime_properties": {"ROOT": {"date": "tomorrow"}}})
+    api_run = team["runner_api"].post(
+        "/executions",
+        json={"project": team["project"], "flow": "day", "runtime_properties": {"ROOT": {"date": "tomorrow"}}},
+    )
     assert api_run.status_code == 201, api_run.text
     runner.wait(api_run.json()["exec_id"])
 

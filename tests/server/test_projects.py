@@ -109,9 +109,7 @@ def test_upload_errors(live: LiveServer, admin: Client) -> None:
         {"error": "Content type 'text/plain' does not match extension 'zip'"},
     )
     garbage = admin.upload(name, b"not a zip at all")
-    assert garbage.status_code == 500 and json.loads(garbage.text)["error"].startswith(
-        "Installation Failed.<br>"
-    )
+    assert garbage.status_code == 500 and json.loads(garbage.text)["error"].startswith("Installation Failed.<br>")
 
 
 def test_chunked_upload_with_a_leading_crlf(live: LiveServer, admin: Client) -> None:
@@ -223,18 +221,12 @@ def test_permissions_add_change_remove(live: LiveServer, admin: Client) -> None:
         "permissions[execute]": "True",
         "permissions[schedule]": "False",
     }
-    assert admin.ajax("/manager", "addPermission", project=name, name=user.name, group="false", **flags)[
-        "projectId"
-    ]
+    assert admin.ajax("/manager", "addPermission", project=name, name=user.name, group="false", **flags)["projectId"]
     again = admin.ajax("/manager", "addPermission", project=name, name=user.name, group="false", **flags)
     assert again["error"] == "User permission already exists."
-    invalid = admin.ajax(
-        "/manager", "addPermission", project=name, name="ghost" + user.name, group="false", **flags
-    )
+    invalid = admin.ajax("/manager", "addPermission", project=name, name="ghost" + user.name, group="false", **flags)
     assert invalid["error"] == "User is invalid."
-    assert "error" not in admin.ajax(
-        "/manager", "addPermission", project=name, name="team", group="True", **flags
-    )
+    assert "error" not in admin.ajax("/manager", "addPermission", project=name, name="team", group="True", **flags)
     perms = admin.ajax("/manager", "getPermissions", project=name)["permissions"]
     assert {"username": user.name, "permission": ["READ", "EXECUTE"]} in perms
     groups = admin.ajax("/manager", "getGroupPermissions", project=name)["permissions"]
@@ -247,9 +239,9 @@ def test_permissions_add_change_remove(live: LiveServer, admin: Client) -> None:
         group="false",
         **{**flags, "permissions[admin]": "true"},
     )
-    assert {"username": user.name, "permission": ["ADMIN"]} in admin.ajax(
-        "/manager", "getPermissions", project=name
-    )["permissions"]
+    assert {"username": user.name, "permission": ["ADMIN"]} in admin.ajax("/manager", "getPermissions", project=name)[
+        "permissions"
+    ]
     remove = {k: "False" for k in flags}
     admin.ajax("/manager", "changePermission", project=name, name="team", group="True", **remove)
     assert admin.ajax("/manager", "getGroupPermissions", project=name)["permissions"] == []
@@ -281,9 +273,7 @@ def test_project_lists(live: LiveServer, admin: Client) -> None:
     assert admin.ajax("/index", "fetchuserprojects", user="nobody-at-all") == {"projects": []}
     page = admin.get("/index", all="").text
     # What azkaban-cli's fetch_projects scrapes: div.project-info, the first link, the date paragraph.
-    block = re.search(
-        r'<div class="project-info">\s*<h4><a href="[^"]*">' + name + r"</a></h4>.*?</div>", page, re.S
-    )
+    block = re.search(r'<div class="project-info">\s*<h4><a href="[^"]*">' + name + r"</a></h4>.*?</div>", page, re.S)
     assert block is not None
     last_modified = re.search(r'<p class="project-last-modified">(.*?)</p>', block.group(0), re.S).group(1)
     text = re.sub(r"<[^>]+>", "", last_modified)
@@ -319,9 +309,7 @@ def test_download_and_delete(live: LiveServer, admin: Client) -> None:
     deleted = admin.http.get("/manager", params={"project": name, "delete": "true"}, follow_redirects=True)
     assert [r.status_code for r in deleted.history] == [302, 302]
     assert f"Project '{name}' was successfully deleted and associated schedules are removed." in deleted.text
-    assert (
-        admin.ajax("/manager", "fetchprojectflows", project=name)["error"] == f"Project {name} doesn't exist."
-    )
+    assert admin.ajax("/manager", "fetchprojectflows", project=name)["error"] == f"Project {name} doesn't exist."
     assert all(s["projectname"] != name for s in admin.ajax("/schedule", "fetchSchedules").get("items", []))
     # The name can be used again, for a new project.
     admin.create_project(name)
@@ -330,8 +318,6 @@ def test_download_and_delete(live: LiveServer, admin: Client) -> None:
 
 def test_delete_missing_project_redirects_with_failure(live: LiveServer, admin: Client) -> None:
     admin.http.cookies.set("azkaban.browser.session.id", admin.sid)
-    response = admin.http.get(
-        "/manager", params={"project": "nosuch-x", "delete": "1"}, follow_redirects=True
-    )
+    response = admin.http.get("/manager", params={"project": "nosuch-x", "delete": "1"}, follow_redirects=True)
     assert "Project nosuch-x doesn't exist." in response.text
     assert "azkaban.failure.message" not in admin.http.cookies  # shown once, then cleared

@@ -75,9 +75,7 @@ def test_login_returns_session_id_and_cookie(live: LiveServer) -> None:
 
 @pytest.mark.parametrize("path", ["/", "/index", "/manager", "/executor", "/schedule"])
 def test_login_is_accepted_on_every_servlet(live: LiveServer, path: str) -> None:
-    response = live.http().post(
-        path, data={"action": "login", "username": live.admin, "password": live.password}
-    )
+    response = live.http().post(path, data={"action": "login", "username": live.admin, "password": live.password})
     assert json.loads(response.text)["status"] == "success"
 
 
@@ -112,9 +110,7 @@ def test_password_in_query_string_is_refused(live: LiveServer) -> None:
 
 def test_one_shot_credentials_on_a_post(live: LiveServer) -> None:
     http = live.http()
-    body = json.loads(
-        http.post("/index", data={"username": live.admin, "password": live.password}).text or "{}"
-    )
+    body = json.loads(http.post("/index", data={"username": live.admin, "password": live.password}).text or "{}")
     assert body == {}  # POST /index does nothing, but it was authenticated (no login page)
     answer = http.post("/manager", data={"username": live.admin, "password": "wrong", "action": "create"})
     assert answer.text == "Login error: Incorrect Login. Username/Password not found."

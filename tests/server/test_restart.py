@@ -7,8 +7,9 @@ from pathlib import Path
 from server.live import Client, LiveServer, make_zip, unique
 
 
-def test_a_restart_through_the_api_finds_what_the_skipped_job_wrote(live: LiveServer, admin: Client,
-                                                                     tmp_path: Path) -> None:
+def test_a_restart_through_the_api_finds_what_the_skipped_job_wrote(
+    live: LiveServer, admin: Client, tmp_path: Path
+) -> None:
     marker = tmp_path / "fixed"
     project = unique("restart")
     admin.create_project(project)

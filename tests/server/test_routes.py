@@ -100,8 +100,7 @@ def describe(route: Route) -> str:
 
 
 def test_route_table_is_pinned() -> None:
-    actual = {(servlet.path, key): describe(route)
-              for servlet in SERVLETS for key, route in servlet.routes.items()}
+    actual = {(servlet.path, key): describe(route) for servlet in SERVLETS for key, route in servlet.routes.items()}
     assert actual == EXPECTED
 
 

@@ -13,18 +13,34 @@ def test_only_a_server_admin_grants_paths_and_ports(live: LiveServer, admin: Cli
     owner.create_project(name)
     assert owner.upload(name, make_zip(HELLO)).status_code == 200
     none = {"read": [], "write": [], "ports": None}
-    assert {k: v for k, v in owner.ajax("/manager", "getSandboxGrants", project=name).items()
-            if k in none} == none
-    refused = owner.ajax("/manager", "setSandboxGrants", via="POST", project=name, read=str(live.settings.home),
-                         write=str(live.settings.home))
+    assert {k: v for k, v in owner.ajax("/manager", "getSandboxGrants", project=name).items() if k in none} == none
+    refused = owner.ajax(
+        "/manager",
+        "setSandboxGrants",
+        via="POST",
+        project=name,
+        read=str(live.settings.home),
+        write=str(live.settings.home),
+    )
     assert refused["error"] == "Permission denied. Only a server admin may grant paths or ports to jobs."
     assert owner.ajax("/manager", "getSandboxGrants", project=name)["write"] == []
-    granted = admin.ajax("/manager", "setSandboxGrants", via="POST", project=name, read="/srv/ref, /srv/lookup",
-                         write="/srv/out", ports="5432,443")
-    assert (granted["read"], granted["write"], granted["ports"]) == (["/srv/ref", "/srv/lookup"], ["/srv/out"],
-                                                                     [443, 5432])
+    granted = admin.ajax(
+        "/manager",
+        "setSandboxGrants",
+        via="POST",
+        project=name,
+        read="/srv/ref, /srv/lookup",
+        write="/srv/out",
+        ports="5432,443",
+    )
+    assert (granted["read"], granted["write"], granted["ports"]) == (
+        ["/srv/ref", "/srv/lookup"],
+        ["/srv/out"],
+        [443, 5432],
+    )
     assert admin.ajax("/manager", "setSandboxGrants", via="POST", project=name, read="relative/dir")["error"] == (
-        "read: 'relative/dir' is not an absolute path; give each path in full, from '/'")
+        "read: 'relative/dir' is not an absolute path; give each path in full, from '/'"
+    )
     assert owner.ajax("/manager", "getSandboxGrants", project=name)["ports"] == [443, 5432]
     # Without READ on the project nobody learns its grants.
     stranger, pw = live.add_user("stranger")

@@ -31,9 +31,7 @@ def schedule(admin: Client, name: str, cron: str, **options: str) -> dict:
 
 def test_schedule_fetch_replace_remove(live: LiveServer, admin: Client) -> None:
     name, project_id = project(admin)
-    first = schedule(
-        admin, name, "0 0 3 ? * *", disabled="[]", concurrentOption="skip", failureAction="finishCurrent"
-    )
+    first = schedule(admin, name, "0 0 3 ? * *", disabled="[]", concurrentOption="skip", failureAction="finishCurrent")
     schedule_id = first["scheduleId"]
     assert first == {"status": "success", "message": f"{name}.end scheduled.", "scheduleId": schedule_id}
     assert isinstance(schedule_id, int)
@@ -89,9 +87,7 @@ def test_schedule_errors(live: LiveServer, admin: Client) -> None:
     }
     no_cron = admin.ajax("/schedule", "scheduleCronFlow", projectName=name, flow="end")
     assert no_cron == {"error": "Cron expression must exist."}
-    assert (
-        admin.ajax("/schedule", "fetchSchedule", projectId=project_id, flowId="end") == {}
-    )  # nothing created
+    assert admin.ajax("/schedule", "fetchSchedule", projectId=project_id, flowId="end") == {}  # nothing created
     assert schedule(admin, "nosuch" + name, "0 0 3 ? * *") == {
         "message": f"Project nosuch{name} does not exist",
         "status": "error",
@@ -100,8 +96,17 @@ def test_schedule_errors(live: LiveServer, admin: Client) -> None:
         "/schedule", "scheduleCronFlow", projectName=name, flow="nope", cronExpression="0 0 3 ? * *"
     )
     assert wrong_flow == {"status": "error", "message": f"Flow nope cannot be found in project {name}"}
-    period = admin.ajax("/schedule", "scheduleFlow", projectName=name, projectId=project_id, flow="end",
-                        scheduleTime="10,00,am,UTC", scheduleDate="01/01/2030", is_recurring="on", period="7m")
+    period = admin.ajax(
+        "/schedule",
+        "scheduleFlow",
+        projectName=name,
+        projectId=project_id,
+        flow="end",
+        scheduleTime="10,00,am,UTC",
+        scheduleDate="01/01/2030",
+        is_recurring="on",
+        period="7m",
+    )
     assert period["status"] == "error" and "no cron equivalent" in period["message"]
 
 
@@ -146,9 +151,12 @@ def test_a_schedule_fires(live: LiveServer, admin: Client) -> None:
     name, project_id = project(admin)
     schedule_id = schedule(admin, name, "* * * ? * *")["scheduleId"]  # every second
     try:
-        page = eventually(lambda: admin.ajax("/manager", "fetchFlowExecutions", project=name, flow="end", start=0,
-                                             length=10), lambda page: page["total"], interval=0.2,
-                          what="an execution fired by the schedule")
+        page = eventually(
+            lambda: admin.ajax("/manager", "fetchFlowExecutions", project=name, flow="end", start=0, length=10),
+            lambda page: page["total"],
+            interval=0.2,
+            what="an execution fired by the schedule",
+        )
     finally:
         admin.post("/schedule", {"action": "removeSched", "scheduleId": schedule_id})
     exec_id = page["executions"][0]["execId"]

@@ -92,9 +92,10 @@ def test_every_endpoint_checks_its_permission(live: LiveServer, admin: Client, w
         "error": "Only Admins are allowed to refresh the executors",
         "status": "error",
     }
-    assert bob.ajax(
-        "/schedule", "scheduleCronFlow", projectName=name, flow="end", cronExpression="0 0 1 ? * *"
-    ) == {"status": "error", "message": "Permission denied. Cannot execute end"}
+    assert bob.ajax("/schedule", "scheduleCronFlow", projectName=name, flow="end", cronExpression="0 0 1 ? * *") == {
+        "status": "error",
+        "message": "Permission denied. Cannot execute end",
+    }
     removal = json.loads(bob.post("/schedule", {"action": "removeSched", "scheduleId": schedule_id}).text)
     assert removal == {
         "status": "error",
@@ -103,12 +104,8 @@ def test_every_endpoint_checks_its_permission(live: LiveServer, admin: Client, w
     assert bob.ajax("/schedule", "setSla", scheduleId=schedule_id, slaEmails="") == {
         "error": f"User {user} does not have permission to set SLA for this flow."
     }
-    assert bob.ajax("/schedule", "fetchSchedule", projectId=project_id, flowId="end") == {
-        "error": denied % "READ"
-    }
-    assert all(
-        item["projectname"] != name for item in bob.ajax("/schedule", "fetchSchedules").get("items", [])
-    )
+    assert bob.ajax("/schedule", "fetchSchedule", projectId=project_id, flowId="end") == {"error": denied % "READ"}
+    assert all(item["projectname"] != name for item in bob.ajax("/schedule", "fetchSchedules").get("items", []))
     assert name not in [p["projectName"] for p in bob.ajax("/index", "fetchuserprojects")["projects"]]
     # Nothing changed on the admin's side.
     assert admin.ajax("/manager", "fetchprojectflows", project=name)["flows"] == [
@@ -134,10 +131,7 @@ def test_grants_open_exactly_what_they_grant(live: LiveServer, admin: Client, wo
         {"flowId": "nap"},
     ]
     assert bob.ajax("/executor", "fetchexecflow", execid=world["exec"])["project"] == name
-    assert (
-        bob.ajax("/executor", "executeFlow", project=name, flow="end")["error"]
-        == f"Project '{name}' doesn't exist."
-    )
+    assert bob.ajax("/executor", "executeFlow", project=name, flow="end")["error"] == f"Project '{name}' doesn't exist."
     # EXECUTE through a group the user belongs to.
     group = unique("team")
     carol, password = live.add_user("carol", groups=(group,))
@@ -156,9 +150,7 @@ def test_grants_open_exactly_what_they_grant(live: LiveServer, admin: Client, wo
     # A global role: readall reads every project, and nothing more.
     reader, password = live.add_user("reader", roles=("readall",))
     reader_client = live.login(reader.name, password)
-    assert (
-        reader_client.ajax("/manager", "fetchprojectflows", project=name)["projectId"] == world["project_id"]
-    )
+    assert reader_client.ajax("/manager", "fetchprojectflows", project=name)["projectId"] == world["project_id"]
     assert "error" in reader_client.ajax("/executor", "executeFlow", project=name, flow="end")
 
 
@@ -169,23 +161,16 @@ def test_expired_session_is_refused(live: LiveServer) -> None:
     finally:
         live.clock.offset = 0
     assert client.get("/index", ajax="fetchallprojects").text == '{\n  "error" : "session"\n}'
-    assert (
-        "<!-- /.login -->"
-        in client.post("/manager", {"action": "create", "name": "x", "description": "y"}).text
-    )
+    assert "<!-- /.login -->" in client.post("/manager", {"action": "create", "name": "x", "description": "y"}).text
 
 
 def test_brute_force_login_is_throttled(live: LiveServer) -> None:
     user, password = live.add_user("eve")
     http = live.http()
     for _ in range(5):
-        wrong = json.loads(
-            http.post("/", data={"action": "login", "username": user.name, "password": "guess"}).text
-        )
+        wrong = json.loads(http.post("/", data={"action": "login", "username": user.name, "password": "guess"}).text)
         assert wrong == {"error": "Incorrect Login. Username/Password not found."}
-    right = json.loads(
-        http.post("/", data={"action": "login", "username": user.name, "password": password}).text
-    )
+    right = json.loads(http.post("/", data={"action": "login", "username": user.name, "password": password}).text)
     assert right["error"] == f"Too many failed logins for user '{user.name}' from 127.0.0.1; try again in 1 s."
     assert "Incorrect Login." not in right["error"]  # the azkaban client retries only on that text
     one_shot = http.post("/manager", data={"username": user.name, "password": password, "action": "create"})
@@ -345,9 +330,7 @@ def test_cookie_sessions_need_same_origin_or_token(live: LiveServer, admin: Clie
     # State-changing GETs are covered too; reads are not.
     name = unique("keep")
     admin.create_project(name)
-    delete = http.get(
-        "/manager", params={"project": name, "delete": "true"}, headers={"Sec-Fetch-Site": "cross-site"}
-    )
+    delete = http.get("/manager", params={"project": name, "delete": "true"}, headers={"Sec-Fetch-Site": "cross-site"})
     assert delete.status_code == 403
     assert "projectId" in admin.ajax("/manager", "getProjectId", project=name)
     read = http.get("/manager", params={"ajax": "getProjectId", "project": name}, headers=evil)

@@ -39,9 +39,7 @@ def env_for(home: Path) -> dict[str, str]:
 class Running:
     """A ``sudoless server`` process, stopped with SIGINT like Ctrl-C."""
 
-    def __init__(
-        self, home: Path, *args: str, scheme: str = "http", verify: bool | ssl.SSLContext = True
-    ) -> None:
+    def __init__(self, home: Path, *args: str, scheme: str = "http", verify: bool | ssl.SSLContext = True) -> None:
         self.port = free_port()
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.verify = verify
@@ -61,8 +59,14 @@ class Running:
             httpx.get(self.url + "/status", verify=self.verify, timeout=2)
             return time.monotonic() - self.started
 
-        return eventually(answered, lambda _: True, timeout=timeout, interval=0.01, ignoring=(httpx.TransportError,),
-                          what=f"the server answering {self.url}/status")
+        return eventually(
+            answered,
+            lambda _: True,
+            timeout=timeout,
+            interval=0.01,
+            ignoring=(httpx.TransportError,),
+            what=f"the server answering {self.url}/status",
+        )
 
     def stop(self) -> tuple[int, str]:
         self.process.send_signal(signal.SIGINT)
@@ -130,9 +134,7 @@ def test_https_with_the_cert_command(home: Path) -> None:
     assert made.returncode == 0, made.stderr
     cert, key = home / "tls" / "server.crt", home / "tls" / "server.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    again = subprocess.run(
-        [str(SUDOLESS), "cert"], env=env_for(home), capture_output=True, text=True, timeout=60
-    )
+    again = subprocess.run([str(SUDOLESS), "cert"], env=env_for(home), capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "already exists; use --force" in again.stderr
     trust = ssl.create_default_context(cafile=str(cert))
     server = Running(home, "--https", scheme="https", verify=trust)

@@ -57,8 +57,9 @@ def test_scopes_hold_on_both_apis(live: LiveServer, root: httpx.Client) -> None:
     assert tok.get(f"/projects/{theirs}").status_code == 403
     assert "EXECUTE" in error(tok.post("/executions", json={"project": mine, "flow": "end"}), 403)
     # The owner may upload (WRITE) and administer the project; the token may not.
-    assert tok.post(f"/projects/{mine}/versions", files={"file": ("p.zip", b"PK", "application/zip")}
-                    ).status_code == 403
+    assert (
+        tok.post(f"/projects/{mine}/versions", files={"file": ("p.zip", b"PK", "application/zip")}).status_code == 403
+    )
     assert tok.delete(f"/projects/{mine}").status_code == 403
     assert "cannot manage tokens" in error(tok.post("/tokens", json={"name": "x", "scopes": {"*": ["READ"]}}), 403)
     me = tok.get("/me").json()
@@ -72,15 +73,32 @@ def test_scopes_hold_on_both_apis(live: LiveServer, root: httpx.Client) -> None:
 
     runner = make_token(http, "runner", {mine: ["READ", "EXECUTE"]})
     assert bearer(live, runner).post("/executions", json={"project": mine, "flow": "end"}).status_code == 201
-    started = ajax(live, "/executor", runner, "POST", ajax="executeFlow", project=mine, flow="end",
-                   concurrentOption="concurrent")
+    started = ajax(
+        live, "/executor", runner, "POST", ajax="executeFlow", project=mine, flow="end", concurrentOption="concurrent"
+    )
     assert int(started["execid"]) > 0, started  # type: ignore[call-overload]
-    refused = ajax(live, "/schedule", runner, "POST", ajax="scheduleCronFlow", projectName=mine, flow="end",
-                   cronExpression="0 0 1 * * ?")
+    refused = ajax(
+        live,
+        "/schedule",
+        runner,
+        "POST",
+        ajax="scheduleCronFlow",
+        projectName=mine,
+        flow="end",
+        cronExpression="0 0 1 * * ?",
+    )
     assert refused.get("status") != "success", refused
     scheduler = make_token(http, "scheduler", {mine: ["SCHEDULE"]})
-    scheduled = ajax(live, "/schedule", scheduler, "POST", ajax="scheduleCronFlow", projectName=mine, flow="end",
-                     cronExpression="0 0 1 * * ?")
+    scheduled = ajax(
+        live,
+        "/schedule",
+        scheduler,
+        "POST",
+        ajax="scheduleCronFlow",
+        projectName=mine,
+        flow="end",
+        cronExpression="0 0 1 * * ?",
+    )
     assert scheduled.get("status") == "success", scheduled
 
 

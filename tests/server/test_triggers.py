@@ -34,9 +34,11 @@ def project_zip(flow: str, name: str = "nightly") -> bytes:
 
 
 def waiting_on(path: Path, wait: int = 5) -> str:
-    return (f"trigger:\n  maxWaitMins: {wait}\n  schedule:\n    type: cron\n    value: 0 0 4 * * ?\n"
-            f"  triggerDependencies:\n    - name: landed\n      type: file\n      params:\n        path: {path}\n"
-            "nodes:\n  - name: report\n    type: command\n    config:\n      command: echo report done\n")
+    return (
+        f"trigger:\n  maxWaitMins: {wait}\n  schedule:\n    type: cron\n    value: 0 0 4 * * ?\n"
+        f"  triggerDependencies:\n    - name: landed\n      type: file\n      params:\n        path: {path}\n"
+        "nodes:\n  - name: report\n    type: command\n    config:\n      command: echo report done\n"
+    )
 
 
 def trigger_server(home: Path, db_url: str, store: Store) -> LiveServer:
@@ -67,8 +69,12 @@ def api(server: LiveServer) -> httpx.Client:
 
 def ui(server: LiveServer) -> httpx.Client:
     http = server.http()
-    answer = http.post("/ui/login", data={"username": server.admin, "password": server.password},
-                       headers={"Origin": server.url}, follow_redirects=False)
+    answer = http.post(
+        "/ui/login",
+        data={"username": server.admin, "password": server.password},
+        headers={"Origin": server.url},
+        follow_redirects=False,
+    )
     assert answer.status_code == 303, answer.text
     return http
 
@@ -81,8 +87,9 @@ def new_project(user: Client, content: bytes) -> tuple[str, int]:
     return name, int(user.ajax("/manager", "getProjectId", project=name)["projectId"])
 
 
-def poll(read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool],
-         timeout: float = 30) -> dict[str, Any]:
+def poll(
+    read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool], timeout: float = 30
+) -> dict[str, Any]:
     return eventually(read, done, timeout=timeout, interval=0.2)
 
 
@@ -96,22 +103,26 @@ def over(body: dict[str, Any]) -> bool:
 def test_upload_refuses_with_the_reason(user: Client, case: str) -> None:
     name = unique("bad")
     user.create_project(name)
-    content = make_zip({"triggers.project": "azkaban-flow-version: 2.0\n",
-                        f"{case}.flow": (TRIGGERS / f"{case}.flow").read_text()})
+    content = make_zip(
+        {"triggers.project": "azkaban-flow-version: 2.0\n", f"{case}.flow": (TRIGGERS / f"{case}.flow").read_text()}
+    )
     answer = json.loads(user.upload(name, content).text)
     assert REJECTED[case] in answer["error"] and f"{case}.flow" in answer["error"], answer
 
 
 @pytest.mark.parametrize("case", ACCEPTED)
 def test_upload_accepts_and_lists_the_trigger(user: Client, case: str) -> None:
-    project, project_id = new_project(user, make_zip({"triggers.project": "azkaban-flow-version: 2.0\n",
-                                                      f"{case}.flow": (TRIGGERS / f"{case}.flow").read_text()}))
+    project, project_id = new_project(
+        user,
+        make_zip(
+            {"triggers.project": "azkaban-flow-version: 2.0\n", f"{case}.flow": (TRIGGERS / f"{case}.flow").read_text()}
+        ),
+    )
     trigger = user.ajax("/flowtrigger", "fetchTrigger", projectId=project_id, flowId=case)["flowTrigger"]
     assert trigger["projectName"] == project and trigger["paused"] is False
 
 
-def test_a_file_dependency_that_arrives_runs_the_flow_once(server: LiveServer, user: Client,
-                                                           tmp_path: Path) -> None:
+def test_a_file_dependency_that_arrives_runs_the_flow_once(server: LiveServer, user: Client, tmp_path: Path) -> None:
     marker = tmp_path / "landing" / "orders.csv"
     project, project_id = new_project(user, project_zip(waiting_on(tmp_path / "landing" / "*.csv")))
     trigger = user.ajax("/flowtrigger", "fetchTrigger", projectId=project_id, flowId="nightly")["flowTrigger"]
@@ -128,8 +139,7 @@ def test_a_file_dependency_that_arrives_runs_the_flow_once(server: LiveServer, u
     assert page.status_code == 200 and f'data-instance="{instance_id}" data-status="RUNNING"' in page.text
     writer = threading.Timer(2.0, lambda: (marker.parent.mkdir(), marker.write_text("id\n")))
     writer.start()
-    status = poll(lambda: user.ajax("/flowtriggerinstance", "fetchTriggerStatus", triggerinstid=instance_id),
-                  over)
+    status = poll(lambda: user.ajax("/flowtriggerinstance", "fetchTriggerStatus", triggerinstid=instance_id), over)
     writer.join()
     assert status["triggerStatus"] == "SUCCEEDED" and status["items"][0]["dependencyStatus"] == "SUCCEEDED"
     exec_id = status["flowExecutionId"]
@@ -139,10 +149,12 @@ def test_a_file_dependency_that_arrives_runs_the_flow_once(server: LiveServer, u
         server.server.scheduler.triggers.tick()
     executions = user.ajax("/manager", "fetchFlowExecutions", project=project, flow="nightly", start=0, length=10)
     assert [e["execId"] for e in executions["executions"]] == [exec_id]
-    listed = user.ajax("/flowtriggerinstance", "fetchTriggerInstances", project=project, flow="nightly",
-                       start=0, length=10)["executions"]
+    listed = user.ajax(
+        "/flowtriggerinstance", "fetchTriggerInstances", project=project, flow="nightly", start=0, length=10
+    )["executions"]
     assert [(i["instanceId"], i["status"], i["flowExecutionId"]) for i in listed] == [
-        (instance_id, "SUCCEEDED", exec_id)]
+        (instance_id, "SUCCEEDED", exec_id)
+    ]
     view = http.get(f"/api/v1/trigger-instances/{instance_id}").json()
     assert (view["status"], view["exec_id"], view["dependencies"][0]["status"]) == ("SUCCEEDED", exec_id, "SUCCEEDED")
     page = ui(server).get("/ui/triggers")
@@ -155,11 +167,13 @@ def test_a_dependency_that_never_arrives_ends_cancelled(server: LiveServer, user
     http = api(server)
     started = time.monotonic()
     instance_id = http.post(f"/api/v1/triggers/{project}/nightly/fire").json()["id"]
-    status = poll(lambda: user.ajax("/flowtriggerinstance", "fetchTriggerStatus", triggerinstid=instance_id),
-                  over)
+    status = poll(lambda: user.ajax("/flowtriggerinstance", "fetchTriggerStatus", triggerinstid=instance_id), over)
     assert time.monotonic() - started >= 1.9  # one (shrunk) minute
     assert (status["triggerStatus"], status["cancellationCause"], status["flowExecutionId"]) == (
-        "CANCELLED", "TIMEOUT", -1)
+        "CANCELLED",
+        "TIMEOUT",
+        -1,
+    )
     assert status["message"] == "timed out after 1 min waiting for landed"
     assert status["items"][0]["dependencyCancelCause"] == "TIMEOUT"
     view = http.get("/api/v1/trigger-instances", params={"project": project}).json()
@@ -184,7 +198,8 @@ def test_pause_resume_and_kill(server: LiveServer, user: Client, tmp_path: Path)
     first = http.post(f"/api/v1/triggers/{project}/nightly/fire").json()["id"]
     assert user.ajax("/flowtriggerinstance", "killRunningTrigger", id=first) == {}
     assert user.ajax("/flowtriggerinstance", "killRunningTrigger", id=first) == {
-        "error": "the trigger doesn't exist, might already finished or cancelled"}
+        "error": "the trigger doesn't exist, might already finished or cancelled"
+    }
     killed = user.ajax("/flowtriggerinstance", "fetchTriggerStatus", triggerinstid=first)
     assert (killed["triggerStatus"], killed["cancellationCause"]) == ("CANCELLED", "MANUAL")
 
@@ -197,18 +212,24 @@ def test_pause_resume_and_kill(server: LiveServer, user: Client, tmp_path: Path)
     page = browser.get("/ui/triggers")
     csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0] if 'name="csrf"' in page.text else ""
     form = {"csrf": csrf} if csrf else {}
-    answer = browser.post(f"/ui/trigger-instances/{third}/kill", data=form, headers={"Origin": server.url},
-                          follow_redirects=False)
+    answer = browser.post(
+        f"/ui/trigger-instances/{third}/kill", data=form, headers={"Origin": server.url}, follow_redirects=False
+    )
     assert answer.status_code == 303, answer.text
-    paused = browser.post(f"/ui/triggers/{project}/nightly/paused", data={**form, "paused": "true"},
-                          headers={"Origin": server.url}, follow_redirects=False)
+    paused = browser.post(
+        f"/ui/triggers/{project}/nightly/paused",
+        data={**form, "paused": "true"},
+        headers={"Origin": server.url},
+        follow_redirects=False,
+    )
     assert paused.status_code == 303, paused.text
     assert http.get(f"/api/v1/trigger-instances/{third}").json()["cancel_cause"] == "MANUAL"
     assert http.get(f"/api/v1/triggers/{project}/nightly").json()["paused"] is True
 
 
-def test_deleting_the_project_removes_its_trigger_and_cancels_its_instances(server: LiveServer, user: Client,
-                                                                           tmp_path: Path) -> None:
+def test_deleting_the_project_removes_its_trigger_and_cancels_its_instances(
+    server: LiveServer, user: Client, tmp_path: Path
+) -> None:
     project, project_id = new_project(user, project_zip(waiting_on(tmp_path / "never")))
     http = api(server)
     instance_id = http.post(f"/api/v1/triggers/{project}/nightly/fire").json()["id"]
@@ -224,13 +245,16 @@ def test_permissions(server: LiveServer, user: Client, tmp_path: Path) -> None:
     stranger_user, password = server.add_user("stranger")
     stranger = server.login(stranger_user.name, password)
     assert stranger.ajax("/flowtrigger", "pauseTrigger", projectId=project_id, flowId="nightly") == {
-        "error": "Permission denied. Need ADMIN access."}
+        "error": "Permission denied. Need ADMIN access."
+    }
     assert stranger.ajax("/flowtrigger", "fetchTrigger", projectId=project_id, flowId="nightly") == {
-        "error": "Permission denied. Need READ access."}
+        "error": "Permission denied. Need READ access."
+    }
     assert all(t["projectName"] != project for t in stranger.ajax("/flowtrigger", "fetchTriggers")["items"])
     instance_id = api(server).post(f"/api/v1/triggers/{project}/nightly/fire").json()["id"]
     assert stranger.ajax("/flowtriggerinstance", "killRunningTrigger", id=instance_id) == {
-        "error": "no permission to kill the trigger"}
+        "error": "no permission to kill the trigger"
+    }
     assert all(i["id"] != instance_id for i in stranger.ajax("/flowtriggerinstance", "fetchRunningTriggers")["items"])
 
 
@@ -251,8 +275,7 @@ def test_a_waiting_instance_survives_a_server_restart(tmp_path: Path) -> None:
     second = trigger_server(tmp_path / "home", db_url, store)
     try:
         user = second.as_admin()
-        status = poll(lambda: user.ajax("/flowtriggerinstance", "fetchTriggerStatus", triggerinstid=instance_id),
-                      over)
+        status = poll(lambda: user.ajax("/flowtriggerinstance", "fetchTriggerStatus", triggerinstid=instance_id), over)
         assert status["triggerStatus"] == "SUCCEEDED"
         assert user.wait(status["flowExecutionId"])["status"] == "SUCCEEDED"
     finally:

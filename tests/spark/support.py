@@ -62,6 +62,11 @@ def unpack(archive: Path, into: Path) -> Path:
 
 def sudoless_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     """``sudoless ARGS`` in a subprocess of this interpreter with its own SUDOLESS_HOME, whatever its exit code."""
-    return subprocess.run([sys.executable, "-c", "from sudoless.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=600, check=False,
-                          env={**os.environ, "SUDOLESS_HOME": str(home)})
+    return subprocess.run(
+        [sys.executable, "-c", "from sudoless.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "SUDOLESS_HOME": str(home)},
+    )

@@ -33,10 +33,15 @@ def link_member(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tuple[
 
 
 def test_an_environment_unpacks_with_links_kept(tmp_path: Path) -> None:
-    archive = make_tar(tmp_path / "env.tar.gz", [
-        file_member("bin/python3.11", b"#!", 0o755), link_member("bin/python", "python3.11"),
-        link_member("bin/base", "/usr/bin/python3"), file_member("lib/x.py", b"print(1)", 0o6777),
-    ])
+    archive = make_tar(
+        tmp_path / "env.tar.gz",
+        [
+            file_member("bin/python3.11", b"#!", 0o755),
+            link_member("bin/python", "python3.11"),
+            link_member("bin/base", "/usr/bin/python3"),
+            file_member("lib/x.py", b"print(1)", 0o6777),
+        ],
+    )
     dest = tmp_path / "out"
     dest.mkdir()
     extract_tar(archive, dest)
@@ -46,13 +51,17 @@ def test_an_environment_unpacks_with_links_kept(tmp_path: Path) -> None:
     assert not mode & (stat.S_ISUID | stat.S_ISGID | stat.S_IWGRP | stat.S_IWOTH)
 
 
-@pytest.mark.parametrize(("members", "words"), [
-    ([file_member("../escape.txt")], "outside the folder"),
-    ([file_member("/etc/evil")], "absolute path"),
-    ([link_member("up", ".."), file_member("up/escape.txt")], "outside the folder"),
-    ([link_member("etc", "/etc"), file_member("etc/evil")], "outside the folder"),
-    ([link_member("hard", "../../etc/passwd", tarfile.LNKTYPE)], "hard link"),
-], ids=["dotdot", "absolute", "through-relative-link", "through-absolute-link", "hard-link"])
+@pytest.mark.parametrize(
+    ("members", "words"),
+    [
+        ([file_member("../escape.txt")], "outside the folder"),
+        ([file_member("/etc/evil")], "absolute path"),
+        ([link_member("up", ".."), file_member("up/escape.txt")], "outside the folder"),
+        ([link_member("etc", "/etc"), file_member("etc/evil")], "outside the folder"),
+        ([link_member("hard", "../../etc/passwd", tarfile.LNKTYPE)], "hard link"),
+    ],
+    ids=["dotdot", "absolute", "through-relative-link", "through-absolute-link", "hard-link"],
+)
 def test_unsafe_members_are_refused_by_name(tmp_path: Path, members: list, words: str) -> None:
     archive = make_tar(tmp_path / "bad.tar.gz", members)
     dest = tmp_path / "deep" / "out"

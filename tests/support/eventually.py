@@ -14,8 +14,15 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def eventually(probe: Callable[[], T], until: Callable[[T], object] | object = bool, *, timeout: float = 20.0,
-               interval: float = 0.05, what: str = "", ignoring: tuple[type[BaseException], ...] = ()) -> T:
+def eventually(
+    probe: Callable[[], T],
+    until: Callable[[T], object] | object = bool,
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.05,
+    what: str = "",
+    ignoring: tuple[type[BaseException], ...] = (),
+) -> T:
     """Call ``probe`` until ``until(value)`` is true (or, when ``until`` is not callable, until the value equals
     it) and return that value; after ``timeout`` seconds fail the test with ``what`` (or the probe's name) and
     the last value seen.
@@ -37,8 +44,9 @@ def eventually(probe: Callable[[], T], until: Callable[[T], object] | object = b
             last = value
         if time.monotonic() >= deadline:
             wanted = "" if callable(until) else f" (wanted {until!r})"
-            raise AssertionError(f"{what or _describe(probe)}{wanted}: not reached within {timeout:g} s; "
-                                 f"last seen: {last!r}")
+            raise AssertionError(
+                f"{what or _describe(probe)}{wanted}: not reached within {timeout:g} s; last seen: {last!r}"
+            )
         time.sleep(interval)
 
 

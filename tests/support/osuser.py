@@ -24,8 +24,17 @@ from support.services import unavailable
 
 CLEAN_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Only how to reach the package registry goes through to the user: nothing of root's own environment.
-PASSED_THROUGH = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-                  "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_DEFAULT_TIMEOUT")
+PASSED_THROUGH = (
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_DEFAULT_TIMEOUT",
+)
 TOOLS = ("useradd", "userdel", "runuser", "pkill")
 
 
@@ -48,15 +57,16 @@ def explain(what: str, result: subprocess.CompletedProcess[str] | subprocess.Tim
         head = f"{what}: timed out after {result.timeout:.0f}s"
     else:
         head = f"{what}: exit code {result.returncode}"
-    return (f"{head}\n--- command: {result.args!r}\n--- stdout:\n{_text(result.stdout)}"
-            f"\n--- stderr:\n{_text(result.stderr)}")
+    return (
+        f"{head}\n--- command: {result.args!r}\n--- stdout:\n{_text(result.stdout)}"
+        f"\n--- stderr:\n{_text(result.stderr)}"
+    )
 
 
 def run(what: str, args: list[str], timeout: float, **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run a command, failing the test with its whole output when it fails or times out."""
     try:
-        result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False,
-                                **kwargs)  # type: ignore[call-overload]
+        result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)  # type: ignore[call-overload]
     except subprocess.TimeoutExpired as exc:
         print(explain(what, exc))
         pytest.fail(explain(what, exc), pytrace=False)
@@ -68,29 +78,48 @@ def run(what: str, args: list[str], timeout: float, **kwargs: object) -> subproc
 
 def user_command(user: User, script: str, env: Mapping[str, str] | None = None) -> list[str]:
     """argv running a bash login script as the user, in a clean environment (plus ``env``)."""
-    clean = {"HOME": str(user.home), "USER": user.name, "LOGNAME": user.name, "SHELL": "/bin/bash",
-             "PATH": CLEAN_PATH, "LANG": "C.UTF-8"}
+    clean = {
+        "HOME": str(user.home),
+        "USER": user.name,
+        "LOGNAME": user.name,
+        "SHELL": "/bin/bash",
+        "PATH": CLEAN_PATH,
+        "LANG": "C.UTF-8",
+    }
     clean.update({key: os.environ[key] for key in PASSED_THROUGH if key in os.environ})
     clean.update(env or {})
     # /etc/profile resets PATH for a non-root login shell; set it again so the script sees CLEAN_PATH.
     script = f"export PATH={clean['PATH']}\nset -euo pipefail\n{script}"
     runuser, clean_env = shutil.which("runuser"), shutil.which("env")
     assert runuser and clean_env
-    return [runuser, "-u", user.name, "--", clean_env, "-i", *(f"{k}={v}" for k, v in clean.items()),
-            "bash", "-lc", script]
+    return [
+        runuser,
+        "-u",
+        user.name,
+        "--",
+        clean_env,
+        "-i",
+        *(f"{k}={v}" for k, v in clean.items()),
+        "bash",
+        "-lc",
+        script,
+    ]
 
 
-def as_user(user: User, what: str, script: str, timeout: float,
-            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def as_user(
+    user: User, what: str, script: str, timeout: float, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a bash login script as the user; fail the test when it fails."""
     return run(what, user_command(user, script, env), timeout, cwd=user.home)
 
 
-def try_as_user(user: User, script: str, timeout: float,
-                env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def try_as_user(
+    user: User, script: str, timeout: float, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a bash login script as the user and return the result whatever its exit code."""
-    return subprocess.run(user_command(user, script, env), capture_output=True, text=True, timeout=timeout,
-                          check=False, cwd=user.home)
+    return subprocess.run(
+        user_command(user, script, env), capture_output=True, text=True, timeout=timeout, check=False, cwd=user.home
+    )
 
 
 def remove_user(name: str) -> None:

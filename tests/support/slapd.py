@@ -76,15 +76,31 @@ def _make_ca(folder: Path, name: str) -> tuple[object, object, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                         content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, encipher_only=False,
-                                         decipher_only=False), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
     path = folder / f"{name}.pem"
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return key, cert, path
@@ -98,20 +114,26 @@ def _server_certificate(folder: Path, ca_key: object, ca_cert: object) -> tuple[
 
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-            .issuer_name(ca_cert.subject)  # type: ignore[attr-defined]
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_cert.subject)  # type: ignore[attr-defined]
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # type: ignore[arg-type]
     cert_path, key_path = folder / "server.pem", folder / "server.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     key_path.chmod(0o600)
     return cert_path, key_path
 
@@ -123,13 +145,30 @@ def _ldif(service_password: str) -> str:
     text = entry(SUFFIX, "objectClass: dcObject", "objectClass: organization", "o: Example", "dc: example")
     for ou in ("people", "groups", "services", "policies"):
         text += entry(f"ou={ou},{SUFFIX}", "objectClass: organizationalUnit", f"ou: {ou}")
-    text += entry(f"cn=default,ou=policies,{SUFFIX}", "objectClass: device", "objectClass: pwdPolicy",
-                  "cn: default", "pwdAttribute: userPassword", "pwdLockout: TRUE")
-    text += entry(SERVICE, "objectClass: organizationalRole", "objectClass: simpleSecurityObject",
-                  "cn: sudoless", f"userPassword: {service_password}")
+    text += entry(
+        f"cn=default,ou=policies,{SUFFIX}",
+        "objectClass: device",
+        "objectClass: pwdPolicy",
+        "cn: default",
+        "pwdAttribute: userPassword",
+        "pwdLockout: TRUE",
+    )
+    text += entry(
+        SERVICE,
+        "objectClass: organizationalRole",
+        "objectClass: simpleSecurityObject",
+        "cn: sudoless",
+        f"userPassword: {service_password}",
+    )
     for name in PEOPLE_NAMES:
-        lines = ["objectClass: inetOrgPerson", f"uid: {name}", f"cn: {name.title()}", f"sn: {name.title()}",
-                 f"mail: {name}@example.org", f"userPassword: {name}-pw"]
+        lines = [
+            "objectClass: inetOrgPerson",
+            f"uid: {name}",
+            f"cn: {name.title()}",
+            f"sn: {name.title()}",
+            f"mail: {name}@example.org",
+            f"userPassword: {name}-pw",
+        ]
         if name == "carol":
             lines.append("pwdAccountLockedTime: 000001010000Z")  # locked for good: a disabled account
         text += entry(f"uid={name},{PEOPLE}", *lines)
@@ -141,8 +180,9 @@ def _ldif(service_password: str) -> str:
         "interns": [f"uid=dave,{PEOPLE}"],
     }
     for name, members in groups.items():
-        text += entry(f"cn={name},{GROUPS}", "objectClass: groupOfNames", f"cn: {name}",
-                      *(f"member: {m}" for m in members))
+        text += entry(
+            f"cn={name},{GROUPS}", "objectClass: groupOfNames", f"cn: {name}", *(f"member: {m}" for m in members)
+        )
     return text
 
 
@@ -153,8 +193,8 @@ modulepath {MODULES}
 moduleload back_mdb
 moduleload ppolicy
 moduleload memberof
-pidfile {folder / 'slapd.pid'}
-argsfile {folder / 'slapd.args'}
+pidfile {folder / "slapd.pid"}
+argsfile {folder / "slapd.args"}
 TLSCACertificateFile {ca}
 TLSCertificateFile {cert}
 TLSCertificateKeyFile {key}
@@ -163,7 +203,7 @@ maxsize 33554432
 suffix "{SUFFIX}"
 rootdn "{root_dn}"
 rootpw {root_password}
-directory {folder / 'db'}
+directory {folder / "db"}
 overlay memberof
 overlay ppolicy
 ppolicy_default "cn=default,ou=policies,{SUFFIX}"
@@ -197,14 +237,17 @@ def running_slapd(folder: Path) -> Iterator[Slapd]:
     conf.write_text(_config(folder, cert, key, ca_file, root_dn, root_password))
     data = folder / "directory.ldif"
     data.write_text(_ldif(service_password))
-    added = subprocess.run([SLAPADD, "-f", str(conf), "-l", str(data)], capture_output=True, text=True,
-                           timeout=60, check=False)
+    added = subprocess.run(
+        [SLAPADD, "-f", str(conf), "-l", str(data)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert added.returncode == 0, f"slapadd failed:\n{added.stderr}"
     port, tls_port = _free_port(), _free_port()
     log = (folder / "slapd.log").open("w")
-    process = subprocess.Popen([SLAPD, "-f", str(conf), "-d", "0",
-                                "-h", f"ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/"],
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [SLAPD, "-f", str(conf), "-d", "0", "-h", f"ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -215,9 +258,17 @@ def running_slapd(folder: Path) -> Iterator[Slapd]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError("slapd did not start:\n" + (folder / "slapd.log").read_text()) from None
                 time.sleep(0.05)
-        yield Slapd(host="localhost", port=port, tls_port=tls_port, ca_file=ca_file, other_ca_file=other_ca,
-                    root_dn=root_dn, root_password=root_password, service_password_file=password_file,
-                    folder=folder)
+        yield Slapd(
+            host="localhost",
+            port=port,
+            tls_port=tls_port,
+            ca_file=ca_file,
+            other_ca_file=other_ca,
+            root_dn=root_dn,
+            root_password=root_password,
+            service_password_file=password_file,
+            folder=folder,
+        )
     finally:
         process.terminate()
         try:

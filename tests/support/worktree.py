@@ -11,8 +11,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _git(*args: str) -> str:
-    done = subprocess.run(["git", "-c", "safe.directory=*", "-C", str(REPO), *args], capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        ["git", "-c", "safe.directory=*", "-C", str(REPO), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed in {REPO}: {done.stderr.strip()}")
     return done.stdout

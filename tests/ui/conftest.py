@@ -22,8 +22,15 @@ from support.services import unavailable
 from ui.driver import LAPTOP, VIEWPORT, Browser
 
 CHROMIUM = os.environ.get("SUDOLESS_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +83,6 @@ def new_browser(chromium: Any, ui_server: LiveServer) -> Iterator[Any]:
     yield make
     for context in contexts:
         context.close()
-
 
 
 @pytest.fixture

@@ -23,8 +23,14 @@ class Browser:
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(f"script error: {error}"))
         # Console errors are script errors and CSP refusals; a 401/403 page load is a test's own doing.
-        self.page.on("console", lambda m: self.errors.append(f"console: {m.text}")
-                     if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+        self.page.on(
+            "console",
+            lambda m: (
+                self.errors.append(f"console: {m.text}")
+                if m.type == "error" and not m.text.startswith("Failed to load resource")
+                else None
+            ),
+        )
         self.page.on("dialog", lambda dialog: dialog.accept())
         self.page.set_default_timeout(15_000)
 

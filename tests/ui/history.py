@@ -40,16 +40,29 @@ def write_project(root: Path, name: str) -> Path:
     return folder
 
 
-def seed(store: Store, settings: Settings, scratch: Path, executions: int = 10_000, projects: int = 20,
-         log_chunks: int = 2_000, seed_value: int = 7) -> History:
+def seed(
+    store: Store,
+    settings: Settings,
+    scratch: Path,
+    executions: int = 10_000,
+    projects: int = 20,
+    log_chunks: int = 2_000,
+    seed_value: int = 7,
+) -> History:
     """Projects ``p00``..; ``executions`` runs of their flow ``load`` spread over 60 days; the newest run
     gets a log of ``log_chunks`` chunks of 64 KB (128 MB by default)."""
     rng = random.Random(seed_value)
     names = [f"p{i:02d}" for i in range(projects)]
     ids = {}
     for name in names:
-        project_id, _, _ = upload_project(store, settings, write_project(scratch, name), "alice", name=name,
-                                          description=f"Project {name} of the history test")
+        project_id, _, _ = upload_project(
+            store,
+            settings,
+            write_project(scratch, name),
+            "alice",
+            name=name,
+            description=f"Project {name} of the history test",
+        )
         ids[name] = project_id
     now = store.clock()
     start = now - 60 * DAY_MS
@@ -60,20 +73,49 @@ def seed(store: Store, settings: Settings, scratch: Path, executions: int = 10_0
         submitted = start + index * step
         status = rng.choice(STATUSES)
         duration = rng.randint(5_000, 900_000)
-        rows.append({"id": index + 1, "project_id": ids[name], "project_name": name, "version": 1,
-                     "flow_id": "load", "status": status, "submit_user": rng.choice(USERS),
-                     "submit_time": submitted, "start_time": submitted + 500, "end_time": submitted + 500 + duration,
-                     "update_time": submitted + 500 + duration, "source": "adhoc", "options": "{}",
-                     "executor_id": 1, "control": "", "priority": 5, "restarted_from": None})
+        rows.append(
+            {
+                "id": index + 1,
+                "project_id": ids[name],
+                "project_name": name,
+                "version": 1,
+                "flow_id": "load",
+                "status": status,
+                "submit_user": rng.choice(USERS),
+                "submit_time": submitted,
+                "start_time": submitted + 500,
+                "end_time": submitted + 500 + duration,
+                "update_time": submitted + 500 + duration,
+                "source": "adhoc",
+                "options": "{}",
+                "executor_id": 1,
+                "control": "",
+                "priority": 5,
+                "restarted_from": None,
+            }
+        )
         offset = submitted + 500
         for position, job in enumerate(JOBS):
             length = duration // 3
             job_status = status if position == 2 or status == "SUCCEEDED" else "SUCCEEDED"
-            runs.append({"exec_id": index + 1, "nested_id": job, "attempt": 0, "type": "command",
-                         "status": job_status, "start_time": offset, "end_time": offset + length,
-                         "update_time": offset + length, "parents": json.dumps(list(JOBS[:position][-1:])),
-                         "condition": None, "pid": None, "host": "seed", "input_props": None,
-                         "output_props": None})
+            runs.append(
+                {
+                    "exec_id": index + 1,
+                    "nested_id": job,
+                    "attempt": 0,
+                    "type": "command",
+                    "status": job_status,
+                    "start_time": offset,
+                    "end_time": offset + length,
+                    "update_time": offset + length,
+                    "parents": json.dumps(list(JOBS[:position][-1:])),
+                    "condition": None,
+                    "pid": None,
+                    "host": "seed",
+                    "input_props": None,
+                    "output_props": None,
+                }
+            )
             offset += length
     with store.write() as conn:
         conn.execute(t.executions.insert(), rows)
@@ -81,16 +123,28 @@ def seed(store: Store, settings: Settings, scratch: Path, executions: int = 10_0
         chunk = (b"x" * 99 + b"\n") * 655 + b"0123456789" * 3 + b"\n" * 6  # 65,536 bytes
         assert len(chunk) == 65_536
         for first in range(0, log_chunks, 500):
-            conn.execute(t.logs.insert(), [
-                {"exec_id": executions, "name": "load", "attempt": 0, "start_byte": i * len(chunk),
-                 "end_byte": (i + 1) * len(chunk), "data": chunk} for i in range(first, min(first + 500, log_chunks))])
+            conn.execute(
+                t.logs.insert(),
+                [
+                    {
+                        "exec_id": executions,
+                        "name": "load",
+                        "attempt": 0,
+                        "start_byte": i * len(chunk),
+                        "end_byte": (i + 1) * len(chunk),
+                        "data": chunk,
+                    }
+                    for i in range(first, min(first + 500, log_chunks))
+                ],
+            )
         if store.dialect == "postgresql":
             conn.execute(sa.text("SELECT setval('executions_id_seq', :n)"), {"n": executions})
     return History(names, "load", executions, executions, log_chunks * 65_536)
 
 
-def add_runs(store: Store, project_id: int, project_name: str, flow: str, jobs: list[str], count: int,
-             seed_value: int = 3) -> list[int]:
+def add_runs(
+    store: Store, project_id: int, project_name: str, flow: str, jobs: list[str], count: int, seed_value: int = 3
+) -> list[int]:
     """``count`` finished runs of ``flow`` over the last days, their jobs in sequence (for the charts)."""
     rng = random.Random(seed_value)
     now = store.clock()
@@ -100,18 +154,49 @@ def add_runs(store: Store, project_id: int, project_name: str, flow: str, jobs: 
         status = rng.choice(STATUSES)
         duration = int(rng.gauss(120_000, 25_000)) + (200_000 if status != "SUCCEEDED" else 0)
         with store.write() as conn:
-            result = conn.execute(t.executions.insert().values(
-                project_id=project_id, project_name=project_name, version=1, flow_id=flow, status=status,
-                submit_user=rng.choice(USERS), submit_time=submitted, start_time=submitted + 400,
-                end_time=submitted + 400 + duration, update_time=submitted + 400 + duration, source="schedule",
-                options="{}", executor_id=None, control="", priority=5, restarted_from=None))
+            result = conn.execute(
+                t.executions.insert().values(
+                    project_id=project_id,
+                    project_name=project_name,
+                    version=1,
+                    flow_id=flow,
+                    status=status,
+                    submit_user=rng.choice(USERS),
+                    submit_time=submitted,
+                    start_time=submitted + 400,
+                    end_time=submitted + 400 + duration,
+                    update_time=submitted + 400 + duration,
+                    source="schedule",
+                    options="{}",
+                    executor_id=None,
+                    control="",
+                    priority=5,
+                    restarted_from=None,
+                )
+            )
             exec_id = int(result.inserted_primary_key[0])
             step = duration // len(jobs)
-            conn.execute(t.job_runs.insert(), [
-                {"exec_id": exec_id, "nested_id": job, "attempt": 0, "type": "command",
-                 "status": status if position == len(jobs) - 1 else "SUCCEEDED",
-                 "start_time": submitted + 400 + position * step, "end_time": submitted + 400 + (position + 1) * step,
-                 "update_time": submitted + 400 + duration, "parents": "[]", "condition": None, "pid": None,
-                 "host": "seed", "input_props": None, "output_props": None} for position, job in enumerate(jobs)])
+            conn.execute(
+                t.job_runs.insert(),
+                [
+                    {
+                        "exec_id": exec_id,
+                        "nested_id": job,
+                        "attempt": 0,
+                        "type": "command",
+                        "status": status if position == len(jobs) - 1 else "SUCCEEDED",
+                        "start_time": submitted + 400 + position * step,
+                        "end_time": submitted + 400 + (position + 1) * step,
+                        "update_time": submitted + 400 + duration,
+                        "parents": "[]",
+                        "condition": None,
+                        "pid": None,
+                        "host": "seed",
+                        "input_props": None,
+                        "output_props": None,
+                    }
+                    for position, job in enumerate(jobs)
+                ],
+            )
         ids.append(exec_id)
     return ids

@@ -46,8 +46,12 @@ def build_world(root: Path, url: str, log_chunks: int) -> World:
     app = create_app(settings, store, accounts, scheduler)
     admin, alice = TestClient(app, base_url="http://testserver"), TestClient(app, base_url="http://testserver")
     for client, (user, password) in ((admin, ("admin", "admin-pw")), (alice, ("alice", "alice-pw"))):
-        response = client.post("/ui/login", data={"username": user, "password": password},
-                               headers={"Origin": "http://testserver"}, follow_redirects=False)
+        response = client.post(
+            "/ui/login",
+            data={"username": user, "password": password},
+            headers={"Origin": "http://testserver"},
+            follow_redirects=False,
+        )
         assert response.status_code == 303, response.text
     return World(admin, alice, history, store)
 
@@ -64,14 +68,27 @@ def server_ms(client: TestClient, path: str) -> float:
 
 
 PAGES = [
-    "/ui/projects", "/ui/projects?q=p1", "/ui/projects/p00", "/ui/projects/p00?tab=versions",
-    "/ui/projects/p00?tab=log", "/ui/projects/p00?tab=permissions", "/ui/projects/p00/flows/load",
-    "/ui/executions", "/ui/executions?status=FAILED&user=bob", "/ui/executions?project=p01&flow=load",
-    "/ui/executions?page=150", "/ui/executions?from=2000-01-01&to=2100-01-01", "/ui/executions/10000",
-    "/ui/executions/1", "/ui/schedules", "/ui/users", "/ui/status",
-    "/ui/data/executions/10000/runs?since=0", "/ui/data/executions/10000/layout",
-    "/ui/data/projects/p00/flows/load/layout", "/ui/data/cron-preview?cron=0+0+2+%3F+*+*&tz=Europe/Paris",
-    "/ui/data/executions/10000/log?job=load&offset=-1", "/ui/data/executions/10000/log?job=load&offset=6500000",
+    "/ui/projects",
+    "/ui/projects?q=p1",
+    "/ui/projects/p00",
+    "/ui/projects/p00?tab=versions",
+    "/ui/projects/p00?tab=log",
+    "/ui/projects/p00?tab=permissions",
+    "/ui/projects/p00/flows/load",
+    "/ui/executions",
+    "/ui/executions?status=FAILED&user=bob",
+    "/ui/executions?project=p01&flow=load",
+    "/ui/executions?page=150",
+    "/ui/executions?from=2000-01-01&to=2100-01-01",
+    "/ui/executions/10000",
+    "/ui/executions/1",
+    "/ui/schedules",
+    "/ui/users",
+    "/ui/status",
+    "/ui/data/executions/10000/runs?since=0",
+    "/ui/data/executions/10000/layout",
+    "/ui/data/projects/p00/flows/load/layout",
+    "/ui/data/cron-preview?cron=0+0+2+%3F+*+*&tz=Europe/Paris",
+    "/ui/data/executions/10000/log?job=load&offset=-1",
+    "/ui/data/executions/10000/log?job=load&offset=6500000",
 ]
-
-

@@ -15,8 +15,10 @@ DEMO = {
     "inner.job": "type=noop\ndependencies=i1\n",
     "sub.job": "type=flow\nflow.name=inner\ndependencies=clean\n",
     "load.job": "type=noop\ndependencies=clean,enrich,sub\n",
-    "report.job": ('type=command\ndependencies=load\ncommand=sh -c "for i in 1 2 3 4 5 6; do echo report line $i; '
-                   'sleep 0.4; done"\n'),
+    "report.job": (
+        'type=command\ndependencies=load\ncommand=sh -c "for i in 1 2 3 4 5 6; do echo report line $i; '
+        'sleep 0.4; done"\n'
+    ),
 }
 
 #: A long job, to pause, resume and cancel.
@@ -48,8 +50,11 @@ def wide(layers: int = 10, width: int = 20) -> dict[str, str]:
     for layer in range(layers):
         for column in range(width):
             name = f"L{layer:02d}_{column:02d}"
-            deps = [] if layer == 0 else sorted({f"L{layer - 1:02d}_{column:02d}",
-                                                 f"L{layer - 1:02d}_{(column * 7 + 3) % width:02d}"})
+            deps = (
+                []
+                if layer == 0
+                else sorted({f"L{layer - 1:02d}_{column:02d}", f"L{layer - 1:02d}_{(column * 7 + 3) % width:02d}"})
+            )
             files[f"{name}.job"] = "type=noop\n" + (f"dependencies={','.join(deps)}\n" if deps else "")
     last = [f"L{layers - 1:02d}_{c:02d}" for c in range(width)]
     files["done.job"] = f"type=noop\ndependencies={','.join(last)}\n"
@@ -72,6 +77,8 @@ def broken_in_the_middle(layers: int = 6, width: int = 10) -> dict[str, str]:
     files["L00_00.job"] = "type=command\ncommand=sleep 2\n"
     middle = f"L{layers // 2:02d}_{width // 2:02d}"
     deps = files[f"{middle}.job"].split("\n", 1)[1]
-    files[f"{middle}.job"] = ('type=command\ncommand=sh -c "echo loading partition 7; '
-                              'echo ERROR: partition 7 is corrupt >&2; exit 3"\n' + deps)
+    files[f"{middle}.job"] = (
+        'type=command\ncommand=sh -c "echo loading partition 7; '
+        'echo ERROR: partition 7 is corrupt >&2; exit 3"\n' + deps
+    )
     return files

@@ -77,7 +77,8 @@ def wait_status(page: Any, wanted: str, timeout: float = 30.0) -> None:
 
 def drop_file(page: Any, name: str, content: bytes) -> None:
     """Drop a file on the upload zone as a drag and drop from the desktop would (a DataTransfer)."""
-    page.evaluate("""([name, data]) => {
+    page.evaluate(
+        """([name, data]) => {
         const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
         const transfer = new DataTransfer();
         transfer.items.add(new File([bytes], name, {type: "application/zip"}));
@@ -85,10 +86,13 @@ def drop_file(page: Any, name: str, content: bytes) -> None:
         for (const type of ["dragenter", "dragover", "drop"]) {
             zone.dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true, cancelable: true}));
         }
-    }""", [name, base64.b64encode(content).decode()])
+    }""",
+        [name, base64.b64encode(content).decode()],
+    )
 
 
 # -- login ---------------------------------------------------------------------------------------------------
+
 
 def test_login_and_logout(new_browser: Any, ui_server: LiveServer) -> None:
     b: Browser = new_browser()
@@ -116,6 +120,7 @@ def test_login_and_logout(new_browser: Any, ui_server: LiveServer) -> None:
 
 # -- project, upload, graph, run, live updates, logs ---------------------------------------------------------
 
+
 def test_create_upload_run_and_watch_live(browser: Browser, ui_server: LiveServer) -> None:
     page = browser.page
     name = unique("etl")
@@ -126,8 +131,9 @@ def test_create_upload_run_and_watch_live(browser: Browser, ui_server: LiveServe
     page.wait_for_url(f"**/ui/projects/{name}")
 
     # A broken zip: refused, with the validator's message shown inline, line by line.
-    page.set_input_files("#upload-file", files=[{"name": "broken.zip", "mimeType": "application/zip",
-                                                 "buffer": zipped(BROKEN)}])
+    page.set_input_files(
+        "#upload-file", files=[{"name": "broken.zip", "mimeType": "application/zip", "buffer": zipped(BROKEN)}]
+    )
     page.click("#upload-button")
     page.wait_for_selector("#upload-errors:not([hidden])")
     errors = page.inner_text("#upload-errors")
@@ -175,8 +181,7 @@ def test_create_upload_run_and_watch_live(browser: Browser, ui_server: LiveServe
 
     # Live: the page goes to SUCCEEDED by itself, without a reload.
     page.wait_for_selector("#job-table tr[data-job='report']")
-    wait_js(page, "document.querySelector('#job-table tr[data-job=\"report\"] .status')"
-                           ".textContent === 'RUNNING'", 20)
+    wait_js(page, "document.querySelector('#job-table tr[data-job=\"report\"] .status').textContent === 'RUNNING'", 20)
     browser.shot("execution-running")
     wait_status(page, "SUCCEEDED")
     assert page.evaluate("window.__sameDocument") is True
@@ -227,6 +232,7 @@ def test_log_viewer_pages_through_a_long_log(browser: Browser, ui_server: LiveSe
 
 # -- retry ---------------------------------------------------------------------------------------------------
 
+
 def test_retry_a_failed_job(browser: Browser, ui_server: LiveServer, tmp_path: Path) -> None:
     marker = tmp_path / "fixed"
     name = api_project(ui_server, flaky(marker), "flaky")
@@ -268,6 +274,7 @@ def test_pause_resume_and_cancel(browser: Browser, ui_server: LiveServer) -> Non
 
 # -- schedules -------------------------------------------------------------------------------------------------
 
+
 def test_schedule_with_preview_sla_pause_and_removal(browser: Browser, demo: str) -> None:
     page = browser.page
     browser.go(f"/ui/schedules?project={demo}&flow=report")
@@ -276,8 +283,11 @@ def test_schedule_with_preview_sla_pause_and_removal(browser: Browser, demo: str
     page.wait_for_selector("#preview-error:not([hidden])")
     page.fill("#s-cron", "0 30 6 ? * MON-FRI")
     page.select_option("#s-zone", "Asia/Tokyo")
-    wait_js(page, "document.querySelectorAll('#preview li').length === 5 && "
-                           "document.querySelector('#preview li').textContent.includes('06:30:00 JST')")
+    wait_js(
+        page,
+        "document.querySelectorAll('#preview li').length === 5 && "
+        "document.querySelector('#preview li').textContent.includes('06:30:00 JST')",
+    )
     days = page.locator("#preview li time").all_inner_texts()
     assert all(not d.startswith(("Sat", "Sun")) for d in days)
     browser.shot("schedules-new")
@@ -293,8 +303,10 @@ def test_schedule_with_preview_sla_pause_and_removal(browser: Browser, demo: str
     page.fill("#sla-emails", "ops@example.com")
     with page.expect_navigation():
         page.click("#sla-form button[type=submit]")
-    assert "the flow must succeed within 1:30" in page.locator(f"#schedule-table tr:has(a[href='/ui/projects/{demo}'])"
-                                                             ).inner_text()
+    assert (
+        "the flow must succeed within 1:30"
+        in page.locator(f"#schedule-table tr:has(a[href='/ui/projects/{demo}'])").inner_text()
+    )
     page.locator(f"#schedule-table tr:has(a[href='/ui/projects/{demo}']) button:has-text('Pause')").click()
     page.wait_for_selector(f"#schedule-table tr.paused:has(a[href='/ui/projects/{demo}'])")
     assert "paused" in page.inner_text("#messages")
@@ -308,6 +320,7 @@ def test_schedule_with_preview_sla_pause_and_removal(browser: Browser, demo: str
 
 
 # -- permissions -----------------------------------------------------------------------------------------------
+
 
 def test_a_user_without_permission_sees_nothing(browser: Browser, new_browser: Any, ui_server: LiveServer) -> None:
     private = api_project(ui_server, DEMO, "private", "admin's own project")
@@ -349,8 +362,9 @@ def test_a_user_without_permission_sees_nothing(browser: Browser, new_browser: A
 
 # -- escaping ---------------------------------------------------------------------------------------------------
 
+
 def test_names_made_of_html_show_as_text(browser: Browser, ui_server: LiveServer) -> None:
-    name = api_project(ui_server, HOSTILE, "hostile", '<b>bold</b><script>window.__pwned = 1</script>')
+    name = api_project(ui_server, HOSTILE, "hostile", "<b>bold</b><script>window.__pwned = 1</script>")
     page = browser.page
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: dialogs.append(dialog.message))
@@ -377,13 +391,18 @@ def test_names_made_of_html_show_as_text(browser: Browser, ui_server: LiveServer
 
 # -- keyboard ----------------------------------------------------------------------------------------------------
 
+
 def tab_until(page: Any, predicate: str, limit: int = 80) -> list[str]:
     """Press Tab until ``predicate`` (JS, on document.activeElement as ``e``) holds; the names passed."""
     seen = []
     for _ in range(limit):
         page.keyboard.press("Tab")
-        seen.append(page.evaluate("(() => { const e = document.activeElement; return (e.getAttribute('aria-label')"
-                                  " || e.textContent || e.id || e.tagName).trim().slice(0, 60); })()"))
+        seen.append(
+            page.evaluate(
+                "(() => { const e = document.activeElement; return (e.getAttribute('aria-label')"
+                " || e.textContent || e.id || e.tagName).trim().slice(0, 60); })()"
+            )
+        )
         if page.evaluate(f"(e => {predicate})(document.activeElement)"):
             return seen
     raise AssertionError(f"never reached {predicate}; went through {seen}")
@@ -423,6 +442,7 @@ def test_keyboard_reaches_the_main_actions(browser: Browser, demo: str) -> None:
 
 # -- a big graph, and the pages not seen yet ---------------------------------------------------------------------
 
+
 def test_a_200_job_graph_is_drawn_and_navigable(browser: Browser, ui_server: LiveServer) -> None:
     name = api_project(ui_server, wide(), "wide")
     page = browser.page
@@ -445,8 +465,7 @@ def test_flow_page_charts_the_last_50_runs(browser: Browser, ui_server: LiveServ
     name = api_project(ui_server, DEMO, "charted")
     project = ui_server.store.projects.get(name=name)
     assert project is not None
-    add_runs(ui_server.store, project.id, name, "report", ["extract", "clean", "enrich", "sub", "load", "report"],
-             60)
+    add_runs(ui_server.store, project.id, name, "report", ["extract", "clean", "enrich", "sub", "load", "report"], 60)
     page = browser.page
     browser.go(f"/ui/projects/{name}/flows/report")
     page.wait_for_selector("#graph .node.s-succeeded, #graph .node.s-failed, #graph .node.s-killed")

@@ -9,14 +9,32 @@ from sudoless.store.status import Status
 
 def run(exec_id: int, status: Status, duration: int, start: int = 1_000) -> ExecutionRecord:
     end = start + duration if status != Status.RUNNING else -1
-    return ExecutionRecord(id=exec_id, project_id=1, project_name="p", flow_id="f", status=status, submit_user="u",
-                           submit_time=start, start_time=start, end_time=end, update_time=start, source="adhoc",
-                           version=1, options={}, executor_id=None, control="", restarted_from=None)
+    return ExecutionRecord(
+        id=exec_id,
+        project_id=1,
+        project_name="p",
+        flow_id="f",
+        status=status,
+        submit_user="u",
+        submit_time=start,
+        start_time=start,
+        end_time=end,
+        update_time=start,
+        source="adhoc",
+        version=1,
+        options={},
+        executor_id=None,
+        control="",
+        restarted_from=None,
+    )
 
 
 def test_bars_are_oldest_first_and_scaled_to_a_round_top() -> None:
-    newest_first = [run(3, Status.FAILED, 90_000), run(2, Status.RUNNING, 0, start=10_000),
-                    run(1, Status.SUCCEEDED, 45_000)]
+    newest_first = [
+        run(3, Status.FAILED, 90_000),
+        run(2, Status.RUNNING, 0, start=10_000),
+        run(1, Status.SUCCEEDED, 45_000),
+    ]
     chart = run_bars(newest_first, now=40_000)
     assert [bar.exec_id for bar in chart.bars] == [1, 2, 3]
     assert chart.max_duration == 120_000  # 90 s rounds up to 2 minutes

@@ -29,8 +29,10 @@ def test_the_failed_job_is_named_above_the_fold_and_one_click_away(laptop: Brows
     page.click("#failure-open")
     wait_js(page, "document.querySelector('#log-text').textContent.includes('partition 7 is corrupt')")
     assert page.inner_text("#log-name") == MIDDLE
-    wait_js(page, "(r => r.top >= 0 && r.top < innerHeight / 2)"
-                  "(document.querySelector('#log-section').getBoundingClientRect())")
+    wait_js(
+        page,
+        "(r => r.top >= 0 && r.top < innerHeight / 2)(document.querySelector('#log-section').getBoundingClientRect())",
+    )
     laptop.check_clean()
 
 
@@ -42,8 +44,9 @@ def test_failed_jobs_are_pinned_first_filtered_and_focused(laptop: Browser, brok
     wait_js(page, "document.querySelector('#graph .node[tabindex=\"0\"]') !== null")
     assert page.get_attribute('#graph .node[tabindex="0"]', "aria-label").startswith(f"{MIDDLE}, command, failed")
     page.check("#job-filter input[value=failed]")
-    visible = page.eval_on_selector_all("#job-table tbody tr",
-                                        "rows => rows.filter(r => !r.hidden).map(r => r.dataset.job)")
+    visible = page.eval_on_selector_all(
+        "#job-table tbody tr", "rows => rows.filter(r => !r.hidden).map(r => r.dataset.job)"
+    )
     assert visible == [MIDDLE]
     assert page.inner_text("#count-failed") == "(1)"
     page.check("#job-filter input[value=running]")
@@ -58,5 +61,6 @@ def test_failed_jobs_are_pinned_first_filtered_and_focused(laptop: Browser, brok
     assert max(red, green, blue) - min(red, green, blue) < 20, cancelled  # a grey
     glyph = "(s) => getComputedStyle(document.querySelector(s), '::before').content"
     assert page.evaluate(glyph, f"#job-table tr[data-job='{MIDDLE}'] .status") != page.evaluate(
-        glyph, "#job-table tr[data-job='done'] .status")
+        glyph, "#job-table tr[data-job='done'] .status"
+    )
     laptop.check_clean()

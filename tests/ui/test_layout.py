@@ -11,8 +11,17 @@ from sudoless.server.ui.layout import NODE_HEIGHT, NODE_WIDTH, layout_flow
 
 
 def graph(edges: dict[str, list[str]], subflows: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"nodes": [{"name": name, "type": "flow" if name in (subflows or {}) else "command", "in": deps,
-                       "subflow": (subflows or {}).get(name)} for name, deps in edges.items()]}
+    return {
+        "nodes": [
+            {
+                "name": name,
+                "type": "flow" if name in (subflows or {}) else "command",
+                "in": deps,
+                "subflow": (subflows or {}).get(name),
+            }
+            for name, deps in edges.items()
+        ]
+    }
 
 
 FLOWS = {

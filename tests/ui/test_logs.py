@@ -72,8 +72,10 @@ def test_a_job_that_never_ran_says_why(browser: Browser, broken_run: int) -> Non
 
 
 def scrolled(page: Any) -> str:
-    return page.evaluate("(p => p.scrollTop === 0 ? 'top' : p.scrollTop + p.clientHeight >= p.scrollHeight - 2"
-                         " ? 'bottom' : 'middle')(document.querySelector('#log-text'))")
+    return page.evaluate(
+        "(p => p.scrollTop === 0 ? 'top' : p.scrollTop + p.clientHeight >= p.scrollHeight - 2"
+        " ? 'bottom' : 'middle')(document.querySelector('#log-text'))"
+    )
 
 
 def test_paging_scrolls_to_where_reading_goes_on(browser: Browser, long_run: int) -> None:
@@ -94,8 +96,9 @@ def test_paging_scrolls_to_where_reading_goes_on(browser: Browser, long_run: int
     browser.check_clean()
 
 
-def test_the_whole_log_downloads_as_a_file_with_permission(browser: Browser, new_browser: Any,
-                                                           ui_server: LiveServer, long_run: int) -> None:
+def test_the_whole_log_downloads_as_a_file_with_permission(
+    browser: Browser, new_browser: Any, ui_server: LiveServer, long_run: int
+) -> None:
     page = browser.go(f"/ui/executions/{long_run}")
     open_log(page, "long")
     href = page.get_attribute("#log-download", "href")
@@ -123,8 +126,7 @@ def test_the_whole_log_downloads_as_a_file_with_permission(browser: Browser, new
     assert anonymous.status_code in (401, 403) and "line 00000" not in anonymous.text
 
 
-def test_a_session_that_ends_on_the_execution_page_leads_to_the_login_page(browser: Browser,
-                                                                         broken_run: int) -> None:
+def test_a_session_that_ends_on_the_execution_page_leads_to_the_login_page(browser: Browser, broken_run: int) -> None:
     page = browser.go(f"/ui/executions/{broken_run}")
     wait_js(page, "document.querySelector('#log-text').textContent.includes('is corrupt')")
     browser.context.clear_cookies()  # the session ends (expired, or logged out in another tab)

@@ -17,9 +17,20 @@ pytestmark = pytest.mark.slow
 
 
 def pages(name: str, exec_id: int) -> list[str]:
-    return ["/ui/projects", f"/ui/projects/{name}", f"/ui/projects/{name}?tab=versions",
-            f"/ui/projects/{name}?tab=log", f"/ui/projects/{name}?tab=permissions", f"/ui/projects/{name}/flows/report",
-            "/ui/executions", f"/ui/executions/{exec_id}", "/ui/schedules", "/ui/triggers", "/ui/users", "/ui/status"]
+    return [
+        "/ui/projects",
+        f"/ui/projects/{name}",
+        f"/ui/projects/{name}?tab=versions",
+        f"/ui/projects/{name}?tab=log",
+        f"/ui/projects/{name}?tab=permissions",
+        f"/ui/projects/{name}/flows/report",
+        "/ui/executions",
+        f"/ui/executions/{exec_id}",
+        "/ui/schedules",
+        "/ui/triggers",
+        "/ui/users",
+        "/ui/status",
+    ]
 
 
 def overflow(page: Any) -> int:

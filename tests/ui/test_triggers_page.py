@@ -11,9 +11,11 @@ from ui.driver import Browser
 
 
 def trigger_project(ui_server: LiveServer, marker: Path) -> tuple[str, int]:
-    flow = (f"trigger:\n  maxWaitMins: 30\n  schedule:\n    type: cron\n    value: 0 0 5 * * ?\n"
-            f"  triggerDependencies:\n    - name: landed\n      type: file\n      params:\n        path: {marker}\n"
-            "nodes:\n  - name: report\n    type: noop\n")
+    flow = (
+        f"trigger:\n  maxWaitMins: 30\n  schedule:\n    type: cron\n    value: 0 0 5 * * ?\n"
+        f"  triggerDependencies:\n    - name: landed\n      type: file\n      params:\n        path: {marker}\n"
+        "nodes:\n  - name: report\n    type: noop\n"
+    )
     admin = ui_server.as_admin()
     name = unique("trig")
     admin.create_project(name)
@@ -43,8 +45,12 @@ def test_triggers_page_shows_states_and_kills(browser: Browser, ui_server: LiveS
 
     (tmp_path / "landed").write_text("")
     ran = triggers.fire(project_id, "nightly")
-    exec_id = eventually(lambda: triggers.instance(ran).exec_id, lambda exec_id: exec_id is not None,
-                         interval=0.1, what="the trigger instance's execution")
+    exec_id = eventually(
+        lambda: triggers.instance(ran).exec_id,
+        lambda exec_id: exec_id is not None,
+        interval=0.1,
+        what="the trigger instance's execution",
+    )
     assert exec_id > 0
     browser.go("/ui/triggers")
     assert page.locator(f"#instance-table tr[data-instance='{ran}'] a[href='/ui/executions/{exec_id}']").count() == 1

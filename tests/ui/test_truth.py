@@ -49,8 +49,10 @@ def test_failure_action_attempts_and_zones_agree_with_the_run(berlin: Browser, u
     admin = ui_server.as_admin()
     name = unique("own")
     admin.create_project(name)
-    assert admin.upload(name, make_zip({"p.project": "azkaban-flow-version: 2.0\n", "own.flow": OWN_ACTION})
-                        ).status_code == 200
+    assert (
+        admin.upload(name, make_zip({"p.project": "azkaban-flow-version: 2.0\n", "own.flow": OWN_ACTION})).status_code
+        == 200
+    )
     page = berlin.go(f"/ui/projects/{name}/flows/own")
     # The form starts at the flow's own setting, not at the generic default.
     assert page.input_value("#failure-action") == "finishPossible"
@@ -69,7 +71,9 @@ def test_failure_action_attempts_and_zones_agree_with_the_run(berlin: Browser, u
     page.click("#job-table tr[data-job='bad'] button")
     wait_js(page, "document.querySelector('#log-text').textContent.includes('Finished job bad attempt 1')")
     assert page.eval_on_selector_all("#log-attempt option", "o => o.map(x => x.textContent)") == [
-        "Attempt 0", "Attempt 1"]
+        "Attempt 0",
+        "Attempt 1",
+    ]
     assert page.input_value("#log-attempt") == "1"
     titles = page.eval_on_selector_all("#timeline rect.bar title", "t => t.map(x => x.textContent)")
     assert any(t.startswith("bad attempt 0:") for t in titles) and any(t.startswith("bad attempt 1:") for t in titles)

@@ -1,4 +1,5 @@
 """Joins the extracted files and reports the row count as an output property."""
+
 import csv
 import json
 import os

@@ -43,8 +43,19 @@ def main() -> None:
     subprocess.run([base, "-m", "venv", str(venv)], check=True)
     with tempfile.TemporaryDirectory() as scratch:
         wheel = build_wheel(Path(scratch))
-        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
-                        "--disable-pip-version-check", str(wheel)], check=True)
+        subprocess.run(
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-index",
+                "--disable-pip-version-check",
+                str(wheel),
+            ],
+            check=True,
+        )
     print(f"made {venv} with {NAME} {VERSION}")
 
 

@@ -23,8 +23,17 @@ from typing import Protocol
 from sudoless.config import Settings
 from sudoless.errors import AuthError, ConfigError
 
-__all__ = ["LOCAL", "Backend", "DirectoryUnavailable", "Identity", "NotAllowed", "backend_names",
-           "check_allowed", "group_roles", "mapped_roles"]
+__all__ = [
+    "LOCAL",
+    "Backend",
+    "DirectoryUnavailable",
+    "Identity",
+    "NotAllowed",
+    "backend_names",
+    "check_allowed",
+    "group_roles",
+    "mapped_roles",
+]
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +90,10 @@ def group_roles(settings: Settings) -> dict[str, tuple[str, ...]]:
         group, sep, roles = item.partition("=")
         names = tuple(r.strip() for r in roles.replace(",", "+").split("+") if r.strip())
         if not sep or not group.strip() or not names:
-            raise ConfigError(f"setting 'group_roles': {item.strip()!r} is not GROUP=ROLE[+ROLE]; "
-                              "e.g. group_roles = \"ldap-admins=admin; data=user+readall\"")
+            raise ConfigError(
+                f"setting 'group_roles': {item.strip()!r} is not GROUP=ROLE[+ROLE]; "
+                'e.g. group_roles = "ldap-admins=admin; data=user+readall"'
+            )
         mapping[group.strip().lower()] = names
     return mapping
 

@@ -100,8 +100,11 @@ class DirectoryAccounts:
         for backend in self.backends:
             if backend is None:
                 checked_local = True
-                if (record is not None and record.source == LOCAL
-                        and verify_password(record.password_hash, password, accounts.hasher)):
+                if (
+                    record is not None
+                    and record.source == LOCAL
+                    and verify_password(record.password_hash, password, accounts.hasher)
+                ):
                     if needs_rehash(record.password_hash, accounts.hasher):
                         accounts.records.update_user(name, password_hash=accounts.hash_password(password))
                     return record
@@ -174,16 +177,22 @@ class DirectoryAccounts:
         now = accounts.clock()
         existing = accounts.records.user(name)
         if existing is not None and existing.source != source:
-            log.warning("%s account %r matches a %s account of the same name; refused", source, name,
-                        existing.source)
+            log.warning("%s account %r matches a %s account of the same name; refused", source, name, existing.source)
             raise AuthError(f"Incorrect Login. '{name}' is a {existing.source} account here.")
         values = {"roles": tuple(roles), "groups": groups, "email": identity.email[:255], "disabled": False}
         if login:
             values["last_login"] = now
         if existing is None:
-            record = UserRecord(name=name, password_hash=NO_PASSWORD, created_time=now, source=source,
-                                roles=tuple(roles), groups=groups, email=identity.email[:255],
-                                last_login=now if login else None)
+            record = UserRecord(
+                name=name,
+                password_hash=NO_PASSWORD,
+                created_time=now,
+                source=source,
+                roles=tuple(roles),
+                groups=groups,
+                email=identity.email[:255],
+                last_login=now if login else None,
+            )
             if accounts.records.insert_user(record):
                 return record
         accounts.records.update_user(name, **values)

@@ -54,16 +54,19 @@ class LdapBackend:
         if not settings.ldap_host:
             raise ConfigError("auth_backends has ldap but ldap_host (user.manager.ldap.host) is not set")
         if not settings.ldap_user_dn_template and not settings.ldap_user_base:
-            raise ConfigError("ldap: set ldap_user_base (user.manager.ldap.userBase) for search-then-bind, or "
-                              "ldap_user_dn_template for a direct bind")
+            raise ConfigError(
+                "ldap: set ldap_user_base (user.manager.ldap.userBase) for search-then-bind, or "
+                "ldap_user_dn_template for a direct bind"
+            )
         if settings.ldap_use_ssl and settings.ldap_start_tls:
             raise ConfigError("ldap: ldap_use_ssl and ldap_start_tls exclude each other; choose one")
         if settings.ldap_nested_groups not in ("auto", "in_chain", "search", "off"):
-            raise ConfigError(f"ldap_nested_groups {settings.ldap_nested_groups!r}: use auto, in_chain, search "
-                              "or off")
+            raise ConfigError(f"ldap_nested_groups {settings.ldap_nested_groups!r}: use auto, in_chain, search or off")
         if settings.ldap_ca_file and not Path(settings.ldap_ca_file).expanduser().is_file():
-            raise ConfigError(f"ldap_ca_file {settings.ldap_ca_file}: no such file; give the PEM file of the CA "
-                              "that signed the directory's certificate")
+            raise ConfigError(
+                f"ldap_ca_file {settings.ldap_ca_file}: no such file; give the PEM file of the CA "
+                "that signed the directory's certificate"
+            )
         self.port = settings.ldap_port or (636 if settings.ldap_use_ssl else 389)
         self.where = f"{'ldaps' if settings.ldap_use_ssl else 'ldap'}://{settings.ldap_host}:{self.port}"
 
@@ -97,8 +100,10 @@ class LdapBackend:
 
     def lookup(self, name: str) -> Identity | None:
         if self.settings.ldap_user_dn_template and not self.settings.ldap_user_base:
-            raise DirectoryUnavailable(f"LDAP {self.where}: cannot re-read '{name}' without ldap_user_base and a "
-                                       "service account (direct bind only checks passwords)")
+            raise DirectoryUnavailable(
+                f"LDAP {self.where}: cannot re-read '{name}' without ldap_user_base and a "
+                "service account (direct bind only checks passwords)"
+            )
         with _closing(self._service()) as service:
             found = self._find(service, name)
             if found is None:
@@ -115,21 +120,35 @@ class LdapBackend:
         if self.settings.ldap_use_ssl or self.settings.ldap_start_tls:
             ca = str(Path(self.settings.ldap_ca_file).expanduser()) if self.settings.ldap_ca_file else None
             tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=ca, sni=self.settings.ldap_host)
-        return Server(self.settings.ldap_host, port=self.port, use_ssl=self.settings.ldap_use_ssl, tls=tls,
-                      get_info=NONE, connect_timeout=self.settings.ldap_timeout)
+        return Server(
+            self.settings.ldap_host,
+            port=self.port,
+            use_ssl=self.settings.ldap_use_ssl,
+            tls=tls,
+            get_info=NONE,
+            connect_timeout=self.settings.ldap_timeout,
+        )
 
     def _open(self, user: str | None, password: str | None) -> Any:
         """An open connection, TLS started if asked; DirectoryUnavailable when that fails. Not yet bound."""
         from ldap3 import Connection
         from ldap3.core.exceptions import LDAPException
 
-        conn = Connection(self._server(), user=user, password=password, auto_bind=False,
-                          receive_timeout=max(1, math.ceil(self.settings.ldap_timeout)), raise_exceptions=False)
+        conn = Connection(
+            self._server(),
+            user=user,
+            password=password,
+            auto_bind=False,
+            receive_timeout=max(1, math.ceil(self.settings.ldap_timeout)),
+            raise_exceptions=False,
+        )
         try:
             conn.open()
             if self.settings.ldap_start_tls and not conn.start_tls():
-                raise DirectoryUnavailable(f"LDAP {self.where}: StartTLS failed ({conn.result.get('description')}"
-                                           f": {conn.result.get('message')})")
+                raise DirectoryUnavailable(
+                    f"LDAP {self.where}: StartTLS failed ({conn.result.get('description')}"
+                    f": {conn.result.get('message')})"
+                )
         except LDAPException as exc:
             _close(conn)
             raise DirectoryUnavailable(self._explain(exc)) from None
@@ -151,11 +170,17 @@ class LdapBackend:
             raise DirectoryUnavailable(self._explain(exc)) from None
         result = conn.result or {}
         _close(conn)
-        if result.get("description") in ("invalidCredentials", "invalidDNSyntax", "noSuchObject",
-                                         "inappropriateAuthentication", "unwillingToPerform"):
+        if result.get("description") in (
+            "invalidCredentials",
+            "invalidDNSyntax",
+            "noSuchObject",
+            "inappropriateAuthentication",
+            "unwillingToPerform",
+        ):
             return None
-        raise DirectoryUnavailable(f"LDAP {self.where}: bind refused: {result.get('description')} "
-                                   f"{result.get('message') or ''}".rstrip())
+        raise DirectoryUnavailable(
+            f"LDAP {self.where}: bind refused: {result.get('description')} {result.get('message') or ''}".rstrip()
+        )
 
     def _service(self) -> Any:
         """The connection that searches: the service account, or anonymous without one."""
@@ -166,22 +191,28 @@ class LdapBackend:
             return conn
         conn = self._connect(account, self._bind_password())
         if conn is None:
-            raise DirectoryUnavailable(f"LDAP {self.where}: the service account {account} was refused; check "
-                                       "ldap_bind_account and the password in ldap_bind_password_file")
+            raise DirectoryUnavailable(
+                f"LDAP {self.where}: the service account {account} was refused; check "
+                "ldap_bind_account and the password in ldap_bind_password_file"
+            )
         return conn
 
     def _bind_password(self) -> str:
         path_text = self.settings.ldap_bind_password_file
         if not path_text:
-            raise ConfigError("ldap_bind_account is set but ldap_bind_password_file (user.manager.ldap.bindPassword,"
-                              " a file here) is not: put the password in a 0600 file and name it")
+            raise ConfigError(
+                "ldap_bind_account is set but ldap_bind_password_file (user.manager.ldap.bindPassword,"
+                " a file here) is not: put the password in a 0600 file and name it"
+            )
         return read_secret_file(path_text, "ldap_bind_password_file", "service account's password")
 
     def _explain(self, exc: Exception) -> str:
         text = str(exc)
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text or "hostname" in text:
-            return (f"LDAP {self.where}: the directory's TLS certificate is not trusted ({_first_line(text)}); "
-                    "set ldap_ca_file to the CA that signed it")
+            return (
+                f"LDAP {self.where}: the directory's TLS certificate is not trusted ({_first_line(text)}); "
+                "set ldap_ca_file to the CA that signed it"
+            )
         return f"LDAP {self.where} cannot be reached: {_first_line(text)}"
 
     # -- entries and groups -----------------------------------------------------------------------------
@@ -211,12 +242,14 @@ class LdapBackend:
         from ldap3 import BASE
 
         query = self.settings.ldap_user_filter or "(objectClass=*)"
-        entries = self._search(conn, dn, query if query.startswith("(") else f"({query})", BASE,
-                               self._user_attributes())
+        entries = self._search(
+            conn, dn, query if query.startswith("(") else f"({query})", BASE, self._user_attributes()
+        )
         return entries[0][1] if entries else None
 
-    def _search(self, conn: Any, base: str, query: str, scope: Any, attributes: list[str]
-                ) -> list[tuple[str, dict[str, list[Any]]]]:
+    def _search(
+        self, conn: Any, base: str, query: str, scope: Any, attributes: list[str]
+    ) -> list[tuple[str, dict[str, list[Any]]]]:
         from ldap3.core.exceptions import LDAPException
 
         try:
@@ -224,18 +257,24 @@ class LdapBackend:
         except LDAPException as exc:
             raise DirectoryUnavailable(self._explain(exc)) from None
         if not ok and conn.result.get("description") not in ("success", "noSuchObject"):
-            raise DirectoryUnavailable(f"LDAP {self.where}: search under {base} failed: "
-                                       f"{conn.result.get('description')} {conn.result.get('message') or ''}".rstrip())
-        return [(e["dn"], dict(e.get("attributes", {}))) for e in conn.response or []
-                if e.get("type") == "searchResEntry"]
+            raise DirectoryUnavailable(
+                f"LDAP {self.where}: search under {base} failed: "
+                f"{conn.result.get('description')} {conn.result.get('message') or ''}".rstrip()
+            )
+        return [
+            (e["dn"], dict(e.get("attributes", {}))) for e in conn.response or [] if e.get("type") == "searchResEntry"
+        ]
 
     def _identity(self, conn: Any, dn: str, entry: dict[str, list[Any]], name: str) -> Identity:
         canonical = _first(entry.get(self.settings.ldap_user_id_property)) or name
         groups = self._groups(conn, dn, canonical, entry)
-        check_allowed(canonical, groups, self.settings.ldap_allowed_groups,
-                      "ldap_allowed_groups / user.manager.ldap.allowedGroups")
-        return Identity(name=canonical, email=_first(entry.get(self.settings.ldap_email_property)),
-                        groups=groups)
+        check_allowed(
+            canonical,
+            groups,
+            self.settings.ldap_allowed_groups,
+            "ldap_allowed_groups / user.manager.ldap.allowedGroups",
+        )
+        return Identity(name=canonical, email=_first(entry.get(self.settings.ldap_email_property)), groups=groups)
 
     def _groups(self, conn: Any, dn: str, uid: str, entry: dict[str, list[Any]]) -> tuple[str, ...]:
         settings = self.settings
@@ -270,10 +309,11 @@ class LdapBackend:
         result: dict[str, str] = {}
         name_attr = self.settings.ldap_group_name_property
         for start in range(0, len(clauses), 50):
-            batch = clauses[start:start + 50]
+            batch = clauses[start : start + 50]
             query = batch[0] if len(batch) == 1 else f"(|{''.join(batch)})"
-            for group_dn, attrs in self._search(conn, self.settings.ldap_group_search_base, query, SUBTREE,
-                                                [name_attr]):
+            for group_dn, attrs in self._search(
+                conn, self.settings.ldap_group_search_base, query, SUBTREE, [name_attr]
+            ):
                 result[group_dn] = _first(attrs.get(name_attr)) or _rdn_value(group_dn)
         return result
 

@@ -60,12 +60,14 @@ class Permission(IntFlag):
 #: READ/WRITE/EXECUTE/SCHEDULE check, so an ordinary user can create projects (and becomes ADMIN of those)
 #: but sees other people's projects only through grants on them, which is Azkaban's model for a user with
 #: no global role.
-BUILTIN_ROLES: Mapping[str, Permission] = MappingProxyType({
-    "admin": Permission.ADMIN,
-    "user": Permission.CREATEPROJECTS | Permission.UPLOADPROJECTS,
-    "readall": Permission.READ,
-    "metrics": Permission.METRICS,
-})
+BUILTIN_ROLES: Mapping[str, Permission] = MappingProxyType(
+    {
+        "admin": Permission.ADMIN,
+        "user": Permission.CREATEPROJECTS | Permission.UPLOADPROJECTS,
+        "readall": Permission.READ,
+        "metrics": Permission.METRICS,
+    }
+)
 
 
 def role_permissions(roles: Iterable[str], definitions: Mapping[str, Permission]) -> Permission:

@@ -67,8 +67,13 @@ def pair_subject(name: str, ip: str) -> str:
 class LoginThrottle:
     """Counts failed logins in the database and refuses attempts that come before their wait is over."""
 
-    def __init__(self, records: AccountQueries, clock: Callable[[], int], pair_failures: int = PAIR_FAILURES,
-                 address_failures: int = ADDRESS_FAILURES) -> None:
+    def __init__(
+        self,
+        records: AccountQueries,
+        clock: Callable[[], int],
+        pair_failures: int = PAIR_FAILURES,
+        address_failures: int = ADDRESS_FAILURES,
+    ) -> None:
         self.records = records
         self.clock = clock
         self.pair = Rule(pair_failures, PAIR_MEMORY_MS)
@@ -95,15 +100,17 @@ class LoginThrottle:
         """Count one failed login against the pair and the address; log a lock if one starts."""
         now = self.clock()
         subjects = self._subjects(name, ip)
-        self.records.record_failure([(kind, subject) for kind, subject, _ in subjects], now,
-                                    forget_before=now - max(self.pair.memory_ms, self.address.memory_ms))
+        self.records.record_failure(
+            [(kind, subject) for kind, subject, _ in subjects],
+            now,
+            forget_before=now - max(self.pair.memory_ms, self.address.memory_ms),
+        )
         for kind, subject, rule in subjects:
             failures = len(self.records.failure_times(kind, subject, now - rule.memory_ms))
             wait = rule.wait_ms(failures)
             if wait:
                 whom = f"user '{name}' from {ip}" if kind == "pair" else f"address {ip} (any user)"
-                log.warning("login locked for %s for %s after %d failed logins", whom, _human_seconds(wait),
-                            failures)
+                log.warning("login locked for %s for %s after %d failed logins", whom, _human_seconds(wait), failures)
 
     def succeeded(self, name: str, ip: str) -> None:
         """A good password clears the pair's failures (the address keeps its count)."""

@@ -86,8 +86,10 @@ def parse_scopes(specs: Iterable[str]) -> dict[str, Permission]:
     for spec in specs:
         project, sep, names = spec.partition(":")
         if not sep or not project.strip() or not names.strip():
-            raise InputError(f"scope {spec!r} is not valid: write PROJECT:PERMISSION[,PERMISSION] "
-                             "(PROJECT may be '*' for every project), e.g. etl:READ,EXECUTE")
+            raise InputError(
+                f"scope {spec!r} is not valid: write PROJECT:PERMISSION[,PERMISSION] "
+                "(PROJECT may be '*' for every project), e.g. etl:READ,EXECUTE"
+            )
         scopes[project.strip()] = scopes.get(project.strip(), Permission(0)) | Permission.parse(names)
     return scopes
 
@@ -112,8 +114,9 @@ class Tokens:
         self.accounts = accounts
         self.records = accounts.store.tokens
 
-    def create(self, username: str, name: str, scopes: Mapping[str, Permission],
-               days: float = DEFAULT_DAYS) -> tuple[str, ApiToken]:
+    def create(
+        self, username: str, name: str, scopes: Mapping[str, Permission], days: float = DEFAULT_DAYS
+    ) -> tuple[str, ApiToken]:
         """Make a token for ``username``; returns the token (to show once) and its listing.
 
         Each scope must name an existing project (or ``*``) and only READ, EXECUTE and SCHEDULE; the user
@@ -132,8 +135,10 @@ class Tokens:
             perm = Permission(perm)
             extra = perm & ~SCOPE_PERMISSIONS
             if extra or not perm:
-                raise InputError(f"scope {project}: a token may carry READ, EXECUTE and SCHEDULE only, not "
-                                 f"{', '.join(extra.names()) or 'nothing'}")
+                raise InputError(
+                    f"scope {project}: a token may carry READ, EXECUTE and SCHEDULE only, not "
+                    f"{', '.join(extra.names()) or 'nothing'}"
+                )
             if project == ALL_PROJECTS:
                 grants[None] = perm
                 continue
@@ -141,15 +146,18 @@ class Tokens:
             if record is None:
                 raise NotFoundError(f"scope {project}: project '{project}' doesn't exist")
             if not accounts.has_permission(user, record.id, perm):
-                raise PermissionDenied(f"scope {project}: user '{username}' doesn't have "
-                                       f"{', '.join(perm.names())} on {record.name}, so no token of theirs can")
+                raise PermissionDenied(
+                    f"scope {project}: user '{username}' doesn't have "
+                    f"{', '.join(perm.names())} on {record.name}, so no token of theirs can"
+                )
             grants[record.id] = perm
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = accounts.clock()
         expires = now + int(days * DAY_MS)
         if not self.records.insert(secret_digest(token), username, name, _encode(grants), now, expires):
-            raise InputError(f"user '{username}' has a token named '{name}' already; revoke it first or "
-                             "choose another name")
+            raise InputError(
+                f"user '{username}' has a token named '{name}' already; revoke it first or choose another name"
+            )
         listed = next(t for t in self.list(username) if t.name == name)
         return token, listed
 
@@ -160,8 +168,9 @@ class Tokens:
 
     def revoke(self, username: str, name: str) -> None:
         if not self.records.delete(username, name):
-            raise NotFoundError(f"user '{username}' has no token named '{name}'; "
-                                f"'sudoless token list --user {username}' shows them")
+            raise NotFoundError(
+                f"user '{username}' has no token named '{name}'; 'sudoless token list --user {username}' shows them"
+            )
 
     def user(self, token: str) -> User | None:
         """The user a live token acts for, carrying the token's scope; None for an unknown, expired or
@@ -180,5 +189,11 @@ class Tokens:
                 continue
             project = self.accounts.store.projects.get(project_id=pid)
             names[project.name if project is not None else f"#{pid}"] = perm
-        return ApiToken(name=record.name, user=record.username, scopes=names, created=record.created_time,
-                        expires=record.expires, last_used=record.last_used)
+        return ApiToken(
+            name=record.name,
+            user=record.username,
+            scopes=names,
+            created=record.created_time,
+            expires=record.expires,
+            last_used=record.last_used,
+        )

@@ -98,8 +98,7 @@ def read_user_file(path: Path) -> UserFile:
     except _Refused as exc:
         raise InputError(f"{path} line {parser.CurrentLineNumber}: {exc}") from None
     except expat.ExpatError as exc:
-        raise InputError(f"{path} line {exc.lineno}: not well-formed XML "
-                         f"({expat.ErrorString(exc.code)})") from None
+        raise InputError(f"{path} line {exc.lineno}: not well-formed XML ({expat.ErrorString(exc.code)})") from None
     return result
 
 
@@ -122,7 +121,14 @@ def _element(result: UserFile, tag: str, attrs: dict[str, str], line: int) -> No
         password = attrs.get("password", "")
         if not password:
             raise _Refused(f"user '{name}' needs a non-empty password attribute")
-        result.users.append(FileUser(name=name, password=password, roles=_items(attrs.get("roles")),
-                                     groups=_items(attrs.get("groups")),
-                                     proxy_users=_items(attrs.get("proxy")),
-                                     email=attrs.get("email", "").strip(), line=line))
+        result.users.append(
+            FileUser(
+                name=name,
+                password=password,
+                roles=_items(attrs.get("roles")),
+                groups=_items(attrs.get("groups")),
+                proxy_users=_items(attrs.get("proxy")),
+                email=attrs.get("email", "").strip(),
+                line=line,
+            )
+        )

@@ -98,10 +98,18 @@ class Accounts:
     slowed down (:mod:`sudoless.accounts.throttle`).
     """
 
-    def __init__(self, store: Store, settings: Settings, clock: Callable[[], int] | None = None, *,
-                 session_ttl_ms: int = SESSION_TTL_MS, max_pair_failures: int = PAIR_FAILURES,
-                 max_address_failures: int = ADDRESS_FAILURES, hasher: PasswordHasher = DEFAULT_HASHER,
-                 backends: list[Backend | None] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Callable[[], int] | None = None,
+        *,
+        session_ttl_ms: int = SESSION_TTL_MS,
+        max_pair_failures: int = PAIR_FAILURES,
+        max_address_failures: int = ADDRESS_FAILURES,
+        hasher: PasswordHasher = DEFAULT_HASHER,
+        backends: list[Backend | None] | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.clock: Callable[[], int] = clock or store.clock
@@ -115,17 +123,28 @@ class Accounts:
 
     # -- users ------------------------------------------------------------------------------------------
 
-    def add_user(self, name: str, password: str, roles: Sequence[str] = ("user",), groups: Sequence[str] = (),
-                 proxy_users: Sequence[str] = (), email: str = "") -> User:
+    def add_user(
+        self,
+        name: str,
+        password: str,
+        roles: Sequence[str] = ("user",),
+        groups: Sequence[str] = (),
+        proxy_users: Sequence[str] = (),
+        email: str = "",
+    ) -> User:
         """Create a user; InputError if the name is taken or any name or role is invalid."""
         check_name(name)
-        record = UserRecord(name=name, password_hash=self._hash(password), roles=self._check_roles(roles),
-                            groups=_names(groups, "group name"),
-                            proxy_users=_names(proxy_users, "proxy user"),
-                            email=_check_email(email), created_time=self.clock())
+        record = UserRecord(
+            name=name,
+            password_hash=self._hash(password),
+            roles=self._check_roles(roles),
+            groups=_names(groups, "group name"),
+            proxy_users=_names(proxy_users, "proxy user"),
+            email=_check_email(email),
+            created_time=self.clock(),
+        )
         if not self.records.insert_user(record):
-            raise InputError(f"user '{name}' already exists; use 'sudoless user passwd {name}' to reset "
-                             "the password")
+            raise InputError(f"user '{name}' already exists; use 'sudoless user passwd {name}' to reset the password")
         return self._user(record)
 
     def remove_user(self, name: str) -> None:
@@ -173,8 +192,9 @@ class Accounts:
         target = private_dir(self.settings.data_dir) / "admin-password"
         scratch = target.with_name(f".admin-password.{os.getpid()}.{secrets.token_hex(4)}")
         _write_private(scratch, password + "\n")
-        record = UserRecord(name="admin", password_hash=self._hash(password), roles=("admin",),
-                            created_time=self.clock())
+        record = UserRecord(
+            name="admin", password_hash=self._hash(password), roles=("admin",), created_time=self.clock()
+        )
         try:
             created = self.records.insert_first_user(record)
             if created:
@@ -278,8 +298,10 @@ class Accounts:
 
     def project_permissions(self, project_id: int) -> list[tuple[str, bool, Permission]]:
         """The grants on a project as (name, is_group, permissions): users first, then groups, by name."""
-        return [(name, is_group, Permission(perms))
-                for name, is_group, perms in self.records.project_permissions(project_id)]
+        return [
+            (name, is_group, Permission(perms))
+            for name, is_group, perms in self.records.project_permissions(project_id)
+        ]
 
     def set_project_permission(self, project_id: int, name: str, is_group: bool, perms: Permission) -> None:
         """Set (replace) a user's or group's grant on a project; ``Permission(0)`` removes it.
@@ -311,8 +333,7 @@ class Accounts:
     def require(self, user: User, project_id: int, perm: Permission, project_name: str) -> None:
         """Raise PermissionDenied with Azkaban's message unless :meth:`has_permission`."""
         if not self.has_permission(user, project_id, perm):
-            raise PermissionDenied(
-                f"User '{user.name}' doesn't have {perm.name} permissions on {project_name}")
+            raise PermissionDenied(f"User '{user.name}' doesn't have {perm.name} permissions on {project_name}")
 
     # -- project proxy users (metadata: every job runs as the executor's own Unix user) --------------------
 
@@ -338,8 +359,9 @@ class Accounts:
         """Remove a proxy user from a project; False when it was not one."""
         removed = self.store.project_settings.remove_proxy_user(project_id, name)
         if removed:
-            self.store.projects.add_event(project_id, "PROXY_USER", by.name,
-                      f"Proxy user {name} has been removed from the project.")
+            self.store.projects.add_event(
+                project_id, "PROXY_USER", by.name, f"Proxy user {name} has been removed from the project."
+            )
         return removed
 
     # -- import -----------------------------------------------------------------------------------------
@@ -359,8 +381,10 @@ class Accounts:
         def check(names: Iterable[str], where: str, line: int) -> None:
             for role in names:
                 if role not in known:
-                    raise InputError(f"{path} line {line}: {where} has role '{role}', which is not defined; "
-                                     f"add <role name=\"{role}\" permissions=\"...\"/>")
+                    raise InputError(
+                        f"{path} line {line}: {where} has role '{role}', which is not defined; "
+                        f'add <role name="{role}" permissions="..."/>'
+                    )
 
         for (kind, name), line in content.lines.items():
             try:
@@ -381,11 +405,18 @@ class Accounts:
                 email = _check_email(entry.email)
             except InputError as exc:
                 raise InputError(f"{path} line {entry.line}: {exc}") from None
-            users.append(UserRecord(name=entry.name, password_hash=self._hash(entry.password),
-                                    roles=entry.roles,
-                                    groups=groups, proxy_users=proxies, email=email, created_time=now))
-        self.records.import_accounts({name: int(p) for name, p in content.roles.items()}, content.groups,
-                                     users, now)
+            users.append(
+                UserRecord(
+                    name=entry.name,
+                    password_hash=self._hash(entry.password),
+                    roles=entry.roles,
+                    groups=groups,
+                    proxy_users=proxies,
+                    email=email,
+                    created_time=now,
+                )
+            )
+        self.records.import_accounts({name: int(p) for name, p in content.roles.items()}, content.groups, users, now)
         return [user.name for user in users]
 
     # -- internals --------------------------------------------------------------------------------------
@@ -420,26 +451,46 @@ class Accounts:
                 raise InputError(f"role '{role}' is not defined; use one of {', '.join(sorted(known))}")
         return tuple(dict.fromkeys(roles))
 
-    def user_from(self, record: UserRecord, stored_roles: dict[str, int], groups: dict[str, tuple[str, ...]],
-                  scope: Scope | None = None) -> User:
+    def user_from(
+        self,
+        record: UserRecord,
+        stored_roles: dict[str, int],
+        groups: dict[str, tuple[str, ...]],
+        scope: Scope | None = None,
+    ) -> User:
         """The :class:`User` of a stored record and definitions read with it (``scope`` for a token)."""
         user = self._user(record, self._roles(stored_roles), groups)
         if scope is None:
             return user
         return dataclasses.replace(user, scope=scope, permissions=_within(user.permissions, scope.everywhere))
 
-    def _user(self, record: UserRecord, roles: dict[str, Permission] | None = None,
-              groups: dict[str, tuple[str, ...]] | None = None) -> User:
+    def _user(
+        self,
+        record: UserRecord,
+        roles: dict[str, Permission] | None = None,
+        groups: dict[str, tuple[str, ...]] | None = None,
+    ) -> User:
         if roles is None or groups is None:
             roles, groups = self._definitions()
-        return User(name=record.name, roles=record.roles, groups=record.groups,
-                    proxy_users=record.proxy_users, email=record.email,
-                    permissions=_global(record.roles, record.groups, roles, groups),
-                    source=record.source, last_login=record.last_login, disabled=record.disabled)
+        return User(
+            name=record.name,
+            roles=record.roles,
+            groups=record.groups,
+            proxy_users=record.proxy_users,
+            email=record.email,
+            permissions=_global(record.roles, record.groups, roles, groups),
+            source=record.source,
+            last_login=record.last_login,
+            disabled=record.disabled,
+        )
 
 
-def _global(user_roles: Sequence[str], user_groups: Sequence[str], roles: dict[str, Permission],
-            groups: dict[str, tuple[str, ...]]) -> Permission:
+def _global(
+    user_roles: Sequence[str],
+    user_groups: Sequence[str],
+    roles: dict[str, Permission],
+    groups: dict[str, tuple[str, ...]],
+) -> Permission:
     inherited = [role for group in user_groups for role in groups.get(group, ())]
     return role_permissions([*user_roles, *inherited], roles)
 

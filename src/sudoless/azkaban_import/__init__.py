@@ -67,17 +67,19 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
     if options.projects:
         unknown = sorted(set(options.projects) - {p.name for p in projects})
         if unknown:
-            raise InputError(f"--projects: {', '.join(unknown)} not in the Azkaban database {origin}; "
-                             "check the names (they are case-sensitive)")
+            raise InputError(
+                f"--projects: {', '.join(unknown)} not in the Azkaban database {origin}; "
+                "check the names (they are case-sensitive)"
+            )
         projects = [p for p in projects if p.name in options.projects]
-    plans = plan_projects(store, projects, store.imports.imported(origin, "project"), options.on_conflict,
-                          report)
+    plans = plan_projects(store, projects, store.imports.imported(origin, "project"), options.on_conflict, report)
     users = {user.name for user in store.accounts.users()}
     new_users: list[str] = []
     leave: set[str] = set()
     if options.users is not None:
-        new_users, leave = plan_users(options.users, users, store.imports.imported(origin, "user"),
-                                      options.on_conflict, report)
+        new_users, leave = plan_users(
+            options.users, users, store.imports.imported(origin, "user"), options.on_conflict, report
+        )
     if report.conflicts and options.on_conflict == "fail" and not options.dry_run:
         raise InputError("; ".join(report.conflicts))
     target = None if options.dry_run else store
@@ -97,18 +99,20 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
             _pause_flow_triggers(target, local_id, report)
         names[plan.source.id] = plan.name
         local[plan.source.id] = (local_id or 0, plan.name)
-        grants, notes = import_permissions(target, local_id or 0, plan.name, source.permissions(plan.source.id),
-                                           users)
+        grants, notes = import_permissions(target, local_id or 0, plan.name, source.permissions(plan.source.id), users)
         report.add("permissions", grants)
         report.unmapped.extend(notes)
     import_schedules(target, settings, source.triggers(), names, origin, options.enable_schedules, report)
     import_history(store, settings, source, local, options.history, origin, report, write=not options.dry_run)
     if report.counts["flow triggers paused"] and not options.enable_schedules:
-        report.notes.append("the Flow 2.0 triggers of imported versions are paused too; resume them once "
-                            "Azkaban's are stopped")
+        report.notes.append(
+            "the Flow 2.0 triggers of imported versions are paused too; resume them once Azkaban's are stopped"
+        )
     if report.counts["schedules"] and not options.enable_schedules:
-        report.notes.append("schedules are imported paused, so no flow runs twice while Azkaban still runs; "
-                            "enable them once Azkaban's are stopped (or import with --enable-schedules)")
+        report.notes.append(
+            "schedules are imported paused, so no flow runs twice while Azkaban still runs; "
+            "enable them once Azkaban's are stopped (or import with --enable-schedules)"
+        )
     return report
 
 

@@ -41,18 +41,35 @@ def job_rows(nodes: list[dict[str, Any]], outputs: dict[str, Any], prefix: str =
     (``outer:inner``) as sudoless names them; output properties for top-level jobs."""
     for node in nodes:
         nested = prefix + str(node["id"])
-        common = {"nested_id": nested, "type": str(node.get("type") or "command"),
-                  "parents": json.dumps([prefix + str(p) for p in node.get("inNodes") or []]),
-                  "condition": node.get("condition"), "pid": None, "host": None, "input_props": None}
+        common = {
+            "nested_id": nested,
+            "type": str(node.get("type") or "command"),
+            "parents": json.dumps([prefix + str(p) for p in node.get("inNodes") or []]),
+            "condition": node.get("condition"),
+            "pid": None,
+            "host": None,
+            "input_props": None,
+        }
         for past in node.get("pastAttempts") or []:
-            yield {**common, "attempt": int(past.get("attempt", 0)), "status": _status(past.get("status"), nested),
-                   "start_time": _time(past.get("startTime")), "end_time": _time(past.get("endTime")),
-                   "update_time": _time(past.get("endTime")), "output_props": None}
+            yield {
+                **common,
+                "attempt": int(past.get("attempt", 0)),
+                "status": _status(past.get("status"), nested),
+                "start_time": _time(past.get("startTime")),
+                "end_time": _time(past.get("endTime")),
+                "update_time": _time(past.get("endTime")),
+                "output_props": None,
+            }
         output = outputs.get(nested) if not prefix else None
-        yield {**common, "attempt": int(node.get("attempt", 0)), "status": _status(node.get("status"), nested),
-               "start_time": _time(node.get("startTime")), "end_time": _time(node.get("endTime")),
-               "update_time": _time(node.get("updateTime")),
-               "output_props": json.dumps(output) if output else None}
+        yield {
+            **common,
+            "attempt": int(node.get("attempt", 0)),
+            "status": _status(node.get("status"), nested),
+            "start_time": _time(node.get("startTime")),
+            "end_time": _time(node.get("endTime")),
+            "update_time": _time(node.get("updateTime")),
+            "output_props": json.dumps(output) if output else None,
+        }
         if node.get("nodes"):
             yield from job_rows(node["nodes"], outputs, nested + ":")
 
@@ -62,8 +79,16 @@ def job_rows(nodes: list[dict[str, Any]], outputs: dict[str, Any], prefix: str =
 BATCH = 200
 
 
-def import_history(store: Store, settings: Settings, source: AzkabanSource, projects: dict[int, tuple[int, str]],
-                   history: str, origin: str, report: Report, write: bool = True) -> None:
+def import_history(
+    store: Store,
+    settings: Settings,
+    source: AzkabanSource,
+    projects: dict[int, tuple[int, str]],
+    history: str,
+    origin: str,
+    report: Report,
+    write: bool = True,
+) -> None:
     """Import the executions of ``projects`` (Azkaban id to (local id, name); local id 0 in a dry run) that
     ``history`` asks for: ``all``, ``none`` or a number of days back from now. ``write`` False only counts."""
     if history == "none" or not projects:
@@ -81,8 +106,9 @@ def import_history(store: Store, settings: Settings, source: AzkabanSource, proj
         _flush(store, settings, source, projects, versions, batch, origin, report, write)
 
 
-def _decoded(rows: list[Any], projects: dict[int, tuple[int, str]], done: dict[str, int],
-             report: Report) -> list[tuple[Any, Status, dict[str, Any]]]:
+def _decoded(
+    rows: list[Any], projects: dict[int, tuple[int, str]], done: dict[str, int], report: Report
+) -> list[tuple[Any, Status, dict[str, Any]]]:
     """The rows of a page to import, their flow data decoded; the others counted or reported."""
     batch: list[tuple[Any, Status, dict[str, Any]]] = []
     for row in rows:
@@ -97,16 +123,26 @@ def _decoded(rows: list[Any], projects: dict[int, tuple[int, str]], done: dict[s
             report.unmapped.append(f"{where}: {exc}")
             continue
         if status not in TERMINAL_FLOW:
-            report.unmapped.append(f"{where}: still {status.value} in Azkaban; not imported (it never runs "
-                                   "again here); import again once it has ended")
+            report.unmapped.append(
+                f"{where}: still {status.value} in Azkaban; not imported (it never runs "
+                "again here); import again once it has ended"
+            )
             continue
         batch.append((row, status, data))
     return batch
 
 
-def _flush(store: Store, settings: Settings, source: AzkabanSource, projects: dict[int, tuple[int, str]],
-           versions: dict[str, int], batch: list[tuple[Any, Status, dict[str, Any]]], origin: str, report: Report,
-           write: bool) -> None:
+def _flush(
+    store: Store,
+    settings: Settings,
+    source: AzkabanSource,
+    projects: dict[int, tuple[int, str]],
+    versions: dict[str, int],
+    batch: list[tuple[Any, Status, dict[str, Any]]],
+    origin: str,
+    report: Report,
+    write: bool,
+) -> None:
     if not batch:
         return
     outputs = source.output_params([int(row.exec_id) for row, _, _ in batch])
@@ -114,20 +150,38 @@ def _flush(store: Store, settings: Settings, source: AzkabanSource, projects: di
     for row, status, data in batch:
         local_id, name = projects[int(row.project_id)]
         try:
-            jobs = [{**job, "status": job["status"].value}
-                    for job in job_rows(data.get("nodes") or [], outputs.get(int(row.exec_id), {}))]
+            jobs = [
+                {**job, "status": job["status"].value}
+                for job in job_rows(data.get("nodes") or [], outputs.get(int(row.exec_id), {}))
+            ]
         except (ValueError, KeyError, TypeError) as exc:
             report.unmapped.append(f"execution {row.exec_id} ({name}.{row.flow_id}): flow data not understood: {exc}")
             continue
         options = execution_options(data.get("executionOptions") or {}, settings.parallel).to_json()
-        items.append((str(row.exec_id), {
-            "project_id": local_id, "project_name": name,
-            "version": versions.get(f"{row.project_id}/{row.version}", int(row.version)), "flow_id": row.flow_id,
-            "status": status.value, "submit_user": row.submit_user or "azkaban",
-            "submit_time": _time(row.submit_time), "start_time": _time(row.start_time),
-            "end_time": _time(row.end_time), "update_time": _time(row.update_time),
-            "source": (row.execution_source or "adhoc")[:32], "options": json.dumps(options),
-            "executor_id": None, "control": "", "priority": 5, "restarted_from": None}, jobs))
+        items.append(
+            (
+                str(row.exec_id),
+                {
+                    "project_id": local_id,
+                    "project_name": name,
+                    "version": versions.get(f"{row.project_id}/{row.version}", int(row.version)),
+                    "flow_id": row.flow_id,
+                    "status": status.value,
+                    "submit_user": row.submit_user or "azkaban",
+                    "submit_time": _time(row.submit_time),
+                    "start_time": _time(row.start_time),
+                    "end_time": _time(row.end_time),
+                    "update_time": _time(row.update_time),
+                    "source": (row.execution_source or "adhoc")[:32],
+                    "options": json.dumps(options),
+                    "executor_id": None,
+                    "control": "",
+                    "priority": 5,
+                    "restarted_from": None,
+                },
+                jobs,
+            )
+        )
         report.add("executions")
         report.add("job attempts", len(jobs))
     if not write or not items:

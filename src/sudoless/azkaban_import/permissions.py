@@ -21,8 +21,9 @@ def decode_mask(mask: int) -> tuple[Permission, int]:
     return Permission(mask & KNOWN), mask & ~KNOWN
 
 
-def import_permissions(store: Store | None, project_id: int, project_name: str,
-                       grants: list[tuple[str, bool, int]], known_users: set[str]) -> tuple[int, list[str]]:
+def import_permissions(
+    store: Store | None, project_id: int, project_name: str, grants: list[tuple[str, bool, int]], known_users: set[str]
+) -> tuple[int, list[str]]:
     """Give each user and group its permissions on ``project_id`` (``store`` None: only check); returns how
     many grants were new or changed and one line per thing the user should look at."""
     notes: list[str] = []
@@ -33,11 +34,15 @@ def import_permissions(store: Store | None, project_id: int, project_name: str,
         permission, unknown = decode_mask(mask)
         who = f"group {name}" if is_group else f"user {name}"
         if unknown:
-            notes.append(f"project {project_name}: {who} has permission bits {unknown:#x} that sudoless does not "
-                         f"know; kept: {', '.join(permission.names()) or 'none'}")
+            notes.append(
+                f"project {project_name}: {who} has permission bits {unknown:#x} that sudoless does not "
+                f"know; kept: {', '.join(permission.names()) or 'none'}"
+            )
         if not is_group and name not in known_users:
-            notes.append(f"project {project_name}: {who} has no sudoless account yet; import azkaban-users.xml "
-                         "with `sudoless user import` or add the user")
+            notes.append(
+                f"project {project_name}: {who} has no sudoless account yet; import azkaban-users.xml "
+                "with `sudoless user import` or add the user"
+            )
         if (name, is_group, int(permission)) in current:
             continue
         changed += 1

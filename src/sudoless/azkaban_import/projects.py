@@ -24,9 +24,21 @@ from .source import AzkabanSource, ProjectRow
 __all__ = ["ProjectPlan", "import_project", "plan_projects"]
 
 #: Azkaban's ProjectLogEvent.EventType codes, as the names sudoless's event log uses.
-EVENT_TYPES = {1: "CREATED", 2: "DELETED", 3: "USER_PERMISSION", 4: "GROUP_PERMISSION", 5: "DESCRIPTION",
-               6: "UPLOADED", 7: "SCHEDULE", 8: "SLA", 9: "PROXY_USER", 10: "PURGE", 11: "PROPERTY_OVERRIDE",
-               12: "FLOW_UPLOAD", 13: "JOB_PROPERTY_OVERRIDE"}
+EVENT_TYPES = {
+    1: "CREATED",
+    2: "DELETED",
+    3: "USER_PERMISSION",
+    4: "GROUP_PERMISSION",
+    5: "DESCRIPTION",
+    6: "UPLOADED",
+    7: "SCHEDULE",
+    8: "SLA",
+    9: "PROXY_USER",
+    10: "PURGE",
+    11: "PROPERTY_OVERRIDE",
+    12: "FLOW_UPLOAD",
+    13: "JOB_PROPERTY_OVERRIDE",
+}
 
 
 @dataclass
@@ -39,8 +51,9 @@ class ProjectPlan:
     local_id: int | None
 
 
-def plan_projects(store: Store, projects: list[ProjectRow], done: dict[str, int], on_conflict: str,
-                  report: Report) -> list[ProjectPlan]:
+def plan_projects(
+    store: Store, projects: list[ProjectRow], done: dict[str, int], on_conflict: str, report: Report
+) -> list[ProjectPlan]:
     """Decide, before anything is written, what each project becomes; conflicts are reported one line each
     (``fail``: the caller stops; ``skip``: left out; ``rename``: imported as NAME_azkaban)."""
     taken = {p.name: p.id for p in store.projects.active()}
@@ -80,8 +93,15 @@ def _creator(source: AzkabanSource, project: ProjectRow) -> str:
     return project.last_modified_by or "azkaban"
 
 
-def import_project(store: Store | None, settings: Settings, source: AzkabanSource, plan: ProjectPlan,
-                   ledger: dict[str, dict[str, int]], origin: str, report: Report) -> int | None:
+def import_project(
+    store: Store | None,
+    settings: Settings,
+    source: AzkabanSource,
+    plan: ProjectPlan,
+    ledger: dict[str, dict[str, int]],
+    origin: str,
+    report: Report,
+) -> int | None:
     """Import what of one project earlier runs did not (``store`` None: only check it); returns the
     project's id here (None in a dry run for a project not imported yet).
 
@@ -93,9 +113,15 @@ def import_project(store: Store | None, settings: Settings, source: AzkabanSourc
     if created:
         report.add("projects")
         if store is not None:
-            plan.local_id = store.imports.create_imported_project(origin, str(project.id), plan.name,
-                                                            project.description, _creator(source, project),
-                                                            project.create_time, project.active)
+            plan.local_id = store.imports.create_imported_project(
+                origin,
+                str(project.id),
+                plan.name,
+                project.description,
+                _creator(source, project),
+                project.create_time,
+                project.active,
+            )
     else:
         report.skipped["projects"] += 1
     stored = _stored_md5(store, plan.local_id, ledger["version"])
@@ -110,8 +136,12 @@ def import_project(store: Store | None, settings: Settings, source: AzkabanSourc
             if version.file_type not in ("zip", ""):
                 report.unmapped.append(f"{where}: a {version.file_type} upload; only zips are imported")
                 continue
-            if store is not None and plan.local_id is not None and version.md5 is not None \
-                    and bytes(version.md5).hex() in stored:
+            if (
+                store is not None
+                and plan.local_id is not None
+                and version.md5 is not None
+                and bytes(version.md5).hex() in stored
+            ):
                 store.imports.record_import(origin, "version", key, stored.pop(bytes(version.md5).hex()))
                 report.skipped["versions"] += 1
                 continue
@@ -124,8 +154,15 @@ def import_project(store: Store | None, settings: Settings, source: AzkabanSourc
                 continue
             if store is not None and plan.local_id is not None:
                 try:
-                    _, local, _ = upload_project(store, settings, path, version.uploader or "azkaban",
-                                                 name=plan.name, project_id=plan.local_id, log_event=False)
+                    _, local, _ = upload_project(
+                        store,
+                        settings,
+                        path,
+                        version.uploader or "azkaban",
+                        name=plan.name,
+                        project_id=plan.local_id,
+                        log_event=False,
+                    )
                 except SudolessError as exc:
                     report.unmapped.append(f"{where}: sudoless cannot load it: {exc}")
                     continue
@@ -134,8 +171,13 @@ def import_project(store: Store | None, settings: Settings, source: AzkabanSourc
             new_versions += 1
             report.add("versions")
     if store is not None and plan.local_id is not None and (new_versions or created):
-        store.imports.set_project_times(plan.local_id, project.create_time, project.modified_time,
-                                  project.last_modified_by or "azkaban", project.description)
+        store.imports.set_project_times(
+            plan.local_id,
+            project.create_time,
+            project.modified_time,
+            project.last_modified_by or "azkaban",
+            project.description,
+        )
     _import_events(store, source, plan, ledger["events"].get(str(project.id), 0), origin, report)
     return plan.local_id
 
@@ -148,13 +190,20 @@ def _stored_md5(store: Store | None, project_id: int | None, recorded: dict[str,
     return {v.md5: v.version for v in store.projects.versions(project_id) if v.version not in claimed}
 
 
-def _import_events(store: Store | None, source: AzkabanSource, plan: ProjectPlan, done: int, origin: str,
-                   report: Report) -> None:
+def _import_events(
+    store: Store | None, source: AzkabanSource, plan: ProjectPlan, done: int, origin: str, report: Report
+) -> None:
     """Append the project's Azkaban events that earlier runs did not bring (the first ``done`` they did)."""
     events = source.events(plan.source.id)
-    new = [{"event_type": EVENT_TYPES.get(int(e.event_type), f"EVENT_{e.event_type}"),
-            "event_time": int(e.event_time), "username": e.username or "",
-            "message": (e.message or "")[:project_rows.MAX_EVENT_CHARS]} for e in events[done:]]
+    new = [
+        {
+            "event_type": EVENT_TYPES.get(int(e.event_type), f"EVENT_{e.event_type}"),
+            "event_time": int(e.event_time),
+            "username": e.username or "",
+            "message": (e.message or "")[: project_rows.MAX_EVENT_CHARS],
+        }
+        for e in events[done:]
+    ]
     report.add("events", len(new))
     if store is not None and plan.local_id is not None and new:
         store.imports.add_events(origin, str(plan.source.id), plan.local_id, new, len(events))

@@ -27,9 +27,14 @@ class Report:
             self.counts[kind] += count
 
     def to_json(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "imported": dict(sorted(self.counts.items())),
-                "already_imported": dict(sorted(self.skipped.items())), "conflicts": list(self.conflicts),
-                "unmapped": list(self.unmapped), "notes": list(self.notes)}
+        return {
+            "dry_run": self.dry_run,
+            "imported": dict(sorted(self.counts.items())),
+            "already_imported": dict(sorted(self.skipped.items())),
+            "conflicts": list(self.conflicts),
+            "unmapped": list(self.unmapped),
+            "notes": list(self.notes),
+        }
 
     def lines(self) -> list[str]:
         """The report for a person: one line per count, conflict and unmapped item."""

@@ -42,21 +42,30 @@ def parse_trigger(trigger_id: int, data: Any) -> AzkabanSchedule | str:
         return f"trigger {trigger_id}: empty or not a JSON object"
     checkers = ((data.get("triggerCondition") or {}).get("checkers")) or []
     time_check = next((c.get("checkerJson") or {} for c in checkers if c.get("type") == "BasicTimeChecker"), None)
-    action = next((a.get("actionJson") or {} for a in data.get("actions") or []
-                   if a.get("type") == "ExecuteFlowAction"), None)
+    action = next(
+        (a.get("actionJson") or {} for a in data.get("actions") or [] if a.get("type") == "ExecuteFlowAction"), None
+    )
     if time_check is None or action is None:
         kinds = [c.get("type") for c in checkers] + [a.get("type") for a in data.get("actions") or []]
         return f"trigger {trigger_id}: not a flow schedule ({', '.join(map(str, kinds)) or 'no checkers'})"
     cron = time_check.get("cronExpression")
     if not cron or cron == "null":
-        return (f"trigger {trigger_id} ({action.get('projectName')}.{action.get('flowName')}): a period schedule "
-                f"({time_check.get('period')}) without cron; schedule it again with a cron expression")
+        return (
+            f"trigger {trigger_id} ({action.get('projectName')}.{action.get('flowName')}): a period schedule "
+            f"({time_check.get('period')}) without cron; schedule it again with a cron expression"
+        )
     return AzkabanSchedule(
-        trigger_id=trigger_id, project_id=int(action.get("projectId", 0)), project_name=str(action.get("projectName")),
-        flow_id=str(action.get("flowName")), cron=str(cron), timezone=time_check.get("timezone") or None,
+        trigger_id=trigger_id,
+        project_id=int(action.get("projectId", 0)),
+        project_name=str(action.get("projectName")),
+        flow_id=str(action.get("flowName")),
+        cron=str(cron),
+        timezone=time_check.get("timezone") or None,
         user=str(action.get("submitUser") or data.get("submitUser") or "azkaban"),
-        paused=str(data.get("status", "READY")).upper() == "PAUSED", options=action.get("executionOptions") or {},
-        has_sla=bool(action.get("slaOptions")))
+        paused=str(data.get("status", "READY")).upper() == "PAUSED",
+        options=action.get("executionOptions") or {},
+        has_sla=bool(action.get("slaOptions")),
+    )
 
 
 def execution_options(data: dict[str, Any], parallel: int) -> ExecutionOptions:
@@ -65,19 +74,29 @@ def execution_options(data: dict[str, Any], parallel: int) -> ExecutionOptions:
     disabled = [d for d in data.get("disabled") or [] if isinstance(d, str)]
     return ExecutionOptions(
         failure_action=FailureAction(action) if action in FailureAction.__members__ else None,
-        disabled=tuple(disabled), runtime={"ROOT": {str(k): str(v) for k, v in
-                                                    (data.get("flowParameters") or {}).items()}},
-        parallel=parallel, concurrent_option=str(data.get("concurrentOption") or "skip"),
+        disabled=tuple(disabled),
+        runtime={"ROOT": {str(k): str(v) for k, v in (data.get("flowParameters") or {}).items()}},
+        parallel=parallel,
+        concurrent_option=str(data.get("concurrentOption") or "skip"),
         pipeline_level=data.get("pipelineLevel"),
         notify_failure_first=bool(data.get("notifyOnFirstFailure")),
         notify_failure_last=bool(data.get("notifyOnLastFailure")),
-        failure_emails=tuple(data.get("failureEmails") or ()), success_emails=tuple(data.get("successEmails") or ()),
+        failure_emails=tuple(data.get("failureEmails") or ()),
+        success_emails=tuple(data.get("successEmails") or ()),
         failure_emails_override=bool(data.get("failureEmailsOverride")),
-        success_emails_override=bool(data.get("successEmailsOverride")))
+        success_emails_override=bool(data.get("successEmailsOverride")),
+    )
 
 
-def import_schedules(store: Store | None, settings: Settings, triggers: list[tuple[int, str, Any]],
-                     names: dict[int, str], origin: str, enable: bool, report: Report) -> None:
+def import_schedules(
+    store: Store | None,
+    settings: Settings,
+    triggers: list[tuple[int, str, Any]],
+    names: dict[int, str],
+    origin: str,
+    enable: bool,
+    report: Report,
+) -> None:
     """Create a schedule for each trigger of a project being imported (``names``: Azkaban project id to its
     name here); ``store`` None only checks. Paused unless ``enable`` and Azkaban had it running."""
     done = store.imports.imported(origin, "schedule") if store is not None else {}
@@ -99,8 +118,14 @@ def import_schedules(store: Store | None, settings: Settings, triggers: list[tup
             report.add("schedules")
             continue
         try:
-            schedule = scheduler.schedule(names[parsed.project_id], parsed.flow_id, parsed.cron, parsed.timezone,
-                                          execution_options(parsed.options, settings.parallel), parsed.user)
+            schedule = scheduler.schedule(
+                names[parsed.project_id],
+                parsed.flow_id,
+                parsed.cron,
+                parsed.timezone,
+                execution_options(parsed.options, settings.parallel),
+                parsed.user,
+            )
         except SudolessError as exc:
             report.unmapped.append(f"{where}: {exc}")
             continue

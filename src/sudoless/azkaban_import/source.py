@@ -100,11 +100,15 @@ class AzkabanSource:
         except (sa.exc.ArgumentError, ValueError):
             raise InputError(f"--from {url!r}: not a database URL; give mysql://USER@HOST/DATABASE") from None
         if parsed.get_backend_name() not in ("mysql", "mariadb"):
-            raise InputError(f"--from {url!r}: Azkaban's database must be MySQL or MariaDB "
-                             "(mysql://USER@HOST/DATABASE); H2 is not supported")
+            raise InputError(
+                f"--from {url!r}: Azkaban's database must be MySQL or MariaDB "
+                "(mysql://USER@HOST/DATABASE); H2 is not supported"
+            )
         if parsed.password is not None:
-            raise InputError("--from: the URL holds a password, which every local user sees in `ps`; "
-                             "write it to a file (chmod 600) and give --password-file")
+            raise InputError(
+                "--from: the URL holds a password, which every local user sees in `ps`; "
+                "write it to a file (chmod 600) and give --password-file"
+            )
         if not parsed.database:
             raise InputError(f"--from {url!r}: name the Azkaban database (mysql://USER@HOST/DATABASE)")
         parsed = parsed.set(drivername="mysql+pymysql").update_query_dict({"charset": "utf8mb4"})
@@ -141,25 +145,52 @@ class AzkabanSource:
     # -- projects -----------------------------------------------------------------------------------------
 
     def projects(self) -> list[ProjectRow]:
-        return [ProjectRow(int(r.id), r.name, bool(r.active), int(r.modified_time), int(r.create_time),
-                           int(r.version or 0), r.last_modified_by or "", r.description or "")
-                for r in self.rows("SELECT id, name, active, modified_time, create_time, version, "
-                                   "last_modified_by, description FROM projects ORDER BY id")]
+        return [
+            ProjectRow(
+                int(r.id),
+                r.name,
+                bool(r.active),
+                int(r.modified_time),
+                int(r.create_time),
+                int(r.version or 0),
+                r.last_modified_by or "",
+                r.description or "",
+            )
+            for r in self.rows(
+                "SELECT id, name, active, modified_time, create_time, version, "
+                "last_modified_by, description FROM projects ORDER BY id"
+            )
+        ]
 
     def versions(self, project_id: int) -> list[VersionRow]:
-        return [VersionRow(int(r.project_id), int(r.version), int(r.upload_time), r.uploader or "",
-                           (r.file_type or "").lower(), r.file_name or "", r.md5, int(r.num_chunks or 0))
-                for r in self.rows("SELECT project_id, version, upload_time, uploader, file_type, file_name, "
-                                   "md5, num_chunks FROM project_versions WHERE project_id = :p ORDER BY version",
-                                   p=project_id)]
+        return [
+            VersionRow(
+                int(r.project_id),
+                int(r.version),
+                int(r.upload_time),
+                r.uploader or "",
+                (r.file_type or "").lower(),
+                r.file_name or "",
+                r.md5,
+                int(r.num_chunks or 0),
+            )
+            for r in self.rows(
+                "SELECT project_id, version, upload_time, uploader, file_type, file_name, "
+                "md5, num_chunks FROM project_versions WHERE project_id = :p ORDER BY version",
+                p=project_id,
+            )
+        ]
 
     def write_zip(self, version: VersionRow, out: Any) -> str | None:
         """Write a version's zip, chunk by chunk, to the binary file ``out``; None when it is whole and
         matches its MD5, else why it cannot be used."""
         digest = hashlib.md5()
         count = 0
-        for row in self.stream("SELECT chunk, file FROM project_files WHERE project_id = :p AND version = :v "
-                               "ORDER BY chunk", p=version.project_id, v=version.version):
+        for row in self.stream(
+            "SELECT chunk, file FROM project_files WHERE project_id = :p AND version = :v ORDER BY chunk",
+            p=version.project_id,
+            v=version.version,
+        ):
             if int(row.chunk) != count:
                 return f"chunk {count} is missing"
             out.write(row.file)
@@ -174,22 +205,29 @@ class AzkabanSource:
         return None
 
     def permissions(self, project_id: int) -> list[tuple[str, bool, int]]:
-        return [(r.name, bool(r.isGroup), int(r.permissions)) for r in self.rows(
-            "SELECT name, isGroup, permissions FROM project_permissions WHERE project_id = :p ORDER BY name",
-            p=str(project_id))]
+        return [
+            (r.name, bool(r.isGroup), int(r.permissions))
+            for r in self.rows(
+                "SELECT name, isGroup, permissions FROM project_permissions WHERE project_id = :p ORDER BY name",
+                p=str(project_id),
+            )
+        ]
 
     def events(self, project_id: int) -> list[Any]:
-        return self.rows("SELECT event_type, event_time, username, message FROM project_events "
-                         "WHERE project_id = :p ORDER BY event_time, event_type, username, message", p=project_id)
+        return self.rows(
+            "SELECT event_type, event_time, username, message FROM project_events "
+            "WHERE project_id = :p ORDER BY event_time, event_type, username, message",
+            p=project_id,
+        )
 
     # -- schedules and history ----------------------------------------------------------------------------
 
     def triggers(self) -> list[tuple[int, str, Any]]:
         """(trigger id, source, decoded JSON) of every trigger."""
-        return [(int(r.trigger_id), r.trigger_source or "",
-                 decode_json(r.enc_type, r.data, f"triggers row {r.trigger_id}"))
-                for r in self.rows("SELECT trigger_id, trigger_source, enc_type, data FROM triggers "
-                                   "ORDER BY trigger_id")]
+        return [
+            (int(r.trigger_id), r.trigger_source or "", decode_json(r.enc_type, r.data, f"triggers row {r.trigger_id}"))
+            for r in self.rows("SELECT trigger_id, trigger_source, enc_type, data FROM triggers ORDER BY trigger_id")
+        ]
 
     def executions(self, project_ids: list[int], since: int | None, after: int, limit: int) -> list[Any]:
         """Up to ``limit`` executions of ``project_ids`` with an id above ``after``, submitted at or after
@@ -203,15 +241,20 @@ class AzkabanSource:
             "SELECT exec_id, project_id, version, flow_id, status, submit_user, submit_time, update_time, start_time, "
             "end_time, enc_type, flow_data, execution_source FROM execution_flows "
             f"WHERE project_id IN ({marks}) AND exec_id > :after AND COALESCE(submit_time, 0) >= :since "
-            "ORDER BY exec_id LIMIT :limit", **params)
+            "ORDER BY exec_id LIMIT :limit",
+            **params,
+        )
 
     def output_params(self, exec_ids: list[int]) -> dict[int, dict[str, Any]]:
         """Each job's output properties (``execution_jobs.output_params``, gzip JSON) of several executions:
         execution id to job id to properties, latest attempt."""
         outputs: dict[int, dict[str, Any]] = {}
         marks, params = _in_list(exec_ids)
-        for row in self.rows(f"SELECT exec_id, job_id, attempt, output_params FROM execution_jobs "
-                             f"WHERE exec_id IN ({marks}) AND output_params IS NOT NULL ORDER BY attempt", **params):
+        for row in self.rows(
+            f"SELECT exec_id, job_id, attempt, output_params FROM execution_jobs "
+            f"WHERE exec_id IN ({marks}) AND output_params IS NOT NULL ORDER BY attempt",
+            **params,
+        ):
             where = f"execution_jobs {row.exec_id}/{row.job_id}"
             outputs.setdefault(int(row.exec_id), {})[row.job_id] = decode_json(GZIP, row.output_params, where)
         return outputs
@@ -220,11 +263,19 @@ class AzkabanSource:
         """(execution, name, attempt, start byte, bytes) of each log chunk of several executions, streamed,
         each chunk decoded on its own."""
         marks, params = _in_list(exec_ids)
-        for row in self.stream(f"SELECT exec_id, name, attempt, enc_type, start_byte, log FROM execution_logs "
-                               f"WHERE exec_id IN ({marks}) ORDER BY exec_id, name, attempt, start_byte", **params):
+        for row in self.stream(
+            f"SELECT exec_id, name, attempt, enc_type, start_byte, log FROM execution_logs "
+            f"WHERE exec_id IN ({marks}) ORDER BY exec_id, name, attempt, start_byte",
+            **params,
+        ):
             where = f"execution_logs {row.exec_id}/{row.name}/{row.attempt}"
-            yield int(row.exec_id), row.name or "", int(row.attempt or 0), int(row.start_byte or 0), \
-                decode_bytes(row.enc_type, row.log, where)
+            yield (
+                int(row.exec_id),
+                row.name or "",
+                int(row.attempt or 0),
+                int(row.start_byte or 0),
+                decode_bytes(row.enc_type, row.log, where),
+            )
 
 
 def _in_list(values: list[int]) -> tuple[str, dict[str, Any]]:

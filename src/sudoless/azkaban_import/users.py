@@ -17,8 +17,9 @@ from .report import Report
 __all__ = ["import_users", "plan_users"]
 
 
-def plan_users(path: Path, existing: set[str], done: dict[str, int], on_conflict: str,
-               report: Report) -> tuple[list[str], set[str]]:
+def plan_users(
+    path: Path, existing: set[str], done: dict[str, int], on_conflict: str, report: Report
+) -> tuple[list[str], set[str]]:
     """The users of the file to import, and those to leave alone (conflicts, and users imported before)."""
     names = [user.name for user in read_user_file(path).users]
     leave = {name for name in names if name in done}
@@ -27,15 +28,18 @@ def plan_users(path: Path, existing: set[str], done: dict[str, int], on_conflict
         if name in existing and name not in done:
             leave.add(name)
             if on_conflict == "fail":
-                report.conflicts.append(f"user {name} exists in sudoless already; rerun with --on-conflict skip "
-                                        "to keep the sudoless account")
+                report.conflicts.append(
+                    f"user {name} exists in sudoless already; rerun with --on-conflict skip "
+                    "to keep the sudoless account"
+                )
             else:
                 report.conflicts.append(f"user {name} exists in sudoless already: kept the sudoless account")
     return [name for name in names if name not in leave], leave
 
 
-def import_users(store: Store, settings: Settings, path: Path, names: list[str], leave: set[str], origin: str,
-                 report: Report) -> None:
+def import_users(
+    store: Store, settings: Settings, path: Path, names: list[str], leave: set[str], origin: str, report: Report
+) -> None:
     """Import the file's roles, groups and the users ``names`` (their passwords hashed), and record them."""
     from sudoless.accounts import Accounts
 

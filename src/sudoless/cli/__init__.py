@@ -28,8 +28,20 @@ import click
 from sudoless.config import Settings, load_settings
 from sudoless.errors import DaemonError, SudolessError
 
-__all__ = ["Command", "Group", "cli", "db_option", "emit_json", "json_option", "main", "register_commands", "report",
-           "run", "settings_from", "usage_line"]
+__all__ = [
+    "Command",
+    "Group",
+    "cli",
+    "db_option",
+    "emit_json",
+    "json_option",
+    "main",
+    "register_commands",
+    "report",
+    "run",
+    "settings_from",
+    "usage_line",
+]
 
 
 def settings_from(db: str | None) -> Settings:
@@ -45,14 +57,20 @@ def settings_from(db: str | None) -> Settings:
     if settings.home.exists():
         ensure_home(settings)
     if db and db != "managed" and "://" in db and _has_password(db):
-        click.echo("sudoless: warning: the --db URL holds a password, which every local user can see in `ps`; "
-                   "write it to a file (chmod 600) and name that file in SUDOLESS_DB_PASSWORD_FILE", err=True)
+        click.echo(
+            "sudoless: warning: the --db URL holds a password, which every local user can see in `ps`; "
+            "write it to a file (chmod 600) and name that file in SUDOLESS_DB_PASSWORD_FILE",
+            err=True,
+        )
     if settings.db_url == "managed":
         from sudoless.mysql import managed_password_file, managed_url
 
         ensure_home(settings)
-        settings = replace(settings, db_url=managed_url(settings, password=False),
-                           db_password_file=str(managed_password_file(settings)))
+        settings = replace(
+            settings,
+            db_url=managed_url(settings, password=False),
+            db_password_file=str(managed_password_file(settings)),
+        )
     return settings
 
 
@@ -67,9 +85,14 @@ def _has_password(url: str) -> bool:
 
 
 def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--db", "db", metavar="URL", default=None,
-                        help="Database URL, or 'managed' for your own MariaDB/MySQL instance (sudoless mysql); "
-                             "default SQLite in SUDOLESS_HOME; env SUDOLESS_DB.")(func)
+    return click.option(
+        "--db",
+        "db",
+        metavar="URL",
+        default=None,
+        help="Database URL, or 'managed' for your own MariaDB/MySQL instance (sudoless mysql); "
+        "default SQLite in SUDOLESS_HOME; env SUDOLESS_DB.",
+    )(func)
 
 
 def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -136,8 +159,7 @@ class _Group(Group):
 def cli(verbose: int) -> None:
     """Workflows, databases and compute for people without root."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 def register_commands() -> None:

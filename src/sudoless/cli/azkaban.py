@@ -16,24 +16,56 @@ def azkaban_group() -> None:
 
 
 @azkaban_group.command("import")
-@click.option("--from", "source_url", required=True, metavar="URL",
-              help="Azkaban's database: mysql://USER@HOST[:PORT]/DATABASE (no password in it).")
-@click.option("--password-file", type=click.Path(path_type=Path), default=None,
-              help="A file (mode 0600) whose first line is the Azkaban database password.")
-@click.option("--users", "users_file", type=click.Path(path_type=Path), default=None,
-              help="Azkaban's azkaban-users.xml: its roles, groups and users (passwords hashed) come too.")
+@click.option(
+    "--from",
+    "source_url",
+    required=True,
+    metavar="URL",
+    help="Azkaban's database: mysql://USER@HOST[:PORT]/DATABASE (no password in it).",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A file (mode 0600) whose first line is the Azkaban database password.",
+)
+@click.option(
+    "--users",
+    "users_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Azkaban's azkaban-users.xml: its roles, groups and users (passwords hashed) come too.",
+)
 @click.option("--projects", default="", metavar="A,B", help="Only these projects (comma list; default all).")
-@click.option("--history", default="all", metavar="DAYS|all|none",
-              help="Executions to bring over: those of the last DAYS days, all (default) or none.")
-@click.option("--on-conflict", type=click.Choice(["fail", "skip", "rename"]), default="fail", show_default=True,
-              help="A project that exists in sudoless already: stop before writing, leave it out, or import "
-                   "it as NAME_azkaban.")
+@click.option(
+    "--history",
+    default="all",
+    metavar="DAYS|all|none",
+    help="Executions to bring over: those of the last DAYS days, all (default) or none.",
+)
+@click.option(
+    "--on-conflict",
+    type=click.Choice(["fail", "skip", "rename"]),
+    default="fail",
+    show_default=True,
+    help="A project that exists in sudoless already: stop before writing, leave it out, or import it as NAME_azkaban.",
+)
 @click.option("--enable-schedules", is_flag=True, help="Keep running schedules running (default: paused).")
 @click.option("--dry-run", is_flag=True, help="Report what would be imported; write nothing.")
 @db_option
 @json_option
-def import_cmd(source_url: str, password_file: Path | None, users_file: Path | None, projects: str, history: str,
-               on_conflict: str, enable_schedules: bool, dry_run: bool, db: str | None, as_json: bool) -> None:
+def import_cmd(
+    source_url: str,
+    password_file: Path | None,
+    users_file: Path | None,
+    projects: str,
+    history: str,
+    on_conflict: str,
+    enable_schedules: bool,
+    dry_run: bool,
+    db: str | None,
+    as_json: bool,
+) -> None:
     """Import every project (all versions), its permissions, schedules and executions from an Azkaban database.
 
     Azkaban's database is only read. Running it again imports only what is new.
@@ -45,15 +77,26 @@ def import_cmd(source_url: str, password_file: Path | None, users_file: Path | N
 
     if history not in ("all", "none") and not history.isdigit():  # checked before any password file is read
         raise InputError(f"--history {history!r}: give a number of days, 'all' or 'none'")
-    password = read_secret_file(str(password_file), "--password-file", "Azkaban database password") \
-        if password_file else None
+    password = (
+        read_secret_file(str(password_file), "--password-file", "Azkaban database password") if password_file else None
+    )
     settings = settings_from(db)
     store = store_for(settings)
     try:
-        report = import_azkaban(store, settings, ImportOptions(
-            source_url=source_url, password=password,
-            projects=tuple(p.strip() for p in projects.split(",") if p.strip()), dry_run=dry_run,
-            on_conflict=on_conflict, enable_schedules=enable_schedules, history=history, users=users_file))
+        report = import_azkaban(
+            store,
+            settings,
+            ImportOptions(
+                source_url=source_url,
+                password=password,
+                projects=tuple(p.strip() for p in projects.split(",") if p.strip()),
+                dry_run=dry_run,
+                on_conflict=on_conflict,
+                enable_schedules=enable_schedules,
+                history=history,
+                users=users_file,
+            ),
+        )
     finally:
         store.close()
     if as_json:

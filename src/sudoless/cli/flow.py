@@ -25,9 +25,20 @@ if TYPE_CHECKING:
     from sudoless.store.job_runs import JobRunRecord
     from sudoless.store.status import Status
 
-COLOURS = {"SUCCEEDED": "green", "FAILED": "red", "KILLED": "red", "RUNNING": "cyan", "CANCELLED": "yellow",
-           "SKIPPED": "dim", "DISABLED": "dim", "QUEUED": "blue", "KILLING": "magenta",
-           "FAILED_FINISHING": "red", "FAILED_SUCCEEDED": "yellow", "EXECUTION_STOPPED": "red"}
+COLOURS = {
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "KILLED": "red",
+    "RUNNING": "cyan",
+    "CANCELLED": "yellow",
+    "SKIPPED": "dim",
+    "DISABLED": "dim",
+    "QUEUED": "blue",
+    "KILLING": "magenta",
+    "FAILED_FINISHING": "red",
+    "FAILED_SUCCEEDED": "yellow",
+    "EXECUTION_STOPPED": "red",
+}
 
 
 @cli.group()
@@ -39,10 +50,17 @@ def _describe(project: Project) -> dict[str, Any]:
     flows = {}
     for name in project.top_flows:
         f = project.flows[name]
-        flows[name] = {"nodes": {n: {"type": node.type, "dependsOn": list(node.dependencies),
-                                     **({"subflow": node.subflow} if node.subflow else {})}
-                                 for n, node in f.nodes.items()},
-                       **({"trigger": f.trigger.to_json()} if f.trigger else {})}
+        flows[name] = {
+            "nodes": {
+                n: {
+                    "type": node.type,
+                    "dependsOn": list(node.dependencies),
+                    **({"subflow": node.subflow} if node.subflow else {}),
+                }
+                for n, node in f.nodes.items()
+            },
+            **({"trigger": f.trigger.to_json()} if f.trigger else {}),
+        }
     embedded = sorted(n for n, f in project.flows.items() if f.embedded)
     return {"project": project.name, "flowVersion": project.flow_version, "flows": flows, "embedded": embedded}
 
@@ -65,8 +83,7 @@ def validate(path: Path, as_json: bool) -> None:
     except SudolessError as exc:
         problems = exc.problems if isinstance(exc, ProjectError) else (str(exc),)
         if as_json:
-            emit_json({"valid": False, "path": str(path),
-                       "problems": [Problem.parse(p).as_dict() for p in problems]})
+            emit_json({"valid": False, "path": str(path), "problems": [Problem.parse(p).as_dict() for p in problems]})
         else:
             for problem in problems:
                 click.echo(f"sudoless: {problem}", err=True)
@@ -74,8 +91,10 @@ def validate(path: Path, as_json: bool) -> None:
     if as_json:
         emit_json({"valid": True, **_describe(project), "warnings": list(project.warnings)})
         return
-    click.echo(f"{path}: valid Flow {project.flow_version} project with {len(project.top_flows)} flow(s): "
-               f"{', '.join(project.top_flows)}")
+    click.echo(
+        f"{path}: valid Flow {project.flow_version} project with {len(project.top_flows)} flow(s): "
+        f"{', '.join(project.top_flows)}"
+    )
     for warning in project.warnings:
         click.echo(f"sudoless: warning: {warning}", err=True)
 
@@ -114,25 +133,44 @@ def _pick_flow(project: Project, name: str | None) -> str:
         return project.top_flows[0]
     if not project.top_flows:
         raise InputError(f"{project.name}: {project.warnings[0] if project.warnings else 'no flows found'}")
-    raise InputError(f"{project.name} has {len(project.top_flows)} flows ({', '.join(project.top_flows)}); "
-                     "choose one with --flow NAME")
+    raise InputError(
+        f"{project.name} has {len(project.top_flows)} flows ({', '.join(project.top_flows)}); "
+        "choose one with --flow NAME"
+    )
 
 
 @flow.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--flow", "flow_name", metavar="NAME", help="Flow to run (needed when the project has several).")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Runtime property for the flow; NODE@KEY=VALUE for one job. Repeatable.")
-@click.option("--failure-action", type=click.Choice(["finishCurrent", "cancelImmediately", "finishPossible"]),
-              help="What to do when a job fails (default finishCurrent, or the flow's failure.action).")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Runtime property for the flow; NODE@KEY=VALUE for one job. Repeatable.",
+)
+@click.option(
+    "--failure-action",
+    type=click.Choice(["finishCurrent", "cancelImmediately", "finishPossible"]),
+    help="What to do when a job fails (default finishCurrent, or the flow's failure.action).",
+)
 @click.option("--parallel", type=click.IntRange(1, 1000), default=None, help="Jobs run at once (default 10).")
 @click.option("--disable", "disabled", multiple=True, metavar="JOB", help="Skip this job (nested ids ok).")
 @click.option("--concurrent", is_flag=True, help="Run even if this flow is already running.")
 @db_option
 @json_option
-def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_action: str | None,
-        parallel: int | None, disabled: tuple[str, ...], concurrent: bool, db: str | None,
-        as_json: bool) -> None:
+def run(
+    path: Path,
+    flow_name: str | None,
+    params: tuple[str, ...],
+    failure_action: str | None,
+    parallel: int | None,
+    disabled: tuple[str, ...],
+    concurrent: bool,
+    db: str | None,
+    as_json: bool,
+) -> None:
     """Upload a project folder or zip and run one of its flows here, showing job states live.
 
     Exits 0 when the flow SUCCEEDED and 1 otherwise.
@@ -156,16 +194,19 @@ def run(path: Path, flow_name: str | None, params: tuple[str, ...], failure_acti
     name = _pick_flow(project, flow_name)
     options = ExecutionOptions(
         failure_action=FailureAction.parse(failure_action) if failure_action else None,
-        runtime=parse_assignments(params), parallel=parallel or settings.parallel,
-        concurrent_option="ignore" if concurrent else "skip")
+        runtime=parse_assignments(params),
+        parallel=parallel or settings.parallel,
+        concurrent_option="ignore" if concurrent else "skip",
+    )
     if disabled:  # the AJAX API ignores unknown names as Azkaban does; a typo on a command line is an error
         ignored: list[str] = []
         parse_disabled(list(disabled), project, project.flow(name), ignored)
         if ignored:
             raise InputError(f"--disable: {'; '.join(ignored)}")
     finalise_orphans(store, settings)
-    exec_id = submit_flow(store, settings, project.name, name, options, user,
-                          disabled=list(disabled) if disabled else None)
+    exec_id = submit_flow(
+        store, settings, project.name, name, options, user, disabled=list(disabled) if disabled else None
+    )
     status = _run_with_display(store, settings, exec_id, live=not as_json and sys.stderr.isatty())
     _send_notifications(store, settings, exec_id)
     _report(store, exec_id, as_json)
@@ -183,8 +224,11 @@ def _send_notifications(store: Store, settings: Any, exec_id: int) -> None:
 
     left = Sender(store, settings).drain(exec_id)
     if left:
-        click.echo(f"{left} notification(s) of execution {exec_id} not sent yet: a sudoless server on this "
-                   "database will retry them ('sudoless flow show --json' lists every attempt)", err=True)
+        click.echo(
+            f"{left} notification(s) of execution {exec_id} not sent yet: a sudoless server on this "
+            "database will retry them ('sudoless flow show --json' lists every attempt)",
+            err=True,
+        )
 
 
 def _run_with_display(store: Store, settings: Any, exec_id: int, live: bool) -> Status:
@@ -250,16 +294,16 @@ def _table(store: Store, exec_id: int, limit: int = 40) -> Table:
     for job in jobs.values():
         counts[job.status.value] = counts.get(job.status.value, 0) + 1
     summary = ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items()))
-    table = Table(title=f"execution {exec_id} · {record.flow_id} · {_status(record.status)} · {summary}",
-                  title_justify="left")
+    table = Table(
+        title=f"execution {exec_id} · {record.flow_id} · {_status(record.status)} · {summary}", title_justify="left"
+    )
     for column in ("job", "status", "attempt", "duration"):
         table.add_column(column)
     active = [j for j in jobs.values() if j.status not in FINISHED]
     finished = sorted((j for j in jobs.values() if j.status in FINISHED), key=lambda j: -j.update_time)
     shown = (active + finished)[:limit]
     for job in sorted(shown, key=lambda j: j.nested_id):
-        table.add_row(job.nested_id, _status(job.status), str(job.attempt), _duration(job.start_time,
-                                                                                      job.end_time))
+        table.add_row(job.nested_id, _status(job.status), str(job.attempt), _duration(job.start_time, job.end_time))
     if len(jobs) > limit:
         table.caption = f"{len(jobs) - limit} more jobs not shown"
     return table
@@ -282,12 +326,30 @@ def _execution_json(store: Store, record: ExecutionRecord) -> dict[str, Any]:
 
     jobs = []
     for job in store.job_runs.of(record.id):
-        jobs.append({"id": job.nested_id, "attempt": job.attempt, "type": job.type, "status": job.status.value,
-                     "startTime": job.start_time, "endTime": job.end_time, "outputs": job.output_props or {}})
-    return {"execid": record.id, "project": record.project_name, "flow": record.flow_id,
-            "status": record.status.value, "submitUser": record.submit_user, "submitTime": record.submit_time,
-            "startTime": record.start_time, "endTime": record.end_time, "restartedFrom": record.restarted_from,
-            "jobs": jobs, "notifications": execution_notifications(store, record.id)}
+        jobs.append(
+            {
+                "id": job.nested_id,
+                "attempt": job.attempt,
+                "type": job.type,
+                "status": job.status.value,
+                "startTime": job.start_time,
+                "endTime": job.end_time,
+                "outputs": job.output_props or {},
+            }
+        )
+    return {
+        "execid": record.id,
+        "project": record.project_name,
+        "flow": record.flow_id,
+        "status": record.status.value,
+        "submitUser": record.submit_user,
+        "submitTime": record.submit_time,
+        "startTime": record.start_time,
+        "endTime": record.end_time,
+        "restartedFrom": record.restarted_from,
+        "jobs": jobs,
+        "notifications": execution_notifications(store, record.id),
+    }
 
 
 def _report(store: Store, exec_id: int, as_json: bool) -> None:
@@ -348,8 +410,9 @@ def log(exec_id: int, job: str, attempt: int | None, follow: bool, db: str | Non
             break
         time.sleep(0.5)
     if as_json:
-        emit_json({"execid": exec_id, "job": job, "attempt": attempt,
-                   "data": b"".join(chunks).decode("utf-8", "replace")})
+        emit_json(
+            {"execid": exec_id, "job": job, "attempt": attempt, "data": b"".join(chunks).decode("utf-8", "replace")}
+        )
 
 
 def _log_done(store: Store, exec_id: int, job: str, attempt: int) -> bool:
@@ -381,8 +444,14 @@ def control_cmd(exec_id: int, action: str, db: str | None, as_json: bool) -> Non
 
 @flow.command()
 @click.argument("exec_id", type=int)
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Replace a runtime property of the first run (NODE@KEY=VALUE for one job). Repeatable.")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Replace a runtime property of the first run (NODE@KEY=VALUE for one job). Repeatable.",
+)
 @db_option
 @json_option
 def restart(exec_id: int, params: tuple[str, ...], db: str | None, as_json: bool) -> None:

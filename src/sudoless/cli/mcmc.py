@@ -58,11 +58,17 @@ def load_model(path: Path | None) -> Any:
 @click.option("--seed", type=int, default=None, help="Seed for the random key and homophone choices.")
 @click.option("--no-spaces", is_flag=True, help="Patristocrat: letters only, upper case, in groups of five.")
 @click.option("--homophonic", is_flag=True, help="Several symbols per letter, no word boundaries (Zodiac style).")
-@click.option("--symbols", type=click.IntRange(26, 78), default=54, show_default=True,
-              help="Number of cipher symbols of a homophonic key.")
+@click.option(
+    "--symbols",
+    type=click.IntRange(26, 78),
+    default=54,
+    show_default=True,
+    help="Number of cipher symbols of a homophonic key.",
+)
 @json_option
-def encipher(source: str, key: str | None, seed: int | None, no_spaces: bool, homophonic: bool, symbols: int,
-             as_json: bool) -> None:
+def encipher(
+    source: str, key: str | None, seed: int | None, no_spaces: bool, homophonic: bool, symbols: int, as_json: bool
+) -> None:
     """Encipher a text with a simple substitution key (case and punctuation kept) or a homophonic one.
 
     The ciphertext goes to stdout; a generated key is printed on stderr (or in the JSON).
@@ -98,16 +104,39 @@ def encipher(source: str, key: str | None, seed: int | None, no_spaces: bool, ho
 @click.argument("source", metavar="FILE|-")
 @click.option("--time-limit", type=float, default=10.0, show_default=True, help="Seconds of search at most.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the search (reproducible).")
-@click.option("--kind", type=click.Choice(["auto", "cryptogram", "patristocrat", "homophonic"]), default="auto",
-              show_default=True, help="What the ciphertext is; auto guesses from its look.")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Language model from 'sudoless mcmc lm build' (default: English from symspellpy).")
-@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
-              help="Write a PNG of the best score against time.")
+@click.option(
+    "--kind",
+    type=click.Choice(["auto", "cryptogram", "patristocrat", "homophonic"]),
+    default="auto",
+    show_default=True,
+    help="What the ciphertext is; auto guesses from its look.",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Language model from 'sudoless mcmc lm build' (default: English from symspellpy).",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write a PNG of the best score against time.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
 @json_option
-def decipher(source: str, time_limit: float, seed: int, kind: str, model_path: Path | None, plot_path: Path | None,
-             progress: bool | None, as_json: bool) -> None:
+def decipher(
+    source: str,
+    time_limit: float,
+    seed: int,
+    kind: str,
+    model_path: Path | None,
+    plot_path: Path | None,
+    progress: bool | None,
+    as_json: bool,
+) -> None:
     """Break a substitution cipher by Metropolis search over keys; the plaintext goes to stdout.
 
     Exits 1, still printing the best plaintext, when the confidence is below 0.5, or when the time limit
@@ -143,12 +172,25 @@ def decipher(source: str, time_limit: float, seed: int, kind: str, model_path: P
     solved = solution.solved(CONFIDENT)
     if as_json:
         simple = solution.kind != "homophonic"
-        emit_json({"plaintext": solution.plaintext, "kind": str(solution.kind),
-                   "key": solution.cipher_alphabet if simple else solution.key, "key_map": solution.key,
-                   "score": solution.score, "confidence": solution.confidence, "share": solution.share,
-                   "coverage": solution.coverage, "agreement": solution.agreement,
-                   "converged": solution.converged, "consensus": solution.consensus, "rounds": solution.rounds,
-                   "evaluations": solution.evaluations, "seconds": solution.seconds, "solved": solved})
+        emit_json(
+            {
+                "plaintext": solution.plaintext,
+                "kind": str(solution.kind),
+                "key": solution.cipher_alphabet if simple else solution.key,
+                "key_map": solution.key,
+                "score": solution.score,
+                "confidence": solution.confidence,
+                "share": solution.share,
+                "coverage": solution.coverage,
+                "agreement": solution.agreement,
+                "converged": solution.converged,
+                "consensus": solution.consensus,
+                "rounds": solution.rounds,
+                "evaluations": solution.evaluations,
+                "seconds": solution.seconds,
+                "solved": solved,
+            }
+        )
     else:
         click.echo(solution.plaintext, nl=not solution.plaintext.endswith("\n"))
     if solved:
@@ -156,11 +198,14 @@ def decipher(source: str, time_limit: float, seed: int, kind: str, model_path: P
     if as_json:  # the document says it (solved, confidence, converged, consensus)
         raise CheckFailed()
     if not solution.converged and solution.consensus < CONSENSUS:
-        raise CheckFailed(f"low confidence ({solution.confidence:.2f}): the time limit ended the search before it "
-                          f"converged; its chains agree on {solution.consensus:.0%} of the letters; a longer "
-                          "--time-limit may help")
-    raise CheckFailed(f"low confidence ({solution.confidence:.2f}); the text may be too short or not in the "
-                      "model's language")
+        raise CheckFailed(
+            f"low confidence ({solution.confidence:.2f}): the time limit ended the search before it "
+            f"converged; its chains agree on {solution.consensus:.0%} of the letters; a longer "
+            "--time-limit may help"
+        )
+    raise CheckFailed(
+        f"low confidence ({solution.confidence:.2f}); the text may be too short or not in the model's language"
+    )
 
 
 @cli.group()
@@ -177,13 +222,23 @@ def lm() -> None:
 @click.argument("corpus", nargs=-1, metavar="[CORPUS|-]...")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model file to write (.npz).")
 @click.option("--symspell", is_flag=True, help="Build the default English model from symspellpy's word lists.")
-@click.option("--order", type=click.IntRange(2, 5), default=None,
-              help="Letter n-gram order for spaced and unspaced text [default: 4; 5 for unspaced --symspell].")
-@click.option("--min-count", type=click.IntRange(1), default=1, show_default=True,
-              help="Words seen fewer times than this are left out of the word model.")
+@click.option(
+    "--order",
+    type=click.IntRange(2, 5),
+    default=None,
+    help="Letter n-gram order for spaced and unspaced text [default: 4; 5 for unspaced --symspell].",
+)
+@click.option(
+    "--min-count",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Words seen fewer times than this are left out of the word model.",
+)
 @json_option
-def build(corpus: tuple[str, ...], output: Path, symspell: bool, order: int | None, min_count: int,
-          as_json: bool) -> None:
+def build(
+    corpus: tuple[str, ...], output: Path, symspell: bool, order: int | None, min_count: int, as_json: bool
+) -> None:
     """Build a model from text corpora (any language written in a-z), or from symspellpy's English lists."""
     from sudoless.mcmc.cipher.model import LanguageModel
 
@@ -197,16 +252,25 @@ def build(corpus: tuple[str, ...], output: Path, symspell: bool, order: int | No
     else:
         text = "\n".join(read_source(c) for c in corpus)
         order = order or 4
-        model = LanguageModel.from_corpus(text, spaced_order=order, unspaced_order=order, min_count=min_count,
-                                          source=", ".join(corpus))
+        model = LanguageModel.from_corpus(
+            text, spaced_order=order, unspaced_order=order, min_count=min_count, source=", ".join(corpus)
+        )
     model.save(output)
     size = output.stat().st_size
-    info = {"output": str(output), "words": len(model.words.words), "word_pairs": len(model.words.pair_keys),
-            "order": model.spaced_order, "unspaced_order": model.unspaced_order, "source": model.source,
-            "bytes": size}
+    info = {
+        "output": str(output),
+        "words": len(model.words.words),
+        "word_pairs": len(model.words.pair_keys),
+        "order": model.spaced_order,
+        "unspaced_order": model.unspaced_order,
+        "source": model.source,
+        "bytes": size,
+    }
     if as_json:
         emit_json(info)
     else:
-        click.echo(f"{output}: {info['words']} words, {info['word_pairs']} word pairs, letter "
-                   f"{model.spaced_order}-grams ({model.unspaced_order}-grams unspaced) "
-                   f"({size // 1024} KiB)")
+        click.echo(
+            f"{output}: {info['words']} words, {info['word_pairs']} word pairs, letter "
+            f"{model.spaced_order}-grams ({model.unspaced_order}-grams unspaced) "
+            f"({size // 1024} KiB)"
+        )

@@ -20,8 +20,14 @@ if TYPE_CHECKING:
     from sudoless.mysql.control import ServerStatus
     from sudoless.mysql.install import Installed
 
-name_option = click.option("-n", "--name", default="default", show_default=True, metavar="NAME",
-                           help="Instance name (a folder in SUDOLESS_HOME/mysql).")
+name_option = click.option(
+    "-n",
+    "--name",
+    default="default",
+    show_default=True,
+    metavar="NAME",
+    help="Instance name (a folder in SUDOLESS_HOME/mysql).",
+)
 
 
 def _settings() -> Settings:
@@ -70,8 +76,13 @@ def mysql() -> None:
 
 
 @mysql.command()
-@click.option("--version", "version", default=None, metavar="V",
-              help="MariaDB version, e.g. 10.11 or 10.11.19 (default: the newest apt offers).")
+@click.option(
+    "--version",
+    "version",
+    default=None,
+    metavar="V",
+    help="MariaDB version, e.g. 10.11 or 10.11.19 (default: the newest apt offers).",
+)
 @json_option
 def install(version: str | None, as_json: bool) -> None:
     """Fetch a MariaDB server into SUDOLESS_HOME/mysql/dist without root (apt-get download on Debian and
@@ -82,8 +93,7 @@ def install(version: str | None, as_json: bool) -> None:
         emit_json(installed.to_json())
         return
     what = "already installed" if installed.already else f"installed in {installed.seconds:.0f} s"
-    click.echo(f"MariaDB {installed.version} {what} in {installed.root}; create an instance with "
-               "'sudoless mysql init'")
+    click.echo(f"MariaDB {installed.version} {what} in {installed.root}; create an instance with 'sudoless mysql init'")
 
 
 def _install(settings: Settings, version: str | None) -> Installed:
@@ -94,6 +104,7 @@ def _install(settings: Settings, version: str | None) -> Installed:
 
     console = Console(stderr=True)
     with console.status("fetching MariaDB", spinner="dots") as status:
+
         def progress(text: str) -> None:
             status.update(text)
             console.print(f"[dim]{text}[/]", highlight=False, soft_wrap=True)
@@ -103,19 +114,33 @@ def _install(settings: Settings, version: str | None) -> Installed:
 
 @mysql.command()
 @name_option
-@click.option("--basedir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="An unpacked server tarball (default: the newest 'sudoless mysql install' fetched, then "
-                   "mariadbd/mysqld on SUDOLESS_MYSQL_PATH, or on PATH, /usr/sbin, /usr/libexec, "
-                   "/usr/local/mysql/bin).")
-@click.option("--datadir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="A new or empty data directory (default: data/ in the instance folder).")
-@click.option("--port", type=click.IntRange(1, 65535), default=None,
-              help="TCP port (default: the first free one from 3307).")
-@click.option("--bind-address", default="127.0.0.1", show_default=True,
-              help="Address to listen on; 0.0.0.0 opens the server to the network.")
+@click.option(
+    "--basedir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="An unpacked server tarball (default: the newest 'sudoless mysql install' fetched, then "
+    "mariadbd/mysqld on SUDOLESS_MYSQL_PATH, or on PATH, /usr/sbin, /usr/libexec, "
+    "/usr/local/mysql/bin).",
+)
+@click.option(
+    "--datadir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="A new or empty data directory (default: data/ in the instance folder).",
+)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="TCP port (default: the first free one from 3307)."
+)
+@click.option(
+    "--bind-address",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 opens the server to the network.",
+)
 @json_option
-def init(name: str, basedir: Path | None, datadir: Path | None, port: int | None, bind_address: str,
-         as_json: bool) -> None:
+def init(
+    name: str, basedir: Path | None, datadir: Path | None, port: int | None, bind_address: str, as_json: bool
+) -> None:
     """Create an instance: initialise a data directory with random passwords, a 'sudoless' database and
     user. The server is left stopped.
     """
@@ -125,32 +150,44 @@ def init(name: str, basedir: Path | None, datadir: Path | None, port: int | None
     settings = _settings()
     began = time.monotonic()
     try:
-        instance = init_instance(settings, name, basedir=basedir, datadir=datadir, port=port,
-                                 bind_address=bind_address)
+        instance = init_instance(settings, name, basedir=basedir, datadir=datadir, port=port, bind_address=bind_address)
     except NoServerError:
         if as_json or not (sys.stdin.isatty() and sys.stderr.isatty()):
             raise
-        if not click.confirm("No MySQL or MariaDB server found. Fetch MariaDB into SUDOLESS_HOME now "
-                             "(no root needed)?", default=True, err=True):
+        if not click.confirm(
+            "No MySQL or MariaDB server found. Fetch MariaDB into SUDOLESS_HOME now (no root needed)?",
+            default=True,
+            err=True,
+        ):
             raise
         _install(settings, None)
         began = time.monotonic()
-        instance = init_instance(settings, name, basedir=basedir, datadir=datadir, port=port,
-                                 bind_address=bind_address)
+        instance = init_instance(settings, name, basedir=basedir, datadir=datadir, port=port, bind_address=bind_address)
     seconds = time.monotonic() - began
     if as_json:
         emit_json({**instance.to_json(), "seconds": round(seconds, 3)})
         return
-    click.echo(f"initialised {instance.label} instance '{name}' in {instance.root} (port {instance.port}) in "
-               f"{seconds:.1f} s; start it with 'sudoless mysql start{_hint(name)}'")
+    click.echo(
+        f"initialised {instance.label} instance '{name}' in {instance.root} (port {instance.port}) in "
+        f"{seconds:.1f} s; start it with 'sudoless mysql start{_hint(name)}'"
+    )
 
 
 @mysql.command()
 @name_option
-@click.option("--port", type=click.IntRange(1, 65535), default=None,
-              help="Move the instance to this port first (when its own is taken).")
-@click.option("--timeout", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
-              help="Seconds to wait for the server to accept connections.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Move the instance to this port first (when its own is taken).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the server to accept connections.",
+)
 @json_option
 def start(name: str, port: int | None, timeout: float, as_json: bool) -> None:
     """Start the server; returns when it accepts connections."""
@@ -164,14 +201,21 @@ def start(name: str, port: int | None, timeout: float, as_json: bool) -> None:
     if as_json:
         emit_json({**current.to_json(), "seconds": round(started.seconds, 3), "notes": list(started.notes)})
         return
-    click.echo(f"started {_label(current.flavour)} {current.version} instance '{name}' (pid {started.pid}) on "
-               f"{current.bind_address}:{current.port} and {current.socket} in {started.seconds:.1f} s")
+    click.echo(
+        f"started {_label(current.flavour)} {current.version} instance '{name}' (pid {started.pid}) on "
+        f"{current.bind_address}:{current.port} and {current.socket} in {started.seconds:.1f} s"
+    )
 
 
 @mysql.command()
 @name_option
-@click.option("--timeout", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
-              help="Seconds to wait for a clean shutdown before SIGKILL.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for a clean shutdown before SIGKILL.",
+)
 @json_option
 def stop(name: str, timeout: float, as_json: bool) -> None:
     """Stop the server cleanly (SHUTDOWN, else SIGTERM), or with SIGKILL after the timeout."""
@@ -181,8 +225,15 @@ def stop(name: str, timeout: float, as_json: bool) -> None:
     for note in stopped.notes:
         _note(note)
     if as_json:
-        emit_json({"name": name, "pid": stopped.pid, "method": stopped.method, "seconds": round(stopped.seconds, 3),
-                   "notes": list(stopped.notes)})
+        emit_json(
+            {
+                "name": name,
+                "pid": stopped.pid,
+                "method": stopped.method,
+                "seconds": round(stopped.seconds, 3),
+                "notes": list(stopped.notes),
+            }
+        )
         return
     if stopped.method is None:
         click.echo(f"instance '{name}' is not running")
@@ -214,9 +265,14 @@ def _show_status(current: ServerStatus, as_json: bool) -> None:
         state += f" (pid {current.pid}, up {_duration(current.uptime_seconds or 0)})"
     elif current.state == "crashed":
         state += " (a pid file is left but the server is gone; 'start' recovers)"
-    rows = [("instance", f"{current.name} ({_label(current.flavour)} {current.version})"), ("state", state),
-            ("port", f"{current.bind_address}:{current.port}"), ("socket", current.socket),
-            ("data", f"{current.datadir} ({_size(current.data_bytes)})"), ("error log", current.error_log)]
+    rows = [
+        ("instance", f"{current.name} ({_label(current.flavour)} {current.version})"),
+        ("state", state),
+        ("port", f"{current.bind_address}:{current.port}"),
+        ("socket", current.socket),
+        ("data", f"{current.datadir} ({_size(current.data_bytes)})"),
+        ("error log", current.error_log),
+    ]
     for label, value in rows:
         click.echo(f"{label:<10} {value}")
 
@@ -237,8 +293,10 @@ def shell(name: str, client_args: tuple[str, ...]) -> None:
     if client is None or not client.exists():
         client = find_client(instance.basedir)
     if client is None:
-        raise NotFoundError(f"no mariadb or mysql client in {instance.basedir}/bin or on PATH; any client can "
-                            f"connect with the URL of 'sudoless mysql url{_hint(name)}'")
+        raise NotFoundError(
+            f"no mariadb or mysql client in {instance.basedir}/bin or on PATH; any client can "
+            f"connect with the URL of 'sudoless mysql url{_hint(name)}'"
+        )
     if running_pid(instance) is None:
         raise StateError(f"instance '{name}' is not running; start it with 'sudoless mysql start{_hint(name)}'")
     env = server_environment(instance.basedir)
@@ -251,8 +309,12 @@ def shell(name: str, client_args: tuple[str, ...]) -> None:
 @mysql.command()
 @name_option
 @click.option("--root", "admin", is_flag=True, help="Root's URL, with no database, instead of the 'sudoless' user's.")
-@click.option("--with-password", "with_password", is_flag=True,
-              help="Put the password into the URL (keep such a URL off command lines: `ps` shows them).")
+@click.option(
+    "--with-password",
+    "with_password",
+    is_flag=True,
+    help="Put the password into the URL (keep such a URL off command lines: `ps` shows them).",
+)
 @json_option
 def url(name: str, admin: bool, with_password: bool, as_json: bool) -> None:
     """Print the SQLAlchemy URL of the instance (user and database 'sudoless'), without its password: give
@@ -269,8 +331,14 @@ def url(name: str, admin: bool, with_password: bool, as_json: bool) -> None:
 
 @mysql.command()
 @name_option
-@click.option("--user", "user", type=click.Choice(["root", "sudoless"]), default="root", show_default=True,
-              help="Whose password to change.")
+@click.option(
+    "--user",
+    "user",
+    type=click.Choice(["root", "sudoless"]),
+    default="root",
+    show_default=True,
+    help="Whose password to change.",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the new password from stdin (default: a random one).")
 @json_option
 def passwd(name: str, user: str, password_stdin: bool, as_json: bool) -> None:
@@ -314,9 +382,15 @@ def list_command(as_json: bool) -> None:
         table.add_column(column)
     colours = {"running": "green", "crashed": "red", "stopped": "dim"}
     for status in statuses:
-        table.add_row(status.name, f"[{colours[status.state]}]{status.state}[/]", str(status.pid or ""),
-                      f"{status.bind_address}:{status.port}", f"{_label(status.flavour)} {status.version}",
-                      _size(status.data_bytes), status.datadir)
+        table.add_row(
+            status.name,
+            f"[{colours[status.state]}]{status.state}[/]",
+            str(status.pid or ""),
+            f"{status.bind_address}:{status.port}",
+            f"{_label(status.flavour)} {status.version}",
+            _size(status.data_bytes),
+            status.datadir,
+        )
     Console().print(table)
 
 
@@ -332,8 +406,9 @@ def destroy(name: str, yes: bool, as_json: bool) -> None:
     instance = load_instance(settings, name)
     if not yes:
         if not sys.stdin.isatty():
-            raise InputError(f"destroy deletes instance '{name}' and all its data in {instance.datadir}; pass "
-                             "--yes to confirm")
+            raise InputError(
+                f"destroy deletes instance '{name}' and all its data in {instance.datadir}; pass --yes to confirm"
+            )
         click.confirm(f"Delete instance '{name}' and all its data in {instance.datadir}?", abort=True)
     destroyed = destroy_instance(settings, name)
     removed = [str(destroyed.root)]

@@ -17,10 +17,14 @@ def nn() -> None:
 
 
 def threads_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--threads", type=click.IntRange(1), default=None,
-                        help="BLAS threads (default: the config's threads:, else 1, or OPENBLAS_NUM_THREADS if set). "
-                             "On shared machines idle BLAS threads spin and can make small models many times "
-                             "slower.")(func)
+    return click.option(
+        "--threads",
+        type=click.IntRange(1),
+        default=None,
+        help="BLAS threads (default: the config's threads:, else 1, or OPENBLAS_NUM_THREADS if set). "
+        "On shared machines idle BLAS threads spin and can make small models many times "
+        "slower.",
+    )(func)
 
 
 def _limit_threads(threads: int | None) -> None:
@@ -47,17 +51,33 @@ def _default_root() -> Path:
 def spark_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options that make ``train`` a Spark run; each overrides the config's ``spark:`` section."""
     options = [
-        click.option("--master", default=None, help="Spark master: local[*], spark://HOST:PORT, yarn, k8s://... "
-                     "(makes this a Spark run; default: the config's spark.master, else train here)."),
+        click.option(
+            "--master",
+            default=None,
+            help="Spark master: local[*], spark://HOST:PORT, yarn, k8s://... "
+            "(makes this a Spark run; default: the config's spark.master, else train here).",
+        ),
         click.option("--num-executors", type=click.IntRange(1), default=None, help="Executors to ask for."),
         click.option("--executor-cores", type=click.IntRange(1), default=None, help="Cores per executor."),
         click.option("--executor-memory", default=None, metavar="SIZE", help="Memory per executor, e.g. 4g."),
-        click.option("--archive", type=click.Path(exists=True, dir_okay=False), default=None,
-                     help="Environment archive from `sudoless pack` for the executors' Python."),
-        click.option("--engine", type=click.Choice(["sync", "average", "barrier"]), default=None,
-                     help="sync: a Spark job per step; average: local SGD; barrier: TCP all-reduce per step."),
-        click.option("--partitions", type=click.IntRange(1), default=None,
-                     help="Data partitions (default: executors x cores, else the cluster's parallelism)."),
+        click.option(
+            "--archive",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="Environment archive from `sudoless pack` for the executors' Python.",
+        ),
+        click.option(
+            "--engine",
+            type=click.Choice(["sync", "average", "barrier"]),
+            default=None,
+            help="sync: a Spark job per step; average: local SGD; barrier: TCP all-reduce per step.",
+        ),
+        click.option(
+            "--partitions",
+            type=click.IntRange(1),
+            default=None,
+            help="Data partitions (default: executors x cores, else the cluster's parallelism).",
+        ),
         click.option("--sync-every", type=click.IntRange(1), default=None, help="average engine: steps per round."),
         click.option("--resume", is_flag=True, default=None, help="Continue from the run's latest checkpoint."),
     ]
@@ -68,15 +88,27 @@ def spark_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @nn.command()
 @click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(path_type=Path))
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
-              help="Run directory (default: the config's 'output', else SUDOLESS_HOME/nn/runs/NAME).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run directory (default: the config's 'output', else SUDOLESS_HOME/nn/runs/NAME).",
+)
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Override the config's epoch count.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @threads_option
 @spark_options
 @json_option
-def train(config_file: Path, output: Path | None, epochs: int | None, quiet: bool, threads: int | None,
-          as_json: bool, **spark: Any) -> None:
+def train(
+    config_file: Path,
+    output: Path | None,
+    epochs: int | None,
+    quiet: bool,
+    threads: int | None,
+    as_json: bool,
+    **spark: Any,
+) -> None:
     """Train the model CONFIG.yaml describes; print the final metrics and save the run directory.
 
     With --master (or a spark: section in the config) the training runs data-parallel on Spark.
@@ -92,16 +124,26 @@ def train(config_file: Path, output: Path | None, epochs: int | None, quiet: boo
 
     on_spark = spark_training(config, spark)
     if on_spark is not None:
-        result = train_on_spark(config, on_spark, output=output, epochs=epochs, verbose=verbose,
-                                default_root=_default_root(), threads=threads)
+        result = train_on_spark(
+            config,
+            on_spark,
+            output=output,
+            epochs=epochs,
+            verbose=verbose,
+            default_root=_default_root(),
+            threads=threads,
+        )
     else:
-        result = train_run(config, output=output, epochs=epochs, verbose=verbose, default_root=_default_root(),
-                           threads=threads)
+        result = train_run(
+            config, output=output, epochs=epochs, verbose=verbose, default_root=_default_root(), threads=threads
+        )
     if as_json:
         emit_json(result.as_dict())
         return
-    click.echo(f"{result.name}: {result.epochs} epoch(s), {result.parameters:,} parameters, "
-               f"{result.seconds:.1f}s; saved in {result.output}")
+    click.echo(
+        f"{result.name}: {result.epochs} epoch(s), {result.parameters:,} parameters, "
+        f"{result.seconds:.1f}s; saved in {result.output}"
+    )
     for key, value in result.metrics.items():
         click.echo(f"  {key:<20} {'-' if value is None else format(value, '.4f')}")
     if result.sample:
@@ -134,8 +176,9 @@ def evaluate(run_dir: Path, split: str, threads: int | None, as_json: bool) -> N
 @click.option("--seed", type=int, default=0, show_default=True)
 @threads_option
 @json_option
-def sample(run_dir: Path, length: int, prime: str, temperature: float, seed: int, threads: int | None,
-           as_json: bool) -> None:
+def sample(
+    run_dir: Path, length: int, prime: str, temperature: float, seed: int, threads: int | None, as_json: bool
+) -> None:
     """Generate text from a character-level model."""
     _limit_threads(threads)
     from sudoless.nn.runs import sample_run

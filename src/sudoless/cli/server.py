@@ -16,25 +16,52 @@ from sudoless.errors import InputError
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 for all).")
-@click.option("--port", type=click.IntRange(0, 65535), default=None,
-              help="Port (default 8081, or 8443 with --https).")
-@click.option("--https", "use_https", is_flag=True,
-              help="Serve HTTPS; without --cert/--key, uses (or makes) the certificate of 'sudoless cert'.")
-@click.option("--cert", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="PEM certificate (chain) file; implies --https.")
-@click.option("--key", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="PEM private key of --cert.")
-@click.option("--no-executor", is_flag=True,
-              help="Run no flows in this process; 'sudoless executor' processes on the database run them.")
-@click.option("--max-flows", type=click.IntRange(1, 1000), default=30, show_default=True,
-              help="Executions the embedded executor runs at once.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="HTTP processes sharing the port (one runs flows); more serve more requests a second.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default 8081, or 8443 with --https).")
+@click.option(
+    "--https",
+    "use_https",
+    is_flag=True,
+    help="Serve HTTPS; without --cert/--key, uses (or makes) the certificate of 'sudoless cert'.",
+)
+@click.option(
+    "--cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="PEM certificate (chain) file; implies --https.",
+)
+@click.option("--key", type=click.Path(path_type=Path, dir_okay=False), default=None, help="PEM private key of --cert.")
+@click.option(
+    "--no-executor",
+    is_flag=True,
+    help="Run no flows in this process; 'sudoless executor' processes on the database run them.",
+)
+@click.option(
+    "--max-flows",
+    type=click.IntRange(1, 1000),
+    default=30,
+    show_default=True,
+    help="Executions the embedded executor runs at once.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="HTTP processes sharing the port (one runs flows); more serve more requests a second.",
+)
 @db_option
-def server(host: str, port: int | None, use_https: bool, cert: Path | None, key: Path | None,
-           no_executor: bool, max_flows: int, workers: int, db: str | None) -> None:
+def server(
+    host: str,
+    port: int | None,
+    use_https: bool,
+    cert: Path | None,
+    key: Path | None,
+    no_executor: bool,
+    max_flows: int,
+    workers: int,
+    db: str | None,
+) -> None:
     """Serve Azkaban's web API (login, projects, executions, schedules) and run flows, until interrupted."""
     from sudoless.flows.sandbox import announce_sandbox
     from sudoless.server.serve import Server
@@ -52,18 +79,31 @@ def server(host: str, port: int | None, use_https: bool, cert: Path | None, key:
         tls = default_paths(settings.home)
         if not tls[0].exists() or not tls[1].exists():
             tls = make_self_signed(settings.home, [host] if host not in ("0.0.0.0", "::") else [])
-            click.echo(f"sudoless: made a self-signed certificate {tls[0]} ('sudoless cert --host NAME' "
-                       "makes one for other host names)", err=True)
+            click.echo(
+                f"sudoless: made a self-signed certificate {tls[0]} ('sudoless cert --host NAME' "
+                "makes one for other host names)",
+                err=True,
+            )
     announce_sandbox(settings)
     level = logging.getLogger().getEffectiveLevel()
-    instance = Server(settings, host=host, port=port, tls=tls, embedded_executor=not no_executor,
-                      max_flows=max_flows, log_level="info" if level <= logging.INFO else "warning",
-                      http_workers=workers)
+    instance = Server(
+        settings,
+        host=host,
+        port=port,
+        tls=tls,
+        embedded_executor=not no_executor,
+        max_flows=max_flows,
+        log_level="info" if level <= logging.INFO else "warning",
+        http_workers=workers,
+    )
     started = instance.start()
     if started.admin_password is not None:
-        click.echo(f"sudoless: created user 'admin' with password {started.admin_password}\n"
-                   f"sudoless: it is shown only this once and saved in {settings.admin_password_file} "
-                   "(readable by you only)", err=True)
+        click.echo(
+            f"sudoless: created user 'admin' with password {started.admin_password}\n"
+            f"sudoless: it is shown only this once and saved in {settings.admin_password_file} "
+            "(readable by you only)",
+            err=True,
+        )
     mode = "no embedded executor" if no_executor else f"embedded executor, {max_flows} flows at once"
     if workers > 1:
         mode += f", {workers} HTTP processes"
@@ -84,9 +124,13 @@ def _exit_quietly(signum: int, frame: object) -> None:
 
 
 @cli.command()
-@click.option("--host", "hosts", multiple=True, metavar="NAME",
-              help="Host name or address the certificate is for (repeatable); localhost and 127.0.0.1 "
-                   "are always included.")
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Host name or address the certificate is for (repeatable); localhost and 127.0.0.1 are always included.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing certificate.")
 @json_option
 def cert(hosts: tuple[str, ...], force: bool, as_json: bool) -> None:

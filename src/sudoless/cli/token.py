@@ -18,9 +18,14 @@ if TYPE_CHECKING:
 
 
 def token_json(token: ApiToken) -> dict[str, Any]:
-    return {"name": token.name, "user": token.user,
-            "scopes": {project: perm.names() for project, perm in token.scopes.items()},
-            "created": token.created, "expires": token.expires, "lastUsed": token.last_used}
+    return {
+        "name": token.name,
+        "user": token.user,
+        "scopes": {project: perm.names() for project, perm in token.scopes.items()},
+        "created": token.created,
+        "expires": token.expires,
+        "lastUsed": token.last_used,
+    }
 
 
 @cli.group()
@@ -31,8 +36,14 @@ def token() -> None:
 @token.command("create")
 @click.argument("name")
 @click.option("--user", "username", required=True, help="The user the token acts for.")
-@click.option("--scope", "scopes", multiple=True, required=True, metavar="PROJECT:PERMS",
-              help="PROJECT:READ[,EXECUTE][,SCHEDULE]; PROJECT '*' means every project. Repeatable.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    metavar="PROJECT:PERMS",
+    help="PROJECT:READ[,EXECUTE][,SCHEDULE]; PROJECT '*' means every project. Repeatable.",
+)
 @click.option("--days", type=float, default=90.0, show_default=True, help="Days until the token expires.")
 @db_option
 @json_option

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from sudoless.accounts import Accounts, Permission, User
 
 password_stdin_option = click.option(
-    "--password-stdin", is_flag=True,
-    help="Read the password from the first line of stdin (for scripts).")
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin (for scripts)."
+)
 
 
 def _accounts(db: str | None) -> Accounts:
@@ -35,10 +35,17 @@ def _accounts(db: str | None) -> Accounts:
 
 
 def _user_json(user: User) -> dict[str, Any]:
-    return {"name": user.name, "roles": list(user.roles), "groups": list(user.groups),
-            "proxyUsers": list(user.proxy_users), "email": user.email,
-            "permissions": user.permissions.names(), "source": user.source, "lastLogin": user.last_login,
-            **({"disabled": True} if user.disabled else {})}
+    return {
+        "name": user.name,
+        "roles": list(user.roles),
+        "groups": list(user.groups),
+        "proxyUsers": list(user.proxy_users),
+        "email": user.email,
+        "permissions": user.permissions.names(),
+        "source": user.source,
+        "lastLogin": user.last_login,
+        **({"disabled": True} if user.disabled else {}),
+    }
 
 
 def _read_password(from_stdin: bool) -> tuple[str, bool]:
@@ -62,17 +69,35 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", "roles", multiple=True, metavar="ROLE",
-              help="Global role: admin, user, readall, metrics or one imported (default: user). Repeatable.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    metavar="ROLE",
+    help="Global role: admin, user, readall, metrics or one imported (default: user). Repeatable.",
+)
 @click.option("--group", "groups", multiple=True, metavar="GROUP", help="Group membership. Repeatable.")
-@click.option("--proxy", "proxy_users", multiple=True, metavar="USER",
-              help="Unix user this user may set as a project proxy user. Repeatable.")
+@click.option(
+    "--proxy",
+    "proxy_users",
+    multiple=True,
+    metavar="USER",
+    help="Unix user this user may set as a project proxy user. Repeatable.",
+)
 @click.option("--email", default="", help="Email address.")
 @password_stdin_option
 @db_option
 @json_option
-def add(name: str, roles: tuple[str, ...], groups: tuple[str, ...], proxy_users: tuple[str, ...], email: str,
-        password_stdin: bool, db: str | None, as_json: bool) -> None:
+def add(
+    name: str,
+    roles: tuple[str, ...],
+    groups: tuple[str, ...],
+    proxy_users: tuple[str, ...],
+    email: str,
+    password_stdin: bool,
+    db: str | None,
+    as_json: bool,
+) -> None:
     """Add a user. Asks for the password twice; without a terminal, generates one and prints it once."""
     accounts = _accounts(db)
     try:  # say so before asking for a password
@@ -82,8 +107,9 @@ def add(name: str, roles: tuple[str, ...], groups: tuple[str, ...], proxy_users:
     else:
         raise InputError(f"user '{name}' already exists; use 'sudoless user passwd {name}' to reset it")
     password, generated = _read_password(password_stdin)
-    created = accounts.add_user(name, password, roles=roles or ("user",), groups=groups,
-                                proxy_users=proxy_users, email=email)
+    created = accounts.add_user(
+        name, password, roles=roles or ("user",), groups=groups, proxy_users=proxy_users, email=email
+    )
     if as_json:
         emit_json({**_user_json(created), **({"password": password} if generated else {})})
         return
@@ -141,8 +167,15 @@ def list_users(db: str | None, as_json: bool) -> None:
         table.add_column(column)
     for u in users:
         source = u.source + (" (disabled)" if u.disabled else "")
-        table.add_row(u.name, source, ", ".join(u.roles), ", ".join(u.groups), ", ".join(u.proxy_users),
-                      u.email, _when(u.last_login))
+        table.add_row(
+            u.name,
+            source,
+            ", ".join(u.roles),
+            ", ".join(u.groups),
+            ", ".join(u.proxy_users),
+            u.email,
+            _when(u.last_login),
+        )
     Console().print(table)
 
 
@@ -154,8 +187,14 @@ def refresh(db: str | None, as_json: bool) -> None:
     groups is disabled and their sessions end. Exit 1 if a back-end could not be asked."""
     done = _accounts(db).refresh_directory_accounts()
     if as_json:
-        emit_json({"updated": done.updated, "disabled": done.disabled, "skipped": done.skipped,
-                   "problem": done.problem or None})
+        emit_json(
+            {
+                "updated": done.updated,
+                "disabled": done.disabled,
+                "skipped": done.skipped,
+                "problem": done.problem or None,
+            }
+        )
     else:
         click.echo(f"{done.updated} updated, {done.disabled} disabled, {done.skipped} not checked")
     if done.problem:
@@ -186,8 +225,7 @@ def _grant_target(accounts: Accounts, project: str, name: str, group: bool) -> t
 @click.option("--group", is_flag=True, help="NAME is a group, not a user.")
 @db_option
 @json_option
-def grant(name: str, project: str, perms: tuple[str, ...], group: bool, db: str | None,
-          as_json: bool) -> None:
+def grant(name: str, project: str, perms: tuple[str, ...], group: bool, db: str | None, as_json: bool) -> None:
     """Add permissions (READ, WRITE, EXECUTE, SCHEDULE, ADMIN) on PROJECT to a user or group."""
     from sudoless.accounts import Permission
 
@@ -205,8 +243,7 @@ def grant(name: str, project: str, perms: tuple[str, ...], group: bool, db: str 
 @click.option("--group", is_flag=True, help="NAME is a group, not a user.")
 @db_option
 @json_option
-def revoke(name: str, project: str, perms: tuple[str, ...], group: bool, db: str | None,
-           as_json: bool) -> None:
+def revoke(name: str, project: str, perms: tuple[str, ...], group: bool, db: str | None, as_json: bool) -> None:
     """Take permissions on PROJECT from a user or group; without PERM, all of them."""
     from sudoless.accounts import Permission
 

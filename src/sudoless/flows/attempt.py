@@ -52,10 +52,15 @@ def attempt_stem(nested_id: str, attempt: int) -> str:
     return f"{encoded}.{attempt}"
 
 
-def run_attempt(attempt: Attempt, resolve: Callable[[], dict[str, str]], base_env: Mapping[str, str],
-                log: LogWriter, cancel: threading.Event,
-                started: Callable[[int | None], None],
-                sandbox: JobSandbox | None = None) -> tuple[JobResult, dict[str, str]]:
+def run_attempt(
+    attempt: Attempt,
+    resolve: Callable[[], dict[str, str]],
+    base_env: Mapping[str, str],
+    log: LogWriter,
+    cancel: threading.Event,
+    started: Callable[[int | None], None],
+    sandbox: JobSandbox | None = None,
+) -> tuple[JobResult, dict[str, str]]:
     """Resolve the job's properties, run its type, and log the start and the verdict.
 
     Returns the result and the properties the attempt ran with (empty when they did not resolve).
@@ -79,9 +84,15 @@ def run_attempt(attempt: Attempt, resolve: Callable[[], dict[str, str]], base_en
     return result, props
 
 
-def context(attempt: Attempt, props: dict[str, str], base_env: Mapping[str, str], log: LogWriter,
-            cancel: threading.Event, started: Callable[[int | None], None],
-            sandbox: JobSandbox | None = None) -> JobContext:
+def context(
+    attempt: Attempt,
+    props: dict[str, str],
+    base_env: Mapping[str, str],
+    log: LogWriter,
+    cancel: threading.Event,
+    started: Callable[[int | None], None],
+    sandbox: JobSandbox | None = None,
+) -> JobContext:
     jobs_dir = attempt.workdir / ".jobs"
     prop_file = jobs_dir / f"{attempt.stem}.props"
     output_file = jobs_dir / f"{attempt.stem}.output"
@@ -101,11 +112,26 @@ def context(attempt: Attempt, props: dict[str, str], base_env: Mapping[str, str]
         cwd = (attempt.workdir / props["working.dir"]).resolve()
     env = dict(base_env)
     env.update({k[4:]: v for k, v in props.items() if k.startswith("env.")})
-    env.update(JOB_PROP_FILE=str(prop_file), JOB_OUTPUT_PROP_FILE=str(output_file), JOB_NAME=attempt.name,
-               JOB_ID=attempt.nested_id, AZKABAN_EXEC_ID=str(attempt.exec_id))
-    return JobContext(job_id=attempt.nested_id, attempt=attempt.attempt, props=props, workdir=cwd, env=env,
-                      log=log, cancel=cancel, output_file=output_file, timeout=_timeout(props), started=started,
-                      sandbox=sandbox)
+    env.update(
+        JOB_PROP_FILE=str(prop_file),
+        JOB_OUTPUT_PROP_FILE=str(output_file),
+        JOB_NAME=attempt.name,
+        JOB_ID=attempt.nested_id,
+        AZKABAN_EXEC_ID=str(attempt.exec_id),
+    )
+    return JobContext(
+        job_id=attempt.nested_id,
+        attempt=attempt.attempt,
+        props=props,
+        workdir=cwd,
+        env=env,
+        log=log,
+        cancel=cancel,
+        output_file=output_file,
+        timeout=_timeout(props),
+        started=started,
+        sandbox=sandbox,
+    )
 
 
 def _write_new(path: Path, text: str) -> None:

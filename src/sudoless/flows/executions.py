@@ -54,9 +54,15 @@ def node_rows(project: Project, flow: Flow, disabled: tuple[str, ...]) -> list[d
     def walk(current: Flow, prefix: str) -> None:
         for node in current.nodes.values():
             nested = prefix + node.name
-            rows.append({"nested_id": nested, "type": node.type, "condition": node.condition,
-                         "parents": [prefix + d for d in node.dependencies],
-                         "status": (Status.DISABLED if nested in disabled else Status.READY).value})
+            rows.append(
+                {
+                    "nested_id": nested,
+                    "type": node.type,
+                    "condition": node.condition,
+                    "parents": [prefix + d for d in node.dependencies],
+                    "status": (Status.DISABLED if nested in disabled else Status.READY).value,
+                }
+            )
             if node.subflow is not None:
                 walk(project.flows[node.subflow], nested + ":")
 
@@ -64,10 +70,19 @@ def node_rows(project: Project, flow: Flow, disabled: tuple[str, ...]) -> list[d
     return rows
 
 
-def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: str,
-                options: ExecutionOptions | None = None, user: str = "sudoless", source: str = "adhoc",
-                disabled: Any = None, version: int | None = None, restarted_from: int | None = None,
-                ignored: list[str] | None = None) -> int:
+def submit_flow(
+    store: Store,
+    settings: Settings,
+    project_name: str,
+    flow_name: str,
+    options: ExecutionOptions | None = None,
+    user: str = "sudoless",
+    source: str = "adhoc",
+    disabled: Any = None,
+    version: int | None = None,
+    restarted_from: int | None = None,
+    ignored: list[str] | None = None,
+) -> int:
     """Queue an execution of ``flow_name`` (PREPARING); an executor claims and runs it.
 
     ``disabled`` takes Azkaban's JSON list form; names not in the flow are skipped and listed in
@@ -97,26 +112,31 @@ def submit_flow(store: Store, settings: Settings, project_name: str, flow_name: 
     def admit(running: list[ExecutionRecord]) -> dict[str, Any]:
         chosen = options
         if running and chosen.concurrent_option == "skip":
-            raise StateError(f"Error submitting flow {flow_name}. Flow {flow_name} is already running. "
-                             "Skipping execution.")
+            raise StateError(
+                f"Error submitting flow {flow_name}. Flow {flow_name} is already running. Skipping execution."
+            )
         if len(running) >= settings.max_runs_per_flow:
-            raise StateError(f"Flow {flow_name} has more than {settings.max_runs_per_flow} concurrent runs. "
-                             "Skipping")
+            raise StateError(f"Flow {flow_name} has more than {settings.max_runs_per_flow} concurrent runs. Skipping")
         if chosen.concurrent_option == "pipeline":
             chosen = replace(chosen, pipeline_execution=running[0].id if running else None)
         return chosen.to_json()
 
     if options.concurrent_option == "pipeline" and options.pipeline_level not in (1, 2, 3):
-        raise InputError("Error parsing flow options: Missing required parameter 'pipelineLevel'. "
-                         "(pipeline needs pipelineLevel 1, 2 or 3)")
+        raise InputError(
+            "Error parsing flow options: Missing required parameter 'pipelineLevel'. "
+            "(pipeline needs pipelineLevel 1, 2 or 3)"
+        )
     rows = node_rows(project, flow, options.disabled)
     jobs = {row["nested_id"] for row in rows}
     for rule in options.sla:
         if rule.get("job") and rule["job"] not in jobs:
-            raise InputError(f"SLA rule for job '{rule['job']}': flow {flow_name} has no such job (jobs: "
-                             f"{', '.join(sorted(jobs))}; embedded ones as sub:job)")
-    return store.executions.submit(project_id, project_name, version, flow_name, rows, options.to_json(), user, source,
-                        restarted_from, admit=admit)
+            raise InputError(
+                f"SLA rule for job '{rule['job']}': flow {flow_name} has no such job (jobs: "
+                f"{', '.join(sorted(jobs))}; embedded ones as sub:job)"
+            )
+    return store.executions.submit(
+        project_id, project_name, version, flow_name, rows, options.to_json(), user, source, restarted_from, admit=admit
+    )
 
 
 def _current_version(store: Store, project_id: int) -> int:
@@ -124,8 +144,6 @@ def _current_version(store: Store, project_id: int) -> int:
     if not version:
         raise StateError(f"project {project_id} has no uploaded version yet; upload a zip first")
     return version
-
-
 
 
 def apply_job_overrides(project: Project, overrides: Mapping[tuple[str, str], Mapping[str, str]]) -> Project:
@@ -171,8 +189,13 @@ def succeeded_nodes(store: Store, exec_id: int) -> list[str]:
     return sorted(n for n in succeeded if not any(n.startswith(p + ":") for p in succeeded))
 
 
-def restart_execution(store: Store, settings: Settings, exec_id: int, user: str = "sudoless",
-                      runtime: Mapping[str, Mapping[str, str]] | None = None) -> int:
+def restart_execution(
+    store: Store,
+    settings: Settings,
+    exec_id: int,
+    user: str = "sudoless",
+    runtime: Mapping[str, Mapping[str, str]] | None = None,
+) -> int:
     """A new execution of a finished, unsuccessful one that reruns only what did not succeed.
 
     Jobs that succeeded are disabled (Azkaban's "Prepare Execution"), and, beyond Azkaban, their output
@@ -183,8 +206,7 @@ def restart_execution(store: Store, settings: Settings, exec_id: int, user: str 
     """
     record = store.executions.get(exec_id)
     if record.status not in TERMINAL_FLOW:
-        raise StateError(f"Execution {exec_id} is still {record.status.value}; wait for it to finish "
-                         "or cancel it")
+        raise StateError(f"Execution {exec_id} is still {record.status.value}; wait for it to finish or cancel it")
     if record.status == Status.SUCCEEDED:
         raise StateError(f"Execution {exec_id} succeeded; there is nothing to restart")
     disabled = succeeded_nodes(store, exec_id)
@@ -193,6 +215,15 @@ def restart_execution(store: Store, settings: Settings, exec_id: int, user: str 
     for node, props in (runtime or {}).items():
         merged.setdefault(node, {}).update(props)
     options = replace(options, reuse_outputs_from=exec_id, runtime=merged)
-    return submit_flow(store, settings, record.project_name, record.flow_id, options, user,
-                       source="restart", disabled=disabled, version=record.version,
-                       restarted_from=exec_id)
+    return submit_flow(
+        store,
+        settings,
+        record.project_name,
+        record.flow_id,
+        options,
+        user,
+        source="restart",
+        disabled=disabled,
+        version=record.version,
+        restarted_from=exec_id,
+    )

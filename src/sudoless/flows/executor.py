@@ -50,14 +50,16 @@ def finalise_orphans(store: Store, settings: Settings) -> list[int]:
             if run.status in (Status.RUNNING, Status.KILLING):
                 if run.pid and run.host == host:
                     kill_session(run.pid)  # the job's group, unless its pid now names another process
-                changes.append((run.nested_id, run.attempt, {"status": Status.KILLED,
-                                                             "end_time": store.clock()}))
+                changes.append((run.nested_id, run.attempt, {"status": Status.KILLED, "end_time": store.clock()}))
             elif run.status in (Status.READY, Status.QUEUED, Status.DISABLED):
                 changes.append((run.nested_id, run.attempt, {"status": Status.CANCELLED}))
         store.job_runs.update_many(record.id, changes)
         flow_log = LogWriter(store, record.id, "", 0, shared=True)
-        flow_log.line(f"Executor {record.executor_id} died while this execution was {record.status.value}; "
-                      "finalised as EXECUTION_STOPPED", "ERROR")
+        flow_log.line(
+            f"Executor {record.executor_id} died while this execution was {record.status.value}; "
+            "finalised as EXECUTION_STOPPED",
+            "ERROR",
+        )
         flow_log.flush()
         store.executions.update(record.id, status=Status.EXECUTION_STOPPED, end_time=store.clock())
         flow_finished(store, settings, record.id)
@@ -67,8 +69,9 @@ def finalise_orphans(store: Store, settings: Settings) -> list[int]:
     return done
 
 
-def run_execution(store: Store, settings: Settings, exec_id: int,
-                  on_runner: Callable[[FlowRunner], object] | None = None) -> Status:
+def run_execution(
+    store: Store, settings: Settings, exec_id: int, on_runner: Callable[[FlowRunner], object] | None = None
+) -> Status:
     """Run a claimed execution to its end in this process, in ``executions/<id>``, whose files are links
     to the project cache's (:mod:`sudoless.flows.workspace`). ``on_runner`` is handed the runner before it
     starts, for a caller that wants to :meth:`~FlowRunner.wake` it."""
@@ -79,8 +82,7 @@ def run_execution(store: Store, settings: Settings, exec_id: int,
     except FileNotFoundError:  # ``sudoless clean`` took the cached version away meanwhile: unpack it again
         _prepare(store, settings, record, workdir)
     project = load_project_dir(workdir, record.project_name)
-    project = apply_job_overrides(project, store.project_settings.job_overrides(record.project_id,
-                                                                          record.version))
+    project = apply_job_overrides(project, store.project_settings.job_overrides(record.project_id, record.version))
     runner = FlowRunner(store, settings, record, project, workdir)
     if on_runner is not None:
         on_runner(runner)
@@ -99,16 +101,25 @@ def _prepare(store: Store, settings: Settings, record: ExecutionRecord, workdir:
         if previous.is_dir():
             continue_workdir(previous, source, workdir)
             return
-        log.warning("execution %s restarts %s, whose directory is gone (execution_dir_retention_days); it "
-                    "starts from the project's files", record.id, record.restarted_from)
+        log.warning(
+            "execution %s restarts %s, whose directory is gone (execution_dir_retention_days); it "
+            "starts from the project's files",
+            record.id,
+            record.restarted_from,
+        )
     prepare_workdir(source, workdir)
 
 
 class Executor:
     """Claims and runs executions, ``max_flows`` at a time, until :meth:`stop`."""
 
-    def __init__(self, store: Store, settings: Settings, max_flows: int = 30,
-                 run: Callable[[Store, Settings, int], Status] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        max_flows: int = 30,
+        run: Callable[[Store, Settings, int], Status] | None = None,
+    ) -> None:
         from sudoless.flows.sandbox import check_sandbox
 
         check_sandbox(settings)  # require_sandbox on a kernel without Landlock: nothing runs
@@ -148,8 +159,7 @@ class Executor:
             if len(self._flows) < self.max_flows:
                 claimed = self.store.executions.claim(self.id)
             if claimed is not None:
-                thread = threading.Thread(target=self._run_safely, args=(claimed,), daemon=True,
-                                          name=f"flow-{claimed}")
+                thread = threading.Thread(target=self._run_safely, args=(claimed,), daemon=True, name=f"flow-{claimed}")
                 self._flows[claimed] = thread
                 thread.start()
                 continue

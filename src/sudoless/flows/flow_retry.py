@@ -48,11 +48,15 @@ class RetryRule:
 
     def to_json(self, options: ExecutionOptions, exec_id: int) -> dict[str, object]:
         """fetchexecflow's ``retries`` object for execution ``exec_id``."""
-        return {"allowedStatuses": ",".join(sorted(self.statuses)), "userDefinedMax": self.max_retries,
-                "userDefinedCount": options.retry_count, "systemDefinedCount": 0,
-                "rootExecutionID": options.retry_root if options.retry_root is not None else exec_id,
-                "parentExecutionID": options.retry_parent if options.retry_parent is not None else -1,
-                "childExecutionID": options.retry_child if options.retry_child is not None else -1}
+        return {
+            "allowedStatuses": ",".join(sorted(self.statuses)),
+            "userDefinedMax": self.max_retries,
+            "userDefinedCount": options.retry_count,
+            "systemDefinedCount": 0,
+            "rootExecutionID": options.retry_root if options.retry_root is not None else exec_id,
+            "parentExecutionID": options.retry_parent if options.retry_parent is not None else -1,
+            "childExecutionID": options.retry_child if options.retry_child is not None else -1,
+        }
 
 
 def retry_rule(options: ExecutionOptions, flow_props: Mapping[str, str]) -> RetryRule | None:
@@ -80,8 +84,9 @@ def retry_rule(options: ExecutionOptions, flow_props: Mapping[str, str]) -> Retr
     return RetryRule(frozenset(statuses), max_retries, strategy)
 
 
-def retry_if_asked(store: Store, settings: Settings, exec_id: int, status: Status,
-                   flow_props: Mapping[str, str] | None = None) -> int | None:
+def retry_if_asked(
+    store: Store, settings: Settings, exec_id: int, status: Status, flow_props: Mapping[str, str] | None = None
+) -> int | None:
     """Submit the retry of execution ``exec_id``, which ended ``status``, when its rule asks for one; the new
     execution's id, or None. Called where an execution ends: its runner, or the finalising of an execution
     whose executor died (``EXECUTION_STOPPED``). ``flow_props`` default to the stored flow's."""
@@ -97,8 +102,15 @@ def retry_if_asked(store: Store, settings: Settings, exec_id: int, status: Statu
         log.info("execution %d ended %s: its %d flow retries are used up", exec_id, status.value, rule.max_retries)
         return None
     root = options.retry_root if options.retry_root is not None else exec_id
-    retry = replace(options, retry_count=options.retry_count + 1, retry_root=root, retry_parent=exec_id,
-                    retry_child=None, pipeline_execution=None, reuse_outputs_from=None)
+    retry = replace(
+        options,
+        retry_count=options.retry_count + 1,
+        retry_root=root,
+        retry_parent=exec_id,
+        retry_child=None,
+        pipeline_execution=None,
+        reuse_outputs_from=None,
+    )
     disabled: list[str] = list(options.disabled)
     restarted_from = None
     if rule.strategy == "disableSucceededNodes":
@@ -106,9 +118,18 @@ def retry_if_asked(store: Store, settings: Settings, exec_id: int, status: Statu
         retry = replace(retry, reuse_outputs_from=exec_id)
         restarted_from = exec_id
     try:
-        child = submit_flow(store, settings, record.project_name, record.flow_id, retry, record.submit_user,
-                            source=record.source, disabled=disabled, version=record.version,
-                            restarted_from=restarted_from)
+        child = submit_flow(
+            store,
+            settings,
+            record.project_name,
+            record.flow_id,
+            retry,
+            record.submit_user,
+            source=record.source,
+            disabled=disabled,
+            version=record.version,
+            restarted_from=restarted_from,
+        )
     except SudolessError as exc:  # a locked flow, a run cap, a removed project: the retry cannot happen
         log.warning("execution %d ended %s; its flow retry was not submitted: %s", exec_id, status.value, exc)
         return None
@@ -116,6 +137,13 @@ def retry_if_asked(store: Store, settings: Settings, exec_id: int, status: Statu
     parent_options = dict(store.executions.get(exec_id).options)
     parent_options["retry_child"] = child
     store.executions.update(exec_id, options=json.dumps(parent_options))
-    log.info("execution %d ended %s: flow retry %d of %d is execution %d (%s)", exec_id, status.value,
-             options.retry_count + 1, rule.max_retries, child, rule.strategy)
+    log.info(
+        "execution %d ended %s: flow retry %d of %d is execution %d (%s)",
+        exec_id,
+        status.value,
+        options.retry_count + 1,
+        rule.max_retries,
+        child,
+        rule.strategy,
+    )
     return child

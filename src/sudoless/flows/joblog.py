@@ -24,8 +24,17 @@ def log_line(job: str, message: str, level: str = "INFO", when: float | None = N
 class LogWriter:
     """Appends to one log (``name`` = nested job id, ``""`` for the flow log) of one attempt."""
 
-    def __init__(self, store: Store, exec_id: int, name: str, attempt: int, chunk_bytes: int = 64 * 1024,
-                 max_delay: float = 1.0, shared: bool = False, copy: Path | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        exec_id: int,
+        name: str,
+        attempt: int,
+        chunk_bytes: int = 64 * 1024,
+        max_delay: float = 1.0,
+        shared: bool = False,
+        copy: Path | None = None,
+    ) -> None:
         self.store = store
         self.exec_id = exec_id
         self.name = name

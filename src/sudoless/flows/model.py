@@ -30,21 +30,29 @@ class FailureAction(StrEnum):
         """Accept the AJAX API's names, the Flow 2.0 config names and the enum names alike."""
         key = text.strip().replace("-", "_").lower()
         aliases = {
-            "finishcurrent": cls.FINISH_CURRENTLY_RUNNING, "finish_currently_running": cls.FINISH_CURRENTLY_RUNNING,
-            "cancelimmediately": cls.CANCEL_ALL, "cancel_all": cls.CANCEL_ALL,
-            "finishpossible": cls.FINISH_ALL_POSSIBLE, "finish_all_possible": cls.FINISH_ALL_POSSIBLE,
+            "finishcurrent": cls.FINISH_CURRENTLY_RUNNING,
+            "finish_currently_running": cls.FINISH_CURRENTLY_RUNNING,
+            "cancelimmediately": cls.CANCEL_ALL,
+            "cancel_all": cls.CANCEL_ALL,
+            "finishpossible": cls.FINISH_ALL_POSSIBLE,
+            "finish_all_possible": cls.FINISH_ALL_POSSIBLE,
         }
         if key not in aliases:
             from sudoless.errors import InputError
 
-            raise InputError(f"unknown failure action {text!r}: use finishCurrent, cancelImmediately or "
-                             "finishPossible (or FINISH_CURRENTLY_RUNNING, CANCEL_ALL, FINISH_ALL_POSSIBLE)")
+            raise InputError(
+                f"unknown failure action {text!r}: use finishCurrent, cancelImmediately or "
+                "finishPossible (or FINISH_CURRENTLY_RUNNING, CANCEL_ALL, FINISH_ALL_POSSIBLE)"
+            )
         return aliases[key]
 
     @property
     def ajax_name(self) -> str:
-        return {"FINISH_CURRENTLY_RUNNING": "finishCurrent", "CANCEL_ALL": "cancelImmediately",
-                "FINISH_ALL_POSSIBLE": "finishPossible"}[self.value]
+        return {
+            "FINISH_CURRENTLY_RUNNING": "finishCurrent",
+            "CANCEL_ALL": "cancelImmediately",
+            "FINISH_ALL_POSSIBLE": "finishPossible",
+        }[self.value]
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,7 @@ class Project:
         if name not in self.flows or self.flows[name].embedded:
             from sudoless.errors import NotFoundError
 
-            raise NotFoundError(f"Flow '{name}' cannot be found in project {self.name} "
-                                f"(flows: {', '.join(self.top_flows) or 'none'})")
+            raise NotFoundError(
+                f"Flow '{name}' cannot be found in project {self.name} (flows: {', '.join(self.top_flows) or 'none'})"
+            )
         return self.flows[name]

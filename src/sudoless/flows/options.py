@@ -64,8 +64,15 @@ class ExecutionOptions:
         values = dict(data)
         action = values.get("failure_action")
         values["failure_action"] = FailureAction(action) if action else None
-        for key in ("disabled", "failure_emails", "success_emails", "sla_emails", "start_emails", "webhooks",
-                    "webhook_events"):
+        for key in (
+            "disabled",
+            "failure_emails",
+            "success_emails",
+            "sla_emails",
+            "start_emails",
+            "webhooks",
+            "webhook_events",
+        ):
             values[key] = tuple(values.get(key) or ())
         values["sla"] = tuple(dict(rule) for rule in values.get("sla") or ())
         known = cls.__dataclass_fields__
@@ -81,8 +88,9 @@ class ExecutionOptions:
         return self.failure_action or FailureAction.FINISH_CURRENTLY_RUNNING
 
 
-def parse_disabled(spec: str | Iterable[Any], project: Project, flow: Flow,
-                   ignored: list[str] | None = None) -> tuple[str, ...]:
+def parse_disabled(
+    spec: str | Iterable[Any], project: Project, flow: Flow, ignored: list[str] | None = None
+) -> tuple[str, ...]:
     """Azkaban's ``disabled`` JSON (names, or ``{"id": subflow, "children": [...]}``) to nested ids.
 
     Nested ids written directly (``sub:job``) are accepted too. A name that is not in the flow is ignored,
@@ -94,8 +102,10 @@ def parse_disabled(spec: str | Iterable[Any], project: Project, flow: Flow,
         try:
             spec = json.loads(spec) if spec.strip() else []
         except json.JSONDecodeError as exc:
-            raise InputError(f"disabled: not a JSON array ({exc.msg}); expected like [\"job1\", "
-                             "{\"id\": \"subflow\", \"children\": [\"inner\"]}]") from None
+            raise InputError(
+                f'disabled: not a JSON array ({exc.msg}); expected like ["job1", '
+                '{"id": "subflow", "children": ["inner"]}]'
+            ) from None
     out: list[str] = []
 
     def walk(items: Any, current: Flow, prefix: str) -> None:

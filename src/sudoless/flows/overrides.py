@@ -34,8 +34,22 @@ _COMMON_PREFIXES = ("command.", "env.")
 #: writes (the in-process types ``routes``, ``decipher`` and ``nn`` open those paths as the server's user).
 _BY_TYPE: Mapping[str, frozenset[str]] = {
     "javaprocess": frozenset({"java.class", "job.class", "classpath", "jvm.args", "Xms", "Xmx", "main.args"}),
-    "spark": frozenset({"execution-jar", "py-file", "class", "params", "jars", "files", "py-files", "env",
-                        "venv", "with-python", "master", "deploy-mode"}),
+    "spark": frozenset(
+        {
+            "execution-jar",
+            "py-file",
+            "class",
+            "params",
+            "jars",
+            "files",
+            "py-files",
+            "env",
+            "venv",
+            "with-python",
+            "master",
+            "deploy-mode",
+        }
+    ),
     "nn": frozenset({"config", "output", "spark.master", "spark.archive"}),
     "routes": frozenset({"input", "output", "plot"}),
     "decipher": frozenset({"input", "output", "model"}),
@@ -46,8 +60,7 @@ _PREFIXES_BY_TYPE: Mapping[str, tuple[str, ...]] = {"spark": ("conf.",)}
 
 def defining_keys(job_type: str) -> tuple[frozenset[str], tuple[str, ...]]:
     """The execution-defining names and name prefixes of ``job_type`` (the common ones included)."""
-    return (_COMMON | _BY_TYPE.get(job_type, frozenset()),
-            _COMMON_PREFIXES + _PREFIXES_BY_TYPE.get(job_type, ()))
+    return (_COMMON | _BY_TYPE.get(job_type, frozenset()), _COMMON_PREFIXES + _PREFIXES_BY_TYPE.get(job_type, ()))
 
 
 def execution_defining(key: str, job_types: set[str]) -> bool:
@@ -80,11 +93,19 @@ def require_write(project: Project, flow: Flow, runtime: Mapping[str, Mapping[st
         shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
         raise PermissionDenied(
             f"Changing what a job runs needs WRITE permission on project {project.name}: {shown} would "
-            f"redefine a job of flow {flow.name}; send ordinary parameters only, or ask for WRITE")
+            f"redefine a job of flow {flow.name}; send ordinary parameters only, or ask for WRITE"
+        )
 
 
-def check_runtime(store: Store, settings: Settings, project_id: int, version: int, project_name: str,
-                  flow_name: str, runtime: Mapping[str, Mapping[str, str]]) -> None:
+def check_runtime(
+    store: Store,
+    settings: Settings,
+    project_id: int,
+    version: int,
+    project_name: str,
+    flow_name: str,
+    runtime: Mapping[str, Mapping[str, str]],
+) -> None:
     """:func:`require_write` on a stored project version as an execution would run it (the admin's job
     overrides applied, so a job whose type an admin changed is judged by its new type). Call it before
     submitting, scheduling or restarting for a caller without WRITE on the project."""
@@ -108,6 +129,7 @@ def _reached_types(project: Project, flow: Flow, path: str) -> set[str]:
         current = project.flows.get(node.subflow) if node.subflow is not None else None
     assert node is not None
     return set(_types(project, current)) if current is not None else {node.type}
+
 
 def _types(project: Project, flow: Flow, seen: frozenset[str] = frozenset()) -> Iterator[str]:
     for node in flow.nodes.values():

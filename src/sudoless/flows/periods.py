@@ -73,8 +73,9 @@ def parse_period(text: str | None) -> tuple[int, str] | None:
     if match is None:
         unit = text.strip()[-1]
         if unit not in "yMwdhms":
-            raise InputError(f"Invalid schedule period unit '{unit}' in '{text}': use y, M, w, d, h, m or s "
-                             "after a number, as in 1d")
+            raise InputError(
+                f"Invalid schedule period unit '{unit}' in '{text}': use y, M, w, d, h, m or s after a number, as in 1d"
+            )
         raise InputError(f"Invalid schedule period '{text}': expected a positive number and a unit, as in 1d")
     count, unit = int(match.group(1)), match.group(2)
     if count <= 0:
@@ -118,5 +119,6 @@ def period_cron(first: datetime, period: tuple[int, str] | None) -> str:
 
 
 def _no_cron(period: str, why: str) -> InputError:
-    return InputError(f"period {period} has no cron equivalent ({why}); use scheduleCronFlow with a Quartz "
-                      "cron expression instead")
+    return InputError(
+        f"period {period} has no cron equivalent ({why}); use scheduleCronFlow with a Quartz cron expression instead"
+    )

@@ -20,8 +20,18 @@ from sudoless.store import Store
 from sudoless.store.project_settings import FlowLock, SandboxGrants
 from sudoless.store.projects import FlowRecord, ProjectRecord
 
-__all__ = ["change_description", "create_project", "delete_project", "flow_lock", "job_override", "purge_project",
-           "set_flow_lock", "set_job_override", "set_sandbox_grants", "upload_archive"]
+__all__ = [
+    "change_description",
+    "create_project",
+    "delete_project",
+    "flow_lock",
+    "job_override",
+    "purge_project",
+    "set_flow_lock",
+    "set_job_override",
+    "set_sandbox_grants",
+    "upload_archive",
+]
 
 #: Width of the ``job_overrides`` key columns.
 MAX_OVERRIDE_KEY = 255
@@ -47,8 +57,9 @@ def create_project(store: Store, name: str | None, description: str | None, user
     if description is None or not description.strip():
         raise InputError("Description cannot be empty.")
     if not NAME.fullmatch(name):
-        raise InputError("Project names must start with a letter, followed by any number of letters, digits, "
-                         "'-' or '_'.")
+        raise InputError(
+            "Project names must start with a letter, followed by any number of letters, digits, '-' or '_'."
+        )
     if len(name) > MAX_NAME:
         raise InputError(f"Project names can have at most {MAX_NAME} characters.")
     _check_description(description)
@@ -67,8 +78,9 @@ def change_description(store: Store, project: ProjectRecord, description: str, u
     store.projects.set_description(project.id, description, user)
 
 
-def upload_archive(store: Store, settings: Settings, schedules: Schedules, project: ProjectRecord,
-                   archive: Path, user: str) -> tuple[int, Project]:
+def upload_archive(
+    store: Store, settings: Settings, schedules: Schedules, project: ProjectRecord, archive: Path, user: str
+) -> tuple[int, Project]:
     """Store ``archive`` as the next version of ``project``; return (version, loaded project).
 
     Nothing changes unless the archive unpacks safely and the project validates. Schedules of flows the
@@ -80,8 +92,12 @@ def upload_archive(store: Store, settings: Settings, schedules: Schedules, proje
     for schedule in schedules.list(project.name):
         if schedule.flow_id not in loaded.top_flows:
             schedules.remove(schedule.id)
-            store.projects.add_event(project.id, "SCHEDULE", user, f"Schedule of flow {schedule.flow_id} "
-                              f"removed: the flow is gone in version {version}.")
+            store.projects.add_event(
+                project.id,
+                "SCHEDULE",
+                user,
+                f"Schedule of flow {schedule.flow_id} removed: the flow is gone in version {version}.",
+            )
     return version, loaded
 
 
@@ -103,6 +119,7 @@ def purge_project(store: Store, project: ProjectRecord, user: str) -> None:
 
 # -- flow locks ---------------------------------------------------------------------------------------------
 
+
 def _flow(store: Store, project: ProjectRecord, flow_id: str) -> FlowRecord:
     flows = store.projects.flow_records(project.id, project.version) if project.version else {}
     if flow_id not in flows:
@@ -116,8 +133,9 @@ def flow_lock(store: Store, project: ProjectRecord, flow_id: str) -> FlowLock | 
     return store.project_settings.flow_lock(project.id, flow_id)
 
 
-def set_flow_lock(store: Store, project: ProjectRecord, flow_id: str, locked: bool, message: str | None,
-                  user: str) -> FlowLock | None:
+def set_flow_lock(
+    store: Store, project: ProjectRecord, flow_id: str, locked: bool, message: str | None, user: str
+) -> FlowLock | None:
     """Lock or unlock a flow; returns the lock now in force (None when unlocked).
 
     A locked flow is not executed (``executeFlow`` answers "Flow F for project P is locked.", its schedule
@@ -129,6 +147,7 @@ def set_flow_lock(store: Store, project: ProjectRecord, flow_id: str, locked: bo
 
 
 # -- job override properties --------------------------------------------------------------------------------
+
 
 def _override_key(store: Store, project: ProjectRecord, flow_id: str, job_id: str) -> tuple[str, str]:
     """Where a job's override is kept: per job file for Flow 1.0 (one job whatever flows use it, like
@@ -149,8 +168,9 @@ def job_override(store: Store, project: ProjectRecord, flow_id: str, job_id: str
     return store.project_settings.job_override(project.id, project.version, key_flow, job)
 
 
-def set_job_override(store: Store, project: ProjectRecord, flow_id: str, job_id: str, props: dict[str, str],
-                     user: str) -> None:
+def set_job_override(
+    store: Store, project: ProjectRecord, flow_id: str, job_id: str, props: dict[str, str], user: str
+) -> None:
     """Store a job's override properties for the current version (Azkaban's ``setJobOverrideProperty``).
 
     When the job runs they replace its own properties: the whole set, not a merge (reference §3.5), so
@@ -163,6 +183,7 @@ def set_job_override(store: Store, project: ProjectRecord, flow_id: str, job_id:
 
 
 # -- sandbox grants -----------------------------------------------------------------------------------------
+
 
 def _paths(field: str, paths: list[str]) -> tuple[str, ...]:
     for path in paths:
@@ -182,8 +203,16 @@ def _ports(ports: list[str] | None) -> tuple[int, ...] | None:
     return tuple(sorted(set(numbers)))
 
 
-def set_sandbox_grants(store: Store, project: ProjectRecord, read: list[str], write: list[str],
-                       ports: list[str] | None, user: str, *, is_admin: bool) -> SandboxGrants:
+def set_sandbox_grants(
+    store: Store,
+    project: ProjectRecord,
+    read: list[str],
+    write: list[str],
+    ports: list[str] | None,
+    user: str,
+    *,
+    is_admin: bool,
+) -> SandboxGrants:
     """Let the project's jobs read ``read``, read and write ``write`` and connect only to TCP ``ports``
     (None: any port); replaces the previous grants and returns the new ones.
 

@@ -92,5 +92,7 @@ class DirQuota:
         self.cost = self.last_walk - now
         if self.used <= self.limit:
             return None
-        return (f"execution {self.exec_id}'s directory holds {human_size(self.used)} written by its jobs, over "
-                f"its quota of {self.limit_mb} MiB (setting execution_dir_max_mb, SUDOLESS_EXECUTION_DIR_MAX_MB)")
+        return (
+            f"execution {self.exec_id}'s directory holds {human_size(self.used)} written by its jobs, over "
+            f"its quota of {self.limit_mb} MiB (setting execution_dir_max_mb, SUDOLESS_EXECUTION_DIR_MAX_MB)"
+        )

@@ -132,8 +132,11 @@ def other_databases(settings: Settings) -> list[tuple[Path, int]]:
     if not root.is_dir():
         return []
     judged = {s.data_dir for s in judged_settings(settings)}
-    return [(path, tree_bytes(path)) for path in sorted(root.iterdir())
-            if path.is_dir() and not path.name.startswith(".") and path not in judged]
+    return [
+        (path, tree_bytes(path))
+        for path in sorted(root.iterdir())
+        if path.is_dir() and not path.name.startswith(".") and path not in judged
+    ]
 
 
 def all_flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
@@ -165,10 +168,16 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
     logs = expired_logs(store, settings, now)
     if logs:
         ids = [exec_id for exec_id, _ in logs]
-        where = (f"{settings.data_dir.name}: logs of {len(ids)} executions ended over "
-                 f"{settings.execution_log_retention_days:g} days ago (ids {ids[0]}..{ids[-1]})")
-        yield Cleanable("execution-logs", where, sum(size for _, size in logs),
-                        lambda: store.logs.delete(ids, log_cutoff(settings, now) or 0) > 0)
+        where = (
+            f"{settings.data_dir.name}: logs of {len(ids)} executions ended over "
+            f"{settings.execution_log_retention_days:g} days ago (ids {ids[0]}..{ids[-1]})"
+        )
+        yield Cleanable(
+            "execution-logs",
+            where,
+            sum(size for _, size in logs),
+            lambda: store.logs.delete(ids, log_cutoff(settings, now) or 0) > 0,
+        )
     for path in unused_versions(store, settings):
         yield Cleanable("project-cache", path, unshared_bytes(path), partial(remove_version, path))
 

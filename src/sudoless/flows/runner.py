@@ -107,8 +107,9 @@ class _Done:
 class FlowRunner:
     """Runs execution ``record`` of ``project`` (unpacked at ``workdir``) to the end and returns its status."""
 
-    def __init__(self, store: Store, settings: Settings, record: ExecutionRecord, project: Project,
-                 workdir: Path) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, record: ExecutionRecord, project: Project, workdir: Path
+    ) -> None:
         self.store = store
         self.settings = settings
         self.record = record
@@ -150,8 +151,9 @@ class FlowRunner:
         #: the executor's environment, read once: jobs get a copy plus their ``env.*`` properties
         self.base_env = process_environment()
         #: what each job process of this execution may touch: its directory, not the rest of the home
-        self.sandbox = JobSandbox.for_execution(settings, workdir,
-                                                store.project_settings.sandbox_grants(record.project_id))
+        self.sandbox = JobSandbox.for_execution(
+            settings, workdir, store.project_settings.sandbox_grants(record.project_id)
+        )
         self.root_input: dict[str, str] | None = None
         #: Azkaban's azkaban.flow.uuid: a random UUID naming this run of the flow
         self.uuid = str(uuid.uuid4())
@@ -178,8 +180,9 @@ class FlowRunner:
             condition = None
             if node.condition:
                 condition = parse_condition(node.condition, name, flow.nodes.keys(), descendants(flow, name))
-            self.nodes[nested] = RunNode(nested, node, container, [prefix + d for d in node.dependencies],
-                                         condition=condition)
+            self.nodes[nested] = RunNode(
+                nested, node, container, [prefix + d for d in node.dependencies], condition=condition
+            )
             if node.subflow is not None:
                 self._expand(self.project.flows[node.subflow], nested + ":", nested)
                 self.nodes[nested].inner = [nested + ":" + n for n in self.project.flows[node.subflow].nodes]
@@ -212,8 +215,10 @@ class FlowRunner:
     def run(self) -> Status:
         self.start_ms = self.store.clock()
         self.store.executions.update(self.exec_id, status=Status.RUNNING, start_time=self.start_ms)
-        self.flow_log.line(f"Running execution {self.exec_id} of flow {self.flow.name} in project "
-                           f"{self.project.name} (failure action {self.action.value}, parallel {self.parallel})")
+        self.flow_log.line(
+            f"Running execution {self.exec_id} of flow {self.flow.name} in project "
+            f"{self.project.name} (failure action {self.action.value}, parallel {self.parallel})"
+        )
         if self.options.start_emails or self.options.webhooks:
             notify.flow_started(self.store, self.settings, self.exec_id)
         self.pending.update(self.siblings[""])
@@ -380,11 +385,19 @@ class FlowRunner:
             runtime_root = self.options.runtime.get("ROOT", {})
             owner = self.store.projects.get(project_id=self.record.project_id, active_only=False)
             builtins = flow_builtins(
-                flow=self.flow.name, exec_id=self.exec_id, project_id=self.record.project_id,
-                project=self.project.name, version=self.record.version, submit_user=self.record.submit_user,
-                source=self.record.source, start_ms=self.start_ms, uuid=self.uuid,
+                flow=self.flow.name,
+                exec_id=self.exec_id,
+                project_id=self.record.project_id,
+                project=self.project.name,
+                version=self.record.version,
+                submit_user=self.record.submit_user,
+                source=self.record.source,
+                start_ms=self.start_ms,
+                uuid=self.uuid,
                 last_changed_by=owner.modified_by if owner else "",
-                last_changed_ms=owner.modified_time if owner else -1, zone=self.settings.zone)
+                last_changed_ms=owner.modified_time if owner else -1,
+                zone=self.settings.zone,
+            )
             self.root_input = overlay(builtins, self.flow.props, runtime_root)
         return self.root_input
 
@@ -400,13 +413,19 @@ class FlowRunner:
             eager += [self.options.runtime.get(":".join(parts[:i]), {}) for i in range(1, len(parts))]
         props = job_props(node.node.shared, node.input, parent_outputs, node.node.props, runtime, eager)
         files = self.workdir / ".jobs" / attempt_stem(node.nested_id, node.attempt)
-        props.update(job_builtins(node.nested_id, node.attempt, [self.nodes[p].node.name for p in node.parents],
-                                  [self.nodes[c].node.name for c in node.children], str(files)))
+        props.update(
+            job_builtins(
+                node.nested_id,
+                node.attempt,
+                [self.nodes[p].node.name for p in node.parents],
+                [self.nodes[c].node.name for c in node.children],
+                str(files),
+            )
+        )
         # Azkaban's defaults when neither the project nor a runtime property sets them: ${working.dir} is
         # the folder the job runs in, and the user to proxy is the submitter (information here: every job
         # runs as the server's own account).
-        props.setdefault("working.dir", str(default_cwd(self.workdir, self.project.flow_version,
-                                                        node.node.source)))
+        props.setdefault("working.dir", str(default_cwd(self.workdir, self.project.flow_version, node.node.source)))
         props.setdefault("user.to.proxy", self.record.submit_user)
         return props
 
@@ -419,8 +438,14 @@ class FlowRunner:
         self.pool.submit(self._job_thread, node, cancel)
 
     def _job_thread(self, node: RunNode, cancel: threading.Event) -> None:
-        log = LogWriter(self.store, self.exec_id, node.nested_id, node.attempt, self.settings.log_chunk_bytes,
-                        copy=self.workdir / ".jobs" / f"{attempt_stem(node.nested_id, node.attempt)}.log")
+        log = LogWriter(
+            self.store,
+            self.exec_id,
+            node.nested_id,
+            node.attempt,
+            self.settings.log_chunk_bytes,
+            copy=self.workdir / ".jobs" / f"{attempt_stem(node.nested_id, node.attempt)}.log",
+        )
         self.job_logs[node.nested_id] = log
         wrote_running = False
 
@@ -434,8 +459,16 @@ class FlowRunner:
             node.resolved = resolve_props(self._node_props(node))
             return node.resolved
 
-        attempt = Attempt(self.exec_id, node.nested_id, node.node.name, node.node.type, node.attempt,
-                          node.node.source, self.workdir, self.project.flow_version)
+        attempt = Attempt(
+            self.exec_id,
+            node.nested_id,
+            node.node.name,
+            node.node.type,
+            node.attempt,
+            node.node.source,
+            self.workdir,
+            self.project.flow_version,
+        )
         result, node.resolved = run_attempt(attempt, resolve, self.base_env, log, cancel, started, self.sandbox)
         if not wrote_running:
             started(None)
@@ -562,8 +595,7 @@ class FlowRunner:
         self.pending.update(node.children)
         if node.container:
             container = self.nodes[node.container]
-            if container.status == Status.RUNNING and all(self.nodes[n].status in FINISHED
-                                                          for n in container.inner):
+            if container.status == Status.RUNNING and all(self.nodes[n].status in FINISHED for n in container.inner):
                 self._finish_container(container)
 
     def _finish_container(self, container: RunNode) -> None:
@@ -583,8 +615,16 @@ class FlowRunner:
         """Queue the job's ``job.notification.*`` callbacks for ``status`` (:mod:`sudoless.flows.notify`)."""
         if node.node.subflow is not None or not has_callbacks(node.resolved):
             return
-        for line in notify.job_event(self.store, self.settings, self.exec_id, self.project.name, self.flow.name,
-                                     node.nested_id, status, node.resolved):
+        for line in notify.job_event(
+            self.store,
+            self.settings,
+            self.exec_id,
+            self.project.name,
+            self.flow.name,
+            node.nested_id,
+            status,
+            node.resolved,
+        ):
             self.flow_log.line(f"Job {node.nested_id}: {line}")
 
     def _set(self, node: RunNode, status: Status, **values: object) -> None:
@@ -629,8 +669,7 @@ class FlowRunner:
         self.waiting.clear()
         for nested in list(self.retry_due):
             self._end_branch(self.nodes[nested], Status.CANCELLED)
-        self.pending.update(n for n, node in self.nodes.items() if node.status in (Status.READY,
-                                                                                      Status.DISABLED))
+        self.pending.update(n for n, node in self.nodes.items() if node.status in (Status.READY, Status.DISABLED))
         self.paused = False
 
     def _kill_running(self) -> None:

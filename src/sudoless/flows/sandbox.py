@@ -74,8 +74,11 @@ _KEPT = frozenset({"SUDOLESS_HOME"})
 
 
 class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
-                ("scoped", ctypes.c_uint64)]
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
 
 
 class _PathBeneathAttr(ctypes.Structure):
@@ -207,10 +210,17 @@ class JobSandbox:
             spark.mkdir(mode=0o700, exist_ok=True)
         system_tmp = os.path.realpath(tempfile.gettempdir())
         blocked = Path(os.path.realpath(settings.home)).is_relative_to(system_tmp)
-        return cls(settings.home, workdir, read=(spark, *settings.sandbox_read_paths, *map(Path, grants.read)),
-                   write=(*settings.sandbox_write_paths, *map(Path, grants.write)), enabled=status.isolated,
-                   checks_paths=settings.sandbox, tmpdir=workdir / ".tmp" if blocked else None,
-                   ports=grants.ports, list_dirs=settings.sandbox_list_dirs)
+        return cls(
+            settings.home,
+            workdir,
+            read=(spark, *settings.sandbox_read_paths, *map(Path, grants.read)),
+            write=(*settings.sandbox_write_paths, *map(Path, grants.write)),
+            enabled=status.isolated,
+            checks_paths=settings.sandbox,
+            tmpdir=workdir / ".tmp" if blocked else None,
+            ports=grants.ports,
+            list_dirs=settings.sandbox_list_dirs,
+        )
 
     def allows(self, path: Path) -> bool:
         """Whether a job may use ``path``: what in-process job types check before they open a file."""
@@ -255,10 +265,13 @@ class JobSandbox:
             if self._closed:
                 raise RuntimeError("the execution's sandbox is closed: its run has ended")
             if self._ruleset is None:
-                self._ruleset = build_ruleset(landlock_abi()[0], self.home,
-                                              [(self.workdir, None), *((p, _READ_RIGHTS) for p in self.read),
-                                               *((p, None) for p in self.write)], ports=self.ports,
-                                              list_dirs=self.list_dirs)
+                self._ruleset = build_ruleset(
+                    landlock_abi()[0],
+                    self.home,
+                    [(self.workdir, None), *((p, _READ_RIGHTS) for p in self.read), *((p, None) for p in self.write)],
+                    ports=self.ports,
+                    list_dirs=self.list_dirs,
+                )
             return self._ruleset
 
 
@@ -306,8 +319,13 @@ class _ConfinedSpawner:
                 future.set_exception(exc)
 
 
-def build_ruleset(abi: int, home: Path, grants: Iterable[tuple[Path, int | None]],
-                  ports: Iterable[int] | None = None, list_dirs: bool = True) -> int:
+def build_ruleset(
+    abi: int,
+    home: Path,
+    grants: Iterable[tuple[Path, int | None]],
+    ports: Iterable[int] | None = None,
+    list_dirs: bool = True,
+) -> int:
     """A Landlock ruleset fd: everything but the branch to ``home``, then ``grants`` (path, rights; None is
     every right). Grants that do not exist are skipped. ``ports``: the only TCP ports a connect may reach,
     where the kernel handles network rights (ABI 4+); None or an older kernel leaves connect alone.
@@ -327,8 +345,7 @@ def build_ruleset(abi: int, home: Path, grants: Iterable[tuple[Path, int | None]
             return  # gone since it was listed, or not ours to open: nothing to allow
         try:
             rule.allowed_access, rule.parent_fd = rights, target
-            _syscall(add, ctypes.c_int(fd), ctypes.c_int(_RULE_PATH_BENEATH), ctypes.byref(rule),
-                     ctypes.c_uint32(0))
+            _syscall(add, ctypes.c_int(fd), ctypes.c_int(_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0))
         finally:
             os.close(target)
 
@@ -351,8 +368,7 @@ def build_ruleset(abi: int, home: Path, grants: Iterable[tuple[Path, int | None]
                 allow(os.path.realpath(path), wanted if os.path.isdir(path) else wanted & _FILE_RIGHTS)
         for port in ports if ports is not None and net else ():
             port_rule = _NetPortAttr(_NET_CONNECT_TCP, port)
-            _syscall(add, ctypes.c_int(fd), ctypes.c_int(_RULE_NET_PORT), ctypes.byref(port_rule),
-                     ctypes.c_uint32(0))
+            _syscall(add, ctypes.c_int(fd), ctypes.c_int(_RULE_NET_PORT), ctypes.byref(port_rule), ctypes.c_uint32(0))
     except BaseException:
         os.close(fd)
         raise

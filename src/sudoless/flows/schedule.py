@@ -54,10 +54,13 @@ __all__ = ["MAX_YEAR", "MIN_YEAR", "CronExpression", "next_fire_time"]
 MIN_YEAR = 1970
 MAX_YEAR = 2099
 
-_MONTH_NAMES = {name: number for number, name in enumerate(
-    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
-_DAY_NAMES = {name: number for number, name in enumerate(
-    ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), start=1)}
+_MONTH_NAMES = {
+    name: number
+    for number, name in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
+    )
+}
+_DAY_NAMES = {name: number for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), start=1)}
 
 _ONE_SECOND = timedelta(seconds=1)
 
@@ -286,7 +289,8 @@ class CronExpression:
     _day_of_week: _DaySpec = field(init=False, repr=False, compare=False)
     _years: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _days_cache: dict[tuple[int, int], tuple[int, ...]] = field(
-        init=False, repr=False, compare=False, default_factory=dict)
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     @classmethod
     def parse(cls, text: str, tz: str | ZoneInfo = "UTC") -> CronExpression:
@@ -308,7 +312,8 @@ class CronExpression:
         if len(fields) not in (6, 7):
             raise _FieldError(
                 "expected 6 or 7 fields (seconds minutes hours day-of-month month day-of-week [year]), "
-                f"got {len(fields)}")
+                f"got {len(fields)}"
+            )
         seconds, minutes, hours, day_of_month, month, day_of_week = fields[:6]
         values = {
             "_seconds": _parse_values(_SECONDS, seconds),
@@ -326,7 +331,8 @@ class CronExpression:
         if not dom_any and not dow_any:
             raise _FieldError(
                 "day-of-month and day-of-week are both specified; one of them must be '?' "
-                "(Quartz does not support both)")
+                "(Quartz does not support both)"
+            )
         for name, value in values.items():
             object.__setattr__(self, name, value)
 

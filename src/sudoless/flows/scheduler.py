@@ -67,6 +67,7 @@ MAX_CRON_LENGTH = 255
 
 # -- values ---------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Schedule:
     """A flow's cron schedule. Times are epoch ms; ``next_fire`` -1 = no fire time left, ``last_fire``
@@ -93,15 +94,29 @@ class Schedule:
     back_execute_once: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "project_id": self.project_id, "project_name": self.project_name,
-                "flow_id": self.flow_id, "cron": self.cron, "timezone": self.timezone, "enabled": self.enabled,
-                "options": self.options.to_json(), "sla": [rule.to_json() for rule in self.sla],
-                "sla_emails": list(self.sla_emails), "webhook": self.webhook, "submit_user": self.submit_user,
-                "submit_time": self.submit_time, "next_fire": self.next_fire, "last_fire": self.last_fire,
-                "end_time": self.end_time, "back_execute_once": self.back_execute_once}
+        return {
+            "id": self.id,
+            "project_id": self.project_id,
+            "project_name": self.project_name,
+            "flow_id": self.flow_id,
+            "cron": self.cron,
+            "timezone": self.timezone,
+            "enabled": self.enabled,
+            "options": self.options.to_json(),
+            "sla": [rule.to_json() for rule in self.sla],
+            "sla_emails": list(self.sla_emails),
+            "webhook": self.webhook,
+            "submit_user": self.submit_user,
+            "submit_time": self.submit_time,
+            "next_fire": self.next_fire,
+            "last_fire": self.last_fire,
+            "end_time": self.end_time,
+            "back_execute_once": self.back_execute_once,
+        }
 
 
 # -- the scheduler --------------------------------------------------------------------------------------------
+
 
 class Scheduler:
     """Creates and changes schedules, fires the due ones (:meth:`tick`) and checks SLAs (:meth:`check_slas`).
@@ -111,16 +126,21 @@ class Scheduler:
     ``webhook_timeout`` (seconds) is the SLA webhook's.
     """
 
-    def __init__(self, store: Store, settings: Settings, clock: Callable[[], int] | None = None,
-                 misfire_threshold_ms: int = MISFIRE_THRESHOLD_MS, sla_lookback_ms: int = 3_600_000,
-                 webhook_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Callable[[], int] | None = None,
+        misfire_threshold_ms: int = MISFIRE_THRESHOLD_MS,
+        sla_lookback_ms: int = 3_600_000,
+        webhook_timeout: float = 5.0,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock or store.clock
         self.misfire_threshold_ms = misfire_threshold_ms
         self.webhook_hosts = WebhookHosts.parse(settings.webhook_hosts)
-        self.sla_checker = SlaChecker(store, self.clock, webhook_timeout, sla_lookback_ms, self.webhook_hosts,
-                                      settings)
+        self.sla_checker = SlaChecker(store, self.clock, webhook_timeout, sla_lookback_ms, self.webhook_hosts, settings)
         self._retention_due = 0
         #: time.monotonic() of the latest pass of :meth:`run` (0: never), in memory shared with processes
         #: forked after this (the server's HTTP workers), so that any of them can tell the scheduler is alive.
@@ -133,9 +153,18 @@ class Scheduler:
 
     # -- schedules ------------------------------------------------------------------------------------------
 
-    def schedule(self, project_name: str, flow_id: str, cron: str, timezone: str | None = None,
-                 options: ExecutionOptions | None = None, user: str = "sudoless",
-                 start_ms: int | None = None, end_ms: int = -1, back_execute_once: bool = True) -> Schedule:
+    def schedule(
+        self,
+        project_name: str,
+        flow_id: str,
+        cron: str,
+        timezone: str | None = None,
+        options: ExecutionOptions | None = None,
+        user: str = "sudoless",
+        start_ms: int | None = None,
+        end_ms: int = -1,
+        back_execute_once: bool = True,
+    ) -> Schedule:
         """Schedule ``flow_id`` with a Quartz ``cron`` in ``timezone``, replacing its existing schedule.
 
         ``timezone`` None is the server's (the ``timezone`` setting, Azkaban's ``default.timezone.id``).
@@ -151,17 +180,23 @@ class Scheduler:
         """
         expression = CronExpression.parse(cron, timezone or self.settings.zone)
         if len(expression.text) > MAX_CRON_LENGTH:
-            raise InputError(f"cron expression of {len(expression.text)} characters: at most {MAX_CRON_LENGTH} "
-                             "are stored; shorten the lists in it (ranges and steps say the same in less)")
+            raise InputError(
+                f"cron expression of {len(expression.text)} characters: at most {MAX_CRON_LENGTH} "
+                "are stored; shorten the lists in it (ranges and steps say the same in less)"
+            )
         now = self.clock()
         unbounded = next_after(expression, now if start_ms is None or start_ms <= now else start_ms - 1)
         first = _until(unbounded, end_ms)
         if first < 0 <= unbounded:
-            raise InputError(f"end time {stamp(end_ms)} is before the first fire time {stamp(unbounded)}; "
-                             "the schedule would never run (give a later endSchedTime)")
+            raise InputError(
+                f"end time {stamp(end_ms)} is before the first fire time {stamp(unbounded)}; "
+                "the schedule would never run (give a later endSchedTime)"
+            )
         if first < 0:
-            raise InputError(f"cron expression '{expression.text}' has no fire time after {stamp(now)}; "
-                             "it would never run (check the year field)")
+            raise InputError(
+                f"cron expression '{expression.text}' has no fire time after {stamp(now)}; "
+                "it would never run (check the year field)"
+            )
         project = self._project(project_name)
         if flow_id not in project.flows or project.flows[flow_id][0]:
             raise NotFoundError(f"Flow {flow_id} cannot be found in project {project_name}")
@@ -173,8 +208,14 @@ class Scheduler:
         for url in (*(notify.get("webhooks") or ()), *options.webhooks):
             self.webhook_hosts.check(url, "notify.webhooks URL")
         values: dict[str, Any] = {
-            "cron": expression.text, "timezone": expression.tz.key, "enabled": True, "submit_user": user,
-            "submit_time": now, "next_fire": first, "end_time": end_ms, "back_execute_once": back_execute_once,
+            "cron": expression.text,
+            "timezone": expression.tz.key,
+            "enabled": True,
+            "submit_user": user,
+            "submit_time": now,
+            "next_fire": first,
+            "end_time": end_ms,
+            "back_execute_once": back_execute_once,
             "options": replace(options, sla=(), sla_emails=(), sla_webhook=None).to_json(),
         }
         if options.sla:
@@ -184,8 +225,15 @@ class Scheduler:
             self._check_jobs(project, flow_id, rules)
             values["sla"] = _sla_json(rules, options.sla_emails, options.sla_webhook)
         schedule_id = self.store.schedules.upsert(project.project_id, flow_id, values)
-        log.info("scheduled %s.%s (schedule %d) with '%s' in %s; next fire %s", project_name, flow_id,
-                 schedule_id, expression.text, expression.tz.key, stamp(first))
+        log.info(
+            "scheduled %s.%s (schedule %d) with '%s' in %s; next fire %s",
+            project_name,
+            flow_id,
+            schedule_id,
+            expression.text,
+            expression.tz.key,
+            stamp(first),
+        )
         return self.get(schedule_id)
 
     def remove(self, schedule_id: int) -> Schedule:
@@ -216,13 +264,19 @@ class Scheduler:
         schedule = self.get(schedule_id)
         values: dict[str, Any] = {"enabled": enabled}
         if enabled and not schedule.enabled:
-            values["next_fire"] = _until(next_after(CronExpression.parse(schedule.cron, schedule.timezone),
-                                                     self.clock()), schedule.end_time)
+            values["next_fire"] = _until(
+                next_after(CronExpression.parse(schedule.cron, schedule.timezone), self.clock()), schedule.end_time
+            )
         self.store.schedules.update(schedule_id, values)
         return self.get(schedule_id)
 
-    def set_sla(self, schedule_id: int, rules: Iterable[SlaRule | str | Mapping[str, Any]],
-                emails: Iterable[str] | str = (), webhook: str | None = None) -> Schedule:
+    def set_sla(
+        self,
+        schedule_id: int,
+        rules: Iterable[SlaRule | str | Mapping[str, Any]],
+        emails: Iterable[str] | str = (),
+        webhook: str | None = None,
+    ) -> Schedule:
         """Replace the SLA of a schedule; no rules, emails or webhook removes it.
 
         Rules may be :class:`SlaRule`, Azkaban setting strings or JSON; ``emails`` may be one string split
@@ -238,8 +292,11 @@ class Scheduler:
             webhook = None
         if webhook is not None:
             self.webhook_hosts.check(webhook, "SLA webhook")  # an http(s) URL to a host an admin listed
-        sla = _sla_json(parsed, addresses, webhook.strip() if webhook else None) \
-            if parsed or addresses or webhook else None
+        sla = (
+            _sla_json(parsed, addresses, webhook.strip() if webhook else None)
+            if parsed or addresses or webhook
+            else None
+        )
         self.store.schedules.update(schedule_id, {"sla": sla})
         return self.get(schedule_id)
 
@@ -258,8 +315,10 @@ class Scheduler:
         jobs = set(_job_ids(project, flow_id))
         for rule in rules:
             if rule.job and rule.job not in jobs:
-                raise InputError(f"SLA rule for job '{rule.job}': flow {flow_id} has no such job "
-                                 f"(jobs: {', '.join(sorted(jobs)) or 'none'}; embedded ones as sub:job)")
+                raise InputError(
+                    f"SLA rule for job '{rule.job}': flow {flow_id} has no such job "
+                    f"(jobs: {', '.join(sorted(jobs)) or 'none'}; embedded ones as sub:job)"
+                )
 
     # -- firing ---------------------------------------------------------------------------------------------
 
@@ -279,8 +338,7 @@ class Scheduler:
         try:
             expression = CronExpression.parse(row.cron, row.timezone)
         except InputError as error:
-            log.error("%s: stored expression no longer parses (%s); it will not fire until rescheduled",
-                      name, error)
+            log.error("%s: stored expression no longer parses (%s); it will not fire until rescheduled", name, error)
             self.store.schedules.claim_fire(row.id, row.next_fire, -1, row.last_fire)
             return []
         submitted = []
@@ -297,18 +355,36 @@ class Scheduler:
                 log.debug("%s: slot %s was claimed elsewhere", name, stamp(expected))
                 break
             if skip:
-                log.warning("%s: missed its slots from %s to %s (late by more than the misfire threshold of "
-                            "%g s); skipped, as backExecuteOnce is off; next fire %s", name, stamp(expected),
-                            stamp(slot), self.misfire_threshold_ms / 1000, stamp(following))
+                log.warning(
+                    "%s: missed its slots from %s to %s (late by more than the misfire threshold of "
+                    "%g s); skipped, as backExecuteOnce is off; next fire %s",
+                    name,
+                    stamp(expected),
+                    stamp(slot),
+                    self.misfire_threshold_ms / 1000,
+                    stamp(following),
+                )
                 expected = following
                 continue
             if slot != expected:
-                log.warning("%s: missed its slots from %s to %s (late by more than the misfire threshold of "
-                            "%g s); firing once, for %s; next fire %s", name, stamp(expected), stamp(slot),
-                            self.misfire_threshold_ms / 1000, stamp(slot), stamp(following))
+                log.warning(
+                    "%s: missed its slots from %s to %s (late by more than the misfire threshold of "
+                    "%g s); firing once, for %s; next fire %s",
+                    name,
+                    stamp(expected),
+                    stamp(slot),
+                    self.misfire_threshold_ms / 1000,
+                    stamp(slot),
+                    stamp(following),
+                )
             elif now - expected > self.misfire_threshold_ms:
-                log.warning("%s: slot %s is late by %g s (misfire threshold %g s); firing it once now", name,
-                            stamp(slot), (now - slot) / 1000, self.misfire_threshold_ms / 1000)
+                log.warning(
+                    "%s: slot %s is late by %g s (misfire threshold %g s); firing it once now",
+                    name,
+                    stamp(slot),
+                    (now - slot) / 1000,
+                    self.misfire_threshold_ms / 1000,
+                )
             exec_id = self._submit(row, slot, name)
             if exec_id is not None:
                 submitted.append(exec_id)
@@ -319,18 +395,27 @@ class Scheduler:
         options = ExecutionOptions.from_json(row.options)
         rules, emails, webhook = _sla_parts(row.sla)
         if rules:
-            options = replace(options, sla=tuple(rule.to_json() for rule in rules), sla_emails=emails,
-                              sla_webhook=webhook)
+            options = replace(
+                options, sla=tuple(rule.to_json() for rule in rules), sla_emails=emails, sla_webhook=webhook
+            )
         try:
             self._check_owner(row, options)
         except PermissionDenied as error:
-            log.error("%s: slot %s refused: the schedule's owner '%s' has no WRITE on project %s any more, and "
-                      "its runtime properties change what jobs run (%s); reschedule it without them, or grant "
-                      "WRITE again", name, stamp(slot), row.submit_user, row.project_name, error)
+            log.error(
+                "%s: slot %s refused: the schedule's owner '%s' has no WRITE on project %s any more, and "
+                "its runtime properties change what jobs run (%s); reschedule it without them, or grant "
+                "WRITE again",
+                name,
+                stamp(slot),
+                row.submit_user,
+                row.project_name,
+                error,
+            )
             return None
         try:
-            exec_id = submit_flow(self.store, self.settings, row.project_name, row.flow_id, options,
-                                  row.submit_user, source="schedule")
+            exec_id = submit_flow(
+                self.store, self.settings, row.project_name, row.flow_id, options, row.submit_user, source="schedule"
+            )
         except StateError as error:
             # concurrentOption=skip with a run in progress lands here, as do the per-flow run cap and
             # a project without an uploaded version: the slot is over either way.
@@ -362,8 +447,9 @@ class Scheduler:
         if not writes:
             version = self.store.projects.current_version(row.project_id)
             if version:
-                check_runtime(self.store, self.settings, row.project_id, version, row.project_name, row.flow_id,
-                              options.runtime)
+                check_runtime(
+                    self.store, self.settings, row.project_id, version, row.project_name, row.flow_id, options.runtime
+                )
 
     # -- SLA ------------------------------------------------------------------------------------------------
 
@@ -404,8 +490,11 @@ class Scheduler:
         self.interval = interval
         while not stop.is_set():
             self.beat.value = time.monotonic()
-            for name, step in (("tick", self.tick), ("SLA check", self.check_slas),
-                               ("retention", self.enforce_retention)):
+            for name, step in (
+                ("tick", self.tick),
+                ("SLA check", self.check_slas),
+                ("retention", self.enforce_retention),
+            ):
                 try:
                     step()
                 except Exception:
@@ -415,6 +504,7 @@ class Scheduler:
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
+
 
 def _rule(rule: SlaRule | str | Mapping[str, Any]) -> SlaRule:
     if isinstance(rule, SlaRule):
@@ -441,11 +531,24 @@ def _until(fire: int, end_ms: int) -> int:
 def _schedule(row: ScheduleRow) -> Schedule:
     rules, emails, webhook = _sla_parts(row.sla)
     return Schedule(
-        id=row.id, project_id=row.project_id, project_name=row.project_name, flow_id=row.flow_id, cron=row.cron,
-        timezone=row.timezone, enabled=row.enabled, options=ExecutionOptions.from_json(row.options), sla=rules,
-        sla_emails=emails, webhook=webhook, submit_user=row.submit_user, submit_time=row.submit_time,
-        next_fire=row.next_fire, last_fire=row.last_fire, end_time=row.end_time,
-        back_execute_once=row.back_execute_once)
+        id=row.id,
+        project_id=row.project_id,
+        project_name=row.project_name,
+        flow_id=row.flow_id,
+        cron=row.cron,
+        timezone=row.timezone,
+        enabled=row.enabled,
+        options=ExecutionOptions.from_json(row.options),
+        sla=rules,
+        sla_emails=emails,
+        webhook=webhook,
+        submit_user=row.submit_user,
+        submit_time=row.submit_time,
+        next_fire=row.next_fire,
+        last_fire=row.last_fire,
+        end_time=row.end_time,
+        back_execute_once=row.back_execute_once,
+    )
 
 
 def _job_ids(project: ProjectFlows, flow_id: str) -> builtins.list[str]:
@@ -460,9 +563,6 @@ def _job_ids(project: ProjectFlows, flow_id: str) -> builtins.list[str]:
     if flow_id in project.flows:
         walk(flow_id, "")
     return ids
-
-
-
 
 
 def _latest_fire(expression: CronExpression, earliest: int, now: int) -> int:
@@ -483,4 +583,3 @@ def _latest_fire(expression: CronExpression, earliest: int, now: int) -> int:
     while 0 <= (following := next_after(expression, slot)) <= now:
         slot = following
     return slot
-

@@ -53,6 +53,7 @@ _EMAIL_SEPARATORS = re.compile(r"[\s,;]+")
 
 # -- rules ----------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SlaRule:
     """``job`` (``""`` = the whole flow, else a nested job id) must succeed (``SUCCESS``) or finish
@@ -70,8 +71,9 @@ class SlaRule:
     def __post_init__(self) -> None:
         kind = _SLA_KINDS.get(str(self.kind).strip().upper())
         if kind is None:
-            raise InputError(f"SLA rule type {self.kind!r}: use SUCCESS (must succeed within) or FINISH "
-                             "(must finish within)")
+            raise InputError(
+                f"SLA rule type {self.kind!r}: use SUCCESS (must succeed within) or FINISH (must finish within)"
+            )
         if isinstance(self.duration_ms, bool) or not isinstance(self.duration_ms, int) or self.duration_ms < 0:
             raise InputError(f"SLA duration {self.duration_ms!r}: expected a whole number of milliseconds >= 0")
         given = self.actions.split(",") if isinstance(self.actions, str) else list(self.actions)
@@ -100,17 +102,24 @@ class SlaRule:
             actions = tuple(name for name, flag in (("EMAIL", email), ("KILL", kill)) if _flag(name, flag))
             return cls(job, kind, _parse_duration(duration), actions)
         except InputError as error:
-            raise InputError(f"Error parsing SLA setting '{text}': {error} (expected "
-                             "job,rule,duration,emailAction,killAction as in ',SUCCESS,2:30,true,false')") from None
+            raise InputError(
+                f"Error parsing SLA setting '{text}': {error} (expected "
+                "job,rule,duration,emailAction,killAction as in ',SUCCESS,2:30,true,false')"
+            ) from None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SlaRule:
         try:
-            return cls(str(data.get("job") or ""), str(data["kind"]), int(data["duration_ms"]),
-                       tuple(data.get("actions") or ()))
+            return cls(
+                str(data.get("job") or ""),
+                str(data["kind"]),
+                int(data["duration_ms"]),
+                tuple(data.get("actions") or ()),
+            )
         except (KeyError, TypeError, ValueError) as error:
-            raise InputError(f"SLA rule {dict(data)!r}: expected job, kind, duration_ms and actions ({error})"
-                             ) from None
+            raise InputError(
+                f"SLA rule {dict(data)!r}: expected job, kind, duration_ms and actions ({error})"
+            ) from None
 
     def to_json(self) -> dict[str, Any]:
         return {"job": self.job, "kind": self.kind, "duration_ms": self.duration_ms, "actions": list(self.actions)}
@@ -144,6 +153,7 @@ def parse_emails(emails: Iterable[str] | str) -> tuple[str, ...]:
 
 # -- checking -------------------------------------------------------------------------------------------------
 
+
 class SlaChecker:
     """Checks the executions that carry SLA rules and reports each miss once (see the module docstring).
 
@@ -153,9 +163,15 @@ class SlaChecker:
     (default: empty, so no webhook is sent).
     """
 
-    def __init__(self, store: Store, clock: Callable[[], int] | None = None, webhook_timeout: float = 5.0,
-                 lookback_ms: int = 3_600_000, webhook_hosts: WebhookHosts | None = None,
-                 settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], int] | None = None,
+        webhook_timeout: float = 5.0,
+        lookback_ms: int = 3_600_000,
+        webhook_hosts: WebhookHosts | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.store = store
         #: with settings, EMAIL alerts are queued as e-mails (their links need the server's address)
         self.settings = settings
@@ -207,13 +223,15 @@ class SlaChecker:
         except Exception:
             log.exception("SLA miss of execution %d could not be written to its flow log", exec_id)
 
-    def _act(self, rule: SlaRule, record: ExecutionRecord, options: ExecutionOptions, message: str,
-             now: int) -> None:
+    def _act(self, rule: SlaRule, record: ExecutionRecord, options: ExecutionOptions, message: str, now: int) -> None:
         if "KILL" in rule.actions and record.status not in TERMINAL_FLOW:
             try:
                 self.store.executions.request(record.id, "cancel")
-                log.warning("SLA KILL: cancelling execution %d%s", record.id,
-                            f" (the whole flow: rule on job {rule.job})" if rule.job else "")
+                log.warning(
+                    "SLA KILL: cancelling execution %d%s",
+                    record.id,
+                    f" (the whole flow: rule on job {rule.job})" if rule.job else "",
+                )
             except StateError:
                 log.info("SLA KILL: execution %d ended before it could be cancelled", record.id)
         if "EMAIL" in rule.actions and (options.sla_emails or options.webhooks):
@@ -223,12 +241,25 @@ class SlaChecker:
 
                 sla_missed(self.store, self.settings, record.id, options.sla_emails, message)
         if options.sla_webhook and ("EMAIL" in rule.actions or "WEBHOOK" in rule.actions):
-            self._post(options.sla_webhook, {
-                "event": "sla_missed", "message": message, "time": now, "execution_id": record.id,
-                "project": record.project_name, "flow": record.flow_id, "job": rule.job or None,
-                "rule": rule.kind, "duration_ms": rule.duration_ms, "start_time": record.start_time,
-                "deadline": record.start_time + rule.duration_ms, "status": record.status.value,
-                "actions": list(rule.actions), "emails": list(options.sla_emails)})
+            self._post(
+                options.sla_webhook,
+                {
+                    "event": "sla_missed",
+                    "message": message,
+                    "time": now,
+                    "execution_id": record.id,
+                    "project": record.project_name,
+                    "flow": record.flow_id,
+                    "job": rule.job or None,
+                    "rule": rule.kind,
+                    "duration_ms": rule.duration_ms,
+                    "start_time": record.start_time,
+                    "deadline": record.start_time + rule.duration_ms,
+                    "status": record.status.value,
+                    "actions": list(rule.actions),
+                    "emails": list(options.sla_emails),
+                },
+            )
 
     def _post(self, url: str, payload: dict[str, Any]) -> None:
         try:
@@ -244,6 +275,7 @@ class SlaChecker:
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
+
 
 def _flag(name: str, text: str) -> bool:
     if text.lower() not in ("true", "false"):
@@ -288,6 +320,8 @@ def _miss_message(rule: SlaRule, record: ExecutionRecord, target: JobRunRecord |
         state = f"job status {target.status.value}" if target else "the job never ran"
     else:
         state = f"flow status {record.status.value}"
-    return (f"Execution {record.id} of {record.project_name}.{record.flow_id}: {rule.describe()} of its "
-            f"start at {stamp(record.start_time)}, i.e. by {stamp(deadline)}; {state}; "
-            f"actions {', '.join(rule.actions)}")
+    return (
+        f"Execution {record.id} of {record.project_name}.{record.flow_id}: {rule.describe()} of its "
+        f"start at {stamp(record.start_time)}, i.e. by {stamp(deadline)}; {state}; "
+        f"actions {', '.join(rule.actions)}"
+    )

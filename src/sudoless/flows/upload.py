@@ -29,16 +29,35 @@ def flow_graph(flow: Flow) -> dict[str, Any]:
     except InputError as error:
         raise InputError(f"{flow.source or flow.name}: flow {flow.name}: {error}") from None
     return {
-        "name": flow.name, "source": flow.source, "props": dict(flow.props), "notify": notify,
-        "nodes": [{"name": n.name, "type": n.type, "in": list(n.dependencies), "condition": n.condition,
-                   "subflow": n.subflow, "source": n.source} for n in flow.nodes.values()],
+        "name": flow.name,
+        "source": flow.source,
+        "props": dict(flow.props),
+        "notify": notify,
+        "nodes": [
+            {
+                "name": n.name,
+                "type": n.type,
+                "in": list(n.dependencies),
+                "condition": n.condition,
+                "subflow": n.subflow,
+                "source": n.source,
+            }
+            for n in flow.nodes.values()
+        ],
         "trigger": flow.trigger.to_json() if flow.trigger else None,
     }
 
 
-def upload_project(store: Store, settings: Settings, path: Path, user: str, name: str | None = None,
-                   description: str = "", project_id: int | None = None,
-                   log_event: bool = True) -> tuple[int, int, Project]:
+def upload_project(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    user: str,
+    name: str | None = None,
+    description: str = "",
+    project_id: int | None = None,
+    log_event: bool = True,
+) -> tuple[int, int, Project]:
     """Validate a project directory or zip and store it as the project's next version.
 
     Nothing is stored unless the whole project validates; the previous version stays current.
@@ -56,12 +75,15 @@ def upload_project(store: Store, settings: Settings, path: Path, user: str, name
             check_archive(archive, settings.project_max_bytes, settings.project_max_files)
         elif path.suffix.lower() == ".zip" and path.is_file():
             archive = path
-            root = unpack_zip(path, Path(scratch) / path.stem, settings.project_max_bytes,
-                              settings.project_max_files)
+            root = unpack_zip(path, Path(scratch) / path.stem, settings.project_max_bytes, settings.project_max_files)
         else:
             raise InputError(f"{path}: not a directory or .zip file; give an Azkaban project folder or zip")
-        project = load_project_dir(root, name or (path.resolve().name if path.is_dir() else path.stem),
-                                   settings.max_job_xms, settings.max_job_xmx)
+        project = load_project_dir(
+            root,
+            name or (path.resolve().name if path.is_dir() else path.stem),
+            settings.max_job_xms,
+            settings.max_job_xmx,
+        )
         flows = {fid: (flow.embedded, flow_graph(flow)) for fid, flow in project.flows.items()}
         if project_id is None:
             project_id = store.projects.id_of(project.name, create_as=user, description=description)

@@ -16,9 +16,16 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Custom": "proposals", "Independence": "proposals", "IntegerWalk": "proposals", "LogNormal": "proposals",
-    "RandomWalk": "proposals", "Swap": "proposals", "Samples": "result", "Gibbs": "samplers",
-    "Metropolis": "samplers", "MetropolisHastings": "samplers",
+    "Custom": "proposals",
+    "Independence": "proposals",
+    "IntegerWalk": "proposals",
+    "LogNormal": "proposals",
+    "RandomWalk": "proposals",
+    "Swap": "proposals",
+    "Samples": "result",
+    "Gibbs": "samplers",
+    "Metropolis": "samplers",
+    "MetropolisHastings": "samplers",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -69,7 +69,7 @@ def split_chains(x: np.ndarray) -> np.ndarray:
     """Each chain cut into its first and second half (an odd middle draw dropped)."""
     x = _as_chains(x)
     half = x.shape[1] // 2
-    return np.concatenate([x[:, :half], x[:, x.shape[1] - half:]], axis=0)
+    return np.concatenate([x[:, :half], x[:, x.shape[1] - half :]], axis=0)
 
 
 def rank_normalise(x: np.ndarray) -> np.ndarray:

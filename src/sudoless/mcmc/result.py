@@ -67,8 +67,9 @@ class Samples:
 
     def autocorrelation(self, max_lag: int | None = None) -> np.ndarray:
         """Chain-averaged autocorrelation, (dim, lags)."""
-        rho = np.array([np.nanmean(diagnostics.autocorrelation(self._column(i)), axis=0)
-                        for i in range(self.draws.shape[2])])
+        rho = np.array(
+            [np.nanmean(diagnostics.autocorrelation(self._column(i)), axis=0) for i in range(self.draws.shape[2])]
+        )
         return rho[:, :max_lag] if max_lag else rho
 
     def autocorr_time(self) -> np.ndarray:
@@ -80,10 +81,18 @@ class Samples:
         for i, name in enumerate(self.names or ()):
             x = self._column(i)
             q5, q50, q95 = np.quantile(x, [0.05, 0.5, 0.95])
-            out[name] = {"mean": float(x.mean()), "sd": float(x.std(ddof=1)), "q5": float(q5), "q50": float(q50),
-                         "q95": float(q95), "mcse_mean": diagnostics.mcse_mean(x), "mcse_sd": diagnostics.mcse_sd(x),
-                         "ess_bulk": diagnostics.ess_bulk(x), "ess_tail": diagnostics.ess_tail(x),
-                         "r_hat": diagnostics.rhat(x)}
+            out[name] = {
+                "mean": float(x.mean()),
+                "sd": float(x.std(ddof=1)),
+                "q5": float(q5),
+                "q50": float(q50),
+                "q95": float(q95),
+                "mcse_mean": diagnostics.mcse_mean(x),
+                "mcse_sd": diagnostics.mcse_sd(x),
+                "ess_bulk": diagnostics.ess_bulk(x),
+                "ess_tail": diagnostics.ess_tail(x),
+                "r_hat": diagnostics.rhat(x),
+            }
         return out
 
     def summary_table(self) -> str:
@@ -116,6 +125,8 @@ class Samples:
 
             raise install_hint("to_arviz()", "mcmc", "arviz") from None
         posterior = {name: self.draws[:, :, i] for i, name in enumerate(self.names or ())}
-        stats = {"lp": self.log_prob,
-                 "acceptance_rate": np.repeat(self.acceptance[:, None], self.draws.shape[1], axis=1)}
+        stats = {
+            "lp": self.log_prob,
+            "acceptance_rate": np.repeat(self.acceptance[:, None], self.draws.shape[1], axis=1),
+        }
         return arviz.from_dict(posterior=posterior, sample_stats=stats)

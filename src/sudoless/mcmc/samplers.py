@@ -61,9 +61,18 @@ class MetropolisHastings:
     target_accept: float = 0.234
     adapt: bool = True
 
-    def run(self, initial: np.ndarray | Sequence[float], n_samples: int, *, burn_in: int = 1000, thin: int = 1,
-            chains: int | None = None, seed: int | None = 0, progress: bool = False,
-            names: Sequence[str] | None = None) -> Samples:
+    def run(
+        self,
+        initial: np.ndarray | Sequence[float],
+        n_samples: int,
+        *,
+        burn_in: int = 1000,
+        thin: int = 1,
+        chains: int | None = None,
+        seed: int | None = 0,
+        progress: bool = False,
+        names: Sequence[str] | None = None,
+    ) -> Samples:
         """Draw ``n_samples`` per chain after ``burn_in`` iterations, keeping every ``thin``-th state."""
         if n_samples < 1 or burn_in < 0 or thin < 1:
             raise InputError("need n_samples >= 1, burn_in >= 0 and thin >= 1")
@@ -96,8 +105,14 @@ class MetropolisHastings:
                         draws[:, kept // thin] = x
                         kept_lp[:, kept // thin] = lp
                 advance(1)
-        return Samples(draws, kept_lp, accepted / (n_samples * thin), names=tuple(names) if names else None,
-                       burn_in=burn_in, thin=thin)
+        return Samples(
+            draws,
+            kept_lp,
+            accepted / (n_samples * thin),
+            names=tuple(names) if names else None,
+            burn_in=burn_in,
+            thin=thin,
+        )
 
 
 @dataclass
@@ -125,9 +140,18 @@ class Gibbs:
     log_prob: Callable[[np.ndarray], float | np.ndarray] | None = None
     vectorized: bool = True
 
-    def run(self, initial: np.ndarray | Sequence[float], n_samples: int, *, burn_in: int = 1000, thin: int = 1,
-            chains: int | None = None, seed: int | None = 0, progress: bool = False,
-            names: Sequence[str] | None = None) -> Samples:
+    def run(
+        self,
+        initial: np.ndarray | Sequence[float],
+        n_samples: int,
+        *,
+        burn_in: int = 1000,
+        thin: int = 1,
+        chains: int | None = None,
+        seed: int | None = 0,
+        progress: bool = False,
+        names: Sequence[str] | None = None,
+    ) -> Samples:
         if n_samples < 1 or burn_in < 0 or thin < 1:
             raise InputError("need n_samples >= 1, burn_in >= 0 and thin >= 1")
         rng = np.random.default_rng(seed)
@@ -146,5 +170,6 @@ class Gibbs:
                     if log_prob is not None:
                         kept_lp[:, kept // thin] = log_prob(x)
                 advance(1)
-        return Samples(draws, kept_lp, np.ones(len(x)), names=tuple(names) if names else None, burn_in=burn_in,
-                       thin=thin)
+        return Samples(
+            draws, kept_lp, np.ones(len(x)), names=tuple(names) if names else None, burn_in=burn_in, thin=thin
+        )

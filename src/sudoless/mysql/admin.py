@@ -56,8 +56,9 @@ def connect(socket: Path, password: str, user: str = "root", timeout: float = 5.
     import pymysql
 
     with reachable_socket(socket) as path:
-        return pymysql.connect(unix_socket=path, user=user, password=password, connect_timeout=timeout,
-                               autocommit=True, charset="utf8mb4")
+        return pymysql.connect(
+            unix_socket=path, user=user, password=password, connect_timeout=timeout, autocommit=True, charset="utf8mb4"
+        )
 
 
 def provisioning_sql(root_password: str, app_password: str, hostname: str) -> list[str]:
@@ -68,14 +69,20 @@ def provisioning_sql(root_password: str, app_password: str, hostname: str) -> li
     if hostname and hostname not in ROOT_HOSTS:
         statements += [f"DROP USER IF EXISTS ''@'{hostname}'", f"DROP USER IF EXISTS 'root'@'{hostname}'"]
     for host in ROOT_HOSTS:
-        statements += [f"CREATE USER IF NOT EXISTS 'root'@'{host}' IDENTIFIED BY '{root_password}'",
-                       f"ALTER USER 'root'@'{host}' IDENTIFIED BY '{root_password}'",
-                       f"GRANT ALL PRIVILEGES ON *.* TO 'root'@'{host}' WITH GRANT OPTION"]
-    statements += ["DROP DATABASE IF EXISTS test",
-                   f"CREATE DATABASE IF NOT EXISTS {APP_DATABASE} CHARACTER SET utf8mb4"]
+        statements += [
+            f"CREATE USER IF NOT EXISTS 'root'@'{host}' IDENTIFIED BY '{root_password}'",
+            f"ALTER USER 'root'@'{host}' IDENTIFIED BY '{root_password}'",
+            f"GRANT ALL PRIVILEGES ON *.* TO 'root'@'{host}' WITH GRANT OPTION",
+        ]
+    statements += [
+        "DROP DATABASE IF EXISTS test",
+        f"CREATE DATABASE IF NOT EXISTS {APP_DATABASE} CHARACTER SET utf8mb4",
+    ]
     for host in APP_HOSTS:
-        statements += [f"CREATE USER IF NOT EXISTS '{APP_USER}'@'{host}' IDENTIFIED BY '{app_password}'",
-                       f"GRANT ALL PRIVILEGES ON {APP_DATABASE}.* TO '{APP_USER}'@'{host}'"]
+        statements += [
+            f"CREATE USER IF NOT EXISTS '{APP_USER}'@'{host}' IDENTIFIED BY '{app_password}'",
+            f"GRANT ALL PRIVILEGES ON {APP_DATABASE}.* TO '{APP_USER}'@'{host}'",
+        ]
     return statements
 
 
@@ -100,8 +107,12 @@ def client_options(socket: Path, host: str, port: int, password: str) -> str:
     """The ``[client]`` option file for the mysql/mariadb client: the socket when its path is short
     enough for the client, else TCP (root exists on 127.0.0.1 and ::1 too).
     """
-    lines = ["# Written by sudoless: the root login of this instance. Readable by you only.", "[client]",
-             "user = root", f"password = {password}"]
+    lines = [
+        "# Written by sudoless: the root login of this instance. Readable by you only.",
+        "[client]",
+        "user = root",
+        f"password = {password}",
+    ]
     if len(str(socket).encode()) <= SOCKET_PATH_MAX:
         lines.append(f"socket = {socket}")
     else:

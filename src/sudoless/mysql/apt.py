@@ -22,8 +22,10 @@ PACKAGES = ("mariadb-server-core", "mariadb-client-core")
 APT_TIMEOUT = 600
 #: the folder, in the dist folder, of package lists of our own, for machines whose apt has none or stale ones.
 LISTS = ".apt-lists"
-BY_HAND = ("fetch a MariaDB binary tarball from https://archive.mariadb.org/ and unpack it into "
-           "SUDOLESS_HOME/mysql/dist/VERSION, or pass --basedir DIR to 'sudoless mysql init'")
+BY_HAND = (
+    "fetch a MariaDB binary tarball from https://archive.mariadb.org/ and unpack it into "
+    "SUDOLESS_HOME/mysql/dist/VERSION, or pass --basedir DIR to 'sudoless mysql init'"
+)
 
 
 class AptError(SudolessError):
@@ -64,8 +66,9 @@ class Apt:
         private = cls.private(lists)
         private.update(lists)
         if not (known := private.mariadb_names()):
-            raise NotFoundError(f"apt knows no package named {PACKAGES[0]}* in its sources (/etc/apt/sources.list*); "
-                                f"{BY_HAND}")
+            raise NotFoundError(
+                f"apt knows no package named {PACKAGES[0]}* in its sources (/etc/apt/sources.list*); {BY_HAND}"
+            )
         return private, known
 
     @classmethod
@@ -76,8 +79,16 @@ class Apt:
     def run(self, tool: str, *args: str, cwd: Path | None = None) -> str:
         command = [tool, *self.options, *args]
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=APT_TIMEOUT, check=False,
-                                  cwd=cwd, stdin=subprocess.DEVNULL, env={**process_environment(), "LC_ALL": "C"})
+            done = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=APT_TIMEOUT,
+                check=False,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                env={**process_environment(), "LC_ALL": "C"},
+            )
         except subprocess.TimeoutExpired:
             raise AptError(f"{tool} {' '.join(args[:3])} did not finish within {APT_TIMEOUT} s") from None
         if done.returncode != 0:
@@ -98,8 +109,10 @@ class Apt:
         22.04)."""
         if base in names:
             return base
-        versioned = sorted((name for name in names if re.fullmatch(rf"{re.escape(base)}-\d+(\.\d+)*", name)),
-                           key=lambda name: tuple(int(n) for n in re.findall(r"\d+", name[len(base):])))
+        versioned = sorted(
+            (name for name in names if re.fullmatch(rf"{re.escape(base)}-\d+(\.\d+)*", name)),
+            key=lambda name: tuple(int(n) for n in re.findall(r"\d+", name[len(base) :])),
+        )
         if not versioned:
             raise NotFoundError(f"apt offers no {base} package; {BY_HAND}")
         return versioned[-1]
@@ -120,8 +133,10 @@ class Apt:
             if upstream == wanted or upstream.startswith(wanted + "."):
                 return version
         shown = ", ".join(dict.fromkeys(upstream_version(v) for v in offered))
-        raise InputError(f"--version {wanted}: apt offers MariaDB {shown} here; leave --version out for the "
-                         "newest, or fetch another version's tarball from https://archive.mariadb.org/")
+        raise InputError(
+            f"--version {wanted}: apt offers MariaDB {shown} here; leave --version out for the "
+            "newest, or fetch another version's tarball from https://archive.mariadb.org/"
+        )
 
     def download(self, specs: Sequence[str], into: Path) -> list[Path]:
         """Download ``name`` or ``name=version`` packages into ``into``; their files, in the order given."""
@@ -136,15 +151,31 @@ class Apt:
 
     def dependencies(self, specs: Sequence[str]) -> list[str]:
         """Every real package ``specs`` need, directly or not (not recommendations)."""
-        output = self.run("apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
-                          "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *specs)
+        output = self.run(
+            "apt-cache",
+            "depends",
+            "--recurse",
+            "--no-recommends",
+            "--no-suggests",
+            "--no-conflicts",
+            "--no-breaks",
+            "--no-replaces",
+            "--no-enhances",
+            *specs,
+        )
         names = [line.strip() for line in output.splitlines() if line and not line[0].isspace()]
         own = {spec.split("=")[0] for spec in specs}
         return list(dict.fromkeys(name for name in names if not name.startswith("<") and name not in own))
 
     def installed_packages(self) -> set[str]:
-        done = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev} ${Package}\n"], capture_output=True,
-                              text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            ["dpkg-query", "-W", "-f=${db:Status-Abbrev} ${Package}\n"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
         return {line.split()[1] for line in done.stdout.splitlines() if line.startswith("ii") and len(line.split()) > 1}
 
 
@@ -155,15 +186,26 @@ def _last_line(done: subprocess.CompletedProcess[str]) -> str:
 
 
 def extract(deb: Path, tree: Path) -> None:
-    done = subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], capture_output=True, text=True,
-                          timeout=APT_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        ["dpkg-deb", "-x", str(deb), str(tree)],
+        capture_output=True,
+        text=True,
+        timeout=APT_TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     if done.returncode != 0:
         raise AptError(f"dpkg-deb -x {deb.name} failed: {_last_line(done)}")
 
 
 def package_files(deb: Path) -> list[str]:
-    done = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, timeout=APT_TIMEOUT,
-                          check=False, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)],
+        capture_output=True,
+        timeout=APT_TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     if done.returncode != 0:
         raise AptError(f"dpkg-deb --fsys-tarfile {deb.name} failed: {done.stderr.decode(errors='replace')}")
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
@@ -176,5 +218,3 @@ def upstream_version(package_version: str) -> str:
     if match is None:
         raise AptError(f"cannot read a MariaDB version from the package version {package_version!r}")
     return match.group(1)
-
-

@@ -35,8 +35,10 @@ INSTALL_DB_NAMES = ("mariadb-install-db", "mysql_install_db")
 SYSTEM_DIRS = (Path("/usr/sbin"), Path("/usr/libexec"), Path("/usr/local/mysql/bin"))
 MINIMUM = {"mysql": (5, 7, 6), "mariadb": (10, 2, 0)}
 
-HOW_TO_GET = ("run 'sudoless mysql install' to fetch MariaDB into SUDOLESS_HOME without root, or pass --basedir "
-              "DIR of a server you unpacked (a MariaDB bintar or a MySQL 'Linux - Generic' tarball)")
+HOW_TO_GET = (
+    "run 'sudoless mysql install' to fetch MariaDB into SUDOLESS_HOME without root, or pass --basedir "
+    "DIR of a server you unpacked (a MariaDB bintar or a MySQL 'Linux - Generic' tarball)"
+)
 
 
 class NoServerError(NotFoundError):
@@ -95,8 +97,9 @@ def find_server(settings: Settings, basedir: Path | None = None) -> Binaries:
     return find_binaries()
 
 
-def find_binaries(basedir: Path | None = None, search_path: str | None = None,
-                  system_dirs: tuple[Path, ...] = SYSTEM_DIRS) -> Binaries:
+def find_binaries(
+    basedir: Path | None = None, search_path: str | None = None, system_dirs: tuple[Path, ...] = SYSTEM_DIRS
+) -> Binaries:
     """Locate and identify a server: in ``basedir`` when given, else on ``search_path`` (default PATH)
     and then in ``system_dirs``. Raises :class:`NotFoundError` saying how to get one without root.
     """
@@ -111,23 +114,57 @@ def find_binaries(basedir: Path | None = None, search_path: str | None = None,
     if flavour is Flavour.MARIADB:
         install_db = _first_file(basedir, ("scripts", "bin"), INSTALL_DB_NAMES)
         if install_db is None:
-            raise NotFoundError(f"{server} is MariaDB {version}, but mariadb-install-db is not in "
-                                f"{basedir}/scripts or {basedir}/bin; {HOW_TO_GET}")
+            raise NotFoundError(
+                f"{server} is MariaDB {version}, but mariadb-install-db is not in "
+                f"{basedir}/scripts or {basedir}/bin; {HOW_TO_GET}"
+            )
     client = _first_file(basedir, ("bin",), CLIENT_NAMES) or _on_path(CLIENT_NAMES, search_path)
-    plugin_dir = next((d for d in (basedir / "lib/mysql/plugin", basedir / "lib/mariadb/plugin",
-                                   basedir / "lib/plugin", basedir / "lib64/mysql/plugin",
-                                   basedir / "lib64/mariadb/plugin") if d.is_dir()), None)
-    messages_dir = next((d for d in (basedir / "share/mysql", basedir / "share/mariadb", basedir / "share")
-                         if (d / "english" / "errmsg.sys").is_file()), None)
-    return Binaries(flavour=flavour, version=version, server=server, basedir=basedir, install_db=install_db,
-                    client=client, plugin_dir=plugin_dir, messages_dir=messages_dir)
+    plugin_dir = next(
+        (
+            d
+            for d in (
+                basedir / "lib/mysql/plugin",
+                basedir / "lib/mariadb/plugin",
+                basedir / "lib/plugin",
+                basedir / "lib64/mysql/plugin",
+                basedir / "lib64/mariadb/plugin",
+            )
+            if d.is_dir()
+        ),
+        None,
+    )
+    messages_dir = next(
+        (
+            d
+            for d in (basedir / "share/mysql", basedir / "share/mariadb", basedir / "share")
+            if (d / "english" / "errmsg.sys").is_file()
+        ),
+        None,
+    )
+    return Binaries(
+        flavour=flavour,
+        version=version,
+        server=server,
+        basedir=basedir,
+        install_db=install_db,
+        client=client,
+        plugin_dir=plugin_dir,
+        messages_dir=messages_dir,
+    )
 
 
 def detect(server: Path, basedir: Path | None = None) -> tuple[Flavour, str]:
     """The flavour and version ``server --version`` reports; refuses versions too old to set up safely."""
     try:
-        done = subprocess.run([str(server), "--no-defaults", "--version"], capture_output=True, text=True,
-                              timeout=60, check=False, stdin=subprocess.DEVNULL, env=server_environment(basedir))
+        done = subprocess.run(
+            [str(server), "--no-defaults", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            env=server_environment(basedir),
+        )
     except OSError as exc:
         raise InputError(f"{server} cannot run: {exc.strerror}") from None
     except subprocess.TimeoutExpired:
@@ -137,8 +174,10 @@ def detect(server: Path, basedir: Path | None = None) -> tuple[Flavour, str]:
         first = output.splitlines()[0] if output else f"exit code {done.returncode}"
         hint = ""
         if "error while loading shared libraries" in output:
-            hint = ("; a shared library is missing: for libaio.so.1 on newer systems, link it to "
-                    "libaio.so.1t64 in a directory of yours and put that directory on LD_LIBRARY_PATH")
+            hint = (
+                "; a shared library is missing: for libaio.so.1 on newer systems, link it to "
+                "libaio.so.1t64 in a directory of yours and put that directory on LD_LIBRARY_PATH"
+            )
         raise InputError(f"{server} --version failed: {first}{hint}")
     match = re.search(r"Ver\s+(\d+\.\d+\.\d+)(\S*)", output)
     if match is None:
@@ -173,8 +212,10 @@ def _server_on_path(search_path: str | None, system_dirs: tuple[Path, ...]) -> P
         where = "PATH" if search_path is None else f"the search path {search_path!r}"
         if system_dirs:
             where += f", {', '.join(map(str, system_dirs))}"
-        raise NoServerError(f"no MySQL or MariaDB server found (mariadbd or mysqld in SUDOLESS_HOME/mysql/dist, "
-                            f"on {where}); {HOW_TO_GET}")
+        raise NoServerError(
+            f"no MySQL or MariaDB server found (mariadbd or mysqld in SUDOLESS_HOME/mysql/dist, "
+            f"on {where}); {HOW_TO_GET}"
+        )
     return found
 
 

@@ -134,8 +134,12 @@ def spawn(instance: Instance, *extra: str) -> subprocess.Popen[bytes]:
     """Start the server in its own session, so that it outlives us and ignores our terminal's Ctrl-C."""
     for directory in instance.paths.private_dirs:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return start_daemon(server_command(instance, *extra), instance.paths.server_output, cwd=instance.root,
-                        env=server_environment(instance.basedir))
+    return start_daemon(
+        server_command(instance, *extra),
+        instance.paths.server_output,
+        cwd=instance.root,
+        env=server_environment(instance.basedir),
+    )
 
 
 def log_size(instance: Instance) -> int:
@@ -159,8 +163,9 @@ def log_tail(instance: Instance, offset: int = 0, lines: int = TAIL_LINES) -> st
     return ""
 
 
-def wait_ready(instance: Instance, process: subprocess.Popen[bytes], password: str, timeout: float,
-               offset: int) -> None:
+def wait_ready(
+    instance: Instance, process: subprocess.Popen[bytes], password: str, timeout: float, offset: int
+) -> None:
     """Return once the server accepts a connection over its socket; raise :class:`ServerError` with the
     log's last lines when it exits, hits a fatal condition, or is not ready within ``timeout``.
     """
@@ -201,16 +206,20 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
 def _failure(instance: Instance, what: str, tail: str) -> str:
     where = f"see {instance.paths.error_log}"
     if "Address already in use" in tail:
-        return (f"instance '{instance.name}' {what}: port {instance.port} on {instance.bind_address} is in use; "
-                f"start it with --port N to move it ({where})")
+        return (
+            f"instance '{instance.name}' {what}: port {instance.port} on {instance.bind_address} is in use; "
+            f"start it with --port N to move it ({where})"
+        )
     if "Will retry for 30 seconds" in tail or "Unable to lock" in tail:
         return f"instance '{instance.name}' {what}: another server is using {instance.datadir} ({where})"
     if "too long (>" in tail:
         return f"instance '{instance.name}' {what}: its socket path is too long for this system ({where})"
     hint = ""
     if "Permission denied" in tail or "errno: 13" in tail:
-        hint = ("; if the file permissions are right, an AppArmor profile may confine this binary (see dmesg): "
-                "a server unpacked into your home directory is not confined")
+        hint = (
+            "; if the file permissions are right, an AppArmor profile may confine this binary (see dmesg): "
+            "a server unpacked into your home directory is not confined"
+        )
     return f"{instance.label} instance '{instance.name}' {what} ({where}){hint}"
 
 
@@ -218,14 +227,19 @@ def clear_stale(instance: Instance) -> str | None:
     """Remove the pid file, socket and socket lock a dead server left; a note saying so, if there was one."""
     paths = instance.paths
     pid = read_pid(paths.pid_file)
-    left = [p for p in (paths.pid_file, paths.socket, paths.socket.with_name(paths.socket.name + ".lock"))
-            if p.exists() or p.is_symlink()]
+    left = [
+        p
+        for p in (paths.pid_file, paths.socket, paths.socket.with_name(paths.socket.name + ".lock"))
+        if p.exists() or p.is_symlink()
+    ]
     for path in left:
         path.unlink(missing_ok=True)
     if paths.pid_file in left:
         who = f"pid {pid}" if pid is not None else "an unreadable pid"
-        return (f"removed the stale pid file of instance '{instance.name}' ({who} is not running: the server "
-                "crashed or was killed; InnoDB recovers at start)")
+        return (
+            f"removed the stale pid file of instance '{instance.name}' ({who} is not running: the server "
+            "crashed or was killed; InnoDB recovers at start)"
+        )
     return None
 
 
@@ -233,14 +247,18 @@ def start(instance: Instance, timeout: float = START_TIMEOUT, taken_ports: Colle
     """Start the server and wait until it accepts connections (see the module docstring)."""
     pid = running_pid(instance)
     if pid is not None:
-        raise StateError(f"MySQL instance '{instance.name}' is already running (pid {pid}, port {instance.port}); "
-                         f"stop it first with 'sudoless mysql stop{name_flag(instance.name)}'")
+        raise StateError(
+            f"MySQL instance '{instance.name}' is already running (pid {pid}, port {instance.port}); "
+            f"stop it first with 'sudoless mysql stop{name_flag(instance.name)}'"
+        )
     notes = [note for note in (clear_stale(instance),) if note]
     if not port_is_free(instance.bind_address, instance.port):
         free = pick_port(instance.bind_address, {instance.port, *taken_ports})
-        raise StateError(f"port {instance.port} on {instance.bind_address} is in use by another program, so "
-                         f"instance '{instance.name}' cannot start; stop that program, or move the instance with "
-                         f"'sudoless mysql start{name_flag(instance.name)} --port {free}'")
+        raise StateError(
+            f"port {instance.port} on {instance.bind_address} is in use by another program, so "
+            f"instance '{instance.name}' cannot start; stop that program, or move the instance with "
+            f"'sudoless mysql start{name_flag(instance.name)} --port {free}'"
+        )
     if os.geteuid() == 0:
         notes.append("running as root: the server runs with --user=root (an unprivileged account is safer)")
     password = instance.root_password()
@@ -268,8 +286,10 @@ def stop(instance: Instance, timeout: float = STOP_TIMEOUT) -> Stopped:
         _signal(pid, signal.SIGKILL)
         if not wait_until_gone(pid, ticks, 10.0):
             raise StateError(f"instance '{instance.name}': pid {pid} survived SIGKILL; check 'ps -p {pid}'")
-        notes.append(f"the server did not stop within {timeout:.0f} s of {method}, so it was killed with SIGKILL; "
-                     "InnoDB recovers at the next start")
+        notes.append(
+            f"the server did not stop within {timeout:.0f} s of {method}, so it was killed with SIGKILL; "
+            "InnoDB recovers at the next start"
+        )
         method = "SIGKILL"
         clear_stale(instance)
     return Stopped(pid=pid, method=method, seconds=time.monotonic() - began, notes=tuple(notes))
@@ -308,11 +328,20 @@ def status(instance: Instance) -> ServerStatus:
     stale = pid is None and read_pid(instance.paths.pid_file) is not None
     state = "running" if pid is not None else "crashed" if stale else "stopped"
     data_bytes = directory_bytes(instance.datadir) if instance.datadir.is_dir() else 0
-    return ServerStatus(name=instance.name, state=state, pid=pid, port=instance.port,
-                        bind_address=instance.bind_address, socket=str(instance.paths.socket),
-                        flavour=instance.flavour.value, version=instance.version,
-                        uptime_seconds=uptime_seconds(pid) if pid is not None else None, data_bytes=data_bytes,
-                        datadir=str(instance.datadir), error_log=str(instance.paths.error_log))
+    return ServerStatus(
+        name=instance.name,
+        state=state,
+        pid=pid,
+        port=instance.port,
+        bind_address=instance.bind_address,
+        socket=str(instance.paths.socket),
+        flavour=instance.flavour.value,
+        version=instance.version,
+        uptime_seconds=uptime_seconds(pid) if pid is not None else None,
+        data_bytes=data_bytes,
+        datadir=str(instance.datadir),
+        error_log=str(instance.paths.error_log),
+    )
 
 
 def directory_bytes(root: Path) -> int:

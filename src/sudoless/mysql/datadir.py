@@ -52,12 +52,21 @@ def initialise(instance: Instance, root_password: str, app_password: str, timeou
 def _run(instance: Instance, what: str, command: list[str], timeout: float) -> None:
     offset = log_size(instance)
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False,
-                              cwd=instance.root, env=server_environment(instance.basedir), stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=instance.root,
+            env=server_environment(instance.basedir),
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         tail = log_tail(instance, offset)
-        raise ServerError(f"{what} did not finish within {timeout:.0f} s (see {instance.paths.error_log})",
-                          tail) from None
+        raise ServerError(
+            f"{what} did not finish within {timeout:.0f} s (see {instance.paths.error_log})", tail
+        ) from None
     if done.returncode != 0:
         output = "\n".join((done.stdout + done.stderr).strip().splitlines()[-8:])
         tail = "\n".join(part for part in (output, log_tail(instance, offset)) if part)
@@ -66,8 +75,15 @@ def _run(instance: Instance, what: str, command: list[str], timeout: float) -> N
 
 def _supported_flags(install_db: Path, basedir: Path) -> set[str]:
     """The options this install-db knows: 10.2 and 10.3 lack the ones that make root safe from the start."""
-    done = subprocess.run([str(install_db), "--help"], capture_output=True, text=True, timeout=60, check=False,
-                          env=server_environment(basedir), stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [str(install_db), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=server_environment(basedir),
+        stdin=subprocess.DEVNULL,
+    )
     wanted = ("--auth-root-authentication-method", "--skip-test-db")
     return {flag for flag in wanted if flag in done.stdout + done.stderr}
 
@@ -78,9 +94,14 @@ def _initialise_mariadb(instance: Instance, root_password: str, app_password: st
     statements = ["FLUSH PRIVILEGES", *provisioning_sql(root_password, app_password, os.uname().nodename)]
     write_private(sql, "".join(f"{statement};\n" for statement in statements))
     flags = _supported_flags(instance.install_db, instance.basedir)
-    command = [str(instance.install_db), f"--defaults-file={instance.paths.my_cnf}",
-               f"--basedir={instance.basedir}", f"--datadir={instance.datadir}", "--skip-name-resolve",
-               f"--extra-file={sql}"]
+    command = [
+        str(instance.install_db),
+        f"--defaults-file={instance.paths.my_cnf}",
+        f"--basedir={instance.basedir}",
+        f"--datadir={instance.datadir}",
+        "--skip-name-resolve",
+        f"--extra-file={sql}",
+    ]
     if "--auth-root-authentication-method" in flags:
         command.append("--auth-root-authentication-method=normal")
     if "--skip-test-db" in flags:
@@ -118,8 +139,12 @@ def _fsync(path: Path) -> None:
 def _initialise_mysql(instance: Instance, root_password: str, app_password: str, timeout: float) -> None:
     import pymysql
 
-    _run(instance, f"{instance.server.name} --initialize-insecure",
-         server_command(instance, "--initialize-insecure"), timeout)
+    _run(
+        instance,
+        f"{instance.server.name} --initialize-insecure",
+        server_command(instance, "--initialize-insecure"),
+        timeout,
+    )
     offset = log_size(instance)
     process = spawn(instance, "--skip-networking")
     try:
@@ -139,5 +164,8 @@ def _initialise_mysql(instance: Instance, root_password: str, app_password: str,
         raise
     if process.returncode not in (0, None):
         tail = log_tail(instance, offset)
-        raise ServerError(f"{instance.server.name} did not shut down cleanly after setting up accounts "
-                          f"(exit code {process.returncode}; see {instance.paths.error_log})", tail)
+        raise ServerError(
+            f"{instance.server.name} did not shut down cleanly after setting up accounts "
+            f"(exit code {process.returncode}; see {instance.paths.error_log})",
+            tail,
+        )

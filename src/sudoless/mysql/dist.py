@@ -39,8 +39,11 @@ def installed(settings: Settings) -> list[Distribution]:
     directory = distributions_dir(settings)
     if not directory.is_dir():
         return []
-    found = [Distribution(version=entry.name, root=entry) for entry in directory.iterdir()
-             if entry.is_dir() and not entry.name.startswith(".")]
+    found = [
+        Distribution(version=entry.name, root=entry)
+        for entry in directory.iterdir()
+        if entry.is_dir() and not entry.name.startswith(".")
+    ]
     return sorted(found, key=lambda dist: dist.version_key, reverse=True)
 
 
@@ -74,8 +77,11 @@ def server_environment(basedir: Path | None = None) -> dict[str, str]:
     """Our environment for the server and its tools, minus the MYSQL_* variables that would point them
     elsewhere, plus the fetched libraries of ``basedir``'s distribution on ``LD_LIBRARY_PATH``.
     """
-    env = {key: value for key, value in process_environment().items()
-           if not key.startswith("MYSQL_") or key == "MYSQL_TEST_LOGIN_FILE"}
+    env = {
+        key: value
+        for key, value in process_environment().items()
+        if not key.startswith("MYSQL_") or key == "MYSQL_TEST_LOGIN_FILE"
+    }
     extra = [str(directory) for directory in library_dirs(basedir)] if basedir is not None else []
     if extra:
         env["LD_LIBRARY_PATH"] = os.pathsep.join([*extra, *filter(None, [env.get("LD_LIBRARY_PATH", "")])])

@@ -38,8 +38,10 @@ from sudoless.mysql.loader import elf_files, missing_libraries
 
 #: the version named when apt is not there: the current long-term release series at the time of writing.
 TARBALL_VERSION = "11.4.4"
-TARBALL_URL = ("https://archive.mariadb.org/mariadb-{version}/bintar-linux-systemd-x86_64/"
-               "mariadb-{version}-linux-systemd-x86_64.tar.gz")
+TARBALL_URL = (
+    "https://archive.mariadb.org/mariadb-{version}/bintar-linux-systemd-x86_64/"
+    "mariadb-{version}-linux-systemd-x86_64.tar.gz"
+)
 #: rounds of fetching missing libraries: each round's libraries may need libraries of their own.
 MAX_ROUNDS = 5
 
@@ -63,9 +65,15 @@ class Installed:
     seconds: float
 
     def to_json(self) -> dict[str, object]:
-        return {"version": self.version, "root": str(self.root), "packages": list(self.packages),
-                "library_packages": list(self.library_packages), "library_dirs": list(self.library_dirs),
-                "already": self.already, "seconds": round(self.seconds, 2)}
+        return {
+            "version": self.version,
+            "root": str(self.root),
+            "packages": list(self.packages),
+            "library_packages": list(self.library_packages),
+            "library_dirs": list(self.library_dirs),
+            "already": self.already,
+            "seconds": round(self.seconds, 2),
+        }
 
 
 def _quiet(_: str) -> None:
@@ -91,14 +99,17 @@ def install_mariadb(settings: Settings, version: str | None = None, progress: Pr
         except StaleListsError:
             if apt.options:
                 raise
-            progress("the system's package lists are out of date (the mirror no longer has those packages); "
-                     f"fetching fresh ones into {target_dir / LISTS}")
+            progress(
+                "the system's package lists are out of date (the mirror no longer has those packages); "
+                f"fetching fresh ones into {target_dir / LISTS}"
+            )
             apt, known = Apt.refreshed(target_dir)
             return _install(apt, known, target_dir, version, progress, began)
 
 
-def _install(apt: Apt, known: set[str], target_dir: Path, version: str | None, progress: Progress,
-             began: float) -> Installed:
+def _install(
+    apt: Apt, known: set[str], target_dir: Path, version: str | None, progress: Progress, began: float
+) -> Installed:
     names = [apt.package_name(base, known) for base in PACKAGES]
     package_version = apt.choose_version(names[0], version)
     upstream = upstream_version(package_version)
@@ -108,12 +119,15 @@ def _install(apt: Apt, known: set[str], target_dir: Path, version: str | None, p
         progress(f"MariaDB {upstream} is already installed in {target}")
         return _installed(target, manifest, already=True, seconds=time.monotonic() - began)
     if target.exists():
-        raise InputError(f"{target} exists but was not made by 'sudoless mysql install' (no {MANIFEST}); "
-                         "remove it or move it away, then install again")
+        raise InputError(
+            f"{target} exists but was not made by 'sudoless mysql install' (no {MANIFEST}); "
+            "remove it or move it away, then install again"
+        )
     scratch = target_dir / f".partial-{upstream}-{secrets.token_hex(4)}"
     try:
-        manifest = _build(apt, scratch, [f"{name}={package_version}" for name in names], upstream,
-                          package_version, progress)
+        manifest = _build(
+            apt, scratch, [f"{name}={package_version}" for name in names], upstream, package_version, progress
+        )
         (scratch / "tree").rename(target)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -122,13 +136,20 @@ def _install(apt: Apt, known: set[str], target_dir: Path, version: str | None, p
 
 
 def _installed(root: Path, manifest: dict[str, object], already: bool, seconds: float) -> Installed:
-    return Installed(version=root.name, root=root, packages=manifest_strings(manifest, "packages"),
-                     library_packages=manifest_strings(manifest, "library_packages"),
-                     library_dirs=manifest_strings(manifest, "library_dirs"), already=already, seconds=seconds)
+    return Installed(
+        version=root.name,
+        root=root,
+        packages=manifest_strings(manifest, "packages"),
+        library_packages=manifest_strings(manifest, "library_packages"),
+        library_dirs=manifest_strings(manifest, "library_dirs"),
+        already=already,
+        seconds=seconds,
+    )
 
 
-def _build(apt: Apt, scratch: Path, specs: list[str], upstream: str, package_version: str,
-           progress: Progress) -> dict[str, object]:
+def _build(
+    apt: Apt, scratch: Path, specs: list[str], upstream: str, package_version: str, progress: Progress
+) -> dict[str, object]:
     """Download, unpack and complete the distribution in ``scratch/tree``; returns the manifest written."""
     debs, tree = scratch / "debs", scratch / "tree"
     debs.mkdir(parents=True)
@@ -138,12 +159,17 @@ def _build(apt: Apt, scratch: Path, specs: list[str], upstream: str, package_ver
         extract(deb, tree)
     binaries = elf_files([tree / "usr" / "sbin", tree / "usr" / "bin"])
     if not any(path.name in ("mariadbd", "mysqld") for path in binaries):
-        raise InstallError(f"the packages {', '.join(specs)} hold no mariadbd; install a server by hand and pass "
-                           "--basedir DIR to 'sudoless mysql init'")
+        raise InstallError(
+            f"the packages {', '.join(specs)} hold no mariadbd; install a server by hand and pass "
+            "--basedir DIR to 'sudoless mysql init'"
+        )
     used = complete_libraries(apt, tree, binaries, specs, debs, progress)
     manifest: dict[str, object] = {
-        "version": upstream, "package_version": package_version, "source": "apt",
-        "packages": [spec.split("=")[0] for spec in specs], "library_packages": sorted(used),
+        "version": upstream,
+        "package_version": package_version,
+        "source": "apt",
+        "packages": [spec.split("=")[0] for spec in specs],
+        "library_packages": sorted(used),
         "library_dirs": [str(path.relative_to(tree)) for path in library_dirs(tree)],
         "installed": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -151,8 +177,9 @@ def _build(apt: Apt, scratch: Path, specs: list[str], upstream: str, package_ver
     return manifest
 
 
-def complete_libraries(apt: Apt, tree: Path, binaries: Sequence[Path], specs: Sequence[str], debs: Path,
-                       progress: Progress = _quiet) -> list[str]:
+def complete_libraries(
+    apt: Apt, tree: Path, binaries: Sequence[Path], specs: Sequence[str], debs: Path, progress: Progress = _quiet
+) -> list[str]:
     """Unpack into ``tree`` the packages holding every library the loader cannot find for ``binaries``,
     chosen among the dependencies of ``specs`` (downloaded into ``debs``), round after round until nothing
     is missing; returns the names of the packages unpacked.
@@ -170,14 +197,18 @@ def complete_libraries(apt: Apt, tree: Path, binaries: Sequence[Path], specs: Se
         found = find_library_packages(apt, sorted(missing), candidates, fetched, debs)
         if not found:
             needers = {soname: sorted({path.name for path in paths}) for soname, paths in missing.items()}
-            raise InstallError(f"no package that MariaDB depends on provides {needers}; install those libraries "
-                               "(or ask your administrator to), then run 'sudoless mysql install' again")
+            raise InstallError(
+                f"no package that MariaDB depends on provides {needers}; install those libraries "
+                "(or ask your administrator to), then run 'sudoless mysql install' again"
+            )
         for deb in found:
             extract(deb, tree)
             used.append(deb.name.split("_")[0])
     else:
-        raise InstallError(f"libraries still missing after {MAX_ROUNDS} rounds: "
-                           f"{', '.join(sorted(missing_libraries(binaries, library_dirs(tree))))}")
+        raise InstallError(
+            f"libraries still missing after {MAX_ROUNDS} rounds: "
+            f"{', '.join(sorted(missing_libraries(binaries, library_dirs(tree))))}"
+        )
     return used
 
 
@@ -195,8 +226,9 @@ def library_dirs(tree: Path) -> list[Path]:
     return found
 
 
-def find_library_packages(apt: Apt, sonames: Sequence[str], candidates: Sequence[str], fetched: dict[str, Path],
-                          debs: Path) -> list[Path]:
+def find_library_packages(
+    apt: Apt, sonames: Sequence[str], candidates: Sequence[str], fetched: dict[str, Path], debs: Path
+) -> list[Path]:
     """The package files providing ``sonames``, chosen from ``candidates`` (downloaded into ``debs`` and
     remembered in ``fetched``): first the best-named package for each soname, then, for those still
     unfound, every other candidate not installed on the host. A package counts only when its file list
@@ -205,8 +237,10 @@ def find_library_packages(apt: Apt, sonames: Sequence[str], candidates: Sequence
     wanted = set(sonames)
     chosen: list[Path] = []
     installed_here = apt.installed_packages()
-    rounds = [[best for soname in sonames if (best := _best_named(soname, candidates, fetched))],
-              [name for name in candidates if name not in fetched and name not in installed_here]]
+    rounds = [
+        [best for soname in sonames if (best := _best_named(soname, candidates, fetched))],
+        [name for name in candidates if name not in fetched and name not in installed_here],
+    ]
     for names in rounds:
         names = sorted(set(names) - set(fetched))
         if not wanted or not names:
@@ -236,18 +270,24 @@ def tarball_instructions(settings: Settings, version: str | None = None) -> str:
     """One line: where MariaDB's archive has the binary tarball for this machine, and where to unpack it."""
     machine = platform.machine()
     if platform.system() != "Linux" or machine not in ("x86_64", "amd64"):
-        return (f"apt-get is not available here and MariaDB publishes binary tarballs for x86_64 Linux only (this is "
-                f"{platform.system()} {machine}); install MariaDB with your system's package manager or build it, "
-                "then pass --basedir DIR to 'sudoless mysql init'")
+        return (
+            f"apt-get is not available here and MariaDB publishes binary tarballs for x86_64 Linux only (this is "
+            f"{platform.system()} {machine}); install MariaDB with your system's package manager or build it, "
+            "then pass --basedir DIR to 'sudoless mysql init'"
+        )
     if version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", version):
-        return (f"apt-get is not available here, so sudoless cannot fetch MariaDB for you; --version {version}: give "
-                "a full version such as 10.11.10 to be told which tarball to fetch from https://archive.mariadb.org/")
+        return (
+            f"apt-get is not available here, so sudoless cannot fetch MariaDB for you; --version {version}: give "
+            "a full version such as 10.11.10 to be told which tarball to fetch from https://archive.mariadb.org/"
+        )
     chosen = version or TARBALL_VERSION
     url = TARBALL_URL.format(version=chosen)
     target = distributions_dir(settings) / chosen
-    return (f"apt-get is not available here, so sudoless cannot fetch MariaDB for you: download {url} and unpack "
-            f"it with 'mkdir -p {target} && tar -xzf {url.rsplit('/', 1)[1]} --strip-components=1 -C {target}', "
-            "then run 'sudoless mysql init'")
+    return (
+        f"apt-get is not available here, so sudoless cannot fetch MariaDB for you: download {url} and unpack "
+        f"it with 'mkdir -p {target} && tar -xzf {url.rsplit('/', 1)[1]} --strip-components=1 -C {target}', "
+        "then run 'sudoless mysql init'"
+    )
 
 
 @contextmanager
@@ -259,4 +299,3 @@ def _lock(directory: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-

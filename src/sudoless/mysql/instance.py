@@ -72,8 +72,7 @@ class Instance:
         without the password (``password=False``), which :meth:`password_file` then holds."""
         if admin:
             return sqlalchemy_url(self.host, self.port, "root", self.root_password() if password else None)
-        return sqlalchemy_url(self.host, self.port, APP_USER, self.app_password() if password else None,
-                              APP_DATABASE)
+        return sqlalchemy_url(self.host, self.port, APP_USER, self.app_password() if password else None, APP_DATABASE)
 
     def password_file(self, admin: bool = False) -> Path:
         """The 0600 file holding the password of :meth:`url` (root's with ``admin``)."""
@@ -81,8 +80,10 @@ class Instance:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        return {key: (str(value) if isinstance(value, Path) else value.value if isinstance(value, Flavour)
-                      else value) for key, value in data.items()}
+        return {
+            key: (str(value) if isinstance(value, Path) else value.value if isinstance(value, Flavour) else value)
+            for key, value in data.items()
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Instance:
@@ -114,8 +115,10 @@ def load_instance(settings: Settings, name: str) -> Instance:
     try:
         data = json.loads(paths.meta.read_text())
     except FileNotFoundError:
-        raise NotFoundError(f"no MySQL instance '{name}' in {instances_dir(settings)}; create it with "
-                            f"'sudoless mysql init{name_flag(name)}'") from None
+        raise NotFoundError(
+            f"no MySQL instance '{name}' in {instances_dir(settings)}; create it with "
+            f"'sudoless mysql init{name_flag(name)}'"
+        ) from None
     except (json.JSONDecodeError, OSError) as exc:
         raise ConfigError(f"{paths.meta}: {exc}; fix or remove the instance folder") from None
     try:
@@ -166,10 +169,12 @@ def server_options(instance: Instance) -> str:
     elif version_tuple(instance.version) >= (8, 0, 0):
         # the X Plugin would listen on 33060 and /tmp/mysqlx.sock, shared by every MySQL 8 on the machine
         options.append(("mysqlx", "OFF"))
-    lines = [f"# Written by 'sudoless mysql init' for instance '{instance.name}' ({instance.label}).",
-             "# The server reads only this file: sudoless passes it first, as --defaults-file, so neither",
-             "# /etc/mysql nor ~/.my.cnf applies. Edit freely; 'start --port' rewrites only the port line.",
-             "[mysqld]"]
+    lines = [
+        f"# Written by 'sudoless mysql init' for instance '{instance.name}' ({instance.label}).",
+        "# The server reads only this file: sudoless passes it first, as --defaults-file, so neither",
+        "# /etc/mysql nor ~/.my.cnf applies. Edit freely; 'start --port' rewrites only the port line.",
+        "[mysqld]",
+    ]
     lines += [name if value is None else f"{name} = {value}" for name, value in options]
     return "\n".join(lines) + "\n"
 

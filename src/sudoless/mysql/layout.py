@@ -120,11 +120,14 @@ class InstancePaths:
 
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name):
-        raise InputError(f"instance name {name!r}: use 1-32 letters, digits, '-' or '_', starting with a "
-                         "letter or digit")
+        raise InputError(
+            f"instance name {name!r}: use 1-32 letters, digits, '-' or '_', starting with a letter or digit"
+        )
     if name == DIST_NAME:
-        raise InputError(f"instance name {name!r} is reserved for the servers 'sudoless mysql install' fetches; "
-                         "choose another --name")
+        raise InputError(
+            f"instance name {name!r} is reserved for the servers 'sudoless mysql install' fetches; "
+            "choose another --name"
+        )
     return name
 
 
@@ -155,9 +158,11 @@ def socket_option(socket: Path, datadir: Path) -> str:
     relative = os.path.relpath(socket, datadir)
     if len(relative.encode()) <= SOCKET_PATH_MAX:
         return relative
-    raise InputError(f"the socket path {socket} is {len(absolute.encode())} bytes, over the system's limit of "
-                     f"{SOCKET_PATH_MAX}, and the data directory {datadir} is too far from it for a relative "
-                     "path; use a shorter SUDOLESS_HOME or a --datadir next to it")
+    raise InputError(
+        f"the socket path {socket} is {len(absolute.encode())} bytes, over the system's limit of "
+        f"{SOCKET_PATH_MAX}, and the data directory {datadir} is too far from it for a relative "
+        "path; use a shorter SUDOLESS_HOME or a --datadir next to it"
+    )
 
 
 @contextmanager

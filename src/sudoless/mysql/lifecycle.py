@@ -32,41 +32,74 @@ log = logging.getLogger(__name__)
 USERS = ("root", APP_USER)
 
 
-def init_instance(settings: Settings, name: str = DEFAULT_NAME, *, basedir: Path | None = None,
-                  datadir: Path | None = None, port: int | None = None, bind_address: str = "127.0.0.1",
-                  timeout: float = INIT_TIMEOUT) -> Instance:
+def init_instance(
+    settings: Settings,
+    name: str = DEFAULT_NAME,
+    *,
+    basedir: Path | None = None,
+    datadir: Path | None = None,
+    port: int | None = None,
+    bind_address: str = "127.0.0.1",
+    timeout: float = INIT_TIMEOUT,
+) -> Instance:
     """Create an instance: find and identify the server (:func:`~sudoless.mysql.binaries.find_server`), lay
     out the folder, pick a free port when none is given, initialise the data directory with random root and
     ``sudoless`` passwords. The server is left stopped. A failed init leaves nothing behind.
     """
     with instance_lock(settings, name):
-        return _init(settings, name, basedir=basedir, datadir=datadir, port=port, bind_address=bind_address,
-                     timeout=timeout)
+        return _init(
+            settings, name, basedir=basedir, datadir=datadir, port=port, bind_address=bind_address, timeout=timeout
+        )
 
 
-def _init(settings: Settings, name: str, *, basedir: Path | None = None, datadir: Path | None = None,
-          port: int | None = None, bind_address: str = "127.0.0.1", timeout: float = INIT_TIMEOUT) -> Instance:
+def _init(
+    settings: Settings,
+    name: str,
+    *,
+    basedir: Path | None = None,
+    datadir: Path | None = None,
+    port: int | None = None,
+    bind_address: str = "127.0.0.1",
+    timeout: float = INIT_TIMEOUT,
+) -> Instance:
     check_bind_address(bind_address)
     paths = instance_paths(settings, name)
     if paths.meta.exists():
-        raise StateError(f"MySQL instance '{name}' already exists in {paths.root}; use it, pick another --name, "
-                         f"or remove it with 'sudoless mysql destroy{name_flag(name)}'")
+        raise StateError(
+            f"MySQL instance '{name}' already exists in {paths.root}; use it, pick another --name, "
+            f"or remove it with 'sudoless mysql destroy{name_flag(name)}'"
+        )
     if paths.root.exists():
         shutil.rmtree(paths.root)  # an init that was interrupted: it never wrote instance.json
     binaries = find_server(settings, basedir)
     data = Path(os.path.abspath(datadir.expanduser())) if datadir is not None else paths.data
     owns_datadir = not data.exists()
     if not owns_datadir and (not data.is_dir() or any(data.iterdir())):
-        raise InputError(f"--datadir {data} is not an empty directory; give a new or empty one (sudoless never "
-                         "initialises over existing files)")
+        raise InputError(
+            f"--datadir {data} is not an empty directory; give a new or empty one (sudoless never "
+            "initialises over existing files)"
+        )
     socket = socket_option(paths.socket, data)
     others = {other.port: other.name for other in list_instances(settings) if other.name != name}
     port = _choose_port(bind_address, port, others)
     instance = Instance(
-        name=name, root=paths.root, datadir=data, owns_datadir=owns_datadir, flavour=binaries.flavour,
-        version=binaries.version, server=binaries.server, basedir=binaries.basedir, install_db=binaries.install_db,
-        client=binaries.client, plugin_dir=binaries.plugin_dir, messages_dir=binaries.messages_dir, port=port,
-        bind_address=bind_address, socket_option=socket, created=_now())
+        name=name,
+        root=paths.root,
+        datadir=data,
+        owns_datadir=owns_datadir,
+        flavour=binaries.flavour,
+        version=binaries.version,
+        server=binaries.server,
+        basedir=binaries.basedir,
+        install_db=binaries.install_db,
+        client=binaries.client,
+        plugin_dir=binaries.plugin_dir,
+        messages_dir=binaries.messages_dir,
+        port=port,
+        bind_address=bind_address,
+        socket_option=socket,
+        created=_now(),
+    )
     try:
         paths.root.mkdir(mode=0o700, parents=True)
         for directory in (*paths.private_dirs, data):
@@ -101,11 +134,14 @@ def _choose_port(bind_address: str, port: int | None, others: dict[int, str]) ->
     if port is None:
         return pick_port(bind_address, others)
     if port in others:
-        raise InputError(f"port {port} belongs to MySQL instance '{others[port]}'; choose another --port, or leave "
-                         "it out to pick a free one")
+        raise InputError(
+            f"port {port} belongs to MySQL instance '{others[port]}'; choose another --port, or leave "
+            "it out to pick a free one"
+        )
     if not port_is_free(bind_address, port):
-        raise InputError(f"port {port} on {bind_address} is in use; choose another --port, or leave it out to pick "
-                         "a free one")
+        raise InputError(
+            f"port {port} on {bind_address} is in use; choose another --port, or leave it out to pick a free one"
+        )
     return port
 
 
@@ -113,8 +149,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def start_instance(settings: Settings, name: str = DEFAULT_NAME, *, port: int | None = None,
-                   timeout: float = control.START_TIMEOUT) -> control.Started:
+def start_instance(
+    settings: Settings, name: str = DEFAULT_NAME, *, port: int | None = None, timeout: float = control.START_TIMEOUT
+) -> control.Started:
     """Start the server, moving it to ``port`` first when given; returns once it accepts connections."""
     with instance_lock(settings, name):
         instance = load_instance(settings, name)
@@ -127,8 +164,10 @@ def start_instance(settings: Settings, name: str = DEFAULT_NAME, *, port: int | 
 def _move(instance: Instance, port: int, others: dict[int, str]) -> Instance:
     pid = control.running_pid(instance)
     if pid is not None:
-        raise StateError(f"MySQL instance '{instance.name}' is running (pid {pid}) on port {instance.port}; stop "
-                         "it before moving it to another port")
+        raise StateError(
+            f"MySQL instance '{instance.name}' is running (pid {pid}) on port {instance.port}; stop "
+            "it before moving it to another port"
+        )
     _choose_port(instance.bind_address, port, others)
     moved = replace(instance, port=port)
     paths = moved.paths
@@ -138,8 +177,9 @@ def _move(instance: Instance, port: int, others: dict[int, str]) -> Instance:
     return moved
 
 
-def stop_instance(settings: Settings, name: str = DEFAULT_NAME, *,
-                  timeout: float = control.STOP_TIMEOUT) -> control.Stopped:
+def stop_instance(
+    settings: Settings, name: str = DEFAULT_NAME, *, timeout: float = control.STOP_TIMEOUT
+) -> control.Stopped:
     with instance_lock(settings, name):
         return control.stop(load_instance(settings, name), timeout)
 
@@ -148,8 +188,9 @@ def instance_status(settings: Settings, name: str = DEFAULT_NAME) -> control.Ser
     return control.status(load_instance(settings, name))
 
 
-def destroy_instance(settings: Settings, name: str = DEFAULT_NAME, *,
-                     timeout: float = control.STOP_TIMEOUT) -> Instance:
+def destroy_instance(
+    settings: Settings, name: str = DEFAULT_NAME, *, timeout: float = control.STOP_TIMEOUT
+) -> Instance:
     """Stop the server if it runs and delete the instance folder, and the data directory if sudoless made it."""
     with instance_lock(settings, name):
         instance = load_instance(settings, name)
@@ -160,8 +201,7 @@ def destroy_instance(settings: Settings, name: str = DEFAULT_NAME, *,
         return instance
 
 
-def set_password(settings: Settings, name: str = DEFAULT_NAME, user: str = "root",
-                 password: str | None = None) -> str:
+def set_password(settings: Settings, name: str = DEFAULT_NAME, user: str = "root", password: str | None = None) -> str:
     """Give ``root`` or ``sudoless`` a new password (random unless given) and store it; returns it."""
     import pymysql
 
@@ -172,14 +212,17 @@ def set_password(settings: Settings, name: str = DEFAULT_NAME, user: str = "root
     with instance_lock(settings, name):
         instance = load_instance(settings, name)
         if control.running_pid(instance) is None:
-            raise StateError(f"MySQL instance '{name}' is not running; start it first ('sudoless mysql "
-                             f"start{name_flag(name)}'): the server itself changes passwords")
+            raise StateError(
+                f"MySQL instance '{name}' is not running; start it first ('sudoless mysql "
+                f"start{name_flag(name)}'): the server itself changes passwords"
+            )
         new = password if password is not None else random_password()
         try:
             connection = connect(instance.paths.socket, instance.root_password())
         except pymysql.err.OperationalError as exc:
-            raise StateError(f"instance '{name}' refused the root password in {instance.paths.root_password}: "
-                             f"{exc.args[-1]}") from None
+            raise StateError(
+                f"instance '{name}' refused the root password in {instance.paths.root_password}: {exc.args[-1]}"
+            ) from None
         try:
             change_password(connection, user, new)
         finally:
@@ -215,6 +258,12 @@ def managed_url(settings: Settings, name: str = DEFAULT_NAME, password: bool = T
             started = control.start(instance, taken_ports=others)
             for note in started.notes:
                 log.warning("%s", note)
-            log.warning("started %s instance '%s' (pid %d) on %s:%d", instance.label, name, started.pid,
-                        instance.bind_address, instance.port)
+            log.warning(
+                "started %s instance '%s' (pid %d) on %s:%d",
+                instance.label,
+                name,
+                started.pid,
+                instance.bind_address,
+                instance.port,
+            )
         return instance.url(password=password)

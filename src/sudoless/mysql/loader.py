@@ -33,8 +33,13 @@ def is_elf(path: Path) -> bool:
 
 def elf_files(directories: Iterable[Path]) -> list[Path]:
     """The ELF files directly in ``directories`` (the executables of a ``bin/``, not its scripts)."""
-    return sorted(path for directory in directories if directory.is_dir() for path in directory.iterdir()
-                  if path.is_file() and not path.is_symlink() and is_elf(path))
+    return sorted(
+        path
+        for directory in directories
+        if directory.is_dir()
+        for path in directory.iterdir()
+        if path.is_file() and not path.is_symlink() and is_elf(path)
+    )
 
 
 def parse_ldd(output: str) -> list[str]:
@@ -48,16 +53,20 @@ def missing_libraries(files: Iterable[Path], library_dirs: Sequence[Path] = ()) 
     """
     ldd = shutil.which("ldd")
     if ldd is None:
-        raise InputError("ldd is not installed, so the server's libraries cannot be checked; install the C "
-                         "library's tools (libc-bin on Debian) or pass --basedir DIR of a server you unpacked")
+        raise InputError(
+            "ldd is not installed, so the server's libraries cannot be checked; install the C "
+            "library's tools (libc-bin on Debian) or pass --basedir DIR of a server you unpacked"
+        )
     env = process_environment()
     if library_dirs:
         env["LD_LIBRARY_PATH"] = os.pathsep.join(
-            [*map(str, library_dirs), *filter(None, [env.get("LD_LIBRARY_PATH", "")])])
+            [*map(str, library_dirs), *filter(None, [env.get("LD_LIBRARY_PATH", "")])]
+        )
     missing: dict[str, list[Path]] = {}
     for file in files:
-        done = subprocess.run([ldd, str(file)], capture_output=True, text=True, timeout=60, check=False, env=env,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [ldd, str(file)], capture_output=True, text=True, timeout=60, check=False, env=env, stdin=subprocess.DEVNULL
+        )
         output = done.stdout + done.stderr
         if done.returncode != 0 and not any(marker in output for marker in _NOT_DYNAMIC):
             last = output.strip().splitlines()[-1] if output.strip() else f"exit code {done.returncode}"

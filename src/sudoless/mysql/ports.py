@@ -23,8 +23,10 @@ def check_bind_address(address: str) -> str:
     try:
         ipaddress.ip_address(address)
     except ValueError:
-        raise InputError(f"--bind-address {address!r} is not an IP address (127.0.0.1 keeps the server "
-                         "private to this machine; 0.0.0.0 opens it to the network)") from None
+        raise InputError(
+            f"--bind-address {address!r} is not an IP address (127.0.0.1 keeps the server "
+            "private to this machine; 0.0.0.0 opens it to the network)"
+        ) from None
     return address
 
 

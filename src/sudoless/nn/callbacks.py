@@ -65,8 +65,14 @@ class EarlyStopping(Callback):
     With ``restore_best_weights`` the model ends with the weights of its best epoch, not its last one.
     """
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, mode: str = "auto",
-                 restore_best_weights: bool = True) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = True,
+    ) -> None:
         self.monitor, self.patience, self.min_delta = monitor, int(patience), abs(float(min_delta))
         self.mode = _better(mode, monitor)
         self.restore_best_weights = restore_best_weights
@@ -101,8 +107,9 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Save the model after each epoch (``{epoch}`` and log keys may appear in ``path``), or only on improvement."""
 
-    def __init__(self, path: str | Path, monitor: str = "val_loss", save_best_only: bool = False,
-                 mode: str = "auto") -> None:
+    def __init__(
+        self, path: str | Path, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto"
+    ) -> None:
         self.path = str(path)
         self.monitor, self.save_best_only = monitor, save_best_only
         self.mode = _better(mode, monitor)
@@ -132,9 +139,15 @@ class ProgressBar(Callback):
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("{task.fields[stats]}"),
-                                 console=Console(file=sys.stderr), transient=False)
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[stats]}"),
+            console=Console(file=sys.stderr),
+            transient=False,
+        )
         self.progress.start()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:

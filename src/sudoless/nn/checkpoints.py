@@ -43,15 +43,21 @@ def saved_shape(value: Any) -> Any:
     return tuple(value) if value is not None else None
 
 
-def save_model(model: Network, path: str | Path, include_optimizer: bool = True,
-               extra: dict[str, Any] | None = None) -> Path:
+def save_model(
+    model: Network, path: str | Path, include_optimizer: bool = True, extra: dict[str, Any] | None = None
+) -> Path:
     """Write the model into directory ``path`` (created if needed); files are replaced atomically."""
     if not model.built or model.flat_params is None:
         raise InputError("build or train the model before saving it")
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
-    document = {"format": FORMAT, "model": layer_config(model), "input_shape": _jsonable(model.input_shape),
-                "compile": model.compile_config(), "extra": extra or {}}
+    document = {
+        "format": FORMAT,
+        "model": layer_config(model),
+        "input_shape": _jsonable(model.input_shape),
+        "compile": model.compile_config(),
+        "extra": extra or {},
+    }
     arrays = {f"param/{name}": value for name, value in model.get_weights().items()}
     arrays.update({f"state/{name}": value for name, value in model.get_state().items()})
     if include_optimizer and model.optimizer is not None:
@@ -93,5 +99,5 @@ def read_weights(path: str | Path) -> tuple[dict[str, Array], dict[str, Array], 
         for key in data.files:
             for prefix, part in parts.items():
                 if key.startswith(prefix):
-                    part[key[len(prefix):]] = data[key]
+                    part[key[len(prefix) :]] = data[key]
     return parts["param/"], parts["state/"], parts["optimizer/"]

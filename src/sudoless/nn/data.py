@@ -52,7 +52,7 @@ def _split_indices(n: int, fractions: tuple[float, float], seed: int) -> tuple[A
     order = np.random.default_rng(seed).permutation(n)
     n_test = int(round(n * fractions[1]))
     n_val = int(round(n * fractions[0]))
-    return order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]
+    return order[n_test + n_val :], order[n_test : n_test + n_val], order[:n_test]
 
 
 def digits_arrays() -> tuple[Array, Array]:
@@ -67,8 +67,9 @@ def digits_arrays() -> tuple[Array, Array]:
     return table[:, :-1].astype(np.float64), table[:, -1]
 
 
-def digits(validation_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
-           images: bool = False) -> Dataset:
+def digits(
+    validation_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0, images: bool = False
+) -> Dataset:
     """The 8×8 digits (1,797 images), pixels scaled to [0, 1], split at random by ``seed``.
 
     Each example is a vector of 64 pixels, or with ``images`` an ``(8, 8, 1)`` channels-last image for the
@@ -114,7 +115,7 @@ def copy_task(n: int, length: int, symbols: int = 8, seed: int = 0) -> tuple[Arr
     x[:, :length] = seq
     x[:, length] = 1
     y = np.zeros_like(x)
-    y[:, length + 1:] = seq
+    y[:, length + 1 :] = seq
     return x, y
 
 
@@ -195,8 +196,13 @@ def windows(ids: Array, length: int, stride: int | None = None) -> tuple[Array, 
     return ids[index], ids[index + 1]
 
 
-def shakespeare(seq_length: int = 100, validation_plays: tuple[str, ...] | list[str] = DEFAULT_VALIDATION_PLAYS,
-                plays: list[str] | None = None, max_chars: int | None = None, stride: int | None = None) -> Dataset:
+def shakespeare(
+    seq_length: int = 100,
+    validation_plays: tuple[str, ...] | list[str] = DEFAULT_VALIDATION_PLAYS,
+    plays: list[str] | None = None,
+    max_chars: int | None = None,
+    stride: int | None = None,
+) -> Dataset:
     """Character windows from the plays; whole held-out plays form the validation (and test) split.
 
     ``plays`` limits the training plays (default: all others); ``max_chars`` truncates each split, for quick
@@ -215,13 +221,26 @@ def shakespeare(seq_length: int = 100, validation_plays: tuple[str, ...] | list[
     vocab = build_vocab(train_text + val_text)
     x, y = windows(encode(train_text, vocab), seq_length, stride)
     xv, yv = windows(encode(val_text, vocab), seq_length)
-    return Dataset(x, y, xv, yv, xv, yv, vocab=vocab,
-                   info={"train_chars": len(train_text), "val_chars": len(val_text), "train_plays": train_names,
-                         "validation_plays": held})
+    return Dataset(
+        x,
+        y,
+        xv,
+        yv,
+        xv,
+        yv,
+        vocab=vocab,
+        info={
+            "train_chars": len(train_text),
+            "val_chars": len(val_text),
+            "train_plays": train_names,
+            "validation_plays": held,
+        },
+    )
 
 
-def text_file(path: str | Path, seq_length: int = 100, validation_fraction: float = 0.1,
-              stride: int | None = None) -> Dataset:
+def text_file(
+    path: str | Path, seq_length: int = 100, validation_fraction: float = 0.1, stride: int | None = None
+) -> Dataset:
     """Character windows from any UTF-8 text file; the last ``validation_fraction`` is held out."""
     file = Path(path)
     if not file.exists():
@@ -234,8 +253,9 @@ def text_file(path: str | Path, seq_length: int = 100, validation_fraction: floa
     return Dataset(x, y, xv, yv, xv, yv, vocab=vocab, info={"chars": len(text)})
 
 
-def mnist(path: str | Path, validation_fraction: float = 0.1, seed: int = 0, images: bool = True,
-          limit: int | None = None) -> Dataset:
+def mnist(
+    path: str | Path, validation_fraction: float = 0.1, seed: int = 0, images: bool = True, limit: int | None = None
+) -> Dataset:
     """MNIST (or any data set in its four IDX files) from the folder ``path``: pixels scaled to [0, 1].
 
     The standard test files are the test split; the validation split is drawn at random from the training
@@ -252,18 +272,26 @@ def mnist(path: str | Path, validation_fraction: float = 0.1, seed: int = 0, ima
         pixels = read_idx(find_mnist_file(folder, images_name))
         labels = read_idx(find_mnist_file(folder, labels_name))
         if pixels.ndim != 3 or labels.ndim != 1 or len(pixels) != len(labels):
-            raise InputError(f"{folder}: the {split} files hold {pixels.shape} images and {labels.shape} labels; "
-                             "expected (n, rows, columns) and (n,)")
+            raise InputError(
+                f"{folder}: the {split} files hold {pixels.shape} images and {labels.shape} labels; "
+                "expected (n, rows, columns) and (n,)"
+            )
         pixels, labels = pixels[:limit], labels[:limit]
-        x = (pixels.astype(np.float32) / 255.0)
+        x = pixels.astype(np.float32) / 255.0
         splits[split] = (x[..., None] if images else x.reshape(len(x), -1), labels.astype(np.int64))
     (x, y), (x_test, y_test) = splits["train"], splits["test"]
     train, val, _ = _split_indices(len(x), (validation_fraction, 0.0), seed)
     return Dataset(x[train], y[train], x[val] if len(val) else None, y[val] if len(val) else None, x_test, y_test)
 
 
-def npz_file(path: str | Path, x: str = "x", y: str = "y", validation_fraction: float = 0.1,
-             test_fraction: float = 0.0, seed: int = 0) -> Dataset:
+def npz_file(
+    path: str | Path,
+    x: str = "x",
+    y: str = "y",
+    validation_fraction: float = 0.1,
+    test_fraction: float = 0.0,
+    seed: int = 0,
+) -> Dataset:
     """Arrays from an ``.npz`` file (keys ``x`` and ``y`` by default), split at random by ``seed``."""
     file = Path(path)
     if not file.exists():
@@ -274,5 +302,11 @@ def npz_file(path: str | Path, x: str = "x", y: str = "y", validation_fraction: 
             raise InputError(f"{file}: no array named {', '.join(missing)}; it holds {', '.join(data.files)}")
         xs, ys = data[x], data[y]
     train, val, test = _split_indices(len(xs), (validation_fraction, test_fraction), seed)
-    return Dataset(xs[train], ys[train], xs[val] if len(val) else None, ys[val] if len(val) else None,
-                   xs[test] if len(test) else None, ys[test] if len(test) else None)
+    return Dataset(
+        xs[train],
+        ys[train],
+        xs[val] if len(val) else None,
+        ys[val] if len(val) else None,
+        xs[test] if len(test) else None,
+        ys[test] if len(test) else None,
+    )

@@ -71,8 +71,14 @@ def _restore(snapshot: Snapshot) -> None:
 class Model(Network):
     """A model defined by a graph of layers from :func:`Input` nodes to one output node or a list of them."""
 
-    def __init__(self, inputs: Node | list[Node], outputs: Node | list[Node], seed: int = 0, dtype: str = "float32",
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        inputs: Node | list[Node],
+        outputs: Node | list[Node],
+        seed: int = 0,
+        dtype: str = "float32",
+        name: str | None = None,
+    ) -> None:
         super().__init__(seed=seed, dtype=dtype, name=name)
         self.inputs = list(inputs) if isinstance(inputs, list) else [inputs]
         self.multi_input = isinstance(inputs, list)
@@ -132,8 +138,10 @@ class Model(Network):
             in_shape = [shapes[id(p)] for p in node.inbound] if node.multi else shapes[id(node.inbound[0])]
             if id(layer) in built:
                 if _plain(in_shape) != _plain(built[id(layer)]):
-                    raise InputError(f"layer '{layer.name}' is shared by inputs of shapes {_plain(built[id(layer)])} "
-                                     f"and {_plain(in_shape)}; a shared layer takes inputs of one shape")
+                    raise InputError(
+                        f"layer '{layer.name}' is shared by inputs of shapes {_plain(built[id(layer)])} "
+                        f"and {_plain(in_shape)}; a shared layer takes inputs of one shape"
+                    )
                 shapes[id(node)] = layer.output_shape(in_shape)
                 continue
             built[id(layer)] = in_shape
@@ -238,8 +246,15 @@ class Model(Network):
                 nodes.append({"layer": layer_config(node.layer), **inbound})
         outputs = [index[id(o)] for o in self.outputs]
         where = {"outputs": outputs} if self.multi_output else {"output": outputs[0]}
-        return {"nodes": nodes, "inputs": [index[id(i)] for i in self.inputs], "multi_input": self.multi_input,
-                **where, "seed": self.seed, "dtype": self.dtype.name, "name": self.name}
+        return {
+            "nodes": nodes,
+            "inputs": [index[id(i)] for i in self.inputs],
+            "multi_input": self.multi_input,
+            **where,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+            "name": self.name,
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Model:
@@ -254,8 +269,13 @@ class Model(Network):
             built.append(connect(layer, parents if spec.get("multi") else parents[0]))
         inputs = [built[k] for k in config["inputs"]]
         outputs = [built[k] for k in config["outputs"]] if "outputs" in config else built[config["output"]]
-        return cls(inputs if config.get("multi_input") else inputs[0], outputs,
-                   seed=config.get("seed", 0), dtype=config.get("dtype", "float32"), name=config.get("name"))
+        return cls(
+            inputs if config.get("multi_input") else inputs[0],
+            outputs,
+            seed=config.get("seed", 0),
+            dtype=config.get("dtype", "float32"),
+            name=config.get("name"),
+        )
 
 
 def _plain(shape: Any) -> Any:

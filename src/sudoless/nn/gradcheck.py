@@ -39,8 +39,15 @@ def relative_error(analytic: Array, numeric: Array) -> float:
     return 0.0 if scale == 0 else float(np.linalg.norm(a - n) / scale)
 
 
-def check_layer(layer: Layer, x: Any, mask: Array | None = None, seed: int = 0, training: bool = False,
-                before_forward: Callable[[], None] | None = None, h: float = 1e-5) -> dict[str, float]:
+def check_layer(
+    layer: Layer,
+    x: Any,
+    mask: Array | None = None,
+    seed: int = 0,
+    training: bool = False,
+    before_forward: Callable[[], None] | None = None,
+    h: float = 1e-5,
+) -> dict[str, float]:
     """Relative errors of ``dx`` (for float inputs) and every parameter gradient of a float64 ``layer``.
 
     The scalar checked is ``sum(forward(x) * g)`` for a fixed random ``g``; ``before_forward`` resets any

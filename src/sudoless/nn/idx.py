@@ -18,8 +18,10 @@ from sudoless.errors import InputError
 TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 #: The standard MNIST file names, without the optional ``.gz``.
-MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -41,8 +43,9 @@ def read_idx(path: str | Path) -> np.ndarray:
     dtype = np.dtype(TYPES[raw[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
-        raise InputError(f"{file}: the header announces {shape} ({expected} bytes of data), the file holds "
-                         f"{len(raw) - header}")
+        raise InputError(
+            f"{file}: the header announces {shape} ({expected} bytes of data), the file holds {len(raw) - header}"
+        )
     return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 

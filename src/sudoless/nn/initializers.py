@@ -73,10 +73,16 @@ def ones(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
 
 
 INITIALIZERS: dict[str, Initializer] = {
-    "glorot_uniform": glorot_uniform, "xavier_uniform": glorot_uniform,
-    "glorot_normal": glorot_normal, "xavier_normal": glorot_normal,
-    "he_uniform": he_uniform, "he_normal": he_normal,
-    "orthogonal": orthogonal, "normal": normal, "zeros": zeros, "ones": ones,
+    "glorot_uniform": glorot_uniform,
+    "xavier_uniform": glorot_uniform,
+    "glorot_normal": glorot_normal,
+    "xavier_normal": glorot_normal,
+    "he_uniform": he_uniform,
+    "he_normal": he_normal,
+    "orthogonal": orthogonal,
+    "normal": normal,
+    "zeros": zeros,
+    "ones": ones,
 }
 
 

@@ -94,8 +94,10 @@ class SoftmaxCrossEntropy(Loss):
             nll = -logp[np.arange(labels.size), labels].astype(np.float64)
             self._labels, self._dist = labels, None
         else:
-            raise InputError(f"targets of shape {target.shape} do not fit outputs of shape {output.shape}: give "
-                             f"class ids of shape {lead} or distributions of shape {output.shape}")
+            raise InputError(
+                f"targets of shape {target.shape} do not fit outputs of shape {output.shape}: give "
+                f"class ids of shape {lead} or distributions of shape {output.shape}"
+            )
         self._shape, self._logp, self._w, self._total = output.shape, logp, w, total
         flat_w = None if w is None else w.reshape(-1)
         return float((nll if flat_w is None else nll * flat_w).sum() / total)
@@ -108,7 +110,7 @@ class SoftmaxCrossEntropy(Loss):
             grad -= self._dist
         scale = np.asarray(1.0 / self._total, dtype=grad.dtype)
         if self._w is not None:
-            grad *= (self._w.reshape(-1, 1) * scale)
+            grad *= self._w.reshape(-1, 1) * scale
         else:
             grad *= scale
         return grad.reshape(self._shape)
@@ -172,7 +174,7 @@ class MeanSquaredError(Loss):
             w, total = _weights(mask, output.shape, output.dtype)
         else:
             w, total = _weights(mask, output.shape[: mask.ndim], output.dtype)
-            total *= float(np.prod(output.shape[mask.ndim:]))
+            total *= float(np.prod(output.shape[mask.ndim :]))
             w = w.reshape(w.shape + (1,) * (output.ndim - mask.ndim))
         self._diff, self._w, self._total = diff, w, total
         sq = diff.astype(np.float64) ** 2
@@ -201,7 +203,7 @@ class BinaryCrossEntropy(Loss):
             w, total = None, float(output.size)
         else:
             w, total = _weights(mask, output.shape[: mask.ndim], output.dtype)
-            total *= float(np.prod(output.shape[mask.ndim:]))
+            total *= float(np.prod(output.shape[mask.ndim :]))
             w = w.reshape(w.shape + (1,) * (output.ndim - mask.ndim))
         z = output.astype(np.float64)
         if self.from_logits:
@@ -230,9 +232,13 @@ class BinaryCrossEntropy(Loss):
 
 
 LOSSES: dict[str, type[Loss]] = {
-    "softmax_cross_entropy": SoftmaxCrossEntropy, "sparse_categorical_crossentropy": SoftmaxCrossEntropy,
-    "cross_entropy": CrossEntropy, "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "binary_cross_entropy": BinaryCrossEntropy, "bce": BinaryCrossEntropy,
+    "softmax_cross_entropy": SoftmaxCrossEntropy,
+    "sparse_categorical_crossentropy": SoftmaxCrossEntropy,
+    "cross_entropy": CrossEntropy,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "binary_cross_entropy": BinaryCrossEntropy,
+    "bce": BinaryCrossEntropy,
 }
 
 

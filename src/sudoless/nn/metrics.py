@@ -24,8 +24,9 @@ class Metric:
         self.total = 0.0
         self.count = 0.0
 
-    def update(self, output: Array, target: Array, mask: Array | None, loss: Loss, loss_value: float,
-               count: float) -> None:
+    def update(
+        self, output: Array, target: Array, mask: Array | None, loss: Loss, loss_value: float, count: float
+    ) -> None:
         raise NotImplementedError
 
     def result(self) -> float:
@@ -41,8 +42,9 @@ class Accuracy(Metric):
 
     name = "accuracy"
 
-    def update(self, output: Array, target: Array, mask: Array | None, loss: Loss, loss_value: float,
-               count: float) -> None:
+    def update(
+        self, output: Array, target: Array, mask: Array | None, loss: Loss, loss_value: float, count: float
+    ) -> None:
         target = np.asarray(target)
         if isinstance(loss, SoftmaxCrossEntropy | CrossEntropy):
             predicted = np.argmax(output, axis=-1)
@@ -67,8 +69,9 @@ class Perplexity(Metric):
 
     name = "perplexity"
 
-    def update(self, output: Array, target: Array, mask: Array | None, loss: Loss, loss_value: float,
-               count: float) -> None:
+    def update(
+        self, output: Array, target: Array, mask: Array | None, loss: Loss, loss_value: float, count: float
+    ) -> None:
         if not isinstance(loss, SoftmaxCrossEntropy | CrossEntropy):
             raise InputError(f"perplexity needs a cross-entropy loss, not {loss.name}")
         self.total += loss_value * count
@@ -81,8 +84,9 @@ class Perplexity(Metric):
 class MeanAbsoluteError(Metric):
     name = "mae"
 
-    def update(self, output: Array, target: Array, mask: Array | None, loss: Loss, loss_value: float,
-               count: float) -> None:
+    def update(
+        self, output: Array, target: Array, mask: Array | None, loss: Loss, loss_value: float, count: float
+    ) -> None:
         err = np.abs(output - np.asarray(target, dtype=output.dtype).reshape(output.shape))
         self.total += float(err.sum(dtype=np.float64))
         self.count += float(err.size)
@@ -98,4 +102,3 @@ def get_metric(spec: str | Metric) -> Metric:
     if spec not in METRICS:
         raise InputError(f"unknown metric '{spec}'; known: {', '.join(sorted(METRICS))}")
     return METRICS[spec]()
-

@@ -122,8 +122,9 @@ class Network(Layer):
         for name, (layer, key, _) in self.slots.items():
             value = np.asarray(weights[name])
             if value.shape != layer.params[key].shape:
-                raise InputError(f"weights for {name} have shape {value.shape}, the model needs "
-                                 f"{layer.params[key].shape}")
+                raise InputError(
+                    f"weights for {name} have shape {value.shape}, the model needs {layer.params[key].shape}"
+                )
             layer.params[key][...] = value
 
     def get_state(self) -> dict[str, Array]:
@@ -152,8 +153,13 @@ class Network(Layer):
         """The names of the outputs of a model with several outputs; empty for a model with one."""
         return []
 
-    def compile(self, optimizer: str | dict[str, Any] | Optimizer = "adam", loss: Any = "softmax_cross_entropy",
-                metrics: Any = (), loss_weights: Any = None) -> Network:
+    def compile(
+        self,
+        optimizer: str | dict[str, Any] | Optimizer = "adam",
+        loss: Any = "softmax_cross_entropy",
+        metrics: Any = (),
+        loss_weights: Any = None,
+    ) -> Network:
         """Choose the optimiser, the loss and the metrics reported besides the loss.
 
         A model with several outputs takes one loss for all outputs, a list (in output order) or a dict by
@@ -165,8 +171,9 @@ class Network(Layer):
         and training turns to NaN within an epoch, so a half-precision model is refused here, before any work.
         """
         if self.dtype.name not in DTYPES:
-            raise InputError(f"dtype {self.dtype.name} is not supported; use float32 (training) or float64 "
-                             "(gradient checks)")
+            raise InputError(
+                f"dtype {self.dtype.name} is not supported; use float32 (training) or float64 (gradient checks)"
+            )
         names = self.output_names
         if names:
             self.loss, self.metrics = compile_outputs(names, loss, loss_weights, metrics)
@@ -190,8 +197,10 @@ class Network(Layer):
                 raise InputError(f"no targets for output '{missing[0]}'; the outputs are {', '.join(names)}")
             y = [y[name] for name in names]
         if not isinstance(y, list | tuple) or len(y) != len(names):
-            raise InputError(f"the model has {len(names)} outputs ({', '.join(names)}): give y as a list of "
-                             f"{len(names)} arrays or a dict by output name")
+            raise InputError(
+                f"the model has {len(names)} outputs ({', '.join(names)}): give y as a list of "
+                f"{len(names)} arrays or a dict by output name"
+            )
         return [np.asarray(a) for a in y]
 
     def _require_compiled(self) -> tuple[Loss, Optimizer]:
@@ -214,18 +223,40 @@ class Network(Layer):
     def train_on_batch(self, x: Any, y: Any) -> float:
         return self.train_step(x, y)[0]
 
-    def fit(self, x: Any, y: Any, epochs: int = 1, batch_size: int = 32,
-            validation_data: tuple[Any, Array] | None = None, callbacks: Sequence[Any] = (), shuffle: bool = True,
-            verbose: int = 1, seed: int | None = None, tbptt: int | None = None, initial_epoch: int = 0) -> Any:
+    def fit(
+        self,
+        x: Any,
+        y: Any,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_data: tuple[Any, Array] | None = None,
+        callbacks: Sequence[Any] = (),
+        shuffle: bool = True,
+        verbose: int = 1,
+        seed: int | None = None,
+        tbptt: int | None = None,
+        initial_epoch: int = 0,
+    ) -> Any:
         """Train in the Keras manner; returns the :class:`~sudoless.nn.callbacks.History`.
 
         ``tbptt=k`` trains long sequences by truncated back-propagation through time: each batch is cut into
         chunks of k steps, the recurrent state is carried from chunk to chunk without gradients, and the
         optimiser steps after every chunk.
         """
-        return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
-                            callbacks=callbacks, shuffle=shuffle, verbose=verbose, seed=seed, tbptt=tbptt,
-                            initial_epoch=initial_epoch)
+        return training.fit(
+            self,
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            shuffle=shuffle,
+            verbose=verbose,
+            seed=seed,
+            tbptt=tbptt,
+            initial_epoch=initial_epoch,
+        )
 
     def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> dict[str, float]:
         """Loss and metrics over a whole data set, in inference mode."""
@@ -260,8 +291,11 @@ class Network(Layer):
             return None
         if isinstance(self.loss, WeightedLosses):
             return {"optimizer": self.optimizer.get_config(), **self.loss.compile_config(self.metrics)}
-        return {"optimizer": self.optimizer.get_config(), "loss": loss_config(self.loss),
-                "metrics": [m.name for m in self.metrics]}
+        return {
+            "optimizer": self.optimizer.get_config(),
+            "loss": loss_config(self.loss),
+            "metrics": [m.name for m in self.metrics],
+        }
 
 
 @register
@@ -271,8 +305,13 @@ class Sequential(Network):
     Layers without a name get ``<class>_<index>`` so that weight files stay readable and stable.
     """
 
-    def __init__(self, layers: Sequence[Layer | dict[str, Any]] = (), seed: int = 0, dtype: str = "float32",
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        layers: Sequence[Layer | dict[str, Any]] = (),
+        seed: int = 0,
+        dtype: str = "float32",
+        name: str | None = None,
+    ) -> None:
         super().__init__(seed=seed, dtype=dtype, name=name)
         self.layers: list[Layer] = []
         for layer in layers:
@@ -324,8 +363,12 @@ class Sequential(Network):
         return self.output_mask
 
     def get_config(self) -> dict[str, Any]:
-        return {"layers": [layer_config(layer) for layer in self.layers], "seed": self.seed,
-                "dtype": self.dtype.name, "name": self.name}
+        return {
+            "layers": [layer_config(layer) for layer in self.layers],
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+            "name": self.name,
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
@@ -347,8 +390,12 @@ def load_model(path: str | Path, compile: bool = True) -> Network:
     model.set_state(layer_state)
     settings = document.get("compile")
     if compile and settings:
-        model.compile(settings["optimizer"], settings["loss"], settings.get("metrics", []),
-                      loss_weights=settings.get("loss_weights"))
+        model.compile(
+            settings["optimizer"],
+            settings["loss"],
+            settings.get("metrics", []),
+            loss_weights=settings.get("loss_weights"),
+        )
         if optimizer_state:
             model._require_compiled()[1].load_state_arrays(optimizer_state)
     return model

@@ -30,8 +30,13 @@ class Optimizer:
     state_names: tuple[str, ...] = ()
     scratch: Array  # the size of the parameters, made on the first step (and again if they change)
 
-    def __init__(self, learning_rate: float | Schedule | dict[str, Any] = 0.01, clipnorm: float | None = None,
-                 clipvalue: float | None = None, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        learning_rate: float | Schedule | dict[str, Any] = 0.01,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        weight_decay: float = 0.0,
+    ) -> None:
         self.schedule = get_schedule(learning_rate)
         self.clipnorm = None if clipnorm is None else float(clipnorm)
         self.clipvalue = None if clipvalue is None else float(clipvalue)
@@ -70,8 +75,13 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "learning_rate": self.schedule.get_config(), "clipnorm": self.clipnorm,
-                "clipvalue": self.clipvalue, "weight_decay": self.weight_decay}
+        return {
+            "name": self.name,
+            "learning_rate": self.schedule.get_config(),
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
+            "weight_decay": self.weight_decay,
+        }
 
     def state_arrays(self) -> dict[str, Array]:
         return {**self.state, "iterations": np.array(self.iterations)}
@@ -86,8 +96,13 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def __init__(self, learning_rate: float | Schedule | dict[str, Any] = 0.01, momentum: float = 0.0,
-                 nesterov: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        learning_rate: float | Schedule | dict[str, Any] = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(learning_rate, **kwargs)
         self.momentum = float(momentum)
         self.nesterov = nesterov
@@ -120,8 +135,13 @@ class RMSprop(Optimizer):
     name = "rmsprop"
     state_names = ("square",)
 
-    def __init__(self, learning_rate: float | Schedule | dict[str, Any] = 0.001, rho: float = 0.9,
-                 epsilon: float = 1e-7, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        learning_rate: float | Schedule | dict[str, Any] = 0.001,
+        rho: float = 0.9,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(learning_rate, **kwargs)
         self.rho, self.epsilon = float(rho), float(epsilon)
 
@@ -149,8 +169,14 @@ class Adam(Optimizer):
     state_names = ("m", "v")
     decoupled = False
 
-    def __init__(self, learning_rate: float | Schedule | dict[str, Any] = 0.001, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-8, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        learning_rate: float | Schedule | dict[str, Any] = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(learning_rate, **kwargs)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
@@ -188,8 +214,9 @@ class AdamW(Adam):
     name = "adamw"
     decoupled = True
 
-    def __init__(self, learning_rate: float | Schedule | dict[str, Any] = 0.001, weight_decay: float = 0.01,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, learning_rate: float | Schedule | dict[str, Any] = 0.001, weight_decay: float = 0.01, **kwargs: Any
+    ) -> None:
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
 
 

@@ -70,8 +70,11 @@ class WeightedLosses(Loss):
         for metric in metrics:
             if isinstance(metric, OutputMetric):
                 per_output[metric.index].append(metric.metric.name)
-        return {"loss": [None if loss is None else loss_config(loss) for loss in self.losses],
-                "loss_weights": list(self.weights), "metrics": per_output}
+        return {
+            "loss": [None if loss is None else loss_config(loss) for loss in self.losses],
+            "loss_weights": list(self.weights),
+            "metrics": per_output,
+        }
 
 
 class OutputLoss(Metric):
@@ -81,8 +84,9 @@ class OutputLoss(Metric):
         self.index, self.output, self.name = index, output, f"{output}_loss"
         super().__init__()
 
-    def update(self, output: Array, target: Array, mask: Array | None, loss: Loss, loss_value: float,
-               count: float) -> None:
+    def update(
+        self, output: Array, target: Array, mask: Array | None, loss: Loss, loss_value: float, count: float
+    ) -> None:
         assert isinstance(loss, WeightedLosses)
         self.total += loss.values[self.index] * loss.totals[self.index]
         self.count += loss.totals[self.index]
@@ -103,15 +107,17 @@ class OutputMetric(Metric):
         self.metric.reset()
         self.total = self.count = 0.0
 
-    def update(self, output: Array, target: Array, mask: Array | None, loss: Loss, loss_value: float,
-               count: float) -> None:
+    def update(
+        self, output: Array, target: Array, mask: Array | None, loss: Loss, loss_value: float, count: float
+    ) -> None:
         assert isinstance(loss, WeightedLosses)
         k = self.index
         inner = loss.losses[k]
         if inner is None:
             raise InputError(f"output '{self.output}' has no loss, so {self.metric.name} cannot be measured on it")
-        self.metric.update(output[k], target[k], None if mask is None else mask[k], inner, loss.values[k],
-                           loss.totals[k])
+        self.metric.update(
+            output[k], target[k], None if mask is None else mask[k], inner, loss.values[k], loss.totals[k]
+        )
         self.total, self.count = self.metric.total, self.metric.count
 
     def result(self) -> float:
@@ -130,8 +136,10 @@ def _per_output(spec: Any, names: list[str], what: str, is_list: bool) -> list[A
         return [spec.get(name) for name in names]
     if is_list:
         if len(spec) != len(names):
-            raise InputError(f"the model has {len(names)} outputs ({', '.join(names)}) but {len(spec)} {what} "
-                             "were given; give one per output, or a dict by output name")
+            raise InputError(
+                f"the model has {len(names)} outputs ({', '.join(names)}) but {len(spec)} {what} "
+                "were given; give one per output, or a dict by output name"
+            )
         return list(spec)
     return [spec] * len(names)
 
@@ -143,8 +151,9 @@ def _one_loss(spec: Any) -> Loss | None:
     return copy.copy(spec) if isinstance(spec, Loss) else get_loss(spec)
 
 
-def compile_outputs(names: list[str], loss: Any, loss_weights: Any,
-                    metrics: Any) -> tuple[WeightedLosses, list[Metric]]:
+def compile_outputs(
+    names: list[str], loss: Any, loss_weights: Any, metrics: Any
+) -> tuple[WeightedLosses, list[Metric]]:
     """The loss and the metrics of a model whose outputs are ``names``, from ``compile``'s arguments."""
     losses = [_one_loss(s) for s in _per_output(loss, names, "losses", isinstance(loss, list | tuple))]
     if all(item is None for item in losses):
@@ -162,6 +171,7 @@ def compile_outputs(names: list[str], loss: Any, loss_weights: Any,
     combined = WeightedLosses(names, losses, weights)
     reported: list[Metric] = [OutputLoss(k, name) for k, name in enumerate(names) if losses[k] is not None]
     for k, (name, specs) in enumerate(zip(names, per_output, strict=True)):
-        reported.extend(OutputMetric(get_metric(s).fresh() if isinstance(s, Metric) else get_metric(s), k, name)
-                        for s in specs)
+        reported.extend(
+            OutputMetric(get_metric(s).fresh() if isinstance(s, Metric) else get_metric(s), k, name) for s in specs
+        )
     return combined, reported

@@ -42,8 +42,21 @@ from sudoless.nn.plot import plot_history
 from sudoless.nn.sampling import sample_text
 from sudoless.nn.threads import blas_threads, set_threads
 
-TOP_KEYS = {"name", "seed", "dtype", "threads", "data", "model", "loss", "metrics", "optimizer", "training", "sample",
-            "output", "spark"}
+TOP_KEYS = {
+    "name",
+    "seed",
+    "dtype",
+    "threads",
+    "data",
+    "model",
+    "loss",
+    "metrics",
+    "optimizer",
+    "training",
+    "sample",
+    "output",
+    "spark",
+}
 TRAINING_KEYS = {"epochs", "batch_size", "shuffle", "tbptt", "early_stopping", "checkpoint", "verbose"}
 
 
@@ -61,9 +74,16 @@ class RunResult:
     threads: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "output": str(self.output), "epochs": self.epochs, "metrics": self.metrics,
-                "parameters": self.parameters, "seconds": round(self.seconds, 3), "sample": self.sample,
-                "threads": self.threads}
+        return {
+            "name": self.name,
+            "output": str(self.output),
+            "epochs": self.epochs,
+            "metrics": self.metrics,
+            "parameters": self.parameters,
+            "seconds": round(self.seconds, 3),
+            "sample": self.sample,
+            "threads": self.threads,
+        }
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -87,8 +107,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
         if key not in config:
             raise InputError(f"{file}: '{key}' is missing")
     if not isinstance(config["data"], dict) or "source" not in config["data"]:
-        raise InputError(f"{file}: data needs a 'source' (xor, digits, mnist, shakespeare, text, npz, adding, "
-                         "copy)")
+        raise InputError(f"{file}: data needs a 'source' (xor, digits, mnist, shakespeare, text, npz, adding, copy)")
     if not isinstance(config["model"], list) or not config["model"]:
         raise InputError(f"{file}: model must be a non-empty list of layers")
     training = config.get("training") or {}
@@ -96,8 +115,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise InputError(f"{file}: training must be a mapping")
     unknown = sorted(set(training) - TRAINING_KEYS)
     if unknown:
-        raise InputError(f"{file}: unknown training key(s) {', '.join(unknown)}; allowed: "
-                         f"{', '.join(sorted(TRAINING_KEYS))}")
+        raise InputError(
+            f"{file}: unknown training key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(TRAINING_KEYS))}"
+        )
     config.setdefault("name", file.stem)
     config["_base"] = str(file.resolve().parent)
     config["_file"] = str(file)
@@ -132,8 +152,9 @@ def load_data(spec: dict[str, Any], seed: int = 0, base: str | Path = ".", where
             return datasets.Dataset(x, y, xv, yv, xv, yv)
     except TypeError as exc:
         raise InputError(f"{where}: data source {source}: {exc}") from None
-    raise InputError(f"{where}: unknown data source '{source}'; use xor, digits, mnist, shakespeare, text, npz, "
-                     "adding or copy")
+    raise InputError(
+        f"{where}: unknown data source '{source}'; use xor, digits, mnist, shakespeare, text, npz, adding or copy"
+    )
 
 
 # -- model -------------------------------------------------------------------------------------------------
@@ -146,7 +167,7 @@ def _layer_spec(entry: Any, where: str) -> dict[str, Any]:
     if isinstance(entry, dict) and "class" in entry:
         return {"class": entry["class"], "config": dict(entry.get("config") or {})}
     if isinstance(entry, dict) and len(entry) == 1:
-        (name, options), = entry.items()
+        ((name, options),) = entry.items()
         options = dict(options or {})
         if not isinstance(options, dict):
             raise InputError(f"{where}: options of {name} must be a mapping")
@@ -192,10 +213,16 @@ def _optimizer_spec(config: dict[str, Any], steps_per_epoch: int, epochs: int) -
 # -- running -----------------------------------------------------------------------------------------------
 
 
-def train_run(config: dict[str, Any], output: str | Path | None = None, epochs: int | None = None,
-              verbose: int = 1, default_root: Path | None = None,
-              callbacks: tuple[Callback, ...] = (), fit: Callable[..., Any] | None = None,
-              threads: int | None = None) -> RunResult:
+def train_run(
+    config: dict[str, Any],
+    output: str | Path | None = None,
+    epochs: int | None = None,
+    verbose: int = 1,
+    default_root: Path | None = None,
+    callbacks: tuple[Callback, ...] = (),
+    fit: Callable[..., Any] | None = None,
+    threads: int | None = None,
+) -> RunResult:
     """Train the model a config describes, save the run directory, and return the final metrics.
 
     ``fit(model, x, y, **options)`` replaces ``model.fit`` (``sudoless.nn.spark`` trains on a cluster this way).
@@ -216,8 +243,11 @@ def train_run(config: dict[str, Any], output: str | Path | None = None, epochs: 
     model = build_model(config, {"vocab": len(dataset.vocab)} if dataset.vocab else {})
     steps = -(-len(dataset.y_train) // batch_size)
     try:
-        model.compile(get_optimizer(_optimizer_spec(config, steps, epochs)),
-                      get_loss(config.get("loss", "softmax_cross_entropy")), config.get("metrics", []))
+        model.compile(
+            get_optimizer(_optimizer_spec(config, steps, epochs)),
+            get_loss(config.get("loss", "softmax_cross_entropy")),
+            config.get("metrics", []),
+        )
     except InputError as exc:
         raise InputError(f"{file}: {exc}") from None
     hooks: list[Callback] = [*callbacks]
@@ -238,10 +268,19 @@ def train_run(config: dict[str, Any], output: str | Path | None = None, epochs: 
     extra = {"vocab": dataset.vocab, "config": _public(config), "base": config.get("_base", ".")}
     if training.get("checkpoint") and validation is not None:
         hooks.append(_Checkpoint(folder / "best", extra))
-    history = (fit or _fit_here)(model, dataset.x_train, dataset.y_train, epochs=epochs, batch_size=batch_size,
-                                 validation_data=validation, callbacks=hooks,
-                                 shuffle=bool(training.get("shuffle", True)),
-                                 verbose=int(training.get("verbose", verbose)), seed=seed, tbptt=training.get("tbptt"))
+    history = (fit or _fit_here)(
+        model,
+        dataset.x_train,
+        dataset.y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=validation,
+        callbacks=hooks,
+        shuffle=bool(training.get("shuffle", True)),
+        verbose=int(training.get("verbose", verbose)),
+        seed=seed,
+        tbptt=training.get("tbptt"),
+    )
     metrics = dict(history.final())
     scores: dict[str, float] = {}
     if validation is not None:
@@ -260,8 +299,16 @@ def train_run(config: dict[str, Any], output: str | Path | None = None, epochs: 
     sample = None
     if dataset.vocab and sampling:
         sample = sample_text(model, dataset.vocab, seed=seed, **sampling)
-    result = RunResult(str(config["name"]), folder, len(history.epoch), _finite(metrics), model.count_params(),
-                       time.perf_counter() - started, sample, blas_threads())
+    result = RunResult(
+        str(config["name"]),
+        folder,
+        len(history.epoch),
+        _finite(metrics),
+        model.count_params(),
+        time.perf_counter() - started,
+        sample,
+        blas_threads(),
+    )
     (folder / "metrics.json").write_text(json.dumps(result.as_dict(), indent=2))
     return result
 
@@ -307,14 +354,16 @@ def evaluate_run(folder: str | Path, split: str = "test") -> dict[str, float | N
         raise InputError(f"{folder}: the run does not record its config; evaluate it from Python instead")
     if model.loss is None:
         raise InputError(f"{folder}: the saved model was never compiled")
-    dataset = load_data(config["data"], seed=int(config.get("seed", 0)), base=extra.get("base", "."),
-                        where=f"{folder}: data")
+    dataset = load_data(
+        config["data"], seed=int(config.get("seed", 0)), base=extra.get("base", "."), where=f"{folder}: data"
+    )
     x, y = dataset.split(split)
     return _finite(model.evaluate(x, y))
 
 
-def sample_run(folder: str | Path, length: int = 500, prime: str = "\n", temperature: float = 1.0,
-               seed: int = 0) -> str:
+def sample_run(
+    folder: str | Path, length: int = 500, prime: str = "\n", temperature: float = 1.0, seed: int = 0
+) -> str:
     model, extra = load_run(folder)
     vocab = extra.get("vocab")
     if not vocab:

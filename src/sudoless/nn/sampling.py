@@ -11,8 +11,9 @@ from sudoless.nn.model import Network
 from sudoless.nn.training import recurrent_layers
 
 
-def sample_text(model: Network, vocab: str, length: int = 500, prime: str = "\n", temperature: float = 1.0,
-                seed: int = 0) -> str:
+def sample_text(
+    model: Network, vocab: str, length: int = 500, prime: str = "\n", temperature: float = 1.0, seed: int = 0
+) -> str:
     """Continue ``prime`` by ``length`` characters sampled from the model's next-character distribution.
 
     The model must map ``(batch, time)`` ids to ``(batch, time, vocab)`` logits. Its recurrent layers are made

@@ -54,8 +54,9 @@ class CosineDecay(Schedule):
 
     name = "cosine"
 
-    def __init__(self, learning_rate: float, total_steps: int, warmup_steps: int = 0,
-                 min_learning_rate: float = 0.0) -> None:
+    def __init__(
+        self, learning_rate: float, total_steps: int, warmup_steps: int = 0, min_learning_rate: float = 0.0
+    ) -> None:
         super().__init__(learning_rate)
         self.total_steps, self.warmup_steps = int(total_steps), int(warmup_steps)
         self.min_learning_rate = float(min_learning_rate)
@@ -66,7 +67,8 @@ class CosineDecay(Schedule):
         span = max(1, self.total_steps - self.warmup_steps)
         progress = min(1.0, (step - self.warmup_steps) / span)
         return self.min_learning_rate + 0.5 * (self.learning_rate - self.min_learning_rate) * (
-            1 + math.cos(math.pi * progress))
+            1 + math.cos(math.pi * progress)
+        )
 
 
 SCHEDULES: dict[str, type[Schedule]] = {s.name: s for s in (Schedule, StepDecay, ExponentialDecay, CosineDecay)}

@@ -14,8 +14,7 @@ from sudoless.errors import InputError
 T = TypeVar("T")
 
 
-def build(registry: Mapping[str, Callable[..., T]], spec: str | Mapping[str, Any], what: str,
-          default: str = "") -> T:
+def build(registry: Mapping[str, Callable[..., T]], spec: str | Mapping[str, Any], what: str, default: str = "") -> T:
     """The registry's component for ``spec``; ``what`` names the kind in error messages."""
     options: dict[str, Any] = {}
     if isinstance(spec, Mapping):

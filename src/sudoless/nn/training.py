@@ -33,9 +33,20 @@ def _batch_count(model: Network, out: Array) -> float:
     return float(total) if total is not None else float(len(out))
 
 
-def fit(model: Network, x: Any, y: Any, epochs: int = 1, batch_size: int = 32,
-        validation_data: tuple[Any, Array] | None = None, callbacks: Sequence[Callback] = (), shuffle: bool = True,
-        verbose: int = 1, seed: int | None = None, tbptt: int | None = None, initial_epoch: int = 0) -> History:
+def fit(
+    model: Network,
+    x: Any,
+    y: Any,
+    epochs: int = 1,
+    batch_size: int = 32,
+    validation_data: tuple[Any, Array] | None = None,
+    callbacks: Sequence[Callback] = (),
+    shuffle: bool = True,
+    verbose: int = 1,
+    seed: int | None = None,
+    tbptt: int | None = None,
+    initial_epoch: int = 0,
+) -> History:
     loss, _ = model._require_compiled()
     ensure_threads()
     x = cast_input(x, model.dtype)
@@ -53,8 +64,15 @@ def fit(model: Network, x: Any, y: Any, epochs: int = 1, batch_size: int = 32,
     if tbptt is not None and tbptt < 1:
         raise InputError(f"tbptt must be a positive number of time steps, got {tbptt}")
     recurrent = recurrent_layers(model)
-    loop = CallbackLoop(model, callbacks, epochs=epochs, steps=steps, verbose=verbose,
-                        validation_data=validation_data, batch_size=batch_size)
+    loop = CallbackLoop(
+        model,
+        callbacks,
+        epochs=epochs,
+        steps=steps,
+        verbose=verbose,
+        validation_data=validation_data,
+        batch_size=batch_size,
+    )
     with loop:
         for epoch in range(initial_epoch, epochs):
             loop.begin_epoch(epoch)
@@ -63,7 +81,7 @@ def fit(model: Network, x: Any, y: Any, epochs: int = 1, batch_size: int = 32,
             order = rng.permutation(n) if shuffle else np.arange(n)
             loss_sum = weight_sum = 0.0
             for step in range(steps):
-                index = order[step * batch_size:(step + 1) * batch_size]
+                index = order[step * batch_size : (step + 1) * batch_size]
                 xb, yb = take(x, index), take(y, index)
                 if tbptt:
                     pieces = _tbptt_step(model, xb, yb, tbptt, recurrent)
@@ -96,8 +114,18 @@ class CallbackLoop:
     scores before handing them on, so both training paths report the same keys.
     """
 
-    def __init__(self, model: Network, callbacks: Sequence[Callback], *, epochs: int, steps: int, verbose: int,
-                 validation_data: tuple[Any, Any] | None, batch_size: int, history: History | None = None) -> None:
+    def __init__(
+        self,
+        model: Network,
+        callbacks: Sequence[Callback],
+        *,
+        epochs: int,
+        steps: int,
+        verbose: int,
+        validation_data: tuple[Any, Any] | None,
+        batch_size: int,
+        history: History | None = None,
+    ) -> None:
         self.model = model
         self.history = History() if history is None else history
         self.callbacks: list[Callback] = [self.history, *callbacks]
@@ -138,8 +166,9 @@ class CallbackLoop:
             callback.on_epoch_end(epoch, logs)
 
 
-def _tbptt_step(model: Network, xb: Any, yb: Array, length: int,
-                recurrent: list[Recurrent]) -> list[tuple[float, Array, Array, Array | None]]:
+def _tbptt_step(
+    model: Network, xb: Any, yb: Array, length: int, recurrent: list[Recurrent]
+) -> list[tuple[float, Array, Array, Array | None]]:
     if isinstance(xb, list) or np.ndim(xb) < 2:
         raise InputError("truncated BPTT needs one (batch, time, ...) input")
     if isinstance(yb, list):

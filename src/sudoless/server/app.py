@@ -51,23 +51,46 @@ if TYPE_CHECKING:
 __all__ = ["SERVLETS", "create_app", "handle"]
 
 #: The Azkaban servlets, each with its route table: the API surface, defined once.
-SERVLETS: tuple[Servlet, ...] = (index.ROOT, index.INDEX, manager.MANAGER, executor.EXECUTOR,
-                                 schedule.SCHEDULE, status.STATUS, flow_trigger.FLOW_TRIGGER,
-                                 flow_trigger_instance.FLOW_TRIGGER_INSTANCE, history.HISTORY)
+SERVLETS: tuple[Servlet, ...] = (
+    index.ROOT,
+    index.INDEX,
+    manager.MANAGER,
+    executor.EXECUTOR,
+    schedule.SCHEDULE,
+    status.STATUS,
+    flow_trigger.FLOW_TRIGGER,
+    flow_trigger_instance.FLOW_TRIGGER_INSTANCE,
+    history.HISTORY,
+)
 
 ANONYMOUS = User(name="", roles=(), groups=(), proxy_users=(), email="")
 
 
-def create_app(settings: Settings, store: Store, accounts: Accounts, scheduler: Scheduler, *,
-               secure: bool = False) -> Starlette:
+def create_app(
+    settings: Settings, store: Store, accounts: Accounts, scheduler: Scheduler, *, secure: bool = False
+) -> Starlette:
     """The application over an opened store; ``secure`` (served over HTTPS) marks cookies Secure and adds HSTS."""
-    services = Services(settings=settings, store=store, accounts=accounts, scheduler=scheduler,
-                        secret=sessions.load_secret(settings.home), secure=secure, version=status.version(),
-                        started=store.clock())
+    services = Services(
+        settings=settings,
+        store=store,
+        accounts=accounts,
+        scheduler=scheduler,
+        secret=sessions.load_secret(settings.home),
+        secure=secure,
+        version=status.version(),
+        started=store.clock(),
+    )
     from sudoless.server import ui  # the web UI: pages under /ui/, and / sends browsers there
 
-    routes: list[BaseRoute] = [Route(servlet.path, _endpoint(services, servlet), methods=["GET", "POST"],
-                    name=f"azkaban{servlet.path.replace('/', '-') or '-root'}") for servlet in SERVLETS]
+    routes: list[BaseRoute] = [
+        Route(
+            servlet.path,
+            _endpoint(services, servlet),
+            methods=["GET", "POST"],
+            name=f"azkaban{servlet.path.replace('/', '-') or '-root'}",
+        )
+        for servlet in SERVLETS
+    ]
     routes.append(Route("/js/azkaban/view/login.js", _login_script, methods=["GET"]))
     routes.append(Route("/metrics", metrics.metrics, methods=["GET"], name="metrics"))
     routes.append(Route("/healthz", metrics.healthz, methods=["GET", "HEAD"], name="healthz"))
@@ -136,8 +159,9 @@ def handle(services: Services, servlet: Servlet, request: Request, params: Param
         if user is None and request.method == "POST" and "username" in params and "password" in params:
             # One-shot credentials (Azkaban accepts them on any POST without a valid session).
             try:
-                user = services.accounts.authenticate(params.get("username") or "",
-                                                      params.get("password") or "", login.client_ip(request))
+                user = services.accounts.authenticate(
+                    params.get("username") or "", params.get("password") or "", login.client_ip(request)
+                )
             except AuthError as exc:
                 return text_response(f"Login error: {exc}")
             session, via_cookie = None, False

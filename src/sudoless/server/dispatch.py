@@ -108,7 +108,6 @@ class Call(Authenticated):
         return self.target.project
 
 
-
 Handler = Callable[[Call], Response]
 Locator = Callable[[Call], "Target | Response"]
 Denied = Callable[[Call, Target, Permission], Response]
@@ -140,8 +139,14 @@ class Servlet:
     public: bool = False
 
     @classmethod
-    def build(cls, path: str, select: Callable[[Request, Params], str], routes: Iterable[Route],
-              fallback: Handler, **kwargs: Any) -> Servlet:
+    def build(
+        cls,
+        path: str,
+        select: Callable[[Request, Params], str],
+        routes: Iterable[Route],
+        fallback: Handler,
+        **kwargs: Any,
+    ) -> Servlet:
         table: dict[str, Route] = {}
         for route in routes:
             if route.key in table:
@@ -160,8 +165,11 @@ def answer(servlet: Servlet, call: Call) -> Response:
     route = servlet.routes.get(call.key)
     if route is None or call.request.method not in route.methods:
         return servlet.fallback(call)
-    if route.changes_state and call.session_id and not sessions.csrf_ok(
-            call.request, call.params, call.services.secret, call.session_id, call.via_cookie):
+    if (
+        route.changes_state
+        and call.session_id
+        and not sessions.csrf_ok(call.request, call.params, call.services.secret, call.session_id, call.via_cookie)
+    ):
         return csrf_failed()
     if route.permission is not None:
         if route.global_scope:

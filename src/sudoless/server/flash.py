@@ -13,8 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 __all__ = ["KINDS", "redirect", "set_message", "take_messages"]
 
-KINDS = {"success": "azkaban.success.message", "error": "azkaban.failure.message",
-         "warning": "azkaban.warn.message"}
+KINDS = {"success": "azkaban.success.message", "error": "azkaban.failure.message", "warning": "azkaban.warn.message"}
 
 
 #: Browsers drop cookies over 4 KB (and proxies refuse huge headers): messages, which may quote what a
@@ -24,7 +23,7 @@ MAX_MESSAGE_CHARS = 500
 
 def set_message(response: Response, kind: str, text: str) -> None:
     if len(text) > MAX_MESSAGE_CHARS:
-        text = text[:MAX_MESSAGE_CHARS - 3] + "..."
+        text = text[: MAX_MESSAGE_CHARS - 3] + "..."
     response.set_cookie(KINDS[kind], quote(text, safe=""), path="/", httponly=True, samesite="lax")
 
 

@@ -56,9 +56,12 @@ DURATION_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 
 _HOUR_MS = 3_600_000
 
 _NOTIFICATIONS = CollectorRegistry(auto_describe=True)
-_NOTIFICATION_FAILURES = Counter("sudoless_notification_failures", "Notifications (e-mail, webhook) that "
-                                 "failed to send, counting each failed attempt, in this process.",
-                                 ["channel"], registry=_NOTIFICATIONS)
+_NOTIFICATION_FAILURES = Counter(
+    "sudoless_notification_failures",
+    "Notifications (e-mail, webhook) that failed to send, counting each failed attempt, in this process.",
+    ["channel"],
+    registry=_NOTIFICATIONS,
+)
 
 
 for _channel in ("email", "webhook"):  # the usual series exist at 0 before the first failure
@@ -95,10 +98,15 @@ class _Durations:
 
     def families(self) -> Iterator[Metric]:
         with self.lock:
-            for name, what, tally in (("sudoless_flow_duration_seconds", "executions", self.flows),
-                                      ("sudoless_job_duration_seconds", "job attempts", self.jobs)):
-                family = HistogramMetricFamily(name, f"Run time of finished {what} (start to end), by "
-                                               "final status; from the database.", labels=["status"])
+            for name, what, tally in (
+                ("sudoless_flow_duration_seconds", "executions", self.flows),
+                ("sudoless_job_duration_seconds", "job attempts", self.jobs),
+            ):
+                family = HistogramMetricFamily(
+                    name,
+                    f"Run time of finished {what} (start to end), by final status; from the database.",
+                    labels=["status"],
+                )
                 for status, counts in sorted(tally.items()):
                     cumulative, buckets = 0.0, []
                     for bound, count in zip((*map(str, DURATION_BUCKETS), "+Inf"), counts[:-1], strict=True):
@@ -127,34 +135,58 @@ class _Installation(Collector):
 
     def collect(self) -> Iterable[Metric]:
         store, now = self.store, self.store.clock()
-        by_status = GaugeMetricFamily("sudoless_executions", "Executions in the database, by status.",
-                                      labels=["status"])
+        by_status = GaugeMetricFamily(
+            "sudoless_executions", "Executions in the database, by status.", labels=["status"]
+        )
         for status, count in sorted(store.metrics.executions_by_status().items()):
             by_status.add_metric([status], count)
         yield by_status
-        yield GaugeMetricFamily("sudoless_queue_depth", "Executions submitted and not yet claimed by an executor.",
-                                value=store.metrics.queue_depth())
-        yield GaugeMetricFamily("sudoless_running_jobs", "Job attempts running now, across all executors.",
-                                value=store.metrics.running_jobs())
-        yield GaugeMetricFamily("sudoless_executors_alive", "Executors whose heartbeat is recent.",
-                                value=store.metrics.executors_alive(now - self.executor_timeout_ms))
-        lag = GaugeMetricFamily("sudoless_schedule_lag_seconds", "How long ago each enabled schedule's next "
-                                "slot was due and not yet fired (0 while on time).", labels=["project", "flow"])
+        yield GaugeMetricFamily(
+            "sudoless_queue_depth",
+            "Executions submitted and not yet claimed by an executor.",
+            value=store.metrics.queue_depth(),
+        )
+        yield GaugeMetricFamily(
+            "sudoless_running_jobs",
+            "Job attempts running now, across all executors.",
+            value=store.metrics.running_jobs(),
+        )
+        yield GaugeMetricFamily(
+            "sudoless_executors_alive",
+            "Executors whose heartbeat is recent.",
+            value=store.metrics.executors_alive(now - self.executor_timeout_ms),
+        )
+        lag = GaugeMetricFamily(
+            "sudoless_schedule_lag_seconds",
+            "How long ago each enabled schedule's next slot was due and not yet fired (0 while on time).",
+            labels=["project", "flow"],
+        )
         for project, flow, slot in sorted(store.metrics.schedule_slots()):
             lag.add_metric([project, flow], max(0, now - slot) / 1000)
         yield lag
-        yield GaugeMetricFamily("sudoless_login_failures_last_hour", "Failed logins in the last hour, all "
-                                "server processes of the database.",
-                                value=store.metrics.login_failures_since(now - _HOUR_MS))
-        failed = GaugeMetricFamily("sudoless_notifications_failed", "Notifications given up on after their "
-                                   "last attempt, by channel.", labels=["channel"])
+        yield GaugeMetricFamily(
+            "sudoless_login_failures_last_hour",
+            "Failed logins in the last hour, all server processes of the database.",
+            value=store.metrics.login_failures_since(now - _HOUR_MS),
+        )
+        failed = GaugeMetricFamily(
+            "sudoless_notifications_failed",
+            "Notifications given up on after their last attempt, by channel.",
+            labels=["channel"],
+        )
         for channel, count in sorted(store.metrics.notifications_failed().items()):
             failed.add_metric([channel], count)
         yield failed
-        yield GaugeMetricFamily("sudoless_notifications_waiting", "Notifications not sent yet (due, waiting "
-                                "for a retry, or being sent).", value=store.metrics.notifications_waiting())
-        yield GaugeMetricFamily("sudoless_scheduler_up", "1 while this server's scheduler runs, else 0.",
-                                value=1 if self.scheduler.alive() else 0)
+        yield GaugeMetricFamily(
+            "sudoless_notifications_waiting",
+            "Notifications not sent yet (due, waiting for a retry, or being sent).",
+            value=store.metrics.notifications_waiting(),
+        )
+        yield GaugeMetricFamily(
+            "sudoless_scheduler_up",
+            "1 while this server's scheduler runs, else 0.",
+            value=1 if self.scheduler.alive() else 0,
+        )
         self.durations.update(store)
         yield from self.durations.families()
 
@@ -162,8 +194,7 @@ class _Installation(Collector):
 def registry_for(services: Services) -> CollectorRegistry:
     """The registry a server's ``/metrics`` renders: the installation's values and this process's counters."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Installation(services.store, services.scheduler,
-                                    int(services.settings.executor_timeout * 1000)))
+    registry.register(_Installation(services.store, services.scheduler, int(services.settings.executor_timeout * 1000)))
     registry.register(_NOTIFICATION_FAILURES)
     return registry
 
@@ -182,13 +213,16 @@ def allowed_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6N
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
-            raise ConfigError(f"metrics_allow: '{item}' is not an address or network (like 10.0.0.5 or "
-                              "10.1.0.0/16); fix SUDOLESS_METRICS_ALLOW or config.toml") from None
+            raise ConfigError(
+                f"metrics_allow: '{item}' is not an address or network (like 10.0.0.5 or "
+                "10.1.0.0/16); fix SUDOLESS_METRICS_ALLOW or config.toml"
+            ) from None
     return tuple(networks)
 
 
-def _may_read(services: Services, request: Request,
-              networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+def _may_read(
+    services: Services, request: Request, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+) -> bool:
     host = request.client.host if request.client else ""
     try:
         address = ipaddress.ip_address(host)
@@ -213,8 +247,11 @@ async def metrics(request: Request) -> Response:
 
     def answer() -> Response:
         if not _may_read(services, request, request.app.state.metrics_allow):
-            return Response(b"metrics need an admin session or an address in metrics_allow\n", status_code=403,
-                            media_type="text/plain")
+            return Response(
+                b"metrics need an admin session or an address in metrics_allow\n",
+                status_code=403,
+                media_type="text/plain",
+            )
         return Response(render(request.app.state.metrics), media_type=CONTENT_TYPE)
 
     return await run_in_threadpool(answer)
@@ -233,5 +270,9 @@ async def healthz(request: Request) -> Response:
         return services.scheduler.alive()
 
     ok = await run_in_threadpool(healthy)
-    return Response(b"ok\n" if ok else b"unavailable\n", status_code=200 if ok else 503,
-                    media_type="text/plain", headers={"Cache-Control": "no-store"})
+    return Response(
+        b"ok\n" if ok else b"unavailable\n",
+        status_code=200 if ok else 503,
+        media_type="text/plain",
+        headers={"Cache-Control": "no-store"},
+    )

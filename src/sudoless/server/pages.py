@@ -45,37 +45,43 @@ def when(ms: int) -> str:
 
 
 def layout(title: str, body: str, messages: Sequence[tuple[str, str]] = (), head: str = "") -> HTMLResponse:
-    notes = "".join(f'<div class="alert alert-{kind}">{escape(text, quote=False)}</div>\n'
-                    for kind, text in messages)
-    page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{escape(title)} - sudoless</title>\n{head}</head>\n<body>\n"
-            f'<nav><a href="/index">Projects</a> | <a href="/schedule">Scheduling</a> | '
-            f'<a href="/executor">Executing</a> | <a href="/index?logout">Logout</a></nav>\n'
-            f"{notes}{body}\n</body>\n</html>\n")
+    notes = "".join(f'<div class="alert alert-{kind}">{escape(text, quote=False)}</div>\n' for kind, text in messages)
+    page = (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{escape(title)} - sudoless</title>\n{head}</head>\n<body>\n"
+        f'<nav><a href="/index">Projects</a> | <a href="/schedule">Scheduling</a> | '
+        f'<a href="/executor">Executing</a> | <a href="/index?logout">Logout</a></nav>\n'
+        f"{notes}{body}\n</body>\n</html>\n"
+    )
     return HTMLResponse(page)
 
 
 def login_page() -> HTMLResponse:
-    body = ('<div class="container">\n<div class="login">\n<h1>sudoless</h1>\n'
-            '<form id="login-form" method="post" action="/">\n'
-            '<input type="hidden" name="action" value="login">\n'
-            '<label>Username <input id="username" name="username" type="text" '
-            'autocomplete="username"></label>\n'
-            '<label>Password <input id="password" name="password" type="password" '
-            'autocomplete="current-password"></label>\n'
-            '<button type="submit">Login</button>\n<p id="login-error"></p>\n</form>\n'
-            "</div><!-- /.login -->\n</div>")
-    page = ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>Login - sudoless</title>\n{LOGIN_SCRIPT}\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+    body = (
+        '<div class="container">\n<div class="login">\n<h1>sudoless</h1>\n'
+        '<form id="login-form" method="post" action="/">\n'
+        '<input type="hidden" name="action" value="login">\n'
+        '<label>Username <input id="username" name="username" type="text" '
+        'autocomplete="username"></label>\n'
+        '<label>Password <input id="password" name="password" type="password" '
+        'autocomplete="current-password"></label>\n'
+        '<button type="submit">Login</button>\n<p id="login-error"></p>\n</form>\n'
+        "</div><!-- /.login -->\n</div>"
+    )
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>Login - sudoless</title>\n{LOGIN_SCRIPT}\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
     return HTMLResponse(page)
 
 
 def message_page(title: str, message: str, messages: Sequence[tuple[str, str]] = ()) -> HTMLResponse:
-    return layout(title, f"<h1>{escape(title)}</h1>\n<p class=\"error\">{escape(message)}</p>", messages)
+    return layout(title, f'<h1>{escape(title)}</h1>\n<p class="error">{escape(message)}</p>', messages)
 
 
-def project_list_page(projects: Iterable[tuple[str, str, int, str]],
-                      messages: Sequence[tuple[str, str]] = ()) -> HTMLResponse:
+def project_list_page(
+    projects: Iterable[tuple[str, str, int, str]], messages: Sequence[tuple[str, str]] = ()
+) -> HTMLResponse:
     """``projects``: (name, description, modified time in ms, modified by)."""
     items = []
     for name, description, modified, user in projects:
@@ -85,15 +91,24 @@ def project_list_page(projects: Iterable[tuple[str, str, int, str]],
             f'<p class="project-description">{escape(description)}</p>\n'
             '<p class="project-last-modified">Last modified on '
             f"<strong>{escape(when(modified))}</strong> by\n"
-            f"<strong>{escape(user)}</strong>.</p>\n</div>")
+            f"<strong>{escape(user)}</strong>.</p>\n</div>"
+        )
     body = "<h1>Projects</h1>\n" + ("\n".join(items) or "<p>No projects.</p>")
     return layout("Projects", body, messages)
 
 
-def table_page(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]],
-               intro: str = "", messages: Sequence[tuple[str, str]] = ()) -> HTMLResponse:
+def table_page(
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    intro: str = "",
+    messages: Sequence[tuple[str, str]] = (),
+) -> HTMLResponse:
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
     lines = ["<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>" for row in rows]
-    body = (f"<h1>{escape(title)}</h1>\n{intro}<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n"
-            + "\n".join(lines) + "\n</tbody>\n</table>")
+    body = (
+        f"<h1>{escape(title)}</h1>\n{intro}<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n"
+        + "\n".join(lines)
+        + "\n</tbody>\n</table>"
+    )
     return layout(title, body, messages)

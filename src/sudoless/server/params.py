@@ -88,7 +88,7 @@ class Params:
         start = prefix + "["
         for key, value in self.items:
             if key.startswith(start) and key.endswith("]"):
-                out.setdefault(key[len(start):-1], value)
+                out.setdefault(key[len(start) : -1], value)
         return out
 
     def nested_group(self, prefix: str) -> dict[str, dict[str, str]]:
@@ -108,8 +108,7 @@ class Params:
             upload.file.close()
 
 
-async def read_params(request: Request, max_upload_bytes: int,
-                      max_form_bytes: int = MAX_FORM_BYTES) -> Params:
+async def read_params(request: Request, max_upload_bytes: int, max_form_bytes: int = MAX_FORM_BYTES) -> Params:
     """Parse the query string and, for POST, an urlencoded or multipart body, within the size limits."""
     query = list(request.query_params.multi_items())
     if request.method != "POST":

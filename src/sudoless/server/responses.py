@@ -32,7 +32,9 @@ def pretty_json(value: Any) -> str:
 #: Scalars of the exact built-in types, rendered without going through ``json.dumps`` (which builds an
 #: encoder per call): rendering was a fifth of the time of a ``fetchexecflow`` request.
 _SCALARS: dict[type, Callable[[Any], str]] = {
-    str: encode_basestring, int: int.__repr__, bool: lambda b: "true" if b else "false",
+    str: encode_basestring,
+    int: int.__repr__,
+    bool: lambda b: "true" if b else "false",
     type(None): lambda _: "null",
 }
 
@@ -92,8 +94,9 @@ def compact_json(value: Any) -> str:
 
 
 def json_response(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(pretty_json(value).encode(), status_code=status, media_type="application/json",
-                    headers=dict(headers or {}))
+    return Response(
+        pretty_json(value).encode(), status_code=status, media_type="application/json", headers=dict(headers or {})
+    )
 
 
 def text_response(text: str, status: int = 200, media_type: str | None = "text/plain") -> Response:
@@ -117,8 +120,10 @@ def escape_html(text: str) -> str:
 def jetty_error(path: str, message: str, status: int = 500) -> Response:
     """What Jetty shows when an exception escapes a servlet (a missing or non-numeric parameter)."""
     reason = html.escape(message)
-    body = (f'<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html;charset=ISO-8859-1"/>\n'
-            f"<title>Error {status} {reason}</title>\n</head>\n<body><h2>HTTP ERROR {status}</h2>\n"
-            f"<p>Problem accessing {html.escape(path)}. Reason:\n<pre>    {reason}</pre></p>\n"
-            "</body>\n</html>\n")
+    body = (
+        f'<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html;charset=ISO-8859-1"/>\n'
+        f"<title>Error {status} {reason}</title>\n</head>\n<body><h2>HTTP ERROR {status}</h2>\n"
+        f"<p>Problem accessing {html.escape(path)}. Reason:\n<pre>    {reason}</pre></p>\n"
+        "</body>\n</html>\n"
+    )
     return Response(body.encode(), status_code=status, media_type="text/html")

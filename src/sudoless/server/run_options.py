@@ -21,13 +21,22 @@ from sudoless.flows.sla import SlaRule, parse_emails
 from sudoless.server.dispatch import Authenticated
 from sudoless.server.params import Params, emails
 
-__all__ = ["OptionsError", "check_redefinitions", "configured_failure_action", "execution_options",
-           "failure_action_form_value", "filter_runtime", "options_json",
-           "sla_rules"]
+__all__ = [
+    "OptionsError",
+    "check_redefinitions",
+    "configured_failure_action",
+    "execution_options",
+    "failure_action_form_value",
+    "filter_runtime",
+    "options_json",
+    "sla_rules",
+]
 
-_FAILURE_ACTIONS = {"finishCurrent": FailureAction.FINISH_CURRENTLY_RUNNING,
-                    "cancelImmediately": FailureAction.CANCEL_ALL,
-                    "finishPossible": FailureAction.FINISH_ALL_POSSIBLE}
+_FAILURE_ACTIONS = {
+    "finishCurrent": FailureAction.FINISH_CURRENTLY_RUNNING,
+    "cancelImmediately": FailureAction.CANCEL_ALL,
+    "finishPossible": FailureAction.FINISH_ALL_POSSIBLE,
+}
 #: Flow parameters only a global admin may set; dropped silently for everyone else, as Azkaban does.
 _ADMIN_ONLY = ("flowPriority", "useExecutor")
 _ADMIN_PREFIXES = ("azkaban.flow", "azkaban.job")
@@ -51,16 +60,16 @@ class OptionsError(InputError):
     """Execution options that do not parse; the message follows ``Error parsing flow options: ``."""
 
 
-def execution_options(params: Params, flow_props: Mapping[str, str], is_admin: bool,
-                      parallel: int) -> tuple[ExecutionOptions, str | None]:
+def execution_options(
+    params: Params, flow_props: Mapping[str, str], is_admin: bool, parallel: int
+) -> tuple[ExecutionOptions, str | None]:
     """The options a request asks for, and its ``disabled`` JSON (resolved later against the flow).
 
     ``flow_props`` is the flow's configuration (Flow 2.0 ``config``): its ``failure.action`` wins over the
     request's ``failureAction`` unless ``failureActionOverride=true``, as in Azkaban 4.
     """
     failure_action = _FAILURE_ACTIONS.get(params.get("failureAction") or "")
-    if failure_action is not None and flow_props.get("failure.action") \
-            and not params.boolean("failureActionOverride"):
+    if failure_action is not None and flow_props.get("failure.action") and not params.boolean("failureActionOverride"):
         failure_action = None
 
     concurrent = params.get("concurrentOption") or "skip"
@@ -112,14 +121,20 @@ def execution_options(params: Params, flow_props: Mapping[str, str], is_admin: b
 
 def filter_runtime(runtime: Mapping[str, Mapping[str, str]], is_admin: bool) -> dict[str, dict[str, str]]:
     """Runtime properties without those only a global admin may set (Azkaban drops them silently)."""
-    kept = {node: {key: value for key, value in props.items()
-                   if is_admin or not (key in _ADMIN_ONLY or key.startswith(_ADMIN_PREFIXES))}
-            for node, props in runtime.items()}
+    kept = {
+        node: {
+            key: value
+            for key, value in props.items()
+            if is_admin or not (key in _ADMIN_ONLY or key.startswith(_ADMIN_PREFIXES))
+        }
+        for node, props in runtime.items()
+    }
     return {node: props for node, props in kept.items() if props}
 
 
-def check_redefinitions(caller: Authenticated, project_id: int, version: int, project_name: str,
-                        flow_id: str, options: ExecutionOptions) -> None:
+def check_redefinitions(
+    caller: Authenticated, project_id: int, version: int, project_name: str, flow_id: str, options: ExecutionOptions
+) -> None:
     """PermissionDenied when a caller without WRITE on the project sends runtime properties that change
     what a job runs (:mod:`sudoless.flows.overrides`); before an execution, a schedule or a restart."""
     if options.runtime and not caller.allowed(project_id, Permission.WRITE):

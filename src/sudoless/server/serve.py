@@ -56,11 +56,14 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise InputError(f"port {port} is in use on {host}; stop the program listening there or choose "
-                             "another port with --port") from None
+            raise InputError(
+                f"port {port} is in use on {host}; stop the program listening there or choose another port with --port"
+            ) from None
         if exc.errno == errno.EACCES:
-            raise InputError(f"port {port} on {host}: permission denied (ports below 1024 need root); "
-                             "use a port above 1024 with --port") from None
+            raise InputError(
+                f"port {port} on {host}: permission denied (ports below 1024 need root); "
+                "use a port above 1024 with --port"
+            ) from None
         raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
@@ -80,10 +83,21 @@ class Server:
     ``store`` and ``accounts`` may be passed in (tests); otherwise they are opened from ``settings``.
     """
 
-    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int | None = None,
-                 tls: tuple[Path, Path] | None = None, embedded_executor: bool = True, max_flows: int = 30,
-                 log_level: str = "warning", store: Any = None, accounts: Any = None,
-                 scheduler_interval: float = 1.0, cancel_grace_seconds: float = 10.0, http_workers: int = 1) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        tls: tuple[Path, Path] | None = None,
+        embedded_executor: bool = True,
+        max_flows: int = 30,
+        log_level: str = "warning",
+        store: Any = None,
+        accounts: Any = None,
+        scheduler_interval: float = 1.0,
+        cancel_grace_seconds: float = 10.0,
+        http_workers: int = 1,
+    ) -> None:
         self.settings = settings
         self.host = host
         self.port = port if port is not None else (DEFAULT_HTTPS_PORT if tls else DEFAULT_HTTP_PORT)
@@ -141,12 +155,18 @@ class Server:
         self.accounts.directory.backends  # noqa: B018 (a misconfigured back-end stops the start, not a login)
         password = self.accounts.ensure_admin()
         self.scheduler = Scheduler(self.store, self.settings)
-        app = create_app(self.settings, self.store, self.accounts, self.scheduler,
-                         secure=self.tls is not None)
-        config = uvicorn.Config(app, host=self.host, port=self.port, log_level=self.log_level, lifespan="off",
-                                server_header=False, proxy_headers=False,
-                                ssl_certfile=str(self.tls[0]) if self.tls else None,
-                                ssl_keyfile=str(self.tls[1]) if self.tls else None)
+        app = create_app(self.settings, self.store, self.accounts, self.scheduler, secure=self.tls is not None)
+        config = uvicorn.Config(
+            app,
+            host=self.host,
+            port=self.port,
+            log_level=self.log_level,
+            lifespan="off",
+            server_header=False,
+            proxy_headers=False,
+            ssl_certfile=str(self.tls[0]) if self.tls else None,
+            ssl_keyfile=str(self.tls[1]) if self.tls else None,
+        )
         self.uvicorn = uvicorn.Server(config)
         return Started(self.url, password)
 
@@ -235,8 +255,9 @@ class Server:
         self._spawn("scheduler", self.scheduler.run, self._stop, self.scheduler_interval)
         self._spawn("triggers", self.scheduler.triggers.run, self._stop, self.scheduler_interval)
         self._spawn("sessions", self._purge_sessions)
-        sender = Sender(self.store, self.settings,
-                        on_failure=lambda record, _error: count_notification_failure(record.channel))
+        sender = Sender(
+            self.store, self.settings, on_failure=lambda record, _error: count_notification_failure(record.channel)
+        )
         self._spawn("notifications", sender.run, self._stop, self.scheduler_interval)
         if any(backend is not None for backend in self.accounts.directory.backends):
             self._spawn("directory", self._refresh_directory)
@@ -282,8 +303,11 @@ class Server:
 
     def _cancel_own_executions(self) -> None:
         unfinished = [status for status in Status if status not in TERMINAL_FLOW]
-        mine = [e.id for e in self.store.executions.latest(statuses=unfinished, limit=100_000)
-                if e.executor_id == self.executor.id]
+        mine = [
+            e.id
+            for e in self.store.executions.latest(statuses=unfinished, limit=100_000)
+            if e.executor_id == self.executor.id
+        ]
         for exec_id in mine:
             with contextlib.suppress(StateError):  # it may have finished meanwhile
                 self.store.executions.request(exec_id, "cancel")
@@ -292,5 +316,8 @@ class Server:
             mine = [i for i in mine if self.store.executions.get(i).status not in TERMINAL_FLOW]
             time.sleep(0.1)
         if mine:
-            log.warning("executions %s did not stop within %g s; the next start finalises them",
-                        ", ".join(map(str, mine)), self.cancel_grace_seconds)
+            log.warning(
+                "executions %s did not stop within %g s; the next start finalises them",
+                ", ".join(map(str, mine)),
+                self.cancel_grace_seconds,
+            )

@@ -52,8 +52,9 @@ class Store:
     does not load the scheduler's or the accounts' SQL.
     """
 
-    def __init__(self, url: str, clock: Callable[[], int] = now_ms, migrate_schema: bool = True,
-                 password: str | None = None) -> None:
+    def __init__(
+        self, url: str, clock: Callable[[], int] = now_ms, migrate_schema: bool = True, password: str | None = None
+    ) -> None:
         self.url = url
         self.engine = create_engine(url, password)
         self.clock = clock

@@ -37,9 +37,11 @@ _ROLES = sa.select(t.roles.c.name, t.roles.c.permissions)
 _GROUPS = sa.select(t.groups.c.name, t.groups.c.roles)
 _GRANTS = sa.select(t.permissions.c.permissions).where(
     t.permissions.c.project_id == sa.bindparam("project_id"),
-    sa.or_(sa.and_(t.permissions.c.name == sa.bindparam("user"), t.permissions.c.is_group.is_(False)),
-           sa.and_(t.permissions.c.name.in_(sa.bindparam("groups", expanding=True)),
-                   t.permissions.c.is_group.is_(True))))
+    sa.or_(
+        sa.and_(t.permissions.c.name == sa.bindparam("user"), t.permissions.c.is_group.is_(False)),
+        sa.and_(t.permissions.c.name.in_(sa.bindparam("groups", expanding=True)), t.permissions.c.is_group.is_(True)),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -69,18 +71,33 @@ def split_list(text: str | None) -> tuple[str, ...]:
 
 def user_record(row: Any) -> UserRecord:
     """A ``users`` row as a :class:`UserRecord`."""
-    return UserRecord(name=row.username, password_hash=row.password_hash, roles=split_list(row.roles),
-                      groups=split_list(row.groups), proxy_users=split_list(row.proxy_users), email=row.email,
-                      created_time=row.created_time, source=row.source, last_login=row.last_login,
-                      disabled=bool(row.disabled))
-
+    return UserRecord(
+        name=row.username,
+        password_hash=row.password_hash,
+        roles=split_list(row.roles),
+        groups=split_list(row.groups),
+        proxy_users=split_list(row.proxy_users),
+        email=row.email,
+        created_time=row.created_time,
+        source=row.source,
+        last_login=row.last_login,
+        disabled=bool(row.disabled),
+    )
 
 
 def _user_values(user: UserRecord) -> dict[str, Any]:
-    return {"username": user.name, "password_hash": user.password_hash, "roles": join_list(user.roles),
-            "groups": join_list(user.groups), "proxy_users": join_list(user.proxy_users),
-            "email": user.email, "created_time": user.created_time, "source": user.source,
-            "last_login": user.last_login, "disabled": user.disabled}
+    return {
+        "username": user.name,
+        "password_hash": user.password_hash,
+        "roles": join_list(user.roles),
+        "groups": join_list(user.groups),
+        "proxy_users": join_list(user.proxy_users),
+        "email": user.email,
+        "created_time": user.created_time,
+        "source": user.source,
+        "last_login": user.last_login,
+        "disabled": user.disabled,
+    }
 
 
 class AccountQueries:
@@ -144,8 +161,7 @@ class AccountQueries:
             if key in values:
                 values[key] = join_list(values[key])
         with self.store.write() as conn:
-            return conn.execute(t.users.update().where(t.users.c.username == name).values(**values)
-                                ).rowcount == 1
+            return conn.execute(t.users.update().where(t.users.c.username == name).values(**values)).rowcount == 1
 
     def delete_user(self, name: str) -> bool:
         """Remove a user with their sessions and their own project grants; False if there was none."""
@@ -153,8 +169,9 @@ class AccountQueries:
             done = conn.execute(t.users.delete().where(t.users.c.username == name)).rowcount
             conn.execute(t.sessions.delete().where(t.sessions.c.username == name))
             conn.execute(t.api_tokens.delete().where(t.api_tokens.c.username == name))
-            conn.execute(t.permissions.delete().where(t.permissions.c.name == name,
-                                                      t.permissions.c.is_group.is_(False)))
+            conn.execute(
+                t.permissions.delete().where(t.permissions.c.name == name, t.permissions.c.is_group.is_(False))
+            )
         return done == 1
 
     # -- roles and groups -------------------------------------------------------------------------------
@@ -167,8 +184,9 @@ class AccountQueries:
         with self.store.write() as conn:
             _upsert(conn, t.groups, {"name": name}, {"roles": join_list(roles), "modified_time": now})
 
-    def import_accounts(self, roles: dict[str, int], groups: dict[str, tuple[str, ...]],
-                        users: Sequence[UserRecord], now: int) -> None:
+    def import_accounts(
+        self, roles: dict[str, int], groups: dict[str, tuple[str, ...]], users: Sequence[UserRecord], now: int
+    ) -> None:
         """Insert or replace roles, groups and users in one transaction: a file imports whole or not at all.
 
         A replaced user keeps their creation time, sessions and project grants.
@@ -182,22 +200,28 @@ class AccountQueries:
                 values = _user_values(user)
                 key = {"username": values.pop("username")}
                 created = values.pop("created_time")
-                if not conn.execute(t.users.update().where(t.users.c.username == user.name).values(**values)
-                                    ).rowcount:
+                if not conn.execute(t.users.update().where(t.users.c.username == user.name).values(**values)).rowcount:
                     conn.execute(t.users.insert().values(**key, **values, created_time=created))
 
     # -- project grants ---------------------------------------------------------------------------------
 
     def project_exists(self, project_id: int) -> bool:
         with self.store.read() as conn:
-            return conn.execute(sa.select(t.projects.c.id).where(
-                t.projects.c.id == project_id, t.projects.c.active.is_(True))).first() is not None
+            return (
+                conn.execute(
+                    sa.select(t.projects.c.id).where(t.projects.c.id == project_id, t.projects.c.active.is_(True))
+                ).first()
+                is not None
+            )
 
     def project_permissions(self, project_id: int) -> list[tuple[str, bool, int]]:
         p = t.permissions
         with self.store.read() as conn:
-            rows = conn.execute(sa.select(p.c.name, p.c.is_group, p.c.permissions).where(
-                p.c.project_id == project_id).order_by(p.c.is_group, p.c.name)).all()
+            rows = conn.execute(
+                sa.select(p.c.name, p.c.is_group, p.c.permissions)
+                .where(p.c.project_id == project_id)
+                .order_by(p.c.is_group, p.c.name)
+            ).all()
         return [(row.name, bool(row.is_group), int(row.permissions)) for row in rows]
 
     def granted_project_ids(self, user: str, groups: Sequence[str]) -> list[int]:
@@ -213,8 +237,7 @@ class AccountQueries:
     def granted(self, project_id: int, user: str, groups: Sequence[str]) -> int:
         """The union of the user's own grant and the grants of their groups on one project."""
         with self.store.read() as conn:
-            values = conn.execute(_GRANTS, {"project_id": project_id, "user": user, "groups": list(groups)}
-                                  ).scalars()
+            values = conn.execute(_GRANTS, {"project_id": project_id, "user": user, "groups": list(groups)}).scalars()
             result = 0
             for value in values:
                 result |= int(value)
@@ -233,8 +256,11 @@ class AccountQueries:
 
     def insert_session(self, key: str, username: str, ip: str, now: int, expires: int) -> None:
         with self.store.write() as conn:
-            conn.execute(t.sessions.insert().values(id=key, username=username, ip=ip[:64], created_time=now,
-                                                    last_seen=now, expires=expires))
+            conn.execute(
+                t.sessions.insert().values(
+                    id=key, username=username, ip=ip[:64], created_time=now, last_seen=now, expires=expires
+                )
+            )
 
     def session_account(self, key: str, now: int, expires: int) -> tuple[UserRecord, Definitions] | None:
         """The user of a live session with the role and group definitions, in one read transaction (every
@@ -276,8 +302,9 @@ class AccountQueries:
         if _fresh(row.expires, now, expires):
             return str(row.username)
         with self.store.write() as conn:
-            done = conn.execute(s.update().where(s.c.id == key, s.c.expires > now).values(
-                last_seen=now, expires=expires)).rowcount
+            done = conn.execute(
+                s.update().where(s.c.id == key, s.c.expires > now).values(last_seen=now, expires=expires)
+            ).rowcount
             if done != 1:
                 return None
             return conn.execute(sa.select(s.c.username).where(s.c.id == key)).scalar()
@@ -300,17 +327,23 @@ class AccountQueries:
         """When ``subject`` failed to log in after ``since``, oldest first."""
         f = t.login_failures
         with self.store.read() as conn:
-            return [int(v) for v in conn.execute(sa.select(f.c.failed_at).where(
-                f.c.kind == kind, f.c.subject == subject, f.c.failed_at > since).order_by(f.c.failed_at)
-            ).scalars()]
+            return [
+                int(v)
+                for v in conn.execute(
+                    sa.select(f.c.failed_at)
+                    .where(f.c.kind == kind, f.c.subject == subject, f.c.failed_at > since)
+                    .order_by(f.c.failed_at)
+                ).scalars()
+            ]
 
     def record_failure(self, subjects: Sequence[tuple[str, str]], now: int, forget_before: int) -> None:
         """Note one failed login for each (kind, subject), and forget every failure older than needed."""
         f = t.login_failures
         with self.store.write() as conn:
             conn.execute(f.delete().where(f.c.failed_at <= forget_before))
-            conn.execute(f.insert(), [{"kind": kind, "subject": subject[:255], "failed_at": now}
-                                      for kind, subject in subjects])
+            conn.execute(
+                f.insert(), [{"kind": kind, "subject": subject[:255], "failed_at": now} for kind, subject in subjects]
+            )
 
     def clear_failures(self, kind: str, subject: str, suffix: bool = False) -> None:
         """Forget the failures of ``subject``, or with ``suffix`` of every subject ending with it."""

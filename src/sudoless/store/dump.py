@@ -109,8 +109,7 @@ def nonempty_tables(store: Store) -> list[str]:
     return found
 
 
-def load(store: Store, folder: Path, dumps: list[TableDump], replace: bool,
-         progress: Progress | None = None) -> None:
+def load(store: Store, folder: Path, dumps: list[TableDump], replace: bool, progress: Progress | None = None) -> None:
     """Write the dumped tables into ``store`` in one transaction; with ``replace``, its rows go first."""
     by_name = {table.name: table for table in tables()}
     with store.write() as conn:
@@ -147,8 +146,13 @@ def _reset_sequences(conn: sa.Connection) -> None:
             continue
         quote = conn.dialect.identifier_preparer.quote
         name, col = quote(table.name), quote(column.name)
-        conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence(:table, :column), COALESCE(MAX({col}), 1), "
-                             f"MAX({col}) IS NOT NULL) FROM {name}"), {"table": name, "column": column.name})
+        conn.execute(
+            sa.text(
+                f"SELECT setval(pg_get_serial_sequence(:table, :column), COALESCE(MAX({col}), 1), "
+                f"MAX({col}) IS NOT NULL) FROM {name}"
+            ),
+            {"table": name, "column": column.name},
+        )
 
 
 def _encode(value: Any) -> Any:

@@ -53,8 +53,10 @@ def create_engine(url: str, password: str | None = None) -> Engine:
         url = normalise_url(url)
         parsed = make_url(url)
     except (sa.exc.ArgumentError, ValueError) as exc:
-        raise StoreError(f"database URL {url!r} is not valid ({exc}); use sqlite:///PATH, "
-                         "mysql://USER@HOST/DB with SUDOLESS_DB_PASSWORD_FILE, or postgresql://USER@HOST/DB") from None
+        raise StoreError(
+            f"database URL {url!r} is not valid ({exc}); use sqlite:///PATH, "
+            "mysql://USER@HOST/DB with SUDOLESS_DB_PASSWORD_FILE, or postgresql://USER@HOST/DB"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             database = Path(parsed.database)
@@ -62,8 +64,9 @@ def create_engine(url: str, password: str | None = None) -> Engine:
             create_private(database)
             for suffix in ("-wal", "-shm", "-journal"):
                 private_file(database.with_name(database.name + suffix))
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                                  pool_size=8, max_overflow=16)
+        engine = sa.create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=8, max_overflow=16
+        )
         _tune_sqlite(engine)
         return engine
     if password is not None and parsed.password is None:
@@ -177,8 +180,7 @@ def upgrade_with_alembic(engine: Engine) -> None:
             finally:
                 connection.info["write"] = False
     except sa.exc.OperationalError as exc:
-        raise StoreError(f"cannot reach the database at {engine.url.render_as_string()}: "
-                         f"{exc.orig}") from None
+        raise StoreError(f"cannot reach the database at {engine.url.render_as_string()}: {exc.orig}") from None
 
 
 def _create_fresh(engine: Engine) -> bool:
@@ -201,9 +203,9 @@ def _create_fresh(engine: Engine) -> bool:
                 metadata.create_all(connection)
                 connection.exec_driver_sql(
                     "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
-                    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
-                connection.exec_driver_sql("INSERT INTO alembic_version (version_num) VALUES (?)",
-                                           (head_revision(),))
+                    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+                )
+                connection.exec_driver_sql("INSERT INTO alembic_version (version_num) VALUES (?)", (head_revision(),))
         finally:
             connection.info["write"] = False
     return True

@@ -44,31 +44,48 @@ class ExecutorQueries:
     def register(self) -> int:
         now = self.store.clock()
         with self.store.write() as conn:
-            result = conn.execute(t.executors.insert().values(
-                host=socket.gethostname(), pid=os.getpid(), started=now, heartbeat=now, active=True))
+            result = conn.execute(
+                t.executors.insert().values(
+                    host=socket.gethostname(), pid=os.getpid(), started=now, heartbeat=now, active=True
+                )
+            )
             return inserted_id(result)
 
     def heartbeat(self, executor_id: int, active: bool = True) -> None:
         with self.store.write() as conn:
-            conn.execute(t.executors.update().where(t.executors.c.id == executor_id).values(
-                heartbeat=self.store.clock(), active=active))
+            conn.execute(
+                t.executors.update()
+                .where(t.executors.c.id == executor_id)
+                .values(heartbeat=self.store.clock(), active=active)
+            )
 
     def active(self) -> list[ExecutorRecord]:
         """Executors marked active (their heartbeat may still be stale; compare it with the clock)."""
         x = t.executors
         with self.store.read() as conn:
             rows = conn.execute(sa.select(x).where(x.c.active.is_(True)).order_by(x.c.id)).all()
-        return [ExecutorRecord(id=int(r.id), host=r.host, pid=int(r.pid), started=int(r.started),
-                               heartbeat=int(r.heartbeat), active=bool(r.active)) for r in rows]
+        return [
+            ExecutorRecord(
+                id=int(r.id),
+                host=r.host,
+                pid=int(r.pid),
+                started=int(r.started),
+                heartbeat=int(r.heartbeat),
+                active=bool(r.active),
+            )
+            for r in rows
+        ]
 
     def orphaned_executions(self, timeout_ms: int) -> list[ExecutionRecord]:
         """Unfinished executions whose executor is gone: its process died on this host, or it went silent."""
         e, x = t.executions, t.executors
         host = socket.gethostname()
         now = self.store.clock()
-        query = sa.select(e, x.c.host.label("x_host"), x.c.pid.label("x_pid"), x.c.heartbeat,
-                          x.c.active.label("x_active")).join(x, x.c.id == e.c.executor_id).where(
-            e.c.status.not_in([s.value for s in TERMINAL_FLOW]))
+        query = (
+            sa.select(e, x.c.host.label("x_host"), x.c.pid.label("x_pid"), x.c.heartbeat, x.c.active.label("x_active"))
+            .join(x, x.c.id == e.c.executor_id)
+            .where(e.c.status.not_in([s.value for s in TERMINAL_FLOW]))
+        )
         with self.store.read() as conn:
             rows = conn.execute(query).all()
         orphans = []
@@ -80,4 +97,3 @@ class ExecutorQueries:
             if gone:
                 orphans.append(row)
         return execution_records(orphans)
-

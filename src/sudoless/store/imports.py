@@ -38,19 +38,29 @@ class ImportQueries:
         """Give an imported version the time it was uploaded to Azkaban (the uploader is set when it is stored)."""
         v = t.project_versions
         with self.store.write() as conn:
-            conn.execute(v.update().where(v.c.project_id == project_id, v.c.version == version).values(
-                upload_time=upload_time))
+            conn.execute(
+                v.update().where(v.c.project_id == project_id, v.c.version == version).values(upload_time=upload_time)
+            )
 
-    def set_project_times(self, project_id: int, created_time: int, modified_time: int,
-                          modified_by: str, description: str) -> None:
+    def set_project_times(
+        self, project_id: int, created_time: int, modified_time: int, modified_by: str, description: str
+    ) -> None:
         p = t.projects
         with self.store.write() as conn:
-            conn.execute(p.update().where(p.c.id == project_id).values(
-                created_time=created_time, modified_time=modified_time, modified_by=modified_by,
-                description=description))
+            conn.execute(
+                p.update()
+                .where(p.c.id == project_id)
+                .values(
+                    created_time=created_time,
+                    modified_time=modified_time,
+                    modified_by=modified_by,
+                    description=description,
+                )
+            )
 
-    def add_events(self, origin: str, source_key: str, project_id: int, events: list[dict[str, Any]],
-                   total: int) -> None:
+    def add_events(
+        self, origin: str, source_key: str, project_id: int, events: list[dict[str, Any]], total: int
+    ) -> None:
         """Append Azkaban events to a project's log and record that the first ``total`` of its events are in, in
         one transaction, so that an interrupted import neither loses nor repeats one."""
         with self.store.write() as conn:
@@ -58,23 +68,40 @@ class ImportQueries:
                 conn.execute(t.project_events.insert(), [{"project_id": project_id, **row} for row in events])
             _record(conn, self.store, origin, "events", source_key, total)
 
-    def create_imported_project(self, origin: str, source_key: str, name: str, description: str, user: str,
-                                created_time: int, active: bool) -> int:
+    def create_imported_project(
+        self, origin: str, source_key: str, name: str, description: str, user: str, created_time: int, active: bool
+    ) -> int:
         """Insert an imported project as Azkaban had it, deleted ones included (those may share the name of an
         active project, as in Azkaban, which is why this is not :func:`projects.create_project`), with its ledger
         row in the same transaction."""
         with self.store.write() as conn:
-            result = conn.execute(t.projects.insert().values(
-                name=name, active=active, description=description, version=0, created_time=created_time,
-                created_by=user, modified_time=created_time, modified_by=user))
+            result = conn.execute(
+                t.projects.insert().values(
+                    name=name,
+                    active=active,
+                    description=description,
+                    version=0,
+                    created_time=created_time,
+                    created_by=user,
+                    modified_time=created_time,
+                    modified_by=user,
+                )
+            )
             project_id = inserted_id(result)
-            conn.execute(t.project_proxy_users.insert().values(project_id=project_id, name=user,
-                                                               added_time=created_time, added_by=user))
+            conn.execute(
+                t.project_proxy_users.insert().values(
+                    project_id=project_id, name=user, added_time=created_time, added_by=user
+                )
+            )
             _record(conn, self.store, origin, "project", source_key, project_id)
         return project_id
 
-    def insert_executions(self, origin: str, executions: list[tuple[str, dict[str, Any], list[dict[str, Any]]]],
-                          logs: Callable[[], Iterable[tuple[int, str, int, int, bytes]]]) -> dict[str, int]:
+    def insert_executions(
+        self,
+        origin: str,
+        executions: list[tuple[str, dict[str, Any], list[dict[str, Any]]]],
+        logs: Callable[[], Iterable[tuple[int, str, int, int, bytes]]],
+    ) -> dict[str, int]:
         """Insert finished executions (source key, execution row, job attempt rows) with their ledger rows, then
         their log chunks (source execution id, name, attempt, start byte, data) as ``logs()`` streams them, in
         one transaction: an import killed half-way leaves each execution whole or absent. Returns source key to
@@ -89,14 +116,32 @@ class ImportQueries:
             jobs = [{"exec_id": ids[key], **row} for key, _, job_runs in executions for row in job_runs]
             if jobs:
                 conn.execute(t.job_runs.insert(), jobs)
-            conn.execute(t.azkaban_imports.insert(), [
-                {"origin": origin, "kind": "execution", "source_key": key, "local_id": exec_id, "imported_time": now}
-                for key, exec_id in ids.items()])
+            conn.execute(
+                t.azkaban_imports.insert(),
+                [
+                    {
+                        "origin": origin,
+                        "kind": "execution",
+                        "source_key": key,
+                        "local_id": exec_id,
+                        "imported_time": now,
+                    }
+                    for key, exec_id in ids.items()
+                ],
+            )
             pending: list[dict[str, Any]] = []
             size = 0
             for source_id, name, attempt, start, data in logs():
-                pending.append({"exec_id": ids[str(source_id)], "name": name, "attempt": attempt, "start_byte": start,
-                                "end_byte": start + len(data), "data": data})
+                pending.append(
+                    {
+                        "exec_id": ids[str(source_id)],
+                        "name": name,
+                        "attempt": attempt,
+                        "start_byte": start,
+                        "end_byte": start + len(data),
+                        "data": data,
+                    }
+                )
                 size += len(data)
                 if len(pending) >= LOG_ROWS or size >= LOG_BYTES:
                     conn.execute(t.logs.insert(), pending)
@@ -110,12 +155,13 @@ def _record(conn: sa.Connection, store: Store, origin: str, kind: str, source_ke
     """Insert or replace one ledger row."""
     a = t.azkaban_imports
     conn.execute(a.delete().where(a.c.origin == origin, a.c.kind == kind, a.c.source_key == source_key))
-    conn.execute(a.insert().values(origin=origin, kind=kind, source_key=source_key, local_id=local_id,
-                                   imported_time=store.clock()))
+    conn.execute(
+        a.insert().values(
+            origin=origin, kind=kind, source_key=source_key, local_id=local_id, imported_time=store.clock()
+        )
+    )
 
 
 #: Log chunks written per statement, and the most bytes held for one (bounds an import's memory).
 LOG_ROWS = 200
 LOG_BYTES = 8 << 20
-
-

@@ -47,8 +47,11 @@ class JobRunRecord:
 
 
 _COLUMNS = tuple(t.job_runs.c.keys())
-_JOB_RUNS = sa.select(t.job_runs).where(t.job_runs.c.exec_id == sa.bindparam("exec_id")).order_by(
-    t.job_runs.c.nested_id, t.job_runs.c.attempt)
+_JOB_RUNS = (
+    sa.select(t.job_runs)
+    .where(t.job_runs.c.exec_id == sa.bindparam("exec_id"))
+    .order_by(t.job_runs.c.nested_id, t.job_runs.c.attempt)
+)
 _JOB_RUNS_SINCE = _JOB_RUNS.where(t.job_runs.c.update_time > sa.bindparam("since"))
 
 
@@ -70,8 +73,12 @@ class JobRunQueries:
         with self.store.write() as conn:
             self._update(conn, exec_id, nested_id, attempt, values)
 
-    def update_many(self, exec_id: int, changes: Sequence[tuple[str, int, dict[str, Any]]],
-                    logs: Sequence[tuple[str, int, int, bytes]] = ()) -> None:
+    def update_many(
+        self,
+        exec_id: int,
+        changes: Sequence[tuple[str, int, dict[str, Any]]],
+        logs: Sequence[tuple[str, int, int, bytes]] = (),
+    ) -> None:
         """Node updates, in order, and log chunks ``(name, attempt, offset, data)``, in one transaction.
 
         The runner gathers what one pass of its loop changed and writes it here, so a burst of changes
@@ -90,30 +97,43 @@ class JobRunQueries:
         values["update_time"] = self.store.clock()
         # The runner's hot path: a cached textual UPDATE per column set costs a tenth of building a Core
         # statement each time (measured: 0.1 ms against 1 ms per job on SQLite), still fully parameterised.
-        done = conn.execute(_job_update(tuple(sorted(values))),
-                            {**values, "k_exec": exec_id, "k_nested": nested_id, "k_attempt": attempt})
+        done = conn.execute(
+            _job_update(tuple(sorted(values))),
+            {**values, "k_exec": exec_id, "k_nested": nested_id, "k_attempt": attempt},
+        )
         if done.rowcount == 0:
-            base = conn.execute(sa.select(t.job_runs).where(
-                t.job_runs.c.exec_id == exec_id, t.job_runs.c.nested_id == nested_id
-            ).order_by(t.job_runs.c.attempt.desc()).limit(1)).first()
+            base = conn.execute(
+                sa.select(t.job_runs)
+                .where(t.job_runs.c.exec_id == exec_id, t.job_runs.c.nested_id == nested_id)
+                .order_by(t.job_runs.c.attempt.desc())
+                .limit(1)
+            ).first()
             if base is None:
                 raise NotFoundError(f"Job {nested_id} doesn't exist in {exec_id}")
-            row = {"exec_id": exec_id, "nested_id": nested_id, "attempt": attempt, "type": base.type,
-                   "parents": base.parents, "condition": base.condition, "start_time": -1,
-                   "end_time": -1, "status": Status.READY.value}
+            row = {
+                "exec_id": exec_id,
+                "nested_id": nested_id,
+                "attempt": attempt,
+                "type": base.type,
+                "parents": base.parents,
+                "condition": base.condition,
+                "start_time": -1,
+                "end_time": -1,
+                "status": Status.READY.value,
+            }
             row.update(values)
             conn.execute(t.job_runs.insert().values(**row))
 
 
 @functools.lru_cache(maxsize=64)
 def _job_update(columns: tuple[str, ...]) -> sa.TextClause:
-    known = {"type", "status", "start_time", "end_time", "update_time", "pid", "host", "input_props",
-             "output_props"}
+    known = {"type", "status", "start_time", "end_time", "update_time", "pid", "host", "input_props", "output_props"}
     if not set(columns) <= known:
         raise ValueError(f"unknown job_runs columns: {sorted(set(columns) - known)}")
     assignments = ", ".join(f"{c} = :{c}" for c in columns)
-    return sa.text(f"UPDATE job_runs SET {assignments} "
-                   "WHERE exec_id = :k_exec AND nested_id = :k_nested AND attempt = :k_attempt")
+    return sa.text(
+        f"UPDATE job_runs SET {assignments} WHERE exec_id = :k_exec AND nested_id = :k_nested AND attempt = :k_attempt"
+    )
 
 
 def _job_values(given: dict[str, Any]) -> dict[str, Any]:
@@ -127,9 +147,21 @@ def _job_values(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _records(rows: Sequence[Any]) -> list[JobRunRecord]:
-    return [JobRunRecord(
-        exec_id=v["exec_id"], nested_id=v["nested_id"], attempt=v["attempt"], type=v["type"],
-        status=status(v["status"]), start_time=v["start_time"], end_time=v["end_time"],
-        update_time=v["update_time"], parents=json.loads(v["parents"]), condition=v["condition"], pid=v["pid"],
-        host=v["host"], output_props=json.loads(v["output_props"]) if v["output_props"] else None)
-        for v in values(rows, _COLUMNS)]
+    return [
+        JobRunRecord(
+            exec_id=v["exec_id"],
+            nested_id=v["nested_id"],
+            attempt=v["attempt"],
+            type=v["type"],
+            status=status(v["status"]),
+            start_time=v["start_time"],
+            end_time=v["end_time"],
+            update_time=v["update_time"],
+            parents=json.loads(v["parents"]),
+            condition=v["condition"],
+            pid=v["pid"],
+            host=v["host"],
+            output_props=json.loads(v["output_props"]) if v["output_props"] else None,
+        )
+        for v in values(rows, _COLUMNS)
+    ]

@@ -31,8 +31,17 @@ _INSERT = t.logs.insert()
 
 def insert_chunk(conn: Connection, exec_id: int, name: str, attempt: int, start: int, data: bytes) -> None:
     """Write one chunk in the caller's transaction (the runner writes chunks with its node updates)."""
-    conn.execute(_INSERT, {"exec_id": exec_id, "name": name, "attempt": attempt, "start_byte": start,
-                           "end_byte": start + len(data), "data": data})
+    conn.execute(
+        _INSERT,
+        {
+            "exec_id": exec_id,
+            "name": name,
+            "attempt": attempt,
+            "start_byte": start,
+            "end_byte": start + len(data),
+            "data": data,
+        },
+    )
 
 
 class LogQueries:
@@ -51,9 +60,13 @@ class LogQueries:
         for tries in range(5):
             try:
                 with self.store.write() as conn:
-                    start = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.logs.c.end_byte), 0)).where(
-                        t.logs.c.exec_id == exec_id, t.logs.c.name == name, t.logs.c.attempt == attempt)
-                    ).scalar_one())
+                    start = int(
+                        conn.execute(
+                            sa.select(sa.func.coalesce(sa.func.max(t.logs.c.end_byte), 0)).where(
+                                t.logs.c.exec_id == exec_id, t.logs.c.name == name, t.logs.c.attempt == attempt
+                            )
+                        ).scalar_one()
+                    )
                     insert_chunk(conn, exec_id, name, attempt, start, data)
                     return start
             except sa.exc.IntegrityError:
@@ -86,8 +99,10 @@ class LogQueries:
         first = sa.select(c.start_byte).where(*key, c.start_byte <= offset).order_by(c.start_byte.desc()).limit(1)
         with self.store.read() as conn:
             start = conn.execute(first).scalar()
-            rows = conn.execute(sa.select(c.start_byte, c.data).where(
-                *key, c.start_byte >= (start if start is not None else 0), c.start_byte < end).order_by(c.start_byte)
+            rows = conn.execute(
+                sa.select(c.start_byte, c.data)
+                .where(*key, c.start_byte >= (start if start is not None else 0), c.start_byte < end)
+                .order_by(c.start_byte)
             ).all()
         parts = []
         for row in rows:
@@ -101,9 +116,13 @@ class LogQueries:
         """(execution id, bytes of its logs) of each finished execution that ended before ``cutoff_ms`` and
         still holds logs, oldest id first."""
         e, g = t.executions.c, t.logs.c
-        query = (sa.select(e.id, sa.func.sum(g.end_byte - g.start_byte))
-                 .select_from(t.executions.join(t.logs, g.exec_id == e.id))
-                 .where(_finished_before(cutoff_ms)).group_by(e.id).order_by(e.id))
+        query = (
+            sa.select(e.id, sa.func.sum(g.end_byte - g.start_byte))
+            .select_from(t.executions.join(t.logs, g.exec_id == e.id))
+            .where(_finished_before(cutoff_ms))
+            .group_by(e.id)
+            .order_by(e.id)
+        )
         with self.store.read() as conn:
             return [(int(exec_id), int(size or 0)) for exec_id, size in conn.execute(query)]
 
@@ -113,10 +132,12 @@ class LogQueries:
         e, g = t.executions.c, t.logs.c
         removed = 0
         for start in range(0, len(exec_ids), _BATCH):
-            batch = list(exec_ids[start:start + _BATCH])
+            batch = list(exec_ids[start : start + _BATCH])
             with self.store.write() as conn:
-                still = [int(i) for i in conn.execute(sa.select(e.id).where(
-                    e.id.in_(batch), _finished_before(cutoff_ms))).scalars()]
+                still = [
+                    int(i)
+                    for i in conn.execute(sa.select(e.id).where(e.id.in_(batch), _finished_before(cutoff_ms))).scalars()
+                ]
                 if still:
                     conn.execute(t.logs.delete().where(g.exec_id.in_(still)))
                 removed += len(still)

@@ -79,16 +79,30 @@ class NotificationQueries:
         ids = []
         with self.store.write() as conn:
             for item in items:
-                result = conn.execute(t.notifications.insert().values(
-                    exec_id=item.exec_id, event=item.event, channel=item.channel, target=item.target,
-                    payload=json.dumps(item.payload), status=PENDING, attempts=0, max_attempts=item.max_attempts,
-                    created_time=now, next_attempt=now if due is None else due, claim_token=None, claim_until=-1,
-                    sent_time=-1, last_error=None))
+                result = conn.execute(
+                    t.notifications.insert().values(
+                        exec_id=item.exec_id,
+                        event=item.event,
+                        channel=item.channel,
+                        target=item.target,
+                        payload=json.dumps(item.payload),
+                        status=PENDING,
+                        attempts=0,
+                        max_attempts=item.max_attempts,
+                        created_time=now,
+                        next_attempt=now if due is None else due,
+                        claim_token=None,
+                        claim_until=-1,
+                        sent_time=-1,
+                        last_error=None,
+                    )
+                )
                 ids.append(inserted_id(result))
         return ids
 
-    def claim_due(self, token: str, lease_ms: int, limit: int = 20,
-                  exec_id: int | None = None) -> list[NotificationRecord]:
+    def claim_due(
+        self, token: str, lease_ms: int, limit: int = 20, exec_id: int | None = None
+    ) -> list[NotificationRecord]:
         """Claim up to ``limit`` due rows for ``token`` (see the module docstring) for ``lease_ms``."""
         n = t.notifications
         now = self.store.clock()
@@ -100,15 +114,17 @@ class NotificationQueries:
         claimed = []
         for candidate in candidates:
             with self.store.write() as conn:
-                done = conn.execute(n.update().where(n.c.id == candidate, _claimable(now)).values(
-                    status=SENDING, claim_token=token, claim_until=now + lease_ms))
+                done = conn.execute(
+                    n.update()
+                    .where(n.c.id == candidate, _claimable(now))
+                    .values(status=SENDING, claim_token=token, claim_until=now + lease_ms)
+                )
                 if done.rowcount == 1:
                     row = conn.execute(sa.select(n).where(n.c.id == candidate)).one()
                     claimed.append(_notification(row))
         return claimed
 
-    def record_attempt(self, record: NotificationRecord, token: str, error: str | None,
-                       retry_at: int | None) -> bool:
+    def record_attempt(self, record: NotificationRecord, token: str, error: str | None, retry_at: int | None) -> bool:
         """Write the outcome of one attempt by the holder of ``token``: sent (``error`` None), retried at
         ``retry_at``, or failed for good (``retry_at`` None). False when the claim was lost meanwhile."""
         n = t.notifications
@@ -124,9 +140,17 @@ class NotificationQueries:
             done = conn.execute(n.update().where(n.c.id == record.id, n.c.claim_token == token).values(**values))
             if done.rowcount != 1:
                 return False
-            conn.execute(t.notification_attempts.insert().values(
-                notification_id=record.id, exec_id=record.exec_id, attempt_time=now, channel=record.channel,
-                target=record.target, outcome="sent" if error is None else "error", error=error))
+            conn.execute(
+                t.notification_attempts.insert().values(
+                    notification_id=record.id,
+                    exec_id=record.exec_id,
+                    attempt_time=now,
+                    channel=record.channel,
+                    target=record.target,
+                    outcome="sent" if error is None else "error",
+                    error=error,
+                )
+            )
         return True
 
     def for_execution(self, exec_id: int) -> list[NotificationRecord]:
@@ -141,8 +165,12 @@ class NotificationQueries:
         a = t.notification_attempts
         with self.store.read() as conn:
             rows = conn.execute(sa.select(a).where(a.c.exec_id == exec_id).order_by(a.c.id)).all()
-        return [AttemptRecord(int(r.notification_id), r.exec_id, int(r.attempt_time), r.channel, r.target, r.outcome,
-                              r.error) for r in rows]
+        return [
+            AttemptRecord(
+                int(r.notification_id), r.exec_id, int(r.attempt_time), r.channel, r.target, r.outcome, r.error
+            )
+            for r in rows
+        ]
 
     def unsent_count(self, exec_id: int | None = None) -> int:
         """Rows still waiting to be sent (pending or being sent), of one execution or all."""
@@ -166,13 +194,24 @@ class NotificationQueries:
 
 def _claimable(now: int) -> sa.ColumnElement[bool]:
     n = t.notifications.c
-    return sa.or_(sa.and_(n.status == PENDING, n.next_attempt <= now),
-                  sa.and_(n.status == SENDING, n.claim_until < now))
+    return sa.or_(
+        sa.and_(n.status == PENDING, n.next_attempt <= now), sa.and_(n.status == SENDING, n.claim_until < now)
+    )
 
 
 def _notification(row: Any) -> NotificationRecord:
     return NotificationRecord(
-        id=int(row.id), exec_id=row.exec_id, event=row.event, channel=row.channel, target=row.target,
-        payload=json.loads(row.payload), status=row.status, attempts=int(row.attempts),
-        max_attempts=int(row.max_attempts), created_time=int(row.created_time), next_attempt=int(row.next_attempt),
-        sent_time=int(row.sent_time), last_error=row.last_error)
+        id=int(row.id),
+        exec_id=row.exec_id,
+        event=row.event,
+        channel=row.channel,
+        target=row.target,
+        payload=json.loads(row.payload),
+        status=row.status,
+        attempts=int(row.attempts),
+        max_attempts=int(row.max_attempts),
+        created_time=int(row.created_time),
+        next_attempt=int(row.next_attempt),
+        sent_time=int(row.sent_time),
+        last_error=row.last_error,
+    )

@@ -53,8 +53,9 @@ class ProjectSettingQueries:
         """The proxy users of a project, by name."""
         p = t.project_proxy_users
         with self.store.read() as conn:
-            return list(conn.execute(sa.select(p.c.name).where(p.c.project_id == project_id).order_by(p.c.name))
-                        .scalars())
+            return list(
+                conn.execute(sa.select(p.c.name).where(p.c.project_id == project_id).order_by(p.c.name)).scalars()
+            )
 
     def add_proxy_user(self, project_id: int, name: str, user: str) -> bool:
         """Add ``name``; False when it was a proxy user already (adding twice is not an error, as in Azkaban)."""
@@ -62,8 +63,9 @@ class ProjectSettingQueries:
         with self.store.write() as conn:
             if conn.execute(sa.select(p.c.name).where(p.c.project_id == project_id, p.c.name == name)).first():
                 return False
-            conn.execute(p.insert().values(project_id=project_id, name=name, added_time=self.store.clock(),
-                                           added_by=user))
+            conn.execute(
+                p.insert().values(project_id=project_id, name=name, added_time=self.store.clock(), added_by=user)
+            )
         return True
 
     def remove_proxy_user(self, project_id: int, name: str) -> bool:
@@ -86,8 +88,7 @@ class ProjectSettingQueries:
             row = conn.execute(sa.select(f).where(f.c.project_id == project_id, f.c.flow_id == flow_id)).first()
         return FlowLock(row.flow_id, row.message, int(row.locked_time), row.locked_by) if row else None
 
-    def set_flow_lock(self, project_id: int, flow_id: str, locked: bool, message: str | None,
-                      user: str) -> None:
+    def set_flow_lock(self, project_id: int, flow_id: str, locked: bool, message: str | None, user: str) -> None:
         """Lock (replacing the message of an existing lock) or unlock a flow."""
         f = t.flow_locks
         key = {"project_id": project_id, "flow_id": flow_id}
@@ -101,26 +102,36 @@ class ProjectSettingQueries:
         """The override properties of a project version, by (flow id or "", job id)."""
         j = t.job_overrides
         with self.store.read() as conn:
-            rows = conn.execute(sa.select(j.c.flow_id, j.c.job_id, j.c.props).where(
-                j.c.project_id == project_id, j.c.version == version)).all()
+            rows = conn.execute(
+                sa.select(j.c.flow_id, j.c.job_id, j.c.props).where(
+                    j.c.project_id == project_id, j.c.version == version
+                )
+            ).all()
         return {(row.flow_id, row.job_id): json.loads(row.props) for row in rows}
 
     def job_override(self, project_id: int, version: int, flow_id: str, job_id: str) -> dict[str, str] | None:
         """One job's override properties (``flow_id`` "" for Flow 1.0); None when it has none."""
         j = t.job_overrides
         with self.store.read() as conn:
-            text = conn.execute(sa.select(j.c.props).where(
-                j.c.project_id == project_id, j.c.version == version, j.c.flow_id == flow_id,
-                j.c.job_id == job_id)).scalar()
+            text = conn.execute(
+                sa.select(j.c.props).where(
+                    j.c.project_id == project_id, j.c.version == version, j.c.flow_id == flow_id, j.c.job_id == job_id
+                )
+            ).scalar()
         return json.loads(text) if text is not None else None
 
-    def set_job_override(self, project_id: int, version: int, flow_id: str, job_id: str,
-                         props: dict[str, str], user: str) -> None:
+    def set_job_override(
+        self, project_id: int, version: int, flow_id: str, job_id: str, props: dict[str, str], user: str
+    ) -> None:
         """Store (replace) a job's override properties for one version."""
         key = {"project_id": project_id, "version": version, "flow_id": flow_id, "job_id": job_id}
         with self.store.write() as conn:
-            _upsert(conn, t.job_overrides, key, {"props": json.dumps(props, sort_keys=True),
-                                                 "modified_time": self.store.clock(), "modified_by": user})
+            _upsert(
+                conn,
+                t.job_overrides,
+                key,
+                {"props": json.dumps(props, sort_keys=True), "modified_time": self.store.clock(), "modified_by": user},
+            )
 
     def sandbox_grants(self, project_id: int) -> SandboxGrants:
         """The grants of a project; empty (the sandbox's defaults) when an admin set none."""
@@ -140,8 +151,15 @@ class ProjectSettingQueries:
                 conn.execute(g.delete().where(g.c.project_id == project_id))
                 return
             ports = None if grants.ports is None else json.dumps(list(grants.ports))
-            _upsert(conn, g, {"project_id": project_id},
-                    {"read_paths": json.dumps(list(grants.read)), "write_paths": json.dumps(list(grants.write)),
-                     "connect_ports": ports, "modified_time": self.store.clock(), "modified_by": user})
-
-
+            _upsert(
+                conn,
+                g,
+                {"project_id": project_id},
+                {
+                    "read_paths": json.dumps(list(grants.read)),
+                    "write_paths": json.dumps(list(grants.write)),
+                    "connect_ports": ports,
+                    "modified_time": self.store.clock(),
+                    "modified_by": user,
+                },
+            )

@@ -75,17 +75,31 @@ class EventRecord:
 
 
 def _project(row: Any) -> ProjectRecord:
-    return ProjectRecord(id=int(row.id), name=row.name, active=bool(row.active),
-                         description=row.description or "", version=int(row.version),
-                         created_time=int(row.created_time), created_by=row.created_by,
-                         modified_time=int(row.modified_time), modified_by=row.modified_by)
+    return ProjectRecord(
+        id=int(row.id),
+        name=row.name,
+        active=bool(row.active),
+        description=row.description or "",
+        version=int(row.version),
+        created_time=int(row.created_time),
+        created_by=row.created_by,
+        modified_time=int(row.modified_time),
+        modified_by=row.modified_by,
+    )
 
 
 def _version(row: Any) -> VersionRecord:
-    return VersionRecord(project_id=int(row.project_id), version=int(row.version),
-                         upload_time=int(row.upload_time),
-                         uploader=row.uploader, file_name=row.file_name, md5=row.md5, size=int(row.size),
-                         num_chunks=int(row.num_chunks), flow_version=row.flow_version)
+    return VersionRecord(
+        project_id=int(row.project_id),
+        version=int(row.version),
+        upload_time=int(row.upload_time),
+        uploader=row.uploader,
+        file_name=row.file_name,
+        md5=row.md5,
+        size=int(row.size),
+        num_chunks=int(row.num_chunks),
+        flow_version=row.flow_version,
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -101,10 +115,10 @@ def _project_query(by_name: bool, by_id: bool, active_only: bool) -> sa.Select[A
     return query.order_by(p.c.id.desc()).limit(1)
 
 
-_ACTIVE_ID = sa.select(t.projects.c.id).where(t.projects.c.name == sa.bindparam("name"),
-                                              t.projects.c.active.is_(True))
-_FLOWS = sa.select(t.project_flows).where(t.project_flows.c.project_id == sa.bindparam("project_id"),
-                                          t.project_flows.c.version == sa.bindparam("version"))
+_ACTIVE_ID = sa.select(t.projects.c.id).where(t.projects.c.name == sa.bindparam("name"), t.projects.c.active.is_(True))
+_FLOWS = sa.select(t.project_flows).where(
+    t.project_flows.c.project_id == sa.bindparam("project_id"), t.project_flows.c.version == sa.bindparam("version")
+)
 
 
 class ProjectQueries:
@@ -115,8 +129,9 @@ class ProjectQueries:
 
     # -- projects ---------------------------------------------------------------------------------------
 
-    def get(self, name: str | None = None, project_id: int | None = None,
-            active_only: bool = True) -> ProjectRecord | None:
+    def get(
+        self, name: str | None = None, project_id: int | None = None, active_only: bool = True
+    ) -> ProjectRecord | None:
         """The project called ``name`` (or with ``project_id``); None when there is none."""
         query = _project_query(name is not None, project_id is not None, active_only)
         with self.store.read() as conn:
@@ -143,13 +158,23 @@ class ProjectQueries:
     def _insert(self, conn: sa.Connection, name: str, description: str, user: str) -> int:
         """The one way a project is created (the API, the AJAX API and an upload of a new name alike)."""
         now = self.store.clock()
-        result = conn.execute(t.projects.insert().values(
-            name=name, active=True, description=description, version=0, created_time=now, created_by=user,
-            modified_time=now, modified_by=user))
+        result = conn.execute(
+            t.projects.insert().values(
+                name=name,
+                active=True,
+                description=description,
+                version=0,
+                created_time=now,
+                created_by=user,
+                modified_time=now,
+                modified_by=user,
+            )
+        )
         project_id = inserted_id(result)
         # Azkaban's creator.default.proxy: the creator is the project's first proxy user.
-        conn.execute(t.project_proxy_users.insert().values(project_id=project_id, name=user, added_time=now,
-                                                           added_by=user))
+        conn.execute(
+            t.project_proxy_users.insert().values(project_id=project_id, name=user, added_time=now, added_by=user)
+        )
         self._event(conn, project_id, "CREATED", user, "Project created.")
         return project_id
 
@@ -165,8 +190,9 @@ class ProjectQueries:
         with self.store.read() as conn:
             return [int(i) for i in conn.execute(sa.select(p.id).where(p.active.is_(True))).scalars()]
 
-    def page(self, search: str, limit: int, offset: int,
-             allowed: Sequence[int] | None = None) -> tuple[list[ProjectRecord], int]:
+    def page(
+        self, search: str, limit: int, offset: int, allowed: Sequence[int] | None = None
+    ) -> tuple[list[ProjectRecord], int]:
         """Active projects whose name or description contains ``search`` (any case), by name, one page of
         them; ``allowed`` restricts to those ids (None: all)."""
         p = t.projects.c
@@ -174,8 +200,10 @@ class ProjectQueries:
         count = sa.select(sa.func.count()).select_from(t.projects).where(p.active.is_(True))
         if search:
             pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            match = sa.or_(sa.func.lower(p.name).like(pattern, escape="\\"),
-                           sa.func.lower(p.description).like(pattern, escape="\\"))
+            match = sa.or_(
+                sa.func.lower(p.name).like(pattern, escape="\\"),
+                sa.func.lower(p.description).like(pattern, escape="\\"),
+            )
             query, count = query.where(match), count.where(match)
         if allowed is not None:
             only = p.id.in_(list(allowed)) if allowed else sa.false()
@@ -189,8 +217,11 @@ class ProjectQueries:
         """Mark a project deleted (Azkaban keeps the row, inactive; the name can be reused)."""
         p = t.projects
         with self.store.write() as conn:
-            conn.execute(p.update().where(p.c.id == project_id).values(
-                active=False, modified_time=self.store.clock(), modified_by=user))
+            conn.execute(
+                p.update()
+                .where(p.c.id == project_id)
+                .values(active=False, modified_time=self.store.clock(), modified_by=user)
+            )
             self._event(conn, project_id, "DELETED", user, "Project deleted.")
 
     def purge(self, project_id: int, user: str) -> None:
@@ -199,16 +230,28 @@ class ProjectQueries:
         schedules and flow triggers. Its row, permissions, audit events and executions stay: they are the
         history that whoever could read the project may still read."""
         with self.store.write() as conn:
-            for table in (t.project_files, t.project_flows, t.job_overrides, t.flow_locks, t.project_sandbox,
-                          t.project_proxy_users, t.schedules, t.flow_triggers, t.project_versions):
+            for table in (
+                t.project_files,
+                t.project_flows,
+                t.job_overrides,
+                t.flow_locks,
+                t.project_sandbox,
+                t.project_proxy_users,
+                t.schedules,
+                t.flow_triggers,
+                t.project_versions,
+            ):
                 conn.execute(table.delete().where(table.c.project_id == project_id))
             self._event(conn, project_id, "PURGE", user, "Project purged.")
 
     def set_description(self, project_id: int, description: str, user: str) -> None:
         p = t.projects
         with self.store.write() as conn:
-            conn.execute(p.update().where(p.c.id == project_id).values(
-                description=description, modified_time=self.store.clock(), modified_by=user))
+            conn.execute(
+                p.update()
+                .where(p.c.id == project_id)
+                .values(description=description, modified_time=self.store.clock(), modified_by=user)
+            )
             self._event(conn, project_id, "DESCRIPTION", user, f"Description changed to {description}")
 
     # -- the audit log ----------------------------------------------------------------------------------
@@ -220,55 +263,95 @@ class ProjectQueries:
 
     def _event(self, conn: sa.Connection, project_id: int, kind: str, user: str, message: str) -> None:
         if len(message) > MAX_EVENT_CHARS:
-            message = message[:MAX_EVENT_CHARS - 15] + " [... truncated]"
-        conn.execute(t.project_events.insert().values(
-            project_id=project_id, event_type=kind, event_time=self.store.clock(), username=user,
-            message=message))
+            message = message[: MAX_EVENT_CHARS - 15] + " [... truncated]"
+        conn.execute(
+            t.project_events.insert().values(
+                project_id=project_id, event_type=kind, event_time=self.store.clock(), username=user, message=message
+            )
+        )
 
     def events(self, project_id: int, skip: int = 0, size: int = 1000) -> list[EventRecord]:
         """A project's audit log, newest first."""
         e = t.project_events
-        query = sa.select(e).where(e.c.project_id == project_id).order_by(
-            e.c.event_time.desc(), e.c.id.desc()).limit(max(size, 0)).offset(max(skip, 0))
+        query = (
+            sa.select(e)
+            .where(e.c.project_id == project_id)
+            .order_by(e.c.event_time.desc(), e.c.id.desc())
+            .limit(max(size, 0))
+            .offset(max(skip, 0))
+        )
         with self.store.read() as conn:
             rows = conn.execute(query).all()
-        return [EventRecord(user=row.username, time=int(row.event_time), type=row.event_type,
-                            message=row.message) for row in rows]
+        return [
+            EventRecord(user=row.username, time=int(row.event_time), type=row.event_type, message=row.message)
+            for row in rows
+        ]
 
     def count_events(self, project_id: int) -> int:
         e = t.project_events.c
         with self.store.read() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(t.project_events).where(
-                e.project_id == project_id)).scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(t.project_events).where(e.project_id == project_id)
+                ).scalar_one()
+            )
 
     # -- versions ---------------------------------------------------------------------------------------
 
-    def add_version(self, project_id: int, archive: Path, flows: dict[str, tuple[bool, dict[str, Any]]],
-                    flow_version: str, uploader: str, log_event: bool = True) -> int:
+    def add_version(
+        self,
+        project_id: int,
+        archive: Path,
+        flows: dict[str, tuple[bool, dict[str, Any]]],
+        flow_version: str,
+        uploader: str,
+        log_event: bool = True,
+    ) -> int:
         """Store a new project version (archive in chunks, flow graphs as JSON) in one transaction.
 
         ``log_event`` False leaves the project's event log alone (an import brings the original upload's)."""
         data = archive.read_bytes()
         with self.store.write() as conn:
-            current = conn.execute(sa.select(t.projects.c.version).where(t.projects.c.id == project_id)
-                                   ).scalar_one()
+            current = conn.execute(sa.select(t.projects.c.version).where(t.projects.c.id == project_id)).scalar_one()
             version = int(current) + 1
             now = self.store.clock()
-            chunks = [data[i:i + _CHUNK] for i in range(0, len(data), _CHUNK)] or [b""]
-            conn.execute(t.project_versions.insert().values(
-                project_id=project_id, version=version, upload_time=now, uploader=uploader,
-                file_name=archive.name, md5=hashlib.md5(data).hexdigest(), size=len(data),
-                num_chunks=len(chunks), flow_version=flow_version))
+            chunks = [data[i : i + _CHUNK] for i in range(0, len(data), _CHUNK)] or [b""]
+            conn.execute(
+                t.project_versions.insert().values(
+                    project_id=project_id,
+                    version=version,
+                    upload_time=now,
+                    uploader=uploader,
+                    file_name=archive.name,
+                    md5=hashlib.md5(data).hexdigest(),
+                    size=len(data),
+                    num_chunks=len(chunks),
+                    flow_version=flow_version,
+                )
+            )
             for index, chunk in enumerate(chunks):
-                conn.execute(t.project_files.insert().values(
-                    project_id=project_id, version=version, chunk=index, data=chunk))
+                conn.execute(
+                    t.project_files.insert().values(project_id=project_id, version=version, chunk=index, data=chunk)
+                )
             if flows:
-                conn.execute(t.project_flows.insert(), [
-                    {"project_id": project_id, "version": version, "flow_id": flow_id,
-                     "embedded": embedded, "data": json.dumps(graph)}
-                    for flow_id, (embedded, graph) in flows.items()])
-            conn.execute(t.projects.update().where(t.projects.c.id == project_id).values(
-                version=version, modified_time=now, modified_by=uploader))
+                conn.execute(
+                    t.project_flows.insert(),
+                    [
+                        {
+                            "project_id": project_id,
+                            "version": version,
+                            "flow_id": flow_id,
+                            "embedded": embedded,
+                            "data": json.dumps(graph),
+                        }
+                        for flow_id, (embedded, graph) in flows.items()
+                    ],
+                )
+            conn.execute(
+                t.projects.update()
+                .where(t.projects.c.id == project_id)
+                .values(version=version, modified_time=now, modified_by=uploader)
+            )
             if log_event:
                 self._event(conn, project_id, "UPLOADED", uploader, f"Uploaded project files zip {archive.name}")
         return version
@@ -297,9 +380,11 @@ class ProjectQueries:
         """Write a stored project version's zip to ``dest``, chunk by chunk."""
         tmp = dest.with_name(f".{dest.name}.part")
         with self.store.read() as conn, open(tmp, "wb") as out:
-            rows = conn.execute(sa.select(t.project_files.c.data).where(
-                t.project_files.c.project_id == project_id, t.project_files.c.version == version
-            ).order_by(t.project_files.c.chunk))
+            rows = conn.execute(
+                sa.select(t.project_files.c.data)
+                .where(t.project_files.c.project_id == project_id, t.project_files.c.version == version)
+                .order_by(t.project_files.c.chunk)
+            )
             found = False
             for row in rows:
                 found = True
@@ -314,12 +399,16 @@ class ProjectQueries:
         """The stored zip of a version, chunk by chunk, each chunk read in its own short transaction."""
         f = t.project_files
         with self.store.read() as conn:
-            chunks = list(conn.execute(sa.select(f.c.chunk).where(
-                f.c.project_id == project_id, f.c.version == version).order_by(f.c.chunk)).scalars())
+            chunks = list(
+                conn.execute(
+                    sa.select(f.c.chunk).where(f.c.project_id == project_id, f.c.version == version).order_by(f.c.chunk)
+                ).scalars()
+            )
         for chunk in chunks:
             with self.store.read() as conn:
-                data = conn.execute(sa.select(f.c.data).where(
-                    f.c.project_id == project_id, f.c.version == version, f.c.chunk == chunk)).scalar_one()
+                data = conn.execute(
+                    sa.select(f.c.data).where(f.c.project_id == project_id, f.c.version == version, f.c.chunk == chunk)
+                ).scalar_one()
             yield bytes(data)
 
     def flows(self, project_id: int, version: int) -> dict[str, dict[str, Any]]:
@@ -330,5 +419,7 @@ class ProjectQueries:
         """Every flow stored for a version, embedded ones included, by flow id."""
         with self.store.read() as conn:
             rows = conn.execute(_FLOWS, {"project_id": project_id, "version": version}).all()
-        return {row.flow_id: FlowRecord(flow_id=row.flow_id, embedded=bool(row.embedded),
-                                        graph=json.loads(row.data)) for row in rows}
+        return {
+            row.flow_id: FlowRecord(flow_id=row.flow_id, embedded=bool(row.embedded), graph=json.loads(row.data))
+            for row in rows
+        }

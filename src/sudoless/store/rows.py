@@ -18,7 +18,7 @@ def values(rows: Sequence[Any], columns: tuple[str, ...]) -> list[dict[str, Any]
     made turning rows into records dearer than the queries that fetched them."""
     if not rows:
         return []
-    if rows[0]._fields[:len(columns)] == columns:
+    if rows[0]._fields[: len(columns)] == columns:
         return [dict(zip(columns, row, strict=False)) for row in rows]
     return [{name: getattr(row, name) for name in columns} for row in rows]
 

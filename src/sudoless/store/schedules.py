@@ -71,7 +71,8 @@ class ScheduleQueries:
     def _select(self) -> sa.Select[Any]:
         s, p = t.schedules, t.projects
         return sa.select(s, p.c.name.label("project_name"), p.c.active.label("project_active")).join(
-            p, p.c.id == s.c.project_id)
+            p, p.c.id == s.c.project_id
+        )
 
     def get(self, schedule_id: int) -> ScheduleRow | None:
         with self.store.read() as conn:
@@ -80,8 +81,9 @@ class ScheduleQueries:
 
     def for_flow(self, project: str | int, flow_id: str) -> ScheduleRow | None:
         """The schedule of a flow of an active project, given by name or id."""
-        query = self._select().where(t.projects.c.active.is_(True), _project_is(project),
-                                     t.schedules.c.flow_id == flow_id)
+        query = self._select().where(
+            t.projects.c.active.is_(True), _project_is(project), t.schedules.c.flow_id == flow_id
+        )
         with self.store.read() as conn:
             row = conn.execute(query).first()
         return _schedule(row) if row else None
@@ -97,9 +99,16 @@ class ScheduleQueries:
     def due(self, now: int) -> list[ScheduleRow]:
         """Enabled schedules of active projects whose next fire time is at or before ``now``."""
         s = t.schedules
-        query = self._select().where(
-            s.c.enabled.is_(True), t.projects.c.active.is_(True), s.c.next_fire >= 0, s.c.next_fire <= now,
-        ).order_by(s.c.next_fire, s.c.id)
+        query = (
+            self._select()
+            .where(
+                s.c.enabled.is_(True),
+                t.projects.c.active.is_(True),
+                s.c.next_fire >= 0,
+                s.c.next_fire <= now,
+            )
+            .order_by(s.c.next_fire, s.c.id)
+        )
         with self.store.read() as conn:
             return [_schedule(row) for row in conn.execute(query)]
 
@@ -107,14 +116,21 @@ class ScheduleQueries:
         """The active project ``project_name`` and its current version's flows; None if there is no such project."""
         p, f = t.projects, t.project_flows
         with self.store.read() as conn:
-            project = conn.execute(sa.select(p.c.id, p.c.version).where(
-                p.c.name == project_name, p.c.active.is_(True))).first()
+            project = conn.execute(
+                sa.select(p.c.id, p.c.version).where(p.c.name == project_name, p.c.active.is_(True))
+            ).first()
             if project is None:
                 return None
-            rows = conn.execute(sa.select(f.c.flow_id, f.c.embedded, f.c.data).where(
-                f.c.project_id == project.id, f.c.version == project.version)).all()
-        return ProjectFlows(int(project.id), int(project.version),
-                            {row.flow_id: (bool(row.embedded), json.loads(row.data)) for row in rows})
+            rows = conn.execute(
+                sa.select(f.c.flow_id, f.c.embedded, f.c.data).where(
+                    f.c.project_id == project.id, f.c.version == project.version
+                )
+            ).all()
+        return ProjectFlows(
+            int(project.id),
+            int(project.version),
+            {row.flow_id: (bool(row.embedded), json.loads(row.data)) for row in rows},
+        )
 
     # -- writing ----------------------------------------------------------------------------------------
 
@@ -130,8 +146,9 @@ class ScheduleQueries:
         for attempt in range(2):
             try:
                 with self.store.write() as conn:
-                    existing = conn.execute(self._lock(sa.select(s.c.id).where(
-                        s.c.project_id == project_id, s.c.flow_id == flow_id))).first()
+                    existing = conn.execute(
+                        self._lock(sa.select(s.c.id).where(s.c.project_id == project_id, s.c.flow_id == flow_id))
+                    ).first()
                     if existing is not None:
                         conn.execute(s.update().where(s.c.id == existing.id).values(**values))
                         return int(existing.id)
@@ -145,8 +162,7 @@ class ScheduleQueries:
     def update(self, schedule_id: int, values: dict[str, Any]) -> bool:
         """Set columns of one schedule; False when it does not exist."""
         with self.store.write() as conn:
-            done = conn.execute(t.schedules.update().where(t.schedules.c.id == schedule_id).values(
-                **_encode(values)))
+            done = conn.execute(t.schedules.update().where(t.schedules.c.id == schedule_id).values(**_encode(values)))
         return done.rowcount == 1
 
     def delete(self, schedule_id: int) -> bool:
@@ -162,9 +178,15 @@ class ScheduleQueries:
         """
         s = t.schedules
         with self.store.write() as conn:
-            done = conn.execute(s.update().where(
-                s.c.id == schedule_id, s.c.next_fire == expected_next, s.c.enabled.is_(True),
-            ).values(next_fire=next_fire, last_fire=last_fire))
+            done = conn.execute(
+                s.update()
+                .where(
+                    s.c.id == schedule_id,
+                    s.c.next_fire == expected_next,
+                    s.c.enabled.is_(True),
+                )
+                .values(next_fire=next_fire, last_fire=last_fire)
+            )
         return done.rowcount == 1
 
     # -- SLA bookkeeping --------------------------------------------------------------------------------
@@ -223,8 +245,20 @@ def _encode(values: dict[str, Any]) -> dict[str, Any]:
 
 def _schedule(row: Any) -> ScheduleRow:
     return ScheduleRow(
-        id=int(row.id), project_id=int(row.project_id), project_name=row.project_name,
-        project_active=bool(row.project_active), flow_id=row.flow_id, cron=row.cron, timezone=row.timezone,
-        enabled=bool(row.enabled), options=json.loads(row.options), sla=json.loads(row.sla) if row.sla else None,
-        submit_user=row.submit_user, submit_time=int(row.submit_time), next_fire=int(row.next_fire),
-        last_fire=int(row.last_fire), end_time=int(row.end_time), back_execute_once=bool(row.back_execute_once))
+        id=int(row.id),
+        project_id=int(row.project_id),
+        project_name=row.project_name,
+        project_active=bool(row.project_active),
+        flow_id=row.flow_id,
+        cron=row.cron,
+        timezone=row.timezone,
+        enabled=bool(row.enabled),
+        options=json.loads(row.options),
+        sla=json.loads(row.sla) if row.sla else None,
+        submit_user=row.submit_user,
+        submit_time=int(row.submit_time),
+        next_fire=int(row.next_fire),
+        last_fire=int(row.last_fire),
+        end_time=int(row.end_time),
+        back_execute_once=bool(row.back_execute_once),
+    )

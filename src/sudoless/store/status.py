@@ -54,15 +54,36 @@ class Status(StrEnum):
 
 
 _CODES = {
-    Status.READY: 10, Status.DISPATCHING: 15, Status.PREPARING: 20, Status.RUNNING: 30, Status.PAUSED: 40,
-    Status.SUCCEEDED: 50, Status.KILLING: 55, Status.KILLED: 60, Status.EXECUTION_STOPPED: 65,
-    Status.FAILED: 70, Status.FAILED_FINISHING: 80, Status.SKIPPED: 90, Status.DISABLED: 100,
-    Status.QUEUED: 110, Status.FAILED_SUCCEEDED: 120, Status.CANCELLED: 125,
+    Status.READY: 10,
+    Status.DISPATCHING: 15,
+    Status.PREPARING: 20,
+    Status.RUNNING: 30,
+    Status.PAUSED: 40,
+    Status.SUCCEEDED: 50,
+    Status.KILLING: 55,
+    Status.KILLED: 60,
+    Status.EXECUTION_STOPPED: 65,
+    Status.FAILED: 70,
+    Status.FAILED_FINISHING: 80,
+    Status.SKIPPED: 90,
+    Status.DISABLED: 100,
+    Status.QUEUED: 110,
+    Status.FAILED_SUCCEEDED: 120,
+    Status.CANCELLED: 125,
 }
 _BY_CODE = {code: status for status, code in _CODES.items()}
 
-FINISHED = frozenset({Status.EXECUTION_STOPPED, Status.FAILED, Status.KILLED, Status.SUCCEEDED,
-                      Status.SKIPPED, Status.FAILED_SUCCEEDED, Status.CANCELLED})
+FINISHED = frozenset(
+    {
+        Status.EXECUTION_STOPPED,
+        Status.FAILED,
+        Status.KILLED,
+        Status.SUCCEEDED,
+        Status.SKIPPED,
+        Status.FAILED_SUCCEEDED,
+        Status.CANCELLED,
+    }
+)
 SUCCEEDED_LIKE = frozenset({Status.SUCCEEDED, Status.FAILED_SUCCEEDED, Status.SKIPPED})
 FAILED_LIKE = frozenset({Status.FAILED, Status.KILLED, Status.CANCELLED, Status.EXECUTION_STOPPED})
 #: A flow in one of these is over; anything else counts as running (Azkaban's TERMINAL_STATUSES).

@@ -32,7 +32,8 @@ Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 Doc = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 projects = Table(
-    "projects", metadata,
+    "projects",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(255), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
@@ -46,7 +47,8 @@ projects = Table(
 )
 
 project_versions = Table(
-    "project_versions", metadata,
+    "project_versions",
+    metadata,
     Column("project_id", Integer, primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("upload_time", BigInteger, nullable=False),
@@ -59,7 +61,8 @@ project_versions = Table(
 )
 
 project_files = Table(
-    "project_files", metadata,
+    "project_files",
+    metadata,
     Column("project_id", Integer, primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("chunk", Integer, primary_key=True),
@@ -67,7 +70,8 @@ project_files = Table(
 )
 
 project_flows = Table(
-    "project_flows", metadata,
+    "project_flows",
+    metadata,
     Column("project_id", Integer, primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("flow_id", String(512), primary_key=True),
@@ -76,7 +80,8 @@ project_flows = Table(
 )
 
 project_events = Table(
-    "project_events", metadata,
+    "project_events",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("project_id", Integer, nullable=False),
     Column("event_type", String(32), nullable=False),
@@ -87,7 +92,8 @@ project_events = Table(
 )
 
 executions = Table(
-    "executions", metadata,
+    "executions",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("project_id", Integer, nullable=False),
     Column("project_name", String(255), nullable=False),
@@ -115,7 +121,8 @@ executions = Table(
 )
 
 job_runs = Table(
-    "job_runs", metadata,
+    "job_runs",
+    metadata,
     Column("exec_id", Integer, primary_key=True),
     Column("nested_id", String(500), primary_key=True),
     Column("attempt", Integer, primary_key=True),
@@ -134,7 +141,8 @@ job_runs = Table(
 )
 
 logs = Table(
-    "logs", metadata,
+    "logs",
+    metadata,
     Column("exec_id", Integer, primary_key=True),
     Column("name", String(500), primary_key=True),
     Column("attempt", Integer, primary_key=True),
@@ -144,7 +152,8 @@ logs = Table(
 )
 
 executors = Table(
-    "executors", metadata,
+    "executors",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("host", String(255), nullable=False),
     Column("pid", Integer, nullable=False),
@@ -154,7 +163,8 @@ executors = Table(
 )
 
 schedules = Table(
-    "schedules", metadata,
+    "schedules",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("project_id", Integer, nullable=False),
     Column("flow_id", String(512), nullable=False),
@@ -174,7 +184,8 @@ schedules = Table(
 )
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("username", String(255), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
@@ -193,7 +204,8 @@ users = Table(
 )
 
 permissions = Table(
-    "permissions", metadata,
+    "permissions",
+    metadata,
     Column("project_id", Integer, primary_key=True),
     Column("name", String(255), primary_key=True),
     Column("is_group", Boolean, primary_key=True),
@@ -202,7 +214,8 @@ permissions = Table(
 )
 
 sessions = Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("username", String(255), nullable=False),
     Column("ip", String(64), nullable=False, default=""),
@@ -216,7 +229,8 @@ sessions = Table(
 #: API tokens for scripts: only the SHA-256 of the token is kept (the token itself is shown once); ``scopes``
 #: is "project_id:bits" pairs ("*" for every project), the most a token allows on top of its user's rights.
 api_tokens = Table(
-    "api_tokens", metadata,
+    "api_tokens",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("token_key", String(64), nullable=False, unique=True),
     Column("username", String(255), nullable=False),
@@ -232,7 +246,8 @@ api_tokens = Table(
 #: Roles defined in the database (``<role name permissions>`` of azkaban-users.xml); the built-in roles
 #: live in code (``sudoless.accounts.permissions.BUILTIN_ROLES``) and a row here replaces one of them.
 roles = Table(
-    "roles", metadata,
+    "roles",
+    metadata,
     Column("name", String(255), primary_key=True),
     Column("permissions", Integer, nullable=False),
     Column("modified_time", BigInteger, nullable=False),
@@ -240,7 +255,8 @@ roles = Table(
 
 #: ``<group name roles>``: every member of the group has these roles too (comma list, as users.roles).
 groups = Table(
-    "groups", metadata,
+    "groups",
+    metadata,
     Column("name", String(255), primary_key=True),
     Column("roles", Text, nullable=False),
     Column("modified_time", BigInteger, nullable=False),
@@ -250,7 +266,8 @@ groups = Table(
 #: and once for the address ("ip"); the throttle counts recent rows, so every server process on one
 #: database shares the limits. Rows of kind "user" are from older versions and are forgotten after a day.
 login_failures = Table(
-    "login_failures", metadata,
+    "login_failures",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("kind", String(8), nullable=False),
     Column("subject", String(255), nullable=False),
@@ -262,7 +279,8 @@ login_failures = Table(
 #: Proxy users of a project (Azkaban's ``addProxyUser``): metadata only, since every job runs as the Unix user
 #: of the executor; the creator is added when a project is created.
 project_proxy_users = Table(
-    "project_proxy_users", metadata,
+    "project_proxy_users",
+    metadata,
     Column("project_id", Integer, primary_key=True),
     Column("name", String(255), primary_key=True),
     Column("added_time", BigInteger, nullable=False),
@@ -271,7 +289,8 @@ project_proxy_users = Table(
 
 #: Locked flows (``setFlowLock``): a row means locked. Keyed by flow id, not version, so a lock outlives uploads.
 flow_locks = Table(
-    "flow_locks", metadata,
+    "flow_locks",
+    metadata,
     Column("project_id", Integer, primary_key=True),
     Column("flow_id", String(512), primary_key=True),
     Column("message", Text, nullable=True),
@@ -283,7 +302,8 @@ flow_locks = Table(
 #: replace the job file's own properties when the job runs. ``flow_id`` is "" for Flow 1.0, where a job file
 #: is one job whatever flows use it, and the flow holding the node for Flow 2.0.
 job_overrides = Table(
-    "job_overrides", metadata,
+    "job_overrides",
+    metadata,
     Column("project_id", Integer, primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("flow_id", String(255), primary_key=True),
@@ -296,7 +316,8 @@ job_overrides = Table(
 #: What an admin lets the jobs of a project touch beyond the sandbox's defaults: extra paths (JSON lists of
 #: absolute paths, read or read-write) and the TCP ports they may connect to (JSON list; NULL: any port).
 project_sandbox = Table(
-    "project_sandbox", metadata,
+    "project_sandbox",
+    metadata,
     Column("project_id", Integer, primary_key=True),
     Column("read_paths", Text, nullable=False),
     Column("write_paths", Text, nullable=False),
@@ -310,7 +331,8 @@ project_sandbox = Table(
 #: claims a row by moving it to ``sending`` with its own ``claim_token`` until ``claim_until``, so two server
 #: processes never send one row twice; ``next_attempt`` (epoch ms) spaces the retries.
 notifications = Table(
-    "notifications", metadata,
+    "notifications",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("exec_id", Integer, nullable=True),
     Column("event", String(32), nullable=False),
@@ -332,7 +354,8 @@ notifications = Table(
 
 #: Every attempt to send a notification, kept for the execution page and ``flow show --json``.
 notification_attempts = Table(
-    "notification_attempts", metadata,
+    "notification_attempts",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("notification_id", Integer, nullable=False),
     Column("exec_id", Integer, nullable=True),
@@ -347,7 +370,8 @@ notification_attempts = Table(
 #: The run state of each flow trigger of a project's current version (the definition itself is in the flow's
 #: graph JSON in project_flows): its cron, whether it is paused, and its next and last slot (epoch ms).
 flow_triggers = Table(
-    "flow_triggers", metadata,
+    "flow_triggers",
+    metadata,
     Column("project_id", Integer, primary_key=True),
     Column("flow_id", String(255), primary_key=True),
     Column("cron", String(255), nullable=False),
@@ -361,7 +385,8 @@ flow_triggers = Table(
 #: One firing of a trigger: it waits for its dependencies up to max_wait_ms (-1: no limit, no dependencies),
 #: then runs the flow (exec_id) or ends CANCELLED with cancel_cause (TIMEOUT, MANUAL, FAILURE) and message.
 trigger_instances = Table(
-    "trigger_instances", metadata,
+    "trigger_instances",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("project_id", Integer, nullable=False),
     Column("project_name", String(255), nullable=False),
@@ -385,7 +410,8 @@ trigger_instances = Table(
 #: Each dependency of an instance, copied from the trigger when it fired; reason is why the last check found it
 #: not met.
 trigger_dependencies = Table(
-    "trigger_dependencies", metadata,
+    "trigger_dependencies",
+    metadata,
     Column("instance_id", String(36), primary_key=True),
     Column("name", String(128), primary_key=True),
     Column("type", String(64), nullable=False),
@@ -402,7 +428,8 @@ trigger_dependencies = Table(
 #: the Azkaban database (host/port/name), ``kind`` the thing (project, version, schedule, execution) and
 #: ``source_key`` its key there; ``local_id`` is what it became here (a project id, a version number...).
 azkaban_imports = Table(
-    "azkaban_imports", metadata,
+    "azkaban_imports",
+    metadata,
     Column("origin", String(255), primary_key=True),
     Column("kind", String(16), primary_key=True),
     Column("source_key", String(64), primary_key=True),

@@ -35,8 +35,15 @@ class TokenRecord:
 
 
 def _token(row: Any) -> TokenRecord:
-    return TokenRecord(id=row.id, username=row.username, name=row.name, scopes=row.scopes,
-                       created_time=row.created_time, expires=row.expires, last_used=row.last_used)
+    return TokenRecord(
+        id=row.id,
+        username=row.username,
+        name=row.name,
+        scopes=row.scopes,
+        created_time=row.created_time,
+        expires=row.expires,
+        last_used=row.last_used,
+    )
 
 
 class TokenQueries:
@@ -50,11 +57,22 @@ class TokenQueries:
         tok = t.api_tokens
         try:
             with self.store.write() as conn:
-                if conn.execute(sa.select(tok.c.id).where(tok.c.username == username, tok.c.name == name)
-                                ).first() is not None:
+                if (
+                    conn.execute(sa.select(tok.c.id).where(tok.c.username == username, tok.c.name == name)).first()
+                    is not None
+                ):
                     return False
-                conn.execute(tok.insert().values(token_key=key, username=username, name=name, scopes=scopes,
-                                                 created_time=now, expires=expires, last_used=None))
+                conn.execute(
+                    tok.insert().values(
+                        token_key=key,
+                        username=username,
+                        name=name,
+                        scopes=scopes,
+                        created_time=now,
+                        expires=expires,
+                        last_used=None,
+                    )
+                )
         except sa.exc.IntegrityError:
             return False
         return True

@@ -75,10 +75,12 @@ def test_macro_values() -> None:
         ("${jobA:n} > 5", Macro.ALL_SUCCESS, (("jobA", "n"),)),
         ("${jobA:n} >= -5.5 && ${jobA:n} <= 10", Macro.ALL_SUCCESS, (("jobA", "n"),)),
         ('all_done && ${jobC:p} != "foo"', Macro.ALL_DONE, (("jobC", "p"),)),
-        ("(!${jobA:a} || !${jobC:b}) && all_success || ${jobA:a} == \"bar\"", Macro.ALL_SUCCESS,
-         (("jobA", "a"), ("jobC", "b"))),
-        ("${jobA:x} < 1 || ${jobC:y} > 2 || ${jobA:x} == 0", Macro.ALL_SUCCESS,
-         (("jobA", "x"), ("jobC", "y"))),
+        (
+            '(!${jobA:a} || !${jobC:b}) && all_success || ${jobA:a} == "bar"',
+            Macro.ALL_SUCCESS,
+            (("jobA", "a"), ("jobC", "b")),
+        ),
+        ("${jobA:x} < 1 || ${jobC:y} > 2 || ${jobA:x} == 0", Macro.ALL_SUCCESS, (("jobA", "x"), ("jobC", "y"))),
         ("((${jobA:x} == 'a b:c'))", Macro.ALL_SUCCESS, (("jobA", "x"),)),
         ("!one_success", Macro.ONE_SUCCESS, ()),
         ("${jobA:my param} == 'x'", Macro.ALL_SUCCESS, (("jobA", "my param"),)),
@@ -124,7 +126,7 @@ def test_valid_conditions(text: str, macro: Macro, variables: tuple[tuple[str, s
         ("(${jobA:x} == 'a'", UNRESOLVABLE),
         ("${jobA:x} == 'a')", UNRESOLVABLE),
         ("one_success1", UNRESOLVABLE),
-        ("print(\"hello!\")", UNRESOLVABLE),
+        ('print("hello!")', UNRESOLVABLE),
         ("${jobA:x} + 1 > 2", UNRESOLVABLE),
         ("(" * 60 + "one_success" + ")" * 60, UNRESOLVABLE),
     ],
@@ -152,10 +154,18 @@ def _outputs(**by_job: dict[str, str]) -> dict[str, dict[str, str]]:
     ("text", "parents", "outputs", "expected"),
     [
         # conditional_flow2: jobA outputs key1=value1, key2=value2, key3=value4
-        ("${jobA:key1} == 'value1'", {"jobA": S}, _outputs(jobA={"key1": "value1", "key2": "value2",
-                                                                 "key3": "value4"}), True),
-        ("${jobA:key3} == 'value3'", {"jobA": S}, _outputs(jobA={"key1": "value1", "key2": "value2",
-                                                                 "key3": "value4"}), False),
+        (
+            "${jobA:key1} == 'value1'",
+            {"jobA": S},
+            _outputs(jobA={"key1": "value1", "key2": "value2", "key3": "value4"}),
+            True,
+        ),
+        (
+            "${jobA:key3} == 'value3'",
+            {"jobA": S},
+            _outputs(jobA={"key1": "value1", "key2": "value2", "key3": "value4"}),
+            False,
+        ),
         ("${jobA:key2} == 'value2'", {"jobB": S, "jobC": C}, _outputs(jobA={"key2": "value2"}), False),
         # conditional_flow8: key3 is missing, so it reads as 'null'
         ("${jobA:key3} == 'value3'", {"jobA": S}, _outputs(jobA={"key1": "value1", "key2": "value2"}), False),
@@ -191,12 +201,16 @@ def _outputs(**by_job: dict[str, str]) -> dict[str, dict[str, str]]:
         ("${jobA:n} >= -1.5", {"jobA": S}, _outputs(jobA={"n": "-1.5"}), True),
         ("${jobA:n} != 7", {"jobA": S}, _outputs(jobA={"n": "7"}), False),
         ("${jobA:a} < ${jobA:b}", {"jobA": S}, _outputs(jobA={"a": "apple", "b": "banana"}), True),
-        ("${jobA:a} == \"it's\"", {"jobA": S}, _outputs(jobA={"a": "it's"}), True),
+        ('${jobA:a} == "it\'s"', {"jobA": S}, _outputs(jobA={"a": "it's"}), True),
         ("!${jobA:a}", {"jobA": S}, _outputs(jobA={"a": ""}), True),
         ("!${jobA:a}", {"jobA": S}, _outputs(jobA={"a": "false"}), False),
         ("!(${jobA:a} == 'x') && all_done", {"jobA": F}, _outputs(jobA={"a": "y"}), True),
-        ("(${jobA:a} == 'x' || ${jobA:b} == 'y') && ${jobA:c} > 1", {"jobA": S},
-         _outputs(jobA={"a": "no", "b": "y", "c": "2"}), True),
+        (
+            "(${jobA:a} == 'x' || ${jobA:b} == 'y') && ${jobA:c} > 1",
+            {"jobA": S},
+            _outputs(jobA={"a": "no", "b": "y", "c": "2"}),
+            True,
+        ),
         ("all_success", {}, _outputs(), True),
         ("all_failed", {}, _outputs(), False),
         # the macro gates everything
@@ -209,8 +223,7 @@ def _outputs(**by_job: dict[str, str]) -> dict[str, dict[str, str]]:
         ("${jobA:k} && one_success", {"jobA": S}, _outputs(jobA={"k": "v"}), True),
     ],
 )
-def test_evaluate(text: str, parents: dict[str, Status], outputs: dict[str, dict[str, str]],
-                  expected: bool) -> None:
+def test_evaluate(text: str, parents: dict[str, Status], outputs: dict[str, dict[str, str]], expected: bool) -> None:
     condition = parse_condition(text, "jobD", ("jobA", "jobB", "jobC", "jobD", "JobA", "jobZ"), ())
     assert condition.evaluate(parents, outputs) is expected
 
@@ -257,13 +270,17 @@ INVALID = AZKABAN_PROJECTS / "f2-invalid" / "invalidconditionalflowyamltest"
 @pytest.mark.parametrize(
     ("file", "message"),
     [
-        ("condition_on_descendant.flow",
-         "Invalid condition for jobA: should not define condition on its descendant node jobD."),
+        (
+            "condition_on_descendant.flow",
+            "Invalid condition for jobA: should not define condition on its descendant node jobD.",
+        ),
         ("empty_operand.flow", "Invalid condition for jobB: operand is an empty string."),
         ("invalid_variable_substitution.flow", "Invalid condition for jobB: " + UNRESOLVABLE),
         ("job_not_exist.flow", "Invalid condition for jobB: jobC doesn't exist in the flow."),
-        ("multiple_condition_on_job_status_macros.flow",
-         "Invalid condition for jobB: cannot combine more than one conditionOnJobStatus macros."),
+        (
+            "multiple_condition_on_job_status_macros.flow",
+            "Invalid condition for jobB: cannot combine more than one conditionOnJobStatus macros.",
+        ),
     ],
 )
 def test_azkaban_invalid_examples_are_rejected(file: str, message: str) -> None:
@@ -279,15 +296,24 @@ def test_azkaban_invalid_examples_are_rejected(file: str, message: str) -> None:
 
 def test_invalid_example_files_are_all_covered() -> None:
     assert sorted(p.name for p in INVALID.glob("*.flow")) == [
-        "condition_on_descendant.flow", "empty_operand.flow", "invalid_variable_substitution.flow",
-        "job_not_exist.flow", "multiple_condition_on_job_status_macros.flow",
+        "condition_on_descendant.flow",
+        "empty_operand.flow",
+        "invalid_variable_substitution.flow",
+        "job_not_exist.flow",
+        "multiple_condition_on_job_status_macros.flow",
     ]
 
 
-@pytest.mark.parametrize("flow_file", sorted(
-    [*(AZKABAN_PROJECTS / "f2-conditional").glob("*.flow"),
-     *(AZKABAN_PROJECTS / "az-examples-conditional").glob("*.flow")]
-), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "flow_file",
+    sorted(
+        [
+            *(AZKABAN_PROJECTS / "f2-conditional").glob("*.flow"),
+            *(AZKABAN_PROJECTS / "az-examples-conditional").glob("*.flow"),
+        ]
+    ),
+    ids=lambda p: p.name,
+)
 def test_azkaban_flow2_conditions_are_accepted(flow_file: Path) -> None:
     nodes = yaml.safe_load(flow_file.read_text())["nodes"]
     names, below = _graph(nodes)
@@ -298,8 +324,9 @@ def test_azkaban_flow2_conditions_are_accepted(flow_file: Path) -> None:
         assert all(job in names and job not in below[name] for job, _param in condition.variables)
 
 
-@pytest.mark.parametrize("project", sorted((AZKABAN_PROJECTS / "f1-conditional").glob("conditional_flow*")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "project", sorted((AZKABAN_PROJECTS / "f1-conditional").glob("conditional_flow*")), ids=lambda p: p.name
+)
 def test_azkaban_flow1_conditions_are_accepted(project: Path) -> None:
     jobs = {path.stem: read_properties(path) for path in project.glob("*.job")}
     nodes: list[dict[str, object]] = [

@@ -36,9 +36,16 @@ def graph(flow: Flow) -> dict[str, tuple[str, ...]]:
 
 def shape(project: Project) -> dict[str, tuple[bool, dict[str, tuple]]]:
     """Everything the loader derives from a project's files, independent of where they were unpacked."""
-    return {fid: (flow.embedded, {n: (node.type, node.dependencies, node.subflow, node.condition,
-                                      dict(node.props), dict(node.shared)) for n, node in flow.nodes.items()})
-            for fid, flow in project.flows.items()}
+    return {
+        fid: (
+            flow.embedded,
+            {
+                n: (node.type, node.dependencies, node.subflow, node.condition, dict(node.props), dict(node.shared))
+                for n, node in flow.nodes.items()
+            },
+        )
+        for fid, flow in project.flows.items()
+    }
 
 
 def write_project(root: Path, files: dict[str, str | bytes]) -> Path:
@@ -74,11 +81,24 @@ VALID = [
     ("f1-exectest2-failures", "1.0", ["failflow"], []),
     *[(f"f1-conditional/conditional_flow{n}", "1.0", [end], []) for n, end in F1_CONDITIONAL_END.items()],
     ("f2-basic", "2.0", ["basic_flow"], []),
-    ("f2-embedded", "2.0", ["embedded_flow"],
-     ["embedded_flow:embedded_flow1", "embedded_flow:embedded_flow1:embedded_flow2"]),
-    ("f2-embedded-deep", "2.0", ["valid_dag_2"],
-     ["valid_dag_2:local_emb_2", "valid_dag_2:valid_dag_3", "valid_dag_2:valid_dag_4",
-      "valid_dag_2:valid_dag_5", "valid_dag_2:valid_dag_5:valid_dag_6"]),
+    (
+        "f2-embedded",
+        "2.0",
+        ["embedded_flow"],
+        ["embedded_flow:embedded_flow1", "embedded_flow:embedded_flow1:embedded_flow2"],
+    ),
+    (
+        "f2-embedded-deep",
+        "2.0",
+        ["valid_dag_2"],
+        [
+            "valid_dag_2:local_emb_2",
+            "valid_dag_2:valid_dag_3",
+            "valid_dag_2:valid_dag_4",
+            "valid_dag_2:valid_dag_5",
+            "valid_dag_2:valid_dag_5:valid_dag_6",
+        ],
+    ),
     ("f2-conditional", "2.0", [f"conditional_flow{n}" for n in (1, 2, 3, 4, 5, 6, 8)], []),
     ("f2-props-precedence", "2.0", ["job3"], ["job3:innerflow"]),
     ("f2-multiple-flows", "2.0", ["basic_flow", "basic_flow2"], []),
@@ -92,36 +112,54 @@ VALID = [
 
 #: (directory, exact texts the one-line ProjectError must contain); each text names the file it is about.
 INVALID = [
-    ("f1-invalid-embedded-cycle", [
-        "selfreference.job: Embedded flow cycle found in selfreference->selfreference",
-        "innerFlow.job: Embedded flow cycle found in ",
-        "jobe.job: Embedded flow cycle found in ",
-    ]),
+    (
+        "f1-invalid-embedded-cycle",
+        [
+            "selfreference.job: Embedded flow cycle found in selfreference->selfreference",
+            "innerFlow.job: Embedded flow cycle found in ",
+            "jobe.job: Embedded flow cycle found in ",
+        ],
+    ),
     ("f2-invalid/cyclefoundyamltest", ["cycle_found.flow: Cycles found at "]),
-    ("f2-invalid/dependencyundefinedyamltest", [
-        "dependency_undefined.flow: Failed to validate nodeBean for dependency_undefined.flow. Duplicate "
-        "nodes found or dependency undefined or ROOT used as a name.",
-    ]),
-    ("f2-invalid/duplicatenodenamesyamltest", [
-        "duplicate_nodename.flow: Failed to validate nodeBean for duplicate_nodename.flow. Duplicate nodes "
-        "found or dependency undefined or ROOT used as a name.",
-    ]),
-    ("f2-invalid/invalidconditionalflowyamltest", [
-        "condition_on_descendant.flow: Invalid condition for jobA: should not define condition on its "
-        "descendant node jobD.",
-        "empty_operand.flow: Invalid condition for jobB: operand is an empty string.",
-        "invalid_variable_substitution.flow: Invalid condition for jobB: cannot resolve the condition. "
-        "Please check the syntax for supported conditions.",
-        "job_not_exist.flow: Invalid condition for jobB: jobC doesn't exist in the flow.",
-        "multiple_condition_on_job_status_macros.flow: Invalid condition for jobB: cannot combine more than "
-        "one conditionOnJobStatus macros.",
-    ]),
-    ("f2-invalid/invalidflowversiontest",
-     ["basic_flow.project: Invalid azkaban-flow-version in the project YAML file."]),
-    ("f2-invalid/noflowversiontest",
-     ["no_flow_version.project: azkaban-flow-version is not specified in the project YAML file."]),
-    ("f2-invalid/invalidjobpropsyamltest",
-     ["invalid_jobprops.flow: shell_pwd: Xms value has exceeded the allowed limit (max Xms = 1G)"]),
+    (
+        "f2-invalid/dependencyundefinedyamltest",
+        [
+            "dependency_undefined.flow: Failed to validate nodeBean for dependency_undefined.flow. Duplicate "
+            "nodes found or dependency undefined or ROOT used as a name.",
+        ],
+    ),
+    (
+        "f2-invalid/duplicatenodenamesyamltest",
+        [
+            "duplicate_nodename.flow: Failed to validate nodeBean for duplicate_nodename.flow. Duplicate nodes "
+            "found or dependency undefined or ROOT used as a name.",
+        ],
+    ),
+    (
+        "f2-invalid/invalidconditionalflowyamltest",
+        [
+            "condition_on_descendant.flow: Invalid condition for jobA: should not define condition on its "
+            "descendant node jobD.",
+            "empty_operand.flow: Invalid condition for jobB: operand is an empty string.",
+            "invalid_variable_substitution.flow: Invalid condition for jobB: cannot resolve the condition. "
+            "Please check the syntax for supported conditions.",
+            "job_not_exist.flow: Invalid condition for jobB: jobC doesn't exist in the flow.",
+            "multiple_condition_on_job_status_macros.flow: Invalid condition for jobB: cannot combine more than "
+            "one conditionOnJobStatus macros.",
+        ],
+    ),
+    (
+        "f2-invalid/invalidflowversiontest",
+        ["basic_flow.project: Invalid azkaban-flow-version in the project YAML file."],
+    ),
+    (
+        "f2-invalid/noflowversiontest",
+        ["no_flow_version.project: azkaban-flow-version is not specified in the project YAML file."],
+    ),
+    (
+        "f2-invalid/invalidjobpropsyamltest",
+        ["invalid_jobprops.flow: shell_pwd: Xms value has exceeded the allowed limit (max Xms = 1G)"],
+    ),
 ]
 
 
@@ -138,8 +176,9 @@ def test_every_example_project_is_covered(examples: Path) -> None:
 
 
 @pytest.mark.parametrize(("rel", "version", "top", "embedded"), VALID, ids=[row[0] for row in VALID])
-def test_example_loads_with_its_flows(examples: Path, rel: str, version: str, top: list[str],
-                                      embedded: list[str]) -> None:
+def test_example_loads_with_its_flows(
+    examples: Path, rel: str, version: str, top: list[str], embedded: list[str]
+) -> None:
     project = load_example(examples, rel)
     assert project.flow_version == version
     assert project.name == Path(rel).name
@@ -183,19 +222,34 @@ def test_example_cycle_is_a_real_cycle_of_the_flow(examples: Path) -> None:
 
 # --- flows, nodes and edges of the examples ---------------------------------------------------------------
 
-INNER_FLOW = {"innerFlow": ("innerJobB", "innerJobC"), "innerJobA": (), "innerJobB": ("innerJobA",),
-              "innerJobC": ("innerJobA",)}
-BASIC3 = {"shell_end": ("shell_pwd", "shell_echo", "shell_bash"), "shell_echo": (), "shell_pwd": (),
-          "shell_bash": ()}
+INNER_FLOW = {
+    "innerFlow": ("innerJobB", "innerJobC"),
+    "innerJobA": (),
+    "innerJobB": ("innerJobA",),
+    "innerJobC": ("innerJobA",),
+}
+BASIC3 = {"shell_end": ("shell_pwd", "shell_echo", "shell_bash"), "shell_echo": (), "shell_pwd": (), "shell_bash": ()}
 BASIC2 = {"shell_end": ("shell_pwd", "shell_echo"), "shell_echo": (), "shell_pwd": ()}
 JOBE = {"joba": (), "jobb": ("joba",), "jobc": ("joba",), "jobd": ("joba",), "jobe": ("jobb", "jobc", "jobd")}
 
 GRAPHS = [
     ("f1-command-hello", "command", {"command": ()}),
-    ("f1-exectest1", "job10", {
-        "job1": (), "job2": ("job1",), "job3": ("job2",), "job4": ("job2",), "job5": ("job3", "job4"),
-        "job6": ("job1",), "job7": ("job5", "job6"), "job8": ("job7",), "job9": ("job7",),
-        "job10": ("job8", "job9")}),
+    (
+        "f1-exectest1",
+        "job10",
+        {
+            "job1": (),
+            "job2": ("job1",),
+            "job3": ("job2",),
+            "job4": ("job2",),
+            "job5": ("job3", "job4"),
+            "job6": ("job1",),
+            "job7": ("job5", "job6"),
+            "job8": ("job7",),
+            "job9": ("job7",),
+            "job10": ("job8", "job9"),
+        },
+    ),
     ("f1-exectest1", "job2d", {"job1": (), "job2d": ("job1",)}),
     ("f1-exectest1", "job-pass", {"job-pass": ()}),
     ("f1-exectest1", "job-retry", {"job-retry": ()}),
@@ -207,52 +261,119 @@ GRAPHS = [
     ("f1-embedded2", "jobf", {**JOBE, "joba1": (), "jobf": ("jobe", "joba1")}),
     ("f1-embedded2", "jobg", {**JOBE, "joba1": (), "jobg": ("jobe", "joba1")}),
     ("f1-embedded2", "pipeline1_2", {"pipeline1_1": (), "pipeline1_2": ("pipeline1_1",)}),
-    ("f1-embedded2", "pipelineFlow", {
-        "pipeline1": (), "pipeline2": ("pipeline1",), "pipelineEmbeddedFlow3": ("pipeline2",),
-        "pipelineEmbeddedFlow4": ("pipeline2",),
-        "pipeline4": ("pipelineEmbeddedFlow3", "pipelineEmbeddedFlow4"), "pipelineFlow": ("pipeline4",)}),
+    (
+        "f1-embedded2",
+        "pipelineFlow",
+        {
+            "pipeline1": (),
+            "pipeline2": ("pipeline1",),
+            "pipelineEmbeddedFlow3": ("pipeline2",),
+            "pipelineEmbeddedFlow4": ("pipeline2",),
+            "pipeline4": ("pipelineEmbeddedFlow3", "pipelineEmbeddedFlow4"),
+            "pipelineFlow": ("pipeline4",),
+        },
+    ),
     ("f1-execpropstest", "job3", {"job2": (), "innerflow": ("job2",), "job3": ("innerflow",)}),
     ("f1-execpropstest", "job4", {"job1": (), "job4": ("job1",)}),
-    ("f1-exectest2-failures", "failflow", {
-        "myjob1": (), "myjob2-fail20": ("myjob1",), "myjob2-fail30": ("myjob1",),
-        "myjob2-pass50": ("myjob1",), "myjob3": ("myjob2-pass50",), "myjob4": ("myjob2-fail20",),
-        "myjob5": ("myjob4", "myjob2-fail30"), "failflow": ("myjob3", "myjob5")}),
-    ("f1-conditional/conditional_flow1", "jobD",
-     {"jobA": (), "jobB": ("jobA",), "jobC": ("jobA",), "jobD": ("jobB", "jobC")}),
+    (
+        "f1-exectest2-failures",
+        "failflow",
+        {
+            "myjob1": (),
+            "myjob2-fail20": ("myjob1",),
+            "myjob2-fail30": ("myjob1",),
+            "myjob2-pass50": ("myjob1",),
+            "myjob3": ("myjob2-pass50",),
+            "myjob4": ("myjob2-fail20",),
+            "myjob5": ("myjob4", "myjob2-fail30"),
+            "failflow": ("myjob3", "myjob5"),
+        },
+    ),
+    (
+        "f1-conditional/conditional_flow1",
+        "jobD",
+        {"jobA": (), "jobB": ("jobA",), "jobC": ("jobA",), "jobD": ("jobB", "jobC")},
+    ),
     ("f1-conditional/conditional_flow3", "jobC", {"jobA": (), "jobB": (), "jobC": ("jobA", "jobB")}),
-    ("f1-conditional/conditional_flow7", "jobD",
-     {"jobA": (), "jobB": ("jobA",), "jobC": ("jobA",), "jobD": ("jobA", "jobB", "jobC")}),
+    (
+        "f1-conditional/conditional_flow7",
+        "jobD",
+        {"jobA": (), "jobB": ("jobA",), "jobC": ("jobA",), "jobD": ("jobA", "jobB", "jobC")},
+    ),
     ("f2-basic", "basic_flow", BASIC3),
     ("f2-multiple-flows", "basic_flow", BASIC3),
     ("f2-multiple-flows", "basic_flow2", BASIC2),
     ("f2-nested-project-file", "basic_flow", BASIC2),
     ("f2-nested-project-file", "basic_flow2", BASIC3),
     ("f2-multiple-end-nodes", "basic_flow", {"jobA": (), "jobB": (), "jobC": ()}),
-    ("f2-fail-multiple-end-nodes", "fail_basic_flow",
-     {"jobD": ("jobA",), "jobA": (), "jobB": (), "jobC": ()}),
-    ("f2-embedded", "embedded_flow", {"shell_end": ("shell_pwd", "shell_echo", "embedded_flow1"),
-                                      "shell_pwd": (), "shell_echo": (), "embedded_flow1": ()}),
-    ("f2-embedded", "embedded_flow:embedded_flow1", {
-        "shell_end": ("shell_echo", "embedded_flow2"), "shell_echo": (), "embedded_flow2": ("shell_bash",),
-        "shell_bash": ()}),
-    ("f2-embedded", "embedded_flow:embedded_flow1:embedded_flow2",
-     {"shell_end": ("shell_pwd",), "shell_pwd": ()}),
-    ("f2-embedded-deep", "valid_dag_2", {
-        "task_2_1": (), "local_emb_2": (), "task_2_2": ("task_2_1",), "valid_dag_3": ("task_2_1",),
-        "_end_": ("valid_dag_4", "valid_dag_5", "local_emb_2"), "valid_dag_5": ("task_2_2",),
-        "valid_dag_4": ("valid_dag_3",)}),
+    ("f2-fail-multiple-end-nodes", "fail_basic_flow", {"jobD": ("jobA",), "jobA": (), "jobB": (), "jobC": ()}),
+    (
+        "f2-embedded",
+        "embedded_flow",
+        {
+            "shell_end": ("shell_pwd", "shell_echo", "embedded_flow1"),
+            "shell_pwd": (),
+            "shell_echo": (),
+            "embedded_flow1": (),
+        },
+    ),
+    (
+        "f2-embedded",
+        "embedded_flow:embedded_flow1",
+        {
+            "shell_end": ("shell_echo", "embedded_flow2"),
+            "shell_echo": (),
+            "embedded_flow2": ("shell_bash",),
+            "shell_bash": (),
+        },
+    ),
+    ("f2-embedded", "embedded_flow:embedded_flow1:embedded_flow2", {"shell_end": ("shell_pwd",), "shell_pwd": ()}),
+    (
+        "f2-embedded-deep",
+        "valid_dag_2",
+        {
+            "task_2_1": (),
+            "local_emb_2": (),
+            "task_2_2": ("task_2_1",),
+            "valid_dag_3": ("task_2_1",),
+            "_end_": ("valid_dag_4", "valid_dag_5", "local_emb_2"),
+            "valid_dag_5": ("task_2_2",),
+            "valid_dag_4": ("valid_dag_3",),
+        },
+    ),
     ("f2-embedded-deep", "valid_dag_2:local_emb_2", {"task_2a": ()}),
-    ("f2-embedded-deep", "valid_dag_2:valid_dag_3", {
-        "task_3_1": (), "task_3_2": ("task_3_1",), "task_3_5": ("task_3_2", "task_3_4"),
-        "task_3_4": ("task_3_3",), "task_3_3": ()}),
-    ("f2-embedded-deep", "valid_dag_2:valid_dag_4", {"task_4_1": (), "task_4_3": ("task_4_1",),
-                                                     "task_4_2": ("task_4_1",)}),
-    ("f2-embedded-deep", "valid_dag_2:valid_dag_5", {
-        "task_5_1": (), "valid_dag_6": ("task_5_2", "task_5_1"), "task_5_2": (),
-        "task_5_3": ("valid_dag_6",)}),
-    ("f2-embedded-deep", "valid_dag_2:valid_dag_5:valid_dag_6", {
-        "task_6_1": (), "task_6_2": ("task_6_1",), "task_6_5": ("task_6_2",), "task_6_3": ("task_6_2",),
-        "task_6_4": ("task_6_3",)}),
+    (
+        "f2-embedded-deep",
+        "valid_dag_2:valid_dag_3",
+        {
+            "task_3_1": (),
+            "task_3_2": ("task_3_1",),
+            "task_3_5": ("task_3_2", "task_3_4"),
+            "task_3_4": ("task_3_3",),
+            "task_3_3": (),
+        },
+    ),
+    (
+        "f2-embedded-deep",
+        "valid_dag_2:valid_dag_4",
+        {"task_4_1": (), "task_4_3": ("task_4_1",), "task_4_2": ("task_4_1",)},
+    ),
+    (
+        "f2-embedded-deep",
+        "valid_dag_2:valid_dag_5",
+        {"task_5_1": (), "valid_dag_6": ("task_5_2", "task_5_1"), "task_5_2": (), "task_5_3": ("valid_dag_6",)},
+    ),
+    (
+        "f2-embedded-deep",
+        "valid_dag_2:valid_dag_5:valid_dag_6",
+        {
+            "task_6_1": (),
+            "task_6_2": ("task_6_1",),
+            "task_6_5": ("task_6_2",),
+            "task_6_3": ("task_6_2",),
+            "task_6_4": ("task_6_3",),
+        },
+    ),
     ("f2-props-precedence", "job3", {"job2": (), "innerflow": ("job2",), "job3": ("innerflow",)}),
     ("f2-props-precedence", "job3:innerflow", {"job4": ("job1",), "job1": ()}),
     ("az-examples-flow20", "basic", {"jobC": ("jobA", "jobB"), "jobA": (), "jobB": ()}),
@@ -260,14 +381,14 @@ GRAPHS = [
     ("az-examples-flow20", "embedded:embedded_flow", {"jobB": ("jobA",), "jobA": ()}),
     ("az-examples-flow-trigger", "flow_trigger", BASIC2),
     ("az-examples-flow-trigger", "regular", BASIC2),
-    ("az-examples-conditional", "sample", {"JobA": (), "JobB": ("JobA",), "JobC": ("JobA",),
-                                           "JobD": ("JobB", "JobC")}),
+    ("az-examples-conditional", "sample", {"JobA": (), "JobB": ("JobA",), "JobC": ("JobA",), "JobD": ("JobB", "JobC")}),
 ]
 
 
 @pytest.mark.parametrize(("rel", "flow_id", "edges"), GRAPHS, ids=[f"{r}:{f}" for r, f, _ in GRAPHS])
-def test_example_flow_nodes_and_dependencies(examples: Path, rel: str, flow_id: str,
-                                             edges: dict[str, tuple[str, ...]]) -> None:
+def test_example_flow_nodes_and_dependencies(
+    examples: Path, rel: str, flow_id: str, edges: dict[str, tuple[str, ...]]
+) -> None:
     flow = load_example(examples, rel).flows[flow_id]
     assert graph(flow) == edges
     assert sorted(flow.end_nodes) == sorted(n for n in edges if all(n not in d for d in edges.values()))
@@ -284,22 +405,23 @@ SUBFLOWS = [
     ("f1-embedded2", "pipelineFlow", "pipelineEmbeddedFlow3", "innerFlow"),
     ("f1-execpropstest", "job3", "innerflow", "job4"),
     ("f2-embedded", "embedded_flow", "embedded_flow1", "embedded_flow:embedded_flow1"),
-    ("f2-embedded", "embedded_flow:embedded_flow1", "embedded_flow2",
-     "embedded_flow:embedded_flow1:embedded_flow2"),
+    ("f2-embedded", "embedded_flow:embedded_flow1", "embedded_flow2", "embedded_flow:embedded_flow1:embedded_flow2"),
     ("f2-embedded-deep", "valid_dag_2:valid_dag_5", "valid_dag_6", "valid_dag_2:valid_dag_5:valid_dag_6"),
     ("f2-props-precedence", "job3", "innerflow", "job3:innerflow"),
 ]
 
 
-@pytest.mark.parametrize(("rel", "flow_id", "node", "subflow"), SUBFLOWS,
-                         ids=[f"{r}:{f}:{n}" for r, f, n, _ in SUBFLOWS])
+@pytest.mark.parametrize(
+    ("rel", "flow_id", "node", "subflow"), SUBFLOWS, ids=[f"{r}:{f}:{n}" for r, f, n, _ in SUBFLOWS]
+)
 def test_example_embedded_flow_nodes(examples: Path, rel: str, flow_id: str, node: str, subflow: str) -> None:
     project = load_example(examples, rel)
     embedding = project.flows[flow_id].nodes[node]
     assert (embedding.type, embedding.subflow, embedding.is_flow) == ("flow", subflow, True)
     plain = [n.name for f in project.flows.values() for n in f.nodes.values() if n.type != "flow"]
-    assert all(project.flows[f].nodes[n].subflow is None for f in project.flows
-               for n in project.flows[f].nodes if n in plain)
+    assert all(
+        project.flows[f].nodes[n].subflow is None for f in project.flows for n in project.flows[f].nodes if n in plain
+    )
 
 
 def test_f1_embedded_jobe_nodes(examples: Path) -> None:
@@ -307,9 +429,13 @@ def test_f1_embedded_jobe_nodes(examples: Path) -> None:
     jobe = project.flow("jobe")
     assert list(jobe.nodes) == ["joba", "jobb", "jobc", "jobd", "jobe"]
     assert {n: node.type for n, node in jobe.nodes.items()} == {
-        "joba": "javaprocess", "jobb": "flow", "jobc": "flow", "jobd": "flow", "jobe": "javaprocess"}
-    assert dict(jobe.nodes["jobb"].props) == {"type": "flow", "flow.name": "innerFlow",
-                                              "dependencies": "joba"}
+        "joba": "javaprocess",
+        "jobb": "flow",
+        "jobc": "flow",
+        "jobd": "flow",
+        "jobe": "javaprocess",
+    }
+    assert dict(jobe.nodes["jobb"].props) == {"type": "flow", "flow.name": "innerFlow", "dependencies": "joba"}
     assert jobe.start_nodes == ["joba"]
     assert jobe.end_nodes == ["jobe"]
     assert jobe.levels() == {"joba": 0, "jobb": 1, "jobc": 1, "jobd": 1, "jobe": 2}
@@ -343,8 +469,14 @@ def test_f2_embedded_deep_configs_are_strings(examples: Path) -> None:
     assert dict(project.flows["valid_dag_2:valid_dag_5"].props) == {"k5": "v5"}
     assert dict(project.flows["valid_dag_2:valid_dag_5:valid_dag_6"].props) == {"k6": "v6"}
     assert dict(project.flows["valid_dag_2:valid_dag_3"].nodes["task_3_5"].props) == {
-        "class": "org.example.metrics.Compaction", "driver-memory": "2g", "execution-jar": "lib/compaction.jar",
-        "executor-cores": "2", "num-executors": "6", "queue": "default", "type": "spark"}
+        "class": "org.example.metrics.Compaction",
+        "driver-memory": "2g",
+        "execution-jar": "lib/compaction.jar",
+        "executor-cores": "2",
+        "num-executors": "6",
+        "queue": "default",
+        "type": "spark",
+    }
     assert project.flows["valid_dag_2:valid_dag_4"].nodes["task_4_2"].type == "hadoopJava"
     assert project.flows["valid_dag_2"].end_nodes == ["_end_"]
 
@@ -360,8 +492,9 @@ def test_f2_nested_project_file_loads_flows_from_every_directory(examples: Path)
     project = load_example(examples, "f2-nested-project-file")
     assert project.flows["basic_flow"].source == "subdirectory1/basic_flow.flow"
     assert project.flows["basic_flow2"].source == "subdirectory1/subdirectory2/basic_flow2.flow"
-    assert project.flows["basic_flow2"].nodes["shell_bash"].props["command"] == \
-        "sh ./subdirectory1/subdirectory2/greet.sh"
+    assert (
+        project.flows["basic_flow2"].nodes["shell_bash"].props["command"] == "sh ./subdirectory1/subdirectory2/greet.sh"
+    )
 
 
 def test_flow_trigger_is_read_apart_from_the_flow(examples: Path) -> None:
@@ -378,28 +511,49 @@ def test_flow_trigger_is_read_apart_from_the_flow(examples: Path) -> None:
 
 def test_f1_execpropstest_properties_inherited_by_directory(examples: Path) -> None:
     project = load_example(examples, "f1-execpropstest")
-    root = {"props3": "moo3", "props4": "moo4", "props5": "moo5",
-            "props1": "shared1", "props2": "shared2", "props6": "shared6"}
+    root = {
+        "props3": "moo3",
+        "props4": "moo4",
+        "props5": "moo5",
+        "props1": "shared1",
+        "props2": "shared2",
+        "props6": "shared6",
+    }
     subdir = {**root, "props4": "shared4", "props8": "shared8"}
     job3, job4 = project.flow("job3"), project.flow("job4")
     nodes = {**job3.nodes, **job4.nodes}
     assert {name: dict(node.shared) for name, node in nodes.items()} == {
-        "job1": root, "job3": root, "innerflow": root, "job2": subdir, "job4": subdir}
+        "job1": root,
+        "job3": root,
+        "innerflow": root,
+        "job2": subdir,
+        "job4": subdir,
+    }
     assert {name: node.source for name, node in nodes.items()} == {
-        "job1": "job1.job", "job3": "job3.job", "innerflow": "innerflow.job", "job2": "subdir/job2.job",
-        "job4": "subdir/job4.job"}
+        "job1": "job1.job",
+        "job3": "job3.job",
+        "innerflow": "innerflow.job",
+        "job2": "subdir/job2.job",
+        "job4": "subdir/job4.job",
+    }
     # A job's own file stays separate from what it inherits.
     assert dict(nodes["job2"].props) == {"type": "test", "props2": "job2", "props7": "job7"}
-    assert dict(nodes["innerflow"].props) == {"type": "flow", "flow.name": "job4", "dependencies": "job2",
-                                              "props5": "innerflow5", "props6": "innerflow6",
-                                              "props8": "innerflow8"}
+    assert dict(nodes["innerflow"].props) == {
+        "type": "flow",
+        "flow.name": "job4",
+        "dependencies": "job2",
+        "props5": "innerflow5",
+        "props6": "innerflow6",
+        "props8": "innerflow8",
+    }
     assert dict(job3.props) == {}
 
 
 def test_f1_properties_files_in_one_directory_chain_in_name_order(examples: Path) -> None:
     jobs = load_example(examples, "f1-exectest1").flow("job10").nodes
     assert {name: dict(node.shared) for name, node in jobs.items()} == {
-        name: {"a": "1", "b": "2", "c": "0"} for name in jobs}
+        name: {"a": "1", "b": "2", "c": "0"} for name in jobs
+    }
     joba = load_example(examples, "f1-embedded2").flow("jobf").nodes["joba"]
     assert dict(joba.shared) == {f"param{i}": f"test{1 + (i > 4)}.{i}" for i in range(1, 9)}
     assert joba.props["param1"] == "joba.1"
@@ -407,45 +561,101 @@ def test_f1_properties_files_in_one_directory_chain_in_name_order(examples: Path
 
 def test_f2_props_precedence_configs(examples: Path) -> None:
     project = load_example(examples, "f2-props-precedence")
-    assert dict(project.flow("job3").props) == {"props3": "moo3", "props4": "moo4", "props5": "moo5",
-                                                "props1": "shared1", "props2": "shared2", "props6": "shared6"}
-    assert dict(project.flows["job3:innerflow"].props) == {"props5": "innerflow5", "props6": "innerflow6",
-                                                           "props8": "innerflow8"}
+    assert dict(project.flow("job3").props) == {
+        "props3": "moo3",
+        "props4": "moo4",
+        "props5": "moo5",
+        "props1": "shared1",
+        "props2": "shared2",
+        "props6": "shared6",
+    }
+    assert dict(project.flows["job3:innerflow"].props) == {
+        "props5": "innerflow5",
+        "props6": "innerflow6",
+        "props8": "innerflow8",
+    }
     assert dict(project.flows["job3:innerflow"].nodes["job4"].props) == {
-        "props4": "shared4", "props8": "job8", "props9": "job9", "type": "test"}
+        "props4": "shared4",
+        "props8": "job8",
+        "props9": "job9",
+        "type": "test",
+    }
 
 
 CONDITIONS = [
-    ("f1-conditional/conditional_flow1", "jobD", {
-        "jobA": None, "jobB": "${jobA:azkaban.server.name} == 'foo'",
-        "jobC": "${jobA:azkaban.server.name} == 'bar'", "jobD": "${jobA:azkaban.server.name} == 'foo'"}),
-    ("f1-conditional/conditional_flow2", "jobD", {
-        "jobA": None, "jobB": "${jobA:key1} == 'value1'", "jobC": "${jobA:key3} == 'value3'",
-        "jobD": "${jobA:key2} == 'value2'"}),
+    (
+        "f1-conditional/conditional_flow1",
+        "jobD",
+        {
+            "jobA": None,
+            "jobB": "${jobA:azkaban.server.name} == 'foo'",
+            "jobC": "${jobA:azkaban.server.name} == 'bar'",
+            "jobD": "${jobA:azkaban.server.name} == 'foo'",
+        },
+    ),
+    (
+        "f1-conditional/conditional_flow2",
+        "jobD",
+        {
+            "jobA": None,
+            "jobB": "${jobA:key1} == 'value1'",
+            "jobC": "${jobA:key3} == 'value3'",
+            "jobD": "${jobA:key2} == 'value2'",
+        },
+    ),
     ("f1-conditional/conditional_flow3", "jobC", {"jobA": None, "jobB": None, "jobC": "one_failed"}),
     ("f1-conditional/conditional_flow4", "jobC", {"jobA": None, "jobB": None, "jobC": "all_failed"}),
     ("f1-conditional/conditional_flow5", "jobC", {"jobA": None, "jobB": None, "jobC": "one_success"}),
-    ("f1-conditional/conditional_flow6", "jobD", {
-        "jobA": None, "jobB": "${jobA:props} == 'foo'", "jobC": "${jobA:props} == 'bar'",
-        "jobD": "one_success && ${jobA:props} == 'foo'"}),
-    ("f1-conditional/conditional_flow7", "jobD", {
-        "jobA": None, "jobB": "${jobA:unknownprops} == 'foo'", "jobC": "${jobA:unknownprops} == 'bar'",
-        "jobD": "one_success"}),
-    ("f2-conditional", "conditional_flow6", {
-        "jobA": None, "jobB": "${jobA:props} == 'foo'", "jobC": "${jobA:props} == 'bar'",
-        "jobD": "one_success && ${jobA:props} == 'foo'"}),
-    ("f2-conditional", "conditional_flow8", {
-        "jobA": None, "jobB": "${jobA:key1} == 'value1'", "jobC": "${jobA:key3} == 'value3'",
-        "jobD": "${jobA:key2} == 'value2'"}),
-    ("az-examples-conditional", "sample", {
-        "JobA": None, "JobB": "${JobA:param1} == 1", "JobC": "${JobA:param1} == 2", "JobD": "one_success"}),
+    (
+        "f1-conditional/conditional_flow6",
+        "jobD",
+        {
+            "jobA": None,
+            "jobB": "${jobA:props} == 'foo'",
+            "jobC": "${jobA:props} == 'bar'",
+            "jobD": "one_success && ${jobA:props} == 'foo'",
+        },
+    ),
+    (
+        "f1-conditional/conditional_flow7",
+        "jobD",
+        {
+            "jobA": None,
+            "jobB": "${jobA:unknownprops} == 'foo'",
+            "jobC": "${jobA:unknownprops} == 'bar'",
+            "jobD": "one_success",
+        },
+    ),
+    (
+        "f2-conditional",
+        "conditional_flow6",
+        {
+            "jobA": None,
+            "jobB": "${jobA:props} == 'foo'",
+            "jobC": "${jobA:props} == 'bar'",
+            "jobD": "one_success && ${jobA:props} == 'foo'",
+        },
+    ),
+    (
+        "f2-conditional",
+        "conditional_flow8",
+        {
+            "jobA": None,
+            "jobB": "${jobA:key1} == 'value1'",
+            "jobC": "${jobA:key3} == 'value3'",
+            "jobD": "${jobA:key2} == 'value2'",
+        },
+    ),
+    (
+        "az-examples-conditional",
+        "sample",
+        {"JobA": None, "JobB": "${JobA:param1} == 1", "JobC": "${JobA:param1} == 2", "JobD": "one_success"},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("rel", "flow_id", "conditions"), CONDITIONS,
-                         ids=[f"{r}:{f}" for r, f, _ in CONDITIONS])
-def test_example_conditions(examples: Path, rel: str, flow_id: str,
-                            conditions: dict[str, str | None]) -> None:
+@pytest.mark.parametrize(("rel", "flow_id", "conditions"), CONDITIONS, ids=[f"{r}:{f}" for r, f, _ in CONDITIONS])
+def test_example_conditions(examples: Path, rel: str, flow_id: str, conditions: dict[str, str | None]) -> None:
     flow = load_example(examples, rel).flow(flow_id)
     assert {name: node.condition for name, node in flow.nodes.items()} == conditions
 
@@ -454,8 +664,9 @@ def test_invalid_example_zipped_names_the_zip(examples: Path, tmp_path: Path) ->
     archive = zip_dir(examples / "f2-invalid/invalidflowversiontest", tmp_path / "upload.zip")
     with pytest.raises(ProjectError) as caught:
         load_project(archive)
-    assert str(caught.value) == ("upload.zip/basic_flow.project: Invalid azkaban-flow-version in the "
-                                 "project YAML file.")
+    assert str(caught.value) == (
+        "upload.zip/basic_flow.project: Invalid azkaban-flow-version in the project YAML file."
+    )
 
 
 # --- synthetic invalid projects ---------------------------------------------------------------------------
@@ -464,87 +675,157 @@ PROJECT = "azkaban-flow-version: 2.0\n"
 
 #: (files, the exact one-line message); the project directory is named "proj".
 SYNTHETIC_EXACT = [
-    pytest.param({"a/x.job": "type=noop\n", "b/x.job": "type=noop\n",
-                  "end.job": "type=noop\ndependencies=x\n"},
-                 "proj/a/x.job, b/x.job: Duplicate job names found 'x'. "
-                 "(and 1 more: end.job: end has ambiguous dependency x)", id="f1-duplicate-job-two-dirs"),
-    pytest.param({"a.job": "type=noop\ndependencies=missing\n"},
-                 "proj/a.job: a cannot find dependency missing", id="f1-undefined-dependency"),
-    pytest.param({"a.job": "type=noop\ndependencies=a\n"},
-                 "proj/a.job: a has a self cycle", id="f1-self-cycle"),
-    pytest.param({"a.job": "command=echo hi\n", "b.job": "type=noop\ndependencies=a\n"},
-                 "proj/a.job: Job doesn't have type set 'a'.", id="f1-missing-type"),
-    pytest.param({"ROOT.job": "type=noop\n", "b.job": "type=noop\n"},
-                 "proj/ROOT.job: ROOT is not allowed as a name. Pick some other name.", id="f1-root-name"),
-    pytest.param({"a.job": "type=flow\nflow.name=nowhere\n"},
-                 "proj/a.job: Flow a depends on nowhere but can't be found.", id="f1-unknown-flow-name"),
-    pytest.param({"a.job": "type=flow\nflow.name=a\n"},
-                 "proj/a.job: Embedded flow cycle found in a->a", id="f1-embeds-itself"),
-    pytest.param({"a.job": "type=javaprocess\nXmx=3G\n"},
-                 "proj/a.job: a: Xmx value has exceeded the allowed limit (max Xmx = 2G)", id="f1-xmx-limit"),
-    pytest.param({"a.job": "type=noop\n", "b.job": "type=noop\ndependencies=a\ncondition=${zz:x} == 'y'\n"},
-                 "proj/b.job: Invalid condition for b: zz doesn't exist in the flow.", id="f1-bad-condition"),
-    pytest.param({"a.job": "type=noop\nx=\\u12\n"},
-                 "proj/a.job: line 2: malformed \\uxxxx encoding ('\\\\u12'); a \\u escape needs four "
-                 "hex digits",
-                 id="f1-bad-escape-in-job"),
-    pytest.param({"common.properties": "x=\\uZZZZ\n", "a.job": "type=noop\n"},
-                 "proj/common.properties: line 1: malformed \\uxxxx encoding ('\\\\uZZZZ'); a \\u escape "
-                 "needs four hex digits", id="f1-bad-escape-in-properties"),
-    pytest.param({"a.project": PROJECT, "b.project": PROJECT, "f.flow": "nodes: []\n"},
-                 "proj/a.project, b.project: Duplicate project YAML files found in the project directory. "
-                 "Only one is allowed.", id="f2-two-project-files"),
-    pytest.param({"p.project": PROJECT, "one/f.flow": "nodes:\n  - {name: a, type: noop}\n",
-                  "two/f.flow": "nodes:\n  - {name: b, type: noop}\n"},
-                 "proj/two/f.flow: Duplicate flows found in the project with name f (also one/f.flow)",
-                 id="f2-same-flow-name-two-dirs"),
-    pytest.param({"p.project": PROJECT, "f.flow": "nodes:\n  - {name: a, type: noop, dependsOn: [b]}\n"},
-                 "proj/f.flow: Failed to validate nodeBean for f.flow. Duplicate nodes found or dependency "
-                 "undefined or ROOT used as a name.", id="f2-undefined-dependency"),
-    pytest.param({"p.project": PROJECT,
-                  "f.flow": "nodes:\n  - {name: a, type: noop}\n  - {name: a, type: noop}\n"},
-                 "proj/f.flow: Failed to validate nodeBean for f.flow. Duplicate nodes found or dependency "
-                 "undefined or ROOT used as a name.", id="f2-duplicate-node"),
-    pytest.param({"p.project": PROJECT, "f.flow": "nodes:\n  - {name: ROOT, type: noop}\n"},
-                 "proj/f.flow: Failed to validate nodeBean for f.flow. Duplicate nodes found or dependency "
-                 "undefined or ROOT used as a name.", id="f2-root-node"),
-    pytest.param({"p.project": PROJECT,
-                  "f.flow": "nodes:\n  - name: e\n    type: flow\n    nodes:\n"
-                            "      - {name: a, type: noop, dependsOn: [zz]}\n"},
-                 "proj/f.flow: Failed to validate nodeBean for f.flow. Duplicate nodes found or dependency "
-                 "undefined or ROOT used as a name.", id="f2-embedded-undefined-dependency"),
-    pytest.param({"p.project": PROJECT, "f.flow": "nodes:\n  - {name: a, type: noop, dependsOn: [a]}\n"},
-                 "proj/f.flow: Cycles found at a>>a", id="f2-self-cycle"),
-    pytest.param({"p.project": "azkaban-flow-version: '2.0'\n", "f.flow": "nodes: []\n"},
-                 "proj/p.project: Invalid azkaban-flow-version in the project YAML file.",
-                 id="f2-version-string"),
-    pytest.param({"p.project": "azkaban-flow-version: 2\n", "f.flow": "nodes: []\n"},
-                 "proj/p.project: Invalid azkaban-flow-version in the project YAML file.",
-                 id="f2-version-int"),
-    pytest.param({"p.project": "other: 1\n", "f.flow": "nodes: []\n"},
-                 "proj/p.project: azkaban-flow-version is not specified in the project YAML file.",
-                 id="f2-version-missing"),
-    pytest.param({"p.project": PROJECT,
-                  "f.flow": 'nodes:\n  - {name: "a\\nb", type: noop, dependsOn: ["a\\nb"]}\n'},
-                 "proj/f.flow: flow f: node name 'a\\nb' is not allowed: it holds the control character U+000A; "
-                 "rename it (and 1 more: f.flow: Cycles found at a\\nb>>a\\nb)",
-                 id="f2-line-break-in-name-stays-one-line"),
+    pytest.param(
+        {"a/x.job": "type=noop\n", "b/x.job": "type=noop\n", "end.job": "type=noop\ndependencies=x\n"},
+        "proj/a/x.job, b/x.job: Duplicate job names found 'x'. (and 1 more: end.job: end has ambiguous dependency x)",
+        id="f1-duplicate-job-two-dirs",
+    ),
+    pytest.param(
+        {"a.job": "type=noop\ndependencies=missing\n"},
+        "proj/a.job: a cannot find dependency missing",
+        id="f1-undefined-dependency",
+    ),
+    pytest.param({"a.job": "type=noop\ndependencies=a\n"}, "proj/a.job: a has a self cycle", id="f1-self-cycle"),
+    pytest.param(
+        {"a.job": "command=echo hi\n", "b.job": "type=noop\ndependencies=a\n"},
+        "proj/a.job: Job doesn't have type set 'a'.",
+        id="f1-missing-type",
+    ),
+    pytest.param(
+        {"ROOT.job": "type=noop\n", "b.job": "type=noop\n"},
+        "proj/ROOT.job: ROOT is not allowed as a name. Pick some other name.",
+        id="f1-root-name",
+    ),
+    pytest.param(
+        {"a.job": "type=flow\nflow.name=nowhere\n"},
+        "proj/a.job: Flow a depends on nowhere but can't be found.",
+        id="f1-unknown-flow-name",
+    ),
+    pytest.param(
+        {"a.job": "type=flow\nflow.name=a\n"}, "proj/a.job: Embedded flow cycle found in a->a", id="f1-embeds-itself"
+    ),
+    pytest.param(
+        {"a.job": "type=javaprocess\nXmx=3G\n"},
+        "proj/a.job: a: Xmx value has exceeded the allowed limit (max Xmx = 2G)",
+        id="f1-xmx-limit",
+    ),
+    pytest.param(
+        {"a.job": "type=noop\n", "b.job": "type=noop\ndependencies=a\ncondition=${zz:x} == 'y'\n"},
+        "proj/b.job: Invalid condition for b: zz doesn't exist in the flow.",
+        id="f1-bad-condition",
+    ),
+    pytest.param(
+        {"a.job": "type=noop\nx=\\u12\n"},
+        "proj/a.job: line 2: malformed \\uxxxx encoding ('\\\\u12'); a \\u escape needs four hex digits",
+        id="f1-bad-escape-in-job",
+    ),
+    pytest.param(
+        {"common.properties": "x=\\uZZZZ\n", "a.job": "type=noop\n"},
+        "proj/common.properties: line 1: malformed \\uxxxx encoding ('\\\\uZZZZ'); a \\u escape needs four hex digits",
+        id="f1-bad-escape-in-properties",
+    ),
+    pytest.param(
+        {"a.project": PROJECT, "b.project": PROJECT, "f.flow": "nodes: []\n"},
+        "proj/a.project, b.project: Duplicate project YAML files found in the project directory. Only one is allowed.",
+        id="f2-two-project-files",
+    ),
+    pytest.param(
+        {
+            "p.project": PROJECT,
+            "one/f.flow": "nodes:\n  - {name: a, type: noop}\n",
+            "two/f.flow": "nodes:\n  - {name: b, type: noop}\n",
+        },
+        "proj/two/f.flow: Duplicate flows found in the project with name f (also one/f.flow)",
+        id="f2-same-flow-name-two-dirs",
+    ),
+    pytest.param(
+        {"p.project": PROJECT, "f.flow": "nodes:\n  - {name: a, type: noop, dependsOn: [b]}\n"},
+        "proj/f.flow: Failed to validate nodeBean for f.flow. Duplicate nodes found or dependency "
+        "undefined or ROOT used as a name.",
+        id="f2-undefined-dependency",
+    ),
+    pytest.param(
+        {"p.project": PROJECT, "f.flow": "nodes:\n  - {name: a, type: noop}\n  - {name: a, type: noop}\n"},
+        "proj/f.flow: Failed to validate nodeBean for f.flow. Duplicate nodes found or dependency "
+        "undefined or ROOT used as a name.",
+        id="f2-duplicate-node",
+    ),
+    pytest.param(
+        {"p.project": PROJECT, "f.flow": "nodes:\n  - {name: ROOT, type: noop}\n"},
+        "proj/f.flow: Failed to validate nodeBean for f.flow. Duplicate nodes found or dependency "
+        "undefined or ROOT used as a name.",
+        id="f2-root-node",
+    ),
+    pytest.param(
+        {
+            "p.project": PROJECT,
+            "f.flow": "nodes:\n  - name: e\n    type: flow\n    nodes:\n"
+            "      - {name: a, type: noop, dependsOn: [zz]}\n",
+        },
+        "proj/f.flow: Failed to validate nodeBean for f.flow. Duplicate nodes found or dependency "
+        "undefined or ROOT used as a name.",
+        id="f2-embedded-undefined-dependency",
+    ),
+    pytest.param(
+        {"p.project": PROJECT, "f.flow": "nodes:\n  - {name: a, type: noop, dependsOn: [a]}\n"},
+        "proj/f.flow: Cycles found at a>>a",
+        id="f2-self-cycle",
+    ),
+    pytest.param(
+        {"p.project": "azkaban-flow-version: '2.0'\n", "f.flow": "nodes: []\n"},
+        "proj/p.project: Invalid azkaban-flow-version in the project YAML file.",
+        id="f2-version-string",
+    ),
+    pytest.param(
+        {"p.project": "azkaban-flow-version: 2\n", "f.flow": "nodes: []\n"},
+        "proj/p.project: Invalid azkaban-flow-version in the project YAML file.",
+        id="f2-version-int",
+    ),
+    pytest.param(
+        {"p.project": "other: 1\n", "f.flow": "nodes: []\n"},
+        "proj/p.project: azkaban-flow-version is not specified in the project YAML file.",
+        id="f2-version-missing",
+    ),
+    pytest.param(
+        {"p.project": PROJECT, "f.flow": 'nodes:\n  - {name: "a\\nb", type: noop, dependsOn: ["a\\nb"]}\n'},
+        "proj/f.flow: flow f: node name 'a\\nb' is not allowed: it holds the control character U+000A; "
+        "rename it (and 1 more: f.flow: Cycles found at a\\nb>>a\\nb)",
+        id="f2-line-break-in-name-stays-one-line",
+    ),
 ]
 
 #: (files, the start of the one-line message): for messages that end in a parser's own wording.
 SYNTHETIC_PREFIX = [
-    pytest.param({"p.project": PROJECT, "f.flow": "nodes:\n  - name: a\n    type: noop\n   bad: [\n"},
-                 "proj/f.flow: Error loading flow yaml file f.flow: line 4: ", id="f2-bad-yaml-indent"),
-    pytest.param({"p.project": PROJECT, "f.flow": "nodes:\n  - name: a\n\ttype: noop\n"},
-                 "proj/f.flow: Error loading flow yaml file f.flow: line 3: ", id="f2-bad-yaml-tab"),
-    pytest.param({"p.project": "azkaban-flow-version: 2.0\nfoo: bar: baz\n", "f.flow": "nodes: []\n"},
-                 "proj/p.project: Error loading project yaml file: line 2: ", id="f2-bad-yaml-project"),
-    pytest.param({"p.project": b"\xff\xfe\x00azkaban", "f.flow": "nodes: []\n"},
-                 "proj/p.project: Error loading project yaml file: ", id="f2-binary-project"),
-    pytest.param({"p.project": PROJECT, "f.flow": b"nodes:\n  - {name: \xff}\n"},
-                 "proj/f.flow: Error loading flow yaml file f.flow: ", id="f2-binary-flow"),
-    pytest.param({"p.project": PROJECT, "f.flow": "nodes:\n  - {name: a}\n"},
-                 "proj/f.flow: node 'a' of f has no type", id="f2-missing-type"),
+    pytest.param(
+        {"p.project": PROJECT, "f.flow": "nodes:\n  - name: a\n    type: noop\n   bad: [\n"},
+        "proj/f.flow: Error loading flow yaml file f.flow: line 4: ",
+        id="f2-bad-yaml-indent",
+    ),
+    pytest.param(
+        {"p.project": PROJECT, "f.flow": "nodes:\n  - name: a\n\ttype: noop\n"},
+        "proj/f.flow: Error loading flow yaml file f.flow: line 3: ",
+        id="f2-bad-yaml-tab",
+    ),
+    pytest.param(
+        {"p.project": "azkaban-flow-version: 2.0\nfoo: bar: baz\n", "f.flow": "nodes: []\n"},
+        "proj/p.project: Error loading project yaml file: line 2: ",
+        id="f2-bad-yaml-project",
+    ),
+    pytest.param(
+        {"p.project": b"\xff\xfe\x00azkaban", "f.flow": "nodes: []\n"},
+        "proj/p.project: Error loading project yaml file: ",
+        id="f2-binary-project",
+    ),
+    pytest.param(
+        {"p.project": PROJECT, "f.flow": b"nodes:\n  - {name: \xff}\n"},
+        "proj/f.flow: Error loading flow yaml file f.flow: ",
+        id="f2-binary-flow",
+    ),
+    pytest.param(
+        {"p.project": PROJECT, "f.flow": "nodes:\n  - {name: a}\n"},
+        "proj/f.flow: node 'a' of f has no type",
+        id="f2-missing-type",
+    ),
 ]
 
 
@@ -558,29 +839,39 @@ def _load_invalid(tmp_path: Path, files: dict[str, str | bytes]) -> str:
 
 
 @pytest.mark.parametrize(("files", "expected"), SYNTHETIC_EXACT)
-def test_synthetic_invalid_project_exact_message(tmp_path: Path, files: dict[str, str | bytes],
-                                                 expected: str) -> None:
+def test_synthetic_invalid_project_exact_message(tmp_path: Path, files: dict[str, str | bytes], expected: str) -> None:
     assert _load_invalid(tmp_path, files) == expected
 
 
 @pytest.mark.parametrize(("files", "prefix"), SYNTHETIC_PREFIX)
-def test_synthetic_invalid_project_message_start(tmp_path: Path, files: dict[str, str | bytes],
-                                                 prefix: str) -> None:
+def test_synthetic_invalid_project_message_start(tmp_path: Path, files: dict[str, str | bytes], prefix: str) -> None:
     message = _load_invalid(tmp_path, files)
     assert message.startswith(prefix)
     assert len(message) > len(prefix)
 
 
 CYCLES = [
-    pytest.param({"a.job": "type=noop\ndependencies=c\n", "b.job": "type=noop\ndependencies=a\n",
-                  "c.job": "type=noop\ndependencies=b\n", "d.job": "type=noop\ndependencies=c\n"},
-                 "Cyclical dependency found at ", id="flow1"),
-    pytest.param({"p.project": PROJECT,
-                  "f.flow": "nodes:\n  - {name: d, type: noop, dependsOn: [c]}\n"
-                            "  - {name: a, type: noop, dependsOn: [c]}\n"
-                            "  - {name: b, type: noop, dependsOn: [a]}\n"
-                            "  - {name: c, type: noop, dependsOn: [b]}\n"},
-                 "Cycles found at ", id="flow2"),
+    pytest.param(
+        {
+            "a.job": "type=noop\ndependencies=c\n",
+            "b.job": "type=noop\ndependencies=a\n",
+            "c.job": "type=noop\ndependencies=b\n",
+            "d.job": "type=noop\ndependencies=c\n",
+        },
+        "Cyclical dependency found at ",
+        id="flow1",
+    ),
+    pytest.param(
+        {
+            "p.project": PROJECT,
+            "f.flow": "nodes:\n  - {name: d, type: noop, dependsOn: [c]}\n"
+            "  - {name: a, type: noop, dependsOn: [c]}\n"
+            "  - {name: b, type: noop, dependsOn: [a]}\n"
+            "  - {name: c, type: noop, dependsOn: [b]}\n",
+        },
+        "Cycles found at ",
+        id="flow2",
+    ),
 ]
 
 
@@ -596,20 +887,29 @@ def test_synthetic_longer_cycle(tmp_path: Path, files: dict[str, str], reason: s
 
 
 def test_flow1_invalid_job_still_counts_as_duplicate(tmp_path: Path) -> None:
-    message = _load_invalid(tmp_path, {"a/x.job": "command=echo\n", "b/x.job": "type=noop\n",
-                                       "y.job": "type=noop\ndependencies=x\n"})
+    message = _load_invalid(
+        tmp_path, {"a/x.job": "command=echo\n", "b/x.job": "type=noop\n", "y.job": "type=noop\ndependencies=x\n"}
+    )
     assert "a/x.job, b/x.job: Duplicate job names found 'x'." in message
     assert "y.job: y has ambiguous dependency x" in message
 
 
 def test_flow1_embedded_cycle_below_the_flow(tmp_path: Path) -> None:
-    message = _load_invalid(tmp_path, {
-        "a.job": "type=noop\ndependencies=ea\n", "ea.job": "type=flow\nflow.name=b\n",
-        "b.job": "type=noop\ndependencies=eb\n", "eb.job": "type=flow\nflow.name=c\n",
-        "c.job": "type=noop\ndependencies=ec\n", "ec.job": "type=flow\nflow.name=b\n",
-    })
-    assert message == ("proj/a.job: Embedded flow cycle found in b->c->b (and 2 more: b.job: Embedded flow "
-                       "cycle found in b->c->b; c.job: Embedded flow cycle found in c->b->c)")
+    message = _load_invalid(
+        tmp_path,
+        {
+            "a.job": "type=noop\ndependencies=ea\n",
+            "ea.job": "type=flow\nflow.name=b\n",
+            "b.job": "type=noop\ndependencies=eb\n",
+            "eb.job": "type=flow\nflow.name=c\n",
+            "c.job": "type=noop\ndependencies=ec\n",
+            "ec.job": "type=flow\nflow.name=b\n",
+        },
+    )
+    assert message == (
+        "proj/a.job: Embedded flow cycle found in b->c->b (and 2 more: b.job: Embedded flow "
+        "cycle found in b->c->b; c.job: Embedded flow cycle found in c->b->c)"
+    )
 
 
 @pytest.mark.timeout(20)
@@ -625,15 +925,18 @@ def test_flow1_deeply_shared_embedded_flows_load_quickly(tmp_path: Path) -> None
 
 
 def test_flow1_hidden_files_are_ignored(tmp_path: Path) -> None:
-    root = write_project(tmp_path / "proj", {
-        "a.job": "type=noop\n",
-        "common.properties": "shared=1\n",
-        ".hidden.job": "dependencies=missing\n",
-        "._leak.properties": "leak=yes\n",
-        "__MACOSX/._a.job": b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X",
-        "__MACOSX/._x.job": "dependencies=a\n",
-        "__MACOSX/._p.project": b"\x00\x05\x16\x07",
-    })
+    root = write_project(
+        tmp_path / "proj",
+        {
+            "a.job": "type=noop\n",
+            "common.properties": "shared=1\n",
+            ".hidden.job": "dependencies=missing\n",
+            "._leak.properties": "leak=yes\n",
+            "__MACOSX/._a.job": b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X",
+            "__MACOSX/._x.job": "dependencies=a\n",
+            "__MACOSX/._p.project": b"\x00\x05\x16\x07",
+        },
+    )
     project = load_project_dir(root)
     assert project.flow_version == "1.0"
     assert project.top_flows == ["a"]
@@ -642,14 +945,17 @@ def test_flow1_hidden_files_are_ignored(tmp_path: Path) -> None:
 
 
 def test_flow2_hidden_files_are_ignored(tmp_path: Path) -> None:
-    root = write_project(tmp_path / "proj", {
-        "p.project": PROJECT,
-        "f.flow": "nodes:\n  - {name: a, type: noop}\n",
-        ".hidden.flow": "nodes: [\n",
-        ".other.project": "azkaban-flow-version: 1.0\n",
-        "__MACOSX/._f.flow": b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X",
-        "__MACOSX/._p.project": b"\x00\x05\x16\x07",
-    })
+    root = write_project(
+        tmp_path / "proj",
+        {
+            "p.project": PROJECT,
+            "f.flow": "nodes:\n  - {name: a, type: noop}\n",
+            ".hidden.flow": "nodes: [\n",
+            ".other.project": "azkaban-flow-version: 1.0\n",
+            "__MACOSX/._f.flow": b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X",
+            "__MACOSX/._p.project": b"\x00\x05\x16\x07",
+        },
+    )
     project = load_project_dir(root)
     assert project.flow_version == "2.0"
     assert project.top_flows == ["f"]
@@ -657,21 +963,25 @@ def test_flow2_hidden_files_are_ignored(tmp_path: Path) -> None:
 
 
 def test_flow1_properties_chain_by_name_and_directory(tmp_path: Path) -> None:
-    root = write_project(tmp_path / "proj", {
-        "b.properties": "x=b\ny=b\n",
-        "a.properties": "x=a\nz=a\n",
-        "top.job": "type=noop\ndependencies=low\n",
-        "sub/c.properties": "y=c\n",
-        "sub/low.job": "type=noop\n",
-    })
+    root = write_project(
+        tmp_path / "proj",
+        {
+            "b.properties": "x=b\ny=b\n",
+            "a.properties": "x=a\nz=a\n",
+            "top.job": "type=noop\ndependencies=low\n",
+            "sub/c.properties": "y=c\n",
+            "sub/low.job": "type=noop\n",
+        },
+    )
     nodes = load_project_dir(root).flow("top").nodes
     assert dict(nodes["top"].shared) == {"x": "b", "y": "b", "z": "a"}
     assert dict(nodes["low"].shared) == {"x": "b", "y": "c", "z": "a"}
 
 
 def test_flow1_root_node_adds_a_flow(tmp_path: Path) -> None:
-    root = write_project(tmp_path / "proj", {"a.job": "type=noop\nroot.node=true\n",
-                                             "b.job": "type=noop\ndependencies=a\n"})
+    root = write_project(
+        tmp_path / "proj", {"a.job": "type=noop\nroot.node=true\n", "b.job": "type=noop\ndependencies=a\n"}
+    )
     project = load_project_dir(root)
     assert project.top_flows == ["a", "b"]
     assert graph(project.flow("a")) == {"a": ()}
@@ -711,8 +1021,7 @@ def test_zip_with_a_top_folder_loads_the_same_flows(examples: Path, tmp_path: Pa
     expected = load_example(examples, rel)
     project = load_project(zip_dir(examples / rel, tmp_path / "upload.zip", prefix="folder/"))
     assert project.top_flows == expected.top_flows
-    assert {fid: graph(f) for fid, f in project.flows.items()} == \
-        {fid: graph(f) for fid, f in expected.flows.items()}
+    assert {fid: graph(f) for fid, f in project.flows.items()} == {fid: graph(f) for fid, f in expected.flows.items()}
 
 
 def _symlink(name: str, target: str) -> zipfile.ZipInfo:
@@ -722,16 +1031,16 @@ def _symlink(name: str, target: str) -> zipfile.ZipInfo:
 
 
 UNSAFE = [
-    pytest.param(lambda out: ("../evil.job", "type=noop\n"), "entry '../evil.job' points outside the project",
-                 id="dot-dot"),
-    pytest.param(lambda out: ("sub/../../evil.job", "type=noop\n"), "points outside the project",
-                 id="dot-dot-inside"),
+    pytest.param(
+        lambda out: ("../evil.job", "type=noop\n"), "entry '../evil.job' points outside the project", id="dot-dot"
+    ),
+    pytest.param(lambda out: ("sub/../../evil.job", "type=noop\n"), "points outside the project", id="dot-dot-inside"),
     pytest.param(lambda out: ("..\\evil.job", "type=noop\n"), "points outside the project", id="backslash"),
     pytest.param(lambda out: (f"{out}/evil.job", "type=noop\n"), "points outside the project", id="absolute"),
-    pytest.param(lambda out: (_symlink("evil.job", f"{out}/evil.job"), ""),
-                 "entry 'evil.job' is a symbolic link", id="symlink"),
-    pytest.param(lambda out: (_symlink("link", str(out)), ""), "entry 'link' is a symbolic link",
-                 id="symlink-dir"),
+    pytest.param(
+        lambda out: (_symlink("evil.job", f"{out}/evil.job"), ""), "entry 'evil.job' is a symbolic link", id="symlink"
+    ),
+    pytest.param(lambda out: (_symlink("link", str(out)), ""), "entry 'link' is a symbolic link", id="symlink-dir"),
 ]
 
 

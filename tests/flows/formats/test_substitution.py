@@ -19,11 +19,15 @@ from sudoless.flows.formats.substitution import resolve_props, substitute
         ({"a": "${b}${b}", "b": "B"}, {"a": "BB", "b": "B"}),
         ({"a": "${b}x", "b": "${c}y", "c": "z"}, {"a": "zyx", "b": "zy", "c": "z"}),
         ({"top": "${mid}", "mid": "${low}/${low}", "low": "v"}, {"top": "v/v", "mid": "v/v", "low": "v"}),
-        ({"azkaban.flow.execid": "12", "out": "run-${azkaban.flow.execid}"},
-         {"azkaban.flow.execid": "12", "out": "run-12"}),
+        (
+            {"azkaban.flow.execid": "12", "out": "run-${azkaban.flow.execid}"},
+            {"azkaban.flow.execid": "12", "out": "run-12"},
+        ),
         ({"a_b.C9": "ok", "x": "${a_b.C9}"}, {"a_b.C9": "ok", "x": "ok"}),
-        ({"x": "${a-b} ${job:param} ${} ${ a } $a {a} $${b}", "b": "B"},
-         {"x": "${a-b} ${job:param} ${} ${ a } $a {a} $B", "b": "B"}),
+        (
+            {"x": "${a-b} ${job:param} ${} ${ a } $a {a} $${b}", "b": "B"},
+            {"x": "${a-b} ${job:param} ${} ${ a } $a {a} $B", "b": "B"},
+        ),
         ({"a": "$", "b": "{c}", "c": "C", "x": "${a}${b}"}, {"a": "$", "b": "{c}", "c": "C", "x": "${c}"}),
         ({"a": "", "b": "[${a}]"}, {"a": "", "b": "[]"}),
         ({}, {}),
@@ -55,8 +59,10 @@ def test_long_reference_chain_does_not_hit_recursion_limit() -> None:
         ({"a": "${b}", "b": "${a}"}, "Circular variable substitution found: [a->b] -> [a]"),
         ({"a": "${a}"}, "Circular variable substitution found: [a] -> [a]"),
         ({"a": "x${b}", "b": "${c}", "c": "${b}"}, "Circular variable substitution found: [a->b->c] -> [b]"),
-        ({"ok": "1", "a": "${ok}${b}", "b": "${c}", "c": "${a}"},
-         "Circular variable substitution found: [a->b->c] -> [a]"),
+        (
+            {"ok": "1", "a": "${ok}${b}", "b": "${c}", "c": "${a}"},
+            "Circular variable substitution found: [a->b->c] -> [a]",
+        ),
         ({"a": "${missing}"}, "Could not find variable substitution for variable(s) [a->missing]"),
         ({"a": "${b}", "b": "${c}"}, "Could not find variable substitution for variable(s) [a->b->c]"),
         ({"a": "1", "b": "${a}${x.y}"}, "Could not find variable substitution for variable(s) [b->x.y]"),
@@ -144,15 +150,15 @@ def test_expressions_see_substituted_values() -> None:
 def test_expression_reason_and_key_are_in_the_message() -> None:
     with pytest.raises(SubstitutionError) as caught:
         resolve_props({"ok": "1", "k": "x $(1 +) y"})
-    assert str(caught.value) == ("Expression $(1 +) not well formed. Expected a value but found end of "
-                                 "expression. (property 'k')")
+    assert str(caught.value) == (
+        "Expression $(1 +) not well formed. Expected a value but found end of expression. (property 'k')"
+    )
 
 
 def test_unclosed_expression_message() -> None:
     with pytest.raises(SubstitutionError) as caught:
         resolve_props({"k": "x $(1 + (2) y"})
-    assert str(caught.value) == ("Expression $(1 + (2) y not well formed. The '$(' is never closed. "
-                                 "(property 'k')")
+    assert str(caught.value) == ("Expression $(1 + (2) y not well formed. The '$(' is never closed. (property 'k')")
 
 
 @pytest.mark.parametrize(
@@ -188,9 +194,7 @@ def test_long_expression_text_is_shortened_in_the_message() -> None:
     with pytest.raises(SubstitutionError) as caught:
         resolve_props({"k": "$(" + "1 + " * 1000})
     shown = "$(" + "1 + " * 49 + "1 ..."
-    assert str(caught.value) == (
-        f"Expression {shown} not well formed. The '$(' is never closed. (property 'k')"
-    )
+    assert str(caught.value) == (f"Expression {shown} not well formed. The '$(' is never closed. (property 'k')")
 
 
 @pytest.mark.parametrize(

@@ -41,9 +41,14 @@ REJECTED = {
 }
 #: The line each reason points at (1-based, in the fixture file).
 LINES = {
-    "reject_no_max_wait": 2, "reject_zero_max_wait": 3, "reject_duplicate_dependency_name": 12,
-    "reject_dependency_without_name": 8, "reject_invalid_cron": 6, "reject_second_level_cron": 6,
-    "reject_no_schedule": 2, "reject_unknown_dependency_type": 8,
+    "reject_no_max_wait": 2,
+    "reject_zero_max_wait": 3,
+    "reject_duplicate_dependency_name": 12,
+    "reject_dependency_without_name": 8,
+    "reject_invalid_cron": 6,
+    "reject_second_level_cron": 6,
+    "reject_no_schedule": 2,
+    "reject_unknown_dependency_type": 8,
 }
 
 
@@ -86,16 +91,23 @@ def test_accepts_every_built_in_type(tmp_path: Path) -> None:
     assert isinstance(trigger, FlowTrigger)
     assert trigger.cron == "0 15 2 * * ?" and trigger.max_wait_mins == 90
     assert [(d.name, d.type) for d in trigger.dependencies] == [
-        ("landed", "file"), ("api_ready", "http"), ("loaded", "sql"), ("upstream", "flow")]
+        ("landed", "file"),
+        ("api_ready", "http"),
+        ("loaded", "sql"),
+        ("upstream", "flow"),
+    ]
     assert trigger.dependencies[2].params == {
-        "database": "warehouse", "query": "select 1 from loads where day_ms >= :period_start"}
+        "database": "warehouse",
+        "query": "select 1 from loads where day_ms >= :period_start",
+    }
     assert FlowTrigger.from_json(json.loads(json.dumps(trigger.to_json()))) == trigger
     assert list(project.flows["accept_all_types"].nodes) == ["report"]
 
 
-@pytest.mark.parametrize(("case", "wait"), [("accept_no_dependencies", None),
-                                            ("accept_no_dependencies_with_wait", 5),
-                                            ("accept_long_wait", MAX_WAIT_MINS)])
+@pytest.mark.parametrize(
+    ("case", "wait"),
+    [("accept_no_dependencies", None), ("accept_no_dependencies_with_wait", 5), ("accept_long_wait", MAX_WAIT_MINS)],
+)
 def test_accepted_waits(tmp_path: Path, case: str, wait: int | None) -> None:
     trigger = load_project_dir(project_with(tmp_path, case)).flows[case].trigger
     assert trigger is not None and trigger.max_wait_mins == wait
@@ -109,8 +121,13 @@ def test_flow_without_trigger_has_none(tmp_path: Path) -> None:
 
 def _validate(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SUDOLESS_HOME": str(path.parent / "home")}
-    return subprocess.run([str(Path(sys.executable).with_name("sudoless")), "flow", "validate", str(path), *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("sudoless")), "flow", "validate", str(path), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("case", sorted(REJECTED))

@@ -74,9 +74,21 @@ def test_lenet5_example_on_local_cluster_matches_local_training(tmp_path: Path) 
     local = train_run(load_config(example), output=tmp_path / "local", epochs=3, verbose=0)
     env = {**os.environ, "SUDOLESS_HOME": str(tmp_path / "home"), "OPENBLAS_NUM_THREADS": "1"}
     env.pop("PYSPARK_PYTHON", None)
-    command = [str(Path(sys.executable).with_name("sudoless")), "nn", "train", str(example), "--master",
-               "local-cluster[2,1,1024]", "--engine", "barrier", "--epochs", "3", "--output",
-               str(tmp_path / "cluster"), "--json"]
+    command = [
+        str(Path(sys.executable).with_name("sudoless")),
+        "nn",
+        "train",
+        str(example),
+        "--master",
+        "local-cluster[2,1,1024]",
+        "--engine",
+        "barrier",
+        "--epochs",
+        "3",
+        "--output",
+        str(tmp_path / "cluster"),
+        "--json",
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=420, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     cluster = json.loads(done.stdout)

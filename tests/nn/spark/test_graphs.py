@@ -27,8 +27,9 @@ def test_shared_layer_model_on_spark_equals_single_process_training(spark: objec
     local = tied()
     local.fit(x, y, epochs=2, batch_size=64, verbose=0, seed=7)
     model = tied()
-    history = fit_spark(model, x, y, epochs=2, batch_size=64, verbose=0, seed=7, engine="sync", partitions=2,
-                        spark=spark)
+    history = fit_spark(
+        model, x, y, epochs=2, batch_size=64, verbose=0, seed=7, engine="sync", partitions=2, spark=spark
+    )
     assert model.count_params() == 64 * 64 + 64 + 64 * 10 + 10
     np.testing.assert_allclose(model.flat_params, local.flat_params, rtol=1e-4, atol=2e-5)
     assert history["loss"][1] < history["loss"][0]

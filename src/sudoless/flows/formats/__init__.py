@@ -46,9 +46,7 @@ class Problem:
         return {"file": self.file, "line": self.line, "reason": self.reason}
 
 
-
-def load_project_dir(root: Path, name: str | None = None, max_xms: str = "1G",
-                     max_xmx: str = "2G") -> Project:
+def load_project_dir(root: Path, name: str | None = None, max_xms: str = "1G", max_xmx: str = "2G") -> Project:
     """Load the unpacked project at ``root``; ``name`` defaults to the directory name."""
     root = root.resolve()
     if not root.is_dir():
@@ -65,8 +63,14 @@ def load_project_dir(root: Path, name: str | None = None, max_xms: str = "1G",
     if errors:
         raise _project_error(root, errors)
     # Azkaban stores a project without flows (a first upload of shared files, say); it is only worth a word.
-    warnings = () if flows else ("no flows found: a project needs .job files (Flow 1.0) or a .project file "
-                                 "and .flow files (Flow 2.0) to have flows to run",)
+    warnings = (
+        ()
+        if flows
+        else (
+            "no flows found: a project needs .job files (Flow 1.0) or a .project file "
+            "and .flow files (Flow 2.0) to have flows to run",
+        )
+    )
     return Project(name=name or root.name, root=root, flow_version=version, flows=flows, warnings=warnings)
 
 

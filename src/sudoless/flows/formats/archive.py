@@ -15,16 +15,19 @@ from pathlib import Path, PurePosixPath
 
 from sudoless.errors import ArchiveError
 
-_RAISE = ("make the project smaller, or have an admin raise project_max_mb / project_max_files "
-          "(SUDOLESS_PROJECT_MAX_MB, SUDOLESS_PROJECT_MAX_FILES)")
+_RAISE = (
+    "make the project smaller, or have an admin raise project_max_mb / project_max_files "
+    "(SUDOLESS_PROJECT_MAX_MB, SUDOLESS_PROJECT_MAX_FILES)"
+)
 
 
 def check_members(archive: zipfile.ZipFile, name: str, max_bytes: int, max_files: int) -> list[zipfile.ZipInfo]:
     """Return the entries to extract, refusing anything unsafe before a byte is written."""
     infos = archive.infolist()
     if len(infos) > max_files:
-        raise ArchiveError(f"{name}: {len(infos)} entries, more than the quota of {max_files} files per "
-                           f"project version; {_RAISE}")
+        raise ArchiveError(
+            f"{name}: {len(infos)} entries, more than the quota of {max_files} files per project version; {_RAISE}"
+        )
     total = 0
     for info in infos:
         path = PurePosixPath(info.filename.replace("\\", "/"))
@@ -35,8 +38,9 @@ def check_members(archive: zipfile.ZipFile, name: str, max_bytes: int, max_files
             raise ArchiveError(f"{name}: entry '{info.filename}' is a symbolic link; links are not allowed")
         total += info.file_size
         if total > max_bytes:
-            raise ArchiveError(f"{name}: unpacks to more than {max_bytes} bytes, the quota per project "
-                               f"version; {_RAISE}")
+            raise ArchiveError(
+                f"{name}: unpacks to more than {max_bytes} bytes, the quota per project version; {_RAISE}"
+            )
     return infos
 
 
@@ -73,8 +77,10 @@ def unpack_zip(source: Path, dest: Path, max_bytes: int = 1 << 30, max_files: in
                     while chunk := src.read(1 << 20):
                         written += len(chunk)
                         if written > max_bytes:
-                            raise ArchiveError(f"{source.name}: unpacks to more than {max_bytes} bytes, "
-                                               f"the quota per project version; {_RAISE}")
+                            raise ArchiveError(
+                                f"{source.name}: unpacks to more than {max_bytes} bytes, "
+                                f"the quota per project version; {_RAISE}"
+                            )
                         out.write(chunk)
                 mode = (info.external_attr >> 16) & 0o777
                 if mode & 0o100:

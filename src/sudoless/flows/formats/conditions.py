@@ -71,8 +71,7 @@ class Condition:
     macro: Macro
     variables: tuple[tuple[str, str], ...]
 
-    def evaluate(self, parent_statuses: Mapping[str, Status],
-                 outputs: Mapping[str, Mapping[str, str]]) -> bool:
+    def evaluate(self, parent_statuses: Mapping[str, Status], outputs: Mapping[str, Mapping[str, str]]) -> bool:
         """Whether the node should run, given its direct parents' statuses and the jobs' output parameters.
 
         False when the macro is not met. Otherwise the macro counts as ``true`` and each ``${job:param}``
@@ -98,8 +97,7 @@ class Condition:
             return None
 
 
-def parse_condition(text: str, node: str, flow_nodes: Collection[str],
-                    descendants: Collection[str]) -> Condition:
+def parse_condition(text: str, node: str, flow_nodes: Collection[str], descendants: Collection[str]) -> Condition:
     """Validate the condition of ``node`` the way Azkaban does when a project is uploaded.
 
     ``flow_nodes`` are the names of the nodes in the same flow and ``descendants`` those that depend on
@@ -112,8 +110,9 @@ def parse_condition(text: str, node: str, flow_nodes: Collection[str],
     """
     parser = _Parser(text, _Scope(node, flow_nodes, descendants))
     parser.parse()
-    return Condition(text=text, macro=parser.macro or Macro.ALL_SUCCESS,
-                     variables=tuple(dict.fromkeys(parser.variables)))
+    return Condition(
+        text=text, macro=parser.macro or Macro.ALL_SUCCESS, variables=tuple(dict.fromkeys(parser.variables))
+    )
 
 
 @dataclass(frozen=True)
@@ -225,7 +224,7 @@ def _read_string(text: str, start: int) -> tuple[int, str]:
     while index < len(text):
         char = text[index]
         if char == quote:
-            return index + 1, unescape(text[start + 1:index], _STRING_ESCAPES, {"u": 4, "x": 2})
+            return index + 1, unescape(text[start + 1 : index], _STRING_ESCAPES, {"u": 4, "x": 2})
         index += 2 if char == "\\" else 1
     return -1, ""
 
@@ -335,7 +334,6 @@ class _Parser:
         self._nesting += 1
         if self._nesting > _MAX_NESTING:
             raise self._error(_UNRESOLVABLE)
-
 
 
 def _evaluate(tree: _Node, outputs: Mapping[str, Mapping[str, str]]) -> _JsValue:

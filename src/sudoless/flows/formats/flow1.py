@@ -29,13 +29,18 @@ def _read(path: Path, root: Path, errors: list[str]) -> dict[str, str] | None:
         return None
 
 
-def _walk(root: Path, directory: Path, inherited: dict[str, str], jobs: list[tuple[Path, dict[str, str]]],
-          errors: list[str]) -> None:
+def _walk(
+    root: Path, directory: Path, inherited: dict[str, str], jobs: list[tuple[Path, dict[str, str]]], errors: list[str]
+) -> None:
     shared = dict(inherited)
     entries = sorted(directory.iterdir(), key=lambda p: p.name)
     for path in entries:
-        if (path.is_file() and path.suffix == ".properties" and path.name != ".properties"
-                and not _is_hidden(path, root)):
+        if (
+            path.is_file()
+            and path.suffix == ".properties"
+            and path.name != ".properties"
+            and not _is_hidden(path, root)
+        ):
             shared.update(_read(path, root, errors) or {})
     for path in entries:
         if _is_hidden(path, root):
@@ -77,9 +82,16 @@ def load_flow1(root: Path, max_xms: str = "1G", max_xmx: str = "2G") -> tuple[di
         if job_type == "flow" and not subflow:
             errors.append(f"{rel}: job '{name}' has type=flow but no flow.name")
             continue
-        loaded[name] = Node(name=name, type=job_type, props=props, dependencies=deps,
-                            condition=props.get("condition") or None, source=rel, shared=shared,
-                            subflow=subflow)
+        loaded[name] = Node(
+            name=name,
+            type=job_type,
+            props=props,
+            dependencies=deps,
+            condition=props.get("condition") or None,
+            source=rel,
+            shared=shared,
+            subflow=subflow,
+        )
     duplicates = {name for name, paths in where.items() if len(paths) > 1}
     for name in sorted(duplicates):
         errors.append(f"{', '.join(where[name])}: Duplicate job names found '{name}'.")
@@ -128,8 +140,7 @@ def _check_embedded(flows: dict[str, Flow]) -> list[str]:
             if node.subflow is None:
                 continue
             if node.subflow not in flows:
-                errors.append(f"{node.source}: Flow {flow.name} depends on {node.subflow} but can't be "
-                              "found.")
+                errors.append(f"{node.source}: Flow {flow.name} depends on {node.subflow} but can't be found.")
             targets = uses.setdefault(flow.name, [])
             if node.subflow not in targets:
                 targets.append(node.subflow)
@@ -149,7 +160,7 @@ def _embedded_cycle(path: list[str], uses: dict[str, list[str]], acyclic: set[st
     """
     for target in uses.get(path[-1], []):
         if target in path:
-            return path[path.index(target):] + [target]
+            return path[path.index(target) :] + [target]
         if target not in acyclic:
             chain = _embedded_cycle([*path, target], uses, acyclic)
             if chain:

@@ -33,8 +33,7 @@ def find_project_file(root: Path) -> tuple[Path | None, list[str]]:
     first = min(by_dir, key=lambda d: (len(d.relative_to(root).parts), d.as_posix()))
     if len(by_dir[first]) > 1:
         names = ", ".join(p.relative_to(root).as_posix() for p in by_dir[first])
-        return None, [f"{names}: Duplicate project YAML files found in the project directory. Only one is "
-                      "allowed."]
+        return None, [f"{names}: Duplicate project YAML files found in the project directory. Only one is allowed."]
     return by_dir[first][0], []
 
 
@@ -87,8 +86,10 @@ def unknown_keys(text: str, rel: str) -> list[str]:
             if text_key not in BEAN_KEYS:
                 hint = [k for k in sorted(BEAN_KEYS) if k.lower() == str(text_key).lower()]
                 also = f" (did you mean '{hint[0]}'? keys are case-sensitive)" if hint else ""
-                problems.append(f"{rel} line {key.start_mark.line + 1}: unknown key '{text_key}' in {owner}{also}; "
-                                f"known keys: {', '.join(sorted(BEAN_KEYS))}")
+                problems.append(
+                    f"{rel} line {key.start_mark.line + 1}: unknown key '{text_key}' in {owner}{also}; "
+                    f"known keys: {', '.join(sorted(BEAN_KEYS))}"
+                )
             elif text_key == "nodes" and isinstance(value, yaml.SequenceNode):
                 for item in value.value:
                     check(item, "")
@@ -113,10 +114,19 @@ def _config(raw: Any, where: str, errors: list[str]) -> dict[str, str]:
     return {str(k): _as_str(v) for k, v in raw.items()}
 
 
-def _build(flow_id: str, raw_nodes: Any, config: dict[str, str], rel: str, embedded: bool,
-           flows: dict[str, Flow], errors: list[str]) -> None:
-    invalid = (f"{rel}: Failed to validate nodeBean for {rel}. Duplicate nodes found or dependency "
-               "undefined or ROOT used as a name.")
+def _build(
+    flow_id: str,
+    raw_nodes: Any,
+    config: dict[str, str],
+    rel: str,
+    embedded: bool,
+    flows: dict[str, Flow],
+    errors: list[str],
+) -> None:
+    invalid = (
+        f"{rel}: Failed to validate nodeBean for {rel}. Duplicate nodes found or dependency "
+        "undefined or ROOT used as a name."
+    )
     if not raw_nodes:
         owner = f"embedded flow {flow_id}" if embedded else f"flow {flow_id}"
         errors.append(f"{rel}: {owner} has no nodes; give it a 'nodes:' list with at least one node")
@@ -152,10 +162,15 @@ def _build(flow_id: str, raw_nodes: Any, config: dict[str, str], rel: str, embed
         condition = raw.get("condition")
         if name in nodes or name == "ROOT":
             valid = False
-        nodes[name] = Node(name=name, type=node_type, props=props,
-                           dependencies=tuple(str(d) for d in deps_raw),
-                           condition=None if condition is None else _as_str(condition), source=rel,
-                           subflow=subflow)
+        nodes[name] = Node(
+            name=name,
+            type=node_type,
+            props=props,
+            dependencies=tuple(str(d) for d in deps_raw),
+            condition=None if condition is None else _as_str(condition),
+            source=rel,
+            subflow=subflow,
+        )
     if any(dep not in nodes for node in nodes.values() for dep in node.dependencies):
         valid = False
     if not valid:
@@ -165,12 +180,14 @@ def _build(flow_id: str, raw_nodes: Any, config: dict[str, str], rel: str, embed
     if cycle:
         errors.append(f"{rel}: Cycles found at {'>>'.join(cycle)}")
         return
-    flows[flow_id] = Flow(name=flow_id, nodes=nodes, props={k: v for k, v in config.items() if k != "type"},
-                          embedded=embedded, source=rel)
+    flows[flow_id] = Flow(
+        name=flow_id, nodes=nodes, props={k: v for k, v in config.items() if k != "type"}, embedded=embedded, source=rel
+    )
 
 
-def load_flow2(root: Path, project_file: Path, max_xms: str = "1G",
-               max_xmx: str = "2G") -> tuple[dict[str, Flow], list[str]]:
+def load_flow2(
+    root: Path, project_file: Path, max_xms: str = "1G", max_xmx: str = "2G"
+) -> tuple[dict[str, Flow], list[str]]:
     """Load every ``.flow`` file under ``root``; return flows by id and the list of errors found."""
     errors = check_project_file(project_file, root)
     if errors:

@@ -75,7 +75,7 @@ def evaluate_expressions(value: str, key: str | None) -> str:
                 text = result
             (stack[-1].parts if stack else root).append(text)
     if stack:
-        raise _malformed(value[stack[0].start:], "The '$(' is never closed.", key)
+        raise _malformed(value[stack[0].start :], "The '$(' is never closed.", key)
     root.append(value[done:])
     return "".join(root)
 
@@ -104,22 +104,43 @@ def _evaluate(source: str, key: str | None) -> str | None:
     raise _malformed(f"$({source})", reason, key)
 
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<space>\s+)
   | (?P<float>\d+\.\d+(?:[eE][+-]?\d+)?[fFdD]?|\d+[eE][+-]?\d+[fFdD]?|\d+[fFdD])
   | (?P<int>0[xX][0-9a-fA-F]+[lL]?|\d+[lL]?)
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<word>[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)*)
   | (?P<op>&&|\|\||==|!=|<=|>=|[-+*/%<>!()])
-""", re.VERBOSE | re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL,
+)
 
-_WORD_OPERATORS = {"and": "&&", "or": "||", "not": "!", "eq": "==", "ne": "!=", "lt": "<", "le": "<=",
-                   "gt": ">", "ge": ">=", "div": "/", "mod": "%"}
+_WORD_OPERATORS = {
+    "and": "&&",
+    "or": "||",
+    "not": "!",
+    "eq": "==",
+    "ne": "!=",
+    "lt": "<",
+    "le": "<=",
+    "gt": ">",
+    "ge": ">=",
+    "div": "/",
+    "mod": "%",
+}
 _LITERALS: dict[str, _Value] = {"true": True, "false": False, "null": None}
-_UNSUPPORTED_WORDS = frozenset({"empty", "size", "new", "function", "var", "return", "if", "else", "for",
-                                "while", "foreach", "in"})
-_LEVELS: tuple[tuple[str, ...], ...] = (("||",), ("&&",), ("==", "!="), ("<", "<=", ">", ">="), ("+", "-"),
-                                        ("*", "/", "%"))
+_UNSUPPORTED_WORDS = frozenset(
+    {"empty", "size", "new", "function", "var", "return", "if", "else", "for", "while", "foreach", "in"}
+)
+_LEVELS: tuple[tuple[str, ...], ...] = (
+    ("||",),
+    ("&&",),
+    ("==", "!="),
+    ("<", "<=", ">", ">="),
+    ("+", "-"),
+    ("*", "/", "%"),
+)
 _STRING_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
 
 
@@ -303,7 +324,9 @@ def _to_string(value: _Value) -> str:
 
 
 def _arithmetic(
-    float_op: Callable[[float, float], float], int_op: Callable[[int, int], int], symbol: str,
+    float_op: Callable[[float, float], float],
+    int_op: Callable[[int, int], int],
+    symbol: str,
 ) -> Callable[[_Value, _Value], _Value]:
     """Build one of JEXL's arithmetic operators: null+null is 0, floats win, otherwise integers."""
 
@@ -311,8 +334,7 @@ def _arithmetic(
         if left is None and right is None:
             return 0
         if isinstance(left, bool) or isinstance(right, bool):
-            raise _ExpressionError(f"Cannot apply '{symbol}' to {_render_operand(left)} and "
-                                   f"{_render_operand(right)}.")
+            raise _ExpressionError(f"Cannot apply '{symbol}' to {_render_operand(left)} and {_render_operand(right)}.")
         try:
             if _looks_floating(left) or _looks_floating(right):
                 return float_op(_to_float(left), _to_float(right))
@@ -320,8 +342,9 @@ def _arithmetic(
         except ValueError:
             if symbol == "+":
                 return _to_string(left) + _to_string(right)
-            raise _ExpressionError(f"Cannot apply '{symbol}' to {_render_operand(left)} and "
-                                   f"{_render_operand(right)}.") from None
+            raise _ExpressionError(
+                f"Cannot apply '{symbol}' to {_render_operand(left)} and {_render_operand(right)}."
+            ) from None
         except ZeroDivisionError:
             raise _ExpressionError(f"Division by zero ('{symbol}').") from None
 
@@ -369,8 +392,7 @@ def _compare(left: _Value, right: _Value, symbol: str) -> int:
             lhs_int, rhs_int = _to_int(left), _to_int(right)
             return (lhs_int > rhs_int) - (lhs_int < rhs_int)
     except ValueError:
-        raise _ExpressionError(f"Cannot compare {_render_operand(left)} {symbol} "
-                               f"{_render_operand(right)}.") from None
+        raise _ExpressionError(f"Cannot compare {_render_operand(left)} {symbol} {_render_operand(right)}.") from None
     lhs_text = _to_string(left).encode("utf-16-be", "surrogatepass")
     rhs_text = _to_string(right).encode("utf-16-be", "surrogatepass")
     return (lhs_text > rhs_text) - (lhs_text < rhs_text)

@@ -21,7 +21,7 @@ def unescape(body: str, escapes: Mapping[str, str], hex_widths: Mapping[str, int
             escaped = body[index + 1]
             width = hex_widths.get(escaped)
             if width:
-                digits = body[index + 2:index + 2 + width]
+                digits = body[index + 2 : index + 2 + width]
                 if len(digits) == width and _HEX_DIGITS.issuperset(digits):
                     out.append(chr(int(digits, 16)))
                     index += 2 + width

@@ -33,15 +33,33 @@ def node_layers(parent_outputs: Sequence[Props], own: Props, runtime_node: Props
     return overlay(*parent_outputs, own, runtime_node)
 
 
-def job_props(shared: Props, flow_input: Props, parent_outputs: Sequence[Props], own: Props,
-              runtime_node: Props, eager_overrides: Sequence[Props] = ()) -> dict[str, str]:
+def job_props(
+    shared: Props,
+    flow_input: Props,
+    parent_outputs: Sequence[Props],
+    own: Props,
+    runtime_node: Props,
+    eager_overrides: Sequence[Props] = (),
+) -> dict[str, str]:
     """The unresolved properties of a job; ``${...}`` substitution runs on the result."""
     return overlay(shared, flow_input, *parent_outputs, own, *eager_overrides, runtime_node)
 
 
-def flow_builtins(*, flow: str, exec_id: int, project_id: int, project: str, version: int, submit_user: str,
-                  source: str, start_ms: int, uuid: str, last_changed_by: str, last_changed_ms: int,
-                  zone: tzinfo = UTC) -> dict[str, str]:
+def flow_builtins(
+    *,
+    flow: str,
+    exec_id: int,
+    project_id: int,
+    project: str,
+    version: int,
+    submit_user: str,
+    source: str,
+    start_ms: int,
+    uuid: str,
+    last_changed_by: str,
+    last_changed_ms: int,
+    zone: tzinfo = UTC,
+) -> dict[str, str]:
     """The ``azkaban.flow.*`` properties every job of an execution sees (lowest part of layer 2).
 
     ``zone`` is the server's time zone (Azkaban's ``default.timezone.id``): the ``start.*`` values are its
@@ -49,26 +67,44 @@ def flow_builtins(*, flow: str, exec_id: int, project_id: int, project: str, ver
     """
     start = datetime.fromtimestamp(max(start_ms, 0) / 1000, zone)
     values = {
-        "flowid": flow, "execid": str(exec_id), "projectid": str(project_id), "projectname": project,
-        "projectversion": str(version), "uuid": uuid, "submituser": submit_user,
-        "projectlastchangedby": last_changed_by, "projectlastchangeddate": str(last_changed_ms),
+        "flowid": flow,
+        "execid": str(exec_id),
+        "projectid": str(project_id),
+        "projectname": project,
+        "projectversion": str(version),
+        "uuid": uuid,
+        "submituser": submit_user,
+        "projectlastchangedby": last_changed_by,
+        "projectlastchangeddate": str(last_changed_ms),
         "executionsource": source,
         "start.timestamp": start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "start.year": f"{start:%Y}", "start.month": f"{start:%m}", "start.day": f"{start:%d}",
-        "start.hour": f"{start:%H}", "start.minute": f"{start:%M}", "start.second": f"{start:%S}",
-        "start.milliseconds": f"{start.microsecond // 1000:03d}", "start.timezone": str(zone),
+        "start.year": f"{start:%Y}",
+        "start.month": f"{start:%m}",
+        "start.day": f"{start:%d}",
+        "start.hour": f"{start:%H}",
+        "start.minute": f"{start:%M}",
+        "start.second": f"{start:%S}",
+        "start.milliseconds": f"{start.microsecond // 1000:03d}",
+        "start.timezone": str(zone),
     }
     return {f"azkaban.flow.{k}": v for k, v in values.items()}
 
 
-def job_builtins(nested_id: str, attempt: int, innodes: Sequence[str], outnodes: Sequence[str],
-                 files: str) -> dict[str, str]:
+def job_builtins(
+    nested_id: str, attempt: int, innodes: Sequence[str], outnodes: Sequence[str], files: str
+) -> dict[str, str]:
     """The ``azkaban.job.*`` properties of one attempt; they override everything, as Azkaban sets them last.
 
     ``files`` is the attempt's path without suffix: its log (a copy of what the store holds), and the
     metadata and attachment files a job may write, are that path with ``.log``, ``.meta`` and ``.attach``.
     """
-    return {"azkaban.job.id": nested_id, "azkaban.job.attempt": str(attempt),
-            "azkaban.job.innodes": ",".join(innodes), "azkaban.job.outnodes": ",".join(outnodes),
-            "azkaban.job.log.file": f"{files}.log", "azkaban.job.metadata.file": f"{files}.meta",
-            "azkaban.job.attachment.file": f"{files}.attach", "azkaban.flow.nested.path": nested_id}
+    return {
+        "azkaban.job.id": nested_id,
+        "azkaban.job.attempt": str(attempt),
+        "azkaban.job.innodes": ",".join(innodes),
+        "azkaban.job.outnodes": ",".join(outnodes),
+        "azkaban.job.log.file": f"{files}.log",
+        "azkaban.job.metadata.file": f"{files}.meta",
+        "azkaban.job.attachment.file": f"{files}.attach",
+        "azkaban.flow.nested.path": nested_id,
+    }

@@ -53,7 +53,7 @@ def read_properties_text(path: Path) -> str:
     """
     data = Path(path).read_bytes()
     if data.startswith(_UTF8_BOM):
-        data = data[len(_UTF8_BOM):]
+        data = data[len(_UTF8_BOM) :]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -142,10 +142,12 @@ def _unescape(text: str, line_number: int) -> str:
             break
         char = text[slash + 1]
         if char == "u":
-            digits = text[slash + 2:slash + 6]
+            digits = text[slash + 2 : slash + 6]
             if len(digits) != 4 or not _HEX.issuperset(digits):
-                raise InputError(f"line {line_number}: malformed \\uxxxx encoding "
-                                 f"({text[slash:slash + 6]!r}); a \\u escape needs four hex digits")
+                raise InputError(
+                    f"line {line_number}: malformed \\uxxxx encoding "
+                    f"({text[slash : slash + 6]!r}); a \\u escape needs four hex digits"
+                )
             out.append(chr(int(digits, 16)))
             index = slash + 6
         else:

@@ -71,7 +71,7 @@ def _resolve_key(key: str, props: Mapping[str, str], resolved: dict[str, str]) -
         frame = stack[-1]
         match = _REFERENCE.search(frame.value, frame.position)
         if match is None:
-            frame.parts.append(frame.value[frame.position:])
+            frame.parts.append(frame.value[frame.position :])
             text = "".join(frame.parts)
             resolved[frame.key] = text
             stack.pop()
@@ -79,18 +79,18 @@ def _resolve_key(key: str, props: Mapping[str, str], resolved: dict[str, str]) -
             if stack:
                 stack[-1].parts.append(text)
             continue
-        frame.parts.append(frame.value[frame.position:match.start()])
+        frame.parts.append(frame.value[frame.position : match.start()])
         frame.position = match.end()
         name = match.group(1)
         if name in in_chain:
-            raise SubstitutionError(
-                f"Circular variable substitution found: [{'->'.join(chain)}] -> [{name}]")
+            raise SubstitutionError(f"Circular variable substitution found: [{'->'.join(chain)}] -> [{name}]")
         if name in resolved:
             frame.parts.append(resolved[name])
             continue
         if name not in props:
             raise SubstitutionError(
-                f"Could not find variable substitution for variable(s) [{'->'.join([*chain, name])}]")
+                f"Could not find variable substitution for variable(s) [{'->'.join([*chain, name])}]"
+            )
         chain.append(name)
         in_chain.add(name)
         stack.append(_Frame(name, props[name] or ""))

@@ -69,15 +69,24 @@ class FlowTrigger:
     dependencies: tuple[TriggerDependency, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"cron": self.cron, "maxWaitMins": self.max_wait_mins,
-                "dependencies": [d.to_json() for d in self.dependencies]}
+        return {
+            "cron": self.cron,
+            "maxWaitMins": self.max_wait_mins,
+            "dependencies": [d.to_json() for d in self.dependencies],
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FlowTrigger:
-        return cls(cron=str(data["cron"]), max_wait_mins=data.get("maxWaitMins"),
-                   dependencies=tuple(TriggerDependency(str(d["name"]), str(d["type"]),
-                                                        {str(k): str(v) for k, v in (d.get("params") or {}).items()})
-                                      for d in data.get("dependencies") or ()))
+        return cls(
+            cron=str(data["cron"]),
+            max_wait_mins=data.get("maxWaitMins"),
+            dependencies=tuple(
+                TriggerDependency(
+                    str(d["name"]), str(d["type"]), {str(k): str(v) for k, v in (d.get("params") or {}).items()}
+                )
+                for d in data.get("dependencies") or ()
+            ),
+        )
 
 
 def _text(value: Any) -> str:
@@ -166,8 +175,11 @@ def _schedule(raw: Any, problem: Any) -> str | None:
     except InputError as error:
         problem(f"flow trigger schedule value must be a valid cron expression ({error})", "schedule", "value")
     if cron is not None and cron.split()[0] != "0":
-        problem(f"interval of flow trigger schedule has to be larger than 1 min: the seconds field of "
-                f"'{cron}' must be 0", "schedule", "value")
+        problem(
+            f"interval of flow trigger schedule has to be larger than 1 min: the seconds field of '{cron}' must be 0",
+            "schedule",
+            "value",
+        )
         cron = None
     if set(raw) != {"type", "value"}:
         problem("flow trigger schedule must contain type and value only", "schedule")
@@ -209,8 +221,11 @@ def _dependencies(raw: Any, problem: Any) -> tuple[TriggerDependency, ...]:
         names.add(name)
         config = (kind, tuple(sorted(params.items())))
         if config in configs:
-            problem(f"duplicate dependency config {name} found (same type and params as {configs[config]}), "
-                    "dependency config should be unique", *where)
+            problem(
+                f"duplicate dependency config {name} found (same type and params as {configs[config]}), "
+                "dependency config should be unique",
+                *where,
+            )
             continue
         configs[config] = name
         for reason in check_params(kind, params):

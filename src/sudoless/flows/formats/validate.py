@@ -50,7 +50,7 @@ def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
     """Return one dependency cycle as ``[a, b, ..., a]`` (a depends on b ...), or None if acyclic."""
     state: dict[str, int] = {}
     known: dict[str, list[str]] = {}  # a node's dependencies in the graph, listed once: a node is revisited
-    for start in sorted(graph):       # once per dependency, and rebuilding the list each time was O(deps²)
+    for start in sorted(graph):  # once per dependency, and rebuilding the list each time was O(deps²)
         if state.get(start):
             continue
         stack: list[tuple[str, int]] = [(start, 0)]
@@ -67,7 +67,7 @@ def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
                 stack.append((name, index + 1))
                 dep = deps[index]
                 if state.get(dep) == 1:
-                    return path[path.index(dep):] + [dep]
+                    return path[path.index(dep) :] + [dep]
                 if not state.get(dep):
                     stack.append((dep, 0))
             else:
@@ -124,6 +124,7 @@ def check_jvm_sizes(nodes: Iterable[Node], max_xms: str, max_xmx: str) -> list[s
             if size is None:
                 errors.append(f"{node.source}: {node.name}: {key} value '{value}' is not a size like 512M or 2G")
             elif cap is not None and size > cap:
-                errors.append(f"{node.source}: {node.name}: {key} value has exceeded the allowed limit "
-                              f"(max {key} = {limit})")
+                errors.append(
+                    f"{node.source}: {node.name}: {key} value has exceeded the allowed limit (max {key} = {limit})"
+                )
     return errors

@@ -87,7 +87,7 @@ class TestJob:
         if fail and not (pass_retry > 0 and pass_retry < ctx.attempt):
             ctx.log.line(f"Test job set to fail (attempt {ctx.attempt})", "ERROR")
             return JobResult(False, message="fail=true")
-        outputs = {k[len("test.output."):]: v for k, v in ctx.props.items() if k.startswith("test.output.")}
+        outputs = {k[len("test.output.") :]: v for k, v in ctx.props.items() if k.startswith("test.output.")}
         return JobResult(True, outputs=outputs)
 
 

@@ -44,8 +44,10 @@ class JobContext:
         database, its secrets, another execution) raises :class:`JobError`."""
         path = self.workdir / relative
         if self.sandbox is not None and self.sandbox.checks_paths and not self.sandbox.allows(path):
-            raise JobError(f"{relative}: jobs may not use files in {self.sandbox.home} outside their execution "
-                           "directory (the sandbox_read and sandbox_write settings grant more)")
+            raise JobError(
+                f"{relative}: jobs may not use files in {self.sandbox.home} outside their execution "
+                "directory (the sandbox_read and sandbox_write settings grant more)"
+            )
         return path
 
 

@@ -60,18 +60,27 @@ class DecipherJob:
             seed = int(_number(ctx, "seed", 0))
             threshold = _number(ctx, "min.confidence", 0.5)
             model_path = ctx.props.get("model", "").strip()
-            model = (LanguageModel.load(ctx.path(model_path)) if model_path
-                     else cached_default(load_settings(ctx.env).home))
+            model = (
+                LanguageModel.load(ctx.path(model_path)) if model_path else cached_default(load_settings(ctx.env).home)
+            )
             started = time.monotonic()
-            solution = solve(ciphertext, model, kind=ctx.props.get("kind", "auto") or "auto", time_limit=limit,
-                             seed=seed, stop=ctx.cancel.is_set)
+            solution = solve(
+                ciphertext,
+                model,
+                kind=ctx.props.get("kind", "auto") or "auto",
+                time_limit=limit,
+                seed=seed,
+                stop=ctx.cancel.is_set,
+            )
         except (OSError, ValueError, SudolessError) as exc:  # ValueError: an unknown kind name
             ctx.log.line(f"decipher: {exc}", "ERROR")
             return JobResult(False, message=str(exc))
         if ctx.cancel.is_set():
             return JobResult(False, killed=True, message="killed")
-        ctx.log.line(f"deciphered a {solution.kind} in {time.monotonic() - started:.1f} s, {solution.rounds} rounds: "
-                     f"score {solution.score:.1f}, confidence {solution.confidence:.2f}")
+        ctx.log.line(
+            f"deciphered a {solution.kind} in {time.monotonic() - started:.1f} s, {solution.rounds} rounds: "
+            f"score {solution.score:.1f}, confidence {solution.confidence:.2f}"
+        )
         if ctx.props.get("output"):
             try:
                 target = ctx.path(ctx.props["output"])
@@ -80,13 +89,24 @@ class DecipherJob:
                 return JobResult(False, message=str(exc))
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(solution.plaintext, encoding="utf-8")
-        key = solution.cipher_alphabet if solution.kind != "homophonic" else " ".join(
-            f"{c}={p}" for c, p in solution.key.items())
-        outputs = {"plaintext": solution.plaintext, "key": key, "score": f"{solution.score:.3f}",
-                   "confidence": f"{solution.confidence:.3f}", "kind": str(solution.kind)}
+        key = (
+            solution.cipher_alphabet
+            if solution.kind != "homophonic"
+            else " ".join(f"{c}={p}" for c, p in solution.key.items())
+        )
+        outputs = {
+            "plaintext": solution.plaintext,
+            "key": key,
+            "score": f"{solution.score:.3f}",
+            "confidence": f"{solution.confidence:.3f}",
+            "kind": str(solution.kind),
+        }
         if not solution.solved(threshold):
             stopped = "converged" if solution.converged else "was ended by its time limit"
-            ctx.log.line(f"not solved: confidence {solution.confidence:.2f} (min.confidence {threshold:g}); the "
-                         f"search {stopped}, its chains agree on {solution.consensus:.0%} of the letters", "ERROR")
+            ctx.log.line(
+                f"not solved: confidence {solution.confidence:.2f} (min.confidence {threshold:g}); the "
+                f"search {stopped}, its chains agree on {solution.consensus:.0%} of the letters",
+                "ERROR",
+            )
             return JobResult(False, outputs=outputs, message="low confidence")
         return JobResult(True, outputs=outputs)

@@ -55,8 +55,13 @@ def split_command(command: str) -> list[str]:
 def run_process(argv: list[str], ctx: JobContext, deadline: float | None) -> ProcessOutcome:
     """Run ``argv`` in ``ctx.workdir`` inside ``ctx.sandbox`` (with the server's settings taken out of its
     environment); return when it exits, is cancelled or passes ``deadline``."""
-    options: dict[str, Any] = dict(cwd=ctx.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+    options: dict[str, Any] = dict(
+        cwd=ctx.workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         if ctx.sandbox is not None:
             proc = ctx.sandbox.popen(argv, ctx.env, **options)
@@ -88,8 +93,7 @@ def run_process(argv: list[str], ctx: JobContext, deadline: float | None) -> Pro
                 kill_group(proc.pid, reap=proc.poll)
                 killed = True
             if deadline is not None and not killed and time.monotonic() > deadline:
-                ctx.log.line(f"Job passed its timeout of {ctx.timeout:g} s. Killing its process group.",
-                             "ERROR")
+                ctx.log.line(f"Job passed its timeout of {ctx.timeout:g} s. Killing its process group.", "ERROR")
                 kill_group(proc.pid, reap=proc.poll)
                 killed = timed_out = True
             ctx.log.flush_if_due()

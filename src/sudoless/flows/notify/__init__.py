@@ -24,8 +24,14 @@ __all__ = ["Sender", "flow_finished", "flow_first_failure", "flow_started", "job
 
 #: Where each name lives. Loaded on first use: a flow that sends nothing never imports smtplib and the
 #: e-mail package (``sudoless flow run``'s start-up, benchmarks/README.md).
-_HOMES = {"Sender": "sender", "flow_finished": "events", "flow_first_failure": "events",
-          "flow_started": "events", "job_event": "events", "sla_missed": "events"}
+_HOMES = {
+    "Sender": "sender",
+    "flow_finished": "events",
+    "flow_first_failure": "events",
+    "flow_started": "events",
+    "job_event": "events",
+    "sla_missed": "events",
+}
 
 
 def __getattr__(name: str) -> Any:

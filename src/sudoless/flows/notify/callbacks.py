@@ -36,8 +36,9 @@ def has_callbacks(props: Mapping[str, str]) -> bool:
     return any(props.get(f"job.notification.{status}.1.url") for status in CALLBACK_STATUSES)
 
 
-def callback_requests(props: Mapping[str, str], status: str, context: Mapping[str, str],
-                      problems: list[str] | None = None) -> list[CallbackRequest]:
+def callback_requests(
+    props: Mapping[str, str], status: str, context: Mapping[str, str], problems: list[str] | None = None
+) -> list[CallbackRequest]:
     """The requests of ``status`` in ``props``, tokens replaced from ``context`` (keys as in ``_TOKENS``);
     skipped ones are described in ``problems``."""
     requests = []
@@ -54,12 +55,21 @@ def callback_requests(props: Mapping[str, str], status: str, context: Mapping[st
         if method == "POST" and not body:
             _note(problems, f"{prefix}body is missing for a POST; callback {url} skipped")
             continue
-        headers = tuple((name.strip(), value.strip()) for name, sep, value in
-                        (line.partition(":") for line in (props.get(prefix + "headers") or "").split("\r\n"))
-                        if sep and name.strip())
-        requests.append(CallbackRequest(method, _replace(url, context, True),
-                                        _replace(body, context, False) if method == "POST" and body else None,
-                                        headers))
+        headers = tuple(
+            (name.strip(), value.strip())
+            for name, sep, value in (
+                line.partition(":") for line in (props.get(prefix + "headers") or "").split("\r\n")
+            )
+            if sep and name.strip()
+        )
+        requests.append(
+            CallbackRequest(
+                method,
+                _replace(url, context, True),
+                _replace(body, context, False) if method == "POST" and body else None,
+                headers,
+            )
+        )
     return requests
 
 

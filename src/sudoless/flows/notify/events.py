@@ -37,8 +37,13 @@ log = logging.getLogger(__name__)
 #: attempts per message before it is given up (the sender spaces them, :mod:`.sender`)
 MAX_ATTEMPTS = 4
 
-_WEBHOOK_EVENT = {m.STARTED: "started", m.FAILURE_FIRST: "failure", m.FAILED: "failure",
-                  m.SUCCEEDED: "success", m.SLA_MISSED: "sla"}
+_WEBHOOK_EVENT = {
+    m.STARTED: "started",
+    m.FAILURE_FIRST: "failure",
+    m.FAILED: "failure",
+    m.SUCCEEDED: "success",
+    m.SLA_MISSED: "sla",
+}
 
 
 def flow_started(store: Store, settings: Settings, exec_id: int) -> int:
@@ -64,8 +69,14 @@ def sla_missed(store: Store, settings: Settings, exec_id: int, emails: tuple[str
     return _flow_event(store, settings, exec_id, m.SLA_MISSED, detail=message, emails=emails)
 
 
-def _flow_event(store: Store, settings: Settings, exec_id: int, event: str, detail: str | None = None,
-                emails: tuple[str, ...] | None = None) -> int:
+def _flow_event(
+    store: Store,
+    settings: Settings,
+    exec_id: int,
+    event: str,
+    detail: str | None = None,
+    emails: tuple[str, ...] | None = None,
+) -> int:
     try:
         record = store.executions.get(exec_id)
         options = ExecutionOptions.from_json(record.options)
@@ -79,12 +90,20 @@ def _flow_event(store: Store, settings: Settings, exec_id: int, event: str, deta
         rows = []
         if emails:
             body = m.email_body(summary, event, detail)
-            rows.append(NewNotification(exec_id, event, "email", ", ".join(emails),
-                                        {**body, "to": list(emails)}, MAX_ATTEMPTS))
+            rows.append(
+                NewNotification(exec_id, event, "email", ", ".join(emails), {**body, "to": list(emails)}, MAX_ATTEMPTS)
+            )
         for url in webhooks:
-            rows.append(NewNotification(exec_id, event, "webhook", url,
-                                        {"body": m.webhook_body(summary, event, options.webhook_format, detail)},
-                                        MAX_ATTEMPTS))
+            rows.append(
+                NewNotification(
+                    exec_id,
+                    event,
+                    "webhook",
+                    url,
+                    {"body": m.webhook_body(summary, event, options.webhook_format, detail)},
+                    MAX_ATTEMPTS,
+                )
+            )
         store.notifications.enqueue(rows)
         return len(rows)
     except Exception:
@@ -104,8 +123,16 @@ def _emails(options: ExecutionOptions, event: str) -> tuple[str, ...]:
     return ()
 
 
-def job_event(store: Store, settings: Settings, exec_id: int, project: str, flow: str, job: str, status: str,
-              props: Mapping[str, str]) -> list[str]:
+def job_event(
+    store: Store,
+    settings: Settings,
+    exec_id: int,
+    project: str,
+    flow: str,
+    job: str,
+    status: str,
+    props: Mapping[str, str],
+) -> list[str]:
     """Queue the job callbacks of ``status`` (``started``, or the job's final status: its own callbacks and
     ``completed``); returns the lines to write to the job's log (what was queued or skipped)."""
     try:
@@ -121,12 +148,30 @@ def job_event(store: Store, settings: Settings, exec_id: int, project: str, flow
         lines: list[str] = []
         rows = []
         for kind in kinds:
-            context = {"server": server, "project": project, "flow": flow, "executionId": str(exec_id),
-                       "job": job, "status": kind}
+            context = {
+                "server": server,
+                "project": project,
+                "flow": flow,
+                "executionId": str(exec_id),
+                "job": job,
+                "status": kind,
+            }
             for request in callback_requests(props, kind, context, lines):
-                rows.append(NewNotification(exec_id, f"job_{kind}", "callback", request.url,
-                                            {"method": request.method, "body": request.body, "job": job,
-                                             "headers": [list(h) for h in request.headers]}, MAX_ATTEMPTS))
+                rows.append(
+                    NewNotification(
+                        exec_id,
+                        f"job_{kind}",
+                        "callback",
+                        request.url,
+                        {
+                            "method": request.method,
+                            "body": request.body,
+                            "job": job,
+                            "headers": [list(h) for h in request.headers],
+                        },
+                        MAX_ATTEMPTS,
+                    )
+                )
                 lines.append(f"Job callback queued for {kind}: {request.method} {request.url}")
         if rows:
             store.notifications.enqueue(rows)

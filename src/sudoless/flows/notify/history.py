@@ -14,8 +14,19 @@ def execution_notifications(store: Store, exec_id: int) -> list[dict[str, Any]]:
     tries: dict[int, list[dict[str, Any]]] = {}
     for attempt in store.notifications.attempts(exec_id):
         tries.setdefault(attempt.notification_id, []).append(
-            {"time": attempt.time, "outcome": attempt.outcome, "error": attempt.error})
-    return [{"id": row.id, "event": row.event, "channel": row.channel, "target": row.target,
-             "status": row.status, "attempts": tries.get(row.id, []), "createdTime": row.created_time,
-             "sentTime": row.sent_time, "lastError": row.last_error}
-            for row in store.notifications.for_execution(exec_id)]
+            {"time": attempt.time, "outcome": attempt.outcome, "error": attempt.error}
+        )
+    return [
+        {
+            "id": row.id,
+            "event": row.event,
+            "channel": row.channel,
+            "target": row.target,
+            "status": row.status,
+            "attempts": tries.get(row.id, []),
+            "createdTime": row.created_time,
+            "sentTime": row.sent_time,
+            "lastError": row.last_error,
+        }
+        for row in store.notifications.for_execution(exec_id)
+    ]

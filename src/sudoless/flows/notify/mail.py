@@ -37,9 +37,16 @@ class MailServer:
 
     @classmethod
     def from_settings(cls, settings: Settings, cafile: str | None = None) -> MailServer:
-        return cls(settings.mail_host, settings.mail_port or _DEFAULT_PORTS[settings.mail_security],
-                   settings.mail_security, settings.mail_user, settings.mail_password_file, settings.mail_from,
-                   settings.mail_timeout, cafile)
+        return cls(
+            settings.mail_host,
+            settings.mail_port or _DEFAULT_PORTS[settings.mail_security],
+            settings.mail_security,
+            settings.mail_user,
+            settings.mail_password_file,
+            settings.mail_from,
+            settings.mail_timeout,
+            cafile,
+        )
 
     @property
     def configured(self) -> bool:
@@ -49,15 +56,18 @@ class MailServer:
         """Send ``message`` (its From is set to ``sender`` when missing). ConfigError when no server is
         configured or the password file is unusable; smtplib.SMTPException or OSError when sending fails."""
         if not self.host:
-            raise ConfigError("no SMTP server configured; set host in the [mail] table of config.toml "
-                              "(SUDOLESS_MAIL_HOST)")
+            raise ConfigError(
+                "no SMTP server configured; set host in the [mail] table of config.toml (SUDOLESS_MAIL_HOST)"
+            )
         if "From" not in message:
             if not self.sender:
-                raise ConfigError("no sender address; set from in the [mail] table of config.toml "
-                                  "(SUDOLESS_MAIL_FROM)")
+                raise ConfigError("no sender address; set from in the [mail] table of config.toml (SUDOLESS_MAIL_FROM)")
             message["From"] = self.sender
-        password = read_secret_file(self.password_file, "[mail] password_file", "SMTP password") \
-            if self.user and self.password_file else None
+        password = (
+            read_secret_file(self.password_file, "[mail] password_file", "SMTP password")
+            if self.user and self.password_file
+            else None
+        )
         context = ssl.create_default_context(cafile=self.cafile) if self.security != "plain" else None
         if self.security == "tls":
             client: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
@@ -69,8 +79,9 @@ class MailServer:
                 client.ehlo()
             if self.user:
                 if password is None:
-                    raise ConfigError("[mail] user is set but password_file is not; give a file whose first "
-                                      "line is the SMTP password")
+                    raise ConfigError(
+                        "[mail] user is set but password_file is not; give a file whose first line is the SMTP password"
+                    )
                 client.login(self.user, password)
             client.send_message(message)
 

@@ -17,7 +17,12 @@ __all__ = ["ExecutionSummary", "email_body", "execution_link", "server_base", "w
 
 #: the flow events; each e-mail and webhook names one
 STARTED, FAILURE_FIRST, FAILED, SUCCEEDED, SLA_MISSED = (
-    "flow_started", "flow_failure_first", "flow_failed", "flow_succeeded", "sla_missed")
+    "flow_started",
+    "flow_failure_first",
+    "flow_failed",
+    "flow_succeeded",
+    "sla_missed",
+)
 
 _HEADLINES = {
     STARTED: "started",
@@ -57,8 +62,17 @@ class ExecutionSummary:
         for run in store.job_runs.of(exec_id):
             latest[run.nested_id] = run.status
         failed = tuple(job for job, status in latest.items() if status in (Status.FAILED, Status.KILLED))
-        return cls(exec_id, record.project_name, record.flow_id, record.status.value, record.submit_user,
-                   record.start_time, record.end_time, failed, execution_link(settings, exec_id))
+        return cls(
+            exec_id,
+            record.project_name,
+            record.flow_id,
+            record.status.value,
+            record.submit_user,
+            record.start_time,
+            record.end_time,
+            failed,
+            execution_link(settings, exec_id),
+        )
 
     @property
     def duration(self) -> str:
@@ -71,9 +85,18 @@ class ExecutionSummary:
         return f"{hours}h {minutes}m {seconds}s" if hours else f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
 
     def to_json(self) -> dict[str, Any]:
-        return {"execution_id": self.exec_id, "project": self.project, "flow": self.flow, "status": self.status,
-                "submit_user": self.submit_user, "start_time": self.start_time, "end_time": self.end_time,
-                "duration": self.duration, "failed_jobs": list(self.failed_jobs), "link": self.link}
+        return {
+            "execution_id": self.exec_id,
+            "project": self.project,
+            "flow": self.flow,
+            "status": self.status,
+            "submit_user": self.submit_user,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "duration": self.duration,
+            "failed_jobs": list(self.failed_jobs),
+            "link": self.link,
+        }
 
 
 def _stamp(ms: int) -> str:
@@ -86,10 +109,16 @@ def headline(summary: ExecutionSummary, event: str) -> str:
 
 
 def _rows(summary: ExecutionSummary, detail: str | None) -> list[tuple[str, str]]:
-    rows = [("Project", summary.project), ("Flow", summary.flow), ("Execution", str(summary.exec_id)),
-            ("Status", summary.status), ("Submitted by", summary.submit_user),
-            ("Start", _stamp(summary.start_time)), ("End", _stamp(summary.end_time)),
-            ("Duration", summary.duration)]
+    rows = [
+        ("Project", summary.project),
+        ("Flow", summary.flow),
+        ("Execution", str(summary.exec_id)),
+        ("Status", summary.status),
+        ("Submitted by", summary.submit_user),
+        ("Start", _stamp(summary.start_time)),
+        ("End", _stamp(summary.end_time)),
+        ("Duration", summary.duration),
+    ]
     if summary.failed_jobs:
         rows.append(("Failed jobs", ", ".join(summary.failed_jobs)))
     if detail:
@@ -102,13 +131,24 @@ def email_body(summary: ExecutionSummary, event: str, detail: str | None = None)
     title = headline(summary, event)
     rows = _rows(summary, detail)
     width = max(len(name) for name, _ in rows)
-    text = "\n".join([title, "", *(f"{name + ':':<{width + 1}} {value}" for name, value in rows), "",
-                      f"Execution page: {summary.link}", ""])
-    cells = "".join(f"<tr><th align=\"left\">{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
-                    for name, value in rows)
-    page = (f"<html><body><h2>{html.escape(title)}</h2><table>{cells}</table>"
-            f"<p><a href=\"{html.escape(summary.link, quote=True)}\">Open execution {summary.exec_id}</a></p>"
-            "</body></html>")
+    text = "\n".join(
+        [
+            title,
+            "",
+            *(f"{name + ':':<{width + 1}} {value}" for name, value in rows),
+            "",
+            f"Execution page: {summary.link}",
+            "",
+        ]
+    )
+    cells = "".join(
+        f'<tr><th align="left">{html.escape(name)}</th><td>{html.escape(value)}</td></tr>' for name, value in rows
+    )
+    page = (
+        f"<html><body><h2>{html.escape(title)}</h2><table>{cells}</table>"
+        f'<p><a href="{html.escape(summary.link, quote=True)}">Open execution {summary.exec_id}</a></p>'
+        "</body></html>"
+    )
     return {"subject": f"[sudoless] {title}", "text": text, "html": page}
 
 

@@ -24,8 +24,17 @@ from sudoless.flows.model import Flow, Project
 from sudoless.flows.options import ExecutionOptions
 from sudoless.outbound import WebhookHosts
 
-__all__ = ["WEBHOOK_EVENTS", "WEBHOOK_FORMATS", "FlowRecipients", "check_callbacks", "check_webhooks",
-           "flow_notify_props", "flow_recipients", "resolve", "split_addresses"]
+__all__ = [
+    "WEBHOOK_EVENTS",
+    "WEBHOOK_FORMATS",
+    "FlowRecipients",
+    "check_callbacks",
+    "check_webhooks",
+    "flow_notify_props",
+    "flow_recipients",
+    "resolve",
+    "split_addresses",
+]
 
 WEBHOOK_FORMATS = ("json", "slack")
 WEBHOOK_EVENTS = ("started", "failure", "success", "sla")
@@ -68,9 +77,14 @@ class FlowRecipients:
     webhook_events: tuple[str, ...]
 
     def to_json(self) -> dict[str, object]:
-        return {"failure_emails": list(self.failure_emails), "success_emails": list(self.success_emails),
-                "start_emails": list(self.start_emails), "webhooks": list(self.webhooks),
-                "webhook_format": self.webhook_format, "webhook_events": list(self.webhook_events)}
+        return {
+            "failure_emails": list(self.failure_emails),
+            "success_emails": list(self.success_emails),
+            "start_emails": list(self.start_emails),
+            "webhooks": list(self.webhooks),
+            "webhook_format": self.webhook_format,
+            "webhook_events": list(self.webhook_events),
+        }
 
 
 def flow_recipients(props: Mapping[str, str]) -> FlowRecipients:
@@ -83,11 +97,14 @@ def flow_recipients(props: Mapping[str, str]) -> FlowRecipients:
     unknown = [e for e in events if e not in WEBHOOK_EVENTS]
     if unknown:
         raise InputError(f"notify.webhook.events {unknown[0]!r}: use {', '.join(WEBHOOK_EVENTS)}")
-    return FlowRecipients(failure_emails=split_addresses(props.get("failure.emails"), both),
-                          success_emails=split_addresses(props.get("success.emails"), both),
-                          start_emails=split_addresses(props.get("start.emails")),
-                          webhooks=split_addresses(props.get("notify.webhooks")),
-                          webhook_format=fmt, webhook_events=events)
+    return FlowRecipients(
+        failure_emails=split_addresses(props.get("failure.emails"), both),
+        success_emails=split_addresses(props.get("success.emails"), both),
+        start_emails=split_addresses(props.get("start.emails")),
+        webhooks=split_addresses(props.get("notify.webhooks")),
+        webhook_format=fmt,
+        webhook_events=events,
+    )
 
 
 def resolve(options: ExecutionOptions, flow: Flow, hosts: WebhookHosts | None) -> ExecutionOptions:
@@ -99,11 +116,16 @@ def resolve(options: ExecutionOptions, flow: Flow, hosts: WebhookHosts | None) -
     success = options.success_emails if options.success_emails_override else found.success_emails
     webhooks = split_addresses(found.webhooks, options.webhooks)
     resolved = replace(
-        options, failure_emails=failure, success_emails=success, webhooks=webhooks,
+        options,
+        failure_emails=failure,
+        success_emails=success,
+        webhooks=webhooks,
         start_emails=split_addresses(found.start_emails, options.start_emails),
-        webhook_format=options.webhook_format if options.webhooks and options.webhook_format != "json"
+        webhook_format=options.webhook_format
+        if options.webhooks and options.webhook_format != "json"
         else found.webhook_format,
-        webhook_events=options.webhook_events or found.webhook_events)
+        webhook_events=options.webhook_events or found.webhook_events,
+    )
     if hosts is not None:
         check_webhooks(resolved, hosts)
     return resolved

@@ -35,9 +35,15 @@ BACKOFF_SECONDS = (10.0, 60.0, 300.0)
 class Sender:
     """Sends due notifications of ``store`` through the settings' SMTP server and the webhook allowlist."""
 
-    def __init__(self, store: Store, settings: Settings, backoff: Sequence[float] = BACKOFF_SECONDS,
-                 lease: float = 120.0, mail: MailServer | None = None,
-                 on_failure: Callable[[queue.NotificationRecord, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        backoff: Sequence[float] = BACKOFF_SECONDS,
+        lease: float = 120.0,
+        mail: MailServer | None = None,
+        on_failure: Callable[[queue.NotificationRecord, str], None] | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.backoff = tuple(backoff) or (0.0,)
@@ -74,8 +80,15 @@ class Sender:
             if used < record.max_attempts:
                 delay = self.backoff[min(used - 1, len(self.backoff) - 1)]
                 retry_at = self.store.clock() + int(delay * 1000)
-            log.warning("notification %d (%s to %s) attempt %d failed%s: %s", record.id, record.channel,
-                        record.target, used, "; retrying" if retry_at else "; giving up", error)
+            log.warning(
+                "notification %d (%s to %s) attempt %d failed%s: %s",
+                record.id,
+                record.channel,
+                record.target,
+                used,
+                "; retrying" if retry_at else "; giving up",
+                error,
+            )
             if self.on_failure is not None:
                 self.on_failure(record, error)
         if not self.store.notifications.record_attempt(record, self.token, error, retry_at):
@@ -84,21 +97,28 @@ class Sender:
     def _deliver(self, record: queue.NotificationRecord) -> None:
         payload = record.payload
         if record.channel == "email":
-            self.mail.send(compose(payload["to"], payload["subject"], payload["text"], payload.get("html"),
-                                   self.mail.sender))
+            self.mail.send(
+                compose(payload["to"], payload["subject"], payload["text"], payload.get("html"), self.mail.sender)
+            )
             return
         if record.channel == "webhook":
-            status = self.hosts.post(record.target, payload["body"], self.settings.mail_timeout,
-                                     "notification webhook")
+            status = self.hosts.post(record.target, payload["body"], self.settings.mail_timeout, "notification webhook")
         elif record.channel == "callback":
             body = payload.get("body")
             headers = {name: value for name, value in payload.get("headers") or []}
             if body is not None:
-                headers.setdefault("Content-Type", "application/json" if body.lstrip().startswith(("{", "["))
-                                   else "text/plain; charset=utf-8")
-            status = self.hosts.request(payload.get("method") or "GET", record.target,
-                                        body.encode() if body is not None else None, headers,
-                                        self.settings.mail_timeout, "job callback")
+                headers.setdefault(
+                    "Content-Type",
+                    "application/json" if body.lstrip().startswith(("{", "[")) else "text/plain; charset=utf-8",
+                )
+            status = self.hosts.request(
+                payload.get("method") or "GET",
+                record.target,
+                body.encode() if body is not None else None,
+                headers,
+                self.settings.mail_timeout,
+                "job callback",
+            )
         else:
             raise ValueError(f"unknown channel {record.channel!r}")
         if status >= 400:

@@ -87,6 +87,7 @@ def _required(params: Mapping[str, str], *names: str) -> list[str]:
 
 # -- file ----------------------------------------------------------------------------------------------------
 
+
 def _file_validate(params: Mapping[str, str]) -> list[str]:
     problems = _required(params, "path")
     path = params.get("path", "").strip()
@@ -103,6 +104,7 @@ def _file_check(params: Mapping[str, str], context: CheckContext) -> str | None:
 
 
 # -- http ----------------------------------------------------------------------------------------------------
+
 
 def _http_validate(params: Mapping[str, str]) -> list[str]:
     problems = _required(params, "url")
@@ -121,8 +123,9 @@ def _http_check(params: Mapping[str, str], context: CheckContext) -> str | None:
 
     url = params["url"].strip()
     try:
-        status = WebhookHosts.parse(context.settings.webhook_hosts).request("GET", url, None, {}, timeout=5.0,
-                                                                             what="trigger dependency")
+        status = WebhookHosts.parse(context.settings.webhook_hosts).request(
+            "GET", url, None, {}, timeout=5.0, what="trigger dependency"
+        )
     except OutboundRefused as error:
         return str(error)
     except (OSError, http.client.HTTPException) as error:
@@ -151,6 +154,7 @@ def _sql_check(params: Mapping[str, str], context: CheckContext) -> str | None:
 
 # -- flow ----------------------------------------------------------------------------------------------------
 
+
 def _flow_validate(params: Mapping[str, str]) -> list[str]:
     return _required(params, "flow")
 
@@ -166,8 +170,10 @@ def _flow_check(params: Mapping[str, str], context: CheckContext) -> str | None:
     return f"no execution of {project}.{flow} {Status.SUCCEEDED.value} since the period began"
 
 
-for _kind in (DependencyType("file", _file_validate, _file_check),
-              DependencyType("http", _http_validate, _http_check),
-              DependencyType("sql", _sql_validate, _sql_check),
-              DependencyType("flow", _flow_validate, _flow_check)):
+for _kind in (
+    DependencyType("file", _file_validate, _file_check),
+    DependencyType("http", _http_validate, _http_check),
+    DependencyType("sql", _sql_validate, _sql_check),
+    DependencyType("flow", _flow_validate, _flow_check),
+):
     register(_kind)

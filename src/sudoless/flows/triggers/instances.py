@@ -56,26 +56,54 @@ class TriggerInfo:
     trigger: FlowTrigger
 
     def to_json(self) -> dict[str, Any]:
-        return {"projectId": self.row.project_id, "projectName": self.row.project_name,
-                "flowId": self.row.flow_id, "cronExpression": self.row.cron, "paused": self.row.paused,
-                "nextFireTime": self.row.next_fire, "lastFireTime": self.row.last_fire,
-                "submitUser": self.row.modified_by, "maxWaitMins": self.trigger.max_wait_mins,
-                "dependencies": [d.to_json() for d in self.trigger.dependencies]}
+        return {
+            "projectId": self.row.project_id,
+            "projectName": self.row.project_name,
+            "flowId": self.row.flow_id,
+            "cronExpression": self.row.cron,
+            "paused": self.row.paused,
+            "nextFireTime": self.row.next_fire,
+            "lastFireTime": self.row.last_fire,
+            "submitUser": self.row.modified_by,
+            "maxWaitMins": self.trigger.max_wait_mins,
+            "dependencies": [d.to_json() for d in self.trigger.dependencies],
+        }
 
 
 def instance_json(row: InstanceRow) -> dict[str, Any]:
     """An instance in the shape of Azkaban's ``fetchTriggerInstances`` items, plus sudoless's reasons."""
-    return {"triggerInstanceId": row.id, "projectId": row.project_id, "projectName": row.project_name,
-            "projectVersion": row.project_version, "flowId": row.flow_id, "submitUser": row.submit_user,
-            "cronExpression": row.cron, "slot": row.slot, "periodStart": row.period_start,
-            "startTime": row.start_time, "endTime": row.end_time, "maxWaitMs": row.max_wait_ms,
-            "status": row.status, "cancellationCause": row.cancel_cause, "message": row.message,
-            "execId": row.exec_id if row.exec_id is not None else -1,
-            "dependencies": [{"dependencyName": d.name, "dependencyType": d.type, "params": d.params,
-                              "dependencyStatus": d.status, "dependencyStartTime": d.start_time,
-                              "dependencyEndTime": d.end_time, "dependencyCancelCause": d.cancel_cause,
-                              "reason": d.reason, "lastChecked": d.checked_time}
-                             for d in row.dependencies]}
+    return {
+        "triggerInstanceId": row.id,
+        "projectId": row.project_id,
+        "projectName": row.project_name,
+        "projectVersion": row.project_version,
+        "flowId": row.flow_id,
+        "submitUser": row.submit_user,
+        "cronExpression": row.cron,
+        "slot": row.slot,
+        "periodStart": row.period_start,
+        "startTime": row.start_time,
+        "endTime": row.end_time,
+        "maxWaitMs": row.max_wait_ms,
+        "status": row.status,
+        "cancellationCause": row.cancel_cause,
+        "message": row.message,
+        "execId": row.exec_id if row.exec_id is not None else -1,
+        "dependencies": [
+            {
+                "dependencyName": d.name,
+                "dependencyType": d.type,
+                "params": d.params,
+                "dependencyStatus": d.status,
+                "dependencyStartTime": d.start_time,
+                "dependencyEndTime": d.end_time,
+                "dependencyCancelCause": d.cancel_cause,
+                "reason": d.reason,
+                "lastChecked": d.checked_time,
+            }
+            for d in row.dependencies
+        ],
+    }
 
 
 def sync_project_triggers(store: Store, settings: Settings, project_id: int, project: Project, user: str) -> None:
@@ -128,8 +156,7 @@ class Triggers:
         version = self.store.projects.current_version(row.project_id)
         graph = self.store.projects.flows(row.project_id, version).get(row.flow_id) or {}
         if not graph.get("trigger"):
-            raise NotFoundError(f"Flow {row.flow_id} of project {row.project_name} has no trigger in version "
-                                f"{version}")
+            raise NotFoundError(f"Flow {row.flow_id} of project {row.project_name} has no trigger in version {version}")
         return FlowTrigger.from_json(graph["trigger"])
 
     def instance(self, instance_id: str) -> InstanceRow:
@@ -150,8 +177,9 @@ class Triggers:
         log.info("trigger %s.%s %s by %s", info.row.project_name, flow_id, "paused" if paused else "resumed", user)
         return self.get(project_id, flow_id)
 
-    def fire(self, project_id: int, flow_id: str, user: str | None = None, slot: int | None = None,
-             now: int | None = None) -> str:
+    def fire(
+        self, project_id: int, flow_id: str, user: str | None = None, slot: int | None = None, now: int | None = None
+    ) -> str:
         """Start an instance of the trigger at ``now`` (default: the clock) for ``slot`` (default: now); returns
         the instance id. ``user`` runs the flow (default: who uploaded the trigger's version)."""
         info = self.get(project_id, flow_id)
@@ -160,24 +188,44 @@ class Triggers:
         expression = CronExpression.parse(info.row.cron, zone(self.settings))
         wait = info.trigger.max_wait_mins
         instance_id = str(uuid.uuid4())
-        self.store.triggers.create_instance({
-            "id": instance_id, "project_id": project_id, "project_name": info.row.project_name,
-            "project_version": self.store.projects.current_version(project_id), "flow_id": flow_id,
-            "submit_user": user or info.row.modified_by, "cron": info.row.cron, "slot": slot,
-            "period_start": _previous_fire(expression, slot), "start_time": now, "end_time": -1,
-            "max_wait_ms": -1 if wait is None else int(wait * self.settings.trigger_minute_seconds * 1000),
-            "status": RUNNING, "cancel_cause": "NONE", "message": "", "exec_id": None,
-        }, [d.to_json() for d in info.trigger.dependencies])
-        log.info("trigger %s.%s fired for %s: instance %s waits for %d dependencies", info.row.project_name,
-                 flow_id, stamp(slot), instance_id, len(info.trigger.dependencies))
+        self.store.triggers.create_instance(
+            {
+                "id": instance_id,
+                "project_id": project_id,
+                "project_name": info.row.project_name,
+                "project_version": self.store.projects.current_version(project_id),
+                "flow_id": flow_id,
+                "submit_user": user or info.row.modified_by,
+                "cron": info.row.cron,
+                "slot": slot,
+                "period_start": _previous_fire(expression, slot),
+                "start_time": now,
+                "end_time": -1,
+                "max_wait_ms": -1 if wait is None else int(wait * self.settings.trigger_minute_seconds * 1000),
+                "status": RUNNING,
+                "cancel_cause": "NONE",
+                "message": "",
+                "exec_id": None,
+            },
+            [d.to_json() for d in info.trigger.dependencies],
+        )
+        log.info(
+            "trigger %s.%s fired for %s: instance %s waits for %d dependencies",
+            info.row.project_name,
+            flow_id,
+            stamp(slot),
+            instance_id,
+            len(info.trigger.dependencies),
+        )
         self.check(self.instance(instance_id), now, force=True)
         return instance_id
 
     def kill(self, instance_id: str, user: str) -> InstanceRow:
         """End a waiting instance: CANCELLED, cause MANUAL; its flow does not run."""
         row = self.instance(instance_id)
-        if row.status != RUNNING or not self.store.triggers.finish(instance_id, CANCELLED, "MANUAL",
-                                                                   f"killed by {user}"):
+        if row.status != RUNNING or not self.store.triggers.finish(
+            instance_id, CANCELLED, "MANUAL", f"killed by {user}"
+        ):
             status = self.instance(instance_id).status
             raise StateError(f"Trigger instance {instance_id} is not running (it is {status})")
         log.info("trigger instance %s of %s.%s killed by %s", instance_id, row.project_name, row.flow_id, user)
@@ -220,8 +268,13 @@ class Triggers:
         if not self.store.triggers.claim_fire(row.project_id, row.flow_id, expected, following, slot):
             return []
         if slot != expected:
-            log.warning("trigger %s.%s: missed slots from %s; firing once, for %s", row.project_name, row.flow_id,
-                        stamp(expected), stamp(slot))
+            log.warning(
+                "trigger %s.%s: missed slots from %s; firing once, for %s",
+                row.project_name,
+                row.flow_id,
+                stamp(expected),
+                stamp(slot),
+            )
         return [self.fire(row.project_id, row.flow_id, slot=slot, now=now)]
 
     def check(self, instance: InstanceRow, now: int, force: bool = False) -> str:
@@ -252,11 +305,14 @@ class Triggers:
             return self._run(instance)
         if instance.max_wait_ms >= 0 and now >= instance.start_time + instance.max_wait_ms:
             waiting = [d.name for d in self.instance(instance.id).dependencies if d.status == RUNNING]
-            message = (f"timed out after {self._declared_wait(instance):g} min waiting for "
-                       f"{', '.join(waiting) or 'dependencies'}")
+            message = (
+                f"timed out after {self._declared_wait(instance):g} min waiting for "
+                f"{', '.join(waiting) or 'dependencies'}"
+            )
             if self.store.triggers.finish(instance.id, CANCELLED, "TIMEOUT", message):
-                log.warning("trigger instance %s of %s.%s: %s", instance.id, instance.project_name, instance.flow_id,
-                            message)
+                log.warning(
+                    "trigger instance %s of %s.%s: %s", instance.id, instance.project_name, instance.flow_id, message
+                )
             return CANCELLED
         return RUNNING
 
@@ -264,8 +320,9 @@ class Triggers:
         kind = get_type(type_name)
         if kind is None:
             return f"unknown dependency type '{type_name}'"
-        context = CheckContext(self.store, self.settings, instance.project_name, instance.flow_id, instance.slot,
-                               instance.period_start)
+        context = CheckContext(
+            self.store, self.settings, instance.project_name, instance.flow_id, instance.slot, instance.period_start
+        )
         try:
             return kind.check(params, context)
         except Exception as error:  # a plug-in's failure is a dependency not met, with the reason shown
@@ -276,20 +333,28 @@ class Triggers:
         if not self.store.triggers.finish(instance.id, SUCCEEDED, "NONE", "dependencies met"):
             return self.instance(instance.id).status
         try:
-            exec_id = submit_flow(self.store, self.settings, instance.project_name, instance.flow_id,
-                                  user=instance.submit_user, source="trigger")
+            exec_id = submit_flow(
+                self.store,
+                self.settings,
+                instance.project_name,
+                instance.flow_id,
+                user=instance.submit_user,
+                source="trigger",
+            )
         except (StateError, InputError, NotFoundError, SudolessError) as error:
             # Azkaban marks such an instance with exec id -2 (the flow could not start); so do we, with why.
             self.store.triggers.set_exec_id(instance.id, -2, f"dependencies met; the flow did not start: {error}")
-            log.error("trigger instance %s: flow %s.%s did not start: %s", instance.id, instance.project_name,
-                      instance.flow_id, error)
+            log.error(
+                "trigger instance %s: flow %s.%s did not start: %s",
+                instance.id,
+                instance.project_name,
+                instance.flow_id,
+                error,
+            )
             return SUCCEEDED
         self.store.triggers.set_exec_id(instance.id, exec_id, f"dependencies met; execution {exec_id}")
         log.info("trigger instance %s: dependencies met, execution %d submitted", instance.id, exec_id)
         return SUCCEEDED
-
-
-
 
 
 def _previous_fire(expression: CronExpression, slot: int) -> int:

@@ -42,17 +42,20 @@ def query_has_row(settings: Settings, params: Mapping[str, str], slot: int, peri
     name = params["database"].strip()
     url = database_urls(settings).get(name)
     if url is None:
-        return (f"no database named '{name}' in the setting trigger_databases "
-                f"(named: {', '.join(sorted(database_urls(settings))) or 'none'}); ask an admin to add it")
+        return (
+            f"no database named '{name}' in the setting trigger_databases "
+            f"(named: {', '.join(sorted(database_urls(settings))) or 'none'}); ask an admin to add it"
+        )
     values: dict[str, object] = {"slot": slot, "period_start": period_start}
-    values.update({key[len("bind."):]: value for key, value in params.items() if key.startswith("bind.")})
+    values.update({key[len("bind.") :]: value for key, value in params.items() if key.startswith("bind.")})
     query = sa.text(params["query"].strip().rstrip(";"))
     engine = _engine(url)
     with engine.connect() as conn:
         try:
             # The first statement of the transaction (the driver begins it), so it binds the whole of it.
-            conn.exec_driver_sql("PRAGMA query_only = ON" if engine.dialect.name == "sqlite"
-                                 else "SET TRANSACTION READ ONLY")
+            conn.exec_driver_sql(
+                "PRAGMA query_only = ON" if engine.dialect.name == "sqlite" else "SET TRANSACTION READ ONLY"
+            )
             row = conn.execute(query, {k: v for k, v in values.items() if f":{k}" in params["query"]}).first()
         finally:
             conn.rollback()

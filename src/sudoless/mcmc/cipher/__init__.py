@@ -16,9 +16,18 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "encipher": "substitution", "encipher_homophonic": "substitution", "homophonic_key": "substitution",
-    "parse_key": "substitution", "random_key": "substitution", "LanguageModel": "model", "Weights": "model",
-    "Search": "solver", "Solution": "solver", "solve": "solver", "CipherKind": "text", "detect_kind": "text",
+    "encipher": "substitution",
+    "encipher_homophonic": "substitution",
+    "homophonic_key": "substitution",
+    "parse_key": "substitution",
+    "random_key": "substitution",
+    "LanguageModel": "model",
+    "Weights": "model",
+    "Search": "solver",
+    "Solution": "solver",
+    "solve": "solver",
+    "CipherKind": "text",
+    "detect_kind": "text",
     "normalise": "text",
 }
 __all__ = sorted(_EXPORTS)

@@ -104,8 +104,9 @@ class Outcome:
 class SymbolGibbs:
     """Annealed Gibbs sampling over symbol-to-letter maps for a batch of chains, scored by letter n-grams."""
 
-    def __init__(self, text: SymbolText, model: LanguageModel, ioc_weight: float = 0.0,
-                 ioc_limit: float = 0.08) -> None:
+    def __init__(
+        self, text: SymbolText, model: LanguageModel, ioc_weight: float = 0.0, ioc_limit: float = 0.08
+    ) -> None:
         order = model.unspaced_order
         self.symbols = len(text.symbols)
         self.table = model.unspaced
@@ -163,7 +164,7 @@ class SymbolGibbs:
         charged = not exact and self.ioc_weight > 0
         if charged:
             letters = self.letter_counts(keys)
-            squares = (letters ** 2).sum(axis=1)
+            squares = (letters**2).sum(axis=1)
         for s in rng.permutation(self.symbols):
             units, weight = self.units[s], self.unit_weights[s]
             count = self.unit_counts[s] if exact else self.coarse_counts[s]
@@ -271,5 +272,6 @@ def search(
         if agreement >= options.agree or elapsed >= time_limit or (stop is not None and stop()):
             break
     ended = np.array(ends) if ends else np.zeros((0, sampler.symbols), dtype=np.int64)
-    return Outcome(best, best_score, optima, agreement, agreement >= options.agree, ended, batches,
-                   sampler.evaluations, trace)
+    return Outcome(
+        best, best_score, optima, agreement, agreement >= options.agree, ended, batches, sampler.evaluations, trace
+    )

@@ -69,8 +69,9 @@ class LanguageModel:
     source: str = ""
 
     @classmethod
-    def from_symspell(cls, spaced_order: int = 4, unspaced_order: int = 5, lam: float = 0.7,
-                      weights: Weights | None = None) -> LanguageModel:
+    def from_symspell(
+        cls, spaced_order: int = 4, unspaced_order: int = 5, lam: float = 0.7, weights: Weights | None = None
+    ) -> LanguageModel:
         """The default English model, built from the frequency lists shipped in ``symspellpy``.
 
         Unspaced text gets 5-grams: on 400-symbol homophonic ciphers of held-out text, the 4-gram model
@@ -87,13 +88,27 @@ class LanguageModel:
         for first, second, count in zip(fields[0::3], fields[1::3], fields[2::3], strict=True):
             if first in counts and second in counts:
                 pair_counts[(first, second)] += float(count)
-        return cls.from_counts(counts, pair_counts, spaced_order, unspaced_order, lam, weights,
-                               source=f"symspellpy {SYMSPELL_WORDS} + {SYMSPELL_PAIRS}")
+        return cls.from_counts(
+            counts,
+            pair_counts,
+            spaced_order,
+            unspaced_order,
+            lam,
+            weights,
+            source=f"symspellpy {SYMSPELL_WORDS} + {SYMSPELL_PAIRS}",
+        )
 
     @classmethod
-    def from_counts(cls, counts: dict[str, float], pair_counts: dict[tuple[str, str], float],
-                    spaced_order: int = 4, unspaced_order: int = 5, lam: float = 0.7,
-                    weights: Weights | None = None, source: str = "") -> LanguageModel:
+    def from_counts(
+        cls,
+        counts: dict[str, float],
+        pair_counts: dict[tuple[str, str], float],
+        spaced_order: int = 4,
+        unspaced_order: int = 5,
+        lam: float = 0.7,
+        weights: Weights | None = None,
+        source: str = "",
+    ) -> LanguageModel:
         """A model from word and word-pair counts alone: letter statistics are derived from them exactly."""
         table = WordTable.build(counts, pair_counts)
         probs = np.exp(table.logp.astype(np.float64))
@@ -106,13 +121,26 @@ class LanguageModel:
         spaced = ngrams.derive_counts(spaced_tokens, lengths + 1, probs, pairs, pair_probs, spaced_order, 27, lam)
         unspaced = ngrams.derive_counts(matrix - 1, lengths, probs, pairs, pair_probs, unspaced_order, 26, lam)
         scale = 1e9
-        return cls(spaced_order, ngrams.conditional_logprobs(spaced, spaced_order, 27, scale),
-                   unspaced_order, ngrams.conditional_logprobs(unspaced, unspaced_order, 26, scale),
-                   table, weights or Weights(), source)
+        return cls(
+            spaced_order,
+            ngrams.conditional_logprobs(spaced, spaced_order, 27, scale),
+            unspaced_order,
+            ngrams.conditional_logprobs(unspaced, unspaced_order, 26, scale),
+            table,
+            weights or Weights(),
+            source,
+        )
 
     @classmethod
-    def from_corpus(cls, text: str, spaced_order: int = 4, unspaced_order: int = 4, min_count: int = 1,
-                    weights: Weights | None = None, source: str = "") -> LanguageModel:
+    def from_corpus(
+        cls,
+        text: str,
+        spaced_order: int = 4,
+        unspaced_order: int = 4,
+        min_count: int = 1,
+        weights: Weights | None = None,
+        source: str = "",
+    ) -> LanguageModel:
         """A model counted from running text in any language written in a-z (other letters are dropped
         as boundaries): letter n-grams straight from the text, words and word pairs as they occur."""
         words = word_list(text)
@@ -130,20 +158,38 @@ class LanguageModel:
         unspaced_stream = spaced_stream[spaced_stream > 0] - 1
         spaced = ngrams.count_stream(spaced_stream, spaced_order, 27)
         unspaced = ngrams.count_stream(unspaced_stream, unspaced_order, 26)
-        return cls(spaced_order, ngrams.conditional_logprobs(spaced, spaced_order, 27),
-                   unspaced_order, ngrams.conditional_logprobs(unspaced, unspaced_order, 26),
-                   table, weights or Weights(), source or f"corpus of {len(words)} words")
+        return cls(
+            spaced_order,
+            ngrams.conditional_logprobs(spaced, spaced_order, 27),
+            unspaced_order,
+            ngrams.conditional_logprobs(unspaced, unspaced_order, 26),
+            table,
+            weights or Weights(),
+            source or f"corpus of {len(words)} words",
+        )
 
     def save(self, path: Path) -> None:
         """Write the model as one ``.npz`` file (no pickles, so loading a stranger's model is safe)."""
-        meta = {"format": FORMAT_VERSION, "spaced_order": self.spaced_order, "unspaced_order": self.unspaced_order,
-                "weights": asdict(self.weights), "source": self.source}
+        meta = {
+            "format": FORMAT_VERSION,
+            "spaced_order": self.spaced_order,
+            "unspaced_order": self.unspaced_order,
+            "weights": asdict(self.weights),
+            "source": self.source,
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:
-            np.savez_compressed(handle, meta=np.array(json.dumps(meta)), spaced=self.spaced, unspaced=self.unspaced,
-                                words=np.array("\n".join(self.words.words)), codes=self.words.codes,
-                                logp=self.words.logp, pair_keys=self.words.pair_keys,
-                                pair_bonus=self.words.pair_bonus)
+            np.savez_compressed(
+                handle,
+                meta=np.array(json.dumps(meta)),
+                spaced=self.spaced,
+                unspaced=self.unspaced,
+                words=np.array("\n".join(self.words.words)),
+                codes=self.words.codes,
+                logp=self.words.logp,
+                pair_keys=self.words.pair_keys,
+                pair_bonus=self.words.pair_bonus,
+            )
 
     @classmethod
     def load(cls, path: Path) -> LanguageModel:
@@ -152,12 +198,26 @@ class LanguageModel:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 if meta.get("format") != FORMAT_VERSION:
-                    raise InputError(f"{path}: language model format {meta.get('format')} is not "
-                                     f"{FORMAT_VERSION}; rebuild it with 'sudoless mcmc lm build'")
-                table = WordTable(tuple(str(data["words"]).split("\n")), data["codes"], data["logp"],
-                                  data["pair_keys"], data["pair_bonus"])
-                return cls(int(meta["spaced_order"]), data["spaced"], int(meta["unspaced_order"]),
-                           data["unspaced"], table, Weights(**meta["weights"]), str(meta.get("source", "")))
+                    raise InputError(
+                        f"{path}: language model format {meta.get('format')} is not "
+                        f"{FORMAT_VERSION}; rebuild it with 'sudoless mcmc lm build'"
+                    )
+                table = WordTable(
+                    tuple(str(data["words"]).split("\n")),
+                    data["codes"],
+                    data["logp"],
+                    data["pair_keys"],
+                    data["pair_bonus"],
+                )
+                return cls(
+                    int(meta["spaced_order"]),
+                    data["spaced"],
+                    int(meta["unspaced_order"]),
+                    data["unspaced"],
+                    table,
+                    Weights(**meta["weights"]),
+                    str(meta.get("source", "")),
+                )
         except FileNotFoundError:
             raise InputError(f"{path}: no such language model file") from None
         except (OSError, ValueError, KeyError) as exc:
@@ -167,8 +227,12 @@ class LanguageModel:
 def _symspell_folder() -> Path:
     spec = importlib.util.find_spec("symspellpy")
     if spec is None or not spec.submodule_search_locations:
-        raise install_hint("the default English model (symspellpy's word lists)", "mcmc", "symspellpy",
-                           otherwise="build a model from a corpus with 'sudoless mcmc lm build'")
+        raise install_hint(
+            "the default English model (symspellpy's word lists)",
+            "mcmc",
+            "symspellpy",
+            otherwise="build a model from a corpus with 'sudoless mcmc lm build'",
+        )
     return Path(next(iter(spec.submodule_search_locations)))
 
 

@@ -36,8 +36,7 @@ def _prefix_mass(matrix: np.ndarray, lengths: np.ndarray, probs: np.ndarray, k: 
 def _suffix_mass(matrix: np.ndarray, lengths: np.ndarray, probs: np.ndarray, k: int, alphabet: int) -> np.ndarray:
     """S_k(z): probability that one token is at least ``k`` long and ends with ``z``."""
     keep = lengths >= k
-    return np.bincount(_codes(matrix[keep], lengths[keep] - k, k, alphabet), weights=probs[keep],
-                       minlength=alphabet**k)
+    return np.bincount(_codes(matrix[keep], lengths[keep] - k, k, alphabet), weights=probs[keep], minlength=alphabet**k)
 
 
 def _exact_mass(matrix: np.ndarray, lengths: np.ndarray, probs: np.ndarray, k: int, alphabet: int) -> np.ndarray:
@@ -46,8 +45,9 @@ def _exact_mass(matrix: np.ndarray, lengths: np.ndarray, probs: np.ndarray, k: i
     return np.bincount(_codes(matrix[keep], 0, k, alphabet), weights=probs[keep], minlength=alphabet**k)
 
 
-def stream_prefixes(matrix: np.ndarray, lengths: np.ndarray, probs: np.ndarray, order: int,
-                    alphabet: int) -> list[np.ndarray]:
+def stream_prefixes(
+    matrix: np.ndarray, lengths: np.ndarray, probs: np.ndarray, order: int, alphabet: int
+) -> list[np.ndarray]:
     """Pref_m(y) for m = 0..order: probability that a stream of independent tokens starts with ``y``.
 
     Pref_m = A_m + sum_j W_j (x) Pref_{m-j}: either the first token covers all of ``y`` or it is a whole
@@ -72,8 +72,16 @@ def _inside_mass(matrix: np.ndarray, lengths: np.ndarray, probs: np.ndarray, k: 
     return out
 
 
-def _pair_mass(matrix: np.ndarray, lengths: np.ndarray, pairs: np.ndarray, pair_probs: np.ndarray, r: int, k: int,
-               alphabet: int, prefixes: list[np.ndarray]) -> np.ndarray:
+def _pair_mass(
+    matrix: np.ndarray,
+    lengths: np.ndarray,
+    pairs: np.ndarray,
+    pair_probs: np.ndarray,
+    r: int,
+    k: int,
+    alphabet: int,
+    prefixes: list[np.ndarray],
+) -> np.ndarray:
     """Windows of length ``k`` whose first ``r`` symbols end token 1 of a listed pair and go on into token 2."""
     first, second = pairs[:, 0], pairs[:, 1]
     out = np.zeros(alphabet**k)
@@ -94,8 +102,16 @@ def _pair_mass(matrix: np.ndarray, lengths: np.ndarray, pairs: np.ndarray, pair_
     return out
 
 
-def derive_counts(matrix: np.ndarray, lengths: np.ndarray, probs: np.ndarray, pairs: np.ndarray,
-                  pair_probs: np.ndarray, order: int, alphabet: int, lam: float = 0.7) -> np.ndarray:
+def derive_counts(
+    matrix: np.ndarray,
+    lengths: np.ndarray,
+    probs: np.ndarray,
+    pairs: np.ndarray,
+    pair_probs: np.ndarray,
+    order: int,
+    alphabet: int,
+    lam: float = 0.7,
+) -> np.ndarray:
     """Expected count per token of every n-gram of length ``order`` in a stream of tokens.
 
     ``probs`` are unigram token probabilities (summing to 1); ``pairs`` (rows of two token indices) with
@@ -123,7 +139,7 @@ def count_stream(codes: np.ndarray, order: int, alphabet: int) -> np.ndarray:
         return np.zeros(alphabet**order)
     index = np.zeros(len(codes) - order + 1, dtype=np.int64)
     for j in range(order):
-        index = index * alphabet + codes[j: len(codes) - order + 1 + j]
+        index = index * alphabet + codes[j : len(codes) - order + 1 + j]
     return np.bincount(index, minlength=alphabet**order).astype(np.float64)
 
 
@@ -135,8 +151,9 @@ def lower_orders(counts: np.ndarray, order: int, alphabet: int) -> list[np.ndarr
     return tables[::-1]
 
 
-def conditional_logprobs(counts: np.ndarray, order: int, alphabet: int, scale: float = 1.0,
-                         floor: float = 1e-7) -> np.ndarray:
+def conditional_logprobs(
+    counts: np.ndarray, order: int, alphabet: int, scale: float = 1.0, floor: float = 1e-7
+) -> np.ndarray:
     """``log P(c | history)`` for every n-gram code, Witten-Bell interpolated down to letter frequencies.
 
     ``scale`` turns expected counts per token into notional counts (derived counts sum to about one per

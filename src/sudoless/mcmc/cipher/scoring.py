@@ -38,7 +38,7 @@ def windows(codes: np.ndarray, order: int, pad: int) -> np.ndarray:
     count = len(padded) - order + 1
     if count <= 0:
         return np.zeros((0, order), dtype=np.int64)
-    return np.stack([padded[j: j + count] for j in range(order)], axis=1)
+    return np.stack([padded[j : j + count] for j in range(order)], axis=1)
 
 
 def positional_weights(units: np.ndarray, place: np.ndarray, symbols: int, dtype: type) -> np.ndarray:
@@ -95,8 +95,16 @@ class Term:
         return [letters.astype(w.dtype) @ w.T + c for w, c in zip(self.channels, self.constants, strict=True)]
 
 
-def letter_term(table: np.ndarray, units: np.ndarray, counts: np.ndarray, order: int, alphabet: int,
-                symbols: int, shift: int, weight: float) -> Term:
+def letter_term(
+    table: np.ndarray,
+    units: np.ndarray,
+    counts: np.ndarray,
+    order: int,
+    alphabet: int,
+    symbols: int,
+    shift: int,
+    weight: float,
+) -> Term:
     """Letter windows: the code is the window's index into the n-gram table of ``log P(last | rest)``."""
     place = np.array([alphabet ** (order - 1 - j) for j in range(order)], dtype=np.int64)
     w = positional_weights(units, place, symbols, np.int64)
@@ -108,8 +116,15 @@ def letter_term(table: np.ndarray, units: np.ndarray, counts: np.ndarray, order:
     return Term(weight * counts.astype(np.float64), [w], [constant], value, symbols)
 
 
-def word_term(words: WordTable, pairs: np.ndarray, counts: np.ndarray, symbols: int, weight: float,
-              oov_logp: float, oov_per_letter: float) -> Term:
+def word_term(
+    words: WordTable,
+    pairs: np.ndarray,
+    counts: np.ndarray,
+    symbols: int,
+    weight: float,
+    oov_logp: float,
+    oov_per_letter: float,
+) -> Term:
     """Adjacent word pairs (previous word, word), as shifted letter symbols with the first word of the text
     paired with an empty one. Value: ``log P(word)`` or the unknown-word cost, plus the bigram bonus."""
     half = pairs.shape[1] // 2
@@ -123,8 +138,10 @@ def word_term(words: WordTable, pairs: np.ndarray, counts: np.ndarray, symbols: 
         uni = np.where(known_second, words.logp[second], unknown[units])
         return uni + words.pair_scores(first, second, known_first & known_second)
 
-    channels = [positional_weights(left, place, symbols, np.uint64),
-                positional_weights(right, place, symbols, np.uint64)]
+    channels = [
+        positional_weights(left, place, symbols, np.uint64),
+        positional_weights(right, place, symbols, np.uint64),
+    ]
     constants = [(left > 0).astype(np.uint64) @ place, (right > 0).astype(np.uint64) @ place]
     return Term(weight * counts.astype(np.float64), channels, constants, value, symbols)
 
@@ -161,15 +178,17 @@ class Scorer:
         order = model.spaced_order if spaced else model.unspaced_order
         table = model.spaced if spaced else model.unspaced
         alphabet = 27 if spaced else 26
-        distinct, counts = np.unique(windows(shifted, order, order - 2 if spaced else 0), axis=0,
-                                     return_counts=True)
+        distinct, counts = np.unique(windows(shifted, order, order - 2 if spaced else 0), axis=0, return_counts=True)
         terms = [letter_term(table, distinct, counts, order, alphabet, symbols, 1 if spaced else 0, weights.letter)]
         if spaced and weights.word and np.count_nonzero(shifted) > 0:
             grid = _word_grid(shifted)
             previous = np.vstack([np.zeros((1, grid.shape[1]), dtype=np.int64), grid[:-1]])
             pairs, pair_counts = np.unique(np.hstack([previous, grid]), axis=0, return_counts=True)
-            terms.append(word_term(model.words, pairs, pair_counts, symbols, weights.word, weights.oov_logp,
-                                   weights.oov_per_letter))
+            terms.append(
+                word_term(
+                    model.words, pairs, pair_counts, symbols, weights.word, weights.oov_logp, weights.oov_per_letter
+                )
+            )
         return cls(terms, symbols)
 
     def unit_state(self, plain_of: np.ndarray) -> tuple[list[list[np.ndarray]], list[np.ndarray]]:
@@ -182,8 +201,7 @@ class Scorer:
         return codes, values
 
     def total(self, values: list[np.ndarray]) -> np.ndarray:
-        return np.asarray(sum(v @ term.weights for v, term in zip(values, self.terms, strict=True)),
-                          dtype=np.float64)
+        return np.asarray(sum(v @ term.weights for v, term in zip(values, self.terms, strict=True)), dtype=np.float64)
 
     def scores(self, plain_of: np.ndarray) -> np.ndarray:
         """Total log-score of each key in ``plain_of`` (shape (..., symbols)); the result has shape (...)."""
@@ -209,8 +227,9 @@ class ScoreState:
         codes, values = scorer.unit_state(plain_of)
         return cls(scorer, plain_of, codes, values, scorer.total(values))
 
-    def propose(self, chain: np.ndarray, first: np.ndarray, new_first: np.ndarray, second: np.ndarray,
-                new_second: np.ndarray) -> np.ndarray:
+    def propose(
+        self, chain: np.ndarray, first: np.ndarray, new_first: np.ndarray, second: np.ndarray, new_second: np.ndarray
+    ) -> np.ndarray:
         """Scores of proposals, one per row: chain ``chain[row]``'s key with symbol ``first[row]`` given
         letter ``new_first[row]`` and ``second[row]`` given ``new_second[row]`` (pass the same symbol and
         letter twice to change one symbol). Follow with :meth:`move` or :meth:`commit`."""
@@ -252,8 +271,7 @@ class ScoreState:
         chain, first, new_first, second, new_second = self._change
         chosen = np.zeros(len(chain), dtype=bool)
         chosen[rows] = True
-        for (touched, cell, new_codes, new), codes, current in zip(self._pending, self.codes, self.values,
-                                                                   strict=True):
+        for (touched, cell, new_codes, new), codes, current in zip(self._pending, self.codes, self.values, strict=True):
             keep = chosen[touched]
             kept = cell[keep]
             for code, new_code in zip(codes, new_codes, strict=True):

@@ -40,7 +40,6 @@ settled search confirmed by a fresh population (from ``confirm_letters`` letters
 cryptograms of 75 characters, 5 of 16 correct decryptions that settled alone had a consensus under 0.95.
 """
 
-
 from __future__ import annotations
 
 import time
@@ -159,14 +158,35 @@ def _problem(ciphertext: str, model: LanguageModel, kind: CipherKind) -> _Proble
         text = SymbolText.read(ciphertext)
         symbols = len(text.symbols)
         full = Scorer.for_codes(text.codes, model, spaced=False, symbols=symbols)
-        return _Problem(kind, symbols, np.arange(symbols), full, full, False, text.decode, text.symbols, [],
-                        len(text.codes), np.bincount(text.codes, minlength=symbols))
+        return _Problem(
+            kind,
+            symbols,
+            np.arange(symbols),
+            full,
+            full,
+            False,
+            text.decode,
+            text.symbols,
+            [],
+            len(text.codes),
+            np.bincount(text.codes, minlength=symbols),
+        )
     cipher = Cryptogram.read(ciphertext, spaced=kind == CipherKind.CRYPTOGRAM)
     full = Scorer.for_cryptogram(cipher, model)
     letters = Scorer.for_cryptogram(cipher, letters_only) if cipher.spaced else full
-    return _Problem(kind, 26, cipher.present, full, letters, True, cipher.decode, tuple(ALPHABET),
-                    list(cipher.words) if cipher.spaced else [], len(cipher.letters),
-                    np.bincount(cipher.letters, minlength=26))
+    return _Problem(
+        kind,
+        26,
+        cipher.present,
+        full,
+        letters,
+        True,
+        cipher.decode,
+        tuple(ALPHABET),
+        list(cipher.words) if cipher.spaced else [],
+        len(cipher.letters),
+        np.bincount(cipher.letters, minlength=26),
+    )
 
 
 def _moves(problem: _Problem) -> tuple[np.ndarray, np.ndarray]:
@@ -245,10 +265,18 @@ def _kicked(problem: _Problem, keys: np.ndarray, kick: int, rng: np.random.Gener
     return keys
 
 
-def solve(ciphertext: str, model: LanguageModel, kind: CipherKind | str = CipherKind.AUTO,
-          time_limit: float = 10.0, seed: int = 0, search: Search | None = None,
-          progress: Progress | None = None, clock: Callable[[], float] = time.monotonic,
-          stop: Callable[[], bool] | None = None, homophonic_search: HomophonicSearch | None = None) -> Solution:
+def solve(
+    ciphertext: str,
+    model: LanguageModel,
+    kind: CipherKind | str = CipherKind.AUTO,
+    time_limit: float = 10.0,
+    seed: int = 0,
+    search: Search | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    stop: Callable[[], bool] | None = None,
+    homophonic_search: HomophonicSearch | None = None,
+) -> Solution:
     """Decipher ``ciphertext`` (a cryptogram, patristocrat or homophonic cipher; ``auto`` detects which).
 
     Homophonic ciphers go to the annealed Gibbs sampler of :mod:`.homophonic` (knobs: ``homophonic_search``);
@@ -264,10 +292,23 @@ def solve(ciphertext: str, model: LanguageModel, kind: CipherKind | str = Cipher
     problem = _problem(ciphertext, model, CipherKind(kind))
     if problem.kind == CipherKind.HOMOPHONIC:
         began = clock()
-        found = homophonic.search(SymbolText.read(ciphertext), model, time_limit, seed, homophonic_search,
-                                  progress, clock, stop)
-        return _solution(problem, model, found.key, found.score, found.optima, found.agreement, found.converged,
-                         found.ends, found.batches, found.evaluations, clock() - began, found.trace)
+        found = homophonic.search(
+            SymbolText.read(ciphertext), model, time_limit, seed, homophonic_search, progress, clock, stop
+        )
+        return _solution(
+            problem,
+            model,
+            found.key,
+            found.score,
+            found.optima,
+            found.agreement,
+            found.converged,
+            found.ends,
+            found.batches,
+            found.evaluations,
+            clock() - began,
+            found.trace,
+        )
     rng = np.random.default_rng(seed)
     climber = _Climber(problem, rng)
     start = clock()
@@ -331,8 +372,20 @@ def solve(ciphertext: str, model: LanguageModel, kind: CipherKind | str = Cipher
         accept = np.log(rng.random(len(trial.scores))) < (trial.scores - state.scores) / search.hop_temperature
         state = ScoreState.start(problem.full, np.where(accept[:, None], trial.plain_of, state.plain_of))
     ends.append(state.plain_of.copy())
-    return _solution(problem, model, best, best_score, optima, hits, converged, np.concatenate(ends), rounds,
-                     climber.evaluations, clock() - start, trace)
+    return _solution(
+        problem,
+        model,
+        best,
+        best_score,
+        optima,
+        hits,
+        converged,
+        np.concatenate(ends),
+        rounds,
+        climber.evaluations,
+        clock() - start,
+        trace,
+    )
 
 
 def _coverage(problem: _Problem, model: LanguageModel, key: np.ndarray) -> float:
@@ -358,9 +411,20 @@ def _consensus(problem: _Problem, best: np.ndarray, ends: np.ndarray) -> float:
     return float(agreement[-2])
 
 
-def _solution(problem: _Problem, model: LanguageModel, best: np.ndarray, score: float, optima: dict[bytes, float],
-              hits: int, converged: bool, ends: np.ndarray, rounds: int, evaluations: int, seconds: float,
-              trace: list[tuple[float, float, float]]) -> Solution:
+def _solution(
+    problem: _Problem,
+    model: LanguageModel,
+    best: np.ndarray,
+    score: float,
+    optima: dict[bytes, float],
+    hits: int,
+    converged: bool,
+    ends: np.ndarray,
+    rounds: int,
+    evaluations: int,
+    seconds: float,
+    trace: list[tuple[float, float, float]],
+) -> Solution:
     values = np.array(list(optima.values()))
     temperature = model.weights.temperature
     share = float(1.0 / np.exp((values - score) / temperature).sum())
@@ -370,5 +434,20 @@ def _solution(problem: _Problem, model: LanguageModel, best: np.ndarray, score: 
     unicity = min(1.0, problem.letter_count / UNICITY_LETTERS)
     consensus = _consensus(problem, best, ends)
     confidence = share * coverage * unicity * (1.0 if converged else consensus)
-    return Solution(problem.kind, plaintext, key, best, score, confidence, share, coverage, hits, converged,
-                    consensus, rounds, evaluations, seconds, trace)
+    return Solution(
+        problem.kind,
+        plaintext,
+        key,
+        best,
+        score,
+        confidence,
+        share,
+        coverage,
+        hits,
+        converged,
+        consensus,
+        rounds,
+        evaluations,
+        seconds,
+        trace,
+    )

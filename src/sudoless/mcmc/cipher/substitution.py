@@ -18,9 +18,37 @@ import numpy as np
 from sudoless.errors import InputError
 from sudoless.mcmc.cipher.text import ALPHABET, letter_indices
 
-HOMOPHONE_SYMBOLS = ("ABCDEFGHIJKLMNOPQRSTUVWXYZ" "abcdefghijklmnopqrstuvwxyz" "0123456789" "+-*/=<>#%&@$?!^~")
-ENGLISH_FREQUENCY = np.array([8.2, 1.5, 2.8, 4.3, 12.7, 2.2, 2.0, 6.1, 7.0, 0.15, 0.77, 4.0, 2.4, 6.7, 7.5, 1.9,
-                              0.095, 6.0, 6.3, 9.1, 2.8, 0.98, 2.4, 0.15, 2.0, 0.074])
+HOMOPHONE_SYMBOLS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-*/=<>#%&@$?!^~"
+ENGLISH_FREQUENCY = np.array(
+    [
+        8.2,
+        1.5,
+        2.8,
+        4.3,
+        12.7,
+        2.2,
+        2.0,
+        6.1,
+        7.0,
+        0.15,
+        0.77,
+        4.0,
+        2.4,
+        6.7,
+        7.5,
+        1.9,
+        0.095,
+        6.0,
+        6.3,
+        9.1,
+        2.8,
+        0.98,
+        2.4,
+        0.15,
+        2.0,
+        0.074,
+    ]
+)
 
 
 def random_key(rng: np.random.Generator) -> str:
@@ -32,8 +60,10 @@ def parse_key(text: str) -> str:
     """Check a cipher alphabet: 26 distinct letters a-z in any case; returns it upper case."""
     key = text.strip().upper()
     if len(key) != 26 or not key.isascii() or not key.isalpha() or len(set(key)) != 26:
-        raise InputError(f"key {text!r} is not a cipher alphabet: it needs 26 distinct letters A-Z, the cipher "
-                         "letter for each plain letter a..z in order")
+        raise InputError(
+            f"key {text!r} is not a cipher alphabet: it needs 26 distinct letters A-Z, the cipher "
+            "letter for each plain letter a..z in order"
+        )
     return key
 
 
@@ -42,8 +72,9 @@ def plain_letters(text: str) -> np.ndarray:
     ciphertext would give nothing to decipher and its key nothing to check."""
     letters = letter_indices(text)
     if letters.size == 0:
-        raise InputError("the plaintext is empty" if not text.strip() else "the plaintext has no letters a-z to "
-                         "encipher")
+        raise InputError(
+            "the plaintext is empty" if not text.strip() else "the plaintext has no letters a-z to encipher"
+        )
     return letters
 
 
@@ -57,8 +88,8 @@ def encipher(text: str, key: str, spaced: bool = True) -> str:
         table.update({ord(p.upper()): c for p, c in zip(ALPHABET, key, strict=True)})
         return text.translate(table)
     stream = "".join(key[i] for i in letters)
-    groups = [stream[i: i + 5] for i in range(0, len(stream), 5)]
-    lines = [" ".join(groups[i: i + 10]) for i in range(0, len(groups), 10)]
+    groups = [stream[i : i + 5] for i in range(0, len(stream), 5)]
+    lines = [" ".join(groups[i : i + 10]) for i in range(0, len(groups), 10)]
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -85,5 +116,5 @@ def encipher_homophonic(text: str, key: dict[str, list[str]], rng: np.random.Gen
     if missing:
         raise InputError(f"homophonic key has no symbol for {', '.join(missing)}")
     out = [key[ALPHABET[i]][int(rng.integers(len(key[ALPHABET[i]])))] for i in plain_letters(text)]
-    lines = ["".join(out[i: i + width]) for i in range(0, len(out), width)]
+    lines = ["".join(out[i : i + width]) for i in range(0, len(out), width)]
     return "\n".join(lines) + ("\n" if lines else "")

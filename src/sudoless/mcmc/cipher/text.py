@@ -83,8 +83,10 @@ def detect_kind(ciphertext: str) -> CipherKind:
         raise InputError("the ciphertext is empty")
     letters = {c for c in symbols if c.isascii() and c.isalpha()}
     if not letters:
-        raise InputError("the ciphertext has no letters a-z to decipher (give the kind 'homophonic' for a "
-                         "cipher written in digits and signs)")
+        raise InputError(
+            "the ciphertext has no letters a-z to decipher (give the kind 'homophonic' for a "
+            "cipher written in digits and signs)"
+        )
     mixed_case = any(c.isupper() for c in letters) and any(c.islower() for c in letters)
     unspaced = _looks_unspaced(ciphertext.split())
     if unspaced and (symbols - letters or mixed_case):

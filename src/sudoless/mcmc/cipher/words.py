@@ -102,8 +102,7 @@ class WordTable:
         object.__setattr__(self, "pair_index", CodeIndex(self.pair_keys.astype(np.uint64)))
 
     @classmethod
-    def build(cls, counts: dict[str, float], pair_counts: dict[tuple[str, str], float], mu: float = 0.5
-              ) -> WordTable:
+    def build(cls, counts: dict[str, float], pair_counts: dict[tuple[str, str], float], mu: float = 0.5) -> WordTable:
         """Tables from word counts and word-pair counts; the two may be on different scales (each is
         normalised on its own, and conditionals come from the pair counts alone)."""
         words = sorted(counts)

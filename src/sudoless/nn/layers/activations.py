@@ -144,8 +144,14 @@ class Softmax(Layer):
         return {"axis": self.axis, "name": self.name}
 
 
-ACTIVATIONS: dict[str, type[Layer]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "gelu": GELU,
-                                       "leaky_relu": LeakyReLU, "softmax": Softmax}
+ACTIVATIONS: dict[str, type[Layer]] = {
+    "relu": ReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "gelu": GELU,
+    "leaky_relu": LeakyReLU,
+    "softmax": Softmax,
+}
 
 
 def get_activation(name: str | None) -> Layer | None:

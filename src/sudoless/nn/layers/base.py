@@ -35,6 +35,7 @@ def last_axis(shape: Shape) -> int:
         raise InputError(f"the last axis of the input shape {shape} must have a size (the weights depend on it)")
     return size
 
+
 LAYERS: dict[str, type[Layer]] = {}
 
 
@@ -156,8 +157,14 @@ class Node:
     ``multi`` says the layer took a list (a merge layer), even a list of one node.
     """
 
-    def __init__(self, shape: Any, layer: Layer | None = None, inbound: list[Node] | None = None,
-                 multi: bool = False, name: str | None = None) -> None:
+    def __init__(
+        self,
+        shape: Any,
+        layer: Layer | None = None,
+        inbound: list[Node] | None = None,
+        multi: bool = False,
+        name: str | None = None,
+    ) -> None:
         self.shape = shape
         self.layer = layer
         self.inbound = inbound or []
@@ -186,4 +193,3 @@ def layer_from_config(spec: dict[str, Any]) -> Layer:
         return LAYERS[name].from_config(dict(spec.get("config") or {}))
     except TypeError as exc:
         raise InputError(f"layer {name}: {exc}") from None
-

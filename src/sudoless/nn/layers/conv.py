@@ -26,10 +26,20 @@ class Convolution(Activated):
 
     rank = 2
 
-    def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
-                 dilation_rate: Any = 1, groups: int = 1, use_bias: bool = True,
-                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros",
-                 activation: str | None = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: Any,
+        strides: Any = 1,
+        padding: str = "valid",
+        dilation_rate: Any = 1,
+        groups: int = 1,
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        bias_initializer: str = "zeros",
+        activation: str | None = None,
+        name: str | None = None,
+    ) -> None:
         super().__init__(activation, name)
         self.filters = int(filters)
         self.groups = int(groups)
@@ -40,8 +50,12 @@ class Convolution(Activated):
         self.use_bias = use_bias
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
-        self.window = Window(self._pair(kernel_size, "kernel_size"), self._pair(strides, "strides"),
-                             self._pair(dilation_rate, "dilation_rate"), self.padding)
+        self.window = Window(
+            self._pair(kernel_size, "kernel_size"),
+            self._pair(strides, "strides"),
+            self._pair(dilation_rate, "dilation_rate"),
+            self.padding,
+        )
 
     def _pair(self, value: Any, what: str) -> tuple[int, int]:
         if self.rank == 1:
@@ -54,12 +68,14 @@ class Convolution(Activated):
 
     def _build(self, input_shape: Shape, rng: np.random.Generator) -> None:
         if len(input_shape) != self.rank + 1:
-            raise InputError(f"{type(self).__name__} expects inputs of {self.rank + 1} axes per example "
-                             f"({'length' if self.rank == 1 else 'height, width'}, channels), got {input_shape}")
+            raise InputError(
+                f"{type(self).__name__} expects inputs of {self.rank + 1} axes per example "
+                f"({'length' if self.rank == 1 else 'height, width'}, channels), got {input_shape}"
+            )
         channels = last_axis(input_shape)
         if channels % self.groups:
             raise InputError(f"{channels} input channels do not split into {self.groups} groups")
-        size = self.window.size[2 - self.rank:]
+        size = self.window.size[2 - self.rank :]
         shape = (*size, channels // self.groups, self.filters)
         self.add_param("W", get_initializer(self.kernel_initializer)(shape, rng))
         if self.use_bias:
@@ -127,16 +143,25 @@ class Convolution(Activated):
             else:
                 part = np.empty((dy2.shape[0], channels), dy2.dtype)
                 for g, filters in enumerate(self._group_slices()):
-                    part[:, g * per_group:(g + 1) * per_group] = dy2[:, filters] @ tap[:, filters].T
+                    part[:, g * per_group : (g + 1) * per_group] = dy2[:, filters] @ tap[:, filters].T
             dx[:, rows, columns, :] += part.reshape(batch, out[0], out[1], channels)
         dx = crop(dx, self._pads)
         return dx[:, 0] if self.rank == 1 else dx
 
     def get_config(self) -> dict[str, Any]:
-        return {"filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
-                "padding": self.padding, "dilation_rate": self.dilation_rate, "groups": self.groups,
-                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer, "activation": self.activation, "name": self.name}
+        return {
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "dilation_rate": self.dilation_rate,
+            "groups": self.groups,
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+            "activation": self.activation,
+            "name": self.name,
+        }
 
 
 @register

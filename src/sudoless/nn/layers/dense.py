@@ -19,8 +19,15 @@ class Dense(Activated):
     one ``(B*T, F) @ (F, units)`` GEMM rather than T small ones.
     """
 
-    def __init__(self, units: int, use_bias: bool = True, kernel_initializer: str = "glorot_uniform",
-                 bias_initializer: str = "zeros", activation: str | None = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        units: int,
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        bias_initializer: str = "zeros",
+        activation: str | None = None,
+        name: str | None = None,
+    ) -> None:
         super().__init__(activation, name)
         self.units = int(units)
         self.use_bias = use_bias
@@ -56,8 +63,14 @@ class Dense(Activated):
         return (d2 @ self.params["W"].T).reshape(*dy.shape[:-1], x2.shape[-1])
 
     def get_config(self) -> dict[str, Any]:
-        return {"units": self.units, "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
-                "bias_initializer": self.bias_initializer, "activation": self.activation, "name": self.name}
+        return {
+            "units": self.units,
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+            "activation": self.activation,
+            "name": self.name,
+        }
 
 
 @register

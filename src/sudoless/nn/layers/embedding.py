@@ -19,8 +19,15 @@ class Embedding(Layer):
     downstream receive a mask that excludes it.
     """
 
-    def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False,
-                 initializer: str = "normal", scale: float = 0.1, name: str | None = None) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        mask_zero: bool = False,
+        initializer: str = "normal",
+        scale: float = 0.1,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name)
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
@@ -55,5 +62,11 @@ class Embedding(Layer):
         return own if mask is None else own & mask
 
     def get_config(self) -> dict[str, Any]:
-        return {"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero,
-                "initializer": self.initializer, "scale": self.scale, "name": self.name}
+        return {
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "mask_zero": self.mask_zero,
+            "initializer": self.initializer,
+            "scale": self.scale,
+            "name": self.name,
+        }

@@ -38,14 +38,14 @@ class GRU(Recurrent):
             np.matmul(hs[t], u, out=rec[t])
             rec[t] += c
             gates = pre[t]
-            gates[:, :2 * h] += rec[t, :, :2 * h]
-            sigmoid(gates[:, :2 * h], out=gates[:, :2 * h])
-            n = gates[:, 2 * h:]
-            n += gates[:, :h] * rec[t, :, 2 * h:]
+            gates[:, : 2 * h] += rec[t, :, : 2 * h]
+            sigmoid(gates[:, : 2 * h], out=gates[:, : 2 * h])
+            n = gates[:, 2 * h :]
+            n += gates[:, :h] * rec[t, :, 2 * h :]
             np.tanh(n, out=n)
             nxt = hs[t + 1]
             np.subtract(hs[t], n, out=nxt)
-            nxt *= gates[:, h:2 * h]
+            nxt *= gates[:, h : 2 * h]
             nxt += n
             if mask is not None:
                 carry_masked(nxt, hs[t], mask[t])
@@ -55,17 +55,17 @@ class GRU(Recurrent):
     def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array | None:
         hs, acts, rec = self._hs, self._acts, self._rec
         h = self.units
-        r, z, n = acts[..., :h], acts[..., h:2 * h], acts[..., 2 * h:]
+        r, z, n = acts[..., :h], acts[..., h : 2 * h], acts[..., 2 * h :]
         dx = np.empty_like(acts)
         dr = np.empty_like(acts)
 
         def step(t: int, dh: Array) -> tuple[Array, Array]:
             dn = dh * (1.0 - z[t]) * (1.0 - n[t] * n[t])
-            dx[t, :, 2 * h:] = dn
-            dr[t, :, 2 * h:] = dn * r[t]
-            dr[t, :, :h] = dn * rec[t, :, 2 * h:] * r[t] * (1.0 - r[t])
-            dr[t, :, h:2 * h] = dh * (hs[t] - n[t]) * z[t] * (1.0 - z[t])
-            dx[t, :, :2 * h] = dr[t, :, :2 * h]
+            dx[t, :, 2 * h :] = dn
+            dr[t, :, 2 * h :] = dn * r[t]
+            dr[t, :, :h] = dn * rec[t, :, 2 * h :] * r[t] * (1.0 - r[t])
+            dr[t, :, h : 2 * h] = dh * (hs[t] - n[t]) * z[t] * (1.0 - z[t])
+            dx[t, :, : 2 * h] = dr[t, :, : 2 * h]
             return dr[t], dh * z[t]
 
         self._through_time(dseq, dlast, step)

@@ -31,12 +31,12 @@ class LSTM(Recurrent):
 
     def _initial_bias(self, bias: Array) -> Array:
         if self.unit_forget_bias:
-            bias[2 * self.units:3 * self.units] = 1.0
+            bias[2 * self.units : 3 * self.units] = 1.0
         return bias
 
     def _scaled(self, name: str) -> Array:
         scaled = self.params[name] * np.asarray(-1.0, self.dtype)
-        scaled[..., :self.units] *= 2.0
+        scaled[..., : self.units] *= 2.0
         return scaled
 
     def _scan(self, xt: Array, mask: Array | None, state: tuple[Array, ...]) -> tuple[Array, tuple[Array, ...]]:
@@ -58,8 +58,9 @@ class LSTM(Recurrent):
         self._hs, self._cs, self._acts, self._tanh_c = hs, cs, acts, tanh_c
         return hs[1:], (hs[steps], cs[steps])
 
-    def _step(self, t: int, z: Array, u: Array, hs: Array, cs: Array, tanh_c: Array, rec: Array, ig: Array,
-              mask: Array | None) -> None:
+    def _step(
+        self, t: int, z: Array, u: Array, hs: Array, cs: Array, tanh_c: Array, rec: Array, ig: Array, mask: Array | None
+    ) -> None:
         h = self.units
         np.matmul(hs[t], u, out=rec)
         z += rec
@@ -70,11 +71,11 @@ class LSTM(Recurrent):
         g *= 2.0
         g -= 1.0
         c = cs[t + 1]
-        np.multiply(z[:, 2 * h:3 * h], cs[t], out=c)
-        np.multiply(z[:, h:2 * h], g, out=ig)
+        np.multiply(z[:, 2 * h : 3 * h], cs[t], out=c)
+        np.multiply(z[:, h : 2 * h], g, out=ig)
         c += ig
         np.tanh(c, out=tanh_c[t])
-        np.multiply(z[:, 3 * h:], tanh_c[t], out=hs[t + 1])
+        np.multiply(z[:, 3 * h :], tanh_c[t], out=hs[t + 1])
         if mask is not None:
             carry_masked(c, cs[t], mask[t])
             carry_masked(hs[t + 1], hs[t], mask[t])
@@ -83,7 +84,7 @@ class LSTM(Recurrent):
         hs, cs, acts, tanh_c, mask = self._hs, self._cs, self._acts, self._tanh_c, self._mask
         steps, batch, width = acts.shape
         h = self.units
-        g, i, f, o = (acts[..., k * h:(k + 1) * h] for k in range(4))
+        g, i, f, o = (acts[..., k * h : (k + 1) * h] for k in range(4))
         # Local derivatives for all steps at once (few large operations rather than many small ones), in place
         # so that no step-sized temporaries are allocated.
         sig = acts[..., h:]
@@ -92,14 +93,14 @@ class LSTM(Recurrent):
         through_c = np.multiply(tanh_c, tanh_c)
         np.subtract(1.0, through_c, out=through_c)
         through_c *= o
-        to_o = dsig[..., 2 * h:]
+        to_o = dsig[..., 2 * h :]
         to_o *= tanh_c
         to_gif = np.empty((steps, batch, 3, h), self.dtype)
         np.multiply(g, g, out=to_gif[:, :, 0])
         np.subtract(1.0, to_gif[:, :, 0], out=to_gif[:, :, 0])
         to_gif[:, :, 0] *= i
         np.multiply(g, dsig[..., :h], out=to_gif[:, :, 1])
-        np.multiply(cs[:-1], dsig[..., h:2 * h], out=to_gif[:, :, 2])
+        np.multiply(cs[:-1], dsig[..., h : 2 * h], out=to_gif[:, :, 2])
         dz = np.empty((steps, batch, width), self.dtype)
         dz4 = dz.reshape(steps, batch, 4, h)
         dh = np.zeros((batch, h), self.dtype) if dlast is None else dlast.copy()

@@ -42,8 +42,7 @@ class LayerNorm(Layer):
         np.sum(flat_dy * xhat.reshape(-1, features), axis=0, out=self.grads["gamma"])
         np.sum(flat_dy, axis=0, out=self.grads["beta"])
         dxhat = dy * self.params["gamma"]
-        return inv * (dxhat - dxhat.mean(axis=-1, keepdims=True)
-                      - xhat * np.mean(dxhat * xhat, axis=-1, keepdims=True))
+        return inv * (dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * np.mean(dxhat * xhat, axis=-1, keepdims=True))
 
     def get_config(self) -> dict[str, Any]:
         return {"epsilon": self.epsilon, "name": self.name}

@@ -24,8 +24,9 @@ class Pooling(Layer):
     rank = 2
     kind = "max"
 
-    def __init__(self, pool_size: Any = 2, strides: Any = None, padding: str = "valid",
-                 name: str | None = None) -> None:
+    def __init__(
+        self, pool_size: Any = 2, strides: Any = None, padding: str = "valid", name: str | None = None
+    ) -> None:
         super().__init__(name)
         self.pool_size, self.strides = pool_size, strides
         self.padding = check_padding(padding)
@@ -42,8 +43,9 @@ class Pooling(Layer):
 
     def output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != self.rank + 1:
-            raise InputError(f"{type(self).__name__} expects inputs of {self.rank + 1} axes per example, got "
-                             f"{input_shape}")
+            raise InputError(
+                f"{type(self).__name__} expects inputs of {self.rank + 1} axes per example, got {input_shape}"
+            )
         if self.rank == 1:
             return (self.window.output_shape(1, input_shape[0])[1], input_shape[-1])
         return (*self.window.output_shape(input_shape[0], input_shape[1]), input_shape[-1])
@@ -129,8 +131,9 @@ class GlobalPooling(Layer):
 
     def output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != self.rank + 1:
-            raise InputError(f"{type(self).__name__} expects inputs of {self.rank + 1} axes per example, got "
-                             f"{input_shape}")
+            raise InputError(
+                f"{type(self).__name__} expects inputs of {self.rank + 1} axes per example, got {input_shape}"
+            )
         return (input_shape[-1],)
 
     def forward(self, x: Array, training: bool = False, mask: Array | None = None) -> Array:
@@ -186,6 +189,10 @@ class GlobalAveragePooling1D(GlobalPooling):
 
 
 #: Keras's shorter names for the same layers.
-for _alias, _cls in {"MaxPool1D": MaxPooling1D, "MaxPool2D": MaxPooling2D, "AvgPool1D": AveragePooling1D,
-                     "AvgPool2D": AveragePooling2D}.items():
+for _alias, _cls in {
+    "MaxPool1D": MaxPooling1D,
+    "MaxPool2D": MaxPooling2D,
+    "AvgPool1D": AveragePooling1D,
+    "AvgPool2D": AveragePooling2D,
+}.items():
     LAYERS[_alias] = _cls

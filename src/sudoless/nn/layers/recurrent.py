@@ -39,9 +39,17 @@ class Recurrent(Layer):
     _hs: Array
     _mask: Array | None
 
-    def __init__(self, units: int, return_sequences: bool = False, reverse: bool = False, stateful: bool = False,
-                 kernel_initializer: str = "glorot_uniform", recurrent_initializer: str = "orthogonal",
-                 bias_initializer: str = "zeros", name: str | None = None) -> None:
+    def __init__(
+        self,
+        units: int,
+        return_sequences: bool = False,
+        reverse: bool = False,
+        stateful: bool = False,
+        kernel_initializer: str = "glorot_uniform",
+        recurrent_initializer: str = "orthogonal",
+        bias_initializer: str = "zeros",
+        name: str | None = None,
+    ) -> None:
         super().__init__(name)
         self.units = int(units)
         self.return_sequences = return_sequences
@@ -133,8 +141,9 @@ class Recurrent(Layer):
         """Back-propagate through time; write parameter gradients and return ``dx`` time-major."""
         raise NotImplementedError
 
-    def _through_time(self, dseq: Array | None, dlast: Array | None,
-                      step: Callable[[int, Array], tuple[Array, Array | None]]) -> None:
+    def _through_time(
+        self, dseq: Array | None, dlast: Array | None, step: Callable[[int, Array], tuple[Array, Array | None]]
+    ) -> None:
         """The backward walk over time that RNN and GRU share, from the last step to the first.
 
         ``dh`` holds the gradient reaching the hidden state at step t: the output's own (``dseq``, ``dlast``)
@@ -176,10 +185,16 @@ class Recurrent(Layer):
         return (flat @ self.params["W"].T).reshape(xt.shape)
 
     def get_config(self) -> dict[str, Any]:
-        return {"units": self.units, "return_sequences": self.return_sequences, "reverse": self.reverse,
-                "stateful": self.stateful, "kernel_initializer": self.kernel_initializer,
-                "recurrent_initializer": self.recurrent_initializer, "bias_initializer": self.bias_initializer,
-                "name": self.name}
+        return {
+            "units": self.units,
+            "return_sequences": self.return_sequences,
+            "reverse": self.reverse,
+            "stateful": self.stateful,
+            "kernel_initializer": self.kernel_initializer,
+            "recurrent_initializer": self.recurrent_initializer,
+            "bias_initializer": self.bias_initializer,
+            "name": self.name,
+        }
 
 
 def carry_masked(new: Array, old: Array, m: Array) -> None:

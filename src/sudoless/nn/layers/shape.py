@@ -32,8 +32,9 @@ class Reshape(Layer):
                 raise InputError(f"cannot reshape {input_shape} into {list(self.target_shape)}")
             return tuple(size // known if d == -1 else d for d in self.target_shape)
         if known != size:
-            raise InputError(f"cannot reshape {input_shape} ({size} values) into {list(self.target_shape)} "
-                             f"({known} values)")
+            raise InputError(
+                f"cannot reshape {input_shape} ({size} values) into {list(self.target_shape)} ({known} values)"
+            )
         return self.target_shape
 
     def forward(self, x: Array, training: bool = False, mask: Array | None = None) -> Array:

@@ -60,8 +60,10 @@ class Window:
             else:
                 out = (size - span) // stride + 1
                 if out < 1:
-                    raise InputError(f"a window spanning {span} does not fit an input of size {size} with "
-                                     "padding 'valid'; use padding 'same' or a smaller window")
+                    raise InputError(
+                        f"a window spanning {span} does not fit an input of size {size} with "
+                        "padding 'valid'; use padding 'same' or a smaller window"
+                    )
                 pads.append((0, 0))
             outs.append(out)
         return (outs[0], outs[1]), (pads[0], pads[1])
@@ -99,11 +101,12 @@ def taps(window: Window, out: tuple[int, int]) -> Iterator[tuple[int, int, slice
 def crop(dx: Array, pads: tuple[tuple[int, int], tuple[int, int]]) -> Array:
     """Cut the padding off a padded image's gradient."""
     (top, bottom), (left, right) = pads
-    return dx[:, top:dx.shape[1] - bottom, left:dx.shape[2] - right, :]
+    return dx[:, top : dx.shape[1] - bottom, left : dx.shape[2] - right, :]
 
 
-def fold(cols: Array, padded_shape: tuple[int, ...], window: Window,
-         pads: tuple[tuple[int, int], tuple[int, int]]) -> Array:
+def fold(
+    cols: Array, padded_shape: tuple[int, ...], window: Window, pads: tuple[tuple[int, int], tuple[int, int]]
+) -> Array:
     """The adjoint of :func:`patches`: sum ``(B, out_h, out_w, k_h, k_w, C)`` window values into the image.
 
     Loops over kernel positions only (25 for a 5×5 kernel), each one strided slice-add over the whole batch;

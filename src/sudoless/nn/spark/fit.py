@@ -110,8 +110,10 @@ def fit_spark(
     _, optimizer = model._require_compiled()
     if model.output_names:
         names = model.output_names
-        raise InputError(f"fit_spark trains models with one output; this one has {len(names)} ({', '.join(names)}): "
-                         "train it with fit")
+        raise InputError(
+            f"fit_spark trains models with one output; this one has {len(names)} ({', '.join(names)}): "
+            "train it with fit"
+        )
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     if resume and checkpoint_dir is None:
@@ -126,8 +128,10 @@ def fit_spark(
             model.build(sharded.sample_shape)
         stateful = [name for name, _, _ in model.state_slots()]
         if stateful:
-            raise InputError(f"fit_spark does not yet synchronise layer state such as {stateful[0]} "
-                             "(BatchNormalization's moving statistics); train this model with fit")
+            raise InputError(
+                f"fit_spark does not yet synchronise layer state such as {stateful[0]} "
+                "(BatchNormalization's moving statistics); train this model with fit"
+            )
         seed = model.seed if seed is None else int(seed)
         rng = np.random.default_rng(seed)
         run = SparkFit(
@@ -157,8 +161,16 @@ def fit_spark(
             else steps_in(steps_in(max(sharded.sizes()), max(1, batch_size // sharded.partitions)), max(1, sync_every))
         )
         live = not isinstance(runner, BarrierEngine)
-        loop = CallbackLoop(model, callbacks, epochs=epochs, steps=steps, verbose=verbose,
-                            validation_data=validation_data, batch_size=batch_size, history=history)
+        loop = CallbackLoop(
+            model,
+            callbacks,
+            epochs=epochs,
+            steps=steps,
+            verbose=verbose,
+            validation_data=validation_data,
+            batch_size=batch_size,
+            history=history,
+        )
         with loop:
             epoch = initial_epoch
             while epoch < epochs and not model.stop_training:

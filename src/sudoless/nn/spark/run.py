@@ -137,5 +137,6 @@ def train_on_spark(
             **options,
         )
 
-    return train_run(config, output=folder, epochs=epochs, verbose=verbose, default_root=default_root, fit=fit,
-                     threads=threads)
+    return train_run(
+        config, output=folder, epochs=epochs, verbose=verbose, default_root=default_root, fit=fit, threads=threads
+    )

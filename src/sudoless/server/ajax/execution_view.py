@@ -34,8 +34,7 @@ def _subflows(flows: Mapping[str, FlowRecord], flow_id: str, prefix: str, out: d
 class ExecutionTree:
     """One execution's node tree, built from its job rows."""
 
-    def __init__(self, record: ExecutionRecord, runs: Iterable[JobRunRecord],
-                 flows: Mapping[str, FlowRecord]) -> None:
+    def __init__(self, record: ExecutionRecord, runs: Iterable[JobRunRecord], flows: Mapping[str, FlowRecord]) -> None:
         self.record = record
         self.latest: dict[str, JobRunRecord] = {}
         self.past: dict[str, list[JobRunRecord]] = {}
@@ -58,14 +57,21 @@ class ExecutionTree:
         return self.subflow.get(nested, nested.rsplit(":", 1)[-1])
 
     def _attempts(self, nested: str) -> list[dict[str, Any]]:
-        return [{"attempt": run.attempt, "startTime": run.start_time, "endTime": run.end_time,
-                 "status": run.status.value} for run in self.past.get(nested, ())]
+        return [
+            {"attempt": run.attempt, "startTime": run.start_time, "endTime": run.end_time, "status": run.status.value}
+            for run in self.past.get(nested, ())
+        ]
 
     def node_info(self, nested: str) -> dict[str, Any]:
         run = self.latest[nested]
-        obj: dict[str, Any] = {"id": nested.rsplit(":", 1)[-1], "status": run.status.value,
-                               "startTime": run.start_time, "endTime": run.end_time,
-                               "updateTime": run.update_time, "type": run.type}
+        obj: dict[str, Any] = {
+            "id": nested.rsplit(":", 1)[-1],
+            "status": run.status.value,
+            "startTime": run.start_time,
+            "endTime": run.end_time,
+            "updateTime": run.update_time,
+            "type": run.type,
+        }
         if run.condition:
             obj["condition"] = run.condition
         obj["nestedId"] = nested
@@ -84,11 +90,19 @@ class ExecutionTree:
     def root_info(self) -> dict[str, Any]:
         """``fetchexecflow``'s flow part (the caller adds execid, project, submit time and user)."""
         record = self.record
-        return {"id": record.flow_id, "status": record.status.value, "startTime": record.start_time,
-                "endTime": record.end_time, "updateTime": record.update_time, "type": None,
-                "nestedId": record.flow_id, "attempt": 0, "flow": record.flow_id,
-                "nodes": [self.node_info(child) for child in self.children.get("", ())],
-                "flowId": record.flow_id}
+        return {
+            "id": record.flow_id,
+            "status": record.status.value,
+            "startTime": record.start_time,
+            "endTime": record.end_time,
+            "updateTime": record.update_time,
+            "type": None,
+            "nestedId": record.flow_id,
+            "attempt": 0,
+            "flow": record.flow_id,
+            "nodes": [self.node_info(child) for child in self.children.get("", ())],
+            "flowId": record.flow_id,
+        }
 
     def _update(self, nested: str, last: int) -> dict[str, Any]:
         run = self.latest[nested]
@@ -99,8 +113,14 @@ class ExecutionTree:
                 obj["flow"] = self._flow_id(nested)
                 obj["nodes"] = changed
         if run.update_time > last or obj:
-            obj.update(id=nested.rsplit(":", 1)[-1], status=run.status.value, startTime=run.start_time,
-                       endTime=run.end_time, updateTime=run.update_time, attempt=run.attempt)
+            obj.update(
+                id=nested.rsplit(":", 1)[-1],
+                status=run.status.value,
+                startTime=run.start_time,
+                endTime=run.end_time,
+                updateTime=run.update_time,
+                attempt=run.attempt,
+            )
             if run.attempt > 0:
                 obj["pastAttempts"] = self._attempts(nested)
         return obj
@@ -115,8 +135,12 @@ class ExecutionTree:
             obj["nodes"] = changed
         if record.update_time > last or obj:
             obj.update(id=record.flow_id, attempt=0)
-        obj.update(status=record.status.value, startTime=record.start_time, endTime=record.end_time,
-                   updateTime=record.update_time)
+        obj.update(
+            status=record.status.value,
+            startTime=record.start_time,
+            endTime=record.end_time,
+            updateTime=record.update_time,
+        )
         return obj
 
 
@@ -128,8 +152,14 @@ def planned_tree(flows: Mapping[str, FlowRecord], flow_id: str, disabled: set[st
         for node in flows[current].graph.get("nodes", ()):
             nested = prefix + node["name"]
             status = Status.DISABLED if nested in disabled else Status.READY
-            obj: dict[str, Any] = {"id": node["name"], "status": status.value, "startTime": -1, "endTime": -1,
-                                   "updateTime": -1, "type": node["type"]}
+            obj: dict[str, Any] = {
+                "id": node["name"],
+                "status": status.value,
+                "startTime": -1,
+                "endTime": -1,
+                "updateTime": -1,
+                "type": node["type"],
+            }
             if node.get("condition"):
                 obj["condition"] = node["condition"]
             obj["nestedId"] = nested
@@ -142,9 +172,19 @@ def planned_tree(flows: Mapping[str, FlowRecord], flow_id: str, disabled: set[st
             out.append(obj)
         return out
 
-    return {"id": flow_id, "status": Status.READY.value, "startTime": -1, "endTime": -1, "updateTime": -1,
-            "type": None, "nestedId": flow_id, "attempt": 0, "flow": flow_id, "nodes": nodes(flow_id, ""),
-            "flowId": flow_id}
+    return {
+        "id": flow_id,
+        "status": Status.READY.value,
+        "startTime": -1,
+        "endTime": -1,
+        "updateTime": -1,
+        "type": None,
+        "nestedId": flow_id,
+        "attempt": 0,
+        "flow": flow_id,
+        "nodes": nodes(flow_id, ""),
+        "flowId": flow_id,
+    }
 
 
 def utf8_range(data: bytes) -> tuple[int, bytes]:
@@ -160,8 +200,17 @@ def utf8_range(data: bytes) -> tuple[int, bytes]:
         lead -= 1
     if lead >= start:
         byte = data[lead]
-        size = 1 if byte < 0x80 else 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else \
-            4 if byte >> 3 == 0b11110 else 1
+        size = (
+            1
+            if byte < 0x80
+            else 2
+            if byte >> 5 == 0b110
+            else 3
+            if byte >> 4 == 0b1110
+            else 4
+            if byte >> 3 == 0b11110
+            else 1
+        )
         if lead + size > end:
             end = lead
     return start, data[start:end]

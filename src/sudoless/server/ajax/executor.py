@@ -45,6 +45,7 @@ def select(request: Request, params: Params) -> str:
 
 # -- lookups and refusals ------------------------------------------------------------------------------------
 
+
 def by_execid(call: Call) -> Target | Response:
     exec_id = call.params.integer("execid")
     try:
@@ -70,8 +71,9 @@ def by_execid_or_project(call: Call) -> Target | Response:
 
 def denied(call: Call, target: Target, perm: Permission) -> Response:
     assert target.project is not None
-    return json_response({"error": f"User '{call.user.name}' doesn't have {perm.name} permissions on "
-                                   f"{target.project.name}"})
+    return json_response(
+        {"error": f"User '{call.user.name}' doesn't have {perm.name} permissions on {target.project.name}"}
+    )
 
 
 def fallback(call: Call) -> Response:
@@ -84,6 +86,7 @@ def fallback(call: Call) -> Response:
 
 
 # -- executeFlow ---------------------------------------------------------------------------------------------
+
 
 def locate_execute(call: Call) -> Target | Response:
     name = call.params.required("project")
@@ -107,8 +110,9 @@ def execute_flow(call: Call) -> Response:
         body["error"] = f"Flow '{flow_id}' cannot be found in project {project.name}"
         return json_response(body)
     try:
-        options, disabled = execution_options(call.params, flows[flow_id].graph.get("props") or {},
-                                              call.user.is_admin, call.settings.parallel)
+        options, disabled = execution_options(
+            call.params, flows[flow_id].graph.get("props") or {}, call.user.is_admin, call.settings.parallel
+        )
     except OptionsError as exc:
         body["error"] = f"Error parsing flow options: {exc}"
         return json_response(body)
@@ -120,8 +124,17 @@ def execute_flow(call: Call) -> Response:
     running = call.store.executions.running_ids(project.id, flow_id)
     ignored: list[str] = []
     try:
-        exec_id = submit_flow(call.store, call.settings, project.name, flow_id, options, call.user.name,
-                              disabled=disabled, version=project.version, ignored=ignored)
+        exec_id = submit_flow(
+            call.store,
+            call.settings,
+            project.name,
+            flow_id,
+            options,
+            call.user.name,
+            disabled=disabled,
+            version=project.version,
+            ignored=ignored,
+        )
     except FlowLockedError as exc:  # Azkaban answers a locked flow as a message, not an error
         body.update(message=str(exc), execid=-1)
         return json_response(body)
@@ -138,11 +151,12 @@ def execute_flow(call: Call) -> Response:
     if running:
         ids = ",".join(str(i) for i in running)
         if options.concurrent_option == "pipeline":
-            message = (f"Flow {flow_id} is already running with exec id {ids}. Pipelining level "
-                       f"{options.pipeline_level}. \n{message}")
+            message = (
+                f"Flow {flow_id} is already running with exec id {ids}. Pipelining level "
+                f"{options.pipeline_level}. \n{message}"
+            )
         else:
-            message = (f"Flow {flow_id} is already running with exec id {ids}. Will execute concurrently. \n"
-                       f"{message}")
+            message = f"Flow {flow_id} is already running with exec id {ids}. Will execute concurrently. \n{message}"
     body.update(message=message, execid=exec_id)
     if ignored:  # beyond Azkaban, which skips them silently: say which names did nothing
         body["warn"] = "disabled: ignored " + "; ".join(ignored)
@@ -150,6 +164,7 @@ def execute_flow(call: Call) -> Response:
 
 
 # -- control -------------------------------------------------------------------------------------------------
+
 
 def _control(call: Call, action: str, error_key: str = "error") -> Response:
     assert call.target.execution is not None
@@ -184,6 +199,7 @@ def get_running(call: Call) -> Response:
 
 # -- status --------------------------------------------------------------------------------------------------
 
+
 def _runs(call: Call) -> list[JobRunRecord]:
     assert call.target.execution is not None
     return call.store.job_runs.of(call.target.execution.id)
@@ -208,8 +224,13 @@ def fetch_exec_flow(call: Call) -> Response:
     assert record is not None
     flows = call.store.projects.flow_records(record.project_id, record.version)
     tree = view.ExecutionTree(record, _runs(call), flows)
-    body = {"submitTime": record.submit_time, "submitUser": record.submit_user, "execid": record.id,
-            "projectId": record.project_id, "project": call.project.name}
+    body = {
+        "submitTime": record.submit_time,
+        "submitUser": record.submit_user,
+        "execid": record.id,
+        "projectId": record.project_id,
+        "project": call.project.name,
+    }
     options = ExecutionOptions.from_json(record.options)
     flow = flows.get(record.flow_id)
     rule = retry_rule(options, (flow.graph.get("props") or {}) if flow else {})
@@ -231,14 +252,14 @@ def flow_info(call: Call) -> Response:
     record = call.target.execution
     if record is None:
         flow_id = call.params.required("flow")
-        flows = call.store.projects.flow_records(call.project.id, call.project.version) \
-            if call.project.version else {}
+        flows = call.store.projects.flow_records(call.project.id, call.project.version) if call.project.version else {}
         if flow_id not in flows:
-            return json_response({"error": f"Error loading flow. Flow {flow_id} doesn't exist in "
-                                           f"{call.project.name}"})
+            return json_response({"error": f"Error loading flow. Flow {flow_id} doesn't exist in {call.project.name}"})
         notify = flows[flow_id].graph.get("notify") or {}
-        body: dict[str, Any] = {"successEmails": list(notify.get("success_emails") or []),
-                                "failureEmails": list(notify.get("failure_emails") or [])}
+        body: dict[str, Any] = {
+            "successEmails": list(notify.get("success_emails") or []),
+            "failureEmails": list(notify.get("failure_emails") or []),
+        }
         schedule = call.scheduler.for_flow(call.project.id, flow_id)
         if schedule is not None and schedule.next_fire >= 0:
             body["scheduled"] = schedule.next_fire
@@ -246,17 +267,25 @@ def flow_info(call: Call) -> Response:
     options = ExecutionOptions.from_json(record.options)
     action = options.failure_action or FailureAction.FINISH_CURRENTLY_RUNNING
     top = {run.nested_id: run.status.value for run in _runs(call) if ":" not in run.nested_id}
-    return json_response({
-        "successEmails": list(options.success_emails), "failureEmails": list(options.failure_emails),
-        "runtimeProperties": {node: dict(props) for node, props in options.runtime.items() if props},
-        "flowParam": dict(options.runtime.get("ROOT", {})), "failureAction": action.ajax_name,
-        "notifyFailureFirst": options.notify_failure_first, "notifyFailureLast": options.notify_failure_last,
-        "failureEmailsOverride": options.failure_emails_override,
-        "successEmailsOverride": options.success_emails_override,
-        "concurrentOptions": options.concurrent_option, "pipelineLevel": options.pipeline_level,
-        "pipelineExecution": options.pipeline_execution, "queueLevel": 0, "nodeStatus": top,
-        "disabled": list(options.disabled),
-    })
+    return json_response(
+        {
+            "successEmails": list(options.success_emails),
+            "failureEmails": list(options.failure_emails),
+            "runtimeProperties": {node: dict(props) for node, props in options.runtime.items() if props},
+            "flowParam": dict(options.runtime.get("ROOT", {})),
+            "failureAction": action.ajax_name,
+            "notifyFailureFirst": options.notify_failure_first,
+            "notifyFailureLast": options.notify_failure_last,
+            "failureEmailsOverride": options.failure_emails_override,
+            "successEmailsOverride": options.success_emails_override,
+            "concurrentOptions": options.concurrent_option,
+            "pipelineLevel": options.pipeline_level,
+            "pipelineExecution": options.pipeline_execution,
+            "queueLevel": 0,
+            "nodeStatus": top,
+            "disabled": list(options.disabled),
+        }
+    )
 
 
 def fetch_scheduled_flow_graph(call: Call) -> Response:
@@ -267,8 +296,14 @@ def fetch_scheduled_flow_graph(call: Call) -> Response:
         return json_response({"error": f"Flow '{flow_id}' cannot be found in project {project.name}"})
     schedule = call.scheduler.for_flow(project.id, flow_id)
     disabled = set(schedule.options.disabled) if schedule else set()
-    body = {"submitTime": -1, "submitUser": None, "execid": -1, "projectId": project.id,
-            "project": project.name, **view.planned_tree(flows, flow_id, disabled)}
+    body = {
+        "submitTime": -1,
+        "submitUser": None,
+        "execid": -1,
+        "projectId": project.id,
+        "project": project.name,
+        **view.planned_tree(flows, flow_id, disabled),
+    }
     return json_response(body)
 
 
@@ -287,17 +322,22 @@ def fetch_exec_job_stats(call: Call) -> Response:
 
 # -- logs ----------------------------------------------------------------------------------------------------
 
+
 def log_page(call: Call, name: str, attempt: int) -> Response:
     assert call.target.execution is not None
     offset = call.params.integer("offset", bits=32)
     length = call.params.integer("length", bits=32)
-    raw = call.store.logs.read(call.target.execution.id, name, attempt, max(offset, 0), max(length, 0)) \
-        if offset >= 0 and length > 0 else b""
+    raw = (
+        call.store.logs.read(call.target.execution.id, name, attempt, max(offset, 0), max(length, 0))
+        if offset >= 0 and length > 0
+        else b""
+    )
     start, data = view.utf8_range(raw)
     if not data:
         return json_response({"data": "", "offset": offset, "length": 0})
-    return json_response({"data": escape_html(data.decode("utf-8", "replace")), "offset": offset + start,
-                          "length": len(data)})
+    return json_response(
+        {"data": escape_html(data.decode("utf-8", "replace")), "offset": offset + start, "length": len(data)}
+    )
 
 
 def fetch_exec_flow_logs(call: Call) -> Response:
@@ -315,6 +355,7 @@ def fetch_exec_job_logs(call: Call) -> Response:
 
 # -- admin ---------------------------------------------------------------------------------------------------
 
+
 def admin_denied(text: str) -> Any:
     def refuse(call: Call, target: Target, perm: Permission) -> Response:
         return json_response({"error": text, "status": "error"})
@@ -329,6 +370,7 @@ def admin_success(call: Call) -> Response:
 
 # -- pages ---------------------------------------------------------------------------------------------------
 
+
 def executions_page(call: Call) -> Response:
     records = call.store.executions.latest(limit=100)
     readable: dict[int, bool] = {}
@@ -337,16 +379,27 @@ def executions_page(call: Call) -> Response:
         if record.project_id not in readable:
             readable[record.project_id] = call.allowed(record.project_id, READ)
         if readable[record.project_id]:
-            rows.append((record.id, record.project_name, record.flow_id, record.status.value,
-                         record.submit_user, pages.when(record.start_time), pages.when(record.end_time)))
+            rows.append(
+                (
+                    record.id,
+                    record.project_name,
+                    record.flow_id,
+                    record.status.value,
+                    record.submit_user,
+                    pages.when(record.start_time),
+                    pages.when(record.end_time),
+                )
+            )
     return pages.table_page("Executions", ["id", "project", "flow", "status", "user", "start", "end"], rows)
 
 
 def execution_page(call: Call) -> Response:
     record = call.target.execution
     assert record is not None
-    rows = [(run.nested_id, run.attempt, run.type, run.status.value, pages.when(run.start_time),
-             pages.when(run.end_time)) for run in _runs(call)]
+    rows = [
+        (run.nested_id, run.attempt, run.type, run.status.value, pages.when(run.start_time), pages.when(run.end_time))
+        for run in _runs(call)
+    ]
     title = f"Execution {record.id}: {record.project_name}.{record.flow_id} {record.status.value}"
     return pages.table_page(title, ["job", "attempt", "type", "status", "start", "end"], rows)
 
@@ -354,39 +407,69 @@ def execution_page(call: Call) -> Response:
 def locate_page(call: Call) -> Target | Response:
     found = by_execid(call)
     if isinstance(found, Response):
-        return pages.message_page("Execution", f"Error loading executing flow {call.params.get('execid')} "
-                                  "not found.")
+        return pages.message_page("Execution", f"Error loading executing flow {call.params.get('execid')} not found.")
     return found
 
 
 def page_denied(call: Call, target: Target, perm: Permission) -> Response:
     assert target.project is not None
-    return pages.message_page("Execution", f"User {call.user.name} doesn't have {perm.name} permissions on "
-                                           f"{target.project.name}")
+    return pages.message_page(
+        "Execution", f"User {call.user.name} doesn't have {perm.name} permissions on {target.project.name}"
+    )
 
 
-EXECUTOR = Servlet.build("/executor", select, [
-    Route("ajax:executeFlow", execute_flow, EXECUTE, locate=locate_execute, denied=execute_denied,
-          changes_state=True),
-    Route("ajax:cancelFlow", cancel_flow, EXECUTE, locate=by_execid, changes_state=True),
-    Route("ajax:pauseFlow", pause_flow, EXECUTE, locate=by_execid, changes_state=True),
-    Route("ajax:resumeFlow", resume_flow, EXECUTE, locate=by_execid, changes_state=True),
-    Route("ajax:retryFailedJobs", retry_failed_jobs, EXECUTE, locate=by_execid, changes_state=True),
-    Route("ajax:getRunning", get_running, EXECUTE, locate=by_project),
-    Route("ajax:fetchexecflow", fetch_exec_flow, READ, locate=by_execid),
-    Route("ajax:fetchexecflowupdate", fetch_exec_flow_update, READ, locate=by_execid),
-    Route("ajax:fetchExecFlowLogs", fetch_exec_flow_logs, READ, locate=by_execid),
-    Route("ajax:fetchExecJobLogs", fetch_exec_job_logs, READ, locate=by_execid),
-    Route("ajax:fetchExecJobStats", fetch_exec_job_stats, READ, locate=by_execid),
-    Route("ajax:flowInfo", flow_info, READ, locate=by_execid_or_project),
-    Route("ajax:fetchscheduledflowgraph", fetch_scheduled_flow_graph, EXECUTE, locate=locate_execute,
-          denied=execute_denied),
-    Route("ajax:reloadExecutors", admin_success, ADMIN, global_scope=True, changes_state=True,
-          denied=admin_denied("Only Admins are allowed to refresh the executors")),
-    Route("ajax:enableQueueProcessor", admin_success, ADMIN, global_scope=True, changes_state=True,
-          denied=admin_denied("Only Admins are allowed to update queue processor")),
-    Route("ajax:disableQueueProcessor", admin_success, ADMIN, global_scope=True, changes_state=True,
-          denied=admin_denied("Only Admins are allowed to update queue processor")),
-    Route("page:executions", executions_page, methods=GET),
-    Route("page:execution", execution_page, READ, locate=locate_page, denied=page_denied, methods=GET),
-], fallback, denied=denied)
+EXECUTOR = Servlet.build(
+    "/executor",
+    select,
+    [
+        Route(
+            "ajax:executeFlow", execute_flow, EXECUTE, locate=locate_execute, denied=execute_denied, changes_state=True
+        ),
+        Route("ajax:cancelFlow", cancel_flow, EXECUTE, locate=by_execid, changes_state=True),
+        Route("ajax:pauseFlow", pause_flow, EXECUTE, locate=by_execid, changes_state=True),
+        Route("ajax:resumeFlow", resume_flow, EXECUTE, locate=by_execid, changes_state=True),
+        Route("ajax:retryFailedJobs", retry_failed_jobs, EXECUTE, locate=by_execid, changes_state=True),
+        Route("ajax:getRunning", get_running, EXECUTE, locate=by_project),
+        Route("ajax:fetchexecflow", fetch_exec_flow, READ, locate=by_execid),
+        Route("ajax:fetchexecflowupdate", fetch_exec_flow_update, READ, locate=by_execid),
+        Route("ajax:fetchExecFlowLogs", fetch_exec_flow_logs, READ, locate=by_execid),
+        Route("ajax:fetchExecJobLogs", fetch_exec_job_logs, READ, locate=by_execid),
+        Route("ajax:fetchExecJobStats", fetch_exec_job_stats, READ, locate=by_execid),
+        Route("ajax:flowInfo", flow_info, READ, locate=by_execid_or_project),
+        Route(
+            "ajax:fetchscheduledflowgraph",
+            fetch_scheduled_flow_graph,
+            EXECUTE,
+            locate=locate_execute,
+            denied=execute_denied,
+        ),
+        Route(
+            "ajax:reloadExecutors",
+            admin_success,
+            ADMIN,
+            global_scope=True,
+            changes_state=True,
+            denied=admin_denied("Only Admins are allowed to refresh the executors"),
+        ),
+        Route(
+            "ajax:enableQueueProcessor",
+            admin_success,
+            ADMIN,
+            global_scope=True,
+            changes_state=True,
+            denied=admin_denied("Only Admins are allowed to update queue processor"),
+        ),
+        Route(
+            "ajax:disableQueueProcessor",
+            admin_success,
+            ADMIN,
+            global_scope=True,
+            changes_state=True,
+            denied=admin_denied("Only Admins are allowed to update queue processor"),
+        ),
+        Route("page:executions", executions_page, methods=GET),
+        Route("page:execution", execution_page, READ, locate=locate_page, denied=page_denied, methods=GET),
+    ],
+    fallback,
+    denied=denied,
+)

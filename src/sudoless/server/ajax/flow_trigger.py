@@ -47,11 +47,18 @@ def error_denied(call: Call, target: Target, perm: Permission) -> Response:
 
 def trigger_json(info: TriggerInfo) -> dict[str, Any]:
     """A trigger in the keys of Azkaban's ``fetchTrigger``, plus the ids and state the UI needs."""
-    return {"projectId": info.row.project_id, "projectName": info.row.project_name, "flowId": info.row.flow_id,
-            "cronExpression": info.row.cron, "submitUser": info.row.modified_by,
-            "firstSchedTime": pages.when(info.row.modified_time), "nextExecTime": pages.when(info.row.next_fire),
-            "maxWaitMin": info.trigger.max_wait_mins, "paused": info.row.paused,
-            "dependencies": [d.to_json() for d in info.trigger.dependencies]}
+    return {
+        "projectId": info.row.project_id,
+        "projectName": info.row.project_name,
+        "flowId": info.row.flow_id,
+        "cronExpression": info.row.cron,
+        "submitUser": info.row.modified_by,
+        "firstSchedTime": pages.when(info.row.modified_time),
+        "nextExecTime": pages.when(info.row.next_fire),
+        "maxWaitMin": info.trigger.max_wait_mins,
+        "paused": info.row.paused,
+        "dependencies": [d.to_json() for d in info.trigger.dependencies],
+    }
 
 
 def fetch_trigger(call: Call) -> Response:
@@ -79,8 +86,9 @@ def _set_paused(call: Call, paused: bool) -> Response:
         call.scheduler.triggers.set_paused(call.project.id, flow_id, paused, call.user.name)
     except NotFoundError as exc:
         return json_response({"error": str(exc)})
-    call.store.projects.add_event(call.project.id, "SCHEDULE", call.user.name,
-                      f"Flow trigger of {flow_id} {'paused' if paused else 'resumed'}.")
+    call.store.projects.add_event(
+        call.project.id, "SCHEDULE", call.user.name, f"Flow trigger of {flow_id} {'paused' if paused else 'resumed'}."
+    )
     return json_response({"status": "success"})
 
 
@@ -93,19 +101,35 @@ def resume_trigger(call: Call) -> Response:
 
 
 def triggers_page(call: Call) -> Response:
-    rows = [(i.row.project_name, i.row.flow_id, i.row.cron, i.trigger.max_wait_mins or "-",
-             len(i.trigger.dependencies), "paused" if i.row.paused else "active", pages.when(i.row.next_fire))
-            for i in call.scheduler.triggers.list() if call.allowed(i.row.project_id, READ)]
-    return pages.table_page("Flow triggers", ["project", "flow", "cron", "max wait (min)", "dependencies",
-                                              "state", "next run"], rows)
+    rows = [
+        (
+            i.row.project_name,
+            i.row.flow_id,
+            i.row.cron,
+            i.trigger.max_wait_mins or "-",
+            len(i.trigger.dependencies),
+            "paused" if i.row.paused else "active",
+            pages.when(i.row.next_fire),
+        )
+        for i in call.scheduler.triggers.list()
+        if call.allowed(i.row.project_id, READ)
+    ]
+    return pages.table_page(
+        "Flow triggers", ["project", "flow", "cron", "max wait (min)", "dependencies", "state", "next run"], rows
+    )
 
 
-FLOW_TRIGGER = Servlet.build("/flowtrigger", select, [
-    Route("ajax:fetchTrigger", fetch_trigger, READ, locate=by_project_id, denied=error_denied),
-    Route("ajax:fetchTriggers", fetch_triggers),
-    Route("ajax:pauseTrigger", pause_trigger, ADMIN, locate=by_project_id, denied=error_denied,
-          changes_state=True),
-    Route("ajax:resumeTrigger", resume_trigger, ADMIN, locate=by_project_id, denied=error_denied,
-          changes_state=True),
-    Route("page", triggers_page, methods=GET),
-], fallback)
+FLOW_TRIGGER = Servlet.build(
+    "/flowtrigger",
+    select,
+    [
+        Route("ajax:fetchTrigger", fetch_trigger, READ, locate=by_project_id, denied=error_denied),
+        Route("ajax:fetchTriggers", fetch_triggers),
+        Route("ajax:pauseTrigger", pause_trigger, ADMIN, locate=by_project_id, denied=error_denied, changes_state=True),
+        Route(
+            "ajax:resumeTrigger", resume_trigger, ADMIN, locate=by_project_id, denied=error_denied, changes_state=True
+        ),
+        Route("page", triggers_page, methods=GET),
+    ],
+    fallback,
+)

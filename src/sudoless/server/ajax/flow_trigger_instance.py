@@ -55,8 +55,7 @@ def by_instance(call: Call) -> Target | Response:
     if not ({"id", "triggerinstid", "execid"} & {key for key, _ in call.params.items}):
         return json_response({"error": "please specify a valid trigger instance id or flow execution id"})
     instance = _instance(call)
-    project = None if instance is None else call.store.projects.get(project_id=instance.project_id,
-                                                                 active_only=False)
+    project = None if instance is None else call.store.projects.get(project_id=instance.project_id, active_only=False)
     if instance is None or project is None:
         if call.key == "ajax:killRunningTrigger":
             return json_response({"error": "the trigger doesn't exist, might already finished or cancelled"})
@@ -80,14 +79,29 @@ def kill_denied(call: Call, target: Target, perm: Permission) -> Response:
 def status_json(row: InstanceRow) -> dict[str, Any]:
     """``fetchTriggerStatus``'s answer: the instance and one item per dependency."""
     full = instance_json(row)
-    return {"triggerId": row.id, "triggerSubmitter": row.submit_user, "triggerStartTime": row.start_time,
-            "triggerEndTime": row.end_time, "triggerStatus": row.status, "flowExecutionId": full["execId"],
-            "cancellationCause": row.cancel_cause, "message": row.message,
-            "triggerProps": json.dumps({"cron": row.cron, "maxWaitMs": row.max_wait_ms}),
-            "items": [{"triggerInstanceId": row.id, **dep,
-                       "dependencyConfig": {"name": dep["dependencyName"], "type": dep["dependencyType"],
-                                            "params": dep["params"]}}
-                      for dep in full["dependencies"]]}
+    return {
+        "triggerId": row.id,
+        "triggerSubmitter": row.submit_user,
+        "triggerStartTime": row.start_time,
+        "triggerEndTime": row.end_time,
+        "triggerStatus": row.status,
+        "flowExecutionId": full["execId"],
+        "cancellationCause": row.cancel_cause,
+        "message": row.message,
+        "triggerProps": json.dumps({"cron": row.cron, "maxWaitMs": row.max_wait_ms}),
+        "items": [
+            {
+                "triggerInstanceId": row.id,
+                **dep,
+                "dependencyConfig": {
+                    "name": dep["dependencyName"],
+                    "type": dep["dependencyType"],
+                    "params": dep["params"],
+                },
+            }
+            for dep in full["dependencies"]
+        ],
+    }
 
 
 def fetch_running(call: Call) -> Response:
@@ -98,17 +112,33 @@ def fetch_running(call: Call) -> Response:
             readable[row.project_id] = call.allowed(row.project_id, READ)
         if readable[row.project_id]:
             full = instance_json(row)
-            items.append({"id": row.id, "starttime": row.start_time, "endtime": row.end_time,
-                          "status": row.status, "flowExecutionId": full["execId"], "submitUser": row.submit_user,
-                          "projectName": row.project_name, "flowId": row.flow_id,
-                          "dependencies": [{"dependencyName": d["dependencyName"],
-                                            "dependencyStarttime": d["dependencyStartTime"],
-                                            "dependencyEndtime": d["dependencyEndTime"],
-                                            "dependencyStatus": d["dependencyStatus"], "reason": d["reason"],
-                                            "dependencyConfig": {"name": d["dependencyName"],
-                                                                 "type": d["dependencyType"],
-                                                                 "params": d["params"]}}
-                                           for d in full["dependencies"]]})
+            items.append(
+                {
+                    "id": row.id,
+                    "starttime": row.start_time,
+                    "endtime": row.end_time,
+                    "status": row.status,
+                    "flowExecutionId": full["execId"],
+                    "submitUser": row.submit_user,
+                    "projectName": row.project_name,
+                    "flowId": row.flow_id,
+                    "dependencies": [
+                        {
+                            "dependencyName": d["dependencyName"],
+                            "dependencyStarttime": d["dependencyStartTime"],
+                            "dependencyEndtime": d["dependencyEndTime"],
+                            "dependencyStatus": d["dependencyStatus"],
+                            "reason": d["reason"],
+                            "dependencyConfig": {
+                                "name": d["dependencyName"],
+                                "type": d["dependencyType"],
+                                "params": d["params"],
+                            },
+                        }
+                        for d in full["dependencies"]
+                    ],
+                }
+            )
     return json_response({"items": items})
 
 
@@ -116,13 +146,28 @@ def fetch_instances(call: Call) -> Response:
     start = call.params.integer("start", 0, bits=32)
     length = call.params.integer("length", 25, bits=32)
     flow_id = call.params.required("flow")
-    rows = call.scheduler.triggers.store.triggers.instances(project_id=call.project.id, flow_id=flow_id,
-                                                            limit=max(0, min(length, 1000)), offset=max(0, start))
-    return json_response({"flow": flow_id, "total": len(rows), "from": start, "length": length,
-                          "executions": [{"instanceId": r.id, "submitUser": r.submit_user, "startTime": r.start_time,
-                                          "endTime": r.end_time, "status": r.status,
-                                          "flowExecutionId": r.exec_id if r.exec_id is not None else -1}
-                                         for r in rows]})
+    rows = call.scheduler.triggers.store.triggers.instances(
+        project_id=call.project.id, flow_id=flow_id, limit=max(0, min(length, 1000)), offset=max(0, start)
+    )
+    return json_response(
+        {
+            "flow": flow_id,
+            "total": len(rows),
+            "from": start,
+            "length": length,
+            "executions": [
+                {
+                    "instanceId": r.id,
+                    "submitUser": r.submit_user,
+                    "startTime": r.start_time,
+                    "endTime": r.end_time,
+                    "status": r.status,
+                    "flowExecutionId": r.exec_id if r.exec_id is not None else -1,
+                }
+                for r in rows
+            ],
+        }
+    )
 
 
 def fetch_status(call: Call) -> Response:
@@ -133,9 +178,17 @@ def fetch_status(call: Call) -> Response:
 def show_properties(call: Call) -> Response:
     row = _instance(call)
     assert row is not None
-    return json_response({"triggerProperties": json.dumps(
-        {"cron": row.cron, "maxWaitMs": row.max_wait_ms,
-         "dependencies": [{"name": d.name, "type": d.type, "params": d.params} for d in row.dependencies]})})
+    return json_response(
+        {
+            "triggerProperties": json.dumps(
+                {
+                    "cron": row.cron,
+                    "maxWaitMs": row.max_wait_ms,
+                    "dependencies": [{"name": d.name, "type": d.type, "params": d.params} for d in row.dependencies],
+                }
+            )
+        }
+    )
 
 
 def kill_running(call: Call) -> Response:
@@ -149,20 +202,39 @@ def kill_running(call: Call) -> Response:
 
 
 def instances_page(call: Call) -> Response:
-    rows = [(r.id, r.project_name, r.flow_id, r.status, pages.when(r.start_time), pages.when(r.end_time),
-             ", ".join(f"{d.name}: {d.status}" for d in r.dependencies), r.exec_id or "-")
-            for r in call.scheduler.triggers.store.triggers.instances(limit=200)
-            if call.allowed(r.project_id, READ)]
-    return pages.table_page("Flow trigger instances", ["id", "project", "flow", "status", "started", "ended",
-                                                       "dependencies", "execution"], rows)
+    rows = [
+        (
+            r.id,
+            r.project_name,
+            r.flow_id,
+            r.status,
+            pages.when(r.start_time),
+            pages.when(r.end_time),
+            ", ".join(f"{d.name}: {d.status}" for d in r.dependencies),
+            r.exec_id or "-",
+        )
+        for r in call.scheduler.triggers.store.triggers.instances(limit=200)
+        if call.allowed(r.project_id, READ)
+    ]
+    return pages.table_page(
+        "Flow trigger instances",
+        ["id", "project", "flow", "status", "started", "ended", "dependencies", "execution"],
+        rows,
+    )
 
 
-FLOW_TRIGGER_INSTANCE = Servlet.build("/flowtriggerinstance", select, [
-    Route("ajax:fetchRunningTriggers", fetch_running),
-    Route("ajax:fetchTriggerInstances", fetch_instances, READ, locate=by_project_name, denied=error_denied),
-    Route("ajax:fetchTriggerStatus", fetch_status, READ, locate=by_instance, denied=error_denied),
-    Route("ajax:showTriggerProperties", show_properties, READ, locate=by_instance, denied=error_denied),
-    Route("ajax:killRunningTrigger", kill_running, EXECUTE, locate=by_instance, denied=kill_denied,
-          changes_state=True),
-    Route("page", instances_page, methods=GET),
-], fallback)
+FLOW_TRIGGER_INSTANCE = Servlet.build(
+    "/flowtriggerinstance",
+    select,
+    [
+        Route("ajax:fetchRunningTriggers", fetch_running),
+        Route("ajax:fetchTriggerInstances", fetch_instances, READ, locate=by_project_name, denied=error_denied),
+        Route("ajax:fetchTriggerStatus", fetch_status, READ, locate=by_instance, denied=error_denied),
+        Route("ajax:showTriggerProperties", show_properties, READ, locate=by_instance, denied=error_denied),
+        Route(
+            "ajax:killRunningTrigger", kill_running, EXECUTE, locate=by_instance, denied=kill_denied, changes_state=True
+        ),
+        Route("page", instances_page, methods=GET),
+    ],
+    fallback,
+)

@@ -60,8 +60,7 @@ def _status(text: str) -> tuple[Status, ...]:
     try:
         return (Status.from_code(int(text)),) if text.isdigit() else (Status(text.upper()),)
     except (KeyError, ValueError):
-        raise SearchError(f"status={text!r}: not an execution status (a name such as FAILED, or its "
-                          "number)") from None
+        raise SearchError(f"status={text!r}: not an execution status (a name such as FAILED, or its number)") from None
 
 
 def search(call: Call) -> tuple[History, int, int]:
@@ -75,11 +74,14 @@ def search(call: Call) -> tuple[History, int, int]:
     if params.get("search") == "true":
         wanted["term"] = (params.get("searchterm") or "").strip()
     elif params.get("advfilter") == "true":
-        wanted.update(project_contains=(params.get("projcontain") or "").strip(),
-                      flow_contains=(params.get("flowcontain") or "").strip(),
-                      user_contains=(params.get("usercontain") or "").strip(),
-                      statuses=_status(params.get("status") or ""),
-                      since=_time(call, "begin"), until=_time(call, "end"))
+        wanted.update(
+            project_contains=(params.get("projcontain") or "").strip(),
+            flow_contains=(params.get("flowcontain") or "").strip(),
+            user_contains=(params.get("usercontain") or "").strip(),
+            statuses=_status(params.get("status") or ""),
+            since=_time(call, "begin"),
+            until=_time(call, "end"),
+        )
     days = params.integer("days", 0, bits=32)
     if days > 0:
         wanted["since"] = call.store.clock() - days * 86_400_000
@@ -92,12 +94,27 @@ def fetch(call: Call) -> Response:
         found, page, size = search(call)
     except SearchError as exc:
         return json_response({"error": str(exc)})
-    return json_response({
-        "total": found.total, "page": page, "size": size,
-        "executions": [{"execId": run.id, "projectId": run.project_id, "projectName": run.project_name,
-                        "flowId": run.flow_id, "status": run.status.value, "submitUser": run.submit_user,
-                        "submitTime": run.submit_time, "startTime": run.start_time, "endTime": run.end_time}
-                       for run in found.runs]})
+    return json_response(
+        {
+            "total": found.total,
+            "page": page,
+            "size": size,
+            "executions": [
+                {
+                    "execId": run.id,
+                    "projectId": run.project_id,
+                    "projectName": run.project_name,
+                    "flowId": run.flow_id,
+                    "status": run.status.value,
+                    "submitUser": run.submit_user,
+                    "submitTime": run.submit_time,
+                    "startTime": run.start_time,
+                    "endTime": run.end_time,
+                }
+                for run in found.runs
+            ],
+        }
+    )
 
 
 def page(call: Call) -> Response:
@@ -110,7 +127,12 @@ def fallback(call: Call) -> Response:
     return json_response({})
 
 
-HISTORY = Servlet.build("/history", select, [
-    Route("ajax:fetch", fetch, methods=GET),
-    Route("page", page, methods=GET),
-], fallback)
+HISTORY = Servlet.build(
+    "/history",
+    select,
+    [
+        Route("ajax:fetch", fetch, methods=GET),
+        Route("page", page, methods=GET),
+    ],
+    fallback,
+)

@@ -36,8 +36,14 @@ def project_json(call: Call, project: ProjectRecord) -> dict[str, Any]:
     for name, is_group, perms in call.accounts.project_permissions(project.id):
         entry: dict[str, object] = {"first": name, "second": {"types": perms.names()}}
         (groups if is_group else users).append(entry)
-    return {"projectId": project.id, "projectName": project.name, "createdBy": project.modified_by,
-            "createdTime": project.created_time, "userPermissions": users, "groupPermissions": groups}
+    return {
+        "projectId": project.id,
+        "projectName": project.name,
+        "createdBy": project.modified_by,
+        "createdTime": project.created_time,
+        "userPermissions": users,
+        "groupPermissions": groups,
+    }
 
 
 def fetch_all_projects(call: Call) -> Response:
@@ -61,7 +67,8 @@ def project_page(call: Call) -> Response:
         projects = [p for p in projects if call.allowed(p.id, Permission.READ)]
     messages = flash.take_messages(call.request)
     response = pages.project_list_page(
-        ((p.name, p.description, p.modified_time, p.modified_by) for p in projects), messages)
+        ((p.name, p.description, p.modified_time, p.modified_by) for p in projects), messages
+    )
     flash.clear_messages(call.request, response)
     return response
 
@@ -72,16 +79,20 @@ def fallback(call: Call) -> Response:
     return json_response({"error": f"Cannot execute command {call.params.get('ajax')}"})
 
 
-INDEX = Servlet.build("/index", select, [
-    Route("ajax:fetchallprojects", fetch_all_projects, methods=GET),
-    Route("ajax:fetchuserprojects", fetch_user_projects, methods=GET),
-    Route("page", project_page, methods=GET),
-], fallback)
+INDEX = Servlet.build(
+    "/index",
+    select,
+    [
+        Route("ajax:fetchallprojects", fetch_all_projects, methods=GET),
+        Route("ajax:fetchuserprojects", fetch_user_projects, methods=GET),
+        Route("page", project_page, methods=GET),
+    ],
+    fallback,
+)
 
 
 def redirect_to_index(call: Call) -> Response:
     return flash.redirect("/index")
 
 
-ROOT = Servlet.build("/", lambda request, params: "redirect", [Route("redirect", redirect_to_index)],
-                     redirect_to_index)
+ROOT = Servlet.build("/", lambda request, params: "redirect", [Route("redirect", redirect_to_index)], redirect_to_index)

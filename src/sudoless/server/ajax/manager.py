@@ -59,6 +59,7 @@ def select(request: Request, params: Params) -> str:
 
 # -- lookups and refusals ------------------------------------------------------------------------------------
 
+
 def locate(call: Call) -> Target | Response:
     name = call.params.required("project")
     project = call.store.projects.get(name=name)
@@ -87,8 +88,7 @@ def fallback(call: Call) -> Response:
 def create(call: Call) -> Response:
     name = call.params.get("name")
     try:
-        project_id = lifecycle.create_project(call.store, name, call.params.get("description"),
-                                              call.user.name)
+        project_id = lifecycle.create_project(call.store, name, call.params.get("description"), call.user.name)
         call.accounts.grant_creator(project_id, call.user)
     except (InputError, StateError) as exc:
         body = {"status": "error", "message": str(exc)}
@@ -100,12 +100,12 @@ def create(call: Call) -> Response:
 
 # -- upload --------------------------------------------------------------------------------------------------
 
+
 def locate_upload(call: Call) -> Target | Response:
     name = call.params.get("project")
     if not name:
         return json_response({"error": "No project name found."}, status=400)
-    project = call.store.projects.get(name=name) or call.store.projects.get(name=name,
-                                                                                   active_only=False)
+    project = call.store.projects.get(name=name) or call.store.projects.get(name=name, active_only=False)
     if project is None or not project.active:
         cause = "doesn't exist." if project is None else "was already removed."
         return json_response({"error": f"Installation Failed. Project '{name} {cause}"}, status=410)
@@ -114,7 +114,8 @@ def locate_upload(call: Call) -> Target | Response:
 
 def upload_denied(call: Call, target: Target, perm: Permission) -> Response:
     return json_response(
-        {"error": f"Installation Failed. User '{call.user.name}' does not have write access."}, status=400)
+        {"error": f"Installation Failed. User '{call.user.name}' does not have write access."}, status=400
+    )
 
 
 def _archive_name(filename: str) -> str:
@@ -147,8 +148,9 @@ def store_upload(call: Call) -> tuple[dict[str, str], int]:
         with open(archive, "wb") as out:
             upload.file.seek(0)
             shutil.copyfileobj(upload.file, out, 1 << 20)
-        version, loaded = lifecycle.upload_archive(call.store, call.settings, call.scheduler, project, archive,
-                                                   call.user.name)
+        version, loaded = lifecycle.upload_archive(
+            call.store, call.settings, call.scheduler, project, archive, call.user.name
+        )
         body["version"] = str(version)
         if loaded.warnings:
             body["warn"] = "Validator Directory Flow reports warnings:<br><br>" + "<br>".join(loaded.warnings)
@@ -162,8 +164,10 @@ def store_upload(call: Call) -> tuple[dict[str, str], int]:
     except SudolessError as exc:
         body.update(error=f"Installation Failed.<br>{_truncate(str(exc), 512)}", version=str(project.version))
     except OSError as exc:  # the disk, not the project: say what, without the server's paths
-        body.update(error=f"Installation Failed.<br>could not store the upload: {exc.strerror or type(exc).__name__}",
-                    version=str(project.version))
+        body.update(
+            error=f"Installation Failed.<br>could not store the upload: {exc.strerror or type(exc).__name__}",
+            version=str(project.version),
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     # The upload was unpacked under a temporary folder: no message may show where that is.
@@ -190,8 +194,11 @@ def locate_upload_form(call: Call) -> Target | Response:
 
 def upload_form_denied(call: Call, target: Target, perm: Permission) -> Response:
     assert target.project is not None
-    return flash.redirect(f"/manager?project={quote(target.project.name)}", "error",
-                          f"Installation Failed. User '{call.user.name}' does not have write access.")
+    return flash.redirect(
+        f"/manager?project={quote(target.project.name)}",
+        "error",
+        f"Installation Failed. User '{call.user.name}' does not have write access.",
+    )
 
 
 def upload_form(call: Call) -> Response:
@@ -205,6 +212,7 @@ def upload_form(call: Call) -> Response:
 
 # -- delete, purge, download, pages --------------------------------------------------------------------------
 
+
 def locate_or_redirect(call: Call) -> Target | Response:
     name = call.params.required("project")
     project = call.store.projects.get(name=name)
@@ -215,15 +223,19 @@ def locate_or_redirect(call: Call) -> Target | Response:
 
 def delete_denied(call: Call, target: Target, perm: Permission) -> Response:
     assert target.project is not None
-    return flash.redirect(f"/manager?project={quote(target.project.name)}", "error",
-                          f"Cannot delete. User '{call.user.name}' is not an ADMIN.")
+    return flash.redirect(
+        f"/manager?project={quote(target.project.name)}",
+        "error",
+        f"Cannot delete. User '{call.user.name}' is not an ADMIN.",
+    )
 
 
 def delete(call: Call) -> Response:
     project = call.project
     lifecycle.delete_project(call.store, call.scheduler, project, call.user.name)
-    return flash.redirect("/", "success", f"Project '{project.name}' was successfully deleted and associated "
-                          "schedules are removed.")
+    return flash.redirect(
+        "/", "success", f"Project '{project.name}' was successfully deleted and associated schedules are removed."
+    )
 
 
 def locate_purge(call: Call) -> Target | Response:
@@ -240,8 +252,7 @@ def locate_purge(call: Call) -> Target | Response:
 
 
 def purge_denied(call: Call, target: Target, perm: Permission) -> Response:
-    return json_response({"error": f"Cannot purge. User '{call.user.name}' is not an ADMIN.",
-                          "success": False})
+    return json_response({"error": f"Cannot purge. User '{call.user.name}' is not an ADMIN.", "success": False})
 
 
 def purge(call: Call) -> Response:
@@ -263,10 +274,15 @@ def download(call: Call) -> Response:
     record = call.store.projects.version(project.id, version)
     if record is None:
         return flash.redirect("/", "error", f"Project {project.name} with version {version} doesn't exist")
-    headers = {"Content-Disposition": f'attachment; filename="{record.file_name}"', "version": str(version),
-               "projectId": str(project.id), "Content-Length": str(record.size)}
-    return StreamingResponse(call.store.projects.iter_archive(project.id, version),
-                             media_type="application/zip", headers=headers)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{record.file_name}"',
+        "version": str(version),
+        "projectId": str(project.id),
+        "Content-Length": str(record.size),
+    }
+    return StreamingResponse(
+        call.store.projects.iter_archive(project.id, version), media_type="application/zip", headers=headers
+    )
 
 
 def locate_page(call: Call) -> Target | Response:
@@ -286,8 +302,10 @@ def project_page(call: Call) -> Response:
     project = call.project
     flows = sorted(fid for fid, record in current_flows(call).items() if not record.embedded)
     rows = [(fid,) for fid in flows]
-    intro = (f"<p>{escape(project.description)}</p>\n<p>Version {project.version}, last modified by "
-             f"{escape(project.modified_by)}.</p>\n")
+    intro = (
+        f"<p>{escape(project.description)}</p>\n<p>Version {project.version}, last modified by "
+        f"{escape(project.modified_by)}.</p>\n"
+    )
     messages = flash.take_messages(call.request)
     response = pages.table_page(f"Project {project.name}", ["flow"], rows, intro, messages)
     flash.clear_messages(call.request, response)
@@ -298,40 +316,54 @@ def no_project_page(call: Call) -> Response:
     return pages.message_page("Project", "No project set.")
 
 
-MANAGER = Servlet.build("/manager", select, [
-    Route("ajax:getProjectId", details.get_project_id, READ),
-    Route("ajax:fetchprojectflows", details.fetch_project_flows, READ),
-    Route("ajax:fetchflowgraph", details.fetch_flow_graph, READ),
-    Route("ajax:fetchflowjobs", details.fetch_flow_jobs, READ),
-    Route("ajax:fetchflowdetails", details.fetch_flow_details, READ),
-    Route("ajax:fetchflownodedata", details.fetch_flow_node_data, READ),
-    Route("ajax:fetchJobInfo", details.fetch_job_info, READ),
-    Route("ajax:fetchFlowExecutions", details.fetch_flow_executions, READ),
-    Route("ajax:fetchLastSuccessfulFlowExecution", details.fetch_last_successful, READ),
-    Route("ajax:fetchProjectLogs", details.fetch_project_logs, READ),
-    Route("ajax:getPermissions", details.get_permissions, READ),
-    Route("ajax:getGroupPermissions", details.get_group_permissions, READ),
-    Route("ajax:getProxyUsers", details.get_proxy_users, READ),
-    Route("ajax:checkForWritePermission", details.check_for_write_permission, READ),
-    Route("ajax:isFlowLocked", details.is_flow_locked, READ),
-    Route("ajax:changeDescription", details.change_description, WRITE, changes_state=True),
-    Route("ajax:addPermission", details.add_permission, ADMIN, changes_state=True),
-    Route("ajax:changePermission", details.change_permission, ADMIN, changes_state=True),
-    Route("ajax:addProxyUser", details.add_proxy_user, ADMIN, changes_state=True),
-    Route("ajax:removeProxyUser", details.remove_proxy_user, ADMIN, changes_state=True),
-    Route("ajax:setJobOverrideProperty", details.set_job_override_property, WRITE, changes_state=True),
-    Route("ajax:setFlowLock", details.set_flow_lock, ADMIN, changes_state=True),
-    Route("ajax:getSandboxGrants", details.get_sandbox_grants, READ),
-    Route("ajax:setSandboxGrants", details.set_sandbox_grants, ADMIN, changes_state=True),
-    Route("action:create", create, methods=POST, changes_state=True),
-    Route("upload", upload, WRITE, locate=locate_upload, denied=upload_denied, methods=POST,
-          changes_state=True),
-    Route("upload:form", upload_form, WRITE, locate=locate_upload_form, denied=upload_form_denied,
-          methods=POST, changes_state=True),
-    Route("delete", delete, ADMIN, locate=locate_or_redirect, denied=delete_denied, methods=GET,
-          changes_state=True),
-    Route("purge", purge, ADMIN, locate=locate_purge, denied=purge_denied, methods=GET, changes_state=True),
-    Route("download", download, READ, locate=locate_or_redirect, denied=download_denied, methods=GET),
-    Route("page:project", project_page, READ, locate=locate_page, denied=page_denied, methods=GET),
-    Route("page:none", no_project_page, methods=GET),
-], fallback, locate=locate, denied=denied)
+MANAGER = Servlet.build(
+    "/manager",
+    select,
+    [
+        Route("ajax:getProjectId", details.get_project_id, READ),
+        Route("ajax:fetchprojectflows", details.fetch_project_flows, READ),
+        Route("ajax:fetchflowgraph", details.fetch_flow_graph, READ),
+        Route("ajax:fetchflowjobs", details.fetch_flow_jobs, READ),
+        Route("ajax:fetchflowdetails", details.fetch_flow_details, READ),
+        Route("ajax:fetchflownodedata", details.fetch_flow_node_data, READ),
+        Route("ajax:fetchJobInfo", details.fetch_job_info, READ),
+        Route("ajax:fetchFlowExecutions", details.fetch_flow_executions, READ),
+        Route("ajax:fetchLastSuccessfulFlowExecution", details.fetch_last_successful, READ),
+        Route("ajax:fetchProjectLogs", details.fetch_project_logs, READ),
+        Route("ajax:getPermissions", details.get_permissions, READ),
+        Route("ajax:getGroupPermissions", details.get_group_permissions, READ),
+        Route("ajax:getProxyUsers", details.get_proxy_users, READ),
+        Route("ajax:checkForWritePermission", details.check_for_write_permission, READ),
+        Route("ajax:isFlowLocked", details.is_flow_locked, READ),
+        Route("ajax:changeDescription", details.change_description, WRITE, changes_state=True),
+        Route("ajax:addPermission", details.add_permission, ADMIN, changes_state=True),
+        Route("ajax:changePermission", details.change_permission, ADMIN, changes_state=True),
+        Route("ajax:addProxyUser", details.add_proxy_user, ADMIN, changes_state=True),
+        Route("ajax:removeProxyUser", details.remove_proxy_user, ADMIN, changes_state=True),
+        Route("ajax:setJobOverrideProperty", details.set_job_override_property, WRITE, changes_state=True),
+        Route("ajax:setFlowLock", details.set_flow_lock, ADMIN, changes_state=True),
+        Route("ajax:getSandboxGrants", details.get_sandbox_grants, READ),
+        Route("ajax:setSandboxGrants", details.set_sandbox_grants, ADMIN, changes_state=True),
+        Route("action:create", create, methods=POST, changes_state=True),
+        Route("upload", upload, WRITE, locate=locate_upload, denied=upload_denied, methods=POST, changes_state=True),
+        Route(
+            "upload:form",
+            upload_form,
+            WRITE,
+            locate=locate_upload_form,
+            denied=upload_form_denied,
+            methods=POST,
+            changes_state=True,
+        ),
+        Route(
+            "delete", delete, ADMIN, locate=locate_or_redirect, denied=delete_denied, methods=GET, changes_state=True
+        ),
+        Route("purge", purge, ADMIN, locate=locate_purge, denied=purge_denied, methods=GET, changes_state=True),
+        Route("download", download, READ, locate=locate_or_redirect, denied=download_denied, methods=GET),
+        Route("page:project", project_page, READ, locate=locate_page, denied=page_denied, methods=GET),
+        Route("page:none", no_project_page, methods=GET),
+    ],
+    fallback,
+    locate=locate,
+    denied=denied,
+)

@@ -38,6 +38,7 @@ def current_flows(call: Call) -> dict[str, FlowRecord]:
 
 # -- read APIs -----------------------------------------------------------------------------------------------
 
+
 def get_project_id(call: Call) -> Response:
     return reply(call)
 
@@ -101,8 +102,15 @@ def fetch_flow_jobs(call: Call) -> Response:
     for node in nodes:
         for parent in node.get("in") or ():
             dependents.setdefault(parent, []).append(node["name"])
-    out = [{"id": n["name"], "dependencies": list(n.get("in") or ()), "dependents": dependents[n["name"]],
-            "level": depth[n["name"]]} for n in nodes]
+    out = [
+        {
+            "id": n["name"],
+            "dependencies": list(n.get("in") or ()),
+            "dependents": dependents[n["name"]],
+            "level": depth[n["name"]],
+        }
+        for n in nodes
+    ]
     out.sort(key=lambda n: n["level"])
     locked = call.store.project_settings.flow_lock(call.project.id, flow_id) is not None
     return reply(call, {"flowId": flow_id, "isLocked": locked, "nodes": out})
@@ -162,8 +170,15 @@ def fetch_job_info(call: Call) -> Response:
         return reply(call, {"error": f"Job {job} not found in flow {flow_id}"})
     props, kind = found
     override = lifecycle.job_override(call.store, call.project, flow_id, job)
-    return reply(call, {"jobName": job, "jobType": props.get("type", kind), "generalParams": props,
-                        "overrideParams": dict(props) if override is None else override})
+    return reply(
+        call,
+        {
+            "jobName": job,
+            "jobType": props.get("type", kind),
+            "generalParams": props,
+            "overrideParams": dict(props) if override is None else override,
+        },
+    )
 
 
 def fetch_flow_executions(call: Call) -> Response:
@@ -173,11 +188,20 @@ def fetch_flow_executions(call: Call) -> Response:
     project = call.project
     total = call.store.executions.count(project.id, flow_id)
     records = call.store.executions.latest(project.id, flow_id, limit=max(length, 0), offset=max(start, 0))
-    executions = [{"execId": r.id, "flowId": r.flow_id, "projectId": r.project_id, "status": r.status.value,
-                   "submitTime": r.submit_time, "startTime": r.start_time, "endTime": r.end_time,
-                   "submitUser": r.submit_user} for r in records]
-    return reply(call, {"flow": flow_id, "total": total, "from": start, "length": length,
-                        "executions": executions})
+    executions = [
+        {
+            "execId": r.id,
+            "flowId": r.flow_id,
+            "projectId": r.project_id,
+            "status": r.status.value,
+            "submitTime": r.submit_time,
+            "startTime": r.start_time,
+            "endTime": r.end_time,
+            "submitUser": r.submit_user,
+        }
+        for r in records
+    ]
+    return reply(call, {"flow": flow_id, "total": total, "from": start, "length": length, "executions": executions})
 
 
 def fetch_last_successful(call: Call) -> Response:
@@ -192,14 +216,21 @@ def fetch_project_logs(call: Call) -> Response:
     size = call.params.integer("size", 1000, bits=32)
     skip = call.params.integer("skip", 0, bits=32)
     events = call.store.projects.events(call.project.id, skip, size)
-    return reply(call, {"columns": ["user", "time", "type", "message"],
-                        "logData": [[e.user, e.time, e.type, e.message] for e in events]})
+    return reply(
+        call,
+        {
+            "columns": ["user", "time", "type", "message"],
+            "logData": [[e.user, e.time, e.type, e.message] for e in events],
+        },
+    )
 
 
 def _grants(call: Call, groups: bool) -> list[dict[str, Any]]:
-    return [{"username": name, "permission": perms.names()}
-            for name, is_group, perms in call.accounts.project_permissions(call.project.id)
-            if is_group == groups]
+    return [
+        {"username": name, "permission": perms.names()}
+        for name, is_group, perms in call.accounts.project_permissions(call.project.id)
+        if is_group == groups
+    ]
 
 
 def get_permissions(call: Call) -> Response:
@@ -217,8 +248,14 @@ def get_proxy_users(call: Call) -> Response:
 
 def get_sandbox_grants(call: Call) -> Response:
     grants = call.store.project_settings.sandbox_grants(call.project.id)
-    return reply(call, {"read": list(grants.read), "write": list(grants.write),
-                        "ports": None if grants.ports is None else list(grants.ports)})
+    return reply(
+        call,
+        {
+            "read": list(grants.read),
+            "write": list(grants.write),
+            "ports": None if grants.ports is None else list(grants.ports),
+        },
+    )
 
 
 def check_for_write_permission(call: Call) -> Response:
@@ -236,10 +273,10 @@ def is_flow_locked(call: Call) -> Response:
 
 # -- write APIs ----------------------------------------------------------------------------------------------
 
+
 def change_description(call: Call) -> Response:
     try:
-        lifecycle.change_description(call.store, call.project, call.params.required("description"),
-                                     call.user.name)
+        lifecycle.change_description(call.store, call.project, call.params.required("description"), call.user.name)
     except InputError as exc:
         return reply(call, {"error": str(exc)})
     return reply(call)
@@ -263,8 +300,9 @@ def set_job_override_property(call: Call) -> Response:
     flow_id = call.params.required("flowName")
     job = call.params.required("jobName")
     try:
-        lifecycle.set_job_override(call.store, call.project, flow_id, job, call.params.group("jobOverride"),
-                                   call.user.name)
+        lifecycle.set_job_override(
+            call.store, call.project, flow_id, job, call.params.group("jobOverride"), call.user.name
+        )
     except (NotFoundError, InputError) as exc:
         return reply(call, {"error": str(exc)})
     return reply(call)
@@ -272,13 +310,21 @@ def set_job_override_property(call: Call) -> Response:
 
 def set_sandbox_grants(call: Call) -> Response:
     """``read``, ``write``, ``ports``: comma-separated lists; ``ports`` absent or empty lifts the restriction."""
+
     def listed(key: str) -> list[str]:
         return [item.strip() for item in (call.params.get(key) or "").split(",") if item.strip()]
 
     ports = listed("ports")
     try:
-        lifecycle.set_sandbox_grants(call.store, call.project, listed("read"), listed("write"), ports or None,
-                                     call.user.name, is_admin=call.user.is_admin)
+        lifecycle.set_sandbox_grants(
+            call.store,
+            call.project,
+            listed("read"),
+            listed("write"),
+            ports or None,
+            call.user.name,
+            is_admin=call.user.is_admin,
+        )
     except (InputError, PermissionDenied) as exc:
         return reply(call, {"error": str(exc)})
     return get_sandbox_grants(call)
@@ -288,22 +334,27 @@ def set_flow_lock(call: Call) -> Response:
     flow_id = call.params.required("flowName")
     locked = call.params.required("isLocked").strip().lower() == "true"
     try:
-        lock = lifecycle.set_flow_lock(call.store, call.project, flow_id, locked,
-                                       call.params.get("flowLockErrorMessage"), call.user.name)
+        lock = lifecycle.set_flow_lock(
+            call.store, call.project, flow_id, locked, call.params.get("flowLockErrorMessage"), call.user.name
+        )
     except NotFoundError as exc:
         return reply(call, {"error": str(exc)})
-    return reply(call, {"isLocked": lock is not None, "flowId": flow_id,
-                        "flowLockErrorMessage": lock.message if lock else None})
+    return reply(
+        call, {"isLocked": lock is not None, "flowId": flow_id, "flowLockErrorMessage": lock.message if lock else None}
+    )
 
 
 def _requested_permission(params: Params) -> Permission:
-    flags = {flag: params.required(f"permissions[{flag}]").strip().lower() == "true"
-             for flag in PERMISSION_FLAGS}
+    flags = {flag: params.required(f"permissions[{flag}]").strip().lower() == "true" for flag in PERMISSION_FLAGS}
     if flags["admin"]:
         return ADMIN
     perm = Permission(0)
-    for flag, member in (("read", READ), ("write", WRITE), ("execute", Permission.EXECUTE),
-                         ("schedule", Permission.SCHEDULE)):
+    for flag, member in (
+        ("read", READ),
+        ("write", WRITE),
+        ("execute", Permission.EXECUTE),
+        ("schedule", Permission.SCHEDULE),
+    ):
         if flags[flag]:
             perm |= member
     return perm
@@ -312,8 +363,9 @@ def _requested_permission(params: Params) -> Permission:
 def _record_grant(call: Call, name: str, group: bool, perm: Permission) -> None:
     kind = "GROUP_PERMISSION" if group else "USER_PERMISSION"
     what = ", ".join(perm.names()) or "nothing (removed)"
-    call.store.projects.add_event(call.project.id, kind, call.user.name,
-                      f"Permission for {'group' if group else 'user'} {name} set to {what}")
+    call.store.projects.add_event(
+        call.project.id, kind, call.user.name, f"Permission for {'group' if group else 'user'} {name} set to {what}"
+    )
 
 
 def add_permission(call: Call) -> Response:
@@ -321,8 +373,9 @@ def add_permission(call: Call) -> Response:
     group = call.params.required("group").strip().lower() == "true"
     existing = {(who, is_group) for who, is_group, _ in call.accounts.project_permissions(call.project.id)}
     if (name, group) in existing:
-        return reply(call, {"error": "Group permission already exists." if group else
-                            "User permission already exists."})
+        return reply(
+            call, {"error": "Group permission already exists." if group else "User permission already exists."}
+        )
     try:
         if group:
             check_name(name, "group name")

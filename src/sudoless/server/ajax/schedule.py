@@ -73,6 +73,7 @@ def answer(call: Call, body: dict[str, Any]) -> Response:
 
 # -- lookups and refusals ------------------------------------------------------------------------------------
 
+
 def by_project_name(call: Call) -> Target | Response:
     name = call.params.required("projectName")
     project = call.store.projects.get(name=name)
@@ -82,8 +83,7 @@ def by_project_name(call: Call) -> Target | Response:
 
 
 def schedule_denied(call: Call, target: Target, perm: Permission) -> Response:
-    return answer(call, {"status": "error", "message": f"Permission denied. Cannot execute "
-                                                       f"{call.params.get('flow')}"})
+    return answer(call, {"status": "error", "message": f"Permission denied. Cannot execute {call.params.get('flow')}"})
 
 
 def _schedule(call: Call) -> Schedule | None:
@@ -105,8 +105,13 @@ def by_schedule_for_removal(call: Call) -> Target | Response:
 
 
 def removal_denied(call: Call, target: Target, perm: Permission) -> Response:
-    return answer(call, {"status": "error", "message": "Permission denied. Cannot remove schedule with id "
-                                                       f"{call.params.get('scheduleId')}"})
+    return answer(
+        call,
+        {
+            "status": "error",
+            "message": f"Permission denied. Cannot remove schedule with id {call.params.get('scheduleId')}",
+        },
+    )
 
 
 def by_schedule(call: Call) -> Target | Response:
@@ -121,14 +126,12 @@ def by_schedule(call: Call) -> Target | Response:
 
 
 def sla_denied(call: Call, target: Target, perm: Permission) -> Response:
-    return json_response(
-        {"error": f"User {call.user.name} does not have permission to set SLA for this flow."})
+    return json_response({"error": f"User {call.user.name} does not have permission to set SLA for this flow."})
 
 
 def sla_info_denied(call: Call, target: Target, perm: Permission) -> Response:
     assert target.schedule is not None
-    return json_response(
-        {"error": f"Error loading project. Project {target.schedule.project_id} doesn't exist"})
+    return json_response({"error": f"Error loading project. Project {target.schedule.project_id} doesn't exist"})
 
 
 def by_project_id(call: Call) -> Target | Response:
@@ -140,11 +143,13 @@ def by_project_id(call: Call) -> Target | Response:
 
 def read_denied(call: Call, target: Target, perm: Permission) -> Response:
     assert target.project is not None
-    return json_response({"error": f"User '{call.user.name}' doesn't have {perm.name} permissions on "
-                                   f"{target.project.name}"})
+    return json_response(
+        {"error": f"User '{call.user.name}' doesn't have {perm.name} permissions on {target.project.name}"}
+    )
 
 
 # -- handlers ------------------------------------------------------------------------------------------------
+
 
 def _zone(call: Call, name: str | None) -> str:
     if not name:
@@ -173,15 +178,15 @@ def schedule_cron_flow(call: Call) -> Response:
     flow_id = call.params.required("flow")
     flows = call.store.projects.flow_records(project.id, project.version) if project.version else {}
     if flow_id not in flows or flows[flow_id].embedded:
-        return answer(call, {"status": "error", "message": f"Flow {flow_id} cannot be found in project "
-                                                           f"{project.name}"})
+        return answer(call, {"status": "error", "message": f"Flow {flow_id} cannot be found in project {project.name}"})
     cron = call.params.get("cronExpression")
     if cron is None:
         return answer(call, {"error": "Cron expression must exist."})
     ignored: list[str] = []
     try:
-        options, disabled = execution_options(call.params, flows[flow_id].graph.get("props") or {},
-                                              call.user.is_admin, call.settings.parallel)
+        options, disabled = execution_options(
+            call.params, flows[flow_id].graph.get("props") or {}, call.user.is_admin, call.settings.parallel
+        )
         if disabled:
             loaded = load_version(call.store, call.settings, project.id, project.version, project.name)
             options = _with_disabled(options, parse_disabled(disabled, loaded, loaded.flow(flow_id), ignored))
@@ -193,9 +198,16 @@ def schedule_cron_flow(call: Call) -> Response:
     except PermissionDenied as exc:
         return answer(call, {"error": str(exc)})
     try:
-        schedule = call.scheduler.schedule(project.name, flow_id, cron, _zone(call, call.params.get("timezone")),
-                                           options, call.user.name, end_ms=end_ms,
-                                           back_execute_once=back_execute_once)
+        schedule = call.scheduler.schedule(
+            project.name,
+            flow_id,
+            cron,
+            _zone(call, call.params.get("timezone")),
+            options,
+            call.user.name,
+            end_ms=end_ms,
+            back_execute_once=back_execute_once,
+        )
     except (NotFoundError, StateError) as exc:  # StateError: the flow is locked
         return answer(call, {"status": "error", "message": str(exc)})
     except OutboundRefused as exc:  # a notification webhook to a host the admin has not listed
@@ -204,9 +216,12 @@ def schedule_cron_flow(call: Call) -> Response:
         if end_ms >= 0 and str(exc).startswith("end time"):  # the cron is fine; the end is before its first slot
             return answer(call, {"status": "error", "message": str(exc)})
         return answer(call, {"error": f"This expression <{cron}> can not be parsed to quartz cron."})
-    call.store.projects.add_event(project.id, "SCHEDULE", call.user.name,
-                      f"Schedule {project.name}.{flow_id} '{schedule.cron}' ({schedule.timezone}) has been "
-                      "added.")
+    call.store.projects.add_event(
+        project.id,
+        "SCHEDULE",
+        call.user.name,
+        f"Schedule {project.name}.{flow_id} '{schedule.cron}' ({schedule.timezone}) has been added.",
+    )
     body = {"status": "success", "message": f"{project.name}.{flow_id} scheduled.", "scheduleId": schedule.id}
     if ignored:  # beyond Azkaban, which skips them silently
         body["warn"] = "disabled: ignored " + "; ".join(ignored)
@@ -222,8 +237,9 @@ def _with_disabled(options: Any, disabled: tuple[str, ...]) -> Any:
 def by_project_id_to_schedule(call: Call) -> Target | Response:
     project = call.store.projects.get(project_id=call.params.integer("projectId"))
     if project is None:
-        return answer(call, {"message": f"Project {call.params.required('projectName')} does not exist",
-                             "status": "error"})
+        return answer(
+            call, {"message": f"Project {call.params.required('projectName')} does not exist", "status": "error"}
+        )
     return Target(project=project)
 
 
@@ -234,43 +250,64 @@ def schedule_period_flow(call: Call) -> Response:
     flow_id = call.params.required("flow")
     flows = call.store.projects.flow_records(project.id, project.version) if project.version else {}
     if flow_id not in flows or flows[flow_id].embedded:
-        return answer(call, {"status": "error", "message": f"Flow {flow_id} cannot be found in project "
-                                                           f"{call.params.required('projectName')}"})
+        return answer(
+            call,
+            {
+                "status": "error",
+                "message": f"Flow {flow_id} cannot be found in project {call.params.required('projectName')}",
+            },
+        )
     time_text = call.params.required("scheduleTime")
     date_text = call.params.required("scheduleDate")
     try:
-        first = periods.first_time(date_text, time_text, call.settings.zone.key, datetime.fromtimestamp(
-            call.store.clock() / 1000, UTC))
+        first = periods.first_time(
+            date_text, time_text, call.settings.zone.key, datetime.fromtimestamp(call.store.clock() / 1000, UTC)
+        )
     except InputError as exc:
         return answer(call, {"error": str(exc)})
     try:
-        period = periods.parse_period(call.params.get("period")) if call.params.get("is_recurring") == "on" \
-            else None
+        period = periods.parse_period(call.params.get("period")) if call.params.get("is_recurring") == "on" else None
         cron = periods.period_cron(first, period)
-        options, disabled = execution_options(call.params, flows[flow_id].graph.get("props") or {},
-                                              call.user.is_admin, call.settings.parallel)
+        options, disabled = execution_options(
+            call.params, flows[flow_id].graph.get("props") or {}, call.user.is_admin, call.settings.parallel
+        )
         if disabled:
             loaded = load_version(call.store, call.settings, project.id, project.version, project.name)
             options = _with_disabled(options, parse_disabled(disabled, loaded, loaded.flow(flow_id)))
         check_redefinitions(call, project.id, project.version, project.name, flow_id, options)
-        schedule = call.scheduler.schedule(project.name, flow_id, cron, str(first.tzinfo), options,
-                                           call.user.name, start_ms=int(first.timestamp() * 1000))
+        schedule = call.scheduler.schedule(
+            project.name,
+            flow_id,
+            cron,
+            str(first.tzinfo),
+            options,
+            call.user.name,
+            start_ms=int(first.timestamp() * 1000),
+        )
     except (InputError, NotFoundError, StateError, PermissionDenied) as exc:
         return answer(call, {"status": "error", "message": str(exc)})
-    call.store.projects.add_event(project.id, "SCHEDULE", call.user.name,
-                      f"Schedule {project.name}.{flow_id} '{schedule.cron}' ({schedule.timezone}) has been "
-                      f"added (period schedule from {first:%Y-%m-%d %H:%M %Z}).")
-    return answer(call, {"status": "success", "message": f"{project.name}.{flow_id} scheduled.",
-                         "scheduleId": schedule.id})
+    call.store.projects.add_event(
+        project.id,
+        "SCHEDULE",
+        call.user.name,
+        f"Schedule {project.name}.{flow_id} '{schedule.cron}' ({schedule.timezone}) has been "
+        f"added (period schedule from {first:%Y-%m-%d %H:%M %Z}).",
+    )
+    return answer(
+        call, {"status": "success", "message": f"{project.name}.{flow_id} scheduled.", "scheduleId": schedule.id}
+    )
 
 
 def remove_schedule(call: Call) -> Response:
     schedule = call.target.schedule
     assert schedule is not None
     call.scheduler.remove(schedule.id)
-    call.store.projects.add_event(call.project.id, "SCHEDULE", call.user.name,
-                      f"Schedule {schedule.project_name}.{schedule.flow_id} '{schedule.cron}' has been "
-                      "removed.")
+    call.store.projects.add_event(
+        call.project.id,
+        "SCHEDULE",
+        call.user.name,
+        f"Schedule {schedule.project_name}.{schedule.flow_id} '{schedule.cron}' has been removed.",
+    )
     return answer(call, {"status": "success", "message": f"flow {schedule.flow_id} removed from Schedules."})
 
 
@@ -284,14 +321,24 @@ def fetch_schedule(call: Call) -> Response:
     schedule = call.scheduler.for_flow(call.project.id, call.params.required("flowId"))
     if schedule is None:
         return json_response({})
-    return json_response({"schedule": {
-        "scheduleId": str(schedule.id), "submitUser": schedule.submit_user,
-        "firstSchedTime": _time(schedule.submit_time, schedule.timezone),
-        "nextExecTime": _time(schedule.next_fire, schedule.timezone), "period": "null",
-        "cronExpression": schedule.cron, "timezone": schedule.timezone,
-        "backExecuteOnce": schedule.back_execute_once,
-        "endSchedTime": _time(schedule.end_time if schedule.end_time >= 0 else AZKABAN_NO_END, schedule.timezone),
-        "executionOptions": options_json(schedule.options)}})
+    return json_response(
+        {
+            "schedule": {
+                "scheduleId": str(schedule.id),
+                "submitUser": schedule.submit_user,
+                "firstSchedTime": _time(schedule.submit_time, schedule.timezone),
+                "nextExecTime": _time(schedule.next_fire, schedule.timezone),
+                "period": "null",
+                "cronExpression": schedule.cron,
+                "timezone": schedule.timezone,
+                "backExecuteOnce": schedule.back_execute_once,
+                "endSchedTime": _time(
+                    schedule.end_time if schedule.end_time >= 0 else AZKABAN_NO_END, schedule.timezone
+                ),
+                "executionOptions": options_json(schedule.options),
+            }
+        }
+    )
 
 
 def fetch_schedules(call: Call) -> Response:
@@ -301,9 +348,17 @@ def fetch_schedules(call: Call) -> Response:
         if schedule.project_id not in readable:
             readable[schedule.project_id] = call.allowed(schedule.project_id, READ)
         if readable[schedule.project_id]:
-            items.append({"scheduleId": schedule.id, "flowname": schedule.flow_id,
-                          "projectname": schedule.project_name, "time": schedule.submit_time,
-                          "cron": schedule.cron, "period": 0, "history": False})
+            items.append(
+                {
+                    "scheduleId": schedule.id,
+                    "flowname": schedule.flow_id,
+                    "projectname": schedule.project_name,
+                    "time": schedule.submit_time,
+                    "cron": schedule.cron,
+                    "period": 0,
+                    "history": False,
+                }
+            )
     return json_response({"items": items} if items else {})
 
 
@@ -317,8 +372,9 @@ def set_sla(call: Call) -> Response:
         call.scheduler.set_sla(schedule.id, rules, call.params.get("slaEmails") or "")
     except InputError as exc:
         return json_response({"error": str(exc)})
-    call.store.projects.add_event(call.project.id, "SLA", call.user.name,
-                      f"SLA for flow {schedule.flow_id} has been added/changed.")
+    call.store.projects.add_event(
+        call.project.id, "SLA", call.user.name, f"SLA for flow {schedule.flow_id} has been added/changed."
+    )
     return json_response({})
 
 
@@ -335,8 +391,15 @@ def sla_info(call: Call) -> Response:
         if schedule.webhook:
             alerters["webhook"] = {"url": schedule.webhook}
         body["slaAlerters"] = alerters
-        body["settings"] = [{"id": rule.job, "duration": f"{rule.duration_ms // 60_000}m", "rule": rule.kind,
-                             "actions": list(rule.actions)} for rule in schedule.sla]
+        body["settings"] = [
+            {
+                "id": rule.job,
+                "duration": f"{rule.duration_ms // 60_000}m",
+                "rule": rule.kind,
+                "actions": list(rule.actions),
+            }
+            for rule in schedule.sla
+        ]
     elif schedule.options.failure_emails:
         body["slaEmails"] = list(schedule.options.failure_emails)
     body["allJobNames"] = call.scheduler.job_ids(schedule.id)
@@ -344,27 +407,65 @@ def sla_info(call: Call) -> Response:
 
 
 def schedules_page(call: Call) -> Response:
-    rows = [(s.id, s.project_name, s.flow_id, s.cron, s.timezone, s.submit_user, pages.when(s.next_fire))
-            for s in call.scheduler.list() if call.allowed(s.project_id, READ)]
+    rows = [
+        (s.id, s.project_name, s.flow_id, s.cron, s.timezone, s.submit_user, pages.when(s.next_fire))
+        for s in call.scheduler.list()
+        if call.allowed(s.project_id, READ)
+    ]
     columns = ["id", "project", "flow", "cron", "time zone", "user", "next run"]
     return pages.table_page("Scheduled flows", columns, rows, messages=flash.take_messages(call.request))
 
 
-SCHEDULE = Servlet.build("/schedule", select, [
-    Route("ajax:scheduleCronFlow", schedule_cron_flow, SCHEDULE_PERM, locate=by_project_name,
-          denied=schedule_denied, changes_state=True),
-    Route("action:scheduleCronFlow", schedule_cron_flow, SCHEDULE_PERM, locate=by_project_name,
-          denied=schedule_denied, changes_state=True),
-    Route("ajax:scheduleFlow", schedule_period_flow, SCHEDULE_PERM, locate=by_project_id_to_schedule,
-          denied=schedule_denied, changes_state=True),
-    Route("action:scheduleFlow", schedule_period_flow, SCHEDULE_PERM, locate=by_project_id_to_schedule,
-          denied=schedule_denied, changes_state=True),
-    Route("action:removeSched", remove_schedule, SCHEDULE_PERM, locate=by_schedule_for_removal,
-          denied=removal_denied, changes_state=True),
-    Route("ajax:fetchSchedule", fetch_schedule, READ, locate=by_project_id, denied=read_denied),
-    Route("ajax:fetchSchedules", fetch_schedules),
-    Route("ajax:loadFlow", fetch_schedules),
-    Route("ajax:setSla", set_sla, SCHEDULE_PERM, locate=by_schedule, denied=sla_denied, changes_state=True),
-    Route("ajax:slaInfo", sla_info, READ, locate=by_schedule, denied=sla_info_denied),
-    Route("page", schedules_page, methods=GET),
-], fallback)
+SCHEDULE = Servlet.build(
+    "/schedule",
+    select,
+    [
+        Route(
+            "ajax:scheduleCronFlow",
+            schedule_cron_flow,
+            SCHEDULE_PERM,
+            locate=by_project_name,
+            denied=schedule_denied,
+            changes_state=True,
+        ),
+        Route(
+            "action:scheduleCronFlow",
+            schedule_cron_flow,
+            SCHEDULE_PERM,
+            locate=by_project_name,
+            denied=schedule_denied,
+            changes_state=True,
+        ),
+        Route(
+            "ajax:scheduleFlow",
+            schedule_period_flow,
+            SCHEDULE_PERM,
+            locate=by_project_id_to_schedule,
+            denied=schedule_denied,
+            changes_state=True,
+        ),
+        Route(
+            "action:scheduleFlow",
+            schedule_period_flow,
+            SCHEDULE_PERM,
+            locate=by_project_id_to_schedule,
+            denied=schedule_denied,
+            changes_state=True,
+        ),
+        Route(
+            "action:removeSched",
+            remove_schedule,
+            SCHEDULE_PERM,
+            locate=by_schedule_for_removal,
+            denied=removal_denied,
+            changes_state=True,
+        ),
+        Route("ajax:fetchSchedule", fetch_schedule, READ, locate=by_project_id, denied=read_denied),
+        Route("ajax:fetchSchedules", fetch_schedules),
+        Route("ajax:loadFlow", fetch_schedules),
+        Route("ajax:setSla", set_sla, SCHEDULE_PERM, locate=by_schedule, denied=sla_denied, changes_state=True),
+        Route("ajax:slaInfo", sla_info, READ, locate=by_schedule, denied=sla_info_denied),
+        Route("page", schedules_page, methods=GET),
+    ],
+    fallback,
+)

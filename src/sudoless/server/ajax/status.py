@@ -64,13 +64,29 @@ def server_status(call: Call) -> Response:
         return json_response({"status": "up" if database_up else "down"}, status=200 if database_up else 503)
     now = store.clock()
     timeout = int(call.settings.executor_timeout * 1000)
-    executors = {str(x.id): {"id": x.id, "host": x.host, "pid": x.pid, "active": now - x.heartbeat <= timeout,
-                             "started": x.started, "heartbeat": x.heartbeat}
-                 for x in (store.executors.active() if database_up else ())}
-    return json_response({"version": call.services.version or version(), "pid": os.getpid(),
-                          "installationPath": str(call.settings.home), "usedMemory": _used_memory(),
-                          "xmx": _memory_limit(), "isDatabaseUp": database_up,
-                          "executorStatusMap": executors, "jobSandbox": sandbox_status(call.settings).line})
+    executors = {
+        str(x.id): {
+            "id": x.id,
+            "host": x.host,
+            "pid": x.pid,
+            "active": now - x.heartbeat <= timeout,
+            "started": x.started,
+            "heartbeat": x.heartbeat,
+        }
+        for x in (store.executors.active() if database_up else ())
+    }
+    return json_response(
+        {
+            "version": call.services.version or version(),
+            "pid": os.getpid(),
+            "installationPath": str(call.settings.home),
+            "usedMemory": _used_memory(),
+            "xmx": _memory_limit(),
+            "isDatabaseUp": database_up,
+            "executorStatusMap": executors,
+            "jobSandbox": sandbox_status(call.settings).line,
+        }
+    )
 
 
 def _select(request: Request, params: Params) -> str:

@@ -40,9 +40,16 @@ milliseconds, -1 when unset."""
 def create_api(services: Services, prefix: str) -> FastAPI:
     """The JSON API over ``services``, to be mounted at ``prefix`` (the OpenAPI document's server URL when the
     request does not carry its mount point)."""
-    app = FastAPI(title="sudoless API", version=services.version or "0", description=DESCRIPTION,
-                  openapi_url=None, docs_url=None, redoc_url=None, dependencies=[Depends(refuse_nul)],
-                  redirect_slashes=False)
+    app = FastAPI(
+        title="sudoless API",
+        version=services.version or "0",
+        description=DESCRIPTION,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(refuse_nul)],
+        redirect_slashes=False,
+    )
     app.state.services = services
     install_handlers(app)
     for module in (login, projects, flows, executions, logs, schedules, triggers, users, tokens):

@@ -34,10 +34,17 @@ from sudoless.store.projects import ProjectRecord
 
 __all__ = ["Caller", "CallerDep", "ServicesDep", "ajax_permission", "caller", "refuse_nul", "services"]
 
-bearer_scheme = HTTPBearer(auto_error=False, scheme_name="token",
-                           description="A session id from POST /api/v1/login (or an AJAX login's session.id).")
-cookie_scheme = APIKeyCookie(name=sessions.COOKIE, auto_error=False, scheme_name="cookie",
-                             description="The Azkaban session cookie of a browser; state changes need CSRF.")
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="A session id from POST /api/v1/login (or an AJAX login's session.id).",
+)
+cookie_scheme = APIKeyCookie(
+    name=sessions.COOKIE,
+    auto_error=False,
+    scheme_name="cookie",
+    description="The Azkaban session cookie of a browser; state changes need CSRF.",
+)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -91,9 +98,12 @@ class Caller(Authenticated):
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def caller(request: Request, svc: ServicesDep,
-           bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-           cookie: Annotated[str | None, Security(cookie_scheme)]) -> Caller:
+def caller(
+    request: Request,
+    svc: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    cookie: Annotated[str | None, Security(cookie_scheme)],
+) -> Caller:
     """The authenticated caller, from the bearer token or else the session cookie (see the module docstring)."""
     token, via_cookie = (bearer.credentials, False) if bearer is not None else (cookie, True)
     if not token:
@@ -101,8 +111,11 @@ def caller(request: Request, svc: ServicesDep,
     user = svc.accounts.session_user(token)
     if user is None:
         raise HttpError(401, "the token is unknown or expired: log in again with POST /api/v1/login")
-    if via_cookie and request.method not in SAFE_METHODS and not sessions.csrf_ok(
-            request, Params([]), svc.secret, token, True):
+    if (
+        via_cookie
+        and request.method not in SAFE_METHODS
+        and not sessions.csrf_ok(request, Params([]), svc.secret, token, True)
+    ):
         raise HttpError(403, "CSRF validation failed.")
     return Caller(svc, user, token)
 

@@ -26,12 +26,14 @@ vertical-align:top}th{background:#f4f4f4}p.d{margin:.2em 0 .4em;white-space:pre-
 def render(spec: dict[str, Any], openapi_url: str) -> str:
     """The HTML page for ``spec``; ``openapi_url`` links the machine-readable document."""
     info = spec.get("info", {})
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(info.get('title', 'API'))}</title>",
-           f"<style>{STYLE}</style></head><body>",
-           f"<h1>{escape(info.get('title', 'API'))} {escape(str(info.get('version', '')))}</h1>",
-           f"<p>The OpenAPI document: <a href='{escape(openapi_url)}'>{escape(openapi_url)}</a>. Paths below are "
-           f"relative to <code>{escape(_base(spec))}</code>. Authenticate with <code>Authorization: Bearer "
-           "&lt;token&gt;</code>, the token from <code>POST /login</code>.</p>"]
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(info.get('title', 'API'))}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>{escape(info.get('title', 'API'))} {escape(str(info.get('version', '')))}</h1>",
+        f"<p>The OpenAPI document: <a href='{escape(openapi_url)}'>{escape(openapi_url)}</a>. Paths below are "
+        f"relative to <code>{escape(_base(spec))}</code>. Authenticate with <code>Authorization: Bearer "
+        "&lt;token&gt;</code>, the token from <code>POST /login</code>.</p>",
+    ]
     by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for path, methods in spec.get("paths", {}).items():
         for method, operation in methods.items():
@@ -67,8 +69,10 @@ def _base(spec: dict[str, Any]) -> str:
 
 
 def _operation(path: str, method: str, operation: dict[str, Any]) -> list[str]:
-    out = [f"<h3><span class='m {escape(method)}'>{escape(method.upper())}</span><span class='path'>"
-           f"{escape(path)}</span> — {escape(operation.get('summary', ''))}</h3>"]
+    out = [
+        f"<h3><span class='m {escape(method)}'>{escape(method.upper())}</span><span class='path'>"
+        f"{escape(path)}</span> — {escape(operation.get('summary', ''))}</h3>"
+    ]
     if operation.get("description"):
         out.append(f"<p class='d'>{escape(operation['description'])}</p>")
     parameters = operation.get("parameters", [])
@@ -78,8 +82,10 @@ def _operation(path: str, method: str, operation: dict[str, Any]) -> list[str]:
             schema = parameter.get("schema", {})
             mark = " (required)" if parameter.get("required") else ""
             notes = escape(parameter.get("description", "") or schema.get("description", "")) + _limits(schema)
-            out.append(f"<tr><td><code>{escape(parameter['name'])}</code>{mark}</td><td>{escape(parameter['in'])}"
-                       f"</td><td>{_type(schema)}</td><td>{notes}</td></tr>")
+            out.append(
+                f"<tr><td><code>{escape(parameter['name'])}</code>{mark}</td><td>{escape(parameter['in'])}"
+                f"</td><td>{_type(schema)}</td><td>{notes}</td></tr>"
+            )
         out.append("</table>")
     body = operation.get("requestBody", {}).get("content", {})
     for media, content in body.items():
@@ -88,8 +94,10 @@ def _operation(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     for status, response in operation.get("responses", {}).items():
         content = response.get("content", {})
         kinds = ", ".join(f"{escape(media)} {_type(c.get('schema', {}))}" for media, c in content.items())
-        answers.append(f"<code>{escape(status)}</code> {escape(response.get('description', ''))}"
-                       + (f" — {kinds}" if kinds else ""))
+        answers.append(
+            f"<code>{escape(status)}</code> {escape(response.get('description', ''))}"
+            + (f" — {kinds}" if kinds else "")
+        )
     out.append("<p>answers: " + "; ".join(answers) + "</p>")
     return out
 
@@ -112,7 +120,13 @@ def _type(schema: dict[str, Any]) -> str:
 
 
 def _limits(schema: dict[str, Any]) -> str:
-    labels = {"minimum": "≥", "maximum": "≤", "minLength": "min length", "maxLength": "max length",
-              "pattern": "pattern", "default": "default"}
+    labels = {
+        "minimum": "≥",
+        "maximum": "≤",
+        "minLength": "min length",
+        "maxLength": "max length",
+        "pattern": "pattern",
+        "default": "default",
+    }
     found = [f"{label} <code>{escape(str(schema[key]))}</code>" for key, label in labels.items() if key in schema]
     return (" " + ", ".join(found)) if found else ""

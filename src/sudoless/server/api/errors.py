@@ -49,8 +49,13 @@ log = logging.getLogger(__name__)
 
 #: Most specific first: ThrottledError is an AuthError.
 STATUS: tuple[tuple[type[SudolessError], int], ...] = (
-    (ThrottledError, 429), (AuthError, 401), (PermissionDenied, 403), (NotFoundError, 404), (InputError, 400),
-    (StateError, 409), (StoreError, 503),
+    (ThrottledError, 429),
+    (AuthError, 401),
+    (PermissionDenied, 403),
+    (NotFoundError, 404),
+    (InputError, 400),
+    (StateError, 409),
+    (StoreError, 503),
 )
 
 DESCRIPTIONS = {

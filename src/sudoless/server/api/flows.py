@@ -31,19 +31,34 @@ def graph_nodes(flows: dict[str, FlowRecord], flow_id: str, seen: frozenset[str]
     for node in sorted(flows[flow_id].graph.get("nodes", ()), key=lambda n: n["name"]):
         subflow: Any = node.get("subflow")
         inner = graph_nodes(flows, subflow, seen | {flow_id}) if subflow in flows and subflow not in seen else None
-        nodes.append(GraphNode(id=node["name"], type=node["type"], depends_on=sorted(node.get("in") or ()),
-                               condition=node.get("condition"), subflow=subflow, nodes=inner))
+        nodes.append(
+            GraphNode(
+                id=node["name"],
+                type=node["type"],
+                depends_on=sorted(node.get("in") or ()),
+                condition=node.get("condition"),
+                subflow=subflow,
+                nodes=inner,
+            )
+        )
     return nodes
 
 
-@router.get("", response_model=list[FlowInfo], responses=error_responses(403, 404),
-            summary="Top-level flows of the current version")
+@router.get(
+    "",
+    response_model=list[FlowInfo],
+    responses=error_responses(403, 404),
+    summary="Top-level flows of the current version",
+)
 def list_flows(project: ProjectName, call: CallerDep) -> list[FlowInfo]:
     record = call.project(project, LIST)
     flows = call.store.projects.flow_records(record.id, record.version) if record.version else {}
     locks = call.store.project_settings.flow_locks(record.id)
-    return [FlowInfo(id=fid, locked=fid in locks, lock_message=locks[fid].message if fid in locks else None)
-            for fid in sorted(flows) if not flows[fid].embedded]
+    return [
+        FlowInfo(id=fid, locked=fid in locks, lock_message=locks[fid].message if fid in locks else None)
+        for fid in sorted(flows)
+        if not flows[fid].embedded
+    ]
 
 
 @router.get("/{flow}", response_model=FlowGraph, responses=error_responses(403, 404), summary="A flow's graph")
@@ -53,13 +68,19 @@ def flow_graph(project: ProjectName, flow: FlowName, call: CallerDep) -> FlowGra
     if flow not in flows:
         raise NotFoundError(f"Flow {flow} not found in project {record.name}")
     lock = call.store.project_settings.flow_lock(record.id, flow)
-    return FlowGraph(project=record.name, flow=flow, locked=lock is not None,
-                     lock_message=lock.message if lock else None,
-                     properties=dict(flows[flow].graph.get("props") or {}), nodes=graph_nodes(flows, flow))
+    return FlowGraph(
+        project=record.name,
+        flow=flow,
+        locked=lock is not None,
+        lock_message=lock.message if lock else None,
+        properties=dict(flows[flow].graph.get("props") or {}),
+        nodes=graph_nodes(flows, flow),
+    )
 
 
-@router.put("/{flow}/lock", response_model=FlowInfo, responses=error_responses(403, 404),
-            summary="Lock or unlock a flow")
+@router.put(
+    "/{flow}/lock", response_model=FlowInfo, responses=error_responses(403, 404), summary="Lock or unlock a flow"
+)
 def set_lock(project: ProjectName, flow: FlowName, body: FlowLockRequest, call: CallerDep) -> FlowInfo:
     """A locked flow is neither executed (submissions answer 409) nor scheduled; its schedule skips its slots.
     The lock belongs to the flow's name and outlives uploads."""

@@ -17,10 +17,17 @@ router = APIRouter(tags=["session"])
 
 def user_info(call: Caller | Services, user: User) -> UserInfo:
     accounts = call.accounts
-    return UserInfo(name=user.name, roles=list(user.roles), groups=list(user.groups),
-                    proxy_users=list(user.proxy_users), email=user.email, admin=user.is_admin,
-                    permissions=accounts.global_permissions(user).names(), source=user.source,
-                    last_login=-1 if user.last_login is None else user.last_login)
+    return UserInfo(
+        name=user.name,
+        roles=list(user.roles),
+        groups=list(user.groups),
+        proxy_users=list(user.proxy_users),
+        email=user.email,
+        admin=user.is_admin,
+        permissions=accounts.global_permissions(user).names(),
+        source=user.source,
+        last_login=-1 if user.last_login is None else user.last_login,
+    )
 
 
 @router.post("/login", response_model=Token, responses=error_responses(429), summary="Log in for a token")
@@ -31,8 +38,13 @@ def login(body: LoginRequest, request: Request, svc: ServicesDep) -> Token:
     return Token(token=token, expires=svc.accounts.clock() + svc.accounts.session_ttl_ms, user=user.name)
 
 
-@router.post("/logout", status_code=204, response_class=Response, responses=error_responses(),
-             summary="End the session of the token")
+@router.post(
+    "/logout",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(),
+    summary="End the session of the token",
+)
 def logout(call: CallerDep) -> Response:
     call.accounts.end_session(call.token)
     return Response(status_code=204)

@@ -17,13 +17,50 @@ from sudoless.flows.model import FailureAction
 from sudoless.store.status import Status
 
 __all__ = [
-    "PATH_NAME", "Attempt", "ConcurrentOption", "ControlAction", "ControlResult", "CronPreview", "ExecuteRequest",
-    "ExecutionDetail", "ExecutionPage", "ExecutionSummary", "FireTime", "FlowGraph", "FlowInfo",
-    "FlowLockRequest", "Grant", "GraphNode", "JobState", "LogFormat", "LogPage", "LoginRequest",
-    "PasswordRequest", "PermissionName", "ProjectCreate", "ProjectInfo", "RunOptions", "RunOptionsView",
-    "ScheduleCreate", "ScheduleInfo", "SlaAction", "SlaInfo", "SlaKind", "SlaRequest", "SlaRuleModel", "SlaRuleView",
-    "Submitted", "Token", "TokenCreate", "TokenCreated", "TokenInfo",
-    "UploadResult", "UserCreate", "UserGrant", "UserInfo", "VersionInfo",
+    "PATH_NAME",
+    "Attempt",
+    "ConcurrentOption",
+    "ControlAction",
+    "ControlResult",
+    "CronPreview",
+    "ExecuteRequest",
+    "ExecutionDetail",
+    "ExecutionPage",
+    "ExecutionSummary",
+    "FireTime",
+    "FlowGraph",
+    "FlowInfo",
+    "FlowLockRequest",
+    "Grant",
+    "GraphNode",
+    "JobState",
+    "LogFormat",
+    "LogPage",
+    "LoginRequest",
+    "PasswordRequest",
+    "PermissionName",
+    "ProjectCreate",
+    "ProjectInfo",
+    "RunOptions",
+    "RunOptionsView",
+    "ScheduleCreate",
+    "ScheduleInfo",
+    "SlaAction",
+    "SlaInfo",
+    "SlaKind",
+    "SlaRequest",
+    "SlaRuleModel",
+    "SlaRuleView",
+    "Submitted",
+    "Token",
+    "TokenCreate",
+    "TokenCreated",
+    "TokenInfo",
+    "UploadResult",
+    "UserCreate",
+    "UserGrant",
+    "UserInfo",
+    "VersionInfo",
 ]
 
 #: Names in paths: no "/" and no control character (no project, flow, job or user name has one), and not
@@ -44,6 +81,7 @@ class Strict(BaseModel):
 
 
 # -- enums ----------------------------------------------------------------------------------------------------
+
 
 class PermissionName(StrEnum):
     """Project permissions (Azkaban's names); ADMIN implies the others."""
@@ -89,6 +127,7 @@ class LogFormat(StrEnum):
 
 # -- sessions and users ---------------------------------------------------------------------------------------
 
+
 class LoginRequest(Strict):
     username: Name
     password: Annotated[str, Field(min_length=1, max_length=1024)]
@@ -122,9 +161,10 @@ class ScopeName(StrEnum):
 
 class TokenCreate(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")]
-    scopes: Annotated[dict[Name, Annotated[list[ScopeName], Field(min_length=1, max_length=3)]],
-                      Field(min_length=1, max_length=256,
-                            description="project name ('*' for every project) to permissions")]
+    scopes: Annotated[
+        dict[Name, Annotated[list[ScopeName], Field(min_length=1, max_length=3)]],
+        Field(min_length=1, max_length=256, description="project name ('*' for every project) to permissions"),
+    ]
     days: Annotated[float, Field(gt=0, le=366, description="days until the token expires")] = 90
 
 
@@ -173,6 +213,7 @@ class GrantRequest(Strict):
 
 # -- projects and flows ---------------------------------------------------------------------------------------
 
+
 class ProjectCreate(Strict):
     name: Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z_0-9|-]*$", max_length=255)]
     description: Annotated[str, Field(min_length=1, max_length=16_000)]
@@ -204,8 +245,10 @@ class UploadResult(BaseModel):
     project_id: int
     version: int
     flows: list[str] = Field(description="the top-level flows of the new version")
-    warnings: list[str] = Field(default=[], description="what loaded but deserves a look (a project without "
-                                                        "flows); Azkaban's upload answers it as warn")
+    warnings: list[str] = Field(
+        default=[],
+        description="what loaded but deserves a look (a project without flows); Azkaban's upload answers it as warn",
+    )
 
 
 class FlowInfo(BaseModel):
@@ -239,6 +282,7 @@ class FlowLockRequest(Strict):
 
 # -- running ----------------------------------------------------------------------------------------------------
 
+
 class SlaRuleModel(Strict):
     """``job`` ("" = the whole flow, else a nested job id) must succeed or finish within ``duration_ms`` of
     the execution's start; otherwise the actions happen."""
@@ -262,14 +306,18 @@ class RunOptions(Strict):
     """How to run a flow: Azkaban's execution options."""
 
     failure_action: FailureAction | None = Field(
-        default=None, description="default: the flow's failure.action config, else FINISH_CURRENTLY_RUNNING")
-    disabled: Annotated[list[Annotated[str, Field(min_length=1, max_length=500)]], Field(max_length=10_000)] = \
-        Field(default=[], description="nested ids of jobs (or embedded flows) to skip, as 'job' or 'sub:job'")
-    runtime_properties: dict[Annotated[str, Field(min_length=1, max_length=500)], dict[PropName, PropValue]] = \
-        Field(default={}, description="properties by node path: 'ROOT' for the whole flow, else a nested job id")
+        default=None, description="default: the flow's failure.action config, else FINISH_CURRENTLY_RUNNING"
+    )
+    disabled: Annotated[list[Annotated[str, Field(min_length=1, max_length=500)]], Field(max_length=10_000)] = Field(
+        default=[], description="nested ids of jobs (or embedded flows) to skip, as 'job' or 'sub:job'"
+    )
+    runtime_properties: dict[Annotated[str, Field(min_length=1, max_length=500)], dict[PropName, PropValue]] = Field(
+        default={}, description="properties by node path: 'ROOT' for the whole flow, else a nested job id"
+    )
     concurrent_option: ConcurrentOption = ConcurrentOption.skip
     pipeline_level: Annotated[int | None, Field(ge=1, le=3)] = Field(
-        default=None, description="with concurrent_option 'pipeline': 1 waits per job, 2 for its children, 3 for all")
+        default=None, description="with concurrent_option 'pipeline': 1 waits per job, 2 for its children, 3 for all"
+    )
     notify_failure_first: bool = False
     notify_failure_last: bool = False
     failure_emails: Annotated[list[Email], Field(max_length=100)] = []
@@ -277,8 +325,10 @@ class RunOptions(Strict):
     sla: Annotated[list[SlaRuleModel], Field(max_length=100)] = Field(default=[], description="this run's SLA rules")
     sla_emails: Annotated[list[Email], Field(max_length=100)] = []
     sla_webhook: Annotated[str | None, Field(max_length=2000, pattern=r"^https?://")] = Field(
-        default=None, description="an http(s) URL the SLA misses are POSTed to; its host must be on the admin's "
-                          "webhook_hosts list (empty by default), else the request is refused with 400")
+        default=None,
+        description="an http(s) URL the SLA misses are POSTed to; its host must be on the admin's "
+        "webhook_hosts list (empty by default), else the request is refused with 400",
+    )
 
 
 class RunOptionsView(BaseModel):
@@ -379,6 +429,7 @@ class LogPage(BaseModel):
 
 # -- schedules ------------------------------------------------------------------------------------------------
 
+
 class FireTime(BaseModel):
     at: Millis
     local: str = Field(description="ISO 8601 in the schedule's time zone")
@@ -399,14 +450,19 @@ class SlaInfo(BaseModel):
 class ScheduleCreate(Strict):
     project: Name
     flow: Annotated[str, Field(min_length=1, max_length=512)]
-    cron: Annotated[str, Field(min_length=1, max_length=255, description="Quartz: sec min hour day month "
-                                                                         "weekday [year]")]
-    timezone: Annotated[str | None, Field(min_length=1, max_length=64,
-                                          description="IANA zone; default the server's")] = None
-    end_time: Annotated[int, Field(ge=-1, description="epoch ms after which the schedule no longer fires "
-                                                      "(Azkaban's endSchedTime); -1 none")] = -1
-    back_execute_once: Annotated[bool, Field(description="slots missed while no scheduler ran: run once for "
-                                                         "the latest (true) or skip them")] = True
+    cron: Annotated[
+        str, Field(min_length=1, max_length=255, description="Quartz: sec min hour day month weekday [year]")
+    ]
+    timezone: Annotated[
+        str | None, Field(min_length=1, max_length=64, description="IANA zone; default the server's")
+    ] = None
+    end_time: Annotated[
+        int,
+        Field(ge=-1, description="epoch ms after which the schedule no longer fires (Azkaban's endSchedTime); -1 none"),
+    ] = -1
+    back_execute_once: Annotated[
+        bool, Field(description="slots missed while no scheduler ran: run once for the latest (true) or skip them")
+    ] = True
     options: RunOptions = Field(default_factory=RunOptions)
 
 
@@ -432,5 +488,13 @@ class ScheduleInfo(BaseModel):
 class SlaRequest(Strict):
     rules: Annotated[list[SlaRuleModel], Field(max_length=100)]
     emails: Annotated[list[Email], Field(max_length=100)] = []
-    webhook: Annotated[str | None, Field(max_length=2000, pattern=r"^https?://", description=(
-        "an http(s) URL the SLA misses are POSTed to; its host must be on the admin's webhook_hosts list"))] = None
+    webhook: Annotated[
+        str | None,
+        Field(
+            max_length=2000,
+            pattern=r"^https?://",
+            description=(
+                "an http(s) URL the SLA misses are POSTed to; its host must be on the admin's webhook_hosts list"
+            ),
+        ),
+    ] = None

@@ -31,9 +31,14 @@ PersonDep = Annotated[Caller, Depends(person)]
 
 
 def token_info(token: ApiToken) -> TokenInfo:
-    return TokenInfo(name=token.name, user=token.user, created=token.created, expires=token.expires,
-                     last_used=-1 if token.last_used is None else token.last_used,
-                     scopes={project: perm.names() for project, perm in token.scopes.items()})
+    return TokenInfo(
+        name=token.name,
+        user=token.user,
+        created=token.created,
+        expires=token.expires,
+        last_used=-1 if token.last_used is None else token.last_used,
+        scopes={project: perm.names() for project, perm in token.scopes.items()},
+    )
 
 
 @router.get("", response_model=list[TokenInfo], responses=error_responses(403), summary="The caller's tokens")
@@ -41,8 +46,13 @@ def list_tokens(call: PersonDep) -> list[TokenInfo]:
     return [token_info(t) for t in call.accounts.tokens.list(call.user.name)]
 
 
-@router.post("", status_code=201, response_model=TokenCreated, responses=error_responses(403, 404),
-             summary="Create a token (shown once)")
+@router.post(
+    "",
+    status_code=201,
+    response_model=TokenCreated,
+    responses=error_responses(403, 404),
+    summary="Create a token (shown once)",
+)
 def create_token(body: TokenCreate, call: PersonDep) -> TokenCreated:
     """Scopes name projects (``*`` for all) and READ, EXECUTE, SCHEDULE; the caller must hold them."""
     scopes = {project: Permission.parse([p.value for p in perms]) for project, perms in body.scopes.items()}
@@ -50,8 +60,13 @@ def create_token(body: TokenCreate, call: PersonDep) -> TokenCreated:
     return TokenCreated(**token_info(listed).model_dump(), token=secret)
 
 
-@router.delete("/{name}", status_code=204, response_class=Response, responses=error_responses(403, 404),
-               summary="Revoke one of the caller's tokens")
+@router.delete(
+    "/{name}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(403, 404),
+    summary="Revoke one of the caller's tokens",
+)
 def revoke_token(name: TokenName, call: PersonDep) -> Response:
     call.accounts.tokens.revoke(call.user.name, name)
     return Response(status_code=204)

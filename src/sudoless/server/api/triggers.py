@@ -83,45 +83,85 @@ class InstanceView(BaseModel):
 
 
 def trigger_view(info: TriggerInfo) -> TriggerView:
-    return TriggerView(project=info.row.project_name, project_id=info.row.project_id, flow=info.row.flow_id,
-                       cron=info.row.cron, max_wait_mins=info.trigger.max_wait_mins, paused=info.row.paused,
-                       next_fire=info.row.next_fire, last_fire=info.row.last_fire, submit_user=info.row.modified_by,
-                       dependencies=[DependencyDefinition(name=d.name, type=d.type, params=dict(d.params))
-                                     for d in info.trigger.dependencies])
+    return TriggerView(
+        project=info.row.project_name,
+        project_id=info.row.project_id,
+        flow=info.row.flow_id,
+        cron=info.row.cron,
+        max_wait_mins=info.trigger.max_wait_mins,
+        paused=info.row.paused,
+        next_fire=info.row.next_fire,
+        last_fire=info.row.last_fire,
+        submit_user=info.row.modified_by,
+        dependencies=[
+            DependencyDefinition(name=d.name, type=d.type, params=dict(d.params)) for d in info.trigger.dependencies
+        ],
+    )
 
 
 def instance_view(row: InstanceRow) -> InstanceView:
     return InstanceView(
-        id=row.id, project=row.project_name, project_id=row.project_id, flow=row.flow_id, submit_user=row.submit_user,
-        cron=row.cron, slot=row.slot, period_start=row.period_start, start_time=row.start_time,
-        end_time=row.end_time, max_wait_ms=row.max_wait_ms, status=row.status, cancel_cause=row.cancel_cause,
-        message=row.message, exec_id=row.exec_id,
-        dependencies=[DependencyState(name=d.name, type=d.type, params=d.params, status=d.status,
-                                      start_time=d.start_time, end_time=d.end_time, cancel_cause=d.cancel_cause,
-                                      reason=d.reason, checked_time=d.checked_time) for d in row.dependencies])
+        id=row.id,
+        project=row.project_name,
+        project_id=row.project_id,
+        flow=row.flow_id,
+        submit_user=row.submit_user,
+        cron=row.cron,
+        slot=row.slot,
+        period_start=row.period_start,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        max_wait_ms=row.max_wait_ms,
+        status=row.status,
+        cancel_cause=row.cancel_cause,
+        message=row.message,
+        exec_id=row.exec_id,
+        dependencies=[
+            DependencyState(
+                name=d.name,
+                type=d.type,
+                params=d.params,
+                status=d.status,
+                start_time=d.start_time,
+                end_time=d.end_time,
+                cancel_cause=d.cancel_cause,
+                reason=d.reason,
+                checked_time=d.checked_time,
+            )
+            for d in row.dependencies
+        ],
+    )
 
 
 def _instance(call: Caller, instance_id: str, perm: Permission) -> InstanceRow:
     row = call.scheduler.triggers.store.triggers.instance(instance_id)
-    project = None if row is None else call.store.projects.get(project_id=row.project_id,
-                                                            active_only=False)
+    project = None if row is None else call.store.projects.get(project_id=row.project_id, active_only=False)
     if row is None or project is None:
         raise NotFoundError(f"Trigger instance {instance_id} does not exist")
     call.accounts.require(call.user, project.id, perm, project.name)
     return row
 
 
-@router.get("/triggers", response_model=list[TriggerView], responses=error_responses(403, 404),
-            summary="Flow triggers the caller may read")
-def list_triggers(call: CallerDep,
-                  project: Annotated[str | None, Query(min_length=1, max_length=255)] = None) -> list[TriggerView]:
+@router.get(
+    "/triggers",
+    response_model=list[TriggerView],
+    responses=error_responses(403, 404),
+    summary="Flow triggers the caller may read",
+)
+def list_triggers(
+    call: CallerDep, project: Annotated[str | None, Query(min_length=1, max_length=255)] = None
+) -> list[TriggerView]:
     if project is not None:
         return [trigger_view(i) for i in call.scheduler.triggers.list(call.project(project, READ).id)]
     return [trigger_view(i) for i in call.scheduler.triggers.list() if call.allowed(i.row.project_id, READ)]
 
 
-@router.get("/triggers/{project}/{flow}", response_model=TriggerView, responses=error_responses(403, 404),
-            summary="One flow's trigger")
+@router.get(
+    "/triggers/{project}/{flow}",
+    response_model=TriggerView,
+    responses=error_responses(403, 404),
+    summary="One flow's trigger",
+)
 def get_trigger(project: ProjectName, flow: FlowName, call: CallerDep) -> TriggerView:
     return trigger_view(call.scheduler.triggers.get(call.project(project, READ).id, flow))
 
@@ -129,55 +169,89 @@ def get_trigger(project: ProjectName, flow: FlowName, call: CallerDep) -> Trigge
 def _set_paused(project: str, flow: str, call: Caller, paused: bool) -> TriggerView:
     record = call.project(project, PAUSE)
     info = call.scheduler.triggers.set_paused(record.id, flow, paused, call.user.name)
-    call.store.projects.add_event(record.id, "SCHEDULE", call.user.name,
-                      f"Flow trigger of {flow} {'paused' if paused else 'resumed'}.")
+    call.store.projects.add_event(
+        record.id, "SCHEDULE", call.user.name, f"Flow trigger of {flow} {'paused' if paused else 'resumed'}."
+    )
     return trigger_view(info)
 
 
-@router.post("/triggers/{project}/{flow}/pause", response_model=TriggerView, responses=error_responses(403, 404),
-             summary="Pause a trigger: no new instances (waiting ones go on)")
+@router.post(
+    "/triggers/{project}/{flow}/pause",
+    response_model=TriggerView,
+    responses=error_responses(403, 404),
+    summary="Pause a trigger: no new instances (waiting ones go on)",
+)
 def pause_trigger(project: ProjectName, flow: FlowName, call: CallerDep) -> TriggerView:
     return _set_paused(project, flow, call, True)
 
 
-@router.post("/triggers/{project}/{flow}/resume", response_model=TriggerView, responses=error_responses(403, 404),
-             summary="Resume a trigger from its next slot after now")
+@router.post(
+    "/triggers/{project}/{flow}/resume",
+    response_model=TriggerView,
+    responses=error_responses(403, 404),
+    summary="Resume a trigger from its next slot after now",
+)
 def resume_trigger(project: ProjectName, flow: FlowName, call: CallerDep) -> TriggerView:
     return _set_paused(project, flow, call, False)
 
 
-@router.post("/triggers/{project}/{flow}/fire", status_code=201, response_model=InstanceView,
-             responses=error_responses(403, 404), summary="Start an instance now, without waiting for the cron")
+@router.post(
+    "/triggers/{project}/{flow}/fire",
+    status_code=201,
+    response_model=InstanceView,
+    responses=error_responses(403, 404),
+    summary="Start an instance now, without waiting for the cron",
+)
 def fire_trigger(project: ProjectName, flow: FlowName, call: CallerDep) -> InstanceView:
     record = call.project(project, KILL)
     triggers = call.scheduler.triggers
     return instance_view(triggers.instance(triggers.fire(record.id, flow, call.user.name)))
 
 
-@router.get("/trigger-instances", response_model=list[InstanceView], responses=error_responses(403, 404),
-            summary="Trigger instances, newest first, with each dependency's state")
-def list_instances(call: CallerDep, project: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
-                   flow: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
-                   running: bool | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                   offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> list[InstanceView]:
+@router.get(
+    "/trigger-instances",
+    response_model=list[InstanceView],
+    responses=error_responses(403, 404),
+    summary="Trigger instances, newest first, with each dependency's state",
+)
+def list_instances(
+    call: CallerDep,
+    project: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    flow: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
+    running: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> list[InstanceView]:
     store = call.scheduler.triggers.store.triggers
     if project is not None:
-        rows = store.instances(project_id=call.project(project, READ).id, flow_id=flow, running=running,
-                               limit=limit, offset=offset)
+        rows = store.instances(
+            project_id=call.project(project, READ).id, flow_id=flow, running=running, limit=limit, offset=offset
+        )
     else:
-        rows = [r for r in store.instances(flow_id=flow, running=running, limit=limit, offset=offset)
-                if call.allowed(r.project_id, READ)]
+        rows = [
+            r
+            for r in store.instances(flow_id=flow, running=running, limit=limit, offset=offset)
+            if call.allowed(r.project_id, READ)
+        ]
     return [instance_view(r) for r in rows]
 
 
-@router.get("/trigger-instances/{instance_id}", response_model=InstanceView, responses=error_responses(403, 404),
-            summary="One trigger instance")
+@router.get(
+    "/trigger-instances/{instance_id}",
+    response_model=InstanceView,
+    responses=error_responses(403, 404),
+    summary="One trigger instance",
+)
 def get_instance(instance_id: InstanceId, call: CallerDep) -> InstanceView:
     return instance_view(_instance(call, instance_id, READ))
 
 
-@router.post("/trigger-instances/{instance_id}/kill", response_model=InstanceView,
-             responses=error_responses(403, 404, 409), summary="Cancel a waiting instance (its flow does not run)")
+@router.post(
+    "/trigger-instances/{instance_id}/kill",
+    response_model=InstanceView,
+    responses=error_responses(403, 404, 409),
+    summary="Cancel a waiting instance (its flow does not run)",
+)
 def kill_instance(instance_id: InstanceId, call: CallerDep) -> InstanceView:
     row = _instance(call, instance_id, KILL)
     return instance_view(call.scheduler.triggers.kill(row.id, call.user.name))

@@ -35,8 +35,7 @@ def list_users(call: AdminDep) -> list[UserInfo]:
     return [user_info(call, user) for user in call.accounts.list_users()]
 
 
-@router.post("", status_code=201, response_model=UserInfo, responses=error_responses(403, 409),
-             summary="Create a user")
+@router.post("", status_code=201, response_model=UserInfo, responses=error_responses(403, 409), summary="Create a user")
 def create_user(body: UserCreate, call: AdminDep) -> UserInfo:
     try:
         call.accounts.get_user(body.name)
@@ -44,8 +43,9 @@ def create_user(body: UserCreate, call: AdminDep) -> UserInfo:
         pass
     else:
         raise StateError(f"user '{body.name}' already exists")
-    user = call.accounts.add_user(body.name, body.password, roles=body.roles, groups=body.groups,
-                                  proxy_users=body.proxy_users, email=body.email)
+    user = call.accounts.add_user(
+        body.name, body.password, roles=body.roles, groups=body.groups, proxy_users=body.proxy_users, email=body.email
+    )
     return user_info(call, user)
 
 
@@ -54,8 +54,13 @@ def get_user(name: UserName, call: AdminDep) -> UserInfo:
     return user_info(call, call.accounts.get_user(name))
 
 
-@router.delete("/{name}", status_code=204, response_class=Response, responses=error_responses(403, 404, 409),
-               summary="Delete a user, their sessions and their grants")
+@router.delete(
+    "/{name}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(403, 404, 409),
+    summary="Delete a user, their sessions and their grants",
+)
 def delete_user(name: UserName, call: AdminDep) -> Response:
     """409 for the last administrator: someone must be able to manage the server."""
     call.accounts.get_user(name)
@@ -66,16 +71,25 @@ def delete_user(name: UserName, call: AdminDep) -> Response:
     return Response(status_code=204)
 
 
-@router.put("/{name}/password", status_code=204, response_class=Response, responses=error_responses(403, 404),
-            summary="Set a user's password")
+@router.put(
+    "/{name}/password",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(403, 404),
+    summary="Set a user's password",
+)
 def set_password(name: UserName, body: PasswordRequest, call: AdminDep) -> Response:
     """The user's sessions end: a token taken with the old password dies with it."""
     call.accounts.set_password(name, body.password)
     return Response(status_code=204)
 
 
-@router.get("/{name}/grants", response_model=list[UserGrant], responses=error_responses(403, 404),
-            summary="A user's own grants on projects")
+@router.get(
+    "/{name}/grants",
+    response_model=list[UserGrant],
+    responses=error_responses(403, 404),
+    summary="A user's own grants on projects",
+)
 def list_grants(name: UserName, call: AdminDep) -> list[UserGrant]:
     call.accounts.get_user(name)
     grants = []
@@ -86,24 +100,35 @@ def list_grants(name: UserName, call: AdminDep) -> list[UserGrant]:
     return grants
 
 
-@router.put("/{name}/grants/{project}", response_model=UserGrant, responses=error_responses(403, 404),
-            summary="Grant permissions on a project")
+@router.put(
+    "/{name}/grants/{project}",
+    response_model=UserGrant,
+    responses=error_responses(403, 404),
+    summary="Grant permissions on a project",
+)
 def grant(name: UserName, project: ProjectName, body: GrantRequest, call: AdminDep) -> UserGrant:
     """Replaces the user's grant on the project (ADMIN implies every other permission)."""
     record = call.project(project, Permission.ADMIN)
     perms = Permission.parse([p.value for p in body.permissions])
     call.accounts.set_project_permission(record.id, name, False, perms)
-    call.store.projects.add_event(record.id, "USER_PERMISSION", call.user.name,
-                      f"Permission for user {name} set to {', '.join(perms.names())}")
+    call.store.projects.add_event(
+        record.id, "USER_PERMISSION", call.user.name, f"Permission for user {name} set to {', '.join(perms.names())}"
+    )
     return UserGrant(project=record.name, permissions=perms.names())
 
 
-@router.delete("/{name}/grants/{project}", status_code=204, response_class=Response,
-               responses=error_responses(403, 404), summary="Revoke a user's grant on a project")
+@router.delete(
+    "/{name}/grants/{project}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(403, 404),
+    summary="Revoke a user's grant on a project",
+)
 def revoke(name: UserName, project: ProjectName, call: AdminDep) -> Response:
     record = call.project(project, Permission.ADMIN)
     call.accounts.get_user(name)
     call.accounts.set_project_permission(record.id, name, False, Permission(0))
-    call.store.projects.add_event(record.id, "USER_PERMISSION", call.user.name,
-                      f"Permission for user {name} set to nothing (removed)")
+    call.store.projects.add_event(
+        record.id, "USER_PERMISSION", call.user.name, f"Permission for user {name} set to nothing (removed)"
+    )
     return Response(status_code=204)

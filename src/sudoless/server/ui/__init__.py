@@ -47,9 +47,12 @@ def _asset_version() -> str:
 
 def routes() -> list[BaseRoute]:
     """Every UI route, and the static files."""
-    table: list[BaseRoute] = [Route("/ui", _home, methods=["GET"]), Route("/ui/", _home, methods=["GET"]),
-                              Route("/ui/login", auth.login_form, methods=["GET"]),
-                              Route("/ui/login", auth.login_submit, methods=["POST"])]
+    table: list[BaseRoute] = [
+        Route("/ui", _home, methods=["GET"]),
+        Route("/ui/", _home, methods=["GET"]),
+        Route("/ui/login", auth.login_form, methods=["GET"]),
+        Route("/ui/login", auth.login_submit, methods=["POST"]),
+    ]
     for module in (auth, projects, flows, executions, schedules, triggers, admin):
         for path, route in module.ROUTES:
             table.append(Route(path, endpoint(route), methods=sorted(route.methods), name=f"ui-{route.key}"))
@@ -72,8 +75,12 @@ class BrowserHome:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "GET" \
-                and not scope.get("query_string"):
+        if (
+            scope["type"] == "http"
+            and scope["path"] == "/"
+            and scope["method"] == "GET"
+            and not scope.get("query_string")
+        ):
             accept = dict(scope.get("headers") or ()).get(b"accept", b"")
             if accept.startswith(b"text/html"):
                 await RedirectResponse("/ui/", status_code=302)(scope, receive, send)

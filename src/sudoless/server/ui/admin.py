@@ -24,10 +24,17 @@ __all__ = ["ROUTES"]
 
 def _users_page(call: Call, status: int = 200, **extra: Any) -> Response:
     roles = call.accounts.roles()
-    return render(call, "users.html", status=status, title="Users", users=call.accounts.list_users(),
-                  roles=sorted((name, perm.names()) for name, perm in roles.items()),
-                  groups=sorted(call.accounts.groups().items()),
-                  group_roles=sorted(group_roles(call.settings).items()), **extra)
+    return render(
+        call,
+        "users.html",
+        status=status,
+        title="Users",
+        users=call.accounts.list_users(),
+        roles=sorted((name, perm.names()) for name, perm in roles.items()),
+        groups=sorted(call.accounts.groups().items()),
+        group_roles=sorted(group_roles(call.settings).items()),
+        **extra,
+    )
 
 
 def users(call: Call) -> Response:
@@ -47,11 +54,16 @@ def add_user(call: Call) -> Response:
         password = random_password()
     roles = [value for key, value in params.items if key == "role"] or ["user"]
     try:
-        call.accounts.add_user(name, password, roles=roles, groups=_names(params.get("groups")),
-                               email=params.get("email") or "")
+        call.accounts.add_user(
+            name, password, roles=roles, groups=_names(params.get("groups")), email=params.get("email") or ""
+        )
     except SudolessError as exc:
-        return _users_page(call, 400, error=str(exc), form={"name": name, "email": params.get("email") or "",
-                                                            "groups": params.get("groups") or ""})
+        return _users_page(
+            call,
+            400,
+            error=str(exc),
+            form={"name": name, "email": params.get("email") or "", "groups": params.get("groups") or ""},
+        )
     if generated:
         return _users_page(call, new_password=(name, password))
     return redirect("/ui/users", "success", f"User {name} added.")
@@ -96,16 +108,28 @@ def server_status(call: Call) -> Response:
     now = store.clock()
     database_up = store.database_up()
     timeout_ms = int(call.settings.executor_timeout * 1000)
-    executors = [{"record": x, "alive": now - x.heartbeat <= timeout_ms}
-                 for x in (store.executors.active() if database_up else ())]
+    executors = [
+        {"record": x, "alive": now - x.heartbeat <= timeout_ms}
+        for x in (store.executors.active() if database_up else ())
+    ]
     visible = readable_project_ids(call)
     running = [r for r in store.executions.running(200) if visible is None or r.project_id in visible]
-    return render(call, "status.html", title="Server status", version=services.version, pid=os.getpid(),
-                  started=services.started, uptime=now - services.started, database=store.dialect,
-                  database_up=database_up, executors=executors,
-                  queued=store.executions.queued_count() if database_up else 0,
-                  running=running, schedules=len(call.scheduler.list()) if database_up else 0,
-                  timeout_ms=timeout_ms)
+    return render(
+        call,
+        "status.html",
+        title="Server status",
+        version=services.version,
+        pid=os.getpid(),
+        started=services.started,
+        uptime=now - services.started,
+        database=store.dialect,
+        database_up=database_up,
+        executors=executors,
+        queued=store.executions.queued_count() if database_up else 0,
+        running=running,
+        schedules=len(call.scheduler.list()) if database_up else 0,
+        timeout_ms=timeout_ms,
+    )
 
 
 def admin_route(key: str, handler: Any, methods: frozenset[str]) -> Route:

@@ -33,8 +33,9 @@ def safe_next(target: str | None) -> str:
 
 
 def _login_page(ui: Ui, next_path: str, error: str = "", username: str = "", status: int = 200) -> Response:
-    html = ui.env.get_template("login.html").render(next=next_path, error=error, username=username,
-                                                     asset=ui.asset_version)
+    html = ui.env.get_template("login.html").render(
+        next=next_path, error=error, username=username, asset=ui.asset_version
+    )
     response = HTMLResponse(html, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     return response

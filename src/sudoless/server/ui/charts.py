@@ -43,8 +43,30 @@ class Chart:
 
 
 #: Round axis tops for durations: the chart's scale reads as whole seconds, minutes or hours.
-_ROUND_MS = [s * 1000 for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600,
-                                12 * 3600, 24 * 3600, 48 * 3600)]
+_ROUND_MS = [
+    s * 1000
+    for s in (
+        1,
+        2,
+        5,
+        10,
+        15,
+        30,
+        60,
+        120,
+        300,
+        600,
+        900,
+        1800,
+        3600,
+        7200,
+        3 * 3600,
+        6 * 3600,
+        12 * 3600,
+        24 * 3600,
+        48 * 3600,
+    )
+]
 
 
 def _nice(value: int) -> int:
@@ -66,9 +88,18 @@ def run_bars(runs: Sequence[ExecutionRecord], now: int, slots: int = 50) -> Char
     bars = []
     for index, (run, duration) in enumerate(zip(ordered, durations, strict=True)):
         height = max(2.0, plot_height * duration / top)
-        bars.append(Bar(exec_id=run.id, x=round(AXIS + index * slot + slot * 0.15, 1),
-                        y=round(10 + plot_height - height, 1), width=round(slot * 0.7, 1), height=round(height, 1),
-                        status=run.status, duration=duration, submit_time=run.submit_time))
+        bars.append(
+            Bar(
+                exec_id=run.id,
+                x=round(AXIS + index * slot + slot * 0.15, 1),
+                y=round(10 + plot_height - height, 1),
+                width=round(slot * 0.7, 1),
+                height=round(height, 1),
+                status=run.status,
+                duration=duration,
+                submit_time=run.submit_time,
+            )
+        )
     ticks = [(round(10 + plot_height * (1 - f), 1), int(top * f)) for f in (0.0, 0.5, 1.0)]
     return Chart(bars, top, ticks)
 

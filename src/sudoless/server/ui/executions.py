@@ -73,33 +73,68 @@ def history_page(call: Call) -> Response:
         statuses = tuple(s for s in Status if s not in TERMINAL_FLOW)
     elif status_text in Status.__members__:
         statuses = (Status(status_text),)
-    wanted = HistoryFilter(project_ids=project_ids, flow=(params.get("flow") or "").strip(),
-                                   statuses=statuses, user=(params.get("user") or "").strip(),
-                                   since=_day(params.get("from")), until=_day(params.get("to"), end=True))
+    wanted = HistoryFilter(
+        project_ids=project_ids,
+        flow=(params.get("flow") or "").strip(),
+        statuses=statuses,
+        user=(params.get("user") or "").strip(),
+        since=_day(params.get("from")),
+        until=_day(params.get("to"), end=True),
+    )
     page = page_number(call)
     found = call.store.executions.history(wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-    filters = {"project": wanted_project, "flow": wanted.flow, "status": status_text, "user": wanted.user,
-               "from": params.get("from") or "", "to": params.get("to") or ""}
-    return render(call, "executions.html", title="Executions", runs=found.runs, total=found.total, page=page,
-                  pages=max(1, ceil(found.total / PAGE_SIZE)), filters=filters,
-                  statuses=[s.value for s in Status],
-                  users=call.store.accounts.user_names() if call.user.is_admin else [],
-                  page_link=lambda n: page_url("executions", **filters, page=n))
+    filters = {
+        "project": wanted_project,
+        "flow": wanted.flow,
+        "status": status_text,
+        "user": wanted.user,
+        "from": params.get("from") or "",
+        "to": params.get("to") or "",
+    }
+    return render(
+        call,
+        "executions.html",
+        title="Executions",
+        runs=found.runs,
+        total=found.total,
+        page=page,
+        pages=max(1, ceil(found.total / PAGE_SIZE)),
+        filters=filters,
+        statuses=[s.value for s in Status],
+        users=call.store.accounts.user_names() if call.user.is_admin else [],
+        page_link=lambda n: page_url("executions", **filters, page=n),
+    )
 
 
 def run_json(run: JobRunRecord) -> dict[str, Any]:
-    return {"id": run.nested_id, "attempt": run.attempt, "type": run.type, "status": run.status.value,
-            "start": run.start_time, "end": run.end_time, "update": run.update_time}
+    return {
+        "id": run.nested_id,
+        "attempt": run.attempt,
+        "type": run.type,
+        "status": run.status.value,
+        "start": run.start_time,
+        "end": run.end_time,
+        "update": run.update_time,
+    }
 
 
 def state_json(call: Call, since: int = -1) -> dict[str, Any]:
     record = call.store.executions.get(call.target.execution.id) if call.target.execution else None
     assert record is not None
     runs = call.store.job_runs.of(record.id, since)
-    return {"execution": {"id": record.id, "status": record.status.value, "submitTime": record.submit_time,
-                          "startTime": record.start_time, "endTime": record.end_time,
-                          "updateTime": record.update_time, "over": record.status in TERMINAL_FLOW},
-            "runs": [run_json(run) for run in runs], "now": call.store.clock()}
+    return {
+        "execution": {
+            "id": record.id,
+            "status": record.status.value,
+            "submitTime": record.submit_time,
+            "startTime": record.start_time,
+            "endTime": record.end_time,
+            "updateTime": record.update_time,
+            "over": record.status in TERMINAL_FLOW,
+        },
+        "runs": [run_json(run) for run in runs],
+        "now": call.store.clock(),
+    }
 
 
 def execution_view(call: Call) -> Response:
@@ -108,10 +143,14 @@ def execution_view(call: Call) -> Response:
     project = call.project
     state = state_json(call)
     page_data = {
-        "execid": record.id, "project": project.name, "flow": record.flow_id, "state": state,
+        "execid": record.id,
+        "project": project.name,
+        "flow": record.flow_id,
+        "state": state,
         "layoutUrl": page_url("data/executions", record.id, "layout"),
         "runsUrl": page_url("data/executions", record.id, "runs"),
-        "logUrl": page_url("data/executions", record.id, "log"), "overlap": OVERLAP_MS,
+        "logUrl": page_url("data/executions", record.id, "log"),
+        "overlap": OVERLAP_MS,
     }
     options = record.options or {}
     failure_action = options.get("failure_action")
@@ -119,13 +158,20 @@ def execution_view(call: Call) -> Response:
         flow = call.store.projects.flow_records(record.project_id, record.version).get(record.flow_id)
         own = configured_failure_action((flow.graph.get("props") or {}) if flow else {})
         failure_action = (own or FailureAction.FINISH_CURRENTLY_RUNNING).value
-    return render(call, "execution.html", title=f"Execution {record.id}", record=record, project=project,
-                  page_data=page_data, can_control=call.allowed(project.id, CONTROL),
-                  failure_action=failure_action,
-                  concurrent=options.get("concurrent_option") or "skip",
-                  parameters=(options.get("runtime") or {}).get("ROOT") or {},
-                  disabled=options.get("disabled") or [],
-                  notifications=execution_notifications(call.store, record.id))
+    return render(
+        call,
+        "execution.html",
+        title=f"Execution {record.id}",
+        record=record,
+        project=project,
+        page_data=page_data,
+        can_control=call.allowed(project.id, CONTROL),
+        failure_action=failure_action,
+        concurrent=options.get("concurrent_option") or "skip",
+        parameters=(options.get("runtime") or {}).get("ROOT") or {},
+        disabled=options.get("disabled") or [],
+        notifications=execution_notifications(call.store, record.id),
+    )
 
 
 def execution_runs(call: Call) -> Response:
@@ -169,8 +215,18 @@ def execution_log(call: Call) -> Response:
     if size == 0 and this is not None:
         latest = {run.nested_id: run for run in every if run.nested_id in this.parents}
         reason = why_not_run(this, latest, record)
-    return data({"job": job, "attempt": attempt, "attempts": sorted(set(attempts)), "offset": offset + skipped,
-                 "length": len(piece), "size": size, "data": piece.decode("utf-8", "replace"), "reason": reason})
+    return data(
+        {
+            "job": job,
+            "attempt": attempt,
+            "attempts": sorted(set(attempts)),
+            "offset": offset + skipped,
+            "length": len(piece),
+            "size": size,
+            "data": piece.decode("utf-8", "replace"),
+            "reason": reason,
+        }
+    )
 
 
 def _download(call: Call, exec_id: int, job: str, attempt: int, size: int) -> Response:
@@ -182,18 +238,27 @@ def _download(call: Call, exec_id: int, job: str, attempt: int, size: int) -> Re
         for offset in range(0, size, MAX_LOG_BYTES):
             yield call.store.logs.read(exec_id, job, attempt, offset, MAX_LOG_BYTES)
 
-    return StreamingResponse(chunks(), media_type="text/plain; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                                      "Content-Length": str(size), "X-Content-Type-Options": "nosniff"})
+    return StreamingResponse(
+        chunks(),
+        media_type="text/plain; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Length": str(size),
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 ROUTES = [
     ("/ui/executions", Route("executions", history_page, methods=GET)),
     ("/ui/executions/{execid}", Route("execution", execution_view, READ, locate=locate_execution, methods=GET)),
-    ("/ui/data/executions/{execid}/runs",
-     Route("data:runs", execution_runs, UPDATES, locate=locate_execution, methods=GET)),
-    ("/ui/data/executions/{execid}/layout",
-     Route("data:exec-layout", execution_layout, READ, locate=locate_execution, methods=GET)),
-    ("/ui/data/executions/{execid}/log", Route("data:log", execution_log, LOGS, locate=locate_execution,
-                                               methods=GET)),
+    (
+        "/ui/data/executions/{execid}/runs",
+        Route("data:runs", execution_runs, UPDATES, locate=locate_execution, methods=GET),
+    ),
+    (
+        "/ui/data/executions/{execid}/layout",
+        Route("data:exec-layout", execution_layout, READ, locate=locate_execution, methods=GET),
+    ),
+    ("/ui/data/executions/{execid}/log", Route("data:log", execution_log, LOGS, locate=locate_execution, methods=GET)),
 ]

@@ -25,9 +25,11 @@ __all__ = ["ROUTES", "job_tree", "layout_json"]
 
 #: The graph and the flow page show what ``fetchflowgraph`` shows.
 READ = api_permission(MANAGER, "ajax:fetchflowgraph")
-FAILURE_ACTIONS = (("finishCurrent", "Finish running jobs, start no new ones"),
-                   ("cancelImmediately", "Cancel everything at once"),
-                   ("finishPossible", "Finish every job that can still run"))
+FAILURE_ACTIONS = (
+    ("finishCurrent", "Finish running jobs, start no new ones"),
+    ("cancelImmediately", "Cancel everything at once"),
+    ("finishPossible", "Finish every job that can still run"),
+)
 
 
 def job_tree(flows: dict[str, FlowRecord], flow_id: str) -> list[dict[str, Any]]:
@@ -84,21 +86,35 @@ def flow_view(call: Call) -> Response:
     props = flows[flow_id].graph.get("props") or {}
     own_action = configured_failure_action(props)  # the form starts where the run would go without it
     page_data = {
-        "project": project.name, "flow": flow_id,
+        "project": project.name,
+        "flow": flow_id,
         "layoutUrl": page_url("data/projects", project.name, "flows", flow_id, "layout"),
-        "statuses": last_status, "lastExec": runs[0].id if runs else None,
+        "statuses": last_status,
+        "lastExec": runs[0].id if runs else None,
     }
-    return render(call, "flow.html", title=f"{flow_id} - {project.name}", project=project, flow_id=flow_id,
-                  runs=runs[:10], chart=charts.run_bars(runs, now), jobs=job_tree(flows, flow_id),
-                  schedule=call.scheduler.for_flow(project.id, flow_id), can=abilities(call, project),
-                  configured_failure=props.get("failure.action"), failure_actions=FAILURE_ACTIONS,
-                  default_failure=failure_action_form_value(own_action) if own_action else "finishCurrent",
-                  page_data=page_data, execute_ok=call.allowed(project.id, api_permission(EXECUTOR,
-                                                                                          "ajax:executeFlow")))
+    return render(
+        call,
+        "flow.html",
+        title=f"{flow_id} - {project.name}",
+        project=project,
+        flow_id=flow_id,
+        runs=runs[:10],
+        chart=charts.run_bars(runs, now),
+        jobs=job_tree(flows, flow_id),
+        schedule=call.scheduler.for_flow(project.id, flow_id),
+        can=abilities(call, project),
+        configured_failure=props.get("failure.action"),
+        failure_actions=FAILURE_ACTIONS,
+        default_failure=failure_action_form_value(own_action) if own_action else "finishCurrent",
+        page_data=page_data,
+        execute_ok=call.allowed(project.id, api_permission(EXECUTOR, "ajax:executeFlow")),
+    )
 
 
 ROUTES = [
     ("/ui/projects/{project}/flows/{flow}", Route("flow", flow_view, READ, locate=locate_project, methods=GET)),
-    ("/ui/data/projects/{project}/flows/{flow}/layout",
-     Route("data:flow-layout", flow_layout, READ, locate=locate_project, methods=GET)),
+    (
+        "/ui/data/projects/{project}/flows/{flow}/layout",
+        Route("data:flow-layout", flow_layout, READ, locate=locate_project, methods=GET),
+    ),
 ]

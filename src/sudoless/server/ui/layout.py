@@ -67,8 +67,15 @@ class Layout:
     height: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"nodes": self.nodes, "edges": self.edges, "frames": self.frames, "width": self.width,
-                "height": self.height, "nodeWidth": NODE_WIDTH, "nodeHeight": NODE_HEIGHT}
+        return {
+            "nodes": self.nodes,
+            "edges": self.edges,
+            "frames": self.frames,
+            "width": self.width,
+            "height": self.height,
+            "nodeWidth": NODE_WIDTH,
+            "nodeHeight": NODE_HEIGHT,
+        }
 
 
 class _Flattener:
@@ -102,9 +109,13 @@ class _Flattener:
                 roots, leaves = self._flow(subflow, nested + ":", (*groups, nested))
                 self.entries[nested], self.exits[nested] = roots, leaves
             else:
-                self.nodes[nested] = {"id": nested, "name": node["name"], "type": node.get("type") or "",
-                                      "subflow": subflow if expandable else None,
-                                      "condition": node.get("condition") or None}
+                self.nodes[nested] = {
+                    "id": nested,
+                    "name": node["name"],
+                    "type": node.get("type") or "",
+                    "subflow": subflow if expandable else None,
+                    "condition": node.get("condition") or None,
+                }
                 self.groups[nested] = groups
         for node in nodes:
             for dep in node.get("in") or ():
@@ -147,8 +158,7 @@ def _layers(keys: list[str], parents: Mapping[str, list[str]]) -> dict[str, int]
             key, done = stack.pop()
             if done:
                 on_path.discard(key)
-                layer[key] = 1 + max((layer.get(p, 0) for p in parents.get(key, ()) if p not in on_path),
-                                     default=-1)
+                layer[key] = 1 + max((layer.get(p, 0) for p in parents.get(key, ()) if p not in on_path), default=-1)
                 continue
             if key in layer or key in on_path:
                 continue
@@ -238,8 +248,9 @@ def _order(columns: list[list[_Item]], items: Mapping[str, _Item]) -> None:
                     members.setdefault(group, []).append(rank[item.key])
             group_rank = {group: sum(values) / len(values) for group, values in members.items()}
 
-            def key(item: _Item, rank: dict[str, float] = rank, group_rank: dict[str, float] = group_rank
-                    ) -> tuple[float, ...]:
+            def key(
+                item: _Item, rank: dict[str, float] = rank, group_rank: dict[str, float] = group_rank
+            ) -> tuple[float, ...]:
                 return (*(group_rank[g] for g in item.groups), rank[item.key], item.order)
 
             column.sort(key=key)
@@ -299,8 +310,9 @@ def _place(columns: list[list[_Item]], items: Mapping[str, _Item]) -> None:
                 item.y = y
 
 
-def _result(flat: _Flattener, columns: list[list[_Item]], items: Mapping[str, _Item],
-            routes: list[tuple[str, str, list[str]]]) -> Layout:
+def _result(
+    flat: _Flattener, columns: list[list[_Item]], items: Mapping[str, _Item], routes: list[tuple[str, str, list[str]]]
+) -> Layout:
     top = min((item.y - item.height / 2 for item in items.values()), default=0.0)
     depth = max((len(item.groups) for item in items.values()), default=0)
     margin = FRAME_PAD + depth * (FRAME_PAD + FRAME_LABEL) + 4
@@ -340,8 +352,17 @@ def _result(flat: _Flattener, columns: list[list[_Item]], items: Mapping[str, _I
         y0 = min(b[1] for b in inside) - pad - FRAME_LABEL
         x1 = max(b[2] for b in inside) + pad
         y1 = max(b[3] for b in inside) + pad
-        frames.append({"id": nested, "flow": subflow, "x": round(x0), "y": round(y0), "width": round(x1 - x0),
-                       "height": round(y1 - y0), "level": level})
+        frames.append(
+            {
+                "id": nested,
+                "flow": subflow,
+                "x": round(x0),
+                "y": round(y0),
+                "width": round(x1 - x0),
+                "height": round(y1 - y0),
+                "level": level,
+            }
+        )
     frames.sort(key=lambda f: f["level"])
     width = max((b[2] for b in boxes.values()), default=0.0) + margin
     height = max((b[3] for b in boxes.values()), default=0.0) + margin

@@ -54,11 +54,19 @@ def page_number(call: Call) -> int:
 def project_list(call: Call) -> Response:
     search = (call.params.get("q") or "").strip()
     page = page_number(call)
-    projects, total = call.store.projects.page(search, PAGE_SIZE, (page - 1) * PAGE_SIZE,
-                                           readable_project_ids(call))
+    projects, total = call.store.projects.page(search, PAGE_SIZE, (page - 1) * PAGE_SIZE, readable_project_ids(call))
     pages = max(1, ceil(total / PAGE_SIZE))
-    return render(call, "projects.html", title="Projects", projects=projects, total=total, page=page, pages=pages,
-                  search=search, page_link=lambda n: page_url("projects", q=search, page=n))
+    return render(
+        call,
+        "projects.html",
+        title="Projects",
+        projects=projects,
+        total=total,
+        page=page,
+        pages=pages,
+        search=search,
+        page_link=lambda n: page_url("projects", q=search, page=n),
+    )
 
 
 def current_flows(call: Call, project: ProjectRecord) -> dict[str, FlowRecord]:
@@ -67,8 +75,9 @@ def current_flows(call: Call, project: ProjectRecord) -> dict[str, FlowRecord]:
 
 def abilities(call: Call, project: ProjectRecord) -> dict[str, bool]:
     """Which controls to show; the API checks again when they are used."""
-    return {name.lower(): call.allowed(project.id, Permission[name]) for name in ("WRITE", "EXECUTE", "SCHEDULE",
-                                                                                   "ADMIN")}
+    return {
+        name.lower(): call.allowed(project.id, Permission[name]) for name in ("WRITE", "EXECUTE", "SCHEDULE", "ADMIN")
+    }
 
 
 def project_view(call: Call) -> Response:
@@ -87,13 +96,18 @@ def project_view(call: Call) -> Response:
     elif tab == "log":
         page = page_number(call)
         total = call.store.projects.count_events(project.id)
-        context.update(events=call.store.projects.events(project.id, (page - 1) * PAGE_SIZE,
-                                                             PAGE_SIZE),
-                       page=page, pages=max(1, ceil(total / PAGE_SIZE)), total=total,
-                       page_link=lambda n: page_url("projects", project.name, tab="log", page=n))
+        context.update(
+            events=call.store.projects.events(project.id, (page - 1) * PAGE_SIZE, PAGE_SIZE),
+            page=page,
+            pages=max(1, ceil(total / PAGE_SIZE)),
+            total=total,
+            page_link=lambda n: page_url("projects", project.name, tab="log", page=n),
+        )
     else:
-        context["grants"] = [(name, is_group, set(perms.names()))
-                             for name, is_group, perms in call.accounts.project_permissions(project.id)]
+        context["grants"] = [
+            (name, is_group, set(perms.names()))
+            for name, is_group, perms in call.accounts.project_permissions(project.id)
+        ]
         context["grant_names"] = GRANTS
     return render(call, "project.html", title=f"Project {project.name}", **context)
 
@@ -107,6 +121,15 @@ def delete_project(call: Call) -> Response:
 ROUTES = [
     ("/ui/projects", Route("projects", project_list, methods=GET)),
     ("/ui/projects/{project}", Route("project", project_view, READ, locate=locate_project, methods=GET)),
-    ("/ui/projects/{project}/delete", Route("delete-project", delete_project, api_permission(MANAGER, "delete"),
-                                            locate=locate_project, methods=POST, changes_state=True)),
+    (
+        "/ui/projects/{project}/delete",
+        Route(
+            "delete-project",
+            delete_project,
+            api_permission(MANAGER, "delete"),
+            locate=locate_project,
+            methods=POST,
+            changes_state=True,
+        ),
+    ),
 ]

@@ -52,10 +52,17 @@ def schedule_list(call: Call) -> Response:
     can_change = {pid: call.allowed(pid, CHANGE) for pid in {s.project_id for s in schedules}}
     projects, _ = call.store.projects.page("", 10_000, 0, visible)
     chosen = call.params.get("project") or ""
-    return render(call, "schedules.html", title="Schedules", schedules=schedules, can_change=can_change,
-                  projects=[p.name for p in projects if p.version], zones=zones_from(call.settings.zone.key),
-                  chosen_project=chosen,
-                  chosen_flow=call.params.get("flow") or "")
+    return render(
+        call,
+        "schedules.html",
+        title="Schedules",
+        schedules=schedules,
+        can_change=can_change,
+        projects=[p.name for p in projects if p.version],
+        zones=zones_from(call.settings.zone.key),
+        chosen_project=chosen,
+        chosen_flow=call.params.get("flow") or "",
+    )
 
 
 def cron_preview(call: Call) -> Response:
@@ -67,9 +74,19 @@ def cron_preview(call: Call) -> Response:
         return data({"error": str(exc)}, 400)
     if not times:
         return data({"error": "This expression never fires again (check the year field)."}, 400)
-    return data({"cron": " ".join(cron.split()), "tz": zone,
-                 "times": [{"iso": t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                            "local": t.strftime("%a %Y-%m-%d %H:%M:%S %Z")} for t in times]})
+    return data(
+        {
+            "cron": " ".join(cron.split()),
+            "tz": zone,
+            "times": [
+                {
+                    "iso": t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "local": t.strftime("%a %Y-%m-%d %H:%M:%S %Z"),
+                }
+                for t in times
+            ],
+        }
+    )
 
 
 def set_enabled(call: Call) -> Response:
@@ -78,15 +95,20 @@ def set_enabled(call: Call) -> Response:
     enabled = call.params.boolean("enabled")
     call.scheduler.set_enabled(schedule.id, enabled)
     verb = "resumed" if enabled else "paused"
-    call.store.projects.add_event(call.project.id, "SCHEDULE", call.user.name,
-                              f"Schedule {schedule.project_name}.{schedule.flow_id} '{schedule.cron}' {verb}.")
-    return redirect(page_url("schedules"), "success", f"Schedule of {schedule.project_name}.{schedule.flow_id} "
-                                                       f"{verb}.")
+    call.store.projects.add_event(
+        call.project.id,
+        "SCHEDULE",
+        call.user.name,
+        f"Schedule {schedule.project_name}.{schedule.flow_id} '{schedule.cron}' {verb}.",
+    )
+    return redirect(page_url("schedules"), "success", f"Schedule of {schedule.project_name}.{schedule.flow_id} {verb}.")
 
 
 ROUTES = [
     ("/ui/schedules", Route("schedules", schedule_list, methods=GET)),
     ("/ui/data/cron-preview", Route("data:cron-preview", cron_preview, methods=GET)),
-    ("/ui/schedules/{scheduleId}/enabled", Route("schedule-enabled", set_enabled, CHANGE, locate=locate_schedule,
-                                                 methods=POST, changes_state=True)),
+    (
+        "/ui/schedules/{scheduleId}/enabled",
+        Route("schedule-enabled", set_enabled, CHANGE, locate=locate_schedule, methods=POST, changes_state=True),
+    ),
 ]

@@ -23,13 +23,23 @@ RECENT = 50
 def trigger_list(call: Call) -> Response:
     visible = readable_project_ids(call)
     triggers = [i for i in call.scheduler.triggers.list() if visible is None or i.row.project_id in visible]
-    instances = [r for r in call.scheduler.triggers.store.triggers.instances(limit=RECENT * 4)
-                 if visible is None or r.project_id in visible][:RECENT]
+    instances = [
+        r
+        for r in call.scheduler.triggers.store.triggers.instances(limit=RECENT * 4)
+        if visible is None or r.project_id in visible
+    ][:RECENT]
     project_ids = {i.row.project_id for i in triggers} | {r.project_id for r in instances}
     can_pause = {pid: call.allowed(pid, PAUSE) for pid in project_ids}
     can_kill = {pid: call.allowed(pid, KILL) for pid in project_ids}
-    return render(call, "triggers.html", title="Triggers", triggers=triggers, instances=instances,
-                  can_pause=can_pause, can_kill=can_kill)
+    return render(
+        call,
+        "triggers.html",
+        title="Triggers",
+        triggers=triggers,
+        instances=instances,
+        can_pause=can_pause,
+        can_kill=can_kill,
+    )
 
 
 def set_paused(call: Call) -> Response:
@@ -40,16 +50,14 @@ def set_paused(call: Call) -> Response:
     except NotFoundError as exc:
         return error_page(call, 404, "No such trigger", str(exc))
     verb = "paused" if paused else "resumed"
-    call.store.projects.add_event(call.project.id, "SCHEDULE", call.user.name,
-                              f"Flow trigger of {flow_id} {verb}.")
+    call.store.projects.add_event(call.project.id, "SCHEDULE", call.user.name, f"Flow trigger of {flow_id} {verb}.")
     return redirect(page_url("triggers"), "success", f"Trigger of {call.project.name}.{flow_id} {verb}.")
 
 
 def locate_instance(call: Call) -> Target | Response:
     instance_id = call.params.required("instance")
     row = call.scheduler.triggers.store.triggers.instance(instance_id)
-    project = None if row is None else call.store.projects.get(project_id=row.project_id,
-                                                                     active_only=False)
+    project = None if row is None else call.store.projects.get(project_id=row.project_id, active_only=False)
     if row is None or project is None:
         return error_page(call, 404, "No such trigger instance", f"Trigger instance {instance_id} does not exist.")
     return Target(project=project)
@@ -66,8 +74,12 @@ def kill(call: Call) -> Response:
 
 ROUTES = [
     ("/ui/triggers", Route("triggers", trigger_list, methods=GET)),
-    ("/ui/triggers/{project}/{flow}/paused", Route("trigger-paused", set_paused, PAUSE, locate=locate_project,
-                                                   methods=POST, changes_state=True)),
-    ("/ui/trigger-instances/{instance}/kill", Route("trigger-kill", kill, KILL, locate=locate_instance,
-                                                    methods=POST, changes_state=True)),
+    (
+        "/ui/triggers/{project}/{flow}/paused",
+        Route("trigger-paused", set_paused, PAUSE, locate=locate_project, methods=POST, changes_state=True),
+    ),
+    (
+        "/ui/trigger-instances/{instance}/kill",
+        Route("trigger-kill", kill, KILL, locate=locate_instance, methods=POST, changes_state=True),
+    ),
 ]

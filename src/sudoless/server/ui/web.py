@@ -39,8 +39,20 @@ from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Para
 from sudoless.server.ui.layout import Layout
 from sudoless.store.status import Status
 
-__all__ = ["Ui", "api_permission", "data", "endpoint", "error_page", "format_duration", "locate_execution",
-           "locate_project", "locate_schedule", "page_url", "render"]
+__all__ = [
+    "Ui",
+    "api_permission",
+    "data",
+    "endpoint",
+    "error_page",
+    "format_duration",
+    "locate_execution",
+    "locate_project",
+    "locate_schedule",
+    "page_url",
+    "render",
+]
+
 
 class LayoutCache:
     """Graph layouts by (project id, version, flow, expanded flows). Stored versions never change, so
@@ -80,6 +92,7 @@ def ui_of(call: Call) -> Ui:
 
 
 # -- formatting ---------------------------------------------------------------------------------------------
+
 
 def format_time(ms: int | None) -> Markup:
     """A ``<time>`` element in UTC; the browser rewrites it into the reader's zone."""
@@ -132,8 +145,13 @@ def page_url(kind: str, *parts: object, **query: object) -> str:
 
 
 def new_environment() -> Environment:
-    env = Environment(loader=PackageLoader("sudoless.server.ui", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("sudoless.server.ui", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(when=format_time, duration=format_duration, size=format_bytes, status_class=status_class)
     env.globals.update(url=page_url)
     return env
@@ -141,14 +159,22 @@ def new_environment() -> Environment:
 
 # -- responses ----------------------------------------------------------------------------------------------
 
+
 def render(call: Call, template: str, status: int = 200, **context: Any) -> Response:
     """A page: the template with the navigation's needs (user, CSRF token, one-shot messages)."""
     ui = ui_of(call)
     messages = flash.take_messages(call.request)
     token = sessions.csrf_token(ui.services.secret, call.session_id) if call.session_id else ""
     html = ui.env.get_template(template).render(
-        user=call.user, csrf=token, messages=messages, asset=ui.asset_version, is_admin=call.user.is_admin,
-        now=call.store.clock(), path=call.request.url.path, **context)
+        user=call.user,
+        csrf=token,
+        messages=messages,
+        asset=ui.asset_version,
+        is_admin=call.user.is_admin,
+        now=call.store.clock(),
+        path=call.request.url.path,
+        **context,
+    )
     response = HTMLResponse(html, status_code=status)
     flash.clear_messages(call.request, response)
     return response
@@ -156,8 +182,9 @@ def render(call: Call, template: str, status: int = 200, **context: Any) -> Resp
 
 def data(body: Any, status: int = 200) -> Response:
     """JSON for the UI's scripts (compact; the Azkaban pretty-printing is for Azkaban clients)."""
-    return Response(json.dumps(body, separators=(",", ":"), default=str).encode(), status_code=status,
-                    media_type="application/json")
+    return Response(
+        json.dumps(body, separators=(",", ":"), default=str).encode(), status_code=status, media_type="application/json"
+    )
 
 
 def error_page(call: Call, status: int, title: str, message: str) -> Response:
@@ -175,6 +202,7 @@ def redirect(location: str, kind: str | None = None, text: str = "") -> Response
 
 
 # -- lookups and refusals (used as Route.locate / Route.denied) ---------------------------------------------
+
 
 def api_permission(servlet: Servlet, key: str) -> Permission:
     """The permission the AJAX API's route ``key`` of ``servlet`` requires: the UI asks for the same."""
@@ -217,11 +245,13 @@ def locate_schedule(call: Call) -> Target | Response:
 
 def denied(call: Call, target: Target, perm: Permission) -> Response:
     where = f"project {target.project.name}" if target.project is not None else "this server"
-    return error_page(call, 403, "Permission denied",
-                      f"User {call.user.name} needs the {perm.name} permission on {where} for this.")
+    return error_page(
+        call, 403, "Permission denied", f"User {call.user.name} needs the {perm.name} permission on {where} for this."
+    )
 
 
 # -- endpoints ----------------------------------------------------------------------------------------------
+
 
 def _not_allowed(call: Call) -> Response:
     return error_page(call, 405, "Method not allowed", f"{call.request.method} is not allowed here.")
@@ -232,8 +262,7 @@ def endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
 
     Route keys starting with ``data:`` answer JSON (errors too); the others answer pages.
     """
-    servlet = Servlet.build(f"/ui#{route.key}", lambda request, params: route.key, [route], _not_allowed,
-                            denied=denied)
+    servlet = Servlet.build(f"/ui#{route.key}", lambda request, params: route.key, [route], _not_allowed, denied=denied)
 
     async def serve(request: Request) -> Response:
         started = time.perf_counter()
@@ -262,12 +291,10 @@ def _handle(ui: Ui, servlet: Servlet, route: Route, request: Request, params: Pa
         if route.key.startswith("data:"):
             return data({"error": "session", "login": "/ui/login"}, 401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(page_url("login", next=target if request.method == "GET" else None),
-                                status_code=303)
+        return RedirectResponse(page_url("login", next=target if request.method == "GET" else None), status_code=303)
     call = Call(request, params, services, user, session, via_cookie=True)
     try:
         return answer(servlet, call)
     except MissingParameter as exc:
         call.key = route.key
         return error_page(call, 400, "Bad request", str(exc))
-

@@ -43,18 +43,34 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("flow_id", sa.String(length=255), nullable=False),
         sa.Column("job_id", sa.String(length=255), nullable=False),
-        sa.Column("props", sa.Text().with_variant(mysql.LONGTEXT(), "mariadb").with_variant(mysql.LONGTEXT(), "mysql"), nullable=False),
+        sa.Column(
+            "props",
+            sa.Text().with_variant(mysql.LONGTEXT(), "mariadb").with_variant(mysql.LONGTEXT(), "mysql"),
+            nullable=False,
+        ),
         sa.Column("modified_time", sa.BigInteger(), nullable=False),
         sa.Column("modified_by", sa.String(length=255), nullable=False),
         sa.PrimaryKeyConstraint("project_id", "version", "flow_id", "job_id"),
     )
-    projects = sa.table("projects", sa.column("id", sa.Integer()), sa.column("created_by", sa.String()),
-                        sa.column("created_time", sa.BigInteger()))
-    proxies = sa.table("project_proxy_users", sa.column("project_id", sa.Integer()), sa.column("name", sa.String()),
-                       sa.column("added_time", sa.BigInteger()), sa.column("added_by", sa.String()))
-    op.execute(proxies.insert().from_select(
-        ["project_id", "name", "added_time", "added_by"],
-        sa.select(projects.c.id, projects.c.created_by, projects.c.created_time, projects.c.created_by)))
+    projects = sa.table(
+        "projects",
+        sa.column("id", sa.Integer()),
+        sa.column("created_by", sa.String()),
+        sa.column("created_time", sa.BigInteger()),
+    )
+    proxies = sa.table(
+        "project_proxy_users",
+        sa.column("project_id", sa.Integer()),
+        sa.column("name", sa.String()),
+        sa.column("added_time", sa.BigInteger()),
+        sa.column("added_by", sa.String()),
+    )
+    op.execute(
+        proxies.insert().from_select(
+            ["project_id", "name", "added_time", "added_by"],
+            sa.select(projects.c.id, projects.c.created_by, projects.c.created_time, projects.c.created_by),
+        )
+    )
 
 
 def downgrade() -> None:

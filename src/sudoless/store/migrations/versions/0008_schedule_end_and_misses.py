@@ -22,8 +22,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("schedules") as batch:
         batch.add_column(sa.Column("end_time", sa.BigInteger(), nullable=False, server_default="-1"))
-        batch.add_column(sa.Column("back_execute_once", sa.Boolean(), nullable=False,
-                                   server_default=sa.true()))
+        batch.add_column(sa.Column("back_execute_once", sa.Boolean(), nullable=False, server_default=sa.true()))
 
 
 def downgrade() -> None:
