@@ -144,7 +144,7 @@ class _Installation(Collector):
         yield GaugeMetricFamily(
             "sudoless_queue_depth",
             "Executions submitted and not yet claimed by an executor.",
-            value=store.metrics.queue_depth(),
+            value=store.executions.queued_count(),  # the admin page's queue figure too
         )
         yield GaugeMetricFamily(
             "sudoless_running_jobs",

@@ -47,18 +47,6 @@ class MetricQueries:
                 str(s): int(n) for s, n in conn.execute(sa.select(e.c.status, sa.func.count()).group_by(e.c.status))
             }
 
-    def queue_depth(self) -> int:
-        """Executions submitted and not yet claimed by an executor."""
-        e = t.executions
-        with self.store.read() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(e)
-                    .where(e.c.status == Status.PREPARING.value, e.c.executor_id.is_(None))
-                ).scalar_one()
-            )
-
     def running_jobs(self) -> int:
         """Job attempts RUNNING in live executions (the executions' status index, then job_runs' primary key)."""
         e, j = t.executions, t.job_runs
