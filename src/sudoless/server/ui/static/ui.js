@@ -27,7 +27,12 @@ window.Sudoless = (function () {
   const el = (tag, attrs, ...children) => build(null, tag, attrs, children);
   const svg = (tag, attrs, ...children) => build(SVG, tag, attrs, children);
 
+  // Several requests in flight (a click and the live refresh) can each find the session ended: the first one
+  // navigates, a second navigation would abort it half-way.
+  let leaving = false;
   function toLogin() {
+    if (leaving) return;
+    leaving = true;
     window.location.assign("/ui/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
   }
 
