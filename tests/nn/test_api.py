@@ -47,6 +47,9 @@ PUBLIC = {
     "Node",
     "load_model",
     "save_model",
+    # ONNX (the onnx extra)
+    "export_onnx",
+    "load_onnx",
     # losses and metrics
     "Loss",
     "SoftmaxCrossEntropy",

@@ -188,3 +188,28 @@ def sample(
         emit_json({"run": str(run_dir), "prime": prime, "temperature": temperature, "seed": seed, "text": text})
         return
     click.echo(text)
+
+
+@nn.command("export")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--onnx",
+    "onnx_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Write the run's model to this ONNX file (float32; needs the extra [onnx]).",
+)
+@click.option("--opset", type=int, default=None, help="ONNX opset (default 17, or 20 for a model with GELU).")
+@json_option
+def export(run_dir: Path, onnx_path: Path, opset: int | None, as_json: bool) -> None:
+    """Export a trained run's model to ONNX, for onnxruntime and other frameworks."""
+    _limit_threads(None)
+    from sudoless.nn.onnx import export_onnx
+    from sudoless.nn.runs import load_run
+
+    model, _ = load_run(run_dir)
+    written = export_onnx(model, onnx_path, opset=opset)
+    if as_json:
+        emit_json({"run": str(run_dir), "onnx": str(written), "parameters": model.count_params()})
+        return
+    click.echo(f"{run_dir}: {model.count_params():,} parameters written to {written}")

@@ -11,6 +11,7 @@ callbacks, ``evaluate``, ``predict``, ``save`` and :func:`load_model`.
     model = nn.Sequential([nn.Dense(64), nn.ReLU(), nn.Dense(10)], seed=0)
     model.compile(nn.Adam(1e-3), "softmax_cross_entropy", metrics=["accuracy"])
     model.fit(x, y, epochs=10, validation_data=(xv, yv), callbacks=[nn.EarlyStopping(patience=3)])
+    model.to_onnx("model.onnx")    # or nn.export_onnx(model, path); nn.load_onnx(path) reads one back
 """
 
 from sudoless.nn.callbacks import Callback, EarlyStopping, History, ModelCheckpoint, ProgressBar
@@ -55,6 +56,7 @@ from sudoless.nn.layers import (
 from sudoless.nn.losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, SoftmaxCrossEntropy
 from sudoless.nn.metrics import Accuracy, Metric, Perplexity
 from sudoless.nn.model import Network, Sequential, load_model
+from sudoless.nn.onnx import export_onnx, load_onnx
 from sudoless.nn.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from sudoless.nn.schedules import CosineDecay, ExponentialDecay, Schedule, StepDecay
 from sudoless.nn.threads import set_threads
@@ -119,7 +121,9 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "StepDecay",
     "Tanh",
+    "export_onnx",
     "load_model",
+    "load_onnx",
     "register",
     "save_model",
     "set_threads",

@@ -286,6 +286,12 @@ class Network(Layer):
         """Write ``architecture.json`` and ``weights.npz`` into the directory ``path``."""
         return checkpoints.save_model(self, path, include_optimizer=include_optimizer)
 
+    def to_onnx(self, path: str | Path, opset: int | None = None) -> Path:
+        """Write the model as an ONNX file (float32); see :func:`sudoless.nn.onnx.export_onnx`."""
+        from sudoless.nn.onnx.writer import export_onnx
+
+        return export_onnx(self, path, opset=opset)
+
     def compile_config(self) -> dict[str, Any] | None:
         if self.loss is None or self.optimizer is None:
             return None
