@@ -25,8 +25,75 @@ def routes() -> None:
     """
 
 
+def dispatch_options(func: Any) -> Any:
+    """The options of a dispatch day (orders and vehicles files), shared by solve and check."""
+    for option in reversed(
+        [
+            click.option(
+                "--orders",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Orders CSV/JSON (id, x/y or lat/lon, demand or demand_<name>, window_start, window_end, "
+                "service, penalty); with --vehicles, instead of FILE (docs/routing.md).",
+            ),
+            click.option(
+                "--vehicles",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Vehicles CSV/JSON (id, depot, depot_x/y or depot_lat/lon, end_depot, capacity, shift_start, "
+                "shift_end, max_duration, max_distance, fixed_cost, distance_cost, time_cost, speed, matrix).",
+            ),
+            click.option(
+                "--matrix",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Distances between the orders and depots: a square CSV with ids in its header, or an "
+                "OSRM/Valhalla table JSON with an 'ids' list (durations too, when it has them).",
+            ),
+            click.option(
+                "--durations",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Travel times in minutes, a square CSV like --matrix (default: distance / --speed).",
+            ),
+            click.option(
+                "--speed",
+                type=float,
+                default=None,
+                help="Distance units a minute for travel times (default 1 on x/y, 500 m/min on lat/lon or a JSON "
+                "matrix in metres).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def read_dispatch_files(
+    orders: Path | None, vehicles: Path | None, matrix: Path | None, durations: Path | None, speed: float | None
+) -> Any:
+    """The dispatch of --orders and --vehicles (both needed; --matrix and friends need them)."""
+    from sudoless.routing.orders import read_dispatch
+
+    if orders is None or vehicles is None:
+        raise InputError("--orders and --vehicles go together: give both (or an instance FILE instead)")
+    if speed is not None and speed <= 0:
+        raise InputError(f"--speed must be positive, got {speed:g}")
+    return read_dispatch(orders, vehicles, matrix=matrix, durations=durations, speed=speed)
+
+
+def refuse_single_depot_options(given: dict[str, Any]) -> None:
+    """Options of the one-depot problem have no meaning for a dispatch: refused, never silently dropped."""
+    for name, value in given.items():
+        if value:
+            raise InputError(
+                f"{name} applies to an instance FILE, not to --orders/--vehicles (put such limits in the vehicles "
+                "file: capacity, max_distance, shift_start, ...)"
+            )
+
+
 @routes.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path), required=False)
 @click.option(
     "-k",
     "--dispatchers",
@@ -82,6 +149,14 @@ def routes() -> None:
     help="Write the solution (.json, .csv or .geojson).",
 )
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="Write a PNG map.")
+@dispatch_options
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --orders: write a self-contained HTML page (map, the day per driver, one printable page each).",
+)
 @json_option
 def solve(
     file: Path,
@@ -98,9 +173,16 @@ def solve(
     seed: int,
     output: Path | None,
     plot_path: Path | None,
+    orders: Path | None,
+    vehicles: Path | None,
+    matrix: Path | None,
+    durations: Path | None,
+    speed: float | None,
+    report_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Solve the instance in FILE; prints the routes (or one JSON document with --json).
+    """Solve the instance in FILE, or the dispatch day of --orders and --vehicles; prints the routes (one table
+    per driver for a dispatch), or one JSON document with --json.
 
     Exits 1 when the solver's plan breaks a limit (the independent check fails).
     """
@@ -110,6 +192,41 @@ def solve(
 
     if time_limit <= 0:
         raise InputError(f"--time-limit must be positive, got {time_limit:g}")
+    if orders is not None or vehicles is not None:
+        if file is not None:
+            raise InputError("give an instance FILE or --orders/--vehicles, not both")
+        refuse_single_depot_options(
+            {
+                "--dispatchers": dispatchers,
+                "--objective": objective != "total",
+                "--min-stops": min_stops,
+                "--max-stops": max_stops,
+                "--max-distance": max_distance,
+                "--capacity": capacity,
+                "--metric": metric,
+                "--plot": plot_path,
+            }
+        )
+        solve_dispatch_files(
+            read_dispatch_files(orders, vehicles, matrix, durations, speed),
+            solver,
+            time_limit,
+            seed,
+            output,
+            report_path,
+            as_json,
+        )
+        return
+    if file is None:
+        raise InputError("give an instance FILE, or --orders and --vehicles")
+    for name, value in (
+        ("--matrix", matrix),
+        ("--durations", durations),
+        ("--speed", speed),
+        ("--report", report_path),
+    ):
+        if value is not None:
+            raise InputError(f"{name} goes with --orders/--vehicles, not with an instance FILE")
     if min_stops < 0:
         raise InputError(f"--min-stops must be >= 0, got {min_stops}")
     problem = read_problem(
@@ -160,9 +277,46 @@ def solve(
         raise CheckFailed()
 
 
+def solve_dispatch_files(
+    dispatch: Any,
+    solver: str,
+    time_limit: float,
+    seed: int,
+    output: Path | None,
+    report_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Solve a dispatch, check the plan's document independently, write and print it (exit 1 if it fails)."""
+    from sudoless.routing.auto import solve_dispatch
+    from sudoless.routing.dispatch_check import check_dispatch
+    from sudoless.routing.sheets import driver_tables, plan_document
+
+    if output is not None and output.suffix.lower() != ".json":
+        raise InputError(f"{output}: a dispatch plan is written as .json")
+    plan = solve_dispatch(dispatch, solver=solver, time_limit=time_limit, seed=seed)
+    document = plan_document(dispatch, plan)
+    report = check_dispatch(dispatch, document)
+    document["feasible"] = report.feasible
+    document["violations"] = sorted(set(document["violations"]) | set(report.violations))
+    if output is not None:
+        output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    if report_path is not None:
+        from sudoless.routing.report import html_report
+
+        report_path.write_text(html_report(dispatch, document), encoding="utf-8")
+    if as_json:
+        emit_json(document)
+    else:
+        click.echo(driver_tables(dispatch, document))
+        for line in document["violations"]:
+            click.echo(f"violation: {line}", err=True)
+    if not report.feasible:
+        raise CheckFailed()
+
+
 @routes.command("check")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.argument("solution", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path), required=False)
+@click.argument("solution", type=click.Path(path_type=Path), required=False)
 @click.option(
     "-k",
     "--dispatchers",
@@ -187,6 +341,7 @@ def solve(
     "EUC_2D rounded per edge (TSPLIB nint, the convention of the CVRPLIB/TSPLIB best-knowns), EXPLICIT its "
     "matrix, Solomon real-valued euclidean (its literature's convention), CSV/JSON euclidean or geo on lat/lon.",
 )
+@dispatch_options
 @json_option
 def check_command(
     file: Path,
@@ -197,9 +352,19 @@ def check_command(
     max_stops: int | None,
     max_distance: float | None,
     metric: str | None,
+    orders: Path | None,
+    vehicles: Path | None,
+    matrix: Path | None,
+    durations: Path | None,
+    speed: float | None,
     as_json: bool,
 ) -> None:
-    """Check SOLUTION (our JSON output or a CVRPLIB .sol) against FILE: each location once, limits, costs.
+    """Check SOLUTION (our JSON output or a CVRPLIB .sol) against FILE: each location once, limits, costs; or,
+    with --orders and --vehicles, the one argument is a dispatch plan (our JSON) checked against them.
+
+    A dispatch plan is checked for each vehicle's depots, capacity in every dimension, windows, shift, maximum
+    working time and distance, required orders served, and every figure it states (cost, distances, times,
+    loads, the unserved list), all recomputed from the input files.
 
     Everything is recomputed from FILE: route distances, loads, time windows and each stop's arrival, wait,
     departure and load; every such figure the plan states (totals, per route, per stop) must match. The fleet
@@ -209,6 +374,23 @@ def check_command(
     from sudoless.routing import check, read_problem
     from sudoless.routing.formats import locate, read_stops
 
+    if orders is not None or vehicles is not None:
+        if solution is not None or file is None:
+            raise InputError("with --orders/--vehicles give one argument: the plan (JSON) to check")
+        refuse_single_depot_options(
+            {
+                "--dispatchers": dispatchers,
+                "--objective": objective,
+                "--min-stops": min_stops,
+                "--max-stops": max_stops,
+                "--max-distance": max_distance,
+                "--metric": metric,
+            }
+        )
+        check_dispatch_file(read_dispatch_files(orders, vehicles, matrix, durations, speed), file, as_json)
+        return
+    if file is None or solution is None:
+        raise InputError("give the instance FILE and the SOLUTION to check (or --orders, --vehicles and a plan)")
     plan: dict[str, object] = {}
     limits: dict[str, float] = {}
     if solution.suffix.lower() == ".json" and solution.is_file():
@@ -252,6 +434,34 @@ def check_command(
         click.echo(
             f"{status}: {len(routes_found)} routes, total {report.total:g}, longest {report.makespan:g} "
             f"({problem.metric.value} distances)"
+        )
+        for line in report.violations:
+            click.echo(f"violation: {line}")
+    if not report.feasible:
+        raise CheckFailed()
+
+
+def check_dispatch_file(dispatch: Any, path: Path, as_json: bool) -> None:
+    """Check the dispatch plan in ``path`` (exit 1 when it breaks a rule or misstates a figure)."""
+    from sudoless.routing.dispatch_check import check_dispatch
+
+    if not path.is_file():
+        raise InputError(f"{path}: no such plan file")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON plan ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("drivers"), list):
+        raise InputError(f"{path}: a dispatch plan is an object with a 'drivers' list (routes solve --orders -o)")
+    report = check_dispatch(dispatch, doc)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        status = "feasible" if report.feasible else "INFEASIBLE"
+        used = sum(1 for t in report.trips if t["stops"])
+        click.echo(
+            f"{status}: {used} of {len(report.trips)} vehicles used, cost {report.cost:g}, distance "
+            f"{report.distance:g}, {len(report.unserved)} order(s) unserved"
         )
         for line in report.violations:
             click.echo(f"violation: {line}")

@@ -25,6 +25,9 @@ from typing import Any
 
 from sudoless.errors import InputError
 from sudoless.routing.cores import solve_cores
+from sudoless.routing.dispatch import Dispatch, Plan
+from sudoless.routing.dispatch_exact import EXACT_ORDERS, solve_dispatch_exact
+from sudoless.routing.dispatch_pyvrp import solve_dispatch_pyvrp
 from sudoless.routing.divide import PART_SIZE, solve_divide
 from sudoless.routing.engine import solve_engine
 from sudoless.routing.exact import solve_exact
@@ -127,3 +130,27 @@ def solve(
         solution.optimal = solution.optimal or value <= solution.bound * (1 + 1e-9)
     solution.seconds = time.monotonic() - started
     return solution
+
+
+DISPATCH_SOLVERS = ("engine", "exact")  # the solvers that know several depots, a mixed fleet and optional orders
+
+
+def solve_dispatch(dispatch: Dispatch, solver: str = "auto", time_limit: float = 10.0, seed: int = 0) -> Plan:
+    """Plan a dispatch day: ``exact`` (enumeration) up to :data:`EXACT_ORDERS` orders under ``auto``, else PyVRP.
+    The other solvers know one depot and identical dispatchers only: they refuse a dispatch in one line."""
+    if time_limit <= 0:
+        raise InputError(f"time limit must be positive, got {time_limit:g}")
+    if solver not in NAMES:
+        raise InputError(f"unknown solver '{solver}'; use one of {', '.join(NAMES)}")
+    if solver not in ("auto", *DISPATCH_SOLVERS):
+        raise InputError(
+            f"{dispatch.name}: the {solver} solver handles one depot and identical dispatchers only, not several "
+            f"depots, a mixed fleet or optional orders; use --solver {' or '.join(DISPATCH_SOLVERS)} (or auto)"
+        )
+    started = time.monotonic()
+    chosen = solver if solver != "auto" else ("exact" if len(dispatch.orders) <= EXACT_ORDERS else "engine")
+    plan = solve_dispatch_exact(dispatch) if chosen == "exact" else solve_dispatch_pyvrp(dispatch, time_limit, seed)
+    if solver == "auto":
+        plan.solver = f"auto:{plan.solver}"
+    plan.seconds = time.monotonic() - started
+    return plan

@@ -1,0 +1,274 @@
+"""A dispatch day: several depots, a mixed fleet, orders with windows, optional orders with a penalty.
+
+:class:`Problem` (one depot, K identical dispatchers) stays the model of the benchmarks and of the min-max work;
+a :class:`Dispatch` is what a dispatcher plans in the morning, and it is its own model rather than more
+optional fields on :class:`Problem`, so that no solver of the single-depot kind can be handed a fleet it would
+silently treat as identical vehicles from one depot.
+
+Locations are indexed with the depots first (``0..D-1``), then the orders (``D..D+n-1``). Every vehicle starts
+at its own depot and ends at its own (possibly another) one, has a capacity per dimension (demands are
+vectors), a fixed cost, a cost per distance unit and per minute of its route's duration, a shift
+(``shift_start`` .. ``shift_end``), a maximum duration and distance, and a profile: the distance and duration
+matrices it drives on (a van and a bicycle see different travel times; the seed's per-dispatcher W^k).
+
+Times are minutes (a clock time ``HH:MM`` is minutes since midnight). The schedule rules, which
+:func:`drive` computes and :mod:`sudoless.routing.dispatch_check` recomputes with code of its own: service at
+an order starts when the vehicle arrives or when the window opens, whichever is later, and must start by the
+window's end; the vehicle leaves its depot no earlier than its shift starts, and as late as it can without
+coming back later than it could (the shortest working time the windows allow); it is back by the shift's end;
+its working time (leaving to coming back) is at most its maximum duration. A route's cost is the vehicle's
+fixed cost plus its costs per distance and per minute; an unvisited optional order costs its penalty; a plan's
+cost is the sum.
+
+This module imports nothing else of :mod:`sudoless.routing`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from sudoless.errors import InputError
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    """One vehicle (one driver). ``capacity`` has one figure per demand dimension (``inf``: no limit)."""
+
+    id: str
+    start: int  # location index of the depot it leaves
+    end: int  # location index of the depot it returns to
+    capacity: tuple[float, ...] = ()
+    fixed_cost: float = 0.0
+    distance_cost: float = 1.0
+    time_cost: float = 0.0
+    shift_start: float = 0.0
+    shift_end: float = INF
+    max_duration: float = INF
+    max_distance: float = INF
+    profile: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a vehicle moves: its distance and duration matrices over all locations, and where they come from
+    (``matrix`` a given file; ``coordinates`` computed from them at ``speed`` distance units a minute)."""
+
+    name: str
+    distance: np.ndarray = field(repr=False)
+    duration: np.ndarray = field(repr=False)
+    source: str = "coordinates"  # or "matrix"
+    speed: float = 1.0
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A dispatch instance (see the module docstring for the conventions)."""
+
+    ids: tuple[str, ...]
+    depots: int  # the first ``depots`` locations are depots
+    vehicles: tuple[Vehicle, ...]
+    profiles: tuple[Profile, ...]
+    demands: np.ndarray = field(repr=False)  # (L, dims); zero rows for the depots
+    windows: np.ndarray = field(repr=False)  # (L, 2) opening and closing; (0, inf) without one
+    service: np.ndarray = field(repr=False)  # (L,) minutes
+    penalty: np.ndarray = field(repr=False)  # (L,) nan for a required order, else what leaving it out costs
+    dimensions: tuple[str, ...] = ()
+    coords: np.ndarray | None = field(default=None, repr=False)  # (L, 2) x, y or lat, lon
+    geo: bool = False  # coords are latitude and longitude (great circle, metres)
+    clock: bool = False  # times were given as HH:MM (shown so)
+    name: str = "dispatch"
+
+    def __post_init__(self) -> None:
+        size = len(self.ids)
+        if self.depots < 1 or size <= self.depots:
+            raise InputError(f"{self.name}: needs at least one depot and one order")
+        if len(set(self.ids)) != size:
+            seen: set[str] = set()
+            twice = next(i for i in self.ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+            raise InputError(f"{self.name}: id {twice!r} is used twice (depots and orders share one id space)")
+        if not self.vehicles:
+            raise InputError(f"{self.name}: no vehicles")
+        dims = len(self.dimensions)
+        if np.shape(self.demands) != (size, dims):
+            raise InputError(f"{self.name}: demands have shape {np.shape(self.demands)}, expected ({size}, {dims})")
+        for profile in self.profiles:
+            for what in (profile.distance, profile.duration):
+                if np.shape(what) != (size, size):
+                    raise InputError(
+                        f"{self.name}: profile {profile.name} has a {np.shape(what)} matrix for {size} locations"
+                    )
+        for v in self.vehicles:
+            if len(v.capacity) != dims:
+                raise InputError(f"vehicle {v.id}: {len(v.capacity)} capacities for {dims} demand dimensions")
+            if not (0 <= v.start < self.depots and 0 <= v.end < self.depots):
+                raise InputError(f"vehicle {v.id}: its depots must be depots")
+            if not 0 <= v.profile < len(self.profiles):
+                raise InputError(f"vehicle {v.id}: profile {v.profile} is not defined")
+            if v.shift_start > v.shift_end:
+                raise InputError(f"vehicle {v.id}: its shift starts after it ends")
+        bad = np.flatnonzero(self.windows[:, 0] > self.windows[:, 1])
+        if len(bad):
+            raise InputError(f"{self.name}: order {self.ids[int(bad[0])]} opens after it closes")
+
+    @property
+    def orders(self) -> range:
+        """The location indices of the orders."""
+        return range(self.depots, len(self.ids))
+
+    def required(self, i: int) -> bool:
+        return bool(np.isnan(self.penalty[i]))
+
+    @property
+    def optional(self) -> bool:
+        """Whether any order may be left out at its penalty."""
+        return bool(np.any(~np.isnan(self.penalty[self.depots :])))
+
+    def index(self, location_id: str) -> int:
+        """The location index of an id of the input files."""
+        try:
+            return self.ids.index(location_id)
+        except ValueError:
+            raise InputError(f"{self.name}: unknown id {location_id!r}") from None
+
+    def vehicle(self, vehicle_id: str) -> int:
+        for k, v in enumerate(self.vehicles):
+            if v.id == vehicle_id:
+                return k
+        raise InputError(f"{self.name}: unknown vehicle {vehicle_id!r}")
+
+
+class Stop(NamedTuple):
+    location: int
+    arrival: float
+    wait: float
+    departure: float
+    load: tuple[float, ...]  # still on board after the stop, per dimension
+
+
+class Trip(NamedTuple):
+    """One vehicle's day: when it leaves and is back, its stops, and what it costs."""
+
+    departure: float
+    stops: list[Stop]
+    back: float
+    distance: float
+    duration: float
+    cost: float
+    late: list[int]  # the orders reached after their window closed
+
+
+def drive(dispatch: Dispatch, k: int, route: list[int]) -> Trip:
+    """Vehicle ``k``'s trip through ``route`` (order location indices) under the module's rules. An empty route
+    is a vehicle left at its depot: no cost. Late arrivals are kept and listed (a check reports them)."""
+    v = dispatch.vehicles[k]
+    if not route:
+        return Trip(v.shift_start, [], v.shift_start, 0.0, 0.0, 0.0, [])
+    profile = dispatch.profiles[v.profile]
+    path = [v.start, *route, v.end]
+    travel = [float(profile.duration[a, b]) for a, b in zip(path[:-1], path[1:], strict=True)]
+    distance = float(sum(profile.distance[a, b] for a, b in zip(path[:-1], path[1:], strict=True)))
+    opens = [float(dispatch.windows[i, 0]) for i in route]
+    closes = [float(dispatch.windows[i, 1]) for i in route]
+    serve = [float(dispatch.service[i]) for i in route]
+    # earliest service starts, leaving at the shift start: they fix the earliest possible return
+    clock = v.shift_start
+    for j in range(len(route)):
+        clock = max(clock + travel[j], opens[j]) + serve[j]
+    back = clock + travel[-1]
+    # the latest departure that still comes back then (every service no later than it can be)
+    latest = back - travel[-1]
+    for j in reversed(range(len(route))):
+        latest = min(closes[j], latest - serve[j]) - travel[j]
+    departure = max(v.shift_start, latest)
+    on_board = dispatch.demands[route].sum(axis=0) if dispatch.dimensions else np.zeros(0)
+    clock, stops, late = departure, [], []
+    for j, i in enumerate(route):
+        arrival = clock + travel[j]
+        begin = max(arrival, opens[j])
+        if arrival > closes[j] + 1e-9:
+            late.append(i)
+        on_board = on_board - dispatch.demands[i]
+        clock = begin + serve[j]
+        stops.append(Stop(i, arrival, begin - arrival, clock, tuple(float(x) for x in on_board)))
+    back = clock + travel[-1]
+    duration = back - departure
+    cost = v.fixed_cost + v.distance_cost * distance + v.time_cost * duration
+    return Trip(departure, stops, back, distance, duration, cost, late)
+
+
+def infeasibilities(dispatch: Dispatch, k: int, route: list[int], trip: Trip | None = None) -> list[str]:
+    """What is wrong with vehicle ``k`` driving ``route`` (empty when nothing is): capacity per dimension,
+    windows, shift end, maximum duration and distance."""
+    v, trip = dispatch.vehicles[k], trip or drive(dispatch, k, route)
+    problems: list[str] = []
+    if route:
+        load = dispatch.demands[route].sum(axis=0)
+        for d, name in enumerate(dispatch.dimensions):
+            if load[d] > v.capacity[d] + 1e-9:
+                problems.append(f"carries {load[d]:g} {name}, over its capacity {v.capacity[d]:g}")
+        problems += [f"reaches {dispatch.ids[i]} after its window closes" for i in trip.late]
+        if trip.back > v.shift_end + 1e-9:
+            problems.append(f"is back at {trip.back:g}, after its shift ends at {v.shift_end:g}")
+        if trip.duration > v.max_duration + 1e-9:
+            problems.append(f"works {trip.duration:g} minutes, over its maximum {v.max_duration:g}")
+        if trip.distance > v.max_distance * (1 + 1e-9) + 1e-9:
+            problems.append(f"drives {trip.distance:g}, over its maximum {v.max_distance:g}")
+    return problems
+
+
+@dataclass
+class Plan:
+    """One route per vehicle (order location indices; empty: the vehicle stays at its depot)."""
+
+    routes: list[list[int]]
+    solver: str
+    seconds: float = 0.0
+    optimal: bool = False
+
+    def served(self) -> set[int]:
+        return {i for route in self.routes for i in route}
+
+    def unserved(self, dispatch: Dispatch) -> list[int]:
+        served = self.served()
+        return [i for i in dispatch.orders if i not in served]
+
+    def cost(self, dispatch: Dispatch) -> float:
+        trips = sum(drive(dispatch, k, r).cost for k, r in enumerate(self.routes))
+        return trips + sum(_penalty(dispatch, i) for i in self.unserved(dispatch))
+
+
+def _penalty(dispatch: Dispatch, i: int) -> float:
+    return INF if dispatch.required(i) else float(dispatch.penalty[i])
+
+
+def why_unserved(dispatch: Dispatch, i: int) -> str:
+    """Why an order is not in the plan, in words: nothing in the fleet could serve it alone, or its penalty
+    is below what serving it would add."""
+    name = dispatch.ids[i]
+    fits = [
+        k
+        for k, v in enumerate(dispatch.vehicles)
+        if all(dispatch.demands[i, d] <= v.capacity[d] + 1e-9 for d in range(len(dispatch.dimensions)))
+    ]
+    if not fits:
+        return f"{name}: its demand is over every vehicle's capacity"
+    alone = [k for k in fits if not infeasibilities(dispatch, k, [i])]
+    if not alone:
+        return f"{name}: no vehicle can reach it within its window, shift and limits"
+    if dispatch.required(i):
+        return f"{name}: required, but the solver found no plan that serves it"
+    return f"{name}: left out; serving it would cost more than its penalty {float(dispatch.penalty[i]):g}"
+
+
+def clock_text(minutes: float) -> str:
+    """``HH:MM`` of minutes since midnight (rounded to the minute; past midnight as 24:10 and on)."""
+    if not math.isfinite(minutes):
+        return "-"
+    whole = int(round(minutes))
+    return f"{whole // 60:02d}:{whole % 60:02d}"

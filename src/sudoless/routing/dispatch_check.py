@@ -1,0 +1,249 @@
+"""The independent check of a dispatch plan: every order at most once and every required one served, each
+vehicle from its own depot back to its own, capacity in every dimension, windows, shift, maximum working time
+and distance; and every figure the plan states compared with a recomputation.
+
+It shares no code with the solvers or with :func:`~sudoless.routing.dispatch.drive`: distances from
+coordinates are recomputed here in plain Python (a given matrix is the input itself and is read as is), and the
+schedule is rebuilt here under the rules of :mod:`sudoless.routing.dispatch`, so a bug there cannot hide.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from sudoless.routing.dispatch import Dispatch
+from sudoless.routing.model import EARTH_RADIUS_M
+
+TOLERANCE = 1e-6
+
+
+@dataclass
+class DispatchReport:
+    feasible: bool = True
+    violations: list[str] = field(default_factory=list)
+    cost: float = 0.0
+    distance: float = 0.0
+    duration: float = 0.0
+    penalties: float = 0.0
+    trips: list[dict[str, Any]] = field(default_factory=list)  # per vehicle, the recomputed figures
+    unserved: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "feasible": self.feasible,
+            "violations": self.violations,
+            "cost": _round(self.cost),
+            "total_distance": _round(self.distance),
+            "total_duration": _round(self.duration),
+            "penalties": _round(self.penalties),
+            "unserved": self.unserved,
+            "drivers": [
+                {key: _round(v) if isinstance(v, float) else v for key, v in trip.items() if key != "stops"}
+                for trip in self.trips
+            ],
+        }
+
+
+def _round(x: float) -> float | int:
+    return int(round(x)) if abs(x - round(x)) < 1e-9 else round(float(x), 6)
+
+
+def _leg(dispatch: Dispatch, profile: int, a: int, b: int, what: str) -> float:
+    """A distance or duration between two locations, from the coordinates when that is where they come from."""
+    p = dispatch.profiles[profile]
+    if p.source == "matrix" or dispatch.coords is None:
+        return float((p.distance if what == "distance" else p.duration)[a][b])
+    (x1, y1), (x2, y2) = (float(c) for c in dispatch.coords[a]), (float(c) for c in dispatch.coords[b])
+    if dispatch.geo:
+        f1, f2 = math.radians(x1), math.radians(x2)
+        h = math.sin((f2 - f1) / 2) ** 2 + math.cos(f1) * math.cos(f2) * math.sin(math.radians(y2 - y1) / 2) ** 2
+        d = 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, max(0.0, h))))
+    else:
+        d = math.hypot(x1 - x2, y1 - y2)
+    return d if what == "distance" else d / p.speed
+
+
+def _trip(dispatch: Dispatch, k: int, route: list[int], bad: list[str]) -> dict[str, Any]:
+    v = dispatch.vehicles[k]
+    name = f"vehicle {v.id}"
+    if not route:
+        return {"vehicle": v.id, "distance": 0.0, "duration": 0.0, "cost": 0.0, "stops": []}
+    path = [v.start, *route, v.end]
+    travel = [_leg(dispatch, v.profile, a, b, "duration") for a, b in zip(path, path[1:], strict=False)]
+    distance = sum(_leg(dispatch, v.profile, a, b, "distance") for a, b in zip(path, path[1:], strict=False))
+
+    def run(leave: float) -> list[tuple[float, float]]:
+        """(arrival, start of service) at each stop, leaving the depot at ``leave``."""
+        clock, out = leave, []
+        for j, i in enumerate(route):
+            arrival = clock + travel[j]
+            begin = max(arrival, float(dispatch.windows[i][0]))
+            out.append((arrival, begin))
+            clock = begin + float(dispatch.service[i])
+        return out
+
+    earliest = run(v.shift_start)
+    back = earliest[-1][1] + float(dispatch.service[route[-1]]) + travel[-1]
+    # the latest departure with the same return: every service start pushed as late as allowed
+    latest_begin = back - travel[-1] - float(dispatch.service[route[-1]])
+    for j in range(len(route) - 1, -1, -1):
+        i = route[j]
+        latest_begin = min(latest_begin, float(dispatch.windows[i][1]))
+        if j:
+            latest_begin = latest_begin - travel[j] - float(dispatch.service[route[j - 1]])
+    leave = max(v.shift_start, latest_begin - travel[0])
+    times = run(leave)
+    back = times[-1][1] + float(dispatch.service[route[-1]]) + travel[-1]
+    on_board = [sum(float(dispatch.demands[i][d]) for i in route) for d in range(len(dispatch.dimensions))]
+    for d, dim in enumerate(dispatch.dimensions):
+        if on_board[d] > v.capacity[d] + TOLERANCE:
+            bad.append(f"{name} carries {on_board[d]:g} {dim}, over its capacity {v.capacity[d]:g}")
+    stops = []
+    for i, (arrival, begin) in zip(route, times, strict=True):
+        if arrival > float(dispatch.windows[i][1]) + TOLERANCE:
+            bad.append(
+                f"{name} reaches {dispatch.ids[i]} at {arrival:g}, after its window closes at "
+                f"{float(dispatch.windows[i][1]):g}"
+            )
+        on_board = [on_board[d] - float(dispatch.demands[i][d]) for d in range(len(on_board))]
+        stops.append(
+            {
+                "id": dispatch.ids[i],
+                "arrival": arrival,
+                "wait": begin - arrival,
+                "departure": begin + float(dispatch.service[i]),
+                "load": list(on_board),
+            }
+        )
+    duration = back - leave
+    if back > v.shift_end + TOLERANCE:
+        bad.append(f"{name} is back at {back:g}, after its shift ends at {v.shift_end:g}")
+    if duration > v.max_duration + TOLERANCE:
+        bad.append(f"{name} works {duration:g} minutes, over its maximum {v.max_duration:g}")
+    if distance > v.max_distance * (1 + 1e-9) + TOLERANCE:
+        bad.append(f"{name} drives {distance:g}, over its maximum {v.max_distance:g}")
+    cost = v.fixed_cost + v.distance_cost * distance + v.time_cost * duration
+    return {
+        "vehicle": v.id,
+        "start_depot": dispatch.ids[v.start],
+        "end_depot": dispatch.ids[v.end],
+        "departure": leave,
+        "return": back,
+        "distance": distance,
+        "duration": duration,
+        "cost": cost,
+        "stops": stops,
+    }
+
+
+def _differs(mine: float, value: object) -> bool:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return True
+    return abs(mine - float(value)) > 1e-6 * max(1.0, abs(mine))
+
+
+def _compare(report: DispatchReport, plan: dict[str, Any], drivers: list[Any], bad: list[str]) -> None:
+    """Every figure of the plan document against the recomputation (a field present must be right)."""
+    totals: dict[str, float] = {
+        "cost": report.cost,
+        "total_distance": report.distance,
+        "total_duration": report.duration,
+        "penalties": report.penalties,
+    }
+    for key, total in totals.items():
+        if key in plan and _differs(total, plan[key]):
+            bad.append(f"claimed {key} {plan[key]!r} differs from the recomputed {total:g}")
+    if "unserved" in plan:
+        claimed = plan["unserved"]
+        names = (
+            sorted(str(x.get("id") if isinstance(x, dict) else x) for x in claimed)
+            if isinstance(claimed, list)
+            else None
+        )
+        if names != sorted(report.unserved):
+            bad.append(f"claimed unserved {names!r} differs from the orders not visited {sorted(report.unserved)!r}")
+    by_vehicle = {t["vehicle"]: t for t in report.trips}
+    for entry in drivers:
+        mine = by_vehicle.get(entry.get("vehicle"))
+        if mine is None:
+            continue
+        who = f"vehicle {mine['vehicle']}"
+        for key in ("start_depot", "end_depot"):
+            if key in entry and key in mine and entry[key] != mine[key]:
+                bad.append(f"{who}: claimed {key} {entry[key]!r}, but it is based at {mine[key]!r}")
+        for key in ("departure", "return", "distance", "duration", "cost"):
+            if key in entry and key in mine and _differs(mine[key], entry[key]):
+                bad.append(f"{who}: claimed {key} {entry[key]!r} differs from the recomputed {mine[key]:g}")
+        for j, (theirs, ours) in enumerate(zip(entry.get("stops", []), mine["stops"], strict=False), start=1):
+            if not isinstance(theirs, dict):
+                continue
+            for key in ("arrival", "wait", "departure"):
+                if key in theirs and _differs(ours[key], theirs[key]):
+                    bad.append(
+                        f"{who} stop {j}: claimed {key} {theirs[key]!r} differs from the recomputed {ours[key]:g}"
+                    )
+            if "load" in theirs:
+                load = theirs["load"]
+                if (
+                    not isinstance(load, list)
+                    or len(load) != len(ours["load"])
+                    or any(_differs(a, b) for a, b in zip(ours["load"], load, strict=False))
+                ):
+                    bad.append(f"{who} stop {j}: claimed load {load!r} differs from the recomputed {ours['load']!r}")
+
+
+def check_dispatch(dispatch: Dispatch, plan: dict[str, Any]) -> DispatchReport:
+    """Check a plan document (our JSON, or any ``{"drivers": [{"vehicle": ID, "stops": [ID or {"id": ID}]}]}``)
+    against ``dispatch``; the ids are the input files' own."""
+    report = DispatchReport()
+    bad = report.violations
+    drivers = plan.get("drivers")
+    if not isinstance(drivers, list):
+        bad.append("the plan has no 'drivers' list")
+        drivers = []
+    vehicle_index = {v.id: k for k, v in enumerate(dispatch.vehicles)}
+    location = {x: i for i, x in enumerate(dispatch.ids)}
+    routes: dict[int, list[int]] = {}
+    seen: dict[int, str] = {}
+    for n, entry in enumerate(drivers, start=1):
+        if not isinstance(entry, dict) or entry.get("vehicle") not in vehicle_index:
+            vid = entry.get("vehicle") if isinstance(entry, dict) else entry
+            bad.append(f"driver {n}: unknown vehicle {vid!r}")
+            continue
+        k = vehicle_index[entry["vehicle"]]
+        if k in routes:
+            bad.append(f"vehicle {entry['vehicle']} has two routes")
+            continue
+        route: list[int] = []
+        for stop in entry.get("stops", []):
+            name = stop.get("id") if isinstance(stop, dict) else stop
+            i = location.get(str(name)) if name is not None else None
+            if i is None or i < dispatch.depots:
+                bad.append(f"vehicle {entry['vehicle']}: stop {name!r} is not an order")
+                continue
+            if i in seen:
+                bad.append(f"order {name} is visited by vehicle {seen[i]} and vehicle {entry['vehicle']}")
+                continue
+            seen[i] = entry["vehicle"]
+            route.append(i)
+        routes[k] = route
+    for k in range(len(dispatch.vehicles)):
+        trip = _trip(dispatch, k, routes.get(k, []), bad)
+        report.trips.append(trip)
+        report.cost += trip["cost"]
+        report.distance += trip["distance"]
+        report.duration += trip["duration"]
+    for i in dispatch.orders:
+        if i in seen:
+            continue
+        report.unserved.append(dispatch.ids[i])
+        if dispatch.required(i):
+            bad.append(f"order {dispatch.ids[i]} is required and not served")
+        else:
+            report.penalties += float(dispatch.penalty[i])
+    report.cost += report.penalties
+    _compare(report, plan, [d for d in drivers if isinstance(d, dict)], bad)
+    report.feasible = not bad
+    return report

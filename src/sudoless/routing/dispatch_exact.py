@@ -1,0 +1,87 @@
+"""The optimal plan of a small dispatch, by enumeration: every vehicle's every order sequence, then the best
+split of the orders between the vehicles (and, for optional ones, the penalty), by dynamic programming over
+subsets.
+
+It follows :func:`~sudoless.routing.dispatch.drive`'s rules exactly, so on the instances it takes (up to
+:data:`EXACT_ORDERS` orders) its cost is the optimum the other solvers are measured against in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from sudoless.errors import InputError
+from sudoless.routing.dispatch import Dispatch, Plan, drive, infeasibilities
+
+EXACT_ORDERS = 8
+
+
+def _best_routes(dispatch: Dispatch, k: int) -> dict[int, tuple[float, tuple[int, ...]]]:
+    """For vehicle ``k``: the cheapest feasible sequence of each subset of orders (bit j = order j)."""
+    orders = list(dispatch.orders)
+    best: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}
+
+    def extend(sequence: list[int], mask: int) -> None:
+        for j, i in enumerate(orders):
+            if mask >> j & 1:
+                continue
+            route = [*sequence, i]
+            trip = drive(dispatch, k, route)
+            problems = infeasibilities(dispatch, k, route, trip)
+            # late arrivals and capacity stay broken whatever comes after: stop there
+            if any("window" in p or "capacity" in p for p in problems):
+                continue
+            bits = mask | 1 << j
+            if not problems and trip.cost < best.get(bits, (math.inf, ()))[0]:
+                best[bits] = (trip.cost, tuple(route))
+            extend(route, bits)
+
+    extend([], 0)
+    return best
+
+
+def solve_dispatch_exact(dispatch: Dispatch) -> Plan:
+    """The optimal plan (raises for more than :data:`EXACT_ORDERS` orders; ``optimal`` False when none is
+    feasible: then the plan leaves out what it must, and the check says so)."""
+    started = time.monotonic()
+    orders = list(dispatch.orders)
+    if len(orders) > EXACT_ORDERS:
+        raise InputError(
+            f"{dispatch.name}: the exact solver takes up to {EXACT_ORDERS} orders, this dispatch has {len(orders)}; "
+            "use --solver engine (or auto)"
+        )
+    # cost[mask]: the cheapest way for the vehicles so far to serve exactly mask
+    cost: dict[int, float] = {0: 0.0}
+    choice: list[dict[int, tuple[int, tuple[int, ...]]]] = []
+    for k in range(len(dispatch.vehicles)):
+        options = _best_routes(dispatch, k)
+        step: dict[int, float] = {}
+        picked: dict[int, tuple[int, tuple[int, ...]]] = {}
+        for mask, value in cost.items():
+            for own, (price, route) in options.items():
+                if own & mask:
+                    continue
+                total = value + price
+                if total < step.get(mask | own, math.inf) - 1e-12:
+                    step[mask | own], picked[mask | own] = total, (mask, route)
+        cost = step
+        choice.append(picked)
+    best_mask, best_value = 0, math.inf
+    for mask, value in cost.items():
+        left = [orders[j] for j in range(len(orders)) if not mask >> j & 1]
+        if any(dispatch.required(i) for i in left):
+            continue
+        total = value + sum(float(dispatch.penalty[i]) for i in left)
+        if total < best_value - 1e-12:
+            best_mask, best_value = mask, total
+    feasible = math.isfinite(best_value)
+    if not feasible:
+        best_mask = max(cost, key=lambda m: bin(m).count("1"))
+    routes: list[list[int]] = [[] for _ in dispatch.vehicles]
+    mask = best_mask
+    for k in reversed(range(len(dispatch.vehicles))):
+        previous, route = choice[k][mask]
+        routes[k] = list(route)
+        mask = previous
+    return Plan(routes, "exact", seconds=time.monotonic() - started, optimal=feasible)

@@ -1,0 +1,155 @@
+"""A dispatch as PyVRP data, solved: PyVRP has every part of it natively (several depots, one vehicle type per
+vehicle with its own depots, capacities, costs, shift, maximum duration and distance, a routing profile per
+distinct matrix, optional clients with a prize).
+
+PyVRP works in integers. Distances and times are scaled by 1 when every figure of theirs is a whole number,
+else by 1000; travel and service times are rounded up and window ends down, so a plan on time in PyVRP's units
+is on time exactly. Costs are put on one integer scale (:func:`_cost_scale`) so that the fixed costs, the costs
+per distance and per minute and the penalties keep their ratios. The plan PyVRP returns is measured again with
+the true figures (:func:`~sudoless.routing.dispatch.drive`) and checked independently by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sudoless.routing.dispatch import Dispatch, Plan
+from sudoless.routing.pyvrp_adapter import _pyvrp
+
+if TYPE_CHECKING:
+    import pyvrp
+
+_BIG = 10**12  # "no limit" and "unreachable" in PyVRP's integers
+
+
+def _scale(values: list[np.ndarray]) -> float:
+    finite = [v[np.isfinite(v)] for v in values]
+    return 1.0 if all(np.allclose(v, np.round(v)) for v in finite) else 1000.0
+
+
+def _cost_scale(weights: list[float]) -> int:
+    """The smallest power of ten that turns every nonzero cost weight into an integer within 0.1 %."""
+    for power in range(0, 10):
+        m = 10**power
+        if all(w == 0 or (round(w * m) > 0 and abs(round(w * m) - w * m) <= 1e-3 * w * m) for w in weights):
+            return m
+    return 10**9
+
+
+class DispatchModel:
+    """One dispatch translated to PyVRP data."""
+
+    def __init__(self, dispatch: Dispatch) -> None:
+        self.pyvrp = _pyvrp()
+        self.dispatch = dispatch
+        d = dispatch
+        self.ds = _scale([p.distance for p in d.profiles] + [np.array([v.max_distance for v in d.vehicles])])
+        times = [p.duration for p in d.profiles] + [d.windows.ravel(), d.service]
+        times.append(np.array([x for v in d.vehicles for x in (v.shift_start, v.shift_end, v.max_duration)]))
+        self.ts = _scale(times)
+        self.qs = _scale([d.demands, np.array([c for v in d.vehicles for c in v.capacity])])
+        weights = [w for v in d.vehicles for w in (v.fixed_cost, v.distance_cost / self.ds, v.time_cost / self.ts)]
+        weights += [float(x) for x in d.penalty if np.isfinite(x)]
+        self.cs = _cost_scale(weights)
+
+    def _int(self, x: float, scale: float, up: bool) -> int:
+        if not math.isfinite(x):
+            return _BIG
+        value = x * scale
+        return int(min(_BIG, math.ceil(value - 1e-9) if up else math.floor(value + 1e-9)))
+
+    def _grid(self, m: np.ndarray, scale: float) -> np.ndarray:
+        out = np.where(np.isfinite(m), np.ceil(np.where(np.isfinite(m), m, 0) * scale - 1e-9), _BIG)
+        return out.astype(np.int64)
+
+    def data(self) -> pyvrp.ProblemData:
+        pv, d = self.pyvrp, self.dispatch
+        coords = d.coords if d.coords is not None else np.zeros((len(d.ids), 2))
+        depots = [pv.Depot(location=i) for i in range(d.depots)]
+        clients = []
+        for i in d.orders:
+            optional = not d.required(i)
+            clients.append(
+                pv.Client(
+                    location=i,
+                    delivery=[self._int(float(q), self.qs, up=True) for q in d.demands[i]],
+                    service_duration=self._int(float(d.service[i]), self.ts, up=True),
+                    tw_early=self._int(float(d.windows[i, 0]), self.ts, up=True),
+                    tw_late=self._int(float(d.windows[i, 1]), self.ts, up=False),
+                    prize=round(float(d.penalty[i]) * self.cs) if optional else 0,
+                    required=not optional,
+                    name=d.ids[i],
+                )
+            )
+        types = []
+        for v in d.vehicles:
+            options: dict[str, Any] = {
+                "num_available": 1,
+                "capacity": [self._int(c, self.qs, up=False) for c in v.capacity],
+                "start_depot": v.start,
+                "end_depot": v.end,
+                "fixed_cost": round(v.fixed_cost * self.cs),
+                "tw_early": self._int(v.shift_start, self.ts, up=True),
+                "tw_late": self._int(v.shift_end, self.ts, up=False),
+                "shift_duration": self._int(v.max_duration, self.ts, up=False),
+                "max_distance": self._int(v.max_distance, self.ds, up=False),
+                "unit_distance_cost": round(v.distance_cost * self.cs / self.ds),
+                "unit_duration_cost": round(v.time_cost * self.cs / self.ts),
+                "profile": v.profile,
+                "name": v.id,
+            }
+            types.append(pv.VehicleType(**options))
+        data: pyvrp.ProblemData = pv.ProblemData(
+            locations=[pv.Location(float(x), float(y)) for x, y in coords],
+            clients=clients,
+            depots=depots,
+            vehicle_types=types,
+            distance_matrices=[self._grid(p.distance, self.ds) for p in d.profiles],
+            duration_matrices=[self._grid(p.duration, self.ts) for p in d.profiles],
+        )
+        return data
+
+    def _max_penalty(self, data: pyvrp.ProblemData) -> float:
+        """PyVRP's penalty per unit of excess load or lateness may rise to this: above the largest prize, fixed
+        cost and route cost, so that breaking a limit never pays (its default, 100,000, is below a penalty of a
+        few hundred on our cost scale)."""
+        figures = [float(c.prize) for c in data.clients()] + [float(v.fixed_cost) for v in data.vehicle_types()]
+        for v in data.vehicle_types():
+            dist = self._grid(self.dispatch.profiles[v.profile].distance, self.ds)
+            finite = dist[dist < _BIG]
+            figures.append(float(v.unit_distance_cost) * float(finite.sum()) if finite.size else 0.0)
+        return max(1e5, 10.0 * max(figures, default=0.0))
+
+    def solve(self, seconds: float, seed: int) -> tuple[list[list[int]], bool]:
+        """One route per vehicle (order location indices) and whether PyVRP found the plan feasible."""
+        from pyvrp.stop import MaxRuntime
+
+        data = self.data()
+        with warnings.catch_warnings():
+            # PyVRP warns when its penalties reach their ceiling (no feasible plan in sight); the independent
+            # check of the plan says what is wrong with it, in the instance's own words
+            warnings.simplefilter("ignore", category=self.pyvrp.exceptions.PenaltyBoundWarning)
+            result = self.pyvrp.solve(
+                data,
+                stop=MaxRuntime(max(0.05, seconds)),
+                seed=seed,
+                display=False,
+                collect_stats=False,
+                params=self.pyvrp.SolveParams(penalty=self.pyvrp.PenaltyParams(max_penalty=self._max_penalty(data))),
+            )
+        routes: list[list[int]] = [[] for _ in self.dispatch.vehicles]
+        for route in result.best.routes():
+            routes[route.vehicle_type()] = [self.dispatch.depots + a.idx for a in route if a.is_client()]
+        return routes, bool(result.best.is_feasible())
+
+
+def solve_dispatch_pyvrp(dispatch: Dispatch, time_limit: float = 10.0, seed: int = 0) -> Plan:
+    """PyVRP's plan for ``dispatch`` within ``time_limit`` seconds."""
+    started = time.monotonic()
+    routes, _ = DispatchModel(dispatch).solve(time_limit, seed)
+    return Plan(routes, "engine", seconds=time.monotonic() - started)

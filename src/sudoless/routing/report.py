@@ -1,0 +1,187 @@
+"""``--report plan.html``: one self-contained page (no script, no file or server beside it) that a dispatcher
+opens in a browser and prints: a map of every driver's route (inline SVG, from the coordinates), a Gantt of the
+day per driver (driving, waiting, service, and each stop's window behind it), then one page per driver with
+the stop list, which the print style sheet puts on a sheet of its own.
+
+It reads the plan document of :mod:`sudoless.routing.sheets` (the figures shown are the checked ones) and the
+dispatch for coordinates and windows. Every text from the input files is escaped.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import Any
+
+from sudoless.routing.dispatch import Dispatch, clock_text
+
+COLOURS = ("#1b6ca8", "#d1495b", "#2a9d8f", "#e9a03b", "#6d597a", "#577590", "#8f5d46", "#43aa8b", "#b5179e")
+STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.5em; }
+table { border-collapse: collapse; margin: .5em 0; } th, td { padding: 2px 8px; border-bottom: 1px solid #ddd; }
+th { text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.swatch { display: inline-block; width: .9em; height: .9em; border-radius: 2px; vertical-align: -1px; }
+svg text { font: 11px system-ui, sans-serif; }
+.driver { break-before: page; }
+.unserved { color: #a4161a; }
+@media print { body { margin: 0; } .screen { display: none; } }
+"""
+
+
+def _time(dispatch: Dispatch, minutes: float) -> str:
+    return clock_text(minutes) if dispatch.clock else f"{minutes:g}"
+
+
+def _map(dispatch: Dispatch, document: dict[str, Any]) -> str:
+    if dispatch.coords is None:
+        return "<p>No coordinates were given (a matrix only), so there is no map.</p>"
+    # x east, y north: longitude across for lat/lon, with latitude's shrinking degrees
+    pts = [(float(b), float(a)) if dispatch.geo else (float(a), float(b)) for a, b in dispatch.coords]
+    if dispatch.geo:
+        squeeze = math.cos(math.radians(sum(p[1] for p in pts) / len(pts)))
+        pts = [(x * squeeze, y) for x, y in pts]
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    span = max(max(xs) - min(xs), max(ys) - min(ys)) or 1.0
+    size, pad = 640, 30
+
+    def at(i: int) -> tuple[float, float]:
+        x, y = pts[i]
+        return pad + (x - min(xs)) / span * (size - 2 * pad), size - pad - (y - min(ys)) / span * (size - 2 * pad)
+
+    index = {x: i for i, x in enumerate(dispatch.ids)}
+    parts = [f'<svg viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img" aria-label="route map">']
+    for k, driver in enumerate(document["drivers"]):
+        if not driver["stops"]:
+            continue
+        path = [index[driver["start_depot"]], *(index[s["id"]] for s in driver["stops"]), index[driver["end_depot"]]]
+        line = " ".join(f"{x:.1f},{y:.1f}" for x, y in map(at, path))
+        parts.append(f'<polyline points="{line}" fill="none" stroke="{COLOURS[k % len(COLOURS)]}" stroke-width="2"/>')
+    served = {s["id"]: k for k, d in enumerate(document["drivers"]) for s in d["stops"]}
+    for i, name in enumerate(dispatch.ids):
+        x, y = at(i)
+        label = escape(name)
+        if i < dispatch.depots:
+            parts.append(f'<rect x="{x - 6:.1f}" y="{y - 6:.1f}" width="12" height="12" fill="#222"/>')
+        else:
+            colour = COLOURS[served[name] % len(COLOURS)] if name in served else "#fff"
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour}" stroke="#222"/>')
+        parts.append(f'<text x="{x + 7:.1f}" y="{y - 6:.1f}">{label}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _gantt(dispatch: Dispatch, document: dict[str, Any]) -> str:
+    working = [d for d in document["drivers"] if d["stops"]]
+    if not working:
+        return "<p>No driver has stops.</p>"
+    first = min(d["departure"] for d in working)
+    last = max(d["return"] for d in working)
+    index = {x: i for i, x in enumerate(dispatch.ids)}
+    for d in working:
+        for s in d["stops"]:
+            opens, closes = dispatch.windows[index[s["id"]]]
+            first = min(first, float(opens)) if opens > 0 else first
+            last = max(last, float(closes)) if math.isfinite(closes) else last
+    width, left, row = 900, 90, 34
+    scale = (width - left - 10) / max(last - first, 1.0)
+
+    def x(t: float) -> float:
+        return left + (min(max(t, first), last) - first) * scale
+
+    height = row * len(working) + 30
+    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="day">']
+    step = 60 if last - first > 180 else 15
+    tick = math.ceil(first / step) * step
+    while tick <= last:
+        parts.append(f'<line x1="{x(tick):.1f}" y1="0" x2="{x(tick):.1f}" y2="{height - 20}" stroke="#eee"/>')
+        parts.append(f'<text x="{x(tick) - 14:.1f}" y="{height - 6}">{escape(_time(dispatch, tick))}</text>')
+        tick += step
+    for r, d in enumerate(working):
+        k = document["drivers"].index(d)
+        colour, y = COLOURS[k % len(COLOURS)], 8 + r * row
+        parts.append(f'<text x="4" y="{y + 15}">{escape(d["vehicle"])}</text>')
+        parts.append(
+            f'<rect x="{x(d["departure"]):.1f}" y="{y + 9}" width="{x(d["return"]) - x(d["departure"]):.1f}" '
+            f'height="4" fill="{colour}" opacity=".5"><title>driving</title></rect>'
+        )
+        for s in d["stops"]:
+            opens, closes = dispatch.windows[index[s["id"]]]
+            if opens > 0 or math.isfinite(closes):
+                end = float(closes) if math.isfinite(closes) else last
+                parts.append(
+                    f'<rect x="{x(float(opens)):.1f}" y="{y + 2}" width="{max(1.0, x(end) - x(float(opens))):.1f}" '
+                    f'height="18" fill="none" stroke="#999" stroke-dasharray="3 2"><title>window of '
+                    f"{escape(s['id'])}</title></rect>"
+                )
+            begin = s["arrival"] + s["wait"]
+            if s["wait"] > 0:
+                parts.append(
+                    f'<rect x="{x(s["arrival"]):.1f}" y="{y + 6}" width="{x(begin) - x(s["arrival"]):.1f}" '
+                    f'height="10" fill="#f4d35e"><title>{escape(s["id"])}: waits {s["wait"]:g} min</title></rect>'
+                )
+            parts.append(
+                f'<rect x="{x(begin):.1f}" y="{y + 4}" width="{max(2.0, x(s["departure"]) - x(begin)):.1f}" '
+                f'height="14" fill="{colour}"><title>{escape(s["id"])}: {escape(_time(dispatch, begin))}-'
+                f"{escape(_time(dispatch, s['departure']))}</title></rect>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _driver_page(dispatch: Dispatch, document: dict[str, Any], k: int) -> str:
+    d = document["drivers"][k]
+    dims = document["dimensions"]
+    head = (
+        f'<section class="driver"><h2><span class="swatch" style="background:{COLOURS[k % len(COLOURS)]}"></span> '
+        f"{escape(d['vehicle'])}</h2><p>From {escape(d['start_depot'])} at {escape(_time(dispatch, d['departure']))}"
+        f", back at {escape(d['end_depot'])} at {escape(_time(dispatch, d['return']))}; distance {d['distance']:g}, "
+        f"cost {d['cost']:g}.</p>"
+    )
+    if not d["stops"]:
+        return head + "<p>No stops: stays at the depot.</p></section>"
+    index = {x: i for i, x in enumerate(dispatch.ids)}
+    rows = []
+    for n, s in enumerate(d["stops"], start=1):
+        opens, closes = dispatch.windows[index[s["id"]]]
+        window = f"{_time(dispatch, float(opens))}-{_time(dispatch, float(closes))}" if math.isfinite(closes) else ""
+        loads = "".join(f'<td class="n">{x:g}</td>' for x in s["load"])
+        rows.append(
+            f'<tr><td class="n">{n}</td><td>{escape(s["id"])}</td><td>{escape(window)}</td>'
+            f'<td class="n">{escape(_time(dispatch, s["arrival"]))}</td><td class="n">{s["wait"]:.0f}</td>'
+            f'<td class="n">{escape(_time(dispatch, s["departure"]))}</td>{loads}</tr>'
+        )
+    header = "".join(f"<th>load {escape(x)}</th>" for x in dims)
+    return (
+        head + "<table><tr><th>#</th><th>stop</th><th>window</th><th>arrival</th><th>wait (min)</th><th>departure</th>"
+        f"{header}</tr>{''.join(rows)}</table></section>"
+    )
+
+
+def html_report(dispatch: Dispatch, document: dict[str, Any]) -> str:
+    """The whole page as one string."""
+    unserved = "".join(f'<li class="unserved">{escape(u["reason"])}</li>' for u in document["unserved"])
+    legend = "".join(
+        f'<tr><td><span class="swatch" style="background:{COLOURS[k % len(COLOURS)]}"></span> {escape(d["vehicle"])}'
+        f'</td><td class="n">{len(d["stops"])}</td><td class="n">{d["distance"]:g}</td>'
+        f'<td class="n">{d["cost"]:g}</td></tr>'
+        for k, d in enumerate(document["drivers"])
+    )
+    status = (
+        "checked: every rule holds"
+        if document.get("feasible", True)
+        else "INFEASIBLE: " + "; ".join(document.get("violations", []))
+    )
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(dispatch.name)}: dispatch plan</title>"
+        f"<style>{STYLE}</style></head><body><h1>{escape(dispatch.name)}: dispatch plan</h1>"
+        f"<p>Cost {document['cost']:g} (distance {document['total_distance']:g}, penalties {document['penalties']:g});"
+        f" {escape(status)}. Solver {escape(document['solver'])}.</p>"
+        f"<table><tr><th>driver</th><th>stops</th><th>distance</th><th>cost</th></tr>{legend}</table>"
+        + (f"<h2>Unserved</h2><ul>{unserved}</ul>" if unserved else "")
+        + f"<h2>Map</h2>{_map(dispatch, document)}<h2>The day</h2>"
+        f'<p class="screen">Bars: service (colour), waiting (yellow), on the road (thin); dashed boxes: windows.</p>'
+        f"{_gantt(dispatch, document)}"
+        + "".join(_driver_page(dispatch, document, k) for k in range(len(document["drivers"])))
+        + "</body></html>\n"
+    )

@@ -1,0 +1,324 @@
+"""A dispatch day (several depots, a mixed fleet, windows, shifts, optional orders, two load dimensions): read
+from orders and vehicles files, solved by PyVRP and by enumeration, and checked from scratch."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from routing.test_cli import assert_one_line_error, sudoless
+from sudoless.errors import InputError
+from sudoless.routing.auto import solve_dispatch
+from sudoless.routing.dispatch import Dispatch
+from sudoless.routing.dispatch_check import check_dispatch
+from sudoless.routing.orders import read_dispatch
+from sudoless.routing.sheets import plan_document
+
+pytest.importorskip("pyvrp")
+
+VEHICLES = """id,depot,depot_x,depot_y,end_depot,capacity_kg,capacity_crates,shift_start,shift_end,max_duration,\
+fixed_cost,distance_cost,time_cost,speed
+van1,north,20,80,,60,4,08:00,12:00,,30,1,0.2,
+van2,south,70,10,north,25,10,08:30,13:00,3:00,10,1.5,0,
+bike,south,,,,12,2,08:00,11:00,,0,0.5,0,0.5
+"""
+
+
+def write_day(folder: Path, seed: int, n: int = 6, optional: bool = True) -> tuple[Path, Path]:
+    """A random morning: ``n`` orders around two depots, windows, service times, kg and crates, some optional."""
+    rng = np.random.default_rng(seed)
+    rows = ["id,x,y,demand_kg,demand_crates,window_start,window_end,service,penalty"]
+    for j in range(n):
+        opens = 8 * 60 + int(rng.integers(0, 150))
+        closes = opens + int(rng.integers(30, 120))
+        penalty = f"{int(rng.integers(20, 200))}" if optional and j % 3 == 2 else ""
+        rows.append(
+            f"o{j + 1},{rng.integers(0, 100)},{rng.integers(0, 100)},{rng.integers(1, 12)},{rng.integers(0, 3)},"
+            f"{opens // 60:02d}:{opens % 60:02d},{closes // 60:02d}:{closes % 60:02d},{rng.integers(3, 15)},{penalty}"
+        )
+    orders, vehicles = folder / f"orders{seed}.csv", folder / "vehicles.csv"
+    orders.write_text("\n".join(rows) + "\n")
+    vehicles.write_text(VEHICLES)
+    return orders, vehicles
+
+
+def oracle(dispatch: Dispatch) -> float:
+    """The cheapest plan found by the independent check alone: every assignment of the orders to the vehicles
+    (or to nobody) and every order of each route, each costed and judged by check_dispatch."""
+    orders = [dispatch.ids[i] for i in dispatch.orders]
+    vehicles = [v.id for v in dispatch.vehicles]
+    best = math.inf
+    for labels in itertools.product(range(len(vehicles) + 1), repeat=len(orders)):
+        groups = [[o for o, lab in zip(orders, labels, strict=True) if lab == k] for k in range(len(vehicles))]
+        options = [list(itertools.permutations(g)) for g in groups]
+        for sequences in itertools.product(*options):
+            plan = {"drivers": [{"vehicle": v, "stops": list(s)} for v, s in zip(vehicles, sequences, strict=True)]}
+            report = check_dispatch(dispatch, plan)
+            if report.feasible:
+                best = min(best, report.cost)
+    return best
+
+
+def test_reads_a_morning_with_depots_fleet_windows_and_dimensions(tmp_path: Path) -> None:
+    dispatch = read_dispatch(*write_day(tmp_path, 0))
+    assert dispatch.ids[:2] == ("north", "south") and dispatch.depots == 2
+    assert dispatch.dimensions == ("kg", "crates")
+    van2 = dispatch.vehicles[1]
+    assert (van2.start, van2.end, van2.max_duration, van2.shift_start) == (1, 0, 180, 510)
+    assert dispatch.vehicles[2].profile != dispatch.vehicles[0].profile  # the bike's own travel times
+    bike = dispatch.profiles[dispatch.vehicles[2].profile]
+    assert np.allclose(bike.duration, bike.distance / 0.5)
+    assert dispatch.clock and dispatch.optional
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_exact_and_pyvrp_agree_with_the_oracle_and_pass_the_check(tmp_path: Path, seed: int) -> None:
+    dispatch = read_dispatch(*write_day(tmp_path, seed, n=5))
+    best = oracle(dispatch)
+    exact = solve_dispatch(dispatch, solver="exact")
+    engine = solve_dispatch(dispatch, solver="engine", time_limit=1.0, seed=seed)
+    for plan in (exact, engine):
+        document = plan_document(dispatch, plan)
+        report = check_dispatch(dispatch, document)
+        assert report.feasible, report.violations
+        assert report.cost == pytest.approx(document["cost"])
+    assert exact.cost(dispatch) == pytest.approx(best, rel=1e-9)
+    # PyVRP works on times rounded up to 1/1000 minute: it may miss a tie by that much, never more
+    assert best - 1e-6 <= engine.cost(dispatch) <= best * (1 + 1e-3)
+
+
+@pytest.mark.parametrize("seed", [5, 13])
+def test_larger_day_exact_against_pyvrp(tmp_path: Path, seed: int) -> None:
+    dispatch = read_dispatch(*write_day(tmp_path, seed, n=8))
+    exact = solve_dispatch(dispatch, solver="exact")
+    engine = solve_dispatch(dispatch, solver="engine", time_limit=2.0)
+    assert check_dispatch(dispatch, plan_document(dispatch, engine)).feasible
+    assert exact.optimal
+    assert exact.cost(dispatch) - 1e-6 <= engine.cost(dispatch) <= exact.cost(dispatch) * (1 + 1e-3)
+
+
+def test_unserved_orders_carry_their_reason(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "id,x,y,demand,window_start,window_end,penalty\n"
+        "near,1,0,1,,,\n"
+        "heavy,2,0,99,,,5\n"  # over every capacity
+        "late,3,0,1,00:00,00:01,5\n"  # its window closes before any vehicle gets there
+        "far,400,0,1,,,1\n"  # cheaper to leave out
+    )
+    vehicles = tmp_path / "vehicles.csv"
+    vehicles.write_text("id,depot,depot_x,depot_y,capacity,shift_start\nv,d,0,0,10,08:00\n")
+    dispatch = read_dispatch(orders, vehicles)
+    document = plan_document(dispatch, solve_dispatch(dispatch, solver="engine", time_limit=0.5))
+    reasons = {u["id"]: u["reason"] for u in document["unserved"]}
+    assert set(reasons) == {"heavy", "late", "far"}
+    assert "capacity" in reasons["heavy"] and "window" in reasons["late"] and "penalty 1" in reasons["far"]
+    assert document["penalties"] == 11 and check_dispatch(dispatch, document).feasible
+
+
+def _tamper(document: dict[str, Any], edit: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(document)
+    edit(changed)
+    return changed
+
+
+def test_tampered_plans_are_rejected(tmp_path: Path) -> None:
+    dispatch = read_dispatch(*write_day(tmp_path, 5, n=8))
+    document = plan_document(dispatch, solve_dispatch(dispatch, solver="exact"))
+    assert check_dispatch(dispatch, document).feasible
+    driver = next(k for k, d in enumerate(document["drivers"]) if len(d["stops"]) >= 2)
+
+    def field(key: str, value: Any) -> Any:
+        return lambda doc: doc["drivers"][driver].__setitem__(key, value)
+
+    def stop(key: str, value: Any) -> Any:
+        return lambda doc: doc["drivers"][driver]["stops"][1].__setitem__(key, value)
+
+    d = document["drivers"][driver]
+    cases = {
+        "distance": field("distance", d["distance"] - 1),
+        "return": field("return", d["return"] - 5),
+        "cost": field("cost", d["cost"] * 0.9),
+        "arrival": stop("arrival", d["stops"][1]["arrival"] - 1),
+        "wait": stop("wait", d["stops"][1]["wait"] + 2),
+        "load": stop("load", [x + 1 for x in d["stops"][1]["load"]]),
+        "start_depot": field("start_depot", "elsewhere"),
+        "total_distance": lambda doc: doc.__setitem__("total_distance", doc["total_distance"] / 2),
+        "unserved": lambda doc: doc.__setitem__("unserved", [{"id": "o1", "reason": "x"}]),
+        "dropped": lambda doc: doc["drivers"][driver]["stops"].pop(),
+        "twice": lambda doc: doc["drivers"][driver - 1 if driver else driver + 1]["stops"].append(d["stops"][0]["id"]),
+        "unknown": lambda doc: doc["drivers"][driver].__setitem__("vehicle", "ghost"),
+    }
+    for name, edit in cases.items():
+        report = check_dispatch(dispatch, _tamper(document, edit))
+        assert not report.feasible, name
+        assert report.violations, name
+
+
+def test_a_day_without_a_feasible_plan_is_reported_not_hidden(tmp_path: Path) -> None:
+    dispatch = read_dispatch(*write_day(tmp_path, 7, n=8))  # too many crates for the fleet
+    for solver in ("exact", "engine"):
+        document = plan_document(dispatch, solve_dispatch(dispatch, solver=solver, time_limit=1.0))
+        report = check_dispatch(dispatch, document)
+        assert not report.feasible and report.violations
+
+
+def test_each_limit_is_checked(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "id,x,y,demand_kg,demand_boxes,window_start,window_end,service\na,0,30,5,1,0,100,10\nb,0,60,5,3,0,65,0\n"
+    )
+    vehicles = tmp_path / "vehicles.csv"
+    vehicles.write_text(
+        "id,depot,depot_x,depot_y,capacity_kg,capacity_boxes,shift_end,max_duration,max_distance\n"
+        "v,d,0,0,20,3,150,200,500\n"
+    )
+    dispatch = read_dispatch(orders, vehicles)
+    plan = {"drivers": [{"vehicle": "v", "stops": ["a", "b"]}]}
+    violations = check_dispatch(dispatch, plan).violations
+    assert any("boxes" in v and "capacity" in v for v in violations)  # 4 boxes on a 3-box vehicle
+    assert any("reaches b" in v for v in violations)  # b at 70, closes at 65
+    assert check_dispatch(dispatch, {"drivers": [{"vehicle": "v", "stops": ["b"]}]}).violations == [
+        "order a is required and not served"
+    ]
+    strict = vehicles.read_text().replace("v,d,0,0,20,3,150,200,500", "v,d,0,0,20,9,100,50,100")
+    vehicles.write_text(strict)
+    violations = check_dispatch(
+        read_dispatch(orders, vehicles), {"drivers": [{"vehicle": "v", "stops": ["a"]}]}
+    ).violations
+    assert any("shift ends" in v for v in violations) is False  # back at 70 <= 100
+    assert any("maximum 50" in v for v in violations)  # works 70 minutes
+    vehicles.write_text(strict.replace(",100\n", ",50\n"))
+    violations = check_dispatch(
+        read_dispatch(orders, vehicles), {"drivers": [{"vehicle": "v", "stops": ["a"]}]}
+    ).violations
+    assert any("drives 60" in v for v in violations)
+
+
+def test_matrix_csv_and_osrm_and_valhalla_json_give_the_same_plan(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text("id,demand\na,1\nb,1\nc,1\n")
+    vehicles = tmp_path / "vehicles.csv"
+    vehicles.write_text("id,depot,capacity\nv1,d,2\nv2,d,2\n")
+    ids = ["d", "a", "b", "c"]
+    rng = np.random.default_rng(3)
+    metres = rng.integers(100, 5000, size=(4, 4)) * (1 - np.eye(4, dtype=np.int64))
+    seconds = metres // 10
+    csv_matrix = tmp_path / "m.csv"
+    # rows out of the header's order: matched by id
+    csv_matrix.write_text(
+        ",".join(["", *ids]) + "\n" + "\n".join(",".join([ids[i], *map(str, metres[i])]) for i in (2, 0, 3, 1)) + "\n"
+    )
+    durations_csv = tmp_path / "t.csv"
+    durations_csv.write_text(
+        ",".join(["", *ids])
+        + "\n"
+        + "\n".join(",".join([ids[i], *(str(s / 60) for s in seconds[i])]) for i in range(4))
+    )
+    osrm = tmp_path / "osrm.json"
+    osrm.write_text(json.dumps({"ids": ids, "distances": metres.tolist(), "durations": seconds.tolist()}))
+    valhalla = tmp_path / "valhalla.json"
+    cells = [
+        [
+            {"from_index": i, "to_index": j, "distance": metres[i, j] / 1000, "time": int(seconds[i, j])}
+            for j in range(4)
+        ]
+        for i in range(4)
+    ]
+    valhalla.write_text(json.dumps({"ids": ids, "sources_to_targets": cells}))
+    plans = []
+    for matrix, durations in ((csv_matrix, durations_csv), (osrm, None), (valhalla, None)):
+        dispatch = read_dispatch(orders, vehicles, matrix=matrix, durations=durations)
+        assert np.allclose(dispatch.profiles[0].distance, metres)
+        assert np.allclose(dispatch.profiles[0].duration, seconds / 60)
+        document = plan_document(dispatch, solve_dispatch(dispatch, solver="exact"))
+        assert check_dispatch(dispatch, document).feasible
+        plans.append(document["cost"])
+    assert plans[0] == plans[1] == plans[2]
+
+
+@pytest.mark.parametrize(
+    ("orders", "vehicles", "fragment"),
+    [
+        ("id,x,y,window_start\na,1,1,8h00\n", None, "orders.csv line 2: window_start: '8h00' is not a number"),
+        ("id,x,y,servce\na,1,1,5\n", None, "orders.csv line 2: unknown field 'servce'"),
+        ("id,x,y,demand\na,1,1,-2\n", None, "orders.csv line 2: demand: '-2' must be a number >= 0"),
+        ("id,x,y\na,1,1\na,2,2\n", None, "orders.csv line 3: id 'a' is used twice"),
+        ("id,x,y\na,1,\n", None, "orders.csv line 2: y: missing"),
+        ("id,lat,lon\na,91,0\n", "id,depot,depot_lat,depot_lon\nv,d,0,0\n", "lat/lon: (91, 0) is not a latitude"),
+        ("id,x,y,window_start,window_end\na,1,1,10:00,09:00\n", None, "line 2: window_start: the window opens after"),
+        ("id,x,y\na,1,1\n", "id,depot,depot_x,depot_y,shift_start\nv,d,0,0,25:99\n", "shift_start: '25:99'"),
+        ("id,x,y\na,1,1\n", "id,depot\nv,d\n", "depot 'd' has no place"),
+        ("id,x,y,demand_kg\na,1,1,1\n", "id,depot,depot_x,depot_y,capacity_m3\nv,d,0,0,3\n", "'capacity_m3' has no"),
+    ],
+)
+def test_bad_files_give_one_line_naming_file_line_and_field(
+    tmp_path: Path, orders: str, vehicles: str | None, fragment: str
+) -> None:
+    (tmp_path / "orders.csv").write_text(orders)
+    (tmp_path / "vehicles.csv").write_text(vehicles or "id,depot,depot_x,depot_y\nv,d,0,0\n")
+    with pytest.raises(InputError) as caught:
+        read_dispatch(tmp_path / "orders.csv", tmp_path / "vehicles.csv")
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_other_solvers_refuse_a_dispatch_in_one_line(tmp_path: Path) -> None:
+    dispatch = read_dispatch(*write_day(tmp_path, 0, n=4))
+    for solver in ("divide", "cores"):
+        with pytest.raises(InputError, match=f"the {solver} solver handles one depot"):
+            solve_dispatch(dispatch, solver=solver)
+
+
+def test_cli_solves_checks_and_reports_a_day(tmp_path: Path) -> None:
+    orders, vehicles = write_day(tmp_path, 5, n=8)
+    files = ["--orders", str(orders), "--vehicles", str(vehicles)]
+    result = sudoless(
+        tmp_path, "routes", "solve", *files, "--time-limit", "1", "--json", "-o", "plan.json", "--report", "plan.html"
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["kind"] == "dispatch" and document["feasible"]
+    assert [d["vehicle"] for d in document["drivers"]] == ["van1", "van2", "bike"]
+    assert json.loads((tmp_path / "plan.json").read_text()) == document
+    page = (tmp_path / "plan.html").read_text()
+    assert page.startswith("<!doctype html>") and "<svg" in page and "@media print" in page and "<script" not in page
+    checked = sudoless(tmp_path, "routes", "check", "plan.json", *files, "--json")
+    assert checked.returncode == 0, checked.stdout
+    assert json.loads(checked.stdout)["cost"] == pytest.approx(document["cost"])
+    driver = next(d for d in document["drivers"] if d["stops"])
+    driver["stops"][0]["load"][0] += 1
+    (tmp_path / "tampered.json").write_text(json.dumps(document))
+    checked = sudoless(tmp_path, "routes", "check", "tampered.json", *files)
+    assert checked.returncode == 1 and "claimed load" in checked.stdout
+    text = sudoless(tmp_path, "routes", "solve", *files, "--time-limit", "1")
+    assert text.returncode == 0 and "arrival" in text.stdout and "load kg" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--solver", "divide"], "the divide solver handles one depot"),
+        (["--max-stops", "3"], "--max-stops applies to an instance FILE"),
+        (["--matrix", "nowhere.csv"], "nowhere.csv: no such matrix file"),
+        (["-o", "plan.csv"], "a dispatch plan is written as .json"),
+    ],
+)
+def test_cli_bad_dispatch_input_is_one_line(tmp_path: Path, extra: list[str], fragment: str) -> None:
+    orders, vehicles = write_day(tmp_path, 5, n=4)
+    result = sudoless(tmp_path, "routes", "solve", "--orders", str(orders), "--vehicles", str(vehicles), *extra)
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "plan.csv").exists()
+
+
+def test_cli_bad_orders_file_names_file_line_and_field(tmp_path: Path) -> None:
+    (tmp_path / "orders.csv").write_text("id,x,y,service\na,1,1,ten\n")
+    (tmp_path / "vehicles.csv").write_text("id,depot,depot_x,depot_y\nv,d,0,0\n")
+    result = sudoless(tmp_path, "routes", "solve", "--orders", "orders.csv", "--vehicles", "vehicles.csv")
+    assert_one_line_error(result, "orders.csv line 2: service: 'ten' is not a number")
