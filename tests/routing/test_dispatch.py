@@ -322,3 +322,14 @@ def test_cli_bad_orders_file_names_file_line_and_field(tmp_path: Path) -> None:
     (tmp_path / "vehicles.csv").write_text("id,depot,depot_x,depot_y\nv,d,0,0\n")
     result = sudoless(tmp_path, "routes", "solve", "--orders", "orders.csv", "--vehicles", "vehicles.csv")
     assert_one_line_error(result, "orders.csv line 2: service: 'ten' is not a number")
+
+
+def test_the_example_morning_solves_and_checks(tmp_path: Path) -> None:
+    """examples/routing/README.md's two commands."""
+    folder = Path(__file__).resolve().parents[2] / "examples" / "routing"
+    files = ["--orders", str(folder / "orders.csv"), "--vehicles", str(folder / "vehicles.csv")]
+    solved = sudoless(tmp_path, "routes", "solve", *files, "--time-limit", "3", "-o", "plan.json", "--report", "p.html")
+    assert solved.returncode == 0, solved.stderr
+    assert "cargo-bike" in solved.stdout and "load crates" in solved.stdout
+    checked = sudoless(tmp_path, "routes", "check", "plan.json", *files)
+    assert checked.returncode == 0 and checked.stdout.startswith("feasible"), checked.stdout
