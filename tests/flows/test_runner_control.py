@@ -10,7 +10,7 @@ import pytest
 
 from flows.harness import job_status, outcome, run_flow, submit, write_project
 from sudoless.errors import InputError, StateError
-from sudoless.flows.executions import control, restart_execution, submit_flow
+from sudoless.flows.executions import control, prepare_execution, restart_execution, submit_flow
 from sudoless.flows.executor import Executor
 from sudoless.flows.model import FailureAction
 from sudoless.flows.runner import FlowRunner
@@ -219,6 +219,22 @@ def test_command_semantics_outputs_and_substitution(store, settings, tmp_path):
     assert "never runs" not in first
     assert "n=7 s=x y env= cwd=sub second" in result.log("second")
     assert result.props("second")["n"] == "7"
+
+
+def test_prepare_disables_what_succeeded_and_keeps_the_options(store, settings, tmp_path):
+    project = job_files(
+        tmp_path / "p",
+        {"a": "", "bad": "a", "after": "bad", "side": "a", "alone": "", "end": "after,side,alone"},
+        {"bad": "fail=true"},
+    )
+    first = run_flow(store, settings, project, "end", failure_action=FailureAction.FINISH_ALL_POSSIBLE)
+    assert first.jobs == {"a": S, "bad": F, "after": C, "side": S, "alone": S, "end": C}
+    prepared = prepare_execution(store, first.exec_id)
+    assert prepared.disabled == ("a", "alone", "side")
+    assert prepared.options.failure_action == FailureAction.FINISH_ALL_POSSIBLE
+    assert prepared.record.id == first.exec_id
+    with pytest.raises(StateError, match="nothing to restart"):
+        prepare_execution(store, run_flow(store, settings, project, "end", disabled=["bad"]).exec_id)
 
 
 def test_failed_command_and_unknown_type_fail_the_job(store, settings, tmp_path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +189,35 @@ def succeeded_nodes(store: Store, exec_id: int) -> list[str]:
     return sorted(n for n in succeeded if not any(n.startswith(p + ":") for p in succeeded))
 
 
+def _unsuccessful(store: Store, exec_id: int) -> ExecutionRecord:
+    """The record of a finished execution that did not succeed; StateError for any other."""
+    record = store.executions.get(exec_id)
+    if record.status not in TERMINAL_FLOW:
+        raise StateError(f"Execution {exec_id} is still {record.status.value}; wait for it to finish or cancel it")
+    if record.status == Status.SUCCEEDED:
+        raise StateError(f"Execution {exec_id} succeeded; there is nothing to restart")
+    return record
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """What Azkaban's "Prepare Execution" offers for a finished, unsuccessful execution: the same flow with
+    the jobs that succeeded disabled and the first run's options, for a person to adjust before running it.
+
+    Unlike :func:`restart_execution`, the run it leads to is an ordinary new execution (of whichever version
+    the person submits), in a fresh folder, with nothing carried over."""
+
+    record: ExecutionRecord
+    disabled: tuple[str, ...]
+    options: ExecutionOptions
+
+
+def prepare_execution(store: Store, exec_id: int) -> PreparedRun:
+    """The :class:`PreparedRun` of ``exec_id``; StateError while it runs or when it succeeded."""
+    record = _unsuccessful(store, exec_id)
+    return PreparedRun(record, tuple(succeeded_nodes(store, exec_id)), ExecutionOptions.from_json(record.options))
+
+
 def restart_execution(
     store: Store,
     settings: Settings,
@@ -204,11 +233,7 @@ def restart_execution(
     ``runtime`` (node path -> properties, as :func:`~sudoless.flows.options.parse_assignments` makes)
     replaces the first run's runtime properties key by key: the fixed input of a run that failed on it.
     """
-    record = store.executions.get(exec_id)
-    if record.status not in TERMINAL_FLOW:
-        raise StateError(f"Execution {exec_id} is still {record.status.value}; wait for it to finish or cancel it")
-    if record.status == Status.SUCCEEDED:
-        raise StateError(f"Execution {exec_id} succeeded; there is nothing to restart")
+    record = _unsuccessful(store, exec_id)
     disabled = succeeded_nodes(store, exec_id)
     options = ExecutionOptions.from_json(record.options)
     merged = {node: dict(props) for node, props in options.runtime.items()}

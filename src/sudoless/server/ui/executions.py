@@ -23,13 +23,16 @@ from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
+from sudoless.errors import InputError, NotFoundError, PermissionDenied, StateError
+from sudoless.flows.executions import restart_execution
 from sudoless.flows.model import FailureAction
 from sudoless.flows.notify.history import execution_notifications
+from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.why import why_not_run
 from sudoless.server.ajax.execution_view import utf8_range
 from sudoless.server.ajax.executor import EXECUTOR
-from sudoless.server.dispatch import GET, Call, Route
-from sudoless.server.run_options import configured_failure_action
+from sudoless.server.dispatch import GET, POST, Call, Route
+from sudoless.server.run_options import check_redefinitions, configured_failure_action
 from sudoless.server.ui.flows import layout_json
 from sudoless.server.ui.projects import PAGE_SIZE, page_number, readable_project_ids
 from sudoless.server.ui.web import api_permission, data, locate_execution, page_url, render
@@ -43,6 +46,7 @@ READ = api_permission(EXECUTOR, "page:execution")
 UPDATES = api_permission(EXECUTOR, "ajax:fetchexecflowupdate")
 LOGS = api_permission(EXECUTOR, "ajax:fetchExecJobLogs")
 CONTROL = api_permission(EXECUTOR, "ajax:retryFailedJobs")
+EXECUTE = api_permission(EXECUTOR, "ajax:executeFlow")
 OVERLAP_MS = 2000
 MAX_LOG_BYTES = 1 << 20
 
@@ -166,12 +170,30 @@ def execution_view(call: Call) -> Response:
         project=project,
         page_data=page_data,
         can_control=call.allowed(project.id, CONTROL),
+        can_execute=call.allowed(project.id, EXECUTE),
         failure_action=failure_action,
         concurrent=options.get("concurrent_option") or "skip",
         parameters=(options.get("runtime") or {}).get("ROOT") or {},
         disabled=options.get("disabled") or [],
         notifications=execution_notifications(call.store, record.id),
     )
+
+
+def restart(call: Call) -> Response:
+    """Restart failed: a new execution of what did not succeed, continuing in this one's folder
+    (:func:`~sudoless.flows.executions.restart_execution`); its runtime properties are checked again, as
+    the JSON API's restart checks them, since the caller may have less permission than the first runner."""
+    record = call.target.execution
+    assert record is not None
+    options = ExecutionOptions.from_json(record.options)
+    try:
+        check_redefinitions(call, record.project_id, record.version, record.project_name, record.flow_id, options)
+        new_id = restart_execution(call.store, call.settings, record.id, call.user.name)
+    except PermissionDenied as exc:
+        return data({"error": str(exc)}, 403)
+    except (StateError, InputError, NotFoundError) as exc:
+        return data({"error": str(exc)}, 409)
+    return data({"execid": new_id, "message": f"Execution {record.id} restarted as {new_id}"})
 
 
 def execution_runs(call: Call) -> Response:
@@ -261,4 +283,8 @@ ROUTES = [
         Route("data:exec-layout", execution_layout, READ, locate=locate_execution, methods=GET),
     ),
     ("/ui/data/executions/{execid}/log", Route("data:log", execution_log, LOGS, locate=locate_execution, methods=GET)),
+    (
+        "/ui/data/executions/{execid}/restart",
+        Route("data:restart", restart, EXECUTE, locate=locate_execution, methods=POST, changes_state=True),
+    ),
 ]

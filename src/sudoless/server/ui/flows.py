@@ -11,6 +11,8 @@ from typing import Any
 
 from starlette.responses import Response
 
+from sudoless.errors import NotFoundError, StateError
+from sudoless.flows.executions import PreparedRun, prepare_execution
 from sudoless.server.ajax.executor import EXECUTOR
 from sudoless.server.ajax.manager import MANAGER
 from sudoless.server.dispatch import GET, Call, Route
@@ -71,26 +73,56 @@ def flow_layout(call: Call) -> Response:
     return layout_json(call, project.id, project.version, call.params.required("flow"))
 
 
+def _prepared(call: Call, flow_id: str) -> PreparedRun | Response | None:
+    """The run the ``prepare`` parameter names (Azkaban's "Prepare Execution"), when it is one of this flow."""
+    if not call.params.get("prepare"):
+        return None
+    exec_id = call.params.integer("prepare")
+    try:
+        prepared = prepare_execution(call.store, exec_id)
+    except NotFoundError:
+        return error_page(call, 404, "No such execution", f"Execution {exec_id} does not exist.")
+    except StateError as exc:
+        return error_page(call, 409, "Nothing to prepare", str(exc))
+    if prepared.record.project_id != call.project.id or prepared.record.flow_id != flow_id:
+        return error_page(call, 404, "No such execution", f"Execution {exec_id} is not a run of {flow_id}.")
+    return prepared
+
+
 def flow_view(call: Call) -> Response:
     project = call.project
     flow_id = call.params.required("flow")
     flows = current_flows(call, project)
     if flow_id not in flows or flows[flow_id].embedded:
         return error_page(call, 404, "No such flow", f"Project {project.name} has no flow {flow_id}.")
+    prepared = _prepared(call, flow_id)
+    if isinstance(prepared, Response):
+        return prepared
     now = call.store.clock()
     runs = call.store.executions.recent(project.id, flow_id, 50)
     last_status: dict[str, str] = {}
-    if runs:
-        for run in call.store.job_runs.of(runs[0].id):  # oldest attempt first: the latest attempt wins
+    shown = prepared.record.id if prepared is not None else runs[0].id if runs else None
+    if shown is not None:
+        for run in call.store.job_runs.of(shown):  # oldest attempt first: the latest attempt wins
             last_status[run.nested_id] = run.status.value
     props = flows[flow_id].graph.get("props") or {}
     own_action = configured_failure_action(props)  # the form starts where the run would go without it
+    if prepared is not None and prepared.options.failure_action is not None:
+        own_action = prepared.options.failure_action  # ... or where the run it repeats went
     page_data = {
         "project": project.name,
         "flow": flow_id,
         "layoutUrl": page_url("data/projects", project.name, "flows", flow_id, "layout"),
         "statuses": last_status,
-        "lastExec": runs[0].id if runs else None,
+        "lastExec": shown,
+        "prepared": None
+        if prepared is None
+        else {
+            "execid": prepared.record.id,
+            "disabled": list(prepared.disabled),
+            "params": prepared.options.runtime.get("ROOT") or {},
+            "concurrent": prepared.options.concurrent_option,
+        },
     }
     return render(
         call,
@@ -107,6 +139,9 @@ def flow_view(call: Call) -> Response:
         failure_actions=FAILURE_ACTIONS,
         default_failure=failure_action_form_value(own_action) if own_action else "finishCurrent",
         page_data=page_data,
+        prepared=prepared,
+        prepared_off=set(prepared.disabled) if prepared else set(),
+        override_failure=bool(prepared and prepared.options.failure_action and props.get("failure.action")),
         execute_ok=call.allowed(project.id, api_permission(EXECUTOR, "ajax:executeFlow")),
     )
 

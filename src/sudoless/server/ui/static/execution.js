@@ -48,6 +48,28 @@
     show("pause-button", status === "RUNNING");
     show("resume-button", status === "PAUSED");
     show("cancel-button", !TERMINAL.has(status));
+    show("prepare-button", TERMINAL.has(status) && status !== "SUCCEEDED");
+    show("restart-button", TERMINAL.has(status) && status !== "SUCCEEDED");
+  }
+
+  // Restart failed: a new execution that continues in this one's folder; the page then follows it.
+  const restart = document.getElementById("restart-button");
+  if (restart) {
+    restart.addEventListener("click", async () => {
+      if (!window.confirm(restart.dataset.confirm)) return;
+      const error = document.getElementById("control-error");
+      S.showError(error, "");
+      restart.disabled = true;
+      try {
+        const answer = await S.post(restart.dataset.url, {"csrf.token": S.csrf});
+        if (answer.error || !(answer.execid > 0)) S.showError(error, answer.error || "The restart was refused.");
+        else window.location.assign(`/ui/executions/${answer.execid}`);
+      } catch (e) {
+        S.showError(error, e.message);
+      } finally {
+        restart.disabled = false;
+      }
+    });
   }
 
   for (const button of document.querySelectorAll("#controls button[data-action]")) {

@@ -10,6 +10,8 @@
   const disabled = new Set();
   const expanded = new Set();
   const checkboxes = [...document.querySelectorAll(".job-enabled")];
+  // A prepared run (Azkaban's "Prepare Execution") arrives with the jobs that succeeded unticked.
+  for (const box of checkboxes) if (!box.checked) disabled.add(box.value);
 
   const graph = new window.GraphView(container, {
     label: `Graph of flow ${data.flow}`,
@@ -58,7 +60,7 @@
   if (form) {
     const params = document.getElementById("params");
     let rows = 0;
-    function addParam(key, value) {
+    function addParam(key, value, quiet) {
       rows += 1;
       const keyId = `param-key-${rows}`, valueId = `param-value-${rows}`;
       const row = S.el("div", {class: "param-row"},
@@ -69,9 +71,16 @@
         S.el("button", {type: "button", class: "link", "aria-label": "Remove this parameter", text: "Remove",
           onclick: () => row.remove()}));
       params.append(row);
-      row.querySelector("input").focus();
+      if (!quiet) row.querySelector("input").focus();
     }
     document.getElementById("add-param").addEventListener("click", () => addParam());
+    const prepared = data.prepared;
+    if (prepared) {
+      for (const [key, value] of Object.entries(prepared.params || {})) addParam(key, value, true);
+      const choice = document.getElementById("concurrent");
+      if ([...choice.options].some((o) => o.value === prepared.concurrent)) choice.value = prepared.concurrent;
+      document.getElementById("pipeline-box").hidden = choice.value !== "pipeline";
+    }
     document.getElementById("clear-disabled").addEventListener("click", () => { disabled.clear(); sync(); });
     const concurrent = document.getElementById("concurrent");
     concurrent.addEventListener("change", () => {
@@ -109,5 +118,6 @@
     });
   }
 
+  sync();
   load();
 })();
