@@ -301,8 +301,7 @@ def test_a_layer_onnx_cannot_express_is_named_in_one_line(tmp_path: Path) -> Non
     with pytest.raises(InputError) as caught:
         model.to_onnx(tmp_path / "no.onnx")
     assert str(caught.value) == (
-        "ONNX export: layer 'twice' (Doubling) has no ONNX equivalent; see the supported layers in the README's "
-        "ONNX section"
+        "ONNX export: layer 'twice' (Doubling) has no ONNX equivalent; docs/onnx.md lists the layers it can write"
     )
     assert not (tmp_path / "no.onnx").exists()
 

@@ -440,7 +440,7 @@ def _emitter(layer: Layer) -> Emitter:
             return emit
     raise InputError(
         f"ONNX export: layer '{layer.name}' ({type(layer).__name__}) has no ONNX equivalent; "
-        "see the supported layers in the README's ONNX section"
+        "docs/onnx.md lists the layers it can write"
     )
 
 
