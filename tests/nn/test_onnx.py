@@ -287,6 +287,35 @@ def test_a_sequential_inside_a_model(tmp_path: Path) -> None:
     round_trip(model, data((3, 5)), tmp_path / "nested.onnx")
 
 
+@pytest.mark.parametrize(
+    "layers",
+    [
+        lambda: [nn.Conv1D(4, 3, padding="same", dilation_rate=2), nn.LSTM(5, return_sequences=True), nn.Dense(3)],
+        lambda: [nn.Conv1D(4, 3, strides=2, padding="same"), nn.MaxPooling1D(2, padding="same")],
+    ],
+    ids=["dilated-then-lstm", "strided"],
+)
+def test_sequences_of_any_length(layers: Callable[[], list[Layer]], tmp_path: Path) -> None:
+    """Built for (None, 4): one file serves every length, the pads being explicit where they can be."""
+    model = nn.Sequential(layers())
+    model.build((None, 4))
+    randomise(model)
+    path = model.to_onnx(tmp_path / "any.onnx")
+    back = nn.load_onnx(path)
+    for steps in (5, 8):
+        x = data((2, steps, 4), steps)
+        want = model.predict(x)
+        np.testing.assert_allclose(run_onnx(path, [x])[0], want, rtol=TOLERANCE, atol=TOLERANCE)
+        np.testing.assert_allclose(back.predict(x), want, rtol=TOLERANCE, atol=TOLERANCE)
+
+
+def test_a_strided_dilated_same_window_over_unknown_length_is_refused(tmp_path: Path) -> None:
+    model = nn.Sequential([nn.Conv1D(4, 3, strides=2, dilation_rate=2, padding="same", name="c")])
+    model.build((None, 4))
+    with pytest.raises(InputError, match=r"^ONNX export: layer 'c' \(Conv1D\): a strided, dilated window"):
+        model.to_onnx(tmp_path / "no.onnx")
+
+
 # -- refusals -----------------------------------------------------------------------------------------------
 
 

@@ -58,9 +58,8 @@ from sudoless.nn.layers import (
 )
 from sudoless.nn.layers.base import connect
 from sudoless.nn.layers.recurrent import Recurrent
-from sudoless.nn.layers.windows import Window
 from sudoless.nn.onnx.layout import TIME_FIRST, Perm, channels_first, compose, identity, inverse
-from sudoless.nn.onnx.writer import GRU_GATES, LSTM_GATES, _onnx
+from sudoless.nn.onnx.writer import GRU_GATES, LSTM_GATES, _onnx, same_padding
 
 Array = np.ndarray
 
@@ -244,18 +243,14 @@ def _window(r: Reader, node: Any, attrs: dict[str, Any], x: Held, dilation: bool
         padding = "same"
     elif auto == "NOTSET":
         shape = x.node.shape
-        window = Window(
-            tuple(([1] if spatial == 1 else []) + kernel),  # type: ignore[arg-type]
-            tuple(([1] if spatial == 1 else []) + strides),  # type: ignore[arg-type]
-            tuple(([1] if spatial == 1 else []) + dilations),  # type: ignore[arg-type]
-            "same",
-        )
-        sizes = (1, shape[0]) if spatial == 1 else (shape[0], shape[1])
-        if None in sizes:
-            raise r.fail(node, "explicit pads on an axis of unknown size cannot be checked against 'same'")
-        _, planned = window.plan(int(sizes[0] or 1), int(sizes[1] or 1))
-        kept = planned[1:] if spatial == 1 else planned
-        if pads != [p[0] for p in kept] + [p[1] for p in kept]:
+        sizes = shape[:spatial]
+        expected: list[int] = []
+        for size, k, stride, dilation_rate in zip(sizes, kernel, strides, dilations, strict=True):
+            total = same_padding(size, stride, (k - 1) * dilation_rate + 1)
+            if total is None:
+                raise r.fail(node, "explicit pads on a strided axis of unknown size cannot be checked against 'same'")
+            expected.append(total)
+        if pads != [t // 2 for t in expected] + [t - t // 2 for t in expected]:
             raise r.fail(node, f"pads {pads} are neither 'valid' nor 'same' padding, the two sudoless has")
         padding = "same"
     else:

@@ -190,20 +190,41 @@ def _dense(g: Graph, layer: Dense, t: Tensor, hint: str) -> Tensor:
     return _activation(g, layer.activation, Tensor(name, identity(t.rank), shape), hint)
 
 
+def same_padding(size: int | None, stride: int, span: int) -> int | None:
+    """The total padding ``same`` adds on an axis (sudoless's, TensorFlow's and ONNX's SAME_UPPER rule), or
+    None when it depends on a size not known yet."""
+    if size is not None:
+        return max((-(-size // stride) - 1) * stride + span - size, 0)
+    return span - 1 if stride == 1 else None
+
+
 def _window_attrs(layer: Convolution | Pooling, shape: tuple[int | None, ...]) -> dict[str, Any]:
-    """kernel_shape, strides, dilations and pads of a window layer over sudoless input ``shape``."""
+    """kernel_shape, strides and pads of a window layer over sudoless input ``shape``.
+
+    Pads are explicit wherever they are known: on an axis of known size, and on one of unknown size (a
+    variable-length sequence) with stride 1, where ``same`` pads by the window's span whatever the size. Only
+    a strided ``same`` window over an unknown size needs ONNX's ``SAME_UPPER``, which places the odd pad at
+    the end as sudoless does; onnxruntime refuses it with dilation, so that case is refused here.
+    """
     window = layer.window
-    one_d = layer.rank == 1
-    start = 1 if one_d else 0  # the 1-D layers are 2-D ones over a height of 1, which ONNX does not see
-    sizes = (1, shape[0]) if one_d else (shape[0], shape[1])
+    start = 1 if layer.rank == 1 else 0  # the 1-D layers are 2-D ones over a height of 1, which ONNX does not see
+    sizes = (1, shape[0]) if layer.rank == 1 else (shape[0], shape[1])
     attrs: dict[str, Any] = {"kernel_shape": list(window.size[start:]), "strides": list(window.stride[start:])}
-    if None in sizes:
-        if layer.padding == "same":
+    begin, end = [], []
+    for axis in range(start, 2):
+        size, stride, span = sizes[axis], window.stride[axis], window.span(axis)
+        found = 0 if layer.padding == "valid" else same_padding(size, stride, span)
+        if found is None:
+            if any(d != 1 for d in window.dilation):
+                raise InputError(
+                    f"ONNX export: layer '{layer.name}' ({type(layer).__name__}): a strided, dilated window with "
+                    "'same' padding over an axis of unknown size has no ONNX form; build the model for a fixed size"
+                )
             attrs["auto_pad"] = "SAME_UPPER"
-        return attrs
-    _, pads = window.plan(int(sizes[0] or 1), int(sizes[1] or 1))
-    kept = pads[start:]
-    attrs["pads"] = [p[0] for p in kept] + [p[1] for p in kept]
+            return attrs
+        begin.append(found // 2)
+        end.append(found - found // 2)
+    attrs["pads"] = begin + end
     return attrs
 
 
