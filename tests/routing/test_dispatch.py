@@ -333,3 +333,18 @@ def test_the_example_morning_solves_and_checks(tmp_path: Path) -> None:
     assert "cargo-bike" in solved.stdout and "load crates" in solved.stdout
     checked = sudoless(tmp_path, "routes", "check", "plan.json", *files)
     assert checked.returncode == 0 and checked.stdout.startswith("feasible"), checked.stdout
+
+
+def test_an_unreachable_pair_is_avoided_and_a_plan_using_it_rejected(tmp_path: Path) -> None:
+    (tmp_path / "orders.csv").write_text("id\na\nb\n")
+    (tmp_path / "vehicles.csv").write_text("id,depot\nv,d\n")
+    # no road from a to b: an empty cell (OSRM's null)
+    (tmp_path / "m.csv").write_text(",d,a,b\nd,0,10,10\na,10,0,\nb,10,1,0\n")
+    dispatch = read_dispatch(tmp_path / "orders.csv", tmp_path / "vehicles.csv", matrix=tmp_path / "m.csv")
+    for solver in ("exact", "engine"):
+        document = plan_document(dispatch, solve_dispatch(dispatch, solver=solver, time_limit=0.5))
+        assert document["drivers"][0]["stops"] and [s["id"] for s in document["drivers"][0]["stops"]] == ["b", "a"]
+        assert document["cost"] == 21 and check_dispatch(dispatch, document).feasible
+    report = check_dispatch(dispatch, {"drivers": [{"vehicle": "v", "stops": ["a", "b"]}]})
+    assert "vehicle v has no road from a to b in its matrix" in report.violations
+    json.dumps(report.as_dict(), allow_nan=False)  # no Infinity in the JSON

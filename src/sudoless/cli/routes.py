@@ -84,6 +84,11 @@ def read_dispatch_files(
 
 def refuse_single_depot_options(given: dict[str, Any]) -> None:
     """Options of the one-depot problem have no meaning for a dispatch: refused, never silently dropped."""
+    if given.get("--objective"):
+        raise InputError(
+            "--objective applies to an instance FILE: a dispatch minimises its cost (fixed, per distance, per "
+            "minute, and the penalties of orders left out), the only objective it has so far"
+        )
     for name, value in given.items():
         if value:
             raise InputError(

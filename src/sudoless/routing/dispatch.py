@@ -82,6 +82,7 @@ class Dispatch:
     coords: np.ndarray | None = field(default=None, repr=False)  # (L, 2) x, y or lat, lon
     geo: bool = False  # coords are latitude and longitude (great circle, metres)
     clock: bool = False  # times were given as HH:MM (shown so)
+    metres: bool = False  # distances are metres (lat/lon or a road matrix JSON): shown as km
     name: str = "dispatch"
 
     def __post_init__(self) -> None:
@@ -207,6 +208,13 @@ def infeasibilities(dispatch: Dispatch, k: int, route: list[int], trip: Trip | N
     windows, shift end, maximum duration and distance."""
     v, trip = dispatch.vehicles[k], trip or drive(dispatch, k, route)
     problems: list[str] = []
+    path = [v.start, *route, v.end] if route else []
+    matrix = dispatch.profiles[v.profile].distance
+    problems += [
+        f"has no road from {dispatch.ids[a]} to {dispatch.ids[b]}"
+        for a, b in zip(path, path[1:], strict=False)
+        if not math.isfinite(float(matrix[a, b]))
+    ]
     if route:
         load = dispatch.demands[route].sum(axis=0)
         for d, name in enumerate(dispatch.dimensions):
@@ -266,9 +274,23 @@ def why_unserved(dispatch: Dispatch, i: int) -> str:
     return f"{name}: left out; serving it would cost more than its penalty {float(dispatch.penalty[i]):g}"
 
 
-def clock_text(minutes: float) -> str:
+def distance_text(dispatch: Dispatch, distance: float | None) -> str:
+    """A distance for people: kilometres with one decimal when the unit is metres, else the figure itself
+    (``-`` for a route over a pair without a road, whose figures the plan leaves empty)."""
+    if distance is None or not math.isfinite(distance):
+        return "-"
+    if dispatch.metres:
+        return f"{distance / 1000:.1f} km"
+    return f"{distance:.1f}" if abs(distance - round(distance)) > 1e-9 else f"{distance:g}"
+
+
+def money_text(cost: float | None) -> str:
+    return "-" if cost is None or not math.isfinite(cost) else f"{cost:.2f}"
+
+
+def clock_text(minutes: float | None) -> str:
     """``HH:MM`` of minutes since midnight (rounded to the minute; past midnight as 24:10 and on)."""
-    if not math.isfinite(minutes):
+    if minutes is None or not math.isfinite(minutes):
         return "-"
     whole = int(round(minutes))
     return f"{whole // 60:02d}:{whole % 60:02d}"

@@ -46,7 +46,9 @@ class DispatchReport:
         }
 
 
-def _round(x: float) -> float | int:
+def _round(x: float) -> float | int | None:
+    if not math.isfinite(x):
+        return None  # a leg without a road: the violations say which
     return int(round(x)) if abs(x - round(x)) < 1e-9 else round(float(x), 6)
 
 
@@ -71,6 +73,9 @@ def _trip(dispatch: Dispatch, k: int, route: list[int], bad: list[str]) -> dict[
     if not route:
         return {"vehicle": v.id, "distance": 0.0, "duration": 0.0, "cost": 0.0, "stops": []}
     path = [v.start, *route, v.end]
+    for a, b in zip(path, path[1:], strict=False):
+        if not math.isfinite(_leg(dispatch, v.profile, a, b, "distance") + _leg(dispatch, v.profile, a, b, "duration")):
+            bad.append(f"{name} has no road from {dispatch.ids[a]} to {dispatch.ids[b]} in its matrix")
     travel = [_leg(dispatch, v.profile, a, b, "duration") for a, b in zip(path, path[1:], strict=False)]
     distance = sum(_leg(dispatch, v.profile, a, b, "distance") for a, b in zip(path, path[1:], strict=False))
 

@@ -346,6 +346,7 @@ def read_dispatch(
         coords=coords,
         geo=geo,
         clock=clock,
+        metres=geo or (matrix is not None and matrix.suffix.lower() == ".json"),
         name=orders.stem,
     )
 

@@ -13,7 +13,7 @@ import math
 from html import escape
 from typing import Any
 
-from sudoless.routing.dispatch import Dispatch, clock_text
+from sudoless.routing.dispatch import Dispatch, clock_text, distance_text, money_text
 
 COLOURS = ("#1b6ca8", "#d1495b", "#2a9d8f", "#e9a03b", "#6d597a", "#577590", "#8f5d46", "#43aa8b", "#b5179e")
 STYLE = """
@@ -50,7 +50,8 @@ def _map(dispatch: Dispatch, document: dict[str, Any]) -> str:
         return pad + (x - min(xs)) / span * (size - 2 * pad), size - pad - (y - min(ys)) / span * (size - 2 * pad)
 
     index = {x: i for i, x in enumerate(dispatch.ids)}
-    parts = [f'<svg viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img" aria-label="route map">']
+    wide = size + 80  # room for the labels of the points on the right edge
+    parts = [f'<svg viewBox="0 0 {wide} {size}" width="{wide}" height="{size}" role="img" aria-label="route map">']
     for k, driver in enumerate(document["drivers"]):
         if not driver["stops"]:
             continue
@@ -84,7 +85,7 @@ def _gantt(dispatch: Dispatch, document: dict[str, Any]) -> str:
             first = min(first, float(opens)) if opens > 0 else first
             last = max(last, float(closes)) if math.isfinite(closes) else last
     width, left, row = 900, 90, 34
-    scale = (width - left - 10) / max(last - first, 1.0)
+    scale = (width - left - 30) / max(last - first, 1.0)  # room for the last tick's label
 
     def x(t: float) -> float:
         return left + (min(max(t, first), last) - first) * scale
@@ -135,8 +136,8 @@ def _driver_page(dispatch: Dispatch, document: dict[str, Any], k: int) -> str:
     head = (
         f'<section class="driver"><h2><span class="swatch" style="background:{COLOURS[k % len(COLOURS)]}"></span> '
         f"{escape(d['vehicle'])}</h2><p>From {escape(d['start_depot'])} at {escape(_time(dispatch, d['departure']))}"
-        f", back at {escape(d['end_depot'])} at {escape(_time(dispatch, d['return']))}; distance {d['distance']:g}, "
-        f"cost {d['cost']:g}.</p>"
+        f", back at {escape(d['end_depot'])} at {escape(_time(dispatch, d['return']))}; distance "
+        f"{escape(distance_text(dispatch, d['distance']))}, cost {money_text(d['cost'])}.</p>"
     )
     if not d["stops"]:
         return head + "<p>No stops: stays at the depot.</p></section>"
@@ -163,8 +164,8 @@ def html_report(dispatch: Dispatch, document: dict[str, Any]) -> str:
     unserved = "".join(f'<li class="unserved">{escape(u["reason"])}</li>' for u in document["unserved"])
     legend = "".join(
         f'<tr><td><span class="swatch" style="background:{COLOURS[k % len(COLOURS)]}"></span> {escape(d["vehicle"])}'
-        f'</td><td class="n">{len(d["stops"])}</td><td class="n">{d["distance"]:g}</td>'
-        f'<td class="n">{d["cost"]:g}</td></tr>'
+        f'</td><td class="n">{len(d["stops"])}</td><td class="n">'
+        f'{escape(distance_text(dispatch, d["distance"]))}</td><td class="n">{money_text(d["cost"])}</td></tr>'
         for k, d in enumerate(document["drivers"])
     )
     status = (
@@ -175,7 +176,9 @@ def html_report(dispatch: Dispatch, document: dict[str, Any]) -> str:
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(dispatch.name)}: dispatch plan</title>"
         f"<style>{STYLE}</style></head><body><h1>{escape(dispatch.name)}: dispatch plan</h1>"
-        f"<p>Cost {document['cost']:g} (distance {document['total_distance']:g}, penalties {document['penalties']:g});"
+        f"<p>Cost {money_text(document['cost'])} (distance "
+        f"{escape(distance_text(dispatch, document['total_distance']))}, "
+        f"penalties {document['penalties']:g});"
         f" {escape(status)}. Solver {escape(document['solver'])}.</p>"
         f"<table><tr><th>driver</th><th>stops</th><th>distance</th><th>cost</th></tr>{legend}</table>"
         + (f"<h2>Unserved</h2><ul>{unserved}</ul>" if unserved else "")

@@ -11,10 +11,25 @@ input file's own. :func:`~sudoless.routing.dispatch_check.check_dispatch` recomp
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from sudoless.routing.dispatch import Dispatch, Plan, clock_text, drive, infeasibilities, why_unserved
+from sudoless.routing.dispatch import (
+    Dispatch,
+    Plan,
+    clock_text,
+    distance_text,
+    drive,
+    infeasibilities,
+    money_text,
+    why_unserved,
+)
 from sudoless.routing.model import rounded
+
+
+def _json(x: float) -> float | int | None:
+    """A figure for the JSON plan; None where a leg has no road (an unreachable pair of a given matrix)."""
+    return rounded(x) if math.isfinite(x) else None
 
 
 def plan_document(dispatch: Dispatch, plan: Plan) -> dict[str, Any]:
@@ -31,18 +46,18 @@ def plan_document(dispatch: Dispatch, plan: Plan) -> dict[str, Any]:
                 "vehicle": vehicle.id,
                 "start_depot": dispatch.ids[vehicle.start],
                 "end_depot": dispatch.ids[vehicle.end],
-                "departure": rounded(trip.departure),
-                "return": rounded(trip.back),
-                "distance": rounded(trip.distance),
-                "duration": rounded(trip.duration),
-                "cost": rounded(trip.cost),
+                "departure": _json(trip.departure),
+                "return": _json(trip.back),
+                "distance": _json(trip.distance),
+                "duration": _json(trip.duration),
+                "cost": _json(trip.cost),
                 "stops": [
                     {
                         "id": dispatch.ids[s.location],
-                        "arrival": rounded(s.arrival),
-                        "wait": rounded(s.wait),
-                        "departure": rounded(s.departure),
-                        "load": [rounded(x) for x in s.load],
+                        "arrival": _json(s.arrival),
+                        "wait": _json(s.wait),
+                        "departure": _json(s.departure),
+                        "load": [_json(x) for x in s.load],
                     }
                     for s in trip.stops
                 ],
@@ -54,11 +69,12 @@ def plan_document(dispatch: Dispatch, plan: Plan) -> dict[str, Any]:
         "kind": "dispatch",
         "instance": dispatch.name,
         "solver": plan.solver,
-        "cost": rounded(trips + penalties),
+        "cost": _json(trips + penalties),
         "total_distance": rounded(distance),
         "total_duration": rounded(duration),
         "penalties": rounded(penalties),
         "dimensions": list(dispatch.dimensions),
+        "distance_unit": "m" if dispatch.metres else "",
         "time_unit": "minutes since midnight" if dispatch.clock else "minutes",
         "drivers": drivers,
         "unserved": [{"id": dispatch.ids[i], "reason": why_unserved(dispatch, i)} for i in left],
@@ -68,11 +84,13 @@ def plan_document(dispatch: Dispatch, plan: Plan) -> dict[str, Any]:
     }
 
 
-def _time(dispatch: Dispatch, minutes: float) -> str:
-    return clock_text(minutes) if dispatch.clock else f"{minutes:g}"
+def _time(dispatch: Dispatch, minutes: float | None) -> str:
+    return clock_text(minutes) if dispatch.clock or minutes is None else f"{minutes:g}"
 
 
-def _figure(x: float) -> str:
+def _figure(x: float | None) -> str:
+    if x is None:
+        return "-"
     return f"{x:.1f}" if abs(x - round(x)) > 1e-9 else f"{x:g}"
 
 
@@ -87,7 +105,7 @@ def driver_tables(dispatch: Dispatch, document: dict[str, Any]) -> str:
             continue
         lines.append(
             f"{head}, leaves {_time(dispatch, driver['departure'])}, back {_time(dispatch, driver['return'])}, "
-            f"distance {_figure(driver['distance'])}, cost {_figure(driver['cost'])}"
+            f"distance {distance_text(dispatch, driver['distance'])}, cost {money_text(driver['cost'])}"
         )
         rows = [["#", "stop", "arrival", "wait", "departure", *(f"load {d}" for d in dims)]]
         for n, stop in enumerate(driver["stops"], start=1):
@@ -96,7 +114,7 @@ def driver_tables(dispatch: Dispatch, document: dict[str, Any]) -> str:
                     str(n),
                     stop["id"],
                     _time(dispatch, stop["arrival"]),
-                    f"{stop['wait']:.0f}" if dispatch.clock else _figure(stop["wait"]),
+                    f"{stop['wait']:.0f}" if dispatch.clock and stop["wait"] is not None else _figure(stop["wait"]),
                     _time(dispatch, stop["departure"]),
                     *(_figure(x) for x in stop["load"]),
                 ]
@@ -113,8 +131,8 @@ def driver_tables(dispatch: Dispatch, document: dict[str, Any]) -> str:
     for entry in document["unserved"]:
         lines.append(f"unserved {entry['reason']}")
     lines.append(
-        f"{document['solver']}: cost {_figure(document['cost'])} (distance {_figure(document['total_distance'])}, "
-        f"penalties {_figure(document['penalties'])}) in {document['seconds']} s"
-        + (" (optimal)" if document["optimal"] else "")
+        f"{document['solver']}: cost {money_text(document['cost'])} (distance "
+        f"{distance_text(dispatch, document['total_distance'])}, penalties {document['penalties']:g}) in "
+        f"{document['seconds']} s" + (" (optimal)" if document["optimal"] else "")
     )
     return "\n".join(lines)
