@@ -87,6 +87,8 @@ PAGES = [
     "/ui/status",
     "/ui/data/executions/10000/runs?since=0",
     "/ui/data/executions/10000/layout",
+    "/ui/data/executions/10000/jobs/transform",
+    "/ui/data/projects/p00/flows/load/jobs/transform",
     "/ui/data/projects/p00/flows/load/layout",
     "/ui/data/cron-preview?cron=0+0+2+%3F+*+*&tz=Europe/Paris",
     "/ui/data/executions/10000/log?job=load&offset=-1",

@@ -55,6 +55,20 @@ _JOB_RUNS = (
 _JOB_RUNS_SINCE = _JOB_RUNS.where(t.job_runs.c.update_time > sa.bindparam("since"))
 
 
+_RECENT_ATTEMPTS = (
+    sa.select(t.job_runs)
+    .join(t.executions, t.executions.c.id == t.job_runs.c.exec_id)
+    .where(
+        t.executions.c.project_id == sa.bindparam("project_id"),
+        t.executions.c.flow_id == sa.bindparam("flow_id"),
+        t.job_runs.c.nested_id == sa.bindparam("nested_id"),
+        t.job_runs.c.start_time >= 0,
+    )
+    .order_by(t.job_runs.c.exec_id.desc(), t.job_runs.c.attempt.desc())
+    .limit(sa.bindparam("limit"))
+)
+
+
 class JobRunQueries:
     """Queries on ``job_runs`` of one :class:`~sudoless.store.Store`."""
 
@@ -66,6 +80,14 @@ class JobRunQueries:
         query = _JOB_RUNS_SINCE if since >= 0 else _JOB_RUNS
         with self.store.read() as conn:
             rows = conn.execute(query, {"exec_id": exec_id, "since": since}).all()
+        return _records(rows)
+
+    def recent_attempts(self, project_id: int, flow_id: str, nested_id: str, limit: int = 20) -> list[JobRunRecord]:
+        """The ``limit`` latest attempts that started of one job of a flow, across its executions, newest
+        first (one join walking the executions of the flow by id, newest first)."""
+        params = {"project_id": project_id, "flow_id": flow_id, "nested_id": nested_id, "limit": limit}
+        with self.store.read() as conn:
+            rows = conn.execute(_RECENT_ATTEMPTS, params).all()
         return _records(rows)
 
     def update(self, exec_id: int, nested_id: str, attempt: int, **values: Any) -> None:

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from sudoless.errors import SubstitutionError
 from sudoless.flows.formats.jexl import evaluate_expressions
 
-__all__ = ["resolve_props", "substitute"]
+__all__ = ["resolve_known", "resolve_props", "substitute"]
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
+_MARK = re.compile("\x00([A-Za-z0-9_.]+)\x00")
 
 
 def resolve_props(props: Mapping[str, str]) -> dict[str, str]:
@@ -30,6 +31,32 @@ def resolve_props(props: Mapping[str, str]) -> dict[str, str]:
     for key in props:
         _resolve_key(key, props, resolved)
     return {key: evaluate_expressions(resolved[key], key) for key in props}
+
+
+def resolve_known(props: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """What :func:`resolve_props` gives, as far as ``props`` can tell: references to names it lacks stay
+    as written (``${name}``, with no ``$( ... )`` evaluated in that value) and the value's key is returned
+    with the reason, as is a value that cannot resolve at all (kept as written). A preview of a job's
+    properties before a run supplies everything (its parents' outputs, the run's built-ins)."""
+    missing = {name for value in props.values() for name in _REFERENCE.findall(value or "") if name not in props}
+    marked: dict[str, str] = {**props, **{name: f"\x00{name}\x00" for name in missing}}
+    resolved: dict[str, str] = {}
+    out: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for key in props:
+        try:
+            _resolve_key(key, marked, resolved)
+            text = resolved[key]
+            if "\x00" in text:
+                names = sorted(set(_MARK.findall(text)))
+                out[key] = _MARK.sub(lambda m: "${" + m.group(1) + "}", text)
+                problems[key] = f"Could not find variable substitution for variable(s) [{', '.join(names)}]"
+            else:
+                out[key] = evaluate_expressions(text, key)
+        except SubstitutionError as exc:
+            out[key] = props[key] or ""
+            problems[key] = str(exc)
+    return out, problems
 
 
 def substitute(text: str, props: Mapping[str, str]) -> str:

@@ -2,6 +2,7 @@
 JavaScript, and each bar carries a text title for screen readers and tooltips).
 
 * :func:`run_bars`: a flow's recent runs as bars, height = duration, colour = outcome, oldest on the left.
+* :func:`attempt_bars`: a job's recent attempts the same way, in a small chart of its details panel.
 * :func:`success_rates`: per flow, the share of finished runs that succeeded.
 """
 
@@ -11,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sudoless.store.executions import ExecutionRecord
+from sudoless.store.job_runs import JobRunRecord
 from sudoless.store.status import SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 
-__all__ = ["Bar", "Rate", "run_bars", "success_rates"]
+__all__ = ["Bar", "Rate", "attempt_bars", "run_bars", "success_rates"]
 
 CHART_WIDTH = 640
 CHART_HEIGHT = 160
@@ -78,30 +80,46 @@ def _nice(value: int) -> int:
     return -(-value // day) * day
 
 
-def run_bars(runs: Sequence[ExecutionRecord], now: int, slots: int = 50) -> Chart:
-    """``runs`` newest first (as queried) drawn oldest first in ``slots`` equal columns."""
-    ordered = list(reversed(runs[:slots]))
-    durations = [max(r.duration(now), 0) for r in ordered]
-    top = _nice(max(durations, default=0))
-    plot_height = CHART_HEIGHT - 20
-    slot = (CHART_WIDTH - AXIS) / max(slots, 1)
+def _chart(points: Sequence[tuple[int, Status, int, int]], slots: int, width: int, height: int, axis: int) -> Chart:
+    """(id, status, duration, time) oldest first, drawn in ``slots`` equal columns of a width x height box."""
+    top = _nice(max((p[2] for p in points), default=0))
+    plot_height = height - 20
+    slot = (width - axis) / max(slots, 1)
     bars = []
-    for index, (run, duration) in enumerate(zip(ordered, durations, strict=True)):
-        height = max(2.0, plot_height * duration / top)
+    for index, (ident, status, duration, moment) in enumerate(points):
+        tall = max(2.0, plot_height * duration / top)
         bars.append(
             Bar(
-                exec_id=run.id,
-                x=round(AXIS + index * slot + slot * 0.15, 1),
-                y=round(10 + plot_height - height, 1),
+                exec_id=ident,
+                x=round(axis + index * slot + slot * 0.15, 1),
+                y=round(10 + plot_height - tall, 1),
                 width=round(slot * 0.7, 1),
-                height=round(height, 1),
-                status=run.status,
+                height=round(tall, 1),
+                status=status,
                 duration=duration,
-                submit_time=run.submit_time,
+                submit_time=moment,
             )
         )
     ticks = [(round(10 + plot_height * (1 - f), 1), int(top * f)) for f in (0.0, 0.5, 1.0)]
-    return Chart(bars, top, ticks)
+    return Chart(bars, top, ticks, width, height, axis)
+
+
+def run_bars(runs: Sequence[ExecutionRecord], now: int, slots: int = 50) -> Chart:
+    """``runs`` newest first (as queried) drawn oldest first in ``slots`` equal columns."""
+    ordered = list(reversed(runs[:slots]))
+    points = [(r.id, r.status, max(r.duration(now), 0), r.submit_time) for r in ordered]
+    return _chart(points, slots, CHART_WIDTH, CHART_HEIGHT, AXIS)
+
+
+def attempt_bars(attempts: Sequence[JobRunRecord], now: int, slots: int = 20) -> Chart:
+    """A job's ``attempts`` newest first (as queried) as a small chart, oldest first; a running attempt
+    counts up to ``now``. Each bar's ``exec_id`` is its execution's."""
+    ordered = list(reversed(attempts[:slots]))
+    points = [
+        (a.exec_id, a.status, max((a.end_time if a.end_time >= 0 else now) - a.start_time, 0), a.start_time)
+        for a in ordered
+    ]
+    return _chart(points, slots, 320, 90, 44)
 
 
 @dataclass(frozen=True)

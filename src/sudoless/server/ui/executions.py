@@ -154,6 +154,7 @@ def execution_view(call: Call) -> Response:
         "layoutUrl": page_url("data/executions", record.id, "layout"),
         "runsUrl": page_url("data/executions", record.id, "runs"),
         "logUrl": page_url("data/executions", record.id, "log"),
+        "jobUrl": page_url("data/executions", record.id, "jobs"),
         "overlap": OVERLAP_MS,
     }
     options = record.options or {}

@@ -113,6 +113,7 @@ def flow_view(call: Call) -> Response:
         "project": project.name,
         "flow": flow_id,
         "layoutUrl": page_url("data/projects", project.name, "flows", flow_id, "layout"),
+        "jobUrl": page_url("data/projects", project.name, "flows", flow_id, "jobs"),
         "statuses": last_status,
         "lastExec": shown,
         "prepared": None

@@ -92,6 +92,8 @@
     });
   }
 
+  const panel = new window.JobPanel(document.getElementById("job-panel"), (id) => `${data.jobUrl}/${encodeURIComponent(id)}`);
+
   // -- graph -------------------------------------------------------------------------------------------
   const graph = new window.GraphView(document.getElementById("graph"), {
     label: `Graph of execution ${data.execid}`,
@@ -155,9 +157,11 @@
       if (!row) {
         const logButton = S.el("button", {type: "button", class: "link", text: "Log",
           "aria-label": `Log of ${run.id}`, onclick: () => showLogOf(run.id)});
+        const detailsButton = S.el("button", {type: "button", class: "link job-details", text: "Details",
+          "aria-label": `Details of ${run.id}`, onclick: () => panel.open(run.id)});
         row = S.el("tr", {dataset: {job: run.id}},
           S.el("th", {scope: "row", class: "job-name", text: run.id}), S.el("td", {text: run.type}), S.el("td"), S.el("td"),
-          S.el("td"), S.el("td"), S.el("td"), S.el("td", {}, logButton));
+          S.el("td"), S.el("td"), S.el("td"), S.el("td", {class: "row-actions"}, logButton, " ", detailsButton));
         rows.set(run.id, row);
         tbody.append(row);
       }
@@ -464,7 +468,14 @@
   merge(data.state);
   renderAll();
   loadGraph();
-  const failed = firstFailure();
-  openLog(failed ? failed.id : "");
+  // A link to one attempt's log (#log=JOB&attempt=N, as the job details panel makes them) opens it.
+  const wanted = new URLSearchParams(window.location.hash.slice(1));
+  if (wanted.has("log")) {
+    const attempt = wanted.has("attempt") ? Number(wanted.get("attempt")) : undefined;
+    openLog(wanted.get("log"), attempt).then(() => document.getElementById("log-section").scrollIntoView({block: "start"}));
+  } else {
+    const failed = firstFailure();
+    openLog(failed ? failed.id : "");
+  }
   schedule();
 })();

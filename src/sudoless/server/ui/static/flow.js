@@ -118,6 +118,11 @@
     });
   }
 
+  const panel = new window.JobPanel(document.getElementById("job-panel"), (id) => `${data.jobUrl}/${encodeURIComponent(id)}`);
+  for (const button of document.querySelectorAll(".job-details")) {
+    button.addEventListener("click", () => panel.open(button.dataset.job));
+  }
+
   sync();
   load();
 })();
