@@ -348,3 +348,51 @@ def test_an_unreachable_pair_is_avoided_and_a_plan_using_it_rejected(tmp_path: P
     report = check_dispatch(dispatch, {"drivers": [{"vehicle": "v", "stops": ["a", "b"]}]})
     assert "vehicle v has no road from a to b in its matrix" in report.violations
     json.dumps(report.as_dict(), allow_nan=False)  # no Infinity in the JSON
+
+
+def test_json_files_with_demand_lists_and_a_vehicle_with_its_own_matrix(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.json"
+    orders.write_text(
+        json.dumps(
+            {
+                "orders": [
+                    {"id": "a", "demand": [2, 1], "window_start": "09:00", "window_end": "10:00", "service": 5},
+                    {"id": "b", "demand": [1, 1], "penalty": 30},
+                ]
+            }
+        )
+    )
+    ids = ["hub", "a", "b"]
+    road = tmp_path / "road.csv"
+    road.write_text(",hub,a,b\nhub,0,40,30\na,40,0,20\nb,30,20,0\n")
+    path = tmp_path / "path.csv"  # the bike's shortcut: half the distance everywhere
+    path.write_text(",hub,a,b\nhub,0,20,15\na,20,0,10\nb,15,10,0\n")
+    vehicles = tmp_path / "vehicles.json"
+    vehicles.write_text(
+        json.dumps(
+            [
+                {"id": "van", "depot": "hub", "capacity": [10, 10], "fixed_cost": 50, "shift_start": "08:00"},
+                {
+                    "id": "bike",
+                    "depot": "hub",
+                    "capacity": [3, 2],
+                    "matrix": "path.csv",
+                    "speed": 0.5,
+                    "shift_start": "08:00",
+                },
+            ]
+        )
+    )
+    dispatch = read_dispatch(orders, vehicles, matrix=road)
+    assert dispatch.dimensions == ("1", "2") and dispatch.ids == tuple(ids)
+    bike = dispatch.profiles[dispatch.vehicles[1].profile]
+    assert bike.source == "matrix" and bike.distance[0, 1] == 20 and bike.duration[0, 1] == 40
+    document = plan_document(dispatch, solve_dispatch(dispatch, solver="exact"))
+    # the bike (no fixed cost, half the distance) takes both: 15 + 10 + 20 = 45 against the van's 50 + 90
+    assert sorted(s["id"] for s in document["drivers"][1]["stops"]) == ["a", "b"] and document["cost"] == 45
+    assert check_dispatch(dispatch, document).feasible
+    engine = plan_document(dispatch, solve_dispatch(dispatch, solver="engine", time_limit=0.5))
+    assert engine["cost"] == 45
+    vehicles.write_text(json.dumps([{"id": "van", "depot": "hub", "capacity": ["big", 1]}]))
+    with pytest.raises(InputError, match=r"vehicles.json item 1: capacity_1: 'big' is not a number"):
+        read_dispatch(orders, vehicles, matrix=road)

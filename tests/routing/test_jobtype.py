@@ -62,3 +62,22 @@ def test_routes_job_failures(tmp_path: Path) -> None:
     (tmp_path / "s.csv").write_text("id,x,y\nd,0,0\na,1,1\n")
     wrong = job_type("routes").run(context(tmp_path, {"input": "s.csv", "dispatchers": "two"}))
     assert not wrong.succeeded and "dispatchers='two'" in wrong.message
+
+
+def test_routes_job_plans_a_dispatch_day(tmp_path: Path) -> None:
+    (tmp_path / "orders.csv").write_text(
+        "id,x,y,demand,window_start,window_end,service,penalty\n"
+        "a,10,0,3,08:00,09:00,5,\nb,0,10,3,08:00,10:00,5,\nc,-10,0,3,08:30,10:00,5,\nd,500,500,1,,,,2\n"
+    )
+    (tmp_path / "vehicles.csv").write_text(
+        "id,depot,depot_x,depot_y,capacity,shift_start\nv1,d0,0,0,6,08:00\nv2,d1,1,1,6,08:00\n"
+    )
+    props = {"orders": "orders.csv", "vehicles": "vehicles.csv", "output": "out/plan.json", "report": "out/plan.html"}
+    result = job_type("routes").run(context(tmp_path, props))
+    assert result.succeeded, result.message
+    assert result.outputs["unserved"] == "1" and result.outputs["vehicles"] == "2"
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert plan["feasible"] and plan["unserved"][0]["id"] == "d"
+    assert (tmp_path / "out" / "plan.html").read_text().startswith("<!doctype html>")
+    mixed = job_type("routes").run(context(tmp_path, {**props, "dispatchers": "2"}))
+    assert not mixed.succeeded and "dispatchers applies to an instance" in (mixed.message or "")

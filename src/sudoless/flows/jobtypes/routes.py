@@ -18,6 +18,12 @@ Properties (``input`` is required):
 =====================  ======================================================================
 
 Output properties for dependants: ``total_distance``, ``makespan``, ``objective``, ``routes``, ``solver``.
+
+A dispatch day instead of ``input`` (docs/routing.md): ``orders`` and ``vehicles`` files, with ``matrix``,
+``durations`` and ``speed`` as ``routes solve`` takes them, ``solver``, ``time.limit`` and ``seed``; ``output`` is
+then the plan (.json) and ``report`` the HTML page. Its outputs: ``cost``, ``total_distance``, ``vehicles`` (used),
+``unserved`` (how many orders were left out) and ``solver``. The options of one depot (``dispatchers``,
+``objective``, the stop and distance limits, ``metric``, ``plot``) are refused with it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from sudoless.errors import InputError, SudolessError
 from sudoless.flows.jobtypes import JobContext, JobResult, register
 
 T = TypeVar("T")
+SINGLE_DEPOT = ("input", "dispatchers", "objective", "min.stops", "max.stops", "max.distance", "metric", "plot")
 
 
 @overload
@@ -55,6 +62,77 @@ class RoutesJob:
     """Runs :func:`sudoless.routing.auto.solve` in-process and checks the result independently."""
 
     def run(self, ctx: JobContext) -> JobResult:
+        if ctx.props.get("orders") or ctx.props.get("vehicles"):
+            return self.dispatch(ctx)
+        return self.instance(ctx)
+
+    def dispatch(self, ctx: JobContext) -> JobResult:
+        """A dispatch day: solved, checked independently, written."""
+        from sudoless.routing import check_dispatch, plan_document, read_dispatch, solve_dispatch
+
+        ctx.started(None)
+        try:
+            single = [p for p in SINGLE_DEPOT if ctx.props.get(p, "").strip()]
+            if single:
+                raise InputError(f"property {single[0]} applies to an instance 'input', not to orders/vehicles")
+            if not ctx.props.get("orders") or not ctx.props.get("vehicles"):
+                raise InputError("a dispatch needs both 'orders' and 'vehicles' files")
+            optional = {key: ctx.path(ctx.props[key]) for key in ("matrix", "durations") if ctx.props.get(key)}
+            dispatch = read_dispatch(
+                ctx.path(ctx.props["orders"]),
+                ctx.path(ctx.props["vehicles"]),
+                speed=_opt(ctx, "speed", float),
+                **optional,
+            )
+            limit = _opt(ctx, "time.limit", float, 10.0)
+            if ctx.timeout:
+                limit = min(limit, ctx.timeout)
+            plan = solve_dispatch(
+                dispatch, solver=_opt(ctx, "solver", str, "auto"), time_limit=limit, seed=_opt(ctx, "seed", int, 0)
+            )
+            document = plan_document(dispatch, plan)
+            report = check_dispatch(dispatch, document)
+            document["feasible"], document["violations"] = report.feasible, report.violations
+            for key, suffix in (("output", ".json"), ("report", ".html")):
+                if ctx.props.get(key) and not ctx.props[key].lower().endswith(suffix):
+                    raise InputError(f"property {key}={ctx.props[key]!r}: a dispatch's {key} is a {suffix} file")
+            if ctx.props.get("output"):
+                import json
+
+                target = ctx.path(ctx.props["output"])
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+            if ctx.props.get("report"):
+                from sudoless.routing.report import html_report
+
+                page = ctx.path(ctx.props["report"])
+                page.parent.mkdir(parents=True, exist_ok=True)
+                page.write_text(html_report(dispatch, document), encoding="utf-8")
+        except (OSError, SudolessError) as exc:
+            ctx.log.line(f"routes: {exc}", "ERROR")
+            return JobResult(False, message=str(exc))
+        used = sum(1 for d in document["drivers"] if d["stops"])
+        ctx.log.line(
+            f"{plan.solver}: {used} of {len(dispatch.vehicles)} vehicles, cost {report.cost:g}, "
+            f"{len(report.unserved)} order(s) left out in {plan.seconds:.1f} s"
+        )
+        for entry in document["unserved"]:
+            ctx.log.line(f"routes: unserved {entry['reason']}", "WARN")
+        outputs = {
+            "cost": f"{report.cost:g}",
+            "total_distance": f"{report.distance:g}",
+            "vehicles": str(used),
+            "unserved": str(len(report.unserved)),
+            "solver": plan.solver,
+        }
+        if not report.feasible:
+            for line in report.violations:
+                ctx.log.line(f"routes: {line}", "ERROR")
+            return JobResult(False, outputs=outputs, message="infeasible plan")
+        return JobResult(True, outputs=outputs)
+
+    def instance(self, ctx: JobContext) -> JobResult:
+        """An instance file (one depot, K dispatchers)."""
         from sudoless.routing import check, read_problem, write_solution
         from sudoless.routing.auto import solve
         from sudoless.routing.model import describe_idle
