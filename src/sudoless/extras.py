@@ -17,7 +17,7 @@ from sudoless.errors import MissingExtraError
 
 #: Extra -> the top-level modules its commands cannot run without (import names, not distribution names).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "nn": ("numpy", "matplotlib"),
+    "nn": ("numpy", "matplotlib", "tensorboardX"),
     "onnx": ("numpy", "onnx"),
     "mcmc": ("numpy", "matplotlib", "symspellpy"),
     "routing": ("numpy", "matplotlib", "scipy", "pyvrp", "highspy", "fast_tsp", "vrplib"),

@@ -59,6 +59,12 @@ PUBLIC = {
     "Metric",
     "Accuracy",
     "Perplexity",
+    "Precision",
+    "Recall",
+    "F1Score",
+    "AUC",
+    "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
     # optimisation
     "Optimizer",
     "SGD",
@@ -75,6 +81,10 @@ PUBLIC = {
     "EarlyStopping",
     "ModelCheckpoint",
     "ProgressBar",
+    "ReduceLROnPlateau",
+    "CSVLogger",
+    "TensorBoard",
+    "Loader",
     # BLAS threads
     "set_threads",
 }

@@ -63,7 +63,7 @@ def test_train_a_tiny_character_model_and_sample(tmp_path: Path) -> None:
                 {"Dense": {"units": "vocab"}},
             ],
             "metrics": ["perplexity"],
-            "optimizer": {"name": "adam", "learning_rate": 0.02, "clipnorm": 5},
+            "optimizer": {"name": "adam", "learning_rate": 0.02, "global_clipnorm": 5},
             "training": {"epochs": 8, "batch_size": 16},
         },
     )

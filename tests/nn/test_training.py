@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -52,7 +54,7 @@ def test_lstm_learns_the_adding_problem() -> None:
     x, y = data.adding_problem(3000, 30, seed=0)
     xv, yv = data.adding_problem(500, 30, seed=1)
     model = nn.Sequential([nn.LSTM(32), nn.Dense(1)], seed=0)
-    model.compile(nn.Adam(1e-2, clipnorm=1.0), "mse")
+    model.compile(nn.Adam(1e-2, global_clipnorm=1.0), "mse")
     history = model.fit(x, y, epochs=10, batch_size=50, validation_data=(xv, yv), verbose=0)
     assert float(np.var(yv)) > 0.15
     assert history["val_loss"][-1] < 0.01, history["val_loss"]
@@ -63,7 +65,7 @@ def test_lstm_learns_the_copy_task() -> None:
     x, y = data.copy_task(2000, 6, symbols=6, seed=0)
     xv, yv = data.copy_task(400, 6, symbols=6, seed=1)
     model = nn.Sequential([nn.Embedding(8, 16), nn.LSTM(64, return_sequences=True), nn.Dense(8)], seed=0)
-    model.compile(nn.Adam(1e-2, clipnorm=1.0), "softmax_cross_entropy", ["accuracy"])
+    model.compile(nn.Adam(1e-2, global_clipnorm=1.0), "softmax_cross_entropy", ["accuracy"])
     model.fit(x, y, epochs=12, batch_size=50, verbose=0)
     recall = (model.predict(xv).argmax(-1)[:, 7:] == yv[:, 7:]).mean()
     assert recall > 0.6, recall
@@ -133,7 +135,7 @@ def test_save_and_load_round_trip(tmp_path) -> None:
         ],
         seed=3,
     )
-    model.compile(nn.AdamW(1e-3, clipnorm=1.0), "softmax_cross_entropy", ["accuracy"])
+    model.compile(nn.AdamW(1e-3, global_clipnorm=1.0), "softmax_cross_entropy", ["accuracy"])
     y = rng.integers(0, 3, 6)
     model.fit(ids, y, epochs=2, batch_size=3, verbose=0)
     model.save(tmp_path / "m")
@@ -205,10 +207,51 @@ def test_optimizers_fit_a_linear_regression(optimizer: nn.Optimizer) -> None:
 def test_clipping_by_global_norm_keeps_direction() -> None:
     params = np.zeros(4, np.float32)
     grads = np.array([3.0, 4.0, 0.0, 0.0], np.float32)
-    opt = nn.SGD(1.0, clipnorm=1.0)
+    opt = nn.SGD(1.0, global_clipnorm=1.0)
     opt.step(params, grads, decayed=0)
     np.testing.assert_allclose(params, [-0.6, -0.8, 0, 0], rtol=1e-6)
     assert opt.last_grad_norm == pytest.approx(5.0)
+
+
+def test_clipnorm_clips_each_tensor_and_global_clipnorm_all_together() -> None:
+    """Keras's meanings: clipnorm bounds each parameter tensor's gradient norm, global_clipnorm the whole one."""
+    model = nn.Sequential([nn.Dense(2, name="a"), nn.Dense(1, name="b")], seed=0, dtype="float64")
+    model.compile(nn.SGD(1.0, clipnorm=1.0), "mse")
+    model.build((2,))
+    params, grads = model.packed()
+    start = params.copy()
+    rng = np.random.default_rng(0)
+    grads[...] = rng.standard_normal(grads.shape) * 3
+    raw = {name: grads[part].copy() for name, (_, _, part) in model.slots.items()}
+    optimizer = model.optimizer
+    assert optimizer is not None
+    optimizer.step(params, grads, model.decayed)
+    for name, (_, _, part) in model.slots.items():
+        norm = np.linalg.norm(raw[name])
+        expected = raw[name] * min(1.0, 1.0 / (norm + 1e-12))
+        np.testing.assert_allclose(start[part] - params[part], expected, rtol=1e-12, err_msg=name)
+    assert optimizer.last_grad_norm == pytest.approx(np.linalg.norm(np.concatenate(list(raw.values()))))
+    with pytest.raises(InputError, match="not both"):
+        nn.Adam(clipnorm=1.0, global_clipnorm=1.0)
+    with pytest.raises(InputError, match="positive"):
+        nn.SGD(clipvalue=0)
+
+
+def test_a_saved_clipnorm_from_before_global_clipnorm_stays_global(tmp_path: pathlib.Path) -> None:
+    import json
+
+    model = nn.Sequential([nn.Dense(2)], seed=0)
+    model.compile(nn.SGD(0.1, clipnorm=2.0), "mse")
+    model.build((3,))
+    folder = model.save(tmp_path / "m")
+    loaded = nn.load_model(folder)
+    assert loaded.optimizer is not None and loaded.optimizer.clipnorm == 2.0
+    assert loaded.optimizer.global_clipnorm is None
+    document = json.loads((folder / "architecture.json").read_text())
+    del document["compile"]["optimizer"]["global_clipnorm"]  # as written before it existed
+    (folder / "architecture.json").write_text(json.dumps(document))
+    old = nn.load_model(folder)
+    assert old.optimizer is not None and old.optimizer.clipnorm is None and old.optimizer.global_clipnorm == 2.0
 
 
 def test_decoupled_weight_decay_touches_only_matrices() -> None:

@@ -14,7 +14,16 @@ callbacks, ``evaluate``, ``predict``, ``save`` and :func:`load_model`.
     model.to_onnx("model.onnx")    # or nn.export_onnx(model, path); nn.load_onnx(path) reads one back
 """
 
-from sudoless.nn.callbacks import Callback, EarlyStopping, History, ModelCheckpoint, ProgressBar
+from sudoless.nn.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    ModelCheckpoint,
+    ProgressBar,
+    ReduceLROnPlateau,
+    TensorBoard,
+)
 from sudoless.nn.checkpoints import save_model
 from sudoless.nn.functional import Input, Model
 from sudoless.nn.layers import (
@@ -53,8 +62,19 @@ from sudoless.nn.layers import (
     Tanh,
     register,
 )
+from sudoless.nn.loader import Loader
 from sudoless.nn.losses import BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, SoftmaxCrossEntropy
-from sudoless.nn.metrics import Accuracy, Metric, Perplexity
+from sudoless.nn.metrics import (
+    AUC,
+    Accuracy,
+    F1Score,
+    Metric,
+    Perplexity,
+    Precision,
+    Recall,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+)
 from sudoless.nn.model import Network, Sequential, load_model
 from sudoless.nn.onnx import export_onnx, load_onnx
 from sudoless.nn.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
@@ -62,6 +82,16 @@ from sudoless.nn.schedules import CosineDecay, ExponentialDecay, Schedule, StepD
 from sudoless.nn.threads import set_threads
 
 __all__ = [
+    "AUC",
+    "CSVLogger",
+    "F1Score",
+    "Loader",
+    "Precision",
+    "Recall",
+    "ReduceLROnPlateau",
+    "SparseTopKCategoricalAccuracy",
+    "TensorBoard",
+    "TopKCategoricalAccuracy",
     "AveragePooling1D",
     "AveragePooling2D",
     "BatchNormalization",

@@ -82,9 +82,16 @@ def check_layer(
     return errors
 
 
-def check_loss(loss: Loss, output: Array, target: Array, mask: Array | None = None, h: float = 1e-6) -> float:
-    """Relative error of a loss's gradient with respect to the model output."""
-    loss.forward(output, target, mask)
+def check_loss(
+    loss: Loss,
+    output: Array,
+    target: Array,
+    mask: Array | None = None,
+    h: float = 1e-6,
+    sample_weight: Array | None = None,
+) -> float:
+    """Relative error of a loss's gradient with respect to the model output (weighted by ``sample_weight``)."""
+    loss.forward(output, target, mask, sample_weight)
     analytic = loss.backward().copy()
-    numeric = numerical_gradient(lambda: loss.forward(output, target, mask), output, h)
+    numeric = numerical_gradient(lambda: loss.forward(output, target, mask, sample_weight), output, h)
     return relative_error(analytic, numeric)

@@ -2,11 +2,13 @@
 
 Every loss is a mean: over examples, and over time steps for sequence outputs, counting only the steps a
 mask marks as real (``True``). Sums are accumulated in float64 so a float32 model still reports a precise loss.
+Sample weights (``fit(sample_weight=...)``, ``class_weight``) scale each example's term of the sum but not the
+count it is divided by, as Keras reduces: ``Σ w·l / n``.
 """
 
 from __future__ import annotations
 
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 
@@ -21,26 +23,57 @@ Array = np.ndarray
 EPSILON = 1e-7
 
 
-@overload
-def _weights(mask: None, lead: tuple[int, ...], dtype: Any) -> tuple[None, float]: ...
+def sample_weights(sample_weight: Any, shape: tuple[int, ...], dtype: Any) -> Array:
+    """``sample_weight`` as an array broadcastable to ``shape``: one weight per example ``(N,)``, or per example
+    and time step ``(N, T)``, aligned from the left (trailing axes repeat the weight)."""
+    sw = np.asarray(sample_weight, dtype=dtype)
+    if sw.ndim > len(shape) or sw.shape != tuple(shape[: sw.ndim]):
+        raise InputError(
+            f"sample weights of shape {sw.shape} do not fit outputs of shape {tuple(shape)}: give one weight per "
+            f"example, shape ({shape[0] if shape else ''},)"
+        )
+    return sw.reshape(sw.shape + (1,) * (len(shape) - sw.ndim))
 
 
-@overload
-def _weights(mask: Array, lead: tuple[int, ...], dtype: Any) -> tuple[Array, float]: ...
+def _weights(
+    mask: Array | None, lead: tuple[int, ...], dtype: Any, sample_weight: Any = None
+) -> tuple[Array | None, float]:
+    """Per-item weights over the leading (non-class) axes (None = all ones) and the number of items.
 
-
-@overload
-def _weights(mask: Array | None, lead: tuple[int, ...], dtype: Any) -> tuple[Array | None, float]: ...
-
-
-def _weights(mask: Array | None, lead: tuple[int, ...], dtype: Any) -> tuple[Array | None, float]:
-    """Per-item weights (None = all ones) and their total, for the leading (non-class) axes."""
+    The number of items is what the weighted sum is divided by: the count of unmasked items, whatever the
+    sample weights are. That is Keras's reduction: with weights, the loss is ``Σ w·l / n``, not ``Σ w·l / Σ w``,
+    so weights of 2 double the loss and its gradient, as if each such example appeared twice.
+    """
     if mask is None:
-        return None, float(np.prod(lead)) if lead else 1.0
-    w = np.broadcast_to(np.asarray(mask), lead).astype(dtype)
-    total = float(w.sum(dtype=np.float64))
-    if total == 0:
-        raise InputError("every time step is masked: there is nothing to compute a loss on")
+        w: Array | None = None
+        total = float(np.prod(lead)) if lead else 1.0
+    else:
+        w = np.broadcast_to(np.asarray(mask), lead).astype(dtype)
+        total = float(w.sum(dtype=np.float64))
+        if total == 0:
+            raise InputError("every time step is masked: there is nothing to compute a loss on")
+    if sample_weight is not None:
+        sw = np.broadcast_to(sample_weights(sample_weight, lead, dtype), lead)
+        w = sw.astype(dtype) if w is None else w * sw
+    return w, total
+
+
+def _element_weights(
+    mask: Array | None, shape: tuple[int, ...], dtype: Any, sample_weight: Any = None
+) -> tuple[Array | None, float]:
+    """Weights for losses that average every output element (MSE, binary cross-entropy): the mask covers the
+    leading axes it has, the sample weights theirs, and both repeat over the rest."""
+    if mask is None:
+        w: Array | None = None
+        total = float(np.prod(shape))
+    else:
+        w, total = _weights(mask, shape[: mask.ndim], dtype)
+        total *= float(np.prod(shape[mask.ndim :]))
+        assert w is not None
+        w = w.reshape(w.shape + (1,) * (len(shape) - mask.ndim))
+    if sample_weight is not None:
+        sw = sample_weights(sample_weight, shape, dtype)
+        w = sw if w is None else w * sw
     return w, total
 
 
@@ -49,7 +82,10 @@ class Loss:
 
     name = "loss"
 
-    def forward(self, output: Array, target: Array, mask: Array | None = None) -> float:
+    def forward(
+        self, output: Array, target: Array, mask: Array | None = None, sample_weight: Array | None = None
+    ) -> float:
+        """The loss of one batch; ``sample_weight`` (one weight per example) scales each example's share."""
         raise NotImplementedError
 
     def backward(self) -> Array:
@@ -76,13 +112,15 @@ class SoftmaxCrossEntropy(Loss):
     _labels: Array | None
     _dist: Array | None
 
-    def forward(self, output: Array, target: Array, mask: Array | None = None) -> float:
+    def forward(
+        self, output: Array, target: Array, mask: Array | None = None, sample_weight: Array | None = None
+    ) -> float:
         classes = output.shape[-1]
         logits = output.reshape(-1, classes)
         logp = log_softmax(logits)
         target = np.asarray(target)
         lead = output.shape[:-1]
-        w, total = _weights(mask, lead, output.dtype)
+        w, total = _weights(mask, lead, output.dtype, sample_weight)
         if target.shape == output.shape and target.dtype.kind == "f":
             dist = target.reshape(-1, classes).astype(output.dtype, copy=False)
             nll = -np.sum(dist * logp, axis=1, dtype=np.float64)
@@ -132,7 +170,9 @@ class CrossEntropy(Loss):
     name = "cross_entropy"
     eps = EPSILON
 
-    def forward(self, output: Array, target: Array, mask: Array | None = None) -> float:
+    def forward(
+        self, output: Array, target: Array, mask: Array | None = None, sample_weight: Array | None = None
+    ) -> float:
         classes = output.shape[-1]
         lead = output.shape[:-1]
         target = np.asarray(target)
@@ -144,7 +184,7 @@ class CrossEntropy(Loss):
             dist = target.astype(output.dtype, copy=False)
         else:
             raise InputError(f"targets of shape {target.shape} do not fit outputs of shape {output.shape}")
-        w, total = _weights(mask, lead, output.dtype)
+        w, total = _weights(mask, lead, output.dtype, sample_weight)
         p = np.clip(output, self.eps, 1.0 - self.eps)
         per_item = -np.sum(dist * np.log(p), axis=-1, dtype=np.float64)
         self._p, self._dist, self._w, self._total = p, dist, w, total
@@ -164,18 +204,14 @@ class MeanSquaredError(Loss):
 
     name = "mse"
 
-    def forward(self, output: Array, target: Array, mask: Array | None = None) -> float:
+    def forward(
+        self, output: Array, target: Array, mask: Array | None = None, sample_weight: Array | None = None
+    ) -> float:
         target = np.asarray(target, dtype=output.dtype)
         if target.shape != output.shape:
             target = target.reshape(output.shape)
         diff = output - target
-        w: Array | None
-        if mask is None:
-            w, total = _weights(mask, output.shape, output.dtype)
-        else:
-            w, total = _weights(mask, output.shape[: mask.ndim], output.dtype)
-            total *= float(np.prod(output.shape[mask.ndim :]))
-            w = w.reshape(w.shape + (1,) * (output.ndim - mask.ndim))
+        w, total = _element_weights(mask, output.shape, output.dtype, sample_weight)
         self._diff, self._w, self._total = diff, w, total
         sq = diff.astype(np.float64) ** 2
         return float((sq if w is None else sq * w).sum() / total)
@@ -197,14 +233,11 @@ class BinaryCrossEntropy(Loss):
     def __init__(self, from_logits: bool = True) -> None:
         self.from_logits = from_logits
 
-    def forward(self, output: Array, target: Array, mask: Array | None = None) -> float:
+    def forward(
+        self, output: Array, target: Array, mask: Array | None = None, sample_weight: Array | None = None
+    ) -> float:
         y = np.asarray(target, dtype=output.dtype).reshape(output.shape)
-        if mask is None:
-            w, total = None, float(output.size)
-        else:
-            w, total = _weights(mask, output.shape[: mask.ndim], output.dtype)
-            total *= float(np.prod(output.shape[mask.ndim :]))
-            w = w.reshape(w.shape + (1,) * (output.ndim - mask.ndim))
+        w, total = _element_weights(mask, output.shape, output.dtype, sample_weight)
         z = output.astype(np.float64)
         if self.from_logits:
             per = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))

@@ -20,7 +20,7 @@ from sudoless.nn.arrays import cast_input, count, input_shape_of, take
 from sudoless.nn.layers.base import Array, Layer, layer_config, layer_from_config, register
 from sudoless.nn.losses import Loss, get_loss, loss_config
 from sudoless.nn.metrics import Metric, get_metric
-from sudoless.nn.optimizers import Optimizer, get_optimizer
+from sudoless.nn.optimizers import Optimizer, get_optimizer, saved_optimizer
 from sudoless.nn.outputs import WeightedLosses, compile_outputs
 from sudoless.nn.threads import ensure_threads
 
@@ -87,6 +87,10 @@ class Network(Layer):
         self.flat_params = np.zeros(total, self.dtype)
         self.flat_grads = np.zeros(total, self.dtype)
         self.slots: dict[str, tuple[Layer, str, slice]] = {}
+        #: where each parameter tensor starts in the flat vectors (per-tensor gradient clipping reads it)
+        self.segments = np.cumsum([0] + [layer.params[key].size for _, layer, key in slots[:-1]]).astype(np.intp)
+        if self.optimizer is not None:
+            self.optimizer.segments = self.segments
         offset = 0
         for name, layer, key in slots:
             value = layer.params[key]
@@ -183,6 +187,8 @@ class Network(Layer):
             self.loss = get_loss(loss)
             self.metrics = [get_metric(m) for m in metrics]
         self.optimizer = get_optimizer(optimizer)
+        if self.flat_params is not None:
+            self.optimizer.segments = self.segments
         return self
 
     def targets(self, y: Any) -> Any:
@@ -208,36 +214,52 @@ class Network(Layer):
             raise StateError("compile the model (optimizer, loss) before training it")
         return self.loss, self.optimizer
 
-    def train_step(self, x: Any, y: Any) -> tuple[float, Any]:
+    def train_step(self, x: Any, y: Any, sample_weight: Any = None) -> tuple[float, Any]:
         """One forward, backward and optimiser update on a batch; returns the loss and the raw outputs."""
         loss, optimizer = self._require_compiled()
         x = cast_input(x, self.dtype)
         self._ensure_built(x)
         out = self.forward(x, training=True)
         mask = self.output_mask
-        value = loss.forward(out, y, mask)
+        value = loss.forward(out, y, mask, sample_weight)
         self.backward(loss.backward())
         optimizer.step(*self.packed(), self.decayed)
         return value, out
 
-    def train_on_batch(self, x: Any, y: Any) -> float:
-        return self.train_step(x, y)[0]
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> float:
+        return self.train_step(x, self.targets(y), sample_weight)[0]
 
     def fit(
         self,
         x: Any,
-        y: Any,
+        y: Any = None,
         epochs: int = 1,
         batch_size: int = 32,
-        validation_data: tuple[Any, Array] | None = None,
+        validation_data: Any = None,
         callbacks: Sequence[Any] = (),
         shuffle: bool = True,
         verbose: int = 1,
         seed: int | None = None,
         tbptt: int | None = None,
         initial_epoch: int = 0,
+        sample_weight: Any = None,
+        class_weight: dict[Any, float] | None = None,
+        validation_split: float = 0.0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
     ) -> Any:
         """Train in the Keras manner; returns the :class:`~sudoless.nn.callbacks.History`.
+
+        ``x`` and ``y`` are arrays (lists of them for several inputs or outputs), or ``x`` is a
+        :class:`~sudoless.nn.loader.Loader`, an iterable or a generator of ``(x, y)`` or ``(x, y, sample_weight)``
+        batches and ``y`` is None: ``steps_per_epoch`` batches make an epoch (a Loader or another iterable that
+        starts again gives one pass per epoch without it). ``validation_data`` is ``(x, y)``,
+        ``(x, y, sample_weight)`` or an iterator (``validation_steps`` batches of it per epoch);
+        ``validation_split`` holds out the last fraction of the arrays instead, before shuffling.
+
+        ``sample_weight`` (one weight per example; a list or dict per output for several outputs) scales each
+        example's share of the loss, which stays divided by the number of examples as in Keras;
+        ``class_weight`` ({class: weight}) does the same by each example's class. Metrics are not weighted.
 
         ``tbptt=k`` trains long sequences by truncated back-propagation through time: each batch is cut into
         chunks of k steps, the recurrent state is carried from chunk to chunk without gradients, and the
@@ -256,22 +278,33 @@ class Network(Layer):
             seed=seed,
             tbptt=tbptt,
             initial_epoch=initial_epoch,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
+            validation_split=validation_split,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
         )
 
-    def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> dict[str, float]:
-        """Loss and metrics over a whole data set, in inference mode."""
-        return training.evaluate(self, x, y, batch_size=batch_size)
+    def evaluate(
+        self, x: Any, y: Any = None, batch_size: int = 256, sample_weight: Any = None, steps: int | None = None
+    ) -> dict[str, float]:
+        """Loss and metrics over a whole data set (or ``steps`` batches of an iterator), in inference mode."""
+        return training.evaluate(self, x, y, batch_size=batch_size, sample_weight=sample_weight, steps=steps)
 
-    def predict(self, x: Any, batch_size: int = 256, activate: bool = False) -> Any:
+    def predict(self, x: Any, batch_size: int = 256, activate: bool = False, steps: int | None = None) -> Any:
         """Outputs for ``x`` in inference mode (a list for several outputs); ``activate`` applies the loss's
-        link (softmax, sigmoid)."""
+        link (softmax, sigmoid). ``x`` may be an iterator or a Loader (``steps`` batches of it, or all)."""
         ensure_threads()
-        x = cast_input(x, self.dtype)
-        self._ensure_built(x)
+        if training.is_stream(x):
+            batches: Any = training.predict_batches(self, x, steps)
+        else:
+            x = cast_input(x, self.dtype)
+            batches = (take(x, slice(start, start + batch_size)) for start in range(0, count(x), batch_size))
         outputs = max(1, len(self.output_names))
         parts: list[list[Array]] = [[] for _ in range(outputs)]
-        for start in range(0, count(x), batch_size):
-            out = self.forward(take(x, slice(start, start + batch_size)), training=False)
+        for xb in batches:
+            self._ensure_built(xb)
+            out = self.forward(xb, training=False)
             for part, value in zip(parts, out if self.output_names else [out], strict=True):
                 part.append(np.array(value))
         result: Any = [np.concatenate(p) if p else np.empty((0,), self.dtype) for p in parts]
@@ -397,7 +430,7 @@ def load_model(path: str | Path, compile: bool = True) -> Network:
     settings = document.get("compile")
     if compile and settings:
         model.compile(
-            settings["optimizer"],
+            saved_optimizer(settings["optimizer"]),
             settings["loss"],
             settings.get("metrics", []),
             loss_weights=settings.get("loss_weights"),

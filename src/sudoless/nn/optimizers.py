@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from sudoless.errors import InputError
 from sudoless.nn.schedules import Schedule, get_schedule
 from sudoless.nn.specs import build
 
@@ -21,9 +22,15 @@ Array = np.ndarray
 class Optimizer:
     """Base: clipping, weight decay bookkeeping, the learning-rate schedule and the step counter.
 
-    ``clipnorm`` rescales the whole gradient when its global L2 norm exceeds it (Pascanu et al. 2013; keeps the
-    direction); ``clipvalue`` clamps each element. ``weight_decay`` is L2 added to the gradient for SGD,
-    RMSprop and Adam, and decoupled from the gradient for AdamW (Loshchilov & Hutter 2019).
+    Clipping follows Keras's names: ``clipvalue`` clamps each element; ``clipnorm`` rescales each parameter
+    tensor's gradient whose own L2 norm exceeds it; ``global_clipnorm`` rescales the whole gradient when the
+    norm of all of it together exceeds it (Pascanu et al. 2013; keeps the direction). Until this release
+    ``clipnorm`` meant the global norm; a saved model whose optimiser predates ``global_clipnorm`` is read
+    with its ``clipnorm`` as the global one, so it resumes as it trained. ``weight_decay`` is L2 added to the
+    gradient for SGD, RMSprop and Adam, and decoupled from the gradient for AdamW (Loshchilov & Hutter 2019).
+
+    ``segments`` (the start of each parameter tensor in the flat vector) is set by the model the optimiser
+    serves, for per-tensor clipping; an optimiser stepped by hand without it sees one tensor.
     """
 
     name = "optimizer"
@@ -36,18 +43,36 @@ class Optimizer:
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         weight_decay: float = 0.0,
+        global_clipnorm: float | None = None,
     ) -> None:
+        if clipnorm is not None and global_clipnorm is not None:
+            raise InputError("give clipnorm (per tensor) or global_clipnorm (all gradients together), not both")
+        for what, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
+            if value is not None and not float(value) > 0:
+                raise InputError(f"{what} must be positive, got {value}")
         self.schedule = get_schedule(learning_rate)
         self.clipnorm = None if clipnorm is None else float(clipnorm)
         self.clipvalue = None if clipvalue is None else float(clipvalue)
+        self.global_clipnorm = None if global_clipnorm is None else float(global_clipnorm)
         self.weight_decay = float(weight_decay)
         self.iterations = 0
         self.state: dict[str, Array] = {}
         self.last_grad_norm = float("nan")
+        self.segments: Array | None = None
 
     @property
     def learning_rate(self) -> float:
         return self.schedule(self.iterations)
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        """Set a constant learning rate (what ReduceLROnPlateau does); a decaying schedule cannot be set."""
+        if type(self.schedule) is not Schedule:  # the constant one; subclasses decay
+            raise InputError(
+                f"the learning rate follows a {type(self.schedule).__name__} schedule and cannot be set; "
+                "use a constant learning rate with ReduceLROnPlateau"
+            )
+        self.schedule = Schedule(float(value))
 
     def step(self, params: Array, grads: Array, decayed: int) -> None:
         """Update ``params`` in place from ``grads`` (which may be modified); ``params[:decayed]`` get decay."""
@@ -58,13 +83,28 @@ class Optimizer:
         if self.clipvalue is not None:
             np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
         if self.clipnorm is not None:
+            self._clip_each(grads, self.clipnorm)
+        if self.global_clipnorm is not None:
             norm = float(np.sqrt(np.dot(grads, grads)))
             self.last_grad_norm = norm
-            if norm > self.clipnorm:
-                grads *= np.asarray(self.clipnorm / (norm + 1e-12), dtype=grads.dtype)
+            if norm > self.global_clipnorm:
+                grads *= np.asarray(self.global_clipnorm / (norm + 1e-12), dtype=grads.dtype)
         lr = self.learning_rate
         self._update(params, grads, decayed, lr)
         self.iterations += 1
+
+    def _clip_each(self, grads: Array, limit: float) -> None:
+        """Scale each tensor's gradient whose norm exceeds ``limit`` down to it (norms in one pass over the
+        buffer: ``reduceat`` over the tensors' starts)."""
+        starts = np.zeros(1, np.intp) if self.segments is None else self.segments
+        squares = np.multiply(grads, grads, out=self.scratch)
+        norms = np.sqrt(np.add.reduceat(squares, starts, dtype=np.float64))
+        self.last_grad_norm = float(np.sqrt(np.sum(norms * norms)))
+        scale = np.minimum(1.0, limit / (norms + 1e-12))
+        if np.all(scale == 1.0):
+            return
+        sizes = np.diff(np.r_[starts, grads.size])
+        grads *= np.repeat(scale.astype(grads.dtype), sizes)
 
     def _add_l2(self, params: Array, grads: Array, decayed: int) -> None:
         if self.weight_decay and decayed:
@@ -79,6 +119,7 @@ class Optimizer:
             "name": self.name,
             "learning_rate": self.schedule.get_config(),
             "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
             "clipvalue": self.clipvalue,
             "weight_decay": self.weight_decay,
         }
@@ -228,3 +269,12 @@ def get_optimizer(spec: str | dict[str, Any] | Optimizer) -> Optimizer:
     if isinstance(spec, Optimizer):
         return spec
     return build(OPTIMIZERS, spec, "optimizer")
+
+
+def saved_optimizer(config: dict[str, Any]) -> Optimizer:
+    """The optimiser of a saved model's config. Configs written before ``global_clipnorm`` existed have no
+    such key, and their ``clipnorm`` was the global norm: it is read as ``global_clipnorm``."""
+    config = dict(config)
+    if "global_clipnorm" not in config and config.get("clipnorm") is not None:
+        config["global_clipnorm"] = config.pop("clipnorm")
+    return get_optimizer(config)

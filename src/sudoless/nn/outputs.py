@@ -38,13 +38,17 @@ class WeightedLosses(Loss):
         self.values: list[float] = [0.0] * len(self.names)
         self.totals: list[float] = [0.0] * len(self.names)
 
-    def forward(self, output: Any, target: Any, mask: Any = None) -> float:
+    def forward(self, output: Any, target: Any, mask: Any = None, sample_weight: Any = None) -> float:
+        """``sample_weight``: one array for every output, or a list with one per output (None: unweighted)."""
         masks = mask if mask is not None else [None] * len(self.names)
+        weights = sample_weight if isinstance(sample_weight, list | tuple) else [sample_weight] * len(self.names)
+        if len(weights) != len(self.names):
+            raise InputError(f"{len(weights)} sample weight arrays for {len(self.names)} outputs; give one per output")
         total = 0.0
         for k, loss in enumerate(self.losses):
             if loss is None:
                 continue
-            self.values[k] = loss.forward(output[k], target[k], masks[k])
+            self.values[k] = loss.forward(output[k], target[k], masks[k], weights[k])
             count = getattr(loss, "_total", None)
             self.totals[k] = float(count) if count is not None else float(len(output[k]))
             total += self.weights[k] * self.values[k]

@@ -71,7 +71,9 @@ class ModelSpec:
         return model
 
     def new_optimizer(self) -> Optimizer:
-        return get_optimizer(dict(self.optimizer))
+        optimizer = get_optimizer(dict(self.optimizer))
+        optimizer.segments = replica(self).segments  # per-tensor clipnorm needs the tensors' bounds
+        return optimizer
 
     @property
     def stats_size(self) -> int:

@@ -1,0 +1,31 @@
+"""Per-tensor ``clipnorm`` on Spark: the workers' optimisers clip each tensor as ``fit`` does in one process."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sudoless import nn
+from sudoless.nn import data
+from sudoless.nn.spark import fit_spark
+
+
+def _model() -> nn.Sequential:
+    model = nn.Sequential([nn.Dense(32), nn.Tanh(), nn.Dense(10)], seed=0)
+    # a small limit, so that every step clips and a global clip would give other weights
+    return model.compile(nn.SGD(0.5, clipnorm=0.05), "softmax_cross_entropy")
+
+
+@pytest.mark.parametrize("engine", ["sync", "barrier"])
+def test_per_tensor_clipping_on_spark_equals_single_process_training(spark: object, engine: str) -> None:
+    ds = data.digits(validation_fraction=0.1, test_fraction=0.2, seed=0)
+    x, y = ds.x_train[:256], ds.y_train[:256]
+    local = _model()
+    local.fit(x, y, epochs=2, batch_size=64, verbose=0, seed=7)
+    globally = nn.Sequential([nn.Dense(32), nn.Tanh(), nn.Dense(10)], seed=0)
+    globally.compile(nn.SGD(0.5, global_clipnorm=0.05), "softmax_cross_entropy")
+    globally.fit(x, y, epochs=2, batch_size=64, verbose=0, seed=7)
+    assert not np.allclose(local.packed()[0], globally.packed()[0], rtol=1e-3, atol=1e-4)
+    model = _model()
+    fit_spark(model, x, y, epochs=2, batch_size=64, verbose=0, seed=7, engine=engine, partitions=2, spark=spark)
+    np.testing.assert_allclose(model.packed()[0], local.packed()[0], rtol=1e-4, atol=2e-5)
