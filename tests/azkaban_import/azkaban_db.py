@@ -195,8 +195,12 @@ class AzkabanDb:
     ) -> int:
         """An execution as ExecutionFlowDao and ExecutionLogsDao store it: the flow data as gzip JSON (each
         node with its attempts), a row per job in execution_jobs (output properties as gzip JSON), and each
-        log in chunks of ``log_chunk`` bytes, each chunk gzip on its own, keyed by its byte offsets."""
+        log in chunks of ``log_chunk`` bytes, each chunk gzip on its own, keyed by its byte offsets. An
+        execution still preparing or running (status below 50) has no end time yet, as in Azkaban."""
         started, ended = submitted + 1000, submitted + 60_000
+        updated = ended
+        if status < STATUS_CODES["SUCCEEDED"]:
+            started, ended, updated = (-1 if status < STATUS_CODES["RUNNING"] else started), -1, submitted + 2000
         flow_data = {
             "flowId": flow,
             "projectId": project_id,
@@ -205,7 +209,7 @@ class AzkabanDb:
             "submitTime": submitted,
             "startTime": started,
             "endTime": ended,
-            "updateTime": ended,
+            "updateTime": updated,
             "status": STATUS_NAMES[status],
             "executionOptions": options or {},
             "nodes": nodes,
@@ -213,13 +217,14 @@ class AzkabanDb:
         result = self.run(
             "INSERT INTO execution_flows (project_id, version, flow_id, status, submit_user, submit_time, "
             "update_time, start_time, end_time, enc_type, flow_data, executor_id, execution_source) "
-            "VALUES (:p, :v, :f, :s, :u, :st, :e, :b, :e, 2, :d, 1, 'adhoc')",
+            "VALUES (:p, :v, :f, :s, :u, :st, :up, :b, :e, 2, :d, 1, 'adhoc')",
             p=project_id,
             v=version,
             f=flow,
             s=status,
             u=user,
             st=submitted,
+            up=updated,
             e=ended,
             b=started,
             d=gzip.compress(json.dumps(flow_data).encode()),
@@ -241,7 +246,21 @@ class AzkabanDb:
                 s=STATUS_CODES[node["status"]],
                 o=gzip.compress(json.dumps(output).encode()) if output else None,
             )
-        for (name, attempt), text in (logs or {}).items():
+        self.add_logs(exec_id, logs or {}, updated, log_chunk)
+        return exec_id
+
+    def add_logs(self, exec_id: int, logs: dict[tuple[str, int], bytes], when: int, log_chunk: int = 100) -> None:
+        """Append log text as ExecutionLogsDao does: chunks keyed by their offsets after what is stored."""
+        for (name, attempt), text in logs.items():
+            offset = int(
+                self.run(
+                    "SELECT COALESCE(MAX(end_byte), 0) FROM execution_logs WHERE exec_id = :x AND name = :n "
+                    "AND attempt = :a",
+                    x=exec_id,
+                    n=name,
+                    a=attempt,
+                ).scalar()
+            )
             for start in range(0, len(text), log_chunk):
                 piece = text[start : start + log_chunk]
                 self.run(
@@ -249,12 +268,26 @@ class AzkabanDb:
                     x=exec_id,
                     n=name,
                     a=attempt,
-                    b=start,
-                    e=start + len(piece),
+                    b=offset + start,
+                    e=offset + start + len(piece),
                     l=gzip.compress(piece),
-                    t=ended,
+                    t=when,
                 )
-        return exec_id
+
+    def finish(self, exec_id: int, status: int, nodes: list[dict[str, Any]], ended: int) -> None:
+        """An execution that was running ends: its row and flow data updated as ExecutionFlowDao does."""
+        flow_data = json.loads(
+            gzip.decompress(self.run("SELECT flow_data FROM execution_flows WHERE exec_id = :x", x=exec_id).scalar())
+        )
+        flow_data.update(status=STATUS_NAMES[status], endTime=ended, updateTime=ended, nodes=nodes)
+        self.run(
+            "UPDATE execution_flows SET status = :s, end_time = :e, update_time = :e, flow_data = :d "
+            "WHERE exec_id = :x",
+            s=status,
+            e=ended,
+            d=gzip.compress(json.dumps(flow_data).encode()),
+            x=exec_id,
+        )
 
 
 #: Azkaban's Status codes (the execution_flows and execution_jobs status column) and their names (flow data).

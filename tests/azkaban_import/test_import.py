@@ -52,6 +52,28 @@ def target(fresh_db: tuple[str, str]) -> Iterator[Store]:
     store.close()
 
 
+#: Two SLA settings as Azkaban's SlaOption.toObject writes them into the schedule's action: the flow must
+#: succeed within 90 minutes (alert), job hello finish within 30 (alert and kill).
+SLA_OPTIONS = [
+    {
+        "type": "FlowSucceed",
+        "info": {"FlowName": "done", "Duration": "90m", "EmailList": ["ops@example.com"], "SlaAlertType": "email"},
+        "actions": ["SlaAlert"],
+    },
+    {
+        "type": "JobFinish",
+        "info": {
+            "FlowName": "done",
+            "JobName": "hello",
+            "Duration": "30m",
+            "EmailList": ["dev@example.com", "ops@example.com"],
+            "SlaAlertType": "email",
+        },
+        "actions": ["SlaAlert", "SlaKillJob"],
+    },
+]
+
+
 def build(db: AzkabanDb) -> dict[str, object]:
     """Two projects: etl (3 versions, grants, two schedules) and old (deleted after one version)."""
     zips = [project_zip(v) for v in (1, 2, 3)]
@@ -72,6 +94,7 @@ def build(db: AzkabanDb) -> dict[str, object]:
         "America/New_York",
         "alice",
         options={"failureAction": "CANCEL_ALL", "concurrentOption": "ignore", "flowParameters": {"day": "today"}},
+        sla=SLA_OPTIONS,
     )
     paused = db.schedule(etl, "etl", "solo", "0 0 * ? * *", "UTC", "bob", paused=True, encoding=1)
     return {"etl": etl, "old": old, "zips": zips, "old_zip": old_zip, "triggers": (running, paused)}
@@ -99,7 +122,14 @@ def test_import_projects_versions_permissions_schedules(
 ) -> None:
     built = build(azkaban)
     report = import_azkaban(target, settings, options(azkaban))
-    assert report.counts == {"projects": 2, "versions": 4, "events": 7, "permissions": 4, "schedules": 2}
+    assert report.counts == {
+        "projects": 2,
+        "versions": 4,
+        "events": 7,
+        "permissions": 4,
+        "schedules": 2,
+        "SLA rules": 2,
+    }
     assert not report.conflicts
 
     etl = target.projects.get(name="etl")
@@ -147,6 +177,15 @@ def test_import_projects_versions_permissions_schedules(
     )
     assert done.options["failure_action"] == "CANCEL_ALL" and done.options["concurrent_option"] == "ignore"
     assert done.options["runtime"]["ROOT"] == {"day": "today"}
+    assert done.sla == {
+        "rules": [
+            {"job": "", "kind": "SUCCESS", "duration_ms": 90 * 60_000, "actions": ["EMAIL"]},
+            {"job": "hello", "kind": "FINISH", "duration_ms": 30 * 60_000, "actions": ["EMAIL", "KILL"]},
+        ],
+        "emails": ["ops@example.com", "dev@example.com"],
+        "webhook": None,
+    }
+    assert schedules["solo"].sla is None
     assert not schedules["solo"].enabled
     assert any("paused" in note for note in report.notes)
 
@@ -186,9 +225,18 @@ def test_dry_run_writes_nothing(azkaban: AzkabanDb, sqlite_store: Store, setting
     before = row_counts(sqlite_store)
     report = import_azkaban(sqlite_store, settings, options(azkaban, dry_run=True))
     assert report.dry_run
-    assert report.counts == {"projects": 2, "versions": 4, "events": 7, "permissions": 4, "schedules": 2}
+    assert report.counts == {
+        "projects": 2,
+        "versions": 4,
+        "events": 7,
+        "permissions": 4,
+        "schedules": 2,
+        "SLA rules": 2,
+    }
     assert row_counts(sqlite_store) == before
-    assert report.lines()[0].startswith("would import: 7 events, 4 permissions, 2 projects, 2 schedules, 4 versions")
+    assert report.lines()[0].startswith(
+        "would import: 2 SLA rules, 7 events, 4 permissions, 2 projects, 2 schedules, 4 versions"
+    )
 
 
 def test_conflict_modes(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings, tmp_path: Path) -> None:
@@ -302,14 +350,15 @@ def test_execution_history(azkaban: AzkabanDb, target: Store, settings: Settings
     running = azkaban.execution(etl, 3, "solo", 30, "bob", now - 1000, [])
 
     dry = import_azkaban(target, settings, options(azkaban, history="30", dry_run=True))
-    assert dry.counts["executions"] == 1
+    assert dry.counts["executions"] == 2
     report = import_azkaban(target, settings, options(azkaban, history="30"))
-    assert (report.counts["executions"], report.counts["job attempts"]) == (1, 3)
+    assert (report.counts["executions"], report.counts["job attempts"]) == (2, 3)
+    assert report.counts["executions running in Azkaban"] == 1
     assert report.counts["log chunks"] == sum(-(-len(text) // 100) for text in logs.values())
-    assert any(f"execution {running} (etl.solo): still RUNNING" in line for line in report.unmapped)
 
     ledger = target.imports.imported(origin_of(azkaban.url), "execution")
-    assert set(ledger) == {str(finished)}
+    assert set(ledger) == {str(finished), str(running)}
+    assert target.executions.get(ledger[str(running)]).elsewhere
     record = target.executions.get(ledger[str(finished)])
     assert (record.project_name, record.version, record.flow_id, record.status, record.submit_user) == (
         "etl",
@@ -332,7 +381,7 @@ def test_execution_history(azkaban: AzkabanDb, target: Store, settings: Settings
 
     assert not import_azkaban(target, settings, options(azkaban, history="30")).counts
     everything = import_azkaban(target, settings, options(azkaban, history="all"))
-    assert everything.counts["executions"] == 1 and everything.skipped["executions"] == 1
+    assert everything.counts["executions"] == 1 and everything.skipped["executions"] == 2
     assert str(ancient) in target.imports.imported(origin_of(azkaban.url), "execution")
 
 
@@ -437,3 +486,266 @@ def test_history_in_pages(
     ledger = sqlite_store.imports.imported(origin_of(azkaban.url), "execution")
     for n, source_id in enumerate(sources):
         assert sqlite_store.logs.read(ledger[str(source_id)], "hello", 1, 0, 1 << 20) == f"run {n}\n".encode() * 40
+
+
+def in_flight_nodes(now: int, hello: str, done: str) -> list[dict[str, object]]:
+    """Flow data nodes of flow ``done`` part-way: hello in status ``hello``, done in ``done``."""
+    return [
+        {
+            "id": "hello",
+            "type": "command",
+            "status": hello,
+            "attempt": 0,
+            "inNodes": [],
+            "startTime": now + 1000 if hello != "READY" else -1,
+            "endTime": now + 5000 if hello == "SUCCEEDED" else -1,
+            "updateTime": now + 1000,
+        },
+        {
+            "id": "done",
+            "type": "noop",
+            "status": done,
+            "attempt": 0,
+            "inNodes": ["hello"],
+            "startTime": now + 5000 if done != "READY" else -1,
+            "endTime": now + 5100 if done == "SUCCEEDED" else -1,
+            "updateTime": now + 5100,
+        },
+    ]
+
+
+@pytest.mark.parametrize("fresh_db", BACKENDS, indirect=True)
+def test_in_flight_executions_are_shown_never_run(azkaban: AzkabanDb, target: Store, settings: Settings) -> None:
+    """A preparing and a running Azkaban execution come as they stood, marked as running elsewhere: an
+    executor here runs a native execution queued after them and leaves them alone (it claims the oldest
+    first, so it would have taken them first); a later import brings the running one's end in place."""
+    from sudoless.flows.executor import Executor
+    from sudoless.store.executions import ELSEWHERE
+
+    built = build(azkaban)
+    etl = int(built["etl"])  # type: ignore[call-overload]
+    now = target.clock()
+    preparing = azkaban.execution(etl, 3, "done", 20, "bob", now - 1000, in_flight_nodes(now, "READY", "READY"))
+    running = azkaban.execution(
+        etl, 3, "done", 30, "alice", now - 2000, in_flight_nodes(now, "RUNNING", "READY"), {("hello", 0): b"working\n"}
+    )
+    report = import_azkaban(target, settings, options(azkaban))
+    assert report.counts["executions"] == 2 and report.counts["executions running in Azkaban"] == 2
+    assert any("imported as they stood" in note for note in report.notes)
+    ledger = target.imports.imported(origin_of(azkaban.url), "execution")
+    stood = {key: target.executions.get(ledger[str(key)]) for key in (preparing, running)}
+    assert [(r.status, r.executor_id, r.elsewhere) for r in stood.values()] == [
+        (Status.PREPARING, ELSEWHERE, True),
+        (Status.RUNNING, ELSEWHERE, True),
+    ]
+    assert {(r.nested_id, r.status) for r in target.job_runs.of(stood[running].id)} == {
+        ("hello", Status.RUNNING),
+        ("done", Status.READY),
+    }
+
+    # the same flow runs here meanwhile: what runs elsewhere does not count for concurrentOption=skip
+    native = submit_flow(target, settings, "etl", "done", user="bob")
+    executor = Executor(target, settings)
+    try:
+        executor.serve(poll_seconds=0.05, until_idle=True)
+        assert target.executions.claim(executor.id, stood[preparing].id) is None
+    finally:
+        executor.stop()
+    assert target.executions.get(native).status == Status.SUCCEEDED
+    for key, before in stood.items():
+        assert target.executions.get(before.id) == before, f"Azkaban execution {key} was touched here"
+
+    # the running one ends in Azkaban; the next import brings its end over it, same id, logs completed
+    azkaban.add_logs(running, {("hello", 0): b"done\n"}, now + 9000)
+    azkaban.finish(running, 50, in_flight_nodes(now, "SUCCEEDED", "SUCCEEDED"), now + 9000)
+    again = import_azkaban(target, settings, options(azkaban))
+    assert again.counts["executions updated since they ran"] == 1 and "executions" not in again.counts
+    assert again.skipped["executions"] == 1  # the preparing one, unchanged
+    ended = target.executions.get(stood[running].id)
+    assert (ended.status, ended.end_time, ended.executor_id, ended.elsewhere) == (
+        Status.SUCCEEDED,
+        now + 9000,
+        None,
+        False,
+    )
+    assert {(r.nested_id, r.status) for r in target.job_runs.of(ended.id)} == {
+        ("hello", Status.SUCCEEDED),
+        ("done", Status.SUCCEEDED),
+    }
+    assert target.logs.read(ended.id, "hello", 0, 0, 1 << 20) == b"working\ndone\n"
+    assert not import_azkaban(target, settings, options(azkaban)).counts
+
+
+def test_schedules_fire_at_azkaban_instants_with_their_sla(
+    azkaban: AzkabanDb, sqlite_store: Store, settings: Settings
+) -> None:
+    """The imported 02:30 America/New_York schedule, enabled, fires at 02:30 New York time across the end of
+    daylight saving time (06:30 UTC, then 07:30 UTC), each execution carrying the schedule's SLA rules."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from sudoless.flows.scheduler import Scheduler
+
+    build(azkaban)
+    import_azkaban(sqlite_store, settings, options(azkaban))
+    york = ZoneInfo("America/New_York")
+    instants = [int(datetime(2026, 10, day, 2, 30, tzinfo=york).timestamp() * 1000) for day in (30, 31)] + [
+        int(datetime(2026, 11, day, 2, 30, tzinfo=york).timestamp() * 1000) for day in (1, 2)
+    ]
+    assert [(b - a) // HOUR for a, b in zip(instants, instants[1:], strict=False)] == [24, 25, 24]
+    clock = [instants[0] - 12 * HOUR]
+    scheduler = Scheduler(sqlite_store, settings, clock=lambda: clock[0])
+    schedule = next(s for s in scheduler.list("etl") if s.flow_id == "done")
+    assert scheduler.tick(instants[0]) == []  # paused as imported: nothing fires
+    scheduler.set_enabled(schedule.id, True)
+    assert sqlite_store.schedules.get(schedule.id).next_fire == instants[0]
+    fired = []
+    for number, instant in enumerate(instants):
+        assert scheduler.tick(instant - 1) == []
+        clock[0] = instant
+        (exec_id,) = scheduler.tick(instant)
+        fired.append(sqlite_store.executions.get(exec_id))
+        row = sqlite_store.schedules.get(schedule.id)
+        assert row.last_fire == instant  # the slot it fired for
+        if number + 1 < len(instants):
+            assert row.next_fire == instants[number + 1]
+    rules = fired[-1].options["sla"]
+    assert [(r["job"], r["kind"], r["duration_ms"]) for r in rules] == [
+        ("", "SUCCESS", 5_400_000),
+        ("hello", "FINISH", 1_800_000),
+    ]
+    assert fired[-1].options["sla_emails"] == ["ops@example.com", "dev@example.com"]
+
+
+def test_unmappable_things_are_listed(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings) -> None:
+    """An unknown job type, a ramp, a deny-list entry, a job override and an SLA setting that does not convert
+    are each one line of the report, with what to do; the rest is imported."""
+    azkaban.run(
+        "CREATE TABLE ramp (rampId VARCHAR(45) NOT NULL PRIMARY KEY, rampPolicy VARCHAR(45) NOT NULL, "
+        "isActive TINYINT NOT NULL DEFAULT 0)"
+    )
+    azkaban.run(
+        "CREATE TABLE flow_deny_lists (id INT NOT NULL PRIMARY KEY AUTO_INCREMENT, flow_id VARCHAR(100) NOT NULL, "
+        "deny_mode VARCHAR(10) NOT NULL, deny_version VARCHAR(100), rule_name VARCHAR(100) NOT NULL)"
+    )
+    azkaban.run("INSERT INTO ramp VALUES ('spark3', 'SimpleAutoRampPolicy', 1)")
+    azkaban.run("INSERT INTO flow_deny_lists (flow_id, deny_mode, rule_name) VALUES ('hive.load', 'ALL', 'no-hive')")
+    project = azkaban.add_project("hive", "alice")
+    azkaban.upload(
+        project,
+        make_zip({"load.job": "type=hive\nhive.script=load.q\n", "end.job": "type=noop\ndependencies=load\n"}),
+        "alice",
+        T0,
+    )
+    azkaban.run(
+        "INSERT INTO project_properties VALUES (:p, 1, 'load.jor', :t, 2, :b)",
+        p=project,
+        t=T0,
+        b=b"",
+    )
+    azkaban.schedule(
+        project, "hive", "end", "0 0 1 ? * *", "UTC", "alice", sla=[{"type": "FlowProgress", "info": {}, "actions": []}]
+    )
+    report = import_azkaban(sqlite_store, settings, options(azkaban))
+    assert report.counts["versions"] == 1 and report.counts["schedules"] == 1
+    lines = "\n".join(report.unmapped)
+    assert "project hive version 1: job type 'hive' (end.load) is not one sudoless has" in lines
+    assert "ramp spark3 (policy SimpleAutoRampPolicy, active): sudoless has no ramps" in lines
+    assert "deny-list entry no-hive (ALL of flow hive.load)" in lines
+    assert "project hive: the properties of job load were changed in Azkaban's UI" in lines
+    assert "SLA setting 1" in lines and "'FlowProgress' is not one of" in lines
+
+
+AZKABAN_PROPERTIES = """# Azkaban Personalization Settings
+azkaban.name=Production
+default.timezone.id=America/Chicago
+jetty.port=8081
+mail.sender=azkaban@example.com
+mail.host=smtp.example.com
+mail.port=587
+mail.user=azkaban
+mail.password=hunter2
+mail.tls=true
+azkaban.webserver.url=https://azkaban.example.com:8443
+flow.num.job.threads=4
+execution.logs.retention.ms=604800000
+mysql.host=db.example.com
+custom.thing=1
+"""
+
+
+def test_properties_file(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings, tmp_path: Path) -> None:
+    """azkaban.properties: what maps comes out as config.toml lines that sudoless reads back as the same
+    settings; Azkaban's default zone is the zone of a schedule that names none; every other property is one
+    line with what to do; the mail password is never repeated."""
+    import json
+
+    from sudoless.config import load_settings
+
+    project = azkaban.add_project("zoned", "alice")
+    azkaban.upload(project, project_zip(1), "alice", T0)
+    azkaban.schedule(project, "zoned", "done", "0 15 4 ? * *", "", "alice")
+    properties = tmp_path / "azkaban.properties"
+    properties.write_text(AZKABAN_PROPERTIES)
+    report = import_azkaban(sqlite_store, settings, options(azkaban, properties=properties))
+    assert report.settings == {
+        "sudoless": {
+            "timezone": "America/Chicago",
+            "external_url": "https://azkaban.example.com:8443",
+            "parallel": 4,
+            "execution_log_retention_days": 7,
+        },
+        "mail": {
+            "from": "azkaban@example.com",
+            "host": "smtp.example.com",
+            "port": 587,
+            "user": "azkaban",
+            "security": "starttls",
+        },
+    }
+    (schedule,) = sqlite_store.schedules.all("zoned")
+    assert schedule.timezone == "America/Chicago"
+    unmapped = "\n".join(report.unmapped)
+    assert (
+        "azkaban.properties line 4: jetty.port: not carried over; start the server with `sudoless server --port N`"
+        in unmapped
+    )
+    assert "line 9: mail.password: not carried over; write the password to a file" in unmapped
+    assert "line 14: mysql.host: not carried over; nothing: this is the database being imported" in unmapped
+    assert "line 15: custom.thing: not carried over; no counterpart in sudoless" in unmapped
+    assert "line 2: azkaban.name" in unmapped
+    assert "hunter2" not in json.dumps(report.to_json()) + "\n".join(report.lines())
+
+    # the printed lines are config.toml as sudoless reads it
+    tables: dict[str, list[str]] = {}
+    for line in report.lines():
+        if line.startswith("settings: config.toml ["):
+            table, assignment = line.removeprefix("settings: config.toml [").split("] ", 1)
+            tables.setdefault(table, []).append(assignment)
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text("".join(f"[{t}]\n" + "\n".join(lines) + "\n" for t, lines in tables.items()))
+    (home / "config.toml").chmod(0o600)
+    read = load_settings({"SUDOLESS_HOME": str(home)})
+    assert (read.timezone, read.external_url, read.parallel, read.execution_log_retention_days) == (
+        "America/Chicago",
+        "https://azkaban.example.com:8443",
+        4,
+        7,
+    )
+    assert (read.mail_from, read.mail_host, read.mail_port, read.mail_user, read.mail_security) == (
+        "azkaban@example.com",
+        "smtp.example.com",
+        587,
+        "azkaban",
+        "starttls",
+    )
+
+    properties.write_text("default.timezone.id=Mars/Olympus\n")
+    bad = import_azkaban(sqlite_store, settings, options(azkaban, properties=properties, dry_run=True))
+    assert bad.settings == {} and any(
+        "azkaban.properties line 1: default.timezone.id: 'Mars/Olympus' is not a time zone name" in line
+        for line in bad.unmapped
+    )
+    with pytest.raises(InputError, match="--properties .*nowhere.properties: cannot read it"):
+        import_azkaban(sqlite_store, settings, options(azkaban, properties=tmp_path / "nowhere.properties"))

@@ -48,6 +48,7 @@ def test_imported_permissions_are_enforced(live: LiveServer) -> None:
             },
         ]
         old_run = azkaban.execution(project, 1, "end", 50, alice.name, T0, nodes, {("start", 0): b"hello world\n" * 20})
+        still_running = azkaban.execution(project, 1, "end", 30, alice.name, T0 + 5000, [])
         report = import_azkaban(live.store, live.settings, ImportOptions(source_url=azkaban.url))
         origin = origin_of(azkaban.url)
     assert report.counts["projects"] == 1 and report.counts["permissions"] == 2
@@ -87,3 +88,13 @@ def test_imported_permissions_are_enforced(live: LiveServer) -> None:
     log = as_alice.ajax("/executor", "fetchExecJobLogs", execid=imported_id, jobId="start", offset=0, length=50_000)
     assert log["data"] == "hello world\n" * 20
     assert as_bob.ajax("/executor", "fetchexecflow", execid=imported_id)["error"].startswith(f"User '{bob.name}'")
+
+    # the JSON API marks the one still running in Azkaban (and only that one) as running elsewhere
+    from server.test_api import api
+
+    json_api = api(live, alice.name, alice_pw)
+    running_id = live.store.imports.imported(origin, "execution")[str(still_running)]
+    shown = json_api.get(f"/executions/{running_id}").json()
+    assert (shown["status"], shown["elsewhere"]) == ("RUNNING", True)
+    assert json_api.get(f"/executions/{imported_id}").json()["elsewhere"] is False
+    assert as_alice.ajax("/executor", "fetchexecflow", execid=running_id)["status"] == "RUNNING"

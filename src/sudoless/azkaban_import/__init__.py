@@ -17,12 +17,13 @@ from sudoless.store import Store
 from .history import import_history
 from .permissions import import_permissions
 from .projects import import_project, plan_projects
-from .report import Report
+from .properties import read_azkaban_properties
+from .report import Progress, Report
 from .schedules import import_schedules
 from .source import AzkabanSource
 from .users import import_users, plan_users
 
-__all__ = ["ImportOptions", "Report", "import_azkaban"]
+__all__ = ["ImportOptions", "Progress", "Report", "import_azkaban"]
 
 _CONFLICT_MODES = ("fail", "skip", "rename")
 
@@ -31,7 +32,8 @@ _CONFLICT_MODES = ("fail", "skip", "rename")
 class ImportOptions:
     """``source_url`` is ``mysql://USER@HOST/DB`` (no password: that is ``password``, read from a file);
     ``projects`` limits the import to those names (empty: all); ``history`` is ``all``, ``none`` or a number
-    of days of executions to bring; ``users`` an ``azkaban-users.xml`` to import with them."""
+    of days of executions to bring; ``users`` an ``azkaban-users.xml`` to import with them; ``properties``
+    Azkaban's ``azkaban.properties`` (:mod:`.properties`)."""
 
     source_url: str
     password: str | None = None
@@ -41,13 +43,17 @@ class ImportOptions:
     enable_schedules: bool = False
     history: str = "all"
     users: Path | None = None
+    #: Azkaban's azkaban.properties: the settings that map are reported as config.toml lines
+    properties: Path | None = None
 
 
-def import_azkaban(store: Store, settings: Settings, options: ImportOptions) -> Report:
+def import_azkaban(
+    store: Store, settings: Settings, options: ImportOptions, progress: Progress | None = None
+) -> Report:
     """Import (or, with ``dry_run``, only check) an Azkaban installation; returns the report.
 
     With ``on_conflict="fail"`` any conflict raises :class:`InputError` listing them, before anything is
-    written.
+    written. ``progress(step, done, total)`` is told how far the projects and then the executions are.
     """
     if options.history not in ("all", "none") and not options.history.isdigit():
         raise InputError(f"--history {options.history!r}: give a number of days, 'all' or 'none'")
@@ -55,13 +61,18 @@ def import_azkaban(store: Store, settings: Settings, options: ImportOptions) -> 
         raise InputError(f"--on-conflict {options.on_conflict!r}: use one of {', '.join(_CONFLICT_MODES)}")
     source = AzkabanSource(options.source_url, options.password)
     try:
-        return _run(store, settings, source, options)
+        return _run(store, settings, source, options, progress or _silent)
     finally:
         source.close()
 
 
-def _run(store: Store, settings: Settings, source: AzkabanSource, options: ImportOptions) -> Report:
+def _silent(_step: str, _done: int, _total: int) -> None:
+    """No one is watching."""
+
+
+def _run(store: Store, settings: Settings, source: AzkabanSource, options: ImportOptions, progress: Progress) -> Report:
     report = Report(dry_run=options.dry_run)
+    zone = read_azkaban_properties(options.properties, report).timezone if options.properties else ""
     origin = source.origin
     projects = source.projects()
     if options.projects:
@@ -92,7 +103,8 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
         users |= set(new_users)
     names: dict[int, str] = {}
     local: dict[int, tuple[int, str]] = {}
-    for plan in plans:
+    progress("projects", 0, len(plans))
+    for done, plan in enumerate(plans, start=1):
         versions_before = report.counts["versions"]
         local_id = import_project(target, settings, source, plan, ledger, origin, report)
         if report.counts["versions"] > versions_before and not options.enable_schedules:
@@ -102,8 +114,17 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
         grants, notes = import_permissions(target, local_id or 0, plan.name, source.permissions(plan.source.id), users)
         report.add("permissions", grants)
         report.unmapped.extend(notes)
-    import_schedules(target, settings, source.triggers(), names, origin, options.enable_schedules, report)
-    import_history(store, settings, source, local, options.history, origin, report, write=not options.dry_run)
+        for job in source.job_overrides(plan.source.id):
+            report.unmapped.append(
+                f"project {plan.name}: the properties of job {job} were changed in Azkaban's UI (a job override); "
+                "not imported: set them again on the job's page here, or put them in the project's files"
+            )
+        progress("projects", done, len(plans))
+    _report_unsupported(source, report)
+    import_schedules(target, settings, source.triggers(), names, origin, options.enable_schedules, report, zone)
+    import_history(
+        store, settings, source, local, options.history, origin, report, write=not options.dry_run, progress=progress
+    )
     if report.counts["flow triggers paused"] and not options.enable_schedules:
         report.notes.append(
             "the Flow 2.0 triggers of imported versions are paused too; resume them once Azkaban's are stopped"
@@ -114,6 +135,22 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
             "enable them once Azkaban's are stopped (or import with --enable-schedules)"
         )
     return report
+
+
+def _report_unsupported(source: AzkabanSource, report: Report) -> None:
+    """Ramps and flow deny lists have no counterpart here: each is listed, with what to do instead."""
+    for ramp in source.optional_rows("SELECT rampId, rampPolicy, isActive FROM ramp ORDER BY rampId"):
+        report.unmapped.append(
+            f"ramp {ramp.rampId} (policy {ramp.rampPolicy}, {'active' if ramp.isActive else 'inactive'}): sudoless "
+            "has no ramps; finish or stop it in Azkaban first, and upload the version it ramps to as the project's"
+        )
+    for deny in source.optional_rows(
+        "SELECT flow_id, deny_mode, deny_version, rule_name FROM flow_deny_lists ORDER BY id"
+    ):
+        report.unmapped.append(
+            f"deny-list entry {deny.rule_name} ({deny.deny_mode} of flow {deny.flow_id}): sudoless has no deny "
+            "lists; to stop that flow from running, lock it (the flow's page or setFlowLock) or unschedule it"
+        )
 
 
 def _pause_flow_triggers(store: Store | None, project_id: int | None, report: Report) -> None:

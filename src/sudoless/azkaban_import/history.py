@@ -2,8 +2,12 @@
 and ``execution_logs`` (log chunks, each gzip on its own), as sudoless executions readable like native ones.
 
 The flow data is Azkaban's own record of an execution (its UI reads it, not ``execution_jobs``): every node
-with its type, parents, status, times and earlier attempts, embedded flows nested inside. Executions still
-running in Azkaban are not imported: they are reported, and a later run brings them once they have ended.
+with its type, parents, status, times and earlier attempts, embedded flows nested inside.
+
+An execution still preparing or running in Azkaban is imported as it stood, with the executor id
+:data:`~sudoless.store.executions.ELSEWHERE`: no executor here claims or finalises it, so it never runs twice;
+its record says it runs elsewhere (``elsewhere`` in the API). A later import brings its final state over it,
+in place, keeping its id here.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from typing import Any
 
 from sudoless.config import Settings
 from sudoless.store import Store
+from sudoless.store.executions import ELSEWHERE
 from sudoless.store.status import TERMINAL_FLOW, Status
 
-from .report import Report
+from .report import Progress, Report
 from .schedules import execution_options
 from .source import AzkabanSource, decode_json
 
@@ -88,6 +93,7 @@ def import_history(
     origin: str,
     report: Report,
     write: bool = True,
+    progress: Progress | None = None,
 ) -> None:
     """Import the executions of ``projects`` (Azkaban id to (local id, name); local id 0 in a dry run) that
     ``history`` asks for: ``all``, ``none`` or a number of days back from now. ``write`` False only counts."""
@@ -95,26 +101,45 @@ def import_history(
         return
     since = None if history == "all" else store.clock() - int(history) * DAY_MS
     done = store.imports.imported(origin, "execution")
+    in_flight = store.imports.in_flight(origin)
     versions = store.imports.imported(origin, "version")
     after = 0
+    total = source.count_executions(sorted(projects), since) if progress is not None else 0
+    read = 0
     while True:
         rows = source.executions(sorted(projects), since, after, BATCH)
         if not rows:
-            return
+            break
         after = int(rows[-1].exec_id)
-        batch = _decoded(rows, projects, done, report)
-        _flush(store, settings, source, projects, versions, batch, origin, report, write)
+        read += len(rows)
+        batch = _decoded(rows, projects, done, in_flight, report)
+        _flush(store, settings, source, projects, versions, batch, origin, report, write, in_flight)
+        if progress is not None:
+            progress("executions", read, max(total, read))
+    if report.counts["executions running in Azkaban"] and write:
+        report.notes.append(
+            "executions still running or preparing in Azkaban were imported as they stood, marked as running "
+            "elsewhere: sudoless never runs them; import again once they have ended to bring their final state"
+        )
 
 
 def _decoded(
-    rows: list[Any], projects: dict[int, tuple[int, str]], done: dict[str, int], report: Report
+    rows: list[Any],
+    projects: dict[int, tuple[int, str]],
+    done: dict[str, int],
+    in_flight: dict[str, tuple[int, str, int]],
+    report: Report,
 ) -> list[tuple[Any, Status, dict[str, Any]]]:
-    """The rows of a page to import, their flow data decoded; the others counted or reported."""
+    """The rows of a page to import (new ones, and those imported while running that changed since), their
+    flow data decoded; the others counted or reported."""
     batch: list[tuple[Any, Status, dict[str, Any]]] = []
     for row in rows:
-        if str(row.exec_id) in done:
-            report.skipped["executions"] += 1
-            continue
+        key = str(row.exec_id)
+        if key in done:
+            before = in_flight.get(key)
+            if before is None or (before[1], before[2]) == (_status_name(row.status), _time(row.update_time)):
+                report.skipped["executions"] += 1
+                continue
         where = f"execution {row.exec_id} ({projects[int(row.project_id)][1]}.{row.flow_id})"
         try:
             status = _status(int(row.status or 0), where)
@@ -122,14 +147,15 @@ def _decoded(
         except ValueError as exc:
             report.unmapped.append(f"{where}: {exc}")
             continue
-        if status not in TERMINAL_FLOW:
-            report.unmapped.append(
-                f"{where}: still {status.value} in Azkaban; not imported (it never runs "
-                "again here); import again once it has ended"
-            )
-            continue
         batch.append((row, status, data))
     return batch
+
+
+def _status_name(code: Any) -> str:
+    try:
+        return Status.from_code(int(code or 0)).value
+    except KeyError:
+        return ""
 
 
 def _flush(
@@ -142,6 +168,7 @@ def _flush(
     origin: str,
     report: Report,
     write: bool,
+    in_flight: dict[str, tuple[int, str, int]],
 ) -> None:
     if not batch:
         return
@@ -158,6 +185,7 @@ def _flush(
             report.unmapped.append(f"execution {row.exec_id} ({name}.{row.flow_id}): flow data not understood: {exc}")
             continue
         options = execution_options(data.get("executionOptions") or {}, settings.parallel).to_json()
+        running = status not in TERMINAL_FLOW
         items.append(
             (
                 str(row.exec_id),
@@ -174,7 +202,7 @@ def _flush(
                     "update_time": _time(row.update_time),
                     "source": (row.execution_source or "adhoc")[:32],
                     "options": json.dumps(options),
-                    "executor_id": None,
+                    "executor_id": ELSEWHERE if running else None,
                     "control": "",
                     "priority": 5,
                     "restarted_from": None,
@@ -182,7 +210,12 @@ def _flush(
                 jobs,
             )
         )
-        report.add("executions")
+        if str(row.exec_id) in in_flight:
+            report.add("executions updated since they ran")
+        else:
+            report.add("executions")
+        if running:
+            report.add("executions running in Azkaban")
         report.add("job attempts", len(jobs))
     if not write or not items:
         return
@@ -193,4 +226,5 @@ def _flush(
             report.add("log chunks")
             yield chunk
 
-    store.imports.insert_executions(origin, items, logs)
+    replace = {key: in_flight[key][0] for key, _, _ in items if key in in_flight}
+    store.imports.insert_executions(origin, items, logs, replace)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from sudoless.config import Settings
 from sudoless.errors import SudolessError
+from sudoless.flows.jobtypes import known_types
+from sudoless.flows.model import Project
 from sudoless.flows.upload import upload_project
 from sudoless.store import Store
 from sudoless.store import projects as project_rows
@@ -126,6 +128,7 @@ def import_project(
         report.skipped["projects"] += 1
     stored = _stored_md5(store, plan.local_id, ledger["version"])
     new_versions = 0
+    latest: tuple[int, Project] | None = None
     with tempfile.TemporaryDirectory(prefix="sudoless-azkaban-") as scratch:
         for version in source.versions(project.id):
             key = f"{project.id}/{version.version}"
@@ -154,7 +157,7 @@ def import_project(
                 continue
             if store is not None and plan.local_id is not None:
                 try:
-                    _, local, _ = upload_project(
+                    _, local, loaded = upload_project(
                         store,
                         settings,
                         path,
@@ -167,6 +170,7 @@ def import_project(
                     report.unmapped.append(f"{where}: sudoless cannot load it: {exc}")
                     continue
                 store.imports.set_version_time(plan.local_id, local, version.upload_time)
+                latest = (version.version, loaded)
                 store.imports.record_import(origin, "version", key, local)
             new_versions += 1
             report.add("versions")
@@ -178,8 +182,29 @@ def import_project(
             project.last_modified_by or "azkaban",
             project.description,
         )
+    if latest is not None:
+        _report_job_types(plan.name, *latest, report)
     _import_events(store, source, plan, ledger["events"].get(str(project.id), 0), origin, report)
     return plan.local_id
+
+
+def _report_job_types(name: str, version: int, project: Project, report: Report) -> None:
+    """List the job types of the newest imported version that this installation does not have: such jobs
+    load, and fail when they run."""
+    known = set(known_types()) | {"flow"}
+    unknown: dict[str, set[str]] = {}
+    for flow_id, flow in project.flows.items():
+        for node in flow.nodes.values():
+            if node.type not in known:
+                unknown.setdefault(node.type, set()).add(f"{flow_id}.{node.name}")
+    for job_type, jobs in sorted(unknown.items()):
+        listed = sorted(jobs)
+        more = f" and {len(listed) - 5} more" if len(listed) > 5 else ""
+        report.unmapped.append(
+            f"project {name} version {version}: job type '{job_type}' ({', '.join(listed[:5])}{more}) is not one "
+            f"sudoless has ({', '.join(sorted(known))}); those jobs fail when run: change their type (command "
+            "runs any program) or add a job type plug-in"
+        )
 
 
 def _stored_md5(store: Store | None, project_id: int | None, recorded: dict[str, int]) -> dict[str, int]:

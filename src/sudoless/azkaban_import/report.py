@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Report"]
+__all__ = ["Progress", "Report"]
+
+#: ``progress(step, done, total)``: how far an import is; step is ``projects`` or ``executions``
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -20,6 +25,8 @@ class Report:
     conflicts: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: what ``azkaban.properties`` carries over: config.toml's tables and the values to set in them
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, kind: str, count: int = 1) -> None:
         """Count ``count`` more of ``kind`` (nothing for 0, so a kind appears only when something came)."""
@@ -34,6 +41,7 @@ class Report:
             "conflicts": list(self.conflicts),
             "unmapped": list(self.unmapped),
             "notes": list(self.notes),
+            "settings": {table: dict(values) for table, values in self.settings.items()},
         }
 
     def lines(self) -> list[str]:
@@ -44,5 +52,10 @@ class Report:
             out.append("already imported: " + ", ".join(f"{n} {k}" for k, n in sorted(self.skipped.items())))
         out += [f"conflict: {line}" for line in self.conflicts]
         out += [f"not imported: {line}" for line in self.unmapped]
+        out += [
+            f"settings: config.toml [{table}] {key} = {json.dumps(value)}"
+            for table, values in self.settings.items()
+            for key, value in values.items()
+        ]
         out += [f"note: {line}" for line in self.notes]
         return out

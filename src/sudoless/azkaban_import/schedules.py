@@ -3,6 +3,12 @@
 A schedule in Azkaban is a trigger (source ``SimpleTimeTrigger``) serialised as JSON: its trigger condition
 holds a ``BasicTimeChecker`` (Quartz cron, time zone) and its actions an ``ExecuteFlowAction`` (project, flow,
 user, execution options). Its ``status`` is READY or PAUSED.
+
+SLA settings travel with the action: Azkaban 3.x keeps them as the action's ``slaOptions`` list, later versions
+inside its execution options; either way each is ``{"type": "FlowSucceed" | "FlowFinish" | "JobSucceed" |
+"JobFinish", "info": {"Duration": "90m", "JobName": ..., "EmailList": [...]}, "actions": ["SlaAlert",
+"SlaCancelFlow" | "SlaKillJob"]}``. They become the schedule's SLA rules here (an alert is ``EMAIL``, a cancel
+or kill ``KILL``), with every rule's addresses as the schedule's SLA addresses.
 """
 
 from __future__ import annotations
@@ -11,15 +17,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from sudoless.config import Settings
-from sudoless.errors import SudolessError
+from sudoless.errors import InputError, SudolessError
 from sudoless.flows.model import FailureAction
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.scheduler import Scheduler
+from sudoless.flows.sla import SlaRule, parse_emails
 from sudoless.store import Store
 
 from .report import Report
 
-__all__ = ["AzkabanSchedule", "import_schedules", "parse_trigger"]
+__all__ = ["AzkabanSchedule", "import_schedules", "parse_trigger", "sla_rules"]
+
+#: Azkaban's SLA types: (a job's rule?, sudoless's kind)
+_SLA_TYPES = {
+    "FlowSucceed": (False, "SUCCESS"),
+    "FlowFinish": (False, "FINISH"),
+    "JobSucceed": (True, "SUCCESS"),
+    "JobFinish": (True, "FINISH"),
+}
+#: Azkaban's SLA actions as sudoless's
+_SLA_ACTIONS = {"SlaAlert": "EMAIL", "SlaCancelFlow": "KILL", "SlaKillJob": "KILL"}
+#: the units of an SLA duration as Azkaban writes it (``90m``; older releases wrote other period units)
+_DURATION_UNITS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
 @dataclass(frozen=True)
@@ -33,7 +52,7 @@ class AzkabanSchedule:
     user: str
     paused: bool
     options: dict[str, Any]
-    has_sla: bool
+    sla: tuple[Any, ...]
 
 
 def parse_trigger(trigger_id: int, data: Any) -> AzkabanSchedule | str:
@@ -64,8 +83,45 @@ def parse_trigger(trigger_id: int, data: Any) -> AzkabanSchedule | str:
         user=str(action.get("submitUser") or data.get("submitUser") or "azkaban"),
         paused=str(data.get("status", "READY")).upper() == "PAUSED",
         options=action.get("executionOptions") or {},
-        has_sla=bool(action.get("slaOptions")),
+        sla=tuple(action.get("slaOptions") or ((action.get("executionOptions") or {}).get("slaOptions") or ())),
     )
+
+
+def sla_rules(options: tuple[Any, ...], where: str) -> tuple[list[SlaRule], tuple[str, ...], list[str]]:
+    """Azkaban's SLA options as sudoless rules, their alert addresses, and one line per option that does not
+    convert (with what to do)."""
+    rules: list[SlaRule] = []
+    emails: list[str] = []
+    problems: list[str] = []
+    for number, option in enumerate(options, start=1):
+        try:
+            rule, addresses = _sla_rule(option)
+        except (InputError, ValueError, TypeError, AttributeError) as exc:
+            problems.append(
+                f"{where}: SLA setting {number} ({option!r}) not understood ({exc}); set it again in sudoless"
+            )
+            continue
+        rules.append(rule)
+        emails.extend(addresses)
+    return rules, parse_emails(emails), problems
+
+
+def _sla_rule(option: dict[str, Any]) -> tuple[SlaRule, list[str]]:
+    info = option.get("info") or {}
+    kind = _SLA_TYPES.get(str(option.get("type")))
+    if kind is None:
+        raise ValueError(f"type {option.get('type')!r} is not one of {', '.join(_SLA_TYPES)}")
+    is_job, rule_kind = kind
+    job = str(info.get("JobName") or "") if is_job else ""
+    if is_job and not job:
+        raise ValueError("a job rule without JobName")
+    duration = str(info.get("Duration") or "")
+    unit = _DURATION_UNITS.get(duration[-1:])
+    if unit is None or not duration[:-1].isdigit():
+        raise ValueError(f"duration {duration!r}: expected minutes such as 90m")
+    actions = tuple(dict.fromkeys(_SLA_ACTIONS[a] for a in option.get("actions") or () if a in _SLA_ACTIONS))
+    emails = info.get("EmailList") or []
+    return SlaRule(job, rule_kind, int(duration[:-1]) * unit, actions), [str(e) for e in emails]
 
 
 def execution_options(data: dict[str, Any], parallel: int) -> ExecutionOptions:
@@ -96,9 +152,11 @@ def import_schedules(
     origin: str,
     enable: bool,
     report: Report,
+    default_zone: str = "",
 ) -> None:
     """Create a schedule for each trigger of a project being imported (``names``: Azkaban project id to its
-    name here); ``store`` None only checks. Paused unless ``enable`` and Azkaban had it running."""
+    name here); ``store`` None only checks. Paused unless ``enable`` and Azkaban had it running. A trigger
+    without a zone takes ``default_zone`` (Azkaban's ``default.timezone.id``), else the server's."""
     done = store.imports.imported(origin, "schedule") if store is not None else {}
     scheduler = Scheduler(store, settings) if store is not None else None
     for trigger_id, _source, data in triggers:
@@ -112,23 +170,31 @@ def import_schedules(
             report.skipped["schedules"] += 1
             continue
         where = f"schedule of {parsed.project_name}.{parsed.flow_id} (trigger {trigger_id})"
-        if parsed.has_sla:
-            report.unmapped.append(f"{where}: its SLA settings; set them again with `sudoless` or the UI")
+        rules, sla_emails, problems = sla_rules(parsed.sla, where)
+        report.unmapped.extend(problems)
         if scheduler is None or store is None:
             report.add("schedules")
+            report.add("SLA rules", len(rules))
             continue
+        options = execution_options(parsed.options, settings.parallel)
         try:
             schedule = scheduler.schedule(
                 names[parsed.project_id],
                 parsed.flow_id,
                 parsed.cron,
-                parsed.timezone,
-                execution_options(parsed.options, settings.parallel),
+                parsed.timezone or default_zone or None,
+                options,
                 parsed.user,
             )
         except SudolessError as exc:
             report.unmapped.append(f"{where}: {exc}")
             continue
+        if rules or sla_emails:
+            try:
+                scheduler.set_sla(schedule.id, rules, sla_emails)
+                report.add("SLA rules", len(rules))
+            except SudolessError as exc:
+                report.unmapped.append(f"{where}: its SLA settings ({exc}); set them again in sudoless")
         if parsed.paused or not enable:
             scheduler.set_enabled(schedule.id, False)
         store.imports.record_import(origin, "schedule", str(trigger_id), schedule.id)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from sudoless.errors import InputError, StoreError
 
-__all__ = ["AzkabanSource", "decode_bytes", "decode_text", "origin_of"]
+__all__ = ["AzkabanSource", "decode_bytes", "decode_text", "holds_password", "origin_of"]
 
 PLAIN = 1
 GZIP = 2
@@ -57,6 +57,14 @@ def origin_of(url: str) -> str:
     """The name an import ledger keeps for a source database: host, port and database, no user or password."""
     parsed = make_url(url)
     return f"{parsed.host or 'localhost'}:{parsed.port or 3306}/{parsed.database or ''}"
+
+
+def holds_password(url: str) -> bool:
+    """Whether ``url`` carries a password (refused: it would be seen in `ps`, logs and forms)."""
+    try:
+        return make_url(url).password is not None
+    except (sa.exc.ArgumentError, ValueError):
+        return False
 
 
 def _read_only(dbapi_connection: Any, _record: Any) -> None:
@@ -220,6 +228,27 @@ class AzkabanSource:
             p=project_id,
         )
 
+    def optional_rows(self, sql: str, **params: Any) -> list[Any]:
+        """The rows of a query on a table that not every Azkaban 3.x release has (ramps, deny lists): none
+        when the table is missing."""
+        with self._connect() as conn:
+            try:
+                return list(conn.execute(sa.text(sql), params))
+            except sa.exc.ProgrammingError:
+                return []
+
+    def job_overrides(self, project_id: int) -> list[str]:
+        """The jobs whose properties were changed in Azkaban's UI (``project_properties`` rows named
+        ``JOB.jor``) in the project's latest version."""
+        return [
+            str(r.name)[: -len(".jor")]
+            for r in self.optional_rows(
+                "SELECT name FROM project_properties WHERE project_id = :p AND name LIKE '%.jor' "
+                "AND version = (SELECT MAX(version) FROM project_properties WHERE project_id = :p) ORDER BY name",
+                p=project_id,
+            )
+        ]
+
     # -- schedules and history ----------------------------------------------------------------------------
 
     def triggers(self) -> list[tuple[int, str, Any]]:
@@ -244,6 +273,19 @@ class AzkabanSource:
             "ORDER BY exec_id LIMIT :limit",
             **params,
         )
+
+    def count_executions(self, project_ids: list[int], since: int | None) -> int:
+        """How many executions :meth:`executions` pages through (for a progress bar)."""
+        if not project_ids:
+            return 0
+        marks, params = _in_list(project_ids)
+        rows = self.rows(
+            f"SELECT COUNT(*) AS n FROM execution_flows WHERE project_id IN ({marks}) "
+            "AND COALESCE(submit_time, 0) >= :since",
+            since=-1 if since is None else since,
+            **params,
+        )
+        return int(rows[0].n)
 
     def output_params(self, exec_ids: list[int]) -> dict[int, dict[str, Any]]:
         """Each job's output properties (``execution_jobs.output_params``, gzip JSON) of several executions:

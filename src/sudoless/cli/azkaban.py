@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Any
 
 import click
 
 from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
 from sudoless.errors import CheckFailed
+
+
+def _progress(console: Any) -> tuple[Any, Any]:
+    """A rich progress display on stderr (a bar for the projects, one for the executions) and the callback
+    the import calls; neither without a terminal."""
+    if not console.is_terminal:
+        return contextlib.nullcontext(), None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    display = Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), console=console)
+    tasks: dict[str, Any] = {}
+
+    def report(step: str, done: int, total: int) -> None:
+        if step not in tasks:
+            tasks[step] = display.add_task(step, total=total)
+        display.update(tasks[step], completed=done, total=total)
+
+    return display, report
 
 
 @cli.group("azkaban")
@@ -36,6 +56,13 @@ def azkaban_group() -> None:
     default=None,
     help="Azkaban's azkaban-users.xml: its roles, groups and users (passwords hashed) come too.",
 )
+@click.option(
+    "--properties",
+    "properties_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Azkaban's azkaban.properties: the settings that map are reported as config.toml lines.",
+)
 @click.option("--projects", default="", metavar="A,B", help="Only these projects (comma list; default all).")
 @click.option(
     "--history",
@@ -58,6 +85,7 @@ def import_cmd(
     source_url: str,
     password_file: Path | None,
     users_file: Path | None,
+    properties_file: Path | None,
     projects: str,
     history: str,
     on_conflict: str,
@@ -70,6 +98,8 @@ def import_cmd(
 
     Azkaban's database is only read. Running it again imports only what is new.
     """
+    from rich.console import Console
+
     from sudoless.azkaban_import import ImportOptions, import_azkaban
     from sudoless.config import read_secret_file
     from sudoless.errors import InputError
@@ -82,21 +112,21 @@ def import_cmd(
     )
     settings = settings_from(db)
     store = store_for(settings)
+    display, progress = _progress(Console(stderr=True))
+    options = ImportOptions(
+        source_url=source_url,
+        password=password,
+        projects=tuple(p.strip() for p in projects.split(",") if p.strip()),
+        dry_run=dry_run,
+        on_conflict=on_conflict,
+        enable_schedules=enable_schedules,
+        history=history,
+        users=users_file,
+        properties=properties_file,
+    )
     try:
-        report = import_azkaban(
-            store,
-            settings,
-            ImportOptions(
-                source_url=source_url,
-                password=password,
-                projects=tuple(p.strip() for p in projects.split(",") if p.strip()),
-                dry_run=dry_run,
-                on_conflict=on_conflict,
-                enable_schedules=enable_schedules,
-                history=history,
-                users=users_file,
-            ),
-        )
+        with display:
+            report = import_azkaban(store, settings, options, progress)
     finally:
         store.close()
     if as_json:

@@ -25,7 +25,12 @@ from sudoless.store.status import TERMINAL_FLOW, Status
 if TYPE_CHECKING:
     from sudoless.store import Store
 
-__all__ = ["ExecutionQueries", "ExecutionRecord", "History", "HistoryFilter", "execution_records"]
+__all__ = ["ELSEWHERE", "ExecutionQueries", "ExecutionRecord", "History", "HistoryFilter", "execution_records"]
+
+#: The executor id of an execution that runs outside sudoless: one imported from Azkaban while it was still
+#: running or preparing there. No executor has it (their ids start at 1), so no executor claims such an
+#: execution and no orphan check finalises it; it changes only when an import brings its final state.
+ELSEWHERE = 0
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,11 @@ class ExecutionRecord:
     executor_id: int | None
     control: str
     restarted_from: int | None
+
+    @property
+    def elsewhere(self) -> bool:
+        """Imported from Azkaban while it ran there: shown as it stood, never run here (:data:`ELSEWHERE`)."""
+        return self.executor_id == ELSEWHERE and self.status not in TERMINAL_FLOW
 
     def duration(self, now: int) -> int:
         """Milliseconds run so far (to now while running); -1 before it started."""
@@ -141,7 +151,8 @@ class ExecutionQueries:
 
         ``admit`` sees the flow's unfinished executions inside the inserting transaction, with the project
         row locked, so two concurrent submissions cannot both pass a "not already running" check; it
-        raises to refuse, or returns the options to store.
+        raises to refuse, or returns the options to store. Executions running elsewhere (:data:`ELSEWHERE`)
+        are not among them: nothing here would ever end them, and a flow must not wait on them for good.
         """
         store = self.store
         now = store.clock()
@@ -156,6 +167,7 @@ class ExecutionQueries:
                         e.c.project_id == project_id,
                         e.c.flow_id == flow_id,
                         e.c.status.not_in([s.value for s in TERMINAL_FLOW]),
+                        _here(e),
                     )
                     .order_by(e.c.id.desc())
                 ).all()
@@ -409,7 +421,8 @@ class ExecutionQueries:
             return execution_records(conn.execute(query).all())
 
     def running_ids(self, project_id: int, flow_id: str) -> list[int]:
-        """Executions of a flow that have not finished (Azkaban's "running": any non-terminal status)."""
+        """Executions of a flow that have not finished (Azkaban's "running": any non-terminal status), but
+        those running elsewhere (:data:`ELSEWHERE`), which no control here reaches."""
         e = t.executions
         query = (
             sa.select(e.c.id)
@@ -417,6 +430,7 @@ class ExecutionQueries:
                 e.c.project_id == project_id,
                 e.c.flow_id == flow_id,
                 e.c.status.not_in([s.value for s in TERMINAL_FLOW]),
+                _here(e),
             )
             .order_by(e.c.id)
         )
@@ -430,6 +444,11 @@ class ExecutionQueries:
 
 
 @functools.lru_cache(maxsize=8)
+def _here(e: sa.Table) -> sa.ColumnElement[bool]:
+    """Not an execution running elsewhere (its executor id is :data:`ELSEWHERE`)."""
+    return sa.or_(e.c.executor_id.is_(None), e.c.executor_id != ELSEWHERE)
+
+
 def _list_query(by_project: bool, by_flow: bool, by_status: bool) -> sa.Select[Any]:
     """Executions newest first, filtered on the columns asked for; page bounds are parameters too."""
     e = t.executions

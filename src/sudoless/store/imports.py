@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from sudoless.store import tables as t
 from sudoless.store.engine import inserted_id
+from sudoless.store.executions import ELSEWHERE
 
 if TYPE_CHECKING:
     from sudoless.store import Store
@@ -29,6 +30,18 @@ class ImportQueries:
         with self.store.read() as conn:
             rows = conn.execute(sa.select(a.c.source_key, a.c.local_id).where(a.c.origin == origin, a.c.kind == kind))
             return {row.source_key: int(row.local_id) for row in rows}
+
+    def in_flight(self, origin: str) -> dict[str, tuple[int, str, int]]:
+        """Executions imported from ``origin`` while they still ran there and not finished here since: source
+        key to (local id, status, update time)."""
+        a, e = t.azkaban_imports, t.executions
+        query = (
+            sa.select(a.c.source_key, e.c.id, e.c.status, e.c.update_time)
+            .join(e, e.c.id == a.c.local_id)
+            .where(a.c.origin == origin, a.c.kind == "execution", e.c.executor_id == ELSEWHERE)
+        )
+        with self.store.read() as conn:
+            return {row.source_key: (int(row.id), row.status, int(row.update_time)) for row in conn.execute(query)}
 
     def record_import(self, origin: str, kind: str, source_key: str, local_id: int) -> None:
         with self.store.write() as conn:
@@ -101,34 +114,38 @@ class ImportQueries:
         origin: str,
         executions: list[tuple[str, dict[str, Any], list[dict[str, Any]]]],
         logs: Callable[[], Iterable[tuple[int, str, int, int, bytes]]],
+        replace: dict[str, int] | None = None,
     ) -> dict[str, int]:
-        """Insert finished executions (source key, execution row, job attempt rows) with their ledger rows, then
+        """Insert executions (source key, execution row, job attempt rows) with their ledger rows, then
         their log chunks (source execution id, name, attempt, start byte, data) as ``logs()`` streams them, in
-        one transaction: an import killed half-way leaves each execution whole or absent. Returns source key to
-        the execution's id here. Statements are built once and run over many rows (tens of thousands of
-        executions otherwise spend their time compiling SQL)."""
+        one transaction: an import killed half-way leaves each execution whole or absent. ``replace`` maps the
+        source keys imported before while they ran (see :data:`ELSEWHERE`) to their ids here: those rows are
+        rewritten in place, their attempts and logs replaced. Returns source key to the execution's id here.
+        Statements are built once and run over many rows (tens of thousands of executions otherwise spend
+        their time compiling SQL)."""
         ids: dict[str, int] = {}
+        replace = replace or {}
         insert_execution = t.executions.insert()
         now = self.store.clock()
         with self.store.write() as conn:
             for key, execution, _ in executions:
-                ids[key] = inserted_id(conn.execute(insert_execution, execution))
+                if key in replace:
+                    ids[key] = replace[key]
+                    conn.execute(t.executions.update().where(t.executions.c.id == replace[key]).values(**execution))
+                    conn.execute(t.job_runs.delete().where(t.job_runs.c.exec_id == replace[key]))
+                    conn.execute(t.logs.delete().where(t.logs.c.exec_id == replace[key]))
+                else:
+                    ids[key] = inserted_id(conn.execute(insert_execution, execution))
             jobs = [{"exec_id": ids[key], **row} for key, _, job_runs in executions for row in job_runs]
             if jobs:
                 conn.execute(t.job_runs.insert(), jobs)
-            conn.execute(
-                t.azkaban_imports.insert(),
-                [
-                    {
-                        "origin": origin,
-                        "kind": "execution",
-                        "source_key": key,
-                        "local_id": exec_id,
-                        "imported_time": now,
-                    }
-                    for key, exec_id in ids.items()
-                ],
-            )
+            ledger = [
+                {"origin": origin, "kind": "execution", "source_key": key, "local_id": exec_id, "imported_time": now}
+                for key, exec_id in ids.items()
+                if key not in replace
+            ]
+            if ledger:
+                conn.execute(t.azkaban_imports.insert(), ledger)
             pending: list[dict[str, Any]] = []
             size = 0
             for source_id, name, attempt, start, data in logs():

@@ -128,6 +128,7 @@ def summary(record: ExecutionRecord) -> ExecutionSummary:
         update_time=record.update_time,
         source=record.source,
         restarted_from=record.restarted_from,
+        elsewhere=record.elsewhere,
     )
 
 

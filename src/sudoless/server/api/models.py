@@ -374,6 +374,11 @@ class ExecutionSummary(BaseModel):
     update_time: Millis
     source: str = Field(description="adhoc, schedule or restart")
     restarted_from: int | None = None
+    elsewhere: bool = Field(
+        default=False,
+        description="imported from Azkaban while it was still preparing or running there: shown as it stood, "
+        "never run here; an import after it ended brings its final state",
+    )
 
 
 class ExecutionPage(BaseModel):
