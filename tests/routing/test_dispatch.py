@@ -383,7 +383,9 @@ def test_json_files_with_demand_lists_and_a_vehicle_with_its_own_matrix(tmp_path
             ]
         )
     )
-    dispatch = read_dispatch(orders, vehicles, matrix=road)
+    with pytest.raises(InputError, match="road.csv: gives distances only.*add --durations"):
+        read_dispatch(orders, vehicles, matrix=road)  # minutes from a distance in an unknown unit: refused
+    dispatch = read_dispatch(orders, vehicles, matrix=road, speed=1.0)
     assert dispatch.dimensions == ("1", "2") and dispatch.ids == tuple(ids)
     bike = dispatch.profiles[dispatch.vehicles[1].profile]
     assert bike.source == "matrix" and bike.distance[0, 1] == 20 and bike.duration[0, 1] == 40
@@ -395,4 +397,4 @@ def test_json_files_with_demand_lists_and_a_vehicle_with_its_own_matrix(tmp_path
     assert engine["cost"] == 45
     vehicles.write_text(json.dumps([{"id": "van", "depot": "hub", "capacity": ["big", 1]}]))
     with pytest.raises(InputError, match=r"vehicles.json item 1: capacity_1: 'big' is not a number"):
-        read_dispatch(orders, vehicles, matrix=road)
+        read_dispatch(orders, vehicles, matrix=road, speed=1.0)

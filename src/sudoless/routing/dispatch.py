@@ -90,8 +90,7 @@ class Dispatch:
         if self.depots < 1 or size <= self.depots:
             raise InputError(f"{self.name}: needs at least one depot and one order")
         if len(set(self.ids)) != size:
-            seen: set[str] = set()
-            twice = next(i for i in self.ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+            twice = next(x for j, x in enumerate(self.ids) if x in self.ids[:j])
             raise InputError(f"{self.name}: id {twice!r} is used twice (depots and orders share one id space)")
         if not self.vehicles:
             raise InputError(f"{self.name}: no vehicles")

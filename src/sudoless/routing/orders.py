@@ -266,7 +266,12 @@ def read_dispatch(
             depot = next(d for d in depot_ids if d not in depot_at)
             raise InputError(f"{vehicles}: depot {depot!r} has no place: give depot_x/depot_y or depot_lat/depot_lon")
         raise InputError(f"{missing}: needs x/y or lat/lon (or give a matrix)")
-    base = _profile("default", ids, coords, geo, matrix, durations, speed, str(vehicles))
+    time_fields = ("window_start", "window_end", "ready", "due", "service")
+    vehicle_times = ("shift_start", "shift_end", "max_duration", "time_cost")
+    timed = any(r.has(k) for r in order_rows for k in time_fields) or any(
+        r.has(k) for r in vehicle_rows for k in vehicle_times
+    )
+    base = _profile("default", ids, coords, geo, matrix, durations, speed, str(vehicles), timed)
     profiles = [base]
     keys: dict[tuple[str | None, float | None], int] = {(None, None): 0}
     size, n_depots = len(ids), len(depot_ids)
@@ -309,6 +314,7 @@ def read_dispatch(
                     None if own_matrix else durations,
                     None if math.isnan(own_speed) else own_speed,
                     row.where,
+                    timed,
                 )
             )
         start_at = ids.index(row.text("depot"))
@@ -390,6 +396,7 @@ def _profile(
     durations: Path | None,
     speed: float | None,
     where: str,
+    timed: bool,
 ) -> Profile:
     """Distances and durations over ``ids``: from a matrix file when given, else from the coordinates."""
     given: Matrix | None = read_matrix(matrix).reorder(ids, str(matrix)) if matrix is not None else None
@@ -406,6 +413,12 @@ def _profile(
     elif given is not None and given.duration is not None and speed is None:
         duration = given.duration
     else:
+        if given is not None and speed is None and not metres and timed:
+            raise InputError(
+                f"{matrix}: gives distances only, in a unit this cannot know, and the day has times (windows, "
+                "service, shifts or time costs): add --durations (a CSV of minutes) or --speed (distance units a "
+                "minute)"
+            )
         duration = distance / pace
     assert duration is not None
     source = "matrix" if given is not None else "coordinates"
