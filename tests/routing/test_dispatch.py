@@ -398,3 +398,19 @@ def test_json_files_with_demand_lists_and_a_vehicle_with_its_own_matrix(tmp_path
     vehicles.write_text(json.dumps([{"id": "van", "depot": "hub", "capacity": ["big", 1]}]))
     with pytest.raises(InputError, match=r"vehicles.json item 1: capacity_1: 'big' is not a number"):
         read_dispatch(orders, vehicles, matrix=road, speed=1.0)
+
+
+def test_an_instance_file_solved_and_checked_on_a_given_matrix(tmp_path: Path) -> None:
+    (tmp_path / "stops.csv").write_text("id,x,y,demand\ndepot,0,0,0\na,1,0,1\nb,2,0,1\nc,3,0,1\n")
+    # road distances unlike the straight lines: c is close to the depot, a far
+    (tmp_path / "m.csv").write_text(",depot,a,b,c\ndepot,0,9,5,1\na,9,0,4,8\nb,5,4,0,4\nc,1,8,4,0\n")
+    solved = sudoless(tmp_path, "routes", "solve", "stops.csv", "--matrix", "m.csv", "--json", "-o", "plan.json")
+    assert solved.returncode == 0, solved.stderr
+    plan = json.loads(solved.stdout)
+    assert plan["metric"] == "matrix" and plan["total_distance"] == 1 + 4 + 4 + 9
+    assert sudoless(tmp_path, "routes", "check", "stops.csv", "plan.json", "--matrix", "m.csv").returncode == 0
+    unmatched = sudoless(tmp_path, "routes", "check", "stops.csv", "plan.json")
+    assert_one_line_error(unmatched, "the plan was made on a given matrix; pass the same --matrix")
+    (tmp_path / "short.csv").write_text(",depot,a\ndepot,0,1\na,1,0\n")
+    missing = sudoless(tmp_path, "routes", "solve", "stops.csv", "--matrix", "short.csv")
+    assert_one_line_error(missing, "short.csv: no row for id 'b'")

@@ -47,8 +47,9 @@ def dispatch_options(func: Any) -> Any:
                 "--matrix",
                 type=click.Path(path_type=Path),
                 default=None,
-                help="Distances between the orders and depots: a square CSV with ids in its header, or an "
-                "OSRM/Valhalla table JSON with an 'ids' list (durations too, when it has them).",
+                help="Distances between the orders and depots (or an instance FILE's locations, ids as in the "
+                "plan): a square CSV with ids in its header, or an OSRM/Valhalla table JSON with an 'ids' list "
+                "(durations too, when it has them).",
             ),
             click.option(
                 "--durations",
@@ -224,14 +225,7 @@ def solve(
         return
     if file is None:
         raise InputError("give an instance FILE, or --orders and --vehicles")
-    for name, value in (
-        ("--matrix", matrix),
-        ("--durations", durations),
-        ("--speed", speed),
-        ("--report", report_path),
-    ):
-        if value is not None:
-            raise InputError(f"{name} goes with --orders/--vehicles, not with an instance FILE")
+    refuse_dispatch_only(durations, speed, report_path, metric, matrix)
     if min_stops < 0:
         raise InputError(f"--min-stops must be >= 0, got {min_stops}")
     problem = read_problem(
@@ -245,6 +239,10 @@ def solve(
         max_distance=max_distance,
         capacity=capacity,
     )
+    if matrix is not None:
+        from sudoless.routing.matrices import with_matrix
+
+        problem = with_matrix(problem, matrix)
     solution = run(problem, solver=solver, time_limit=time_limit, seed=seed)
     report = check(problem, solution.routes)
     if output is not None:
@@ -280,6 +278,17 @@ def solve(
         )
     if not report.feasible:
         raise CheckFailed()
+
+
+def refuse_dispatch_only(
+    durations: Path | None, speed: float | None, report_path: Path | None, metric: str | None, matrix: Path | None
+) -> None:
+    """With an instance FILE, travel time is the distance and there is no per-driver report yet: say so."""
+    for name, value in (("--durations", durations), ("--speed", speed), ("--report", report_path)):
+        if value is not None:
+            raise InputError(f"{name} goes with --orders/--vehicles, not with an instance FILE")
+    if matrix is not None and metric is not None:
+        raise InputError("--matrix gives the distances: leave out --metric")
 
 
 def solve_dispatch_files(
@@ -396,6 +405,7 @@ def check_command(
         return
     if file is None or solution is None:
         raise InputError("give the instance FILE and the SOLUTION to check (or --orders, --vehicles and a plan)")
+    refuse_dispatch_only(durations, speed, None, metric, matrix)
     plan: dict[str, object] = {}
     limits: dict[str, float] = {}
     if solution.suffix.lower() == ".json" and solution.is_file():
@@ -430,6 +440,12 @@ def check_command(
     except FleetSizeError as exc:
         where = "-k" if dispatchers is not None else f"the {fleet} routes of {solution}"
         raise FleetSizeError(f"{exc} (fleet size from {where})") from None
+    if matrix is not None:
+        from sudoless.routing.matrices import with_matrix
+
+        problem = with_matrix(problem, matrix)
+    elif plan.get("metric") == "matrix" and problem.metric != "matrix":
+        raise InputError(f"{solution}: the plan was made on a given matrix; pass the same --matrix to check it")
     routes_found = locate(stops, problem, solution)
     report = check(problem, routes_found, plan=plan)
     if as_json:

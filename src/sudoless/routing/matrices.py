@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from sudoless.errors import InputError
+from sudoless.routing.model import Metric, Problem
 
 
 @dataclass(frozen=True)
@@ -168,3 +169,21 @@ def _valhalla(path: Path, cells: Any, names: tuple[str, ...]) -> Matrix:
             elif x is not None:
                 raise InputError(f"{path}: sources_to_targets {i}->{j}: {key} {x!r} is not a number >= 0")
     return Matrix(names, distance, duration)
+
+
+def with_matrix(problem: Problem, path: Path) -> Problem:
+    """``problem`` (an instance file's, one depot) with the distances of the matrix file at ``path`` in place of
+    those from its coordinates; its ids must all be in the matrix. Travel time stays the distance there (the
+    instance's convention), so only the distances are taken, and every pair needs one."""
+    given = read_matrix(path)
+    if given.distance is None:
+        raise InputError(f"{path}: has durations only; an instance file's routes need distances")
+    grid = given.reorder(problem.ids, str(path)).distance
+    assert grid is not None
+    if not np.all(np.isfinite(grid)):
+        a, b = (int(x) for x in np.argwhere(~np.isfinite(grid))[0])
+        raise InputError(
+            f"{path}: no distance from {problem.ids[a]} to {problem.ids[b]}; pairs without a road are handled with "
+            "--orders/--vehicles only"
+        )
+    return problem.with_(matrix=grid, metric=Metric.MATRIX)
