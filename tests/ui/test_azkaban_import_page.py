@@ -71,26 +71,49 @@ def test_import_page_runs_an_import_with_progress(browser: Browser, new_browser:
         assert ui_server.store.projects.get(name=name) is None
         browser.shot("azkaban-import-dry-run", full_page=True)
 
-        # the import, held at the executions by a lock on Azkaban's table: the progress bar shows
+        # the import, with azkaban-users.xml and azkaban.properties uploaded, held at the executions by a
+        # lock on Azkaban's table: the progress bar shows
+        dora = unique("dora")
+        users_xml = f'<azkaban-users><user username="{dora}" password="dora-pw-77" roles="admin"/></azkaban-users>'
         with azkaban.engine.connect() as lock:
             lock.exec_driver_sql("LOCK TABLES execution_flows WRITE")
             try:
                 page.fill("#i-source", azkaban.url)
+                page.set_input_files(
+                    "#i-users", {"name": "azkaban-users.xml", "mimeType": "text/xml", "buffer": users_xml.encode()}
+                )
+                page.set_input_files(
+                    "#i-properties",
+                    {
+                        "name": "azkaban.properties",
+                        "mimeType": "text/plain",
+                        "buffer": b"default.timezone.id=Asia/Tokyo\nmail.host=smtp.example.com\njetty.port=8081\n",
+                    },
+                )
                 page.click("#import")
                 page.wait_for_selector("#import-job[data-state='running'] #import-progress")
                 page.wait_for_selector("#import-step:has-text('projects: 1 of 1')")  # the page polls it
                 assert page.get_attribute("#import-progress", "value") == "1"
                 assert page.locator("#import").is_disabled() and page.locator("#dry-run").is_disabled()
-                browser.shot("azkaban-import-running")
+                browser.shot("azkaban-import-running", full_page=True)
             finally:
                 lock.exec_driver_sql("UNLOCK TABLES")
         page.wait_for_selector("#import-job[data-state='done']", timeout=60_000)
         origin = origin_of(azkaban.url)
     done = page.inner_text("#import-done")
-    assert done.startswith("Imported:") and "2 versions" in done and "1 schedules" in done
+    assert done.startswith("Imported:") and "2 versions" in done and "1 schedules" in done and "1 users" in done
     assert page.inner_text("#import-counts tr[data-kind='executions'] td") == "2"
     assert "schedules are imported paused" in page.inner_text("#import-notes")
     assert "imported as they stood" in page.inner_text("#import-notes")
+    assert page.inner_text("#import-settings").splitlines() == [
+        "[sudoless]",
+        'timezone = "Asia/Tokyo"',
+        "[mail]",
+        'host = "smtp.example.com"',
+    ]
+    assert "jetty.port: not carried over" in page.inner_text("#import-unmapped")
+    assert "dora-pw-77" not in page.content()
+    assert ui_server.accounts.authenticate(dora, "dora-pw-77", "127.0.0.1").name == dora
     browser.shot("azkaban-import-done", full_page=True)
 
     local = ui_server.store.projects.get(name=name)

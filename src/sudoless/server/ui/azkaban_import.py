@@ -3,14 +3,19 @@ in a thread of the server, its progress polled by the page, its report shown whe
 
 One import runs at a time per server process. The Azkaban database password comes in the form's body and
 lives only in that thread's memory: it is never put on a command line, written, logged or sent back (the page
-and the progress answer show the database's host and name alone). Only global admins reach these routes.
+and the progress answer show the database's host and name alone). An uploaded ``azkaban-users.xml`` (which
+holds plain passwords) and ``azkaban.properties`` are kept in a private temporary folder (0700) while the
+import runs, and removed when it ends. Only global admins reach these routes.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from starlette.responses import Response
@@ -150,14 +155,33 @@ def start(call: Call) -> Response:
             return page(call, 409, f"An import started by {running.started_by} is running; wait for its report.", form)
         job = ImportJob(call.user.name, call.store.clock(), origin_of(options.source_url), options.dry_run)
         jobs.current = job
+    scratch = Path(tempfile.mkdtemp(prefix="sudoless-azkaban-import-"))  # 0700
+    options = replace(
+        options,
+        users=_keep(call, "users_file", scratch / "azkaban-users.xml"),
+        properties=_keep(call, "properties_file", scratch / "azkaban.properties"),
+    )
     thread = threading.Thread(
-        target=_run, args=(call.store, call.settings, job, options), name="azkaban-import", daemon=True
+        target=_run, args=(call.store, call.settings, job, options, scratch), name="azkaban-import", daemon=True
     )
     thread.start()
     return redirect(PAGE)
 
 
-def _run(store: Store, settings: Settings, job: ImportJob, options: Any) -> None:
+def _keep(call: Call, field_name: str, path: Path) -> Path | None:
+    """The uploaded file ``field_name`` copied to ``path`` (0600) for the import's thread; None if none came
+    (the request's own copy goes when the request ends)."""
+    upload = call.params.file(field_name)
+    if upload is None or not upload.filename:
+        return None
+    upload.file.seek(0)
+    with open(path, "xb") as out:
+        path.chmod(0o600)
+        shutil.copyfileobj(upload.file, out)
+    return path
+
+
+def _run(store: Store, settings: Settings, job: ImportJob, options: Any, scratch: Path) -> None:
     from sudoless.azkaban_import import import_azkaban
 
     report: dict[str, Any] | None = None
@@ -169,6 +193,8 @@ def _run(store: Store, settings: Settings, job: ImportJob, options: Any) -> None
     except Exception:
         log.exception("the Azkaban import from %s failed", job.origin)
         error = "the import failed unexpectedly; the server's log has the details"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     with job.lock:
         job.report, job.error, job.finished = report, error, store.clock()
     log.info("Azkaban import from %s by %s ended: %s", job.origin, job.started_by, error or "done")
