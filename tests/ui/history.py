@@ -200,3 +200,91 @@ def add_runs(
             )
         ids.append(exec_id)
     return ids
+
+
+#: The grid's flow in :func:`seed_grid`: :func:`ui.projects.wide`'s 61 jobs (6 layers of 10, then ``done``).
+GRID_PROJECT, GRID_FLOW = "wide", "done"
+
+
+def seed_grid(store: Store, settings: Settings, scratch: Path, runs: int = 100, seed_value: int = 11) -> list[int]:
+    """Project ``wide`` with a 61-job flow ``done`` and ``runs`` finished runs of it, bulk-written: most
+    succeed; about one in five fails at a job in the middle, its descendants CANCELLED, and one in ten
+    retried a job (attempt 1). The execution ids follow the largest already stored."""
+    from ui.projects import wide
+
+    rng = random.Random(seed_value)
+    folder = scratch / GRID_PROJECT
+    folder.mkdir(parents=True)
+    files = wide(6, 10)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    project_id, _, _ = upload_project(store, settings, folder, "alice", name=GRID_PROJECT, description="61 jobs")
+    jobs = [name[: -len(".job")] for name in files]
+    parents = {
+        job: text.split("dependencies=", 1)[1].strip().split(",") if "dependencies=" in text else []
+        for job, text in ((n[:-4], t) for n, t in files.items())
+    }
+    with store.read() as conn:
+        first = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.executions.c.id), 0))).scalar_one()) + 1
+    now = store.clock()
+    rows, job_rows = [], []
+    for index in range(runs):
+        exec_id = first + index
+        submitted = now - (runs - index) * 3_600_000
+        failed = f"L03_{rng.randrange(10):02d}" if rng.random() < 0.2 else None
+        doomed: set[str] = set()
+        if failed:  # every descendant of the failed job is cancelled
+            for job in jobs:
+                if any(p == failed or p in doomed for p in parents[job]):
+                    doomed.add(job)
+        retried = rng.choice(jobs) if rng.random() < 0.1 else None
+        end = submitted + 400 + 60_000
+        rows.append(
+            {
+                "id": exec_id,
+                "project_id": project_id,
+                "project_name": GRID_PROJECT,
+                "version": 1,
+                "flow_id": GRID_FLOW,
+                "status": "FAILED" if failed else "SUCCEEDED",
+                "submit_user": rng.choice(USERS),
+                "submit_time": submitted,
+                "start_time": submitted + 400,
+                "end_time": end,
+                "update_time": end,
+                "source": "schedule",
+                "options": "{}",
+                "executor_id": 1,
+                "control": "",
+                "priority": 5,
+                "restarted_from": None,
+            }
+        )
+        for position, job in enumerate(jobs):
+            state = "FAILED" if job == failed else "CANCELLED" if job in doomed else "SUCCEEDED"
+            began = -1 if state == "CANCELLED" else submitted + 400 + position * 900
+            for attempt in (0, 1) if job == retried and state == "SUCCEEDED" else (0,):
+                job_rows.append(
+                    {
+                        "exec_id": exec_id,
+                        "nested_id": job,
+                        "attempt": attempt,
+                        "type": "noop",
+                        "status": "FAILED" if attempt == 0 and job == retried else state,
+                        "start_time": began,
+                        "end_time": -1 if began < 0 else began + 800,
+                        "update_time": end,
+                        "parents": json.dumps(parents[job]),
+                        "condition": None,
+                        "pid": None,
+                        "host": "seed",
+                        "input_props": None,
+                        "output_props": None,
+                    }
+                )
+    with store.write() as conn:
+        conn.execute(t.executions.insert(), rows)
+        conn.execute(t.job_runs.insert(), job_rows)
+        if store.dialect == "postgresql":
+            conn.execute(sa.text("SELECT setval('executions_id_seq', :n)"), {"n": first + runs - 1})
+    return [row["id"] for row in rows]

@@ -1,4 +1,5 @@
-"""A UI over a long history (10,000 executions, bulk-written by :mod:`ui.history`) and the pages to time:
+"""A UI over a long history (10,000 executions, bulk-written by :mod:`ui.history`, and a 61-job flow's 100
+runs for its runs x jobs grid) and the pages to time:
 shared by the page tests and by ``benchmarks/ui_pages.py``, which measures them."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sudoless.config import Settings
 from sudoless.flows.scheduler import Scheduler
 from sudoless.server.app import create_app
 from sudoless.store import Store
-from ui.history import History, seed
+from ui.history import GRID_FLOW, GRID_PROJECT, History, seed, seed_grid
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
@@ -34,6 +35,7 @@ def build_world(root: Path, url: str, log_chunks: int) -> World:
     settings = Settings(home=root / "home", db_url=url)
     store = Store(url)
     history = seed(store, settings, root / "projects", log_chunks=log_chunks)
+    seed_grid(store, settings, root / "projects")
     accounts = Accounts(store, settings, hasher=CHEAP)
     accounts.add_user("admin", "admin-pw", roles=("admin",))
     accounts.add_user("alice", "alice-pw", roles=("user",))
@@ -75,6 +77,8 @@ PAGES = [
     "/ui/projects/p00?tab=log",
     "/ui/projects/p00?tab=permissions",
     "/ui/projects/p00/flows/load",
+    f"/ui/projects/{GRID_PROJECT}/flows/{GRID_FLOW}/grid",
+    f"/ui/projects/{GRID_PROJECT}/flows/{GRID_FLOW}/grid?runs=100",
     "/ui/executions",
     "/ui/executions?status=FAILED&user=bob",
     "/ui/executions?project=p01&flow=load",

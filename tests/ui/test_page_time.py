@@ -7,14 +7,19 @@ page and hide what a user may not see.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from support.services import create_database, drop_database
+from ui.history import GRID_FLOW, GRID_PROJECT
 from ui.pages import PAGES, World, build_world, server_ms
+
+GRID_URL = f"/ui/projects/{GRID_PROJECT}/flows/{GRID_FLOW}/grid"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "mariadb", "postgresql"])
@@ -51,7 +56,7 @@ def test_history_filters_and_visibility(world: World) -> None:
     admin, alice, history = world.admin, world.alice, world.history
     page = admin.get("/ui/executions?status=FAILED&user=bob").text
     body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
-    rows = body.split("<tr>")[1:]
+    rows = re.split(r"<tr[ >]", body)[1:]
     assert 0 < len(rows) <= 50
     assert all(">FAILED<" in row and "<td>bob</td>" in row for row in rows)
     # alice reads three projects only: the history shows nothing else, and the others' pages are refused
@@ -91,3 +96,86 @@ def test_session_and_csrf_are_required(world: World) -> None:
     forged = admin.post("/ui/projects/p19/delete", headers={"Origin": "http://evil.example"}, follow_redirects=False)
     assert forged.status_code == 403
     assert admin.get("/ui/projects/p19").status_code == 200
+
+
+def page_data(html: str) -> dict[str, Any]:
+    match = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html, re.S)
+    assert match, html[:500]
+    return dict(json.loads(match.group(1)))
+
+
+def test_grid_of_a_hundred_runs(world: World) -> None:
+    """The grid's cells as the page gets them, checked against the job rows the seed wrote."""
+    store = world.store
+    project = store.projects.get(name=GRID_PROJECT)
+    assert project is not None
+    newest = store.executions.recent(project.id, GRID_FLOW, 100)
+    for path, count in ((f"/ui/projects/{GRID_PROJECT}/flows/{GRID_FLOW}/grid", 25), (f"{GRID_URL}?runs=100", 100)):
+        data = page_data(world.admin.get(path).text)
+        assert data["runs"] == [run.id for run in reversed(newest[:count])]  # oldest on the left
+        assert len(data["jobs"]) == 61 and data["jobs"][0] == "L00_00" and data["jobs"][-1] == "done"
+        assert all(len(row) == count for row in data["cells"])
+    statuses = data["statuses"]
+    for column, run in enumerate(reversed(newest)):
+        latest = {}
+        for job in store.job_runs.of(run.id):
+            latest[job.nested_id] = job
+        for row, name in enumerate(data["jobs"]):
+            assert statuses[ord(data["cells"][row][column]) - ord("a")] == latest[name].status.value
+            assert data["attempts"].get(f"{row}:{column}", 0) == latest[name].attempt
+    assert any(data["attempts"].values()) and any(statuses[ord(c) - 97] == "FAILED" for c in "".join(data["cells"]))
+    # Again, finished runs' cells from the cache: the same answer.
+    assert page_data(world.admin.get(f"{GRID_URL}?runs=100").text) == data
+    # alice reads three projects only, not this one.
+    assert world.alice.get(GRID_URL).status_code == 403
+
+
+def execution_rows(html: str) -> list[dict[str, str]]:
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = []
+    for row in re.split(r"<tr[ >]", body)[1:]:
+        if not row.startswith("data-exec"):
+            continue  # "No execution matches."
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        rows.append({"id": re.findall(r"#(\d+)", cells[0])[0], "project": re.sub(r"<[^>]+>", "", cells[1]), "row": row})
+    return rows
+
+
+def test_history_contains_filters_and_sorting(world: World) -> None:
+    admin = world.admin
+    # Parts of names, any case: "P1" finds p10..p19 (and p01's "p01" does not contain "p1").
+    found = execution_rows(admin.get("/ui/executions", params={"project": "P1"}).text)
+    assert found and {row["project"] for row in found} <= {f"p1{i}" for i in range(10)}
+    assert {row["project"] for row in found} != {"p10"}
+    by_user = execution_rows(admin.get("/ui/executions", params={"user": "AR"}).text)  # carol
+    assert by_user and all("<td>carol</td>" in row["row"] for row in by_user)
+    wild = execution_rows(admin.get("/ui/executions", params={"flow": "%"}).text)
+    assert wild == []  # % is a character to find, not a wildcard
+    # Sorted by a column, both ways, on the server; an unknown column or injection attempt sorts by id.
+    ascending = execution_rows(admin.get("/ui/executions", params={"sort": "project", "order": "asc"}).text)
+    names = [r["project"] for r in ascending]
+    assert names == sorted(names) and names[0] == "p00"
+    descending = execution_rows(admin.get("/ui/executions", params={"sort": "project"}).text)
+    assert descending[0]["project"] == "wide"
+    durations = execution_rows(admin.get("/ui/executions", params={"sort": "duration", "order": "asc"}).text)
+    assert durations
+    hostile = admin.get("/ui/executions", params={"sort": "id; DROP TABLE executions", "order": "asc"})
+    assert hostile.status_code == 200
+    ids = [int(r["id"]) for r in execution_rows(hostile.text)]
+    assert ids == sorted(ids) and ids[0] == 1  # by id, in the order asked for
+    assert world.store.executions.latest(limit=1)[0].id > 10_000  # and the table is still there
+    # The End column, and the sort links keep the filters.
+    page = admin.get("/ui/executions", params={"project": "p0", "sort": "ended"}).text
+    assert '<th scope="col" aria-sort="descending" data-sort="ended">' in page
+    assert "project=p0&amp;sort=ended&amp;order=asc" in page
+
+
+def test_last_run_badges_on_the_projects_list(world: World) -> None:
+    page = world.admin.get("/ui/projects").text
+    store = world.store
+    for name in ("p00", "p07", GRID_PROJECT):
+        project = store.projects.get(name=name)
+        assert project is not None
+        last = store.executions.latest(project.id, limit=1)[0]
+        row = page.split(f'<a href="/ui/projects/{name}">', 1)[1].split("</tr>", 1)[0]
+        assert f'href="/ui/executions/{last.id}"' in row and f">{last.status.value}<" in row

@@ -25,7 +25,15 @@ from sudoless.store.status import TERMINAL_FLOW, Status
 if TYPE_CHECKING:
     from sudoless.store import Store
 
-__all__ = ["ELSEWHERE", "ExecutionQueries", "ExecutionRecord", "History", "HistoryFilter", "execution_records"]
+__all__ = [
+    "ELSEWHERE",
+    "HISTORY_SORTS",
+    "ExecutionQueries",
+    "ExecutionRecord",
+    "History",
+    "HistoryFilter",
+    "execution_records",
+]
 
 #: The executor id of an execution that runs outside sudoless: one imported from Azkaban while it was still
 #: running or preparing there. No executor has it (their ids start at 1), so no executor claims such an
@@ -99,6 +107,23 @@ _COUNT = (
     sa.select(sa.func.count()).select_from(t.executions).where(t.executions.c.project_id == sa.bindparam("project_id"))
 )
 _COUNT_FLOW = _COUNT.where(t.executions.c.flow_id == sa.bindparam("flow_id"))
+
+
+_e = t.executions.c
+#: The columns the executions page sorts by, by the names its links use: only these reach ORDER BY.
+HISTORY_SORTS: dict[str, Any] = {
+    "id": _e.id,
+    "project": _e.project_name,
+    "flow": _e.flow_id,
+    "status": _e.status,
+    "user": _e.submit_user,
+    "submitted": _e.submit_time,
+    "started": _e.start_time,
+    "ended": _e.end_time,
+    # unfinished runs (end -1) sort as the shortest
+    "duration": sa.case((_e.end_time < 0, -1), (_e.start_time < 0, -1), else_=_e.end_time - _e.start_time),
+    "source": _e.source,
+}
 
 
 def execution_records(rows: Sequence[Any]) -> list[ExecutionRecord]:
@@ -360,9 +385,17 @@ class ExecutionQueries:
             total = int(conn.execute(sa.select(sa.func.count()).select_from(e).where(*where)).scalar_one())
         return execution_records(rows), total
 
-    def history(self, wanted: HistoryFilter, limit: int, offset: int) -> History:
-        """One page of the executions page, newest first, and how many match in all."""
-        query = _where(sa.select(t.executions), wanted).order_by(t.executions.c.id.desc()).limit(limit).offset(offset)
+    def history(
+        self, wanted: HistoryFilter, limit: int, offset: int, sort: str = "id", descending: bool = True
+    ) -> History:
+        """One page of the executions page and how many match in all; newest first unless ``sort`` names one of
+        :data:`HISTORY_SORTS` (anything else sorts by id). Ties keep the newest first."""
+        e = t.executions.c
+        key = HISTORY_SORTS.get(sort, HISTORY_SORTS["id"])
+        order = [key.desc() if descending else key.asc()]
+        if key is not e.id:
+            order.append(e.id.desc())
+        query = _where(sa.select(t.executions), wanted).order_by(*order).limit(limit).offset(offset)
         count = _where(sa.select(sa.func.count()).select_from(t.executions), wanted)
         with self.store.read() as conn:
             runs = execution_records(conn.execute(query).all())
@@ -402,6 +435,16 @@ class ExecutionQueries:
         query = sa.select(t.executions).where(e.id.in_(newest.scalar_subquery()))
         with self.store.read() as conn:
             return {record.flow_id: record for record in execution_records(conn.execute(query).all())}
+
+    def last_per_project(self, project_ids: Sequence[int]) -> dict[int, ExecutionRecord]:
+        """The newest execution of each project given (the projects list's badges), in one statement."""
+        if not project_ids:
+            return {}
+        e = t.executions.c
+        newest = sa.select(sa.func.max(e.id)).where(e.project_id.in_(list(project_ids))).group_by(e.project_id)
+        query = sa.select(t.executions).where(e.id.in_(newest.scalar_subquery()))
+        with self.store.read() as conn:
+            return {record.project_id: record for record in execution_records(conn.execute(query).all())}
 
     def last(self, project_id: int, flow_id: str) -> ExecutionRecord | None:
         """The newest execution of a flow, if it ever ran."""

@@ -10,7 +10,7 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -53,6 +53,11 @@ _JOB_RUNS = (
     .order_by(t.job_runs.c.nested_id, t.job_runs.c.attempt)
 )
 _JOB_RUNS_SINCE = _JOB_RUNS.where(t.job_runs.c.update_time > sa.bindparam("since"))
+_STATUSES_OF = (
+    sa.select(t.job_runs.c.exec_id, t.job_runs.c.nested_id, t.job_runs.c.attempt, t.job_runs.c.status)
+    .where(t.job_runs.c.exec_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(t.job_runs.c.exec_id, t.job_runs.c.nested_id, t.job_runs.c.attempt)
+)
 
 
 _RECENT_ATTEMPTS = (
@@ -89,6 +94,17 @@ class JobRunQueries:
         with self.store.read() as conn:
             rows = conn.execute(_RECENT_ATTEMPTS, params).all()
         return _records(rows)
+
+    def statuses_of(self, exec_ids: Sequence[int]) -> list[tuple[int, str, int, str]]:
+        """``(exec id, nested id, attempt, status)`` of every attempt of the executions given, in one statement:
+        the runs x jobs grid of a flow. Rows come in primary-key order (execution, node, attempt), so a reader
+        keeping the last row per node keeps its latest attempt; 100 runs of a 61-job flow are about 6,100
+        short rows, read without turning each into a record."""
+        if not exec_ids:
+            return []
+        with self.store.read() as conn:
+            rows = conn.execute(_STATUSES_OF, {"ids": list(exec_ids)}).all()
+        return cast(list[tuple[int, str, int, str]], rows)  # Rows are tuples; copying 6,100 of them costs
 
     def update(self, exec_id: int, nested_id: str, attempt: int, **values: Any) -> None:
         """Update one attempt's row, inserting it first when this is a new attempt."""

@@ -6,13 +6,14 @@ them. The UI has its own prefix, ``/ui/``, and a browser that opens the server's
 ``/`` that accepts HTML and carries no Azkaban parameter) is sent there; anything else reaching ``/``
 is Azkaban's business.
 
-One module per page group: :mod:`.auth` (login, logout), :mod:`.projects`, :mod:`.flows`,
-:mod:`.executions`, :mod:`.jobs` (the job details panel), :mod:`.schedules`, :mod:`.triggers`, :mod:`.admin`
-(users, server status), :mod:`.azkaban_import` (the admin's import of an Azkaban installation). :mod:`.web`
-holds what they share (session, permission check through the API's dispatch, rendering), :mod:`.layout` the
-graph layout, :mod:`.charts` the chart geometry; the indexed reads of the history views are in the store
-(:mod:`sudoless.store.executions`, :mod:`sudoless.store.projects`). Static files (CSS, JS, the icon) are in
-``static/`` and ship in the package: the UI needs no network.
+One module per page group: :mod:`.auth` (login, logout), :mod:`.projects`, :mod:`.flows`, :mod:`.grid` (a
+flow's runs x jobs), :mod:`.executions`, :mod:`.jobs` (the job details panel), :mod:`.schedules`,
+:mod:`.triggers`, :mod:`.admin` (users, server status), :mod:`.azkaban_import` (the admin's import of an Azkaban
+installation). :mod:`.web` holds what they share (session, permission check through the API's dispatch,
+rendering), :mod:`.layout` the graph layout, :mod:`.charts` the chart geometry; the indexed reads of the history
+views are in the store (:mod:`sudoless.store.executions`, :mod:`sudoless.store.projects`,
+:mod:`sudoless.store.job_runs`). Static files (CSS, JS, the icon) are in ``static/`` and ship in the package:
+the UI needs no network.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sudoless.server.dispatch import Services
-from sudoless.server.ui import admin, auth, azkaban_import, executions, flows, jobs, projects, schedules, triggers
+from sudoless.server.ui import admin, auth, azkaban_import, executions, flows, grid, jobs, projects, schedules, triggers
 from sudoless.server.ui.web import Ui, endpoint, new_environment
 
 __all__ = ["BrowserHome", "install", "routes"]
@@ -54,7 +55,7 @@ def routes() -> list[BaseRoute]:
         Route("/ui/login", auth.login_form, methods=["GET"]),
         Route("/ui/login", auth.login_submit, methods=["POST"]),
     ]
-    for module in (auth, projects, flows, executions, jobs, schedules, triggers, admin, azkaban_import):
+    for module in (auth, projects, flows, grid, executions, jobs, schedules, triggers, admin, azkaban_import):
         for path, route in module.ROUTES:
             table.append(Route(path, endpoint(route), methods=sorted(route.methods), name=f"ui-{route.key}"))
     table.append(Mount("/ui/static", StaticFiles(directory=_STATIC), name="ui-static"))

@@ -24,7 +24,7 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 
 from sudoless.errors import InputError, NotFoundError, PermissionDenied, StateError
-from sudoless.flows.executions import restart_execution
+from sudoless.flows.executions import control, restart_execution
 from sudoless.flows.model import FailureAction
 from sudoless.flows.notify.history import execution_notifications
 from sudoless.flows.options import ExecutionOptions
@@ -35,8 +35,8 @@ from sudoless.server.dispatch import GET, POST, Call, Route
 from sudoless.server.run_options import check_redefinitions, configured_failure_action
 from sudoless.server.ui.flows import layout_json
 from sudoless.server.ui.projects import PAGE_SIZE, page_number, readable_project_ids
-from sudoless.server.ui.web import api_permission, data, locate_execution, page_url, render
-from sudoless.store.executions import HistoryFilter
+from sudoless.server.ui.web import api_permission, data, locate_execution, page_url, redirect, render
+from sudoless.store.executions import HISTORY_SORTS, HistoryFilter
 from sudoless.store.job_runs import JobRunRecord
 from sudoless.store.status import TERMINAL_FLOW, Status
 
@@ -47,6 +47,7 @@ UPDATES = api_permission(EXECUTOR, "ajax:fetchexecflowupdate")
 LOGS = api_permission(EXECUTOR, "ajax:fetchExecJobLogs")
 CONTROL = api_permission(EXECUTOR, "ajax:retryFailedJobs")
 EXECUTE = api_permission(EXECUTOR, "ajax:executeFlow")
+CANCEL = api_permission(EXECUTOR, "ajax:cancelFlow")
 OVERLAP_MS = 2000
 MAX_LOG_BYTES = 1 << 20
 
@@ -62,15 +63,25 @@ def _day(text: str | None, end: bool = False) -> int | None:
     return int(day.timestamp() * 1000) + (86_400_000 if end else 0)
 
 
+#: The executions page's columns: (sort key, heading); a key is a name of :data:`HISTORY_SORTS` or None.
+COLUMNS = (
+    ("id", "Run"),
+    ("project", "Project"),
+    ("flow", "Flow"),
+    ("status", "Status"),
+    ("user", "Submitted by"),
+    ("submitted", "Submitted"),
+    ("started", "Started"),
+    ("ended", "Ended"),
+    ("duration", "Duration"),
+    ("source", "Source"),
+    (None, "Actions"),
+)
+
+
 def history_page(call: Call) -> Response:
+    """The executions list: filters matching parts of names (any case), columns sorted on the server."""
     params = call.params
-    wanted_project = (params.get("project") or "").strip()
-    visible = readable_project_ids(call)
-    project_ids = visible
-    if wanted_project:
-        project = call.store.projects.get(name=wanted_project)
-        allowed = project is not None and (visible is None or project.id in visible)
-        project_ids = [project.id] if allowed and project is not None else []
     status_text = (params.get("status") or "").strip().upper()
     statuses: tuple[Status, ...] = ()
     if status_text == "RUNNING_ANY":
@@ -78,23 +89,40 @@ def history_page(call: Call) -> Response:
     elif status_text in Status.__members__:
         statuses = (Status(status_text),)
     wanted = HistoryFilter(
-        project_ids=project_ids,
-        flow=(params.get("flow") or "").strip(),
+        project_ids=readable_project_ids(call),
         statuses=statuses,
-        user=(params.get("user") or "").strip(),
         since=_day(params.get("from")),
         until=_day(params.get("to"), end=True),
+        project_contains=(params.get("project") or "").strip(),
+        flow_contains=(params.get("flow") or "").strip(),
+        user_contains=(params.get("user") or "").strip(),
     )
+    sort = params.get("sort") or "id"
+    if sort not in HISTORY_SORTS:
+        sort = "id"
+    descending = (params.get("order") or "desc") != "asc"
     page = page_number(call)
-    found = call.store.executions.history(wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    found = call.store.executions.history(wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE, sort, descending)
     filters = {
-        "project": wanted_project,
-        "flow": wanted.flow,
+        "project": wanted.project_contains,
+        "flow": wanted.flow_contains,
         "status": status_text,
-        "user": wanted.user,
+        "user": wanted.user_contains,
         "from": params.get("from") or "",
         "to": params.get("to") or "",
     }
+    ordering = {"sort": sort if sort != "id" else "", "order": "" if descending else "asc"}
+    # Cancel is offered where the user may cancel (EXECUTE, as the API's cancelFlow); the route checks again.
+    cancellable: dict[int, bool] = {}
+    for run in found.runs:
+        if run.status not in TERMINAL_FLOW and run.project_id not in cancellable:
+            cancellable[run.project_id] = call.allowed(run.project_id, CANCEL)
+
+    def sort_link(key: str) -> str:
+        """The column's link: by it, newest or largest first; again on the sorted column flips the order."""
+        flip = key == sort and descending
+        return page_url("executions", **filters, sort=key, order="asc" if flip else "")
+
     return render(
         call,
         "executions.html",
@@ -104,10 +132,31 @@ def history_page(call: Call) -> Response:
         page=page,
         pages=max(1, ceil(found.total / PAGE_SIZE)),
         filters=filters,
+        columns=COLUMNS,
+        sort=sort,
+        descending=descending,
+        sort_link=sort_link,
+        cancellable=cancellable,
+        terminal=TERMINAL_FLOW,
         statuses=[s.value for s in Status],
         users=call.store.accounts.user_names() if call.user.is_admin else [],
-        page_link=lambda n: page_url("executions", **filters, page=n),
+        page_link=lambda n: page_url("executions", **filters, **ordering, page=n),
+        back=page_url("executions", **filters, **ordering, page=page if page > 1 else None),
     )
+
+
+def cancel_from_list(call: Call) -> Response:
+    """Cancel a running or queued execution from the executions list (EXECUTE, CSRF-checked), then back."""
+    record = call.target.execution
+    assert record is not None
+    back = call.params.get("back") or "/ui/executions"
+    if not back.startswith("/ui/executions"):  # only back to the list, never elsewhere
+        back = "/ui/executions"
+    try:
+        control(call.store, record.id, "cancel")
+    except StateError as exc:
+        return redirect(back, "error", str(exc))
+    return redirect(back, "success", f"Execution {record.id} of {record.flow_id}: cancel requested.")
 
 
 def run_json(run: JobRunRecord) -> dict[str, Any]:
@@ -275,6 +324,17 @@ def _download(call: Call, exec_id: int, job: str, attempt: int, size: int) -> Re
 ROUTES = [
     ("/ui/executions", Route("executions", history_page, methods=GET)),
     ("/ui/executions/{execid}", Route("execution", execution_view, READ, locate=locate_execution, methods=GET)),
+    (
+        "/ui/executions/{execid}/cancel",
+        Route(
+            "cancel-execution",
+            cancel_from_list,
+            CANCEL,
+            locate=locate_execution,
+            methods=POST,
+            changes_state=True,
+        ),
+    ),
     (
         "/ui/data/executions/{execid}/runs",
         Route("data:runs", execution_runs, UPDATES, locate=locate_execution, methods=GET),

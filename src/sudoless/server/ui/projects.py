@@ -56,11 +56,13 @@ def project_list(call: Call) -> Response:
     page = page_number(call)
     projects, total = call.store.projects.page(search, PAGE_SIZE, (page - 1) * PAGE_SIZE, readable_project_ids(call))
     pages = max(1, ceil(total / PAGE_SIZE))
+    last = call.store.executions.last_per_project([p.id for p in projects])  # one statement for the page
     return render(
         call,
         "projects.html",
         title="Projects",
         projects=projects,
+        last=last,
         total=total,
         page=page,
         pages=pages,

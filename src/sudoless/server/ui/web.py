@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -40,6 +40,7 @@ from sudoless.server.ui.layout import Layout
 from sudoless.store.status import Status
 
 __all__ = [
+    "Cache",
     "Ui",
     "api_permission",
     "data",
@@ -54,26 +55,39 @@ __all__ = [
 ]
 
 
-class LayoutCache:
-    """Graph layouts by (project id, version, flow, expanded flows). Stored versions never change, so
-    entries never go stale; the cache is bounded and least-recently-used entries leave first."""
+V = TypeVar("V")
+
+
+class Cache(Generic[V]):
+    """Values that never go stale, by key: bounded, the least recently used leaving first. Holds graph
+    layouts by (database, project id, version, flow, expanded flows), since stored versions never change,
+    and the grid's job statuses of finished executions, which no longer change either."""
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[Any, ...], Layout] = OrderedDict()
+        self._items: OrderedDict[tuple[Any, ...], V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...], compute: Callable[[], Layout]) -> Layout:
+    def get(self, key: tuple[Any, ...], compute: Callable[[], V]) -> V:
+        found = self.peek(key)
+        if found is not None:
+            return found
+        value = compute()
+        self.put(key, value)
+        return value
+
+    def peek(self, key: tuple[Any, ...]) -> V | None:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        value = compute()
+        return None
+
+    def put(self, key: tuple[Any, ...], value: V) -> None:
         with self._lock:
             self._items[key] = value
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
-        return value
 
 
 @dataclass
@@ -83,7 +97,9 @@ class Ui:
     services: Services
     env: Environment
     asset_version: str
-    layouts: LayoutCache = field(default_factory=LayoutCache)
+    layouts: Cache[Layout] = field(default_factory=Cache)
+    #: per finished execution, its job attempts' (nested id, attempt, status): the runs x jobs grid's cells
+    finished_jobs: Cache[list[tuple[str, int, str]]] = field(default_factory=lambda: Cache(5000))
 
 
 def ui_of(call: Call) -> Ui:
@@ -100,6 +116,16 @@ def format_time(ms: int | None) -> Markup:
         return Markup('<span class="muted">-</span>')
     moment = datetime.fromtimestamp(ms / 1000, UTC)
     return Markup(f'<time datetime="{moment:%Y-%m-%dT%H:%M:%SZ}">{moment:%Y-%m-%d %H:%M:%S} UTC</time>')
+
+
+def iso_time(ms: int) -> str:
+    """Epoch ms as the UTC instant a ``<time datetime>`` attribute holds."""
+    return f"{datetime.fromtimestamp(ms / 1000, UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def short_time(ms: int) -> str:
+    """``MM-DD HH:MM`` in UTC: a column head's room (the browser rewrites it into the reader's zone)."""
+    return f"{datetime.fromtimestamp(ms / 1000, UTC):%m-%d %H:%M}"
 
 
 def format_duration(ms: int | None) -> str:
@@ -152,7 +178,14 @@ def new_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=format_time, duration=format_duration, size=format_bytes, status_class=status_class)
+    env.filters.update(
+        when=format_time,
+        duration=format_duration,
+        size=format_bytes,
+        status_class=status_class,
+        iso=iso_time,
+        short_utc=short_time,
+    )
     env.globals.update(url=page_url)
     return env
 

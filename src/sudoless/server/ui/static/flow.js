@@ -87,6 +87,20 @@
       document.getElementById("pipeline-box").hidden = concurrent.value !== "pipeline";
     });
 
+    // A run refused because the flow is already running (concurrent option "skip"): link the runs in the way.
+    async function linkRunning(error) {
+      let running;
+      try {
+        running = await S.get("/executor", {ajax: "getRunning", project: data.project, flow: data.flow});
+      } catch (e) {
+        return;
+      }
+      const ids = running.execIds || [];
+      if (!ids.length) return;
+      error.append(" ", S.el("span", {id: "running-links"}, "Running now: ",
+        ...ids.flatMap((id, i) => [i ? ", " : "", S.el("a", {href: `/ui/executions/${id}`, text: `execution #${id}`})])));
+    }
+
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const error = document.getElementById("run-error");
@@ -107,6 +121,7 @@
         const answer = await S.post("/executor", body);
         if (answer.error || !(answer.execid > 0)) {
           S.showError(error, answer.error || "The flow could not be started.");
+          if (concurrent.value === "skip" && /already running/.test(answer.error || "")) await linkRunning(error);
         } else {
           window.location.assign(`/ui/executions/${answer.execid}`);
         }

@@ -121,8 +121,11 @@ window.Sudoless = (function () {
     for (const node of (root || document).querySelectorAll("time[datetime]")) {
       const ms = Date.parse(node.getAttribute("datetime"));
       if (!Number.isNaN(ms) && !node.dataset.local) {
-        node.title = node.textContent;
-        node.textContent = fmtTime(ms);
+        const d = new Date(ms);
+        // data-format="short": a column head's room, the month, day and time; the full time is on hover
+        const short = node.dataset.format === "short";
+        node.title = short ? `${fmtTime(ms)} (${node.textContent} UTC)` : node.textContent;
+        node.textContent = short ? `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}` : fmtTime(ms);
         node.dataset.local = "1";
       }
     }
