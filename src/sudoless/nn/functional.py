@@ -26,6 +26,7 @@ import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.nn.layers.base import Array, Layer, Node, connect, layer_config, layer_from_config, register
+from sudoless.nn.layers.recurrent import STATE_NAMES, OutputItem, add_gradients
 from sudoless.nn.model import Network
 
 
@@ -101,7 +102,12 @@ class Model(Network):
                 uses[id(layer)] = []
             uses[id(layer)].append(node)
             if layer.name is None:
-                layer.name = f"{type(layer).__name__.lower()}_{index}"
+                source = node.inbound[0].layer
+                # an item of a call is named after what it picks: lstm_1_state_h
+                if isinstance(layer, OutputItem) and source is not None and source.name is not None:
+                    layer.name = f"{source.name}_{STATE_NAMES[min(layer.index, 2)]}"
+                else:
+                    layer.name = f"{type(layer).__name__.lower()}_{index}"
         #: layers called at several nodes, by id, with those nodes in call order
         self.shared = {key: nodes for key, nodes in uses.items() if len(nodes) > 1}
         self._snapshots: dict[int, Snapshot] = {}
@@ -207,7 +213,7 @@ class Model(Network):
                 if part is None:
                     continue
                 key = id(parent)
-                grads[key] = part if key not in grads else grads[key] + part
+                grads[key] = part if key not in grads else add_gradients(grads[key], part)
         self._finish_gradients(sums, reached)
         if not self.input_grad:
             return None

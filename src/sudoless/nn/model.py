@@ -361,6 +361,8 @@ class Sequential(Network):
             layer = layer_from_config(layer)
         if self.built:
             raise StateError("cannot add layers to a model that is already built")
+        if getattr(layer, "return_state", False):
+            raise InputError("a layer with return_state gives several outputs: build the model with the functional API")
         if any(layer is other for other in self.layers):
             raise InputError("the same layer object appears twice in a Sequential; create a second layer")
         if layer.name is None:

@@ -52,7 +52,9 @@ class GRU(Recurrent):
         self._hs, self._acts, self._rec = hs, pre, rec
         return hs[1:], (hs[steps],)
 
-    def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array | None:
+    def _scan_backward(
+        self, dseq: Array | None, dfinal: tuple[Array | None, ...]
+    ) -> tuple[Array | None, tuple[Array, ...]]:
         hs, acts, rec = self._hs, self._acts, self._rec
         h = self.units
         r, z, n = acts[..., :h], acts[..., h : 2 * h], acts[..., 2 * h :]
@@ -68,7 +70,7 @@ class GRU(Recurrent):
             dx[t, :, : 2 * h] = dr[t, :, : 2 * h]
             return dr[t], dh * z[t]
 
-        self._through_time(dseq, dlast, step)
+        dstart = self._through_time(dseq, dfinal[0], step)
         self._recurrent_gradient(dr)
         np.sum(dr.reshape(-1, dr.shape[-1]), axis=0, out=self.grads["c"])
-        return self._input_gradients(dx)
+        return self._input_gradients(dx), (dstart,)

@@ -80,7 +80,9 @@ class LSTM(Recurrent):
             carry_masked(c, cs[t], mask[t])
             carry_masked(hs[t + 1], hs[t], mask[t])
 
-    def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array | None:
+    def _scan_backward(
+        self, dseq: Array | None, dfinal: tuple[Array | None, ...]
+    ) -> tuple[Array | None, tuple[Array, ...]]:
         hs, cs, acts, tanh_c, mask = self._hs, self._cs, self._acts, self._tanh_c, self._mask
         steps, batch, width = acts.shape
         h = self.units
@@ -103,8 +105,8 @@ class LSTM(Recurrent):
         np.multiply(cs[:-1], dsig[..., h : 2 * h], out=to_gif[:, :, 2])
         dz = np.empty((steps, batch, width), self.dtype)
         dz4 = dz.reshape(steps, batch, 4, h)
-        dh = np.zeros((batch, h), self.dtype) if dlast is None else dlast.copy()
-        dc = np.zeros((batch, h), self.dtype)
+        dh = np.zeros((batch, h), self.dtype) if dfinal[0] is None else dfinal[0].copy()
+        dc = np.zeros((batch, h), self.dtype) if dfinal[1] is None else dfinal[1].copy()
         tmp = np.empty((batch, h), self.dtype)
         ut = np.ascontiguousarray(self.params["U"].T)
         for t in range(steps - 1, -1, -1):
@@ -124,7 +126,7 @@ class LSTM(Recurrent):
                 dh += keep_h
                 dc += keep_c
         np.matmul(hs[:-1].reshape(-1, h).T, dz.reshape(-1, width), out=self.grads["U"])
-        return self._input_gradients(dz)
+        return self._input_gradients(dz), (dh, dc)
 
     def get_config(self) -> dict[str, object]:
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}

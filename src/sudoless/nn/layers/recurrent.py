@@ -8,6 +8,11 @@ product per step and a few element-wise operations on preallocated buffers.
 Masking (``True`` = a real step): at a padded step the state is carried unchanged and the output is zero, so
 the last state is the state after the last real step, for left or right padding alike, and a reversed layer
 starts from a clean state at each sequence's last real step.
+
+In the functional API a layer made with ``return_state=True`` gives ``[output, state_h]`` (LSTM:
+``[output, state_h, state_c]``) and takes ``initial_state=[...]`` when called, as in Keras: an encoder's final
+states can start a decoder, and the gradients reach the encoder through them. The call is then one graph node
+with several inputs (the sequence, then the states) and several outputs, which :class:`OutputItem` nodes pick.
 """
 
 from __future__ import annotations
@@ -19,7 +24,71 @@ import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.nn.initializers import get_initializer
-from sudoless.nn.layers.base import Array, Layer, Shape, last_axis, register
+from sudoless.nn.layers.base import Array, Layer, Node, Shape, connect, last_axis, register
+
+STATE_NAMES = ("output", "state_h", "state_c")
+
+
+@register
+class OutputItem(Layer):
+    """Item ``index`` of a layer call with several outputs (a recurrent layer's output and final states).
+
+    Its backward hands the layer a list with this item's gradient in its place and None elsewhere; the model
+    sums the lists of all items of one call.
+    """
+
+    def __init__(self, index: int, name: str | None = None) -> None:
+        super().__init__(name)
+        self.index = int(index)
+
+    def output_shape(self, input_shape: Any) -> Any:
+        return input_shape[self.index]
+
+    def forward(self, x: Any, training: bool = False, mask: Any = None) -> Any:
+        self._count = len(x)
+        return x[self.index]
+
+    def backward(self, dy: Array) -> list[Array | None]:
+        grads: list[Array | None] = [None] * self._count
+        grads[self.index] = dy
+        return grads
+
+    def compute_mask(self, mask: Any) -> Array | None:
+        return mask[self.index] if isinstance(mask, list) else None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"index": self.index, "name": self.name}
+
+
+def call_with_states(layer: Layer, inputs: Node, initial_state: Any, states: int, return_state: bool) -> Any:
+    """The functional call of a recurrent layer: ``initial_state`` (``states`` nodes) joins the input as one
+    node with several inputs; with ``return_state`` the call's outputs come back as separate nodes."""
+    if not isinstance(inputs, Node):
+        raise TypeError("call a layer on Input() nodes to build a model; use forward() on arrays")
+    if initial_state is None:
+        node = connect(layer, inputs)
+    else:
+        given = list(initial_state) if isinstance(initial_state, list | tuple) else [initial_state]
+        if len(given) != states or not all(isinstance(g, Node) for g in given):
+            raise InputError(f"{type(layer).__name__} takes {states} initial state node(s), got {len(given)}")
+        node = connect(layer, [inputs, *given])
+    if not return_state:
+        return node
+    return [connect(OutputItem(k), node) for k in range(1 + states)]
+
+
+def split_states(x: Any, mask: Any) -> tuple[Array, tuple[Array, ...], Array | None]:
+    """A call's sequence, its given initial states (none when called on the sequence alone) and its mask."""
+    if isinstance(x, list):
+        return x[0], tuple(x[1:]), mask[0] if isinstance(mask, list) else mask
+    return x, (), mask
+
+
+def add_gradients(a: Any, b: Any) -> Any:
+    """The sum of two gradients reaching one node: arrays, or lists of arrays and None (several outputs)."""
+    if isinstance(a, list):
+        return [y if x is None else x if y is None else x + y for x, y in zip(a, b, strict=True)]
+    return a + b
 
 
 class Recurrent(Layer):
@@ -48,11 +117,13 @@ class Recurrent(Layer):
         kernel_initializer: str = "glorot_uniform",
         recurrent_initializer: str = "orthogonal",
         bias_initializer: str = "zeros",
+        return_state: bool = False,
         name: str | None = None,
     ) -> None:
         super().__init__(name)
         self.units = int(units)
         self.return_sequences = return_sequences
+        self.return_state = return_state
         self.reverse = reverse
         self.stateful = stateful
         self.kernel_initializer = kernel_initializer
@@ -61,6 +132,20 @@ class Recurrent(Layer):
         self._state: tuple[Array, ...] | None = None
 
     # -- parameters ------------------------------------------------------------------------------------------
+
+    def __call__(self, inputs: Any, initial_state: Any = None) -> Any:
+        """Functional API; ``initial_state`` takes the starting states' nodes, and with ``return_state`` the
+        result is ``[output, *final states]``."""
+        return call_with_states(self, inputs, initial_state, self.state_count, self.return_state)
+
+    def build(self, input_shape: Any, rng: np.random.Generator, dtype: Any = np.float32) -> Any:
+        if isinstance(input_shape, list):  # the sequence's shape, then the initial states'
+            for shape in input_shape[1:]:
+                if tuple(shape) != (self.units,):
+                    raise InputError(f"{type(self).__name__}'s initial states have shape ({self.units},), got {shape}")
+            super().build(input_shape[0], rng, dtype)
+            return self.output_shape(input_shape)
+        return super().build(input_shape, rng, dtype)
 
     def _build(self, input_shape: Shape, rng: np.random.Generator) -> None:
         if len(input_shape) != 2:
@@ -73,11 +158,17 @@ class Recurrent(Layer):
     def _initial_bias(self, bias: Array) -> Array:
         return bias
 
-    def output_shape(self, input_shape: Shape) -> Shape:
-        return (input_shape[0], self.units) if self.return_sequences else (self.units,)
+    def output_shape(self, input_shape: Any) -> Any:
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
+        out = (input_shape[0], self.units) if self.return_sequences else (self.units,)
+        return [out, *[(self.units,)] * self.state_count] if self.return_state else out
 
-    def compute_mask(self, mask: Array | None) -> Array | None:
-        return mask if self.return_sequences else None
+    def compute_mask(self, mask: Any) -> Any:
+        if isinstance(mask, list):
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        return [out, *[None] * self.state_count] if self.return_state else out
 
     # -- state -----------------------------------------------------------------------------------------------
 
@@ -96,7 +187,8 @@ class Recurrent(Layer):
 
     # -- the loop --------------------------------------------------------------------------------------------
 
-    def forward(self, x: Array, training: bool = False, mask: Array | None = None) -> Array:
+    def forward(self, x: Any, training: bool = False, mask: Any = None) -> Any:
+        x, given, mask = split_states(x, mask)
         if x.ndim != 3:
             raise InputError(f"{type(self).__name__} expects (batch, time, features) inputs, got shape {x.shape}")
         xt = x.transpose(1, 0, 2)
@@ -106,51 +198,71 @@ class Recurrent(Layer):
             m = None if m is None else m[::-1]
         xt = np.ascontiguousarray(xt, dtype=self.dtype)
         self._mask = None if m is None else np.ascontiguousarray(m)
-        hs, final = self._scan(xt, self._mask, self._initial_state(x.shape[0]))
+        self._given = len(given)
+        if given:
+            if len(given) != self.state_count:
+                raise InputError(f"{type(self).__name__} takes {self.state_count} initial state(s), got {len(given)}")
+            start = tuple(np.ascontiguousarray(g, dtype=self.dtype) for g in given)
+        else:
+            start = self._initial_state(x.shape[0])
+        hs, final = self._scan(xt, self._mask, start)
         if self.stateful:
             self._state = tuple(s.copy() for s in final)
         if not self.return_sequences:
-            return final[0]
-        out = hs if self._mask is None else hs * self._mask
-        if self.reverse:
-            out = out[::-1]
-        return out.transpose(1, 0, 2)
+            out = final[0].copy() if self.return_state else final[0]
+        else:
+            out = hs if self._mask is None else hs * self._mask
+            if self.reverse:
+                out = out[::-1]
+            out = out.transpose(1, 0, 2)
+        return [out, *(s.copy() for s in final)] if self.return_state else out
 
-    def backward(self, dy: Array) -> Array | None:
-        if self.return_sequences:
-            dseq = dy.transpose(1, 0, 2)
+    def backward(self, dy: Any) -> Any:
+        if self.return_state:
+            d_out, d_states = dy[0], list(dy[1:])
+        else:
+            d_out, d_states = dy, [None] * self.state_count
+        dfinal: list[Array | None] = [None if g is None else np.array(g, dtype=self.dtype) for g in d_states]
+        dseq = None
+        if d_out is not None and self.return_sequences:
+            dseq = d_out.transpose(1, 0, 2)
             if self.reverse:
                 dseq = dseq[::-1]
             if self._mask is not None:
                 dseq = dseq * self._mask
-            dseq, dlast = np.ascontiguousarray(dseq, dtype=self.dtype), None
-        else:
-            dseq, dlast = None, np.array(dy, dtype=self.dtype)
-        dxt = self._scan_backward(dseq, dlast)
-        if dxt is None or not self.input_grad:
-            return None
-        if self.reverse:
-            dxt = dxt[::-1]
-        return dxt.transpose(1, 0, 2)
+            dseq = np.ascontiguousarray(dseq, dtype=self.dtype)
+        elif d_out is not None:
+            dfinal[0] = np.array(d_out, dtype=self.dtype) if dfinal[0] is None else dfinal[0] + d_out
+        dxt, dstart = self._scan_backward(dseq, tuple(dfinal))
+        dx = None
+        if dxt is not None and self.input_grad:
+            if self.reverse:
+                dxt = dxt[::-1]
+            dx = dxt.transpose(1, 0, 2)
+        return [dx, *dstart] if self._given else dx
 
     def _scan(self, xt: Array, mask: Array | None, state: tuple[Array, ...]) -> tuple[Array, tuple[Array, ...]]:
         """Run the recurrence over time-major ``xt``; return the hidden states ``(T, B, H)`` and the final state."""
         raise NotImplementedError
 
-    def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array | None:
-        """Back-propagate through time; write parameter gradients and return ``dx`` time-major."""
+    def _scan_backward(
+        self, dseq: Array | None, dfinal: tuple[Array | None, ...]
+    ) -> tuple[Array | None, tuple[Array, ...]]:
+        """Back-propagate through time from the outputs' gradients (``dseq``) and the final states' (``dfinal``,
+        None where none arrives); write parameter gradients and return ``dx`` time-major and the gradients of
+        the initial states."""
         raise NotImplementedError
 
     def _through_time(
         self, dseq: Array | None, dlast: Array | None, step: Callable[[int, Array], tuple[Array, Array | None]]
-    ) -> None:
+    ) -> Array:
         """The backward walk over time that RNN and GRU share, from the last step to the first.
 
         ``dh`` holds the gradient reaching the hidden state at step t: the output's own (``dseq``, ``dlast``)
         plus what flowed back from step t+1. ``step(t, dh)`` returns the pre-activation gradients of the
         recurrent product at step t, ``(B, kH)``, and any part of ``dh`` that reaches ``h_{t-1}`` directly
         rather than through ``U`` (GRU's ``z ⊙ h`` path; None for RNN). At a masked step the state was carried
-        unchanged, so the gradient passes straight through it.
+        unchanged, so the gradient passes straight through it. Returns the gradient of the initial state.
         """
         mask = self._mask
         batch, hidden = self._hs.shape[1:]
@@ -168,6 +280,7 @@ class Recurrent(Layer):
                 dh += carried
             if mask is not None:
                 dh += keep
+        return dh
 
     def _recurrent_gradient(self, dz: Array) -> None:
         """The gradient of ``U`` from the recurrent pre-activation gradients of all steps ``(T, B, kH)``: one GEMM."""
@@ -193,6 +306,7 @@ class Recurrent(Layer):
             "kernel_initializer": self.kernel_initializer,
             "recurrent_initializer": self.recurrent_initializer,
             "bias_initializer": self.bias_initializer,
+            "return_state": self.return_state,
             "name": self.name,
         }
 
@@ -229,7 +343,9 @@ class RNN(Recurrent):
         self._act = pre if mask is not None else hs[1:]
         return hs[1:], (hs[steps],)
 
-    def _scan_backward(self, dseq: Array | None, dlast: Array | None) -> Array | None:
+    def _scan_backward(
+        self, dseq: Array | None, dfinal: tuple[Array | None, ...]
+    ) -> tuple[Array | None, tuple[Array, ...]]:
         act = self._act
         deriv = 1.0 - act * act
         dz = np.empty_like(act)
@@ -237,6 +353,6 @@ class RNN(Recurrent):
         def step(t: int, dh: Array) -> tuple[Array, None]:
             return np.multiply(dh, deriv[t], out=dz[t]), None
 
-        self._through_time(dseq, dlast, step)
+        dstart = self._through_time(dseq, dfinal[0], step)
         self._recurrent_gradient(dz)
-        return self._input_gradients(dz)
+        return self._input_gradients(dz), (dstart,)
