@@ -176,6 +176,32 @@ def test_the_last_admin_cannot_be_removed(fresh_db: tuple[str, str], tmp_path: P
         store.close()
 
 
+def test_roles_and_groups_are_edited_after_creation(accounts: Accounts, unique: Unique):
+    name = unique("carol")
+    accounts.add_user(name, "pw", groups=["team1"])
+    changed = accounts.set_membership(name, ["admin"], ["team2", "ops"])
+    assert changed.roles == ("admin",) and changed.groups == ("team2", "ops") and changed.is_admin
+    assert accounts.get_user(name) == changed
+    with pytest.raises(InputError, match="role 'nope' is not defined"):
+        accounts.set_membership(name, ["nope"], [])
+    with pytest.raises(NotFoundError):
+        accounts.set_membership(unique("ghost"), ["user"], [])
+    assert accounts.get_user(name).roles == ("admin",)
+
+
+def test_the_last_admin_keeps_the_admin_role(fresh_db: tuple[str, str], tmp_path: Path):
+    store = Store(fresh_db[1])
+    try:
+        accounts = Accounts(store, Settings(home=tmp_path / "home"), hasher=CHEAP)
+        accounts.ensure_admin()
+        with pytest.raises(InputError, match="only admin"):
+            accounts.set_membership("admin", ["user"], [])
+        accounts.add_user("second", "pw", roles=["admin"])
+        assert not accounts.set_membership("admin", ["user"], ["g"]).is_admin
+    finally:
+        store.close()
+
+
 # -- login -----------------------------------------------------------------------------------------------
 
 

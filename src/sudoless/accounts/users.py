@@ -167,6 +167,24 @@ class Accounts:
         self.records.delete_user_sessions(name)
         self.throttle.release(name)
 
+    def set_membership(self, name: str, roles: Sequence[str], groups: Sequence[str]) -> User:
+        """Replace a user's roles and groups (an admin's edit after creation). Roles must be defined, names
+        valid; the last admin keeps the admin role; a directory account's groups and roles are the
+        directory's, so it is refused. Sessions need not end: roles are resolved at each request."""
+        record = self.records.user(name)
+        if record is None:
+            raise NotFoundError(f"user '{name}' doesn't exist; 'sudoless user list' shows the users")
+        if record.source != "local":
+            raise InputError(f"user '{name}' signs in through {record.source}; its roles and groups come from there")
+        checked = self._check_roles(roles)
+        group_names = _names(groups, "group name")
+        changed = dataclasses.replace(record, roles=checked, groups=group_names)
+        demoted = self._user(record).is_admin and not self._user(changed).is_admin
+        if demoted and not any(other.is_admin for other in self.list_users() if other.name != name):
+            raise InputError(f"user '{name}' is the only admin; make another user admin first")
+        self.records.update_user(name, roles=checked, groups=group_names)
+        return self._user(changed)
+
     def get_user(self, name: str) -> User:
         record = self.records.user(name)
         if record is None:

@@ -90,6 +90,19 @@ def remove_user(call: Call) -> Response:
     return redirect("/ui/users", "success", f"User {name} removed.")
 
 
+def set_membership(call: Call) -> Response:
+    """Replace a user's roles and groups (Accounts refuses unknown roles, bad names, directory accounts and
+    taking the admin role from the last admin). No role ticked leaves the user without roles."""
+    name = call.params.required("name")
+    roles = [value for key, value in call.params.items if key == "role"]
+    try:
+        changed = call.accounts.set_membership(name, roles, _names(call.params.get("groups")))
+    except SudolessError as exc:
+        return _users_page(call, 400, error=str(exc))
+    groups = ", ".join(changed.groups) or "no groups"
+    return redirect("/ui/users", "success", f"User {name}: {', '.join(changed.roles) or 'no roles'}; {groups}.")
+
+
 def set_group_roles(call: Call) -> Response:
     """Give a group (a local one, or a directory or Unix group) roles; every member gets them, at once for
     sessions, since roles are resolved at each request. No role selected leaves the group without roles."""
@@ -142,6 +155,7 @@ ROUTES = [
     ("/ui/users/add", admin_route("add-user", add_user, POST)),
     ("/ui/users/{name}/password", admin_route("reset-password", reset_password, POST)),
     ("/ui/users/{name}/delete", admin_route("remove-user", remove_user, POST)),
+    ("/ui/users/{name}/membership", admin_route("set-membership", set_membership, POST)),
     ("/ui/groups", admin_route("set-group-roles", set_group_roles, POST)),
     ("/ui/status", Route("status", server_status, methods=GET)),
 ]

@@ -106,6 +106,7 @@ def flow_view(call: Call) -> Response:
         for run in call.store.job_runs.of(shown):  # oldest attempt first: the latest attempt wins
             last_status[run.nested_id] = run.status.value
     props = flows[flow_id].graph.get("props") or {}
+    jobs = job_tree(flows, flow_id)
     own_action = configured_failure_action(props)  # the form starts where the run would go without it
     if prepared is not None and prepared.options.failure_action is not None:
         own_action = prepared.options.failure_action  # ... or where the run it repeats went
@@ -116,12 +117,14 @@ def flow_view(call: Call) -> Response:
         "jobUrl": page_url("data/projects", project.name, "flows", flow_id, "jobs"),
         "statuses": last_status,
         "lastExec": shown,
+        "jobs": [job["id"] for job in jobs],
         "prepared": None
         if prepared is None
         else {
             "execid": prepared.record.id,
             "disabled": list(prepared.disabled),
             "params": prepared.options.runtime.get("ROOT") or {},
+            "jobParams": {node: props for node, props in prepared.options.runtime.items() if node != "ROOT"},
             "concurrent": prepared.options.concurrent_option,
         },
     }
@@ -133,7 +136,8 @@ def flow_view(call: Call) -> Response:
         flow_id=flow_id,
         runs=runs[:10],
         chart=charts.run_bars(runs, now),
-        jobs=job_tree(flows, flow_id),
+        jobs=jobs,
+        notify=flows[flow_id].graph.get("notify") or {"success_emails": [], "failure_emails": []},
         schedule=call.scheduler.for_flow(project.id, flow_id),
         can=abilities(call, project),
         configured_failure=props.get("failure.action"),

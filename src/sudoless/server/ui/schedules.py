@@ -24,6 +24,7 @@ from sudoless.server.ui.web import api_permission, data, locate_schedule, page_u
 __all__ = ["ROUTES", "preview"]
 
 CHANGE = api_permission(SCHEDULE, "action:removeSched")
+CREATE = api_permission(SCHEDULE, "ajax:scheduleCronFlow")
 PREVIEW_COUNT = 5
 
 
@@ -51,16 +52,21 @@ def schedule_list(call: Call) -> Response:
     schedules = [s for s in call.scheduler.list() if visible is None or s.project_id in visible]
     can_change = {pid: call.allowed(pid, CHANGE) for pid in {s.project_id for s in schedules}}
     projects, _ = call.store.projects.page("", 10_000, 0, visible)
+    # The form offers only projects the user may schedule: scheduleCronFlow would refuse the others.
+    schedulable = [p.name for p in projects if p.version and call.allowed(p.id, CREATE)]
     chosen = call.params.get("project") or ""
+    refused = chosen if chosen and chosen not in schedulable else ""
     return render(
         call,
         "schedules.html",
         title="Schedules",
         schedules=schedules,
         can_change=can_change,
-        projects=[p.name for p in projects if p.version],
+        projects=schedulable,
+        refused_project=refused,
+        needed=CREATE.name,
         zones=zones_from(call.settings.zone.key),
-        chosen_project=chosen,
+        chosen_project="" if refused else chosen,
         chosen_flow=call.params.get("flow") or "",
     )
 

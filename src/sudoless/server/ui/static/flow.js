@@ -74,9 +74,32 @@
       if (!quiet) row.querySelector("input").focus();
     }
     document.getElementById("add-param").addEventListener("click", () => addParam());
+
+    // Job parameters: runtimeProperty[job][name], for one job of the flow.
+    const jobParams = document.getElementById("job-params");
+    function addJobParam(job, key, value, quiet) {
+      rows += 1;
+      const jobId = `job-param-job-${rows}`, keyId = `job-param-key-${rows}`, valueId = `job-param-value-${rows}`;
+      const choice = S.el("select", {id: jobId, class: "job-param-job"},
+        ...(data.jobs || []).map((id) => S.el("option", {value: id, text: id, selected: id === job})));
+      const row = S.el("div", {class: "param-row job-param-row"},
+        S.el("label", {for: jobId, class: "visually-hidden", text: "Job"}), choice,
+        S.el("label", {for: keyId, class: "visually-hidden", text: "Parameter name"}),
+        S.el("input", {id: keyId, class: "param-key", placeholder: "name", value: key || ""}),
+        S.el("label", {for: valueId, class: "visually-hidden", text: "Parameter value"}),
+        S.el("input", {id: valueId, class: "param-value", placeholder: "value", value: value || ""}),
+        S.el("button", {type: "button", class: "link", "aria-label": "Remove this job parameter", text: "Remove",
+          onclick: () => row.remove()}));
+      jobParams.append(row);
+      if (!quiet) choice.focus();
+    }
+    document.getElementById("add-job-param").addEventListener("click", () => addJobParam());
     const prepared = data.prepared;
     if (prepared) {
       for (const [key, value] of Object.entries(prepared.params || {})) addParam(key, value, true);
+      for (const [job, props] of Object.entries(prepared.jobParams || {})) {
+        for (const [key, value] of Object.entries(props)) addJobParam(job, key, value, true);
+      }
       const choice = document.getElementById("concurrent");
       if ([...choice.options].some((o) => o.value === prepared.concurrent)) choice.value = prepared.concurrent;
       document.getElementById("pipeline-box").hidden = choice.value !== "pipeline";
@@ -112,10 +135,26 @@
       if (concurrent.value === "pipeline") body.pipelineLevel = form.pipelineLevel.value;
       if (form.failureActionOverride && form.failureActionOverride.checked) body.failureActionOverride = "true";
       if (disabled.size) body.disabled = JSON.stringify([...disabled]);
+      // Flow parameters travel as flowOverride[...], or as runtimeProperty[ROOT][...] beside job parameters
+      // (executeFlow takes one form or the other, not both).
+      const perJob = [...jobParams.querySelectorAll(".job-param-row")]
+        .map((row) => [row.querySelector(".job-param-job").value, row.querySelector(".param-key").value.trim(),
+          row.querySelector(".param-value").value])
+        .filter(([job, key]) => job && key);
       for (const row of params.querySelectorAll(".param-row")) {
         const key = row.querySelector(".param-key").value.trim();
-        if (key) body[`flowOverride[${key}]`] = row.querySelector(".param-value").value;
+        if (!key) continue;
+        body[perJob.length ? `runtimeProperty[ROOT][${key}]` : `flowOverride[${key}]`] = row.querySelector(".param-value").value;
       }
+      for (const [job, key, value] of perJob) body[`runtimeProperty[${job}][${key}]`] = value;
+      for (const [kind, field] of [["success", "success-emails"], ["failure", "failure-emails"]]) {
+        const input = document.getElementById(field);
+        if (input.value.trim() !== input.dataset.default.trim()) {
+          body[`${kind}Emails`] = input.value;
+          body[`${kind}EmailsOverride`] = "true";
+        }
+      }
+      if (document.getElementById("notify-first").checked) body.notifyFailureFirst = "true";
       button.disabled = true;
       try {
         const answer = await S.post("/executor", body);

@@ -108,6 +108,23 @@
         }
       });
     }
+    // Remove: the grant with every permission off, which changePermission deletes (as Azkaban does).
+    for (const button of table.querySelectorAll(".remove-permission")) {
+      button.addEventListener("click", async () => {
+        if (!window.confirm(button.dataset.confirm)) return;
+        const row = button.closest("tr");
+        S.showError(error, "");
+        const none = Object.fromEntries(["admin", "read", "write", "execute", "schedule"].map((n) => [`permissions[${n}]`, "false"]));
+        try {
+          const answer = await S.post("/manager", {ajax: "changePermission", project: table.dataset.project,
+            name: row.dataset.name, group: row.dataset.group, ...none, "csrf.token": S.csrf});
+          if (answer.error) S.showError(error, answer.error);
+          else { row.remove(); S.note("success", `Permissions of ${row.dataset.name} removed.`); }
+        } catch (e) {
+          S.showError(error, e.message);
+        }
+      });
+    }
     const add = document.getElementById("add-permission");
     if (add) {
       add.addEventListener("submit", async (event) => {

@@ -13,61 +13,66 @@
   const previewError = document.getElementById("preview-error");
 
   // -- the new-schedule form ---------------------------------------------------------------------------------
-  async function loadFlows() {
-    const wanted = flow.dataset.chosen;
-    flow.replaceChildren(S.el("option", {value: "", text: project.value ? "Loading\u2026" : "Choose a project first"}));
-    if (!project.value) return;
-    const answer = await S.get("/manager", {ajax: "fetchprojectflows", project: project.value});
-    const flows = (answer.flows || []).map((f) => f.flowId);
-    flow.replaceChildren(...flows.map((id) => S.el("option", {value: id, text: id, selected: id === wanted})));
-    if (!flows.length) flow.replaceChildren(S.el("option", {value: "", text: "This project has no flows"}));
-  }
-  project.addEventListener("change", () => { flow.dataset.chosen = ""; loadFlows(); });
+  // (not there for a user who may schedule no project)
+  if (form) {
+    async function loadFlows() {
+      const wanted = flow.dataset.chosen;
+      flow.replaceChildren(S.el("option", {value: "", text: project.value ? "Loading\u2026" : "Choose a project first"}));
+      if (!project.value) return;
+      const answer = await S.get("/manager", {ajax: "fetchprojectflows", project: project.value});
+      const flows = (answer.flows || []).map((f) => f.flowId);
+      flow.replaceChildren(...flows.map((id) => S.el("option", {value: id, text: id, selected: id === wanted})));
+      if (!flows.length) flow.replaceChildren(S.el("option", {value: "", text: "This project has no flows"}));
+    }
+    project.addEventListener("change", () => { flow.dataset.chosen = ""; loadFlows(); });
 
-  const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  if (browserZone && [...zone.options].some((o) => o.value === browserZone)) zone.value = browserZone;
+    const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (browserZone && [...zone.options].some((o) => o.value === browserZone)) zone.value = browserZone;
 
-  let pending = null;
-  let asked = 0;
-  async function refreshPreview() {
-    const ticket = ++asked;
-    try {
-      const answer = await S.get("/ui/data/cron-preview", {cron: cron.value, tz: zone.value});
-      if (ticket !== asked) return;  // a newer request is on its way
-      if (answer.error) {
-        preview.replaceChildren();
-        S.showError(previewError, answer.error);
-        cron.setAttribute("aria-invalid", "true");
-        return;
+    let pending = null;
+    let asked = 0;
+    async function refreshPreview() {
+      const ticket = ++asked;
+      try {
+        const answer = await S.get("/ui/data/cron-preview", {cron: cron.value, tz: zone.value});
+        if (ticket !== asked) return;  // a newer request is on its way
+        if (answer.error) {
+          preview.replaceChildren();
+          S.showError(previewError, answer.error);
+          cron.setAttribute("aria-invalid", "true");
+          return;
+        }
+        S.showError(previewError, "");
+        cron.removeAttribute("aria-invalid");
+        const here = zone.value === browserZone;
+        preview.replaceChildren(...answer.times.map((t) => S.el("li", {},
+          S.el("time", {datetime: t.iso, text: t.local}),
+          here ? null : S.el("span", {class: "muted small", text: ` (${S.fmtTime(Date.parse(t.iso))} your time)`}))));
+      } catch (e) {
+        S.showError(previewError, e.message);
       }
-      S.showError(previewError, "");
-      cron.removeAttribute("aria-invalid");
-      const here = zone.value === browserZone;
-      preview.replaceChildren(...answer.times.map((t) => S.el("li", {},
-        S.el("time", {datetime: t.iso, text: t.local}),
-        here ? null : S.el("span", {class: "muted small", text: ` (${S.fmtTime(Date.parse(t.iso))} your time)`}))));
-    } catch (e) {
-      S.showError(previewError, e.message);
     }
-  }
-  const later = () => { clearTimeout(pending); pending = setTimeout(refreshPreview, 200); };
-  cron.addEventListener("input", later);
-  zone.addEventListener("change", refreshPreview);
+    const later = () => { clearTimeout(pending); pending = setTimeout(refreshPreview, 200); };
+    cron.addEventListener("input", later);
+    zone.addEventListener("change", refreshPreview);
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const error = document.getElementById("schedule-error");
-    S.showError(error, "");
-    try {
-      const answer = await S.post("/schedule", {ajax: "scheduleCronFlow", projectName: project.value, flow: flow.value,
-        cronExpression: cron.value, timezone: zone.value, failureAction: form.failureAction.value,
-        concurrentOption: form.concurrentOption.value, "csrf.token": S.csrf});
-      if (answer.status === "success") window.location.assign("/ui/schedules");
-      else S.showError(error, answer.message || answer.error || "The schedule could not be created.");
-    } catch (e) {
-      S.showError(error, e.message);
-    }
-  });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = document.getElementById("schedule-error");
+      S.showError(error, "");
+      try {
+        const answer = await S.post("/schedule", {ajax: "scheduleCronFlow", projectName: project.value, flow: flow.value,
+          cronExpression: cron.value, timezone: zone.value, failureAction: form.failureAction.value,
+          concurrentOption: form.concurrentOption.value, "csrf.token": S.csrf});
+        if (answer.status === "success") window.location.assign("/ui/schedules");
+        else S.showError(error, answer.message || answer.error || "The schedule could not be created.");
+      } catch (e) {
+        S.showError(error, e.message);
+      }
+    });
+    loadFlows();
+    refreshPreview();
+  }
 
   // -- removing -----------------------------------------------------------------------------------------------
   const listError = document.getElementById("list-error");
@@ -156,7 +161,4 @@
       S.showError(error, e.message);
     }
   });
-
-  loadFlows();
-  refreshPreview();
 })();
