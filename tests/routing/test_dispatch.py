@@ -414,3 +414,15 @@ def test_an_instance_file_solved_and_checked_on_a_given_matrix(tmp_path: Path) -
     (tmp_path / "short.csv").write_text(",depot,a\ndepot,0,1\na,1,0\n")
     missing = sudoless(tmp_path, "routes", "solve", "stops.csv", "--matrix", "short.csv")
     assert_one_line_error(missing, "short.csv: no row for id 'b'")
+
+
+def test_semicolon_files_and_durations_written_as_hours_and_minutes(tmp_path: Path) -> None:
+    """What a spreadsheet writes where the comma is the decimal mark; a max_duration of 4:30 is 270 minutes
+    and does not make the day's times clock times."""
+    (tmp_path / "orders.csv").write_text("id;x;y;demand;service\na;3;4;2;10\nb;6;8;1;5\n")
+    (tmp_path / "vehicles.csv").write_text("id;depot;depot_x;depot_y;capacity;max_duration\nv;d;0;0;5;4:30\n")
+    (tmp_path / "m.csv").write_text(";d;a;b\nd;0;5;10\na;5;0;5\nb;10;5;0\n")
+    dispatch = read_dispatch(tmp_path / "orders.csv", tmp_path / "vehicles.csv", matrix=tmp_path / "m.csv", speed=1)
+    assert dispatch.vehicles[0].max_duration == 270 and not dispatch.clock
+    document = plan_document(dispatch, solve_dispatch(dispatch, solver="exact"))
+    assert document["cost"] == 20 and document["total_duration"] == 35

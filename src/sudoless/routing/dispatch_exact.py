@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import astuple
 
 from sudoless.errors import InputError
 from sudoless.routing.dispatch import Dispatch, Plan, drive, infeasibilities
@@ -54,8 +55,13 @@ def solve_dispatch_exact(dispatch: Dispatch) -> Plan:
     # cost[mask]: the cheapest way for the vehicles so far to serve exactly mask
     cost: dict[int, float] = {0: 0.0}
     choice: list[dict[int, tuple[int, tuple[int, ...]]]] = []
-    for k in range(len(dispatch.vehicles)):
-        options = _best_routes(dispatch, k)
+    tables: dict[tuple[object, ...], dict[int, tuple[float, tuple[int, ...]]]] = {}
+    for k, vehicle in enumerate(dispatch.vehicles):
+        # vehicles alike in all but their id have the same best routes: enumerated once
+        alike = (*astuple(vehicle)[1:],)
+        if alike not in tables:
+            tables[alike] = _best_routes(dispatch, k)
+        options = tables[alike]
         step: dict[int, float] = {}
         picked: dict[int, tuple[int, tuple[int, ...]]] = {}
         for mask, value in cost.items():

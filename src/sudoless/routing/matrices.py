@@ -86,7 +86,11 @@ def _number(path: Path, line: int, column: str, cell: str) -> float:
 
 
 def _read_csv(path: Path, text: str) -> tuple[tuple[str, ...], np.ndarray]:
-    rows = [row for row in csv.reader(text.splitlines()) if any(cell.strip() for cell in row)]
+    first_line = text.split("\n", 1)[0]
+    separator = (
+        ";" if ";" in first_line and "," not in first_line else ","
+    )  # as a spreadsheet with decimal commas writes
+    rows = [row for row in csv.reader(text.splitlines(), delimiter=separator) if any(cell.strip() for cell in row)]
     if len(rows) < 2:
         raise InputError(f"{path}: a matrix CSV needs a header of ids and one row per id")
     header = tuple(cell.strip() for cell in rows[0][1:])

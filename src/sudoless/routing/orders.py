@@ -112,17 +112,25 @@ class Row:
             raise InputError(f"{self.where}: {key}: {raw!r} is not a finite number")
         return value
 
-    def time(self, key: str, default: float) -> float:
-        """Minutes: ``HH:MM`` (or ``HH:MM:SS``) since midnight, or a plain number of minutes."""
+    def time(self, key: str, default: float, clock: bool = True) -> float:
+        """Minutes: ``HH:MM`` (or ``HH:MM:SS``) since midnight, or a plain number of minutes; ``clock`` False
+        for a duration written ``H:MM`` (which says nothing about how times are shown)."""
         raw = self.text(key)
         match = _CLOCK.match(raw)
         if match:
             hours, minutes, seconds = int(match[1]), int(match[2]), int(match[3] or 0)
             if minutes > 59 or seconds > 59:
                 raise InputError(f"{self.where}: {key}: {raw!r} is not a time (HH:MM)")
-            self.clock = True
+            self.clock = self.clock or clock
             return hours * 60 + minutes + seconds / 60
         return self.number(key, default)
+
+
+def delimiter(text: str) -> str:
+    """``;`` when the header line has semicolons and no commas (what spreadsheets write where the comma is the
+    decimal mark), else ``,``."""
+    header = text.split("\n", 1)[0]
+    return ";" if ";" in header and "," not in header else ","
 
 
 def _rows(path: Path, kind: str) -> Iterator[Row]:
@@ -145,7 +153,7 @@ def _rows(path: Path, kind: str) -> Iterator[Row]:
                 raise InputError(f"{path} item {n}: expected an object")
             yield Row(f"{path} item {n}", _flatten(item))
         return
-    reader = csv.reader(text.splitlines())
+    reader = csv.reader(text.splitlines(), delimiter=delimiter(text))
     header = next(reader, None)
     if not header:
         raise InputError(f"{path}: empty; expected a header line of column names")
@@ -333,7 +341,7 @@ def read_dispatch(
                 time_cost=row.number("time_cost", 0.0),
                 shift_start=shift_start,
                 shift_end=shift_end,
-                max_duration=row.time("max_duration", math.inf),
+                max_duration=row.time("max_duration", math.inf, clock=False),
                 max_distance=row.number("max_distance", math.inf),
                 profile=keys[profile_key],
             )
