@@ -80,6 +80,15 @@ def spark_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--sync-every", type=click.IntRange(1), default=None, help="average engine: steps per round."),
         click.option("--resume", is_flag=True, default=None, help="Continue from the run's latest checkpoint."),
+        click.option(
+            "--deploy-mode",
+            type=click.Choice(["client", "cluster"]),
+            default=None,
+            help="Run through spark-submit with the driver here (client) or in the cluster (cluster).",
+        ),
+        click.option("--driver-memory", default=None, metavar="SIZE", help="Driver memory, e.g. 4g (spark-submit)."),
+        click.option("--driver-cores", type=click.IntRange(1), default=None, help="Driver cores (spark-submit)."),
+        click.option("--dry-run", is_flag=True, default=False, help="Print the spark-submit command, run nothing."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -122,8 +131,14 @@ def train(
         spark["checkpoint"] = True
     from sudoless.nn.spark.run import spark_training, train_on_spark
 
+    placement = {key: spark.pop(key) for key in ("deploy_mode", "driver_memory", "driver_cores", "dry_run")}
     on_spark = spark_training(config, spark)
-    if on_spark is not None:
+    if any(placement.values()):
+        submitted = _train_submitted(config_file, config, spark, placement, output, epochs, threads, quiet, as_json)
+        if submitted is None:
+            return
+        result = submitted
+    elif on_spark is not None:
         result = train_on_spark(
             config,
             on_spark,
@@ -148,6 +163,42 @@ def train(
         click.echo(f"  {key:<20} {'-' if value is None else format(value, '.4f')}")
     if result.sample:
         click.echo("\n" + result.sample)
+
+
+def _train_submitted(
+    config_file: Path,
+    config: dict[str, Any],
+    spark: dict[str, Any],
+    placement: dict[str, Any],
+    output: Path | None,
+    epochs: int | None,
+    threads: int | None,
+    quiet: bool,
+    as_json: bool,
+) -> Any:
+    """The run as one spark-submit command (``--deploy-mode``, ``--driver-*``); its RunResult in client mode,
+    None when there is none to print here (``--dry-run`` printed the command; cluster mode)."""
+    import shlex
+
+    from sudoless.config import load_settings
+    from sudoless.errors import CheckFailed
+    from sudoless.nn.spark.submission import DriverPlacement, submit_run
+
+    where = DriverPlacement(placement["deploy_mode"] or "client", placement["driver_memory"], placement["driver_cores"])
+    done = submit_run(
+        config_file, config, spark, where, load_settings(), output, epochs, threads, quiet, placement["dry_run"]
+    )
+    if placement["dry_run"]:
+        if as_json:
+            emit_json({"argv": done.command.argv})
+        else:
+            click.echo(shlex.join(done.command.argv))
+        return None
+    if done.code != 0:  # the driver has printed why; its own code, as spark-submit passes it on
+        raise CheckFailed(exit_code=done.code)
+    if done.result is None and as_json:  # cluster mode: the run's own report is in the driver's log
+        emit_json({"argv": done.command.argv, "exit_code": done.code})
+    return done.result
 
 
 @nn.command("eval")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from sudoless.config import Settings
+from sudoless.config import Settings, environment_value
 from sudoless.errors import InputError
 from sudoless.spark.cache import archives_dir, cap_bytes, in_use, mark_used, trim, unpacked_dir
 from sudoless.spark.cluster import HOST, java_shim_dir, spark_home
@@ -76,6 +76,29 @@ class SubmitCommand:
     env: dict[str, str]
     archive: Path | None
     cached: tuple[Path, ...] = ()
+
+
+#: Where Spark reads a YARN cluster's address from (core-site.xml, yarn-site.xml); either one will do.
+HADOOP_CONF_VARIABLES = ("HADOOP_CONF_DIR", "YARN_CONF_DIR")
+
+
+def require_yarn_configuration(master: str) -> None:
+    """Refuse ``--master yarn`` without the Hadoop configuration folder, in one line, before any JVM starts.
+
+    Without it Spark cannot find the ResourceManager and fails deep in its start-up with a long Java trace.
+    """
+    if master != "yarn":
+        return
+    for name in HADOOP_CONF_VARIABLES:
+        value = environment_value(name)
+        if value:
+            if not Path(value).is_dir():
+                raise InputError(f"{name}={value} is not a folder; point it at the folder holding yarn-site.xml")
+            return
+    raise InputError(
+        "--master yarn needs HADOOP_CONF_DIR (or YARN_CONF_DIR) set to the folder holding the cluster's "
+        "core-site.xml and yarn-site.xml; ask the cluster's admins, or copy it from an edge node"
+    )
 
 
 def is_local(master: str) -> bool:
@@ -219,7 +242,16 @@ def submit(
 ) -> int:
     """Run the application; the driver's output goes to ``stdout``/``stderr`` (default: this process's) as
     it is written. Returns spark-submit's exit code, which is the driver's in client mode."""
-    command = build_command(spec, settings)
+    return run_command(build_command(spec, settings), stdout, stderr, cwd)
+
+
+def run_command(
+    command: SubmitCommand,
+    stdout: IO[bytes] | int | None = None,
+    stderr: IO[bytes] | int | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Run a command :func:`build_command` made, holding the cache entries it uses until it ends."""
     try:
         with in_use(command.cached):
             done = subprocess.run(

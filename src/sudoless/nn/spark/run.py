@@ -58,8 +58,14 @@ class SparkTraining:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def spark_training(config: dict[str, Any], overrides: dict[str, Any] | None = None) -> SparkTraining | None:
-    """The Spark settings of a config merged with command-line ``overrides``; None for a local run."""
+def spark_training(
+    config: dict[str, Any], overrides: dict[str, Any] | None = None, submitted: bool = False
+) -> SparkTraining | None:
+    """The Spark settings of a config merged with command-line ``overrides``; None for a local run.
+
+    ``submitted``: this process is the driver spark-submit started (:mod:`sudoless.nn.spark.submission`),
+    which has shipped the environment archive already, so the session must not name it again (in cluster
+    mode its path is one of the submitting machine)."""
     file = config.get("_file", "config")
     section = config.get("spark") or {}
     if not isinstance(section, dict):
@@ -79,7 +85,7 @@ def spark_training(config: dict[str, Any], overrides: dict[str, Any] | None = No
             num_executors=_int(merged.get("num_executors")),
             executor_cores=_int(merged.get("executor_cores")),
             executor_memory=None if merged.get("executor_memory") is None else str(merged["executor_memory"]),
-            archive=None if merged.get("archive") is None else str(merged["archive"]),
+            archive=None if merged.get("archive") is None or submitted else str(merged["archive"]),
             app_name=f"sudoless-nn-{config.get('name', 'run')}",
             conf={str(k): str(v) for k, v in (merged.get("conf") or {}).items()},
         )

@@ -67,6 +67,9 @@ def start_session(options: SparkOptions | None = None) -> Any:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    from sudoless.spark.submit import require_yarn_configuration
+
+    require_yarn_configuration(options.master)
     _prepare_environment(options)
     builder = SparkSession.builder.master(options.master).appName(options.app_name)
     for key, value in options.spark_conf().items():
