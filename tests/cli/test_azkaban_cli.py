@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from azkaban_import.azkaban_db import T0, azkaban_database
 from cli.test_flow_cli import SUDOLESS, assert_one_line_error, sudoless
 from server.live import HELLO, make_zip
+from sudoless.azkaban_import.source import origin_of
 from sudoless.store import Store
 
 pytestmark = pytest.mark.services
@@ -92,7 +94,7 @@ def test_resume_after_kill(tmp_path: Path) -> None:
         recorded = 0
         deadline = time.monotonic() + 60
         while process.poll() is None and time.monotonic() < deadline:
-            recorded = _recorded_versions(home / "sudoless.db")
+            recorded = _recorded(home / "sudoless.db", "version")
             if recorded >= 5:
                 process.send_signal(signal.SIGKILL)
                 break
@@ -121,11 +123,76 @@ def test_resume_after_kill(tmp_path: Path) -> None:
         store.close()
 
 
-def _recorded_versions(path: Path) -> int:
+def test_resume_after_kill_during_history(tmp_path: Path) -> None:
+    """An import killed (SIGKILL) while it brings executions (a page of them committed, the next under way) is
+    finished by the next run: every execution once, with its job attempts and its whole log."""
+    from azkaban_import.test_import import hello_nodes
+
+    home = tmp_path / "home"
+    db = f"sqlite:///{home / 'sudoless.db'}"
+    count = 700  # pages of 200: the kill lands after the first is committed
+    with azkaban_database() as azkaban:
+        project = azkaban.add_project("busy", "alice", "many runs")
+        azkaban.upload(project, make_zip({**HELLO, "done.job": "type=noop\ndependencies=start\n"}), "alice", T0)
+        sources = [
+            azkaban.execution(
+                project,
+                1,
+                "end",
+                50,
+                "alice",
+                T0 + n,
+                hello_nodes(T0 + n)[:1],
+                {("hello", 1): f"run {n}\n".encode() * 30},
+            )
+            for n in range(count)
+        ]
+        env = {**os.environ, "SUDOLESS_HOME": str(home)}
+        env.pop("SUDOLESS_DB", None)
+        process = subprocess.Popen(
+            [str(SUDOLESS), "azkaban", "import", "--from", azkaban.url, "--db", db],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        recorded = 0
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            recorded = _recorded(home / "sudoless.db", "execution")
+            if recorded >= 200:
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.01)
+        process.wait(timeout=30)
+        assert process.returncode == -signal.SIGKILL, "the import ended before it could be interrupted"
+        assert 200 <= recorded < count
+
+        again = sudoless(home, "azkaban", "import", "--from", azkaban.url, "--db", db, "--json")
+        assert again.returncode == 0, again.stderr
+        report = json.loads(again.stdout)
+        assert report["already_imported"]["executions"] + report["imported"]["executions"] == count
+        assert report["imported"]["executions"] <= count - 200
+        origin = origin_of(azkaban.url)
+
+    store = Store(db)
+    try:
+        ledger = store.imports.imported(origin, "execution")
+        assert sorted(ledger) == sorted(str(s) for s in sources)
+        with store.read() as conn:
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM executions")).scalar_one() == count
+            # hello failed once, then succeeded: two attempts each
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM job_runs")).scalar_one() == 2 * count
+        for n, source in enumerate(sources):
+            assert store.logs.read(ledger[str(source)], "hello", 1, 0, 1 << 20) == f"run {n}\n".encode() * 30
+    finally:
+        store.close()
+
+
+def _recorded(path: Path, kind: str) -> int:
     if not path.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM azkaban_imports WHERE kind = 'version'").fetchone()[0])
+            return int(conn.execute("SELECT COUNT(*) FROM azkaban_imports WHERE kind = ?", (kind,)).fetchone()[0])
     except sqlite3.Error:
         return 0  # not created yet
