@@ -646,8 +646,10 @@ def test_unmappable_things_are_listed(azkaban: AzkabanDb, sqlite_store: Store, s
     azkaban.schedule(
         project, "hive", "end", "0 0 1 ? * *", "UTC", "alice", sla=[{"type": "FlowProgress", "info": {}, "actions": []}]
     )
+    dry = import_azkaban(sqlite_store, settings, options(azkaban, dry_run=True))  # finds the same lines
     report = import_azkaban(sqlite_store, settings, options(azkaban))
     assert report.counts["versions"] == 1 and report.counts["schedules"] == 1
+    assert sorted(dry.unmapped) == sorted(report.unmapped)
     lines = "\n".join(report.unmapped)
     assert "project hive version 1: job type 'hive' (end.load) is not one sudoless has" in lines
     assert "ramp spark3 (policy SimpleAutoRampPolicy, active): sudoless has no ramps" in lines

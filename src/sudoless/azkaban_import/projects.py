@@ -14,6 +14,8 @@ from pathlib import Path
 
 from sudoless.config import Settings
 from sudoless.errors import SudolessError
+from sudoless.flows.formats import load_project_dir
+from sudoless.flows.formats.archive import unpack_zip
 from sudoless.flows.jobtypes import known_types
 from sudoless.flows.model import Project
 from sudoless.flows.upload import upload_project
@@ -129,6 +131,7 @@ def import_project(
     stored = _stored_md5(store, plan.local_id, ledger["version"])
     new_versions = 0
     latest: tuple[int, Project] | None = None
+    checked: tuple[int, Path] | None = None  # a dry run's newest whole version, loaded to check its job types
     with tempfile.TemporaryDirectory(prefix="sudoless-azkaban-") as scratch:
         for version in source.versions(project.id):
             key = f"{project.id}/{version.version}"
@@ -172,8 +175,12 @@ def import_project(
                 store.imports.set_version_time(plan.local_id, local, version.upload_time)
                 latest = (version.version, loaded)
                 store.imports.record_import(origin, "version", key, local)
+            else:
+                checked = (version.version, path)
             new_versions += 1
             report.add("versions")
+        if checked is not None:
+            latest = _dry_load(settings, plan.name, *checked, report)
     if store is not None and plan.local_id is not None and (new_versions or created):
         store.imports.set_project_times(
             plan.local_id,
@@ -186,6 +193,17 @@ def import_project(
         _report_job_types(plan.name, *latest, report)
     _import_events(store, source, plan, ledger["events"].get(str(project.id), 0), origin, report)
     return plan.local_id
+
+
+def _dry_load(settings: Settings, name: str, version: int, path: Path, report: Report) -> tuple[int, Project] | None:
+    """A dry run loads the newest version it would import, as the upload would, to report what would not load
+    or run (older versions are loaded by the import itself)."""
+    try:
+        root = unpack_zip(path, path.parent / "unpacked", settings.project_max_bytes, settings.project_max_files)
+        return version, load_project_dir(root, name, settings.max_job_xms, settings.max_job_xmx)
+    except SudolessError as exc:
+        report.unmapped.append(f"project {name} version {version}: sudoless cannot load it: {exc}")
+        return None
 
 
 def _report_job_types(name: str, version: int, project: Project, report: Report) -> None:
