@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 
 from sudoless.accounts import BUILTIN_ROLES, Accounts, Permission, User
 from sudoless.errors import InputError, NotFoundError, PermissionDenied
@@ -130,6 +131,10 @@ def test_has_permission(
         accounts.set_project_permission(project_id, names[who], is_group, perms)
     me = accounts.get_user(me.name)
     assert accounts.has_permission(me, project_id, wanted) is expected
+    # the same answer from the grants a session's read brings along (what a request checks)
+    by_session = accounts.session_user(accounts.create_session(me, "127.0.0.1"))
+    assert by_session is not None and by_session.grants is not None
+    assert accounts.has_permission(by_session, project_id, wanted) is expected
     if expected:
         accounts.require(me, project_id, wanted, "proj")
     else:
@@ -144,6 +149,50 @@ def test_grants_stay_on_their_project(accounts: Accounts, store: Store, unique: 
     accounts.grant_creator(mine, me)
     assert accounts.has_permission(me, mine, X)
     assert not accounts.has_permission(me, theirs, R)
+
+
+def test_a_sessions_grants_spare_the_check_a_read_and_later_grants_still_count(
+    accounts: Accounts, store: Store, unique: Unique
+):
+    """The grants read with the session answer a request's permission checks without another statement; a
+    project granted after that read (an upload that created it, in the same request) is read, not refused."""
+    me = accounts.add_user(unique("me"), "pw", groups=[unique("team")])
+    own, through_group = (store.projects.id_of(unique(name), create_as="someone") for name in ("own", "group"))
+    accounts.set_project_permission(own, me.name, False, R)
+    accounts.set_project_permission(through_group, me.groups[0], True, X)
+    user = accounts.session_user(accounts.create_session(me, "127.0.0.1"))
+    assert user is not None and user.grants == {own: int(R), through_group: int(X)}
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        assert accounts.has_permission(user, own, R)
+        assert accounts.has_permission(user, through_group, X)
+        assert not accounts.has_permission(user, own, W)
+        assert statements == []
+        later = store.projects.id_of(unique("later"), create_as="someone")
+        accounts.set_project_permission(later, me.name, False, R | W)
+        statements.clear()
+        assert accounts.has_permission(user, later, W)
+        assert len(statements) == 1
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", count)
+
+
+def test_a_user_with_very_many_grants_is_checked_project_by_project(accounts: Accounts, store: Store, unique: Unique):
+    from sudoless.store.accounts import SESSION_GRANTS_MAX
+
+    me = accounts.add_user(unique("me"), "pw")
+    projects = [store.projects.id_of(unique(f"p{i}"), create_as="someone") for i in range(SESSION_GRANTS_MAX + 1)]
+    for project_id in projects:
+        accounts.set_project_permission(project_id, me.name, False, R)
+    user = accounts.session_user(accounts.create_session(me, "127.0.0.1"))
+    assert user is not None and user.grants is None
+    assert accounts.has_permission(user, projects[-1], R)
+    assert not accounts.has_permission(user, projects[-1], W)
 
 
 def test_require_message_is_azkabans(accounts: Accounts, store: Store, unique: Unique):

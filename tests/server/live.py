@@ -190,6 +190,7 @@ def start_live(settings: Settings, store: Store, **accounts_options: Any) -> Liv
         accounts=accounts,
         scheduler_interval=0.2,
         cancel_grace_seconds=5,
+        freeze_heap=False,  # this test process's own objects must stay collectable
     )
     server.start()
     admin, password = unique("admin"), uuid.uuid4().hex

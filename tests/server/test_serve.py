@@ -198,3 +198,43 @@ def test_http_worker_processes_share_the_port_and_the_sessions(home: Path) -> No
     assert "3 HTTP processes" in err
     for pid in pids - {server.process.pid}:
         assert not Path(f"/proc/{pid}").exists(), f"worker {pid} outlived the server"
+
+
+FROZEN = """
+import gc, sys, threading
+from pathlib import Path
+from sudoless.config import Settings
+from sudoless.server.serve import Server
+
+server = Server(Settings(home=Path(sys.argv[1])), port=0, freeze_heap=sys.argv[2] == "1")
+server.start()
+after_start = gc.get_freeze_count()
+thread = threading.Thread(target=server.serve, daemon=True)
+thread.start()
+server.wait_started(60)
+after_workers = gc.get_freeze_count()
+server.stop()
+thread.join(60)
+print(after_start, after_workers)
+"""
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_a_started_server_keeps_its_start_up_heap_out_of_full_collections(home: Path, freeze: bool) -> None:
+    """What start-up made is frozen (gc.freeze): a full collection of it stopped every request for 100-300 ms
+    every few seconds, the p99 of benchmarks/server_latency.py on MariaDB. Once the executor and the
+    scheduler run, what their start built is frozen too. A test process serving in a thread opts out."""
+    done = subprocess.run(
+        [sys.executable, "-c", FROZEN, str(home), "1" if freeze else "0"],
+        env=env_for(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    after_start, after_workers = map(int, done.stdout.split())
+    if freeze:
+        assert after_start > 10_000  # the modules, the application, the pool
+        assert after_workers > after_start
+    else:
+        assert after_start == after_workers == 0

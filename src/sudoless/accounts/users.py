@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +67,9 @@ class User:
     disabled: bool = False
     #: set when the request came with an API token: the most the token allows (:mod:`.tokens`)
     scope: Scope | None = None
+    #: the user's project grants (project id to bits, its groups' included) as read with the session, for
+    #: the permission checks of that one request; None: read each grant when it is checked
+    grants: Mapping[int, int] | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def is_admin(self) -> bool:
@@ -278,8 +281,9 @@ class Accounts:
         found = self.records.session_account(_session_key(session_id), now, now + self.session_ttl_ms)
         if found is None:
             return None
-        record, (stored_roles, groups) = found
-        return self._user(record, self._roles(stored_roles), groups)
+        record, (stored_roles, groups), grants = found
+        user = self._user(record, self._roles(stored_roles), groups)
+        return user if grants is None else dataclasses.replace(user, grants=grants)
 
     def end_session(self, session_id: str) -> None:
         """Log out; unknown ids are ignored (a double logout is not an error)."""
@@ -343,10 +347,18 @@ class Accounts:
         role holds ``perm`` (all of its bits) or ADMIN."""
         if user.scope is not None and not user.scope.allows(project_id, perm):
             return False
-        granted = Permission(self.records.granted(project_id, user.name, user.groups))
         # A user loaded for this request (session_user, authenticate) carries its global permissions:
         # reading the role and group tables again would cost two queries on every check.
-        return allows(granted | (user.permissions or self.global_permissions(user)), perm)
+        global_bits = user.permissions or self.global_permissions(user)
+        if allows(global_bits, perm):
+            return True
+        # The grants read with the session answer for the projects they name; a project they do not name
+        # may have been granted since (this very request may have created it), so it is read.
+        if user.grants is not None and project_id in user.grants:
+            granted = Permission(user.grants[project_id])
+        else:
+            granted = Permission(self.records.granted(project_id, user.name, user.groups))
+        return allows(granted | global_bits, perm)
 
     def require(self, user: User, project_id: int, perm: Permission, project_name: str) -> None:
         """Raise PermissionDenied with Azkaban's message unless :meth:`has_permission`."""

@@ -33,8 +33,33 @@ TOUCH_MAX_MS = 60_000
 # Core statement costs several times more than running it on SQLite.
 _SESSION = sa.select(t.sessions.c.username, t.sessions.c.expires).where(t.sessions.c.id == sa.bindparam("key"))
 _USER = sa.select(t.users).where(t.users.c.username == sa.bindparam("name"))
-_ROLES = sa.select(t.roles.c.name, t.roles.c.permissions)
-_GROUPS = sa.select(t.groups.c.name, t.groups.c.roles)
+# A session's row and its user's in one statement (outer join: a session whose user was removed is deleted).
+_SESSION_USER = (
+    sa.select(t.sessions.c.expires.label("session_expires"), t.users)
+    .select_from(t.sessions.outerjoin(t.users, t.users.c.username == t.sessions.c.username))
+    .where(t.sessions.c.id == sa.bindparam("key"))
+)
+# Role definitions (name, permissions) and group definitions (name, roles) in one statement: every request
+# reads both, and on MySQL or PostgreSQL each statement is a round trip.
+_DEFINITIONS = sa.union_all(
+    sa.select(t.roles.c.name, t.roles.c.permissions.label("permissions"), sa.cast(sa.null(), sa.Text).label("roles")),
+    sa.select(t.groups.c.name, sa.cast(sa.null(), sa.Integer).label("permissions"), t.groups.c.roles),
+)
+#: At most this many grant rows are read with a session (:meth:`AccountQueries.session_account`); a user
+#: with more is checked project by project instead, so that no request reads an unbounded list.
+SESSION_GRANTS_MAX = 256
+_USER_GRANTS = (
+    sa.select(t.permissions.c.project_id, t.permissions.c.permissions)
+    .where(
+        sa.or_(
+            sa.and_(t.permissions.c.name == sa.bindparam("user"), t.permissions.c.is_group.is_(False)),
+            sa.and_(
+                t.permissions.c.name.in_(sa.bindparam("groups", expanding=True)), t.permissions.c.is_group.is_(True)
+            ),
+        )
+    )
+    .limit(SESSION_GRANTS_MAX + 1)
+)
 _GRANTS = sa.select(t.permissions.c.permissions).where(
     t.permissions.c.project_id == sa.bindparam("project_id"),
     sa.or_(
@@ -262,24 +287,37 @@ class AccountQueries:
                 )
             )
 
-    def session_account(self, key: str, now: int, expires: int) -> tuple[UserRecord, Definitions] | None:
-        """The user of a live session with the role and group definitions, in one read transaction (every
-        request asks for them); the session is extended as :meth:`touch_session` does. None if the
-        session is unknown or expired; a session whose user was removed is deleted."""
+    def session_account(
+        self, key: str, now: int, expires: int
+    ) -> tuple[UserRecord, Definitions, dict[int, int] | None] | None:
+        """The user of a live session, the role and group definitions and the user's project grants (project
+        id to the union of its own and its groups' bits; None when there are more than
+        :data:`SESSION_GRANTS_MAX`), in one read transaction: every request asks for them, and the grants
+        spare the permission check a transaction of its own. The session is extended as
+        :meth:`touch_session` does. None if the session is unknown or expired; a session whose user was
+        removed is deleted."""
+        grants: dict[int, int] | None = None
         with self.store.read() as conn:
-            row = conn.execute(_SESSION, {"key": key}).first()
-            if row is None or row.expires <= now:
+            row = conn.execute(_SESSION_USER, {"key": key}).first()
+            if row is None or row.session_expires <= now:
                 return None
-            user = conn.execute(_USER, {"name": row.username}).first()
-            definitions = definitions_of(conn) if user is not None else ({}, {})
-        if user is None:
+            known = row.username is not None
+            definitions = definitions_of(conn) if known and not row.disabled else ({}, {})
+            if known and not row.disabled:
+                params = {"user": row.username, "groups": list(split_list(row.groups))}
+                rows = conn.execute(_USER_GRANTS, params).all()
+                if len(rows) <= SESSION_GRANTS_MAX:
+                    grants = {}
+                    for project_id, bits in rows:
+                        grants[int(project_id)] = grants.get(int(project_id), 0) | int(bits)
+        if not known:
             self.delete_session(key)
             return None
-        if user.disabled:
+        if row.disabled:
             return None
-        if not _fresh(row.expires, now, expires) and self.touch_session(key, now, expires) is None:
+        if not _fresh(row.session_expires, now, expires) and self.touch_session(key, now, expires) is None:
             return None
-        return user_record(user), definitions
+        return user_record(row), definitions, grants
 
     def definitions(self) -> Definitions:
         """Every stored role with its permissions, and every group with its roles."""
@@ -366,8 +404,14 @@ def _fresh(current: int, now: int, expires: int) -> bool:
 
 def definitions_of(conn: Connection) -> Definitions:
     """Every stored role with its permissions and every group with its roles, read on ``conn``."""
-    roles = {row.name: int(row.permissions) for row in conn.execute(_ROLES)}
-    return roles, {row.name: split_list(row.roles) for row in conn.execute(_GROUPS)}
+    roles: dict[str, int] = {}
+    groups: dict[str, tuple[str, ...]] = {}
+    for name, permissions, role_list in conn.execute(_DEFINITIONS):
+        if permissions is not None:
+            roles[name] = int(permissions)
+        else:
+            groups[name] = split_list(role_list)
+    return roles, groups
 
 
 def _user_exists(conn: Connection, name: str) -> bool:

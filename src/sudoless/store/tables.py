@@ -211,6 +211,7 @@ permissions = Table(
     Column("is_group", Boolean, primary_key=True),
     Column("permissions", Integer, nullable=False),
     Column("modified_time", BigInteger, nullable=False),
+    Index("ix_permissions_name", "name", "is_group"),
 )
 
 sessions = Table(

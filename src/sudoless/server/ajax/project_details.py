@@ -186,8 +186,7 @@ def fetch_flow_executions(call: Call) -> Response:
     start = call.params.integer("start", bits=32)
     length = call.params.integer("length", bits=32)
     project = call.project
-    total = call.store.executions.count(project.id, flow_id)
-    records = call.store.executions.latest(project.id, flow_id, limit=max(length, 0), offset=max(start, 0))
+    records, total = call.store.executions.flow_page(project.id, flow_id, limit=length, offset=start)
     executions = [
         {
             "execId": r.id,
