@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -149,3 +153,31 @@ class _Helper(threading.Thread):
 def job_status(store: Store, exec_id: int, nested_id: str) -> Status | None:
     runs = [r for r in store.job_runs.of(exec_id) if r.nested_id == nested_id]
     return runs[-1].status if runs else None
+
+
+def spawn_python(code: str, **env: str) -> subprocess.Popen[bytes]:
+    """A child Python that imports sudoless from this checkout."""
+    full_env = {**os.environ, **env}
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+SERVE = """
+    import os
+    from pathlib import Path
+    from sudoless.config import Settings
+    from sudoless.flows.executor import Executor
+    from sudoless.store import Store
+    store = Store(os.environ["T_DB"], migrate_schema=False)
+    executor = Executor(store, Settings(home=Path(os.environ["T_HOME"])), max_flows=int(os.environ["T_MAX_FLOWS"]))
+    print("executor", executor.id, flush=True)
+    executor.serve(poll_seconds=0.05, until_idle=True)
+    executor.stop()
+"""
+
+
+def spawn_executor(url: str, home: Path, max_flows: int) -> subprocess.Popen[bytes]:
+    """An executor process on the database at ``url`` that claims and runs executions, ``max_flows`` at a
+    time, until none is queued or running; it prints ``executor <id>`` first."""
+    return spawn_python(SERVE, T_DB=url, T_HOME=str(home), T_MAX_FLOWS=str(max_flows))

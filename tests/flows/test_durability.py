@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from flows.harness import job_status, outcome, submit, write_project
+from flows.harness import job_status, outcome, spawn_executor, spawn_python, submit, write_project
 from sudoless.config import Settings
 from sudoless.flows.executions import restart_execution, submit_flow
 from sudoless.flows.executor import Executor, finalise_orphans
@@ -25,14 +22,6 @@ from sudoless.store.status import Status
 from support.eventually import eventually
 
 S, K, C, SK = Status.SUCCEEDED, Status.KILLED, Status.CANCELLED, Status.SKIPPED
-
-
-def spawn_python(code: str, **env: str) -> subprocess.Popen[bytes]:
-    """A child Python that imports sudoless from this checkout."""
-    full_env = {**os.environ, **env}
-    return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
 
 
 RUN_ONE = """
@@ -121,20 +110,6 @@ def test_an_executor_left_a_zombie_has_died(store: Store, settings: Settings, tm
         child.wait()
 
 
-SERVE = """
-    import os
-    from pathlib import Path
-    from sudoless.config import Settings
-    from sudoless.flows.executor import Executor
-    from sudoless.store import Store
-    store = Store(os.environ["T_DB"], migrate_schema=False)
-    executor = Executor(store, Settings(home=Path(os.environ["T_HOME"])), max_flows=4)
-    print("executor", executor.id, flush=True)
-    executor.serve(poll_seconds=0.05, until_idle=True)
-    executor.stop()
-"""
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("fresh_db", ["mariadb", "postgresql", "sqlite"], indirect=True)
 def test_two_executors_never_start_an_execution_twice(fresh_db: tuple[str, str], tmp_path: Path):
@@ -149,7 +124,7 @@ def test_two_executors_never_start_an_execution_twice(fresh_db: tuple[str, str],
     upload_project(store, settings, project, "tester", name="once")
     options = ExecutionOptions(concurrent_option="ignore")
     ids = [submit_flow(store, settings, "once", "once", options, "tester") for _ in range(200)]
-    children = [spawn_python(SERVE, T_DB=url, T_HOME=str(settings.home)) for _ in range(2)]
+    children = [spawn_executor(url, settings.home, max_flows=4) for _ in range(2)]
     try:
         for child in children:
             child.wait(timeout=600)
