@@ -62,11 +62,66 @@ def test_no_page_is_wider_than_the_screen(chromium: Any, ui_server: LiveServer, 
             if width == 390 and path in (f"/ui/executions/{broken_run}", "/ui/projects"):
                 session.shot("phone-" + path.strip("/").split("/")[1])
         assert not wide, f"pages wider than {width} px by: {wide}"
-        # The navigation stays on screen: every section, and Log out.
+        # The navigation stays on screen: every section, and Log out (behind the menu button on a phone).
         session.go("/ui/status")
-        for link in session.page.locator("header.top a, header.top button").all():
+        if width < 720:
+            session.page.click("#menu-button")
+            assert session.page.get_attribute("#menu-button", "aria-expanded") == "true"
+        for link in session.page.locator("header.top a, header.top button:visible").all():
             box = link.bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, link.inner_text()
         session.check_clean()
     finally:
         context.close()
+
+
+def test_the_navigation_folds_into_a_menu_on_a_phone(chromium: Any, ui_server: LiveServer) -> None:
+    """At 390 px the sections and Log out sit behind one button, which a keyboard opens, walks and closes."""
+    context = chromium.new_context(viewport=PHONE)
+    try:
+        session = Browser(context, ui_server)
+        session.login(ui_server.admin, ui_server.password)
+        page = session.go("/ui/schedules")
+        button = page.locator("#menu-button")
+        assert button.is_visible() and button.get_attribute("aria-expanded") == "false"
+        assert button.get_attribute("aria-controls") == "top-menu"
+        assert not page.is_visible("header.top nav") and not page.is_visible("text=Log out")
+        header = page.locator("header.top").bounding_box()
+        assert header is not None and header["height"] < 60  # one line while closed
+        # The keyboard: Tab from the skip link and the brand to the button, Enter opens it.
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "menu-button"
+        page.keyboard.press("Enter")
+        assert button.get_attribute("aria-expanded") == "true"
+        for name in ("Projects", "Executions", "Schedules", "Triggers", "Users", "Status"):
+            link = page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
+            box = link.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], name
+        logout = page.get_by_role("button", name="Log out")
+        assert logout.is_visible()
+        session.shot("phone-menu-open")
+        # Tab walks into the menu; Escape closes it and gives the focus back to the button.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Projects"
+        page.keyboard.press("Escape")
+        assert button.get_attribute("aria-expanded") == "false"
+        assert page.evaluate("document.activeElement.id") == "menu-button"
+        assert not page.is_visible("header.top nav")
+        # Users, through the menu, by mouse.
+        button.click()
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Users", exact=True).click()
+        page.wait_for_url("**/ui/users")
+        session.check_clean()
+    finally:
+        context.close()
+    # On a laptop there is no menu button: everything is in the bar.
+    wide = chromium.new_context(viewport=LAPTOP)
+    try:
+        session = Browser(wide, ui_server)
+        session.login(ui_server.admin, ui_server.password)
+        page = session.go("/ui/executions")
+        assert not page.is_visible("#menu-button") and page.is_visible("text=Log out")
+    finally:
+        wide.close()

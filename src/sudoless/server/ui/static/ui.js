@@ -137,6 +137,25 @@ window.Sudoless = (function () {
       event.preventDefault();
     }
   });
+  // The navigation menu of narrow screens: the button says whether it is open (aria-expanded); Escape closes
+  // it and gives the focus back to the button. CSS shows the button only on narrow screens.
+  const header = document.querySelector("header.top");
+  const menuButton = document.getElementById("menu-button");
+  if (header && menuButton) {
+    header.classList.add("js-menu");
+    const setOpen = (open) => {
+      menuButton.setAttribute("aria-expanded", String(open));
+      header.classList.toggle("menu-open", open);
+    };
+    menuButton.addEventListener("click", () => setOpen(menuButton.getAttribute("aria-expanded") !== "true"));
+    header.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && header.classList.contains("menu-open")) {
+        setOpen(false);
+        menuButton.focus();
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => localTimes(document));
   if (document.readyState !== "loading") localTimes(document);
 
