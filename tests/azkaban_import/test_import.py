@@ -449,14 +449,33 @@ FLOW2_WITH_TRIGGER = {
 
 @pytest.mark.parametrize("enable", [False, True])
 def test_flow_triggers_come_paused(azkaban: AzkabanDb, sqlite_store: Store, settings: Settings, enable: bool) -> None:
+    """The Flow 2.0 triggers of imported versions come paused; with --enable-schedules those running in
+    Azkaban run here, and the one paused there (its Quartz trigger PAUSED, job group PROJECTID.FLOW) stays
+    paused."""
     project = azkaban.add_project("reports", "alice")
-    azkaban.upload(project, make_zip(FLOW2_WITH_TRIGGER), "alice", T0)
+    audit = FLOW2_WITH_TRIGGER["report.flow"].replace("name: report", "name: audit")
+    azkaban.upload(project, make_zip({**FLOW2_WITH_TRIGGER, "audit.flow": audit}), "alice", T0)
+    azkaban.run(
+        "CREATE TABLE QRTZ_TRIGGERS (SCHED_NAME VARCHAR(120) NOT NULL, TRIGGER_NAME VARCHAR(200) NOT NULL, "
+        "TRIGGER_GROUP VARCHAR(200) NOT NULL, JOB_NAME VARCHAR(200) NOT NULL, JOB_GROUP VARCHAR(200) NOT NULL, "
+        "TRIGGER_STATE VARCHAR(16) NOT NULL, PRIMARY KEY (SCHED_NAME, TRIGGER_NAME, TRIGGER_GROUP))"
+    )
+    for flow, state in (("report", "WAITING"), ("audit", "PAUSED")):
+        azkaban.run(
+            "INSERT INTO QRTZ_TRIGGERS VALUES ('azkaban', :t, :g, 'FlowTriggerQuartzJob', :g, :s)",
+            t=f"trigger-{flow}",
+            g=f"{project}.{flow}",
+            s=state,
+        )
     report = import_azkaban(sqlite_store, settings, options(azkaban, enable_schedules=enable))
     local = sqlite_store.projects.get(name="reports")
     assert local is not None
     triggers = sqlite_store.triggers.triggers(local.id)
-    assert [(row.flow_id, row.cron, row.paused) for row in triggers] == [("report", "0 0 * * * ?", not enable)]
-    assert report.counts["flow triggers paused"] == (0 if enable else 1)
+    assert sorted((row.flow_id, row.cron, row.paused) for row in triggers) == [
+        ("audit", "0 0 * * * ?", True),
+        ("report", "0 0 * * * ?", not enable),
+    ]
+    assert report.counts["flow triggers paused"] == (1 if enable else 2)
 
 
 def test_history_in_pages(

@@ -16,7 +16,7 @@ from sudoless.store import Store
 
 from .history import import_history
 from .permissions import import_permissions
-from .projects import import_project, plan_projects
+from .projects import ProjectPlan, import_project, plan_projects
 from .properties import read_azkaban_properties
 from .report import Progress, Report
 from .schedules import import_schedules
@@ -103,12 +103,17 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
         users |= set(new_users)
     names: dict[int, str] = {}
     local: dict[int, tuple[int, str]] = {}
+    paused_in_azkaban = source.paused_flow_triggers() if options.enable_schedules else set()
+
+    def paused_there(plan: ProjectPlan) -> set[str]:
+        return {flow for project_id, flow in paused_in_azkaban if project_id == plan.source.id}
+
     progress("projects", 0, len(plans))
     for done, plan in enumerate(plans, start=1):
         versions_before = report.counts["versions"]
         local_id = import_project(target, settings, source, plan, ledger, origin, report)
-        if report.counts["versions"] > versions_before and not options.enable_schedules:
-            _pause_flow_triggers(target, local_id, report)
+        if report.counts["versions"] > versions_before:
+            _pause_flow_triggers(target, local_id, report, None if not options.enable_schedules else paused_there(plan))
         names[plan.source.id] = plan.name
         local[plan.source.id] = (local_id or 0, plan.name)
         grants, notes = import_permissions(target, local_id or 0, plan.name, source.permissions(plan.source.id), users)
@@ -153,12 +158,13 @@ def _report_unsupported(source: AzkabanSource, report: Report) -> None:
         )
 
 
-def _pause_flow_triggers(store: Store | None, project_id: int | None, report: Report) -> None:
+def _pause_flow_triggers(store: Store | None, project_id: int | None, report: Report, only: set[str] | None) -> None:
     """Pause the flow triggers an imported version brought (``trigger:`` blocks of Flow 2.0 flows): Azkaban
-    still fires them until it is stopped, and a flow must not run in both."""
+    still fires them until it is stopped, and a flow must not run in both. ``only`` (with --enable-schedules):
+    pause just those flows' triggers, the ones paused in Azkaban."""
     if store is None or project_id is None:
         return
     for trigger in store.triggers.triggers(project_id):
-        if not trigger.paused:
+        if not trigger.paused and (only is None or trigger.flow_id in only):
             store.triggers.set_paused(project_id, trigger.flow_id, True, None, "azkaban-import")
             report.add("flow triggers paused")

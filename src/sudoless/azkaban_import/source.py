@@ -237,6 +237,16 @@ class AzkabanSource:
             except sa.exc.ProgrammingError:
                 return []
 
+    def paused_flow_triggers(self) -> set[tuple[int, str]]:
+        """(project id, flow) of the flow triggers paused in Azkaban: Quartz keeps each in ``QRTZ_TRIGGERS``
+        under the job group ``PROJECTID.FLOW``, its state PAUSED while paused."""
+        paused = set()
+        for row in self.optional_rows("SELECT JOB_GROUP FROM QRTZ_TRIGGERS WHERE TRIGGER_STATE = 'PAUSED'"):
+            project, _, flow = str(row.JOB_GROUP).partition(".")
+            if project.isdigit() and flow:
+                paused.add((int(project), flow))
+        return paused
+
     def job_overrides(self, project_id: int) -> list[str]:
         """The jobs whose properties were changed in Azkaban's UI (``project_properties`` rows named
         ``JOB.jor``) in the project's latest version."""
