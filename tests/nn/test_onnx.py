@@ -271,6 +271,20 @@ def test_two_inputs_two_outputs_and_a_shared_layer(tmp_path: Path) -> None:
     assert back is not None and back.output_names == ["kind", "same"]
 
 
+def test_initial_and_final_states_of_recurrent_calls(tmp_path: Path) -> None:
+    """initial_state becomes initial_h/initial_c, return_state the Y_h/Y_c outputs (split per direction)."""
+    x, h0, c0 = nn.Input((6, 3), name="x"), nn.Input((4,), name="h0"), nn.Input((4,), name="c0")
+    seq, h, c = nn.LSTM(4, return_sequences=True, return_state=True)(x, initial_state=[h0, c0])
+    last, gh = nn.GRU(4, return_state=True, reverse=True)(seq, initial_state=h)
+    both = nn.Bidirectional(nn.LSTM(3, return_state=True))(seq)
+    model = nn.Model([x, h0, c0], [last, gh, c, *both])
+    xs = [data((2, 6, 3)), data((2, 4), 2), data((2, 4), 3)]
+    round_trip(model, xs, tmp_path / "states.onnx", reimport=False)
+    assert len(session(tmp_path / "states.onnx").get_outputs()) == 3 + 5
+    with pytest.raises(InputError, match=r"^ONNX import: node '.*' \(Unsqueeze\): no sudoless layer"):
+        nn.load_onnx(tmp_path / "states.onnx")
+
+
 def test_channels_last_branches_meet_in_a_concat(tmp_path: Path) -> None:
     x = nn.Input((6, 6, 3))
     a = nn.Conv2D(4, 3, padding="same")(x)

@@ -46,7 +46,7 @@ from sudoless.nn.layers import (
 )
 from sudoless.nn.layers.conv import Convolution
 from sudoless.nn.layers.pooling import GlobalPooling, Pooling
-from sudoless.nn.layers.recurrent import RNN, Recurrent
+from sudoless.nn.layers.recurrent import RNN, OutputItem, Recurrent
 from sudoless.nn.onnx.layout import TIME_FIRST, Perm, channels_first, compose, identity, inverse
 
 if TYPE_CHECKING:
@@ -382,8 +382,35 @@ def _recurrent_op(layer: Recurrent) -> tuple[str, dict[str, Any]]:
     raise InputError(f"ONNX export: layer '{layer.name}' ({type(layer).__name__}) has no ONNX operator")
 
 
-def _recurrent(g: Graph, layer: Recurrent | Bidirectional, t: Tensor, hint: str) -> Tensor:
-    """RNN, LSTM, GRU or a Bidirectional wrapper as one ONNX recurrent node on time-major input."""
+def _initial_states(g: Graph, given: list[Tensor], cells: int, per_cell: int, hint: str) -> list[str]:
+    """ONNX's ``initial_h`` (and ``initial_c``), ``(directions, B, H)``, from the state nodes a functional call
+    was given: each cell's states in order (h, then c), the forward cell's before the backward one's."""
+    names = []
+    for k in range(per_cell):
+        parts = []
+        for cell in range(cells):
+            state = g.native(given[cell * per_cell + k], hint)
+            parts.append(g.node("Unsqueeze", [state.name, g.ints(f"{hint}.axes", [0])], hint)[0])
+        names.append(parts[0] if cells == 1 else g.node("Concat", parts, hint, axis=0)[0])
+    return names
+
+
+def _final_states(g: Graph, finals: list[str], cells: int, hint: str, h: int) -> list[Tensor]:
+    """The final states ``Y_h`` (and ``Y_c``), ``(directions, B, H)``, as the functional call's state outputs."""
+    by_cell: list[list[Tensor]] = [[] for _ in range(cells)]
+    for final in finals:
+        halves = [final] if cells == 1 else g.node("Split", [final, g.ints(f"{hint}.split", [1, 1])], hint, 2, axis=0)
+        for cell, half in enumerate(halves):
+            (name,) = g.node("Squeeze", [half, g.ints(f"{hint}.axes", [0])], hint)
+            by_cell[cell].append(Tensor(name, (0, 1), (h,)))
+    return [state for cell in by_cell for state in cell]
+
+
+def _recurrent(g: Graph, layer: Recurrent | Bidirectional, given: Tensor | list[Tensor], hint: str) -> Any:
+    """RNN, LSTM, GRU or a Bidirectional wrapper as one ONNX recurrent node on time-major input.
+
+    A functional call given initial states passes them as ``initial_h`` (``initial_c``); with ``return_state``
+    the result is ``[output, *final states]``, as sudoless's call gives it."""
     cells: list[Recurrent] = (
         [layer.forward_layer, layer.backward_layer] if isinstance(layer, Bidirectional) else [layer]
     )
@@ -393,23 +420,33 @@ def _recurrent(g: Graph, layer: Recurrent | Bidirectional, t: Tensor, hint: str)
     else:
         direction = "reverse" if first.reverse else "forward"
     op, attrs = _recurrent_op(first)
+    t, states = (given[0], given[1:]) if isinstance(given, list) else (given, [])
     t = g.transposed(t, TIME_FIRST, hint)
     weights = [_recurrent_weights(cell) for cell in cells]
     w, r, b = (np.stack([part[k] for part in weights]) for k in range(3))
     inputs = [t.name, g.const(f"{hint}.W", w), g.const(f"{hint}.R", r), g.const(f"{hint}.B", b)]
-    y, y_h = g.node(op, inputs, hint, outputs=2, hidden_size=first.units, direction=direction, **attrs)
+    if states:
+        inputs += ["", *_initial_states(g, states, len(cells), first.state_count, hint)]
+    outputs = 2 + (first.state_count - 1 if first.return_state else 0)
+    y, y_h, *y_c = g.node(op, inputs, hint, outputs=outputs, hidden_size=first.units, direction=direction, **attrs)
+    out = _recurrent_output(g, layer, first, y, y_h, t.shape[0], hint)
+    if not first.return_state:
+        return out
+    return [out, *_final_states(g, [y_h, *y_c], len(cells), hint, first.units)]
+
+
+def _recurrent_output(
+    g: Graph, layer: Layer, first: Recurrent, y: str, y_h: str, steps: int | None, hint: str
+) -> Tensor:
     seq = first.return_sequences
     h = first.units
-    steps = t.shape[0]
     merge = layer.merge_mode if isinstance(layer, Bidirectional) else None
     # Y is (T, directions, B, H); Y_h is (directions, B, H).
     source, dir_axis = (y, 1) if seq else (y_h, 0)
     perm = TIME_FIRST if seq else (0, 1)
-    shape: tuple[int | None, ...]
     if merge is None:
         (name,) = g.node("Squeeze", [source, g.ints(f"{hint}.axes", [dir_axis])], hint)
-        shape = (steps, h) if seq else (h,)
-        return Tensor(name, perm, shape)
+        return Tensor(name, perm, (steps, h) if seq else (h,))
     if merge == "concat":
         if seq:
             (name,) = g.node("Transpose", [source], hint, perm=[0, 2, 1, 3])
@@ -429,6 +466,11 @@ def _recurrent(g: Graph, layer: Recurrent | Bidirectional, t: Tensor, hint: str)
     return Tensor(name, perm, (steps, h) if seq else (h,))
 
 
+def _output_item(g: Graph, layer: OutputItem, results: list[Tensor], hint: str) -> Tensor:
+    """One output of a call with several (a recurrent layer's output or one of its final states)."""
+    return results[layer.index]
+
+
 EMITTERS: list[tuple[type[Layer], Emitter]] = [
     (Dense, _dense),
     (Convolution, _convolution),
@@ -444,6 +486,7 @@ EMITTERS: list[tuple[type[Layer], Emitter]] = [
     (Embedding, _embedding),
     (Add, _merge),
     (Concatenate, _merge),
+    (OutputItem, _output_item),
     (Bidirectional, _recurrent),
     (Recurrent, _recurrent),
     (ReLU, _elementwise),
