@@ -87,8 +87,8 @@ def refuse_single_depot_options(given: dict[str, Any]) -> None:
     """Options of the one-depot problem have no meaning for a dispatch: refused, never silently dropped."""
     if given.get("--objective"):
         raise InputError(
-            "--objective applies to an instance FILE: a dispatch minimises its cost (fixed, per distance, per "
-            "minute, and the penalties of orders left out), the only objective it has so far"
+            "--objective blend applies to an instance FILE: a dispatch minimises its cost (fixed, per distance, per "
+            "minute, and the penalties of orders left out), or with --objective makespan its longest working time"
         )
     for name, value in given.items():
         if value:
@@ -204,7 +204,7 @@ def solve(
         refuse_single_depot_options(
             {
                 "--dispatchers": dispatchers,
-                "--objective": objective != "total",
+                "--objective": objective == "blend",
                 "--min-stops": min_stops,
                 "--max-stops": max_stops,
                 "--max-distance": max_distance,
@@ -221,6 +221,7 @@ def solve(
             output,
             report_path,
             as_json,
+            objective="makespan" if objective == "makespan" else "cost",
         )
         return
     if file is None:
@@ -299,6 +300,7 @@ def solve_dispatch_files(
     output: Path | None,
     report_path: Path | None,
     as_json: bool,
+    objective: str = "cost",
 ) -> None:
     """Solve a dispatch, check the plan's document independently, write and print it (exit 1 if it fails)."""
     from sudoless.routing.auto import solve_dispatch
@@ -307,7 +309,7 @@ def solve_dispatch_files(
 
     if output is not None and output.suffix.lower() != ".json":
         raise InputError(f"{output}: a dispatch plan is written as .json")
-    plan = solve_dispatch(dispatch, solver=solver, time_limit=time_limit, seed=seed)
+    plan = solve_dispatch(dispatch, solver=solver, time_limit=time_limit, seed=seed, objective=objective)
     document = plan_document(dispatch, plan)
     report = check_dispatch(dispatch, document)
     document["feasible"] = report.feasible

@@ -27,7 +27,7 @@ from sudoless.errors import InputError
 from sudoless.routing.cores import solve_cores
 from sudoless.routing.dispatch import Dispatch, Plan
 from sudoless.routing.dispatch_exact import EXACT_ORDERS, solve_dispatch_exact
-from sudoless.routing.dispatch_pyvrp import solve_dispatch_pyvrp
+from sudoless.routing.dispatch_pyvrp import solve_dispatch_makespan, solve_dispatch_pyvrp
 from sudoless.routing.divide import PART_SIZE, solve_divide
 from sudoless.routing.engine import solve_engine
 from sudoless.routing.exact import solve_exact
@@ -135,9 +135,21 @@ def solve(
 DISPATCH_SOLVERS = ("engine", "exact")  # the solvers that know several depots, a mixed fleet and optional orders
 
 
-def solve_dispatch(dispatch: Dispatch, solver: str = "auto", time_limit: float = 10.0, seed: int = 0) -> Plan:
+def solve_dispatch(
+    dispatch: Dispatch, solver: str = "auto", time_limit: float = 10.0, seed: int = 0, objective: str = "cost"
+) -> Plan:
     """Plan a dispatch day: ``exact`` (enumeration) up to :data:`EXACT_ORDERS` orders under ``auto``, else PyVRP.
-    The other solvers know one depot and identical dispatchers only: they refuse a dispatch in one line."""
+    The other solvers know one depot and identical dispatchers only: they refuse a dispatch in one line.
+
+    ``objective``: ``cost`` (the plan's cost, penalties included) or ``makespan`` (the longest working time of
+    any vehicle; every order must then be required, as leaving orders out would shorten any day)."""
+    if objective not in ("cost", "makespan"):
+        raise InputError(f"unknown dispatch objective '{objective}'; use cost or makespan")
+    if objective == "makespan" and dispatch.optional:
+        raise InputError(
+            f"{dispatch.name}: the makespan objective needs every order required (leaving orders out would shorten "
+            "any day); remove the penalties or use the cost objective"
+        )
     if time_limit <= 0:
         raise InputError(f"time limit must be positive, got {time_limit:g}")
     if solver not in NAMES:
@@ -149,7 +161,13 @@ def solve_dispatch(dispatch: Dispatch, solver: str = "auto", time_limit: float =
         )
     started = time.monotonic()
     chosen = solver if solver != "auto" else ("exact" if len(dispatch.orders) <= EXACT_ORDERS else "engine")
-    plan = solve_dispatch_exact(dispatch) if chosen == "exact" else solve_dispatch_pyvrp(dispatch, time_limit, seed)
+    makespan = objective == "makespan"
+    if chosen == "exact":
+        plan = solve_dispatch_exact(dispatch, makespan=makespan)
+    elif makespan:
+        plan = solve_dispatch_makespan(dispatch, time_limit, seed)
+    else:
+        plan = solve_dispatch_pyvrp(dispatch, time_limit, seed)
     if solver == "auto":
         plan.solver = f"auto:{plan.solver}"
     plan.seconds = time.monotonic() - started

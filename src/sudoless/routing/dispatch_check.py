@@ -37,6 +37,7 @@ class DispatchReport:
             "cost": _round(self.cost),
             "total_distance": _round(self.distance),
             "total_duration": _round(self.duration),
+            "makespan": _round(max((t["duration"] for t in self.trips), default=0.0)),
             "penalties": _round(self.penalties),
             "unserved": self.unserved,
             "drivers": [
@@ -151,7 +152,9 @@ def _differs(mine: float, value: object) -> bool:
 
 def _compare(report: DispatchReport, plan: dict[str, Any], drivers: list[Any], bad: list[str]) -> None:
     """Every figure of the plan document against the recomputation (a field present must be right)."""
+    longest = max((t["duration"] for t in report.trips), default=0.0)
     totals: dict[str, float] = {
+        "makespan": longest,
         "cost": report.cost,
         "total_distance": report.distance,
         "total_duration": report.duration,

@@ -18,8 +18,9 @@ from sudoless.routing.dispatch import Dispatch, Plan, drive, infeasibilities
 EXACT_ORDERS = 8
 
 
-def _best_routes(dispatch: Dispatch, k: int) -> dict[int, tuple[float, tuple[int, ...]]]:
-    """For vehicle ``k``: the cheapest feasible sequence of each subset of orders (bit j = order j)."""
+def _best_routes(dispatch: Dispatch, k: int, makespan: bool) -> dict[int, tuple[float, tuple[int, ...]]]:
+    """For vehicle ``k``: the cheapest (or, for the makespan, shortest in working time) feasible sequence of each
+    subset of orders (bit j = order j)."""
     orders = list(dispatch.orders)
     best: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}
 
@@ -34,17 +35,19 @@ def _best_routes(dispatch: Dispatch, k: int) -> dict[int, tuple[float, tuple[int
             if any("window" in p or "capacity" in p for p in problems):
                 continue
             bits = mask | 1 << j
-            if not problems and trip.cost < best.get(bits, (math.inf, ()))[0]:
-                best[bits] = (trip.cost, tuple(route))
+            value = trip.duration if makespan else trip.cost
+            if not problems and value < best.get(bits, (math.inf, ()))[0]:
+                best[bits] = (value, tuple(route))
             extend(route, bits)
 
     extend([], 0)
     return best
 
 
-def solve_dispatch_exact(dispatch: Dispatch) -> Plan:
-    """The optimal plan (raises for more than :data:`EXACT_ORDERS` orders; ``optimal`` False when none is
-    feasible: then the plan leaves out what it must, and the check says so)."""
+def solve_dispatch_exact(dispatch: Dispatch, makespan: bool = False) -> Plan:
+    """The optimal plan: the cheapest, or with ``makespan`` the one whose longest working time is shortest (raises
+    for more than :data:`EXACT_ORDERS` orders; ``optimal`` False when none is feasible: then the plan leaves out
+    what it must, and the check says so)."""
     started = time.monotonic()
     orders = list(dispatch.orders)
     if len(orders) > EXACT_ORDERS:
@@ -60,7 +63,7 @@ def solve_dispatch_exact(dispatch: Dispatch) -> Plan:
         # vehicles alike in all but their id have the same best routes: enumerated once
         alike = (*astuple(vehicle)[1:],)
         if alike not in tables:
-            tables[alike] = _best_routes(dispatch, k)
+            tables[alike] = _best_routes(dispatch, k, makespan)
         options = tables[alike]
         step: dict[int, float] = {}
         picked: dict[int, tuple[int, tuple[int, ...]]] = {}
@@ -68,7 +71,7 @@ def solve_dispatch_exact(dispatch: Dispatch) -> Plan:
             for own, (price, route) in options.items():
                 if own & mask:
                     continue
-                total = value + price
+                total = max(value, price) if makespan else value + price
                 if total < step.get(mask | own, math.inf) - 1e-12:
                     step[mask | own], picked[mask | own] = total, (mask, route)
         cost = step
@@ -78,7 +81,7 @@ def solve_dispatch_exact(dispatch: Dispatch) -> Plan:
         left = [orders[j] for j in range(len(orders)) if not mask >> j & 1]
         if any(dispatch.required(i) for i in left):
             continue
-        total = value + sum(float(dispatch.penalty[i]) for i in left)
+        total = value if makespan else value + sum(float(dispatch.penalty[i]) for i in left)
         if total < best_value - 1e-12:
             best_mask, best_value = mask, total
     feasible = math.isfinite(best_value)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sudoless.routing.dispatch import Dispatch, Plan
+from sudoless.routing.dispatch import Dispatch, Plan, drive, infeasibilities
 from sudoless.routing.pyvrp_adapter import _pyvrp
 
 if TYPE_CHECKING:
@@ -125,10 +126,14 @@ class DispatchModel:
             figures.append(float(v.unit_distance_cost) * float(finite.sum()) if finite.size else 0.0)
         return max(1e5, 10.0 * max(figures, default=0.0))
 
-    def solve(self, seconds: float, seed: int) -> tuple[list[list[int]], bool]:
-        """One route per vehicle (order location indices) and whether PyVRP found the plan feasible."""
-        from pyvrp.stop import MaxRuntime
+    def solve(self, seconds: float, seed: int, until_feasible: bool = False) -> tuple[list[list[int]], bool]:
+        """One route per vehicle (order location indices) and whether PyVRP found the plan feasible;
+        ``until_feasible`` stops at the first feasible plan."""
+        from pyvrp.stop import FirstFeasible, MaxRuntime, MultipleCriteria, StoppingCriterion
 
+        stop: StoppingCriterion = MaxRuntime(max(0.05, seconds))
+        if until_feasible:
+            stop = MultipleCriteria([stop, FirstFeasible()])
         data = self.data()
         with warnings.catch_warnings():
             # PyVRP warns when its penalties reach their ceiling (no feasible plan in sight); the independent
@@ -136,7 +141,7 @@ class DispatchModel:
             warnings.simplefilter("ignore", category=self.pyvrp.exceptions.PenaltyBoundWarning)
             result = self.pyvrp.solve(
                 data,
-                stop=MaxRuntime(max(0.05, seconds)),
+                stop=stop,
                 seed=seed,
                 display=False,
                 collect_stats=False,
@@ -153,3 +158,43 @@ def solve_dispatch_pyvrp(dispatch: Dispatch, time_limit: float = 10.0, seed: int
     started = time.monotonic()
     routes, _ = DispatchModel(dispatch).solve(time_limit, seed)
     return Plan(routes, "engine", seconds=time.monotonic() - started)
+
+
+def _longest(dispatch: Dispatch, routes: list[list[int]]) -> float:
+    return max((drive(dispatch, k, r).duration for k, r in enumerate(routes)), default=0.0)
+
+
+def solve_dispatch_makespan(dispatch: Dispatch, time_limit: float = 10.0, seed: int = 0) -> Plan:
+    """The plan whose longest working time is shortest, as far as PyVRP finds it: its cheapest plan first, then
+    plans under ever lower caps on every vehicle's working time (a bisection between that plan's longest day and
+    the longest of the orders' shortest single trips), each probe stopped at its first feasible plan."""
+    started = time.monotonic()
+    routes, feasible = DispatchModel(dispatch).solve(time_limit * 0.3, seed)
+    if not feasible:
+        return Plan(routes, "engine", seconds=time.monotonic() - started)
+    best, high = routes, _longest(dispatch, routes)
+    alone = [
+        min(
+            (
+                drive(dispatch, k, [i]).duration
+                for k in range(len(dispatch.vehicles))
+                if not infeasibilities(dispatch, k, [i])
+            ),
+            default=0.0,
+        )
+        for i in dispatch.orders
+    ]
+    low = max(alone, default=0.0)
+    probe = time_limit * 0.1
+    while high - low > 1e-3 * max(high, 1.0) and time.monotonic() - started + probe <= time_limit:
+        cap = (low + high) / 2
+        capped = replace(
+            dispatch, vehicles=tuple(replace(v, max_duration=min(v.max_duration, cap)) for v in dispatch.vehicles)
+        )
+        routes, feasible = DispatchModel(capped).solve(probe, seed, until_feasible=True)
+        longest = _longest(dispatch, routes)
+        if feasible and longest <= cap + 1e-9:
+            best, high = routes, longest
+        else:
+            low = cap
+    return Plan(best, "engine", seconds=time.monotonic() - started)

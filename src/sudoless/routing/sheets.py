@@ -1,12 +1,13 @@
 """What each driver is handed: the plan of a dispatch as one JSON document and as a text table per driver.
 
 The JSON document (``"kind": "dispatch"``): the plan's ``cost`` (trips plus the penalties of the orders left
-out), ``total_distance``, ``total_duration``, ``penalties``; ``drivers``, one per vehicle in the vehicles
-file's order, each with its ``vehicle`` id, ``start_depot`` and ``end_depot``, ``departure`` and ``return``
-(minutes), ``distance``, ``duration``, ``cost`` and ``stops``: each with the order's ``id``, ``arrival``,
-``wait``, ``departure`` and ``load`` (what is still on board after it, one figure per demand dimension, in the
-order of ``dimensions``); ``unserved``: each order left out with its ``id`` and the ``reason``. Every id is the
-input file's own. :func:`~sudoless.routing.dispatch_check.check_dispatch` recomputes every figure of it.
+out), ``total_distance``, ``total_duration``, ``makespan`` (the longest working time), ``penalties``;
+``drivers``, one per vehicle in the vehicles file's order, each with its ``vehicle`` id, ``start_depot`` and
+``end_depot``, ``departure`` and ``return`` (minutes), ``distance``, ``duration``, ``cost`` and ``stops``:
+each with the order's ``id``, ``arrival``, ``wait``, ``departure`` and ``load`` (what is still on board after
+it, one figure per demand dimension, in the order of ``dimensions``); ``unserved``: each order left out with
+its ``id`` and the ``reason``. Every id is the input file's own.
+:func:`~sudoless.routing.dispatch_check.check_dispatch` recomputes every figure of it.
 """
 
 from __future__ import annotations
@@ -70,8 +71,9 @@ def plan_document(dispatch: Dispatch, plan: Plan) -> dict[str, Any]:
         "instance": dispatch.name,
         "solver": plan.solver,
         "cost": _json(trips + penalties),
-        "total_distance": rounded(distance),
-        "total_duration": rounded(duration),
+        "total_distance": _json(distance),
+        "total_duration": _json(duration),
+        "makespan": _json(max((drive(dispatch, k, r).duration for k, r in enumerate(plan.routes)), default=0.0)),
         "penalties": rounded(penalties),
         "dimensions": list(dispatch.dimensions),
         "distance_unit": "m" if dispatch.metres else "",
