@@ -710,4 +710,7 @@ def load_onnx(path: str | Path) -> Model:
         proto = onnx.load(str(file))
     except Exception as exc:  # a protobuf decode error has no stable type across onnx releases
         raise InputError(f"{file}: not an ONNX model ({exc})") from None
-    return from_model_proto(proto)
+    try:
+        return from_model_proto(proto)
+    except InputError as exc:
+        raise InputError(f"{file}: {exc}") from None
