@@ -15,6 +15,8 @@ from sudoless.azkaban_import.source import origin_of
 from sudoless.store.executions import ELSEWHERE
 from sudoless.store.status import Status
 from ui.driver import Browser
+from ui.test_browser import wait_js
+from ui.test_logs import open_log
 
 pytestmark = pytest.mark.services
 
@@ -121,9 +123,11 @@ def test_import_page_runs_an_import_with_progress(browser: Browser, new_browser:
     ledger = ui_server.store.imports.imported(origin, "execution")
     still = ui_server.store.executions.get(ledger[str(running)])
     assert (still.status, still.executor_id) == (Status.RUNNING, ELSEWHERE)  # the server's executor left it
+    # the imported execution reads in the UI as a native one: its status, its job, the job's log
     browser.go(f"/ui/executions/{ledger[str(finished)]}")
-    page.wait_for_selector("main")
     assert "SUCCEEDED" in page.inner_text("main")
+    open_log(page, "start")
+    wait_js(page, "document.querySelector('#log-text').textContent.includes(arg)", arg="hello\n" * 10)
     browser.check_clean()
 
     # not for non-admins: the page and its progress answer are refused
