@@ -72,6 +72,10 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(result, "holds a password", "--password-file")
     result = sudoless(home, "azkaban", "import", "--from", "mysql://root@127.0.0.1/azkaban", "--history", "soon")
     assert_one_line_error(result, "--history 'soon'")
+    result = sudoless(
+        home, "azkaban", "import", "--from", "mysql://root@127.0.0.1/azkaban", "--properties", str(tmp_path / "nope")
+    )
+    assert_one_line_error(result, f"--properties {tmp_path / 'nope'}: cannot read it")
 
 
 def test_resume_after_kill(tmp_path: Path) -> None:
