@@ -101,7 +101,54 @@ BAD_CONFIGS = {
     ),
     "unknown-loss": ("data: {source: xor}\nmodel:\n  - Dense: {units: 2}\nloss: hinge\n", ["unknown loss 'hinge'"]),
     "not-a-mapping": ("- just a list\n", ["expected a mapping"]),
+    "unknown-callback": (
+        "data: {source: xor}\nmodel:\n  - Dense: {units: 2}\ntraining: {callbacks: [WandbLogger]}\n",
+        ["training.callbacks[0]", "unknown callback 'WandbLogger'"],
+    ),
+    "bad-callback-option": (
+        "data: {source: xor}\nmodel:\n  - Dense: {units: 2}\ntraining:\n  callbacks:\n"
+        "    - ReduceLROnPlateau: {factor: 2}\n",
+        ["training.callbacks[0]", "factor"],
+    ),
+    "bad-class-weight": (
+        "data: {source: xor}\nmodel:\n  - Dense: {units: 2}\ntraining: {class_weight: [1, 2]}\n",
+        ["training.class_weight"],
+    ),
+    "bad-validation-split": (
+        "data: {source: xor}\nmodel:\n  - Dense: {units: 2}\ntraining: {validation_split: 1.5}\n",
+        ["training.validation_split"],
+    ),
 }
+
+
+def test_fit_options_and_callbacks_from_the_config(tmp_path: Path) -> None:
+    """class_weight, validation_split, metrics and callbacks by name: files in the run directory, val_ scores."""
+    config = write(
+        tmp_path / "digits.yaml",
+        {
+            "name": "digits-options",
+            "data": {"source": "digits"},
+            "model": [{"Dense": {"units": 32}}, "ReLU", {"Dense": {"units": 10}}],
+            "metrics": ["accuracy", "f1", "auc", {"name": "top_k_categorical_accuracy", "k": 3}],
+            "optimizer": {"name": "adam", "learning_rate": 0.01, "global_clipnorm": 5},
+            "training": {
+                "epochs": 3,
+                "class_weight": {0: 2.0, 1: 0.5},
+                "validation_split": 0.2,
+                "callbacks": ["CSVLogger", {"TensorBoard": {"log_dir": "tb"}}, {"ReduceLROnPlateau": {"patience": 1}}],
+            },
+        },
+    )
+    run = tmp_path / "run"
+    result = sudoless(tmp_path, "nn", "train", str(config), "--output", str(run), "--json")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)["metrics"]
+    assert {"val_loss", "val_f1", "val_auc", "val_top_k_categorical_accuracy", "test_accuracy"} <= set(metrics)
+    assert metrics["val_top_k_categorical_accuracy"] >= metrics["val_accuracy"]
+    rows = (run / "history.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,") and "val_auc" in rows[0] and len(rows) == 4
+    assert list((run / "tb" / "train").glob("events.out.tfevents.*"))
+    assert list((run / "tb" / "validation").glob("events.out.tfevents.*"))
 
 
 @pytest.mark.parametrize("case", ["unknown-key", "bad-yaml", "unknown-layer"])
@@ -171,3 +218,13 @@ def test_digits_example_trains_where_scikit_learn_cannot_be_imported(tmp_path: P
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)["metrics"]
     assert metrics["test_accuracy"] >= 0.97, metrics
+
+
+def test_fit_options_that_spark_does_not_take_yet_are_refused_there(tmp_path: Path) -> None:
+    from sudoless.errors import InputError
+    from sudoless.nn.runs import load_config, train_run
+
+    config = tmp_path / "weighted.yaml"
+    config.write_text("data: {source: xor}\nmodel:\n  - Dense: {units: 2}\ntraining: {class_weight: {0: 2}}\n")
+    with pytest.raises(InputError, match=r"weighted.yaml: training.class_weight is not supported on Spark"):
+        train_run(load_config(config), output=tmp_path / "run", verbose=0, fit=lambda *args, **options: None)

@@ -19,6 +19,9 @@ class Metric:
     """A running mean: ``update`` with one batch, ``result`` for the epoch so far, ``reset`` between epochs."""
 
     name = "metric"
+    #: True when the epoch's value is ``total / count`` of per-batch sums, which workers can add up (Spark);
+    #: False for metrics that need the whole epoch's counts or scores (precision, AUC)
+    additive = True
 
     def __init__(self) -> None:
         self.reset()
@@ -165,6 +168,8 @@ class _Confusion(Metric):
     the pooled counts (``"micro"``), or one class (``class_id``).
     """
 
+    additive = False
+
     def __init__(self, threshold: float = 0.5, average: str = "macro", class_id: int | None = None) -> None:
         if average not in ("macro", "micro"):
             raise InputError(f"{self.name}: average is macro or micro, not '{average}'")
@@ -283,6 +288,7 @@ class AUC(Metric):
     """
 
     name = "auc"
+    additive = False
 
     def __init__(self, num_thresholds: int | None = None) -> None:
         if num_thresholds is not None and int(num_thresholds) < 2:

@@ -16,6 +16,12 @@ A run directory holds everything needed to use the result later: the model (``ar
     metrics: [accuracy]
     optimizer: {name: adam, learning_rate: 0.001}
     training: {epochs: 40, batch_size: 32, early_stopping: {patience: 8}}
+
+``training`` also takes Keras's ``class_weight`` ({class: weight}), ``validation_split`` (the last fraction of
+the training split holds out for validation, in place of the data set's own validation split) and
+``callbacks``, a list of ReduceLROnPlateau, CSVLogger, TensorBoard or EarlyStopping by name with their options
+(``- ReduceLROnPlateau: {patience: 3}``); the files of CSVLogger (``history.csv``) and TensorBoard
+(``tensorboard/``) go into the run directory unless given another path.
 """
 
 from __future__ import annotations
@@ -32,7 +38,14 @@ import yaml
 
 from sudoless.errors import InputError
 from sudoless.nn import data as datasets
-from sudoless.nn.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from sudoless.nn.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    TensorBoard,
+)
 from sudoless.nn.checkpoints import read_architecture, save_model
 from sudoless.nn.layers.base import layer_from_config
 from sudoless.nn.losses import get_loss
@@ -57,7 +70,27 @@ TOP_KEYS = {
     "output",
     "spark",
 }
-TRAINING_KEYS = {"epochs", "batch_size", "shuffle", "tbptt", "early_stopping", "checkpoint", "verbose"}
+TRAINING_KEYS = {
+    "epochs",
+    "batch_size",
+    "shuffle",
+    "tbptt",
+    "early_stopping",
+    "checkpoint",
+    "verbose",
+    "class_weight",
+    "validation_split",
+    "callbacks",
+}
+#: the callbacks a config may name, and for those that write files the option naming the file and its default
+#: (relative paths are inside the run directory)
+CALLBACKS: dict[str, type[Callback]] = {
+    "ReduceLROnPlateau": ReduceLROnPlateau,
+    "CSVLogger": CSVLogger,
+    "TensorBoard": TensorBoard,
+    "EarlyStopping": EarlyStopping,
+}
+CALLBACK_FILES = {"CSVLogger": ("filename", "history.csv"), "TensorBoard": ("log_dir", "tensorboard")}
 
 
 @dataclass(frozen=True)
@@ -210,6 +243,59 @@ def _optimizer_spec(config: dict[str, Any], steps_per_epoch: int, epochs: int) -
     return spec
 
 
+# -- fit options -------------------------------------------------------------------------------------------
+
+
+def build_callbacks(specs: Any, folder: Path, where: str) -> list[Callback]:
+    """The callbacks of ``training.callbacks``: names or one-key mappings ``{CSVLogger: {append: true}}``."""
+    if not isinstance(specs, list):
+        raise InputError(f"{where}: a list such as [CSVLogger, {{ReduceLROnPlateau: {{patience: 3}}}}]")
+    made: list[Callback] = []
+    for index, entry in enumerate(specs):
+        at = f"{where}[{index}]"
+        options: dict[str, Any] = {}
+        if isinstance(entry, str):
+            name = entry
+        elif isinstance(entry, dict) and len(entry) == 1:
+            ((name, given),) = entry.items()
+            if not isinstance(given or {}, dict):
+                raise InputError(f"{at}: the options of {name} must be a mapping")
+            options = dict(given or {})
+        else:
+            raise InputError(f"{at}: a callback is a name or a one-key mapping such as {{CSVLogger: {{append: true}}}}")
+        if name not in CALLBACKS:
+            raise InputError(f"{at}: unknown callback '{name}'; known: {', '.join(sorted(CALLBACKS))}")
+        if name in CALLBACK_FILES:
+            key, default = CALLBACK_FILES[name]
+            options[key] = folder / str(options.get(key, default))
+        try:
+            made.append(CALLBACKS[name](**options))
+        except TypeError as exc:
+            raise InputError(f"{at}: {name}: {exc}") from None
+        except InputError as exc:
+            raise InputError(f"{at}: {exc}") from None
+    return made
+
+
+def fit_options(training: dict[str, Any], where: str) -> dict[str, Any]:
+    """``class_weight`` and ``validation_split`` of a config's training section, checked, for ``fit``."""
+    options: dict[str, Any] = {}
+    weights = training.get("class_weight")
+    if weights is not None:
+        try:
+            options["class_weight"] = {int(k): float(v) for k, v in dict(weights).items()}
+        except (TypeError, ValueError):
+            raise InputError(
+                f"{where}.class_weight: a mapping from class index to weight, such as {{0: 1, 1: 5}}"
+            ) from None
+    split = training.get("validation_split")
+    if split is not None:
+        if isinstance(split, bool) or not isinstance(split, int | float) or not 0 < split < 1:
+            raise InputError(f"{where}.validation_split: a fraction between 0 and 1, got {split!r}")
+        options["validation_split"] = float(split)
+    return options
+
+
 # -- running -----------------------------------------------------------------------------------------------
 
 
@@ -251,14 +337,20 @@ def train_run(
     except InputError as exc:
         raise InputError(f"{file}: {exc}") from None
     hooks: list[Callback] = [*callbacks]
-    validation = dataset.split("val") if dataset.x_val is not None else None
+    options = fit_options(training, f"{file}: training")
+    if options and fit is not None:
+        raise InputError(f"{file}: training.{next(iter(options))} is not supported on Spark yet; train locally")
+    hooks.extend(build_callbacks(training.get("callbacks") or [], folder, f"{file}: training.callbacks"))
+    # validation_split holds out part of the training data in place of the data set's validation split
+    split = "validation_split" in options
+    validation = dataset.split("val") if dataset.x_val is not None and not split else None
     stopping = training.get("early_stopping")
     if stopping:
-        options = {} if stopping is True else dict(stopping)
-        if validation is None:
-            options.setdefault("monitor", "loss")
+        stop_options = {} if stopping is True else dict(stopping)
+        if validation is None and not split:
+            stop_options.setdefault("monitor", "loss")
         try:
-            hooks.append(EarlyStopping(**options))
+            hooks.append(EarlyStopping(**stop_options))
         except TypeError as exc:
             raise InputError(f"{file}: training.early_stopping: {exc}") from None
     sampling = dict(config.get("sample") or {})
@@ -266,7 +358,7 @@ def train_run(
     if unknown:
         raise InputError(f"{file}: unknown sample key(s) {', '.join(unknown)}; allowed: length, prime, temperature")
     extra = {"vocab": dataset.vocab, "config": _public(config), "base": config.get("_base", ".")}
-    if training.get("checkpoint") and validation is not None:
+    if training.get("checkpoint") and (validation is not None or split):
         hooks.append(_Checkpoint(folder / "best", extra))
     history = (fit or _fit_here)(
         model,
@@ -280,6 +372,7 @@ def train_run(
         verbose=int(training.get("verbose", verbose)),
         seed=seed,
         tbptt=training.get("tbptt"),
+        **options,
     )
     metrics = dict(history.final())
     scores: dict[str, float] = {}

@@ -1,4 +1,4 @@
-"""Per-tensor ``clipnorm`` on Spark: the workers' optimisers clip each tensor as ``fit`` does in one process."""
+"""Per-tensor ``clipnorm`` on Spark (the workers clip each tensor as ``fit`` does), and the metrics Spark refuses."""
 
 from __future__ import annotations
 
@@ -29,3 +29,13 @@ def test_per_tensor_clipping_on_spark_equals_single_process_training(spark: obje
     model = _model()
     fit_spark(model, x, y, epochs=2, batch_size=64, verbose=0, seed=7, engine=engine, partitions=2, spark=spark)
     np.testing.assert_allclose(model.packed()[0], local.packed()[0], rtol=1e-4, atol=2e-5)
+
+
+def test_metrics_that_need_the_whole_epoch_are_refused_on_spark(spark: object) -> None:
+    from sudoless.errors import InputError
+
+    ds = data.digits(validation_fraction=0.1, test_fraction=0.2, seed=0)
+    for metric in ("f1", "auc", {"name": "top_k_categorical_accuracy", "k": 3}):
+        model = nn.Sequential([nn.Dense(10)], seed=0).compile("sgd", "softmax_cross_entropy", [metric])
+        with pytest.raises(InputError, match="not computed on Spark yet"):
+            fit_spark(model, ds.x_train[:64], ds.y_train[:64], epochs=1, verbose=0, engine="sync", spark=spark)

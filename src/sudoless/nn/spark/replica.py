@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from sudoless.errors import InputError
 from sudoless.nn.arrays import cast_input
 from sudoless.nn.layers.base import layer_config, layer_from_config
 from sudoless.nn.losses import get_loss, loss_config
@@ -48,6 +49,10 @@ class ModelSpec:
     @classmethod
     def of(cls, model: Network) -> ModelSpec:
         loss, optimizer = model._require_compiled()
+        for metric in model.metrics:
+            # the workers send sums per step (these need the whole epoch's counts) and rebuild metrics by name
+            if not metric.additive or metric.get_config() != type(metric)().get_config():
+                raise InputError(f"metric {metric.name} is not computed on Spark yet; train locally or drop it")
         return cls(
             json.dumps(layer_config(model), sort_keys=True),
             model.input_shape,
