@@ -93,6 +93,7 @@ PAGES = [
     "/ui/data/executions/10000/layout",
     "/ui/data/executions/10000/jobs/transform",
     "/ui/data/projects/p00/flows/load/jobs/transform",
+    f"/ui/data/projects/{GRID_PROJECT}/flows/{GRID_FLOW}/jobs/L03_05",
     "/ui/data/projects/p00/flows/load/layout",
     "/ui/data/cron-preview?cron=0+0+2+%3F+*+*&tz=Europe/Paris",
     "/ui/data/executions/10000/log?job=load&offset=-1",

@@ -146,5 +146,12 @@ def test_rerunning_needs_execute(new_browser: Any, ui_server: LiveServer, tmp_pa
     response = page.goto(ui_server.url + f"/ui/projects/{name}/flows/end?prepare={failed}")
     assert response is not None and response.status == 200
     assert page.locator("#run-form").count() == 0  # no form to submit without EXECUTE
+    # A reader clicks a job of the graph for its details (there is nothing to disable).
+    page.click("#graph .node[data-id='bad']")
+    wait_js(
+        page,
+        "document.querySelector('#job-command') && document.querySelector('.job-panel-name').textContent === 'bad'",
+    )
+    assert "test -e" in page.inner_text("#job-command")
     assert ui_server.store.executions.get(failed).id == failed
     bob.check_clean()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from starlette.responses import Response
 
+from sudoless.accounts.permissions import allows
 from sudoless.errors import InputError
 from sudoless.flows.schedule import CronExpression
 from sudoless.server.ajax.schedule import SCHEDULE
@@ -52,8 +53,14 @@ def schedule_list(call: Call) -> Response:
     schedules = [s for s in call.scheduler.list() if visible is None or s.project_id in visible]
     can_change = {pid: call.allowed(pid, CHANGE) for pid in {s.project_id for s in schedules}}
     projects, _ = call.store.projects.page("", 10_000, 0, visible)
-    # The form offers only projects the user may schedule: scheduleCronFlow would refuse the others.
-    schedulable = [p.name for p in projects if p.version and call.allowed(p.id, CREATE)]
+    # The form offers only projects the user may schedule: scheduleCronFlow would refuse the others. As for
+    # reading, a global role allowing it allows every project, and otherwise only projects with a grant
+    # naming the user or a group of theirs can qualify: only those are asked about (no query per project).
+    if allows(call.accounts.global_permissions(call.user), CREATE):
+        schedulable = [p.name for p in projects if p.version]
+    else:
+        granted = set(call.store.accounts.granted_project_ids(call.user.name, call.user.groups))
+        schedulable = [p.name for p in projects if p.version and p.id in granted and call.allowed(p.id, CREATE)]
     chosen = call.params.get("project") or ""
     refused = chosen if chosen and chosen not in schedulable else ""
     return render(

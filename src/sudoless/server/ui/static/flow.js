@@ -16,7 +16,8 @@
   const graph = new window.GraphView(container, {
     label: `Graph of flow ${data.flow}`,
     expanded,
-    onActivate: (id) => { if (selecting) toggle(id); },
+    // Clicking a job disables it for the next run; for a reader who cannot run the flow, it opens its details.
+    onActivate: (id) => { if (selecting) toggle(id); else panel.open(id); },
     onExpand: (id) => {
       if (expanded.has(id)) {
         for (const e of [...expanded]) if (e === id || e.startsWith(id + ":")) expanded.delete(e);
