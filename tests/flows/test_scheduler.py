@@ -598,3 +598,60 @@ def test_set_sla_validation(scheduler: Scheduler, store: Store, settings: Settin
     assert replaced.sla == (rule,) and replaced.options.sla == ()
     cleared = scheduler.set_sla(schedule.id, [])
     assert (cleared.sla, cleared.sla_emails, cleared.webhook) == ((), (), None)
+
+
+def test_a_hundred_schedules_due_in_one_minute_each_fire_once_at_their_slot(
+    scheduler: Scheduler, store: Store, settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    """Half the schedules share the minute's first second (the top of the hour is when most schedules
+    fire), the others are spread over the minute; two schedulers on the database tick every half second
+    through it. Each slot fires exactly once, at the first tick at or after it (benchmarks/schedule_burst.py
+    measures 1,000 in real time)."""
+    count = 100
+    project = make_project(store, settings, tmp_path, {f"f{i:03d}": "" for i in range(count)})
+    slots: dict[str, int] = {}
+    for i in range(count):
+        second = 0 if i % 2 else i % 60
+        flow = f"f{i:03d}"
+        scheduler.schedule(project, flow, f"{second} 31 * ? * *", timezone="UTC", options=IGNORE)
+        slots[flow] = ms(2030, 1, 15, 10, 31, second)
+    other_store = Store(store.url)
+    other = Scheduler(other_store, settings, clock)
+    fired_at: dict[int, int] = {}
+    try:
+        for step in range(-2, 122):  # 10:30:59.0 to 10:32:00.5, every 500 ms
+            now = ms(2030, 1, 15, 10, 31) + step * 500
+            for fired in race_ticks([scheduler, other], now):
+                for exec_id in fired:
+                    assert exec_id not in fired_at
+                    fired_at[exec_id] = now
+    finally:
+        other_store.close()
+    assert len(fired_at) == count
+    by_flow: dict[str, int] = {}
+    for exec_id, now in fired_at.items():
+        flow = store.executions.get(exec_id).flow_id
+        assert flow not in by_flow, f"{flow} fired twice"
+        by_flow[flow] = exec_id
+        assert 0 <= now - slots[flow] < 500, f"{flow}: slot {slots[flow]}, fired at {now}"
+    assert set(by_flow) == set(slots)
+    assert executions(store, project) == sorted(fired_at)
+    for schedule in scheduler.list():
+        assert schedule.last_fire == slots[schedule.flow_id]
+        assert schedule.next_fire == slots[schedule.flow_id] + HOUR
+
+
+def test_the_run_loop_wakes_at_the_next_slot(
+    scheduler: Scheduler, store: Store, settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    """Between passes the loop sleeps until the next slot when it is nearer than its interval, so a slot
+    fires as it falls due, not up to an interval later."""
+    assert scheduler._until_next_slot(1.0) == 1.0  # nothing scheduled
+    project = make_project(store, settings, tmp_path)
+    scheduler.schedule(project, "a", "0 31 * ? * *", timezone="UTC", options=IGNORE)
+    clock.now = ms(2030, 1, 15, 10, 30, 59) + 700
+    assert scheduler._until_next_slot(1.0) == pytest.approx(0.301)
+    clock.now = ms(2030, 1, 15, 10, 30, 50)
+    assert scheduler._until_next_slot(1.0) == 1.0
+    clock.now = ms(2030, 1, 15, 10, 31, 1)  # due and not fired (a tick failed): no busy loop
+    assert scheduler._until_next_slot(1.0) == 1.0

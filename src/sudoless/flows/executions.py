@@ -16,11 +16,11 @@ from typing import Any
 
 from sudoless.config import Settings
 from sudoless.errors import ArchiveError, FlowLockedError, InputError, StateError
-from sudoless.flows.formats import load_project_dir
 from sudoless.flows.formats.archive import unpack_zip
 from sudoless.flows.model import Flow, Project
 from sudoless.flows.notify import recipients
 from sudoless.flows.options import ExecutionOptions, parse_disabled
+from sudoless.flows.versions import load_cached
 from sudoless.flows.workspace import project_cache
 from sudoless.outbound import WebhookHosts
 from sudoless.store import Store
@@ -45,7 +45,8 @@ def project_dir(store: Store, settings: Settings, project_id: int, version: int)
 
 
 def load_version(store: Store, settings: Settings, project_id: int, version: int, name: str) -> Project:
-    return load_project_dir(project_dir(store, settings, project_id, version), name)
+    """The model of a stored version, parsed once per process (:mod:`sudoless.flows.versions`)."""
+    return load_cached(project_dir(store, settings, project_id, version), name)
 
 
 def node_rows(project: Project, flow: Flow, disabled: tuple[str, ...]) -> list[dict[str, Any]]:

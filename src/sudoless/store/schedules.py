@@ -112,6 +112,18 @@ class ScheduleQueries:
         with self.store.read() as conn:
             return [_schedule(row) for row in conn.execute(query)]
 
+    def next_due(self) -> int | None:
+        """The earliest fire time of the schedules :meth:`due` would return once it comes; None if none."""
+        s, p = t.schedules, t.projects
+        query = (
+            sa.select(sa.func.min(s.c.next_fire))
+            .join(p, p.c.id == s.c.project_id)
+            .where(s.c.enabled.is_(True), p.c.active.is_(True), s.c.next_fire >= 0)
+        )
+        with self.store.read() as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else int(found)
+
     def project_flows(self, project_name: str) -> ProjectFlows | None:
         """The active project ``project_name`` and its current version's flows; None if there is no such project."""
         p, f = t.projects, t.project_flows
