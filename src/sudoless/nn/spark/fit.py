@@ -18,7 +18,7 @@ import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.extras import install_hint
-from sudoless.nn.callbacks import Callback, History
+from sudoless.nn.callbacks import Callback, History, ReduceLROnPlateau
 from sudoless.nn.model import Network
 from sudoless.nn.spark.averaging import AveragingEngine
 from sudoless.nn.spark.barrier import BarrierEngine
@@ -119,6 +119,9 @@ def fit_spark(
     if resume and checkpoint_dir is None:
         raise InputError("resume needs the checkpoint_dir to resume from")
     runner = make_engine(engine)
+    if engine != "sync" and any(isinstance(c, ReduceLROnPlateau) for c in callbacks):
+        # the barrier and averaging workers build their optimisers from the rate the run started with
+        raise InputError(f"ReduceLROnPlateau on Spark needs engine sync for now; engine {engine} keeps its rate")
     epochs_per_stage = max(1, epochs if epochs_per_stage is None else int(epochs_per_stage))
     sc = spark_context(spark)
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Per-tensor ``clipnorm`` on Spark (the workers clip each tensor as ``fit`` does), and the metrics Spark refuses."""
+"""fit options on Spark: per-tensor clipnorm (the workers clip as fit does), and what Spark refuses for now."""
 
 from __future__ import annotations
 
@@ -39,3 +39,18 @@ def test_metrics_that_need_the_whole_epoch_are_refused_on_spark(spark: object) -
         model = nn.Sequential([nn.Dense(10)], seed=0).compile("sgd", "softmax_cross_entropy", [metric])
         with pytest.raises(InputError, match="not computed on Spark yet"):
             fit_spark(model, ds.x_train[:64], ds.y_train[:64], epochs=1, verbose=0, engine="sync", spark=spark)
+
+
+def test_reduce_on_plateau_works_with_the_sync_engine_and_is_refused_by_the_others(spark: object) -> None:
+    from sudoless.errors import InputError
+
+    ds = data.digits(validation_fraction=0.1, test_fraction=0.2, seed=0)
+    x, y = ds.x_train[:128], ds.y_train[:128]
+    model = nn.Sequential([nn.Dense(10)], seed=0).compile(nn.SGD(0.1), "softmax_cross_entropy")
+    plateau = nn.ReduceLROnPlateau("loss", factor=0.5, patience=0, min_delta=10)
+    history = fit_spark(model, x, y, epochs=3, verbose=0, engine="sync", callbacks=[plateau], spark=spark)
+    assert history["lr"] == [0.1, 0.1, 0.05]
+    for engine in ("barrier", "average"):
+        fresh = nn.Sequential([nn.Dense(10)], seed=0).compile(nn.SGD(0.1), "softmax_cross_entropy")
+        with pytest.raises(InputError, match="needs engine sync"):
+            fit_spark(fresh, x, y, epochs=1, verbose=0, engine=engine, callbacks=[plateau], spark=spark)
