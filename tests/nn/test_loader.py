@@ -180,3 +180,9 @@ def test_prefetch_thread_stops_when_the_consumer_does_and_passes_errors_on() -> 
     with pytest.raises(ValueError, match="cannot decode"):
         list(nn.Loader(x, y, batch_size=4, prefetch=2, transform=broken))
     assert threading.active_count() == before
+
+
+def test_the_progress_bar_counts_batches_of_a_generator_of_unknown_length(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = _data()
+    _model().fit(((x[k : k + 10], y[k : k + 10]) for k in range(0, 40, 10)), epochs=1, verbose=1)
+    assert "4/4" in capsys.readouterr().err
