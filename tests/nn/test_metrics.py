@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn import metrics as sk
@@ -9,6 +11,7 @@ from sklearn import metrics as sk
 from sudoless import nn
 from sudoless.nn.losses import Loss
 from sudoless.nn.metrics import Metric, get_metric
+from sudoless.nn.outputs import OutputMetric
 
 SEEDS = [0, 1, 2]
 
@@ -128,3 +131,20 @@ def test_masked_sequence_metrics_skip_padding() -> None:
     metric.update(logits, labels, mask, nn.SoftmaxCrossEntropy(), 0.0, 0.0)
     expected = sk.precision_score(labels[mask], logits.argmax(-1)[mask], average="macro", zero_division=0)
     assert metric.result() == pytest.approx(expected)
+
+
+def test_metric_options_are_saved_with_the_model(tmp_path: Path) -> None:
+    model = nn.Sequential([nn.Dense(4)], seed=0)
+    model.compile("adam", "softmax_cross_entropy", ["accuracy", {"name": "top_k_categorical_accuracy", "k": 2}, "auc"])
+    model.build((3,))
+    loaded = nn.load_model(model.save(tmp_path / "m"))
+    assert [m.get_config() for m in loaded.metrics] == [{}, {"k": 2}, {"num_thresholds": None}]
+    x = nn.Input((3,))
+    two = nn.Model(x, [nn.Dense(4, name="a")(x), nn.Dense(4, name="b")(x)], seed=0)
+    two.compile("adam", "softmax_cross_entropy", {"a": [{"name": "precision", "average": "micro"}], "b": ["f1"]})
+    two.build((3,))
+    again = nn.load_model(two.save(tmp_path / "two"))
+    assert {m.name: m.metric.get_config() for m in again.metrics if isinstance(m, OutputMetric)} == {
+        "a_precision": {"threshold": 0.5, "average": "micro", "class_id": None},
+        "b_f1": {"threshold": 0.5, "average": "macro", "class_id": None},
+    }

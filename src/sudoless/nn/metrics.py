@@ -376,6 +376,15 @@ METRICS["acc"] = Accuracy
 METRICS["f1_score"] = F1Score
 
 
+def metric_config(metric: Metric) -> str | dict[str, Any]:
+    """What rebuilds ``metric`` through :func:`get_metric` (saved with a model): its name, with its options
+    when they are not the defaults."""
+    options = metric.get_config()
+    if options == type(metric)().get_config():
+        return metric.name
+    return {"name": metric.name, **options}
+
+
 def get_metric(spec: str | Mapping[str, Any] | Metric) -> Metric:
     """A metric from an instance, a name, or ``{"name": ..., **options}`` (``{name: auc, num_thresholds: 200}``)."""
     if isinstance(spec, Metric):

@@ -19,7 +19,7 @@ from sudoless.nn import checkpoints, training
 from sudoless.nn.arrays import cast_input, count, input_shape_of, take
 from sudoless.nn.layers.base import Array, Layer, layer_config, layer_from_config, register
 from sudoless.nn.losses import Loss, get_loss, loss_config
-from sudoless.nn.metrics import Metric, get_metric
+from sudoless.nn.metrics import Metric, get_metric, metric_config
 from sudoless.nn.optimizers import Optimizer, get_optimizer, saved_optimizer
 from sudoless.nn.outputs import WeightedLosses, compile_outputs
 from sudoless.nn.threads import ensure_threads
@@ -333,7 +333,7 @@ class Network(Layer):
         return {
             "optimizer": self.optimizer.get_config(),
             "loss": loss_config(self.loss),
-            "metrics": [m.name for m in self.metrics],
+            "metrics": [metric_config(m) for m in self.metrics],
         }
 
 

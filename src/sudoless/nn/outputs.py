@@ -18,7 +18,7 @@ import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.nn.losses import Loss, get_loss, loss_config
-from sudoless.nn.metrics import Metric, get_metric
+from sudoless.nn.metrics import Metric, get_metric, metric_config
 
 Array = np.ndarray
 
@@ -70,10 +70,10 @@ class WeightedLosses(Loss):
 
     def compile_config(self, metrics: Sequence[Metric]) -> dict[str, Any]:
         """What ``compile`` needs to rebuild this (saved with the model): lists in output order."""
-        per_output: list[list[str]] = [[] for _ in self.names]
+        per_output: list[list[Any]] = [[] for _ in self.names]
         for metric in metrics:
             if isinstance(metric, OutputMetric):
-                per_output[metric.index].append(metric.metric.name)
+                per_output[metric.index].append(metric_config(metric.metric))
         return {
             "loss": [None if loss is None else loss_config(loss) for loss in self.losses],
             "loss_weights": list(self.weights),
