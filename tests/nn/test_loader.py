@@ -186,3 +186,18 @@ def test_the_progress_bar_counts_batches_of_a_generator_of_unknown_length(capsys
     x, y = _data()
     _model().fit(((x[k : k + 10], y[k : k + 10]) for k in range(0, 40, 10)), epochs=1, verbose=1)
     assert "4/4" in capsys.readouterr().err
+
+
+def test_fit_starts_a_loader_at_its_first_pass() -> None:
+    x, y = _data(20)
+    loader = nn.Loader(x, y, batch_size=5, seed=2)
+    seen: list[np.ndarray] = []
+
+    def note(batch: Any) -> Any:
+        seen.append(batch[0])
+        return batch
+
+    _model().fit(nn.Loader(x, y, batch_size=5, seed=2, transform=note), epochs=2, verbose=0)
+    assert len(seen) == 8
+    first_pass = np.concatenate([b[0] for b in loader])
+    np.testing.assert_array_equal(np.concatenate(seen[:4]), first_pass)

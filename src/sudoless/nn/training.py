@@ -301,7 +301,8 @@ class StreamSource(BatchSource):
         if steps_per_epoch is not None and steps_per_epoch < 1:
             raise InputError(f"steps_per_epoch must be at least 1, got {steps_per_epoch}")
         self.model, self.data, self.limit, self.weighting = model, data, steps_per_epoch, weighting
-        self.restarts = iter(data) is not data if hasattr(data, "__iter__") else False
+        # an iterator (it has __next__) is read on; an iterable that is not one starts again when iterated
+        self.restarts = not hasattr(data, "__next__")
         self.stream: Iterator[Any] | None = None if self.restarts else iter(data)
         known = len(data) if self.restarts and hasattr(data, "__len__") else None
         self.steps = steps_per_epoch if steps_per_epoch is not None else known
