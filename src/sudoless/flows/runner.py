@@ -52,6 +52,14 @@ CONTROL_POLL_SECONDS = 0.5
 #: commit instead of two. A crash inside the window leaves that job READY in the store: crash recovery
 #: then cancels it rather than killing it, and cannot kill its process group (no pid yet).
 RUNNING_WRITE_DELAY = 0.05
+#: What the loop changed waits at most this long to be written, so that jobs ending close together (a chain or
+#: a fan-out of short jobs) share one commit instead of one each. The runner decides from its own memory, never
+#: from these rows, so a dependant may start before its parent's SUCCEEDED is written; the rows are written in
+#: the order they changed, in one transaction, so the store never shows a job started before its parent ended.
+#: Anything another reader acts on is written first: the execution's own status, a first-failure notification,
+#: a wake-up's acknowledgement, the end of the run. A crash inside the window loses what was not written yet:
+#: recovery then kills or cancels those jobs (as for a RUNNING row held back) and a restart runs them again.
+WRITE_DELAY = 0.05
 
 
 @dataclass
@@ -131,6 +139,8 @@ class FlowRunner:
         #: what this pass of the loop changed, written in one transaction by :meth:`_flush`; only the
         #: runner thread touches the store for job rows, so job threads never contend for its lock
         self.changes: list[tuple[str, int, dict[str, object]]] = []
+        #: monotonic time of the oldest change not written yet (WRITE_DELAY), None when all are written
+        self.changes_since: float | None = None
         self.log_chunks: list[tuple[str, int, int, bytes]] = []
         #: RUNNING rows held back for RUNNING_WRITE_DELAY: nested id -> (attempt, values, monotonic time)
         self.started_rows: dict[str, tuple[int, dict[str, object], float]] = {}
@@ -214,7 +224,7 @@ class FlowRunner:
 
     def run(self) -> Status:
         self.start_ms = self.store.clock()
-        self.store.executions.update(self.exec_id, status=Status.RUNNING, start_time=self.start_ms)
+        self._set_execution(status=Status.RUNNING, start_time=self.start_ms)
         self.flow_log.line(
             f"Running execution {self.exec_id} of flow {self.flow.name} in project "
             f"{self.project.name} (failure action {self.action.value}, parallel {self.parallel})"
@@ -251,7 +261,7 @@ class FlowRunner:
         finally:
             self.pool.shutdown(wait=False)
             self.sandbox.close()
-            self._flush(everything=True)
+            self._flush(force=True, held=True)
             # nobody waits forever on a runner that has stopped: wake() sees the flag after its put, this
             # sees any wake-up put before it
             self.stopped = True
@@ -285,16 +295,33 @@ class FlowRunner:
             done.set()
         self.woken.clear()
 
-    def _flush(self, everything: bool = False) -> None:
-        due = time.monotonic() - RUNNING_WRITE_DELAY
+    def _flush(self, force: bool = False, held: bool = False) -> None:
+        """Write the changes once the oldest has waited WRITE_DELAY (at once when ``force``, or when a wake-up
+        waits for them), with the RUNNING rows held back for RUNNING_WRITE_DELAY (all of them when ``held``)."""
+        now = time.monotonic()
+        due = now - RUNNING_WRITE_DELAY
         for nested, (attempt, values, when) in list(self.started_rows.items()):
-            if everything or when <= due:
-                self.changes.append((nested, attempt, values))
+            if held or when <= due:
+                self._queue(nested, attempt, values, when)
                 del self.started_rows[nested]
-        if self.changes or self.log_chunks:
+        if not self.changes and not self.log_chunks:
+            return
+        if force or self.woken or self.changes_since is None or now >= self.changes_since + WRITE_DELAY:
             changes, logs = self.changes, self.log_chunks
-            self.changes, self.log_chunks = [], []
+            self.changes, self.log_chunks, self.changes_since = [], [], None
             self.store.job_runs.update_many(self.exec_id, changes, logs)
+
+    def _queue(self, nested: str, attempt: int, values: dict[str, object], when: float | None = None) -> None:
+        """Add one row's change to the next write; ``when`` it was made (now by default) starts WRITE_DELAY."""
+        self.changes.append((nested, attempt, values))
+        when = time.monotonic() if when is None else when
+        if self.changes_since is None or when < self.changes_since:
+            self.changes_since = when
+
+    def _set_execution(self, **values: object) -> None:
+        """Update the execution's row, after the job rows that led to it (a reader may act on its status)."""
+        self._flush(force=True)
+        self.store.executions.update(self.exec_id, **values)
 
     def _on_event(self, event: _Done | _Started | _Wake) -> None:
         if isinstance(event, _Wake):
@@ -317,6 +344,8 @@ class FlowRunner:
     def _next_wakeup(self, next_poll: float) -> float:
         now = time.monotonic()
         held = [when + RUNNING_WRITE_DELAY for _, _, when in self.started_rows.values()]
+        if self.changes_since is not None:
+            held.append(self.changes_since + WRITE_DELAY)
         wake = min([next_poll, *self.retry_due.values(), *held])
         return max(0.0, min(wake - now, CONTROL_POLL_SECONDS))
 
@@ -500,7 +529,7 @@ class FlowRunner:
             retry = node.attempt < _int(node.resolved.get("retries", node.node.props.get("retries")))
         held = self.started_rows.pop(node.nested_id, None)
         if held is not None:
-            self.changes.append((node.nested_id, held[0], held[1]))
+            self._queue(node.nested_id, held[0], held[1], held[2])
         offset, data = done.log_tail
         if over_by_this_job:
             data += log_line(node.nested_id, f"failed: {self.quota_reason}", "ERROR")
@@ -535,7 +564,7 @@ class FlowRunner:
         self.failing = True
         self._start_killing()
         self.status = Status.FAILED_FINISHING
-        self.store.executions.update(self.exec_id, status=Status.FAILED_FINISHING)
+        self._set_execution(status=Status.FAILED_FINISHING)
 
     def _due_retries(self) -> None:
         now = time.monotonic()
@@ -569,9 +598,9 @@ class FlowRunner:
                 self._start_killing()
             elif not self.paused:
                 self.status = Status.FAILED_FINISHING
-                self.store.executions.update(self.exec_id, status=Status.FAILED_FINISHING)
+                self._set_execution(status=Status.FAILED_FINISHING)
                 if self.options.notify_failure_first or self.options.webhooks:
-                    self._flush()  # the message lists the failed job: its row must be written first
+                    self._flush(force=True)  # the message lists the failed job: its row must be written first
                     notify.flow_first_failure(self.store, self.settings, self.exec_id)
 
     def _end_branch(self, node: RunNode, status: Status) -> None:
@@ -583,7 +612,7 @@ class FlowRunner:
                 continue
             current.status = status
             self.retry_due.pop(current.nested_id, None)
-            self.changes.append((current.nested_id, current.attempt, {"status": status}))
+            self._queue(current.nested_id, current.attempt, {"status": status})
             stack.extend(current.inner)
         self._finished(node)
 
@@ -629,7 +658,7 @@ class FlowRunner:
 
     def _set(self, node: RunNode, status: Status, **values: object) -> None:
         node.status = status
-        self.changes.append((node.nested_id, node.attempt, {"status": status, **values}))
+        self._queue(node.nested_id, node.attempt, {"status": status, **values})
 
     # -- control requests ------------------------------------------------------------------------------
 
@@ -649,18 +678,18 @@ class FlowRunner:
             self._start_killing()
         elif request == "pause" and not self.killing:
             self.paused = True
-            self.store.executions.update(self.exec_id, status=Status.PAUSED)
+            self._set_execution(status=Status.PAUSED)
         elif request == "resume" and self.paused:
             self.paused = False
             self.status = Status.FAILED_FINISHING if self.failing else Status.RUNNING
-            self.store.executions.update(self.exec_id, status=self.status)
+            self._set_execution(status=self.status)
         elif request == "retry_failed" and self.failing and not self.killing:
             self._retry_failed()
 
     def _start_killing(self) -> None:
         self.killing = True
         self.status = Status.KILLING
-        self.store.executions.update(self.exec_id, status=Status.KILLING)
+        self._set_execution(status=Status.KILLING)
         for nested, cancel in self.running.items():
             self._set(self.nodes[nested], Status.KILLING)
             cancel.set()
@@ -688,7 +717,7 @@ class FlowRunner:
         self._count_open_parents()
         self.pending.update(n for n, node in self.nodes.items() if node.status == Status.READY)
         self.status = Status.RUNNING
-        self.store.executions.update(self.exec_id, status=Status.RUNNING)
+        self._set_execution(status=Status.RUNNING)
 
     # -- the end ---------------------------------------------------------------------------------------
 
@@ -710,7 +739,7 @@ class FlowRunner:
             status = Status.SUCCEEDED
         self.flow_log.line(f"Flow {self.flow.name} finished: {status.value}")
         self.flow_log.flush()
-        self.store.executions.update(self.exec_id, status=status, end_time=self.store.clock())
+        self._set_execution(status=status, end_time=self.store.clock())
         if self.options.failure_emails or self.options.success_emails or self.options.webhooks:
             notify.flow_finished(self.store, self.settings, self.exec_id)
         return status
