@@ -22,9 +22,10 @@ job keeps, which is everything except the branch that leads to SUDOLESS_HOME:
   open); on older kernels that restriction cannot be enforced and jobs connect anywhere, as by default;
 - with Landlock ABI 6+ the job cannot signal a process outside its sandbox (the server, other jobs).
 
-The rule set of an execution is built once, at its first job, and applied to each job process by a fresh
-thread that restricts itself (Landlock and ``no_new_privs`` bind a thread and what it starts) and spawns
-the process; the runner's own threads never carry a restriction, and no ``preexec_fn`` forces a full fork.
+The rule set of an execution is built once, at its first job, and applied to its job processes by one thread
+of the execution's that restricts itself (Landlock and ``no_new_privs`` bind a thread and what it starts) and
+starts them, with ``posix_spawn`` (:mod:`sudoless.flows.spawn`); the runner's own threads never carry a
+restriction, and no ``preexec_fn`` forces a full fork.
 The job's environment loses the server's settings (``SUDOLESS_*`` but ``SUDOLESS_HOME``) whatever happens.
 """
 
@@ -40,15 +41,16 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sudoless.config import Settings
 from sudoless.errors import ConfigError
+from sudoless.flows.spawn import JobProcess, own_working_folder, spawn_job
 from sudoless.store.project_settings import SandboxGrants
 
 #: syscall numbers: the same on x86_64 and aarch64 (the generic table), which is where they are known here
@@ -71,6 +73,11 @@ _READ_RIGHTS = _EXECUTE | _READ_FILE | _READ_DIR
 #: environment variables of the server a job keeps: where the home is tells nothing secret, and a
 #: ``sudoless`` command inside a job (``sudoless pack``, ``nn train``) finds its caches through it
 _KEPT = frozenset({"SUDOLESS_HOME"})
+#: how a job process's standard streams are set up: no input, stdout and stderr into one pipe
+JOB_STREAMS: dict[str, Any] = dict(
+    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+)
+_T = TypeVar("_T")
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -232,17 +239,34 @@ class JobSandbox:
 
     def popen(self, argv: list[str], env: Mapping[str, str], **kwargs: Any) -> subprocess.Popen[bytes]:
         """``subprocess.Popen(argv, env=job_env(env), **kwargs)``, confined when the sandbox is on."""
-        env = job_env(env)
+        env = self._job_environment(env)
         if not self.enabled:
             return subprocess.Popen(argv, env=env, **kwargs)
-        if self.tmpdir is not None:
+        return self._spawner().call(lambda _own_folder: subprocess.Popen(argv, env=env, **kwargs))
+
+    def start(self, argv: list[str], env: Mapping[str, str], cwd: Path) -> JobProcess | subprocess.Popen[bytes]:
+        """Start a job process: ``argv`` in ``cwd``, a session of its own, stdin from ``/dev/null``, stdout and
+        stderr into one pipe (its ``stdout``), the environment without the server's settings; confined when the
+        sandbox is on. Started with ``posix_spawn`` from this execution's spawning thread when that thread has
+        a working folder of its own (:mod:`sudoless.flows.spawn`), else through ``subprocess.Popen``."""
+        env = self._job_environment(env)
+
+        def start(own_folder: bool) -> JobProcess | subprocess.Popen[bytes]:
+            process = spawn_job(argv, env, cwd) if own_folder else None
+            return process or subprocess.Popen(argv, env=env, cwd=cwd, **JOB_STREAMS)
+
+        return self._spawner().call(start)
+
+    def _job_environment(self, env: Mapping[str, str]) -> dict[str, str]:
+        env = job_env(env)
+        if self.enabled and self.tmpdir is not None:
             self.tmpdir.mkdir(exist_ok=True)
             java = f"{env.get('JAVA_TOOL_OPTIONS', '')} -Djava.io.tmpdir={self.tmpdir}".strip()
             env.update(TMPDIR=str(self.tmpdir), JAVA_TOOL_OPTIONS=java)
-        return self._spawner().spawn(argv, env, kwargs)
+        return env
 
     def _spawner(self) -> _ConfinedSpawner:
-        ruleset = self._prepared()
+        ruleset = self._prepared() if self.enabled else None
         with self._lock:
             if self._closed:
                 raise RuntimeError("the execution's sandbox is closed: its run has ended")
@@ -276,45 +300,49 @@ class JobSandbox:
 
 
 class _ConfinedSpawner:
-    """The thread that starts an execution's confined job processes.
+    """The thread that starts an execution's job processes, confined when ``ruleset`` is given.
 
     Landlock confines the calling thread, and a confined thread can never be freed again, so job processes
     are started from a thread of their own. One such thread per execution, confined once with the
     execution's ruleset, starts every job process of that execution: a thread started and joined for each
-    job cost about 0.2 ms of the per-job overhead (benchmarks/README.md, flow_overhead.py). It runs nothing
-    but ``subprocess.Popen`` for this sandbox's jobs, and stops when the sandbox is closed.
+    job cost about 0.2 ms of the per-job overhead (benchmarks/README.md, flow_overhead.py). The thread also
+    has a working folder of its own, so that it can start jobs with ``posix_spawn`` (:mod:`sudoless.flows.
+    spawn`). It runs nothing but this sandbox's process starts, and stops when the sandbox is closed.
     """
 
-    def __init__(self, ruleset: int) -> None:
-        self._requests: queue.SimpleQueue[tuple[list[str], Mapping[str, str], dict[str, Any], Future[Any]] | None]
+    def __init__(self, ruleset: int | None) -> None:
+        self._requests: queue.SimpleQueue[tuple[Callable[[bool], Any], Future[Any]] | None]
         self._requests = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, args=(ruleset,), name="sandboxed-spawn", daemon=True)
         self._thread.start()
 
-    def spawn(self, argv: list[str], env: Mapping[str, str], kwargs: dict[str, Any]) -> subprocess.Popen[bytes]:
-        """``subprocess.Popen(argv, env=env, **kwargs)`` from the confined thread; its error is raised here."""
-        future: Future[subprocess.Popen[bytes]] = Future()
-        self._requests.put((argv, env, kwargs, future))
+    def call(self, start: Callable[[bool], _T]) -> _T:
+        """``start(own_folder)`` on the spawning thread (``own_folder``: it may change its working folder);
+        its error is raised here."""
+        future: Future[_T] = Future()
+        self._requests.put((start, future))
         return future.result()
 
     def stop(self) -> None:
         self._requests.put(None)
 
-    def _serve(self, ruleset: int) -> None:
+    def _serve(self, ruleset: int | None) -> None:
         failure: BaseException | None = None
+        own_folder = own_working_folder()
         try:
-            if _libc().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-                raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
-            _syscall(_SYSCALLS[platform.machine()][2], ctypes.c_int(ruleset), ctypes.c_uint32(0))
+            if ruleset is not None:
+                if _libc().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+                    raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+                _syscall(_SYSCALLS[platform.machine()][2], ctypes.c_int(ruleset), ctypes.c_uint32(0))
         except BaseException as exc:  # every request gets it: nothing may start unconfined
             failure = exc
         while (request := self._requests.get()) is not None:
-            argv, env, kwargs, future = request
+            start, future = request
             if failure is not None:
                 future.set_exception(failure)
                 continue
             try:
-                future.set_result(subprocess.Popen(argv, env=env, **kwargs))
+                future.set_result(start(own_folder))
             except BaseException as exc:  # handed to the caller's thread, raised there
                 future.set_exception(exc)
 

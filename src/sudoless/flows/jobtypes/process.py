@@ -12,10 +12,10 @@ import select
 import subprocess
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from sudoless.flows.jobtypes.context import JobContext
-from sudoless.flows.sandbox import job_env
+from sudoless.flows.sandbox import JOB_STREAMS, job_env
+from sudoless.flows.spawn import JobProcess
 from sudoless.processes import kill_group
 
 
@@ -55,18 +55,12 @@ def split_command(command: str) -> list[str]:
 def run_process(argv: list[str], ctx: JobContext, deadline: float | None) -> ProcessOutcome:
     """Run ``argv`` in ``ctx.workdir`` inside ``ctx.sandbox`` (with the server's settings taken out of its
     environment); return when it exits, is cancelled or passes ``deadline``."""
-    options: dict[str, Any] = dict(
-        cwd=ctx.workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc: JobProcess | subprocess.Popen[bytes]
     try:
         if ctx.sandbox is not None:
-            proc = ctx.sandbox.popen(argv, ctx.env, **options)
+            proc = ctx.sandbox.start(argv, ctx.env, ctx.workdir)
         else:
-            proc = subprocess.Popen(argv, env=job_env(ctx.env), **options)
+            proc = subprocess.Popen(argv, env=job_env(ctx.env), cwd=ctx.workdir, **JOB_STREAMS)
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         ctx.log.line(f"cannot start {argv[0]!r}: {exc.strerror or exc}", "ERROR")
         return ProcessOutcome(returncode=None)

@@ -1,0 +1,112 @@
+"""Job processes started with posix_spawn (sudoless.flows.spawn): what Popen gave them, they still get."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from sudoless.flows.spawn import JobProcess, own_working_folder, spawn_job
+
+T = TypeVar("T")
+
+
+def on_own_thread(work: Callable[[], T]) -> T:
+    """Run ``work`` on a fresh thread that has a working folder of its own, as the spawning thread has."""
+    result: list[T] = []
+    errors: list[BaseException] = []
+
+    def body() -> None:
+        assert own_working_folder()
+        try:
+            result.append(work())
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
+def output(process: JobProcess) -> str:
+    data = process.stdout.read()
+    process.stdout.close()
+    return data.decode()
+
+
+def test_a_job_runs_in_its_folder_in_a_session_of_its_own_and_the_runner_stays_where_it_was(tmp_path: Path):
+    here = os.getcwd()
+    process = on_own_thread(
+        lambda: spawn_job(["sh", "-c", "pwd; cat; echo err >&2; ps -o sid= -p $$"], dict(os.environ), tmp_path)
+    )
+    assert process is not None
+    text = output(process)
+    assert process.wait() == 0
+    lines = text.split()
+    assert lines[0] == str(tmp_path)
+    assert lines[1] == "err"  # stderr into the same pipe; stdin was /dev/null (cat read nothing)
+    assert int(lines[2]) == process.pid  # the leader of its own session
+    assert os.getcwd() == here
+
+
+def test_the_program_is_searched_in_the_jobs_path_and_a_relative_one_in_its_folder(tmp_path: Path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "only-in-the-job-path"
+    tool.write_text("#!/bin/sh\necho found it\n")
+    tool.chmod(0o755)
+    (tmp_path / "local.sh").write_text("#!/bin/sh\necho local\n")
+    (tmp_path / "local.sh").chmod(0o755)
+    env = {**os.environ, "PATH": f"/nonexistent:{bin_dir}:{os.environ['PATH']}"}
+    found = on_own_thread(lambda: spawn_job(["only-in-the-job-path"], env, tmp_path))
+    assert found is not None and output(found) == "found it\n" and found.wait() == 0
+    local = on_own_thread(lambda: spawn_job(["./local.sh"], dict(os.environ), tmp_path))
+    assert local is not None and output(local) == "local\n" and local.wait() == 0
+    with pytest.raises(FileNotFoundError):
+        on_own_thread(lambda: spawn_job(["only-in-the-job-path"], dict(os.environ), tmp_path))
+    with pytest.raises(FileNotFoundError):
+        on_own_thread(lambda: spawn_job(["true"], dict(os.environ), tmp_path / "gone"))
+    (tmp_path / "not-executable").write_text("#!/bin/sh\n")
+    with pytest.raises(PermissionError):
+        on_own_thread(lambda: spawn_job(["./not-executable"], dict(os.environ), tmp_path))
+
+
+def test_inherited_descriptors_are_closed_and_ignored_signals_reset(tmp_path: Path):
+    read, write = os.pipe()
+    inherited = os.dup2(write, 200, inheritable=True)  # as the server's listening socket is
+    try:
+        process = on_own_thread(
+            lambda: spawn_job(
+                ["sh", "-c", "ls /proc/self/fd; grep SigIgn /proc/self/status"], dict(os.environ), tmp_path
+            )
+        )
+        assert process is not None
+        text = output(process)
+        assert process.wait() == 0
+    finally:
+        for fd in (read, write, inherited):
+            os.close(fd)
+    listing, status = text.split("SigIgn:")
+    assert {int(fd) for fd in listing.split()} <= {0, 1, 2, 3}  # 3: ls's own view of the folder
+    assert not int(status.split()[0], 16) & (1 << (signal.SIGPIPE - 1)), "Python ignores SIGPIPE; the job must not"
+
+
+def test_poll_and_wait_give_the_exit_code_or_the_signal(tmp_path: Path):
+    failing = on_own_thread(lambda: spawn_job(["sh", "-c", "exit 3"], dict(os.environ), tmp_path))
+    assert failing is not None
+    output(failing)
+    assert failing.wait() == 3 and failing.poll() == 3
+    sleeping = on_own_thread(lambda: spawn_job(["sleep", "30"], dict(os.environ), tmp_path))
+    assert sleeping is not None
+    assert sleeping.poll() is None
+    os.killpg(sleeping.pid, signal.SIGTERM)
+    assert sleeping.wait() == -signal.SIGTERM
+    sleeping.stdout.close()
