@@ -18,11 +18,12 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from sudoless.config import Settings
 from sudoless.flows import flow_retry
-from sudoless.flows.executions import apply_job_overrides, project_dir
+from sudoless.flows.executions import apply_job_overrides, load_version, project_dir
 from sudoless.flows.formats import load_project_dir
 from sudoless.flows.joblog import LogWriter
 from sudoless.flows.notify.events import flow_finished
@@ -81,7 +82,11 @@ def run_execution(
         _prepare(store, settings, record, workdir)
     except FileNotFoundError:  # ``sudoless clean`` took the cached version away meanwhile: unpack it again
         _prepare(store, settings, record, workdir)
-    project = load_project_dir(workdir, record.project_name)
+    if record.restarted_from is None:  # the version's own files: parsed once per version (load_version)
+        loaded = load_version(store, settings, record.project_id, record.version, record.project_name)
+        project = replace(loaded, root=workdir)
+    else:  # a restart runs in a copy of the earlier run's folder, as that run left it
+        project = load_project_dir(workdir, record.project_name)
     project = apply_job_overrides(project, store.project_settings.job_overrides(record.project_id, record.version))
     runner = FlowRunner(store, settings, record, project, workdir)
     if on_runner is not None:
