@@ -514,9 +514,10 @@ def test_a_flow_job_without_its_extra_fails_with_the_message(core_venv: Path, tm
     assert "job type 'nn' needs the extra [nn] (no module named 'numpy'): pip install 'sudoless[nn]'" in log.stdout
 
 
-#: What ``sudoless flow run`` of a one-job flow must not load: the server, the migration tool (a new
-#: database is created without it), the mail client, the workloads.
+#: What ``sudoless flow run --json`` of a one-job flow must not load: the server, the migration tool (a new
+#: database is created without it), the mail client, the workloads, rich (the live table is for a terminal).
 FLOW_RUN_NEEDS_NONE_OF = {
+    "rich",
     "fastapi",
     "uvicorn",
     "starlette",
