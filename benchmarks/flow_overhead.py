@@ -46,10 +46,13 @@ RESULTS = HERE / "results" / "flow_overhead.json"
 SAMPLE_SECONDS = 0.020
 DAGS = ("chain", "fan-out")
 
-# Targets set when the engine was planned: a few ms of overhead per job, within 5x of Luigi, under 150 MB.
-TARGET_PER_JOB_MS = 3.0
-TARGET_LUIGI_RATIO = 5.0
+# Issue 22's targets: per job at most 0.5 ms above spawning the job's process, at least 8x less than Luigi's
+# per-job overhead; and, from when the engine was planned, the runner under 150 MB.
+TARGET_ABOVE_SPAWN_MS = 0.5
+TARGET_LUIGI_RATIO = 8.0
 TARGET_RSS_MB = 150.0
+#: ``true`` processes started to measure what one spawn costs here, before each repeat
+SPAWN_SAMPLES = 200
 
 
 # -- the DAGs ---------------------------------------------------------------------------------------------
@@ -249,6 +252,25 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> dict[
 # -- the benchmark ----------------------------------------------------------------------------------------
 
 
+def spawn_ms(samples: int = SPAWN_SAMPLES) -> float:
+    """Median wall time (ms) of starting ``true`` from Python and waiting for it, as a job is started (its own
+    session, stdin from /dev/null, its output in a pipe): the process spawn the per-job figures are above."""
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            ["true"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        proc.communicate()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2] * 1000
+
+
 def machine(sudoless_src: Path | None) -> dict[str, Any]:
     model = ""
     try:
@@ -355,8 +377,9 @@ def _sudoless_succeeded(url: str, exec_id: int) -> int:
     return int(count)
 
 
-def summarise(raw: list[dict[str, Any]], jobs: int) -> list[dict[str, Any]]:
-    """Best of the repeats per (engine, dag, parallel), with per-job overhead against the 1-job run."""
+def summarise(raw: list[dict[str, Any]], jobs: int, spawn: float) -> list[dict[str, Any]]:
+    """Best of the repeats per (engine, dag, parallel), with per-job overhead against the 1-job run, and
+    above ``spawn`` (ms, what starting one process costs here)."""
     by_case: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for run in raw:
         by_case.setdefault((run["engine"], run["dag"], run["parallel"]), []).append(run)
@@ -369,6 +392,8 @@ def summarise(raw: list[dict[str, Any]], jobs: int) -> list[dict[str, Any]]:
         per_job = (run["wall_s"] - base["wall_s"]) / (n - 1) * 1000 if n > 1 else None
         base_run = base["phases"]["run"]
         per_job_run = (run["phases"]["run"] - base_run) / (n - 1) * 1000 if n > 1 else None
+        cpu = run.get("run_cpu_s")
+        per_job_cpu = (cpu - base["run_cpu_s"]) / (n - 1) * 1000 if n > 1 and cpu is not None else None
         rows.append(
             {
                 "dag": dag,
@@ -378,6 +403,9 @@ def summarise(raw: list[dict[str, Any]], jobs: int) -> list[dict[str, Any]]:
                 "wall_s": run["wall_s"],
                 "per_job_ms": per_job,
                 "per_job_run_phase_ms": per_job_run,
+                "above_spawn_ms": None if per_job is None else per_job - spawn,
+                "run_phase_above_spawn_ms": None if per_job_run is None else per_job_run - spawn,
+                "runner_cpu_per_job_ms": per_job_cpu,
                 "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
                 "helpers_peak_rss_mb": max(r["helpers_peak_rss_mb"] for r in runs),
                 "tree_peak_rss_mb": max(r["tree_peak_rss_mb"] for r in runs),
@@ -405,14 +433,15 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         if row["engine"] != "sudoless" or row["parallel"] != 2 or row["dag"] == "single":
             continue
-        checks.append(
-            {
-                "what": f"sudoless per-job overhead, {row['dag']}",
-                "target": f"<= {TARGET_PER_JOB_MS:g} ms",
-                "value": f"{row['per_job_ms']:.2f} ms",
-                "met": row["per_job_ms"] <= TARGET_PER_JOB_MS,
-            }
-        )
+        for key, what in (("above_spawn_ms", "whole run"), ("run_phase_above_spawn_ms", "run phase")):
+            checks.append(
+                {
+                    "what": f"sudoless per job above the spawn, {row['dag']}, {what}",
+                    "target": f"<= {TARGET_ABOVE_SPAWN_MS:g} ms",
+                    "value": f"{row[key]:.2f} ms",
+                    "met": row[key] <= TARGET_ABOVE_SPAWN_MS,
+                }
+            )
         ratio = row["luigi_over_sudoless_per_job"]
         if ratio is not None:
             checks.append(
@@ -449,6 +478,7 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
         ("jobs", "right"),
         ("wall s", "right"),
         ("per-job ms", "right"),
+        ("above spawn ms", "right"),
         ("peak RSS MB", "right"),
         ("Luigi/sudoless per-job", "right"),
         ("Luigi/sudoless wall", "right"),
@@ -458,7 +488,7 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
         engine = f"sudoless p{row['parallel']}" if row["engine"] == "sudoless" else "luigi w2"
         per_job = "—" if row["per_job_ms"] is None else f"{row['per_job_ms']:.2f}"
         if row["engine"] == "sudoless" and row["per_job_ms"] is not None:
-            colour = "green" if row["per_job_ms"] <= TARGET_PER_JOB_MS else "red"
+            colour = "green" if row["above_spawn_ms"] <= TARGET_ABOVE_SPAWN_MS else "red"
             per_job = f"[{colour}]{per_job}[/]"
         ratio = row["luigi_over_sudoless_per_job"]
         wall_ratio = row["luigi_over_sudoless_wall"]
@@ -468,6 +498,7 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
             str(row["jobs"]),
             f"{row['wall_s']:.2f}",
             per_job,
+            "" if row["above_spawn_ms"] is None else f"{row['above_spawn_ms']:.2f}",
             f"{row['peak_rss_mb']:.0f}",
             "" if ratio is None else f"{ratio:.1f}x",
             "" if wall_ratio is None else f"{wall_ratio:.1f}x",
@@ -486,7 +517,8 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
         )
     console.print(goals)
     phases = Table(title="Where the wall time goes (seconds, best run)", title_justify="left")
-    for column in ("DAG", "engine", "import", "open store", "upload", "submit", "run", "other", "run per-job ms"):
+    columns = ("import", "open store", "upload", "submit", "run", "other", "run per-job ms", "runner CPU per-job ms")
+    for column in ("DAG", "engine", *columns):
         phases.add_column(column, justify="left" if column in ("DAG", "engine") else "right")
     for row in rows:
         p = row["phases"]
@@ -494,10 +526,13 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
         other = row["wall_s"] - sum(p.values())
         cells = [f"{p[k]:.2f}" if k in p else "" for k in ("import", "open_store", "upload", "submit", "run")]
         run_per_job = "—" if row["per_job_run_phase_ms"] is None else f"{row['per_job_run_phase_ms']:.2f}"
-        phases.add_row("1 job" if row["dag"] == "single" else row["dag"], engine, *cells, f"{other:.2f}", run_per_job)
+        cpu = "—" if row["runner_cpu_per_job_ms"] is None else f"{row['runner_cpu_per_job_ms']:.2f}"
+        dag = "1 job" if row["dag"] == "single" else row["dag"]
+        phases.add_row(dag, engine, *cells, f"{other:.2f}", run_per_job, cpu)
     phases.caption = (
         "other = interpreter start-up and exit, outside the child's own timers; run per-job = "
-        "(run - 1-job run) / (jobs - 1), i.e. without start-up, upload and submit"
+        "(run - 1-job run) / (jobs - 1), i.e. without start-up, upload and submit; runner CPU = the same for "
+        f"the runner's own CPU time (its threads, not the jobs). Spawning true here: {info['spawn_ms']:.3f} ms"
     )
     console.print(phases)
 
@@ -546,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     projects["single"] = write_flow1_project(scratch / "projects" / "single", dag_edges("single", 1))
     runs = plan(args)
     raw: list[dict[str, Any]] = []
+    spawns: list[float] = []
     try:
         columns = (
             TextColumn("{task.description}"),
@@ -556,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
         with Progress(*columns) as progress:
             bar = progress.add_task("starting", total=len(runs) * args.repeat)
             for rep in range(args.repeat):
+                spawns.append(spawn_ms())
+                progress.console.log(f"spawning true here: {spawns[-1]:.3f} ms (median of {SPAWN_SAMPLES})")
                 for engine, dag, parallel in runs:
                     label = f"{engine}{'' if engine == 'luigi' else f' p{parallel}'} {dag}"
                     progress.update(bar, description=f"repeat {rep + 1}/{args.repeat}: {label}")
@@ -582,7 +620,10 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     info["load_average_end"] = list(os.getloadavg())
     info["sudoless_imported_from"] = sorted({r["sudoless_file"] for r in raw if r["engine"] == "sudoless"})
-    rows = summarise(raw, args.jobs)
+    spawns.sort()
+    info["spawn_ms"] = spawns[len(spawns) // 2]
+    info["spawn_ms_each_repeat"] = spawns
+    rows = summarise(raw, args.jobs, info["spawn_ms"])
     checks = targets(rows)
     render(rows, checks, info)
     args.output.parent.mkdir(parents=True, exist_ok=True)
