@@ -179,13 +179,3 @@ def test_resume_from_a_checkpoint_continues_the_same_run(spark: object, tmp_path
     )
     assert len(history["loss"]) == 3 and history.timings["steps"] == 6
     np.testing.assert_allclose(resumed.flat_params, expected, rtol=1e-4, atol=2e-5)
-
-
-def test_batchnorm_is_refused_until_its_moving_statistics_are_synchronised(spark: object) -> None:
-    from sudoless.errors import InputError
-
-    x, y, _, _ = digits_subset(64)
-    model = nn.Sequential([nn.Dense(8), nn.BatchNormalization(), nn.Dense(10)])
-    model.compile("sgd", "softmax_cross_entropy")
-    with pytest.raises(InputError, match="does not yet synchronise layer state such as batchnormalization_1/"):
-        fit_spark(model, x, y, epochs=1, batch_size=BATCH, verbose=0, engine="sync", partitions=2, spark=spark)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,15 @@ class BatchNormalization(Layer):
     one example's output does not depend on the others in its batch. The defaults are Keras's (momentum
     0.99, epsilon 1e-3); PyTorch's ``momentum=0.1`` is Keras's 0.9. The moving statistics are layer state:
     saved and loaded with the weights, never touched by the optimiser.
+
+    ``sync``, when set (``fit_spark`` sets it on every replica), all-reduces a vector across the data-parallel
+    workers: training then takes the mean and variance over the *global* batch (per-channel sums, sums of
+    squares and counts summed across workers) and sums the two batch reductions of the backward pass the same
+    way, so each worker computes its rows' share of single-process training's gradient, and every replica
+    moves its statistics identically.
     """
+
+    sync: Callable[[Array], Array] | None = None
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, name: str | None = None) -> None:
         super().__init__(name)
@@ -76,15 +85,20 @@ class BatchNormalization(Layer):
     def forward(self, x: Array, training: bool = False, mask: Array | None = None) -> Array:
         axes = tuple(range(x.ndim - 1))
         self._training = training
-        if training:
+        if training and self.sync is not None:
+            flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+            total = self.sync(np.concatenate([flat.sum(0), (flat * flat).sum(0), [float(len(flat))]]))
+            channels = x.shape[-1]
+            self._count = float(total[-1])
+            mean = total[:channels] / self._count
+            var = np.maximum(total[channels : 2 * channels] / self._count - mean * mean, 0.0)
+            centred = x - mean.astype(x.dtype, copy=False)
+            self.move(mean, var)
+        elif training:
             mean = x.mean(axis=axes)
             centred = x - mean
             var = np.mean(centred * centred, axis=axes)
-            keep = self.momentum
-            self.state["moving_mean"] *= keep
-            self.state["moving_mean"] += (1.0 - keep) * mean
-            self.state["moving_variance"] *= keep
-            self.state["moving_variance"] += (1.0 - keep) * var
+            self.move(mean, var)
         else:
             centred = x - self.state["moving_mean"]
             var = self.state["moving_variance"]
@@ -102,7 +116,19 @@ class BatchNormalization(Layer):
         if not self._training:
             return dxhat * inv
         axes = tuple(range(dy.ndim - 1))
+        if self.sync is not None:
+            total = self.sync(np.concatenate([dxhat.sum(axis=axes), np.sum(dxhat * xhat, axis=axes)]) / self._count)
+            mean_d, mean_dx = total[:channels].astype(dy.dtype), total[channels:].astype(dy.dtype)
+            return inv * (dxhat - mean_d - xhat * mean_dx)
         return inv * (dxhat - dxhat.mean(axis=axes) - xhat * np.mean(dxhat * xhat, axis=axes))
+
+    def move(self, mean: Array, var: Array) -> None:
+        """Move the moving statistics towards a training batch's ``mean`` and (biased) ``var``."""
+        keep = self.momentum
+        self.state["moving_mean"] *= keep
+        self.state["moving_mean"] += (1.0 - keep) * mean
+        self.state["moving_variance"] *= keep
+        self.state["moving_variance"] += (1.0 - keep) * var
 
     def get_config(self) -> dict[str, Any]:
         return {"momentum": self.momentum, "epsilon": self.epsilon, "name": self.name}

@@ -30,6 +30,7 @@ from sudoless.nn.spark.allreduce import Ring, listen
 from sudoless.nn.spark.data import Shard
 from sudoless.nn.spark.engine import EpochOutcome, SparkFit, StepHook, steps_in
 from sudoless.nn.spark.replica import EpochStats, gradient, replica
+from sudoless.nn.spark.syncbn import Idle, install, plan
 
 Array = np.ndarray
 
@@ -43,6 +44,7 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
     spec, starts, fault, batch_size = run.spec, run.data.starts, run.fault, run.batch_size
     weights = np.array(model.packed()[0])
     state = {**{k: np.array(v) for k, v in optimizer.state.items()}, "iterations": np.array(optimizer.iterations)}
+    layer_state = model.get_state()
     orders = [order.astype(np.int64) for order in orders]
     step0 = run.global_step
     # In local mode every task runs on this machine: keep the ring on loopback whatever address Spark bound.
@@ -63,6 +65,19 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
         params[...] = weights
         local = spec.new_optimizer()
         local.load_state_arrays(state)
+        net.set_state(layer_state)
+        # Synchronised BatchNormalization: its exchanges go round the same ring, timed as communication.
+        exchanged = [0.0]
+
+        def reduce(vector: Array) -> Array:
+            began = time.perf_counter()
+            summed = ring.allreduce(np.array(vector, np.float64))
+            exchanged[0] += time.perf_counter() - began
+            return summed
+
+        exchanges = plan(net)
+        idle = Idle(exchanges, reduce) if exchanges else None
+        install(net, reduce if exchanges else None)
         size = net.count_params()
         vector = np.empty(size + spec.stats_size, net.dtype)
         epochs: list[dict[str, Any]] = []
@@ -77,9 +92,10 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
                     if fault is not None:
                         fault.maybe_fail(index, global_step)
                     started = time.perf_counter()
+                    exchanged[0] = 0.0
                     xb, yb = part.rows(order[step * batch_size : (step + 1) * batch_size])
-                    compute = gradient(net, xb, yb, vector)
-                    comm_started = time.perf_counter()
+                    compute = gradient(net, xb, yb, vector, idle) - exchanged[0]
+                    comm_started = time.perf_counter() - exchanged[0]
                     ring.allreduce(vector)
                     comm_ended = time.perf_counter()
                     grads[...] = vector[:size] / vector[size + 1]
@@ -96,8 +112,10 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
                 if rank == 0:
                     epoch["weights"] = np.array(params)
                     epoch["state"] = local.state_arrays()
+                    epoch["layer_state"] = net.get_state()
                 epochs.append(epoch)
         finally:
+            install(net, None)
             ring.close()
         yield {"rank": rank, "epochs": epochs, "setup": ready - entered, "bytes_sent": ring.stats.bytes_sent}
 
@@ -149,7 +167,9 @@ class BarrierEngine:
                 logs.append(stats.logs())
             run.timings.examples += len(order)
             run.global_step += len(times[e])
-            outcomes.append(EpochOutcome(stats, run.global_step, logs, chief["weights"], chief["state"]))
+            outcomes.append(
+                EpochOutcome(stats, run.global_step, logs, chief["weights"], chief["state"], chief["layer_state"])
+            )
         run.last_stage = {
             "stage_wall": wall,
             "stage_in_steps": in_steps,

@@ -130,7 +130,8 @@ class SparkFit:
 @dataclass
 class EpochOutcome:
     """One epoch's result. ``step_logs`` are for callbacks when the steps could not be reported as they ran;
-    ``weights`` and ``state`` are the model and optimiser at the epoch's end when the driver's model does not
+    ``weights``, ``state`` and ``layer_state`` are the model, the optimiser and the layers' moving statistics
+    at the epoch's end when the driver's model does not
     hold them yet (several epochs in one barrier stage)."""
 
     stats: EpochStats
@@ -138,6 +139,7 @@ class EpochOutcome:
     step_logs: list[dict[str, float]] | None = None
     weights: Array | None = None
     state: dict[str, Array] | None = None
+    layer_state: dict[str, Array] | None = None
 
 
 class Engine(Protocol):

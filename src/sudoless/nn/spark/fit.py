@@ -102,7 +102,9 @@ def fit_spark(
     training continues from the newest. A failed job is retried up to ``retries`` times; the synchronous
     engines give the same model either way.
 
-    Models with shared layers train as they do in ``fit``. Not (yet) supported: ``tbptt``, multi-input models
+    Models with shared layers train as they do in ``fit``; BatchNormalization layers are synchronised
+    across the workers (:mod:`sudoless.nn.spark.syncbn`), so their statistics are the global batch's.
+    Not (yet) supported: ``tbptt``, multi-input models
     (``x`` as a list of arrays), models with several outputs. Dropout draws its masks
     from each worker's own generator, so a model with dropout follows single-process training only in
     distribution, not value for value.
@@ -129,12 +131,6 @@ def fit_spark(
     try:
         if not model.built:
             model.build(sharded.sample_shape)
-        stateful = [name for name, _, _ in model.state_slots()]
-        if stateful:
-            raise InputError(
-                f"fit_spark does not yet synchronise layer state such as {stateful[0]} "
-                "(BatchNormalization's moving statistics); train this model with fit"
-            )
         seed = model.seed if seed is None else int(seed)
         rng = np.random.default_rng(seed)
         run = SparkFit(
@@ -190,6 +186,8 @@ def fit_spark(
                     if outcome.weights is not None:
                         model.packed()[0][...] = outcome.weights
                         optimizer.load_state_arrays(outcome.state or {})
+                    if outcome.layer_state:
+                        model.set_state(outcome.layer_state)
                     if not live:
                         loop.begin_epoch(current)
                         for step, step_logs in enumerate(outcome.step_logs or []):

@@ -96,14 +96,19 @@ def replica(spec: ModelSpec) -> Network:
     return model
 
 
-def gradient(model: Network, x: Array, y: Array, out: Array) -> float:
+def gradient(model: Network, x: Array, y: Array, out: Array, idle: Any = None) -> float:
     """Write ``[summed-loss gradient, loss sum, items, metric totals/counts]`` into ``out``; returns seconds.
 
-    A task with no rows of this batch contributes zeros.
+    A task with no rows of this batch contributes zeros (and, with synchronised BatchNormalization, takes part
+    in the step's exchanges through ``idle``, a :class:`~sudoless.nn.spark.syncbn.Idle`). With synchronised
+    BatchNormalization the loss gradient is scaled to the summed loss *before* the backward pass, because the
+    layers' backward exchanges add up every worker's terms and so need them on one scale.
     """
     started = time.perf_counter()
     size = model.count_params()
     out[...] = 0.0
+    if not len(y) and idle is not None:
+        idle.run()
     if len(y):
         loss = model.loss
         assert loss is not None
@@ -111,10 +116,14 @@ def gradient(model: Network, x: Array, y: Array, out: Array) -> float:
         output = model.forward(xb, training=True)
         mask = model.output_mask
         value = loss.forward(output, np.asarray(y), mask)
-        model.backward(loss.backward())
         total = getattr(loss, "_total", None)
         items = float(total) if total is not None else float(len(output))
-        np.multiply(model.packed()[1], np.asarray(items, model.dtype), out=out[:size])
+        if idle is not None:
+            model.backward(loss.backward() * np.asarray(items, model.dtype))
+            out[:size] = model.packed()[1]
+        else:
+            model.backward(loss.backward())
+            np.multiply(model.packed()[1], np.asarray(items, model.dtype), out=out[:size])
         out[size] = value * items
         out[size + 1] = items
         for i, metric in enumerate(type(m)() for m in model.metrics):

@@ -22,6 +22,7 @@ import numpy as np
 from sudoless.nn.spark.data import shard
 from sudoless.nn.spark.engine import EpochOutcome, SparkFit, StepHook, steps_in
 from sudoless.nn.spark.replica import EpochStats, gradient, replica
+from sudoless.nn.spark.syncbn import Idle, Need, Replay, install, move_statistics, plan
 
 Array = np.ndarray
 
@@ -30,8 +31,12 @@ def _sum(a: tuple[Array, float], b: tuple[Array, float]) -> tuple[Array, float]:
     return a[0].astype(np.float64) + b[0], max(a[1], b[1])
 
 
-def step_job(run: SparkFit, batch: Array) -> tuple[Array, float]:
-    """One Spark job: the summed gradient and statistics vector over all partitions, and the slowest compute."""
+def step_job(run: SparkFit, batch: Array, known: list[Array] | None = None) -> tuple[Array, float]:
+    """One Spark job: the summed gradient and statistics vector over all partitions, and the slowest compute.
+
+    With synchronised BatchNormalization (``known`` not None) the job replays the step with the global sums
+    of the exchanges in ``known`` and returns the sum of the *next* exchange instead, until none is left.
+    """
     spec, key, step, fault = run.spec, run.data.key, run.global_step, run.fault
     weights = np.array(run.model.flat_params)
     width = weights.size + spec.stats_size
@@ -45,11 +50,34 @@ def step_job(run: SparkFit, batch: Array) -> tuple[Array, float]:
         net.packed()[0][...] = weights
         x, y = shard(key, index).rows(batch)
         out = np.empty(width, net.dtype)
-        seconds = gradient(net, x, y, out)
+        if known is None:
+            yield out, gradient(net, x, y, out)
+            return
+        replay = Replay(known)
+        idle = Idle(plan_of(net), replay)
+        install(net, replay)
+        started = time.perf_counter()
+        try:
+            seconds = gradient(net, x, y, out, idle)
+        except Need as pending:
+            yield pending.vector, time.perf_counter() - started
+            return
+        finally:
+            install(net, None)
         yield out, seconds
 
     partitions = run.data.partitions
     return run.sc.parallelize(range(partitions), partitions).mapPartitionsWithIndex(task).treeReduce(_sum, depth=2)
+
+
+_PLANS: dict[int, list[Any]] = {}
+
+
+def plan_of(net: Any) -> list[Any]:
+    """A replica's exchange plan, recorded once per replica."""
+    if id(net) not in _PLANS:
+        _PLANS[id(net)] = plan(net)
+    return _PLANS[id(net)]
 
 
 class SyncEngine:
@@ -66,10 +94,22 @@ class SyncEngine:
         params, grads = model.packed()
         size = model.count_params()
         stats = EpochStats(run.spec.metrics)
+        exchanges = plan(model)
         for step in range(steps_in(len(order), run.batch_size)):
             batch = order[step * run.batch_size : (step + 1) * run.batch_size]
             started = time.perf_counter()
-            total, compute = run.retrying(f"step {run.global_step}", partial(step_job, run, batch))
+            if exchanges:  # synchronised BatchNormalization: a job per exchange, then the gradient's
+                known: list[Array] = []
+                compute = 0.0
+                for _ in exchanges:
+                    summed, seconds = run.retrying(f"step {run.global_step}", partial(step_job, run, batch, known))
+                    known.append(np.asarray(summed, np.float64))
+                    compute += seconds
+                total, seconds = run.retrying(f"step {run.global_step}", partial(step_job, run, batch, known))
+                compute += seconds
+                move_statistics(model, exchanges, known)
+            else:
+                total, compute = run.retrying(f"step {run.global_step}", partial(step_job, run, batch))
             reduced = time.perf_counter()
             items = float(total[size + 1])
             grads[...] = total[:size] / items
