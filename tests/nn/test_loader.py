@@ -201,3 +201,10 @@ def test_fit_starts_a_loader_at_its_first_pass() -> None:
     assert len(seen) == 8
     first_pass = np.concatenate([b[0] for b in loader])
     np.testing.assert_array_equal(np.concatenate(seen[:4]), first_pass)
+
+
+def test_validation_from_a_generator_that_runs_out_says_so() -> None:
+    x, y = _data()
+    once = ((x[k : k + 10], y[k : k + 10]) for k in range(0, 40, 10))
+    with pytest.raises(InputError, match="the iterator ran out"):
+        _model().fit(x, y, epochs=2, validation_data=once, verbose=0)

@@ -480,7 +480,8 @@ def evaluate(
         for metric in metrics:
             metric.update(out, yb, model.output_mask, loss, value, items)
     if weight_sum == 0:
-        raise InputError("no examples to evaluate")
+        ran_out = " (the iterator ran out: give steps, or a Loader, which starts again)" if is_stream(x) else ""
+        raise InputError(f"no examples to evaluate{ran_out}")
     return {"loss": loss_sum / weight_sum, **{m.name: m.result() for m in metrics}}
 
 
