@@ -86,6 +86,16 @@ class AzkabanDb:
         self.event(project_id, UPLOADED, user, when, f"Uploaded project files zip {file_name}")
         return version
 
+    def set_proxy_users(self, project_id: int, users: list[str]) -> None:
+        """Proxy users as ProjectLoader.updateProjectSettings keeps them: the project object as gzip JSON."""
+        row = self.run("SELECT name, description FROM projects WHERE id = :p", p=project_id).one()
+        settings = {"id": project_id, "name": row.name, "description": row.description, "proxyUsers": users}
+        self.run(
+            "UPDATE projects SET enc_type = 2, settings_blob = :b WHERE id = :p",
+            b=gzip.compress(json.dumps(settings).encode()),
+            p=project_id,
+        )
+
     def delete_project(self, project_id: int, user: str, when: int) -> None:
         self.run(
             "UPDATE projects SET active = 0, modified_time = :t, last_modified_by = :u WHERE id = :p",

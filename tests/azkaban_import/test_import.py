@@ -82,6 +82,7 @@ def build(db: AzkabanDb) -> dict[str, object]:
         db.upload(etl, data, "alice" if number < 2 else "bob", T0 + (number + 1) * HOUR, f"etl-{number + 1}.zip")
     db.grant(etl, "bob", False, int(Permission.READ | Permission.EXECUTE))
     db.grant(etl, "ops", True, int(Permission.READ | Permission.WRITE) | 0x100)  # 0x100: no such bit
+    db.set_proxy_users(etl, ["alice", "etl_svc", "not a name!"])
     old = db.add_project("old", "carol", "retired")
     old_zip = project_zip(9)
     db.upload(old, old_zip, "carol", T0 + 5 * HOUR)
@@ -129,6 +130,7 @@ def test_import_projects_versions_permissions_schedules(
         "permissions": 4,
         "schedules": 2,
         "SLA rules": 2,
+        "proxy users": 1,
     }
     assert not report.conflicts
 
@@ -165,6 +167,8 @@ def test_import_projects_versions_permissions_schedules(
     )
     assert any("0x100" in line for line in report.unmapped)
     assert any("bob has no sudoless account" in line for line in report.unmapped)
+    assert target.project_settings.proxy_users(etl.id) == ["alice", "etl_svc"]
+    assert any("proxy user 'not a name!' is not a name sudoless accepts" in line for line in report.unmapped)
 
     schedules = {s.flow_id: s for s in target.schedules.all("etl")}
     assert set(schedules) == {"done", "solo"}
@@ -232,10 +236,11 @@ def test_dry_run_writes_nothing(azkaban: AzkabanDb, sqlite_store: Store, setting
         "permissions": 4,
         "schedules": 2,
         "SLA rules": 2,
+        "proxy users": 1,
     }
     assert row_counts(sqlite_store) == before
     assert report.lines()[0].startswith(
-        "would import: 2 SLA rules, 7 events, 4 permissions, 2 projects, 2 schedules, 4 versions"
+        "would import: 2 SLA rules, 7 events, 4 permissions, 2 projects, 1 proxy users, 2 schedules, 4 versions"
     )
 
 

@@ -15,7 +15,7 @@ from sudoless.errors import InputError
 from sudoless.store import Store
 
 from .history import import_history
-from .permissions import import_permissions
+from .permissions import import_permissions, import_proxy_users
 from .projects import ProjectPlan, import_project, plan_projects
 from .properties import read_azkaban_properties
 from .report import Progress, Report
@@ -118,6 +118,11 @@ def _run(store: Store, settings: Settings, source: AzkabanSource, options: Impor
         local[plan.source.id] = (local_id or 0, plan.name)
         grants, notes = import_permissions(target, local_id or 0, plan.name, source.permissions(plan.source.id), users)
         report.add("permissions", grants)
+        report.unmapped.extend(notes)
+        proxies, notes = import_proxy_users(
+            store, not options.dry_run, local_id, plan.name, source.proxy_users(plan.source.id), plan.creator
+        )
+        report.add("proxy users", proxies)
         report.unmapped.extend(notes)
         for job in source.job_overrides(plan.source.id):
             report.unmapped.append(

@@ -6,10 +6,11 @@ as it is once the bits sudoless does not know are removed (and reported).
 
 from __future__ import annotations
 
+from sudoless.accounts.names import valid_name
 from sudoless.accounts.permissions import Permission
 from sudoless.store import Store
 
-__all__ = ["decode_mask", "import_permissions"]
+__all__ = ["decode_mask", "import_permissions", "import_proxy_users"]
 
 KNOWN = 0
 for _member in Permission:
@@ -49,3 +50,27 @@ def import_permissions(
         if records is not None and store is not None:
             records.set_permission(project_id, name, is_group, int(permission), store.clock())
     return changed, notes
+
+
+def import_proxy_users(
+    store: Store, write: bool, project_id: int | None, project_name: str, names: list[str], creator: str
+) -> tuple[int, list[str]]:
+    """Add the project's Azkaban proxy users (``write`` False: only count them); returns how many were new here
+    and one line per name sudoless cannot take. ``project_id`` None is a project a dry run would create, for
+    ``creator`` (its first proxy user)."""
+    notes: list[str] = []
+    current = set(store.project_settings.proxy_users(project_id)) if project_id is not None else {creator}
+    added = 0
+    for name in names:
+        if not valid_name(name):
+            notes.append(
+                f"project {project_name}: proxy user {name!r} is not a name sudoless accepts; add a valid one "
+                "on the project's page"
+            )
+            continue
+        if name in current:
+            continue
+        added += 1
+        if write and project_id is not None:
+            store.project_settings.add_proxy_user(project_id, name, "azkaban-import")
+    return added, notes

@@ -53,6 +53,8 @@ class ProjectPlan:
     source: ProjectRow
     name: str
     local_id: int | None
+    #: the user the project is created for (its first proxy user too), once this run creates it
+    creator: str = ""
 
 
 def plan_projects(
@@ -116,13 +118,14 @@ def import_project(
     created = plan.local_id is None
     if created:
         report.add("projects")
+        plan.creator = _creator(source, project)
         if store is not None:
             plan.local_id = store.imports.create_imported_project(
                 origin,
                 str(project.id),
                 plan.name,
                 project.description,
-                _creator(source, project),
+                plan.creator,
                 project.create_time,
                 project.active,
             )

@@ -212,6 +212,16 @@ class AzkabanSource:
             return f"MD5 {digest.hexdigest()} of the reassembled zip differs from the stored {bytes(version.md5).hex()}"
         return None
 
+    def proxy_users(self, project_id: int) -> list[str]:
+        """The project's proxy users: Azkaban keeps them in the project's settings (``projects.settings_blob``,
+        the project object as JSON, gzip by ``enc_type``), under ``proxyUsers``."""
+        rows = self.rows("SELECT enc_type, settings_blob FROM projects WHERE id = :p", p=project_id)
+        if not rows or rows[0].settings_blob is None:
+            return []
+        data = decode_json(rows[0].enc_type, rows[0].settings_blob, f"projects row {project_id} settings_blob")
+        users = data.get("proxyUsers") if isinstance(data, dict) else None
+        return [str(u) for u in users or [] if str(u).strip()]
+
     def permissions(self, project_id: int) -> list[tuple[str, bool, int]]:
         return [
             (r.name, bool(r.isGroup), int(r.permissions))
