@@ -123,6 +123,10 @@ def test_import_page_runs_an_import_with_progress(browser: Browser, new_browser:
     ledger = ui_server.store.imports.imported(origin, "execution")
     still = ui_server.store.executions.get(ledger[str(running)])
     assert (still.status, still.executor_id) == (Status.RUNNING, ELSEWHERE)  # the server's executor left it
+    # the page lists it as running in Azkaban, linked to its execution page
+    row = page.locator(f"#elsewhere-table tr[data-execution='{still.id}']")
+    assert "RUNNING" in row.inner_text() and "in Azkaban" in row.inner_text()
+    assert row.locator(f"a[href='/ui/executions/{still.id}']").count() == 1
     # the imported execution reads in the UI as a native one: its status, its job, the job's log
     browser.go(f"/ui/executions/{ledger[str(finished)]}")
     assert "SUCCEEDED" in page.inner_text("main")

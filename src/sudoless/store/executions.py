@@ -463,6 +463,19 @@ class ExecutionQueries:
         with self.store.read() as conn:
             return execution_records(conn.execute(query).all())
 
+    def elsewhere(self, limit: int = 200) -> list[ExecutionRecord]:
+        """Executions running elsewhere (:data:`ELSEWHERE`: imported from Azkaban while they ran there), newest
+        first."""
+        e = t.executions.c
+        query = (
+            sa.select(t.executions)
+            .where(e.status.not_in([s.value for s in TERMINAL_FLOW]), e.executor_id == ELSEWHERE)
+            .order_by(e.id.desc())
+            .limit(limit)
+        )
+        with self.store.read() as conn:
+            return execution_records(conn.execute(query).all())
+
     def running_ids(self, project_id: int, flow_id: str) -> list[int]:
         """Executions of a flow that have not finished (Azkaban's "running": any non-terminal status), but
         those running elsewhere (:data:`ELSEWHERE`), which no control here reaches."""

@@ -101,6 +101,7 @@ def page(call: Call, status: int = 200, error: str | None = None, form: dict[str
         status=status,
         title="Import from Azkaban",
         job=job.to_json() if job is not None else None,
+        elsewhere=call.store.executions.elsewhere(),
         error=error,
         form=form or {"source": "", "projects": "", "history": "all", "on_conflict": "fail", "enable_schedules": ""},
     )
