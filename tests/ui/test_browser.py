@@ -452,7 +452,7 @@ def test_a_200_job_graph_is_drawn_and_navigable(browser: Browser, ui_server: Liv
     drawn = time.perf_counter() - started
     assert drawn < 10, f"the 201-job graph took {drawn:.1f} s to appear"
     browser.shot("flow-200-jobs")
-    page.click("button[aria-label='Actual size']")
+    page.click("button[aria-label='1:1, actual size']")
     page.focus("#graph .node[data-id='L00_00']")
     for _ in range(5):
         page.keyboard.press("ArrowRight")

@@ -42,7 +42,7 @@ def test_failed_jobs_are_pinned_first_filtered_and_focused(laptop: Browser, brok
     assert page.get_attribute("#job-table tbody tr:first-child", "data-job") == MIDDLE
     # The graph focuses the failure: its node is the one keyboard focus enters on.
     wait_js(page, "document.querySelector('#graph .node[tabindex=\"0\"]') !== null")
-    assert page.get_attribute('#graph .node[tabindex="0"]', "aria-label").startswith(f"{MIDDLE}, command, failed")
+    assert page.get_attribute('#graph .node[tabindex="0"]', "aria-label").startswith(f"{MIDDLE} command, failed")
     page.check("#job-filter input[value=failed]")
     visible = page.eval_on_selector_all(
         "#job-table tbody tr", "rows => rows.filter(r => !r.hidden).map(r => r.dataset.job)"

@@ -201,7 +201,7 @@
     if (failure.id === bannerJob) return;
     bannerJob = failure.id;
     document.getElementById("failure-job").textContent = failure.id;
-    document.getElementById("failure-open").setAttribute("aria-label", `Open the log of ${failure.id}`);
+    document.getElementById("failure-open").setAttribute("aria-label", `open log of ${failure.id}`);
     const excerpt = document.getElementById("failure-excerpt");
     excerpt.textContent = "";
     try {
@@ -261,6 +261,7 @@
       }
     });
     timeline.replaceChildren(chart);
+    S.keyboardScroll();
   }
 
   function renderAll() {

@@ -51,7 +51,7 @@ window.GraphView = (function () {
         button("Zoom in", "+", () => this.zoomBy(1.25)),
         button("Zoom out", "\u2212", () => this.zoomBy(0.8)),
         button("Fit the whole graph", "Fit", () => this.fit()),
-        button("Actual size", "1:1", () => this.actualSize()));
+        button("1:1, actual size", "1:1", () => this.actualSize()));
       this.legend = el("p", {class: "graph-status small muted", "aria-live": "polite"});
       this.svgEl = svg("svg", {class: "graph-svg", role: "application",
         "aria-label": (this.options.label || "Flow graph") + ". Arrow keys move between jobs, Enter activates, + and - zoom, 0 fits."});
@@ -96,12 +96,14 @@ window.GraphView = (function () {
           role: "button", dataset: {id: node.id}});
         g.append(svg("rect", {class: "body", width: w, height: h, rx: 6}),
           svg("rect", {class: "stripe", width: 6, height: h, rx: 3}),
-          svg("text", {class: "label", x: 12, y: 15}, truncate(node.name, node.subflow ? 18 : 21)),
-          svg("text", {class: "kind", x: 12, y: 28}, truncate(node.type + (node.condition ? " \u00B7 if " + node.condition : ""), 28)),
+          // one text of two lines, a space between them: read as "name type", as a voice user would say it
+          svg("text", {class: "names"},
+            svg("tspan", {class: "label", x: 12, y: 15}, truncate(node.name, node.subflow ? 18 : 21)), " ",
+            svg("tspan", {class: "kind", x: 12, y: 28}, truncate(node.type + (node.condition ? " \u00B7 if " + node.condition : ""), 28))),
           svg("title", {}, `${node.id} (${node.type})`));
         if (node.subflow) {
           const toggle = svg("g", {class: "toggle", transform: `translate(${w - 16},${h / 2})`},
-            svg("circle", {r: 9}), svg("text", {y: 4, "text-anchor": "middle"}, expanded.has(node.id) ? "\u2212" : "+"),
+            svg("circle", {r: 9}), svg("text", {y: 4, "text-anchor": "middle", "aria-hidden": "true"}, expanded.has(node.id) ? "\u2212" : "+"),
             svg("title", {}, `Expand embedded flow ${node.subflow}`));
           toggle.addEventListener("click", (event) => {
             event.stopPropagation();
@@ -152,7 +154,11 @@ window.GraphView = (function () {
         if (this.selected === id) classes.push("is-selected");
         if (data.subflow) classes.push("is-subflow");
         g.setAttribute("class", classes.join(" "));
-        const parts = [data.id, data.type];
+        // The name starts with the text the node shows (its name and type, as drawn, maybe shortened), so
+        // that what a voice-control user reads out names it; the full nested id follows when it differs.
+        const shown = [...g.querySelectorAll(".label, .kind")].map((t) => t.textContent).join(" ");
+        const parts = [shown];
+        if (data.id !== data.name || shown.includes("\u2026")) parts.push(data.id);  // nested or shortened
         if (status) parts.push(status.toLowerCase().replace(/_/g, " "));
         if (this.disabled.has(id)) parts.push("disabled for the next run");
         if (data.subflow) parts.push("embedded flow, press E to expand");

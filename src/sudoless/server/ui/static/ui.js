@@ -156,8 +156,28 @@ window.Sudoless = (function () {
     });
   }
 
-  document.addEventListener("DOMContentLoaded", () => localTimes(document));
-  if (document.readyState !== "loading") localTimes(document);
+  // A table or timeline that scrolls inside itself (on a phone) must be reachable by keyboard to be scrolled:
+  // while it overflows and holds nothing focusable, it takes the focus itself (tabindex 0), named by its
+  // caption or heading for screen readers.
+  function keyboardScroll() {
+    for (const box of document.querySelectorAll("table.list, .table-wrap, .timeline")) {
+      const scrolls = box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1;
+      const focusable = box.querySelector("a[href], button, input, select, textarea, [tabindex]");
+      if (scrolls && !focusable && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.dataset.scrollFocus = "1";
+      } else if (!scrolls && box.dataset.scrollFocus) {
+        box.removeAttribute("tabindex");
+        delete box.dataset.scrollFocus;
+      }
+    }
+  }
+  window.addEventListener("resize", keyboardScroll);
 
-  return {csrf, el, svg, post, get, fmtTime, fmtDuration, statusClass, showError, note, pageData, localTimes, toLogin};
+  const ready = () => { localTimes(document); keyboardScroll(); };
+  document.addEventListener("DOMContentLoaded", ready);
+  if (document.readyState !== "loading") ready();
+
+  return {csrf, el, svg, post, get, fmtTime, fmtDuration, statusClass, showError, note, pageData, localTimes, toLogin,
+    keyboardScroll};
 })();
