@@ -179,3 +179,16 @@ def test_last_run_badges_on_the_projects_list(world: World) -> None:
         last = store.executions.latest(project.id, limit=1)[0]
         row = page.split(f'<a href="/ui/projects/{name}">', 1)[1].split("</tr>", 1)[0]
         assert f'href="/ui/executions/{last.id}"' in row and f">{last.status.value}<" in row
+
+
+def test_the_executions_count_stops_ahead_and_says_so(world: World) -> None:
+    admin, history = world.admin, world.history
+    first = admin.get("/ui/executions").text
+    # 50 on the page and 5,000 counted ahead of it: the pager says the total is a lower bound
+    assert "Page 1 of more than 101 (more than 5050: counting stops there)" in first
+    assert 'rel="next"' in first
+    deep = admin.get("/ui/executions?page=150").text  # 7,450 before it: the count reaches the end, exact
+    total = history.executions + 100  # the grid project's runs too
+    assert f"Page 150 of {-(-total // 50)} ({total} in all)" in deep
+    few = admin.get("/ui/executions?project=p01&flow=load").text
+    assert f"({history.executions // len(history.projects)} in all)" in few

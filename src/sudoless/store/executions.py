@@ -95,7 +95,9 @@ class HistoryFilter:
 @dataclass(frozen=True)
 class History:
     runs: list[ExecutionRecord]
+    #: how many match; when ``exact`` is false, at least this many (counting stopped there)
     total: int
+    exact: bool = True
 
 
 _COLUMNS = tuple(t.executions.c.keys())
@@ -386,20 +388,37 @@ class ExecutionQueries:
         return execution_records(rows), total
 
     def history(
-        self, wanted: HistoryFilter, limit: int, offset: int, sort: str = "id", descending: bool = True
+        self,
+        wanted: HistoryFilter,
+        limit: int,
+        offset: int,
+        sort: str = "id",
+        descending: bool = True,
+        count_ahead: int | None = None,
     ) -> History:
         """One page of the executions page and how many match in all; newest first unless ``sort`` names one of
-        :data:`HISTORY_SORTS` (anything else sorts by id). Ties keep the newest first."""
+        :data:`HISTORY_SORTS` (anything else sorts by id). Ties keep the newest first.
+
+        With ``count_ahead``, counting stops ``count_ahead`` rows past the page's end: a count of every
+        match reads every matching index entry (a million executions: half a second and more), where the
+        pager needs only to know that later pages exist. The answer then says the total is a lower bound."""
         e = t.executions.c
         key = HISTORY_SORTS.get(sort, HISTORY_SORTS["id"])
         order = [key.desc() if descending else key.asc()]
         if key is not e.id:
             order.append(e.id.desc())
         query = _where(sa.select(t.executions), wanted).order_by(*order).limit(limit).offset(offset)
-        count = _where(sa.select(sa.func.count()).select_from(t.executions), wanted)
+        bound = None if count_ahead is None else max(offset, 0) + max(limit, 0) + max(count_ahead, 0)
+        if bound is None:
+            count = _where(sa.select(sa.func.count()).select_from(t.executions), wanted)
+        else:
+            matching = _where(sa.select(e.id), wanted).limit(bound + 1).subquery()
+            count = sa.select(sa.func.count()).select_from(matching)
         with self.store.read() as conn:
             runs = execution_records(conn.execute(query).all())
             total = int(conn.execute(count).scalar_one())
+        if bound is not None and total > bound:
+            return History(runs, bound, exact=False)
         return History(runs, total)
 
     def recent(self, project_id: int, flow_id: str, limit: int = 50) -> list[ExecutionRecord]:
@@ -428,23 +447,35 @@ class ExecutionQueries:
                 out.setdefault(flow_id, {})[Status(stored)] = int(count)
         return out
 
-    def last_per_flow(self, project_id: int) -> dict[str, ExecutionRecord]:
-        """The newest execution of each flow of a project."""
+    def last_per_flow(self, project_id: int, flows: Sequence[str]) -> dict[str, ExecutionRecord]:
+        """The newest execution of each of a project's ``flows`` that ever ran.
+
+        One index search per flow (``ix_executions_flow_id``), not a grouping: grouping reads every
+        execution of the project (PostgreSQL and SQLite have no loose index scan), a long history's
+        hundreds of thousands."""
         e = t.executions.c
-        newest = sa.select(sa.func.max(e.id)).where(e.project_id == project_id).group_by(e.flow_id)
-        query = sa.select(t.executions).where(e.id.in_(newest.scalar_subquery()))
-        with self.store.read() as conn:
-            return {record.flow_id: record for record in execution_records(conn.execute(query).all())}
+        newest = [
+            sa.select(sa.func.max(e.id)).where(e.project_id == project_id, e.flow_id == flow).scalar_subquery()
+            for flow in flows
+        ]
+        return {record.flow_id: record for record in self._newest(newest)}
 
     def last_per_project(self, project_ids: Sequence[int]) -> dict[int, ExecutionRecord]:
-        """The newest execution of each project given (the projects list's badges), in one statement."""
-        if not project_ids:
-            return {}
+        """The newest execution of each project given (the projects list's badges): one index search per
+        project (``ix_executions_project_id``), all in one statement, then the rows by id."""
         e = t.executions.c
-        newest = sa.select(sa.func.max(e.id)).where(e.project_id.in_(list(project_ids))).group_by(e.project_id)
-        query = sa.select(t.executions).where(e.id.in_(newest.scalar_subquery()))
+        newest = [sa.select(sa.func.max(e.id)).where(e.project_id == p).scalar_subquery() for p in project_ids]
+        return {record.project_id: record for record in self._newest(newest)}
+
+    def _newest(self, maxima: list[Any]) -> list[ExecutionRecord]:
+        """The executions whose ids the scalar ``maxima`` give (None where nothing ran), in one transaction."""
+        if not maxima:
+            return []
         with self.store.read() as conn:
-            return {record.project_id: record for record in execution_records(conn.execute(query).all())}
+            ids = [i for i in conn.execute(sa.select(*maxima)).one() if i is not None]
+            if not ids:
+                return []
+            return execution_records(conn.execute(sa.select(t.executions).where(t.executions.c.id.in_(ids))).all())
 
     def last(self, project_id: int, flow_id: str) -> ExecutionRecord | None:
         """The newest execution of a flow, if it ever ran."""

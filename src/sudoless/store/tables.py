@@ -116,6 +116,8 @@ executions = Table(
     # A flow's executions newest first (fetchFlowExecutions, the API's lists): read off the index in order
     # and stopped after one page, instead of fetching and sorting every execution of the flow.
     Index("ix_executions_flow_id", "project_id", "flow_id", "id"),
+    # A project's newest execution (the projects list): one index search instead of all its executions.
+    Index("ix_executions_project_id", "project_id", "id"),
     # Recently finished executions (the scheduler's SLA checks, every second).
     Index("ix_executions_end", "end_time"),
 )

@@ -79,6 +79,11 @@ COLUMNS = (
 )
 
 
+#: How far past the shown page the executions page counts matches: beyond it the pager says "more than"
+#: (counting a million executions on every page view would take longer than the page itself).
+COUNT_AHEAD = 5_000
+
+
 def history_page(call: Call) -> Response:
     """The executions list: filters matching parts of names (any case), columns sorted on the server."""
     params = call.params
@@ -102,7 +107,9 @@ def history_page(call: Call) -> Response:
         sort = "id"
     descending = (params.get("order") or "desc") != "asc"
     page = page_number(call)
-    found = call.store.executions.history(wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE, sort, descending)
+    found = call.store.executions.history(
+        wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE, sort, descending, count_ahead=COUNT_AHEAD
+    )
     filters = {
         "project": wanted.project_contains,
         "flow": wanted.flow_contains,
@@ -129,6 +136,7 @@ def history_page(call: Call) -> Response:
         title="Executions",
         runs=found.runs,
         total=found.total,
+        exact=found.exact,
         page=page,
         pages=max(1, ceil(found.total / PAGE_SIZE)),
         filters=filters,

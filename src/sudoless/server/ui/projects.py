@@ -91,7 +91,7 @@ def project_view(call: Call) -> Response:
     if tab == "flows":
         flows = sorted(fid for fid, record in current_flows(call, project).items() if not record.embedded)
         context["rates"] = charts.success_rates(call.store.executions.outcomes(project.id), flows)
-        context["last"] = call.store.executions.last_per_flow(project.id)
+        context["last"] = call.store.executions.last_per_flow(project.id, flows)
         context["schedules"] = {s.flow_id: s for s in call.scheduler.list(project.id)}
     elif tab == "versions":
         context["versions"] = call.store.projects.versions(project.id)

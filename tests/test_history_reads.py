@@ -1,0 +1,97 @@
+"""The history reads made for a long history (issue 22), on each database back end: the executions list's
+bounded count (counting stops a given number of rows past the page, says so, and is exact below that, with
+the filters applied) and each project's and each flow's newest execution by index searches."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from sudoless.store import Store
+from sudoless.store import tables as t
+from sudoless.store.executions import HistoryFilter
+from sudoless.store.status import Status
+
+
+def add_history(store: Store, project: str, flow: str, count: int, status: str = "SUCCEEDED") -> list[int]:
+    """``count`` finished executions of ``project``'s ``flow``; their ids, oldest first."""
+    ids = []
+    with store.write() as conn:
+        for index in range(count):
+            result = conn.execute(
+                t.executions.insert().values(
+                    project_id=1 if project == "alpha" else 2,
+                    project_name=project,
+                    version=1,
+                    flow_id=flow,
+                    status=status,
+                    submit_user="ann",
+                    submit_time=1_000 + index,
+                    start_time=1_001 + index,
+                    end_time=2_000 + index,
+                    update_time=2_000 + index,
+                    source="adhoc",
+                    options="{}",
+                    executor_id=1,
+                    control="",
+                    priority=5,
+                    restarted_from=None,
+                )
+            )
+            ids.append(int(result.inserted_primary_key[0]))
+    return ids
+
+
+def test_count_stops_ahead_of_the_page_and_says_so(store: Store) -> None:
+    with store.write() as conn:
+        conn.execute(t.executions.delete())
+    failed = add_history(store, "alpha", "nightly", 7, "FAILED")
+    done = add_history(store, "alpha", "nightly", 30, "SUCCEEDED")
+    add_history(store, "beta", "hourly", 5, "SUCCEEDED")
+    everything = HistoryFilter()
+
+    exact = store.executions.history(everything, 5, 0)
+    assert (exact.total, exact.exact) == (42, True)
+
+    bounded = store.executions.history(everything, 5, 0, count_ahead=10)
+    assert (bounded.total, bounded.exact) == (15, False)  # the page's 5 and 10 more: at least 15
+    assert len(bounded.runs) == 5 and [r.id for r in bounded.runs] == sorted((r.id for r in bounded.runs), reverse=True)
+
+    # further pages count further ahead; near the end the count is exact again
+    assert store.executions.history(everything, 5, 20, count_ahead=10).total == 35
+    last = store.executions.history(everything, 5, 30, count_ahead=10)
+    assert (last.total, last.exact) == (42, True)
+    assert store.executions.history(everything, 5, 27, count_ahead=10).exact  # exactly at the bound: exact
+
+    # the filters bound the count as they bound the rows
+    failures = store.executions.history(HistoryFilter(statuses=(Status.FAILED,)), 5, 0, count_ahead=10)
+    assert (failures.total, failures.exact) == (7, True)
+    assert {r.id for r in failures.runs} <= set(failed)
+    alpha = store.executions.history(HistoryFilter(project_contains="ALP"), 10, 0, count_ahead=5)
+    assert (alpha.total, alpha.exact) == (15, False)
+    assert {r.id for r in alpha.runs} <= set(failed + done)
+    nothing = store.executions.history(HistoryFilter(project_ids=[]), 10, 0, count_ahead=5)
+    assert (nothing.total, nothing.exact, nothing.runs) == (0, True, [])
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.executions)).scalar_one() == 42
+
+
+def test_newest_execution_per_project_and_per_flow(store: Store) -> None:
+    with store.write() as conn:
+        conn.execute(t.executions.delete())
+    nightly = add_history(store, "alpha", "nightly", 3)
+    hourly = add_history(store, "beta", "hourly", 4)
+    later = add_history(store, "alpha", "weekly", 2)
+    again = add_history(store, "alpha", "nightly", 1, "FAILED")
+    daily = add_history(store, "beta", "daily", 2)
+
+    newest = store.executions.last_per_project([1, 2, 99])
+    assert set(newest) == {1, 2}  # project 99 never ran: absent, not an error
+    assert newest[1].id == again[-1] and newest[1].status is Status.FAILED
+    assert newest[2].id == daily[-1] and newest[2].flow_id == "daily"
+    assert store.executions.last_per_project([]) == {}
+
+    flows = store.executions.last_per_flow(1, ["nightly", "weekly", "never"])
+    assert {f: r.id for f, r in flows.items()} == {"nightly": again[-1], "weekly": later[-1]}
+    assert all(r.project_id == 1 for r in flows.values()) and again[-1] > max(nightly)
+    assert store.executions.last_per_flow(2, ["hourly"])["hourly"].id == hourly[-1]
+    assert store.executions.last_per_flow(1, []) == {}
