@@ -3,7 +3,8 @@
 axe-core's script comes from a PyPI package that ships it (axe-playwright-python, pinned in the ``test``
 extra); it is read from the installed package and run in each page as it stands once its scripts have drawn
 it (graphs, grids, tables filled). The pages: those the responsive test measures, a flow's runs x jobs grid,
-the 61-job flow's graph and its failed execution (banner, log open), and the login page, on a laptop and on a
+the 61-job flow's graph and its failed execution (banner, log open), the Azkaban import page and the login
+page, on a laptop and on a
 phone (where the navigation is a menu, opened for the audit).
 """
 
@@ -73,6 +74,7 @@ def test_no_page_has_an_accessibility_violation(
         f"/ui/projects/{broken}/flows/done",
         f"/ui/projects/{broken}/flows/done/grid",
         f"/ui/executions/{broken_run}#log=L03_05&attempt=0",
+        "/ui/status/azkaban-import",
     ]
     failures: dict[str, list[str]] = {}
     context = chromium.new_context(viewport=viewport)
