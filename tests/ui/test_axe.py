@@ -4,8 +4,7 @@ axe-core's script comes from a PyPI package that ships it (axe-playwright-python
 extra); it is read from the installed package and run in each page as it stands once its scripts have drawn
 it (graphs, grids, tables filled). The pages: those the responsive test measures, a flow's runs x jobs grid,
 the 61-job flow's graph and its failed execution (banner, log open), the Azkaban import page and the login
-page, on a laptop and on a
-phone (where the navigation is a menu, opened for the audit).
+page, on a laptop and on a phone (where the navigation is a menu, opened for the audit).
 """
 
 from __future__ import annotations
