@@ -1,24 +1,42 @@
-"""Big flows: load and validate time of one Flow 1.0 flow of 1,000 / 10,000 / 30,000 jobs (issue 22).
+"""Big flows (issue 22): load, validate, upload and run one Flow 1.0 flow of 1,000 / 10,000 / 30,000 jobs,
+and upload a ``massive-flows``-sized project of about 200 flows and 7,000 jobs.
 
 Three shapes of ``noop`` jobs: a **chain**, a **fan-out** (one root, every other job on it, one end job on
 all of them) and a **layered** DAG (layers of 100 jobs, each job on three of the layer before, as
 tests/flows/test_big_flow.py). For each, ``load_project_dir`` (parse every ``.job`` file, build the flow,
 validate it) and ``upload_project`` (the same plus zipping the folder, storing the project and its flows in
-a fresh SQLite database) are timed, best of ``--repeat``. The per-job column is what shows an O(n²) step:
-it must stay flat as the flow grows.
+a fresh SQLite database) are timed, best of ``--repeat``. With ``--run`` (the default) the flow is then
+submitted and run to its end by an ``Executor`` in a child process of its own (``parallel`` 10): the run's
+wall time per job, and the child's peak resident memory (``VmHWM``) next to what it held before the
+run. The per-job columns are what show an O(n²) step: they must stay flat as the flow grows; the plot
+(``results/big_flow.png``, per-job cost against jobs, log x) shows it at a glance.
 
-    .venv/bin/python benchmarks/big_flow.py                  # 1,000 / 10,000 / 30,000 jobs, best of 2
-    .venv/bin/python benchmarks/big_flow.py --sizes 1000,10000 --repeat 3
+``--massive`` (the default too) generates a project shaped like Azkaban's own ``massive-flows`` test project:
+``--massive-flows`` flows of about 38 jobs each (7,030 jobs for 185), in one folder per flow with a shared
+``.properties`` file each, every flow a small layered DAG; ``load_project_dir`` and ``upload_project`` are
+timed (target: under 3 s).
+
+    .venv/bin/python benchmarks/big_flow.py                  # 1,000 / 10,000 / 30,000 jobs, run, massive
+    .venv/bin/python benchmarks/big_flow.py --sizes 1000,10000 --repeat 3 --no-run --no-massive
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "big_flow.json"
+PLOT = HERE / "results" / "big_flow.png"
 
 LAYER_WIDTH = 100
 
@@ -50,11 +68,112 @@ def write_project(root: Path, edges: dict[str, list[str]]) -> Path:
     return root
 
 
+def write_massive(root: Path, flows: int, jobs_per_flow: int = 38) -> int:
+    """A project of ``flows`` folders (20 to an area folder), each one flow ending in ``flowNNN``: a layered
+    DAG of ``jobs_per_flow - 1`` ``command`` jobs (layers of 6, each job on two of the layer before) and the
+    end job on those nothing depends on, with a ``.properties`` file per folder; returns the jobs written."""
+    for flow in range(flows):
+        folder = root / f"area{flow // 20:02d}" / f"flow{flow:03d}"
+        folder.mkdir(parents=True)
+        (folder / "common.properties").write_text(f"owner=team{flow % 7}\nretries=1\nretry.backoff=1000\n")
+        names = [f"f{flow:03d}_j{i:02d}" for i in range(jobs_per_flow - 1)]
+        used: set[str] = set()
+        for i, name in enumerate(names):
+            text = f"type=command\ncommand=echo {name} ${{owner}}\n"
+            if i >= 6:
+                base = (i // 6 - 1) * 6
+                parents = sorted({names[base + i % 6], names[base + (i + 1) % 6]})
+                used.update(parents)
+                text += f"dependencies={','.join(parents)}\n"
+            (folder / f"{name}.job").write_text(text)
+        ends = [name for name in names if name not in used]
+        (folder / f"flow{flow:03d}.job").write_text(f"type=noop\ndependencies={','.join(ends)}\n")
+    return flows * jobs_per_flow
+
+
+RUN_CHILD = """
+import json, sys, time
+from pathlib import Path
+from sudoless.config import Settings
+from sudoless.flows.executions import submit_flow
+from sudoless.flows.executor import Executor
+from sudoless.flows.options import ExecutionOptions
+from sudoless.flows.upload import upload_project
+from sudoless.store import Store
+from sudoless.store.status import Status
+
+project, home, flow = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+settings = Settings(home=home, timezone="UTC", project_max_files=100_000)
+store = Store(f"sqlite:///{home / 'sudoless.db'}")
+upload_project(store, settings, project, "bench", name="big")
+exec_id = submit_flow(store, settings, "big", flow, ExecutionOptions(parallel=10), "bench")
+def status_kb(field):
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+before_kb = status_kb("VmRSS")
+executor = Executor(store, settings)
+began = time.perf_counter()
+status = executor.claim_and_run(exec_id)
+run_s = time.perf_counter() - began
+executor.stop(wait=False)
+runs = store.job_runs.of(exec_id)
+once = len({r.nested_id for r in runs}) == len(runs) and all(r.status == Status.SUCCEEDED for r in runs)
+peak_kb = status_kb("VmHWM")
+print(json.dumps({"run_s": run_s, "status": str(status), "jobs_run": len(runs), "every_job_once": once,
+                  "rss_before_mb": before_kb / 1024, "rss_peak_mb": peak_kb / 1024}))
+"""
+
+
+def run_in_child(project: Path, home: Path, flow: str) -> dict[str, Any]:
+    """Upload, submit and run ``flow`` in a fresh process, so that its peak memory is the run's own."""
+    home.mkdir(parents=True, mode=0o700)
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_CHILD, str(project), str(home), flow], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the run of {project.name} failed: {done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def plot(rows: list[dict[str, Any]]) -> None:
+    """Per-job cost against the flow's size, log x: one line per shape and phase."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for shape in sorted({r["shape"] for r in rows}):
+        mine = sorted((r for r in rows if r["shape"] == shape), key=lambda r: r["jobs"])
+        for key, style in (("load_us_per_job", ":"), ("upload_us_per_job", "--"), ("run_us_per_job", "-")):
+            points = [(r["jobs"], r[key]) for r in mine if r.get(key) is not None]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                axis.plot(xs, ys, style, marker="o", label=f"{shape}: {key.split('_')[0]}")
+    axis.set_xscale("log")
+    axis.set_xlabel("jobs in the flow")
+    axis.set_ylabel("µs per job")
+    axis.set_title("sudoless big flows: cost per job against size (flat = no O(n²) step)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8, ncol=3)
+    PLOT.parent.mkdir(exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(PLOT, dpi=110)
+    print(f"plot: {PLOT.relative_to(HERE.parent)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,30000", help="jobs per flow, comma-separated")
     parser.add_argument("--shapes", default="chain,fan-out,layered")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each case; the best is reported")
+    parser.add_argument("--run", action=argparse.BooleanOptionalAction, default=True, help="also run each flow")
+    parser.add_argument("--massive", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--massive-flows", type=int, default=185)
+    parser.add_argument("--label", default="", help="name of this run in the JSON file")
     args = parser.parse_args(argv)
 
     from sudoless.config import Settings
@@ -63,7 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     from sudoless.store import Store
 
     scratch = Path(tempfile.mkdtemp(prefix="big-flow-"))
-    print(f"{'shape':<8} {'jobs':>6} {'load+validate s':>15} {'µs/job':>7} {'upload s':>9} {'µs/job':>7}")
+    rows: list[dict[str, Any]] = []
+    massive: dict[str, Any] | None = None
+    print(f"load average {os.getloadavg()[0]:.1f} at the start ({os.cpu_count()} CPUs)")
+    print(
+        f"{'shape':<8} {'jobs':>6} {'load+validate s':>15} {'µs/job':>7} {'upload s':>9} {'µs/job':>7}"
+        f" {'run s':>8} {'µs/job':>7} {'RSS before MB':>13} {'peak MB':>8} {'once':>5}"
+    )
     try:
         for shape in args.shapes.split(","):
             for jobs in (int(n) for n in args.sizes.split(",")):
@@ -82,13 +207,65 @@ def main(argv: list[str] | None = None) -> int:
                     upload_project(store, settings, project, "bench")
                     upload = min(upload, time.perf_counter() - start)
                     store.close()
+                    shutil.rmtree(home, ignore_errors=True)
                 n = len(edges)
-                print(
-                    f"{shape:<8} {n:>6} {load:>15.3f} {load / n * 1e6:>7.0f} {upload:>9.3f} {upload / n * 1e6:>7.0f}",
-                    flush=True,
-                )
+                row: dict[str, Any] = {
+                    "shape": shape,
+                    "jobs": n,
+                    "load_s": load,
+                    "load_us_per_job": load / n * 1e6,
+                    "upload_s": upload,
+                    "upload_us_per_job": upload / n * 1e6,
+                    "load_average": os.getloadavg()[0],
+                }
+                line = f"{shape:<8} {n:>6} {load:>15.3f} {load / n * 1e6:>7.0f} {upload:>9.3f} {upload / n * 1e6:>7.0f}"
+                if args.run:
+                    end = model.top_flows[0]
+                    ran = run_in_child(project, scratch / f"run-{shape}-{jobs}", end)
+                    row.update(ran, run_us_per_job=ran["run_s"] / n * 1e6)
+                    once = "yes" if ran["every_job_once"] and ran["jobs_run"] == n else "NO"
+                    line += (
+                        f" {ran['run_s']:>8.2f} {ran['run_s'] / n * 1e6:>7.0f} {ran['rss_before_mb']:>13.0f}"
+                        f" {ran['rss_peak_mb']:>8.0f} {once:>5}"
+                    )
+                rows.append(row)
+                print(line, flush=True)
+                shutil.rmtree(project, ignore_errors=True)
+        if args.massive:
+            root = scratch / "massive"
+            jobs = write_massive(root, args.massive_flows)
+            load = upload = float("inf")
+            for rep in range(args.repeat):
+                start = time.perf_counter()
+                model = load_project_dir(root)
+                load = min(load, time.perf_counter() - start)
+                home = scratch / f"home-massive-{rep}"
+                store = Store(f"sqlite:///{home / 'sudoless.db'}")
+                start = time.perf_counter()
+                upload_project(store, Settings(home=home, timezone="UTC"), root, "bench", name="massive")
+                upload = min(upload, time.perf_counter() - start)
+                store.close()
+            massive = {
+                "flows": len(model.top_flows),
+                "jobs": jobs,
+                "load_s": load,
+                "upload_s": upload,
+                "load_average": os.getloadavg()[0],
+            }
+            print(
+                f"massive-flows-sized project: {len(model.top_flows)} flows, {jobs:,} jobs: load + validate "
+                f"{load:.3f} s, upload {upload:.3f} s (target < 3 s: {'met' if upload < 3 else 'missed'})"
+            )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if rows:
+        plot(rows)
+    RESULTS.parent.mkdir(exist_ok=True)
+    previous: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    label = args.label or datetime.now(UTC).isoformat(timespec="seconds")
+    previous[label] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "rows": rows, "massive": massive}
+    RESULTS.write_text(json.dumps(previous, indent=2) + "\n")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end; written {RESULTS.relative_to(HERE.parent)}")
     return 0
 
 
