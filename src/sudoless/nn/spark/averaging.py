@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from sudoless.nn.arrays import count, take
 from sudoless.nn.spark.data import shard
 from sudoless.nn.spark.engine import EpochOutcome, SparkFit, StepHook, steps_in
 from sudoless.nn.spark.replica import EpochStats, gradient, replica
@@ -55,7 +56,7 @@ class AveragingEngine:
         k = max(1, run.sync_every)
         size = model.count_params()
         names = sorted(optimizer.state_names)
-        stats = EpochStats(spec.metrics)
+        stats = EpochStats(spec.metrics, objects=model.metrics)
         for round_ in range(steps_in(local_steps, k)):
             first, last = round_ * k, min((round_ + 1) * k, local_steps)
             weights = np.array(model_params)
@@ -82,7 +83,7 @@ class AveragingEngine:
                 local = spec.new_optimizer()
                 local.load_state_arrays({**state, "iterations": np.array(iterations)})
                 part = shard(key, index)
-                rows = np.random.default_rng([seed, epoch, index]).permutation(len(part.y))
+                rows = np.random.default_rng([seed, epoch, index]).permutation(count(part.y))
                 out = np.empty(size + spec.stats_size, net.dtype)
                 sums = np.zeros(spec.stats_size, np.float64)
                 seconds, done = 0.0, 0
@@ -90,7 +91,7 @@ class AveragingEngine:
                     pick = np.sort(rows[step * local_batch : (step + 1) * local_batch])
                     if not len(pick):
                         break
-                    seconds += gradient(net, part.x[pick], part.y[pick], out)
+                    seconds += gradient(net, take(part.x, pick), take(part.y, pick), out)
                     grads[...] = out[:size] / float(out[size + 1])
                     local.step(params, grads, net.decayed)
                     sums += out[size:]

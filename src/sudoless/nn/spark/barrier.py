@@ -159,7 +159,7 @@ class BarrierEngine:
             if len(checksums) != 1:
                 raise RuntimeError(f"barrier replicas disagree: checksums {sorted(checksums)}")
             chief = results[0]["epochs"][e]
-            stats = EpochStats(run.spec.metrics)
+            stats = EpochStats(run.spec.metrics, objects=run.model.metrics)
             logs = []
             for step, (compute, comm, step_wall) in enumerate(times[e]):
                 run.timings.add(step_wall + launch, compute, comm, step_wall - compute - comm + launch)

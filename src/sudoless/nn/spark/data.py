@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from sudoless.errors import InputError, SudolessError
+from sudoless.nn.arrays import count, input_shape_of, take
 
 Array = np.ndarray
 
@@ -48,13 +49,13 @@ class Shard:
     """One partition inside a Python worker: rows ``start .. start+len(y)-1`` of the global data set."""
 
     start: int
-    x: Array
-    y: Array
+    x: Any  # an array, or a list of arrays (a model with several inputs)
+    y: Any  # likewise (several outputs)
 
-    def rows(self, batch: Array) -> tuple[Array, Array]:
+    def rows(self, batch: Array) -> tuple[Any, Any]:
         """This shard's rows of a global batch (given as global indices), in the batch's order."""
-        local = batch[(batch >= self.start) & (batch < self.start + len(self.y))] - self.start
-        return self.x[local], self.y[local]
+        local = batch[(batch >= self.start) & (batch < self.start + count(self.y))] - self.start
+        return take(self.x, local), take(self.y, local)
 
 
 @dataclass
@@ -64,8 +65,8 @@ class ShardedData:
     key: str
     rdd: Any
     starts: list[int]
-    sample_shape: tuple[int, ...]
-    label_shape: tuple[int, ...]
+    sample_shape: Any  # a shape, or a list of them (several inputs)
+    label_shape: Any
     x_dtype: str
 
     @property
@@ -81,6 +82,11 @@ class ShardedData:
 
 
 # -- driver side -------------------------------------------------------------------------------------------
+
+
+def _arrays(value: Any) -> bool:
+    """A list of NumPy arrays: the inputs of a model with several inputs, or the targets of several outputs."""
+    return isinstance(value, list | tuple) and bool(value) and all(isinstance(a, np.ndarray) for a in value)
 
 
 def _stack(rows: list[Any]) -> tuple[Array, Array]:
@@ -170,14 +176,17 @@ def to_partitions(
 ) -> Any:
     """An RDD of ``(index, x, y)`` with one element per partition, from any supported source."""
     default = partitions or sc.defaultParallelism
-    if isinstance(data, np.ndarray):
+    if isinstance(data, np.ndarray) or _arrays(data):
         if y is None:
             raise InputError("give the labels: fit_spark(model, x, y)")
-        ys = np.asarray(y)
-        if len(ys) != len(data):
-            raise InputError(f"x has {len(data)} examples but y has {len(ys)}")
-        bounds = np.linspace(0, len(data), default + 1).astype(np.int64)
-        parts = [(i, data[bounds[i] : bounds[i + 1]], ys[bounds[i] : bounds[i + 1]]) for i in range(default)]
+        ys = [np.asarray(a) for a in y] if _arrays(y) else np.asarray(y)
+        if count(ys) != count(data):
+            raise InputError(f"x has {count(data)} examples but y has {count(ys)}")
+        bounds = np.linspace(0, count(data), default + 1).astype(np.int64)
+        parts = [
+            (i, take(data, slice(bounds[i], bounds[i + 1])), take(ys, slice(bounds[i], bounds[i + 1])))
+            for i in range(default)
+        ]
         return sc.parallelize(parts, default)
     if isinstance(data, str | Path):
         path = Path(data)
@@ -226,7 +235,13 @@ def prepare(
     key = uuid.uuid4().hex[:12]
     shapes = sorted(
         rdd.map(
-            lambda item: (item[0], len(item[2]), item[1].shape[1:], item[2].shape[1:], str(item[1].dtype))
+            lambda item: (
+                item[0],
+                count(item[2]),
+                input_shape_of(item[1]),
+                input_shape_of(item[2]),
+                str(np.asarray(item[1][0] if isinstance(item[1], list) else item[1]).dtype),
+            )
         ).collect()
     )
     sizes = [s[1] for s in shapes]
@@ -234,7 +249,7 @@ def prepare(
         raise InputError("the training data has no examples")
     starts = [0, *np.cumsum(sizes).tolist()]
     first = next(s for s in shapes if s[1])
-    sharded = ShardedData(key, rdd, [int(s) for s in starts], tuple(first[2]), tuple(first[3]), first[4])
+    sharded = ShardedData(key, rdd, [int(s) for s in starts], first[2], first[3], first[4])
     if into_workers:
         load(sharded)
     return sharded
@@ -296,9 +311,14 @@ def remember(key: str, index: int, shard: Shard, spill: bool = False) -> None:
         folder = spill_folder(key)
         _own_folder(folder)
         for name, array in (("x", shard.x), ("y", shard.y)):
-            target = folder / f"{index}.{name}.npy"
-            tmp = folder / f".{index}.{name}.{os.getpid()}.npy"
-            np.save(tmp, array)
+            if isinstance(array, list):  # several inputs or outputs: one .npz, its arrays in order
+                target = folder / f"{index}.{name}.npz"
+                tmp = folder / f".{index}.{name}.{os.getpid()}.npz"
+                np.savez(tmp, *array)
+            else:
+                target = folder / f"{index}.{name}.npy"
+                tmp = folder / f".{index}.{name}.{os.getpid()}.npy"
+                np.save(tmp, array)
             os.replace(tmp, target)
         (folder / f"{index}.start").write_text(str(shard.start))
 
@@ -311,12 +331,20 @@ def shard(key: str, index: int) -> Shard:
     folder = spill_folder(key)
     try:
         start = int((folder / f"{index}.start").read_text())
-        x = np.load(folder / f"{index}.x.npy", mmap_mode="r")
-        y = np.load(folder / f"{index}.y.npy", mmap_mode="r")
+        x = _load_spilled(folder, index, "x")
+        y = _load_spilled(folder, index, "y")
     except (OSError, ValueError):
         raise ShardMissing(f"partition {index} of data set {key} is not on this host") from None
     found = _CACHE[(key, index)] = Shard(start, x, y)
     return found
+
+
+def _load_spilled(folder: Path, index: int, name: str) -> Any:
+    several = folder / f"{index}.{name}.npz"
+    if several.exists():
+        with np.load(several) as data:
+            return [data[f"arr_{i}"] for i in range(len(data.files))]
+    return np.load(folder / f"{index}.{name}.npy", mmap_mode="r")
 
 
 def forget(key: str) -> None:

@@ -104,18 +104,17 @@ def fit_spark(
 
     Models with shared layers train as they do in ``fit``; BatchNormalization layers are synchronised
     across the workers (:mod:`sudoless.nn.spark.syncbn`), so their statistics are the global batch's.
-    Not (yet) supported: ``tbptt``, multi-input models
-    (``x`` as a list of arrays), models with several outputs. Dropout draws its masks
+    A model with several inputs takes ``x`` as a list of arrays, one with several outputs ``y`` as a list or
+    a dict by output name (NumPy sources only), with the losses and loss weights given to ``compile``.
+    Not (yet) supported: ``tbptt``. Dropout draws its masks
     from each worker's own generator, so a model with dropout follows single-process training only in
     distribution, not value for value.
     """
     _, optimizer = model._require_compiled()
-    if model.output_names:
-        names = model.output_names
-        raise InputError(
-            f"fit_spark trains models with one output; this one has {len(names)} ({', '.join(names)}): "
-            "train it with fit"
-        )
+    if model.output_names and y is not None:
+        y = model.targets(y)  # a list in output order (from a list or a dict by output name)
+    if isinstance(data, tuple) and all(isinstance(a, np.ndarray) for a in data):
+        data = list(data)
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     if resume and checkpoint_dir is None:
@@ -131,6 +130,11 @@ def fit_spark(
     try:
         if not model.built:
             model.build(sharded.sample_shape)
+        if engine == "average" and any(True for _ in model.state_slots()):
+            raise InputError(
+                "the average engine trains BatchNormalization's statistics per worker and cannot merge them: "
+                "use the sync or barrier engine, which synchronise them"
+            )
         seed = model.seed if seed is None else int(seed)
         rng = np.random.default_rng(seed)
         run = SparkFit(

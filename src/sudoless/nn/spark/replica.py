@@ -17,18 +17,20 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from sudoless.errors import InputError
-from sudoless.nn.arrays import cast_input
+from sudoless.nn.arrays import cast_input, count
 from sudoless.nn.layers.base import layer_config, layer_from_config
 from sudoless.nn.losses import get_loss, loss_config
-from sudoless.nn.metrics import get_metric
+from sudoless.nn.metrics import Metric, get_metric
 from sudoless.nn.model import Network
 from sudoless.nn.optimizers import Optimizer, get_optimizer
+from sudoless.nn.outputs import OutputLoss, OutputMetric, WeightedLosses
 from sudoless.nn.threads import ensure_threads, set_threads
 
 Array = np.ndarray
@@ -45,26 +47,35 @@ class ModelSpec:
     optimizer: dict[str, Any]
     #: BLAS threads on the workers: the driver's count (``threads:``, ``--threads``, ``nn.set_threads``).
     threads: int = 1
+    #: A model with several outputs: its losses, loss weights and metrics per output (``compile``'s lists).
+    outputs: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, model: Network) -> ModelSpec:
         loss, optimizer = model._require_compiled()
         for metric in model.metrics:
             # the workers send sums per step (these need the whole epoch's counts) and rebuild metrics by name
-            if not metric.additive or metric.get_config() != type(metric)().get_config():
+            if isinstance(metric, OutputLoss):
+                continue
+            inner = metric.metric if isinstance(metric, OutputMetric) else metric
+            if not inner.additive or inner.get_config() != type(inner)().get_config():
                 raise InputError(f"metric {metric.name} is not computed on Spark yet; train locally or drop it")
+        outputs = loss.compile_config(model.metrics) if isinstance(loss, WeightedLosses) else None
         return cls(
             json.dumps(layer_config(model), sort_keys=True),
             model.input_shape,
-            loss_config(loss),
+            loss_config(loss) if outputs is None else {},
             tuple(m.name for m in model.metrics),
             optimizer.get_config(),
             ensure_threads(),
+            outputs,
         )
 
     @property
     def key(self) -> str:
-        text = json.dumps([self.architecture, self.input_shape, self.loss, self.metrics], sort_keys=True, default=str)
+        text = json.dumps(
+            [self.architecture, self.input_shape, self.loss, self.metrics, self.outputs], sort_keys=True, default=str
+        )
         return hashlib.sha1(text.encode()).hexdigest()
 
     def build(self) -> Network:
@@ -72,7 +83,11 @@ class ModelSpec:
         model = layer_from_config(json.loads(self.architecture))
         assert isinstance(model, Network)
         model.build(self.input_shape)
-        model.compile(self.optimizer, get_loss(self.loss), list(self.metrics))
+        if self.outputs is not None:
+            outputs = self.outputs
+            model.compile(self.optimizer, outputs["loss"], outputs["metrics"], loss_weights=outputs["loss_weights"])
+        else:
+            model.compile(self.optimizer, get_loss(self.loss), list(self.metrics))
         return model
 
     def new_optimizer(self) -> Optimizer:
@@ -107,27 +122,29 @@ def gradient(model: Network, x: Array, y: Array, out: Array, idle: Any = None) -
     started = time.perf_counter()
     size = model.count_params()
     out[...] = 0.0
-    if not len(y) and idle is not None:
+    if not count(y) and idle is not None:
         idle.run()
-    if len(y):
+    if count(y):
         loss = model.loss
         assert loss is not None
-        xb = cast_input(np.asarray(x), model.dtype)
+        xb = cast_input(x, model.dtype)
         output = model.forward(xb, training=True)
         mask = model.output_mask
-        value = loss.forward(output, np.asarray(y), mask)
+        value = loss.forward(output, y, mask)
         total = getattr(loss, "_total", None)
-        items = float(total) if total is not None else float(len(output))
+        items = float(total) if total is not None else float(count(output))
         if idle is not None:
-            model.backward(loss.backward() * np.asarray(items, model.dtype))
+            scale = np.asarray(items, model.dtype)
+            grad = loss.backward()
+            model.backward([g if g is None else g * scale for g in grad] if isinstance(grad, list) else grad * scale)
             out[:size] = model.packed()[1]
         else:
             model.backward(loss.backward())
             np.multiply(model.packed()[1], np.asarray(items, model.dtype), out=out[:size])
         out[size] = value * items
         out[size + 1] = items
-        for i, metric in enumerate(type(m)() for m in model.metrics):
-            metric.update(output, np.asarray(y), mask, loss, value, items)
+        for i, metric in enumerate(m.fresh() for m in model.metrics):
+            metric.update(output, y, mask, loss, value, items)
             out[size + 2 + 2 * i] = metric.total
             out[size + 3 + 2 * i] = metric.count
     return time.perf_counter() - started
@@ -140,6 +157,8 @@ class EpochStats:
     metrics: tuple[str, ...]
     loss_sum: float = 0.0
     items: float = 0.0
+    #: The driver model's metric objects (a multi-output model's are per output and not found by name).
+    objects: Sequence[Metric] = ()
 
     def __post_init__(self) -> None:
         self.totals = np.zeros(2 * len(self.metrics), np.float64)
@@ -152,7 +171,8 @@ class EpochStats:
     def logs(self) -> dict[str, float]:
         logs = {"loss": self.loss_sum / self.items if self.items else float("nan")}
         for i, name in enumerate(self.metrics):
-            metric = get_metric(name)
-            metric.total, metric.count = float(self.totals[2 * i]), float(self.totals[2 * i + 1])
+            metric = self.objects[i].fresh() if self.objects else get_metric(name)
+            target = metric.metric if isinstance(metric, OutputMetric) else metric  # it reports its inner one's
+            target.total, target.count = float(self.totals[2 * i]), float(self.totals[2 * i + 1])
             logs[metric.name] = metric.result()
         return logs

@@ -93,7 +93,7 @@ class SyncEngine:
         assert optimizer is not None
         params, grads = model.packed()
         size = model.count_params()
-        stats = EpochStats(run.spec.metrics)
+        stats = EpochStats(run.spec.metrics, objects=run.model.metrics)
         exchanges = plan(model)
         for step in range(steps_in(len(order), run.batch_size)):
             batch = order[step * run.batch_size : (step + 1) * run.batch_size]
