@@ -95,3 +95,52 @@ def test_newest_execution_per_project_and_per_flow(store: Store) -> None:
     assert all(r.project_id == 1 for r in flows.values()) and again[-1] > max(nightly)
     assert store.executions.last_per_flow(2, ["hourly"])["hourly"].id == hourly[-1]
     assert store.executions.last_per_flow(1, []) == {}
+
+
+def test_success_counts_over_each_flows_newest_runs(store: Store) -> None:
+    with store.write() as conn:
+        conn.execute(t.executions.delete())
+    add_history(store, "alpha", "nightly", 7, "FAILED")
+    add_history(store, "alpha", "nightly", 30)
+    add_history(store, "alpha", "weekly", 3, "KILLED")
+    add_history(store, "beta", "nightly", 4, "FAILED")  # same flow name, another project: never counted
+
+    everything = store.executions.outcomes(1)
+    assert everything == {"nightly": {Status.FAILED: 7, Status.SUCCEEDED: 30}, "weekly": {Status.KILLED: 3}}
+    assert store.executions.outcomes(1, ["nightly", "weekly"], 10_000) == everything
+    newest = store.executions.outcomes(1, ["nightly", "weekly", "never"], 35)
+    assert newest == {"nightly": {Status.FAILED: 5, Status.SUCCEEDED: 30}, "weekly": {Status.KILLED: 3}}
+    assert store.executions.outcomes(1, ["nightly"], 10) == {"nightly": {Status.SUCCEEDED: 10}}
+    assert store.executions.outcomes(1, [], 10) == {}
+
+
+def test_a_jobs_recent_attempts_newest_first_across_executions(store: Store) -> None:
+    with store.write() as conn:
+        conn.execute(t.executions.delete())
+        conn.execute(t.job_runs.delete())
+    runs = add_history(store, "alpha", "nightly", 6)
+    other = add_history(store, "alpha", "weekly", 2)  # the same job name in another flow: not its history
+    rows = []
+    for exec_id in runs + other:
+        for attempt in (0, 1) if exec_id == runs[3] else (0,):
+            started = -1 if exec_id == runs[5] else 10 * exec_id + attempt  # the newest never started
+            for job in ("build", "test"):
+                rows.append(
+                    {
+                        "exec_id": exec_id,
+                        "nested_id": job,
+                        "attempt": attempt,
+                        "type": "command",
+                        "status": "SUCCEEDED" if started >= 0 else "READY",
+                        "start_time": started,
+                        "end_time": started + 5 if started >= 0 else -1,
+                        "update_time": 1,
+                        "parents": "[]",
+                    }
+                )
+    with store.write() as conn:
+        conn.execute(t.job_runs.insert(), rows)
+    recent = store.job_runs.recent_attempts(1, "nightly", "test", limit=4)
+    assert [(r.exec_id, r.attempt) for r in recent] == [(runs[4], 0), (runs[3], 1), (runs[3], 0), (runs[2], 0)]
+    assert all(r.nested_id == "test" for r in recent)
+    assert len(store.job_runs.recent_attempts(1, "nightly", "build", limit=50)) == 6  # 5 started, one twice

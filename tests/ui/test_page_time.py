@@ -192,3 +192,11 @@ def test_the_executions_count_stops_ahead_and_says_so(world: World) -> None:
     assert f"Page 150 of {-(-total // 50)} ({total} in all)" in deep
     few = admin.get("/ui/executions?project=p01&flow=load").text
     assert f"({history.executions // len(history.projects)} in all)" in few
+
+
+def test_project_page_rates_over_the_newest_runs(world: World) -> None:
+    page = world.admin.get("/ui/projects/p00").text
+    row = page.split('<a href="/ui/projects/p00/flows/load">load</a>', 1)[1].split("</tr>", 1)[0]
+    runs = world.history.executions // len(world.history.projects)  # 500, fewer than the window of 1,000
+    assert f"<td>{runs}</td>" in row and "last 1000" not in row
+    assert re.search(r"<span>\d+%</span>", row)

@@ -101,6 +101,9 @@ class History:
 
 
 _COLUMNS = tuple(t.executions.c.keys())
+#: The statuses of an execution not yet over, named (an IN list searches ``ix_executions_status``; a NOT IN
+#: of the terminal ones reads every execution ever run).
+_UNFINISHED = tuple(s.value for s in Status if s not in TERMINAL_FLOW)
 
 # Statements of the HTTP API's read path, built once: building a Core select costs several times more than
 # running it on SQLite (measured: 0.4 ms against 0.08 ms for one execution row).
@@ -193,7 +196,7 @@ class ExecutionQueries:
                     .where(
                         e.c.project_id == project_id,
                         e.c.flow_id == flow_id,
-                        e.c.status.not_in([s.value for s in TERMINAL_FLOW]),
+                        e.c.status.in_(_UNFINISHED),
                         _here(e),
                     )
                     .order_by(e.c.id.desc())
@@ -433,14 +436,39 @@ class ExecutionQueries:
         with self.store.read() as conn:
             return execution_records(conn.execute(query).all())
 
-    def outcomes(self, project_id: int) -> dict[str, dict[Status, int]]:
-        """Per flow of a project: how many executions ended (or stand) in each status."""
+    def outcomes(
+        self, project_id: int, flows: Sequence[str] | None = None, window: int | None = None
+    ) -> dict[str, dict[Status, int]]:
+        """Per flow of a project: how many executions ended (or stand) in each status.
+
+        With ``flows`` and ``window``, only each flow's newest ``window`` executions count: one bounded
+        index walk per flow instead of a grouping over every execution the project ever had (a long
+        history's hundreds of thousands)."""
         e = t.executions.c
-        query = (
-            sa.select(e.flow_id, e.status, sa.func.count())
-            .where(e.project_id == project_id)
-            .group_by(e.flow_id, e.status)
-        )
+        if flows is not None and window is not None:
+            if not flows:
+                return {}
+            parts = []
+            for flow in flows:
+                newest = (
+                    sa.select(e.flow_id, e.status)
+                    .where(e.project_id == project_id, e.flow_id == flow)
+                    .order_by(e.id.desc())
+                    .limit(window)
+                    .subquery()
+                )
+                parts.append(
+                    sa.select(newest.c.flow_id, newest.c.status, sa.func.count()).group_by(
+                        newest.c.flow_id, newest.c.status
+                    )
+                )
+            query: Any = sa.union_all(*parts)
+        else:
+            query = (
+                sa.select(e.flow_id, e.status, sa.func.count())
+                .where(e.project_id == project_id)
+                .group_by(e.flow_id, e.status)
+            )
         out: dict[str, dict[Status, int]] = {}
         with self.store.read() as conn:
             for flow_id, stored, count in conn.execute(query):
@@ -485,12 +513,7 @@ class ExecutionQueries:
     def running(self, limit: int = 100) -> list[ExecutionRecord]:
         """Executions not yet over, newest first (the ``ix_executions_status`` index)."""
         e = t.executions.c
-        query = (
-            sa.select(t.executions)
-            .where(e.status.not_in([s.value for s in TERMINAL_FLOW]))
-            .order_by(e.id.desc())
-            .limit(limit)
-        )
+        query = sa.select(t.executions).where(e.status.in_(_UNFINISHED)).order_by(e.id.desc()).limit(limit)
         with self.store.read() as conn:
             return execution_records(conn.execute(query).all())
 
@@ -500,7 +523,7 @@ class ExecutionQueries:
         e = t.executions.c
         query = (
             sa.select(t.executions)
-            .where(e.status.not_in([s.value for s in TERMINAL_FLOW]), e.executor_id == ELSEWHERE)
+            .where(e.status.in_(_UNFINISHED), e.executor_id == ELSEWHERE)
             .order_by(e.id.desc())
             .limit(limit)
         )
@@ -516,7 +539,7 @@ class ExecutionQueries:
             .where(
                 e.c.project_id == project_id,
                 e.c.flow_id == flow_id,
-                e.c.status.not_in([s.value for s in TERMINAL_FLOW]),
+                e.c.status.in_(_UNFINISHED),
                 _here(e),
             )
             .order_by(e.c.id)

@@ -69,7 +69,10 @@ _RECENT_ATTEMPTS = (
         t.job_runs.c.nested_id == sa.bindparam("nested_id"),
         t.job_runs.c.start_time >= 0,
     )
-    .order_by(t.job_runs.c.exec_id.desc(), t.job_runs.c.attempt.desc())
+    # By the executions' id, not job_runs.exec_id (equal through the join): then the walk down the flow's
+    # index gives the order and stops after ``limit`` rows; ordered by the job_runs side, SQLite read and
+    # sorted every run of the flow (20,000 executions: 140 ms against 0.1 ms).
+    .order_by(t.executions.c.id.desc(), t.job_runs.c.attempt.desc())
     .limit(sa.bindparam("limit"))
 )
 
