@@ -16,6 +16,7 @@ from sudoless.errors import InputError
 from sudoless.routing import check, read_problem
 from sudoless.routing.auto import solve
 from sudoless.routing.model import Problem
+from sudoless.routing.windows import refuse
 
 SOLOMON = INSTANCES / "tw8.txt"
 VRPTW = INSTANCES / "tw6.vrp"
@@ -87,7 +88,7 @@ def test_engine_matches_brute_force_on_a_tiny_instance_with_windows() -> None:
     assert report.total == pytest.approx(optimum)
 
 
-@pytest.mark.parametrize("solver", ["engine", "cores"])
+@pytest.mark.parametrize("solver", ["engine", "cores", "divide"])
 def test_every_window_solver_keeps_the_windows(solver: str) -> None:
     problem = read_problem(SOLOMON)
     solution = solve(problem, solver=solver, time_limit=3.0)
@@ -121,11 +122,12 @@ def test_the_exact_solver_proves_the_brute_force_optimum_with_windows() -> None:
     assert exact.optimal and exact.objective(service_only) == pytest.approx(brute_force_windows(service_only))
 
 
-def test_solvers_that_ignore_windows_refuse_them() -> None:
-    with pytest.raises(InputError, match="the divide solver does not handle time windows"):
-        solve(read_problem(SOLOMON), solver="divide", time_limit=1.0)
-    with pytest.raises(InputError, match="only the total objective"):
-        solve(read_problem(SOLOMON, objective="makespan"), solver="engine", time_limit=1.0)
+def test_a_solver_that_ignores_windows_refuses_them() -> None:
+    problem = read_problem(SOLOMON)
+    refuse(problem, "divide")  # every solver of today keeps them
+    with pytest.raises(InputError, match="the sweep solver does not handle time windows"):
+        refuse(problem, "sweep")
+    refuse(problem.with_(windows=None, service=None), "sweep")  # nothing to ignore without windows
 
 
 def tamper(plan: dict, path: tuple[object, ...], delta: float | str) -> dict:
@@ -193,8 +195,10 @@ def test_check_uses_the_metric_the_plan_was_solved_with(tmp_path: Path) -> None:
 
 
 def test_cli_refusals_are_one_line(tmp_path: Path) -> None:
-    refused = sudoless(tmp_path, "routes", "solve", str(SOLOMON), "--solver", "divide", "--time-limit", "1")
-    assert_one_line_error(refused, "does not handle time windows")
+    args = ("--solver", "divide", "--objective", "makespan", "--time-limit", "2", "-o", "plan.json")
+    solved = sudoless(tmp_path, "routes", "solve", str(SOLOMON), *args)
+    assert solved.returncode == 0, solved.stderr  # divide and the makespan keep the windows now
+    assert sudoless(tmp_path, "routes", "check", str(SOLOMON), "plan.json").returncode == 0
     (tmp_path / "bad.txt").write_text("bad\nVEHICLE\nNUMBER CAPACITY\n 3 30\nCUSTOMER\n 0 1 2 0 0 9\n")
     assert_one_line_error(sudoless(tmp_path, "routes", "solve", "bad.txt"), "bad.txt line 6: expected 7 fields")
 

@@ -19,9 +19,10 @@ from sudoless.errors import CheckFailed, FleetSizeError, InputError
 def routes() -> None:
     """Plan one route per dispatcher from a depot (VRPLIB/TSPLIB, Solomon, CSV or JSON instances).
 
-    Time windows and service times (Solomon files, VRPLIB with TIME_WINDOW_SECTION) are kept by the engine,
-    cores and exact solvers; a plan then lists each stop's arrival, wait, departure and load left on board. Ids in
-    plans are the file's own; for VRPLIB/TSPLIB the depot is 0 and node k+1 is stop k (CVRPLIB .sol numbering).
+    Time windows and service times (Solomon files, VRPLIB with TIME_WINDOW_SECTION) are kept by every solver and
+    objective (divide cuts by place and time; the makespan is the longest route's distance); a plan then lists
+    each stop's arrival, wait, departure and load left on board. Ids in plans are the file's own; for
+    VRPLIB/TSPLIB the depot is 0 and node k+1 is stop k (CVRPLIB .sol numbering).
     """
 
 
@@ -112,7 +113,7 @@ def refuse_single_depot_options(given: dict[str, Any]) -> None:
     type=click.Choice(["auto", "exact", "divide", "engine", "cores"]),
     default="auto",
     show_default=True,
-    help="cores: PyVRP (or, for the makespan, divide) in one process per core, sharing the best plan.",
+    help="cores: PyVRP in one process per core, sharing the best plan. Every solver keeps time windows.",
 )
 @click.option("--time-limit", type=float, default=10.0, show_default=True, help="Seconds (wall clock).")
 @click.option(

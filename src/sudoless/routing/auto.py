@@ -7,9 +7,8 @@ instance searches, then sectors of routes re-optimised in parallel; on one core,
 :data:`CORES_FROM` locations, PyVRP alone); above the dense limit, parts of one giant tour solved on Spark and
 stitched. For the makespan (and the blend) on a dense instance, PyVRP asked for plans under ever lower caps on
 the route length (:mod:`sudoless.routing.minmax`), on every core: it beat divide and conquer's min-max search on
-kroA200, lin318, rat783 and pcb1173 in the benchmark (benchmarks/README.md, routing.py). With time windows,
-the MILP up to :data:`EXACT_UP_TO`, then PyVRP (alone, or on every core from :data:`CORES_FROM` locations);
-divide and the parts refuse them.
+kroA200, lin318, rat783 and pcb1173 in the benchmark (benchmarks/README.md, routing.py). Time windows change
+none of these choices: every solver keeps them (:mod:`sudoless.routing.windows`).
 
 Whatever the name, an instance too big for the named solver goes in parts (:mod:`sudoless.routing.spark`):
 ``divide`` above :data:`~sudoless.routing.divide.PART_SIZE` customers, ``engine`` and ``cores`` above the dense
@@ -92,11 +91,7 @@ NAMES = ("auto", "exact", "divide", "engine", "cores")  # the names a user may g
 
 
 def choose(problem: Problem) -> str:
-    if problem.timed:  # the MILP and PyVRP know the windows (sudoless.routing.windows)
-        if problem.n <= EXACT_UP_TO:
-            return "exact"
-        several = (os.cpu_count() or 1) > 1
-        return "cores" if problem.dense and several and problem.n >= CORES_FROM else "engine"
+    """The solver ``auto`` runs; time windows change nothing here, as every solver keeps them."""
     if problem.n <= EXACT_UP_TO:
         return "exact"
     if not problem.dense:

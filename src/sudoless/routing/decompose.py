@@ -101,7 +101,11 @@ def partition(problem: Problem, tour: np.ndarray, size: int) -> list[Part]:
     """Cut ``tour`` into pieces of about ``size`` customers and make a part of each."""
     pieces = max(1, round(len(tour) / size))
     pieces = min(pieces, problem.dispatchers)
-    groups = [g for g in np.array_split(tour, pieces) if len(g)]
+    return parts_of(problem, [g for g in np.array_split(tour, pieces) if len(g)])
+
+
+def parts_of(problem: Problem, groups: list[np.ndarray]) -> list[Part]:
+    """A part of each group of customers, with its share of the dispatchers (:func:`dispatcher_shares`)."""
     shares = dispatcher_shares(problem, groups)
     return [
         subproblem(problem, g, k, f"{problem.name}/part{p + 1}")
@@ -126,6 +130,12 @@ def sectors(problem: Problem, routes: list[list[int]], count: int, turn: float) 
         order = np.argsort(np.arctan2(centre[:, 1], centre[:, 0]))
     else:
         order = np.arange(len(routes))
+    return in_order(routes, order, count, turn)
+
+
+def in_order(routes: list[list[int]], order: np.ndarray, count: int, turn: float) -> list[list[list[int]]]:
+    """``routes`` (non-empty) taken in ``order`` from a ``turn`` share of the way round, in ``count``
+    contiguous groups of about equal customers."""
     order = np.roll(order, -int(turn * len(routes)))
     sizes = np.cumsum([len(routes[k]) for k in order])
     edges = [0, *[int(np.searchsorted(sizes, sizes[-1] * g / count)) + 1 for g in range(1, count)], len(order)]

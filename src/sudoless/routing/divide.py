@@ -25,6 +25,7 @@ from sudoless.routing.farthest import SHARE, reach_farthest_bound
 from sudoless.routing.improve import improve, neighbours, ruin_and_recreate
 from sudoless.routing.model import Objective, Problem, Solution
 from sudoless.routing.split import cut, rank, split
+from sudoless.routing.timed_divide import solve_divide_timed
 from sudoless.routing.tsp import giant_tour, reoptimise
 
 PART_SIZE = 1500  # customers above which the instance is solved in parts (sudoless.routing.auto decides)
@@ -76,13 +77,15 @@ def solve_divide(
     """Divide and conquer within ``time_limit`` seconds (wall clock); reproducible for a seed and budget.
 
     For the makespan it first tries to reach the farthest bound (:mod:`sudoless.routing.farthest`). Needs a
-    dense problem.
+    dense problem. With time windows: :mod:`sudoless.routing.timed_divide` (``initial`` is not used there).
     """
     if not problem.dense:
         raise InputError(
             f"{problem.name}: divide and conquer needs a dense distance matrix, which {problem.n} locations do not "
             "have; use --solver auto (parts of the instance)"
         )
+    if problem.timed:  # the cut and the local search below do not know the windows: parts close in time
+        return solve_divide_timed(problem, time_limit=time_limit, seed=seed)
     started = time.monotonic()
     deadline = started + time_limit
     if initial is None and problem.objective == Objective.MAKESPAN:

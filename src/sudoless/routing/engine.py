@@ -32,6 +32,15 @@ def _tour_cut(problem: Problem, time_limit: float) -> list[list[int]]:
     return cut(problem, giant_tour(problem, seconds=min(1.0, 0.02 * time_limit)))
 
 
+def _keeps(problem: Problem, polished: list[list[int]], routes: list[list[int]]) -> bool:
+    """Whether ``polished`` keeps every limit and window and beats ``routes`` (or ``routes`` did not keep them)."""
+    if not check(problem, polished).feasible:
+        return False
+    return not check(problem, routes).feasible or problem.score(
+        [problem.route_length(r) for r in polished]
+    ) <= problem.score([problem.route_length(r) for r in routes])
+
+
 def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0, workers: int = 1) -> Solution:
     """PyVRP on the whole (dense) problem, with min-max balancing and minimum stops added on top; ``workers``
     processes probe caps for the makespan in parallel (:mod:`sudoless.routing.minmax`)."""
@@ -47,19 +56,20 @@ def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0, work
     time_limit = deadline - time.monotonic()  # what the attempt at the bound left
     probes = 0
     if balanced:  # a cut giant tour, then ever lower caps on the route length (sudoless.routing.minmax)
-        if problem.objective == Objective.MAKESPAN:
+        if problem.objective == Objective.MAKESPAN and not problem.timed:
             start = _tour_cut(problem, time_limit)
-        else:  # the blend: from the shortest plan, which may be the best blend already
+        else:  # the blend (or windows, which the cut ignores): from the shortest plan, which PyVRP knows how to find
             start, _ = PyVRPInstance(problem).solve(BLEND_START * time_limit, seed)
         routes, probes = lower_cap(problem, start, deadline - POLISH * time_limit, seed, workers)
-    elif problem.timed:  # PyVRP alone: the cut and the local search below do not know the windows
-        routes, ok = PyVRPInstance(problem).solve(time_limit, seed)
+    elif problem.timed:  # PyVRP alone: the cut does not know the windows
+        routes, ok = PyVRPInstance(problem).solve(time_limit * (0.8 if problem.min_stops > 1 else 1.0), seed)
         if not ok:
             raise InputError(
                 f"{problem.name}: no plan found that keeps every time window and limit in {time_limit:g} s; "
                 "allow more time or more dispatchers"
             )
-        return Solution(routes, "engine", time.monotonic() - started)
+        if problem.min_stops <= 1:  # PyVRP fills the fleet itself (pyvrp_adapter): nothing left to repair
+            return Solution(routes, "engine", time.monotonic() - started)
     else:
         routes, ok = PyVRPInstance(problem).solve(time_limit * (0.7 if problem.min_stops else 0.95), seed)
         if not ok:  # PyVRP ended over a limit (seen on 1,500-customer parts with max stops): a cut that keeps them
@@ -68,5 +78,8 @@ def solve_engine(problem: Problem, time_limit: float = 10.0, seed: int = 0, work
                 routes = fallback  # else PyVRP's plan, and the local search below repairs what it can
     remaining = max(0.0, deadline - time.monotonic())
     if balanced or problem.min_stops or remaining > 0.2:
-        routes = improve(problem, routes, seconds=max(0.2, remaining), seed=seed)
+        polished = improve(problem, routes, seconds=max(0.2, remaining), seed=seed)
+        # the local search does not know the windows: with them its plan counts only when it keeps them all
+        if not problem.timed or _keeps(problem, polished, routes):
+            routes = polished
     return Solution(routes, "engine", time.monotonic() - started, notes={"probes": probes})

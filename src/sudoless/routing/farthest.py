@@ -39,7 +39,7 @@ def reach_farthest_bound(problem: Problem, seconds: float, seed: int = 0) -> lis
     started from the same penalised cut, did not get there on kroA200, lin318, rat783 or pcb1173 in 8 s; PyVRP
     did in 2-8 s.
     """
-    if problem.objective != Objective.MAKESPAN or not problem.dense:
+    if problem.objective != Objective.MAKESPAN or not problem.dense or problem.timed:  # windows: no out-and-backs
         return None
     started = time.monotonic()
     bound = problem.farthest_bound()

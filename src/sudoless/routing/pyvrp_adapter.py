@@ -4,8 +4,9 @@ PyVRP works on integer distances: rounded instances go as they are, others are s
 re-measured with the true distances afterwards. Max stops become a second load dimension (each stop weighs 1),
 capacity the first. Time windows go natively (travel time = distance, rounded up so a plan on time in PyVRP's
 units is on time exactly). Minimum stops, which PyVRP lacks: PyVRP is rewarded for every route it uses (so it
-fills the fleet, exactly what one stop each asks). A cap on the route length (the probes of
-:mod:`sudoless.routing.minmax`) becomes PyVRP's max_distance.
+fills the fleet, exactly what one stop each asks); the reward rides on the durations, or with windows (whose
+durations are travel times) on the distances, when no distance limit needs them exact. A cap on the route
+length (the probes of :mod:`sudoless.routing.minmax`) becomes PyVRP's max_distance.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class PyVRPInstance:
             alone = int((self.matrix[0, 1:] + self.matrix[1:, 0]).max())
             vehicle["max_distance"] = max(int(np.floor(limit * self.scale + 1e-6)), alone)
         durations = np.zeros_like(self.matrix)
+        distances = self.matrix
         clients = [pv.Client(location=i, delivery=loads[i]) for i in range(1, p.n + 1)]
         depot = pv.Depot(location=0)
         if p.timed:  # travel time = distance; rounded up, so a plan on time in PyVRP's units is on time exactly
@@ -77,14 +79,18 @@ class PyVRPInstance:
             ]
             depot = pv.Depot(location=0, tw_early=early[0], tw_late=late[0], service_duration=serve[0])
             vehicle.update(tw_early=early[0], tw_late=late[0])
+            if p.min_stops >= 1 and not np.isfinite(limit):
+                # the durations are travel times here, so the reward for every route (below) goes on the
+                # distances between clients instead; only the cost sees it (there is no distance limit)
+                distances = self.matrix + self._reward()
+                np.fill_diagonal(distances, 0)
         elif p.min_stops >= 1:
             # every dispatcher must work: a "duration" of `reward` on each leg between two clients, costed per
             # unit, makes a plan with r routes cost its distance + reward * (n - r). Cutting a route in two at a
             # leg (i, j) adds at most d(i, 0) + d(0, j) < reward (and keeps every limit under the triangle
             # inequality), so PyVRP's best plans use the whole fleet and, among those, the shortest wins: an exact
             # reformulation for one stop each, a head start above one
-            reward = int(self.matrix[1:, 0].max() + self.matrix[0, 1:].max()) + 1
-            durations[1:, 1:] = reward
+            durations = self._reward()
             np.fill_diagonal(durations, 0)
             vehicle["unit_duration_cost"] = 1
         data: pyvrp.ProblemData = pv.ProblemData(
@@ -92,10 +98,17 @@ class PyVRPInstance:
             clients=clients,
             depots=[depot],
             vehicle_types=[pv.VehicleType(**vehicle)],
-            distance_matrices=[self.matrix],
+            distance_matrices=[distances],
             duration_matrices=[durations],
         )
         return data
+
+    def _reward(self) -> np.ndarray:
+        """``reward`` on every leg between two clients, 0 elsewhere: more than a route split at any leg adds."""
+        reward = int(self.matrix[1:, 0].max() + self.matrix[0, 1:].max()) + 1
+        legs = np.zeros_like(self.matrix)
+        legs[1:, 1:] = reward
+        return legs
 
     def _up(self, values: np.ndarray) -> np.ndarray:
         return np.ceil(np.asarray(values, dtype=float) * self.scale - 1e-9).astype(np.int64)

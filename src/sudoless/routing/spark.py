@@ -36,6 +36,7 @@ from sudoless.routing.improve import improve
 from sudoless.routing.model import Problem, Solution
 from sudoless.routing.pyvrp_adapter import PyVRPInstance
 from sudoless.routing.resolve import resolve
+from sudoless.routing.timecuts import window_partition
 from sudoless.routing.tsp import giant_tour
 
 PART_SIZE = 1000
@@ -124,8 +125,10 @@ def solve_parts(
         slots = os.cpu_count() or 1
     else:
         slots = max(1, int(spark.sparkContext.defaultParallelism))
-    tour = giant_tour(problem, seconds=min(5.0, 0.1 * time_limit))
-    parts = partition(problem, tour, part_size)
+    if problem.timed:  # parts close in place and in time (a giant tour would mix dawn and dusk)
+        parts = window_partition(problem, part_size, seed)
+    else:
+        parts = partition(problem, giant_tour(problem, seconds=min(5.0, 0.1 * time_limit)), part_size)
     waves = -(-len(parts) // slots)
     per_wave = (deadline - time.monotonic()) / waves
     two_passes = not problem.dense and len(parts) > 1 and per_wave > 4 * TASK_OVERHEAD + 2.0
@@ -144,7 +147,7 @@ def solve_parts(
         ):
             routes = polished
         passes = 2
-    elif problem.dense:
+    elif problem.dense and not problem.timed:  # the local search does not know the windows
         routes = improve(problem, routes, seconds=max(0.0, deadline - time.monotonic()), seed=seed)
     elif len(parts) > 1 and solver.pyvrp and check(problem, routes).feasible:
         # second pass on the routes: grouped by angle around the depot (so the groups cross the first pass's
