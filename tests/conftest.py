@@ -14,35 +14,22 @@ import pytest
 
 from sudoless.config import Settings
 from sudoless.store import Store
-from support.services import create_database, drop_database, unavailable
+from support.services import database, unavailable
 
 
 @pytest.fixture(scope="session", params=["sqlite", "mariadb", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One fresh database per back end for the whole test run, dropped at the end."""
-    kind = request.param
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'sudoless.db'}"
-        return
-    url, admin, name = create_database(kind)
-    try:
+    with database(request.param, tmp_path_factory.mktemp("sqlite") / "sudoless.db") as url:
         yield url
-    finally:
-        drop_database(admin, name, kind)
 
 
 @pytest.fixture
 def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A database of its own for one test (kind from ``request.param``); yields (kind, url)."""
     kind = getattr(request, "param", "sqlite")
-    if kind == "sqlite":
-        yield kind, f"sqlite:///{tmp_path / 'own.db'}"
-        return
-    url, admin, name = create_database(kind)
-    try:
+    with database(kind, tmp_path / "own.db") as url:
         yield kind, url
-    finally:
-        drop_database(admin, name, kind)
 
 
 @pytest.fixture

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -48,3 +51,16 @@ def drop_database(admin: sa.Engine, name: str, kind: str) -> None:
         else:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
     admin.dispose()
+
+
+@contextmanager
+def database(kind: str, sqlite_file: Path) -> Iterator[str]:
+    """A fresh database of ``kind`` (``sqlite_file``, or a new database on the server), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+        return
+    url, admin, name = create_database(kind)
+    try:
+        yield url
+    finally:
+        drop_database(admin, name, kind)
