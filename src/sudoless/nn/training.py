@@ -115,9 +115,8 @@ def fit(
                         pieces = _tbptt_step(model, xb, yb, wb, tbptt, recurrent)
                     else:
                         value, out = model.train_step(xb, yb, wb)
-                        pieces = [(value, out, yb, model.output_mask)]
-                    for value, out, yt, mask in pieces:
-                        items = _batch_count(model, out)
+                        pieces = [(value, out, yb, model.output_mask, _batch_count(model, out))]
+                    for value, out, yt, mask, items in pieces:
                         loss_sum += value * items
                         weight_sum += items
                         for metric in model.metrics:
@@ -422,7 +421,7 @@ class CallbackLoop:
 
 def _tbptt_step(
     model: Network, xb: Any, yb: Array, wb: Any, length: int, recurrent: list[Recurrent]
-) -> list[tuple[float, Array, Array, Array | None]]:
+) -> list[tuple[float, Array, Array, Array | None, float]]:
     if isinstance(xb, list) or np.ndim(xb) < 2:
         raise InputError("truncated BPTT needs one (batch, time, ...) input")
     if isinstance(yb, list):
@@ -437,7 +436,8 @@ def _tbptt_step(
             yt = yb[:, part]
             wt = wb if wb is None or np.ndim(wb) < 2 else wb[:, part]
             value, out = model.train_step(xb[:, part], yt, wt)
-            pieces.append((value, out, yt, model.output_mask))
+            # each window's own item count (the loss's count is the last window's once the loop is done)
+            pieces.append((value, out, yt, model.output_mask, _batch_count(model, out)))
     finally:
         for layer, flag in zip(recurrent, flags, strict=True):
             layer.stateful = flag

@@ -29,7 +29,7 @@ from sudoless.errors import InputError
 from sudoless.nn.spark.allreduce import Ring, listen
 from sudoless.nn.spark.data import Shard
 from sudoless.nn.spark.engine import EpochOutcome, SparkFit, StepHook, steps_in
-from sudoless.nn.spark.replica import EpochStats, gradient, replica
+from sudoless.nn.spark.replica import EpochStats, cut, gradient, pieces, replica
 from sudoless.nn.spark.syncbn import Idle, install, plan
 
 Array = np.ndarray
@@ -47,6 +47,7 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
     layer_state = model.get_state()
     orders = [order.astype(np.int64) for order in orders]
     step0 = run.global_step
+    windows = pieces(int(run.data.sample_shape[0]) if run.tbptt else 0, run.tbptt)
     # In local mode every task runs on this machine: keep the ring on loopback whatever address Spark bound.
     loopback = str(run.sc.master).startswith("local")
 
@@ -78,6 +79,8 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
         exchanges = plan(net)
         idle = Idle(exchanges, reduce) if exchanges else None
         install(net, reduce if exchanges else None)
+        if windows != [None]:
+            net.set_stateful(True)  # truncated BPTT: the state goes on from window to window of a batch
         size = net.count_params()
         vector = np.empty(size + spec.stats_size, net.dtype)
         epochs: list[dict[str, Any]] = []
@@ -92,17 +95,22 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
                     if fault is not None:
                         fault.maybe_fail(index, global_step)
                     started = time.perf_counter()
-                    exchanged[0] = 0.0
                     xb, yb = part.rows(order[step * batch_size : (step + 1) * batch_size])
-                    compute = gradient(net, xb, yb, vector, idle) - exchanged[0]
-                    comm_started = time.perf_counter() - exchanged[0]
-                    ring.allreduce(vector)
-                    comm_ended = time.perf_counter()
-                    grads[...] = vector[:size] / vector[size + 1]
-                    local.step(params, grads, net.decayed)
-                    compute += time.perf_counter() - comm_ended
-                    stats[step] = vector[size:]
-                    times[step] = (compute, comm_ended - comm_started, time.perf_counter() - started)
+                    net.reset_states()
+                    compute = communication = 0.0
+                    for window in windows:
+                        exchanged[0] = 0.0
+                        xw, yw = cut(xb, yb, window)
+                        compute += gradient(net, xw, yw, vector, idle) - exchanged[0]
+                        comm_started = time.perf_counter()
+                        ring.allreduce(vector)
+                        comm_ended = time.perf_counter()
+                        communication += comm_ended - comm_started + exchanged[0]
+                        grads[...] = vector[:size] / vector[size + 1]
+                        local.step(params, grads, net.decayed)
+                        compute += time.perf_counter() - comm_ended
+                        stats[step] += vector[size:]
+                    times[step] = (compute, communication, time.perf_counter() - started)
                     global_step += 1
                 epoch: dict[str, Any] = {
                     "stats": stats,
@@ -116,6 +124,7 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
                 epochs.append(epoch)
         finally:
             install(net, None)
+            net.set_stateful(False)
             ring.close()
         yield {"rank": rank, "epochs": epochs, "setup": ready - entered, "bytes_sent": ring.stats.bytes_sent}
 

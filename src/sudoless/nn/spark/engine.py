@@ -97,6 +97,8 @@ class SparkFit:
     retries: int = 3
     fault: FaultInjection | None = None
     sync_every: int = 8
+    #: truncated BPTT: the optimiser steps after every window of this many time steps of a batch
+    tbptt: int | None = None
     timings: Timings = field(default_factory=Timings)
     global_step: int = 0
     epoch: int = 0

@@ -79,6 +79,7 @@ def fit_spark(
     verbose: int = 1,
     seed: int | None = None,
     initial_epoch: int = 0,
+    tbptt: int | None = None,
     engine: str = "sync",
     partitions: int | None = None,
     sync_every: int = 8,
@@ -106,7 +107,9 @@ def fit_spark(
     across the workers (:mod:`sudoless.nn.spark.syncbn`), so their statistics are the global batch's.
     A model with several inputs takes ``x`` as a list of arrays, one with several outputs ``y`` as a list or
     a dict by output name (NumPy sources only), with the losses and loss weights given to ``compile``.
-    Not (yet) supported: ``tbptt``. Dropout draws its masks
+    ``tbptt=k`` is ``fit``'s truncated BPTT (one input and one output, ``(batch, time, ...)``): the barrier
+    engine carries each worker's recurrent state from window to window; the sync engine, one job per window,
+    runs the earlier windows forward again in each job. Dropout draws its masks
     from each worker's own generator, so a model with dropout follows single-process training only in
     distribution, not value for value.
     """
@@ -130,6 +133,13 @@ def fit_spark(
     try:
         if not model.built:
             model.build(sharded.sample_shape)
+        if tbptt is not None:
+            if tbptt < 1:
+                raise InputError(f"tbptt must be a positive number of time steps, got {tbptt}")
+            if engine == "average" or model.output_names or isinstance(sharded.sample_shape, list):
+                raise InputError("truncated BPTT on Spark needs the sync or barrier engine, one input and one output")
+            if any(True for _ in model.state_slots()):
+                raise InputError("truncated BPTT on Spark does not take BatchNormalization; train this model with fit")
         if engine == "average" and any(True for _ in model.state_slots()):
             raise InputError(
                 "the average engine trains BatchNormalization's statistics per worker and cannot merge them: "
@@ -147,6 +157,7 @@ def fit_spark(
             retries=retries,
             fault=fault,
             sync_every=sync_every,
+            tbptt=tbptt,
         )
         history = SparkHistory()
         restored = restore_checkpoint(checkpoint_dir, model) if resume and checkpoint_dir is not None else None

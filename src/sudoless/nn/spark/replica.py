@@ -150,6 +150,18 @@ def gradient(model: Network, x: Array, y: Array, out: Array, idle: Any = None) -
     return time.perf_counter() - started
 
 
+def pieces(steps: int, length: int | None) -> list[slice | None]:
+    """The time windows truncated BPTT cuts a batch into (``[None]``: the whole batch, no truncation)."""
+    if not length:
+        return [None]
+    return [slice(start, start + length) for start in range(0, steps, length)]
+
+
+def cut(x: Any, y: Any, piece: slice | None) -> tuple[Any, Any]:
+    """The rows' time window ``piece`` (inputs and targets are ``(batch, time, ...)``)."""
+    return (x, y) if piece is None else (x[:, piece], y[:, piece])
+
+
 @dataclass
 class EpochStats:
     """Loss and metric sums over the steps of an epoch so far; ``logs()`` gives ``fit``'s log dictionary."""

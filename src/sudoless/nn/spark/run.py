@@ -127,12 +127,11 @@ def train_on_spark(
         partitions = training.options.num_executors * training.options.executor_cores
 
     def fit(model: Any, x: Any, y: Any, tbptt: int | None = None, **options: Any) -> Any:
-        if tbptt:
-            raise InputError(f"{config.get('_file', 'config')}: training.tbptt is not supported on Spark yet")
         return fit_spark(
             model,
             x,
             y,
+            tbptt=tbptt,
             engine=training.engine,
             partitions=partitions,
             sync_every=training.sync_every,
