@@ -95,6 +95,28 @@ def test_same_padding_sizes_follow_keras() -> None:
     assert nn.Conv2D(2, 3, dilation_rate=2).output_shape((7, 8, 1)) == (3, 4, 2)
 
 
+TILED_TIES = [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]
+OVERLAPPING_TIES = [[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 0], [0, 0, 0, 0]]
+
+
+@pytest.mark.parametrize(("strides", "ties"), [(2, TILED_TIES), (1, OVERLAPPING_TIES)])
+def test_max_pooling_gradient_goes_to_the_first_maximum_on_ties(strides: int, ties: list[list[int]]) -> None:
+    """A window of equal values sends its whole gradient to its first cell (row-major), as PyTorch does, whether
+    the windows tile the image (each cell written once) or overlap (added); a later, strictly larger value
+    takes over."""
+    pool = nn.MaxPooling2D(2, strides=strides)
+    pool.build((4, 4, 1), np.random.default_rng(0), np.float64)
+    x = np.zeros((1, 4, 4, 1))
+    dx = pool.backward(np.ones_like(pool.forward(x, training=True)))
+    np.testing.assert_array_equal(dx[0, :, :, 0], ties)
+    x[0, 1, 1, 0] = x[0, 3, 2, 0] = 1.0
+    dx = pool.backward(np.ones_like(pool.forward(x, training=True)))
+    if strides == 2:
+        np.testing.assert_array_equal(dx[0, :, :, 0], [[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]])
+    else:  # (1, 1) wins the four windows holding it, (3, 2) two, and the other three windows keep their first cell
+        assert dx[0, 1, 1, 0] == 4 and dx[0, 3, 2, 0] == 2 and dx.sum() == 9
+
+
 @pytest.mark.parametrize(
     ("make", "shape", "message"),
     [
