@@ -105,6 +105,8 @@ class RunResult:
     seconds: float
     sample: str | None = None
     threads: int | None = None
+    #: a run on Spark: where the time went (fit_spark's ``History.timings``: seconds and per-step medians)
+    timings: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +118,7 @@ class RunResult:
             "seconds": round(self.seconds, 3),
             "sample": self.sample,
             "threads": self.threads,
+            **({"timings": self.timings} if self.timings is not None else {}),
         }
 
 
@@ -401,6 +404,7 @@ def train_run(
         time.perf_counter() - started,
         sample,
         blas_threads(),
+        getattr(history, "timings", None),
     )
     (folder / "metrics.json").write_text(json.dumps(result.as_dict(), indent=2))
     return result

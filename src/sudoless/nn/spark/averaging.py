@@ -119,7 +119,7 @@ class AveragingEngine:
                 max(0, min(n, last * local_batch) - first * local_batch) for n in run.data.sizes()
             )
             run.global_step += steps
-            on_step(round_, stats.logs())  # a round is what the progress bar counts
+            on_step(round_, {**stats.logs(), **run.timings.step_logs()})  # a round is what the progress bar counts
             if model.stop_training:
                 break
         return stats

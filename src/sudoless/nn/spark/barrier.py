@@ -173,7 +173,7 @@ class BarrierEngine:
             for step, (compute, comm, step_wall) in enumerate(times[e]):
                 run.timings.add(step_wall + launch, compute, comm, step_wall - compute - comm + launch)
                 stats.add(chief["stats"][step])
-                logs.append(stats.logs())
+                logs.append({**stats.logs(), **run.timings.step_logs()})
             run.timings.examples += len(order)
             run.global_step += len(times[e])
             outcomes.append(

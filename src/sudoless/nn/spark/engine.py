@@ -65,12 +65,26 @@ class Timings:
         self.communication.append(communication)
         self.scheduling.append(scheduling)
 
+    def step_logs(self, index: int = -1) -> dict[str, float]:
+        """Step ``index``'s split in milliseconds, for the progress bar (and TensorBoard's batch scalars)."""
+        return {
+            "step_ms": 1000 * self.wall[index],
+            "compute_ms": 1000 * self.compute[index],
+            "comm_ms": 1000 * self.communication[index],
+            "spark_ms": 1000 * self.scheduling[index],
+        }
+
     def summary(self) -> dict[str, Any]:
         def median_ms(values: list[float]) -> float | None:
             return round(1000 * statistics.median(values), 3) if values else None
 
         total = sum(self.wall)
         return {
+            # where the steps' time went, in seconds: the model's arithmetic, the all-reduce over sockets
+            # (barrier engine), and Spark's share (job scheduling, shipping weights, gathering results)
+            "compute_seconds": round(sum(self.compute), 3),
+            "communication_seconds": round(sum(self.communication), 3),
+            "overhead_seconds": round(sum(self.scheduling), 3),
             "steps": len(self.wall),
             "jobs": self.jobs,
             "retries": self.retries,

@@ -168,7 +168,7 @@ class SyncEngine:
             run.timings.examples += len(batch)
             stats.add(total[size:] + extra)
             run.global_step += 1
-            on_step(step, stats.logs())
+            on_step(step, {**stats.logs(), **run.timings.step_logs()})
             if model.stop_training:
                 break
         return stats
