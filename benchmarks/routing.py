@@ -340,11 +340,13 @@ def pyvrp_windows(problem: Any, seconds: float, seed: int) -> list[list[int]]:
     return [[a.idx + 1 for a in route if a.is_client()] for route in result.best.routes()]
 
 
-def solomon(folder: Path, names: list[str], seconds: float, seed: int) -> list[dict[str, Any]]:
-    """Time windows: ``auto`` and PyVRP alone on Solomon files, gap to the distance-only best-known (the
-    ``NAME_distance`` key of ``BKS.json``, in the folder or its parent) or, where there is none (Gehring-
-    Homberger), to the hierarchical one (fewest vehicles first), which plans minimising distance alone can
-    undercut by using more vehicles: ``bks_convention`` says which."""
+def solomon(
+    folder: Path, names: list[str], seconds: float, seed: int, solvers: tuple[str, ...] = ("auto", "pyvrp")
+) -> list[dict[str, Any]]:
+    """Time windows: sudoless' ``solvers`` (``auto``, ``divide``, ...) and PyVRP alone (``pyvrp``) on Solomon
+    files, gap to the distance-only best-known (the ``NAME_distance`` key of ``BKS.json``, in the folder or its
+    parent) or, where there is none (Gehring-Homberger), to the hierarchical one (fewest vehicles first), which
+    plans minimising distance alone can undercut by using more vehicles: ``bks_convention`` says which."""
     from sudoless.routing import check, read_problem
     from sudoless.routing.auto import solve
 
@@ -356,12 +358,12 @@ def solomon(folder: Path, names: list[str], seconds: float, seed: int) -> list[d
         # distance-only where the literature has it (Solomon), else the hierarchical one (vehicles first)
         convention = "distance" if f"{name}_distance" in bks else "hierarchical"
         best = bks.get(f"{name}_distance", bks.get(name, {})).get("best_known_cost")
-        for solver in ("auto", "pyvrp"):
+        for solver in solvers:
             started = time.monotonic()
             if solver == "pyvrp":
                 routes, label = pyvrp_windows(problem, seconds, seed), "pyvrp"
             else:
-                solution = solve(problem, solver="auto", time_limit=seconds, seed=seed)
+                solution = solve(problem, solver=solver, time_limit=seconds, seed=seed)
                 routes, label = solution.routes, solution.solver
             wall = time.monotonic() - started
             report = check(problem, routes)
@@ -524,6 +526,11 @@ def main() -> None:
         "auto beside PyVRP alone at --time-limit",
     )
     parser.add_argument("--solomon-instances", default=None, help="comma-separated names, e.g. C101,R201 (default all)")
+    parser.add_argument(
+        "--solomon-solvers",
+        default="auto,pyvrp",
+        help="comma-separated: sudoless solver names (auto, divide, engine, cores, ...) and pyvrp (PyVRP alone)",
+    )
     args = parser.parse_args()
     needed = [sub for sub, skip in (("cvrplib", args.skip_cvrp), ("tsplib", args.skip_mtsp)) if not skip]
     bench = instance_dir(args.instance_dir, needed) if needed else Path()
@@ -581,12 +588,13 @@ def main() -> None:
             else sorted(p.stem for p in args.solomon.glob("*.txt"))
         )
         print(f"time windows, {seconds:g} s per solver and instance", file=sys.stderr)
-        report["solomon"] = solomon(args.solomon, chosen, seconds, args.seed)
+        timed_solvers = tuple(args.solomon_solvers.split(","))
+        report["solomon"] = solomon(args.solomon, chosen, seconds, args.seed, timed_solvers)
         report["solomon_mean_gap_pct"] = table(
             f"time windows, {seconds:g} s wall each, gap to the distance-only best-known (else hierarchical)",
             report["solomon"],
             "total",
-            ["auto", "pyvrp"],
+            list(timed_solvers),
         )
     for n in args.scale:
         report.setdefault("scale", []).extend(scale(n, seconds, args.seed, args.pyvrp_gib))
