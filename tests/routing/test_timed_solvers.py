@@ -61,7 +61,7 @@ def test_window_groups_keep_customers_of_similar_times_together() -> None:
 def test_divide_keeps_the_windows_and_comes_near_pyvrp_alone() -> None:
     problem = solomon_like(300, seed=1)
     divided = solve(problem, solver="divide", time_limit=10.0, seed=0)
-    assert divided.solver == "divide" and divided.notes["rounds"] >= 1
+    assert divided.solver == "divide" and divided.notes["parts"] == 3 and divided.notes["rounds"] >= 1
     cost = checked(problem, divided.routes)
     report = check(problem, divided.routes, plan=divided.summary(problem))  # every figure of the plan too
     assert report.feasible, report.violations[:3]

@@ -38,22 +38,23 @@ BALANCE_SHARE = 0.5  # of the budget left to the capped probes for the makespan 
 GOLDEN = 0.6180339887  # turns the group borders by an irrational share of the routes each round
 
 
-def _parts(problem: Problem, seconds: float, seed: int) -> list[list[int]] | None:
-    """The first plan from window-aware parts, or None when there is one part or a part has no plan on time."""
+def _parts(problem: Problem, seconds: float, seed: int) -> tuple[list[list[int]] | None, int]:
+    """The first plan from window-aware parts and their number, or None when there is one part or a part has no
+    plan on time."""
     try:
         parts = window_partition(problem, PART, seed)
     except InputError:  # a part would need more dispatchers than its share
-        return None
+        return None, 0
     if len(parts) < 2:
-        return None
+        return None, 0
     found = []
     for k, part in enumerate(parts):
         routes, ok = PyVRPInstance(part.build()).solve(seconds / len(parts), seed + k)
         if not ok:
-            return None
+            return None, 0
         found.append(routes)
     routes = stitch(parts, found)
-    return routes if check(problem, routes).feasible else None
+    return (routes, len(parts)) if check(problem, routes).feasible else (None, 0)
 
 
 def _round(problem: Problem, routes: list[list[int]], rounds: int, seconds: float, seed: int) -> list[list[int]]:
@@ -79,7 +80,7 @@ def solve_divide_timed(problem: Problem, time_limit: float = 10.0, seed: int = 0
     started = time.monotonic()
     deadline = started + time_limit
     total = problem if problem.objective == Objective.TOTAL else problem.with_(objective=Objective.TOTAL)
-    routes = _parts(total, FIRST_SHARE * time_limit, seed)
+    routes, parts = _parts(total, FIRST_SHARE * time_limit, seed)
     if routes is None:
         routes, ok = PyVRPInstance(total).solve(FIRST_SHARE * time_limit, seed)
         if not ok or not check(total, routes).feasible:
@@ -98,4 +99,6 @@ def solve_divide_timed(problem: Problem, time_limit: float = 10.0, seed: int = 0
     if balance:
         routes, probes = lower_cap(problem, routes, deadline, seed)
     routes = [r for r in routes if r] if not problem.min_stops else routes
-    return Solution(routes, "divide", time.monotonic() - started, notes={"rounds": rounds, "probes": probes})
+    # parts 0: PyVRP solved the whole instance first
+    notes: dict[str, object] = {"parts": parts, "rounds": rounds, "probes": probes}
+    return Solution(routes, "divide", time.monotonic() - started, notes=notes)
