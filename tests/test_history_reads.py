@@ -143,4 +143,8 @@ def test_a_jobs_recent_attempts_newest_first_across_executions(store: Store) -> 
     recent = store.job_runs.recent_attempts(1, "nightly", "test", limit=4)
     assert [(r.exec_id, r.attempt) for r in recent] == [(runs[4], 0), (runs[3], 1), (runs[3], 0), (runs[2], 0)]
     assert all(r.nested_id == "test" for r in recent)
+    # the cut falls inside an execution's attempts: its newest attempt is kept, whatever order rows come in
+    two = store.job_runs.recent_attempts(1, "nightly", "test", limit=2)
+    assert [(r.exec_id, r.attempt) for r in two] == [(runs[4], 0), (runs[3], 1)]
+    assert store.job_runs.recent_attempts(1, "nightly", "nothing") == []
     assert len(store.job_runs.recent_attempts(1, "nightly", "build", limit=50)) == 6  # 5 started, one twice
