@@ -27,7 +27,7 @@ is judged on both.
         [--only mlp|lstm|lenet5|convblock] [--output F]
 
 Results: a table on stdout and ``benchmarks/results/nn_vs_torch.json``. Targets: MLP <= 1.1x PyTorch's time,
-LSTM <= 1.5x, the convolutional workloads <= 2x.
+LSTM <= 1.25x (issue 23: it must stay there while the convolutions land), the convolutional workloads <= 2x.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "nn_vs_torch.json"
-TARGETS = {"mlp": 1.1, "lstm": 1.5, "lenet5": 2.0, "convblock": 2.0}
+TARGETS = {"mlp": 1.1, "lstm": 1.25, "lenet5": 2.0, "convblock": 2.0}
 WORKLOADS = tuple(TARGETS)
 MLP = {"inputs": 784, "hidden": 256, "classes": 10, "batch": 128, "lr": 0.1}
 LSTM = {"vocab": 65, "embed": 64, "hidden": 256, "steps": 100, "batch": 32, "lr": 2e-3, "clip": 5.0}
