@@ -55,3 +55,19 @@ def test_synchronised_batchnorm_equals_single_process_training(spark: object, en
         np.testing.assert_allclose(state[name], value, rtol=0, atol=1e-12, err_msg=name)
     np.testing.assert_allclose(history["loss"], expected_history["loss"], rtol=1e-12)
     np.testing.assert_allclose(model.predict(x[:20]), local.predict(x[:20]), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("engine", "rows"), [("sync", 20), ("barrier", 48)])
+def test_a_worker_without_rows_of_a_batch_still_takes_part(spark: object, engine: str, rows: int) -> None:
+    """Batches of 4 over 2 partitions: some batch lies wholly in one partition, and the other worker must send
+    zeros to every exchange (or the ring would hang and the sums be wrong)."""
+    x, y = digits(rows)
+    order = np.random.default_rng(7).permutation(rows)  # the driver's first epoch, as fit draws it
+    assert any(len({int(i) < rows // 2 for i in order[s : s + 4]}) == 1 for s in range(0, rows, 4))
+    local = conv_bn()
+    local.fit(x, y, epochs=1, batch_size=4, verbose=0, seed=7)
+    model = conv_bn()
+    fit_spark(model, x, y, epochs=1, batch_size=4, verbose=0, seed=7, engine=engine, partitions=2, spark=spark)
+    np.testing.assert_allclose(model.flat_params, local.flat_params, rtol=0, atol=1e-12)
+    for name, value in local.get_state().items():
+        np.testing.assert_allclose(model.get_state()[name], value, rtol=0, atol=1e-12, err_msg=name)

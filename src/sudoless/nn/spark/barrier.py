@@ -77,7 +77,7 @@ def stage(run: SparkFit, orders: list[Array]) -> list[dict[str, Any]]:
             return summed
 
         exchanges = plan(net)
-        idle = Idle(exchanges, reduce) if exchanges else None
+        idle = Idle(net, exchanges, reduce) if exchanges else None
         install(net, reduce if exchanges else None)
         if windows != [None]:
             net.set_stateful(True)  # truncated BPTT: the state goes on from window to window of a batch

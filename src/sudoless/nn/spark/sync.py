@@ -75,7 +75,7 @@ def step_job(
             if window is not None:
                 net.set_stateful(False)
         replay = Replay(known)
-        idle = Idle(plan_of(net), replay)
+        idle = Idle(net, plan_of(net), replay)
         install(net, replay)
         started = time.perf_counter()
         try:

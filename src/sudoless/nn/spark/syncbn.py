@@ -84,14 +84,15 @@ def plan(model: Network) -> list[Exchange]:
 
 
 class Idle:
-    """Take part in a step's exchanges with zeros: for a worker with no row of the batch."""
+    """Take part in a step's exchanges with zeros: for a worker with no row of the batch. It still moves its
+    replica's statistics by the global sums, as the other replicas' layers do."""
 
-    def __init__(self, exchanges: list[Exchange], reduce: Reduce) -> None:
-        self.exchanges, self.reduce = exchanges, reduce
+    def __init__(self, model: Network, exchanges: list[Exchange], reduce: Reduce) -> None:
+        self.model, self.exchanges, self.reduce = model, exchanges, reduce
 
     def run(self) -> None:
-        for exchange in self.exchanges:
-            self.reduce(np.zeros(exchange.size))
+        sums = [self.reduce(np.zeros(exchange.size)) for exchange in self.exchanges]
+        move_statistics(self.model, self.exchanges, sums)
 
 
 class Need(Exception):
@@ -116,7 +117,7 @@ class Replay:
 
 
 def move_statistics(model: Network, exchanges: list[Exchange], sums: list[Array]) -> None:
-    """Move the driver model's statistics by a step's global forward sums, as the replicas' layers do."""
+    """Move ``model``'s statistics by a step's global forward sums, as the replicas' layers do."""
     layers = batchnorms(model)
     for exchange, total in zip(exchanges, sums, strict=True):
         if exchange.forward:
