@@ -214,3 +214,52 @@ def test_a_blend_plan_is_checked_with_its_own_weight(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(json.dumps(tamper(plan, ("objective",), 1)))
     checked = sudoless(tmp_path, "routes", "check", str(instance), "bad.json")
     assert checked.returncode == 1 and "claimed objective" in checked.stdout
+
+
+def large_instance(windows: bool, seed: int = 0) -> Problem:
+    """40 customers on a 1,000,000-unit square (a 0-100 instance x 10,000), five and a half loads for six
+    vehicles: scaled to PyVRP's integers, a leg costs ~10^9, far above PyVRP's default penalty ceiling."""
+    rng = np.random.default_rng(seed)
+    n, scale = 40, 10_000
+    demands = np.concatenate(([0.0], rng.integers(1, 10, size=n).astype(float)))
+    limits: dict[str, object] = {}
+    if windows:
+        limits["windows"] = np.array([[0.0, 1000.0 * scale]] + [[0.0, 900.0 * scale]] * n)
+        limits["service"] = np.concatenate(([0.0], np.full(n, float(scale))))
+    return Problem(
+        coords=rng.uniform(0, 100, size=(n + 1, 2)) * scale,
+        dispatchers=6,
+        demands=demands,
+        capacity=float(np.ceil(demands.sum() / 5.5)),
+        name="large",
+        **limits,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("windows", [False, True], ids=["cvrp", "vrptw"])
+def test_large_coordinates_keep_capacity_and_windows(windows: bool) -> None:
+    """PyVRP's penalty per unit over a limit stopped at 100,000, below one scaled leg: its best plan put
+    every customer on one overloaded route. The ceiling now follows the instance's costs."""
+    from sudoless.routing.pyvrp_adapter import PyVRPInstance
+
+    problem = large_instance(windows)
+    routes, feasible = PyVRPInstance(problem).solve(2, seed=0)
+    assert feasible and check(problem, routes).feasible
+
+
+def test_engine_plan_on_large_coordinates_passes_routes_check(tmp_path: Path) -> None:
+    """The VRPTW above as a Solomon file solved by ``--solver engine``: a plan ``routes check`` accepts."""
+    problem = large_instance(windows=True)
+    assert problem.coords is not None and problem.windows is not None and problem.service is not None
+    lines = ["large", "", "VEHICLE", "NUMBER     CAPACITY", f"  6  {problem.capacity:g}", "", "CUSTOMER"]
+    lines += ["CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME", ""]
+    for i in range(problem.n + 1):
+        x, y = problem.coords[i]
+        ready, due = problem.windows[i]
+        lines.append(f"{i} {x:.2f} {y:.2f} {problem.demands[i]:g} {ready:g} {due:g} {problem.service[i]:g}")
+    (tmp_path / "large.txt").write_text("\n".join(lines) + "\n")
+    args = ["large.txt", "--solver", "engine", "--time-limit", "3", "-o", "plan.json"]
+    solved = sudoless(tmp_path, "routes", "solve", *args)
+    assert solved.returncode == 0, solved.stderr
+    checked = sudoless(tmp_path, "routes", "check", "large.txt", "plan.json", "-k", "6")
+    assert checked.returncode == 0 and checked.stdout.startswith("feasible"), checked.stdout

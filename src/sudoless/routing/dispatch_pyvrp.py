@@ -20,12 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sudoless.routing.dispatch import Dispatch, Plan, drive, infeasibilities
-from sudoless.routing.pyvrp_adapter import _pyvrp
+from sudoless.routing.pyvrp_adapter import UNREACHABLE, _pyvrp, solve_params
 
 if TYPE_CHECKING:
     import pyvrp
-
-_BIG = 10**12  # "no limit" and "unreachable" in PyVRP's integers
 
 
 def _scale(values: list[np.ndarray]) -> float:
@@ -60,12 +58,12 @@ class DispatchModel:
 
     def _int(self, x: float, scale: float, up: bool) -> int:
         if not math.isfinite(x):
-            return _BIG
+            return UNREACHABLE
         value = x * scale
-        return int(min(_BIG, math.ceil(value - 1e-9) if up else math.floor(value + 1e-9)))
+        return int(min(UNREACHABLE, math.ceil(value - 1e-9) if up else math.floor(value + 1e-9)))
 
     def _grid(self, m: np.ndarray, scale: float) -> np.ndarray:
-        out = np.where(np.isfinite(m), np.ceil(np.where(np.isfinite(m), m, 0) * scale - 1e-9), _BIG)
+        out = np.where(np.isfinite(m), np.ceil(np.where(np.isfinite(m), m, 0) * scale - 1e-9), UNREACHABLE)
         return out.astype(np.int64)
 
     def data(self) -> pyvrp.ProblemData:
@@ -115,17 +113,6 @@ class DispatchModel:
         )
         return data
 
-    def _max_penalty(self, data: pyvrp.ProblemData) -> float:
-        """PyVRP's penalty per unit of excess load or lateness may rise to this: above the largest prize, fixed
-        cost and route cost, so that breaking a limit never pays (its default, 100,000, is below a penalty of a
-        few hundred on our cost scale)."""
-        figures = [float(c.prize) for c in data.clients()] + [float(v.fixed_cost) for v in data.vehicle_types()]
-        for v in data.vehicle_types():
-            dist = self._grid(self.dispatch.profiles[v.profile].distance, self.ds)
-            finite = dist[dist < _BIG]
-            figures.append(float(v.unit_distance_cost) * float(finite.sum()) if finite.size else 0.0)
-        return max(1e5, 10.0 * max(figures, default=0.0))
-
     def solve(self, seconds: float, seed: int, until_feasible: bool = False) -> tuple[list[list[int]], bool]:
         """One route per vehicle (order location indices) and whether PyVRP found the plan feasible;
         ``until_feasible`` stops at the first feasible plan."""
@@ -145,7 +132,7 @@ class DispatchModel:
                 seed=seed,
                 display=False,
                 collect_stats=False,
-                params=self.pyvrp.SolveParams(penalty=self.pyvrp.PenaltyParams(max_penalty=self._max_penalty(data))),
+                params=solve_params(data),
             )
         routes: list[list[int]] = [[] for _ in self.dispatch.vehicles]
         for route in result.best.routes():

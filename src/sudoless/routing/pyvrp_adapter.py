@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     import pyvrp
 
 SCALE = 1000.0
+#: "no limit" and "unreachable" in PyVRP's integers
+UNREACHABLE = 10**12
+#: PyVRP's own ceiling on its penalty per unit of excess load, lateness or distance (pyvrp.PenaltyParams)
+DEFAULT_MAX_PENALTY = 1e5
 
 
 def _pyvrp() -> ModuleType:
@@ -31,6 +35,35 @@ def _pyvrp() -> ModuleType:
     except ImportError:
         raise install_hint("the engine solver", "routing", "pyvrp") from None
     return pyvrp
+
+
+def max_penalty(data: pyvrp.ProblemData) -> float:
+    """The ceiling for PyVRP's penalty per unit of excess load, lateness or distance: ten times the largest
+    cost a plan can have (every vehicle type driving every leg of its matrices at its unit costs, every prize,
+    every fixed cost), so that breaking a limit never pays. PyVRP's default ceiling (100,000) is absolute, so
+    once our distances and costs are scaled to integers (large coordinates, a cost of a few hundred per unit)
+    one unit over capacity or over a window could cost less than the detour that keeps it, and PyVRP returned
+    such plans as its best."""
+    figures = [float(c.prize) for c in data.clients()]
+    for vehicle in data.vehicle_types():
+        figures.append(float(vehicle.fixed_cost))
+        legs = 0.0
+        for cost, matrix in (
+            (vehicle.unit_distance_cost, data.distance_matrix(vehicle.profile)),
+            (vehicle.unit_duration_cost, data.duration_matrix(vehicle.profile)),
+        ):
+            if cost:
+                values = np.asarray(matrix, dtype=np.int64)
+                legs += float(cost) * float(values[values < UNREACHABLE].sum(dtype=np.float64))
+        figures.append(legs)
+    return max(DEFAULT_MAX_PENALTY, 10.0 * max(figures, default=0.0))
+
+
+def solve_params(data: pyvrp.ProblemData) -> pyvrp.SolveParams:
+    """PyVRP's parameters for ``data``: its defaults but the penalty ceiling (:func:`max_penalty`)."""
+    pv = _pyvrp()
+    params: pyvrp.SolveParams = pv.SolveParams(penalty=pv.PenaltyParams(max_penalty=max_penalty(data)))
+    return params
 
 
 class PyVRPInstance:
@@ -151,6 +184,7 @@ class PyVRPInstance:
             display=False,
             collect_stats=False,
             initial_solution=start,
+            params=solve_params(data),
         )
         routes = [[a.idx + 1 for a in route if a.is_client()] for route in result.best.routes()]
         return routes, bool(result.best.is_feasible())
