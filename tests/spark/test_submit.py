@@ -16,7 +16,11 @@ from spark.support import QUICK_CONF
 pytestmark = pytest.mark.slow
 
 
-def submit(home: Path, *args: str, quick: bool = True) -> subprocess.CompletedProcess[str]:
+def submit(
+    home: Path, *args: str, quick: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``sudoless spark submit ARGS``; ``env`` replaces the Hadoop configuration variables of this process."""
+    base = {k: v for k, v in os.environ.items() if k not in ("HADOOP_CONF_DIR", "YARN_CONF_DIR")}
     conf = [item for key, value in QUICK_CONF.items() for item in ("--conf", f"{key}={value}")] if quick else []
     return subprocess.run(
         [sys.executable, "-c", "from sudoless.cli import main; main()", "spark", "submit", *args, *conf],
@@ -24,7 +28,7 @@ def submit(home: Path, *args: str, quick: bool = True) -> subprocess.CompletedPr
         text=True,
         timeout=600,
         check=False,
-        env={**os.environ, "SUDOLESS_HOME": str(home)},
+        env={**base, **(env or {}), "SUDOLESS_HOME": str(home)},
     )
 
 
@@ -80,6 +84,7 @@ def test_the_seed_command_has_a_direct_equivalent(marker_venv: Path, marker_app:
         "--",
         "--app-flag",
         quick=False,
+        env={"HADOOP_CONF_DIR": str(tmp_path)},
     )
     assert done.returncode == 0, done.stderr
     argv = shlex.split(done.stdout)
@@ -92,6 +97,24 @@ def test_the_seed_command_has_a_direct_equivalent(marker_venv: Path, marker_app:
     assert "spark.pyspark.python=./environment/bin/python" in confs
     assert f"spark.pyspark.driver.python={marker_venv}/bin/python" in confs
     assert argv[-2:] == [str(marker_app), "--app-flag"]
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["run", "dry-run"])
+def test_yarn_without_hadoop_configuration_is_one_line(marker_app: Path, tmp_path: Path, dry_run: list[str]) -> None:
+    """Refused before any JVM starts (Spark would fail deep in its start-up with a Java trace), as nn train does."""
+    done = submit(tmp_path, str(marker_app), "--master", "yarn", *dry_run, quick=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "sudoless: --master yarn needs HADOOP_CONF_DIR (or YARN_CONF_DIR) set to the folder holding the cluster's "
+        "core-site.xml and yarn-site.xml; ask the cluster's admins, or copy it from an edge node"
+    ]
+    assert done.stdout == "" and not (tmp_path / "spark").exists()  # nothing packed, nothing started
+    missing = submit(tmp_path, str(marker_app), "--master", "yarn", quick=False, env={"YARN_CONF_DIR": "/nowhere"})
+    assert missing.returncode == 2
+    assert (
+        missing.stderr.strip()
+        == "sudoless: YARN_CONF_DIR=/nowhere is not a folder; point it at the folder holding yarn-site.xml"
+    )
 
 
 def test_cluster_stop_without_a_cluster(tmp_path: Path) -> None:

@@ -166,9 +166,10 @@ def submit(
     is streamed and its exit code returned. Options may follow APP; put app options after '--'."""
     import shlex
 
-    from sudoless.spark.submit import SubmitSpec, build_command
+    from sudoless.spark.submit import SubmitSpec, build_command, require_yarn_configuration
     from sudoless.spark.submit import submit as run_app
 
+    require_yarn_configuration(master)
     spec = SubmitSpec(
         app=app,
         args=list(args),
