@@ -88,7 +88,13 @@ def spark_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--driver-memory", default=None, metavar="SIZE", help="Driver memory, e.g. 4g (spark-submit)."),
         click.option("--driver-cores", type=click.IntRange(1), default=None, help="Driver cores (spark-submit)."),
-        click.option("--dry-run", is_flag=True, default=False, help="Print the spark-submit command, run nothing."),
+        click.option(
+            "--dry-run",
+            is_flag=True,
+            default=False,
+            help="Run nothing; say what the same command would do: with --deploy-mode or --driver-* the "
+            "spark-submit command, else the Spark session it would start in this process (master, conf).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -120,7 +126,9 @@ def train(
 ) -> None:
     """Train the model CONFIG.yaml describes; print the final metrics and save the run directory.
 
-    With --master (or a spark: section in the config) the training runs data-parallel on Spark.
+    With --master (or a spark: section in the config) the training runs data-parallel on Spark, with this
+    process as the driver; --deploy-mode or --driver-* hand the whole run to spark-submit instead. --dry-run
+    shows which of the two would happen: the spark-submit command, or the in-process session's master and conf.
     """
     _limit_threads(threads)
     from sudoless.nn.runs import load_config, train_run
@@ -132,6 +140,9 @@ def train(
     from sudoless.nn.spark.run import spark_training, train_on_spark
 
     placement = {key: spark.pop(key) for key in ("deploy_mode", "driver_memory", "driver_cores", "dry_run")}
+    if placement["dry_run"] and not any(placement[key] for key in ("deploy_mode", "driver_memory", "driver_cores")):
+        _show_in_process(config, spark, as_json)
+        return
     on_spark = spark_training(config, spark)
     if any(placement.values()):
         submitted = _train_submitted(config_file, config, spark, placement, output, epochs, threads, quiet, as_json)
@@ -165,6 +176,24 @@ def train(
         click.echo("\n" + result.sample)
 
 
+def _show_in_process(config: dict[str, Any], spark: dict[str, Any], as_json: bool) -> None:
+    """``--dry-run`` without deploy options: the run would not use spark-submit, so say so, and show the
+    session it would start here."""
+    from sudoless.nn.spark.submission import plan_in_process
+
+    plan = plan_in_process(config, spark)
+    if as_json:
+        emit_json(plan.to_json())
+        return
+    click.echo(
+        f"in-process: this process would be the Spark driver (no spark-submit): master {plan.master}, "
+        f"application {plan.app_name}, engine {plan.engine}"
+    )
+    for key, value in sorted(plan.conf.items()):
+        click.echo(f"  {key}={value}")
+    click.echo("(--deploy-mode client|cluster, --driver-memory or --driver-cores would run it through spark-submit)")
+
+
 def _train_submitted(
     config_file: Path,
     config: dict[str, Any],
@@ -190,7 +219,7 @@ def _train_submitted(
     )
     if placement["dry_run"]:
         if as_json:
-            emit_json({"argv": done.command.argv})
+            emit_json({"mode": "spark-submit", "argv": done.command.argv})
         else:
             click.echo(shlex.join(done.command.argv))
         return None

@@ -106,7 +106,29 @@ def test_the_seed_yarn_command_dry_run_flag_for_flag(seed: Path) -> None:
     ]
     as_json = sudoless(seed, *SEED, "--dry-run", "--json", env={"YARN_CONF_DIR": str(seed / "hadoop")})
     assert as_json.returncode == 0, as_json.stderr
-    assert json.loads(as_json.stdout)["argv"] == argv
+    assert json.loads(as_json.stdout) == {"mode": "spark-submit", "argv": argv}
+
+
+def test_a_dry_run_without_deploy_options_shows_the_in_process_run(seed: Path) -> None:
+    """Without --deploy-mode or --driver-* the real run starts its Spark session in this process, so the dry
+    run says that, with the master and conf that session would get, and no spark-submit command."""
+    args = ["nn", "train", "digits.yaml", "--master", "yarn", "--num-executors", "4", "--archive", "env.tar.gz"]
+    env = {"HADOOP_CONF_DIR": str(seed / "hadoop")}
+    done = sudoless(seed, *args, "--dry-run", env=env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("in-process: this process would be the Spark driver (no spark-submit): master yarn")
+    assert "  spark.executor.instances=4" in lines and "spark-submit " not in done.stdout
+    as_json = sudoless(seed, *args, "--dry-run", "--json", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    plan = json.loads(as_json.stdout)
+    assert plan["mode"] == "in-process" and plan["master"] == "yarn" and plan["engine"] == "sync"
+    assert plan["app_name"] == "sudoless-nn-xor" and plan["conf"]["spark.executor.instances"] == "4"
+    assert plan["conf"]["spark.archives"] == "env.tar.gz#environment"
+    assert not (seed / "nn").exists()  # nothing trained
+    # checked as the run would be: YARN without its configuration is refused here too
+    refused = sudoless(seed, *args, "--dry-run")
+    assert refused.returncode == 2 and "needs HADOOP_CONF_DIR" in refused.stderr
 
 
 def test_client_mode_keeps_the_driver_here(seed: Path) -> None:

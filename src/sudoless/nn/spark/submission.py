@@ -4,7 +4,12 @@ A plain ``--master`` run starts its Spark session in this process, which is then
 resources (``--driver-memory``, ``--driver-cores``) and its place (``--deploy-mode cluster``: inside the
 cluster) are spark-submit's to set, so with any of them the run becomes one spark-submit command: the
 application is :mod:`sudoless.nn.spark.driver`, which runs :func:`train_in_driver` with the config, the run
-folder and the Spark options passed on flag for flag. ``--dry-run`` prints that command instead of running it.
+folder and the Spark options passed on flag for flag.
+
+``--dry-run`` says what the same command without it would do, and runs nothing: with a deploy option, the
+spark-submit command (:func:`submit_run`); without one, the run stays in this process, so it describes the
+session this process would start (:func:`plan_in_process`: master, application name, engine, Spark conf)
+rather than a spark-submit command the real run would never use.
 
 Spark merges a Python driver's stderr into its stdout, so the driver does not print its result there: in
 client mode it writes the run's report as JSON to a private file this process then reads, and the command
@@ -53,6 +58,39 @@ class Submitted:
     command: SubmitCommand
     code: int = 0
     result: RunResult | None = None
+
+
+@dataclass(frozen=True)
+class InProcessPlan:
+    """A plain ``--master`` run as ``--dry-run`` shows it: this process starts the Spark session and is the
+    driver, with this master, application name, engine and Spark conf."""
+
+    master: str
+    app_name: str
+    engine: str
+    partitions: int | None
+    conf: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": "in-process",
+            "master": self.master,
+            "app_name": self.app_name,
+            "engine": self.engine,
+            "partitions": self.partitions,
+            "conf": dict(self.conf),
+        }
+
+
+def plan_in_process(config: dict[str, Any], overrides: dict[str, Any]) -> InProcessPlan:
+    """What a run without deploy options would start here, checked as the run would check it (a Spark run,
+    YARN's configuration), with nothing started."""
+    training = spark_training(config, overrides)
+    if training is None:
+        raise InputError("--deploy-mode, --driver-memory, --driver-cores and --dry-run need a Spark run: give --master")
+    options = training.options
+    require_yarn_configuration(options.master)
+    return InProcessPlan(options.master, options.app_name, training.engine, training.partitions, options.spark_conf())
 
 
 def driver_arguments(
