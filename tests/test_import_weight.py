@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 #: what no import of the CLI and no ``--help`` may load, by top-level name or package prefix
 HEAVY = (
@@ -99,3 +100,17 @@ print(json.dumps(added))
     added: dict[str, list[str]] = json.loads(result.stdout)
     assert len(added) > 10, added
     assert {name: heavy(modules) for name, modules in added.items() if heavy(modules)} == {}
+
+
+def test_a_flow_run_on_sqlite_does_not_load_the_mysql_dialect(tmp_path: Path) -> None:
+    """The tables' MySQL-only column types (LONGBLOB, LONGTEXT) are resolved when a MySQL engine asks for
+    them: a SQLite run, the default, does not pay for importing MySQL's dialect (about 10 ms)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "hello.job").write_text("type=command\ncommand=echo hello\n")
+    home = tmp_path / "home"
+    code = f"import os\nos.environ['SUDOLESS_HOME'] = {str(home)!r}\nfrom sudoless.cli import main\nmain()"
+    result, modules = loaded(code, "flow", "run", str(project))
+    assert "SUCCEEDED" in result.stdout + result.stderr, result.stdout + result.stderr
+    assert (home / "sudoless.db").is_file() and "sqlalchemy" in modules  # the probe saw the database's run
+    assert [m for m in modules if m.startswith("sqlalchemy.dialects.mysql")] == []

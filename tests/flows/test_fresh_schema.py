@@ -86,3 +86,29 @@ def test_two_processes_creating_one_database_at_once(tmp_path: Path) -> None:
     assert current_revision(create_engine(url)) == head_revision()
     rows = sqlite3.connect(tmp_path / "race.db").execute("SELECT count(*) FROM alembic_version").fetchone()
     assert rows == (1,)
+
+
+def test_long_column_types_per_dialect() -> None:
+    """The chunk and document columns are LONGBLOB/LONGTEXT on MySQL and MariaDB (one dialect; their BLOB and
+    TEXT stop at 64 KB) and the plain types elsewhere, as the migrations create them, resolved on demand."""
+    from sqlalchemy.dialects import mysql, postgresql, sqlite
+    from sqlalchemy.schema import CreateTable
+
+    from sudoless.store.tables import metadata
+
+    expected = {
+        "mysql": ("LONGBLOB", "LONGTEXT"),
+        "postgresql": ("BYTEA", "TEXT"),
+        "sqlite": ("BLOB", "TEXT"),
+    }
+    dialects = {
+        "mysql": mysql.dialect(),
+        "postgresql": postgresql.dialect(),
+        "sqlite": sqlite.dialect(),
+    }
+    for name, dialect in dialects.items():
+        blob, text = expected[name]
+        logs = str(CreateTable(metadata.tables["logs"]).compile(dialect=dialect))
+        assert f"{blob} NOT NULL" in logs or f"{blob}," in logs or f"{blob}\n" in logs, (name, logs)
+        if name == "mysql":
+            assert "LONGTEXT" in str(CreateTable(metadata.tables["executions"]).compile(dialect=dialect)), name
