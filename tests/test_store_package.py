@@ -38,11 +38,11 @@ def test_store_imports_nothing_of_the_packages_built_on_it() -> None:
 
 
 def test_store_has_one_access_shape(sqlite_store: Store) -> None:
-    """Store itself only opens transactions; everything else is a query class, one per noun, whose
-    module is named after the attribute."""
+    """Store itself only opens transactions and looks after the database as a whole (up, compacted);
+    everything else is a query class, one per noun, whose module is named after the attribute."""
     own = {name for name in vars(Store) if not name.startswith("_")}
     queries = {name for name in own if type(getattr(sqlite_store, name)).__name__.endswith("Queries")}
-    assert own - queries == {"close", "read", "write", "ping", "database_up"}
+    assert own - queries == {"close", "read", "write", "ping", "database_up", "reclaim_space"}
     assert {
         "projects",
         "executions",

@@ -24,9 +24,17 @@ class CleanItem:
     path: Path | str
     bytes: int
     removed: bool
+    #: bytes a database file shrank by once the rows were gone (SQLite keeps freed pages until compacted)
+    reclaimed: int = 0
 
     def to_json(self) -> dict[str, object]:
-        return {"kind": self.kind, "path": str(self.path), "bytes": self.bytes, "removed": self.removed}
+        return {
+            "kind": self.kind,
+            "path": str(self.path),
+            "bytes": self.bytes,
+            "removed": self.removed,
+            "reclaimed_bytes": self.reclaimed,
+        }
 
 
 @dataclass(frozen=True)
@@ -41,10 +49,16 @@ class CleanReport:
         """Bytes removed, or with ``dry_run`` the bytes that would be."""
         return sum(item.bytes for item in self.items if item.removed or self.dry_run)
 
+    @property
+    def reclaimed_bytes(self) -> int:
+        """Bytes the database files shrank by after their rows were removed."""
+        return sum(item.reclaimed for item in self.items)
+
     def to_json(self) -> dict[str, object]:
         return {
             "dry_run": self.dry_run,
             "freed_bytes": self.freed_bytes,
+            "reclaimed_bytes": self.reclaimed_bytes,
             "items": [item.to_json() for item in self.items],
             "notes": list(self.notes),
         }
@@ -79,7 +93,8 @@ def clean(settings: Settings, dry_run: bool = False) -> CleanReport:
     items = []
     for found in find_cleanable(settings):
         removed = False if dry_run else found.remove()
-        items.append(CleanItem(found.kind, found.path, found.bytes, removed))
+        reclaimed = found.reclaim() if removed and found.reclaim is not None else 0
+        items.append(CleanItem(found.kind, found.path, found.bytes, removed, reclaimed))
     notes = [
         f"{path}: {human_size(size)} of another database's executions and project cache, not judged; "
         "run `sudoless clean --db URL` with that database to clean it"

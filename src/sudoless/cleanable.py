@@ -19,12 +19,14 @@ __all__ = ["Cleanable", "file_stats", "human_size", "remove_path", "tree_bytes"]
 @dataclass(frozen=True)
 class Cleanable:
     """One removable thing: its kind (``spark-archive``, ``spark-work``, ...), path, size and remover. The path
-    of what is not a file (old logs in the database) is a line that says what it is."""
+    of what is not a file (old logs in the database) is a line that says what it is. ``reclaim``, for rows
+    in a database, runs after a removal and returns the bytes the database file then gave back to the disk."""
 
     kind: str
     path: Path | str
     bytes: int
     remove: Callable[[], bool] = field(repr=False, compare=False)
+    reclaim: Callable[[], int] | None = field(default=None, repr=False, compare=False)
 
 
 def human_size(count: int) -> str:

@@ -92,3 +92,35 @@ def test_clean_dry_run_shows_what_old_logs_free_and_clean_removes_them(
         assert _log_bytes(store, recent) > 0 and _log_bytes(store, running) > 0
     finally:
         store.executions.update(running, status=Status.KILLED, end_time=store.clock())
+
+
+def test_clean_compacts_sqlite_after_removing_logs_and_reports_the_bytes(
+    sqlite_store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """SQLite keeps the pages of deleted rows in its file: without VACUUM, removing old logs frees nothing on
+    disk. ``clean`` compacts the file and says by how much it shrank."""
+    store = sqlite_store
+    settings = replace(settings, db_url=store.url)
+    old, _, running = _three(store, settings, tmp_path)
+    try:
+        for _ in range(16):  # 4 MB of log that does not compress, in the old execution's flow log
+            store.logs.append_at_end(old, "", 0, os.urandom(256 * 1024))
+        database = Path(store.engine.url.database or "")
+        wal = database.with_name(database.name + "-wal")
+        store.engine.dispose()  # checkpoints and removes the WAL: the file alone holds the data
+        before = database.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+        assert before > 4_000_000
+        env = {**os.environ, "SUDOLESS_HOME": str(settings.home), "SUDOLESS_DB": store.url}
+        command = [sys.executable, "-c", "from sudoless.cli import main; main()", "clean", "--json"]
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        logs = next(item for item in report["items"] if item["kind"] == "execution-logs")
+        after = database.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+        assert logs["removed"] and _log_bytes(store, old) == 0
+        assert before - after > 4_000_000, (before, after)
+        assert logs["reclaimed_bytes"] == report["reclaimed_bytes"] == before - after
+        again = subprocess.run(command[:-1], capture_output=True, text=True, env=env, timeout=120)
+        assert again.returncode == 0 and "compacted" not in again.stdout  # nothing removed: nothing compacted
+    finally:
+        store.executions.update(running, status=Status.KILLED, end_time=store.clock())

@@ -177,6 +177,7 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
             where,
             sum(size for _, size in logs),
             lambda: store.logs.delete(ids, log_cutoff(settings, now) or 0) > 0,
+            store.reclaim_space,
         )
     for path in unused_versions(store, settings):
         yield Cleanable("project-cache", path, unshared_bytes(path), partial(remove_version, path))

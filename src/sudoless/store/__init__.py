@@ -101,6 +101,14 @@ class Store:
             return False
         return True
 
+    def reclaim_space(self) -> int:
+        """After a purge: compact a SQLite file so the deleted rows' space returns to the disk; the bytes it
+        shrank by (:func:`~sudoless.store.engine.reclaim_sqlite_space`). MySQL and PostgreSQL reuse freed
+        space within their own files, so 0 there."""
+        from sudoless.store.engine import reclaim_sqlite_space
+
+        return reclaim_sqlite_space(self.engine) if self.dialect == "sqlite" else 0
+
     # -- one query class per noun -----------------------------------------------------------------------
 
     @cached_property

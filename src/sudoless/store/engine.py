@@ -8,6 +8,7 @@ transactions that start with ``BEGIN IMMEDIATE`` so two writers queue instead of
 from __future__ import annotations
 
 import functools
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,44 @@ def _tune_sqlite(engine: Engine) -> None:
         driver = connection.connection.driver_connection
         assert driver is not None  # a connection that is being used has its driver's connection
         driver.execute(mode)
+
+
+def reclaim_sqlite_space(engine: Engine) -> int:
+    """Give the pages of deleted rows back to the file system; the bytes the database file shrank by.
+
+    SQLite keeps freed pages in the file for reuse, so removing a gigabyte of old logs alone frees no disk
+    space. ``VACUUM`` rebuilds the file (``PRAGMA incremental_vacuum`` when the database was made
+    with ``auto_vacuum=INCREMENTAL``), and the WAL checkpoint that follows truncates both files. Neither may
+    run inside a transaction: this goes through a driver connection in autocommit (:func:`_tune_sqlite`
+    leaves the driver so), never through :meth:`Store.write`. 0 for an in-memory database.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return 0
+    files = [Path(database), Path(database + "-wal")]
+
+    def size() -> int:
+        return sum(path.stat().st_size for path in files if path.exists())
+
+    # the file as it was before the purge (the purge's own writes sit in the WAL until a checkpoint), against
+    # the file and the WAL once compacted and truncated
+    before = files[0].stat().st_size
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        incremental = cursor.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+        cursor.execute("PRAGMA incremental_vacuum" if incremental else "VACUUM")
+        cursor.fetchall()  # incremental_vacuum frees pages as its rows are stepped through
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        cursor.close()
+    except sqlite3.Error as exc:  # e.g. "database is locked" past the busy timeout
+        raise StoreError(
+            f"{database}: the rows are removed but the file was not compacted ({exc}); run the command again "
+            "when nothing else writes to the database"
+        ) from None
+    finally:
+        connection.close()
+    return max(0, before - size())
 
 
 @functools.cache
