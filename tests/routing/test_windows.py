@@ -263,3 +263,22 @@ def test_engine_plan_on_large_coordinates_passes_routes_check(tmp_path: Path) ->
     assert solved.returncode == 0, solved.stderr
     checked = sudoless(tmp_path, "routes", "check", "large.txt", "plan.json", "-k", "6")
     assert checked.returncode == 0 and checked.stdout.startswith("feasible"), checked.stdout
+
+
+def test_a_fractional_capacity_is_not_rounded_up_for_pyvrp() -> None:
+    """Capacity 39.8 with whole demands went to PyVRP as 40, so four loads of 10 on one route looked feasible
+    there and failed the check; capacities now go down and demands up to PyVRP's units."""
+    from sudoless.routing.pyvrp_adapter import PyVRPInstance, units
+
+    assert (units(39.8, 1.0, up=False), units(9.2, 1.0, up=True), units(40.0, 1.0, up=False)) == (39, 10, 40)
+    cluster = [[100.0, 0.0], [100.0, 1.0], [101.0, 0.0], [101.0, 1.0]]
+    problem = Problem(
+        coords=np.array([[0.0, 0.0], *cluster]),
+        dispatchers=2,
+        demands=np.array([0.0, 10.0, 10.0, 10.0, 10.0]),
+        capacity=39.8,
+        name="fraction",
+    )
+    routes, feasible = PyVRPInstance(problem).solve(1, seed=0)
+    assert feasible and check(problem, routes).feasible
+    assert len([r for r in routes if r]) == 2

@@ -11,7 +11,6 @@ the true figures (:func:`~sudoless.routing.dispatch.drive`) and checked independ
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from dataclasses import replace
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sudoless.routing.dispatch import Dispatch, Plan, drive, infeasibilities
-from sudoless.routing.pyvrp_adapter import UNREACHABLE, _pyvrp, solve_params
+from sudoless.routing.pyvrp_adapter import UNREACHABLE, _pyvrp, solve_params, units
 
 if TYPE_CHECKING:
     import pyvrp
@@ -56,12 +55,6 @@ class DispatchModel:
         weights += [float(x) for x in d.penalty if np.isfinite(x)]
         self.cs = _cost_scale(weights)
 
-    def _int(self, x: float, scale: float, up: bool) -> int:
-        if not math.isfinite(x):
-            return UNREACHABLE
-        value = x * scale
-        return int(min(UNREACHABLE, math.ceil(value - 1e-9) if up else math.floor(value + 1e-9)))
-
     def _grid(self, m: np.ndarray, scale: float) -> np.ndarray:
         out = np.where(np.isfinite(m), np.ceil(np.where(np.isfinite(m), m, 0) * scale - 1e-9), UNREACHABLE)
         return out.astype(np.int64)
@@ -76,10 +69,10 @@ class DispatchModel:
             clients.append(
                 pv.Client(
                     location=i,
-                    delivery=[self._int(float(q), self.qs, up=True) for q in d.demands[i]],
-                    service_duration=self._int(float(d.service[i]), self.ts, up=True),
-                    tw_early=self._int(float(d.windows[i, 0]), self.ts, up=True),
-                    tw_late=self._int(float(d.windows[i, 1]), self.ts, up=False),
+                    delivery=[units(float(q), self.qs, up=True) for q in d.demands[i]],
+                    service_duration=units(float(d.service[i]), self.ts, up=True),
+                    tw_early=units(float(d.windows[i, 0]), self.ts, up=True),
+                    tw_late=units(float(d.windows[i, 1]), self.ts, up=False),
                     prize=round(float(d.penalty[i]) * self.cs) if optional else 0,
                     required=not optional,
                     name=d.ids[i],
@@ -89,14 +82,14 @@ class DispatchModel:
         for v in d.vehicles:
             options: dict[str, Any] = {
                 "num_available": 1,
-                "capacity": [self._int(c, self.qs, up=False) for c in v.capacity],
+                "capacity": [units(c, self.qs, up=False) for c in v.capacity],
                 "start_depot": v.start,
                 "end_depot": v.end,
                 "fixed_cost": round(v.fixed_cost * self.cs),
-                "tw_early": self._int(v.shift_start, self.ts, up=True),
-                "tw_late": self._int(v.shift_end, self.ts, up=False),
-                "shift_duration": self._int(v.max_duration, self.ts, up=False),
-                "max_distance": self._int(v.max_distance, self.ds, up=False),
+                "tw_early": units(v.shift_start, self.ts, up=True),
+                "tw_late": units(v.shift_end, self.ts, up=False),
+                "shift_duration": units(v.max_duration, self.ts, up=False),
+                "max_distance": units(v.max_distance, self.ds, up=False),
                 "unit_distance_cost": round(v.distance_cost * self.cs / self.ds),
                 "unit_duration_cost": round(v.time_cost * self.cs / self.ts),
                 "profile": v.profile,

@@ -11,6 +11,7 @@ length (the probes of :mod:`sudoless.routing.minmax`) becomes PyVRP's max_distan
 
 from __future__ import annotations
 
+import math
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,18 @@ if TYPE_CHECKING:
 SCALE = 1000.0
 #: "no limit" and "unreachable" in PyVRP's integers
 UNREACHABLE = 10**12
+
+
+def units(x: float, scale: float, up: bool) -> int:
+    """``x`` in PyVRP's integer units, rounded towards the safe side: a demand or a travel time up, a capacity
+    or a limit down, so that a plan feasible in PyVRP's units is feasible in the real ones (an infinite
+    value, no road, becomes :data:`UNREACHABLE`)."""
+    if not math.isfinite(x):
+        return UNREACHABLE
+    value = x * scale
+    return int(min(UNREACHABLE, math.ceil(value - 1e-9) if up else math.floor(value + 1e-9)))
+
+
 #: PyVRP's own ceiling on its penalty per unit of excess load, lateness or distance (pyvrp.PenaltyParams)
 DEFAULT_MAX_PENALTY = 1e5
 
@@ -85,9 +98,9 @@ class PyVRPInstance:
         dims: list[int] = []
         loads: list[list[int]] = [[] for _ in range(p.n + 1)]
         if p.capacity is not None:
-            dims.append(int(round(p.capacity * self.qscale)))
+            dims.append(units(p.capacity, self.qscale, up=False))
             for i in range(1, p.n + 1):
-                loads[i].append(int(round(float(p.demands[i]) * self.qscale)))
+                loads[i].append(units(float(p.demands[i]), self.qscale, up=True))
         if p.max_stops is not None:
             dims.append(p.max_stops)
             for i in range(1, p.n + 1):
