@@ -125,11 +125,7 @@ class RoutesJob:
             "unserved": str(len(report.unserved)),
             "solver": plan.solver,
         }
-        if not report.feasible:
-            for line in report.violations:
-                ctx.log.line(f"routes: {line}", "ERROR")
-            return JobResult(False, outputs=outputs, message="infeasible plan")
-        return JobResult(True, outputs=outputs)
+        return _result(ctx, report.feasible, report.violations, outputs)
 
     def instance(self, ctx: JobContext) -> JobResult:
         """An instance file (one depot, K dispatchers)."""
@@ -186,8 +182,13 @@ class RoutesJob:
             "routes": str(used),
             "solver": solution.solver,
         }
-        if not report.feasible:
-            for line in report.violations:
-                ctx.log.line(f"routes: {line}", "ERROR")
-            return JobResult(False, outputs=outputs, message="infeasible plan")
-        return JobResult(True, outputs=outputs)
+        return _result(ctx, report.feasible, report.violations, outputs)
+
+
+def _result(ctx: JobContext, feasible: bool, violations: list[str], outputs: dict[str, str]) -> JobResult:
+    """The job's result from the independent check: an infeasible plan fails the job, each violation logged."""
+    if not feasible:
+        for line in violations:
+            ctx.log.line(f"routes: {line}", "ERROR")
+        return JobResult(False, outputs=outputs, message="infeasible plan")
+    return JobResult(True, outputs=outputs)
