@@ -1,12 +1,15 @@
 // The flow graph: draws a layout computed by the server (boxes, edges, frames of expanded embedded
 // flows) as SVG, recolours nodes by status, and lets the reader pan (drag), zoom (wheel, buttons, + and -)
 // and move between jobs with the arrow keys (one tab stop for the whole graph: a roving tabindex).
+// On a narrow screen it starts as a list (one button per job, in the layout's order, with its status and
+// parents), which a phone can read where a 61-job drawing cannot; the List/Graph button switches.
 "use strict";
 
 window.GraphView = (function () {
   const {svg, el, statusClass} = window.Sudoless;
   const MIN_SCALE = 0.08;
   const MAX_SCALE = 2.5;
+  const NARROW = "(max-width: 720px)";  // the width where the navigation folds into a menu too
 
   function truncate(text, max) {
     return text.length <= max ? text : text.slice(0, max - 1) + "\u2026";
@@ -52,6 +55,10 @@ window.GraphView = (function () {
         button("Zoom out", "\u2212", () => this.zoomBy(0.8)),
         button("Fit the whole graph", "Fit", () => this.fit()),
         button("1:1, actual size", "1:1", () => this.actualSize()));
+      this.listMode = window.matchMedia(NARROW).matches;
+      this.modeButton = el("button", {type: "button", class: "graph-mode", "aria-pressed": String(this.listMode),
+        text: "List", title: "Show the jobs as a list", onclick: () => this.setListMode(!this.listMode)});
+      this.listEl = el("ol", {class: "graph-list", "aria-label": (this.options.label || "Flow graph") + ", as a list"});
       this.legend = el("p", {class: "graph-status small muted", "aria-live": "polite"});
       this.svgEl = svg("svg", {class: "graph-svg", role: "application",
         "aria-label": (this.options.label || "Flow graph") + ". Arrow keys move between jobs, Enter activates, + and - zoom, 0 fits."});
@@ -60,7 +67,9 @@ window.GraphView = (function () {
           orient: "auto-start-reverse"}, svg("path", {d: "M 0 0 L 10 5 L 0 10 z", class: "arrowhead"})));
       this.viewport = svg("g", {class: "viewport"});
       this.svgEl.append(defs, this.viewport);
-      container.replaceChildren(this.toolbar, this.svgEl, this.legend);
+      container.replaceChildren(el("div", {class: "graph-modes"}, this.modeButton), this.toolbar, this.svgEl,
+        this.listEl, this.legend);
+      this.showMode();
       this.bindPointer();
       this.bindKeys();
     }
@@ -119,6 +128,7 @@ window.GraphView = (function () {
         fit(g.querySelector(".label"), node.name, room);
         fit(g.querySelector(".kind"), node.type + (node.condition ? " \u00B7 if " + node.condition : ""), room);
       }
+      this.renderList(layout);
       const first = this.nodes.get(this.focusId) || this.nodes.values().next().value;
       if (first) { first.g.setAttribute("tabindex", "0"); this.focusId = first.data.id; }
       this.refresh();
@@ -132,6 +142,45 @@ window.GraphView = (function () {
       }
       if (!this.fitted) { this.fit(); this.fitted = true; } else { this.apply(); }
       this.legend.textContent = `${layout.nodes.length} jobs` + (layout.frames.length ? `, ${layout.frames.length} embedded flow(s) expanded` : "");
+    }
+
+    setListMode(on) {
+      this.listMode = on;
+      this.showMode();
+      // labels are fitted to their boxes by measuring them, which a hidden drawing cannot: draw it anew
+      if (!on && this.layout) { this.render(this.layout); this.fit(); }
+    }
+
+    showMode() {
+      this.modeButton.setAttribute("aria-pressed", String(this.listMode));
+      this.svgEl.style.display = this.listMode ? "none" : "";  // an SVG element has no hidden property
+      this.toolbar.hidden = this.listMode;
+      this.listEl.hidden = !this.listMode;
+    }
+
+    // One entry per job: a button doing what a click on its node does, its status and the jobs it waits for.
+    renderList(layout) {
+      const parents = new Map();
+      for (const edge of layout.edges) {
+        if (!parents.has(edge.to)) parents.set(edge.to, []);
+        parents.get(edge.to).push(edge.from);
+      }
+      const byName = (id) => (this.nodes.get(id) ? this.nodes.get(id).data.name : id);
+      this.listEl.replaceChildren();
+      for (const [id, entry] of this.nodes) {
+        const data = entry.data;
+        const after = (parents.get(id) || []).map(byName);
+        const status = el("span", {class: "status", hidden: true});
+        const item = el("li", {class: "graph-item", dataset: {id}},
+          el("button", {type: "button", class: "link", text: data.name,
+            onclick: () => { this.focusId = id; this.activate(id); }}),
+          " ", el("span", {class: "small muted", text: data.type + (data.condition ? " \u00B7 if " + data.condition : "")}),
+          " ", status,
+          after.length ? el("span", {class: "small muted graph-after", text: " after " + after.join(", ")}) : "");
+        entry.item = item;
+        entry.status = status;
+        this.listEl.append(item);
+      }
     }
 
     activate(id) {
@@ -163,6 +212,15 @@ window.GraphView = (function () {
         if (this.disabled.has(id)) parts.push("disabled for the next run");
         if (data.subflow) parts.push("embedded flow, press E to expand");
         g.setAttribute("aria-label", parts.join(", "));
+        const entry = this.nodes.get(id);
+        if (entry.item) {
+          const shownStatus = status || "";
+          entry.status.hidden = !shownStatus;
+          entry.status.className = "status " + (shownStatus ? statusClass(shownStatus) : "");
+          entry.status.textContent = shownStatus;
+          entry.item.classList.toggle("is-selected", this.selected === id);
+          entry.item.classList.toggle("is-disabled", this.disabled.has(id));
+        }
       }
     }
 
