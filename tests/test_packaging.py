@@ -73,7 +73,10 @@ HEAVY_MODULES = {
     "cryptography",
 }
 #: The budget of the core install, measured as the disk usage of a fresh venv's site-packages after it.
-CORE_BUDGET_MB = 80
+#: sudoless's own package counts too, with its bytecode: it went past 80 MB (80.4) on 2026-12-06 with
+#: the code of issues 20-24 alone, no dependency added; 85 keeps the check on what it is for (an extra's
+#: package slipping into the core adds tens of MB).
+CORE_BUDGET_MB = 85
 #: Extras that are test or benchmark tooling rather than something a command needs.
 TOOLING_EXTRAS = {"all", "test", "bench", "browser", "fast"}
 

@@ -291,7 +291,15 @@ def test_clean_lists_and_removes_old_executions_and_unused_cached_versions(
     ours = [item for item in report["items"] if item["kind"] in ("execution-dir", "project-cache")]
     gone = settings.executions_dir / str(old)
     # what removing it frees: the execution's own files (.jobs/), not the ones linked to the cache
-    assert ours == [{"kind": "execution-dir", "path": str(gone), "bytes": unshared_bytes(gone), "removed": False}]
+    assert ours == [
+        {
+            "kind": "execution-dir",
+            "path": str(gone),
+            "bytes": unshared_bytes(gone),
+            "removed": False,
+            "reclaimed_bytes": 0,  # a dry run compacts no database
+        }
+    ]
     assert 0 < unshared_bytes(gone) < 10_000
     assert (settings.executions_dir / str(old)).is_dir()
 
