@@ -87,24 +87,7 @@ def test_resume_after_kill(tmp_path: Path) -> None:
         project = azkaban.add_project("big", "alice", "many versions")
         for n, data in enumerate(zips):
             azkaban.upload(project, data, "alice", T0 + n)
-        env = {**os.environ, "SUDOLESS_HOME": str(home)}
-        env.pop("SUDOLESS_DB", None)
-        process = subprocess.Popen(
-            [str(SUDOLESS), "azkaban", "import", "--from", azkaban.url, "--db", db],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        recorded = 0
-        deadline = time.monotonic() + 60
-        while process.poll() is None and time.monotonic() < deadline:
-            recorded = _recorded(home / "sudoless.db", "version")
-            if recorded >= 5:
-                process.send_signal(signal.SIGKILL)
-                break
-            time.sleep(0.01)
-        process.wait(timeout=30)
-        assert process.returncode == -signal.SIGKILL, "the import ended before it could be interrupted"
+        recorded = _import_killed_after(home, db, azkaban.url, "version", 5, timeout=60)
         assert 5 <= recorded < len(zips)
 
         again = sudoless(home, "azkaban", "import", "--from", azkaban.url, "--db", db, "--json")
@@ -151,24 +134,7 @@ def test_resume_after_kill_during_history(tmp_path: Path) -> None:
             )
             for n in range(count)
         ]
-        env = {**os.environ, "SUDOLESS_HOME": str(home)}
-        env.pop("SUDOLESS_DB", None)
-        process = subprocess.Popen(
-            [str(SUDOLESS), "azkaban", "import", "--from", azkaban.url, "--db", db],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        recorded = 0
-        deadline = time.monotonic() + 120
-        while process.poll() is None and time.monotonic() < deadline:
-            recorded = _recorded(home / "sudoless.db", "execution")
-            if recorded >= 200:
-                process.send_signal(signal.SIGKILL)
-                break
-            time.sleep(0.01)
-        process.wait(timeout=30)
-        assert process.returncode == -signal.SIGKILL, "the import ended before it could be interrupted"
+        recorded = _import_killed_after(home, db, azkaban.url, "execution", 200, timeout=120)
         assert 200 <= recorded < count
 
         again = sudoless(home, "azkaban", "import", "--from", azkaban.url, "--db", db, "--json")
@@ -200,3 +166,27 @@ def _recorded(path: Path, kind: str) -> int:
             return int(conn.execute("SELECT COUNT(*) FROM azkaban_imports WHERE kind = ?", (kind,)).fetchone()[0])
     except sqlite3.Error:
         return 0  # not created yet
+
+
+def _import_killed_after(home: Path, db: str, url: str, kind: str, at: int, timeout: float) -> int:
+    """Start `sudoless azkaban import`, SIGKILL it once ``at`` rows of ``kind`` are recorded, and return how
+    many were (asserting it was killed, not finished)."""
+    env = {**os.environ, "SUDOLESS_HOME": str(home)}
+    env.pop("SUDOLESS_DB", None)
+    process = subprocess.Popen(
+        [str(SUDOLESS), "azkaban", "import", "--from", url, "--db", db],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    recorded = 0
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        recorded = _recorded(home / "sudoless.db", kind)
+        if recorded >= at:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the import ended before it could be interrupted"
+    return recorded
