@@ -81,7 +81,10 @@ def test_the_program_is_searched_in_the_jobs_path_and_a_relative_one_in_its_fold
 
 def test_inherited_descriptors_are_closed_and_ignored_signals_reset(tmp_path: Path):
     read, write = os.pipe()
-    inherited = os.dup2(write, 200, inheritable=True)  # as the server's listening socket is
+    # a free number of the kernel's choosing: dup2 onto a fixed one would close whatever this test process
+    # (a live server, a client's socket) already holds there
+    inherited = os.dup(write)
+    os.set_inheritable(inherited, True)  # as the server's listening socket is
     try:
         process = on_own_thread(
             lambda: spawn_job(
