@@ -9,8 +9,9 @@ Three parts, each on the same instances and the same ``--time-limit`` for every 
   distances, depot = node 1, every salesman visits at least one city), from ``DIR/tsplib``: the longest tour
   of ``divide``, ``engine``, ``auto`` and OR-Tools (global span cost on a distance dimension), gap to the
   reference value (``MTSP_BEST`` below: the best published, or lower values from the 2023 run logs).
-* ``--solomon DIR``: time windows on Solomon (or Gehring-Homberger) text files: ``auto`` beside PyVRP alone,
-  gap to the distance-only best-known.
+* ``--vrptw DIR``: time windows on the Solomon and Gehring-Homberger instances (``DIR`` holds ``BKS.json`` and
+  the family folders): ``auto`` beside PyVRP alone and OR-Tools, gaps to both best-known conventions, one
+  JSON line per run in ``--results`` (resumable, ``--jobs``, ``--shard``); see vrptw.py.
 * ``--scale N``: a generated instance of N uniform locations (capacity 100, demands 1-10): sudoless ``auto``
   (parts on Spark) against PyVRP alone on the whole instance when its matrices fit ``--pyvrp-gib`` (default
   2 GiB, about 9,000 locations).
@@ -26,7 +27,7 @@ alone needs no files.
     .venv/bin/python benchmarks/routing.py --time-limit 30          # all 23 X instances and 20 mTSP cases
     .venv/bin/python benchmarks/routing.py --skip-cvrp --mtsp-time-limit 60
     .venv/bin/python benchmarks/routing.py --skip-cvrp --skip-mtsp --scale 20000 --time-limit 120
-    .venv/bin/python benchmarks/routing.py --skip-cvrp --skip-mtsp --solomon DIR/solomon --time-limit 30
+    .venv/bin/python benchmarks/routing.py --skip-cvrp --skip-mtsp --vrptw DIR --time-limit 30 --jobs 2
 
 Results: tables on stdout and ``benchmarks/results/routing.json``.
 """
@@ -303,95 +304,6 @@ def pyvrp_alone(problem: Any, seconds: float, seed: int) -> list[list[int]]:
     return [[a.idx + 1 for a in route if a.is_client()] for route in result.best.routes()]
 
 
-def pyvrp_windows(problem: Any, seconds: float, seed: int) -> list[list[int]]:
-    """``pyvrp.solve`` on a time-window instance as a PyVRP user would write it: distances x 1000 rounded,
-    durations x 1000 rounded up (so a plan on time in PyVRP's units is on time in real ones), windows and
-    service times x 1000, the depot's window as the vehicles' shift."""
-    import pyvrp
-    from pyvrp.stop import MaxRuntime
-
-    n1, unit = problem.n + 1, 1000.0
-    d = problem.distances(np.arange(n1), np.arange(n1))
-    ready, due, service = problem.windows[:, 0], problem.windows[:, 1], problem.service
-    clients = [
-        pyvrp.Client(
-            location=i,
-            delivery=[int(problem.demands[i])],
-            service_duration=int(math.ceil(service[i] * unit)),
-            tw_early=int(math.ceil(ready[i] * unit)),
-            tw_late=int(math.floor(due[i] * unit)),
-        )
-        for i in range(1, n1)
-    ]
-    early, late = int(ready[0] * unit), int(due[0] * unit)
-    data = pyvrp.ProblemData(
-        locations=[pyvrp.Location(float(x), float(y)) for x, y in problem.coords],
-        clients=clients,
-        depots=[pyvrp.Depot(location=0, tw_early=early, tw_late=late)],
-        vehicle_types=[
-            pyvrp.VehicleType(
-                num_available=problem.dispatchers, capacity=[int(problem.capacity)], tw_early=early, tw_late=late
-            )
-        ],
-        distance_matrices=[np.round(d * unit).astype(np.int64)],
-        duration_matrices=[np.ceil(d * unit - 1e-9).astype(np.int64)],
-    )
-    result = pyvrp.solve(data, stop=MaxRuntime(seconds), seed=seed, display=False, collect_stats=False)
-    return [[a.idx + 1 for a in route if a.is_client()] for route in result.best.routes()]
-
-
-def solomon(
-    folder: Path, names: list[str], seconds: float, seed: int, solvers: tuple[str, ...] = ("auto", "pyvrp")
-) -> list[dict[str, Any]]:
-    """Time windows: sudoless' ``solvers`` (``auto``, ``divide``, ...) and PyVRP alone (``pyvrp``) on Solomon
-    files, gap to the distance-only best-known (the ``NAME_distance`` key of ``BKS.json``, in the folder or its
-    parent) or, where there is none (Gehring-Homberger), to the hierarchical one (fewest vehicles first), which
-    plans minimising distance alone can undercut by using more vehicles: ``bks_convention`` says which."""
-    from sudoless.routing import check, read_problem
-    from sudoless.routing.auto import solve
-
-    bks_file = next((p for p in (folder / "BKS.json", folder.parent / "BKS.json") if p.is_file()), None)
-    bks = json.loads(bks_file.read_text()) if bks_file else {}
-    rows = []
-    for name in names:
-        problem = read_problem(folder / f"{name}.txt")
-        # distance-only where the literature has it (Solomon), else the hierarchical one (vehicles first)
-        convention = "distance" if f"{name}_distance" in bks else "hierarchical"
-        best = bks.get(f"{name}_distance", bks.get(name, {})).get("best_known_cost")
-        for solver in solvers:
-            started = time.monotonic()
-            if solver == "pyvrp":
-                routes, label = pyvrp_windows(problem, seconds, seed), "pyvrp"
-            else:
-                solution = solve(problem, solver=solver, time_limit=seconds, seed=seed)
-                routes, label = solution.routes, solution.solver
-            wall = time.monotonic() - started
-            report = check(problem, routes)
-            total = round(report.total, 2)  # the literature compares totals rounded to 2 decimals
-            row = {
-                "instance": name,
-                "solver": solver,
-                "ran": label,
-                "wall_s": round(wall, 2),
-                "feasible": report.feasible,
-                "violations": report.violations[:3],
-                "total": total,
-                "vehicles": len([r for r in routes if r]),
-                "bks": best,
-                "bks_convention": convention,
-                "bks_vehicles": bks.get(name, {}).get("solved_with_vehicles"),
-                "gap_pct": gap(total, best) if report.feasible and best else None,
-            }
-            rows.append(row)
-            print(
-                f"  {name:8} {solver:6} {total}  gap {_pct(row['gap_pct'])}  {row['vehicles']} vehicles  "
-                f"{row['wall_s']} s  {'' if report.feasible else 'INFEASIBLE'}",
-                file=sys.stderr,
-                flush=True,
-            )
-    return rows
-
-
 def scale(n: int, seconds: float, seed: int, pyvrp_gib: float = 2.0) -> list[dict[str, Any]]:
     from sudoless.routing import Problem, check
 
@@ -519,17 +431,33 @@ def main() -> None:
         help=f"folder holding cvrplib/ and tsplib/ (default: ${INSTANCES_VARIABLE}); see benchmarks/README.md",
     )
     parser.add_argument(
-        "--solomon",
+        "--vrptw",
         type=Path,
         default=None,
-        help="folder of Solomon/Gehring-Homberger .txt files (BKS.json in it or its parent): time windows, "
-        "auto beside PyVRP alone at --time-limit",
+        help="time windows: folder holding BKS.json and solomon/, homberger_200/, homberger_1000/ (Solomon-format "
+        "files); auto beside PyVRP alone and OR-Tools, --time-limit each (--large-time-limit on 1,000 customers)",
     )
-    parser.add_argument("--solomon-instances", default=None, help="comma-separated names, e.g. C101,R201 (default all)")
+    parser.add_argument("--vrptw-families", default="solomon,homberger_200", help="comma-separated family folders")
+    parser.add_argument("--vrptw-instances", default=None, help="comma-separated names, e.g. C101,r1_2_1 (default all)")
     parser.add_argument(
-        "--solomon-solvers",
-        default="auto,pyvrp",
-        help="comma-separated: sudoless solver names (auto, divide, engine, cores, ...) and pyvrp (PyVRP alone)",
+        "--vrptw-solvers",
+        default="auto,pyvrp,ortools",
+        help="comma-separated, ours first (the ratio lines compare it with the others): sudoless solver names "
+        "(auto, divide, engine, cores), pyvrp (PyVRP alone) and ortools",
+    )
+    parser.add_argument(
+        "--large-time-limit", type=float, default=120.0, help="seconds per run on homberger_1000 (a sample of 10)"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="time-window runs at once, each in its own process")
+    parser.add_argument("--shard", default=None, help="I/K: run every K-th time-window run from the I-th")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=HERE / "results" / "vrptw.jsonl",
+        help="JSON-lines file the time-window runs append to; runs already in it are skipped (resume, shards)",
+    )
+    parser.add_argument(
+        "--summary-only", action="store_true", help="print the time-window summary of --results, run nothing"
     )
     args = parser.parse_args()
     needed = [sub for sub, skip in (("cvrplib", args.skip_cvrp), ("tsplib", args.skip_mtsp)) if not skip]
@@ -581,21 +509,12 @@ def main() -> None:
             "makespan",
             solvers,
         )
-    if args.solomon:
-        chosen = (
-            args.solomon_instances.split(",")
-            if args.solomon_instances
-            else sorted(p.stem for p in args.solomon.glob("*.txt"))
-        )
-        print(f"time windows, {seconds:g} s per solver and instance", file=sys.stderr)
-        timed_solvers = tuple(args.solomon_solvers.split(","))
-        report["solomon"] = solomon(args.solomon, chosen, seconds, args.seed, timed_solvers)
-        report["solomon_mean_gap_pct"] = table(
-            f"time windows, {seconds:g} s wall each, gap to the distance-only best-known (else hierarchical)",
-            report["solomon"],
-            "total",
-            list(timed_solvers),
-        )
+    if args.vrptw:
+        import vrptw  # beside this file
+
+        if "ortools" not in report:
+            args.vrptw_solvers = ",".join(s for s in args.vrptw_solvers.split(",") if s != "ortools")
+        report["vrptw"] = vrptw.main(args)
     for n in args.scale:
         report.setdefault("scale", []).extend(scale(n, seconds, args.seed, args.pyvrp_gib))
     args.output.parent.mkdir(parents=True, exist_ok=True)
