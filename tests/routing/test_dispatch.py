@@ -354,6 +354,19 @@ def test_an_unreachable_pair_is_avoided_and_a_plan_using_it_rejected(tmp_path: P
     json.dumps(report.as_dict(), allow_nan=False)  # no Infinity in the JSON
 
 
+def test_exact_prunes_on_the_broken_rule_not_on_words_in_the_names(tmp_path: Path) -> None:
+    """The one feasible route goes d, window-seat, capacity-bay, d; its first step alone has no road back from
+    window-seat, a rule a later stop mends. Pruning on the message's words (it names the order) lost the plan."""
+    (tmp_path / "orders.csv").write_text("id\nwindow-seat\ncapacity-bay\n")
+    (tmp_path / "vehicles.csv").write_text("id,depot\nv,d\n")
+    (tmp_path / "m.csv").write_text(",d,window-seat,capacity-bay\nd,0,10,\nwindow-seat,,0,1\ncapacity-bay,10,,0\n")
+    dispatch = read_dispatch(tmp_path / "orders.csv", tmp_path / "vehicles.csv", matrix=tmp_path / "m.csv")
+    plan = solve_dispatch(dispatch, solver="exact")
+    document = plan_document(dispatch, plan)
+    assert [s["id"] for s in document["drivers"][0]["stops"]] == ["window-seat", "capacity-bay"]
+    assert plan.optimal and document["cost"] == 21 and check_dispatch(dispatch, document).feasible
+
+
 def test_json_files_with_demand_lists_and_a_vehicle_with_its_own_matrix(tmp_path: Path) -> None:
     orders = tmp_path / "orders.json"
     orders.write_text(

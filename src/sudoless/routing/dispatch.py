@@ -25,6 +25,7 @@ This module imports nothing else of :mod:`sudoless.routing`.
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -202,15 +203,34 @@ def drive(dispatch: Dispatch, k: int, route: list[int]) -> Trip:
     return Trip(departure, stops, back, distance, duration, cost, late)
 
 
-def infeasibilities(dispatch: Dispatch, k: int, route: list[int], trip: Trip | None = None) -> list[str]:
-    """What is wrong with vehicle ``k`` driving ``route`` (empty when nothing is): capacity per dimension,
-    windows, shift end, maximum duration and distance."""
+class Limit(enum.Enum):
+    """Which rule a route breaks: what a solver reasons on, never the wording of the message (which carries
+    order, depot and dimension names that may contain any word)."""
+
+    ROAD = "road"
+    CAPACITY = "capacity"
+    WINDOW = "window"
+    SHIFT = "shift"
+    DURATION = "duration"
+    DISTANCE = "distance"
+
+
+class Infeasibility(NamedTuple):
+    """One broken rule of a route: the rule, and the sentence that tells a person about it."""
+
+    limit: Limit
+    text: str
+
+
+def violations(dispatch: Dispatch, k: int, route: list[int], trip: Trip | None = None) -> list[Infeasibility]:
+    """What is wrong with vehicle ``k`` driving ``route`` (empty when nothing is): roads missing from its
+    matrix, capacity per dimension, windows, shift end, maximum duration and distance."""
     v, trip = dispatch.vehicles[k], trip or drive(dispatch, k, route)
-    problems: list[str] = []
+    problems: list[Infeasibility] = []
     path = [v.start, *route, v.end] if route else []
     matrix = dispatch.profiles[v.profile].distance
     problems += [
-        f"has no road from {dispatch.ids[a]} to {dispatch.ids[b]}"
+        Infeasibility(Limit.ROAD, f"has no road from {dispatch.ids[a]} to {dispatch.ids[b]}")
         for a, b in zip(path, path[1:], strict=False)
         if not math.isfinite(float(matrix[a, b]))
     ]
@@ -218,15 +238,26 @@ def infeasibilities(dispatch: Dispatch, k: int, route: list[int], trip: Trip | N
         load = dispatch.demands[route].sum(axis=0)
         for d, name in enumerate(dispatch.dimensions):
             if load[d] > v.capacity[d] + 1e-9:
-                problems.append(f"carries {load[d]:g} {name}, over its capacity {v.capacity[d]:g}")
-        problems += [f"reaches {dispatch.ids[i]} after its window closes" for i in trip.late]
+                text = f"carries {load[d]:g} {name}, over its capacity {v.capacity[d]:g}"
+                problems.append(Infeasibility(Limit.CAPACITY, text))
+        problems += [
+            Infeasibility(Limit.WINDOW, f"reaches {dispatch.ids[i]} after its window closes") for i in trip.late
+        ]
         if trip.back > v.shift_end + 1e-9:
-            problems.append(f"is back at {trip.back:g}, after its shift ends at {v.shift_end:g}")
+            text = f"is back at {trip.back:g}, after its shift ends at {v.shift_end:g}"
+            problems.append(Infeasibility(Limit.SHIFT, text))
         if trip.duration > v.max_duration + 1e-9:
-            problems.append(f"works {trip.duration:g} minutes, over its maximum {v.max_duration:g}")
+            text = f"works {trip.duration:g} minutes, over its maximum {v.max_duration:g}"
+            problems.append(Infeasibility(Limit.DURATION, text))
         if trip.distance > v.max_distance * (1 + 1e-9) + 1e-9:
-            problems.append(f"drives {trip.distance:g}, over its maximum {v.max_distance:g}")
+            text = f"drives {trip.distance:g}, over its maximum {v.max_distance:g}"
+            problems.append(Infeasibility(Limit.DISTANCE, text))
     return problems
+
+
+def infeasibilities(dispatch: Dispatch, k: int, route: list[int], trip: Trip | None = None) -> list[str]:
+    """:func:`violations` in words, for a person (the plan's list, the check's report)."""
+    return [problem.text for problem in violations(dispatch, k, route, trip)]
 
 
 @dataclass

@@ -13,9 +13,11 @@ import time
 from dataclasses import astuple
 
 from sudoless.errors import InputError
-from sudoless.routing.dispatch import Dispatch, Plan, drive, infeasibilities
+from sudoless.routing.dispatch import Dispatch, Limit, Plan, drive, violations
 
 EXACT_ORDERS = 8
+# the rules no later stop can mend: the load only grows, and a stop reached late stays late
+LASTING = frozenset({Limit.CAPACITY, Limit.WINDOW})
 
 
 def _best_routes(dispatch: Dispatch, k: int, makespan: bool) -> dict[int, tuple[float, tuple[int, ...]]]:
@@ -30,9 +32,8 @@ def _best_routes(dispatch: Dispatch, k: int, makespan: bool) -> dict[int, tuple[
                 continue
             route = [*sequence, i]
             trip = drive(dispatch, k, route)
-            problems = infeasibilities(dispatch, k, route, trip)
-            # late arrivals and capacity stay broken whatever comes after: stop there
-            if any("window" in p or "capacity" in p for p in problems):
+            problems = violations(dispatch, k, route, trip)
+            if any(p.limit in LASTING for p in problems):  # no extension of this route is feasible: stop there
                 continue
             bits = mask | 1 << j
             value = trip.duration if makespan else trip.cost
