@@ -19,7 +19,7 @@ from sudoless.routing.auto import solve_dispatch
 from sudoless.routing.dispatch import Dispatch
 from sudoless.routing.dispatch_check import check_dispatch
 from sudoless.routing.orders import read_dispatch
-from sudoless.routing.sheets import plan_document
+from sudoless.routing.sheets import driver_tables, plan_document
 
 pytest.importorskip("pyvrp")
 
@@ -469,3 +469,190 @@ def test_makespan_refuses_optional_orders(tmp_path: Path) -> None:
     dispatch = read_dispatch(*write_day(tmp_path, 1, n=5))
     with pytest.raises(InputError, match="the makespan objective needs every order required"):
         solve_dispatch(dispatch, objective="makespan")
+
+
+BREAKS = {
+    "van1": ",20,09:30,10:30",
+    "van2": ",15,08:45,09:15",
+    "bike": ",10,08:30,11:00",
+}
+
+
+def write_day_with_breaks(folder: Path, seed: int, n: int) -> tuple[Path, Path]:
+    """write_day's morning, each driver with a break (a duration and the window it must start in)."""
+    orders, vehicles = write_day(folder, seed, n=n)
+    lines = vehicles.read_text().splitlines()
+    lines[0] += ",break_duration,break_start,break_end"
+    lines[1:] = [line + BREAKS[line.split(",")[0]] for line in lines[1:]]
+    vehicles.write_text("\n".join(lines) + "\n")
+    return orders, vehicles
+
+
+def break_oracle(dispatch: Dispatch) -> float:
+    """The cheapest plan by the check alone, breaks included: every assignment, every order of each route and
+    every place of each break along it (after 0..len stops)."""
+    orders = [dispatch.ids[i] for i in dispatch.orders]
+    vehicles = dispatch.vehicles
+    best = math.inf
+    for labels in itertools.product(range(len(vehicles) + 1), repeat=len(orders)):
+        groups = [[o for o, lab in zip(orders, labels, strict=True) if lab == k] for k in range(len(vehicles))]
+        for sequences in itertools.product(*(itertools.permutations(g) for g in groups)):
+            placements = [
+                itertools.combinations_with_replacement(range(len(s) + 1), len(v.breaks)) if s else [()]
+                for v, s in zip(vehicles, sequences, strict=True)
+            ]
+            for places in itertools.product(*placements):
+                plan = {
+                    "drivers": [
+                        {
+                            "vehicle": v.id,
+                            "stops": list(s),
+                            "breaks": [{"break": n, "after": p} for n, p in enumerate(at, start=1)],
+                        }
+                        for v, s, at in zip(vehicles, sequences, places, strict=True)
+                    ]
+                }
+                report = check_dispatch(dispatch, plan)
+                if report.feasible:
+                    best = min(best, report.cost)
+    return best
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_breaks_exact_agrees_with_the_oracle_and_pyvrp_passes_the_check(tmp_path: Path, seed: int) -> None:
+    dispatch = read_dispatch(*write_day_with_breaks(tmp_path, seed, n=4))
+    assert dispatch.vehicles[0].breaks[0].duration == 20 and dispatch.vehicles[0].breaks[0].earliest == 570
+    best = break_oracle(dispatch)
+    exact = solve_dispatch(dispatch, solver="exact")
+    engine = solve_dispatch(dispatch, solver="engine", time_limit=1.0, seed=seed)
+    for plan in (exact, engine):
+        document = plan_document(dispatch, plan)
+        report = check_dispatch(dispatch, document)
+        assert report.feasible, report.violations
+        assert report.cost == pytest.approx(document["cost"])
+        for driver, vehicle in zip(document["drivers"], dispatch.vehicles, strict=True):
+            assert len(driver["breaks"]) == (1 if driver["stops"] else 0)
+            for rest in driver["breaks"]:
+                window = vehicle.breaks[rest["break"] - 1]
+                assert window.earliest - 1e-9 <= rest["start"] <= window.latest + 1e-9
+                assert rest["end"] - rest["start"] == pytest.approx(window.duration)
+    assert exact.cost(dispatch) == pytest.approx(best, rel=1e-9)
+    assert engine.cost(dispatch) >= best - 1e-6
+    # without its breaks the same day is cheaper or equal, never dearer
+    assert solve_dispatch(read_dispatch(*write_day(tmp_path, seed, n=4)), solver="exact").cost(dispatch) <= best
+
+
+def test_a_break_shows_between_the_stops_and_is_in_its_window(tmp_path: Path) -> None:
+    (tmp_path / "orders.csv").write_text(
+        "id,x,y,window_start,window_end,service\na,10,0,08:00,12:00,10\nb,20,0,08:00,14:00,10\nc,0,20,12:00,13:00,5\n"
+    )
+    (tmp_path / "vehicles.csv").write_text(
+        "id,depot,depot_x,depot_y,shift_start,break_duration,break_start,break_end,break2_duration,break2_start\n"
+        "v,d,0,0,08:00,30,11:00,11:30,0:05,12:03\n"
+    )
+    dispatch = read_dispatch(tmp_path / "orders.csv", tmp_path / "vehicles.csv")
+    for solver in ("exact", "engine"):
+        document = plan_document(dispatch, solve_dispatch(dispatch, solver=solver, time_limit=0.5))
+        assert check_dispatch(dispatch, document).feasible
+        driver = document["drivers"][0]
+        assert [s["id"] for s in driver["stops"]] == ["a", "b", "c"]
+        first, second = driver["breaks"]
+        assert (first["break"], first["after"], first["at"], first["duration"]) == (1, 2, "b", 30)
+        assert 660 <= first["start"] <= 690 and first["end"] == pytest.approx(first["start"] + 30)
+        # c is served from 12:00 to 12:05; the second break may start from 12:03, so it follows c
+        assert (second["after"], second["at"], second["start"], second["end"]) == (3, "c", 725, 730)
+        text = driver_tables(dispatch, document).splitlines()
+        row = next(n for n, line in enumerate(text) if "break 1 at b" in line)
+        assert " b " in text[row - 1] + " " and " c " in text[row + 1] + " "
+        assert "11:32" in text[row] or "11:30" in text[row]
+    # the same stops with the first break after c: it could start at 12:05 at the earliest, its window closed
+    late = {
+        "drivers": [
+            {"vehicle": "v", "stops": ["a", "b", "c"], "breaks": [{"break": 1, "after": 3}, {"break": 2, "after": 3}]}
+        ]
+    }
+    assert any(
+        "can start break 1 at 725" in v and "closes at 690" in v for v in check_dispatch(dispatch, late).violations
+    )
+
+
+def test_tampered_breaks_are_rejected(tmp_path: Path) -> None:
+    dispatch = read_dispatch(*write_day_with_breaks(tmp_path, 5, n=6))
+    document = plan_document(dispatch, solve_dispatch(dispatch, solver="exact"))
+    assert check_dispatch(dispatch, document).feasible
+    driver = next(k for k, d in enumerate(document["drivers"]) if d["breaks"])
+    rest = document["drivers"][driver]["breaks"][0]
+
+    def edit(key: str, value: Any) -> Any:
+        return lambda doc: doc["drivers"][driver]["breaks"][0].__setitem__(key, value)
+
+    cases = {
+        "start": edit("start", rest["start"] + 5),
+        "end": edit("end", rest["end"] - 10),
+        "shorter": edit("duration", rest["duration"] - 10),
+        "wait": edit("wait", rest["wait"] + 3),
+        "at": edit("at", "elsewhere"),
+        "number": edit("break", 7),
+        "after": edit("after", 99),
+        "dropped": lambda doc: doc["drivers"][driver]["breaks"].clear(),
+        "twice": lambda doc: doc["drivers"][driver]["breaks"].append(dict(rest)),
+        "no list": lambda doc: doc["drivers"][driver].pop("breaks"),
+    }
+    for name, change in cases.items():
+        report = check_dispatch(dispatch, _tamper(document, change))
+        assert not report.feasible and report.violations, name
+    small = read_dispatch(*write_day_with_breaks(tmp_path, 5, n=1))  # one order: two drivers stay at the depot
+    document = plan_document(small, solve_dispatch(small, solver="exact"))
+    idle = next(k for k, d in enumerate(document["drivers"]) if not d["stops"])
+    report = check_dispatch(small, _tamper(document, lambda doc: doc["drivers"][idle].__setitem__("breaks", [rest])))
+    assert any("stays at its depot but the plan gives it breaks" in v for v in report.violations)
+
+
+@pytest.mark.parametrize(
+    ("columns", "cells", "fragment"),
+    [
+        ("break_duration,break_start,break_end", "30,13:00,12:00", "break_start: the break's window opens after"),
+        ("break_start,break_end", "11:00,12:00", "break_duration: missing"),
+        ("break_duration", "-5", "break_duration: '-5' must be a number >= 0"),
+        ("break_duration", "0", "break_duration: a break lasts more than 0 minutes"),
+        ("break2_duration,break2_start", "20,noon", "break2_start: 'noon' is not a number"),
+        ("breaks_duration", "20", "unknown field 'breaks_duration'"),
+    ],
+)
+def test_bad_breaks_give_one_line_and_exit_2(tmp_path: Path, columns: str, cells: str, fragment: str) -> None:
+    (tmp_path / "orders.csv").write_text("id,x,y\na,1,1\n")
+    (tmp_path / "vehicles.csv").write_text(f"id,depot,depot_x,depot_y,{columns}\nv,d,0,0,{cells}\n")
+    result = sudoless(
+        tmp_path, "routes", "solve", "--orders", "orders.csv", "--vehicles", "vehicles.csv", "-o", "plan.json"
+    )
+    assert_one_line_error(result, f"vehicles.csv line 2: {fragment}")
+    assert not (tmp_path / "plan.json").exists()
+
+
+def test_breaks_from_json_and_a_makespan_with_breaks(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.json"
+    orders.write_text(json.dumps([{"id": "a", "x": 30, "y": 0}, {"id": "b", "x": 0, "y": 40}]))
+    vehicles = tmp_path / "vehicles.json"
+    vehicles.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "v",
+                    "depot": "d",
+                    "depot_x": 0,
+                    "depot_y": 0,
+                    "breaks": [{"duration": 15, "start": 20, "end": 40}],
+                }
+            ]
+        )
+    )
+    dispatch = read_dispatch(orders, vehicles)
+    assert dispatch.vehicles[0].breaks[0].latest == 40
+    for objective in ("cost", "makespan"):
+        for solver in ("exact", "engine"):
+            document = plan_document(
+                dispatch, solve_dispatch(dispatch, solver=solver, objective=objective, time_limit=0.5)
+            )
+            assert check_dispatch(dispatch, document).feasible
+            # 30 out, 15 break at a, 50 to b, 40 back: the break after a (at 30) is in its window
+            assert document["makespan"] == 135 and document["drivers"][0]["breaks"][0]["at"] == "a"

@@ -16,7 +16,10 @@ Times are minutes (a clock time ``HH:MM`` is minutes since midnight). The schedu
 an order starts when the vehicle arrives or when the window opens, whichever is later, and must start by the
 window's end; the vehicle leaves its depot no earlier than its shift starts, and as late as it can without
 coming back later than it could (the shortest working time the windows allow); it is back by the shift's end;
-its working time (leaving to coming back) is at most its maximum duration. A route's cost is the vehicle's
+its working time (leaving to coming back) is at most its maximum duration. A driver's breaks are taken where
+the vehicle is (after a stop's service, or at the start depot before the first drive), each for its full
+duration and starting within its window, in the order they are listed; they are part of the working time, and a
+vehicle left at its depot takes none. A route's cost is the vehicle's
 fixed cost plus its costs per distance and per minute; an unvisited optional order costs its penalty; a plan's
 cost is the sum.
 
@@ -26,6 +29,7 @@ This module imports nothing else of :mod:`sudoless.routing`.
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -35,6 +39,16 @@ import numpy as np
 from sudoless.errors import InputError
 
 INF = math.inf
+
+
+@dataclass(frozen=True)
+class Break:
+    """A break the driver must take: ``duration`` minutes, starting between ``earliest`` and ``latest`` (as
+    OR-Tools, VROOM and Optaplanner state a break: a window for its start), wherever the vehicle is then."""
+
+    duration: float
+    earliest: float = 0.0
+    latest: float = INF
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,7 @@ class Vehicle:
     max_duration: float = INF
     max_distance: float = INF
     profile: int = 0
+    breaks: tuple[Break, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +128,11 @@ class Dispatch:
                 raise InputError(f"vehicle {v.id}: profile {v.profile} is not defined")
             if v.shift_start > v.shift_end:
                 raise InputError(f"vehicle {v.id}: its shift starts after it ends")
+            for n, b in enumerate(v.breaks, start=1):
+                if not (b.duration > 0 and math.isfinite(b.duration)) or b.earliest > b.latest:
+                    raise InputError(
+                        f"vehicle {v.id}: break {n} needs a positive duration and a window that opens first"
+                    )
         bad = np.flatnonzero(self.windows[:, 0] > self.windows[:, 1])
         if len(bad):
             raise InputError(f"{self.name}: order {self.ids[int(bad[0])]} opens after it closes")
@@ -152,6 +172,19 @@ class Stop(NamedTuple):
     load: tuple[float, ...]  # still on board after the stop, per dimension
 
 
+class Pause(NamedTuple):
+    """A break as taken: its number (1-based, in the vehicle's list), after how many stops (0: at the start
+    depot, before the first drive), where, when it starts and ends, and how long the driver waited for its
+    window first."""
+
+    number: int
+    after: int
+    location: int
+    start: float
+    end: float
+    wait: float
+
+
 class Trip(NamedTuple):
     """One vehicle's day: when it leaves and is back, its stops, and what it costs."""
 
@@ -162,45 +195,89 @@ class Trip(NamedTuple):
     duration: float
     cost: float
     late: list[int]  # the orders reached after their window closed
+    pauses: tuple[Pause, ...] = ()
+    late_breaks: tuple[int, ...] = ()  # the breaks (numbers) that could not start by their window's end
 
 
-def drive(dispatch: Dispatch, k: int, route: list[int]) -> Trip:
+def drive(dispatch: Dispatch, k: int, route: list[int], after: tuple[int, ...] | None = None) -> Trip:
     """Vehicle ``k``'s trip through ``route`` (order location indices) under the module's rules. An empty route
-    is a vehicle left at its depot: no cost. Late arrivals are kept and listed (a check reports them)."""
+    is a vehicle left at its depot: no cost. Late arrivals are kept and listed (a check reports them).
+
+    With breaks, ``after`` places them (stops before each, in the vehicle's order); by default every placement
+    is tried and the best kept: on time if any is, then within shift and maximum, then the shortest working
+    time, then the earliest return (a route of n stops with b breaks has C(n+b, b) placements)."""
     v = dispatch.vehicles[k]
     if not route:
         return Trip(v.shift_start, [], v.shift_start, 0.0, 0.0, 0.0, [])
+    if after is not None or not v.breaks:
+        return _schedule(dispatch, k, route, after or ())
+    best: tuple[tuple[float, ...], Trip] | None = None
+    for places in itertools.combinations_with_replacement(range(len(route) + 1), len(v.breaks)):
+        trip = _schedule(dispatch, k, route, places)
+        key = (
+            len(trip.late) + len(trip.late_breaks),
+            trip.back > v.shift_end + 1e-9 or trip.duration > v.max_duration + 1e-9,
+            round(trip.duration, 9),
+            trip.back,
+        )
+        if best is None or key < best[0]:
+            best = key, trip
+    assert best is not None
+    return best[1]
+
+
+def _schedule(dispatch: Dispatch, k: int, route: list[int], after: tuple[int, ...]) -> Trip:
+    """The trip with the breaks placed by ``after``: the orders and the breaks as one sequence of visits (a
+    break is a visit at the place the vehicle is, with its window and its duration as service)."""
+    v = dispatch.vehicles[k]
     profile = dispatch.profiles[v.profile]
     path = [v.start, *route, v.end]
-    travel = [float(profile.duration[a, b]) for a, b in zip(path[:-1], path[1:], strict=True)]
     distance = float(sum(profile.distance[a, b] for a, b in zip(path[:-1], path[1:], strict=True)))
-    opens = [float(dispatch.windows[i, 0]) for i in route]
-    closes = [float(dispatch.windows[i, 1]) for i in route]
-    serve = [float(dispatch.service[i]) for i in route]
+    # (place, opens, closes, service, order location or -break number)
+    visits: list[tuple[int, float, float, float, int]] = []
+    for p in range(len(route) + 1):
+        if p:
+            i = route[p - 1]
+            visits.append(
+                (i, float(dispatch.windows[i, 0]), float(dispatch.windows[i, 1]), float(dispatch.service[i]), i)
+            )
+        visits += [
+            (path[p], b.earliest, b.latest, b.duration, -(n + 1))
+            for n, (b, where) in enumerate(zip(v.breaks, after, strict=True))
+            if where == p
+        ]
+    places = [v.start, *(x[0] for x in visits), v.end]
+    travel = [0.0 if a == b else float(profile.duration[a, b]) for a, b in zip(places[:-1], places[1:], strict=True)]
+    opens, closes, serve = [x[1] for x in visits], [x[2] for x in visits], [x[3] for x in visits]
     # earliest service starts, leaving at the shift start: they fix the earliest possible return
     clock = v.shift_start
-    for j in range(len(route)):
+    for j in range(len(visits)):
         clock = max(clock + travel[j], opens[j]) + serve[j]
     back = clock + travel[-1]
     # the latest departure that still comes back then (every service no later than it can be)
     latest = back - travel[-1]
-    for j in reversed(range(len(route))):
+    for j in reversed(range(len(visits))):
         latest = min(closes[j], latest - serve[j]) - travel[j]
     departure = max(v.shift_start, latest)
     on_board = dispatch.demands[route].sum(axis=0) if dispatch.dimensions else np.zeros(0)
-    clock, stops, late = departure, [], []
-    for j, i in enumerate(route):
+    clock, stops, late, pauses, late_breaks = departure, [], [], [], []
+    for j, (place, _, _, _, what) in enumerate(visits):
         arrival = clock + travel[j]
         begin = max(arrival, opens[j])
-        if arrival > closes[j] + 1e-9:
-            late.append(i)
-        on_board = on_board - dispatch.demands[i]
         clock = begin + serve[j]
-        stops.append(Stop(i, arrival, begin - arrival, clock, tuple(float(x) for x in on_board)))
+        if what >= 0:
+            if arrival > closes[j] + 1e-9:
+                late.append(what)
+            on_board = on_board - dispatch.demands[what]
+            stops.append(Stop(what, arrival, begin - arrival, clock, tuple(float(x) for x in on_board)))
+        else:
+            if arrival > closes[j] + 1e-9:
+                late_breaks.append(-what)
+            pauses.append(Pause(-what, len(stops), place, begin, clock, begin - arrival))
     back = clock + travel[-1]
     duration = back - departure
     cost = v.fixed_cost + v.distance_cost * distance + v.time_cost * duration
-    return Trip(departure, stops, back, distance, duration, cost, late)
+    return Trip(departure, stops, back, distance, duration, cost, late, tuple(pauses), tuple(late_breaks))
 
 
 class Limit(enum.Enum):
@@ -242,6 +319,9 @@ def violations(dispatch: Dispatch, k: int, route: list[int], trip: Trip | None =
                 problems.append(Infeasibility(Limit.CAPACITY, text))
         problems += [
             Infeasibility(Limit.WINDOW, f"reaches {dispatch.ids[i]} after its window closes") for i in trip.late
+        ]
+        problems += [
+            Infeasibility(Limit.WINDOW, f"cannot start break {n} before its window closes") for n in trip.late_breaks
         ]
         if trip.back > v.shift_end + 1e-9:
             text = f"is back at {trip.back:g}, after its shift ends at {v.shift_end:g}"

@@ -1,6 +1,7 @@
 """The independent check of a dispatch plan: every order at most once and every required one served, each
 vehicle from its own depot back to its own, capacity in every dimension, windows, shift, maximum working time
-and distance; and every figure the plan states compared with a recomputation.
+and distance, each break of a working driver taken once, where the plan says (after which stop), starting in
+its window and lasting its full duration; and every figure the plan states compared with a recomputation.
 
 It shares no code with the solvers or with :func:`~sudoless.routing.dispatch.drive`: distances from
 coordinates are recomputed here in plain Python (a given matrix is the input itself and is read as is), and the
@@ -41,7 +42,11 @@ class DispatchReport:
             "penalties": _round(self.penalties),
             "unserved": self.unserved,
             "drivers": [
-                {key: _round(v) if isinstance(v, float) else v for key, v in trip.items() if key != "stops"}
+                {
+                    key: _round(v) if isinstance(v, float) else v
+                    for key, v in trip.items()
+                    if key not in ("stops", "breaks")
+                }
                 for trip in self.trips
             ],
         }
@@ -68,58 +73,126 @@ def _leg(dispatch: Dispatch, profile: int, a: int, b: int, what: str) -> float:
     return d if what == "distance" else d / p.speed
 
 
-def _trip(dispatch: Dispatch, k: int, route: list[int], bad: list[str]) -> dict[str, Any]:
+def _placed_breaks(dispatch: Dispatch, k: int, route: list[int], claimed: object, bad: list[str]) -> list[int]:
+    """Where the plan says vehicle ``k`` takes each of its breaks (stops before it), from its ``breaks`` list;
+    every break of a working vehicle must be there once, after a stop of its route (or at 0, its start depot)."""
+    v = dispatch.vehicles[k]
+    name = f"vehicle {v.id}"
+    entries = claimed if isinstance(claimed, list) else []
+    if claimed is not None and not isinstance(claimed, list):
+        bad.append(f"{name}: 'breaks' is not a list")
+    if not route:
+        if entries:
+            bad.append(f"{name} stays at its depot but the plan gives it breaks")
+        return []
+    after: dict[int, int] = {}
+    for entry in entries:
+        number = entry.get("break") if isinstance(entry, dict) else None
+        place = entry.get("after") if isinstance(entry, dict) else None
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= len(v.breaks):
+            bad.append(f"{name}: break {number!r} is not one of its {len(v.breaks)} break(s)")
+        elif number in after:
+            bad.append(f"{name}: break {number} is taken twice")
+        elif not isinstance(place, int) or isinstance(place, bool) or not 0 <= place <= len(route):
+            bad.append(f"{name}: break {number} is after {place!r} stops, not 0 to {len(route)}")
+        else:
+            after[number] = place
+    for number in range(1, len(v.breaks) + 1):
+        if number not in after:
+            bad.append(f"{name} does not take break {number}")
+    return [after.get(n, -1) for n in range(1, len(v.breaks) + 1)]
+
+
+def _trip(dispatch: Dispatch, k: int, route: list[int], bad: list[str], claimed: object = None) -> dict[str, Any]:
     v = dispatch.vehicles[k]
     name = f"vehicle {v.id}"
     if not route:
-        return {"vehicle": v.id, "distance": 0.0, "duration": 0.0, "cost": 0.0, "stops": []}
+        _placed_breaks(dispatch, k, route, claimed, bad)
+        return {"vehicle": v.id, "distance": 0.0, "duration": 0.0, "cost": 0.0, "stops": [], "breaks": []}
     path = [v.start, *route, v.end]
     for a, b in zip(path, path[1:], strict=False):
         if not math.isfinite(_leg(dispatch, v.profile, a, b, "distance") + _leg(dispatch, v.profile, a, b, "duration")):
             bad.append(f"{name} has no road from {dispatch.ids[a]} to {dispatch.ids[b]} in its matrix")
-    travel = [_leg(dispatch, v.profile, a, b, "duration") for a, b in zip(path, path[1:], strict=False)]
     distance = sum(_leg(dispatch, v.profile, a, b, "distance") for a, b in zip(path, path[1:], strict=False))
+    # the day as a list of things done where: an order (its index) or a break (minus its number), in plan order;
+    # a break is taken where the vehicle is, so the drive to it takes no time
+    after = _placed_breaks(dispatch, k, route, claimed, bad)
+    sequence: list[int] = []
+    for position in range(len(route) + 1):
+        if position:
+            sequence.append(route[position - 1])
+        sequence += [-(n + 1) for n, where in enumerate(after) if where == position]
+    here, travel = v.start, []
+    for item in sequence:
+        there = item if item >= 0 else here
+        travel.append(0.0 if there == here else _leg(dispatch, v.profile, here, there, "duration"))
+        here = there
+    travel.append(0.0 if here == v.end else _leg(dispatch, v.profile, here, v.end, "duration"))
+
+    def window(item: int) -> tuple[float, float, float]:
+        """Opening, closing and time spent of an order or a break."""
+        if item >= 0:
+            return float(dispatch.windows[item][0]), float(dispatch.windows[item][1]), float(dispatch.service[item])
+        rest = v.breaks[-item - 1]
+        return rest.earliest, rest.latest, rest.duration
 
     def run(leave: float) -> list[tuple[float, float]]:
-        """(arrival, start of service) at each stop, leaving the depot at ``leave``."""
+        """(arrival, start) at each order and break, leaving the depot at ``leave``."""
         clock, out = leave, []
-        for j, i in enumerate(route):
+        for j, item in enumerate(sequence):
+            opens, _, spent = window(item)
             arrival = clock + travel[j]
-            begin = max(arrival, float(dispatch.windows[i][0]))
+            begin = max(arrival, opens)
             out.append((arrival, begin))
-            clock = begin + float(dispatch.service[i])
+            clock = begin + spent
         return out
 
     earliest = run(v.shift_start)
-    back = earliest[-1][1] + float(dispatch.service[route[-1]]) + travel[-1]
-    # the latest departure with the same return: every service start pushed as late as allowed
-    latest_begin = back - travel[-1] - float(dispatch.service[route[-1]])
-    for j in range(len(route) - 1, -1, -1):
-        i = route[j]
-        latest_begin = min(latest_begin, float(dispatch.windows[i][1]))
+    back = earliest[-1][1] + window(sequence[-1])[2] + travel[-1]
+    # the latest departure with the same return: every start pushed as late as allowed
+    latest_begin = back - travel[-1] - window(sequence[-1])[2]
+    for j in range(len(sequence) - 1, -1, -1):
+        latest_begin = min(latest_begin, window(sequence[j])[1])
         if j:
-            latest_begin = latest_begin - travel[j] - float(dispatch.service[route[j - 1]])
+            latest_begin = latest_begin - travel[j] - window(sequence[j - 1])[2]
     leave = max(v.shift_start, latest_begin - travel[0])
     times = run(leave)
-    back = times[-1][1] + float(dispatch.service[route[-1]]) + travel[-1]
+    back = times[-1][1] + window(sequence[-1])[2] + travel[-1]
     on_board = [sum(float(dispatch.demands[i][d]) for i in route) for d in range(len(dispatch.dimensions))]
     for d, dim in enumerate(dispatch.dimensions):
         if on_board[d] > v.capacity[d] + TOLERANCE:
             bad.append(f"{name} carries {on_board[d]:g} {dim}, over its capacity {v.capacity[d]:g}")
-    stops = []
-    for i, (arrival, begin) in zip(route, times, strict=True):
-        if arrival > float(dispatch.windows[i][1]) + TOLERANCE:
-            bad.append(
-                f"{name} reaches {dispatch.ids[i]} at {arrival:g}, after its window closes at "
-                f"{float(dispatch.windows[i][1]):g}"
+    stops: list[dict[str, Any]] = []
+    breaks: list[dict[str, Any]] = []
+    for item, (arrival, begin) in zip(sequence, times, strict=True):
+        opens, closes, spent = window(item)
+        if item < 0:
+            if arrival > closes + TOLERANCE:
+                bad.append(
+                    f"{name} can start break {-item} at {arrival:g} at the earliest, after its window closes at "
+                    f"{closes:g}"
+                )
+            where = dispatch.ids[route[len(stops) - 1]] if stops else dispatch.ids[v.start]
+            breaks.append(
+                {
+                    "break": -item,
+                    "after": len(stops),
+                    "at": where,
+                    "start": begin,
+                    "end": begin + spent,
+                    "wait": begin - arrival,
+                }
             )
-        on_board = [on_board[d] - float(dispatch.demands[i][d]) for d in range(len(on_board))]
+            continue
+        if arrival > closes + TOLERANCE:
+            bad.append(f"{name} reaches {dispatch.ids[item]} at {arrival:g}, after its window closes at {closes:g}")
+        on_board = [on_board[d] - float(dispatch.demands[item][d]) for d in range(len(on_board))]
         stops.append(
             {
-                "id": dispatch.ids[i],
+                "id": dispatch.ids[item],
                 "arrival": arrival,
                 "wait": begin - arrival,
-                "departure": begin + float(dispatch.service[i]),
+                "departure": begin + spent,
                 "load": list(on_board),
             }
         )
@@ -141,7 +214,12 @@ def _trip(dispatch: Dispatch, k: int, route: list[int], bad: list[str]) -> dict[
         "duration": duration,
         "cost": cost,
         "stops": stops,
+        "breaks": breaks,
     }
+
+
+def _vehicle_at(dispatch: Dispatch, vehicle_id: str) -> int:
+    return next(k for k, v in enumerate(dispatch.vehicles) if v.id == vehicle_id)
 
 
 def _differs(mine: float, value: object) -> bool:
@@ -150,7 +228,9 @@ def _differs(mine: float, value: object) -> bool:
     return abs(mine - float(value)) > 1e-6 * max(1.0, abs(mine))
 
 
-def _compare(report: DispatchReport, plan: dict[str, Any], drivers: list[Any], bad: list[str]) -> None:
+def _compare(
+    dispatch: Dispatch, report: DispatchReport, plan: dict[str, Any], drivers: list[Any], bad: list[str]
+) -> None:
     """Every figure of the plan document against the recomputation (a field present must be right)."""
     longest = max((t["duration"] for t in report.trips), default=0.0)
     totals: dict[str, float] = {
@@ -200,6 +280,27 @@ def _compare(report: DispatchReport, plan: dict[str, Any], drivers: list[Any], b
                     or any(_differs(a, b) for a, b in zip(ours["load"], load, strict=False))
                 ):
                     bad.append(f"{who} stop {j}: claimed load {load!r} differs from the recomputed {ours['load']!r}")
+        ours_by_number = {b["break"]: b for b in mine["breaks"]}
+        for theirs in entry.get("breaks", []) if isinstance(entry.get("breaks"), list) else []:
+            ours = ours_by_number.get(theirs.get("break")) if isinstance(theirs, dict) else None
+            if ours is None:
+                continue
+            for key in ("start", "end", "wait"):
+                if key in theirs and _differs(ours[key], theirs[key]):
+                    bad.append(
+                        f"{who} break {ours['break']}: claimed {key} {theirs[key]!r} differs from the recomputed "
+                        f"{ours[key]:g}"
+                    )
+            if "at" in theirs and theirs["at"] != ours["at"]:
+                bad.append(
+                    f"{who} break {ours['break']}: claimed at {theirs['at']!r}, but it is taken at {ours['at']!r}"
+                )
+            rest = dispatch.vehicles[_vehicle_at(dispatch, mine["vehicle"])].breaks[ours["break"] - 1]
+            if "duration" in theirs and _differs(rest.duration, theirs["duration"]):
+                bad.append(
+                    f"{who} break {ours['break']}: claimed duration {theirs['duration']!r}, but the vehicles file "
+                    f"gives {rest.duration:g}"
+                )
 
 
 def check_dispatch(dispatch: Dispatch, plan: dict[str, Any]) -> DispatchReport:
@@ -237,8 +338,13 @@ def check_dispatch(dispatch: Dispatch, plan: dict[str, Any]) -> DispatchReport:
             seen[i] = entry["vehicle"]
             route.append(i)
         routes[k] = route
+    claimed_breaks = {
+        vehicle_index[d["vehicle"]]: d.get("breaks")
+        for d in drivers
+        if isinstance(d, dict) and d.get("vehicle") in vehicle_index
+    }
     for k in range(len(dispatch.vehicles)):
-        trip = _trip(dispatch, k, routes.get(k, []), bad)
+        trip = _trip(dispatch, k, routes.get(k, []), bad, claimed_breaks.get(k))
         report.trips.append(trip)
         report.cost += trip["cost"]
         report.distance += trip["distance"]
@@ -252,6 +358,6 @@ def check_dispatch(dispatch: Dispatch, plan: dict[str, Any]) -> DispatchReport:
         else:
             report.penalties += float(dispatch.penalty[i])
     report.cost += report.penalties
-    _compare(report, plan, [d for d in drivers if isinstance(d, dict)], bad)
+    _compare(dispatch, report, plan, [d for d in drivers if isinstance(d, dict)], bad)
     report.feasible = not bad
     return report

@@ -2,6 +2,16 @@
 vehicle with its own depots, capacities, costs, shift, maximum duration and distance, a routing profile per
 distinct matrix, optional clients with a prize).
 
+PyVRP 0.14 has no breaks. A driver's break is taken where the vehicle is, so it is given to PyVRP as a group
+of pseudo-clients of which exactly one is visited (a required mutually exclusive :class:`pyvrp.ClientGroup`):
+one at a copy of each place the break could follow (the vehicle's start depot and the orders whose window
+opens early enough), with the break's duration as service and its window. A copy is reachable in this vehicle's
+own profile only (where it is as far from everything as the place it copies, and at no distance from it) and
+unreachable in every other, so only this vehicle takes the break, and a detour to take it costs its real
+distance. From PyVRP's routes the pseudo-clients are dropped; :func:`~sudoless.routing.dispatch.drive` places
+the breaks on the order sequence again, at their best place. A vehicle with breaks is planned as used (the
+group is required): a route of breaks only becomes a vehicle left at its depot.
+
 PyVRP works in integers. Distances and times are scaled by 1 when every figure of theirs is a whole number,
 else by 1000; travel and service times are rounded up and window ends down, so a plan on time in PyVRP's units
 is on time exactly. Costs are put on one integer scale (:func:`_cost_scale`) so that the fixed costs, the costs
@@ -49,15 +59,35 @@ class DispatchModel:
         self.ds = _scale([p.distance for p in d.profiles] + [np.array([v.max_distance for v in d.vehicles])])
         times = [p.duration for p in d.profiles] + [d.windows.ravel(), d.service]
         times.append(np.array([x for v in d.vehicles for x in (v.shift_start, v.shift_end, v.max_duration)]))
+        times.append(np.array([x for v in d.vehicles for b in v.breaks for x in (b.duration, b.earliest, b.latest)]))
+        # the places each vehicle's breaks can follow, copied per vehicle: (vehicle, place)
+        self.copies = [(k, h) for k, v in enumerate(d.vehicles) if v.breaks for h in self._hosts(k)]
         self.ts = _scale(times)
         self.qs = _scale([d.demands, np.array([c for v in d.vehicles for c in v.capacity])])
         weights = [w for v in d.vehicles for w in (v.fixed_cost, v.distance_cost / self.ds, v.time_cost / self.ts)]
         weights += [float(x) for x in d.penalty if np.isfinite(x)]
         self.cs = _cost_scale(weights)
 
-    def _grid(self, m: np.ndarray, scale: float) -> np.ndarray:
+    def _hosts(self, k: int) -> list[int]:
+        """Where vehicle ``k`` may take a break: its start depot and each order whose service can end before
+        the last of its breaks must start."""
+        d, v = self.dispatch, self.dispatch.vehicles[k]
+        last = max(b.latest for b in v.breaks)
+        return [v.start, *(i for i in d.orders if float(d.windows[i, 0] + d.service[i]) <= last)]
+
+    def _grid(self, m: np.ndarray, scale: float, vehicle: int | None = None) -> np.ndarray:
+        """A matrix in PyVRP's units over the locations and the copies: a copy as its place for ``vehicle``'s
+        own profile, unreachable for every other."""
         out = np.where(np.isfinite(m), np.ceil(np.where(np.isfinite(m), m, 0) * scale - 1e-9), UNREACHABLE)
-        return out.astype(np.int64)
+        out = out.astype(np.int64)
+        if not self.copies:
+            return out
+        place = np.array([*range(len(m)), *(h if k == vehicle else -1 for k, h in self.copies)])
+        grid = out[np.ix_(np.maximum(place, 0), np.maximum(place, 0))]
+        grid[place < 0, :] = UNREACHABLE
+        grid[:, place < 0] = UNREACHABLE
+        np.fill_diagonal(grid, 0)
+        return grid
 
     def data(self) -> pyvrp.ProblemData:
         pv, d = self.pyvrp, self.dispatch
@@ -78,8 +108,35 @@ class DispatchModel:
                     name=d.ids[i],
                 )
             )
+        groups: list[pyvrp.ClientGroup] = []
+        at = {copy: len(d.ids) + n for n, copy in enumerate(self.copies)}
+        for k, v in enumerate(d.vehicles):
+            for b in v.breaks:
+                members = []
+                for h in (h for kk, h in self.copies if kk == k):
+                    members.append(len(clients))
+                    clients.append(
+                        pv.Client(
+                            location=at[k, h],
+                            delivery=[0] * len(d.dimensions),
+                            service_duration=units(b.duration, self.ts, up=True),
+                            tw_early=units(b.earliest, self.ts, up=True),
+                            tw_late=units(b.latest, self.ts, up=False),
+                            required=False,
+                            group=len(groups),
+                            name=f"{v.id} break",
+                        )
+                    )
+                groups.append(pv.ClientGroup(members, required=True))
+        profiles: list[tuple[np.ndarray, np.ndarray, int | None]] = [(p.distance, p.duration, None) for p in d.profiles]
+        own: dict[int, int] = {}
+        for k, v in enumerate(d.vehicles):
+            if v.breaks:
+                own[k] = len(profiles)
+                base = d.profiles[v.profile]
+                profiles.append((base.distance, base.duration, k))
         types = []
-        for v in d.vehicles:
+        for k, v in enumerate(d.vehicles):
             options: dict[str, Any] = {
                 "num_available": 1,
                 "capacity": [units(c, self.qs, up=False) for c in v.capacity],
@@ -92,17 +149,18 @@ class DispatchModel:
                 "max_distance": units(v.max_distance, self.ds, up=False),
                 "unit_distance_cost": round(v.distance_cost * self.cs / self.ds),
                 "unit_duration_cost": round(v.time_cost * self.cs / self.ts),
-                "profile": v.profile,
+                "profile": own.get(k, v.profile),
                 "name": v.id,
             }
             types.append(pv.VehicleType(**options))
         data: pyvrp.ProblemData = pv.ProblemData(
-            locations=[pv.Location(float(x), float(y)) for x, y in coords],
+            locations=[pv.Location(float(x), float(y)) for x, y in [*coords, *(coords[h] for _, h in self.copies)]],
             clients=clients,
             depots=depots,
             vehicle_types=types,
-            distance_matrices=[self._grid(p.distance, self.ds) for p in d.profiles],
-            duration_matrices=[self._grid(p.duration, self.ts) for p in d.profiles],
+            distance_matrices=[self._grid(dist, self.ds, k) for dist, _, k in profiles],
+            duration_matrices=[self._grid(dur, self.ts, k) for _, dur, k in profiles],
+            groups=groups,
         )
         return data
 
@@ -129,7 +187,11 @@ class DispatchModel:
             )
         routes: list[list[int]] = [[] for _ in self.dispatch.vehicles]
         for route in result.best.routes():
-            routes[route.vehicle_type()] = [self.dispatch.depots + a.idx for a in route if a.is_client()]
+            # pseudo-clients (breaks) come after the orders: dropped, drive() places the breaks again
+            orders = len(self.dispatch.orders)
+            routes[route.vehicle_type()] = [
+                self.dispatch.depots + a.idx for a in route if a.is_client() and a.idx < orders
+            ]
         return routes, bool(result.best.is_feasible())
 
 

@@ -12,7 +12,9 @@ Vehicles, one per row: ``id``; ``depot`` and where it is (``depot_x``, ``depot_y
 ``shift_end`` (``HH:MM`` or minutes); ``max_duration`` (minutes or ``H:MM``); ``max_distance``;
 ``fixed_cost``, ``distance_cost`` (per distance unit, default 1), ``time_cost`` (per minute of the route);
 ``speed`` (distance units per minute, for travel times computed from distances); ``matrix`` (a matrix file of
-this vehicle's own, relative to the vehicles file: its profile).
+this vehicle's own, relative to the vehicles file: its profile); a break: ``break_duration`` (minutes or
+``H:MM``) and ``break_start``, ``break_end`` (the window in which it must start; default the whole day), more
+breaks as ``break2_duration``, ``break2_start``, ... (in JSON also ``"breaks": [{"duration", "start", "end"}]``).
 
 Columns ``name``, ``address``, ``phone``, ``note`` and ``comment`` are for people and are skipped; any other
 unknown column is an error, so a misspelt ``servce`` is not silently dropped. Errors name the file, the line
@@ -33,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from sudoless.errors import InputError
-from sudoless.routing.dispatch import Dispatch, Profile, Vehicle
+from sudoless.routing.dispatch import Break, Dispatch, Profile, Vehicle
 from sudoless.routing.matrices import Matrix, read_durations, read_matrix
 from sudoless.routing.model import EARTH_RADIUS_M
 
@@ -71,6 +73,7 @@ VEHICLE_COLUMNS = {
     "speed",
     "matrix",
 }
+BREAK_COLUMN = re.compile(r"^break(\d*)_(duration|start|end)$")
 METRES_SPEED = 500.0  # metres a minute (30 km/h): travel times from great-circle or road metres by default
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
@@ -171,7 +174,11 @@ def _flatten(item: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in item.items():
         key = str(key).lower()
-        if key in ("demand", "capacity") and isinstance(value, list):
+        if key == "breaks" and isinstance(value, list):
+            for n, rest in enumerate(value, start=1):
+                fields = rest.items() if isinstance(rest, dict) else [("duration", rest)]
+                out.update({f"break{n if n > 1 else ''}_{str(name).lower()}": v for name, v in fields})
+        elif key in ("demand", "capacity") and isinstance(value, list):
             out.update({f"{key}_{d + 1}": v for d, v in enumerate(value)})
         elif key in ("demand", "capacity") and isinstance(value, dict):
             out.update({f"{key}_{name}": v for name, v in value.items()})
@@ -182,6 +189,8 @@ def _flatten(item: dict[str, Any]) -> dict[str, Any]:
 
 def _check_columns(row: Row, known: set[str], prefix: str) -> None:
     for key in row.cells:
+        if prefix == "capacity_" and BREAK_COLUMN.match(key):
+            continue
         if key not in known and key not in PEOPLE_COLUMNS and not key.startswith(prefix):
             raise InputError(f"{row.where}: unknown field {key!r}; known: {', '.join(sorted(known))}")
 
@@ -277,7 +286,9 @@ def read_dispatch(
     time_fields = ("window_start", "window_end", "ready", "due", "service")
     vehicle_times = ("shift_start", "shift_end", "max_duration", "time_cost")
     timed = any(r.has(k) for r in order_rows for k in time_fields) or any(
-        r.has(k) for r in vehicle_rows for k in vehicle_times
+        r.has(k) or any(BREAK_COLUMN.match(c) and r.has(c) for c in r.cells)
+        for r in vehicle_rows
+        for k in vehicle_times
     )
     base = _profile("default", ids, coords, geo, matrix, durations, speed, str(vehicles), timed)
     profiles = [base]
@@ -344,6 +355,7 @@ def read_dispatch(
                 max_duration=row.time("max_duration", math.inf, clock=False),
                 max_distance=row.number("max_distance", math.inf),
                 profile=keys[profile_key],
+                breaks=_breaks(row),
             )
         )
         clock = clock or row.clock
@@ -363,6 +375,24 @@ def read_dispatch(
         metres=geo or (matrix is not None and matrix.suffix.lower() == ".json"),
         name=orders.stem,
     )
+
+
+def _breaks(row: Row) -> tuple[Break, ...]:
+    """A vehicle row's breaks, in the order of their numbers (``break_`` is the first, then ``break2_`` ...)."""
+    numbers = sorted({int(m[1] or 1) for key in row.cells if (m := BREAK_COLUMN.match(key)) and row.has(key)})
+    out = []
+    for n in numbers:
+        stem = f"break{n if n > 1 else ''}_"
+        if not row.has(stem + "duration"):
+            raise InputError(f"{row.where}: {stem}duration: missing (the break's minutes, beside its window)")
+        duration = row.time(stem + "duration", 0.0, clock=False)
+        if duration <= 0:
+            raise InputError(f"{row.where}: {stem}duration: a break lasts more than 0 minutes")
+        earliest, latest = row.time(stem + "start", 0.0), row.time(stem + "end", math.inf)
+        if earliest > latest:
+            raise InputError(f"{row.where}: {stem}start: the break's window opens after it closes")
+        out.append(Break(duration, earliest, latest))
+    return tuple(out)
 
 
 def _point(row: Row, prefix: str) -> tuple[tuple[float, float], bool] | None:

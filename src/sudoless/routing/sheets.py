@@ -5,7 +5,10 @@ out), ``total_distance``, ``total_duration``, ``makespan`` (the longest working 
 ``drivers``, one per vehicle in the vehicles file's order, each with its ``vehicle`` id, ``start_depot`` and
 ``end_depot``, ``departure`` and ``return`` (minutes), ``distance``, ``duration``, ``cost`` and ``stops``:
 each with the order's ``id``, ``arrival``, ``wait``, ``departure`` and ``load`` (what is still on board after
-it, one figure per demand dimension, in the order of ``dimensions``); ``unserved``: each order left out with
+it, one figure per demand dimension, in the order of ``dimensions``) and ``breaks``: each with its number
+``break`` (in the vehicles file's order), ``after`` (how many stops come before it; 0: at the start depot),
+``at`` (the id of where it is taken), ``start``, ``end``, ``duration`` and ``wait`` (for its window to open);
+``unserved``: each order left out with
 its ``id`` and the ``reason``. Every id is the input file's own.
 :func:`~sudoless.routing.dispatch_check.check_dispatch` recomputes every figure of it.
 """
@@ -62,6 +65,18 @@ def plan_document(dispatch: Dispatch, plan: Plan) -> dict[str, Any]:
                     }
                     for s in trip.stops
                 ],
+                "breaks": [
+                    {
+                        "break": b.number,
+                        "after": b.after,
+                        "at": dispatch.ids[b.location],
+                        "start": _json(b.start),
+                        "end": _json(b.end),
+                        "duration": _json(b.end - b.start),
+                        "wait": _json(b.wait),
+                    }
+                    for b in trip.pauses
+                ],
             }
         )
     left = plan.unserved(dispatch)
@@ -96,8 +111,13 @@ def _figure(x: float | None) -> str:
     return f"{x:.1f}" if abs(x - round(x)) > 1e-9 else f"{x:g}"
 
 
+def _wait(dispatch: Dispatch, minutes: float | None) -> str:
+    return f"{minutes:.0f}" if dispatch.clock and minutes is not None else _figure(minutes)
+
+
 def driver_tables(dispatch: Dispatch, document: dict[str, Any]) -> str:
-    """One table per driver (stop, arrival, wait, departure, load after it) and the orders left out."""
+    """One table per driver (stop, arrival, wait, departure, load after it; a break as a row of its own between
+    the stops, from its start to its end) and the orders left out."""
     lines: list[str] = []
     dims = document["dimensions"]
     for driver in document["drivers"]:
@@ -110,17 +130,31 @@ def driver_tables(dispatch: Dispatch, document: dict[str, Any]) -> str:
             f"distance {distance_text(dispatch, driver['distance'])}, cost {money_text(driver['cost'])}"
         )
         rows = [["#", "stop", "arrival", "wait", "departure", *(f"load {d}" for d in dims)]]
-        for n, stop in enumerate(driver["stops"], start=1):
-            rows.append(
+        breaks = driver.get("breaks", [])
+        for n, stop in enumerate([None, *driver["stops"]]):
+            if stop is not None:
+                rows.append(
+                    [
+                        str(n),
+                        stop["id"],
+                        _time(dispatch, stop["arrival"]),
+                        _wait(dispatch, stop["wait"]),
+                        _time(dispatch, stop["departure"]),
+                        *(_figure(x) for x in stop["load"]),
+                    ]
+                )
+            rows += [
                 [
-                    str(n),
-                    stop["id"],
-                    _time(dispatch, stop["arrival"]),
-                    f"{stop['wait']:.0f}" if dispatch.clock and stop["wait"] is not None else _figure(stop["wait"]),
-                    _time(dispatch, stop["departure"]),
-                    *(_figure(x) for x in stop["load"]),
+                    "",
+                    f"break {rest['break']} at {rest['at']}",
+                    _time(dispatch, rest["start"]),
+                    _wait(dispatch, rest["wait"]),
+                    _time(dispatch, rest["end"]),
+                    *("" for _ in dims),
                 ]
-            )
+                for rest in breaks
+                if rest["after"] == n
+            ]
         widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
         lines += [
             "  "
