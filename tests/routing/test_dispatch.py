@@ -7,6 +7,8 @@ import copy
 import itertools
 import json
 import math
+import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -337,6 +339,17 @@ def test_the_example_morning_solves_and_checks(tmp_path: Path) -> None:
     assert "cargo-bike" in solved.stdout and "load crates" in solved.stdout
     checked = sudoless(tmp_path, "routes", "check", "plan.json", *files)
     assert checked.returncode == 0 and checked.stdout.startswith("feasible"), checked.stdout
+    document = json.loads((tmp_path / "plan.json").read_text())
+    windows = {"van-1": (630, 660, 30), "van-2": (660, 720, 30), "truck": (570, 630, 20)}
+    for driver in document["drivers"]:
+        if driver["stops"] and driver["vehicle"] in windows:
+            (rest,) = driver["breaks"]
+            opens, closes, minutes = windows[driver["vehicle"]]
+            assert opens <= rest["start"] <= closes and rest["end"] - rest["start"] == minutes
+            assert f"break 1 at {rest['at']}" in solved.stdout
+    readme = (folder / "README.md").read_text()
+    assert "break_duration" in readme and "--report plan.pdf" in readme and "break 1 at" in readme
+    assert "break_duration,break_start,break_end" in (folder / "vehicles.csv").read_text()
 
 
 def test_an_unreachable_pair_is_avoided_and_a_plan_using_it_rejected(tmp_path: Path) -> None:
@@ -656,3 +669,51 @@ def test_breaks_from_json_and_a_makespan_with_breaks(tmp_path: Path) -> None:
             assert check_dispatch(dispatch, document).feasible
             # 30 out, 15 break at a, 50 to b, 40 back: the break after a (at 30) is in its window
             assert document["makespan"] == 135 and document["drivers"][0]["breaks"][0]["at"] == "a"
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    """The text of each page of a PDF as matplotlib writes it: a page object names its content stream, whose
+    text blocks (BT ... ET) show strings with Tj or TJ arrays (kerned pieces). A small reader for this test; no
+    PDF library is in the environment."""
+    objects = {int(n): body for n, body in re.findall(rb"(\d+) 0 obj(.*?)endobj", data, re.S)}
+    pages = []
+    for body in objects.values():
+        if not re.search(rb"/Type\s*/Page\b", body):
+            continue
+        contents = re.search(rb"/Contents\s+(\d+) 0 R", body)
+        assert contents, body[:200]
+        stream = re.search(rb"stream\r?\n(.*?)\r?\nendstream", objects[int(contents[1])], re.S)
+        assert stream
+        raw = zlib.decompress(stream[1]) if b"FlateDecode" in objects[int(contents[1])] else stream[1]
+        blocks = []
+        for block in re.findall(rb"BT(.*?)ET", raw, re.S):
+            pieces = re.findall(rb"\(((?:\\.|[^\\)])*)\)", block)
+            blocks.append(b"".join(re.sub(rb"\\(.)", rb"\1", p) for p in pieces).decode("latin-1"))
+        pages.append("\n".join(blocks))
+    return pages
+
+
+def test_pdf_report_has_the_overview_and_a_page_per_driver_with_its_stops(tmp_path: Path) -> None:
+    orders, vehicles = write_day_with_breaks(tmp_path, 5, n=8)
+    files = ["--orders", str(orders), "--vehicles", str(vehicles)]
+    result = sudoless(tmp_path, "routes", "solve", *files, "--time-limit", "1", "-o", "plan.json", "--report", "p.pdf")
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "plan.json").read_text())
+    data = (tmp_path / "p.pdf").read_bytes()
+    assert data.startswith(b"%PDF-") and not list(tmp_path.glob(".*partial"))
+    pages = pdf_pages(data)
+    assert len(pages) == 1 + len(document["drivers"])
+    overview = pages[0]
+    assert "dispatch plan" in overview and "The day" in overview and "Map" in overview
+    for driver, page in zip(document["drivers"], pages[1:], strict=True):
+        assert page.startswith(driver["vehicle"])
+        order = [page.find(f" {s['id']} ") for s in driver["stops"]]
+        assert all(at > 0 for at in order) and order == sorted(order), (driver["vehicle"], page)
+        for rest in driver["breaks"]:
+            assert f"break {rest['break']} at {rest['at']}" in page
+        assert all(s["id"] in overview for s in driver["stops"])  # the map labels every stop
+    # the HTML report has the same drivers and breaks
+    html = sudoless(tmp_path, "routes", "solve", *files, "--time-limit", "1", "--report", "p.html")
+    assert html.returncode == 0 and "break 1 at" in (tmp_path / "p.html").read_text()
+    bad = sudoless(tmp_path, "routes", "solve", *files, "--report", "p.png")
+    assert_one_line_error(bad, "--report p.png: a report is a .html or a .pdf file")

@@ -162,7 +162,8 @@ def refuse_single_depot_options(given: dict[str, Any]) -> None:
     "report_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="With --orders: write a self-contained HTML page (map, the day per driver, one printable page each).",
+    help="With --orders: write a self-contained HTML page (map, the day per driver, one printable page each), "
+    "or with .pdf the same as a PDF.",
 )
 @json_option
 def solve(
@@ -310,6 +311,10 @@ def solve_dispatch_files(
 
     if output is not None and output.suffix.lower() != ".json":
         raise InputError(f"{output}: a dispatch plan is written as .json")
+    if report_path is not None:
+        from sudoless.routing.pdf import check_report_name
+
+        check_report_name(report_path.name, f"--report {report_path}")
     plan = solve_dispatch(dispatch, solver=solver, time_limit=time_limit, seed=seed, objective=objective)
     document = plan_document(dispatch, plan)
     report = check_dispatch(dispatch, document)
@@ -318,9 +323,9 @@ def solve_dispatch_files(
     if output is not None:
         output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if report_path is not None:
-        from sudoless.routing.report import html_report
+        from sudoless.routing.pdf import write_report
 
-        report_path.write_text(html_report(dispatch, document), encoding="utf-8")
+        write_report(dispatch, document, report_path)
     if as_json:
         emit_json(document)
     else:

@@ -13,7 +13,8 @@ never from below, not even inside a function:
 1. ``model`` (the instance, a solution, a route's schedule under time windows); ``windows`` (which solvers
    accept them), ``solomon`` and ``formats``, ``check``; ``dispatch`` (a dispatch day's model and schedule),
    ``matrices`` (given matrices), ``orders`` (orders and vehicles files), ``dispatch_check``, ``sheets``
-   (the per-driver plan), ``dispatch_exact`` (enumeration), ``report`` (the HTML page); ``split`` (Prins'
+   (the per-driver plan), ``dispatch_exact`` (enumeration), ``report`` (the HTML page), ``pdf`` (the same as a PDF, and
+   the choice between the two); ``split`` (Prins'
    Split and ``cut``), ``tsp`` (fast_tsp), ``decompose`` (parts and sectors);
 2. ``improve`` (local search), ``pyvrp_adapter`` (PyVRP) and ``dispatch_pyvrp`` (a dispatch in PyVRP),
    ``pool`` (worker processes holding one problem);

@@ -115,55 +115,59 @@ def _wait(dispatch: Dispatch, minutes: float | None) -> str:
     return f"{minutes:.0f}" if dispatch.clock and minutes is not None else _figure(minutes)
 
 
+def driver_lines(dispatch: Dispatch, document: dict[str, Any], driver: dict[str, Any]) -> list[str]:
+    """One driver's table: a head line (depots, times, distance, cost), then a row per stop (arrival, wait,
+    departure, load after it) and per break (from its start to its end), in the order of the day."""
+    dims = document["dimensions"]
+    head = f"{driver['vehicle']}: {driver['start_depot']} -> {driver['end_depot']}"
+    if not driver["stops"]:
+        return [f"{head}: stays at the depot"]
+    lines = [
+        f"{head}, leaves {_time(dispatch, driver['departure'])}, back {_time(dispatch, driver['return'])}, "
+        f"distance {distance_text(dispatch, driver['distance'])}, cost {money_text(driver['cost'])}"
+    ]
+    rows = [["#", "stop", "arrival", "wait", "departure", *(f"load {d}" for d in dims)]]
+    breaks = driver.get("breaks", [])
+    for n, stop in enumerate([None, *driver["stops"]]):
+        if stop is not None:
+            rows.append(
+                [
+                    str(n),
+                    stop["id"],
+                    _time(dispatch, stop["arrival"]),
+                    _wait(dispatch, stop["wait"]),
+                    _time(dispatch, stop["departure"]),
+                    *(_figure(x) for x in stop["load"]),
+                ]
+            )
+        rows += [
+            [
+                "",
+                f"break {rest['break']} at {rest['at']}",
+                _time(dispatch, rest["start"]),
+                _wait(dispatch, rest["wait"]),
+                _time(dispatch, rest["end"]),
+                *("" for _ in dims),
+            ]
+            for rest in breaks
+            if rest["after"] == n
+        ]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return lines + [
+        "  "
+        + "  ".join(
+            cell.rjust(w) if c != 1 else cell.ljust(w) for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+
+
 def driver_tables(dispatch: Dispatch, document: dict[str, Any]) -> str:
     """One table per driver (stop, arrival, wait, departure, load after it; a break as a row of its own between
     the stops, from its start to its end) and the orders left out."""
     lines: list[str] = []
-    dims = document["dimensions"]
     for driver in document["drivers"]:
-        head = f"{driver['vehicle']}: {driver['start_depot']} -> {driver['end_depot']}"
-        if not driver["stops"]:
-            lines += [f"{head}: stays at the depot", ""]
-            continue
-        lines.append(
-            f"{head}, leaves {_time(dispatch, driver['departure'])}, back {_time(dispatch, driver['return'])}, "
-            f"distance {distance_text(dispatch, driver['distance'])}, cost {money_text(driver['cost'])}"
-        )
-        rows = [["#", "stop", "arrival", "wait", "departure", *(f"load {d}" for d in dims)]]
-        breaks = driver.get("breaks", [])
-        for n, stop in enumerate([None, *driver["stops"]]):
-            if stop is not None:
-                rows.append(
-                    [
-                        str(n),
-                        stop["id"],
-                        _time(dispatch, stop["arrival"]),
-                        _wait(dispatch, stop["wait"]),
-                        _time(dispatch, stop["departure"]),
-                        *(_figure(x) for x in stop["load"]),
-                    ]
-                )
-            rows += [
-                [
-                    "",
-                    f"break {rest['break']} at {rest['at']}",
-                    _time(dispatch, rest["start"]),
-                    _wait(dispatch, rest["wait"]),
-                    _time(dispatch, rest["end"]),
-                    *("" for _ in dims),
-                ]
-                for rest in breaks
-                if rest["after"] == n
-            ]
-        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-        lines += [
-            "  "
-            + "  ".join(
-                cell.rjust(w) if c != 1 else cell.ljust(w) for c, (cell, w) in enumerate(zip(row, widths, strict=True))
-            ).rstrip()
-            for row in rows
-        ]
-        lines.append("")
+        lines += [*driver_lines(dispatch, document, driver), ""]
     for entry in document["unserved"]:
         lines.append(f"unserved {entry['reason']}")
     lines.append(

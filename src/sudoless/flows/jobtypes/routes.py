@@ -93,9 +93,12 @@ class RoutesJob:
             document = plan_document(dispatch, plan)
             report = check_dispatch(dispatch, document)
             document["feasible"], document["violations"] = report.feasible, report.violations
-            for key, suffix in (("output", ".json"), ("report", ".html")):
-                if ctx.props.get(key) and not ctx.props[key].lower().endswith(suffix):
-                    raise InputError(f"property {key}={ctx.props[key]!r}: a dispatch's {key} is a {suffix} file")
+            if ctx.props.get("output") and not ctx.props["output"].lower().endswith(".json"):
+                raise InputError(f"property output={ctx.props['output']!r}: a dispatch's output is a .json file")
+            if ctx.props.get("report"):
+                from sudoless.routing.pdf import check_report_name
+
+                check_report_name(ctx.props["report"], f"property report={ctx.props['report']!r}")
             if ctx.props.get("output"):
                 import json
 
@@ -103,11 +106,11 @@ class RoutesJob:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
             if ctx.props.get("report"):
-                from sudoless.routing.report import html_report
+                from sudoless.routing.pdf import write_report
 
                 page = ctx.path(ctx.props["report"])
                 page.parent.mkdir(parents=True, exist_ok=True)
-                page.write_text(html_report(dispatch, document), encoding="utf-8")
+                write_report(dispatch, document, page)
         except (OSError, SudolessError) as exc:
             ctx.log.line(f"routes: {exc}", "ERROR")
             return JobResult(False, message=str(exc))
