@@ -717,3 +717,18 @@ def test_pdf_report_has_the_overview_and_a_page_per_driver_with_its_stops(tmp_pa
     assert html.returncode == 0 and "break 1 at" in (tmp_path / "p.html").read_text()
     bad = sudoless(tmp_path, "routes", "solve", *files, "--report", "p.png")
     assert_one_line_error(bad, "--report p.png: a report is a .html or a .pdf file")
+
+
+def test_a_driver_with_a_break_stays_idle_when_that_is_cheaper(tmp_path: Path) -> None:
+    """PyVRP with its breaks required plans v as used, and then gives it the orders (its fixed cost looks
+    sunk): 58.7 against 48.7; the model with optional breaks finds that w alone is cheaper."""
+    (tmp_path / "orders.csv").write_text("id,x,y\na,10,0\nb,12,0\nc,-10,0\ne,-12,0\n")
+    (tmp_path / "vehicles.csv").write_text(
+        "id,depot,depot_x,depot_y,fixed_cost,break_duration,break_start,break_end\nv,d,0,3,10,30,0,100\nw,d,0,3,0,,,\n"
+    )
+    dispatch = read_dispatch(tmp_path / "orders.csv", tmp_path / "vehicles.csv")
+    exact = solve_dispatch(dispatch, solver="exact")
+    engine = solve_dispatch(dispatch, solver="engine", time_limit=1.0)
+    assert exact.routes[0] == [] and exact.cost(dispatch) == pytest.approx(48.739, abs=1e-3)
+    assert engine.routes[0] == [] and engine.cost(dispatch) == pytest.approx(exact.cost(dispatch))
+    assert check_dispatch(dispatch, plan_document(dispatch, engine)).feasible

@@ -81,3 +81,8 @@ def test_routes_job_plans_a_dispatch_day(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "plan.html").read_text().startswith("<!doctype html>")
     mixed = job_type("routes").run(context(tmp_path, {**props, "dispatchers": "2"}))
     assert not mixed.succeeded and "dispatchers applies to an instance" in (mixed.message or "")
+    printed = job_type("routes").run(context(tmp_path, {**props, "report": "out/plan.pdf"}))
+    assert printed.succeeded and (tmp_path / "out" / "plan.pdf").read_bytes().startswith(b"%PDF-")
+    picture = job_type("routes").run(context(tmp_path, {**props, "report": "out/plan.png"}))
+    assert not picture.succeeded and "a report is a .html or a .pdf file" in (picture.message or "")
+    assert not (tmp_path / "out" / "plan.png").exists()

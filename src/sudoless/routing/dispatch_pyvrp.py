@@ -10,7 +10,8 @@ own profile only (where it is as far from everything as the place it copies, and
 unreachable in every other, so only this vehicle takes the break, and a detour to take it costs its real
 distance. From PyVRP's routes the pseudo-clients are dropped; :func:`~sudoless.routing.dispatch.drive` places
 the breaks on the order sequence again, at their best place. A vehicle with breaks is planned as used (the
-group is required): a route of breaks only becomes a vehicle left at its depot.
+group is required; a route of breaks only becomes a vehicle left at its depot), which makes its fixed cost look
+sunk: :func:`solve_dispatch_pyvrp` also tries the groups optional, at a prize (:meth:`DispatchModel._break_prize`).
 
 PyVRP works in integers. Distances and times are scaled by 1 when every figure of theirs is a whole number,
 else by 1000; travel and service times are rounded up and window ends down, so a plan on time in PyVRP's units
@@ -52,9 +53,10 @@ def _cost_scale(weights: list[float]) -> int:
 class DispatchModel:
     """One dispatch translated to PyVRP data."""
 
-    def __init__(self, dispatch: Dispatch) -> None:
+    def __init__(self, dispatch: Dispatch, optional_breaks: bool = False) -> None:
         self.pyvrp = _pyvrp()
         self.dispatch = dispatch
+        self.optional_breaks = optional_breaks
         d = dispatch
         self.ds = _scale([p.distance for p in d.profiles] + [np.array([v.max_distance for v in d.vehicles])])
         times = [p.duration for p in d.profiles] + [d.windows.ravel(), d.service]
@@ -67,6 +69,16 @@ class DispatchModel:
         weights = [w for v in d.vehicles for w in (v.fixed_cost, v.distance_cost / self.ds, v.time_cost / self.ts)]
         weights += [float(x) for x in d.penalty if np.isfinite(x)]
         self.cs = _cost_scale(weights)
+
+    def _break_prize(self, k: int) -> int:
+        """With optional breaks, what leaving one out costs in PyVRP: just under what using the vehicle for its
+        breaks alone would (its fixed cost and the breaks' minutes), so that an idle vehicle is not put to work
+        for them and a working one takes them when they cost less than that."""
+        if not self.optional_breaks:
+            return 0
+        v = self.dispatch.vehicles[k]
+        alone = v.fixed_cost + v.time_cost * sum(b.duration for b in v.breaks)
+        return max(1, round(alone * self.cs) - 1)
 
     def _hosts(self, k: int) -> list[int]:
         """Where vehicle ``k`` may take a break: its start depot and each order whose service can end before
@@ -123,11 +135,12 @@ class DispatchModel:
                             tw_early=units(b.earliest, self.ts, up=True),
                             tw_late=units(b.latest, self.ts, up=False),
                             required=False,
+                            prize=self._break_prize(k),
                             group=len(groups),
                             name=f"{v.id} break",
                         )
                     )
-                groups.append(pv.ClientGroup(members, required=True))
+                groups.append(pv.ClientGroup(members, required=not self.optional_breaks))
         profiles: list[tuple[np.ndarray, np.ndarray, int | None]] = [(p.distance, p.duration, None) for p in d.profiles]
         own: dict[int, int] = {}
         for k, v in enumerate(d.vehicles):
@@ -196,10 +209,24 @@ class DispatchModel:
 
 
 def solve_dispatch_pyvrp(dispatch: Dispatch, time_limit: float = 10.0, seed: int = 0) -> Plan:
-    """PyVRP's plan for ``dispatch`` within ``time_limit`` seconds."""
+    """PyVRP's plan for ``dispatch`` within ``time_limit`` seconds. With breaks, the required-break model (which
+    plans every vehicle with breaks as used) has 70 % of the time and the optional-break one (which may leave
+    such a vehicle idle, and may miss a break) the rest; the cheaper plan that holds every rule is kept."""
     started = time.monotonic()
-    routes, _ = DispatchModel(dispatch).solve(time_limit, seed)
-    return Plan(routes, "engine", seconds=time.monotonic() - started)
+    if not any(v.breaks for v in dispatch.vehicles):
+        routes, _ = DispatchModel(dispatch).solve(time_limit, seed)
+        return Plan(routes, "engine", seconds=time.monotonic() - started)
+    candidates = [
+        DispatchModel(dispatch).solve(time_limit * 0.7, seed)[0],
+        DispatchModel(dispatch, optional_breaks=True).solve(time_limit * 0.3, seed)[0],
+    ]
+
+    def rank(routes: list[list[int]]) -> tuple[bool, float]:
+        plan = Plan(routes, "engine")
+        broken = any(infeasibilities(dispatch, k, r) for k, r in enumerate(routes))
+        return broken or any(dispatch.required(i) for i in plan.unserved(dispatch)), plan.cost(dispatch)
+
+    return Plan(min(candidates, key=rank), "engine", seconds=time.monotonic() - started)
 
 
 def _longest(dispatch: Dispatch, routes: list[list[int]]) -> float:
