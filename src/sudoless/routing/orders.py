@@ -454,8 +454,8 @@ def _profile(
         if given is not None and speed is None and not metres and timed:
             raise InputError(
                 f"{matrix}: gives distances only, in a unit this cannot know, and the day has times (windows, "
-                "service, shifts or time costs): add --durations (a CSV of minutes) or --speed (distance units a "
-                "minute)"
+                "service, shifts, breaks or time costs): add --durations (a CSV of minutes) or --speed (distance "
+                "units a minute)"
             )
         duration = distance / pace
     assert duration is not None
