@@ -16,7 +16,8 @@ from sudoless.errors import InputError
 from sudoless.routing.dispatch import Dispatch, Limit, Plan, drive, violations
 
 EXACT_ORDERS = 8
-# the rules no later stop can mend: the load only grows, and a stop reached late stays late
+# the rules no later stop can mend: the load only grows, a stop reached late stays late, and so does a break
+# that no place along the route starts in time (the places a later stop adds are later still)
 LASTING = frozenset({Limit.CAPACITY, Limit.WINDOW})
 
 
