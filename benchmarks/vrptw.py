@@ -19,6 +19,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 import traceback
@@ -428,6 +429,41 @@ def ratios(rows: Iterable[dict[str, Any]], ours: str, other: str) -> list[dict[s
     return out
 
 
+def instance_class(name: str) -> str:
+    """The class of an instance: the letters and first digit of its name (``RC1`` for ``RC105`` and ``rc1_2_3``),
+    Solomon's six groups of clustered, random and mixed customers with short (1) or long (2) horizons."""
+    match = re.match(r"[A-Za-z]+\d", name)
+    return match.group(0).upper() if match else name
+
+
+def by_class(rows: Iterable[dict[str, Any]], solvers: Iterable[str]) -> list[dict[str, Any]]:
+    """Per family, class and solver: the mean gap over feasible plans, to the distance-only best-known where
+    the family has it, else to the hierarchical one (``convention`` says which), and the feasible count."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["family"], instance_class(row["instance"]), row["solver"]), []).append(row)
+    out = []
+    for family, klass, solver in sorted(groups, key=lambda k: (FAMILIES.index(k[0]), k[1])):
+        if solver not in solvers:
+            continue
+        mine = groups[(family, klass, solver)]
+        ok = [r for r in mine if r["feasible"]]
+        convention = "dist" if any(r["bks_dist"] for r in mine) else "hier"
+        gaps = [r[f"gap_{convention}_pct"] for r in ok if r[f"gap_{convention}_pct"] is not None]
+        out.append(
+            {
+                "family": family,
+                "class": klass,
+                "solver": solver,
+                "convention": convention,
+                "runs": len(mine),
+                "feasible": len(ok),
+                "mean_gap_pct": fmean(gaps) if gaps else None,
+            }
+        )
+    return out
+
+
 def print_summary(rows: list[dict[str, Any]], solvers: list[str]) -> dict[str, Any]:
     """The summary table and the ratio lines on stdout; returns them for the JSON report."""
     from rich.console import Console
@@ -454,13 +490,25 @@ def print_summary(rows: list[dict[str, Any]], solvers: list[str]) -> dict[str, A
         )
     console = Console(width=160)
     console.print(table)
+    classes = by_class(rows, solvers)
+    per_class = Table(title="mean gap per class (to the distance-only best-known where given, else hierarchical)")
+    for name in ("family", "class", "convention", *solvers):
+        per_class.add_column(name, justify="right" if name in solvers else "left")
+    cells: dict[tuple[str, str, str], dict[str, str]] = {}
+    for c in classes:
+        cells.setdefault((c["family"], c["class"], c["convention"]), {})[c["solver"]] = (
+            f"{pct(c['mean_gap_pct'])} ({c['feasible']}/{c['runs']})"
+        )
+    for (family, klass, convention), by in cells.items():
+        per_class.add_row(family, klass, convention, *(by.get(s, "-") for s in solvers))
+    console.print(per_class)
     lines = [r for other in solvers[1:] for r in ratios(rows, solvers[0], other)]
     for r in lines:
         console.print(
             f"{r['family']}: {r['ours']} / {r['other']} = {r['ratio']:.4f} (geometric mean of totals, "
             f"{r['paired']} instances both feasible): shorter {r['shorter']}, equal {r['equal']}, longer {r['longer']}"
         )
-    return {"summary": summary, "ratios": lines}
+    return {"summary": summary, "classes": classes, "ratios": lines}
 
 
 def main(args: Any) -> dict[str, Any]:

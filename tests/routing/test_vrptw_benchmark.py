@@ -179,3 +179,27 @@ def test_a_whole_run_checks_every_plan_and_resumes(tmp_path: Path) -> None:
     assert len(vrptw.read_results(results)) == len(rows)
     report = json.loads((tmp_path / "report.json").read_text())
     assert {s["solver"] for s in report["vrptw"]["summary"]} == set(solvers.split(","))
+
+
+def test_classes_group_both_naming_schemes() -> None:
+    assert [vrptw.instance_class(n) for n in ("RC105", "rc1_2_3", "C101", "c2_10_1", "R211", "r1_2_10")] == [
+        "RC1",
+        "RC1",
+        "C1",
+        "C2",
+        "R2",
+        "R1",
+    ]
+    rows = [
+        _row("solomon", "R101", "auto", 101.0, bks_dist=100.0),
+        _row("solomon", "R102", "auto", 103.0, bks_dist=100.0),
+        _row("solomon", "R102", "pyvrp", None, bks_dist=100.0),
+        _row("homberger_200", "r1_2_1", "auto", 98.0),
+    ]
+    got = {(c["family"], c["class"], c["solver"]): c for c in vrptw.by_class(rows, ["auto", "pyvrp"])}
+    assert got[("solomon", "R1", "auto")]["mean_gap_pct"] == pytest.approx(2.0)
+    assert got[("solomon", "R1", "auto")]["convention"] == "dist"
+    assert (got[("solomon", "R1", "pyvrp")]["feasible"], got[("solomon", "R1", "pyvrp")]["runs"]) == (0, 1)
+    assert got[("solomon", "R1", "pyvrp")]["mean_gap_pct"] is None
+    assert got[("homberger_200", "R1", "auto")]["convention"] == "hier"
+    assert got[("homberger_200", "R1", "auto")]["mean_gap_pct"] == pytest.approx(-2.0)
