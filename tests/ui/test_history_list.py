@@ -14,7 +14,7 @@ import pytest
 from server.live import LiveServer
 from sudoless.accounts import Permission
 from ui.driver import LAPTOP, PHONE, Browser
-from ui.projects import SLEEPY
+from ui.projects import SLEEPY, zipped
 from ui.test_browser import api_project, wait_js
 
 pytestmark = pytest.mark.slow
@@ -138,3 +138,29 @@ def test_projects_list_shows_each_projects_last_run(
             session.check_clean()
         finally:
             context.close()
+
+
+def test_a_flows_all_runs_link_lists_that_flow_of_that_project_only(laptop: Browser, ui_server: LiveServer) -> None:
+    """The flow page's "All runs": whole names, so neither the flow ``load_all`` beside ``load`` nor ``load`` of
+    a project whose name holds this one's is listed; the form keeps the choice, and contains-search stays."""
+    files = {"load.job": "type=noop\n", "load_all.job": "type=noop\n"}
+    name = api_project(ui_server, files, "Runs")
+    admin = ui_server.as_admin()
+    admin.create_project(name + "2", "a name holding the other's")
+    assert admin.upload(name + "2", zipped(files)).status_code == 200
+    ours = admin.execute(name, "load")
+    others = [admin.execute(name, "load_all"), admin.execute(name + "2", "load")]
+    for exec_id in (ours, *others):
+        admin.wait(exec_id)
+    page = laptop.go(f"/ui/projects/{name}/flows/load")
+    page.get_by_role("link", name="All runs").click()
+    page.wait_for_selector(f"#execution-table tr[data-exec='{ours}']")
+    listed = page.eval_on_selector_all("#execution-table tbody tr", "rs => rs.map(r => Number(r.dataset.exec))")
+    assert listed == [ours]
+    assert page.is_checked("#f-match") and page.input_value("#f-flow") == "load"
+    page.uncheck("#f-match")  # what a user types is still looked for inside names
+    page.click("form.filters button[type=submit]")
+    page.wait_for_selector(f"#execution-table tr[data-exec='{others[1]}']")
+    listed = page.eval_on_selector_all("#execution-table tbody tr", "rs => rs.map(r => Number(r.dataset.exec))")
+    assert sorted(listed) == sorted([ours, *others])
+    laptop.check_clean()

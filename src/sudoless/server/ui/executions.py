@@ -85,7 +85,9 @@ COUNT_AHEAD = 5_000
 
 
 def history_page(call: Call) -> Response:
-    """The executions list: filters matching parts of names (any case), columns sorted on the server."""
+    """The executions list: filters matching parts of names (any case), or whole names with ``match=exact``
+    (what a flow's "All runs" link asks: a contains-match would add every flow whose name holds this one),
+    columns sorted on the server."""
     params = call.params
     status_text = (params.get("status") or "").strip().upper()
     statuses: tuple[Status, ...] = ()
@@ -93,14 +95,22 @@ def history_page(call: Call) -> Response:
         statuses = tuple(s for s in Status if s not in TERMINAL_FLOW)
     elif status_text in Status.__members__:
         statuses = (Status(status_text),)
+    project, flow, user = ((params.get(key) or "").strip() for key in ("project", "flow", "user"))
+    exact = params.get("match") == "exact"
+    readable = readable_project_ids(call)
+    if exact and project:  # one project by its whole name, among those the user may read
+        record = call.store.projects.get(name=project)
+        readable = [record.id] if record and (readable is None or record.id in readable) else []
     wanted = HistoryFilter(
-        project_ids=readable_project_ids(call),
+        project_ids=readable,
         statuses=statuses,
         since=_day(params.get("from")),
         until=_day(params.get("to"), end=True),
-        project_contains=(params.get("project") or "").strip(),
-        flow_contains=(params.get("flow") or "").strip(),
-        user_contains=(params.get("user") or "").strip(),
+        flow=flow if exact else "",
+        user=user if exact else "",
+        project_contains="" if exact else project,
+        flow_contains="" if exact else flow,
+        user_contains="" if exact else user,
     )
     sort = params.get("sort") or "id"
     if sort not in HISTORY_SORTS:
@@ -111,12 +121,13 @@ def history_page(call: Call) -> Response:
         wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE, sort, descending, count_ahead=COUNT_AHEAD
     )
     filters = {
-        "project": wanted.project_contains,
-        "flow": wanted.flow_contains,
+        "project": project,
+        "flow": flow,
         "status": status_text,
-        "user": wanted.user_contains,
+        "user": user,
         "from": params.get("from") or "",
         "to": params.get("to") or "",
+        "match": "exact" if exact else "",
     }
     ordering = {"sort": sort if sort != "id" else "", "order": "" if descending else "asc"}
     # Cancel is offered where the user may cancel (EXECUTE, as the API's cancelFlow); the route checks again.
