@@ -149,3 +149,47 @@ def test_forty_runs_on_a_laptop_and_on_a_phone(chromium: Any, ui_server: LiveSer
             session.check_clean()
         finally:
             context.close()
+
+
+def test_the_grid_is_one_tab_stop_walked_with_the_arrow_keys(laptop: Browser, two_runs: tuple[str, int, int]) -> None:
+    """WAI-ARIA's grid pattern: Tab enters the grid on one cell and Tab again leaves it; the arrow keys, Home,
+    End and Ctrl+End move the focus between cells; the grid remembers where it was; Enter opens the log."""
+    name, broken, fixed = two_runs
+    page = laptop.go(grid_url(name))
+    page.wait_for_selector("#run-grid tbody td a")
+    active = """() => { const e = document.activeElement; const c = e.closest('th, td');
+        return c ? [c.parentElement.rowIndex, c.cellIndex, e.tagName, e.getAttribute('title') || ''] : [e.id]; }"""
+    assert page.locator("#run-grid [tabindex='0']").count() == 1
+    assert page.get_attribute("#run-grid", "role") == "grid"
+    page.focus("#grid-size button[type=submit]")
+    page.keyboard.press("Tab")
+    assert page.evaluate(active) == [1, 1, "A", f"L00_00 in run {broken}: SUCCEEDED"]
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate(active)[:3] == [1, 2, "A"]
+    page.keyboard.press("ArrowRight")  # the last column: the focus stays
+    assert page.evaluate(active)[:3] == [1, 2, "A"]
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(active)[:2] == [2, 2]
+    page.keyboard.press("Home")  # the row's header: the job's name, focusable though not a link
+    assert page.evaluate(active)[:3] == [2, 0, "TH"]
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")  # the header row: the first run's column
+    assert page.evaluate(active)[:3] == [0, 0, "TH"]
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate(active)[:3] == [0, 1, "A"]
+    page.keyboard.press("Control+End")
+    assert page.evaluate(active) == [61, 2, "A", f"done in run {fixed}: SUCCEEDED"]
+    assert page.locator("#run-grid [tabindex='0']").count() == 1
+    page.keyboard.press("Tab")  # out of the grid in one press
+    assert page.evaluate("() => document.getElementById('run-grid').contains(document.activeElement)") is False
+    page.keyboard.press("Shift+Tab")  # back where it was
+    assert page.evaluate(active)[:2] == [61, 2]
+    # To the broken run's failed cell, then Enter: its log.
+    row = page.eval_on_selector_all("#run-grid tr", "rs => rs.map(r => r.dataset.job || '')").index(MIDDLE)
+    for _ in range(61 - row):
+        page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate(active) == [row, 1, "A", f"{MIDDLE} in run {broken}: FAILED"]
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf".*/ui/executions/{broken}#log={MIDDLE}&attempt=0$"))
+    laptop.check_clean()
