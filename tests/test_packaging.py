@@ -47,6 +47,7 @@ HEAVY_DISTRIBUTIONS = {
     "scikit-learn",
     "torch",
     "httpx",
+    "httpx2",
     "playwright",
     "psycopg",
     "cryptography",
@@ -63,6 +64,7 @@ HEAVY_MODULES = {
     "symspellpy",
     "pandas",
     "httpx",
+    "httpx2",
     "sklearn",
     "arviz",
     "highspy",
@@ -122,6 +124,21 @@ def test_every_extra_of_the_library_is_declared_and_in_all() -> None:
 def test_the_test_extra_installs_every_runtime_extra() -> None:
     assert extra_requirements("test") >= extra_requirements("all")
     assert "httpx" in extra_requirements("test")
+
+
+def test_starlettes_test_client_finds_the_client_it_is_built_on() -> None:
+    """starlette.testclient imports httpx2 and falls back to httpx with a StarletteDeprecationWarning: the test
+    extra brings httpx2, so the import warns of nothing (in a fresh interpreter, where it is imported first)."""
+    assert "httpx2" in extra_requirements("test")
+    probe = (
+        "import warnings\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import starlette.testclient\n"
+        "print([str(w.message) for w in caught if w.category.__module__.startswith('starlette')])\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == "[]", shown
 
 
 @pytest.mark.parametrize("extra", sorted(extras.EXTRAS))
