@@ -18,7 +18,7 @@ import pytest
 from routing.test_cli import assert_one_line_error, sudoless
 from sudoless.errors import InputError
 from sudoless.routing.auto import solve_dispatch
-from sudoless.routing.dispatch import Dispatch
+from sudoless.routing.dispatch import Dispatch, Trip, Vehicle, drive
 from sudoless.routing.dispatch_check import check_dispatch
 from sudoless.routing.orders import read_dispatch
 from sudoless.routing.sheets import driver_tables, plan_document
@@ -732,3 +732,29 @@ def test_a_driver_with_a_break_stays_idle_when_that_is_cheaper(tmp_path: Path) -
     assert exact.routes[0] == [] and exact.cost(dispatch) == pytest.approx(48.739, abs=1e-3)
     assert engine.routes[0] == [] and engine.cost(dispatch) == pytest.approx(exact.cost(dispatch))
     assert check_dispatch(dispatch, plan_document(dispatch, engine)).feasible
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_breaks_are_placed_as_well_as_trying_every_place(tmp_path: Path, seed: int) -> None:
+    """drive() composes parts of the day and keeps the ones no other beats; trying every placement of the two
+    breaks (drive's own schedule at each) finds nothing better."""
+    orders, vehicles = write_day_with_breaks(tmp_path, seed, n=7)
+    text = vehicles.read_text().replace("break_end\n", "break_end,break2_duration,break2_start,break2_end\n")
+    vehicles.write_text("\n".join(line + ",25,10:00,11:30" if line[0] != "i" else line for line in text.splitlines()))
+    dispatch = read_dispatch(orders, vehicles)
+    rng = np.random.default_rng(seed)
+    for k, vehicle in enumerate(dispatch.vehicles):
+        route = [int(i) for i in rng.permutation(list(dispatch.orders))[: 3 + k]]
+        trip = drive(dispatch, k, route)
+        every = [
+            drive(dispatch, k, route, after=places)
+            for places in itertools.combinations_with_replacement(range(len(route) + 1), len(vehicle.breaks))
+        ]
+        assert _rank(trip, vehicle) == min(_rank(t, vehicle) for t in every), (seed, k)
+
+
+def _rank(trip: Trip, vehicle: Vehicle) -> tuple[bool, bool, float, float]:
+    """drive()'s order of preference: on time, within shift and maximum, shortest working time, earliest back."""
+    broken = bool(trip.late or trip.late_breaks)
+    over = trip.back > vehicle.shift_end + 1e-9 or trip.duration > vehicle.max_duration + 1e-9
+    return broken, over, round(trip.duration, 6), round(trip.back, 6)

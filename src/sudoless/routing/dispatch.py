@@ -29,7 +29,6 @@ This module imports nothing else of :mod:`sudoless.routing`.
 from __future__ import annotations
 
 import enum
-import itertools
 import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -203,27 +202,91 @@ def drive(dispatch: Dispatch, k: int, route: list[int], after: tuple[int, ...] |
     """Vehicle ``k``'s trip through ``route`` (order location indices) under the module's rules. An empty route
     is a vehicle left at its depot: no cost. Late arrivals are kept and listed (a check reports them).
 
-    With breaks, ``after`` places them (stops before each, in the vehicle's order); by default every placement
-    is tried and the best kept: on time if any is, then within shift and maximum, then the shortest working
-    time, then the earliest return (a route of n stops with b breaks has C(n+b, b) placements)."""
+    With breaks, ``after`` places them (stops before each, in the vehicle's order); by default they go where
+    :func:`_best_places` finds best."""
     v = dispatch.vehicles[k]
     if not route:
         return Trip(v.shift_start, [], v.shift_start, 0.0, 0.0, 0.0, [])
     if after is not None or not v.breaks:
         return _schedule(dispatch, k, route, after or ())
-    best: tuple[tuple[float, ...], Trip] | None = None
-    for places in itertools.combinations_with_replacement(range(len(route) + 1), len(v.breaks)):
-        trip = _schedule(dispatch, k, route, places)
-        key = (
-            len(trip.late) + len(trip.late_breaks),
-            trip.back > v.shift_end + 1e-9 or trip.duration > v.max_duration + 1e-9,
-            round(trip.duration, 9),
-            trip.back,
+    return _schedule(dispatch, k, route, _best_places(dispatch, k, route))
+
+
+class _Part(NamedTuple):
+    """The day so far as a function of the departure D: service there ends at max(D + span, ready); it is on
+    time iff D <= deadline (and ``late`` is False); ``places`` says after which stop each break was taken."""
+
+    span: float
+    ready: float
+    deadline: float
+    late: bool
+    places: tuple[int, ...]
+
+    def then(self, travel: float, opens: float, closes: float, spent: float) -> _Part:
+        """This part, a drive, and a visit with its window (an order, or a break with no drive)."""
+        late = self.late or self.ready + travel > closes + 1e-9
+        deadline = min(self.deadline, closes - self.span - travel)
+        return _Part(
+            self.span + travel + spent, max(self.ready + travel + spent, opens + spent), deadline, late, self.places
         )
-        if best is None or key < best[0]:
-            best = key, trip
-    assert best is not None
-    return best[1]
+
+    def beats(self, other: _Part) -> bool:
+        """Whatever follows, this part ends no later and stays on time for every departure the other does."""
+        return (
+            self.late <= other.late
+            and self.span <= other.span + 1e-12
+            and self.ready <= other.ready + 1e-12
+            and self.deadline >= other.deadline - 1e-12
+        )
+
+
+def _best_places(dispatch: Dispatch, k: int, route: list[int]) -> tuple[int, ...]:
+    """Where vehicle ``k`` best takes its breaks along ``route``: on time if it can be, then within its shift
+    and maximum, then the shortest working time, then the earliest return. Parts of the day are composed
+    left to right keeping, per number of breaks taken, only those no other part beats (a dominance that holds
+    whatever follows), so a long route with two breaks is not C(n+2, 2) schedules."""
+    v = dispatch.vehicles[k]
+    duration = dispatch.profiles[v.profile].duration
+    path = [v.start, *route, v.end]
+    fronts: list[list[_Part]] = [[_Part(0.0, -INF, INF, False, ())]] + [[] for _ in v.breaks]
+    for p in range(len(route) + 1):
+        if p:
+            i, travel = route[p - 1], float(duration[path[p - 1], path[p]])
+            opens, closes, spent = (
+                float(dispatch.windows[i, 0]),
+                float(dispatch.windows[i, 1]),
+                float(dispatch.service[i]),
+            )
+            fronts = [[part.then(travel, opens, closes, spent) for part in front] for front in fronts]
+        for m, rest in enumerate(v.breaks):
+            taken = [
+                part.then(0.0, rest.earliest, rest.latest, rest.duration)._replace(places=(*part.places, p))
+                for part in fronts[m]
+            ]
+            fronts[m + 1] = _pareto(fronts[m + 1] + taken)
+        fronts = [_pareto(front) for front in fronts]
+    back_travel = float(duration[path[-2], path[-1]])
+
+    def key(part: _Part) -> tuple[float, ...]:
+        span, ready = part.span + back_travel, part.ready + back_travel
+        back = max(v.shift_start + span, ready)
+        leave = max(v.shift_start, min(part.deadline, back - span))
+        late = part.late or part.deadline < v.shift_start - 1e-9
+        working = max(leave + span, ready) - leave
+        return (late, back > v.shift_end + 1e-9 or working > v.max_duration + 1e-9, round(working, 9), back)
+
+    return min(fronts[-1], key=key).places
+
+
+def _pareto(parts: list[_Part]) -> list[_Part]:
+    """The parts no other part beats (the first of equals)."""
+    kept: list[_Part] = []
+    for part in parts:
+        if any(other.beats(part) for other in kept):
+            continue
+        kept = [other for other in kept if not part.beats(other)]
+        kept.append(part)
+    return kept
 
 
 def _schedule(dispatch: Dispatch, k: int, route: list[int], after: tuple[int, ...]) -> Trip:

@@ -30,10 +30,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sudoless.routing.dispatch import Dispatch, Plan, drive, infeasibilities
-from sudoless.routing.pyvrp_adapter import UNREACHABLE, _pyvrp, solve_params, units
+from sudoless.routing.pyvrp_adapter import DEFAULT_MAX_PENALTY, UNREACHABLE, _pyvrp, solve_params, units
 
 if TYPE_CHECKING:
     import pyvrp
+
+
+HOSTS = 25  # the most places a vehicle's breaks are offered to PyVRP at
 
 
 def _scale(values: list[np.ndarray]) -> float:
@@ -81,11 +84,15 @@ class DispatchModel:
         return max(1, round(alone * self.cs) - 1)
 
     def _hosts(self, k: int) -> list[int]:
-        """Where vehicle ``k`` may take a break: its start depot and each order whose service can end before
-        the last of its breaks must start."""
+        """Where vehicle ``k`` may take a break: its start depot and the orders whose service can end before the
+        last of its breaks must start; at most :data:`HOSTS` of them, those whose window is nearest the breaks'
+        (each is a location copied into the matrices, and the breaks are placed again afterwards anyway)."""
         d, v = self.dispatch, self.dispatch.vehicles[k]
-        last = max(b.latest for b in v.breaks)
-        return [v.start, *(i for i in d.orders if float(d.windows[i, 0] + d.service[i]) <= last)]
+        first, last = min(b.earliest for b in v.breaks), max(b.latest for b in v.breaks)
+        fits = [i for i in d.orders if float(d.windows[i, 0] + d.service[i]) <= last]
+        if len(fits) > HOSTS:
+            fits = sorted(sorted(fits, key=lambda i: max(0.0, first - float(d.windows[i, 1] + d.service[i])))[:HOSTS])
+        return [v.start, *fits]
 
     def _grid(self, m: np.ndarray, scale: float, vehicle: int | None = None) -> np.ndarray:
         """A matrix in PyVRP's units over the locations and the copies: a copy as its place for ``vehicle``'s
@@ -123,7 +130,7 @@ class DispatchModel:
         groups: list[pyvrp.ClientGroup] = []
         at = {copy: len(d.ids) + n for n, copy in enumerate(self.copies)}
         for k, v in enumerate(d.vehicles):
-            for b in v.breaks:
+            for b in v.breaks if self.copies else ():
                 members = []
                 for h in (h for kk, h in self.copies if kk == k):
                     members.append(len(clients))
@@ -144,7 +151,7 @@ class DispatchModel:
         profiles: list[tuple[np.ndarray, np.ndarray, int | None]] = [(p.distance, p.duration, None) for p in d.profiles]
         own: dict[int, int] = {}
         for k, v in enumerate(d.vehicles):
-            if v.breaks:
+            if v.breaks and self.copies:
                 own[k] = len(profiles)
                 base = d.profiles[v.profile]
                 profiles.append((base.distance, base.duration, k))
@@ -177,6 +184,15 @@ class DispatchModel:
         )
         return data
 
+    def _params(self, data: pyvrp.ProblemData) -> pyvrp.SolveParams:
+        """PyVRP's parameters: with breaks, PyVRP's own penalty ceiling. The ceiling :func:`solve_params` sets
+        (ten times the largest cost a plan can have) left PyVRP without a feasible plan for 40 orders and 4
+        drivers with a break each (1e7 and above failed, its default 1e5 found one in 4 s); a plan that breaks a
+        rule is still caught by the independent check, and :func:`solve_dispatch_pyvrp` keeps the better."""
+        if not self.copies:
+            return solve_params(data)
+        return self.pyvrp.SolveParams(penalty=self.pyvrp.PenaltyParams(max_penalty=DEFAULT_MAX_PENALTY))
+
     def solve(self, seconds: float, seed: int, until_feasible: bool = False) -> tuple[list[list[int]], bool]:
         """One route per vehicle (order location indices) and whether PyVRP found the plan feasible;
         ``until_feasible`` stops at the first feasible plan."""
@@ -196,7 +212,7 @@ class DispatchModel:
                 seed=seed,
                 display=False,
                 collect_stats=False,
-                params=solve_params(data),
+                params=self._params(data),
             )
         routes: list[list[int]] = [[] for _ in self.dispatch.vehicles]
         for route in result.best.routes():
