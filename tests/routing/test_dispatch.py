@@ -758,3 +758,22 @@ def _rank(trip: Trip, vehicle: Vehicle) -> tuple[bool, bool, float, float]:
     broken = bool(trip.late or trip.late_breaks)
     over = trip.back > vehicle.shift_end + 1e-9 or trip.duration > vehicle.max_duration + 1e-9
     return broken, over, round(trip.duration, 6), round(trip.back, 6)
+
+
+def test_pyvrp_finds_a_feasible_day_of_40_orders_with_a_break_per_driver(tmp_path: Path) -> None:
+    """With the penalty ceiling of days without breaks PyVRP found no feasible plan here (nor in 10 s)."""
+    rng = np.random.default_rng(4)
+    rows = ["id,x,y,demand,window_start,window_end,service"]
+    for j in range(40):
+        opens = 480 + int(rng.integers(0, 400))
+        rows.append(f"o{j},{rng.integers(0, 100)},{rng.integers(0, 100)},1,{opens},{opens + 90},5")
+    (tmp_path / "orders.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "vehicles.csv").write_text(
+        "id,depot,depot_x,depot_y,capacity,shift_start,shift_end,break_duration,break_start,break_end\n"
+        + "".join(f"v{k},d,50,50,30,07:00,19:00,30,11:30,13:30\n" for k in range(4))
+    )
+    dispatch = read_dispatch(tmp_path / "orders.csv", tmp_path / "vehicles.csv")
+    document = plan_document(dispatch, solve_dispatch(dispatch, solver="engine", time_limit=2.0))
+    report = check_dispatch(dispatch, document)
+    assert report.feasible, report.violations[:3]
+    assert all(len(d["breaks"]) == 1 for d in document["drivers"] if d["stops"])

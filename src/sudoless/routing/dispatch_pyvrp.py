@@ -2,16 +2,17 @@
 vehicle with its own depots, capacities, costs, shift, maximum duration and distance, a routing profile per
 distinct matrix, optional clients with a prize).
 
-PyVRP 0.14 has no breaks. A driver's break is taken where the vehicle is, so it is given to PyVRP as a group
-of pseudo-clients of which exactly one is visited (a required mutually exclusive :class:`pyvrp.ClientGroup`):
-one at a copy of each place the break could follow (the vehicle's start depot and the orders whose window
-opens early enough), with the break's duration as service and its window. A copy is reachable in this vehicle's
-own profile only (where it is as far from everything as the place it copies, and at no distance from it) and
-unreachable in every other, so only this vehicle takes the break, and a detour to take it costs its real
-distance. From PyVRP's routes the pseudo-clients are dropped; :func:`~sudoless.routing.dispatch.drive` places
-the breaks on the order sequence again, at their best place. A vehicle with breaks is planned as used (the
-group is required; a route of breaks only becomes a vehicle left at its depot), which makes its fixed cost look
-sunk: :func:`solve_dispatch_pyvrp` also tries the groups optional, at a prize (:meth:`DispatchModel._break_prize`).
+PyVRP 0.14 has no breaks. A driver's break is taken where the vehicle is, so it is given to PyVRP as a group of
+pseudo-clients of which exactly one is visited (a required mutually exclusive :class:`pyvrp.ClientGroup`): one
+at a copy of each place the break could follow (the vehicle's start depot and the orders whose window opens
+early enough; at most :data:`HOSTS`), with the break's duration as service and its window. A copy is reachable
+in this vehicle's own profile only (where it is as far from everything as the place it copies, and at no
+distance from it) and dearer than any whole route in every other, so only this vehicle takes the break, and a
+detour to take it costs its real distance. From PyVRP's routes the pseudo-clients are dropped;
+:func:`~sudoless.routing.dispatch.drive` places the breaks on the order sequence again, at their best place. A
+vehicle with breaks is planned as used (the group is required; a route of breaks only becomes a vehicle left at
+its depot), which makes its fixed cost look sunk: :func:`solve_dispatch_pyvrp` also tries the groups optional,
+at a prize (:meth:`DispatchModel._break_prize`).
 
 PyVRP works in integers. Distances and times are scaled by 1 when every figure of theirs is a whole number,
 else by 1000; travel and service times are rounded up and window ends down, so a plan on time in PyVRP's units
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sudoless.routing.dispatch import Dispatch, Plan, drive, infeasibilities
-from sudoless.routing.pyvrp_adapter import DEFAULT_MAX_PENALTY, UNREACHABLE, _pyvrp, solve_params, units
+from sudoless.routing.pyvrp_adapter import UNREACHABLE, _pyvrp, solve_params, units
 
 if TYPE_CHECKING:
     import pyvrp
@@ -103,8 +104,12 @@ class DispatchModel:
             return out
         place = np.array([*range(len(m)), *(h if k == vehicle else -1 for k, h in self.copies)])
         grid = out[np.ix_(np.maximum(place, 0), np.maximum(place, 0))]
-        grid[place < 0, :] = UNREACHABLE
-        grid[:, place < 0] = UNREACHABLE
+        # another vehicle's copy: dearer than any whole route, yet far below UNREACHABLE, whose product with the
+        # penalty ceiling overflowed PyVRP's 64-bit costs (no feasible plan for 40 orders, 4 drivers, a break each)
+        finite = out[out < UNREACHABLE]
+        forbidden = int(min(UNREACHABLE, (int(finite.max(initial=0)) + 1) * (len(m) + 1)))
+        grid[place < 0, :] = forbidden
+        grid[:, place < 0] = forbidden
         np.fill_diagonal(grid, 0)
         return grid
 
@@ -185,13 +190,15 @@ class DispatchModel:
         return data
 
     def _params(self, data: pyvrp.ProblemData) -> pyvrp.SolveParams:
-        """PyVRP's parameters: with breaks, PyVRP's own penalty ceiling. The ceiling :func:`solve_params` sets
-        (ten times the largest cost a plan can have) left PyVRP without a feasible plan for 40 orders and 4
-        drivers with a break each (1e7 and above failed, its default 1e5 found one in 4 s); a plan that breaks a
-        rule is still caught by the independent check, and :func:`solve_dispatch_pyvrp` keeps the better."""
+        """PyVRP's parameters; with breaks, the penalty ceiling of the day without its breaks' copies (whose
+        cells would only inflate it: the ceiling sums every leg)."""
         if not self.copies:
             return solve_params(data)
-        return self.pyvrp.SolveParams(penalty=self.pyvrp.PenaltyParams(max_penalty=DEFAULT_MAX_PENALTY))
+        copies, self.copies = self.copies, []
+        try:
+            return solve_params(self.data())
+        finally:
+            self.copies = copies
 
     def solve(self, seconds: float, seed: int, until_feasible: bool = False) -> tuple[list[list[int]], bool]:
         """One route per vehicle (order location indices) and whether PyVRP found the plan feasible;
