@@ -15,6 +15,10 @@ Three parts, each on the same instances and the same ``--time-limit`` for every 
 * ``--scale N``: a generated instance of N uniform locations (capacity 100, demands 1-10): sudoless ``auto``
   (parts on Spark) against PyVRP alone on the whole instance when its matrices fit ``--pyvrp-gib`` (default
   2 GiB, about 9,000 locations).
+* ``--dispatch N``: a generated dispatch day of N orders (``sudoless.routing.dispatch_sample``: two depots, a
+  mixed fleet of vans, trucks and bikes with their own speeds, costs and shifts, windows, two load dimensions,
+  one order in five optional): ``--dispatch-solvers`` (default engine, divide, cores) at ``--time-limit`` each,
+  the plan's cost (penalties included) after the independent check, wall time and the load average.
 
 Every plan goes through the independent checker; an infeasible plan is reported as such, not as a cost.
 
@@ -28,6 +32,7 @@ alone needs no files.
     .venv/bin/python benchmarks/routing.py --skip-cvrp --mtsp-time-limit 60
     .venv/bin/python benchmarks/routing.py --skip-cvrp --skip-mtsp --scale 20000 --time-limit 120
     .venv/bin/python benchmarks/routing.py --skip-cvrp --skip-mtsp --vrptw DIR --time-limit 30 --jobs 2
+    .venv/bin/python benchmarks/routing.py --skip-cvrp --skip-mtsp --dispatch 1000 --time-limit 60
 
 Results: tables on stdout and ``benchmarks/results/routing.json``.
 """
@@ -355,6 +360,44 @@ def scale(n: int, seconds: float, seed: int, pyvrp_gib: float = 2.0) -> list[dic
     return rows
 
 
+def dispatch_day(n: int, seconds: float, seed: int, solvers: list[str]) -> list[dict[str, Any]]:
+    """Each solver on a generated dispatch day of ``n`` orders for ``seconds``; engine is PyVRP alone."""
+    from sudoless.routing.auto import solve_dispatch
+    from sudoless.routing.dispatch_check import check_dispatch
+    from sudoless.routing.dispatch_sample import generated_day
+    from sudoless.routing.sheets import plan_document
+
+    day = generated_day(n, seed=seed)
+    rows = []
+    for solver in solvers:
+        load = os.getloadavg()[0]
+        started = time.monotonic()
+        plan = solve_dispatch(day, solver=solver, time_limit=seconds, seed=seed)
+        wall = time.monotonic() - started
+        report = check_dispatch(day, plan_document(day, plan))
+        row = {
+            "instance": day.name,
+            "solver": solver,
+            "feasible": report.feasible,
+            "cost": round(report.cost, 2),
+            "makespan": round(max(t["duration"] for t in report.trips), 2),
+            "vehicles_used": sum(1 for r in plan.routes if r),
+            "unserved": len(report.unserved),
+            "wall_s": round(wall, 1),
+            "load_before": round(load, 2),
+            "load_after": round(os.getloadavg()[0], 2),
+            "notes": plan.notes,
+        }
+        rows.append(row)
+        print(
+            f"  {day.name} {solver:7} cost {row['cost']} feasible {row['feasible']} {row['wall_s']} s "
+            f"(load {row['load_before']} -> {row['load_after']}) {plan.notes}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return rows
+
+
 # -- printing ---------------------------------------------------------------------------------------------
 
 
@@ -459,6 +502,8 @@ def main() -> None:
     parser.add_argument(
         "--summary-only", action="store_true", help="print the time-window summary of --results, run nothing"
     )
+    parser.add_argument("--dispatch", type=int, action="append", default=[], help="generated dispatch day (orders)")
+    parser.add_argument("--dispatch-solvers", default="engine,divide,cores", help="comma-separated, for --dispatch")
     args = parser.parse_args()
     needed = [sub for sub, skip in (("cvrplib", args.skip_cvrp), ("tsplib", args.skip_mtsp)) if not skip]
     bench = instance_dir(args.instance_dir, needed) if needed else Path()
@@ -517,6 +562,9 @@ def main() -> None:
         report["vrptw"] = vrptw.main(args)
     for n in args.scale:
         report.setdefault("scale", []).extend(scale(n, seconds, args.seed, args.pyvrp_gib))
+    for n in args.dispatch:
+        print(f"dispatch day of {n} orders, {seconds:g} s per solver", file=sys.stderr)
+        report.setdefault("dispatch", []).extend(dispatch_day(n, seconds, args.seed, args.dispatch_solvers.split(",")))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"results: {args.output}", file=sys.stderr)

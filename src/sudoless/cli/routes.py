@@ -88,14 +88,14 @@ def refuse_single_depot_options(given: dict[str, Any]) -> None:
     """Options of the one-depot problem have no meaning for a dispatch: refused, never silently dropped."""
     if given.get("--objective"):
         raise InputError(
-            "--objective blend applies to an instance FILE: a dispatch minimises its cost (fixed, per distance, per "
-            "minute, and the penalties of orders left out), or with --objective makespan its longest working time"
+            "--objective applies to solving: a dispatch plan states the objective it was solved for, and its check "
+            "recomputes the cost, the makespan and the blend"
         )
     for name, value in given.items():
         if value:
             raise InputError(
                 f"{name} applies to an instance FILE, not to --orders/--vehicles (put such limits in the vehicles "
-                "file: capacity, max_distance, shift_start, ...)"
+                "file: capacity, max_distance, shift_start, min_stops, max_stops, min_duration, ...)"
             )
 
 
@@ -113,7 +113,8 @@ def refuse_single_depot_options(given: dict[str, Any]) -> None:
     type=click.Choice(["auto", "exact", "divide", "engine", "cores"]),
     default="auto",
     show_default=True,
-    help="cores: PyVRP in one process per core, sharing the best plan. Every solver keeps time windows.",
+    help="cores: PyVRP in one process per core, sharing the best plan. Every solver keeps time windows, and for "
+    "--orders/--vehicles every depot, vehicle and limit (divide and cores: parts of the day, then route groups).",
 )
 @click.option("--time-limit", type=float, default=10.0, show_default=True, help="Seconds (wall clock).")
 @click.option(
@@ -121,7 +122,8 @@ def refuse_single_depot_options(given: dict[str, Any]) -> None:
     type=click.Choice(["total", "makespan", "blend"]),
     default="total",
     show_default=True,
-    help="Total distance, the longest route (balanced), or total + weight x longest.",
+    help="Total distance, the longest route (balanced), or total + weight x longest. For --orders/--vehicles: "
+    "total is the cost, makespan the longest working time, blend cost + weight x makespan.",
 )
 @click.option(
     "--makespan-weight",
@@ -206,7 +208,6 @@ def solve(
         refuse_single_depot_options(
             {
                 "--dispatchers": dispatchers,
-                "--objective": objective == "blend",
                 "--min-stops": min_stops,
                 "--max-stops": max_stops,
                 "--max-distance": max_distance,
@@ -223,7 +224,8 @@ def solve(
             output,
             report_path,
             as_json,
-            objective="makespan" if objective == "makespan" else "cost",
+            objective={"total": "cost"}.get(objective, objective),
+            weight=makespan_weight,
         )
         return
     if file is None:
@@ -303,6 +305,7 @@ def solve_dispatch_files(
     report_path: Path | None,
     as_json: bool,
     objective: str = "cost",
+    weight: float = 1.0,
 ) -> None:
     """Solve a dispatch, check the plan's document independently, write and print it (exit 1 if it fails)."""
     from sudoless.routing.auto import solve_dispatch
@@ -315,7 +318,7 @@ def solve_dispatch_files(
         from sudoless.routing.pdf import check_report_name
 
         check_report_name(report_path.name, f"--report {report_path}")
-    plan = solve_dispatch(dispatch, solver=solver, time_limit=time_limit, seed=seed, objective=objective)
+    plan = solve_dispatch(dispatch, solver=solver, time_limit=time_limit, seed=seed, objective=objective, weight=weight)
     document = plan_document(dispatch, plan)
     report = check_dispatch(dispatch, document)
     document["feasible"] = report.feasible

@@ -13,15 +13,17 @@ never from below, not even inside a function:
 1. ``model`` (the instance, a solution, a route's schedule under time windows); ``windows`` (which solvers
    accept them), ``solomon`` and ``formats``, ``check``; ``dispatch`` (a dispatch day's model and schedule),
    ``matrices`` (given matrices), ``orders`` (orders and vehicles files), ``dispatch_check``, ``sheets``
-   (the per-driver plan), ``dispatch_exact`` (enumeration), ``report`` (the HTML page), ``pdf`` (the same as a PDF, and
-   the choice between the two); ``split`` (Prins'
-   Split and ``cut``), ``tsp`` (fast_tsp), ``decompose`` (parts and sectors);
+   (the per-driver plan), ``dispatch_exact`` (enumeration), ``dispatch_search`` (a dispatch's local search),
+   ``dispatch_sample`` (a generated day), ``report`` (the HTML page), ``pdf`` (the same as a PDF, and the choice
+   between the two); ``split`` (Prins' Split and ``cut``), ``tsp`` (fast_tsp), ``decompose`` (parts and
+   sectors), ``timecuts`` (cuts by place and time);
 2. ``improve`` (local search), ``pyvrp_adapter`` (PyVRP) and ``dispatch_pyvrp`` (a dispatch in PyVRP),
    ``pool`` (worker processes holding one problem);
 3. ``farthest`` (the makespan's farthest bound), ``minmax`` (capped PyVRP probes), ``resolve`` (a group of
    routes re-optimised by PyVRP);
 4. the solvers: ``divide``, ``engine``, ``exact`` (its incumbent from divide or engine), ``cores`` (engine on
-   every core), ``spark`` (parts of a giant tour, on Spark or not, solved by the part solver it is given);
+   every core), ``spark`` (parts of a giant tour, on Spark or not, solved by the part solver it is given),
+   ``dispatch_divide`` (a dispatch day's parts and groups, shipped by ``spark``);
 5. ``auto`` (a table from name to solver, and the choice; the only module that decides to start Spark) and
    ``plot``.
 """

@@ -8,7 +8,9 @@ instance searches, then sectors of routes re-optimised in parallel; on one core,
 stitched. For the makespan (and the blend) on a dense instance, PyVRP asked for plans under ever lower caps on
 the route length (:mod:`sudoless.routing.minmax`), on every core: it beat divide and conquer's min-max search on
 kroA200, lin318, rat783 and pcb1173 in the benchmark (benchmarks/README.md, routing.py). Time windows change
-none of these choices: every solver keeps them (:mod:`sudoless.routing.windows`).
+none of these choices: every solver keeps them (:mod:`sudoless.routing.windows`). A dispatch day
+(:func:`solve_dispatch`) has its own table: exact, engine, and divide and cores through
+:mod:`sudoless.routing.dispatch_divide`.
 
 Whatever the name, an instance too big for the named solver goes in parts (:mod:`sudoless.routing.spark`):
 ``divide`` above :data:`~sudoless.routing.divide.PART_SIZE` customers, ``engine`` and ``cores`` above the dense
@@ -24,9 +26,10 @@ from typing import Any
 
 from sudoless.errors import InputError
 from sudoless.routing.cores import solve_cores
-from sudoless.routing.dispatch import Dispatch, Plan
+from sudoless.routing.dispatch import Dispatch, Goal, Plan
+from sudoless.routing.dispatch_divide import PART, solve_dispatch_divide
 from sudoless.routing.dispatch_exact import EXACT_ORDERS, solve_dispatch_exact
-from sudoless.routing.dispatch_pyvrp import solve_dispatch_makespan, solve_dispatch_pyvrp
+from sudoless.routing.dispatch_pyvrp import solve_dispatch_engine
 from sudoless.routing.divide import PART_SIZE, solve_divide
 from sudoless.routing.engine import solve_engine
 from sudoless.routing.exact import solve_exact
@@ -127,43 +130,49 @@ def solve(
     return solution
 
 
-DISPATCH_SOLVERS = ("engine", "exact")  # the solvers that know several depots, a mixed fleet and optional orders
-
-
 def solve_dispatch(
-    dispatch: Dispatch, solver: str = "auto", time_limit: float = 10.0, seed: int = 0, objective: str = "cost"
+    dispatch: Dispatch,
+    solver: str = "auto",
+    time_limit: float = 10.0,
+    seed: int = 0,
+    objective: str = "cost",
+    weight: float = 1.0,
+    spark: Any = None,
 ) -> Plan:
-    """Plan a dispatch day: ``exact`` (enumeration) up to :data:`EXACT_ORDERS` orders under ``auto``, else PyVRP.
-    The other solvers know one depot and identical dispatchers only: they refuse a dispatch in one line.
+    """Plan a dispatch day: ``exact`` (enumeration) up to :data:`EXACT_ORDERS` orders under ``auto``, else
+    PyVRP (``engine``); ``divide`` cuts it into parts and rounds of route groups
+    (:mod:`sudoless.routing.dispatch_divide`), as Spark tasks when ``spark`` is a session, and ``cores`` runs
+    them in one process per core.
 
-    ``objective``: ``cost`` (the plan's cost, penalties included) or ``makespan`` (the longest working time of
-    any vehicle; every order must then be required, as leaving orders out would shorten any day)."""
-    if objective not in ("cost", "makespan"):
-        raise InputError(f"unknown dispatch objective '{objective}'; use cost or makespan")
+    ``objective``: ``cost`` (the plan's cost, penalties included), ``makespan`` (the longest working time of
+    any vehicle; every order must then be required, as leaving orders out would shorten any day) or ``blend``
+    (cost + ``weight`` x makespan). The vehicles' work limits (minimum and maximum stops, minimum working
+    minutes) hold under every objective and solver."""
+    goal = Goal(objective, weight)
     if objective == "makespan" and dispatch.optional:
         raise InputError(
             f"{dispatch.name}: the makespan objective needs every order required (leaving orders out would shorten "
-            "any day); remove the penalties or use the cost objective"
+            "any day); remove the penalties or use the cost or blend objective"
         )
     if time_limit <= 0:
         raise InputError(f"time limit must be positive, got {time_limit:g}")
     if solver not in NAMES:
         raise InputError(f"unknown solver '{solver}'; use one of {', '.join(NAMES)}")
-    if solver not in ("auto", *DISPATCH_SOLVERS):
-        raise InputError(
-            f"{dispatch.name}: the {solver} solver handles one depot and identical dispatchers only, not several "
-            f"depots, a mixed fleet or optional orders; use --solver {' or '.join(DISPATCH_SOLVERS)} (or auto)"
-        )
     started = time.monotonic()
     chosen = solver if solver != "auto" else ("exact" if len(dispatch.orders) <= EXACT_ORDERS else "engine")
-    makespan = objective == "makespan"
     if chosen == "exact":
-        plan = solve_dispatch_exact(dispatch, makespan=makespan)
-    elif makespan:
-        plan = solve_dispatch_makespan(dispatch, time_limit, seed)
-    else:
-        plan = solve_dispatch_pyvrp(dispatch, time_limit, seed)
+        plan = solve_dispatch_exact(dispatch, goal=goal)
+    elif chosen == "engine":
+        plan = solve_dispatch_engine(dispatch, goal, time_limit, seed)
+    elif chosen == "divide":
+        plan = solve_dispatch_divide(dispatch, goal, time_limit, seed, run=False if spark is None else spark)
+    else:  # cores: the parts and groups in one process per core, a part per core at least
+        cores = os.cpu_count() or 1
+        part = min(PART, -(-len(dispatch.orders) // cores))
+        plan = solve_dispatch_divide(
+            dispatch, goal, time_limit, seed, run="processes" if cores > 1 else False, part=part, solver="cores"
+        )
     if solver == "auto":
         plan.solver = f"auto:{plan.solver}"
-    plan.seconds = time.monotonic() - started
+    plan.seconds, plan.goal = time.monotonic() - started, goal
     return plan

@@ -10,13 +10,16 @@ routes instead (route-based decomposition), so a group can be re-optimised start
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence, Sized
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
 from sudoless.errors import InputError
 from sudoless.routing.model import Metric, Problem
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -133,11 +136,14 @@ def sectors(problem: Problem, routes: list[list[int]], count: int, turn: float) 
     return in_order(routes, order, count, turn)
 
 
-def in_order(routes: list[list[int]], order: np.ndarray, count: int, turn: float) -> list[list[list[int]]]:
+def in_order(
+    routes: Sequence[T], order: np.ndarray, count: int, turn: float, size: Callable[[T], int] | None = None
+) -> list[list[T]]:
     """``routes`` (non-empty) taken in ``order`` from a ``turn`` share of the way round, in ``count``
-    contiguous groups of about equal customers."""
+    contiguous groups of about equal customers (``size`` of each: its customers; a dispatch's rounds group
+    vehicle numbers, sized by their routes)."""
     order = np.roll(order, -int(turn * len(routes)))
-    sizes = np.cumsum([len(routes[k]) for k in order])
+    sizes = np.cumsum([size(routes[k]) if size else len(cast(Sized, routes[k])) for k in order])
     edges = [0, *[int(np.searchsorted(sizes, sizes[-1] * g / count)) + 1 for g in range(1, count)], len(order)]
     groups = [[routes[k] for k in order[a:b]] for a, b in zip(edges[:-1], edges[1:], strict=False)]
     return [g for g in groups if g]

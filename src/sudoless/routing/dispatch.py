@@ -67,6 +67,11 @@ class Vehicle:
     max_distance: float = INF
     profile: int = 0
     breaks: tuple[Break, ...] = ()
+    # the work each driver is given: at least / at most this many stops, at least this many working minutes
+    # (a driver with a minimum is never left idle; the makespan's balance is the objective, these are limits)
+    min_stops: int = 0
+    max_stops: float = INF
+    min_duration: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,10 @@ class Dispatch:
                     raise InputError(
                         f"vehicle {v.id}: break {n} needs a positive duration and a window that opens first"
                     )
+            if v.min_stops > v.max_stops:
+                raise InputError(f"vehicle {v.id}: min_stops {v.min_stops} is over max_stops {v.max_stops:g}")
+            if v.min_duration > v.max_duration:
+                raise InputError(f"vehicle {v.id}: min_duration {v.min_duration:g} is over max_duration")
         bad = np.flatnonzero(self.windows[:, 0] > self.windows[:, 1])
         if len(bad):
             raise InputError(f"{self.name}: order {self.ids[int(bad[0])]} opens after it closes")
@@ -143,6 +152,11 @@ class Dispatch:
 
     def required(self, i: int) -> bool:
         return bool(np.isnan(self.penalty[i]))
+
+    @property
+    def minimums(self) -> bool:
+        """Whether any vehicle must be given some work (a minimum of stops or of working minutes)."""
+        return any(v.min_stops > 0 or v.min_duration > 0 for v in self.vehicles)
 
     @property
     def optional(self) -> bool:
@@ -353,6 +367,8 @@ class Limit(enum.Enum):
     SHIFT = "shift"
     DURATION = "duration"
     DISTANCE = "distance"
+    STOPS = "stops"  # over the maximum of stops
+    WORK = "work"  # short of the minimum work (stops or working minutes)
 
 
 class Infeasibility(NamedTuple):
@@ -362,9 +378,13 @@ class Infeasibility(NamedTuple):
     text: str
 
 
-def violations(dispatch: Dispatch, k: int, route: list[int], trip: Trip | None = None) -> list[Infeasibility]:
+def violations(
+    dispatch: Dispatch, k: int, route: list[int], trip: Trip | None = None, minimums: bool = True
+) -> list[Infeasibility]:
     """What is wrong with vehicle ``k`` driving ``route`` (empty when nothing is): roads missing from its
-    matrix, capacity per dimension, windows, shift end, maximum duration and distance."""
+    matrix, capacity per dimension, windows, shift end, maximum duration and distance, and its work (minimum
+    and maximum stops, minimum working minutes; an idle vehicle with a minimum is short of it too). Without
+    ``minimums`` the minimum work is left out: what a search that fills short routes later needs to know."""
     v, trip = dispatch.vehicles[k], trip or drive(dispatch, k, route)
     problems: list[Infeasibility] = []
     path = [v.start, *route, v.end] if route else []
@@ -395,12 +415,28 @@ def violations(dispatch: Dispatch, k: int, route: list[int], trip: Trip | None =
         if trip.distance > v.max_distance * (1 + 1e-9) + 1e-9:
             text = f"drives {trip.distance:g}, over its maximum {v.max_distance:g}"
             problems.append(Infeasibility(Limit.DISTANCE, text))
+    if len(route) > v.max_stops:
+        problems.append(Infeasibility(Limit.STOPS, f"makes {len(route)} stops, over its maximum {v.max_stops:g}"))
+    if minimums:
+        problems += [Infeasibility(Limit.WORK, text) for text in short_of_work(v, len(route), trip.duration)]
     return problems
 
 
-def infeasibilities(dispatch: Dispatch, k: int, route: list[int], trip: Trip | None = None) -> list[str]:
+def short_of_work(v: Vehicle, stops: int, duration: float) -> list[str]:
+    """How vehicle ``v`` with ``stops`` stops and ``duration`` working minutes falls short of its minimum work."""
+    problems = []
+    if stops < v.min_stops:
+        problems.append(f"makes {stops} stops, under its minimum {v.min_stops}")
+    if duration < v.min_duration - 1e-9:
+        problems.append(f"works {duration:g} minutes, under its minimum {v.min_duration:g}")
+    return problems
+
+
+def infeasibilities(
+    dispatch: Dispatch, k: int, route: list[int], trip: Trip | None = None, minimums: bool = True
+) -> list[str]:
     """:func:`violations` in words, for a person (the plan's list, the check's report)."""
-    return [problem.text for problem in violations(dispatch, k, route, trip)]
+    return [problem.text for problem in violations(dispatch, k, route, trip, minimums)]
 
 
 @dataclass
@@ -411,6 +447,8 @@ class Plan:
     solver: str
     seconds: float = 0.0
     optimal: bool = False
+    notes: dict[str, object] = field(default_factory=dict)  # what the solver did (parts, rounds, probes)
+    goal: Goal | None = None  # what it was solved for (None: the cost)
 
     def served(self) -> set[int]:
         return {i for route in self.routes for i in route}
@@ -422,6 +460,55 @@ class Plan:
     def cost(self, dispatch: Dispatch) -> float:
         trips = sum(drive(dispatch, k, r).cost for k, r in enumerate(self.routes))
         return trips + sum(_penalty(dispatch, i) for i in self.unserved(dispatch))
+
+
+OBJECTIVES = ("cost", "makespan", "blend")  # a dispatch's objectives (the blend: cost + weight x makespan)
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What a dispatch plan is judged by: its ``cost`` (penalties included), its ``makespan`` (the longest
+    working time of any vehicle, in minutes), or the ``blend``: cost + ``weight`` x makespan."""
+
+    objective: str = "cost"
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise InputError(f"unknown dispatch objective '{self.objective}'; use {', '.join(OBJECTIVES)}")
+        if not (math.isfinite(self.weight) and self.weight >= 0):
+            raise InputError(f"the makespan weight must be a number >= 0, got {self.weight:g}")
+
+    @property
+    def balanced(self) -> bool:
+        return self.objective != "cost"
+
+    def value(self, dispatch: Dispatch, routes: list[list[int]]) -> float:
+        trips = [drive(dispatch, k, r) for k, r in enumerate(routes)]
+        served = {i for r in routes for i in r}
+        cost = sum(t.cost for t in trips) + sum(_penalty(dispatch, i) for i in dispatch.orders if i not in served)
+        return self.combine(cost, max((t.duration for t in trips), default=0.0))
+
+    def combine(self, cost: float, makespan: float) -> float:
+        """The value of a plan of this ``cost`` (penalties included) and ``makespan``."""
+        if self.objective == "makespan":
+            return makespan
+        return cost + self.weight * makespan if self.objective == "blend" else cost
+
+
+def longest(dispatch: Dispatch, routes: list[list[int]]) -> float:
+    """The makespan: the longest working time of any vehicle."""
+    return max((drive(dispatch, k, r).duration for k, r in enumerate(routes)), default=0.0)
+
+
+def feasible(dispatch: Dispatch, routes: list[list[int]], minimums: bool = True) -> bool:
+    """Every vehicle keeps every limit (without ``minimums``: but its minimum work) and every required order is
+    served once (the solvers' own test; plans are checked independently by
+    :mod:`sudoless.routing.dispatch_check`)."""
+    served = [i for r in routes for i in r]
+    if len(served) != len(set(served)) or any(dispatch.required(i) for i in set(dispatch.orders) - set(served)):
+        return False
+    return not any(infeasibilities(dispatch, k, r, minimums=minimums) for k, r in enumerate(routes))
 
 
 def _penalty(dispatch: Dispatch, i: int) -> float:

@@ -1,7 +1,8 @@
 """The independent check of a dispatch plan: every order at most once and every required one served, each
 vehicle from its own depot back to its own, capacity in every dimension, windows, shift, maximum working time
 and distance, each break of a working driver taken once, where the plan says (after which stop), starting in
-its window and lasting its full duration; and every figure the plan states compared with a recomputation.
+its window and lasting its full duration, its work (minimum and maximum stops, minimum working minutes); and
+every figure the plan states compared with a recomputation (the blend too, from the weight the plan states).
 
 It shares no code with the solvers or with :func:`~sudoless.routing.dispatch.drive`: distances from
 coordinates are recomputed here in plain Python (a given matrix is the input itself and is read as is), and the
@@ -106,8 +107,14 @@ def _placed_breaks(dispatch: Dispatch, k: int, route: list[int], claimed: object
 def _trip(dispatch: Dispatch, k: int, route: list[int], bad: list[str], claimed: object = None) -> dict[str, Any]:
     v = dispatch.vehicles[k]
     name = f"vehicle {v.id}"
+    if len(route) > v.max_stops:
+        bad.append(f"{name} makes {len(route)} stops, over its maximum {v.max_stops:g}")
+    if len(route) < v.min_stops:
+        bad.append(f"{name} makes {len(route)} stops, under its minimum {v.min_stops}")
     if not route:
         _placed_breaks(dispatch, k, route, claimed, bad)
+        if v.min_duration > 0:
+            bad.append(f"{name} works 0 minutes, under its minimum {v.min_duration:g}")
         return {"vehicle": v.id, "distance": 0.0, "duration": 0.0, "cost": 0.0, "stops": [], "breaks": []}
     path = [v.start, *route, v.end]
     for a, b in zip(path, path[1:], strict=False):
@@ -201,6 +208,8 @@ def _trip(dispatch: Dispatch, k: int, route: list[int], bad: list[str], claimed:
         bad.append(f"{name} is back at {back:g}, after its shift ends at {v.shift_end:g}")
     if duration > v.max_duration + TOLERANCE:
         bad.append(f"{name} works {duration:g} minutes, over its maximum {v.max_duration:g}")
+    if duration < v.min_duration - TOLERANCE:
+        bad.append(f"{name} works {duration:g} minutes, under its minimum {v.min_duration:g}")
     if distance > v.max_distance * (1 + 1e-9) + TOLERANCE:
         bad.append(f"{name} drives {distance:g}, over its maximum {v.max_distance:g}")
     cost = v.fixed_cost + v.distance_cost * distance + v.time_cost * duration
@@ -240,6 +249,12 @@ def _compare(
         "total_duration": report.duration,
         "penalties": report.penalties,
     }
+    weight = plan.get("makespan_weight")
+    if "blend" in plan:  # cost + weight x makespan, with the weight the plan says it was solved for
+        if isinstance(weight, int | float) and not isinstance(weight, bool) and weight >= 0:
+            totals["blend"] = report.cost + float(weight) * longest
+        else:
+            bad.append(f"the plan states a blend but no makespan_weight to recompute it with: {weight!r}")
     for key, total in totals.items():
         if key in plan and _differs(total, plan[key]):
             bad.append(f"claimed {key} {plan[key]!r} differs from the recomputed {total:g}")

@@ -11,14 +11,19 @@ distance from it) and dearer than any whole route in every other, so only this v
 detour to take it costs its real distance. From PyVRP's routes the pseudo-clients are dropped;
 :func:`~sudoless.routing.dispatch.drive` places the breaks on the order sequence again, at their best place. A
 vehicle with breaks is planned as used (the group is required; a route of breaks only becomes a vehicle left at
-its depot), which makes its fixed cost look sunk: :func:`solve_dispatch_pyvrp` also tries the groups optional,
-at a prize (:meth:`DispatchModel._break_prize`).
+its depot), which makes its fixed cost look sunk: the engine (:func:`_cheapest`) also tries the groups
+optional, at a prize (:meth:`DispatchModel._break_prize`).
 
 PyVRP works in integers. Distances and times are scaled by 1 when every figure of theirs is a whole number,
 else by 1000; travel and service times are rounded up and window ends down, so a plan on time in PyVRP's units
 is on time exactly. Costs are put on one integer scale (:func:`_cost_scale`) so that the fixed costs, the costs
 per distance and per minute and the penalties keep their ratios. The plan PyVRP returns is measured again with
 the true figures (:func:`~sudoless.routing.dispatch.drive`) and checked independently by the caller.
+
+A maximum of stops per vehicle is one more load dimension (each order weighs 1 in it). What PyVRP lacks, the
+engine adds on top (:func:`solve_dispatch_engine`): the makespan and the blend through plans under ever lower caps
+on every vehicle's working time, and minimum work per driver through a local search
+(:mod:`sudoless.routing.dispatch_search`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sudoless.routing.dispatch import Dispatch, Plan, drive, infeasibilities
+from sudoless.routing.dispatch import Dispatch, Goal, Plan, drive, feasible, infeasibilities, longest
+from sudoless.routing.dispatch_search import search
 from sudoless.routing.pyvrp_adapter import UNREACHABLE, _pyvrp, solve_params, units
 
 if TYPE_CHECKING:
@@ -117,13 +123,14 @@ class DispatchModel:
         pv, d = self.pyvrp, self.dispatch
         coords = d.coords if d.coords is not None else np.zeros((len(d.ids), 2))
         depots = [pv.Depot(location=i) for i in range(d.depots)]
+        counted = any(v.max_stops < np.inf for v in d.vehicles)  # stops as one more load dimension ...
         clients = []
         for i in d.orders:
             optional = not d.required(i)
             clients.append(
                 pv.Client(
                     location=i,
-                    delivery=[units(float(q), self.qs, up=True) for q in d.demands[i]],
+                    delivery=[units(float(q), self.qs, up=True) for q in d.demands[i]] + [1] * counted,
                     service_duration=units(float(d.service[i]), self.ts, up=True),
                     tw_early=units(float(d.windows[i, 0]), self.ts, up=True),
                     tw_late=units(float(d.windows[i, 1]), self.ts, up=False),
@@ -162,9 +169,10 @@ class DispatchModel:
                 profiles.append((base.distance, base.duration, k))
         types = []
         for k, v in enumerate(d.vehicles):
+            stops = [units(v.max_stops, 1, up=False)] if counted else []  # ... of which v carries max_stops
             options: dict[str, Any] = {
                 "num_available": 1,
-                "capacity": [units(c, self.qs, up=False) for c in v.capacity],
+                "capacity": [units(c, self.qs, up=False) for c in v.capacity] + stops,
                 "start_depot": v.start,
                 "end_depot": v.end,
                 "fixed_cost": round(v.fixed_cost * self.cs),
@@ -200,15 +208,29 @@ class DispatchModel:
         finally:
             self.copies = copies
 
-    def solve(self, seconds: float, seed: int, until_feasible: bool = False) -> tuple[list[list[int]], bool]:
+    def solve(
+        self, seconds: float, seed: int, until_feasible: bool = False, initial: list[list[int]] | None = None
+    ) -> tuple[list[list[int]], bool]:
         """One route per vehicle (order location indices) and whether PyVRP found the plan feasible;
-        ``until_feasible`` stops at the first feasible plan."""
+        ``until_feasible`` stops at the first feasible plan; ``initial`` (one route per vehicle) is where the
+        search starts."""
         from pyvrp.stop import FirstFeasible, MaxRuntime, MultipleCriteria, StoppingCriterion
 
-        stop: StoppingCriterion = MaxRuntime(max(0.05, seconds))
+        began = time.monotonic()
+        data = self.data()
+        # building the data is part of the budget (seconds at 1,000 orders with a profile per vehicle kind)
+        stop: StoppingCriterion = MaxRuntime(max(0.05, seconds - (time.monotonic() - began)))
         if until_feasible:
             stop = MultipleCriteria([stop, FirstFeasible()])
-        data = self.data()
+        start = None
+        if initial is not None and any(initial):
+            depots = self.dispatch.depots
+            try:
+                start = self.pyvrp.Solution(
+                    data, [self.pyvrp.Route(data, [i - depots for i in r], k) for k, r in enumerate(initial) if r]
+                )
+            except (RuntimeError, ValueError, TypeError, IndexError):  # PyVRP refuses it: start from scratch
+                start = None
         with warnings.catch_warnings():
             # PyVRP warns when its penalties reach their ceiling (no feasible plan in sight); the independent
             # check of the plan says what is wrong with it, in the instance's own words
@@ -219,6 +241,7 @@ class DispatchModel:
                 seed=seed,
                 display=False,
                 collect_stats=False,
+                initial_solution=start,
                 params=self._params(data),
             )
         routes: list[list[int]] = [[] for _ in self.dispatch.vehicles]
@@ -231,62 +254,97 @@ class DispatchModel:
         return routes, bool(result.best.is_feasible())
 
 
-def solve_dispatch_pyvrp(dispatch: Dispatch, time_limit: float = 10.0, seed: int = 0) -> Plan:
-    """PyVRP's plan for ``dispatch`` within ``time_limit`` seconds. With breaks, the required-break model (which
-    plans every vehicle with breaks as used) has 70 % of the time and the optional-break one (which may leave
-    such a vehicle idle, and may miss a break) the rest; the cheaper plan that holds every rule is kept."""
-    started = time.monotonic()
+START_SHARE = 0.3  # of the budget for the cheapest plan that the makespan's and the blend's probes start from
+SEARCH_SHARE = 0.2  # of the budget left to the local search (minimum work, the blend)
+PROBE_SHARE = 0.1  # of the budget per capped probe
+
+
+def _rank(dispatch: Dispatch, goal: Goal, routes: list[list[int]]) -> tuple[bool, float]:
+    """Plans in order of preference: those keeping every limit but the minimum work first, then by value."""
+    return not feasible(dispatch, routes, minimums=False), goal.value(dispatch, routes)
+
+
+def _cheapest(
+    dispatch: Dispatch, goal: Goal, seconds: float, seed: int, initial: list[list[int]] | None
+) -> list[list[int]]:
+    """PyVRP's cheapest plan within ``seconds``. With breaks, the required-break model (which plans every
+    vehicle with breaks as used) has 70 % of the time and the optional-break one (which may leave such a vehicle
+    idle, and may miss a break) the rest; the better plan that holds every rule is kept."""
     if not any(v.breaks for v in dispatch.vehicles):
-        routes, _ = DispatchModel(dispatch).solve(time_limit, seed)
-        return Plan(routes, "engine", seconds=time.monotonic() - started)
+        return DispatchModel(dispatch).solve(seconds, seed, initial=initial)[0]
     candidates = [
-        DispatchModel(dispatch).solve(time_limit * 0.7, seed)[0],
-        DispatchModel(dispatch, optional_breaks=True).solve(time_limit * 0.3, seed)[0],
+        DispatchModel(dispatch).solve(seconds * 0.7, seed, initial=initial)[0],
+        DispatchModel(dispatch, optional_breaks=True).solve(seconds * 0.3, seed, initial=initial)[0],
     ]
-
-    def rank(routes: list[list[int]]) -> tuple[bool, float]:
-        plan = Plan(routes, "engine")
-        broken = any(infeasibilities(dispatch, k, r) for k, r in enumerate(routes))
-        return broken or any(dispatch.required(i) for i in plan.unserved(dispatch)), plan.cost(dispatch)
-
-    return Plan(min(candidates, key=rank), "engine", seconds=time.monotonic() - started)
+    return min(candidates, key=lambda routes: _rank(dispatch, goal, routes))
 
 
-def _longest(dispatch: Dispatch, routes: list[list[int]]) -> float:
-    return max((drive(dispatch, k, r).duration for k, r in enumerate(routes)), default=0.0)
-
-
-def solve_dispatch_makespan(dispatch: Dispatch, time_limit: float = 10.0, seed: int = 0) -> Plan:
-    """The plan whose longest working time is shortest, as far as PyVRP finds it: its cheapest plan first, then
-    plans under ever lower caps on every vehicle's working time (a bisection between that plan's longest day and
-    the longest of the orders' shortest single trips), each probe stopped at its first feasible plan."""
+def solve_dispatch_engine(
+    dispatch: Dispatch,
+    goal: Goal | None = None,
+    time_limit: float = 10.0,
+    seed: int = 0,
+    initial: list[list[int]] | None = None,
+) -> Plan:
+    """PyVRP on the whole dispatch for ``goal`` (default: the cost), from ``initial`` when given (never worse
+    than it then); the probes and the local search of the module docstring added when the goal or the minimum
+    work need them."""
     started = time.monotonic()
-    routes, feasible = DispatchModel(dispatch).solve(time_limit * 0.3, seed)
-    if not feasible:
-        return Plan(routes, "engine", seconds=time.monotonic() - started)
-    best, high = routes, _longest(dispatch, routes)
+    goal = goal or Goal()
+    deadline = started + time_limit
+    polish = goal.objective == "blend" or dispatch.minimums
+    first = time_limit * (START_SHARE if goal.balanced else 1 - SEARCH_SHARE if polish else 1.0)
+    routes = _cheapest(dispatch, goal, first, seed, initial)
+    if initial is not None and _rank(dispatch, goal, initial) <= _rank(dispatch, goal, routes):
+        routes = [list(r) for r in initial]
+    probes = 0
+    if goal.balanced and feasible(dispatch, routes, minimums=False):
+        routes, probes = _lower_caps(dispatch, goal, routes, deadline - SEARCH_SHARE * time_limit * polish, seed)
+    if polish:
+        routes = search(dispatch, goal, routes, deadline, seed)
+    plan = Plan(routes, "engine", seconds=time.monotonic() - started, goal=goal)
+    plan.notes["probes"] = probes
+    return plan
+
+
+def _lower_caps(
+    dispatch: Dispatch, goal: Goal, routes: list[list[int]], deadline: float, seed: int
+) -> tuple[list[list[int]], int]:
+    """Plans under ever lower caps on every vehicle's working time, by bisection between ``routes``' longest day
+    and the longest of the orders' shortest single trips; the best for ``goal`` is kept. For the makespan each
+    probe stops at its first plan under the cap; for the blend it searches its whole share for the cheapest."""
+    best, high = routes, longest(dispatch, routes)
+    best_value = goal.value(dispatch, routes)
     alone = [
         min(
             (
                 drive(dispatch, k, [i]).duration
                 for k in range(len(dispatch.vehicles))
-                if not infeasibilities(dispatch, k, [i])
+                if not infeasibilities(dispatch, k, [i], minimums=False)
             ),
             default=0.0,
         )
         for i in dispatch.orders
     ]
     low = max(alone, default=0.0)
-    probe = time_limit * 0.1
-    while high - low > 1e-3 * max(high, 1.0) and time.monotonic() - started + probe <= time_limit:
+    probe = PROBE_SHARE * max(0.0, deadline - time.monotonic()) / (1 - SEARCH_SHARE)
+    probes = 0
+    while high - low > 1e-3 * max(high, 1.0) and time.monotonic() + probe <= deadline:
         cap = (low + high) / 2
         capped = replace(
-            dispatch, vehicles=tuple(replace(v, max_duration=min(v.max_duration, cap)) for v in dispatch.vehicles)
+            dispatch,
+            vehicles=tuple(
+                replace(v, max_duration=min(v.max_duration, cap), min_duration=min(v.min_duration, cap))
+                for v in dispatch.vehicles
+            ),
         )
-        routes, feasible = DispatchModel(capped).solve(probe, seed, until_feasible=True)
-        longest = _longest(dispatch, routes)
-        if feasible and longest <= cap + 1e-9:
-            best, high = routes, longest
+        probes += 1
+        found, ok = DispatchModel(capped).solve(probe, seed + probes, goal.objective == "makespan", initial=best)
+        if ok and feasible(dispatch, found, minimums=False) and longest(dispatch, found) <= cap + 1e-9:
+            high = longest(dispatch, found)
+            value = goal.value(dispatch, found)
+            if value < best_value:
+                best, best_value = found, value
         else:
             low = cap
-    return Plan(best, "engine", seconds=time.monotonic() - started)
+    return best, probes

@@ -14,7 +14,9 @@ Vehicles, one per row: ``id``; ``depot`` and where it is (``depot_x``, ``depot_y
 ``speed`` (distance units per minute, for travel times computed from distances); ``matrix`` (a matrix file of
 this vehicle's own, relative to the vehicles file: its profile); a break: ``break_duration`` (minutes or
 ``H:MM``) and ``break_start``, ``break_end`` (the window in which it must start; default the whole day), more
-breaks as ``break2_duration``, ``break2_start``, ... (in JSON also ``"breaks": [{"duration", "start", "end"}]``).
+breaks as ``break2_duration``, ``break2_start``, ... (in JSON also ``"breaks": [{"duration", "start", "end"}]``);
+``min_stops``, ``max_stops`` and ``min_duration`` (minutes or ``H:MM``), the work each driver is given: every
+solver keeps them, and a driver with a minimum is never left idle.
 
 Columns ``name``, ``address``, ``phone``, ``note`` and ``comment`` are for people and are skipped; any other
 unknown column is an error, so a misspelt ``servce`` is not silently dropped. Errors name the file, the line
@@ -72,6 +74,9 @@ VEHICLE_COLUMNS = {
     "time_cost",
     "speed",
     "matrix",
+    "min_stops",
+    "max_stops",
+    "min_duration",
 }
 BREAK_COLUMN = re.compile(r"^break(\d*)_(duration|start|end)$")
 METRES_SPEED = 500.0  # metres a minute (30 km/h): travel times from great-circle or road metres by default
@@ -104,6 +109,13 @@ class Row:
         if math.isnan(value) or value < minimum:
             raise InputError(f"{self.where}: {key}: {raw!r} must be a number >= {minimum:g}")
         return value
+
+    def whole(self, key: str, default: float) -> Any:
+        """A whole number >= 0 (a count), or ``default`` when the cell is empty."""
+        value = self.number(key, default)
+        if value != default and value != int(value):
+            raise InputError(f"{self.where}: {key}: {self.text(key)!r} must be a whole number")
+        return value if value == default else int(value)
 
     def coordinate(self, key: str) -> float:
         raw = self.text(key)
@@ -341,6 +353,10 @@ def read_dispatch(
         shift_start, shift_end = row.time("shift_start", 0.0), row.time("shift_end", math.inf)
         if shift_start > shift_end:
             raise InputError(f"{row.where}: shift_start: the shift starts after it ends")
+        if row.whole("min_stops", 0) > row.whole("max_stops", math.inf):
+            raise InputError(f"{row.where}: min_stops: more than max_stops")
+        if row.time("min_duration", 0.0, clock=False) > row.time("max_duration", math.inf, clock=False):
+            raise InputError(f"{row.where}: min_duration: longer than max_duration")
         fleet.append(
             Vehicle(
                 id=name,
@@ -354,6 +370,9 @@ def read_dispatch(
                 shift_end=shift_end,
                 max_duration=row.time("max_duration", math.inf, clock=False),
                 max_distance=row.number("max_distance", math.inf),
+                min_stops=row.whole("min_stops", 0),
+                max_stops=row.whole("max_stops", math.inf),
+                min_duration=row.time("min_duration", 0.0, clock=False),
                 profile=keys[profile_key],
                 breaks=_breaks(row),
             )

@@ -8,8 +8,9 @@ each with the order's ``id``, ``arrival``, ``wait``, ``departure`` and ``load`` 
 it, one figure per demand dimension, in the order of ``dimensions``) and ``breaks``: each with its number
 ``break`` (in the vehicles file's order), ``after`` (how many stops come before it; 0: at the start depot),
 ``at`` (the id of where it is taken), ``start``, ``end``, ``duration`` and ``wait`` (for its window to open);
-``unserved``: each order left out with
-its ``id`` and the ``reason``. Every id is the input file's own.
+``unserved``: each order left out with its ``id`` and the ``reason``; ``objective`` (cost, makespan or blend)
+and, for the blend, ``makespan_weight`` and ``blend`` (cost + weight x makespan). Every id is the input file's
+own.
 :func:`~sudoless.routing.dispatch_check.check_dispatch` recomputes every figure of it.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 
 from sudoless.routing.dispatch import (
     Dispatch,
+    Goal,
     Plan,
     clock_text,
     distance_text,
@@ -81,10 +83,16 @@ def plan_document(dispatch: Dispatch, plan: Plan) -> dict[str, Any]:
         )
     left = plan.unserved(dispatch)
     penalties = sum(float(dispatch.penalty[i]) for i in left if not dispatch.required(i))
+    goal = plan.goal or Goal()
+    blend = {}
+    if goal.objective == "blend":  # the weight is stated, so the check can recompute the blend
+        blend = {"makespan_weight": goal.weight, "blend": _json(goal.value(dispatch, plan.routes))}
     return {
         "kind": "dispatch",
         "instance": dispatch.name,
         "solver": plan.solver,
+        "objective": goal.objective,
+        **blend,
         "cost": _json(trips + penalties),
         "total_distance": _json(distance),
         "total_duration": _json(duration),

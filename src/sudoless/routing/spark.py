@@ -19,6 +19,7 @@ plan is kept.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import time
@@ -34,6 +35,7 @@ from sudoless.routing.check import check
 from sudoless.routing.decompose import Part, partition, sectors, stitch, subproblem
 from sudoless.routing.improve import improve
 from sudoless.routing.model import Problem, Solution
+from sudoless.routing.pool import start_method
 from sudoless.routing.pyvrp_adapter import PyVRPInstance
 from sudoless.routing.resolve import resolve
 from sudoless.routing.timecuts import window_partition
@@ -84,14 +86,18 @@ def resolve_part(payload: tuple[Part, list[list[int]], float, int]) -> list[list
     return resolve(*payload)
 
 
-def _map(task: Callable[[Any], list[list[int]]], payloads: list[Any], spark: Any) -> list[list[int]]:
-    """``task`` on every payload (in this process, on this machine's cores, or on Spark); all routes."""
+def run_tasks(task: Callable[[Any], list[list[int]]], payloads: list[Any], spark: Any) -> list[list[int]]:
+    """``task`` on every payload (in this process with ``spark`` False, on this machine's cores with
+    ``"processes"``, else as tasks of the Spark session ``spark``); all routes, in the payloads' order. Also
+    the parts and groups of a dispatch day (:mod:`sudoless.routing.dispatch_divide`)."""
     if spark is False:
         results = [task(p) for p in payloads]
     elif spark == "processes":
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=min(len(payloads), os.cpu_count() or 1)) as pool:
+        workers = min(len(payloads), os.cpu_count() or 1)
+        # forked only from a single-threaded process (sudoless.routing.pool says why)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method())) as pool:
             results = list(pool.map(task, payloads))
     else:
         context = spark.sparkContext
@@ -102,7 +108,7 @@ def _map(task: Callable[[Any], list[list[int]]], payloads: list[Any], spark: Any
 
 
 def _run(parts: list[Part], solve: PartSolve, seconds: float, seed: int, spark: Any) -> list[list[int]]:
-    return _map(solve_part, [(part, solve, seconds, seed + k) for k, part in enumerate(parts)], spark)
+    return run_tasks(solve_part, [(part, solve, seconds, seed + k) for k, part in enumerate(parts)], spark)
 
 
 def solve_parts(
@@ -161,7 +167,7 @@ def solve_parts(
             for k, g in enumerate(groups):
                 part = subproblem(problem, sorted(c for r in g for c in r), len(g), f"{problem.name}/group{k + 1}")
                 tasks.append((part, g, per_part, seed + 7919 + k))
-            routes = _map(resolve_part, tasks, spark)
+            routes = run_tasks(resolve_part, tasks, spark)
             passes = 2
     elif two_passes:
         # second pass on shifted parts: the stitched routes give the order, the cut points move by half a part

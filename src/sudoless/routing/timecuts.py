@@ -21,10 +21,14 @@ ITERATIONS = 25  # k-means rounds at most; the groups settle in a handful
 
 def _middles(problem: Problem) -> np.ndarray:
     """The middle of each location's window; the day's own middle where a window is open-ended."""
-    n1 = problem.n + 1
     if problem.windows is None:
-        return np.zeros(n1)
-    w = np.asarray(problem.windows, dtype=float)
+        return np.zeros(problem.n + 1)
+    return middles(np.asarray(problem.windows, dtype=float))
+
+
+def middles(w: np.ndarray) -> np.ndarray:
+    """The middle of each window (rows: opening, closing; row 0 the depot's, the day); an open end counts as
+    the day's end (the depot's closing, else the latest finite time)."""
     day_end = w[0, 1] if np.isfinite(w[0, 1]) else float(np.nanmax(np.where(np.isfinite(w[:, 1]), w[:, 1], w[:, 0])))
     late = np.where(np.isfinite(w[:, 1]), w[:, 1], day_end)
     return (w[:, 0] + late) / 2.0
@@ -34,8 +38,11 @@ def features(problem: Problem) -> np.ndarray | None:
     """Customers 1..n as (x, y, scaled window middle); None without coordinates."""
     if problem.coords is None:
         return None
-    xy = np.asarray(problem.coords[1:], dtype=float)
-    mid = _middles(problem)[1:]
+    return place_and_time(np.asarray(problem.coords[1:], dtype=float), _middles(problem)[1:])
+
+
+def place_and_time(xy: np.ndarray, mid: np.ndarray) -> np.ndarray:
+    """Points (x, y, window middle) with the middles scaled so the day spans as much as the map does."""
     spread = float(np.ptp(xy, axis=0).max()) if len(xy) else 0.0
     span = float(np.ptp(mid)) if len(mid) else 0.0
     scale = spread / span if span > 0 else 0.0
@@ -52,6 +59,14 @@ def window_groups(problem: Problem, count: int, seed: int = 0) -> list[np.ndarra
     if points is None:
         order = np.argsort(_middles(problem)[1:], kind="stable") + 1
         return [g.astype(np.int64) for g in np.array_split(order, count) if len(g)]
+    return [g + 1 for g in kmeans(points, count, seed)]
+
+
+def kmeans(points: np.ndarray, count: int, seed: int = 0) -> list[np.ndarray]:
+    """Row indices of ``points`` in at most ``count`` non-empty groups of near points (Lloyd's k-means from
+    ``count`` random points; also the cut of a dispatch day, :mod:`sudoless.routing.dispatch_divide`)."""
+    n = len(points)
+    count = max(1, min(count, n))
     rng = np.random.default_rng(seed)
     centres = points[rng.choice(n, size=count, replace=False)]
     labels = np.zeros(n, dtype=np.int64)
@@ -64,7 +79,7 @@ def window_groups(problem: Problem, count: int, seed: int = 0) -> list[np.ndarra
         for k in range(count):
             members = points[labels == k]
             centres[k] = members.mean(axis=0) if len(members) else points[rng.integers(n)]
-    groups = [np.flatnonzero(labels == k).astype(np.int64) + 1 for k in range(count)]
+    groups = [np.flatnonzero(labels == k).astype(np.int64) for k in range(count)]
     return [g for g in groups if len(g)]
 
 
