@@ -329,16 +329,16 @@ def solve_dispatch_divide(
             routes[k] = found[at]
             at += 1
     if not feasible(dispatch, routes):  # a part without a plan: the engine on the whole day
-        whole = solve_dispatch_engine(dispatch, Goal(), FIRST_SHARE * time_limit, seed, initial=routes)
+        whole = solve_dispatch_engine(dispatch, goal, FIRST_SHARE * time_limit, seed, initial=routes)
         routes, parts = whole.routes, []
-    balance = WHOLE_SHARE * (deadline - time.monotonic())
+    final = WHOLE_SHARE * (deadline - time.monotonic())
     rounds = 0
     slot = ROUND_SHARE * time_limit
-    while deadline - balance - time.monotonic() > 0.3:
-        seconds = min(slot, deadline - balance - time.monotonic()) / waves
+    while deadline - final - time.monotonic() > 0.3:
+        seconds = min(slot, deadline - final - time.monotonic()) / waves
         routes = _round(dispatch, goal, routes, rounds, count, seconds, seed + 7919 * (rounds + 1), run)
         rounds += 1
-    if balance:
+    if final:
         whole = solve_dispatch_engine(dispatch, goal, max(0.1, deadline - time.monotonic()), seed, initial=routes)
         if _rank(dispatch, goal, whole.routes) <= _rank(dispatch, goal, routes):
             routes = whole.routes
