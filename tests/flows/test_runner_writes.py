@@ -91,3 +91,26 @@ def test_a_wake_up_and_the_executions_status_find_the_job_rows_written(
     assert seen["a"] == S  # written for the wake-up, 600 s before it was due
     assert seen["killing"] == (Status.KILLING, Status.KILLING)
     assert result.jobs == {"a": S, "b": Status.KILLED}
+
+
+def test_a_row_changed_twice_before_a_write_is_written_once_and_a_retry_s_new_row_inserted_among_updates(
+    store: Store, settings: Settings, tmp_path: Path, monkeypatch
+):
+    monkeypatch.setattr(runner_module, "WRITE_DELAY", 600.0)  # one write at the end: every change of the run
+    monkeypatch.setattr(runner_module, "RUNNING_WRITE_DELAY", 600.0)
+    batches = record_writes(store, monkeypatch)
+    project = chain(
+        tmp_path / "p",
+        6,
+        last="type=test\nfail=true\npassRetry=1\nretries=2\ntest.output.k=v\n",  # fails twice, then succeeds
+    )
+    result = run_flow(store, settings, project, "j5")
+    assert result.status == S
+    assert result.attempts == {**{f"j{i}": [S] for i in range(5)}, "j5": [Status.FAILED, Status.FAILED, S]}
+    assert len(batches) == 1
+    rows = [(name, attempt) for name, attempt, _ in batches[0]]
+    assert sorted(rows) == sorted({*rows}), rows  # RUNNING and the end of one attempt: one row change
+    for run in store.job_runs.of(result.exec_id):  # every column of the merged changes reached its row
+        assert run.start_time > 0 and run.end_time >= run.start_time and run.host, run
+        assert "Finished job" in result.log(run.nested_id, run.attempt)
+    assert [r.output_props for r in store.job_runs.of(result.exec_id) if r.nested_id == "j5"][-1] == {"k": "v"}

@@ -139,6 +139,9 @@ class FlowRunner:
         #: what this pass of the loop changed, written in one transaction by :meth:`_flush`; only the
         #: runner thread touches the store for job rows, so job threads never contend for its lock
         self.changes: list[tuple[str, int, dict[str, object]]] = []
+        #: the values of ``changes`` by row (nested id, attempt): a row changed twice before a write (a job's
+        #: held-back RUNNING row and its end) is one UPDATE with both, not two
+        self.change_rows: dict[tuple[str, int], dict[str, object]] = {}
         #: monotonic time of the oldest change not written yet (WRITE_DELAY), None when all are written
         self.changes_since: float | None = None
         self.log_chunks: list[tuple[str, int, int, bytes]] = []
@@ -309,11 +312,20 @@ class FlowRunner:
         if force or self.woken or self.changes_since is None or now >= self.changes_since + WRITE_DELAY:
             changes, logs = self.changes, self.log_chunks
             self.changes, self.log_chunks, self.changes_since = [], [], None
+            self.change_rows = {}
             self.store.job_runs.update_many(self.exec_id, changes, logs)
 
     def _queue(self, nested: str, attempt: int, values: dict[str, object], when: float | None = None) -> None:
-        """Add one row's change to the next write; ``when`` it was made (now by default) starts WRITE_DELAY."""
-        self.changes.append((nested, attempt, values))
+        """Add one row's change to the next write; ``when`` it was made (now by default) starts WRITE_DELAY.
+
+        A row already in that write takes the new values into its own: the write is one transaction, so no
+        reader could have seen the state between the two, and the row ends as the changes in order make it."""
+        row = self.change_rows.get((nested, attempt))
+        if row is None:
+            self.change_rows[(nested, attempt)] = row = dict(values)
+            self.changes.append((nested, attempt, row))
+        else:
+            row.update(values)
         when = time.monotonic() if when is None else when
         if self.changes_since is None or when < self.changes_since:
             self.changes_since = when
@@ -334,7 +346,9 @@ class FlowRunner:
         values: dict[str, object] = {"pid": event.pid, "host": self.host}
         node = self.nodes[event.nested_id]
         if event.first:
-            values.update(status=Status.RUNNING, start_time=event.when)
+            values["start_time"] = event.when
+            if node.status == Status.RUNNING:  # not once a kill has begun: KILLING stays
+                values["status"] = Status.RUNNING
             self._job_callbacks(node, "started")
         held = self.started_rows.get(node.nested_id)
         if held is not None:
@@ -527,9 +541,6 @@ class FlowRunner:
         else:
             status = Status.FAILED
             retry = node.attempt < _int(node.resolved.get("retries", node.node.props.get("retries")))
-        held = self.started_rows.pop(node.nested_id, None)
-        if held is not None:
-            self._queue(node.nested_id, held[0], held[1], held[2])
         offset, data = done.log_tail
         if over_by_this_job:
             data += log_line(node.nested_id, f"failed: {self.quota_reason}", "ERROR")
@@ -658,6 +669,10 @@ class FlowRunner:
 
     def _set(self, node: RunNode, status: Status, **values: object) -> None:
         node.status = status
+        # a RUNNING row still held back goes first, so that the later status (its end, KILLING) wins
+        held = self.started_rows.pop(node.nested_id, None)
+        if held is not None:
+            self._queue(node.nested_id, held[0], held[1], held[2])
         self._queue(node.nested_id, node.attempt, {"status": status, **values})
 
     # -- control requests ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from sudoless.store.status import TERMINAL_FLOW
 if TYPE_CHECKING:
     from sudoless.store import Store
 
-__all__ = ["LogQueries", "insert_chunk"]
+__all__ = ["LogQueries", "insert_chunk", "insert_chunks"]
 
 #: ids per DELETE statement: well under every back end's limit of bound parameters
 _BATCH = 500
@@ -30,18 +30,19 @@ _INSERT = t.logs.insert()
 
 
 def insert_chunk(conn: Connection, exec_id: int, name: str, attempt: int, start: int, data: bytes) -> None:
-    """Write one chunk in the caller's transaction (the runner writes chunks with its node updates)."""
-    conn.execute(
-        _INSERT,
-        {
-            "exec_id": exec_id,
-            "name": name,
-            "attempt": attempt,
-            "start_byte": start,
-            "end_byte": start + len(data),
-            "data": data,
-        },
-    )
+    """Write one chunk in the caller's transaction."""
+    insert_chunks(conn, exec_id, [(name, attempt, start, data)])
+
+
+def insert_chunks(conn: Connection, exec_id: int, chunks: Sequence[tuple[str, int, int, bytes]]) -> None:
+    """Write chunks ``(name, attempt, start, data)`` in the caller's transaction, as one statement: the runner
+    writes the log tails of the jobs that ended together with their rows, one chunk each."""
+    rows = [
+        {"exec_id": exec_id, "name": n, "attempt": a, "start_byte": s, "end_byte": s + len(d), "data": d}
+        for n, a, s, d in chunks
+    ]
+    if rows:
+        conn.execute(_INSERT, rows if len(rows) > 1 else rows[0])
 
 
 class LogQueries:
