@@ -79,6 +79,37 @@ def test_the_program_is_searched_in_the_jobs_path_and_a_relative_one_in_its_fold
         on_own_thread(lambda: spawn_job(["./not-executable"], dict(os.environ), tmp_path))
 
 
+def _tool(folder: Path, name: str, says: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    tool = folder / name
+    tool.write_text(f"#!/bin/sh\necho {says}\n")
+    tool.chmod(0o755)
+    return tool
+
+
+def test_a_remembered_search_follows_a_program_that_moved_and_relative_path_folders_are_not_remembered(
+    tmp_path: Path,
+):
+    first, second = tmp_path / "first", tmp_path / "second"
+    tool = _tool(first, "moving-tool", "here")
+    second.mkdir()
+    env = {**os.environ, "PATH": f"{first}:{second}:{os.environ['PATH']}"}
+    before = on_own_thread(lambda: spawn_job(["moving-tool"], env, tmp_path))
+    assert before is not None and output(before) == "here\n" and before.wait() == 0
+    tool.rename(second / "moving-tool")  # within the second the search is remembered for
+    after = on_own_thread(lambda: spawn_job(["moving-tool"], env, tmp_path))
+    assert after is not None and output(after) == "here\n" and after.wait() == 0
+    # PATH=bin:...: each job's own bin folder first, whatever a job in another folder found
+    _tool(tmp_path / "a" / "bin", "per-folder-tool", "a")
+    _tool(tmp_path / "b" / "bin", "per-folder-tool", "b")
+    _tool(first, "per-folder-tool", "fallback")
+    (tmp_path / "c").mkdir()
+    relative = {**os.environ, "PATH": f"bin:{first}:{os.environ['PATH']}"}
+    for folder, says in (("c", "fallback"), ("a", "a"), ("b", "b"), ("c", "fallback")):
+        started = on_own_thread(lambda f=folder: spawn_job(["per-folder-tool"], relative, tmp_path / f))
+        assert started is not None and output(started) == f"{says}\n" and started.wait() == 0
+
+
 def test_inherited_descriptors_are_closed_and_ignored_signals_reset(tmp_path: Path):
     read, write = os.pipe()
     # a free number of the kernel's choosing: dup2 onto a fixed one would close whatever this test process

@@ -11,6 +11,7 @@ exception in the runner.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import threading
@@ -43,6 +44,7 @@ class Attempt:
         return attempt_stem(self.nested_id, self.attempt)
 
 
+@functools.lru_cache(maxsize=1024)  # asked five times per attempt, by the runner and here
 def attempt_stem(nested_id: str, attempt: int) -> str:
     """The name of an attempt's files in ``.jobs``: the nested id percent-encoded, so that no name (a ``/``,
     ``..``, a NUL) can point outside the folder, and cut to a digest when too long for a file name."""
@@ -102,13 +104,13 @@ def context(
     try:
         if "/" in attempt.stem or os.path.islink(output_file):
             raise OSError(errno.ELOOP, "a symbolic link")
-        _write_new(prop_file, "".join(f"{k}={_escape(v)}\n" for k, v in sorted(props.items())))
+        _write_new(prop_file, "".join(map(_prop_line, sorted(props.items()))))
     except OSError as exc:
         if exc.errno != errno.ELOOP:
             raise
         raise JobError(f"job {attempt.nested_id!r}: its files would leave {jobs_dir}") from None
     cwd = default_cwd(attempt.workdir, attempt.flow_version, attempt.source)
-    if props.get("working.dir"):
+    if props.get("working.dir") and props["working.dir"] != str(cwd):  # the runner's default: as it is
         cwd = (attempt.workdir / props["working.dir"]).resolve()
     env = dict(base_env)
     env.update({k[4:]: v for k, v in props.items() if k.startswith("env.")})
@@ -160,6 +162,19 @@ def _timeout(props: Mapping[str, str]) -> float | None:
     if seconds <= 0:
         raise InputError(f"timeout={text!r}: must be more than 0 seconds")
     return seconds
+
+
+def _prop_line(item: tuple[str, str]) -> str:
+    """One line of a properties file. Most lines repeat from job to job of an execution (the flow's built-ins and
+    config, shared properties): short ones are formatted once, then looked up."""
+    return _cached_line(item) if len(item[1]) <= 512 else _format_line(item)
+
+
+def _format_line(item: tuple[str, str]) -> str:
+    return f"{item[0]}={_escape(item[1])}\n"
+
+
+_cached_line = functools.lru_cache(maxsize=4096)(_format_line)
 
 
 def _escape(value: str) -> str:

@@ -7,6 +7,7 @@ runner) within about a second, while a multi-GB log never sits in memory.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from datetime import UTC, datetime
@@ -17,8 +18,12 @@ from sudoless.store import Store
 
 def log_line(job: str, message: str, level: str = "INFO", when: float | None = None) -> bytes:
     """One line in Azkaban's layout: ``dd-MM-yyyy HH:mm:ss zzz <job> <LEVEL> - <message>``."""
-    stamp = datetime.fromtimestamp(time.time() if when is None else when, UTC)
-    return f"{stamp:%d-%m-%Y %H:%M:%S} UTC {job} {level} - {message}\n".encode()
+    return f"{_stamp(int(time.time() if when is None else when))} UTC {job} {level} - {message}\n".encode()
+
+
+@functools.lru_cache(maxsize=8)  # a job writes three lines or more, mostly within one second
+def _stamp(second: int) -> str:
+    return f"{datetime.fromtimestamp(second, UTC):%d-%m-%Y %H:%M:%S}"
 
 
 class LogWriter:

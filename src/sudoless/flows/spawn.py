@@ -24,6 +24,7 @@ import ctypes
 import errno
 import os
 import signal
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -77,7 +78,6 @@ def spawn_job(argv: list[str], env: Mapping[str, str], cwd: Path) -> JobProcess 
     the folder cannot be used (``FileNotFoundError``, ``PermissionError``, ``NotADirectoryError``); None when
     this process has no stdin, stdout or stderr (the pipe took their place: ``Popen`` sorts that out)."""
     os.chdir(cwd)
-    candidates = _candidates(argv[0], env)
     read, write = os.pipe()
     if min(read, write) <= 2:
         os.close(read)
@@ -90,17 +90,14 @@ def spawn_job(argv: list[str], env: Mapping[str, str], cwd: Path) -> JobProcess 
             (os.POSIX_SPAWN_DUP2, write, 2),
         ]
         actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
-        failure: OSError | None = None
-        for path in candidates:
-            try:
-                pid = os.posix_spawn(path, argv, env, file_actions=actions, setsid=True, setsigdef=_DEFAULT_SIGNALS)
-                break
-            except (FileNotFoundError, NotADirectoryError) as exc:
-                failure = failure or exc
-            except PermissionError as exc:  # as execvpe: remembered, the search goes on
-                failure = exc
-        else:
-            raise failure or FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+        candidates, remembered = _candidates(argv[0], env)
+        try:
+            pid = _spawn_first(candidates, argv, env, actions)
+        except OSError:
+            if not remembered:
+                raise
+            # the program moved since the search was made: search again
+            pid = _spawn_first(_candidates(argv[0], env, fresh=True)[0], argv, env, actions)
     except BaseException:
         os.close(read)
         raise
@@ -109,13 +106,44 @@ def spawn_job(argv: list[str], env: Mapping[str, str], cwd: Path) -> JobProcess 
     return JobProcess(pid, open(read, "rb", buffering=0))  # noqa: SIM115 (closed by run_process)
 
 
-def _candidates(program: str, env: Mapping[str, str]) -> list[str]:
-    """Where ``program`` may be: itself when it names a path, else each folder of the job's ``PATH``."""
+def _spawn_first(candidates: list[str], argv: list[str], env: Mapping[str, str], actions: list[tuple[Any, ...]]) -> int:
+    """Start the first of ``candidates`` that starts, as ``execvpe`` would; its error when none does."""
+    failure: OSError | None = None
+    for path in candidates:
+        try:
+            return os.posix_spawn(path, argv, env, file_actions=actions, setsid=True, setsigdef=_DEFAULT_SIGNALS)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            failure = failure or exc
+        except PermissionError as exc:  # as execvpe: remembered, the search goes on
+            failure = exc
+    raise failure or FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+
+
+#: where a program was found in a PATH, and when: (program, PATH) -> (monotonic time, paths that exist)
+_FOUND: dict[tuple[str, str | None], tuple[float, list[str]]] = {}
+#: how long a search is reused: a flow of short jobs starts the same programs many times a second, and each
+#: search is a ``stat`` per folder of the PATH (eleven here, a fifth of what ``posix_spawn`` costs the parent)
+FOUND_SECONDS = 1.0
+
+
+def _candidates(program: str, env: Mapping[str, str], fresh: bool = False) -> tuple[list[str], bool]:
+    """Where ``program`` may be: itself when it names a path, else each folder of the job's ``PATH`` where it
+    exists (a failed start costs a vfork and an exec, a failed stat a microsecond), searched at most once a
+    second unless ``fresh`` (:data:`FOUND_SECONDS`). Also whether the paths are a remembered search's."""
     if os.sep in program:
-        return [program]
-    # only those that exist: a failed start costs a vfork and an exec, a failed stat a microsecond
+        return [program], False
+    key = (program, env.get("PATH"))
+    now = time.monotonic()
+    found = _FOUND.get(key)
+    if found is not None and not fresh and now - found[0] < FOUND_SECONDS:
+        return found[1], True
     paths = [os.path.join(folder, program) for folder in os.get_exec_path(env)]
-    return [path for path in paths if os.path.exists(path)]
+    existing = [path for path in paths if os.path.exists(path)]
+    if all(os.path.isabs(path) for path in paths):  # a relative folder depends on the job's own folder
+        if len(_FOUND) >= 256:
+            _FOUND.clear()
+        _FOUND[key] = (now, existing)
+    return existing, False
 
 
 def _inheritable_fds() -> list[int]:

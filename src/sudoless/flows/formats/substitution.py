@@ -28,8 +28,11 @@ def resolve_props(props: Mapping[str, str]) -> dict[str, str]:
     or undefined reference and for an expression that does not parse or evaluate.
     """
     resolved: dict[str, str] = {}
-    for key in props:
-        _resolve_key(key, props, resolved)
+    for key, value in props.items():
+        if value is None or "$" not in value:
+            resolved[key] = value or ""  # nothing to substitute or evaluate: most of a job's values
+        elif key not in resolved:
+            _resolve_key(key, props, resolved)
     return {key: evaluate_expressions(resolved[key], key) for key in props}
 
 
