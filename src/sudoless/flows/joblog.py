@@ -38,7 +38,7 @@ class LogWriter:
         chunk_bytes: int = 64 * 1024,
         max_delay: float = 1.0,
         shared: bool = False,
-        copy: Path | None = None,
+        copy: str | Path | None = None,
     ) -> None:
         self.store = store
         self.exec_id = exec_id
@@ -54,7 +54,7 @@ class LogWriter:
         self._lock = threading.Lock()
         #: a file that receives the same bytes as they are written (a job's ``azkaban.job.log.file``), for
         #: a job or a tool that reads the log from the execution folder as Azkaban's keep it there
-        self._copy = copy.open("ab") if copy is not None else None
+        self._copy = open(copy, "ab") if copy is not None else None  # noqa: SIM115 (closed by take)
 
     def write(self, data: bytes) -> None:
         with self._lock:

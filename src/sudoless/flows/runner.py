@@ -180,6 +180,8 @@ class FlowRunner:
         #: the log of each running job, so that a reason of the runner's can reach it
         self.job_logs: dict[str, LogWriter] = {}
         (workdir / ".jobs").mkdir(exist_ok=True)
+        #: where the attempts' files go (a string: joined for every job, where pathlib costs)
+        self.jobs_dir = str(workdir / ".jobs")
         #: job threads live as long as the execution: starting a thread per job costs more than a job
         self.pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix=f"exec-{self.exec_id}")
 
@@ -455,14 +457,14 @@ class FlowRunner:
             parts = node.nested_id.split(":")
             eager += [self.options.runtime.get(":".join(parts[:i]), {}) for i in range(1, len(parts))]
         props = job_props(node.node.shared, node.input, parent_outputs, node.node.props, runtime, eager)
-        files = self.workdir / ".jobs" / attempt_stem(node.nested_id, node.attempt)
+        files = f"{self.jobs_dir}/{attempt_stem(node.nested_id, node.attempt)}"
         props.update(
             job_builtins(
                 node.nested_id,
                 node.attempt,
                 [self.nodes[p].node.name for p in node.parents],
                 [self.nodes[c].node.name for c in node.children],
-                str(files),
+                files,
             )
         )
         # Azkaban's defaults when neither the project nor a runtime property sets them: ${working.dir} is
@@ -487,7 +489,7 @@ class FlowRunner:
             node.nested_id,
             node.attempt,
             self.settings.log_chunk_bytes,
-            copy=self.workdir / ".jobs" / f"{attempt_stem(node.nested_id, node.attempt)}.log",
+            copy=f"{self.jobs_dir}/{attempt_stem(node.nested_id, node.attempt)}.log",
         )
         self.job_logs[node.nested_id] = log
         wrote_running = False

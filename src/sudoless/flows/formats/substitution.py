@@ -33,7 +33,7 @@ def resolve_props(props: Mapping[str, str]) -> dict[str, str]:
             resolved[key] = value or ""  # nothing to substitute or evaluate: most of a job's values
         elif key not in resolved:
             _resolve_key(key, props, resolved)
-    return {key: evaluate_expressions(resolved[key], key) for key in props}
+    return {key: evaluate_expressions(v, key) if "$(" in (v := resolved[key]) else v for key in props}
 
 
 def resolve_known(props: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
