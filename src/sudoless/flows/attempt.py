@@ -105,7 +105,7 @@ def context(
     try:
         if "/" in attempt.stem or os.path.islink(output_file):
             raise OSError(errno.ELOOP, "a symbolic link")
-        _write_new(prop_file, "".join(map(_prop_line, sorted(props.items()))))
+        _write_new(prop_file, _properties_text(props))
     except OSError as exc:
         if exc.errno != errno.ELOOP:
             raise
@@ -166,17 +166,15 @@ def _timeout(props: Mapping[str, str]) -> float | None:
     return seconds
 
 
-def _prop_line(item: tuple[str, str]) -> str:
-    """One line of a properties file. Most lines repeat from job to job of an execution (the flow's built-ins and
-    config, shared properties): short ones are formatted once, then looked up."""
-    return _cached_line(item) if len(item[1]) <= 512 else _format_line(item)
-
-
-def _format_line(item: tuple[str, str]) -> str:
-    return f"{item[0]}={_escape(item[1])}\n"
-
-
-_cached_line = functools.lru_cache(maxsize=4096)(_format_line)
+def _properties_text(props: Mapping[str, str]) -> str:
+    """``props`` as a properties file, sorted, ``\\``, newlines and carriage returns escaped. Values seldom hold
+    one: three scans of them all, then plain lines, take a quarter less than escaping each value (32 values:
+    32 against 44 us, timeit, loaded machine)."""
+    items = sorted(props.items())
+    values = "\x00".join(props.values())
+    if "\\" in values or "\n" in values or "\r" in values:
+        return "".join([f"{k}={_escape(v)}\n" for k, v in items])
+    return "".join([f"{k}={v}\n" for k, v in items])
 
 
 def _escape(value: str) -> str:
