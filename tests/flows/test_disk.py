@@ -141,6 +141,12 @@ def test_a_job_writing_a_project_file_in_place_is_refused(store: Store, settings
     assert "Permission denied" in run.log("append")
     record = store.executions.get(run.exec_id)
     assert (project_dir(store, settings, record.project_id, record.version) / "data.txt").read_text() == "original\n"
+    # the next execution of the version gets the file as stored, and the stored archive holds it unchanged
+    again = _run_again(store, settings, run.exec_id)
+    assert again.status == Status.FAILED and (again.workdir / "data.txt").read_text() == "original\n"
+    archive = store.projects.write_archive(record.project_id, record.version, tmp_path / "stored.zip")
+    with zipfile.ZipFile(archive) as stored:
+        assert stored.read("data.txt") == b"original\n"
 
 
 def test_files_are_copied_where_links_cannot_be_made(tmp_path: Path) -> None:
