@@ -23,6 +23,12 @@ so the figures belong to one commit even while the working tree changes under th
 
     .venv/bin/python benchmarks/flow_overhead.py [--jobs 1000] [--repeat 1] [--skip-luigi]
 
+Where the runner's time goes: one run of one DAG, its run phase profiled (cProfile, every thread on its own CPU
+clock), then read with ``pstats``:
+
+    SUDOLESS_HOME=$(mktemp -d) .venv/bin/python benchmarks/flow_overhead.py --child sudoless \
+        --project DIR_OF_JOB_FILES --parallel 2 --profile run.prof
+
 Results: a table on stdout and ``benchmarks/results/flow_overhead.json``.
 """
 
@@ -84,8 +90,9 @@ def write_flow1_project(root: Path, edges: dict[str, list[str]]) -> Path:
 # -- the children (one flow run each) ---------------------------------------------------------------------
 
 
-def child_sudoless(project: Path, parallel: int) -> dict[str, Any]:
-    """Upload, submit and run ``project`` as ``sudoless flow run`` does; SUDOLESS_HOME comes from the env."""
+def child_sudoless(project: Path, parallel: int, profile: Path | None = None) -> dict[str, Any]:
+    """Upload, submit and run ``project`` as ``sudoless flow run`` does; SUDOLESS_HOME comes from the env.
+    ``profile``: write a cProfile of the run phase there, every thread on its own CPU clock."""
     t0 = time.perf_counter()
     from sudoless.config import load_settings
     from sudoless.flows.executions import submit_flow
@@ -105,9 +112,12 @@ def child_sudoless(project: Path, parallel: int) -> dict[str, Any]:
     t4 = time.perf_counter()
     cpu4 = time.process_time()
     executor = Executor(store, settings)
+    profilers = _profile_threads() if profile is not None else []
     status = executor.claim_and_run(exec_id)
     t5 = time.perf_counter()
     cpu5 = time.process_time()
+    if profile is not None:
+        _dump_profiles(profilers, profile)
     executor.stop(wait=False)
     import sudoless
 
@@ -122,6 +132,34 @@ def child_sudoless(project: Path, parallel: int) -> dict[str, Any]:
         # costs, which a loaded machine inflates far less than wall time
         "run_cpu_s": cpu5 - cpu4,
     }
+
+
+def _profile_threads() -> list[Any]:
+    """Start profiling this thread and every thread started from now on, each on its own CPU clock
+    (``time.thread_time``: the runner's threads wait on each other, and wall time would count the waits)."""
+    import cProfile
+
+    profilers: list[Any] = []
+
+    def start(*_: Any) -> None:  # the first profile event of a new thread: a profiler of its own takes over
+        profiler = cProfile.Profile(time.thread_time)
+        profilers.append(profiler)
+        profiler.enable()
+
+    threading.setprofile(start)
+    start()
+    return profilers
+
+
+def _dump_profiles(profilers: list[Any], path: Path) -> None:
+    import pstats
+
+    threading.setprofile(None)
+    profilers[0].disable()
+    stats = pstats.Stats(profilers[0])
+    for profiler in profilers[1:]:
+        stats.add(pstats.Stats(profiler))
+    stats.dump_stats(path)
 
 
 def child_luigi(dag: str, jobs: int, out: Path) -> dict[str, Any]:
@@ -559,10 +597,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--dag", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--profile", type=Path, help=argparse.SUPPRESS)  # with --child sudoless: cProfile here
     args = parser.parse_args(argv)
 
     if args.child == "sudoless":
-        print(json.dumps(child_sudoless(args.project, args.parallel)))
+        print(json.dumps(child_sudoless(args.project, args.parallel, args.profile)))
         return 0
     if args.child == "luigi":
         print(json.dumps(child_luigi(args.dag, args.jobs, args.out)))
