@@ -534,10 +534,12 @@ def test_a_flow_job_without_its_extra_fails_with_the_message(core_venv: Path, tm
     assert "job type 'nn' needs the extra [nn] (no module named 'numpy'): pip install 'sudoless[nn]'" in log.stdout
 
 
-#: What ``sudoless flow run --json`` of a one-job flow must not load: the server, the migration tool (a new
-#: database is created without it), the mail client, the workloads, rich (the live table is for a terminal).
+#: What ``sudoless flow run --json`` of a one-job Flow 1.0 flow must not load: the server, the migration tool (a
+#: new database is created without it, an existing one is checked with one query), the mail client, the
+#: workloads, rich (the live table is for a terminal), YAML (read only for Flow 2.0 files).
 FLOW_RUN_NEEDS_NONE_OF = {
     "rich",
+    "yaml",
     "fastapi",
     "uvicorn",
     "starlette",
@@ -565,25 +567,63 @@ def loaded_by_command(argv: list[str], home: Path) -> tuple[set[str], subprocess
     return set(json.loads(done.stderr.strip().splitlines()[-1])), done
 
 
+#: What ``sudoless --help`` must not load (issue 22: <= 0.1 s): the store and the server, YAML, and what only
+#: some commands need (logging is set up by a command, tomllib reads a config.toml that a new home does not
+#: have, the time zone and the disk-usage helpers belong to the commands that use them).
+HELP_NEEDS_NONE_OF = {
+    "sqlalchemy",
+    "fastapi",
+    "uvicorn",
+    "rich",
+    "yaml",
+    "logging",
+    "tomllib",
+    "zoneinfo",
+    "sudoless.cleanable",
+    "sudoless.store",
+    "sudoless.flows",
+}
+
+
+def unwanted(loaded: set[str], names: set[str]) -> list[str]:
+    """The modules of ``loaded`` that are one of ``names`` or inside one of them."""
+    return sorted(name for name in loaded if name in names or any(name.startswith(f"{n}.") for n in names))
+
+
 def test_help_loads_neither_the_store_nor_the_server(tmp_path: Path) -> None:
     loaded, done = loaded_by_command(["--help"], tmp_path / "home")
     assert done.returncode == 0 and "Usage: sudoless" in done.stdout
-    assert not {name.partition(".")[0] for name in loaded} & {"sqlalchemy", "fastapi", "uvicorn", "rich", "yaml"}
+    assert "click" in loaded and "sudoless.cli.flow" in loaded  # every command group was registered
+    assert not unwanted(loaded, HELP_NEEDS_NONE_OF)
 
 
-def test_one_job_flow_run_loads_only_what_it_needs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("home", ["new", "existing"])
+def test_one_job_flow_run_loads_only_what_it_needs(tmp_path: Path, home: str) -> None:
+    """A Flow 1.0 project run in a new home (the database created from the tables) and in one whose database
+    is already at the newest revision (one query checks it): neither imports Alembic nor YAML."""
     project = tmp_path / "one"
     project.mkdir()
     (project / "only.job").write_text("type=command\ncommand=true\n")
-    loaded, done = loaded_by_command(["flow", "run", str(project), "--json"], tmp_path / "home")
+    argv = ["flow", "run", str(project), "--json"]
+    if home == "existing":
+        assert loaded_by_command(argv, tmp_path / "home")[1].returncode == 0
+    loaded, done = loaded_by_command(argv, tmp_path / "home")
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["status"] == "SUCCEEDED"
+    assert json.loads(done.stdout)["execid"] == (2 if home == "existing" else 1)
     assert "sqlalchemy" in loaded  # the command did reach the store
-    heavy = {
-        name
-        for name in loaded
-        if name in FLOW_RUN_NEEDS_NONE_OF
-        or name.partition(".")[0] in HEAVY_MODULES
-        or any(name.startswith(f"{package}.") for package in FLOW_RUN_NEEDS_NONE_OF)
-    }
-    assert not heavy, sorted(heavy)
+    heavy = unwanted(loaded, FLOW_RUN_NEEDS_NONE_OF) + sorted(n for n in loaded if n.partition(".")[0] in HEAVY_MODULES)
+    assert not heavy
+
+
+def test_a_flow_2_project_run_loads_yaml(tmp_path: Path) -> None:
+    """The other side of the Flow 1.0 run's "no YAML": the same check sees it where it is needed."""
+    project = tmp_path / "two"
+    project.mkdir()
+    (project / "two.project").write_text("azkaban-flow-version: 2.0\n")
+    (project / "only.flow").write_text(
+        "nodes:\n  - name: only\n    type: command\n    config:\n      command: 'true'\n"
+    )
+    loaded, done = loaded_by_command(["flow", "run", str(project), "--json"], tmp_path / "home")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "yaml" in loaded

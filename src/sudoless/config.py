@@ -13,14 +13,15 @@ workers) or what a library in it reads (BLAS's thread counts): :func:`process_en
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
 from sudoless.errors import ConfigError
+
+if TYPE_CHECKING:  # every command loads this module: what only some need is imported where it is used
+    from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     config_file = home / "config.toml"
     values: dict[str, object] = {}
     if config_file.exists():
+        import tomllib
+
         try:
             document = tomllib.loads(config_file.read_text())
         except tomllib.TOMLDecodeError as exc:

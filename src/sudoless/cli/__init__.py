@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import logging
 import pkgutil
 import sys
 from collections.abc import Callable, Iterator
@@ -158,6 +157,8 @@ class _Group(Group):
 @click.version_option(package_name="sudoless")
 def cli(verbose: int) -> None:
     """Workflows, databases and compute for people without root."""
+    import logging  # here, not at the top: `sudoless --help` never calls this and never needs it
+
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 

@@ -4,8 +4,6 @@ certificate)."""
 from __future__ import annotations
 
 import contextlib
-import logging
-import signal
 from pathlib import Path
 
 import click
@@ -63,6 +61,9 @@ def server(
     db: str | None,
 ) -> None:
     """Serve Azkaban's web API (login, projects, executions, schedules) and run flows, until interrupted."""
+    import logging
+    import signal
+
     from sudoless.flows.sandbox import announce_sandbox
     from sudoless.server.serve import Server
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from sudoless.flows.formats.trigger import read_trigger
 from sudoless.flows.formats.validate import check_conditions, check_jvm_sizes, check_name, find_cycle
 from sudoless.flows.model import Flow, Node
+
+if TYPE_CHECKING:
+    import yaml  # imported where a YAML file is read: a Flow 1.0 project (and `sudoless --help`) never needs it
 
 
 def _visible(path: Path, root: Path) -> bool:
@@ -38,6 +39,8 @@ def find_project_file(root: Path) -> tuple[Path | None, list[str]]:
 
 
 def check_project_file(path: Path, root: Path) -> list[str]:
+    import yaml
+
     rel = path.relative_to(root).as_posix()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -67,6 +70,8 @@ BEAN_KEYS = frozenset({"name", "type", "config", "dependsOn", "condition", "node
 def unknown_keys(text: str, rel: str) -> list[str]:
     """One problem per key of a ``.flow`` file that Azkaban's bean does not have, with its line, at the top
     level and in every node (embedded ones included); ``config`` and ``trigger`` contents are not keys."""
+    import yaml
+
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
@@ -189,6 +194,8 @@ def load_flow2(
     root: Path, project_file: Path, max_xms: str = "1G", max_xmx: str = "2G"
 ) -> tuple[dict[str, Flow], list[str]]:
     """Load every ``.flow`` file under ``root``; return flows by id and the list of errors found."""
+    import yaml
+
     errors = check_project_file(project_file, root)
     if errors:
         return {}, errors

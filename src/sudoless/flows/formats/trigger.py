@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sudoless.errors import InputError
 
 __all__ = ["MAX_WAIT_MINS", "FlowTrigger", "TriggerDependency", "read_trigger"]
@@ -99,6 +97,8 @@ class _Lines:
     """Line numbers (1-based) of the trigger block's parts, read from the YAML node tree."""
 
     def __init__(self, text: str) -> None:
+        import yaml  # only a Flow 2.0 file with a trigger block gets here (see flow2.py)
+
         self.lines: dict[tuple[Any, ...], int] = {}
         try:
             root = yaml.compose(text)
@@ -107,6 +107,8 @@ class _Lines:
         self._walk(root, ())
 
     def _walk(self, node: Any, path: tuple[Any, ...]) -> None:
+        import yaml
+
         if len(path) > 4:
             return
         if isinstance(node, yaml.MappingNode):
