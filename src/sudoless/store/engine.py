@@ -239,7 +239,7 @@ def _create_fresh(engine: Engine) -> bool:
             with connection.begin():  # BEGIN IMMEDIATE: a second process starting at once waits here
                 if connection.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'table'").scalar():
                     return False
-                metadata.create_all(connection)
+                metadata.create_all(connection, checkfirst=False)  # empty, and ours under the write lock
                 connection.exec_driver_sql(
                     "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
                     "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
