@@ -1,5 +1,5 @@
-"""1,000 schedules due in the same minute: how late each fires, on SQLite and MariaDB (issue 22's target:
-every one within 1 s of its slot).
+"""1,000 schedules due in the same minute: how late each fires, on SQLite, MariaDB and PostgreSQL (issue 22's
+target: every one within 1 s of its slot).
 
 For each back end: a fresh database gets ``--projects`` Flow 1.0 projects of ``--flows`` flows (each flow a
 chain of 5 ``noop`` jobs), and every flow a cron schedule (``concurrentOption=ignore``) whose slot falls in
@@ -9,8 +9,9 @@ process: its scheduler thread beside the HTTP server, the trigger loop and the n
 fires them; the delay of a firing is its execution's submit time minus its slot. Reported: how many fired,
 how many more than once, the delay's percentiles and the share within 1 s.
 
-    .venv/bin/python benchmarks/schedule_burst.py                         # SQLite and MariaDB, 1,000, both spreads
+    .venv/bin/python benchmarks/schedule_burst.py                         # all three back ends, 1,000, both spreads
     .venv/bin/python benchmarks/schedule_burst.py --backends sqlite --projects 10 --spread minute
+    .venv/bin/python benchmarks/schedule_burst.py --src ../main-before/src --label before   # another commit's code
 
 Results: a table on stdout and ``benchmarks/results/schedule_burst.json``.
 """
@@ -31,8 +32,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
 
-from server_latency import backend_database, running_server  # noqa: E402
+from server_latency import running_server  # noqa: E402
+from support.services import database  # noqa: E402
 
 RESULTS = HERE / "results" / "schedule_burst.json"
 CHAIN = 5
@@ -54,7 +57,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))] if ordered else float("nan")
 
 
-def measure(backend: str, projects: int, flows: int, spread: str) -> dict[str, Any]:
+def measure(backend: str, projects: int, flows: int, spread: str, src: Path | None) -> dict[str, Any]:
     from sudoless.config import Settings
     from sudoless.flows.options import ExecutionOptions
     from sudoless.flows.scheduler import Scheduler
@@ -65,7 +68,7 @@ def measure(backend: str, projects: int, flows: int, spread: str) -> dict[str, A
     try:
         home = scratch / "home"
         home.mkdir(mode=0o700)
-        with backend_database(backend, home) as url:
+        with database(backend, home / "sudoless.db") as url:
             store = Store(url)
             settings = Settings(home=home, db_url=url, timezone="UTC")
             began = time.perf_counter()
@@ -97,7 +100,7 @@ def measure(backend: str, projects: int, flows: int, spread: str) -> dict[str, A
             if time.time() > minute.timestamp() - 5:
                 raise RuntimeError("saving the schedules took too long; the minute has begun")
             load_before = os.getloadavg()[0]
-            with running_server(home, url, None, ["--no-executor"]):
+            with running_server(home, url, src, ["--no-executor"]):
                 deadline = minute.timestamp() + 60 + 120
                 while time.time() < deadline:
                     fired = sum(
@@ -141,17 +144,21 @@ def measure(backend: str, projects: int, flows: int, spread: str) -> dict[str, A
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backends", default="sqlite,mariadb", help="comma list of sqlite, mariadb")
+    parser.add_argument("--backends", default="sqlite,mariadb,postgresql", help="comma list of sqlite, mariadb, postgresql")
     parser.add_argument("--projects", type=int, default=50)
     parser.add_argument("--flows", type=int, default=20, help="flows (each one schedule) per project")
     parser.add_argument("--spread", default="top,minute", help="comma list of top, minute")
     parser.add_argument("--label", default="", help="name of this run in the JSON file")
+    parser.add_argument("--src", type=Path, help="run the sudoless package under this folder (another commit's src)")
     args = parser.parse_args()
+    src = args.src.resolve() if args.src else None
+    if src is not None:
+        sys.path.insert(0, str(src))
     rows = []
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         for spread in [s.strip() for s in args.spread.split(",") if s.strip()]:
             print(f"{backend}: {args.projects * args.flows} schedules, spread {spread} ...", flush=True)
-            rows.append(measure(backend, args.projects, args.flows, spread))
+            rows.append(measure(backend, args.projects, args.flows, spread, src))
             r = rows[-1]
             print(
                 f"  fired {r['fired']} (twice: {r['fired_twice']}, never: {r['never_fired']}); delay s p50 "
