@@ -22,6 +22,8 @@ import pytest
 from flows.harness import write_project
 from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError
+from sudoless.flows import versions
+from sudoless.flows.executions import submit_flow
 from sudoless.flows.executor import Executor
 from sudoless.flows.options import ExecutionOptions
 from sudoless.flows.schedule import CronExpression
@@ -655,3 +657,102 @@ def test_the_run_loop_wakes_at_the_next_slot(
     assert scheduler._until_next_slot(1.0) == 1.0
     clock.now = ms(2030, 1, 15, 10, 31, 1)  # due and not fired (a tick failed): no busy loop
     assert scheduler._until_next_slot(1.0) == 1.0
+
+
+def test_one_tick_fires_a_batch_of_mixed_flows_and_concurrency_options(
+    scheduler: Scheduler,
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The slots of one tick are claimed and queued as one batch; each keeps the semantics it has alone: skip
+    refuses while its flow runs (and a schedule's second slot in the tick sees its first as running), ignore
+    runs beside it up to the per-flow cap, pipeline waits on the newest unfinished run (its own earlier slot
+    included), a locked flow and a paused schedule do not run, and the other flows of the batch fire anyway."""
+    flows = {name: "" for name in ("busy", "idle", "piped", "twice", "capped", "locked", "paused")}
+    project = make_project(store, settings, tmp_path, flows)
+    ticking = Scheduler(store, replace(settings, max_runs_per_flow=3), clock)
+    at_10_31, every_20s = "0 31 10 ? * *", "0/20 * * ? * *"  # the clock is at 10:30:00
+    pipeline = ExecutionOptions(concurrent_option="pipeline", pipeline_level=1)
+    busy = scheduler.schedule(project, "busy", at_10_31)  # skip, the default
+    idle = scheduler.schedule(project, "idle", at_10_31)
+    scheduler.schedule(project, "piped", every_20s, options=pipeline)
+    scheduler.schedule(project, "twice", every_20s)
+    scheduler.schedule(project, "capped", every_20s, options=IGNORE)
+    locked = scheduler.schedule(project, "locked", at_10_31, options=IGNORE)
+    paused = scheduler.schedule(project, "paused", at_10_31, options=IGNORE)
+    earlier = {flow: submit_flow(store, settings, project, flow, IGNORE) for flow in ("busy", "capped")}
+    store.project_settings.set_flow_lock(store.projects.id_of(project), "locked", True, "frozen", "tester")
+    scheduler.set_enabled(paused.id, False)
+    now = ms(2030, 1, 15, 10, 31)  # the 20 s schedules: 10:30:20, 10:30:40 and 10:31:00, all within 60 s
+    with caplog.at_level(logging.INFO, logger="sudoless.flows.scheduler"):
+        fired = ticking.tick(now)
+    by_flow: dict[str, list[int]] = {}
+    for exec_id in fired:
+        by_flow.setdefault(store.executions.get(exec_id).flow_id, []).append(exec_id)
+    assert {flow: len(ids) for flow, ids in by_flow.items()} == {"idle": 1, "piped": 3, "twice": 1, "capped": 2}
+    piped = [ExecutionOptions.from_json(store.executions.get(e).options).pipeline_execution for e in by_flow["piped"]]
+    assert piped == [None, by_flow["piped"][0], by_flow["piped"][1]]
+    assert "slot 2030-01-15 10:31:00 UTC skipped: Error submitting flow busy" in caplog.text
+    assert "Flow capped has more than 3 concurrent runs" in caplog.text
+    assert f"Flow locked for project {project} is locked" in caplog.text
+    assert caplog.text.count("Flow twice is already running") == 2
+    for flow in ("piped", "twice", "capped"):
+        after = scheduler.for_flow(project, flow)
+        assert after is not None and (after.last_fire, after.next_fire) == (now, now + 20_000)
+    for schedule in (busy, idle, locked):  # fired or refused, the slot is over
+        assert (scheduler.get(schedule.id).last_fire, scheduler.get(schedule.id).next_fire) == (now, now + 24 * HOUR)
+    assert scheduler.get(paused.id).last_fire == -1
+    assert sorted(executions(store, project)) == sorted([*earlier.values(), *fired])
+    assert ticking.tick(now) == []
+
+
+def test_a_thousand_schedules_due_at_once_with_two_schedulers_fire_each_slot_once(
+    sqlite_store: Store, settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    """A burst larger than a claim batch: 1,000 schedules of 20 projects due in the same second, two
+    schedulers on one SQLite database racing through the minute. Every slot fires exactly once."""
+    store, count, per_project = sqlite_store, 1000, 50
+    scheduler = Scheduler(store, settings, clock)
+    projects = [
+        make_project(store, settings, tmp_path, {f"f{i:02d}": "" for i in range(per_project)}) for _ in range(20)
+    ]
+    for index in range(count):
+        project, flow = projects[index // per_project], f"f{index % per_project:02d}"
+        second = 0 if index % 4 else index % 60  # three in four at the minute's first second
+        scheduler.schedule(project, flow, f"{second} 31 * ? * *", timezone="UTC", options=IGNORE)
+    other_store = Store(store.url)
+    other = Scheduler(other_store, settings, clock)
+    fired: list[int] = []
+    try:
+        for step in range(0, 121):  # 10:31:00.0 to 10:32:00.0, every 500 ms
+            for result in race_ticks([scheduler, other], ms(2030, 1, 15, 10, 31) + step * 500):
+                fired.extend(result)
+    finally:
+        other_store.close()
+    assert len(fired) == len(set(fired)) == count
+    keys = [(record.project_name, record.flow_id) for record in map(store.executions.get, fired)]
+    assert len(set(keys)) == count, "a slot fired twice"
+    for schedule in scheduler.list():
+        assert schedule.last_fire >= ms(2030, 1, 15, 10, 31) and schedule.next_fire == schedule.last_fire + HOUR
+
+
+def test_the_projects_of_coming_slots_are_loaded_ahead(
+    scheduler: Scheduler, store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project's version is parsed once per process; :meth:`Scheduler.prepare` does it for the schedules due
+    within a minute, once, so that their slot (the first after a start, say) parses nothing."""
+    soon, later = make_project(store, settings, tmp_path), make_project(store, settings, tmp_path)
+    scheduler.schedule(soon, "a", "0 31 10 ? * *", options=IGNORE)  # the clock is at 10:30:00
+    scheduler.schedule(later, "a", "0 0 11 ? * *", options=IGNORE)
+    versions.forget_all()
+    assert scheduler.prepare(ms(2030, 1, 15, 10, 30, 30)) == [store.projects.id_of(soon)]
+    assert scheduler.prepare(ms(2030, 1, 15, 10, 30, 31)) == []
+
+    def parse(*args: Any) -> None:
+        raise AssertionError("a project was parsed in its slot")
+
+    monkeypatch.setattr(versions, "load_project_dir", parse)
+    assert len(scheduler.tick(ms(2030, 1, 15, 10, 31))) == 1

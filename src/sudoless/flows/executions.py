@@ -9,10 +9,10 @@ the store and the settings passed in.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sudoless.config import Settings
 from sudoless.errors import ArchiveError, FlowLockedError, InputError, StateError
@@ -24,7 +24,7 @@ from sudoless.flows.versions import load_cached
 from sudoless.flows.workspace import project_cache
 from sudoless.outbound import WebhookHosts
 from sudoless.store import Store
-from sudoless.store.executions import ExecutionRecord
+from sudoless.store.executions import ExecutionRecord, NewExecution, Unfinished
 from sudoless.store.status import SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 
 
@@ -101,7 +101,86 @@ def submit_flow(
         raise FlowLockedError(f"Flow {flow_name} for project {project_name} is locked.")
     if version is None:
         version = _current_version(store, project_id)
+    request = FlowSubmission(project_id, project_name, flow_name, options, user, source, restarted_from)
     project = load_version(store, settings, project_id, version, project_name)
+    new = _prepare(settings, request, version, project, disabled, ignored)
+    return store.executions.submit(
+        new.project_id,
+        new.project_name,
+        new.version,
+        new.flow_id,
+        new.nodes,
+        new.options,
+        new.user,
+        new.source,
+        new.restarted_from,
+        admit=new.admit,
+    )
+
+
+@dataclass(frozen=True)
+class FlowSubmission:
+    """One execution for :func:`submit_flows` to queue, of the current version of an active project whose id
+    the caller knows already (the scheduler reads it with the schedule)."""
+
+    project_id: int
+    project_name: str
+    flow_name: str
+    options: ExecutionOptions
+    user: str = "sudoless"
+    source: str = "adhoc"
+    restarted_from: int | None = None
+
+
+def submit_flows(store: Store, settings: Settings, requests: Sequence[FlowSubmission]) -> list[int | Exception]:
+    """Queue many executions at once: per request its execution id, or the error that refused it.
+
+    The same checks and concurrency options as :func:`submit_flow`, each request admitted as if those
+    before it had been submitted one by one, in a few statements for the whole batch rather than several
+    transactions a submission: the flow locks and current versions are read in one query each and the
+    executions queued in one transaction (:meth:`~sudoless.store.executions.ExecutionQueries.submit_many`).
+    This is what lets the scheduler fire a thousand schedules due in the same second within it. A request
+    that fails to prepare (even with an unexpected error) refuses only itself; a failing transaction raises.
+    """
+    project_ids = sorted({request.project_id for request in requests})
+    locked = store.project_settings.locked_flows(project_ids)
+    versions = store.projects.current_versions(project_ids)
+    outcomes: list[int | Exception | None] = [None] * len(requests)
+    batch: list[tuple[int, NewExecution]] = []
+    loaded: dict[int, Project] = {}  # by project id: finding the cached model costs more than a submission
+    for index, request in enumerate(requests):
+        try:
+            if (request.project_id, request.flow_name) in locked:
+                raise FlowLockedError(f"Flow {request.flow_name} for project {request.project_name} is locked.")
+            version = versions.get(request.project_id)
+            if not version:
+                raise _no_version(request.project_id)
+            if request.project_id not in loaded:
+                loaded[request.project_id] = load_version(
+                    store, settings, request.project_id, version, request.project_name
+                )
+            batch.append((index, _prepare(settings, request, version, loaded[request.project_id])))
+        except Exception as error:  # noqa: BLE001 - returned to the caller, for this request alone
+            outcomes[index] = error
+    if batch:
+        queued = store.executions.submit_many([new for _, new in batch])
+        for (index, _), outcome in zip(batch, queued, strict=True):
+            outcomes[index] = outcome
+    return cast("list[int | Exception]", outcomes)  # every request has its outcome by now
+
+
+def _prepare(
+    settings: Settings,
+    request: FlowSubmission,
+    version: int,
+    project: Project,
+    disabled: Any = None,
+    ignored: list[str] | None = None,
+) -> NewExecution:
+    """The checks of a submission short of the concurrency check, and the rows it queues: the flow of the
+    parsed ``version``, its disabled jobs, recipients, pipeline level and SLA jobs; the concurrency option
+    becomes the ``admit`` the store applies inside its inserting transaction."""
+    options, source, flow_name = request.options, request.source, request.flow_name
     flow = project.flow(flow_name)
     if disabled is not None:
         options = replace(options, disabled=parse_disabled(disabled, project, flow, ignored))
@@ -110,17 +189,16 @@ def submit_flow(
     if hosts is not None:
         recipients.check_callbacks(project, flow, hosts)
 
-    def admit(running: list[ExecutionRecord]) -> dict[str, Any]:
-        chosen = options
-        if running and chosen.concurrent_option == "skip":
+    def admit(running: Unfinished) -> dict[str, Any]:
+        if running.count and options.concurrent_option == "skip":
             raise StateError(
                 f"Error submitting flow {flow_name}. Flow {flow_name} is already running. Skipping execution."
             )
-        if len(running) >= settings.max_runs_per_flow:
+        if running.count >= settings.max_runs_per_flow:
             raise StateError(f"Flow {flow_name} has more than {settings.max_runs_per_flow} concurrent runs. Skipping")
-        if chosen.concurrent_option == "pipeline":
-            chosen = replace(chosen, pipeline_execution=running[0].id if running else None)
-        return chosen.to_json()
+        if options.concurrent_option == "pipeline":
+            return {**stored, "pipeline_execution": running.newest}
+        return stored
 
     if options.concurrent_option == "pipeline" and options.pipeline_level not in (1, 2, 3):
         raise InputError(
@@ -135,16 +213,30 @@ def submit_flow(
                 f"SLA rule for job '{rule['job']}': flow {flow_name} has no such job (jobs: "
                 f"{', '.join(sorted(jobs))}; embedded ones as sub:job)"
             )
-    return store.executions.submit(
-        project_id, project_name, version, flow_name, rows, options.to_json(), user, source, restarted_from, admit=admit
+    stored = options.to_json()
+    return NewExecution(
+        request.project_id,
+        request.project_name,
+        version,
+        flow_name,
+        rows,
+        stored,
+        request.user,
+        source,
+        request.restarted_from,
+        admit=admit,
     )
 
 
 def _current_version(store: Store, project_id: int) -> int:
     version = store.projects.current_version(project_id)
     if not version:
-        raise StateError(f"project {project_id} has no uploaded version yet; upload a zip first")
+        raise _no_version(project_id)
     return version
+
+
+def _no_version(project_id: int) -> StateError:
+    return StateError(f"project {project_id} has no uploaded version yet; upload a zip first")
 
 
 def apply_job_overrides(project: Project, overrides: Mapping[tuple[str, str], Mapping[str, str]]) -> Project:

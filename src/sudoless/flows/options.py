@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sudoless.errors import InputError
@@ -54,9 +55,13 @@ class ExecutionOptions:
     retry_child: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The options as JSON values, sharing nothing mutable with ``self``. Built field by field:
+        ``dataclasses.asdict`` deep-copies every string of every tuple, which was the largest part of
+        the CPU a scheduler spent firing a thousand schedules at once (profiled; benchmarks/README.md)."""
+        data = {name: getattr(self, name) for name in _FIELDS}
         data["failure_action"] = self.failure_action.value if self.failure_action else None
         data["runtime"] = {k: dict(v) for k, v in self.runtime.items()}
+        data["sla"] = copy.deepcopy(self.sla) if self.sla else ()
         return data
 
     @classmethod
@@ -158,3 +163,7 @@ def parse_assignments(pairs: Iterable[str]) -> dict[str, dict[str, str]]:
             raise InputError(f"-p {pair}: the property name is empty")
         runtime.setdefault(node or "ROOT", {})[prop] = value
     return runtime
+
+
+#: the fields :meth:`ExecutionOptions.to_json` copies (the others are immutable values: str, int, tuples of str)
+_FIELDS = tuple(f.name for f in fields(ExecutionOptions))

@@ -9,6 +9,7 @@ override applies) live in :mod:`sudoless.flows.projects` and :mod:`sudoless.flow
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -87,6 +88,15 @@ class ProjectSettingQueries:
         with self.store.read() as conn:
             row = conn.execute(sa.select(f).where(f.c.project_id == project_id, f.c.flow_id == flow_id)).first()
         return FlowLock(row.flow_id, row.message, int(row.locked_time), row.locked_by) if row else None
+
+    def locked_flows(self, project_ids: Sequence[int]) -> set[tuple[int, str]]:
+        """The (project id, flow id) of every locked flow of these projects, in one query."""
+        f = t.flow_locks
+        if not project_ids:
+            return set()
+        with self.store.read() as conn:
+            rows = conn.execute(sa.select(f.c.project_id, f.c.flow_id).where(f.c.project_id.in_(project_ids))).all()
+        return {(int(row.project_id), row.flow_id) for row in rows}
 
     def set_flow_lock(self, project_id: int, flow_id: str, locked: bool, message: str | None, user: str) -> None:
         """Lock (replacing the message of an existing lock) or unlock a flow."""
