@@ -35,6 +35,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from server_latency import running_server  # noqa: E402
+
 from support.services import database  # noqa: E402
 
 RESULTS = HERE / "results" / "schedule_burst.json"
@@ -144,7 +145,9 @@ def measure(backend: str, projects: int, flows: int, spread: str, src: Path | No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backends", default="sqlite,mariadb,postgresql", help="comma list of sqlite, mariadb, postgresql")
+    parser.add_argument(
+        "--backends", default="sqlite,mariadb,postgresql", help="comma list of sqlite, mariadb, postgresql"
+    )
     parser.add_argument("--projects", type=int, default=50)
     parser.add_argument("--flows", type=int, default=20, help="flows (each one schedule) per project")
     parser.add_argument("--spread", default="top,minute", help="comma list of top, minute")
