@@ -384,38 +384,19 @@ class Scheduler:
             else:
                 slot, following = expected, next_after(expression, expected)
             following = _until(following, row.end_time)
-            missed = (stamp(expected), stamp(slot), threshold)
-            if late and not row.back_execute_once:
-                notes.append(
-                    (
-                        logging.WARNING,
-                        _MISSED + "skipped, as backExecuteOnce is off; next fire %s",
-                        *missed,
-                        stamp(following),
-                    )
-                )
-                expected = following
-                continue
-            if slot != expected:
-                notes.append(
-                    (
-                        logging.WARNING,
-                        _MISSED + "firing once, for %s; next fire %s",
-                        *missed,
-                        stamp(slot),
-                        stamp(following),
-                    )
-                )
-            elif late:
-                notes.append(
-                    (
-                        logging.WARNING,
-                        "%s: slot %s is late by %g s (misfire threshold %g s); firing it once now",
-                        stamp(slot),
-                        (now - slot) / 1000,
-                        threshold,
-                    )
-                )
+            if late:  # what the log says of it (only then: stamping each slot of a burst costs)
+                missed = (stamp(expected), stamp(slot), threshold)
+                if not row.back_execute_once:
+                    text = "skipped, as backExecuteOnce is off; next fire %s"
+                    notes.append((logging.WARNING, _MISSED + text, *missed, stamp(following)))
+                    expected = following
+                    continue
+                if slot != expected:
+                    text = "firing once, for %s; next fire %s"
+                    notes.append((logging.WARNING, _MISSED + text, *missed, stamp(slot), stamp(following)))
+                else:
+                    text = "%s: slot %s is late by %g s (misfire threshold %g s); firing it once now"
+                    notes.append((logging.WARNING, text, stamp(slot), (now - slot) / 1000, threshold))
             slots.append(slot)
             last, expected = slot, following
         return _Plan(row, name, FireClaim(row.id, row.next_fire, expected, last), slots, notes)
