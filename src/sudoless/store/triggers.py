@@ -2,8 +2,9 @@
 
 Reached as ``store.triggers``. Rows come back as frozen values; :mod:`sudoless.flows.triggers.instances`
 holds the semantics. Two servers sharing a database never both act on one slot or one instance: firing
-claims the slot with a conditional UPDATE (as schedules do), and an instance leaves RUNNING only through
-:meth:`TriggerQueries.finish`, whose UPDATE is conditional on it still being RUNNING.
+claims the slot with a conditional UPDATE (schedules claim theirs in batches, under a row lock), and an
+instance leaves RUNNING only through :meth:`TriggerQueries.finish`, whose UPDATE is conditional on it still
+being RUNNING.
 """
 
 from __future__ import annotations
