@@ -6,6 +6,8 @@ import json
 import threading
 from pathlib import Path
 
+import pytest
+
 from sudoless.flows.jobtypes import JobContext, job_type
 
 
@@ -79,6 +81,13 @@ def test_routes_job_plans_a_dispatch_day(tmp_path: Path) -> None:
     plan = json.loads((tmp_path / "out" / "plan.json").read_text())
     assert plan["feasible"] and plan["unserved"][0]["id"] == "d"
     assert (tmp_path / "out" / "plan.html").read_text().startswith("<!doctype html>")
+    blend = job_type("routes").run(context(tmp_path, {**props, "objective": "blend", "makespan.weight": "0.5"}))
+    assert blend.succeeded, blend.message
+    planned = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert planned["objective"] == "blend" and planned["makespan_weight"] == 0.5
+    assert planned["blend"] == pytest.approx(planned["cost"] + 0.5 * planned["makespan"])
+    unknown = job_type("routes").run(context(tmp_path, {**props, "objective": "fastest"}))
+    assert not unknown.succeeded and "unknown dispatch objective 'fastest'" in (unknown.message or "")
     mixed = job_type("routes").run(context(tmp_path, {**props, "dispatchers": "2"}))
     assert not mixed.succeeded and "dispatchers applies to an instance" in (mixed.message or "")
     printed = job_type("routes").run(context(tmp_path, {**props, "report": "out/plan.pdf"}))

@@ -20,10 +20,11 @@ Properties (``input`` is required):
 Output properties for dependants: ``total_distance``, ``makespan``, ``objective``, ``routes``, ``solver``.
 
 A dispatch day instead of ``input`` (docs/routing.md): ``orders`` and ``vehicles`` files, with ``matrix``,
-``durations`` and ``speed`` as ``routes solve`` takes them, ``solver``, ``time.limit`` and ``seed``; ``output`` is
+``durations`` and ``speed`` as ``routes solve`` takes them, ``solver``, ``time.limit``, ``seed``, ``objective``
+(total: the cost, makespan: the longest working time, blend: cost + ``makespan.weight`` x makespan); ``output`` is
 then the plan (.json) and ``report`` the HTML page. Its outputs: ``cost``, ``total_distance``, ``vehicles`` (used),
-``unserved`` (how many orders were left out) and ``solver``. The options of one depot (``dispatchers``,
-``objective``, the stop and distance limits, ``metric``, ``plot``) are refused with it.
+``unserved`` (how many orders were left out) and ``solver``. The options of one depot (``dispatchers``, the stop
+and distance limits, ``metric``, ``plot``) are refused with it: the work limits are columns of the vehicles file.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from sudoless.errors import InputError, SudolessError
 from sudoless.flows.jobtypes import JobContext, JobResult, register
 
 T = TypeVar("T")
-SINGLE_DEPOT = ("input", "dispatchers", "objective", "min.stops", "max.stops", "max.distance", "metric", "plot")
+SINGLE_DEPOT = ("input", "dispatchers", "min.stops", "max.stops", "max.distance", "metric", "plot")
 
 
 @overload
@@ -87,8 +88,14 @@ class RoutesJob:
             limit = _opt(ctx, "time.limit", float, 10.0)
             if ctx.timeout:
                 limit = min(limit, ctx.timeout)
+            objective = _opt(ctx, "objective", str, "total")
             plan = solve_dispatch(
-                dispatch, solver=_opt(ctx, "solver", str, "auto"), time_limit=limit, seed=_opt(ctx, "seed", int, 0)
+                dispatch,
+                solver=_opt(ctx, "solver", str, "auto"),
+                time_limit=limit,
+                seed=_opt(ctx, "seed", int, 0),
+                objective={"total": "cost"}.get(objective, objective),
+                weight=_opt(ctx, "makespan.weight", float, 1.0),
             )
             document = plan_document(dispatch, plan)
             report = check_dispatch(dispatch, document)
