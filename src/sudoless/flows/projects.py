@@ -111,10 +111,14 @@ def delete_project(store: Store, schedules: Schedules, project: ProjectRecord, u
 
 
 def purge_project(store: Store, project: ProjectRecord, user: str) -> None:
-    """Delete the stored versions of a project that was deleted before."""
+    """Delete the stored versions of a project that was deleted before; a SQLite file gives their space back
+    to the disk in the background (:func:`~sudoless.flows.retention.give_back_space`)."""
+    from sudoless.flows.retention import give_back_space
+
     if project.active:
         raise StateError(f"Project {project.name} should be deleted before purging")
     store.projects.purge(project.id, user)
+    give_back_space(store)
 
 
 # -- flow locks ---------------------------------------------------------------------------------------------

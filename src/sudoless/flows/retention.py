@@ -18,6 +18,8 @@ exists, and lists every other folder, with its size, as not judged (:func:`other
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -33,6 +35,37 @@ if TYPE_CHECKING:
     from sudoless.cleanable import Cleanable
 
 DAY_MS = 86_400_000
+log = logging.getLogger(__name__)
+_releasing: dict[int, threading.Thread] = {}  # id(store) -> the thread giving its free pages back
+_releasing_lock = threading.Lock()
+
+
+def give_back_space(store: Store) -> threading.Thread | None:
+    """After rows went (old logs, a purged project): a SQLite file's free pages given back to the disk in a
+    thread of its own, a small step at a time (:meth:`Store.reclaim_space` online), so that neither the
+    scheduler's pass nor the purge's request waits for it and other processes' writers fit in between. One
+    such thread per store; None when one is already at it, or for MySQL and PostgreSQL (they reuse the space
+    inside their files)."""
+    if store.dialect != "sqlite":
+        return None
+    with _releasing_lock:
+        running = _releasing.get(id(store))
+        if running is not None and running.is_alive():
+            return None
+
+        def release() -> None:
+            try:
+                freed = store.reclaim_space(online=True)
+            except Exception:  # the pages stay free for reuse; the next removal tries again
+                log.exception("could not give the database's free pages back to the disk")
+            else:
+                if freed:
+                    log.info("gave %d bytes of the database file back to the disk", freed)
+
+        thread = threading.Thread(target=release, name="sudoless-release-pages", daemon=True)
+        _releasing[id(store)] = thread
+        thread.start()
+    return thread
 
 
 def expired_workdirs(store: Store, settings: Settings, now_ms: int) -> list[tuple[int, Path]]:
@@ -83,6 +116,7 @@ def remove_expired_logs(store: Store, settings: Settings, now_ms: int) -> list[i
     found = [] if cutoff is None else [exec_id for exec_id, _ in store.logs.ended_before(cutoff)]
     if found:
         store.logs.delete(found, cutoff or 0)
+        give_back_space(store)
     return found
 
 

@@ -101,13 +101,16 @@ class Store:
             return False
         return True
 
-    def reclaim_space(self) -> int:
+    def reclaim_space(self, online: bool = False) -> int:
         """After a purge: compact a SQLite file so the deleted rows' space returns to the disk; the bytes it
-        shrank by (:func:`~sudoless.store.engine.reclaim_sqlite_space`). MySQL and PostgreSQL reuse freed
-        space within their own files, so 0 there."""
-        from sudoless.store.engine import reclaim_sqlite_space
+        shrank by (:func:`~sudoless.store.engine.reclaim_sqlite_space`). ``online``: only in small steps
+        that other processes' writers fit between (:func:`~sudoless.store.engine.release_free_pages`), never
+        a VACUUM, for the server. MySQL and PostgreSQL reuse freed space within their own files, so 0 there."""
+        from sudoless.store.engine import reclaim_sqlite_space, release_free_pages
 
-        return reclaim_sqlite_space(self.engine) if self.dialect == "sqlite" else 0
+        if self.dialect != "sqlite":
+            return 0
+        return release_free_pages(self.engine) if online else reclaim_sqlite_space(self.engine)
 
     # -- one query class per noun -----------------------------------------------------------------------
 

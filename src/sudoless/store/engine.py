@@ -119,6 +119,11 @@ def _tune_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (the documented recipe).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # A new file must be told before anything else (WAL mode included) writes its header: freed pages
+        # can then go back to the disk a few at a time (release_free_pages) instead of by a VACUUM that holds
+        # the write lock for as long as it copies the whole file. On an existing file it only takes effect
+        # at a VACUUM (sudoless clean's), which converts the file.
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -135,19 +140,86 @@ def _tune_sqlite(engine: Engine) -> None:
         driver.execute(mode)
 
 
+#: Pages given back per write transaction by :func:`release_free_pages` (1 MiB of 4 KiB pages): a step holds
+#: the write lock for milliseconds.
+RELEASE_STEP_PAGES = 256
+#: The pause between two steps, long beside a step, so that other processes' writers waiting on their busy
+#: timeout get the lock in between.
+RELEASE_PAUSE_SECONDS = 0.05
+#: Passive checkpoints tried at the end: the file shrinks only at one that copies the WAL's last frames while
+#: nothing commits (later, a writer's automatic checkpoint may do it too).
+CHECKPOINT_TRIES = 20
+
+
+def _sqlite_files(engine: Engine) -> list[Path]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return []
+    return [Path(database), Path(database + "-wal")]
+
+
+def release_free_pages(
+    engine: Engine, step_pages: int = RELEASE_STEP_PAGES, pause: float = RELEASE_PAUSE_SECONDS
+) -> int:
+    """Give a SQLite file's free pages back to the file system while other processes go on writing; the
+    bytes the database file shrank by. 0 for a file made before auto_vacuum=INCREMENTAL (only a VACUUM can
+    convert it: ``sudoless clean``) or another database.
+
+    Each ``PRAGMA incremental_vacuum(step_pages)`` is a write transaction of its own (autocommit, through
+    ``executescript``: the module's ``execute`` steps a pragma once, which frees one page), so no writer
+    waits longer than a step; closing PASSIVE checkpoints, which never wait for anybody, let the file shrink
+    once one of them copies the WAL's last frames back.
+    """
+    files = _sqlite_files(engine)
+    if not files:
+        return 0
+    before = files[0].stat().st_size
+    connection = engine.raw_connection()
+    try:
+        driver = connection.driver_connection
+        assert driver is not None
+
+        def row(sql: str) -> tuple[Any, ...]:  # read to the end: a statement left open keeps a read snapshot
+            return tuple(driver.execute(sql).fetchall()[0])
+
+        if row("PRAGMA auto_vacuum")[0] != 2:
+            return 0
+        free = row("PRAGMA freelist_count")[0]
+        while free > 0:
+            driver.executescript(f"PRAGMA incremental_vacuum({int(step_pages)});")
+            free, was = row("PRAGMA freelist_count")[0], free
+            if free >= was:  # nothing more to give back (another writer took the pages)
+                break
+            time.sleep(pause)
+        # SQLite cuts the file at a checkpoint that copies the WAL's last frames with no commit coming in
+        # meanwhile; under other writers that may take a few tries
+        page = row("PRAGMA page_size")[0]
+        for _ in range(CHECKPOINT_TRIES):
+            row("PRAGMA wal_checkpoint(PASSIVE)")
+            if files[0].stat().st_size <= row("PRAGMA page_count")[0] * page:
+                break
+            time.sleep(pause)
+    except sqlite3.Error as exc:  # "database is locked" past the busy timeout: the pages stay free for reuse
+        raise StoreError(f"{files[0]}: the freed pages were not given back to the disk ({exc})") from None
+    finally:
+        connection.close()
+    return max(0, before - files[0].stat().st_size)
+
+
 def reclaim_sqlite_space(engine: Engine) -> int:
     """Give the pages of deleted rows back to the file system; the bytes the database file shrank by.
 
     SQLite keeps freed pages in the file for reuse, so removing a gigabyte of old logs alone frees no disk
-    space. ``VACUUM`` rebuilds the file (``PRAGMA incremental_vacuum`` when the database was made
-    with ``auto_vacuum=INCREMENTAL``), and the WAL checkpoint that follows truncates both files. Neither may
-    run inside a transaction: this goes through a driver connection in autocommit (:func:`_tune_sqlite`
-    leaves the driver so), never through :meth:`Store.write`. 0 for an in-memory database.
+    space. A file made with ``auto_vacuum=INCREMENTAL`` gives them back in steps
+    (:func:`release_free_pages`); an older one is rebuilt by ``VACUUM``, which also makes it incremental
+    (the connection asked for it, :func:`_tune_sqlite`). The WAL checkpoint that follows truncates both
+    files. Neither may run inside a transaction: this goes through a driver connection in autocommit
+    (:func:`_tune_sqlite` leaves the driver so), never through :meth:`Store.write`. 0 for an in-memory
+    database.
     """
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+    files = _sqlite_files(engine)
+    if not files:
         return 0
-    files = [Path(database), Path(database + "-wal")]
 
     def size() -> int:
         return sum(path.stat().st_size for path in files if path.exists())
@@ -158,14 +230,15 @@ def reclaim_sqlite_space(engine: Engine) -> int:
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
-        incremental = cursor.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
-        cursor.execute("PRAGMA incremental_vacuum" if incremental else "VACUUM")
-        cursor.fetchall()  # incremental_vacuum frees pages as its rows are stepped through
+        if cursor.execute("PRAGMA auto_vacuum").fetchall()[0][0] == 2:  # read to the end: no snapshot kept
+            release_free_pages(engine, pause=0.0)
+        else:
+            cursor.execute("VACUUM")
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         cursor.close()
     except sqlite3.Error as exc:  # e.g. "database is locked" past the busy timeout
         raise StoreError(
-            f"{database}: the rows are removed but the file was not compacted ({exc}); run the command again "
+            f"{files[0]}: the rows are removed but the file was not compacted ({exc}); run the command again "
             "when nothing else writes to the database"
         ) from None
     finally:
