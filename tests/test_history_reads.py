@@ -148,3 +148,143 @@ def test_a_jobs_recent_attempts_newest_first_across_executions(store: Store) -> 
     assert [(r.exec_id, r.attempt) for r in two] == [(runs[4], 0), (runs[3], 1)]
     assert store.job_runs.recent_attempts(1, "nightly", "nothing") == []
     assert len(store.job_runs.recent_attempts(1, "nightly", "build", limit=50)) == 6  # 5 started, one twice
+
+
+def mixed_history(store: Store) -> list[dict[str, object]]:
+    """43 executions with ties in every sortable column (a few distinct names, times and statuses, some
+    unfinished), names in mixed case and with LIKE's wildcards; every row as stored, oldest first."""
+    with store.write() as conn:
+        conn.execute(t.executions.delete())
+        rows = []
+        for index in range(43):
+            running = index % 11 == 0
+            rows.append(
+                {
+                    "project_id": 1 + index % 3,
+                    "project_name": ("Alpha", "beta", "gam%_ma")[index % 3],
+                    "version": 1,
+                    "flow_id": ("nightly", "Hourly", "night_x")[index % 4 % 3],
+                    "status": "RUNNING" if running else ("SUCCEEDED", "FAILED", "KILLED")[index % 5 % 3],
+                    "submit_user": ("ann", "Bob", "annie", "carl")[index % 4],
+                    "submit_time": 1_000 + index // 3,
+                    "start_time": 1_010 + index // 4,
+                    "end_time": -1 if running else 1_100 + index % 7,
+                    "update_time": 2_000,
+                    "source": ("adhoc", "schedule")[index % 2],
+                    "options": "{}",
+                    "executor_id": 1,
+                    "control": "",
+                    "priority": 5,
+                    "restarted_from": None,
+                }
+            )
+        conn.execute(t.executions.insert(), rows)
+        stored = conn.execute(sa.select(t.executions).order_by(t.executions.c.id)).mappings().all()
+    return [dict(row) for row in stored]
+
+
+def naive_key(sort: str):  # type: ignore[no-untyped-def]
+    """The sort of the executions page, computed in Python from the stored rows."""
+    column = {"id": "id", "project": "project_name", "flow": "flow_id", "status": "status", "user": "submit_user"}
+    column |= {"submitted": "submit_time", "started": "start_time", "ended": "end_time", "source": "source"}
+    if sort == "duration":
+        return lambda r: -1 if r["end_time"] < 0 or r["start_time"] < 0 else r["end_time"] - r["start_time"]
+    return lambda r: r[column[sort]]
+
+
+def test_every_sort_pages_through_every_execution_once_in_order(store: Store) -> None:
+    """Pages of 5 (ids from the index, then their rows) concatenate to the whole table sorted by the column
+    and, among equals, by id in the same direction. Numbers are sorted here in Python; names in one query
+    without paging, since their order is the database's collation (MariaDB's ignores case)."""
+    from sudoless.store.executions import HISTORY_SORTS
+
+    rows = mixed_history(store)
+    for sort in ("id", "project", "flow", "status", "user", "submitted", "started", "ended", "duration", "source"):
+        for descending in (True, False):
+            key = naive_key(sort)
+            expected = [r["id"] for r in sorted(rows, key=lambda r: (key(r), r["id"]), reverse=descending)]
+            if isinstance(key(rows[0]), str):
+                column, e = HISTORY_SORTS[sort], t.executions.c
+                order = (column.desc(), e.id.desc()) if descending else (column.asc(), e.id.asc())
+                with store.read() as conn:
+                    expected = list(conn.execute(sa.select(e.id).order_by(*order)).scalars())
+                assert sorted(expected) == sorted(r["id"] for r in rows)
+            seen: list[int] = []
+            for offset in range(0, 50, 5):
+                page = store.executions.history(HistoryFilter(), 5, offset, sort, descending, count_ahead=5)
+                seen += [r.id for r in page.runs]
+            assert seen == expected, (sort, descending)
+    # in a sort by a column with ties, the rows of a page are whole records
+    page = store.executions.history(HistoryFilter(), 3, 7, "user", False)
+    by_id = {r["id"]: r for r in rows}
+    assert [(r.submit_user, r.flow_id, r.end_time) for r in page.runs] == [
+        (by_id[r.id]["submit_user"], by_id[r.id]["flow_id"], by_id[r.id]["end_time"]) for r in page.runs
+    ]
+
+
+def test_name_filters_match_what_lower_like_matches(store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The filters on parts of names (resolved into IN lists of the distinct names) select exactly the rows
+    that a case-blind substring test selects, wildcards literal, combined with the other filters; and the
+    same when there are too many distinct names and the filter falls back to LIKE."""
+    from sudoless.store import executions
+
+    rows = mixed_history(store)
+
+    def naive(project: str = "", flow: str = "", user: str = "", term: str = "", status: str = "") -> list[int]:
+        def has(value: object, part: str) -> bool:
+            return part.lower() in str(value).lower()
+
+        names = ("project_name", "flow_id", "submit_user")
+        return [
+            r["id"]
+            for r in reversed(rows)
+            if has(r["project_name"], project)
+            and has(r["flow_id"], flow)
+            and has(r["submit_user"], user)
+            and (not term or any(has(r[c], term) for c in names))
+            and (not status or r["status"] == status)
+        ]
+
+    cases = [
+        {"project": "ALPH"},
+        {"project": "%_"},  # the wildcards are literal: only gam%_ma
+        {"project": "_"},
+        {"flow": "night"},
+        {"flow": "t_x"},
+        {"user": "ann"},  # ann and annie
+        {"user": "BOB", "status": "FAILED"},
+        {"project": "a", "flow": "hourly", "user": "b"},
+        {"term": "NN"},
+        {"term": "hour"},
+        {"project": "nothing"},
+        {"user": "zed", "term": "a"},
+    ]
+    for limit in (executions.NAMES_LIMIT, 2):  # 2: more distinct names than that, LIKE on every row
+        monkeypatch.setattr(executions, "NAMES_LIMIT", limit)
+        for case in cases:
+            wanted = HistoryFilter(
+                project_contains=case.get("project", ""),
+                flow_contains=case.get("flow", ""),
+                user_contains=case.get("user", ""),
+                term=case.get("term", ""),
+                statuses=(Status(case["status"]),) if "status" in case else (),
+            )
+            found = store.executions.history(wanted, 100, 0)
+            assert [r.id for r in found.runs] == naive(**case), (limit, case)
+            assert (found.total, found.exact) == (len(naive(**case)), True)
+
+
+def test_a_flows_pages_deep_and_shallow(store: Store) -> None:
+    """fetchFlowExecutions' pages (ids from the flow's index, then the rows) at every offset, and the
+    unfiltered and status-filtered lists, equal the naive newest-first lists."""
+    rows = mixed_history(store)
+    nightly = [r["id"] for r in reversed(rows) if r["project_id"] == 1 and r["flow_id"] == "nightly"]
+    assert len(nightly) > 4
+    for offset in range(len(nightly) + 2):
+        page, total = store.executions.flow_page(1, "nightly", limit=3, offset=offset)
+        assert ([r.id for r in page], total) == (nightly[offset : offset + 3], len(nightly))
+        assert all(r.flow_id == "nightly" and r.project_id == 1 for r in page)
+    newest = [r["id"] for r in reversed(rows)]
+    assert [r.id for r in store.executions.latest(limit=10, offset=30)] == newest[30:40]
+    failed = [r["id"] for r in reversed(rows) if r["status"] == "FAILED"]
+    assert [r.id for r in store.executions.latest(statuses=[Status.FAILED], limit=100)] == failed

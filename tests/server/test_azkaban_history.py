@@ -27,6 +27,7 @@ def test_history_search(live: LiveServer, admin: Client) -> None:
 
     quick = fetch(search="true", searchterm=marker.upper(), size="10")
     assert quick["total"] == 3 and [e["execId"] for e in quick["executions"]] == [third, failed, ok]
+    assert quick["totalExact"] is True  # counted to the end: fewer than COUNT_AHEAD past the page
     assert quick["executions"][1] | {"submitTime": 0, "startTime": 0, "endTime": 0} == {
         "execId": failed,
         "projectId": quick["executions"][1]["projectId"],

@@ -131,6 +131,10 @@ class NewExecution:
     admit: Callable[[Unfinished], dict[str, Any]] | None = None
 
 
+#: How far past the shown page the executions page and ``/history?ajax=fetch`` count matches: beyond it the
+#: total is a lower bound (counting a million executions on every page view would take longer than the page).
+COUNT_AHEAD = 5_000
+
 _COLUMNS = tuple(t.executions.c.keys())
 #: The statuses of an execution not yet over, named (an IN list searches ``ix_executions_status``; a NOT IN
 #: of the terminal ones reads every execution ever run).
@@ -454,25 +458,31 @@ class ExecutionQueries:
         count_ahead: int | None = None,
     ) -> History:
         """One page of the executions page and how many match in all; newest first unless ``sort`` names one of
-        :data:`HISTORY_SORTS` (anything else sorts by id). Ties keep the newest first.
+        :data:`HISTORY_SORTS` (anything else sorts by id). Ties follow the id in the same direction (newest
+        first when descending, oldest first when ascending), so that one (column, id) index serves both
+        directions (migration 0013).
 
         With ``count_ahead``, counting stops ``count_ahead`` rows past the page's end: a count of every
         match reads every matching index entry (a million executions: half a second and more), where the
-        pager needs only to know that later pages exist. The answer then says the total is a lower bound."""
+        pager needs only to know that later pages exist. The answer then says the total is a lower bound.
+
+        The page's ids come first, from the indexes alone, and then their rows (a "deferred join"): a deep
+        page skips its offset's index entries instead of fetching the offset's rows."""
         e = t.executions.c
         key = HISTORY_SORTS.get(sort, HISTORY_SORTS["id"])
         order = [key.desc() if descending else key.asc()]
         if key is not e.id:
-            order.append(e.id.desc())
-        query = _where(sa.select(t.executions), wanted).order_by(*order).limit(limit).offset(offset)
-        bound = None if count_ahead is None else max(offset, 0) + max(limit, 0) + max(count_ahead, 0)
-        if bound is None:
-            count = _where(sa.select(sa.func.count()).select_from(t.executions), wanted)
-        else:
-            matching = _where(sa.select(e.id), wanted).limit(bound + 1).subquery()
-            count = sa.select(sa.func.count()).select_from(matching)
+            order.append(e.id.desc() if descending else e.id.asc())
         with self.store.read() as conn:
-            runs = execution_records(conn.execute(query).all())
+            where = _conditions(conn, wanted)
+            ids = sa.select(e.id).where(*where).order_by(*order).limit(max(limit, 0)).offset(max(offset, 0))
+            runs = execution_records(conn.execute(_rows_of(ids.subquery("page"), order)).all())
+            bound = None if count_ahead is None else max(offset, 0) + max(limit, 0) + max(count_ahead, 0)
+            if bound is None:
+                count = sa.select(sa.func.count()).select_from(t.executions).where(*where)
+            else:
+                matching = sa.select(e.id).where(*where).limit(bound + 1).subquery()
+                count = sa.select(sa.func.count()).select_from(matching)
             total = int(conn.execute(count).scalar_one())
         if bound is not None and total > bound:
             return History(runs, bound, exact=False)
@@ -658,44 +668,76 @@ def _here(e: sa.Table) -> sa.ColumnElement[bool]:
 
 
 def _list_query(by_project: bool, by_flow: bool, by_status: bool) -> sa.Select[Any]:
-    """Executions newest first, filtered on the columns asked for; page bounds are parameters too."""
+    """Executions newest first, filtered on the columns asked for; page bounds are parameters too. The page's
+    ids come from the index alone and then their rows (see :meth:`ExecutionQueries.history`)."""
     e = t.executions
-    query = sa.select(e).order_by(e.c.id.desc()).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+    ids = sa.select(e.c.id).order_by(e.c.id.desc()).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
     if by_project:
-        query = query.where(e.c.project_id == sa.bindparam("project_id"))
+        ids = ids.where(e.c.project_id == sa.bindparam("project_id"))
     if by_flow:
-        query = query.where(e.c.flow_id == sa.bindparam("flow_id"))
+        ids = ids.where(e.c.flow_id == sa.bindparam("flow_id"))
     if by_status:
-        query = query.where(e.c.status.in_(sa.bindparam("statuses", expanding=True)))
-    return query
+        ids = ids.where(e.c.status.in_(sa.bindparam("statuses", expanding=True)))
+    return _rows_of(ids.subquery("page"), [e.c.id.desc()])
 
 
-def _where(query: sa.Select[Any], wanted: HistoryFilter) -> sa.Select[Any]:
+def _rows_of(page: sa.Subquery, order: list[Any]) -> sa.Select[Any]:
+    """The executions whose ids the ``page`` subquery holds, in ``order`` again (a join keeps no order)."""
+    e = t.executions
+    return sa.select(e).join(page, e.c.id == page.c.id).order_by(*order)
+
+
+#: The most distinct names a name filter resolves into an IN list; past it, LIKE on every row (a scan).
+NAMES_LIMIT = 2_000
+
+
+def _distinct(conn: sa.Connection, column: Any, limit: int) -> list[str] | None:
+    """``column``'s distinct values in order, each found by one index search from the previous one; None
+    past ``limit`` values."""
+    low = sa.select(sa.func.min(column).label("v"), sa.literal(1).label("n")).cte("names", recursive=True)
+    nxt = sa.select(sa.func.min(column)).where(column > low.c.v).scalar_subquery()
+    walk = low.union_all(sa.select(nxt, low.c.n + 1).where(low.c.v.is_not(None), low.c.n <= limit))
+    values = [v for v in conn.execute(sa.select(walk.c.v).where(walk.c.v.is_not(None))).scalars()]
+    return None if len(values) > limit else values
+
+
+def _contains(conn: sa.Connection, column: Any, part: str) -> sa.ColumnElement[bool]:
+    """``column`` holds ``part``, case aside. The distinct values of the column are few (projects, flows,
+    users) and found by index searches (:func:`_distinct`): matched here, they become an IN list that the
+    (column, id) indexes answer, where ``lower(column) LIKE '%part%'`` reads every execution ever run. A
+    column with more than :data:`NAMES_LIMIT` distinct values falls back to that LIKE (``%`` and ``_`` in
+    ``part`` literal)."""
+    names = _distinct(conn, column, NAMES_LIMIT)
+    if names is None:
+        return sa.func.lower(column).contains(part.lower(), autoescape=True)
+    wanted = part.lower()
+    matching = [name for name in names if wanted in name.lower()]
+    return column.in_(matching) if matching else sa.false()
+
+
+def _conditions(conn: sa.Connection, wanted: HistoryFilter) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of ``wanted``; the name filters read the distinct names through ``conn``."""
     e = t.executions.c
+    where: list[sa.ColumnElement[bool]] = []
     if wanted.project_ids is not None:
-        query = query.where(e.project_id.in_(list(wanted.project_ids)) if wanted.project_ids else sa.false())
+        where.append(e.project_id.in_(list(wanted.project_ids)) if wanted.project_ids else sa.false())
     if wanted.flow:
-        query = query.where(e.flow_id == wanted.flow)
+        where.append(e.flow_id == wanted.flow)
     if wanted.statuses:
-        query = query.where(e.status.in_([s.value for s in wanted.statuses]))
+        where.append(e.status.in_([s.value for s in wanted.statuses]))
     if wanted.user:
-        query = query.where(e.submit_user == wanted.user)
+        where.append(e.submit_user == wanted.user)
     if wanted.since is not None:
-        query = query.where(e.submit_time >= wanted.since)
+        where.append(e.submit_time >= wanted.since)
     if wanted.until is not None:
-        query = query.where(e.submit_time < wanted.until)
+        where.append(e.submit_time < wanted.until)
     for column, part in (
         (e.project_name, wanted.project_contains),
         (e.flow_id, wanted.flow_contains),
         (e.submit_user, wanted.user_contains),
     ):
         if part:
-            query = query.where(_contains(column, part))
+            where.append(_contains(conn, column, part))
     if wanted.term:
-        query = query.where(sa.or_(*(_contains(c, wanted.term) for c in (e.project_name, e.flow_id, e.submit_user))))
-    return query
-
-
-def _contains(column: Any, part: str) -> sa.ColumnElement[bool]:
-    """``column`` holds ``part``, case aside; ``%`` and ``_`` in it are literal."""
-    return sa.func.lower(column).contains(part.lower(), autoescape=True)
+        where.append(sa.or_(*(_contains(conn, c, wanted.term) for c in (e.project_name, e.flow_id, e.submit_user))))
+    return where

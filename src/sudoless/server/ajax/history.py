@@ -5,6 +5,10 @@ advanced filter (``advfilter=true`` with ``projcontain``, ``flowcontain``, ``use
 Azkaban's number or name, ``begin`` and ``end`` as ``MM/dd/yyyy hh:mm AM`` in the server's zone), ``days``
 (the last N days) and paging (``page`` from 1, ``size``). Its ``ajax=fetch`` answers ``{}``; here it answers
 the same search as JSON. A browser without ``ajax`` is sent to the web UI's executions page.
+
+Its ``total`` counts at most 5,000 matches past the page asked for (:data:`COUNT_AHEAD`): past that,
+``totalExact`` is false and ``total`` is a lower bound (an exact count of a million executions took longer
+than the rest of the answer).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sudoless.server import flash
 from sudoless.server.dispatch import GET, Call, Route, Servlet
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
-from sudoless.store.executions import History, HistoryFilter
+from sudoless.store.executions import COUNT_AHEAD, History, HistoryFilter
 from sudoless.store.status import Status
 
 __all__ = ["HISTORY"]
@@ -85,7 +89,7 @@ def search(call: Call) -> tuple[History, int, int]:
     days = params.integer("days", 0, bits=32)
     if days > 0:
         wanted["since"] = call.store.clock() - days * 86_400_000
-    found = call.store.executions.history(HistoryFilter(**wanted), size, (page - 1) * size)
+    found = call.store.executions.history(HistoryFilter(**wanted), size, (page - 1) * size, count_ahead=COUNT_AHEAD)
     return found, page, size
 
 
@@ -97,6 +101,7 @@ def fetch(call: Call) -> Response:
     return json_response(
         {
             "total": found.total,
+            "totalExact": found.exact,
             "page": page,
             "size": size,
             "executions": [

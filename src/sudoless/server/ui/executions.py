@@ -36,7 +36,7 @@ from sudoless.server.run_options import check_redefinitions, configured_failure_
 from sudoless.server.ui.flows import layout_json
 from sudoless.server.ui.projects import PAGE_SIZE, page_number, readable_project_ids
 from sudoless.server.ui.web import api_permission, data, locate_execution, page_url, redirect, render
-from sudoless.store.executions import HISTORY_SORTS, HistoryFilter
+from sudoless.store.executions import COUNT_AHEAD, HISTORY_SORTS, HistoryFilter
 from sudoless.store.job_runs import JobRunRecord
 from sudoless.store.status import TERMINAL_FLOW, Status
 
@@ -77,11 +77,6 @@ COLUMNS = (
     ("source", "Source"),
     (None, "Actions"),
 )
-
-
-#: How far past the shown page the executions page counts matches: beyond it the pager says "more than"
-#: (counting a million executions on every page view would take longer than the page itself).
-COUNT_AHEAD = 5_000
 
 
 def history_page(call: Call) -> Response:
