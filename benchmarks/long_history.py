@@ -438,14 +438,14 @@ def measure(store: Store, root: Path, executions: int, jobs: int, tries: int, co
 
 def report(console: Console, db: str, results: dict[str, list[float]], load: str) -> None:
     table = Table(title=f"{db}: server time (ms), target {TARGET_MS:.0f} ms; load average {load}")
-    for heading in ("page / read", "median", "p95", "max", "vs target"):
+    for heading in ("page / read", "min", "median", "p95", "max", "vs target"):
         table.add_column(heading, justify="left" if heading == "page / read" else "right", overflow="fold")
     for shown, times in results.items():
         ordered = sorted(times)
         p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
         median = statistics.median(times)
         verdict = "ok" if p95 <= TARGET_MS else f"[red]{p95 / TARGET_MS:.1f}x over[/red]"
-        table.add_row(shown, f"{median:.1f}", f"{p95:.1f}", f"{ordered[-1]:.1f}", verdict)
+        table.add_row(shown, f"{ordered[0]:.1f}", f"{median:.1f}", f"{p95:.1f}", f"{ordered[-1]:.1f}", verdict)
     console.print(table)
 
 
