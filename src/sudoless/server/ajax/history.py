@@ -6,7 +6,7 @@ Azkaban's number or name, ``begin`` and ``end`` as ``MM/dd/yyyy hh:mm AM`` in th
 (the last N days) and paging (``page`` from 1, ``size``). Its ``ajax=fetch`` answers ``{}``; here it answers
 the same search as JSON. A browser without ``ajax`` is sent to the web UI's executions page.
 
-Its ``total`` counts at most 5,000 matches past the page asked for (:data:`COUNT_AHEAD`): past that,
+Its ``total`` counts at most 1,000 matches past the page asked for (:data:`COUNT_AHEAD`): past that,
 ``totalExact`` is false and ``total`` is a lower bound (an exact count of a million executions took longer
 than the rest of the answer).
 """
