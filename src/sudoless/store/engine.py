@@ -74,7 +74,14 @@ def create_engine(url: str, password: str | None = None) -> Engine:
         parsed = parsed.set(password=password)  # a URL object: the password is never rendered into a string
     # As many pooled connections as the server has request threads (Settings.request_threads): connections
     # beyond the pool are opened and closed for each use, a round trip and an authentication each time.
-    engine = sa.create_engine(parsed, pool_size=16, max_overflow=16, pool_recycle=3600)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() in ("mysql", "mariadb"):
+        # MariaDB intersects two indexes of executions (a project's and a status's, say) and then sorts
+        # every row of the intersection, where walking one index in id order stops after the page: with
+        # 1,000,000 executions, 0.9 s against 0.03 s for a flow's last successful run. Set once per
+        # connection, as the driver connects (no round trip of its own).
+        connect_args["init_command"] = "SET SESSION optimizer_switch='index_merge_intersection=off'"
+    engine = sa.create_engine(parsed, pool_size=16, max_overflow=16, pool_recycle=3600, connect_args=connect_args)
     _ping_when_idle(engine)
     return engine
 

@@ -695,7 +695,12 @@ NAMES_LIMIT = 2_000
 
 def _distinct(conn: sa.Connection, column: Any, limit: int) -> list[str] | None:
     """``column``'s distinct values in order, each found by one index search from the previous one; None
-    past ``limit`` values."""
+    past ``limit`` values. MariaDB does that walk itself for a DISTINCT ("Using index for group-by") and
+    runs the recursive form slowly (2-3 s for 5 names in 1,000,000 executions, against 20 ms)."""
+    if conn.dialect.name == "mysql":
+        found = sa.select(column).distinct().order_by(column).limit(limit + 1)
+        values = list(conn.execute(found).scalars())
+        return None if len(values) > limit else values
     low = sa.select(sa.func.min(column).label("v"), sa.literal(1).label("n")).cte("names", recursive=True)
     nxt = sa.select(sa.func.min(column)).where(column > low.c.v).scalar_subquery()
     walk = low.union_all(sa.select(nxt, low.c.n + 1).where(low.c.v.is_not(None), low.c.n <= limit))
