@@ -22,9 +22,10 @@ Output properties for dependants: ``total_distance``, ``makespan``, ``objective`
 A dispatch day instead of ``input`` (docs/routing.md): ``orders`` and ``vehicles`` files, with ``matrix``,
 ``durations`` and ``speed`` as ``routes solve`` takes them, ``solver``, ``time.limit``, ``seed``, ``objective``
 (total: the cost, makespan: the longest working time, blend: cost + ``makespan.weight`` x makespan); ``output`` is
-then the plan (.json) and ``report`` the HTML page. Its outputs: ``cost``, ``total_distance``, ``vehicles`` (used),
-``unserved`` (how many orders were left out) and ``solver``. The options of one depot (``dispatchers``, the stop
-and distance limits, ``metric``, ``plot``) are refused with it: the work limits are columns of the vehicles file.
+then the plan (.json) and ``report`` the HTML page (or, named .pdf, the same as a PDF). Its outputs: ``cost``,
+``total_distance``, ``vehicles`` (used), ``unserved`` (how many orders were left out) and ``solver``. The options of
+one depot (``dispatchers``, the stop and distance limits, ``metric``, ``plot``) are refused with it: the work limits
+are columns of the vehicles file.
 """
 
 from __future__ import annotations
