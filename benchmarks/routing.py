@@ -127,7 +127,7 @@ def solve_ortools(problem: Any, seconds: float, balanced: bool) -> list[list[int
     and for min-max a distance dimension with a global span cost. No minimum stops: forcing one city per salesman
     as a hard constraint left OR-Tools without a first solution in 10 s for m = 10 and 20, and an idle salesman
     never shortens the longest tour; its plans are checked with that rule relaxed (``min_stops_relaxed``)."""
-    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+    from ortools.constraint_solver import pywrapcp
 
     scale = 1.0 if problem.metric.value == "rounded" else 1000.0
     matrix = np.round(problem.matrix * scale).astype(np.int64).tolist()
@@ -147,21 +147,9 @@ def solve_ortools(problem: Any, seconds: float, balanced: bool) -> list[list[int
     if balanced:
         routing.AddDimension(arc, 0, int(sum(max(row) for row in matrix)), True, "distance")
         routing.GetDimensionOrDie("distance").SetGlobalSpanCostCoefficient(100)
-    params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    params.time_limit.FromMilliseconds(int(seconds * 1000))
-    found = routing.SolveWithParameters(params)
-    if found is None:
-        return []
-    routes = []
-    for v in range(k):
-        index, route = found.Value(routing.NextVar(routing.Start(v))), []
-        while not routing.IsEnd(index):
-            route.append(manager.IndexToNode(index))
-            index = found.Value(routing.NextVar(index))
-        routes.append(route)
-    return routes
+    import vrptw  # beside this file
+
+    return vrptw.guided_routes(routing, manager, k, seconds)
 
 
 # -- one run ----------------------------------------------------------------------------------------------

@@ -221,7 +221,7 @@ def solve_ortools(problem: Any, seconds: float, seed: int) -> list[list[int]]:
     time dimension (service + travel, waiting allowed) with each customer's window on its cumul and the depot's
     on every vehicle's start and end; PATH_CHEAPEST_ARC then GUIDED_LOCAL_SEARCH until the time limit. OR-Tools
     takes no seed; its search is deterministic. No plan (an empty list) when it finds no first solution."""
-    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+    from ortools.constraint_solver import pywrapcp
 
     del seed
     data = integer_data(problem)
@@ -242,6 +242,15 @@ def solve_ortools(problem: Any, seconds: float, seed: int) -> list[list[int]]:
     for v in range(k):
         times.CumulVar(routing.Start(v)).SetRange(data["ready"][0], horizon)
         times.CumulVar(routing.End(v)).SetRange(data["ready"][0], horizon)
+    return guided_routes(routing, manager, k, seconds)
+
+
+def guided_routes(routing: Any, manager: Any, k: int, seconds: float) -> list[list[int]]:
+    """OR-Tools' usual search on a built model (PATH_CHEAPEST_ARC, then GUIDED_LOCAL_SEARCH until ``seconds``),
+    read back as one node list per vehicle; no plan (an empty list) when it finds no first solution. Shared with
+    routing.py's CVRP and min-max runs."""
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
