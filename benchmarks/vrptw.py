@@ -271,10 +271,12 @@ def guided_routes(routing: Any, manager: Any, k: int, seconds: float) -> list[li
 def run_task(task: Task, folder: Path, bks: dict[str, Any]) -> dict[str, Any]:
     """Solve one instance with one solver, check the plan independently, return the result line. An
     exception in a solver is a result too (``error``), so one bad run never stops the table."""
+    from sudoless.processes import usable_cpus
     from sudoless.routing import check, read_problem
     from sudoless.routing.auto import solve
 
     row: dict[str, Any] = {**asdict(task), **best_knowns(bks, task.instance), "load_start": os.getloadavg()[0]}
+    row["cpus"] = usable_cpus()  # a run pinned to fewer CPUs (taskset, a cpuset) says so in its line
     problem = read_problem(folder / task.family / f"{task.instance}.txt")
     row.update(n=problem.n, fleet=problem.dispatchers)
     started = time.monotonic()

@@ -193,3 +193,21 @@ def test_lock_holder_names_the_live_process_holding_a_lock(tmp_path: Path) -> No
     with open(path, "rb+") as own:  # our own lock: F_GETLK reports locks of other processes only
         fcntl.lockf(own, fcntl.LOCK_EX)
         assert lock_holder(path) is None
+
+
+def test_usable_cpus_follows_the_affinity_mask() -> None:
+    """A process pinned to one CPU (as taskset, a cgroup cpuset or Slurm pin a job) sizes its pools for one,
+    whatever the machine has; the solver choice that follows (one PyVRP process, not one per machine CPU)
+    is checked in the child too."""
+    code = (
+        "import os; from sudoless.processes import usable_cpus; from sudoless.routing.auto import choose; "
+        "from sudoless.routing.model import Problem; import numpy as np; "
+        "rng = np.random.default_rng(1); xy = rng.random((150, 2)) * 100; "
+        "p = Problem(coords=xy, dispatchers=3); "
+        "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); print(usable_cpus(), choose(p))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1", "engine"]
+    from sudoless.processes import usable_cpus
+
+    assert usable_cpus() == len(os.sched_getaffinity(0))

@@ -30,6 +30,20 @@ GRACE_SECONDS = 5.0
 _FLOCK = "hhqqi4x"  # struct flock on Linux: type, whence, start, len, pid
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on, which sizes every pool of workers in the package.
+
+    ``os.cpu_count()`` counts the machine's CPUs, but on a shared server or cluster node the scheduler (Slurm,
+    a cgroup cpuset, ``taskset``) often pins a user's job to a few of them: one worker per machine CPU would
+    then crowd several processes onto each allowed CPU. The affinity mask is what the kernel will actually
+    give; ``os.process_cpu_count()`` says the same from Python 3.13, which the package does not require.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity call on this platform
+        return os.cpu_count() or 1
+
+
 def read_pid(pid_file: Path) -> int | None:
     """The pid a pid file holds; None when it is missing or holds no number."""
     try:

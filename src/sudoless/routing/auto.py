@@ -19,12 +19,12 @@ limit. This module decides where a session of Spark is started; the solvers belo
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 from sudoless.errors import InputError
+from sudoless.processes import usable_cpus
 from sudoless.routing.cores import solve_cores
 from sudoless.routing.dispatch import Dispatch, Goal, Plan
 from sudoless.routing.dispatch_divide import PART, solve_dispatch_divide
@@ -74,7 +74,7 @@ def _cores(problem: Problem, time_limit: float, seed: int, spark: Any) -> Soluti
 def _parts(problem: Problem, time_limit: float, seed: int, spark: Any) -> Solution:
     """Parts of a giant tour: on this machine's cores below :data:`SPARK_FROM` customers (Spark's start-up would
     eat the budget), on Spark above; PyVRP parts for total distance, divide and conquer for the balanced ones."""
-    cores = os.cpu_count() or 1
+    cores = usable_cpus()
     sub = ENGINE_PARTS if problem.objective == Objective.TOTAL else DIVIDE_PARTS
     if spark is None and problem.n < SPARK_FROM:
         spark = "processes" if cores > 1 else False
@@ -99,7 +99,7 @@ def choose(problem: Problem) -> str:
         return "exact"
     if not problem.dense:
         return "parts"
-    several = (os.cpu_count() or 1) > 1
+    several = usable_cpus() > 1
     if problem.objective != Objective.TOTAL:  # capped PyVRP probes, in parallel on several cores
         return "cores" if several else "engine"
     if problem.n >= CORES_FROM and not problem.min_stops and several:
@@ -167,7 +167,7 @@ def solve_dispatch(
     elif chosen == "divide":
         plan = solve_dispatch_divide(dispatch, goal, time_limit, seed, run=False if spark is None else spark)
     else:  # cores: the parts and groups in one process per core, a part per core at least
-        cores = os.cpu_count() or 1
+        cores = usable_cpus()
         part = min(PART, -(-len(dispatch.orders) // cores))
         plan = solve_dispatch_divide(
             dispatch, goal, time_limit, seed, run="processes" if cores > 1 else False, part=part, solver="cores"

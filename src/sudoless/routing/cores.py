@@ -21,12 +21,12 @@ The processes are started once per solve and keep the problem (with its matrix),
 from __future__ import annotations
 
 import math
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from sudoless.processes import usable_cpus
 from sudoless.routing.check import check
 from sudoless.routing.decompose import sectors, subproblem
 from sudoless.routing.engine import solve_engine
@@ -104,7 +104,7 @@ def solve_cores(problem: Problem, time_limit: float = 10.0, seed: int = 0, worke
     """
     started = time.monotonic()
     deadline = started + time_limit
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cpus()
     method = start_method()
     if problem.objective != Objective.TOTAL:
         solution = solve_engine(problem, time_limit=time_limit, seed=seed, workers=workers)

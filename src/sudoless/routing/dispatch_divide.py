@@ -28,13 +28,13 @@ vehicles) makes the engine solve the whole day first.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from sudoless.processes import usable_cpus
 from sudoless.routing.decompose import in_order
 from sudoless.routing.dispatch import Dispatch, Goal, Plan, Trip, drive, feasible
 from sudoless.routing.dispatch_pyvrp import solve_dispatch_engine
@@ -239,7 +239,7 @@ def _slots(run: Any) -> int:
     if run is False:
         return 1
     if run == "processes":
-        return os.cpu_count() or 1
+        return usable_cpus()
     return max(1, int(run.sparkContext.defaultParallelism))
 
 

@@ -20,7 +20,6 @@ plan is kept.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ import numpy as np
 
 from sudoless.config import PYSPARK_PYTHON, environment_value, export, load_settings
 from sudoless.extras import install_hint
+from sudoless.processes import usable_cpus
 from sudoless.routing.check import check
 from sudoless.routing.decompose import Part, partition, sectors, stitch, subproblem
 from sudoless.routing.improve import improve
@@ -95,7 +95,7 @@ def run_tasks(task: Callable[[Any], list[list[int]]], payloads: list[Any], spark
     elif spark == "processes":
         from concurrent.futures import ProcessPoolExecutor
 
-        workers = min(len(payloads), os.cpu_count() or 1)
+        workers = min(len(payloads), usable_cpus())
         # forked only from a single-threaded process (sudoless.routing.pool says why)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method())) as pool:
             results = list(pool.map(task, payloads))
@@ -128,7 +128,7 @@ def solve_parts(
     if spark is False:
         slots = 1
     elif spark == "processes":
-        slots = os.cpu_count() or 1
+        slots = usable_cpus()
     else:
         slots = max(1, int(spark.sparkContext.defaultParallelism))
     if problem.timed:  # parts close in place and in time (a giant tour would mix dawn and dusk)

@@ -9,12 +9,13 @@ function of the input alone.
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
+
+from sudoless.processes import usable_cpus
 
 BLOCK = 1 << 20
 WINDOW = 32 * 1024
@@ -36,13 +37,13 @@ class ParallelGzipWriter:
     def __init__(self, target: BinaryIO, level: int = 6, threads: int | None = None) -> None:
         self._target = target
         self._level = level
-        self._pool = ThreadPoolExecutor(max_workers=threads or min(8, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(max_workers=threads or min(8, usable_cpus()))
         self._pending: deque[Future[bytes]] = deque()
         self._buffer = bytearray()
         self._previous_tail = b""
         self._crc = 0
         self._size = 0
-        self._limit = 2 * (threads or min(8, os.cpu_count() or 1)) + 2
+        self._limit = 2 * (threads or min(8, usable_cpus())) + 2
         target.write(_HEADER)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
