@@ -139,13 +139,21 @@ class ProjectQueries:
         return _project(row) if row else None
 
     def id_of(self, name: str, create_as: str | None = None, description: str = "") -> int:
-        """The id of the active project ``name``; created for ``create_as`` when missing and asked to."""
+        """The id of the active project ``name``; created for ``create_as`` when missing and asked to.
+
+        A plain read first: every submit asks this, and a write transaction (SQLite's lock, a server's
+        row locks) would queue it behind the writers for an answer that is almost always already stored.
+        Only a missing project asked to be created takes the write path, which looks again under its lock."""
+        with self.store.read() as conn:
+            found = conn.execute(_ACTIVE_ID, {"name": name}).first()
+        if found:
+            return int(found.id)
+        if create_as is None:
+            raise NotFoundError(f"Project '{name}' doesn't exist.")
         with self.store.write() as conn:
             found = conn.execute(_ACTIVE_ID, {"name": name}).first()
             if found:
                 return int(found.id)
-            if create_as is None:
-                raise NotFoundError(f"Project '{name}' doesn't exist.")
             return self._insert(conn, name, description, create_as)
 
     def create(self, name: str, description: str, user: str) -> int:
