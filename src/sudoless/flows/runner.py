@@ -94,6 +94,8 @@ class _Started:
     pid: int | None
     first: bool
     when: int
+    #: monotonic time of the start: the held-back RUNNING row's RUNNING_WRITE_DELAY runs from it
+    at: float
 
 
 @dataclass
@@ -110,6 +112,9 @@ class _Done:
     result: JobResult
     #: the job log's unwritten tail (offset, bytes), stored with the final status in one transaction
     log_tail: tuple[int, bytes]
+    #: the job's first start report when the loop had not collected it yet (:meth:`FlowRunner._collect_starts`):
+    #: taken before the end, in the same wake-up of the loop
+    started: _Started | None = None
 
 
 class FlowRunner:
@@ -147,6 +152,15 @@ class FlowRunner:
         self.log_chunks: list[tuple[str, int, int, bytes]] = []
         #: RUNNING rows held back for RUNNING_WRITE_DELAY: nested id -> (attempt, values, monotonic time)
         self.started_rows: dict[str, tuple[int, dict[str, object], float]] = {}
+        #: a job's first start report is left here for the loop to collect, not put on ``events``: a job that
+        #: ends within RUNNING_WRITE_DELAY hands its start and its end over in one wake-up of the loop instead
+        #: of two (a chain of short jobs pays each wake-up on its critical path). Nested id -> report.
+        self.start_reports: dict[str, _Started] = {}
+        #: jobs whose first start report the loop collects itself, with the monotonic time it does so (their
+        #: start + RUNNING_WRITE_DELAY at the latest, when their RUNNING row is due anyway); a job no longer
+        #: listed posts its reports on ``events``. Changed under ``start_lock`` once its job thread runs.
+        self.quiet_starts: dict[str, float] = {}
+        self.start_lock = threading.Lock()
         self.running: dict[str, threading.Event] = {}
         self.waiting: list[str] = []
         #: nodes held back by a pipelined previous execution, re-examined at each control poll
@@ -252,6 +266,7 @@ class FlowRunner:
                         self._on_event(self.events.get_nowait())
                 except queue.Empty:
                     pass
+                self._collect_starts()
                 self._due_retries()
                 if self.running:
                     self._check_quota()
@@ -343,6 +358,8 @@ class FlowRunner:
             self.woken.append(event.done)
             return
         if isinstance(event, _Done):
+            if event.started is not None:
+                self._on_event(event.started)
             self._on_done(event)
             return
         values: dict[str, object] = {"pid": event.pid, "host": self.host}
@@ -355,11 +372,26 @@ class FlowRunner:
         held = self.started_rows.get(node.nested_id)
         if held is not None:
             values = {**held[1], **values}
-        self.started_rows[node.nested_id] = (node.attempt, values, held[2] if held else time.monotonic())
+        self.started_rows[node.nested_id] = (node.attempt, values, held[2] if held else event.at)
+
+    def _collect_starts(self) -> None:
+        """Take the first start report of each job whose RUNNING row is due (RUNNING_WRITE_DELAY after the job
+        was handed to its thread); from then on that job posts its reports on ``events``."""
+        if not self.quiet_starts:
+            return
+        now = time.monotonic()
+        for nested, due in list(self.quiet_starts.items()):
+            if due <= now:
+                with self.start_lock:
+                    del self.quiet_starts[nested]
+                    report = self.start_reports.pop(nested, None)
+                if report is not None:
+                    self._on_event(report)
 
     def _next_wakeup(self, next_poll: float) -> float:
         now = time.monotonic()
         held = [when + RUNNING_WRITE_DELAY for _, _, when in self.started_rows.values()]
+        held.extend(self.quiet_starts.values())
         if self.changes_since is not None:
             held.append(self.changes_since + WRITE_DELAY)
         wake = min([next_poll, *self.retry_due.values(), *held])
@@ -480,6 +512,7 @@ class FlowRunner:
         cancel = threading.Event()
         self.running[node.nested_id] = cancel
         node.status = Status.RUNNING
+        self.quiet_starts[node.nested_id] = time.monotonic() + RUNNING_WRITE_DELAY
         self.pool.submit(self._job_thread, node, cancel)
 
     def _job_thread(self, node: RunNode, cancel: threading.Event) -> None:
@@ -496,8 +529,17 @@ class FlowRunner:
 
         def started(pid: int | None) -> None:
             nonlocal wrote_running
-            self.events.put(_Started(node.nested_id, pid, not wrote_running, self.store.clock()))
+            report = _Started(node.nested_id, pid, not wrote_running, self.store.clock(), time.monotonic())
             wrote_running = True
+            with self.start_lock:
+                # left for the loop unless it stopped waiting for it, or the job's "started" callbacks are due
+                if report.first and node.nested_id in self.quiet_starts and not has_callbacks(node.resolved):
+                    self.start_reports[node.nested_id] = report
+                    return
+                first = self.start_reports.pop(node.nested_id, None)
+            if first is not None:  # a later process of the job: the first report goes before it
+                self.events.put(first)
+            self.events.put(report)
 
         def resolve() -> dict[str, str]:
             # kept on the node at once: the runner reads it for the job's "started" callbacks
@@ -517,7 +559,10 @@ class FlowRunner:
         result, node.resolved = run_attempt(attempt, resolve, self.base_env, log, cancel, started, self.sandbox)
         if not wrote_running:
             started(None)
-        self.events.put(_Done(node.nested_id, result, log.take()))
+        with self.start_lock:
+            self.quiet_starts.pop(node.nested_id, None)
+            first = self.start_reports.pop(node.nested_id, None)
+        self.events.put(_Done(node.nested_id, result, log.take(), first))
 
     def _on_done(self, done: _Done) -> None:
         node = self.nodes[done.nested_id]
