@@ -4,6 +4,8 @@ the filters applied) and each project's and each flow's newest execution by inde
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from sudoless.store import Store
@@ -288,3 +290,23 @@ def test_a_flows_pages_deep_and_shallow(store: Store) -> None:
     assert [r.id for r in store.executions.latest(limit=10, offset=30)] == newest[30:40]
     failed = [r["id"] for r in reversed(rows) if r["status"] == "FAILED"]
     assert [r.id for r in store.executions.latest(statuses=[Status.FAILED], limit=100)] == failed
+
+
+def test_a_flows_page_is_one_statement_unless_past_the_end(store: Store) -> None:
+    """fetchFlowExecutions' read: the page and the flow's total in one statement (a round trip fewer per
+    request); a page past the end has no row to carry the total and counts it in a second one."""
+    add_history(store, "alpha", "one-statement", 5)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        page, total = store.executions.flow_page(1, "one-statement", limit=3, offset=0)
+        assert (len(page), total, len(statements)) == (3, 5, 1)
+        statements.clear()
+        page, total = store.executions.flow_page(1, "one-statement", limit=3, offset=9)
+        assert (page, total, len(statements)) == ([], 5, 2)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", seen)
