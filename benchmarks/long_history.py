@@ -359,6 +359,11 @@ def targets(executions: int, jobs: int, session: str) -> list[tuple[str, str]]:
         "/ui/executions?sort=user&order=asc&page=200",
         "/ui/executions?page=150",
         "/ui/executions?page=5000",
+        # the same page as its "Older" link from page 4,999 reaches it: keyset (``after``: the last id shown
+        # there, ids being 1..N newest first); code without keyset pages ignores ``after`` and uses the offset
+        f"/ui/executions?page=5000&after={max(1, newest - 249_949)}",
+        f"/ui/executions?sort=duration&page=2000&after={middle}",
+        f"/ui/executions?sort=user&order=asc&page=200&after={middle}",
         f"/ui/executions?from={month}",
         "/ui/executions?q=p03",
         f"/ui/executions/{newest}",

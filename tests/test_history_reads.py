@@ -1,11 +1,14 @@
 """The history reads made for a long history (issue 22), on each database back end: the executions list's
 bounded count (counting stops a given number of rows past the page, says so, and is exact below that, with
-the filters applied) and each project's and each flow's newest execution by index searches."""
+the filters applied) and each project's and each flow's newest execution by index searches; keyset pages
+(migration 0014's duration column among the sorts), the duration column as the database keeps it, and the
+unfinished executions read off the partial index."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from sudoless.store import Store
@@ -310,3 +313,164 @@ def test_a_flows_page_is_one_statement_unless_past_the_end(store: Store) -> None
         assert (page, total, len(statements)) == ([], 5, 2)
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", seen)
+
+
+SORTS = ("id", "project", "flow", "status", "user", "submitted", "started", "ended", "duration", "source")
+
+
+def test_keyset_pages_equal_offset_pages_in_every_sort(store: Store) -> None:
+    """Following the "Older" links (``after``: the last row shown) gives the pages that offsets give, in
+    every sort and both directions, with a filter or none; going back (``before``: the first row shown)
+    gives them again. Totals: the page's number (the link's) plus the rows from the page on."""
+    rows = mixed_history(store)
+    filters = (HistoryFilter(), HistoryFilter(statuses=(Status.SUCCEEDED, Status.RUNNING), user_contains="ann"))
+    for wanted in filters:
+        for sort in SORTS:
+            for descending in (True, False):
+                offset_pages = []
+                for offset in range(0, 50, 5):
+                    page = store.executions.history(wanted, 5, offset, sort, descending)
+                    offset_pages.append([r.id for r in page.runs])
+                matching = sum(len(p) for p in offset_pages)
+                if wanted == filters[0]:
+                    assert matching == len(rows)
+                walked = [offset_pages[0]]
+                last = offset_pages[0][-1]
+                for number in range(1, 10):
+                    page = store.executions.history(wanted, 5, number * 5, sort, descending, count_ahead=7, after=last)
+                    walked.append([r.id for r in page.runs])
+                    if not page.runs:
+                        assert (page.total, page.exact) == (number * 5, True)
+                        continue
+                    shown = number * 5 + len(page.runs)
+                    later = matching - shown
+                    assert (page.total, page.exact) == ((shown + later, True) if later <= 7 else (shown + 7, False))
+                    last = page.runs[-1].id
+                assert walked == offset_pages, (sort, descending, wanted)
+                # and back: each previous page from the first row of the one after it
+                full = [p for p in offset_pages if p]
+                for number in range(len(full) - 1, 0, -1):
+                    back = store.executions.history(
+                        wanted, 5, (number - 1) * 5, sort, descending, before=full[number][0]
+                    )
+                    assert [r.id for r in back.runs] == full[number - 1], (sort, descending, number)
+                    assert back.total == matching
+    # an anchor that no longer exists: the page's number (an offset) applies
+    gone = store.executions.history(HistoryFilter(), 5, 10, "user", True, after=10**9)
+    assert [r.id for r in gone.runs] == [r.id for r in store.executions.history(HistoryFilter(), 5, 10, "user").runs]
+
+
+def duration_of(row: object) -> int:
+    start, end = row.start_time, row.end_time  # type: ignore[attr-defined]
+    return -1 if start < 0 or end < 0 else end - start
+
+
+def test_the_duration_column_follows_every_write(store: Store) -> None:
+    """``executions.duration`` is computed by the database: right after inserts (several rows at once and
+    one), after updates of the start or end time alone or together, through the store or a plain UPDATE."""
+    rows = mixed_history(store)
+    ids = [r["id"] for r in rows]
+    e = t.executions
+    store.executions.update(ids[0], start_time=5_000, end_time=5_250)
+    store.executions.update(ids[1], end_time=-1)
+    store.executions.update(ids[2], start_time=-1)
+    store.executions.update(ids[11], end_time=9_999)  # a run that was unfinished ends
+    with store.write() as conn:
+        conn.execute(e.update().where(e.c.id == ids[3]).values(start_time=e.c.start_time - 7))
+        conn.execute(e.update().where(e.c.id.in_(ids[20:30])).values(end_time=e.c.end_time + 1_000))
+    (single,) = add_history(store, "alpha", "nightly", 1)
+    with store.read() as conn:
+        stored = conn.execute(sa.select(e.c.id, e.c.start_time, e.c.end_time, e.c.duration)).all()
+    assert len(stored) == 44 and single in {r.id for r in stored}
+    assert all(r.duration == duration_of(r) for r in stored), [r for r in stored if r.duration != duration_of(r)]
+    by_id = {r.id: r.duration for r in stored}
+    assert (by_id[ids[0]], by_id[ids[1]], by_id[ids[2]], by_id[ids[11]]) == (250, -1, -1, 9_999 - 1_012)
+
+
+@pytest.mark.parametrize("fresh_db", ["sqlite", "mariadb", "postgresql"], indirect=True)
+def test_migration_0014_fills_the_duration_of_existing_executions(fresh_db: tuple[str, str]) -> None:
+    """A database at revision 0013 with executions (finished, running, queued) gets, on upgrading, each
+    one's duration; the sort by duration then reads the new index. Downgrading removes what it added."""
+    from alembic import command
+    from alembic.config import Config
+
+    from sudoless.store.engine import MIGRATIONS, create_engine, current_revision
+
+    _, url = fresh_db
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+
+    def move(step: str, revision: str) -> None:
+        with engine.connect() as connection:
+            connection.info["write"] = True
+            with connection.begin():
+                config.attributes["connection"] = connection
+                getattr(command, step)(config, revision)
+            connection.info["write"] = False
+
+    move("upgrade", "0013")
+    times = [(1_000, 4_000), (2_000, -1), (-1, -1), (5_000, 5_000), (10, 999_999_999_999)]
+    stored_columns = [c.name for c in t.executions.c if c.name != "duration"]
+    columns = ", ".join(stored_columns)
+    values = ", ".join(f":{c}" for c in stored_columns)
+    with engine.begin() as conn:
+        for index, (start, end) in enumerate(times, start=1):
+            row: dict[str, object] = dict.fromkeys(stored_columns)
+            row.update(
+                id=index, project_id=1, project_name="p", version=1, flow_id="f", status="SUCCEEDED",
+                submit_user="u", submit_time=1, start_time=start, end_time=end, update_time=1, source="adhoc",
+                options="{}", control="", priority=5,
+            )  # fmt: skip
+            conn.execute(sa.text(f"INSERT INTO executions ({columns}) VALUES ({values})"), row)
+    move("upgrade", "head")
+    assert current_revision(engine) == "0014"
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT id, start_time, end_time, duration FROM executions ORDER BY id")).all()
+        index_names = {index["name"] for index in sa.inspect(conn).get_indexes("executions")}
+    assert [r.duration for r in stored] == [3_000, -1, -1, 0, 999_999_999_989]
+    assert {"ix_executions_by_duration", "ix_executions_status_user", "ix_executions_project_flow"} <= index_names
+    assert ("ix_executions_unfinished" in index_names) == (engine.dialect.name != "mysql")
+    store = Store(url)
+    try:
+        page = store.executions.history(HistoryFilter(), 10, 0, "duration")
+        assert [r.id for r in page.runs] == [5, 1, 4, 3, 2]
+    finally:
+        store.close()
+    move("downgrade", "0013")
+    with engine.connect() as conn:
+        assert "duration" not in {c["name"] for c in sa.inspect(conn).get_columns("executions")}
+    engine.dispose()
+
+
+def test_unfinished_executions_as_before_off_the_partial_index(store: Store) -> None:
+    """getRunning's ids, the status page's running executions and the concurrency count at submit are the
+    unfinished ones, as a plain filter finds them; on SQLite and PostgreSQL the flow's unfinished ids are read
+    from the partial index (its condition is the query's, word for word)."""
+    from sudoless.store.executions import _UNFINISHED, UNFINISHED
+
+    rows = mixed_history(store)
+    store.executions.update(rows[5]["id"], status=Status.PREPARING)
+    store.executions.update(rows[6]["id"], status=Status.KILLING, executor_id=0)  # elsewhere: not counted
+    with store.read() as conn:
+        now = {r.id: r for r in conn.execute(sa.select(t.executions)).all()}
+    for project_id, flow in {(r.project_id, r.flow_id) for r in now.values()}:
+        expected = sorted(
+            r.id
+            for r in now.values()
+            if (r.project_id, r.flow_id) == (project_id, flow) and r.status in _UNFINISHED and r.executor_id != 0
+        )
+        assert store.executions.running_ids(project_id, flow) == expected
+    running = [r.id for r in sorted(now.values(), key=lambda r: -r.id) if r.status in _UNFINISHED]
+    assert [r.id for r in store.executions.running()] == running and len(running) == 6
+    assert str(UNFINISHED.compile(compile_kwargs={"literal_binds": True})).endswith(t.UNFINISHED_SQL[len("status") :])
+    if store.dialect in ("sqlite", "postgresql"):
+        e = t.executions.c
+        query = sa.select(e.id).where(e.project_id == 1, e.flow_id == "nightly", UNFINISHED).order_by(e.id)
+        compiled = query.compile(store.engine, compile_kwargs={"literal_binds": True})
+        explain = "EXPLAIN QUERY PLAN " if store.dialect == "sqlite" else "EXPLAIN "
+        with store.read() as conn:
+            if store.dialect == "postgresql":
+                conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a few rows: a scan would be cheaper
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(explain + str(compiled)))
+        assert "ix_executions_unfinished" in plan, plan

@@ -59,10 +59,11 @@ def dump(store: Store, folder: Path, progress: Progress | None = None) -> tuple[
         for table in tables():
             name = f"{table.name}.jsonl.gz"
             rows = 0
-            columns = [c.name for c in table.columns]
+            stored = _stored(table)
+            columns = [c.name for c in stored]
             with gzip.open(folder / name, "wt", encoding="utf-8", compresslevel=1) as out:
                 out.write(json.dumps(columns) + "\n")
-                ordered = sa.select(table).order_by(*table.primary_key.columns)
+                ordered = sa.select(*stored).order_by(*table.primary_key.columns)
                 for row in conn.execution_options(stream_results=True, yield_per=200).execute(ordered):
                     out.write(json.dumps([_encode(v) for v in row], separators=(",", ":")) + "\n")
                     rows += 1
@@ -89,6 +90,12 @@ class _snapshot:  # noqa: N801 - used as a context manager, like a function
     def __exit__(self, *exc: object) -> None:
         self.transaction.rollback()  # a read: nothing to commit
         self.conn.close()
+
+
+def _stored(table: sa.Table) -> list[sa.Column[Any]]:
+    """The columns a backup holds: not the generated ones (``executions.duration``), which the database
+    computes and refuses values for."""
+    return [c for c in table.columns if c.computed is None]
 
 
 def read_rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -120,7 +127,10 @@ def load(store: Store, folder: Path, dumps: list[TableDump], replace: bool, prog
             table = by_name[item.table]
             batch: list[dict[str, Any]] = []
             size = done = 0
+            generated = {c.name for c in table.columns if c.computed is not None}
             for row in read_rows(folder / item.file):
+                for name in generated.intersection(row):
+                    del row[name]
                 batch.append(row)
                 size += sum(len(v) for v in row.values() if isinstance(v, (bytes, str)))
                 if len(batch) >= _BATCH_ROWS or size >= _BATCH_BYTES:

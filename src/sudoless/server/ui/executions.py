@@ -79,6 +79,15 @@ COLUMNS = (
 )
 
 
+def _anchor(text: str | None) -> int | None:
+    """A keyset link's execution id (``after=`` / ``before=``); anything but a positive id is no anchor
+    (the page's number then applies), as a hand-edited link should not fail."""
+    text = (text or "").strip()
+    if not text.isdigit() or len(text) > 18:
+        return None
+    return int(text) or None
+
+
 def history_page(call: Call) -> Response:
     """The executions list: filters matching parts of names (any case), or whole names with ``match=exact``
     (what a flow's "All runs" link asks: a contains-match would add every flow whose name holds this one),
@@ -112,8 +121,16 @@ def history_page(call: Call) -> Response:
         sort = "id"
     descending = (params.get("order") or "desc") != "asc"
     page = page_number(call)
+    after, before = (_anchor(params.get(name)) for name in ("after", "before"))
     found = call.store.executions.history(
-        wanted, PAGE_SIZE, (page - 1) * PAGE_SIZE, sort, descending, count_ahead=COUNT_AHEAD
+        wanted,
+        PAGE_SIZE,
+        (page - 1) * PAGE_SIZE,
+        sort,
+        descending,
+        count_ahead=COUNT_AHEAD,
+        after=after,
+        before=None if after is not None else before,
     )
     filters = {
         "project": project,
@@ -136,6 +153,15 @@ def history_page(call: Call) -> Response:
         flip = key == sort and descending
         return page_url("executions", **filters, sort=key, order="asc" if flip else "")
 
+    def page_link(n: int) -> str:
+        """Page ``n``: the next and previous pages by keyset (the last or first row shown), so that page
+        5,000 costs what page 1 does; the first page plainly; any other by its number (an offset)."""
+        if n == page + 1 and found.runs:
+            return page_url("executions", **filters, **ordering, page=n, after=found.runs[-1].id)
+        if n == page - 1 and n > 1 and found.runs:
+            return page_url("executions", **filters, **ordering, page=n, before=found.runs[0].id)
+        return page_url("executions", **filters, **ordering, page=n if n > 1 else None)
+
     return render(
         call,
         "executions.html",
@@ -154,7 +180,7 @@ def history_page(call: Call) -> Response:
         terminal=TERMINAL_FLOW,
         statuses=[s.value for s in Status],
         users=call.store.accounts.user_names() if call.user.is_admin else [],
-        page_link=lambda n: page_url("executions", **filters, **ordering, page=n),
+        page_link=page_link,
         back=page_url("executions", **filters, **ordering, page=page if page > 1 else None),
     )
 
