@@ -44,13 +44,18 @@ def canonical(value: object) -> object:
 
 def table_rows(store: Store, table: sa.Table) -> list[list[object]]:
     with store.read() as conn:
-        rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns))
+        rows = conn.execute(sa.select(*stored(table)).order_by(*table.primary_key.columns))
         return [[canonical(v) for v in row] for row in rows]
 
 
 def backed_up_rows(folder: Path, table: sa.Table) -> list[list[object]]:
     rows = read_rows(folder / "db" / f"{table.name}.jsonl.gz")
-    return [[canonical(row[c.name]) for c in table.columns] for row in rows]
+    return [[canonical(row[c.name]) for c in stored(table)] for row in rows]
+
+
+def stored(table: sa.Table) -> list[sa.Column[object]]:
+    """The columns a backup holds: generated ones (``executions.duration``) the restoring database computes."""
+    return [c for c in table.columns if c.computed is None]
 
 
 def kind_of(url: str) -> str:
