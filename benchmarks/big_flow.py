@@ -11,6 +11,12 @@ wall time per job, and the child's peak resident memory (``VmHWM``) next to what
 run. The per-job columns are what show an O(n²) step: they must stay flat as the flow grows; the plot
 (``results/big_flow.png``, per-job cost against jobs, log x) shows it at a glance.
 
+With ``--ui`` (the default, needs ``--run``) the finished run is then shown through a live server over its
+home: the server time (its ``Server-Timing`` header) of the flow page, the flow's layout (the first request,
+which lays it out, and a cached one), the execution page, its job rows and its layout; and in Debian's
+headless Chromium (``--chromium``) the time from opening the execution page to every job drawn in the graph
+and listed in the jobs table, with the page's script errors counted. Those columns go on the same plot.
+
 ``--massive`` (the default too) generates a project shaped like Azkaban's own ``massive-flows`` test project:
 ``--massive-flows`` flows of about 38 jobs each (7,030 jobs for 185), in one folder per flow with a shared
 ``.properties`` file each, every flow a small layered DAG; ``load_project_dir`` and ``upload_project`` are
@@ -25,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -138,6 +145,87 @@ def run_in_child(project: Path, home: Path, flow: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+UI_SERVER = {  # column -> path; {flow} is the end job's name, execution 1 the run of run_in_child
+    "ui_flow_page_ms": "/ui/projects/big/flows/{flow}",
+    "ui_layout_first_ms": "/ui/data/projects/big/flows/{flow}/layout",
+    "ui_layout_ms": "/ui/data/projects/big/flows/{flow}/layout",
+    "ui_execution_page_ms": "/ui/executions/1",
+    "ui_job_rows_ms": "/ui/data/executions/1/runs?since=0",
+    "ui_execution_layout_ms": "/ui/data/executions/1/layout",
+}
+UI_HEADS = ("flow page ms", "layout 1st ms", "layout ms", "exec page ms", "job rows ms", "exec layout ms")
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+
+
+def server_ms(client: Any, path: str, tries: int) -> float:
+    """Best server time of ``tries`` requests (a first request that fills a cache is its own column)."""
+    best = float("inf")
+    for _ in range(tries):
+        response = client.get(path, follow_redirects=False)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path}: HTTP {response.status_code}: {response.text[:300]}")
+        best = min(best, float(re.search(r"dur=([0-9.]+)", response.headers["server-timing"]).group(1)))
+    return best
+
+
+def ui_times(home: Path, flow: str, jobs: int, chromium: str | None) -> dict[str, Any]:
+    """Serve the finished run's home and time its pages: on the server, then in a real browser."""
+    import httpx
+
+    sys.path.insert(0, str(HERE.parent / "tests"))  # the live server the API and browser tests use
+    from server.live import server_settings, start_live
+    from sudoless.store import Store
+
+    url = f"sqlite:///{home / 'sudoless.db'}"
+    store = Store(url)
+    live = start_live(server_settings(home, url), store)
+    out: dict[str, Any] = {}
+    try:
+        with httpx.Client(base_url=live.url, timeout=600) as client:
+            login = {"username": live.admin, "password": live.password}
+            answer = client.post("/ui/login", data=login, headers={"Origin": live.url}, follow_redirects=False)
+            if answer.status_code != 303:
+                raise RuntimeError(f"UI login: HTTP {answer.status_code}")
+            for column, path in UI_SERVER.items():
+                out[column] = server_ms(client, path.format(flow=flow), 1 if column == "ui_layout_first_ms" else 3)
+        if chromium:
+            out.update(browser_times(live.url, live.admin, live.password, jobs, chromium))
+    finally:
+        live.stop()
+        store.close()
+    return out
+
+
+def browser_times(base: str, user: str, password: str, jobs: int, chromium: str) -> dict[str, Any]:
+    """Seconds from opening the execution page until all ``jobs`` nodes are drawn and all rows listed."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.set_default_timeout(600_000)
+            page.goto(base + "/")
+            page.fill("#username", user)
+            page.fill("#password", password)
+            page.click("button[type=submit]")
+            page.wait_for_url("**/ui/projects")
+            began = time.perf_counter()
+            page.goto(base + "/ui/executions/1")
+            page.wait_for_function(
+                "n => document.querySelectorAll('#graph g.node').length >= n"
+                " && document.querySelectorAll('#job-table tbody tr').length >= n",
+                arg=jobs,
+                polling=100,
+            )
+            drawn = time.perf_counter() - began
+        finally:
+            browser.close()
+    return {"ui_browser_s": drawn, "ui_browser_errors": len(errors)}
+
+
 def plot(rows: list[dict[str, Any]]) -> None:
     """Per-job cost against the flow's size, log x: one line per shape and phase."""
     import matplotlib
@@ -148,11 +236,17 @@ def plot(rows: list[dict[str, Any]]) -> None:
     figure, axis = plt.subplots(figsize=(8, 5))
     for shape in sorted({r["shape"] for r in rows}):
         mine = sorted((r for r in rows if r["shape"] == shape), key=lambda r: r["jobs"])
-        for key, style in (("load_us_per_job", ":"), ("upload_us_per_job", "--"), ("run_us_per_job", "-")):
+        for key, style in (
+            ("load_us_per_job", ":"),
+            ("upload_us_per_job", "--"),
+            ("run_us_per_job", "-"),
+            ("ui_layout_first_us_per_job", "-."),
+            ("ui_browser_us_per_job", (0, (1, 1))),
+        ):
             points = [(r["jobs"], r[key]) for r in mine if r.get(key) is not None]
             if points:
                 xs, ys = zip(*points, strict=True)
-                axis.plot(xs, ys, style, marker="o", label=f"{shape}: {key.split('_')[0]}")
+                axis.plot(xs, ys, linestyle=style, marker="o", label=f"{shape}: {key.removesuffix('_us_per_job')}")
     axis.set_xscale("log")
     axis.set_xlabel("jobs in the flow")
     axis.set_ylabel("µs per job")
@@ -171,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shapes", default="chain,fan-out,layered")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each case; the best is reported")
     parser.add_argument("--run", action=argparse.BooleanOptionalAction, default=True, help="also run each flow")
+    parser.add_argument(
+        "--ui", action=argparse.BooleanOptionalAction, default=True, help="also time the finished run's pages"
+    )
+    parser.add_argument("--chromium", default="/usr/bin/chromium", help="browser for --ui; 'none' skips it")
     parser.add_argument("--massive", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--massive-flows", type=int, default=185)
     parser.add_argument("--label", default="", help="name of this run in the JSON file")
@@ -188,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'shape':<8} {'jobs':>6} {'load+validate s':>15} {'µs/job':>7} {'upload s':>9} {'µs/job':>7}"
         f" {'run s':>8} {'µs/job':>7} {'RSS before MB':>13} {'peak MB':>8} {'once':>5}"
+        + ("".join(f" {h}" for h in UI_HEADS) + " browser s errors" if args.run and args.ui else "")
     )
     try:
         for shape in args.shapes.split(","):
@@ -228,6 +327,14 @@ def main(argv: list[str] | None = None) -> int:
                         f" {ran['run_s']:>8.2f} {ran['run_s'] / n * 1e6:>7.0f} {ran['rss_before_mb']:>13.0f}"
                         f" {ran['rss_peak_mb']:>8.0f} {once:>5}"
                     )
+                    if args.ui:
+                        browser = None if args.chromium == "none" else args.chromium
+                        shown = ui_times(scratch / f"run-{shape}-{jobs}", end, n, browser)
+                        row.update(shown, ui_layout_first_us_per_job=shown["ui_layout_first_ms"] / n * 1e3)
+                        line += "".join(f" {shown[c]:>{len(h)}.1f}" for c, h in zip(UI_SERVER, UI_HEADS, strict=True))
+                        if "ui_browser_s" in shown:
+                            row["ui_browser_us_per_job"] = shown["ui_browser_s"] / n * 1e6
+                            line += f" {shown['ui_browser_s']:>10.2f} {shown['ui_browser_errors']:>6}"
                 rows.append(row)
                 print(line, flush=True)
                 shutil.rmtree(project, ignore_errors=True)
