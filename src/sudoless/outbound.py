@@ -18,7 +18,6 @@ that was checked, so a second DNS answer cannot swap it. Redirects are not follo
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
 import json
 import socket
@@ -128,6 +127,8 @@ class WebhookHosts:
     ) -> int:
         """Send one ``method`` request to ``url`` if it is allowed now, as :meth:`post` (job callbacks send
         GETs and their own bodies and headers); returns the HTTP status."""
+        import http.client  # here: submitting a flow checks the list (check) and never needs it
+
         scheme, host, port, entry = self._target(url, what)
         address = self._resolve(url, host, port, entry, what)
         parts = urlsplit(url.strip())

@@ -54,6 +54,22 @@ def test_the_walk_finds_every_command_group() -> None:
     assert len(COMMANDS) >= 45, sorted(COMMANDS)
 
 
+def test_each_command_is_registered_by_the_module_the_table_names() -> None:
+    """``sudoless NAME ...`` imports only ``COMMAND_MODULES[NAME]``: the table must name every command's
+    module (a command missing from it still works, by registering everything, but loses the shortcut)."""
+    from sudoless.cli import COMMAND_MODULES
+
+    assert {name: command.callback.__module__.rsplit(".", 1)[1] for name, command in cli.commands.items()} == (
+        COMMAND_MODULES
+    )
+    probe = (
+        "import json, sys; from sudoless.cli import cli, register_for; register_for(['-v', 'flow', 'run', 'x']); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('sudoless.cli.'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert json.loads(done.stdout) == ["sudoless.cli.flow"]
+
+
 def invoke(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = run(list(args))
     out, err = capsys.readouterr()

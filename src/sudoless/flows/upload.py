@@ -1,7 +1,7 @@
 """Uploading a project: validate a directory or zip and store it as the project's next version.
 
 Nothing is stored unless the whole project validates. The flow triggers the new version declares are
-brought in line with it (:mod:`sudoless.flows.triggers.instances`), which is why this sits above them.
+brought in line with it (:mod:`sudoless.flows.triggers.sync`), which is why this sits above them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sudoless.flows.formats import load_project_dir
 from sudoless.flows.formats.archive import check_archive, pack_dir, unpack_zip
 from sudoless.flows.model import Flow, Project
 from sudoless.flows.notify import recipients
-from sudoless.flows.triggers.instances import sync_project_triggers
+from sudoless.flows.triggers.sync import sync_project_triggers
 from sudoless.store import Store
 
 __all__ = ["flow_graph", "upload_project"]

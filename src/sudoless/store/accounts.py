@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sudoless.store import tables as t
+from sudoless.store.rows import upsert as _upsert
 
 if TYPE_CHECKING:
     from sudoless.store import Store
@@ -416,14 +417,3 @@ def definitions_of(conn: Connection) -> Definitions:
 
 def _user_exists(conn: Connection, name: str) -> bool:
     return conn.execute(sa.select(t.users.c.id).where(t.users.c.username == name)).first() is not None
-
-
-def _upsert(conn: Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
-    """Update the row with ``key`` or insert it; portable across SQLite, MySQL/MariaDB and PostgreSQL.
-
-    MySQL counts matched rather than changed rows here because SQLAlchemy's PyMySQL dialect sets the
-    FOUND_ROWS client flag, so an update that changes nothing still reports 1.
-    """
-    where = [table.c[name] == value for name, value in key.items()]
-    if not conn.execute(table.update().where(*where).values(**values)).rowcount:
-        conn.execute(table.insert().values(**key, **values))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from sudoless.store import tables as t
-from sudoless.store.accounts import _upsert
+from sudoless.store.rows import upsert as _upsert
 
 if TYPE_CHECKING:
     from sudoless.store import Store

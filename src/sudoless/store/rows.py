@@ -1,13 +1,18 @@
-"""Turning result rows into records quickly: shared by the modules whose rows are read in bulk."""
+"""Helpers shared by the query modules: turning result rows into records quickly (for the modules whose rows
+are read in bulk) and a portable upsert (here, not in one of them, so that using it loads no other)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sudoless.store.status import Status
 
-__all__ = ["status", "values"]
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
+
+__all__ = ["status", "upsert", "values"]
 
 _STATUSES = {status.value: status for status in Status}
 
@@ -26,3 +31,14 @@ def values(rows: Sequence[Any], columns: tuple[str, ...]) -> list[dict[str, Any]
 def status(value: str) -> Status:
     """The stored status string as a :class:`Status` (a dict lookup, cheaper than the enum's own)."""
     return _STATUSES.get(value) or Status(value)
+
+
+def upsert(conn: Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+    """Update the row with ``key`` or insert it; portable across SQLite, MySQL/MariaDB and PostgreSQL.
+
+    MySQL counts matched rather than changed rows here because SQLAlchemy's PyMySQL dialect sets the
+    FOUND_ROWS client flag, so an update that changes nothing still reports 1.
+    """
+    where = [table.c[name] == value for name, value in key.items()]
+    if not conn.execute(table.update().where(*where).values(**values)).rowcount:
+        conn.execute(table.insert().values(**key, **values))

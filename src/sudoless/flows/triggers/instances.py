@@ -34,12 +34,11 @@ from sudoless.config import Settings
 from sudoless.errors import InputError, NotFoundError, StateError, SudolessError
 from sudoless.flows.executions import submit_flow
 from sudoless.flows.formats.trigger import FlowTrigger
-from sudoless.flows.model import Project
 from sudoless.flows.schedule import CronExpression, next_after, stamp
 from sudoless.flows.triggers.dependencies import CheckContext, get_type
+from sudoless.flows.triggers.sync import sync_project_triggers, zone
 from sudoless.store import Store
 from sudoless.store.triggers import InstanceRow, TriggerRow
-from sudoless.zone import server_zone
 
 __all__ = ["TriggerInfo", "Triggers", "sync_project_triggers"]
 
@@ -104,26 +103,6 @@ def instance_json(row: InstanceRow) -> dict[str, Any]:
             for d in row.dependencies
         ],
     }
-
-
-def sync_project_triggers(store: Store, settings: Settings, project_id: int, project: Project, user: str) -> None:
-    """After an upload: the project's triggers become those of the new version's flows.
-
-    A trigger whose cron did not change keeps its state (paused or not, next slot); a new or changed one
-    starts from the first slot after now. Waiting instances of older versions go on waiting.
-    """
-    now = store.clock()
-    crons = {}
-    for flow_id in project.top_flows:
-        trigger = project.flows[flow_id].trigger
-        if trigger is not None:
-            crons[flow_id] = (trigger.cron, next_after(CronExpression.parse(trigger.cron, zone(settings)), now))
-    store.triggers.replace_all(project_id, crons, user)
-
-
-def zone(settings: Settings) -> str:
-    """Triggers fire in the server's zone (the ``timezone`` setting), as Azkaban's fire in its default zone."""
-    return server_zone(settings.timezone).key
 
 
 class Triggers:
