@@ -551,6 +551,14 @@ FLOW_RUN_NEEDS_NONE_OF = {
     "sudoless.spark",
     "sudoless.mcmc",
     "sudoless.server",
+    # a Flow 1.0 project without triggers, run once: neither the accounts' queries, the trigger machinery
+    # (cron parser, dependency types) nor an HTTP client, and only the command group it names
+    "sudoless.store.accounts",
+    "sudoless.flows.triggers.instances",
+    "sudoless.flows.triggers.dependencies",
+    "http.client",
+    "sudoless.cli.server",
+    "sudoless.cli.user",
 }
 
 
@@ -582,6 +590,10 @@ HELP_NEEDS_NONE_OF = {
     "sudoless.cleanable",
     "sudoless.store",
     "sudoless.flows",
+    # the settings are read by a command, not to list the commands (the dataclass alone is about 10 % of
+    # --help's instructions)
+    "sudoless.config",
+    "dataclasses",
 }
 
 

@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import pkgutil
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from sudoless.config import Settings, load_settings
 from sudoless.errors import DaemonError, SudolessError
+
+if TYPE_CHECKING:  # the settings are read by the commands; `sudoless --help` never needs them (32 M instructions)
+    from sudoless.config import Settings
 
 __all__ = [
     "Command",
@@ -50,7 +50,7 @@ def settings_from(db: str | None) -> Settings:
     An existing SUDOLESS_HOME is made private (0700, its secrets 0600) before anything reads it. A ``--db``
     URL with a password works but warns: every local user sees a command line in ``ps``.
     """
-    from sudoless.config import ensure_home
+    from sudoless.config import ensure_home, load_settings
 
     settings = load_settings(db_url=db)
     if settings.home.exists():
@@ -62,6 +62,8 @@ def settings_from(db: str | None) -> Settings:
             err=True,
         )
     if settings.db_url == "managed":
+        from dataclasses import replace
+
         from sudoless.mysql import managed_password_file, managed_url
 
         ensure_home(settings)
@@ -99,6 +101,8 @@ def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def emit_json(data: Any) -> None:
+    import json  # here: `sudoless --help` does not print JSON
+
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 

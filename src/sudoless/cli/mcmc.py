@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from sudoless.cli import cli, emit_json, json_option
-from sudoless.config import load_settings
 from sudoless.errors import CheckFailed, InputError
 
 CONFIDENT = 0.5
@@ -49,6 +48,8 @@ def load_model(path: Path | None) -> Any:
 
     if path is not None:
         return LanguageModel.load(path)
+    from sudoless.config import load_settings
+
     return cached_default(load_settings().home)
 
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import click
 
 from sudoless.cli import cli, emit_json, json_option
-from sudoless.config import Settings, load_settings
 from sudoless.errors import CheckFailed, InputError, NotFoundError, StateError
 
 if TYPE_CHECKING:
+    from sudoless.config import Settings
     from sudoless.mysql.control import ServerStatus
     from sudoless.mysql.install import Installed
 
@@ -31,6 +31,8 @@ name_option = click.option(
 
 
 def _settings() -> Settings:
+    from sudoless.config import load_settings
+
     return load_settings()
 
 

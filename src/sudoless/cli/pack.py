@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from sudoless.cli import Group, cli, emit_json, json_option
-from sudoless.config import active_virtualenv, load_settings
 from sudoless.errors import CheckFailed
 
 
@@ -62,6 +61,7 @@ def create(
     'sudoless pack verify FILE' tries an archive."""
 
     from sudoless.cleanable import human_size
+    from sudoless.config import active_virtualenv, load_settings
     from sudoless.errors import InputError
     from sudoless.spark.cache import cap_bytes
     from sudoless.spark.pack import pack_env

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
-from sudoless.config import ensure_home
 from sudoless.errors import InputError
 
 
@@ -64,6 +63,7 @@ def server(
     import logging
     import signal
 
+    from sudoless.config import ensure_home
     from sudoless.flows.sandbox import announce_sandbox
     from sudoless.server.serve import Server
 
@@ -136,6 +136,7 @@ def _exit_quietly(signum: int, frame: object) -> None:
 @json_option
 def cert(hosts: tuple[str, ...], force: bool, as_json: bool) -> None:
     """Make a self-signed TLS certificate and key (PEM) in SUDOLESS_HOME/tls for 'sudoless server --https'."""
+    from sudoless.config import ensure_home
     from sudoless.server.tls import make_self_signed
 
     settings = settings_from(None)

@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 from sudoless.cli import cli, emit_json, json_option
-from sudoless.config import load_settings
 from sudoless.errors import CheckFailed
 
 
@@ -38,6 +37,7 @@ def cluster() -> None:
 @json_option
 def cluster_start(workers: int, cores: int, memory: str, timeout: float, as_json: bool) -> None:
     """Start a master and workers; returns when every worker is registered."""
+    from sudoless.config import load_settings
     from sudoless.spark.cluster import start_cluster
 
     began = time.monotonic()
@@ -58,6 +58,7 @@ def cluster_start(workers: int, cores: int, memory: str, timeout: float, as_json
 def cluster_stop(keep_work: bool, as_json: bool) -> None:
     """Stop the workers (and their executors) and the master, and remove the workers' work folders."""
     from sudoless.cleanable import human_size
+    from sudoless.config import load_settings
     from sudoless.spark.cluster import stop_cluster, work_dir
 
     settings = load_settings()
@@ -77,6 +78,7 @@ def cluster_stop(keep_work: bool, as_json: bool) -> None:
 def cluster_status(as_json: bool) -> None:
     """Whether the cluster runs, and its workers as the master reports them. Exits 1 when it is not running
     (as ``systemctl is-active`` and ``pg_ctl status`` do), with the status printed all the same."""
+    from sudoless.config import load_settings
     from sudoless.spark.cluster import cluster_status as status_of
 
     status = status_of(load_settings())
@@ -166,6 +168,7 @@ def submit(
     is streamed and its exit code returned. Options may follow APP; put app options after '--'."""
     import shlex
 
+    from sudoless.config import load_settings
     from sudoless.spark.submit import SubmitSpec, build_command, require_yarn_configuration
     from sudoless.spark.submit import submit as run_app
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
-from sudoless.config import ensure_home
 from sudoless.errors import CheckFailed, InputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -27,6 +26,7 @@ password_stdin_option = click.option(
 
 def _accounts(db: str | None) -> Accounts:
     from sudoless.accounts import Accounts
+    from sudoless.config import ensure_home
     from sudoless.store import store_for
 
     settings = settings_from(db)
