@@ -389,6 +389,36 @@ def test_names_made_of_html_show_as_text(browser: Browser, ui_server: LiveServer
     browser.check_clean()
 
 
+def test_long_names_are_shortened_to_fit_their_boxes_as_drawn(browser: Browser, ui_server: LiveServer) -> None:
+    """Labels are fitted by a canvas measuring the label's own font (the drawing's text is not measured while
+    nodes are appended: that lays the page out once per node). What Chromium then draws must still fit: the
+    rendered length of each shortened label is within its box, and a short name is left whole."""
+    long = "extract_every_customer_order_of_the_quarter"
+    name = api_project(
+        ui_server,
+        {f"{long}.job": "type=noop\n", "end.job": f"type=command\ncommand=true\ndependencies={long}\n"},
+        "long-names",
+    )
+    page = browser.page
+    browser.go(f"/ui/projects/{name}/flows/end")
+    page.wait_for_selector("#graph .node")
+    drawn = page.evaluate(
+        """() => [...document.querySelectorAll('#graph .node')].map((g) => ({
+            id: g.dataset.id,
+            label: g.querySelector('.label').textContent,
+            length: g.querySelector('.label').getComputedTextLength(),
+            room: g.querySelector('.body').width.baseVal.value - 18,
+        }))"""
+    )
+    by_id = {node["id"]: node for node in drawn}
+    shortened = by_id[long]
+    assert shortened["label"].endswith("\u2026") and long.startswith(shortened["label"][:-1])
+    assert len(shortened["label"]) > 8  # shortened to the box, not to a stub
+    assert 0 < shortened["length"] <= shortened["room"] + 1, shortened
+    assert by_id["end"]["label"] == "end"
+    browser.check_clean()
+
+
 # -- keyboard ----------------------------------------------------------------------------------------------------
 
 

@@ -16,15 +16,27 @@ window.GraphView = (function () {
   }
 
   // Shorten a label (with an ellipsis) until it fits ``width`` pixels as rendered; the full text stays in
-  // the node's title and accessible name.
+  // the node's title and accessible name. The width comes from a canvas set to the label's computed font,
+  // not from getComputedTextLength: that one lays the page out again after every node appended, which made
+  // drawing quadratic (a 1,000-job flow took seconds), and it reads 0 while the drawing is hidden.
+  const measurer = document.createElement("canvas").getContext("2d");
+  const fonts = new Map();  // a tspan's class -> its CSS font, read once
   function fit(textEl, full, width) {
-    textEl.textContent = full;
-    if (textEl.getComputedTextLength() <= width) return;
-    let low = 1, high = full.length;
-    while (low < high) {
-      const middle = Math.ceil((low + high) / 2);
-      textEl.textContent = truncate(full, middle);
-      if (textEl.getComputedTextLength() <= width) low = middle; else high = middle - 1;
+    const kind = textEl.getAttribute("class");
+    if (!fonts.has(kind)) {
+      const style = getComputedStyle(textEl);
+      fonts.set(kind, `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`);
+    }
+    if (measurer.font !== fonts.get(kind)) measurer.font = fonts.get(kind);
+    const fits = (text) => measurer.measureText(text).width <= width;
+    let low = full.length;
+    if (!fits(full)) {
+      let high = full.length;
+      low = 1;
+      while (low < high) {
+        const middle = Math.ceil((low + high) / 2);
+        if (fits(truncate(full, middle))) low = middle; else high = middle - 1;
+      }
     }
     textEl.textContent = truncate(full, low);
   }
