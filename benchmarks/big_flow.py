@@ -233,26 +233,31 @@ def plot(rows: list[dict[str, Any]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(8, 5))
+    # a colour per phase, a line style and marker per shape; log y, as the phases differ by 100x
+    phases = {
+        "load_us_per_job": ("load + validate", "tab:blue"),
+        "upload_us_per_job": ("upload", "tab:orange"),
+        "run_us_per_job": ("run", "tab:green"),
+        "ui_layout_first_us_per_job": ("UI layout (first)", "tab:red"),
+        "ui_browser_us_per_job": ("UI in the browser", "tab:purple"),
+    }
+    shapes = {"chain": ("-", "o"), "fan-out": ("--", "s"), "layered": (":", "^")}
+    figure, axis = plt.subplots(figsize=(9, 5.5))
     for shape in sorted({r["shape"] for r in rows}):
         mine = sorted((r for r in rows if r["shape"] == shape), key=lambda r: r["jobs"])
-        for key, style in (
-            ("load_us_per_job", ":"),
-            ("upload_us_per_job", "--"),
-            ("run_us_per_job", "-"),
-            ("ui_layout_first_us_per_job", "-."),
-            ("ui_browser_us_per_job", (0, (1, 1))),
-        ):
+        style, marker = shapes.get(shape, ("-.", "x"))
+        for key, (phase, colour) in phases.items():
             points = [(r["jobs"], r[key]) for r in mine if r.get(key) is not None]
             if points:
                 xs, ys = zip(*points, strict=True)
-                axis.plot(xs, ys, linestyle=style, marker="o", label=f"{shape}: {key.removesuffix('_us_per_job')}")
+                axis.plot(xs, ys, linestyle=style, marker=marker, color=colour, label=f"{phase}, {shape}")
+    axis.set_yscale("log")
     axis.set_xscale("log")
     axis.set_xlabel("jobs in the flow")
     axis.set_ylabel("µs per job")
     axis.set_title("sudoless big flows: cost per job against size (flat = no O(n²) step)")
     axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize=8, ncol=3)
+    axis.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     PLOT.parent.mkdir(exist_ok=True)
     figure.tight_layout()
     figure.savefig(PLOT, dpi=110)
