@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the settings are read by the commands; `sudoless --help` ne
     from sudoless.config import Settings
 
 __all__ = [
+    "COMMAND_MODULES",
     "Command",
     "Group",
     "cli",
@@ -36,6 +37,7 @@ __all__ = [
     "json_option",
     "main",
     "register_commands",
+    "register_for",
     "report",
     "run",
     "settings_from",
