@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from sudoless.processes import is_alive
+from sudoless.store import statements as q
 from sudoless.store import tables as t
 from sudoless.store.engine import inserted_id
 from sudoless.store.executions import ExecutionRecord, execution_records
@@ -53,11 +54,7 @@ class ExecutorQueries:
 
     def heartbeat(self, executor_id: int, active: bool = True) -> None:
         with self.store.write() as conn:
-            conn.execute(
-                t.executors.update()
-                .where(t.executors.c.id == executor_id)
-                .values(heartbeat=self.store.clock(), active=active)
-            )
+            q.run(conn, q.HEARTBEAT, {"now": self.store.clock(), "active": active, "executor_id": executor_id})
 
     def active(self) -> list[ExecutorRecord]:
         """Executors marked active (their heartbeat may still be stale; compare it with the clock)."""

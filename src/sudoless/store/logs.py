@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sudoless.store import statements as q
 from sudoless.store import tables as t
 from sudoless.store.status import TERMINAL_FLOW
 
@@ -61,13 +62,8 @@ class LogQueries:
         for tries in range(5):
             try:
                 with self.store.write() as conn:
-                    start = int(
-                        conn.execute(
-                            sa.select(sa.func.coalesce(sa.func.max(t.logs.c.end_byte), 0)).where(
-                                t.logs.c.exec_id == exec_id, t.logs.c.name == name, t.logs.c.attempt == attempt
-                            )
-                        ).scalar_one()
-                    )
+                    key = {"exec_id": exec_id, "name": name, "attempt": attempt}
+                    start = int(q.run(conn, q.LOG_END, key).scalar_one())
                     insert_chunk(conn, exec_id, name, attempt, start, data)
                     return start
             except sa.exc.IntegrityError:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from sudoless.store import statements as q
 from sudoless.store import tables as t
 from sudoless.store.engine import inserted_id
 
@@ -175,10 +176,11 @@ class NotificationQueries:
     def unsent_count(self, exec_id: int | None = None) -> int:
         """Rows still waiting to be sent (pending or being sent), of one execution or all."""
         n = t.notifications
-        query = sa.select(sa.func.count()).select_from(n).where(n.c.status.in_([PENDING, SENDING]))
-        if exec_id is not None:
-            query = query.where(n.c.exec_id == exec_id)
         with self.store.read() as conn:
+            if exec_id is not None:  # a run's own question, asked as it ends (sudoless.store.statements)
+                key = {"pending": PENDING, "sending": SENDING, "exec_id": exec_id}
+                return int(q.run(conn, q.UNSENT_OF, key).scalar_one())
+            query = sa.select(sa.func.count()).select_from(n).where(n.c.status.in_([PENDING, SENDING]))
             return int(conn.execute(query).scalar_one())
 
     def next_due(self, exec_id: int | None = None) -> int | None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from sudoless.store import statements as q
 from sudoless.store import tables as t
 from sudoless.store.rows import upsert as _upsert
 
@@ -84,9 +85,8 @@ class ProjectSettingQueries:
 
     def flow_lock(self, project_id: int, flow_id: str) -> FlowLock | None:
         """The lock of one flow; None when it is not locked."""
-        f = t.flow_locks
         with self.store.read() as conn:
-            row = conn.execute(sa.select(f).where(f.c.project_id == project_id, f.c.flow_id == flow_id)).first()
+            row = q.run(conn, q.FLOW_LOCK, {"project_id": project_id, "flow_id": flow_id}).first()
         return FlowLock(row.flow_id, row.message, int(row.locked_time), row.locked_by) if row else None
 
     def locked_flows(self, project_ids: Sequence[int]) -> set[tuple[int, str]]:
@@ -110,13 +110,8 @@ class ProjectSettingQueries:
 
     def job_overrides(self, project_id: int, version: int) -> dict[tuple[str, str], dict[str, str]]:
         """The override properties of a project version, by (flow id or "", job id)."""
-        j = t.job_overrides
         with self.store.read() as conn:
-            rows = conn.execute(
-                sa.select(j.c.flow_id, j.c.job_id, j.c.props).where(
-                    j.c.project_id == project_id, j.c.version == version
-                )
-            ).all()
+            rows = q.run(conn, q.JOB_OVERRIDES, {"project_id": project_id, "version": version}).all()
         return {(row.flow_id, row.job_id): json.loads(row.props) for row in rows}
 
     def job_override(self, project_id: int, version: int, flow_id: str, job_id: str) -> dict[str, str] | None:
@@ -145,9 +140,8 @@ class ProjectSettingQueries:
 
     def sandbox_grants(self, project_id: int) -> SandboxGrants:
         """The grants of a project; empty (the sandbox's defaults) when an admin set none."""
-        g = t.project_sandbox
         with self.store.read() as conn:
-            row = conn.execute(sa.select(g).where(g.c.project_id == project_id)).first()
+            row = q.run(conn, q.SANDBOX_GRANTS, {"project_id": project_id}).first()
         if row is None:
             return SandboxGrants()
         ports = None if row.connect_ports is None else tuple(json.loads(row.connect_ports))

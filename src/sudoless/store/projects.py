@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from sudoless.errors import NotFoundError, StateError
+from sudoless.store import statements as q
 from sudoless.store import tables as t
 from sudoless.store.engine import inserted_id
 
@@ -115,7 +116,6 @@ def _project_query(by_name: bool, by_id: bool, active_only: bool) -> sa.Select[A
     return query.order_by(p.c.id.desc()).limit(1)
 
 
-_ACTIVE_ID = sa.select(t.projects.c.id).where(t.projects.c.name == sa.bindparam("name"), t.projects.c.active.is_(True))
 _FLOWS = sa.select(t.project_flows).where(
     t.project_flows.c.project_id == sa.bindparam("project_id"), t.project_flows.c.version == sa.bindparam("version")
 )
@@ -145,13 +145,13 @@ class ProjectQueries:
         row locks) would queue it behind the writers for an answer that is almost always already stored.
         Only a missing project asked to be created takes the write path, which looks again under its lock."""
         with self.store.read() as conn:
-            found = conn.execute(_ACTIVE_ID, {"name": name}).first()
+            found = q.run(conn, q.ACTIVE_PROJECT_ID, {"name": name}).first()
         if found:
             return int(found.id)
         if create_as is None:
             raise NotFoundError(f"Project '{name}' doesn't exist.")
         with self.store.write() as conn:
-            found = conn.execute(_ACTIVE_ID, {"name": name}).first()
+            found = q.run(conn, q.ACTIVE_PROJECT_ID, {"name": name}).first()
             if found:
                 return int(found.id)
             return self._insert(conn, name, description, create_as)
@@ -159,7 +159,7 @@ class ProjectQueries:
     def create(self, name: str, description: str, user: str) -> int:
         """Insert an active project; an active project of that name already existing is a StateError."""
         with self.store.write() as conn:
-            if conn.execute(_ACTIVE_ID, {"name": name}).first():
+            if q.run(conn, q.ACTIVE_PROJECT_ID, {"name": name}).first():
                 raise StateError("Project already exists.")
             return self._insert(conn, name, description, user)
 
@@ -320,7 +320,7 @@ class ProjectQueries:
         ``log_event`` False leaves the project's event log alone (an import brings the original upload's)."""
         data = archive.read_bytes()
         with self.store.write() as conn:
-            current = conn.execute(sa.select(t.projects.c.version).where(t.projects.c.id == project_id)).scalar_one()
+            current = q.run(conn, q.PROJECT_VERSION, {"project_id": project_id}).scalar_one()
             version = int(current) + 1
             now = self.store.clock()
             chunks = [data[i : i + _CHUNK] for i in range(0, len(data), _CHUNK)] or [b""]
@@ -355,10 +355,10 @@ class ProjectQueries:
                         for flow_id, (embedded, graph) in flows.items()
                     ],
                 )
-            conn.execute(
-                t.projects.update()
-                .where(t.projects.c.id == project_id)
-                .values(version=version, modified_time=now, modified_by=uploader)
+            q.run(
+                conn,
+                q.SET_PROJECT_VERSION,
+                {"version": version, "now": now, "user": uploader, "project_id": project_id},
             )
             if log_event:
                 self._event(conn, project_id, "UPLOADED", uploader, f"Uploaded project files zip {archive.name}")
@@ -366,7 +366,7 @@ class ProjectQueries:
 
     def current_version(self, project_id: int) -> int:
         with self.store.read() as conn:
-            version = conn.execute(sa.select(t.projects.c.version).where(t.projects.c.id == project_id)).scalar()
+            version = q.run(conn, q.PROJECT_VERSION, {"project_id": project_id}).scalar()
         if version is None:
             raise NotFoundError(f"project {project_id} does not exist")
         return int(version)
@@ -397,11 +397,7 @@ class ProjectQueries:
         """Write a stored project version's zip to ``dest``, chunk by chunk."""
         tmp = dest.with_name(f".{dest.name}.part")
         with self.store.read() as conn, open(tmp, "wb") as out:
-            rows = conn.execute(
-                sa.select(t.project_files.c.data)
-                .where(t.project_files.c.project_id == project_id, t.project_files.c.version == version)
-                .order_by(t.project_files.c.chunk)
-            )
+            rows = q.run(conn, q.ARCHIVE_CHUNKS, {"project_id": project_id, "version": version})
             found = False
             for row in rows:
                 found = True
