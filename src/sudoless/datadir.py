@@ -45,6 +45,9 @@ def database_key(url: str, home: Path) -> str:
 
     A SQLite file inside ``home`` is named relative to it, so that a home moved elsewhere keeps its folders.
     """
+    plain = plain_sqlite_path(url)
+    if plain is not None:  # parsed here: a local flow run never imports SQLAlchemy (sudoless.store.local)
+        return _sqlite_key(plain, home)
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -56,19 +59,31 @@ def database_key(url: str, home: Path) -> str:
     if dialect == "mariadb":
         dialect = "mysql"  # one server, two dialect names
     if dialect == "sqlite":
-        name = parsed.database or ""
-        if name in ("", ":memory:") or name.startswith("file:"):
-            return _key("sqlite-memory", name or ":memory:")
-        path = Path(os.path.abspath(Path(name).expanduser()))
-        root = Path(os.path.abspath(home))
-        identity = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-        return _key(f"sqlite-{path.name}", identity)
+        return _sqlite_key(parsed.database or "", home)
     port = parsed.port or _DEFAULT_PORTS.get(dialect, 0)
     host = parsed.host or ""
     socket = parsed.query.get("unix_socket") or parsed.query.get("host") or ""
     database = parsed.database or ""
     identity = "\n".join((dialect, host, str(port), database, str(socket)))
     return _key(f"{dialect}-{host or 'local'}-{port}-{database}", identity)
+
+
+def plain_sqlite_path(url: str) -> str | None:
+    """The file of a plain SQLite URL (``sqlite:///PATH``: no driver, options or escapes), as SQLAlchemy reads
+    it; None for any other URL."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or any(c in url for c in "?%#"):
+        return None
+    return url[len(prefix) :]
+
+
+def _sqlite_key(name: str, home: Path) -> str:
+    if name in ("", ":memory:") or name.startswith("file:"):
+        return _key("sqlite-memory", name or ":memory:")
+    path = Path(os.path.abspath(Path(name).expanduser()))
+    root = Path(os.path.abspath(home))
+    identity = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    return _key(f"sqlite-{path.name}", identity)
 
 
 def _key(readable: str, identity: str) -> str:

@@ -183,12 +183,12 @@ def run(
     from sudoless.flows.options import ExecutionOptions, parse_assignments, parse_disabled
     from sudoless.flows.sandbox import announce_sandbox
     from sudoless.flows.upload import upload_project
-    from sudoless.store import store_for
+    from sudoless.store import run_store_for
     from sudoless.store.status import Status
 
     settings = settings_from(db)
     announce_sandbox(settings)
-    store = store_for(settings)
+    store = run_store_for(settings)  # a SQLite home at the newest schema: no SQLAlchemy (store.local)
     user = getpass.getuser()
     _, _, project = upload_project(store, settings, path, user)
     name = _pick_flow(project, flow_name)

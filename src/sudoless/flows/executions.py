@@ -24,7 +24,7 @@ from sudoless.flows.versions import load_cached
 from sudoless.flows.workspace import project_cache
 from sudoless.outbound import WebhookHosts
 from sudoless.store import Store
-from sudoless.store.executions import ExecutionRecord, NewExecution, Unfinished
+from sudoless.store.light.executions import ExecutionRecord, NewExecution, Unfinished
 from sudoless.store.status import SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 
 

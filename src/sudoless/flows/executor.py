@@ -31,7 +31,7 @@ from sudoless.flows.runner import FlowRunner
 from sudoless.flows.workspace import continue_workdir, prepare_workdir
 from sudoless.processes import kill_session
 from sudoless.store import Store
-from sudoless.store.executions import ExecutionRecord
+from sudoless.store.light.executions import ExecutionRecord
 from sudoless.store.status import FINISHED, Status
 
 log = logging.getLogger(__name__)

@@ -44,7 +44,7 @@ from sudoless.flows.pipeline import Pipeline
 from sudoless.flows.quota import DirQuota
 from sudoless.flows.sandbox import JobSandbox
 from sudoless.store import Store
-from sudoless.store.executions import ExecutionRecord
+from sudoless.store.light.executions import ExecutionRecord
 from sudoless.store.status import FINISHED, Status
 
 CONTROL_POLL_SECONDS = 0.5

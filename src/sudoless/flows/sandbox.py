@@ -51,7 +51,7 @@ from typing import Any, TypeVar
 from sudoless.config import Settings
 from sudoless.errors import ConfigError
 from sudoless.flows.spawn import JobProcess, own_working_folder, spawn_job
-from sudoless.store.project_settings import SandboxGrants
+from sudoless.store.light.project_settings import SandboxGrants
 
 #: syscall numbers: the same on x86_64 and aarch64 (the generic table), which is where they are known here
 _SYSCALLS = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}

@@ -10,19 +10,17 @@ Write transactions are short; nothing holds a transaction open while a job runs.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING, cast
 
 from sudoless.errors import StoreError
-from sudoless.store.engine import create_engine, migrate
+from sudoless.store.local import now_ms, open_local
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from sudoless.config import Settings
     from sudoless.store.accounts import AccountQueries
     from sudoless.store.executions import ExecutionQueries
@@ -38,11 +36,7 @@ if TYPE_CHECKING:
     from sudoless.store.tokens import TokenQueries
     from sudoless.store.triggers import TriggerQueries
 
-__all__ = ["Store", "now_ms", "open_store", "store_for"]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+__all__ = ["Store", "now_ms", "open_store", "run_store_for", "store_for"]
 
 
 class Store:
@@ -55,7 +49,12 @@ class Store:
     def __init__(
         self, url: str, clock: Callable[[], int] = now_ms, migrate_schema: bool = True, password: str | None = None
     ) -> None:
+        import sqlalchemy as sa  # here, not with the package: a local flow run never imports it (store.local)
+
+        from sudoless.store.engine import create_engine, migrate
+
         self.url = url
+        self.integrity_errors: tuple[type[Exception], ...] = (sa.exc.IntegrityError,)
         self.engine = create_engine(url, password)
         self.clock = clock
         self.dialect = self.engine.dialect.name
@@ -90,11 +89,15 @@ class Store:
 
     def ping(self) -> None:
         """A round trip to the database; raises when it does not answer."""
+        import sqlalchemy as sa
+
         with self.read() as conn:
             conn.execute(sa.text("SELECT 1")).scalar_one()
 
     def database_up(self) -> bool:
         """True when the database answers a trivial query."""
+        import sqlalchemy as sa
+
         try:
             self.ping()
         except sa.exc.SQLAlchemyError:
@@ -209,6 +212,8 @@ class Store:
 def open_store(url: str, password: str | None = None) -> Store:
     """Open (and migrate) the store, turning driver errors into one clear line; ``password`` is used when
     the URL has none."""
+    import sqlalchemy as sa
+
     try:
         return Store(url, password=password)
     except sa.exc.SQLAlchemyError as exc:
@@ -222,3 +227,12 @@ def store_for(settings: Settings) -> Store:
     from sudoless.config import database_password
 
     return open_store(settings.database_url, database_password(settings))
+
+
+def run_store_for(settings: Settings) -> Store:
+    """The store for a local flow run: without SQLAlchemy when the database is a SQLite file at the newest
+    schema (:class:`~sudoless.store.local.LocalStore`, which hands anything beyond a run's queries to a full
+    store it opens then), else :func:`store_for`'s, which creates or migrates the database."""
+    local = open_local(settings.database_url)
+    # A LocalStore stands in for a Store: the queries of a run are its own, the rest the full store's.
+    return cast("Store", local) if local is not None else store_for(settings)

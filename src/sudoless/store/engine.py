@@ -7,7 +7,6 @@ transactions that start with ``BEGIN IMMEDIATE`` so two writers queue instead of
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import time
 from pathlib import Path
@@ -18,9 +17,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 from sudoless.errors import StoreError
-from sudoless.private import create_private, private_file
-
-MIGRATIONS = Path(__file__).with_name("migrations")
+from sudoless.store.local import SQLITE_PRAGMAS, prepare_sqlite_file
+from sudoless.store.revision import MIGRATIONS, head_revision
 
 
 def inserted_id(result: sa.CursorResult[Any]) -> int:
@@ -60,11 +58,7 @@ def create_engine(url: str, password: str | None = None) -> Engine:
         ) from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            database = Path(parsed.database)
-            database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            create_private(database)
-            for suffix in ("-wal", "-shm", "-journal"):
-                private_file(database.with_name(database.name + suffix))
+            prepare_sqlite_file(Path(parsed.database))
         engine = sa.create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=8, max_overflow=16
         )
@@ -126,15 +120,8 @@ def _tune_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (the documented recipe).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # A new file must be told before anything else (WAL mode included) writes its header: freed pages
-        # can then go back to the disk a few at a time (release_free_pages) instead of by a VACUUM that holds
-        # the write lock for as long as it copies the whole file. On an existing file it only takes effect
-        # at a VACUUM (sudoless clean's), which converts the file.
-        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -251,12 +238,6 @@ def reclaim_sqlite_space(engine: Engine) -> int:
     finally:
         connection.close()
     return max(0, before - size())
-
-
-@functools.cache
-def head_revision() -> str:
-    """The newest migration: revision ids are the file names' numeric prefixes (0001_..., 0002_...)."""
-    return max(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
 
 
 def current_revision(engine: Engine) -> str | None:

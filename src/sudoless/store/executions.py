@@ -9,18 +9,23 @@ page stays fast with tens of thousands of executions.
 from __future__ import annotations
 
 import functools
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import sqlalchemy as sa
 
-from sudoless.errors import NotFoundError, StateError, SudolessError
-from sudoless.store import statements as q
+from sudoless.errors import StateError
 from sudoless.store import tables as t
-from sudoless.store.engine import inserted_id
-from sudoless.store.rows import status, values
+from sudoless.store.light.executions import (
+    ELSEWHERE,
+    ExecutionRecord,
+    LightExecutionQueries,
+    NewExecution,
+    Unfinished,
+    execution_records,
+)
+from sudoless.store.rows import status
 from sudoless.store.status import TERMINAL_FLOW, Status
 
 if TYPE_CHECKING:
@@ -37,44 +42,6 @@ __all__ = [
     "Unfinished",
     "execution_records",
 ]
-
-#: The executor id of an execution that runs outside sudoless: one imported from Azkaban while it was still
-#: running or preparing there. No executor has it (their ids start at 1), so no executor claims such an
-#: execution and no orphan check finalises it; it changes only when an import brings its final state.
-ELSEWHERE = 0
-
-
-@dataclass(frozen=True)
-class ExecutionRecord:
-    """One row of ``executions``, ``options`` decoded from JSON."""
-
-    id: int
-    project_id: int
-    project_name: str
-    version: int
-    flow_id: str
-    status: Status
-    submit_user: str
-    submit_time: int
-    start_time: int
-    end_time: int
-    update_time: int
-    source: str
-    options: dict[str, Any]
-    executor_id: int | None
-    control: str
-    restarted_from: int | None
-
-    @property
-    def elsewhere(self) -> bool:
-        """Imported from Azkaban while it ran there: shown as it stood, never run here (:data:`ELSEWHERE`)."""
-        return self.executor_id == ELSEWHERE and self.status not in TERMINAL_FLOW
-
-    def duration(self, now: int) -> int:
-        """Milliseconds run so far (to now while running); -1 before it started."""
-        if self.start_time < 0:
-            return -1
-        return (self.end_time if self.end_time >= 0 else now) - self.start_time
 
 
 class FlowRun(NamedTuple):
@@ -117,53 +84,20 @@ class History:
     exact: bool = True
 
 
-@dataclass(frozen=True)
-class Unfinished:
-    """The unfinished executions of a flow, as a submission's ``admit`` sees them: how many, and the newest."""
-
-    count: int
-    newest: int | None
-
-    def plus(self, exec_id: int) -> Unfinished:
-        return Unfinished(self.count + 1, exec_id if self.newest is None else max(self.newest, exec_id))
-
-
-@dataclass(frozen=True)
-class NewExecution:
-    """One execution to queue (:meth:`ExecutionQueries.submit_many`): the columns the submitter decides, its
-    node rows, and ``admit`` (None: always admitted), which sees the flow's :class:`Unfinished` executions
-    and raises a :class:`~sudoless.errors.SudolessError` to refuse or returns the options to store."""
-
-    project_id: int
-    project_name: str
-    version: int
-    flow_id: str
-    nodes: Sequence[dict[str, Any]]
-    options: dict[str, Any]
-    user: str
-    source: str = "adhoc"
-    restarted_from: int | None = None
-    admit: Callable[[Unfinished], dict[str, Any]] | None = None
-
-
 #: How far past the shown page the executions page and ``/history?ajax=fetch`` count matches: beyond it the
 #: total is a lower bound (counting a million executions on every page view would take longer than the page).
 #: 1,000 (20 pages of 50) and not more: with a selective filter (FAILED runs of one user, 1.6 % of a
 #: generated history) each counted match costs about 60 rows read, 5,000 of them 150 ms on PostgreSQL.
 COUNT_AHEAD = 1_000
 
-_COLUMNS = tuple(t.executions.c.keys())
 #: The statuses of an execution not yet over, named (an IN list searches ``ix_executions_status``; a NOT IN
 #: of the terminal ones reads every execution ever run).
 _UNFINISHED = tuple(s.value for s in Status if s not in TERMINAL_FLOW)
 #: The same as a condition with literal values, exactly the partial index ``ix_executions_unfinished``'s
-#: (``tables.UNFINISHED_SQL``): SQLite uses a partial index only when the query's WHERE holds its condition,
+#: (``statements.UNFINISHED_SQL``): SQLite uses a partial index only when the query's WHERE holds its condition,
 #: compared before any parameter is bound, so the statuses are written into the statement (constants of
 #: the Status enum, never input).
 UNFINISHED = t.executions.c.status.in_([sa.literal_column(f"'{value}'") for value in _UNFINISHED])
-
-#: The columns :meth:`ExecutionQueries.update` may set (the key and the generated ``duration`` not among them).
-_SETTABLE = frozenset(_COLUMNS) - {"id", "duration"}
 
 # Statements of the HTTP API's read path, built once: building a Core select costs several times more than
 # running it on SQLite (measured: 0.4 ms against 0.08 ms for one execution row).
@@ -212,180 +146,24 @@ HISTORY_SORTS: dict[str, Any] = {
 }
 
 
-def execution_records(rows: Sequence[Any]) -> list[ExecutionRecord]:
-    """Rows holding every ``executions`` column (more may follow) as records."""
-    return [
-        ExecutionRecord(
-            id=v["id"],
-            project_id=v["project_id"],
-            project_name=v["project_name"],
-            version=v["version"],
-            flow_id=v["flow_id"],
-            status=status(v["status"]),
-            submit_user=v["submit_user"],
-            submit_time=v["submit_time"],
-            start_time=v["start_time"],
-            end_time=v["end_time"],
-            update_time=v["update_time"],
-            source=v["source"],
-            options=json.loads(v["options"]),
-            executor_id=v["executor_id"],
-            control=v["control"],
-            restarted_from=v["restarted_from"],
-        )
-        for v in values(rows, _COLUMNS)
-    ]
+class ExecutionQueries(LightExecutionQueries):
+    """Queries on ``executions`` of one :class:`~sudoless.store.Store`; each is one short transaction. What a
+    flow run asks (submit, claim, state, get) is :class:`~sudoless.store.light.executions.LightExecutionQueries`'s.
+    """
 
+    store: Store
 
-class ExecutionQueries:
-    """Queries on ``executions`` of one :class:`~sudoless.store.Store`; each is one short transaction."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    # -- the run's life ---------------------------------------------------------------------------------
-
-    def submit(
-        self,
-        project_id: int,
-        project_name: str,
-        version: int,
-        flow_id: str,
-        nodes: Sequence[dict[str, Any]],
-        options: dict[str, Any],
-        user: str,
-        source: str = "adhoc",
-        restarted_from: int | None = None,
-        admit: Callable[[Unfinished], dict[str, Any]] | None = None,
-    ) -> int:
-        """Queue an execution (PREPARING) with its node rows (READY or DISABLED, attempt 0).
-
-        ``admit`` sees the flow's unfinished executions inside the inserting transaction, with the project
-        row locked, so two concurrent submissions cannot both pass a "not already running" check; it
-        raises to refuse, or returns the options to store. Executions running elsewhere (:data:`ELSEWHERE`)
-        are not among them: nothing here would ever end them, and a flow must not wait on them for good.
-        """
-        new = NewExecution(
-            project_id, project_name, version, flow_id, nodes, options, user, source, restarted_from, admit
-        )
-        (outcome,) = self.submit_many([new])
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-    def submit_many(self, batch: Sequence[NewExecution]) -> list[int | SudolessError]:
-        """Queue ``batch`` in one transaction: per item its execution id, or the error its ``admit`` raised.
-
-        What :meth:`submit` does for one, at the cost of a few statements for the whole batch: the projects
-        are locked once, the flows' unfinished executions counted in one grouped query, and the executions
-        and their node rows inserted by multi-row statements. An item is admitted as if the items before it
-        had been submitted one by one: a flow submitted twice in one batch sees its first execution as
-        unfinished (the second goes in a later insert, after the first has its id).
-        """
-        store = self.store
-        now = store.clock()
-        outcomes: list[int | SudolessError | None] = [None] * len(batch)
-        with store.write() as conn:
-            unfinished: dict[tuple[int, str], Unfinished] = {}
-            if any(item.admit is not None for item in batch):
-                unfinished = self._lock_and_count(conn, batch)
-            pending = list(range(len(batch)))
-            while pending:
-                rows: list[tuple[int, dict[str, Any]]] = []
-                seen: set[tuple[int, str]] = set()
-                later: list[int] = []
-                for index in pending:
-                    item = batch[index]
-                    key = (item.project_id, item.flow_id)
-                    if key in seen:
-                        later.append(index)
-                        continue
-                    seen.add(key)
-                    options = item.options
-                    if item.admit is not None:
-                        try:
-                            options = item.admit(unfinished.get(key, Unfinished(0, None)))
-                        except SudolessError as error:
-                            outcomes[index] = error
-                            continue
-                    rows.append((index, _execution_row(item, options, now)))
-                ids = self._insert_executions(conn, [row for _, row in rows])
-                nodes: list[dict[str, Any]] = []
-                for (index, _), exec_id in zip(rows, ids, strict=True):
-                    item = batch[index]
-                    outcomes[index] = exec_id
-                    key = (item.project_id, item.flow_id)
-                    unfinished[key] = unfinished.get(key, Unfinished(0, None)).plus(exec_id)
-                    nodes.extend(_node_row(exec_id, node, now) for node in item.nodes)
-                if nodes:
-                    conn.execute(t.job_runs.insert(), nodes)
-                pending = later
-        return cast("list[int | SudolessError]", outcomes)  # every item has its outcome by now
-
-    def _lock_and_count(self, conn: sa.Connection, batch: Sequence[NewExecution]) -> dict[tuple[int, str], Unfinished]:
-        """Lock the batch's projects (in id order: two batches never wait on each other crosswise) and count
-        the unfinished executions of its flows, in one grouped query on ``ix_executions_status``."""
-        e = t.executions
-        projects = sorted({item.project_id for item in batch})
-        flows = sorted({item.flow_id for item in batch})
-        lock = sa.select(t.projects.c.id).where(t.projects.c.id.in_(projects)).order_by(t.projects.c.id)
-        conn.execute(lock if self.store.dialect == "sqlite" else lock.with_for_update()).all()
-        wanted = {(item.project_id, item.flow_id) for item in batch}
-        counted = _unfinished_only(
-            conn,
-            sa.select(e.c.project_id, e.c.flow_id, sa.func.count(), sa.func.max(e.c.id))
-            .where(UNFINISHED, _here(e), e.c.project_id.in_(projects), e.c.flow_id.in_(flows))
-            .group_by(e.c.project_id, e.c.flow_id),
-        ).all()
-        return {
-            (int(pid), flow): Unfinished(int(count), int(newest))
-            for pid, flow, count, newest in counted
-            if (int(pid), flow) in wanted
-        }
-
-    def _insert_executions(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert ``rows`` into ``executions``; their ids, in order. One multi-row INSERT ... RETURNING where
-        the back end has it (SQLite 3.35, MariaDB 10.5, PostgreSQL), else one INSERT a row."""
-        if not rows:
-            return []
+    def _insert_executions(self, conn: Any, rows: list[dict[str, Any]]) -> list[int]:
+        """Several rows (the scheduler's burst) in one multi-row INSERT ... RETURNING where the back end has it
+        (SQLite 3.35, MariaDB 10.5, PostgreSQL); else one INSERT a row."""
         if len(rows) > 1 and conn.dialect.insert_executemany_returning_sort_by_parameter_order:
             insert = t.executions.insert().returning(t.executions.c.id, sort_by_parameter_order=True)
             return [int(exec_id) for exec_id in conn.execute(insert, rows).scalars()]
-        return [inserted_id(conn.execute(t.executions.insert().values(**row))) for row in rows]
+        return super()._insert_executions(conn, rows)
 
-    def claim(self, executor_id: int, exec_id: int | None = None) -> int | None:
-        """Take one queued execution for ``executor_id`` (the oldest, or ``exec_id``); None if none is free.
-
-        Candidates are read without locks; each is then locked alone with ``FOR UPDATE SKIP LOCKED`` on
-        MySQL/MariaDB and PostgreSQL (locking the ordered range instead would make InnoDB lock every
-        queued row, and a second executor would see none), so concurrent executors pass over each
-        other's rows instead of waiting. On SQLite the write transaction itself is exclusive. The
-        conditional UPDATE is a second guard either way.
-        """
-        store = self.store
-        e = t.executions
-        queued = (e.c.status == Status.PREPARING.value, e.c.executor_id.is_(None))
-        if exec_id is not None:
-            candidates = [exec_id]
-        else:
-            with store.read() as conn:
-                candidates = list(
-                    conn.execute(
-                        sa.select(e.c.id).where(*queued).order_by(e.c.priority.desc(), e.c.id).limit(20)
-                    ).scalars()
-                )
-        # the run's statements (sudoless.store.statements); on the back ends with row locks, each candidate is
-        # locked alone and skipped when another executor holds it
-        lock = q.CLAIMABLE if store.dialect == "sqlite" else q.CLAIMABLE + " FOR UPDATE SKIP LOCKED"
-        for candidate in candidates:
-            key = {"exec_id": candidate, "preparing": Status.PREPARING.value}
-            with store.write() as conn:
-                if q.run(conn, lock, key).first() is None:
-                    continue
-                done = q.run(conn, q.CLAIM, {**key, "executor_id": executor_id, "now": store.clock()})
-                if done.rowcount == 1:
-                    return int(candidate)
-        return None
+    def _insert_nodes(self, conn: Any, rows: list[dict[str, Any]]) -> None:
+        """Through Core, whose multi-row VALUES batches a burst of thousands of node rows into few statements."""
+        conn.execute(t.job_runs.insert(), rows)
 
     def queued_count(self) -> int:
         """Executions waiting for an executor."""
@@ -399,16 +177,6 @@ class ExecutionQueries:
                 ).scalar_one()
             )
 
-    def update(self, exec_id: int, **values: Any) -> None:
-        """Set columns of one execution (a :class:`Status` as its value), stamping ``update_time``."""
-        if "status" in values and isinstance(values["status"], Status):
-            values["status"] = values["status"].value
-        values["update_time"] = self.store.clock()
-        if not set(values) <= _SETTABLE:
-            raise ValueError(f"not columns of executions one may set: {sorted(set(values) - _SETTABLE)}")
-        with self.store.write() as conn:
-            q.run(conn, q.update_statement("executions", tuple(sorted(values)), ("id",)), {**values, "k_id": exec_id})
-
     def request(self, exec_id: int, action: str) -> ExecutionRecord:
         """Ask the runner of a live execution to ``cancel``, ``pause``, ``resume`` or ``retry_failed``."""
         record = self.get(exec_id)
@@ -418,23 +186,7 @@ class ExecutionQueries:
             conn.execute(t.executions.update().where(t.executions.c.id == exec_id).values(control=action))
         return record
 
-    def take_control(self, exec_id: int) -> str:
-        """Read and clear the pending control request of an execution."""
-        with self.store.write() as conn:
-            row = q.run(conn, q.CONTROL, {"exec_id": exec_id}).first()
-            if row is None or not row.control:
-                return ""
-            q.run(conn, q.CLEAR_CONTROL, {"exec_id": exec_id})
-            return str(row.control)
-
     # -- reading ----------------------------------------------------------------------------------------
-
-    def get(self, exec_id: int) -> ExecutionRecord:
-        with self.store.read() as conn:
-            row = q.run(conn, q.EXECUTION, {"exec_id": exec_id}).first()
-        if row is None:
-            raise NotFoundError(f"Cannot find execution '{exec_id}'")
-        return execution_records([row])[0]
 
     def latest(
         self,
@@ -724,41 +476,6 @@ class ExecutionQueries:
         query = _COUNT if flow_id is None else _COUNT_FLOW
         with self.store.read() as conn:
             return int(conn.execute(query, {"project_id": project_id, "flow_id": flow_id}).scalar_one())
-
-
-def _execution_row(item: NewExecution, options: dict[str, Any], now: int) -> dict[str, Any]:
-    return {
-        "project_id": item.project_id,
-        "project_name": item.project_name,
-        "version": item.version,
-        "flow_id": item.flow_id,
-        "status": Status.PREPARING.value,
-        "submit_user": item.user,
-        "submit_time": now,
-        "start_time": -1,
-        "end_time": -1,
-        "update_time": now,
-        "source": item.source,
-        "options": json.dumps(options),
-        "control": "",
-        "priority": int(options.get("priority", 5)),
-        "restarted_from": item.restarted_from,
-    }
-
-
-def _node_row(exec_id: int, node: dict[str, Any], now: int) -> dict[str, Any]:
-    return {
-        "exec_id": exec_id,
-        "nested_id": node["nested_id"],
-        "attempt": 0,
-        "type": node["type"],
-        "status": node["status"],
-        "start_time": -1,
-        "end_time": -1,
-        "update_time": now,
-        "parents": json.dumps(node["parents"]),
-        "condition": node.get("condition"),
-    }  # pid, host and the properties: NULL, unsent (pymysql escapes each value sent: 5,000 rows a burst)
 
 
 #: Where SQLite reads the executions that are not over (see :func:`_unfinished_only`).

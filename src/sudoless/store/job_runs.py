@@ -6,20 +6,13 @@ statements, and a pass of its loop writes its node changes and log chunks in one
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from sudoless.errors import NotFoundError
-from sudoless.store import statements as q
 from sudoless.store import tables as t
-from sudoless.store.logs import insert_chunks
-from sudoless.store.rows import status, values
-from sudoless.store.status import Status
+from sudoless.store.light.job_runs import JobRunRecord, LightJobRunQueries, job_run_records
 
 if TYPE_CHECKING:
     from sudoless.store import Store
@@ -27,30 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["JobRunQueries", "JobRunRecord"]
 
 
-@dataclass(frozen=True)
-class JobRunRecord:
-    """One row of ``job_runs``: an attempt of a node, ``parents`` and ``output_props`` decoded from JSON."""
-
-    exec_id: int
-    nested_id: str
-    attempt: int
-    type: str
-    status: Status
-    start_time: int
-    end_time: int
-    update_time: int
-    parents: list[str]
-    condition: str | None
-    pid: int | None
-    host: str | None
-    output_props: dict[str, str] | None
-
-
-_COLUMNS = tuple(t.job_runs.c.keys())
-#: The columns the runner sets on an attempt's row (:func:`_job_update`).
-_SETTABLE = frozenset(
-    ("type", "status", "start_time", "end_time", "update_time", "pid", "host", "input_props", "output_props")
-)
 _STATUSES_OF = (
     sa.select(t.job_runs.c.exec_id, t.job_runs.c.nested_id, t.job_runs.c.attempt, t.job_runs.c.status)
     .where(t.job_runs.c.exec_id.in_(sa.bindparam("ids", expanding=True)))
@@ -81,18 +50,11 @@ _ATTEMPTS_IN = sa.select(t.job_runs).where(
 )
 
 
-class JobRunQueries:
-    """Queries on ``job_runs`` of one :class:`~sudoless.store.Store`."""
+class JobRunQueries(LightJobRunQueries):
+    """Queries on ``job_runs`` of one :class:`~sudoless.store.Store`; the runner's reads and writes are
+    :class:`~sudoless.store.light.job_runs.LightJobRunQueries`'s."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def of(self, exec_id: int, since: int = -1) -> list[JobRunRecord]:
-        """Every attempt of every node, oldest attempt first; ``since`` keeps rows updated after it."""
-        query = q.JOB_RUNS_SINCE if since >= 0 else q.JOB_RUNS
-        with self.store.read() as conn:
-            rows = q.run(conn, query, {"exec_id": exec_id, "since": since}).all()
-        return _records(rows)
+    store: Store
 
     def recent_attempts(self, project_id: int, flow_id: str, nested_id: str, limit: int = 20) -> list[JobRunRecord]:
         """The ``limit`` latest attempts that started of one job of a flow, across its executions, newest
@@ -103,7 +65,7 @@ class JobRunQueries:
             # (whichever attempts those rows are); all their attempts, then sorted here, give them exactly
             ids = sorted(set(conn.execute(_RECENT_EXECUTIONS, params).scalars()))
             rows = conn.execute(_ATTEMPTS_IN, {"ids": ids, "nested_id": nested_id}).all() if ids else []
-        records = sorted(_records(rows), key=lambda r: (r.exec_id, r.attempt), reverse=True)
+        records = sorted(job_run_records(rows), key=lambda r: (r.exec_id, r.attempt), reverse=True)
         return records[: max(limit, 0)]
 
     def statuses_of(self, exec_ids: Sequence[int]) -> list[tuple[int, str, int, str]]:
@@ -116,115 +78,3 @@ class JobRunQueries:
         with self.store.read() as conn:
             rows = conn.execute(_STATUSES_OF, {"ids": list(exec_ids)}).all()
         return cast(list[tuple[int, str, int, str]], rows)  # Rows are tuples; copying 6,100 of them costs
-
-    def update(self, exec_id: int, nested_id: str, attempt: int, **values: Any) -> None:
-        """Update one attempt's row, inserting it first when this is a new attempt."""
-        with self.store.write() as conn:
-            self._update(conn, exec_id, nested_id, attempt, values)
-
-    def update_many(
-        self,
-        exec_id: int,
-        changes: Sequence[tuple[str, int, dict[str, Any]]],
-        logs: Sequence[tuple[str, int, int, bytes]] = (),
-    ) -> None:
-        """Node updates, in order, and log chunks ``(name, attempt, offset, data)``, in one transaction.
-
-        The runner gathers what one pass of its loop changed and writes it here, so a burst of changes
-        (a branch cancelled, a job ending and the next starting) costs one commit. Rows changing the same
-        columns go in one ``executemany``: a 300-job chain writes about 300 rows in 45 commits, and one
-        statement per row was most of the runner's database time (benchmarks/README.md, flow_overhead).
-        """
-        if not changes and not logs:
-            return
-        groups: dict[tuple[str, ...], list[tuple[str, int, dict[str, Any]]]] = {}
-        now = self.store.clock()
-        for nested_id, attempt, given in changes:
-            row = _job_values(given)
-            row["update_time"] = now
-            groups.setdefault(tuple(sorted(row)), []).append((nested_id, attempt, row))
-        with self.store.write() as conn:
-            insert_chunks(conn, exec_id, logs)
-            for columns, rows in groups.items():
-                if len(rows) > 1 and conn.dialect.supports_sane_multi_rowcount:
-                    params = [_keyed(v, exec_id, n, a) for n, a, v in rows]
-                    if q.run(conn, _job_update(columns), params).rowcount == len(rows):
-                        continue
-                    # some row is a new attempt, to insert: each again on its own (an UPDATE repeated is a no-op)
-                for nested_id, attempt, row in rows:
-                    self._update_row(conn, exec_id, nested_id, attempt, row)
-
-    def _update(self, conn: Connection, exec_id: int, nested_id: str, attempt: int, values: dict[str, Any]) -> None:
-        values = _job_values(values)
-        values["update_time"] = self.store.clock()
-        self._update_row(conn, exec_id, nested_id, attempt, values)
-
-    def _update_row(self, conn: Connection, exec_id: int, nested_id: str, attempt: int, values: dict[str, Any]) -> None:
-        """Set ``values`` (column values, ``update_time`` included) on one attempt's row, inserting it if new."""
-        # The runner's hot path: a cached textual UPDATE per column set costs a tenth of building a Core
-        # statement each time (measured: 0.1 ms against 1 ms per job on SQLite), still fully parameterised.
-        done = q.run(conn, _job_update(tuple(sorted(values))), _keyed(values, exec_id, nested_id, attempt))
-        if done.rowcount == 0:
-            base = conn.execute(
-                sa.select(t.job_runs)
-                .where(t.job_runs.c.exec_id == exec_id, t.job_runs.c.nested_id == nested_id)
-                .order_by(t.job_runs.c.attempt.desc())
-                .limit(1)
-            ).first()
-            if base is None:
-                raise NotFoundError(f"Job {nested_id} doesn't exist in {exec_id}")
-            row = {
-                "exec_id": exec_id,
-                "nested_id": nested_id,
-                "attempt": attempt,
-                "type": base.type,
-                "parents": base.parents,
-                "condition": base.condition,
-                "start_time": -1,
-                "end_time": -1,
-                "status": Status.READY.value,
-            }
-            row.update(values)
-            conn.execute(t.job_runs.insert().values(**row))
-
-
-def _job_update(columns: tuple[str, ...]) -> str:
-    """The UPDATE of one attempt's row setting ``columns`` (:func:`_keyed` gives its parameters)."""
-    if not set(columns) <= _SETTABLE:
-        raise ValueError(f"unknown job_runs columns: {sorted(set(columns) - _SETTABLE)}")
-    return q.update_statement("job_runs", columns, ("exec_id", "nested_id", "attempt"))
-
-
-def _keyed(values: dict[str, Any], exec_id: int, nested_id: str, attempt: int) -> dict[str, Any]:
-    return {**values, "k_exec_id": exec_id, "k_nested_id": nested_id, "k_attempt": attempt}
-
-
-def _job_values(given: dict[str, Any]) -> dict[str, Any]:
-    out = dict(given)
-    if isinstance(out.get("status"), Status):
-        out["status"] = out["status"].value
-    for key in ("output_props", "input_props"):
-        if key in out and out[key] is not None and not isinstance(out[key], str):
-            out[key] = json.dumps(out[key])
-    return out
-
-
-def _records(rows: Sequence[Any]) -> list[JobRunRecord]:
-    return [
-        JobRunRecord(
-            exec_id=v["exec_id"],
-            nested_id=v["nested_id"],
-            attempt=v["attempt"],
-            type=v["type"],
-            status=status(v["status"]),
-            start_time=v["start_time"],
-            end_time=v["end_time"],
-            update_time=v["update_time"],
-            parents=json.loads(v["parents"]),
-            condition=v["condition"],
-            pid=v["pid"],
-            host=v["host"],
-            output_props=json.loads(v["output_props"]) if v["output_props"] else None,
-        )
-        for v in values(rows, _COLUMNS)
-    ]

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from sudoless.store import statements as q
 from sudoless.store import tables as t
+from sudoless.store.light.logs import LightLogQueries, insert_chunk, insert_chunks
 from sudoless.store.status import TERMINAL_FLOW
 
 if TYPE_CHECKING:
@@ -27,49 +26,13 @@ __all__ = ["LogQueries", "insert_chunk", "insert_chunks"]
 
 #: ids per DELETE statement: well under every back end's limit of bound parameters
 _BATCH = 500
-_INSERT = t.logs.insert()
 
 
-def insert_chunk(conn: Connection, exec_id: int, name: str, attempt: int, start: int, data: bytes) -> None:
-    """Write one chunk in the caller's transaction."""
-    insert_chunks(conn, exec_id, [(name, attempt, start, data)])
+class LogQueries(LightLogQueries):
+    """Queries on ``logs`` of one :class:`~sudoless.store.Store`; writing a log is
+    :class:`~sudoless.store.light.logs.LightLogQueries`'s."""
 
-
-def insert_chunks(conn: Connection, exec_id: int, chunks: Sequence[tuple[str, int, int, bytes]]) -> None:
-    """Write chunks ``(name, attempt, start, data)`` in the caller's transaction, as one statement: the runner
-    writes the log tails of the jobs that ended together with their rows, one chunk each."""
-    rows = [
-        {"exec_id": exec_id, "name": n, "attempt": a, "start_byte": s, "end_byte": s + len(d), "data": d}
-        for n, a, s, d in chunks
-    ]
-    if rows:
-        conn.execute(_INSERT, rows if len(rows) > 1 else rows[0])
-
-
-class LogQueries:
-    """Queries on ``logs`` of one :class:`~sudoless.store.Store`."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def append(self, exec_id: int, name: str, attempt: int, start: int, data: bytes) -> None:
-        with self.store.write() as conn:
-            insert_chunk(conn, exec_id, name, attempt, start, data)
-
-    def append_at_end(self, exec_id: int, name: str, attempt: int, data: bytes) -> int:
-        """Append after whatever the log holds now, for logs with several writers (the flow log: the runner,
-        the scheduler's SLA checks, crash recovery). Returns the offset written at."""
-        for tries in range(5):
-            try:
-                with self.store.write() as conn:
-                    key = {"exec_id": exec_id, "name": name, "attempt": attempt}
-                    start = int(q.run(conn, q.LOG_END, key).scalar_one())
-                    insert_chunk(conn, exec_id, name, attempt, start, data)
-                    return start
-            except sa.exc.IntegrityError:
-                if tries == 4:
-                    raise
-        raise AssertionError("unreachable")
+    store: Store
 
     def size(self, exec_id: int, name: str, attempt: int) -> int:
         """Bytes written so far to a log (one index seek: the last chunk's end)."""

@@ -9,97 +9,34 @@ database exactly one wins each row. The outcome is written back only by the hold
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from sudoless.store import statements as q
 from sudoless.store import tables as t
-from sudoless.store.engine import inserted_id
+from sudoless.store.light.notifications import (
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    AttemptRecord,
+    LightNotificationQueries,
+    NewNotification,
+    NotificationRecord,
+    notification_record,
+)
 
 if TYPE_CHECKING:
     from sudoless.store import Store
 
 __all__ = ["AttemptRecord", "NewNotification", "NotificationQueries", "NotificationRecord"]
 
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
+class NotificationQueries(LightNotificationQueries):
+    """Queries on the notification queue of one :class:`~sudoless.store.Store` (queueing and what a flow run
+    reports are :class:`~sudoless.store.light.notifications.LightNotificationQueries`'s)."""
 
-@dataclass(frozen=True)
-class NewNotification:
-    """A message to queue: ``target`` is the recipients (e-mail) or the URL (webhook, callback)."""
-
-    exec_id: int | None
-    event: str
-    channel: str
-    target: str
-    payload: dict[str, Any]
-    max_attempts: int
-
-
-@dataclass(frozen=True)
-class NotificationRecord:
-    id: int
-    exec_id: int | None
-    event: str
-    channel: str
-    target: str
-    payload: dict[str, Any]
-    status: str
-    attempts: int
-    max_attempts: int
-    created_time: int
-    next_attempt: int
-    sent_time: int
-    last_error: str | None
-
-
-@dataclass(frozen=True)
-class AttemptRecord:
-    notification_id: int
-    exec_id: int | None
-    time: int
-    channel: str
-    target: str
-    outcome: str
-    error: str | None
-
-
-class NotificationQueries:
-    """Queries on the notification queue of one :class:`~sudoless.store.Store`."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def enqueue(self, items: Sequence[NewNotification], due: int | None = None) -> list[int]:
-        """Queue ``items`` as pending, due at ``due`` (default now); returns their ids."""
-        now = self.store.clock()
-        ids = []
-        with self.store.write() as conn:
-            for item in items:
-                result = conn.execute(
-                    t.notifications.insert().values(
-                        exec_id=item.exec_id,
-                        event=item.event,
-                        channel=item.channel,
-                        target=item.target,
-                        payload=json.dumps(item.payload),
-                        status=PENDING,
-                        attempts=0,
-                        max_attempts=item.max_attempts,
-                        created_time=now,
-                        next_attempt=now if due is None else due,
-                        claim_token=None,
-                        claim_until=-1,
-                        sent_time=-1,
-                        last_error=None,
-                    )
-                )
-                ids.append(inserted_id(result))
-        return ids
+    store: Store
 
     def claim_due(
         self, token: str, lease_ms: int, limit: int = 20, exec_id: int | None = None
@@ -122,7 +59,7 @@ class NotificationQueries:
                 )
                 if done.rowcount == 1:
                     row = conn.execute(sa.select(n).where(n.c.id == candidate)).one()
-                    claimed.append(_notification(row))
+                    claimed.append(notification_record(row))
         return claimed
 
     def record_attempt(self, record: NotificationRecord, token: str, error: str | None, retry_at: int | None) -> bool:
@@ -154,35 +91,6 @@ class NotificationQueries:
             )
         return True
 
-    def for_execution(self, exec_id: int) -> list[NotificationRecord]:
-        """The notifications of one execution, oldest first."""
-        n = t.notifications
-        with self.store.read() as conn:
-            rows = conn.execute(sa.select(n).where(n.c.exec_id == exec_id).order_by(n.c.id)).all()
-        return [_notification(row) for row in rows]
-
-    def attempts(self, exec_id: int) -> list[AttemptRecord]:
-        """Every attempt to send a notification of one execution, in order."""
-        a = t.notification_attempts
-        with self.store.read() as conn:
-            rows = conn.execute(sa.select(a).where(a.c.exec_id == exec_id).order_by(a.c.id)).all()
-        return [
-            AttemptRecord(
-                int(r.notification_id), r.exec_id, int(r.attempt_time), r.channel, r.target, r.outcome, r.error
-            )
-            for r in rows
-        ]
-
-    def unsent_count(self, exec_id: int | None = None) -> int:
-        """Rows still waiting to be sent (pending or being sent), of one execution or all."""
-        n = t.notifications
-        with self.store.read() as conn:
-            if exec_id is not None:  # a run's own question, asked as it ends (sudoless.store.statements)
-                key = {"pending": PENDING, "sending": SENDING, "exec_id": exec_id}
-                return int(q.run(conn, q.UNSENT_OF, key).scalar_one())
-            query = sa.select(sa.func.count()).select_from(n).where(n.c.status.in_([PENDING, SENDING]))
-            return int(conn.execute(query).scalar_one())
-
     def next_due(self, exec_id: int | None = None) -> int | None:
         """When the next pending row of one execution (or any) is due, epoch ms; None when none is pending."""
         n = t.notifications
@@ -198,22 +106,4 @@ def _claimable(now: int) -> sa.ColumnElement[bool]:
     n = t.notifications.c
     return sa.or_(
         sa.and_(n.status == PENDING, n.next_attempt <= now), sa.and_(n.status == SENDING, n.claim_until < now)
-    )
-
-
-def _notification(row: Any) -> NotificationRecord:
-    return NotificationRecord(
-        id=int(row.id),
-        exec_id=row.exec_id,
-        event=row.event,
-        channel=row.channel,
-        target=row.target,
-        payload=json.loads(row.payload),
-        status=row.status,
-        attempts=int(row.attempts),
-        max_attempts=int(row.max_attempts),
-        created_time=int(row.created_time),
-        next_attempt=int(row.next_attempt),
-        sent_time=int(row.sent_time),
-        last_error=row.last_error,
     )

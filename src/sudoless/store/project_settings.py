@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from sudoless.store import statements as q
 from sudoless.store import tables as t
+from sudoless.store.light.project_settings import FlowLock, LightProjectSettingQueries, SandboxGrants
 from sudoless.store.rows import upsert as _upsert
 
 if TYPE_CHECKING:
@@ -25,31 +24,11 @@ if TYPE_CHECKING:
 __all__ = ["FlowLock", "ProjectSettingQueries", "SandboxGrants"]
 
 
-@dataclass(frozen=True)
-class FlowLock:
-    """A locked flow: ``message`` is the lock's reason (Azkaban's ``flowLockErrorMessage``), if given."""
+class ProjectSettingQueries(LightProjectSettingQueries):
+    """Queries on the per-project settings of one :class:`~sudoless.store.Store` (what a flow run reads is
+    :class:`~sudoless.store.light.project_settings.LightProjectSettingQueries`'s)."""
 
-    flow_id: str
-    message: str | None
-    locked_time: int
-    locked_by: str
-
-
-@dataclass(frozen=True)
-class SandboxGrants:
-    """What an admin lets a project's jobs touch beyond the sandbox's defaults: paths to read, paths to read
-    and write, and the only TCP ports they may connect to (None: any port)."""
-
-    read: tuple[str, ...] = ()
-    write: tuple[str, ...] = ()
-    ports: tuple[int, ...] | None = None
-
-
-class ProjectSettingQueries:
-    """Queries on the per-project settings of one :class:`~sudoless.store.Store`."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    store: Store
 
     def proxy_users(self, project_id: int) -> list[str]:
         """The proxy users of a project, by name."""
@@ -83,12 +62,6 @@ class ProjectSettingQueries:
             rows = conn.execute(sa.select(f).where(f.c.project_id == project_id)).all()
         return {row.flow_id: FlowLock(row.flow_id, row.message, int(row.locked_time), row.locked_by) for row in rows}
 
-    def flow_lock(self, project_id: int, flow_id: str) -> FlowLock | None:
-        """The lock of one flow; None when it is not locked."""
-        with self.store.read() as conn:
-            row = q.run(conn, q.FLOW_LOCK, {"project_id": project_id, "flow_id": flow_id}).first()
-        return FlowLock(row.flow_id, row.message, int(row.locked_time), row.locked_by) if row else None
-
     def locked_flows(self, project_ids: Sequence[int]) -> set[tuple[int, str]]:
         """The (project id, flow id) of every locked flow of these projects, in one query."""
         f = t.flow_locks
@@ -107,12 +80,6 @@ class ProjectSettingQueries:
                 _upsert(conn, f, key, {"message": message, "locked_time": self.store.clock(), "locked_by": user})
             else:
                 conn.execute(f.delete().where(f.c.project_id == project_id, f.c.flow_id == flow_id))
-
-    def job_overrides(self, project_id: int, version: int) -> dict[tuple[str, str], dict[str, str]]:
-        """The override properties of a project version, by (flow id or "", job id)."""
-        with self.store.read() as conn:
-            rows = q.run(conn, q.JOB_OVERRIDES, {"project_id": project_id, "version": version}).all()
-        return {(row.flow_id, row.job_id): json.loads(row.props) for row in rows}
 
     def job_override(self, project_id: int, version: int, flow_id: str, job_id: str) -> dict[str, str] | None:
         """One job's override properties (``flow_id`` "" for Flow 1.0); None when it has none."""
@@ -137,15 +104,6 @@ class ProjectSettingQueries:
                 key,
                 {"props": json.dumps(props, sort_keys=True), "modified_time": self.store.clock(), "modified_by": user},
             )
-
-    def sandbox_grants(self, project_id: int) -> SandboxGrants:
-        """The grants of a project; empty (the sandbox's defaults) when an admin set none."""
-        with self.store.read() as conn:
-            row = q.run(conn, q.SANDBOX_GRANTS, {"project_id": project_id}).first()
-        if row is None:
-            return SandboxGrants()
-        ports = None if row.connect_ports is None else tuple(json.loads(row.connect_ports))
-        return SandboxGrants(tuple(json.loads(row.read_paths)), tuple(json.loads(row.write_paths)), ports)
 
     def set_sandbox_grants(self, project_id: int, grants: SandboxGrants, user: str) -> None:
         """Store (replace) a project's grants; empty grants remove the row."""

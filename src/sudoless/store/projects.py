@@ -6,43 +6,22 @@ Core select costs more than running it).
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from sudoless.errors import NotFoundError, StateError
+from sudoless.errors import StateError
 from sudoless.store import statements as q
 from sudoless.store import tables as t
-from sudoless.store.engine import inserted_id
+from sudoless.store.light.projects import MAX_EVENT_CHARS, LightProjectQueries, ProjectRecord, project_record
 
 if TYPE_CHECKING:
     from sudoless.store import Store
 
 __all__ = ["MAX_EVENT_CHARS", "EventRecord", "FlowRecord", "ProjectQueries", "ProjectRecord", "VersionRecord"]
-
-#: Archive chunk size: each chunk is one row of ``project_files``.
-_CHUNK = 8 << 20
-#: Event messages are cut to this many characters: MySQL's TEXT holds 64 KB, and a character may take 4 bytes.
-MAX_EVENT_CHARS = 16_000
-
-
-@dataclass(frozen=True)
-class ProjectRecord:
-    id: int
-    name: str
-    active: bool
-    description: str
-    version: int
-    created_time: int
-    created_by: str
-    modified_time: int
-    modified_by: str
 
 
 @dataclass(frozen=True)
@@ -75,20 +54,6 @@ class EventRecord:
     message: str
 
 
-def _project(row: Any) -> ProjectRecord:
-    return ProjectRecord(
-        id=int(row.id),
-        name=row.name,
-        active=bool(row.active),
-        description=row.description or "",
-        version=int(row.version),
-        created_time=int(row.created_time),
-        created_by=row.created_by,
-        modified_time=int(row.modified_time),
-        modified_by=row.modified_by,
-    )
-
-
 def _version(row: Any) -> VersionRecord:
     return VersionRecord(
         project_id=int(row.project_id),
@@ -103,58 +68,18 @@ def _version(row: Any) -> VersionRecord:
     )
 
 
-@functools.lru_cache(maxsize=8)
-def _project_query(by_name: bool, by_id: bool, active_only: bool) -> sa.Select[Any]:
-    p = t.projects
-    query = sa.select(p)
-    if by_name:
-        query = query.where(p.c.name == sa.bindparam("name"))
-    if by_id:
-        query = query.where(p.c.id == sa.bindparam("project_id"))
-    if active_only:
-        query = query.where(p.c.active.is_(True))
-    return query.order_by(p.c.id.desc()).limit(1)
-
-
 _FLOWS = sa.select(t.project_flows).where(
     t.project_flows.c.project_id == sa.bindparam("project_id"), t.project_flows.c.version == sa.bindparam("version")
 )
 
 
-class ProjectQueries:
-    """Queries on the project tables of one :class:`~sudoless.store.Store`; each is one short transaction."""
+class ProjectQueries(LightProjectQueries):
+    """Queries on the project tables of one :class:`~sudoless.store.Store`; each is one short transaction. What
+    a flow run asks is :class:`~sudoless.store.light.projects.LightProjectQueries`'s."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    store: Store
 
     # -- projects ---------------------------------------------------------------------------------------
-
-    def get(
-        self, name: str | None = None, project_id: int | None = None, active_only: bool = True
-    ) -> ProjectRecord | None:
-        """The project called ``name`` (or with ``project_id``); None when there is none."""
-        query = _project_query(name is not None, project_id is not None, active_only)
-        with self.store.read() as conn:
-            row = conn.execute(query, {"name": name, "project_id": project_id}).first()
-        return _project(row) if row else None
-
-    def id_of(self, name: str, create_as: str | None = None, description: str = "") -> int:
-        """The id of the active project ``name``; created for ``create_as`` when missing and asked to.
-
-        A plain read first: every submit asks this, and a write transaction (SQLite's lock, a server's
-        row locks) would queue it behind the writers for an answer that is almost always already stored.
-        Only a missing project asked to be created takes the write path, which looks again under its lock."""
-        with self.store.read() as conn:
-            found = q.run(conn, q.ACTIVE_PROJECT_ID, {"name": name}).first()
-        if found:
-            return int(found.id)
-        if create_as is None:
-            raise NotFoundError(f"Project '{name}' doesn't exist.")
-        with self.store.write() as conn:
-            found = q.run(conn, q.ACTIVE_PROJECT_ID, {"name": name}).first()
-            if found:
-                return int(found.id)
-            return self._insert(conn, name, description, create_as)
 
     def create(self, name: str, description: str, user: str) -> int:
         """Insert an active project; an active project of that name already existing is a StateError."""
@@ -163,35 +88,12 @@ class ProjectQueries:
                 raise StateError("Project already exists.")
             return self._insert(conn, name, description, user)
 
-    def _insert(self, conn: sa.Connection, name: str, description: str, user: str) -> int:
-        """The one way a project is created (the API, the AJAX API and an upload of a new name alike)."""
-        now = self.store.clock()
-        result = conn.execute(
-            t.projects.insert().values(
-                name=name,
-                active=True,
-                description=description,
-                version=0,
-                created_time=now,
-                created_by=user,
-                modified_time=now,
-                modified_by=user,
-            )
-        )
-        project_id = inserted_id(result)
-        # Azkaban's creator.default.proxy: the creator is the project's first proxy user.
-        conn.execute(
-            t.project_proxy_users.insert().values(project_id=project_id, name=user, added_time=now, added_by=user)
-        )
-        self._event(conn, project_id, "CREATED", user, "Project created.")
-        return project_id
-
     def active(self) -> list[ProjectRecord]:
         """Active projects, by name."""
         p = t.projects
         with self.store.read() as conn:
             rows = conn.execute(sa.select(p).where(p.c.active.is_(True)).order_by(p.c.name)).all()
-        return [_project(row) for row in rows]
+        return [project_record(row) for row in rows]
 
     def active_ids(self) -> list[int]:
         p = t.projects.c
@@ -219,7 +121,7 @@ class ProjectQueries:
         with self.store.read() as conn:
             rows = conn.execute(query.order_by(p.name).limit(limit).offset(offset)).all()
             total = int(conn.execute(count).scalar_one())
-        return [_project(r) for r in rows], total
+        return [project_record(r) for r in rows], total
 
     def deactivate(self, project_id: int, user: str) -> None:
         """Mark a project deleted (Azkaban keeps the row, inactive; the name can be reused)."""
@@ -269,15 +171,6 @@ class ProjectQueries:
         with self.store.write() as conn:
             self._event(conn, project_id, kind, user, message)
 
-    def _event(self, conn: sa.Connection, project_id: int, kind: str, user: str, message: str) -> None:
-        if len(message) > MAX_EVENT_CHARS:
-            message = message[: MAX_EVENT_CHARS - 15] + " [... truncated]"
-        conn.execute(
-            t.project_events.insert().values(
-                project_id=project_id, event_type=kind, event_time=self.store.clock(), username=user, message=message
-            )
-        )
-
     def events(self, project_id: int, skip: int = 0, size: int = 1000) -> list[EventRecord]:
         """A project's audit log, newest first."""
         e = t.project_events
@@ -306,71 +199,6 @@ class ProjectQueries:
 
     # -- versions ---------------------------------------------------------------------------------------
 
-    def add_version(
-        self,
-        project_id: int,
-        archive: Path,
-        flows: dict[str, tuple[bool, dict[str, Any]]],
-        flow_version: str,
-        uploader: str,
-        log_event: bool = True,
-    ) -> int:
-        """Store a new project version (archive in chunks, flow graphs as JSON) in one transaction.
-
-        ``log_event`` False leaves the project's event log alone (an import brings the original upload's)."""
-        data = archive.read_bytes()
-        with self.store.write() as conn:
-            current = q.run(conn, q.PROJECT_VERSION, {"project_id": project_id}).scalar_one()
-            version = int(current) + 1
-            now = self.store.clock()
-            chunks = [data[i : i + _CHUNK] for i in range(0, len(data), _CHUNK)] or [b""]
-            conn.execute(
-                t.project_versions.insert().values(
-                    project_id=project_id,
-                    version=version,
-                    upload_time=now,
-                    uploader=uploader,
-                    file_name=archive.name,
-                    md5=hashlib.md5(data).hexdigest(),
-                    size=len(data),
-                    num_chunks=len(chunks),
-                    flow_version=flow_version,
-                )
-            )
-            for index, chunk in enumerate(chunks):
-                conn.execute(
-                    t.project_files.insert().values(project_id=project_id, version=version, chunk=index, data=chunk)
-                )
-            if flows:
-                conn.execute(
-                    t.project_flows.insert(),
-                    [
-                        {
-                            "project_id": project_id,
-                            "version": version,
-                            "flow_id": flow_id,
-                            "embedded": embedded,
-                            "data": json.dumps(graph),
-                        }
-                        for flow_id, (embedded, graph) in flows.items()
-                    ],
-                )
-            q.run(
-                conn,
-                q.SET_PROJECT_VERSION,
-                {"version": version, "now": now, "user": uploader, "project_id": project_id},
-            )
-            if log_event:
-                self._event(conn, project_id, "UPLOADED", uploader, f"Uploaded project files zip {archive.name}")
-        return version
-
-    def current_version(self, project_id: int) -> int:
-        with self.store.read() as conn:
-            version = q.run(conn, q.PROJECT_VERSION, {"project_id": project_id}).scalar()
-        if version is None:
-            raise NotFoundError(f"project {project_id} does not exist")
-        return int(version)
-
     def current_versions(self, project_ids: Sequence[int]) -> dict[int, int]:
         """The current version of each of these projects that exists, in one query."""
         p = t.projects
@@ -392,21 +220,6 @@ class ProjectQueries:
         with self.store.read() as conn:
             rows = conn.execute(sa.select(v).where(v.c.project_id == project_id).order_by(v.c.version.desc())).all()
         return [_version(row) for row in rows]
-
-    def write_archive(self, project_id: int, version: int, dest: Path) -> Path:
-        """Write a stored project version's zip to ``dest``, chunk by chunk."""
-        tmp = dest.with_name(f".{dest.name}.part")
-        with self.store.read() as conn, open(tmp, "wb") as out:
-            rows = q.run(conn, q.ARCHIVE_CHUNKS, {"project_id": project_id, "version": version})
-            found = False
-            for row in rows:
-                found = True
-                out.write(row.data)
-        if not found:
-            tmp.unlink(missing_ok=True)
-            raise NotFoundError(f"project {project_id} has no stored version {version}")
-        tmp.replace(dest)
-        return dest
 
     def iter_archive(self, project_id: int, version: int) -> Iterator[bytes]:
         """The stored zip of a version, chunk by chunk, each chunk read in its own short transaction."""

@@ -27,20 +27,14 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import text
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from sudoless.store.statements import UNFINISHED_SQL
+
 metadata = MetaData()
 
 #: An execution's run time in ms, -1 while it has not both started and ended: the ``duration`` column's
 #: expression, computed by the database on every write of the row (migration 0014), so that nothing writing
 #: start or end times can leave it wrong.
 DURATION = "CASE WHEN end_time < 0 OR start_time < 0 THEN -1 ELSE end_time - start_time END"
-
-#: The statuses of an execution not yet over, as the SQL the partial index ``ix_executions_unfinished``
-#: is defined with. A query reaches that index only if its WHERE holds this very text with literal values
-#: (SQLite matches terms before parameters are bound): see ``sudoless.store.executions.UNFINISHED``.
-UNFINISHED_SQL = (
-    "status IN ('READY', 'DISPATCHING', 'PREPARING', 'RUNNING', 'PAUSED', 'KILLING', 'FAILED_FINISHING', "
-    "'SKIPPED', 'DISABLED', 'QUEUED', 'FAILED_SUCCEEDED', 'CANCELLED')"
-)
 
 #: MySQL and MariaDB, the dialects whose BLOB and TEXT stop at 64 KB
 _MYSQL = ("mysql", "mariadb")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from sudoless.store import tables as t
+from sudoless.store.light.triggers import LightTriggerQueries
 from sudoless.store.status import Status
 
 if TYPE_CHECKING:
@@ -73,11 +74,11 @@ class InstanceRow:
     dependencies: tuple[DependencyRow, ...] = ()
 
 
-class TriggerQueries:
-    """Trigger queries of one :class:`~sudoless.store.Store`."""
+class TriggerQueries(LightTriggerQueries):
+    """Trigger queries of one :class:`~sudoless.store.Store` (an upload's sync of a project's triggers is
+    :class:`~sudoless.store.light.triggers.LightTriggerQueries`'s)."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    store: Store
 
     # -- triggers ---------------------------------------------------------------------------------------
 
@@ -106,37 +107,6 @@ class TriggerQueries:
         query = self._select().where(f.c.paused.is_(False), f.c.next_fire >= 0, f.c.next_fire <= now)
         with self.store.read() as conn:
             return [_trigger(row) for row in conn.execute(query.order_by(f.c.next_fire))]
-
-    def replace_all(self, project_id: int, crons: Mapping[str, tuple[str, int]], user: str) -> None:
-        """Make the project's triggers the flows of ``crons`` (flow -> (cron, first fire)); a trigger whose
-        cron is unchanged keeps its state (paused, next fire), one whose flow lost its trigger goes."""
-        f = t.flow_triggers
-        now = self.store.clock()
-        with self.store.write() as conn:
-            existing = {row.flow_id: row for row in conn.execute(sa.select(f).where(f.c.project_id == project_id))}
-            for flow_id in set(existing) - set(crons):
-                conn.execute(f.delete().where(f.c.project_id == project_id, f.c.flow_id == flow_id))
-            for flow_id, (cron, first) in crons.items():
-                old = existing.get(flow_id)
-                if old is None:
-                    conn.execute(
-                        f.insert().values(
-                            project_id=project_id,
-                            flow_id=flow_id,
-                            cron=cron,
-                            paused=False,
-                            next_fire=first,
-                            last_fire=-1,
-                            modified_time=now,
-                            modified_by=user,
-                        )
-                    )
-                elif old.cron != cron:
-                    conn.execute(
-                        f.update()
-                        .where(f.c.project_id == project_id, f.c.flow_id == flow_id)
-                        .values(cron=cron, next_fire=first, modified_time=now, modified_by=user)
-                    )
 
     def remove_project(self, project_id: int, message: str) -> None:
         """A deleted project's triggers go, and its waiting instances end CANCELLED (cause MANUAL)."""

@@ -27,7 +27,7 @@ from sudoless.flows.notify import messages as m
 from sudoless.flows.notify.callbacks import callback_requests
 from sudoless.flows.options import ExecutionOptions
 from sudoless.store import Store
-from sudoless.store.notifications import NewNotification
+from sudoless.store.light.notifications import NewNotification
 from sudoless.store.status import Status
 
 __all__ = ["MAX_ATTEMPTS", "flow_finished", "flow_first_failure", "flow_started", "job_event", "sla_missed"]

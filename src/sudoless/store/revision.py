@@ -1,0 +1,17 @@
+"""The schema's newest revision, read from the migration files' names: what a database is compared with before
+use, without importing Alembic or SQLAlchemy."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+__all__ = ["MIGRATIONS", "head_revision"]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration: revision ids are the file names' numeric prefixes (0001_..., 0002_...)."""
+    return max(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
