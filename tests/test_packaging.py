@@ -612,7 +612,8 @@ def test_help_loads_neither_the_store_nor_the_server(tmp_path: Path) -> None:
 @pytest.mark.parametrize("home", ["new", "existing"])
 def test_one_job_flow_run_loads_only_what_it_needs(tmp_path: Path, home: str) -> None:
     """A Flow 1.0 project run in a new home (the database created from the tables) and in one whose database
-    is already at the newest revision (one query checks it): neither imports Alembic nor YAML."""
+    is already at the newest revision (one query checks it): neither imports Alembic nor YAML, and the second
+    not even SQLAlchemy (Python's sqlite3 runs the same statements: sudoless.store.local)."""
     project = tmp_path / "one"
     project.mkdir()
     (project / "only.job").write_text("type=command\ncommand=true\n")
@@ -623,7 +624,11 @@ def test_one_job_flow_run_loads_only_what_it_needs(tmp_path: Path, home: str) ->
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["status"] == "SUCCEEDED"
     assert json.loads(done.stdout)["execid"] == (2 if home == "existing" else 1)
-    assert "sqlalchemy" in loaded  # the command did reach the store
+    assert "sudoless.store.light.executions" in loaded  # the command did reach the store
+    if home == "existing":
+        assert not unwanted(loaded, {"sqlalchemy", "sudoless.store.tables", "sudoless.store.engine"})
+    else:
+        assert "sqlalchemy" in loaded  # a new database is created by the full store
     heavy = unwanted(loaded, FLOW_RUN_NEEDS_NONE_OF) + sorted(n for n in loaded if n.partition(".")[0] in HEAVY_MODULES)
     assert not heavy
 
