@@ -15,6 +15,7 @@ another query class, the engine) is answered by a full store opened on the same 
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 import threading
 import time
@@ -46,6 +47,18 @@ SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=30000",
     "PRAGMA foreign_keys=ON",
 )
+#: The query classes of a flow run (:mod:`sudoless.store.light`), by the store's attribute (which is also
+#: their module's name).
+LIGHT_QUERIES = {
+    "projects": "LightProjectQueries",
+    "project_settings": "LightProjectSettingQueries",
+    "executions": "LightExecutionQueries",
+    "job_runs": "LightJobRunQueries",
+    "logs": "LightLogQueries",
+    "executors": "LightExecutorQueries",
+    "triggers": "LightTriggerQueries",
+    "notifications": "LightNotificationQueries",
+}
 #: Seconds the driver waits for a lock (as the busy timeout above).
 LOCK_TIMEOUT = 30
 
@@ -211,61 +224,17 @@ class LocalStore:
         return Store(self.url, clock=self.clock, migrate_schema=False)
 
     def __getattr__(self, name: str) -> Any:
-        """Anything a :class:`~sudoless.store.Store` has and this store has not (its engine, the accounts'
-        or schedules' queries, ...) comes from :attr:`full`."""
+        """A flow run's query class (:data:`LIGHT_QUERIES`), made on first use and backed by the full store's
+        class of the same noun for the methods it has not; anything else a :class:`~sudoless.store.Store` has
+        (its engine, the accounts' or schedules' queries, ...) comes from :attr:`full`."""
         if name.startswith("__") or name == "full":
             raise AttributeError(name)
-        return getattr(self.full, name)
-
-    # -- the query classes of a flow run, each backed by the full store's for what it lacks ---------------
-
-    @cached_property
-    def projects(self) -> Any:
-        from sudoless.store.light.projects import LightProjectQueries
-
-        return _Backed(LightProjectQueries(self), lambda: self.full.projects)
-
-    @cached_property
-    def project_settings(self) -> Any:
-        from sudoless.store.light.project_settings import LightProjectSettingQueries
-
-        return _Backed(LightProjectSettingQueries(self), lambda: self.full.project_settings)
-
-    @cached_property
-    def executions(self) -> Any:
-        from sudoless.store.light.executions import LightExecutionQueries
-
-        return _Backed(LightExecutionQueries(self), lambda: self.full.executions)
-
-    @cached_property
-    def job_runs(self) -> Any:
-        from sudoless.store.light.job_runs import LightJobRunQueries
-
-        return _Backed(LightJobRunQueries(self), lambda: self.full.job_runs)
-
-    @cached_property
-    def logs(self) -> Any:
-        from sudoless.store.light.logs import LightLogQueries
-
-        return _Backed(LightLogQueries(self), lambda: self.full.logs)
-
-    @cached_property
-    def executors(self) -> Any:
-        from sudoless.store.light.executors import LightExecutorQueries
-
-        return _Backed(LightExecutorQueries(self), lambda: self.full.executors)
-
-    @cached_property
-    def triggers(self) -> Any:
-        from sudoless.store.light.triggers import LightTriggerQueries
-
-        return _Backed(LightTriggerQueries(self), lambda: self.full.triggers)
-
-    @cached_property
-    def notifications(self) -> Any:
-        from sudoless.store.light.notifications import LightNotificationQueries
-
-        return _Backed(LightNotificationQueries(self), lambda: self.full.notifications)
+        if name not in LIGHT_QUERIES:
+            return getattr(self.full, name)
+        light = getattr(importlib.import_module(f"sudoless.store.light.{name}"), LIGHT_QUERIES[name])
+        queries = _Backed(light(self), lambda: getattr(self.full, name))
+        self.__dict__[name] = queries  # found there from now on, without this method
+        return queries
 
 
 class _Backed:

@@ -275,21 +275,8 @@ def _text(statement: str, dialect: str) -> sa.TextClause:
     return sa.text(statement)
 
 
-#: A node's row (an attempt) of a new execution.
-INSERT_JOB_RUN = insert_statement(
-    "job_runs",
-    (
-        "exec_id",
-        "nested_id",
-        "attempt",
-        "type",
-        "status",
-        "start_time",
-        "end_time",
-        "update_time",
-        "parents",
-        "condition",
-    ),
-)
+#: A node's row (an attempt) of a new execution: the columns up to ``condition`` (its pid, host and properties
+#: stay NULL until it runs).
+INSERT_JOB_RUN = insert_statement("job_runs", JOB_RUN_COLUMNS[: JOB_RUN_COLUMNS.index("condition") + 1])
 #: A log chunk.
 INSERT_LOG = insert_statement("logs", ("exec_id", "name", "attempt", "start_byte", "end_byte", "data"))
