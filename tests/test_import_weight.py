@@ -58,7 +58,7 @@ def loaded(code: str, *args: str) -> tuple[subprocess.CompletedProcess[str], lis
 
 def test_the_probe_sees_a_heavy_import() -> None:
     """Without this, an empty list from a broken probe would pass every test below."""
-    _, modules = loaded("import sudoless.flows.executions")
+    _, modules = loaded("import sudoless.store.tables")
     assert "sqlalchemy" in heavy(modules)
 
 

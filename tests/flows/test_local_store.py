@@ -45,6 +45,10 @@ RUNS = [
 ]
 
 
+def local_store(url: str) -> LocalStore | None:
+    return open_local(url, lambda: Store(url, migrate_schema=False))
+
+
 def flow_run(monkeypatch: pytest.MonkeyPatch, home: Path, project: Path, flow: str, *extra: str) -> int:
     monkeypatch.setenv("SUDOLESS_HOME", str(home))
     monkeypatch.delenv("SUDOLESS_DB", raising=False)
@@ -57,8 +61,8 @@ def run_all(monkeypatch: pytest.MonkeyPatch, home: Path, project: Path, light: b
     assert flow_run(monkeypatch, home, project, "only") == 0
     opened: list[LocalStore | None] = []
 
-    def spy(url: str) -> LocalStore | None:
-        opened.append(open_local(url) if light else None)
+    def spy(url: str, full: Any) -> LocalStore | None:
+        opened.append(open_local(url, full) if light else None)
         return opened[-1]
 
     with monkeypatch.context() as patch:
@@ -125,7 +129,7 @@ def test_both_stores_store_the_same_rows(monkeypatch: pytest.MonkeyPatch, tmp_pa
 def test_a_local_store_answers_what_it_lacks_from_a_full_one(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     Store(url).close()
-    store = open_local(url)
+    store = local_store(url)
     assert store is not None
     assert store.projects.active() == []  # a full ProjectQueries method
     assert isinstance(store.full, Store) and store.engine is store.full.engine
@@ -135,18 +139,18 @@ def test_a_local_store_answers_what_it_lacks_from_a_full_one(tmp_path: Path) -> 
 def test_only_a_plain_sqlite_file_at_the_newest_schema_is_opened_locally(tmp_path: Path) -> None:
     database = tmp_path / "db.sqlite"
     url = f"sqlite:///{database}"
-    assert open_local(url) is None  # no file: the full store creates it
+    assert local_store(url) is None  # no file: the full store creates it
     database.touch()
-    assert open_local(url) is None  # no schema
+    assert local_store(url) is None  # no schema
     Store(url).close()
-    store = open_local(url)
+    store = local_store(url)
     assert isinstance(store, LocalStore)
     store.close()
     with sqlite3.connect(database) as db:
         db.execute("UPDATE alembic_version SET version_num = '0001'")
-    assert open_local(url) is None  # older: the full store migrates it
+    assert local_store(url) is None  # older: the full store migrates it
     for other in (f"{url}?timeout=5", "sqlite://", "sqlite:///:memory:", "mysql://root@127.0.0.1/x"):
-        assert open_local(other) is None, other
+        assert local_store(other) is None, other
 
 
 def test_the_schema_check_is_one_query(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,7 +164,7 @@ def test_the_schema_check_is_one_query(tmp_path: Path, monkeypatch: pytest.Monke
         return real(self, statement, params)
 
     monkeypatch.setattr(local.LocalConnection, "execute", traced)
-    store = open_local(url)
+    store = local_store(url)
     assert store is not None and seen == ["SELECT version_num FROM alembic_version"]
     assert head_revision() == max(
         p.name[:4] for p in (Path(local.__file__).parent / "migrations" / "versions").glob("0*.py")

@@ -233,6 +233,7 @@ def run_store_for(settings: Settings) -> Store:
     """The store for a local flow run: without SQLAlchemy when the database is a SQLite file at the newest
     schema (:class:`~sudoless.store.local.LocalStore`, which hands anything beyond a run's queries to a full
     store it opens then), else :func:`store_for`'s, which creates or migrates the database."""
-    local = open_local(settings.database_url)
+    url = settings.database_url
+    local = open_local(url, lambda: Store(url, migrate_schema=False))
     # A LocalStore stands in for a Store: the queries of a run are its own, the rest the full store's.
     return cast("Store", local) if local is not None else store_for(settings)

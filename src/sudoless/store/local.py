@@ -166,10 +166,11 @@ class LocalStore:
     dialect = "sqlite"
     integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
 
-    def __init__(self, database: Path, url: str, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(self, database: Path, url: str, full: Callable[[], Store], clock: Callable[[], int] = now_ms) -> None:
         self.database = database
         self.url = url
         self.clock = clock
+        self._open_full = full
         self._idle: list[LocalConnection] = []
         self._lock = threading.Lock()
         prepare_sqlite_file(database)
@@ -219,9 +220,7 @@ class LocalStore:
     @cached_property
     def full(self) -> Store:
         """The full store on the same file, opened when something beyond a flow run's queries is asked."""
-        from sudoless.store import Store
-
-        return Store(self.url, clock=self.clock, migrate_schema=False)
+        return self._open_full()
 
     def __getattr__(self, name: str) -> Any:
         """A flow run's query class (:data:`LIGHT_QUERIES`), made on first use and backed by the full store's
@@ -251,10 +250,11 @@ class _Backed:
             return getattr(self._full(), name)
 
 
-def open_local(url: str, clock: Callable[[], int] = now_ms) -> LocalStore | None:
+def open_local(url: str, full: Callable[[], Store], clock: Callable[[], int] = now_ms) -> LocalStore | None:
     """A :class:`LocalStore` for ``url`` when it names a plain SQLite file (``sqlite:///PATH``, no options)
     that exists with the newest schema; else None, and the caller opens the full store (which creates or
-    migrates the database)."""
+    migrates the database). ``full`` opens the full store on the same file (without migrating), for what the
+    local one lacks."""
     from sudoless.datadir import plain_sqlite_path
     from sudoless.store.revision import head_revision
 
@@ -264,7 +264,7 @@ def open_local(url: str, clock: Callable[[], int] = now_ms) -> LocalStore | None
     database = Path(path)
     if not database.is_file():
         return None
-    store = LocalStore(database, url, clock)
+    store = LocalStore(database, url, full, clock)
     try:
         with store.read() as conn:
             revision = conn.execute("SELECT version_num FROM alembic_version").scalar()

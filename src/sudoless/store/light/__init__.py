@@ -7,3 +7,5 @@ with SQLAlchemy Core. The same methods therefore serve both stores: the SQLAlche
 on every back end, and :class:`~sudoless.store.local.LocalStore`, the plain ``sqlite3`` store with which a
 flow run on a SQLite home at the current schema never imports SQLAlchemy (about half of such a run's CPU).
 """
+
+__all__: list[str] = []  # the modules are the interface: each is imported by name
