@@ -4,8 +4,10 @@ Every SQL statement sudoless runs lives under this package, and it depends on no
 but errors, configuration and private files: the flow runner, the accounts and the server depend on it.
 A :class:`Store` holds the connection pool; each table group is reached through one small query class
 per noun, an attribute of the store (``store.projects``, ``store.executions``, ``store.job_runs``,
-``store.logs``, ...). Statements are built with SQLAlchemy Core, so values are always bound parameters.
-Write transactions are short; nothing holds a transaction open while a job runs.
+``store.logs``, ...). Statements are built with SQLAlchemy Core, or, for those a flow run executes, written
+once as SQL text with named parameters (:mod:`.statements`); values are always bound parameters. A local flow
+run on a SQLite home at the newest schema reaches it through :func:`run_store_for` without SQLAlchemy
+(:mod:`.local`). Write transactions are short; nothing holds a transaction open while a job runs.
 """
 
 from __future__ import annotations
