@@ -83,19 +83,20 @@ def rows(home: Path) -> dict[str, list[tuple[Any, ...]]]:
             columns = [column[0] for column in cursor.description]
             kept = [i for i, name in enumerate(columns) if not VARYING.search(name)]
             found[table] = sorted(
-                (tuple(columns[i] for i in kept), *(_same(row[i], home, table) for i in kept)) for row in cursor
+                (tuple(columns[i] for i in kept), *(_same(row[i], home, table, columns[i]) for i in kept))
+                for row in cursor
             )
     return found
 
 
-def _same(value: Any, home: Path, table: str) -> Any:
+def _same(value: Any, home: Path, table: str, column: str) -> Any:
     if isinstance(value, bytes):
         if table == "project_files":
             return len(value) > 0  # a zip: it holds the files' times
         value = value.decode("utf-8", "replace")
     if isinstance(value, str):
         value = value.replace(str(home), "<home>")
-        if table == "logs" or value.startswith("{"):
+        if table == "logs" or column == "input_props":
             value = re.sub(r"\d", "0", value)  # times, pids and sizes in log lines and properties
             value = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>", value)
     return value
