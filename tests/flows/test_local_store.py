@@ -171,3 +171,21 @@ def test_the_schema_check_is_one_query(tmp_path: Path, monkeypatch: pytest.Monke
         p.name[:4] for p in (Path(local.__file__).parent / "migrations" / "versions").glob("0*.py")
     )
     store.close()
+
+
+def test_a_failed_write_leaves_nothing_behind_and_the_connection_usable(tmp_path: Path) -> None:
+    from sudoless.store import statements as q
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    Store(url).close()
+    store = local_store(url)
+    assert store is not None
+    chunk = {"exec_id": 1, "name": "", "attempt": 0, "start_byte": 0, "end_byte": 1, "data": b"x"}
+    with pytest.raises(sqlite3.IntegrityError), store.write() as conn:
+        q.run(conn, q.INSERT_LOG, chunk)
+        q.run(conn, q.INSERT_LOG, chunk)  # the same key again
+    with store.read() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM logs").scalar() == 0
+    assert store.logs.append_at_end(1, "", 0, b"abc") == 0
+    assert store.logs.append_at_end(1, "", 0, b"de") == 3
+    store.close()

@@ -194,10 +194,10 @@ class LocalStore:
             conn.driver.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
-            except BaseException:
-                conn.driver.execute("ROLLBACK")
-                raise
-            conn.driver.execute("COMMIT")
+                conn.driver.execute("COMMIT")
+            finally:  # an error (the COMMIT's own included) leaves nothing open for the connection's next user
+                if conn.driver.in_transaction:
+                    conn.driver.execute("ROLLBACK")
 
     @contextmanager
     def read(self) -> Iterator[LocalConnection]:
@@ -207,7 +207,8 @@ class LocalStore:
             try:
                 yield conn
             finally:
-                conn.driver.execute("ROLLBACK")
+                if conn.driver.in_transaction:  # SQLite may have ended it already after an error
+                    conn.driver.execute("ROLLBACK")
 
     def close(self) -> None:
         with self._lock:
