@@ -111,3 +111,6 @@ def test_keys_name_the_database_but_never_its_password(tmp_path: Path) -> None:
     inside = database_key(f"sqlite:///{home / 'sudoless.db'}", home)
     assert inside == database_key(f"sqlite:///{tmp_path / 'moved' / 'sudoless.db'}", tmp_path / "moved")
     assert inside != database_key(f"sqlite:///{tmp_path / 'sudoless.db'}", home)
+    # a plain SQLite URL is read without SQLAlchemy (a local flow run's): the same key as SQLAlchemy's reading
+    for plain in (f"sqlite:///{home / 'sudoless.db'}", f"sqlite:///{tmp_path / 'x.db'}", "sqlite:///rel/x.db"):
+        assert database_key(plain, home) == database_key(plain.replace("sqlite:", "sqlite+pysqlite:", 1), home)
