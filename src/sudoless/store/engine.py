@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from sudoless.errors import StoreError
 from sudoless.store.local import SQLITE_PRAGMAS, prepare_sqlite_file
-from sudoless.store.revision import MIGRATIONS, head_revision
+from sudoless.store.revision import MIGRATIONS, REVISION_QUERY, head_revision
 
 
 def inserted_id(result: sa.CursorResult[Any]) -> int:
@@ -243,7 +243,7 @@ def reclaim_sqlite_space(engine: Engine) -> int:
 def current_revision(engine: Engine) -> str | None:
     try:
         with engine.connect() as connection:
-            return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            return connection.exec_driver_sql(REVISION_QUERY).scalar()
     except sa.exc.OperationalError as exc:
         if "no such table" in str(exc) or "doesn't exist" in str(exc):
             return None

@@ -257,7 +257,7 @@ def open_local(url: str, full: Callable[[], Store], clock: Callable[[], int] = n
     migrates the database). ``full`` opens the full store on the same file (without migrating), for what the
     local one lacks."""
     from sudoless.datadir import plain_sqlite_path
-    from sudoless.store.revision import head_revision
+    from sudoless.store.revision import REVISION_QUERY, head_revision
 
     path = plain_sqlite_path(url)
     if not path or path == ":memory:" or path.startswith("file:"):
@@ -268,7 +268,7 @@ def open_local(url: str, full: Callable[[], Store], clock: Callable[[], int] = n
     store = LocalStore(database, url, full, clock)
     try:
         with store.read() as conn:
-            revision = conn.execute("SELECT version_num FROM alembic_version").scalar()
+            revision = conn.execute(REVISION_QUERY).scalar()
     except sqlite3.Error:  # not a database of ours, or no schema yet
         store.close()
         return None

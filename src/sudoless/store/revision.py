@@ -6,9 +6,11 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-__all__ = ["MIGRATIONS", "head_revision"]
+__all__ = ["MIGRATIONS", "REVISION_QUERY", "head_revision"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: The revision a database's schema is at (Alembic's table; every back end, either store).
+REVISION_QUERY = "SELECT version_num FROM alembic_version"
 
 
 @functools.cache
