@@ -394,7 +394,8 @@ def test_migration_0014_fills_the_duration_of_existing_executions(fresh_db: tupl
     from alembic import command
     from alembic.config import Config
 
-    from sudoless.store.engine import MIGRATIONS, create_engine, current_revision, migrate
+    from sudoless.store.engine import create_engine, current_revision, migrate
+    from sudoless.store.revision import MIGRATIONS
 
     _, url = fresh_db
     engine = create_engine(url)

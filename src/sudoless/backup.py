@@ -35,7 +35,7 @@ from sudoless.config import Settings, ensure_home
 from sudoless.errors import InputError, StateError
 from sudoless.store import Store, store_for
 from sudoless.store import dump as tables
-from sudoless.store.engine import head_revision
+from sudoless.store.revision import head_revision
 
 __all__ = ["FORMAT", "Manifest", "backup", "read_manifest", "restore"]
 

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sudoless.store.engine import create_engine, current_revision, head_revision, migrate, upgrade_with_alembic
+from sudoless.store.engine import create_engine, current_revision, migrate, upgrade_with_alembic
+from sudoless.store.revision import head_revision
 
 
 def sqlite_schema(path: Path) -> dict[str, Any]:
