@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import pytest
 
+from sudoless.flows.sandbox import JobSandbox
 from sudoless.flows.spawn import JobProcess, own_working_folder, spawn_job
 
 T = TypeVar("T")
@@ -144,3 +145,37 @@ def test_poll_and_wait_give_the_exit_code_or_the_signal(tmp_path: Path):
     os.killpg(sleeping.pid, signal.SIGTERM)
     assert sleeping.wait() == -signal.SIGTERM
     sleeping.stdout.close()
+
+
+def test_a_start_handed_over_is_followed_on_its_output_at_once(tmp_path: Path):
+    """``JobSandbox.begin``: the caller waits on the output while the spawning thread starts the process and
+    reports the start itself; the answer is in by the time the output ends, a failed start's error with it."""
+    sandbox = JobSandbox(tmp_path / "home", tmp_path, enabled=False)
+    reports: list[tuple[int, str]] = []
+    try:
+        pending = sandbox.begin(["sh", "-c", "echo hi"], dict(os.environ), tmp_path, started(reports))
+        assert pending is not None
+        assert pending.stdout.read() == b"hi\n"
+        pending.stdout.close()
+        assert pending.ready()
+        process = pending.process()
+        assert process.wait() == 0
+        assert reports == [(process.pid, "sandboxed-spawn")]
+
+        failed = sandbox.begin(["no-such-program-here"], dict(os.environ), tmp_path, started(reports))
+        assert failed is not None
+        assert failed.stdout.read() == b""  # nothing else holds the pipe: its end comes at once
+        failed.stdout.close()
+        with pytest.raises(FileNotFoundError):
+            failed.process()
+        assert len(reports) == 1  # a start that failed is not reported
+    finally:
+        sandbox.close()
+    descriptors = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(RuntimeError, match="closed"):
+        sandbox.begin(["true"], dict(os.environ), tmp_path, started(reports))
+    assert len(os.listdir("/proc/self/fd")) == descriptors  # the refused start left no pipe open
+
+
+def started(reports: list[tuple[int, str]]) -> Callable[[int], None]:
+    return lambda pid: reports.append((pid, threading.current_thread().name))

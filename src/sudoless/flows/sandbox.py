@@ -42,7 +42,6 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -50,7 +49,7 @@ from typing import Any, TypeVar
 
 from sudoless.config import Settings
 from sudoless.errors import ConfigError
-from sudoless.flows.spawn import JobProcess, own_working_folder, spawn_job
+from sudoless.flows.spawn import JobProcess, PendingStart, Reply, output_pipe, own_working_folder, spawn_into, spawn_job
 from sudoless.store.light.project_settings import SandboxGrants
 
 #: syscall numbers: the same on x86_64 and aarch64 (the generic table), which is where they are known here
@@ -78,6 +77,8 @@ JOB_STREAMS: dict[str, Any] = dict(
     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
 )
 _T = TypeVar("_T")
+#: a request to the spawning thread (:meth:`_ConfinedSpawner.submit`)
+_Work = Callable[[bool, "BaseException | None"], None]
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -242,7 +243,7 @@ class JobSandbox:
         env = self._job_environment(env)
         if not self.enabled:
             return subprocess.Popen(argv, env=env, **kwargs)
-        return self._spawner().call(lambda _own_folder: subprocess.Popen(argv, env=env, **kwargs))
+        return self._call(lambda _own_folder: subprocess.Popen(argv, env=env, **kwargs))
 
     def start(self, argv: list[str], env: Mapping[str, str], cwd: Path) -> JobProcess | subprocess.Popen[bytes]:
         """Start a job process: ``argv`` in ``cwd``, a session of its own, stdin from ``/dev/null``, stdout and
@@ -255,7 +256,83 @@ class JobSandbox:
             process = spawn_job(argv, env, cwd) if own_folder else None
             return process or subprocess.Popen(argv, env=env, cwd=cwd, **JOB_STREAMS)
 
-        return self._spawner().call(start)
+        return self._call(start)
+
+    def begin(
+        self, argv: list[str], env: Mapping[str, str], cwd: Path, started: Callable[[int], None]
+    ) -> PendingStart | None:
+        """:meth:`start` without waiting for it: the spawning thread starts the process and calls ``started`` with
+        its pid at once; the caller gets the read end of its output now and the process from the
+        :class:`PendingStart` (what the start raised is raised there). None when this process has no stdin,
+        stdout or stderr (then :meth:`start`, which sorts that out)."""
+        env = self._job_environment(env)
+        pipe = output_pipe()
+        if pipe is None:
+            return None
+        read, write = pipe
+        stdout = open(read, "rb", buffering=0)  # noqa: SIM115 (closed by run_process)
+        reply: Reply[JobProcess | subprocess.Popen[bytes]] = Reply()
+
+        def start(own_folder: bool, failure: BaseException | None) -> None:
+            try:
+                if failure is not None:
+                    raise failure
+                if own_folder:
+                    process: JobProcess | subprocess.Popen[bytes] = JobProcess(
+                        spawn_into(argv, env, cwd, write), stdout
+                    )
+                else:
+                    process = subprocess.Popen(
+                        argv,
+                        env=env,
+                        cwd=cwd,
+                        stdin=subprocess.DEVNULL,
+                        stdout=write,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                started(process.pid)
+            except BaseException as exc:  # raised in the thread that follows the job, as Popen's would be
+                reply.fail(exc)
+            else:
+                reply.set(process)
+            finally:
+                os.close(write)  # only now can the reader see the output end: the answer is in before
+
+        try:
+            self._submit(start)
+        except BaseException:
+            stdout.close()
+            os.close(write)
+            raise
+        return PendingStart(stdout, reply)
+
+    def _call(self, start: Callable[[bool], _T]) -> _T:
+        """``start(own_folder)`` on the spawning thread (``own_folder``: it may change its working folder); its
+        error is raised here."""
+        reply: Reply[_T] = Reply()
+
+        def work(own_folder: bool, failure: BaseException | None) -> None:
+            try:
+                if failure is not None:
+                    raise failure
+                reply.set(start(own_folder))
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                reply.fail(exc)
+
+        self._submit(work)
+        return reply.get()
+
+    def _submit(self, work: _Work) -> None:
+        """Hand ``work`` to the spawning thread, made when first needed; under the lock that :meth:`close` takes,
+        so that no request can arrive after the thread's stop and wait forever."""
+        ruleset = self._prepared() if self.enabled else None
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the execution's sandbox is closed: its run has ended")
+            if self._spawn_thread is None:
+                self._spawn_thread = _ConfinedSpawner(ruleset)
+            self._spawn_thread.submit(work)
 
     def _job_environment(self, env: Mapping[str, str]) -> dict[str, str]:
         env = job_env(env)
@@ -264,15 +341,6 @@ class JobSandbox:
             java = f"{env.get('JAVA_TOOL_OPTIONS', '')} -Djava.io.tmpdir={self.tmpdir}".strip()
             env.update(TMPDIR=str(self.tmpdir), JAVA_TOOL_OPTIONS=java)
         return env
-
-    def _spawner(self) -> _ConfinedSpawner:
-        ruleset = self._prepared() if self.enabled else None
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the execution's sandbox is closed: its run has ended")
-            if self._spawn_thread is None:
-                self._spawn_thread = _ConfinedSpawner(ruleset)
-            return self._spawn_thread
 
     def close(self) -> None:
         with self._lock:
@@ -311,17 +379,15 @@ class _ConfinedSpawner:
     """
 
     def __init__(self, ruleset: int | None) -> None:
-        self._requests: queue.SimpleQueue[tuple[Callable[[bool], Any], Future[Any]] | None]
-        self._requests = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, args=(ruleset,), name="sandboxed-spawn", daemon=True)
         self._thread.start()
 
-    def call(self, start: Callable[[bool], _T]) -> _T:
-        """``start(own_folder)`` on the spawning thread (``own_folder``: it may change its working folder);
-        its error is raised here."""
-        future: Future[_T] = Future()
-        self._requests.put((start, future))
-        return future.result()
+    def submit(self, work: _Work) -> None:
+        """Run ``work(own_folder, failure)`` on the spawning thread: ``own_folder``, it may change its working
+        folder; ``failure``, why nothing may start there (its confinement failed). ``work`` answers its caller
+        itself and raises nothing."""
+        self._requests.put(work)
 
     def stop(self) -> None:
         self._requests.put(None)
@@ -336,15 +402,8 @@ class _ConfinedSpawner:
                 _syscall(_SYSCALLS[platform.machine()][2], ctypes.c_int(ruleset), ctypes.c_uint32(0))
         except BaseException as exc:  # every request gets it: nothing may start unconfined
             failure = exc
-        while (request := self._requests.get()) is not None:
-            start, future = request
-            if failure is not None:
-                future.set_exception(failure)
-                continue
-            try:
-                future.set_result(start(own_folder))
-            except BaseException as exc:  # handed to the caller's thread, raised there
-                future.set_exception(exc)
+        while (work := self._requests.get()) is not None:
+            work(own_folder, failure)
 
 
 def build_ruleset(

@@ -16,6 +16,12 @@ wall time (benchmarks/README.md, "Per-job overhead"). What ``posix_spawn`` lacks
 * signals: SIGPIPE and SIGXFSZ, which Python ignores, are reset to their defaults, as ``Popen`` does.
 
 Whatever the thread carries (a Landlock domain, ``no_new_privs``) the job process carries too.
+
+The thread that follows a job (its output, its end) does not wait for the spawning thread's answer before it
+waits on the job: it makes the output pipe, hands the start over (:meth:`sudoless.flows.sandbox.JobSandbox.begin`)
+and waits on the pipe at once; the spawning thread reports the start itself and closes its end of the pipe only
+once the process is in the :class:`PendingStart`. For a short job, one wake-up of the following thread (the
+output's end) instead of two (the answer, then the end).
 """
 
 from __future__ import annotations
@@ -24,12 +30,15 @@ import ctypes
 import errno
 import os
 import signal
+import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, Generic, TypeAlias, TypeVar, cast
 
 _CLONE_FS = 0x00000200
+_T = TypeVar("_T")
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
@@ -77,33 +86,118 @@ def spawn_job(argv: list[str], env: Mapping[str, str], cwd: Path) -> JobProcess 
     has its own working folder (:func:`own_working_folder`). Raises what ``Popen`` raises when the program or
     the folder cannot be used (``FileNotFoundError``, ``PermissionError``, ``NotADirectoryError``); None when
     this process has no stdin, stdout or stderr (the pipe took their place: ``Popen`` sorts that out)."""
-    os.chdir(cwd)
-    read, write = os.pipe()
-    if min(read, write) <= 2:
-        os.close(read)
-        os.close(write)
+    pipe = output_pipe()
+    if pipe is None:
         return None
+    read, write = pipe
     try:
-        actions: list[tuple[Any, ...]] = [
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, write, 1),
-            (os.POSIX_SPAWN_DUP2, write, 2),
-        ]
-        actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
-        candidates, remembered = _candidates(argv[0], env)
-        try:
-            pid = _spawn_first(candidates, argv, env, actions)
-        except OSError:
-            if not remembered:
-                raise
-            # the program moved since the search was made: search again
-            pid = _spawn_first(_candidates(argv[0], env, fresh=True)[0], argv, env, actions)
+        pid = spawn_into(argv, env, cwd, write)
     except BaseException:
         os.close(read)
         raise
     finally:
         os.close(write)
     return JobProcess(pid, open(read, "rb", buffering=0))  # noqa: SIM115 (closed by run_process)
+
+
+def output_pipe() -> tuple[int, int] | None:
+    """A pipe (read, write) for a job's output; None when it took the place of a missing stdin, stdout or
+    stderr of this process (descriptors 0-2), which ``posix_spawn``'s ``dup2`` onto them would then break."""
+    read, write = os.pipe()
+    if min(read, write) <= 2:
+        os.close(read)
+        os.close(write)
+        return None
+    return read, write
+
+
+def spawn_into(argv: list[str], env: Mapping[str, str], cwd: Path, output: int) -> int:
+    """:func:`spawn_job` with stdout and stderr into the descriptor ``output`` (a pipe's write end, which the
+    caller closes); returns the pid."""
+    os.chdir(cwd)
+    actions: list[tuple[Any, ...]] = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_DUP2, output, 1),
+        (os.POSIX_SPAWN_DUP2, output, 2),
+    ]
+    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
+    candidates, remembered = _candidates(argv[0], env)
+    try:
+        return _spawn_first(candidates, argv, env, actions)
+    except OSError:
+        if not remembered:
+            raise
+        # the program moved since the search was made: search again
+        return _spawn_first(_candidates(argv[0], env, fresh=True)[0], argv, env, actions)
+
+
+class Reply(Generic[_T]):
+    """One answer from another thread, given once (:meth:`set` or :meth:`fail`) and waited for with :meth:`get`.
+
+    A lock held until the answer is in: lighter than a ``concurrent.futures.Future`` (a condition variable, a
+    waiter lock and a callback list for every answer), which the spawning thread's answers were before."""
+
+    __slots__ = ("_done", "_value", "_error")
+
+    def __init__(self) -> None:
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._value: _T | None = None
+        self._error: BaseException | None = None
+
+    def set(self, value: _T) -> None:
+        self._value = value
+        self._done.release()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._done.release()
+
+    def ready(self) -> bool:
+        return not self._done.locked()
+
+    def get(self) -> _T:
+        """The answer, once it is in; the error given instead is raised here."""
+        if self._done.locked():
+            with self._done:  # released by the answering thread: this waits for it
+                pass
+        if self._error is not None:
+            raise self._error
+        return cast(_T, self._value)
+
+
+#: what a job process is to the thread that follows it: started by :func:`spawn_job` or by ``Popen``
+Process: TypeAlias = JobProcess | subprocess.Popen[bytes]
+
+
+class PendingStart:
+    """A job process that may still be starting: the read end of its output now (``stdout``), the process
+    (:meth:`process`) once the spawning thread has started it. The thread that follows the job waits on its
+    output at once, not on a reply and then on the output: one hand-off between threads fewer per process.
+    The spawning thread closes its end of the pipe only after it answered, so once the output has ended (or
+    the start failed: then nothing else holds the pipe) the answer is in."""
+
+    __slots__ = ("stdout", "_reply")
+
+    def __init__(self, stdout: IO[bytes], reply: Reply[Process]) -> None:
+        self.stdout = stdout
+        self._reply = reply
+
+    @classmethod
+    def started(cls, process: Process) -> PendingStart:
+        """A process already started (by the calling thread)."""
+        reply: Reply[Process] = Reply()
+        reply.set(process)
+        assert process.stdout is not None
+        return cls(process.stdout, reply)
+
+    def ready(self) -> bool:
+        """Whether :meth:`process` would answer at once."""
+        return self._reply.ready()
+
+    def process(self) -> Process:
+        """The started process; raises what the start raised (``FileNotFoundError`` ...)."""
+        return self._reply.get()
 
 
 def _spawn_first(candidates: list[str], argv: list[str], env: Mapping[str, str], actions: list[tuple[Any, ...]]) -> int:

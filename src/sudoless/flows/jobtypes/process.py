@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sudoless.flows.jobtypes.context import JobContext
 from sudoless.flows.sandbox import JOB_STREAMS, job_env
-from sudoless.flows.spawn import JobProcess
+from sudoless.flows.spawn import JobProcess, PendingStart
 from sudoless.processes import kill_group
 
 
@@ -55,18 +55,34 @@ def split_command(command: str) -> list[str]:
 def run_process(argv: list[str], ctx: JobContext, deadline: float | None) -> ProcessOutcome:
     """Run ``argv`` in ``ctx.workdir`` inside ``ctx.sandbox`` (with the server's settings taken out of its
     environment); return when it exits, is cancelled or passes ``deadline``."""
-    proc: JobProcess | subprocess.Popen[bytes]
     try:
-        if ctx.sandbox is not None:
-            proc = ctx.sandbox.start(argv, ctx.env, ctx.workdir)
-        else:
-            proc = subprocess.Popen(argv, env=job_env(ctx.env), cwd=ctx.workdir, **JOB_STREAMS)
+        pending = _start(argv, ctx)
+        return _follow(pending, ctx, deadline)
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         ctx.log.line(f"cannot start {argv[0]!r}: {exc.strerror or exc}", "ERROR")
         return ProcessOutcome(returncode=None)
+
+
+def _start(argv: list[str], ctx: JobContext) -> PendingStart:
+    """The process on its way: the sandbox's spawning thread starts it and reports the start
+    (``ctx.started``) while this thread already waits on its output."""
+    if ctx.sandbox is not None:
+        pending = ctx.sandbox.begin(argv, ctx.env, ctx.workdir, ctx.started)
+        if pending is not None:
+            return pending
+        proc: JobProcess | subprocess.Popen[bytes] = ctx.sandbox.start(argv, ctx.env, ctx.workdir)
+    else:
+        proc = subprocess.Popen(argv, env=job_env(ctx.env), cwd=ctx.workdir, **JOB_STREAMS)
     ctx.started(proc.pid)
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
+    return PendingStart.started(proc)
+
+
+def _follow(pending: PendingStart, ctx: JobContext, deadline: float | None) -> ProcessOutcome:
+    """Stream the output to the log until the process ends, killing its group on cancel or timeout. What the
+    start raised (the program not found ...) is raised here, once the output has ended or a kill needs the
+    process."""
+    fd = pending.stdout.fileno()
+    proc: JobProcess | subprocess.Popen[bytes] | None = None
     killed = timed_out = False
     exited_at: float | None = None
     try:
@@ -80,6 +96,12 @@ def run_process(argv: list[str], ctx: JobContext, deadline: float | None) -> Pro
             elif exited_at is not None and time.monotonic() - exited_at > 0.2:
                 # The job's own process is gone; a background child keeps the pipe open. Stop reading.
                 break
+            past = deadline is not None and time.monotonic() > deadline
+            if proc is None and (pending.ready() or ctx.cancel.is_set() or past):
+                proc = pending.process()
+            if proc is None:  # still starting, and nothing to act on yet
+                ctx.log.flush_if_due()
+                continue
             if exited_at is None and proc.poll() is not None:
                 exited_at = time.monotonic()
             if ctx.cancel.is_set() and not killed:
@@ -91,8 +113,10 @@ def run_process(argv: list[str], ctx: JobContext, deadline: float | None) -> Pro
                 kill_group(proc.pid, reap=proc.poll)
                 killed = timed_out = True
             ctx.log.flush_if_due()
+        if proc is None:
+            proc = pending.process()
     finally:
-        proc.stdout.close()
+        pending.stdout.close()
     returncode = proc.wait()
     if killed:
         kill_group(proc.pid, grace=0)
