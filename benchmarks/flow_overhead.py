@@ -113,6 +113,7 @@ def child_sudoless(project: Path, parallel: int, profile: Path | None = None) ->
     t4 = time.perf_counter()
     cpu4 = time.process_time()
     usage4 = resource.getrusage(resource.RUSAGE_SELF)
+    wakeups = _count_loop_wakeups()
     executor = Executor(store, settings)
     profilers = _profile_threads() if profile is not None else []
     status = executor.claim_and_run(exec_id)
@@ -137,7 +138,38 @@ def child_sudoless(project: Path, parallel: int, profile: Path | None = None) ->
         # times the runner's threads blocked over the run phase (waits for one another, for the jobs, for
         # the disk): each is a hand-off a chain pays in turn, and, unlike time, a count the load hardly moves
         "run_waits": usage5.ru_nvcsw - usage4.ru_nvcsw,
+        # times the runner's loop woke from its wait on its event queue (an event or its timer): a chain of
+        # short jobs pays each on its critical path
+        "loop_wakeups": wakeups[0],
     }
+
+
+def _count_loop_wakeups() -> list[int]:
+    """Count, in the returned one-item list, every return of the runner loop's blocking wait on its event
+    queue (``FlowRunner.events.get`` with a timeout: an event came or the timer ran out)."""
+    import queue
+
+    from sudoless.flows import runner
+
+    count = [0]
+
+    class Counted(queue.Queue):  # type: ignore[type-arg]
+        def get(self, block: bool = True, timeout: float | None = None) -> Any:
+            if not block:
+                return super().get(block, timeout)
+            try:
+                return super().get(block, timeout)
+            finally:
+                count[0] += 1
+
+    original = runner.FlowRunner.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.events = Counted()  # nothing was put yet: the jobs start with the run
+
+    runner.FlowRunner.__init__ = init  # type: ignore[method-assign]
+    return count
 
 
 def _profile_threads() -> list[Any]:
@@ -581,6 +613,94 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
     console.print(phases)
 
 
+#: what --compare reports per job: the child's field, its label, and the factor to the unit shown
+COMPARED = (
+    ("run_cpu_s", "runner CPU ms", 1000.0),
+    ("run_waits", "blocks", 1.0),
+    ("loop_wakeups", "loop wake-ups", 1.0),
+    ("run_s", "run phase ms", 1000.0),
+)
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Alternate ``--rounds`` rounds of before (``--compare``) and after, sudoless alone at parallel 2: per job
+    figures of each run against the 1-job flow of the same round and version, and after / before per round."""
+    import statistics
+
+    versions = {"before": args.compare, "after": args.sudoless_src}
+    info = machine(args.sudoless_src)
+    info["before_src"] = str(args.compare.resolve())
+    scratch = Path(tempfile.mkdtemp(prefix="flow-overhead-ab-"))
+    projects = {dag: write_flow1_project(scratch / "p" / dag, dag_edges(dag, args.jobs)) for dag in DAGS}
+    projects["single"] = write_flow1_project(scratch / "p" / "single", dag_edges("single", 1))
+    per_job: dict[tuple[str, str], list[dict[str, float]]] = {}
+    try:
+        for rnd in range(args.rounds):
+            for version, src in versions.items():
+                runs = {}
+                for dag in ("single", *DAGS):
+                    tag = f"{version}-{dag}-r{rnd}"
+                    result = run_one("sudoless", dag, 2, args.jobs, projects, scratch, tag, src)
+                    n = 1 if dag == "single" else args.jobs
+                    if not result["ok"] or result["succeeded_jobs"] != n:
+                        raise RuntimeError(f"{tag}: {result['succeeded_jobs']}/{n} jobs succeeded")
+                    result["run_s"] = result["phases"]["run"]
+                    runs[dag] = result
+                for dag in DAGS:
+                    figures = {
+                        key: (runs[dag][key] - runs["single"][key]) / (args.jobs - 1) * factor
+                        for key, _, factor in COMPARED
+                        if key in runs[dag]
+                    }
+                    per_job.setdefault((dag, version), []).append(figures)
+                    shown = ", ".join(f"{label} {figures[key]:.2f}" for key, label, _ in COMPARED if key in figures)
+                    print(f"round {rnd + 1} {version} {dag}: {shown} (load {os.getloadavg()[0]:.1f})", flush=True)
+    finally:
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
+    info["load_average_end"] = list(os.getloadavg())
+    rows = []
+    for dag in DAGS:
+        for key, label, _ in COMPARED:
+            before = [r[key] for r in per_job[(dag, "before")] if key in r]
+            after = [r[key] for r in per_job[(dag, "after")] if key in r]
+            if not before or not after:
+                continue
+            ratios = [a / b for a, b in zip(after, before, strict=True) if b]
+            rows.append(
+                {
+                    "dag": dag,
+                    "figure": label,
+                    "before_median": statistics.median(before),
+                    "after_median": statistics.median(after),
+                    "ratio_median": statistics.median(ratios) if ratios else None,
+                    "ratios": ratios,
+                    "before": before,
+                    "after": after,
+                }
+            )
+    print(
+        f"\nper job, {args.jobs}-job DAGs, parallel 2, {args.rounds} alternated rounds; "
+        f"load average {info['load_average_start'][0]:.1f} -> {info['load_average_end'][0]:.1f}"
+    )
+    print(f"{'DAG':8} {'figure':16} {'before':>9} {'after':>9} {'after/before per round (median)':>32}")
+    for row in rows:
+        ratio = "-" if row["ratio_median"] is None else f"{row['ratio_median']:.2f}"
+        spread = " ".join(f"{r:.2f}" for r in row["ratios"])
+        print(
+            f"{row['dag']:8} {row['figure']:16} {row['before_median']:9.2f} {row['after_median']:9.2f} "
+            f"{ratio:>8} ({spread})"
+        )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(
+        json.dumps({"benchmark": "flow_overhead --compare", "jobs": args.jobs, "machine": info, "rows": rows}, indent=2)
+        + "\n"
+    )
+    print(f"wrote {args.output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -597,6 +717,15 @@ def main(argv: list[str] | None = None) -> int:
         help="a src/ directory to import sudoless from (a fixed snapshot, e.g. from git "
         "archive) instead of the installed package",
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="DIR",
+        help="alternate runs of sudoless alone between the src/ directory DIR (before) and --sudoless-src or "
+        "the installed package (after), --rounds times, and print per-job figures the load hardly moves: "
+        "runner CPU, blocks, loop wake-ups, with the after/before ratio of each round",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="with --compare: alternated rounds (default 5)")
     # Internal: one flow run in a child process.
     parser.add_argument("--child", choices=["sudoless", "luigi"], help=argparse.SUPPRESS)
     parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
@@ -614,6 +743,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.jobs < 3:
         parser.error("--jobs must be at least 3 (the fan-out needs a root, a middle and an end)")
+    if args.compare is not None:
+        return compare(args)
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
