@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import pytest
 
+from sudoless.flows import sandbox as sandbox_module
 from sudoless.flows.sandbox import JobSandbox
 from sudoless.flows.spawn import JobProcess, own_working_folder, spawn_job
 
@@ -147,15 +148,21 @@ def test_poll_and_wait_give_the_exit_code_or_the_signal(tmp_path: Path):
     sleeping.stdout.close()
 
 
-def test_a_start_handed_over_is_followed_on_its_output_at_once(tmp_path: Path):
+@pytest.mark.parametrize("own_folder", [True, False])
+def test_a_start_handed_over_is_followed_on_its_output_at_once(
+    tmp_path: Path, own_folder: bool, monkeypatch: pytest.MonkeyPatch
+):
     """``JobSandbox.begin``: the caller waits on the output while the spawning thread starts the process and
-    reports the start itself; the answer is in by the time the output ends, a failed start's error with it."""
+    reports the start itself; the answer is in by the time the output ends, a failed start's error with it.
+    Without a working folder of its own the spawning thread starts it with ``Popen``, into the same pipe."""
+    if not own_folder:
+        monkeypatch.setattr(sandbox_module, "own_working_folder", lambda: False)
     sandbox = JobSandbox(tmp_path / "home", tmp_path, enabled=False)
     reports: list[tuple[int, str]] = []
     try:
-        pending = sandbox.begin(["sh", "-c", "echo hi"], dict(os.environ), tmp_path, started(reports))
+        pending = sandbox.begin(["sh", "-c", "pwd; echo err >&2"], dict(os.environ), tmp_path, started(reports))
         assert pending is not None
-        assert pending.stdout.read() == b"hi\n"
+        assert pending.stdout.read().decode().split() == [str(tmp_path), "err"]
         pending.stdout.close()
         assert pending.ready()
         process = pending.process()
