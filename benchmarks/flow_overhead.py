@@ -29,6 +29,13 @@ clock), then read with ``pstats``:
     SUDOLESS_HOME=$(mktemp -d) .venv/bin/python benchmarks/flow_overhead.py --child sudoless \
         --project DIR_OF_JOB_FILES --parallel 2 --profile run.prof
 
+Two versions side by side, with the figures a loaded machine moves least: ``--compare BEFORE_SRC`` alternates
+``--rounds`` rounds of sudoless alone (chain, fan-out and the 1-job flow at parallel 2) between BEFORE_SRC and
+``--sudoless-src`` (or the installed package), and prints per job the runner's CPU, its blocks (voluntary context
+switches), its loop's wake-ups and the run phase, with after / before for each round:
+
+    .venv/bin/python benchmarks/flow_overhead.py --compare /tmp/main/src --jobs 300 --rounds 5
+
 Results: a table on stdout and ``benchmarks/results/flow_overhead.json``.
 """
 
