@@ -17,11 +17,11 @@ wall time (benchmarks/README.md, "Per-job overhead"). What ``posix_spawn`` lacks
 
 Whatever the thread carries (a Landlock domain, ``no_new_privs``) the job process carries too.
 
-Nobody waits for the spawning thread's answer: the thread that asks for a start makes the output pipe and
-hands the start over (:meth:`sudoless.flows.sandbox.JobSandbox.begin`; the runner's loop, for a command job's
-first process), and the thread that follows the job waits on the pipe at once. The spawning thread reports the
-start itself and closes its end of the pipe only once the process is in the :class:`PendingStart`. For a short
-job, one wake-up of the following thread (the output's end) instead of two (the answer, then the end).
+The thread that follows a job (its output, its end) does not wait for the spawning thread's answer before it
+waits on the job: it makes the output pipe, hands the start over (:meth:`sudoless.flows.sandbox.JobSandbox.begin`)
+and waits on the pipe at once; the spawning thread reports the start itself and closes its end of the pipe only
+once the process is in the :class:`PendingStart`. For a short job, one wake-up of the following thread (the
+output's end) instead of two (the answer, then the end).
 """
 
 from __future__ import annotations
