@@ -67,61 +67,23 @@ def run_attempt(
 
     Returns the result and the properties the attempt ran with (empty when they did not resolve).
     """
-    return begin_attempt(attempt, resolve, base_env, log, cancel, started, sandbox)()
-
-
-def begin_attempt(
-    attempt: Attempt,
-    resolve: Callable[[], dict[str, str]],
-    base_env: Mapping[str, str],
-    log: LogWriter,
-    cancel: threading.Event,
-    started: Callable[[int | None], None],
-    sandbox: JobSandbox | None = None,
-) -> Callable[[], tuple[JobResult, dict[str, str]]]:
-    """:func:`run_attempt` in two parts, for the runner's loop: now, the start logged, the properties resolved,
-    the job's files written and, for a type that can begin (``command``: its first process handed to the
-    spawning thread), its beginning; the call returned does the rest in a job thread and returns what
-    :func:`run_attempt` returns. Nothing raises here: what goes wrong fails the attempt."""
     props: dict[str, str] = {}
     log.line(f"Starting job {attempt.nested_id} (attempt {attempt.attempt}) of type {attempt.type}")
-    rest: Callable[[], JobResult] | None = None
-    failure: JobResult | None = None
     try:
         props = resolve()
-        runner = job_type(attempt.type)
-        ctx = context(attempt, props, base_env, log, cancel, started, sandbox)
-        begin = getattr(runner, "begin", None)
-        rest = begin(ctx) if begin is not None else functools.partial(runner.run, ctx)
-    except Exception as exc:  # a job type's bug fails its job, not the runner
-        failure = _failed(attempt, log, exc)
-
-    def finish() -> tuple[JobResult, dict[str, str]]:
-        result = failure
-        if rest is not None:
-            try:
-                result = rest()
-            except Exception as exc:  # as above
-                result = _failed(attempt, log, exc)
-        assert result is not None  # either the beginning failed or there is a rest to run
-        verdict = "SUCCEEDED" if result.succeeded else ("KILLED" if result.killed else "FAILED")
-        if verdict == "FAILED" and props.get("job.succeed.on.failure", "").lower() == "true":
-            verdict = "FAILED_SUCCEEDED (job.succeed.on.failure=true)"
-        reason = f" ({result.message})" if result.message and not result.succeeded else ""
-        log.line(f"Finished job {attempt.nested_id} attempt {attempt.attempt}: {verdict}{reason}")
-        return result, props
-
-    return finish
-
-
-def _failed(attempt: Attempt, log: LogWriter, exc: Exception) -> JobResult:
-    """The failed result of an attempt whose type raised ``exc``, logged: a user's error as it says, anything
-    else (a job type's bug) as an internal error; it fails its job, never the runner."""
-    if isinstance(exc, SudolessError):
+        result = job_type(attempt.type).run(context(attempt, props, base_env, log, cancel, started, sandbox))
+    except SudolessError as exc:
         log.line(str(exc), "ERROR")
-        return JobResult(False, message=str(exc))
-    log.line(f"internal error in job type {attempt.type}: {exc!r}", "ERROR")
-    return JobResult(False, message=repr(exc))
+        result = JobResult(False, message=str(exc))
+    except Exception as exc:  # a job type's bug must fail its job, not kill the runner
+        log.line(f"internal error in job type {attempt.type}: {exc!r}", "ERROR")
+        result = JobResult(False, message=repr(exc))
+    verdict = "SUCCEEDED" if result.succeeded else ("KILLED" if result.killed else "FAILED")
+    if verdict == "FAILED" and props.get("job.succeed.on.failure", "").lower() == "true":
+        verdict = "FAILED_SUCCEEDED (job.succeed.on.failure=true)"
+    reason = f" ({result.message})" if result.message and not result.succeeded else ""
+    log.line(f"Finished job {attempt.nested_id} attempt {attempt.attempt}: {verdict}{reason}")
+    return result, props
 
 
 def context(

@@ -3,9 +3,7 @@
 One :class:`FlowRunner` owns one execution. Jobs run in worker threads (each job's processes in their
 own process group); the runner thread alone decides statuses, so the state machine has no locks. It
 reacts to job completions, to due retries, and to control requests (cancel, pause, resume, retry
-failed) that any process may post through the store. A ``command`` job is begun by the runner thread itself
-(its log, properties file and first process handed to the execution's spawning thread) and followed by a
-worker thread; every other type runs whole in its worker thread.
+failed) that any process may post through the store.
 
 Rules, as Azkaban applies them (docs/azkaban.md, "Conditions" and "Statuses and failure actions"):
 
@@ -26,13 +24,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sudoless.config import Settings, process_environment
-from sudoless.flows.attempt import Attempt, attempt_stem, begin_attempt, default_cwd
+from sudoless.flows.attempt import Attempt, attempt_stem, default_cwd, run_attempt
 from sudoless.flows.formats.conditions import Condition, Macro, parse_condition
 from sudoless.flows.formats.precedence import flow_builtins, job_builtins, job_props, node_layers, overlay
 from sudoless.flows.formats.substitution import resolve_props
@@ -516,27 +513,9 @@ class FlowRunner:
         self.running[node.nested_id] = cancel
         node.status = Status.RUNNING
         self.quiet_starts[node.nested_id] = time.monotonic() + RUNNING_WRITE_DELAY
-        if node.node.type != "command":
-            self.pool.submit(self._job_thread, node, cancel)
-            return
-        # A command job is begun here, its first process handed straight to the spawning thread, and a job thread
-        # only follows it: a chain's next job then starts one hand-off between threads sooner (the loop's to a
-        # job thread, which now runs while the process starts). Its files and log are the same, made in the same
-        # order; only the thread that makes them differs.
-        try:
-            job = self._begin_job(node, cancel)
-        except Exception:  # what could not be begun here (its log's file) fails in its job thread, as before
-            self.pool.submit(self._job_thread, node, cancel)
-            return
-        self.pool.submit(self._end_job, node, *job)
+        self.pool.submit(self._job_thread, node, cancel)
 
     def _job_thread(self, node: RunNode, cancel: threading.Event) -> None:
-        self._end_job(node, *self._begin_job(node, cancel))
-
-    def _begin_job(
-        self, node: RunNode, cancel: threading.Event
-    ) -> tuple[LogWriter, Callable[[int | None], None], list[bool], Callable[[], tuple[JobResult, dict[str, str]]]]:
-        """The job's log, its start reporter, whether that reported yet, and the rest of its attempt to run."""
         log = LogWriter(
             self.store,
             self.exec_id,
@@ -546,11 +525,12 @@ class FlowRunner:
             copy=f"{self.jobs_dir}/{attempt_stem(node.nested_id, node.attempt)}.log",
         )
         self.job_logs[node.nested_id] = log
-        reported = [False]
+        wrote_running = False
 
         def started(pid: int | None) -> None:
-            report = _Started(node.nested_id, pid, not reported[0], self.store.clock(), time.monotonic())
-            reported[0] = True
+            nonlocal wrote_running
+            report = _Started(node.nested_id, pid, not wrote_running, self.store.clock(), time.monotonic())
+            wrote_running = True
             with self.start_lock:
                 # left for the loop unless it stopped waiting for it, or the job's "started" callbacks are due
                 if report.first and node.nested_id in self.quiet_starts and not has_callbacks(node.resolved):
@@ -576,20 +556,8 @@ class FlowRunner:
             self.workdir,
             self.project.flow_version,
         )
-        rest = begin_attempt(attempt, resolve, self.base_env, log, cancel, started, self.sandbox)
-        return log, started, reported, rest
-
-    def _end_job(
-        self,
-        node: RunNode,
-        log: LogWriter,
-        started: Callable[[int | None], None],
-        reported: list[bool],
-        rest: Callable[[], tuple[JobResult, dict[str, str]]],
-    ) -> None:
-        """Run the rest of the job's attempt (in a job thread) and hand its end to the loop."""
-        result, node.resolved = rest()
-        if not reported[0]:
+        result, node.resolved = run_attempt(attempt, resolve, self.base_env, log, cancel, started, self.sandbox)
+        if not wrote_running:
             started(None)
         with self.start_lock:
             self.quiet_starts.pop(node.nested_id, None)

@@ -305,7 +305,7 @@ class JobSandbox:
             stdout.close()
             os.close(write)
             raise
-        return PendingStart(argv, stdout, reply)
+        return PendingStart(stdout, reply)
 
     def _call(self, start: Callable[[bool], _T]) -> _T:
         """``start(own_folder)`` on the spawning thread (``own_folder``: it may change its working folder); its

@@ -177,20 +177,19 @@ class PendingStart:
     The spawning thread closes its end of the pipe only after it answered, so once the output has ended (or
     the start failed: then nothing else holds the pipe) the answer is in."""
 
-    __slots__ = ("argv", "stdout", "_reply")
+    __slots__ = ("stdout", "_reply")
 
-    def __init__(self, argv: list[str], stdout: IO[bytes], reply: Reply[Process]) -> None:
-        self.argv = argv
+    def __init__(self, stdout: IO[bytes], reply: Reply[Process]) -> None:
         self.stdout = stdout
         self._reply = reply
 
     @classmethod
-    def started(cls, argv: list[str], process: Process) -> PendingStart:
+    def started(cls, process: Process) -> PendingStart:
         """A process already started (by the calling thread)."""
         reply: Reply[Process] = Reply()
         reply.set(process)
         assert process.stdout is not None
-        return cls(argv, process.stdout, reply)
+        return cls(process.stdout, reply)
 
     def ready(self) -> bool:
         """Whether :meth:`process` would answer at once."""

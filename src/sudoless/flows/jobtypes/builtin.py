@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 
 from sudoless.flows.jobtypes.context import JobContext, JobResult
-from sudoless.flows.jobtypes.process import ProcessOutcome, begin_process, follow_process, run_process, split_command
-from sudoless.flows.spawn import PendingStart
+from sudoless.flows.jobtypes.process import run_process, split_command
 
 
 def read_outputs(ctx: JobContext) -> dict[str, str]:
@@ -38,35 +36,18 @@ def _deadline(ctx: JobContext) -> float | None:
 
 
 def run_commands(ctx: JobContext, commands: list[list[str]]) -> JobResult:
-    return begin_commands(ctx, commands)()
-
-
-def begin_commands(ctx: JobContext, commands: list[list[str]]) -> Callable[[], JobResult]:
-    """Start the first of ``commands`` now; the call returned follows it, runs the others in turn (the first
-    non-zero exit fails the job) and reads the outputs, in whichever thread calls it."""
     deadline = _deadline(ctx)
-    first: PendingStart | ProcessOutcome | None = None
-    if commands:
-        ctx.log.line(f"Command: {' '.join(commands[0])}")
-        first = begin_process(commands[0], ctx)
-
-    def finish() -> JobResult:
-        for i, argv in enumerate(commands):
-            if i == 0 and first is not None:
-                outcome = follow_process(first, ctx, deadline)
-            else:
-                ctx.log.line(f"Command: {' '.join(argv)}")
-                outcome = run_process(argv, ctx, deadline)
-            if outcome.killed:
-                return JobResult(False, killed=True, message="killed")
-            if outcome.timed_out:
-                return JobResult(False, message=f"timed out after {ctx.timeout:g} s")
-            if outcome.returncode != 0:
-                code = "could not start" if outcome.returncode is None else f"exit code {outcome.returncode}"
-                return JobResult(False, message=f"command failed ({code}): {' '.join(argv)}")
-        return JobResult(True, outputs=read_outputs(ctx))
-
-    return finish
+    for argv in commands:
+        ctx.log.line(f"Command: {' '.join(argv)}")
+        outcome = run_process(argv, ctx, deadline)
+        if outcome.killed:
+            return JobResult(False, killed=True, message="killed")
+        if outcome.timed_out:
+            return JobResult(False, message=f"timed out after {ctx.timeout:g} s")
+        if outcome.returncode != 0:
+            code = "could not start" if outcome.returncode is None else f"exit code {outcome.returncode}"
+            return JobResult(False, message=f"command failed ({code}): {' '.join(argv)}")
+    return JobResult(True, outputs=read_outputs(ctx))
 
 
 class CommandJob:
@@ -74,12 +55,6 @@ class CommandJob:
     spaces and quotes and run without a shell; the first non-zero exit fails the job."""
 
     def run(self, ctx: JobContext) -> JobResult:
-        return self.begin(ctx)()
-
-    def begin(self, ctx: JobContext) -> Callable[[], JobResult]:
-        """:meth:`run` in two parts: its first process started now (by the runner's loop, which so hands the start
-        straight to the spawning thread), then the call returned follows it and does the rest (in a job
-        thread)."""
         keys = ["command"]
         index = 1
         while f"command.{index}" in ctx.props:
@@ -87,10 +62,9 @@ class CommandJob:
             index += 1
         if not ctx.props.get("command", "").strip():
             ctx.log.line("command job without a 'command' property", "ERROR")
-            failed = JobResult(False, message="no command")
-            return lambda: failed
+            return JobResult(False, message="no command")
         commands = [split_command(ctx.props[k]) for k in keys if ctx.props[k].strip()]
-        return begin_commands(ctx, commands)
+        return run_commands(ctx, commands)
 
 
 class NoopJob:

@@ -55,35 +55,12 @@ def split_command(command: str) -> list[str]:
 def run_process(argv: list[str], ctx: JobContext, deadline: float | None) -> ProcessOutcome:
     """Run ``argv`` in ``ctx.workdir`` inside ``ctx.sandbox`` (with the server's settings taken out of its
     environment); return when it exits, is cancelled or passes ``deadline``."""
-    return follow_process(begin_process(argv, ctx), ctx, deadline)
-
-
-def begin_process(argv: list[str], ctx: JobContext) -> PendingStart | ProcessOutcome:
-    """Start ``argv`` as :func:`run_process` does, without following it: the process on its way, or the outcome
-    of a start that failed at once (logged). :func:`follow_process` takes either, in any thread."""
     try:
-        return _start(argv, ctx)
-    except _START_ERRORS as exc:
-        return _not_started(argv, ctx, exc)
-
-
-def follow_process(pending: PendingStart | ProcessOutcome, ctx: JobContext, deadline: float | None) -> ProcessOutcome:
-    """Follow a process :func:`begin_process` started until it exits, is cancelled or passes ``deadline``."""
-    if isinstance(pending, ProcessOutcome):
-        return pending
-    try:
+        pending = _start(argv, ctx)
         return _follow(pending, ctx, deadline)
-    except _START_ERRORS as exc:
-        return _not_started(pending.argv, ctx, exc)
-
-
-#: what a start raises when the program or the folder cannot be used, as ``Popen`` does
-_START_ERRORS = (FileNotFoundError, PermissionError, NotADirectoryError)
-
-
-def _not_started(argv: list[str], ctx: JobContext, exc: OSError) -> ProcessOutcome:
-    ctx.log.line(f"cannot start {argv[0]!r}: {exc.strerror or exc}", "ERROR")
-    return ProcessOutcome(returncode=None)
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+        ctx.log.line(f"cannot start {argv[0]!r}: {exc.strerror or exc}", "ERROR")
+        return ProcessOutcome(returncode=None)
 
 
 def _start(argv: list[str], ctx: JobContext) -> PendingStart:
@@ -97,7 +74,7 @@ def _start(argv: list[str], ctx: JobContext) -> PendingStart:
     else:
         proc = subprocess.Popen(argv, env=job_env(ctx.env), cwd=ctx.workdir, **JOB_STREAMS)
     ctx.started(proc.pid)
-    return PendingStart.started(argv, proc)
+    return PendingStart.started(proc)
 
 
 def _follow(pending: PendingStart, ctx: JobContext, deadline: float | None) -> ProcessOutcome:
