@@ -382,8 +382,8 @@ class FlowRunner:
         now = time.monotonic()
         for nested, due in list(self.quiet_starts.items()):
             if due <= now:
-                with self.start_lock:
-                    del self.quiet_starts[nested]
+                with self.start_lock:  # its job thread may have ended it since the list was taken
+                    self.quiet_starts.pop(nested, None)
                     report = self.start_reports.pop(nested, None)
                 if report is not None:
                     self._on_event(report)
