@@ -3,6 +3,9 @@ are replaced before use instead of failing the request that takes them."""
 
 from __future__ import annotations
 
+import threading
+import uuid
+
 import pytest
 import sqlalchemy as sa
 
@@ -80,3 +83,62 @@ def test_a_read_ends_with_one_rollback_and_no_commit(store: Store) -> None:
     finally:
         for target, name, listener in listeners:
             sa.event.remove(target, name, listener)
+
+
+def test_reads_within_shared_reads_share_one_transaction(store: Store) -> None:
+    """A request's reads: one connection, one transaction, one rollback at the end of the block; nested
+    blocks join; another thread's reads are its own."""
+    events: list[str] = []
+    listener = (store.engine, "rollback", lambda _conn: events.append("rollback"))
+    sa.event.listen(*listener)
+    try:
+        with store.shared_reads():
+            with store.read() as first:
+                first.execute(sa.text("SELECT 1"))
+            with store.shared_reads(), store.read() as second:
+                assert second is first
+            elsewhere: list[sa.Connection] = []
+
+            def read_in_a_thread() -> None:
+                with store.read() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+                    elsewhere.append(conn)
+
+            worker = threading.Thread(target=read_in_a_thread)
+            worker.start()
+            worker.join()
+            assert elsewhere[0] is not first
+            assert events == ["rollback"]  # the thread's own read, ended on its own
+            events.clear()
+        assert events == ["rollback"]
+        assert first.closed
+    finally:
+        sa.event.remove(*listener)
+
+
+def test_a_write_within_shared_reads_is_seen_by_the_reads_after_it(store: Store) -> None:
+    """The shared read transaction ends at a write, so that a request reads what it wrote (on MariaDB and
+    PostgreSQL a snapshot taken before the write would not show it); a read block that holds the connection
+    across the write keeps it until that block ends."""
+    name = f"shared-{uuid.uuid4().hex[:8]}"
+    with store.shared_reads():
+        assert store.projects.get(name=name) is None
+        store.projects.create(name, "d", "alice")
+        assert store.projects.get(name=name) is not None
+        other = f"{name}-2"
+        with store.read() as conn:
+            store.projects.create(other, "d", "alice")
+            assert not conn.closed  # still this block's
+            conn.execute(sa.text("SELECT 1"))
+        assert conn.closed
+        assert store.projects.get(name=other) is not None
+
+
+def test_a_failed_read_within_shared_reads_leaves_the_next_read_a_fresh_transaction(store: Store) -> None:
+    """PostgreSQL refuses every statement of a transaction after an error: the shared one ends with the
+    failed read, and the next read begins anew, as separate reads did."""
+    with store.shared_reads():
+        with pytest.raises(sa.exc.SQLAlchemyError), store.read() as conn:
+            conn.execute(sa.text("SELECT * FROM no_such_table"))
+        with store.read() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1

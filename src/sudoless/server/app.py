@@ -145,7 +145,14 @@ async def _login_script(request: Request) -> Response:
 
 
 def handle(services: Services, servlet: Servlet, request: Request, params: Params) -> Response:
-    """Authenticate one request and hand it to its servlet (see the module docstring)."""
+    """Authenticate one request and hand it to its servlet (see the module docstring). The request's reads
+    share one read transaction (:meth:`Store.shared_reads`): one rollback per request instead of one per
+    read, a round trip each on MySQL and PostgreSQL."""
+    with services.store.shared_reads():
+        return _handle(services, servlet, request, params)
+
+
+def _handle(services: Services, servlet: Servlet, request: Request, params: Params) -> Response:
     try:
         if servlet.public:
             return answer(servlet, Call(request, params, services, ANONYMOUS))

@@ -12,6 +12,7 @@ run on a SQLite home at the newest schema reaches it through :func:`run_store_fo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -60,6 +61,7 @@ class Store:
         self.engine = create_engine(url, password)
         self.clock = clock
         self.dialect = self.engine.dialect.name
+        self._shared = _SharedRead()
         if migrate_schema:
             migrate(self.engine)
 
@@ -68,13 +70,22 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.info["write"] = True
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                conn.info["write"] = False
+        """A write transaction, committed at the end of the block (rolled back on an exception).
+
+        Within :meth:`shared_reads`, the shared read transaction ends before the write begins and again
+        after it commits, so that the reads that follow see the write."""
+        shared = self._shared
+        shared.end_unless_in_use()
+        try:
+            with self.engine.connect() as conn:
+                conn.info["write"] = True
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    conn.info["write"] = False
+        finally:
+            shared.end_unless_in_use()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -84,10 +95,55 @@ class Store:
         the pool then sent a ROLLBACK as it took the connection back: two round trips where the rollback
         that closing an open transaction sends is enough (SQLAlchemy then skips the pool's reset), which on
         MariaDB was 10 of the 18 round trips of a ``fetchFlowExecutions`` request (benchmarks/README.md).
+
+        Within :meth:`shared_reads` (in the same thread), the block joins the one read transaction of
+        the whole block instead of opening its own.
         """
-        with self.engine.connect() as conn:
-            conn.begin()
-            yield conn
+        shared = self._shared
+        if not shared.active:
+            with self.engine.connect() as conn:
+                conn.begin()
+                yield conn
+            return
+        if shared.connection is None:
+            shared.connection = self.engine.connect()
+            shared.connection.begin()
+        shared.depth += 1
+        try:
+            yield shared.connection
+        except BaseException:
+            # A failed statement may leave the transaction unusable (PostgreSQL refuses every statement
+            # after an error until the rollback): the next read starts afresh, as it would on its own.
+            shared.stale = True
+            raise
+        finally:
+            shared.depth -= 1
+            if shared.stale:
+                shared.end_unless_in_use()
+
+    @contextmanager
+    def shared_reads(self) -> Iterator[None]:
+        """Let every :meth:`read` of this thread within the block share one connection and one read
+        transaction, ended by one rollback when the block ends: for a request of the HTTP server.
+
+        Each read on its own checks a connection out of the pool and ends its transaction with a rollback:
+        on MySQL and PostgreSQL one round trip per read (two on PostgreSQL, whose driver also sends BEGIN),
+        and a request makes three to five reads (the session, the project, the execution, its job runs).
+        Shared, they cost one. A :meth:`write` in the block ends the shared transaction first and the reads
+        after it begin a new one, so a request still reads what it wrote. Nested blocks join the outer one;
+        other threads (the executor, the scheduler) are not affected.
+        """
+        shared = self._shared
+        if shared.active:
+            yield
+            return
+        shared.active = True
+        try:
+            yield
+        finally:
+            shared.active = False
+            shared.stale = True
+            shared.end_unless_in_use()
 
     def ping(self) -> None:
         """A round trip to the database; raises when it does not answer."""
@@ -209,6 +265,31 @@ class Store:
         from sudoless.store.metrics import MetricQueries
 
         return MetricQueries(self)
+
+
+class _SharedRead(threading.local):
+    """The read transaction that one thread's reads share within :meth:`Store.shared_reads`."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.connection: Connection | None = None
+        #: how many :meth:`Store.read` blocks use ``connection`` now
+        self.depth = 0
+        #: the transaction must end as soon as no read block uses it
+        self.stale = False
+
+    def end_unless_in_use(self) -> None:
+        """End the shared transaction (one rollback) unless a read block is using it; then only mark it
+        to end when that block is over (a write inside a read block: that read's snapshot is already
+        taken, as it was before reads were shared)."""
+        if self.connection is None:
+            self.stale = False
+            return
+        if self.depth > 0:
+            self.stale = True
+            return
+        connection, self.connection, self.stale = self.connection, None, False
+        connection.close()
 
 
 def open_store(url: str, password: str | None = None) -> Store:

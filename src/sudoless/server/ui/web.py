@@ -317,6 +317,13 @@ def endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
 
 
 def _handle(ui: Ui, servlet: Servlet, route: Route, request: Request, params: Params) -> Response:
+    """Serve one page or data request; its reads share one read transaction, as the AJAX API's do
+    (:func:`sudoless.server.app.handle`)."""
+    with ui.services.store.shared_reads():
+        return _serve(ui, servlet, route, request, params)
+
+
+def _serve(ui: Ui, servlet: Servlet, route: Route, request: Request, params: Params) -> Response:
     services = ui.services
     session = request.cookies.get(sessions.COOKIE)
     user = services.accounts.session_user(session) if session else None
