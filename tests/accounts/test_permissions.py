@@ -7,9 +7,11 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
+from accounts.support import Clock
 from sudoless.accounts import BUILTIN_ROLES, Accounts, Permission, User
 from sudoless.errors import InputError, NotFoundError, PermissionDenied
 from sudoless.store import Store
+from sudoless.store import tables as t
 
 Unique = Callable[[str], str]
 P = Permission
@@ -180,6 +182,59 @@ def test_a_sessions_grants_spare_the_check_a_read_and_later_grants_still_count(
         assert len(statements) == 1
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", count)
+
+
+def test_the_session_is_one_statement_and_a_group_grant_needs_the_whole_group_name(
+    accounts: Accounts, store: Store, unique: Unique
+):
+    """The session, its user, the definitions and the grants come in one statement, and a group's grant
+    reaches only members of exactly that group: not a group whose name contains it or is contained in it,
+    nor one that ``_`` would match as a LIKE pattern (group lists are stored as comma-separated text)."""
+    base = unique("g_")
+    names = {"exact": base, "longer": base + "x", "shorter": base[:-1], "wildcard": base.replace("_", "z")}
+    me = accounts.add_user(unique("me"), "pw", groups=["other", names["exact"], "more"])
+    projects = {key: store.projects.id_of(unique(key), create_as="someone") for key in names}
+    for key, name in names.items():
+        accounts.set_project_permission(projects[key], name, True, R)
+    session = accounts.create_session(me, "127.0.0.1")
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        user = accounts.session_user(session)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    assert user is not None and user.grants == {projects["exact"]: int(R)}
+    assert accounts.has_permission(user, projects["exact"], R)
+    for key in ("longer", "shorter", "wildcard"):
+        assert not accounts.has_permission(user, projects[key], R), key
+
+
+def test_a_session_read_keeps_its_refusals(accounts: Accounts, store: Store, unique: Unique, clock: Clock):
+    """Unknown, expired, disabled and orphaned sessions are refused by the one-statement read as before."""
+    me = accounts.add_user(unique("me"), "pw")
+    assert accounts.session_user("no-such-session") is None
+    session = accounts.create_session(me, "127.0.0.1")
+    assert accounts.session_user(session) is not None
+    store.accounts.update_user(me.name, disabled=True)
+    assert accounts.session_user(session) is None
+    store.accounts.update_user(me.name, disabled=False)
+    assert accounts.session_user(session) is not None
+    clock.advance(accounts.session_ttl_ms)
+    assert accounts.session_user(session) is None
+    session = accounts.create_session(me, "127.0.0.1")
+    with store.write() as conn:  # the user's row alone, as a partial cleanup elsewhere might leave it
+        conn.execute(t.users.delete().where(t.users.c.username == me.name))
+    count = sa.select(sa.func.count()).select_from(t.sessions).where(t.sessions.c.username == me.name)
+    with store.read() as conn:
+        assert conn.execute(count).scalar_one() == 2  # the expired one and this one
+    assert accounts.session_user(session) is None
+    with store.read() as conn:  # the orphaned session is deleted
+        assert conn.execute(count).scalar_one() == 1
 
 
 def test_a_user_with_very_many_grants_is_checked_project_by_project(accounts: Accounts, store: Store, unique: Unique):

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from sudoless.store import tables as t
 from sudoless.store.rows import upsert as _upsert
@@ -34,14 +36,7 @@ TOUCH_MAX_MS = 60_000
 # Core statement costs several times more than running it on SQLite.
 _SESSION = sa.select(t.sessions.c.username, t.sessions.c.expires).where(t.sessions.c.id == sa.bindparam("key"))
 _USER = sa.select(t.users).where(t.users.c.username == sa.bindparam("name"))
-# A session's row and its user's in one statement (outer join: a session whose user was removed is deleted).
-_SESSION_USER = (
-    sa.select(t.sessions.c.expires.label("session_expires"), t.users)
-    .select_from(t.sessions.outerjoin(t.users, t.users.c.username == t.sessions.c.username))
-    .where(t.sessions.c.id == sa.bindparam("key"))
-)
-# Role definitions (name, permissions) and group definitions (name, roles) in one statement: every request
-# reads both, and on MySQL or PostgreSQL each statement is a round trip.
+# Role definitions (name, permissions) and group definitions (name, roles) in one statement.
 _DEFINITIONS = sa.union_all(
     sa.select(t.roles.c.name, t.roles.c.permissions.label("permissions"), sa.cast(sa.null(), sa.Text).label("roles")),
     sa.select(t.groups.c.name, sa.cast(sa.null(), sa.Integer).label("permissions"), t.groups.c.roles),
@@ -49,18 +44,83 @@ _DEFINITIONS = sa.union_all(
 #: At most this many grant rows are read with a session (:meth:`AccountQueries.session_account`); a user
 #: with more is checked project by project instead, so that no request reads an unbounded list.
 SESSION_GRANTS_MAX = 256
-_USER_GRANTS = (
-    sa.select(t.permissions.c.project_id, t.permissions.c.permissions)
-    .where(
-        sa.or_(
-            sa.and_(t.permissions.c.name == sa.bindparam("user"), t.permissions.c.is_group.is_(False)),
-            sa.and_(
-                t.permissions.c.name.in_(sa.bindparam("groups", expanding=True)), t.permissions.c.is_group.is_(True)
-            ),
+
+
+class _position(FunctionElement[int]):
+    """Where the second string starts in the first (1-based, 0 when absent): ``instr`` on SQLite and
+    MySQL, ``strpos`` on PostgreSQL. A plain search, where LIKE would read ``_`` in a name as a wildcard."""
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(_position)
+def _instr(element: _position, compiler: Any, **kw: Any) -> str:
+    return f"instr({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_position, "postgresql")
+def _strpos(element: _position, compiler: Any, **kw: Any) -> str:
+    return f"strpos({compiler.process(element.clauses, **kw)})"
+
+
+def _session_read() -> sa.CompoundSelect[Any]:
+    """:meth:`AccountQueries.session_account`'s one statement: rows of four kinds, told apart by ``kind``.
+
+    - 0: the session (``number``: its expiry) and its user's columns but the password hash (null when the
+      user is gone; ``text``: the user's roles);
+    - 1: a role definition (``name``, ``bits``); 2: a group definition (``name``, ``text``: its roles);
+    - 3: a project grant to the user or to one of the user's groups (``number``: the project, ``bits``),
+      at most :data:`SESSION_GRANTS_MAX` + 1 rows.
+
+    Every request reads all of them, and on MySQL and PostgreSQL each statement is a round trip: this was
+    three (session and user, definitions, grants). A group grant matches the user's stored list of groups
+    as a whole comma-delimited item (names hold no commas, ``check_name``), compared by the database as
+    the ``IN`` list of group names it replaces compared them.
+    """
+    s, u, p, r, g = t.sessions, t.users, t.permissions, t.roles, t.groups
+    key: sa.BindParameter[str] = sa.bindparam("key")
+
+    user_columns = ("groups", "proxy_users", "email", "source", "last_login", "disabled")
+    # the first select names and types the columns; the others' nulls take those types (a CAST would be
+    # skipped with a warning on MySQL for some of them)
+    nulls = [sa.null()] * len(user_columns)
+    session = (
+        sa.select(
+            sa.literal_column("0", sa.Integer).label("kind"),
+            u.c.username.label("name"),
+            s.c.expires.label("number"),
+            sa.cast(sa.null(), sa.Integer).label("bits"),
+            u.c.roles.label("text"),
+            *(u.c[name] for name in user_columns),
         )
+        .select_from(s.outerjoin(u, u.c.username == s.c.username))
+        .where(s.c.id == key)
     )
-    .limit(SESSION_GRANTS_MAX + 1)
-)
+    roles = sa.select(sa.literal_column("1"), r.c.name, sa.null(), r.c.permissions, sa.null(), *nulls)
+    groups = sa.select(sa.literal_column("2"), g.c.name, sa.null(), sa.null(), g.c.roles, *nulls)
+    comma = sa.literal_column("','", sa.String)
+    own = (
+        sa.select(p.c.project_id, p.c.permissions)
+        .select_from(p.join(s, s.c.username == p.c.name))
+        .where(s.c.id == key, p.c.is_group.is_(False))
+    )
+    through_groups = (
+        sa.select(p.c.project_id, p.c.permissions)
+        .select_from(
+            p.join(u, _position(comma + u.c.groups + comma, comma + p.c.name + comma) > 0).join(
+                s, s.c.username == u.c.username
+            )
+        )
+        .where(s.c.id == key, u.c.groups != "", p.c.is_group.is_(True))
+    )
+    granted = sa.union_all(own, through_groups).subquery("granted")
+    first = sa.select(granted.c.project_id, granted.c.permissions).limit(SESSION_GRANTS_MAX + 1).subquery("first")
+    grants = sa.select(sa.literal_column("3"), sa.null(), first.c.project_id, first.c.permissions, sa.null(), *nulls)
+    return sa.union_all(session, roles, groups, grants)
+
+
+_SESSION_READ = _session_read()
 _GRANTS = sa.select(t.permissions.c.permissions).where(
     t.permissions.c.project_id == sa.bindparam("project_id"),
     sa.or_(
@@ -293,32 +353,52 @@ class AccountQueries:
     ) -> tuple[UserRecord, Definitions, dict[int, int] | None] | None:
         """The user of a live session, the role and group definitions and the user's project grants (project
         id to the union of its own and its groups' bits; None when there are more than
-        :data:`SESSION_GRANTS_MAX`), in one read transaction: every request asks for them, and the grants
-        spare the permission check a transaction of its own. The session is extended as
-        :meth:`touch_session` does. None if the session is unknown or expired; a session whose user was
-        removed is deleted."""
-        grants: dict[int, int] | None = None
+        :data:`SESSION_GRANTS_MAX`), in one statement: every request asks for them, and the grants spare
+        the permission check a statement of its own. The record's password hash is left empty (it is not
+        read). The session is extended as :meth:`touch_session` does. None if the session is unknown or
+        expired; a session whose user was removed is deleted."""
         with self.store.read() as conn:
-            row = conn.execute(_SESSION_USER, {"key": key}).first()
-            if row is None or row.session_expires <= now:
-                return None
-            known = row.username is not None
-            definitions = definitions_of(conn) if known and not row.disabled else ({}, {})
-            if known and not row.disabled:
-                params = {"user": row.username, "groups": list(split_list(row.groups))}
-                rows = conn.execute(_USER_GRANTS, params).all()
-                if len(rows) <= SESSION_GRANTS_MAX:
-                    grants = {}
-                    for project_id, bits in rows:
-                        grants[int(project_id)] = grants.get(int(project_id), 0) | int(bits)
-        if not known:
+            rows = conn.execute(_SESSION_READ, {"key": key}).all()
+        session = None
+        roles: dict[str, int] = {}
+        groups: dict[str, tuple[str, ...]] = {}
+        granted: list[tuple[int, int]] = []
+        for row in rows:
+            kind = row[0]
+            if kind == 0:
+                session = row
+            elif kind == 1:
+                roles[row[1]] = int(row[3])
+            elif kind == 2:
+                groups[row[1]] = split_list(row[4])
+            else:
+                granted.append((int(row[2]), int(row[3])))
+        if session is None or session.number <= now:
+            return None
+        if session.name is None:
             self.delete_session(key)
             return None
-        if row.disabled:
+        if session.disabled:
             return None
-        if not _fresh(row.session_expires, now, expires) and self.touch_session(key, now, expires) is None:
+        grants: dict[int, int] | None = None
+        if len(granted) <= SESSION_GRANTS_MAX:
+            grants = {}
+            for project_id, bits in granted:
+                grants[project_id] = grants.get(project_id, 0) | bits
+        if not _fresh(session.number, now, expires) and self.touch_session(key, now, expires) is None:
             return None
-        return user_record(row), definitions, grants
+        record = UserRecord(
+            name=session.name,
+            password_hash="",
+            roles=split_list(session.text),
+            groups=split_list(session.groups),
+            proxy_users=split_list(session.proxy_users),
+            email=session.email,
+            source=session.source,
+            last_login=session.last_login,
+            disabled=bool(session.disabled),
+        )
+        return record, (roles, groups), grants
 
     def definitions(self) -> Definitions:
         """Every stored role with its permissions, and every group with its roles."""
