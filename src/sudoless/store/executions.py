@@ -507,9 +507,11 @@ def _here(e: sa.Table) -> sa.ColumnElement[bool]:
     return sa.or_(e.c.executor_id.is_(None), e.c.executor_id != ELSEWHERE)
 
 
+@functools.cache
 def _list_query(by_project: bool, by_flow: bool, by_status: bool) -> sa.Select[Any]:
     """Executions newest first, filtered on the columns asked for; page bounds are parameters too. The page's
-    ids come from the index alone and then their rows (see :meth:`ExecutionQueries.history`)."""
+    ids come from the index alone and then their rows (see :meth:`ExecutionQueries.history`). Built once per
+    combination of filters (eight at most): building the select cost more than running it."""
     e = t.executions
     ids = sa.select(e.c.id).order_by(e.c.id.desc()).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
     if by_project:
