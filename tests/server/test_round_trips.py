@@ -1,0 +1,131 @@
+"""What one request asks of the database, pinned per endpoint on SQLite, MariaDB and PostgreSQL.
+
+On MariaDB and PostgreSQL every statement and every transaction's end is a round trip, and at a few
+milliseconds of CPU per request those were a third of a request's cost (benchmarks/README.md,
+``server_latency.py``). The counts are the same on every back end for the same code path, so they are
+pinned here: a change that adds a statement or a transaction to a request fails this test and has to say
+why. A request's reads share one read transaction (``Store.shared_reads``), ended by one rollback; the
+session, the user, the role and group definitions and the user's project grants are one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from starlette.testclient import TestClient
+
+from sudoless.accounts import Accounts, Permission
+from sudoless.config import Settings
+from sudoless.flows.scheduler import Scheduler
+from sudoless.server.app import create_app
+from sudoless.server.sessions import COOKIE
+from sudoless.store import Store
+from support.round_trips import Trips, counting
+from ui.history import seed
+
+CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+EXECUTIONS = 40
+
+
+@dataclass
+class World:
+    store: Store
+    client: TestClient
+    session: str
+
+
+@pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """A fresh database of each kind with two projects' history, a user who may read one project (through a
+    grant of their own) and the other (through a group's), logged in; no scheduler thread runs."""
+    from support.services import database
+
+    with database(request.param, tmp_path / "trips.db") as url:
+        settings = Settings(home=tmp_path / "home", db_url=url)
+        store = Store(url)
+        try:
+            seed(store, settings, tmp_path / "projects", executions=EXECUTIONS, projects=2, log_chunks=1)
+            accounts = Accounts(store, settings, hasher=CHEAP)
+            accounts.add_user("reader", "reader-pw", roles=("user",), groups=("team",))
+            for name, grantee, is_group in (("p00", "reader", False), ("p01", "team", True)):
+                project = store.projects.get(name=name)
+                assert project is not None
+                accounts.set_project_permission(project.id, grantee, is_group, Permission.READ)
+            client = TestClient(create_app(settings, store, accounts, Scheduler(store, settings)))
+            body = client.post("/", data={"action": "login", "username": "reader", "password": "reader-pw"}).json()
+            session = str(body["session.id"])
+            client.cookies.clear()
+            yield World(store, client, session)
+        finally:
+            store.close()
+
+
+def ajax(world: World, path: str, **params: str) -> Trips:
+    """One AJAX request's counts (after a first request, which may load code or warm caches)."""
+    query = {**params, "session.id": world.session}
+    assert "error" not in world.client.get(path, params=query).json()
+    with counting(world.store.engine) as trips:
+        answer = world.client.get(path, params=query)
+    assert answer.status_code == 200 and "error" not in answer.json(), answer.text
+    return trips
+
+
+def page(world: World, path: str) -> Trips:
+    """One UI request's counts (after a first one), the session in its cookie as a browser sends it."""
+    world.client.cookies.set(COOKIE, world.session)
+    try:
+        assert world.client.get(path).status_code == 200
+        with counting(world.store.engine) as trips:
+            answer = world.client.get(path, follow_redirects=False)
+    finally:
+        world.client.cookies.clear()
+    assert answer.status_code == 200, answer.text[:500]
+    return trips
+
+
+#: (statements, transactions) per request. Each read transaction ends with one rollback; on MariaDB a request
+#: costs statements + 1 round trips, on PostgreSQL statements + 2 (psycopg sends BEGIN). Before requests
+#: shared their reads and the session was one statement (main at f13a394): fetchexecflow (7, 5),
+#: fetchFlowExecutions and fetchflowgraph (5, 3), the executions page (8, 5), an execution's page (10, 8),
+#: a project's page (9, 6).
+EXPECTED = {
+    "fetchexecflow": (5, 1),  # session, execution, project, flow graphs, job runs
+    "fetchFlowExecutions": (3, 1),  # session, project, the page with its total
+    "fetchflowgraph": (3, 1),  # session, project, flow graphs
+    "executions page": (6, 1),  # session, roles and groups, active projects, granted projects, page, count
+    "execution page": (8, 1),
+    "project page": (7, 1),
+}
+
+
+def test_statements_and_round_trips_per_request(world: World) -> None:
+    found = {
+        "fetchexecflow": ajax(world, "/executor", ajax="fetchexecflow", execid=str(EXECUTIONS)),
+        "fetchFlowExecutions": ajax(
+            world, "/manager", ajax="fetchFlowExecutions", project="p01", flow="load", start="0", length="16"
+        ),
+        "fetchflowgraph": ajax(world, "/manager", ajax="fetchflowgraph", project="p00", flow="load"),
+        "executions page": page(world, "/ui/executions"),
+        "execution page": page(world, f"/ui/executions/{EXECUTIONS}"),
+        "project page": page(world, "/ui/projects/p00"),
+    }
+    shapes = {name: trips.shape() for name, trips in found.items()}
+    assert shapes == EXPECTED, {name: trips.sql for name, trips in found.items() if shapes[name] != EXPECTED[name]}
+    for trips in found.values():
+        if trips.dialect == "mysql":  # the arithmetic of Trips.round_trips against what PyMySQL really sent
+            assert trips.wire == trips.round_trips == trips.statements + 1
+        elif trips.dialect == "postgresql":
+            assert trips.round_trips == trips.statements + 2
+
+
+def test_a_request_without_a_valid_session_reads_once_and_is_refused(world: World) -> None:
+    """The session read is the request's first statement whatever the session: an unknown id costs that one
+    statement and its rollback, and gets Azkaban's answer."""
+    with counting(world.store.engine) as trips:
+        answer = world.client.get("/executor", params={"ajax": "fetchexecflow", "execid": "1", "session.id": "nope"})
+    assert answer.json() == {"error": "session"}
+    assert trips.shape() == (1, 1)
