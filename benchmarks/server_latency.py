@@ -1,5 +1,5 @@
 """Latency of ``fetchexecflow`` and ``fetchFlowExecutions`` under a constant request rate, 10,000 executions
-stored, on SQLite and on MariaDB.
+stored, on SQLite, MariaDB and PostgreSQL.
 
 For each back end:
 
@@ -10,7 +10,8 @@ For each back end:
    executions FAILED or KILLED with their downstream jobs cancelled), a flow log and a small log per
    job attempt. A ``bench`` user with the ``user`` role gets READ on every project.
 2. **Start** ``sudoless server`` as a subprocess on a free loopback port (SQLite: the database file in a
-   temporary ``SUDOLESS_HOME``; MariaDB: a fresh database on 127.0.0.1:3306 as root, dropped at the end),
+   temporary ``SUDOLESS_HOME``; MariaDB: a fresh database on 127.0.0.1:3306 as root; PostgreSQL: one on
+   127.0.0.1:5432 as postgres; either dropped at the end),
    with its default embedded executor and scheduler, and wait for ``/status``.
 3. **Log in** once (``action=login``) and drive each endpoint in turn from a **separate process**: an
    open-loop generator (asyncio with a minimal HTTP/1.1 client of its own, 64 keep-alive connections).
@@ -27,7 +28,7 @@ reports its own lag (how late it sent requests): if that is large, the client, n
 bottleneck.
 
     .venv/bin/python benchmarks/server_latency.py [--duration 30] [--rate 200] [--executions 10000]
-        [--backends sqlite,mariadb] [--endpoints fetchexecflow,fetchFlowExecutions] [--profile]
+        [--backends sqlite,mariadb,postgresql] [--endpoints fetchexecflow,fetchFlowExecutions] [--profile]
 
 ``--profile`` samples the server with py-spy during each measured run and prints where its time goes.
 Results: a rich table on stdout and ``benchmarks/results/server_latency.json``. Target (issue 3): p99
@@ -64,6 +65,8 @@ RESULTS = HERE / "results" / "server_latency.json"
 SUDOLESS = ROOT / ".venv" / "bin" / "sudoless"
 PY_SPY = ROOT / ".venv" / "bin" / "py-spy"
 ENDPOINTS = ("fetchexecflow", "fetchFlowExecutions")
+#: endpoints measured when asked for (--endpoints)
+OPTIONAL_ENDPOINTS = ("fetchflowgraph",)
 TARGET_P99_MS = 20.0
 PROJECTS = 4
 FLOWS_PER_PROJECT = 5
@@ -73,6 +76,8 @@ TIMEOUT_S = 5.0
 CONNECTIONS = 64
 USER, PASSWORD = "bench", "bench-password-0123456789"
 MARIADB = "mysql://root@127.0.0.1:3306"
+POSTGRESQL = "postgresql://postgres@127.0.0.1:5432"
+BACKENDS = ("sqlite", "mariadb", "postgresql")
 
 
 # -- the database ------------------------------------------------------------------------------------------
@@ -126,6 +131,8 @@ def write_project(root: Path, index: int) -> Path:
 
 def populate(url: str, home: Path, executions: int, seed: int) -> dict[str, Any]:
     """Projects, the bench user and ``executions`` finished executions with their job runs and logs."""
+    import sqlalchemy as sa
+
     from sudoless.accounts import Accounts, Permission
     from sudoless.config import Settings
     from sudoless.flows.executions import node_rows
@@ -282,6 +289,9 @@ def populate(url: str, home: Path, executions: int, seed: int) -> dict[str, Any]
             if len(batch_execs) >= 500:
                 flush()
         flush()
+        if store.dialect == "postgresql":  # the ids were given: the sequence must follow for later submits
+            with store.write() as conn:
+                conn.execute(sa.text("SELECT setval('executions_id_seq', :n)"), {"n": executions})
     finally:
         store.close()
     return {
@@ -300,9 +310,13 @@ def job_log(name: str, attempt: int, status: str, rng: random.Random) -> str:
 
 @contextmanager
 def backend_database(backend: str, home: Path) -> Any:
-    """The URL of a fresh database for ``backend``; a MariaDB database is dropped afterwards."""
+    """The URL of a fresh database for ``backend``; a MariaDB or PostgreSQL database is dropped afterwards."""
     if backend == "sqlite":
         yield f"sqlite:///{home / 'sudoless.db'}"
+        return
+    if backend == "postgresql":
+        with postgres_database() as url:
+            yield url
         return
     import pymysql
 
@@ -317,6 +331,22 @@ def backend_database(backend: str, home: Path) -> Any:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {name}")
         connection.close()
+
+
+@contextmanager
+def postgres_database() -> Any:
+    """A fresh database on 127.0.0.1:5432 (user postgres, trust), dropped afterwards."""
+    import psycopg
+
+    name = f"sudoless_bench_{os.getpid()}"
+    with psycopg.connect(POSTGRESQL + "/postgres", autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{POSTGRESQL}/{name}"
+    finally:
+        with psycopg.connect(POSTGRESQL + "/postgres", autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 # -- the server --------------------------------------------------------------------------------------------
@@ -410,6 +440,10 @@ def make_requests(
             exec_id = str(rng.randint(1, executions))
             query = {"ajax": "fetchexecflow", "execid": exec_id, "session.id": session}
             out.append((f"/executor?{urlencode(query)}", exec_id))
+        elif endpoint == "fetchflowgraph":
+            project, flow = flows[rng.randrange(len(flows))]
+            query = {"ajax": "fetchflowgraph", "project": project, "flow": flow, "session.id": session}
+            out.append((f"/manager?{urlencode(query)}", flow))
         else:
             project, flow = flows[rng.randrange(len(flows))]
             start = 0 if rng.random() < 0.75 else PAGE * rng.randrange(max(1, per_flow // PAGE))
@@ -438,6 +472,9 @@ def check(endpoint: str, expected: str, status: int, text: str) -> str | None:
     if endpoint == "fetchexecflow":
         if str(body.get("execid")) != expected or not body.get("nodes"):
             return "wrong execution or no nodes"
+    elif endpoint == "fetchflowgraph":
+        if body.get("flow") != expected or not body.get("nodes"):
+            return "wrong flow or no nodes"
     elif body.get("flow") != expected or not isinstance(body.get("executions"), list) or "total" not in body:
         return "no executions list"
     return None
@@ -737,8 +774,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0, help="measured seconds per endpoint")
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--executions", type=int, default=10_000, help="finished executions stored")
-    parser.add_argument("--backends", default="sqlite,mariadb", help="comma list of sqlite, mariadb")
-    parser.add_argument("--endpoints", default=",".join(ENDPOINTS), help="comma list of " + ", ".join(ENDPOINTS))
+    parser.add_argument("--backends", default="sqlite,mariadb", help="comma list of " + ", ".join(BACKENDS))
+    parser.add_argument(
+        "--endpoints",
+        default=",".join(ENDPOINTS),
+        help="comma list of " + ", ".join(ENDPOINTS + OPTIONAL_ENDPOINTS),
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--server-args", default="", metavar="ARGS", help="more arguments for 'sudoless server', e.g. '--workers 2'"
@@ -769,10 +810,10 @@ def main() -> None:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
     for name in backends:
-        if name not in ("sqlite", "mariadb"):
+        if name not in BACKENDS:
             parser.error(f"unknown backend {name!r}")
     for name in endpoints:
-        if name not in ENDPOINTS:
+        if name not in ENDPOINTS + OPTIONAL_ENDPOINTS:
             parser.error(f"unknown endpoint {name!r}")
 
     rows: list[dict[str, Any]] = []
