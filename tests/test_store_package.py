@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import sudoless
 from sudoless.store import Store
 
@@ -42,7 +44,7 @@ def test_store_has_one_access_shape(sqlite_store: Store) -> None:
     everything else is a query class, one per noun, whose module is named after the attribute."""
     own = {name for name in vars(Store) if not name.startswith("_")}
     queries = {name for name in own if type(getattr(sqlite_store, name)).__name__.endswith("Queries")}
-    assert own - queries == {"close", "read", "write", "ping", "database_up", "reclaim_space"}
+    assert own - queries == {"close", "read", "shared_reads", "write", "ping", "database_up", "reclaim_space"}
     assert {
         "projects",
         "executions",
@@ -81,3 +83,28 @@ def test_log_range_reads_across_chunks(sqlite_store: Store) -> None:
     assert sqlite_store.logs.size(exec_id, "job", 0) == len(data)
     for offset, length in ((0, 50), (5, 10), (9, 2), (10, 10), (45, 100), (50, 5), (0, 0)):
         assert sqlite_store.logs.read(exec_id, "job", 0, offset, length) == data[offset : offset + length]
+
+
+def test_an_execution_with_its_project_in_one_read(sqlite_store: Store) -> None:
+    """``get_with_project`` answers what ``get`` and ``projects.get(project_id=..., active_only=False)`` answer,
+    a deleted project's row included, and None for a project row that is gone."""
+    import sqlalchemy as sa
+
+    from sudoless.errors import NotFoundError
+    from sudoless.store import tables as t
+
+    store = sqlite_store
+    project_id = store.projects.id_of("joined", create_as="alice")
+    exec_id = store.executions.submit(project_id, "joined", 0, "f", [], {}, "alice")
+    for expect_active in (True, False):
+        record, project = store.executions.get_with_project(exec_id)
+        assert record == store.executions.get(exec_id)
+        assert project == store.projects.get(project_id=project_id, active_only=False)
+        assert project is not None and project.active is expect_active
+        with store.write() as conn:
+            conn.execute(sa.update(t.projects).where(t.projects.c.id == project_id).values(active=False))
+    with store.write() as conn:
+        conn.execute(sa.delete(t.projects).where(t.projects.c.id == project_id))
+    assert store.executions.get_with_project(exec_id)[1] is None
+    with pytest.raises(NotFoundError, match="Cannot find execution '987654'"):
+        store.executions.get_with_project(987654)

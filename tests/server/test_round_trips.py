@@ -93,12 +93,12 @@ def page(world: World, path: str) -> Trips:
 #: fetchFlowExecutions and fetchflowgraph (5, 3), the executions page (8, 5), an execution's page (10, 8),
 #: a project's page (9, 6).
 EXPECTED = {
-    "fetchexecflow": (5, 1),  # session, execution, project, flow graphs, job runs
+    "fetchexecflow": (4, 1),  # session, execution with its project, flow graphs, job runs
     "fetchFlowExecutions": (3, 1),  # session, project, the page with its total
     "fetchflowgraph": (3, 1),  # session, project, flow graphs
     "executions page": (6, 1),  # session, roles and groups, active projects, granted projects, page, count
-    "execution page": (8, 1),
-    "project page": (7, 1),
+    "execution page": (6, 1),  # session, execution with its project, runs, flow graphs, notifications (2)
+    "project page": (7, 1),  # session, project, flow graphs, outcomes, last runs (2), schedules
 }
 
 

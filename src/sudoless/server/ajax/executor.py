@@ -49,10 +49,9 @@ def select(request: Request, params: Params) -> str:
 def by_execid(call: Call) -> Target | Response:
     exec_id = call.params.integer("execid")
     try:
-        record = call.store.executions.get(exec_id)
+        record, project = call.store.executions.get_with_project(exec_id)
     except NotFoundError:
         return json_response({"error": f"Cannot find execution '{exec_id}'"})
-    project = call.store.projects.get(project_id=record.project_id, active_only=False)
     if project is None:
         return json_response({"error": "Project 'null' not found."})
     return Target(project=project, execution=record)

@@ -212,7 +212,9 @@ def run_json(run: JobRunRecord) -> dict[str, Any]:
 
 
 def state_json(call: Call, since: int = -1) -> dict[str, Any]:
-    record = call.store.executions.get(call.target.execution.id) if call.target.execution else None
+    # the execution as the permission check located it: the request's reads share one snapshot, so reading
+    # it again would return the same row
+    record = call.target.execution
     assert record is not None
     runs = call.store.job_runs.of(record.id, since)
     return {

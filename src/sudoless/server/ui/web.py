@@ -255,10 +255,9 @@ def locate_project(call: Call) -> Target | Response:
 def locate_execution(call: Call) -> Target | Response:
     exec_id = call.params.integer("execid")
     try:
-        record = call.store.executions.get(exec_id)
+        record, project = call.store.executions.get_with_project(exec_id)
     except NotFoundError:
         return error_page(call, 404, "No such execution", f"Execution {exec_id} does not exist.")
-    project = call.store.projects.get(project_id=record.project_id, active_only=False)
     if project is None:
         return error_page(call, 404, "No such project", f"The project of execution {exec_id} is gone.")
     return Target(project=project, execution=record)
