@@ -142,3 +142,39 @@ def test_a_failed_read_within_shared_reads_leaves_the_next_read_a_fresh_transact
             conn.execute(sa.text("SELECT * FROM no_such_table"))
         with store.read() as conn:
             assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
+
+
+@pytest.mark.parametrize("fresh_db", ["postgresql"], indirect=True)
+def test_postgresql_reads_run_without_a_transaction_at_read_committed_only(fresh_db: tuple[str, str]) -> None:
+    """At READ COMMITTED each statement takes its own snapshot, in a transaction or not: reads skip the BEGIN
+    and ROLLBACK. A server whose default isolation is stricter gives a transaction's statements one
+    snapshot, and there reads keep their transaction. Writes always have one."""
+    from psycopg.pq import TransactionStatus
+
+    _, url = fresh_db
+
+    def status_in_read(store: Store) -> TransactionStatus:
+        with store.read() as conn:
+            conn.execute(sa.text("SELECT 1")).scalar_one()
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            return TransactionStatus(driver.info.transaction_status)
+
+    store = Store(url)
+    try:
+        assert status_in_read(store) == TransactionStatus.IDLE
+        with store.shared_reads():
+            assert status_in_read(store) == TransactionStatus.IDLE
+        with store.write() as conn:
+            conn.execute(sa.text("SELECT 1"))
+            assert conn.connection.driver_connection.info.transaction_status == TransactionStatus.INTRANS  # type: ignore[union-attr]
+    finally:
+        store.close()
+    strict = sa.engine.make_url(url).update_query_dict(
+        {"options": "-c default_transaction_isolation=repeatable\\ read"}
+    )
+    store = Store(strict.render_as_string(hide_password=False))
+    try:
+        assert status_in_read(store) == TransactionStatus.INTRANS
+    finally:
+        store.close()

@@ -55,11 +55,18 @@ def counting(engine: sa.Engine) -> Iterator[Trips]:
         trips.statements += 1
         trips.sql.append(sql)
 
-    def begin(_conn: Any) -> None:
-        trips.begins += 1
+    def autocommit(conn: sa.Connection) -> bool:
+        # SQLAlchemy still tells a transaction's begin and end on a connection in autocommit mode, where the
+        # driver sends nothing (psycopg's rollback outside a transaction is a no-op)
+        return conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
-    def end(_conn: Any) -> None:
-        trips.ends += 1
+    def begin(conn: sa.Connection) -> None:
+        if not autocommit(conn):
+            trips.begins += 1
+
+    def end(conn: sa.Connection) -> None:
+        if not autocommit(conn):
+            trips.ends += 1
 
     def reset(_dbapi: Any, _record: Any, state: sa.PoolResetState) -> None:
         if not state.transaction_was_reset and not state.terminate_only:

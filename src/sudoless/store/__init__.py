@@ -62,6 +62,8 @@ class Store:
         self.clock = clock
         self.dialect = self.engine.dialect.name
         self._shared = _SharedRead()
+        #: whether reads run without a transaction (see :meth:`read`); known once a connection was made
+        self._autocommit_reads: bool | None = None
         if migrate_schema:
             migrate(self.engine)
 
@@ -96,18 +98,22 @@ class Store:
         that closing an open transaction sends is enough (SQLAlchemy then skips the pool's reset), which on
         MariaDB was 10 of the 18 round trips of a ``fetchFlowExecutions`` request (benchmarks/README.md).
 
+        On PostgreSQL at its default isolation, READ COMMITTED, a transaction gives its statements no common
+        snapshot (each statement takes its own), so a read there runs in autocommit mode instead: the same
+        answers without the BEGIN and ROLLBACK that psycopg would send, two round trips per read.
+
         Within :meth:`shared_reads` (in the same thread), the block joins the one read transaction of
         the whole block instead of opening its own.
         """
         shared = self._shared
         if not shared.active:
             with self.engine.connect() as conn:
-                conn.begin()
+                self._begin_read(conn)
                 yield conn
             return
         if shared.connection is None:
             shared.connection = self.engine.connect()
-            shared.connection.begin()
+            self._begin_read(shared.connection)
         shared.depth += 1
         try:
             yield shared.connection
@@ -121,17 +127,26 @@ class Store:
             if shared.stale:
                 shared.end_unless_in_use()
 
+    def _begin_read(self, conn: Connection) -> None:
+        if self._autocommit_reads is None:  # the dialect learnt the server's default on the first connection
+            level = str(conn.dialect.default_isolation_level or "")
+            self._autocommit_reads = self.dialect == "postgresql" and level.upper() == "READ COMMITTED"
+        if self._autocommit_reads:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            conn.begin()
+
     @contextmanager
     def shared_reads(self) -> Iterator[None]:
         """Let every :meth:`read` of this thread within the block share one connection and one read
         transaction, ended by one rollback when the block ends: for a request of the HTTP server.
 
-        Each read on its own checks a connection out of the pool and ends its transaction with a rollback:
-        on MySQL and PostgreSQL one round trip per read (two on PostgreSQL, whose driver also sends BEGIN),
-        and a request makes three to five reads (the session, the project, the execution, its job runs).
-        Shared, they cost one. A :meth:`write` in the block ends the shared transaction first and the reads
-        after it begin a new one, so a request still reads what it wrote. Nested blocks join the outer one;
-        other threads (the executor, the scheduler) are not affected.
+        Each read on its own checks a connection out of the pool and ends its transaction with a rollback,
+        on MySQL one round trip per read, and a request makes three to five reads (the session, the project,
+        the execution, its job runs). Shared, they cost one (on PostgreSQL none, see :meth:`read`). A
+        :meth:`write` in the block ends the shared transaction first and the reads after it begin a new one,
+        so a request still reads what it wrote. Nested blocks join the outer one; other threads (the
+        executor, the scheduler) are not affected.
         """
         shared = self._shared
         if shared.active:
