@@ -187,31 +187,38 @@ def test_a_sessions_grants_spare_the_check_a_read_and_later_grants_still_count(
 def test_the_session_is_one_statement_and_a_group_grant_needs_the_whole_group_name(
     accounts: Accounts, store: Store, unique: Unique
 ):
-    """The session, its user, the definitions and the grants come in one statement, and a group's grant
-    reaches only members of exactly that group: not a group whose name contains it or is contained in it,
-    nor one that ``_`` would match as a LIKE pattern (group lists are stored as comma-separated text)."""
+    """The session, its user, the definitions and the user's grants come in one statement, and the grants
+    of the user's groups in a second one for a member of groups; a group's grant reaches only members of
+    exactly that group, not of a group whose name contains it or is contained in it, nor one that ``_``
+    would match as a LIKE pattern."""
     base = unique("g_")
     names = {"exact": base, "longer": base + "x", "shorter": base[:-1], "wildcard": base.replace("_", "z")}
-    me = accounts.add_user(unique("me"), "pw", groups=["other", names["exact"], "more"])
+    member = accounts.add_user(unique("member"), "pw", groups=["other", names["exact"], "more"])
+    loner = accounts.add_user(unique("loner"), "pw")
     projects = {key: store.projects.id_of(unique(key), create_as="someone") for key in names}
     for key, name in names.items():
         accounts.set_project_permission(projects[key], name, True, R)
-    session = accounts.create_session(me, "127.0.0.1")
+    accounts.set_project_permission(projects["longer"], loner.name, False, R | W)
     statements: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         statements.append(statement)
 
+    sessions = {user.name: accounts.create_session(user, "127.0.0.1") for user in (member, loner)}
     sa.event.listen(store.engine, "before_cursor_execute", count)
     try:
-        user = accounts.session_user(session)
+        user = accounts.session_user(sessions[member.name])
+        assert len(statements) == 2
+        statements.clear()
+        alone = accounts.session_user(sessions[loner.name])
+        assert len(statements) == 1
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", count)
-    assert len(statements) == 1
     assert user is not None and user.grants == {projects["exact"]: int(R)}
     assert accounts.has_permission(user, projects["exact"], R)
     for key in ("longer", "shorter", "wildcard"):
         assert not accounts.has_permission(user, projects[key], R), key
+    assert alone is not None and alone.grants == {projects["longer"]: int(R | W)}
 
 
 def test_a_session_read_keeps_its_refusals(accounts: Accounts, store: Store, unique: Unique, clock: Clock):

@@ -36,12 +36,13 @@ class World:
     store: Store
     client: TestClient
     session: str
+    member: str
 
 
 @pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
 def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
-    """A fresh database of each kind with two projects' history, a user who may read one project (through a
-    grant of their own) and the other (through a group's), logged in; no scheduler thread runs."""
+    """A fresh database of each kind with two projects' history and a user who may read both (grants of
+    their own; a member of groups costs a statement more, see below), logged in; no scheduler thread runs."""
     from support.services import database
 
     with database(request.param, tmp_path / "trips.db") as url:
@@ -50,23 +51,26 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         try:
             seed(store, settings, tmp_path / "projects", executions=EXECUTIONS, projects=2, log_chunks=1)
             accounts = Accounts(store, settings, hasher=CHEAP)
-            accounts.add_user("reader", "reader-pw", roles=("user",), groups=("team",))
-            for name, grantee, is_group in (("p00", "reader", False), ("p01", "team", True)):
+            accounts.add_user("reader", "reader-pw", roles=("user",))
+            accounts.add_user("member", "member-pw", roles=("user",), groups=("team",))
+            for name, grantee, is_group in (("p00", "reader", False), ("p01", "reader", False), ("p01", "team", True)):
                 project = store.projects.get(name=name)
                 assert project is not None
                 accounts.set_project_permission(project.id, grantee, is_group, Permission.READ)
             client = TestClient(create_app(settings, store, accounts, Scheduler(store, settings)))
-            body = client.post("/", data={"action": "login", "username": "reader", "password": "reader-pw"}).json()
-            session = str(body["session.id"])
+            sessions = []
+            for user in ("reader", "member"):
+                body = client.post("/", data={"action": "login", "username": user, "password": f"{user}-pw"}).json()
+                sessions.append(str(body["session.id"]))
             client.cookies.clear()
-            yield World(store, client, session)
+            yield World(store, client, *sessions)
         finally:
             store.close()
 
 
-def ajax(world: World, path: str, **params: str) -> Trips:
+def ajax(world: World, path: str, session: str | None = None, **params: str) -> Trips:
     """One AJAX request's counts (after a first request, which may load code or warm caches)."""
-    query = {**params, "session.id": world.session}
+    query = {**params, "session.id": session or world.session}
     assert "error" not in world.client.get(path, params=query).json()
     with counting(world.store.engine) as trips:
         answer = world.client.get(path, params=query)
@@ -132,3 +136,11 @@ def test_a_request_without_a_valid_session_reads_once_and_is_refused(world: Worl
         answer = world.client.get("/executor", params={"ajax": "fetchexecflow", "execid": "1", "session.id": "nope"})
     assert answer.json() == {"error": "session"}
     assert trips.shape() == (1, 0 if world.store.dialect == "postgresql" else 1)
+
+
+def test_a_member_of_groups_costs_one_statement_more(world: World) -> None:
+    """The grants to the user's groups are read by name once the user's row has given the names."""
+    params = {"ajax": "fetchFlowExecutions", "project": "p01", "flow": "load", "start": "0", "length": "16"}
+    trips = ajax(world, "/manager", session=world.member, **params)
+    statements, transactions = EXPECTED["fetchFlowExecutions"]
+    assert trips.shape() == (statements + 1, 0 if world.store.dialect == "postgresql" else transactions)

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from sudoless.store import tables as t
 from sudoless.store.rows import upsert as _upsert
@@ -46,37 +44,18 @@ _DEFINITIONS = sa.union_all(
 SESSION_GRANTS_MAX = 256
 
 
-class _position(FunctionElement[int]):
-    """Where the second string starts in the first (1-based, 0 when absent): ``instr`` on SQLite and
-    MySQL, ``strpos`` on PostgreSQL. A plain search, where LIKE would read ``_`` in a name as a wildcard."""
-
-    type = sa.Integer()
-    inherit_cache = True
-
-
-@compiles(_position)
-def _instr(element: _position, compiler: Any, **kw: Any) -> str:
-    return f"instr({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_position, "postgresql")
-def _strpos(element: _position, compiler: Any, **kw: Any) -> str:
-    return f"strpos({compiler.process(element.clauses, **kw)})"
-
-
 def _session_read() -> sa.CompoundSelect[Any]:
-    """:meth:`AccountQueries.session_account`'s one statement: rows of four kinds, told apart by ``kind``.
+    """:meth:`AccountQueries.session_account`'s statement: rows of four kinds, told apart by ``kind``.
 
     - 0: the session (``number``: its expiry) and its user's columns but the password hash (null when the
       user is gone; ``text``: the user's roles);
     - 1: a role definition (``name``, ``bits``); 2: a group definition (``name``, ``text``: its roles);
-    - 3: a project grant to the user or to one of the user's groups (``number``: the project, ``bits``),
-      at most :data:`SESSION_GRANTS_MAX` + 1 rows.
+    - 3: a project grant to the user (``number``: the project, ``bits``), at most
+      :data:`SESSION_GRANTS_MAX` + 1 rows.
 
     Every request reads all of them, and on MySQL and PostgreSQL each statement is a round trip: this was
-    three (session and user, definitions, grants). A group grant matches the user's stored list of groups
-    as a whole comma-delimited item (names hold no commas, ``check_name``), compared by the database as
-    the ``IN`` list of group names it replaces compared them.
+    three (session and user, definitions, grants). The grants to the user's groups need the group names
+    from the user's row: a second statement (:data:`_GROUP_GRANTS`), for members of groups only.
     """
     s, u, p, r, g = t.sessions, t.users, t.permissions, t.roles, t.groups
     key: sa.BindParameter[str] = sa.bindparam("key")
@@ -99,28 +78,24 @@ def _session_read() -> sa.CompoundSelect[Any]:
     )
     roles = sa.select(sa.literal_column("1"), r.c.name, sa.null(), r.c.permissions, sa.null(), *nulls)
     groups = sa.select(sa.literal_column("2"), g.c.name, sa.null(), sa.null(), g.c.roles, *nulls)
-    comma = sa.literal_column("','", sa.String)
     own = (
         sa.select(p.c.project_id, p.c.permissions)
         .select_from(p.join(s, s.c.username == p.c.name))
         .where(s.c.id == key, p.c.is_group.is_(False))
+        .limit(SESSION_GRANTS_MAX + 1)
+        .subquery("own")
     )
-    through_groups = (
-        sa.select(p.c.project_id, p.c.permissions)
-        .select_from(
-            p.join(u, _position(comma + u.c.groups + comma, comma + p.c.name + comma) > 0).join(
-                s, s.c.username == u.c.username
-            )
-        )
-        .where(s.c.id == key, u.c.groups != "", p.c.is_group.is_(True))
-    )
-    granted = sa.union_all(own, through_groups).subquery("granted")
-    first = sa.select(granted.c.project_id, granted.c.permissions).limit(SESSION_GRANTS_MAX + 1).subquery("first")
-    grants = sa.select(sa.literal_column("3"), sa.null(), first.c.project_id, first.c.permissions, sa.null(), *nulls)
+    grants = sa.select(sa.literal_column("3"), sa.null(), own.c.project_id, own.c.permissions, sa.null(), *nulls)
     return sa.union_all(session, roles, groups, grants)
 
 
 _SESSION_READ = _session_read()
+#: The grants to a session user's groups (the names from the user's row), read after :data:`_SESSION_READ`.
+_GROUP_GRANTS = (
+    sa.select(t.permissions.c.project_id, t.permissions.c.permissions)
+    .where(t.permissions.c.name.in_(sa.bindparam("groups", expanding=True)), t.permissions.c.is_group.is_(True))
+    .limit(SESSION_GRANTS_MAX + 1)
+)
 _GRANTS = sa.select(t.permissions.c.permissions).where(
     t.permissions.c.project_id == sa.bindparam("project_id"),
     sa.or_(
@@ -353,26 +328,28 @@ class AccountQueries:
     ) -> tuple[UserRecord, Definitions, dict[int, int] | None] | None:
         """The user of a live session, the role and group definitions and the user's project grants (project
         id to the union of its own and its groups' bits; None when there are more than
-        :data:`SESSION_GRANTS_MAX`), in one statement: every request asks for them, and the grants spare
-        the permission check a statement of its own. The record's password hash is left empty (it is not
-        read). The session is extended as :meth:`touch_session` does. None if the session is unknown or
-        expired; a session whose user was removed is deleted."""
-        with self.store.read() as conn:
-            rows = conn.execute(_SESSION_READ, {"key": key}).all()
+        :data:`SESSION_GRANTS_MAX`), in one statement (two for a member of groups): every request asks for
+        them, and the grants spare the permission check a statement of its own. The record's password hash
+        is left empty (it is not read). The session is extended as :meth:`touch_session` does. None if the
+        session is unknown or expired; a session whose user was removed is deleted."""
         session = None
         roles: dict[str, int] = {}
         groups: dict[str, tuple[str, ...]] = {}
         granted: list[tuple[int, int]] = []
-        for row in rows:
-            kind = row[0]
-            if kind == 0:
-                session = row
-            elif kind == 1:
-                roles[row[1]] = int(row[3])
-            elif kind == 2:
-                groups[row[1]] = split_list(row[4])
-            else:
-                granted.append((int(row[2]), int(row[3])))
+        with self.store.read() as conn:
+            for row in conn.execute(_SESSION_READ, {"key": key}):
+                kind = row[0]
+                if kind == 0:
+                    session = row
+                elif kind == 1:
+                    roles[row[1]] = int(row[3])
+                elif kind == 2:
+                    groups[row[1]] = split_list(row[4])
+                else:
+                    granted.append((int(row[2]), int(row[3])))
+            member_of = split_list(session.groups) if session is not None and session.name is not None else ()
+            if member_of and session is not None and session.number > now and not session.disabled:
+                granted += [(int(i), int(b)) for i, b in conn.execute(_GROUP_GRANTS, {"groups": list(member_of)})]
         if session is None or session.number <= now:
             return None
         if session.name is None:
