@@ -247,6 +247,33 @@ def test_large_coordinates_keep_capacity_and_windows(windows: bool) -> None:
     assert feasible and check(problem, routes).feasible
 
 
+def test_the_penalty_ceiling_keeps_late_plans_within_64_bits() -> None:
+    """PyVRP multiplies its penalty per unit late by the lateness in 64-bit integers. A ceiling of ten times every
+    leg of the matrix (about 10^12 on 1,000 customers in thousandths) overflowed once a plan ran a few thousand
+    time units late, and PyVRP's local search never returned on a Gehring-Homberger R2 instance. On such a day
+    a plan late by the whole horizon on every route must still fit, and one unit late must never pay."""
+    from sudoless.routing.pyvrp_adapter import PyVRPInstance, max_penalty
+
+    rng = np.random.default_rng(3)
+    n, horizon = 1000, 7697.0  # GH R2 1,000-customer sizes: a 500-unit square, 250 vehicles
+    ready = rng.uniform(0, horizon - 400, size=n)
+    problem = Problem(
+        coords=rng.uniform(0, 500, size=(n + 1, 2)),
+        dispatchers=250,
+        demands=np.concatenate(([0.0], rng.integers(1, 40, size=n).astype(float))),
+        capacity=1000.0,
+        windows=np.vstack([[0.0, horizon], np.column_stack([ready, ready + 300.0])]),
+        service=np.concatenate(([0.0], np.full(n, 10.0))),
+        name="wide",
+    )
+    instance = PyVRPInstance(problem)
+    data = instance.data(None)
+    ceiling = max_penalty(data)
+    lateness = horizon * instance.scale * problem.dispatchers
+    assert ceiling * lateness < 2**63
+    assert ceiling > 2 * float(instance.matrix.max())  # a unit late costs more than any detour it saves
+
+
 def test_engine_plan_on_large_coordinates_passes_routes_check(tmp_path: Path) -> None:
     """The VRPTW above as a Solomon file solved by ``--solver engine``: a plan ``routes check`` accepts."""
     problem = large_instance(windows=True)

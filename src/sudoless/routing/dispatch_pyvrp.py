@@ -199,7 +199,7 @@ class DispatchModel:
 
     def _params(self, data: pyvrp.ProblemData) -> pyvrp.SolveParams:
         """PyVRP's parameters; with breaks, the penalty ceiling of the day without its breaks' copies (whose
-        cells would only inflate it: the ceiling sums every leg)."""
+        forbidden cells would only inflate it: the ceiling follows the dearest leg)."""
         if not self.copies:
             return solve_params(data)
         copies, self.copies = self.copies, []

@@ -51,24 +51,30 @@ def _pyvrp() -> ModuleType:
 
 
 def max_penalty(data: pyvrp.ProblemData) -> float:
-    """The ceiling for PyVRP's penalty per unit of excess load, lateness or distance: ten times the largest
-    cost a plan can have (every vehicle type driving every leg of its matrices at its unit costs, every prize,
-    every fixed cost), so that breaking a limit never pays. PyVRP's default ceiling (100,000) is absolute, so
-    once our distances and costs are scaled to integers (large coordinates, a cost of a few hundred per unit)
-    one unit over capacity or over a window could cost less than the detour that keeps it, and PyVRP returned
-    such plans as its best."""
+    """The ceiling for PyVRP's penalty per unit of excess load, lateness or distance: ten times the most that one
+    unit over a limit can save (a detour of two legs at the dearest vehicle type's unit costs, a prize, a
+    fixed cost), so that breaking a limit never pays.
+
+    PyVRP's default ceiling (100,000) is absolute, so once our distances and costs are scaled to integers
+    (large coordinates, a cost of a few hundred per unit) one unit over capacity or over a window could cost
+    less than the detour that keeps it, and PyVRP returned such plans as its best. The ceiling must not be
+    higher than that either: PyVRP multiplies it by the excess in 64-bit integers, and an earlier ceiling of
+    ten times the cost of every leg of the matrix (about 10^12 on 1,000 customers in thousandths) overflowed
+    on a plan some thousand time units late: PyVRP's local search then took wrapped-around costs for
+    improvements and never returned (Gehring-Homberger r2_10_2; benchmarks/README.md, routing.py)."""
     figures = [float(c.prize) for c in data.clients()]
     for vehicle in data.vehicle_types():
         figures.append(float(vehicle.fixed_cost))
-        legs = 0.0
+        leg = 0.0
         for cost, matrix in (
             (vehicle.unit_distance_cost, data.distance_matrix(vehicle.profile)),
             (vehicle.unit_duration_cost, data.duration_matrix(vehicle.profile)),
         ):
             if cost:
                 values = np.asarray(matrix, dtype=np.int64)
-                legs += float(cost) * float(values[values < UNREACHABLE].sum(dtype=np.float64))
-        figures.append(legs)
+                reachable = values[values < UNREACHABLE]
+                leg += float(cost) * float(reachable.max(initial=0))
+        figures.append(2.0 * leg)
     return max(DEFAULT_MAX_PENALTY, 10.0 * max(figures, default=0.0))
 
 
