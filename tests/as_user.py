@@ -23,8 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support.osuser import User, created_user, run, user_command  # noqa: E402
 from support.worktree import copy_worktree  # noqa: E402
 
-# What reaches the user from root's environment: how CI is flagged and how to reach the package registry.
-PASSED = ("CI", "SUDOLESS_TEST_MARIADB", "SUDOLESS_TEST_POSTGRES")
+# What reaches the user from root's environment: how CI is flagged, where the services are, how many pytest
+# workers to start and whether ./dev has already linted and type-checked this tree (then the user's run does not
+# repeat it); PIP_* settings say how to reach the package registry.
+PASSED = ("CI", "SUDOLESS_TEST_MARIADB", "SUDOLESS_TEST_POSTGRES", "SUDOLESS_TEST_WORKERS", "SUDOLESS_TEST_CHECKED")
 
 
 def copy_for(user: User) -> Path:
