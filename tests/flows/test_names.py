@@ -22,8 +22,9 @@ from sudoless.flows.attempt import attempt_stem
 from sudoless.flows.formats.validate import MAX_NAME
 from sudoless.flows.upload import upload_project
 from sudoless.store.status import Status
+from support.tokens import run_token
 
-TOKEN = "tok" + uuid.uuid4().hex[:8]
+TOKEN = run_token("tok")  # in parametrized ids: the same in every pytest worker
 
 #: (name, why it is refused); a name of a node only (it cannot be a file name) is marked below.
 REFUSED = [

@@ -4,14 +4,14 @@ the file and the name, or run with every file they cause inside the execution di
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import pytest
 
 from server.live import Client, LiveServer, make_zip, unique
+from support.tokens import run_token
 
-TOKEN = "web" + uuid.uuid4().hex[:8]
+TOKEN = run_token("web")  # in parametrized ids: the same in every pytest worker
 PROJECT_FILE = "azkaban-flow-version: 2.0\n"
 
 
