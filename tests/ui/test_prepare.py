@@ -46,7 +46,7 @@ def job_statuses(page: Any) -> dict[str, str]:
 
 def new_execution(page: Any, leaving: str = "") -> int:
     """The id of the execution page the browser goes to next (from ``leaving``, when it is one already)."""
-    page.wait_for_url(lambda url: re.search(r"/ui/executions/\d+$", url) is not None and url != leaving)
+    page.wait_for_url(lambda url: re.search(r"/ui/executions/\d+$", url) is not None and url != leaving, timeout=60_000)
     return int(page.url.rsplit("/", 1)[1])
 
 
