@@ -9,8 +9,10 @@ schema check's fallbacks (a new home, an older schema, another back end, a URL w
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +37,9 @@ FLOWS = {
     "c.job": "type=command\ncommand=echo c\ndependencies=a\n",
     "d.job": "type=command\ncommand=echo d\ndependencies=b,c\n",
 }
-#: (flow, extra arguments, exit code): each ``sudoless flow run`` after the first, which creates the database
+#: (flow, extra arguments, exit code): each ``sudoless flow run``; the first creates the database
 RUNS = [
+    ("only", (), 0),
     ("only", (), 0),
     ("bad", (), 1),
     ("flaky", (), 1),
@@ -56,9 +59,8 @@ def flow_run(monkeypatch: pytest.MonkeyPatch, home: Path, project: Path, flow: s
 
 
 def run_all(monkeypatch: pytest.MonkeyPatch, home: Path, project: Path, light: bool) -> list[LocalStore | None]:
-    """Every run of :data:`RUNS` in ``home`` (after one that creates its database), through the store asked
+    """Every run of :data:`RUNS` in ``home``, the first of which creates its database, through the store asked
     for; the stores :func:`open_local` gave."""
-    assert flow_run(monkeypatch, home, project, "only") == 0
     opened: list[LocalStore | None] = []
 
     def spy(url: str, full: Any) -> LocalStore | None:
@@ -137,21 +139,48 @@ def test_a_local_store_answers_what_it_lacks_from_a_full_one(tmp_path: Path) -> 
     store.close()
 
 
-def test_only_a_plain_sqlite_file_at_the_newest_schema_is_opened_locally(tmp_path: Path) -> None:
+def test_only_a_plain_sqlite_file_new_or_at_the_newest_schema_is_opened_locally(tmp_path: Path) -> None:
     database = tmp_path / "db.sqlite"
     url = f"sqlite:///{database}"
-    assert local_store(url) is None  # no file: the full store creates it
-    database.touch()
-    assert local_store(url) is None  # no schema
-    Store(url).close()
+    store = local_store(url)  # no file: created with the newest schema (tests/flows/test_fresh_schema.py)
+    assert isinstance(store, LocalStore)
+    store.close()
+    with sqlite3.connect(database) as db:
+        assert db.execute(REVISION_QUERY).fetchall() == [(head_revision(),)]
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()  # what a full store that stopped before creating the schema leaves
+    store = local_store(f"sqlite:///{empty}")
+    assert isinstance(store, LocalStore)
+    store.close()
     store = local_store(url)
     assert isinstance(store, LocalStore)
     store.close()
     with sqlite3.connect(database) as db:
         db.execute("UPDATE alembic_version SET version_num = '0001'")
     assert local_store(url) is None  # older: the full store migrates it
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"not a database" * 100)
+    assert local_store(f"sqlite:///{garbage}") is None  # the full store says what is wrong with it
+    assert local_store(f"sqlite:///{tmp_path}") is None  # a folder
     for other in (f"{url}?timeout=5", "sqlite://", "sqlite:///:memory:", "mysql://root@127.0.0.1/x"):
         assert local_store(other) is None, other
+
+
+def test_the_new_database_of_a_local_run_is_private(tmp_path: Path) -> None:
+    """Created 0600 in a folder made 0700, as the full store creates one (sudoless.private), whatever the
+    umask."""
+    old = os.umask(0o022)
+    try:
+        store = local_store(f"sqlite:///{tmp_path / 'new' / 'db.sqlite'}")
+    finally:
+        os.umask(old)
+    assert store is not None
+    store.close()
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
+    for name in ("db.sqlite", "db.sqlite-wal", "db.sqlite-shm"):
+        path = tmp_path / "new" / name
+        if path.exists() or name == "db.sqlite":
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
 
 
 def test_the_schema_check_is_one_query(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -306,28 +306,19 @@ def upgrade_with_alembic(engine: Engine) -> None:
 
 
 def _create_fresh(engine: Engine) -> bool:
-    """Create the newest schema in an empty SQLite database straight from :mod:`.tables` and stamp it.
-
-    A first ``sudoless flow run`` in a new home spent about 0.3 s importing Alembic and replaying every
-    migration; creating the tables directly gives the same schema (tests/flows/test_fresh_schema.py
-    compares the two column by column, index by index). Returns False, leaving the work to Alembic, when
-    the database is not empty once the write lock is held (another process got there first, or the file
-    holds tables of some other origin).
+    """Create the newest schema in an empty SQLite database from the SQL text generated from the migrations
+    (:mod:`.sqlite_schema`), without Alembic: the database is the one replaying every migration gives, byte for
+    byte in ``sqlite_master`` (tests/flows/test_fresh_schema.py), and a local flow run creates a new home's the
+    same way without SQLAlchemy. Returns False, leaving the work to Alembic, when the database is not empty
+    once the write lock is held (another process got there first, or the file holds tables of some other
+    origin).
     """
-    from sudoless.store.tables import metadata
+    from sudoless.store.sqlite_schema import create_schema
 
-    with engine.connect() as connection:
-        connection.info["write"] = True
-        try:
-            with connection.begin():  # BEGIN IMMEDIATE: a second process starting at once waits here
-                if connection.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'table'").scalar():
-                    return False
-                metadata.create_all(connection, checkfirst=False)  # empty, and ours under the write lock
-                connection.exec_driver_sql(
-                    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
-                    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
-                )
-                connection.exec_driver_sql("INSERT INTO alembic_version (version_num) VALUES (?)", (head_revision(),))
-        finally:
-            connection.info["write"] = False
-    return True
+    connection = engine.raw_connection()  # the driver's own, in autocommit mode (_tune_sqlite)
+    try:
+        driver = connection.driver_connection
+        assert driver is not None  # a connection just checked out has its driver's connection
+        return create_schema(driver)
+    finally:
+        connection.close()

@@ -2,9 +2,11 @@
 
 Importing SQLAlchemy is about half of a one-job ``sudoless flow run``'s CPU (benchmarks/README.md,
 cold_start.py). :func:`open_local` gives such a run a :class:`LocalStore` when the database is a plain SQLite
-file whose schema is already the newest (one query: the stored revision against the migrations' head); for
-anything else (a new home, an older schema that must be migrated, MySQL/MariaDB or PostgreSQL, a URL with
-options) it gives None and the run opens the full :class:`~sudoless.store.Store`, which creates or migrates.
+file whose schema is already the newest (one query: the stored revision against the migrations' head), or a
+new one, which it creates from the SQL text generated from the migrations (:mod:`sudoless.store.sqlite_schema`,
+as the full store creates one); for anything else (an older schema that must be migrated, MySQL/MariaDB or
+PostgreSQL, a URL with options) it gives None and the run opens the full :class:`~sudoless.store.Store`, which
+migrates.
 
 A :class:`LocalStore` runs the queries of :mod:`sudoless.store.light`, the same methods and the same SQL text
 (:mod:`sudoless.store.statements`) the full store runs, on connections tuned as the full store tunes its own
@@ -210,6 +212,22 @@ class LocalStore:
                 if conn.driver.in_transaction:  # SQLite may have ended it already after an error
                     conn.driver.execute("ROLLBACK")
 
+    def create_schema(self) -> str | None:
+        """Create the newest schema in the database if it is empty (:mod:`sudoless.store.sqlite_schema`); the
+        revision the database is at then (another process may have created it meanwhile), or None when it holds
+        tables but no revision (the full store decides what to do with it) or cannot be written."""
+        from sudoless.store.revision import REVISION_QUERY
+        from sudoless.store.sqlite_schema import create_schema
+
+        try:
+            with self._connection() as conn:
+                create_schema(conn.driver)
+            with self.read() as conn:
+                revision = conn.execute(REVISION_QUERY).scalar()
+        except sqlite3.Error:
+            return None
+        return str(revision) if revision is not None else None
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
@@ -252,10 +270,12 @@ class _Backed:
 
 
 def open_local(url: str, full: Callable[[], Store], clock: Callable[[], int] = now_ms) -> LocalStore | None:
-    """A :class:`LocalStore` for ``url`` when it names a plain SQLite file (``sqlite:///PATH``, no options)
-    that exists with the newest schema; else None, and the caller opens the full store (which creates or
-    migrates the database). ``full`` opens the full store on the same file (without migrating), for what the
-    local one lacks."""
+    """A :class:`LocalStore` for ``url`` when it names a plain SQLite file (``sqlite:///PATH``, no options) with
+    the newest schema, or none yet: a missing or empty file is created (0600) with the schema generated from the
+    migrations (:func:`~sudoless.store.sqlite_schema.create_schema`, as the full store creates one). Else None,
+    and the caller opens the full store, which migrates an older schema (or refuses a file that is not a
+    database). ``full`` opens the full store on the same file (without migrating), for what the local one
+    lacks."""
     from sudoless.datadir import plain_sqlite_path
     from sudoless.store.revision import REVISION_QUERY, head_revision
 
@@ -263,15 +283,16 @@ def open_local(url: str, full: Callable[[], Store], clock: Callable[[], int] = n
     if not path or path == ":memory:" or path.startswith("file:"):
         return None
     database = Path(path)
-    if not database.is_file():
+    if database.exists() and not database.is_file():
         return None
-    store = LocalStore(database, url, full, clock)
+    store = LocalStore(database, url, full, clock)  # creates the file 0600 (and its folder 0700) when missing
     try:
         with store.read() as conn:
             revision = conn.execute(REVISION_QUERY).scalar()
-    except sqlite3.Error:  # not a database of ours, or no schema yet
-        store.close()
-        return None
+    except sqlite3.OperationalError:  # no revision table: a new database, or tables of some other origin
+        revision = store.create_schema()
+    except sqlite3.Error:  # not a database
+        revision = None
     if revision != head_revision():
         store.close()
         return None
