@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 #: what no import of the CLI and no ``--help`` may load, by top-level name or package prefix
 HEAVY = (
     # the workloads and what they bring
@@ -72,12 +74,16 @@ def test_import_cli_is_light() -> None:
     assert heavy(modules) == []
 
 
-def test_help_is_light() -> None:
-    """``sudoless --help`` through the real entry point, which imports every command module first."""
+@pytest.mark.parametrize("columns", ["60", "100"])
+def test_help_is_light(monkeypatch: pytest.MonkeyPatch, columns: str) -> None:
+    """``sudoless --help`` through the real entry point: in a terminal narrower than 80 columns through click,
+    which imports every command module first (wider, it is printed from a table: tests/test_packaging.py)."""
+    monkeypatch.setenv("COLUMNS", columns)
     result, modules = loaded("from sudoless.cli import main\nmain()", "--help")
     assert result.returncode == 0, result.stderr
     assert "Usage: sudoless" in result.stdout
     assert heavy(modules) == []
+    assert ("sudoless.cli.flow" in modules) == (columns == "60")
 
 
 def test_each_command_help_is_light() -> None:

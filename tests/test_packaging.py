@@ -303,7 +303,7 @@ def imported_modules(code: str) -> tuple[set[str], str]:
 
 def test_import_of_the_cli_loads_no_heavy_package() -> None:
     loaded, _ = imported_modules("import sudoless.cli")
-    assert {"sudoless", "click"} <= loaded
+    assert "sudoless" in loaded and "click" not in loaded  # click comes with the first command (sudoless.cli.root)
     assert not loaded & HEAVY_MODULES, sorted(loaded & HEAVY_MODULES)
 
 
@@ -602,11 +602,26 @@ def unwanted(loaded: set[str], names: set[str]) -> list[str]:
     return sorted(name for name in loaded if name in names or any(name.startswith(f"{n}.") for n in names))
 
 
-def test_help_loads_neither_the_store_nor_the_server(tmp_path: Path) -> None:
+@pytest.mark.parametrize("columns", ["60", "100"])
+def test_help_loads_neither_the_store_nor_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    """At 80 columns or more, ``sudoless --help`` is printed from a table (sudoless.cli.COMMAND_SUMMARIES):
+    not even click or a command module is loaded; a narrower terminal gets click's help, which registers
+    every command group, and that still loads none of the rest."""
+    monkeypatch.setenv("COLUMNS", columns)
     loaded, done = loaded_by_command(["--help"], tmp_path / "home")
     assert done.returncode == 0 and "Usage: sudoless" in done.stdout
-    assert "click" in loaded and "sudoless.cli.flow" in loaded  # every command group was registered
     assert not unwanted(loaded, HELP_NEEDS_NONE_OF)
+    if columns == "60":
+        assert "click" in loaded and "sudoless.cli.flow" in loaded  # every command group was registered
+    else:
+        assert not unwanted(loaded, {"click", "sudoless.cli.root", "sudoless.cli.flow"})
+        assert sorted(name for name in loaded if name.startswith("sudoless")) == [
+            "sudoless",
+            "sudoless.cli",
+            "sudoless.cli.commands",
+        ]
 
 
 @pytest.mark.parametrize("home", ["new", "existing"])

@@ -67,7 +67,39 @@ def test_each_command_is_registered_by_the_module_the_table_names() -> None:
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('sudoless.cli.'))))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
-    assert json.loads(done.stdout) == ["sudoless.cli.flow"]
+    assert json.loads(done.stdout) == ["sudoless.cli.commands", "sudoless.cli.flow", "sudoless.cli.root"]
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_the_top_level_help_table_is_what_click_prints(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    """``sudoless --help`` is printed from :data:`sudoless.cli.COMMAND_SUMMARIES` without click: it must be what
+    click prints from every command's registration in a terminal that wide (a new command, a changed first
+    sentence of a docstring or a new root option shows here)."""
+    from sudoless.cli import COMMAND_SUMMARIES, overview
+
+    monkeypatch.setenv("COLUMNS", columns)
+    code, out, err = invoke(capsys, "--help")
+    assert code == 0 and err == ""
+    assert out == overview()
+    assert set(COMMAND_SUMMARIES) == {name for name, command in cli.commands.items() if not command.hidden}
+
+
+@pytest.mark.parametrize("columns", ["60", "100"])
+def test_the_entry_points_help_is_clicks_at_any_width(columns: str) -> None:
+    """The console script prints the table at 80 columns or more and click's own help in a narrower terminal
+    (whose first sentences click cuts shorter): either way what click prints there."""
+    env = {**os.environ, "COLUMNS": columns}
+    done = subprocess.run([str(SUDOLESS), "--help"], capture_output=True, text=True, timeout=60, env=env)
+    probe = "import sys; from sudoless.cli import run; sys.exit(run(['--help']))"
+    clicks = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == clicks.returncode == 0, done.stderr + clicks.stderr
+    assert done.stdout == clicks.stdout and done.stderr == ""
+    assert max(len(line) for line in done.stdout.splitlines()) <= min(int(columns), 80) - 2
+    from sudoless.cli import overview
+
+    assert (done.stdout == overview()) == (int(columns) >= 80)
 
 
 def invoke(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
