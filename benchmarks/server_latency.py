@@ -1,5 +1,6 @@
-"""Latency of ``fetchexecflow`` and ``fetchFlowExecutions`` under a constant request rate, 10,000 executions
-stored, on SQLite, MariaDB and PostgreSQL.
+"""Latency of the server's reads under a constant request rate, 10,000 executions stored, on SQLite, MariaDB
+and PostgreSQL: by default ``fetchexecflow`` and ``fetchFlowExecutions``; with ``--endpoints all`` every read
+an Azkaban client or the web UI makes (the AJAX API, the UI's pages and data, the JSON API: server_reads.py).
 
 For each back end:
 
@@ -8,7 +9,9 @@ For each back end:
    runs 3 of them in an embedded flow), then ``--executions`` finished executions spread over the 20
    flows, inserted in bulk (not run): about 10 job-run rows each (some failed and retried, some
    executions FAILED or KILLED with their downstream jobs cancelled), a flow log and a small log per
-   job attempt. A ``bench`` user with the ``user`` role gets READ on every project.
+   job attempt. A ``bench`` user with the ``user`` role gets READ on every project (and, when reads beyond
+   the default ones are measured, EXECUTE, which ``getRunning`` needs; every flow then gets a schedule too,
+   due only in 2099).
 2. **Start** ``sudoless server`` as a subprocess on a free loopback port (SQLite: the database file in a
    temporary ``SUDOLESS_HOME``; MariaDB: a fresh database on 127.0.0.1:3306 as root; PostgreSQL: one on
    127.0.0.1:5432 as postgres; either dropped at the end),
@@ -19,16 +22,22 @@ For each back end:
    connection sends it, and its latency is measured from that scheduled time to the end of the response
    body, so a server that falls behind shows its queue in the figures (no coordinated omission).
    ``fetchexecflow`` asks for a uniformly random exec id; ``fetchFlowExecutions`` for a random flow, 3
-   times in 4 its first page and otherwise a random page, ``length=16`` (the Azkaban web UI's page). A
+   times in 4 its first page and otherwise a random page, ``length=16`` (the Azkaban web UI's page); the
+   other reads draw their executions, flows and jobs likewise (server_reads.py). AJAX reads carry the
+   session as ``session.id``, UI requests as the browser's cookie, JSON API requests as a bearer token. A
    2-second warm-up at the same rate is not counted.
 
 An **error** is a transport error, a timeout (5 s), an HTTP status other than 200, or a body that is not
-the expected JSON (an ``error`` key, the wrong ``execid``, no ``executions`` list). The generator also
+the expected answer (JSON with an ``error`` key, the wrong ``execid``, no ``executions`` list, an HTML page
+cut short or not showing what was asked for: each read's check in server_reads.py). The generator also
 reports its own lag (how late it sent requests): if that is large, the client, not the server, was the
 bottleneck.
 
     .venv/bin/python benchmarks/server_latency.py [--duration 30] [--rate 200] [--executions 10000]
         [--backends sqlite,mariadb,postgresql] [--endpoints fetchexecflow,fetchFlowExecutions] [--profile]
+    .venv/bin/python benchmarks/server_latency.py --backends mariadb --endpoints all --duration 12   # ~9 min
+
+``--endpoints`` takes names (``--help`` lists them) and groups: ``all``, ``ajax``, ``ui``, ``api``.
 
 ``--profile`` samples the server with py-spy during each measured run and prints where its time goes.
 Results: a rich table on stdout and ``benchmarks/results/server_latency.json``. Target (issue 3): p99
@@ -57,20 +66,19 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+
+from server_reads import BY_NAME, GROUPS, PAGE, Population, Read, expand
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results" / "server_latency.json"
 SUDOLESS = ROOT / ".venv" / "bin" / "sudoless"
 PY_SPY = ROOT / ".venv" / "bin" / "py-spy"
+#: endpoints measured by default; --endpoints names others (server_reads.READS) or groups (server_reads.GROUPS)
 ENDPOINTS = ("fetchexecflow", "fetchFlowExecutions")
-#: endpoints measured when asked for (--endpoints)
-OPTIONAL_ENDPOINTS = ("fetchflowgraph",)
 TARGET_P99_MS = 20.0
 PROJECTS = 4
 FLOWS_PER_PROJECT = 5
-PAGE = 16
 WARMUP_S = 2.0
 TIMEOUT_S = 5.0
 CONNECTIONS = 64
@@ -129,8 +137,13 @@ def write_project(root: Path, index: int) -> Path:
     return project
 
 
-def populate(url: str, home: Path, executions: int, seed: int) -> dict[str, Any]:
-    """Projects, the bench user and ``executions`` finished executions with their job runs and logs."""
+def populate(url: str, home: Path, executions: int, seed: int, wide: bool = False) -> dict[str, Any]:
+    """Projects, the bench user and ``executions`` finished executions with their job runs and logs. With
+    ``wide`` (reads beyond the default ones are measured), a schedule on every flow (its only slot in 2099:
+    none fires during a run) and EXECUTE for the user besides READ (``getRunning`` asks for it).
+
+    Returns what requests are drawn from (:class:`server_reads.Population`): the flows, their nodes, and per
+    execution its flow and how many of its nodes ran."""
     import sqlalchemy as sa
 
     from sudoless.accounts import Accounts, Permission
@@ -153,7 +166,8 @@ def populate(url: str, home: Path, executions: int, seed: int) -> dict[str, Any]
             for index in range(PROJECTS):
                 directory = write_project(Path(scratch), index)
                 project_id, version, project = upload_project(store, settings, directory, USER)
-                accounts.set_project_permission(project_id, USER, False, Permission.READ)
+                granted = Permission.READ | Permission.EXECUTE if wide else Permission.READ
+                accounts.set_project_permission(project_id, USER, False, granted)
                 for flow_id, flow in sorted(project.flows.items()):
                     if not flow.embedded:
                         flows.append((project_id, project.name, version, flow_id, node_rows(project, flow, ())))
@@ -163,6 +177,7 @@ def populate(url: str, home: Path, executions: int, seed: int) -> dict[str, Any]
         batch_runs: list[dict[str, Any]] = []
         batch_logs: list[dict[str, Any]] = []
         rows = Counter()
+        runs: list[tuple[int, int]] = []
 
         def flush() -> None:
             with store.write() as conn:
@@ -191,13 +206,18 @@ def populate(url: str, home: Path, executions: int, seed: int) -> dict[str, Any]
             )
 
         for exec_id in range(1, executions + 1):
-            project_id, project_name, version, flow_id, nodes = flows[rng.randrange(len(flows))]
+            flow_index = rng.randrange(len(flows))
+            project_id, project_name, version, flow_id, nodes = flows[flow_index]
             submit = start_ms + exec_id * 60_000 + rng.randrange(1000)
             clock = submit + rng.randrange(100, 2000)
             outcome = rng.random()
             failed_node = rng.randrange(len(nodes)) if outcome < 0.1 else -1
             killed = 0.1 <= outcome < 0.13
             status = "FAILED" if failed_node >= 0 else "KILLED" if killed else "SUCCEEDED"
+            # the nodes that ran are a prefix: those after a failure are cancelled, a kill stops the second half
+            runs.append(
+                (flow_index, failed_node + 1 if failed_node >= 0 else len(nodes) // 2 if killed else len(nodes))
+            )
             flow_start = clock
             broken = False
             for position, node in enumerate(nodes):
@@ -292,12 +312,21 @@ def populate(url: str, home: Path, executions: int, seed: int) -> dict[str, Any]
         if store.dialect == "postgresql":  # the ids were given: the sequence must follow for later submits
             with store.write() as conn:
                 conn.execute(sa.text("SELECT setval('executions_id_seq', :n)"), {"n": executions})
+        if wide:
+            from sudoless.flows.scheduler import Scheduler
+
+            scheduler = Scheduler(store, settings)
+            for _, name, _, flow_id, _ in flows:
+                scheduler.schedule(name, flow_id, "0 0 2 1 1 ? 2099", "UTC", user=USER)
+            rows.update(schedules=len(flows))
     finally:
         store.close()
     return {
         "seconds": time.perf_counter() - began,
         "rows": dict(rows),
         "flows": [[name, flow_id] for _, name, _, flow_id, _ in flows],
+        "nodes": [[[node["nested_id"], node["type"]] for node in nodes] for *_, nodes in flows],
+        "runs": runs,
     }
 
 
@@ -366,17 +395,19 @@ def code_env(src: Path | None) -> dict[str, str]:
     return env
 
 
-def populate_in_child(url: str, home: Path, executions: int, seed: int, src: Path | None) -> dict[str, Any]:
+def populate_in_child(
+    url: str, home: Path, executions: int, seed: int, src: Path | None, wide: bool = False
+) -> dict[str, Any]:
     """:func:`populate` in a child process running the same code as the server will (same migrations)."""
     spec = home.parent / "populate.json"
-    spec.write_text(json.dumps({"url": url, "home": str(home), "executions": executions, "seed": seed}))
+    spec.write_text(json.dumps({"url": url, "home": str(home), "executions": executions, "seed": seed, "wide": wide}))
     subprocess.run([sys.executable, __file__, "--populate", str(spec)], env=code_env(src), check=True)
     return json.loads(spec.with_suffix(".out.json").read_text())
 
 
 def populate_main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
-    result = populate(spec["url"], Path(spec["home"]), spec["executions"], spec["seed"])
+    result = populate(spec["url"], Path(spec["home"]), spec["executions"], spec["seed"], spec.get("wide", False))
     Path(spec_path).with_suffix(".out.json").write_text(json.dumps(result))
 
 
@@ -429,55 +460,9 @@ def login(base: str) -> str:
 # -- the load generator (a child process) ------------------------------------------------------------------
 
 
-def make_requests(
-    endpoint: str, count: int, executions: int, flows: list[list[str]], session: str, rng: random.Random
-) -> list[tuple[str, str]]:
+def make_requests(read: Read, count: int, population: Population, rng: random.Random) -> list[tuple[str, str]]:
     """(request target, what the answer must hold) for each request, drawn before the clock starts."""
-    per_flow = max(1, executions // max(len(flows), 1))
-    out = []
-    for _ in range(count):
-        if endpoint == "fetchexecflow":
-            exec_id = str(rng.randint(1, executions))
-            query = {"ajax": "fetchexecflow", "execid": exec_id, "session.id": session}
-            out.append((f"/executor?{urlencode(query)}", exec_id))
-        elif endpoint == "fetchflowgraph":
-            project, flow = flows[rng.randrange(len(flows))]
-            query = {"ajax": "fetchflowgraph", "project": project, "flow": flow, "session.id": session}
-            out.append((f"/manager?{urlencode(query)}", flow))
-        else:
-            project, flow = flows[rng.randrange(len(flows))]
-            start = 0 if rng.random() < 0.75 else PAGE * rng.randrange(max(1, per_flow // PAGE))
-            query = {
-                "ajax": "fetchFlowExecutions",
-                "project": project,
-                "flow": flow,
-                "start": str(start),
-                "length": str(PAGE),
-                "session.id": session,
-            }
-            out.append((f"/manager?{urlencode(query)}", flow))
-    return out
-
-
-def check(endpoint: str, expected: str, status: int, text: str) -> str | None:
-    """None when the answer is right, else what was wrong."""
-    if status != 200:
-        return f"HTTP {status}"
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return "not JSON"
-    if "error" in body:
-        return f"error: {body['error']}"[:120]
-    if endpoint == "fetchexecflow":
-        if str(body.get("execid")) != expected or not body.get("nodes"):
-            return "wrong execution or no nodes"
-    elif endpoint == "fetchflowgraph":
-        if body.get("flow") != expected or not body.get("nodes"):
-            return "wrong flow or no nodes"
-    elif body.get("flow") != expected or not isinstance(body.get("executions"), list) or "total" not in body:
-        return "no executions list"
-    return None
+    return [read.draw(population, rng) for _ in range(count)]
 
 
 class Connection:
@@ -490,11 +475,12 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def get(self, target: str) -> tuple[int, bytes]:
+    async def get(self, target: str, headers: str = "") -> tuple[int, bytes]:
+        """``headers``: more header lines, each ending with CRLF."""
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
-        self.writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode())
+        self.writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{headers}\r\n".encode())
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
@@ -524,7 +510,7 @@ class Connection:
 
 
 async def drive(
-    base: str, requests: list[tuple[str, str]], endpoint: str, rate: float, warmup: int, connections: int
+    base: str, requests: list[tuple[str, str]], read: Read, session: str, rate: float, warmup: int, connections: int
 ) -> dict[str, Any]:
     """Send ``requests`` (target, expected) on an open-loop schedule over ``connections`` connections.
 
@@ -539,6 +525,7 @@ async def drive(
     lags: list[float] = []
     errors: Counter[str] = Counter()
     finished: list[float] = []
+    headers = read.headers(session)
     sent = 0  # requests that reached the server, warm-up included
 
     def record(index: int, scheduled: float, queued: float, problem: str | None) -> None:
@@ -566,8 +553,8 @@ async def drive(
                 continue
             sent += 1
             try:
-                status, body = await asyncio.wait_for(connection.get(target), TIMEOUT_S)
-                problem = check(endpoint, expected, status, body.decode("utf-8", "replace"))
+                status, body = await asyncio.wait_for(connection.get(target, headers), TIMEOUT_S)
+                problem = read.check(expected, status, body.decode("utf-8", "replace"))
             except TimeoutError:
                 problem = "timeout"
                 connection.close()
@@ -604,8 +591,10 @@ def generator_main(spec_path: str) -> None:
     rng = random.Random(spec["seed"])
     warmup = int(WARMUP_S * spec["rate"])
     count = warmup + int(spec["duration"] * spec["rate"])
-    requests = make_requests(spec["endpoint"], count, spec["executions"], spec["flows"], spec["session"], rng)
-    result = asyncio.run(drive(spec["base"], requests, spec["endpoint"], spec["rate"], warmup, CONNECTIONS))
+    read = BY_NAME[spec["endpoint"]]
+    population = Population.from_json(spec["filled"], spec["executions"], spec["session"])
+    requests = make_requests(read, count, population, rng)
+    result = asyncio.run(drive(spec["base"], requests, read, spec["session"], spec["rate"], warmup, CONNECTIONS))
     Path(spec["output"]).write_text(json.dumps(result))
 
 
@@ -613,7 +602,7 @@ def run_load(
     base: str,
     endpoint: str,
     args: argparse.Namespace,
-    flows: list[list[str]],
+    filled: dict[str, Any],
     session: str,
     scratch: Path,
     seed: int,
@@ -626,7 +615,7 @@ def run_load(
         "rate": args.rate,
         "duration": args.duration,
         "executions": args.executions,
-        "flows": flows,
+        "filled": {key: filled[key] for key in ("flows", "nodes", "runs")},
         "session": session,
         "seed": seed,
         "output": str(scratch / f"{endpoint}.out.json"),
@@ -778,7 +767,7 @@ def main() -> None:
     parser.add_argument(
         "--endpoints",
         default=",".join(ENDPOINTS),
-        help="comma list of " + ", ".join(ENDPOINTS + OPTIONAL_ENDPOINTS),
+        help="comma list of endpoints and groups: " + ", ".join([*GROUPS, *BY_NAME]),
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
@@ -806,15 +795,16 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=max(Console().width, 130))
+    console = Console(width=max(Console().width, 160))
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
     for name in backends:
         if name not in BACKENDS:
             parser.error(f"unknown backend {name!r}")
-    for name in endpoints:
-        if name not in ENDPOINTS + OPTIONAL_ENDPOINTS:
-            parser.error(f"unknown endpoint {name!r}")
+    try:
+        endpoints = expand([e.strip() for e in args.endpoints.split(",") if e.strip()])
+    except KeyError as exc:
+        parser.error(f"unknown endpoint {exc.args[0]!r}; known: {', '.join([*GROUPS, *BY_NAME])}")
+    wide = any(name not in (*ENDPOINTS, "fetchflowgraph") for name in endpoints)
 
     rows: list[dict[str, Any]] = []
     profiles: dict[str, list[tuple[str, float, float]]] = {}
@@ -825,7 +815,7 @@ def main() -> None:
             home.mkdir(mode=0o700)
             with backend_database(backend, home) as url:
                 console.print(f"[bold]{backend}[/]: populating {args.executions:,} executions ...")
-                filled = populate_in_child(url, home, args.executions, args.seed, args.sudoless_src)
+                filled = populate_in_child(url, home, args.executions, args.seed, args.sudoless_src, wide)
                 console.print(f"  {filled['rows']} in {filled['seconds']:.1f} s")
                 with running_server(home, url, args.sudoless_src, args.server_args.split()) as (base, pid):
                     session = login(base)
@@ -833,7 +823,7 @@ def main() -> None:
                         profile = scratch / f"{endpoint}.pyspy.txt" if args.profile else None
                         console.print(f"  {endpoint}: {args.rate:g} req/s for {args.duration:g} s ...")
                         result = run_load(
-                            base, endpoint, args, filled["flows"], session, scratch, args.seed + offset, profile, pid
+                            base, endpoint, args, filled, session, scratch, args.seed + offset, profile, pid
                         )
                         rows.append(
                             {"backend": backend, "endpoint": endpoint, **result, "populate_s": filled["seconds"]}
@@ -844,7 +834,7 @@ def main() -> None:
             shutil.rmtree(scratch, ignore_errors=True)
 
     table = Table(
-        title=f"Azkaban AJAX latency, {args.executions:,} executions stored, open loop "
+        title=f"Server read latency, {args.executions:,} executions stored, open loop "
         f"{args.rate:g} req/s for {args.duration:g} s (target p99 < {TARGET_P99_MS:g} ms, "
         "0 errors)"
     )
@@ -862,7 +852,10 @@ def main() -> None:
         "server CPU share",
         "load avg",
     ):
-        table.add_column(column, justify="left" if column in ("backend", "endpoint") else "right")
+        if column in ("backend", "endpoint"):
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, justify="right")
     for row in rows:
         table.add_row(
             row["backend"],
