@@ -218,6 +218,10 @@ def test_every_sort_pages_through_every_execution_once_in_order(store: Store) ->
             for offset in range(0, 50, 5):
                 page = store.executions.history(HistoryFilter(), 5, offset, sort, descending, count_ahead=5)
                 seen += [r.id for r in page.runs]
+                # the bounded total, counted on from the page's last row in this order
+                later = len(rows) - offset - len(page.runs)
+                wanted = (len(rows), True) if later <= 5 else (offset + len(page.runs) + 5, False)
+                assert (page.total, page.exact) == wanted, (sort, descending, offset)
             assert seen == expected, (sort, descending)
     # in a sort by a column with ties, the rows of a page are whole records
     page = store.executions.history(HistoryFilter(), 3, 7, "user", False)
