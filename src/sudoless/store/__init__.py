@@ -50,15 +50,23 @@ class Store:
     """
 
     def __init__(
-        self, url: str, clock: Callable[[], int] = now_ms, migrate_schema: bool = True, password: str | None = None
+        self,
+        url: str,
+        clock: Callable[[], int] = now_ms,
+        migrate_schema: bool = True,
+        password: str | None = None,
+        request_threads: int | None = None,
     ) -> None:
+        """``request_threads``: how many threads of the process may serve requests at once (the server's
+        :attr:`~sudoless.config.Settings.request_threads`); the pool keeps a connection for each and some
+        for the other threads (:func:`~sudoless.store.engine.create_engine`)."""
         import sqlalchemy as sa  # here, not with the package: a local flow run never imports it (store.local)
 
-        from sudoless.store.engine import create_engine, migrate
+        from sudoless.store.engine import REQUEST_THREADS, create_engine, migrate
 
         self.url = url
         self.integrity_errors: tuple[type[Exception], ...] = (sa.exc.IntegrityError,)
-        self.engine = create_engine(url, password)
+        self.engine = create_engine(url, password, request_threads or REQUEST_THREADS)
         self.clock = clock
         self.dialect = self.engine.dialect.name
         self._shared = _SharedRead()
@@ -307,13 +315,13 @@ class _SharedRead(threading.local):
         connection.close()
 
 
-def open_store(url: str, password: str | None = None) -> Store:
+def open_store(url: str, password: str | None = None, request_threads: int | None = None) -> Store:
     """Open (and migrate) the store, turning driver errors into one clear line; ``password`` is used when
-    the URL has none."""
+    the URL has none, ``request_threads`` sizes the pool (:class:`Store`)."""
     import sqlalchemy as sa
 
     try:
-        return Store(url, password=password)
+        return Store(url, password=password, request_threads=request_threads)
     except sa.exc.SQLAlchemyError as exc:
         shown = sa.engine.make_url(url).render_as_string() if "://" in url else url
         raise StoreError(f"cannot open database {shown}: {exc.__class__.__name__}: {exc}") from None
@@ -321,10 +329,10 @@ def open_store(url: str, password: str | None = None) -> Store:
 
 def store_for(settings: Settings) -> Store:
     """The store ``settings`` name, with the password of ``SUDOLESS_DB_PASSWORD_FILE`` (or config.toml)
-    when the database URL has none."""
+    when the database URL has none, its pool sized for the server's request threads."""
     from sudoless.config import database_password
 
-    return open_store(settings.database_url, database_password(settings))
+    return open_store(settings.database_url, database_password(settings), settings.request_threads)
 
 
 def run_store_for(settings: Settings) -> Store:

@@ -43,11 +43,31 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, password: str | None = None) -> Engine:
+#: The server's request threads on MySQL/MariaDB and PostgreSQL when nothing says otherwise
+#: (:attr:`sudoless.config.Settings.request_threads`).
+REQUEST_THREADS = 16
+#: Pooled connections beyond one per request thread, for the threads of the process that serve no request:
+#: the executor's claim loop, its heartbeat and the flows it runs, the scheduler, the trigger loop, the
+#: notification sender, the session purge. A request holds its connection from its first read to its end
+#: (:meth:`Store.shared_reads`), so with a pool of exactly one per request thread a saturated server left
+#: those threads only overflow connections: opened for the purpose, and closed again once the pool is full.
+BACKGROUND_CONNECTIONS = 8
+#: Connections opened beyond the pool when more threads than that want one at once (many flows writing
+#: together); a thread waits for a connection only once these are in use too.
+OVERFLOW_CONNECTIONS = 16
+
+
+def create_engine(url: str, password: str | None = None, request_threads: int = REQUEST_THREADS) -> Engine:
     """An engine for ``url``; ``password`` is used when the URL has none (read from a password file, see
     :func:`sudoless.config.database_password`), so that it never has to be on a command line. A SQLite
     database is created 0600 and an existing one made 0600 with its -wal and -shm files: it holds the
-    password hashes."""
+    password hashes.
+
+    On MySQL/MariaDB and PostgreSQL the pool keeps ``request_threads`` + :data:`BACKGROUND_CONNECTIONS`
+    connections (opened as they are first needed), and hands out the one most recently given back (LIFO):
+    at a low request rate the same few connections serve every request and the rest stay idle, where a FIFO
+    pool turns through all of them, so that each had sat idle for longer than :data:`IDLE_PING_SECONDS`
+    and cost a ping before use."""
     try:
         url = normalise_url(url)
         parsed = make_url(url)
@@ -66,8 +86,6 @@ def create_engine(url: str, password: str | None = None) -> Engine:
         return engine
     if password is not None and parsed.password is None:
         parsed = parsed.set(password=password)  # a URL object: the password is never rendered into a string
-    # As many pooled connections as the server has request threads (Settings.request_threads): connections
-    # beyond the pool are opened and closed for each use, a round trip and an authentication each time.
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() in ("mysql", "mariadb"):
         # MariaDB intersects two indexes of executions (a project's and a status's, say) and then sorts
@@ -75,7 +93,14 @@ def create_engine(url: str, password: str | None = None) -> Engine:
         # 1,000,000 executions, 0.9 s against 0.03 s for a flow's last successful run. Set once per
         # connection, as the driver connects (no round trip of its own).
         connect_args["init_command"] = "SET SESSION optimizer_switch='index_merge_intersection=off'"
-    engine = sa.create_engine(parsed, pool_size=16, max_overflow=16, pool_recycle=3600, connect_args=connect_args)
+    engine = sa.create_engine(
+        parsed,
+        pool_size=max(1, request_threads) + BACKGROUND_CONNECTIONS,
+        max_overflow=OVERFLOW_CONNECTIONS,
+        pool_use_lifo=True,
+        pool_recycle=3600,
+        connect_args=connect_args,
+    )
     _ping_when_idle(engine)
     return engine
 
