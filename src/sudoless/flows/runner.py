@@ -24,7 +24,6 @@ import socket
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from sudoless.flows.formats.precedence import flow_builtins, job_builtins, job_p
 from sudoless.flows.formats.substitution import resolve_props
 from sudoless.flows.formats.validate import descendants
 from sudoless.flows.joblog import LogWriter, log_line
+from sudoless.flows.jobthreads import JobThreads
 from sudoless.flows.jobtypes import JobResult
 from sudoless.flows.model import FailureAction, Flow, Node, Project
 from sudoless.flows.notify import events as notify
@@ -197,7 +197,7 @@ class FlowRunner:
         #: where the attempts' files go (a string: joined for every job, where pathlib costs)
         self.jobs_dir = str(workdir / ".jobs")
         #: job threads live as long as the execution: starting a thread per job costs more than a job
-        self.pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix=f"exec-{self.exec_id}")
+        self.pool = JobThreads(self.parallel, f"exec-{self.exec_id}")
 
     # -- building the node tree ------------------------------------------------------------------------
 
@@ -279,7 +279,7 @@ class FlowRunner:
             self._kill_running()
             raise
         finally:
-            self.pool.shutdown(wait=False)
+            self.pool.shutdown()
             self.sandbox.close()
             self._flush(force=True, held=True)
             # nobody waits forever on a runner that has stopped: wake() sees the flag after its put, this
@@ -513,7 +513,7 @@ class FlowRunner:
         self.running[node.nested_id] = cancel
         node.status = Status.RUNNING
         self.quiet_starts[node.nested_id] = time.monotonic() + RUNNING_WRITE_DELAY
-        self.pool.submit(self._job_thread, node, cancel)
+        self.pool.submit(lambda: self._job_thread(node, cancel))
 
     def _job_thread(self, node: RunNode, cancel: threading.Event) -> None:
         log = LogWriter(
