@@ -6,6 +6,7 @@ The registry (:mod:`sudoless.flows.jobtypes`) names them; they know only the con
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from sudoless.flows.jobtypes.context import JobContext, JobResult
@@ -14,6 +15,8 @@ from sudoless.flows.jobtypes.process import run_process, split_command
 
 def read_outputs(ctx: JobContext) -> dict[str, str]:
     """A job's output properties: a JSON object in ``$JOB_OUTPUT_PROP_FILE``, every value stringified."""
+    if not os.access(ctx.output_file, os.F_OK):  # most jobs write none: a check costs less than a failed open
+        return {}
     try:
         text = ctx.output_file.read_text(encoding="utf-8")
     except (FileNotFoundError, UnicodeDecodeError):
