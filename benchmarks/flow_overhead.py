@@ -67,6 +67,8 @@ TARGET_LUIGI_RATIO = 8.0
 TARGET_RSS_MB = 150.0
 #: ``true`` processes started to measure what one spawn costs here, before each repeat
 SPAWN_SAMPLES = 200
+#: files created to measure what one creation costs in the scratch folder, before each repeat or round
+CREATE_SAMPLES = 50
 
 
 # -- the DAGs ---------------------------------------------------------------------------------------------
@@ -145,6 +147,8 @@ def child_sudoless(project: Path, parallel: int, profile: Path | None = None) ->
         # times the runner's threads blocked over the run phase (waits for one another, for the jobs, for
         # the disk): each is a hand-off a chain pays in turn, and, unlike time, a count the load hardly moves
         "run_waits": usage5.ru_nvcsw - usage4.ru_nvcsw,
+        # the kernel's part of run_cpu_s: file creations, process starts, hand-offs between threads
+        "run_sys_s": usage5.ru_stime - usage4.ru_stime,
         # times the runner's loop woke from its wait on its event queue (an event or its timer): a chain of
         # short jobs pays each on its critical path
         "loop_wakeups": wakeups[0],
@@ -349,6 +353,22 @@ def spawn_ms(samples: int = SPAWN_SAMPLES) -> float:
             start_new_session=True,
         )
         proc.communicate()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2] * 1000
+
+
+def create_ms(folder: Path, samples: int = CREATE_SAMPLES) -> float:
+    """Median time (ms) of creating an empty file in ``folder`` (made here, kept: deleting files makes later
+    creations nearby slower). Each job creates two files before its process starts, and on ext4 without a
+    journal a creation skips every inode of the block group freed in the last minutes (``recently_deleted`` in
+    ``fs/ext4/ialloc.c``): 0.03-0.05 ms in a quiet group, 0.3-2 ms here after other programs deleted many files
+    nearby. Printed next to the spawn, so that a disturbed run shows."""
+    folder.mkdir(parents=True)
+    times = []
+    for i in range(samples):
+        start = time.perf_counter()
+        os.close(os.open(folder / str(i), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         times.append(time.perf_counter() - start)
     times.sort()
     return times[len(times) // 2] * 1000
@@ -623,6 +643,7 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
 #: what --compare reports per job: the child's field, its label, and the factor to the unit shown
 COMPARED = (
     ("run_cpu_s", "runner CPU ms", 1000.0),
+    ("run_sys_s", "of which kernel", 1000.0),
     ("run_waits", "blocks", 1.0),
     ("loop_wakeups", "loop wake-ups", 1.0),
     ("run_s", "run phase ms", 1000.0),
@@ -641,8 +662,11 @@ def compare(args: argparse.Namespace) -> int:
     projects = {dag: write_flow1_project(scratch / "p" / dag, dag_edges(dag, args.jobs)) for dag in DAGS}
     projects["single"] = write_flow1_project(scratch / "p" / "single", dag_edges("single", 1))
     per_job: dict[tuple[str, str], list[dict[str, float]]] = {}
+    creates: list[float] = []
     try:
         for rnd in range(args.rounds):
+            creates.append(create_ms(scratch / "creates" / str(rnd)))
+            print(f"round {rnd + 1}: creating a file here {creates[-1]:.3f} ms (median of {CREATE_SAMPLES})")
             for version, src in versions.items():
                 runs = {}
                 for dag in ("single", *DAGS):
@@ -667,6 +691,7 @@ def compare(args: argparse.Namespace) -> int:
 
         shutil.rmtree(scratch, ignore_errors=True)
     info["load_average_end"] = list(os.getloadavg())
+    info["create_ms_each_round"] = creates
     rows = []
     for dag in DAGS:
         for key, label, _ in COMPARED:
@@ -765,6 +790,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = plan(args)
     raw: list[dict[str, Any]] = []
     spawns: list[float] = []
+    creates: list[float] = []
     try:
         columns = (
             TextColumn("{task.description}"),
@@ -777,6 +803,8 @@ def main(argv: list[str] | None = None) -> int:
             for rep in range(args.repeat):
                 spawns.append(spawn_ms())
                 progress.console.log(f"spawning true here: {spawns[-1]:.3f} ms (median of {SPAWN_SAMPLES})")
+                creates.append(create_ms(scratch / "creates" / str(rep)))
+                progress.console.log(f"creating a file here: {creates[-1]:.3f} ms (median of {CREATE_SAMPLES})")
                 for engine, dag, parallel in runs:
                     label = f"{engine}{'' if engine == 'luigi' else f' p{parallel}'} {dag}"
                     progress.update(bar, description=f"repeat {rep + 1}/{args.repeat}: {label}")
@@ -806,6 +834,7 @@ def main(argv: list[str] | None = None) -> int:
     spawns.sort()
     info["spawn_ms"] = spawns[len(spawns) // 2]
     info["spawn_ms_each_repeat"] = spawns
+    info["create_ms_each_repeat"] = creates
     rows = summarise(raw, args.jobs, info["spawn_ms"])
     checks = targets(rows)
     render(rows, checks, info)
