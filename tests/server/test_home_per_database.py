@@ -70,7 +70,8 @@ def test_sqlite_then_mariadb_in_one_home(home: Path, tmp_path: Path, fresh_db: t
     assert maria.name.startswith("mysql-127.0.0.1-3306-sudoless_test_") and "root" not in maria.name
     for folder, name in ((lite, "alpha"), (maria, "beta")):
         assert [p.name for p in (folder / "executions" / "1").glob("*.job")] == [f"{name}.job"]
-        assert (folder / "projects" / "1.1" / f"{name}.job").is_file()  # project 1 of each, cached apart
+        # project 1 version 1 of each, cached apart
+        assert [p.name for p in (folder / "projects").glob(f"1.1.*/{name}.job")] == [f"{name}.job"]
     assert lite_password != maria_password
     assert (lite / "admin-password").read_text().strip() == lite_password
     assert (maria / "admin-password").read_text().strip() == maria_password
@@ -95,7 +96,7 @@ def test_an_old_flat_home_moves_under_the_default_database(home: Path, tmp_path:
     )
     assert not any(os.path.lexists(home / name) for name in OLD_LAYOUT)
     assert (folder / "admin-password").read_text().strip() == password
-    assert (folder / "executions" / "1" / "a.job").is_file() and (folder / "projects" / "1.1").is_dir()
+    assert (folder / "executions" / "1" / "a.job").is_file() and len(list((folder / "projects").glob("1.1.*"))) == 1
     assert logs_in(home, password)
     again = json.loads(run_flow(home, project).stdout)
     assert again["execid"] == 2 and (folder / "executions" / "2" / "a.job").is_file()

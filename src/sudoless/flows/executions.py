@@ -8,6 +8,7 @@ the store and the settings passed in.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ from sudoless.flows.model import Flow, Project
 from sudoless.flows.notify import recipients
 from sudoless.flows.options import ExecutionOptions, parse_disabled
 from sudoless.flows.versions import load_cached
-from sudoless.flows.workspace import project_cache
+from sudoless.flows.workspace import project_cache, version_folder
 from sudoless.outbound import WebhookHosts
 from sudoless.store import Store
 from sudoless.store.light.executions import ExecutionRecord, NewExecution, Unfinished
@@ -29,12 +30,23 @@ from sudoless.store.status import SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 
 
 def project_dir(store: Store, settings: Settings, project_id: int, version: int) -> Path:
-    """The unpacked copy of a stored version, cached as ``projects/<id>.<version>`` like Azkaban's."""
-    target = project_cache(settings) / f"{project_id}.{version}"
+    """The unpacked copy of a stored version, cached as ``projects/<id>.<version>.<archive MD5>``
+    (:func:`~sudoless.flows.workspace.version_folder`): Azkaban's ``<id>.<version>``, plus what tells this
+    database's version from one of a former database at the same place. The archive is checked against that
+    MD5 before it is unpacked, so a folder's name always says what it holds."""
+    digest = store.projects.digest(project_id, version)
+    target = project_cache(settings) / version_folder(project_id, version, digest)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as scratch:
             archive = store.projects.write_archive(project_id, version, Path(scratch) / "project.zip")
+            with open(archive, "rb") as stream:
+                found = hashlib.file_digest(stream, "md5").hexdigest()
+            if found != digest:
+                raise ArchiveError(
+                    f"project {project_id} version {version}: the stored archive's MD5 is {found}, its version "
+                    f"row says {digest}; if the database was replaced while this process ran, restart it"
+                )
             try:
                 unpack_zip(archive, target, settings.project_max_bytes, settings.project_max_files)
             except (ArchiveError, OSError):

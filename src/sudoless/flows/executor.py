@@ -15,6 +15,7 @@ stay readable. :func:`~sudoless.flows.executions.restart_execution` then reruns 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from sudoless.flows.formats import load_project_dir
 from sudoless.flows.joblog import LogWriter
 from sudoless.flows.notify.events import flow_finished
 from sudoless.flows.runner import FlowRunner
-from sudoless.flows.workspace import continue_workdir, prepare_workdir
+from sudoless.flows.workspace import continue_workdir, prepare_workdir, set_aside
 from sudoless.processes import kill_session
 from sudoless.store import Store
 from sudoless.store.light.executions import ExecutionRecord
@@ -78,6 +79,12 @@ def run_execution(
     starts, for a caller that wants to :meth:`~FlowRunner.wake` it."""
     record = store.executions.get(exec_id)
     workdir = settings.executions_dir / str(exec_id)
+    if os.path.lexists(workdir):
+        # A claimed execution runs once, so this is the folder of a former database at this place (one deleted
+        # and created again numbers its executions from 1 again): its files and what its jobs wrote are not this
+        # execution's. Kept under another name, as folders no execution of this database owns are kept.
+        aside = set_aside(workdir)
+        log.warning("execution %s: %s held another database's files; moved to %s", exec_id, workdir, aside)
     try:
         _prepare(store, settings, record, workdir)
     except FileNotFoundError:  # ``sudoless clean`` took the cached version away meanwhile: unpack it again

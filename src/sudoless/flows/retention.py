@@ -5,9 +5,10 @@ Azkaban's ``execution.dir.retention``: a finished execution's directory (``execu
 ``execution.logs.retention.ms``: its job and flow logs leave the database ``execution_log_retention_days``
 after it ended (0 keeps them forever); a running execution's never. The execution's row and job runs
 (statuses, times) stay: they are the history the UI and the API show, and cost little. A cached project version
-(``projects/<id>.<version>``) may go when it is neither its project's current version nor the version of an
-unfinished execution: execution directories hold their own links to its files, and a version needed again
-is unpacked again from the database.
+(``projects/<id>.<version>.<archive MD5>``) may go when it is neither its project's current version nor the
+version of an unfinished execution, or when it holds another archive than the database's for that version:
+execution directories hold their own links to its files, and a version needed again is unpacked again from the
+database.
 
 The server's scheduler calls :func:`remove_expired_workdirs` and :func:`remove_expired_logs` periodically;
 ``sudoless clean`` lists all three kinds through :func:`flow_cleanables`. A home may hold the folders of
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from sudoless.config import Settings
 from sudoless.errors import NotFoundError
-from sudoless.flows.workspace import project_cache
+from sudoless.flows.workspace import parse_version_folder, project_cache
 from sudoless.store import Store, store_for
 from sudoless.store.status import TERMINAL_FLOW, Status
 
@@ -121,26 +122,44 @@ def remove_expired_logs(store: Store, settings: Settings, now_ms: int) -> list[i
 
 
 def unused_versions(store: Store, settings: Settings) -> list[Path]:
-    """Cached project versions that no project has as current and no unfinished execution runs."""
+    """Cached project versions that no project has as current and no unfinished execution runs, and those
+    unpacked from an archive other than the one this database stores for their id and version (a former
+    database's at the same place). A folder of a project this database does not know is left alone.
+
+    A folder named by an older sudoless (``<id>.<version>``, without the archive's MD5) is never used again
+    by this one; it is kept while its version is in use all the same, for an executor of the older version
+    that may still share the database, and goes as any other once it is not."""
     cache = project_cache(settings)
     if not cache.is_dir():
         return []
     in_use = _versions_in_use(store)
     unused = []
     for path in sorted(cache.iterdir()):
-        project_id, dot, version = path.name.partition(".")
-        if not (dot and project_id.isdigit() and version.isdigit()) or not path.is_dir():
+        parsed = parse_version_folder(path.name)
+        if parsed is None or not path.is_dir():
             continue
-        key = (int(project_id), int(version))
-        if key in in_use:
-            continue
+        project_id, version, digest = parsed
         try:
-            if store.projects.current_version(key[0]) == key[1]:
-                continue
+            current = store.projects.current_version(project_id)
         except NotFoundError:
             continue  # not a project of this database (another one may share the home): not ours to judge
+        if ((project_id, version) in in_use or current == version) and _holds_stored(
+            store, project_id, version, digest
+        ):
+            continue
         unused.append(path)
     return unused
+
+
+def _holds_stored(store: Store, project_id: int, version: int, digest: str | None) -> bool:
+    """Whether a cache folder of this version holds the archive this database stores for it (an older
+    sudoless's folder, named without the MD5, is taken to)."""
+    if digest is None:
+        return True
+    try:
+        return store.projects.digest(project_id, version) == digest
+    except NotFoundError:
+        return False
 
 
 def judged_settings(settings: Settings) -> list[Settings]:

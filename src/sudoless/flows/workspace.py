@@ -1,9 +1,9 @@
 """An execution's directory: hard links to the one unpacked, read-only copy of its project version.
 
 Azkaban copies the whole project into every execution's directory, so a 150 MB project run daily costs 4.5 GB
-a month. Here a version is unpacked once into the project cache (``projects/<id>.<version>`` in the database's
-folder, :mod:`sudoless.datadir`) and an execution's directory gets folders of its own, whose files are hard
-links to the cache's. A job may create, replace and delete files anywhere in its directory; the shared files
+a month. Here a version is unpacked once into the project cache (``projects/<id>.<version>.<archive MD5>`` in
+the database's folder, :mod:`sudoless.datadir`) and an execution's directory gets folders of its own, whose files
+are hard links to the cache's. A job may create, replace and delete files anywhere in its directory; the shared files
 themselves are made read-only (0444, 0555 when executable), so a job that opens one for writing in place gets
 EACCES instead of changing the copy every later execution links to. Writing a project file therefore means
 replacing it (write a new file, rename it over), which is what editors, ``sed -i`` and most tools do.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -35,6 +36,7 @@ from sudoless.config import Settings
 #: errors of os.link that mean "links do not work here", after which copying is the only way.
 _NO_LINKS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+_VERSION_FOLDER = re.compile(r"([0-9]+)\.([0-9]+)(?:\.([0-9a-f]{32}))?")
 
 
 @dataclass(frozen=True)
@@ -47,16 +49,43 @@ class Prepared:
 
 
 def project_cache(settings: Settings) -> Path:
-    """Where unpacked project versions are cached, one folder ``<project id>.<version>`` each, in the
+    """Where unpacked project versions are cached, one folder each (:func:`version_folder`), in the
     database's own folder (project ids are the database's)."""
     return settings.data_dir / "projects"
+
+
+def version_folder(project_id: int, version: int, digest: str) -> str:
+    """The name of a stored version's folder in the project cache: ``<project id>.<version>.<archive MD5>``.
+
+    Ids and version numbers alone name a version of one database only while that database lives: deleted and
+    created again at the same place (the same folder, :mod:`sudoless.datadir`), it numbers its projects from 1
+    again, and a folder named ``1.1`` would hand its first run the former database's files. The archive's MD5
+    (:meth:`~sudoless.store.light.projects.LightProjectQueries.digest`) tells the two apart."""
+    return f"{project_id}.{version}.{digest}"
+
+
+def parse_version_folder(name: str) -> tuple[int, int, str | None] | None:
+    """(project id, version, archive MD5) of a project cache folder's name, the MD5 None for the
+    ``<id>.<version>`` of older sudoless versions; None for any other name (a download in progress)."""
+    found = _VERSION_FOLDER.fullmatch(name)
+    return None if found is None else (int(found[1]), int(found[2]), found[3])
+
+
+def set_aside(workdir: Path) -> Path:
+    """Rename ``workdir`` to a free ``.former-<name>-<n>`` next to it, out of the way of the execution
+    that must use its name (and out of retention's sight, which judges only folders named by an id)."""
+    n = 1
+    while os.path.lexists(aside := workdir.with_name(f".former-{workdir.name}-{n}")):
+        n += 1
+    os.rename(workdir, aside)
+    return aside
 
 
 def prepare_workdir(source: Path, workdir: Path) -> Prepared:
     """Give ``workdir`` the files of the unpacked project ``source`` (see the module's docstring).
 
     The directory appears complete or not at all: it is filled under a temporary name and renamed.
-    An existing ``workdir`` (an execution resumed by another executor) is left as it is.
+    An existing ``workdir`` is left as it is (a run sets a former database's aside first, :func:`set_aside`).
     """
     return _staged(workdir, lambda staging: link_tree(source, staging))
 

@@ -112,6 +112,8 @@ PROJECT_VERSION = "SELECT version FROM projects WHERE id = :project_id"
 SET_PROJECT_VERSION = (
     "UPDATE projects SET version = :version, modified_time = :now, modified_by = :user WHERE id = :project_id"
 )
+#: The MD5 of a stored version's archive (hex), which names its unpacked folder.
+VERSION_DIGEST = "SELECT md5 FROM project_versions WHERE project_id = :project_id AND version = :version"
 #: The archive chunks of a stored version, in order.
 ARCHIVE_CHUNKS = "SELECT data FROM project_files WHERE project_id = :project_id AND version = :version ORDER BY chunk"
 #: The lock of one flow, if it has one.

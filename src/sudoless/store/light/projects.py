@@ -55,6 +55,8 @@ class LightProjectQueries:
 
     def __init__(self, store: Queryable) -> None:
         self.store = store
+        #: (project id, version) -> its archive's MD5, as :meth:`digest` read or :meth:`add_version` stored it
+        self._digests: dict[tuple[int, int], str] = {}
 
     def get(
         self, name: str | None = None, project_id: int | None = None, active_only: bool = True
@@ -128,6 +130,7 @@ class LightProjectQueries:
 
         ``log_event`` False leaves the project's event log alone (an import brings the original upload's)."""
         data = archive.read_bytes()
+        digest = hashlib.md5(data).hexdigest()
         with self.store.write() as conn:
             current = q.run(conn, q.PROJECT_VERSION, {"project_id": project_id}).scalar_one()
             version = int(current) + 1
@@ -139,7 +142,7 @@ class LightProjectQueries:
                 "upload_time": now,
                 "uploader": uploader,
                 "file_name": archive.name,
-                "md5": hashlib.md5(data).hexdigest(),
+                "md5": digest,
                 "size": len(data),
                 "num_chunks": len(chunks),
                 "flow_version": flow_version,
@@ -167,6 +170,7 @@ class LightProjectQueries:
             )
             if log_event:
                 self._event(conn, project_id, "UPLOADED", uploader, f"Uploaded project files zip {archive.name}")
+        self._digests[(project_id, version)] = digest  # committed: what this process's next run of it reads
         return version
 
     def current_version(self, project_id: int) -> int:
@@ -175,6 +179,27 @@ class LightProjectQueries:
         if version is None:
             raise NotFoundError(f"project {project_id} does not exist")
         return int(version)
+
+    def digest(self, project_id: int, version: int) -> str:
+        """The MD5 (hex) of a stored version's archive: with the project id and version, it names the version's
+        unpacked folder (:func:`sudoless.flows.executions.project_dir`), so that a folder left by another
+        database at the same place (one deleted and created again) is never taken for this one's.
+
+        A stored version never changes, so each is read once per store object (one short statement) and
+        remembered as long as the store lives. A database dropped and created again under a living store (a
+        server left running meanwhile) is not noticed for the versions that store already read, except those
+        uploaded through it; restart such a process. A stale MD5 still never names a folder with other files:
+        :func:`~sudoless.flows.executions.project_dir` checks the archive it unpacks against it.
+        """
+        key = (project_id, version)
+        found = self._digests.get(key)
+        if found is None:
+            with self.store.read() as conn:
+                found = q.run(conn, q.VERSION_DIGEST, {"project_id": project_id, "version": version}).scalar()
+            if found is None:
+                raise NotFoundError(f"project {project_id} has no stored version {version}")
+            found = self._digests[key] = str(found)
+        return found
 
     def write_archive(self, project_id: int, version: int, dest: Path) -> Path:
         """Write a stored project version's zip to ``dest``, chunk by chunk."""
