@@ -651,8 +651,9 @@ COMPARED = (
 
 
 def compare(args: argparse.Namespace) -> int:
-    """Alternate ``--rounds`` rounds of before (``--compare``) and after, sudoless alone at parallel 2: per job
-    figures of each run against the 1-job flow of the same round and version, and after / before per round."""
+    """Alternate ``--rounds`` rounds of before (``--compare``) and after, sudoless alone at parallel 2, which goes
+    first changing every round: per job figures of each run against the 1-job flow of the same round and version,
+    and after / before per round."""
     import statistics
 
     versions = {"before": args.compare, "after": args.sudoless_src}
@@ -667,7 +668,12 @@ def compare(args: argparse.Namespace) -> int:
         for rnd in range(args.rounds):
             creates.append(create_ms(scratch / "creates" / str(rnd)))
             print(f"round {rnd + 1}: creating a file here {creates[-1]:.3f} ms (median of {CREATE_SAMPLES})")
-            for version, src in versions.items():
+            # before first in odd rounds, after first in even ones: a drift over the run (the disk's state, other
+            # load) then weighs on both sides alike instead of always on the second
+            order = list(versions.items())
+            if rnd % 2:
+                order.reverse()
+            for version, src in order:
                 runs = {}
                 for dag in ("single", *DAGS):
                     tag = f"{version}-{dag}-r{rnd}"
