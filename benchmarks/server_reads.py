@@ -273,7 +273,7 @@ def draw_ui_executions(pop: Population, rng: random.Random) -> tuple[str, str]:
 
 def draw_ui_execution(pop: Population, rng: random.Random) -> tuple[str, str]:
     exec_id = pop.execution(rng)
-    return f"/ui/executions/{exec_id}", f"Execution {exec_id}"
+    return f"/ui/executions/{exec_id}", f"<title>Execution {exec_id} - sudoless</title>"  # whole: not N0
 
 
 def draw_ui_project(pop: Population, rng: random.Random) -> tuple[str, str]:
