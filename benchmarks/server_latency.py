@@ -39,7 +39,9 @@ bottleneck.
 
 ``--endpoints`` takes names (``--help`` lists them) and groups: ``all``, ``ajax``, ``ui``, ``api``.
 
-``--profile`` samples the server with py-spy during each measured run and prints where its time goes.
+``--profile`` samples the server with py-spy during each measured run and prints where its CPU goes (only
+the thread holding the GIL is sampled, so threads waiting for the database or for the GIL do not count);
+``--keep-profiles DIR`` keeps each raw profile.
 Results: a rich table on stdout and ``benchmarks/results/server_latency.json``. Target (issue 3): p99
 under 20 ms and zero errors.
 """
@@ -639,6 +641,7 @@ def run_load(
                 "--output",
                 str(profile),
                 "--nonblocking",
+                "--gil",  # only the thread holding the GIL: where the process's CPU goes, not who waits
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -776,6 +779,13 @@ def main() -> None:
     parser.add_argument("--label", default="", help="name of this run in the JSON file (default: the commit)")
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy during each run")
     parser.add_argument(
+        "--keep-profiles",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --profile, also keep each run's raw py-spy profile in DIR (BACKEND-ENDPOINT.txt)",
+    )
+    parser.add_argument(
         "--sudoless-src",
         type=Path,
         default=None,
@@ -830,6 +840,10 @@ def main() -> None:
                         )
                         if profile is not None and profile.exists():
                             profiles[f"{backend} {endpoint}"] = profile_summary(profile)
+                            if args.keep_profiles is not None:
+                                args.keep_profiles.mkdir(parents=True, exist_ok=True)
+                                kept = args.keep_profiles / f"{backend}-{endpoint.replace(':', '-')}.txt"
+                                shutil.copyfile(profile, kept)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
