@@ -8,6 +8,9 @@ its projects from 1 again, and its first run took the former database's files an
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,6 +92,18 @@ def test_a_database_made_again_in_a_kept_home_runs_its_own_project(kind: str, tm
             assert [p.name.split(".")[:2] for p in unused_versions(store, settings)] == [["1", "1"]]
         finally:
             store.close()
+        # ``clean`` lists the set-aside folder, then removes it, and leaves this database's execution alone
+        env = {**os.environ, "SUDOLESS_HOME": str(settings.home), "SUDOLESS_DB": url}
+        command = [sys.executable, "-c", "from sudoless.cli import main; main()", "clean", "--json"]
+        listed = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, env=env, check=True)
+        aside = settings.executions_dir / ".former-1-1"
+        kinds = {item["path"]: item["kind"] for item in json.loads(listed.stdout)["items"]}
+        assert kinds[str(aside)] == "former-execution" and aside.is_dir()
+        assert str(second.workdir) not in kinds
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+        removed = {item["path"]: item["removed"] for item in json.loads(done.stdout)["items"]}
+        assert removed[str(aside)] is True and not aside.exists()
+        assert (second.workdir / "show.job").read_text() == PROJECTS["beta"]["show.job"]
 
 
 @pytest.mark.parametrize("server", ["mariadb", "postgresql"])

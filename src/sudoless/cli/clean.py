@@ -15,7 +15,8 @@ from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
 @json_option
 def clean(dry_run: bool, db: str | None, as_json: bool) -> None:
     """Remove finished executions' directories past execution_dir_retention_days and their logs past
-    execution_log_retention_days, cached project versions nothing uses, Spark's cached archives, unpacked
+    execution_log_retention_days, cached project versions nothing uses, a former database's execution folders
+    that runs set aside, Spark's cached archives, unpacked
     environments and a stopped cluster's work folders and logs (nothing a running execution, cluster or app
     uses), and say how much space that freed. A SQLite database whose old logs went is compacted, so the space
     returns to the disk; the bytes its file shrank by are shown. A file made before sudoless set
@@ -36,9 +37,9 @@ def clean(dry_run: bool, db: str | None, as_json: bool) -> None:
         return
     for item in report.items:
         state = "would remove" if dry_run else ("removed" if item.removed else "kept (in use)")
-        click.echo(f"{human_size(item.bytes):>10}  {item.kind:<15} {state:<13} {item.path}")
+        click.echo(f"{human_size(item.bytes):>10}  {item.kind:<16} {state:<13} {item.path}")
         if item.reclaimed:
             smaller = human_size(item.reclaimed)
-            click.echo(f"{'':>10}  {'':<15} {'compacted':<13} the database file is {smaller} smaller")
+            click.echo(f"{'':>10}  {'':<16} {'compacted':<13} the database file is {smaller} smaller")
     verb = "would free" if dry_run else "freed"
     click.echo(f"{verb} {human_size(report.freed_bytes)}")

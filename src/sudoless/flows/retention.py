@@ -11,7 +11,8 @@ execution directories hold their own links to its files, and a version needed ag
 database.
 
 The server's scheduler calls :func:`remove_expired_workdirs` and :func:`remove_expired_logs` periodically;
-``sudoless clean`` lists all three kinds through :func:`flow_cleanables`. A home may hold the folders of
+``sudoless clean`` lists all three kinds through :func:`flow_cleanables`, with the execution folders of a former
+database at the same place that runs set aside (:func:`set_aside_workdirs`). A home may hold the folders of
 several databases (:mod:`sudoless.datadir`); what is in a folder can only be judged by its own database, so
 ``clean`` prunes the folder of the database it is given and that of the home's default SQLite file when it
 exists, and lists every other folder, with its size, as not judged (:func:`other_databases`).
@@ -85,6 +86,16 @@ def expired_workdirs(store: Store, settings: Settings, now_ms: int) -> list[tupl
         if record.status in TERMINAL_FLOW and ended < cutoff:
             found.append((exec_id, path))
     return found
+
+
+def set_aside_workdirs(settings: Settings) -> list[Path]:
+    """The execution folders of a former database at this place that a run moved out of its way
+    (``.former-<id>-<n>``, :func:`~sudoless.flows.workspace.set_aside`): no execution of this database owns
+    them, so nothing reads them again; they are kept only until ``sudoless clean`` removes them."""
+    folder = settings.executions_dir
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.startswith(".former-") and p.is_dir())
 
 
 def remove_expired_workdirs(store: Store, settings: Settings, now_ms: int) -> list[int]:
@@ -218,6 +229,8 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
     now = store.clock()
     for _, path in expired_workdirs(store, settings, now):
         yield Cleanable("execution-dir", path, unshared_bytes(path), partial(_removed, path))
+    for path in set_aside_workdirs(settings):
+        yield Cleanable("former-execution", path, unshared_bytes(path), partial(_removed, path))
     logs = expired_logs(store, settings, now)
     if logs:
         ids = [exec_id for exec_id, _ in logs]
