@@ -178,3 +178,39 @@ def test_postgresql_reads_run_without_a_transaction_at_read_committed_only(fresh
         assert status_in_read(store) == TransactionStatus.INTRANS
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("fresh_db", ["mariadb"], indirect=True)
+def test_a_connection_to_this_machine_skips_tls(fresh_db: tuple[str, str]) -> None:
+    """PyMySQL builds an SSL context (the system's CA certificates, 50 ms of CPU) for every new connection
+    to learn whether the server offers TLS; to a server on this machine the pool's connections go without."""
+    kind, url = fresh_db
+    if not engines._local_without_tls_options(sa.make_url(url)):
+        pytest.skip(f"the {kind} test server is not on this machine")
+    store = Store(url)
+    try:
+        connection = store.engine.raw_connection()
+        try:
+            assert connection.driver_connection.ssl is False
+            assert not hasattr(connection.driver_connection, "ctx")
+        finally:
+            connection.close()
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("mysql+pymysql://u@127.0.0.1:3306/db", True),
+        ("mysql+pymysql://u@localhost/db", True),
+        ("mysql+pymysql://u@[::1]:3306/db", True),
+        ("mysql+pymysql://u@/db?unix_socket=/run/mysqld/mysqld.sock", True),
+        ("mysql+pymysql://u@db.example.org/db", False),
+        ("mysql+pymysql://u@192.0.2.7/db", False),
+        ("mysql+pymysql://u@127.0.0.1/db?ssl_ca=/etc/ca.pem", False),
+    ],
+)
+def test_only_local_urls_without_tls_options_skip_tls(url: str, local: bool) -> None:
+    """A remote server keeps PyMySQL's default (TLS when offered), and so does a URL that sets any ssl option."""
+    assert engines._local_without_tls_options(sa.make_url(url)) is local
