@@ -171,12 +171,18 @@ def page_url(kind: str, *parts: object, **query: object) -> str:
 
 
 def new_environment() -> Environment:
+    """The templates, compiled once per process: they ship inside the package and change only with it.
+
+    Jinja's default ``auto_reload`` asked the file system for every template a page uses (an ``isfile`` and a
+    ``getmtime`` each, the page and every template it extends or includes) on every render; a developer
+    editing a template restarts the server instead."""
     env = Environment(
         loader=PackageLoader("sudoless.server.ui", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
     )
     env.filters.update(
         when=format_time,
