@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sudoless.store.executions import ExecutionRecord
+from sudoless.store.executions import ExecutionRecord, ExecutionSummary
 from sudoless.store.job_runs import JobRunRecord
 from sudoless.store.status import SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 
@@ -104,7 +104,7 @@ def _chart(points: Sequence[tuple[int, Status, int, int]], slots: int, width: in
     return Chart(bars, top, ticks, width, height, axis)
 
 
-def run_bars(runs: Sequence[ExecutionRecord], now: int, slots: int = 50) -> Chart:
+def run_bars(runs: Sequence[ExecutionSummary | ExecutionRecord], now: int, slots: int = 50) -> Chart:
     """``runs`` newest first (as queried) drawn oldest first in ``slots`` equal columns."""
     ordered = list(reversed(runs[:slots]))
     points = [(r.id, r.status, max(r.duration(now), 0), r.submit_time) for r in ordered]

@@ -35,7 +35,8 @@ from sudoless.server.dispatch import GET, POST, Call, Route
 from sudoless.server.run_options import check_redefinitions, configured_failure_action
 from sudoless.server.ui.flows import layout_json
 from sudoless.server.ui.projects import PAGE_SIZE, page_number, readable_project_ids
-from sudoless.server.ui.web import api_permission, data, locate_execution, page_url, redirect, render
+from sudoless.server.ui.rows import execution_rows
+from sudoless.server.ui.web import api_permission, csrf_of, data, locate_execution, page_url, redirect, render
 from sudoless.store.executions import COUNT_AHEAD, HISTORY_SORTS, HistoryFilter
 from sudoless.store.job_runs import JobRunRecord
 from sudoless.store.status import TERMINAL_FLOW, Status
@@ -162,10 +163,12 @@ def history_page(call: Call) -> Response:
             return page_url("executions", **filters, **ordering, page=n, before=found.runs[0].id)
         return page_url("executions", **filters, **ordering, page=n if n > 1 else None)
 
+    back = page_url("executions", **filters, **ordering, page=page if page > 1 else None)
     return render(
         call,
         "executions.html",
         title="Executions",
+        rows=execution_rows(found.runs, call.store.clock(), cancellable, csrf_of(call), back),
         runs=found.runs,
         total=found.total,
         exact=found.exact,
@@ -176,12 +179,9 @@ def history_page(call: Call) -> Response:
         sort=sort,
         descending=descending,
         sort_link=sort_link,
-        cancellable=cancellable,
-        terminal=TERMINAL_FLOW,
         statuses=[s.value for s in Status],
         users=call.store.accounts.user_names() if call.user.is_admin else [],
         page_link=page_link,
-        back=page_url("executions", **filters, **ordering, page=page if page > 1 else None),
     )
 
 

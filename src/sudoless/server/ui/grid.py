@@ -24,7 +24,7 @@ from sudoless.server.dispatch import GET, Call, Route
 from sudoless.server.ui.flows import READ, job_tree
 from sudoless.server.ui.projects import current_flows
 from sudoless.server.ui.web import error_page, locate_project, render, ui_of
-from sudoless.store.executions import ExecutionRecord
+from sudoless.store.executions import ExecutionRecord, ExecutionSummary
 from sudoless.store.status import TERMINAL_FLOW, Status
 
 __all__ = ["CODES", "ROUTES", "Grid", "build_grid"]
@@ -39,7 +39,7 @@ NONE = "."
 
 @dataclass(frozen=True)
 class Grid:
-    runs: list[ExecutionRecord]  # oldest first: the columns
+    runs: list[ExecutionSummary | ExecutionRecord]  # oldest first: the columns
     jobs: list[dict[str, Any]]  # the rows: id, name, depth
     cells: list[str]  # per row, one letter of CODES per run
     attempts: dict[str, int]  # "row:column" -> the latest attempt, where it is not the first (0)
@@ -56,7 +56,7 @@ class Grid:
 
 
 def build_grid(
-    runs_newest_first: Sequence[ExecutionRecord],
+    runs_newest_first: Sequence[ExecutionSummary | ExecutionRecord],
     jobs: list[dict[str, Any]],
     attempts_of: Mapping[int, Sequence[tuple[str, int, str]]],
 ) -> Grid:
@@ -85,7 +85,7 @@ def build_grid(
     return Grid(runs=runs, jobs=every, cells=["".join(rows[job["id"]]) for job in every], attempts=attempts)
 
 
-def job_attempts(call: Call, runs: Sequence[ExecutionRecord]) -> dict[int, list[tuple[str, int, str]]]:
+def job_attempts(call: Call, runs: Sequence[ExecutionSummary]) -> dict[int, list[tuple[str, int, str]]]:
     """Each run's job attempts: finished runs' from the cache (their rows no longer change), the others'
     (and finished ones not seen yet) in one statement."""
     cache = ui_of(call).finished_jobs

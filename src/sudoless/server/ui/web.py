@@ -14,6 +14,7 @@ script runs, only files from ``/ui/static``).
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -43,6 +44,7 @@ __all__ = [
     "Cache",
     "Ui",
     "api_permission",
+    "csrf_of",
     "data",
     "endpoint",
     "error_page",
@@ -51,7 +53,10 @@ __all__ = [
     "locate_project",
     "locate_schedule",
     "page_url",
+    "quoted",
     "render",
+    "status_class",
+    "time_html",
 ]
 
 
@@ -110,22 +115,49 @@ def ui_of(call: Call) -> Ui:
 # -- formatting ---------------------------------------------------------------------------------------------
 
 
+NO_TIME = Markup('<span class="muted">-</span>')
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_date(day: int) -> str:
+    """Day ``day`` since the epoch as ``YYYY-MM-DD``: the part of a time the day's times share."""
+    return f"{datetime.fromtimestamp(day * 86_400, UTC):%Y-%m-%d}"
+
+
+def utc_parts(ms: int) -> tuple[str, str]:
+    """Epoch ms (not negative) as its UTC date and clock, ``YYYY-MM-DD`` and ``HH:MM:SS`` (whole seconds).
+
+    The date comes from a cache by day and the clock from integer arithmetic: ``strftime`` through
+    ``datetime`` cost about 4 us a time, the most expensive part of a list page's 150 times."""
+    day, second = divmod(ms // 1000, 86_400)
+    hours, second = divmod(second, 3_600)
+    minutes, second = divmod(second, 60)
+    return _utc_date(day), f"{hours:02d}:{minutes:02d}:{second:02d}"
+
+
+def time_html(ms: int | None) -> str:
+    """:func:`format_time`'s markup as a plain string, for the pages that build rows in Python."""
+    if ms is None or ms < 0:
+        return str(NO_TIME)
+    date, clock = utc_parts(ms)
+    return f'<time datetime="{date}T{clock}Z">{date} {clock} UTC</time>'
+
+
 def format_time(ms: int | None) -> Markup:
     """A ``<time>`` element in UTC; the browser rewrites it into the reader's zone."""
-    if ms is None or ms < 0:
-        return Markup('<span class="muted">-</span>')
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
-    return Markup(f'<time datetime="{moment:%Y-%m-%dT%H:%M:%SZ}">{moment:%Y-%m-%d %H:%M:%S} UTC</time>')
+    return Markup(time_html(ms))
 
 
 def iso_time(ms: int) -> str:
     """Epoch ms as the UTC instant a ``<time datetime>`` attribute holds."""
-    return f"{datetime.fromtimestamp(ms / 1000, UTC):%Y-%m-%dT%H:%M:%SZ}"
+    date, clock = utc_parts(ms)
+    return f"{date}T{clock}Z"
 
 
 def short_time(ms: int) -> str:
     """``MM-DD HH:MM`` in UTC: a column head's room (the browser rewrites it into the reader's zone)."""
-    return f"{datetime.fromtimestamp(ms / 1000, UTC):%m-%d %H:%M}"
+    date, clock = utc_parts(ms)
+    return f"{date[5:]} {clock[:5]}"
 
 
 def format_duration(ms: int | None) -> str:
@@ -161,12 +193,19 @@ def status_class(status: Status | str) -> str:
     return "s-" + str(getattr(status, "value", status)).lower().replace("_", "-")
 
 
+@functools.lru_cache(maxsize=4096)
+def quoted(text: str) -> str:
+    """``text`` quoted as one part of a URL (``/`` too). Cached: the same few names (projects, flows,
+    users) fill every list, and quoting one costs more than finding it here."""
+    return quote(text, safe="")
+
+
 def page_url(kind: str, *parts: object, **query: object) -> str:
     """UI URLs with each path part quoted (names may hold any character but ``/``)."""
-    path = "/ui/" + "/".join([kind, *(quote(str(p), safe="") for p in parts)])
+    path = "/ui/" + "/".join([kind, *(quoted(str(p)) for p in parts)])
     wanted = {k: v for k, v in query.items() if v not in (None, "")}
     if wanted:
-        path += "?" + "&".join(f"{quote(k)}={quote(str(v), safe='')}" for k, v in wanted.items())
+        path += "?" + "&".join(f"{quote(k)}={quoted(str(v))}" for k, v in wanted.items())
     return path
 
 
@@ -199,14 +238,18 @@ def new_environment() -> Environment:
 # -- responses ----------------------------------------------------------------------------------------------
 
 
+def csrf_of(call: Call) -> str:
+    """The CSRF token of the caller's session, which every form of a page carries."""
+    return sessions.csrf_token(ui_of(call).services.secret, call.session_id) if call.session_id else ""
+
+
 def render(call: Call, template: str, status: int = 200, **context: Any) -> Response:
     """A page: the template with the navigation's needs (user, CSRF token, one-shot messages)."""
     ui = ui_of(call)
     messages = flash.take_messages(call.request)
-    token = sessions.csrf_token(ui.services.secret, call.session_id) if call.session_id else ""
     html = ui.env.get_template(template).render(
         user=call.user,
-        csrf=token,
+        csrf=csrf_of(call),
         messages=messages,
         asset=ui.asset_version,
         is_admin=call.user.is_admin,

@@ -16,7 +16,15 @@ from sudoless.store.status import TERMINAL_FLOW, Status
 if TYPE_CHECKING:
     from sudoless.store.local import Queryable
 
-__all__ = ["ELSEWHERE", "ExecutionRecord", "LightExecutionQueries", "NewExecution", "Unfinished", "execution_records"]
+__all__ = [
+    "ELSEWHERE",
+    "ExecutionRecord",
+    "LightExecutionQueries",
+    "NewExecution",
+    "Unfinished",
+    "execution_records",
+    "run_duration",
+]
 
 #: The executor id of an execution that runs outside sudoless: one imported from Azkaban while it was still
 #: running or preparing there. No executor has it (their ids start at 1), so no executor claims such an
@@ -52,9 +60,14 @@ class ExecutionRecord:
 
     def duration(self, now: int) -> int:
         """Milliseconds run so far (to now while running); -1 before it started."""
-        if self.start_time < 0:
-            return -1
-        return (self.end_time if self.end_time >= 0 else now) - self.start_time
+        return run_duration(self.start_time, self.end_time, now)
+
+
+def run_duration(start_time: int, end_time: int, now: int) -> int:
+    """How long a run with these times has run by ``now`` (-1 times: not yet); -1 before it started."""
+    if start_time < 0:
+        return -1
+    return (end_time if end_time >= 0 else now) - start_time
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,67 @@
+"""The rows of the UI's long tables, built as markup in Python instead of in a template loop.
+
+Why: Jinja spends tens of microseconds on each row of a list (a macro call per status badge, a filter
+call per time, a function call per link, an escape per value), 3 to 4 ms of server CPU for the 50 rows of
+the executions page, where one join of f-strings over ``html.escape``d values costs a tenth of that.
+Every value from the database goes through :func:`html.escape` (quotes included, as it may stand in an
+attribute), exactly what the templates' autoescaping does; the markup is the templates' own.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from html import escape
+
+from markupsafe import Markup
+
+from sudoless.server.ui.web import format_duration, quoted, status_class, time_html
+from sudoless.store.executions import ExecutionSummary
+from sudoless.store.status import TERMINAL_FLOW, Status
+
+__all__ = ["execution_rows", "status_html"]
+
+
+@functools.cache
+def status_html(status: Status) -> str:
+    """A status badge, as the template macro ``status`` draws it."""
+    return f'<span class="status {status_class(status)}">{status.value}</span>'
+
+
+def execution_rows(
+    runs: Sequence[ExecutionSummary], now: int, cancellable: Mapping[int, bool], csrf: str, back: str
+) -> Markup:
+    """The executions page's table body: one ``<tr>`` a run, with a Cancel form where the run is not over
+    and ``cancellable`` says its project allows it (the cancel route checks again)."""
+    token, back_value = escape(csrf), escape(back)
+    parts: list[str] = []
+    for run in runs:
+        ident = run.id
+        project, flow = escape(run.project_name), escape(run.flow_id)
+        project_url = "/ui/projects/" + quoted(run.project_name)
+        cancel = ""
+        if run.status not in TERMINAL_FLOW and cancellable.get(run.project_id):
+            cancel = (
+                f'\n      <form method="post" action="/ui/executions/{ident}/cancel" class="inline"'
+                f' data-confirm="Cancel execution {ident} of {flow}?">\n'
+                f'        <input type="hidden" name="csrf.token" value="{token}">'
+                f'<input type="hidden" name="back" value="{back_value}">\n'
+                f'        <button type="submit" class="danger small-button" aria-label="Cancel execution {ident}">'
+                "Cancel</button>\n      </form>"
+            )
+        parts.append(
+            f'  <tr data-exec="{ident}">\n'
+            f'    <td><a href="/ui/executions/{ident}">#{ident}</a></td>\n'
+            f'    <td><a href="{project_url}">{project}</a></td>\n'
+            f'    <td><a href="{project_url}/flows/{quoted(run.flow_id)}">{flow}</a></td>\n'
+            f"    <td>{status_html(run.status)}</td>\n"
+            f"    <td>{escape(run.submit_user)}</td>\n"
+            f"    <td>{time_html(run.submit_time)}</td>\n"
+            f"    <td>{time_html(run.start_time)}</td>\n"
+            f"    <td>{time_html(run.end_time)}</td>\n"
+            f"    <td>{format_duration(run.duration(now))}</td>\n"
+            f"    <td>{escape(run.source)}</td>\n"
+            f"    <td>{cancel}</td>\n"
+            "  </tr>\n"
+        )
+    return Markup("".join(parts))

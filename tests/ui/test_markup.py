@@ -1,0 +1,58 @@
+"""The markup the list pages build in Python (times, status badges, the executions rows): the same text as
+the templates' filters and macros gave, every stored value escaped."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+from sudoless.server.ui.rows import execution_rows, status_html
+from sudoless.server.ui.web import format_time, iso_time, new_environment, short_time
+from sudoless.store.executions import ExecutionSummary
+from sudoless.store.status import Status
+
+
+def test_times_read_as_datetime_writes_them() -> None:
+    rng = random.Random(5)
+    edges = [0, 1, 999, 1_000, 59_999, 86_399_999, 86_400_000, 951_782_400_000]  # 2000-02-29 among them
+    for ms in edges + [rng.randrange(0, 4_102_444_800_000) for _ in range(20_000)]:
+        moment = datetime.fromtimestamp(ms / 1000, UTC)
+        assert iso_time(ms) == f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+        assert short_time(ms) == f"{moment:%m-%d %H:%M}"
+        assert format_time(ms) == f'<time datetime="{moment:%Y-%m-%dT%H:%M:%SZ}">{moment:%Y-%m-%d %H:%M:%S} UTC</time>'
+    assert format_time(-1) == format_time(None) == '<span class="muted">-</span>'
+
+
+def test_a_status_badge_is_the_macros() -> None:
+    macro = new_environment().from_string('{% from "macros.html" import status %}{{ status(s) }}')
+    for value in Status:
+        assert status_html(value) == macro.render(s=value)
+
+
+def run(exec_id: int, status: Status, project: str = "p", flow: str = "f", user: str = "u") -> ExecutionSummary:
+    end = -1 if status == Status.RUNNING else 5_000
+    return ExecutionSummary(exec_id, 7, project, flow, status, user, 1_000, 2_000, end, "adhoc")
+
+
+def test_execution_rows_escape_names_and_offer_cancel_only_where_allowed() -> None:
+    hostile = '<b>"x"&\'y\''
+    rows = execution_rows(
+        [
+            run(3, Status.RUNNING, project="a b/c", flow=hostile, user=hostile),
+            run(2, Status.SUCCEEDED),
+            run(1, Status.RUNNING),
+        ],
+        now=9_000,
+        cancellable={7: True},
+        csrf='tok"en',
+        back="/ui/executions?flow=<x>",
+    )
+    text = str(rows)
+    assert "<b>" not in text and "&lt;b&gt;&quot;x&quot;&amp;&#x27;y&#x27;" in text
+    assert '<a href="/ui/projects/a%20b%2Fc">a b/c</a>' in text
+    assert 'href="/ui/projects/a%20b%2Fc/flows/%3Cb%3E%22x%22%26%27y%27"' in text
+    assert 'value="tok&quot;en"' in text and 'value="/ui/executions?flow=&lt;x&gt;"' in text
+    # cancel on the two running runs, not on the finished one
+    assert text.count("/cancel") == 2 and 'action="/ui/executions/2/cancel"' not in text
+    assert text.count("<tr ") == 3 and "7.0s" in text and "3.0s" in text  # 2,000 to 9,000 while running
+    assert "Cancel" not in str(execution_rows([run(1, Status.RUNNING)], 9_000, {7: False}, "t", "/ui/executions"))
