@@ -12,6 +12,7 @@ from sudoless.accounts import BUILTIN_ROLES, Accounts, Permission, User
 from sudoless.errors import InputError, NotFoundError, PermissionDenied
 from sudoless.store import Store
 from sudoless.store import tables as t
+from support.round_trips import counting
 
 Unique = Callable[[str], str]
 P = Permission
@@ -319,3 +320,31 @@ def test_grant_checks_user_and_project(accounts: Accounts, store: Store, unique:
 def test_user_constructed_by_hand_with_admin_role_is_admin():
     assert User("x", ("admin",), (), (), "").is_admin
     assert not User("x", ("readall",), (), (), "").is_admin
+
+
+def test_a_session_user_answers_from_the_definitions_read_with_its_session(
+    accounts: Accounts, store: Store, unique: Unique
+):
+    """A request's user comes with the role and group definitions and its grants, read with the session in
+    one statement: checking its global roles or a granted project asks nothing more of the database, also
+    for a user whose roles grant nothing globally. The next request's session read sees a changed group."""
+    group = unique("ops")
+    accounts.define_group(group, ["readall"])
+    member = accounts.add_user(unique("member"), "pw", roles=[], groups=[group])
+    plain = accounts.add_user(unique("plain"), "pw", roles=[])
+    project_id = store.projects.id_of(unique("proj"), create_as="someone")
+    accounts.set_project_permission(project_id, plain.name, False, R)
+    member_session = accounts.create_session(member, "10.0.0.1")
+    member_now = accounts.session_user(member_session)
+    plain_now = accounts.session_user(accounts.create_session(plain, "10.0.0.1"))
+    assert member_now is not None and plain_now is not None
+    with counting(store.engine) as trips:
+        assert accounts.global_permissions(member_now) == R
+        assert accounts.global_permissions(plain_now) == P(0)
+        assert accounts.has_permission(plain_now, project_id, R)
+        assert not accounts.has_permission(plain_now, project_id, W)
+    assert trips.statements == 0
+    accounts.define_group(group, ["metrics"])
+    assert accounts.global_permissions(member_now) == R  # what the earlier request read
+    member_next = accounts.session_user(member_session)
+    assert member_next is not None and accounts.global_permissions(member_next) == P.METRICS

@@ -101,7 +101,7 @@ EXPECTED = {
     "fetchexecflow": (4, 1),  # session, execution with its project, flow graphs, job runs
     "fetchFlowExecutions": (3, 1),  # session, project, the page with its total
     "fetchflowgraph": (3, 1),  # session, project, flow graphs
-    "executions page": (6, 1),  # session, roles and groups, active projects, granted projects, page, count
+    "executions page": (5, 1),  # session, active projects, granted projects, page, count
     "execution page": (6, 1),  # session, execution with its project, runs, flow graphs, notifications (2)
     "project page": (7, 1),  # session, project, flow graphs, outcomes, last runs (2), schedules
 }

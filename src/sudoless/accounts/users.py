@@ -50,7 +50,8 @@ class User:
     """A user as the rest of sudoless sees it; never carries the password hash.
 
     ``permissions`` is the union of the global roles (own and through groups) resolved when the user was
-    loaded; :meth:`Accounts.global_permissions` recomputes it from the current role definitions.
+    loaded; :meth:`Accounts.global_permissions` recomputes it from the current role definitions, unless
+    ``permissions_current`` says they were read with this request's session.
     """
 
     name: str
@@ -70,6 +71,9 @@ class User:
     #: the user's project grants (project id to bits, its groups' included) as read with the session, for
     #: the permission checks of that one request; None: read each grant when it is checked
     grants: Mapping[int, int] | None = dataclasses.field(default=None, compare=False, repr=False)
+    #: ``permissions`` was resolved from the role and group definitions read with the session of the request
+    #: this user serves (:meth:`Accounts.session_user`): for that request they are the current ones
+    permissions_current: bool = dataclasses.field(default=False, compare=False, repr=False)
 
     @property
     def is_admin(self) -> bool:
@@ -283,7 +287,7 @@ class Accounts:
             return None
         record, (stored_roles, groups), grants = found
         user = self._user(record, self._roles(stored_roles), groups)
-        return user if grants is None else dataclasses.replace(user, grants=grants)
+        return dataclasses.replace(user, grants=grants, permissions_current=True)
 
     def end_session(self, session_id: str) -> None:
         """Log out; unknown ids are ignored (a double logout is not an error)."""
@@ -313,7 +317,11 @@ class Accounts:
 
     def global_permissions(self, user: User) -> Permission:
         """Union of the permissions of the user's roles and of the roles of the user's groups (for a token,
-        only what its ``*`` scope also allows)."""
+        only what its ``*`` scope also allows). A user loaded for this request (:meth:`session_user`) carries
+        them, resolved from the definitions read with its session; others are resolved from the definitions
+        read now."""
+        if user.permissions_current:
+            return user.permissions
         roles, groups = self._definitions()
         granted = _global(user.roles, user.groups, roles, groups)
         return granted if user.scope is None else _within(granted, user.scope.everywhere)
@@ -489,7 +497,7 @@ class Accounts:
         scope: Scope | None = None,
     ) -> User:
         """The :class:`User` of a stored record and definitions read with it (``scope`` for a token)."""
-        user = self._user(record, self._roles(stored_roles), groups)
+        user = dataclasses.replace(self._user(record, self._roles(stored_roles), groups), permissions_current=True)
         if scope is None:
             return user
         return dataclasses.replace(user, scope=scope, permissions=_within(user.permissions, scope.everywhere))
