@@ -748,7 +748,7 @@ def test_properties_file(azkaban: AzkabanDb, sqlite_store: Store, settings: Sett
         if line.startswith("settings: config.toml ["):
             table, assignment = line.removeprefix("settings: config.toml [").split("] ", 1)
             tables.setdefault(table, []).append(assignment)
-    home = tmp_path / "home"
+    home = tmp_path / "read-back"  # not the settings' home, which the import's uploads use
     home.mkdir(mode=0o700)
     (home / "config.toml").write_text("".join(f"[{t}]\n" + "\n".join(lines) + "\n" for t, lines in tables.items()))
     (home / "config.toml").chmod(0o600)

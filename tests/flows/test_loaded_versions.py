@@ -1,37 +1,150 @@
-"""An execution runs on the model its submission loaded: the version is parsed once, not again at run time."""
+"""A version is unpacked and parsed once, at its upload: its submissions and runs reuse both.
+
+The upload keeps the files it stored (a zip unpacked, a folder copied as it was packed) as the version's folder
+in the project cache, and the parse it validated as that folder's model (:mod:`sudoless.flows.versions`).
+"""
 
 from __future__ import annotations
 
+import os
+import stat
+import zipfile
 from pathlib import Path
+
+import pytest
 
 from flows.harness import run_submitted, submit, write_project
 from sudoless.config import Settings
-from sudoless.flows import executions, executor, versions
-from sudoless.flows.executions import project_dir
+from sudoless.flows import executions, executor, upload, versions
+from sudoless.flows.executions import load_version, project_dir
+from sudoless.flows.formats import load_project_dir
+from sudoless.flows.formats.archive import unpack_zip
 from sudoless.store import Store
 from sudoless.store.status import Status
 
+CHAIN = {"a.job": "type=command\ncommand=echo a\n", "sub/b.job": "type=command\ncommand=echo b\ndependencies=a\n"}
 
-def test_a_version_is_parsed_once_for_its_submissions_and_runs(
-    sqlite_store: Store, settings: Settings, tmp_path: Path, monkeypatch
-):
-    store = sqlite_store
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
     versions.forget_all()
+
+
+def counted_parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The folders every parse of a project reads from now on: the upload's, the cache's, a restart's."""
     parsed: list[Path] = []
-    original = versions.load_project_dir
+    original = load_project_dir
 
-    def counting(root: Path, name: str | None = None):  # type: ignore[no-untyped-def]
+    def counting(root: Path, name: str | None = None, *limits: str) -> object:
         parsed.append(root)
-        return original(root, name)
+        return original(root, name, *limits)
 
-    monkeypatch.setattr(versions, "load_project_dir", counting)
-    monkeypatch.setattr(executor, "load_project_dir", counting)  # what a run parsed on its own
+    for module in (upload, versions, executor):
+        monkeypatch.setattr(module, "load_project_dir", counting)
+    return parsed
+
+
+def tree(root: Path) -> dict[str, tuple[bytes, bool]]:
+    """Every file under ``root``: its bytes and whether it is executable."""
+    return {
+        path.relative_to(root).as_posix(): (path.read_bytes(), bool(path.stat().st_mode & stat.S_IXUSR))
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_a_version_is_parsed_once_for_its_upload_submissions_and_runs(
+    sqlite_store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = sqlite_store
+    parsed = counted_parses(monkeypatch)
     project = write_project(tmp_path / "p", {"a.job": "type=noop\n", "b.job": "type=noop\ndependencies=a\n"})
     first = submit(store, settings, project, "b", name="once")
     assert run_submitted(store, settings, first).status == Status.SUCCEEDED
-    record = store.executions.get(first)
     second = executions.submit_flow(store, settings, "once", "b", user="tester")
     second_run = run_submitted(store, settings, second)
     assert second_run.status == Status.SUCCEEDED and second_run.jobs == {"a": Status.SUCCEEDED, "b": Status.SUCCEEDED}
-    assert parsed == [project_dir(store, settings, record.project_id, record.version)]
+    assert [root.name for root in parsed] == ["p"]  # the upload's parse, of the files it stored
     assert second_run.props("b")["working.dir"] == str(settings.executions_dir / str(second))  # its own folder
+
+
+def test_the_upload_leaves_the_stored_files_unpacked_and_its_parse_equal_to_a_fresh_one(
+    sqlite_store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = sqlite_store
+    folder = write_project(tmp_path / "p", CHAIN)
+    (folder / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (folder / "run.sh").chmod(0o755)
+    os.symlink(folder / "a.job", folder / "linked.job")  # a folder's links are not packed: not in the version
+    project_id, version, uploaded = upload.upload_project(store, settings, folder, "tester", name="files")
+
+    def no_archive(*_: object) -> Path:
+        raise AssertionError("the version was unpacked again")
+
+    monkeypatch.setattr(store.projects, "write_archive", no_archive)
+    cached = project_dir(store, settings, project_id, version)
+    assert uploaded.root == cached
+    loaded = load_version(store, settings, project_id, version, "files")
+    assert loaded is uploaded
+    assert sorted(loaded.flows["b"].nodes) == ["a", "b"]  # not linked.job
+    assert loaded == load_project_dir(cached, "files")  # the cached parse is the files' parse
+    monkeypatch.undo()
+    archive = store.projects.write_archive(project_id, version, tmp_path / "stored.zip")
+    assert tree(cached) == tree(unpack_zip(archive, tmp_path / "unpacked"))
+    assert tree(cached)["run.sh"][1] and not tree(cached)["a.job"][1]
+
+    zipped = tmp_path / "z.zip"
+    with zipfile.ZipFile(zipped, "w") as out:
+        for name, text in CHAIN.items():
+            out.writestr(name, text)
+    project_id, version, uploaded = upload.upload_project(store, settings, zipped, "tester", name="zipped")
+    cached = project_dir(store, settings, project_id, version)
+    assert load_version(store, settings, project_id, version, "zipped") is uploaded
+    assert uploaded == load_project_dir(cached, "zipped")
+    assert tree(cached) == {name: (text.encode(), False) for name, text in CHAIN.items()}
+    assert not [p.name for p in cached.parent.iterdir() if p.name.startswith(".")]  # no scratch left
+
+
+def test_a_new_version_is_parsed_anew_and_the_former_one_keeps_its_own(
+    sqlite_store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    store = sqlite_store
+    folder = write_project(tmp_path / "p", CHAIN)
+    project_id, first, _ = upload.upload_project(store, settings, folder, "tester", name="changing")
+    (folder / "a.job").write_text("type=command\ncommand=echo changed\n")
+    _, second, _ = upload.upload_project(store, settings, folder, "tester", name="changing")
+    assert second == first + 1
+    versions.forget_all()  # as a process that did not upload them: each parsed from its own folder
+    for version, command in ((first, "echo a"), (second, "echo changed")):
+        for _ in range(2):  # uploaded, then cached
+            loaded = load_version(store, settings, project_id, version, "changing")
+            assert loaded.flows["b"].nodes["a"].props["command"] == command
+            assert loaded == load_project_dir(project_dir(store, settings, project_id, version), "changing")
+
+
+def test_a_database_made_again_does_not_reuse_the_former_one_s_parse_or_files(
+    settings: Settings, tmp_path: Path
+) -> None:
+    database = tmp_path / "again.db"
+    seen = []
+    for command in ("echo alpha", "echo beta"):
+        for suffix in ("", "-wal", "-shm"):  # the database goes; the home and this process's cache stay
+            database.with_name(database.name + suffix).unlink(missing_ok=True)
+        store = Store(f"sqlite:///{database}")
+        try:
+            folder = write_project(tmp_path / command.split()[1], {"show.job": f"type=command\ncommand={command}\n"})
+            project_id, version, _ = upload.upload_project(store, settings, folder, "tester", name="shared")
+            loaded = load_version(store, settings, project_id, version, "shared")
+            seen.append((project_id, version, loaded.flows["show"].nodes["show"].props["command"]))
+            assert (
+                (project_dir(store, settings, project_id, version) / "show.job")
+                .read_text()
+                .endswith(f"command={command}\n")
+            )
+            outcome = run_submitted(
+                store, settings, executions.submit_flow(store, settings, "shared", "show", user="tester")
+            )
+            assert outcome.status == Status.SUCCEEDED and command.split()[1] in outcome.log("show")
+        finally:
+            store.close()
+    assert seen == [(1, 1, "echo alpha"), (1, 1, "echo beta")]

@@ -1,11 +1,14 @@
 """Uploading a project: validate a directory or zip and store it as the project's next version.
 
-Nothing is stored unless the whole project validates. The flow triggers the new version declares are
+Nothing is stored unless the whole project validates. The files stored become the version's unpacked copy in the
+project cache, and their parse its loaded model (:mod:`sudoless.flows.versions`): a version is unpacked and
+parsed once, at its upload, not again at its first submission. The flow triggers the new version declares are
 brought in line with it (:mod:`sudoless.flows.triggers.sync`), which is why this sits above them.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,9 +20,13 @@ from sudoless.flows.formats.archive import check_archive, pack_dir, unpack_zip
 from sudoless.flows.model import Flow, Project
 from sudoless.flows.notify import recipients
 from sudoless.flows.triggers.sync import sync_project_triggers
+from sudoless.flows.versions import remember
+from sudoless.flows.workspace import project_cache, version_folder
 from sudoless.store import Store
 
 __all__ = ["flow_graph", "upload_project"]
+
+log = logging.getLogger(__name__)
 
 
 def flow_graph(flow: Flow) -> dict[str, Any]:
@@ -68,18 +75,25 @@ def upload_project(
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or directory; give an Azkaban project folder or zip")
-    with tempfile.TemporaryDirectory(prefix="sudoless-upload-") as scratch:
+    cache = project_cache(settings)
+    cache.mkdir(parents=True, exist_ok=True)
+    # In the project cache, so that the files unpacked here become the version's cached copy by a rename
+    with tempfile.TemporaryDirectory(dir=cache, prefix=".upload-") as scratch:
+        # What is parsed is the files stored, as a run gets them (a folder's links are not packed), in a folder
+        # named as the upload (its findings say "<folder>/<file>: ...")
+        unpacked = Path(scratch) / "unpacked"
+        unpacked.mkdir()
         if path.is_dir():
-            root = path
-            archive = pack_dir(path, Path(scratch) / f"{name or path.resolve().name}.zip")
+            files = unpacked / path.resolve().name
+            archive = pack_dir(path, Path(scratch) / f"{name or files.name}.zip", copy_to=files)
             check_archive(archive, settings.project_max_bytes, settings.project_max_files)
         elif path.suffix.lower() == ".zip" and path.is_file():
             archive = path
-            root = unpack_zip(path, Path(scratch) / path.stem, settings.project_max_bytes, settings.project_max_files)
+            files = unpack_zip(path, unpacked / path.stem, settings.project_max_bytes, settings.project_max_files)
         else:
             raise InputError(f"{path}: not a directory or .zip file; give an Azkaban project folder or zip")
         project = load_project_dir(
-            root,
+            files,
             name or (path.resolve().name if path.is_dir() else path.stem),
             settings.max_job_xms,
             settings.max_job_xmx,
@@ -88,5 +102,27 @@ def upload_project(
         if project_id is None:
             project_id = store.projects.id_of(project.name, create_as=user, description=description)
         version = store.projects.add_version(project_id, archive, flows, project.flow_version, user, log_event)
+        project = _keep_unpacked(store, settings, project_id, version, files, project)
     sync_project_triggers(store, settings, project_id, project, user)
     return project_id, version, project
+
+
+def _keep_unpacked(
+    store: Store, settings: Settings, project_id: int, version: int, files: Path, project: Project
+) -> Project:
+    """Make ``files`` (the stored archive's files: the zip unpacked, or the folder copied as it was packed)
+    the version's cached copy, and ``project`` (their parse, validated) its cached model, so that its first
+    submission neither unpacks nor parses it again (:func:`sudoless.flows.executions.project_dir`). Returns
+    ``project`` rooted there.
+
+    A folder already there holds the same files (its name holds the archive's MD5) and is kept. If the rename
+    fails otherwise, the version is stored all the same, and its first submission unpacks it from the store.
+    """
+    target = project_cache(settings) / version_folder(project_id, version, store.projects.digest(project_id, version))
+    try:
+        files.rename(target)
+    except OSError as exc:
+        if not target.is_dir():
+            log.warning("project %s version %s: not kept unpacked at %s (%s)", project_id, version, target, exc)
+            return project
+    return remember(target, project)
