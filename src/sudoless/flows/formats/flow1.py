@@ -8,6 +8,8 @@ other job depends on ends a flow named after it (``root.node=true`` adds one); `
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 from sudoless.errors import InputError
@@ -16,54 +18,59 @@ from sudoless.flows.formats.validate import check_conditions, check_jvm_sizes, c
 from sudoless.flows.model import Flow, Node
 
 
-def _is_hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
-
-
-def _read(path: Path, root: Path, errors: list[str]) -> dict[str, str] | None:
-    """Parse one file; a syntax error is collected with the file's project path, like every other error."""
+def _read(path: str, rel: str, errors: list[str]) -> dict[str, str] | None:
+    """Parse one file; a syntax error is collected with the file's project path ``rel``, like every other error."""
     try:
         return parse_properties(read_properties_text(path))
     except InputError as exc:
-        errors.append(f"{path.relative_to(root).as_posix()}: {exc}")
+        errors.append(f"{rel}: {exc}")
         return None
 
 
 def _walk(
-    root: Path, directory: Path, inherited: dict[str, str], jobs: list[tuple[Path, dict[str, str]]], errors: list[str]
+    directory: str,
+    prefix: str,
+    inherited: dict[str, str],
+    jobs: list[tuple[str, str, dict[str, str]]],
+    errors: list[str],
 ) -> None:
+    """Collect (path, project path, inherited properties) of every visible ``.job`` under ``directory``, whose
+    project path is ``prefix``. A name starting with a dot is hidden, and so is all below it: the walk never
+    enters a hidden folder, so a path is hidden exactly when its own name is (strings and ``os.scandir``'s
+    cached file types: a 300-job project cost a third more through ``pathlib``)."""
     shared = dict(inherited)
-    entries = sorted(directory.iterdir(), key=lambda p: p.name)
-    for path in entries:
-        if (
-            path.is_file()
-            and path.suffix == ".properties"
-            and path.name != ".properties"
-            and not _is_hidden(path, root)
-        ):
-            shared.update(_read(path, root, errors) or {})
-    for path in entries:
-        if _is_hidden(path, root):
-            continue
-        if path.is_file() and path.suffix == ".job" and path.name != ".job":
-            jobs.append((path, shared))
-        elif path.is_dir():
-            _walk(root, path, shared, jobs, errors)
+    with os.scandir(directory) as listing:
+        entries = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
+    for entry in entries:
+        if entry.name.endswith(".properties") and _is(entry.is_file):
+            shared.update(_read(entry.path, prefix + entry.name, errors) or {})
+    for entry in entries:
+        if entry.name.endswith(".job") and _is(entry.is_file):
+            jobs.append((entry.path, prefix + entry.name, shared))
+        elif _is(entry.is_dir):
+            _walk(entry.path, f"{prefix}{entry.name}/", shared, jobs, errors)
+
+
+def _is(test: Callable[[], bool]) -> bool:
+    """A ``DirEntry`` test that, like ``pathlib``'s, takes what cannot be read (a link to itself) as not so."""
+    try:
+        return test()
+    except OSError:
+        return False
 
 
 def load_flow1(root: Path, max_xms: str = "1G", max_xmx: str = "2G") -> tuple[dict[str, Flow], list[str]]:
     """Load every ``.job`` under ``root``; return the flows by name and the list of errors found."""
     errors: list[str] = []
-    found: list[tuple[Path, dict[str, str]]] = []
-    _walk(root, root, {}, found, errors)
+    found: list[tuple[str, str, dict[str, str]]] = []
+    _walk(str(root), "", {}, found, errors)
     # Every job file counts for duplicates, valid or not, as Azkaban checks names before contents.
     where: dict[str, list[str]] = {}
     loaded: dict[str, Node] = {}
-    for path, shared in found:
-        rel = path.relative_to(root).as_posix()
-        name = path.stem
+    for path, rel, shared in found:
+        name = rel.rpartition("/")[2][: -len(".job")]
         where.setdefault(name, []).append(rel)
-        props = _read(path, root, errors)
+        props = _read(path, rel, errors)
         if props is None:
             continue
         if name == "ROOT":

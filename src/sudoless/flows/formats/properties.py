@@ -8,6 +8,7 @@ This module owns that syntax and nothing else; what the keys mean is up to the l
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -45,13 +46,14 @@ def parse_properties_with_lines(text: str) -> dict[str, tuple[str, int]]:
     return result
 
 
-def read_properties_text(path: Path) -> str:
+def read_properties_text(path: str | os.PathLike[str]) -> str:
     """Decode a properties file: UTF-8 (without its BOM) when the bytes are valid UTF-8, else ISO-8859-1.
 
     Java reads ``.properties`` as ISO-8859-1, but projects written today are almost always UTF-8; trying
     UTF-8 first keeps both working, since text that is not ASCII is rarely valid in both encodings.
     """
-    data = Path(path).read_bytes()
+    with open(path, "rb") as stream:
+        data = stream.read()
     if data.startswith(_UTF8_BOM):
         data = data[len(_UTF8_BOM) :]
     try:
