@@ -18,6 +18,15 @@ Python children) and ``tree_peak_rss_mb`` (the whole tree): both add up RSS, so 
 shares with its parent are counted twice; for sudoless the only Python children are job processes caught
 between fork and exec. Read them as upper bounds.
 
+The ratio to Luigi. Issue 22 asks for a per-job overhead "at least 8x less than Luigi's", and its own baseline
+reads that ratio above the process spawn both engines pay: "spawning `true` from Python costs 0.65-1.8 ms; above
+that, sudoless's own overhead is 1.7 ms a job ... and Luigi's 5.8 ms: 3.5x less, where the goal is 8x"
+(5.8 / 1.7 = 3.4). The target rows and the column "Luigi/sudoless above spawn" are therefore (Luigi's per job -
+spawn) / (sudoless's per job - spawn), for the whole run and for the run phase. The column "Luigi/sudoless
+per-job" keeps the ratio of the totals, spawn included, which earlier figures quote: the spawn, the same on both
+sides, pulls it towards 1 (at a 0.7 ms spawn, Luigi at 6 ms a job and sudoless 8x less above the spawn give 4.4x
+in totals), so it measures the job's process as much as either engine.
+
 ``--sudoless-src DIR`` imports sudoless from a fixed copy of ``src/`` (``git archive COMMIT src | tar -x``),
 so the figures belong to one commit even while the working tree changes under the benchmark.
 
@@ -526,9 +535,23 @@ def summarise(raw: list[dict[str, Any]], jobs: int, spawn: float) -> list[dict[s
         row["luigi_over_sudoless_wall"] = (
             luigi["wall_s"] / row["wall_s"] if row["engine"] == "sudoless" and luigi else None
         )
+        # The issue's ratio: each engine's own cost, the spawn both pay taken out (module docstring)
+        for key, above in (
+            ("luigi_over_sudoless_above_spawn", "above_spawn_ms"),
+            ("luigi_over_sudoless_run_above_spawn", "run_phase_above_spawn_ms"),
+        ):
+            row[key] = above_spawn_ratio(luigi[above], row[above]) if row["engine"] == "sudoless" and luigi else None
     order = {"single": 0, "chain": 1, "fan-out": 2}
     rows.sort(key=lambda r: (order[r["dag"]], r["engine"] != "sudoless", r["parallel"]))
     return rows
+
+
+def above_spawn_ratio(luigi_ms: float | None, sudoless_ms: float | None) -> float | None:
+    """Luigi's per-job overhead above the spawn over sudoless's; None where either is unknown or where
+    sudoless's is not above the spawn at all (within the noise of the two measurements: no ratio to give)."""
+    if luigi_ms is None or sudoless_ms is None or sudoless_ms <= 0:
+        return None
+    return luigi_ms / sudoless_ms
 
 
 def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -545,11 +568,28 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "met": row[key] <= TARGET_ABOVE_SPAWN_MS,
                 }
             )
+        luigi = next((r for r in rows if r["engine"] == "luigi" and r["dag"] == row["dag"]), None)
+        for key, above, what in (
+            ("luigi_over_sudoless_above_spawn", "above_spawn_ms", "whole run"),
+            ("luigi_over_sudoless_run_above_spawn", "run_phase_above_spawn_ms", "run phase"),
+        ):
+            if luigi is None:
+                continue
+            ratio = row[key]
+            at_spawn = ratio is None and luigi[above] is not None and luigi[above] > 0
+            checks.append(
+                {
+                    "what": f"Luigi / sudoless per job above the spawn (the issue's ratio), {row['dag']}, {what}",
+                    "target": f">= {TARGET_LUIGI_RATIO:g}x",
+                    "value": "sudoless at the spawn" if at_spawn else "—" if ratio is None else f"{ratio:.1f}x",
+                    "met": at_spawn or (ratio is not None and ratio >= TARGET_LUIGI_RATIO),
+                }
+            )
         ratio = row["luigi_over_sudoless_per_job"]
         if ratio is not None:
             checks.append(
                 {
-                    "what": f"Luigi / sudoless per-job overhead, {row['dag']}",
+                    "what": f"Luigi / sudoless per job, spawn included (not the issue's ratio), {row['dag']}",
                     "target": f">= {TARGET_LUIGI_RATIO:g}x",
                     "value": f"{ratio:.1f}x",
                     "met": ratio >= TARGET_LUIGI_RATIO,
@@ -583,6 +623,7 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
         ("per-job ms", "right"),
         ("above spawn ms", "right"),
         ("peak RSS MB", "right"),
+        ("Luigi/sudoless above spawn", "right"),
         ("Luigi/sudoless per-job", "right"),
         ("Luigi/sudoless wall", "right"),
     ):
@@ -594,6 +635,7 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
             colour = "green" if row["above_spawn_ms"] <= TARGET_ABOVE_SPAWN_MS else "red"
             per_job = f"[{colour}]{per_job}[/]"
         ratio = row["luigi_over_sudoless_per_job"]
+        above = row["luigi_over_sudoless_above_spawn"] if row["engine"] == "sudoless" else None
         wall_ratio = row["luigi_over_sudoless_wall"]
         table.add_row(
             "1 job" if row["dag"] == "single" else row["dag"],
@@ -603,12 +645,15 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
             per_job,
             "" if row["above_spawn_ms"] is None else f"{row['above_spawn_ms']:.2f}",
             f"{row['peak_rss_mb']:.0f}",
+            "" if above is None else f"{above:.1f}x",
             "" if ratio is None else f"{ratio:.1f}x",
             "" if wall_ratio is None else f"{wall_ratio:.1f}x",
         )
     table.caption = (
         "per-job = (wall - 1-job wall) / (jobs - 1); wall includes interpreter start-up; "
-        "RSS = the runner process alone (job processes and Luigi's forked workers excluded)"
+        "RSS = the runner process alone (job processes and Luigi's forked workers excluded); "
+        "Luigi/sudoless above spawn = the two per-job figures less the spawn, as issue 22 defines its 8x "
+        "(per-job: the same with the spawn left in)"
     )
     console.print(table)
     goals = Table(title="Targets (sudoless at parallel 2, as Luigi's 2 workers)", title_justify="left")
