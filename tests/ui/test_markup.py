@@ -6,7 +6,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from sudoless.server.ui.rows import execution_rows, status_html
+from sudoless.server.ui.charts import run_bars
+from sudoless.server.ui.rows import chart_marks, execution_rows, recent_rows, status_html
 from sudoless.server.ui.web import format_time, iso_time, new_environment, short_time
 from sudoless.store.executions import ExecutionSummary
 from sudoless.store.status import Status
@@ -35,7 +36,7 @@ def run(exec_id: int, status: Status, project: str = "p", flow: str = "f", user:
 
 
 def test_execution_rows_escape_names_and_offer_cancel_only_where_allowed() -> None:
-    hostile = '<b>"x"&\'y\''
+    hostile = "<b>\"x\"&'y'"
     rows = execution_rows(
         [
             run(3, Status.RUNNING, project="a b/c", flow=hostile, user=hostile),
@@ -56,3 +57,35 @@ def test_execution_rows_escape_names_and_offer_cancel_only_where_allowed() -> No
     assert text.count("/cancel") == 2 and 'action="/ui/executions/2/cancel"' not in text
     assert text.count("<tr ") == 3 and "7.0s" in text and "3.0s" in text  # 2,000 to 9,000 while running
     assert "Cancel" not in str(execution_rows([run(1, Status.RUNNING)], 9_000, {7: False}, "t", "/ui/executions"))
+
+
+#: The flow page's chart and recent runs as its template drew them before they were built in Python.
+CHART_TEMPLATE = """{% for y, value in chart.ticks %}
+<line class="tick" x1="{{ chart.axis }}" x2="{{ chart.width }}" y1="{{ y }}" y2="{{ y }}"></line>
+<text class="axis" x="{{ chart.axis - 4 }}" y="{{ y + 4 }}" text-anchor="end">{{ value|duration }}</text>
+{% endfor %}
+{% for bar in chart.bars %}
+{% set said = "#" ~ bar.exec_id ~ " " ~ bar.status ~ " in " ~ (bar.duration|duration) %}
+<a href="{{ url('executions', bar.exec_id) }}" aria-label="{{ said }}"><title>{{ said }}</title>
+<rect class="bar {{ bar.status|status_class }}" x="{{ bar.x }}" y="{{ bar.y }}"
+ width="{{ bar.width }}" height="{{ bar.height }}"></rect>
+</a>
+{% endfor %}"""
+RECENT_TEMPLATE = """{% from "macros.html" import status %}{% for run in runs %}
+<tr><td><a href="{{ url('executions', run.id) }}">#{{ run.id }}</a></td><td>{{ status(run.status) }}</td>
+<td>{{ run.submit_user }}</td>
+<td>{{ run.submit_time|when }}</td><td>{{ run.duration(now)|duration }}</td></tr>
+{% endfor %}"""
+
+
+def squeezed(html: str) -> str:
+    return "".join(html.split())
+
+
+def test_the_chart_and_recent_runs_read_as_the_template_drew_them() -> None:
+    runs = [run(index, status, user=f"u<{index}>") for index, status in enumerate(Status, start=1)]
+    chart = run_bars(runs, now=9_000)
+    env = new_environment()
+    assert squeezed(chart_marks(chart)) == squeezed(env.from_string(CHART_TEMPLATE).render(chart=chart))
+    old = env.from_string(RECENT_TEMPLATE).render(runs=runs, now=9_000)
+    assert squeezed(recent_rows(runs, 9_000)) == squeezed(old.replace("&#34;", "&quot;").replace("&#39;", "&#x27;"))

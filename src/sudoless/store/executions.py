@@ -183,6 +183,11 @@ def _flow_page() -> sa.Select[Any]:
 
 
 _FLOW_PAGE = _flow_page()
+_QUEUED_COUNT = (
+    sa.select(sa.func.count())
+    .select_from(t.executions)
+    .where(_e.status == Status.PREPARING.value, _e.executor_id.is_(None))
+)
 #: :meth:`ExecutionQueries.recent`'s statement, built once.
 _RECENT = (
     sa.select(*_SUMMARY)
@@ -229,15 +234,8 @@ class ExecutionQueries(LightExecutionQueries):
 
     def queued_count(self) -> int:
         """Executions waiting for an executor."""
-        e = t.executions
         with self.store.read() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(e)
-                    .where(e.c.status == Status.PREPARING.value, e.c.executor_id.is_(None))
-                ).scalar_one()
-            )
+            return int(conn.execute(_QUEUED_COUNT).scalar_one())
 
     def request(self, exec_id: int, action: str) -> ExecutionRecord:
         """Ask the runner of a live execution to ``cancel``, ``pause``, ``resume`` or ``retry_failed``."""

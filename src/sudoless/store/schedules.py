@@ -99,6 +99,18 @@ class ScheduleQueries:
             row = conn.execute(query).first()
         return _schedule(row) if row else None
 
+    def count(self) -> int:
+        """How many schedules the active projects have (what :meth:`all` would list, counted in the database:
+        the status page shows the number only)."""
+        with self.store.read() as conn:
+            return int(conn.execute(_COUNT).scalar_one())
+
+    def scheduled(self, project_id: int, flow_id: str) -> bool:
+        """Whether a flow of an active project has a schedule (the flow page's button says "Schedule" or
+        "Change schedule"), without reading and decoding the schedule."""
+        with self.store.read() as conn:
+            return conn.execute(_SCHEDULED, {"project_id": project_id, "flow_id": flow_id}).first() is not None
+
     def all(self, project: str | int | None = None) -> list[ScheduleRow]:
         """Schedules of active projects (of one project, by name or id, when given), oldest first."""
         query = self._select().where(t.projects.c.active.is_(True)).order_by(t.schedules.c.id)
@@ -289,6 +301,20 @@ def _move_on(claims: Sequence[FireClaim]) -> sa.TextClause:
         f"UPDATE {t.schedules.name} SET next_fire = CASE id {whens['next_fire']} END, "
         f"last_fire = CASE id {whens['last_fire']} END WHERE id IN ({ids})"
     )
+
+
+_ACTIVE_SCHEDULES = t.schedules.join(t.projects, t.projects.c.id == t.schedules.c.project_id)
+# Built once: building a select costs more than running one this small.
+_COUNT = sa.select(sa.func.count()).select_from(_ACTIVE_SCHEDULES).where(t.projects.c.active.is_(True))
+_SCHEDULED = (
+    sa.select(t.schedules.c.id)
+    .select_from(_ACTIVE_SCHEDULES)
+    .where(
+        t.projects.c.active.is_(True),
+        t.schedules.c.project_id == sa.bindparam("project_id"),
+        t.schedules.c.flow_id == sa.bindparam("flow_id"),
+    )
+)
 
 
 def _project_is(project: str | int) -> sa.ColumnElement[bool]:

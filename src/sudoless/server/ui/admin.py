@@ -140,7 +140,7 @@ def server_status(call: Call) -> Response:
         executors=executors,
         queued=store.executions.queued_count() if database_up else 0,
         running=running,
-        schedules=len(call.scheduler.list()) if database_up else 0,
+        schedules=store.schedules.count() if database_up else 0,
         timeout_ms=timeout_ms,
     )
 

@@ -22,6 +22,7 @@ from sudoless.server.run_options import configured_failure_action, failure_actio
 from sudoless.server.ui import charts
 from sudoless.server.ui.layout import layout_flow
 from sudoless.server.ui.projects import abilities, current_flows
+from sudoless.server.ui.rows import chart_marks, recent_rows
 from sudoless.server.ui.web import (
     api_permission,
     data,
@@ -155,6 +156,7 @@ def flow_view(call: Call) -> Response:
     if prepared is not None and prepared.options.failure_action is not None:
         own_action = prepared.options.failure_action  # ... or where the run it repeats went
     execute_ok = call.allowed(project.id, api_permission(EXECUTOR, "ajax:executeFlow"))
+    chart = charts.run_bars(runs, now)
     page_data = {
         "project": project.name,
         "flow": flow_id,
@@ -180,7 +182,9 @@ def flow_view(call: Call) -> Response:
         project=project,
         flow_id=flow_id,
         runs=runs[:10],
-        chart=charts.run_bars(runs, now),
+        recent_rows=recent_rows(runs[:10], now),
+        chart=chart,
+        chart_marks=chart_marks(chart),
         job_items=job_items(
             jobs,
             last_status,
@@ -189,7 +193,7 @@ def flow_view(call: Call) -> Response:
             prepared.record.id if prepared else None,
         ),
         notify=flows[flow_id].graph.get("notify") or {"success_emails": [], "failure_emails": []},
-        schedule=call.scheduler.for_flow(project.id, flow_id),
+        scheduled=call.store.schedules.scheduled(project.id, flow_id),
         can=abilities(call, project),
         configured_failure=props.get("failure.action"),
         failure_actions=FAILURE_ACTIONS,

@@ -19,7 +19,7 @@ from sudoless.flows import projects as lifecycle
 from sudoless.server.ajax.manager import MANAGER
 from sudoless.server.dispatch import GET, POST, Call, Route
 from sudoless.server.ui import charts
-from sudoless.server.ui.web import api_permission, locate_project, page_url, redirect, render
+from sudoless.server.ui.web import api_permission, locate_project, page_url, redirect, render, ui_of
 from sudoless.store.projects import FlowRecord, ProjectRecord
 
 __all__ = ["ROUTES", "readable_project_ids"]
@@ -75,7 +75,14 @@ def project_list(call: Call) -> Response:
 
 
 def current_flows(call: Call, project: ProjectRecord) -> dict[str, FlowRecord]:
-    return call.store.projects.flow_records(project.id, project.version) if project.version else {}
+    """The flows of ``project``'s current version (read in this request), from the UI's cache: a stored
+    version's flows are written with it, in the transaction that makes it current, and never change
+    after; a new upload (from any process) is a new version, hence a new key. Only the current version of
+    an active project is looked up, and a purge removes only a deleted project's versions."""
+    if not project.version:
+        return {}
+    key = (call.store.url, project.id, project.version)
+    return ui_of(call).flows.get(key, lambda: call.store.projects.flow_records(project.id, project.version))
 
 
 def abilities(call: Call, project: ProjectRecord) -> dict[str, bool]:

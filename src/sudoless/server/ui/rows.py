@@ -15,11 +15,12 @@ from html import escape
 
 from markupsafe import Markup
 
+from sudoless.server.ui.charts import Chart
 from sudoless.server.ui.web import format_duration, quoted, status_class, time_html
 from sudoless.store.executions import ExecutionSummary
 from sudoless.store.status import TERMINAL_FLOW, Status
 
-__all__ = ["execution_rows", "status_html"]
+__all__ = ["chart_marks", "execution_rows", "recent_rows", "status_html"]
 
 
 @functools.cache
@@ -63,5 +64,35 @@ def execution_rows(
             f"    <td>{escape(run.source)}</td>\n"
             f"    <td>{cancel}</td>\n"
             "  </tr>\n"
+        )
+    return Markup("".join(parts))
+
+
+def recent_rows(runs: Sequence[ExecutionSummary], now: int) -> Markup:
+    """A flow page's recent runs: run, status, submitter, submit time, duration."""
+    return Markup(
+        "".join(
+            f'      <tr><td><a href="/ui/executions/{run.id}">#{run.id}</a></td><td>{status_html(run.status)}</td>'
+            f"<td>{escape(run.submit_user)}</td>\n"
+            f"        <td>{time_html(run.submit_time)}</td><td>{format_duration(run.duration(now))}</td></tr>\n"
+            for run in runs
+        )
+    )
+
+
+def chart_marks(chart: Chart) -> Markup:
+    """The inside of a run chart's ``<svg>``: the duration axis's ticks, then one linked bar a run, whose
+    title says its run, status and duration (for screen readers and as a tooltip)."""
+    parts = [
+        f'      <line class="tick" x1="{chart.axis}" x2="{chart.width}" y1="{y}" y2="{y}"></line>\n'
+        f'      <text class="axis" x="{chart.axis - 4}" y="{y + 4}" text-anchor="end">{format_duration(value)}</text>\n'
+        for y, value in chart.ticks
+    ]
+    for bar in chart.bars:
+        said = f"#{bar.exec_id} {bar.status.value} in {format_duration(bar.duration)}"
+        parts.append(
+            f'      <a href="/ui/executions/{bar.exec_id}" aria-label="{said}"><title>{said}</title>\n'
+            f'        <rect class="bar {status_class(bar.status)}" x="{bar.x}" y="{bar.y}" width="{bar.width}"'
+            f' height="{bar.height}"></rect>\n      </a>\n'
         )
     return Markup("".join(parts))

@@ -38,6 +38,7 @@ from sudoless.server.dispatch import Call, Route, Services, Servlet, Target, ans
 from sudoless.server.headers import SECURITY_HEADERS
 from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
 from sudoless.server.ui.layout import Layout
+from sudoless.store.projects import FlowRecord
 from sudoless.store.status import Status
 
 __all__ = [
@@ -65,8 +66,8 @@ V = TypeVar("V")
 
 class Cache(Generic[V]):
     """Values that never go stale, by key: bounded, the least recently used leaving first. Holds graph
-    layouts by (database, project id, version, flow, expanded flows), since stored versions never change,
-    and the grid's job statuses of finished executions, which no longer change either."""
+    layouts by (database, project id, version, flow, expanded flows) and a version's flows, since stored
+    versions never change, and the grid's job statuses of finished executions, which no longer change either."""
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
@@ -103,6 +104,9 @@ class Ui:
     env: Environment
     asset_version: str
     layouts: Cache[Layout] = field(default_factory=Cache)
+    #: per (database, project id, version): the version's flows (:func:`~.projects.current_flows`); shared
+    #: by every caller, who must not change them
+    flows: Cache[dict[str, FlowRecord]] = field(default_factory=Cache)
     #: per finished execution, its job attempts' (nested id, attempt, status): the runs x jobs grid's cells
     finished_jobs: Cache[list[tuple[str, int, str]]] = field(default_factory=lambda: Cache(5000))
 

@@ -1,0 +1,81 @@
+"""What the UI pages read in their own cheaper ways still says what the full reads say: a project version's
+flows kept in memory (a new version uploaded by another process, with its own store as a second server or
+``sudoless flow run`` would have, shows at once), and the schedules counted and looked up without being
+decoded."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from server.live import HELLO, LiveServer, make_zip, unique
+from sudoless.flows.scheduler import Scheduler
+from sudoless.flows.upload import upload_project
+from sudoless.server.sessions import COOKIE
+from sudoless.store import Store
+
+PROJECT = "azkaban-flow-version: 2.0\n"
+
+
+def flow(name: str) -> str:
+    return f"nodes:\n  - name: {name}-job\n    type: noop\n"
+
+
+def test_a_new_version_from_another_process_replaces_the_cached_flows(live: LiveServer, tmp_path: Path) -> None:
+    admin = live.as_admin()
+    name = unique("cached")
+    admin.create_project(name)
+    first = make_zip({"p.project": PROJECT, "old.flow": flow("old")})
+    assert admin.upload(name, first).status_code == 200
+    admin.http.cookies.set(COOKIE, admin.sid)
+
+    def page(path: str) -> tuple[int, str]:
+        response = admin.http.get(path)
+        return response.status_code, response.text
+
+    for _ in range(2):  # the second from the cache
+        status, text = page(f"/ui/projects/{name}/flows/old")
+        assert status == 200 and "old-job" in text
+    assert ">old</a>" in page(f"/ui/projects/{name}")[1]
+
+    archive = tmp_path / "second.zip"
+    archive.write_bytes(make_zip({"p.project": PROJECT, "new.flow": flow("new")}))
+    other = Store(live.store.url)  # another process's store: nothing of this server's memory
+    try:
+        upload_project(other, live.settings, archive, "someone", name=name)
+    finally:
+        other.close()
+
+    assert page(f"/ui/projects/{name}/flows/old")[0] == 404  # gone from the current version
+    status, text = page(f"/ui/projects/{name}/flows/new")
+    assert status == 200 and "new-job" in text
+    listing = page(f"/ui/projects/{name}")[1]
+    assert ">new</a>" in listing and ">old</a>" not in listing
+    assert page(f"/ui/projects/{name}/flows/new/grid")[0] == 200
+
+
+def test_schedules_counted_and_found_as_listed(live: LiveServer) -> None:
+    admin = live.as_admin()
+    admin.http.cookies.set(COOKIE, admin.sid)
+    name = unique("counted")
+    admin.create_project(name)
+    assert admin.upload(name, make_zip(HELLO)).status_code == 200
+    query = {"ajax": "scheduleCronFlow", "projectName": name, "flow": "end", "cronExpression": "0 0 6 ? * *"}
+    answer = admin.http.post("/schedule", params={"session.id": admin.sid, **query})
+    assert json.loads(answer.text)["status"] == "success"
+    project_id = admin.ajax("/manager", "getProjectId", project=name)["projectId"]
+    schedules, scheduler = live.store.schedules, Scheduler(live.store, live.settings)
+
+    def shown_count() -> int:
+        found = re.search(r'Schedules</span><span class="value">(\d+)<', admin.http.get("/ui/status").text)
+        assert found is not None
+        return int(found.group(1))
+
+    assert schedules.scheduled(project_id, "end") and not schedules.scheduled(project_id, "start")
+    assert "Change schedule" in admin.http.get(f"/ui/projects/{name}/flows/end").text
+    assert schedules.count() == len(scheduler.list()) == shown_count() >= 1
+    admin.get("/manager", project=name, delete="true")  # a deleted project's schedules are no longer listed
+    assert live.store.projects.get(name=name) is None
+    assert not schedules.scheduled(project_id, "end")
+    assert schedules.count() == len(scheduler.list()) == shown_count()
