@@ -4,6 +4,7 @@ them, it is reached one way (a query class per noun on the Store), and a project
 from __future__ import annotations
 
 import ast
+import uuid
 from pathlib import Path
 
 import pytest
@@ -73,16 +74,23 @@ def test_a_project_is_created_one_way_whatever_the_caller(sqlite_store: Store) -
     assert sqlite_store.project_settings.proxy_users(made) == sqlite_store.project_settings.proxy_users(uploaded)
 
 
-def test_log_range_reads_across_chunks(sqlite_store: Store) -> None:
-    """The one read path returns exactly the bytes asked for, whichever chunks hold them."""
-    project_id = sqlite_store.projects.id_of("logs", create_as="alice")
-    exec_id = sqlite_store.executions.submit(project_id, "logs", 0, "f", [], {}, "alice")
+def test_log_range_reads_across_chunks(store: Store) -> None:
+    """The one read path returns exactly the bytes asked for, whichever chunks hold them, with the log's size,
+    on every back end; a log nothing was written to is empty."""
+    project_id = store.projects.id_of(f"logs-{uuid.uuid4().hex[:8]}", create_as="alice")
+    exec_id = store.executions.submit(project_id, "logs", 0, "f", [], {}, "alice")
     data = b"".join(bytes([65 + i]) * 10 for i in range(5))
     for start in range(0, len(data), 10):
-        sqlite_store.logs.append(exec_id, "job", 0, start, data[start : start + 10])
-    assert sqlite_store.logs.size(exec_id, "job", 0) == len(data)
-    for offset, length in ((0, 50), (5, 10), (9, 2), (10, 10), (45, 100), (50, 5), (0, 0)):
-        assert sqlite_store.logs.read(exec_id, "job", 0, offset, length) == data[offset : offset + length]
+        store.logs.append(exec_id, "job", 0, start, data[start : start + 10])
+    store.logs.append(exec_id, "job", 1, 0, b"second attempt")
+    assert store.logs.size(exec_id, "job", 0) == len(data)
+    for offset, length in ((0, 50), (5, 10), (9, 2), (10, 10), (45, 100), (50, 5), (60, 5), (0, 0), (15, 0)):
+        expected = data[offset : offset + length]
+        assert store.logs.read(exec_id, "job", 0, offset, length) == expected
+        assert store.logs.page(exec_id, "job", 0, offset, length) == (len(data), expected)
+    assert store.logs.page(exec_id, "job", 1, 7, 100) == (14, b"attempt")
+    assert store.logs.page(exec_id, "job", 2, 0, 100) == (0, b"")
+    assert store.logs.page(exec_id, "other", 0, 0, 100) == (0, b"")
 
 
 def test_an_execution_with_its_project_in_one_read(sqlite_store: Store) -> None:
@@ -108,3 +116,21 @@ def test_an_execution_with_its_project_in_one_read(sqlite_store: Store) -> None:
     assert store.executions.get_with_project(exec_id)[1] is None
     with pytest.raises(NotFoundError, match="Cannot find execution '987654'"):
         store.executions.get_with_project(987654)
+
+
+def test_the_attempts_of_one_job(store: Store) -> None:
+    """``job_runs.attempts`` reads one node's rows, oldest attempt first, as ``of`` holds them; a name differing
+    only in case names no job (MySQL compares such names as equal)."""
+    project_id = store.projects.id_of(f"attempts-{uuid.uuid4().hex[:8]}", create_as="alice")
+    nodes = [
+        {"nested_id": name, "type": "command", "status": "READY", "parents": parents, "condition": None}
+        for name, parents in (("job", []), ("next", ["job"]), ("sub:job", []))
+    ]
+    exec_id = store.executions.submit(project_id, "attempts", 0, "f", nodes, {}, "alice")
+    store.job_runs.update(exec_id, "job", 1, status="RUNNING", start_time=5)
+    every = store.job_runs.of(exec_id)
+    assert store.job_runs.attempts(exec_id, "job") == [run for run in every if run.nested_id == "job"]
+    assert [run.attempt for run in store.job_runs.attempts(exec_id, "job")] == [0, 1]
+    assert store.job_runs.attempts(exec_id, "next")[0].parents == ["job"]
+    assert store.job_runs.attempts(exec_id, "JOB") == store.job_runs.attempts(exec_id, "job ") == []
+    assert store.job_runs.attempts(exec_id + 1, "job") == []

@@ -91,6 +91,16 @@ def page(world: World, path: str) -> Trips:
     return trips
 
 
+def api(world: World, path: str) -> Trips:
+    """One JSON API request's counts (after a first one), the session as a bearer token as scripts send it."""
+    headers = {"Authorization": f"Bearer {world.session}"}
+    assert world.client.get(path, headers=headers).status_code == 200
+    with counting(world.store.engine) as trips:
+        answer = world.client.get(path, headers=headers)
+    assert answer.status_code == 200, answer.text[:500]
+    return trips
+
+
 #: (statements, transactions) per request. The request's read transaction ends with one rollback: on MariaDB a
 #: request costs statements + 1 round trips; on PostgreSQL, where reads need no transaction, statements alone
 #: (before, statements + 2 per transaction: psycopg sends BEGIN). Before requests
@@ -104,6 +114,9 @@ EXPECTED = {
     "executions page": (5, 1),  # session, active projects, granted projects, page, count
     "execution page": (6, 1),  # session, execution with its project, runs, flow graphs, notifications (2)
     "project page": (7, 1),  # session, project, flow graphs, outcomes, last runs (2), schedules
+    # session, execution with its project, the job's attempts, the log's range with its size
+    "fetchExecJobLogs": (4, 1),
+    "UI job log": (4, 1),  # the same
 }
 
 
@@ -117,6 +130,10 @@ def test_statements_and_round_trips_per_request(world: World) -> None:
         "executions page": page(world, "/ui/executions"),
         "execution page": page(world, f"/ui/executions/{EXECUTIONS}"),
         "project page": page(world, "/ui/projects/p00"),
+        "fetchExecJobLogs": ajax(
+            world, "/executor", ajax="fetchExecJobLogs", execid=str(EXECUTIONS), jobId="load", offset="0", length="100"
+        ),
+        "UI job log": page(world, f"/ui/data/executions/{EXECUTIONS}/log?job=load&length=100"),
     }
     # PostgreSQL reads run in autocommit mode (Store.read): no transaction to end
     expected = {name: (n, 0 if world.store.dialect == "postgresql" else t) for name, (n, t) in EXPECTED.items()}
@@ -127,6 +144,14 @@ def test_statements_and_round_trips_per_request(world: World) -> None:
             assert trips.wire == trips.round_trips == trips.statements + 1
         elif trips.dialect == "postgresql":
             assert trips.round_trips == trips.statements
+
+
+def test_statements_per_json_api_request(world: World) -> None:
+    """The JSON API's reads: statements only (its reads do not share one transaction: the session is read by
+    a dependency, in a call of its own to the thread pool)."""
+    job_log = api(world, f"/api/v1/executions/{EXECUTIONS}/jobs/load/logs?length=100")
+    # session, execution, the job's attempts, the log's range with its size
+    assert job_log.statements == 4, job_log.sql
 
 
 def test_a_request_without_a_valid_session_reads_once_and_is_refused(world: World) -> None:

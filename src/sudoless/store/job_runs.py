@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, cast
 
 import sqlalchemy as sa
 
+from sudoless.store import statements as q
 from sudoless.store import tables as t
 from sudoless.store.light.job_runs import JobRunRecord, LightJobRunQueries, job_run_records
 
@@ -43,6 +44,11 @@ _RECENT_EXECUTIONS = (
     .order_by(t.executions.c.id.desc())
     .limit(sa.bindparam("limit"))
 )
+#: Every attempt of one node, oldest first (a seek on the primary key ``exec_id, nested_id, attempt``); the
+#: column names quoted as :mod:`~sudoless.store.statements` quotes them (``condition`` is reserved in MySQL).
+_ATTEMPTS = "SELECT {} FROM job_runs WHERE exec_id = :exec_id AND nested_id = :nested_id ORDER BY attempt".format(
+    ", ".join(f'job_runs."{column}"' for column in q.JOB_RUN_COLUMNS)
+)
 _ATTEMPTS_IN = sa.select(t.job_runs).where(
     t.job_runs.c.exec_id.in_(sa.bindparam("ids", expanding=True)),
     t.job_runs.c.nested_id == sa.bindparam("nested_id"),
@@ -55,6 +61,14 @@ class JobRunQueries(LightJobRunQueries):
     :class:`~sudoless.store.light.job_runs.LightJobRunQueries`'s."""
 
     store: Store
+
+    def attempts(self, exec_id: int, nested_id: str) -> list[JobRunRecord]:
+        """Every attempt of one node of an execution, oldest first: what a log request needs to know of the
+        job, without reading and decoding the rows of every other node (:meth:`of`)."""
+        with self.store.read() as conn:
+            rows = q.run(conn, _ATTEMPTS, {"exec_id": exec_id, "nested_id": nested_id}).all()
+        # MySQL compares names without case (and trailing spaces): the id must be the one asked for
+        return [run for run in job_run_records(rows) if run.nested_id == nested_id]
 
     def recent_attempts(self, project_id: int, flow_id: str, nested_id: str, limit: int = 20) -> list[JobRunRecord]:
         """The ``limit`` latest attempts that started of one job of a flow, across its executions, newest

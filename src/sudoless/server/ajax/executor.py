@@ -312,7 +312,7 @@ def fetch_exec_job_stats(call: Call) -> Response:
     job = call.params.required("jobid")
     record = call.target.execution
     assert record is not None
-    attempts = [run.attempt for run in _runs(call) if run.nested_id == job]
+    attempts = [run.attempt for run in call.store.job_runs.attempts(record.id, job)]
     if not attempts:
         return json_response({"error": f"Job {job} doesn't exist in {record.id}"})
     attempt = call.params.integer("attempt", max(attempts), bits=32)
@@ -345,9 +345,9 @@ def fetch_exec_flow_logs(call: Call) -> Response:
 
 def fetch_exec_job_logs(call: Call) -> Response:
     job = call.params.required("jobId")
-    attempts = [run.attempt for run in _runs(call) if run.nested_id == job]
+    assert call.target.execution is not None
+    attempts = [run.attempt for run in call.store.job_runs.attempts(call.target.execution.id, job)]
     if not attempts:
-        assert call.target.execution is not None
         return json_response({"error": f"Job {job} doesn't exist in {call.target.execution.id}"})
     return log_page(call, job, call.params.integer("attempt", max(attempts)))
 

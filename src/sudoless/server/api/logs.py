@@ -46,8 +46,7 @@ LOG_RESPONSES = {
 def page(
     call: Caller, exec_id: int, name: str, attempt: int, offset: int, length: int, complete: bool, fmt: LogFormat
 ) -> Response:
-    size = call.store.logs.size(exec_id, name, attempt)
-    raw = call.store.logs.read(exec_id, name, attempt, offset, length) if offset < size else b""
+    size, raw = call.store.logs.page(exec_id, name, attempt, offset, length)
     done = complete and offset + len(raw) >= size
     if fmt == LogFormat.text:
         headers = {
@@ -89,7 +88,7 @@ def job_log(
     format: Format = LogFormat.json,
 ) -> Response:  # noqa: A002 - the query parameter's name
     record = call.execution(exec_id, JOB_LOG)
-    runs = {run.attempt: run for run in call.store.job_runs.of(exec_id) if run.nested_id == job}
+    runs = {run.attempt: run for run in call.store.job_runs.attempts(exec_id, job)}
     if not runs:
         raise NotFoundError(f"Job {job} doesn't exist in {exec_id}")
     chosen = max(runs) if attempt is None else attempt

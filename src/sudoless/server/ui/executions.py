@@ -309,25 +309,25 @@ def execution_log(call: Call) -> Response:
     record = call.target.execution
     assert record is not None
     job = call.params.get("job") or ""
-    every = call.store.job_runs.of(record.id) if job else []  # oldest attempt first: later ones win below
-    runs = [run for run in every if run.nested_id == job]
+    runs = call.store.job_runs.attempts(record.id, job) if job else []
     attempts = [run.attempt for run in runs] if job else [0]
     if not attempts:
         return data({"error": f"Job {job} doesn't exist in execution {record.id}"}, 404)
     attempt = call.params.integer("attempt", max(attempts))
-    size = call.store.logs.size(record.id, job, attempt)
     if call.params.get("download"):
-        return _download(call, record.id, job, attempt, size)
+        return _download(call, record.id, job, attempt, call.store.logs.size(record.id, job, attempt))
     length = min(max(call.params.integer("length", 65536), 0), MAX_LOG_BYTES)
     offset = call.params.integer("offset", 0)
-    if offset < 0:
+    if offset < 0:  # the tail: its start depends on the size
+        size = call.store.logs.size(record.id, job, attempt)
         offset = max(size - length, 0)
-    raw = call.store.logs.read(record.id, job, attempt, offset, length) if offset < size else b""
+    size, raw = call.store.logs.page(record.id, job, attempt, offset, length)
     skipped, piece = utf8_range(raw)
     reason = None
     this = next((run for run in runs if run.attempt == attempt), None)
     if size == 0 and this is not None:
-        latest = {run.nested_id: run for run in every if run.nested_id in this.parents}
+        # oldest attempt first: the later ones win
+        latest = {run.nested_id: run for run in call.store.job_runs.of(record.id) if run.nested_id in this.parents}
         reason = why_not_run(this, latest, record)
     return data(
         {
