@@ -55,7 +55,7 @@ from sudoless.outbound import WebhookHosts
 from sudoless.store import Store
 from sudoless.store.schedules import FireClaim, ProjectFlows, ScheduleRow
 
-__all__ = ["MISFIRE_THRESHOLD_MS", "PREPARE_AHEAD_MS", "Schedule", "Scheduler"]
+__all__ = ["MISFIRE_THRESHOLD_MS", "PREPARE_AHEAD_MS", "Schedule", "Scheduler", "sla_rules"]
 
 log = logging.getLogger(__name__)
 
@@ -609,6 +609,12 @@ def _rule(rule: SlaRule | str | Mapping[str, Any]) -> SlaRule:
 
 def _sla_json(rules: Iterable[SlaRule], emails: Iterable[str], webhook: str | None) -> dict[str, Any]:
     return {"rules": [rule.to_json() for rule in rules], "emails": list(emails), "webhook": webhook}
+
+
+def sla_rules(row: ScheduleRow) -> tuple[SlaRule, ...]:
+    """A stored schedule's SLA rules, for a reader that needs no more of it (the schedules page lists rows
+    without turning each one's options into :class:`ExecutionOptions`)."""
+    return _sla_parts(row.sla)[0]
 
 
 def _sla_parts(data: Mapping[str, Any] | None) -> tuple[tuple[SlaRule, ...], tuple[str, ...], str | None]:

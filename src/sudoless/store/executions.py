@@ -432,24 +432,12 @@ class ExecutionQueries(LightExecutionQueries):
         index walk per flow instead of a grouping over every execution the project ever had (a long
         history's hundreds of thousands)."""
         e = t.executions.c
+        params: dict[str, Any] = {"project_id": project_id}
         if flows is not None and window is not None:
             if not flows:
                 return {}
-            parts = []
-            for flow in flows:
-                newest = (
-                    sa.select(e.flow_id, e.status)
-                    .where(e.project_id == project_id, e.flow_id == flow)
-                    .order_by(e.id.desc())
-                    .limit(window)
-                    .subquery()
-                )
-                parts.append(
-                    sa.select(newest.c.flow_id, newest.c.status, sa.func.count()).group_by(
-                        newest.c.flow_id, newest.c.status
-                    )
-                )
-            query: Any = sa.union_all(*parts)
+            query: Any = _windowed_outcomes(len(flows))
+            params.update({f"f{index}": flow for index, flow in enumerate(flows)}, window=max(window, 0))
         else:
             query = (
                 sa.select(e.flow_id, e.status, sa.func.count())
@@ -458,39 +446,32 @@ class ExecutionQueries(LightExecutionQueries):
             )
         out: dict[str, dict[Status, int]] = {}
         with self.store.read() as conn:
-            for flow_id, stored, count in conn.execute(query):
+            for flow_id, stored, count in conn.execute(query, params):
                 out.setdefault(flow_id, {})[Status(stored)] = int(count)
         return out
 
-    def last_per_flow(self, project_id: int, flows: Sequence[str]) -> dict[str, ExecutionRecord]:
+    def last_per_flow(self, project_id: int, flows: Sequence[str]) -> dict[str, ExecutionSummary]:
         """The newest execution of each of a project's ``flows`` that ever ran.
 
         One index search per flow (``ix_executions_flow_id``), not a grouping: grouping reads every
         execution of the project (PostgreSQL and SQLite have no loose index scan), a long history's
         hundreds of thousands."""
-        e = t.executions.c
-        newest = [
-            sa.select(sa.func.max(e.id)).where(e.project_id == project_id, e.flow_id == flow).scalar_subquery()
-            for flow in flows
-        ]
-        return {record.flow_id: record for record in self._newest(newest)}
-
-    def last_per_project(self, project_ids: Sequence[int]) -> dict[int, ExecutionRecord]:
-        """The newest execution of each project given (the projects list's badges): one index search per
-        project (``ix_executions_project_id``), all in one statement, then the rows by id."""
-        e = t.executions.c
-        newest = [sa.select(sa.func.max(e.id)).where(e.project_id == p).scalar_subquery() for p in project_ids]
-        return {record.project_id: record for record in self._newest(newest)}
-
-    def _newest(self, maxima: list[Any]) -> list[ExecutionRecord]:
-        """The executions whose ids the scalar ``maxima`` give (None where nothing ran), in one transaction."""
-        if not maxima:
-            return []
+        if not flows:
+            return {}
+        params: dict[str, Any] = {f"f{index}": flow for index, flow in enumerate(flows)}
         with self.store.read() as conn:
-            ids = [i for i in conn.execute(sa.select(*maxima)).one() if i is not None]
-            if not ids:
-                return []
-            return execution_records(conn.execute(sa.select(t.executions).where(t.executions.c.id.in_(ids))).all())
+            rows = conn.execute(_newest_of_flows(len(flows)), {"project_id": project_id, **params}).all()
+        return {run.flow_id: run for run in _summaries(rows)}
+
+    def last_per_project(self, project_ids: Sequence[int]) -> dict[int, ExecutionSummary]:
+        """The newest execution of each project given (the projects list's badges): one index search per
+        project (``ix_executions_project_id``), all in one statement with the rows they find."""
+        if not project_ids:
+            return {}
+        params = {f"p{index}": project for index, project in enumerate(project_ids)}
+        with self.store.read() as conn:
+            rows = conn.execute(_newest_of_projects(len(project_ids)), params).all()
+        return {run.project_id: run for run in _summaries(rows)}
 
     def running(self, limit: int = 100) -> list[ExecutionRecord]:
         """Executions not yet over, newest first (the ``ix_executions_status`` index)."""
@@ -573,6 +554,59 @@ def _unfinished_only(conn: sa.Connection, query: sa.Select[Any]) -> sa.CursorRes
 def _here(e: sa.Table) -> sa.ColumnElement[bool]:
     """Not an execution running elsewhere (its executor id is :data:`ELSEWHERE`)."""
     return sa.or_(e.c.executor_id.is_(None), e.c.executor_id != ELSEWHERE)
+
+
+# The statements below are built once per number of flows or projects (their names and ids are parameters):
+# building a select of a few subqueries cost a project page more CPU than running it.
+
+
+@functools.lru_cache(maxsize=64)
+def _windowed_outcomes(flows: int) -> Any:
+    """Per flow ``f0``... of project ``project_id``: its newest ``window`` executions counted by status."""
+    e = t.executions.c
+    parts = []
+    for index in range(flows):
+        newest = (
+            sa.select(e.flow_id, e.status)
+            .where(e.project_id == sa.bindparam("project_id"), e.flow_id == sa.bindparam(f"f{index}"))
+            .order_by(e.id.desc())
+            .limit(sa.bindparam("window"))
+            .subquery()
+        )
+        parts.append(
+            sa.select(newest.c.flow_id, newest.c.status, sa.func.count()).group_by(newest.c.flow_id, newest.c.status)
+        )
+    return sa.union_all(*parts)
+
+
+def _newest_by_ids(maxima: list[Any]) -> sa.Select[Any]:
+    """The summaries of the executions whose ids the scalar subqueries ``maxima`` find (uncorrelated: each
+    is one index search, run once; a NULL, where nothing ran, matches no row)."""
+    return sa.select(*_SUMMARY).where(_e.id.in_(maxima))
+
+
+@functools.lru_cache(maxsize=64)
+def _newest_of_flows(flows: int) -> sa.Select[Any]:
+    e = t.executions.c
+    return _newest_by_ids(
+        [
+            sa.select(sa.func.max(e.id))
+            .where(e.project_id == sa.bindparam("project_id"), e.flow_id == sa.bindparam(f"f{index}"))
+            .scalar_subquery()
+            for index in range(flows)
+        ]
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _newest_of_projects(projects: int) -> sa.Select[Any]:
+    e = t.executions.c
+    return _newest_by_ids(
+        [
+            sa.select(sa.func.max(e.id)).where(e.project_id == sa.bindparam(f"p{index}")).scalar_subquery()
+            for index in range(projects)
+        ]
+    )
 
 
 @functools.cache

@@ -95,6 +95,18 @@ class ProjectQueries(LightProjectQueries):
             rows = conn.execute(sa.select(p).where(p.c.active.is_(True)).order_by(p.c.name)).all()
         return [project_record(row) for row in rows]
 
+    def named(self, allowed: Sequence[int] | None = None) -> list[tuple[int, str, int]]:
+        """(id, name, current version) of the active projects (of the ids ``allowed``, None: all), by name:
+        what a choice of project needs, without the rest of each row."""
+        if allowed is not None and not allowed:
+            return []
+        p = t.projects.c
+        query = sa.select(p.id, p.name, p.version).where(p.active.is_(True)).order_by(p.name)
+        if allowed is not None:
+            query = query.where(p.id.in_(list(allowed)))
+        with self.store.read() as conn:
+            return [(int(pid), name, int(version or 0)) for pid, name, version in conn.execute(query)]
+
     def active_ids(self) -> list[int]:
         p = t.projects.c
         with self.store.read() as conn:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from datetime import UTC, datetime
+from html import escape
 
+from markupsafe import Markup
 from starlette.responses import Response
 
 from sudoless.accounts.permissions import allows
 from sudoless.errors import InputError
 from sudoless.flows.schedule import CronExpression
+from sudoless.flows.scheduler import sla_rules
 from sudoless.server.ajax.schedule import SCHEDULE
 from sudoless.server.dispatch import GET, POST, Call, Route
 from sudoless.server.ui.projects import readable_project_ids
@@ -48,19 +51,29 @@ def preview(cron: str, zone: str, now_ms: int, count: int = PREVIEW_COUNT) -> li
     return expression.fire_times(datetime.fromtimestamp(now_ms / 1000, UTC), count)
 
 
+@functools.lru_cache(maxsize=16)
+def zone_options(first: str) -> Markup:
+    """The time zone list's ``<option>``s, ``first`` on top: 400-odd, the same on every view, drawn once."""
+    return Markup("".join(f'<option value="{escape(z)}">{escape(z)}</option>' for z in zones_from(first)))
+
+
 def schedule_list(call: Call) -> Response:
+    """The schedules of the projects the user may read, from the stored rows: the page shows no run option,
+    so none is decoded into :class:`~sudoless.flows.options.ExecutionOptions`."""
     visible = readable_project_ids(call)
-    schedules = [s for s in call.scheduler.list() if visible is None or s.project_id in visible]
+    schedules = [s for s in call.store.schedules.all() if visible is None or s.project_id in visible]
     can_change = {pid: call.allowed(pid, CHANGE) for pid in {s.project_id for s in schedules}}
-    projects, _ = call.store.projects.page("", 10_000, 0, visible)
+    projects = call.store.projects.named(visible)
     # The form offers only projects the user may schedule: scheduleCronFlow would refuse the others. As for
     # reading, a global role allowing it allows every project, and otherwise only projects with a grant
     # naming the user or a group of theirs can qualify: only those are asked about (no query per project).
     if allows(call.accounts.global_permissions(call.user), CREATE):
-        schedulable = [p.name for p in projects if p.version]
+        schedulable = [name for _, name, version in projects if version]
     else:
         granted = set(call.store.accounts.granted_project_ids(call.user.name, call.user.groups))
-        schedulable = [p.name for p in projects if p.version and p.id in granted and call.allowed(p.id, CREATE)]
+        schedulable = [
+            name for pid, name, version in projects if version and pid in granted and call.allowed(pid, CREATE)
+        ]
     chosen = call.params.get("project") or ""
     refused = chosen if chosen and chosen not in schedulable else ""
     return render(
@@ -68,11 +81,12 @@ def schedule_list(call: Call) -> Response:
         "schedules.html",
         title="Schedules",
         schedules=schedules,
+        slas={s.id: sla_rules(s) for s in schedules},
         can_change=can_change,
         projects=schedulable,
         refused_project=refused,
         needed=CREATE.name,
-        zones=zones_from(call.settings.zone.key),
+        zone_options=zone_options(call.settings.zone.key),
         chosen_project="" if refused else chosen,
         chosen_flow=call.params.get("flow") or "",
     )
