@@ -113,10 +113,11 @@ EXPECTED = {
     "fetchflowgraph": (3, 1),  # session, project, flow graphs
     "executions page": (5, 1),  # session, active projects, granted projects, page, count
     "execution page": (6, 1),  # session, execution with its project, runs, flow graphs, notifications (2)
-    "project page": (7, 1),  # session, project, flow graphs, outcomes, last runs (2), schedules
+    "project page": (6, 1),  # session, project, outcomes, last runs (2), schedules (the flows: cached)
     # session, execution with its project, the job's attempts, the log's range with its size
     "fetchExecJobLogs": (4, 1),
     "UI job log": (4, 1),  # the same
+    "UI job panel": (4, 1),  # session, execution with its project, job overrides, the job's recent attempts
 }
 
 
@@ -134,6 +135,7 @@ def test_statements_and_round_trips_per_request(world: World) -> None:
             world, "/executor", ajax="fetchExecJobLogs", execid=str(EXECUTIONS), jobId="load", offset="0", length="100"
         ),
         "UI job log": page(world, f"/ui/data/executions/{EXECUTIONS}/log?job=load&length=100"),
+        "UI job panel": page(world, f"/ui/data/executions/{EXECUTIONS}/jobs/load"),
     }
     # PostgreSQL reads run in autocommit mode (Store.read): no transaction to end
     expected = {name: (n, 0 if world.store.dialect == "postgresql" else t) for name, (n, t) in EXPECTED.items()}

@@ -22,7 +22,7 @@ from sudoless.flows.formats.precedence import job_props, node_layers, overlay
 from sudoless.flows.formats.substitution import resolve_known
 from sudoless.flows.model import Flow, Node, Project
 from sudoless.store import Store
-from sudoless.store.job_runs import JobRunRecord
+from sudoless.store.job_runs import JobAttempt
 
 __all__ = ["MASK", "JobDetails", "is_secret", "job_details", "mask_secrets"]
 
@@ -66,7 +66,7 @@ class JobDetails:
     condition: str | None
     parents: list[str]
     children: list[str]
-    recent: list[JobRunRecord]
+    recent: list[JobAttempt]
     source: str
 
 

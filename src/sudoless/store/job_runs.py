@@ -7,18 +7,20 @@ statements, and a pass of its loop writes its node changes and log chunks in one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import sqlalchemy as sa
 
 from sudoless.store import statements as q
 from sudoless.store import tables as t
 from sudoless.store.light.job_runs import JobRunRecord, LightJobRunQueries, job_run_records
+from sudoless.store.rows import status
+from sudoless.store.status import Status
 
 if TYPE_CHECKING:
     from sudoless.store import Store
 
-__all__ = ["JobRunQueries", "JobRunRecord"]
+__all__ = ["JobAttempt", "JobRunQueries", "JobRunRecord"]
 
 
 _STATUSES_OF = (
@@ -28,32 +30,37 @@ _STATUSES_OF = (
 )
 
 
-_RECENT_EXECUTIONS = (
-    sa.select(t.job_runs.c.exec_id)
-    .join(t.executions, t.executions.c.id == t.job_runs.c.exec_id)
-    .where(
-        t.executions.c.project_id == sa.bindparam("project_id"),
-        t.executions.c.flow_id == sa.bindparam("flow_id"),
-        t.job_runs.c.nested_id == sa.bindparam("nested_id"),
-        t.job_runs.c.start_time >= 0,
-    )
-    # By the executions' id alone (not job_runs.exec_id, equal through the join, nor the attempt): then the
-    # walk down the flow's index gives the order and stops after ``limit`` rows. Any column of job_runs in
-    # the ORDER BY made SQLite and MariaDB read and sort every run of the flow (SQLite, 20,000 executions:
-    # 140 ms against 0.1 ms; MariaDB: "Using temporary; Using filesort").
-    .order_by(t.executions.c.id.desc())
-    .limit(sa.bindparam("limit"))
+#: :meth:`JobRunQueries.recent_attempts`' statement: the started attempts of one job in the executions of its
+#: ``limit`` newest started rows (in a derived table: MySQL refuses a LIMIT in an IN subquery), in one round trip.
+#: The inner rows are ordered by the executions' id alone (not job_runs.exec_id, equal through the join, nor the
+#: attempt): then the walk down the flow's index gives the order and stops after ``limit`` rows. Any column of
+#: job_runs in that ORDER BY made SQLite and MariaDB read and sort every run of the flow (SQLite, 20,000
+#: executions: 140 ms against 0.1 ms; MariaDB: "Using temporary; Using filesort").
+_RECENT_ATTEMPTS = (
+    "SELECT a.exec_id, a.nested_id, a.attempt, a.status, a.start_time, a.end_time FROM job_runs a JOIN ("
+    "SELECT job_runs.exec_id FROM job_runs JOIN executions ON executions.id = job_runs.exec_id "
+    "WHERE executions.project_id = :project_id AND executions.flow_id = :flow_id "
+    "AND job_runs.nested_id = :nested_id AND job_runs.start_time >= 0 "
+    "ORDER BY executions.id DESC LIMIT :limit) recent ON a.exec_id = recent.exec_id "
+    "WHERE a.nested_id = :nested_id AND a.start_time >= 0"
 )
 #: Every attempt of one node, oldest first (a seek on the primary key ``exec_id, nested_id, attempt``); the
 #: column names quoted as :mod:`~sudoless.store.statements` quotes them (``condition`` is reserved in MySQL).
 _ATTEMPTS = "SELECT {} FROM job_runs WHERE exec_id = :exec_id AND nested_id = :nested_id ORDER BY attempt".format(
     ", ".join(f'job_runs."{column}"' for column in q.JOB_RUN_COLUMNS)
 )
-_ATTEMPTS_IN = sa.select(t.job_runs).where(
-    t.job_runs.c.exec_id.in_(sa.bindparam("ids", expanding=True)),
-    t.job_runs.c.nested_id == sa.bindparam("nested_id"),
-    t.job_runs.c.start_time >= 0,
-)
+
+
+class JobAttempt(NamedTuple):
+    """An attempt of a job as its recent history shows it (:meth:`JobRunQueries.recent_attempts`): the row's
+    key, status and times, without the parents' and properties' JSON a :class:`JobRunRecord` decodes."""
+
+    exec_id: int
+    nested_id: str
+    attempt: int
+    status: Status
+    start_time: int
+    end_time: int
 
 
 class JobRunQueries(LightJobRunQueries):
@@ -70,17 +77,20 @@ class JobRunQueries(LightJobRunQueries):
         # MySQL compares names without case (and trailing spaces): the id must be the one asked for
         return [run for run in job_run_records(rows) if run.nested_id == nested_id]
 
-    def recent_attempts(self, project_id: int, flow_id: str, nested_id: str, limit: int = 20) -> list[JobRunRecord]:
+    def recent_attempts(self, project_id: int, flow_id: str, nested_id: str, limit: int = 20) -> list[JobAttempt]:
         """The ``limit`` latest attempts that started of one job of a flow, across its executions, newest
-        first (one join walking the executions of the flow by id, newest first)."""
+        first (one statement walking the executions of the flow by id, newest first)."""
+        if limit <= 0:
+            return []
         params = {"project_id": project_id, "flow_id": flow_id, "nested_id": nested_id, "limit": limit}
         with self.store.read() as conn:
-            # the ``limit`` newest started attempts lie in the executions of the ``limit`` newest such rows
-            # (whichever attempts those rows are); all their attempts, then sorted here, give them exactly
-            ids = sorted(set(conn.execute(_RECENT_EXECUTIONS, params).scalars()))
-            rows = conn.execute(_ATTEMPTS_IN, {"ids": ids, "nested_id": nested_id}).all() if ids else []
-        records = sorted(job_run_records(rows), key=lambda r: (r.exec_id, r.attempt), reverse=True)
-        return records[: max(limit, 0)]
+            rows = q.run(conn, _RECENT_ATTEMPTS, params).all()
+        # The ``limit`` newest started attempts lie in the executions of the ``limit`` newest such rows
+        # (whichever attempts those rows are); all their attempts, sorted here, give them exactly. An
+        # execution among those rows twice (two attempts) joins its attempts twice: each is kept once.
+        found = {(row[0], row[2]): row for row in rows if row[1] == nested_id}  # MySQL ignores case
+        newest = sorted(found.values(), key=lambda row: (row[0], row[2]), reverse=True)[:limit]
+        return [JobAttempt(e, n, a, status(s), start, end) for e, n, a, s, start, end in newest]
 
     def statuses_of(self, exec_ids: Sequence[int]) -> list[tuple[int, str, int, str]]:
         """``(exec id, nested id, attempt, status)`` of every attempt of the executions given, in one statement:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sudoless.store.executions import ExecutionRecord, ExecutionSummary
-from sudoless.store.job_runs import JobRunRecord
+from sudoless.store.job_runs import JobAttempt
 from sudoless.store.status import SUCCEEDED_LIKE, TERMINAL_FLOW, Status
 
 __all__ = ["Bar", "Rate", "attempt_bars", "run_bars", "success_rates"]
@@ -111,7 +111,7 @@ def run_bars(runs: Sequence[ExecutionSummary | ExecutionRecord], now: int, slots
     return _chart(points, slots, CHART_WIDTH, CHART_HEIGHT, AXIS)
 
 
-def attempt_bars(attempts: Sequence[JobRunRecord], now: int, slots: int = 20) -> Chart:
+def attempt_bars(attempts: Sequence[JobAttempt], now: int, slots: int = 20) -> Chart:
     """A job's ``attempts`` newest first (as queried) as a small chart, oldest first; a running attempt
     counts up to ``now``. Each bar's ``exec_id`` is its execution's."""
     ordered = list(reversed(attempts[:slots]))
