@@ -7,7 +7,7 @@ import random
 from datetime import UTC, datetime
 
 from sudoless.server.ui.charts import run_bars
-from sudoless.server.ui.rows import chart_marks, execution_rows, recent_rows, status_html
+from sudoless.server.ui.rows import chart_marks, execution_rows, grid_heads, grid_rows, recent_rows, status_html
 from sudoless.server.ui.web import format_time, iso_time, new_environment, short_time
 from sudoless.store.executions import ExecutionSummary
 from sudoless.store.status import Status
@@ -89,3 +89,24 @@ def test_the_chart_and_recent_runs_read_as_the_template_drew_them() -> None:
     assert squeezed(chart_marks(chart)) == squeezed(env.from_string(CHART_TEMPLATE).render(chart=chart))
     old = env.from_string(RECENT_TEMPLATE).render(runs=runs, now=9_000)
     assert squeezed(recent_rows(runs, 9_000)) == squeezed(old.replace("&#34;", "&quot;").replace("&#39;", "&#x27;"))
+
+
+GRID_TEMPLATE = """{% for run in runs %}
+{% set started = run.start_time if run.start_time >= 0 else run.submit_time %}
+<th scope="col" class="grid-run" data-exec="{{ run.id }}"><a href="{{ url('executions', run.id) }}"
+ class="grid-run-link" title="#{{ run.id }} {{ run.status }}"><span class="cell {{ run.status|status_class }}">
+<span class="visually-hidden">#{{ run.id }} {{ run.status }}</span></span><time datetime="{{ started|iso }}"
+ data-format="short">{{ started|short_utc }}</time></a></th>
+{% endfor %}
+{% for job in jobs %}
+<tr data-job="{{ job.id }}"><th scope="row" class="grid-job job-name depth-{{ job.depth }}"
+ title="{{ job.id }}">{{ job.name }}</th></tr>
+{% endfor %}"""
+
+
+def test_the_grid_heads_read_as_the_template_drew_them() -> None:
+    runs = [run(1, Status.SUCCEEDED), run(2, Status.RUNNING)._replace(start_time=-1, submit_time=1_234_567)]
+    jobs = [{"id": "a", "name": "a", "depth": 0}, {"id": "e:<b>", "name": "<b>", "depth": 1}]
+    old = new_environment().from_string(GRID_TEMPLATE).render(runs=runs, jobs=jobs)
+    new = grid_heads(runs) + grid_rows(jobs)
+    assert squeezed(new) == squeezed(old) and "&lt;b&gt;" in new

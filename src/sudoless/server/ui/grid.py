@@ -23,6 +23,7 @@ from starlette.responses import Response
 from sudoless.server.dispatch import GET, Call, Route
 from sudoless.server.ui.flows import READ, job_tree
 from sudoless.server.ui.projects import current_flows
+from sudoless.server.ui.rows import grid_heads, grid_rows
 from sudoless.server.ui.web import error_page, locate_project, render, ui_of
 from sudoless.store.executions import ExecutionRecord, ExecutionSummary
 from sudoless.store.status import TERMINAL_FLOW, Status
@@ -129,6 +130,8 @@ def grid_view(call: Call) -> Response:
         project=project,
         flow_id=flow_id,
         grid=grid,
+        heads=grid_heads(grid.runs),
+        rows=grid_rows(grid.jobs),
         count=count,
         choices=RUN_CHOICES,
         page_data=grid.page_data(),

@@ -22,7 +22,7 @@ from sudoless.server.ui import charts
 from sudoless.server.ui.web import api_permission, locate_project, page_url, redirect, render, ui_of
 from sudoless.store.projects import FlowRecord, ProjectRecord
 
-__all__ = ["ROUTES", "readable_project_ids"]
+__all__ = ["ROUTES", "granted_candidates", "readable_project_ids"]
 
 PAGE_SIZE = 50
 #: A project page's success rates count each flow's newest runs only, so the page costs the same after a
@@ -45,8 +45,15 @@ def readable_project_ids(call: Call) -> list[int] | None:
     if allows(call.accounts.global_permissions(call.user), READ):
         return None
     active = set(call.store.projects.active_ids())
-    candidates = call.store.accounts.granted_project_ids(call.user.name, call.user.groups)
-    return [pid for pid in candidates if pid in active and call.allowed(pid, READ)]
+    return [pid for pid in granted_candidates(call) if pid in active and call.allowed(pid, READ)]
+
+
+def granted_candidates(call: Call) -> list[int]:
+    """The projects with a grant naming ``call.user`` or one of their groups, by id: the grants read with
+    the session name them all (unless there were too many to read, then they are read here)."""
+    if call.user.grants is not None:
+        return sorted(call.user.grants)
+    return call.store.accounts.granted_project_ids(call.user.name, call.user.groups)
 
 
 def page_number(call: Call) -> int:

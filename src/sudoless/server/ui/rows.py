@@ -12,15 +12,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from html import escape
+from typing import Any
 
 from markupsafe import Markup
 
 from sudoless.server.ui.charts import Chart
-from sudoless.server.ui.web import format_duration, quoted, status_class, time_html
-from sudoless.store.executions import ExecutionSummary
+from sudoless.server.ui.web import format_duration, iso_time, quoted, short_time, status_class, time_html
+from sudoless.store.executions import ExecutionRecord, ExecutionSummary
 from sudoless.store.status import TERMINAL_FLOW, Status
 
-__all__ = ["chart_marks", "execution_rows", "recent_rows", "status_html"]
+__all__ = ["chart_marks", "execution_rows", "grid_heads", "grid_rows", "recent_rows", "status_html"]
 
 
 @functools.cache
@@ -96,3 +97,30 @@ def chart_marks(chart: Chart) -> Markup:
             f' height="{bar.height}"></rect>\n      </a>\n'
         )
     return Markup("".join(parts))
+
+
+def grid_heads(runs: Sequence[ExecutionSummary | ExecutionRecord]) -> Markup:
+    """The runs x jobs grid's column heads, oldest run first: each links its run and shows its status and
+    when it started (or was submitted, before it started), in UTC until the page's script localises it."""
+    parts = []
+    for run in runs:
+        started = run.start_time if run.start_time >= 0 else run.submit_time
+        said = f"#{run.id} {run.status.value}"
+        parts.append(
+            f'    <th scope="col" class="grid-run" data-exec="{run.id}"><a href="/ui/executions/{run.id}"'
+            f' class="grid-run-link" title="{said}"><span class="cell {status_class(run.status)}">'
+            f'<span class="visually-hidden">{said}</span></span><time datetime="{iso_time(started)}"'
+            f' data-format="short">{short_time(started)}</time></a></th>\n'
+        )
+    return Markup("".join(parts))
+
+
+def grid_rows(jobs: Sequence[Mapping[str, Any]]) -> Markup:
+    """The grid's row heads, one ``<tr>`` a job (its cells are drawn by the page's script)."""
+    return Markup(
+        "".join(
+            f'  <tr data-job="{escape(job["id"])}"><th scope="row" class="grid-job job-name depth-{int(job["depth"])}"'
+            f' title="{escape(job["id"])}">{escape(job["name"])}</th></tr>\n'
+            for job in jobs
+        )
+    )

@@ -22,7 +22,7 @@ from sudoless.flows.schedule import CronExpression
 from sudoless.flows.scheduler import sla_rules
 from sudoless.server.ajax.schedule import SCHEDULE
 from sudoless.server.dispatch import GET, POST, Call, Route
-from sudoless.server.ui.projects import readable_project_ids
+from sudoless.server.ui.projects import granted_candidates, readable_project_ids
 from sudoless.server.ui.web import api_permission, data, locate_schedule, page_url, redirect, render
 
 __all__ = ["ROUTES", "preview"]
@@ -70,7 +70,7 @@ def schedule_list(call: Call) -> Response:
     if allows(call.accounts.global_permissions(call.user), CREATE):
         schedulable = [name for _, name, version in projects if version]
     else:
-        granted = set(call.store.accounts.granted_project_ids(call.user.name, call.user.groups))
+        granted = set(granted_candidates(call))
         schedulable = [
             name for pid, name, version in projects if version and pid in granted and call.allowed(pid, CREATE)
         ]
