@@ -111,12 +111,13 @@ EXPECTED = {
     "fetchexecflow": (4, 1),  # session, execution with its project, flow graphs, job runs
     "fetchFlowExecutions": (3, 1),  # session, project, the page with its total
     "fetchflowgraph": (3, 1),  # session, project, flow graphs
-    "executions page": (5, 1),  # session, active projects, granted projects, page, count
+    "executions page": (4, 1),  # session, active projects, page, count (the grants: read with the session)
     "execution page": (6, 1),  # session, execution with its project, runs, flow graphs, notifications (2)
-    "project page": (6, 1),  # session, project, outcomes, last runs (2), schedules (the flows: cached)
+    "project page": (5, 1),  # session, project, outcomes, last runs, schedules (the flows: cached)
     # session, execution with its project, the job's attempts, the log's range with its size
     "fetchExecJobLogs": (4, 1),
     "UI job log": (4, 1),  # the same
+    "fetchuserprojects": (3, 1),  # session, active projects, their grants (before: one statement per project)
     "UI job panel": (4, 1),  # session, execution with its project, job overrides, the job's recent attempts
 }
 
@@ -135,6 +136,7 @@ def test_statements_and_round_trips_per_request(world: World) -> None:
             world, "/executor", ajax="fetchExecJobLogs", execid=str(EXECUTIONS), jobId="load", offset="0", length="100"
         ),
         "UI job log": page(world, f"/ui/data/executions/{EXECUTIONS}/log?job=load&length=100"),
+        "fetchuserprojects": ajax(world, "/index", ajax="fetchuserprojects"),
         "UI job panel": page(world, f"/ui/data/executions/{EXECUTIONS}/jobs/load"),
     }
     # PostgreSQL reads run in autocommit mode (Store.read): no transaction to end

@@ -333,6 +333,14 @@ class Accounts:
             for name, is_group, perms in self.records.project_permissions(project_id)
         ]
 
+    def grants_of(self, project_ids: Sequence[int]) -> dict[int, list[tuple[str, bool, Permission]]]:
+        """:meth:`project_permissions` of several projects, read in one statement; every id given is a key."""
+        found = self.records.grants_of(project_ids)
+        return {
+            project_id: [(name, is_group, Permission(perms)) for name, is_group, perms in found.get(project_id, ())]
+            for project_id in project_ids
+        }
+
     def set_project_permission(self, project_id: int, name: str, is_group: bool, perms: Permission) -> None:
         """Set (replace) a user's or group's grant on a project; ``Permission(0)`` removes it.
 

@@ -285,6 +285,23 @@ class AccountQueries:
             ).all()
         return [(row.name, bool(row.is_group), int(row.permissions)) for row in rows]
 
+    def grants_of(self, project_ids: Sequence[int]) -> dict[int, list[tuple[str, bool, int]]]:
+        """:meth:`project_permissions` of several projects in one statement, by project id (projects without
+        grants left out)."""
+        if not project_ids:
+            return {}
+        p = t.permissions
+        query = (
+            sa.select(p.c.project_id, p.c.name, p.c.is_group, p.c.permissions)
+            .where(p.c.project_id.in_(list(project_ids)))
+            .order_by(p.c.project_id, p.c.is_group, p.c.name)
+        )
+        found: dict[int, list[tuple[str, bool, int]]] = {}
+        with self.store.read() as conn:
+            for project_id, name, is_group, bits in conn.execute(query):
+                found.setdefault(int(project_id), []).append((name, bool(is_group), int(bits)))
+        return found
+
     def granted_project_ids(self, user: str, groups: Sequence[str]) -> list[int]:
         """Projects with a grant row naming ``user`` or one of ``groups``: the only projects a user without
         a global READ could read. A candidate list, not a decision: each is then checked by Accounts."""
