@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from sudoless.server.ui.projects import RATE_WINDOW
 from support.services import create_database, drop_database
 from ui.history import GRID_FLOW, GRID_PROJECT
 from ui.pages import PAGES, World, build_world, server_ms
@@ -199,6 +200,7 @@ def test_the_executions_count_stops_ahead_and_says_so(world: World) -> None:
 def test_project_page_rates_over_the_newest_runs(world: World) -> None:
     page = world.admin.get("/ui/projects/p00").text
     row = page.split('<a href="/ui/projects/p00/flows/load">load</a>', 1)[1].split("</tr>", 1)[0]
-    runs = world.history.executions // len(world.history.projects)  # 500, fewer than the window of 1,000
-    assert f"<td>{runs}</td>" in row and "last 1000" not in row
+    runs = world.history.executions // len(world.history.projects)  # 500: more than the window of 100
+    assert runs > RATE_WINDOW and f">last {RATE_WINDOW}</span>" in row and f"<td>{runs}</td>" not in row
+    assert f"over each flow's last {RATE_WINDOW} runs" in page
     assert re.search(r"<span>\d+%</span>", row)
