@@ -38,6 +38,12 @@ clock), then read with ``pstats``:
     SUDOLESS_HOME=$(mktemp -d) .venv/bin/python benchmarks/flow_overhead.py --child sudoless \
         --project DIR_OF_JOB_FILES --parallel 2 --profile run.prof
 
+What the upload and the submission cost in instructions (the file system's moments left out), with a 1-job
+project's run to subtract: ``--setup-only`` stops the child after the submission:
+
+    SUDOLESS_HOME=$(mktemp -d) valgrind --tool=callgrind --callgrind-out-file=cg.out \
+        .venv/bin/python benchmarks/flow_overhead.py --child sudoless --project DIR_OF_JOB_FILES --setup-only
+
 Two versions side by side, with the figures a loaded machine moves least: ``--compare BEFORE_SRC`` alternates
 ``--rounds`` rounds of sudoless alone (chain, fan-out and the 1-job flow at parallel 2) between BEFORE_SRC and
 ``--sudoless-src`` (or the installed package), and prints per job the runner's CPU, its blocks (voluntary context
@@ -109,9 +115,12 @@ def write_flow1_project(root: Path, edges: dict[str, list[str]]) -> Path:
 # -- the children (one flow run each) ---------------------------------------------------------------------
 
 
-def child_sudoless(project: Path, parallel: int, profile: Path | None = None) -> dict[str, Any]:
+def child_sudoless(
+    project: Path, parallel: int, profile: Path | None = None, setup_only: bool = False
+) -> dict[str, Any]:
     """Upload, submit and run ``project`` as ``sudoless flow run`` does; SUDOLESS_HOME comes from the env.
-    ``profile``: write a cProfile of the run phase there, every thread on its own CPU clock."""
+    ``profile``: write a cProfile of the run phase there, every thread on its own CPU clock. ``setup_only``:
+    stop after the submission (what the upload and the submission cost, under callgrind)."""
     t0 = time.perf_counter()
     from sudoless.config import load_settings
     from sudoless.flows.executions import submit_flow
@@ -124,12 +133,20 @@ def child_sudoless(project: Path, parallel: int, profile: Path | None = None) ->
     settings = load_settings()
     store = open_store(settings.database_url)
     t2 = time.perf_counter()
+    cpu2 = time.process_time()
     _, _, project_model = upload_project(store, settings, project, "bench")
     t3 = time.perf_counter()
+    cpu3 = time.process_time()
     (flow_name,) = project_model.top_flows
     exec_id = submit_flow(store, settings, project_model.name, flow_name, ExecutionOptions(parallel=parallel), "bench")
     t4 = time.perf_counter()
     cpu4 = time.process_time()
+    if setup_only:
+        return {
+            "phases": {"import": t1 - t0, "open_store": t2 - t1, "upload": t3 - t2, "submit": t4 - t3},
+            "upload_cpu_s": cpu3 - cpu2,
+            "submit_cpu_s": cpu4 - cpu3,
+        }
     usage4 = resource.getrusage(resource.RUSAGE_SELF)
     wakeups = _count_loop_wakeups()
     executor = Executor(store, settings)
@@ -153,6 +170,10 @@ def child_sudoless(project: Path, parallel: int, profile: Path | None = None) ->
         # CPU of the runner's own threads over the run phase (job processes excluded): what the engine
         # costs, which a loaded machine inflates far less than wall time
         "run_cpu_s": cpu5 - cpu4,
+        # the CPU of the upload and of the submission (one thread each): what they add a job is the whole run's
+        # per-job figure less the run phase's, without the waits a loaded machine adds
+        "upload_cpu_s": cpu3 - cpu2,
+        "submit_cpu_s": cpu4 - cpu3,
         # times the runner's threads blocked over the run phase (waits for one another, for the jobs, for
         # the disk): each is a hand-off a chain pays in turn, and, unlike time, a count the load hardly moves
         "run_waits": usage5.ru_nvcsw - usage4.ru_nvcsw,
@@ -506,6 +527,8 @@ def summarise(raw: list[dict[str, Any]], jobs: int, spawn: float) -> list[dict[s
         per_job_run = (run["phases"]["run"] - base_run) / (n - 1) * 1000 if n > 1 else None
         cpu = run.get("run_cpu_s")
         per_job_cpu = (cpu - base["run_cpu_s"]) / (n - 1) * 1000 if n > 1 and cpu is not None else None
+        setup = _setup_cpu(run)
+        per_job_setup = (setup - _setup_cpu(base)) / (n - 1) * 1000 if n > 1 and setup is not None else None
         rows.append(
             {
                 "dag": dag,
@@ -518,6 +541,7 @@ def summarise(raw: list[dict[str, Any]], jobs: int, spawn: float) -> list[dict[s
                 "above_spawn_ms": None if per_job is None else per_job - spawn,
                 "run_phase_above_spawn_ms": None if per_job_run is None else per_job_run - spawn,
                 "runner_cpu_per_job_ms": per_job_cpu,
+                "upload_submit_cpu_per_job_ms": per_job_setup,
                 "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
                 "helpers_peak_rss_mb": max(r["helpers_peak_rss_mb"] for r in runs),
                 "tree_peak_rss_mb": max(r["tree_peak_rss_mb"] for r in runs),
@@ -544,6 +568,13 @@ def summarise(raw: list[dict[str, Any]], jobs: int, spawn: float) -> list[dict[s
     order = {"single": 0, "chain": 1, "fan-out": 2}
     rows.sort(key=lambda r: (order[r["dag"]], r["engine"] != "sudoless", r["parallel"]))
     return rows
+
+
+def _setup_cpu(run: dict[str, Any]) -> float | None:
+    """The CPU seconds of a sudoless run's upload and submission (None for Luigi, and for older results)."""
+    if "upload_cpu_s" not in run:
+        return None
+    return float(run["upload_cpu_s"] + run["submit_cpu_s"])
 
 
 def above_spawn_ratio(luigi_ms: float | None, sudoless_ms: float | None) -> float | None:
@@ -611,7 +642,7 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=max(Console().width, 120))  # keep rows on one line when piped to a file
+    console = Console(width=max(Console().width, 150))  # keep rows on one line when piped to a file
     table = Table(
         title=f"Flow overhead: no-op command jobs ({info['cpus']} CPUs, {info['date']})", title_justify="left"
     )
@@ -665,7 +696,17 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
         )
     console.print(goals)
     phases = Table(title="Where the wall time goes (seconds, best run)", title_justify="left")
-    columns = ("import", "open store", "upload", "submit", "run", "other", "run per-job ms", "runner CPU per-job ms")
+    columns = (
+        "import",
+        "open store",
+        "upload",
+        "submit",
+        "run",
+        "other",
+        "run per-job ms",
+        "runner CPU per-job ms",
+        "upload+submit CPU per-job ms",
+    )
     for column in ("DAG", "engine", *columns):
         phases.add_column(column, justify="left" if column in ("DAG", "engine") else "right")
     for row in rows:
@@ -675,12 +716,14 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]], info: dict[
         cells = [f"{p[k]:.2f}" if k in p else "" for k in ("import", "open_store", "upload", "submit", "run")]
         run_per_job = "—" if row["per_job_run_phase_ms"] is None else f"{row['per_job_run_phase_ms']:.2f}"
         cpu = "—" if row["runner_cpu_per_job_ms"] is None else f"{row['runner_cpu_per_job_ms']:.2f}"
+        setup = "—" if row["upload_submit_cpu_per_job_ms"] is None else f"{row['upload_submit_cpu_per_job_ms']:.2f}"
         dag = "1 job" if row["dag"] == "single" else row["dag"]
-        phases.add_row(dag, engine, *cells, f"{other:.2f}", run_per_job, cpu)
+        phases.add_row(dag, engine, *cells, f"{other:.2f}", run_per_job, cpu, setup)
     phases.caption = (
         "other = interpreter start-up and exit, outside the child's own timers; run per-job = "
         "(run - 1-job run) / (jobs - 1), i.e. without start-up, upload and submit; runner CPU = the same for "
-        f"the runner's own CPU time (its threads, not the jobs). Spawning true here: {info['spawn_ms']:.3f} ms"
+        "the runner's own CPU time (its threads, not the jobs); upload+submit CPU = the same for the CPU of the "
+        f"upload and the submission. Spawning true here: {info['spawn_ms']:.3f} ms"
     )
     console.print(phases)
 
@@ -816,10 +859,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dag", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--profile", type=Path, help=argparse.SUPPRESS)  # with --child sudoless: cProfile here
+    # with --child sudoless: upload and submit only, to count their instructions (module docstring)
+    parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child == "sudoless":
-        print(json.dumps(child_sudoless(args.project, args.parallel, args.profile)))
+        print(json.dumps(child_sudoless(args.project, args.parallel, args.profile, args.setup_only)))
         return 0
     if args.child == "luigi":
         print(json.dumps(child_luigi(args.dag, args.jobs, args.out)))
