@@ -3,13 +3,24 @@ the templates' filters and macros gave, every stored value escaped."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime
 
+from sudoless.flows.sla import SlaRule
 from sudoless.server.ui.charts import run_bars
-from sudoless.server.ui.rows import chart_marks, execution_rows, grid_heads, grid_rows, recent_rows, status_html
+from sudoless.server.ui.rows import (
+    chart_marks,
+    execution_rows,
+    grid_heads,
+    grid_rows,
+    recent_rows,
+    schedule_rows,
+    status_html,
+)
 from sudoless.server.ui.web import format_time, iso_time, new_environment, short_time
 from sudoless.store.executions import ExecutionSummary
+from sudoless.store.schedules import ScheduleRow
 from sudoless.store.status import Status
 
 
@@ -110,3 +121,61 @@ def test_the_grid_heads_read_as_the_template_drew_them() -> None:
     old = new_environment().from_string(GRID_TEMPLATE).render(runs=runs, jobs=jobs)
     new = grid_heads(runs) + grid_rows(jobs)
     assert squeezed(new) == squeezed(old) and "&lt;b&gt;" in new
+
+
+#: The schedules page's rows as its template drew them before they were built in Python.
+SCHEDULE_TEMPLATE = """{% from "macros.html" import csrf_field %}
+    {% for s in schedules %}
+    <tr data-schedule="{{ s.id }}"{% if not s.enabled %} class="paused"{% endif %}>
+      <td><a href="{{ url('projects', s.project_name) }}">{{ s.project_name }}</a> /
+        <a href="{{ url('projects', s.project_name, 'flows', s.flow_id) }}">{{ s.flow_id }}</a>
+        {% if not s.enabled %}<span class="tag">paused</span>{% endif %}</td>
+      <td><code>{{ s.cron }}</code></td>
+      <td>{{ s.timezone }}</td>
+      <td>{% if s.enabled %}{{ s.next_fire|when }}{% else %}<span class="muted">paused</span>{% endif %}</td>
+      <td>{{ s.last_fire|when }}</td>
+      <td>{{ s.submit_user }}</td>
+<td class="wrap small">{% for rule in slas[s.id] %}{{ rule.describe() }} ({{ rule.actions|join(", ")|lower
+}}){% if not loop.last %}; {% endif %}{% else %}<span class="muted">none</span>{% endfor %}</td>
+      <td><div class="row-actions">
+        {% if can_change[s.project_id] %}
+        <form method="post" action="{{ url('schedules', s.id, 'enabled') }}" class="inline">
+          {{ csrf_field(csrf) }}
+          <input type="hidden" name="enabled" value="{{ 'false' if s.enabled else 'true' }}">
+<button type="submit">{{ "Pause" if s.enabled else "Resume" }}<span class="visually-hidden"> {{ s.flow_id
+}}</span></button>
+        </form>
+<button type="button" class="sla-edit" data-schedule="{{ s.id }}" data-flow="{{ s.flow_id }}">SLA<span
+class="visually-hidden"> of {{ s.flow_id }}</span></button>
+<button type="button" class="danger remove-schedule" data-schedule="{{ s.id }}" data-flow="{{ s.flow_id
+}}">Remove<span class="visually-hidden"> {{ s.flow_id }}</span></button>
+        {% endif %}
+      </div></td>
+    </tr>
+    {% endfor %}"""
+
+
+def test_schedule_rows_read_as_the_template_drew_them() -> None:
+    base = ScheduleRow(
+        id=4,
+        project_id=7,
+        project_name="a b",
+        project_active=True,
+        flow_id="<f>",
+        cron="0 0 2 ? * *",
+        timezone="Europe/Paris",
+        enabled=True,
+        options={},
+        sla=None,
+        submit_user="o'neil",
+        submit_time=1,
+        next_fire=86_400_000,
+        last_fire=-1,
+    )
+    paused = dataclasses.replace(base, id=5, project_id=8, enabled=False, last_fire=3_600_000)
+    rules = {4: (SlaRule("", "SUCCESS", 3_600_000, ("EMAIL", "KILL")), SlaRule("<j>", "FINISH", 60_000, ("EMAIL",)))}
+    for can_change in ({7: True, 8: True}, {7: False, 8: True}, {7: False, 8: False}):
+        old = new_environment().from_string(SCHEDULE_TEMPLATE)
+        drawn = old.render(schedules=[base, paused], slas={4: rules[4], 5: ()}, can_change=can_change, csrf='t"k')
+        built = schedule_rows([base, paused], rules, can_change, 't"k')
+        assert squeezed(built) == squeezed(drawn.replace("&#34;", "&quot;").replace("&#39;", "&#x27;"))

@@ -68,6 +68,14 @@ def _version(row: Any) -> VersionRecord:
     )
 
 
+# Statements of the pages' reads, built once (building one cost more than running it).
+_ACTIVE_IDS = sa.select(t.projects.c.id).where(t.projects.c.active.is_(True))
+_NAMED = (
+    sa.select(t.projects.c.id, t.projects.c.name, t.projects.c.version)
+    .where(t.projects.c.active.is_(True))
+    .order_by(t.projects.c.name)
+)
+_NAMED_OF = _NAMED.where(t.projects.c.id.in_(sa.bindparam("ids", expanding=True)))
 _FLOWS = sa.select(t.project_flows).where(
     t.project_flows.c.project_id == sa.bindparam("project_id"), t.project_flows.c.version == sa.bindparam("version")
 )
@@ -100,17 +108,13 @@ class ProjectQueries(LightProjectQueries):
         what a choice of project needs, without the rest of each row."""
         if allowed is not None and not allowed:
             return []
-        p = t.projects.c
-        query = sa.select(p.id, p.name, p.version).where(p.active.is_(True)).order_by(p.name)
-        if allowed is not None:
-            query = query.where(p.id.in_(list(allowed)))
+        query, params = (_NAMED, {}) if allowed is None else (_NAMED_OF, {"ids": list(allowed)})
         with self.store.read() as conn:
-            return [(int(pid), name, int(version or 0)) for pid, name, version in conn.execute(query)]
+            return [(int(pid), name, int(version or 0)) for pid, name, version in conn.execute(query, params)]
 
     def active_ids(self) -> list[int]:
-        p = t.projects.c
         with self.store.read() as conn:
-            return [int(i) for i in conn.execute(sa.select(p.id).where(p.active.is_(True))).scalars()]
+            return [int(i) for i in conn.execute(_ACTIVE_IDS).scalars()]
 
     def page(
         self, search: str, limit: int, offset: int, allowed: Sequence[int] | None = None

@@ -16,12 +16,22 @@ from typing import Any
 
 from markupsafe import Markup
 
+from sudoless.flows.sla import SlaRule
 from sudoless.server.ui.charts import Chart
 from sudoless.server.ui.web import format_duration, iso_time, quoted, short_time, status_class, time_html
 from sudoless.store.executions import ExecutionRecord, ExecutionSummary
+from sudoless.store.schedules import ScheduleRow
 from sudoless.store.status import TERMINAL_FLOW, Status
 
-__all__ = ["chart_marks", "execution_rows", "grid_heads", "grid_rows", "recent_rows", "status_html"]
+__all__ = [
+    "chart_marks",
+    "execution_rows",
+    "grid_heads",
+    "grid_rows",
+    "recent_rows",
+    "schedule_rows",
+    "status_html",
+]
 
 
 @functools.cache
@@ -124,3 +134,53 @@ def grid_rows(jobs: Sequence[Mapping[str, Any]]) -> Markup:
             for job in jobs
         )
     )
+
+
+def schedule_rows(
+    schedules: Sequence[ScheduleRow],
+    slas: Mapping[int, Sequence[SlaRule]],
+    can_change: Mapping[int, bool],
+    csrf: str,
+) -> Markup:
+    """The schedules page's table body: per schedule its flow, cron, zone, next and last fire, owner and SLA,
+    with pause or resume, SLA and remove where ``can_change`` says its project allows it (the routes check
+    again)."""
+    token = escape(csrf)
+    parts: list[str] = []
+    for s in schedules:
+        project, flow = escape(s.project_name), escape(s.flow_id)
+        project_url = "/ui/projects/" + quoted(s.project_name)
+        rules = slas.get(s.id) or ()
+        sla = (
+            "; ".join(f"{escape(rule.describe())} ({escape(', '.join(rule.actions).lower())})" for rule in rules)
+            or '<span class="muted">none</span>'
+        )
+        actions = ""
+        if can_change.get(s.project_id):
+            actions = (
+                f'\n        <form method="post" action="/ui/schedules/{s.id}/enabled" class="inline">\n'
+                f'          <input type="hidden" name="csrf.token" value="{token}">\n'
+                f'          <input type="hidden" name="enabled" value="{"false" if s.enabled else "true"}">\n'
+                f'          <button type="submit">{"Pause" if s.enabled else "Resume"}'
+                f'<span class="visually-hidden"> {flow}</span></button>\n        </form>\n'
+                f'        <button type="button" class="sla-edit" data-schedule="{s.id}" data-flow="{flow}">SLA'
+                f'<span class="visually-hidden"> of {flow}</span></button>\n'
+                f'        <button type="button" class="danger remove-schedule" data-schedule="{s.id}"'
+                f' data-flow="{flow}">Remove<span class="visually-hidden"> {flow}</span></button>\n      '
+            )
+        paused, row_class = ("", "") if s.enabled else ('<span class="tag">paused</span>', ' class="paused"')
+        next_fire = time_html(s.next_fire) if s.enabled else '<span class="muted">paused</span>'
+        parts.append(
+            f'    <tr data-schedule="{s.id}"{row_class}>\n'
+            f'      <td><a href="{project_url}">{project}</a> /\n'
+            f'        <a href="{project_url}/flows/{quoted(s.flow_id)}">{flow}</a>\n        {paused}</td>\n'
+            f"      <td><code>{escape(s.cron)}</code></td>\n"
+            f"      <td>{escape(s.timezone)}</td>\n"
+            f"      <td>{next_fire}</td>\n"
+            f"      <td>{time_html(s.last_fire)}</td>\n"
+            f"      <td>{escape(s.submit_user)}</td>\n"
+            f'      <td class="wrap small">{sla}</td>\n'
+            f'      <td><div class="row-actions">{actions}</div></td>\n'
+            "    </tr>\n"
+        )
+    return Markup("".join(parts))

@@ -23,7 +23,8 @@ from sudoless.flows.scheduler import sla_rules
 from sudoless.server.ajax.schedule import SCHEDULE
 from sudoless.server.dispatch import GET, POST, Call, Route
 from sudoless.server.ui.projects import granted_candidates, readable_project_ids
-from sudoless.server.ui.web import api_permission, data, locate_schedule, page_url, redirect, render
+from sudoless.server.ui.rows import schedule_rows
+from sudoless.server.ui.web import api_permission, csrf_of, data, locate_schedule, page_url, redirect, render
 
 __all__ = ["ROUTES", "preview"]
 
@@ -81,8 +82,7 @@ def schedule_list(call: Call) -> Response:
         "schedules.html",
         title="Schedules",
         schedules=schedules,
-        slas={s.id: sla_rules(s) for s in schedules},
-        can_change=can_change,
+        rows=schedule_rows(schedules, {s.id: sla_rules(s) for s in schedules}, can_change, csrf_of(call)),
         projects=schedulable,
         refused_project=refused,
         needed=CREATE.name,
