@@ -134,3 +134,38 @@ def test_the_attempts_of_one_job(store: Store) -> None:
     assert store.job_runs.attempts(exec_id, "next")[0].parents == ["job"]
     assert store.job_runs.attempts(exec_id, "JOB") == store.job_runs.attempts(exec_id, "job ") == []
     assert store.job_runs.attempts(exec_id + 1, "job") == []
+
+
+def test_a_versions_flows_are_kept_until_its_project_can_be_purged(db_url: str, tmp_path: Path) -> None:
+    """``version_flows`` keeps a version's flows decoded for the server (one Store), while another process (a
+    second Store on the same database) uploads, deletes and purges: a new version is a new key, and a deleted
+    project's flows are read again, so its purge shows at once."""
+    server, other = Store(db_url), Store(db_url)
+    try:
+        archive = tmp_path / "project.zip"
+        archive.write_bytes(b"not read back here")
+        name = f"cached-{uuid.uuid4().hex[:8]}"
+        project_id = other.projects.id_of(name, create_as="alice")
+        first = {"etl": (False, {"nodes": [{"name": "a"}]})}
+        other.projects.add_version(project_id, archive, first, "2.0", "alice")
+
+        def flows() -> dict[str, list[str]]:
+            project = server.projects.get(project_id=project_id, active_only=False)
+            assert project is not None
+            found = server.projects.version_flows(project, project.version)
+            return {flow_id: [n["name"] for n in record.graph["nodes"]] for flow_id, record in found.items()}
+
+        assert flows() == flows() == {"etl": ["a"]}
+        project = server.projects.get(project_id=project_id)
+        assert project is not None
+        assert server.projects.version_flows(project, 1) is server.projects.version_flows(project, 1)  # kept
+        other.projects.add_version(project_id, archive, {"etl": (False, {"nodes": [{"name": "b"}]})}, "2.0", "bob")
+        assert flows() == {"etl": ["b"]}
+        other.projects.deactivate(project_id, "alice")
+        assert flows() == {"etl": ["b"]}
+        other.projects.purge(project_id, "alice")
+        assert flows() == {}
+        assert server.projects.version_flows(project, 3) == {}  # no such version: nothing kept
+    finally:
+        server.close()
+        other.close()

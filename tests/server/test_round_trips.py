@@ -108,11 +108,11 @@ def api(world: World, path: str) -> Trips:
 #: fetchFlowExecutions and fetchflowgraph (5, 3), the executions page (8, 5), an execution's page (10, 8),
 #: a project's page (9, 6).
 EXPECTED = {
-    "fetchexecflow": (4, 1),  # session, execution with its project, flow graphs, job runs
+    "fetchexecflow": (3, 1),  # session, execution with its project, job runs (the flows: kept per version)
     "fetchFlowExecutions": (3, 1),  # session, project, the page with its total
-    "fetchflowgraph": (3, 1),  # session, project, flow graphs
+    "fetchflowgraph": (2, 1),  # session, project (the flows: kept per version)
     "executions page": (4, 1),  # session, active projects, page, count (the grants: read with the session)
-    "execution page": (6, 1),  # session, execution with its project, runs, flow graphs, notifications (2)
+    "execution page": (5, 1),  # session, execution with its project, runs, notifications (2)
     "project page": (5, 1),  # session, project, outcomes, last runs, schedules (the flows: cached)
     # session, execution with its project, the job's attempts, the log's range with its size
     "fetchExecJobLogs": (4, 1),

@@ -7,7 +7,9 @@ Core select costs more than running it).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,11 +83,21 @@ _FLOWS = sa.select(t.project_flows).where(
 )
 
 
+#: How many versions' flows a store keeps decoded (:meth:`ProjectQueries.version_flows`).
+CACHED_VERSIONS = 64
+
+
 class ProjectQueries(LightProjectQueries):
     """Queries on the project tables of one :class:`~sudoless.store.Store`; each is one short transaction. What
     a flow run asks is :class:`~sudoless.store.light.projects.LightProjectQueries`'s."""
 
     store: Store
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        #: (project id, version) -> its flows, least recently used first (:meth:`version_flows`)
+        self._flows: OrderedDict[tuple[int, int], dict[str, FlowRecord]] = OrderedDict()
+        self._flows_lock = threading.Lock()
 
     # -- projects ---------------------------------------------------------------------------------------
 
@@ -256,6 +268,33 @@ class ProjectQueries(LightProjectQueries):
     def flows(self, project_id: int, version: int) -> dict[str, dict[str, Any]]:
         """The flow graphs stored for a version, by flow id."""
         return {flow_id: record.graph for flow_id, record in self.flow_records(project_id, version).items()}
+
+    def version_flows(self, project: ProjectRecord, version: int) -> Mapping[str, FlowRecord]:
+        """:meth:`flow_records` of a version of ``project`` as this request read the project's row, kept
+        decoded while the project is active: an execution's page and its polls asked for the same graphs
+        on every request, read and decoded from JSON each time.
+
+        A stored version's flows are written in the transaction that stores the version and never change
+        after, from any process; the only statement that removes them is a purge, and it purges a deleted
+        (inactive) project only, whose flows are therefore read from the database every time. An empty
+        answer (no such version stored) is not kept. The mapping is shared by every caller: read only."""
+        if not version:
+            return {}
+        if not project.active:
+            return self.flow_records(project.id, version)
+        key = (project.id, version)
+        with self._flows_lock:
+            found = self._flows.get(key)
+            if found is not None:
+                self._flows.move_to_end(key)
+                return found
+        found = self.flow_records(project.id, version)
+        if found:
+            with self._flows_lock:
+                self._flows[key] = found
+                while len(self._flows) > CACHED_VERSIONS:
+                    self._flows.popitem(last=False)
+        return found
 
     def flow_records(self, project_id: int, version: int) -> dict[str, FlowRecord]:
         """Every flow stored for a version, embedded ones included, by flow id."""

@@ -221,7 +221,7 @@ def job_stats(workdir: Path, job: str, attempt: int) -> list[Any]:
 def fetch_exec_flow(call: Call) -> Response:
     record = call.target.execution
     assert record is not None
-    flows = call.store.projects.flow_records(record.project_id, record.version)
+    flows = call.store.projects.version_flows(call.project, record.version)
     tree = view.ExecutionTree(record, _runs(call), flows)
     body = {
         "submitTime": record.submit_time,
@@ -243,7 +243,7 @@ def fetch_exec_flow_update(call: Call) -> Response:
     record = call.target.execution
     assert record is not None
     last = call.params.integer("lastUpdateTime")
-    flows = call.store.projects.flow_records(record.project_id, record.version)
+    flows = call.store.projects.version_flows(call.project, record.version)
     return json_response(view.ExecutionTree(record, _runs(call), flows).root_update(last))
 
 

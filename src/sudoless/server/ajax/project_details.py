@@ -5,6 +5,7 @@ permission check; every answer carries ``project`` and ``projectId``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import Response
@@ -31,9 +32,8 @@ def reply(call: Call, body: dict[str, Any] | None = None) -> Response:
     return reply_for(call.project, body or {})
 
 
-def current_flows(call: Call) -> dict[str, FlowRecord]:
-    project = call.project
-    return call.store.projects.flow_records(project.id, project.version) if project.version else {}
+def current_flows(call: Call) -> Mapping[str, FlowRecord]:
+    return call.store.projects.version_flows(call.project, call.project.version)
 
 
 # -- read APIs -----------------------------------------------------------------------------------------------
@@ -48,7 +48,7 @@ def fetch_project_flows(call: Call) -> Response:
     return reply(call, {"flows": flows})
 
 
-def graph_nodes(flows: dict[str, FlowRecord], flow_id: str) -> list[dict[str, Any]]:
+def graph_nodes(flows: Mapping[str, FlowRecord], flow_id: str) -> list[dict[str, Any]]:
     """Azkaban's ``fillFlowInfo``: nodes sorted by id, ``in`` sorted and omitted when empty, embedded flows
     expanded under ``flowId``/``flow``/``nodes``."""
     nodes = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter
@@ -25,7 +26,7 @@ LOCK = ajax_permission(MANAGER, "ajax:setFlowLock")
 FlowName = Annotated[str, PathParam(min_length=1, max_length=512, pattern=PATH_NAME, description="the flow's name")]
 
 
-def graph_nodes(flows: dict[str, FlowRecord], flow_id: str, seen: frozenset[str] = frozenset()) -> list[GraphNode]:
+def graph_nodes(flows: Mapping[str, FlowRecord], flow_id: str, seen: frozenset[str] = frozenset()) -> list[GraphNode]:
     """A flow's nodes with embedded flows expanded (their ``nodes``), by node id."""
     nodes = []
     for node in sorted(flows[flow_id].graph.get("nodes", ()), key=lambda n: n["name"]):
@@ -52,7 +53,7 @@ def graph_nodes(flows: dict[str, FlowRecord], flow_id: str, seen: frozenset[str]
 )
 def list_flows(project: ProjectName, call: CallerDep) -> list[FlowInfo]:
     record = call.project(project, LIST)
-    flows = call.store.projects.flow_records(record.id, record.version) if record.version else {}
+    flows = call.store.projects.version_flows(record, record.version)
     locks = call.store.project_settings.flow_locks(record.id)
     return [
         FlowInfo(id=fid, locked=fid in locks, lock_message=locks[fid].message if fid in locks else None)
@@ -64,7 +65,7 @@ def list_flows(project: ProjectName, call: CallerDep) -> list[FlowInfo]:
 @router.get("/{flow}", response_model=FlowGraph, responses=error_responses(403, 404), summary="A flow's graph")
 def flow_graph(project: ProjectName, flow: FlowName, call: CallerDep) -> FlowGraph:
     record = call.project(project, GRAPH)
-    flows = call.store.projects.flow_records(record.id, record.version) if record.version else {}
+    flows = call.store.projects.version_flows(record, record.version)
     if flow not in flows:
         raise NotFoundError(f"Flow {flow} not found in project {record.name}")
     lock = call.store.project_settings.flow_lock(record.id, flow)

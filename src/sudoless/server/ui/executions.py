@@ -251,7 +251,7 @@ def execution_view(call: Call) -> Response:
     options = record.options or {}
     failure_action = options.get("failure_action")
     if not failure_action:  # the run asked for none: the flow's own setting applied, as the runner reads it
-        flow = call.store.projects.flow_records(record.project_id, record.version).get(record.flow_id)
+        flow = call.store.projects.version_flows(project, record.version).get(record.flow_id)
         own = configured_failure_action((flow.graph.get("props") or {}) if flow else {})
         failure_action = (own or FailureAction.FINISH_CURRENTLY_RUNNING).value
     return render(
