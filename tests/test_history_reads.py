@@ -499,3 +499,34 @@ def test_unfinished_executions_as_before_off_the_partial_index(store: Store) -> 
             conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a few rows: a scan would be cheaper
             plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN " + str(compiled)))
         assert "ix_executions_unfinished" in plan, plan
+
+
+def test_the_apis_filtered_pages_and_their_totals(store: Store) -> None:
+    """``find`` (the JSON API's list): each filter and their combinations, the page and the total of the
+    matches, a page past the end (its total read on its own), no readable project, an empty page."""
+    with store.write() as conn:
+        conn.execute(t.executions.delete())
+    nightly = add_history(store, "alpha", "nightly", 5)
+    failed = add_history(store, "alpha", "nightly", 2, status="FAILED")
+    other = add_history(store, "beta", "weekly", 3)
+
+    def found(**filters: Any) -> tuple[list[int], int]:
+        records, total = store.executions.find(**filters)
+        return [r.id for r in records], total
+
+    newest_first = sorted(nightly + failed + other, reverse=True)
+    assert found() == (newest_first, 10)
+    assert found(limit=3, offset=2) == (newest_first[2:5], 10)
+    assert found(limit=3, offset=20) == ([], 10)
+    assert found(limit=0) == ([], 10)
+    assert found(project_ids=[]) == ([], 0)
+    assert found(project_ids=[2]) == (sorted(other, reverse=True), 3)
+    assert found(project_ids=[1, 2], flow_id="nightly", limit=2) == (sorted(failed, reverse=True), 7)
+    assert found(statuses=[Status.FAILED, Status.KILLED]) == (sorted(failed, reverse=True), 2)
+    assert found(flow_id="nightly", statuses=[Status.SUCCEEDED], limit=1, offset=1) == ([nightly[-2]], 5)
+    times = {r.id: r.submit_time for r in store.executions.find(limit=100)[0]}
+    after, before = times[nightly[2]], times[nightly[4]]
+    window = sorted((i for i, at in times.items() if after <= at < before), reverse=True)
+    assert found(submitted_after=after, submitted_before=before) == (window, len(window))
+    assert found(submit_user="ann", project_ids=[1]) == (sorted(nightly + failed, reverse=True), 7)
+    assert found(submit_user="nobody") == ([], 0)

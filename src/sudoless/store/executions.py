@@ -183,6 +183,40 @@ def _flow_page() -> sa.Select[Any]:
 
 
 _FLOW_PAGE = _flow_page()
+
+
+@functools.cache
+def _find_statements(
+    projects: bool, flow: bool, statuses: bool, user: bool, after: bool, before: bool
+) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """:meth:`ExecutionQueries.find`'s page (every column and the matches' count, uncorrelated: counted once)
+    and its count alone, for the filters given, built once per combination: building them cost more than
+    running them."""
+    e = t.executions
+    where: list[sa.ColumnElement[bool]] = []
+    if projects:
+        where.append(e.c.project_id.in_(sa.bindparam("project_ids", expanding=True)))
+    if flow:
+        where.append(e.c.flow_id == sa.bindparam("flow_id"))
+    if statuses:
+        where.append(e.c.status.in_(sa.bindparam("statuses", expanding=True)))
+    if user:
+        where.append(e.c.submit_user == sa.bindparam("submit_user"))
+    if after:
+        where.append(e.c.submit_time >= sa.bindparam("after"))
+    if before:
+        where.append(e.c.submit_time < sa.bindparam("before"))
+    count = sa.select(sa.func.count()).select_from(e).where(*where)
+    page = (
+        sa.select(e, count.scalar_subquery().label("total"))
+        .where(*where)
+        .order_by(e.c.id.desc())
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
+    return page, count
+
+
 _QUEUED_COUNT = (
     sa.select(sa.func.count())
     .select_from(t.executions)
@@ -298,26 +332,31 @@ class ExecutionQueries(LightExecutionQueries):
         ``project_ids`` None means any project; an empty list matches nothing (a caller who may read no
         project). Submission times are epoch ms, ``submitted_after`` inclusive, ``submitted_before`` exclusive.
         """
-        e = t.executions
-        where: list[sa.ColumnElement[bool]] = []
-        if project_ids is not None:
-            if not project_ids:
-                return [], 0
-            where.append(e.c.project_id.in_(list(project_ids)))
-        if flow_id is not None:
-            where.append(e.c.flow_id == flow_id)
-        if statuses:
-            where.append(e.c.status.in_([s.value for s in statuses]))
-        if submit_user is not None:
-            where.append(e.c.submit_user == submit_user)
-        if submitted_after is not None:
-            where.append(e.c.submit_time >= submitted_after)
-        if submitted_before is not None:
-            where.append(e.c.submit_time < submitted_before)
-        page = sa.select(e).where(*where).order_by(e.c.id.desc()).limit(max(limit, 0)).offset(max(offset, 0))
+        if project_ids is not None and not project_ids:
+            return [], 0
+        shape = (
+            project_ids is not None,
+            flow_id is not None,
+            bool(statuses),
+            submit_user is not None,
+            submitted_after is not None,
+            submitted_before is not None,
+        )
+        params = {
+            "project_ids": list(project_ids or ()),
+            "flow_id": flow_id,
+            "statuses": [s.value for s in statuses or ()],
+            "submit_user": submit_user,
+            "after": submitted_after,
+            "before": submitted_before,
+            "limit": max(limit, 0),
+            "offset": max(offset, 0),
+        }
+        page, count = _find_statements(*shape)
         with self.store.read() as conn:
-            rows = conn.execute(page).all()
-            total = int(conn.execute(sa.select(sa.func.count()).select_from(e).where(*where)).scalar_one())
+            rows = conn.execute(page, params).all()
+            # the total came with each row; a page past the end has none to bring it
+            total = int(rows[0].total) if rows else int(conn.execute(count, params).scalar_one())
         return execution_records(rows), total
 
     def history(
