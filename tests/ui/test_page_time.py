@@ -131,6 +131,25 @@ def test_grid_of_a_hundred_runs(world: World) -> None:
     assert world.alice.get(GRID_URL).status_code == 403
 
 
+def test_flow_page_colours_each_job_by_its_latest_attempt(world: World) -> None:
+    """The graph's colours: each job's latest attempt in the newest run, or in the run a "Prepare" repeats."""
+    store = world.store
+    project = store.projects.get(name=GRID_PROJECT)
+    assert project is not None
+    runs = store.executions.recent(project.id, GRID_FLOW, 100)
+    retried = [run.id for run in runs if any(job.attempt for job in store.job_runs.of(run.id))]
+    assert retried  # the grid's seed retries a job in some runs
+    flow_url = f"/ui/projects/{GRID_PROJECT}/flows/{GRID_FLOW}"
+    shown = [(page_data(world.admin.get(flow_url).text), runs[0].id)]
+    for exec_id in retried:
+        response = world.admin.get(f"{flow_url}?prepare={exec_id}")
+        if response.status_code == 200:  # a run with something left to run again
+            shown.append((page_data(response.text), exec_id))
+    for data, exec_id in shown:
+        latest = {job.nested_id: job.status.value for job in store.job_runs.of(exec_id)}  # oldest attempt first
+        assert data["lastExec"] == exec_id and data["statuses"] == latest
+
+
 def execution_rows(html: str) -> list[dict[str, str]]:
     body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     rows = []

@@ -147,9 +147,9 @@ def flow_view(call: Call) -> Response:
     runs = call.store.executions.recent(project.id, flow_id, 50)
     last_status: dict[str, str] = {}
     shown = prepared.record.id if prepared is not None else runs[0].id if runs else None
-    if shown is not None:
-        for run in call.store.job_runs.of(shown):  # oldest attempt first: the latest attempt wins
-            last_status[run.nested_id] = run.status.value
+    if shown is not None:  # in (node, attempt) order: a node's latest attempt wins
+        for _, nested_id, _, status in call.store.job_runs.statuses_of([shown]):
+            last_status[nested_id] = status
     props = flows[flow_id].graph.get("props") or {}
     jobs = job_tree(flows, flow_id)
     own_action = configured_failure_action(props)  # the form starts where the run would go without it
