@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -28,7 +28,7 @@ from sudoless.store.status import TERMINAL_FLOW, Status
 if TYPE_CHECKING:
     from sudoless.store import Store
 
-__all__ = ["FireClaim", "ProjectFlows", "ScheduleQueries", "ScheduleRow"]
+__all__ = ["FireClaim", "ListedSchedule", "ProjectFlows", "ScheduleQueries", "ScheduleRow"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,17 @@ class ScheduleRow:
     last_fire: int
     end_time: int = -1
     back_execute_once: bool = True
+
+
+class ListedSchedule(NamedTuple):
+    """A schedule as a list of them shows it (:meth:`ScheduleQueries.listed`)."""
+
+    id: int
+    project_id: int
+    project_name: str
+    flow_id: str
+    cron: str
+    submit_time: int
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,12 @@ class ScheduleQueries:
             query = _ALL.where(_project_is(project))
         with self.store.read() as conn:
             return _schedules(conn.execute(query, params).all())
+
+    def listed(self) -> list[ListedSchedule]:
+        """What Azkaban's schedule list shows of each schedule of an active project, oldest first: a few
+        columns, without decoding every schedule's options and SLA as :meth:`all` does."""
+        with self.store.read() as conn:
+            return [ListedSchedule(*row) for row in conn.execute(_LISTED)]
 
     def due(self, now: int) -> list[ScheduleRow]:
         """Enabled schedules of active projects whose next fire time is at or before ``now``."""
@@ -329,6 +346,19 @@ _ALL = (
     .order_by(t.schedules.c.id)
 )
 _ALL_OF_PROJECT = _ALL.where(t.schedules.c.project_id == sa.bindparam("project_id"))
+_LISTED = (
+    sa.select(
+        t.schedules.c.id,
+        t.schedules.c.project_id,
+        t.projects.c.name,
+        t.schedules.c.flow_id,
+        t.schedules.c.cron,
+        t.schedules.c.submit_time,
+    )
+    .select_from(_ACTIVE_SCHEDULES)
+    .where(t.projects.c.active.is_(True))
+    .order_by(t.schedules.c.id)
+)
 
 
 def _project_is(project: str | int) -> sa.ColumnElement[bool]:

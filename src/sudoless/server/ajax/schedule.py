@@ -344,7 +344,7 @@ def fetch_schedule(call: Call) -> Response:
 def fetch_schedules(call: Call) -> Response:
     items = []
     readable: dict[int, bool] = {}
-    for schedule in call.scheduler.list():
+    for schedule in call.store.schedules.listed():
         if schedule.project_id not in readable:
             readable[schedule.project_id] = call.allowed(schedule.project_id, READ)
         if readable[schedule.project_id]:
