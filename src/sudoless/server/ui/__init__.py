@@ -10,7 +10,8 @@ One module per page group: :mod:`.auth` (login, logout), :mod:`.projects`, :mod:
 flow's runs x jobs), :mod:`.executions`, :mod:`.jobs` (the job details panel), :mod:`.schedules`,
 :mod:`.triggers`, :mod:`.admin` (users, server status), :mod:`.azkaban_import` (the admin's import of an Azkaban
 installation). :mod:`.web` holds what they share (session, permission check through the API's dispatch,
-rendering), :mod:`.layout` the graph layout, :mod:`.charts` the chart geometry; the indexed reads of the history
+rendering), :mod:`.rows` the long tables' rows built in Python, :mod:`.layout` the graph layout,
+:mod:`.charts` the chart geometry; the indexed reads of the history
 views are in the store (:mod:`sudoless.store.executions`, :mod:`sudoless.store.projects`,
 :mod:`sudoless.store.job_runs`). Static files (CSS, JS, the icon) are in ``static/`` and ship in the package:
 the UI needs no network.

@@ -27,8 +27,8 @@ __all__ = ["ROUTES", "granted_candidates", "readable_project_ids"]
 PAGE_SIZE = 50
 #: A project page's success rates count each flow's newest runs only, so the page costs the same after a
 #: million runs as after a thousand; the page says over how many. 100 and not 1,000: each counted run is a
-#: row read by primary key (the status is not in the flow's index), and 1,000 a flow made the page's reads
-#: cost the database 10-18 ms on a loaded machine, where 100 cost 3-5 ms (10,000 executions on MariaDB).
+#: row read by primary key (the status is not in the flow's index): with 500 runs a flow the page's counts
+#: took 17.7 ms at 1,000 and 5.2 ms at 100 on a loaded machine (MariaDB; benchmarks/README.md).
 RATE_WINDOW = 100
 TABS = ("flows", "versions", "log", "permissions")
 GRANTS = ("ADMIN", "READ", "WRITE", "EXECUTE", "SCHEDULE")
