@@ -20,11 +20,15 @@ log = logging.getLogger(__name__)
 
 
 class JobThreads:
-    """Up to ``limit`` threads named ``{name}_{n}`` that run what :meth:`submit` gives them, in order."""
+    """Up to ``limit`` threads named ``{name}_{n}`` that run what :meth:`submit` gives them, in order.
 
-    def __init__(self, limit: int, name: str) -> None:
+    ``daemon`` threads do not keep the process alive (the HTTP server's request threads,
+    :mod:`sudoless.server.threads`, which live as long as the process)."""
+
+    def __init__(self, limit: int, name: str, daemon: bool = False) -> None:
         self.limit = max(1, limit)
         self.name = name
+        self.daemon = daemon
         self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         #: threads waiting for work, or about to: each takes one call off the queue
@@ -42,7 +46,9 @@ class JobThreads:
             if self._idle:
                 self._idle -= 1
             elif len(self._threads) < self.limit:
-                thread = threading.Thread(target=self._serve, name=f"{self.name}_{len(self._threads)}")
+                thread = threading.Thread(
+                    target=self._serve, name=f"{self.name}_{len(self._threads)}", daemon=self.daemon
+                )
                 self._threads.append(thread)
                 thread.start()
         self._work.put(call)

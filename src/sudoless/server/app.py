@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -41,6 +40,7 @@ from sudoless.server.dispatch import Call, Services, Servlet, answer
 from sudoless.server.headers import StrictTransport, protect_page
 from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
 from sudoless.server.responses import jetty_error, json_response, text_response
+from sudoless.server.threads import RequestThreads
 from sudoless.store import Store
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def create_app(
         secure=secure,
         version=status.version(),
         started=store.clock(),
+        threads=RequestThreads(settings.request_threads),
     )
     from sudoless.server import ui  # the web UI: pages under /ui/, and / sends browsers there
 
@@ -108,7 +109,8 @@ def create_app(
 
 
 class ThreadLimit:
-    """Caps the worker threads that blocking request work (``run_in_threadpool``) runs in, for the event
+    """Caps the worker threads that ``run_in_threadpool`` runs blocking work in (the JSON API's routes, the
+    metrics, static files; the AJAX API and the UI run theirs in :attr:`Services.threads`), for the event
     loop serving the application (each loop has its own limiter; it is set on the loop's first request)."""
 
     def __init__(self, app: ASGIApp, threads: int) -> None:
@@ -133,7 +135,7 @@ def _endpoint(services: Services, servlet: Servlet) -> Callable[[Request], Await
         except BadBody as exc:
             return json_response({"error": str(exc)}, status=400)
         try:
-            return protect_page(await run_in_threadpool(handle, services, servlet, request, params))
+            return protect_page(await services.threads.run(handle, services, servlet, request, params))
         finally:
             params.close()
 

@@ -26,6 +26,7 @@ from sudoless.config import Settings
 from sudoless.server import sessions
 from sudoless.server.params import Params
 from sudoless.server.responses import json_response
+from sudoless.server.threads import RequestThreads
 from sudoless.store import Store
 from sudoless.store.executions import ExecutionRecord
 from sudoless.store.projects import ProjectRecord
@@ -52,6 +53,8 @@ class Services:
     secure: bool = False
     version: str = ""
     started: int = 0
+    #: where requests' blocking work runs (:mod:`sudoless.server.threads`)
+    threads: RequestThreads = field(default_factory=lambda: RequestThreads(16))
 
 
 @dataclass(frozen=True)

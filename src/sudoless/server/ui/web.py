@@ -27,7 +27,6 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -358,7 +357,7 @@ def endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
             return data({"error": str(exc)}, 413 if isinstance(exc, BodyTooLarge) else 400)
         params.items[:0] = [(key, str(value)) for key, value in request.path_params.items()]
         try:
-            response = await run_in_threadpool(_handle, ui, servlet, route, request, params)
+            response = await ui.services.threads.run(_handle, ui, servlet, route, request, params)
         finally:
             params.close()
         response.headers.update(SECURITY_HEADERS)
