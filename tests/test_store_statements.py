@@ -40,37 +40,3 @@ def test_identifiers_are_quoted_the_standard_way_and_turned_into_backticks_for_m
     assert '"condition"' in q.INSERT_JOB_RUN
     assert "`condition`" in str(_text(q.INSERT_JOB_RUN, "mysql")) and '"' not in str(_text(q.INSERT_JOB_RUN, "mariadb"))
     assert str(_text(q.INSERT_JOB_RUN, "postgresql")) == q.INSERT_JOB_RUN
-
-
-@pytest.mark.parametrize("fresh_db", ["sqlite", "mariadb", "postgresql"], indirect=True)
-def test_a_prepared_statement_gives_the_rows_of_the_core_statement(fresh_db: tuple[str, str]) -> None:
-    """A Core statement with a parameter, a LIMIT of its own and a percent sign, run as the driver's SQL on
-    each back end: the same rows as through ``conn.execute``, and SQLAlchemy's statement events still see it
-    (the round-trip counts of tests/server/test_round_trips.py rely on them)."""
-    import sqlalchemy as sa
-
-    from sudoless.store import Store
-    from support.round_trips import counting
-
-    store = Store(fresh_db[1])
-    try:
-        with store.write() as conn:
-            for name in ("alpha", "beta", "gamma", "delta"):
-                conn.execute(t.roles.insert().values(name=name, permissions=len(name), modified_time=1))
-        statement = (
-            sa.select(t.roles.c.name, t.roles.c.permissions, sa.literal_column("'100%'").label("share"))
-            .where(t.roles.c.permissions >= sa.bindparam("least"))
-            .order_by(t.roles.c.name)
-            .limit(2)
-        )
-        prepared = q.Prepared(statement)
-        with store.read() as conn:
-            expected = [tuple(row) for row in conn.execute(statement, {"least": 5})]
-            with counting(store.engine) as trips:
-                found = [tuple(row) for row in prepared.execute(conn, {"least": 5})]
-                again = [row.name for row in prepared.execute(conn, {"least": 0})]
-        assert found == expected == [("alpha", 5, "100%"), ("delta", 5, "100%")]
-        assert again == ["alpha", "beta"]
-        assert trips.statements == 2
-    finally:
-        store.close()

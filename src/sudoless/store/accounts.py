@@ -16,7 +16,6 @@ from sqlalchemy.engine import Connection
 
 from sudoless.store import tables as t
 from sudoless.store.rows import upsert as _upsert
-from sudoless.store.statements import Prepared
 
 if TYPE_CHECKING:
     from sudoless.store import Store
@@ -90,7 +89,7 @@ def _session_read() -> sa.CompoundSelect[Any]:
     return sa.union_all(session, roles, groups, grants)
 
 
-_SESSION_READ = Prepared(_session_read())
+_SESSION_READ = _session_read()
 #: The grants to a session user's groups (the names from the user's row), read after :data:`_SESSION_READ`.
 _GROUP_GRANTS = (
     sa.select(t.permissions.c.project_id, t.permissions.c.permissions)
@@ -355,7 +354,7 @@ class AccountQueries:
         groups: dict[str, tuple[str, ...]] = {}
         granted: list[tuple[int, int]] = []
         with self.store.read() as conn:
-            for row in _SESSION_READ.execute(conn, {"key": key}):
+            for row in conn.execute(_SESSION_READ, {"key": key}):
                 kind = row[0]
                 if kind == 0:
                     session = row

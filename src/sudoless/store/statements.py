@@ -18,21 +18,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
-    from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = [
-    "EXECUTION_COLUMNS",
-    "JOB_RUN_COLUMNS",
-    "Prepared",
-    "TextConnection",
-    "insert",
-    "run",
-    "update_statement",
-]
+__all__ = ["EXECUTION_COLUMNS", "JOB_RUN_COLUMNS", "TextConnection", "insert", "run", "update_statement"]
 
 #: Every column of ``executions``, in the table's order (records are built from them by position).
 EXECUTION_COLUMNS = (
@@ -268,38 +259,6 @@ def insert(conn: Any, statement: str, params: Mapping[str, Any]) -> int:
     if getattr(conn, "dialect", None) is not None and conn.dialect.name == "postgresql":
         return int(run(conn, f"{statement} RETURNING id", params).scalar_one())
     return int(run(conn, statement, params).lastrowid)
-
-
-class Prepared:
-    """A Core statement compiled once per dialect into the driver's own SQL and run with
-    ``exec_driver_sql``, for the statement every request of the server makes (the session read).
-
-    ``conn.execute`` of a Core or ``text()`` statement generates its cache key, looks the compiled form up,
-    builds an execution context with the type processing of every column and binds the parameters through
-    the dialect: 395-450 us of CPU for the session read on MariaDB here, against 330 us as the driver's SQL
-    through ``exec_driver_sql`` (which still fires SQLAlchemy's statement events). Rows come back as the
-    driver gives them, without result types: a boolean column is MySQL's 0/1. Only for statements whose
-    parameters the driver takes as they are (strings, numbers; no expanding ``IN``)."""
-
-    def __init__(self, statement: sa.ClauseElement) -> None:
-        self.statement = statement
-        #: dialect name -> (SQL, positional parameter names or None for named ones, fixed parameter values)
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
-
-    def execute(self, conn: sa.Connection, params: Mapping[str, Any]) -> sa.CursorResult[Any]:
-        dialect = conn.dialect
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            form = cast("SQLCompiler", self.statement.compile(dialect=dialect))
-            # the values the statement carries itself (a LIMIT's), by the names the driver's SQL gives them
-            fixed = {form.bind_names[bind]: bind.value for bind in form.binds.values() if bind.value is not None}
-            compiled = (str(form), tuple(form.positiontup or ()) if form.positional else None, fixed)
-            self._compiled[dialect.name] = compiled
-        sql, order, fixed = compiled
-        values = {**fixed, **params}
-        if order is None:
-            return conn.exec_driver_sql(sql, values)
-        return conn.exec_driver_sql(sql, tuple(values[name] for name in order))
 
 
 class TextConnection:
