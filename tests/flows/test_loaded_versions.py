@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from flows.harness import run_submitted, submit, write_project
 from sudoless.config import Settings
+from sudoless.errors import ProjectError
 from sudoless.flows import executions, executor, upload, versions
 from sudoless.flows.executions import load_version, project_dir
 from sudoless.flows.formats import load_project_dir
@@ -120,6 +122,21 @@ def test_a_new_version_is_parsed_anew_and_the_former_one_keeps_its_own(
             loaded = load_version(store, settings, project_id, version, "changing")
             assert loaded.flows["b"].nodes["a"].props["command"] == command
             assert loaded == load_project_dir(project_dir(store, settings, project_id, version), "changing")
+
+
+def test_a_version_uploaded_under_raised_jvm_limits_loads_in_another_process(
+    sqlite_store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """A process that did not upload the version parses it against the same limits as the upload did (the
+    settings'), not the parser's defaults (Xmx at most 2G), which would refuse it."""
+    raised = replace(settings, max_job_xmx="8G")
+    folder = write_project(tmp_path / "big", {"big.job": "type=command\ncommand=echo big\nXmx=4G\n"})
+    project_id, version, _ = upload.upload_project(sqlite_store, raised, folder, "tester", name="big")
+    versions.forget_all()  # as an executor process sharing the database
+    loaded = load_version(sqlite_store, raised, project_id, version, "big")
+    assert loaded.flows["big"].nodes["big"].props["Xmx"] == "4G"
+    with pytest.raises(ProjectError, match="Xmx value has exceeded the allowed limit"):
+        load_version(sqlite_store, settings, project_id, version, "big")  # the default limits still apply
 
 
 def test_a_database_made_again_does_not_reuse_the_former_one_s_parse_or_files(

@@ -58,7 +58,8 @@ def project_dir(store: Store, settings: Settings, project_id: int, version: int)
 
 def load_version(store: Store, settings: Settings, project_id: int, version: int, name: str) -> Project:
     """The model of a stored version, parsed once per process (:mod:`sudoless.flows.versions`)."""
-    return load_cached(project_dir(store, settings, project_id, version), name)
+    directory = project_dir(store, settings, project_id, version)
+    return load_cached(directory, name, settings.max_job_xms, settings.max_job_xmx)
 
 
 def node_rows(project: Project, flow: Flow, disabled: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -125,4 +125,4 @@ def _keep_unpacked(
         if not target.is_dir():
             log.warning("project %s version %s: not kept unpacked at %s (%s)", project_id, version, target, exc)
             return project
-    return remember(target, project)
+    return remember(target, project, settings.max_job_xms, settings.max_job_xmx)

@@ -30,34 +30,39 @@ __all__ = ["MAX_NODES", "MAX_VERSIONS", "forget_all", "load_cached", "remember"]
 MAX_VERSIONS = 64
 MAX_NODES = 100_000
 
-_Key = tuple[str, str]
+#: (folder, project name, the Xms and Xmx limits it was checked against)
+_Key = tuple[str, str, str, str]
 _entries: OrderedDict[_Key, tuple[tuple[int, int], int, Project]] = OrderedDict()
 _nodes = 0
 _lock = threading.Lock()
 
 
-def load_cached(directory: Path, name: str) -> Project:
+def load_cached(directory: Path, name: str, max_xms: str = "1G", max_xmx: str = "2G") -> Project:
     """The project in ``directory`` (an unpacked stored version, which nothing writes to) named ``name``,
-    parsed at its first use; loading errors are raised as :func:`load_project_dir` raises them."""
+    parsed at its first use with the JVM size limits its upload was checked against (the settings'
+    ``max_job_xms`` and ``max_job_xmx``: with the parser's defaults, a version uploaded under raised limits
+    would fail to load in every process but the uploader's); loading errors are raised as
+    :func:`load_project_dir` raises them."""
     stamp = _stamp(directory)
-    key = (str(directory), name)
+    key = (str(directory), name, max_xms, max_xmx)
     with _lock:
         found = _entries.get(key)
         if found is not None and found[0] == stamp:
             _entries.move_to_end(key)
             return found[2]
-    project = load_project_dir(directory, name)
+    project = load_project_dir(directory, name, max_xms, max_xmx)
     _keep(key, stamp, project)
     return project
 
 
-def remember(directory: Path, project: Project) -> Project:
+def remember(directory: Path, project: Project, max_xms: str = "1G", max_xmx: str = "2G") -> Project:
     """Keep ``project``, parsed by the upload that stored the version whose unpacked copy is now ``directory``
     (the same files: see :func:`sudoless.flows.upload.upload_project`), as that folder's parse under the
     project's name, so that the version's submissions and runs in this process parse nothing. Returns it with
-    ``root`` at ``directory``, as :func:`load_cached` would have."""
+    ``root`` at ``directory``, as :func:`load_cached` would have. ``max_xms`` and ``max_xmx`` are the limits
+    the upload checked it against."""
     project = replace(project, root=directory)
-    _keep((str(directory), project.name), _stamp(directory), project)
+    _keep((str(directory), project.name, max_xms, max_xmx), _stamp(directory), project)
     return project
 
 
