@@ -22,7 +22,7 @@ from sudoless.flows.executions import project_dir, restart_execution, submit_flo
 from sudoless.flows.retention import DAY_MS, expired_workdirs, unshared_bytes, unused_versions
 from sudoless.flows.scheduler import Scheduler
 from sudoless.flows.upload import upload_project
-from sudoless.flows.workspace import link_tree, prepare_workdir
+from sudoless.flows.workspace import link_tree, prepare_workdir, project_cache
 from sudoless.store import Store
 from sudoless.store.status import Status
 
@@ -199,14 +199,23 @@ def test_a_zip_bomb_is_refused_at_upload_and_nothing_is_stored(
     assert upload_project(store, replace(settings, project_max_mb=21), bomb, "tester", name=name)[1] == 1
 
 
-def test_a_project_folder_over_the_file_quota_is_refused(store: Store, settings: Settings, tmp_path: Path) -> None:
+def test_a_project_folder_over_a_quota_is_refused_before_anything_is_written(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
     project = write_project(tmp_path / "many", {"a.job": "type=noop\n", **{f"f{i}.txt": "" for i in range(5)}})
     with pytest.raises(
         ArchiveError,
-        match=r"many\.zip: 6 entries, more than the quota of 5 files per project "
+        match=r"many: 6 files, more than the quota of 5 files per project "
         r"version; .* SUDOLESS_PROJECT_MAX_FILES",
     ):
         upload_project(store, replace(settings, project_max_files=5), project, "tester")
+    (project / "big.bin").write_bytes(b"x" * (1 << 20))
+    with pytest.raises(ArchiveError, match=rf"many: more than {1 << 20} bytes, the quota per project version; "):
+        upload_project(store, replace(settings, project_max_mb=1), project, "tester")
+    # neither a zip nor a copy of the folder was left in the project cache, where the upload stages its files
+    assert list(project_cache(settings).iterdir()) == []
+    with pytest.raises(NotFoundError):
+        store.projects.id_of("many")
 
 
 def test_the_quotas_are_settings_with_environment_variables(tmp_path: Path) -> None:

@@ -85,7 +85,13 @@ def upload_project(
         unpacked.mkdir()
         if path.is_dir():
             files = unpacked / path.resolve().name
-            archive = pack_dir(path, Path(scratch) / f"{name or files.name}.zip", copy_to=files)
+            archive = pack_dir(
+                path,
+                Path(scratch) / f"{name or files.name}.zip",
+                copy_to=files,
+                max_bytes=settings.project_max_bytes,
+                max_files=settings.project_max_files,
+            )
             check_archive(archive, settings.project_max_bytes, settings.project_max_files)
         elif path.suffix.lower() == ".zip" and path.is_file():
             archive = path

@@ -96,19 +96,34 @@ def unpack_zip(source: Path, dest: Path, max_bytes: int = 1 << 30, max_files: in
     return dest
 
 
-def pack_dir(source: Path, dest: Path, copy_to: Path | None = None) -> Path:
+def pack_dir(
+    source: Path,
+    dest: Path,
+    copy_to: Path | None = None,
+    max_bytes: int | None = None,
+    max_files: int | None = None,
+) -> Path:
     """Zip a project directory deterministically (sorted entries, fixed timestamps), keeping exec bits.
 
     Regular files only: links and what lies below a linked folder are left out. ``copy_to`` (a folder that
     must not exist) also receives every file as it is packed, with the mode :func:`unpack_zip` would give it:
     the archive's files from the same bytes, without unpacking it again (an upload keeps them as the
-    version's unpacked copy).
+    version's unpacked copy). A folder over ``max_files`` files or ``max_bytes`` bytes (the quotas
+    :func:`check_members` applies to a zip) is refused before a byte is written, so an oversized folder is
+    neither zipped nor copied.
     """
+    files = _regular_files(source)
+    if max_files is not None and len(files) > max_files:
+        raise ArchiveError(
+            f"{source.name}: {len(files)} files, more than the quota of {max_files} files per project version; {_RAISE}"
+        )
+    if max_bytes is not None and sum(size for *_, size in files) > max_bytes:
+        raise ArchiveError(f"{source.name}: more than {max_bytes} bytes, the quota per project version; {_RAISE}")
     tmp = dest.with_name(f".{dest.name}.tmp")
     if copy_to is not None:
         os.mkdir(copy_to, 0o700)  # as unpack_zip's staging folder
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-        for parts, path, executable in _regular_files(source):
+        for parts, path, executable, _ in files:
             name = "/".join(parts)
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = (0o100755 if executable else 0o100644) << 16
@@ -128,8 +143,8 @@ def pack_dir(source: Path, dest: Path, copy_to: Path | None = None) -> Path:
     return dest
 
 
-def _regular_files(source: Path) -> list[tuple[tuple[str, ...], str, bool]]:
-    """(path in the project as its parts, path, executable) of every regular file under ``source``, in the order
+def _regular_files(source: Path) -> list[tuple[tuple[str, ...], str, bool, int]]:
+    """(path in the project as its parts, path, executable, size) of every regular file under ``source``, in the order
     of their parts, without following a link (``os.walk`` and one ``lstat`` a file: ``Path.rglob`` with
     ``is_file`` and ``is_symlink`` took four ``stat`` calls and ``pathlib``'s parsing for each)."""
     found = []
@@ -138,10 +153,10 @@ def _regular_files(source: Path) -> list[tuple[tuple[str, ...], str, bool]]:
         for name in names:
             path = os.path.join(folder, name)
             try:
-                mode = os.lstat(path).st_mode
+                info = os.lstat(path)
             except OSError:  # gone since the folder was listed
                 continue
-            if stat.S_ISREG(mode):
-                found.append(((*base, name), path, bool(mode & stat.S_IXUSR)))
+            if stat.S_ISREG(info.st_mode):
+                found.append(((*base, name), path, bool(info.st_mode & stat.S_IXUSR), info.st_size))
     found.sort(key=lambda item: item[0])
     return found
