@@ -13,8 +13,9 @@ import sqlalchemy as sa
 
 from sudoless.store import Store
 from sudoless.store import tables as t
-from sudoless.store.executions import HistoryFilter
+from sudoless.store.executions import ExecutionQueries, HistoryFilter
 from sudoless.store.status import Status
+from support.round_trips import counting
 
 
 def add_history(store: Store, project: str, flow: str, count: int, status: str = "SUCCEEDED") -> list[int]:
@@ -78,6 +79,47 @@ def test_count_stops_ahead_of_the_page_and_says_so(store: Store) -> None:
     assert (nothing.total, nothing.exact, nothing.runs) == (0, True, [])
     with store.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.executions)).scalar_one() == 42
+
+
+def test_the_newest_pages_read_through_built_statements_answer_as_the_general_path(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The executions list's most asked page (newest first, by offset, filtered on the readable projects
+    alone) runs statements built once; every page, bound and project filter answers as the general path,
+    which builds its select per request, in two statements: the page, then its count."""
+    with store.write() as conn:
+        conn.execute(t.executions.delete())
+    add_history(store, "alpha", "nightly", 23)
+    add_history(store, "beta", "hourly", 9, "FAILED")
+    cases = [
+        (projects, limit, offset, ahead)
+        for projects in (None, [1], [2], [1, 2], [3], [])
+        for limit, offset in ((5, 0), (5, 5), (7, 20), (5, 30), (16, 0), (5, 40), (0, 0))
+        for ahead in (0, 3, 1_000)
+    ]
+    fast = {}
+    newest_page = ExecutionQueries._newest_page
+    answered: list[bool] = []
+
+    def spied(*args: Any) -> Any:
+        found = newest_page(*args)
+        answered.append(found is not None)
+        return found
+
+    monkeypatch.setattr(ExecutionQueries, "_newest_page", spied)
+    for projects, limit, offset, ahead in cases:
+        with counting(store.engine) as trips:
+            fast[(str(projects), limit, offset, ahead)] = store.executions.history(
+                HistoryFilter(project_ids=projects), limit, offset, count_ahead=ahead
+            )
+        assert trips.statements == (0 if projects == [] else 2)
+    assert answered == [True] * len(cases)
+    assert store.executions.history(HistoryFilter(flow="nightly"), 5, 0, count_ahead=3).total == 8
+    assert answered[-1] is False  # another filter: the general path
+    monkeypatch.setattr(ExecutionQueries, "_newest_page", lambda *_: None)
+    for projects, limit, offset, ahead in cases:
+        general = store.executions.history(HistoryFilter(project_ids=projects), limit, offset, count_ahead=ahead)
+        assert fast[(str(projects), limit, offset, ahead)] == general, (projects, limit, offset, ahead)
 
 
 def test_newest_execution_per_project_and_per_flow(store: Store) -> None:

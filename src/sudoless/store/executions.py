@@ -390,6 +390,10 @@ class ExecutionQueries(LightExecutionQueries):
         ``offset``."""
         e = t.executions.c
         key = HISTORY_SORTS.get(sort, HISTORY_SORTS["id"])
+        if key is e.id and descending and after is None and before is None and count_ahead is not None:
+            newest = self._newest_page(wanted, limit, offset, count_ahead)
+            if newest is not None:
+                return newest
         with self.store.read() as conn:
             where = _conditions(conn, wanted)
             anchor, forward = (after, True) if after is not None else (before, False)
@@ -426,6 +430,33 @@ class ExecutionQueries(LightExecutionQueries):
         if bound is not None and total > bound:
             return History(runs, bound, exact=False)
         return History(runs, total)
+
+    def _newest_page(self, wanted: HistoryFilter, limit: int, offset: int, count_ahead: int) -> History | None:
+        """:meth:`history`'s most asked page, newest first by offset and filtered on the readable projects
+        alone, through statements built once (:func:`_newest_statements`); the same answer as the general path,
+        which built and cached a select of several subqueries on every request: more CPU than running it
+        (``/history?ajax=fetch``: half of its CPU). None when ``wanted`` filters on more than the projects."""
+        if wanted != HistoryFilter(project_ids=wanted.project_ids):
+            return None
+        if wanted.project_ids is not None and not wanted.project_ids:
+            return History([], 0)
+        limit, offset, count_ahead = max(limit, 0), max(offset, 0), max(count_ahead, 0)
+        page, later, every = _newest_statements(wanted.project_ids is not None)
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if wanted.project_ids is not None:
+            params["project_ids"] = list(wanted.project_ids)
+        with self.store.read() as conn:
+            runs = _summaries(conn.execute(page, params).all())
+            if runs:  # counted on from the page's last row, as the general path does
+                params.update(last=runs[-1].id, ahead=count_ahead + 1)
+                past = int(conn.execute(later, params).scalar_one())
+                if past > count_ahead:
+                    return History(runs, offset + len(runs) + count_ahead, exact=False)
+                return History(runs, offset + len(runs) + past)
+            bound = offset + limit + count_ahead  # past the end: how many there are, up to the bound
+            params["ahead"] = bound + 1
+            total = int(conn.execute(every, params).scalar_one())
+        return History([], bound, exact=False) if total > bound else History([], total)
 
     @staticmethod
     def _count_from(
@@ -646,6 +677,25 @@ def _newest_of_projects(projects: int) -> sa.Select[Any]:
             for index in range(projects)
         ]
     )
+
+
+@functools.cache
+def _newest_statements(by_projects: bool) -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
+    """:meth:`ExecutionQueries._newest_page`'s statements, the readable projects a parameter: a page of
+    summaries newest first (``limit``, ``offset``); how many match below the id ``last``, and how many match
+    at all, each counted up to ``ahead``."""
+    e = t.executions.c
+    ids = sa.select(e.id).order_by(e.id.desc()).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+    every = sa.select(e.id)
+    if by_projects:
+        readable = e.project_id.in_(sa.bindparam("project_ids", expanding=True))
+        ids, every = ids.where(readable), every.where(readable)
+    below = every.where(e.id < sa.bindparam("last"))
+
+    def counted(matching: sa.Select[Any]) -> sa.Select[Any]:
+        return sa.select(sa.func.count()).select_from(matching.limit(sa.bindparam("ahead")).subquery())
+
+    return _rows_of(ids.subquery("page"), [e.id.desc()], _SUMMARY), counted(below), counted(every)
 
 
 @functools.cache
