@@ -301,7 +301,7 @@ class RssSampler(threading.Thread):
                 proc = self.psutil.Process(pid)
                 if proc.ppid() == self.pid or proc.ppid() in self._tree:
                     self._tree[pid] = proc
-            except self.psutil.Error:
+            except (self.psutil.Error, OSError):  # gone meanwhile (psutil may say so as a FileNotFoundError)
                 pass
         self._seen = pids
         for pid in [p for p in self._tree if p not in pids]:
@@ -329,7 +329,7 @@ class RssSampler(threading.Thread):
                     # name read each time: a pid is "python" between a fork and its exec of ``true``
                     if kid.name().startswith("python"):
                         helpers += rss  # Luigi's forked workers and its multiprocessing manager
-                except self.psutil.Error:
+                except (self.psutil.Error, OSError):
                     pass  # a job process that exited between listing and reading
             self.runner_peak = max(self.runner_peak, runner)
             self.helpers_peak = max(self.helpers_peak, runner + helpers)
