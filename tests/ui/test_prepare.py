@@ -107,8 +107,9 @@ def test_prepare_execution_reruns_only_what_failed_and_restart_continues(
         marker.touch()
         laptop.go(f"/ui/executions/{first}")
         page.wait_for_selector("#restart-button:not([hidden])")
+        leaving = page.url  # read before the click: the new page can load before the click returns
         page.click("#restart-button")  # the confirmation is accepted by the test's browser
-        third = new_execution(page, page.url)
+        third = new_execution(page, leaving)
         assert third not in (first, second)
         wait_status(page, "SUCCEEDED", timeout=40)
         statuses = job_statuses(page)
