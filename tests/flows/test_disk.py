@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -326,3 +327,45 @@ def test_clean_lists_and_removes_old_executions_and_unused_cached_versions(
     assert not (settings.executions_dir / str(old)).exists() and not stale.exists()
     assert current.is_dir() and (settings.executions_dir / str(recent)).is_dir()
     assert (settings.executions_dir / str(running) / "a.job").read_text() == "type=noop\n"
+
+
+def test_clean_takes_folders_no_execution_owns_and_a_killed_preparation_s_leftovers(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """A folder named by an id the database has no execution of (restored from an older backup) goes, and so
+    does a staging folder a killed process left half filled, once a day old; this database's own executions,
+    a fresh staging folder (one being filled now) and folders not named by an id stay."""
+    settings = replace(settings, db_url=store.url)
+    project = write_project(tmp_path / "p", {"a.job": "type=noop\n"})
+    own = run_flow(store, settings, project, "a")
+    folder = settings.executions_dir
+    orphan = folder / "999999999"
+    (orphan / "out").mkdir(parents=True)
+    (orphan / "out" / "result.csv").write_text("x\n" * 1000)
+    day_old = time.time() - 86_400 - 60
+    killed = folder / f".{own.exec_id + 1}.k1ll3d"
+    (killed / "sub").mkdir(parents=True)
+    (killed / "sub" / "half.txt").write_text("half\n")
+    os.utime(killed, (day_old, day_old))
+    filling = folder / f".{own.exec_id + 2}.n0wn0w"
+    filling.mkdir()
+    kept = [folder / "not-an-execution", folder / ".notes.d", folder / ".12"]
+    for path in kept:
+        path.mkdir()
+        os.utime(path, (day_old, day_old))
+
+    env = {**os.environ, "SUDOLESS_HOME": str(settings.home), "SUDOLESS_DB": store.url}
+    command = [sys.executable, "-c", "from sudoless.cli import main; main()", "clean", "--json"]
+    listed = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, env=env, timeout=120, check=True)
+    found = {item["path"]: item for item in json.loads(listed.stdout)["items"]}
+    assert found[str(orphan)]["kind"] == "orphan-execution" and found[str(orphan)]["bytes"] == 2000
+    assert found[str(killed)]["kind"] == "unfinished-staging" and found[str(killed)]["bytes"] == 5
+    for path in (own.workdir, filling, kept[0]):
+        assert str(path) not in found
+    assert orphan.is_dir() and killed.is_dir()  # a dry run removes nothing
+
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=True)
+    removed = {item["path"]: item["removed"] for item in json.loads(done.stdout)["items"]}
+    assert removed[str(orphan)] is True and removed[str(killed)] is True
+    assert not orphan.exists() and not killed.exists()
+    assert own.workdir.is_dir() and filling.is_dir() and all(path.is_dir() for path in kept)

@@ -16,13 +16,14 @@ from sudoless.cli import cli, db_option, emit_json, json_option, settings_from
 def clean(dry_run: bool, db: str | None, as_json: bool) -> None:
     """Remove finished executions' directories past execution_dir_retention_days and their logs past
     execution_log_retention_days, cached project versions nothing uses, a former database's execution folders
-    that runs set aside, Spark's cached archives, unpacked
-    environments and a stopped cluster's work folders and logs (nothing a running execution, cluster or app
-    uses), and say how much space that freed. A SQLite database whose old logs went is compacted, so the space
-    returns to the disk; the bytes its file shrank by are shown. A file made before sudoless set
-    auto_vacuum=INCREMENTAL is rebuilt once (VACUUM, best with nothing else writing) and gives space back in
-    small steps from then on, as the server does after its own removals. Folders of other databases in the
-    home are listed, not judged: clean them with that database's --db."""
+    that runs set aside, folders no execution of the database owns (an orphan, a killed preparation's
+    leftovers), Spark's cached archives, unpacked environments and a stopped cluster's work folders and logs
+    (nothing a running execution, cluster or app uses), and say how much space that freed. A SQLite database
+    whose old logs went is compacted, so the space returns to the disk; the bytes its file shrank by are
+    shown. A file made before sudoless set auto_vacuum=INCREMENTAL is rebuilt once (VACUUM, best with nothing
+    else writing) and gives space back in small steps from then on, as the server does after its own
+    removals. Folders of other databases in the home are listed, not judged: clean them with that database's
+    --db."""
     from sudoless.clean import clean as run_clean
     from sudoless.cleanable import human_size
 

@@ -82,7 +82,7 @@ def run_execution(
     if os.path.lexists(workdir):
         # A claimed execution runs once, so this is the folder of a former database at this place (one deleted
         # and created again numbers its executions from 1 again): its files and what its jobs wrote are not this
-        # execution's. Kept under another name, as folders no execution of this database owns are kept.
+        # execution's. Kept under another name until `sudoless clean` (retention.set_aside_workdirs).
         aside = set_aside(workdir)
         log.warning("execution %s: %s held another database's files; moved to %s", exec_id, workdir, aside)
     try:

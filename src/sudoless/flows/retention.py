@@ -12,7 +12,8 @@ database.
 
 The server's scheduler calls :func:`remove_expired_workdirs` and :func:`remove_expired_logs` periodically;
 ``sudoless clean`` lists all three kinds through :func:`flow_cleanables`, with the execution folders of a former
-database at the same place that runs set aside (:func:`set_aside_workdirs`). A home may hold the folders of
+database at the same place that runs set aside (:func:`set_aside_workdirs`), and the folders no execution of the
+database owns (:func:`unowned_workdirs`). A home may hold the folders of
 several databases (:mod:`sudoless.datadir`); what is in a folder can only be judged by its own database, so
 ``clean`` prunes the folder of the database it is given and that of the home's default SQLite file when it
 exists, and lists every other folder, with its size, as not judged (:func:`other_databases`).
@@ -20,6 +21,7 @@ exists, and lists every other folder, with its size, as not judged (:func:`other
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Iterator
@@ -96,6 +98,36 @@ def set_aside_workdirs(settings: Settings) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.name.startswith(".former-") and p.is_dir())
+
+
+def unowned_workdirs(store: Store, settings: Settings, now_ms: int) -> list[tuple[str, Path]]:
+    """(kind, folder) of what lies in the executions folder that no execution of this database owns:
+
+    - ``orphan-execution``: a folder named by an id this database has no execution of (the database was
+      restored from an older backup, or made again at the same place and has not reached that id yet). An
+      execution's row is committed before its folder is made, so no run of this database can be caught
+      between the two;
+    - ``unfinished-staging``: a ``.<id>.<random>`` folder that a process killed while preparing an execution's
+      directory left behind (:func:`~sudoless.flows.workspace.prepare_workdir` fills one and renames it),
+      once it is a day old: one being filled now is minutes old at most.
+    """
+    folder = settings.executions_dir
+    if not folder.is_dir():
+        return []
+    found: list[tuple[str, Path]] = []
+    for exec_id, path in _numbered(folder):
+        try:
+            store.executions.get(exec_id)
+        except NotFoundError:
+            found.append(("orphan-execution", path))
+    stale = now_ms / 1000 - DAY_MS / 1000
+    for path in sorted(folder.iterdir()):
+        head, _, rest = path.name[1:].partition(".")
+        if path.name.startswith(".") and head.isdigit() and rest and path.is_dir():
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < stale:
+                    found.append(("unfinished-staging", path))
+    return found
 
 
 def remove_expired_workdirs(store: Store, settings: Settings, now_ms: int) -> list[int]:
@@ -231,6 +263,8 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
         yield Cleanable("execution-dir", path, unshared_bytes(path), partial(_removed, path))
     for path in set_aside_workdirs(settings):
         yield Cleanable("former-execution", path, unshared_bytes(path), partial(_removed, path))
+    for kind, path in unowned_workdirs(store, settings, now):
+        yield Cleanable(kind, path, unshared_bytes(path), partial(_removed, path))
     logs = expired_logs(store, settings, now)
     if logs:
         ids = [exec_id for exec_id, _ in logs]
