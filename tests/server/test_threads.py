@@ -21,8 +21,9 @@ T = TypeVar("T")
 
 def run(main: Coroutine[Any, Any, T]) -> T:
     """``main`` on an event loop of its own, in a thread of its own: as a server's loop runs, and whatever a
-    test run earlier in this process left in the main thread (a loop still marked running there made
-    ``asyncio.run`` refuse, in the CI's pytest worker)."""
+    test run earlier in this process left in the main thread: the browser tests' session-wide Playwright
+    (``tests/ui/conftest.py``) keeps the main thread's loop marked running until the session ends, and
+    ``asyncio.run`` then refuses there, as it did in the CI's pytest worker."""
     with ThreadPoolExecutor(1, thread_name_prefix="test-loop") as pool:
         return pool.submit(asyncio.run, main).result(timeout=60)
 
