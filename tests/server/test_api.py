@@ -394,6 +394,25 @@ def test_cookie_sessions_need_csrf(live: LiveServer) -> None:
     )
 
 
+def test_refusals_answer_before_invalid_parameters(live: LiveServer, root: httpx.Client) -> None:
+    """FastAPI validates a request's parameters after solving its dependencies, so the session and the checks
+    made on it refused a request before its parameters were looked at. The session is now read in the
+    request's thread with the route (server/api/routing.py); a refusal still comes first."""
+    bare = client(live)
+    nope = {"Authorization": "Bearer nope"}
+    assert "unknown or expired" in error(bare.get("/executions", params={"limit": 0}, headers=nope), 401)
+    assert "unknown or expired" in error(bare.post("/projects", json={"nam": "x"}, headers=nope), 401)
+    stranger, password = live.add_user("plain")
+    assert "not an administrator" in error(api(live, stranger.name, password).post("/users", json={}), 403)
+    browser = client(live, cookies={COOKIE: live.as_admin().sid})
+    evil = {"Origin": "https://evil.example"}
+    assert error(browser.post("/projects", json={"nam": "x"}, headers=evil), 403) == "CSRF validation failed."
+    # with a valid session, the same requests are refused for their parameters
+    assert error(root.get("/executions", params={"limit": 0}), 400).startswith("limit:")
+    assert error(root.post("/users", json={}), 400).startswith("name:")
+    assert error(root.get("/executions/0"), 400).startswith("exec_id:")
+
+
 def test_openapi_document_and_docs(live: LiveServer) -> None:
     bare = client(live)
     spec = bare.get("/openapi.json").json()

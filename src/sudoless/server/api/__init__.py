@@ -5,9 +5,11 @@ Same accounts, sessions and permissions as the AJAX API, over resources instead 
 ``logs``, ``schedules`` and ``users`` (administrators only), one module each, each an ``APIRouter``.
 Routes parse the request, call the library (:mod:`sudoless.flows`, :mod:`sudoless.accounts`) and render
 Pydantic models (:mod:`.models`); permissions are checked through :class:`.context.Caller`, errors are
-rendered once, in :mod:`.errors`, and :mod:`.application` assembles the routers into an application of
-their own, so that its error handlers and its OpenAPI document (``/api/v1/openapi.json``, rendered for
-people at ``/api/v1/docs`` without any CDN) concern the JSON API alone.
+rendered once, in :mod:`.errors`, each route's blocking part (the session read, the route, its response)
+runs as one call to the server's request threads in one read transaction (:mod:`.routing`), and
+:mod:`.application` assembles the routers into an application of their own, so that its error handlers and
+its OpenAPI document (``/api/v1/openapi.json``, rendered for people at ``/api/v1/docs`` without any CDN)
+concern the JSON API alone.
 
 :func:`create_api` returns that application wrapped to be built on its first request: importing some forty
 models and routes costs about half a second of CPU, which ``sudoless server`` should not spend before it

@@ -15,8 +15,10 @@ StateError            409     the current state forbids it (already running, loc
 StoreError            503     the database cannot be reached
 ====================  ======  ==========================================================
 
-Request validation (FastAPI's 422) is answered as 400 in the same shape. An unexpected exception is
-logged with its traceback on the server and answered as a bare 500 ``{"error": ...}`` without one.
+Request validation (FastAPI's 422) is answered as 400 in the same shape, unless the request's deferred
+dependencies (:func:`.routing.settle`: the session, the CSRF check) refuse it, as they did when they ran
+before its parameters were validated. An unexpected exception is logged with its traceback on the server
+and answered as a bare 500 ``{"error": ...}`` without one.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from sudoless.errors import (
     SudolessError,
     ThrottledError,
 )
+from sudoless.server.api.routing import settle
 
 __all__ = ["ErrorBody", "HttpError", "error_responses", "install_handlers"]
 
@@ -126,6 +129,14 @@ def install_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        try:  # the dependencies FastAPI solved before it validated the parameters refuse first
+            await settle(request)
+        except HttpError as refused:
+            return await http_error(request, refused)
+        except SudolessError as failed:
+            return await library_error(request, failed)
+        except Exception as broken:
+            return await unexpected(request, broken)
         return _error(400, _validation_message(exc.errors()))
 
     async def starlette_error(request: Request, exc: Exception) -> JSONResponse:

@@ -34,13 +34,14 @@ from sudoless.server.api.models import (
     SlaRuleView,
     Submitted,
 )
+from sudoless.server.api.routing import ThreadedRoute
 from sudoless.server.params import emails
 from sudoless.server.run_options import check_redefinitions, filter_runtime
 from sudoless.store.executions import ExecutionRecord
 from sudoless.store.job_runs import JobRunRecord
 from sudoless.store.status import Status
 
-router = APIRouter(prefix="/executions", tags=["executions"])
+router = APIRouter(prefix="/executions", tags=["executions"], route_class=ThreadedRoute)
 
 EXECUTE = ajax_permission(EXECUTOR, "ajax:executeFlow")
 READ = ajax_permission(EXECUTOR, "ajax:fetchexecflow")

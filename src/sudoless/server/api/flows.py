@@ -15,9 +15,10 @@ from sudoless.server.api.context import CallerDep, ajax_permission
 from sudoless.server.api.errors import error_responses
 from sudoless.server.api.models import PATH_NAME, FlowGraph, FlowInfo, FlowLockRequest, GraphNode
 from sudoless.server.api.projects import ProjectName
+from sudoless.server.api.routing import ThreadedRoute
 from sudoless.store.projects import FlowRecord
 
-router = APIRouter(prefix="/projects/{project}/flows", tags=["flows"])
+router = APIRouter(prefix="/projects/{project}/flows", tags=["flows"], route_class=ThreadedRoute)
 
 LIST = ajax_permission(MANAGER, "ajax:fetchprojectflows")
 GRAPH = ajax_permission(MANAGER, "ajax:fetchflowgraph")

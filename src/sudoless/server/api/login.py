@@ -10,9 +10,10 @@ from sudoless.server.ajax.login import client_ip
 from sudoless.server.api.context import Caller, CallerDep, ServicesDep
 from sudoless.server.api.errors import error_responses
 from sudoless.server.api.models import LoginRequest, Token, UserInfo
+from sudoless.server.api.routing import ThreadedRoute
 from sudoless.server.dispatch import Services
 
-router = APIRouter(tags=["session"])
+router = APIRouter(tags=["session"], route_class=ThreadedRoute)
 
 
 def user_info(call: Caller | Services, user: User) -> UserInfo:

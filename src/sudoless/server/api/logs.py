@@ -20,9 +20,10 @@ from sudoless.server.api.context import Caller, CallerDep, ajax_permission
 from sudoless.server.api.errors import error_responses
 from sudoless.server.api.executions import ExecId
 from sudoless.server.api.models import PATH_NAME, LogFormat, LogPage
+from sudoless.server.api.routing import ThreadedRoute
 from sudoless.store.status import FINISHED, TERMINAL_FLOW
 
-router = APIRouter(prefix="/executions/{exec_id}", tags=["logs"])
+router = APIRouter(prefix="/executions/{exec_id}", tags=["logs"], route_class=ThreadedRoute)
 
 FLOW_LOG = ajax_permission(EXECUTOR, "ajax:fetchExecFlowLogs")
 JOB_LOG = ajax_permission(EXECUTOR, "ajax:fetchExecJobLogs")

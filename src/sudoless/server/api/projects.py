@@ -20,10 +20,11 @@ from sudoless.server.ajax.manager import MANAGER
 from sudoless.server.api.context import Caller, CallerDep, ajax_permission
 from sudoless.server.api.errors import HttpError, error_responses
 from sudoless.server.api.models import PATH_NAME, Grant, ProjectCreate, ProjectInfo, UploadResult, VersionInfo
+from sudoless.server.api.routing import ThreadedRoute
 from sudoless.server.params import BadBody, BodyTooLarge, read_params
 from sudoless.store.projects import ProjectRecord, VersionRecord
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], route_class=ThreadedRoute)
 
 READ = ajax_permission(MANAGER, "ajax:getProjectId")
 WRITE = ajax_permission(MANAGER, "upload")

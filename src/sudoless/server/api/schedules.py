@@ -27,9 +27,10 @@ from sudoless.server.api.models import (
     SlaInfo,
     SlaRequest,
 )
+from sudoless.server.api.routing import ThreadedRoute
 from sudoless.server.run_options import check_redefinitions
 
-router = APIRouter(tags=["schedules"])
+router = APIRouter(tags=["schedules"], route_class=ThreadedRoute)
 
 CREATE = ajax_permission(SCHEDULE, "ajax:scheduleCronFlow")
 REMOVE = ajax_permission(SCHEDULE, "action:removeSched")

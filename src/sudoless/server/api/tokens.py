@@ -11,17 +11,23 @@ from fastapi import Path as PathParam
 from sudoless.accounts import Permission
 from sudoless.accounts.tokens import ApiToken
 from sudoless.errors import PermissionDenied
-from sudoless.server.api.context import Caller, CallerDep
+from sudoless.server.api.context import Caller, DeferredCallerDep
 from sudoless.server.api.errors import error_responses
 from sudoless.server.api.models import PATH_NAME, TokenCreate, TokenCreated, TokenInfo
+from sudoless.server.api.routing import Deferred, ThreadedRoute
 
-router = APIRouter(prefix="/tokens", tags=["tokens"])
+router = APIRouter(prefix="/tokens", tags=["tokens"], route_class=ThreadedRoute)
 
 TokenName = Annotated[str, PathParam(min_length=1, max_length=64, pattern=PATH_NAME, description="the token's name")]
 
 
-def person(call: CallerDep) -> Caller:
-    """The caller, if logged in with a password (a session), not with a token."""
+async def person(call: DeferredCallerDep) -> Deferred[Caller]:
+    """The caller, if logged in with a password (a session), not with a token (checked in the request's
+    thread, after the session is read: :mod:`.routing`)."""
+    return call.then(_person)
+
+
+def _person(call: Caller) -> Caller:
     if call.user.scope is not None:
         raise PermissionDenied("API tokens cannot manage tokens; log in with a password to do that")
     return call

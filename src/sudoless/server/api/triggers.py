@@ -21,9 +21,10 @@ from sudoless.server.api.errors import error_responses
 from sudoless.server.api.flows import FlowName
 from sudoless.server.api.models import Millis
 from sudoless.server.api.projects import ProjectName
+from sudoless.server.api.routing import ThreadedRoute
 from sudoless.store.triggers import InstanceRow
 
-router = APIRouter(tags=["triggers"])
+router = APIRouter(tags=["triggers"], route_class=ThreadedRoute)
 
 READ = ajax_permission(FLOW_TRIGGER, "ajax:fetchTrigger")
 PAUSE = ajax_permission(FLOW_TRIGGER, "ajax:pauseTrigger")

@@ -10,19 +10,24 @@ from fastapi import Path as PathParam
 
 from sudoless.accounts import Permission
 from sudoless.errors import InputError, NotFoundError, StateError
-from sudoless.server.api.context import Caller, CallerDep
+from sudoless.server.api.context import Caller, DeferredCallerDep
 from sudoless.server.api.errors import error_responses
 from sudoless.server.api.login import user_info
 from sudoless.server.api.models import PATH_NAME, GrantRequest, PasswordRequest, UserCreate, UserGrant, UserInfo
 from sudoless.server.api.projects import ProjectName
+from sudoless.server.api.routing import Deferred, ThreadedRoute
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=ThreadedRoute)
 
 UserName = Annotated[str, PathParam(min_length=1, max_length=255, pattern=PATH_NAME, description="the user's name")]
 
 
-def admin(call: CallerDep) -> Caller:
-    """The caller, if a global administrator."""
+async def admin(call: DeferredCallerDep) -> Deferred[Caller]:
+    """The caller, if a global administrator (checked in the request's thread: :mod:`.routing`)."""
+    return call.then(_admin)
+
+
+def _admin(call: Caller) -> Caller:
     call.require_admin()
     return call
 
