@@ -188,26 +188,34 @@ def child_sudoless(
 def _count_loop_wakeups() -> list[int]:
     """Count, in the returned one-item list, every return of the runner loop's blocking wait on its event
     queue (``FlowRunner.events.get`` with a timeout: an event came or the timer ran out)."""
-    import queue
-
     from sudoless.flows import runner
 
     count = [0]
+    counted: dict[type, type] = {}
 
-    class Counted(queue.Queue):  # type: ignore[type-arg]
-        def get(self, block: bool = True, timeout: float | None = None) -> Any:
-            if not block:
-                return super().get(block, timeout)
-            try:
-                return super().get(block, timeout)
-            finally:
-                count[0] += 1
+    def counting(base: type) -> type:
+        """A subclass of the runner's queue class (``queue.Queue`` or ``queue.SimpleQueue``, by version) that
+        counts blocking gets: the same queue, so the count costs both versions alike."""
+
+        class Counted(base):  # type: ignore[valid-type,misc]
+            def get(self, block: bool = True, timeout: float | None = None) -> Any:
+                if not block:
+                    return super().get(block, timeout)
+                try:
+                    return super().get(block, timeout)
+                finally:
+                    count[0] += 1
+
+        return Counted
 
     original = runner.FlowRunner.__init__
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        self.events = Counted()  # nothing was put yet: the jobs start with the run
+        base = type(self.events)
+        if base not in counted:
+            counted[base] = counting(base)
+        self.events = counted[base]()  # nothing was put yet: the jobs start with the run
 
     runner.FlowRunner.__init__ = init  # type: ignore[method-assign]
     return count

@@ -1,9 +1,12 @@
 """Executes one flow: walks the DAG, runs ready jobs in parallel, applies Azkaban's rules.
 
 One :class:`FlowRunner` owns one execution. Jobs run in worker threads (each job's processes in their
-own process group); the runner thread alone decides statuses, so the state machine has no locks. It
-reacts to job completions, to due retries, and to control requests (cancel, pause, resume, retry
-failed) that any process may post through the store.
+own process group). The state machine is guarded by one lock (``FlowRunner.state_lock``): the runner's
+loop holds it except while it waits, and reacts to due retries, to the timers of its writes and to control
+requests (cancel, pause, resume, retry failed) that any process may post through the store. A job's end is
+decided by the thread that ran the job, under the same lock, which then starts the first job that end made
+ready itself: on a chain of short jobs, one job's end and the next one's start pass through no other thread
+(a hand-off to the loop and back cost each job two wake-ups on the chain's critical path).
 
 Rules, as Azkaban applies them (docs/azkaban.md, "Conditions" and "Statuses and failure actions"):
 
@@ -52,7 +55,7 @@ CONTROL_POLL_SECONDS = 0.5
 #: commit instead of two. A crash inside the window leaves that job READY in the store: crash recovery
 #: then cancels it rather than killing it, and cannot kill its process group (no pid yet).
 RUNNING_WRITE_DELAY = 0.05
-#: What the loop changed waits at most this long to be written, so that jobs ending close together (a chain or
+#: What the runner changed waits at most this long to be written, so that jobs ending close together (a chain or
 #: a fan-out of short jobs) share one commit instead of one each. The runner decides from its own memory, never
 #: from these rows, so a dependant may start before its parent's SUCCEEDED is written; the rows are written in
 #: the order they changed, in one transaction, so the store never shows a job started before its parent ended.
@@ -106,6 +109,22 @@ class _Wake:
     done: threading.Event
 
 
+class _Nudge:
+    """Put on the loop's queue by a job thread that changed what the loop waits for (something due sooner than
+    the loop's wake-up, or no job running any more): the loop takes another pass."""
+
+
+_NUDGE = _Nudge()
+
+
+@dataclass
+class _Raise:
+    """A runner error met by a job thread while it decided an end: raised in the loop, which stops the run as
+    it does for its own errors (the jobs killed, the rows written)."""
+
+    error: BaseException
+
+
 @dataclass
 class _Done:
     nested_id: str
@@ -136,13 +155,26 @@ class FlowRunner:
         self.nodes: dict[str, RunNode] = {}
         self.siblings: dict[str, list[str]] = {}
         self.flow_log = LogWriter(store, self.exec_id, "", 0, settings.log_chunk_bytes, shared=True)
-        self.events: queue.Queue[_Done | _Started | _Wake] = queue.Queue()
+        self.events: queue.SimpleQueue[_Done | _Started | _Wake | _Nudge | _Raise] = queue.SimpleQueue()
+        #: held by whoever changes the state machine: the loop, except while it waits, or a job thread deciding
+        #: its job's end (:meth:`_end_here`). Never taken while holding ``start_lock``.
+        self.state_lock = threading.Lock()
+        #: monotonic time the waiting loop will wake up by itself (0 while it runs or has been nudged): a job
+        #: thread that makes anything due before it nudges the loop (:meth:`_nudge_loop`)
+        self.loop_wake_at = 0.0
+        #: set to True by a job thread deciding its end: :meth:`_start_job` then leaves the first job it starts
+        #: (the node and its cancel event) here for that thread to run, instead of on another job thread
+        self.start_here: bool | tuple[RunNode, threading.Event] | None = None
+        #: when the loop polls control requests next (monotonic)
+        self.next_poll = 0.0
         #: wake-ups taken in this pass of the loop, acknowledged once it has scheduled and flushed
         self.woken: list[threading.Event] = []
         self.poll_now = False
         self.stopped = False
-        #: what this pass of the loop changed, written in one transaction by :meth:`_flush`; only the
-        #: runner thread touches the store for job rows, so job threads never contend for its lock
+        #: what the loop and the job threads deciding ends changed, written in one transaction by :meth:`_flush`
+        #: under the state lock (so in the order made); the loop writes on its timer, a job thread only what a
+        #: reader acts on at once (an execution's status), so a job's end and its successor's start never wait
+        #: for the database
         self.changes: list[tuple[str, int, dict[str, object]]] = []
         #: the values of ``changes`` by row (nested id, attempt): a row changed twice before a write (a job's
         #: held-back RUNNING row and its end) is one UPDATE with both, not two
@@ -242,6 +274,10 @@ class FlowRunner:
     # -- the loop --------------------------------------------------------------------------------------
 
     def run(self) -> Status:
+        with self.state_lock:  # released only while the loop waits (_wait)
+            return self._run()
+
+    def _run(self) -> Status:
         self.start_ms = self.store.clock()
         self._set_execution(status=Status.RUNNING, start_time=self.start_ms)
         self.flow_log.line(
@@ -251,7 +287,6 @@ class FlowRunner:
         if self.options.start_emails or self.options.webhooks:
             notify.flow_started(self.store, self.settings, self.exec_id)
         self.pending.update(self.siblings[""])
-        next_poll = 0.0
         try:
             while True:
                 self._schedule()
@@ -259,22 +294,17 @@ class FlowRunner:
                 self._acknowledge_wakeups()
                 if not self.running and not self.waiting and not self.retry_due and self._all_finished():
                     break
-                timeout = self._next_wakeup(next_poll)
-                try:
-                    self._on_event(self.events.get(timeout=timeout))
-                    while True:
-                        self._on_event(self.events.get_nowait())
-                except queue.Empty:
-                    pass
+                for event in self._wait():
+                    self._on_event(event)
                 self._collect_starts()
                 self._due_retries()
                 if self.running:
                     self._check_quota()
-                if self.poll_now or time.monotonic() >= next_poll:
+                if self.poll_now or time.monotonic() >= self.next_poll:
                     self.poll_now = False
                     self._poll_control()
                     self.flow_log.flush_if_due()
-                    next_poll = time.monotonic() + CONTROL_POLL_SECONDS
+                    self.next_poll = time.monotonic() + CONTROL_POLL_SECONDS
         except BaseException:
             self._kill_running()
             raise
@@ -283,10 +313,32 @@ class FlowRunner:
             self.sandbox.close()
             self._flush(force=True, held=True)
             # nobody waits forever on a runner that has stopped: wake() sees the flag after its put, this
-            # sees any wake-up put before it
+            # sees any wake-up put before it; a job thread that ends a job after this leaves it (_end_here)
             self.stopped = True
             self._drain_wakeups()
         return self._finish()
+
+    def _wait(self) -> list[_Done | _Started | _Wake | _Nudge | _Raise]:
+        """Wait, without the state lock, until an event comes or the next thing is due; the events that came.
+
+        Job threads decide their jobs' ends meanwhile (:meth:`_end_here`), and nudge the loop when they make
+        something due before the time it planned to wake up."""
+        now = time.monotonic()
+        timeout = self._next_wakeup(now)
+        self.loop_wake_at = now + timeout
+        events = []
+        self.state_lock.release()
+        try:
+            try:
+                events.append(self.events.get(timeout=timeout))
+                while True:
+                    events.append(self.events.get_nowait())
+            except queue.Empty:
+                pass
+        finally:
+            self.state_lock.acquire()
+            self.loop_wake_at = 0.0
+        return events
 
     def wake(self) -> threading.Event:
         """Make the loop poll control requests (cancel, pause, resume, retry) now instead of at its next tick
@@ -352,7 +404,11 @@ class FlowRunner:
         self._flush(force=True)
         self.store.executions.update(self.exec_id, **values)
 
-    def _on_event(self, event: _Done | _Started | _Wake) -> None:
+    def _on_event(self, event: _Done | _Started | _Wake | _Nudge | _Raise) -> None:
+        if isinstance(event, _Nudge):
+            return
+        if isinstance(event, _Raise):
+            raise event.error
         if isinstance(event, _Wake):
             self.poll_now = True
             self.woken.append(event.done)
@@ -388,14 +444,17 @@ class FlowRunner:
                 if report is not None:
                     self._on_event(report)
 
-    def _next_wakeup(self, next_poll: float) -> float:
-        now = time.monotonic()
+    def _next_due(self) -> float:
+        """The monotonic time of the loop's next work: a control poll, a retry, a held RUNNING row, a start
+        report to collect, a write."""
         held = [when + RUNNING_WRITE_DELAY for _, _, when in self.started_rows.values()]
         held.extend(self.quiet_starts.values())
         if self.changes_since is not None:
             held.append(self.changes_since + WRITE_DELAY)
-        wake = min([next_poll, *self.retry_due.values(), *held])
-        return max(0.0, min(wake - now, CONTROL_POLL_SECONDS))
+        return min([self.next_poll, *self.retry_due.values(), *held])
+
+    def _next_wakeup(self, now: float) -> float:
+        return max(0.0, min(self._next_due() - now, CONTROL_POLL_SECONDS))
 
     def _all_finished(self) -> bool:
         return all(self.nodes[n].status in FINISHED for n in self.siblings[""])
@@ -513,9 +572,20 @@ class FlowRunner:
         self.running[node.nested_id] = cancel
         node.status = Status.RUNNING
         self.quiet_starts[node.nested_id] = time.monotonic() + RUNNING_WRITE_DELAY
-        self.pool.submit(lambda: self._job_thread(node, cancel))
+        if self.start_here is True:  # a job thread deciding an end runs the first job it made ready itself
+            self.start_here = (node, cancel)
+        else:
+            self.pool.submit(lambda: self._job_thread(node, cancel))
 
     def _job_thread(self, node: RunNode, cancel: threading.Event) -> None:
+        """Run ``node``'s attempt, decide its end, and run on here the job that end started, if any."""
+        following: tuple[RunNode, threading.Event] | None = (node, cancel)
+        while following is not None:
+            following = self._end_here(*self._attempt(*following))
+
+    def _attempt(self, node: RunNode, cancel: threading.Event) -> tuple[_Done, bool]:
+        """Run one attempt of ``node``; its end, and whether a report of it went on ``events`` (then its end
+        must follow it there)."""
         log = LogWriter(
             self.store,
             self.exec_id,
@@ -526,9 +596,10 @@ class FlowRunner:
         )
         self.job_logs[node.nested_id] = log
         wrote_running = False
+        posted = False
 
         def started(pid: int | None) -> None:
-            nonlocal wrote_running
+            nonlocal wrote_running, posted
             report = _Started(node.nested_id, pid, not wrote_running, self.store.clock(), time.monotonic())
             wrote_running = True
             with self.start_lock:
@@ -537,6 +608,7 @@ class FlowRunner:
                     self.start_reports[node.nested_id] = report
                     return
                 first = self.start_reports.pop(node.nested_id, None)
+                posted = True
             if first is not None:  # a later process of the job: the first report goes before it
                 self.events.put(first)
             self.events.put(report)
@@ -562,7 +634,39 @@ class FlowRunner:
         with self.start_lock:
             self.quiet_starts.pop(node.nested_id, None)
             first = self.start_reports.pop(node.nested_id, None)
-        self.events.put(_Done(node.nested_id, result, log.take(), first))
+            # read under the lock: a report posted by the spawning thread has set it before it let go
+            was_posted = posted
+        return _Done(node.nested_id, result, log.take(), first), was_posted
+
+    def _end_here(self, done: _Done, posted: bool) -> tuple[RunNode, threading.Event] | None:
+        """Decide ``done`` in this job thread, as the loop would (the same code, under the state lock), and
+        return the job it made ready first, which this thread runs next; the others go to other job threads.
+        An end whose job posted a report on ``events`` goes there after it, in order, for the loop."""
+        if posted:
+            self.events.put(done)
+            return None
+        with self.state_lock:
+            if self.stopped:  # the run has ended (a runner error): nobody decides anything any more
+                return None
+            self.start_here = True
+            try:
+                self._on_event(done)
+                self._schedule()
+            except BaseException as exc:  # the loop raises it: a runner bug stops the run, never hangs it
+                self.events.put(_Raise(exc))
+                return None
+            finally:
+                here, self.start_here = self.start_here, None
+            self._nudge_loop()
+        return here if isinstance(here, tuple) else None
+
+    def _nudge_loop(self) -> None:
+        """Wake the waiting loop when a job thread's decision needs it before it wakes by itself: something due
+        sooner (a write, a retry, a start report to collect), or no job running (the run may have ended, or
+        waits for a resume). Under the state lock."""
+        if self.loop_wake_at and (not self.running or self._next_due() < self.loop_wake_at):
+            self.loop_wake_at = 0.0
+            self.events.put(_NUDGE)
 
     def _on_done(self, done: _Done) -> None:
         node = self.nodes[done.nested_id]
