@@ -543,6 +543,19 @@ def test_unfinished_executions_as_before_off_the_partial_index(store: Store) -> 
         assert "ix_executions_unfinished" in plan, plan
 
 
+def test_the_status_pages_figures_in_one_statement(store: Store) -> None:
+    """The status page's queue and schedule figures, read together, are the two counts read apart."""
+    rows = mixed_history(store)
+    with store.write() as conn:  # two queued (no executor yet), one preparing on an executor
+        for row, executor in ((rows[1], None), (rows[2], None), (rows[3], 1)):
+            queued = t.executions.update().where(t.executions.c.id == row["id"])
+            conn.execute(queued.values(status="PREPARING", executor_id=executor))
+    with counting(store.engine) as trips:
+        figures = store.executions.status_figures()
+    assert trips.statements == 1
+    assert figures == (store.executions.queued_count(), store.schedules.count()) and figures[0] == 2
+
+
 def test_the_apis_filtered_pages_and_their_totals(store: Store) -> None:
     """``find`` (the JSON API's list): each filter and their combinations, the page and the total of the
     matches, a page past the end (its total read on its own), no readable project, an empty page."""

@@ -15,11 +15,12 @@ from sudoless.server.ui.rows import (
     grid_heads,
     grid_rows,
     recent_rows,
+    running_rows,
     schedule_rows,
     status_html,
 )
 from sudoless.server.ui.web import format_time, iso_time, new_environment, short_time
-from sudoless.store.executions import ExecutionSummary
+from sudoless.store.executions import ExecutionRecord, ExecutionSummary
 from sudoless.store.schedules import ScheduleRow
 from sudoless.store.status import Status
 
@@ -179,3 +180,39 @@ def test_schedule_rows_read_as_the_template_drew_them() -> None:
         drawn = old.render(schedules=[base, paused], slas={4: rules[4], 5: ()}, can_change=can_change, csrf='t"k')
         built = schedule_rows([base, paused], rules, can_change, 't"k')
         assert squeezed(built) == squeezed(drawn.replace("&#34;", "&quot;").replace("&#39;", "&#x27;"))
+
+
+#: The status page's running executions as its template drew them before they were built in Python.
+RUNNING_TEMPLATE = """{% from "macros.html" import status %}{% for run in running %}
+<tr><td><a href="{{ url('executions', run.id) }}">#{{ run.id }}</a></td>
+<td>{{ run.project_name }} / {{ run.flow_id }}</td><td>{{ status(run.status) }}</td>
+<td>{{ run.submit_user }}</td><td>{{ run.submit_time|when }}</td><td>{{ run.duration(now)|duration }}</td></tr>
+{% endfor %}"""
+
+
+def test_the_running_rows_read_as_the_template_drew_them() -> None:
+    hostile = "<b>\"x\"&'y'"
+    running = [
+        ExecutionRecord(
+            id=index,
+            project_id=7,
+            project_name=hostile,
+            version=1,
+            flow_id=f"f<{index}>",
+            status=status,
+            submit_user=hostile,
+            submit_time=1_000,
+            start_time=-1 if status == Status.PREPARING else 2_000,
+            end_time=-1,
+            update_time=2_000,
+            source="adhoc",
+            options={},
+            executor_id=None,
+            control="",
+            restarted_from=None,
+        )
+        for index, status in enumerate((Status.RUNNING, Status.PREPARING, Status.PAUSED, Status.KILLING), start=1)
+    ]
+    old = new_environment().from_string(RUNNING_TEMPLATE).render(running=running, now=9_000)
+    new = running_rows(running, 9_000)
+    assert squeezed(new) == squeezed(old.replace("&#34;", "&quot;").replace("&#39;", "&#x27;")) and "&lt;b&gt;" in new

@@ -222,6 +222,15 @@ _QUEUED_COUNT = (
     .select_from(t.executions)
     .where(_e.status == Status.PREPARING.value, _e.executor_id.is_(None))
 )
+#: The status page's two figures in one statement (:meth:`ExecutionQueries.status_figures`): the executions
+#: waiting for an executor, and the schedules of active projects (what ``ScheduleQueries.count`` counts).
+_STATUS_FIGURES = sa.select(
+    _QUEUED_COUNT.scalar_subquery(),
+    sa.select(sa.func.count())
+    .select_from(t.schedules.join(t.projects, t.projects.c.id == t.schedules.c.project_id))
+    .where(t.projects.c.active.is_(True))
+    .scalar_subquery(),
+)
 #: :meth:`ExecutionQueries.recent`'s statement, built once.
 _RECENT = (
     sa.select(*_SUMMARY)
@@ -270,6 +279,17 @@ class ExecutionQueries(LightExecutionQueries):
         """Executions waiting for an executor."""
         with self.store.read() as conn:
             return int(conn.execute(_QUEUED_COUNT).scalar_one())
+
+    def status_figures(self) -> tuple[int, int] | None:
+        """(executions waiting for an executor, schedules of active projects) in one round trip, or None when
+        the database does not answer: the status page's figures and its database check at once, where a ping
+        and two counts cost it three statements (each about 0.15 ms of the server's CPU on MariaDB)."""
+        try:
+            with self.store.read() as conn:
+                queued, schedules = conn.execute(_STATUS_FIGURES).one()
+        except sa.exc.SQLAlchemyError:
+            return None
+        return int(queued), int(schedules)
 
     def request(self, exec_id: int, action: str) -> ExecutionRecord:
         """Ask the runner of a live execution to ``cancel``, ``pause``, ``resume`` or ``retry_failed``."""
@@ -545,10 +565,8 @@ class ExecutionQueries(LightExecutionQueries):
 
     def running(self, limit: int = 100) -> list[ExecutionRecord]:
         """Executions not yet over, newest first (the ``ix_executions_status`` index)."""
-        e = t.executions.c
-        query = sa.select(t.executions).where(UNFINISHED).order_by(e.id.desc()).limit(limit)
         with self.store.read() as conn:
-            return execution_records(_unfinished_only(conn, query).all())
+            return execution_records(_unfinished_only(conn, _running(limit)).all())
 
     def elsewhere(self, limit: int = 200) -> list[ExecutionRecord]:
         """Executions running elsewhere (:data:`ELSEWHERE`: imported from Azkaban while they ran there), newest
@@ -618,6 +636,14 @@ def _unfinished_only(conn: sa.Connection, query: sa.Select[Any]) -> sa.CursorRes
         raise AssertionError(f"not a read of executions alone: {sql}")
     sql = sql.replace("\nFROM executions", _FROM_UNFINISHED, 1)
     return conn.exec_driver_sql(sql, tuple(compiled.params[name] for name in compiled.positiontup or ()))
+
+
+@functools.lru_cache(maxsize=8)
+def _running(limit: int) -> sa.Select[Any]:
+    """:meth:`ExecutionQueries.running`'s statement, built once per limit (the limit is written into it, as
+    :func:`_unfinished_only` compiles it with its values on SQLite)."""
+    e = t.executions.c
+    return sa.select(t.executions).where(UNFINISHED).order_by(e.id.desc()).limit(limit)
 
 
 @functools.lru_cache(maxsize=8)

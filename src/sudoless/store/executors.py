@@ -30,6 +30,10 @@ class ExecutorRecord:
     active: bool
 
 
+#: :meth:`ExecutorQueries.active`'s statement, built once (the status pages read it on every view).
+_ACTIVE = sa.select(t.executors).where(t.executors.c.active.is_(True)).order_by(t.executors.c.id)
+
+
 class ExecutorQueries(LightExecutorQueries):
     """Queries on ``executors`` of one :class:`~sudoless.store.Store` (registering, beating and finding the
     orphans are :class:`~sudoless.store.light.executors.LightExecutorQueries`'s)."""
@@ -38,9 +42,8 @@ class ExecutorQueries(LightExecutorQueries):
 
     def active(self) -> list[ExecutorRecord]:
         """Executors marked active (their heartbeat may still be stale; compare it with the clock)."""
-        x = t.executors
         with self.store.read() as conn:
-            rows = conn.execute(sa.select(x).where(x.c.active.is_(True)).order_by(x.c.id)).all()
+            rows = conn.execute(_ACTIVE).all()
         return [
             ExecutorRecord(
                 id=int(r.id),

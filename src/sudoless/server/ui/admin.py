@@ -17,6 +17,7 @@ from sudoless.accounts.backends import group_roles
 from sudoless.errors import SudolessError
 from sudoless.server.dispatch import GET, POST, Call, Route
 from sudoless.server.ui.projects import readable_project_ids
+from sudoless.server.ui.rows import running_rows
 from sudoless.server.ui.web import redirect, render
 
 __all__ = ["ROUTES"]
@@ -116,17 +117,24 @@ def set_group_roles(call: Call) -> Response:
 
 
 def server_status(call: Call) -> Response:
+    """The server's figures, its executors and what runs. The database check and the two counts are one
+    statement (:meth:`~sudoless.store.executions.ExecutionQueries.status_figures`), the readable projects are
+    read only when something runs, and the running table's rows are built in Python (:func:`.rows.running_rows`)."""
     store = call.store
     services = call.services
     now = store.clock()
-    database_up = store.database_up()
+    figures = store.executions.status_figures()
+    database_up = figures is not None
+    queued, schedules = figures or (0, 0)
     timeout_ms = int(call.settings.executor_timeout * 1000)
     executors = [
         {"record": x, "alive": now - x.heartbeat <= timeout_ms}
         for x in (store.executors.active() if database_up else ())
     ]
-    visible = readable_project_ids(call)
-    running = [r for r in store.executions.running(200) if visible is None or r.project_id in visible]
+    running = store.executions.running(200)
+    if running:
+        visible = readable_project_ids(call)
+        running = [r for r in running if visible is None or r.project_id in visible]
     return render(
         call,
         "status.html",
@@ -138,9 +146,10 @@ def server_status(call: Call) -> Response:
         database=store.dialect,
         database_up=database_up,
         executors=executors,
-        queued=store.executions.queued_count() if database_up else 0,
+        queued=queued,
         running=running,
-        schedules=store.schedules.count() if database_up else 0,
+        running_rows=running_rows(running, now),
+        schedules=schedules,
         timeout_ms=timeout_ms,
     )
 

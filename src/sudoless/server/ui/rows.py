@@ -29,6 +29,7 @@ __all__ = [
     "grid_heads",
     "grid_rows",
     "recent_rows",
+    "running_rows",
     "schedule_rows",
     "status_html",
 ]
@@ -86,6 +87,20 @@ def recent_rows(runs: Sequence[ExecutionSummary], now: int) -> Markup:
             f'      <tr><td><a href="/ui/executions/{run.id}">#{run.id}</a></td><td>{status_html(run.status)}</td>'
             f"<td>{escape(run.submit_user)}</td>\n"
             f"        <td>{time_html(run.submit_time)}</td><td>{format_duration(run.duration(now))}</td></tr>\n"
+            for run in runs
+        )
+    )
+
+
+def running_rows(runs: Sequence[ExecutionRecord], now: int) -> Markup:
+    """The status page's running and queued executions: run, project / flow, status, submitter, submit time,
+    duration so far."""
+    return Markup(
+        "".join(
+            f'    <tr><td><a href="/ui/executions/{run.id}">#{run.id}</a></td>'
+            f"<td>{escape(run.project_name)} / {escape(run.flow_id)}</td><td>{status_html(run.status)}</td>\n"
+            f"      <td>{escape(run.submit_user)}</td><td>{time_html(run.submit_time)}</td>"
+            f"<td>{format_duration(run.duration(now))}</td></tr>\n"
             for run in runs
         )
     )
