@@ -216,3 +216,18 @@ def test_the_running_rows_read_as_the_template_drew_them() -> None:
     old = new_environment().from_string(RUNNING_TEMPLATE).render(running=running, now=9_000)
     new = running_rows(running, 9_000)
     assert squeezed(new) == squeezed(old.replace("&#34;", "&quot;").replace("&#39;", "&#x27;")) and "&lt;b&gt;" in new
+
+
+def test_kept_rows_are_only_those_that_no_longer_change() -> None:
+    """A finished run's row is kept built and reads the same at any time; a run still going, or over without
+    an end time (its duration counts to now), is built on each view."""
+    done, going = run(1, Status.SUCCEEDED), run(2, Status.RUNNING)
+    endless = run(3, Status.FAILED)._replace(end_time=-1)
+    for rows in (
+        lambda now: execution_rows([done, going, endless], now, {}, "t", "/ui/executions"),
+        lambda now: recent_rows([done, going, endless], now),
+    ):
+        early, late = str(rows(9_000)), str(rows(69_000))
+        assert early.count("3.0s") == 1 and late.count("3.0s") == 1  # the finished run: 2,000 to 5,000
+        assert "7.0s" in early and "1m 07s" in late  # the two others: 2,000 to now, each
+        assert early.count("7.0s") == 2 and late.count("1m 07s") == 2
