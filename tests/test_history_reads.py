@@ -81,6 +81,16 @@ def test_count_stops_ahead_of_the_page_and_says_so(store: Store) -> None:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.executions)).scalar_one() == 42
 
 
+def general_path(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make :meth:`ExecutionQueries.history` answer every page through its general path, whose select is
+    built for the request (the reference the statements built once are held to)."""
+
+    def general(self: ExecutionQueries, wanted: HistoryFilter, limit: int, offset: int, ahead: int, after: Any) -> Any:
+        return self._any_page(wanted, limit, offset, t.executions.c.id, True, ahead, after, None)
+
+    monkeypatch.setattr(ExecutionQueries, "_newest_page", general)
+
+
 def test_the_newest_pages_read_through_built_statements_answer_as_the_general_path(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -98,28 +108,59 @@ def test_the_newest_pages_read_through_built_statements_answer_as_the_general_pa
         for ahead in (0, 3, 1_000)
     ]
     fast = {}
-    newest_page = ExecutionQueries._newest_page
-    answered: list[bool] = []
-
-    def spied(*args: Any) -> Any:
-        found = newest_page(*args)
-        answered.append(found is not None)
-        return found
-
-    monkeypatch.setattr(ExecutionQueries, "_newest_page", spied)
     for projects, limit, offset, ahead in cases:
         with counting(store.engine) as trips:
             fast[(str(projects), limit, offset, ahead)] = store.executions.history(
                 HistoryFilter(project_ids=projects), limit, offset, count_ahead=ahead
             )
         assert trips.statements == (0 if projects == [] else 2)
-    assert answered == [True] * len(cases)
-    assert store.executions.history(HistoryFilter(flow="nightly"), 5, 0, count_ahead=3).total == 8
-    assert answered[-1] is False  # another filter: the general path
-    monkeypatch.setattr(ExecutionQueries, "_newest_page", lambda *_: None)
+    general_path(store, monkeypatch)
     for projects, limit, offset, ahead in cases:
         general = store.executions.history(HistoryFilter(project_ids=projects), limit, offset, count_ahead=ahead)
         assert fast[(str(projects), limit, offset, ahead)] == general, (projects, limit, offset, ahead)
+
+
+def test_filtered_and_next_pages_through_built_statements_answer_as_the_general_path(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Newest first with any filter (names whole or in part, statuses, times, the term, the readable
+    projects), by offset or after an execution id (the next page's link), and with names past
+    :data:`~sudoless.store.executions.NAMES_LIMIT` (LIKE, wildcards literal): the statements built once per
+    combination of filters answer as the general path does; built once, a second ask builds nothing."""
+    from sudoless.store import executions
+
+    rows = mixed_history(store)
+    ids = [int(str(row["id"])) for row in rows]
+    filters = [
+        HistoryFilter(),
+        HistoryFilter(project_ids=[1, 3], statuses=(Status.FAILED, Status.RUNNING)),
+        HistoryFilter(flow="nightly", user="ann"),
+        HistoryFilter(project_contains="ALPH", flow_contains="t_x"),
+        HistoryFilter(project_contains="%_"),
+        HistoryFilter(user_contains="ann", since=1_003, until=1_010),
+        HistoryFilter(project_ids=[2], term="NN"),
+        HistoryFilter(term="hour", statuses=(Status.SUCCEEDED,)),
+        HistoryFilter(project_contains="nothing"),
+        HistoryFilter(user_contains="zed", term="a"),
+        HistoryFilter(term="zzz"),
+        HistoryFilter(project_ids=[]),
+    ]
+    pages = [(5, 0, None), (5, 5, None), (16, 0, None), (5, 40, None), (4, 4, ids[30]), (4, 8, ids[3]), (5, 5, 10**9)]
+    cases = [
+        (f, limit, offset, after, ahead) for f in filters for limit, offset, after in pages for ahead in (0, 2, 1_000)
+    ]
+    for names_limit in (executions.NAMES_LIMIT, 2):  # 2: more distinct names than that, LIKE on every row
+        monkeypatch.setattr(executions, "NAMES_LIMIT", names_limit)
+        fast = [store.executions.history(f, n, o, count_ahead=a, after=x) for f, n, o, x, a in cases]
+        with monkeypatch.context() as patched:
+            general_path(store, patched)
+            general = [store.executions.history(f, n, o, count_ahead=a, after=x) for f, n, o, x, a in cases]
+        for case, one, other in zip(cases, fast, general, strict=True):
+            assert one == other, (names_limit, case)
+    assert any(found.runs for found in fast) and any(not found.exact for found in fast)
+    built = executions._newest_statements.cache_info().misses
+    store.executions.history(filters[3], 5, 0, count_ahead=10)
+    assert executions._newest_statements.cache_info().misses == built
 
 
 def test_newest_execution_per_project_and_per_flow(store: Store) -> None:

@@ -408,12 +408,24 @@ class ExecutionQueries(LightExecutionQueries):
         ``offset`` then only numbers the page (the total is ``offset`` plus what follows the page's start,
         counted up to ``count_ahead``). An id that no longer exists (deleted since) falls back to
         ``offset``."""
-        e = t.executions.c
         key = HISTORY_SORTS.get(sort, HISTORY_SORTS["id"])
-        if key is e.id and descending and after is None and before is None and count_ahead is not None:
-            newest = self._newest_page(wanted, limit, offset, count_ahead)
-            if newest is not None:
-                return newest
+        if key is t.executions.c.id and descending and before is None and count_ahead is not None:
+            return self._newest_page(wanted, limit, offset, count_ahead, after)
+        return self._any_page(wanted, limit, offset, key, descending, count_ahead, after, before)
+
+    def _any_page(
+        self,
+        wanted: HistoryFilter,
+        limit: int,
+        offset: int,
+        key: Any,
+        descending: bool,
+        count_ahead: int | None,
+        after: int | None,
+        before: int | None,
+    ) -> History:
+        """:meth:`history`'s general path: any sort, any anchor, the select built for the request."""
+        e = t.executions.c
         with self.store.read() as conn:
             where = _conditions(conn, wanted)
             anchor, forward = (after, True) if after is not None else (before, False)
@@ -451,21 +463,28 @@ class ExecutionQueries(LightExecutionQueries):
             return History(runs, bound, exact=False)
         return History(runs, total)
 
-    def _newest_page(self, wanted: HistoryFilter, limit: int, offset: int, count_ahead: int) -> History | None:
-        """:meth:`history`'s most asked page, newest first by offset and filtered on the readable projects
-        alone, through statements built once (:func:`_newest_statements`); the same answer as the general path,
+    def _newest_page(
+        self, wanted: HistoryFilter, limit: int, offset: int, count_ahead: int, after: int | None = None
+    ) -> History:
+        """:meth:`history`'s most asked pages, newest first, by offset or after an execution id (the next
+        page's link), with any filter, through statements built once per combination of filters
+        (:func:`_newest_statements`, the filters' values parameters); the same answer as the general path,
         which built and cached a select of several subqueries on every request: more CPU than running it
-        (``/history?ajax=fetch``: half of its CPU). None when ``wanted`` filters on more than the projects."""
-        if wanted != HistoryFilter(project_ids=wanted.project_ids):
-            return None
-        if wanted.project_ids is not None and not wanted.project_ids:
-            return History([], 0)
+        (``/history?ajax=fetch``: half of its CPU; the executions page filtered on a project and a flow: a
+        third)."""
         limit, offset, count_ahead = max(limit, 0), max(offset, 0), max(count_ahead, 0)
-        page, later, every = _newest_statements(wanted.project_ids is not None)
-        params: dict[str, Any] = {"limit": limit, "offset": offset}
-        if wanted.project_ids is not None:
-            params["project_ids"] = list(wanted.project_ids)
+        empty = History([], offset if after is not None else 0)  # what the general path answers for no match
+        if wanted.project_ids is not None and not wanted.project_ids:
+            return empty
         with self.store.read() as conn:
+            bound = _bound_conditions(conn, wanted)
+            if bound is None:
+                return empty
+            shape, params = bound
+            if after is not None:
+                shape, params["after"] = (*shape, "after"), after
+            page, later, every = _newest_statements(shape)
+            params.update(limit=limit, offset=0 if after is not None else offset)
             runs = _summaries(conn.execute(page, params).all())
             if runs:  # counted on from the page's last row, as the general path does
                 params.update(last=runs[-1].id, ahead=count_ahead + 1)
@@ -473,10 +492,12 @@ class ExecutionQueries(LightExecutionQueries):
                 if past > count_ahead:
                     return History(runs, offset + len(runs) + count_ahead, exact=False)
                 return History(runs, offset + len(runs) + past)
-            bound = offset + limit + count_ahead  # past the end: how many there are, up to the bound
-            params["ahead"] = bound + 1
+            if after is not None:  # past the anchor nothing matches: the page's number stands
+                return History([], offset)
+            bound_total = offset + limit + count_ahead  # past the end: how many there are, up to the bound
+            params["ahead"] = bound_total + 1
             total = int(conn.execute(every, params).scalar_one())
-        return History([], bound, exact=False) if total > bound else History([], total)
+        return History([], bound_total, exact=False) if total > bound_total else History([], total)
 
     @staticmethod
     def _count_from(
@@ -705,17 +726,109 @@ def _newest_of_projects(projects: int) -> sa.Select[Any]:
     )
 
 
-@functools.cache
-def _newest_statements(by_projects: bool) -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
-    """:meth:`ExecutionQueries._newest_page`'s statements, the readable projects a parameter: a page of
-    summaries newest first (``limit``, ``offset``); how many match below the id ``last``, and how many match
-    at all, each counted up to ``ahead``."""
+#: The filters of a :class:`HistoryFilter` bound as parameters (:func:`_bound_conditions`): the name of each
+#: that applies, and for a name filter how (``in``: the matching names, ``like``: a pattern), for the term the
+#: ways of its columns (None: the column matches nothing).
+Shape = tuple[Any, ...]
+_CONTAINS = (("project_contains", "project_name"), ("flow_contains", "flow_id"), ("user_contains", "submit_user"))
+
+
+def _bound_conditions(conn: sa.Connection, wanted: HistoryFilter) -> tuple[Shape, dict[str, Any]] | None:
+    """``wanted``'s conditions as a shape and parameters for :func:`_newest_statements` (the name filters read
+    the distinct names through ``conn``, as :func:`_conditions` does); None when they can match nothing."""
+    shape: list[Any] = []
+    params: dict[str, Any] = {}
+    if wanted.project_ids is not None:
+        shape.append("projects")
+        params["project_ids"] = list(wanted.project_ids)
+    for name, value in (("flow", wanted.flow), ("user", wanted.user)):
+        if value:
+            shape.append(name)
+            params[name] = value
+    if wanted.statuses:
+        shape.append("statuses")
+        params["statuses"] = [s.value for s in wanted.statuses]
+    for name in ("since", "until"):
+        if getattr(wanted, name) is not None:
+            shape.append(name)
+            params[name] = getattr(wanted, name)
+    for field, column in _CONTAINS:
+        part = getattr(wanted, field)
+        if part:
+            way = _bound_contains(conn, column, part, params, column)
+            if way is None:
+                return None
+            shape.append((column, way))
+    if wanted.term:
+        ways = tuple(_bound_contains(conn, column, wanted.term, params, f"term_{column}") for _, column in _CONTAINS)
+        if all(way is None for way in ways):
+            return None
+        shape.append(("term", ways))
+    return tuple(shape), params
+
+
+def _bound_contains(conn: sa.Connection, column: str, part: str, params: dict[str, Any], name: str) -> str | None:
+    """:func:`_contains` as a parameter ``name``: ``in`` (the matching names), ``like`` (past
+    :data:`NAMES_LIMIT` names: the pattern, its wildcards escaped with ``/`` as ``autoescape`` does), or None
+    when no name matches."""
+    names = _distinct(conn, t.executions.c[column], NAMES_LIMIT)
+    wanted = part.lower()
+    if names is None:
+        params[name] = wanted.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        return "like"
+    matching = [value for value in names if wanted in value.lower()]
+    if not matching:
+        return None
+    params[name] = matching
+    return "in"
+
+
+def _bound_contains_clause(column: str, way: str, name: str) -> sa.ColumnElement[bool]:
+    c = t.executions.c[column]
+    if way == "like":
+        return sa.func.lower(c).contains(sa.bindparam(name), escape="/")
+    return c.in_(sa.bindparam(name, expanding=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _newest_statements(shape: Shape) -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
+    """:meth:`ExecutionQueries._newest_page`'s statements for the filters ``shape`` names, their values
+    parameters: a page of summaries newest first (``limit``, ``offset``); how many match below the id
+    ``last``, and how many match at all, each counted up to ``ahead``. Built once per shape (a few dozen
+    are ever asked)."""
     e = t.executions.c
-    ids = sa.select(e.id).order_by(e.id.desc()).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
-    every = sa.select(e.id)
-    if by_projects:
-        readable = e.project_id.in_(sa.bindparam("project_ids", expanding=True))
-        ids, every = ids.where(readable), every.where(readable)
+    where: list[sa.ColumnElement[bool]] = []
+    for part in shape:
+        if part == "projects":
+            where.append(e.project_id.in_(sa.bindparam("project_ids", expanding=True)))
+        elif part == "flow":
+            where.append(e.flow_id == sa.bindparam("flow"))
+        elif part == "user":
+            where.append(e.submit_user == sa.bindparam("user"))
+        elif part == "statuses":
+            where.append(e.status.in_(sa.bindparam("statuses", expanding=True)))
+        elif part == "since":
+            where.append(e.submit_time >= sa.bindparam("since"))
+        elif part == "until":
+            where.append(e.submit_time < sa.bindparam("until"))
+        elif part == "after":
+            where.append(e.id < sa.bindparam("after"))
+        elif part[0] == "term":
+            columns = [column for _, column in _CONTAINS]
+            where.append(
+                sa.or_(
+                    *(
+                        _bound_contains_clause(column, way, f"term_{column}")
+                        for column, way in zip(columns, part[1], strict=True)
+                        if way is not None
+                    )
+                )
+            )
+        else:
+            where.append(_bound_contains_clause(part[0], part[1], part[0]))
+    ids = sa.select(e.id).where(*where).order_by(e.id.desc()).limit(sa.bindparam("limit"))
+    ids = ids.offset(sa.bindparam("offset"))
+    every = sa.select(e.id).where(*where)
     below = every.where(e.id < sa.bindparam("last"))
 
     def counted(matching: sa.Select[Any]) -> sa.Select[Any]:
@@ -796,15 +909,19 @@ def _distinct(conn: sa.Connection, column: Any, limit: int) -> list[str] | None:
     """``column``'s distinct values in order, each found by one index search from the previous one; None
     past ``limit`` values. MariaDB does that walk itself for a DISTINCT ("Using index for group-by") and
     runs the recursive form slowly (2-3 s for 5 names in 1,000,000 executions, against 20 ms)."""
-    if conn.dialect.name == "mysql":
-        found = sa.select(column).distinct().order_by(column).limit(limit + 1)
-        values = list(conn.execute(found).scalars())
-        return None if len(values) > limit else values
+    values = list(conn.execute(_distinct_statement(column, limit, conn.dialect.name == "mysql")).scalars())
+    return None if len(values) > limit else values
+
+
+@functools.lru_cache(maxsize=32)
+def _distinct_statement(column: Any, limit: int, mysql: bool) -> sa.Select[Any]:
+    """:func:`_distinct`'s statement, built once per column and limit."""
+    if mysql:
+        return sa.select(column).distinct().order_by(column).limit(limit + 1)
     low = sa.select(sa.func.min(column).label("v"), sa.literal(1).label("n")).cte("names", recursive=True)
     nxt = sa.select(sa.func.min(column)).where(column > low.c.v).scalar_subquery()
     walk = low.union_all(sa.select(nxt, low.c.n + 1).where(low.c.v.is_not(None), low.c.n <= limit))
-    values = [v for v in conn.execute(sa.select(walk.c.v).where(walk.c.v.is_not(None))).scalars()]
-    return None if len(values) > limit else values
+    return sa.select(walk.c.v).where(walk.c.v.is_not(None))
 
 
 def _contains(conn: sa.Connection, column: Any, part: str) -> sa.ColumnElement[bool]:
