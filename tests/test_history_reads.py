@@ -599,6 +599,38 @@ def test_the_status_pages_figures_in_one_statement(store: Store) -> None:
     assert figures == (store.executions.queued_count(), store.schedules.count()) and figures[0] == 2
 
 
+def test_an_executions_attempts_as_its_page_shows_them(store: Store) -> None:
+    """The execution page's narrow read of the attempts (and its polls' ``since``) gives the rows of the full
+    read, in its order, without the columns the page does not show."""
+    exec_id = int(str(mixed_history(store)[0]["id"]))
+    with store.write() as conn:
+        conn.execute(
+            t.job_runs.insert(),
+            [
+                {
+                    "exec_id": exec_id,
+                    "nested_id": name,
+                    "attempt": attempt,
+                    "type": "command",
+                    "status": status,
+                    "start_time": 100 + index,
+                    "end_time": -1 if status == "RUNNING" else 200 + index,
+                    "update_time": 300 + index,
+                    "parents": '["a"]',
+                    "output_props": '{"k": "v"}',
+                }
+                for index, (name, attempt, status) in enumerate(
+                    [("b", 1, "FAILED"), ("a", 0, "SUCCEEDED"), ("b", 0, "FAILED"), ("e:c", 0, "RUNNING")]
+                )
+            ],
+        )
+    shown = ("nested_id", "attempt", "type", "status", "start_time", "end_time", "update_time")
+    for since in (-1, 0, 301, 303):
+        full = [tuple(getattr(run, name) for name in shown) for run in store.job_runs.of(exec_id, since)]
+        assert [tuple(state) for state in store.job_runs.states(exec_id, since)] == full
+        assert len(full) == {-1: 4, 0: 4, 301: 2, 303: 0}[since]
+
+
 def test_the_apis_filtered_pages_and_their_totals(store: Store) -> None:
     """``find`` (the JSON API's list): each filter and their combinations, the page and the total of the
     matches, a page past the end (its total read on its own), no readable project, an empty page."""

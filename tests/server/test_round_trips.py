@@ -112,7 +112,7 @@ EXPECTED = {
     "fetchFlowExecutions": (3, 1),  # session, project, the page with its total
     "fetchflowgraph": (2, 1),  # session, project (the flows: kept per version)
     "executions page": (3, 1),  # session, active projects, page with its count (the grants: with the session)
-    "execution page": (5, 1),  # session, execution with its project, runs, notifications (2)
+    "execution page": (4, 1),  # session, execution with its project, runs, notifications (attempts: if any)
     "project page": (5, 1),  # session, project, outcomes, last runs, schedules (the flows: cached)
     # session, execution with its project, the job's attempts, the log's range with its size
     "fetchExecJobLogs": (4, 1),

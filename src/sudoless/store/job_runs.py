@@ -20,7 +20,20 @@ from sudoless.store.status import Status
 if TYPE_CHECKING:
     from sudoless.store import Store
 
-__all__ = ["JobAttempt", "JobRunQueries", "JobRunRecord"]
+__all__ = ["JobAttempt", "JobRunQueries", "JobRunRecord", "JobRunState"]
+
+
+class JobRunState(NamedTuple):
+    """What an execution's page and its polls show of an attempt: no parents, condition, process or
+    properties (:class:`JobRunRecord` decodes two JSON columns a row, and the properties can be long)."""
+
+    nested_id: str
+    attempt: int
+    type: str
+    status: Status
+    start_time: int
+    end_time: int
+    update_time: int
 
 
 _STATUSES_OF = (
@@ -28,6 +41,17 @@ _STATUSES_OF = (
     .where(t.job_runs.c.exec_id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(t.job_runs.c.exec_id, t.job_runs.c.nested_id, t.job_runs.c.attempt)
 )
+
+
+_jr = t.job_runs.c
+#: :meth:`JobRunQueries.states`' statements, built once: every attempt of an execution, oldest first, and those
+#: updated after ``since`` (the ``ix_job_runs_update`` index).
+_STATES = (
+    sa.select(_jr.nested_id, _jr.attempt, _jr.type, _jr.status, _jr.start_time, _jr.end_time, _jr.update_time)
+    .where(_jr.exec_id == sa.bindparam("exec_id"))
+    .order_by(_jr.nested_id, _jr.attempt)
+)
+_STATES_SINCE = _STATES.where(_jr.update_time > sa.bindparam("since"))
 
 
 #: :meth:`JobRunQueries.recent_attempts`' statement: the started attempts of one job in the executions of its
@@ -91,6 +115,16 @@ class JobRunQueries(LightJobRunQueries):
         found = {(row[0], row[2]): row for row in rows if row[1] == nested_id}  # MySQL ignores case
         newest = sorted(found.values(), key=lambda row: (row[0], row[2]), reverse=True)[:limit]
         return [JobAttempt(e, n, a, status(s), start, end) for e, n, a, s, start, end in newest]
+
+    def states(self, exec_id: int, since: int = -1) -> list[JobRunState]:
+        """:meth:`of`'s rows as the execution page shows them (:class:`JobRunState`), in the same order; ``since``
+        keeps the rows updated after it."""
+        query, params = (
+            (_STATES_SINCE, {"exec_id": exec_id, "since": since}) if since >= 0 else (_STATES, {"exec_id": exec_id})
+        )
+        with self.store.read() as conn:
+            rows = conn.execute(query, params).all()
+        return [JobRunState(n, a, kind, status(s), start, end, update) for n, a, kind, s, start, end, update in rows]
 
     def statuses_of(self, exec_ids: Sequence[int]) -> list[tuple[int, str, int, str]]:
         """``(exec id, nested id, attempt, status)`` of every attempt of the executions given, in one statement:

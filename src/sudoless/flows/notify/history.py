@@ -10,7 +10,12 @@ __all__ = ["execution_notifications"]
 
 
 def execution_notifications(store: Store, exec_id: int) -> list[dict[str, Any]]:
-    """The execution's notifications, oldest first, each with its attempts (time, outcome, error)."""
+    """The execution's notifications, oldest first, each with its attempts (time, outcome, error). The attempts
+    are read only when there are notifications: most executions have none, and the execution page asks on
+    every view."""
+    notifications = store.notifications.for_execution(exec_id)
+    if not notifications:
+        return []
     tries: dict[int, list[dict[str, Any]]] = {}
     for attempt in store.notifications.attempts(exec_id):
         tries.setdefault(attempt.notification_id, []).append(
@@ -28,5 +33,5 @@ def execution_notifications(store: Store, exec_id: int) -> list[dict[str, Any]]:
             "sentTime": row.sent_time,
             "lastError": row.last_error,
         }
-        for row in store.notifications.for_execution(exec_id)
+        for row in notifications
     ]

@@ -38,7 +38,7 @@ from sudoless.server.ui.projects import PAGE_SIZE, page_number, readable_project
 from sudoless.server.ui.rows import execution_rows
 from sudoless.server.ui.web import api_permission, csrf_of, data, locate_execution, page_url, redirect, render
 from sudoless.store.executions import COUNT_AHEAD, HISTORY_SORTS, HistoryFilter
-from sudoless.store.job_runs import JobRunRecord
+from sudoless.store.job_runs import JobRunState
 from sudoless.store.status import TERMINAL_FLOW, Status
 
 __all__ = ["ROUTES"]
@@ -199,7 +199,7 @@ def cancel_from_list(call: Call) -> Response:
     return redirect(back, "success", f"Execution {record.id} of {record.flow_id}: cancel requested.")
 
 
-def run_json(run: JobRunRecord) -> dict[str, Any]:
+def run_json(run: JobRunState) -> dict[str, Any]:
     return {
         "id": run.nested_id,
         "attempt": run.attempt,
@@ -216,7 +216,7 @@ def state_json(call: Call, since: int = -1) -> dict[str, Any]:
     # it again would return the same row
     record = call.target.execution
     assert record is not None
-    runs = call.store.job_runs.of(record.id, since)
+    runs = call.store.job_runs.states(record.id, since)
     return {
         "execution": {
             "id": record.id,
