@@ -8,9 +8,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 import sudoless
 from sudoless.store import Store
+from sudoless.store import tables as t
 
 SRC = Path(sudoless.__file__).parent
 ABOVE = ("sudoless.flows", "sudoless.accounts", "sudoless.server", "sudoless.cli")
@@ -169,3 +171,36 @@ def test_a_versions_flows_are_kept_until_its_project_can_be_purged(db_url: str, 
     finally:
         server.close()
         other.close()
+
+
+def test_a_page_of_projects_with_its_total(store: Store) -> None:
+    """The projects list's page carries its total (one statement), a page past the end counts apart; a search
+    matches parts of names and descriptions in any case, its wildcards literal; the ids allowed restrict."""
+    with store.write() as conn:  # a database shared by the run's tests: only this test's projects counted
+        conn.execute(sa.update(t.projects).where(t.projects.c.name.like("pg-%")).values(active=False))
+    made = {
+        name: store.projects.create(name, description, "ann")
+        for name, description in (
+            ("pg-Alpha", "first"),
+            ("pg-b%ta", "with a WILDCARD"),
+            ("pg-gamma", "under_score"),
+            ("pg-delta", ""),
+        )
+    }
+    ours = list(made.values())
+
+    def names(search: str, limit: int, offset: int, allowed: list[int]) -> tuple[list[str], int]:
+        found, total = store.projects.page(search, limit, offset, allowed)
+        return [project.name for project in found], total
+
+    assert names("", 10, 0, ours) == (["pg-Alpha", "pg-b%ta", "pg-delta", "pg-gamma"], 4)
+    assert names("", 2, 2, ours) == (["pg-delta", "pg-gamma"], 4)
+    assert names("", 2, 8, ours) == ([], 4)  # past the end: the total still
+    assert names("ALPH", 10, 0, ours) == (["pg-Alpha"], 1)
+    assert names("%", 10, 0, ours) == (["pg-b%ta"], 1)
+    assert names("_", 10, 0, ours) == (["pg-gamma"], 1)
+    assert names("wildcard", 10, 0, ours) == (["pg-b%ta"], 1)
+    assert names("pg-", 10, 0, [made["pg-delta"], made["pg-Alpha"]]) == (["pg-Alpha", "pg-delta"], 2)
+    assert names("", 10, 0, []) == ([], 0)
+    everything, total = store.projects.page("", 1_000, 0)
+    assert total == len(everything) >= 4

@@ -6,6 +6,7 @@ Core select costs more than running it).
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections import OrderedDict
@@ -132,24 +133,21 @@ class ProjectQueries(LightProjectQueries):
         self, search: str, limit: int, offset: int, allowed: Sequence[int] | None = None
     ) -> tuple[list[ProjectRecord], int]:
         """Active projects whose name or description contains ``search`` (any case), by name, one page of
-        them; ``allowed`` restricts to those ids (None: all)."""
-        p = t.projects.c
-        query = sa.select(t.projects).where(p.active.is_(True))
-        count = sa.select(sa.func.count()).select_from(t.projects).where(p.active.is_(True))
+        them; ``allowed`` restricts to those ids (None: all). The statements are built once per combination
+        (:func:`_page_statements`) and the total comes with the page's rows: a page past the end alone counts
+        apart."""
+        if allowed is not None and not allowed:
+            return [], 0
+        page, count = _page_statements(bool(search), allowed is not None)
+        params: dict[str, Any] = {"limit": max(limit, 0), "offset": max(offset, 0)}
         if search:
-            pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            match = sa.or_(
-                sa.func.lower(p.name).like(pattern, escape="\\"),
-                sa.func.lower(p.description).like(pattern, escape="\\"),
-            )
-            query, count = query.where(match), count.where(match)
+            params["pattern"] = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         if allowed is not None:
-            only = p.id.in_(list(allowed)) if allowed else sa.false()
-            query, count = query.where(only), count.where(only)
+            params["ids"] = list(allowed)
         with self.store.read() as conn:
-            rows = conn.execute(query.order_by(p.name).limit(limit).offset(offset)).all()
-            total = int(conn.execute(count).scalar_one())
-        return [project_record(r) for r in rows], total
+            rows = conn.execute(page, params).all()
+            total = int(rows[0][-1]) if rows else int(conn.execute(count, params).scalar_one())
+        return [project_record(row) for row in rows], total
 
     def deactivate(self, project_id: int, user: str) -> None:
         """Mark a project deleted (Azkaban keeps the row, inactive; the name can be reused)."""
@@ -304,3 +302,31 @@ class ProjectQueries(LightProjectQueries):
             row.flow_id: FlowRecord(flow_id=row.flow_id, embedded=bool(row.embedded), graph=json.loads(row.data))
             for row in rows
         }
+
+
+@functools.cache
+def _page_statements(search: bool, allowed: bool) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """:meth:`ProjectQueries.page`'s page, each row with the total (an uncorrelated subquery: counted once),
+    and the total alone; the pattern (``pattern``, wildcards escaped with a backslash) and the ids (``ids``)
+    are parameters."""
+    p = t.projects.c
+    where: list[sa.ColumnElement[bool]] = [p.active.is_(True)]
+    if search:
+        pattern: sa.BindParameter[str] = sa.bindparam("pattern")
+        where.append(
+            sa.or_(
+                sa.func.lower(p.name).like(pattern, escape="\\"),
+                sa.func.lower(p.description).like(pattern, escape="\\"),
+            )
+        )
+    if allowed:
+        where.append(p.id.in_(sa.bindparam("ids", expanding=True)))
+    count = sa.select(sa.func.count()).select_from(t.projects).where(*where)
+    page = (
+        sa.select(t.projects, count.scalar_subquery().label("total"))
+        .where(*where)
+        .order_by(p.name)
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+    )
+    return page, count

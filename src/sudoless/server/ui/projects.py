@@ -8,6 +8,7 @@ API's delete route.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from math import ceil
 from typing import Any
 
@@ -36,8 +37,9 @@ GRANTS = ("ADMIN", "READ", "WRITE", "EXECUTE", "SCHEDULE")
 READ = api_permission(MANAGER, "page:project")
 
 
-def readable_project_ids(call: Call) -> list[int] | None:
+def readable_project_ids(call: Call, active_ids: Iterable[int] | None = None) -> list[int] | None:
     """The active projects ``call.user`` may read; None when that is all of them (a global READ or ADMIN).
+    ``active_ids``: the active projects' ids, when the caller read them already (else they are read here).
 
     The decision is Accounts' (:meth:`~sudoless.accounts.Accounts.has_permission`). Two shortcuts keep it
     cheap with many projects, without deciding anything themselves: a user whose global roles allow READ
@@ -46,7 +48,7 @@ def readable_project_ids(call: Call) -> list[int] | None:
     """
     if allows(call.accounts.global_permissions(call.user), READ):
         return None
-    active = set(call.store.projects.active_ids())
+    active = set(call.store.projects.active_ids() if active_ids is None else active_ids)
     return [pid for pid in granted_candidates(call) if pid in active and call.allowed(pid, READ)]
 
 
