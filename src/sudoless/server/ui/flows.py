@@ -7,6 +7,7 @@ options are parsed and checked exactly as for any Azkaban client.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
@@ -33,7 +34,9 @@ from sudoless.server.ui.web import (
     status_class,
     ui_of,
 )
+from sudoless.store.executions import ExecutionRecord, ExecutionSummary
 from sudoless.store.projects import FlowRecord
+from sudoless.store.status import TERMINAL_FLOW
 
 __all__ = ["ROUTES", "job_tree", "layout_json"]
 
@@ -134,6 +137,31 @@ def _prepared(call: Call, flow_id: str) -> PreparedRun | Response | None:
     return prepared
 
 
+def job_attempts(
+    call: Call, runs: Sequence[ExecutionSummary | ExecutionRecord]
+) -> dict[int, list[tuple[str, int, str]]]:
+    """Each run's job attempts, in (node, attempt) order: finished runs' from the cache (their rows no longer
+    change), the others' (and finished ones not seen yet) in one statement. The runs x jobs grid's cells, and
+    the flow page's colours (its newest run's)."""
+    cache = ui_of(call).finished_jobs
+    out: dict[int, list[tuple[str, int, str]]] = {}
+    missing = []
+    for run in runs:
+        found = cache.peek((call.store.url, run.id)) if run.status in TERMINAL_FLOW else None
+        if found is None:
+            missing.append(run.id)
+        else:
+            out[run.id] = found
+    for exec_id in missing:
+        out[exec_id] = []
+    for exec_id, nested_id, attempt, status in call.store.job_runs.statuses_of(missing):
+        out[exec_id].append((nested_id, attempt, status))
+    for run in runs:
+        if run.id in missing and run.status in TERMINAL_FLOW:
+            cache.put((call.store.url, run.id), out[run.id])
+    return out
+
+
 def flow_view(call: Call) -> Response:
     project = call.project
     flow_id = call.params.required("flow")
@@ -146,9 +174,10 @@ def flow_view(call: Call) -> Response:
     now = call.store.clock()
     runs = call.store.executions.recent(project.id, flow_id, 50)
     last_status: dict[str, str] = {}
-    shown = prepared.record.id if prepared is not None else runs[0].id if runs else None
-    if shown is not None:  # in (node, attempt) order: a node's latest attempt wins
-        for _, nested_id, _, status in call.store.job_runs.statuses_of([shown]):
+    shown_run = prepared.record if prepared is not None else runs[0] if runs else None
+    shown = shown_run.id if shown_run is not None else None
+    if shown_run is not None:  # in (node, attempt) order: a node's latest attempt wins
+        for nested_id, _, status in job_attempts(call, [shown_run])[shown_run.id]:
             last_status[nested_id] = status
     props = flows[flow_id].graph.get("props") or {}
     jobs = job_tree(flows, flow_id)

@@ -21,12 +21,12 @@ from typing import Any
 from starlette.responses import Response
 
 from sudoless.server.dispatch import GET, Call, Route
-from sudoless.server.ui.flows import READ, job_tree
+from sudoless.server.ui.flows import READ, job_attempts, job_tree
 from sudoless.server.ui.projects import current_flows
 from sudoless.server.ui.rows import grid_heads, grid_rows
-from sudoless.server.ui.web import error_page, locate_project, render, ui_of
+from sudoless.server.ui.web import error_page, locate_project, render
 from sudoless.store.executions import ExecutionRecord, ExecutionSummary
-from sudoless.store.status import TERMINAL_FLOW, Status
+from sudoless.store.status import Status
 
 __all__ = ["CODES", "ROUTES", "Grid", "build_grid"]
 
@@ -84,28 +84,6 @@ def build_grid(
     index = {job["id"]: position for position, job in enumerate(every)}
     attempts = {f"{index[nested]}:{col}": attempt for (nested, col), attempt in latest.items() if attempt}
     return Grid(runs=runs, jobs=every, cells=["".join(rows[job["id"]]) for job in every], attempts=attempts)
-
-
-def job_attempts(call: Call, runs: Sequence[ExecutionSummary]) -> dict[int, list[tuple[str, int, str]]]:
-    """Each run's job attempts: finished runs' from the cache (their rows no longer change), the others'
-    (and finished ones not seen yet) in one statement."""
-    cache = ui_of(call).finished_jobs
-    out: dict[int, list[tuple[str, int, str]]] = {}
-    missing = []
-    for run in runs:
-        found = cache.peek((call.store.url, run.id)) if run.status in TERMINAL_FLOW else None
-        if found is None:
-            missing.append(run.id)
-        else:
-            out[run.id] = found
-    for exec_id in missing:
-        out[exec_id] = []
-    for exec_id, nested_id, attempt, status in call.store.job_runs.statuses_of(missing):
-        out[exec_id].append((nested_id, attempt, status))
-    for run in runs:
-        if run.id in missing and run.status in TERMINAL_FLOW:
-            cache.put((call.store.url, run.id), out[run.id])
-    return out
 
 
 def wanted_runs(call: Call) -> int:
