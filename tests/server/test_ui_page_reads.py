@@ -1,7 +1,7 @@
 """What the UI pages read in their own cheaper ways still says what the full reads say: a project version's
 flows kept in memory (a new version uploaded by another process, with its own store as a second server or
 ``sudoless flow run`` would have, shows at once), and the schedules counted and looked up without being
-decoded."""
+decoded (nor a project's, beside its flows)."""
 
 from __future__ import annotations
 
@@ -73,9 +73,12 @@ def test_schedules_counted_and_found_as_listed(live: LiveServer) -> None:
         return int(found.group(1))
 
     assert schedules.scheduled(project_id, "end") and not schedules.scheduled(project_id, "start")
+    listed = {s.flow_id: (s.flow_id, s.cron, s.timezone, s.enabled) for s in schedules.all(project_id)}
+    assert schedules.of_flows(project_id) == listed and "end" in listed  # the project page's narrow read
     assert "Change schedule" in admin.http.get(f"/ui/projects/{name}/flows/end").text
     assert schedules.count() == len(scheduler.list()) == shown_count() >= 1
     admin.get("/manager", project=name, delete="true")  # a deleted project's schedules are no longer listed
     assert live.store.projects.get(name=name) is None
     assert not schedules.scheduled(project_id, "end")
+    assert schedules.of_flows(project_id) == {}
     assert schedules.count() == len(scheduler.list()) == shown_count()

@@ -28,7 +28,7 @@ from sudoless.store.status import TERMINAL_FLOW, Status
 if TYPE_CHECKING:
     from sudoless.store import Store
 
-__all__ = ["FireClaim", "ListedSchedule", "ProjectFlows", "ScheduleQueries", "ScheduleRow"]
+__all__ = ["FireClaim", "FlowSchedule", "ListedSchedule", "ProjectFlows", "ScheduleQueries", "ScheduleRow"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,15 @@ class ListedSchedule(NamedTuple):
     flow_id: str
     cron: str
     submit_time: int
+
+
+class FlowSchedule(NamedTuple):
+    """A schedule as a project's page shows it beside its flow (:meth:`ScheduleQueries.of_flows`)."""
+
+    flow_id: str
+    cron: str
+    timezone: str
+    enabled: bool
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,13 @@ class ScheduleQueries:
         columns, without decoding every schedule's options and SLA as :meth:`all` does."""
         with self.store.read() as conn:
             return [ListedSchedule(*row) for row in conn.execute(_LISTED)]
+
+    def of_flows(self, project_id: int) -> dict[str, FlowSchedule]:
+        """The schedules of an active project's flows, by flow (the newest where a flow has several, as
+        :meth:`all` lists them), as its page shows them: four columns, no options or SLA decoded."""
+        with self.store.read() as conn:
+            rows = conn.execute(_OF_FLOWS, {"project_id": project_id}).all()
+        return {flow: FlowSchedule(flow, cron, zone, bool(enabled)) for flow, cron, zone, enabled in rows}
 
     def due(self, now: int) -> list[ScheduleRow]:
         """Enabled schedules of active projects whose next fire time is at or before ``now``."""
@@ -357,6 +373,14 @@ _LISTED = (
     )
     .select_from(_ACTIVE_SCHEDULES)
     .where(t.projects.c.active.is_(True))
+    .order_by(t.schedules.c.id)
+)
+
+#: :meth:`ScheduleQueries.of_flows`' statement, built once.
+_OF_FLOWS = (
+    sa.select(t.schedules.c.flow_id, t.schedules.c.cron, t.schedules.c.timezone, t.schedules.c.enabled)
+    .select_from(_ACTIVE_SCHEDULES)
+    .where(t.projects.c.active.is_(True), t.schedules.c.project_id == sa.bindparam("project_id"))
     .order_by(t.schedules.c.id)
 )
 

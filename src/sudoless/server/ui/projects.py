@@ -115,7 +115,7 @@ def project_view(call: Call) -> Response:
         context["rates"] = charts.success_rates(outcomes, flows)
         context["window"] = RATE_WINDOW
         context["last"] = call.store.executions.last_per_flow(project.id, flows)
-        context["schedules"] = {s.flow_id: s for s in call.store.schedules.all(project.id)}
+        context["schedules"] = call.store.schedules.of_flows(project.id)
     elif tab == "versions":
         context["versions"] = call.store.projects.versions(project.id)
     elif tab == "log":
