@@ -603,7 +603,8 @@ def test_an_executions_attempts_as_its_page_shows_them(store: Store) -> None:
     """The execution page's narrow read of the attempts (and its polls' ``since``) gives the rows of the full
     read, in its order, without the columns the page does not show."""
     exec_id = int(str(mixed_history(store)[0]["id"]))
-    with store.write() as conn:
+    with store.write() as conn:  # an id used before (SQLite reuses them): another test's rows may remain
+        conn.execute(t.job_runs.delete().where(t.job_runs.c.exec_id == exec_id))
         conn.execute(
             t.job_runs.insert(),
             [
