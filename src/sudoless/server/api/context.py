@@ -27,7 +27,7 @@ from sudoless.errors import NotFoundError, PermissionDenied
 from sudoless.flows.scheduler import Schedule
 from sudoless.server import sessions
 from sudoless.server.api.errors import HttpError
-from sudoless.server.api.routing import Deferred, defer, services
+from sudoless.server.api.routing import Deferred, defer, services, services_of
 from sudoless.server.dispatch import Authenticated, Services, Servlet
 from sudoless.server.params import Params
 from sudoless.store.executions import ExecutionRecord
@@ -105,7 +105,6 @@ ServicesDep = Annotated[Services, Depends(services)]
 
 async def caller(
     request: Request,
-    svc: ServicesDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     cookie: Annotated[str | None, Security(cookie_scheme)],
 ) -> Deferred[Caller]:
@@ -117,6 +116,7 @@ async def caller(
     token, via_cookie = (bearer.credentials, False) if bearer is not None else (cookie, True)
     if not token:
         raise HttpError(401, "no token: log in with POST /api/v1/login and send 'Authorization: Bearer <token>'")
+    svc = services_of(request)  # not a dependency of its own: FastAPI's solving of one costs more than this
 
     def authenticate() -> Caller:
         user = svc.accounts.session_user(token)

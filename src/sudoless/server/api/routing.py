@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from fastapi import Depends
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import ResponseValidationError
@@ -39,26 +38,29 @@ from starlette.responses import Response
 
 from sudoless.server.dispatch import Services
 
-__all__ = ["Deferred", "ThreadedRoute", "defer", "settle", "services"]
+__all__ = ["Deferred", "ThreadedRoute", "defer", "services", "services_of", "settle"]
 
 T = TypeVar("T")
 U = TypeVar("U")
 
 #: where a request's deferred dependencies wait, in its ASGI scope, in the order they were solved
 PENDING = "sudoless.api.deferred"
-#: the parameter a threaded route's signature gains: the services, whose threads and store it runs in
-SERVICES_ARG = "sudoless_services_"
+#: the parameter a threaded route's signature gains unless it has one for the request already: the request,
+#: whose application's services it runs in (a parameter FastAPI fills without solving a dependency)
+REQUEST_ARG = "sudoless_request_"
 #: the synchronous function a threaded endpoint wraps
 ORIGINAL = "__sudoless_route__"
 
 
-async def services(request: Request) -> Services:
-    """The services of the JSON API's application (a coroutine: a plain function would be sent to a thread)."""
+def services_of(request: Request) -> Services:
+    """The services of the JSON API's application."""
     found: Services = request.app.state.services  # Starlette's app.state holds untyped attributes
     return found
 
 
-_ServicesDep = Annotated[Services, Depends(services)]
+async def services(request: Request) -> Services:
+    """:func:`services_of` as a dependency (a coroutine: a plain function would be sent to a thread)."""
+    return services_of(request)
 
 
 class Deferred(Generic[T]):
@@ -102,7 +104,7 @@ async def settle(request: Request) -> None:
     request would have been answered before its parameters were validated."""
     pending: list[Deferred[Any]] | None = request.scope.get(PENDING)
     if pending:
-        svc = await services(request)
+        svc = services_of(request)
         await svc.threads.run(_resolve_all, svc, pending)
 
 
@@ -119,11 +121,17 @@ class ThreadedRoute(APIRoute):
             raise TypeError(f"{original.__name__}: streaming endpoints are not supported by {type(self).__name__}")
         is_coroutine = inspect.iscoroutinefunction(original)
         signature = inspect.signature(original, eval_str=True)
-        hidden = inspect.Parameter(SERVICES_ARG, inspect.Parameter.KEYWORD_ONLY, annotation=_ServicesDep)
+        parameters = list(signature.parameters.values())
+        given = [p.name for p in parameters if isinstance(p.annotation, type) and issubclass(p.annotation, Request)]
+        if given:
+            request_arg, hidden = given[0], False
+        else:
+            request_arg, hidden = REQUEST_ARG, True
+            parameters.append(inspect.Parameter(REQUEST_ARG, inspect.Parameter.KEYWORD_ONLY, annotation=Request))
         run = self._run
 
         async def endpoint(**values: Any) -> Any:
-            svc: Services = values.pop(SERVICES_ARG)
+            svc = services_of(values.pop(request_arg) if hidden else values[request_arg])
             if not is_coroutine:
                 return await svc.threads.run(run, svc, original, values)
             if any(isinstance(value, Deferred) for value in values.values()):
@@ -132,9 +140,7 @@ class ThreadedRoute(APIRoute):
 
         for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
             setattr(endpoint, attribute, getattr(original, attribute))
-        endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]  # read by inspect.signature
-            parameters=[*signature.parameters.values(), hidden]
-        )
+        endpoint.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]  # inspect reads it
         setattr(endpoint, ORIGINAL, original)
         return endpoint
 
