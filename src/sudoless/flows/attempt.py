@@ -148,13 +148,19 @@ def _write_new(path: str, text: str) -> None:
         os.close(fd)
 
 
-@functools.lru_cache(maxsize=1024)  # asked twice per attempt; the same few folders all the execution long
 def default_cwd(workdir: Path, flow_version: str, source: str) -> Path:
     """Where a job runs unless ``working.dir`` says otherwise: the folder of its ``.job`` file (Flow 1.0)
     or the execution folder (Flow 2.0); also the value of ``${working.dir}`` then."""
     if flow_version == "1.0" and source:
-        return (workdir / source).parent
+        return _job_folder(workdir, os.path.dirname(source))
     return workdir
+
+
+@functools.lru_cache(maxsize=1024)  # asked twice per attempt; the same few folders all the execution long
+def _job_folder(workdir: Path, folder: str) -> Path:
+    """``workdir / folder``, made once per folder: every job has its own ``.job`` file, so a cache by file
+    missed on every job and paid two pathlib joins each time, where most jobs share a few folders."""
+    return workdir / folder if folder else workdir
 
 
 def _timeout(props: Mapping[str, str]) -> float | None:
