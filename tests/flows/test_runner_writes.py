@@ -75,7 +75,9 @@ def test_a_wake_up_and_the_executions_status_find_the_job_rows_written(
     monkeypatch.setattr(runner_module, "WRITE_DELAY", 600.0)
     project = write_project(
         tmp_path / "p",
-        {"a.job": "type=noop\n", "b.job": "type=command\ncommand=sleep 60\ndependencies=a\n"},
+        # b ignores SIGTERM, so it is still KILLING when the test looks, 5 s before SIGKILL ends it: a job that
+        # died at once could be decided KILLED by its own thread before the wake-up's write (flows/runner.py)
+        {"a.job": "type=noop\n", "b.job": "type=command\ncommand=sh -c 'trap \"\" TERM; sleep 60'\ndependencies=a\n"},
     )
     seen: dict[str, object] = {}
 
