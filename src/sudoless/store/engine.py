@@ -105,7 +105,21 @@ def create_engine(url: str, password: str | None = None, request_threads: int = 
         connect_args=connect_args,
     )
     _ping_when_idle(engine)
+    if parsed.get_backend_name() in ("mysql", "mariadb") and parsed.get_driver_name() == "pymysql":
+        _read_results_faster(engine)
     return engine
+
+
+def _read_results_faster(engine: Engine) -> None:
+    """Connect with :class:`sudoless.store.mysql_results.Connection`: PyMySQL's connection, reading result sets
+    with a third to a half of the instructions (every request of the server reads a few)."""
+    from sudoless.store.mysql_results import connection_class
+
+    connection = connection_class()
+
+    @event.listens_for(engine, "do_connect")
+    def on_connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        return connection(*cargs, **cparams)
 
 
 def _local_without_tls_options(url: sa.URL) -> bool:
