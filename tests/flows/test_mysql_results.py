@@ -151,3 +151,15 @@ def test_the_stores_connections_are_the_faster_ones(mariadb_url: str) -> None:
 def test_an_unknown_pymysql_is_used_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(pymysql.connections.MySQLResult, "_read_rowdata_packet")
     assert mysql_results.connection_class() is pymysql.connections.Connection
+
+
+@pytest.mark.parametrize("version", [(1, 1, 2, "final", 0), (1, 2, 0, "final", 0), (1, 3, 0, "final", 0)])
+def test_a_pymysql_release_it_was_not_tested_with_is_used_as_it_is(
+    monkeypatch: pytest.MonkeyPatch, version: tuple[object, ...]
+) -> None:
+    """PyMySQL 1.1 has the methods this module overrides but not the read timeout it keeps: every read would
+    fail there, so only the releases it was tested with get the faster reader."""
+    monkeypatch.setattr(pymysql, "VERSION", version)
+    assert mysql_results.connection_class() is pymysql.connections.Connection
+    monkeypatch.setattr(pymysql, "VERSION", (1, 2, 4, "final", 0))
+    assert mysql_results.connection_class() is mysql_results.Connection

@@ -47,12 +47,22 @@ _EOF_STATUS = struct.Struct("<hh").unpack_from
 _MORE_RESULTS = SERVER_STATUS.SERVER_MORE_RESULTS_EXISTS
 
 
+#: the PyMySQL releases whose internals this module was written against and tested with: 1.2.1 brought the
+#: per-query read timeout (``_current_timeout``) that :meth:`Connection._read_payload` keeps as PyMySQL does;
+#: the 1.1 releases have the same method names without it. A later minor release is used as it is until checked.
+TESTED = ((1, 2, 1), (1, 3, 0))
+
+
 def connection_class() -> type[Any]:
-    """:class:`Connection` when PyMySQL has the methods it builds on, else PyMySQL's own class."""
+    """:class:`Connection` when PyMySQL is a release it was tested with and has the methods it builds on, else
+    PyMySQL's own class."""
     base: type[Any] = pymysql.connections.Connection
     result: type[Any] = MySQLResult
-    if all(hasattr(base, name) for name in ("_read_bytes", "_force_close", "_read_query_result")) and all(
-        hasattr(result, name) for name in ("_get_descriptions", "_read_rowdata_packet", "_read_result_packet")
+    version = tuple(v for v in pymysql.VERSION[:3] if isinstance(v, int))
+    if (
+        TESTED[0] <= version < TESTED[1]
+        and all(hasattr(base, name) for name in ("_read_bytes", "_force_close", "_read_query_result"))
+        and all(hasattr(result, name) for name in ("_get_descriptions", "_read_rowdata_packet", "_read_result_packet"))
     ):
         return Connection
     return base
