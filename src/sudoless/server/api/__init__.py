@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sudoless.server.heap import keep_frozen
+
 if TYPE_CHECKING:
     from sudoless.server.dispatch import Services
 
@@ -46,6 +48,7 @@ class LazyApi:
                 from sudoless.server.api.application import create_api as build_api
 
                 self._app = build_api(self.services, PREFIX)
+                keep_frozen()  # what the build made lives as long as the server
             return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
