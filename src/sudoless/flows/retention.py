@@ -37,6 +37,7 @@ from sudoless.store.status import TERMINAL_FLOW, Status
 
 if TYPE_CHECKING:
     from sudoless.cleanable import Cleanable
+    from sudoless.store.executions import ExecutionRecord
 
 DAY_MS = 86_400_000
 log = logging.getLogger(__name__)
@@ -72,17 +73,32 @@ def give_back_space(store: Store) -> threading.Thread | None:
     return thread
 
 
-def expired_workdirs(store: Store, settings: Settings, now_ms: int) -> list[tuple[int, Path]]:
-    """(execution id, directory) of finished executions that ended more than the retention ago.
+def workdir_records(store: Store, settings: Settings) -> list[tuple[int, Path, ExecutionRecord | None]]:
+    """(execution id, directory, its row or None) of every folder named by an id, each row read once."""
+    found: list[tuple[int, Path, ExecutionRecord | None]] = []
+    for exec_id, path in _numbered(settings.executions_dir):
+        try:
+            found.append((exec_id, path, store.executions.get(exec_id)))
+        except NotFoundError:
+            found.append((exec_id, path, None))
+    return found
+
+
+def expired_workdirs(
+    store: Store,
+    settings: Settings,
+    now_ms: int,
+    folders: list[tuple[int, Path, ExecutionRecord | None]] | None = None,
+) -> list[tuple[int, Path]]:
+    """(execution id, directory) of finished executions that ended more than the retention ago, among
+    ``folders`` (:func:`workdir_records`, read here when not given).
 
     Folders that are not an execution of this database (no row, or not named by an id) are left alone.
     """
     cutoff = now_ms - int(settings.execution_dir_retention_days * DAY_MS)
     found = []
-    for exec_id, path in _numbered(settings.executions_dir):
-        try:
-            record = store.executions.get(exec_id)
-        except NotFoundError:
+    for exec_id, path, record in workdir_records(store, settings) if folders is None else folders:
+        if record is None:
             continue
         ended = record.end_time if record.end_time > 0 else record.update_time
         if record.status in TERMINAL_FLOW and ended < cutoff:
@@ -100,8 +116,14 @@ def set_aside_workdirs(settings: Settings) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name.startswith(".former-") and p.is_dir())
 
 
-def unowned_workdirs(store: Store, settings: Settings, now_ms: int) -> list[tuple[str, Path]]:
-    """(kind, folder) of what lies in the executions folder that no execution of this database owns:
+def unowned_workdirs(
+    store: Store,
+    settings: Settings,
+    now_ms: int,
+    folders: list[tuple[int, Path, ExecutionRecord | None]] | None = None,
+) -> list[tuple[str, Path]]:
+    """(kind, folder) of what lies in the executions folder that no execution of this database owns
+    (``folders``: :func:`workdir_records`, read here when not given):
 
     - ``orphan-execution``: a folder named by an id this database has no execution of (the database was
       restored from an older backup, or made again at the same place and has not reached that id yet). An
@@ -114,12 +136,11 @@ def unowned_workdirs(store: Store, settings: Settings, now_ms: int) -> list[tupl
     folder = settings.executions_dir
     if not folder.is_dir():
         return []
-    found: list[tuple[str, Path]] = []
-    for exec_id, path in _numbered(folder):
-        try:
-            store.executions.get(exec_id)
-        except NotFoundError:
-            found.append(("orphan-execution", path))
+    found: list[tuple[str, Path]] = [
+        ("orphan-execution", path)
+        for _, path, record in (workdir_records(store, settings) if folders is None else folders)
+        if record is None
+    ]
     stale = now_ms / 1000 - DAY_MS / 1000
     for path in sorted(folder.iterdir()):
         head, _, rest = path.name[1:].partition(".")
@@ -259,11 +280,12 @@ def flow_cleanables(settings: Settings) -> Iterator[Cleanable]:
         return True
 
     now = store.clock()
-    for _, path in expired_workdirs(store, settings, now):
+    folders = workdir_records(store, settings)  # each execution's row read once, for both kinds below
+    for _, path in expired_workdirs(store, settings, now, folders):
         yield Cleanable("execution-dir", path, unshared_bytes(path), partial(_removed, path))
     for path in set_aside_workdirs(settings):
         yield Cleanable("former-execution", path, unshared_bytes(path), partial(_removed, path))
-    for kind, path in unowned_workdirs(store, settings, now):
+    for kind, path in unowned_workdirs(store, settings, now, folders):
         yield Cleanable(kind, path, unshared_bytes(path), partial(_removed, path))
     logs = expired_logs(store, settings, now)
     if logs:

@@ -11,7 +11,7 @@ A result set's column descriptions are the same bytes every time the same statem
 of the process, bounded), and looks it up instead of parsing it again. It also reads each packet's payload
 without wrapping it in a packet object, and splits a row's length-coded values in one loop. What a query
 returns is what PyMySQL returns (the same converters, encodings, descriptions, warnings and errors;
-tests/store/test_mysql_results.py compares the two on every column type of the schema and more): the same
+tests/flows/test_mysql_results.py compares the two on every column type of the schema and more): the same
 execution read costs 0.48 M instructions, a job run list of ten rows 0.75 M instead of 1.72 M (callgrind).
 
 Unbuffered queries (``SSCursor``; sudoless uses none) and everything else go through PyMySQL's own code.
