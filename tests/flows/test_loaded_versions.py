@@ -11,6 +11,7 @@ import stat
 import zipfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from sudoless.config import Settings
 from sudoless.errors import ProjectError
 from sudoless.flows import executions, executor, upload, versions
 from sudoless.flows.executions import load_version, project_dir
-from sudoless.flows.formats import load_project_dir
+from sudoless.flows.formats import flow1, load_project_dir
 from sudoless.flows.formats.archive import unpack_zip
 from sudoless.store import Store
 from sudoless.store.status import Status
@@ -37,7 +38,7 @@ def counted_parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     parsed: list[Path] = []
     original = load_project_dir
 
-    def counting(root: Path, name: str | None = None, *limits: str) -> object:
+    def counting(root: Path, name: str | None = None, *limits: Any) -> object:
         parsed.append(root)
         return original(root, name, *limits)
 
@@ -165,3 +166,41 @@ def test_a_database_made_again_does_not_reuse_the_former_one_s_parse_or_files(
         finally:
             store.close()
     assert seen == [(1, 1, "echo alpha"), (1, 1, "echo beta")]
+
+
+def test_a_folder_upload_parses_the_bytes_it_copied_and_leaves_the_copy_read_only(
+    sqlite_store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload of a folder parses its Flow 1.0 files from the bytes it packed and copied, not from the copy
+    read again; the copy is made read-only as it is written (0444, 0555 when executable), which the version's
+    first run would otherwise do with a ``chmod`` a file. A zip's files are read from what was unpacked."""
+    read: list[str] = []
+    original = flow1.read_properties_text
+
+    def reading(path: str) -> str:
+        read.append(os.path.basename(path))
+        return original(path)
+
+    monkeypatch.setattr(flow1, "read_properties_text", reading)
+    folder = write_project(tmp_path / "p", {**CHAIN, "sub/common.properties": "greeting=hi\n"})
+    (folder / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (folder / "run.sh").chmod(0o755)
+    project_id, version, uploaded = upload.upload_project(sqlite_store, settings, folder, "tester", name="bytes")
+    assert read == []
+    assert uploaded == load_project_dir(uploaded.root, "bytes")  # the same parse as from the files
+    assert uploaded.flows["b"].nodes["b"].shared == {"greeting": "hi"}
+    modes = {
+        path.relative_to(uploaded.root).as_posix(): stat.S_IMODE(path.stat().st_mode)
+        for path in uploaded.root.rglob("*")
+        if path.is_file()
+    }
+    assert modes == {"a.job": 0o444, "sub/b.job": 0o444, "sub/common.properties": 0o444, "run.sh": 0o555}
+    assert sorted(read) == ["a.job", "b.job", "common.properties"]  # the comparison's own parse read them
+
+    zipped = tmp_path / "z.zip"
+    with zipfile.ZipFile(zipped, "w") as out:
+        for name, text in CHAIN.items():
+            out.writestr(name, text)
+    read.clear()
+    upload.upload_project(sqlite_store, settings, zipped, "tester", name="zipped")
+    assert sorted(read) == ["a.job", "b.job"]

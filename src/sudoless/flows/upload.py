@@ -16,7 +16,8 @@ from typing import Any
 from sudoless.config import Settings
 from sudoless.errors import InputError
 from sudoless.flows.formats import load_project_dir
-from sudoless.flows.formats.archive import check_archive, pack_dir, unpack_zip
+from sudoless.flows.formats.archive import pack_dir, unpack_zip
+from sudoless.flows.formats.flow1 import SUFFIXES as FLOW1_FILES
 from sudoless.flows.model import Flow, Project
 from sudoless.flows.notify import recipients
 from sudoless.flows.triggers.sync import sync_project_triggers
@@ -85,16 +86,19 @@ def upload_project(
         unpacked.mkdir()
         if path.is_dir():
             files = unpacked / path.resolve().name
-            archive = pack_dir(
+            # pack_dir applies check_archive's rules itself, and hands back the Flow 1.0 files' bytes it copied,
+            # so that neither the zip nor those files are read again (a tenth of a 300-job upload's CPU)
+            packed = pack_dir(
                 path,
                 Path(scratch) / f"{name or files.name}.zip",
                 copy_to=files,
                 max_bytes=settings.project_max_bytes,
                 max_files=settings.project_max_files,
+                keep=FLOW1_FILES,
             )
-            check_archive(archive, settings.project_max_bytes, settings.project_max_files)
+            archive, contents = packed.archive, packed.kept
         elif path.suffix.lower() == ".zip" and path.is_file():
-            archive = path
+            archive, contents = path, {}
             files = unpack_zip(path, unpacked / path.stem, settings.project_max_bytes, settings.project_max_files)
         else:
             raise InputError(f"{path}: not a directory or .zip file; give an Azkaban project folder or zip")
@@ -103,6 +107,7 @@ def upload_project(
             name or (path.resolve().name if path.is_dir() else path.stem),
             settings.max_job_xms,
             settings.max_job_xmx,
+            contents,
         )
         flows = {fid: (flow.embedded, flow_graph(flow)) for fid, flow in project.flows.items()}
         if project_id is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +47,16 @@ class Problem:
         return {"file": self.file, "line": self.line, "reason": self.reason}
 
 
-def load_project_dir(root: Path, name: str | None = None, max_xms: str = "1G", max_xmx: str = "2G") -> Project:
-    """Load the unpacked project at ``root``; ``name`` defaults to the directory name."""
+def load_project_dir(
+    root: Path,
+    name: str | None = None,
+    max_xms: str = "1G",
+    max_xmx: str = "2G",
+    contents: Mapping[str, bytes] | None = None,
+) -> Project:
+    """Load the unpacked project at ``root``; ``name`` defaults to the directory name. ``contents``: the bytes
+    of its Flow 1.0 files (:data:`~sudoless.flows.formats.flow1.SUFFIXES`) by project path, when the caller
+    has them in memory (they are the files' bytes, parsed instead of read again)."""
     root = root.resolve()
     if not root.is_dir():
         raise InputError(f"{root}: not a directory or .zip file; give an Azkaban project folder or zip")
@@ -58,7 +67,7 @@ def load_project_dir(root: Path, name: str | None = None, max_xms: str = "1G", m
         flows, errors = load_flow2(root, project_file, max_xms, max_xmx)
         version = "2.0"
     else:
-        flows, errors = load_flow1(root, max_xms, max_xmx)
+        flows, errors = load_flow1(root, max_xms, max_xmx, contents)
         version = "1.0"
     if errors:
         raise _project_error(root, errors)

@@ -31,9 +31,7 @@ def check_members(archive: zipfile.ZipFile, name: str, max_bytes: int, max_files
         )
     total = 0
     for info in infos:
-        path = PurePosixPath(info.filename.replace("\\", "/"))
-        if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-            raise ArchiveError(f"{name}: entry '{info.filename}' points outside the project; refusing to unpack")
+        _check_entry_name(name, info.filename)
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise ArchiveError(f"{name}: entry '{info.filename}' is a symbolic link; links are not allowed")
@@ -43,6 +41,14 @@ def check_members(archive: zipfile.ZipFile, name: str, max_bytes: int, max_files
                 f"{name}: unpacks to more than {max_bytes} bytes, the quota per project version; {_RAISE}"
             )
     return infos
+
+
+def _check_entry_name(name: str, entry: str) -> None:
+    """Refuse an entry name that would be written outside the folder it is unpacked in (or, with a drive
+    letter's colon, outside it on Windows)."""
+    path = PurePosixPath(entry.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+        raise ArchiveError(f"{name}: entry '{entry}' points outside the project; refusing to unpack")
 
 
 def check_archive(source: Path, max_bytes: int, max_files: int) -> None:
@@ -96,21 +102,37 @@ def unpack_zip(source: Path, dest: Path, max_bytes: int = 1 << 30, max_files: in
     return dest
 
 
+class Packed:
+    """What :func:`pack_dir` made: the zip, and the bytes of the files it was asked to keep by project path.
+    (A plain class: a dataclass costs its module's import a code generation.)"""
+
+    __slots__ = ("archive", "kept")
+
+    def __init__(self, archive: Path, kept: dict[str, bytes]) -> None:
+        self.archive = archive
+        self.kept = kept
+
+
 def pack_dir(
     source: Path,
     dest: Path,
     copy_to: Path | None = None,
     max_bytes: int | None = None,
     max_files: int | None = None,
-) -> Path:
+    keep: tuple[str, ...] = (),
+) -> Packed:
     """Zip a project directory deterministically (sorted entries, fixed timestamps), keeping exec bits.
 
     Regular files only: links and what lies below a linked folder are left out. ``copy_to`` (a folder that
-    must not exist) also receives every file as it is packed, with the mode :func:`unpack_zip` would give it:
-    the archive's files from the same bytes, without unpacking it again (an upload keeps them as the
-    version's unpacked copy). A folder over ``max_files`` files or ``max_bytes`` bytes (the quotas
-    :func:`check_members` applies to a zip) is refused before a byte is written, so an oversized folder is
-    neither zipped nor copied.
+    must not exist) also receives every file as it is packed, with the mode :func:`unpack_zip` would give it
+    made read-only, as :func:`~sudoless.flows.workspace.link_tree` makes it at the version's first run: the
+    archive's files from the same bytes, without unpacking it again (an upload keeps them as the version's
+    unpacked copy). A folder over ``max_files`` files or ``max_bytes`` bytes (the quotas :func:`check_members`
+    applies to a zip, counted again on the bytes read, and its rule on entry names) is refused before a byte
+    is written, or while writing when a file grew meanwhile, so an oversized folder is neither zipped nor
+    copied, and the zip needs no second reading by :func:`check_archive`. The bytes of the files whose name
+    ends with one of ``keep`` come back in :attr:`Packed.kept` (the upload parses ``.job`` and
+    ``.properties`` files from them instead of reading the copy again).
     """
     files = _regular_files(source)
     if max_files is not None and len(files) > max_files:
@@ -119,9 +141,13 @@ def pack_dir(
         )
     if max_bytes is not None and sum(size for *_, size in files) > max_bytes:
         raise ArchiveError(f"{source.name}: more than {max_bytes} bytes, the quota per project version; {_RAISE}")
+    for parts, *_ in files:
+        _check_entry_name(dest.name, "/".join(parts))  # named as check_archive names it: the zip
     tmp = dest.with_name(f".{dest.name}.tmp")
     if copy_to is not None:
         os.mkdir(copy_to, 0o700)  # as unpack_zip's staging folder
+    kept: dict[str, bytes] = {}
+    total = 0
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
         for parts, path, executable, _ in files:
             name = "/".join(parts)
@@ -130,17 +156,36 @@ def pack_dir(
             info.compress_type = zipfile.ZIP_DEFLATED
             with open(path, "rb") as stream:
                 data = stream.read()
+            total += len(data)
+            if max_bytes is not None and total > max_bytes:
+                raise ArchiveError(
+                    f"{source.name}: more than {max_bytes} bytes, the quota per project version; {_RAISE}"
+                )
             archive.writestr(info, data)
+            if keep and name.endswith(keep):
+                kept[name] = data
             if copy_to is not None:
-                target = copy_to.joinpath(*parts)
-                if len(parts) > 1:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                with open(target, "xb") as out:
-                    out.write(data)
-                    if executable:
-                        os.fchmod(out.fileno(), 0o755)
+                _write_copy(copy_to, parts, data, executable)
     tmp.replace(dest)
-    return dest
+    return Packed(dest, kept)
+
+
+def _write_copy(folder: Path, parts: tuple[str, ...], data: bytes, executable: bool) -> None:
+    """Create ``folder/parts`` with ``data``, read-only from the start (0444, 0555 when executable): what
+    ``link_tree`` would otherwise change with one ``chmod`` a file at the version's first run. The new file's
+    descriptor writes whatever its mode; one ``open`` and ``write`` on strings instead of a file object."""
+    target = os.path.join(folder, *parts)
+    if len(parts) > 1:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o444)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if executable:
+            os.fchmod(fd, 0o555)  # as unpack_zip's 0755 and link_tree's removal of the write bits, whatever the umask
+    finally:
+        os.close(fd)
 
 
 def _regular_files(source: Path) -> list[tuple[tuple[str, ...], str, bool, int]]:

@@ -9,19 +9,24 @@ other job depends on ends a flow named after it (``root.node=true`` adds one); `
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sudoless.errors import InputError
-from sudoless.flows.formats.properties import parse_properties, read_properties_text
+from sudoless.flows.formats.properties import decode_properties, parse_properties, read_properties_text
 from sudoless.flows.formats.validate import check_conditions, check_jvm_sizes, check_name, find_cycle
 from sudoless.flows.model import Flow, Node
 
+#: the files a Flow 1.0 project is read from, by the end of their name
+SUFFIXES = (".job", ".properties")
 
-def _read(path: str, rel: str, errors: list[str]) -> dict[str, str] | None:
-    """Parse one file; a syntax error is collected with the file's project path ``rel``, like every other error."""
+
+def _read(path: str, rel: str, errors: list[str], contents: Mapping[str, bytes]) -> dict[str, str] | None:
+    """Parse one file, from its bytes in ``contents`` (by project path) when there; a syntax error is collected
+    with the file's project path ``rel``, like every other error."""
     try:
-        return parse_properties(read_properties_text(path))
+        data = contents.get(rel)
+        return parse_properties(read_properties_text(path) if data is None else decode_properties(data))
     except InputError as exc:
         errors.append(f"{rel}: {exc}")
         return None
@@ -33,6 +38,7 @@ def _walk(
     inherited: dict[str, str],
     jobs: list[tuple[str, str, dict[str, str]]],
     errors: list[str],
+    contents: Mapping[str, bytes],
 ) -> None:
     """Collect (path, project path, inherited properties) of every visible ``.job`` under ``directory``, whose
     project path is ``prefix``. A name starting with a dot is hidden, and so is all below it: the walk never
@@ -43,12 +49,12 @@ def _walk(
         entries = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
     for entry in entries:
         if entry.name.endswith(".properties") and _is(entry.is_file):
-            shared.update(_read(entry.path, prefix + entry.name, errors) or {})
+            shared.update(_read(entry.path, prefix + entry.name, errors, contents) or {})
     for entry in entries:
         if entry.name.endswith(".job") and _is(entry.is_file):
             jobs.append((entry.path, prefix + entry.name, shared))
         elif _is(entry.is_dir):
-            _walk(entry.path, f"{prefix}{entry.name}/", shared, jobs, errors)
+            _walk(entry.path, f"{prefix}{entry.name}/", shared, jobs, errors, contents)
 
 
 def _is(test: Callable[[], bool]) -> bool:
@@ -59,18 +65,25 @@ def _is(test: Callable[[], bool]) -> bool:
         return False
 
 
-def load_flow1(root: Path, max_xms: str = "1G", max_xmx: str = "2G") -> tuple[dict[str, Flow], list[str]]:
-    """Load every ``.job`` under ``root``; return the flows by name and the list of errors found."""
+def load_flow1(
+    root: Path, max_xms: str = "1G", max_xmx: str = "2G", contents: Mapping[str, bytes] | None = None
+) -> tuple[dict[str, Flow], list[str]]:
+    """Load every ``.job`` under ``root``; return the flows by name and the list of errors found.
+
+    ``contents``: the bytes of files under ``root`` by project path, which the caller has in memory already
+    (an upload, which just wrote them there): they are parsed instead of being read again. Which files
+    count is still what the walk of ``root`` finds."""
     errors: list[str] = []
     found: list[tuple[str, str, dict[str, str]]] = []
-    _walk(str(root), "", {}, found, errors)
+    contents = contents or {}
+    _walk(str(root), "", {}, found, errors, contents)
     # Every job file counts for duplicates, valid or not, as Azkaban checks names before contents.
     where: dict[str, list[str]] = {}
     loaded: dict[str, Node] = {}
     for path, rel, shared in found:
         name = rel.rpartition("/")[2][: -len(".job")]
         where.setdefault(name, []).append(rel)
-        props = _read(path, rel, errors)
+        props = _read(path, rel, errors, contents)
         if props is None:
             continue
         if name == "ROOT":

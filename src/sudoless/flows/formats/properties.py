@@ -14,7 +14,13 @@ from pathlib import Path
 
 from sudoless.errors import InputError
 
-__all__ = ["parse_properties", "parse_properties_with_lines", "read_properties", "read_properties_text"]
+__all__ = [
+    "decode_properties",
+    "parse_properties",
+    "parse_properties_with_lines",
+    "read_properties",
+    "read_properties_text",
+]
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _BLANK = " \t\f"
@@ -53,7 +59,11 @@ def read_properties_text(path: str | os.PathLike[str]) -> str:
     UTF-8 first keeps both working, since text that is not ASCII is rarely valid in both encodings.
     """
     with open(path, "rb") as stream:
-        data = stream.read()
+        return decode_properties(stream.read())
+
+
+def decode_properties(data: bytes) -> str:
+    """The text of a properties file's bytes, decoded as :func:`read_properties_text` says."""
     if data.startswith(_UTF8_BOM):
         data = data[len(_UTF8_BOM) :]
     try:
