@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
 from sudoless.errors import InputError
+from sudoless.flows.formats import properties
 from sudoless.flows.formats.properties import (
     parse_properties,
     parse_properties_with_lines,
@@ -168,3 +170,12 @@ def test_read_error_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         read_properties(path)
     assert str(caught.value).startswith(f"{path}: line 2: malformed \\uxxxx encoding")
+
+
+def test_a_line_without_a_backslash_splits_as_the_escaped_path_splits_it() -> None:
+    """``_split_entry`` splits lines without a backslash by a regular expression: every line of up to five
+    characters of separators, blanks and text splits as the general path (Java's rules, escapes and all) does."""
+    lines = ["".join(chars) for size in range(6) for chars in itertools.product("a=: \t\fx", repeat=size)]
+    assert len(lines) == 19_608
+    for line in lines:
+        assert properties._split_entry(line, 1) == properties._split_escaped(line, 1), repr(line)

@@ -142,7 +142,11 @@ def pack_dir(
     if max_bytes is not None and sum(size for *_, size in files) > max_bytes:
         raise ArchiveError(f"{source.name}: more than {max_bytes} bytes, the quota per project version; {_RAISE}")
     for parts, *_ in files:
-        _check_entry_name(dest.name, "/".join(parts))  # named as check_archive names it: the zip
+        name = "/".join(parts)
+        # os.walk's names are neither absolute nor "..": only a backslash (a separator to the rule) or a colon can
+        # break it; named as check_archive named it, after the zip
+        if "\\" in name or ":" in name:
+            _check_entry_name(dest.name, name)
     tmp = dest.with_name(f".{dest.name}.tmp")
     if copy_to is not None:
         os.mkdir(copy_to, 0o700)  # as unpack_zip's staging folder

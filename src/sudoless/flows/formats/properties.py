@@ -113,8 +113,23 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return lines
 
 
+#: a logical line without a backslash, as :func:`_split_escaped` splits it: the key up to the first ``=``, ``:``
+#: or blank; blanks, one ``=`` or ``:`` among them, then the value
+_PLAIN_ENTRY = re.compile(r"([^=: \t\f]*)[ \t\f]*[=:]?[ \t\f]*(.*)", re.DOTALL)
+
+
 def _split_entry(line: str, line_number: int) -> tuple[str, str]:
-    """Split one logical line into its unescaped key and value."""
+    """Split one logical line into its unescaped key and value. Most lines hold no backslash, so nothing to
+    unescape nor any escaped separator: one regular expression splits them, where the loop over the key's
+    characters took a third of parsing a ``.job`` file."""
+    if "\\" not in line:
+        key, value = _PLAIN_ENTRY.fullmatch(line).groups()  # type: ignore[union-attr]  # matches any text
+        return key, value
+    return _split_escaped(line, line_number)
+
+
+def _split_escaped(line: str, line_number: int) -> tuple[str, str]:
+    """Split one logical line into its unescaped key and value, escapes and all."""
     size = len(line)
     key_end = size
     value_start = size
