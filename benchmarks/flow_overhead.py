@@ -197,7 +197,7 @@ def _count_loop_wakeups() -> list[int]:
         """A subclass of the runner's queue class (``queue.Queue`` or ``queue.SimpleQueue``, by version) that
         counts blocking gets: the same queue, so the count costs both versions alike."""
 
-        class Counted(base):  # type: ignore[valid-type,misc]
+        class Counted(base):  # type: ignore[valid-type,misc,unused-ignore]
             def get(self, block: bool = True, timeout: float | None = None) -> Any:
                 if not block:
                     return super().get(block, timeout)
@@ -289,7 +289,7 @@ class RssSampler(threading.Thread):
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        import psutil
+        import psutil  # type: ignore[import-untyped,unused-ignore]
 
         self.psutil = psutil
         self.pid = pid
@@ -432,7 +432,7 @@ def machine(sudoless_src: Path | None) -> dict[str, Any]:
         )
     except OSError:
         commit, dirty = "", False
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("sudoless", "luigi", "sqlalchemy", "psutil"):
         try:
             from importlib.metadata import version
@@ -536,7 +536,10 @@ def summarise(raw: list[dict[str, Any]], jobs: int, spawn: float) -> list[dict[s
         cpu = run.get("run_cpu_s")
         per_job_cpu = (cpu - base["run_cpu_s"]) / (n - 1) * 1000 if n > 1 and cpu is not None else None
         setup = _setup_cpu(run)
-        per_job_setup = (setup - _setup_cpu(base)) / (n - 1) * 1000 if n > 1 and setup is not None else None
+        base_setup = _setup_cpu(base)
+        per_job_setup = (
+            (setup - base_setup) / (n - 1) * 1000 if n > 1 and setup is not None and base_setup is not None else None
+        )
         rows.append(
             {
                 "dag": dag,
@@ -794,7 +797,7 @@ def compare(args: argparse.Namespace) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
     info["load_average_end"] = list(os.getloadavg())
     info["create_ms_each_round"] = creates
-    rows = []
+    rows: list[dict[str, Any]] = []
     for dag in DAGS:
         for key, label, _ in COMPARED:
             before = [r[key] for r in per_job[(dag, "before")] if key in r]
