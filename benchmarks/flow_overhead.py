@@ -6,10 +6,13 @@ Two DAGs of ``--jobs`` jobs (default 1,000), every job one ``true`` process:
 * fan-out: one root, ``jobs - 2`` middle jobs that depend on it, one end job that depends on them all.
 
 sudoless runs them as Azkaban Flow 1.0 projects (``type=command``, ``command=true``) on SQLite, in a fresh
-``SUDOLESS_HOME`` per run, with ``parallel 2`` (and ``parallel 10`` as an extra row). Luigi runs the same
-DAGs with ``luigi.build(local_scheduler=True, workers=2)``; each task's ``run()`` spawns ``true`` and
-writes a ``LocalTarget`` marker. Every run happens in its own child process (this script, re-invoked
-with ``--child``), so wall time includes interpreter start-up and imports, as a user would see it.
+``SUDOLESS_HOME`` per run, with ``parallel 2`` (and ``parallel 10`` as an extra row), through the store
+``sudoless flow run`` opens (``run_store_for``: the local store, without SQLAlchemy; until 2026-12-07 the child
+opened the full store, whose import and teardown added about 1,000 M instructions to every run, and a little to
+each job: benchmarks/README.md). Luigi runs the same DAGs with ``luigi.build(local_scheduler=True, workers=2)``;
+each task's ``run()`` spawns ``true`` and writes a ``LocalTarget`` marker. Every run happens in its own child
+process (this script, re-invoked with ``--child``), so wall time includes interpreter start-up and imports, as a
+user would see it.
 
 Per-job overhead = (wall - wall of a 1-job flow on the same engine) / (jobs - 1). Peak RSS is the
 runner process's own (sampled with psutil every 20 ms); job processes are excluded, and for Luigi so are
@@ -127,11 +130,10 @@ def child_sudoless(
     from sudoless.flows.executor import Executor
     from sudoless.flows.options import ExecutionOptions
     from sudoless.flows.upload import upload_project
-    from sudoless.store import open_store
 
     t1 = time.perf_counter()
     settings = load_settings()
-    store = open_store(settings.database_url)
+    store = _run_store(settings)
     t2 = time.perf_counter()
     cpu2 = time.process_time()
     _, _, project_model = upload_project(store, settings, project, "bench")
@@ -183,6 +185,18 @@ def child_sudoless(
         # short jobs pays each on its critical path
         "loop_wakeups": wakeups[0],
     }
+
+
+def _run_store(settings: Any) -> Any:
+    """The store ``sudoless flow run`` opens (``run_store_for``: on a SQLite home at the newest schema, or a new
+    one, the local store of ``sudoless.store.local``, without SQLAlchemy); the full store where the version
+    measured (``--sudoless-src``, ``--compare``) is older than that."""
+    import sudoless.store
+
+    run_store_for = getattr(sudoless.store, "run_store_for", None)
+    if run_store_for is not None:
+        return run_store_for(settings)
+    return sudoless.store.open_store(settings.database_url)
 
 
 def _count_loop_wakeups() -> list[int]:
