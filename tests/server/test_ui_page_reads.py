@@ -82,3 +82,37 @@ def test_schedules_counted_and_found_as_listed(live: LiveServer) -> None:
     assert not schedules.scheduled(project_id, "end")
     assert schedules.of_flows(project_id) == {}
     assert schedules.count() == len(scheduler.list()) == shown_count()
+
+
+def test_a_flows_runs_and_its_schedule_read_together_say_what_each_read_says(live: LiveServer) -> None:
+    """The flow page reads its latest runs and whether the flow has a schedule in one statement: the same as
+    the two reads apart, before and after it runs, is scheduled, and its project is deleted."""
+    admin = live.as_admin()
+    admin.http.cookies.set(COOKIE, admin.sid)
+    name = unique("together")
+    admin.create_project(name)
+    assert admin.upload(name, make_zip(HELLO)).status_code == 200
+    project_id = admin.ajax("/manager", "getProjectId", project=name)["projectId"]
+    executions, schedules = live.store.executions, live.store.schedules
+
+    def together(flow: str) -> tuple[list[object], bool]:
+        runs, scheduled = executions.recent_and_scheduled(project_id, flow)
+        assert (runs, scheduled) == (executions.recent(project_id, flow), schedules.scheduled(project_id, flow))
+        return list(runs), scheduled
+
+    def button() -> str:
+        found = re.search(r"#new-schedule\">([^<]+)<", admin.http.get(f"/ui/projects/{name}/flows/end").text)
+        assert found is not None
+        return found.group(1)
+
+    assert together("end") == ([], False) and button() == "Schedule"
+    admin.wait(admin.execute(name, "end"))
+    runs, scheduled = together("end")
+    assert len(runs) == 1 and not scheduled and button() == "Schedule"
+    query = {"ajax": "scheduleCronFlow", "projectName": name, "flow": "end", "cronExpression": "0 0 6 ? * *"}
+    answer = admin.http.post("/schedule", params={"session.id": admin.sid, **query})
+    assert json.loads(answer.text)["status"] == "success"
+    assert together("end") == (runs, True) and button() == "Change schedule"
+    assert together("start") == ([], False)
+    admin.get("/manager", project=name, delete="true")  # a deleted project's schedules no longer count
+    assert together("end") == (runs, False)

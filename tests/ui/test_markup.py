@@ -15,6 +15,7 @@ from sudoless.server.ui.rows import (
     grid_heads,
     grid_rows,
     recent_rows,
+    run_chart,
     running_rows,
     schedule_rows,
     status_html,
@@ -231,3 +232,32 @@ def test_kept_rows_are_only_those_that_no_longer_change() -> None:
         assert early.count("3.0s") == 1 and late.count("3.0s") == 1  # the finished run: 2,000 to 5,000
         assert "7.0s" in early and "1m 07s" in late  # the two others: 2,000 to now, each
         assert early.count("7.0s") == 2 and late.count("1m 07s") == 2
+
+
+def test_a_kept_chart_is_only_one_of_settled_runs_and_follows_them() -> None:
+    """A flow page's chart is kept while every run in it is settled, by the runs themselves: a run still going
+    is drawn to now on each view, and a new run or a run that changed draws another chart."""
+    settled = [run(index, Status.SUCCEEDED)._replace(end_time=2_000 + index * 1_000) for index in range(3, 0, -1)]
+
+    def drawn(runs: list[ExecutionSummary], now: int) -> tuple[object, str]:
+        chart = run_bars(runs, now)
+        return chart, str(chart_marks(chart))
+
+    first = run_chart(settled, 9_000)
+    assert (first[0], str(first[1])) == drawn(settled, 9_000)
+    assert run_chart(list(settled), 99_000) is first  # kept: the same whatever the time
+    newer = [run(4, Status.FAILED), *settled]
+    assert (lambda c: (c[0], str(c[1])))(run_chart(newer, 9_000)) == drawn(newer, 9_000) != drawn(settled, 9_000)
+    changed = [settled[0]._replace(status=Status.KILLED), *settled[1:]]
+    assert str(run_chart(changed, 9_000)[1]) == drawn(changed, 9_000)[1] != str(first[1])
+    going = [run(5, Status.RUNNING), *settled]
+    early, late = run_chart(going, 9_000), run_chart(going, 69_000)
+    assert str(early[1]) == drawn(going, 9_000)[1] and str(late[1]) == drawn(going, 69_000)[1]
+    assert "#5 RUNNING in 7.0s" in early[1] and "#5 RUNNING in 1m 07s" in late[1]
+
+
+def test_kept_grid_heads_follow_the_run() -> None:
+    """A grid head is kept by its run's fields: the same run later in another status reads that status."""
+    going = run(9, Status.RUNNING)
+    assert "#9 RUNNING" in grid_heads([going])
+    assert "#9 SUCCEEDED" in grid_heads([going._replace(status=Status.SUCCEEDED, end_time=6_000)])

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from sudoless.store import tables as t
 from sudoless.store.engine import inserted_id
-from sudoless.store.executions import ExecutionRecord, execution_records
+from sudoless.store.executions import FLOW_SCHEDULES, ExecutionRecord, execution_records
 from sudoless.store.rows import values
 from sudoless.store.status import TERMINAL_FLOW, Status
 
@@ -130,7 +130,7 @@ class ScheduleQueries:
         """Whether a flow of an active project has a schedule (the flow page's button says "Schedule" or
         "Change schedule"), without reading and decoding the schedule."""
         with self.store.read() as conn:
-            return conn.execute(_SCHEDULED, {"project_id": project_id, "flow_id": flow_id}).first() is not None
+            return conn.execute(FLOW_SCHEDULES, {"project_id": project_id, "flow_id": flow_id}).first() is not None
 
     def all(self, project: str | int | None = None) -> list[ScheduleRow]:
         """Schedules of active projects (of one project, by name or id, when given), oldest first."""
@@ -344,15 +344,6 @@ def _move_on(claims: Sequence[FireClaim]) -> sa.TextClause:
 _ACTIVE_SCHEDULES = t.schedules.join(t.projects, t.projects.c.id == t.schedules.c.project_id)
 # Built once: building a select costs more than running one this small.
 _COUNT = sa.select(sa.func.count()).select_from(_ACTIVE_SCHEDULES).where(t.projects.c.active.is_(True))
-_SCHEDULED = (
-    sa.select(t.schedules.c.id)
-    .select_from(_ACTIVE_SCHEDULES)
-    .where(
-        t.projects.c.active.is_(True),
-        t.schedules.c.project_id == sa.bindparam("project_id"),
-        t.schedules.c.flow_id == sa.bindparam("flow_id"),
-    )
-)
 
 
 _ALL = (

@@ -20,10 +20,9 @@ from sudoless.server.ajax.executor import EXECUTOR
 from sudoless.server.ajax.manager import MANAGER
 from sudoless.server.dispatch import GET, Call, Route
 from sudoless.server.run_options import configured_failure_action, failure_action_form_value
-from sudoless.server.ui import charts
 from sudoless.server.ui.layout import layout_flow
 from sudoless.server.ui.projects import abilities, current_flows
-from sudoless.server.ui.rows import chart_marks, recent_rows
+from sudoless.server.ui.rows import recent_rows, run_chart
 from sudoless.server.ui.web import (
     api_permission,
     data,
@@ -172,7 +171,7 @@ def flow_view(call: Call) -> Response:
     if isinstance(prepared, Response):
         return prepared
     now = call.store.clock()
-    runs = call.store.executions.recent(project.id, flow_id, 50)
+    runs, scheduled = call.store.executions.recent_and_scheduled(project.id, flow_id, 50)
     last_status: dict[str, str] = {}
     shown_run = prepared.record if prepared is not None else runs[0] if runs else None
     shown = shown_run.id if shown_run is not None else None
@@ -185,7 +184,7 @@ def flow_view(call: Call) -> Response:
     if prepared is not None and prepared.options.failure_action is not None:
         own_action = prepared.options.failure_action  # ... or where the run it repeats went
     execute_ok = call.allowed(project.id, api_permission(EXECUTOR, "ajax:executeFlow"))
-    chart = charts.run_bars(runs, now)
+    chart, marks = run_chart(runs, now)
     page_data = {
         "project": project.name,
         "flow": flow_id,
@@ -213,7 +212,7 @@ def flow_view(call: Call) -> Response:
         runs=runs[:10],
         recent_rows=recent_rows(runs[:10], now),
         chart=chart,
-        chart_marks=chart_marks(chart),
+        chart_marks=marks,
         job_items=job_items(
             jobs,
             last_status,
@@ -222,7 +221,7 @@ def flow_view(call: Call) -> Response:
             prepared.record.id if prepared else None,
         ),
         notify=flows[flow_id].graph.get("notify") or {"success_emails": [], "failure_emails": []},
-        scheduled=call.store.schedules.scheduled(project.id, flow_id),
+        scheduled=scheduled,
         can=abilities(call, project),
         configured_failure=props.get("failure.action"),
         failure_actions=FAILURE_ACTIONS,

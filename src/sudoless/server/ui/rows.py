@@ -17,7 +17,7 @@ from typing import Any
 from markupsafe import Markup
 
 from sudoless.flows.sla import SlaRule
-from sudoless.server.ui.charts import Chart
+from sudoless.server.ui.charts import Chart, run_bars
 from sudoless.server.ui.web import format_duration, iso_time, quoted, short_time, status_class, time_html
 from sudoless.store.executions import ExecutionRecord, ExecutionSummary
 from sudoless.store.schedules import ScheduleRow
@@ -29,6 +29,7 @@ __all__ = [
     "grid_heads",
     "grid_rows",
     "recent_rows",
+    "run_chart",
     "running_rows",
     "schedule_rows",
     "status_html",
@@ -160,20 +161,52 @@ def chart_marks(chart: Chart) -> Markup:
     return Markup("".join(parts))
 
 
+#: Runs a flow page's chart shows.
+CHART_SLOTS = 50
+
+
+def run_chart(runs: Sequence[ExecutionSummary], now: int) -> tuple[Chart, Markup]:
+    """A flow page's chart of its latest runs (newest first, as queried) and its marks. When every run shown
+    is settled (:func:`_settled`: its duration no longer counts to now), both are the same on every view
+    until the flow runs again, and are kept, by the runs themselves (a new run, or a run whose status or
+    times changed, is another key); building them cost about a tenth of the page."""
+    shown = tuple(runs[:CHART_SLOTS])
+    if all(_settled(run) for run in shown):
+        return _settled_chart(shown)
+    chart = run_bars(shown, now, CHART_SLOTS)
+    return chart, chart_marks(chart)
+
+
+@functools.lru_cache(maxsize=256)
+def _settled_chart(runs: tuple[ExecutionSummary, ...]) -> tuple[Chart, Markup]:
+    chart = run_bars(runs, 0, CHART_SLOTS)
+    return chart, chart_marks(chart)
+
+
 def grid_heads(runs: Sequence[ExecutionSummary | ExecutionRecord]) -> Markup:
     """The runs x jobs grid's column heads, oldest run first: each links its run and shows its status and
-    when it started (or was submitted, before it started), in UTC until the page's script localises it."""
-    parts = []
-    for run in runs:
-        started = run.start_time if run.start_time >= 0 else run.submit_time
-        said = f"#{run.id} {run.status.value}"
-        parts.append(
-            f'    <th scope="col" class="grid-run" data-exec="{run.id}"><a href="/ui/executions/{run.id}"'
-            f' class="grid-run-link" title="{said}"><span class="cell {status_class(run.status)}">'
-            f'<span class="visually-hidden">{said}</span></span><time datetime="{iso_time(started)}"'
-            f' data-format="short">{short_time(started)}</time></a></th>\n'
-        )
-    return Markup("".join(parts))
+    when it started (or was submitted, before it started), in UTC until the page's script localises it. A
+    summary's head (every grid's runs are summaries) is kept built, as the lists' rows are: it depends on
+    the run's fields only."""
+    return Markup(
+        "".join(_kept_grid_head(run) if isinstance(run, ExecutionSummary) else _grid_head(run) for run in runs)
+    )
+
+
+@functools.lru_cache(maxsize=ROWS_KEPT)
+def _kept_grid_head(run: ExecutionSummary) -> str:
+    return _grid_head(run)
+
+
+def _grid_head(run: ExecutionSummary | ExecutionRecord) -> str:
+    started = run.start_time if run.start_time >= 0 else run.submit_time
+    said = f"#{run.id} {run.status.value}"
+    return (
+        f'    <th scope="col" class="grid-run" data-exec="{run.id}"><a href="/ui/executions/{run.id}"'
+        f' class="grid-run-link" title="{said}"><span class="cell {status_class(run.status)}">'
+        f'<span class="visually-hidden">{said}</span></span><time datetime="{iso_time(started)}"'
+        f' data-format="short">{short_time(started)}</time></a></th>\n'
+    )
 
 
 def grid_rows(jobs: Sequence[Mapping[str, Any]]) -> Markup:
