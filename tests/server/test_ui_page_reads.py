@@ -14,6 +14,7 @@ from sudoless.flows.scheduler import Scheduler
 from sudoless.flows.upload import upload_project
 from sudoless.server.sessions import COOKIE
 from sudoless.store import Store
+from sudoless.store.schedules import ShownSchedule
 
 PROJECT = "azkaban-flow-version: 2.0\n"
 
@@ -77,9 +78,21 @@ def test_schedules_counted_and_found_as_listed(live: LiveServer) -> None:
     assert schedules.of_flows(project_id) == listed and "end" in listed  # the project page's narrow read
     assert "Change schedule" in admin.http.get(f"/ui/projects/{name}/flows/end").text
     assert schedules.count() == len(scheduler.list()) == shown_count() >= 1
+    listed_id = next(s.id for s in schedules.all(project_id))
+    scheduler.set_sla(listed_id, [{"job": "", "kind": "SUCCESS", "duration_ms": 60_000, "actions": ["EMAIL"]}], "a@b.c")
+
+    def as_shown() -> list[tuple[object, ...]]:  # what the schedules page shows of the full rows
+        fields = ShownSchedule._fields
+        return [tuple(getattr(row, field) for field in fields) for row in schedules.all()]
+
+    assert [tuple(row) for row in schedules.shown()] == as_shown()
+    assert next(s for s in schedules.shown() if s.id == listed_id).sla is not None
     admin.get("/manager", project=name, delete="true")  # a deleted project's schedules are no longer listed
     assert live.store.projects.get(name=name) is None
     assert not schedules.scheduled(project_id, "end")
+    assert [tuple(row) for row in schedules.shown()] == as_shown() and listed_id not in {
+        s.id for s in schedules.shown()
+    }
     assert schedules.of_flows(project_id) == {}
     assert schedules.count() == len(scheduler.list()) == shown_count()
 

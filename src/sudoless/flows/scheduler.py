@@ -53,7 +53,7 @@ from sudoless.flows.schedule import CronExpression, next_after, stamp
 from sudoless.flows.sla import SlaChecker, SlaRule, parse_emails
 from sudoless.outbound import WebhookHosts
 from sudoless.store import Store
-from sudoless.store.schedules import FireClaim, ProjectFlows, ScheduleRow
+from sudoless.store.schedules import FireClaim, ProjectFlows, ScheduleRow, ShownSchedule
 
 __all__ = ["MISFIRE_THRESHOLD_MS", "PREPARE_AHEAD_MS", "Schedule", "Scheduler", "sla_rules"]
 
@@ -611,7 +611,7 @@ def _sla_json(rules: Iterable[SlaRule], emails: Iterable[str], webhook: str | No
     return {"rules": [rule.to_json() for rule in rules], "emails": list(emails), "webhook": webhook}
 
 
-def sla_rules(row: ScheduleRow) -> tuple[SlaRule, ...]:
+def sla_rules(row: ScheduleRow | ShownSchedule) -> tuple[SlaRule, ...]:
     """A stored schedule's SLA rules, for a reader that needs no more of it (the schedules page lists rows
     without turning each one's options into :class:`ExecutionOptions`)."""
     return _sla_parts(row.sla)[0]

@@ -28,7 +28,15 @@ from sudoless.store.status import TERMINAL_FLOW, Status
 if TYPE_CHECKING:
     from sudoless.store import Store
 
-__all__ = ["FireClaim", "FlowSchedule", "ListedSchedule", "ProjectFlows", "ScheduleQueries", "ScheduleRow"]
+__all__ = [
+    "FireClaim",
+    "FlowSchedule",
+    "ListedSchedule",
+    "ProjectFlows",
+    "ScheduleQueries",
+    "ScheduleRow",
+    "ShownSchedule",
+]
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,24 @@ class ScheduleRow:
     last_fire: int
     end_time: int = -1
     back_execute_once: bool = True
+
+
+class ShownSchedule(NamedTuple):
+    """A schedule as the schedules page shows it (:meth:`ScheduleQueries.shown`): a :class:`ScheduleRow`'s
+    fields but the run options, which the page does not show (reading and decoding every schedule's options
+    cost that page about a tenth of its CPU), and those that only the scheduler reads."""
+
+    id: int
+    project_id: int
+    project_name: str
+    flow_id: str
+    cron: str
+    timezone: str
+    enabled: bool
+    sla: dict[str, Any] | None
+    submit_user: str
+    next_fire: int
+    last_fire: int
 
 
 class ListedSchedule(NamedTuple):
@@ -149,6 +175,28 @@ class ScheduleQueries:
         columns, without decoding every schedule's options and SLA as :meth:`all` does."""
         with self.store.read() as conn:
             return [ListedSchedule(*row) for row in conn.execute(_LISTED)]
+
+    def shown(self) -> list[ShownSchedule]:
+        """The schedules of active projects as the schedules page shows them, oldest first (as :meth:`all`
+        lists them)."""
+        with self.store.read() as conn:
+            rows = conn.execute(_SHOWN).all()
+        return [
+            ShownSchedule(
+                int(ident),
+                int(project_id),
+                project_name,
+                flow_id,
+                cron,
+                zone,
+                bool(enabled),
+                json.loads(sla) if sla else None,
+                user,
+                int(next_fire),
+                int(last_fire),
+            )
+            for ident, project_id, project_name, flow_id, cron, zone, enabled, sla, user, next_fire, last_fire in rows
+        ]
 
     def of_flows(self, project_id: int) -> dict[str, FlowSchedule]:
         """The schedules of an active project's flows, by flow (the newest where a flow has several, as
@@ -367,6 +415,25 @@ _LISTED = (
     .order_by(t.schedules.c.id)
 )
 
+#: :meth:`ScheduleQueries.shown`'s statement, built once.
+_SHOWN = (
+    sa.select(
+        t.schedules.c.id,
+        t.schedules.c.project_id,
+        t.projects.c.name,
+        t.schedules.c.flow_id,
+        t.schedules.c.cron,
+        t.schedules.c.timezone,
+        t.schedules.c.enabled,
+        t.schedules.c.sla,
+        t.schedules.c.submit_user,
+        t.schedules.c.next_fire,
+        t.schedules.c.last_fire,
+    )
+    .select_from(_ACTIVE_SCHEDULES)
+    .where(t.projects.c.active.is_(True))
+    .order_by(t.schedules.c.id)
+)
 #: :meth:`ScheduleQueries.of_flows`' statement, built once.
 _OF_FLOWS = (
     sa.select(t.schedules.c.flow_id, t.schedules.c.cron, t.schedules.c.timezone, t.schedules.c.enabled)

@@ -20,7 +20,7 @@ from sudoless.flows.sla import SlaRule
 from sudoless.server.ui.charts import Chart, run_bars
 from sudoless.server.ui.web import format_duration, iso_time, quoted, short_time, status_class, time_html
 from sudoless.store.executions import ExecutionRecord, ExecutionSummary
-from sudoless.store.schedules import ScheduleRow
+from sudoless.store.schedules import ScheduleRow, ShownSchedule
 from sudoless.store.status import TERMINAL_FLOW, Status
 
 __all__ = [
@@ -221,7 +221,7 @@ def grid_rows(jobs: Sequence[Mapping[str, Any]]) -> Markup:
 
 
 def schedule_rows(
-    schedules: Sequence[ScheduleRow],
+    schedules: Sequence[ScheduleRow | ShownSchedule],
     slas: Mapping[int, Sequence[SlaRule]],
     can_change: Mapping[int, bool],
     csrf: str,

@@ -60,12 +60,12 @@ def zone_options(first: str) -> Markup:
 
 def schedule_list(call: Call) -> Response:
     """The schedules of the projects the user may read, from the stored rows: the page shows no run option,
-    so none is decoded into :class:`~sudoless.flows.options.ExecutionOptions`. The active projects are read
+    so none is read (:meth:`~sudoless.store.schedules.ScheduleQueries.shown`). The active projects are read
     once, with their names: the readable ones among them filter the list and fill the form's choice."""
     active = call.store.projects.named()  # the readable among them are the form's, their ids the filter's
     visible = readable_project_ids(call, [pid for pid, _, _ in active])
     shown = None if visible is None else set(visible)
-    schedules = [s for s in call.store.schedules.all() if shown is None or s.project_id in shown]
+    schedules = [s for s in call.store.schedules.shown() if shown is None or s.project_id in shown]
     can_change = {pid: call.allowed(pid, CHANGE) for pid in {s.project_id for s in schedules}}
     projects = [project for project in active if shown is None or project[0] in shown]
     # The form offers only projects the user may schedule: scheduleCronFlow would refuse the others. As for
