@@ -204,6 +204,37 @@ def test_success_counts_over_each_flows_newest_runs(store: Store) -> None:
     assert store.executions.outcomes(1, [], 10) == {}
 
 
+def test_a_projects_flows_overview_is_their_outcomes_and_newest_runs_read_at_once(store: Store) -> None:
+    """The project page's one statement answers what :meth:`outcomes` (windowed) and :meth:`last_per_flow`
+    answer apart, summaries' fields and types included, and follows a new run."""
+    with store.write() as conn:
+        conn.execute(t.executions.delete())
+    add_history(store, "alpha", "nightly", 7, "FAILED")
+    add_history(store, "alpha", "nightly", 30)
+    add_history(store, "alpha", "weekly", 3, "KILLED")
+    add_history(store, "beta", "nightly", 4, "FAILED")
+    queries = store.executions
+
+    def both(project_id: int, flows: list[str], window: int) -> tuple[object, object]:
+        return queries.outcomes(project_id, flows, window), queries.last_per_flow(project_id, flows)
+
+    for project_id, flows, window in (
+        (1, ["nightly", "weekly", "never"], 35),
+        (1, ["weekly"], 2),
+        (2, ["nightly"], 100),
+    ):
+        together = queries.flows_overview(project_id, flows, window)
+        assert together == both(project_id, flows, window)
+        assert [tuple(map(type, run)) for run in together[1].values()] == [
+            tuple(map(type, run)) for run in queries.last_per_flow(project_id, flows).values()
+        ]
+    assert queries.flows_overview(1, [], 10) == ({}, {})
+    assert queries.flows_overview(1, ["never"], 10) == ({}, {})
+    newer = add_history(store, "alpha", "weekly", 1, "FAILED")
+    outcomes, last = queries.flows_overview(1, ["weekly"], 10)
+    assert last["weekly"].id == newer[-1] and outcomes == {"weekly": {Status.KILLED: 3, Status.FAILED: 1}}
+
+
 def test_a_jobs_recent_attempts_newest_first_across_executions(store: Store) -> None:
     with store.write() as conn:
         conn.execute(t.executions.delete())

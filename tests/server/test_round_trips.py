@@ -113,7 +113,12 @@ EXPECTED = {
     "fetchflowgraph": (2, 1),  # session, project (the flows: kept per version)
     "executions page": (3, 1),  # session, active projects, page with its count (the grants: with the session)
     "execution page": (4, 1),  # session, execution with its project, runs, notifications (attempts: if any)
-    "project page": (5, 1),  # session, project, outcomes, last runs, schedules (the flows: cached)
+    # session, project, the flows' outcomes with their last runs (before: two statements), schedules (the flows:
+    # cached)
+    "project page": (4, 1),
+    # session, project, the latest runs with whether the flow is scheduled (before: two statements); the flows
+    # and the shown run's job statuses are cached
+    "flow page": (3, 1),
     # session, execution with its project, the job's attempts, the log's range with its size
     "fetchExecJobLogs": (4, 1),
     "UI job log": (4, 1),  # the same
@@ -132,6 +137,7 @@ def test_statements_and_round_trips_per_request(world: World) -> None:
         "executions page": page(world, "/ui/executions"),
         "execution page": page(world, f"/ui/executions/{EXECUTIONS}"),
         "project page": page(world, "/ui/projects/p00"),
+        "flow page": page(world, "/ui/projects/p00/flows/load"),
         "fetchExecJobLogs": ajax(
             world, "/executor", ajax="fetchExecJobLogs", execid=str(EXECUTIONS), jobId="load", offset="0", length="100"
         ),

@@ -111,10 +111,10 @@ def project_view(call: Call) -> Response:
     context: dict[str, Any] = {"tab": tab, "tabs": TABS, "project": project, "can": abilities(call, project)}
     if tab == "flows":
         flows = sorted(fid for fid, record in current_flows(call, project).items() if not record.embedded)
-        outcomes = call.store.executions.outcomes(project.id, flows, RATE_WINDOW)
+        outcomes, last = call.store.executions.flows_overview(project.id, flows, RATE_WINDOW)
         context["rates"] = charts.success_rates(outcomes, flows)
         context["window"] = RATE_WINDOW
-        context["last"] = call.store.executions.last_per_flow(project.id, flows)
+        context["last"] = last
         context["schedules"] = call.store.schedules.of_flows(project.id)
     elif tab == "versions":
         context["versions"] = call.store.projects.versions(project.id)
