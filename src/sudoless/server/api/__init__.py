@@ -46,8 +46,9 @@ class LazyApi:
         with self._lock:
             if self._app is None:
                 from sudoless.server.api.application import create_api as build_api
+                from sudoless.server.api.application import direct
 
-                self._app = build_api(self.services, PREFIX)
+                self._app = direct(build_api(self.services, PREFIX))
                 keep_frozen()  # what the build made lives as long as the server
             return self._app
 

@@ -24,11 +24,15 @@ from sudoless.server.api import (
     triggers,
     users,
 )
-from sudoless.server.api.context import refuse_nul
+from sudoless.server.api.context import DIRECT, refuse_nul
+from sudoless.server.api.direct import DirectRoutes
 from sudoless.server.api.errors import install_handlers
 from sudoless.server.dispatch import Services
 
-__all__ = ["create_api"]
+__all__ = ["MODULES", "create_api", "direct"]
+
+#: the resource modules, whose routers the application includes in this order
+MODULES = (login, projects, flows, executions, logs, schedules, triggers, users, tokens)
 DESCRIPTION = """\
 The native JSON API of sudoless. Log in with `POST /login` and send the token as
 `Authorization: Bearer <token>`; the Azkaban session cookie of a browser works too. Every error is
@@ -52,7 +56,7 @@ def create_api(services: Services, prefix: str) -> FastAPI:
     )
     app.state.services = services
     install_handlers(app)
-    for module in (login, projects, flows, executions, logs, schedules, triggers, users, tokens):
+    for module in MODULES:
         app.include_router(module.router)
 
     def spec(request: Request) -> dict[str, Any]:
@@ -69,6 +73,11 @@ def create_api(services: Services, prefix: str) -> FastAPI:
         return HTMLResponse(docs.render(spec(request), request.scope.get("root_path", "") + "/openapi.json"))
 
     return app
+
+
+def direct(app: FastAPI) -> DirectRoutes:
+    """``app`` (made by :func:`create_api`) with its reads dispatched directly (:mod:`.direct`)."""
+    return DirectRoutes(app, [module.router for module in MODULES], guards=[refuse_nul], resolvers=DIRECT)
 
 
 def _without_422(document: dict[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,9 @@ Routes state the permission they need by naming the AJAX route that does the sam
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -34,6 +35,7 @@ from sudoless.store.executions import ExecutionRecord
 from sudoless.store.projects import ProjectRecord
 
 __all__ = [
+    "DIRECT",
     "Caller",
     "CallerDep",
     "DeferredCallerDep",
@@ -133,6 +135,17 @@ async def caller(
     return defer(request, authenticate)
 
 
+async def direct_caller(request: Request) -> Deferred[Caller]:
+    """:func:`caller` as FastAPI solves it, for a directly dispatched route (:mod:`.direct`): the cookie is
+    only read when there is no bearer token (which wins), as neither scheme refuses anything."""
+    bearer = await bearer_scheme(request)
+    return await caller(request, bearer, None if bearer is not None else await cookie_scheme(request))
+
+
+#: The resolvers of the dependencies a directly dispatched route may have (:mod:`.direct`).
+DIRECT: dict[Callable[..., Any], Callable[[Request], Awaitable[Any]]] = {caller: direct_caller}
+
+
 #: The caller, as a route receives it (a :class:`.routing.ThreadedRoute` resolves the :class:`Deferred`).
 CallerDep = Annotated[Caller, Depends(caller)]
 #: The caller, as a dependency that checks more receives it (to :meth:`Deferred.then` its check).
@@ -141,13 +154,25 @@ DeferredCallerDep = Annotated[Deferred[Caller], Depends(caller)]
 
 async def refuse_nul(request: Request) -> None:
     """Refuse a NUL character in the path, the query or a JSON body with 400: no text sudoless stores can
-    hold one (PostgreSQL rejects them), so such a request could only fail later and deeper."""
-    if "\x00" in request.url.path or "\x00" in request.scope.get("path", ""):
-        raise HttpError(400, "the path contains a NUL character")
-    for key, value in request.query_params.multi_items():
-        if "\x00" in key or "\x00" in value:
-            raise HttpError(400, f"query parameter {key[:100]!r} contains a NUL character")
-    if request.headers.get("content-type", "").lower().startswith("application/json"):
+    hold one (PostgreSQL rejects them), so such a request could only fail later and deeper.
+
+    The request's URL and query parameters are only parsed when its raw parts could hold one (a NUL byte, or
+    ``%00`` in the query): every request pays this check, and parsing them cost more than the rest of it."""
+    scope = request.scope
+    content_type: bytes | None = None
+    suspect = "\x00" in scope.get("root_path", "") or "\x00" in scope.get("path", "")
+    for name, value in scope["headers"]:  # the URL is made of the host header too
+        suspect = suspect or b"\x00" in value
+        if name == b"content-type" and content_type is None:
+            content_type = value
+    query: bytes = scope.get("query_string", b"")
+    if suspect or b"\x00" in query or b"%00" in query:
+        if "\x00" in request.url.path or "\x00" in scope.get("path", ""):
+            raise HttpError(400, "the path contains a NUL character")
+        for key, value in request.query_params.multi_items():
+            if "\x00" in key or "\x00" in value:
+                raise HttpError(400, f"query parameter {key[:100]!r} contains a NUL character")
+    if (content_type or b"").decode("latin-1").lower().startswith("application/json"):
         body = await request.body()
         if b"\\u0000" in body.lower() or b"\x00" in body:
             raise HttpError(400, "the JSON body contains a NUL character")

@@ -114,6 +114,8 @@ class ThreadedRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         original = getattr(endpoint, ORIGINAL, endpoint)
+        #: whether the endpoint runs in the request threads, its response rendered there (a synchronous one)
+        self.threaded = not inspect.iscoroutinefunction(original)
         super().__init__(path, self._wrap(original), **kwargs)
 
     def _wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
