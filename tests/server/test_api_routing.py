@@ -82,6 +82,11 @@ def routes(router: APIRouter, dependency: object) -> None:
     def aliased(who: Who, number: Annotated[int, Query(alias="n", ge=1)] = 1) -> dict[str, int]:
         return {"number": number}
 
+    @router.get("/defaults")  # a default copied for each request, and one that is not
+    def defaults(who: Who, labels: Annotated[list[str], Query()] = ["x"], n: int = 2) -> dict[str, object]:  # noqa: B006
+        labels.append("!")  # a shared default would grow from request to request
+        return {"labels": labels, "n": n}
+
     @router.get("/thread")
     def thread(who: Who, request: Request) -> dict[str, str]:
         return {"who": who, "route": threading.current_thread().name, "path": request.url.path}
@@ -179,6 +184,9 @@ REQUESTS: tuple[tuple[str, str, dict[str, str | list[str]], str, bool], ...] = (
     ("GET", "/items/7/abc", {"tags": ["a", "b", "c", "d"]}, "t", False),  # a list too long: 400
     ("GET", "/items/x/abc", {}, "t", False),  # not an int: 400
     ("GET", "/items/7/A", {}, "t", False),  # the pattern: 400
+    ("GET", "/defaults", {}, "t", True),
+    ("GET", "/defaults", {}, "t", True),
+    ("GET", "/defaults", {"labels": ["a", "b"], "n": "3"}, "t", True),
     ("GET", "/aliased", {"n": "4"}, "t", True),
     ("GET", "/aliased", {"number": "4"}, "t", True),  # the default
     ("GET", "/aliased", {"n": "0"}, "t", False),

@@ -35,6 +35,8 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
+from enum import Enum
+from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
 from fastapi import FastAPI, params
@@ -63,6 +65,11 @@ Handler = Callable[[Request, Exception], Any]
 _ANY = ""
 
 
+#: the defaults that a deep copy returns as they are
+ATOMIC = (type(None), bool, int, float, str, bytes, Enum)
+COPIED = object()
+
+
 @dataclass(frozen=True)
 class _Param:
     """A plain path or query parameter, as FastAPI reads it (the module docstring)."""
@@ -73,6 +80,9 @@ class _Param:
     loc: tuple[str, str]
     many: bool  # a sequence: every value of its name
     required: bool
+    #: the default when it is one value that a copy would not change (None, a number, a string, an enum
+    #: member), else :data:`COPIED` (a copy of the field's default for each request, as FastAPI makes)
+    default: Any
 
     @classmethod
     def of(cls, field: Any) -> _Param | None:
@@ -81,7 +91,7 @@ class _Param:
         if not isinstance(info, (params.Path, params.Query)) or info.validation_alias or info.validate_default:
             return None
         annotation = info.annotation
-        if get_origin(annotation) is Union or type(annotation).__name__ == "UnionType":
+        if get_origin(annotation) in (Union, UnionType):
             annotation = next((arg for arg in get_args(annotation) if arg is not type(None)), annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return None
@@ -91,13 +101,10 @@ class _Param:
         if many and isinstance(info, params.Path):
             return None
         alias = field.alias
+        required = info.is_required()
+        atomic = not required and info.default_factory is None and isinstance(info.default, ATOMIC)
         return cls(
-            field,
-            field.name,
-            alias,
-            (info.in_.value, alias),
-            many,
-            info.is_required(),
+            field, field.name, alias, (info.in_.value, alias), many, required, info.default if atomic else COPIED
         )
 
     def read(self, received: Any, values: dict[str, Any]) -> bool:
@@ -106,7 +113,7 @@ class _Param:
         if raw is None or (self.many and not raw):
             if self.required:
                 return False
-            values[self.name] = deepcopy(self.field.default)
+            values[self.name] = deepcopy(self.field.default) if self.default is COPIED else self.default
             return True
         value, errors = self.field.validate(raw, values, loc=self.loc)
         if errors:
