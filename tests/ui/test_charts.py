@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from sudoless.server.ui.charts import run_bars, success_rates
+from sudoless.server.ui.jobs import _chart_json, attempts_chart
 from sudoless.store.executions import ExecutionRecord
+from sudoless.store.job_runs import JobAttempt
 from sudoless.store.status import Status
 
 
@@ -50,3 +52,18 @@ def test_success_rate_counts_finished_runs_only() -> None:
     assert (rates["a"].percent, rates["a"].finished, rates["a"].running) == (75.0, 4, 2)
     assert rates["b"].percent == 0.0
     assert rates["never"].percent is None
+
+
+def test_a_jobs_attempts_chart_is_kept_only_while_every_attempt_has_ended() -> None:
+    """The job panel's chart is kept when no bar grows with the time any more, by the attempts themselves: a
+    running attempt counts to now on each view, and a new or changed attempt draws another chart."""
+    ended = [
+        JobAttempt(index, "j", 0, Status.SUCCEEDED, 1_000 * index, 1_000 * index + 500 * index) for index in (3, 2, 1)
+    ]
+    first = attempts_chart(ended, 10_000)
+    assert first == _chart_json(ended, 10_000) and attempts_chart(list(ended), 99_000) is first
+    changed = [ended[0]._replace(status=Status.FAILED), *ended[1:]]
+    assert attempts_chart(changed, 10_000) == _chart_json(changed, 10_000) != first
+    going = [JobAttempt(4, "j", 0, Status.RUNNING, 4_000, -1), *ended]
+    early, late = attempts_chart(going, 10_000), attempts_chart(going, 70_000)
+    assert early["bars"][-1]["title"] == "#4 RUNNING in 6.0s" and late["bars"][-1]["title"] == "#4 RUNNING in 1m 06s"
