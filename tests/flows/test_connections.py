@@ -214,3 +214,68 @@ def test_a_connection_to_this_machine_skips_tls(fresh_db: tuple[str, str]) -> No
 def test_only_local_urls_without_tls_options_skip_tls(url: str, local: bool) -> None:
     """A remote server keeps PyMySQL's default (TLS when offered), and so does a URL that sets any ssl option."""
     assert engines._local_without_tls_options(sa.make_url(url)) is local
+
+
+def test_driver_rows_return_what_sqlalchemy_returns_in_the_same_transaction(store: Store) -> None:
+    """:func:`engines.driver_rows` (the session read of every request) runs a statement on the driver's cursor,
+    positional parameters on SQLite and named ones elsewhere, a LIMIT the statement fixes included, inside the
+    read transaction it is given."""
+    from sudoless.store import tables as t
+
+    prefix = f"driver-{uuid.uuid4().hex[:8]}-"  # the database is shared with other tests
+    with store.write() as conn:
+        conn.execute(
+            sa.insert(t.roles), [{"name": f"{prefix}{i}", "permissions": i, "modified_time": 0} for i in range(5)]
+        )
+    statement = (
+        sa.select(t.roles.c.name, t.roles.c.permissions)
+        .where(
+            t.roles.c.name > sa.bindparam("prefix"),
+            t.roles.c.name < sa.bindparam("after"),
+            t.roles.c.permissions >= sa.bindparam("least"),
+            t.roles.c.name != sa.bindparam("skip"),
+        )
+        .order_by(t.roles.c.name)
+        .limit(3)
+    )
+    params = {"prefix": prefix, "after": f"{prefix}~", "least": 1, "skip": f"{prefix}2"}
+    with store.shared_reads(), store.read() as conn:
+        expected = [tuple(row) for row in conn.execute(statement, params)]
+        assert engines.driver_rows(conn, statement, params) == expected == [(f"{prefix}{i}", i) for i in (1, 3, 4)]
+        assert engines.driver_rows(conn, statement, params) == expected  # compiled once, run again
+
+
+def test_driver_rows_raise_sqlalchemy_errors(store: Store) -> None:
+    """A driver's error comes out as SQLAlchemy's (what the callers of a read handle), and the shared read
+    after it starts afresh."""
+    statement = sa.select(sa.literal_column("no_such_column")).select_from(sa.table("roles"))
+    with pytest.raises(sa.exc.DBAPIError), store.shared_reads(), store.read() as conn:
+        engines.driver_rows(conn, statement, {})
+    with store.read() as conn:
+        assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+@pytest.mark.parametrize("fresh_db", ["mariadb", "postgresql"], indirect=True)
+def test_driver_rows_on_a_dead_connection_invalidate_it(
+    fresh_db: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection found dead by a driver read is dropped from the pool, as SQLAlchemy's own execution drops
+    it: the next read gets a new connection instead of failing too."""
+    kind, url = fresh_db
+    monkeypatch.setattr(engines, "IDLE_PING_SECONDS", 1e9)  # no ping: the read itself meets the dead connection
+    store = Store(url)
+    try:
+        kill_pooled_connection(store, kind)
+        with pytest.raises(sa.exc.OperationalError), store.read() as conn:
+            engines.driver_rows(conn, sa.select(sa.literal(1)), {})
+        assert store.executions.latest(limit=5) == []
+    finally:
+        store.close()
+
+
+def test_driver_rows_refuse_expanding_parameters(store: Store) -> None:
+    from sudoless.store import tables as t
+
+    statement = sa.select(t.roles.c.name).where(t.roles.c.name.in_(sa.bindparam("names", expanding=True)))
+    with pytest.raises(ValueError, match="expanding"), store.read() as conn:
+        engines.driver_rows(conn, statement, {"names": ["a"]})

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sudoless.store import tables as t
+from sudoless.store.engine import driver_rows
 from sudoless.store.rows import upsert as _upsert
 
 if TYPE_CHECKING:
@@ -90,6 +91,24 @@ def _session_read() -> sa.CompoundSelect[Any]:
 
 
 _SESSION_READ = _session_read()
+
+
+class _SessionRow(NamedTuple):
+    """The session's row of :data:`_SESSION_READ` (kind 0), its columns in the statement's order."""
+
+    kind: int
+    name: str | None
+    number: int
+    bits: int | None
+    text: str | None
+    groups: str | None
+    proxy_users: str | None
+    email: str
+    source: str
+    last_login: int | None
+    disabled: Any
+
+
 #: The grants to a session user's groups (the names from the user's row), read after :data:`_SESSION_READ`.
 _GROUP_GRANTS = (
     sa.select(t.permissions.c.project_id, t.permissions.c.permissions)
@@ -349,15 +368,15 @@ class AccountQueries:
         them, and the grants spare the permission check a statement of its own. The record's password hash
         is left empty (it is not read). The session is extended as :meth:`touch_session` does. None if the
         session is unknown or expired; a session whose user was removed is deleted."""
-        session = None
+        session: _SessionRow | None = None
         roles: dict[str, int] = {}
         groups: dict[str, tuple[str, ...]] = {}
         granted: list[tuple[int, int]] = []
         with self.store.read() as conn:
-            for row in conn.execute(_SESSION_READ, {"key": key}):
+            for row in driver_rows(conn, _SESSION_READ, {"key": key}):
                 kind = row[0]
                 if kind == 0:
-                    session = row
+                    session = _SessionRow._make(row)
                 elif kind == 1:
                     roles[row[1]] = int(row[3])
                 elif kind == 2:
