@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from sudoless.store import Store
 from sudoless.store import engine as engines
+from sudoless.store.driver import driver_rows
 from support.services import MARIADB_ADMIN, POSTGRES_ADMIN
 
 IDENTITY = {"mariadb": "SELECT CONNECTION_ID()", "postgresql": "SELECT pg_backend_pid()"}
@@ -217,9 +218,9 @@ def test_only_local_urls_without_tls_options_skip_tls(url: str, local: bool) -> 
 
 
 def test_driver_rows_return_what_sqlalchemy_returns_in_the_same_transaction(store: Store) -> None:
-    """:func:`engines.driver_rows` (the session read of every request) runs a statement on the driver's cursor,
-    positional parameters on SQLite and named ones elsewhere, a LIMIT the statement fixes included, inside the
-    read transaction it is given."""
+    """:func:`driver_rows` (the session read of every request) runs a statement on the driver's cursor,
+    positional parameters on SQLite and named ones elsewhere, a LIMIT the statement fixes included, inside
+    the read transaction it is given."""
     from sudoless.store import tables as t
 
     prefix = f"driver-{uuid.uuid4().hex[:8]}-"  # the database is shared with other tests
@@ -241,8 +242,8 @@ def test_driver_rows_return_what_sqlalchemy_returns_in_the_same_transaction(stor
     params = {"prefix": prefix, "after": f"{prefix}~", "least": 1, "skip": f"{prefix}2"}
     with store.shared_reads(), store.read() as conn:
         expected = [tuple(row) for row in conn.execute(statement, params)]
-        assert engines.driver_rows(conn, statement, params) == expected == [(f"{prefix}{i}", i) for i in (1, 3, 4)]
-        assert engines.driver_rows(conn, statement, params) == expected  # compiled once, run again
+        assert driver_rows(conn, statement, params) == expected == [(f"{prefix}{i}", i) for i in (1, 3, 4)]
+        assert driver_rows(conn, statement, params) == expected  # compiled once, run again
 
 
 def test_driver_rows_raise_sqlalchemy_errors(store: Store) -> None:
@@ -250,7 +251,7 @@ def test_driver_rows_raise_sqlalchemy_errors(store: Store) -> None:
     after it starts afresh."""
     statement = sa.select(sa.literal_column("no_such_column")).select_from(sa.table("roles"))
     with pytest.raises(sa.exc.DBAPIError), store.shared_reads(), store.read() as conn:
-        engines.driver_rows(conn, statement, {})
+        driver_rows(conn, statement, {})
     with store.read() as conn:
         assert conn.execute(sa.text("SELECT 1")).scalar() == 1
 
@@ -267,7 +268,7 @@ def test_driver_rows_on_a_dead_connection_invalidate_it(
     try:
         kill_pooled_connection(store, kind)
         with pytest.raises(sa.exc.OperationalError), store.read() as conn:
-            engines.driver_rows(conn, sa.select(sa.literal(1)), {})
+            driver_rows(conn, sa.select(sa.literal(1)), {})
         assert store.executions.latest(limit=5) == []
     finally:
         store.close()
@@ -278,4 +279,4 @@ def test_driver_rows_refuse_expanding_parameters(store: Store) -> None:
 
     statement = sa.select(t.roles.c.name).where(t.roles.c.name.in_(sa.bindparam("names", expanding=True)))
     with pytest.raises(ValueError, match="expanding"), store.read() as conn:
-        engines.driver_rows(conn, statement, {"names": ["a"]})
+        driver_rows(conn, statement, {"names": ["a"]})

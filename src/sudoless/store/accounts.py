@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sudoless.store import tables as t
-from sudoless.store.engine import driver_rows
+from sudoless.store.driver import driver_rows
 from sudoless.store.rows import upsert as _upsert
 
 if TYPE_CHECKING:

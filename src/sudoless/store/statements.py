@@ -253,6 +253,20 @@ def run(conn: Any, statement: str, params: Mapping[str, Any] | Sequence[Mapping[
     return conn.execute(_text(statement, conn.dialect.name), params if params is not None else {})
 
 
+def first_row(conn: Any, statement: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
+    """The first row of a read of this module, as :func:`run` would give it but a plain tuple on a server's
+    store: for the reads on every request's path (a project looked up for its permission check), where
+    SQLAlchemy's execution costs about what the round trip does (:mod:`sudoless.store.driver`).
+    The values are the driver's, as ``text()`` leaves them too."""
+    if isinstance(conn, TextConnection):
+        found: Sequence[Any] | None = conn.execute(statement, params).first()
+        return found
+    from sudoless.store.driver import driver_rows
+
+    rows = driver_rows(conn, _text(statement, conn.dialect.name), dict(params))
+    return rows[0] if rows else None
+
+
 def insert(conn: Any, statement: str, params: Mapping[str, Any]) -> int:
     """Run an INSERT of one row into a table keyed by ``id``; the id the database gave it (PostgreSQL returns
     it, the others report their last row id)."""

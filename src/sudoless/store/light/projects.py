@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import namedtuple
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,10 @@ def project_record(row: Any) -> ProjectRecord:
     )
 
 
+#: A row of :func:`sudoless.store.statements.project_query`, by column name.
+_ProjectRow = namedtuple("_ProjectRow", q.PROJECT_COLUMNS)  # type: ignore[misc]
+
+
 class LightProjectQueries:
     """What a flow run asks of the project tables; each method is one short transaction."""
 
@@ -64,8 +69,8 @@ class LightProjectQueries:
         """The project called ``name`` (or with ``project_id``); None when there is none."""
         query = q.project_query(name is not None, project_id is not None, active_only)
         with self.store.read() as conn:
-            row = q.run(conn, query, {"name": name, "project_id": project_id}).first()
-        return project_record(row) if row else None
+            row = q.first_row(conn, query, {"name": name, "project_id": project_id})
+        return project_record(_ProjectRow._make(row)) if row else None
 
     def id_of(self, name: str, create_as: str | None = None, description: str = "") -> int:
         """The id of the active project ``name``; created for ``create_as`` when missing and asked to.
