@@ -286,8 +286,7 @@ class Accounts:
         if found is None:
             return None
         record, (stored_roles, groups), grants = found
-        user = self._user(record, self._roles(stored_roles), groups)
-        return dataclasses.replace(user, grants=grants, permissions_current=True)
+        return self._user(record, self._roles(stored_roles), groups, grants=grants, current=True)
 
     def end_session(self, session_id: str) -> None:
         """Log out; unknown ids are ignored (a double logout is not an error)."""
@@ -505,7 +504,7 @@ class Accounts:
         scope: Scope | None = None,
     ) -> User:
         """The :class:`User` of a stored record and definitions read with it (``scope`` for a token)."""
-        user = dataclasses.replace(self._user(record, self._roles(stored_roles), groups), permissions_current=True)
+        user = self._user(record, self._roles(stored_roles), groups, current=True)
         if scope is None:
             return user
         return dataclasses.replace(user, scope=scope, permissions=_within(user.permissions, scope.everywhere))
@@ -515,7 +514,11 @@ class Accounts:
         record: UserRecord,
         roles: dict[str, Permission] | None = None,
         groups: dict[str, tuple[str, ...]] | None = None,
+        grants: Mapping[int, int] | None = None,
+        current: bool = False,
     ) -> User:
+        """The :class:`User` of ``record``, built once (every request builds one: a ``dataclasses.replace``
+        afterwards built it twice); ``grants`` and ``current`` as :class:`User` keeps them."""
         if roles is None or groups is None:
             roles, groups = self._definitions()
         return User(
@@ -528,6 +531,8 @@ class Accounts:
             source=record.source,
             last_login=record.last_login,
             disabled=record.disabled,
+            grants=grants,
+            permissions_current=current,
         )
 
 
