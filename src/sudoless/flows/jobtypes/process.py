@@ -28,6 +28,8 @@ class ProcessOutcome:
 
 def split_command(command: str) -> list[str]:
     """Azkaban's tokenizer: spaces separate, single or double quotes group, no shell features."""
+    if "'" not in command and '"' not in command:  # most commands: the loop below would split on spaces alone
+        return command.split()
     args: list[str] = []
     current: list[str] = []
     quote = ""
