@@ -95,6 +95,10 @@ def test_a_chain_and_a_fan_out_record_what_they_always_recorded(
     chain = run_flow(store, settings, write_project(tmp_path / "chain", CHAIN), "f", parallel=parallel)
     fan_out = run_flow(store, settings, write_project(tmp_path / "fan", FAN_OUT), "end", parallel=parallel)
     assert chain.status == fan_out.status == Status.SUCCEEDED
+    for outcome in (chain, fan_out):  # what a runner starting the execution again would take from its rows
+        runs = outcome.store.job_runs.of(outcome.exec_id)
+        expected = [(run.nested_id, run.attempt, run.status) for run in runs]
+        assert outcome.store.job_runs.attempt_statuses(outcome.exec_id) == expected
     seen = {"chain": record(chain, settings), "fan-out": record(fan_out, settings)}
     recorded = json.loads(RECORDED.read_text())
     if seen != recorded:

@@ -254,10 +254,10 @@ class FlowRunner:
 
     def _load_state(self) -> None:
         """Take statuses and attempts from the store: a fresh execution has READY and DISABLED rows."""
-        for run in self.store.job_runs.of(self.exec_id):
-            node = self.nodes.get(run.nested_id)
-            if node is not None and run.attempt >= node.attempt:
-                node.attempt, node.status = run.attempt, run.status
+        for nested_id, attempt, status in self.store.job_runs.attempt_statuses(self.exec_id):
+            node = self.nodes.get(nested_id)
+            if node is not None and attempt >= node.attempt:
+                node.attempt, node.status = attempt, status
         if self.options.reuse_outputs_from is not None:
             # A restart disables what already succeeded; its dependants still need what it output.
             for run in self.store.job_runs.of(self.options.reuse_outputs_from):
