@@ -40,6 +40,7 @@ from sudoless.server.dispatch import Call, Services, Servlet, answer
 from sudoless.server.headers import StrictTransport, protect_page
 from sudoless.server.params import BadBody, BodyTooLarge, MissingParameter, Params, read_params
 from sudoless.server.responses import jetty_error, json_response, text_response
+from sudoless.server.route_index import IndexedRouter
 from sudoless.server.threads import RequestThreads
 from sudoless.store import Store
 
@@ -98,6 +99,7 @@ def create_app(
     routes.extend(ui.routes())
     routes.append(Mount(api.PREFIX, api.create_api(services), name="api"))  # the JSON API and its OpenAPI
     app = Starlette(routes=routes)
+    app.router = IndexedRouter(app.router.routes)  # Starlette's routing, looked up by the first path segment
     app.add_middleware(ThreadLimit, threads=settings.request_threads)
     app.state.services = services
     app.state.metrics = metrics.registry_for(services)
