@@ -28,6 +28,7 @@ from typing import Any
 
 from sudoless.config import Settings, ensure_home
 from sudoless.errors import InputError, StateError
+from sudoless.server.heap import freeze_survivors
 from sudoless.store.status import TERMINAL_FLOW, Status
 
 __all__ = ["Server", "bind"]
@@ -113,6 +114,7 @@ class Server:
         self.cancel_grace_seconds = cancel_grace_seconds
         self.http_workers = max(1, http_workers)
         self.freeze_heap = freeze_heap
+        self._survivors: Any = None  # heap.freeze_survivors' callback, once the heap was first frozen
         self._children: list[int] = []
         self.socket: socket.socket | None = None
         self.uvicorn: Any = None
@@ -185,10 +187,14 @@ class Server:
         what requests left behind. Forked HTTP workers inherit the frozen heap and share its pages. No
         collection runs first (it would delay the start by as much): the garbage start-up left is small and
         made once. ``freeze_heap=False`` leaves the process's collector alone (a test process serving in a
-        thread: what its other tests leave must stay collectable).
+        thread: what its other tests leave must stay collectable). From then on, what each full collection
+        leaves is frozen too (:func:`~sudoless.server.heap.freeze_survivors`: the server's caches, filled
+        as it serves).
         """
         if self.freeze_heap:
             gc.freeze()
+            if self._survivors is None:
+                self._survivors = freeze_survivors()
 
     def serve(self) -> None:
         """Run until :meth:`stop` (or SIGINT/SIGTERM in the main thread); then stop the workers."""
