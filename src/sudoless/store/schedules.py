@@ -394,52 +394,40 @@ _ACTIVE_SCHEDULES = t.schedules.join(t.projects, t.projects.c.id == t.schedules.
 _COUNT = sa.select(sa.func.count()).select_from(_ACTIVE_SCHEDULES).where(t.projects.c.active.is_(True))
 
 
-_ALL = (
-    sa.select(t.schedules, t.projects.c.name.label("project_name"), t.projects.c.active.label("project_active"))
-    .select_from(_ACTIVE_SCHEDULES)
-    .where(t.projects.c.active.is_(True))
-    .order_by(t.schedules.c.id)
+def _active_schedules(*columns: Any) -> sa.Select[Any]:
+    """``columns`` of the schedules of active projects, by id."""
+    return (
+        sa.select(*columns)
+        .select_from(_ACTIVE_SCHEDULES)
+        .where(t.projects.c.active.is_(True))
+        .order_by(t.schedules.c.id)
+    )
+
+
+_ALL = _active_schedules(
+    t.schedules, t.projects.c.name.label("project_name"), t.projects.c.active.label("project_active")
 )
 _ALL_OF_PROJECT = _ALL.where(t.schedules.c.project_id == sa.bindparam("project_id"))
-_LISTED = (
-    sa.select(
-        t.schedules.c.id,
-        t.schedules.c.project_id,
-        t.projects.c.name,
-        t.schedules.c.flow_id,
-        t.schedules.c.cron,
-        t.schedules.c.submit_time,
-    )
-    .select_from(_ACTIVE_SCHEDULES)
-    .where(t.projects.c.active.is_(True))
-    .order_by(t.schedules.c.id)
-)
+_s = t.schedules.c
+_LISTED = _active_schedules(_s.id, _s.project_id, t.projects.c.name, _s.flow_id, _s.cron, _s.submit_time)
 
 #: :meth:`ScheduleQueries.shown`'s statement, built once.
-_SHOWN = (
-    sa.select(
-        t.schedules.c.id,
-        t.schedules.c.project_id,
-        t.projects.c.name,
-        t.schedules.c.flow_id,
-        t.schedules.c.cron,
-        t.schedules.c.timezone,
-        t.schedules.c.enabled,
-        t.schedules.c.sla,
-        t.schedules.c.submit_user,
-        t.schedules.c.next_fire,
-        t.schedules.c.last_fire,
-    )
-    .select_from(_ACTIVE_SCHEDULES)
-    .where(t.projects.c.active.is_(True))
-    .order_by(t.schedules.c.id)
+_SHOWN = _active_schedules(
+    _s.id,
+    _s.project_id,
+    t.projects.c.name,
+    _s.flow_id,
+    _s.cron,
+    _s.timezone,
+    _s.enabled,
+    _s.sla,
+    _s.submit_user,
+    _s.next_fire,
+    _s.last_fire,
 )
 #: :meth:`ScheduleQueries.of_flows`' statement, built once.
-_OF_FLOWS = (
-    sa.select(t.schedules.c.flow_id, t.schedules.c.cron, t.schedules.c.timezone, t.schedules.c.enabled)
-    .select_from(_ACTIVE_SCHEDULES)
-    .where(t.projects.c.active.is_(True), t.schedules.c.project_id == sa.bindparam("project_id"))
-    .order_by(t.schedules.c.id)
+_OF_FLOWS = _active_schedules(_s.flow_id, _s.cron, _s.timezone, _s.enabled).where(
+    _s.project_id == sa.bindparam("project_id")
 )
 
 
