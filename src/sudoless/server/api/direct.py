@@ -60,8 +60,8 @@ __all__ = ["DirectRoutes", "Resolver"]
 Resolver = Callable[[Request], Awaitable[Any]]
 #: an exception handler of the application
 Handler = Callable[[Request, Exception], Any]
-#: more routes than this under one (first segment, segments) key are not expected; unknown first segments
-#: share one key, so the cache stays as small as the API
+#: the key's first segment for a path whose first segment no route has as a literal (such paths share one key,
+#: so the table stays as small as the API)
 _ANY = ""
 
 
