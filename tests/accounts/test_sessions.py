@@ -12,6 +12,8 @@ from sudoless.accounts import SESSION_TTL_MS, Accounts, User
 from sudoless.config import Settings
 from sudoless.store import Store
 from sudoless.store import tables as t
+from sudoless.store.accounts import extending
+from support.round_trips import counting
 
 Unique = Callable[[str], str]
 TTL = 60_000
@@ -109,3 +111,29 @@ def test_the_database_holds_a_digest_not_the_session_id(short: Accounts, user: U
     assert rows[0].id != session and session not in rows[0].id
     assert rows[0].ip == "192.0.2.7"
     assert rows[0].expires == rows[0].created_time + TTL
+
+
+def test_while_one_request_extends_a_session_the_others_go_on_without_writing(
+    short: Accounts, user: User, clock: Clock, store: Store
+):
+    """When a session's expiry fell due, every request of it in flight wrote the new expiry, one write after
+    the other on the same row: a client with many requests in flight on one session stalled once a minute.
+    Only the request that claims the extension writes; the others rely on their own read."""
+    session = short.create_session(user, "10.0.0.1")
+    with store.read() as conn:
+        key, before = conn.execute(
+            sa.select(t.sessions.c.id, t.sessions.c.expires).where(t.sessions.c.username == user.name)
+        ).one()
+    clock.advance(TTL // 2)  # the expiry is due for an extension
+    with extending(key) as mine, counting(store.engine) as trips:  # another request is extending it now
+        assert mine
+        assert short.session_user(session) == user
+    assert not [sql for sql in trips.sql if sql.lstrip().upper().startswith("UPDATE")], trips.sql
+    with store.read() as conn:
+        assert conn.execute(sa.select(t.sessions.c.expires).where(t.sessions.c.id == key)).scalar_one() == before
+    assert short.session_user(session) == user  # no one else extends it: this request does
+    with store.read() as conn:
+        after = conn.execute(sa.select(t.sessions.c.expires).where(t.sessions.c.id == key)).scalar_one()
+    assert after == clock() + TTL > before
+    with extending(key) as mine:  # the claim ended with the block
+        assert mine
