@@ -53,6 +53,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sudoless.server.api.routing import ThreadedRoute
+from sudoless.server.route_index import first_segment
 
 __all__ = ["DirectRoutes", "Resolver"]
 
@@ -203,7 +204,7 @@ class DirectRoutes:
 
     def candidates(self, route_path: str) -> tuple[_Entry, ...]:
         """The entries that may match ``route_path``, in order."""
-        first = route_path[1:].partition("/")[0]
+        first = first_segment(route_path)
         key = (first if first in self._literals else _ANY, route_path.count("/"))
         found = self._candidates.get(key)
         if found is None:
@@ -279,7 +280,7 @@ async def _answer(handler: Handler, request: Request, exc: Exception) -> Respons
 def _entry(route: Any, resolvers: Mapping[Callable[..., Any], Resolver]) -> _Entry:
     path = route.path
     regex, _, convertors = compile_path(path)
-    first = path[1:].partition("/")[0]
+    first = first_segment(path)
     segments = path.count("/")
     return _Entry(
         route=route if isinstance(route, ThreadedRoute) else None,
