@@ -218,15 +218,29 @@ def test_port_in_use_at_init_and_at_start(cli: Cli, running: dict[str, Any]) -> 
         assert "belongs to MySQL instance 'default'" in cli.fails(f"mysql init --name clash --port {running['port']}")
         clash = cli.json("mysql init --name clash")  # picks a free port by itself
         assert clash["port"] not in (taken, running["port"], 3306)
+        assert clash["port_settled"] is False
+    # another program takes the picked port before the first start: the instance moves, and says so
     with socket.socket() as busy:
         busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         busy.bind(("127.0.0.1", clash["port"]))
         busy.listen()
+        first = cli.json("mysql start --name clash")
+    assert first["state"] == "running" and first["port"] not in (clash["port"], running["port"], 3306)
+    assert f"port {clash['port']} on 127.0.0.1, picked at init, was taken" in first["notes"][0]
+    assert f"listens on port {first['port']}" in first["notes"][0]
+    assert f"port = {first['port']}" in (cli.user.home / ".sudoless/mysql/clash/my.cnf").read_text()
+    cli.ok("mysql stop --name clash")
+    # once it has served, clients may know its port: a taken port is an error that says what to do
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", first["port"]))
+        busy.listen()
         message = cli.fails("mysql start --name clash")
-        assert f"port {clash['port']} on 127.0.0.1 is in use by another program" in message
+        assert f"port {first['port']} on 127.0.0.1 is in use by another program" in message
         assert "--port" in message
-        moved = cli.json(f"mysql start --name clash --port {taken}")
-        assert moved["port"] == taken and moved["state"] == "running"
+        elsewhere = pick_port("127.0.0.1", {running["port"], first["port"]})
+        moved = cli.json(f"mysql start --name clash --port {elsewhere}")
+        assert moved["port"] == elsewhere and moved["state"] == "running"
     names = {entry["name"]: entry["state"] for entry in cli.json("mysql list")}
     assert names == {"default": "running", "clash": "running"}
     # a server that cannot start: start says why, with the end of the error log

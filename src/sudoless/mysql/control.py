@@ -59,6 +59,12 @@ class ServerError(DaemonError):
     """The server did not initialise, start or stop; ``log_tail`` holds the last lines of its logs."""
 
 
+class PortInUse(ServerError):
+    """Another program listens on the instance's port: found by the probe before the start, or by the server
+    itself when something took the port between the probe and its ``bind``.
+    """
+
+
 @dataclass(frozen=True)
 class ServerStatus:
     """What ``sudoless mysql status`` reports. ``state``: running, stopped, or crashed (a pid file left
@@ -176,7 +182,7 @@ def wait_ready(
         code = process.poll()
         if code is not None:
             tail = log_tail(instance, offset)
-            raise ServerError(_failure(instance, f"exited with code {code} while starting", tail), tail)
+            raise _start_error(instance, f"exited with code {code} while starting", tail)
         if instance.paths.socket.exists():
             try:
                 connect(instance.paths.socket, password, timeout=2.0).close()
@@ -190,7 +196,7 @@ def wait_ready(
             _terminate(process)
             tail = log_tail(instance, offset)
             what = "failed to start" if fatal else f"did not accept connections within {timeout:.0f} s"
-            raise ServerError(_failure(instance, what, tail), tail)
+            raise _start_error(instance, what, tail)
         time.sleep(0.05)
 
 
@@ -201,6 +207,11 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+
+
+def _start_error(instance: Instance, what: str, tail: str) -> ServerError:
+    error = PortInUse if "Address already in use" in tail else ServerError
+    return error(_failure(instance, what, tail), tail)
 
 
 def _failure(instance: Instance, what: str, tail: str) -> str:
@@ -254,7 +265,7 @@ def start(instance: Instance, timeout: float = START_TIMEOUT, taken_ports: Colle
     notes = [note for note in (clear_stale(instance),) if note]
     if not port_is_free(instance.bind_address, instance.port):
         free = pick_port(instance.bind_address, {instance.port, *taken_ports})
-        raise StateError(
+        raise PortInUse(
             f"port {instance.port} on {instance.bind_address} is in use by another program, so "
             f"instance '{instance.name}' cannot start; stop that program, or move the instance with "
             f"'sudoless mysql start{name_flag(instance.name)} --port {free}'"

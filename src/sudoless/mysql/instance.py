@@ -48,6 +48,11 @@ class Instance:
     #: the socket path as the server is told it: absolute, or relative to the data directory when long.
     socket_option: str
     created: str
+    #: False while the port is one sudoless picked and no server has listened on it yet. Two instances
+    #: created at the same moment can probe the same free port (the server binds it only at start), so the
+    #: first start moves such an instance to another free port instead of failing. Once it has served, or
+    #: when the user chose the port, clients may know it: then a taken port is an error that says so.
+    port_settled: bool = True
 
     @property
     def paths(self) -> InstancePaths:
@@ -88,7 +93,8 @@ class Instance:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Instance:
         paths = {"root", "datadir", "server", "basedir", "install_db", "client", "plugin_dir", "messages_dir"}
-        values = {f.name: data[f.name] for f in fields(cls)}
+        values = {f.name: data[f.name] for f in fields(cls) if f.name != "port_settled"}
+        values["port_settled"] = bool(data.get("port_settled", True))  # instances made before it existed
         for key in paths:
             values[key] = Path(values[key]) if values[key] is not None else None
         values["flavour"] = Flavour(values["flavour"])

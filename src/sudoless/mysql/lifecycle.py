@@ -81,6 +81,7 @@ def _init(
         )
     socket = socket_option(paths.socket, data)
     others = {other.port: other.name for other in list_instances(settings) if other.name != name}
+    chosen = port is not None
     port = _choose_port(bind_address, port, others)
     instance = Instance(
         name=name,
@@ -99,6 +100,7 @@ def _init(
         bind_address=bind_address,
         socket_option=socket,
         created=_now(),
+        port_settled=chosen,
     )
     try:
         paths.root.mkdir(mode=0o700, parents=True)
@@ -158,10 +160,44 @@ def start_instance(
         others = {other.port: other.name for other in list_instances(settings) if other.name != name}
         if port is not None and port != instance.port:
             instance = _move(instance, port, others)
-        return control.start(instance, timeout, taken_ports=others)
+        return _start(instance, others, timeout)[1]
 
 
-def _move(instance: Instance, port: int, others: dict[int, str]) -> Instance:
+#: how often a first start moves to another free port when other programs keep taking the one it picked
+FIRST_START_TRIES = 5
+
+
+def _start(instance: Instance, others: dict[int, str], timeout: float) -> tuple[Instance, control.Started]:
+    """Start the server; an instance whose picked port was never served moves to a free port when another
+    program took it (see :attr:`Instance.port_settled`). Returns the instance as it now is.
+    """
+    notes: list[str] = []
+    for _ in range(FIRST_START_TRIES):
+        if not instance.port_settled and not port_is_free(instance.bind_address, instance.port):
+            taken = instance.port
+            instance = _move(instance, pick_port(instance.bind_address, {taken, *others}), others, settled=False)
+            notes.append(
+                f"port {taken} on {instance.bind_address}, picked at init, was taken by another program before "
+                f"instance '{instance.name}' first started; it now listens on port {instance.port}"
+            )
+        try:
+            started = control.start(instance, timeout, taken_ports=others)
+        except control.PortInUse:
+            if instance.port_settled:
+                raise
+            continue
+        if not instance.port_settled:
+            instance = replace(instance, port_settled=True)
+            save(instance)
+        return instance, replace(started, notes=(*notes, *started.notes))
+    raise control.PortInUse(
+        f"instance '{instance.name}' could not start: {FIRST_START_TRIES} free ports in a row were taken by "
+        f"other programs before its server could listen; start it with 'sudoless mysql "
+        f"start{name_flag(instance.name)} --port N'"
+    )
+
+
+def _move(instance: Instance, port: int, others: dict[int, str], settled: bool = True) -> Instance:
     pid = control.running_pid(instance)
     if pid is not None:
         raise StateError(
@@ -169,7 +205,7 @@ def _move(instance: Instance, port: int, others: dict[int, str]) -> Instance:
             "it before moving it to another port"
         )
     _choose_port(instance.bind_address, port, others)
-    moved = replace(instance, port=port)
+    moved = replace(instance, port=port, port_settled=settled)
     paths = moved.paths
     paths.my_cnf.write_text(with_port(paths.my_cnf.read_text(), port))
     write_private(paths.client_cnf, client_options(paths.socket, moved.host, port, moved.root_password()))
@@ -254,8 +290,8 @@ def managed_url(settings: Settings, name: str = DEFAULT_NAME, password: bool = T
             _init(settings, name)
         instance = load_instance(settings, name)
         if control.running_pid(instance) is None:
-            others = {other.port for other in list_instances(settings) if other.name != name}
-            started = control.start(instance, taken_ports=others)
+            others = {other.port: other.name for other in list_instances(settings) if other.name != name}
+            instance, started = _start(instance, others, control.START_TIMEOUT)
             for note in started.notes:
                 log.warning("%s", note)
             log.warning(
