@@ -525,6 +525,7 @@ async def drive(
     queue: asyncio.Queue[tuple[int, float, float] | None] = asyncio.Queue()
     latencies: list[float] = []
     lags: list[float] = []
+    started: list[float] = []  # each measured request's scheduled time, on time.monotonic()'s clock
     errors: Counter[str] = Counter()
     finished: list[float] = []
     headers = read.headers(session)
@@ -536,6 +537,7 @@ async def drive(
         done = loop.time()
         latencies.append(done - scheduled)
         lags.append(queued - scheduled)
+        started.append(scheduled)
         finished.append(done)
         if problem:
             errors[problem] += 1
@@ -581,6 +583,7 @@ async def drive(
     return {
         "latencies_s": latencies,
         "lags_s": lags,
+        "scheduled_s": started,
         "errors": dict(errors),
         "requests": len(requests) - warmup,
         "window_s": window,
@@ -610,6 +613,7 @@ def run_load(
     seed: int,
     profile: Path | None,
     server_pid: int,
+    timeline: Path | None = None,
 ) -> dict[str, Any]:
     spec = {
         "base": base,
@@ -653,11 +657,20 @@ def run_load(
     if spy is not None:
         spy.wait(timeout=120)
     raw = json.loads(Path(spec["output"]).read_text())
+    if timeline is not None:
+        write_timeline(timeline, raw)
     return {
         **summarise(raw, args.rate, load_before),
         "server_cpu_ms_per_request": cpu * 1000 / max(raw["sent"], 1),
         "server_cpu_share": cpu / wall,
     }
+
+
+def write_timeline(path: Path, raw: dict[str, Any]) -> None:
+    """One line per measured request, in the order they were due: due time (s), latency (ms)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = sorted(zip(raw["scheduled_s"], raw["latencies_s"], strict=True))
+    path.write_text("due_s,latency_ms\n" + "".join(f"{due:.4f},{latency * 1000:.2f}\n" for due, latency in rows))
 
 
 def process_cpu(pid: int) -> float:
@@ -786,6 +799,14 @@ def main() -> None:
         help="with --profile, also keep each run's raw py-spy profile in DIR (BACKEND-ENDPOINT.txt)",
     )
     parser.add_argument(
+        "--timeline",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write each run's requests to DIR/BACKEND-ENDPOINT.csv: when each was due (time.monotonic() "
+        "seconds, the clock of /proc samplers too) and its latency, to see when a tail happened",
+    )
+    parser.add_argument(
         "--sudoless-src",
         type=Path,
         default=None,
@@ -832,8 +853,11 @@ def main() -> None:
                     for offset, endpoint in enumerate(endpoints):
                         profile = scratch / f"{endpoint}.pyspy.txt" if args.profile else None
                         console.print(f"  {endpoint}: {args.rate:g} req/s for {args.duration:g} s ...")
+                        timeline = (
+                            args.timeline / f"{backend}-{endpoint.replace(':', '-')}.csv" if args.timeline else None
+                        )
                         result = run_load(
-                            base, endpoint, args, filled, session, scratch, args.seed + offset, profile, pid
+                            base, endpoint, args, filled, session, scratch, args.seed + offset, profile, pid, timeline
                         )
                         rows.append(
                             {"backend": backend, "endpoint": endpoint, **result, "populate_s": filled["seconds"]}
