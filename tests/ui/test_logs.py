@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -17,6 +18,7 @@ from ui.test_browser import api_project, wait_js
 pytestmark = pytest.mark.slow
 
 LINES = 5000  # about 280 KB: five pages of 64 KB
+PAGE_BYTES = 65536  # the viewer's page
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +95,44 @@ def test_paging_scrolls_to_where_reading_goes_on(browser: Browser, long_run: int
     page.click("#log-prev")
     wait_js(page, "document.querySelector('#log-range').textContent.startsWith('Bytes 0')")
     assert scrolled(page) == "bottom"  # going back continues just before what was shown
+    browser.check_clean()
+
+
+def test_a_follow_step_still_in_flight_does_not_undo_a_page_turn(browser: Browser, long_run: int) -> None:
+    """Opening a log follows it: one read at its end is in flight when the user turns to the first page. That
+    read's answer, arriving last, must neither scroll the first page to its bottom nor append to it."""
+    page = browser.page
+    held: list[Any] = []
+
+    def hold_reads_at_the_end(route: Any) -> None:
+        offset = int(parse_qs(urlparse(route.request.url).query).get("offset", ["0"])[0])
+        if offset > 0 and offset % PAGE_BYTES:  # the follow step reads from the log's end; pages start at k * 64 KB
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/log?*", hold_reads_at_the_end)
+    try:
+        browser.go(f"/ui/executions/{long_run}")
+        open_log(page, "long")
+        wait_js(page, f"document.querySelector('#log-text').textContent.includes('line {LINES - 1:05d}')")
+        for _ in range(200):  # route handlers run while the page is waited on
+            if held:
+                break
+            page.wait_for_timeout(25)
+        assert len(held) == 1, "opening the log should start one follow read at its end"
+        page.click("#log-first")
+        wait_js(page, "document.querySelector('#log-range').textContent.startsWith('Bytes 0')")
+        assert scrolled(page) == "top"
+        with page.expect_response(lambda response: response.url == held[0].request.url):
+            held[0].continue_()
+        page.wait_for_timeout(300)  # the late answer's handling: a fetch's continuation, well under this
+        assert scrolled(page) == "top"
+        text = page.evaluate("document.querySelector('#log-text').textContent")
+        assert "line 00000" in text and len(text.encode()) <= PAGE_BYTES
+        assert page.inner_text("#log-range").startswith("Bytes 0")
+    finally:
+        page.unroute("**/log?*")
     browser.check_clean()
 
 

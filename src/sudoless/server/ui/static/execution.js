@@ -308,7 +308,9 @@
   const logJob = document.getElementById("log-job");
   const logAttempt = document.getElementById("log-attempt");
   const follow = document.getElementById("log-follow");
-  const log = {job: "", attempt: null, start: 0, end: 0, size: 0, timer: null, busy: false, reason: null};
+  // generation: bumped by every read that replaces the text shown (a page turn, another job), so that a read
+  // still in flight for the text before it (a follow step) is dropped instead of appending to the wrong page.
+  const log = {job: "", attempt: null, start: 0, end: 0, size: 0, timer: null, busy: false, reason: null, generation: 0};
 
   // Log text as one span per line, error lines marked (the pre's text stays the log's bytes, decoded).
   function logLines(text) {
@@ -347,15 +349,19 @@
   }
 
   async function fetchLog(offset, append) {
+    const generation = append ? log.generation : ++log.generation;
     const params = {job: log.job, offset, length: PAGE};
     if (log.attempt !== null) params.attempt = log.attempt;
     let page;
     try {
       page = await S.get(data.logUrl, params);
     } catch (e) {  // the network is gone, or the session ended (S.get then goes to the login page)
-      document.getElementById("log-range").textContent = `The log could not be read: ${e.message}`;
+      if (generation === log.generation) {
+        document.getElementById("log-range").textContent = `The log could not be read: ${e.message}`;
+      }
       return null;
     }
+    if (generation !== log.generation) return null;  // the text it was read for has been replaced since
     if (page.error) { logText.textContent = page.error; return null; }
     log.reason = page.reason || null;
     document.getElementById("log-download").href = `${data.logUrl}?${new URLSearchParams({job: log.job, attempt: page.attempt, download: 1})}`;
@@ -388,7 +394,7 @@
   // Paging moves the view to where reading goes on: Start and Next to the top, Previous and End to the bottom.
   async function turnPage(offset, where) {
     const answer = await fetchLog(offset, false);
-    logText.scrollTop = where === "top" ? 0 : logText.scrollHeight;
+    if (answer) logText.scrollTop = where === "top" ? 0 : logText.scrollHeight;
     return answer;
   }
 
@@ -440,7 +446,7 @@
       do {  // catch up in 64 KB steps, then wait
         page = await fetchLog(log.end, true);
       } while (page && page.length === PAGE && follow.checked);
-      logText.scrollTop = logText.scrollHeight;
+      if (page && follow.checked) logText.scrollTop = logText.scrollHeight;
     } finally {
       log.busy = false;
     }
