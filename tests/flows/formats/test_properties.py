@@ -179,3 +179,29 @@ def test_a_line_without_a_backslash_splits_as_the_escaped_path_splits_it() -> No
     assert len(lines) == 19_608
     for line in lines:
         assert properties._split_entry(line, 1) == properties._split_escaped(line, 1), repr(line)
+
+
+def test_a_text_without_a_backslash_parses_as_line_by_line() -> None:
+    """``parse_properties`` finds the entries of a text without a backslash by one regular expression: every text
+    of up to five characters of separators, blanks, comment marks, line ends and letters parses as the line by line
+    path (Java's rules: a comment or blank line skipped, ``\\r``, ``\\n`` and ``\\r\\n`` ending lines, the last of a
+    key given again winning and moving last) parses it."""
+    texts = ["".join(chars) for size in range(6) for chars in itertools.product("a=: \t\f#!\r\nb", repeat=size)]
+    assert len(texts) == 177_156
+    for text in texts:
+        expected = {key: value for key, (value, _) in parse_properties_with_lines(text).items()}
+        found = parse_properties(text)
+        assert list(found.items()) == list(expected.items()), repr(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a=1\nb=2\na=3\n", [("b", "2"), ("a", "3")]),
+        ("  \f\t\n\t# x=1\n! y\r\nkey : value  \r\n\r\n", [("key", "value  ")]),
+        ("k\tv w\rempty\n=v\n:v", [("k", "v w"), ("empty", ""), ("", "v")]),
+        ("   \n\t", []),
+    ],
+)
+def test_plain_texts(text: str, expected: list[tuple[str, str]]) -> None:
+    assert list(parse_properties(text).items()) == expected

@@ -35,6 +35,18 @@ def parse_properties(text: str) -> dict[str, str]:
     Raises :class:`~sudoless.errors.InputError` (naming the line) for a malformed ``\\uXXXX`` escape,
     which Java rejects too.
     """
+    if "\\" not in text:
+        # No escapes nor continuations: one regular expression finds every entry, as _logical_lines and
+        # _split_entry find them line by line (three quarters of parsing a short .job file)
+        pairs = _PLAIN_LINES.findall(text)
+        found = dict(pairs)
+        if len(found) == len(pairs):
+            return found
+        found = {}
+        for key, value in pairs:  # a key given again moves last, as below
+            found.pop(key, None)
+            found[key] = value
+        return found
     return {key: value for key, (value, _line) in parse_properties_with_lines(text).items()}
 
 
@@ -116,6 +128,13 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 #: a logical line without a backslash, as :func:`_split_escaped` splits it: the key up to the first ``=``, ``:``
 #: or blank; blanks, one ``=`` or ``:`` among them, then the value
 _PLAIN_ENTRY = re.compile(r"([^=: \t\f]*)[ \t\f]*[=:]?[ \t\f]*(.*)", re.DOTALL)
+
+
+#: every entry of a text without a backslash, as :func:`_logical_lines` and :func:`_split_entry` find them: at the
+#: start of a line (of the text, or after a ``\r`` or ``\n``: the empty line inside a ``\r\n`` holds no entry),
+#: blanks, taken whole (``*+``: none given back to make a blank line an empty key), then neither a comment's ``#`` or
+#: ``!`` nor the line's end, and the key and value split as :data:`_PLAIN_ENTRY` splits them
+_PLAIN_LINES = re.compile(r"(?:\A|(?<=[\r\n]))[ \t\f]*+(?![#!\r\n]|\Z)([^=: \t\f\r\n]*)[ \t\f]*[=:]?[ \t\f]*([^\r\n]*)")
 
 
 def _split_entry(line: str, line_number: int) -> tuple[str, str]:
