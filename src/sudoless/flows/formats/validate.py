@@ -31,6 +31,8 @@ def name_problem(name: str) -> str | None:
             return f"it holds {char!r}"
     if name in (".", ".."):
         return f"{name!r} is a directory name"
+    if name.isprintable():  # holds none of Cc, Zl and Zp (nor other unprintable ones): no need to look at each
+        return None
     for char in name:
         if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
             return f"it holds the control character U+{ord(char):04X}"
@@ -48,6 +50,8 @@ def check_name(name: str, what: str, where: str) -> str | None:
 
 def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
     """Return one dependency cycle as ``[a, b, ..., a]`` (a depends on b ...), or None if acyclic."""
+    if _acyclic(graph):
+        return None
     state: dict[str, int] = {}
     known: dict[str, list[str]] = {}  # a node's dependencies in the graph, listed once: a node is revisited
     for start in sorted(graph):  # once per dependency, and rebuilding the list each time was O(deps²)
@@ -74,6 +78,36 @@ def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
                 state[name] = 2
                 path.pop()
     return None
+
+
+def _acyclic(graph: Mapping[str, Sequence[str]]) -> bool:
+    """Whether ``graph`` has no cycle, by Kahn's algorithm: half the work of the depth-first walk, which an
+    acyclic graph (every project that uploads) then skips; the walk names the cycle of one that is not."""
+    waiting: dict[str, int] = {}
+    users: dict[str, list[str]] = {}
+    ready: list[str] = []
+    for name, deps in graph.items():
+        count = 0
+        for dep in deps:
+            if dep in graph:
+                count += 1
+                if dep in users:
+                    users[dep].append(name)
+                else:
+                    users[dep] = [name]
+        if count:
+            waiting[name] = count
+        else:
+            ready.append(name)
+    done = 0
+    while ready:
+        done += 1
+        for user in users.get(ready.pop(), ()):
+            left = waiting[user] - 1
+            waiting[user] = left
+            if not left:
+                ready.append(user)
+    return done == len(graph)
 
 
 def descendants(flow: Flow, name: str) -> set[str]:
@@ -116,8 +150,11 @@ def check_jvm_sizes(nodes: Iterable[Node], max_xms: str, max_xmx: str) -> list[s
     """Azkaban rejects ``Xms``/``Xmx`` above ``job.max.Xms``/``job.max.Xmx`` at upload time."""
     errors = []
     for node in nodes:
+        props = node.props
+        if "Xms" not in props and "Xmx" not in props:
+            continue
         for key, limit in (("Xms", max_xms), ("Xmx", max_xmx)):
-            value = node.props.get(key)
+            value = props.get(key)
             if value is None or "${" in value:
                 continue  # a variable is only known when the job starts; Azkaban skips it here too
             size, cap = parse_size(value), parse_size(limit)
