@@ -218,3 +218,22 @@ def test_a_failed_write_leaves_nothing_behind_and_the_connection_usable(tmp_path
     assert store.logs.append_at_end(1, "", 0, b"abc") == 0
     assert store.logs.append_at_end(1, "", 0, b"de") == 3
     store.close()
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        [],
+        ["a"],
+        ["a", "sub:b"],
+        ['q"uo\\te', "line\nbreak\x00", "\u00e9t\u00e9", "\U0001f600", "\ud800lone"],
+        ["x"] * 5,
+    ],
+)
+def test_a_node_row_s_parents_are_the_json_json_dumps_writes(names: list[str]) -> None:
+    """The submission writes each node row's parents without ``json.dumps`` (an encoder set up per row): the same
+    text, which the run and the API read back with ``json.loads``."""
+    from sudoless.store.light.executions import json_names
+
+    assert json_names(names) == json.dumps(names)
+    assert json.loads(json_names(names)) == names

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _quote  # json.dumps' own quoting of a string (ensure_ascii)
 from typing import TYPE_CHECKING, Any, cast
 
 from sudoless.errors import NotFoundError, SudolessError
@@ -313,6 +314,12 @@ def _execution_row(item: NewExecution, options: dict[str, Any], now: int) -> dic
     }
 
 
+def json_names(names: Sequence[str]) -> str:
+    """``json.dumps(names)`` for a list of strings, the same text, without setting an encoder up for each of
+    a submission's node rows (a tenth of a short job's submission)."""
+    return "[" + ", ".join(map(_quote, names)) + "]"
+
+
 def _node_row(exec_id: int, node: dict[str, Any], now: int) -> dict[str, Any]:
     return {
         "exec_id": exec_id,
@@ -323,6 +330,6 @@ def _node_row(exec_id: int, node: dict[str, Any], now: int) -> dict[str, Any]:
         "start_time": -1,
         "end_time": -1,
         "update_time": now,
-        "parents": json.dumps(node["parents"]),
+        "parents": json_names(node["parents"]),
         "condition": node.get("condition"),
     }  # pid, host and the properties: NULL, unsent (pymysql escapes each value sent: 5,000 rows a burst)
