@@ -92,3 +92,15 @@ def test_an_empty_folder_packs_to_an_empty_zip(tmp_path: Path) -> None:
     packed = pack_dir(tmp_path / "p", tmp_path / "p.zip")
     assert packed.archive.read_bytes() == _as_zipfile_writes({})
     assert sorted(os.listdir(tmp_path)) == ["p", "p.zip"]
+
+
+@pytest.mark.parametrize("listed", [0, 1, 99_999, 100_000, 100_001, 300_000])
+def test_a_file_is_read_to_its_end_whatever_size_was_listed(tmp_path: Path, listed: int) -> None:
+    """pack_dir reads each file with ``os.read`` from the size its listing gave: a file grown or shrunk since is
+    read to its end all the same, as ``open(path, "rb").read()`` reads it."""
+    data = random.Random(5).randbytes(100_000) + b"x" * (2 << 20)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    assert archive._read_file(str(path), listed) == data
+    path.write_bytes(b"")
+    assert archive._read_file(str(path), listed) == b""

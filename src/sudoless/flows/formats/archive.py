@@ -147,10 +147,12 @@ class _ZipWriter:
         except UnicodeEncodeError:
             encoded, flags = name.encode("utf-8"), _UTF8_NAME
         crc = zlib.crc32(data)
-        method = _method(data)
-        # zipfile's compressobj(Z_DEFAULT_COMPRESSION, DEFLATED, -15) and flush, in one call
-        packed = zlib.compress(data, -1, -15) if method else data
-        size, packed_size = len(data), len(packed)
+        size = len(data)
+        if size < STORED_BELOW:  # as _method says
+            method, packed, packed_size = zipfile.ZIP_STORED, data, size
+        else:  # zipfile's compressobj(Z_DEFAULT_COMPRESSION, DEFLATED, -15) and flush, in one call
+            method, packed = zipfile.ZIP_DEFLATED, zlib.compress(data, -1, -15)
+            packed_size = len(packed)
         header = _LOCAL.pack(
             b"PK\x03\x04", _VERSION, 0, flags, method, _DOS_TIME, _DOS_DATE, crc, packed_size, size,
             len(encoded), 0,
@@ -158,9 +160,8 @@ class _ZipWriter:
         end = self.offset + len(header) + len(encoded) + packed_size
         if end > _ZIP64_LIMIT:  # a file grew past the sizes listed before packing
             raise ArchiveError(f"{name}: the project grew past 2 GiB while it was packed; upload it again")
-        self.stream.write(header + encoded)
-        self.stream.write(packed)
-        attributes = _mode(executable) << 16
+        self.stream.write(header + encoded + packed)
+        attributes = 0o100755 << 16 if executable else 0o100644 << 16  # as _mode says
         entry = _CENTRAL.pack(
             b"PK\x01\x02", _VERSION, _SYSTEM, _VERSION, 0, flags, method, _DOS_TIME, _DOS_DATE, crc, packed_size, size,
             len(encoded), 0, 0, 0, 0, attributes, self.offset,
@@ -258,10 +259,9 @@ def pack_dir(
     small = len(files) <= _SMALL_FILES and sum(size for *_, size in files) <= _SMALL_BYTES
     with open(tmp, "w+b") as stream:
         archive = _ZipWriter(stream) if small else _ZipFileWriter(stream)
-        for parts, path, executable, _ in files:
+        for parts, path, executable, size in files:
             name = "/".join(parts)
-            with open(path, "rb") as source_file:
-                data = source_file.read()
+            data = _read_file(path, size)
             total += len(data)
             if max_bytes is not None and total > max_bytes:
                 raise ArchiveError(
@@ -275,6 +275,22 @@ def pack_dir(
         archive.close()
     tmp.replace(dest)
     return Packed(dest, kept)
+
+
+def _read_file(path: str, size: int) -> bytes:
+    """The bytes of the file at ``path``, listed with ``size`` bytes, to its end (which may be further), as
+    ``open(path, "rb").read()`` reads them without the file object (its set-up, and an ``fstat`` and ``ioctl``)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        first = os.read(fd, size + 1)
+        if not first:
+            return first
+        chunks = [first]
+        while chunk := os.read(fd, 1 << 20):  # to the end: a short read, or a file grown since it was listed
+            chunks.append(chunk)
+        return first if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _write_copy(base: str, name: str, nested: bool, data: bytes, executable: bool) -> None:
