@@ -204,3 +204,29 @@ def test_a_folder_upload_parses_the_bytes_it_copied_and_leaves_the_copy_read_onl
     read.clear()
     upload.upload_project(sqlite_store, settings, zipped, "tester", name="zipped")
     assert sorted(read) == ["a.job", "b.job"]
+
+
+def test_a_folder_upload_looks_for_a_project_file_only_when_it_packed_one(
+    sqlite_store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose packing met no ``*.project`` file is Flow 1.0 without a walk of its copy to look for one; one
+    that holds such a file anywhere is looked at as before (here Flow 2.0, its project file in a subfolder)."""
+    import sudoless.flows.formats as formats
+
+    looked: list[str] = []
+    original = formats.find_project_file
+
+    def finding(root: Path) -> Any:
+        looked.append(root.name)
+        return original(root)
+
+    monkeypatch.setattr(formats, "find_project_file", finding)
+    _, _, plain = upload.upload_project(sqlite_store, settings, write_project(tmp_path / "p1", CHAIN), "tester")
+    assert (looked, plain.flow_version, sorted(plain.flows)) == ([], "1.0", ["b"])
+    flow2 = {
+        "sub/p.project": "azkaban-flow-version: 2.0\n",
+        "sub/f.flow": "nodes:\n  - name: a\n    type: command\n    config:\n      command: echo a\n",
+        **CHAIN,
+    }
+    _, _, yaml = upload.upload_project(sqlite_store, settings, write_project(tmp_path / "p2", flow2), "tester")
+    assert (looked, yaml.flow_version, sorted(yaml.flows)) == (["p2"], "2.0", ["f"])

@@ -210,6 +210,18 @@ def test_refused_webhook_is_an_error_at_submission(own_store: Store, tmp_path: P
     submit(own_store, settings, callback, "c")  # a URL built from a property is checked when sent
 
 
+def test_a_callback_url_inherited_from_a_properties_file_is_checked_at_submission(
+    own_store: Store, tmp_path: Path
+) -> None:
+    """The submission skips a job without a callback key of its own or inherited; one inherited from a
+    ``.properties`` file alone is still checked."""
+    settings = Settings(home=tmp_path / "home", webhook_hosts="hooks.example.org")
+    files = {"common.properties": "job.notification.success.1.url=http://169.254.169.254/x\n", "d.job": "type=noop\n"}
+    with pytest.raises(OutboundRefused, match="job d of flow d: job.notification.success.1.url"):
+        submit(own_store, settings, write_project(tmp_path / "s", files), "d")
+    submit(own_store, settings, write_project(tmp_path / "t", {"e.job": "type=noop\n"}), "e")
+
+
 def test_job_callbacks(own_store: Store, smtp: MailServer, receiver: HttpReceiver, tmp_path: Path) -> None:
     settings = mail_settings(tmp_path, smtp, receiver)
     project = write_project(

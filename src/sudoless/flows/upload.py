@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from sudoless.flows.workspace import project_cache, version_folder
 from sudoless.store import Store
 
 __all__ = ["flow_graph", "upload_project"]
+
+#: how a Flow 2.0 project file's name ends (:func:`~sudoless.flows.formats.flow2.find_project_file`)
+PROJECT_FILE = ".project"
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +98,13 @@ def upload_project(
                 copy_to=files,
                 max_bytes=settings.project_max_bytes,
                 max_files=settings.project_max_files,
-                keep=FLOW1_FILES,
+                keep=(*FLOW1_FILES, PROJECT_FILE),
             )
             archive, contents = packed.archive, packed.kept
+            # no .project file packed: Flow 1.0, without walking the copy to look for one
+            flow1_only = not any(map(str.endswith, contents, repeat(PROJECT_FILE)))
         elif path.suffix.lower() == ".zip" and path.is_file():
-            archive, contents = path, {}
+            archive, contents, flow1_only = path, {}, False
             files = unpack_zip(path, unpacked / path.stem, settings.project_max_bytes, settings.project_max_files)
         else:
             raise InputError(f"{path}: not a directory or .zip file; give an Azkaban project folder or zip")
@@ -108,6 +114,7 @@ def upload_project(
             settings.max_job_xms,
             settings.max_job_xmx,
             contents,
+            flow1_only,
         )
         flows = {fid: (flow.embedded, flow_graph(flow)) for fid, flow in project.flows.items()}
         if project_id is None:

@@ -53,14 +53,17 @@ def load_project_dir(
     max_xms: str = "1G",
     max_xmx: str = "2G",
     contents: Mapping[str, bytes] | None = None,
+    no_project_file: bool = False,
 ) -> Project:
     """Load the unpacked project at ``root``; ``name`` defaults to the directory name. ``contents``: the bytes
     of its Flow 1.0 files (:data:`~sudoless.flows.formats.flow1.SUFFIXES`) by project path, when the caller
-    has them in memory (they are the files' bytes, parsed instead of read again)."""
+    has them in memory (they are the files' bytes, parsed instead of read again). ``no_project_file``: the caller
+    knows that no file under ``root`` is named ``*.project`` (an upload, which packed them), so the project is
+    Flow 1.0 without a walk of ``root`` to look for one."""
     root = root.resolve()
     if not root.is_dir():
         raise InputError(f"{root}: not a directory or .zip file; give an Azkaban project folder or zip")
-    project_file, errors = find_project_file(root)
+    project_file, errors = (None, []) if no_project_file else find_project_file(root)
     if errors:
         raise _project_error(root, errors)
     if project_file is not None:
