@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from itertools import repeat
+from itertools import chain, repeat
 
 from sudoless.errors import InputError
 from sudoless.flows.model import Flow, Project
@@ -138,6 +138,10 @@ def check_webhooks(options: ExecutionOptions, hosts: WebhookHosts) -> None:
         hosts.check(url, "notify.webhooks URL")
 
 
+#: how every key :func:`check_callbacks` checks starts
+_CALLBACK_PREFIX = "job.notification."
+
+
 def check_callbacks(project: Project, flow: Flow, hosts: WebhookHosts) -> None:
     """OutboundRefused naming the job and property of the first job callback (:mod:`.callbacks`) of ``flow``
     or its embedded flows whose URL goes to a host the admin has not listed. A URL whose scheme or host is
@@ -152,7 +156,7 @@ def check_callbacks(project: Project, flow: Flow, hosts: WebhookHosts) -> None:
         for node in current.nodes.values():
             if node.subflow is not None and node.subflow in project.flows:
                 pending.append(project.flows[node.subflow])
-            if not (_has_callback_key(node.props) or _has_callback_key(node.shared)):
+            if not any(map(str.startswith, chain(node.props, node.shared), repeat(_CALLBACK_PREFIX))):
                 continue  # most jobs: no key to look at (the test on each key in C, not bytecode)
             for key, url in {**node.shared, **node.props}.items():
                 if not (key.startswith("job.notification.") and key.endswith(".url")) or not url:
@@ -161,12 +165,3 @@ def check_callbacks(project: Project, flow: Flow, hosts: WebhookHosts) -> None:
                 if any(token in part for part in head for token in ("${", "?{", "$(")):
                     continue
                 hosts.check(url, f"job {node.name} of flow {current.name}: {key}")
-
-
-#: how every key :func:`check_callbacks` checks starts
-_CALLBACK_PREFIX = "job.notification."
-
-
-def _has_callback_key(props: Mapping[str, str]) -> bool:
-    """Whether a key of ``props`` starts as a job callback's URL key does."""
-    return any(map(str.startswith, props, repeat(_CALLBACK_PREFIX)))
