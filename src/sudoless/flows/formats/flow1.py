@@ -93,11 +93,11 @@ def load_flow1(
         if bad_name:
             errors.append(bad_name)
             continue
-        if not props.get("type", "").strip():
+        job_type = props.get("type", "").strip()
+        if not job_type:
             errors.append(f"{rel}: Job doesn't have type set '{name}'.")
             continue
-        deps = tuple(d.strip() for d in props.get("dependencies", "").split(",") if d.strip())
-        job_type = props["type"].strip()
+        deps = tuple(filter(None, map(str.strip, props.get("dependencies", "").split(","))))
         subflow = props.get("flow.name", "").strip() if job_type == "flow" else None
         if job_type == "flow" and not subflow:
             errors.append(f"{rel}: job '{name}' has type=flow but no flow.name")
@@ -112,10 +112,10 @@ def load_flow1(
             shared=shared,
             subflow=subflow,
         )
-    duplicates = {name for name, paths in where.items() if len(paths) > 1}
+    duplicates = {name for name, paths in where.items() if len(paths) > 1} if len(where) < len(found) else set()
     for name in sorted(duplicates):
         errors.append(f"{', '.join(where[name])}: Duplicate job names found '{name}'.")
-    nodes = {name: node for name, node in loaded.items() if name not in duplicates}
+    nodes = {name: node for name, node in loaded.items() if name not in duplicates} if duplicates else loaded
     # A job whose own file was rejected above exists: its dependents get no second, misleading error.
     rejected = set(where) - set(nodes) - duplicates - {"ROOT"}
     for node in nodes.values():
