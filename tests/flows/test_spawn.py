@@ -135,6 +135,56 @@ def test_inherited_descriptors_are_closed_and_ignored_signals_reset(tmp_path: Pa
     assert not int(status.split()[0], 16) & (1 << (signal.SIGPIPE - 1)), "Python ignores SIGPIPE; the job must not"
 
 
+def test_a_descriptor_made_inheritable_after_a_start_does_not_reach_the_next_job(tmp_path: Path):
+    """Every start lists the descriptors again: one made inheritable between two starts, by a number the
+    first start saw close-on-exec or by a new one, reaches neither job; stdin, stdout and stderr are the job's."""
+    listing = ["sh", "-c", "ls /proc/self/fd"]
+
+    def descriptors() -> set[int]:
+        process = on_own_thread(lambda: spawn_job(listing, dict(os.environ), tmp_path))
+        assert process is not None
+        text = output(process)
+        assert process.wait() == 0
+        return {int(fd) for fd in text.split()}
+
+    kept = os.open(os.devnull, os.O_RDONLY)  # close-on-exec, as Python opens every descriptor
+    try:
+        assert descriptors() <= {0, 1, 2, 3}  # 3: ls's own view of the folder
+        os.set_inheritable(kept, True)
+        made = os.dup(kept)
+        os.set_inheritable(made, True)
+        try:
+            assert os.get_inheritable(kept) and os.get_inheritable(made)
+            assert descriptors() <= {0, 1, 2, 3}
+        finally:
+            os.close(made)
+    finally:
+        os.close(kept)
+
+
+def test_a_start_succeeds_with_a_descriptor_above_the_limit_of_open_files(tmp_path: Path):
+    """A descriptor numbered at or above the limit (valgrind keeps its own there; a limit lowered after it was
+    opened): posix_spawn refuses to close one, so a close-on-exec one is left to exec, not asked to close."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    opened = os.open(os.devnull, os.O_RDONLY)
+    # the highest number here (free by definition), so that only it is at the limit; close-on-exec
+    high = os.dup2(opened, max(map(int, os.listdir("/proc/self/fd"))) + 1, inheritable=False)
+    os.close(opened)  # a number left free below it, with the others, for the job's pipe
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (high, hard))
+        try:
+            process = on_own_thread(lambda: spawn_job(["sh", "-c", "echo started"], dict(os.environ), tmp_path))
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        assert process is not None
+        assert output(process) == "started\n"
+        assert process.wait() == 0
+    finally:
+        os.close(high)
+
+
 def test_poll_and_wait_give_the_exit_code_or_the_signal(tmp_path: Path):
     failing = on_own_thread(lambda: spawn_job(["sh", "-c", "exit 3"], dict(os.environ), tmp_path))
     assert failing is not None

@@ -11,8 +11,9 @@ wall time (benchmarks/README.md, "Per-job overhead"). What ``posix_spawn`` lacks
   before each start; no other thread's folder moves. A thread that cannot (:func:`own_working_folder`
   false) starts jobs through ``subprocess.Popen``;
 * the executable: searched in the job environment's ``PATH``, as ``Popen`` does;
-* the descriptors: every one Python opens is close-on-exec already; those a program made inheritable (the
-  server's listening socket) are listed just before each start and closed in the child;
+* the descriptors: every one Python opens is close-on-exec already, but a program may make one inheritable (the
+  server's listening socket) and a C library may open one without ``O_CLOEXEC``: every descriptor above stderr
+  is listed just before each start and closed in the child;
 * signals: SIGPIPE and SIGXFSZ, which Python ignores, are reset to their defaults, as ``Popen`` does.
 
 Whatever the thread carries (a Landlock domain, ``no_new_privs``) the job process carries too.
@@ -26,6 +27,7 @@ output's end) instead of two (the answer, then the end).
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import errno
 import os
@@ -34,6 +36,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping
+from itertools import repeat
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Generic, TypeAlias, TypeVar, cast
 
@@ -120,7 +123,7 @@ def spawn_into(argv: list[str], env: Mapping[str, str], cwd: Path, output: int) 
         (os.POSIX_SPAWN_DUP2, output, 1),
         (os.POSIX_SPAWN_DUP2, output, 2),
     ]
-    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
+    actions += _close_actions()
     candidates, remembered = _candidates(argv[0], env)
     try:
         return _spawn_first(candidates, argv, env, actions)
@@ -240,15 +243,28 @@ def _candidates(program: str, env: Mapping[str, str], fresh: bool = False) -> tu
     return existing, False
 
 
-def _inheritable_fds() -> list[int]:
-    """Descriptors above stderr that a started program would inherit."""
-    found = []
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd > 2:
-            try:
-                if os.get_inheritable(fd):
-                    found.append(fd)
-            except OSError:  # the listing's own descriptor, closed by now
-                continue
-    return found
+def _close_actions() -> list[tuple[int, int]]:
+    """A close in the child of every descriptor above stderr open here now, listed before every start: a
+    descriptor made inheritable since the last start (by Python code, or opened without ``O_CLOEXEC`` by a C
+    library) must not reach a job. The close-on-exec ones (most) are closed with the others rather than told
+    apart: asking each whether it is inheritable was a loop in Python, where this list is made in C; closing
+    one that exec would close anyway changes nothing, and glibc ignores a close of the listing's own
+    descriptor, closed by now (``EBADF`` for a number below the limit of open files)."""
+    fds = sorted(map(int, os.listdir("/proc/self/fd")))
+    del fds[: bisect.bisect_right(fds, 2)]  # stdin, stdout and stderr are the job's own (the actions before)
+    if fds and fds[-1] >= os.sysconf(_SC_OPEN_MAX):
+        # A number at or above the limit (a tool's own, as valgrind's, or one opened before the limit was
+        # lowered): posix_spawn refuses to close one, so those are told apart, as all were before.
+        high = bisect.bisect_left(fds, os.sysconf(_SC_OPEN_MAX))
+        fds[high:] = filter(_inheritable, fds[high:])
+    return list(zip(repeat(os.POSIX_SPAWN_CLOSE), fds))
+
+
+_SC_OPEN_MAX = os.sysconf_names["SC_OPEN_MAX"]
+
+
+def _inheritable(fd: int) -> bool:
+    try:
+        return os.get_inheritable(fd)
+    except OSError:  # closed since it was listed
+        return False
