@@ -66,3 +66,20 @@ def test_plain_properties_and_no_env_properties(tmp_path: Path) -> None:
         "AZKABAN_EXEC_ID": "1",
     }
     assert ctx.output_file == jobs / "job.0.output"
+
+
+def test_jobs_with_the_same_names_get_each_their_own_values_sorted(tmp_path: Path) -> None:
+    """The names' order is remembered by the names as given: jobs with the same names, given in the same order
+    or another, or with one more, each get a file of their own values, sorted as a fresh sort puts them."""
+    log = LogWriter(Store(f"sqlite:///{tmp_path / 'db.sqlite'}"), 1, "j", 0)
+    given = [
+        {"type": "command", "command": "true", "azkaban.job.id": "j0", "b": "1"},
+        {"type": "command", "command": "false", "azkaban.job.id": "j1", "b": "2"},
+        {"b": "3", "azkaban.job.id": "j2", "command": "x", "type": "noop"},
+        {"type": "command", "command": "true", "azkaban.job.id": "j3", "b": "4", "a": "5"},
+    ]
+    for index, props in enumerate(given):
+        attempt = attempt_in(tmp_path / "exec", f"j{index}")
+        ctx = context(attempt, props, {}, log, threading.Event(), lambda pid: None)
+        expected = "".join(f"{name}={props[name]}\n" for name in sorted(props))
+        assert Path(ctx.env["JOB_PROP_FILE"]).read_text() == expected

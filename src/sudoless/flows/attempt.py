@@ -159,6 +159,7 @@ def _write_new(path: str, text: str) -> None:
         os.close(fd)
 
 
+@functools.lru_cache(maxsize=1024)  # asked by the runner for ${working.dir}, then for the attempt's folder
 def default_cwd(workdir: Path, flow_version: str, source: str) -> Path:
     """Where a job runs unless ``working.dir`` says otherwise: the folder of its ``.job`` file (Flow 1.0)
     or the execution folder (Flow 2.0); also the value of ``${working.dir}`` then."""
@@ -167,7 +168,7 @@ def default_cwd(workdir: Path, flow_version: str, source: str) -> Path:
     return workdir
 
 
-@functools.lru_cache(maxsize=1024)  # asked twice per attempt; the same few folders all the execution long
+@functools.lru_cache(maxsize=1024)  # the same few folders all the execution long
 def _job_folder(workdir: Path, folder: str) -> Path:
     """``workdir / folder``, made once per folder: every job has its own ``.job`` file, so a cache by file
     missed on every job and paid two pathlib joins each time, where most jobs share a few folders."""
@@ -195,12 +196,20 @@ def _properties_text(props: Mapping[str, str]) -> str:
     # and the names sorted, not the items: strings compare faster than tuples.
     if not props:
         return ""
-    keys = sorted(props)
+    keys = _sorted_names(tuple(props))
     values = map(props.__getitem__, keys)
     text = "\x00".join(props.values())
     if "\\" in text or "\n" in text or "\r" in text:
         values = map(_escape, values)
     return "\n".join(map("=".join, zip(keys, values, strict=True))) + "\n"
+
+
+@functools.lru_cache(maxsize=256)
+def _sorted_names(names: tuple[str, ...]) -> list[str]:
+    """``names`` sorted, remembered by the names in their order: the jobs of a flow mostly have the same ones
+    (the flow's and the job's built-ins, ``type``, ``command``, ``dependencies``), so a job's sort is a lookup.
+    The list is only read."""
+    return sorted(names)
 
 
 def _escape(value: str) -> str:
