@@ -265,6 +265,18 @@ def test_only_names_that_begin_with_the_prefix_are_settings() -> None:
     assert job_env({}) == {}
 
 
+def test_environments_of_the_same_names_keep_each_their_own_values() -> None:
+    """What to drop is remembered by the names in their order: the next job's values are its own, and a name
+    more (or the same names in another order) is judged again."""
+    first = {"PATH": "/a", "SUDOLESS_DB": "x", "JOB_ID": "one"}
+    assert job_env(first) == {"PATH": "/a", "JOB_ID": "one"}
+    assert job_env({"PATH": "/b", "SUDOLESS_DB": "y", "JOB_ID": "two"}) == {"PATH": "/b", "JOB_ID": "two"}
+    assert job_env({"JOB_ID": "3", "SUDOLESS_DB": "z", "PATH": "/c"}) == {"JOB_ID": "3", "PATH": "/c"}
+    more = {"PATH": "/d", "SUDOLESS_DB": "w", "JOB_ID": "4", "SUDOLESS_SECRET": "s", "SUDOLESS_HOME": "/h"}
+    assert job_env(more) == {"PATH": "/d", "JOB_ID": "4", "SUDOLESS_HOME": "/h"}
+    assert first == {"PATH": "/a", "SUDOLESS_DB": "x", "JOB_ID": "one"}  # the given mapping is left as it was
+
+
 def test_require_sandbox_refuses_to_run_unconfined(home: Settings) -> None:
     with pytest.raises(ConfigError, match="jobs are not isolated: the sandbox is off"):
         check_sandbox(Settings(home=home.home, sandbox=False, require_sandbox=True))
