@@ -83,3 +83,19 @@ def test_jobs_with_the_same_names_get_each_their_own_values_sorted(tmp_path: Pat
         ctx = context(attempt, props, {}, log, threading.Event(), lambda pid: None)
         expected = "".join(f"{name}={props[name]}\n" for name in sorted(props))
         assert Path(ctx.env["JOB_PROP_FILE"]).read_text() == expected
+
+
+@pytest.mark.parametrize(
+    "nested_id", ["job_0001", "a.b-c~d", "..", "", "a b", "a/b", "a:b", "ü", "Ａ", "x\x00y", "1%2", "l" * 151]
+)
+def test_an_attempts_files_are_named_as_percent_encoding_names_them(nested_id: str) -> None:
+    """A plain name is its own encoding; any other is percent-encoded, as ``quote`` does."""
+    import hashlib
+    from urllib.parse import quote
+
+    from sudoless.flows.attempt import attempt_stem
+
+    encoded = quote(nested_id, safe="")
+    if len(encoded) > 150:
+        encoded = f"{encoded[:80]}~{hashlib.sha256(nested_id.encode()).hexdigest()[:24]}"
+    assert attempt_stem(nested_id, 2) == f"{encoded}.2"

@@ -14,6 +14,7 @@ import errno
 import functools
 import hashlib
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -45,11 +46,15 @@ class Attempt(NamedTuple):
         return attempt_stem(self.nested_id, self.attempt)
 
 
+#: a name ``quote`` leaves as it is (its always-safe characters, ASCII only): most jobs' names
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
 @functools.lru_cache(maxsize=1024)  # asked five times per attempt, by the runner and here
 def attempt_stem(nested_id: str, attempt: int) -> str:
     """The name of an attempt's files in ``.jobs``: the nested id percent-encoded, so that no name (a ``/``,
     ``..``, a NUL) can point outside the folder, and cut to a digest when too long for a file name."""
-    encoded = quote(nested_id, safe="")
+    encoded = nested_id if _PLAIN.fullmatch(nested_id) else quote(nested_id, safe="")
     if len(encoded) > 150:
         encoded = f"{encoded[:80]}~{hashlib.sha256(nested_id.encode()).hexdigest()[:24]}"
     return f"{encoded}.{attempt}"
@@ -105,10 +110,11 @@ def context(
     # The stem is percent-encoded (no "/"), so only a symbolic link left in .jobs by an earlier job could
     # lead elsewhere: the props file is opened without following one and the output file may not be one.
     # (Four Path.resolve() calls did this before, 0.1-0.2 ms of every job's overhead.)
+    names = tuple(props)  # the sort of the properties file and the test for env.* names are remembered by them
     try:
         if "/" in stem or os.path.islink(output_file):
             raise OSError(errno.ELOOP, "a symbolic link")
-        _write_new(prop_file, _properties_text(props))
+        _write_new(prop_file, _properties_text(props, names))
     except OSError as exc:
         if exc.errno != errno.ELOOP:
             raise
@@ -117,7 +123,7 @@ def context(
     if props.get("working.dir") and props["working.dir"] != str(cwd):  # the runner's default: as it is
         cwd = (attempt.workdir / props["working.dir"]).resolve()
     env = dict(base_env)
-    if "env." in "\x00".join(props):  # seldom: one scan of the names in C, not a test of each in Python
+    if _env_names(names):  # seldom
         env.update({k[4:]: v for k, v in props.items() if k.startswith("env.")})
     env.update(
         JOB_PROP_FILE=prop_file,
@@ -152,9 +158,12 @@ def _write_new(path: str, text: str) -> None:
     """``path.write_text(text)``, except that a symbolic link at ``path`` fails with ELOOP."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
     try:  # one write of the encoded text: a text file object around the descriptor costs more than the write
-        data = memoryview(text.encode())
-        while data:
-            data = data[os.write(fd, data) :]
+        data = text.encode()
+        written = os.write(fd, data)
+        if written < len(data):  # a part only (a full disk, a signal): the rest, as a file object would
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
 
@@ -188,7 +197,7 @@ def _timeout(props: Mapping[str, str]) -> float | None:
     return seconds
 
 
-def _properties_text(props: Mapping[str, str]) -> str:
+def _properties_text(props: Mapping[str, str], names: tuple[str, ...] | None = None) -> str:
     """``props`` as a properties file, sorted, ``\\``, newlines and carriage returns escaped. Values seldom hold
     one: three scans of them all, then plain lines, take a quarter less than escaping each value (32 values:
     32 against 44 us, timeit, loaded machine)."""
@@ -196,7 +205,7 @@ def _properties_text(props: Mapping[str, str]) -> str:
     # and the names sorted, not the items: strings compare faster than tuples.
     if not props:
         return ""
-    keys = _sorted_names(tuple(props))
+    keys = _sorted_names(tuple(props) if names is None else names)
     values = map(props.__getitem__, keys)
     text = "\x00".join(props.values())
     if "\\" in text or "\n" in text or "\r" in text:
@@ -210,6 +219,13 @@ def _sorted_names(names: tuple[str, ...]) -> list[str]:
     (the flow's and the job's built-ins, ``type``, ``command``, ``dependencies``), so a job's sort is a lookup.
     The list is only read."""
     return sorted(names)
+
+
+@functools.lru_cache(maxsize=256)
+def _env_names(names: tuple[str, ...]) -> bool:
+    """Whether ``names`` (a job's properties' names, in their order) hold an ``env.*`` one, remembered as the
+    sort is (:func:`_sorted_names`); one scan of them joined, in C, when new."""
+    return "\x00env." in "\x00" + "\x00".join(names)
 
 
 def _escape(value: str) -> str:
