@@ -157,6 +157,9 @@ class LocalConnection(TextConnection):
             return LocalResult(self.driver.executemany(statement, params))
         return LocalResult(self.driver.execute(statement, params or {}))
 
+    def execute_positional(self, statement: str, rows: Sequence[Sequence[Any]]) -> LocalResult:
+        return LocalResult(self.driver.executemany(statement, rows))
+
 
 class LocalStore:
     """A home's SQLite database for one local flow run, without SQLAlchemy (see the module's docstring).

@@ -281,6 +281,11 @@ class TextConnection:
     def execute(self, statement: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None) -> Any:
         raise NotImplementedError
 
+    def execute_positional(self, statement: str, rows: Sequence[Sequence[Any]]) -> Any:
+        """Run ``statement`` (``?`` parameters) once per row of ``rows``: for a hot write of many rows, which
+        a driver binds by position without a name looked up for every parameter."""
+        raise NotImplementedError
+
 
 @functools.cache
 def _text(statement: str, dialect: str) -> sa.TextClause:
