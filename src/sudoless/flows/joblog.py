@@ -66,8 +66,10 @@ class LogWriter:
             if not self._buffer:
                 self._since = time.monotonic()
             self._buffer += data
-            if self._copy is not None:
-                _write_all(self._copy, data)
+            if self._copy is not None:  # one write a line: the rest only when the write was partial
+                written = os.write(self._copy, data)
+                if written < len(data):
+                    _write_rest(self._copy, data, written)
             if len(self._buffer) >= self.chunk_bytes:
                 self._flush_locked()
 
@@ -105,10 +107,9 @@ class LogWriter:
             del self._buffer[: len(chunk)]
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    """Write all of ``data`` (``os.write`` may write part of it: a full disk, a signal), as a file object does."""
-    written = os.write(fd, data)
-    if written < len(data):
-        view = memoryview(data)[written:]
-        while view:
-            view = view[os.write(fd, view) :]
+def _write_rest(fd: int, data: bytes, written: int) -> None:
+    """Write ``data`` after its first ``written`` bytes (``os.write`` may write part of it: a full disk, a
+    signal), as a file object does."""
+    view = memoryview(data)[written:]
+    while view:
+        view = view[os.write(fd, view) :]
