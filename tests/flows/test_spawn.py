@@ -168,10 +168,11 @@ def test_a_start_succeeds_with_a_descriptor_above_the_limit_of_open_files(tmp_pa
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    opened = os.open(os.devnull, os.O_RDONLY)
-    # the highest number here (free by definition), so that only it is at the limit; close-on-exec
-    high = os.dup2(opened, max(map(int, os.listdir("/proc/self/fd"))) + 1, inheritable=False)
-    os.close(opened)  # a number left free below it, with the others, for the job's pipe
+    spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(8)]
+    # above the highest number here (free by definition), so that only it is at the limit; close-on-exec
+    high = os.dup2(spare[0], max(map(int, os.listdir("/proc/self/fd"))) + 1, inheritable=False)
+    for fd in spare:  # numbers left free below it for the job's pipe and the listing
+        os.close(fd)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (high, hard))
         try:
