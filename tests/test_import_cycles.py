@@ -30,7 +30,7 @@ ROOT_PACKAGE = "sudoless"
 
 #: The foundation: single modules that any package may use and that import no package, only each other.
 FOUNDATION = frozenset(
-    {"errors", "config", "private", "zone", "datadir", "extras", "processes", "outbound", "cleanable"}
+    {"errors", "config", "private", "zone", "datadir", "extras", "processes", "outbound", "cleanable", "descriptors"}
 )
 
 

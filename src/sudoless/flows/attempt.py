@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
 
+from sudoless.descriptors import write_all
 from sudoless.errors import InputError, JobError, SudolessError
 from sudoless.flows.joblog import LogWriter
 from sudoless.flows.jobtypes import JobContext, JobResult, job_type
@@ -158,12 +159,7 @@ def _write_new(path: str, text: str) -> None:
     """``path.write_text(text)``, except that a symbolic link at ``path`` fails with ELOOP."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
     try:  # one write of the encoded text: a text file object around the descriptor costs more than the write
-        data = text.encode()
-        written = os.write(fd, data)
-        if written < len(data):  # a part only (a full disk, a signal): the rest, as a file object would
-            view = memoryview(data)[written:]
-            while view:
-                view = view[os.write(fd, view) :]
+        write_all(fd, text.encode())
     finally:
         os.close(fd)
 

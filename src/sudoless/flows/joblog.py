@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sudoless.descriptors import write_all
 from sudoless.store import Store
 
 
@@ -66,10 +67,8 @@ class LogWriter:
             if not self._buffer:
                 self._since = time.monotonic()
             self._buffer += data
-            if self._copy is not None:  # one write a line: the rest only when the write was partial
-                written = os.write(self._copy, data)
-                if written < len(data):
-                    _write_rest(self._copy, data, written)
+            if self._copy is not None:  # one write a line
+                write_all(self._copy, data)
             if len(self._buffer) >= self.chunk_bytes:
                 self._flush_locked()
 
@@ -105,11 +104,3 @@ class LogWriter:
                 self.store.logs.append(self.exec_id, self.name, self.attempt, self.offset, chunk)
             self.offset += len(chunk)
             del self._buffer[: len(chunk)]
-
-
-def _write_rest(fd: int, data: bytes, written: int) -> None:
-    """Write ``data`` after its first ``written`` bytes (``os.write`` may write part of it: a full disk, a
-    signal), as a file object does."""
-    view = memoryview(data)[written:]
-    while view:
-        view = view[os.write(fd, view) :]

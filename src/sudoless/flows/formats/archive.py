@@ -18,6 +18,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from sudoless.descriptors import write_all
 from sudoless.errors import ArchiveError
 
 _RAISE = (
@@ -148,10 +149,11 @@ class _ZipWriter:
             encoded, flags = name.encode("utf-8"), _UTF8_NAME
         crc = zlib.crc32(data)
         size = len(data)
-        if size < STORED_BELOW:  # as _method says
-            method, packed, packed_size = zipfile.ZIP_STORED, data, size
+        method = _method(data)
+        if method == zipfile.ZIP_STORED:
+            packed, packed_size = data, size
         else:  # zipfile's compressobj(Z_DEFAULT_COMPRESSION, DEFLATED, -15) and flush, in one call
-            method, packed = zipfile.ZIP_DEFLATED, zlib.compress(data, -1, -15)
+            packed = zlib.compress(data, -1, -15)
             packed_size = len(packed)
         header = _LOCAL.pack(
             b"PK\x03\x04", _VERSION, 0, flags, method, _DOS_TIME, _DOS_DATE, crc, packed_size, size,
@@ -161,7 +163,7 @@ class _ZipWriter:
         if end > _ZIP64_LIMIT:  # a file grew past the sizes listed before packing
             raise ArchiveError(f"{name}: the project grew past 2 GiB while it was packed; upload it again")
         self.stream.write(header + encoded + packed)
-        attributes = 0o100755 << 16 if executable else 0o100644 << 16  # as _mode says
+        attributes = _mode(executable) << 16
         entry = _CENTRAL.pack(
             b"PK\x01\x02", _VERSION, _SYSTEM, _VERSION, 0, flags, method, _DOS_TIME, _DOS_DATE, crc, packed_size, size,
             len(encoded), 0, 0, 0, 0, attributes, self.offset,
@@ -303,9 +305,7 @@ def _write_copy(base: str, name: str, nested: bool, data: bytes, executable: boo
         os.makedirs(os.path.dirname(target), exist_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o444)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
         if executable:
             os.fchmod(fd, 0o555)  # as unpack_zip's 0755 and link_tree's removal of the write bits, whatever the umask
     finally:
